@@ -1,0 +1,65 @@
+package fsm
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// apply dispatches one decoded command to the store.
+func apply(w *state.WriteTxn, cmd Command) (any, error) {
+	switch c := cmd.(type) {
+	case *TenantUpsert:
+		return nil, w.UpsertTenant(&c.Tenant)
+	case *TenantDelete:
+		return nil, w.DeleteTenant(c.Name)
+	case *TeamUpsert:
+		return nil, w.UpsertTeam(&c.Team)
+	case *TeamDelete:
+		return nil, w.DeleteTeam(c.Tenant, c.Name)
+	case *UserUpsert:
+		return nil, w.UpsertUser(&c.User)
+	case *UserDelete:
+		return nil, w.DeleteUser(c.Username)
+	case *MachineTypeUpsert:
+		return nil, w.UpsertMachineType(&c.MachineType)
+	case *MachineTypeDelete:
+		return nil, w.DeleteMachineType(c.Name)
+	case *ClusterUpsert:
+		return nil, w.UpsertCluster(&c.Cluster)
+	case *ClusterDelete:
+		return nil, w.DeleteCluster(c.Name)
+	case *VaultUpsert:
+		return nil, w.UpsertVault(&c.Vault)
+	case *VaultDelete:
+		return nil, w.DeleteVault(c.Tenant, c.Name)
+	case *AppUpsert:
+		return nil, w.UpsertApp(&c.App)
+	case *AppDelete:
+		return nil, w.DeleteApp(c.Name)
+	case *LimitUpsert:
+		return nil, w.UpsertLimit(&c.Limit)
+	case *LimitDelete:
+		return nil, w.DeleteLimit(c.Name)
+	case *BurstRuleUpsert:
+		return nil, w.UpsertBurstRule(&c.Rule)
+	case *BurstRuleDelete:
+		return nil, w.DeleteBurstRule(c.Name)
+	case *JobSubmit:
+		return w.SubmitJob(&c.Job)
+	case *JobUpdateState:
+		return w.UpdateJobState((*structs.JobStateUpdate)(c))
+	case *JobAssign:
+		return w.AssignJob((*structs.JobAssignment)(c))
+	case *JobCancel:
+		return w.CancelJob((*structs.JobCancel)(c))
+	case *JobPurge:
+		return w.PurgeJobs(c.IDs)
+	case *ClusterHeartbeat:
+		return nil, w.Heartbeat((*structs.ClusterHeartbeat)(c))
+	case *AccountingAppend:
+		return w.AppendAccounting(&c.Record)
+	case *AuditAppend:
+		return w.AppendAudit(&c.Event)
+	}
+	return nil, structs.Errorf(structs.ErrInvalid, "command %T", cmd)
+}

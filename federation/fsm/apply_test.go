@@ -1,0 +1,299 @@
+package fsm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/hashicorp/raft"
+)
+
+// baseJob returns job number n of baseLog as stored.
+func baseJob(n uint64) *structs.Job {
+	j := testJob([]string{"", "j-1", "j-2", "j-3"}[n])
+	j.Number, j.Name, j.State, j.Priority = n, structs.JobName("alice", t0, n), structs.JobSubmitted, structs.PriorityNormal
+	j.RaftIndex = structs.RaftIndex{CreateIndex: 3, ModifyIndex: 3}
+	switch n {
+	case 2:
+		j.State, j.Cluster, j.AssignTime, j.StartTime = structs.JobRunning, "east", t0.Add(time.Minute), t0.Add(2*time.Minute)
+		j.ModifyIndex = 4
+	case 3:
+		j.State, j.Substatus, j.EndTime = structs.JobCanceled, "changed my mind", t0.Add(time.Minute)
+		j.ModifyIndex = 4
+	}
+	return &j
+}
+
+func withJob(n uint64, mut func(j *structs.Job)) *structs.Job {
+	j := baseJob(n)
+	mut(j)
+	j.ModifyIndex = 100
+	return j
+}
+
+func kind(_ any, err error) any { return structs.KindOf(err) }
+
+func jobRead(id string) func(r *state.ReadTxn) any {
+	return func(r *state.ReadTxn) any { j, _ := r.Job(id); return j }
+}
+
+var created = structs.RaftIndex{CreateIndex: 100, ModifyIndex: 100}
+
+type applyCase struct {
+	cmd     Command
+	raw     []byte // encoded command, used instead of cmd when set
+	wantErr error
+	read    func(r *state.ReadTxn) any // what the command changed
+	want    any
+}
+
+func applyCases() map[string]applyCase {
+	user := structs.User{Username: "bob", Email: "bob@acme.example", Tenant: "acme", Teams: []string{"cfd"},
+		Groups: []string{"gpu"}, Role: structs.RoleTeamAdmin, Identity: structs.Identity{UID: 505, GID: 505},
+		APIKeys:      []structs.APIKeyHash{structs.HashAPIKey("fk_bob", "fk_bob.secret")},
+		PasswordHash: "$2a$10$abcdefghijklmnopqrstuv"}
+	mt := structs.MachineType{Name: "ng4", Description: "4 GPUs", Arch: "amd64", Cores: 32, Slots: 32, GPUs: 4,
+		RAM: 256, Scratch: 100, Devices: "nvidia.com/gpu:4,/dev/infiniband", Properties: "node.kubernetes.io/instance-type=p4d",
+		ScaleMin: 1, ScaleMax: 8, Price: 32.5, Priority: 2, Privs: []string{"gpu"}, MaxConcurrent: 4, Cluster: "west"}
+	app := structs.App{Name: "lammps", Owner: "alice", Tenant: "acme", Visibility: structs.VisibilityTenant,
+		Image: "registry.example/lammps:2026", AppDef: structs.AppDef{Name: "LAMMPS", Description: "MD",
+			Author: "acme", Machines: []string{"n*"}, VaultTypes: []structs.VaultKind{structs.VaultFile},
+			ScaleMax: 16, AppDefVersion: 2, Walltime: "04:00:00", Commands: map[string]structs.Command{
+				"run": {Path: "/opt/run.sh", Name: "Run", Interactive: true, Ports: []string{"5901/tcp"},
+					URL: "https://%PUBLICADDR%/", Parameters: map[string]structs.Parameter{
+						"np":    {Name: "Ranks", Type: structs.ParamConst, Value: json.RawMessage(`"%TCORES%"`), Positional: true, Required: true},
+						"steps": {Name: "Steps", Type: structs.ParamRange, Min: 1, Max: 1e6, Step: 1, Value: json.RawMessage(`1000`)},
+						"mode":  {Name: "Mode", Type: structs.ParamSelection, Values: []string{"fast", "exact"}, Variable: true},
+					}}}}}
+	rule := structs.BurstRule{Name: "g3-to-n3", From: "g3", To: []string{"n3", "spare"}, After: structs.Duration(15 * time.Minute),
+		Tenants: []string{"acme"}, Apps: []string{"solver"}, PriceCeiling: 10, Cap: 5}
+	limit := structs.Limit{Name: "bob-n3", Scope: structs.ScopeUser, Tenant: "acme", User: "bob",
+		Kind: structs.LimitConcurrentJobs, MachineType: "n3", Value: 2}
+	acct := structs.AccountingRecord{ID: "acct-j-3", JobID: "j-3", JobNumber: 3, Tenant: "acme", User: "alice",
+		MachineType: "n3", Cluster: "east", Nodes: 2, Cores: 32, State: structs.JobCompleted,
+		Start: t0, End: t0.Add(time.Hour), Price: 1.25, Cost: 2.5}
+	audit := structs.AuditEvent{ID: "ev-1", Time: t0, Actor: "alice", Tenant: "acme", Action: "job.cancel",
+		ObjectKind: "job", ObjectName: "j-3", Outcome: "ok"}
+	capacity := map[string]structs.Capacity{"n3": {Free: 5, Total: 8}}
+
+	return map[string]applyCase{
+		"tenant upsert": {cmd: &TenantUpsert{Tenant: structs.Tenant{Name: "gamma", Isolated: true}},
+			read: func(r *state.ReadTxn) any { v, _ := r.Tenant("gamma"); return v },
+			want: &structs.Tenant{RaftIndex: created, Name: "gamma", Isolated: true}},
+		"tenant upsert invalid": {cmd: &TenantUpsert{}, wantErr: structs.ErrInvalid},
+		"tenant delete": {cmd: &TenantDelete{Name: "beta"},
+			read: func(r *state.ReadTxn) any { return kind(r.Tenant("beta")) }, want: structs.ErrNotFound},
+		"tenant delete in use": {cmd: &TenantDelete{Name: "acme"}, wantErr: structs.ErrConflict},
+		"team upsert": {cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"alice", "bob"}, Admins: []string{"alice"}}},
+			read: func(r *state.ReadTxn) any { v, _ := r.Team("acme", "cfd"); return v },
+			want: &structs.Team{RaftIndex: structs.RaftIndex{CreateIndex: 2, ModifyIndex: 100}, Tenant: "acme", Name: "cfd",
+				Members: []string{"alice", "bob"}, Admins: []string{"alice"}}},
+		"team delete": {cmd: &TeamDelete{Tenant: "acme", Name: "cfd"},
+			read: func(r *state.ReadTxn) any { return kind(r.Team("acme", "cfd")) }, want: structs.ErrNotFound},
+		"user upsert": {cmd: &UserUpsert{User: user},
+			read: func(r *state.ReadTxn) any { v, _ := r.UserByAPIKeyID("fk_bob"); return v },
+			want: func() *structs.User { u := user; u.RaftIndex = created; return &u }()},
+		"user upsert unknown tenant": {cmd: &UserUpsert{User: structs.User{Username: "x", Tenant: "nope", Role: structs.RoleUser}},
+			wantErr: structs.ErrInvalid},
+		"user delete": {cmd: &UserDelete{Username: "alice"},
+			read: func(r *state.ReadTxn) any { return kind(r.User("alice")) }, want: structs.ErrNotFound},
+		"machine type upsert": {cmd: &MachineTypeUpsert{MachineType: mt},
+			read: func(r *state.ReadTxn) any { v, _ := r.MachineType("ng4"); return v },
+			want: func() *structs.MachineType { m := mt; m.RaftIndex = created; return &m }()},
+		"machine type delete": {cmd: &MachineTypeDelete{Name: "spare"},
+			read: func(r *state.ReadTxn) any { return kind(r.MachineType("spare")) }, want: structs.ErrNotFound},
+		"machine type delete in use": {cmd: &MachineTypeDelete{Name: "g3"}, wantErr: structs.ErrConflict},
+		"cluster upsert": {cmd: &ClusterUpsert{Cluster: structs.Cluster{Name: "gke-1", Zone: "z3",
+			Labels: map[string]string{"cloud": "gcp"}, AgentKey: structs.HashAPIKey("ag_gke", "ag_gke.s")}},
+			read: func(r *state.ReadTxn) any { v, _ := r.ClusterByAgentKeyID("ag_gke"); return v },
+			want: &structs.Cluster{RaftIndex: created, Name: "gke-1", Zone: "z3", Labels: map[string]string{"cloud": "gcp"},
+				AgentKey: structs.HashAPIKey("ag_gke", "ag_gke.s"), Status: structs.ClusterUnknown}},
+		"cluster delete": {cmd: &ClusterDelete{Name: "idle"},
+			read: func(r *state.ReadTxn) any { return kind(r.Cluster("idle")) }, want: structs.ErrNotFound},
+		"cluster delete in use": {cmd: &ClusterDelete{Name: "east"}, wantErr: structs.ErrConflict},
+		"cluster heartbeat": {cmd: &ClusterHeartbeat{Cluster: "east", Status: structs.ClusterReady, Capacity: capacity, Time: t0},
+			read: func(r *state.ReadTxn) any { v, _ := r.Cluster("east"); return v },
+			want: &structs.Cluster{RaftIndex: structs.RaftIndex{CreateIndex: 1, ModifyIndex: 100}, Name: "east", Zone: "z1",
+				Status: structs.ClusterReady, LastHeartbeat: t0, Capacity: capacity}},
+		"cluster heartbeat unknown": {cmd: &ClusterHeartbeat{Cluster: "nope", Time: t0}, wantErr: structs.ErrNotFound},
+		"vault upsert": {cmd: &VaultUpsert{Vault: structs.Vault{Tenant: "beta", Name: "scratch", Kind: structs.VaultBlock,
+			ClaimName: "pvc-scratch", AccessMode: structs.AccessRWO, Zone: "z2"}},
+			read: func(r *state.ReadTxn) any { v, _ := r.Vault("beta", "scratch"); return v },
+			want: &structs.Vault{RaftIndex: created, Tenant: "beta", Name: "scratch", Kind: structs.VaultBlock,
+				ClaimName: "pvc-scratch", AccessMode: structs.AccessRWO, Zone: "z2"}},
+		"vault delete": {cmd: &VaultDelete{Tenant: "acme", Name: "data"},
+			read: func(r *state.ReadTxn) any { return kind(r.Vault("acme", "data")) }, want: structs.ErrNotFound},
+		"app upsert": {cmd: &AppUpsert{App: app},
+			read: func(r *state.ReadTxn) any { v, _ := r.App("lammps"); return v },
+			want: func() *structs.App { a := app; a.RaftIndex = created; return &a }()},
+		"app delete": {cmd: &AppDelete{Name: "solver"},
+			read: func(r *state.ReadTxn) any { return kind(r.App("solver")) }, want: structs.ErrNotFound},
+		"limit upsert": {cmd: &LimitUpsert{Limit: limit},
+			read: func(r *state.ReadTxn) any { v, _ := r.Limit("bob-n3"); return v },
+			want: func() *structs.Limit { l := limit; l.RaftIndex = created; return &l }()},
+		"limit delete": {cmd: &LimitDelete{Name: "acme-gpus"},
+			read: func(r *state.ReadTxn) any { return kind(r.Limit("acme-gpus")) }, want: structs.ErrNotFound},
+		"burst rule upsert": {cmd: &BurstRuleUpsert{Rule: rule},
+			read: func(r *state.ReadTxn) any { v, _ := r.BurstRule("g3-to-n3"); return v },
+			want: func() *structs.BurstRule { b := rule; b.RaftIndex = created; return &b }()},
+		"burst rule delete": {cmd: &BurstRuleDelete{Name: "n3-to-g3"},
+			read: func(r *state.ReadTxn) any { return kind(r.BurstRule("n3-to-g3")) }, want: structs.ErrNotFound},
+		"job submit": {cmd: &JobSubmit{Job: func() structs.Job { j := testJob("j-4"); j.State = structs.JobHeld; return j }()},
+			read: jobRead("j-4"),
+			want: func() *structs.Job {
+				j := testJob("j-4")
+				j.RaftIndex, j.Number, j.Name, j.State, j.Priority = created, 4, "alice-2026-11-28-0004", structs.JobHeld, structs.PriorityNormal
+				return &j
+			}()},
+		"job submit duplicate": {cmd: &JobSubmit{Job: testJob("j-1")}, wantErr: structs.ErrConflict},
+		"job update state": {cmd: &JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
+			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) {
+				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
+			})},
+		"job update state illegal": {cmd: &JobUpdateState{ID: "j-1", State: structs.JobRunning, Time: t0},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
+		"job assign": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
+			want: withJob(1, func(j *structs.Job) {
+				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
+			})},
+		"job cancel": {cmd: &JobCancel{ID: "j-2", Reason: "walltime", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) {
+				j.State, j.Substatus, j.EndTime = structs.JobTerminated, "walltime", t0.Add(time.Hour)
+			})},
+		"job purge": {cmd: &JobPurge{IDs: []string{"j-3"}},
+			read: func(r *state.ReadTxn) any { return kind(r.Job("j-3")) }, want: structs.ErrNotFound},
+		"job purge active": {cmd: &JobPurge{IDs: []string{"j-3", "j-2"}}, wantErr: structs.ErrConflict,
+			read: jobRead("j-3"), want: baseJob(3)},
+		"accounting append": {cmd: &AccountingAppend{Record: acct},
+			read: func(r *state.ReadTxn) any { v, _ := r.Accounting("acct-j-3"); return v },
+			want: func() *structs.AccountingRecord { a := acct; a.RaftIndex, a.Seq = created, 1; return &a }()},
+		"audit append": {cmd: &AuditAppend{Event: audit},
+			read: func(r *state.ReadTxn) any { v, _ := r.AuditEvent("ev-1"); return v },
+			want: func() *structs.AuditEvent { e := audit; e.RaftIndex, e.Seq = created, 1; return &e }()},
+		"bad version":  {raw: []byte{9, byte(TypeTenantUpsert), '{', '}'}, wantErr: structs.ErrInvalid},
+		"unknown type": {raw: []byte{Version, 200, '{', '}'}, wantErr: structs.ErrInvalid},
+		"bad json":     {raw: []byte{Version, byte(TypeJobSubmit), '{'}, wantErr: structs.ErrInvalid},
+		"empty":        {raw: nil, wantErr: structs.ErrInvalid},
+	}
+}
+
+// TestApplyRoundTrip applies each command type to the base state, checks
+// its result and effect, then snapshots, restores into a fresh FSM and
+// checks the restored state reads the same and snapshots to the same bytes.
+func TestApplyRoundTrip(t *testing.T) {
+	cases := applyCases()
+	seen := map[CommandType]bool{}
+	for name, tc := range cases {
+		if tc.cmd != nil {
+			seen[tc.cmd.CommandType()] = true
+		}
+		t.Run(name, func(t *testing.T) {
+			f := newFSM(t)
+			applyAll(t, f, baseLog(t))
+			raw := tc.raw
+			if tc.cmd != nil {
+				raw = MustEncode(tc.cmd)
+			}
+			res := f.ApplyCommands(100, [][]byte{raw})
+			if len(res) != 1 {
+				t.Fatalf("%d results", len(res))
+			}
+			err, isErr := res[0].(error)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("result %v, want error %v", res[0], tc.wantErr)
+				}
+			} else if isErr {
+				t.Fatalf("result error: %v", err)
+			}
+			opts := []cmp.Option{cmpopts.EquateErrors()}
+			if tc.read != nil {
+				got := tc.read(f.Store().Read())
+				if diff := cmp.Diff(tc.want, got, opts...); diff != "" {
+					t.Errorf("after apply (-want +got):\n%s", diff)
+				}
+				if j, ok := res[0].(*structs.Job); ok {
+					if diff := cmp.Diff(got, j); diff != "" {
+						t.Errorf("result differs from stored job:\n%s", diff)
+					}
+				}
+			}
+			snap := snapshotBytes(t, f)
+			c := restored(t, snap)
+			if again := snapshotBytes(t, c); !bytes.Equal(snap, again) {
+				t.Fatalf("snapshot after restore differs:\n%s", cmp.Diff(string(snap), string(again)))
+			}
+			if tc.read != nil {
+				if diff := cmp.Diff(tc.read(f.Store().Read()), tc.read(c.Store().Read()), opts...); diff != "" {
+					t.Errorf("restored state differs (-applied +restored):\n%s", diff)
+				}
+			}
+		})
+	}
+	for ct := CommandType(1); newCommand(ct) != nil; ct++ {
+		if !seen[ct] {
+			t.Errorf("no case for command type %s", ct)
+		}
+	}
+}
+
+func TestApplyRaftLog(t *testing.T) {
+	f := newFSM(t)
+	applyAll(t, f, baseLog(t))
+	res := f.Apply(&raft.Log{Index: 9, Type: raft.LogCommand,
+		Data: MustEncode(&JobSubmit{Job: testJob("j-9")})})
+	j, ok := res.(*structs.Job)
+	if !ok || j.Number != 4 || j.CreateIndex != 9 {
+		t.Fatalf("Apply result: %#v", res)
+	}
+	if got := f.Apply(&raft.Log{Index: 10, Data: []byte("junk")}); !errors.Is(got.(error), structs.ErrInvalid) {
+		t.Errorf("junk: %v", got)
+	}
+	if f.Store().LatestIndex() != 9 {
+		t.Errorf("latest index %d", f.Store().LatestIndex())
+	}
+}
+
+// TestApplyCommandsBatch checks one entry's commands apply in order, a
+// failing command in the middle leaving the others in effect.
+func TestApplyCommandsBatch(t *testing.T) {
+	f := newFSM(t)
+	applyAll(t, f, baseLog(t))
+	res := f.ApplyCommands(10, enc(t,
+		&JobSubmit{Job: testJob("a")},
+		&JobAssign{ID: "a", Cluster: "nope", Time: t0},
+		&JobAssign{ID: "a", Cluster: "east", Time: t0},
+		&JobUpdateState{ID: "a", Cluster: "east", State: structs.JobStarting, Time: t0},
+	))
+	if _, ok := res[1].(error); !ok {
+		t.Errorf("assign to unknown cluster: %v", res[1])
+	}
+	j, ok := res[3].(*structs.Job)
+	if !ok || j.State != structs.JobStarting || j.Number != 4 {
+		t.Fatalf("last result: %#v", res[3])
+	}
+	if got := f.ApplyCommands(11, nil); len(got) != 0 {
+		t.Errorf("empty entry: %v", got)
+	}
+}
+
+func TestSnapshotSinkCanceledOnError(t *testing.T) {
+	f := newFSM(t)
+	applyAll(t, f, baseLog(t))
+	snap, _ := f.Snapshot()
+	sink := &failingSink{}
+	if err := snap.Persist(sink); err == nil || !sink.canceled || sink.closed {
+		t.Errorf("persist err=%v canceled=%v closed=%v", err, sink.canceled, sink.closed)
+	}
+}
+
+type failingSink struct{ memSink }
+
+func (s *failingSink) Write([]byte) (int, error) { return 0, errors.New("disk full") }

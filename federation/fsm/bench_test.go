@@ -1,0 +1,58 @@
+package fsm
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// submits returns n encoded JobSubmit commands with distinct IDs.
+func submits(b *testing.B, n, offset int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		out[i] = MustEncode(&JobSubmit{Job: testJob(fmt.Sprintf("bench-%09d", offset+i))})
+	}
+	return out
+}
+
+func benchmarkSubmit(b *testing.B, perEntry int) {
+	f := newFSM(b)
+	applyAll(b, f, baseLog(b))
+	cmds := submits(b, b.N*perEntry, 0)
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := range b.N {
+		res := f.ApplyCommands(uint64(100+i), cmds[i*perEntry:(i+1)*perEntry])
+		if _, ok := res[0].(*structs.Job); !ok {
+			b.Fatal(res[0])
+		}
+	}
+	b.ReportMetric(float64(b.N*perEntry)/b.Elapsed().Seconds(), "jobs/s")
+}
+
+func BenchmarkApplyJobSubmit(b *testing.B)        { benchmarkSubmit(b, 1) }
+func BenchmarkApplyJobSubmitBatch64(b *testing.B) { benchmarkSubmit(b, 64) }
+
+func BenchmarkApplyJobUpdateState(b *testing.B) {
+	f := newFSM(b)
+	applyAll(b, f, baseLog(b))
+	// A RUNNING job receiving progress updates.
+	cmd := MustEncode(&JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
+	b.ReportAllocs()
+	for i := range b.N {
+		if _, ok := f.ApplyCommands(uint64(100+i), [][]byte{cmd})[0].(*structs.Job); !ok {
+			b.Fatal("update failed")
+		}
+	}
+}
+
+func BenchmarkEncodeJobSubmit(b *testing.B) {
+	cmd := &JobSubmit{Job: testJob("j")}
+	b.ReportAllocs()
+	for range b.N {
+		if _, err := Encode(cmd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,75 @@
+package fsm
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEncodeDecode(t *testing.T) {
+	tests := map[string]Command{
+		"submit":    &JobSubmit{Job: testJob("j")},
+		"update":    &JobUpdateState{ID: "j", State: structs.JobRunning, Time: t0},
+		"value cmd": JobPurge{IDs: []string{"a"}},
+		"heartbeat": &ClusterHeartbeat{Cluster: "c", Capacity: map[string]structs.Capacity{"n3": {Free: 1, Total: 2}}, Time: t0},
+	}
+	for name, cmd := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Encode(cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != Version || CommandType(b[1]) != cmd.CommandType() {
+				t.Fatalf("header % x", b[:2])
+			}
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := cmd
+			if p, ok := cmd.(JobPurge); ok {
+				want = &p
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	tests := map[string][]byte{
+		"nil":          nil,
+		"one byte":     {Version},
+		"version 0":    {0, byte(TypeJobSubmit), '{', '}'},
+		"version 2":    {2, byte(TypeJobSubmit), '{', '}'},
+		"type 0":       {Version, 0, '{', '}'},
+		"type 255":     {Version, 255, '{', '}'},
+		"no body":      {Version, byte(TypeJobSubmit)},
+		"bad json":     append([]byte{Version, byte(TypeJobSubmit)}, `{"job":`...),
+		"wrong shape":  append([]byte{Version, byte(TypeJobSubmit)}, `{"job":[1,2]}`...),
+		"bad duration": append([]byte{Version, byte(TypeJobSubmit)}, `{"job":{"walltime":"soon"}}`...),
+		"bad time":     append([]byte{Version, byte(TypeJobCancel)}, `{"id":"x","time":"yesterday"}`...),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Decode(b); !errors.Is(err, structs.ErrInvalid) {
+				t.Errorf("Decode = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if _, err := Encode(nil); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Encode(nil) = %v", err)
+	}
+}
+
+func TestCommandTypeString(t *testing.T) {
+	if got := TypeJobSubmit.String(); got != "JobSubmit" {
+		t.Errorf("String = %q", got)
+	}
+	if got := CommandType(200).String(); got != "CommandType(200)" {
+		t.Errorf("String = %q", got)
+	}
+}

@@ -1,0 +1,259 @@
+package fsm
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// CommandType identifies a command in its encoding. Values are part of the
+// log format: never renumber or reuse one.
+type CommandType uint8
+
+// Command types.
+const (
+	TypeTenantUpsert      CommandType = 1
+	TypeTenantDelete      CommandType = 2
+	TypeTeamUpsert        CommandType = 3
+	TypeTeamDelete        CommandType = 4
+	TypeUserUpsert        CommandType = 5
+	TypeUserDelete        CommandType = 6
+	TypeMachineTypeUpsert CommandType = 7
+	TypeMachineTypeDelete CommandType = 8
+	TypeClusterUpsert     CommandType = 9
+	TypeClusterDelete     CommandType = 10
+	TypeVaultUpsert       CommandType = 11
+	TypeVaultDelete       CommandType = 12
+	TypeAppUpsert         CommandType = 13
+	TypeAppDelete         CommandType = 14
+	TypeLimitUpsert       CommandType = 15
+	TypeLimitDelete       CommandType = 16
+	TypeBurstRuleUpsert   CommandType = 17
+	TypeBurstRuleDelete   CommandType = 18
+	TypeJobSubmit         CommandType = 19
+	TypeJobUpdateState    CommandType = 20
+	TypeJobAssign         CommandType = 21
+	TypeJobCancel         CommandType = 22
+	TypeJobPurge          CommandType = 23
+	TypeClusterHeartbeat  CommandType = 24
+	TypeAccountingAppend  CommandType = 25
+	TypeAuditAppend       CommandType = 26
+)
+
+// newCommand returns a zero command of type t, or nil for an unknown type.
+func newCommand(t CommandType) Command {
+	switch t {
+	case TypeTenantUpsert:
+		return new(TenantUpsert)
+	case TypeTenantDelete:
+		return new(TenantDelete)
+	case TypeTeamUpsert:
+		return new(TeamUpsert)
+	case TypeTeamDelete:
+		return new(TeamDelete)
+	case TypeUserUpsert:
+		return new(UserUpsert)
+	case TypeUserDelete:
+		return new(UserDelete)
+	case TypeMachineTypeUpsert:
+		return new(MachineTypeUpsert)
+	case TypeMachineTypeDelete:
+		return new(MachineTypeDelete)
+	case TypeClusterUpsert:
+		return new(ClusterUpsert)
+	case TypeClusterDelete:
+		return new(ClusterDelete)
+	case TypeVaultUpsert:
+		return new(VaultUpsert)
+	case TypeVaultDelete:
+		return new(VaultDelete)
+	case TypeAppUpsert:
+		return new(AppUpsert)
+	case TypeAppDelete:
+		return new(AppDelete)
+	case TypeLimitUpsert:
+		return new(LimitUpsert)
+	case TypeLimitDelete:
+		return new(LimitDelete)
+	case TypeBurstRuleUpsert:
+		return new(BurstRuleUpsert)
+	case TypeBurstRuleDelete:
+		return new(BurstRuleDelete)
+	case TypeJobSubmit:
+		return new(JobSubmit)
+	case TypeJobUpdateState:
+		return new(JobUpdateState)
+	case TypeJobAssign:
+		return new(JobAssign)
+	case TypeJobCancel:
+		return new(JobCancel)
+	case TypeJobPurge:
+		return new(JobPurge)
+	case TypeClusterHeartbeat:
+		return new(ClusterHeartbeat)
+	case TypeAccountingAppend:
+		return new(AccountingAppend)
+	case TypeAuditAppend:
+		return new(AuditAppend)
+	}
+	return nil
+}
+
+// Command is one state change carried in the raft log. Every ID and time
+// in it is stamped by the writer before logging.
+type Command interface {
+	CommandType() CommandType
+}
+
+// TenantUpsert creates or replaces a tenant.
+type TenantUpsert struct {
+	Tenant structs.Tenant `json:"tenant"`
+}
+
+// TenantDelete deletes a tenant with no teams, users, vaults or limits.
+type TenantDelete struct {
+	Name string `json:"name"`
+}
+
+// TeamUpsert creates or replaces a team.
+type TeamUpsert struct {
+	Team structs.Team `json:"team"`
+}
+
+// TeamDelete deletes a team.
+type TeamDelete struct {
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"`
+}
+
+// UserUpsert creates or replaces a user.
+type UserUpsert struct {
+	User structs.User `json:"user"`
+}
+
+// UserDelete deletes a user.
+type UserDelete struct {
+	Username string `json:"username"`
+}
+
+// MachineTypeUpsert creates or replaces a machine type.
+type MachineTypeUpsert struct {
+	MachineType structs.MachineType `json:"machine_type"`
+}
+
+// MachineTypeDelete deletes a machine type no burst rule names.
+type MachineTypeDelete struct {
+	Name string `json:"name"`
+}
+
+// ClusterUpsert registers a cluster or updates its registration.
+type ClusterUpsert struct {
+	Cluster structs.Cluster `json:"cluster"`
+}
+
+// ClusterDelete deletes a cluster no machine type is pinned to.
+type ClusterDelete struct {
+	Name string `json:"name"`
+}
+
+// VaultUpsert creates or replaces a vault.
+type VaultUpsert struct {
+	Vault structs.Vault `json:"vault"`
+}
+
+// VaultDelete deletes a vault.
+type VaultDelete struct {
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"`
+}
+
+// AppUpsert creates or replaces an app.
+type AppUpsert struct {
+	App structs.App `json:"app"`
+}
+
+// AppDelete deletes an app.
+type AppDelete struct {
+	Name string `json:"name"`
+}
+
+// LimitUpsert creates or replaces a limit.
+type LimitUpsert struct {
+	Limit structs.Limit `json:"limit"`
+}
+
+// LimitDelete deletes a limit.
+type LimitDelete struct {
+	Name string `json:"name"`
+}
+
+// BurstRuleUpsert creates or replaces a burst rule.
+type BurstRuleUpsert struct {
+	Rule structs.BurstRule `json:"rule"`
+}
+
+// BurstRuleDelete deletes a burst rule.
+type BurstRuleDelete struct {
+	Name string `json:"name"`
+}
+
+// JobSubmit stores a new job; the FSM assigns its number and name. Result:
+// *structs.Job.
+type JobSubmit struct {
+	Job structs.Job `json:"job"`
+}
+
+// JobUpdateState reports job progress. Result: *structs.Job, or a
+// *structs.TransitionError for an illegal transition.
+type JobUpdateState structs.JobStateUpdate
+
+// JobAssign places a job on a cluster. Result: *structs.Job.
+type JobAssign structs.JobAssignment
+
+// JobCancel cancels or terminates a job. Result: *structs.Job.
+type JobCancel structs.JobCancel
+
+// JobPurge deletes terminal jobs. Result: the number deleted (int).
+type JobPurge struct {
+	IDs []string `json:"ids"`
+}
+
+// ClusterHeartbeat records an agent's report.
+type ClusterHeartbeat structs.ClusterHeartbeat
+
+// AccountingAppend stores an accounting record. Result:
+// *structs.AccountingRecord with its Seq.
+type AccountingAppend struct {
+	Record structs.AccountingRecord `json:"record"`
+}
+
+// AuditAppend stores an audit event. Result: *structs.AuditEvent with its Seq.
+type AuditAppend struct {
+	Event structs.AuditEvent `json:"event"`
+}
+
+// CommandType methods.
+func (TenantUpsert) CommandType() CommandType      { return TypeTenantUpsert }
+func (TenantDelete) CommandType() CommandType      { return TypeTenantDelete }
+func (TeamUpsert) CommandType() CommandType        { return TypeTeamUpsert }
+func (TeamDelete) CommandType() CommandType        { return TypeTeamDelete }
+func (UserUpsert) CommandType() CommandType        { return TypeUserUpsert }
+func (UserDelete) CommandType() CommandType        { return TypeUserDelete }
+func (MachineTypeUpsert) CommandType() CommandType { return TypeMachineTypeUpsert }
+func (MachineTypeDelete) CommandType() CommandType { return TypeMachineTypeDelete }
+func (ClusterUpsert) CommandType() CommandType     { return TypeClusterUpsert }
+func (ClusterDelete) CommandType() CommandType     { return TypeClusterDelete }
+func (VaultUpsert) CommandType() CommandType       { return TypeVaultUpsert }
+func (VaultDelete) CommandType() CommandType       { return TypeVaultDelete }
+func (AppUpsert) CommandType() CommandType         { return TypeAppUpsert }
+func (AppDelete) CommandType() CommandType         { return TypeAppDelete }
+func (LimitUpsert) CommandType() CommandType       { return TypeLimitUpsert }
+func (LimitDelete) CommandType() CommandType       { return TypeLimitDelete }
+func (BurstRuleUpsert) CommandType() CommandType   { return TypeBurstRuleUpsert }
+func (BurstRuleDelete) CommandType() CommandType   { return TypeBurstRuleDelete }
+func (JobSubmit) CommandType() CommandType         { return TypeJobSubmit }
+func (JobUpdateState) CommandType() CommandType    { return TypeJobUpdateState }
+func (JobAssign) CommandType() CommandType         { return TypeJobAssign }
+func (JobCancel) CommandType() CommandType         { return TypeJobCancel }
+func (JobPurge) CommandType() CommandType          { return TypeJobPurge }
+func (ClusterHeartbeat) CommandType() CommandType  { return TypeClusterHeartbeat }
+func (AccountingAppend) CommandType() CommandType  { return TypeAccountingAppend }
+func (AuditAppend) CommandType() CommandType       { return TypeAuditAppend }

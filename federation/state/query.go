@@ -1,0 +1,158 @@
+package state
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/hashicorp/go-memdb"
+)
+
+// copier is a stored pointer type that can deep-copy itself.
+type copier[T any] interface{ Copy() T }
+
+// stored is a stored object carrying raft indexes.
+type stored interface{ GetRaftIndex() *structs.RaftIndex }
+
+func notFound(what string, key ...any) error {
+	return structs.Errorf(structs.ErrNotFound, "%s %q", what, joinKey(key))
+}
+
+func joinKey(key []any) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		parts[i] = fmt.Sprint(k)
+	}
+	return strings.Join(parts, "/")
+}
+
+// rawByID returns the stored object (not a copy) with the given id, or nil.
+func rawByID(txn *memdb.Txn, tbl string, key ...any) (any, error) {
+	raw, err := txn.First(tbl, "id", key...)
+	if err != nil {
+		return nil, fmt.Errorf("state: %s lookup: %w", tbl, err)
+	}
+	return raw, nil
+}
+
+// getByID returns a copy of the object with the given id, or ErrNotFound.
+func getByID[T copier[T]](txn *memdb.Txn, tbl, what string, key ...any) (T, error) {
+	var zero T
+	raw, err := rawByID(txn, tbl, key...)
+	if err != nil {
+		return zero, err
+	}
+	if raw == nil {
+		return zero, notFound(what, key...)
+	}
+	return raw.(T).Copy(), nil
+}
+
+// listAll returns copies of every object an index lookup matches, in index order.
+func listAll[T copier[T]](txn *memdb.Txn, tbl, index string, args ...any) ([]T, error) {
+	it, err := txn.Get(tbl, index, args...)
+	if err != nil {
+		return nil, fmt.Errorf("state: %s by %s: %w", tbl, index, err)
+	}
+	var out []T
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		out = append(out, raw.(T).Copy())
+	}
+	return out, nil
+}
+
+// exists reports whether an index lookup matches anything.
+func exists(txn *memdb.Txn, tbl, index string, args ...any) (bool, error) {
+	it, err := txn.Get(tbl, index, args...)
+	if err != nil {
+		return false, fmt.Errorf("state: %s by %s: %w", tbl, index, err)
+	}
+	return it.Next() != nil, nil
+}
+
+// page collects copies from an iterator positioned at a lower bound. It
+// stops at the first object for which inRange is false, skips those keep
+// rejects, and returns at most limit (0: all) objects. next is the key of the
+// last returned object when more matching objects remain, else 0.
+func page[T copier[T]](it memdb.ResultIterator, inRange, keep func(T) bool, key func(T) uint64, limit int) (out []T, next uint64) {
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		o := raw.(T)
+		if !inRange(o) {
+			break
+		}
+		if !keep(o) {
+			continue
+		}
+		if limit > 0 && len(out) == limit {
+			return out, key(out[len(out)-1])
+		}
+		out = append(out, o.Copy())
+	}
+	return out, 0
+}
+
+// insert stamps obj with raft indexes (keeping the create index of the
+// object it replaces, if any) and stores it.
+func (w *WriteTxn) insert(t table, obj, existing stored) error {
+	ri := obj.GetRaftIndex()
+	ri.CreateIndex = w.index
+	if existing != nil {
+		ri.CreateIndex = existing.GetRaftIndex().CreateIndex
+	}
+	ri.ModifyIndex = w.index
+	if err := w.txn.Insert(t.name(), obj); err != nil {
+		return fmt.Errorf("state: insert into %s: %w", t.name(), err)
+	}
+	w.touch(t)
+	return nil
+}
+
+// upsert inserts obj, replacing the object with the same id.
+func (w *WriteTxn) upsert(t table, obj stored, key ...any) error {
+	raw, err := rawByID(w.txn, t.name(), key...)
+	if err != nil {
+		return err
+	}
+	existing, _ := raw.(stored)
+	return w.insert(t, obj, existing)
+}
+
+// remove deletes the object with the given id, or returns ErrNotFound.
+func (w *WriteTxn) remove(t table, what string, key ...any) error {
+	raw, err := rawByID(w.txn, t.name(), key...)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return notFound(what, key...)
+	}
+	if err := w.txn.Delete(t.name(), raw); err != nil {
+		return fmt.Errorf("state: delete from %s: %w", t.name(), err)
+	}
+	w.touch(t)
+	return nil
+}
+
+// mustExist returns an ErrInvalid error when a referenced object is absent.
+func (w *WriteTxn) mustExist(t table, what string, key ...any) error {
+	raw, err := rawByID(w.txn, t.name(), key...)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return structs.Errorf(structs.ErrInvalid, "unknown %s %q", what, joinKey(key))
+	}
+	return nil
+}
+
+// refuseIfUsed returns an ErrConflict error when an index lookup matches.
+func (w *WriteTxn) refuseIfUsed(what, by string, tbl, index string, args ...any) error {
+	used, err := exists(w.txn, tbl, index, args...)
+	if err != nil {
+		return err
+	}
+	if used {
+		return structs.Errorf(structs.ErrConflict, "%s %q is used by %s", what, joinKey(args), by)
+	}
+	return nil
+}

@@ -1,0 +1,114 @@
+package state
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/hashicorp/go-memdb"
+)
+
+func idx(name string, unique, allowMissing bool, ix memdb.Indexer) *memdb.IndexSchema {
+	return &memdb.IndexSchema{Name: name, Unique: unique, AllowMissing: allowMissing, Indexer: ix}
+}
+
+func tbl(name string, ixs ...*memdb.IndexSchema) *memdb.TableSchema {
+	t := &memdb.TableSchema{Name: name, Indexes: make(map[string]*memdb.IndexSchema, len(ixs))}
+	for _, ix := range ixs {
+		t.Indexes[ix.Name] = ix
+	}
+	return t
+}
+
+// schema returns the tables and their indexes. Every "id" index is unique.
+func schema() *memdb.DBSchema {
+	tables := []*memdb.TableSchema{
+		tbl(tableMeta, idx("id", true, false, strIndex(func(o any) string { return o.(*metaEntry).Key }))),
+
+		tbl(TableTenants, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Tenant).Name }))),
+		tbl(TableTeams, idx("id", true, false, pairIndex(func(o any) (string, string) {
+			t := o.(*structs.Team)
+			return t.Tenant, t.Name
+		}))),
+		tbl(TableUsers,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.User).Username })),
+			idx("tenant", false, false, strIndex(func(o any) string { return o.(*structs.User).Tenant })),
+			idx("apikey", false, true, multiStrIndex(func(o any) []string {
+				keys := o.(*structs.User).APIKeys
+				ids := make([]string, len(keys))
+				for i, k := range keys {
+					ids[i] = k.ID
+				}
+				return ids
+			})),
+		),
+		tbl(TableClusters,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Cluster).Name })),
+			idx("zone", false, true, strIndex(func(o any) string { return o.(*structs.Cluster).Zone })),
+			idx("agent_key", false, true, strIndex(func(o any) string { return o.(*structs.Cluster).AgentKey.ID })),
+		),
+		tbl(TableMachineTypes,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.MachineType).Name })),
+			idx("cluster", false, true, strIndex(func(o any) string { return o.(*structs.MachineType).Cluster })),
+		),
+		tbl(TableVaults, idx("id", true, false, pairIndex(func(o any) (string, string) {
+			v := o.(*structs.Vault)
+			return v.Tenant, v.Name
+		}))),
+		tbl(TableApps, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.App).Name }))),
+		tbl(TableLimits,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Limit).Name })),
+			idx("tenant", false, false, strIndex(func(o any) string { return o.(*structs.Limit).Tenant })),
+		),
+		tbl(TableBurstRules,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.BurstRule).Name })),
+			idx("from", false, false, strIndex(func(o any) string { return o.(*structs.BurstRule).From })),
+			idx("machine_type", false, false, multiStrIndex(func(o any) []string {
+				return o.(*structs.BurstRule).MachineTypes()
+			})),
+		),
+		tbl(TableJobs,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Job).ID })),
+			idx("number", true, false, uintIndex(func(o any) uint64 { return o.(*structs.Job).Number })),
+			idx("tenant", true, false, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return j.Tenant, j.Number
+			})),
+			idx("owner", true, false, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return j.Owner, j.Number
+			})),
+			idx("state", true, false, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return string(j.State), j.Number
+			})),
+			idx("cluster", true, true, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return j.Cluster, j.Number
+			})),
+			idx("cluster_modify", false, true, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return j.Cluster, j.ModifyIndex
+			})),
+		),
+		tbl(TableAccounting,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AccountingRecord).ID })),
+			idx("seq", true, false, uintIndex(func(o any) uint64 { return o.(*structs.AccountingRecord).Seq })),
+			idx("tenant", true, false, strUintIndex(func(o any) (string, uint64) {
+				r := o.(*structs.AccountingRecord)
+				return r.Tenant, r.Seq
+			})),
+			idx("job", false, false, strIndex(func(o any) string { return o.(*structs.AccountingRecord).JobID })),
+		),
+		tbl(TableAudit,
+			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AuditEvent).ID })),
+			idx("seq", true, false, uintIndex(func(o any) uint64 { return o.(*structs.AuditEvent).Seq })),
+			idx("tenant", true, true, strUintIndex(func(o any) (string, uint64) {
+				e := o.(*structs.AuditEvent)
+				return e.Tenant, e.Seq
+			})),
+		),
+	}
+	s := &memdb.DBSchema{Tables: make(map[string]*memdb.TableSchema, len(tables))}
+	for _, t := range tables {
+		s.Tables[t.Name] = t
+	}
+	return s
+}

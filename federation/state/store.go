@@ -1,0 +1,244 @@
+// Package state is the hub's in-memory indexed store: tenants, teams, users,
+// clusters, machine types, vaults, apps, limits, burst rules, jobs,
+// accounting and audit, kept in go-memdb tables with the indexes the hub
+// queries by.
+//
+// Writes happen in a WriteTxn stamped with a raft index; committing it
+// records that index as the modify index of every table it touched and of
+// the store as a whole, which WaitForIndex watches for blocking queries.
+// Reads happen in a ReadTxn (a consistent, immutable view) and return deep
+// copies, so callers can never change the store. Snapshot and Restore write
+// and read a deterministic serialization: equal states give equal bytes.
+//
+// The package knows nothing of raft or HTTP; the fsm package drives it.
+package state
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// Table names, for Index and WaitForIndex.
+const (
+	TableTenants      = "tenants"
+	TableTeams        = "teams"
+	TableUsers        = "users"
+	TableClusters     = "clusters"
+	TableMachineTypes = "machine_types"
+	TableVaults       = "vaults"
+	TableApps         = "apps"
+	TableLimits       = "limits"
+	TableBurstRules   = "burst_rules"
+	TableJobs         = "jobs"
+	TableAccounting   = "accounting"
+	TableAudit        = "audit"
+
+	// AllTables names the store as a whole: its index is the latest write
+	// to any table.
+	AllTables = "*"
+)
+
+// tableMeta is the internal table of modify indexes (keyed by table name or
+// AllTables) and sequence counters (keyed "seq:<name>"). One table keeps the
+// per-transaction bookkeeping to one index tree.
+const tableMeta = "meta"
+
+// table numbers the data tables, in snapshot order.
+type table uint8
+
+const (
+	tTenants table = iota
+	tTeams
+	tUsers
+	tClusters
+	tMachineTypes
+	tVaults
+	tApps
+	tLimits
+	tBurstRules
+	tJobs
+	tAccounting
+	tAudit
+	numTables
+)
+
+func tableNames() [numTables]string {
+	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
+		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
+		TableJobs, TableAccounting, TableAudit}
+}
+
+func (t table) name() string { return tableNames()[t] }
+
+// validTable reports whether name is a data table or AllTables.
+func validTable(name string) bool {
+	if name == AllTables {
+		return true
+	}
+	for _, n := range tableNames() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// counter numbers the sequences the store hands out.
+type counter uint8
+
+const (
+	cJobs counter = iota
+	cAccounting
+	cAudit
+	numCounters
+)
+
+func (c counter) name() string {
+	return [numCounters]string{"seq:job_number", "seq:accounting", "seq:audit"}[c]
+}
+
+// metaEntry is a row of the meta table: the raft index of the latest write
+// to a table (or to AllTables), or the last value a counter handed out.
+type metaEntry struct {
+	Key   string `json:"key"`
+	Value uint64 `json:"value"`
+}
+
+// generation is one memdb instance; Restore replaces it and closes abandon
+// so blocked waiters look again.
+type generation struct {
+	db      *memdb.MemDB
+	abandon chan struct{}
+}
+
+// Store is the in-memory state. It is safe for concurrent use; writers are
+// serialized by memdb.
+type Store struct {
+	gen atomic.Pointer[generation]
+}
+
+// New returns an empty store.
+func New() (*Store, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("state: schema: %w", err)
+	}
+	s := &Store{}
+	s.gen.Store(&generation{db: db, abandon: make(chan struct{})})
+	return s, nil
+}
+
+// swap installs db as the store's contents and wakes waiters of the old one.
+func (s *Store) swap(db *memdb.MemDB) {
+	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
+	close(old.abandon)
+}
+
+// ReadTxn is a consistent view of the store. Its getters return deep copies.
+type ReadTxn struct {
+	txn *memdb.Txn
+}
+
+// Read opens a read transaction; it needs no closing.
+func (s *Store) Read() *ReadTxn {
+	return &ReadTxn{txn: s.gen.Load().db.Txn(false)}
+}
+
+// Index returns the modify index of a table (or AllTables), 0 if never written.
+func (r *ReadTxn) Index(table string) uint64 {
+	if !validTable(table) {
+		return 0
+	}
+	raw, err := r.txn.First(tableMeta, "id", table)
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*metaEntry).Value
+}
+
+// Index returns the current modify index of a table (or AllTables).
+func (s *Store) Index(table string) uint64 { return s.Read().Index(table) }
+
+// LatestIndex returns the raft index of the latest write to the store.
+func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
+
+// WriteTxn is a write transaction at one raft index. Exactly one may be
+// open at a time; it must be committed or aborted. Its getters see its own
+// writes. Write methods validate fully before changing anything, so a
+// failed call leaves the transaction as it was.
+type WriteTxn struct {
+	ReadTxn
+	index    uint64
+	touched  uint32 // bit per table
+	counters [numCounters]struct {
+		value         uint64
+		loaded, dirty bool
+	}
+}
+
+// Write opens a write transaction whose writes are stamped with index.
+// Indexes must increase from one committed transaction to the next.
+func (s *Store) Write(index uint64) *WriteTxn {
+	return &WriteTxn{ReadTxn: ReadTxn{txn: s.gen.Load().db.Txn(true)}, index: index}
+}
+
+// RaftIndex returns the index the transaction stamps.
+func (w *WriteTxn) RaftIndex() uint64 { return w.index }
+
+func (w *WriteTxn) touch(t table) { w.touched |= 1 << t }
+
+// next hands out the next value of a sequence.
+func (w *WriteTxn) next(c counter) uint64 {
+	ct := &w.counters[c]
+	if !ct.loaded {
+		if raw, _ := w.txn.First(tableMeta, "id", c.name()); raw != nil {
+			ct.value = raw.(*metaEntry).Value
+		}
+		ct.loaded = true
+	}
+	ct.value++
+	ct.dirty = true
+	return ct.value
+}
+
+// Commit records counters and modify indexes and makes the writes visible.
+func (w *WriteTxn) Commit() error {
+	if w.txn == nil {
+		return nil
+	}
+	defer func() { w.txn = nil }()
+	for c := range numCounters {
+		if ct := w.counters[c]; ct.dirty {
+			if err := w.txn.Insert(tableMeta, &metaEntry{Key: c.name(), Value: ct.value}); err != nil {
+				w.txn.Abort()
+				return fmt.Errorf("state: commit counter: %w", err)
+			}
+		}
+	}
+	if w.touched != 0 {
+		for t := range numTables {
+			if w.touched&(1<<t) != 0 {
+				if err := w.txn.Insert(tableMeta, &metaEntry{Key: t.name(), Value: w.index}); err != nil {
+					w.txn.Abort()
+					return fmt.Errorf("state: commit index: %w", err)
+				}
+			}
+		}
+		if err := w.txn.Insert(tableMeta, &metaEntry{Key: AllTables, Value: w.index}); err != nil {
+			w.txn.Abort()
+			return fmt.Errorf("state: commit index: %w", err)
+		}
+	}
+	w.txn.Commit()
+	return nil
+}
+
+// Abort drops the transaction's writes. It is a no-op after Commit.
+func (w *WriteTxn) Abort() {
+	if w.txn != nil {
+		w.txn.Abort()
+		w.txn = nil
+	}
+}

@@ -1,0 +1,291 @@
+package state
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Job returns the job with the given ID or ErrNotFound.
+func (r *ReadTxn) Job(id string) (*structs.Job, error) {
+	return getByID[*structs.Job](r.txn, TableJobs, "job", id)
+}
+
+// JobByNumber returns the job with the given number or ErrNotFound.
+func (r *ReadTxn) JobByNumber(number uint64) (*structs.Job, error) {
+	raw, err := r.txn.First(TableJobs, "number", number)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, notFound("job number", number)
+	}
+	return raw.(*structs.Job).Copy(), nil
+}
+
+// JobFilter selects jobs for ListJobs. Empty fields match everything.
+type JobFilter struct {
+	Tenant  string
+	Owner   string
+	Cluster string
+	State   structs.JobState
+	Active  bool   // only jobs in a non-terminal state
+	After   uint64 // only jobs numbered above After (paging)
+	Limit   int    // at most this many; 0 means no limit
+}
+
+func (f *JobFilter) match(j *structs.Job) bool {
+	return (f.Tenant == "" || j.Tenant == f.Tenant) &&
+		(f.Owner == "" || j.Owner == f.Owner) &&
+		(f.Cluster == "" || j.Cluster == f.Cluster) &&
+		(f.State == "" || j.State == f.State) &&
+		(!f.Active || !j.State.IsTerminal())
+}
+
+// ListJobs returns jobs matching f in number order. When more remain past
+// the limit, next is the number to pass as After for the next page; it is 0
+// on the last page. It walks the most selective index the filter allows.
+func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err error) {
+	if f.After == math.MaxUint64 {
+		return nil, 0, nil
+	}
+	var index, key string
+	switch {
+	case f.Owner != "":
+		index, key = "owner", f.Owner
+	case f.Cluster != "":
+		index, key = "cluster", f.Cluster
+	case f.State != "":
+		index, key = "state", string(f.State)
+	case f.Tenant != "":
+		index, key = "tenant", f.Tenant
+	}
+	var inRange func(*structs.Job) bool
+	if index == "" {
+		index = "number"
+		inRange = func(*structs.Job) bool { return true }
+	} else {
+		inRange = func(j *structs.Job) bool { return jobIndexKey(j, index) == key }
+	}
+	args := []any{f.After + 1}
+	if key != "" {
+		args = []any{key, f.After + 1}
+	}
+	it, err := r.txn.LowerBound(TableJobs, index, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: jobs by %s: %w", index, err)
+	}
+	jobs, next = page(it, inRange, f.match, func(j *structs.Job) uint64 { return j.Number }, f.Limit)
+	return jobs, next, nil
+}
+
+func jobIndexKey(j *structs.Job, index string) string {
+	switch index {
+	case "owner":
+		return j.Owner
+	case "cluster":
+		return j.Cluster
+	case "state":
+		return string(j.State)
+	default:
+		return j.Tenant
+	}
+}
+
+// JobsByClusterSince returns the jobs assigned to a cluster whose modify
+// index is above since, in modify order: what a cluster's agent has not
+// seen yet. A job re-queued away from the cluster no longer lists it.
+func (r *ReadTxn) JobsByClusterSince(cluster string, since uint64) ([]*structs.Job, error) {
+	if since == math.MaxUint64 {
+		return nil, nil
+	}
+	it, err := r.txn.LowerBound(TableJobs, "cluster_modify", cluster, since+1)
+	if err != nil {
+		return nil, fmt.Errorf("state: jobs by cluster_modify: %w", err)
+	}
+	jobs, _ := page(it, func(j *structs.Job) bool { return j.Cluster == cluster },
+		func(*structs.Job) bool { return true }, func(j *structs.Job) uint64 { return j.ModifyIndex }, 0)
+	return jobs, nil
+}
+
+// rawJob returns the stored job (not a copy) or ErrNotFound.
+func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
+	raw, err := rawByID(w.txn, TableJobs, id)
+	if err != nil {
+		return nil, err
+	}
+	if raw == nil {
+		return nil, notFound("job", id)
+	}
+	return raw.(*structs.Job), nil
+}
+
+// SubmitJob stores a new job. The store assigns its number (the next of a
+// sequence that never repeats) and name; State defaults to SUBMITTED and
+// Priority to normal; placement and outcome fields are cleared. The tenant
+// and machine type must exist and the ID must be new. It returns a copy of
+// the stored job.
+func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
+	if err := j.ValidateSubmit(); err != nil {
+		return nil, err
+	}
+	if raw, err := rawByID(w.txn, TableJobs, j.ID); err != nil {
+		return nil, err
+	} else if raw != nil {
+		return nil, structs.Errorf(structs.ErrConflict, "job %q exists", j.ID)
+	}
+	if err := w.mustExist(tTenants, "tenant", j.Tenant); err != nil {
+		return nil, err
+	}
+	if err := w.mustExist(tMachineTypes, "machine type", j.MachineType); err != nil {
+		return nil, err
+	}
+	n := j.Copy()
+	n.Number = w.next(cJobs)
+	n.Name = structs.JobName(n.Owner, n.SubmitTime, n.Number)
+	if n.State == "" {
+		n.State = structs.JobSubmitted
+	}
+	if n.Priority == "" {
+		n.Priority = structs.PriorityNormal
+	}
+	n.Cluster, n.ExitCode, n.LogTail = "", 0, ""
+	n.AssignTime, n.StartTime, n.EndTime = time.Time{}, time.Time{}, time.Time{}
+	if err := w.insert(tJobs, n, nil); err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
+}
+
+// AssignJob places a SUBMITTED or QUEUED job on an existing cluster.
+func (w *WriteTxn) AssignJob(a *structs.JobAssignment) (*structs.Job, error) {
+	if a.Time.IsZero() {
+		return nil, structs.Errorf(structs.ErrInvalid, "assignment of job %q: no time", a.ID)
+	}
+	old, err := w.rawJob(a.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !structs.CanTransition(old.State, structs.JobAssigned) {
+		return nil, &structs.TransitionError{JobID: a.ID, From: old.State, To: structs.JobAssigned}
+	}
+	if err := w.mustExist(tClusters, "cluster", a.Cluster); err != nil {
+		return nil, err
+	}
+	n := *old // shallow: maps are replaced, never changed in place
+	n.State, n.Substatus, n.Cluster, n.AssignTime = structs.JobAssigned, "", a.Cluster, a.Time
+	return w.putJob(&n, old)
+}
+
+// UpdateJobState applies a progress report. Moving to another state must be
+// a legal transition (see structs.CanTransition) and may not be to
+// ASSIGNED (use AssignJob); staying in a non-terminal state updates
+// substatus and log tail. Re-queuing clears the cluster; RUNNING stamps the
+// start time; terminal states stamp the end time and keep the exit code.
+func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, error) {
+	switch {
+	case !u.State.Valid():
+		return nil, structs.Errorf(structs.ErrInvalid, "update of job %q: state %q", u.ID, u.State)
+	case u.Time.IsZero():
+		return nil, structs.Errorf(structs.ErrInvalid, "update of job %q: no time", u.ID)
+	}
+	old, err := w.rawJob(u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Cluster != "" && u.Cluster != old.Cluster {
+		return nil, structs.Errorf(structs.ErrConflict, "job %q is not assigned to cluster %q", u.ID, u.Cluster)
+	}
+	same := u.State == old.State
+	switch {
+	case same && old.State.IsTerminal(), !same && !structs.CanTransition(old.State, u.State):
+		return nil, &structs.TransitionError{JobID: u.ID, From: old.State, To: u.State}
+	case !same && u.State == structs.JobAssigned:
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q: assign with an assignment, not a state update", u.ID)
+	}
+	n := *old
+	n.State, n.Substatus = u.State, u.Substatus
+	if u.LogTail != "" {
+		n.LogTail = u.LogTail
+	}
+	if !same {
+		switch {
+		case u.State == structs.JobQueued:
+			n.Cluster, n.AssignTime = "", time.Time{}
+		case u.State == structs.JobRunning:
+			if n.StartTime.IsZero() {
+				n.StartTime = u.Time
+			}
+		case u.State.IsTerminal():
+			n.EndTime, n.ExitCode = u.Time, u.ExitCode
+			if n.StartTime.IsZero() && (u.State == structs.JobCompleted || u.State == structs.JobCompletedWithError) {
+				n.StartTime = u.Time
+			}
+		}
+	}
+	return w.putJob(&n, old)
+}
+
+// CancelJob stops a job: CANCELED if it has not started, TERMINATED if it
+// has. A terminal job cannot be canceled (TransitionError). The cluster is
+// kept so its agent sees the change and cleans up.
+func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
+	if c.Time.IsZero() {
+		return nil, structs.Errorf(structs.ErrInvalid, "cancel of job %q: no time", c.ID)
+	}
+	old, err := w.rawJob(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	to := structs.JobCanceled
+	if old.State.Started() {
+		to = structs.JobTerminated
+	}
+	if !structs.CanTransition(old.State, to) {
+		return nil, &structs.TransitionError{JobID: c.ID, From: old.State, To: to}
+	}
+	n := *old
+	n.State, n.Substatus, n.EndTime = to, c.Reason, c.Time
+	return w.putJob(&n, old)
+}
+
+func (w *WriteTxn) putJob(n, old *structs.Job) (*structs.Job, error) {
+	if err := w.insert(tJobs, n, old); err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
+}
+
+// PurgeJobs deletes terminal jobs by ID, skipping IDs not present. If any
+// listed job is not terminal nothing is deleted (ErrConflict). It returns
+// how many jobs it deleted.
+func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
+	olds := make([]*structs.Job, 0, len(ids))
+	for _, id := range ids {
+		raw, err := rawByID(w.txn, TableJobs, id)
+		if err != nil {
+			return 0, err
+		}
+		if raw == nil {
+			continue
+		}
+		j := raw.(*structs.Job)
+		if !j.State.IsTerminal() {
+			return 0, structs.Errorf(structs.ErrConflict, "job %q is %s, not terminal", id, j.State)
+		}
+		olds = append(olds, j)
+	}
+	deleted := 0
+	for _, j := range olds {
+		// The same ID may be listed twice; the second delete finds nothing.
+		if err := w.txn.Delete(TableJobs, j); err == nil {
+			deleted++
+		}
+	}
+	if deleted > 0 {
+		w.touch(tJobs)
+	}
+	return deleted, nil
+}

@@ -1,0 +1,102 @@
+package state
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// RecordFilter pages through accounting records or audit events in
+// sequence order.
+type RecordFilter struct {
+	Tenant string // empty: every tenant
+	After  uint64 // only records with a sequence number above After
+	Limit  int    // at most this many; 0 means no limit
+}
+
+// listRecords pages a table with a "seq" index and a (tenant, seq) index.
+func listRecords[T copier[T]](r *ReadTxn, tbl string, f RecordFilter, tenantOf func(T) string, seqOf func(T) uint64) ([]T, uint64, error) {
+	if f.After == math.MaxUint64 {
+		return nil, 0, nil
+	}
+	index, args := "seq", []any{f.After + 1}
+	inRange := func(T) bool { return true }
+	if f.Tenant != "" {
+		index, args = "tenant", []any{f.Tenant, f.After + 1}
+		inRange = func(o T) bool { return tenantOf(o) == f.Tenant }
+	}
+	it, err := r.txn.LowerBound(tbl, index, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("state: %s by %s: %w", tbl, index, err)
+	}
+	out, next := page(it, inRange, func(T) bool { return true }, seqOf, f.Limit)
+	return out, next, nil
+}
+
+// Accounting returns the record with the given ID or ErrNotFound.
+func (r *ReadTxn) Accounting(id string) (*structs.AccountingRecord, error) {
+	return getByID[*structs.AccountingRecord](r.txn, TableAccounting, "accounting record", id)
+}
+
+// ListAccounting pages through accounting records; see ListJobs for next.
+func (r *ReadTxn) ListAccounting(f RecordFilter) ([]*structs.AccountingRecord, uint64, error) {
+	return listRecords(r, TableAccounting, f,
+		func(a *structs.AccountingRecord) string { return a.Tenant },
+		func(a *structs.AccountingRecord) uint64 { return a.Seq })
+}
+
+// AccountingByJob returns the records of one job, by record ID.
+func (r *ReadTxn) AccountingByJob(jobID string) ([]*structs.AccountingRecord, error) {
+	return listAll[*structs.AccountingRecord](r.txn, TableAccounting, "job", jobID)
+}
+
+// AppendAccounting stores a new accounting record and assigns its Seq.
+// A record ID seen before is ErrConflict, so reporters may retry safely.
+func (w *WriteTxn) AppendAccounting(rec *structs.AccountingRecord) (*structs.AccountingRecord, error) {
+	if err := rec.Validate(); err != nil {
+		return nil, err
+	}
+	if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil {
+		return nil, err
+	} else if raw != nil {
+		return nil, structs.Errorf(structs.ErrConflict, "accounting record %q exists", rec.ID)
+	}
+	n := rec.Copy()
+	n.Seq = w.next(cAccounting)
+	if err := w.insert(tAccounting, n, nil); err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
+}
+
+// AuditEvent returns the event with the given ID or ErrNotFound.
+func (r *ReadTxn) AuditEvent(id string) (*structs.AuditEvent, error) {
+	return getByID[*structs.AuditEvent](r.txn, TableAudit, "audit event", id)
+}
+
+// ListAudit pages through audit events; see ListJobs for next.
+func (r *ReadTxn) ListAudit(f RecordFilter) ([]*structs.AuditEvent, uint64, error) {
+	return listRecords(r, TableAudit, f,
+		func(e *structs.AuditEvent) string { return e.Tenant },
+		func(e *structs.AuditEvent) uint64 { return e.Seq })
+}
+
+// AppendAudit stores a new audit event and assigns its Seq. An event ID seen
+// before is ErrConflict.
+func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, error) {
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	if raw, err := rawByID(w.txn, TableAudit, e.ID); err != nil {
+		return nil, err
+	} else if raw != nil {
+		return nil, structs.Errorf(structs.ErrConflict, "audit event %q exists", e.ID)
+	}
+	n := e.Copy()
+	n.Seq = w.next(cAudit)
+	if err := w.insert(tAudit, n, nil); err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
+}

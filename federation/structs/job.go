@@ -1,0 +1,184 @@
+package structs
+
+import (
+	"maps"
+	"strconv"
+	"time"
+)
+
+// JobState is where a job is in its life.
+type JobState string
+
+// Job states. A job starts SUBMITTED (or HELD/QUEUED when admission decided
+// before logging it) and ends in one of the four terminal states.
+const (
+	JobSubmitted          JobState = "SUBMITTED"
+	JobHeld               JobState = "HELD"     // over a limit; released to QUEUED
+	JobQueued             JobState = "QUEUED"   // admitted, waiting for placement
+	JobAssigned           JobState = "ASSIGNED" // placed on a cluster
+	JobStarting           JobState = "STARTING" // pods bound, runtime starting
+	JobRunning            JobState = "RUNNING"
+	JobCompleted          JobState = "COMPLETED"
+	JobCompletedWithError JobState = "COMPLETED_WITH_ERROR"
+	JobCanceled           JobState = "CANCELED"   // stopped before it started
+	JobTerminated         JobState = "TERMINATED" // stopped after it started
+)
+
+// Valid reports whether s is a known state.
+func (s JobState) Valid() bool {
+	switch s {
+	case JobSubmitted, JobHeld, JobQueued, JobAssigned, JobStarting, JobRunning,
+		JobCompleted, JobCompletedWithError, JobCanceled, JobTerminated:
+		return true
+	}
+	return false
+}
+
+// IsTerminal reports whether s is final: no transition leaves it.
+func (s JobState) IsTerminal() bool {
+	switch s {
+	case JobCompleted, JobCompletedWithError, JobCanceled, JobTerminated:
+		return true
+	}
+	return false
+}
+
+// Started reports whether pods of a job in state s may exist and run.
+func (s JobState) Started() bool { return s == JobStarting || s == JobRunning }
+
+// CanTransition reports whether a job may move from one state to another.
+// Staying in the same state is not a transition. Nothing leaves a terminal
+// state; only ASSIGNED may return to QUEUED (re-placement before any pod
+// started), and a job that started never goes back, so a failing solver
+// ends its job once.
+func CanTransition(from, to JobState) bool {
+	switch from {
+	case JobSubmitted:
+		return to == JobHeld || to == JobQueued || to == JobAssigned || to == JobCanceled
+	case JobHeld:
+		return to == JobQueued || to == JobCanceled
+	case JobQueued:
+		return to == JobHeld || to == JobAssigned || to == JobCanceled
+	case JobAssigned:
+		switch to {
+		case JobQueued, JobStarting, JobRunning, JobCompleted, JobCompletedWithError,
+			JobCanceled, JobTerminated:
+			return true
+		}
+	case JobStarting:
+		switch to {
+		case JobRunning, JobCompleted, JobCompletedWithError, JobTerminated:
+			return true
+		}
+	case JobRunning:
+		return to == JobCompleted || to == JobCompletedWithError || to == JobTerminated
+	}
+	return false
+}
+
+// PriorityClass orders queued jobs.
+type PriorityClass string
+
+// Priority classes.
+const (
+	PriorityNormal  PriorityClass = "normal"
+	PriorityHigh    PriorityClass = "high"
+	PriorityHighest PriorityClass = "highest"
+)
+
+// Valid reports whether p is a known class.
+func (p PriorityClass) Valid() bool {
+	return p == PriorityNormal || p == PriorityHigh || p == PriorityHighest
+}
+
+// Job is one run of an app command on nodes of one machine type.
+type Job struct {
+	RaftIndex
+	ID      string `json:"id"`     // stamped by the submitter, unique forever
+	Number  uint64 `json:"number"` // assigned by the FSM, 1, 2, 3...
+	Name    string `json:"name"`   // derived: owner-date-number
+	Label   string `json:"label,omitempty"`
+	Project string `json:"project,omitempty"`
+
+	Tenant      string            `json:"tenant"`
+	Team        string            `json:"team,omitempty"`
+	Owner       string            `json:"owner"` // username
+	App         string            `json:"app"`
+	Command     string            `json:"command,omitempty"` // key of the AppDef command
+	Parameters  map[string]string `json:"parameters,omitempty"`
+	MachineType string            `json:"machine_type"`
+	Nodes       int               `json:"nodes"`
+	Vault       string            `json:"vault,omitempty"`
+	Walltime    Duration          `json:"walltime,omitempty"` // zero means none
+	Priority    PriorityClass     `json:"priority,omitempty"`
+
+	State     JobState `json:"state"`
+	Substatus string   `json:"substatus,omitempty"`
+	ExitCode  int      `json:"exit_code,omitempty"`
+	Cluster   string   `json:"cluster,omitempty"` // set while assigned and after
+
+	SubmitTime time.Time `json:"submit_time,omitzero"`
+	AssignTime time.Time `json:"assign_time,omitzero"`
+	StartTime  time.Time `json:"start_time,omitzero"`
+	EndTime    time.Time `json:"end_time,omitzero"`
+
+	LogTail string `json:"log_tail,omitempty"` // last lines of the head's output
+}
+
+// Copy returns a deep copy of j.
+func (j *Job) Copy() *Job {
+	if j == nil {
+		return nil
+	}
+	c := *j
+	c.Parameters = maps.Clone(j.Parameters)
+	return &c
+}
+
+// MaxJobNodes bounds Job.Nodes.
+const MaxJobNodes = 100_000
+
+// ValidateSubmit checks a job as submitted: the fields a submitter must set
+// and an initial state of "", SUBMITTED, HELD or QUEUED.
+func (j *Job) ValidateSubmit() error {
+	if err := validName("job id", j.ID); err != nil {
+		return err
+	}
+	for _, f := range [...]struct{ what, v string }{{"job tenant", j.Tenant}, {"job owner", j.Owner},
+		{"job app", j.App}, {"job machine type", j.MachineType}} {
+		if err := validName(f.what, f.v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case j.Nodes < 1 || j.Nodes > MaxJobNodes:
+		return invalidf("job %q: nodes %d out of 1..%d", j.ID, j.Nodes, MaxJobNodes)
+	case j.Walltime < 0:
+		return invalidf("job %q: negative walltime", j.ID)
+	case j.Priority != "" && !j.Priority.Valid():
+		return invalidf("job %q: priority %q", j.ID, j.Priority)
+	case j.SubmitTime.IsZero():
+		return invalidf("job %q: no submit time", j.ID)
+	}
+	switch j.State {
+	case "", JobSubmitted, JobHeld, JobQueued:
+		return nil
+	}
+	return invalidf("job %q: initial state %q", j.ID, j.State)
+}
+
+// JobName derives a job's display name from its owner, submit time (UTC date)
+// and number, e.g. "alice-2026-11-28-0042".
+func JobName(owner string, submitted time.Time, number uint64) string {
+	b := make([]byte, 0, len(owner)+20)
+	b = append(b, owner...)
+	b = append(b, '-')
+	b = submitted.UTC().AppendFormat(b, "2006-01-02")
+	b = append(b, '-')
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], number, 10)
+	for i := len(d); i < 4; i++ {
+		b = append(b, '0')
+	}
+	return string(append(b, d...))
+}

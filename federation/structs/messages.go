@@ -1,0 +1,59 @@
+package structs
+
+import (
+	"time"
+)
+
+// Messages below travel in the raft log. The writer stamps every time before
+// logging, so applying them needs no clock.
+
+// JobStateUpdate reports progress of a job, usually from its cluster's agent.
+type JobStateUpdate struct {
+	ID string `json:"id"`
+	// Cluster, when set, must be the job's cluster: a stale agent of a
+	// cluster the job was moved away from cannot change it.
+	Cluster   string    `json:"cluster,omitempty"`
+	State     JobState  `json:"state"`
+	Substatus string    `json:"substatus,omitempty"` // replaces the job's substatus
+	ExitCode  int       `json:"exit_code,omitempty"` // kept on terminal states
+	LogTail   string    `json:"log_tail,omitempty"`  // replaces the tail when non-empty
+	Time      time.Time `json:"time"`
+}
+
+// JobAssignment places a SUBMITTED or QUEUED job on a cluster.
+type JobAssignment struct {
+	ID      string    `json:"id"`
+	Cluster string    `json:"cluster"`
+	Time    time.Time `json:"time"`
+}
+
+// JobCancel stops a job: one that has not started becomes CANCELED, one
+// that has (STARTING, RUNNING) becomes TERMINATED.
+type JobCancel struct {
+	ID     string    `json:"id"`
+	Reason string    `json:"reason,omitempty"` // becomes the substatus
+	Time   time.Time `json:"time"`
+}
+
+// ClusterHeartbeat is an agent's periodic report.
+type ClusterHeartbeat struct {
+	Cluster string        `json:"cluster"`
+	Status  ClusterStatus `json:"status,omitempty"` // empty keeps the stored status
+	// Capacity replaces the stored capacity when non-nil.
+	Capacity map[string]Capacity `json:"capacity,omitempty"`
+	Time     time.Time           `json:"time"`
+}
+
+// Validate checks the fields a writer must supply.
+func (h *ClusterHeartbeat) Validate() error {
+	if err := validName("heartbeat cluster", h.Cluster); err != nil {
+		return err
+	}
+	if h.Status != "" && !h.Status.Valid() {
+		return invalidf("heartbeat of %q: status %q", h.Cluster, h.Status)
+	}
+	if h.Time.IsZero() {
+		return invalidf("heartbeat of %q: no time", h.Cluster)
+	}
+	return validCapacity(h.Cluster, h.Capacity)
+}

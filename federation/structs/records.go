@@ -1,0 +1,104 @@
+package structs
+
+import (
+	"math"
+	"time"
+)
+
+// AccountingRecord is the bill for one finished job. The store assigns Seq.
+type AccountingRecord struct {
+	RaftIndex
+	ID          string    `json:"id"`
+	Seq         uint64    `json:"seq"`
+	JobID       string    `json:"job_id"`
+	JobNumber   uint64    `json:"job_number,omitempty"`
+	JobName     string    `json:"job_name,omitempty"`
+	Tenant      string    `json:"tenant"`
+	Team        string    `json:"team,omitempty"`
+	User        string    `json:"user,omitempty"`
+	App         string    `json:"app,omitempty"`
+	MachineType string    `json:"machine_type,omitempty"`
+	Cluster     string    `json:"cluster,omitempty"`
+	Nodes       int       `json:"nodes,omitempty"`
+	Cores       int       `json:"cores,omitempty"` // total over nodes
+	GPUs        int       `json:"gpus,omitempty"`  // total over nodes
+	State       JobState  `json:"state,omitempty"` // final state
+	Start       time.Time `json:"start,omitzero"`
+	End         time.Time `json:"end,omitzero"`
+	Price       float64   `json:"price,omitempty"` // per node-hour
+	Cost        float64   `json:"cost,omitempty"`
+}
+
+// Copy returns a deep copy of r.
+func (r *AccountingRecord) Copy() *AccountingRecord {
+	if r == nil {
+		return nil
+	}
+	c := *r
+	return &c
+}
+
+// Validate checks the fields a writer must supply.
+func (r *AccountingRecord) Validate() error {
+	if err := validName("accounting id", r.ID); err != nil {
+		return err
+	}
+	if err := validName("accounting job id", r.JobID); err != nil {
+		return err
+	}
+	if err := validName("accounting tenant", r.Tenant); err != nil {
+		return err
+	}
+	switch {
+	case r.End.Before(r.Start):
+		return invalidf("accounting %q: ends before it starts", r.ID)
+	case r.Nodes < 0 || r.Cores < 0 || r.GPUs < 0:
+		return invalidf("accounting %q: negative size", r.ID)
+	case !finiteNonNeg(r.Price) || !finiteNonNeg(r.Cost):
+		return invalidf("accounting %q: price and cost must be finite and non-negative", r.ID)
+	}
+	return nil
+}
+
+func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
+
+// AuditEvent records who did what. The store assigns Seq.
+type AuditEvent struct {
+	RaftIndex
+	ID         string    `json:"id"`
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Actor      string    `json:"actor"` // username or "cluster:<name>"
+	Tenant     string    `json:"tenant,omitempty"`
+	Action     string    `json:"action"` // e.g. "job.submit", "user.update"
+	ObjectKind string    `json:"object_kind,omitempty"`
+	ObjectName string    `json:"object_name,omitempty"`
+	Outcome    string    `json:"outcome,omitempty"` // e.g. "ok", "denied"
+	Detail     string    `json:"detail,omitempty"`
+}
+
+// Copy returns a deep copy of e.
+func (e *AuditEvent) Copy() *AuditEvent {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	return &c
+}
+
+// Validate checks the fields a writer must supply.
+func (e *AuditEvent) Validate() error {
+	if err := validName("audit id", e.ID); err != nil {
+		return err
+	}
+	if err := validName("audit actor", e.Actor); err != nil {
+		return err
+	}
+	if err := validName("audit action", e.Action); err != nil {
+		return err
+	}
+	if e.Time.IsZero() {
+		return invalidf("audit %q: no time", e.ID)
+	}
+	return nil
+}

@@ -1,0 +1,206 @@
+package structs
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"slices"
+	"strings"
+	"time"
+)
+
+// RaftIndex records the raft log indexes that created and last modified a
+// stored object. The state store sets both; writers leave them zero.
+type RaftIndex struct {
+	CreateIndex uint64 `json:"create_index,omitempty"`
+	ModifyIndex uint64 `json:"modify_index,omitempty"`
+}
+
+// GetRaftIndex returns r so the store can stamp any type embedding it.
+func (r *RaftIndex) GetRaftIndex() *RaftIndex { return r }
+
+// Tenant is a payer: users, teams, vaults, limits and jobs belong to one.
+type Tenant struct {
+	RaftIndex
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Isolated keeps this tenant's pods off nodes running other tenants' pods.
+	Isolated bool `json:"isolated,omitempty"`
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// Copy returns a deep copy of t.
+func (t *Tenant) Copy() *Tenant {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	return &c
+}
+
+// Validate checks the fields a writer must supply.
+func (t *Tenant) Validate() error {
+	return validName("tenant", t.Name)
+}
+
+// Team is a group of users inside one tenant; team admins manage its limits
+// and members.
+type Team struct {
+	RaftIndex
+	Tenant  string   `json:"tenant"`
+	Name    string   `json:"name"`
+	Members []string `json:"members,omitempty"` // usernames
+	Admins  []string `json:"admins,omitempty"`  // usernames, also members
+}
+
+// Copy returns a deep copy of t.
+func (t *Team) Copy() *Team {
+	if t == nil {
+		return nil
+	}
+	c := *t
+	c.Members = slices.Clone(t.Members)
+	c.Admins = slices.Clone(t.Admins)
+	return &c
+}
+
+// Validate checks the fields a writer must supply.
+func (t *Team) Validate() error {
+	if err := validName("team tenant", t.Tenant); err != nil {
+		return err
+	}
+	return validName("team", t.Name)
+}
+
+// Role is a user's authority.
+type Role string
+
+// Roles, from most to least powerful.
+const (
+	RoleAdmin     Role = "admin"      // administers the whole tenant
+	RoleTeamAdmin Role = "team-admin" // administers the teams listing the user in Admins
+	RoleUser      Role = "user"
+)
+
+// Valid reports whether r is a known role.
+func (r Role) Valid() bool {
+	return r == RoleAdmin || r == RoleTeamAdmin || r == RoleUser
+}
+
+// Identity is the POSIX identity a user's job processes run as.
+type Identity struct {
+	UID   int    `json:"uid"`
+	GID   int    `json:"gid"`
+	Group string `json:"group,omitempty"`
+}
+
+// APIKeyHash stores an API key without its secret: the public ID prefix the
+// key starts with (used to find it) and the SHA-256 of the whole key.
+type APIKeyHash struct {
+	ID      string    `json:"id"`
+	SHA256  string    `json:"sha256"` // lower-case hex
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+}
+
+// HashAPIKey returns the stored form of key, whose public prefix is id.
+func HashAPIKey(id, key string) APIKeyHash {
+	sum := sha256.Sum256([]byte(key))
+	return APIKeyHash{ID: id, SHA256: hex.EncodeToString(sum[:])}
+}
+
+// Matches reports, in constant time, whether key hashes to h.
+func (h APIKeyHash) Matches(key string) bool {
+	want, err := hex.DecodeString(h.SHA256)
+	if err != nil || len(want) != sha256.Size {
+		return false
+	}
+	sum := sha256.Sum256([]byte(key))
+	return subtle.ConstantTimeCompare(want, sum[:]) == 1
+}
+
+func (h APIKeyHash) validate(what string) error {
+	if err := validName(what+" key id", h.ID); err != nil {
+		return err
+	}
+	if b, err := hex.DecodeString(h.SHA256); err != nil || len(b) != sha256.Size {
+		return invalidf("%s key %q: sha256 must be 64 hex digits", what, h.ID)
+	}
+	return nil
+}
+
+// User is a person or robot account of one tenant.
+type User struct {
+	RaftIndex
+	Username string   `json:"username"`
+	Email    string   `json:"email,omitempty"`
+	Tenant   string   `json:"tenant"`
+	Teams    []string `json:"teams,omitempty"`
+	Groups   []string `json:"groups,omitempty"` // grant access to apps, data, machine types
+	Role     Role     `json:"role"`
+	Identity Identity `json:"identity"`
+	// APIKeys are hashes; the plaintext is shown once at creation and never stored.
+	APIKeys []APIKeyHash `json:"api_keys,omitempty"`
+	// PasswordHash is a bcrypt hash, empty for SSO-only users.
+	PasswordHash string `json:"password_hash,omitempty"`
+	Disabled     bool   `json:"disabled,omitempty"`
+}
+
+// Copy returns a deep copy of u.
+func (u *User) Copy() *User {
+	if u == nil {
+		return nil
+	}
+	c := *u
+	c.Teams = slices.Clone(u.Teams)
+	c.Groups = slices.Clone(u.Groups)
+	c.APIKeys = slices.Clone(u.APIKeys)
+	return &c
+}
+
+// Validate checks the fields a writer must supply.
+func (u *User) Validate() error {
+	if err := validName("username", u.Username); err != nil {
+		return err
+	}
+	if err := validName("user tenant", u.Tenant); err != nil {
+		return err
+	}
+	if !u.Role.Valid() {
+		return invalidf("user %q: role %q", u.Username, u.Role)
+	}
+	if u.Identity.UID < 0 || u.Identity.GID < 0 {
+		return invalidf("user %q: negative uid/gid", u.Username)
+	}
+	if u.PasswordHash != "" && !strings.HasPrefix(u.PasswordHash, "$2") {
+		return invalidf("user %q: password hash is not bcrypt", u.Username)
+	}
+	for i, k := range u.APIKeys {
+		if err := k.validate("user " + u.Username); err != nil {
+			return err
+		}
+		for _, prev := range u.APIKeys[:i] {
+			if prev.ID == k.ID {
+				return invalidf("user %q: duplicate api key id %q", u.Username, k.ID)
+			}
+		}
+	}
+	return nil
+}
+
+// validName checks an identifier: non-empty, at most 253 bytes, no control
+// characters or NUL (the store uses NUL as a key separator).
+func validName(what, s string) error {
+	if s == "" {
+		return invalidf("%s: empty", what)
+	}
+	if len(s) > 253 {
+		return invalidf("%s: longer than 253 bytes", what)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return invalidf("%s %q: control character", what, s)
+		}
+	}
+	return nil
+}
