@@ -1,0 +1,180 @@
+package raftnode
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultBatchSize        = 64
+	DefaultBatchLinger      = time.Millisecond
+	DefaultApplyTimeout     = 10 * time.Second
+	DefaultTransportTimeout = 10 * time.Second
+	DefaultMaxPool          = 3
+	DefaultMaxAppendEntries = 256
+	DefaultSnapshotRetain   = 2
+	logCacheSize            = 1024
+)
+
+// Config configures a Node. Zero timing fields take hashicorp/raft's defaults
+// (heartbeat 1 s, election 1 s, leader lease 500 ms), which suit a quiet
+// machine; busy machines want longer ones (see TestTiming).
+type Config struct {
+	// ID is this server's raft id, unique and stable across restarts.
+	ID raft.ServerID
+	// BindAddr is the host:port the raft transport listens on.
+	BindAddr string
+	// AdvertiseAddr is the host:port peers dial; defaults to BindAddr, which
+	// must then not be an unspecified address (0.0.0.0 / ::).
+	AdvertiseAddr string
+	// DataDir holds raft.db (bolt log + stable store) and snapshots/.
+	// Required unless InMemory.
+	DataDir string
+	// InMemory keeps log, stable and snapshot stores in memory (tests only:
+	// nothing survives a restart).
+	InMemory bool
+	// NoSync turns off fsync of the bolt store. Unsafe: a crash may lose
+	// acknowledged writes. Off (fsync on) by default.
+	NoSync bool
+
+	// BootstrapPeers, if set and the node has no existing state, is the
+	// initial voter set New bootstraps with (it must include this node). Give
+	// every initial replica the same list.
+	BootstrapPeers []raft.Server
+
+	// APIAddress is this node's API (HTTP) address for leader forwarding.
+	APIAddress string
+	// PeerAPI maps raft server ids to their API addresses; see the package
+	// documentation. Copied by New.
+	PeerAPI map[raft.ServerID]string
+
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	// ApplyTimeout bounds how long raft may take to accept (enqueue) a batch
+	// or membership change; 0 means DefaultApplyTimeout.
+	ApplyTimeout time.Duration
+	// TransportTimeout bounds transport I/O; 0 means DefaultTransportTimeout.
+	TransportTimeout time.Duration
+	// MaxPool is the number of pooled connections per peer.
+	MaxPool int
+	// MaxAppendEntries caps log entries per AppendEntries RPC.
+	MaxAppendEntries int
+
+	// SnapshotInterval, SnapshotThreshold and TrailingLogs tune raft's
+	// automatic snapshots; zero takes raft's defaults.
+	SnapshotInterval  time.Duration
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	// SnapshotRetain is how many snapshots to keep on disk.
+	SnapshotRetain int
+
+	// BatchSize is the most commands packed into one log entry; 0 means
+	// DefaultBatchSize. Keep it at or below the expected number of
+	// concurrent writers, or batches wait for the linger timer.
+	BatchSize int
+	// BatchLinger is how long a batch waits for more commands after its
+	// first one; 0 means DefaultBatchLinger, negative means no waiting (a
+	// batch takes only what is already queued).
+	BatchLinger time.Duration
+
+	// StreamLayer, if set, replaces the TCP listener/dialer (BindAddr and
+	// AdvertiseAddr are then ignored). The test cluster uses it for fault
+	// injection. The node closes it on shutdown.
+	StreamLayer raft.StreamLayer
+}
+
+// TestTiming returns c with raft timeouts long enough for a starved,
+// overloaded machine, where the defaults make leaders step down spuriously.
+// Leader failover then takes a few seconds.
+func (c Config) TestTiming() Config {
+	c.HeartbeatTimeout = 800 * time.Millisecond
+	c.ElectionTimeout = 1200 * time.Millisecond
+	c.LeaderLeaseTimeout = 800 * time.Millisecond
+	c.CommitTimeout = 20 * time.Millisecond
+	return c
+}
+
+// withDefaults fills zero fields and checks the rest.
+func (c Config) withDefaults() (Config, error) {
+	if c.ID == "" {
+		return c, errors.New("raftnode: Config.ID is required")
+	}
+	if c.StreamLayer == nil && c.BindAddr == "" {
+		return c, errors.New("raftnode: Config.BindAddr is required")
+	}
+	if !c.InMemory && c.DataDir == "" {
+		return c, errors.New("raftnode: Config.DataDir is required unless InMemory")
+	}
+	if c.AdvertiseAddr == "" {
+		c.AdvertiseAddr = c.BindAddr
+	}
+	if c.BatchSize <= 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.BatchLinger == 0 {
+		c.BatchLinger = DefaultBatchLinger
+	}
+	if c.ApplyTimeout <= 0 {
+		c.ApplyTimeout = DefaultApplyTimeout
+	}
+	if c.TransportTimeout <= 0 {
+		c.TransportTimeout = DefaultTransportTimeout
+	}
+	if c.MaxPool <= 0 {
+		c.MaxPool = DefaultMaxPool
+	}
+	if c.MaxAppendEntries <= 0 {
+		c.MaxAppendEntries = DefaultMaxAppendEntries
+	}
+	if c.SnapshotRetain <= 0 {
+		c.SnapshotRetain = DefaultSnapshotRetain
+	}
+	c.PeerAPI = maps.Clone(c.PeerAPI)
+	if c.PeerAPI == nil {
+		c.PeerAPI = map[raft.ServerID]string{}
+	}
+	if c.APIAddress != "" {
+		c.PeerAPI[c.ID] = c.APIAddress
+	}
+	c.BootstrapPeers = append([]raft.Server(nil), c.BootstrapPeers...)
+	return c, nil
+}
+
+// raftConfig builds hashicorp/raft's configuration from c (defaults filled).
+func (c Config) raftConfig() (*raft.Config, error) {
+	rc := raft.DefaultConfig()
+	rc.LocalID = c.ID
+	if c.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = c.HeartbeatTimeout
+	}
+	if c.ElectionTimeout > 0 {
+		rc.ElectionTimeout = c.ElectionTimeout
+	}
+	if c.LeaderLeaseTimeout > 0 {
+		rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
+	}
+	if c.CommitTimeout > 0 {
+		rc.CommitTimeout = c.CommitTimeout
+	}
+	if c.SnapshotInterval > 0 {
+		rc.SnapshotInterval = c.SnapshotInterval
+	}
+	if c.SnapshotThreshold > 0 {
+		rc.SnapshotThreshold = c.SnapshotThreshold
+	}
+	if c.TrailingLogs > 0 {
+		rc.TrailingLogs = c.TrailingLogs
+	}
+	rc.MaxAppendEntries = c.MaxAppendEntries
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("raftnode: %w", err)
+	}
+	return rc, nil
+}

@@ -1,0 +1,48 @@
+// Package raftnode wires hashicorp/raft for the Flotilla hub: a TCP transport,
+// a bolt-backed log and stable store (fsync on unless disabled), a file
+// snapshot store, and an adapter that feeds committed log entries to a
+// StateMachine.
+//
+// # Writes
+//
+// Node.Apply batches the commands of concurrent callers into one raft log
+// entry (see Config.BatchSize and Config.BatchLinger). The entry carries a
+// compact envelope: a version byte, a uvarint command count, then a uvarint
+// length and the bytes of each command. StateMachine.ApplyCommands receives the
+// decoded commands and returns one result per command; each caller gets back
+// its own result and the log index of the entry that carried it.
+//
+// Apply on a follower fails with a *NotLeaderError (errors.Is(err,
+// ErrNotLeader)) naming the leader's raft id, raft address and, when known,
+// API address; nothing was written, so the caller may forward or retry. When
+// leadership is lost while a command is in flight the error is
+// ErrLeadershipLost: the command may or may not have been committed, so a
+// retry must be safe to repeat (see Retryable).
+//
+// # Reads
+//
+// VerifyLeader confirms with a quorum that this node is still leader.
+// ReadBarrier additionally waits until the local state machine has applied
+// everything committed at the time of the call, so a read after it is
+// linearizable.
+//
+// # Leader forwarding
+//
+// Raft only knows each server's raft address. The API layer forwards writes
+// to the leader's HTTP API address, which this package keeps in a small
+// registry of raft server id → API address: seeded from Config.PeerAPI (and
+// Config.APIAddress for the local node) and updated with Node.SetPeerAPI.
+// The registry is local configuration, not replicated state: every replica
+// must be given the same map (typically from the same deployment
+// configuration). Node.LeaderAPIAddress looks the current leader up in it.
+//
+// # Test cluster
+//
+// NewTestCluster starts an in-process cluster on loopback TCP with bolt
+// stores in temporary directories. Its nodes use a fault-injecting stream
+// layer: every connection is tracked with the ids of the node that dialled
+// it and the node it reaches, so Partition can refuse new dials across the
+// cut and close the connections that already cross it; Heal lifts the cut.
+// Kill stops a node abruptly, Restart brings it back from the same data
+// directory and address.
+package raftnode

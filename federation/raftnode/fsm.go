@@ -1,0 +1,109 @@
+package raftnode
+
+import (
+	"io"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// StateMachine is what raftnode replicates. One raft log entry carries a batch
+// of encoded commands; ApplyCommands applies them in order and returns one
+// result per command (a value or an error).
+type StateMachine interface {
+	ApplyCommands(index uint64, cmds [][]byte) []any
+	Snapshot() (raft.FSMSnapshot, error)
+	Restore(rc io.ReadCloser) error
+}
+
+// fsmAdapter turns a StateMachine into a raft.FSM. It also tracks the index
+// of the last entry the state machine has consumed, which raft itself does
+// not expose (raft.AppliedIndex counts entries handed to the FSM goroutine,
+// not entries applied).
+type fsmAdapter struct {
+	sm     StateMachine
+	logger hclog.Logger
+	// lastOpened is the index of the snapshot most recently opened through
+	// snapshotStore.
+	lastOpened atomic.Uint64
+
+	// applied is the highest index known to be reflected in sm: command and
+	// configuration entries as they are applied, the snapshot index after a
+	// restore, and barrier indexes once their futures complete.
+	applied atomic.Uint64
+	// notify wakes waitApplied callers whenever applied grows.
+	notify *appliedNotifier
+}
+
+var (
+	_ raft.FSM                = (*fsmAdapter)(nil)
+	_ raft.ConfigurationStore = (*fsmAdapter)(nil)
+)
+
+// Apply decodes the batch envelope and hands the commands to the state
+// machine. The response is the []any of per-command results, or an error if
+// the envelope is malformed (identically on every replica, since all decode
+// the same bytes).
+func (f *fsmAdapter) Apply(l *raft.Log) any {
+	defer f.advance(l.Index)
+	cmds, err := decodeEnvelope(l.Data)
+	if err != nil {
+		f.logger.Error("skipping log entry with malformed envelope", "index", l.Index, "error", err)
+		return err
+	}
+	return f.sm.ApplyCommands(l.Index, cmds)
+}
+
+// StoreConfiguration only records progress; configuration entries carry no
+// commands.
+func (f *fsmAdapter) StoreConfiguration(index uint64, _ raft.Configuration) {
+	f.advance(index)
+}
+
+func (f *fsmAdapter) Snapshot() (raft.FSMSnapshot, error) { return f.sm.Snapshot() }
+
+// Restore replaces the state machine's state. raft does not pass the
+// snapshot's index, but it opens the snapshot through the store just before
+// restoring it (at startup, on InstallSnapshot, on user restore), and
+// snapshotStore records the index of the last one opened. The only other
+// opens are the leader's, to send snapshots to followers, and a leader
+// never restores except for a user restore, which this package does not
+// offer.
+func (f *fsmAdapter) Restore(rc io.ReadCloser) error {
+	if err := f.sm.Restore(rc); err != nil {
+		return err
+	}
+	f.applied.Store(f.lastOpened.Load())
+	f.notify.wake()
+	return nil
+}
+
+// advance raises applied to at least index.
+func (f *fsmAdapter) advance(index uint64) {
+	for {
+		cur := f.applied.Load()
+		if index <= cur {
+			return
+		}
+		if f.applied.CompareAndSwap(cur, index) {
+			f.notify.wake()
+			return
+		}
+	}
+}
+
+// snapshotStore wraps the node's snapshot store to tell the adapter which
+// snapshot raft is about to restore.
+type snapshotStore struct {
+	raft.SnapshotStore
+	fsm *fsmAdapter
+}
+
+func (s snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
+	meta, rc, err := s.SnapshotStore.Open(id)
+	if err == nil {
+		s.fsm.lastOpened.Store(meta.Index)
+	}
+	return meta, rc, err
+}

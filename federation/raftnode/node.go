@@ -1,0 +1,203 @@
+package raftnode
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Node is one hub replica's raft participant. All methods are safe for
+// concurrent use.
+type Node struct {
+	cfg    Config
+	logger hclog.Logger
+	raft   *raft.Raft
+	trans  *raft.NetworkTransport
+	st     *stores
+	fsm    *fsmAdapter
+
+	applyCh       chan *applyReq
+	inflight      chan *pendingBatch
+	shutdownCh    chan struct{} // closed when Shutdown starts
+	raftDown      chan struct{} // closed once raft has shut down
+	batcherDone   chan struct{}
+	completerDone chan struct{}
+
+	peersMu sync.RWMutex
+	peers   map[raft.ServerID]string
+
+	leaders *leaderWatch
+	// readyTerm is the term in which this node, as leader, completed a
+	// barrier; reads in that term may trust the commit index.
+	readyTerm atomic.Uint64
+
+	entries  atomic.Uint64 // batch log entries submitted
+	commands atomic.Uint64 // commands carried by them
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// New starts a raft node for sm. If cfg.BootstrapPeers is set and the node has
+// no state yet, it bootstraps the cluster with them. logger may be nil.
+func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
+	if sm == nil {
+		return nil, errors.New("raftnode: nil StateMachine")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = hclog.NewNullLogger()
+	}
+	logger = logger.With("node", string(cfg.ID))
+	rc, err := cfg.raftConfig()
+	if err != nil {
+		return nil, err
+	}
+	rc.Logger = logger.Named("raft")
+
+	st, err := openStores(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	trans, err := newTransport(cfg, logger)
+	if err != nil {
+		_ = st.closeFn()
+		return nil, err
+	}
+	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}}
+	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm}
+	r, err := raft.NewRaft(rc, fsm, st.logs, st.stable, snaps, trans)
+	if err != nil {
+		_ = trans.Close()
+		_ = st.closeFn()
+		return nil, fmt.Errorf("raftnode: start raft: %w", err)
+	}
+	n := &Node{
+		cfg:           cfg,
+		logger:        logger,
+		raft:          r,
+		trans:         trans,
+		st:            st,
+		fsm:           fsm,
+		applyCh:       make(chan *applyReq),
+		inflight:      make(chan *pendingBatch, 1024),
+		shutdownCh:    make(chan struct{}),
+		raftDown:      make(chan struct{}),
+		batcherDone:   make(chan struct{}),
+		completerDone: make(chan struct{}),
+		peers:         cfg.PeerAPI,
+	}
+	n.leaders = startLeaderWatch(r, cfg.ID)
+	go n.runBatcher()
+	go n.runCompleter()
+
+	if len(cfg.BootstrapPeers) > 0 {
+		if err := n.Bootstrap(cfg.BootstrapPeers); err != nil && !errors.Is(err, ErrExistingState) {
+			_ = n.Shutdown()
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// ID is this node's raft server id.
+func (n *Node) ID() raft.ServerID { return n.cfg.ID }
+
+// Addr is the raft address peers reach this node at.
+func (n *Node) Addr() raft.ServerAddress { return n.trans.LocalAddr() }
+
+// IsLeader reports whether this node currently believes it is the leader.
+// Use VerifyLeader or ReadBarrier before serving reads that must be current.
+func (n *Node) IsLeader() bool { return n.raft.State() == raft.Leader }
+
+// State is this node's raft state (Follower, Candidate, Leader, Shutdown).
+func (n *Node) State() raft.RaftState { return n.raft.State() }
+
+// Leader returns the current leader's id and raft address as known to this
+// node, or empty values if there is none.
+func (n *Node) Leader() (raft.ServerID, raft.ServerAddress) {
+	addr, id := n.raft.LeaderWithID()
+	return id, addr
+}
+
+// AppliedIndex is the index of the last log entry the state machine has
+// applied (or restored from a snapshot).
+func (n *Node) AppliedIndex() uint64 { return n.fsm.applied.Load() }
+
+// CommitIndex is the highest log index this node knows to be committed.
+func (n *Node) CommitIndex() uint64 { return n.raft.CommitIndex() }
+
+// Snapshot takes a snapshot now (normally raft takes them on its own, see
+// Config.SnapshotThreshold) and compacts the log.
+func (n *Node) Snapshot() error {
+	return n.mapRaftErr(n.raft.Snapshot().Error())
+}
+
+// BatchStats returns how many batch log entries this node has submitted as
+// leader and how many commands they carried.
+func (n *Node) BatchStats() (entries, commands uint64) {
+	return n.entries.Load(), n.commands.Load()
+}
+
+// Stats returns raft's statistics plus this package's: fsm_applied_index,
+// batch_entries and batch_commands.
+func (n *Node) Stats() map[string]string {
+	s := n.raft.Stats()
+	s["node_id"] = string(n.cfg.ID)
+	s["fsm_applied_index"] = strconv.FormatUint(n.AppliedIndex(), 10)
+	entries, commands := n.BatchStats()
+	s["batch_entries"] = strconv.FormatUint(entries, 10)
+	s["batch_commands"] = strconv.FormatUint(commands, 10)
+	return s
+}
+
+// Shutdown stops the node: pending and in-flight Apply calls fail with
+// ErrShutdown (an in-flight batch may still have been committed), raft and
+// the transport stop, and the stores are closed. The node does not leave the
+// cluster configuration (use Remove on the leader for that). Calling it
+// again returns the first result.
+func (n *Node) Shutdown() error {
+	n.shutdownOnce.Do(func() {
+		close(n.shutdownCh)
+		err := n.raft.Shutdown().Error() // also closes the transport
+		n.trans.CloseStreams()           // pooled and inbound connections
+		close(n.raftDown)
+		<-n.batcherDone
+		close(n.inflight)
+		<-n.completerDone
+		n.leaders.stop()
+		n.fsm.notify.wake()
+		n.shutdownErr = errors.Join(err, n.st.closeFn())
+	})
+	return n.shutdownErr
+}
+
+// kill stops the node abruptly: the transport goes first, so peers see the
+// node vanish mid-conversation, then raft and the stores.
+func (n *Node) kill() error {
+	_ = n.trans.Close()
+	n.trans.CloseStreams()
+	return n.Shutdown()
+}
+
+// leaderOnly returns ErrShutdown or a *NotLeaderError unless this node is a
+// running leader.
+func (n *Node) leaderOnly() error {
+	select {
+	case <-n.shutdownCh:
+		return ErrShutdown
+	default:
+	}
+	if n.raft.State() != raft.Leader {
+		return n.notLeader()
+	}
+	return nil
+}
