@@ -170,7 +170,9 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 
 	// kube-apiserver
 	e.APIServerURL = fmt.Sprintf("https://127.0.0.1:%d", apiPort)
-	admission := []string{}
+	// No node-lifecycle controller runs (kwok nodes have no kubelet leases),
+	// so nothing would lift the not-ready taint TaintNodesByCondition adds.
+	admission := []string{"--disable-admission-plugins", "TaintNodesByCondition"}
 	if opts.NoControllerManager {
 		admission = []string{"--disable-admission-plugins", "ServiceAccount,TaintNodesByCondition"}
 	}
