@@ -34,6 +34,9 @@ type JobFilter struct {
 	Active  bool   // only jobs in a non-terminal state
 	After   uint64 // only jobs numbered above After (paging)
 	Limit   int    // at most this many; 0 means no limit
+	// Match, if set, is a further predicate a job must satisfy (e.g. an
+	// access check). It must not modify the job.
+	Match func(*structs.Job) bool
 }
 
 func (f *JobFilter) match(j *structs.Job) bool {
@@ -41,7 +44,8 @@ func (f *JobFilter) match(j *structs.Job) bool {
 		(f.Owner == "" || j.Owner == f.Owner) &&
 		(f.Cluster == "" || j.Cluster == f.Cluster) &&
 		(f.State == "" || j.State == f.State) &&
-		(!f.Active || !j.State.IsTerminal())
+		(!f.Active || !j.State.IsTerminal()) &&
+		(f.Match == nil || f.Match(j))
 }
 
 // ListJobs returns jobs matching f in number order. When more remain past
@@ -174,8 +178,14 @@ func (w *WriteTxn) AssignJob(a *structs.JobAssignment) (*structs.Job, error) {
 	if err := w.mustExist(tClusters, "cluster", a.Cluster); err != nil {
 		return nil, err
 	}
+	if a.MachineType != "" && a.MachineType != old.MachineType {
+		if err := w.mustExist(tMachineTypes, "machine type", a.MachineType); err != nil {
+			return nil, err
+		}
+	}
 	n := *old // shallow: maps are replaced, never changed in place
-	n.State, n.Substatus, n.Cluster, n.AssignTime = structs.JobAssigned, "", a.Cluster, a.Time
+	n.State, n.Substatus, n.Cluster, n.AssignTime = structs.JobAssigned, a.Reason, a.Cluster, a.Time
+	n.AssignedMachineType, n.BurstRule = a.MachineType, a.BurstRule
 	return w.putJob(&n, old)
 }
 
@@ -214,6 +224,7 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 		switch {
 		case u.State == structs.JobQueued:
 			n.Cluster, n.AssignTime = "", time.Time{}
+			n.AssignedMachineType, n.BurstRule = "", ""
 		case u.State == structs.JobRunning:
 			if n.StartTime.IsZero() {
 				n.StartTime = u.Time

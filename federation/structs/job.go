@@ -116,6 +116,11 @@ type Job struct {
 	Substatus string   `json:"substatus,omitempty"`
 	ExitCode  int      `json:"exit_code,omitempty"`
 	Cluster   string   `json:"cluster,omitempty"` // set while assigned and after
+	// AssignedMachineType is the machine type the job runs on when a burst
+	// rule placed it on another than MachineType; empty otherwise.
+	AssignedMachineType string `json:"assigned_machine_type,omitempty"`
+	// BurstRule names the burst rule that placed the job, if one did.
+	BurstRule string `json:"burst_rule,omitempty"`
 
 	SubmitTime time.Time `json:"submit_time,omitzero"`
 	AssignTime time.Time `json:"assign_time,omitzero"`

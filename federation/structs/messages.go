@@ -25,6 +25,14 @@ type JobAssignment struct {
 	ID      string    `json:"id"`
 	Cluster string    `json:"cluster"`
 	Time    time.Time `json:"time"`
+	// MachineType and BurstRule are set when a burst rule placed the job on
+	// a machine type other than the one it was submitted for; they become
+	// the job's AssignedMachineType and BurstRule.
+	MachineType string `json:"machine_type,omitempty"`
+	BurstRule   string `json:"burst_rule,omitempty"`
+	// Reason says why placement chose this cluster ("pinned to east",
+	// "burst by rule R"); it becomes the job's substatus.
+	Reason string `json:"reason,omitempty"`
 }
 
 // JobCancel stops a job: one that has not started becomes CANCELED, one

@@ -102,9 +102,11 @@ type BurstRule struct {
 	Name string   `json:"name"`
 	From string   `json:"from"` // machine type jobs were submitted for
 	To   []string `json:"to"`   // machine types to try, in order
-	// After is how long a job waits before it may burst; zero means at once.
+	// After is how long a job waits before it may burst; zero means at
+	// once, or with WhenFull, only when full.
 	After Duration `json:"after,omitempty"`
-	// WhenFull bursts before After when From's cluster has no free nodes.
+	// WhenFull bursts before After when From's cluster has too few free
+	// nodes for the job (or takes no jobs: down, draining).
 	WhenFull bool     `json:"when_full,omitempty"`
 	Tenants  []string `json:"tenants,omitempty"` // allowed tenants; empty = all
 	Teams    []string `json:"teams,omitempty"`   // allowed teams; empty = all
@@ -112,8 +114,12 @@ type BurstRule struct {
 	// PriceCeiling skips targets whose price exceeds it; zero means none.
 	PriceCeiling float64 `json:"price_ceiling,omitempty"`
 	// Cap bounds the jobs bursted by this rule running at once; zero means none.
-	Cap      int  `json:"cap,omitempty"`
-	Disabled bool `json:"disabled,omitempty"`
+	Cap int `json:"cap,omitempty"`
+	// MaxTargetNodes bounds, per target cluster, the nodes of jobs this
+	// rule bursted there that are assigned, starting or running; zero
+	// means none.
+	MaxTargetNodes int  `json:"max_target_nodes,omitempty"`
+	Disabled       bool `json:"disabled,omitempty"`
 }
 
 // Copy returns a deep copy of b.
@@ -158,7 +164,7 @@ func (b *BurstRule) Validate() error {
 		return invalidf("burst rule %q: negative after", b.Name)
 	case b.PriceCeiling < 0 || math.IsNaN(b.PriceCeiling) || math.IsInf(b.PriceCeiling, 0):
 		return invalidf("burst rule %q: price ceiling", b.Name)
-	case b.Cap < 0:
+	case b.Cap < 0 || b.MaxTargetNodes < 0:
 		return invalidf("burst rule %q: negative cap", b.Name)
 	}
 	return nil

@@ -153,6 +153,7 @@ func TestValidate(t *testing.T) {
 		"limit needs mt":       {&Limit{Name: "l", Scope: ScopeTenant, Tenant: "t", Kind: LimitMaxNodes, Value: 8}, false},
 		"burst":                {&BurstRule{Name: "b", From: "n3", To: []string{"g3"}}, true},
 		"burst to self":        {&BurstRule{Name: "b", From: "n3", To: []string{"n3"}}, false},
+		"burst node cap":       {&BurstRule{Name: "b", From: "n3", To: []string{"g3"}, MaxTargetNodes: -1}, false},
 		"cluster capacity":     {&Cluster{Name: "c", Capacity: map[string]Capacity{"n3": {Free: 3, Total: 2}}}, false},
 		"app visibility":       {&App{Name: "a", Visibility: "world"}, false},
 		"accounting backwards": {&AccountingRecord{ID: "a", JobID: "j", Tenant: "t", Start: time.Unix(2, 0), End: time.Unix(1, 0)}, false},

@@ -1,0 +1,172 @@
+package structs
+
+import (
+	"time"
+)
+
+// Request and response bodies of the hub's REST API (v1). The server
+// decodes them strictly (unknown fields are errors); the client encodes them.
+
+// JobSubmitRequest is the body of POST /v1/jobs.
+type JobSubmitRequest struct {
+	// ID makes the submission idempotent: the submitter stamps it, and
+	// submitting the same ID again returns the job already stored. The hub
+	// makes one when it is empty (then a retried request is a new job).
+	ID          string            `json:"id,omitempty"`
+	App         string            `json:"app"`
+	Command     string            `json:"command,omitempty"`
+	Parameters  map[string]string `json:"parameters,omitempty"`
+	MachineType string            `json:"machine_type"`
+	Nodes       int               `json:"nodes"`
+	Vault       string            `json:"vault,omitempty"`
+	Walltime    Duration          `json:"walltime,omitempty"`
+	Priority    PriorityClass     `json:"priority,omitempty"`
+	Label       string            `json:"label,omitempty"`
+	Project     string            `json:"project,omitempty"`
+	// Team charges the job to one of the submitter's teams.
+	Team string `json:"team,omitempty"`
+}
+
+// JobList is one page of jobs. Next, when non-zero, is the value of the
+// after parameter that fetches the next page. Index is the jobs table's
+// raft index the page was read at (also in the X-Flotilla-Index header),
+// the value to pass as index to wait for a later change.
+type JobList struct {
+	Jobs  []*Job `json:"jobs"`
+	Next  uint64 `json:"next,omitempty"`
+	Index uint64 `json:"index"`
+}
+
+// JobControlRequest is the optional body of POST /v1/jobs/{id}/cancel and
+// /terminate.
+type JobControlRequest struct {
+	Reason string `json:"reason,omitempty"`
+}
+
+// UserSpec is the body of PUT /v1/users/{username}: a user as an
+// administrator writes it. Password, when set, replaces the stored bcrypt
+// hash; API keys are managed through their own endpoints and kept.
+type UserSpec struct {
+	Tenant   string   `json:"tenant"`
+	Email    string   `json:"email,omitempty"`
+	Teams    []string `json:"teams,omitempty"`
+	Groups   []string `json:"groups,omitempty"`
+	Role     Role     `json:"role"`
+	Identity Identity `json:"identity"`
+	Password string   `json:"password,omitempty"`
+	Disabled bool     `json:"disabled,omitempty"`
+}
+
+// UserView is a user as the API shows it: without password or key hashes.
+type UserView struct {
+	RaftIndex
+	Username    string       `json:"username"`
+	Email       string       `json:"email,omitempty"`
+	Tenant      string       `json:"tenant"`
+	Teams       []string     `json:"teams,omitempty"`
+	Groups      []string     `json:"groups,omitempty"`
+	Role        Role         `json:"role"`
+	Identity    Identity     `json:"identity"`
+	APIKeys     []APIKeyInfo `json:"api_keys,omitempty"`
+	HasPassword bool         `json:"has_password,omitempty"`
+	Disabled    bool         `json:"disabled,omitempty"`
+}
+
+// NewUserView returns what the API shows of u.
+func NewUserView(u *User) *UserView {
+	v := &UserView{
+		RaftIndex: u.RaftIndex, Username: u.Username, Email: u.Email, Tenant: u.Tenant,
+		Teams: u.Teams, Groups: u.Groups, Role: u.Role, Identity: u.Identity,
+		HasPassword: u.PasswordHash != "", Disabled: u.Disabled,
+	}
+	for _, k := range u.APIKeys {
+		v.APIKeys = append(v.APIKeys, APIKeyInfo{ID: k.ID, Name: k.Name, Created: k.Created})
+	}
+	return v
+}
+
+// APIKeyRequest is the body of POST /v1/users/{username}/apikeys.
+type APIKeyRequest struct {
+	Name string `json:"name,omitempty"`
+}
+
+// APIKeyInfo describes a stored API key without its secret or hash.
+type APIKeyInfo struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name,omitempty"`
+	Created time.Time `json:"created,omitzero"`
+}
+
+// APIKeyCreated is the reply to creating an API key or agent key: Key is
+// the secret, shown this once and never stored.
+type APIKeyCreated struct {
+	APIKeyInfo
+	Key string `json:"key"`
+}
+
+// ClusterSpec is the body of PUT /v1/clusters/{name}: the registration
+// fields of a cluster. The agent key is issued by POST
+// /v1/clusters/{name}/agentkey; status and capacity come from the agent.
+type ClusterSpec struct {
+	Zone   string            `json:"zone,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// ClusterStatusReport is the body of POST /v1/clusters/{name}/status, sent
+// by the cluster's agent: its status, its capacity by machine type, and
+// progress of the jobs assigned to it.
+type ClusterStatusReport struct {
+	Status   ClusterStatus       `json:"status,omitempty"`
+	Capacity map[string]Capacity `json:"capacity,omitempty"`
+	Jobs     []JobReport         `json:"jobs,omitempty"`
+}
+
+// JobReport is an agent's report on one job.
+type JobReport struct {
+	ID        string   `json:"id"`
+	State     JobState `json:"state"`
+	Substatus string   `json:"substatus,omitempty"`
+	ExitCode  int      `json:"exit_code,omitempty"`
+	LogTail   string   `json:"log_tail,omitempty"`
+}
+
+// ClusterStatusResult answers a ClusterStatusReport: one entry per job
+// report, in order; Error is empty when the report was recorded.
+type ClusterStatusResult struct {
+	Jobs []JobReportResult `json:"jobs,omitempty"`
+}
+
+// JobReportResult is the outcome of one JobReport.
+type JobReportResult struct {
+	ID    string `json:"id"`
+	Error string `json:"error,omitempty"`
+}
+
+// AssignmentList is the reply to GET /v1/clusters/{name}/assignments: the
+// jobs assigned to the cluster that changed after the requested index, and
+// the jobs table's index to ask for next.
+type AssignmentList struct {
+	Jobs  []*Job `json:"jobs"`
+	Index uint64 `json:"index"`
+}
+
+// ErrorBody is the JSON body of every error reply.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// CallerInfo is the reply to GET /v1/whoami: who the credentials belong to.
+type CallerInfo struct {
+	Username   string   `json:"username,omitempty"`
+	Tenant     string   `json:"tenant,omitempty"`
+	Role       Role     `json:"role,omitempty"`
+	Teams      []string `json:"teams,omitempty"`
+	AdminTeams []string `json:"admin_teams,omitempty"`
+	Global     bool     `json:"global,omitempty"`
+	Cluster    string   `json:"cluster,omitempty"`
+}
+
+// Deleted is the reply to a successful DELETE.
+type Deleted struct {
+	Deleted string `json:"deleted"`
+}
