@@ -1,0 +1,13 @@
+// Package runtime renders a job's HPC runtime environment on Kubernetes: the
+// job Secret with a fresh SSH key pair (and, for interactive commands, a
+// token), the machinefile ConfigMap, the headless Service that gives every
+// pod a stable DNS name before it is scheduled, the pods of the job decorated
+// to run flotilla-init, the NetworkPolicy that fences the job off, and for
+// interactive commands a Service and an Ingress.
+//
+// Render is pure: job, machine type, AppDef command, identity and cluster
+// options in, objects out. Randomness comes from a caller-supplied reader, so
+// the same inputs give byte-identical objects. The Secret is created first;
+// every other object names it as owner, so deleting the Secret garbage-collects
+// the whole job.
+package runtime

@@ -1,0 +1,111 @@
+package runtime
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// tcpPorts parses an AppDef command's ports ("5901/tcp", "8080") into
+// service ports, keeping TCP ones in order; the first is the web port the
+// Ingress routes to.
+func tcpPorts(ports []string) ([]corev1.ServicePort, error) {
+	var out []corev1.ServicePort
+	for _, s := range ports {
+		num, proto, _ := strings.Cut(strings.TrimSpace(s), "/")
+		n, err := strconv.ParseUint(num, 10, 16)
+		if err != nil || n == 0 {
+			return nil, fmt.Errorf("port %q: want NUMBER[/tcp|/udp]", s)
+		}
+		switch strings.ToLower(proto) {
+		case "", "tcp":
+		case "udp":
+			continue
+		default:
+			return nil, fmt.Errorf("port %q: protocol %q", s, proto)
+		}
+		out = append(out, corev1.ServicePort{
+			Name:       "tcp-" + num,
+			Protocol:   corev1.ProtocolTCP,
+			Port:       int32(n),
+			TargetPort: intstr.FromInt32(int32(n)),
+		})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("interactive command without a TCP port")
+	}
+	return out, nil
+}
+
+// publicAddr is the host an interactive job is reached at.
+func (r *renderer) publicAddr() string { return r.name + "." + r.opts.JobsDomain }
+
+// url fills in the command's URL template (default https or http, by
+// whether the Ingress has TLS, to the public address): %PUBLICADDR% is the
+// job's host, %RANDOM64% its token, %JOBNAME% podgroup.JobName.
+func (r *renderer) url(token string) string {
+	tmpl := r.in.Command.URL
+	if tmpl == "" {
+		tmpl = "http://%PUBLICADDR%/"
+		if r.opts.IngressTLSSecret != "" {
+			tmpl = "https://%PUBLICADDR%/"
+		}
+	}
+	return strings.NewReplacer(
+		"%PUBLICADDR%", r.publicAddr(),
+		"%RANDOM64%", token,
+		"%JOBNAME%", r.name,
+	).Replace(tmpl)
+}
+
+// webName names the Service of an interactive job's head.
+func (r *renderer) webName() string { return r.name + "-web" }
+
+func (r *renderer) webService(ports []corev1.ServicePort) *corev1.Service {
+	return &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: r.meta(r.webName()),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: r.selector(true),
+			Ports:    ports,
+		},
+	}
+}
+
+func (r *renderer) ingress(web corev1.ServicePort) *networkingv1.Ingress {
+	ing := &networkingv1.Ingress{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "Ingress"},
+		ObjectMeta: r.meta(r.name),
+		Spec: networkingv1.IngressSpec{
+			Rules: []networkingv1.IngressRule{{
+				Host: r.publicAddr(),
+				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+					Paths: []networkingv1.HTTPIngressPath{{
+						Path:     "/",
+						PathType: new(networkingv1.PathTypePrefix),
+						Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+							Name: r.webName(),
+							Port: networkingv1.ServiceBackendPort{Number: web.Port},
+						}},
+					}},
+				}},
+			}},
+		},
+	}
+	if r.opts.IngressClass != "" {
+		ing.Spec.IngressClassName = new(r.opts.IngressClass)
+	}
+	if r.opts.IngressTLSSecret != "" {
+		ing.Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{r.publicAddr()}, SecretName: r.opts.IngressTLSSecret}}
+	}
+	for k, v := range r.opts.IngressAnnotations {
+		ing.Annotations[k] = v
+	}
+	return ing
+}

@@ -1,0 +1,145 @@
+package runtime
+
+import (
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// DefaultUID and DefaultGID are the job user's identity when none is given.
+const (
+	DefaultUID = 505
+	DefaultGID = 505
+)
+
+// Defaults of Options.
+const (
+	DefaultInitBinary       = "/flotilla-init"
+	DefaultIngressNamespace = "ingress-nginx"
+	DefaultPeerTimeout      = 10 * time.Minute
+)
+
+// Options are a cluster's settings for the runtime environment.
+type Options struct {
+	// podgroup.Options carries namespace, scheduler name, tolerations and
+	// the app image (set per job from the App).
+	podgroup.Options
+
+	InitImage  string // image holding the static flotilla-init
+	InitBinary string // its path in InitImage; default DefaultInitBinary
+
+	// JobsDomain is the DNS zone of interactive jobs: a job is reachable at
+	// <jobname>.<JobsDomain>, where jobname is podgroup.JobName.
+	JobsDomain         string
+	IngressClass       string            // IngressClassName; empty uses the cluster default
+	IngressTLSSecret   string            // a wildcard certificate for JobsDomain; empty is plain HTTP
+	IngressNamespace   string            // where the ingress controller runs; default DefaultIngressNamespace
+	IngressAnnotations map[string]string // extra annotations on each Ingress
+
+	SSHPort     int32         // default initproc.DefaultSSHPort
+	ControlPort int32         // default initproc.DefaultControlPort
+	PeerTimeout time.Duration // how long pods wait for each other; default DefaultPeerTimeout
+
+	Mounts []Mount // cluster-wide NFS or host path mounts in every pod
+}
+
+// Mount is a volume mounted into every pod of every job.
+type Mount struct {
+	Name     string // volume name, unique among Mounts
+	Path     string // mount path in the app container
+	ReadOnly bool
+	NFS      *corev1.NFSVolumeSource // exactly one of NFS and HostPath
+	HostPath string
+}
+
+// Input is one job to render.
+type Input struct {
+	Job         *structs.Job
+	MachineType *structs.MachineType
+	Command     structs.Command // the AppDef command Job.Command names
+
+	// Identity is the job user; a zero UID means DefaultUID and a zero GID
+	// DefaultGID (jobs never run as root).
+	Identity structs.Identity
+
+	// Vault, when set and with a claim, is mounted at /data. VaultNFS, when
+	// set, replaces the claim: an RWO vault served to a multi-node job by
+	// the per-user NFS server.
+	Vault    *structs.Vault
+	VaultNFS *corev1.NFSVolumeSource
+
+	// OwnerUID is the UID of the job Secret once created; empty leaves the
+	// ownerReferences to Objects.SetOwner.
+	OwnerUID types.UID
+
+	// Random feeds the SSH key and the interactive token (crypto/rand in
+	// production, a fixed reader in tests).
+	Random io.Reader
+}
+
+// withDefaults returns opts with defaults filled in, or an error wrapping
+// structs.ErrInvalid.
+func (opts Options) withDefaults() (Options, error) {
+	if opts.Namespace == "" {
+		return opts, structs.Errorf(structs.ErrInvalid, "runtime options: no namespace")
+	}
+	if opts.Image == "" || opts.InitImage == "" {
+		return opts, structs.Errorf(structs.ErrInvalid, "runtime options: app image and init image are required")
+	}
+	if opts.InitBinary == "" {
+		opts.InitBinary = DefaultInitBinary
+	}
+	if opts.IngressNamespace == "" {
+		opts.IngressNamespace = DefaultIngressNamespace
+	}
+	if opts.SSHPort == 0 {
+		opts.SSHPort = initproc.DefaultSSHPort
+	}
+	if opts.ControlPort == 0 {
+		opts.ControlPort = initproc.DefaultControlPort
+	}
+	if opts.PeerTimeout == 0 {
+		opts.PeerTimeout = DefaultPeerTimeout
+	}
+	seen := map[string]bool{}
+	for _, m := range opts.Mounts {
+		if m.Name == "" || m.Path == "" || (m.NFS == nil) == (m.HostPath == "") || seen[m.Name] {
+			return opts, structs.Errorf(structs.ErrInvalid, "runtime options: mount %q: want a unique name, a path and one of NFS or host path", m.Name)
+		}
+		seen[m.Name] = true
+	}
+	return opts, nil
+}
+
+// check validates an Input.
+func (in *Input) check() error {
+	switch {
+	case in.Job == nil || in.MachineType == nil:
+		return structs.Errorf(structs.ErrInvalid, "render: job and machine type are required")
+	case in.Random == nil:
+		return structs.Errorf(structs.ErrInvalid, "render: no source of randomness")
+	case in.Command.Path == "":
+		return structs.Errorf(structs.ErrInvalid, "job %q: command %q has no path", in.Job.ID, in.Job.Command)
+	case in.Identity.UID < 0 || in.Identity.GID < 0:
+		return structs.Errorf(structs.ErrInvalid, "job %q: negative uid/gid", in.Job.ID)
+	}
+	return nil
+}
+
+// identity returns the job user's uid and gid with defaults applied.
+func (in *Input) identity() (uid, gid int64) {
+	uid, gid = int64(in.Identity.UID), int64(in.Identity.GID)
+	if uid == 0 {
+		uid = DefaultUID
+	}
+	if gid == 0 {
+		gid = DefaultGID
+	}
+	return uid, gid
+}

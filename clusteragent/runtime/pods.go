@@ -1,0 +1,248 @@
+package runtime
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+)
+
+// Paths inside the app container.
+const (
+	FlotillaDir = "/etc/flotilla" // nodes, cores, ssh/, token
+	JarviceDir  = "/etc/JARVICE"  // nodes, cores, for JARVICE-style apps
+	KeysDir     = FlotillaDir + "/ssh"
+	TokenPath   = FlotillaDir + "/" + TokenKey
+	InitDir     = "/opt/flotilla" // emptyDir shared with the init container
+	InitBinDir  = InitDir + "/bin"
+	InitRunDir  = InitDir + "/run"
+	DataDir     = "/data" // the vault
+)
+
+// Volume names in the pods.
+const (
+	volInit        = "flotilla-init"
+	volSSH         = "flotilla-ssh"
+	volToken       = "flotilla-token"
+	volMachinefile = "flotilla-machinefile"
+	volData        = "data"
+)
+
+// decoratePod turns a pod from podgroup.Build into one that runs the job:
+// the init container, flotilla-init as the app's command, identity,
+// environment, ports and volumes.
+func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []corev1.ServicePort) {
+	p.TypeMeta.APIVersion, p.TypeMeta.Kind = "v1", "Pod"
+	uid, gid := r.in.identity()
+	p.Spec.SecurityContext = &corev1.PodSecurityContext{
+		RunAsUser:    new(uid),
+		RunAsGroup:   new(gid),
+		FSGroup:      new(gid),
+		RunAsNonRoot: new(true),
+	}
+	p.Spec.Volumes = r.volumes(len(web) > 0)
+	initMount := corev1.VolumeMount{Name: volInit, MountPath: InitDir}
+	small := corev1.ResourceList{ // requests == limits keeps the pod's QoS class
+		corev1.ResourceCPU:    resource.MustParse("100m"),
+		corev1.ResourceMemory: resource.MustParse("64Mi"),
+	}
+	p.Spec.InitContainers = []corev1.Container{{
+		Name:            "flotilla-init",
+		Image:           r.opts.InitImage,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		Command:         []string{r.opts.InitBinary, "copy", "--to", InitBinDir},
+		Resources:       corev1.ResourceRequirements{Requests: small, Limits: small.DeepCopy()},
+		VolumeMounts:    []corev1.VolumeMount{initMount},
+	}}
+
+	head := rank == 0
+	role := initproc.RoleWorker
+	if head {
+		role = initproc.RoleHead
+	}
+	args := []string{"run",
+		"--role", string(role),
+		"--nodes", FlotillaDir + "/" + NodesKey,
+		"--keys", KeysDir,
+		"--run-dir", InitRunDir,
+		"--ssh-port", strconv.Itoa(int(r.opts.SSHPort)),
+		"--control-port", strconv.Itoa(int(r.opts.ControlPort)),
+		"--peer-timeout", r.opts.PeerTimeout.String(),
+	}
+	if head {
+		args = append(append(args, "--"), argv...)
+	}
+	c := &p.Spec.Containers[0]
+	c.Command = []string{InitBinDir + "/" + initproc.BinaryName}
+	c.Args = args
+	c.Env = r.env(rank, len(web) > 0)
+	c.Ports = []corev1.ContainerPort{{Name: "ssh", ContainerPort: r.opts.SSHPort, Protocol: corev1.ProtocolTCP}}
+	if head {
+		c.Ports = append(c.Ports, corev1.ContainerPort{Name: "control", ContainerPort: r.opts.ControlPort, Protocol: corev1.ProtocolTCP})
+		for _, w := range web {
+			c.Ports = append(c.Ports, corev1.ContainerPort{Name: w.Name, ContainerPort: w.Port, Protocol: corev1.ProtocolTCP})
+		}
+	}
+	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
+}
+
+// env is the app container's environment.
+func (r *renderer) env(rank int, interactive bool) []corev1.EnvVar {
+	job, mt := r.job, r.mt
+	role := "worker"
+	if rank == 0 {
+		role = "head"
+	}
+	env := []corev1.EnvVar{
+		{Name: "FLOTILLA_JOB_NAME", Value: job.Name},
+		{Name: "FLOTILLA_JOB_NUMBER", Value: strconv.FormatUint(job.Number, 10)},
+		{Name: "FLOTILLA_JOB_ID", Value: job.ID},
+		{Name: "FLOTILLA_JOB_LABEL", Value: job.Label},
+		{Name: "FLOTILLA_NODES", Value: strconv.Itoa(job.Nodes)},
+		{Name: "FLOTILLA_CORES", Value: strconv.Itoa(mt.Cores)},
+		{Name: "FLOTILLA_TCORES", Value: strconv.Itoa(mt.Cores * job.Nodes)},
+		{Name: "FLOTILLA_GPUS", Value: strconv.Itoa(mt.GPUs)},
+		{Name: "FLOTILLA_MACHINETYPE", Value: mt.Name},
+		{Name: "FLOTILLA_RANK", Value: strconv.Itoa(rank)},
+		{Name: "FLOTILLA_ROLE", Value: role},
+		{Name: "FLOTILLA_HEAD", Value: r.hosts[0]},
+		{Name: "FLOTILLA_MACHINEFILE", Value: FlotillaDir + "/" + NodesKey},
+		{Name: "FLOTILLA_CORESFILE", Value: FlotillaDir + "/" + CoresKey},
+		{Name: "FLOTILLA_SSH_PORT", Value: strconv.Itoa(int(r.opts.SSHPort))},
+		{Name: "FLOTILLA_POD_IP", ValueFrom: &corev1.EnvVarSource{
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
+	}
+	if interactive {
+		env = append(env,
+			corev1.EnvVar{Name: "FLOTILLA_PUBLIC_ADDR", Value: r.publicAddr()},
+			corev1.EnvVar{Name: "FLOTILLA_TOKEN", ValueFrom: r.secretRef(TokenKey)},
+			corev1.EnvVar{Name: "FLOTILLA_URL", ValueFrom: r.secretRef(URLKey)},
+		)
+	}
+	return append(env, r.devs.env...)
+}
+
+func (r *renderer) secretRef(key string) *corev1.EnvVarSource {
+	return &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: r.name}, Key: key}}
+}
+
+// volumes are the pod's volumes.
+func (r *renderer) volumes(interactive bool) []corev1.Volume {
+	keyItems := []corev1.KeyToPath{
+		{Key: initproc.PrivateKeyFile, Path: initproc.PrivateKeyFile},
+		{Key: initproc.PublicKeyFile, Path: initproc.PublicKeyFile},
+		{Key: initproc.AuthorizedKeysFile, Path: initproc.AuthorizedKeysFile},
+	}
+	vols := []corev1.Volume{
+		{Name: volInit, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
+			SizeLimit: new(resource.MustParse("128Mi"))}}},
+		// 0440 with fsGroup: the job user reads the key through its group;
+		// flotilla-init copies it to ~/.ssh with mode 600.
+		{Name: volSSH, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: r.name, Items: keyItems, DefaultMode: new(int32(0o440))}}},
+		{Name: volMachinefile, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+			LocalObjectReference: corev1.LocalObjectReference{Name: r.name}}}},
+	}
+	if interactive {
+		vols = append(vols, corev1.Volume{Name: volToken, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: r.name, Items: []corev1.KeyToPath{{Key: TokenKey, Path: TokenKey}}, DefaultMode: new(int32(0o440))}}})
+	}
+	if v := r.in.VaultNFS; v != nil {
+		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{NFS: v.DeepCopy()}})
+	} else if v := r.in.Vault; v != nil && v.ClaimName != "" {
+		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{
+			PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: v.ClaimName}}})
+	}
+	for _, m := range r.opts.Mounts {
+		src := corev1.VolumeSource{}
+		if m.NFS != nil {
+			src.NFS = m.NFS.DeepCopy()
+		} else {
+			src.HostPath = &corev1.HostPathVolumeSource{Path: m.HostPath}
+		}
+		vols = append(vols, corev1.Volume{Name: "mount-" + m.Name, VolumeSource: src})
+	}
+	for i, b := range r.devs.binds {
+		vols = append(vols, corev1.Volume{Name: "hostbind-" + strconv.Itoa(i), VolumeSource: corev1.VolumeSource{
+			HostPath: &corev1.HostPathVolumeSource{Path: b.host}}})
+	}
+	return vols
+}
+
+// mounts are the app container's volume mounts. The machinefile is mounted
+// file by file so /etc/flotilla and /etc/JARVICE stay ordinary directories.
+func (r *renderer) mounts(initMount corev1.VolumeMount, interactive bool) []corev1.VolumeMount {
+	ms := []corev1.VolumeMount{
+		initMount,
+		{Name: volSSH, MountPath: KeysDir, ReadOnly: true},
+	}
+	for _, dir := range []string{FlotillaDir, JarviceDir} {
+		for _, key := range []string{NodesKey, CoresKey} {
+			ms = append(ms, corev1.VolumeMount{Name: volMachinefile, MountPath: dir + "/" + key, SubPath: key, ReadOnly: true})
+		}
+	}
+	if interactive {
+		ms = append(ms, corev1.VolumeMount{Name: volToken, MountPath: TokenPath, SubPath: TokenKey, ReadOnly: true})
+	}
+	if r.in.VaultNFS != nil || (r.in.Vault != nil && r.in.Vault.ClaimName != "") {
+		ms = append(ms, corev1.VolumeMount{Name: volData, MountPath: DataDir})
+	}
+	for _, m := range r.opts.Mounts {
+		ms = append(ms, corev1.VolumeMount{Name: "mount-" + m.Name, MountPath: m.Path, ReadOnly: m.ReadOnly})
+	}
+	for i, b := range r.devs.binds {
+		ms = append(ms, corev1.VolumeMount{Name: "hostbind-" + strconv.Itoa(i), MountPath: b.ctr, ReadOnly: b.readOnly})
+	}
+	return ms
+}
+
+// devices are the parts of a machine type's device list the runtime
+// applies: "$KEY=VAL" environment and "/host=/ctr[:ro|:rw]" host binds.
+// GPUs, RDMA, hugepages and raw resources are requests, level 1's business.
+type devices struct {
+	env   []corev1.EnvVar
+	binds []hostBind
+}
+
+type hostBind struct {
+	host, ctr string
+	readOnly  bool
+}
+
+func parseDevices(list []string) (devices, error) {
+	var d devices
+	for _, s := range list {
+		switch {
+		case strings.HasPrefix(s, "$"):
+			k, v, ok := strings.Cut(s[1:], "=")
+			if !ok || k == "" {
+				return d, fmt.Errorf("device %q: want $KEY=VALUE", s)
+			}
+			d.env = append(d.env, corev1.EnvVar{Name: k, Value: v})
+		case strings.HasPrefix(s, "/"):
+			host, ctr, ok := strings.Cut(s, "=")
+			b := hostBind{host: host, ctr: ctr}
+			if i := strings.LastIndexByte(ctr, ':'); i >= 0 {
+				switch ctr[i+1:] {
+				case "ro":
+					b.readOnly = true
+				case "rw":
+				default:
+					return d, fmt.Errorf("device %q: mode %q (want ro or rw)", s, ctr[i+1:])
+				}
+				b.ctr = ctr[:i]
+			}
+			if !ok || !path.IsAbs(b.ctr) {
+				return d, fmt.Errorf("device %q: want /host=/container[:ro|:rw]", s)
+			}
+			d.binds = append(d.binds, b)
+		}
+	}
+	return d, nil
+}

@@ -1,0 +1,110 @@
+// Command flotilla-init is the program every pod of a Flotilla job runs.
+//
+//	flotilla-init copy --to DIR        (init container: put the binary into DIR)
+//	flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+//
+// It is built static (CGO_ENABLED=0) so it runs in any app image. The logic
+// lives in clusteragent/runtime/initproc; this file maps flags to its Config.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `usage:
+  flotilla-init copy --to DIR
+  flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return initproc.ExitUsage
+	}
+	var err error
+	switch args[0] {
+	case "copy":
+		err = runCopy(args[1:], stdout, stderr)
+	case "run":
+		var cfg initproc.Config
+		if cfg, err = parseRun(args[1:], stdout, stderr); err == nil {
+			err = initproc.Run(ctx, cfg)
+		}
+	default:
+		fmt.Fprint(stderr, usage)
+		return initproc.ExitUsage
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "flotilla-init: %v\n", err)
+	}
+	return initproc.ExitCode(err)
+}
+
+func runCopy(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	to := fs.String("to", "", "directory to copy flotilla-init into")
+	if err := fs.Parse(args); err != nil || *to == "" || fs.NArg() != 0 {
+		return fmt.Errorf("%w: copy --to DIR", initproc.ErrUsage)
+	}
+	dst, err := initproc.CopySelf(*to)
+	if err == nil {
+		fmt.Fprintf(stdout, "flotilla-init: copied to %s\n", dst)
+	}
+	return err
+}
+
+// parseRun maps the flags of "run" to a Config; what follows the flags (or
+// "--") is the head's command.
+func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := initproc.Config{Stdout: stdout, Stderr: stderr}
+	role := fs.String("role", "", "head or worker")
+	fs.StringVar(&cfg.NodesFile, "nodes", "/etc/flotilla/nodes", "machinefile: one host per line, head first")
+	fs.StringVar(&cfg.KeysDir, "keys", "/etc/flotilla/ssh", "directory holding the job's id_ed25519, id_ed25519.pub, authorized_keys")
+	fs.StringVar(&cfg.SSHDir, "ssh-dir", "", "where to install keys and ssh config (default ~/.ssh of the current user)")
+	fs.StringVar(&cfg.RunDir, "run-dir", "/tmp/flotilla-init", "directory for pid files")
+	fs.StringVar(&cfg.BindAddr, "bind", "", "address to listen on (default all)")
+	fs.IntVar(&cfg.SSHPort, "ssh-port", initproc.DefaultSSHPort, "SSH port of every node")
+	fs.IntVar(&cfg.ControlPort, "control-port", initproc.DefaultControlPort, "the head's control port (job done)")
+	sshd := fs.String("sshd", string(initproc.SSHDAuto), "SSH server: auto, system or builtin")
+	fs.StringVar(&cfg.SSHDPath, "sshd-path", "/usr/sbin/sshd", "the image's sshd")
+	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 10*time.Minute, "how long to wait for all nodes")
+	fs.DurationVar(&cfg.HeadTimeout, "head-timeout", time.Minute, "worker: how long to try reaching the head")
+	fs.DurationVar(&cfg.Linger, "linger", 30*time.Second, "head: how long to wait for workers to hear it is done")
+	verbose := fs.Bool("v", false, "debug logging")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, fmt.Errorf("%w: help requested", initproc.ErrUsage)
+		}
+		return cfg, fmt.Errorf("%w: %w", initproc.ErrUsage, err)
+	}
+	cfg.Role = initproc.Role(*role)
+	cfg.SSHD = initproc.SSHDMode(*sshd)
+	cfg.Command = fs.Args()
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("prog", "flotilla-init")
+	return cfg, nil
+}

@@ -1,0 +1,340 @@
+// Package mpi runs real Open MPI across simulated nodes: network namespaces
+// on one bridge, each running flotilla-init with the keys and machinefile
+// the runtime renders, the head running mpirun over SSH to the others —
+// once through the image's sshd and once through the built-in server.
+//
+// It needs root and the Debian packages iproute2, openssh-server,
+// openssh-client and openmpi-bin; it fails (rather than skips) without them,
+// except under -short.
+package mpi
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	jobruntime "github.com/flotilla-hpc/flotilla/clusteragent/runtime"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+const (
+	nodes        = 3
+	coresPerNode = 2
+)
+
+func TestMPIAcrossNamespaces(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real MPI across network namespaces: not a short test")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("TestMPIAcrossNamespaces must run as root (it creates network namespaces)")
+	}
+	tools := requireTools(t)
+	bin := buildInit(t)
+	nw := newNetwork(t, nodes)
+	for i, mode := range []initproc.SSHDMode{initproc.SSHDSystem, initproc.SSHDBuiltin} {
+		t.Run(string(mode), func(t *testing.T) {
+			// Fresh ports per subtest: nothing waits on the last one's sockets.
+			runJob(t, tools, bin, nw, mode, 2222+100*i)
+		})
+	}
+}
+
+// toolPaths are the programs the test uses, found on this machine.
+type toolPaths struct {
+	ip, ssh, mpirun, sh string
+}
+
+// requireTools finds the programs the test needs and fails naming the
+// Debian package of each one missing.
+func requireTools(t *testing.T) toolPaths {
+	t.Helper()
+	var tp toolPaths
+	var missing []string
+	for _, need := range []struct {
+		name, pkg string
+		dst       *string
+	}{
+		{"ip", "iproute2", &tp.ip},
+		{"ssh", "openssh-client", &tp.ssh},
+		{"mpirun", "openmpi-bin", &tp.mpirun},
+		{"orted", "openmpi-bin", nil},
+		{"sh", "dash", &tp.sh},
+	} {
+		p, err := exec.LookPath(need.name)
+		if err != nil {
+			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", need.name, need.pkg))
+			continue
+		}
+		if need.dst != nil {
+			*need.dst = p
+		}
+	}
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		missing = append(missing, "/usr/sbin/sshd (Debian package openssh-server)")
+	}
+	if len(missing) > 0 {
+		t.Fatalf("missing tools, install them with apt-get install: %s", strings.Join(missing, ", "))
+	}
+	return tp
+}
+
+// buildInit builds the static flotilla-init into a temp dir.
+func buildInit(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the go tool is needed to build flotilla-init: %v", err)
+	}
+	out := filepath.Join(t.TempDir(), "flotilla-init")
+	cmd := exec.Command(goBin, "build", "-o", out, "github.com/flotilla-hpc/flotilla/cmd/flotilla-init")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build flotilla-init: %v\n%s", err, b)
+	}
+	return out
+}
+
+// syncBuffer collects a process's output from several writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// node is one flotilla-init process running in a namespace.
+type node struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{} // closed when it has exited; err is then set
+	err  error
+}
+
+// startNode runs flotilla-init in namespace ns and stops it at cleanup if it
+// is still running.
+func startNode(t *testing.T, name, ns, bin string, args []string) *node {
+	t.Helper()
+	n := &node{name: name, out: &syncBuffer{}, done: make(chan struct{})}
+	n.cmd = exec.Command("ip", append([]string{"netns", "exec", ns, bin}, args...)...)
+	n.cmd.Stdout, n.cmd.Stderr = n.out, n.out
+	n.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := n.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		n.err = n.cmd.Wait()
+		close(n.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-n.done:
+			return
+		default:
+		}
+		syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-n.done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+			<-n.done
+		}
+	})
+	return n
+}
+
+// exitCode waits for n to exit by deadline and returns its exit status.
+func (n *node) exitCode(t *testing.T, deadline <-chan time.Time) int {
+	t.Helper()
+	select {
+	case <-n.done:
+	case <-deadline:
+		t.Fatalf("%s did not exit in time; output:\n%s", n.name, n.out.String())
+	}
+	if n.err == nil {
+		return 0
+	}
+	if ee, ok := n.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatalf("%s: %v", n.name, n.err)
+	return -1
+}
+
+// runJob renders a 3-node job, lays out each "pod"'s files, starts
+// flotilla-init in every namespace and checks mpirun ran ranks on all hosts.
+func runJob(t *testing.T, tools toolPaths, bin string, nw *network, mode initproc.SSHDMode, sshPort int) {
+	dir := t.TempDir()
+	hosts := make([]string, len(nw.hosts))
+	for i, h := range nw.hosts {
+		hosts[i] = h.ip
+	}
+	// The machinefile names the namespaces' addresses: no DNS needed.
+	writeFile(t, filepath.Join(dir, jobruntime.NodesKey), jobruntime.NodesFile(hosts), 0o644)
+	coresFile := filepath.Join(dir, jobruntime.CoresKey)
+	writeFile(t, coresFile, jobruntime.CoresFile(hosts, coresPerNode), 0o644)
+
+	// mpirun reaches the other nodes with the ssh config flotilla-init
+	// wrote for the head (in a pod that is ~/.ssh/config, found by plain ssh).
+	agent := filepath.Join(dir, "rsh-agent")
+	writeFile(t, agent, fmt.Sprintf("#!%s\nexec %s -F %s \"$@\"\n",
+		tools.sh, tools.ssh, filepath.Join(dir, "h0", "ssh", "config")), 0o755)
+	// The app: mpirun with the AppDef's arguments; each rank reports its
+	// rank and the address of the host it runs on.
+	app := filepath.Join(dir, "run-mpi.sh")
+	writeFile(t, app, fmt.Sprintf(`#!%s
+exec %s --allow-run-as-root --mca plm_rsh_agent %s "$@" \
+  %s -c 'echo "rank $OMPI_COMM_WORLD_RANK on $(%s -4 -o addr show dev eth0 | tr -s " " | cut -d" " -f4)"'
+`, tools.sh, tools.mpirun, agent, tools.sh, tools.ip), 0o755)
+
+	objs := render(t, app, coresFile)
+	argv := headCommand(t, objs)
+
+	ctlPort := sshPort + 1
+	var nodes []*node
+	for i, h := range nw.hosts {
+		pod := filepath.Join(dir, "h"+strconv.Itoa(i))
+		keys := filepath.Join(pod, "keys")
+		// What the Secret volume would hold.
+		for _, k := range []string{initproc.PrivateKeyFile, initproc.PublicKeyFile, initproc.AuthorizedKeysFile} {
+			writeFile(t, filepath.Join(keys, k), string(objs.Secret.Data[k]), 0o600)
+		}
+		role := initproc.RoleWorker
+		if i == 0 {
+			role = initproc.RoleHead
+		}
+		args := []string{"run", "--role", string(role),
+			"--nodes", filepath.Join(dir, jobruntime.NodesKey),
+			"--keys", keys, "--ssh-dir", filepath.Join(pod, "ssh"), "--run-dir", filepath.Join(pod, "run"),
+			"--ssh-port", strconv.Itoa(sshPort), "--control-port", strconv.Itoa(ctlPort),
+			"--sshd", string(mode), "--peer-timeout", "90s", "--head-timeout", "60s", "--linger", "60s",
+		}
+		if role == initproc.RoleHead {
+			args = append(append(args, "--"), argv...)
+		}
+		nodes = append(nodes, startNode(t, fmt.Sprintf("%s (%s %s)", h.ns, role, h.ip), h.ns, bin, args))
+	}
+
+	deadline := time.After(3 * time.Minute)
+	head := nodes[0]
+	code := head.exitCode(t, deadline)
+	out := head.out.String()
+	if code != 0 {
+		for _, n := range nodes[1:] {
+			t.Logf("%s output:\n%s", n.name, n.out.String())
+		}
+		t.Fatalf("head exited %d; output:\n%s", code, out)
+	}
+	checkRanks(t, out, hosts)
+	for _, n := range nodes[1:] {
+		if c := n.exitCode(t, deadline); c != 0 {
+			t.Errorf("%s exited %d; output:\n%s", n.name, c, n.out.String())
+		}
+	}
+	if t.Failed() || testing.Verbose() {
+		t.Logf("head output:\n%s", out)
+	}
+}
+
+// checkRanks asserts every rank reported once and every host ran some.
+func checkRanks(t *testing.T, out string, hosts []string) {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^rank (\d+) on ([0-9.]+)/24$`)
+	ranks := map[int]string{}
+	for _, m := range re.FindAllStringSubmatch(out, -1) {
+		r, _ := strconv.Atoi(m[1])
+		if prev, dup := ranks[r]; dup {
+			t.Errorf("rank %d reported twice (%s, %s)", r, prev, m[2])
+		}
+		ranks[r] = m[2]
+	}
+	seen := map[string]int{}
+	for r := range nodes * coresPerNode {
+		ip, ok := ranks[r]
+		if !ok {
+			t.Errorf("rank %d did not report", r)
+		}
+		seen[ip]++
+	}
+	for _, h := range hosts {
+		if seen[h] != coresPerNode {
+			t.Errorf("host %s ran %d ranks, want %d", h, seen[h], coresPerNode)
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
+
+// render renders the job with the runtime, the app command taking the
+// hostfile and the rank count (%TCORES%) as AppDef parameters.
+func render(t *testing.T, app, hostfile string) *jobruntime.Objects {
+	t.Helper()
+	job := &structs.Job{
+		ID: "mpi-test", Number: 77, Name: "root-2026-01-01-0077", Tenant: "test", Owner: "root",
+		App: "mpi-hello", Command: "Run", MachineType: "n2", Nodes: nodes,
+		Parameters: map[string]string{"--hostfile": hostfile},
+		SubmitTime: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+	}
+	objs, err := jobruntime.Render(jobruntime.Input{
+		Job:         job,
+		MachineType: &structs.MachineType{Name: "n2", Cores: coresPerNode, Slots: coresPerNode, RAM: 1},
+		Command: structs.Command{Path: app, Parameters: map[string]structs.Parameter{
+			"--hostfile": {Type: structs.ParamFile, Required: true},
+			"-np":        {Type: structs.ParamConst, Value: []byte(`"%TCORES%"`)},
+		}},
+		Random: rand.NewChaCha8([32]byte{'m', 'p', 'i'}),
+	}, jobruntime.Options{
+		Options:   podgroup.Options{Namespace: "test", Image: "app"},
+		InitImage: "init",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// headCommand is the command the renderer gave the head pod (after "--").
+func headCommand(t *testing.T, objs *jobruntime.Objects) []string {
+	t.Helper()
+	args := objs.Pods[0].Spec.Containers[0].Args
+	i := slices.Index(args, "--")
+	if i < 0 {
+		t.Fatalf("head args %q have no command", args)
+	}
+	return args[i+1:]
+}
+
+func writeFile(t *testing.T, path, data string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(data), mode); err != nil {
+		t.Fatal(err)
+	}
+}
