@@ -44,6 +44,10 @@ func apply(w *state.WriteTxn, cmd Command) (any, error) {
 		return nil, w.UpsertBurstRule(&c.Rule)
 	case *BurstRuleDelete:
 		return nil, w.DeleteBurstRule(c.Name)
+	case *AccessRuleUpsert:
+		return nil, w.UpsertAccessRule(&c.Rule)
+	case *AccessRuleDelete:
+		return nil, w.DeleteAccessRule(c.Name)
 	case *JobSubmit:
 		return w.SubmitJob(&c.Job)
 	case *JobUpdateState:

@@ -144,6 +144,12 @@ func applyCases() map[string]applyCase {
 			want: func() *structs.BurstRule { b := rule; b.RaftIndex = created; return &b }()},
 		"burst rule delete": {cmd: &BurstRuleDelete{Name: "n3-to-g3"},
 			read: func(r *state.ReadTxn) any { return kind(r.BurstRule("n3-to-g3")) }, want: structs.ErrNotFound},
+		"access rule upsert": {cmd: &AccessRuleUpsert{Rule: structs.AccessRule{Name: "us-only", Object: structs.AccessObjectApp, Match: "itar-*",
+			Groups: []string{"us-persons"}, ClusterLabels: map[string]string{"region": "us"}}},
+			read: func(r *state.ReadTxn) any { v, _ := r.AccessRule("us-only"); return v },
+			want: &structs.AccessRule{RaftIndex: created, Name: "us-only", Object: structs.AccessObjectApp, Match: "itar-*",
+				Groups: []string{"us-persons"}, ClusterLabels: map[string]string{"region": "us"}}},
+		"access rule delete": {cmd: &AccessRuleDelete{Name: "nope"}, wantErr: structs.ErrNotFound},
 		"job submit": {cmd: &JobSubmit{Job: func() structs.Job { j := testJob("j-4"); j.State = structs.JobHeld; return j }()},
 			read: jobRead("j-4"),
 			want: func() *structs.Job {

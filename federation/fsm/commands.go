@@ -36,6 +36,8 @@ const (
 	TypeClusterHeartbeat  CommandType = 24
 	TypeAccountingAppend  CommandType = 25
 	TypeAuditAppend       CommandType = 26
+	TypeAccessRuleUpsert  CommandType = 27
+	TypeAccessRuleDelete  CommandType = 28
 )
 
 // newCommand returns a zero command of type t, or nil for an unknown type.
@@ -91,6 +93,10 @@ func newCommand(t CommandType) Command {
 		return new(ClusterHeartbeat)
 	case TypeAccountingAppend:
 		return new(AccountingAppend)
+	case TypeAccessRuleUpsert:
+		return new(AccessRuleUpsert)
+	case TypeAccessRuleDelete:
+		return new(AccessRuleDelete)
 	case TypeAuditAppend:
 		return new(AuditAppend)
 	}
@@ -257,3 +263,15 @@ func (JobPurge) CommandType() CommandType          { return TypeJobPurge }
 func (ClusterHeartbeat) CommandType() CommandType  { return TypeClusterHeartbeat }
 func (AccountingAppend) CommandType() CommandType  { return TypeAccountingAppend }
 func (AuditAppend) CommandType() CommandType       { return TypeAuditAppend }
+func (AccessRuleUpsert) CommandType() CommandType  { return TypeAccessRuleUpsert }
+func (AccessRuleDelete) CommandType() CommandType  { return TypeAccessRuleDelete }
+
+// AccessRuleUpsert creates or replaces an access rule.
+type AccessRuleUpsert struct {
+	Rule structs.AccessRule `json:"rule"`
+}
+
+// AccessRuleDelete deletes an access rule.
+type AccessRuleDelete struct {
+	Name string `json:"name"`
+}

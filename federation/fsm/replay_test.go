@@ -51,7 +51,7 @@ func (g *logGen) command() Command {
 	cluster := g.pick("east", "west", "gke", "idle")
 	mt := g.pick("n3", "g3", "n3b", "spare")
 	now := g.now()
-	switch g.r.IntN(26) {
+	switch g.r.IntN(28) {
 	case 0:
 		return &TenantUpsert{Tenant: structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}}
 	case 1:
@@ -115,6 +115,12 @@ func (g *logGen) command() Command {
 		return &JobCancel{ID: g.job(), Reason: "user", Time: now}
 	case 23:
 		return &JobPurge{IDs: []string{g.job(), g.job()}}
+	case 26:
+		return &AccessRuleUpsert{Rule: structs.AccessRule{Name: "ar-" + g.pick("a", "b"), Object: structs.AccessObjectApp,
+			Match: g.pick("solver", "v*"), Groups: []string{g.pick("us-persons", "staff")},
+			ClusterLabels: map[string]string{"region": g.pick("us", "eu")}}}
+	case 27:
+		return &AccessRuleDelete{Name: "ar-" + g.pick("a", "b")}
 	case 24:
 		return &ClusterHeartbeat{Cluster: cluster, Status: structs.ClusterReady,
 			Capacity: map[string]structs.Capacity{mt: {Free: g.r.IntN(4), Total: 4}}, Time: now}

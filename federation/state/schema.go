@@ -57,6 +57,7 @@ func schema() *memdb.DBSchema {
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Limit).Name })),
 			idx("tenant", false, false, strIndex(func(o any) string { return o.(*structs.Limit).Tenant })),
 		),
+		tbl(TableAccessRules, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AccessRule).Name }))),
 		tbl(TableBurstRules,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.BurstRule).Name })),
 			idx("from", false, false, strIndex(func(o any) string { return o.(*structs.BurstRule).From })),

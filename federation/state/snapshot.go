@@ -142,6 +142,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.BurstRule](dec, txn, tbl, n)
 	case TableJobs:
 		return restoreRows[structs.Job](dec, txn, tbl, n)
+	case TableAccessRules:
+		return restoreRows[structs.AccessRule](dec, txn, tbl, n)
 	case TableAccounting:
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:

@@ -34,6 +34,7 @@ const (
 	TableJobs         = "jobs"
 	TableAccounting   = "accounting"
 	TableAudit        = "audit"
+	TableAccessRules  = "access_rules"
 
 	// AllTables names the store as a whole: its index is the latest write
 	// to any table.
@@ -61,13 +62,14 @@ const (
 	tJobs
 	tAccounting
 	tAudit
+	tAccessRules
 	numTables
 )
 
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit}
+		TableJobs, TableAccounting, TableAudit, TableAccessRules}
 }
 
 func (t table) name() string { return tableNames()[t] }

@@ -71,3 +71,26 @@ func (w *WriteTxn) UpsertBurstRule(b *structs.BurstRule) error {
 func (w *WriteTxn) DeleteBurstRule(name string) error {
 	return w.remove(tBurstRules, "burst rule", name)
 }
+
+// AccessRule returns the named access rule or ErrNotFound.
+func (r *ReadTxn) AccessRule(name string) (*structs.AccessRule, error) {
+	return getByID[*structs.AccessRule](r.txn, TableAccessRules, "access rule", name)
+}
+
+// AccessRules returns every access rule, by name.
+func (r *ReadTxn) AccessRules() ([]*structs.AccessRule, error) {
+	return listAll[*structs.AccessRule](r.txn, TableAccessRules, "id")
+}
+
+// UpsertAccessRule creates or replaces an access rule.
+func (w *WriteTxn) UpsertAccessRule(a *structs.AccessRule) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	return w.upsert(tAccessRules, a.Copy(), a.Name)
+}
+
+// DeleteAccessRule deletes an access rule.
+func (w *WriteTxn) DeleteAccessRule(name string) error {
+	return w.remove(tAccessRules, "access rule", name)
+}

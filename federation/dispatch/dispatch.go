@@ -1,0 +1,209 @@
+// Package dispatch is the hub leader's placement loop: whenever jobs,
+// clusters or policy change it reads one consistent snapshot of the state,
+// runs the pure placement (and limit release, and the requeue of
+// assignments no agent accepted in time), and commits the decisions through
+// raft. Every decision is recorded in the job (cluster, rule, substatus), so
+// "why" is answered from state; only the leader dispatches.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/placement"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/limits"
+)
+
+// Writer commits commands through raft (federation/hub.Hub).
+type Writer interface {
+	Write(ctx context.Context, cmd fsm.Command) (any, error)
+}
+
+// Config wires a Dispatcher.
+type Config struct {
+	Store  *state.Store
+	Writer Writer
+	// Leader reports whether this replica leads; only the leader dispatches.
+	Leader func() bool
+	Now    func() time.Time
+	Log    *slog.Logger
+	// Placement options (fair share, backfill, heartbeat timeout).
+	Options placement.Options
+	// AcceptTimeout returns an assignment no agent took up to the queue.
+	AcceptTimeout time.Duration
+	// Interval is the longest gap between passes (time-based rules such as
+	// "burst after 5 s" need passes without state changes; default 1 s).
+	Interval time.Duration
+	// Parallel bounds concurrent writes of one pass (default 64).
+	Parallel int
+}
+
+// Dispatcher runs placement passes.
+type Dispatcher struct {
+	cfg Config
+	mu  sync.Mutex
+	n   Stats
+}
+
+// Stats counts what the dispatcher committed.
+type Stats struct {
+	Passes, Assigned, Held, Released, Requeued, Reasons uint64
+}
+
+// New returns a Dispatcher.
+func New(cfg Config) *Dispatcher {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = time.Second
+	}
+	if cfg.Parallel == 0 {
+		cfg.Parallel = 64
+	}
+	return &Dispatcher{cfg: cfg}
+}
+
+// Stats returns the counters.
+func (d *Dispatcher) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n
+}
+
+// Run dispatches until ctx ends: a pass after every change of the jobs,
+// clusters or policy tables, and at least every Interval.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var seen uint64
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithTimeout(ctx, d.cfg.Interval)
+		idx, _ := d.cfg.Store.WaitForIndex(wctx, state.AllTables, seen)
+		cancel()
+		if idx > seen {
+			seen = idx
+		}
+		if !d.cfg.Leader() {
+			continue
+		}
+		if err := d.Pass(ctx); err != nil && ctx.Err() == nil {
+			d.cfg.Log.Warn("dispatch pass", "err", err)
+		}
+	}
+}
+
+// Pass runs one placement pass and commits its decisions.
+func (d *Dispatcher) Pass(ctx context.Context) error {
+	now := d.cfg.Now()
+	in, err := d.input(now)
+	if err != nil {
+		return err
+	}
+	plan := placement.Place(in)
+	byID := make(map[string]*structs.Job, len(in.Jobs))
+	for _, j := range in.Jobs {
+		byID[j.ID] = j
+	}
+	var cmds []fsm.Command
+	var st Stats
+	st.Passes = 1
+	for _, a := range plan.Assignments {
+		cmds = append(cmds, fsm.JobAssign{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a), BurstRule: a.BurstRule, Reason: a.Reason})
+		st.Assigned++
+	}
+	for _, h := range plan.Held {
+		j := byID[h.JobID]
+		if j != nil && (j.State != structs.JobHeld || j.Substatus != h.Reason) {
+			cmds = append(cmds, fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: h.Reason, Time: now})
+			st.Held++
+		}
+	}
+	for _, p := range plan.Pending {
+		if j := byID[p.JobID]; j != nil && j.Substatus != p.Reason && !j.State.IsTerminal() {
+			cmds = append(cmds, fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now})
+			st.Reasons++
+		}
+	}
+	rel := d.release(in)
+	for _, id := range rel.Released {
+		cmds = append(cmds, fsm.JobUpdateState{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again", Time: now})
+		st.Released++
+	}
+	if d.cfg.AcceptTimeout > 0 {
+		for _, r := range placement.ExpiredAssignments(in.Jobs, now, d.cfg.AcceptTimeout) {
+			cmds = append(cmds, fsm.JobUpdateState{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now})
+			st.Requeued++
+		}
+	}
+	err = d.commit(ctx, cmds)
+	d.mu.Lock()
+	d.n.Passes += st.Passes
+	d.n.Assigned += st.Assigned
+	d.n.Held += st.Held
+	d.n.Released += st.Released
+	d.n.Requeued += st.Requeued
+	d.n.Reasons += st.Reasons
+	d.mu.Unlock()
+	return err
+}
+
+// burstOnly records the machine type only when a burst rule changed it.
+func burstOnly(j *structs.Job, a placement.Assignment) string {
+	if j != nil && a.MachineType == j.MachineType {
+		return ""
+	}
+	return a.MachineType
+}
+
+// release re-evaluates held jobs against limits and current usage.
+func (d *Dispatcher) release(in placement.Input) limits.Released {
+	mts := make(map[string]*structs.MachineType, len(in.MachineTypes))
+	for _, m := range in.MachineTypes {
+		mts[m.Name] = m
+	}
+	var active []*structs.Job
+	for _, j := range in.Jobs {
+		if limits.Active(j.State) {
+			active = append(active, j)
+		}
+	}
+	return limits.Release(in.Jobs, mts, limits.NewUsage(active, mts), in.Limits)
+}
+
+// commit writes the commands with bounded parallelism; the raft layer packs
+// concurrent writes into few log entries. A command refused by the FSM (the
+// job moved meanwhile) is skipped: the next pass sees the new state.
+func (d *Dispatcher) commit(ctx context.Context, cmds []fsm.Command) error {
+	sem := make(chan struct{}, d.cfg.Parallel)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for _, c := range cmds {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(c fsm.Command) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := d.cfg.Writer.Write(ctx, c); err != nil {
+				if structs.KindOf(err) == structs.ErrConflict || structs.KindOf(err) == structs.ErrNotFound || structs.KindOf(err) == structs.ErrInvalid {
+					d.cfg.Log.Debug("dispatch decision refused", "err", err)
+					return
+				}
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}(c)
+	}
+	wg.Wait()
+	return firstErr
+}
