@@ -93,6 +93,16 @@ func Requests(mt *structs.MachineType) (req, lim corev1.ResourceList) {
 	return req, lim
 }
 
+// Tolerations returns the tolerations of a machine type's pods: the agent's
+// own plus, for GPU machine types, the customary nvidia.com/gpu taint.
+func Tolerations(mt *structs.MachineType, opts Options) []corev1.Toleration {
+	out := append([]corev1.Toleration(nil), opts.Tolerations...)
+	if mt.GPUs > 0 {
+		out = append(out, corev1.Toleration{Key: string(GPUResource), Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule})
+	}
+	return out
+}
+
 // Build returns the job's pods: one per node, rank 0 the head, each with the
 // machine type's requests, node selector and the labels level 2 and the
 // runtime read. Pods never restart (restartPolicy Never).
@@ -121,6 +131,7 @@ func Build(job *structs.Job, mt *structs.MachineType, opts Options) ([]*corev1.P
 		sched = SchedulerName
 	}
 	req, lim := Requests(mt)
+	tolerations := Tolerations(mt, opts)
 	pods := make([]*corev1.Pod, job.Nodes)
 	for rank := range job.Nodes {
 		role := "worker"
@@ -151,7 +162,7 @@ func Build(job *structs.Job, mt *structs.MachineType, opts Options) ([]*corev1.P
 				SchedulerName:                 sched,
 				RestartPolicy:                 corev1.RestartPolicyNever,
 				NodeSelector:                  sel,
-				Tolerations:                   opts.Tolerations,
+				Tolerations:                   tolerations,
 				Hostname:                      PodName(job.Number, rank),
 				Subdomain:                     JobName(job.Number),
 				AutomountServiceAccountToken:  new(false),
