@@ -3,40 +3,93 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// JobSpec is an assigned job with the machine type it runs on.
+// JobSpec is an assigned job with the machine type it runs on and, for its
+// runtime environment, what the hub knows about its app, user and vault.
+// Only Job and Machine are required.
 type JobSpec struct {
 	Job     *structs.Job
 	Machine *structs.MachineType
+
+	// App gives the image (else Config.Image) and the AppDef whose command
+	// Job.Command names.
+	App *structs.App
+	// Command, when set, is run instead of looking Job.Command up in App.
+	// Without both, the head runs the reconciler's DefaultCommand.
+	Command *structs.Command
+	// Identity is the job user (zero: runtime.DefaultUID/DefaultGID).
+	Identity structs.Identity
+	// Vault is mounted at /data: its claim, or for a ReadWriteOnce vault the
+	// export of the vault's filer.
+	Vault *structs.Vault
+	// PodAnnotations go on every pod of the job, HeadAnnotations on the head
+	// (cluster integrations; tests drive simulated pods with them).
+	PodAnnotations  map[string]string
+	HeadAnnotations map[string]string
 }
 
-// Reconciler is level 1 plus the job's life: it makes the pod group of every
-// job the hub assigned here exist (creating only what is missing, under names
-// derived from the job number, so a restart never duplicates), derives the
-// job's state from its pods, and reports each change exactly once. A job
-// ends once: its head's exit decides, nothing is restarted, and its objects
-// are removed after the end.
+// Defaults of the Reconciler.
+const (
+	DefaultLogTailLines   = 50
+	DefaultLogTailTimeout = 5 * time.Second
+	DefaultTombstoneTTL   = time.Hour
+)
+
+// Reconciler is level 1 plus the job's life: it makes the runtime
+// environment of every job the hub assigned here exist (runtime.Render's
+// objects: the job Secret first, then, owned by it, machinefile, Services,
+// NetworkPolicy, Ingress and pods; only what is missing, under names derived
+// from the job number, so a restart never duplicates), derives the job's
+// state from its pods, and reports each change exactly once. A job ends
+// once: its head's exit decides (0: COMPLETED, else COMPLETED_WITH_ERROR
+// with the code), its walltime or a cancel ends it TERMINATED (CANCELED
+// before it started), a lost pod ends it with an error; nothing is
+// restarted. After the end the head's log tail is reported with the final
+// state, every object of the job is removed, and the job is no longer
+// reconciled (a tombstone keeps its state, so a redelivery does not run it
+// again).
 type Reconciler struct {
 	Client    kubernetes.Interface
 	Namespace string
-	Pods      podgroup.Options
-	Now       func() time.Time
-	Log       *slog.Logger
+	// Pods are level 1's options (app image, scheduler name, tolerations);
+	// they replace Runtime's embedded podgroup.Options.
+	Pods podgroup.Options
+	// Runtime is the runtime environment's cluster settings.
+	Runtime runtime.Options
+	// DefaultCommand runs on the head of a job whose spec has no command
+	// (zero: HoldCommand).
+	DefaultCommand structs.Command
+	// Filer serves ReadWriteOnce vaults; nil mounts their claims directly.
+	Filer *filer.Manager
+	// Random feeds SSH keys and tokens (nil: crypto/rand).
+	Random io.Reader
+	// LogTailLines (default DefaultLogTailLines) of the head's log, read
+	// within LogTailTimeout (default DefaultLogTailTimeout), are reported
+	// with the final state; a log that cannot be read leaves it empty.
+	LogTailLines   int
+	LogTailTimeout time.Duration
+	// TombstoneTTL is how long an ended job is remembered (default
+	// DefaultTombstoneTTL).
+	TombstoneTTL time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 	// Report receives every job state change (from any goroutine).
 	Report func(structs.JobStateUpdate)
 
@@ -46,22 +99,56 @@ type Reconciler struct {
 	wake     chan struct{}
 }
 
+// tracked is one job. The fields before startedAt are guarded by
+// Reconciler.mu; startedAt belongs to the reconcile loop.
 type tracked struct {
 	spec       JobSpec
 	state      structs.JobState // last reported
 	rebuilding bool             // level 2 tore the gang down; recreate when gone
-	ended      bool
+	ended      bool             // terminal state reached
+	canceled   bool             // the hub asked to stop it
+	cleaned    bool             // its objects are deleted; no longer reconciled
+	endedAt    time.Time
+	next       *JobSpec // a newer assignment, run once this one is cleaned up
+
+	startedAt time.Time // when it started running, as this reconciler saw it
 }
 
-// Add makes the reconciler responsible for a job (idempotent).
+// Add makes the reconciler responsible for a job (idempotent: a job it
+// already has, running or ended, is not started again — unless the hub
+// assigned it anew, which a later Job.AssignTime shows).
 func (r *Reconciler) Add(js JobSpec) {
 	r.mu.Lock()
 	if r.jobs == nil {
 		r.jobs = map[uint64]*tracked{}
 	}
-	if _, ok := r.jobs[js.Job.Number]; !ok {
-		r.jobs[js.Job.Number] = &tracked{spec: js, state: js.Job.State}
+	n := js.Job.Number
+	switch t, ok := r.jobs[n]; {
+	case !ok:
+		r.jobs[n] = &tracked{spec: js, state: js.Job.State}
+	case (t.ended || t.canceled) && js.Job.AssignTime.After(t.spec.Job.AssignTime):
+		t.next = &js
 	}
+	r.mu.Unlock()
+	r.poke()
+}
+
+// Cancel stops a job at the hub's request: its objects are deleted and it
+// is reported TERMINATED, or CANCELED if it had not started. A job that
+// already ended is left alone; a job the reconciler does not know has its
+// objects (if any) deleted without a report.
+func (r *Reconciler) Cancel(number uint64) {
+	r.mu.Lock()
+	if r.jobs == nil {
+		r.jobs = map[uint64]*tracked{}
+	}
+	t, ok := r.jobs[number]
+	if !ok {
+		t = &tracked{spec: JobSpec{Job: &structs.Job{Number: number}}}
+		r.jobs[number] = t
+	}
+	t.canceled = true
+	t.next = nil
 	r.mu.Unlock()
 	r.poke()
 }
@@ -77,11 +164,14 @@ func (r *Reconciler) Rebuild(number uint64) {
 }
 
 func (r *Reconciler) poke() {
-	if r.wake == nil {
+	r.mu.Lock()
+	wake := r.wake
+	r.mu.Unlock()
+	if wake == nil {
 		return
 	}
 	select {
-	case r.wake <- struct{}{}:
+	case wake <- struct{}{}:
 	default:
 	}
 }
@@ -109,8 +199,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	}
 	r.podStore = inf.GetStore()
 	f.Start(ctx.Done())
+	defer f.Shutdown()
 	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
-		return ctx.Err()
+		return nil
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -134,17 +225,44 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 			byJob[n] = append(byJob[n], p)
 		}
 	}
+	now := r.Now()
+	ttl := r.TombstoneTTL
+	if ttl == 0 {
+		ttl = DefaultTombstoneTTL
+	}
+	type work struct {
+		t               *tracked
+		ended, canceled bool
+		number          uint64
+	}
+	var todo []work
 	r.mu.Lock()
-	jobs := make([]*tracked, 0, len(r.jobs))
-	for _, t := range r.jobs {
-		if !t.ended {
-			jobs = append(jobs, t)
+	for n, t := range r.jobs {
+		if t.cleaned {
+			switch {
+			case t.next != nil: // assigned anew after it ended here
+				r.jobs[n] = &tracked{spec: *t.next, state: t.next.Job.State}
+				todo = append(todo, work{t: r.jobs[n], number: n})
+			case now.Sub(t.endedAt) > ttl:
+				delete(r.jobs, n)
+			}
+			continue
 		}
+		todo = append(todo, work{t: t, ended: t.ended, canceled: t.canceled, number: n})
 	}
 	r.mu.Unlock()
-	for _, t := range jobs {
-		if err := r.reconcile(ctx, t, byJob[t.spec.Job.Number]); err != nil && ctx.Err() == nil {
-			r.Log.Warn("reconcile job", "job", t.spec.Job.Number, "err", err)
+	for _, w := range todo {
+		var err error
+		switch {
+		case w.ended:
+			err = r.cleanup(ctx, w.t)
+		case w.canceled:
+			err = r.cancel(ctx, w.t, byJob[w.number])
+		default:
+			err = r.reconcile(ctx, w.t, byJob[w.number])
+		}
+		if err != nil && ctx.Err() == nil {
+			r.Log.Warn("reconcile job", "job", w.number, "err", err)
 		}
 	}
 }
@@ -157,6 +275,8 @@ type observation struct {
 	headExit                int
 	deadline                bool
 	workerFailed            bool
+	head                    *corev1.Pod // rank 0, if present
+	start                   time.Time   // earliest pod start, zero if none started
 }
 
 func observe(pods []*corev1.Pod) observation {
@@ -170,6 +290,12 @@ func observe(pods []*corev1.Pod) observation {
 			o.bound++
 		}
 		head := p.Labels[podgroup.LabelRank] == "0"
+		if head {
+			o.head = p
+		}
+		if st := p.Status.StartTime; st != nil && (o.start.IsZero() || st.Time.Before(o.start)) {
+			o.start = st.Time
+		}
 		switch p.Status.Phase {
 		case corev1.PodRunning:
 			o.running++
@@ -184,6 +310,16 @@ func observe(pods []*corev1.Pod) observation {
 		}
 	}
 	return o
+}
+
+// startedBy bounds the job's start from above: the pods' earliest start
+// time, which the API keeps to the second, rounded up, so that walltime
+// counted from it never cuts a job short. Zero if no pod started.
+func (o observation) startedBy() time.Time {
+	if o.start.IsZero() {
+		return o.start
+	}
+	return o.start.Truncate(time.Second).Add(time.Second)
 }
 
 func exitCode(p *corev1.Pod) int {
@@ -203,17 +339,29 @@ func (r *Reconciler) reconcile(ctx context.Context, t *tracked, pods []*corev1.P
 	o := observe(pods)
 	switch {
 	case o.headDone && o.deadline:
-		return r.finish(ctx, t, structs.JobTerminated, "walltime exceeded", o.headExit)
+		return r.finish(ctx, t, o, structs.JobTerminated, "walltime exceeded", o.headExit)
 	case o.headDone && o.headPhase == corev1.PodSucceeded:
-		return r.finish(ctx, t, structs.JobCompleted, "head exited 0", 0)
+		return r.finish(ctx, t, o, structs.JobCompleted, "head exited 0", 0)
 	case o.headDone:
-		return r.finish(ctx, t, structs.JobCompletedWithError, fmt.Sprintf("head exited %d", o.headExit), o.headExit)
+		return r.finish(ctx, t, o, structs.JobCompletedWithError, fmt.Sprintf("head exited %d", o.headExit), o.headExit)
 	case o.workerFailed:
-		return r.finish(ctx, t, structs.JobCompletedWithError, "a worker pod failed", 1)
+		return r.finish(ctx, t, o, structs.JobCompletedWithError, "a worker pod failed", 1)
 	}
+	if w := time.Duration(job.Walltime); w > 0 && o.bound > 0 {
+		start := t.startedAt
+		if start.IsZero() {
+			start = o.startedBy()
+		}
+		if !start.IsZero() && r.Now().After(start.Add(w)) {
+			return r.finish(ctx, t, o, structs.JobTerminated, fmt.Sprintf("walltime %s exceeded", w), 0)
+		}
+	}
+	r.mu.Lock()
+	rebuilding, state := t.rebuilding, t.state
+	r.mu.Unlock()
 	if o.present < job.Nodes {
-		if o.bound > 0 && !t.rebuilding && t.state.Started() {
-			return r.finish(ctx, t, structs.JobCompletedWithError, fmt.Sprintf("lost %d of %d pods", job.Nodes-o.present, job.Nodes), 1)
+		if o.bound > 0 && !rebuilding && state.Started() {
+			return r.finish(ctx, t, o, structs.JobCompletedWithError, fmt.Sprintf("lost %d of %d pods", job.Nodes-o.present, job.Nodes), 1)
 		}
 		if o.bound > 0 {
 			return nil // a torn-down gang still draining; recreate once it is gone
@@ -221,42 +369,25 @@ func (r *Reconciler) reconcile(ctx context.Context, t *tracked, pods []*corev1.P
 		r.mu.Lock()
 		t.rebuilding = false
 		r.mu.Unlock()
-		return r.createPods(ctx, t.spec, pods)
+		return r.ensureObjects(ctx, t, pods)
 	}
 	switch {
 	case o.running == job.Nodes:
-		r.transition(t, structs.JobStarting, "all pods bound, starting", 0)
-		r.transition(t, structs.JobRunning, fmt.Sprintf("%d of %d pods running", o.running, job.Nodes), 0)
+		r.transition(t, structs.JobStarting, "all pods bound, starting", 0, "")
+		if r.transition(t, structs.JobRunning, fmt.Sprintf("%d of %d pods running", o.running, job.Nodes), 0, "") {
+			t.startedAt = r.Now()
+			if s := o.startedBy(); !s.IsZero() && s.Before(t.startedAt) {
+				t.startedAt = s
+			}
+		}
 	case o.bound == job.Nodes:
-		r.transition(t, structs.JobStarting, "all pods bound, starting", 0)
-	}
-	return nil
-}
-
-func (r *Reconciler) createPods(ctx context.Context, js JobSpec, existing []*corev1.Pod) error {
-	have := map[string]bool{}
-	for _, p := range existing {
-		have[p.Name] = true
-	}
-	opts := r.Pods
-	opts.Namespace = r.Namespace
-	pods, err := podgroup.Build(js.Job, js.Machine, opts)
-	if err != nil {
-		return err
-	}
-	for _, p := range pods {
-		if have[p.Name] {
-			continue
-		}
-		if _, err := r.Client.CoreV1().Pods(r.Namespace).Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create pod %s: %w", p.Name, err)
-		}
+		r.transition(t, structs.JobStarting, "all pods bound, starting", 0, "")
 	}
 	return nil
 }
 
 // transition reports a state change once.
-func (r *Reconciler) transition(t *tracked, s structs.JobState, sub string, code int) bool {
+func (r *Reconciler) transition(t *tracked, s structs.JobState, sub string, code int, logTail string) bool {
 	r.mu.Lock()
 	if t.state == s || t.ended || (t.state != "" && !structs.CanTransition(t.state, s)) {
 		r.mu.Unlock()
@@ -264,20 +395,14 @@ func (r *Reconciler) transition(t *tracked, s structs.JobState, sub string, code
 	}
 	t.state = s
 	if s.IsTerminal() {
-		t.ended = true
+		t.ended, t.endedAt = true, r.Now()
 	}
 	r.mu.Unlock()
-	if r.Report != nil {
-		r.Report(structs.JobStateUpdate{ID: t.spec.Job.ID, Cluster: t.spec.Job.Cluster, State: s, Substatus: sub, ExitCode: code, Time: r.Now()})
+	if r.Report != nil && t.spec.Job.ID != "" {
+		r.Report(structs.JobStateUpdate{ID: t.spec.Job.ID, Cluster: t.spec.Job.Cluster, State: s, Substatus: sub,
+			ExitCode: code, LogTail: logTail, Time: r.Now()})
 	}
 	return true
-}
-
-// finish reports the job's end once and removes its pods.
-func (r *Reconciler) finish(ctx context.Context, t *tracked, s structs.JobState, sub string, code int) error {
-	r.transition(t, s, sub, code)
-	return r.Client.CoreV1().Pods(r.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))},
-		metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + strconv.FormatUint(t.spec.Job.Number, 10)})
 }
 
 // States returns the last reported state of every job, by number.

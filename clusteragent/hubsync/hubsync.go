@@ -54,10 +54,10 @@ type Config struct {
 type Syncer struct {
 	cfg Config
 
-	mu       sync.Mutex
-	reports  []structs.JobReport
-	wake     chan struct{}
-	tracked  map[string]uint64 // job id → number, jobs handed to the runner
+	mu      sync.Mutex
+	reports []structs.JobReport
+	wake    chan struct{}
+	tracked map[string]uint64 // job id → number, jobs handed to the runner
 	// finished holds jobs whose end was reported: a stale assignment read
 	// after that must never start them again. Pruned by the full resync.
 	finished map[string]bool

@@ -92,6 +92,11 @@ func (s *Syncer) apply(ctx context.Context, j *structs.Job) error {
 			return err
 		}
 		spec := agent.JobSpec{Job: j, Machine: mt}
+		if app, err := s.cfg.Hub.GetApp(ctx, j.App); err == nil {
+			spec.App = app // its image and AppDef command run on the head
+		} else {
+			s.cfg.Log.Warn("app of an assigned job", "job", j.ID, "app", j.App, "err", err)
+		}
 		s.mu.Lock()
 		s.tracked[j.ID] = j.Number
 		s.mu.Unlock()

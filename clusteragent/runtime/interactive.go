@@ -9,6 +9,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 )
 
 // tcpPorts parses an AppDef command's ports ("5901/tcp", "8080") into
@@ -63,8 +65,12 @@ func (r *renderer) url(token string) string {
 	).Replace(tmpl)
 }
 
+// WebServiceName names the Service of an interactive job's head ports; the
+// first port is the one the Ingress routes to.
+func WebServiceName(number uint64) string { return podgroup.JobName(number) + "-web" }
+
 // webName names the Service of an interactive job's head.
-func (r *renderer) webName() string { return r.name + "-web" }
+func (r *renderer) webName() string { return WebServiceName(r.job.Number) }
 
 func (r *renderer) webService(ports []corev1.ServicePort) *corev1.Service {
 	return &corev1.Service{

@@ -74,6 +74,17 @@ type Input struct {
 	Vault    *structs.Vault
 	VaultNFS *corev1.NFSVolumeSource
 
+	// Labels are added to every object of the job (e.g. the filer serving
+	// its vault, so live job Secrets count a filer's users). They never
+	// replace Flotilla's own labels.
+	Labels map[string]string
+
+	// PodAnnotations are added to every pod, HeadAnnotations to rank 0 only
+	// (winning over PodAnnotations); neither replaces Flotilla's own.
+	// Used for cluster integrations and by tests to drive simulated pods.
+	PodAnnotations  map[string]string
+	HeadAnnotations map[string]string
+
 	// OwnerUID is the UID of the job Secret once created; empty leaves the
 	// ownerReferences to Objects.SetOwner.
 	OwnerUID types.UID

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"maps"
 	"path"
 	"strconv"
 	"strings"
@@ -38,6 +39,15 @@ const (
 // environment, ports and volumes.
 func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []corev1.ServicePort) {
 	p.TypeMeta.APIVersion, p.TypeMeta.Kind = "v1", "Pod"
+	addMissing(p.Labels, r.in.Labels)
+	extra := maps.Clone(r.in.PodAnnotations)
+	if rank == 0 {
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		maps.Copy(extra, r.in.HeadAnnotations)
+	}
+	addMissing(p.Annotations, extra)
 	uid, gid := r.in.identity()
 	p.Spec.SecurityContext = &corev1.PodSecurityContext{
 		RunAsUser:    new(uid),
@@ -89,6 +99,15 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		}
 	}
 	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
+}
+
+// addMissing copies the entries of from whose keys dst lacks.
+func addMissing(dst, from map[string]string) {
+	for k, v := range from {
+		if _, ok := dst[k]; !ok {
+			dst[k] = v
+		}
+	}
 }
 
 // env is the app container's environment.

@@ -104,11 +104,15 @@ func Render(in Input, opts Options) (*Objects, error) {
 		hosts: Hostnames(job.Number, job.Nodes),
 		devs:  devs,
 	}
-	r.labels = map[string]string{
+	r.labels = maps.Clone(in.Labels)
+	if r.labels == nil {
+		r.labels = map[string]string{}
+	}
+	maps.Copy(r.labels, map[string]string{
 		podgroup.LabelManaged: "true",
 		podgroup.LabelJob:     strconv.FormatUint(job.Number, 10),
 		podgroup.LabelTenant:  podgroup.LabelValue(job.Tenant),
-	}
+	})
 	keys, err := NewKeyPair(in.Random, "flotilla-"+r.name)
 	if err != nil {
 		return nil, err

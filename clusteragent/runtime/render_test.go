@@ -367,3 +367,39 @@ func TestRenderRandomExhausted(t *testing.T) {
 		t.Errorf("Render with a short random stream: %v, want ErrUnavailable", err)
 	}
 }
+
+func TestRenderExtraLabelsAndAnnotations(t *testing.T) {
+	tc := goldenCases()["multinode"]
+	in := tc.in
+	in.Random = fixedRandom()
+	in.Labels = map[string]string{"flotilla.io/filer": "filer-x", podgroup.LabelJob: "999"}
+	in.PodAnnotations = map[string]string{"a": "all", "b": "all", podgroup.AnnotJobID: "spoofed"}
+	in.HeadAnnotations = map[string]string{"b": "head"}
+	objs, err := Render(in, tc.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs.All() {
+		l := o.GetLabels()
+		if l["flotilla.io/filer"] != "filer-x" || l[podgroup.LabelJob] != "44" {
+			t.Errorf("%T %s: labels %v", o, o.GetName(), l)
+		}
+	}
+	for rank, p := range objs.Pods {
+		want := map[string]string{"a": "all", "b": "all"}
+		if rank == 0 {
+			want["b"] = "head"
+		}
+		for k, v := range want {
+			if p.Annotations[k] != v {
+				t.Errorf("pod %d annotation %s = %q, want %q", rank, k, p.Annotations[k], v)
+			}
+		}
+		if p.Annotations[podgroup.AnnotJobID] != in.Job.ID {
+			t.Errorf("pod %d: job id annotation overridden: %q", rank, p.Annotations[podgroup.AnnotJobID])
+		}
+	}
+	if _, ok := objs.Secret.Annotations["a"]; ok {
+		t.Error("pod annotations leaked onto the Secret")
+	}
+}

@@ -103,6 +103,13 @@ func StartEnv(ctx context.Context, opts Options) (*Env, error) {
 	defer cancel()
 
 	env := &Env{Name: opts.Name, Dir: opts.Dir}
+	if env.Dir != "" {
+		abs, err := filepath.Abs(env.Dir)
+		if err != nil {
+			return nil, err
+		}
+		env.Dir = abs
+	}
 	if env.Dir == "" {
 		d, err := os.MkdirTemp("", "flotilla-k8s-"+opts.Name+"-")
 		if err != nil {

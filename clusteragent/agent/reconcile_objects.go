@@ -1,0 +1,178 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// HoldCommand is the default command of jobs whose spec names none: the
+// head sleeps, so the job holds its nodes until its walltime or a cancel.
+func HoldCommand() structs.Command {
+	return structs.Command{
+		Path: "/bin/sleep", Name: "Hold",
+		Parameters: map[string]structs.Parameter{
+			"duration": {Type: structs.ParamConst, Positional: true, Value: json.RawMessage(`"infinity"`)},
+		},
+	}
+}
+
+// command returns the AppDef command a job runs.
+func (r *Reconciler) command(js JobSpec) (structs.Command, error) {
+	switch {
+	case js.Command != nil:
+		return *js.Command, nil
+	case js.App != nil:
+		c, ok := js.App.AppDef.Commands[js.Job.Command]
+		if !ok {
+			return c, structs.Errorf(structs.ErrInvalid, "app %q has no command %q", js.App.Name, js.Job.Command)
+		}
+		return c, nil
+	case r.DefaultCommand.Path != "":
+		return r.DefaultCommand, nil
+	}
+	return HoldCommand(), nil
+}
+
+// render returns the job's objects, making the filer of an RWO vault exist
+// first (it then counts as used until the job Secret, labelled with it,
+// appears).
+func (r *Reconciler) render(ctx context.Context, js JobSpec) (*runtime.Objects, error) {
+	cmd, err := r.command(js)
+	if err != nil {
+		return nil, err
+	}
+	opts := r.Runtime
+	opts.Options = r.Pods
+	opts.Namespace = r.Namespace
+	if js.App != nil && js.App.Image != "" {
+		opts.Image = js.App.Image
+	}
+	random := r.Random
+	if random == nil {
+		random = rand.Reader
+	}
+	in := runtime.Input{
+		Job: js.Job, MachineType: js.Machine, Command: cmd, Identity: js.Identity, Vault: js.Vault,
+		PodAnnotations: js.PodAnnotations, HeadAnnotations: js.HeadAnnotations, Random: random,
+	}
+	if r.Filer != nil && filer.Needed(js.Vault) {
+		nfs, name, err := r.Filer.Ensure(ctx, js.Vault)
+		if err != nil {
+			return nil, err
+		}
+		in.VaultNFS = nfs
+		in.Labels = map[string]string{filer.LabelFiler: name}
+	}
+	return runtime.Render(in, opts)
+}
+
+// ensureObjects creates whatever of the job's objects is missing: the
+// Secret first, then, owned by it, the rest in runtime.Objects.All order.
+// A job that cannot be rendered or whose objects the API server rejects as
+// invalid ends with an error.
+func (r *Reconciler) ensureObjects(ctx context.Context, t *tracked, pods []*corev1.Pod) error {
+	objs, err := r.render(ctx, t.spec)
+	if errors.Is(err, structs.ErrInvalid) {
+		return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+err.Error(), 1)
+	}
+	if err != nil {
+		return err
+	}
+	uid, err := r.ensureSecret(ctx, objs.Secret)
+	if err != nil {
+		return err
+	}
+	objs.SetOwner(uid)
+	have := make(map[string]bool, len(pods))
+	for _, p := range pods {
+		have[p.Name] = true
+	}
+	for _, o := range objs.All()[1:] {
+		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
+			continue
+		}
+		err := r.create(ctx, o, uid)
+		if apierrors.IsInvalid(err) {
+			return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+err.Error(), 1)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureSecret creates the job Secret unless it exists and returns its UID.
+func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (types.UID, error) {
+	api := r.Client.CoreV1().Secrets(r.Namespace)
+	got, err := api.Create(ctx, s, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = api.Get(ctx, s.Name, metav1.GetOptions{})
+	}
+	if err != nil {
+		return "", fmt.Errorf("job secret %s: %w", s.Name, err)
+	}
+	if got.DeletionTimestamp != nil {
+		return "", structs.Errorf(structs.ErrUnavailable, "job secret %s is being deleted", s.Name)
+	}
+	return got.UID, nil
+}
+
+// create creates one object of a job. One that exists already is fine if
+// the job Secret (owner) owns it; one owned by an earlier Secret is left
+// over from an earlier run, waiting for the garbage collector, and must go
+// before this run's copy can be made.
+func (r *Reconciler) create(ctx context.Context, o metav1.Object, owner types.UID) error {
+	var err error
+	var get func() (metav1.Object, error)
+	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
+	ns, name := r.Namespace, o.GetName()
+	switch x := o.(type) {
+	case *corev1.ConfigMap:
+		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, name, gopts) }
+	case *corev1.Service:
+		_, err = c.CoreV1().Services(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().Services(ns).Get(ctx, name, gopts) }
+	case *networkingv1.NetworkPolicy:
+		_, err = c.NetworkingV1().NetworkPolicies(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.NetworkingV1().NetworkPolicies(ns).Get(ctx, name, gopts) }
+	case *networkingv1.Ingress:
+		_, err = c.NetworkingV1().Ingresses(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.NetworkingV1().Ingresses(ns).Get(ctx, name, gopts) }
+	case *corev1.Pod:
+		_, err = c.CoreV1().Pods(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().Pods(ns).Get(ctx, name, gopts) }
+	default:
+		return fmt.Errorf("create: unexpected object %T", o)
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("create %T %s: %w", o, name, err)
+		}
+		return nil
+	}
+	got, err := get()
+	if err != nil {
+		return fmt.Errorf("get %T %s: %w", o, name, err)
+	}
+	for _, ref := range got.GetOwnerReferences() {
+		if ref.UID == owner {
+			return nil
+		}
+	}
+	return structs.Errorf(structs.ErrUnavailable, "%T %s is left from an earlier run of the job; waiting for its removal", o, name)
+}

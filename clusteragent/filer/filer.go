@@ -1,0 +1,195 @@
+// Package filer serves ReadWriteOnce vaults to jobs: one NFS file server pod
+// and a Service per vault, named after the vault, that every pod of every
+// job on that vault mounts instead of the claim (which only one node could
+// attach). A filer is reference counted by the jobs using it: each job
+// Secret carries the LabelFiler label, so the count is read from the live
+// Secrets in the cluster and survives agent restarts. A filer nobody has
+// used for a grace period is removed.
+//
+// Decide is the pure decision (references, last use, now → keep or delete);
+// Objects renders a filer's Service and Pod; Manager is the thin shell that
+// creates them on demand (Ensure) and collects idle ones (Reconcile, Run).
+package filer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Labels and annotations of filers and of the jobs using them.
+const (
+	// LabelFiler names the filer: on the filer's Service and Pod, and on
+	// every object of a job that mounts it (the job Secret's label is the
+	// reference count).
+	LabelFiler = "flotilla.io/filer"
+	// LabelComponent is "filer" on filer objects.
+	LabelComponent = "flotilla.io/component"
+	// ComponentFiler is LabelComponent's value.
+	ComponentFiler = "filer"
+	// AnnotLastUsed on the filer Service records (RFC 3339) when the filer
+	// was first seen unused, so the grace period survives agent restarts.
+	AnnotLastUsed = "flotilla.io/last-used"
+	// AnnotVault and AnnotTenant record the vault verbatim; AnnotClaim the
+	// claim served.
+	AnnotVault  = "flotilla.io/vault"
+	AnnotTenant = "flotilla.io/tenant"
+	AnnotClaim  = "flotilla.io/claim"
+)
+
+// Defaults of Options.
+const (
+	DefaultImage      = "ghcr.io/flotilla-hpc/flotilla-filer:latest"
+	DefaultGrace      = 90 * time.Second
+	DefaultResync     = 10 * time.Second
+	DefaultExportDir  = "/exports"
+	DefaultExportPath = "/"
+)
+
+// nfsPort is a port the filer serves.
+type nfsPort struct {
+	name string
+	port int32
+}
+
+// nfsPorts are the ports the filer Service exposes: nfs, mountd and rpcbind
+// (the last two for NFSv3 clients).
+func nfsPorts() []nfsPort {
+	return []nfsPort{{"nfs", 2049}, {"mountd", 20048}, {"rpcbind", 111}}
+}
+
+// Options are a cluster's filer settings.
+type Options struct {
+	Namespace string // where filers run: the jobs' namespace
+	// Image is an NFS server exporting ExportDir (default DefaultImage).
+	Image string
+	// SchedulerName places filer pods; empty is the cluster's default
+	// scheduler (a filer is an ordinary pod, not a gang).
+	SchedulerName string
+	Tolerations   []corev1.Toleration
+	// SecurityContext of the server container; nil runs it privileged, as
+	// kernel NFS servers need.
+	SecurityContext *corev1.SecurityContext
+	ExportDir       string        // where the claim is mounted in the filer (default DefaultExportDir)
+	ExportPath      string        // the path clients mount (default DefaultExportPath, the NFSv4 root)
+	Grace           time.Duration // idle time before removal (default DefaultGrace)
+	Resync          time.Duration // longest gap between reconcile passes (default DefaultResync)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Image == "" {
+		o.Image = DefaultImage
+	}
+	if o.ExportDir == "" {
+		o.ExportDir = DefaultExportDir
+	}
+	if o.ExportPath == "" {
+		o.ExportPath = DefaultExportPath
+	}
+	if o.Grace == 0 {
+		o.Grace = DefaultGrace
+	}
+	if o.Resync == 0 {
+		o.Resync = DefaultResync
+	}
+	return o
+}
+
+// Needed reports whether jobs on v mount a filer instead of the claim: a
+// ReadWriteOnce vault with a claim.
+func Needed(v *structs.Vault) bool {
+	return v != nil && v.AccessMode == structs.AccessRWO && v.ClaimName != ""
+}
+
+// Name is the name of a vault's filer (its Service and Pod): a DNS label
+// "filer-<tenant>-<vault>-<hash>", at most 63 characters, unique per vault
+// even when the readable part is shortened.
+func Name(v *structs.Vault) string {
+	sum := sha256.Sum256([]byte(v.Tenant + "\x00" + v.Name))
+	slug := dnsSlug(v.Tenant + "-" + v.Name)
+	if len(slug) > 40 {
+		slug = strings.TrimRight(slug[:40], "-")
+	}
+	if slug == "" {
+		return "filer-" + hex.EncodeToString(sum[:4])
+	}
+	return "filer-" + slug + "-" + hex.EncodeToString(sum[:4])
+}
+
+// dnsSlug lowercases s and keeps [a-z0-9], turning runs of anything else
+// into one '-', trimmed at both ends.
+func dnsSlug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(s) {
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' {
+			b.WriteRune(c)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimRight(b.String(), "-")
+}
+
+// Objects renders a vault's filer: a ClusterIP Service (jobs mount its
+// address, which kubelets reach without cluster DNS) and the server Pod,
+// owned by the Service once serviceUID is known (empty leaves it unowned).
+func Objects(v *structs.Vault, opts Options, serviceUID types.UID) (*corev1.Service, *corev1.Pod) {
+	opts = opts.withDefaults()
+	name := Name(v)
+	labels := map[string]string{LabelFiler: name, LabelComponent: ComponentFiler}
+	annots := map[string]string{AnnotVault: v.Name, AnnotTenant: v.Tenant, AnnotClaim: v.ClaimName}
+	meta := func() metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: opts.Namespace, Labels: maps.Clone(labels), Annotations: maps.Clone(annots)}
+	}
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: meta(),
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeClusterIP, Selector: labels},
+	}
+	var cports []corev1.ContainerPort
+	for _, p := range nfsPorts() {
+		svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{
+			Name: p.name, Protocol: corev1.ProtocolTCP, Port: p.port, TargetPort: intstr.FromInt32(p.port)})
+		cports = append(cports, corev1.ContainerPort{Name: p.name, ContainerPort: p.port, Protocol: corev1.ProtocolTCP})
+	}
+	sc := opts.SecurityContext
+	if sc == nil {
+		sc = &corev1.SecurityContext{Privileged: new(true)}
+	}
+	pod := &corev1.Pod{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: meta(),
+		Spec: corev1.PodSpec{
+			SchedulerName:                opts.SchedulerName,
+			RestartPolicy:                corev1.RestartPolicyAlways,
+			Tolerations:                  opts.Tolerations,
+			AutomountServiceAccountToken: new(false),
+			EnableServiceLinks:           new(false),
+			Containers: []corev1.Container{{
+				Name:            "nfs",
+				Image:           opts.Image,
+				Ports:           cports,
+				SecurityContext: sc.DeepCopy(),
+				VolumeMounts:    []corev1.VolumeMount{{Name: "export", MountPath: opts.ExportDir}},
+			}},
+			Volumes: []corev1.Volume{{Name: "export", VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: v.ClaimName}}}},
+		},
+	}
+	if serviceUID != "" {
+		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: name, UID: serviceUID}}
+	}
+	return svc, pod
+}
