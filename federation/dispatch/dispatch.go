@@ -120,8 +120,9 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 	}
 	for _, h := range plan.Held {
 		j := byID[h.JobID]
-		if j != nil && (j.State != structs.JobHeld || j.Substatus != h.Reason) {
-			cmds = append(cmds, fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: h.Reason, Time: now})
+		why := heldReason(h.Limit, h.Reason)
+		if j != nil && (j.State != structs.JobHeld || j.Substatus != why) {
+			cmds = append(cmds, fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now})
 			st.Held++
 		}
 	}
@@ -152,6 +153,14 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 	d.n.Reasons += st.Reasons
 	d.mu.Unlock()
 	return err
+}
+
+// heldReason names the limit that holds a job, then says why.
+func heldReason(limit, reason string) string {
+	if limit == "" {
+		return "held: " + reason
+	}
+	return "held by limit " + limit + ": " + reason
 }
 
 // burstOnly records the machine type only when a burst rule changed it.

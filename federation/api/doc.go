@@ -1,0 +1,20 @@
+// Package api serves the hub's HTTP API: REST v1 (/v1/...), the
+// JARVICE-compatible surface (/jarvice/...), health (/healthz, /readyz)
+// and the replicas' internal endpoints (/internal/v1/...).
+//
+// Every handler returns (value, error). The value is written as JSON; the
+// error goes through one function, statusOf, that maps typed errors
+// (structs.ErrInvalid, ErrNotFound, ...) to status codes and writes
+// {"error": "..."}. Request bodies are decoded strictly: one JSON value,
+// no unknown fields, at most Config.MaxBodyBytes (else 413). A request
+// that fails changes nothing.
+//
+// Every reply names the leader's base URL in X-Flotilla-Leader (when
+// known), so clients can send writes straight to it; reads and watches
+// carry the raft index they were served at in X-Flotilla-Index.
+// ?consistent=true makes a read linearizable.
+//
+// The package decides who may do what (through auth.Identity) and shapes
+// requests into raft commands; replication, forwarding to the leader and
+// retries live behind the Backend interface, which the hub implements.
+package api

@@ -1,0 +1,266 @@
+package api
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func (s *Server) listMachineTypes(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	all, err := txn.MachineTypes()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*structs.MachineType, 0, len(all))
+	for _, m := range all {
+		if c.id.CheckUseMachineType(m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getMachineType(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	m, err := txn.MachineType(c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return m, c.id.CheckUseMachineType(m)
+}
+
+func (s *Server) putMachineType(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
+		return nil, err
+	}
+	m, err := decodeMachineType(c.body(), c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return m, c.write(&fsm.MachineTypeUpsert{MachineType: *m})
+}
+
+func (s *Server) deleteMachineType(c *call) (any, error) {
+	name := c.r.PathValue("name")
+	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.MachineTypeDelete{Name: name})
+}
+
+// redact hides a cluster's agent key hash from all but global administrators.
+func (c *call) redact(cl *structs.Cluster) *structs.Cluster {
+	if !c.id.IsGlobalAdmin() {
+		cl.AgentKey = structs.APIKeyHash{}
+	}
+	return cl
+}
+
+func (s *Server) listClusters(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	all, err := txn.Clusters()
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range all {
+		c.redact(cl)
+	}
+	return all, nil
+}
+
+func (s *Server) getCluster(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	cl, err := txn.Cluster(c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return c.redact(cl), nil
+}
+
+func (s *Server) putCluster(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
+		return nil, err
+	}
+	spec, err := decodeClusterSpec(c.body())
+	if err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("name")
+	old, err := optional(current(c, func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) }))
+	if err != nil {
+		return nil, err
+	}
+	cl := &structs.Cluster{Name: name, Zone: spec.Zone, Labels: spec.Labels}
+	if old != nil {
+		cl.AgentKey = old.AgentKey
+	}
+	if err := cl.Validate(); err != nil {
+		return nil, err
+	}
+	return cl, c.write(&fsm.ClusterUpsert{Cluster: *cl})
+}
+
+func (s *Server) deleteCluster(c *call) (any, error) {
+	name := c.r.PathValue("name")
+	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.ClusterDelete{Name: name})
+}
+
+// createAgentKey issues a new key for a cluster's agent, replacing the old one.
+func (s *Server) createAgentKey(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
+		return nil, err
+	}
+	name := c.r.PathValue("name")
+	cl, err := current(c, func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) })
+	if err != nil {
+		return nil, err
+	}
+	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
+	stored.Name = "agent of " + cl.Name
+	cl.AgentKey = stored
+	if err := c.write(&fsm.ClusterUpsert{Cluster: *cl}); err != nil {
+		return nil, err
+	}
+	return &structs.APIKeyCreated{
+		APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
+		Key:        key,
+	}, nil
+}
+
+func (s *Server) listVaults(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	return txn.VaultsByTenant(tenant)
+}
+
+func (s *Server) getVault(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	v, err := txn.Vault(tenant, c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return v, c.id.CheckReadVault(v)
+}
+
+func (s *Server) putVault(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckAdminTenant(tenant); err != nil {
+		return nil, err
+	}
+	v, err := decodeVault(c.body(), tenant, c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteVault(v); err != nil {
+		return nil, err
+	}
+	return v, c.write(&fsm.VaultUpsert{Vault: *v})
+}
+
+func (s *Server) deleteVault(c *call) (any, error) {
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("name")
+	if err := c.id.CheckAdminTenant(tenant); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.VaultDelete{Tenant: tenant, Name: name})
+}
+
+func (s *Server) listApps(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	all, err := txn.Apps()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*structs.App, 0, len(all))
+	for _, a := range all {
+		if c.id.CheckUseApp(a) == nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getApp(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	a, err := txn.App(c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	return a, c.id.CheckUseApp(a)
+}
+
+func (s *Server) putApp(c *call) (any, error) {
+	a, err := decodeApp(c.body(), c.r.PathValue("name"))
+	if err != nil {
+		return nil, err
+	}
+	if !c.id.IsGlobalAdmin() {
+		if a.Tenant == "" {
+			a.Tenant = c.id.Tenant
+		}
+		if a.Owner == "" {
+			a.Owner = c.id.Username
+		}
+	}
+	if err := c.id.CheckWriteApp(a); err != nil {
+		return nil, err
+	}
+	old, err := optional(fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) }))
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		if err := c.id.CheckWriteApp(old); err != nil {
+			return nil, err
+		}
+	}
+	return a, c.write(&fsm.AppUpsert{App: *a})
+}
+
+func (s *Server) deleteApp(c *call) (any, error) {
+	name := c.r.PathValue("name")
+	old, err := fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) })
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteApp(old); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.AppDelete{Name: name})
+}

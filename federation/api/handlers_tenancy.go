@@ -1,0 +1,339 @@
+package api
+
+import (
+	"errors"
+	"slices"
+
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// write logs cmd and drops its result.
+func (c *call) write(cmd fsm.Command) error {
+	_, err := c.s.b.Write(c.r.Context(), cmd)
+	return err
+}
+
+// fresh runs get on the local store; if it finds nothing, it makes the
+// replica's view current (the object may have just been written through
+// another replica) and runs it again.
+func fresh[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
+	v, err := get(c.s.b.Store().Read())
+	if errors.Is(err, structs.ErrNotFound) {
+		if cerr := c.s.b.ConsistentRead(c.r.Context()); cerr != nil {
+			return v, cerr
+		}
+		v, err = get(c.s.b.Store().Read())
+	}
+	return v, err
+}
+
+// current runs get on a linearizable view, for read-modify-write updates.
+func current[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
+	if err := c.s.b.ConsistentRead(c.r.Context()); err != nil {
+		var zero T
+		return zero, err
+	}
+	return get(c.s.b.Store().Read())
+}
+
+// optional turns ErrNotFound into a nil object.
+func optional[T any](v *T, err error) (*T, error) {
+	if errors.Is(err, structs.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (s *Server) whoami(c *call) (any, error) {
+	id := c.id
+	return &structs.CallerInfo{Username: id.Username, Tenant: id.Tenant, Role: id.Role, Teams: id.Teams,
+		AdminTeams: id.AdminTeams, Global: id.IsGlobalAdmin(), Cluster: id.Cluster}, nil
+}
+
+func (s *Server) listTenants(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	if c.id.IsGlobalAdmin() {
+		return txn.Tenants()
+	}
+	t, err := txn.Tenant(c.id.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	return []*structs.Tenant{t}, nil
+}
+
+func (s *Server) getTenant(c *call) (any, error) {
+	name := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(name); err != nil {
+		return nil, err
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	return txn.Tenant(name)
+}
+
+func (s *Server) putTenant(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
+		return nil, err
+	}
+	t, err := decodeTenant(c.body(), c.r.PathValue("tenant"))
+	if err != nil {
+		return nil, err
+	}
+	return t, c.write(&fsm.TenantUpsert{Tenant: *t})
+}
+
+func (s *Server) deleteTenant(c *call) (any, error) {
+	name := c.r.PathValue("tenant")
+	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.TenantDelete{Name: name})
+}
+
+func (s *Server) listTeams(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	teams, err := txn.TeamsByTenant(tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*structs.Team, 0, len(teams))
+	for _, t := range teams {
+		if c.id.CheckReadTeam(t) == nil {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getTeam(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	t, err := txn.Team(tenant, c.r.PathValue("team"))
+	if err != nil {
+		return nil, err
+	}
+	return t, c.id.CheckReadTeam(t)
+}
+
+func (s *Server) putTeam(c *call) (any, error) {
+	tenant := c.r.PathValue("tenant")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	next, err := decodeTeam(c.body(), tenant, c.r.PathValue("team"))
+	if err != nil {
+		return nil, err
+	}
+	old, err := optional(fresh(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, next.Name) }))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteTeam(old, next); err != nil {
+		return nil, err
+	}
+	return next, c.write(&fsm.TeamUpsert{Team: *next})
+}
+
+func (s *Server) deleteTeam(c *call) (any, error) {
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("team")
+	if err := c.id.CheckReadTenant(tenant); err != nil {
+		return nil, err
+	}
+	old, err := fresh(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) })
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteTeam(old, nil); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.TeamDelete{Tenant: tenant, Name: name})
+}
+
+func (s *Server) listUsers(c *call) (any, error) {
+	tenant := c.r.URL.Query().Get("tenant")
+	if tenant != "" {
+		if err := c.id.CheckReadTenant(tenant); err != nil {
+			return nil, err
+		}
+	} else if !c.id.IsGlobalAdmin() {
+		tenant = c.id.Tenant
+	}
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	var all []*structs.User
+	if tenant == "" {
+		all, err = txn.Users()
+	} else {
+		all, err = txn.UsersByTenant(tenant)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*structs.UserView, 0, len(all))
+	for _, u := range all {
+		if c.id.CheckReadUser(u) == nil {
+			out = append(out, structs.NewUserView(u))
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getUser(c *call) (any, error) {
+	txn, err := c.view()
+	if err != nil {
+		return nil, err
+	}
+	u, err := txn.User(c.r.PathValue("username"))
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckReadUser(u); err != nil {
+		return nil, err
+	}
+	return structs.NewUserView(u), nil
+}
+
+func (s *Server) putUser(c *call) (any, error) {
+	name := c.r.PathValue("username")
+	spec, err := decodeUserSpec(c.body())
+	if err != nil {
+		return nil, err
+	}
+	// A linearizable view: the teams checked below may have just been made.
+	old, err := optional(current(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) }))
+	if err != nil {
+		return nil, err
+	}
+	txn := s.b.Store().Read()
+	next := &structs.User{Username: name, Tenant: spec.Tenant, Email: spec.Email, Teams: spec.Teams,
+		Groups: spec.Groups, Role: spec.Role, Identity: spec.Identity, Disabled: spec.Disabled}
+	if old != nil {
+		next.APIKeys, next.PasswordHash = old.APIKeys, old.PasswordHash
+	}
+	if err := next.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkTeamsExist(txn, next.Tenant, next.Teams); err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteUser(old, next); err != nil {
+		return nil, err
+	}
+	if spec.Password != "" {
+		if next.PasswordHash, err = auth.HashPassword(spec.Password, s.authn.BcryptCost()); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.write(&fsm.UserUpsert{User: *next}); err != nil {
+		return nil, err
+	}
+	return structs.NewUserView(next), nil
+}
+
+func checkTeamsExist(txn *state.ReadTxn, tenant string, teams []string) error {
+	for i, t := range teams {
+		if slices.Contains(teams[:i], t) {
+			return invalid("team %q listed twice", t)
+		}
+		if _, err := txn.Team(tenant, t); err != nil {
+			if errors.Is(err, structs.ErrNotFound) {
+				return invalid("unknown team %q of tenant %q", t, tenant)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) deleteUser(c *call) (any, error) {
+	name := c.r.PathValue("username")
+	old, err := fresh(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) })
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckWriteUser(old, nil); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.UserDelete{Username: name})
+}
+
+// keyOwner returns the user named in the path, read linearizably (the
+// caller changes its key list), once the caller may manage their keys.
+func (c *call) keyOwner() (*structs.User, error) {
+	name := c.r.PathValue("username")
+	u, err := current(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) })
+	if err != nil {
+		return nil, err
+	}
+	return u, c.id.CheckUserKeys(u)
+}
+
+func (s *Server) listAPIKeys(c *call) (any, error) {
+	u, err := c.keyOwner()
+	if err != nil {
+		return nil, err
+	}
+	return structs.NewUserView(u).APIKeys, nil
+}
+
+func (s *Server) createAPIKey(c *call) (any, error) {
+	u, err := c.keyOwner()
+	if err != nil {
+		return nil, err
+	}
+	req, err := decodeAPIKeyRequest(c.body())
+	if errors.Is(err, errEmptyBody) {
+		req, err = &structs.APIKeyRequest{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	key, stored := auth.NewKey(auth.UserKeyPrefix, s.b.Now())
+	stored.Name = req.Name
+	u.APIKeys = append(u.APIKeys, stored)
+	if err := c.write(&fsm.UserUpsert{User: *u}); err != nil {
+		return nil, err
+	}
+	return &structs.APIKeyCreated{
+		APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
+		Key:        key,
+	}, nil
+}
+
+func (s *Server) revokeAPIKey(c *call) (any, error) {
+	u, err := c.keyOwner()
+	if err != nil {
+		return nil, err
+	}
+	id := c.r.PathValue("id")
+	i := slices.IndexFunc(u.APIKeys, func(k structs.APIKeyHash) bool { return k.ID == id })
+	if i < 0 {
+		return nil, structs.Errorf(structs.ErrNotFound, "api key %q of user %q", id, u.Username)
+	}
+	u.APIKeys = slices.Delete(u.APIKeys, i, i+1)
+	return &structs.Deleted{Deleted: id}, c.write(&fsm.UserUpsert{User: *u})
+}

@@ -1,0 +1,105 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+)
+
+// env is a one-replica hub with real HTTP.
+type env struct {
+	t     *testing.T
+	c     *hub.TestCluster
+	url   string
+	admin *client.Client
+	keys  map[string]string // actor → API key
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	c := hub.NewTestCluster(t, 1, hub.TestOptions{NoSync: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, c: c, url: c.URL(0), keys: map[string]string{"global": c.AdminKey}}
+	e.admin = e.client(c.AdminKey)
+	return e
+}
+
+func (e *env) client(key string) *client.Client {
+	cl, err := client.New([]string{e.url}, key, client.WithRetryTimeout(20*time.Second))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(cl.CloseIdleConnections)
+	return cl
+}
+
+func (e *env) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// must fails the test on err; it takes a call's two results.
+func (e *env) must(_ any, err error) {
+	e.t.Helper()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// value returns a call's value, failing the test on its error.
+func value[T any](t testing.TB) func(T, error) T {
+	return func(v T, err error) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// do sends a raw request with a bearer key (none when key is "") and
+// returns the status and body.
+func (e *env) do(method, path, key string, body []byte) (int, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, out
+}
+
+// index is the replica's latest state index: it moves on every write.
+func (e *env) index() uint64 { return e.c.Hub(0).Store().LatestIndex() }
+
+func jsonOf(t testing.TB, v any) []byte {
+	t.Helper()
+	return value[[]byte](t)(json.Marshal(v))
+}

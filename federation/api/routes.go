@@ -1,0 +1,78 @@
+package api
+
+// routes registers every endpoint.
+func (s *Server) routes() {
+	s.handle("GET /healthz", public, s.healthz)
+	s.handle("GET /readyz", public, s.readyz)
+	s.handle("/", public, s.notFound)
+
+	// Tenancy.
+	s.handle("GET /v1/tenants", users, s.listTenants)
+	s.handle("GET /v1/tenants/{tenant}", users, s.getTenant)
+	s.handle("PUT /v1/tenants/{tenant}", users, s.putTenant)
+	s.handle("DELETE /v1/tenants/{tenant}", users, s.deleteTenant)
+	s.handle("GET /v1/tenants/{tenant}/teams", users, s.listTeams)
+	s.handle("GET /v1/tenants/{tenant}/teams/{team}", users, s.getTeam)
+	s.handle("PUT /v1/tenants/{tenant}/teams/{team}", users, s.putTeam)
+	s.handle("DELETE /v1/tenants/{tenant}/teams/{team}", users, s.deleteTeam)
+	s.handle("GET /v1/users", users, s.listUsers)
+	s.handle("GET /v1/users/{username}", users, s.getUser)
+	s.handle("PUT /v1/users/{username}", users, s.putUser)
+	s.handle("DELETE /v1/users/{username}", users, s.deleteUser)
+	s.handle("GET /v1/users/{username}/apikeys", users, s.listAPIKeys)
+	s.handle("POST /v1/users/{username}/apikeys", users, s.createAPIKey)
+	s.handle("DELETE /v1/users/{username}/apikeys/{id}", users, s.revokeAPIKey)
+	s.handle("GET /v1/whoami", anyone, s.whoami)
+
+	// Catalog and infrastructure.
+	s.handle("GET /v1/machinetypes", anyone, s.listMachineTypes)
+	s.handle("GET /v1/machinetypes/{name}", anyone, s.getMachineType)
+	s.handle("PUT /v1/machinetypes/{name}", users, s.putMachineType)
+	s.handle("DELETE /v1/machinetypes/{name}", users, s.deleteMachineType)
+	s.handle("GET /v1/clusters", users, s.listClusters)
+	s.handle("GET /v1/clusters/{name}", users, s.getCluster)
+	s.handle("PUT /v1/clusters/{name}", users, s.putCluster)
+	s.handle("DELETE /v1/clusters/{name}", users, s.deleteCluster)
+	s.handle("POST /v1/clusters/{name}/agentkey", users, s.createAgentKey)
+	s.handle("GET /v1/clusters/{name}/assignments", anyone, s.assignments)
+	s.handle("POST /v1/clusters/{name}/status", anyone, s.clusterStatus)
+	s.handle("GET /v1/tenants/{tenant}/vaults", users, s.listVaults)
+	s.handle("GET /v1/tenants/{tenant}/vaults/{name}", users, s.getVault)
+	s.handle("PUT /v1/tenants/{tenant}/vaults/{name}", users, s.putVault)
+	s.handle("DELETE /v1/tenants/{tenant}/vaults/{name}", users, s.deleteVault)
+	s.handle("GET /v1/apps", users, s.listApps)
+	s.handle("GET /v1/apps/{name}", anyone, s.getApp)
+	s.handle("PUT /v1/apps/{name}", users, s.putApp)
+	s.handle("DELETE /v1/apps/{name}", users, s.deleteApp)
+
+	// Policy.
+	s.handle("GET /v1/limits", users, s.listLimits)
+	s.handle("GET /v1/limits/{name}", users, s.getLimit)
+	s.handle("PUT /v1/limits/{name}", users, s.putLimit)
+	s.handle("DELETE /v1/limits/{name}", users, s.deleteLimit)
+	s.handle("GET /v1/burstrules", users, s.listBurstRules)
+	s.handle("GET /v1/burstrules/{name}", users, s.getBurstRule)
+	s.handle("PUT /v1/burstrules/{name}", users, s.putBurstRule)
+	s.handle("DELETE /v1/burstrules/{name}", users, s.deleteBurstRule)
+
+	// Jobs.
+	s.handle("POST /v1/jobs", users, s.submitJob)
+	s.handle("GET /v1/jobs", users, s.listJobs)
+	s.handle("GET /v1/jobs/{id}", users, s.getJob)
+	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
+	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
+
+	// JARVICE-compatible surface; handlers authenticate username + apikey.
+	s.handle("POST /jarvice/submit", public, s.jarviceSubmit)
+	s.handle("GET /jarvice/status", public, s.jarviceStatus)
+	s.handle("GET /jarvice/info", public, s.jarviceInfo)
+	s.handle("GET /jarvice/jobs", public, s.jarviceJobs)
+	s.handle("GET /jarvice/shutdown", public, s.jarviceShutdown)
+	s.handle("GET /jarvice/terminate", public, s.jarviceTerminate)
+	s.handle("GET /jarvice/apps", public, s.jarviceApps)
+	s.handle("GET /jarvice/machines", public, s.jarviceMachines)
+
+	// Replica to replica.
+	s.handle("POST "+InternalApplyPath, internal, s.internalApply)
+	s.handle("POST "+InternalReadIndexPath, internal, s.internalReadIndex)
+}

@@ -1,0 +1,220 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Backend is the replicated hub behind the API. Errors are typed
+// (structs kinds); ErrNotLeader and ErrUnavailable mean the hub could not
+// reach a leader in time.
+type Backend interface {
+	// Store is the replica's local state.
+	Store() *state.Store
+	// Write logs cmd through raft (forwarding to the leader, retrying on
+	// leader changes) and returns the command's result.
+	Write(ctx context.Context, cmd fsm.Command) (any, error)
+	// SubmitJob validates, admits and logs a new job, idempotently by ID.
+	SubmitJob(ctx context.Context, j *structs.Job) (*structs.Job, error)
+	// CancelJob cancels (or terminates, once started) a job, idempotently.
+	CancelJob(ctx context.Context, id, reason string) (*structs.Job, error)
+	// ReportClusterStatus records an agent's heartbeat and job reports.
+	ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error)
+	// ConsistentRead returns once the local store reflects every write
+	// acknowledged before the call (a linearizable read follows).
+	ConsistentRead(ctx context.Context) error
+	// Leader is the current leader's raft id, "" when none is known.
+	Leader() string
+	// LeaderAPI is the current leader's API base URL, "" when unknown.
+	LeaderAPI() string
+	// ApplyInternal applies an encoded command on this replica, which must
+	// lead. index > 0 means the command was committed; err is then the
+	// state machine's verdict.
+	ApplyInternal(ctx context.Context, cmd []byte) (result any, index uint64, err error)
+	// ReadIndexInternal confirms leadership and returns the index a
+	// replica must have applied to serve a linearizable read.
+	ReadIndexInternal(ctx context.Context) (uint64, error)
+	// Now is the hub's clock.
+	Now() time.Time
+}
+
+// DefaultMaxBodyBytes bounds request bodies unless Config says otherwise.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures a Server.
+type Config struct {
+	Backend Backend
+	Auth    *auth.Authenticator
+	// InternalSecret authenticates other replicas on /internal/v1/...;
+	// empty disables those endpoints.
+	InternalSecret string
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Logger receives the server's logs; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server is the API's http.Handler.
+type Server struct {
+	b       Backend
+	authn   *auth.Authenticator
+	secret  []byte
+	maxBody int64
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	s := &Server{b: cfg.Backend, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
+		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// access is who may call an endpoint, checked before the handler runs.
+type access int
+
+const (
+	public   access = iota // no credentials (health; JARVICE checks its own)
+	anyone                 // a user or an agent
+	users                  // a user
+	internal               // another replica (shared secret)
+)
+
+// call is one request being handled.
+type call struct {
+	s  *Server
+	w  http.ResponseWriter
+	r  *http.Request
+	id *auth.Identity
+}
+
+type handler func(c *call) (any, error)
+
+// handle registers h for pattern behind the access check.
+func (s *Server) handle(pattern string, a access, h handler) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if a != internal {
+			if l := s.b.LeaderAPI(); l != "" {
+				w.Header().Set(LeaderHeader, l)
+			}
+		}
+		c := &call{s: s, w: w, r: r}
+		v, err := s.admit(c, a)
+		if err == nil {
+			v, err = h(c)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+func (s *Server) admit(c *call, a access) (any, error) {
+	switch a {
+	case anyone, users:
+		id, err := s.authenticate(c.r.Context(), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
+		if err != nil {
+			return nil, err
+		}
+		if a == users && !id.IsUser() {
+			return nil, structs.Errorf(structs.ErrForbidden, "users only")
+		}
+		c.id = id
+	case internal:
+		got := []byte(c.r.Header.Get(InternalSecretHeader))
+		if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
+			return nil, structs.Errorf(structs.ErrUnauthorized, "internal endpoint")
+		}
+	}
+	return nil, nil
+}
+
+// authenticate runs authn; when it names a key this replica does not know
+// yet (it may lag the leader), it makes the replica's view current and
+// tries once more.
+func (s *Server) authenticate(ctx context.Context, authn func() (*auth.Identity, error)) (*auth.Identity, error) {
+	id, err := authn()
+	if errors.Is(err, auth.ErrUnknownKey) {
+		if cerr := s.b.ConsistentRead(ctx); cerr != nil {
+			return nil, err
+		}
+		id, err = authn()
+	}
+	return id, err
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code = http.StatusInternalServerError
+		b = []byte(`{"error":"internal error: encoding reply"}`)
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(code)
+	_, _ = w.Write(b)
+}
+
+// setIndex sets the X-Flotilla-Index header.
+func (c *call) setIndex(index uint64) {
+	c.w.Header().Set(IndexHeader, strconv.FormatUint(index, 10))
+}
+
+// view returns a read transaction, first waiting for a linearizable view
+// when the request asks ?consistent=true.
+func (c *call) view() (*state.ReadTxn, error) {
+	if q := c.r.URL.Query().Get("consistent"); q != "" {
+		on, err := strconv.ParseBool(q)
+		if err != nil {
+			return nil, invalid("consistent: want true or false")
+		}
+		if on {
+			if err := c.s.b.ConsistentRead(c.r.Context()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return c.s.b.Store().Read(), nil
+}
+
+func (s *Server) healthz(*call) (any, error) {
+	return map[string]string{"status": "ok"}, nil
+}
+
+func (s *Server) readyz(*call) (any, error) {
+	leader := s.b.Leader()
+	if leader == "" {
+		return nil, structs.Errorf(structs.ErrUnavailable, "no leader known")
+	}
+	return map[string]string{"status": "ready", "leader": leader}, nil
+}
+
+func (s *Server) notFound(c *call) (any, error) {
+	return nil, structs.Errorf(structs.ErrNotFound, "%s %s: no such endpoint", c.r.Method, c.r.URL.Path)
+}

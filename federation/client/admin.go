@@ -1,0 +1,248 @@
+package client
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Tenants.
+
+// ListTenants returns the tenants the caller may see.
+func (c *Client) ListTenants(ctx context.Context) ([]*structs.Tenant, error) {
+	return list[*structs.Tenant](ctx, c, "/v1/tenants", nil)
+}
+
+// GetTenant returns a tenant.
+func (c *Client) GetTenant(ctx context.Context, name string) (*structs.Tenant, error) {
+	return call[structs.Tenant](ctx, c, http.MethodGet, "/v1/tenants/"+esc(name), nil, nil)
+}
+
+// PutTenant creates or replaces a tenant.
+func (c *Client) PutTenant(ctx context.Context, t *structs.Tenant) (*structs.Tenant, error) {
+	return call[structs.Tenant](ctx, c, http.MethodPut, "/v1/tenants/"+esc(t.Name), nil, t)
+}
+
+// DeleteTenant deletes a tenant with no teams, users, vaults or limits.
+func (c *Client) DeleteTenant(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/tenants/"+esc(name))
+}
+
+// Teams.
+
+// ListTeams returns the teams of a tenant the caller may see.
+func (c *Client) ListTeams(ctx context.Context, tenant string) ([]*structs.Team, error) {
+	return list[*structs.Team](ctx, c, "/v1/tenants/"+esc(tenant)+"/teams", nil)
+}
+
+// GetTeam returns a team.
+func (c *Client) GetTeam(ctx context.Context, tenant, name string) (*structs.Team, error) {
+	return call[structs.Team](ctx, c, http.MethodGet, teamPath(tenant, name), nil, nil)
+}
+
+// PutTeam creates or replaces a team.
+func (c *Client) PutTeam(ctx context.Context, t *structs.Team) (*structs.Team, error) {
+	return call[structs.Team](ctx, c, http.MethodPut, teamPath(t.Tenant, t.Name), nil, t)
+}
+
+// DeleteTeam deletes a team.
+func (c *Client) DeleteTeam(ctx context.Context, tenant, name string) error {
+	return c.del(ctx, teamPath(tenant, name))
+}
+
+func teamPath(tenant, name string) string {
+	return "/v1/tenants/" + esc(tenant) + "/teams/" + esc(name)
+}
+
+// Users and API keys.
+
+// ListUsers returns the users the caller may see, of one tenant when
+// tenant is set.
+func (c *Client) ListUsers(ctx context.Context, tenant string) ([]*structs.UserView, error) {
+	var q url.Values
+	if tenant != "" {
+		q = url.Values{"tenant": {tenant}}
+	}
+	return list[*structs.UserView](ctx, c, "/v1/users", q)
+}
+
+// GetUser returns a user.
+func (c *Client) GetUser(ctx context.Context, username string) (*structs.UserView, error) {
+	return call[structs.UserView](ctx, c, http.MethodGet, "/v1/users/"+esc(username), nil, nil)
+}
+
+// PutUser creates or replaces a user; API keys are kept.
+func (c *Client) PutUser(ctx context.Context, username string, spec *structs.UserSpec) (*structs.UserView, error) {
+	return call[structs.UserView](ctx, c, http.MethodPut, "/v1/users/"+esc(username), nil, spec)
+}
+
+// DeleteUser deletes a user.
+func (c *Client) DeleteUser(ctx context.Context, username string) error {
+	return c.del(ctx, "/v1/users/"+esc(username))
+}
+
+// CreateAPIKey makes a new API key for a user. The reply's Key is the
+// secret, shown this once.
+func (c *Client) CreateAPIKey(ctx context.Context, username, name string) (*structs.APIKeyCreated, error) {
+	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/users/"+esc(username)+"/apikeys", nil,
+		&structs.APIKeyRequest{Name: name})
+}
+
+// ListAPIKeys describes a user's API keys (never their secrets).
+func (c *Client) ListAPIKeys(ctx context.Context, username string) ([]structs.APIKeyInfo, error) {
+	return list[structs.APIKeyInfo](ctx, c, "/v1/users/"+esc(username)+"/apikeys", nil)
+}
+
+// RevokeAPIKey deletes one of a user's API keys by its id.
+func (c *Client) RevokeAPIKey(ctx context.Context, username, id string) error {
+	return c.del(ctx, "/v1/users/"+esc(username)+"/apikeys/"+esc(id))
+}
+
+// Machine types.
+
+// ListMachineTypes returns the machine types the caller may use.
+func (c *Client) ListMachineTypes(ctx context.Context) ([]*structs.MachineType, error) {
+	return list[*structs.MachineType](ctx, c, "/v1/machinetypes", nil)
+}
+
+// GetMachineType returns a machine type.
+func (c *Client) GetMachineType(ctx context.Context, name string) (*structs.MachineType, error) {
+	return call[structs.MachineType](ctx, c, http.MethodGet, "/v1/machinetypes/"+esc(name), nil, nil)
+}
+
+// PutMachineType creates or replaces a machine type.
+func (c *Client) PutMachineType(ctx context.Context, m *structs.MachineType) (*structs.MachineType, error) {
+	return call[structs.MachineType](ctx, c, http.MethodPut, "/v1/machinetypes/"+esc(m.Name), nil, m)
+}
+
+// DeleteMachineType deletes a machine type.
+func (c *Client) DeleteMachineType(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/machinetypes/"+esc(name))
+}
+
+// Clusters.
+
+// ListClusters returns the registered clusters.
+func (c *Client) ListClusters(ctx context.Context) ([]*structs.Cluster, error) {
+	return list[*structs.Cluster](ctx, c, "/v1/clusters", nil)
+}
+
+// GetCluster returns a cluster.
+func (c *Client) GetCluster(ctx context.Context, name string) (*structs.Cluster, error) {
+	return call[structs.Cluster](ctx, c, http.MethodGet, "/v1/clusters/"+esc(name), nil, nil)
+}
+
+// PutCluster registers a cluster or updates its registration.
+func (c *Client) PutCluster(ctx context.Context, name string, spec *structs.ClusterSpec) (*structs.Cluster, error) {
+	return call[structs.Cluster](ctx, c, http.MethodPut, "/v1/clusters/"+esc(name), nil, spec)
+}
+
+// DeleteCluster deletes a cluster no machine type is pinned to.
+func (c *Client) DeleteCluster(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/clusters/"+esc(name))
+}
+
+// CreateAgentKey issues a new key for a cluster's agent, replacing the old
+// one. The reply's Key is the secret, shown this once.
+func (c *Client) CreateAgentKey(ctx context.Context, cluster string) (*structs.APIKeyCreated, error) {
+	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/agentkey", nil, nil)
+}
+
+// Vaults.
+
+// ListVaults returns a tenant's vaults.
+func (c *Client) ListVaults(ctx context.Context, tenant string) ([]*structs.Vault, error) {
+	return list[*structs.Vault](ctx, c, "/v1/tenants/"+esc(tenant)+"/vaults", nil)
+}
+
+// GetVault returns a vault.
+func (c *Client) GetVault(ctx context.Context, tenant, name string) (*structs.Vault, error) {
+	return call[structs.Vault](ctx, c, http.MethodGet, vaultPath(tenant, name), nil, nil)
+}
+
+// PutVault creates or replaces a vault.
+func (c *Client) PutVault(ctx context.Context, v *structs.Vault) (*structs.Vault, error) {
+	return call[structs.Vault](ctx, c, http.MethodPut, vaultPath(v.Tenant, v.Name), nil, v)
+}
+
+// DeleteVault deletes a vault.
+func (c *Client) DeleteVault(ctx context.Context, tenant, name string) error {
+	return c.del(ctx, vaultPath(tenant, name))
+}
+
+func vaultPath(tenant, name string) string {
+	return "/v1/tenants/" + esc(tenant) + "/vaults/" + esc(name)
+}
+
+// Apps.
+
+// ListApps returns the apps the caller may see.
+func (c *Client) ListApps(ctx context.Context) ([]*structs.App, error) {
+	return list[*structs.App](ctx, c, "/v1/apps", nil)
+}
+
+// GetApp returns an app.
+func (c *Client) GetApp(ctx context.Context, name string) (*structs.App, error) {
+	return call[structs.App](ctx, c, http.MethodGet, "/v1/apps/"+esc(name), nil, nil)
+}
+
+// PutApp creates or replaces an app.
+func (c *Client) PutApp(ctx context.Context, a *structs.App) (*structs.App, error) {
+	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(a.Name), nil, a)
+}
+
+// DeleteApp deletes an app.
+func (c *Client) DeleteApp(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/apps/"+esc(name))
+}
+
+// Limits.
+
+// ListLimits returns the limits the caller may see, of one tenant when
+// tenant is set.
+func (c *Client) ListLimits(ctx context.Context, tenant string) ([]*structs.Limit, error) {
+	var q url.Values
+	if tenant != "" {
+		q = url.Values{"tenant": {tenant}}
+	}
+	return list[*structs.Limit](ctx, c, "/v1/limits", q)
+}
+
+// GetLimit returns a limit.
+func (c *Client) GetLimit(ctx context.Context, name string) (*structs.Limit, error) {
+	return call[structs.Limit](ctx, c, http.MethodGet, "/v1/limits/"+esc(name), nil, nil)
+}
+
+// PutLimit creates or replaces a limit.
+func (c *Client) PutLimit(ctx context.Context, l *structs.Limit) (*structs.Limit, error) {
+	return call[structs.Limit](ctx, c, http.MethodPut, "/v1/limits/"+esc(l.Name), nil, l)
+}
+
+// DeleteLimit deletes a limit.
+func (c *Client) DeleteLimit(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/limits/"+esc(name))
+}
+
+// Burst rules.
+
+// ListBurstRules returns the burst rules.
+func (c *Client) ListBurstRules(ctx context.Context) ([]*structs.BurstRule, error) {
+	return list[*structs.BurstRule](ctx, c, "/v1/burstrules", nil)
+}
+
+// GetBurstRule returns a burst rule.
+func (c *Client) GetBurstRule(ctx context.Context, name string) (*structs.BurstRule, error) {
+	return call[structs.BurstRule](ctx, c, http.MethodGet, "/v1/burstrules/"+esc(name), nil, nil)
+}
+
+// PutBurstRule creates or replaces a burst rule.
+func (c *Client) PutBurstRule(ctx context.Context, b *structs.BurstRule) (*structs.BurstRule, error) {
+	return call[structs.BurstRule](ctx, c, http.MethodPut, "/v1/burstrules/"+esc(b.Name), nil, b)
+}
+
+// DeleteBurstRule deletes a burst rule.
+func (c *Client) DeleteBurstRule(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/burstrules/"+esc(name))
+}

@@ -1,0 +1,283 @@
+// Package client is the Go client of the Flotilla hub API, used by the
+// cluster agent, the CLI, tests and benchmarks.
+//
+// A Client holds a list of hub replica URLs. Every call goes to one
+// replica; when it cannot be reached, or answers 421 (not the leader) or
+// 503 (no leader yet), the call moves on to the next URL with a bounded
+// backoff until its context or the retry budget ends. HTTP redirects are
+// followed, and so are leader hints: a reply names the leader's URL and,
+// if it is one of the client's URLs, later calls go straight to it (see
+// WithoutLeaderPreference). Retrying is safe because every hub endpoint
+// is idempotent: job submissions carry an ID that SubmitJob stamps before
+// the first attempt, and resubmitting an ID returns the job already stored.
+//
+// Errors from the hub are *APIError values; errors.Is matches them against
+// the structs error kinds (structs.ErrNotFound, ErrForbidden, ...).
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults of a Client.
+const (
+	DefaultRetryTimeout = 30 * time.Second
+	defaultBackoffMin   = 10 * time.Millisecond
+	defaultBackoffMax   = 500 * time.Millisecond
+	// IndexHeader is the response header carrying a raft index.
+	IndexHeader = "X-Flotilla-Index"
+	// LeaderHeader is the response header naming the leader's URL.
+	LeaderHeader = "X-Flotilla-Leader"
+)
+
+// Client calls the hub API. It is safe for concurrent use.
+type Client struct {
+	urls         []string
+	auth         func(*http.Request)
+	hc           *http.Client
+	retryTimeout time.Duration
+	backoffMin   time.Duration
+	backoffMax   time.Duration
+	spread       bool          // ignore leader hints
+	next         atomic.Uint32 // index of the URL to try first
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (transport, TLS, timeouts).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithRetryTimeout bounds how long one call keeps retrying other replicas;
+// the call's context may end it sooner.
+func WithRetryTimeout(d time.Duration) Option { return func(c *Client) { c.retryTimeout = d } }
+
+// WithBackoff sets the bounds of the backoff between retries.
+func WithBackoff(lo, hi time.Duration) Option {
+	return func(c *Client) { c.backoffMin, c.backoffMax = lo, hi }
+}
+
+// WithoutLeaderPreference keeps the client on the replica it started with
+// (the first URL) instead of moving to the leader a reply names; followers
+// then forward writes to the leader.
+func WithoutLeaderPreference() Option { return func(c *Client) { c.spread = true } }
+
+// WithLeaderPreference follows leader hints (the default).
+func WithLeaderPreference() Option { return func(c *Client) { c.spread = false } }
+
+// WithBasicAuth authenticates with a username and password instead of an
+// API key (each request then costs the hub a bcrypt comparison).
+func WithBasicAuth(username, password string) Option {
+	return func(c *Client) { c.auth = func(r *http.Request) { r.SetBasicAuth(username, password) } }
+}
+
+// New returns a client of the hub replicas at urls (e.g.
+// "https://hub-0.example:8443"), authenticating with apiKey (a user's API
+// key or a cluster agent's key; "" for none).
+func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
+	if len(urls) == 0 {
+		return nil, errors.New("client: no hub URLs")
+	}
+	c := &Client{retryTimeout: DefaultRetryTimeout, backoffMin: defaultBackoffMin, backoffMax: defaultBackoffMax}
+	for _, u := range urls {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			return nil, fmt.Errorf("client: bad hub URL %q", u)
+		}
+		c.urls = append(c.urls, strings.TrimRight(u, "/"))
+	}
+	if apiKey != "" {
+		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) }
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        256,
+			MaxIdleConnsPerHost: 128,
+			IdleConnTimeout:     90 * time.Second,
+		}}
+	}
+	return c, nil
+}
+
+// follow moves the client to the leader a reply names, if it is one of
+// the client's URLs: writes then need no forwarding.
+func (c *Client) follow(h http.Header) {
+	if c.spread || h == nil {
+		return
+	}
+	leader := strings.TrimRight(h.Get(LeaderHeader), "/")
+	if leader == "" {
+		return
+	}
+	for i, u := range c.urls {
+		if u == leader {
+			c.next.Store(uint32(i))
+			return
+		}
+	}
+}
+
+// URLs returns the hub URLs the client uses.
+func (c *Client) URLs() []string { return append([]string(nil), c.urls...) }
+
+// CloseIdleConnections closes the HTTP client's idle connections.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// request describes one API call.
+type request struct {
+	method string
+	path   string
+	query  url.Values
+	body   any // marshalled to JSON when non-nil
+	out    any // JSON reply decoded into it when non-nil
+}
+
+// do performs r, retrying other replicas on transient failures, and
+// returns the reply's headers.
+func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
+	var body []byte
+	if r.body != nil {
+		var err error
+		if body, err = json.Marshal(r.body); err != nil {
+			return nil, fmt.Errorf("client: encode %s %s: %w", r.method, r.path, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout)
+	defer cancel()
+	backoff := c.backoffMin
+	start := c.next.Load()
+	var lastReply error // the last error the hub replied with
+	giveUp := func(err error) error {
+		if lastReply != nil && ctx.Err() != nil {
+			err = lastReply // more telling than the deadline
+		}
+		return fmt.Errorf("client: %s %s: giving up: %w", r.method, r.path, err)
+	}
+	for attempt := uint32(0); ; attempt++ {
+		i := (start + attempt) % uint32(len(c.urls))
+		h, retry, err := c.once(ctx, c.urls[i], r, body)
+		if !retry {
+			if err == nil {
+				c.next.Store(i)
+				c.follow(h)
+			} else if ctx.Err() != nil {
+				return h, giveUp(err)
+			}
+			return h, err
+		}
+		c.follow(h)
+		var ae *APIError
+		if errors.As(err, &ae) {
+			lastReply = err
+		}
+		if (attempt+1)%uint32(len(c.urls)) == 0 {
+			// Tried every replica once: back off before the next round.
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, giveUp(err)
+			case <-t.C:
+			}
+			backoff = min(2*backoff, c.backoffMax)
+		} else if ctx.Err() != nil {
+			return nil, giveUp(err)
+		}
+	}
+}
+
+// once performs r against the replica at base. retry reports a transient
+// failure worth trying elsewhere.
+func (c *Client) once(ctx context.Context, base string, r request, body []byte) (h http.Header, retry bool, err error) {
+	u := base + r.path
+	if len(r.query) > 0 {
+		u += "?" + r.query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u, rd)
+	if err != nil {
+		return nil, false, fmt.Errorf("client: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.auth != nil {
+		c.auth(req)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: %w", r.method, base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		apiErr := newAPIError(resp.StatusCode, data)
+		transient := resp.StatusCode == http.StatusMisdirectedRequest ||
+			resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway ||
+			resp.StatusCode == http.StatusGatewayTimeout
+		return resp.Header, transient, apiErr
+	}
+	if r.out != nil {
+		if err := json.Unmarshal(data, r.out); err != nil {
+			return resp.Header, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
+		}
+	}
+	return resp.Header, false, nil
+}
+
+// indexOf reads the X-Flotilla-Index header.
+func indexOf(h http.Header) uint64 {
+	n, _ := strconv.ParseUint(h.Get(IndexHeader), 10, 64)
+	return n
+}
+
+// esc escapes one path segment.
+func esc(s string) string { return url.PathEscape(s) }
+
+// call is do for calls whose reply is a T.
+func call[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (*T, error) {
+	out := new(T)
+	if _, err := c.do(ctx, request{method: method, path: path, query: query, body: body, out: out}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// list is call for calls whose reply is a JSON array.
+func list[T any](ctx context.Context, c *Client, path string, query url.Values) ([]T, error) {
+	var out []T
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, query: query, out: &out}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// del performs a DELETE.
+func (c *Client) del(ctx context.Context, path string) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: path})
+	return err
+}

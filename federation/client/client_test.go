@@ -1,0 +1,162 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func ctxFor(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// deadURL is an address nothing listens on.
+func deadURL(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
+
+// recorder counts requests per host.
+type recorder struct {
+	mu    sync.Mutex
+	hosts []string
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	r.mu.Lock()
+	r.hosts = append(r.hosts, req.URL.Host)
+	r.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (r *recorder) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.hosts[len(r.hosts)-1]
+}
+
+func TestClientFailsOverAndFollowsLeader(t *testing.T) {
+	c := hub.NewTestCluster(t, 3, hub.TestOptions{NoSync: true})
+	ctx := ctxFor(t, 60*time.Second)
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower := (leader + 1) % 3
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"no leader"}`))
+	}))
+	defer unavailable.Close()
+	rec := &recorder{}
+	cl, err := client.New([]string{deadURL(t), unavailable.URL, c.URL(follower), c.URL(leader)}, c.AdminKey,
+		client.WithHTTPClient(&http.Client{Transport: rec}), client.WithBackoff(time.Millisecond, 10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
+		t.Fatalf("a dead and an unavailable replica first: %v", err)
+	}
+	if got, want := rec.last(), strings.TrimPrefix(c.URL(follower), "http://"); got != want {
+		t.Errorf("first success at %s, want the follower %s", got, want)
+	}
+	if _, err := cl.GetTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.last(), strings.TrimPrefix(c.URL(leader), "http://"); got != want {
+		t.Errorf("after a leader hint the client called %s, want the leader %s", got, want)
+	}
+
+	// Errors carry their kind; a refusal is not retried elsewhere.
+	n := len(rec.hosts)
+	_, err = cl.GetTenant(ctx, "nope")
+	if !errors.Is(err, structs.ErrNotFound) || client.StatusOf(err) != http.StatusNotFound {
+		t.Errorf("missing tenant: %v", err)
+	}
+	if len(rec.hosts) != n+1 {
+		t.Errorf("a 404 took %d requests", len(rec.hosts)-n)
+	}
+	bad, _ := client.New([]string{c.URL(leader)}, "flk_0000000000000000_"+strings.Repeat("0", 64))
+	if _, err := bad.ListTenants(ctx); !errors.Is(err, structs.ErrUnauthorized) {
+		t.Errorf("bad key: %v", err)
+	}
+	if leaderID, err := cl.Ready(ctx); err != nil || leaderID != string(c.ID(leader)) {
+		t.Errorf("Ready = %q, %v", leaderID, err)
+	}
+}
+
+func TestClientGivesUpWithTheHubsError(t *testing.T) {
+	unavailable := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"no leader reachable"}`))
+	}))
+	defer unavailable.Close()
+	cl, err := client.New([]string{unavailable.URL, deadURL(t)}, "k",
+		client.WithRetryTimeout(300*time.Millisecond), client.WithBackoff(time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cl.SubmitJob(context.Background(), structs.JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1})
+	if !errors.Is(err, structs.ErrUnavailable) || !strings.Contains(err.Error(), "no leader reachable") {
+		t.Errorf("SubmitJob = %v, want the hub's 503", err)
+	}
+	for _, bad := range [][]string{nil, {"ftp://x"}, {"http://"}} {
+		if _, err := client.New(bad, ""); err == nil {
+			t.Errorf("New(%q) accepted", bad)
+		}
+	}
+}
+
+func TestClientSubmitIsIdempotent(t *testing.T) {
+	c := hub.NewTestCluster(t, 1, hub.TestOptions{NoSync: true})
+	ctx := ctxFor(t, 60*time.Second)
+	admin, _ := client.New(c.URLs(), c.AdminKey)
+	for _, step := range []func() error{
+		func() error { _, err := admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}); return err },
+		func() error { _, err := admin.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
+		func() error {
+			_, err := admin.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 1, Cluster: "east"})
+			return err
+		},
+		func() error {
+			_, err := admin.PutApp(ctx, &structs.App{Name: "app", Visibility: structs.VisibilityPublic})
+			return err
+		},
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	req := structs.JobSubmitRequest{App: "app", MachineType: "n1", Nodes: 1}
+	j1, err := admin.SubmitJob(ctx, req)
+	if err != nil || !strings.HasPrefix(j1.ID, "j-") {
+		t.Fatalf("SubmitJob = %+v, %v", j1, err)
+	}
+	req.ID = j1.ID
+	j2, err := admin.SubmitJob(ctx, req)
+	if err != nil || j2.Number != j1.Number {
+		t.Errorf("resubmission = %+v, %v; want number %d", j2, err, j1.Number)
+	}
+	all, err := admin.AllJobs(ctx, client.JobQuery{})
+	if err != nil || len(all) != 1 {
+		t.Errorf("jobs = %d, %v; want 1", len(all), err)
+	}
+}

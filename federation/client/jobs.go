@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// NewJobID makes a job ID: "j-" and 26 random base-32 characters, usable
+// in Kubernetes object names.
+func NewJobID() string { return "j-" + strings.ToLower(rand.Text()) }
+
+// SubmitJob submits a job. It stamps req.ID (when empty) before the first
+// attempt, so retries after failures or leader changes return the same job
+// and never create a second one.
+func (c *Client) SubmitJob(ctx context.Context, req structs.JobSubmitRequest) (*structs.Job, error) {
+	if req.ID == "" {
+		req.ID = NewJobID()
+	}
+	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs", nil, &req)
+}
+
+// GetJob returns a job. With consistent, the read is linearizable: it sees
+// every write acknowledged before it, on any replica.
+func (c *Client) GetJob(ctx context.Context, id string, consistent bool) (*structs.Job, error) {
+	var q url.Values
+	if consistent {
+		q = url.Values{"consistent": {"true"}}
+	}
+	return call[structs.Job](ctx, c, http.MethodGet, "/v1/jobs/"+esc(id), q, nil)
+}
+
+// JobQuery selects jobs for ListJobs. Zero fields are not sent.
+type JobQuery struct {
+	Tenant, Owner, Cluster string
+	State                  structs.JobState
+	Active                 bool   // only jobs not in a final state
+	After                  uint64 // paging: jobs numbered above After
+	Limit                  int    // page size
+	// Index, when set, makes the call block until the jobs table changes
+	// past it or Wait passes.
+	Index      uint64
+	Wait       time.Duration
+	Consistent bool
+}
+
+func (q JobQuery) values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("tenant", q.Tenant)
+	set("owner", q.Owner)
+	set("cluster", q.Cluster)
+	set("state", string(q.State))
+	if q.Active {
+		v.Set("active", "true")
+	}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatUint(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Index > 0 {
+		v.Set("index", strconv.FormatUint(q.Index, 10))
+	}
+	if q.Wait > 0 {
+		v.Set("wait", q.Wait.String())
+	}
+	if q.Consistent {
+		v.Set("consistent", "true")
+	}
+	return v
+}
+
+// ListJobs returns one page of the jobs q selects (and the caller may see).
+func (c *Client) ListJobs(ctx context.Context, q JobQuery) (*structs.JobList, error) {
+	return call[structs.JobList](ctx, c, http.MethodGet, "/v1/jobs", q.values(), nil)
+}
+
+// WatchJobs blocks until the jobs table's index passes index (or wait
+// passes) and returns the jobs q selects with the index to watch next.
+func (c *Client) WatchJobs(ctx context.Context, q JobQuery, index uint64, wait time.Duration) (*structs.JobList, error) {
+	q.Index, q.Wait = index, wait
+	return c.ListJobs(ctx, q)
+}
+
+// AllJobs pages through every job q selects.
+func (c *Client) AllJobs(ctx context.Context, q JobQuery) ([]*structs.Job, error) {
+	var all []*structs.Job
+	for {
+		page, err := c.ListJobs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page.Jobs...)
+		if page.Next == 0 {
+			return all, nil
+		}
+		q.After = page.Next
+	}
+}
+
+// CancelJob cancels a job (or terminates it once started). Cancelling it
+// again returns it.
+func (c *Client) CancelJob(ctx context.Context, id, reason string) (*structs.Job, error) {
+	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs/"+esc(id)+"/cancel", nil,
+		&structs.JobControlRequest{Reason: reason})
+}
+
+// TerminateJob stops a job whether or not it has started.
+func (c *Client) TerminateJob(ctx context.Context, id, reason string) (*structs.Job, error) {
+	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs/"+esc(id)+"/terminate", nil,
+		&structs.JobControlRequest{Reason: reason})
+}

@@ -1,0 +1,115 @@
+package hub
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/hashicorp/go-hclog"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultWriteTimeout       = 15 * time.Second
+	DefaultForwardApplyWait   = 2 * time.Second
+	DefaultMaxBodyBytes       = 1 << 20
+	DefaultRetryBackoffMin    = 5 * time.Millisecond
+	DefaultRetryBackoffMax    = 250 * time.Millisecond
+	defaultShutdownGrace      = 5 * time.Second
+	defaultForwardIdlePerHost = 256
+)
+
+// Config configures one hub replica.
+type Config struct {
+	// Raft configures the replica's raft node. Raft.APIAddress must be this
+	// replica's base URL (e.g. "http://10.0.0.1:8080") and Raft.PeerAPI the
+	// base URLs of all replicas by raft id: writes received by a follower
+	// are forwarded to the leader's URL.
+	Raft raftnode.Config
+	// RaftLogger receives raft's logs; nil discards them.
+	RaftLogger hclog.Logger
+
+	// HTTPAddr is the address the API listens on, e.g. ":8080"; ignored
+	// when Listener is set.
+	HTTPAddr string
+	// Listener, if set, is the listener the API serves on.
+	Listener net.Listener
+
+	// InternalSecret authenticates replicas to each other on the internal
+	// endpoints (/internal/v1/...). Required with more than one replica;
+	// give every replica the same value.
+	InternalSecret string
+
+	// Auth configures authentication: system tenant, bootstrap
+	// administrator, bcrypt cost.
+	Auth auth.Config
+
+	// Admission decides the initial state of submitted jobs; nil admits
+	// every job to QUEUED.
+	Admission Admission
+
+	// WriteTimeout bounds a write including its retries and forwarding
+	// while no leader is reachable; 0 means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// ForwardApplyWait bounds how long a follower waits, after the leader
+	// acknowledged a forwarded write, until it has applied the write itself
+	// (so a read on the same replica sees it); 0 means
+	// DefaultForwardApplyWait, negative means no waiting.
+	ForwardApplyWait time.Duration
+	// RetryBackoffMin and RetryBackoffMax bound the backoff between write
+	// attempts; 0 means the defaults.
+	RetryBackoffMin, RetryBackoffMax time.Duration
+	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+
+	// ForwardTransport, if set, carries requests to other replicas
+	// (tests use it to cut links); nil means a pooled http.Transport.
+	ForwardTransport http.RoundTripper
+
+	// Logger receives the hub's logs; nil discards them.
+	Logger *slog.Logger
+
+	// Dispatch, if set, runs the placement loop on this replica while it
+	// leads (federation/dispatch): queued jobs are assigned to clusters.
+	Dispatch *DispatchOptions
+	// Now is the clock that stamps times into the log; nil means time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Listener == nil && c.HTTPAddr == "" {
+		return c, errors.New("hub: HTTPAddr or Listener is required")
+	}
+	if len(c.Raft.BootstrapPeers) > 1 && c.InternalSecret == "" {
+		return c, errors.New("hub: InternalSecret is required with more than one replica")
+	}
+	if c.Admission == nil {
+		c.Admission = QueueAll{}
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ForwardApplyWait == 0 {
+		c.ForwardApplyWait = DefaultForwardApplyWait
+	}
+	if c.RetryBackoffMin <= 0 {
+		c.RetryBackoffMin = DefaultRetryBackoffMin
+	}
+	if c.RetryBackoffMax <= 0 {
+		c.RetryBackoffMax = DefaultRetryBackoffMax
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}

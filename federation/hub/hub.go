@@ -1,0 +1,189 @@
+// Package hub wires one replica of the Flotilla hub: a raft node
+// (raftnode) replicating the fsm's commands into a state store, the
+// authenticator, and the HTTP API (api) served on a listener.
+//
+// Writes go through Hub.Write: on the leader they are applied through
+// raft; on a follower they are forwarded to the leader's internal endpoint
+// (POST /internal/v1/apply, authenticated by Config.InternalSecret). Both
+// retry with bounded backoff while there is no leader, the leader changes
+// or leadership is lost mid-write, up to Config.WriteTimeout. Retrying is
+// safe because every command the API writes is idempotent: job submissions
+// carry an ID stamped by the submitter and a second submission of an ID
+// returns the stored job; cancelling a cancelled job returns it; deletes
+// that may have happened report success.
+//
+// Reads use the local store. ConsistentRead makes the next read
+// linearizable: the leader confirms its leadership with a quorum and
+// returns its commit index (ReadBarrier, forwarded from followers through
+// POST /internal/v1/readindex), which the replica applies before reading.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/api"
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+)
+
+// Hub is one replica. Its methods are safe for concurrent use.
+type Hub struct {
+	cfg   Config
+	log   *slog.Logger
+	now   func() time.Time
+	store *state.Store
+	node  *raftnode.Node
+	authn *auth.Authenticator
+	api   *api.Server
+	srv   *http.Server
+	ln    net.Listener
+	fwd   *http.Client
+
+	stopOnce sync.Once
+	stopped  chan struct{} // closed by Shutdown or Close
+	bgDone   chan struct{} // closed when background work ends
+	dispDone chan struct{} // closed when the dispatcher ends
+	stopErr  error
+}
+
+// New starts a replica's raft node and opens its API listener; Run serves
+// the API.
+func New(cfg Config) (*Hub, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	store, err := state.New()
+	if err != nil {
+		return nil, err
+	}
+	authn, err := auth.New(store, cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return nil, fmt.Errorf("hub: listen: %w", err)
+		}
+	}
+	node, err := raftnode.New(cfg.Raft, fsm.New(store), cfg.RaftLogger)
+	if err != nil {
+		_ = ln.Close()
+		return nil, err
+	}
+	h := &Hub{
+		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
+		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}),
+	}
+	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
+	if h.fwd.Transport == nil {
+		h.fwd.Transport = &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        4 * defaultForwardIdlePerHost,
+			MaxIdleConnsPerHost: defaultForwardIdlePerHost,
+			IdleConnTimeout:     90 * time.Second,
+		}
+	}
+	h.api = api.New(api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
+		MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger.With("component", "api")})
+	h.srv = &http.Server{
+		Handler:           h.api,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	go h.background()
+	go h.runDispatch(cfg.Dispatch)
+	return h, nil
+}
+
+// Run serves the API until ctx ends (then shuts down gracefully) or the
+// replica is shut down.
+func (h *Hub) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- h.srv.Serve(h.ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), defaultShutdownGrace)
+		defer cancel()
+		return h.Shutdown(sctx)
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			<-h.stopped
+			return nil
+		}
+		_ = h.Close()
+		return err
+	}
+}
+
+// Shutdown stops serving (waiting for requests in flight until ctx ends)
+// and stops the raft node. It does not leave the raft configuration.
+func (h *Hub) Shutdown(ctx context.Context) error {
+	return h.stop(func() error {
+		if err := h.srv.Shutdown(ctx); err != nil {
+			return errors.Join(err, h.srv.Close())
+		}
+		return nil
+	})
+}
+
+// Close stops the replica abruptly: connections are dropped and raft stops.
+func (h *Hub) Close() error { return h.stop(h.srv.Close) }
+
+func (h *Hub) stop(stopHTTP func() error) error {
+	h.stopOnce.Do(func() {
+		close(h.stopped)
+		httpErr := stopHTTP()
+		if errors.Is(httpErr, http.ErrServerClosed) {
+			httpErr = nil
+		}
+		raftErr := h.node.Shutdown()
+		<-h.bgDone
+		<-h.dispDone
+		h.fwd.CloseIdleConnections()
+		h.stopErr = errors.Join(httpErr, raftErr)
+	})
+	return h.stopErr
+}
+
+// Addr is the API listener's address.
+func (h *Hub) Addr() net.Addr { return h.ln.Addr() }
+
+// Handler is the replica's API handler.
+func (h *Hub) Handler() http.Handler { return h.api }
+
+// Node is the replica's raft node.
+func (h *Hub) Node() *raftnode.Node { return h.node }
+
+// Store is the replica's local state (implements api.Backend).
+func (h *Hub) Store() *state.Store { return h.store }
+
+// Auth is the replica's authenticator.
+func (h *Hub) Auth() *auth.Authenticator { return h.authn }
+
+// Now is the hub's clock (implements api.Backend).
+func (h *Hub) Now() time.Time { return h.now() }
+
+// LeaderAPI is the current leader's API base URL, "" when unknown.
+func (h *Hub) LeaderAPI() string {
+	addr, _ := h.node.LeaderAPIAddress()
+	return addr
+}
+
+// Leader is the current leader's raft id, "" when none is known.
+func (h *Hub) Leader() string {
+	id, _ := h.node.Leader()
+	return string(id)
+}

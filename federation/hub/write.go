@@ -1,0 +1,203 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// errNoLeader means no leader is known right now (an election is running).
+var errNoLeader = errors.New("hub: no leader known")
+
+// Write logs cmd through raft and returns the command's result (see the
+// fsm command types). On a follower the write is forwarded to the leader.
+// Transient failures (no leader, leader change, lost leadership) are
+// retried until Config.WriteTimeout; if the hub still cannot write, the
+// error is structs.ErrUnavailable. Errors of the state machine (invalid,
+// not found, conflict...) are returned as they are.
+func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
+	b, err := fsm.Encode(cmd)
+	if err != nil {
+		return nil, err
+	}
+	val, _, err := h.write(ctx, b)
+	return val, err
+}
+
+// write applies an encoded command with retries and returns its result and
+// the index of the log entry that carried it.
+func (h *Hub) write(ctx context.Context, b []byte) (val any, index uint64, err error) {
+	ambiguous := false
+	err = h.retry(ctx, func(ctx context.Context) error {
+		var e error
+		val, index, e = h.attempt(ctx, b)
+		if mayHaveApplied(e) {
+			ambiguous = true
+		}
+		return e
+	})
+	if err != nil && ambiguous && isDelete(b) && errors.Is(err, structs.ErrNotFound) {
+		// An earlier attempt deleted it.
+		return nil, index, nil
+	}
+	return val, index, err
+}
+
+// attempt applies b once: locally on the leader, else through the leader's
+// internal endpoint.
+func (h *Hub) attempt(ctx context.Context, b []byte) (any, uint64, error) {
+	if h.node.IsLeader() {
+		return h.applyLocal(ctx, b)
+	}
+	addr, ok := h.node.LeaderAPIAddress()
+	if !ok {
+		return nil, 0, errNoLeader
+	}
+	val, index, err := h.forwardApply(ctx, addr, b)
+	if index > 0 && h.cfg.ForwardApplyWait > 0 {
+		// Let a read on this replica see the write it just acknowledged.
+		wctx, cancel := context.WithTimeout(ctx, h.cfg.ForwardApplyWait)
+		_ = h.node.WaitApplied(wctx, index)
+		cancel()
+	}
+	return val, index, err
+}
+
+// applyLocal applies b through this node's raft and makes the outcome of
+// repeated commands the outcome of the first (see resolve). Raft errors
+// are raftnode's.
+func (h *Hub) applyLocal(ctx context.Context, b []byte) (any, uint64, error) {
+	val, index, err := h.node.Apply(ctx, b)
+	if err != nil && index > 0 {
+		val, err = h.resolve(b, err)
+	}
+	return val, index, err
+}
+
+// ApplyInternal applies an encoded command on this replica, which must be
+// the leader; it serves the internal endpoint (implements api.Backend).
+// Raft errors become structs.ErrNotLeader (nothing written) or
+// structs.ErrUnavailable (outcome unknown).
+func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) {
+	if len(b) < 2 || b[0] != fsm.Version {
+		return nil, 0, structs.Errorf(structs.ErrInvalid, "apply: not an encoded command")
+	}
+	val, index, err := h.applyLocal(ctx, b)
+	if err != nil && index == 0 {
+		err = publicError(err)
+	}
+	return val, index, err
+}
+
+// resolve turns the state machine's refusal of a repeated command into the
+// result of the original: a job submitted twice is the stored job; a job
+// cancelled (or finished and reported) twice is the job as it stands.
+// The leader has applied the entry when Apply returns, so its store holds
+// what the entry saw.
+func (h *Hub) resolve(b []byte, err error) (any, error) {
+	switch fsm.CommandType(b[1]) {
+	case fsm.TypeJobSubmit:
+		if !errors.Is(err, structs.ErrConflict) {
+			return nil, err
+		}
+		cmd, derr := fsm.Decode(b)
+		if derr != nil {
+			return nil, err
+		}
+		if j, gerr := h.store.Read().Job(cmd.(*fsm.JobSubmit).Job.ID); gerr == nil {
+			return j, nil
+		}
+	case fsm.TypeJobCancel, fsm.TypeJobUpdateState:
+		var te *structs.TransitionError
+		if !errors.As(err, &te) {
+			return nil, err
+		}
+		done := te.From == te.To
+		if fsm.CommandType(b[1]) == fsm.TypeJobCancel {
+			done = te.From == structs.JobCanceled || te.From == structs.JobTerminated
+		}
+		if j, gerr := h.store.Read().Job(te.JobID); done && gerr == nil {
+			return j, nil
+		}
+	}
+	return nil, err
+}
+
+func isDelete(b []byte) bool {
+	switch fsm.CommandType(b[1]) {
+	case fsm.TypeTenantDelete, fsm.TypeTeamDelete, fsm.TypeUserDelete, fsm.TypeMachineTypeDelete,
+		fsm.TypeClusterDelete, fsm.TypeVaultDelete, fsm.TypeAppDelete, fsm.TypeLimitDelete,
+		fsm.TypeBurstRuleDelete:
+		return true
+	}
+	return false
+}
+
+// retry runs op until it succeeds or fails for good, backing off between
+// transient failures, for at most Config.WriteTimeout.
+func (h *Hub) retry(ctx context.Context, op func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
+	defer cancel()
+	backoff := h.cfg.RetryBackoffMin
+	for {
+		err := op(ctx)
+		if err == nil || !retryable(err) {
+			return publicError(err)
+		}
+		if ctx.Err() != nil {
+			return structs.Errorf(structs.ErrUnavailable, "no leader reachable: %v", err)
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return structs.Errorf(structs.ErrUnavailable, "no leader reachable: %v", err)
+		case <-h.stopped:
+			t.Stop()
+			return structs.Errorf(structs.ErrUnavailable, "replica shutting down")
+		case <-t.C:
+		}
+		backoff = min(2*backoff, h.cfg.RetryBackoffMax)
+	}
+}
+
+// retryable reports whether err is transient: another attempt, possibly
+// on another leader, may succeed.
+func retryable(err error) bool {
+	var fe *forwardError
+	return raftnode.Retryable(err) || errors.Is(err, errNoLeader) || errors.As(err, &fe)
+}
+
+// mayHaveApplied reports whether a failed attempt may still have been
+// committed.
+func mayHaveApplied(err error) bool {
+	var fe *forwardError
+	if errors.As(err, &fe) {
+		return fe.ambiguous
+	}
+	return errors.Is(err, raftnode.ErrLeadershipLost) || errors.Is(err, raftnode.ErrShutdown) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// publicError gives raft-level errors a structs kind for the API.
+func publicError(err error) error {
+	switch {
+	case err == nil || structs.KindOf(err) != nil:
+		return err
+	case errors.Is(err, raftnode.ErrNotLeader):
+		return structs.Errorf(structs.ErrNotLeader, "%v", err)
+	case errors.Is(err, raftnode.ErrLeadershipLost), errors.Is(err, raftnode.ErrEnqueueTimeout),
+		errors.Is(err, raftnode.ErrShutdown), errors.Is(err, errNoLeader),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return structs.Errorf(structs.ErrUnavailable, "%v", err)
+	}
+	var fe *forwardError
+	if errors.As(err, &fe) {
+		return structs.Errorf(structs.ErrUnavailable, "%v", err)
+	}
+	return err
+}
