@@ -1,21 +1,30 @@
-// Command demo runs Flotilla's local demonstration: two real Kubernetes
-// control planes, "east" and "west", with simulated CPU and GPU nodes. It
-// prints their kubeconfig paths and runs until interrupted, then stops
-// everything it started.
+// Command demo runs Flotilla on one machine: hub replicas (raft over
+// loopback TCP), two real Kubernetes control planes "east" and "west" with
+// simulated CPU and GPU nodes, an agent for each, demo tenants, machine types
+// pinned to each cluster and a burst rule. It submits a sample 4-node MPI job,
+// prints where it ran, then serves until interrupted and stops everything.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/test/hubenv"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
 
@@ -29,11 +38,14 @@ func main() {
 func run() error {
 	bin := flag.String("bin", "bin", "directory holding the control-plane binaries")
 	dir := flag.String("dir", ".demo", "directory for the demo's data, logs and kubeconfigs")
+	replicas := flag.Int("replicas", envInt("REPLICAS", 1), "hub replicas (1, 3 or 5; env REPLICAS)")
 	cpuNodes := flag.Int("cpu-nodes", 4, "simulated CPU nodes per cluster")
 	gpuNodes := flag.Int("gpu-nodes", 2, "simulated GPU nodes per cluster")
-	exitAfterStart := flag.Bool("exit-after-start", false, "stop once everything is up (for checks)")
+	exitAfterStart := flag.Bool("exit-after-start", false, "stop once the sample job runs (for checks)")
 	flag.Parse()
-
+	if *replicas != 1 && *replicas != 3 && *replicas != 5 {
+		return fmt.Errorf("replicas must be 1, 3 or 5, not %d", *replicas)
+	}
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
 		return err
@@ -42,10 +54,10 @@ func run() error {
 	if err := os.RemoveAll(*dir); err != nil {
 		return err
 	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Control planes.
 	names := []string{"east", "west"}
 	envs := make([]*k8senv.Env, len(names))
 	errs := make([]error, len(names))
@@ -83,11 +95,73 @@ func run() error {
 		}
 	}
 
-	fmt.Println("Flotilla demo is up.")
+	// Hub replicas.
+	hubs, err := hubenv.Start(filepath.Join(*dir, "hub"), *replicas)
+	if err != nil {
+		return err
+	}
+	defer hubs.Stop()
+	adm, err := client.New(hubs.URLs, hubs.AdminKey)
+	if err != nil {
+		return err
+	}
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := waitHub(sctx, adm); err != nil {
+		return err
+	}
+	agentKeys, aliceKey, err := setupFederation(sctx, adm)
+	if err != nil {
+		return fmt.Errorf("setting up the demo federation: %w", err)
+	}
+
+	// One agent per cluster.
+	actx, stopAgents := context.WithCancel(ctx)
+	var awg sync.WaitGroup
+	defer func() { stopAgents(); awg.Wait() }()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	for _, e := range envs {
+		a, err := agentd.New(agentd.Config{Cluster: e.Name, HubURLs: hubs.URLs, AgentKey: agentKeys[e.Name], Kube: e.Config,
+			Namespace: "flotilla-jobs", Image: "flotilla/mpi-hello:demo", Heartbeat: time.Second, Log: quiet})
+		if err != nil {
+			return err
+		}
+		awg.Add(1)
+		go func() { defer awg.Done(); _ = a.Run(actx) }()
+	}
+
+	alice, err := client.New(hubs.URLs, aliceKey)
+	if err != nil {
+		return err
+	}
+	j, err := runSample(sctx, alice)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("\nsample job %s is %s on cluster %q", j.Name, j.State, j.Cluster)
+	if j.BurstRule != "" {
+		fmt.Printf(" (burst by rule %s)", j.BurstRule)
+	}
+	fmt.Println()
+	for _, e := range envs {
+		if e.Name != j.Cluster {
+			continue
+		}
+		pods, err := e.Client.CoreV1().Pods("flotilla-jobs").List(sctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + fmt.Sprint(j.Number)})
+		if err == nil {
+			for _, p := range pods.Items {
+				fmt.Printf("  pod %-8s %-7s on node %s (%s)\n", p.Name, p.Labels[podgroup.LabelRole], p.Spec.NodeName, p.Status.Phase)
+			}
+		}
+	}
+
+	fmt.Println("\nFlotilla demo is up.")
+	fmt.Printf("  hub (%d replica(s)): %v\n", *replicas, hubs.URLs)
+	fmt.Printf("  admin API key: %s\n  alice's API key: %s\n", hubs.AdminKey, aliceKey)
+	fmt.Printf("  try: %s/flotilla --hub %s --api-key %s jobs\n", abs, hubs.URLs[0], aliceKey)
 	for _, e := range envs {
 		kc, _ := filepath.Abs(e.Kubeconfig)
-		fmt.Printf("  cluster %-5s API %s\n", e.Name, e.APIServerURL)
-		fmt.Printf("    kubeconfig: %s\n", kc)
+		fmt.Printf("  cluster %-5s API %s\n    kubeconfig: %s\n", e.Name, e.APIServerURL, kc)
 		fmt.Printf("    try: %s/kubectl --kubeconfig %s get nodes -L flotilla.io/class\n", abs, kc)
 	}
 	if *exitAfterStart {
@@ -96,6 +170,29 @@ func run() error {
 	fmt.Println("Press Ctrl-C to stop.")
 	<-ctx.Done()
 	return nil
+}
+
+func waitHub(ctx context.Context, c *client.Client) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if leader, err := c.Ready(ctx); err == nil && leader != "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("hub has no leader: %w", ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func envInt(name string, def int) int {
+	var v int
+	if _, err := fmt.Sscan(os.Getenv(name), &v); err == nil {
+		return v
+	}
+	return def
 }
 
 // demoNodes returns the simulated nodes of one cluster: CPU nodes and tainted GPU nodes.

@@ -1,0 +1,123 @@
+// Package agentd wires a whole cluster agent — cache, gang scheduler, binder,
+// job runtime and hub sync — from one configuration. cmd/flotilla-agent,
+// the demo and the end-to-end suites run agents through it.
+package agentd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/clusteragent/hubsync"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Config is everything one agent needs.
+type Config struct {
+	// Cluster is this cluster's name at the hub.
+	Cluster string
+	// HubURLs are the hub replicas' base URLs; AgentKey the cluster's key.
+	HubURLs  []string
+	AgentKey string
+	// Kube is the API server of this cluster.
+	Kube *rest.Config
+	// Namespace the agent runs jobs in (created if missing).
+	Namespace string
+	// Image is the default app image.
+	Image string
+	// NodeSelector (a label selector string) limits the nodes it uses.
+	NodeSelector string
+	// Scheduler options: weights, tenant isolation, backfill.
+	Scheduler scheduler.Options
+	// Heartbeat of the status push (default 2 s).
+	Heartbeat time.Duration
+	// Agent lets the caller adjust the agent's configuration (runtime
+	// options, filer) before it starts.
+	Agent func(*agent.Config)
+	Log   *slog.Logger
+}
+
+// Agent is a running agent.
+type Agent struct {
+	kube      kubernetes.Interface
+	namespace string
+	Agent     *agent.Agent
+	Syncer    *hubsync.Syncer
+	Hub       *client.Client
+}
+
+// New builds an agent from cfg.
+func New(cfg Config) (*Agent, error) {
+	if cfg.Cluster == "" || len(cfg.HubURLs) == 0 || cfg.AgentKey == "" || cfg.Kube == nil {
+		return nil, errors.New("agentd: cluster, hub URLs, agent key and kubeconfig are required")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "flotilla-jobs"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	kc, err := kubernetes.NewForConfig(cfg.Kube)
+	if err != nil {
+		return nil, err
+	}
+	hub, err := client.New(cfg.HubURLs, cfg.AgentKey)
+	if err != nil {
+		return nil, err
+	}
+	var sel labels.Selector
+	if strings.TrimSpace(cfg.NodeSelector) != "" {
+		if sel, err = labels.Parse(cfg.NodeSelector); err != nil {
+			return nil, fmt.Errorf("agentd: node selector: %w", err)
+		}
+	}
+	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
+	acfg := agent.Config{
+		Client: kc, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
+		Log:    cfg.Log.With("cluster", cfg.Cluster),
+		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
+	}
+	if cfg.Agent != nil {
+		cfg.Agent(&acfg)
+	}
+	a := agent.New(acfg)
+	out.Agent = a
+	out.Syncer = hubsync.New(hubsync.Config{
+		Hub: hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
+		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
+			snap, _, _ := a.Cache.Snapshot()
+			return hubsync.Capacity(snap, mts, podgroup.Options{})
+		},
+		Why: func(number uint64) (string, bool) {
+			p, ok := a.Why(cfg.Namespace, number)
+			return p.Reason, ok
+		},
+	})
+	return out, nil
+}
+
+// Run runs the agent until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	_, err := a.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.namespace}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("agentd: namespace %s: %w", a.namespace, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- a.Agent.Run(ctx) }()
+	a.Syncer.Run(ctx)
+	return <-errc
+}

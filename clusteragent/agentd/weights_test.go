@@ -1,0 +1,18 @@
+package agentd
+
+import "testing"
+
+func TestParseWeights(t *testing.T) {
+	got, err := ParseWeights(" cpu=1, nvidia.com/gpu=8,memory=0.5 ")
+	if err != nil || got["cpu"] != 1 || got["nvidia.com/gpu"] != 8 || got["memory"] != 0.5 || len(got) != 3 {
+		t.Fatalf("ParseWeights = %v, %v", got, err)
+	}
+	for _, bad := range []string{"cpu", "cpu=x", "=1", "cpu=-1"} {
+		if _, err := ParseWeights(bad); err == nil {
+			t.Errorf("ParseWeights(%q) accepted", bad)
+		}
+	}
+	if w, err := ParseWeights(""); w != nil || err != nil {
+		t.Errorf("empty: %v %v", w, err)
+	}
+}
