@@ -1,0 +1,332 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Machine types.
+
+func runMachineTypesApply(ctx context.Context, s *session, path, args []string) error {
+	file, err := s.applyFile(path, args, nil)
+	if err != nil {
+		return err
+	}
+	mts, err := readObjects[*structs.MachineType](file)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return applyAll(ctx, s, file, "machine type", mts, nonNil((*structs.MachineType).Validate),
+		func(m *structs.MachineType) string { return m.Name }, cl.PutMachineType)
+}
+
+// nonNil wraps a validator so that a null list item is an error.
+func nonNil[T any](validate func(*T) error) func(*T) error {
+	return func(v *T) error {
+		if v == nil {
+			return fmt.Errorf("null item")
+		}
+		return validate(v)
+	}
+}
+
+func runMachineTypesList(ctx context.Context, s *session, path, args []string) error {
+	if err := s.noArgs(path, args, nil); err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	mts, err := cl.ListMachineTypes(ctx)
+	if err != nil {
+		return err
+	}
+	return s.show(orEmpty(mts), func() error {
+		rows := make([][]string, len(mts))
+		for i, m := range mts {
+			scale := fmt.Sprintf("%d..%d", max(m.ScaleMin, 1), m.ScaleMax)
+			if m.ScaleMax == 0 {
+				scale = fmt.Sprintf("%d..", max(m.ScaleMin, 1))
+			}
+			rows[i] = []string{m.Name, dash(m.Cluster), strconv.Itoa(m.Cores), strconv.Itoa(m.GPUs),
+				strconv.Itoa(m.RAM), scale, strconv.FormatFloat(m.Price, 'f', -1, 64), m.Description}
+		}
+		return s.table([]string{"NAME", "CLUSTER", "CORES", "GPUS", "RAM_GB", "SCALE", "PRICE", "DESCRIPTION"}, rows)
+	})
+}
+
+func runMachineTypesDelete(ctx context.Context, s *session, path, args []string) error {
+	name, err := s.nameArg(path, args, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return s.deleted("machine type", name, cl.DeleteMachineType(ctx, name))
+}
+
+// Clusters.
+
+// ClusterAdded is the -o json reply of "admin clusters add" and
+// "rotate-key": the cluster and its agent key, shown this once.
+type ClusterAdded struct {
+	Cluster  *structs.Cluster       `json:"cluster"`
+	AgentKey *structs.APIKeyCreated `json:"agent_key"`
+}
+
+func runClustersAdd(ctx context.Context, s *session, path, args []string) error {
+	var spec structs.ClusterSpec
+	var labels kvFlag
+	name, err := s.nameArg(path, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&spec.Zone, "zone", "", "zone (a job's machine and vault must share one)")
+		fs.Var(&labels, "label", "label key=value (repeatable)")
+	})
+	if err != nil {
+		return err
+	}
+	spec.Labels = labels.m
+	if err := (&structs.Cluster{Name: name}).Validate(); err != nil {
+		return usageErr(err)
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	// An existing cluster keeps its agent key: adding it again would cut
+	// its running agent off.
+	if _, err := cl.GetCluster(ctx, name); err == nil {
+		return fmt.Errorf("cluster %s is already registered (use 'admin clusters rotate-key' for a new agent key)", name)
+	} else if structs.KindOf(err) != structs.ErrNotFound {
+		return err
+	}
+	c, err := cl.PutCluster(ctx, name, &spec)
+	if err != nil {
+		return err
+	}
+	return s.agentKey(ctx, c)
+}
+
+func runClustersRotateKey(ctx context.Context, s *session, path, args []string) error {
+	name, err := s.nameArg(path, args, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	c, err := cl.GetCluster(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.agentKey(ctx, c)
+}
+
+// agentKey issues cluster c's agent key and prints it once.
+func (s *session) agentKey(ctx context.Context, c *structs.Cluster) error {
+	k, err := s.cl.CreateAgentKey(ctx, c.Name)
+	if err != nil {
+		return withPrefix("cluster "+c.Name+" is registered, but issuing its agent key failed", err)
+	}
+	return s.show(&ClusterAdded{Cluster: c, AgentKey: k}, func() error {
+		return s.line("cluster %s registered; its agent key (shown once; store it now):\n%s", c.Name, k.Key)
+	})
+}
+
+func runClustersList(ctx context.Context, s *session, path, args []string) error {
+	if err := s.noArgs(path, args, nil); err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	cs, err := cl.ListClusters(ctx)
+	if err != nil {
+		return err
+	}
+	return s.show(orEmpty(cs), func() error {
+		rows := make([][]string, len(cs))
+		for i, c := range cs {
+			status := string(c.Status)
+			if status == "" {
+				status = string(structs.ClusterUnknown)
+			}
+			var capa []string
+			for _, mt := range slices.Sorted(maps.Keys(c.Capacity)) {
+				capa = append(capa, fmt.Sprintf("%s %d/%d", mt, c.Capacity[mt].Free, c.Capacity[mt].Total))
+			}
+			rows[i] = []string{c.Name, dash(c.Zone), status, dash(stamp(c.LastHeartbeat)), dash(strings.Join(capa, ", "))}
+		}
+		return s.table([]string{"NAME", "ZONE", "STATUS", "LAST_HEARTBEAT", "FREE/TOTAL"}, rows)
+	})
+}
+
+func runClustersDelete(ctx context.Context, s *session, path, args []string) error {
+	name, err := s.nameArg(path, args, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return s.deleted("cluster", name, cl.DeleteCluster(ctx, name))
+}
+
+// Apps.
+
+func runAppsApply(ctx context.Context, s *session, path, args []string) error {
+	var name, visibility, image string
+	file, err := s.applyFile(path, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&name, "name", "", "app name (for a bare AppDef; default: from the AppDef's name)")
+		fs.StringVar(&visibility, "visibility", "", "public, tenant or private (for a bare AppDef; default public)")
+		fs.StringVar(&image, "image", "", "container image (for a bare AppDef)")
+	})
+	if err != nil {
+		return err
+	}
+	app, err := readApp(file, name, visibility, image)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return applyAll(ctx, s, file, "app", []*structs.App{app}, checkApp,
+		func(a *structs.App) string { return a.Name }, cl.PutApp)
+}
+
+// readApp reads an app file: a Flotilla app object (with an "appdef"
+// key), or a bare JARVICE-style AppDef.json completed by the flags.
+func readApp(file, name, visibility, image string) (*structs.App, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	var probe map[string]json.RawMessage
+	if objs, err := decodeObjects[map[string]json.RawMessage](data); err == nil && len(objs) == 1 {
+		probe = objs[0]
+	}
+	if _, isApp := probe["appdef"]; isApp {
+		if name != "" || visibility != "" || image != "" {
+			return nil, usagef("%s: an app file carries its own name, visibility and image; drop the flags", file)
+		}
+		apps, err := decodeObjects[*structs.App](data)
+		if err != nil {
+			return nil, usagef("%s: %v", file, err)
+		}
+		return apps[0], nil
+	}
+	defs, err := decodeObjects[structs.AppDef](data)
+	if err != nil {
+		return nil, usagef("%s: %v", file, err)
+	}
+	if len(defs) != 1 {
+		return nil, usagef("%s: want one AppDef", file)
+	}
+	if name == "" {
+		name = slug(defs[0].Name)
+	}
+	if visibility == "" {
+		visibility = string(structs.VisibilityPublic)
+	}
+	return &structs.App{Name: name, Visibility: structs.Visibility(visibility), Image: image, AppDef: defs[0]}, nil
+}
+
+// checkApp validates an app and the parts of its AppDef the hub relies on.
+func checkApp(a *structs.App) error {
+	if a == nil {
+		return fmt.Errorf("null app")
+	}
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(a.AppDef.Commands)) {
+		c := a.AppDef.Commands[k]
+		if c.Path == "" {
+			return fmt.Errorf("command %q: no path", k)
+		}
+		for pk, p := range c.Parameters {
+			switch p.Type {
+			case structs.ParamConst, structs.ParamString, structs.ParamBool, structs.ParamInt, structs.ParamFloat,
+				structs.ParamRange, structs.ParamSelection, structs.ParamFile, structs.ParamUpload:
+			default:
+				return fmt.Errorf("command %q, parameter %q: type %q", k, pk, p.Type)
+			}
+		}
+	}
+	for _, vt := range a.AppDef.VaultTypes {
+		if !vt.Valid() {
+			return fmt.Errorf("vault type %q", vt)
+		}
+	}
+	return nil
+}
+
+// slug makes an app name from an AppDef name: "Mini Solver" → "mini-solver".
+func slug(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+			dash = false
+		} else if !dash && b.Len() > 0 {
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+func runAppsList(ctx context.Context, s *session, path, args []string) error {
+	if err := s.noArgs(path, args, nil); err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	apps, err := cl.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	return s.show(orEmpty(apps), func() error {
+		rows := make([][]string, len(apps))
+		for i, a := range apps {
+			rows[i] = []string{a.Name, string(a.Visibility), dash(a.Owner), dash(a.Image),
+				dash(strings.Join(slices.Sorted(maps.Keys(a.AppDef.Commands)), ",")), a.AppDef.Description}
+		}
+		return s.table([]string{"NAME", "VISIBILITY", "OWNER", "IMAGE", "COMMANDS", "DESCRIPTION"}, rows)
+	})
+}
+
+func runAppsDelete(ctx context.Context, s *session, path, args []string) error {
+	name, err := s.nameArg(path, args, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return s.deleted("app", name, cl.DeleteApp(ctx, name))
+}

@@ -1,0 +1,216 @@
+// Package cli is the flotilla command-line tool: users submit, inspect and
+// stop jobs and ask why one is pending; administrators manage tenants,
+// teams, users, machine types, clusters, apps, limits, burst rules and
+// vaults. It talks to the hub through federation/client.
+//
+// Run is the whole program, so tests drive it in-process:
+//
+//	flotilla [--hub URL[,URL...]] [--api-key KEY] [-o table|json] COMMAND [flags] [ARGS]
+//
+// Global flags may also follow the command. --hub defaults to $FLOTILLA_HUB
+// and --api-key to $FLOTILLA_API_KEY. Exit codes: 0 success, 1 the hub or
+// the network failed (the hub's message is printed), 2 usage error or bad
+// input (nothing is sent), 3 not found, 4 unauthorized or forbidden.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Exit codes of Run.
+const (
+	ExitOK       = 0
+	ExitError    = 1 // the hub refused or failed, or it could not be reached
+	ExitUsage    = 2 // bad command line or input; nothing was sent
+	ExitNotFound = 3
+	ExitDenied   = 4 // unauthorized or forbidden
+)
+
+// Environment variables read by Run.
+const (
+	EnvHub    = "FLOTILLA_HUB"
+	EnvAPIKey = "FLOTILLA_API_KEY"
+)
+
+// DefaultTimeout bounds one command's calls, retries included.
+const DefaultTimeout = 30 * time.Second
+
+// session is one invocation: output streams and global settings.
+type session struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+
+	hub     string // --hub, comma-separated
+	apiKey  string
+	output  string
+	timeout time.Duration
+
+	cl *client.Client
+}
+
+// Run runs the command line args (without the program name), writing
+// results to stdout and messages to stderr; getenv reads the environment
+// (os.Getenv in main, nil for none). It returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	s := &session{stdout: stdout, stderr: stderr, getenv: getenv, output: "table", timeout: DefaultTimeout}
+	fs := s.flagSet("flotilla")
+	fs.Usage = func() { s.rootUsage(stderr) }
+	if err := fs.Parse(args); err != nil {
+		return s.finish(usageErr(err))
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		s.rootUsage(stderr)
+		return ExitUsage
+	}
+	return s.finish(runCommand(ctx, s, commandTree(), []string{"flotilla"}, rest))
+}
+
+// flagSet returns a flag set with the global flags, bound to s (so that
+// they may appear before or after the command).
+func (s *session) flagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	// The flag package's own messages are dropped: finish prints the
+	// error once, and usage functions write to stderr themselves.
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&s.hub, "hub", s.hub, "hub URL(s), comma-separated (default $"+EnvHub+")")
+	fs.StringVar(&s.apiKey, "api-key", s.apiKey, "API key (default $"+EnvAPIKey+")")
+	fs.StringVar(&s.output, "o", s.output, "output: table or json")
+	fs.DurationVar(&s.timeout, "timeout", s.timeout, "how long to keep trying the hub")
+	return fs
+}
+
+func (s *session) rootUsage(w io.Writer) {
+	fmt.Fprint(w, `usage: flotilla [--hub URL[,URL...]] [--api-key KEY] [-o table|json] COMMAND [ARGS]
+
+commands:
+`)
+	printCommands(w, commandTree())
+	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags.\n", EnvHub, EnvAPIKey)
+}
+
+// client returns the hub client, made on first use from the global
+// settings.
+func (s *session) client() (*client.Client, error) {
+	if s.cl != nil {
+		return s.cl, nil
+	}
+	hubs := s.hub
+	if hubs == "" {
+		hubs = s.getenv(EnvHub)
+	}
+	var urls []string
+	for u := range strings.SplitSeq(hubs, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	if len(urls) == 0 {
+		return nil, usagef("no hub: give --hub URL or set $%s", EnvHub)
+	}
+	key := s.apiKey
+	if key == "" {
+		key = s.getenv(EnvAPIKey)
+	}
+	if s.timeout <= 0 {
+		return nil, usagef("--timeout must be positive")
+	}
+	cl, err := client.New(urls, key, client.WithRetryTimeout(s.timeout))
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	s.cl = cl
+	return cl, nil
+}
+
+// checkOutput validates -o.
+func (s *session) checkOutput() error {
+	if s.output != "table" && s.output != "json" {
+		return usagef("-o %q: want table or json", s.output)
+	}
+	return nil
+}
+
+func (s *session) json() bool { return s.output == "json" }
+
+// usageError is a bad command line or bad input: nothing was sent.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
+
+func usageErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	return &usageError{err}
+}
+
+// prefixedError names what an error is about ("machine type n1").
+type prefixedError struct {
+	prefix string
+	err    error
+}
+
+func (e *prefixedError) Error() string { return e.prefix + ": " + e.err.Error() }
+func (e *prefixedError) Unwrap() error { return e.err }
+
+func withPrefix(prefix string, err error) error { return &prefixedError{prefix, err} }
+
+// ExitCode maps an error of a command to the exit code.
+func ExitCode(err error) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, &ue):
+		return ExitUsage
+	case errors.Is(err, structs.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, structs.ErrUnauthorized), errors.Is(err, structs.ErrForbidden):
+		return ExitDenied
+	}
+	return ExitError
+}
+
+// finish prints err and returns the exit code.
+func (s *session) finish(err error) int {
+	code := ExitCode(err)
+	if code == ExitOK {
+		return code
+	}
+	var ae *client.APIError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &ae):
+		msg := ae.Message
+		var pe *prefixedError
+		if errors.As(err, &pe) {
+			msg = pe.prefix + ": " + msg
+		}
+		fmt.Fprintf(s.stderr, "flotilla: %s (HTTP %d)\n", msg, ae.Status)
+	default:
+		fmt.Fprintf(s.stderr, "flotilla: %v\n", err)
+	}
+	return code
+}

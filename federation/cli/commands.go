@@ -1,0 +1,231 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+)
+
+// cmd is a node of the command tree: a leaf runs, a group holds subs.
+type cmd struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, s *session, path []string, args []string) error
+	subs    []*cmd
+}
+
+// commandTree is every command.
+func commandTree() []*cmd {
+	return []*cmd{
+		{name: "submit", summary: "submit a job; prints its name and number", run: runSubmit},
+		{name: "status", summary: "show a job (JOB is its name, number or id)", run: runStatus},
+		{name: "jobs", summary: "list jobs (active ones unless --all or --state)", run: runJobs},
+		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
+		{name: "terminate", summary: "terminate a job", run: runTerminate},
+		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
+		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
+		{name: "admin", summary: "administration", subs: adminTree()},
+	}
+}
+
+func adminTree() []*cmd {
+	return []*cmd{
+		{name: "tenants", summary: "tenants (payers)", subs: []*cmd{
+			{name: "list", summary: "list tenants", run: runTenantsList},
+			{name: "add", summary: "create or replace a tenant", run: runTenantsAdd},
+			{name: "delete", summary: "delete a tenant", run: runTenantsDelete},
+		}},
+		{name: "teams", summary: "teams of a tenant", subs: []*cmd{
+			{name: "list", summary: "list teams", run: runTeamsList},
+			{name: "add", summary: "create or replace a team", run: runTeamsAdd},
+			{name: "delete", summary: "delete a team", run: runTeamsDelete},
+		}},
+		{name: "users", summary: "users and their API keys", subs: []*cmd{
+			{name: "list", summary: "list users", run: runUsersList},
+			{name: "add", summary: "create or replace a user", run: runUsersAdd},
+			{name: "delete", summary: "delete a user", run: runUsersDelete},
+			{name: "key", summary: "API keys of a user", subs: []*cmd{
+				{name: "create", summary: "create an API key (printed once)", run: runKeyCreate},
+				{name: "list", summary: "list a user's API keys", run: runKeyList},
+				{name: "revoke", summary: "revoke an API key", run: runKeyRevoke},
+			}},
+		}},
+		{name: "machine-types", summary: "machine types", subs: []*cmd{
+			{name: "apply", summary: "create or replace machine types from a JSON/YAML file", run: runMachineTypesApply},
+			{name: "list", summary: "list machine types", run: runMachineTypesList},
+			{name: "delete", summary: "delete a machine type", run: runMachineTypesDelete},
+		}},
+		{name: "clusters", summary: "federated clusters", subs: []*cmd{
+			{name: "add", summary: "register a cluster; prints its agent key once", run: runClustersAdd},
+			{name: "list", summary: "list clusters", run: runClustersList},
+			{name: "rotate-key", summary: "issue a new agent key (the old one stops working)", run: runClustersRotateKey},
+			{name: "delete", summary: "delete a cluster", run: runClustersDelete},
+		}},
+		{name: "apps", summary: "app catalog", subs: []*cmd{
+			{name: "apply", summary: "create or replace an app from an AppDef or app file", run: runAppsApply},
+			{name: "list", summary: "list apps", run: runAppsList},
+			{name: "delete", summary: "delete an app", run: runAppsDelete},
+		}},
+		{name: "limits", summary: "limits (jobs over them are held)", subs: []*cmd{
+			{name: "apply", summary: "create or replace limits from a JSON/YAML file", run: runLimitsApply},
+			{name: "list", summary: "list limits", run: runLimitsList},
+			{name: "delete", summary: "delete a limit", run: runLimitsDelete},
+		}},
+		{name: "burst-rules", summary: "burst rules", subs: []*cmd{
+			{name: "apply", summary: "create or replace burst rules from a JSON/YAML file", run: runBurstRulesApply},
+			{name: "list", summary: "list burst rules", run: runBurstRulesList},
+			{name: "delete", summary: "delete a burst rule", run: runBurstRulesDelete},
+		}},
+		{name: "vaults", summary: "data vaults of a tenant", subs: []*cmd{
+			{name: "list", summary: "list vaults", run: runVaultsList},
+			{name: "add", summary: "create or replace a vault", run: runVaultsAdd},
+			{name: "delete", summary: "delete a vault", run: runVaultsDelete},
+		}},
+	}
+}
+
+// runCommand finds the command args name under cmds and runs it.
+func runCommand(ctx context.Context, s *session, cmds []*cmd, path, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		groupUsage(s.stderr, path, cmds)
+		if len(args) > 0 {
+			return flag.ErrHelp
+		}
+		return usagef("%sa command is required", where(path))
+	}
+	i := slices.IndexFunc(cmds, func(c *cmd) bool { return c.name == args[0] })
+	if i < 0 {
+		return usagef("%sunknown command %q (try '%s help')", where(path), args[0], strings.Join(path, " "))
+	}
+	c := cmds[i]
+	path = append(slices.Clip(path), c.name)
+	if c.run == nil {
+		return runCommand(ctx, s, c.subs, path, args[1:])
+	}
+	return c.run(ctx, s, path, args[1:])
+}
+
+// where prefixes a message with the command path after the program name,
+// e.g. "admin users: ".
+func where(path []string) string {
+	if len(path) <= 1 {
+		return ""
+	}
+	return strings.Join(path[1:], " ") + ": "
+}
+
+func groupUsage(w io.Writer, path []string, cmds []*cmd) {
+	fmt.Fprintf(w, "usage: %s COMMAND [flags] [ARGS]\n\ncommands:\n", strings.Join(path, " "))
+	printCommands(w, cmds)
+}
+
+func printCommands(w io.Writer, cmds []*cmd) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, c := range cmds {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	_ = tw.Flush()
+}
+
+// leaf parses a leaf command's flags and positional arguments (flags may
+// follow arguments), checks -o and the argument count, and returns the
+// arguments. argsUsage names them for the usage line, e.g. "JOB".
+func (s *session) leaf(fs *flag.FlagSet, path []string, argsUsage string, minArgs, maxArgs int, args []string) ([]string, error) {
+	fs.Usage = func() {
+		fmt.Fprintf(s.stderr, "usage: %s\n\nflags:\n", strings.TrimSpace(strings.Join(path, " ")+" [flags] "+argsUsage))
+		fs.SetOutput(s.stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, usagef("%s%v", where(path), err)
+	}
+	if err := s.checkOutput(); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(pos) < minArgs:
+		fs.Usage()
+		return nil, usagef("%smissing %s", where(path), argsUsage)
+	case maxArgs >= 0 && len(pos) > maxArgs:
+		return nil, usagef("%sunexpected argument %q", where(path), pos[maxArgs])
+	}
+	return pos, nil
+}
+
+// parseInterspersed parses flags anywhere among the arguments; after
+// "--" everything is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// kvFlag collects repeated key=value flags.
+type kvFlag struct {
+	m     map[string]string
+	order []string
+}
+
+func (f *kvFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(f.order))
+	for _, k := range f.order {
+		parts = append(parts, k+"="+f.m[k])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || strings.TrimSpace(k) == "" {
+		return fmt.Errorf("%q: want key=value", s)
+	}
+	if f.m == nil {
+		f.m = map[string]string{}
+	}
+	if _, dup := f.m[k]; dup {
+		return fmt.Errorf("%q: key %q given twice", s, k)
+	}
+	f.m[k] = v
+	f.order = append(f.order, k)
+	return nil
+}
+
+// listFlag is a comma-separated list flag.
+type listFlag []string
+
+func (f *listFlag) String() string { return strings.Join(*f, ",") }
+
+func (f *listFlag) Set(s string) error {
+	*f = nil
+	for v := range strings.SplitSeq(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*f = append(*f, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func runSubmit(ctx context.Context, s *session, path, args []string) error {
+	fs := s.flagSet("submit")
+	var req structs.JobSubmitRequest
+	var walltime, priority string
+	var params kvFlag
+	fs.StringVar(&req.App, "app", "", "app name (required)")
+	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
+	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
+	fs.IntVar(&req.Nodes, "nodes", 1, "number of nodes")
+	fs.StringVar(&walltime, "walltime", "", "walltime, e.g. 2h or 02:00:00")
+	fs.Var(&params, "param", "command parameter key=value (repeatable)")
+	fs.StringVar(&req.Vault, "vault", "", "data vault to mount at /data")
+	fs.StringVar(&priority, "priority", "", "normal, high or highest")
+	fs.StringVar(&req.Label, "label", "", "job label")
+	fs.StringVar(&req.Project, "project", "", "project to account the job to")
+	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
+	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
+		return err
+	}
+	switch {
+	case req.App == "":
+		return usagef("submit: --app is required")
+	case req.MachineType == "":
+		return usagef("submit: --machine is required")
+	case req.Nodes < 1 || req.Nodes > structs.MaxJobNodes:
+		return usagef("submit: --nodes %d: want 1..%d", req.Nodes, structs.MaxJobNodes)
+	}
+	wt, err := structs.ParseDuration(walltime)
+	if err != nil || wt < 0 {
+		return usagef("submit: --walltime %q: want a duration such as 90m or HH:MM:SS", walltime)
+	}
+	req.Walltime = wt
+	req.Priority = structs.PriorityClass(priority)
+	if req.Priority != "" && !req.Priority.Valid() {
+		return usagef("submit: --priority %q: want normal, high or highest", priority)
+	}
+	req.Parameters = params.m
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	j, err := cl.SubmitJob(ctx, req)
+	if err != nil {
+		return err
+	}
+	return s.show(j, func() error {
+		_, err := fmt.Fprintf(s.stdout, "Submitted job %s (number %d), state %s\n", j.Name, j.Number, j.State)
+		return err
+	})
+}
+
+// findJob resolves a job reference: its id, its number, or its name
+// (owner-date-number).
+func findJob(ctx context.Context, cl *client.Client, ref string) (*structs.Job, error) {
+	if ref == "" {
+		return nil, usagef("empty job reference")
+	}
+	if n, err := strconv.ParseUint(ref, 10, 64); err == nil && n > 0 {
+		return jobByNumber(ctx, cl, ref, n, "")
+	}
+	if i := strings.LastIndexByte(ref, '-'); i > 0 && !strings.HasPrefix(ref, "j-") {
+		if n, err := strconv.ParseUint(ref[i+1:], 10, 64); err == nil && n > 0 {
+			return jobByNumber(ctx, cl, ref, n, ref)
+		}
+	}
+	return cl.GetJob(ctx, ref, true)
+}
+
+// jobByNumber finds job number n (named name, if set) among the jobs the
+// caller may see.
+func jobByNumber(ctx context.Context, cl *client.Client, ref string, n uint64, name string) (*structs.Job, error) {
+	page, err := cl.ListJobs(ctx, client.JobQuery{After: n - 1, Limit: 1, Consistent: true})
+	if err != nil {
+		return nil, err
+	}
+	if len(page.Jobs) == 0 || page.Jobs[0].Number != n || (name != "" && page.Jobs[0].Name != name) {
+		if name != "" {
+			// Perhaps an id that merely ends in digits.
+			if j, err := cl.GetJob(ctx, ref, true); err == nil || !errors.Is(err, structs.ErrNotFound) {
+				return j, err
+			}
+		}
+		return nil, structs.Errorf(structs.ErrNotFound, "job %q", ref)
+	}
+	return page.Jobs[0], nil
+}
+
+// oneJob parses "COMMAND [flags] JOB" and finds the job.
+func oneJob(ctx context.Context, s *session, path, args []string, setup func(*flag.FlagSet)) (*client.Client, *structs.Job, error) {
+	fs := s.flagSet(path[len(path)-1])
+	if setup != nil {
+		setup(fs)
+	}
+	pos, err := s.leaf(fs, path, "JOB", 1, 1, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := findJob(ctx, cl, pos[0])
+	return cl, j, err
+}
+
+func runStatus(ctx context.Context, s *session, path, args []string) error {
+	_, j, err := oneJob(ctx, s, path, args, nil)
+	if err != nil {
+		return err
+	}
+	return s.show(j, func() error { return s.fields(jobFields(j)) })
+}
+
+func jobFields(j *structs.Job) [][2]string {
+	mt := j.MachineType
+	if j.AssignedMachineType != "" {
+		mt += " (runs on " + j.AssignedMachineType + ")"
+	}
+	app := j.App
+	if j.Command != "" {
+		app += " / " + j.Command
+	}
+	owner := j.Owner + " (" + j.Tenant
+	if j.Team != "" {
+		owner += ", team " + j.Team
+	}
+	owner += ")"
+	exit := ""
+	if j.State == structs.JobCompleted || j.State == structs.JobCompletedWithError {
+		exit = strconv.Itoa(j.ExitCode)
+	}
+	var wall string
+	if j.Walltime > 0 {
+		wall = j.Walltime.String()
+	}
+	return [][2]string{
+		{"Name", j.Name}, {"Number", strconv.FormatUint(j.Number, 10)}, {"ID", j.ID},
+		{"Label", j.Label}, {"Project", j.Project}, {"Owner", owner}, {"App", app},
+		{"Machine type", mt}, {"Nodes", strconv.Itoa(j.Nodes)}, {"Walltime", wall},
+		{"Priority", string(j.Priority)}, {"Vault", j.Vault},
+		{"State", string(j.State)}, {"Substatus", j.Substatus}, {"Cluster", j.Cluster},
+		{"Burst rule", j.BurstRule}, {"Exit code", exit},
+		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
+		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
+		{"Log tail", strings.TrimSpace(j.LogTail)},
+	}
+}
+
+func runJobs(ctx context.Context, s *session, path, args []string) error {
+	fs := s.flagSet("jobs")
+	var q client.JobQuery
+	var state string
+	all := fs.Bool("all", false, "include finished jobs")
+	fs.StringVar(&state, "state", "", "only jobs in this state (e.g. QUEUED, HELD, RUNNING)")
+	fs.StringVar(&q.Owner, "owner", "", "only jobs of this user")
+	fs.StringVar(&q.Tenant, "tenant", "", "only jobs of this tenant")
+	fs.StringVar(&q.Cluster, "cluster", "", "only jobs on this cluster")
+	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
+		return err
+	}
+	q.State = structs.JobState(strings.ToUpper(strings.ReplaceAll(state, " ", "_")))
+	if q.State != "" && !q.State.Valid() {
+		return usagef("jobs: --state %q: unknown state", state)
+	}
+	q.Active = !*all && q.State == ""
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	jobs, err := cl.AllJobs(ctx, q)
+	if err != nil {
+		return err
+	}
+	if jobs == nil {
+		jobs = []*structs.Job{}
+	}
+	return s.show(jobs, func() error {
+		if len(jobs) == 0 {
+			_, err := fmt.Fprintln(s.stdout, "No jobs.")
+			return err
+		}
+		rows := make([][]string, len(jobs))
+		for i, j := range jobs {
+			rows[i] = []string{strconv.FormatUint(j.Number, 10), j.Name, j.Owner, string(j.State), j.App,
+				j.MachineType, strconv.Itoa(j.Nodes), dash(j.Cluster), stamp(j.SubmitTime)}
+		}
+		return s.table([]string{"NUMBER", "NAME", "OWNER", "STATE", "APP", "MACHINE", "NODES", "CLUSTER", "SUBMITTED"}, rows)
+	})
+}
+
+func runCancel(ctx context.Context, s *session, path, args []string) error {
+	return stopJob(ctx, s, path, args, (*client.Client).CancelJob)
+}
+
+func runTerminate(ctx context.Context, s *session, path, args []string) error {
+	return stopJob(ctx, s, path, args, (*client.Client).TerminateJob)
+}
+
+func stopJob(ctx context.Context, s *session, path, args []string,
+	stop func(*client.Client, context.Context, string, string) (*structs.Job, error)) error {
+	var reason string
+	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
+	})
+	if err != nil {
+		return err
+	}
+	if j, err = stop(cl, ctx, j.ID, reason); err != nil {
+		return err
+	}
+	return s.show(j, func() error {
+		_, err := fmt.Fprintf(s.stdout, "Job %s (number %d): %s\n", j.Name, j.Number, j.State)
+		return err
+	})
+}
+
+// Why is the -o json reply of "why": a job's state and its explanation.
+type Why struct {
+	ID                  string           `json:"id"`
+	Name                string           `json:"name"`
+	Number              uint64           `json:"number"`
+	State               structs.JobState `json:"state"`
+	Substatus           string           `json:"substatus,omitempty"`
+	Explanation         string           `json:"explanation"`
+	Cluster             string           `json:"cluster,omitempty"`
+	MachineType         string           `json:"machine_type"`
+	AssignedMachineType string           `json:"assigned_machine_type,omitempty"`
+	BurstRule           string           `json:"burst_rule,omitempty"`
+}
+
+func runWhy(ctx context.Context, s *session, path, args []string) error {
+	_, j, err := oneJob(ctx, s, path, args, nil)
+	if err != nil {
+		return err
+	}
+	w := Why{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, Substatus: j.Substatus,
+		Explanation: explain(j), Cluster: j.Cluster, MachineType: j.MachineType,
+		AssignedMachineType: j.AssignedMachineType, BurstRule: j.BurstRule}
+	return s.show(w, func() error {
+		mt := w.MachineType
+		if w.AssignedMachineType != "" {
+			mt += " (runs on " + w.AssignedMachineType + ")"
+		}
+		return s.fields([][2]string{
+			{"Job", fmt.Sprintf("%s (number %d)", w.Name, w.Number)},
+			{"State", string(w.State)}, {"Why", w.Explanation}, {"Machine type", mt},
+			{"Cluster", dash(w.Cluster)}, {"Burst rule", dash(w.BurstRule)},
+		})
+	})
+}
+
+// explain says in words why a job is where it is: the hub's recorded
+// reason (placement, scheduler or limit) when there is one, else what the
+// state means.
+func explain(j *structs.Job) string {
+	if j.Substatus != "" {
+		return j.Substatus
+	}
+	switch j.State {
+	case structs.JobSubmitted:
+		return "submitted; waiting for admission"
+	case structs.JobHeld:
+		return "held by a limit; released when usage drops below it"
+	case structs.JobQueued:
+		return "queued; waiting for placement on a cluster"
+	case structs.JobAssigned:
+		return "assigned to cluster " + j.Cluster + "; waiting for its agent to bind the pods"
+	case structs.JobStarting:
+		return "pods bound; the runtime environment is starting"
+	case structs.JobRunning:
+		return "running on cluster " + j.Cluster
+	case structs.JobCompleted:
+		return "completed"
+	case structs.JobCompletedWithError:
+		return fmt.Sprintf("completed with error (exit code %d)", j.ExitCode)
+	case structs.JobCanceled:
+		return "canceled before it started"
+	case structs.JobTerminated:
+		return "terminated"
+	}
+	return string(j.State)
+}
+
+func runWhoAmI(ctx context.Context, s *session, path, args []string) error {
+	if _, err := s.leaf(s.flagSet("whoami"), path, "", 0, 0, args); err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	me, err := cl.WhoAmI(ctx)
+	if err != nil {
+		return err
+	}
+	return s.show(me, func() error {
+		return s.fields([][2]string{{"User", me.Username}, {"Cluster agent", me.Cluster}, {"Tenant", me.Tenant},
+			{"Role", string(me.Role)}, {"Teams", strings.Join(me.Teams, ", ")},
+			{"Admin of teams", strings.Join(me.AdminTeams, ", ")}, {"Global admin", yes(me.Global)}})
+	})
+}

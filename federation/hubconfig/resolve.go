@@ -1,0 +1,222 @@
+package hubconfig
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+)
+
+// Check fills defaults and derived addresses and validates the settings.
+// It is idempotent.
+func (s *Settings) Check() error {
+	if s.ID == "" {
+		return errors.New("id is required (-id)")
+	}
+	if s.DataDir == "" {
+		return errors.New("data dir is required (-data-dir)")
+	}
+	if s.HTTPAddr == "" {
+		s.HTTPAddr = DefaultHTTPAddr
+	}
+	if s.RaftBind == "" {
+		s.RaftBind = DefaultRaftBind
+	}
+	if err := checkHostPort(s.HTTPAddr, false); err != nil {
+		return fmt.Errorf("http addr: %w", err)
+	}
+	if err := checkHostPort(s.RaftBind, false); err != nil {
+		return fmt.Errorf("raft bind: %w", err)
+	}
+	switch {
+	case s.Bootstrap.IsZero() && s.Join == "":
+		return errors.New(`one of -bootstrap or -join is required ("-bootstrap self" for a single replica)`)
+	case !s.Bootstrap.IsZero() && s.Join != "":
+		return errors.New("-bootstrap and -join exclude each other")
+	}
+	if s.Join != "" {
+		j, err := normalizeAPI(s.Join)
+		if err != nil {
+			return fmt.Errorf("join: %w", err)
+		}
+		s.Join = j
+	}
+	if err := s.resolveSelf(); err != nil {
+		return err
+	}
+	if err := s.checkSecrets(); err != nil {
+		return err
+	}
+	if _, err := parseLevel(s.LogLevel); err != nil {
+		return err
+	}
+	if s.LogFormat != "" && s.LogFormat != "text" && s.LogFormat != "json" {
+		return fmt.Errorf("log format %q: want text or json", s.LogFormat)
+	}
+	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
+		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
+	}
+	return nil
+}
+
+// resolveSelf derives this replica's advertised addresses and checks them
+// against its bootstrap entry.
+func (s *Settings) resolveSelf() error {
+	var self *Peer
+	for i := range s.Bootstrap.Peers {
+		if s.Bootstrap.Peers[i].ID == s.ID {
+			self = &s.Bootstrap.Peers[i]
+		}
+	}
+	if len(s.Bootstrap.Peers) > 0 {
+		if err := checkPeers(s.Bootstrap.Peers); err != nil {
+			return err
+		}
+		if self == nil {
+			return fmt.Errorf("bootstrap: this replica's id %q is not in the list", s.ID)
+		}
+	}
+	if s.RaftAdvertise == "" {
+		switch {
+		case self != nil:
+			s.RaftAdvertise = self.RaftAddr
+		case s.Bootstrap.Self:
+			s.RaftAdvertise = loopbackIfUnspecified(s.RaftBind)
+		default:
+			s.RaftAdvertise = s.RaftBind
+		}
+	}
+	if err := checkHostPort(s.RaftAdvertise, true); err != nil {
+		return fmt.Errorf("raft advertise address (set -raft-advertise): %w", err)
+	}
+	if s.APIAdvertise == "" {
+		switch {
+		case self != nil:
+			s.APIAdvertise = self.API
+		case s.Bootstrap.Self:
+			s.APIAdvertise = loopbackIfUnspecified(s.HTTPAddr)
+		default:
+			s.APIAdvertise = s.HTTPAddr
+		}
+	}
+	api, err := normalizeAPI(s.APIAdvertise)
+	if err != nil {
+		return fmt.Errorf("api advertise address (set -api-advertise): %w", err)
+	}
+	s.APIAdvertise = api
+	if self != nil && (self.RaftAddr != s.RaftAdvertise || self.API != s.APIAdvertise) {
+		return fmt.Errorf("bootstrap entry of %q (%s, %s) differs from the advertised addresses (%s, %s)",
+			s.ID, self.RaftAddr, self.API, s.RaftAdvertise, s.APIAdvertise)
+	}
+	return nil
+}
+
+func (s *Settings) checkSecrets() error {
+	if n := len(s.Bootstrap.Peers); (n > 1 || s.Join != "") && s.InternalSecret == "" {
+		return fmt.Errorf("an internal secret is required with more than one replica (-internal-secret-file or $%s)", EnvInternalSecret)
+	}
+	if s.InternalSecret != "" && len(s.InternalSecret) < MinSecretLen {
+		return fmt.Errorf("internal secret: want at least %d bytes", MinSecretLen)
+	}
+	if s.AdminAPIKey != "" && len(s.AdminAPIKey) < MinSecretLen {
+		return fmt.Errorf("admin API key: want at least %d bytes", MinSecretLen)
+	}
+	hasCred := s.AdminPassword != "" || s.AdminAPIKey != ""
+	switch {
+	case s.AdminUser != "" && !hasCred:
+		return fmt.Errorf("admin user %q needs a password or API key ($%s, $%s or their -...-file flags)",
+			s.AdminUser, EnvAdminPassword, EnvAdminAPIKey)
+	case s.AdminUser == "" && hasCred:
+		s.AdminUser = DefaultAdminUser
+	}
+	return nil
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if s == "" {
+		return slog.LevelInfo, nil
+	}
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Loggers returns the hub's logger and raft's logger, both writing to w.
+func (s *Settings) Loggers(w io.Writer) (*slog.Logger, hclog.Logger, error) {
+	level, err := parseLevel(s.LogLevel)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	raftLevel := hclog.Warn
+	if s.RaftLogLevel != "" {
+		raftLevel = hclog.LevelFromString(s.RaftLogLevel)
+	}
+	rl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: raftLevel, Output: w,
+		JSONFormat: s.LogFormat == "json"})
+	return slog.New(h).With("replica", s.ID), rl, nil
+}
+
+// HubConfig turns checked settings into the replica's configuration.
+func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.Config, error) {
+	if err := s.Check(); err != nil {
+		return hub.Config{}, err
+	}
+	if s.Join != "" {
+		return hub.Config{}, ErrJoinUnsupported
+	}
+	rc := raftnode.Config{
+		ID: raft.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
+		DataDir: s.DataDir, APIAddress: s.APIAdvertise, PeerAPI: map[raft.ServerID]string{},
+	}
+	peers := s.Bootstrap.Peers
+	if s.Bootstrap.Self {
+		peers = []Peer{{ID: s.ID, RaftAddr: s.RaftAdvertise, API: s.APIAdvertise}}
+	}
+	for _, p := range peers {
+		rc.BootstrapPeers = append(rc.BootstrapPeers, raft.Server{Suffrage: raft.Voter,
+			ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
+		rc.PeerAPI[raft.ServerID(p.ID)] = p.API
+	}
+	cfg := hub.Config{
+		Raft: rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
+		InternalSecret: s.InternalSecret.Reveal(),
+		Auth:           auth.Config{SystemTenant: s.SystemTenant},
+		WriteTimeout:   time.Duration(s.WriteTimeout),
+		Logger:         logger,
+		Dispatch: &hub.DispatchOptions{AcceptTimeout: time.Duration(s.AcceptTimeout),
+			Interval: time.Duration(s.DispatchInterval)},
+	}
+	if s.AdminUser != "" {
+		cfg.Auth.Bootstrap = &auth.BootstrapAdmin{Username: s.AdminUser,
+			Password: s.AdminPassword.Reveal(), APIKey: s.AdminAPIKey.Reveal()}
+	}
+	return cfg, nil
+}
+
+// loopbackIfUnspecified replaces an empty or unspecified host with
+// 127.0.0.1: a replica alone only ever dials itself.
+func loopbackIfUnspecified(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
+}

@@ -1,0 +1,343 @@
+// Package hubconfig reads the settings of one hub replica (cmd/flotilla-hub)
+// from command-line flags, an optional JSON or YAML file and the
+// environment, checks them and turns them into a hub.Config.
+//
+// Precedence, lowest first: built-in defaults, the file named by -config,
+// flags given on the command line. Secrets (the replicas' shared internal
+// secret, the bootstrap administrator's password and API key) come only
+// from the environment or from files named in the settings, never from
+// flags or inline in the config file, and are never logged: they are held
+// as Secret values, which print as "[redacted]".
+package hubconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Environment variables read by Load.
+const (
+	EnvInternalSecret = "FLOTILLA_INTERNAL_SECRET"
+	EnvAdminPassword  = "FLOTILLA_ADMIN_PASSWORD"
+	EnvAdminAPIKey    = "FLOTILLA_ADMIN_API_KEY"
+)
+
+// Defaults of Settings.
+const (
+	DefaultHTTPAddr  = ":8080"
+	DefaultRaftBind  = ":7000"
+	DefaultAdminUser = "admin"
+	// MinSecretLen is the shortest internal secret or admin API key accepted.
+	MinSecretLen = 16
+)
+
+// Secret is a string that never shows in logs, %v, %#v or JSON.
+type Secret string
+
+const redacted = "[redacted]"
+
+// String implements fmt.Stringer.
+func (Secret) String() string { return redacted }
+
+// GoString implements fmt.GoStringer.
+func (Secret) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalJSON implements json.Marshaler.
+func (Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
+
+// Reveal returns the secret itself.
+func (s Secret) Reveal() string { return string(s) }
+
+// Settings are one replica's settings. The JSON names are the config
+// file's keys (YAML files use the same names).
+type Settings struct {
+	// ID is the replica's raft id, unique and stable across restarts.
+	ID string `json:"id"`
+	// RaftBind is the host:port the raft transport listens on.
+	RaftBind string `json:"raft_bind,omitempty"`
+	// RaftAdvertise is the host:port peers dial; defaults to this
+	// replica's bootstrap entry, else RaftBind.
+	RaftAdvertise string `json:"raft_advertise,omitempty"`
+	// HTTPAddr is the address the API listens on.
+	HTTPAddr string `json:"http_addr,omitempty"`
+	// APIAdvertise is the base URL of this replica's API as peers reach it
+	// (writes are forwarded there); defaults to this replica's bootstrap
+	// entry, else http://HTTPAddr.
+	APIAdvertise string `json:"api_advertise,omitempty"`
+	// DataDir holds the raft log, stable store and snapshots.
+	DataDir string `json:"data_dir"`
+	// Bootstrap is the initial voter set, used only on first start (a
+	// replica with raft state ignores it).
+	Bootstrap Bootstrap `json:"bootstrap,omitzero"`
+	// Join is the API URL of a running member to join through.
+	Join string `json:"join,omitempty"`
+
+	// InternalSecretFile names a file holding the replicas' shared secret
+	// (else EnvInternalSecret).
+	InternalSecretFile string `json:"internal_secret_file,omitempty"`
+	// AdminUser is the bootstrap administrator's username; it needs a
+	// password or an API key.
+	AdminUser string `json:"admin_user,omitempty"`
+	// AdminPasswordFile and AdminAPIKeyFile name files holding the
+	// bootstrap administrator's password and API key (else
+	// EnvAdminPassword, EnvAdminAPIKey).
+	AdminPasswordFile string `json:"admin_password_file,omitempty"`
+	AdminAPIKeyFile   string `json:"admin_api_key_file,omitempty"`
+	// SystemTenant is the tenant whose administrators are global.
+	SystemTenant string `json:"system_tenant,omitempty"`
+
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `json:"log_level,omitempty"`
+	LogFormat string `json:"log_format,omitempty"`
+	// RaftLogLevel is the level of raft's own logs (hclog names).
+	RaftLogLevel string `json:"raft_log_level,omitempty"`
+	// WriteTimeout bounds a write and its retries while no leader is
+	// reachable; 0 takes the hub's default.
+	WriteTimeout Duration `json:"write_timeout,omitempty"`
+	// DispatchInterval is the longest gap between placement passes; 0
+	// takes the dispatcher's default.
+	DispatchInterval Duration `json:"dispatch_interval,omitempty"`
+	// AcceptTimeout returns an assignment no agent accepted in time to the
+	// queue; 0 never does.
+	AcceptTimeout Duration `json:"accept_timeout,omitempty"`
+
+	// Secrets, read from files or the environment.
+	InternalSecret Secret `json:"-"`
+	AdminPassword  Secret `json:"-"`
+	AdminAPIKey    Secret `json:"-"`
+}
+
+// Duration is a time.Duration read from JSON as a string such as "15s".
+type Duration time.Duration
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration %s: want a string such as \"15s\"", b)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("duration %q: want a non-negative duration such as \"15s\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) String() string { return time.Duration(*d).String() }
+
+// Set implements flag.Value.
+func (d *Duration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a non-negative duration such as 15s")
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// LogValue lists the settings for a startup log line, secrets redacted.
+func (s *Settings) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", s.ID), slog.String("raft_bind", s.RaftBind),
+		slog.String("raft_advertise", s.RaftAdvertise), slog.String("http_addr", s.HTTPAddr),
+		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir),
+		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
+		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
+		slog.Bool("internal_secret_set", s.InternalSecret != ""),
+	)
+}
+
+// Load parses args (without the program name) and reads the config file
+// and secrets. getenv reads the environment (os.Getenv in main). Usage and
+// flag errors are written to out; -h gives flag.ErrHelp. The result is
+// checked (Check).
+func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, error) {
+	fs := flag.NewFlagSet("flotilla-hub", flag.ContinueOnError)
+	fs.SetOutput(out)
+	var flagged Settings
+	configPath := fs.String("config", "", "JSON or YAML config file (flags override it)")
+	fs.StringVar(&flagged.ID, "id", "", "raft id of this replica (required)")
+	fs.StringVar(&flagged.RaftBind, "raft-bind", "", "raft listen host:port (default "+DefaultRaftBind+")")
+	fs.StringVar(&flagged.RaftAdvertise, "raft-advertise", "", "raft host:port peers dial")
+	fs.StringVar(&flagged.HTTPAddr, "http-addr", "", "API listen address (default "+DefaultHTTPAddr+")")
+	fs.StringVar(&flagged.APIAdvertise, "api-advertise", "", "base URL of this replica's API for peers")
+	fs.StringVar(&flagged.DataDir, "data-dir", "", "raft data directory (required)")
+	fs.Var(bootstrapFlag{&flagged.Bootstrap}, "bootstrap", `initial replicas: "self" or id=raftaddr=apiaddr,...`)
+	fs.StringVar(&flagged.Join, "join", "", "API URL of a running member to join")
+	fs.StringVar(&flagged.InternalSecretFile, "internal-secret-file", "", "file with the replicas' shared secret (else $"+EnvInternalSecret+")")
+	fs.StringVar(&flagged.AdminUser, "admin-user", "", "bootstrap administrator (default "+DefaultAdminUser+" when a password or key is given)")
+	fs.StringVar(&flagged.AdminPasswordFile, "admin-password-file", "", "file with the bootstrap administrator's password (else $"+EnvAdminPassword+")")
+	fs.StringVar(&flagged.AdminAPIKeyFile, "admin-api-key-file", "", "file with the bootstrap administrator's API key (else $"+EnvAdminAPIKey+")")
+	fs.StringVar(&flagged.SystemTenant, "system-tenant", "", "tenant of the global administrators (default system)")
+	fs.StringVar(&flagged.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&flagged.LogFormat, "log-format", "", "text or json (default text)")
+	fs.StringVar(&flagged.RaftLogLevel, "raft-log-level", "", "level of raft's logs (default warn)")
+	fs.Var(&flagged.WriteTimeout, "write-timeout", "bound of a write while no leader is reachable")
+	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
+	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
+			EnvInternalSecret, EnvAdminPassword, EnvAdminAPIKey)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	s := &Settings{}
+	if *configPath != "" {
+		var err error
+		if s, err = ReadFile(*configPath); err != nil {
+			return nil, err
+		}
+	}
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		if err := overlay(s, &flagged, f.Name); err != nil && ferr == nil {
+			ferr = err
+		}
+	})
+	if ferr != nil {
+		return nil, ferr
+	}
+	if err := s.readSecrets(getenv); err != nil {
+		return nil, err
+	}
+	return s, s.Check()
+}
+
+// overlay copies the field of flag name from src to dst.
+func overlay(dst, src *Settings, name string) error {
+	switch name {
+	case "config":
+	case "id":
+		dst.ID = src.ID
+	case "raft-bind":
+		dst.RaftBind = src.RaftBind
+	case "raft-advertise":
+		dst.RaftAdvertise = src.RaftAdvertise
+	case "http-addr":
+		dst.HTTPAddr = src.HTTPAddr
+	case "api-advertise":
+		dst.APIAdvertise = src.APIAdvertise
+	case "data-dir":
+		dst.DataDir = src.DataDir
+	case "bootstrap":
+		dst.Bootstrap = src.Bootstrap
+	case "join":
+		dst.Join = src.Join
+	case "internal-secret-file":
+		dst.InternalSecretFile = src.InternalSecretFile
+	case "admin-user":
+		dst.AdminUser = src.AdminUser
+	case "admin-password-file":
+		dst.AdminPasswordFile = src.AdminPasswordFile
+	case "admin-api-key-file":
+		dst.AdminAPIKeyFile = src.AdminAPIKeyFile
+	case "system-tenant":
+		dst.SystemTenant = src.SystemTenant
+	case "log-level":
+		dst.LogLevel = src.LogLevel
+	case "log-format":
+		dst.LogFormat = src.LogFormat
+	case "raft-log-level":
+		dst.RaftLogLevel = src.RaftLogLevel
+	case "write-timeout":
+		dst.WriteTimeout = src.WriteTimeout
+	case "dispatch-interval":
+		dst.DispatchInterval = src.DispatchInterval
+	case "accept-timeout":
+		dst.AcceptTimeout = src.AcceptTimeout
+	default:
+		return fmt.Errorf("hubconfig: flag -%s is not mapped to a setting", name)
+	}
+	return nil
+}
+
+// ReadFile reads a JSON or YAML config file strictly: unknown keys are
+// errors.
+func ReadFile(path string) (*Settings, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Parse reads config file contents (JSON or YAML) strictly.
+func Parse(data []byte) (*Settings, error) {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, err
+	}
+	s := &Settings{}
+	if bytes.Equal(bytes.TrimSpace(js), []byte("null")) {
+		return s, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readSecrets fills the secrets from their files or the environment.
+func (s *Settings) readSecrets(getenv func(string) string) error {
+	for _, sec := range []struct {
+		dst        *Secret
+		file, env  string
+		what, flag string
+	}{
+		{&s.InternalSecret, s.InternalSecretFile, EnvInternalSecret, "internal secret", "internal-secret-file"},
+		{&s.AdminPassword, s.AdminPasswordFile, EnvAdminPassword, "admin password", "admin-password-file"},
+		{&s.AdminAPIKey, s.AdminAPIKeyFile, EnvAdminAPIKey, "admin API key", "admin-api-key-file"},
+	} {
+		fromEnv := getenv(sec.env)
+		switch {
+		case sec.file != "" && fromEnv != "":
+			return fmt.Errorf("%s: both -%s and $%s are set; use one", sec.what, sec.flag, sec.env)
+		case sec.file != "":
+			b, err := os.ReadFile(sec.file)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sec.what, err)
+			}
+			v := strings.TrimRight(string(b), "\r\n")
+			if v == "" {
+				return fmt.Errorf("%s: file %s is empty", sec.what, sec.file)
+			}
+			*sec.dst = Secret(v)
+		default:
+			*sec.dst = Secret(fromEnv)
+		}
+	}
+	return nil
+}
+
+// ErrJoinUnsupported is returned for Settings.Join: the hub serves no
+// endpoint yet through which a new replica asks the leader to add it.
+var ErrJoinUnsupported = errors.New("join: this hub version cannot add a replica to a running cluster " +
+	"(no join endpoint); start the initial replicas with the same -bootstrap list")

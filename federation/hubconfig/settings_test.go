@@ -1,0 +1,319 @@
+package hubconfig
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/raft"
+)
+
+const (
+	testSecret = "s3cret-s3cret-s3cret"
+	testKey    = "adm-0123456789abcdef"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestParseBootstrap(t *testing.T) {
+	tests := map[string]struct {
+		in      string
+		want    Bootstrap
+		wantErr bool
+	}{
+		"empty": {in: "", want: Bootstrap{}},
+		"self":  {in: "self", want: Bootstrap{Self: true}},
+		"three": {
+			in: "a=10.0.0.1:7000=http://10.0.0.1:8080, b=10.0.0.2:7000=10.0.0.2:8080,c=h3:7000=https://h3:8443",
+			want: Bootstrap{Peers: []Peer{{"a", "10.0.0.1:7000", "http://10.0.0.1:8080"},
+				{"b", "10.0.0.2:7000", "10.0.0.2:8080"}, {"c", "h3:7000", "https://h3:8443"}}},
+		},
+		"missing api": {in: "a=10.0.0.1:7000", wantErr: true},
+		"just an id":  {in: "a", wantErr: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := ParseBootstrap(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	yamlFile := writeFile(t, "hub.yaml", `
+id: hub1
+data_dir: /var/lib/flotilla
+http_addr: 10.0.0.2:8080
+raft_bind: 0.0.0.0:7000
+bootstrap:
+  - {id: hub0, raft: "10.0.0.1:7000", api: "http://10.0.0.1:8080"}
+  - "hub1=10.0.0.2:7000=10.0.0.2:8080"
+admin_user: root
+write_timeout: 20s
+`)
+	jsonFile := writeFile(t, "hub.json", `{"id": "hub0", "data_dir": "/d", "bootstrap": "self", "log_level": "debug"}`)
+	secretFile := writeFile(t, "secret", testSecret+"\n")
+	tests := map[string]struct {
+		args []string
+		env  map[string]string
+		want func(s *Settings)
+	}{
+		"flags only, single replica": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080"}
+			},
+		},
+		"yaml file, flag overrides, secrets from file and env": {
+			args: []string{"-config", yamlFile, "-write-timeout", "30s", "-internal-secret-file", secretFile},
+			env:  map[string]string{EnvAdminAPIKey: testKey},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub1", DataDir: "/var/lib/flotilla", HTTPAddr: "10.0.0.2:8080",
+					RaftBind: "0.0.0.0:7000", RaftAdvertise: "10.0.0.2:7000", APIAdvertise: "http://10.0.0.2:8080",
+					Bootstrap: Bootstrap{Peers: []Peer{{"hub0", "10.0.0.1:7000", "http://10.0.0.1:8080"},
+						{"hub1", "10.0.0.2:7000", "http://10.0.0.2:8080"}}},
+					AdminUser: "root", WriteTimeout: Duration(30e9), InternalSecretFile: secretFile,
+					InternalSecret: testSecret, AdminAPIKey: testKey}
+			},
+		},
+		"json file, admin password defaults the user": {
+			args: []string{"-config", jsonFile, "-http-addr", "127.0.0.1:9000"},
+			env:  map[string]string{EnvAdminPassword: "pw"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true}, LogLevel: "debug",
+					HTTPAddr: "127.0.0.1:9000", RaftBind: DefaultRaftBind, RaftAdvertise: "127.0.0.1:7000",
+					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw"}
+			},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := Load(tc.args, envOf(tc.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &Settings{}
+			tc.want(want)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	badKey := writeFile(t, "bad.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\nadmin_pasword: x\n")
+	inline := writeFile(t, "inline.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\ninternal_secret: x\n")
+	empty := writeFile(t, "empty", "\n")
+	secret := writeFile(t, "secret", testSecret)
+	three := "a=10.0.0.1:7000=10.0.0.1:8080,b=10.0.0.2:7000=10.0.0.2:8080,c=10.0.0.3:7000=10.0.0.3:8080"
+	base := []string{"-id", "a", "-data-dir", "/d"}
+	tests := map[string]struct {
+		args    []string
+		env     map[string]string
+		wantErr string
+	}{
+		"no id":                      {args: []string{"-data-dir", "/d", "-bootstrap", "self"}, wantErr: "id is required"},
+		"no data dir":                {args: []string{"-id", "a", "-bootstrap", "self"}, wantErr: "data dir is required"},
+		"neither bootstrap nor join": {args: base, wantErr: "one of -bootstrap or -join"},
+		"both bootstrap and join": {args: append(base, "-bootstrap", "self", "-join", "http://10.0.0.1:8080"),
+			wantErr: "exclude each other"},
+		"self missing from peers": {args: []string{"-id", "z", "-data-dir", "/d", "-bootstrap", three},
+			env: map[string]string{EnvInternalSecret: testSecret}, wantErr: `"z" is not in the list`},
+		"duplicate peer": {args: append(base, "-bootstrap", "a=10.0.0.1:7000=10.0.0.1:8080,b=10.0.0.1:7000=10.0.0.2:8080"),
+			env: map[string]string{EnvInternalSecret: testSecret}, wantErr: "listed twice"},
+		"unspecified peer address": {args: append(base, "-bootstrap", "a=0.0.0.0:7000=10.0.0.1:8080"),
+			wantErr: "not an address peers can dial"},
+		"three replicas without secret": {args: append(base, "-bootstrap", three), wantErr: "internal secret is required"},
+		"short secret": {args: append(base, "-bootstrap", three), env: map[string]string{EnvInternalSecret: "short"},
+			wantErr: "at least 16 bytes"},
+		"secret in file and env": {args: append(base, "-bootstrap", "self", "-internal-secret-file", secret),
+			env: map[string]string{EnvInternalSecret: testSecret}, wantErr: "use one"},
+		"empty secret file": {args: append(base, "-bootstrap", "self", "-internal-secret-file", empty),
+			wantErr: "is empty"},
+		"advertise differs from entry": {args: append(base, "-bootstrap", three, "-raft-advertise", "10.0.0.9:7000"),
+			env: map[string]string{EnvInternalSecret: testSecret}, wantErr: "differs"},
+		"admin user without credentials": {args: append(base, "-bootstrap", "self", "-admin-user", "root"),
+			wantErr: "needs a password or API key"},
+		"short admin key": {args: append(base, "-bootstrap", "self"), env: map[string]string{EnvAdminAPIKey: "k"},
+			wantErr: "admin API key"},
+		"unknown config key":       {args: []string{"-config", badKey}, wantErr: "unknown field"},
+		"inline secret in config":  {args: []string{"-config", inline}, wantErr: "unknown field"},
+		"missing config file":      {args: []string{"-config", "/nonexistent/hub.yaml"}, wantErr: "no such file"},
+		"bad flag":                 {args: []string{"-nope"}, wantErr: "not defined"},
+		"stray argument":           {args: append(base, "-bootstrap", "self", "extra"), wantErr: "unexpected argument"},
+		"bad log level":            {args: append(base, "-bootstrap", "self", "-log-level", "loud"), wantErr: "log level"},
+		"bad write timeout":        {args: append(base, "-write-timeout", "soon"), wantErr: "duration"},
+		"bad join url":             {args: append(base, "-join", "ftp://x:1"), wantErr: "join"},
+		"http addr without a port": {args: append(base, "-bootstrap", "self", "-http-addr", "localhost"), wantErr: "http addr"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load(tc.args, envOf(tc.env), io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+			for _, s := range []string{testSecret, testKey} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("error %q shows a secret", err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := Load([]string{"-h"}, envOf(nil), &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("err = %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "-bootstrap") || !strings.Contains(out.String(), EnvInternalSecret) {
+		t.Errorf("usage lacks flags or environment:\n%s", out.String())
+	}
+}
+
+func TestSecretsNeverShow(t *testing.T) {
+	s, err := Load([]string{"-id", "a", "-data-dir", "/d", "-bootstrap", "self"},
+		envOf(map[string]string{EnvInternalSecret: testSecret, EnvAdminAPIKey: testKey, EnvAdminPassword: "pa55word-pa55word"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("start", "settings", s)
+	js, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{
+		"%v": fmt.Sprintf("%v", s), "%+v": fmt.Sprintf("%+v", s), "%#v": fmt.Sprintf("%#v", s),
+		"json": string(js), "slog": logged.String(),
+	}
+	for how, out := range outputs {
+		for _, secret := range []string{testSecret, testKey, "pa55word-pa55word"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s output shows a secret: %s", how, out)
+			}
+		}
+	}
+	if s.InternalSecret.Reveal() != testSecret {
+		t.Errorf("Reveal = %q", s.InternalSecret.Reveal())
+	}
+}
+
+func TestHubConfig(t *testing.T) {
+	three := "a=10.0.0.1:7000=10.0.0.1:8080,b=10.0.0.2:7000=10.0.0.2:8080,c=10.0.0.3:7000=https://c.example:8443"
+	s, err := Load([]string{"-id", "b", "-data-dir", "/d", "-bootstrap", three, "-raft-bind", ":7000", "-admin-user", "root"},
+		envOf(map[string]string{EnvInternalSecret: testSecret, EnvAdminAPIKey: testKey}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.HubConfig(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := cfg.Raft
+	if rc.ID != "b" || rc.BindAddr != ":7000" || rc.AdvertiseAddr != "10.0.0.2:7000" || rc.DataDir != "/d" ||
+		rc.APIAddress != "http://10.0.0.2:8080" {
+		t.Errorf("raft config = %+v", rc)
+	}
+	wantPeers := []raft.Server{
+		{Suffrage: raft.Voter, ID: "a", Address: "10.0.0.1:7000"},
+		{Suffrage: raft.Voter, ID: "b", Address: "10.0.0.2:7000"},
+		{Suffrage: raft.Voter, ID: "c", Address: "10.0.0.3:7000"},
+	}
+	if diff := cmp.Diff(wantPeers, rc.BootstrapPeers); diff != "" {
+		t.Errorf("bootstrap peers (-want +got)\n%s", diff)
+	}
+	wantAPI := map[raft.ServerID]string{"a": "http://10.0.0.1:8080", "b": "http://10.0.0.2:8080", "c": "https://c.example:8443"}
+	if diff := cmp.Diff(wantAPI, rc.PeerAPI); diff != "" {
+		t.Errorf("peer API (-want +got)\n%s", diff)
+	}
+	if cfg.InternalSecret != testSecret || cfg.HTTPAddr != DefaultHTTPAddr {
+		t.Errorf("secret or http addr not carried over")
+	}
+	if cfg.Dispatch == nil {
+		t.Errorf("dispatcher not configured")
+	}
+	if b := cfg.Auth.Bootstrap; b == nil || b.Username != "root" || b.APIKey != testKey || b.Password != "" {
+		t.Errorf("bootstrap admin not carried over")
+	}
+
+	self, err := Load([]string{"-id", "x", "-data-dir", "/d", "-bootstrap", "self", "-http-addr", "127.0.0.1:0"}, envOf(nil), io.Discard)
+	if err == nil {
+		t.Fatalf("port 0 accepted as an advertised API address: %+v", self)
+	}
+
+	j, err := Load([]string{"-id", "d", "-data-dir", "/d", "-join", "10.0.0.1:8080", "-raft-advertise", "10.0.0.4:7000",
+		"-api-advertise", "10.0.0.4:8080"}, envOf(map[string]string{EnvInternalSecret: testSecret}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Join != "http://10.0.0.1:8080" {
+		t.Errorf("join = %q", j.Join)
+	}
+	if _, err := j.HubConfig(nil, nil); !errors.Is(err, ErrJoinUnsupported) {
+		t.Errorf("HubConfig with join: err = %v, want ErrJoinUnsupported", err)
+	}
+}
+
+func TestLoggers(t *testing.T) {
+	s := &Settings{ID: "a", LogFormat: "json", LogLevel: "warn"}
+	var out bytes.Buffer
+	l, rl, err := s.Loggers(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hidden")
+	l.Warn("shown")
+	rl.Info("raft hidden")
+	rl.Warn("raft shown")
+	got := out.String()
+	if strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown"`) || !strings.Contains(got, "raft shown") {
+		t.Errorf("log output:\n%s", got)
+	}
+}
+
+func FuzzParseBootstrap(f *testing.F) {
+	for _, s := range []string{"", "self", "a=h:1=http://h:2", "a=h:1=h:2,b=g:1=g:2", "a==", "=,="} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		b, err := ParseBootstrap(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseBootstrap(b.String())
+		if err != nil {
+			t.Fatalf("String() %q of %q does not parse: %v", b.String(), s, err)
+		}
+		if diff := cmp.Diff(b, again); diff != "" && !strings.ContainsAny(s, " \t\n\r\v\f") {
+			t.Fatalf("round trip of %q (-first +second)\n%s", s, diff)
+		}
+	})
+}

@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// hubTable measures job submissions through the hub's HTTP API: `count`
+// submissions by `clients` concurrent clients, each trying a different
+// replica first (followers forward to the leader), on each number of
+// replicas (3 and 1 in `make bench`).
+// Every replica runs as the hub binary configures it: raft's default
+// timing, bolt log stores on disk with fsync, real HTTP on loopback.
+func hubTable(ctx context.Context, count, clients int, replicas []int) (*report, error) {
+	r := &report{title: fmt.Sprintf("Hub job submission through the HTTP API: %d submissions, %d concurrent clients, fsync on", count, clients)}
+	for _, n := range replicas {
+		res, err := benchSubmit(ctx, n, count, clients)
+		if err != nil {
+			return nil, fmt.Errorf("%d replicas: %w", n, err)
+		}
+		suffix := fmt.Sprintf("_%dreplica", n)
+		if n > 1 {
+			suffix += "s"
+		}
+		label := fmt.Sprintf("%d replica", n)
+		if n > 1 {
+			label += "s"
+		}
+		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
+		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
+		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
+		fmt.Fprintf(os.Stderr, "bench: hub, %d replicas: %d commands in %d raft log entries on the leader\n",
+			n, res.commands, res.entries)
+	}
+	return r, nil
+}
+
+// submitResult is one run's figures.
+type submitResult struct {
+	perSec, p50, p99  float64
+	entries, commands uint64
+}
+
+func benchSubmit(ctx context.Context, n, count, clients int) (submitResult, error) {
+	var res submitResult
+	dir, err := os.MkdirTemp("", "flotilla-bench-hub-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(dir)
+	cl, err := startBenchHub(dir, n)
+	if err != nil {
+		return res, err
+	}
+	defer cl.stop()
+	key, err := cl.seed(ctx)
+	if err != nil {
+		return res, err
+	}
+	workers := make([]*client.Client, clients)
+	for w := range workers {
+		urls := make([]string, n)
+		for k := range n {
+			urls[k] = cl.urls[(w+k)%n]
+		}
+		if workers[w], err = client.New(urls, key, client.WithRetryTimeout(time.Minute)); err != nil {
+			return res, err
+		}
+		defer workers[w].CloseIdleConnections()
+	}
+	job := func(id string) structs.JobSubmitRequest {
+		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
+	}
+	// Warm up: connections, and the leader's first-term barrier.
+	for w, c := range workers {
+		if _, err := c.SubmitJob(ctx, job(fmt.Sprintf("j-warm-%d", w))); err != nil {
+			return res, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	var next, failures atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Go(func() {
+			for {
+				k := next.Add(1) - 1
+				if k >= int64(count) {
+					return
+				}
+				t0 := time.Now()
+				if _, err := workers[w].SubmitJob(ctx, job(fmt.Sprintf("j-bench-%d", k))); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if f := failures.Load(); f > 0 {
+		return res, fmt.Errorf("%d of %d submissions failed, first: %v", f, count, firstErr.Load())
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
+	}
+	res.perSec, res.p50, res.p99 = float64(count)/elapsed.Seconds(), pct(0.50), pct(0.99)
+	if l := cl.leader(); l != nil {
+		res.entries, res.commands = l.Node().BatchStats()
+		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
+		if err != nil {
+			return res, err
+		}
+		if want := count + clients; len(jobs) != want {
+			return res, fmt.Errorf("leader stores %d jobs, want %d", len(jobs), want)
+		}
+	}
+	return res, nil
+}
+
+// benchHub is n hub replicas in this process.
+type benchHub struct {
+	hubs     []*hub.Hub
+	urls     []string
+	adminKey string
+	done     []chan error
+}
+
+// tcpLayer is raft's TCP stream layer over a listener opened beforehand,
+// so that every replica's address is known before any starts.
+type tcpLayer struct{ net.Listener }
+
+func (l tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return net.DialTimeout("tcp", string(addr), timeout)
+}
+
+func startBenchHub(dir string, n int) (*benchHub, error) {
+	b := &benchHub{adminKey: "adm-" + rand.Text()}
+	secret := rand.Text()
+	var peers []raft.Server
+	apis := map[raft.ServerID]string{}
+	raftLns := make([]net.Listener, n)
+	httpLns := make([]net.Listener, n)
+	closeAll := func() {
+		for _, ln := range slices.Concat(raftLns, httpLns) {
+			if ln != nil {
+				_ = ln.Close()
+			}
+		}
+	}
+	for i := range n {
+		var err error
+		if raftLns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			closeAll()
+			return nil, err
+		}
+		if httpLns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			closeAll()
+			return nil, err
+		}
+		id := raft.ServerID(fmt.Sprintf("hub%d", i))
+		peers = append(peers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(raftLns[i].Addr().String())})
+		apis[id] = "http://" + httpLns[i].Addr().String()
+		b.urls = append(b.urls, apis[id])
+	}
+	for i := range n {
+		id := peers[i].ID
+		cfg := hub.Config{
+			Raft: raftnode.Config{ID: id, DataDir: filepath.Join(dir, string(id)), BootstrapPeers: peers,
+				APIAddress: apis[id], PeerAPI: apis, StreamLayer: tcpLayer{raftLns[i]}},
+			Listener: httpLns[i], InternalSecret: secret,
+			Auth: auth.Config{Bootstrap: &auth.BootstrapAdmin{Username: "admin", APIKey: b.adminKey},
+				BcryptCost: bcrypt.MinCost},
+		}
+		h, err := hub.New(cfg)
+		if err != nil {
+			b.stop()
+			closeAll()
+			return nil, err
+		}
+		done := make(chan error, 1)
+		go func() { done <- h.Run(context.Background()) }()
+		b.hubs, b.done = append(b.hubs, h), append(b.done, done)
+	}
+	return b, nil
+}
+
+func (b *benchHub) stop() {
+	for i, h := range b.hubs {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_ = h.Shutdown(ctx)
+		cancel()
+		<-b.done[i]
+	}
+}
+
+func (b *benchHub) leader() *hub.Hub {
+	for _, h := range b.hubs {
+		if h.Node().IsLeader() {
+			return h
+		}
+	}
+	return nil
+}
+
+// seed waits for a leader and creates a tenant, a cluster, machine type
+// n1, app solver and a user with an API key, which it returns.
+func (b *benchHub) seed(ctx context.Context) (string, error) {
+	admin, err := client.New(b.urls, b.adminKey, client.WithRetryTimeout(time.Minute))
+	if err != nil {
+		return "", err
+	}
+	defer admin.CloseIdleConnections()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		leader, err := admin.Ready(ctx)
+		if err == nil && leader != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("no leader within a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	steps := []func() error{
+		func() error { _, err := admin.PutTenant(ctx, &structs.Tenant{Name: "bench"}); return err },
+		func() error { _, err := admin.PutCluster(ctx, "east", &structs.ClusterSpec{Zone: "z1"}); return err },
+		func() error {
+			_, err := admin.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16,
+				ScaleMin: 1, ScaleMax: 16, Cluster: "east"})
+			return err
+		},
+		func() error {
+			_, err := admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic,
+				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"Run": {Path: "/run.sh"}}}})
+			return err
+		},
+		func() error {
+			_, err := admin.PutUser(ctx, "bench", &structs.UserSpec{Tenant: "bench", Role: structs.RoleUser})
+			return err
+		},
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return "", err
+		}
+	}
+	k, err := admin.CreateAPIKey(ctx, "bench", "bench")
+	if err != nil {
+		return "", err
+	}
+	return k.Key, nil
+}

@@ -1,0 +1,108 @@
+// Command bench prints Flotilla's benchmark tables — the gang scheduler
+// against kube-scheduler and the raw binding ceiling on one simulated
+// cluster, the pure scheduler, and job submission through the hub's HTTP
+// API — with every figure also as a line "BENCH <name> <value> <unit>".
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// report collects a table's rows and prints BENCH lines as they come.
+type report struct {
+	title string
+	rows  [][3]string
+}
+
+func (r *report) add(name string, value float64, unit, label string) {
+	v := fmt.Sprintf("%.1f", value)
+	if value == float64(int64(value)) {
+		v = fmt.Sprintf("%d", int64(value))
+	}
+	fmt.Printf("BENCH %s %s %s\n", name, v, unit)
+	r.rows = append(r.rows, [3]string{label, v, unit})
+}
+
+func (r *report) print() {
+	fmt.Printf("\n%s\n%s\n", r.title, strings.Repeat("-", len(r.title)))
+	w := 0
+	for _, row := range r.rows {
+		w = max(w, len(row[0]))
+	}
+	for _, row := range r.rows {
+		fmt.Printf("  %-*s  %12s %s\n", w, row[0], row[1], row[2])
+	}
+	fmt.Println()
+}
+
+func main() {
+	bin := flag.String("bin", "bin", "directory with the control-plane binaries")
+	only := flag.String("only", "", "comma-separated tables: sched,pure,hub (default all)")
+	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
+	hubClients := flag.Int("hub-clients", 64, "concurrent clients for the hub table")
+	hubReplicas := flag.String("hub-replicas", "3,1", "comma-separated replica counts for the hub table")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
+	pods := flag.Int("pods", 5000, "pods for the scheduler table")
+	flag.Parse()
+	abs, err := filepath.Abs(*bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("FLOTILLA_BIN", abs)
+	want := func(name string) bool {
+		return *only == "" || strings.Contains(","+*only+",", ","+name+",")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if want("pure") {
+		pureTable().print()
+	}
+	if want("hub") {
+		var replicas []int
+		for f := range strings.SplitSeq(*hubReplicas, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				fmt.Fprintf(os.Stderr, "bench: -hub-replicas %q: want counts such as 3,1\n", *hubReplicas)
+				os.Exit(2)
+			}
+			replicas = append(replicas, n)
+		}
+		r, err := hubTable(ctx, *hubSubmits, *hubClients, replicas)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: hub table:", err)
+			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		r.print()
+	}
+	if want("sched") {
+		r, err := schedTable(ctx, *nodes, *pods)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: scheduler table:", err)
+			os.Exit(1)
+		}
+		r.print()
+	}
+}

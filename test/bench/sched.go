@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
+	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/test/k8senv"
+)
+
+// schedTable runs, on ONE control plane with `nodes` simulated nodes:
+// kube-scheduler and Flotilla on the same single-pod workload, both on the
+// same gang workload that only partly fits, and the raw binding ceiling.
+func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
+	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods)}
+	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "bench", Scheduler: true, SchedulerQPS: 5000, SchedulerBurst: 10000})
+	if err != nil {
+		return nil, err
+	}
+	defer env.Stop()
+	specs := make([]k8senv.NodeSpec, nodes)
+	for i := range specs {
+		specs[i] = k8senv.NodeSpec{Name: fmt.Sprintf("n%04d", i), CPU: "32", Memory: "128Gi", Pods: 110}
+	}
+	if err := env.AddNodes(ctx, specs...); err != nil {
+		return nil, err
+	}
+	for _, ns := range []string{"ks", "fl", "raw"} {
+		if err := env.CreateNamespace(ctx, ns); err != nil {
+			return nil, err
+		}
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	ag := agent.New(agent.Config{Client: env.Client, Namespace: "fl", Log: log, BindParallelism: 64})
+	actx, stopAgent := context.WithCancel(ctx)
+	defer stopAgent()
+	if err := ag.Cache.Run(actx); err != nil {
+		return nil, err
+	}
+	go ag.Loop.Run(actx)
+
+	// 1. single-pod jobs.
+	ksSingle, err := runWorkload(ctx, env, "ks", "default-scheduler", singleJobs(pods), pods)
+	if err != nil {
+		return nil, err
+	}
+	flSingle, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, singleJobs(pods), pods)
+	if err != nil {
+		return nil, err
+	}
+	r.add("sched_single_kube_scheduler_pods_per_sec", ksSingle.rate(), "pods/s", fmt.Sprintf("kube-scheduler v1.37.2 (QPS 5000), %d single-pod jobs", pods))
+	r.add("sched_single_flotilla_pods_per_sec", flSingle.rate(), "pods/s", fmt.Sprintf("Flotilla, %d single-pod jobs", pods))
+	r.add("sched_single_speedup_vs_kube_scheduler", round1(flSingle.rate()/ksSingle.rate()), "x", "Flotilla / kube-scheduler")
+
+	// 2. gangs of 8 that only partly fit: 16-core pods on 32-core nodes.
+	gangs := pods / 8
+	capacity := nodes * 2
+	ksGang, err := runWorkload(ctx, env, "ks", "default-scheduler", gangJobs(gangs, 8), min(capacity, gangs*8))
+	if err != nil {
+		return nil, err
+	}
+	flGang, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, gangJobs(gangs, 8), min(capacity, gangs*8))
+	if err != nil {
+		return nil, err
+	}
+	r.add("sched_gang_kube_scheduler_pods_per_sec", ksGang.rate(), "pods/s", fmt.Sprintf("kube-scheduler, %d gangs of 8, room for %d pods", gangs, capacity))
+	r.add("sched_gang_kube_scheduler_partial_jobs", float64(ksGang.partial), "jobs", "kube-scheduler: jobs with some but not all pods bound")
+	r.add("sched_gang_flotilla_pods_per_sec", flGang.rate(), "pods/s", "Flotilla, same gangs")
+	r.add("sched_gang_flotilla_partial_gangs", float64(flGang.partial), "gangs", "Flotilla: partly bound gangs (must be 0)")
+	r.add("sched_gang_flotilla_bound_pods", float64(flGang.bound), "pods", "Flotilla: pods bound (whole gangs)")
+	stopAgent()
+
+	// 3. the raw ceiling: a client that only posts bindings.
+	ceiling, err := rawCeiling(ctx, env, specs, pods)
+	if err != nil {
+		return nil, err
+	}
+	r.add("sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
+	r.add("sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
+	return r, nil
+}
+
+func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
+
+// job is one workload job: its pods, built like level 1 builds them.
+type job struct {
+	number uint64
+	nodes  int
+	cores  int
+}
+
+func singleJobs(n int) []job {
+	out := make([]job, n)
+	for i := range out {
+		out[i] = job{number: uint64(i + 1), nodes: 1, cores: 1}
+	}
+	return out
+}
+
+func gangJobs(n, size int) []job {
+	out := make([]job, n)
+	for i := range out {
+		out[i] = job{number: uint64(i + 1), nodes: size, cores: 16}
+	}
+	return out
+}
+
+func buildPods(ns, schedName string, jobs []job) []*corev1.Pod {
+	var pods []*corev1.Pod
+	t0 := time.Now()
+	for _, j := range jobs {
+		for rank := range j.nodes {
+			req := corev1.ResourceList{corev1.ResourceCPU: *resource.NewQuantity(int64(j.cores), resource.DecimalSI),
+				corev1.ResourceMemory: resource.MustParse("1Gi")}
+			pods = append(pods, &corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: podgroup.PodName(j.number, rank), Namespace: ns,
+					Labels: map[string]string{podgroup.LabelManaged: "true", podgroup.LabelJob: fmt.Sprint(j.number), podgroup.LabelRank: fmt.Sprint(rank)},
+					Annotations: map[string]string{podgroup.AnnotGangSize: fmt.Sprint(j.nodes), podgroup.AnnotTenant: "bench",
+						podgroup.AnnotSubmitted: t0.Add(time.Duration(j.number) * time.Microsecond).UTC().Format(time.RFC3339Nano)}},
+				Spec: corev1.PodSpec{SchedulerName: schedName, RestartPolicy: corev1.RestartPolicyNever,
+					AutomountServiceAccountToken: new(false),
+					Containers:                   []corev1.Container{{Name: "app", Image: "solver", Resources: corev1.ResourceRequirements{Requests: req, Limits: req}}}},
+			})
+		}
+	}
+	return pods
+}
+
+type outcome struct {
+	bound, partial int
+	start, last    time.Time
+}
+
+func (o outcome) rate() float64 {
+	d := o.last.Sub(o.start).Seconds()
+	if d <= 0 {
+		return 0
+	}
+	return round1(float64(o.bound) / d)
+}
+
+// runWorkload creates the pods with 32 parallel clients and measures from the
+// first create to the last bind; it waits for `expect` bound pods, or for no
+// new bind in 10 s. Then it deletes the pods and waits until they are gone.
+func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, jobs []job, expect int) (outcome, error) {
+	pods := buildPods(ns, schedName, jobs)
+	fmt.Fprintf(os.Stderr, "bench: %s: %d pods of %d jobs in %s\n", schedName, len(pods), len(jobs), ns)
+	var bound atomic.Int64
+	var lastBind atomic.Int64
+	boundByJob := sync.Map{}
+	f := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace(ns))
+	inf := f.Core().V1().Pods().Informer()
+	seen := sync.Map{}
+	onPod := func(o any) {
+		p, ok := o.(*corev1.Pod)
+		if !ok || p.Spec.NodeName == "" {
+			return
+		}
+		if _, dup := seen.LoadOrStore(p.Name, true); dup {
+			return
+		}
+		bound.Add(1)
+		lastBind.Store(time.Now().UnixNano())
+		v, _ := boundByJob.LoadOrStore(p.Labels[podgroup.LabelJob], new(atomic.Int64))
+		v.(*atomic.Int64).Add(1)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }}); err != nil {
+		return outcome{}, err
+	}
+	ictx, stop := context.WithCancel(ctx)
+	defer stop()
+	f.Start(ictx.Done())
+	toolscache.WaitForCacheSync(ictx.Done(), inf.HasSynced)
+
+	start := time.Now()
+	work := make(chan *corev1.Pod)
+	var wg sync.WaitGroup
+	var createErr atomic.Value
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				if _, err := env.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+					createErr.Store(err)
+				}
+			}
+		}()
+	}
+	for _, p := range pods {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	if err, ok := createErr.Load().(error); ok {
+		return outcome{}, fmt.Errorf("create pods: %w", err)
+	}
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for int(bound.Load()) < expect {
+		lb := lastBind.Load()
+		if lb > 0 && time.Since(time.Unix(0, lb)) > 10*time.Second {
+			break
+		}
+		if lb == 0 && time.Since(start) > 2*time.Minute {
+			return outcome{}, fmt.Errorf("%s: nothing bound in 2 minutes", schedName)
+		}
+		select {
+		case <-ctx.Done():
+			return outcome{}, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	out := outcome{bound: int(bound.Load()), start: start, last: time.Unix(0, lastBind.Load())}
+	sizes := map[string]int{}
+	for _, j := range jobs {
+		sizes[fmt.Sprint(j.number)] = j.nodes
+	}
+	boundByJob.Range(func(k, v any) bool {
+		if n := int(v.(*atomic.Int64).Load()); n > 0 && n < sizes[k.(string)] {
+			out.partial++
+		}
+		return true
+	})
+	return out, drain(ctx, env, ns)
+}
+
+// drain deletes every pod of the namespace (32 parallel deletes; a single
+// DeleteCollection of thousands of pods outlives the server's timeout) and
+// waits until none is left.
+func drain(ctx context.Context, env *k8senv.Env, ns string) error {
+	list, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for name := range work {
+				_ = env.Client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
+			}
+		}()
+	}
+	for _, p := range list.Items {
+		work <- p.Name
+	}
+	close(work)
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
+		if err == nil && len(l.Items) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("pods of %s not gone after 5 minutes", ns)
+}
+
+// rawCeiling pre-creates pods no scheduler claims, then binds them with 64
+// parallel clients and reports binds per second.
+func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, error) {
+	pods := buildPods("raw", "none", singleJobs(n))
+	work := make(chan *corev1.Pod)
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range work {
+				_, _ = env.Client.CoreV1().Pods("raw").Create(ctx, p, metav1.CreateOptions{})
+			}
+		}()
+	}
+	for _, p := range pods {
+		work <- p
+	}
+	close(work)
+	wg.Wait()
+	b := binder.New(env.Client, 64)
+	refs := make(chan int)
+	var failed atomic.Int64
+	start := time.Now()
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range refs {
+				err := b.BindGang(ctx, "raw", []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}, []string{nodes[i%len(nodes)].Name})
+				if err != nil {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	for i := range pods {
+		refs <- i
+	}
+	close(refs)
+	wg.Wait()
+	el := time.Since(start).Seconds()
+	if f := failed.Load(); f > 0 {
+		return 0, fmt.Errorf("raw ceiling: %d binds failed", f)
+	}
+	rate := round1(float64(n) / el)
+	return rate, drain(ctx, env, "raw")
+}
