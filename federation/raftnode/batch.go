@@ -107,6 +107,18 @@ func (n *Node) runBatcher() {
 			}
 		}
 		timer.Stop()
+		// Group commit: while MaxInflight batches wait for their commit,
+		// this one keeps growing instead of becoming another small entry.
+		for n.inflightN.Load() >= int64(n.cfg.MaxInflight) && len(batch) < n.cfg.MaxBatch {
+			select {
+			case r := <-n.applyCh:
+				batch = append(batch, r)
+			case <-n.slotFree:
+			case <-n.shutdownCh:
+				failAll(batch, ErrShutdown)
+				return
+			}
+		}
 		n.submit(batch)
 	}
 }
@@ -120,6 +132,7 @@ func (n *Node) submit(batch []*applyReq) {
 	f := n.raft.Apply(encodeEnvelope(cmds), n.cfg.ApplyTimeout)
 	// inflight is closed only after the batcher has exited, and the
 	// completer drains it until then, so this send cannot panic or hang.
+	n.inflightN.Add(1)
 	n.inflight <- &pendingBatch{future: f, reqs: batch}
 }
 
@@ -128,7 +141,13 @@ func (n *Node) submit(batch []*applyReq) {
 func (n *Node) runCompleter() {
 	defer close(n.completerDone)
 	for p := range n.inflight {
-		if err := n.futureErr(p.future); err != nil {
+		err := n.futureErr(p.future)
+		n.inflightN.Add(-1)
+		select {
+		case n.slotFree <- struct{}{}:
+		default:
+		}
+		if err != nil {
 			failAll(p.reqs, n.mapRaftErr(err))
 			continue
 		}

@@ -13,6 +13,7 @@ import (
 const (
 	DefaultBatchSize        = 64
 	DefaultBatchLinger      = time.Millisecond
+	DefaultMaxInflight      = 2
 	DefaultApplyTimeout     = 10 * time.Second
 	DefaultTransportTimeout = 10 * time.Second
 	DefaultMaxPool          = 3
@@ -83,6 +84,14 @@ type Config struct {
 	// first one; 0 means DefaultBatchLinger, negative means no waiting (a
 	// batch takes only what is already queued).
 	BatchLinger time.Duration
+	// MaxInflight is how many batches may wait for commit at once; while
+	// that many do, the next batch keeps growing (group commit) up to
+	// MaxBatch commands instead of adding another small log entry. 0 means
+	// DefaultMaxInflight.
+	MaxInflight int
+	// MaxBatch bounds a batch grown while MaxInflight batches wait; 0
+	// means 16 × BatchSize.
+	MaxBatch int
 
 	// StreamLayer, if set, replaces the TCP listener/dialer (BindAddr and
 	// AdvertiseAddr are then ignored). The test cluster uses it for fault
@@ -120,6 +129,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.BatchLinger == 0 {
 		c.BatchLinger = DefaultBatchLinger
+	}
+	if c.MaxInflight <= 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.MaxBatch < c.BatchSize {
+		c.MaxBatch = 16 * c.BatchSize
 	}
 	if c.ApplyTimeout <= 0 {
 		c.ApplyTimeout = DefaultApplyTimeout

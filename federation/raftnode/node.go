@@ -23,6 +23,8 @@ type Node struct {
 
 	applyCh       chan *applyReq
 	inflight      chan *pendingBatch
+	inflightN     atomic.Int64  // batches handed to raft, not yet completed
+	slotFree      chan struct{} // signalled when a batch completes
 	shutdownCh    chan struct{} // closed when Shutdown starts
 	raftDown      chan struct{} // closed once raft has shut down
 	batcherDone   chan struct{}
@@ -89,6 +91,7 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		fsm:           fsm,
 		applyCh:       make(chan *applyReq),
 		inflight:      make(chan *pendingBatch, 1024),
+		slotFree:      make(chan struct{}, 1),
 		shutdownCh:    make(chan struct{}),
 		raftDown:      make(chan struct{}),
 		batcherDone:   make(chan struct{}),
