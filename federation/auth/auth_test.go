@@ -127,7 +127,7 @@ func TestAuthenticator(t *testing.T) {
 	}
 	unknownKey, _ := NewKey(UserKeyPrefix, time.Time{})
 	for name, f := range map[string]func() (*Identity, error){
-		"wrong secret":    func() (*Identity, error) { return a.Key(keys["uma"][:len(keys["uma"])-1] + "0") },
+		"wrong secret":    func() (*Identity, error) { return a.Key(flipLast(keys["uma"])) },
 		"garbage":         func() (*Identity, error) { return a.Key("nonsense") },
 		"unknown id":      func() (*Identity, error) { return a.Key(unknownKey) },
 		"disabled user":   func() (*Identity, error) { return a.Key(keys["off"]) },
@@ -202,4 +202,13 @@ func TestRBACUsers(t *testing.T) {
 			t.Errorf("%s: %v is not ErrForbidden", name, err)
 		}
 	}
+}
+
+// flipLast changes the last character of a key, so the secret no longer matches.
+func flipLast(key string) string {
+	last := key[len(key)-1]
+	if last == '0' {
+		return key[:len(key)-1] + "1"
+	}
+	return key[:len(key)-1] + "0"
 }

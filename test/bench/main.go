@@ -45,7 +45,8 @@ func (r *report) print() {
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with the control-plane binaries")
-	only := flag.String("only", "", "comma-separated tables: sched,pure,hub (default all)")
+	only := flag.String("only", "", "comma-separated tables: pure,hub,sched,dispatch (default all)")
+	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
 	hubClients := flag.Int("hub-clients", 64, "concurrent clients for the hub table")
 	hubReplicas := flag.String("hub-replicas", "3,1", "comma-separated replica counts for the hub table")
@@ -101,6 +102,14 @@ func main() {
 		r, err := schedTable(ctx, *nodes, *pods)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scheduler table:", err)
+			os.Exit(1)
+		}
+		r.print()
+	}
+	if want("dispatch") {
+		r, err := dispatchTable(ctx, *dispatchJobs)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: dispatch table:", err)
 			os.Exit(1)
 		}
 		r.print()
