@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 
@@ -30,6 +31,9 @@ const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
 type Config struct {
 	Client    kubernetes.Interface
 	Namespace string
+	// Tolerations are added to every job pod (e.g. for a dedicated,
+	// tainted HPC node pool).
+	Tolerations []corev1.Toleration
 	// Image is the app image of jobs whose JobSpec carries no App image.
 	Image     string
 	Scheduler scheduler.Options
@@ -87,7 +91,7 @@ func New(cfg Config) *Agent {
 	fm := filer.New(cfg.Client, fopts, cfg.Now, cfg.Log.With("component", "filer"))
 	rec := &Reconciler{
 		Client: cfg.Client, Namespace: cfg.Namespace, Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
-		Pods:    podgroup.Options{Image: cfg.Image},
+		Pods:    podgroup.Options{Image: cfg.Image, Tolerations: cfg.Tolerations},
 		Runtime: cfg.Runtime, DefaultCommand: cfg.DefaultCommand, Filer: fm,
 		Random: cfg.Random, LogTailLines: cfg.LogTailLines,
 	}

@@ -41,6 +41,8 @@ type Config struct {
 	Image string
 	// NodeSelector (a label selector string) limits the nodes it uses.
 	NodeSelector string
+	// Tolerations are added to every job pod (dedicated node pools).
+	Tolerations []corev1.Toleration
 	// Scheduler options: weights, tenant isolation, backfill.
 	Scheduler scheduler.Options
 	// Heartbeat of the status push (default 2 s).
@@ -88,8 +90,9 @@ func New(cfg Config) (*Agent, error) {
 	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
 	acfg := agent.Config{
 		Client: kc, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
-		Log:    cfg.Log.With("cluster", cfg.Cluster),
-		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
+		Tolerations: cfg.Tolerations,
+		Log:         cfg.Log.With("cluster", cfg.Cluster),
+		Report:      func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
 	}
 	if cfg.Agent != nil {
 		cfg.Agent(&acfg)
@@ -100,7 +103,7 @@ func New(cfg Config) (*Agent, error) {
 		Hub: hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
 			snap, _, _ := a.Cache.Snapshot()
-			return hubsync.Capacity(snap, mts, podgroup.Options{})
+			return hubsync.Capacity(snap, mts, podgroup.Options{Tolerations: cfg.Tolerations})
 		},
 		Why: func(number uint64) (string, bool) {
 			p, ok := a.Why(cfg.Namespace, number)

@@ -16,3 +16,16 @@ func TestParseWeights(t *testing.T) {
 		t.Errorf("empty: %v %v", w, err)
 	}
 }
+
+func TestParseTolerations(t *testing.T) {
+	got, err := ParseTolerations("flotilla.io/pool=hpc:NoSchedule, dedicated:NoExecute")
+	if err != nil || len(got) != 2 || got[0].Key != "flotilla.io/pool" || got[0].Value != "hpc" || got[0].Operator != "Equal" ||
+		got[1].Key != "dedicated" || got[1].Operator != "Exists" || got[1].Effect != "NoExecute" {
+		t.Fatalf("ParseTolerations = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"x", "x=y", "x=y:Never", ":NoSchedule"} {
+		if _, err := ParseTolerations(bad); err == nil {
+			t.Errorf("ParseTolerations(%q) accepted", bad)
+		}
+	}
+}

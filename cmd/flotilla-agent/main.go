@@ -38,6 +38,7 @@ func run() error {
 		namespace = flag.String("namespace", "flotilla-jobs", "namespace the jobs run in")
 		image     = flag.String("image", "", "default app image")
 		nodeSel   = flag.String("node-selector", "", "label selector of the nodes this agent uses")
+		tolerate  = flag.String("tolerate", "", "taints job pods tolerate, key=value:Effect,... (dedicated node pools)")
 		isolation = flag.Bool("tenant-isolation", false, "keep different tenants' pods off the same node")
 		backfill  = flag.Bool("backfill", false, "let smaller jobs run around a blocked queue head")
 		weights   = flag.String("weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
@@ -69,10 +70,14 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	tols, err := agentd.ParseTolerations(*tolerate)
+	if err != nil {
+		return err
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := agentd.New(agentd.Config{
 		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, Kube: kube, Namespace: *namespace,
-		Image: *image, NodeSelector: *nodeSel, Heartbeat: *heartbeat, Log: log,
+		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},
 	})
 	if err != nil {

@@ -316,10 +316,17 @@ func authzCases(w world) map[string]authzCase {
 		"get west machine type": {method: "GET", path: fixed("/v1/machinetypes/w1"), allow: users},
 		"list clusters":         {method: "GET", path: fixed("/v1/clusters"), allow: users},
 		"list burst rules":      {method: "GET", path: fixed("/v1/burstrules"), allow: users},
-		"jarvice machines":      {method: "GET", path: jarvice("machines", ""), allow: users},
-		"jarvice apps":          {method: "GET", path: jarvice("apps", ""), allow: users, hide: hideB},
-		"jarvice submit pub":    {method: "POST", path: fixed("/jarvice/submit"), bodyFor: jarviceSubmit("pub"), allow: users},
-		"jarvice submit privB":  {method: "POST", path: fixed("/jarvice/submit"), bodyFor: jarviceSubmit("privB"), allow: g},
+		"list access rules":     {method: "GET", path: fixed("/v1/accessrules"), allow: users},
+		"put access rule": {method: "PUT", path: fixed("/v1/accessrules/ar"), allow: g,
+			body: structs.AccessRule{Object: structs.AccessObjectApp, Match: "priv*", Groups: []string{"g1"}}},
+		"delete access rule": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
+			e.must(e.admin.PutAccessRule(e.ctx(), &structs.AccessRule{Name: n, Object: structs.AccessObjectApp, Match: "x*", Groups: []string{"g"}}))
+			return "/v1/accessrules/" + n
+		})},
+		"jarvice machines":     {method: "GET", path: jarvice("machines", ""), allow: users},
+		"jarvice apps":         {method: "GET", path: jarvice("apps", ""), allow: users, hide: hideB},
+		"jarvice submit pub":   {method: "POST", path: fixed("/jarvice/submit"), bodyFor: jarviceSubmit("pub"), allow: users},
+		"jarvice submit privB": {method: "POST", path: fixed("/jarvice/submit"), bodyFor: jarviceSubmit("privB"), allow: g},
 
 		// Agents: only their own cluster.
 		"assignments of east": {method: "GET", path: fixed("/v1/clusters/east/assignments?index=0"), allow: []string{"global", "agent"}},

@@ -54,6 +54,10 @@ func (s *Server) routes() {
 	s.handle("GET /v1/burstrules/{name}", users, s.getBurstRule)
 	s.handle("PUT /v1/burstrules/{name}", users, s.putBurstRule)
 	s.handle("DELETE /v1/burstrules/{name}", users, s.deleteBurstRule)
+	s.handle("GET /v1/accessrules", users, s.listAccessRules)
+	s.handle("GET /v1/accessrules/{name}", users, s.getAccessRule)
+	s.handle("PUT /v1/accessrules/{name}", users, s.putAccessRule)
+	s.handle("DELETE /v1/accessrules/{name}", users, s.deleteAccessRule)
 
 	// Jobs.
 	s.handle("POST /v1/jobs", users, s.submitJob)

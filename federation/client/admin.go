@@ -246,3 +246,18 @@ func (c *Client) PutBurstRule(ctx context.Context, b *structs.BurstRule) (*struc
 func (c *Client) DeleteBurstRule(ctx context.Context, name string) error {
 	return c.del(ctx, "/v1/burstrules/"+esc(name))
 }
+
+// ListAccessRules returns the access rules.
+func (c *Client) ListAccessRules(ctx context.Context) ([]*structs.AccessRule, error) {
+	return list[*structs.AccessRule](ctx, c, "/v1/accessrules", nil)
+}
+
+// PutAccessRule creates or replaces an access rule.
+func (c *Client) PutAccessRule(ctx context.Context, a *structs.AccessRule) (*structs.AccessRule, error) {
+	return call[structs.AccessRule](ctx, c, http.MethodPut, "/v1/accessrules/"+esc(a.Name), nil, a)
+}
+
+// DeleteAccessRule deletes an access rule.
+func (c *Client) DeleteAccessRule(ctx context.Context, name string) error {
+	return c.del(ctx, "/v1/accessrules/"+esc(name))
+}

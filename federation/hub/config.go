@@ -48,8 +48,8 @@ type Config struct {
 	// administrator, bcrypt cost.
 	Auth auth.Config
 
-	// Admission decides the initial state of submitted jobs; nil admits
-	// every job to QUEUED.
+	// Admission decides the initial state of submitted jobs; nil means
+	// PolicyAdmission (access rules enforced at submit, then QUEUED).
 	Admission Admission
 
 	// WriteTimeout bounds a write including its retries and forwarding
@@ -88,7 +88,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("hub: InternalSecret is required with more than one replica")
 	}
 	if c.Admission == nil {
-		c.Admission = QueueAll{}
+		c.Admission = PolicyAdmission{}
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,7 +12,6 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
@@ -68,8 +68,8 @@ func TestBurstAcrossClusters(t *testing.T) {
 		After: structs.Duration(5 * time.Second)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.hubs.Hub(f.live()).Write(ctx, &fsm.AccessRuleUpsert{Rule: structs.AccessRule{Name: "itar-us-only",
-		Object: structs.AccessObjectApp, Match: "itar-*", ClusterLabels: map[string]string{"region": "us"}}}); err != nil {
+	if _, err := adm.PutAccessRule(ctx, &structs.AccessRule{Name: "itar-us-only", Object: structs.AccessObjectApp, Match: "itar-*",
+		Groups: []string{"us-persons"}, ClusterLabels: map[string]string{"region": "us"}}); err != nil {
 		t.Fatal(err)
 	}
 	alice := f.userClient(ctx, "alice", "acme", "us-persons")
@@ -85,6 +85,15 @@ func TestBurstAcrossClusters(t *testing.T) {
 		t.Fatalf("filler ran on %q", j.Cluster)
 	}
 	itar := submit(ctx, t, alice, "itar-solver", "cpu-east", 1)
+	// Outside the group the rule names, the submit is refused with a 403
+	// that names the rule, and nothing is stored.
+	_, err := bob.SubmitJob(ctx, structs.JobSubmitRequest{ID: "bob-itar", App: "itar-solver", Command: "run", MachineType: "cpu-east", Nodes: 1})
+	if !errors.Is(err, structs.ErrForbidden) || !strings.Contains(err.Error(), "itar-us-only") {
+		t.Errorf("submit of a restricted app outside its group: %v; want 403 naming itar-us-only", err)
+	}
+	if _, err := adm.GetJob(ctx, "bob-itar", true); !errors.Is(err, structs.ErrNotFound) {
+		t.Errorf("refused job stored: %v", err)
+	}
 	norule := submit(ctx, t, alice, "solver", "cpu-east-norule", 1)
 	burst := submit(ctx, t, alice, "solver", "cpu-east", 2)
 

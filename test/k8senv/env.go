@@ -131,9 +131,6 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	if !opts.NoControllerManager {
 		need = append(need, "kube-controller-manager")
 	}
-	if opts.Scheduler {
-		need = append(need, "kube-scheduler")
-	}
 	for _, n := range need {
 		p, err := findBin(n)
 		if err != nil {
@@ -153,7 +150,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	etcdClient, etcdPeer, apiPort, kcmPort, kwokPort, schedPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
+	etcdClient, etcdPeer, apiPort, kcmPort, kwokPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 
 	// etcd
 	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", etcdClient)
@@ -273,20 +270,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	}
 
 	if opts.Scheduler {
-		args := []string{
-			"--kubeconfig", e.Kubeconfig,
-			"--authentication-kubeconfig", e.Kubeconfig,
-			"--authorization-kubeconfig", e.Kubeconfig,
-			"--bind-address", "127.0.0.1",
-			"--secure-port", strconv.Itoa(schedPort),
-			"--cert-dir", filepath.Join(e.Dir, "sched-certs"),
-			"--leader-elect=false",
-			"--v", "0",
-		}
-		if opts.SchedulerQPS > 0 {
-			args = append(args, "--kube-api-qps", strconv.Itoa(opts.SchedulerQPS), "--kube-api-burst", strconv.Itoa(opts.SchedulerBurst))
-		}
-		if err := e.spawn("kube-scheduler", bins["kube-scheduler"], args); err != nil {
+		if err := e.StartScheduler(opts.SchedulerQPS, opts.SchedulerBurst); err != nil {
 			return err
 		}
 	}
@@ -296,6 +280,53 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		}
 	}
 	return e.checkAlive()
+}
+
+// StartScheduler starts kube-scheduler (client limits qps/burst; 0 keeps its
+// defaults). Benchmarks start it after creating their pods, to time
+// scheduling apart from pod creation.
+func (e *Env) StartScheduler(qps, burst int) error {
+	bin, err := findBin("kube-scheduler")
+	if err != nil {
+		return err
+	}
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	args := []string{
+		"--kubeconfig", e.Kubeconfig,
+		"--authentication-kubeconfig", e.Kubeconfig,
+		"--authorization-kubeconfig", e.Kubeconfig,
+		"--bind-address", "127.0.0.1",
+		"--secure-port", strconv.Itoa(ports[0]),
+		"--cert-dir", filepath.Join(e.Dir, "sched-certs"),
+		"--leader-elect=false",
+		"--v", "0",
+	}
+	if qps > 0 {
+		args = append(args, "--kube-api-qps", strconv.Itoa(qps), "--kube-api-burst", strconv.Itoa(burst))
+	}
+	return e.spawn("kube-scheduler", bin, args)
+}
+
+// StopScheduler stops a running kube-scheduler.
+func (e *Env) StopScheduler() {
+	e.mu.Lock()
+	var keep []*process
+	var stop []*process
+	for _, p := range e.procs {
+		if p.name == "kube-scheduler" {
+			stop = append(stop, p)
+		} else {
+			keep = append(keep, p)
+		}
+	}
+	e.procs = keep
+	e.mu.Unlock()
+	for _, p := range stop {
+		p.stop(10 * time.Second)
+	}
 }
 
 func (e *Env) spawn(name, bin string, args []string) error {
