@@ -20,6 +20,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/hubsync"
+	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/client"
@@ -45,6 +46,9 @@ type Config struct {
 	Tolerations []corev1.Toleration
 	// Scheduler options: weights, tenant isolation, backfill.
 	Scheduler scheduler.Options
+	// IDMapperURL, if set, is an id-mapper (clusteragent/idmapper) asked
+	// for the uid/gid of job owners whose user record has none.
+	IDMapperURL string
 	// Heartbeat of the status push (default 2 s).
 	Heartbeat time.Duration
 	// Agent lets the caller adjust the agent's configuration (runtime
@@ -99,8 +103,13 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := agent.New(acfg)
 	out.Agent = a
+	var identity func(context.Context, string) (structs.Identity, bool, error)
+	if cfg.IDMapperURL != "" {
+		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
+	}
 	out.Syncer = hubsync.New(hubsync.Config{
-		Hub: hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
+		Identity: identity,
+		Hub:      hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
 			snap, _, _ := a.Cache.Snapshot()
 			return hubsync.Capacity(snap, mts, podgroup.Options{Tolerations: cfg.Tolerations})

@@ -23,6 +23,7 @@ type Hub interface {
 	GetMachineType(ctx context.Context, name string) (*structs.MachineType, error)
 	GetApp(ctx context.Context, name string) (*structs.App, error)
 	ListMachineTypes(ctx context.Context) ([]*structs.MachineType, error)
+	GetVault(ctx context.Context, tenant, name string) (*structs.Vault, error)
 }
 
 // Runner runs jobs in the cluster (agent.Reconciler).
@@ -38,6 +39,9 @@ type Config struct {
 	Runner  Runner
 	// Capacity returns free/total nodes per machine type right now.
 	Capacity func(mts []*structs.MachineType) map[string]structs.Capacity
+	// Identity, if set, resolves a job owner's uid/gid when the hub stamped
+	// none (an id-mapper reading home-directory owners).
+	Identity func(ctx context.Context, user string) (structs.Identity, bool, error)
 	// Why returns the scheduler's reason a job is still pending, if it is.
 	Why func(number uint64) (string, bool)
 	// Heartbeat is the longest gap between status pushes (default 2 s).

@@ -92,6 +92,10 @@ func (h *fakeHub) GetApp(_ context.Context, name string) (*structs.App, error) {
 	return nil, structs.Errorf(structs.ErrNotFound, "app %s", name)
 }
 
+func (h *fakeHub) GetVault(_ context.Context, tenant, name string) (*structs.Vault, error) {
+	return nil, structs.Errorf(structs.ErrNotFound, "vault %s/%s", tenant, name)
+}
+
 func (h *fakeHub) ListMachineTypes(context.Context) ([]*structs.MachineType, error) {
 	return []*structs.MachineType{{Name: "m4", Cores: 4, RAM: 8, Cluster: "east"}, {Name: "w4", Cores: 4, RAM: 8, Cluster: "west"}}, nil
 }
@@ -128,11 +132,16 @@ type fakeRunner struct {
 	mu       sync.Mutex
 	added    map[uint64]int
 	canceled map[uint64]int
+	ids      map[uint64]structs.Identity
 }
 
 func (r *fakeRunner) Add(js agent.JobSpec) {
 	r.mu.Lock()
 	r.added[js.Job.Number]++
+	if r.ids == nil {
+		r.ids = map[uint64]structs.Identity{}
+	}
+	r.ids[js.Job.Number] = js.Identity
 	r.mu.Unlock()
 }
 
@@ -224,4 +233,29 @@ func TestSyncerFollowsAssignments(t *testing.T) {
 	clock.Unlock()
 	hub.set(&structs.Job{ID: "d", Number: 5, Cluster: "west", State: structs.JobAssigned, MachineType: "w4", Nodes: 1}) // wake the watch
 	eventually(t, "job c canceled by resync", func() bool { _, c := run.counts(4); return c == 1 })
+}
+
+func TestSyncerResolvesIdentity(t *testing.T) {
+	hub := newFakeHub()
+	run := &fakeRunner{added: map[uint64]int{}, canceled: map[uint64]int{}}
+	s := New(Config{Hub: hub, Cluster: "east", Runner: run, Heartbeat: 20 * time.Millisecond, Wait: 50 * time.Millisecond,
+		Identity: func(_ context.Context, user string) (structs.Identity, bool, error) {
+			return structs.Identity{UID: 2000, GID: 3000}, user == "carol", nil
+		}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	hub.set(&structs.Job{ID: "x", Number: 1, Owner: "dave", Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1,
+		Identity: &structs.Identity{UID: 1001, GID: 1002}})
+	hub.set(&structs.Job{ID: "y", Number: 2, Owner: "carol", Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1})
+	eventually(t, "both jobs added", func() bool { a, _ := run.counts(1); b, _ := run.counts(2); return a == 1 && b == 1 })
+	run.mu.Lock()
+	defer run.mu.Unlock()
+	if got := run.ids[1]; got.UID != 1001 || got.GID != 1002 {
+		t.Errorf("stamped identity not used: %+v", got)
+	}
+	if got := run.ids[2]; got.UID != 2000 || got.GID != 3000 {
+		t.Errorf("id-mapper identity not used: %+v", got)
+	}
 }

@@ -92,6 +92,24 @@ func (s *Syncer) apply(ctx context.Context, j *structs.Job) error {
 			return err
 		}
 		spec := agent.JobSpec{Job: j, Machine: mt}
+		if j.Identity != nil {
+			spec.Identity = *j.Identity
+		} else if s.cfg.Identity != nil {
+			id, ok, err := s.cfg.Identity(ctx, j.Owner)
+			if err != nil {
+				return fmt.Errorf("identity of %s: %w", j.Owner, err)
+			}
+			if ok {
+				spec.Identity = id
+			}
+		}
+		if j.Vault != "" {
+			v, err := s.cfg.Hub.GetVault(ctx, j.Tenant, j.Vault)
+			if err != nil {
+				return fmt.Errorf("vault %q of job %s: %w", j.Vault, j.ID, err)
+			}
+			spec.Vault = v
+		}
 		if app, err := s.cfg.Hub.GetApp(ctx, j.App); err == nil {
 			spec.App = app // its image and AppDef command run on the head
 		} else {

