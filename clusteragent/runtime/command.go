@@ -35,11 +35,7 @@ func CommandArgs(cmd structs.Command, job *structs.Job, mt *structs.MachineType)
 		"%MACHINETYPE%", mt.Name,
 	)
 	args := []string{cmd.Path}
-	keys := make([]string, 0, len(cmd.Parameters))
-	for k := range cmd.Parameters {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := parameterOrder(cmd)
 	for _, k := range keys {
 		p := cmd.Parameters[k]
 		var v string
@@ -100,4 +96,25 @@ func defaultValue(raw json.RawMessage) (string, error) {
 		return strings.TrimSpace(string(raw)), nil // the literal: 8, not 8e+00
 	}
 	return "", structs.Errorf(structs.ErrInvalid, "value %s is not a string, number or boolean", raw)
+}
+
+// parameterOrder lists the command's parameters in the AppDef's order, then
+// any it does not list, sorted.
+func parameterOrder(cmd structs.Command) []string {
+	keys := make([]string, 0, len(cmd.Parameters))
+	seen := make(map[string]bool, len(cmd.Parameters))
+	for _, k := range cmd.ParameterOrder {
+		if _, ok := cmd.Parameters[k]; ok && !seen[k] {
+			keys = append(keys, k)
+			seen[k] = true
+		}
+	}
+	var rest []string
+	for k := range cmd.Parameters {
+		if !seen[k] {
+			rest = append(rest, k)
+		}
+	}
+	slices.Sort(rest)
+	return append(keys, rest...)
 }

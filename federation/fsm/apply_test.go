@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -131,7 +133,16 @@ func applyCases() map[string]applyCase {
 			read: func(r *state.ReadTxn) any { return kind(r.Vault("acme", "data")) }, want: structs.ErrNotFound},
 		"app upsert": {cmd: &AppUpsert{App: app},
 			read: func(r *state.ReadTxn) any { v, _ := r.App("lammps"); return v },
-			want: func() *structs.App { a := app; a.RaftIndex = created; return &a }()},
+			want: func() *structs.App {
+				a := *app.Copy()
+				a.RaftIndex = created
+				// Decoding records the parameters' order as the JSON lists them.
+				for name, c := range a.AppDef.Commands {
+					c.ParameterOrder = slices.Sorted(maps.Keys(c.Parameters))
+					a.AppDef.Commands[name] = c
+				}
+				return &a
+			}()},
 		"app delete": {cmd: &AppDelete{Name: "solver"},
 			read: func(r *state.ReadTxn) any { return kind(r.App("solver")) }, want: structs.ErrNotFound},
 		"limit upsert": {cmd: &LimitUpsert{Limit: limit},

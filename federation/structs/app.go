@@ -1,6 +1,7 @@
 package structs
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -93,12 +94,54 @@ type Command struct {
 	Webshell    bool                 `json:"webshell,omitempty"`
 	Desktop     bool                 `json:"desktop,omitempty"`
 	Parameters  map[string]Parameter `json:"parameters,omitempty"`
+	// ParameterOrder is the order the AppDef lists its parameters in
+	// (positional arguments follow it); filled from the JSON when absent.
+	ParameterOrder []string `json:"parameter_order,omitempty"`
+}
+
+// UnmarshalJSON decodes a command and records the order of its parameters
+// as written, which a Go map would lose.
+func (c *Command) UnmarshalJSON(b []byte) error {
+	type plain Command
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*c = Command(p)
+	if len(c.ParameterOrder) > 0 || len(c.Parameters) == 0 {
+		return nil
+	}
+	var raw struct {
+		Parameters json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil || len(raw.Parameters) == 0 {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw.Parameters))
+	if _, err := dec.Token(); err != nil { // {
+		return err
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		if key, ok := tok.(string); ok {
+			c.ParameterOrder = append(c.ParameterOrder, key)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Copy returns a deep copy of c.
 func (c Command) Copy() Command {
 	c.Ports = slices.Clone(c.Ports)
 	c.Machines = slices.Clone(c.Machines)
+	c.ParameterOrder = slices.Clone(c.ParameterOrder)
 	if c.Parameters != nil {
 		ps := make(map[string]Parameter, len(c.Parameters))
 		for k, p := range c.Parameters {

@@ -3,6 +3,7 @@ package structs
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,5 +170,28 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error %v is not ErrInvalid", err)
 			}
 		})
+	}
+}
+
+func TestCommandKeepsParameterOrder(t *testing.T) {
+	var c Command
+	err := json.Unmarshal([]byte(`{"path":"/run.sh","parameters":{
+		"np":{"name":"Ranks","type":"CONST","value":"%TCORES%","positional":true},
+		"input":{"name":"Case","type":"FILE","positional":true},
+		"alpha":{"name":"A","type":"STR"}}}`), &c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.ParameterOrder, ","); got != "np,input,alpha" {
+		t.Errorf("ParameterOrder = %s, want np,input,alpha", got)
+	}
+	// The order survives a round trip (snapshots, the API).
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Command
+	if err := json.Unmarshal(b, &back); err != nil || strings.Join(back.ParameterOrder, ",") != "np,input,alpha" {
+		t.Errorf("round trip: %v, %v", back.ParameterOrder, err)
 	}
 }
