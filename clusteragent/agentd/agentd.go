@@ -111,6 +111,9 @@ func New(cfg Config) (*Agent, error) {
 		Identity: identity,
 		Hub:      hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
+			if !a.Cache.Synced() {
+				return nil // not yet known: report none rather than zero
+			}
 			snap, _, _ := a.Cache.Snapshot()
 			return hubsync.Capacity(snap, mts, podgroup.Options{Tolerations: cfg.Tolerations})
 		},

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +79,12 @@ type Cache struct {
 	assumed map[string]placed     // pod key → placement we decided, not yet seen
 	pending map[string]pendingPod // our unbound pods
 	changed chan struct{}
+	synced  atomic.Bool
 }
+
+// Synced reports whether the informers have delivered the whole cluster
+// once: before that a snapshot under-counts nodes and pods.
+func (c *Cache) Synced() bool { return c.synced.Load() }
 
 // New returns a cache; Run starts it.
 func New(client kubernetes.Interface, opts Options) *Cache {
@@ -128,6 +134,7 @@ func (c *Cache) Run(ctx context.Context) error {
 	if !toolscache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, podInf.HasSynced) {
 		return fmt.Errorf("cache: informers did not sync: %w", ctx.Err())
 	}
+	c.synced.Store(true)
 	c.notify()
 	return nil
 }

@@ -130,6 +130,11 @@ func run() error {
 		go func() { defer awg.Done(); _ = a.Run(actx) }()
 	}
 
+	// Submit once both agents have reported their capacity, so placement
+	// sees the clusters as they are.
+	if err := waitCapacity(sctx, adm, "east", "west"); err != nil {
+		return err
+	}
 	alice, err := client.New(hubs.URLs, aliceKey)
 	if err != nil {
 		return err
@@ -185,6 +190,25 @@ func waitHub(ctx context.Context, c *client.Client) error {
 		case <-tick.C:
 		}
 	}
+}
+
+func waitCapacity(ctx context.Context, c *client.Client, clusters ...string) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for _, name := range clusters {
+		for {
+			cl, err := c.GetCluster(ctx, name)
+			if err == nil && len(cl.Capacity) > 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("cluster %s reported no capacity: %w", name, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	}
+	return nil
 }
 
 func envInt(name string, def int) int {
