@@ -37,7 +37,7 @@ const (
 
 func TestMPIAcrossNamespaces(t *testing.T) {
 	if testing.Short() {
-		t.Skip("real MPI across network namespaces: not a short test")
+		t.Skip("real MPI across network namespaces requires root, iproute2, openssh-server, openmpi-bin: skipped in -short only")
 	}
 	if os.Geteuid() != 0 {
 		t.Fatal("TestMPIAcrossNamespaces must run as root (it creates network namespaces)")
