@@ -188,8 +188,11 @@ func (r *renderer) volumes(interactive bool) []corev1.Volume {
 		vols = append(vols, corev1.Volume{Name: "mount-" + m.Name, VolumeSource: src})
 	}
 	for i, b := range r.devs.binds {
-		vols = append(vols, corev1.Volume{Name: "hostbind-" + strconv.Itoa(i), VolumeSource: corev1.VolumeSource{
-			HostPath: &corev1.HostPathVolumeSource{Path: b.host}}})
+		src := corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: b.host}}
+		if b.nfsServer != "" {
+			src = corev1.VolumeSource{NFS: &corev1.NFSVolumeSource{Server: b.nfsServer, Path: b.host, ReadOnly: b.readOnly}}
+		}
+		vols = append(vols, corev1.Volume{Name: "hostbind-" + strconv.Itoa(i), VolumeSource: src})
 	}
 	return vols
 }
@@ -222,7 +225,8 @@ func (r *renderer) mounts(initMount corev1.VolumeMount, interactive bool) []core
 }
 
 // devices are the parts of a machine type's device list the runtime
-// applies: "$KEY=VAL" environment and "/host=/ctr[:ro|:rw]" host binds.
+// applies: "$KEY=VAL" environment, "/host=/ctr[:ro|:rw]" host binds and
+// "nfs:server:/export=/ctr[:ro|:rw]" NFS shares.
 // GPUs, RDMA, hugepages and raw resources are requests, level 1's business.
 type devices struct {
 	env   []corev1.EnvVar
@@ -232,6 +236,7 @@ type devices struct {
 type hostBind struct {
 	host, ctr string
 	readOnly  bool
+	nfsServer string // set for an NFS share; host is then the export path
 }
 
 func parseDevices(list []string) (devices, error) {
@@ -244,9 +249,16 @@ func parseDevices(list []string) (devices, error) {
 				return d, fmt.Errorf("device %q: want $KEY=VALUE", s)
 			}
 			d.env = append(d.env, corev1.EnvVar{Name: k, Value: v})
-		case strings.HasPrefix(s, "/"):
+		case strings.HasPrefix(s, "/"), strings.HasPrefix(s, "nfs:"):
 			host, ctr, ok := strings.Cut(s, "=")
 			b := hostBind{host: host, ctr: ctr}
+			if rest, isNFS := strings.CutPrefix(host, "nfs:"); isNFS {
+				server, export, found := strings.Cut(rest, ":")
+				if !found || server == "" || !path.IsAbs(export) {
+					return d, fmt.Errorf("device %q: want nfs:server:/export=/container[:ro|:rw]", s)
+				}
+				b.nfsServer, b.host = server, export
+			}
 			if i := strings.LastIndexByte(ctr, ':'); i >= 0 {
 				switch ctr[i+1:] {
 				case "ro":
