@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
@@ -34,6 +35,10 @@ type Config struct {
 	// HubURLs are the hub replicas' base URLs; AgentKey the cluster's key.
 	HubURLs  []string
 	AgentKey string
+	// BootstrapToken, used when AgentKey is empty, is exchanged once at the
+	// hub for the agent key (written to KeyFile, if set, for restarts).
+	BootstrapToken string
+	KeyFile        string
 	// Kube is the API server of this cluster.
 	Kube *rest.Config
 	// Namespace the agent runs jobs in (created if missing).
@@ -68,8 +73,15 @@ type Agent struct {
 
 // New builds an agent from cfg.
 func New(cfg Config) (*Agent, error) {
+	if cfg.AgentKey == "" && cfg.BootstrapToken != "" && cfg.Cluster != "" && len(cfg.HubURLs) > 0 {
+		key, err := register(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AgentKey = key
+	}
 	if cfg.Cluster == "" || len(cfg.HubURLs) == 0 || cfg.AgentKey == "" || cfg.Kube == nil {
-		return nil, errors.New("agentd: cluster, hub URLs, agent key and kubeconfig are required")
+		return nil, errors.New("agentd: cluster, hub URLs, an agent key (or bootstrap token) and kubeconfig are required")
 	}
 	if cfg.Namespace == "" {
 		cfg.Namespace = "flotilla-jobs"
@@ -135,4 +147,24 @@ func (a *Agent) Run(ctx context.Context) error {
 	go func() { errc <- a.Agent.Run(ctx) }()
 	a.Syncer.Run(ctx)
 	return <-errc
+}
+
+// register exchanges the bootstrap token for the agent key, once.
+func register(cfg Config) (string, error) {
+	anon, err := client.New(cfg.HubURLs, "")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	k, err := anon.Register(ctx, cfg.Cluster, cfg.BootstrapToken)
+	if err != nil {
+		return "", fmt.Errorf("agentd: registering cluster %s: %w", cfg.Cluster, err)
+	}
+	if cfg.KeyFile != "" {
+		if err := os.WriteFile(cfg.KeyFile, []byte(k.Key+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("agentd: saving the agent key: %w", err)
+		}
+	}
+	return k.Key, nil
 }

@@ -33,7 +33,8 @@ func run() error {
 	var (
 		cluster   = flag.String("cluster", "", "this cluster's name at the hub (required)")
 		hubs      = flag.String("hub", os.Getenv("FLOTILLA_HUB"), "comma-separated hub URLs (env FLOTILLA_HUB)")
-		keyFile   = flag.String("agent-key-file", "", "file holding the cluster's agent key (else env FLOTILLA_AGENT_KEY)")
+		keyFile   = flag.String("agent-key-file", "", "file holding the cluster's agent key (else env FLOTILLA_AGENT_KEY); written after registration")
+		bootFile  = flag.String("bootstrap-token-file", "", "file holding a one-time bootstrap token, used when no agent key exists yet")
 		kubecfg   = flag.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster config)")
 		namespace = flag.String("namespace", "flotilla-jobs", "namespace the jobs run in")
 		image     = flag.String("image", "", "default app image")
@@ -51,10 +52,20 @@ func run() error {
 	key := os.Getenv("FLOTILLA_AGENT_KEY")
 	if *keyFile != "" {
 		b, err := os.ReadFile(*keyFile)
+		if err != nil && !(os.IsNotExist(err) && *bootFile != "") {
+			return err
+		}
+		if k := strings.TrimSpace(string(b)); k != "" {
+			key = k
+		}
+	}
+	var bootToken string
+	if *bootFile != "" && key == "" {
+		b, err := os.ReadFile(*bootFile)
 		if err != nil {
 			return err
 		}
-		key = strings.TrimSpace(string(b))
+		bootToken = strings.TrimSpace(string(b))
 	}
 	var kube *rest.Config
 	var err error
@@ -77,7 +88,8 @@ func run() error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := agentd.New(agentd.Config{
-		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, Kube: kube, Namespace: *namespace,
+		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: *keyFile,
+		Kube: kube, Namespace: *namespace,
 		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, IDMapperURL: *idmapURL, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},
 	})

@@ -34,6 +34,8 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/clusters/{name}", users, s.putCluster)
 	s.handle("DELETE /v1/clusters/{name}", users, s.deleteCluster)
 	s.handle("POST /v1/clusters/{name}/agentkey", users, s.createAgentKey)
+	s.handle("POST /v1/clusters/{name}/bootstraptoken", users, s.createBootstrapToken)
+	s.handle("POST /v1/clusters/{name}/register", public, s.registerAgent)
 	s.handle("GET /v1/clusters/{name}/assignments", anyone, s.assignments)
 	s.handle("POST /v1/clusters/{name}/status", anyone, s.clusterStatus)
 	s.handle("GET /v1/tenants/{tenant}/vaults", users, s.listVaults)

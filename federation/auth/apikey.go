@@ -13,6 +13,9 @@ import (
 const (
 	UserKeyPrefix  = "flk" // a user's API key
 	AgentKeyPrefix = "fla" // a cluster agent's key
+	// BootstrapPrefix marks a cluster's one-time bootstrap token, which its
+	// agent exchanges for an agent key (POST /v1/clusters/{name}/register).
+	BootstrapPrefix = "flb"
 )
 
 const (

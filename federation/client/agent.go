@@ -46,3 +46,16 @@ func (c *Client) Ready(ctx context.Context) (string, error) {
 func (c *Client) WhoAmI(ctx context.Context) (*structs.CallerInfo, error) {
 	return call[structs.CallerInfo](ctx, c, http.MethodGet, "/v1/whoami", nil, nil)
 }
+
+// CreateBootstrapToken issues a one-time token with which the cluster's
+// agent registers (administrators only); the token is shown only here.
+func (c *Client) CreateBootstrapToken(ctx context.Context, cluster string) (*structs.APIKeyCreated, error) {
+	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/bootstraptoken", nil, nil)
+}
+
+// Register exchanges a cluster's bootstrap token for its agent key; the
+// client needs no credentials for it.
+func (c *Client) Register(ctx context.Context, cluster, token string) (*structs.APIKeyCreated, error) {
+	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/register", nil,
+		&structs.RegisterRequest{Token: token})
+}

@@ -40,6 +40,9 @@ type Cluster struct {
 	Labels map[string]string `json:"labels,omitempty"`
 	// AgentKey authenticates the cluster's agent; the secret is never stored.
 	AgentKey APIKeyHash `json:"agent_key,omitzero"`
+	// BootstrapToken, while set, lets the cluster's agent register once:
+	// it exchanges the token for an agent key, which clears the token.
+	BootstrapToken APIKeyHash `json:"bootstrap_token,omitzero"`
 
 	// Runtime fields, written by heartbeats; a registration upsert of an
 	// existing cluster keeps the stored values.
@@ -69,6 +72,11 @@ func (c *Cluster) Validate() error {
 	}
 	if c.AgentKey != (APIKeyHash{}) {
 		if err := c.AgentKey.validate("cluster " + c.Name + " agent"); err != nil {
+			return err
+		}
+	}
+	if c.BootstrapToken != (APIKeyHash{}) {
+		if err := c.BootstrapToken.validate("cluster " + c.Name + " bootstrap token"); err != nil {
 			return err
 		}
 	}

@@ -170,3 +170,9 @@ type CallerInfo struct {
 type Deleted struct {
 	Deleted string `json:"deleted"`
 }
+
+// RegisterRequest is the body of POST /v1/clusters/{name}/register: the
+// cluster's one-time bootstrap token, exchanged for its agent key.
+type RegisterRequest struct {
+	Token string `json:"token"`
+}

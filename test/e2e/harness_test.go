@@ -85,16 +85,17 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 	if _, err := f.admin.PutCluster(ctx, name, &structs.ClusterSpec{Labels: labels}); err != nil {
 		f.t.Fatal(err)
 	}
-	key, err := f.admin.CreateAgentKey(ctx, name)
+	// The agent registers with a one-time bootstrap token, as in production.
+	tok, err := f.admin.CreateBootstrapToken(ctx, name)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	f.startAgent(name, key.Key)
+	f.startAgent(name, tok.Key)
 }
 
-func (f *fed) startAgent(name, key string) {
+func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
-	a, err := agentd.New(agentd.Config{Cluster: name, HubURLs: f.hubs.URLs(), AgentKey: key, Kube: f.envs[name].Config,
+	a, err := agentd.New(agentd.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
 		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
 	if err != nil {
 		f.t.Fatal(err)
