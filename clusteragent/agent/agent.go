@@ -31,6 +31,10 @@ const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
 type Config struct {
 	Client    kubernetes.Interface
 	Namespace string
+	// ExtraNamespaces are further namespaces whose gangs (pods naming the
+	// flotilla scheduler, with Flotilla's gang labels, created by other
+	// tools) level 2 schedules; the agent's own jobs run in Namespace.
+	ExtraNamespaces []string
 	// Tolerations are added to every job pod (e.g. for a dedicated,
 	// tainted HPC node pool).
 	Tolerations []corev1.Toleration
@@ -80,7 +84,7 @@ func New(cfg Config) *Agent {
 	}
 	c := cache.New(cfg.Client, cache.Options{
 		SchedulerName: podgroup.SchedulerName,
-		Namespaces:    []string{cfg.Namespace},
+		Namespaces:    append([]string{cfg.Namespace}, cfg.ExtraNamespaces...),
 		NodeSelector:  cfg.NodeSelector,
 	})
 	if cfg.Runtime.InitImage == "" {

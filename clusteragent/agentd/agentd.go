@@ -43,6 +43,8 @@ type Config struct {
 	Kube *rest.Config
 	// Namespace the agent runs jobs in (created if missing).
 	Namespace string
+	// ExtraNamespaces: further namespaces whose gangs level 2 schedules.
+	ExtraNamespaces []string
 	// Image is the default app image.
 	Image string
 	// NodeSelector (a label selector string) limits the nodes it uses.
@@ -106,9 +108,9 @@ func New(cfg Config) (*Agent, error) {
 	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
 	acfg := agent.Config{
 		Client: kc, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
-		Tolerations: cfg.Tolerations,
-		Log:         cfg.Log.With("cluster", cfg.Cluster),
-		Report:      func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
+		Tolerations: cfg.Tolerations, ExtraNamespaces: cfg.ExtraNamespaces,
+		Log:    cfg.Log.With("cluster", cfg.Cluster),
+		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
 	}
 	if cfg.Agent != nil {
 		cfg.Agent(&acfg)

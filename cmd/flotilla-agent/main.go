@@ -37,6 +37,7 @@ func run() error {
 		bootFile  = flag.String("bootstrap-token-file", "", "file holding a one-time bootstrap token, used when no agent key exists yet")
 		kubecfg   = flag.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster config)")
 		namespace = flag.String("namespace", "flotilla-jobs", "namespace the jobs run in")
+		extraNS   = flag.String("schedule-namespaces", "", "comma-separated further namespaces whose gangs the agent schedules")
 		image     = flag.String("image", "", "default app image")
 		nodeSel   = flag.String("node-selector", "", "label selector of the nodes this agent uses")
 		tolerate  = flag.String("tolerate", "", "taints job pods tolerate, key=value:Effect,... (dedicated node pools)")
@@ -89,7 +90,7 @@ func run() error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := agentd.New(agentd.Config{
 		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: *keyFile,
-		Kube: kube, Namespace: *namespace,
+		Kube: kube, Namespace: *namespace, ExtraNamespaces: splitList(*extraNS),
 		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, IDMapperURL: *idmapURL, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},
 	})
