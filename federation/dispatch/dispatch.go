@@ -41,6 +41,10 @@ type Config struct {
 	Interval time.Duration
 	// Parallel bounds concurrent writes of one pass (default 64).
 	Parallel int
+	// ReasonEvery is the shortest gap between two reason-only updates of
+	// one waiting job (reasons such as "waited 3s of 5s" change every pass;
+	// each update is a raft write). Default 5 s; negative means no limit.
+	ReasonEvery time.Duration
 }
 
 // Dispatcher runs placement passes.
@@ -48,6 +52,9 @@ type Dispatcher struct {
 	cfg Config
 	mu  sync.Mutex
 	n   Stats
+	// reasonAt is when each waiting job's reason was last written; only
+	// Pass touches it (one pass at a time).
+	reasonAt map[string]time.Time
 }
 
 // Stats counts what the dispatcher committed.
@@ -69,7 +76,10 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Parallel == 0 {
 		cfg.Parallel = 64
 	}
-	return &Dispatcher{cfg: cfg}
+	if cfg.ReasonEvery == 0 {
+		cfg.ReasonEvery = 5 * time.Second
+	}
+	return &Dispatcher{cfg: cfg, reasonAt: map[string]time.Time{}}
 }
 
 // Stats returns the counters.
@@ -126,12 +136,24 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 			st.Held++
 		}
 	}
+	seen := make(map[string]time.Time, len(plan.Pending))
 	for _, p := range plan.Pending {
-		if j := byID[p.JobID]; j != nil && j.Substatus != p.Reason && !j.State.IsTerminal() {
-			cmds = append(cmds, fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now})
-			st.Reasons++
+		j := byID[p.JobID]
+		if j == nil || j.State.IsTerminal() {
+			continue
 		}
+		last, written := d.reasonAt[p.JobID]
+		if written {
+			seen[p.JobID] = last
+		}
+		if j.Substatus == p.Reason || (written && d.cfg.ReasonEvery > 0 && now.Sub(last) < d.cfg.ReasonEvery) {
+			continue
+		}
+		cmds = append(cmds, fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now})
+		seen[p.JobID] = now
+		st.Reasons++
 	}
+	d.reasonAt = seen // forget jobs no longer waiting
 	rel := d.release(in)
 	for _, id := range rel.Released {
 		cmds = append(cmds, fsm.JobUpdateState{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again", Time: now})

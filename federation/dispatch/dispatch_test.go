@@ -148,3 +148,33 @@ func TestPassPinnedAndRequeue(t *testing.T) {
 		t.Fatalf("after the accept timeout: %s %q", j.State, j.Cluster)
 	}
 }
+
+// TestReasonUpdatesThrottled: a waiting job's reason changes every pass
+// ("waited 2s of 5s"), but it is written at most once per ReasonEvery.
+func TestReasonUpdatesThrottled(t *testing.T) {
+	st, w := setup(t, true)
+	now := t0.Add(time.Second)
+	d := New(Config{Store: st, Writer: w, Leader: func() bool { return true }, Now: func() time.Time { return now }, ReasonEvery: 2 * time.Second})
+	ctx := context.Background()
+	writes := func() uint64 {
+		before := w.index
+		if err := d.Pass(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return w.index - before
+	}
+	if n := writes(); n != 1 {
+		t.Fatalf("first pass wrote %d entries, want the reason once", n)
+	}
+	now = now.Add(time.Second) // reason text changes ("waited 2s"), inside the window
+	if n := writes(); n != 0 {
+		t.Errorf("pass inside the window wrote %d entries", n)
+	}
+	now = now.Add(2 * time.Second) // t0+4s: after the window, before the rule's 5 s
+	if n := writes(); n != 1 {
+		t.Errorf("pass after the window wrote %d entries, want 1", n)
+	}
+	if j := job(t, st, "j1"); j.State != structs.JobQueued || j.Substatus == "" {
+		t.Errorf("job %s %q", j.State, j.Substatus)
+	}
+}
