@@ -24,6 +24,11 @@ func (s *Settings) Check() error {
 	if s.DataDir == "" {
 		return errors.New("data dir is required (-data-dir)")
 	}
+	switch s.LogStore {
+	case "", raftnode.LogStoreWAL, raftnode.LogStoreBolt:
+	default:
+		return fmt.Errorf("log store %q: want %q or %q (-log-store)", s.LogStore, raftnode.LogStoreWAL, raftnode.LogStoreBolt)
+	}
 	if s.HTTPAddr == "" {
 		s.HTTPAddr = DefaultHTTPAddr
 	}
@@ -181,7 +186,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 	}
 	rc := raftnode.Config{
 		ID: raft.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
-		DataDir: s.DataDir, APIAddress: s.APIAdvertise, PeerAPI: map[raft.ServerID]string{},
+		DataDir: s.DataDir, LogStore: s.LogStore, APIAddress: s.APIAdvertise, PeerAPI: map[raft.ServerID]string{},
 	}
 	peers := s.Bootstrap.Peers
 	if s.Bootstrap.Self {

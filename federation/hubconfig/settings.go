@@ -79,6 +79,9 @@ type Settings struct {
 	APIAdvertise string `json:"api_advertise,omitempty"`
 	// DataDir holds the raft log, stable store and snapshots.
 	DataDir string `json:"data_dir"`
+	// LogStore is the raft log store: "wal" (default for a new data dir)
+	// or "bolt"; a data dir keeps the kind it was created with.
+	LogStore string `json:"log_store,omitempty"`
 	// Bootstrap is the initial voter set, used only on first start (a
 	// replica with raft state ignores it).
 	Bootstrap Bootstrap `json:"bootstrap,omitzero"`
@@ -157,7 +160,7 @@ func (s *Settings) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", s.ID), slog.String("raft_bind", s.RaftBind),
 		slog.String("raft_advertise", s.RaftAdvertise), slog.String("http_addr", s.HTTPAddr),
-		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir),
+		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir), slog.String("log_store", s.LogStore),
 		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
 		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
 		slog.Bool("internal_secret_set", s.InternalSecret != ""),
@@ -179,6 +182,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.StringVar(&flagged.HTTPAddr, "http-addr", "", "API listen address (default "+DefaultHTTPAddr+")")
 	fs.StringVar(&flagged.APIAdvertise, "api-advertise", "", "base URL of this replica's API for peers")
 	fs.StringVar(&flagged.DataDir, "data-dir", "", "raft data directory (required)")
+	fs.StringVar(&flagged.LogStore, "log-store", "", `raft log store, "wal" or "bolt" (default: what the data dir holds, else wal)`)
 	fs.Var(bootstrapFlag{&flagged.Bootstrap}, "bootstrap", `initial replicas: "self" or id=raftaddr=apiaddr,...`)
 	fs.StringVar(&flagged.Join, "join", "", "API URL of a running member to join")
 	fs.StringVar(&flagged.InternalSecretFile, "internal-secret-file", "", "file with the replicas' shared secret (else $"+EnvInternalSecret+")")
@@ -241,6 +245,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.APIAdvertise = src.APIAdvertise
 	case "data-dir":
 		dst.DataDir = src.DataDir
+	case "log-store":
+		dst.LogStore = src.LogStore
 	case "bootstrap":
 		dst.Bootstrap = src.Bootstrap
 	case "join":

@@ -170,6 +170,7 @@ func TestLoadErrors(t *testing.T) {
 		"bad log level":            {args: append(base, "-bootstrap", "self", "-log-level", "loud"), wantErr: "log level"},
 		"bad write timeout":        {args: append(base, "-write-timeout", "soon"), wantErr: "duration"},
 		"bad join url":             {args: append(base, "-join", "ftp://x:1"), wantErr: "join"},
+		"bad log store":            {args: append(base, "-bootstrap", "self", "-log-store", "rocks"), wantErr: `log store "rocks"`},
 		"http addr without a port": {args: append(base, "-bootstrap", "self", "-http-addr", "localhost"), wantErr: "http addr"},
 	}
 	for name, tc := range tests {
@@ -228,7 +229,7 @@ func TestSecretsNeverShow(t *testing.T) {
 
 func TestHubConfig(t *testing.T) {
 	three := "a=10.0.0.1:7000=10.0.0.1:8080,b=10.0.0.2:7000=10.0.0.2:8080,c=10.0.0.3:7000=https://c.example:8443"
-	s, err := Load([]string{"-id", "b", "-data-dir", "/d", "-bootstrap", three, "-raft-bind", ":7000", "-admin-user", "root"},
+	s, err := Load([]string{"-id", "b", "-data-dir", "/d", "-bootstrap", three, "-raft-bind", ":7000", "-admin-user", "root", "-log-store", "bolt"},
 		envOf(map[string]string{EnvInternalSecret: testSecret, EnvAdminAPIKey: testKey}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -239,7 +240,7 @@ func TestHubConfig(t *testing.T) {
 	}
 	rc := cfg.Raft
 	if rc.ID != "b" || rc.BindAddr != ":7000" || rc.AdvertiseAddr != "10.0.0.2:7000" || rc.DataDir != "/d" ||
-		rc.APIAddress != "http://10.0.0.2:8080" {
+		rc.APIAddress != "http://10.0.0.2:8080" || rc.LogStore != "bolt" {
 		t.Errorf("raft config = %+v", rc)
 	}
 	wantPeers := []raft.Server{

@@ -111,7 +111,7 @@ func concurrentWritersOnce(t *testing.T) (leaderChanged bool) {
 }
 
 // TestSingleNodeOnTCPTransport runs the production wiring (raft's TCP
-// transport, bolt store with fsync) as a one-node cluster.
+// transport, log store with fsync) as a one-node cluster.
 func TestSingleNodeOnTCPTransport(t *testing.T) {
 	dir := t.TempDir()
 	n, err := New(Config{ID: "solo", BindAddr: "127.0.0.1:0", DataDir: dir}.TestTiming(), newKV(), nil)

@@ -203,12 +203,26 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	waitConverged(t, c, want)
 }
 
+// TestRestartAllFromDisk restarts every replica from its data directory,
+// once on each log store.
 func TestRestartAllFromDisk(t *testing.T) {
+	for _, kind := range []string{LogStoreWAL, LogStoreBolt} {
+		t.Run(kind, func(t *testing.T) { testRestartAllFromDisk(t, kind) })
+	}
+}
+
+func testRestartAllFromDisk(t *testing.T, kind string) {
 	c := NewTestCluster(t, 3, newKV, TestClusterOptions{
 		Configure: func(cfg *Config) {
+			cfg.LogStore = kind
 			cfg.TrailingLogs = 10 // compact the log hard after a snapshot
 		},
 	})
+	for i := range 3 {
+		if got := c.Node(i).LogStore(); got != kind {
+			t.Fatalf("%s runs on %q, want %q", c.ID(i), got, kind)
+		}
+	}
 	want := map[string]string{}
 	for k := range 60 {
 		key := fmt.Sprintf("snap%02d", k)

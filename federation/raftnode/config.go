@@ -11,9 +11,15 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultBatchSize        = 64
-	DefaultBatchLinger      = time.Millisecond
-	DefaultMaxInflight      = 2
+	DefaultBatchSize = 64
+	// DefaultBatchLinger: a batch takes what is queued and goes. Under load
+	// group commit (MaxInflight) makes the batches; an idle hub adds no
+	// delay. Measured with `make bench` (hub table, WAL store): one batch
+	// in flight and no linger gave the most submissions per second, ~20%
+	// over two in flight, with 25 rather than 17 commands per entry.
+	DefaultBatchLinger = -1
+	DefaultMaxInflight = 1
+
 	DefaultApplyTimeout     = 10 * time.Second
 	DefaultTransportTimeout = 10 * time.Second
 	DefaultMaxPool          = 3
@@ -33,14 +39,19 @@ type Config struct {
 	// AdvertiseAddr is the host:port peers dial; defaults to BindAddr, which
 	// must then not be an unspecified address (0.0.0.0 / ::).
 	AdvertiseAddr string
-	// DataDir holds raft.db (bolt log + stable store) and snapshots/.
-	// Required unless InMemory.
+	// DataDir holds the log and stable store (wal/ or raft.db, see
+	// LogStore) and snapshots/. Required unless InMemory.
 	DataDir string
+	// LogStore picks the on-disk log and stable store: LogStoreWAL,
+	// LogStoreBolt, or "" for the kind DataDir already holds (LogStoreWAL
+	// for a new directory; LogStoreBolt when NoSync is set).
+	LogStore string
 	// InMemory keeps log, stable and snapshot stores in memory (tests only:
 	// nothing survives a restart).
 	InMemory bool
-	// NoSync turns off fsync of the bolt store. Unsafe: a crash may lose
-	// acknowledged writes. Off (fsync on) by default.
+	// NoSync turns off fsync of the log store; only the bolt store has
+	// that mode. Unsafe: a crash may lose acknowledged writes. Off (fsync
+	// on) by default.
 	NoSync bool
 
 	// BootstrapPeers, if set and the node has no existing state, is the
@@ -123,6 +134,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.AdvertiseAddr == "" {
 		c.AdvertiseAddr = c.BindAddr
+	}
+	switch c.LogStore {
+	case "", LogStoreBolt:
+	case LogStoreWAL:
+		if c.NoSync {
+			return c, errors.New("raftnode: NoSync needs the bolt log store (the WAL always syncs)")
+		}
+	default:
+		return c, fmt.Errorf("raftnode: unknown log store %q (want %q or %q)", c.LogStore, LogStoreWAL, LogStoreBolt)
 	}
 	if c.BatchSize <= 0 {
 		c.BatchSize = DefaultBatchSize

@@ -1,7 +1,15 @@
 // Package raftnode wires hashicorp/raft for the Flotilla hub: a TCP transport,
-// a bolt-backed log and stable store (fsync on unless disabled), a file
-// snapshot store, and an adapter that feeds committed log entries to a
-// StateMachine.
+// a log and stable store on disk, a file snapshot store, and an adapter that
+// feeds committed log entries to a StateMachine.
+//
+// # Storage
+//
+// The log and stable store is hashicorp/raft-wal (segment files, one fsync
+// per appended batch) for new data directories, or hashicorp/raft-boltdb/v2
+// (one bolt file, two fsyncs per append; the only store with a NoSync mode)
+// when Config.LogStore asks for it. A data directory keeps the kind it was
+// created with; asking for the other kind is an error, not a silent new log.
+// Both sit behind raft's LogCache.
 //
 // # Writes
 //
@@ -38,7 +46,7 @@
 //
 // # Test cluster
 //
-// NewTestCluster starts an in-process cluster on loopback TCP with bolt
+// NewTestCluster starts an in-process cluster on loopback TCP with log
 // stores in temporary directories. Its nodes use a fault-injecting stream
 // layer: every connection is tracked with the ids of the node that dialled
 // it and the node it reaches, so Partition can refuse new dials across the

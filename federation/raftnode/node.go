@@ -69,6 +69,7 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	logger.Debug("log store opened", "kind", st.kind, "dir", cfg.DataDir)
 	trans, err := newTransport(cfg, logger)
 	if err != nil {
 		_ = st.closeFn()

@@ -16,12 +16,13 @@ import (
 )
 
 // TestClusterOptions tunes NewTestCluster; the zero value is a sensible
-// default (TestTiming, fsync on, bolt stores, errors logged to the test).
+// default (TestTiming, fsync on, the default log store — see
+// Config.LogStore —, errors logged to the test).
 type TestClusterOptions struct {
 	// Configure, if set, adjusts every node's Config before it starts (e.g.
 	// batch size, snapshot thresholds). It sees TestTiming already applied.
 	Configure func(*Config)
-	// NoSync turns off fsync of the bolt stores.
+	// NoSync turns off fsync (on the bolt log store, see Config.NoSync).
 	NoSync bool
 	// InMemory uses in-memory stores: faster, but Restart loses all state.
 	InMemory bool
@@ -30,7 +31,7 @@ type TestClusterOptions struct {
 }
 
 // TestCluster is an in-process raft cluster for tests: real TCP on loopback,
-// real bolt stores in t.TempDir(), and a network whose links Partition can
+// real log stores in t.TempDir(), and a network whose links Partition can
 // cut (see the package documentation). Its methods call t.Fatal on setup
 // errors, so call them from the test goroutine.
 type TestCluster struct {

@@ -4,56 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
-	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 )
-
-// stores is the storage a node runs on; closeFn releases it after raft has
-// shut down.
-type stores struct {
-	logs    raft.LogStore
-	stable  raft.StableStore
-	snaps   raft.SnapshotStore
-	closeFn func() error
-}
-
-// openStores opens the bolt log+stable store and the file snapshot store in
-// cfg.DataDir, or in-memory stores when cfg.InMemory.
-func openStores(cfg Config, logger hclog.Logger) (*stores, error) {
-	if cfg.InMemory {
-		mem := raft.NewInmemStore()
-		return &stores{
-			logs:    mem,
-			stable:  mem,
-			snaps:   raft.NewInmemSnapshotStore(),
-			closeFn: func() error { return nil },
-		}, nil
-	}
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("raftnode: data dir: %w", err)
-	}
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, logger.Named("snapshots"))
-	if err != nil {
-		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
-	}
-	bolt, err := raftboltdb.New(raftboltdb.Options{
-		Path:   filepath.Join(cfg.DataDir, "raft.db"),
-		NoSync: cfg.NoSync,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("raftnode: bolt store: %w", err)
-	}
-	cached, err := raft.NewLogCache(logCacheSize, bolt)
-	if err != nil {
-		_ = bolt.Close()
-		return nil, fmt.Errorf("raftnode: log cache: %w", err)
-	}
-	return &stores{logs: cached, stable: bolt, snaps: snaps, closeFn: bolt.Close}, nil
-}
 
 // newTransport builds the raft network transport: TCP on cfg.BindAddr
 // (advertising cfg.AdvertiseAddr), or over cfg.StreamLayer when given.

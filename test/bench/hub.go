@@ -9,8 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -24,32 +27,64 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
+// hubRun is one row group of the hub table: a replica count and the raft
+// log store the replicas run on.
+type hubRun struct {
+	replicas int
+	store    string // raftnode.LogStoreWAL or raftnode.LogStoreBolt
+}
+
+// parseHubRuns reads "3,1,3/bolt": counts, each optionally /wal or /bolt.
+func parseHubRuns(spec string) ([]hubRun, error) {
+	var runs []hubRun
+	for f := range strings.SplitSeq(spec, ",") {
+		count, store, _ := strings.Cut(strings.TrimSpace(f), "/")
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q: want a replica count such as 3 or 3/bolt", f)
+		}
+		switch store {
+		case "":
+			store = raftnode.LogStoreWAL
+		case raftnode.LogStoreWAL, raftnode.LogStoreBolt:
+		default:
+			return nil, fmt.Errorf("%q: log store %q, want wal or bolt", f, store)
+		}
+		runs = append(runs, hubRun{replicas: n, store: store})
+	}
+	return runs, nil
+}
+
 // hubTable measures job submissions through the hub's HTTP API: `count`
 // submissions by `clients` concurrent clients, each trying a different
-// replica first (followers forward to the leader), on each number of
-// replicas (3 and 1 in `make bench`).
+// replica first (the client follows the leader hint; followers forward
+// to the leader), for each run (3 and 1 replicas on the default WAL log
+// store, and 3 on the bolt store in `make bench`).
 // Every replica runs as the hub binary configures it: raft's default
-// timing, bolt log stores on disk with fsync, real HTTP on loopback.
-func hubTable(ctx context.Context, count, clients int, replicas []int) (*report, error) {
+// timing, log store on disk with fsync, real HTTP on loopback.
+func hubTable(ctx context.Context, count, clients int, runs []hubRun) (*report, error) {
 	r := &report{title: fmt.Sprintf("Hub job submission through the HTTP API: %d submissions, %d concurrent clients, fsync on", count, clients)}
-	for _, n := range replicas {
-		res, err := benchSubmit(ctx, n, count, clients)
+	for _, run := range runs {
+		n := run.replicas
+		res, err := benchSubmit(ctx, run, count, clients)
 		if err != nil {
-			return nil, fmt.Errorf("%d replicas: %w", n, err)
+			return nil, fmt.Errorf("%d replicas (%s): %w", n, run.store, err)
 		}
 		suffix := fmt.Sprintf("_%dreplica", n)
-		if n > 1 {
-			suffix += "s"
-		}
 		label := fmt.Sprintf("%d replica", n)
 		if n > 1 {
+			suffix += "s"
 			label += "s"
+		}
+		if run.store != raftnode.LogStoreWAL {
+			suffix += "_" + run.store
+			label += ", " + run.store + " log"
 		}
 		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
 		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
-		fmt.Fprintf(os.Stderr, "bench: hub, %d replicas: %d commands in %d raft log entries on the leader\n",
-			n, res.commands, res.entries)
+		fmt.Fprintf(os.Stderr, "bench: hub, %s: %d commands in %d raft log entries on the leader; %v CPU per submission (replicas and clients)\n",
+			label, res.commands, res.entries, res.cpuPerSubmit.Round(time.Microsecond))
 	}
 	return r, nil
 }
@@ -57,17 +92,19 @@ func hubTable(ctx context.Context, count, clients int, replicas []int) (*report,
 // submitResult is one run's figures.
 type submitResult struct {
 	perSec, p50, p99  float64
+	cpuPerSubmit      time.Duration // the process's CPU time (replicas and clients)
 	entries, commands uint64
 }
 
-func benchSubmit(ctx context.Context, n, count, clients int) (submitResult, error) {
+func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitResult, error) {
+	n := run.replicas
 	var res submitResult
 	dir, err := os.MkdirTemp("", "flotilla-bench-hub-")
 	if err != nil {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	cl, err := startBenchHub(dir, n)
+	cl, err := startBenchHub(dir, n, run.store)
 	if err != nil {
 		return res, err
 	}
@@ -100,6 +137,7 @@ func benchSubmit(ctx context.Context, n, count, clients int) (submitResult, erro
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, clients)
 	var wg sync.WaitGroup
+	cpu0 := processCPU()
 	start := time.Now()
 	for w := range clients {
 		wg.Go(func() {
@@ -120,6 +158,7 @@ func benchSubmit(ctx context.Context, n, count, clients int) (submitResult, erro
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count)
 	if f := failures.Load(); f > 0 {
 		return res, fmt.Errorf("%d of %d submissions failed, first: %v", f, count, firstErr.Load())
 	}
@@ -158,7 +197,7 @@ func (l tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn
 	return net.DialTimeout("tcp", string(addr), timeout)
 }
 
-func startBenchHub(dir string, n int) (*benchHub, error) {
+func startBenchHub(dir string, n int, store string) (*benchHub, error) {
 	b := &benchHub{adminKey: "adm-" + rand.Text()}
 	secret := rand.Text()
 	var peers []raft.Server
@@ -190,7 +229,7 @@ func startBenchHub(dir string, n int) (*benchHub, error) {
 	for i := range n {
 		id := peers[i].ID
 		cfg := hub.Config{
-			Raft: raftnode.Config{ID: id, DataDir: filepath.Join(dir, string(id)), BootstrapPeers: peers,
+			Raft: raftnode.Config{ID: id, DataDir: filepath.Join(dir, string(id)), LogStore: store, BootstrapPeers: peers,
 				APIAddress: apis[id], PeerAPI: apis, StreamLayer: tcpLayer{raftLns[i]}},
 			Listener: httpLns[i], InternalSecret: secret,
 			Auth: auth.Config{Bootstrap: &auth.BootstrapAdmin{Username: "admin", APIKey: b.adminKey},
@@ -274,4 +313,13 @@ func (b *benchHub) seed(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return k.Key, nil
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -49,7 +48,7 @@ func main() {
 	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
 	hubClients := flag.Int("hub-clients", 64, "concurrent clients for the hub table")
-	hubReplicas := flag.String("hub-replicas", "3,1", "comma-separated replica counts for the hub table")
+	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
@@ -81,16 +80,12 @@ func main() {
 		pureTable().print()
 	}
 	if want("hub") {
-		var replicas []int
-		for f := range strings.SplitSeq(*hubReplicas, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				fmt.Fprintf(os.Stderr, "bench: -hub-replicas %q: want counts such as 3,1\n", *hubReplicas)
-				os.Exit(2)
-			}
-			replicas = append(replicas, n)
+		runs, err := parseHubRuns(*hubReplicas)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: -hub-replicas %q: %v\n", *hubReplicas, err)
+			os.Exit(2)
 		}
-		r, err := hubTable(ctx, *hubSubmits, *hubClients, replicas)
+		r, err := hubTable(ctx, *hubSubmits, *hubClients, runs)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: hub table:", err)
 			pprof.StopCPUProfile()
