@@ -4,6 +4,8 @@
 // file (see federation/hubconfig); secrets from files or the environment.
 //
 //	flotilla-hub -id hub0 -data-dir /var/lib/flotilla -bootstrap self
+//	flotilla-hub -id hub1 -data-dir /var/lib/flotilla -join http://10.0.0.1:8080 \
+//	    -raft-advertise 10.0.0.2:7000 -api-advertise http://10.0.0.2:8080
 //	flotilla-hub -config /etc/flotilla/hub.yaml
 //
 // SIGINT or SIGTERM shuts the replica down gracefully.
@@ -52,7 +54,22 @@ func run() int {
 		return 1
 	}
 	logger.Info("replica started", "settings", s, "api", h.Addr().String())
-	if err := h.Run(ctx); err != nil {
+	ran := make(chan error, 1)
+	go func() { ran <- h.Run(ctx) }()
+	if s.Join != "" {
+		// The API serves meanwhile: the leader replicates to this replica
+		// while adding it.
+		jctx, cancel := context.WithTimeout(ctx, hub.DefaultJoinTimeout)
+		err := h.JoinCluster(jctx, s.Join)
+		cancel()
+		if err != nil {
+			logger.Error("joining the hub cluster", "via", s.Join, "error", err)
+			_ = h.Close()
+			<-ran
+			return 1
+		}
+	}
+	if err := <-ran; err != nil {
 		logger.Error("replica stopped", "error", err)
 		return 1
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -323,6 +324,16 @@ func authzCases(w world) map[string]authzCase {
 			e.must(e.admin.PutAccessRule(e.ctx(), &structs.AccessRule{Name: n, Object: structs.AccessObjectApp, Match: "x*", Groups: []string{"g"}}))
 			return "/v1/accessrules/" + n
 		})},
+		"list replicas": {method: "GET", path: fixed("/v1/replicas"), allow: g},
+		// The victim is listed in the replica directory only (no member):
+		// removing it changes no raft configuration.
+		"remove replica": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
+			e.must(e.c.Hub(0).Write(e.ctx(), &fsm.ReplicaUpsert{Replica: structs.Replica{ID: n,
+				RaftAddress: n + ".invalid:7000", APIAddress: "http://" + n + ".invalid:8080"}}))
+			return "/v1/replicas/" + n
+		})},
+		"remove the only replica": {method: "DELETE", path: fixed("/v1/replicas/hub0"), skip: g},
+
 		"jarvice machines":     {method: "GET", path: jarvice("machines", ""), allow: users},
 		"jarvice apps":         {method: "GET", path: jarvice("apps", ""), allow: users, hide: hideB},
 		"jarvice submit pub":   {method: "POST", path: fixed("/jarvice/submit"), bodyFor: jarviceSubmit("pub"), allow: users},

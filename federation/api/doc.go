@@ -14,6 +14,13 @@
 // carry the raft index they were served at in X-Flotilla-Index.
 // ?consistent=true makes a read linearizable.
 //
+// Updates that read an object and write it back (API keys, a cluster's
+// registration and bootstrap token, a user's spec...) are compare-and-swap
+// writes that retry on a concurrent change (see update), so none is lost.
+// A PUT of an administrative object takes ?cas=N: it applies only if the
+// object is still stored with modify index N (0: only if it does not exist
+// yet), else 409 and nothing changes.
+//
 // The package decides who may do what (through auth.Identity) and shapes
 // requests into raft commands; replication, forwarding to the leader and
 // retries live behind the Backend interface, which the hub implements.

@@ -35,7 +35,11 @@ func (s *Server) putAccessRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, c.write(&fsm.AccessRuleUpsert{Rule: *a})
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return a, c.write(&fsm.AccessRuleUpsert{Rule: *a, CAS: orNone(want)})
 }
 
 func (s *Server) deleteAccessRule(c *call) (any, error) {

@@ -45,7 +45,11 @@ func (s *Server) putMachineType(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m, c.write(&fsm.MachineTypeUpsert{MachineType: *m})
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return m, c.write(&fsm.MachineTypeUpsert{MachineType: *m, CAS: orNone(want)})
 }
 
 func (s *Server) deleteMachineType(c *call) (any, error) {
@@ -100,18 +104,29 @@ func (s *Server) putCluster(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	old, err := optional(current(c, func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) }))
+	want, err := c.casQuery()
 	if err != nil {
 		return nil, err
 	}
-	cl := &structs.Cluster{Name: name, Zone: spec.Zone, Labels: spec.Labels}
-	if old != nil {
-		cl.AgentKey = old.AgentKey
-	}
-	if err := cl.Validate(); err != nil {
+	// The agent key and a pending bootstrap token are kept: write only if
+	// the cluster is still the one read (see update).
+	var cl *structs.Cluster
+	err = update(c, want, "cluster", name,
+		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
+		func(old *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
+			cl = &structs.Cluster{Name: name, Zone: spec.Zone, Labels: spec.Labels}
+			if old != nil {
+				cl.AgentKey, cl.BootstrapToken = old.AgentKey, old.BootstrapToken
+			}
+			if err := cl.Validate(); err != nil {
+				return nil, err
+			}
+			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil
+		})
+	if err != nil {
 		return nil, err
 	}
-	return cl, c.write(&fsm.ClusterUpsert{Cluster: *cl})
+	return cl, nil
 }
 
 func (s *Server) deleteCluster(c *call) (any, error) {
@@ -128,14 +143,21 @@ func (s *Server) createAgentKey(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	cl, err := current(c, func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) })
-	if err != nil {
-		return nil, err
-	}
 	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
-	stored.Name = "agent of " + cl.Name
-	cl.AgentKey = stored
-	if err := c.write(&fsm.ClusterUpsert{Cluster: *cl}); err != nil {
+	stored.Name = "agent of " + name
+	err := update(c, nil, "cluster", name,
+		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
+		func(cl *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
+			switch {
+			case cl == nil:
+				return nil, structs.Errorf(structs.ErrNotFound, "cluster %q", name)
+			case cl.AgentKey.ID == stored.ID:
+				return nil, nil // an attempt whose reply was lost stored it
+			}
+			cl.AgentKey = stored
+			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil
+		})
+	if err != nil {
 		return nil, err
 	}
 	return &structs.APIKeyCreated{
@@ -184,7 +206,11 @@ func (s *Server) putVault(c *call) (any, error) {
 	if err := c.id.CheckWriteVault(v); err != nil {
 		return nil, err
 	}
-	return v, c.write(&fsm.VaultUpsert{Vault: *v})
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return v, c.write(&fsm.VaultUpsert{Vault: *v, CAS: orNone(want)})
 }
 
 func (s *Server) deleteVault(c *call) (any, error) {
@@ -241,16 +267,23 @@ func (s *Server) putApp(c *call) (any, error) {
 	if err := c.id.CheckWriteApp(a); err != nil {
 		return nil, err
 	}
-	old, err := optional(fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) }))
+	want, err := c.casQuery()
 	if err != nil {
 		return nil, err
 	}
-	if old != nil {
-		if err := c.id.CheckWriteApp(old); err != nil {
-			return nil, err
-		}
-	}
-	return a, c.write(&fsm.AppUpsert{App: *a})
+	// The caller must also be allowed to write the app replaced: write
+	// only if it is still the one checked.
+	err = update(c, want, "app", a.Name,
+		func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
+		func(old *structs.App, cas structs.CAS) (fsm.Command, error) {
+			if old != nil {
+				if err := c.id.CheckWriteApp(old); err != nil {
+					return nil, err
+				}
+			}
+			return &fsm.AppUpsert{App: *a, CAS: cas}, nil
+		})
+	return a, err
 }
 
 func (s *Server) deleteApp(c *call) (any, error) {

@@ -41,12 +41,12 @@ func (s *Server) submit(c *call, req *structs.JobSubmitRequest) (*structs.Job, e
 		return nil, structs.Errorf(structs.ErrForbidden, "team %q: not a member", req.Team)
 	}
 	txn := s.b.Store().Read()
-	if app, err := txn.App(req.App); err == nil {
+	if app, err := txn.AppRef(req.App); err == nil {
 		if err := id.CheckUseApp(app); err != nil {
 			return nil, err
 		}
 	}
-	if mt, err := txn.MachineType(req.MachineType); err == nil {
+	if mt, err := txn.MachineTypeRef(req.MachineType); err == nil {
 		if err := id.CheckUseMachineType(mt); err != nil {
 			return nil, err
 		}

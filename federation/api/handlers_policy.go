@@ -59,20 +59,27 @@ func (s *Server) putLimit(c *call) (any, error) {
 	if err := c.id.CheckWriteLimit(l); err != nil {
 		return nil, err
 	}
-	old, err := optional(current(c, func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(l.Name) }))
+	want, err := c.casQuery()
 	if err != nil {
 		return nil, err
 	}
-	txn := s.b.Store().Read()
-	if old != nil {
-		if err := c.id.CheckWriteLimit(old); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkLimitSubjects(txn, l); err != nil {
-		return nil, err
-	}
-	return l, c.write(&fsm.LimitUpsert{Limit: *l})
+	// The caller must also be allowed to write the limit replaced: write
+	// only if it is still the one checked.
+	err = update(c, want, "limit", l.Name,
+		func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(l.Name) },
+		func(old *structs.Limit, cas structs.CAS) (fsm.Command, error) {
+			if old != nil {
+				if err := c.id.CheckWriteLimit(old); err != nil {
+					return nil, err
+				}
+			}
+			// update read linearizably: the subjects may have just been made.
+			if err := checkLimitSubjects(s.b.Store().Read(), l); err != nil {
+				return nil, err
+			}
+			return &fsm.LimitUpsert{Limit: *l, CAS: cas}, nil
+		})
+	return l, err
 }
 
 // checkLimitSubjects checks that the team and user a limit names exist in
@@ -135,7 +142,11 @@ func (s *Server) putBurstRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b, c.write(&fsm.BurstRuleUpsert{Rule: *b})
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return b, c.write(&fsm.BurstRuleUpsert{Rule: *b, CAS: orNone(want)})
 }
 
 func (s *Server) deleteBurstRule(c *call) (any, error) {

@@ -88,7 +88,11 @@ func (s *Server) putTenant(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return t, c.write(&fsm.TenantUpsert{Tenant: *t})
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return t, c.write(&fsm.TenantUpsert{Tenant: *t, CAS: orNone(want)})
 }
 
 func (s *Server) deleteTenant(c *call) (any, error) {
@@ -146,14 +150,21 @@ func (s *Server) putTeam(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	old, err := optional(fresh(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, next.Name) }))
+	want, err := c.casQuery()
 	if err != nil {
 		return nil, err
 	}
-	if err := c.id.CheckWriteTeam(old, next); err != nil {
-		return nil, err
-	}
-	return next, c.write(&fsm.TeamUpsert{Team: *next})
+	// Whether the caller may write depends on the team replaced (its
+	// admins): write only if it is still the one checked.
+	err = update(c, want, "team", tenant+"/"+next.Name,
+		func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, next.Name) },
+		func(old *structs.Team, cas structs.CAS) (fsm.Command, error) {
+			if err := c.id.CheckWriteTeam(old, next); err != nil {
+				return nil, err
+			}
+			return &fsm.TeamUpsert{Team: *next, CAS: cas}, nil
+		})
+	return next, err
 }
 
 func (s *Server) deleteTeam(c *call) (any, error) {
@@ -223,32 +234,45 @@ func (s *Server) putUser(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A linearizable view: the teams checked below may have just been made.
-	old, err := optional(current(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) }))
+	want, err := c.casQuery()
 	if err != nil {
 		return nil, err
 	}
-	txn := s.b.Store().Read()
-	next := &structs.User{Username: name, Tenant: spec.Tenant, Email: spec.Email, Teams: spec.Teams,
-		Groups: spec.Groups, Role: spec.Role, Identity: spec.Identity, Disabled: spec.Disabled}
-	if old != nil {
-		next.APIKeys, next.PasswordHash = old.APIKeys, old.PasswordHash
-	}
-	if err := next.Validate(); err != nil {
-		return nil, err
-	}
-	if err := checkTeamsExist(txn, next.Tenant, next.Teams); err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckWriteUser(old, next); err != nil {
-		return nil, err
-	}
-	if spec.Password != "" {
-		if next.PasswordHash, err = auth.HashPassword(spec.Password, s.authn.BcryptCost()); err != nil {
-			return nil, err
-		}
-	}
-	if err := c.write(&fsm.UserUpsert{User: *next}); err != nil {
+	// The stored user's API keys and password hash are kept: write only
+	// if it is still the user read, else read again (a key created
+	// meanwhile must not be dropped).
+	var next *structs.User
+	var hash string // of spec.Password, computed once
+	err = update(c, want, "user", name,
+		func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
+		func(old *structs.User, cas structs.CAS) (fsm.Command, error) {
+			next = &structs.User{Username: name, Tenant: spec.Tenant, Email: spec.Email, Teams: spec.Teams,
+				Groups: spec.Groups, Role: spec.Role, Identity: spec.Identity, Disabled: spec.Disabled}
+			if old != nil {
+				next.APIKeys, next.PasswordHash = old.APIKeys, old.PasswordHash
+			}
+			if err := next.Validate(); err != nil {
+				return nil, err
+			}
+			// update read linearizably: the teams may have just been made.
+			if err := checkTeamsExist(s.b.Store().Read(), next.Tenant, next.Teams); err != nil {
+				return nil, err
+			}
+			if err := c.id.CheckWriteUser(old, next); err != nil {
+				return nil, err
+			}
+			if spec.Password != "" {
+				if hash == "" {
+					var err error
+					if hash, err = auth.HashPassword(spec.Password, s.authn.BcryptCost()); err != nil {
+						return nil, err
+					}
+				}
+				next.PasswordHash = hash
+			}
+			return &fsm.UserUpsert{User: *next, CAS: cas}, nil
+		})
+	if err != nil {
 		return nil, err
 	}
 	return structs.NewUserView(next), nil
@@ -281,8 +305,8 @@ func (s *Server) deleteUser(c *call) (any, error) {
 	return &structs.Deleted{Deleted: name}, c.write(&fsm.UserDelete{Username: name})
 }
 
-// keyOwner returns the user named in the path, read linearizably (the
-// caller changes its key list), once the caller may manage their keys.
+// keyOwner returns the user named in the path, read linearizably (a key
+// just created shows), once the caller may manage their keys.
 func (c *call) keyOwner() (*structs.User, error) {
 	name := c.r.PathValue("username")
 	u, err := current(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) })
@@ -300,11 +324,31 @@ func (s *Server) listAPIKeys(c *call) (any, error) {
 	return structs.NewUserView(u).APIKeys, nil
 }
 
+// updateKeys changes the API keys of the user named in the path, once the
+// caller may manage them, by read-modify-write (see update): edit changes
+// the keys of the user as read, or returns false when nothing is left to
+// change. Two requests changing one user's keys at once both take effect.
+func (c *call) updateKeys(edit func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error)) error {
+	name := c.r.PathValue("username")
+	return update(c, nil, "user", name,
+		func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
+		func(u *structs.User, cas structs.CAS) (fsm.Command, error) {
+			if u == nil {
+				return nil, structs.Errorf(structs.ErrNotFound, "user %q", name)
+			}
+			if err := c.id.CheckUserKeys(u); err != nil {
+				return nil, err
+			}
+			keys, changed, err := edit(u.APIKeys)
+			if err != nil || !changed {
+				return nil, err
+			}
+			u.APIKeys = keys
+			return &fsm.UserUpsert{User: *u, CAS: cas}, nil
+		})
+}
+
 func (s *Server) createAPIKey(c *call) (any, error) {
-	u, err := c.keyOwner()
-	if err != nil {
-		return nil, err
-	}
 	req, err := decodeAPIKeyRequest(c.body())
 	if errors.Is(err, errEmptyBody) {
 		req, err = &structs.APIKeyRequest{}, nil
@@ -314,8 +358,13 @@ func (s *Server) createAPIKey(c *call) (any, error) {
 	}
 	key, stored := auth.NewKey(auth.UserKeyPrefix, s.b.Now())
 	stored.Name = req.Name
-	u.APIKeys = append(u.APIKeys, stored)
-	if err := c.write(&fsm.UserUpsert{User: *u}); err != nil {
+	err = c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
+		if slices.ContainsFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == stored.ID }) {
+			return nil, false, nil // an attempt whose reply was lost added it
+		}
+		return append(keys, stored), true, nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &structs.APIKeyCreated{
@@ -325,15 +374,21 @@ func (s *Server) createAPIKey(c *call) (any, error) {
 }
 
 func (s *Server) revokeAPIKey(c *call) (any, error) {
-	u, err := c.keyOwner()
+	id := c.r.PathValue("id")
+	tried := false
+	err := c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
+		i := slices.IndexFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == id })
+		switch {
+		case i < 0 && tried:
+			return nil, false, nil // gone: an earlier attempt (or a concurrent revoke) removed it
+		case i < 0:
+			return nil, false, structs.Errorf(structs.ErrNotFound, "api key %q of user %q", id, c.r.PathValue("username"))
+		}
+		tried = true
+		return slices.Delete(keys, i, i+1), true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	id := c.r.PathValue("id")
-	i := slices.IndexFunc(u.APIKeys, func(k structs.APIKeyHash) bool { return k.ID == id })
-	if i < 0 {
-		return nil, structs.Errorf(structs.ErrNotFound, "api key %q of user %q", id, u.Username)
-	}
-	u.APIKeys = slices.Delete(u.APIKeys, i, i+1)
-	return &structs.Deleted{Deleted: id}, c.write(&fsm.UserUpsert{User: *u})
+	return &structs.Deleted{Deleted: id}, nil
 }

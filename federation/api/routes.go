@@ -78,7 +78,13 @@ func (s *Server) routes() {
 	s.handle("GET /jarvice/apps", public, s.jarviceApps)
 	s.handle("GET /jarvice/machines", public, s.jarviceMachines)
 
+	// Hub replicas (raft membership).
+	s.handle("GET /v1/replicas", users, s.listReplicas)
+	s.handle("DELETE /v1/replicas/{id}", users, s.removeReplica)
+
 	// Replica to replica.
 	s.handle("POST "+InternalApplyPath, internal, s.internalApply)
 	s.handle("POST "+InternalReadIndexPath, internal, s.internalReadIndex)
+	s.handle("POST "+InternalJoinPath, internal, s.internalJoin)
+	s.handle("POST "+InternalRemovePath, internal, s.internalRemove)
 }

@@ -47,6 +47,19 @@ type Backend interface {
 	ReadIndexInternal(ctx context.Context) (uint64, error)
 	// Now is the hub's clock.
 	Now() time.Time
+
+	// Replicas lists the hub's replicas: the replica directory merged with
+	// the raft configuration as this replica knows it.
+	Replicas(ctx context.Context) ([]*structs.ReplicaStatus, error)
+	// JoinReplica adds a replica to the cluster as a voter and lists it in
+	// the replica directory, idempotently. Unless leaderOnly, a follower
+	// forwards the request to the leader; with it, a follower refuses
+	// (ErrNotLeader).
+	JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderOnly bool) (*structs.ReplicaJoined, error)
+	// RemoveReplica removes a replica from the raft configuration and the
+	// directory; ErrNotFound for an unknown id, ErrConflict for the last
+	// voter. leaderOnly as for JoinReplica.
+	RemoveReplica(ctx context.Context, id string, leaderOnly bool) error
 }
 
 // DefaultMaxBodyBytes bounds request bodies unless Config says otherwise.

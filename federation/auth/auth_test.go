@@ -57,12 +57,12 @@ func fixture(t *testing.T) (*Authenticator, map[string]string) {
 	pw, _ := HashPassword("correct horse", bcrypt.MinCost)
 	w := store.Write(1)
 	for _, tn := range []*structs.Tenant{{Name: "sys"}, {Name: "acme"}, {Name: "gone", Disabled: true}} {
-		if err := w.UpsertTenant(tn); err != nil {
+		if err := w.UpsertTenant(tn, structs.CAS{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, tm := range []*structs.Team{{Tenant: "acme", Name: "a1", Admins: []string{"tom"}}, {Tenant: "acme", Name: "a2"}} {
-		if err := w.UpsertTeam(tm); err != nil {
+		if err := w.UpsertTeam(tm, structs.CAS{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,13 +77,13 @@ func fixture(t *testing.T) (*Authenticator, map[string]string) {
 		k, stored := NewKey(UserKeyPrefix, time.Now())
 		keys[u.Username] = k
 		u.APIKeys = []structs.APIKeyHash{stored}
-		if err := w.UpsertUser(u); err != nil {
+		if err := w.UpsertUser(u, structs.CAS{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	k, stored := NewKey(AgentKeyPrefix, time.Now())
 	keys["agent"] = k
-	if err := w.UpsertCluster(&structs.Cluster{Name: "east", AgentKey: stored}); err != nil {
+	if err := w.UpsertCluster(&structs.Cluster{Name: "east", AgentKey: stored}, structs.CAS{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Commit(); err != nil {

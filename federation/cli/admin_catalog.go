@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -109,13 +111,18 @@ func runClustersAdd(ctx context.Context, s *session, path, args []string) error 
 		return err
 	}
 	// An existing cluster keeps its agent key: adding it again would cut
-	// its running agent off.
+	// its running agent off. CAS(0) keeps a concurrent add from slipping
+	// in between the check and the write.
+	registered := fmt.Errorf("cluster %s is already registered (use 'admin clusters rotate-key' for a new agent key)", name)
 	if _, err := cl.GetCluster(ctx, name); err == nil {
-		return fmt.Errorf("cluster %s is already registered (use 'admin clusters rotate-key' for a new agent key)", name)
+		return registered
 	} else if structs.KindOf(err) != structs.ErrNotFound {
 		return err
 	}
-	c, err := cl.PutCluster(ctx, name, &spec)
+	c, err := cl.PutCluster(ctx, name, &spec, client.CAS(0))
+	if errors.Is(err, structs.ErrConflict) {
+		return registered
+	}
 	if err != nil {
 		return err
 	}

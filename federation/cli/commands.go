@@ -86,6 +86,10 @@ func adminTree() []*cmd {
 			{name: "add", summary: "create or replace a vault", run: runVaultsAdd},
 			{name: "delete", summary: "delete a vault", run: runVaultsDelete},
 		}},
+		{name: "replicas", summary: "list the hub's replicas (raft members, addresses, leader)", run: runReplicasList},
+		{name: "replica", summary: "a hub replica", subs: []*cmd{
+			{name: "remove", summary: "remove a replica from the hub cluster (its raft configuration)", run: runReplicaRemove},
+		}},
 	}
 }
 

@@ -211,6 +211,20 @@ func TestCommands(t *testing.T) {
 		{name: "delete missing app", as: "admin", args: []string{"admin", "apps", "delete", "nope"}, code: ExitNotFound},
 		{name: "delete burst rule", as: "admin", args: []string{"admin", "burst-rules", "delete", "spill"}, want: []string{"burst rule spill deleted"}},
 		{name: "delete limit", as: "admin", args: []string{"admin", "limits", "delete", "acme-n2-none"}, want: []string{"limit acme-n2-none deleted"}},
+		{name: "list replicas", as: "admin", args: []string{"admin", "replicas"}, want: []string{"ID", "SUFFRAGE", "hub0", "voter", "yes"}},
+		{name: "list replicas locally", as: "admin", args: []string{"admin", "replicas", "--local"}, want: []string{"hub0", "voter"}},
+		{name: "list replicas json", as: "admin", args: []string{"admin", "replicas", "-o", "json"}, after: func(t *testing.T, r result) {
+			var reps []*structs.ReplicaStatus
+			if err := json.Unmarshal([]byte(r.stdout), &reps); err != nil || len(reps) != 1 || reps[0].ID != "hub0" ||
+				reps[0].Suffrage != structs.SuffrageVoter || !reps[0].Leader || reps[0].RaftAddress == "" {
+				t.Fatalf("replicas -o json: %v\n%s", err, r.stdout)
+			}
+		}},
+		{name: "user cannot list replicas", as: "alice", args: []string{"admin", "replicas"}, code: ExitDenied, want: []string{"HTTP 403"}},
+		{name: "remove unknown replica", as: "admin", args: []string{"admin", "replica", "remove", "hub9"}, code: ExitNotFound,
+			want: []string{`replica "hub9"`}},
+		{name: "remove the last replica", as: "admin", args: []string{"admin", "replica", "remove", "hub0"}, code: ExitError,
+			want: []string{"last voter", "HTTP 409"}},
 		{name: "revoke key", as: "admin", args: []string{"admin", "users", "key", "revoke", "alice", "KEYID"}, want: []string{"deleted"}},
 		{name: "revoked key fails", as: "alice", args: []string{"jobs"}, code: ExitDenied},
 	}

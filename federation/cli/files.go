@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"sigs.k8s.io/yaml"
 )
 
@@ -93,10 +94,11 @@ func (s *session) applyFile(path, args []string, setup func(*flag.FlagSet)) (str
 	return *file, nil
 }
 
-// applyAll validates every object, then writes them one by one, so a bad
-// file sends nothing. what names the kind in messages.
+// applyAll validates every object, then writes them one by one (with put,
+// a client Put method), so a bad file sends nothing. what names the kind
+// in messages.
 func applyAll[T any](ctx context.Context, s *session, file, what string, objs []T,
-	validate func(T) error, name func(T) string, put func(context.Context, T) (T, error)) error {
+	validate func(T) error, name func(T) string, put func(context.Context, T, ...client.WriteOption) (T, error)) error {
 	for i, o := range objs {
 		if err := validate(o); err != nil {
 			return usagef("%s: %s %d: %v", file, what, i+1, err)

@@ -70,6 +70,8 @@ func TestBadInputSendsNothing(t *testing.T) {
 		"vault bad kind":           {[]string{"admin", "vaults", "add", "v", "--kind", "TAPE"}, `kind "TAPE"`},
 		"key revoke one argument":  {[]string{"admin", "users", "key", "revoke", "bob"}, "missing USERNAME KEY-ID"},
 		"cluster label not kv":     {[]string{"admin", "clusters", "add", "east", "--label", "gpu"}, "want key=value"},
+		"replica remove no id":     {[]string{"admin", "replica", "remove"}, "missing ID"},
+		"replicas with argument":   {[]string{"admin", "replicas", "hub0"}, `unexpected argument "hub0"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

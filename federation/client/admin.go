@@ -21,8 +21,8 @@ func (c *Client) GetTenant(ctx context.Context, name string) (*structs.Tenant, e
 }
 
 // PutTenant creates or replaces a tenant.
-func (c *Client) PutTenant(ctx context.Context, t *structs.Tenant) (*structs.Tenant, error) {
-	return call[structs.Tenant](ctx, c, http.MethodPut, "/v1/tenants/"+esc(t.Name), nil, t)
+func (c *Client) PutTenant(ctx context.Context, t *structs.Tenant, opts ...WriteOption) (*structs.Tenant, error) {
+	return call[structs.Tenant](ctx, c, http.MethodPut, "/v1/tenants/"+esc(t.Name), writeQuery(opts), t)
 }
 
 // DeleteTenant deletes a tenant with no teams, users, vaults or limits.
@@ -43,8 +43,8 @@ func (c *Client) GetTeam(ctx context.Context, tenant, name string) (*structs.Tea
 }
 
 // PutTeam creates or replaces a team.
-func (c *Client) PutTeam(ctx context.Context, t *structs.Team) (*structs.Team, error) {
-	return call[structs.Team](ctx, c, http.MethodPut, teamPath(t.Tenant, t.Name), nil, t)
+func (c *Client) PutTeam(ctx context.Context, t *structs.Team, opts ...WriteOption) (*structs.Team, error) {
+	return call[structs.Team](ctx, c, http.MethodPut, teamPath(t.Tenant, t.Name), writeQuery(opts), t)
 }
 
 // DeleteTeam deletes a team.
@@ -74,8 +74,8 @@ func (c *Client) GetUser(ctx context.Context, username string) (*structs.UserVie
 }
 
 // PutUser creates or replaces a user; API keys are kept.
-func (c *Client) PutUser(ctx context.Context, username string, spec *structs.UserSpec) (*structs.UserView, error) {
-	return call[structs.UserView](ctx, c, http.MethodPut, "/v1/users/"+esc(username), nil, spec)
+func (c *Client) PutUser(ctx context.Context, username string, spec *structs.UserSpec, opts ...WriteOption) (*structs.UserView, error) {
+	return call[structs.UserView](ctx, c, http.MethodPut, "/v1/users/"+esc(username), writeQuery(opts), spec)
 }
 
 // DeleteUser deletes a user.
@@ -113,8 +113,8 @@ func (c *Client) GetMachineType(ctx context.Context, name string) (*structs.Mach
 }
 
 // PutMachineType creates or replaces a machine type.
-func (c *Client) PutMachineType(ctx context.Context, m *structs.MachineType) (*structs.MachineType, error) {
-	return call[structs.MachineType](ctx, c, http.MethodPut, "/v1/machinetypes/"+esc(m.Name), nil, m)
+func (c *Client) PutMachineType(ctx context.Context, m *structs.MachineType, opts ...WriteOption) (*structs.MachineType, error) {
+	return call[structs.MachineType](ctx, c, http.MethodPut, "/v1/machinetypes/"+esc(m.Name), writeQuery(opts), m)
 }
 
 // DeleteMachineType deletes a machine type.
@@ -135,8 +135,8 @@ func (c *Client) GetCluster(ctx context.Context, name string) (*structs.Cluster,
 }
 
 // PutCluster registers a cluster or updates its registration.
-func (c *Client) PutCluster(ctx context.Context, name string, spec *structs.ClusterSpec) (*structs.Cluster, error) {
-	return call[structs.Cluster](ctx, c, http.MethodPut, "/v1/clusters/"+esc(name), nil, spec)
+func (c *Client) PutCluster(ctx context.Context, name string, spec *structs.ClusterSpec, opts ...WriteOption) (*structs.Cluster, error) {
+	return call[structs.Cluster](ctx, c, http.MethodPut, "/v1/clusters/"+esc(name), writeQuery(opts), spec)
 }
 
 // DeleteCluster deletes a cluster no machine type is pinned to.
@@ -163,8 +163,8 @@ func (c *Client) GetVault(ctx context.Context, tenant, name string) (*structs.Va
 }
 
 // PutVault creates or replaces a vault.
-func (c *Client) PutVault(ctx context.Context, v *structs.Vault) (*structs.Vault, error) {
-	return call[structs.Vault](ctx, c, http.MethodPut, vaultPath(v.Tenant, v.Name), nil, v)
+func (c *Client) PutVault(ctx context.Context, v *structs.Vault, opts ...WriteOption) (*structs.Vault, error) {
+	return call[structs.Vault](ctx, c, http.MethodPut, vaultPath(v.Tenant, v.Name), writeQuery(opts), v)
 }
 
 // DeleteVault deletes a vault.
@@ -189,8 +189,8 @@ func (c *Client) GetApp(ctx context.Context, name string) (*structs.App, error) 
 }
 
 // PutApp creates or replaces an app.
-func (c *Client) PutApp(ctx context.Context, a *structs.App) (*structs.App, error) {
-	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(a.Name), nil, a)
+func (c *Client) PutApp(ctx context.Context, a *structs.App, opts ...WriteOption) (*structs.App, error) {
+	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(a.Name), writeQuery(opts), a)
 }
 
 // DeleteApp deletes an app.
@@ -216,8 +216,8 @@ func (c *Client) GetLimit(ctx context.Context, name string) (*structs.Limit, err
 }
 
 // PutLimit creates or replaces a limit.
-func (c *Client) PutLimit(ctx context.Context, l *structs.Limit) (*structs.Limit, error) {
-	return call[structs.Limit](ctx, c, http.MethodPut, "/v1/limits/"+esc(l.Name), nil, l)
+func (c *Client) PutLimit(ctx context.Context, l *structs.Limit, opts ...WriteOption) (*structs.Limit, error) {
+	return call[structs.Limit](ctx, c, http.MethodPut, "/v1/limits/"+esc(l.Name), writeQuery(opts), l)
 }
 
 // DeleteLimit deletes a limit.
@@ -238,8 +238,8 @@ func (c *Client) GetBurstRule(ctx context.Context, name string) (*structs.BurstR
 }
 
 // PutBurstRule creates or replaces a burst rule.
-func (c *Client) PutBurstRule(ctx context.Context, b *structs.BurstRule) (*structs.BurstRule, error) {
-	return call[structs.BurstRule](ctx, c, http.MethodPut, "/v1/burstrules/"+esc(b.Name), nil, b)
+func (c *Client) PutBurstRule(ctx context.Context, b *structs.BurstRule, opts ...WriteOption) (*structs.BurstRule, error) {
+	return call[structs.BurstRule](ctx, c, http.MethodPut, "/v1/burstrules/"+esc(b.Name), writeQuery(opts), b)
 }
 
 // DeleteBurstRule deletes a burst rule.
@@ -253,8 +253,8 @@ func (c *Client) ListAccessRules(ctx context.Context) ([]*structs.AccessRule, er
 }
 
 // PutAccessRule creates or replaces an access rule.
-func (c *Client) PutAccessRule(ctx context.Context, a *structs.AccessRule) (*structs.AccessRule, error) {
-	return call[structs.AccessRule](ctx, c, http.MethodPut, "/v1/accessrules/"+esc(a.Name), nil, a)
+func (c *Client) PutAccessRule(ctx context.Context, a *structs.AccessRule, opts ...WriteOption) (*structs.AccessRule, error) {
+	return call[structs.AccessRule](ctx, c, http.MethodPut, "/v1/accessrules/"+esc(a.Name), writeQuery(opts), a)
 }
 
 // DeleteAccessRule deletes an access rule.

@@ -9,43 +9,43 @@ import (
 func apply(w *state.WriteTxn, cmd Command) (any, error) {
 	switch c := cmd.(type) {
 	case *TenantUpsert:
-		return nil, w.UpsertTenant(&c.Tenant)
+		return nil, w.UpsertTenant(&c.Tenant, c.CAS)
 	case *TenantDelete:
 		return nil, w.DeleteTenant(c.Name)
 	case *TeamUpsert:
-		return nil, w.UpsertTeam(&c.Team)
+		return nil, w.UpsertTeam(&c.Team, c.CAS)
 	case *TeamDelete:
 		return nil, w.DeleteTeam(c.Tenant, c.Name)
 	case *UserUpsert:
-		return nil, w.UpsertUser(&c.User)
+		return nil, w.UpsertUser(&c.User, c.CAS)
 	case *UserDelete:
 		return nil, w.DeleteUser(c.Username)
 	case *MachineTypeUpsert:
-		return nil, w.UpsertMachineType(&c.MachineType)
+		return nil, w.UpsertMachineType(&c.MachineType, c.CAS)
 	case *MachineTypeDelete:
 		return nil, w.DeleteMachineType(c.Name)
 	case *ClusterUpsert:
-		return nil, w.UpsertCluster(&c.Cluster)
+		return nil, w.UpsertCluster(&c.Cluster, c.CAS)
 	case *ClusterDelete:
 		return nil, w.DeleteCluster(c.Name)
 	case *VaultUpsert:
-		return nil, w.UpsertVault(&c.Vault)
+		return nil, w.UpsertVault(&c.Vault, c.CAS)
 	case *VaultDelete:
 		return nil, w.DeleteVault(c.Tenant, c.Name)
 	case *AppUpsert:
-		return nil, w.UpsertApp(&c.App)
+		return nil, w.UpsertApp(&c.App, c.CAS)
 	case *AppDelete:
 		return nil, w.DeleteApp(c.Name)
 	case *LimitUpsert:
-		return nil, w.UpsertLimit(&c.Limit)
+		return nil, w.UpsertLimit(&c.Limit, c.CAS)
 	case *LimitDelete:
 		return nil, w.DeleteLimit(c.Name)
 	case *BurstRuleUpsert:
-		return nil, w.UpsertBurstRule(&c.Rule)
+		return nil, w.UpsertBurstRule(&c.Rule, c.CAS)
 	case *BurstRuleDelete:
 		return nil, w.DeleteBurstRule(c.Name)
 	case *AccessRuleUpsert:
-		return nil, w.UpsertAccessRule(&c.Rule)
+		return nil, w.UpsertAccessRule(&c.Rule, c.CAS)
 	case *AccessRuleDelete:
 		return nil, w.DeleteAccessRule(c.Name)
 	case *JobSubmit:
@@ -64,6 +64,10 @@ func apply(w *state.WriteTxn, cmd Command) (any, error) {
 		return w.AppendAccounting(&c.Record)
 	case *AuditAppend:
 		return w.AppendAudit(&c.Event)
+	case *ReplicaUpsert:
+		return nil, w.UpsertReplica(&c.Replica)
+	case *ReplicaDelete:
+		return nil, w.DeleteReplica(c.ID)
 	}
 	return nil, structs.Errorf(structs.ErrInvalid, "command %T", cmd)
 }

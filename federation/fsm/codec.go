@@ -11,9 +11,12 @@ import (
 // Version is the encoding version Encode writes and Decode accepts.
 //
 // An encoded command is: 1 byte version, 1 byte CommandType, then the
-// command as JSON. A new version is needed for any change old replicas
+// command as JSON (JobSubmit: a compact binary form, see jobBinaryV1). A new version is needed for any change old replicas
 // would apply differently; adding a command type needs none (old replicas
-// reject it, so roll replicas forward before writers use it).
+// reject it, so roll replicas forward before writers use it). The CAS
+// fields of upserts were added within version 1: a replica built before
+// them ignores them and would apply a refused write, so likewise upgrade
+// every replica before any replica serves the API that sets them.
 const Version byte = 1
 
 // Encode returns the log entry bytes of cmd.
@@ -21,9 +24,14 @@ func Encode(cmd Command) ([]byte, error) {
 	if cmd == nil || newCommand(cmd.CommandType()) == nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "encode: command %T", cmd)
 	}
-	body, err := json.Marshal(cmd)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s: %w", cmd.CommandType(), err)
+	var body []byte
+	if js, ok := cmd.(*JobSubmit); ok {
+		body = encodeJobSubmit(js) // see jobBinaryV1
+	} else {
+		var err error
+		if body, err = json.Marshal(cmd); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", cmd.CommandType(), err)
+		}
 	}
 	out := make([]byte, 2, 2+len(body))
 	out[0], out[1] = Version, byte(cmd.CommandType())
@@ -53,6 +61,12 @@ func Decode(b []byte) (Command, error) {
 	cmd := newCommand(t)
 	if cmd == nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "command: unknown type %d", b[1])
+	}
+	if js, ok := cmd.(*JobSubmit); ok && len(b) > 2 && b[2] == jobBinaryV1 {
+		if err := decodeJobSubmit(b[2:], js); err != nil {
+			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
+		}
+		return cmd, nil
 	}
 	if err := json.Unmarshal(b[2:], cmd); err != nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)

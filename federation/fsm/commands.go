@@ -38,6 +38,8 @@ const (
 	TypeAuditAppend       CommandType = 26
 	TypeAccessRuleUpsert  CommandType = 27
 	TypeAccessRuleDelete  CommandType = 28
+	TypeReplicaUpsert     CommandType = 29
+	TypeReplicaDelete     CommandType = 30
 )
 
 // newCommand returns a zero command of type t, or nil for an unknown type.
@@ -99,12 +101,24 @@ func newCommand(t CommandType) Command {
 		return new(AccessRuleDelete)
 	case TypeAuditAppend:
 		return new(AuditAppend)
+	case TypeReplicaUpsert:
+		return new(ReplicaUpsert)
+	case TypeReplicaDelete:
+		return new(ReplicaDelete)
 	}
 	return nil
 }
 
 // Command is one state change carried in the raft log. Every ID and time
 // in it is stamped by the writer before logging.
+//
+// Every upsert embeds a structs.CAS: its ExpectModifyIndex (> 0) makes the
+// write apply only if the stored object still has that modify index, and
+// its ExpectAbsent only if there is none; otherwise the command fails with
+// ErrConflict and changes nothing. Read-modify-write updates set it to the
+// index they read, so a concurrent update is refused instead of lost. Both
+// fields are omitted from the encoding when zero: entries written before
+// they existed decode and apply unconditionally, as they always did.
 type Command interface {
 	CommandType() CommandType
 }
@@ -112,6 +126,7 @@ type Command interface {
 // TenantUpsert creates or replaces a tenant.
 type TenantUpsert struct {
 	Tenant structs.Tenant `json:"tenant"`
+	structs.CAS
 }
 
 // TenantDelete deletes a tenant with no teams, users, vaults or limits.
@@ -122,6 +137,7 @@ type TenantDelete struct {
 // TeamUpsert creates or replaces a team.
 type TeamUpsert struct {
 	Team structs.Team `json:"team"`
+	structs.CAS
 }
 
 // TeamDelete deletes a team.
@@ -133,6 +149,7 @@ type TeamDelete struct {
 // UserUpsert creates or replaces a user.
 type UserUpsert struct {
 	User structs.User `json:"user"`
+	structs.CAS
 }
 
 // UserDelete deletes a user.
@@ -143,6 +160,7 @@ type UserDelete struct {
 // MachineTypeUpsert creates or replaces a machine type.
 type MachineTypeUpsert struct {
 	MachineType structs.MachineType `json:"machine_type"`
+	structs.CAS
 }
 
 // MachineTypeDelete deletes a machine type no burst rule names.
@@ -153,6 +171,7 @@ type MachineTypeDelete struct {
 // ClusterUpsert registers a cluster or updates its registration.
 type ClusterUpsert struct {
 	Cluster structs.Cluster `json:"cluster"`
+	structs.CAS
 }
 
 // ClusterDelete deletes a cluster no machine type is pinned to.
@@ -163,6 +182,7 @@ type ClusterDelete struct {
 // VaultUpsert creates or replaces a vault.
 type VaultUpsert struct {
 	Vault structs.Vault `json:"vault"`
+	structs.CAS
 }
 
 // VaultDelete deletes a vault.
@@ -174,6 +194,7 @@ type VaultDelete struct {
 // AppUpsert creates or replaces an app.
 type AppUpsert struct {
 	App structs.App `json:"app"`
+	structs.CAS
 }
 
 // AppDelete deletes an app.
@@ -184,6 +205,7 @@ type AppDelete struct {
 // LimitUpsert creates or replaces a limit.
 type LimitUpsert struct {
 	Limit structs.Limit `json:"limit"`
+	structs.CAS
 }
 
 // LimitDelete deletes a limit.
@@ -194,6 +216,7 @@ type LimitDelete struct {
 // BurstRuleUpsert creates or replaces a burst rule.
 type BurstRuleUpsert struct {
 	Rule structs.BurstRule `json:"rule"`
+	structs.CAS
 }
 
 // BurstRuleDelete deletes a burst rule.
@@ -269,6 +292,7 @@ func (AccessRuleDelete) CommandType() CommandType  { return TypeAccessRuleDelete
 // AccessRuleUpsert creates or replaces an access rule.
 type AccessRuleUpsert struct {
 	Rule structs.AccessRule `json:"rule"`
+	structs.CAS
 }
 
 // AccessRuleDelete deletes an access rule.

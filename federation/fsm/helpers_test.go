@@ -52,7 +52,7 @@ func applyAll(t testing.TB, f *FSM, log []entry) {
 }
 
 // baseLog sets up two tenants, three clusters (idle has no machine types),
-// machine types, a user, team, vault, app, limit and burst rule, and jobs:
+// hub replica hub0, machine types, a user, team, vault, app, limit and burst rule, and jobs:
 // j-1 SUBMITTED, j-2 RUNNING on east, j-3 CANCELED.
 func baseLog(t testing.TB) []entry {
 	return []entry{
@@ -62,6 +62,7 @@ func baseLog(t testing.TB) []entry {
 			&ClusterUpsert{Cluster: structs.Cluster{Name: "east", Zone: "z1"}},
 			&ClusterUpsert{Cluster: structs.Cluster{Name: "west", Zone: "z2"}},
 			&ClusterUpsert{Cluster: structs.Cluster{Name: "idle", Zone: "z2"}},
+			&ReplicaUpsert{Replica: structs.Replica{ID: "hub0", RaftAddress: "10.0.0.1:7000", APIAddress: "http://10.0.0.1:8080"}},
 		)},
 		{2, enc(t,
 			&MachineTypeUpsert{MachineType: structs.MachineType{Name: "n3", Cores: 16, Slots: 16, RAM: 64, Cluster: "east"}},

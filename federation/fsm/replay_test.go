@@ -20,6 +20,11 @@ type logGen struct {
 	index uint64
 	seq   int
 	jobs  []string
+	rr    *rand.Rand // see replicaCommand
+	// upserted is the index of the latest upsert of each object ("user/bob"),
+	// whether or not it applied: what a read-modify-write writer would
+	// have read, so that a precondition built from it sometimes holds.
+	upserted map[string]uint64
 }
 
 func (g *logGen) pick(names ...string) string { return names[g.r.IntN(len(names))] }
@@ -29,6 +34,28 @@ func (g *logGen) now() time.Time { return t0.Add(time.Duration(g.index) * time.S
 func (g *logGen) id(prefix string) string {
 	g.seq++
 	return fmt.Sprintf("%s-%04d", prefix, g.seq)
+}
+
+// cas returns the precondition of an upsert of object key: mostly none,
+// else the index of its latest upsert (or "absent" if none was made), now
+// and then a stale or absurd one, so that the log has preconditions that
+// hold and ones the state machine refuses.
+func (g *logGen) cas(key string) structs.CAS {
+	last, seen := g.upserted[key]
+	g.upserted[key] = g.index
+	switch g.r.IntN(6) {
+	case 0, 1:
+		if !seen {
+			return structs.CAS{ExpectAbsent: true}
+		}
+		return structs.CAS{ExpectModifyIndex: last}
+	case 2:
+		if g.r.IntN(4) == 0 {
+			return structs.CAS{ExpectAbsent: true, ExpectModifyIndex: last + 1} // invalid
+		}
+		return structs.CAS{ExpectModifyIndex: 1 + uint64(g.r.IntN(int(g.index)))}
+	}
+	return structs.CAS{}
 }
 
 func (g *logGen) job() string {
@@ -53,48 +80,54 @@ func (g *logGen) command() Command {
 	now := g.now()
 	switch g.r.IntN(28) {
 	case 0:
-		return &TenantUpsert{Tenant: structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}}
+		// "spare" is a tenant nothing else names, so deleting it can succeed.
+		tenant = g.pick(tenant, "spare")
+		return &TenantUpsert{Tenant: structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}, CAS: g.cas("tenant/" + tenant)}
 	case 1:
-		return &TenantDelete{Name: tenant}
+		return &TenantDelete{Name: g.pick(tenant, "spare")}
 	case 2:
-		return &TeamUpsert{Team: structs.Team{Tenant: tenant, Name: g.pick("cfd", "ml"), Members: []string{"alice", g.id("u")}}}
+		team := g.pick("cfd", "ml")
+		return &TeamUpsert{Team: structs.Team{Tenant: tenant, Name: team, Members: []string{"alice", g.id("u")}},
+			CAS: g.cas("team/" + tenant + "/" + team)}
 	case 3:
 		return &TeamDelete{Tenant: tenant, Name: g.pick("cfd", "ml")}
 	case 4:
 		name := g.pick("alice", "bob", "carol")
 		return &UserUpsert{User: structs.User{Username: name, Tenant: tenant, Role: structs.RoleUser,
 			Groups:  []string{g.pick("gpu", "cpu")},
-			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}}
+			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}, CAS: g.cas("user/" + name)}
 	case 5:
 		return &UserDelete{Username: g.pick("bob", "carol")}
 	case 6:
 		return &MachineTypeUpsert{MachineType: structs.MachineType{Name: mt, Cores: 1 + g.r.IntN(64), RAM: 8,
-			Cluster: cluster, Price: float64(g.r.IntN(100)) / 4}}
+			Cluster: cluster, Price: float64(g.r.IntN(100)) / 4}, CAS: g.cas("machine type/" + mt)}
 	case 7:
 		return &MachineTypeDelete{Name: mt}
 	case 8:
 		return &ClusterUpsert{Cluster: structs.Cluster{Name: cluster, Zone: g.pick("z1", "z2"),
-			Labels: map[string]string{"rev": g.id("r"), "cloud": "x"}}}
+			Labels: map[string]string{"rev": g.id("r"), "cloud": "x"}}, CAS: g.cas("cluster/" + cluster)}
 	case 9:
 		return &ClusterDelete{Name: cluster}
 	case 10:
-		return &VaultUpsert{Vault: structs.Vault{Tenant: tenant, Name: "data", Kind: structs.VaultFile, AccessMode: structs.AccessRWX}}
+		return &VaultUpsert{Vault: structs.Vault{Tenant: tenant, Name: "data", Kind: structs.VaultFile, AccessMode: structs.AccessRWX},
+			CAS: g.cas("vault/" + tenant)}
 	case 11:
 		return &VaultDelete{Tenant: tenant, Name: "data"}
 	case 12:
-		return &AppUpsert{App: structs.App{Name: g.pick("solver", "viz"), Visibility: structs.VisibilityPublic,
+		app := g.pick("solver", "viz")
+		return &AppUpsert{CAS: g.cas("app/" + app), App: structs.App{Name: app, Visibility: structs.VisibilityPublic,
 			AppDef: structs.AppDef{Name: "x", Commands: map[string]structs.Command{"run": {Path: "/r",
 				Parameters: map[string]structs.Parameter{"n": {Name: "N", Type: structs.ParamInt, Value: []byte(`4`)}}}}}}}
 	case 13:
 		return &AppDelete{Name: g.pick("solver", "viz")}
 	case 14:
 		return &LimitUpsert{Limit: structs.Limit{Name: "l-" + tenant, Scope: structs.ScopeTenant, Tenant: tenant,
-			Kind: structs.LimitMaxNodes, MachineType: mt, Value: int64(g.r.IntN(10))}}
+			Kind: structs.LimitMaxNodes, MachineType: mt, Value: int64(g.r.IntN(10))}, CAS: g.cas("limit/" + tenant)}
 	case 15:
 		return &LimitDelete{Name: "l-" + tenant}
 	case 16:
 		return &BurstRuleUpsert{Rule: structs.BurstRule{Name: "b-" + mt, From: mt, To: []string{g.pick("n3", "g3", "n3b")},
-			After: structs.Duration(time.Duration(g.r.IntN(30)) * time.Minute)}}
+			After: structs.Duration(time.Duration(g.r.IntN(30)) * time.Minute)}, CAS: g.cas("burst rule/" + mt)}
 	case 17:
 		return &BurstRuleDelete{Name: "b-" + mt}
 	case 18, 19:
@@ -116,7 +149,8 @@ func (g *logGen) command() Command {
 	case 23:
 		return &JobPurge{IDs: []string{g.job(), g.job()}}
 	case 26:
-		return &AccessRuleUpsert{Rule: structs.AccessRule{Name: "ar-" + g.pick("a", "b"), Object: structs.AccessObjectApp,
+		name := "ar-" + g.pick("a", "b")
+		return &AccessRuleUpsert{CAS: g.cas("access rule/" + name), Rule: structs.AccessRule{Name: name, Object: structs.AccessObjectApp,
 			Match: g.pick("solver", "v*"), Groups: []string{g.pick("us-persons", "staff")},
 			ClusterLabels: map[string]string{"region": g.pick("us", "eu")}}}
 	case 27:
@@ -137,10 +171,35 @@ func (g *logGen) command() Command {
 	}
 }
 
+// replicaCommand returns a random command on the replica directory. It
+// draws from a generator of its own, so that adding these commands to the
+// log left the rest of the log as it was.
+func (g *logGen) replicaCommand() Command {
+	if g.rr == nil {
+		g.rr = rand.New(rand.NewPCG(29, 30))
+	}
+	pick := func(names ...string) string { return names[g.rr.IntN(len(names))] }
+	id := pick("hub0", "hub1", "hub2")
+	if g.rr.IntN(3) == 0 {
+		return &ReplicaDelete{ID: id}
+	}
+	// Mostly a replica at its own addresses; sometimes at another's
+	// (refused) or at an address that is no address (invalid).
+	host := "h" + id[3:]
+	if g.rr.IntN(3) == 0 {
+		host = pick("h0", "h1", "h2")
+	}
+	rep := structs.Replica{ID: id, RaftAddress: host + ":7000", APIAddress: "http://" + host + ":8080"}
+	if g.rr.IntN(10) == 0 {
+		rep.RaftAddress = host
+	}
+	return &ReplicaUpsert{Replica: rep}
+}
+
 // buildLog returns the base log followed by n random entries of 1..4
 // commands, some of them malformed.
 func buildLog(t testing.TB, seed uint64, n int) []entry {
-	g := &logGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+	g := &logGen{r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), upserted: map[string]uint64{}}
 	log := baseLog(t)
 	log = append(log, entry{5, enc(t,
 		&ClusterUpsert{Cluster: structs.Cluster{Name: "gke"}},
@@ -158,6 +217,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 			default:
 				cmds[i] = MustEncode(g.command())
 			}
+		}
+		if g.index%5 == 0 { // not drawn from g.r: see replicaCommand
+			cmds = append(cmds, MustEncode(g.replicaCommand()))
 		}
 		log = append(log, entry{g.index, cmds})
 	}
@@ -180,6 +242,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	a, b := newFSM(t), newFSM(t)
 	var resA, resB []string
 	errCount, transitionErrs := 0, 0
+	casHeld, casRefused := 0, 0 // upserts with a precondition
 	typesOK := map[CommandType]bool{}
 	for _, e := range log {
 		var ra []any
@@ -191,6 +254,15 @@ func TestFSMReplayDeterministic(t *testing.T) {
 		rb := b.ApplyCommands(e.index, e.cmds)
 		for i, r := range ra {
 			resA, resB = append(resA, resultString(r)), append(resB, resultString(rb[i]))
+			if c, err := Decode(e.cmds[i]); err == nil {
+				if p, ok := c.(interface{ IsZero() bool }); ok && !p.IsZero() {
+					if err, ok := r.(error); !ok {
+						casHeld++
+					} else if errors.Is(err, structs.ErrConflict) {
+						casRefused++
+					}
+				}
+			}
 			if err, ok := r.(error); ok {
 				errCount++
 				var te *structs.TransitionError
@@ -213,8 +285,11 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	if errCount < 20 || transitionErrs < 5 {
 		t.Errorf("log has %d errors, %d illegal transitions; want more", errCount, transitionErrs)
 	}
-	t.Logf("%d entries, %d commands, %d errors (%d illegal transitions), latest index %d",
-		len(log), len(resA), errCount, transitionErrs, a.Store().LatestIndex())
+	if casHeld < 5 || casRefused < 5 {
+		t.Errorf("log has %d upserts whose precondition held, %d refused; want more of each", casHeld, casRefused)
+	}
+	t.Logf("%d entries, %d commands, %d errors (%d illegal transitions), %d preconditions held, %d refused, latest index %d",
+		len(log), len(resA), errCount, transitionErrs, casHeld, casRefused, a.Store().LatestIndex())
 
 	snapA, snapB := snapshotBytes(t, a), snapshotBytes(t, b)
 	if !bytes.Equal(snapA, snapB) {

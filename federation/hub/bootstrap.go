@@ -40,7 +40,8 @@ func (h *Hub) background() {
 
 // ensureBootstrap stores the system tenant and bootstrap administrator
 // unless they exist, retrying while this replica leads. An administrator
-// changed later through the API is left alone.
+// changed later through the API is left alone, even one created between
+// the check and the write (the writes expect no object).
 func (h *Hub) ensureBootstrap(tenant *structs.Tenant, user *structs.User) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -70,12 +71,12 @@ func (h *Hub) storeBootstrap(ctx context.Context, tenant *structs.Tenant, user *
 	}
 	txn := h.store.Read()
 	if _, err := txn.Tenant(tenant.Name); errors.Is(err, structs.ErrNotFound) {
-		if _, err := h.Write(ctx, &fsm.TenantUpsert{Tenant: *tenant}); err != nil {
+		if _, err := h.Write(ctx, &fsm.TenantUpsert{Tenant: *tenant, CAS: structs.CAS{ExpectAbsent: true}}); err != nil {
 			return err
 		}
 	}
 	if _, err := txn.User(user.Username); errors.Is(err, structs.ErrNotFound) {
-		if _, err := h.Write(ctx, &fsm.UserUpsert{User: *user}); err != nil {
+		if _, err := h.Write(ctx, &fsm.UserUpsert{User: *user, CAS: structs.CAS{ExpectAbsent: true}}); err != nil {
 			return err
 		}
 	}

@@ -16,6 +16,15 @@
 // linearizable: the leader confirms its leadership with a quorum and
 // returns its commit index (ReadBarrier, forwarded from followers through
 // POST /internal/v1/readindex), which the replica applies before reading.
+//
+// Replicas find each other's API through the replica directory, a
+// replicated table of raft id, raft address and API address: every replica
+// lists itself there once it is a member (see runReplicaDirectory) and
+// feeds the table to its raft node's peer registry, which forwarding
+// consults; the static peer map of the configuration is only the initial
+// fallback. A new replica joins a running cluster with JoinCluster, which
+// calls POST /internal/v1/join on any member: the leader lists it and adds
+// it as a voter. RemoveReplica takes one out again.
 package hub
 
 import (
@@ -23,9 +32,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
@@ -33,6 +44,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/hashicorp/raft"
 )
 
 // Hub is one replica. Its methods are safe for concurrent use.
@@ -53,6 +65,14 @@ type Hub struct {
 	bgDone   chan struct{} // closed when background work ends
 	dispDone chan struct{} // closed when the dispatcher ends
 	stopErr  error
+
+	// staticPeers are the peer API addresses from the configuration, the
+	// fallback for replicas the replica directory does not list.
+	staticPeers map[raft.ServerID]string
+	// leaving is set while this replica removes itself from the cluster:
+	// it must not list itself in the directory again meanwhile.
+	leaving  atomic.Bool
+	replDone chan struct{} // closed when the replica directory loop ends
 }
 
 // New starts a replica's raft node and opens its API listener; Run serves
@@ -84,6 +104,7 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
 		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}),
+		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
 	if h.fwd.Transport == nil {
@@ -105,6 +126,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
+	go h.runReplicaDirectory()
 	return h, nil
 }
 
@@ -152,6 +174,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		raftErr := h.node.Shutdown()
 		<-h.bgDone
 		<-h.dispDone
+		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)
 	})

@@ -18,14 +18,14 @@ import (
 // submitted it (else ErrConflict): a retry never makes a second job.
 func (h *Hub) SubmitJob(ctx context.Context, j *structs.Job) (*structs.Job, error) {
 	txn := h.store.Read()
-	if old, err := txn.Job(j.ID); err == nil {
-		return sameSubmitter(old, j)
+	if old, err := txn.JobRef(j.ID); err == nil {
+		return sameSubmitter(old.Copy(), j)
 	}
 	if err := checkCatalog(txn, j); err != nil {
 		return nil, err
 	}
 	j.SubmitTime = h.now().UTC()
-	if u, err := txn.User(j.Owner); err == nil && (u.Identity.UID != 0 || u.Identity.GID != 0) {
+	if u, err := txn.UserRef(j.Owner); err == nil && (u.Identity.UID != 0 || u.Identity.GID != 0) {
 		id := u.Identity
 		j.Identity = &id
 	}
@@ -60,7 +60,7 @@ func sameSubmitter(stored, j *structs.Job) (*structs.Job, error) {
 // checkCatalog checks a submission against the machine type and app it
 // names, filling the command and walltime from the app's defaults.
 func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
-	mt, err := txn.MachineType(j.MachineType)
+	mt, err := txn.MachineTypeRef(j.MachineType) // read only
 	if errors.Is(err, structs.ErrNotFound) {
 		return structs.Errorf(structs.ErrInvalid, "unknown machine type %q", j.MachineType)
 	} else if err != nil {
@@ -74,7 +74,7 @@ func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
 		return structs.Errorf(structs.ErrInvalid, "nodes %d outside the scale %d..%d of machine type %q",
 			j.Nodes, lo, hi, mt.Name)
 	}
-	app, err := txn.App(j.App)
+	app, err := txn.AppRef(j.App) // read only
 	if errors.Is(err, structs.ErrNotFound) {
 		return structs.Errorf(structs.ErrInvalid, "unknown app %q", j.App)
 	} else if err != nil {

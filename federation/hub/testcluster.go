@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
 	"sync"
@@ -44,6 +45,7 @@ type TestCluster struct {
 	t       testing.TB
 	opts    TestOptions
 	net     *faultNet
+	dir     string
 	secret  string
 	peers   []raft.Server
 	apis    map[raft.ServerID]string
@@ -59,6 +61,9 @@ type testMember struct {
 	httpLn   net.Listener // the first start's listener
 	hub      *Hub         // nil while stopped
 	done     chan struct{}
+	// added replicas (AddReplica) start without a bootstrap configuration
+	// and know only their own API address: they join with JoinCluster.
+	added bool
 }
 
 // NewTestCluster starts n replicas. It does not wait for a leader (see
@@ -68,7 +73,7 @@ func NewTestCluster(t testing.TB, n int, opts TestOptions) *TestCluster {
 	dir := t.TempDir()
 	c := &TestCluster{
 		AdminKey: "adm-" + rand.Text(),
-		t:        t, opts: opts, net: newFaultNet(), secret: rand.Text(),
+		t:        t, opts: opts, net: newFaultNet(), dir: dir, secret: rand.Text(),
 		apis: map[raft.ServerID]string{},
 	}
 	t.Cleanup(c.Shutdown)
@@ -108,11 +113,16 @@ func (c *TestCluster) start(i int, m *testMember, layer *faultLayer) {
 			c.t.Fatalf("hub test cluster: listen %s: %v", m.httpAddr, err)
 		}
 	}
+	c.mu.Lock()
 	rc := raftnode.Config{
 		ID: m.id, DataDir: m.dir, NoSync: c.opts.NoSync, BootstrapPeers: c.peers,
-		APIAddress: c.apis[m.id], PeerAPI: c.apis, ApplyTimeout: 5 * time.Second,
+		APIAddress: c.apis[m.id], PeerAPI: maps.Clone(c.apis), ApplyTimeout: 5 * time.Second,
 		StreamLayer: layer,
 	}.TestTiming()
+	if m.added {
+		rc.BootstrapPeers, rc.PeerAPI = nil, nil
+	}
+	c.mu.Unlock()
 	cfg := Config{
 		Raft: rc, Listener: hln, InternalSecret: c.secret,
 		Auth: auth.Config{
@@ -144,8 +154,40 @@ func (c *TestCluster) start(i int, m *testMember, layer *faultLayer) {
 	c.mu.Unlock()
 }
 
-// N is the number of replicas.
-func (c *TestCluster) N() int { return len(c.members) }
+// AddReplica starts a new replica that is not part of the cluster: no
+// bootstrap configuration, and only its own API address known. It returns
+// its index; the replica joins with JoinCluster (as flotilla-hub -join
+// does), e.g. c.Hub(i).JoinCluster(ctx, c.URL(0)).
+func (c *TestCluster) AddReplica() int {
+	c.t.Helper()
+	rln, err := listen("127.0.0.1:0")
+	if err != nil {
+		c.t.Fatalf("hub test cluster: %v", err)
+	}
+	hln, err := listen("127.0.0.1:0")
+	if err != nil {
+		c.t.Fatalf("hub test cluster: %v", err)
+	}
+	c.mu.Lock()
+	i := len(c.members)
+	id := raft.ServerID(fmt.Sprintf("hub%d", i))
+	m := &testMember{id: id, raftAddr: rln.Addr().String(), httpAddr: hln.Addr().String(),
+		dir: filepath.Join(c.dir, string(id)), httpLn: hln, added: true}
+	c.members = append(c.members, m)
+	c.apis[id] = "http://" + m.httpAddr
+	c.mu.Unlock()
+	c.net.register(m.raftAddr, id)
+	c.net.register(m.httpAddr, id)
+	c.start(i, m, &faultLayer{net: c.net, self: id, ln: rln})
+	return i
+}
+
+// N is the number of replicas, added ones included.
+func (c *TestCluster) N() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.members)
+}
 
 // Hub is replica i, or nil while it is stopped.
 func (c *TestCluster) Hub(i int) *Hub {
@@ -155,18 +197,33 @@ func (c *TestCluster) Hub(i int) *Hub {
 }
 
 // ID is replica i's raft id.
-func (c *TestCluster) ID(i int) raft.ServerID { return c.members[i].id }
+func (c *TestCluster) ID(i int) raft.ServerID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members[i].id
+}
 
 // URL is replica i's API base URL (stable across restarts).
-func (c *TestCluster) URL(i int) string { return c.apis[c.members[i].id] }
+func (c *TestCluster) URL(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.apis[c.members[i].id]
+}
 
 // URLs are all replicas' API base URLs.
 func (c *TestCluster) URLs() []string {
-	out := make([]string, len(c.members))
-	for i := range c.members {
+	out := make([]string, c.N())
+	for i := range out {
 		out[i] = c.URL(i)
 	}
 	return out
+}
+
+// RaftAddr is replica i's raft address.
+func (c *TestCluster) RaftAddr(i int) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members[i].raftAddr
 }
 
 // Live returns the indexes of running replicas.
@@ -214,7 +271,9 @@ func (c *TestCluster) stop(i int, how func(*Hub) error) {
 // same addresses.
 func (c *TestCluster) Restart(i int) {
 	c.t.Helper()
+	c.mu.Lock()
 	m := c.members[i]
+	c.mu.Unlock()
 	if c.Hub(i) != nil {
 		c.t.Fatalf("hub test cluster: restart %s: still running", m.id)
 	}
@@ -230,7 +289,7 @@ func (c *TestCluster) Restart(i int) {
 func (c *TestCluster) Partition(idx ...int) {
 	ids := make([]raft.ServerID, len(idx))
 	for k, i := range idx {
-		ids[k] = c.members[i].id
+		ids[k] = c.ID(i)
 	}
 	c.net.cut(ids...)
 }
@@ -265,8 +324,10 @@ func (c *TestCluster) WaitLeader(ctx context.Context) (int, error) {
 }
 
 // WaitReady waits for a leader and until every running replica holds the
-// bootstrap administrator (stored by the leader after its election), so
-// that the state changes only by what a test does. It returns the leader.
+// bootstrap administrator (stored by the leader after its election) and
+// the replica directory entry of every member of the raft configuration
+// (each replica lists itself), so that the state changes only by what a
+// test does. It returns the leader.
 func (c *TestCluster) WaitReady(ctx context.Context) (int, error) {
 	l, err := c.WaitLeader(ctx)
 	if err != nil {
@@ -276,19 +337,32 @@ func (c *TestCluster) WaitReady(ctx context.Context) (int, error) {
 	defer tick.Stop()
 	for {
 		ready := true
+		var members []raft.Server
+		if h := c.Hub(l); h != nil {
+			members, _ = h.Node().Servers()
+		}
 		for _, i := range c.Live() {
-			if h := c.Hub(i); h == nil {
+			h := c.Hub(i)
+			if h == nil {
 				ready = false
-			} else if _, err := h.Store().Read().User(TestAdmin); err != nil {
+				continue
+			}
+			txn := h.Store().Read()
+			if _, err := txn.User(TestAdmin); err != nil {
 				ready = false
 			}
+			for _, s := range members {
+				if r, err := txn.Replica(string(s.ID)); err != nil || r.RaftAddress != string(s.Address) {
+					ready = false
+				}
+			}
 		}
-		if ready {
+		if ready && len(members) > 0 {
 			return l, nil
 		}
 		select {
 		case <-ctx.Done():
-			return -1, fmt.Errorf("hub test cluster: bootstrap administrator not stored: %w", ctx.Err())
+			return -1, fmt.Errorf("hub test cluster: bootstrap administrator or replica directory not stored: %w", ctx.Err())
 		case <-tick.C:
 		}
 	}

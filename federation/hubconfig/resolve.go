@@ -57,6 +57,9 @@ func (s *Settings) Check() error {
 	if err := s.resolveSelf(); err != nil {
 		return err
 	}
+	if s.Join != "" && s.Join == s.APIAdvertise {
+		return fmt.Errorf("join: %s is this replica's own API; give a running member's", s.Join)
+	}
 	if err := s.checkSecrets(); err != nil {
 		return err
 	}
@@ -181,13 +184,12 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 	if err := s.Check(); err != nil {
 		return hub.Config{}, err
 	}
-	if s.Join != "" {
-		return hub.Config{}, ErrJoinUnsupported
-	}
 	rc := raftnode.Config{
 		ID: raft.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
 		DataDir: s.DataDir, LogStore: s.LogStore, APIAddress: s.APIAdvertise, PeerAPI: map[raft.ServerID]string{},
 	}
+	// A joining replica has no bootstrap peers and knows only its own API
+	// address; it learns the others' from the replica directory.
 	peers := s.Bootstrap.Peers
 	if s.Bootstrap.Self {
 		peers = []Peer{{ID: s.ID, RaftAddr: s.RaftAdvertise, API: s.APIAdvertise}}

@@ -13,7 +13,6 @@ package hubconfig
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -85,7 +84,10 @@ type Settings struct {
 	// Bootstrap is the initial voter set, used only on first start (a
 	// replica with raft state ignores it).
 	Bootstrap Bootstrap `json:"bootstrap,omitzero"`
-	// Join is the API URL of a running member to join through.
+	// Join is the API URL of a running member to join through: the replica
+	// starts raft without a bootstrap configuration, serves its API and asks
+	// the cluster (POST /internal/v1/join, with the internal secret) to add
+	// it as a voter. A replica that is already a member does not ask again.
 	Join string `json:"join,omitempty"`
 
 	// InternalSecretFile names a file holding the replicas' shared secret
@@ -342,8 +344,3 @@ func (s *Settings) readSecrets(getenv func(string) string) error {
 	}
 	return nil
 }
-
-// ErrJoinUnsupported is returned for Settings.Join: the hub serves no
-// endpoint yet through which a new replica asks the leader to add it.
-var ErrJoinUnsupported = errors.New("join: this hub version cannot add a replica to a running cluster " +
-	"(no join endpoint); start the initial replicas with the same -bootstrap list")

@@ -162,6 +162,12 @@ func TestLoadErrors(t *testing.T) {
 			wantErr: "needs a password or API key"},
 		"short admin key": {args: append(base, "-bootstrap", "self"), env: map[string]string{EnvAdminAPIKey: "k"},
 			wantErr: "admin API key"},
+		"join without secret": {args: append(base, "-join", "10.0.0.1:8080", "-raft-advertise", "10.0.0.4:7000",
+			"-api-advertise", "10.0.0.4:8080"), wantErr: "internal secret is required"},
+		"join without advertised addresses": {args: append(base, "-join", "10.0.0.1:8080"),
+			env: map[string]string{EnvInternalSecret: testSecret}, wantErr: "set -raft-advertise"},
+		"join own api": {args: append(base, "-join", "10.0.0.4:8080", "-raft-advertise", "10.0.0.4:7000",
+			"-api-advertise", "10.0.0.4:8080"), env: map[string]string{EnvInternalSecret: testSecret}, wantErr: "own API"},
 		"unknown config key":       {args: []string{"-config", badKey}, wantErr: "unknown field"},
 		"inline secret in config":  {args: []string{"-config", inline}, wantErr: "unknown field"},
 		"missing config file":      {args: []string{"-config", "/nonexistent/hub.yaml"}, wantErr: "no such file"},
@@ -278,8 +284,15 @@ func TestHubConfig(t *testing.T) {
 	if j.Join != "http://10.0.0.1:8080" {
 		t.Errorf("join = %q", j.Join)
 	}
-	if _, err := j.HubConfig(nil, nil); !errors.Is(err, ErrJoinUnsupported) {
-		t.Errorf("HubConfig with join: err = %v, want ErrJoinUnsupported", err)
+	jc, err := j.HubConfig(nil, nil)
+	if err != nil {
+		t.Fatalf("HubConfig with join: %v", err)
+	}
+	// A joining replica bootstraps nothing and knows only its own API
+	// address (raftnode adds it); the others come from the replica directory.
+	if jr := jc.Raft; len(jr.BootstrapPeers) != 0 || len(jr.PeerAPI) != 0 || jr.APIAddress != "http://10.0.0.4:8080" ||
+		jr.AdvertiseAddr != "10.0.0.4:7000" || jc.InternalSecret != testSecret {
+		t.Errorf("raft config with join = %+v", jr)
 	}
 }
 

@@ -40,9 +40,10 @@
 // to the leader's HTTP API address, which this package keeps in a small
 // registry of raft server id → API address: seeded from Config.PeerAPI (and
 // Config.APIAddress for the local node) and updated with Node.SetPeerAPI.
-// The registry is local configuration, not replicated state: every replica
-// must be given the same map (typically from the same deployment
-// configuration). Node.LeaderAPIAddress looks the current leader up in it.
+// The registry itself is local; the hub keeps it in step with its
+// replicated replica directory (every replica's raft id, raft address and
+// API address), so replicas that joined later are found too.
+// Node.LeaderAPIAddress looks the current leader up in it.
 //
 // # Test cluster
 //

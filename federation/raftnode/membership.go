@@ -3,6 +3,7 @@ package raftnode
 import (
 	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/raft"
 )
@@ -61,6 +62,14 @@ func (n *Node) SetPeerAPI(id raft.ServerID, addr string) {
 		return
 	}
 	n.peers[id] = addr
+}
+
+// PeerAPIs returns a copy of this node's registry of API addresses by
+// raft server id.
+func (n *Node) PeerAPIs() map[raft.ServerID]string {
+	n.peersMu.RLock()
+	defer n.peersMu.RUnlock()
+	return maps.Clone(n.peers)
 }
 
 // LeaderAPIAddress returns the current leader's API address from the

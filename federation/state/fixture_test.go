@@ -47,35 +47,35 @@ func seed(t testing.TB, s *Store) {
 	t.Helper()
 	write(t, s, 1, func(w *WriteTxn) error {
 		return must(
-			w.UpsertTenant(&structs.Tenant{Name: "acme"}),
-			w.UpsertTenant(&structs.Tenant{Name: "beta", Isolated: true}),
-			w.UpsertCluster(&structs.Cluster{Name: "east", Zone: "z1", AgentKey: structs.HashAPIKey("ag-east", "secret-e")}),
-			w.UpsertCluster(&structs.Cluster{Name: "west", Zone: "z2"}),
-			w.UpsertCluster(&structs.Cluster{Name: "gke", Zone: "z1"}),
+			w.UpsertTenant(&structs.Tenant{Name: "acme"}, structs.CAS{}),
+			w.UpsertTenant(&structs.Tenant{Name: "beta", Isolated: true}, structs.CAS{}),
+			w.UpsertCluster(&structs.Cluster{Name: "east", Zone: "z1", AgentKey: structs.HashAPIKey("ag-east", "secret-e")}, structs.CAS{}),
+			w.UpsertCluster(&structs.Cluster{Name: "west", Zone: "z2"}, structs.CAS{}),
+			w.UpsertCluster(&structs.Cluster{Name: "gke", Zone: "z1"}, structs.CAS{}),
 		)
 	})
 	write(t, s, 2, func(w *WriteTxn) error {
 		return must(
-			w.UpsertMachineType(&structs.MachineType{Name: "n3", Cores: 16, Slots: 16, RAM: 64, Cluster: "east"}),
-			w.UpsertMachineType(&structs.MachineType{Name: "n3b", Cores: 16, Slots: 16, RAM: 64, Cluster: "gke"}),
-			w.UpsertMachineType(&structs.MachineType{Name: "g3", Cores: 8, GPUs: 1, RAM: 64, Cluster: "west"}),
+			w.UpsertMachineType(&structs.MachineType{Name: "n3", Cores: 16, Slots: 16, RAM: 64, Cluster: "east"}, structs.CAS{}),
+			w.UpsertMachineType(&structs.MachineType{Name: "n3b", Cores: 16, Slots: 16, RAM: 64, Cluster: "gke"}, structs.CAS{}),
+			w.UpsertMachineType(&structs.MachineType{Name: "g3", Cores: 8, GPUs: 1, RAM: 64, Cluster: "west"}, structs.CAS{}),
 			w.UpsertUser(&structs.User{Username: "alice", Tenant: "acme", Role: structs.RoleAdmin,
-				APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-alice", "a")}}),
-			w.UpsertUser(&structs.User{Username: "bob", Tenant: "acme", Role: structs.RoleUser}),
-			w.UpsertUser(&structs.User{Username: "carol", Tenant: "beta", Role: structs.RoleUser}),
-			w.UpsertTeam(&structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"alice", "bob"}}),
-			w.UpsertTeam(&structs.Team{Tenant: "beta", Name: "cfd"}),
-			w.UpsertVault(&structs.Vault{Tenant: "acme", Name: "data", Kind: structs.VaultFile, AccessMode: structs.AccessRWO}),
+				APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-alice", "a")}}, structs.CAS{}),
+			w.UpsertUser(&structs.User{Username: "bob", Tenant: "acme", Role: structs.RoleUser}, structs.CAS{}),
+			w.UpsertUser(&structs.User{Username: "carol", Tenant: "beta", Role: structs.RoleUser}, structs.CAS{}),
+			w.UpsertTeam(&structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"alice", "bob"}}, structs.CAS{}),
+			w.UpsertTeam(&structs.Team{Tenant: "beta", Name: "cfd"}, structs.CAS{}),
+			w.UpsertVault(&structs.Vault{Tenant: "acme", Name: "data", Kind: structs.VaultFile, AccessMode: structs.AccessRWO}, structs.CAS{}),
 		)
 	})
 	write(t, s, 3, func(w *WriteTxn) error {
 		return must(
 			w.UpsertLimit(&structs.Limit{Name: "acme-cores", Scope: structs.ScopeTenant, Tenant: "acme",
-				Kind: structs.LimitTotalCores, Value: 256}),
+				Kind: structs.LimitTotalCores, Value: 256}, structs.CAS{}),
 			w.UpsertBurstRule(&structs.BurstRule{Name: "n3-to-gke", From: "n3", To: []string{"n3b"},
-				After: structs.Duration(10 * time.Minute)}),
+				After: structs.Duration(10 * time.Minute)}, structs.CAS{}),
 			w.UpsertApp(&structs.App{Name: "solver", Visibility: structs.VisibilityPublic,
-				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run"}}}}),
+				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run"}}}}, structs.CAS{}),
 		)
 	})
 }

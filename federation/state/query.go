@@ -107,14 +107,31 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 	return nil
 }
 
-// upsert inserts obj, replacing the object with the same id.
-func (w *WriteTxn) upsert(t table, obj stored, key ...any) error {
+// upsert inserts obj, replacing the object with the same id, if the stored
+// object meets the precondition cas (see checkCAS; what names the object).
+func (w *WriteTxn) upsert(t table, obj stored, cas structs.CAS, what string, key ...any) error {
 	raw, err := rawByID(w.txn, t.name(), key...)
 	if err != nil {
 		return err
 	}
 	existing, _ := raw.(stored)
+	if err := checkCAS(cas, existing, what, key...); err != nil {
+		return err
+	}
 	return w.insert(t, obj, existing)
+}
+
+// checkCAS enforces a compare-and-swap precondition (structs.CAS.Check)
+// against the stored object, nil when there is none: with
+// ExpectModifyIndex > 0 the object must exist with that ModifyIndex, with
+// ExpectAbsent it must not exist. It depends only on the stored state, so
+// Apply stays deterministic.
+func checkCAS(cas structs.CAS, existing stored, what string, key ...any) error {
+	var have *structs.RaftIndex
+	if existing != nil {
+		have = existing.GetRaftIndex()
+	}
+	return cas.Check(have, what, joinKey(key))
 }
 
 // remove deletes the object with the given id, or returns ErrNotFound.
@@ -155,4 +172,19 @@ func (w *WriteTxn) refuseIfUsed(what, by string, tbl, index string, args ...any)
 		return structs.Errorf(structs.ErrConflict, "%s %q is used by %s", what, joinKey(args), by)
 	}
 	return nil
+}
+
+// refByID returns the stored object itself, not a copy, or ErrNotFound.
+// Stored objects are never changed in place (a write replaces them), so
+// the pointer stays valid and consistent; the caller must not modify it.
+func refByID[T any](txn *memdb.Txn, tbl, what string, key ...any) (T, error) {
+	var zero T
+	raw, err := rawByID(txn, tbl, key...)
+	if err != nil {
+		return zero, err
+	}
+	if raw == nil {
+		return zero, notFound(what, key...)
+	}
+	return raw.(T), nil
 }

@@ -12,7 +12,8 @@ import (
 
 // Snapshot format: newline-separated JSON values. A header
 // {"format":"flotilla-state","version":1}; then per table, in a fixed order,
-// {"table":NAME,"count":N} followed by N objects in id-index order; then
+// {"table":NAME,"count":N} followed by N objects in id-index order (an
+// empty table added after version 1 is left out, see omitWhenEmpty); then
 // {"end":true}. encoding/json sorts map keys, so equal states give equal
 // bytes.
 const (
@@ -33,6 +34,13 @@ func snapshotTables() []string {
 	names := tableNames()
 	return append([]string{tableMeta}, names[:]...)
 }
+
+// omitWhenEmpty reports whether a table's section is left out of a
+// snapshot while it has no rows: tables added after version 1 of the
+// format, so that a state that does not use them snapshots to the same
+// bytes as before and restores on replicas that predate them. Restore
+// treats a missing section as an empty table.
+func omitWhenEmpty(tbl string) bool { return tbl == TableReplicas }
 
 // Snapshot is an immutable point-in-time view of the store.
 type Snapshot struct {
@@ -61,6 +69,9 @@ func (p *Snapshot) Persist(w io.Writer) error {
 		n := 0
 		for raw := it.Next(); raw != nil; raw = it.Next() {
 			n++
+		}
+		if n == 0 && omitWhenEmpty(tbl) {
+			continue
 		}
 		if err := enc.Encode(snapshotHeader{Table: tbl, Count: n}); err != nil {
 			return fmt.Errorf("state: snapshot %s: %w", tbl, err)
@@ -144,6 +155,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.Job](dec, txn, tbl, n)
 	case TableAccessRules:
 		return restoreRows[structs.AccessRule](dec, txn, tbl, n)
+	case TableReplicas:
+		return restoreRows[structs.Replica](dec, txn, tbl, n)
 	case TableAccounting:
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:

@@ -52,13 +52,13 @@ func TestSnapshotRestore(t *testing.T) {
 // transaction each: equal state must give equal bytes.
 func TestSnapshotOrderIndependent(t *testing.T) {
 	ops := []func(w *WriteTxn) error{
-		func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "b"}) },
-		func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "a"}) },
+		func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "b"}, structs.CAS{}) },
+		func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "a"}, structs.CAS{}) },
 		func(w *WriteTxn) error {
-			return w.UpsertCluster(&structs.Cluster{Name: "c", Labels: map[string]string{"z": "1", "a": "2", "m": "3"}})
+			return w.UpsertCluster(&structs.Cluster{Name: "c", Labels: map[string]string{"z": "1", "a": "2", "m": "3"}}, structs.CAS{})
 		},
 		func(w *WriteTxn) error {
-			return w.UpsertApp(&structs.App{Name: "x", Visibility: structs.VisibilityPublic})
+			return w.UpsertApp(&structs.App{Name: "x", Visibility: structs.VisibilityPublic}, structs.CAS{})
 		},
 	}
 	build := func(reverse bool) []byte {

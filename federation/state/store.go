@@ -1,7 +1,7 @@
 // Package state is the hub's in-memory indexed store: tenants, teams, users,
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
-// accounting and audit, kept in go-memdb tables with the indexes the hub
-// queries by.
+// accounting, audit and the hub's own replica directory, kept in go-memdb
+// tables with the indexes the hub queries by.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
@@ -35,6 +35,7 @@ const (
 	TableAccounting   = "accounting"
 	TableAudit        = "audit"
 	TableAccessRules  = "access_rules"
+	TableReplicas     = "replicas"
 
 	// AllTables names the store as a whole: its index is the latest write
 	// to any table.
@@ -63,13 +64,14 @@ const (
 	tAccounting
 	tAudit
 	tAccessRules
+	tReplicas
 	numTables
 )
 
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit, TableAccessRules}
+		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas}
 }
 
 func (t table) name() string { return tableNames()[t] }

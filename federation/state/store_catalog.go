@@ -19,15 +19,16 @@ func (r *ReadTxn) VaultsByTenant(tenant string) ([]*structs.Vault, error) {
 	return listAll[*structs.Vault](r.txn, TableVaults, "id", tenant)
 }
 
-// UpsertVault creates or replaces a vault of an existing tenant.
-func (w *WriteTxn) UpsertVault(v *structs.Vault) error {
+// UpsertVault creates or replaces a vault of an existing tenant if the
+// stored one meets cas.
+func (w *WriteTxn) UpsertVault(v *structs.Vault, cas structs.CAS) error {
 	if err := v.Validate(); err != nil {
 		return err
 	}
 	if err := w.mustExist(tTenants, "tenant", v.Tenant); err != nil {
 		return err
 	}
-	return w.upsert(tVaults, v.Copy(), v.Tenant, v.Name)
+	return w.upsert(tVaults, v.Copy(), cas, "vault", v.Tenant, v.Name)
 }
 
 // DeleteVault deletes a vault.
@@ -45,12 +46,12 @@ func (r *ReadTxn) Apps() ([]*structs.App, error) {
 	return listAll[*structs.App](r.txn, TableApps, "id")
 }
 
-// UpsertApp creates or replaces an app.
-func (w *WriteTxn) UpsertApp(a *structs.App) error {
+// UpsertApp creates or replaces an app if the stored one meets cas.
+func (w *WriteTxn) UpsertApp(a *structs.App, cas structs.CAS) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	return w.upsert(tApps, a.Copy(), a.Name)
+	return w.upsert(tApps, a.Copy(), cas, "app", a.Name)
 }
 
 // DeleteApp deletes an app.

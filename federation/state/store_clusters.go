@@ -36,8 +36,9 @@ func (r *ReadTxn) ClusterByAgentKeyID(id string) (*structs.Cluster, error) {
 
 // UpsertCluster registers a cluster or updates its registration (zone,
 // labels, agent key). Updating keeps the stored status, heartbeat and
-// capacity; a new cluster without a status is ClusterUnknown.
-func (w *WriteTxn) UpsertCluster(c *structs.Cluster) error {
+// capacity; a new cluster without a status is ClusterUnknown. The stored
+// cluster must meet cas (heartbeats change its modify index too).
+func (w *WriteTxn) UpsertCluster(c *structs.Cluster, cas structs.CAS) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -52,6 +53,10 @@ func (w *WriteTxn) UpsertCluster(c *structs.Cluster) error {
 	}
 	raw, err := rawByID(w.txn, TableClusters, c.Name)
 	if err != nil {
+		return err
+	}
+	existing, _ := raw.(stored)
+	if err := checkCAS(cas, existing, "cluster", c.Name); err != nil {
 		return err
 	}
 	n := c.Copy()
@@ -112,9 +117,9 @@ func (r *ReadTxn) MachineTypesByCluster(cluster string) ([]*structs.MachineType,
 	return listAll[*structs.MachineType](r.txn, TableMachineTypes, "cluster", cluster)
 }
 
-// UpsertMachineType creates or replaces a machine type; its cluster, if
-// set, must exist.
-func (w *WriteTxn) UpsertMachineType(m *structs.MachineType) error {
+// UpsertMachineType creates or replaces a machine type if the stored one
+// meets cas; its cluster, if set, must exist.
+func (w *WriteTxn) UpsertMachineType(m *structs.MachineType, cas structs.CAS) error {
 	if err := m.Validate(); err != nil {
 		return err
 	}
@@ -123,7 +128,7 @@ func (w *WriteTxn) UpsertMachineType(m *structs.MachineType) error {
 			return err
 		}
 	}
-	return w.upsert(tMachineTypes, m.Copy(), m.Name)
+	return w.upsert(tMachineTypes, m.Copy(), cas, "machine type", m.Name)
 }
 
 // DeleteMachineType deletes a machine type no burst rule names.

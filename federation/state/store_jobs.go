@@ -131,6 +131,15 @@ func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
 // Priority to normal; placement and outcome fields are cleared. The tenant
 // and machine type must exist and the ID must be new. It returns a copy of
 // the stored job.
+//
+// IDs are unique among stored jobs, not forever: once PurgeJobs deleted a
+// job, a new submission may use its ID again (like a Kubernetes name after
+// deletion), and gets a new number. This is intended. Whatever must never
+// be confused with an earlier job keys on the number, never on the ID: the
+// Kubernetes objects of a job are named and labelled by it, and the job
+// name includes it. Submitting is idempotent by ID only while the job is
+// stored, so purge jobs long after they ended, when no retry of their
+// submission or late report about them can still arrive.
 func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if err := j.ValidateSubmit(); err != nil {
 		return nil, err
@@ -271,7 +280,8 @@ func (w *WriteTxn) putJob(n, old *structs.Job) (*structs.Job, error) {
 
 // PurgeJobs deletes terminal jobs by ID, skipping IDs not present. If any
 // listed job is not terminal nothing is deleted (ErrConflict). It returns
-// how many jobs it deleted.
+// how many jobs it deleted. Their IDs become free for new submissions;
+// their numbers are never handed out again (see SubmitJob).
 func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
 	olds := make([]*structs.Job, 0, len(ids))
 	for _, id := range ids {

@@ -276,6 +276,11 @@ func TestPurgeJobs(t *testing.T) {
 	if j := submit(t, s, 41, "new", "acme", "alice", "n3"); j.Number != 13 {
 		t.Errorf("number after purge = %d, want 13", j.Number)
 	}
+	// A purged job's ID is free again (intended); the new job is a new
+	// number, so nothing keyed on numbers confuses it with the old one.
+	if j := submit(t, s, 42, jobID(1), "acme", "alice", "n3"); j.Number != 14 || j.CreateIndex != 42 {
+		t.Errorf("resubmitted purged id: number %d, create index %d; want 14, 42", j.Number, j.CreateIndex)
+	}
 }
 
 func TestRecords(t *testing.T) {

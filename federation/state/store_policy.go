@@ -19,15 +19,16 @@ func (r *ReadTxn) LimitsByTenant(tenant string) ([]*structs.Limit, error) {
 	return listAll[*structs.Limit](r.txn, TableLimits, "tenant", tenant)
 }
 
-// UpsertLimit creates or replaces a limit of an existing tenant.
-func (w *WriteTxn) UpsertLimit(l *structs.Limit) error {
+// UpsertLimit creates or replaces a limit of an existing tenant if the
+// stored one meets cas.
+func (w *WriteTxn) UpsertLimit(l *structs.Limit, cas structs.CAS) error {
 	if err := l.Validate(); err != nil {
 		return err
 	}
 	if err := w.mustExist(tTenants, "tenant", l.Tenant); err != nil {
 		return err
 	}
-	return w.upsert(tLimits, l.Copy(), l.Name)
+	return w.upsert(tLimits, l.Copy(), cas, "limit", l.Name)
 }
 
 // DeleteLimit deletes a limit.
@@ -50,9 +51,9 @@ func (r *ReadTxn) BurstRulesFrom(machineType string) ([]*structs.BurstRule, erro
 	return listAll[*structs.BurstRule](r.txn, TableBurstRules, "from", machineType)
 }
 
-// UpsertBurstRule creates or replaces a burst rule; every machine type it
-// names must exist.
-func (w *WriteTxn) UpsertBurstRule(b *structs.BurstRule) error {
+// UpsertBurstRule creates or replaces a burst rule if the stored one meets
+// cas; every machine type it names must exist.
+func (w *WriteTxn) UpsertBurstRule(b *structs.BurstRule, cas structs.CAS) error {
 	if err := b.Validate(); err != nil {
 		return err
 	}
@@ -64,7 +65,7 @@ func (w *WriteTxn) UpsertBurstRule(b *structs.BurstRule) error {
 			return err
 		}
 	}
-	return w.upsert(tBurstRules, b.Copy(), b.Name)
+	return w.upsert(tBurstRules, b.Copy(), cas, "burst rule", b.Name)
 }
 
 // DeleteBurstRule deletes a burst rule.
@@ -82,12 +83,13 @@ func (r *ReadTxn) AccessRules() ([]*structs.AccessRule, error) {
 	return listAll[*structs.AccessRule](r.txn, TableAccessRules, "id")
 }
 
-// UpsertAccessRule creates or replaces an access rule.
-func (w *WriteTxn) UpsertAccessRule(a *structs.AccessRule) error {
+// UpsertAccessRule creates or replaces an access rule if the stored one
+// meets cas.
+func (w *WriteTxn) UpsertAccessRule(a *structs.AccessRule, cas structs.CAS) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	return w.upsert(tAccessRules, a.Copy(), a.Name)
+	return w.upsert(tAccessRules, a.Copy(), cas, "access rule", a.Name)
 }
 
 // DeleteAccessRule deletes an access rule.

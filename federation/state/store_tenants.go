@@ -14,12 +14,12 @@ func (r *ReadTxn) Tenants() ([]*structs.Tenant, error) {
 	return listAll[*structs.Tenant](r.txn, TableTenants, "id")
 }
 
-// UpsertTenant creates or replaces a tenant.
-func (w *WriteTxn) UpsertTenant(t *structs.Tenant) error {
+// UpsertTenant creates or replaces a tenant if the stored one meets cas.
+func (w *WriteTxn) UpsertTenant(t *structs.Tenant, cas structs.CAS) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	return w.upsert(tTenants, t.Copy(), t.Name)
+	return w.upsert(tTenants, t.Copy(), cas, "tenant", t.Name)
 }
 
 // DeleteTenant deletes a tenant that has no teams, users, vaults or limits left.
@@ -50,15 +50,16 @@ func (r *ReadTxn) TeamsByTenant(tenant string) ([]*structs.Team, error) {
 	return listAll[*structs.Team](r.txn, TableTeams, "id", tenant)
 }
 
-// UpsertTeam creates or replaces a team of an existing tenant.
-func (w *WriteTxn) UpsertTeam(t *structs.Team) error {
+// UpsertTeam creates or replaces a team of an existing tenant if the
+// stored one meets cas.
+func (w *WriteTxn) UpsertTeam(t *structs.Team, cas structs.CAS) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	if err := w.mustExist(tTenants, "tenant", t.Tenant); err != nil {
 		return err
 	}
-	return w.upsert(tTeams, t.Copy(), t.Tenant, t.Name)
+	return w.upsert(tTeams, t.Copy(), cas, "team", t.Tenant, t.Name)
 }
 
 // DeleteTeam deletes a team.

@@ -116,7 +116,9 @@ func TestModifyIndexes(t *testing.T) {
 			}
 		})
 	}
-	write(t, s, 7, func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "acme", Disabled: true}) })
+	write(t, s, 7, func(w *WriteTxn) error {
+		return w.UpsertTenant(&structs.Tenant{Name: "acme", Disabled: true}, structs.CAS{})
+	})
 	ten, _ := s.Read().Tenant("acme")
 	if ten.CreateIndex != 1 || ten.ModifyIndex != 7 {
 		t.Errorf("tenant indexes = %d/%d, want 1/7", ten.CreateIndex, ten.ModifyIndex)
@@ -132,30 +134,30 @@ func TestWriteErrors(t *testing.T) {
 		want error
 	}{
 		"team of unknown tenant": {func(w *WriteTxn) error {
-			return w.UpsertTeam(&structs.Team{Tenant: "nope", Name: "x"})
+			return w.UpsertTeam(&structs.Team{Tenant: "nope", Name: "x"}, structs.CAS{})
 		}, structs.ErrInvalid},
 		"machine type of unknown cluster": {func(w *WriteTxn) error {
-			return w.UpsertMachineType(&structs.MachineType{Name: "x", Cores: 1, Cluster: "nope"})
+			return w.UpsertMachineType(&structs.MachineType{Name: "x", Cores: 1, Cluster: "nope"}, structs.CAS{})
 		}, structs.ErrInvalid},
 		"api key of another user": {func(w *WriteTxn) error {
 			return w.UpsertUser(&structs.User{Username: "bob", Tenant: "acme", Role: structs.RoleUser,
-				APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-alice", "x")}})
+				APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-alice", "x")}}, structs.CAS{})
 		}, structs.ErrConflict},
 		"agent key of another cluster": {func(w *WriteTxn) error {
-			return w.UpsertCluster(&structs.Cluster{Name: "west", AgentKey: structs.HashAPIKey("ag-east", "x")})
+			return w.UpsertCluster(&structs.Cluster{Name: "west", AgentKey: structs.HashAPIKey("ag-east", "x")}, structs.CAS{})
 		}, structs.ErrConflict},
 		"delete tenant in use":       {func(w *WriteTxn) error { return w.DeleteTenant("acme") }, structs.ErrConflict},
 		"delete cluster in use":      {func(w *WriteTxn) error { return w.DeleteCluster("east") }, structs.ErrConflict},
 		"delete machine type in use": {func(w *WriteTxn) error { return w.DeleteMachineType("n3b") }, structs.ErrConflict},
 		"delete missing app":         {func(w *WriteTxn) error { return w.DeleteApp("nope") }, structs.ErrNotFound},
 		"burst to unknown type": {func(w *WriteTxn) error {
-			return w.UpsertBurstRule(&structs.BurstRule{Name: "x", From: "n3", To: []string{"zz"}})
+			return w.UpsertBurstRule(&structs.BurstRule{Name: "x", From: "n3", To: []string{"zz"}}, structs.CAS{})
 		}, structs.ErrInvalid},
 		"heartbeat unknown cluster": {func(w *WriteTxn) error {
 			return w.Heartbeat(&structs.ClusterHeartbeat{Cluster: "nope", Time: t0})
 		}, structs.ErrNotFound},
 		"invalid limit": {func(w *WriteTxn) error {
-			return w.UpsertLimit(&structs.Limit{Name: "x", Tenant: "acme", Scope: "galaxy"})
+			return w.UpsertLimit(&structs.Limit{Name: "x", Tenant: "acme", Scope: "galaxy"}, structs.CAS{})
 		}, structs.ErrInvalid},
 	}
 	for name, tc := range tests {
@@ -189,7 +191,7 @@ func TestHeartbeatAndReregister(t *testing.T) {
 	})
 	capacity["n3"] = structs.Capacity{} // the store must hold its own copy
 	write(t, s, 6, func(w *WriteTxn) error {
-		return w.UpsertCluster(&structs.Cluster{Name: "east", Zone: "z9", Labels: map[string]string{"cloud": "aws"}})
+		return w.UpsertCluster(&structs.Cluster{Name: "east", Zone: "z9", Labels: map[string]string{"cloud": "aws"}}, structs.CAS{})
 	})
 	c, err := s.Read().Cluster("east")
 	if err != nil {

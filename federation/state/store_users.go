@@ -32,9 +32,9 @@ func (r *ReadTxn) UserByAPIKeyID(id string) (*structs.User, error) {
 	return raw.(*structs.User).Copy(), nil
 }
 
-// UpsertUser creates or replaces a user of an existing tenant. API key IDs
-// must not belong to another user.
-func (w *WriteTxn) UpsertUser(u *structs.User) error {
+// UpsertUser creates or replaces a user of an existing tenant if the stored
+// one meets cas. API key IDs must not belong to another user.
+func (w *WriteTxn) UpsertUser(u *structs.User, cas structs.CAS) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (w *WriteTxn) UpsertUser(u *structs.User) error {
 			return structs.Errorf(structs.ErrConflict, "api key id %q is taken", k.ID)
 		}
 	}
-	return w.upsert(tUsers, u.Copy(), u.Username)
+	return w.upsert(tUsers, u.Copy(), cas, "user", u.Username)
 }
 
 // DeleteUser deletes a user.

@@ -57,7 +57,7 @@ func TestWaitForIndex(t *testing.T) {
 			write: func(t *testing.T, s *Store) {
 				other := newStore(t)
 				seed(t, other)
-				write(t, other, 50, func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "gamma"}) })
+				write(t, other, 50, func(w *WriteTxn) error { return w.UpsertTenant(&structs.Tenant{Name: "gamma"}, structs.CAS{}) })
 				if err := s.Restore(bytes.NewReader(persist(t, other))); err != nil {
 					t.Fatal(err)
 				}

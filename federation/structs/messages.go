@@ -65,3 +65,47 @@ func (h *ClusterHeartbeat) Validate() error {
 	}
 	return validCapacity(h.Cluster, h.Capacity)
 }
+
+// CAS is a compare-and-swap precondition an upsert carries: the write
+// applies only if the object it replaces is the one the writer read, so two
+// read-modify-write updates cannot silently overwrite each other. The zero
+// value places no condition (the write is unconditional).
+type CAS struct {
+	// ExpectModifyIndex > 0: the object must be stored with this ModifyIndex.
+	ExpectModifyIndex uint64 `json:"expect_modify_index,omitempty"`
+	// ExpectAbsent: the object must not be stored (create only).
+	ExpectAbsent bool `json:"expect_absent,omitempty"`
+}
+
+// CASOf returns the precondition that the object read as ri (nil: read as
+// absent) is still the stored one.
+func CASOf(ri *RaftIndex) CAS {
+	if ri == nil {
+		return CAS{ExpectAbsent: true}
+	}
+	return CAS{ExpectModifyIndex: ri.ModifyIndex}
+}
+
+// IsZero reports whether c places no condition.
+func (c CAS) IsZero() bool { return c == CAS{} }
+
+// Check tests the precondition against the stored object's indexes (nil:
+// none is stored). A refusal is an ErrConflict naming both indexes, e.g.
+// `user "bob" changed concurrently (modify index 12, expected 9)`; what
+// and name say which object. The zero CAS passes.
+func (c CAS) Check(have *RaftIndex, what, name string) error {
+	switch {
+	case c.ExpectAbsent && c.ExpectModifyIndex > 0:
+		return invalidf("%s %q: a write cannot expect both no object and modify index %d", what, name, c.ExpectModifyIndex)
+	case c.ExpectAbsent && have != nil:
+		return Errorf(ErrConflict, "%s %q changed concurrently (exists at modify index %d, expected none)",
+			what, name, have.ModifyIndex)
+	case c.ExpectModifyIndex > 0 && have == nil:
+		return Errorf(ErrConflict, "%s %q changed concurrently (not stored, expected modify index %d)",
+			what, name, c.ExpectModifyIndex)
+	case c.ExpectModifyIndex > 0 && have.ModifyIndex != c.ExpectModifyIndex:
+		return Errorf(ErrConflict, "%s %q changed concurrently (modify index %d, expected %d)",
+			what, name, have.ModifyIndex, c.ExpectModifyIndex)
+	}
+	return nil
+}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"io"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Internal endpoints of hub membership. A new replica asks any member to
+// add it through InternalJoinPath (a follower forwards the request to the
+// leader); a follower forwards a removal to the leader through
+// InternalRemovePath.
+const (
+	InternalJoinPath   = "/internal/v1/join"
+	InternalRemovePath = "/internal/v1/remove"
+	// ForwardedHeader marks a request one replica forwards to the leader:
+	// the receiver acts only if it leads (else 421) and never forwards it
+	// again.
+	ForwardedHeader = "X-Flotilla-Forwarded"
+)
+
+// listReplicas serves GET /v1/replicas: the hub's replicas, for the global
+// administrator.
+func (s *Server) listReplicas(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("replicas"); err != nil {
+		return nil, err
+	}
+	if _, err := c.view(); err != nil {
+		return nil, err
+	}
+	return s.b.Replicas(c.r.Context())
+}
+
+// removeReplica serves DELETE /v1/replicas/{id}: the leader removes the
+// replica from the raft configuration and the replica directory.
+func (s *Server) removeReplica(c *call) (any, error) {
+	id := c.r.PathValue("id")
+	if err := c.id.CheckGlobalAdmin("replicas"); err != nil {
+		return nil, err
+	}
+	if err := s.b.RemoveReplica(c.r.Context(), id, false); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: id}, nil
+}
+
+// internalJoin serves POST /internal/v1/join.
+func (s *Server) internalJoin(c *call) (any, error) {
+	req, err := decodeReplicaJoin(c.body())
+	if err != nil {
+		return nil, err
+	}
+	return s.b.JoinReplica(c.r.Context(), req, c.r.Header.Get(ForwardedHeader) != "")
+}
+
+// internalRemove serves POST /internal/v1/remove, which only a replica
+// forwarding a removal to the leader calls.
+func (s *Server) internalRemove(c *call) (any, error) {
+	var req structs.ReplicaRemove
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" {
+		return nil, invalid("remove: id is required")
+	}
+	if err := s.b.RemoveReplica(c.r.Context(), req.ID, true); err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: req.ID}, nil
+}
+
+func decodeReplicaJoin(r io.Reader) (*structs.ReplicaJoin, error) {
+	var j structs.ReplicaJoin
+	if err := decodeStrict(r, &j); err != nil {
+		return nil, err
+	}
+	if err := j.Replica().Validate(); err != nil {
+		return nil, err
+	}
+	return &j, nil
+}

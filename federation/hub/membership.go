@@ -1,0 +1,379 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/api"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/hashicorp/raft"
+)
+
+// DefaultJoinTimeout bounds JoinCluster in cmd/flotilla-hub: how long a
+// new replica keeps asking the cluster to add it.
+const DefaultJoinTimeout = 5 * time.Minute
+
+// Replicas lists the replica directory merged with the raft configuration
+// as this replica knows it, by id (implements api.Backend). The raft
+// configuration is authoritative for raft addresses and suffrage; an entry
+// of the directory that is not a member has suffrage "none".
+func (h *Hub) Replicas(context.Context) ([]*structs.ReplicaStatus, error) {
+	servers, err := h.node.Servers()
+	if err != nil {
+		return nil, publicError(err)
+	}
+	reps, err := h.store.Read().Replicas()
+	if err != nil {
+		return nil, err
+	}
+	leader, _ := h.node.Leader()
+	byID := map[string]*structs.ReplicaStatus{}
+	for _, r := range reps {
+		byID[r.ID] = &structs.ReplicaStatus{ID: r.ID, RaftAddress: r.RaftAddress, APIAddress: r.APIAddress,
+			Suffrage: structs.SuffrageNone}
+	}
+	for _, s := range servers {
+		st := byID[string(s.ID)]
+		if st == nil {
+			st = &structs.ReplicaStatus{ID: string(s.ID)}
+			byID[st.ID] = st
+		}
+		st.RaftAddress, st.Suffrage, st.Leader = string(s.Address), suffrage(s.Suffrage), s.ID == leader
+	}
+	out := make([]*structs.ReplicaStatus, 0, len(byID))
+	for _, st := range byID {
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b *structs.ReplicaStatus) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func suffrage(s raft.ServerSuffrage) string {
+	switch s {
+	case raft.Voter:
+		return structs.SuffrageVoter
+	case raft.Nonvoter:
+		return structs.SuffrageNonvoter
+	case raft.Staging:
+		return structs.SuffrageStaging
+	}
+	return structs.SuffrageNone
+}
+
+// JoinReplica adds a replica as a voter (implements api.Backend): the
+// leader lists it in the replica directory, so that every replica learns
+// its API address, then adds it to the raft configuration. Joining again
+// with the same id and raft address succeeds (a changed API address is
+// recorded); an id that is a member or listed at another raft address, or
+// a raft address another member has, is ErrConflict until that replica is
+// removed. A follower forwards the request to the leader unless
+// leaderOnly. Retries like Write.
+func (h *Hub) JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderOnly bool) (*structs.ReplicaJoined, error) {
+	rep := req.Replica()
+	if err := rep.Validate(); err != nil {
+		return nil, err
+	}
+	if leaderOnly {
+		out, err := h.joinLocal(ctx, rep)
+		return out, publicError(err)
+	}
+	var out *structs.ReplicaJoined
+	err := h.retry(ctx, func(ctx context.Context) error {
+		var err error
+		if h.node.IsLeader() {
+			out, err = h.joinLocal(ctx, rep)
+			return err
+		}
+		addr, ok := h.node.LeaderAPIAddress()
+		if !ok {
+			return errNoLeader
+		}
+		out = new(structs.ReplicaJoined)
+		return h.postInternal(ctx, addr, api.InternalJoinPath, req, out, true)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// joinLocal carries out a join on the leader.
+func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica) (*structs.ReplicaJoined, error) {
+	if _, err := h.node.ReadBarrier(ctx); err != nil {
+		return nil, err
+	}
+	servers, err := h.node.Servers()
+	if err != nil {
+		return nil, err
+	}
+	var member *raft.Server
+	for i, s := range servers {
+		switch {
+		case string(s.ID) == rep.ID && string(s.Address) != rep.RaftAddress:
+			return nil, structs.Errorf(structs.ErrConflict,
+				"replica %q is a member at raft address %s, not %s; remove it first", rep.ID, s.Address, rep.RaftAddress)
+		case string(s.ID) != rep.ID && string(s.Address) == rep.RaftAddress:
+			return nil, structs.Errorf(structs.ErrConflict, "raft address %s is member %q's", rep.RaftAddress, s.ID)
+		case string(s.ID) == rep.ID:
+			member = &servers[i]
+		}
+	}
+	old, err := h.store.Read().Replica(rep.ID)
+	switch {
+	case errors.Is(err, structs.ErrNotFound):
+		old = nil
+	case err != nil:
+		return nil, err
+	case old.RaftAddress != rep.RaftAddress:
+		return nil, structs.Errorf(structs.ErrConflict,
+			"replica %q is listed at raft address %s, not %s; remove it first", rep.ID, old.RaftAddress, rep.RaftAddress)
+	}
+	index := h.store.LatestIndex()
+	if !rep.Same(old) {
+		b, err := fsm.Encode(&fsm.ReplicaUpsert{Replica: *rep})
+		if err != nil {
+			return nil, err
+		}
+		_, ix, err := h.applyLocal(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		index = ix
+	}
+	if member == nil || member.Suffrage != raft.Voter {
+		if err := h.node.Join(raft.ServerID(rep.ID), raft.ServerAddress(rep.RaftAddress)); err != nil {
+			return nil, err
+		}
+		h.log.Info("replica joined", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
+	}
+	return &structs.ReplicaJoined{Index: max(index, h.store.LatestIndex()), Leader: string(h.node.ID())}, nil
+}
+
+// RemoveReplica removes a replica from the raft configuration and the
+// replica directory (implements api.Backend). The last voter cannot be
+// removed (ErrConflict); an id that is neither a member nor listed is
+// ErrNotFound. A follower forwards the request to the leader unless
+// leaderOnly. Retries like Write; a retry that finds the replica gone
+// after an attempt whose outcome is unknown succeeds.
+func (h *Hub) RemoveReplica(ctx context.Context, id string, leaderOnly bool) error {
+	if id == "" {
+		return structs.Errorf(structs.ErrInvalid, "remove: replica id is required")
+	}
+	if leaderOnly {
+		return publicError(h.removeLocal(ctx, id))
+	}
+	ambiguous := false
+	err := h.retry(ctx, func(ctx context.Context) error {
+		var err error
+		if h.node.IsLeader() {
+			err = h.removeLocal(ctx, id)
+		} else if addr, ok := h.node.LeaderAPIAddress(); !ok {
+			err = errNoLeader
+		} else {
+			err = h.postInternal(ctx, addr, api.InternalRemovePath, &structs.ReplicaRemove{ID: id}, nil, true)
+		}
+		if mayHaveApplied(err) {
+			ambiguous = true
+		}
+		return err
+	})
+	if err != nil && ambiguous && errors.Is(err, structs.ErrNotFound) {
+		return nil // an earlier attempt removed it
+	}
+	return err
+}
+
+// removeLocal carries out a removal on the leader. A member is taken out
+// of the raft configuration first and out of the directory after; the
+// leader removing itself does it the other way round, since it cannot
+// write once it has left.
+func (h *Hub) removeLocal(ctx context.Context, id string) error {
+	if _, err := h.node.ReadBarrier(ctx); err != nil {
+		return err
+	}
+	servers, err := h.node.Servers()
+	if err != nil {
+		return err
+	}
+	var member *raft.Server
+	voters := 0
+	for i, s := range servers {
+		if s.Suffrage == raft.Voter {
+			voters++
+		}
+		if string(s.ID) == id {
+			member = &servers[i]
+		}
+	}
+	_, err = h.store.Read().Replica(id)
+	listed := err == nil
+	if err != nil && !errors.Is(err, structs.ErrNotFound) {
+		return err
+	}
+	switch {
+	case member == nil && !listed:
+		return structs.Errorf(structs.ErrNotFound, "replica %q is not a member of the hub cluster", id)
+	case member == nil:
+		return h.unlist(ctx, id)
+	case member.Suffrage == raft.Voter && voters == 1:
+		return structs.Errorf(structs.ErrConflict, "replica %q is the last voter; a hub cluster keeps at least one", id)
+	}
+	if member.ID == h.node.ID() {
+		h.leaving.Store(true)
+		if listed {
+			if err := h.unlist(ctx, id); err != nil {
+				h.leaving.Store(false)
+				return err
+			}
+		}
+		if err := h.node.Remove(member.ID); err != nil {
+			h.leaving.Store(false)
+			return err
+		}
+		h.log.Info("this replica left the hub cluster")
+		return nil
+	}
+	if err := h.node.Remove(member.ID); err != nil {
+		return err
+	}
+	h.log.Info("replica removed", "replica", id)
+	if listed {
+		return h.unlist(ctx, id)
+	}
+	return nil
+}
+
+// unlist deletes id from the replica directory; already gone is fine.
+func (h *Hub) unlist(ctx context.Context, id string) error {
+	if _, err := h.Write(ctx, &fsm.ReplicaDelete{ID: id}); err != nil && !errors.Is(err, structs.ErrNotFound) {
+		return err
+	}
+	return nil
+}
+
+// JoinCluster makes this replica, started without a bootstrap
+// configuration, a voter of the running cluster one of whose replicas
+// serves the API at url: it asks that replica's internal join endpoint
+// (which forwards to the leader) to add it, retrying while the cluster
+// cannot be reached or has no leader until ctx ends, then waits until it
+// has applied the cluster's state as of its admission. A replica already
+// in its raft configuration (restarted after joining) does not ask again.
+// A refusal (wrong internal secret, conflicting id or address) fails at
+// once with the cluster's reason.
+func (h *Hub) JoinCluster(ctx context.Context, url string) error {
+	url = strings.TrimRight(url, "/")
+	req := &structs.ReplicaJoin{ID: string(h.node.ID()), RaftAddress: string(h.node.Addr()),
+		APIAddress: h.cfg.Raft.APIAddress}
+	if h.cfg.InternalSecret == "" {
+		return errors.New("join: an internal secret is required (the cluster's replicas share it)")
+	}
+	if err := req.Replica().Validate(); err != nil {
+		return fmt.Errorf("join: this replica's addresses: %w", err)
+	}
+	if servers, err := h.node.Servers(); err == nil {
+		for _, s := range servers {
+			if s.ID == h.node.ID() && string(s.Address) == req.RaftAddress {
+				h.log.Info("already a member of the hub cluster; not joining again", "via", url)
+				return nil
+			}
+		}
+	}
+	backoff := h.cfg.RetryBackoffMin
+	for {
+		var reply structs.ReplicaJoined
+		err := h.postInternal(ctx, url, api.InternalJoinPath, req, &reply, false)
+		if err == nil {
+			h.log.Info("joined the hub cluster; catching up", "via", url, "leader", reply.Leader, "index", reply.Index)
+			if err := h.node.WaitApplied(ctx, reply.Index); err != nil {
+				return fmt.Errorf("join: admitted, but not caught up to index %d: %w", reply.Index, err)
+			}
+			h.log.Info("joined the hub cluster", "leader", reply.Leader, "index", reply.Index)
+			return nil
+		}
+		if !retryable(err) {
+			return fmt.Errorf("join via %s: refused: %w", url, err)
+		}
+		h.log.Debug("join: cluster not ready", "via", url, "error", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("join via %s: giving up: %w (last error: %v)", url, ctx.Err(), err)
+		case <-h.stopped:
+			t.Stop()
+			return errors.New("join: replica shutting down")
+		case <-t.C:
+		}
+		backoff = min(2*backoff, h.cfg.RetryBackoffMax*4)
+	}
+}
+
+// postInternal posts in as JSON to an internal endpoint of the replica at
+// base and decodes a 200 reply into out (unless nil). forwarded marks the
+// request as forwarded to the leader. Transient failures (unreachable, not
+// the leader, unavailable) are *forwardError; other replies become errors
+// of the kind their status names, with the replica's message.
+func (h *Hub) postInternal(ctx context.Context, base, path string, in, out any, forwarded bool) error {
+	body, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
+	if err != nil {
+		return structs.Errorf(structs.ErrInvalid, "replica URL %q: %v", base, err)
+	}
+	req.Header.Set(api.InternalSecretHeader, h.cfg.InternalSecret)
+	req.Header.Set("Content-Type", "application/json")
+	if forwarded {
+		req.Header.Set(api.ForwardedHeader, "true")
+	}
+	resp, err := h.fwd.Do(req)
+	if err != nil {
+		return &forwardError{leader: base, err: err, ambiguous: true}
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return &forwardError{leader: base, err: err, ambiguous: true}
+	}
+	msg := errorText(data)
+	switch resp.StatusCode {
+	case http.StatusOK:
+		if out == nil {
+			return nil
+		}
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("hub: replica at %s: bad reply: %w", base, err)
+		}
+		return nil
+	case http.StatusMisdirectedRequest:
+		return &forwardError{leader: base, err: errors.New("not the leader")}
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return &forwardError{leader: base, err: fmt.Errorf("unavailable: %s", msg), ambiguous: true}
+	case http.StatusUnauthorized:
+		h.log.Error("a replica refused the internal secret", "peer", base, "path", path)
+		return structs.Errorf(structs.ErrUnauthorized,
+			"replica at %s refused the internal secret (every replica needs the same one)", base)
+	case http.StatusNotFound:
+		if strings.Contains(msg, "no such endpoint") {
+			return structs.Errorf(structs.ErrUnavailable, "replica at %s has no %s endpoint (an older hub?)", base, path)
+		}
+		return api.RemoteError(structs.ErrNotFound.Error(), msg)
+	case http.StatusBadRequest:
+		return api.RemoteError(structs.ErrInvalid.Error(), msg)
+	case http.StatusForbidden:
+		return api.RemoteError(structs.ErrForbidden.Error(), msg)
+	case http.StatusConflict:
+		return api.RemoteError(structs.ErrConflict.Error(), msg)
+	}
+	return structs.Errorf(structs.ErrUnavailable, "replica at %s replied %d: %s", base, resp.StatusCode, msg)
+}
