@@ -72,3 +72,9 @@ func FuzzDecodeLimit(f *testing.F) {
 func FuzzDecodeBurstRule(f *testing.F) {
 	fuzzDecoder(f, func(r io.Reader) (*structs.BurstRule, error) { return decodeBurstRule(r, "spill") })
 }
+
+func FuzzDecodeReplicaJoin(f *testing.F) { fuzzDecoder(f, decodeReplicaJoin) }
+
+func FuzzDecodeAccessRule(f *testing.F) {
+	fuzzDecoder(f, func(r io.Reader) (*structs.AccessRule, error) { return decodeAccessRule(r, "us-only") })
+}
