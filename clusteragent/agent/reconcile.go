@@ -399,7 +399,8 @@ func (r *Reconciler) transition(t *tracked, s structs.JobState, sub string, code
 	}
 	r.mu.Unlock()
 	if r.Report != nil && t.spec.Job.ID != "" {
-		r.Report(structs.JobStateUpdate{ID: t.spec.Job.ID, Cluster: t.spec.Job.Cluster, State: s, Substatus: sub,
+		r.Report(structs.JobStateUpdate{ID: t.spec.Job.ID, Number: t.spec.Job.Number, Cluster: t.spec.Job.Cluster,
+			State: s, Substatus: sub,
 			ExitCode: code, LogTail: logTail, Time: r.Now()})
 	}
 	return true

@@ -214,6 +214,9 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	if err != nil {
 		return nil, err
 	}
+	if u.Number != 0 && u.Number != old.Number {
+		return nil, notFound("job", fmt.Sprintf("%s number %d", u.ID, u.Number))
+	}
 	if u.Cluster != "" && u.Cluster != old.Cluster {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q is not assigned to cluster %q", u.ID, u.Cluster)
 	}

@@ -281,6 +281,23 @@ func TestPurgeJobs(t *testing.T) {
 	if j := submit(t, s, 42, jobID(1), "acme", "alice", "n3"); j.Number != 14 || j.CreateIndex != 42 {
 		t.Errorf("resubmitted purged id: number %d, create index %d; want 14, 42", j.Number, j.CreateIndex)
 	}
+	// A late report that names the purged job's number does not touch the
+	// new job with its id; one naming the new number does.
+	w = s.Write(43)
+	late := &structs.JobStateUpdate{ID: jobID(1), Number: 1, State: structs.JobQueued, Substatus: "late", Time: t0}
+	if _, err := w.UpdateJobState(late); !errors.Is(err, structs.ErrNotFound) {
+		t.Errorf("report for the purged number: %v, want ErrNotFound", err)
+	}
+	fresh := &structs.JobStateUpdate{ID: jobID(1), Number: 14, State: structs.JobQueued, Substatus: "fresh", Time: t0}
+	if _, err := w.UpdateJobState(fresh); err != nil {
+		t.Errorf("report for the new number: %v", err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if j, err := s.Read().Job(jobID(1)); err != nil || j.Substatus != "fresh" {
+		t.Errorf("job after reports: %+v, %v", j, err)
+	}
 }
 
 func TestRecords(t *testing.T) {

@@ -12,7 +12,11 @@ type JobStateUpdate struct {
 	ID string `json:"id"`
 	// Cluster, when set, must be the job's cluster: a stale agent of a
 	// cluster the job was moved away from cannot change it.
-	Cluster   string    `json:"cluster,omitempty"`
+	Cluster string `json:"cluster,omitempty"`
+	// Number, when set, must be the job's number: a job id may be used
+	// again after its job is purged, the number never is, so a late report
+	// about a purged job cannot land on a newer job with the same id.
+	Number    uint64    `json:"number,omitempty"`
 	State     JobState  `json:"state"`
 	Substatus string    `json:"substatus,omitempty"` // replaces the job's substatus
 	ExitCode  int       `json:"exit_code,omitempty"` // kept on terminal states
