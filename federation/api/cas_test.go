@@ -235,3 +235,43 @@ func TestPutCAS(t *testing.T) {
 		}
 	}
 }
+
+// TestPutRepliesIndexes: a PUT replies with the raft indexes it stored the
+// object at, on the leader and through followers (forwarded), so a client
+// can chain conditional writes without reading in between.
+func TestPutRepliesIndexes(t *testing.T) {
+	r := newReplicated(t)
+	for i, cl := range r.clients {
+		name := fmt.Sprintf("t%d", i)
+		first, err := cl.PutTenant(r.ctx, &structs.Tenant{Name: name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.ModifyIndex == 0 || first.CreateIndex != first.ModifyIndex {
+			t.Fatalf("replica %d: created tenant replied %+v, want equal non-zero indexes", i, first.RaftIndex)
+		}
+		got, err := r.clients[0].GetTenant(r.ctx, name)
+		if err != nil || got.RaftIndex != first.RaftIndex {
+			t.Fatalf("replica %d: GET %+v, %v; PUT replied %+v", i, got, err, first.RaftIndex)
+		}
+		second, err := cl.PutTenant(r.ctx, &structs.Tenant{Name: name, Description: "2"}, client.CAS(first.ModifyIndex))
+		if err != nil {
+			t.Fatalf("replica %d: write conditional on the reply's index: %v", i, err)
+		}
+		if second.CreateIndex != first.CreateIndex || second.ModifyIndex <= first.ModifyIndex {
+			t.Errorf("replica %d: replace replied %+v after %+v", i, second.RaftIndex, first.RaftIndex)
+		}
+		if _, err := cl.PutTenant(r.ctx, &structs.Tenant{Name: name, Description: "3"}, client.CAS(first.ModifyIndex)); !errors.Is(err, structs.ErrConflict) {
+			t.Errorf("replica %d: write conditional on a stale index: %v, want a conflict", i, err)
+		}
+		// A read-modify-write endpoint replies with what it stored too.
+		u, err := cl.PutUser(r.ctx, "u"+name, &structs.UserSpec{Tenant: name, Role: structs.RoleUser})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gu, err := r.clients[0].GetUser(r.ctx, "u"+name)
+		if err != nil || u.ModifyIndex == 0 || gu.RaftIndex != u.RaftIndex {
+			t.Errorf("replica %d: user PUT replied %+v, GET %+v (%v)", i, u.RaftIndex, gu, err)
+		}
+	}
+}

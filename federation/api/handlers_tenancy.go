@@ -12,7 +12,10 @@ import (
 
 // write logs cmd and drops its result.
 func (c *call) write(cmd fsm.Command) error {
-	_, err := c.s.b.Write(c.r.Context(), cmd)
+	v, err := c.s.b.Write(c.r.Context(), cmd)
+	if ri, ok := v.(structs.RaftIndex); ok && err == nil {
+		c.written = &ri // an upsert: see replyIndexes
+	}
 	return err
 }
 

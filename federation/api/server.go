@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -121,6 +122,9 @@ type call struct {
 	w  http.ResponseWriter
 	r  *http.Request
 	id *auth.Identity
+	// written holds the raft indexes of the object the call's last upsert
+	// stored.
+	written *structs.RaftIndex
 }
 
 type handler func(c *call) (any, error)
@@ -142,6 +146,7 @@ func (s *Server) handle(pattern string, a access, h handler) {
 			s.writeError(w, r, err)
 			return
 		}
+		c.replyIndexes(v)
 		writeJSON(w, http.StatusOK, v)
 	})
 }
@@ -230,4 +235,22 @@ func (s *Server) readyz(*call) (any, error) {
 
 func (s *Server) notFound(c *call) (any, error) {
 	return nil, structs.Errorf(structs.ErrNotFound, "%s %s: no such endpoint", c.r.Method, c.r.URL.Path)
+}
+
+// replyIndexes gives the object a PUT replies with the raft indexes its
+// upsert stored it at (the request body it echoes has none), so the
+// caller can make its next write conditional (?cas=) without a GET. The
+// X-Flotilla-Index header carries the modify index.
+func (c *call) replyIndexes(v any) {
+	if c.written == nil {
+		return
+	}
+	// Every handler that upserts replies with the object it wrote (or with
+	// something that has no raft indexes, like a new key).
+	if o, ok := v.(interface{ GetRaftIndex() *structs.RaftIndex }); ok {
+		if rv := reflect.ValueOf(o); rv.Kind() != reflect.Pointer || !rv.IsNil() {
+			*o.GetRaftIndex() = *c.written
+		}
+	}
+	c.setIndex(c.written.ModifyIndex)
 }

@@ -9,43 +9,43 @@ import (
 func apply(w *state.WriteTxn, cmd Command) (any, error) {
 	switch c := cmd.(type) {
 	case *TenantUpsert:
-		return nil, w.UpsertTenant(&c.Tenant, c.CAS)
+		return upserted(w, w.UpsertTenant(&c.Tenant, c.CAS))
 	case *TenantDelete:
 		return nil, w.DeleteTenant(c.Name)
 	case *TeamUpsert:
-		return nil, w.UpsertTeam(&c.Team, c.CAS)
+		return upserted(w, w.UpsertTeam(&c.Team, c.CAS))
 	case *TeamDelete:
 		return nil, w.DeleteTeam(c.Tenant, c.Name)
 	case *UserUpsert:
-		return nil, w.UpsertUser(&c.User, c.CAS)
+		return upserted(w, w.UpsertUser(&c.User, c.CAS))
 	case *UserDelete:
 		return nil, w.DeleteUser(c.Username)
 	case *MachineTypeUpsert:
-		return nil, w.UpsertMachineType(&c.MachineType, c.CAS)
+		return upserted(w, w.UpsertMachineType(&c.MachineType, c.CAS))
 	case *MachineTypeDelete:
 		return nil, w.DeleteMachineType(c.Name)
 	case *ClusterUpsert:
-		return nil, w.UpsertCluster(&c.Cluster, c.CAS)
+		return upserted(w, w.UpsertCluster(&c.Cluster, c.CAS))
 	case *ClusterDelete:
 		return nil, w.DeleteCluster(c.Name)
 	case *VaultUpsert:
-		return nil, w.UpsertVault(&c.Vault, c.CAS)
+		return upserted(w, w.UpsertVault(&c.Vault, c.CAS))
 	case *VaultDelete:
 		return nil, w.DeleteVault(c.Tenant, c.Name)
 	case *AppUpsert:
-		return nil, w.UpsertApp(&c.App, c.CAS)
+		return upserted(w, w.UpsertApp(&c.App, c.CAS))
 	case *AppDelete:
 		return nil, w.DeleteApp(c.Name)
 	case *LimitUpsert:
-		return nil, w.UpsertLimit(&c.Limit, c.CAS)
+		return upserted(w, w.UpsertLimit(&c.Limit, c.CAS))
 	case *LimitDelete:
 		return nil, w.DeleteLimit(c.Name)
 	case *BurstRuleUpsert:
-		return nil, w.UpsertBurstRule(&c.Rule, c.CAS)
+		return upserted(w, w.UpsertBurstRule(&c.Rule, c.CAS))
 	case *BurstRuleDelete:
 		return nil, w.DeleteBurstRule(c.Name)
 	case *AccessRuleUpsert:
-		return nil, w.UpsertAccessRule(&c.Rule, c.CAS)
+		return upserted(w, w.UpsertAccessRule(&c.Rule, c.CAS))
 	case *AccessRuleDelete:
 		return nil, w.DeleteAccessRule(c.Name)
 	case *JobSubmit:
@@ -65,9 +65,19 @@ func apply(w *state.WriteTxn, cmd Command) (any, error) {
 	case *AuditAppend:
 		return w.AppendAudit(&c.Event)
 	case *ReplicaUpsert:
-		return nil, w.UpsertReplica(&c.Replica)
+		return upserted(w, w.UpsertReplica(&c.Replica))
 	case *ReplicaDelete:
 		return nil, w.DeleteReplica(c.ID)
 	}
 	return nil, structs.Errorf(structs.ErrInvalid, "command %T", cmd)
+}
+
+// upserted is the result of an upsert: the stored object's raft indexes
+// (structs.RaftIndex), so the writer can report them and its next write
+// can be conditional on them.
+func upserted(w *state.WriteTxn, err error) (any, error) {
+	if err != nil {
+		return nil, err
+	}
+	return w.Inserted(), nil
 }

@@ -119,6 +119,8 @@ func newCommand(t CommandType) Command {
 // index they read, so a concurrent update is refused instead of lost. Both
 // fields are omitted from the encoding when zero: entries written before
 // they existed decode and apply unconditionally, as they always did.
+// An upsert's result is the stored object's structs.RaftIndex (its create
+// and modify index), the value a next conditional write expects.
 type Command interface {
 	CommandType() CommandType
 }

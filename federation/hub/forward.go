@@ -105,6 +105,14 @@ func decodeResult(t fsm.CommandType, raw json.RawMessage) (any, error) {
 		out = new(structs.AccountingRecord)
 	case fsm.TypeAuditAppend:
 		out = new(structs.AuditEvent)
+	case fsm.TypeTenantUpsert, fsm.TypeTeamUpsert, fsm.TypeUserUpsert, fsm.TypeMachineTypeUpsert,
+		fsm.TypeClusterUpsert, fsm.TypeVaultUpsert, fsm.TypeAppUpsert, fsm.TypeLimitUpsert,
+		fsm.TypeBurstRuleUpsert, fsm.TypeAccessRuleUpsert, fsm.TypeReplicaUpsert:
+		var ri structs.RaftIndex
+		if err := json.Unmarshal(raw, &ri); err != nil {
+			return nil, err
+		}
+		return ri, nil
 	default:
 		return nil, nil
 	}

@@ -103,6 +103,7 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 	if err := w.txn.Insert(t.name(), obj); err != nil {
 		return fmt.Errorf("state: insert into %s: %w", t.name(), err)
 	}
+	w.inserted = *ri
 	w.touch(t)
 	return nil
 }
@@ -188,3 +189,9 @@ func refByID[T any](txn *memdb.Txn, tbl, what string, key ...any) (T, error) {
 	}
 	return raw.(T), nil
 }
+
+// Inserted returns the raft indexes of the object this transaction stored
+// last: after an Upsert, the object's CreateIndex and ModifyIndex, which a
+// writer hands back so a client can make its next write conditional on
+// them (structs.CAS).
+func (w *WriteTxn) Inserted() structs.RaftIndex { return w.inserted }

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Table names, for Index and WaitForIndex.
@@ -175,7 +177,8 @@ func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
 type WriteTxn struct {
 	ReadTxn
 	index    uint64
-	touched  uint32 // bit per table
+	touched  uint32            // bit per table
+	inserted structs.RaftIndex // of the object inserted last, see Inserted
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool
