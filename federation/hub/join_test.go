@@ -355,6 +355,7 @@ func TestHubJoinEndpoint(t *testing.T) {
 		"conflict via a follower": {replica: a, secret: c.secret, body: joinBody("hub0", "10.9.9.9:7000", c.URL(0)),
 			want: http.StatusConflict, wantMsg: "remove it first"},
 		"join again":              {secret: c.secret, body: again, want: http.StatusOK},
+		"join again as a learner": {secret: c.secret, body: strings.TrimSuffix(again, "}") + `,"learner":true}`, want: http.StatusOK},
 		"join again via follower": {replica: a, secret: c.secret, body: again, want: http.StatusOK},
 	}
 	for name, tc := range tests {
@@ -396,5 +397,57 @@ func TestHubJoinEndpoint(t *testing.T) {
 	}
 	if got, want := voters(t, c, 0), []string{"hub0"}; !slices.Equal(got, want) {
 		t.Errorf("voters %v, want %v", got, want)
+	}
+}
+
+// TestHubJoinAsLearner: a replica admitted as a non-voter gets the log but
+// does not count for the quorum, so the cluster keeps writing when it is
+// down; joining again without "learner" promotes it to voter.
+func TestHubJoinAsLearner(t *testing.T) {
+	c := NewTestCluster(t, 1, TestOptions{NoSync: true})
+	f := seed(t, c)
+	ctx := ctxFor(t, 90*time.Second)
+	a := c.AddReplica()
+	body := fmt.Sprintf(`{"id":%q,"raft_address":%q,"api_address":%q`, c.ID(a), c.RaftAddr(a), c.URL(a))
+	if code, reply := post(t, c, 0, api.InternalJoinPath, c.secret, body+`,"learner":true}`); code != http.StatusOK {
+		t.Fatalf("join as a learner: %d %s", code, reply)
+	}
+	if got := voters(t, c, 0); !slices.Equal(got, []string{"hub0"}) {
+		t.Fatalf("voters after a learner joined: %v", got)
+	}
+	list, err := newClient(t, c, c.AdminKey, 0).ListReplicas(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	suffrage := map[string]string{}
+	for _, r := range list {
+		suffrage[r.ID] = r.Suffrage
+	}
+	if suffrage["hub0"] != structs.SuffrageVoter || suffrage[string(c.ID(a))] != structs.SuffrageNonvoter {
+		t.Fatalf("suffrage %v, want hub0 voter and %s non-voter", suffrage, c.ID(a))
+	}
+	// The learner receives the log...
+	cl := newClient(t, c, f.Key, 0)
+	j, err := cl.SubmitJob(ctx, f.job("while-learning"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the learner to apply the job", func() error {
+		_, err := c.Hub(a).Store().Read().Job(j.ID)
+		return err
+	})
+	// ...but is not needed for a commit.
+	c.Kill(a)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := cl.SubmitJob(wctx, f.job("learner-down")); err != nil {
+		t.Fatalf("write with the learner down: %v", err)
+	}
+	c.Restart(a)
+	if code, reply := post(t, c, 0, api.InternalJoinPath, c.secret, body+`}`); code != http.StatusOK {
+		t.Fatalf("promotion: %d %s", code, reply)
+	}
+	if got, want := voters(t, c, 0), []string{"hub0", string(c.ID(a))}; !slices.Equal(got, want) {
+		t.Errorf("voters after promotion: %v, want %v", got, want)
 	}
 }

@@ -69,9 +69,10 @@ func suffrage(s raft.ServerSuffrage) string {
 	return structs.SuffrageNone
 }
 
-// JoinReplica adds a replica as a voter (implements api.Backend): the
-// leader lists it in the replica directory, so that every replica learns
-// its API address, then adds it to the raft configuration. Joining again
+// JoinReplica adds a replica (implements api.Backend): the leader lists it
+// in the replica directory, so that every replica learns its API address,
+// then adds it to the raft configuration, as a non-voter when
+// req.Learner, else as a voter (promoting a non-voter). Joining again
 // with the same id and raft address succeeds (a changed API address is
 // recorded); an id that is a member or listed at another raft address, or
 // a raft address another member has, is ErrConflict until that replica is
@@ -83,14 +84,14 @@ func (h *Hub) JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderO
 		return nil, err
 	}
 	if leaderOnly {
-		out, err := h.joinLocal(ctx, rep)
+		out, err := h.joinLocal(ctx, rep, req.Learner)
 		return out, publicError(err)
 	}
 	var out *structs.ReplicaJoined
 	err := h.retry(ctx, func(ctx context.Context) error {
 		var err error
 		if h.node.IsLeader() {
-			out, err = h.joinLocal(ctx, rep)
+			out, err = h.joinLocal(ctx, rep, req.Learner)
 			return err
 		}
 		addr, ok := h.node.LeaderAPIAddress()
@@ -107,7 +108,7 @@ func (h *Hub) JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderO
 }
 
 // joinLocal carries out a join on the leader.
-func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica) (*structs.ReplicaJoined, error) {
+func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool) (*structs.ReplicaJoined, error) {
 	if _, err := h.node.ReadBarrier(ctx); err != nil {
 		return nil, err
 	}
@@ -149,11 +150,17 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica) (*structs.Rep
 		}
 		index = ix
 	}
-	if member == nil || member.Suffrage != raft.Voter {
+	switch {
+	case learner && member == nil:
+		if err := h.node.JoinNonvoter(raft.ServerID(rep.ID), raft.ServerAddress(rep.RaftAddress)); err != nil {
+			return nil, err
+		}
+		h.log.Info("replica joined as a non-voter", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
+	case !learner && (member == nil || member.Suffrage != raft.Voter):
 		if err := h.node.Join(raft.ServerID(rep.ID), raft.ServerAddress(rep.RaftAddress)); err != nil {
 			return nil, err
 		}
-		h.log.Info("replica joined", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
+		h.log.Info("replica joined as a voter", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
 	}
 	return &structs.ReplicaJoined{Index: max(index, h.store.LatestIndex()), Leader: string(h.node.ID())}, nil
 }
@@ -263,10 +270,11 @@ func (h *Hub) unlist(ctx context.Context, id string) error {
 // JoinCluster makes this replica, started without a bootstrap
 // configuration, a voter of the running cluster one of whose replicas
 // serves the API at url: it asks that replica's internal join endpoint
-// (which forwards to the leader) to add it, retrying while the cluster
-// cannot be reached or has no leader until ctx ends, then waits until it
-// has applied the cluster's state as of its admission. A replica already
-// in its raft configuration (restarted after joining) does not ask again.
+// (which forwards to the leader) to add it as a non-voter, retrying while
+// the cluster cannot be reached or has no leader until ctx ends, waits
+// until it has applied the cluster's state as of its admission, then asks
+// to be promoted to voter. A replica that already votes (restarted after
+// joining) does not ask again; one left a non-voter finishes the join.
 // A refusal (wrong internal secret, conflicting id or address) fails at
 // once with the cluster's reason.
 func (h *Hub) JoinCluster(ctx context.Context, url string) error {
@@ -281,36 +289,58 @@ func (h *Hub) JoinCluster(ctx context.Context, url string) error {
 	}
 	if servers, err := h.node.Servers(); err == nil {
 		for _, s := range servers {
-			if s.ID == h.node.ID() && string(s.Address) == req.RaftAddress {
-				h.log.Info("already a member of the hub cluster; not joining again", "via", url)
+			if s.ID == h.node.ID() && string(s.Address) == req.RaftAddress && s.Suffrage == raft.Voter {
+				h.log.Info("already a voter of the hub cluster; not joining again", "via", url)
 				return nil
 			}
 		}
 	}
+	// First as a non-voter: it gets the log without counting for the
+	// quorum, so a replica still catching up cannot stall the cluster's
+	// writes (from 1 to 2 voters every write would wait for it). Once it
+	// has applied the state as of its admission, it asks to vote.
+	req.Learner = true
+	reply, err := h.askJoin(ctx, url, req)
+	if err != nil {
+		return err
+	}
+	h.log.Info("admitted to the hub cluster as a non-voter; catching up", "via", url, "leader", reply.Leader, "index", reply.Index)
+	if err := h.node.WaitApplied(ctx, reply.Index); err != nil {
+		return fmt.Errorf("join: admitted, but not caught up to index %d: %w", reply.Index, err)
+	}
+	req.Learner = false
+	if reply, err = h.askJoin(ctx, url, req); err != nil {
+		return err
+	}
+	if err := h.node.WaitApplied(ctx, reply.Index); err != nil {
+		return fmt.Errorf("join: promoted, but not caught up to index %d: %w", reply.Index, err)
+	}
+	h.log.Info("joined the hub cluster", "leader", reply.Leader, "index", reply.Index)
+	return nil
+}
+
+// askJoin posts req to the join endpoint at url, retrying while the
+// cluster cannot be reached or has no leader.
+func (h *Hub) askJoin(ctx context.Context, url string, req *structs.ReplicaJoin) (*structs.ReplicaJoined, error) {
 	backoff := h.cfg.RetryBackoffMin
 	for {
 		var reply structs.ReplicaJoined
 		err := h.postInternal(ctx, url, api.InternalJoinPath, req, &reply, false)
 		if err == nil {
-			h.log.Info("joined the hub cluster; catching up", "via", url, "leader", reply.Leader, "index", reply.Index)
-			if err := h.node.WaitApplied(ctx, reply.Index); err != nil {
-				return fmt.Errorf("join: admitted, but not caught up to index %d: %w", reply.Index, err)
-			}
-			h.log.Info("joined the hub cluster", "leader", reply.Leader, "index", reply.Index)
-			return nil
+			return &reply, nil
 		}
 		if !retryable(err) {
-			return fmt.Errorf("join via %s: refused: %w", url, err)
+			return nil, fmt.Errorf("join via %s: refused: %w", url, err)
 		}
 		h.log.Debug("join: cluster not ready", "via", url, "error", err)
 		t := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("join via %s: giving up: %w (last error: %v)", url, ctx.Err(), err)
+			return nil, fmt.Errorf("join via %s: giving up: %w (last error: %v)", url, ctx.Err(), err)
 		case <-h.stopped:
 			t.Stop()
-			return errors.New("join: replica shutting down")
+			return nil, errors.New("join: replica shutting down")
 		case <-t.C:
 		}
 		backoff = min(2*backoff, h.cfg.RetryBackoffMax*4)

@@ -33,6 +33,17 @@ func (n *Node) Join(id raft.ServerID, addr raft.ServerAddress) error {
 	return n.mapRaftErr(n.raft.AddVoter(id, addr, 0, n.cfg.ApplyTimeout).Error())
 }
 
+// JoinNonvoter adds id at raft address addr as a non-voter: it receives
+// the log but does not count for elections or commits, so a replica that
+// is still catching up cannot stall writes. Join promotes it later; a
+// server that already votes stays a voter. Leader only.
+func (n *Node) JoinNonvoter(id raft.ServerID, addr raft.ServerAddress) error {
+	if err := n.leaderOnly(); err != nil {
+		return err
+	}
+	return n.mapRaftErr(n.raft.AddNonvoter(id, addr, 0, n.cfg.ApplyTimeout).Error())
+}
+
 // Remove removes server id from the cluster. Leader only (else
 // *NotLeaderError). Removing the leader itself makes it step down once the
 // change commits.

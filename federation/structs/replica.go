@@ -47,11 +47,14 @@ func (r *Replica) Same(o *Replica) bool {
 }
 
 // ReplicaJoin is the body of the internal join endpoint: the replica to add
-// to the hub cluster as a voter.
+// to the hub cluster as a voter, or first as a non-voter (Learner) that
+// receives the log without counting for the quorum until it has caught up;
+// joining again without Learner then promotes it.
 type ReplicaJoin struct {
 	ID          string `json:"id"`
 	RaftAddress string `json:"raft_address"`
 	APIAddress  string `json:"api_address"`
+	Learner     bool   `json:"learner,omitempty"`
 }
 
 // Replica returns the directory entry of the joining replica.
