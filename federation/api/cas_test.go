@@ -250,7 +250,8 @@ func TestPutRepliesIndexes(t *testing.T) {
 		if first.ModifyIndex == 0 || first.CreateIndex != first.ModifyIndex {
 			t.Fatalf("replica %d: created tenant replied %+v, want equal non-zero indexes", i, first.RaftIndex)
 		}
-		got, err := r.clients[0].GetTenant(r.ctx, name)
+		// The replica that took the write has applied it when it replied.
+		got, err := cl.GetTenant(r.ctx, name)
 		if err != nil || got.RaftIndex != first.RaftIndex {
 			t.Fatalf("replica %d: GET %+v, %v; PUT replied %+v", i, got, err, first.RaftIndex)
 		}
@@ -269,7 +270,7 @@ func TestPutRepliesIndexes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gu, err := r.clients[0].GetUser(r.ctx, "u"+name)
+		gu, err := cl.GetUser(r.ctx, "u"+name)
 		if err != nil || u.ModifyIndex == 0 || gu.RaftIndex != u.RaftIndex {
 			t.Errorf("replica %d: user PUT replied %+v, GET %+v (%v)", i, u.RaftIndex, gu, err)
 		}
