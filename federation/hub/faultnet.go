@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 )
 
 // faultNet is the loopback network of a TestCluster: raft streams and
@@ -16,28 +16,28 @@ import (
 // both. Clients of the API are never cut.
 type faultNet struct {
 	mu    sync.Mutex
-	ids   map[string]raft.ServerID // listen address (raft or HTTP) → replica
-	side  map[raft.ServerID]bool   // true: on the cut-off side
+	ids   map[string]raftnode.ServerID // listen address (raft or HTTP) → replica
+	side  map[raftnode.ServerID]bool   // true: on the cut-off side
 	conns map[*faultConn]struct{}
 }
 
 func newFaultNet() *faultNet {
-	return &faultNet{ids: map[string]raft.ServerID{}, side: map[raft.ServerID]bool{},
+	return &faultNet{ids: map[string]raftnode.ServerID{}, side: map[raftnode.ServerID]bool{},
 		conns: map[*faultConn]struct{}{}}
 }
 
-func (f *faultNet) register(addr string, id raft.ServerID) {
+func (f *faultNet) register(addr string, id raftnode.ServerID) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.ids[addr] = id
 }
 
-func (f *faultNet) blockedLocked(a, b raft.ServerID) bool { return f.side[a] != f.side[b] }
+func (f *faultNet) blockedLocked(a, b raftnode.ServerID) bool { return f.side[a] != f.side[b] }
 
 // cut separates ids from the others and closes connections across the cut.
-func (f *faultNet) cut(ids ...raft.ServerID) {
+func (f *faultNet) cut(ids ...raftnode.ServerID) {
 	f.mu.Lock()
-	f.side = map[raft.ServerID]bool{}
+	f.side = map[raftnode.ServerID]bool{}
 	for _, id := range ids {
 		f.side[id] = true
 	}
@@ -56,11 +56,11 @@ func (f *faultNet) cut(ids ...raft.ServerID) {
 func (f *faultNet) heal() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.side = map[raft.ServerID]bool{}
+	f.side = map[raftnode.ServerID]bool{}
 }
 
 // dial connects from replica self to addr unless the link is cut.
-func (f *faultNet) dial(ctx context.Context, self raft.ServerID, addr string, timeout time.Duration) (net.Conn, error) {
+func (f *faultNet) dial(ctx context.Context, self raftnode.ServerID, addr string, timeout time.Duration) (net.Conn, error) {
 	f.mu.Lock()
 	to, known := f.ids[addr]
 	blocked := known && f.blockedLocked(self, to)
@@ -85,7 +85,7 @@ func (f *faultNet) dial(ctx context.Context, self raft.ServerID, addr string, ti
 }
 
 // transport is replica self's HTTP transport to the other replicas.
-func (f *faultNet) transport(self raft.ServerID) *http.Transport {
+func (f *faultNet) transport(self raftnode.ServerID) *http.Transport {
 	return &http.Transport{
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
 			return f.dial(ctx, self, addr, 5*time.Second)
@@ -100,7 +100,7 @@ func (f *faultNet) transport(self raft.ServerID) *http.Transport {
 type faultConn struct {
 	net.Conn
 	net      *faultNet
-	from, to raft.ServerID
+	from, to raftnode.ServerID
 }
 
 func (c *faultConn) Close() error {
@@ -110,21 +110,21 @@ func (c *faultConn) Close() error {
 	return c.Conn.Close()
 }
 
-// faultLayer is one replica's raft.StreamLayer on a faultNet.
+// faultLayer is one replica's raftnode.StreamLayer on a faultNet.
 type faultLayer struct {
 	net  *faultNet
-	self raft.ServerID
+	self raftnode.ServerID
 	ln   net.Listener
 }
 
-var _ raft.StreamLayer = (*faultLayer)(nil)
+var _ raftnode.StreamLayer = (*faultLayer)(nil)
 
 func (l *faultLayer) Accept() (net.Conn, error) { return l.ln.Accept() }
 func (l *faultLayer) Close() error              { return l.ln.Close() }
 func (l *faultLayer) Addr() net.Addr            { return l.ln.Addr() }
 
-// Dial implements raft.StreamLayer.
-func (l *faultLayer) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+// Dial implements raftnode.StreamLayer.
+func (l *faultLayer) Dial(address raftnode.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return l.net.dial(context.Background(), l.self, string(address), timeout)
 }
 

@@ -44,7 +44,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
-	"github.com/hashicorp/raft"
 )
 
 // Hub is one replica. Its methods are safe for concurrent use.
@@ -68,7 +67,7 @@ type Hub struct {
 
 	// staticPeers are the peer API addresses from the configuration, the
 	// fallback for replicas the replica directory does not list.
-	staticPeers map[raft.ServerID]string
+	staticPeers map[raftnode.ServerID]string
 	// leaving is set while this replica removes itself from the cluster:
 	// it must not list itself in the directory again meanwhile.
 	leaving  atomic.Bool

@@ -15,9 +15,9 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/raft"
 )
 
 // waitFor polls cond until it holds or ctx ends.
@@ -47,7 +47,7 @@ func voters(t testing.TB, c *TestCluster, i int) []string {
 	}
 	var out []string
 	for _, s := range servers {
-		if s.Suffrage == raft.Voter {
+		if s.Suffrage == raftnode.Voter {
 			out = append(out, string(s.ID))
 		}
 	}

@@ -14,8 +14,8 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/hashicorp/raft"
 )
 
 // DefaultJoinTimeout bounds JoinCluster in cmd/flotilla-hub: how long a
@@ -57,13 +57,13 @@ func (h *Hub) Replicas(context.Context) ([]*structs.ReplicaStatus, error) {
 	return out, nil
 }
 
-func suffrage(s raft.ServerSuffrage) string {
+func suffrage(s raftnode.ServerSuffrage) string {
 	switch s {
-	case raft.Voter:
+	case raftnode.Voter:
 		return structs.SuffrageVoter
-	case raft.Nonvoter:
+	case raftnode.Nonvoter:
 		return structs.SuffrageNonvoter
-	case raft.Staging:
+	case raftnode.Staging:
 		return structs.SuffrageStaging
 	}
 	return structs.SuffrageNone
@@ -116,7 +116,7 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool)
 	if err != nil {
 		return nil, err
 	}
-	var member *raft.Server
+	var member *raftnode.Server
 	for i, s := range servers {
 		switch {
 		case string(s.ID) == rep.ID && string(s.Address) != rep.RaftAddress:
@@ -152,12 +152,12 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool)
 	}
 	switch {
 	case learner && member == nil:
-		if err := h.node.JoinNonvoter(raft.ServerID(rep.ID), raft.ServerAddress(rep.RaftAddress)); err != nil {
+		if err := h.node.JoinNonvoter(raftnode.ServerID(rep.ID), raftnode.ServerAddress(rep.RaftAddress)); err != nil {
 			return nil, err
 		}
 		h.log.Info("replica joined as a non-voter", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
-	case !learner && (member == nil || member.Suffrage != raft.Voter):
-		if err := h.node.Join(raft.ServerID(rep.ID), raft.ServerAddress(rep.RaftAddress)); err != nil {
+	case !learner && (member == nil || member.Suffrage != raftnode.Voter):
+		if err := h.node.Join(raftnode.ServerID(rep.ID), raftnode.ServerAddress(rep.RaftAddress)); err != nil {
 			return nil, err
 		}
 		h.log.Info("replica joined as a voter", "replica", rep.ID, "raft", rep.RaftAddress, "api", rep.APIAddress)
@@ -211,10 +211,10 @@ func (h *Hub) removeLocal(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	var member *raft.Server
+	var member *raftnode.Server
 	voters := 0
 	for i, s := range servers {
-		if s.Suffrage == raft.Voter {
+		if s.Suffrage == raftnode.Voter {
 			voters++
 		}
 		if string(s.ID) == id {
@@ -231,7 +231,7 @@ func (h *Hub) removeLocal(ctx context.Context, id string) error {
 		return structs.Errorf(structs.ErrNotFound, "replica %q is not a member of the hub cluster", id)
 	case member == nil:
 		return h.unlist(ctx, id)
-	case member.Suffrage == raft.Voter && voters == 1:
+	case member.Suffrage == raftnode.Voter && voters == 1:
 		return structs.Errorf(structs.ErrConflict, "replica %q is the last voter; a hub cluster keeps at least one", id)
 	}
 	if member.ID == h.node.ID() {
@@ -289,7 +289,7 @@ func (h *Hub) JoinCluster(ctx context.Context, url string) error {
 	}
 	if servers, err := h.node.Servers(); err == nil {
 		for _, s := range servers {
-			if s.ID == h.node.ID() && string(s.Address) == req.RaftAddress && s.Suffrage == raft.Voter {
+			if s.ID == h.node.ID() && string(s.Address) == req.RaftAddress && s.Suffrage == raftnode.Voter {
 				h.log.Info("already a voter of the hub cluster; not joining again", "via", url)
 				return nil
 			}

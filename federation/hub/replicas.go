@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/hashicorp/raft"
 )
 
 // Backoff of a failed attempt to list this replica in the directory.
@@ -43,7 +43,7 @@ func (h *Hub) runReplicaDirectory() {
 	}()
 	defer func() { <-selfDone }()
 
-	applied := map[raft.ServerID]string{} // API addresses set from the directory
+	applied := map[raftnode.ServerID]string{} // API addresses set from the directory
 	var index uint64
 	for {
 		txn := h.store.Read()
@@ -71,11 +71,11 @@ func (h *Hub) runReplicaDirectory() {
 // applyPeers sets the raft node's peer registry from the directory reps.
 // applied holds what earlier calls set; ids no longer listed get their
 // configured address back (none: forgotten).
-func (h *Hub) applyPeers(reps []*structs.Replica, applied map[raft.ServerID]string) {
+func (h *Hub) applyPeers(reps []*structs.Replica, applied map[raftnode.ServerID]string) {
 	self := h.node.ID()
-	listed := make(map[raft.ServerID]bool, len(reps))
+	listed := make(map[raftnode.ServerID]bool, len(reps))
 	for _, r := range reps {
-		id := raft.ServerID(r.ID)
+		id := raftnode.ServerID(r.ID)
 		if id == self {
 			continue // this replica's own address is its configuration's
 		}

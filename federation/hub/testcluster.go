@@ -14,7 +14,6 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
-	"github.com/hashicorp/raft"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -47,14 +46,14 @@ type TestCluster struct {
 	net     *faultNet
 	dir     string
 	secret  string
-	peers   []raft.Server
-	apis    map[raft.ServerID]string
+	peers   []raftnode.Server
+	apis    map[raftnode.ServerID]string
 	mu      sync.Mutex
 	members []*testMember
 }
 
 type testMember struct {
-	id       raft.ServerID
+	id       raftnode.ServerID
 	raftAddr string
 	httpAddr string
 	dir      string
@@ -74,12 +73,12 @@ func NewTestCluster(t testing.TB, n int, opts TestOptions) *TestCluster {
 	c := &TestCluster{
 		AdminKey: "adm-" + rand.Text(),
 		t:        t, opts: opts, net: newFaultNet(), dir: dir, secret: rand.Text(),
-		apis: map[raft.ServerID]string{},
+		apis: map[raftnode.ServerID]string{},
 	}
 	t.Cleanup(c.Shutdown)
 	raftLns := make([]*faultLayer, n)
 	for i := range n {
-		id := raft.ServerID(fmt.Sprintf("hub%d", i))
+		id := raftnode.ServerID(fmt.Sprintf("hub%d", i))
 		rln, err := listen("127.0.0.1:0")
 		if err != nil {
 			t.Fatalf("hub test cluster: %v", err)
@@ -93,7 +92,7 @@ func NewTestCluster(t testing.TB, n int, opts TestOptions) *TestCluster {
 		c.net.register(m.raftAddr, id)
 		c.net.register(m.httpAddr, id)
 		c.apis[id] = "http://" + m.httpAddr
-		c.peers = append(c.peers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(m.raftAddr)})
+		c.peers = append(c.peers, raftnode.Server{Suffrage: raftnode.Voter, ID: id, Address: raftnode.ServerAddress(m.raftAddr)})
 		c.members = append(c.members, m)
 		raftLns[i] = &faultLayer{net: c.net, self: id, ln: rln}
 	}
@@ -170,7 +169,7 @@ func (c *TestCluster) AddReplica() int {
 	}
 	c.mu.Lock()
 	i := len(c.members)
-	id := raft.ServerID(fmt.Sprintf("hub%d", i))
+	id := raftnode.ServerID(fmt.Sprintf("hub%d", i))
 	m := &testMember{id: id, raftAddr: rln.Addr().String(), httpAddr: hln.Addr().String(),
 		dir: filepath.Join(c.dir, string(id)), httpLn: hln, added: true}
 	c.members = append(c.members, m)
@@ -197,7 +196,7 @@ func (c *TestCluster) Hub(i int) *Hub {
 }
 
 // ID is replica i's raft id.
-func (c *TestCluster) ID(i int) raft.ServerID {
+func (c *TestCluster) ID(i int) raftnode.ServerID {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.members[i].id
@@ -287,7 +286,7 @@ func (c *TestCluster) Restart(i int) {
 // Partition cuts replicas idx off from the others (raft and forwarding),
 // replacing any earlier partition; clients still reach every replica.
 func (c *TestCluster) Partition(idx ...int) {
-	ids := make([]raft.ServerID, len(idx))
+	ids := make([]raftnode.ServerID, len(idx))
 	for k, i := range idx {
 		ids[k] = c.ID(i)
 	}
@@ -337,7 +336,7 @@ func (c *TestCluster) WaitReady(ctx context.Context) (int, error) {
 	defer tick.Stop()
 	for {
 		ready := true
-		var members []raft.Server
+		var members []raftnode.Server
 		if h := c.Hub(l); h != nil {
 			members, _ = h.Node().Servers()
 		}

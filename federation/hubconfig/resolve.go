@@ -12,7 +12,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/raft"
 )
 
 // Check fills defaults and derived addresses and validates the settings.
@@ -185,8 +184,8 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		return hub.Config{}, err
 	}
 	rc := raftnode.Config{
-		ID: raft.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
-		DataDir: s.DataDir, LogStore: s.LogStore, APIAddress: s.APIAdvertise, PeerAPI: map[raft.ServerID]string{},
+		ID: raftnode.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
+		DataDir: s.DataDir, LogStore: s.LogStore, APIAddress: s.APIAdvertise, PeerAPI: map[raftnode.ServerID]string{},
 	}
 	// A joining replica has no bootstrap peers and knows only its own API
 	// address; it learns the others' from the replica directory.
@@ -195,9 +194,9 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		peers = []Peer{{ID: s.ID, RaftAddr: s.RaftAdvertise, API: s.APIAdvertise}}
 	}
 	for _, p := range peers {
-		rc.BootstrapPeers = append(rc.BootstrapPeers, raft.Server{Suffrage: raft.Voter,
-			ID: raft.ServerID(p.ID), Address: raft.ServerAddress(p.RaftAddr)})
-		rc.PeerAPI[raft.ServerID(p.ID)] = p.API
+		rc.BootstrapPeers = append(rc.BootstrapPeers, raftnode.Server{Suffrage: raftnode.Voter,
+			ID: raftnode.ServerID(p.ID), Address: raftnode.ServerAddress(p.RaftAddr)})
+		rc.PeerAPI[raftnode.ServerID(p.ID)] = p.API
 	}
 	cfg := hub.Config{
 		Raft: rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,

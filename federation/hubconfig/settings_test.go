@@ -14,7 +14,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/hashicorp/raft"
+
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 )
 
 const (
@@ -249,15 +250,15 @@ func TestHubConfig(t *testing.T) {
 		rc.APIAddress != "http://10.0.0.2:8080" || rc.LogStore != "bolt" {
 		t.Errorf("raft config = %+v", rc)
 	}
-	wantPeers := []raft.Server{
-		{Suffrage: raft.Voter, ID: "a", Address: "10.0.0.1:7000"},
-		{Suffrage: raft.Voter, ID: "b", Address: "10.0.0.2:7000"},
-		{Suffrage: raft.Voter, ID: "c", Address: "10.0.0.3:7000"},
+	wantPeers := []raftnode.Server{
+		{Suffrage: raftnode.Voter, ID: "a", Address: "10.0.0.1:7000"},
+		{Suffrage: raftnode.Voter, ID: "b", Address: "10.0.0.2:7000"},
+		{Suffrage: raftnode.Voter, ID: "c", Address: "10.0.0.3:7000"},
 	}
 	if diff := cmp.Diff(wantPeers, rc.BootstrapPeers); diff != "" {
 		t.Errorf("bootstrap peers (-want +got)\n%s", diff)
 	}
-	wantAPI := map[raft.ServerID]string{"a": "http://10.0.0.1:8080", "b": "http://10.0.0.2:8080", "c": "https://c.example:8443"}
+	wantAPI := map[raftnode.ServerID]string{"a": "http://10.0.0.1:8080", "b": "http://10.0.0.2:8080", "c": "https://c.example:8443"}
 	if diff := cmp.Diff(wantAPI, rc.PeerAPI); diff != "" {
 		t.Errorf("peer API (-want +got)\n%s", diff)
 	}

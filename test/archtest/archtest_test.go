@@ -122,3 +122,37 @@ func TestPureImports(t *testing.T) {
 	}
 	t.Logf("checked %d pure packages", n)
 }
+
+// TestRaftImports: only raftnode and fsm import hashicorp/raft (the rest
+// use raftnode's aliases), so the consensus library stays behind one
+// package. Tests count too.
+func TestRaftImports(t *testing.T) {
+	cmd := exec.Command("go", "list", "-e", "-test", "-json=ImportPath,Imports", "./...")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	allowed := []string{"/federation/raftnode", "/federation/fsm"}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	n := 0
+	for dec.More() {
+		var p listedPackage
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		path, _, _ := strings.Cut(p.ImportPath, " ") // "p [p.test]" for test variants
+		path = strings.TrimSuffix(path, "_test")
+		ok := false
+		for _, a := range allowed {
+			ok = ok || strings.HasSuffix(path, a)
+		}
+		for _, imp := range p.Imports {
+			if !ok && (imp == "github.com/hashicorp/raft" || strings.HasPrefix(imp, "github.com/hashicorp/raft-")) {
+				t.Errorf("%s imports %s; use federation/raftnode", p.ImportPath, imp)
+			}
+		}
+	}
+	t.Logf("checked %d packages", n)
+}

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
@@ -193,15 +192,15 @@ type benchHub struct {
 // so that every replica's address is known before any starts.
 type tcpLayer struct{ net.Listener }
 
-func (l tcpLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+func (l tcpLayer) Dial(addr raftnode.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	return net.DialTimeout("tcp", string(addr), timeout)
 }
 
 func startBenchHub(dir string, n int, store string) (*benchHub, error) {
 	b := &benchHub{adminKey: "adm-" + rand.Text()}
 	secret := rand.Text()
-	var peers []raft.Server
-	apis := map[raft.ServerID]string{}
+	var peers []raftnode.Server
+	apis := map[raftnode.ServerID]string{}
 	raftLns := make([]net.Listener, n)
 	httpLns := make([]net.Listener, n)
 	closeAll := func() {
@@ -221,8 +220,8 @@ func startBenchHub(dir string, n int, store string) (*benchHub, error) {
 			closeAll()
 			return nil, err
 		}
-		id := raft.ServerID(fmt.Sprintf("hub%d", i))
-		peers = append(peers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(raftLns[i].Addr().String())})
+		id := raftnode.ServerID(fmt.Sprintf("hub%d", i))
+		peers = append(peers, raftnode.Server{Suffrage: raftnode.Voter, ID: id, Address: raftnode.ServerAddress(raftLns[i].Addr().String())})
 		apis[id] = "http://" + httpLns[i].Addr().String()
 		b.urls = append(b.urls, apis[id])
 	}

@@ -12,8 +12,6 @@ import (
 	"net"
 	"path/filepath"
 
-	"github.com/hashicorp/raft"
-
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
@@ -34,13 +32,13 @@ func Start(dir string, n int) (*Set, error) {
 	hs := &Set{AdminKey: "admin-" + rand.Text(), done: make(chan struct{})}
 	secret := rand.Text()
 	type member struct {
-		id       raft.ServerID
+		id       raftnode.ServerID
 		raftAddr string
 		httpLn   net.Listener
 	}
 	var members []member
-	var peers []raft.Server
-	apis := map[raft.ServerID]string{}
+	var peers []raftnode.Server
+	apis := map[raftnode.ServerID]string{}
 	for i := range n {
 		rl, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -52,9 +50,9 @@ func Start(dir string, n int) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		id := raft.ServerID(fmt.Sprintf("hub%d", i))
+		id := raftnode.ServerID(fmt.Sprintf("hub%d", i))
 		members = append(members, member{id: id, raftAddr: raftAddr, httpLn: hl})
-		peers = append(peers, raft.Server{Suffrage: raft.Voter, ID: id, Address: raft.ServerAddress(raftAddr)})
+		peers = append(peers, raftnode.Server{Suffrage: raftnode.Voter, ID: id, Address: raftnode.ServerAddress(raftAddr)})
 		apis[id] = "http://" + hl.Addr().String()
 		hs.URLs = append(hs.URLs, apis[id])
 	}
