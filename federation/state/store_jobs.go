@@ -1,8 +1,10 @@
 package state
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -66,6 +68,9 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	case f.Tenant != "":
 		index, key = "tenant", f.Tenant
 	}
+	if index == "" && f.Active {
+		return r.activeJobs(f)
+	}
 	var inRange func(*structs.Job) bool
 	if index == "" {
 		index = "number"
@@ -83,6 +88,44 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	}
 	jobs, next = page(it, inRange, f.match, func(j *structs.Job) uint64 { return j.Number }, f.Limit)
 	return jobs, next, nil
+}
+
+// activeStates are the non-terminal job states.
+var activeStates = [...]structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued,
+	structs.JobAssigned, structs.JobStarting, structs.JobRunning}
+
+// activeJobs is ListJobs for an Active filter with no index-selective
+// field: it walks the state index of each non-terminal state, so its cost
+// follows the jobs still in play (what dispatch lists every pass), not
+// every finished job the hub keeps.
+func (r *ReadTxn) activeJobs(f JobFilter) ([]*structs.Job, uint64, error) {
+	var found []*structs.Job
+	for _, st := range activeStates {
+		it, err := r.txn.LowerBound(TableJobs, "state", string(st), f.After+1)
+		if err != nil {
+			return nil, 0, fmt.Errorf("state: jobs by state: %w", err)
+		}
+		for raw := it.Next(); raw != nil; raw = it.Next() {
+			j := raw.(*structs.Job)
+			if j.State != st {
+				break
+			}
+			if f.match(j) {
+				found = append(found, j)
+			}
+		}
+	}
+	slices.SortFunc(found, func(a, b *structs.Job) int { return cmp.Compare(a.Number, b.Number) })
+	var next uint64
+	if f.Limit > 0 && len(found) > f.Limit {
+		found = found[:f.Limit]
+		next = found[len(found)-1].Number
+	}
+	out := make([]*structs.Job, len(found))
+	for i, j := range found {
+		out[i] = j.Copy()
+	}
+	return out, next, nil
 }
 
 func jobIndexKey(j *structs.Job, index string) string {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -60,6 +61,9 @@ func TestListJobs(t *testing.T) {
 		"state":                 {JobFilter{State: structs.JobAssigned}, []uint64{3, 4, 5, 6}, 0},
 		"cluster":               {JobFilter{Cluster: "east"}, []uint64{1, 3, 5}, 0},
 		"cluster active":        {JobFilter{Cluster: "east", Active: true}, []uint64{3, 5}, 0},
+		"active":                {JobFilter{Active: true}, []uint64{2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 0},
+		"active after limit":    {JobFilter{Active: true, After: 3, Limit: 4}, []uint64{4, 5, 6, 7}, 7},
+		"active matching":       {JobFilter{Active: true, Match: func(j *structs.Job) bool { return j.Number%5 == 0 }}, []uint64{5, 10}, 0},
 		"cluster and state":     {JobFilter{Cluster: "west", State: structs.JobRunning}, []uint64{2}, 0},
 		"unassigned queued":     {JobFilter{State: structs.JobSubmitted, Tenant: "acme"}, []uint64{7, 9, 10, 11}, 0},
 		"after":                 {JobFilter{After: 9}, []uint64{10, 11, 12}, 0},
@@ -93,7 +97,7 @@ func cmpEmptyNil() cmp.Option {
 
 func TestListJobsPaging(t *testing.T) {
 	s := jobsFixture(t)
-	for _, f := range []JobFilter{{}, {Tenant: "acme"}, {Owner: "alice"}, {State: structs.JobSubmitted}} {
+	for _, f := range []JobFilter{{}, {Tenant: "acme"}, {Owner: "alice"}, {State: structs.JobSubmitted}, {Active: true}} {
 		all, _, _ := s.Read().ListJobs(f)
 		for limit := 1; limit <= 5; limit++ {
 			var got []uint64
@@ -360,5 +364,21 @@ func TestRecords(t *testing.T) {
 	}
 	if recs, _ := s.Read().AccountingByJob(jobID(2)); len(recs) != 1 || recs[0].Seq != 3 {
 		t.Errorf("AccountingByJob: %+v", recs)
+	}
+}
+
+// TestActiveStates: the states activeJobs walks are exactly the valid
+// non-terminal ones.
+func TestActiveStates(t *testing.T) {
+	all := []structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued, structs.JobAssigned,
+		structs.JobStarting, structs.JobRunning, structs.JobCompleted, structs.JobCompletedWithError,
+		structs.JobCanceled, structs.JobTerminated}
+	for _, st := range all {
+		if !st.Valid() {
+			t.Fatalf("%s not valid", st)
+		}
+		if got, want := slices.Contains(activeStates[:], st), !st.IsTerminal(); got != want {
+			t.Errorf("%s: walked %v, non-terminal %v", st, got, want)
+		}
 	}
 }
