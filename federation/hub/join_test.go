@@ -15,6 +15,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/google/go-cmp/cmp"
@@ -449,5 +450,36 @@ func TestHubJoinAsLearner(t *testing.T) {
 	}
 	if got, want := voters(t, c, 0), []string{"hub0", string(c.ID(a))}; !slices.Equal(got, want) {
 		t.Errorf("voters after promotion: %v, want %v", got, want)
+	}
+}
+
+// TestInternalApplyRefusesUndecodable: with the right secret, the internal
+// apply endpoint still lets only commands this replica can decode into the
+// log; anything else is a 400 and writes nothing.
+func TestInternalApplyRefusesUndecodable(t *testing.T) {
+	c := NewTestCluster(t, 1, TestOptions{NoSync: true})
+	ctx := ctxFor(t, 60*time.Second)
+	if _, err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	good := fsm.MustEncode(&fsm.TenantUpsert{Tenant: structs.Tenant{Name: "ok"}})
+	for name, body := range map[string][]byte{
+		"unknown type":  {fsm.Version, 250, '{', '}'},
+		"bad json":      append([]byte{fsm.Version, good[1]}, `{"tenant":`...),
+		"bad version":   append([]byte{fsm.Version + 1}, good[1:]...),
+		"binary job":    {fsm.Version, byte(fsm.TypeJobSubmit), 0x01, 0xff},
+		"only a header": {fsm.Version},
+	} {
+		before := c.Hub(0).Store().LatestIndex()
+		code, reply := post(t, c, 0, api.InternalApplyPath, c.secret, string(body))
+		if code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", name, code, reply)
+		}
+		if after := c.Hub(0).Store().LatestIndex(); after != before {
+			t.Errorf("%s: index %d -> %d", name, before, after)
+		}
+	}
+	if code, reply := post(t, c, 0, api.InternalApplyPath, c.secret, string(good)); code != http.StatusOK {
+		t.Errorf("a good command: %d %s", code, reply)
 	}
 }

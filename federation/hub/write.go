@@ -86,6 +86,12 @@ func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) 
 	if len(b) < 2 || b[0] != fsm.Version {
 		return nil, 0, structs.Errorf(structs.ErrInvalid, "apply: not an encoded command")
 	}
+	// Only commands this replica can decode enter the log: a malformed or
+	// unknown one would be refused by every replica anyway, and one from a
+	// newer version must wait until the cluster runs it.
+	if _, err := fsm.Decode(b); err != nil {
+		return nil, 0, err
+	}
 	val, index, err := h.applyLocal(ctx, b)
 	if err != nil && index == 0 {
 		err = publicError(err)
