@@ -47,6 +47,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated tables: pure,hub,sched,dispatch (default all)")
 	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
+	hubRepeat := flag.Int("hub-repeat", 3, "runs per hub configuration; the table shows the median")
 	hubClients := flag.Int("hub-clients", 64, "concurrent clients for the hub table")
 	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
@@ -85,7 +86,7 @@ func main() {
 			fmt.Fprintf(os.Stderr, "bench: -hub-replicas %q: %v\n", *hubReplicas, err)
 			os.Exit(2)
 		}
-		r, err := hubTable(ctx, *hubSubmits, *hubClients, runs)
+		r, err := hubTable(ctx, *hubSubmits, *hubClients, *hubRepeat, runs)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: hub table:", err)
 			pprof.StopCPUProfile()
