@@ -133,3 +133,38 @@ func (c *call) pause(d time.Duration) error {
 		return nil
 	}
 }
+
+// deleteCAS parses the optional ?cas=N of a DELETE: the modify index the
+// caller read; the delete applies only if the object still has it.
+func (c *call) deleteCAS() (*structs.CAS, error) {
+	want, err := c.casQuery()
+	if err == nil && want != nil && want.ExpectAbsent {
+		return nil, invalid("cas: a delete needs the modify index the object was read at (> 0)")
+	}
+	return want, err
+}
+
+// deleteChecked deletes the object get reads once allowed says the caller
+// may, on condition that it is still the object checked: if it changed in
+// between (say, moved to another tenant), it is read and checked again
+// (see update). A caller's ?cas=N must match too.
+func deleteChecked[T any, P indexed[T]](c *call, what, name string, get func(*state.ReadTxn) (P, error),
+	allowed func(P) error, del func(structs.CAS) fsm.Command) (any, error) {
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	err = update(c, want, what, name, get, func(old P, cas structs.CAS) (fsm.Command, error) {
+		if old == nil {
+			return nil, structs.Errorf(structs.ErrNotFound, "%s %q", what, name)
+		}
+		if err := allowed(old); err != nil {
+			return nil, err
+		}
+		return del(cas), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, nil
+}

@@ -276,3 +276,40 @@ func TestPutRepliesIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestDeleteCAS: DELETE ?cas=N removes the object only while it still has
+// modify index N; a stale index is 409 and a 0 is 400, both changing
+// nothing. Admin-only deletes and permission-checked ones alike.
+func TestDeleteCAS(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	ten, err := e.admin.PutTenant(ctx, &structs.Tenant{Name: "gone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := e.admin.PutUser(ctx, "leaver", &structs.UserSpec{Tenant: "gone", Role: structs.RoleUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path  string
+		index uint64
+	}{{"/v1/users/leaver", u.ModifyIndex}, {"/v1/tenants/gone", ten.ModifyIndex}} {
+		before := e.index()
+		for q, want := range map[string]int{"0": http.StatusBadRequest, "x": http.StatusBadRequest,
+			fmt.Sprint(tc.index + 1000): http.StatusConflict} {
+			if code, body := e.do(http.MethodDelete, tc.path+"?cas="+q, e.c.AdminKey, nil); code != want {
+				t.Errorf("DELETE %s?cas=%s: %d %s, want %d", tc.path, q, code, body, want)
+			}
+		}
+		if after := e.index(); after != before {
+			t.Errorf("%s: refused deletes changed the state (index %d -> %d)", tc.path, before, after)
+		}
+		if code, body := e.do(http.MethodDelete, fmt.Sprintf("%s?cas=%d", tc.path, tc.index), e.c.AdminKey, nil); code != http.StatusOK {
+			t.Errorf("DELETE %s?cas=%d: %d %s", tc.path, tc.index, code, body)
+		}
+	}
+	if _, err := e.admin.GetTenant(ctx, "gone"); !errors.Is(err, structs.ErrNotFound) {
+		t.Errorf("tenant after its delete: %v", err)
+	}
+}

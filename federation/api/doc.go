@@ -19,7 +19,10 @@
 // writes that retry on a concurrent change (see update), so none is lost.
 // A PUT of an administrative object takes ?cas=N: it applies only if the
 // object is still stored with modify index N (0: only if it does not exist
-// yet), else 409 and nothing changes.
+// yet), else 409 and nothing changes; its reply carries the indexes it
+// stored the object at. A DELETE takes ?cas=N (N > 0) likewise. Deletes
+// that check the caller against the stored object (apps, limits, teams,
+// users) delete it only if it is still the object checked.
 //
 // The package decides who may do what (through auth.Identity) and shapes
 // requests into raft commands; replication, forwarding to the leader and

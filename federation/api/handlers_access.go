@@ -47,7 +47,11 @@ func (s *Server) deleteAccessRule(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("access rules"); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.AccessRuleDelete{Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.AccessRuleDelete{Name: name, CAS: orNone(want)})
 }
 
 func decodeAccessRule(r io.Reader, name string) (*structs.AccessRule, error) {

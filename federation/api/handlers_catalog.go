@@ -57,7 +57,11 @@ func (s *Server) deleteMachineType(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.MachineTypeDelete{Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.MachineTypeDelete{Name: name, CAS: orNone(want)})
 }
 
 // redact hides a cluster's agent key hash from all but global administrators.
@@ -134,7 +138,11 @@ func (s *Server) deleteCluster(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.ClusterDelete{Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.ClusterDelete{Name: name, CAS: orNone(want)})
 }
 
 // createAgentKey issues a new key for a cluster's agent, replacing the old one.
@@ -218,7 +226,11 @@ func (s *Server) deleteVault(c *call) (any, error) {
 	if err := c.id.CheckAdminTenant(tenant); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.VaultDelete{Tenant: tenant, Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.VaultDelete{Tenant: tenant, Name: name, CAS: orNone(want)})
 }
 
 func (s *Server) listApps(c *call) (any, error) {
@@ -288,12 +300,6 @@ func (s *Server) putApp(c *call) (any, error) {
 
 func (s *Server) deleteApp(c *call) (any, error) {
 	name := c.r.PathValue("name")
-	old, err := fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) })
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckWriteApp(old); err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.AppDelete{Name: name})
+	return deleteChecked(c, "app", name, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) },
+		c.id.CheckWriteApp, func(cas structs.CAS) fsm.Command { return &fsm.AppDelete{Name: name, CAS: cas} })
 }

@@ -108,14 +108,8 @@ func checkLimitSubjects(txn *state.ReadTxn, l *structs.Limit) error {
 
 func (s *Server) deleteLimit(c *call) (any, error) {
 	name := c.r.PathValue("name")
-	old, err := fresh(c, func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(name) })
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckWriteLimit(old); err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.LimitDelete{Name: name})
+	return deleteChecked(c, "limit", name, func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(name) },
+		c.id.CheckWriteLimit, func(cas structs.CAS) fsm.Command { return &fsm.LimitDelete{Name: name, CAS: cas} })
 }
 
 func (s *Server) listBurstRules(c *call) (any, error) {
@@ -154,5 +148,9 @@ func (s *Server) deleteBurstRule(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("burst rules"); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.BurstRuleDelete{Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.BurstRuleDelete{Name: name, CAS: orNone(want)})
 }

@@ -103,7 +103,11 @@ func (s *Server) deleteTenant(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
 		return nil, err
 	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.TenantDelete{Name: name})
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(&fsm.TenantDelete{Name: name, CAS: orNone(want)})
 }
 
 func (s *Server) listTeams(c *call) (any, error) {
@@ -175,14 +179,10 @@ func (s *Server) deleteTeam(c *call) (any, error) {
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	old, err := fresh(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) })
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckWriteTeam(old, nil); err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.TeamDelete{Tenant: tenant, Name: name})
+	return deleteChecked(c, "team", name,
+		func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) },
+		func(old *structs.Team) error { return c.id.CheckWriteTeam(old, nil) },
+		func(cas structs.CAS) fsm.Command { return &fsm.TeamDelete{Tenant: tenant, Name: name, CAS: cas} })
 }
 
 func (s *Server) listUsers(c *call) (any, error) {
@@ -298,14 +298,9 @@ func checkTeamsExist(txn *state.ReadTxn, tenant string, teams []string) error {
 
 func (s *Server) deleteUser(c *call) (any, error) {
 	name := c.r.PathValue("username")
-	old, err := fresh(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) })
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckWriteUser(old, nil); err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.UserDelete{Username: name})
+	return deleteChecked(c, "user", name, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
+		func(old *structs.User) error { return c.id.CheckWriteUser(old, nil) },
+		func(cas structs.CAS) fsm.Command { return &fsm.UserDelete{Username: name, CAS: cas} })
 }
 
 // keyOwner returns the user named in the path, read linearizably (a key

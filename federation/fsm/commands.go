@@ -134,6 +134,7 @@ type TenantUpsert struct {
 // TenantDelete deletes a tenant with no teams, users, vaults or limits.
 type TenantDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // TeamUpsert creates or replaces a team.
@@ -146,6 +147,7 @@ type TeamUpsert struct {
 type TeamDelete struct {
 	Tenant string `json:"tenant"`
 	Name   string `json:"name"`
+	structs.CAS
 }
 
 // UserUpsert creates or replaces a user.
@@ -157,6 +159,7 @@ type UserUpsert struct {
 // UserDelete deletes a user.
 type UserDelete struct {
 	Username string `json:"username"`
+	structs.CAS
 }
 
 // MachineTypeUpsert creates or replaces a machine type.
@@ -168,6 +171,7 @@ type MachineTypeUpsert struct {
 // MachineTypeDelete deletes a machine type no burst rule names.
 type MachineTypeDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // ClusterUpsert registers a cluster or updates its registration.
@@ -179,6 +183,7 @@ type ClusterUpsert struct {
 // ClusterDelete deletes a cluster no machine type is pinned to.
 type ClusterDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // VaultUpsert creates or replaces a vault.
@@ -191,6 +196,7 @@ type VaultUpsert struct {
 type VaultDelete struct {
 	Tenant string `json:"tenant"`
 	Name   string `json:"name"`
+	structs.CAS
 }
 
 // AppUpsert creates or replaces an app.
@@ -202,6 +208,7 @@ type AppUpsert struct {
 // AppDelete deletes an app.
 type AppDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // LimitUpsert creates or replaces a limit.
@@ -213,6 +220,7 @@ type LimitUpsert struct {
 // LimitDelete deletes a limit.
 type LimitDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // BurstRuleUpsert creates or replaces a burst rule.
@@ -224,6 +232,7 @@ type BurstRuleUpsert struct {
 // BurstRuleDelete deletes a burst rule.
 type BurstRuleDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }
 
 // JobSubmit stores a new job; the FSM assigns its number and name. Result:
@@ -300,4 +309,5 @@ type AccessRuleUpsert struct {
 // AccessRuleDelete deletes an access rule.
 type AccessRuleDelete struct {
 	Name string `json:"name"`
+	structs.CAS
 }

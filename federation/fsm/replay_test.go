@@ -36,6 +36,22 @@ func (g *logGen) id(prefix string) string {
 	return fmt.Sprintf("%s-%04d", prefix, g.seq)
 }
 
+// delCAS returns the precondition of a delete of object key: mostly none,
+// else the index of its latest upsert (which may have been refused or
+// deleted since) or a random, mostly stale one.
+func (g *logGen) delCAS(key string) structs.CAS {
+	last, seen := g.upserted[key]
+	switch g.r.IntN(5) {
+	case 0:
+		if seen {
+			return structs.CAS{ExpectModifyIndex: last}
+		}
+	case 1:
+		return structs.CAS{ExpectModifyIndex: 1 + uint64(g.r.IntN(int(g.index)))}
+	}
+	return structs.CAS{}
+}
+
 // cas returns the precondition of an upsert of object key: mostly none,
 // else the index of its latest upsert (or "absent" if none was made), now
 // and then a stale or absurd one, so that the log has preconditions that
@@ -84,52 +100,56 @@ func (g *logGen) command() Command {
 		tenant = g.pick(tenant, "spare")
 		return &TenantUpsert{Tenant: structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}, CAS: g.cas("tenant/" + tenant)}
 	case 1:
-		return &TenantDelete{Name: g.pick(tenant, "spare")}
+		n := g.pick(tenant, "spare")
+		return &TenantDelete{Name: n, CAS: g.delCAS("tenant/" + n)}
 	case 2:
 		team := g.pick("cfd", "ml")
 		return &TeamUpsert{Team: structs.Team{Tenant: tenant, Name: team, Members: []string{"alice", g.id("u")}},
 			CAS: g.cas("team/" + tenant + "/" + team)}
 	case 3:
-		return &TeamDelete{Tenant: tenant, Name: g.pick("cfd", "ml")}
+		team := g.pick("cfd", "ml")
+		return &TeamDelete{Tenant: tenant, Name: team, CAS: g.delCAS("team/" + tenant + "/" + team)}
 	case 4:
 		name := g.pick("alice", "bob", "carol")
 		return &UserUpsert{User: structs.User{Username: name, Tenant: tenant, Role: structs.RoleUser,
 			Groups:  []string{g.pick("gpu", "cpu")},
 			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}, CAS: g.cas("user/" + name)}
 	case 5:
-		return &UserDelete{Username: g.pick("bob", "carol")}
+		name := g.pick("bob", "carol")
+		return &UserDelete{Username: name, CAS: g.delCAS("user/" + name)}
 	case 6:
 		return &MachineTypeUpsert{MachineType: structs.MachineType{Name: mt, Cores: 1 + g.r.IntN(64), RAM: 8,
 			Cluster: cluster, Price: float64(g.r.IntN(100)) / 4}, CAS: g.cas("machine type/" + mt)}
 	case 7:
-		return &MachineTypeDelete{Name: mt}
+		return &MachineTypeDelete{Name: mt, CAS: g.delCAS("machine type/" + mt)}
 	case 8:
 		return &ClusterUpsert{Cluster: structs.Cluster{Name: cluster, Zone: g.pick("z1", "z2"),
 			Labels: map[string]string{"rev": g.id("r"), "cloud": "x"}}, CAS: g.cas("cluster/" + cluster)}
 	case 9:
-		return &ClusterDelete{Name: cluster}
+		return &ClusterDelete{Name: cluster, CAS: g.delCAS("cluster/" + cluster)}
 	case 10:
 		return &VaultUpsert{Vault: structs.Vault{Tenant: tenant, Name: "data", Kind: structs.VaultFile, AccessMode: structs.AccessRWX},
 			CAS: g.cas("vault/" + tenant)}
 	case 11:
-		return &VaultDelete{Tenant: tenant, Name: "data"}
+		return &VaultDelete{Tenant: tenant, Name: "data", CAS: g.delCAS("vault/" + tenant)}
 	case 12:
 		app := g.pick("solver", "viz")
 		return &AppUpsert{CAS: g.cas("app/" + app), App: structs.App{Name: app, Visibility: structs.VisibilityPublic,
 			AppDef: structs.AppDef{Name: "x", Commands: map[string]structs.Command{"run": {Path: "/r",
 				Parameters: map[string]structs.Parameter{"n": {Name: "N", Type: structs.ParamInt, Value: []byte(`4`)}}}}}}}
 	case 13:
-		return &AppDelete{Name: g.pick("solver", "viz")}
+		app := g.pick("solver", "viz")
+		return &AppDelete{Name: app, CAS: g.delCAS("app/" + app)}
 	case 14:
 		return &LimitUpsert{Limit: structs.Limit{Name: "l-" + tenant, Scope: structs.ScopeTenant, Tenant: tenant,
 			Kind: structs.LimitMaxNodes, MachineType: mt, Value: int64(g.r.IntN(10))}, CAS: g.cas("limit/" + tenant)}
 	case 15:
-		return &LimitDelete{Name: "l-" + tenant}
+		return &LimitDelete{Name: "l-" + tenant, CAS: g.delCAS("limit/" + tenant)}
 	case 16:
 		return &BurstRuleUpsert{Rule: structs.BurstRule{Name: "b-" + mt, From: mt, To: []string{g.pick("n3", "g3", "n3b")},
 			After: structs.Duration(time.Duration(g.r.IntN(30)) * time.Minute)}, CAS: g.cas("burst rule/" + mt)}
 	case 17:
-		return &BurstRuleDelete{Name: "b-" + mt}
+		return &BurstRuleDelete{Name: "b-" + mt, CAS: g.delCAS("burst rule/" + mt)}
 	case 18, 19:
 		id := g.id("job")
 		if g.r.IntN(10) > 0 { // some IDs never make it in

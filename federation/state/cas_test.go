@@ -158,3 +158,29 @@ func TestUpsertCASEveryTable(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckCASForDeletes: a delete's precondition (users seeded at index 2).
+func TestCheckCASForDeletes(t *testing.T) {
+	s := newStore(t)
+	seed(t, s)
+	w := s.Write(100)
+	defer w.Abort()
+	tests := map[string]struct {
+		cas     structs.CAS
+		user    string
+		wantErr error
+	}{
+		"none":          {cas: structs.CAS{}, user: "bob"},
+		"none, missing": {cas: structs.CAS{}, user: "zed"},
+		"matches":       {cas: structs.CAS{ExpectModifyIndex: 2}, user: "bob"},
+		"stale":         {cas: structs.CAS{ExpectModifyIndex: 1}, user: "bob", wantErr: structs.ErrConflict},
+		"missing":       {cas: structs.CAS{ExpectModifyIndex: 2}, user: "zed", wantErr: structs.ErrNotFound},
+		"absent":        {cas: structs.CAS{ExpectAbsent: true}, user: "zed", wantErr: structs.ErrInvalid},
+	}
+	for name, tc := range tests {
+		err := w.CheckCAS(TableUsers, tc.cas, "user", tc.user)
+		if (tc.wantErr == nil) != (err == nil) || (tc.wantErr != nil && !errors.Is(err, tc.wantErr)) {
+			t.Errorf("%s: %v, want %v", name, err, tc.wantErr)
+		}
+	}
+}

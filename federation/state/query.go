@@ -195,3 +195,25 @@ func refByID[T any](txn *memdb.Txn, tbl, what string, key ...any) (T, error) {
 // writer hands back so a client can make its next write conditional on
 // them (structs.CAS).
 func (w *WriteTxn) Inserted() structs.RaftIndex { return w.inserted }
+
+// CheckCAS tests a delete's compare-and-swap precondition against the
+// object stored in table under key: ExpectModifyIndex > 0 must match its
+// ModifyIndex (a missing object is ErrNotFound, as the delete would say).
+// ExpectAbsent makes no sense for a delete and is ErrInvalid.
+func (w *WriteTxn) CheckCAS(table string, cas structs.CAS, what string, key ...any) error {
+	if cas.ExpectAbsent {
+		return structs.Errorf(structs.ErrInvalid, "delete of %s %q: cannot expect no object", what, joinKey(key))
+	}
+	if cas.ExpectModifyIndex == 0 {
+		return nil
+	}
+	raw, err := rawByID(w.txn, table, key...)
+	if err != nil {
+		return err
+	}
+	existing, _ := raw.(stored)
+	if existing == nil {
+		return notFound(what, key...)
+	}
+	return checkCAS(cas, existing, what, key...)
+}
