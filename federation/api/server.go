@@ -52,8 +52,9 @@ type Backend interface {
 	// Replicas lists the hub's replicas: the replica directory merged with
 	// the raft configuration as this replica knows it.
 	Replicas(ctx context.Context) ([]*structs.ReplicaStatus, error)
-	// JoinReplica adds a replica to the cluster as a voter and lists it in
-	// the replica directory, idempotently. Unless leaderOnly, a follower
+	// JoinReplica adds a replica to the cluster (as a non-voter when
+	// req.Learner, else as a voter) and lists it in the replica directory,
+	// idempotently. Unless leaderOnly, a follower
 	// forwards the request to the leader; with it, a follower refuses
 	// (ErrNotLeader).
 	JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderOnly bool) (*structs.ReplicaJoined, error)

@@ -11,73 +11,43 @@ func apply(w *state.WriteTxn, cmd Command) (any, error) {
 	case *TenantUpsert:
 		return upserted(w, w.UpsertTenant(&c.Tenant, c.CAS))
 	case *TenantDelete:
-		if err := w.CheckCAS(state.TableTenants, c.CAS, "tenant", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteTenant(c.Name)
+		return deleted(w, c.CAS, state.TableTenants, "tenant", func() error { return w.DeleteTenant(c.Name) }, c.Name)
 	case *TeamUpsert:
 		return upserted(w, w.UpsertTeam(&c.Team, c.CAS))
 	case *TeamDelete:
-		if err := w.CheckCAS(state.TableTeams, c.CAS, "team", c.Tenant, c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteTeam(c.Tenant, c.Name)
+		return deleted(w, c.CAS, state.TableTeams, "team", func() error { return w.DeleteTeam(c.Tenant, c.Name) }, c.Tenant, c.Name)
 	case *UserUpsert:
 		return upserted(w, w.UpsertUser(&c.User, c.CAS))
 	case *UserDelete:
-		if err := w.CheckCAS(state.TableUsers, c.CAS, "user", c.Username); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteUser(c.Username)
+		return deleted(w, c.CAS, state.TableUsers, "user", func() error { return w.DeleteUser(c.Username) }, c.Username)
 	case *MachineTypeUpsert:
 		return upserted(w, w.UpsertMachineType(&c.MachineType, c.CAS))
 	case *MachineTypeDelete:
-		if err := w.CheckCAS(state.TableMachineTypes, c.CAS, "machine type", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteMachineType(c.Name)
+		return deleted(w, c.CAS, state.TableMachineTypes, "machine type", func() error { return w.DeleteMachineType(c.Name) }, c.Name)
 	case *ClusterUpsert:
 		return upserted(w, w.UpsertCluster(&c.Cluster, c.CAS))
 	case *ClusterDelete:
-		if err := w.CheckCAS(state.TableClusters, c.CAS, "cluster", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteCluster(c.Name)
+		return deleted(w, c.CAS, state.TableClusters, "cluster", func() error { return w.DeleteCluster(c.Name) }, c.Name)
 	case *VaultUpsert:
 		return upserted(w, w.UpsertVault(&c.Vault, c.CAS))
 	case *VaultDelete:
-		if err := w.CheckCAS(state.TableVaults, c.CAS, "vault", c.Tenant, c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteVault(c.Tenant, c.Name)
+		return deleted(w, c.CAS, state.TableVaults, "vault", func() error { return w.DeleteVault(c.Tenant, c.Name) }, c.Tenant, c.Name)
 	case *AppUpsert:
 		return upserted(w, w.UpsertApp(&c.App, c.CAS))
 	case *AppDelete:
-		if err := w.CheckCAS(state.TableApps, c.CAS, "app", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteApp(c.Name)
+		return deleted(w, c.CAS, state.TableApps, "app", func() error { return w.DeleteApp(c.Name) }, c.Name)
 	case *LimitUpsert:
 		return upserted(w, w.UpsertLimit(&c.Limit, c.CAS))
 	case *LimitDelete:
-		if err := w.CheckCAS(state.TableLimits, c.CAS, "limit", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteLimit(c.Name)
+		return deleted(w, c.CAS, state.TableLimits, "limit", func() error { return w.DeleteLimit(c.Name) }, c.Name)
 	case *BurstRuleUpsert:
 		return upserted(w, w.UpsertBurstRule(&c.Rule, c.CAS))
 	case *BurstRuleDelete:
-		if err := w.CheckCAS(state.TableBurstRules, c.CAS, "burst rule", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteBurstRule(c.Name)
+		return deleted(w, c.CAS, state.TableBurstRules, "burst rule", func() error { return w.DeleteBurstRule(c.Name) }, c.Name)
 	case *AccessRuleUpsert:
 		return upserted(w, w.UpsertAccessRule(&c.Rule, c.CAS))
 	case *AccessRuleDelete:
-		if err := w.CheckCAS(state.TableAccessRules, c.CAS, "access rule", c.Name); err != nil {
-			return nil, err
-		}
-		return nil, w.DeleteAccessRule(c.Name)
+		return deleted(w, c.CAS, state.TableAccessRules, "access rule", func() error { return w.DeleteAccessRule(c.Name) }, c.Name)
 	case *JobSubmit:
 		return w.SubmitJob(&c.Job)
 	case *JobUpdateState:
@@ -110,4 +80,13 @@ func upserted(w *state.WriteTxn, err error) (any, error) {
 		return nil, err
 	}
 	return w.Inserted(), nil
+}
+
+// deleted runs del, a delete, once the command's compare-and-swap
+// precondition holds for the object stored in table under key.
+func deleted(w *state.WriteTxn, cas structs.CAS, table, what string, del func() error, key ...any) (any, error) {
+	if err := w.CheckCAS(table, cas, what, key...); err != nil {
+		return nil, err
+	}
+	return nil, del()
 }
