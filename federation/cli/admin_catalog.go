@@ -19,20 +19,11 @@ import (
 // Machine types.
 
 func runMachineTypesApply(ctx context.Context, s *session, path, args []string) error {
-	file, err := s.applyFile(path, args, nil)
-	if err != nil {
-		return err
-	}
-	mts, err := readObjects[*structs.MachineType](file)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return applyAll(ctx, s, file, "machine type", mts, nonNil((*structs.MachineType).Validate),
-		func(m *structs.MachineType) string { return m.Name }, cl.PutMachineType)
+	return applyObjects(ctx, s, path, args, "machine type", (*structs.MachineType).Validate,
+		func(m *structs.MachineType) string { return m.Name },
+		func(cl *client.Client) func(context.Context, *structs.MachineType, ...client.WriteOption) (*structs.MachineType, error) {
+			return cl.PutMachineType
+		})
 }
 
 // nonNil wraps a validator so that a null list item is an error.

@@ -6,26 +6,18 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Limits.
 
 func runLimitsApply(ctx context.Context, s *session, path, args []string) error {
-	file, err := s.applyFile(path, args, nil)
-	if err != nil {
-		return err
-	}
-	ls, err := readObjects[*structs.Limit](file)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return applyAll(ctx, s, file, "limit", ls, nonNil((*structs.Limit).Validate),
-		func(l *structs.Limit) string { return l.Name }, cl.PutLimit)
+	return applyObjects(ctx, s, path, args, "limit", (*structs.Limit).Validate,
+		func(l *structs.Limit) string { return l.Name },
+		func(cl *client.Client) func(context.Context, *structs.Limit, ...client.WriteOption) (*structs.Limit, error) {
+			return cl.PutLimit
+		})
 }
 
 func runLimitsList(ctx context.Context, s *session, path, args []string) error {
@@ -74,20 +66,11 @@ func runLimitsDelete(ctx context.Context, s *session, path, args []string) error
 // Burst rules.
 
 func runBurstRulesApply(ctx context.Context, s *session, path, args []string) error {
-	file, err := s.applyFile(path, args, nil)
-	if err != nil {
-		return err
-	}
-	rs, err := readObjects[*structs.BurstRule](file)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return applyAll(ctx, s, file, "burst rule", rs, nonNil((*structs.BurstRule).Validate),
-		func(b *structs.BurstRule) string { return b.Name }, cl.PutBurstRule)
+	return applyObjects(ctx, s, path, args, "burst rule", (*structs.BurstRule).Validate,
+		func(b *structs.BurstRule) string { return b.Name },
+		func(cl *client.Client) func(context.Context, *structs.BurstRule, ...client.WriteOption) (*structs.BurstRule, error) {
+			return cl.PutBurstRule
+		})
 }
 
 func runBurstRulesList(ctx context.Context, s *session, path, args []string) error {

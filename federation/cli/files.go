@@ -160,3 +160,24 @@ func multiDocument(data []byte) bool {
 	}
 	return false
 }
+
+// applyObjects runs an "apply -f FILE" command for a list of objects of
+// type T: it reads FILE, validates every object, then PUTs each (see
+// applyAll). put picks the client's Put method.
+func applyObjects[T any](ctx context.Context, s *session, path, args []string, what string,
+	validate func(*T) error, name func(*T) string,
+	put func(*client.Client) func(context.Context, *T, ...client.WriteOption) (*T, error)) error {
+	file, err := s.applyFile(path, args, nil)
+	if err != nil {
+		return err
+	}
+	objs, err := readObjects[*T](file)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	return applyAll(ctx, s, file, what, objs, nonNil(validate), name, put(cl))
+}
