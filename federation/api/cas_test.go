@@ -312,4 +312,16 @@ func TestDeleteCAS(t *testing.T) {
 	if _, err := e.admin.GetTenant(ctx, "gone"); !errors.Is(err, structs.ErrNotFound) {
 		t.Errorf("tenant after its delete: %v", err)
 	}
+	// The same through the client's CAS option.
+	app, err := e.admin.PutApp(ctx, &structs.App{Name: "old-solver", Visibility: structs.VisibilityPublic,
+		AppDef: structs.AppDef{Name: "Old", Commands: map[string]structs.Command{"Run": {Path: "/run.sh"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.admin.DeleteApp(ctx, app.Name, client.CAS(app.ModifyIndex+1000)); !errors.Is(err, structs.ErrConflict) {
+		t.Errorf("client delete with a stale index: %v, want a conflict", err)
+	}
+	if err := e.admin.DeleteApp(ctx, app.Name, client.CAS(app.ModifyIndex)); err != nil {
+		t.Errorf("client delete with the index read: %v", err)
+	}
 }

@@ -26,8 +26,8 @@ func (c *Client) PutTenant(ctx context.Context, t *structs.Tenant, opts ...Write
 }
 
 // DeleteTenant deletes a tenant with no teams, users, vaults or limits.
-func (c *Client) DeleteTenant(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/tenants/"+esc(name))
+func (c *Client) DeleteTenant(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/tenants/"+esc(name), opts...)
 }
 
 // Teams.
@@ -48,8 +48,8 @@ func (c *Client) PutTeam(ctx context.Context, t *structs.Team, opts ...WriteOpti
 }
 
 // DeleteTeam deletes a team.
-func (c *Client) DeleteTeam(ctx context.Context, tenant, name string) error {
-	return c.del(ctx, teamPath(tenant, name))
+func (c *Client) DeleteTeam(ctx context.Context, tenant, name string, opts ...WriteOption) error {
+	return c.del(ctx, teamPath(tenant, name), opts...)
 }
 
 func teamPath(tenant, name string) string {
@@ -79,8 +79,8 @@ func (c *Client) PutUser(ctx context.Context, username string, spec *structs.Use
 }
 
 // DeleteUser deletes a user.
-func (c *Client) DeleteUser(ctx context.Context, username string) error {
-	return c.del(ctx, "/v1/users/"+esc(username))
+func (c *Client) DeleteUser(ctx context.Context, username string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/users/"+esc(username), opts...)
 }
 
 // CreateAPIKey makes a new API key for a user. The reply's Key is the
@@ -118,8 +118,8 @@ func (c *Client) PutMachineType(ctx context.Context, m *structs.MachineType, opt
 }
 
 // DeleteMachineType deletes a machine type.
-func (c *Client) DeleteMachineType(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/machinetypes/"+esc(name))
+func (c *Client) DeleteMachineType(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/machinetypes/"+esc(name), opts...)
 }
 
 // Clusters.
@@ -140,8 +140,8 @@ func (c *Client) PutCluster(ctx context.Context, name string, spec *structs.Clus
 }
 
 // DeleteCluster deletes a cluster no machine type is pinned to.
-func (c *Client) DeleteCluster(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/clusters/"+esc(name))
+func (c *Client) DeleteCluster(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/clusters/"+esc(name), opts...)
 }
 
 // CreateAgentKey issues a new key for a cluster's agent, replacing the old
@@ -168,8 +168,8 @@ func (c *Client) PutVault(ctx context.Context, v *structs.Vault, opts ...WriteOp
 }
 
 // DeleteVault deletes a vault.
-func (c *Client) DeleteVault(ctx context.Context, tenant, name string) error {
-	return c.del(ctx, vaultPath(tenant, name))
+func (c *Client) DeleteVault(ctx context.Context, tenant, name string, opts ...WriteOption) error {
+	return c.del(ctx, vaultPath(tenant, name), opts...)
 }
 
 func vaultPath(tenant, name string) string {
@@ -194,8 +194,8 @@ func (c *Client) PutApp(ctx context.Context, a *structs.App, opts ...WriteOption
 }
 
 // DeleteApp deletes an app.
-func (c *Client) DeleteApp(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/apps/"+esc(name))
+func (c *Client) DeleteApp(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/apps/"+esc(name), opts...)
 }
 
 // Limits.
@@ -221,8 +221,8 @@ func (c *Client) PutLimit(ctx context.Context, l *structs.Limit, opts ...WriteOp
 }
 
 // DeleteLimit deletes a limit.
-func (c *Client) DeleteLimit(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/limits/"+esc(name))
+func (c *Client) DeleteLimit(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/limits/"+esc(name), opts...)
 }
 
 // Burst rules.
@@ -243,8 +243,8 @@ func (c *Client) PutBurstRule(ctx context.Context, b *structs.BurstRule, opts ..
 }
 
 // DeleteBurstRule deletes a burst rule.
-func (c *Client) DeleteBurstRule(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/burstrules/"+esc(name))
+func (c *Client) DeleteBurstRule(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/burstrules/"+esc(name), opts...)
 }
 
 // ListAccessRules returns the access rules.
@@ -258,6 +258,6 @@ func (c *Client) PutAccessRule(ctx context.Context, a *structs.AccessRule, opts 
 }
 
 // DeleteAccessRule deletes an access rule.
-func (c *Client) DeleteAccessRule(ctx context.Context, name string) error {
-	return c.del(ctx, "/v1/accessrules/"+esc(name))
+func (c *Client) DeleteAccessRule(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/accessrules/"+esc(name), opts...)
 }

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// WriteOption adjusts a PUT of an administrative object.
+// WriteOption adjusts a PUT or DELETE of an administrative object.
 type WriteOption func(q url.Values)
 
 // CAS makes a PUT a compare-and-swap: it applies only if the object is
@@ -15,7 +15,8 @@ type WriteOption func(q url.Values)
 // error matching structs.ErrConflict: read the object again and redo the
 // change. Note that a conditional write the client retried after a lost
 // reply (see the package doc) can report a conflict caused by its own
-// first attempt.
+// first attempt. On a DELETE the index must be the object's (> 0): it is
+// deleted only if it was not changed since.
 func CAS(index uint64) WriteOption {
 	return func(q url.Values) { q.Set("cas", strconv.FormatUint(index, 10)) }
 }

@@ -277,7 +277,7 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values) 
 }
 
 // del performs a DELETE.
-func (c *Client) del(ctx context.Context, path string) error {
-	_, err := c.do(ctx, request{method: http.MethodDelete, path: path})
+func (c *Client) del(ctx context.Context, path string, opts ...WriteOption) error {
+	_, err := c.do(ctx, request{method: http.MethodDelete, path: path, query: writeQuery(opts)})
 	return err
 }
