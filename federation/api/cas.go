@@ -168,3 +168,24 @@ func deleteChecked[T any, P indexed[T]](c *call, what, name string, get func(*st
 	}
 	return &structs.Deleted{Deleted: name}, nil
 }
+
+// writeObject logs the upsert cmd builds for obj, which the caller has
+// checked and may write, on the caller's ?cas=N (none: unconditional), and
+// replies with obj.
+func (c *call) writeObject(obj any, cmd func(structs.CAS) fsm.Command) (any, error) {
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	return obj, c.write(cmd(orNone(want)))
+}
+
+// deleteObject logs the delete cmd builds for the object name, which the
+// caller may delete, on the caller's ?cas=N (none: unconditional).
+func (c *call) deleteObject(name string, cmd func(structs.CAS) fsm.Command) (any, error) {
+	want, err := c.deleteCAS()
+	if err != nil {
+		return nil, err
+	}
+	return &structs.Deleted{Deleted: name}, c.write(cmd(orNone(want)))
+}

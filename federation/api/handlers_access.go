@@ -35,11 +35,7 @@ func (s *Server) putAccessRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	return a, c.write(&fsm.AccessRuleUpsert{Rule: *a, CAS: orNone(want)})
+	return c.writeObject(a, func(cas structs.CAS) fsm.Command { return &fsm.AccessRuleUpsert{Rule: *a, CAS: cas} })
 }
 
 func (s *Server) deleteAccessRule(c *call) (any, error) {
@@ -47,11 +43,7 @@ func (s *Server) deleteAccessRule(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("access rules"); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.AccessRuleDelete{Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.AccessRuleDelete{Name: name, CAS: cas} })
 }
 
 func decodeAccessRule(r io.Reader, name string) (*structs.AccessRule, error) {

@@ -45,11 +45,7 @@ func (s *Server) putMachineType(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	return m, c.write(&fsm.MachineTypeUpsert{MachineType: *m, CAS: orNone(want)})
+	return c.writeObject(m, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas} })
 }
 
 func (s *Server) deleteMachineType(c *call) (any, error) {
@@ -57,11 +53,7 @@ func (s *Server) deleteMachineType(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.MachineTypeDelete{Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: name, CAS: cas} })
 }
 
 // redact hides a cluster's agent key hash from all but global administrators.
@@ -138,11 +130,7 @@ func (s *Server) deleteCluster(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.ClusterDelete{Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: name, CAS: cas} })
 }
 
 // createAgentKey issues a new key for a cluster's agent, replacing the old one.
@@ -214,11 +202,7 @@ func (s *Server) putVault(c *call) (any, error) {
 	if err := c.id.CheckWriteVault(v); err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	return v, c.write(&fsm.VaultUpsert{Vault: *v, CAS: orNone(want)})
+	return c.writeObject(v, func(cas structs.CAS) fsm.Command { return &fsm.VaultUpsert{Vault: *v, CAS: cas} })
 }
 
 func (s *Server) deleteVault(c *call) (any, error) {
@@ -226,11 +210,7 @@ func (s *Server) deleteVault(c *call) (any, error) {
 	if err := c.id.CheckAdminTenant(tenant); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.VaultDelete{Tenant: tenant, Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.VaultDelete{Tenant: tenant, Name: name, CAS: cas} })
 }
 
 func (s *Server) listApps(c *call) (any, error) {

@@ -136,11 +136,7 @@ func (s *Server) putBurstRule(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	return b, c.write(&fsm.BurstRuleUpsert{Rule: *b, CAS: orNone(want)})
+	return c.writeObject(b, func(cas structs.CAS) fsm.Command { return &fsm.BurstRuleUpsert{Rule: *b, CAS: cas} })
 }
 
 func (s *Server) deleteBurstRule(c *call) (any, error) {
@@ -148,9 +144,5 @@ func (s *Server) deleteBurstRule(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("burst rules"); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.BurstRuleDelete{Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.BurstRuleDelete{Name: name, CAS: cas} })
 }

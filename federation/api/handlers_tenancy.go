@@ -91,11 +91,7 @@ func (s *Server) putTenant(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	return t, c.write(&fsm.TenantUpsert{Tenant: *t, CAS: orNone(want)})
+	return c.writeObject(t, func(cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} })
 }
 
 func (s *Server) deleteTenant(c *call) (any, error) {
@@ -103,11 +99,7 @@ func (s *Server) deleteTenant(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
 		return nil, err
 	}
-	want, err := c.deleteCAS()
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: name}, c.write(&fsm.TenantDelete{Name: name, CAS: orNone(want)})
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: name, CAS: cas} })
 }
 
 func (s *Server) listTeams(c *call) (any, error) {
