@@ -22,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/flotilla-hpc/flotilla/test/proc"
 )
 
 //go:embed kwok-stages.yaml
@@ -62,7 +64,7 @@ type Env struct {
 	APIServerURL string
 
 	mu      sync.Mutex
-	procs   []*process // in start order; stopped in reverse
+	procs   []*proc.Process // in start order; stopped in reverse
 	stopped bool
 	tmpDir  bool
 }
@@ -132,7 +134,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		need = append(need, "kube-controller-manager")
 	}
 	for _, n := range need {
-		p, err := findBin(n)
+		p, err := proc.FindBin(n)
 		if err != nil {
 			return err
 		}
@@ -146,7 +148,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("pki: %w", err)
 	}
-	ports, err := freePorts(7)
+	ports, err := proc.FreePorts(7)
 	if err != nil {
 		return err
 	}
@@ -286,11 +288,11 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 // defaults). Benchmarks start it after creating their pods, to time
 // scheduling apart from pod creation.
 func (e *Env) StartScheduler(qps, burst int) error {
-	bin, err := findBin("kube-scheduler")
+	bin, err := proc.FindBin("kube-scheduler")
 	if err != nil {
 		return err
 	}
-	ports, err := freePorts(1)
+	ports, err := proc.FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -313,10 +315,10 @@ func (e *Env) StartScheduler(qps, burst int) error {
 // StopScheduler stops a running kube-scheduler.
 func (e *Env) StopScheduler() {
 	e.mu.Lock()
-	var keep []*process
-	var stop []*process
+	var keep []*proc.Process
+	var stop []*proc.Process
 	for _, p := range e.procs {
-		if p.name == "kube-scheduler" {
+		if p.Name == "kube-scheduler" {
 			stop = append(stop, p)
 		} else {
 			keep = append(keep, p)
@@ -325,12 +327,12 @@ func (e *Env) StopScheduler() {
 	e.procs = keep
 	e.mu.Unlock()
 	for _, p := range stop {
-		p.stop(10 * time.Second)
+		p.Stop(10 * time.Second)
 	}
 }
 
 func (e *Env) spawn(name, bin string, args []string) error {
-	p, err := startProcess(e.Dir, name, bin, args)
+	p, err := proc.Start(e.Dir, name, bin, args, proc.Options{})
 	if err != nil {
 		return err
 	}
@@ -345,8 +347,8 @@ func (e *Env) checkAlive() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, p := range e.procs {
-		if p.exited() {
-			return fmt.Errorf("%s exited early: %v", p.name, p.err)
+		if p.Exited() {
+			return fmt.Errorf("%s exited early: %v", p.Name, p.Err())
 		}
 	}
 	return nil
@@ -402,7 +404,7 @@ func (e *Env) hasProcess(name string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, p := range e.procs {
-		if p.name == name {
+		if p.Name == name {
 			return true
 		}
 	}
@@ -415,7 +417,7 @@ func (e *Env) PIDs() map[string]int {
 	defer e.mu.Unlock()
 	out := map[string]int{}
 	for _, p := range e.procs {
-		out[p.name] = p.cmd.Process.Pid
+		out[p.Name] = p.Pid()
 	}
 	return out
 }
@@ -428,10 +430,10 @@ func (e *Env) Stop() {
 		return
 	}
 	e.stopped = true
-	procs := append([]*process(nil), e.procs...)
+	procs := append([]*proc.Process(nil), e.procs...)
 	e.mu.Unlock()
 	for i := len(procs) - 1; i >= 0; i-- {
-		procs[i].stop(10 * time.Second)
+		procs[i].Stop(10 * time.Second)
 	}
 	if e.tmpDir {
 		_ = os.RemoveAll(e.Dir)
@@ -443,7 +445,7 @@ func (e *Env) failureTails() string {
 	defer e.mu.Unlock()
 	var s string
 	for _, p := range e.procs {
-		s += fmt.Sprintf("--- %s (%s) ---\n%s\n", p.name, p.logPath, p.tail(15))
+		s += fmt.Sprintf("--- %s (%s) ---\n%s\n", p.Name, p.LogPath, p.Tail(15))
 	}
 	return s
 }
@@ -452,10 +454,10 @@ func (e *Env) dumpLogs(t testing.TB) {
 	t.Logf("k8senv %q logs:\n%s", e.Name, e.failureTails())
 }
 
-func waitHTTP(ctx context.Context, c *http.Client, url string, p *process) error {
+func waitHTTP(ctx context.Context, c *http.Client, url string, p *proc.Process) error {
 	return poll(ctx, 50*time.Millisecond, func() (bool, error) {
-		if p.exited() {
-			return false, fmt.Errorf("%s exited: %v\n%s", p.name, p.err, p.tail(20))
+		if p.Exited() {
+			return false, fmt.Errorf("%s exited: %v\n%s", p.Name, p.Err(), p.Tail(20))
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := c.Do(req)
