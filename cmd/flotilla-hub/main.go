@@ -9,6 +9,12 @@
 //	flotilla-hub -config /etc/flotilla/hub.yaml
 //
 // SIGINT or SIGTERM shuts the replica down gracefully.
+//
+//	flotilla-hub check -data-dir /var/lib/flotilla
+//
+// checks a stopped replica's raft data without starting it: the log store,
+// its first and last index and term, and the snapshots; it exits 1 when a
+// replica could not start on the directory.
 package main
 
 import (
@@ -22,9 +28,35 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hubconfig"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 )
 
-func main() { os.Exit(run()) }
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(check(os.Args[2:]))
+	}
+	os.Exit(run())
+}
+
+func check(args []string) int {
+	fs := flag.NewFlagSet("flotilla-hub check", flag.ContinueOnError)
+	dir := fs.String("data-dir", "", "the data directory of a stopped replica (required)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *dir == "" || fs.NArg() > 0 {
+		fmt.Fprintln(os.Stderr, "usage: flotilla-hub check -data-dir DIR")
+		return 2
+	}
+	in := raftnode.Inspect(*dir)
+	if _, err := in.WriteTo(os.Stdout); err != nil || in.Err != nil {
+		return 1
+	}
+	return 0
+}
 
 func run() int {
 	s, err := hubconfig.Load(os.Args[1:], os.Getenv, os.Stderr)
@@ -49,6 +81,10 @@ func run() int {
 	defer stop()
 
 	h, err := hub.New(cfg)
+	if errors.Is(err, raftnode.ErrDamagedStore) {
+		fmt.Fprintln(os.Stderr, "flotilla-hub:", err)
+		return 1
+	}
 	if err != nil {
 		logger.Error("starting the replica", "error", err)
 		return 1

@@ -71,6 +71,37 @@ func (s *Settings) Check() error {
 	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
 		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
 	}
+	return s.checkRaftTuning()
+}
+
+// checkRaftTuning applies raft's own rules to the timing settings, with
+// raft's defaults standing in for those not set, so a bad combination is
+// refused as a setting rather than when raft starts.
+func (s *Settings) checkRaftTuning() error {
+	or := func(d Duration, def time.Duration) time.Duration {
+		if d == 0 {
+			return def
+		}
+		return time.Duration(d)
+	}
+	hb := or(s.RaftHeartbeatTimeout, time.Second)
+	el := or(s.RaftElectionTimeout, time.Second)
+	lease := or(s.RaftLeaderLeaseTimeout, 500*time.Millisecond)
+	const floor = 5 * time.Millisecond
+	switch {
+	case s.WALSegmentSize < 0 || (s.WALSegmentSize > 0 && s.WALSegmentSize < 16<<10):
+		return fmt.Errorf("wal segment size %d: want at least 16384 bytes", s.WALSegmentSize)
+	case hb < floor || el < floor || lease < floor:
+		return fmt.Errorf("raft timeouts must be at least %s", floor)
+	case el < hb:
+		return fmt.Errorf("raft election timeout %s is shorter than the heartbeat timeout %s", el, hb)
+	case lease > hb:
+		return fmt.Errorf("raft leader lease timeout %s is longer than the heartbeat timeout %s", lease, hb)
+	case s.SnapshotThreshold > 0 && s.TrailingLogs > 0 && s.TrailingLogs < s.SnapshotThreshold/2:
+		// Not raft's rule: with few trailing logs, a lagging follower or a
+		// replica whose newest snapshot is damaged needs a whole snapshot.
+		return fmt.Errorf("trailing logs %d: keep at least half the snapshot threshold (%d)", s.TrailingLogs, s.SnapshotThreshold)
+	}
 	return nil
 }
 
@@ -186,6 +217,13 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 	rc := raftnode.Config{
 		ID: raftnode.ServerID(s.ID), BindAddr: s.RaftBind, AdvertiseAddr: s.RaftAdvertise,
 		DataDir: s.DataDir, LogStore: s.LogStore, APIAddress: s.APIAdvertise, PeerAPI: map[raftnode.ServerID]string{},
+		HeartbeatTimeout:   time.Duration(s.RaftHeartbeatTimeout),
+		ElectionTimeout:    time.Duration(s.RaftElectionTimeout),
+		LeaderLeaseTimeout: time.Duration(s.RaftLeaderLeaseTimeout),
+		SnapshotInterval:   time.Duration(s.SnapshotInterval),
+		SnapshotThreshold:  s.SnapshotThreshold,
+		TrailingLogs:       s.TrailingLogs,
+		WALSegmentSize:     s.WALSegmentSize,
 	}
 	// A joining replica has no bootstrap peers and knows only its own API
 	// address; it learns the others' from the replica directory.

@@ -119,6 +119,23 @@ type Settings struct {
 	// queue; 0 never does.
 	AcceptTimeout Duration `json:"accept_timeout,omitempty"`
 
+	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
+	// leader lease 500 ms). Replicas far apart or on busy machines want
+	// longer ones; give every replica the same values.
+	RaftHeartbeatTimeout   Duration `json:"raft_heartbeat_timeout,omitempty"`
+	RaftElectionTimeout    Duration `json:"raft_election_timeout,omitempty"`
+	RaftLeaderLeaseTimeout Duration `json:"raft_leader_lease_timeout,omitempty"`
+	// SnapshotInterval is how often raft checks whether to snapshot and
+	// SnapshotThreshold how many new log entries make it do so;
+	// TrailingLogs is how many entries a snapshot leaves in the log (for
+	// followers that lag). 0 takes raft's defaults (120 s, 8192, 10240).
+	SnapshotInterval  Duration `json:"snapshot_interval,omitempty"`
+	SnapshotThreshold uint64   `json:"snapshot_threshold,omitempty"`
+	TrailingLogs      uint64   `json:"trailing_logs,omitempty"`
+	// WALSegmentSize is the size in bytes at which the WAL log store
+	// starts a new segment file; 0 takes the default (64 MiB).
+	WALSegmentSize int `json:"wal_segment_size,omitempty"`
+
 	// Secrets, read from files or the environment.
 	InternalSecret Secret `json:"-"`
 	AdminPassword  Secret `json:"-"`
@@ -198,6 +215,13 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.WriteTimeout, "write-timeout", "bound of a write while no leader is reachable")
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
+	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
+	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
+	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default 500ms)")
+	fs.Var(&flagged.SnapshotInterval, "snapshot-interval", "how often raft considers a snapshot (default 2m)")
+	fs.Uint64Var(&flagged.SnapshotThreshold, "snapshot-threshold", 0, "new log entries that make raft snapshot (default 8192)")
+	fs.Uint64Var(&flagged.TrailingLogs, "trailing-logs", 0, "log entries a snapshot leaves behind (default 10240)")
+	fs.IntVar(&flagged.WALSegmentSize, "wal-segment-size", 0, "bytes at which the WAL log store starts a new segment file (default 64 MiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
 			EnvInternalSecret, EnvAdminPassword, EnvAdminAPIKey)
@@ -275,6 +299,20 @@ func overlay(dst, src *Settings, name string) error {
 		dst.DispatchInterval = src.DispatchInterval
 	case "accept-timeout":
 		dst.AcceptTimeout = src.AcceptTimeout
+	case "raft-heartbeat-timeout":
+		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
+	case "raft-election-timeout":
+		dst.RaftElectionTimeout = src.RaftElectionTimeout
+	case "raft-leader-lease-timeout":
+		dst.RaftLeaderLeaseTimeout = src.RaftLeaderLeaseTimeout
+	case "snapshot-interval":
+		dst.SnapshotInterval = src.SnapshotInterval
+	case "snapshot-threshold":
+		dst.SnapshotThreshold = src.SnapshotThreshold
+	case "trailing-logs":
+		dst.TrailingLogs = src.TrailingLogs
+	case "wal-segment-size":
+		dst.WALSegmentSize = src.WALSegmentSize
 	default:
 		return fmt.Errorf("hubconfig: flag -%s is not mapped to a setting", name)
 	}

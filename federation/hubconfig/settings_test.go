@@ -102,6 +102,19 @@ write_timeout: 20s
 					InternalSecret: testSecret, AdminAPIKey: testKey}
 			},
 		},
+		"raft tuning from flags": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-raft-heartbeat-timeout", "2s",
+				"-raft-election-timeout", "3s", "-raft-leader-lease-timeout", "1s", "-snapshot-interval", "30s",
+				"-snapshot-threshold", "4096", "-trailing-logs", "8192", "-wal-segment-size", "1048576"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080",
+					RaftHeartbeatTimeout: Duration(2e9), RaftElectionTimeout: Duration(3e9),
+					RaftLeaderLeaseTimeout: Duration(1e9), SnapshotInterval: Duration(30e9),
+					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20}
+			},
+		},
 		"json file, admin password defaults the user": {
 			args: []string{"-config", jsonFile, "-http-addr", "127.0.0.1:9000"},
 			env:  map[string]string{EnvAdminPassword: "pw"},
@@ -179,6 +192,13 @@ func TestLoadErrors(t *testing.T) {
 		"bad join url":             {args: append(base, "-join", "ftp://x:1"), wantErr: "join"},
 		"bad log store":            {args: append(base, "-bootstrap", "self", "-log-store", "rocks"), wantErr: `log store "rocks"`},
 		"http addr without a port": {args: append(base, "-bootstrap", "self", "-http-addr", "localhost"), wantErr: "http addr"},
+		"election below heartbeat": {args: append(base, "-bootstrap", "self", "-raft-heartbeat-timeout", "2s"),
+			wantErr: "election timeout 1s is shorter than the heartbeat timeout 2s"},
+		"lease above heartbeat": {args: append(base, "-bootstrap", "self", "-raft-leader-lease-timeout", "3s"),
+			wantErr: "leader lease timeout 3s is longer"},
+		"few trailing logs": {args: append(base, "-bootstrap", "self", "-snapshot-threshold", "1000", "-trailing-logs", "10"),
+			wantErr: "keep at least half"},
+		"tiny wal segments": {args: append(base, "-bootstrap", "self", "-wal-segment-size", "100"), wantErr: "wal segment size"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

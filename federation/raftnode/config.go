@@ -46,6 +46,9 @@ type Config struct {
 	// LogStoreBolt, or "" for the kind DataDir already holds (LogStoreWAL
 	// for a new directory; LogStoreBolt when NoSync is set).
 	LogStore string
+	// WALSegmentSize is the size at which the WAL log store starts a new
+	// segment file; 0 takes raft-wal's default (64 MiB).
+	WALSegmentSize int
 	// InMemory keeps log, stable and snapshot stores in memory (tests only:
 	// nothing survives a restart).
 	InMemory bool

@@ -11,6 +11,15 @@
 // created with; asking for the other kind is an error, not a silent new log.
 // Both sit behind raft's LogCache.
 //
+// Before raft starts, New reads back what raft will read — the current
+// term, the newest snapshot whose data matches its checksum (a torn one
+// is skipped, as raft skips it) and every log entry, checking that the
+// log continues where that snapshot ends — and fails with a *StoreError
+// (errors.Is ErrDamagedStore) naming the data directory, the store and
+// the way to recover, instead of letting raft panic on damaged data or
+// start on part of it. Inspect does the same for `flotilla-hub check`
+// without changing the directory.
+//
 // # Writes
 //
 // Node.Apply batches the commands of concurrent callers into one raft log

@@ -2,7 +2,6 @@ package raftnode
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -69,7 +68,13 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	logger.Debug("log store opened", "kind", st.kind, "dir", cfg.DataDir)
+	span, snap, err := verifyStores(cfg, st)
+	if err != nil {
+		_ = st.closeFn()
+		return nil, err
+	}
+	logger.Debug("log store opened", "kind", st.kind, "dir", cfg.DataDir,
+		"first_index", span.first, "last_index", span.last, "snapshot", snapshotID(snap))
 	trans, err := newTransport(cfg, logger)
 	if err != nil {
 		_ = st.closeFn()
@@ -77,11 +82,17 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 	}
 	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}}
 	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm}
-	r, err := raft.NewRaft(rc, fsm, st.logs, st.stable, snaps, trans)
+	var r *raft.Raft
+	// raft.NewRaft panics when a log entry it reads at startup fails;
+	// verifyStores read them already, this is the last line of defence.
+	err = safely(func() (err error) {
+		r, err = raft.NewRaft(rc, fsm, st.logs, st.stable, snaps, trans)
+		return err
+	})
 	if err != nil {
 		_ = trans.Close()
 		_ = st.closeFn()
-		return nil, fmt.Errorf("raftnode: start raft: %w", err)
+		return nil, storeError(cfg, st.kind, "start raft", err)
 	}
 	n := &Node{
 		cfg:           cfg,

@@ -61,6 +61,7 @@ func openStores(cfg Config, logger hclog.Logger) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
+	removeTornSnapshots(cfg.DataDir, logger)
 	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.DataDir, cfg.SnapshotRetain, logger.Named("snapshots"))
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: snapshot store: %w", err)
@@ -76,24 +77,23 @@ func openStores(cfg Config, logger hclog.Logger) (*stores, error) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("raftnode: wal dir: %w", err)
 		}
-		// WAL.Close leaves the meta store (a bolt file with a lock) open,
-		// so a restart in the same process would wait on the lock forever:
-		// own the meta store and close it after the WAL.
-		meta := &metadb.BoltMetaDB{}
-		w, err := raftwal.Open(dir, raftwal.WithMetaStore(meta), raftwal.WithLogger(logger.Named("wal")))
+		w, err := openWAL(dir, cfg.WALSegmentSize, logger)
 		if err != nil {
-			_ = meta.Close()
-			return nil, fmt.Errorf("raftnode: wal store: %w", err)
+			return nil, storeError(cfg, LogStoreWAL, "open", err)
 		}
-		logs, stable = w, w
-		closer = func() error { return errors.Join(w.Close(), meta.Close()) }
+		// Since raft-wal v0.4.1 WAL.Close also closes its meta store.
+		logs, stable, closer = w, w, w.Close
 	default:
-		b, err := raftboltdb.New(raftboltdb.Options{
-			Path:   filepath.Join(cfg.DataDir, boltFileName),
-			NoSync: cfg.NoSync,
+		var b *raftboltdb.BoltStore
+		err := safely(func() (err error) {
+			b, err = raftboltdb.New(raftboltdb.Options{
+				Path:   filepath.Join(cfg.DataDir, boltFileName),
+				NoSync: cfg.NoSync,
+			})
+			return err
 		})
 		if err != nil {
-			return nil, fmt.Errorf("raftnode: bolt store: %w", err)
+			return nil, storeError(cfg, LogStoreBolt, "open", err)
 		}
 		logs, stable, closer = b, b, b.Close
 	}
@@ -154,6 +154,28 @@ func exists(path string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("raftnode: %w", err)
+}
+
+// openWAL opens the raft-wal store in dir. Open does not release the meta
+// store's file lock when it fails (raft-wal v0.4.1), so the meta store is
+// ours until Open succeeds: a failed open in a process that goes on (a
+// retry, `flotilla-hub check`) must not leave the directory locked.
+func openWAL(dir string, segmentSize int, logger hclog.Logger) (*raftwal.WAL, error) {
+	meta := &metadb.BoltMetaDB{}
+	if segmentSize <= 0 {
+		segmentSize = raftwal.DefaultSegmentSize
+	}
+	var w *raftwal.WAL
+	err := safely(func() (err error) {
+		w, err = raftwal.Open(dir, raftwal.WithMetaStore(meta), raftwal.WithLogger(logger.Named("wal")),
+			raftwal.WithSegmentSize(segmentSize))
+		return err
+	})
+	if err != nil {
+		_ = meta.Close()
+		return nil, err
+	}
+	return w, nil
 }
 
 // LogStore returns the kind of log store the node runs on: LogStoreWAL,
