@@ -30,7 +30,7 @@ KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) \
 	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION))
 
-.PHONY: all build tools test test-short bench demo lint clean
+.PHONY: all build tools test test-short soak bench demo lint clean
 
 all: build
 
@@ -82,6 +82,11 @@ test: tools build
 # Pure and unit tests only: seconds, no tools needed.
 test-short:
 	$(GO) test -count=1 -short ./...
+
+# Long crash runs: 200 SIGKILLs per log store against real hub processes.
+soak: build
+	FLOTILLA_BIN=$(BIN) FLOTILLA_KILLS=200 $(GO) test -count=1 -timeout 90m -run 'TestReplicaSurvivesSIGKILLLoop' -v ./test/crash
+	@test/no-leftovers.sh $(BIN)
 
 bench: tools build
 	FLOTILLA_BIN=$(BIN) $(GO) run ./test/bench -bin $(BIN)
