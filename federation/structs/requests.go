@@ -121,9 +121,12 @@ type ClusterStatusReport struct {
 	Jobs     []JobReport         `json:"jobs,omitempty"`
 }
 
-// JobReport is an agent's report on one job.
+// JobReport is an agent's report on one job. Number must be the job's
+// number: an id may be used again after its job is purged, a number never
+// is, so a late report about a purged job cannot land on a newer job.
 type JobReport struct {
 	ID        string   `json:"id"`
+	Number    uint64   `json:"number"`
 	State     JobState `json:"state"`
 	Substatus string   `json:"substatus,omitempty"`
 	ExitCode  int      `json:"exit_code,omitempty"`
@@ -131,23 +134,80 @@ type JobReport struct {
 }
 
 // ClusterStatusResult answers a ClusterStatusReport: one entry per job
-// report, in order; Error is empty when the report was recorded.
+// report, in order.
 type ClusterStatusResult struct {
 	Jobs []JobReportResult `json:"jobs,omitempty"`
 }
 
-// JobReportResult is the outcome of one JobReport.
+// ReportOutcome is what became of one JobReport.
+type ReportOutcome string
+
+// Report outcomes. An agent forgets a report once it is Applied or Stale
+// and keeps (and sends again) a report whose outcome is Retry.
+const (
+	// ReportApplied: recorded, or it repeats what is recorded (a final
+	// state reported again).
+	ReportApplied ReportOutcome = "applied"
+	// ReportStale: it can never apply — the job is gone (purged), its id
+	// belongs to another number, it was moved to another cluster, or its
+	// recorded state does not allow this one (it ended otherwise). Nothing
+	// to retry.
+	ReportStale ReportOutcome = "stale"
+	// ReportRetry: not recorded for a passing reason (no leader, a write
+	// timed out); send it again.
+	ReportRetry ReportOutcome = "retry"
+)
+
+// JobReportResult is the outcome of one JobReport; Error says why when
+// the outcome is not ReportApplied.
 type JobReportResult struct {
-	ID    string `json:"id"`
-	Error string `json:"error,omitempty"`
+	ID      string        `json:"id"`
+	Number  uint64        `json:"number,omitempty"`
+	Outcome ReportOutcome `json:"outcome,omitempty"`
+	Error   string        `json:"error,omitempty"`
 }
 
-// AssignmentList is the reply to GET /v1/clusters/{name}/assignments: the
-// jobs assigned to the cluster that changed after the requested index, and
-// the jobs table's index to ask for next.
+// AssignmentList is the reply to GET /v1/clusters/{name}/assignments.
+// A full listing (index 0) holds every job assigned to the cluster and not
+// ended; a watch (index > 0) waits until the jobs or the catalog change
+// past index and holds the cluster's jobs that changed after it,
+// including those that ended or moved away since (their State and
+// Cluster say so). Both are paged in job-number order: Next, when
+// non-zero, is the after value of the next page. Index is the raft index
+// the whole reply was read at, the value to watch from next.
 type AssignmentList struct {
-	Jobs  []*Job `json:"jobs"`
-	Index uint64 `json:"index"`
+	Assignments []*Assignment `json:"assignments"`
+	// MachineTypes are the machine types pinned to the cluster as of
+	// Index, for level 1 and the capacity report: a change reaches the
+	// agent with the next watch.
+	MachineTypes []*MachineType `json:"machine_types"`
+	Index        uint64         `json:"index"`
+	Next         uint64         `json:"next,omitempty"`
+
+	// Jobs is the list before assignments were self-contained; it goes
+	// once the hub and agent use Assignments.
+	Jobs []*Job `json:"jobs,omitempty"`
+}
+
+// Assignment is everything an agent needs to run one job, read from one
+// hub snapshot, so the agent makes no call back per job.
+type Assignment struct {
+	Job *Job `json:"job"`
+	// MachineType is the machine type the job runs on (the burst rule's,
+	// when one placed it).
+	MachineType *MachineType `json:"machine_type,omitempty"`
+	// Command is the AppDef command the job runs (Job.Command of its app)
+	// and Image the app's container image ("" for the agent's default).
+	Command *Command `json:"command,omitempty"`
+	Image   string   `json:"image,omitempty"`
+	// Vault is the job's vault, nil when it has none.
+	Vault *Vault `json:"vault,omitempty"`
+	// Identity is the uid/gid the job runs as, nil when the hub knows none.
+	Identity *Identity `json:"identity,omitempty"`
+	// Problem, when set, says why the job cannot run (its app, command,
+	// machine type or vault no longer exists): the agent ends it with this
+	// reason and creates nothing for it.
+	Problem string `json:"problem,omitempty"`
 }
 
 // ErrorBody is the JSON body of every error reply.
