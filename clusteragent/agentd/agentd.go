@@ -5,6 +5,9 @@ package agentd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +28,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -39,6 +43,12 @@ type Config struct {
 	// hub for the agent key (written to KeyFile, if set, for restarts).
 	BootstrapToken string
 	KeyFile        string
+	// HubCAFile is the CA the hub's certificate is checked against. When
+	// it does not exist yet and the bootstrap token carries the hub CA's
+	// pin (hubtls.JoinToken), the agent checks the hub against the pin on
+	// first contact and saves the CA it pinned here. Empty: the system's
+	// CAs (a hub with a certificate from a public CA).
+	HubCAFile string
 	// Kube is the API server of this cluster.
 	Kube *rest.Config
 	// Namespace the agent runs jobs in (created if missing).
@@ -82,6 +92,10 @@ func New(cfg Config) (*Agent, error) {
 		}
 		cfg.AgentKey = key
 	}
+	hubTLS, err := hubTLSConfig(cfg.HubCAFile)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Cluster == "" || len(cfg.HubURLs) == 0 || cfg.AgentKey == "" || cfg.Kube == nil {
 		return nil, errors.New("agentd: cluster, hub URLs, an agent key (or bootstrap token) and kubeconfig are required")
 	}
@@ -95,7 +109,7 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	hub, err := client.New(cfg.HubURLs, cfg.AgentKey)
+	hub, err := client.New(cfg.HubURLs, cfg.AgentKey, client.WithTLS(hubTLS))
 	if err != nil {
 		return nil, err
 	}
@@ -151,17 +165,57 @@ func (a *Agent) Run(ctx context.Context) error {
 	return <-errc
 }
 
-// register exchanges the bootstrap token for the agent key, once.
+// hubTLSConfig trusts the CA in caFile, or the system's CAs when there is
+// none.
+func hubTLSConfig(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(caFile); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	tc, err := hubtls.ClientFromCAFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("agentd: hub CA: %w", err)
+	}
+	return tc, nil
+}
+
+// register exchanges the bootstrap token for the agent key, once. When
+// the token carries the hub CA's pin and no CA file exists yet, the hub is
+// checked against the pin and the CA it presents is saved to HubCAFile.
 func register(cfg Config) (string, error) {
-	anon, err := client.New(cfg.HubURLs, "")
+	token, pin, err := hubtls.SplitToken(cfg.BootstrapToken)
+	if err != nil {
+		return "", fmt.Errorf("agentd: bootstrap token: %w", err)
+	}
+	tc, err := hubTLSConfig(cfg.HubCAFile)
 	if err != nil {
 		return "", err
 	}
+	var pinned *x509.Certificate
+	if tc == nil && pin != "" {
+		tc = hubtls.PinnedClient(pin, func(c *x509.Certificate) { pinned = c })
+	}
+	anon, err := client.New(cfg.HubURLs, "", client.WithTLS(tc))
+	if err != nil {
+		return "", err
+	}
+	defer anon.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	k, err := anon.Register(ctx, cfg.Cluster, cfg.BootstrapToken)
+	k, err := anon.Register(ctx, cfg.Cluster, token)
 	if err != nil {
 		return "", fmt.Errorf("agentd: registering cluster %s: %w", cfg.Cluster, err)
+	}
+	if pinned != nil {
+		if cfg.HubCAFile == "" {
+			return "", errors.New("agentd: the bootstrap token pins the hub's CA: give a file to keep it in (-hub-ca-file)")
+		}
+		caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pinned.Raw})
+		if err := os.WriteFile(cfg.HubCAFile, caPEM, 0o644); err != nil {
+			return "", fmt.Errorf("agentd: saving the hub CA: %w", err)
+		}
 	}
 	if cfg.KeyFile != "" {
 		if err := os.WriteFile(cfg.KeyFile, []byte(k.Key+"\n"), 0o600); err != nil {

@@ -35,6 +35,7 @@ func run() error {
 		hubs      = flag.String("hub", os.Getenv("FLOTILLA_HUB"), "comma-separated hub URLs (env FLOTILLA_HUB)")
 		keyFile   = flag.String("agent-key-file", "", "file holding the cluster's agent key (else env FLOTILLA_AGENT_KEY); written after registration")
 		bootFile  = flag.String("bootstrap-token-file", "", "file holding a one-time bootstrap token, used when no agent key exists yet")
+		caFile    = flag.String("hub-ca-file", "", "CA file the hub's certificate is checked against; written on first contact when the bootstrap token pins the hub's CA")
 		kubecfg   = flag.String("kubeconfig", "", "kubeconfig of the cluster (default: in-cluster config)")
 		namespace = flag.String("namespace", "flotilla-jobs", "namespace the jobs run in")
 		extraNS   = flag.String("schedule-namespaces", "", "comma-separated further namespaces whose gangs the agent schedules")
@@ -89,7 +90,7 @@ func run() error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	a, err := agentd.New(agentd.Config{
-		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: *keyFile,
+		Cluster: *cluster, HubURLs: splitList(*hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: *keyFile, HubCAFile: *caFile,
 		Kube: kube, Namespace: *namespace, ExtraNamespaces: splitList(*extraNS),
 		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, IDMapperURL: *idmapURL, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -74,6 +75,14 @@ type Config struct {
 	// InternalSecret authenticates other replicas on /internal/v1/...;
 	// empty disables those endpoints.
 	InternalSecret string
+	// PeerCertRequired makes the internal endpoints also require a client
+	// certificate that the TLS layer verified against the replicas' CA
+	// (mutual TLS between replicas); set whenever the API serves TLS.
+	PeerCertRequired bool
+	// CAPin is the pin of the CA that signed the API's certificate
+	// (hubtls.Pin); bootstrap tokens carry it so that a new agent can
+	// check the hub on first contact. Empty: tokens carry no pin.
+	CAPin string
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// Logger receives the server's logs; nil discards them.
@@ -82,17 +91,20 @@ type Config struct {
 
 // Server is the API's http.Handler.
 type Server struct {
-	b       Backend
-	authn   *auth.Authenticator
-	secret  []byte
-	maxBody int64
-	log     *slog.Logger
-	mux     *http.ServeMux
+	b        Backend
+	authn    *auth.Authenticator
+	secret   []byte
+	peerCert bool
+	caPin    string
+	maxBody  int64
+	log      *slog.Logger
+	mux      *http.ServeMux
 }
 
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{b: cfg.Backend, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
+		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
 		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
@@ -164,6 +176,9 @@ func (s *Server) admit(c *call, a access) (any, error) {
 		}
 		c.id = id
 	case internal:
+		if s.peerCert && !hubtls.IsPeer(c.r.TLS) {
+			return nil, structs.Errorf(structs.ErrUnauthorized, "internal endpoint: a replica certificate is required")
+		}
 		got := []byte(c.r.Header.Get(InternalSecretHeader))
 		if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
 			return nil, structs.Errorf(structs.ErrUnauthorized, "internal endpoint")

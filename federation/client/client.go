@@ -18,6 +18,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,8 @@ type Client struct {
 	retryTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
-	spread       bool          // ignore leader hints
+	spread       bool // ignore leader hints
+	tls          *tls.Config
 	next         atomic.Uint32 // index of the URL to try first
 }
 
@@ -59,6 +61,11 @@ type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (transport, TLS, timeouts).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithTLS sets the TLS configuration of the default transport: the CAs it
+// trusts (e.g. hubtls.ClientFromCAFile for a hub with its own CA), a
+// client certificate. Ignored with WithHTTPClient.
+func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
 
 // WithRetryTimeout bounds how long one call keeps retrying other replicas;
 // the call's context may end it sooner.
@@ -108,6 +115,8 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 		c.hc = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     c.tls,
+			ForceAttemptHTTP2:   true,
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     90 * time.Second,
@@ -226,6 +235,12 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		c.auth(req)
 	}
 	resp, err := c.hc.Do(req)
+	var badCert *tls.CertificateVerificationError
+	if errors.As(err, &badCert) {
+		// Another replica will not present a better certificate, nor will
+		// this one later: a wrong CA or name is a configuration error.
+		return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
+	}
 	if err != nil {
 		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: %w", r.method, base, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/hashicorp/go-hclog"
 )
@@ -38,6 +39,13 @@ type Config struct {
 	HTTPAddr string
 	// Listener, if set, is the listener the API serves on.
 	Listener net.Listener
+
+	// TLS is the replica's TLS material: the API serves HTTPS (HTTP/2),
+	// raft runs mutual TLS, and replicas call each other's internal
+	// endpoints presenting their certificates. Nil serves plain HTTP and
+	// plain raft: loopback development and in-process tests only (the
+	// flotilla-hub command refuses it without -insecure-http).
+	TLS *hubtls.Replica
 
 	// InternalSecret authenticates replicas to each other on the internal
 	// endpoints (/internal/v1/...). Required with more than one replica;
@@ -110,6 +118,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TLS != nil && c.Raft.TLS == nil && c.Raft.StreamLayer == nil {
+		c.Raft.TLS = &raftnode.TLS{Server: c.TLS.RaftServer(), Client: c.TLS.RaftClient()}
 	}
 	return c, nil
 }

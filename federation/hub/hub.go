@@ -107,21 +107,33 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
 	if h.fwd.Transport == nil {
-		h.fwd.Transport = &http.Transport{
+		t := &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        4 * defaultForwardIdlePerHost,
 			MaxIdleConnsPerHost: defaultForwardIdlePerHost,
 			IdleConnTimeout:     90 * time.Second,
 		}
+		if cfg.TLS != nil {
+			t.TLSClientConfig = cfg.TLS.PeerClient()
+			t.ForceAttemptHTTP2 = true
+		}
+		h.fwd.Transport = t
 	}
-	h.api = api.New(api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
-		MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger.With("component", "api")})
+	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
+		MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger.With("component", "api")}
+	if cfg.TLS != nil {
+		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
+	}
+	h.api = api.New(acfg)
 	h.srv = &http.Server{
 		Handler:           h.api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLS != nil {
+		h.srv.TLSConfig = cfg.TLS.APIServer()
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
@@ -133,7 +145,13 @@ func New(cfg Config) (*Hub, error) {
 // replica is shut down.
 func (h *Hub) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- h.srv.Serve(h.ln) }()
+	go func() {
+		if h.srv.TLSConfig != nil {
+			errc <- h.srv.ServeTLS(h.ln, "", "") // certificates come from TLSConfig
+			return
+		}
+		errc <- h.srv.Serve(h.ln)
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), defaultShutdownGrace)

@@ -31,14 +31,8 @@ func (s *Settings) Check() error {
 	if s.HTTPAddr == "" {
 		s.HTTPAddr = DefaultHTTPAddr
 	}
-	if s.RaftBind == "" {
-		s.RaftBind = DefaultRaftBind
-	}
 	if err := checkHostPort(s.HTTPAddr, false); err != nil {
 		return fmt.Errorf("http addr: %w", err)
-	}
-	if err := checkHostPort(s.RaftBind, false); err != nil {
-		return fmt.Errorf("raft bind: %w", err)
 	}
 	switch {
 	case s.Bootstrap.IsZero() && s.Join == "":
@@ -71,7 +65,10 @@ func (s *Settings) Check() error {
 	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
 		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
 	}
-	return s.checkRaftTuning()
+	if err := s.checkRaftTuning(); err != nil {
+		return err
+	}
+	return s.checkTLS()
 }
 
 // checkRaftTuning applies raft's own rules to the timing settings, with
@@ -126,14 +123,23 @@ func (s *Settings) resolveSelf() error {
 		switch {
 		case self != nil:
 			s.RaftAdvertise = self.RaftAddr
-		case s.Bootstrap.Self:
+		case s.Bootstrap.Self && s.RaftBind != "":
 			s.RaftAdvertise = loopbackIfUnspecified(s.RaftBind)
-		default:
+		case s.Bootstrap.Self:
+			s.RaftAdvertise = DefaultRaftBind
+		default: // joining: peers must be told where to dial
 			s.RaftAdvertise = s.RaftBind
 		}
 	}
 	if err := checkHostPort(s.RaftAdvertise, true); err != nil {
 		return fmt.Errorf("raft advertise address (set -raft-advertise): %w", err)
+	}
+	if s.RaftBind == "" {
+		// Listen where peers dial, not on every interface.
+		s.RaftBind = s.RaftAdvertise
+	}
+	if err := checkHostPort(s.RaftBind, false); err != nil {
+		return fmt.Errorf("raft bind: %w", err)
 	}
 	if s.APIAdvertise == "" {
 		switch {
@@ -236,7 +242,12 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 			ID: raftnode.ServerID(p.ID), Address: raftnode.ServerAddress(p.RaftAddr)})
 		rc.PeerAPI[raftnode.ServerID(p.ID)] = p.API
 	}
+	tlsMaterial, err := s.loadTLS()
+	if err != nil {
+		return hub.Config{}, err
+	}
 	cfg := hub.Config{
+		TLS:  tlsMaterial,
 		Raft: rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
 		InternalSecret: s.InternalSecret.Reveal(),
 		Auth:           auth.Config{SystemTenant: s.SystemTenant},

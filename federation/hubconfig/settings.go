@@ -33,8 +33,11 @@ const (
 
 // Defaults of Settings.
 const (
-	DefaultHTTPAddr  = ":8080"
-	DefaultRaftBind  = ":7000"
+	DefaultHTTPAddr = ":8080"
+	// DefaultRaftBind is where raft listens when neither -raft-bind nor an
+	// advertised raft address says otherwise: raft binds to the address it
+	// advertises, never to every interface by default.
+	DefaultRaftBind  = "127.0.0.1:7000"
 	DefaultAdminUser = "admin"
 	// MinSecretLen is the shortest internal secret or admin API key accepted.
 	MinSecretLen = 16
@@ -136,6 +139,20 @@ type Settings struct {
 	// starts a new segment file; 0 takes the default (64 MiB).
 	WALSegmentSize int `json:"wal_segment_size,omitempty"`
 
+	// TLSCert and TLSKey are the API's certificate (chain) and key, also
+	// the replica's identity towards its peers unless PeerCert is set;
+	// ClientCA is the CA whose certificates identify replicas (raft and
+	// the internal endpoints run mutual TLS with them). PeerCert and
+	// PeerKey, optional, are a separate replica identity for installs
+	// whose API certificate comes from another CA. InsecureHTTP serves
+	// plain HTTP and plain raft instead, on loopback addresses only.
+	TLSCert      string `json:"tls_cert,omitempty"`
+	TLSKey       string `json:"tls_key,omitempty"`
+	ClientCA     string `json:"client_ca,omitempty"`
+	PeerCert     string `json:"peer_cert,omitempty"`
+	PeerKey      string `json:"peer_key,omitempty"`
+	InsecureHTTP bool   `json:"insecure_http,omitempty"`
+
 	// Secrets, read from files or the environment.
 	InternalSecret Secret `json:"-"`
 	AdminPassword  Secret `json:"-"`
@@ -182,7 +199,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir), slog.String("log_store", s.LogStore),
 		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
 		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
-		slog.Bool("internal_secret_set", s.InternalSecret != ""),
+		slog.Bool("internal_secret_set", s.InternalSecret != ""), slog.Bool("tls", s.tlsOn()),
 	)
 }
 
@@ -221,6 +238,12 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.SnapshotInterval, "snapshot-interval", "how often raft considers a snapshot (default 2m)")
 	fs.Uint64Var(&flagged.SnapshotThreshold, "snapshot-threshold", 0, "new log entries that make raft snapshot (default 8192)")
 	fs.Uint64Var(&flagged.TrailingLogs, "trailing-logs", 0, "log entries a snapshot leaves behind (default 10240)")
+	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "the API's certificate file (PEM chain); also the replica's identity to peers")
+	fs.StringVar(&flagged.TLSKey, "tls-key", "", "the key of -tls-cert")
+	fs.StringVar(&flagged.ClientCA, "client-ca", "", "CA file whose certificates identify replicas (raft and internal calls use mutual TLS)")
+	fs.StringVar(&flagged.PeerCert, "peer-cert", "", "a separate replica identity for raft and internal calls (default -tls-cert)")
+	fs.StringVar(&flagged.PeerKey, "peer-key", "", "the key of -peer-cert")
+	fs.BoolVar(&flagged.InsecureHTTP, "insecure-http", false, "serve plain HTTP and plain raft, on loopback addresses only (development)")
 	fs.IntVar(&flagged.WALSegmentSize, "wal-segment-size", 0, "bytes at which the WAL log store starts a new segment file (default 64 MiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
@@ -311,6 +334,18 @@ func overlay(dst, src *Settings, name string) error {
 		dst.SnapshotThreshold = src.SnapshotThreshold
 	case "trailing-logs":
 		dst.TrailingLogs = src.TrailingLogs
+	case "tls-cert":
+		dst.TLSCert = src.TLSCert
+	case "tls-key":
+		dst.TLSKey = src.TLSKey
+	case "client-ca":
+		dst.ClientCA = src.ClientCA
+	case "peer-cert":
+		dst.PeerCert = src.PeerCert
+	case "peer-key":
+		dst.PeerKey = src.PeerKey
+	case "insecure-http":
+		dst.InsecureHTTP = src.InsecureHTTP
 	case "wal-segment-size":
 		dst.WALSegmentSize = src.WALSegmentSize
 	default:
