@@ -71,7 +71,7 @@ type PodSpec struct {
 
 // Gang is a job's group of pods, bound all together or not at all.
 type Gang struct {
-	ID       string // the job id; unique among the pending gangs
+	ID       string // unique among the pending gangs (the agent uses "namespace/job number")
 	Tenant   string // empty: not subject to tenant isolation
 	Priority int    // higher first
 	Created  time.Time

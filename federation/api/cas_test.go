@@ -11,21 +11,21 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // replicated is a 3-replica hub with one client per replica that stays on
 // it (followers forward writes to the leader), all as the administrator.
 type replicated struct {
-	c       *hub.TestCluster
+	c       *hubtest.Cluster
 	ctx     context.Context
 	clients []*client.Client
 }
 
 func newReplicated(t *testing.T) *replicated {
 	t.Helper()
-	c := hub.NewTestCluster(t, 3, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 3, hubtest.Options{NoSync: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	if _, err := c.WaitReady(ctx); err != nil {

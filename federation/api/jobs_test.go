@@ -10,7 +10,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -180,7 +180,7 @@ func TestJarviceSurface(t *testing.T) {
 		t.Errorf("active jobs after terminate = %+v", jobs)
 	}
 	for name, tc := range map[string]struct{ user, key string }{
-		"wrong key": {"alice", key[:len(key)-1] + "0"}, "other user": {hub.TestAdmin, key}, "no key": {"alice", ""},
+		"wrong key": {"alice", key[:len(key)-1] + "0"}, "other user": {hubtest.Admin, key}, "no key": {"alice", ""},
 	} {
 		_, err := c.JarviceStatus(ctx, tc.user, tc.key, ref)
 		if !errors.Is(err, structs.ErrUnauthorized) {

@@ -24,7 +24,8 @@
 // consults; the static peer map of the configuration is only the initial
 // fallback. A new replica joins a running cluster with JoinCluster, which
 // calls POST /internal/v1/join on any member: the leader lists it and adds
-// it as a voter. RemoveReplica takes one out again.
+// it as a non-voter; once it has caught up it asks again and is promoted
+// to voter. RemoveReplica takes one out again.
 package hub
 
 import (

@@ -90,7 +90,8 @@ type Settings struct {
 	// Join is the API URL of a running member to join through: the replica
 	// starts raft without a bootstrap configuration, serves its API and asks
 	// the cluster (POST /internal/v1/join, with the internal secret) to add
-	// it as a voter. A replica that is already a member does not ask again.
+	// it, first as a non-voter and, once it has caught up, as a voter. A
+	// replica that is already a voter does not ask again.
 	Join string `json:"join,omitempty"`
 
 	// InternalSecretFile names a file holding the replicas' shared secret

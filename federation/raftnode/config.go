@@ -114,8 +114,9 @@ type Config struct {
 	TLS *TLS
 
 	// StreamLayer, if set, replaces the TCP listener/dialer (BindAddr and
-	// AdvertiseAddr are then ignored). The test cluster uses it for fault
-	// injection. The node closes it on shutdown.
+	// AdvertiseAddr are then ignored). The test clusters (rafttest, hubtest)
+	// use it for fault injection (internal/faultnet). The node closes it on
+	// shutdown.
 	StreamLayer raft.StreamLayer
 }
 
