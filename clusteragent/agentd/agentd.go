@@ -28,7 +28,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 

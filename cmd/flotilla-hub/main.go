@@ -36,7 +36,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hubconfig"
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 )
 

@@ -3,9 +3,9 @@ package api
 import (
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Agent registration: a global administrator creates a one-time bootstrap

@@ -13,9 +13,9 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Backend is the replicated hub behind the API. Errors are typed

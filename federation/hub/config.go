@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/hashicorp/go-hclog"
 )
 

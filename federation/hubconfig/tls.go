@@ -6,7 +6,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // TLS settings (see Settings): without them the replica serves plain HTTP

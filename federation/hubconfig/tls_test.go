@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // tlsFiles makes a CA and a replica certificate in a temporary directory
