@@ -123,6 +123,7 @@ func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
 		}
 		wait = min(wait, MaxWatchWait)
 	}
+	c.writeWithin(wait + replyTimeout)
 	return index, wait, nil
 }
 

@@ -196,7 +196,18 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		if errors.As(err, &ae) {
 			lastReply = err
 		}
-		if (attempt+1)%uint32(len(c.urls)) == 0 {
+		if wait := retryAfter(h, err); wait > 0 {
+			// Rate limited: wait as long as the replica asked, whichever
+			// replica comes next (each limits on its own, but the caller
+			// is asked to slow down).
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, giveUp(err)
+			case <-t.C:
+			}
+		} else if (attempt+1)%uint32(len(c.urls)) == 0 {
 			// Tried every replica once: back off before the next round.
 			t := time.NewTimer(backoff)
 			select {
@@ -253,7 +264,7 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		apiErr := newAPIError(resp.StatusCode, data)
 		transient := resp.StatusCode == http.StatusMisdirectedRequest ||
 			resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway ||
-			resp.StatusCode == http.StatusGatewayTimeout
+			resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests
 		return resp.Header, transient, apiErr
 	}
 	if r.out != nil {
@@ -262,6 +273,19 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 	}
 	return resp.Header, false, nil
+}
+
+// retryAfter is how long a 429 reply asks the caller to wait (Retry-After
+// in seconds), 0 for other replies.
+func retryAfter(h http.Header, err error) time.Duration {
+	if StatusOf(err) != http.StatusTooManyRequests {
+		return 0
+	}
+	secs, perr := strconv.Atoi(h.Get("Retry-After"))
+	if perr != nil || secs < 1 {
+		secs = 1
+	}
+	return time.Duration(secs) * time.Second
 }
 
 // indexOf reads the X-Flotilla-Index header.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
@@ -73,6 +74,9 @@ type Config struct {
 	RetryBackoffMin, RetryBackoffMax time.Duration
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound request rates per caller and address (see api.Limits);
+	// nil means api.DefaultLimits.
+	Limits *api.Limits
 
 	// ForwardTransport, if set, carries requests to other replicas
 	// (tests use it to cut links); nil means a pooled http.Transport.

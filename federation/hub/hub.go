@@ -122,15 +122,21 @@ func New(cfg Config) (*Hub, error) {
 		h.fwd.Transport = t
 	}
 	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
-		MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger.With("component", "api")}
+		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
 	if cfg.TLS != nil {
 		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
 	}
 	h.api = api.New(acfg)
 	h.srv = &http.Server{
-		Handler:           h.api,
+		Handler: h.api,
+		// Slow or stalled clients cannot hold connections: headers within
+		// 10 s, the whole request within a minute, and every reply is
+		// written within a deadline the API sets per request (longer for
+		// watches); at most 64 KiB of headers.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
 	if cfg.TLS != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
@@ -86,6 +87,8 @@ func (s *Settings) checkRaftTuning() error {
 	lease := or(s.RaftLeaderLeaseTimeout, 500*time.Millisecond)
 	const floor = 5 * time.Millisecond
 	switch {
+	case s.RateLimit < 0 || s.RateBurst < 0 || s.AddressRateLimit < 0 || s.AddressRateBurst < 0 || s.LoginFailuresPerMinute < 0:
+		return errors.New("rate limits must not be negative (0 keeps the default)")
 	case s.WALSegmentSize < 0 || (s.WALSegmentSize > 0 && s.WALSegmentSize < 16<<10):
 		return fmt.Errorf("wal segment size %d: want at least 16384 bytes", s.WALSegmentSize)
 	case hb < floor || el < floor || lease < floor:
@@ -246,9 +249,28 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 	if err != nil {
 		return hub.Config{}, err
 	}
+	limits := api.DefaultLimits
+	for _, o := range []struct {
+		set  float64
+		into *float64
+	}{{s.RateLimit, &limits.PerIdentity}, {s.AddressRateLimit, &limits.PerAddress}} {
+		if o.set > 0 {
+			*o.into = o.set
+		}
+	}
+	for _, o := range []struct {
+		set  int
+		into *int
+	}{{s.RateBurst, &limits.PerIdentityBurst}, {s.AddressRateBurst, &limits.PerAddressBurst},
+		{s.LoginFailuresPerMinute, &limits.FailedLoginsPerMinute}} {
+		if o.set > 0 {
+			*o.into = o.set
+		}
+	}
 	cfg := hub.Config{
-		TLS:  tlsMaterial,
-		Raft: rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
+		Limits: &limits,
+		TLS:    tlsMaterial,
+		Raft:   rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
 		InternalSecret: s.InternalSecret.Reveal(),
 		Auth:           auth.Config{SystemTenant: s.SystemTenant},
 		WriteTimeout:   time.Duration(s.WriteTimeout),

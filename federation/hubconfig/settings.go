@@ -154,6 +154,16 @@ type Settings struct {
 	PeerKey      string `json:"peer_key,omitempty"`
 	InsecureHTTP bool   `json:"insecure_http,omitempty"`
 
+	// Rate limits of the API (see api.Limits); 0 keeps the default of
+	// each: 200 requests/s per caller (burst 400), 400/s per address
+	// before authentication (burst 800), 30 failed logins a minute per
+	// address.
+	RateLimit              float64 `json:"rate_limit,omitempty"`
+	RateBurst              int     `json:"rate_burst,omitempty"`
+	AddressRateLimit       float64 `json:"address_rate_limit,omitempty"`
+	AddressRateBurst       int     `json:"address_rate_burst,omitempty"`
+	LoginFailuresPerMinute int     `json:"login_failures_per_minute,omitempty"`
+
 	// Secrets, read from files or the environment.
 	InternalSecret Secret `json:"-"`
 	AdminPassword  Secret `json:"-"`
@@ -245,6 +255,11 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.StringVar(&flagged.PeerCert, "peer-cert", "", "a separate replica identity for raft and internal calls (default -tls-cert)")
 	fs.StringVar(&flagged.PeerKey, "peer-key", "", "the key of -peer-cert")
 	fs.BoolVar(&flagged.InsecureHTTP, "insecure-http", false, "serve plain HTTP and plain raft, on loopback addresses only (development)")
+	fs.Float64Var(&flagged.RateLimit, "rate-limit", 0, "requests a second one caller may make (default 200)")
+	fs.IntVar(&flagged.RateBurst, "rate-burst", 0, "burst of -rate-limit (default 400)")
+	fs.Float64Var(&flagged.AddressRateLimit, "address-rate-limit", 0, "requests a second from one address before authentication (default 400)")
+	fs.IntVar(&flagged.AddressRateBurst, "address-rate-burst", 0, "burst of -address-rate-limit (default 800)")
+	fs.IntVar(&flagged.LoginFailuresPerMinute, "login-failures-per-minute", 0, "failed logins one address may make a minute (default 30)")
 	fs.IntVar(&flagged.WALSegmentSize, "wal-segment-size", 0, "bytes at which the WAL log store starts a new segment file (default 64 MiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
@@ -347,6 +362,16 @@ func overlay(dst, src *Settings, name string) error {
 		dst.PeerKey = src.PeerKey
 	case "insecure-http":
 		dst.InsecureHTTP = src.InsecureHTTP
+	case "rate-limit":
+		dst.RateLimit = src.RateLimit
+	case "rate-burst":
+		dst.RateBurst = src.RateBurst
+	case "address-rate-limit":
+		dst.AddressRateLimit = src.AddressRateLimit
+	case "address-rate-burst":
+		dst.AddressRateBurst = src.AddressRateBurst
+	case "login-failures-per-minute":
+		dst.LoginFailuresPerMinute = src.LoginFailuresPerMinute
 	case "wal-segment-size":
 		dst.WALSegmentSize = src.WALSegmentSize
 	default:

@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
@@ -230,6 +231,9 @@ func (c *Cluster) config(i int, m *member, rln, hln net.Listener) hub.Config {
 		Raft: rc, Listener: hln, InternalSecret: c.secret,
 		Auth:   auth.Config{Bootstrap: &auth.BootstrapAdmin{Username: Admin, APIKey: c.AdminKey}},
 		Logger: c.opts.Logger,
+		// Suites and benchmarks drive one user hard: no rate limits
+		// unless a test configures them.
+		Limits: &api.Limits{},
 	}
 	if c.net != nil {
 		cfg.Raft = cfg.Raft.TestTiming()
