@@ -102,6 +102,9 @@ type Server struct {
 	maxBody  int64
 	limits   *limiter
 	unknown  *unknownKeys
+	// wall is the real clock, for network deadlines: they must follow the
+	// kernel's time even when the hub's clock is a test's.
+	wall func() time.Time
 	log      *slog.Logger
 	mux      *http.ServeMux
 }
@@ -119,6 +122,7 @@ func New(cfg Config) *Server {
 		limits = *cfg.Limits
 	}
 	s.limits = newLimiter(limits, cfg.Backend.Now)
+	s.wall = time.Now
 	s.unknown = newUnknownKeys(cfg.Backend.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -243,7 +247,7 @@ const replyTimeout = time.Minute
 // writeWithin sets the deadline for writing the reply to d from now. A
 // connection that does not support deadlines keeps the server's.
 func (c *call) writeWithin(d time.Duration) {
-	_ = http.NewResponseController(c.w).SetWriteDeadline(c.s.b.Now().Add(d))
+	_ = http.NewResponseController(c.w).SetWriteDeadline(c.s.wall().Add(d))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
