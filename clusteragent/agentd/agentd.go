@@ -28,8 +28,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Config is everything one agent needs.

@@ -11,8 +11,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
-	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/hashicorp/go-hclog"
 )
 
