@@ -125,7 +125,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind, TLSCert: cert, TLSKey: key, ClientCA: ca,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080"}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080", JobRetention: week}
 			},
 		},
 		"yaml file, flag overrides, secrets from file and env": {
