@@ -1,7 +1,7 @@
 package state
 
 import (
-	"strconv"
+	"fmt"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -102,7 +102,7 @@ func (w *WriteTxn) purge(olds []*structs.Job) (int, error) {
 // as stored now (a deleted machine type leaves size and price at zero).
 func (w *WriteTxn) accountingOf(j *structs.Job) *structs.AccountingRecord {
 	rec := &structs.AccountingRecord{
-		ID: "job-" + strconv.FormatUint(j.Number, 10), JobID: j.ID, JobNumber: j.Number, JobName: j.Name,
+		ID: fmt.Sprintf("job-%d", j.Number), JobID: j.ID, JobNumber: j.Number, JobName: j.Name,
 		Tenant: j.Tenant, Team: j.Team, User: j.Owner, App: j.App, MachineType: j.EffectiveMachineType(),
 		Cluster: j.Cluster, Nodes: j.Nodes, State: j.State, Start: j.StartTime, End: j.EndTime,
 	}
