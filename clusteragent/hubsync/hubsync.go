@@ -1,6 +1,6 @@
 // Package hubsync is a cluster agent's link to the hub: it carries out the
-// agent's half of the hub ↔ agent contract, and imports no other agent
-// package.
+// agent's half of the hub ↔ agent contract. Its only agent imports are the
+// scheduler's and level 1's types, for the capacity report (capacity.go).
 //
 // Assignments. hubsync reads the cluster's self-contained assignments
 // (structs.AssignmentList): a full listing when it starts and every
