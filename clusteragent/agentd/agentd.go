@@ -28,8 +28,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Config is everything one agent needs.
@@ -136,8 +136,9 @@ func New(cfg Config) (*Agent, error) {
 		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
 	}
 	out.Syncer = hubsync.New(hubsync.Config{
-		Identity: identity,
-		Hub:      hub, Cluster: cfg.Cluster, Runner: a.Jobs, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
+		Identity: identity, Now: a.Jobs.Now,
+		Hub: hub, Cluster: cfg.Cluster, Heartbeat: cfg.Heartbeat, Log: acfg.Log,
+		Runner: &runner{rec: a.Jobs, report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) }},
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
 			if !a.Cache.Synced() {
 				return nil // not yet known: report none rather than zero

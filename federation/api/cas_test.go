@@ -181,7 +181,7 @@ func TestBootstrapTokenRace(t *testing.T) {
 	if cl.AgentKey.ID != keys[winner].ID || cl.BootstrapToken != (structs.APIKeyHash{}) {
 		t.Errorf("cluster holds agent key %q and token %+v, want key %q and no token", cl.AgentKey.ID, cl.BootstrapToken, keys[winner].ID)
 	}
-	if _, err := r.client(t, 1, keys[winner].Key).Assignments(r.ctx, "east", 0, 0); err != nil {
+	if _, err := r.client(t, 1, keys[winner].Key).Assignments(r.ctx, "east", client.AssignmentQuery{}); err != nil {
 		t.Errorf("the winner's agent key: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/hashicorp/go-hclog"
 )
@@ -90,6 +92,16 @@ type Config struct {
 	Dispatch *DispatchOptions
 	// Now is the clock that stamps times into the log; nil means time.Now.
 	Now func() time.Time
+
+	// JobRetention is how long a finished job stays in the hub's state
+	// after it ended; then the leader purges it through raft, keeping an
+	// accounting record of it. 0 keeps finished jobs forever.
+	JobRetention time.Duration
+	// PurgeInterval is how often the leader looks for expired jobs (0:
+	// DefaultPurgeInterval); PurgeBatch bounds the jobs one purge command
+	// deletes (0: DefaultPurgeBatch).
+	PurgeInterval time.Duration
+	PurgeBatch    int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -125,6 +137,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.TLS != nil && c.Raft.TLS == nil && c.Raft.StreamLayer == nil {
 		c.Raft.TLS = &raftnode.TLS{Server: c.TLS.RaftServer(), Client: c.TLS.RaftClient()}
+	}
+	if c.JobRetention < 0 {
+		return c, errors.New("hub: negative JobRetention")
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = DefaultPurgeInterval
+	}
+	if c.PurgeBatch <= 0 {
+		c.PurgeBatch = DefaultPurgeBatch
+	}
+	if c.PurgeBatch > state.MaxPurgeBatch {
+		return c, fmt.Errorf("hub: PurgeBatch %d above %d", c.PurgeBatch, state.MaxPurgeBatch)
 	}
 	return c, nil
 }

@@ -26,6 +26,13 @@
 // calls POST /internal/v1/join on any member: the leader lists it and adds
 // it as a non-voter; once it has caught up it asks again and is promoted
 // to voter. RemoveReplica takes one out again.
+//
+// While a replica leads it also runs the dispatcher (Config.Dispatch) and
+// the retention of finished jobs (Config.JobRetention): jobs that ended
+// longer ago are purged through raft in bounded batches, each leaving an
+// accounting record. Agents' status pushes (ReportClusterStatus) apply
+// each job report guarded by the job's cluster and number and answer it
+// with an outcome: applied, stale or retry.
 package hub
 
 import (
@@ -64,6 +71,7 @@ type Hub struct {
 	stopped  chan struct{} // closed by Shutdown or Close
 	bgDone   chan struct{} // closed when background work ends
 	dispDone chan struct{} // closed when the dispatcher ends
+	retDone  chan struct{} // closed when the retention loop ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -103,7 +111,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
-		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}),
+		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
@@ -144,6 +152,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
+	go h.runRetention()
 	go h.runReplicaDirectory()
 	return h, nil
 }
@@ -198,6 +207,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		raftErr := h.node.Shutdown()
 		<-h.bgDone
 		<-h.dispDone
+		<-h.retDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

@@ -63,6 +63,10 @@ func (s *Settings) Check() error {
 	if s.LogFormat != "" && s.LogFormat != "text" && s.LogFormat != "json" {
 		return fmt.Errorf("log format %q: want text or json", s.LogFormat)
 	}
+	if s.JobRetention == nil {
+		d := Duration(DefaultJobRetention)
+		s.JobRetention = &d
+	}
 	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
 		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
 	}
@@ -277,6 +281,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		Logger:         logger,
 		Dispatch: &hub.DispatchOptions{AcceptTimeout: time.Duration(s.AcceptTimeout),
 			Interval: time.Duration(s.DispatchInterval)},
+		JobRetention: time.Duration(*s.JobRetention),
 	}
 	if s.AdminUser != "" {
 		cfg.Auth.Bootstrap = &auth.BootstrapAdmin{Username: s.AdminUser,

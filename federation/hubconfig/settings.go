@@ -39,6 +39,9 @@ const (
 	// advertises, never to every interface by default.
 	DefaultRaftBind  = "127.0.0.1:7000"
 	DefaultAdminUser = "admin"
+	// DefaultJobRetention is how long finished jobs stay in the hub's
+	// state when the settings name no retention.
+	DefaultJobRetention = 7 * 24 * time.Hour
 	// MinSecretLen is the shortest internal secret or admin API key accepted.
 	MinSecretLen = 16
 )
@@ -122,6 +125,11 @@ type Settings struct {
 	// AcceptTimeout returns an assignment no agent accepted in time to the
 	// queue; 0 never does.
 	AcceptTimeout Duration `json:"accept_timeout,omitempty"`
+	// JobRetention is how long a finished job stays in the hub's state
+	// after it ended; then the leader purges it, keeping its accounting
+	// record. Unset means DefaultJobRetention (7 days); 0 keeps finished
+	// jobs forever.
+	JobRetention *Duration `json:"job_retention,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
@@ -202,6 +210,26 @@ func (d *Duration) Set(s string) error {
 	return nil
 }
 
+// optionalDuration is the flag of a *Duration setting: unset stays nil.
+type optionalDuration struct{ d **Duration }
+
+func (o optionalDuration) String() string {
+	if o.d == nil || *o.d == nil {
+		return ""
+	}
+	return (*o.d).String()
+}
+
+// Set implements flag.Value.
+func (o optionalDuration) Set(s string) error {
+	var d Duration
+	if err := d.Set(s); err != nil {
+		return err
+	}
+	*o.d = &d
+	return nil
+}
+
 // LogValue lists the settings for a startup log line, secrets redacted.
 func (s *Settings) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -210,6 +238,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir), slog.String("log_store", s.LogStore),
 		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
 		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
+		slog.String("job_retention", s.JobRetention.String()),
 		slog.Bool("internal_secret_set", s.InternalSecret != ""), slog.Bool("tls", s.tlsOn()),
 	)
 }
@@ -243,6 +272,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.WriteTimeout, "write-timeout", "bound of a write while no leader is reachable")
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
+	fs.Var(optionalDuration{&flagged.JobRetention}, "job-retention", "purge finished jobs this long after they ended, keeping their accounting (0: never; default 168h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
 	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default 500ms)")
@@ -338,6 +368,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.DispatchInterval = src.DispatchInterval
 	case "accept-timeout":
 		dst.AcceptTimeout = src.AcceptTimeout
+	case "job-retention":
+		dst.JobRetention = src.JobRetention
 	case "raft-heartbeat-timeout":
 		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
 	case "raft-election-timeout":

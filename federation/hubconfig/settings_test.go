@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -76,6 +77,9 @@ admin_user: root
 write_timeout: 20s
 `)
 	jsonFile := writeFile(t, "hub.json", `{"id": "hub0", "data_dir": "/d", "bootstrap": "self", "log_level": "debug"}`)
+	retentionFile := writeFile(t, "retention.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\njob_retention: 48h\n")
+	dur := func(d time.Duration) *Duration { v := Duration(d); return &v }
+	week := dur(DefaultJobRetention)
 	secretFile := writeFile(t, "secret", testSecret+"\n")
 	cert, key, ca := tlsFiles(t)
 	tests := map[string]struct {
@@ -88,7 +92,32 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080"}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week}
+			},
+		},
+		"job retention off by flag": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-insecure-http", "-http-addr", "127.0.0.1:8080",
+				"-job-retention", "0"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(0)}
+			},
+		},
+		"job retention from the file": {
+			args: []string{"-config", retentionFile, "-insecure-http", "-http-addr", "127.0.0.1:8080"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(48 * time.Hour)}
+			},
+		},
+		"job retention flag over the file": {
+			args: []string{"-config", retentionFile, "-insecure-http", "-http-addr", "127.0.0.1:8080", "-job-retention", "1h"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(time.Hour)}
 			},
 		},
 		"flags only, TLS": {
@@ -96,7 +125,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind, TLSCert: cert, TLSKey: key, ClientCA: ca,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080"}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080", JobRetention: week}
 			},
 		},
 		"yaml file, flag overrides, secrets from file and env": {
@@ -110,7 +139,7 @@ write_timeout: 20s
 					Bootstrap: Bootstrap{Peers: []Peer{{"hub0", "10.0.0.1:7000", "https://10.0.0.1:8080"},
 						{"hub1", "10.0.0.2:7000", "https://10.0.0.2:8080"}}},
 					AdminUser: "root", WriteTimeout: Duration(30e9), InternalSecretFile: secretFile,
-					InternalSecret: testSecret, AdminAPIKey: testKey}
+					InternalSecret: testSecret, AdminAPIKey: testKey, JobRetention: week}
 			},
 		},
 		"raft tuning from flags": {
@@ -124,7 +153,7 @@ write_timeout: 20s
 					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080",
 					RaftHeartbeatTimeout: Duration(2e9), RaftElectionTimeout: Duration(3e9),
 					RaftLeaderLeaseTimeout: Duration(1e9), SnapshotInterval: Duration(30e9),
-					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20}
+					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20, JobRetention: week}
 			},
 		},
 		"json file, admin password defaults the user": {
@@ -133,7 +162,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true}, LogLevel: "debug",
 					HTTPAddr: "127.0.0.1:9000", RaftBind: DefaultRaftBind, RaftAdvertise: "127.0.0.1:7000", InsecureHTTP: true,
-					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw"}
+					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw", JobRetention: week}
 			},
 		},
 	}
@@ -296,6 +325,9 @@ func TestHubConfig(t *testing.T) {
 	}
 	if cfg.InternalSecret != testSecret || cfg.HTTPAddr != DefaultHTTPAddr {
 		t.Errorf("secret or http addr not carried over")
+	}
+	if cfg.JobRetention != DefaultJobRetention {
+		t.Errorf("job retention %v, want the default %v", cfg.JobRetention, DefaultJobRetention)
 	}
 	if cfg.Dispatch == nil {
 		t.Errorf("dispatcher not configured")
