@@ -105,8 +105,8 @@ type Server struct {
 	// wall is the real clock, for network deadlines: they must follow the
 	// kernel's time even when the hub's clock is a test's.
 	wall func() time.Time
-	log      *slog.Logger
-	mux      *http.ServeMux
+	log  *slog.Logger
+	mux  *http.ServeMux
 }
 
 // New returns the API server.
