@@ -24,13 +24,13 @@ type SchedLoop struct {
 	// Refresh re-runs a cycle at least this often (reasons age; default 2 s).
 	Refresh time.Duration
 	// OnTeardown is told before a partly bound gang's pods are deleted.
-	OnTeardown func(gangID string)
+	OnTeardown func(cache.GangID)
 
 	mu       sync.Mutex
-	pending  map[string]scheduler.Pending // gang id → why it waits
-	tearing  map[string]bool              // broken gangs being deleted
-	bound    uint64                       // gangs bound since start
-	failures uint64                       // gang binds that failed
+	pending  map[cache.GangID]scheduler.Pending // why each gang waits
+	tearing  map[cache.GangID]bool              // broken gangs being deleted
+	bound    uint64                             // gangs bound since start
+	failures uint64                             // gang binds that failed
 }
 
 // Run schedules until ctx ends.
@@ -39,7 +39,7 @@ func (l *SchedLoop) Run(ctx context.Context) {
 		l.Now = time.Now
 	}
 	if l.Log == nil {
-		l.Log = slog.Default()
+		l.Log = slog.New(slog.DiscardHandler)
 	}
 	if l.Refresh == 0 {
 		l.Refresh = 2 * time.Second
@@ -63,7 +63,7 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 	snap, gangs, broken := l.Cache.Snapshot()
 	l.teardown(ctx, broken, inflight)
 	if len(gangs) == 0 {
-		l.setPending(nil)
+		l.setPending(nil, nil)
 		return
 	}
 	byID := make(map[string]*cache.PendingGang, len(gangs))
@@ -79,7 +79,7 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 		inflight.Add(1)
 		go func(g *cache.PendingGang, nodes []string) {
 			defer inflight.Done()
-			err := l.Binder.BindGang(ctx, g.Gang.ID, g.Pods, nodes)
+			err := l.Binder.BindGang(ctx, g.ID, g.Pods, nodes)
 			l.mu.Lock()
 			if err != nil {
 				l.failures++
@@ -88,25 +88,25 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 			}
 			l.mu.Unlock()
 			if err != nil {
-				l.Log.Warn("gang bind failed", "gang", g.Gang.ID, "err", err)
+				l.Log.Warn("gang bind failed", "gang", g.ID, "err", err)
 				l.Cache.Forget(g.Pods)
 			}
 		}(g, b.Nodes)
 	}
-	l.setPending(res.Pending)
+	l.setPending(res.Pending, byID)
 }
 
 // teardown deletes every pod of gangs found partly bound, once per gang.
-func (l *SchedLoop) teardown(ctx context.Context, broken []string, inflight *sync.WaitGroup) {
+func (l *SchedLoop) teardown(ctx context.Context, broken []cache.GangID, inflight *sync.WaitGroup) {
 	if len(broken) == 0 {
 		return
 	}
 	l.mu.Lock()
-	var todo []string
+	var todo []cache.GangID
 	for _, id := range broken {
 		if !l.tearing[id] {
 			if l.tearing == nil {
-				l.tearing = map[string]bool{}
+				l.tearing = map[cache.GangID]bool{}
 			}
 			l.tearing[id] = true
 			todo = append(todo, id)
@@ -118,9 +118,9 @@ func (l *SchedLoop) teardown(ctx context.Context, broken []string, inflight *syn
 			l.OnTeardown(id)
 		}
 		inflight.Add(1)
-		go func(id string) {
+		go func(id cache.GangID) {
 			defer inflight.Done()
-			err := l.Cache.DeleteJobPods(ctx, id)
+			err := l.Binder.DeleteJobPods(ctx, id)
 			l.Log.Info("tore down partly bound gang", "gang", id, "err", err)
 			l.mu.Lock()
 			delete(l.tearing, id)
@@ -129,18 +129,20 @@ func (l *SchedLoop) teardown(ctx context.Context, broken []string, inflight *syn
 	}
 }
 
-func (l *SchedLoop) setPending(p []scheduler.Pending) {
-	m := make(map[string]scheduler.Pending, len(p))
+func (l *SchedLoop) setPending(p []scheduler.Pending, byID map[string]*cache.PendingGang) {
+	m := make(map[cache.GangID]scheduler.Pending, len(p))
 	for _, x := range p {
-		m[x.GangID] = x
+		if g := byID[x.GangID]; g != nil {
+			m[g.ID] = x
+		}
 	}
 	l.mu.Lock()
 	l.pending = m
 	l.mu.Unlock()
 }
 
-// Why returns the latest reason a gang ("namespace/job-number") is pending.
-func (l *SchedLoop) Why(gangID string) (scheduler.Pending, bool) {
+// Why returns the latest reason a gang is pending.
+func (l *SchedLoop) Why(gangID cache.GangID) (scheduler.Pending, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.pending[gangID]

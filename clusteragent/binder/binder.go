@@ -18,13 +18,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 )
 
-// Result is the outcome of binding one gang.
-type Result struct {
-	GangID string
-	Pods   []cache.PodRef
-	Err    error // nil: every pod bound
-}
-
 // Binder binds gangs. Parallelism bounds the binding requests in flight
 // across all gangs.
 type Binder struct {
@@ -43,7 +36,7 @@ func New(client kubernetes.Interface, parallelism int) *Binder {
 // BindGang binds pods[i] to nodes[i]. If any bind fails, every pod of the gang
 // is deleted (bound or not) and the first error is returned: the job's pods
 // are recreated by level 1 and the gang is scheduled again.
-func (b *Binder) BindGang(ctx context.Context, gangID string, pods []cache.PodRef, nodes []string) error {
+func (b *Binder) BindGang(ctx context.Context, gangID cache.GangID, pods []cache.PodRef, nodes []string) error {
 	if len(pods) != len(nodes) {
 		return fmt.Errorf("binder: gang %s: %d pods, %d nodes", gangID, len(pods), len(nodes))
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -40,32 +41,44 @@ type PodRef struct{ Namespace, Name string }
 
 func (r PodRef) key() string { return r.Namespace + "/" + r.Name }
 
+// GangID names a gang: the namespace and the job number its pods carry
+// (podgroup.LabelJob). The zero GangID names none.
+type GangID struct {
+	Namespace string
+	Number    uint64
+}
+
+// String is the gang's id in the scheduler: "namespace/number".
+func (g GangID) String() string { return g.Namespace + "/" + strconv.FormatUint(g.Number, 10) }
+
 // PendingGang is a gang ready for level 2: every rank exists and is unbound.
 type PendingGang struct {
-	Gang scheduler.Gang
-	Pods []PodRef // Pods[i] is the pod of Gang.Pods[i] (rank order)
+	ID   GangID
+	Gang scheduler.Gang // Gang.ID is ID.String()
+	Pods []PodRef       // Pods[i] is the pod of Gang.Pods[i] (rank order)
 }
 
 type placed struct {
 	node   string
 	req    scheduler.Resources
 	tenant string
-	job    string // "namespace/job-number" for Flotilla pods, else ""
+	job    GangID // zero unless a Flotilla pod
 }
 
-// jobKey is the gang id of a Flotilla pod: "namespace/job-number".
-func jobKey(p *corev1.Pod) string {
-	if j := p.Labels[podgroup.LabelJob]; j != "" {
-		return p.Namespace + "/" + j
+// gangOf returns the gang of a Flotilla pod (zero for other pods).
+func gangOf(p *corev1.Pod) GangID {
+	n, err := strconv.ParseUint(p.Labels[podgroup.LabelJob], 10, 64)
+	if err != nil {
+		return GangID{}
 	}
-	return ""
+	return GangID{Namespace: p.Namespace, Number: n}
 }
 
 type pendingPod struct {
 	ref  PodRef
 	meta gangMeta
 	spec scheduler.PodSpec
-	job  string
+	job  GangID
 }
 
 // Cache is safe for concurrent use.
@@ -200,7 +213,7 @@ func (c *Cache) setPod(o any) {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			delete(c.bound, key)
 		} else if _, seen := c.bound[key]; !seen {
-			c.bound[key] = placed{node: p.Spec.NodeName, req: podRequests(p), tenant: p.Annotations[podgroup.AnnotTenant], job: jobKey(p)}
+			c.bound[key] = placed{node: p.Spec.NodeName, req: podRequests(p), tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
 			c.notify()
 		}
 		return
@@ -216,7 +229,7 @@ func (c *Cache) setPod(o any) {
 		return
 	}
 	if _, seen := c.pending[key]; !seen {
-		c.pending[key] = pendingPod{ref: PodRef{p.Namespace, p.Name}, meta: meta, spec: podSpecOf(p), job: jobKey(p)}
+		c.pending[key] = pendingPod{ref: PodRef{p.Namespace, p.Name}, meta: meta, spec: podSpecOf(p), job: gangOf(p)}
 		c.notify()
 	}
 }
@@ -268,7 +281,7 @@ func (c *Cache) Forget(pods []PodRef) {
 // Snapshot returns the cluster for level 2, the gangs ready to schedule, and
 // broken gangs: jobs with some pods bound and others not (left by a crash or
 // a failed bind), which the caller must tear down so they run whole or not at all.
-func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []string) {
+func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []GangID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	snap := scheduler.Snapshot{Nodes: make([]scheduler.Node, 0, len(c.nodes)), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
@@ -276,23 +289,23 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []string) {
 		snap.Nodes = append(snap.Nodes, n)
 	}
 	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
-	boundJobs := map[string]bool{}
+	boundJobs := map[GangID]bool{}
 	for _, set := range []map[string]placed{c.bound, c.assumed} {
 		for _, p := range set {
 			snap.Pods = append(snap.Pods, scheduler.Pod{Node: p.node, Requests: p.req, Tenant: p.tenant})
-			if p.job != "" {
+			if p.job != (GangID{}) {
 				boundJobs[p.job] = true
 			}
 		}
 	}
 
-	groups := map[string][]pendingPod{}
+	groups := map[GangID][]pendingPod{}
 	for _, pp := range c.pending {
 		gk := pp.job
 		groups[gk] = append(groups[gk], pp)
 	}
 	var gangs []PendingGang
-	var broken []string
+	var broken []GangID
 	for gk, members := range groups {
 		if boundJobs[gk] {
 			broken = append(broken, gk)
@@ -312,8 +325,8 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []string) {
 		if !ok {
 			continue
 		}
-		g := PendingGang{Gang: scheduler.Gang{
-			ID: gk, Tenant: members[0].meta.tenant, Priority: members[0].meta.priority,
+		g := PendingGang{ID: gk, Gang: scheduler.Gang{
+			ID: gk.String(), Tenant: members[0].meta.tenant, Priority: members[0].meta.priority,
 			Created: members[0].meta.created, OnePodPerNode: size > 1,
 		}}
 		for _, m := range members {
@@ -323,7 +336,7 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []string) {
 		gangs = append(gangs, g)
 	}
 	sort.Slice(gangs, func(i, j int) bool { return gangs[i].Gang.ID < gangs[j].Gang.ID })
-	sort.Strings(broken)
+	sort.Slice(broken, func(i, j int) bool { return broken[i].String() < broken[j].String() })
 	return snap, gangs, broken
 }
 

@@ -92,8 +92,8 @@ type gangMeta struct {
 
 func gangMetaOf(p *corev1.Pod) (gangMeta, bool) {
 	m := gangMeta{jobID: p.Labels[podgroup.LabelJob], tenant: p.Annotations[podgroup.AnnotTenant]}
-	if m.jobID == "" {
-		return m, false
+	if gangOf(p) == (GangID{}) {
+		return m, false // no job number: not a gang
 	}
 	var err error
 	if m.size, err = strconv.Atoi(p.Annotations[podgroup.AnnotGangSize]); err != nil || m.size < 1 {

@@ -1,4 +1,4 @@
-package agent
+package runtime
 
 import (
 	"context"
@@ -49,12 +49,12 @@ func (r *Reconciler) cancel(ctx context.Context, t *tracked, pods []*corev1.Pod)
 func (r *Reconciler) cleanup(ctx context.Context, t *tracked) error {
 	n := t.spec.Job.Number
 	bg := metav1.DeletePropagationBackground
-	err := r.Client.CoreV1().Secrets(r.Namespace).Delete(ctx, podgroup.JobName(n), metav1.DeleteOptions{PropagationPolicy: &bg})
+	err := r.Client.CoreV1().Secrets(r.Options.Namespace).Delete(ctx, podgroup.JobName(n), metav1.DeleteOptions{PropagationPolicy: &bg})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete job secret: %w", err)
 	}
 	sel := fmt.Sprintf("%s=true,%s=%d", podgroup.LabelManaged, podgroup.LabelJob, n)
-	if err := r.Client.CoreV1().Pods(r.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg},
+	if err := r.Client.CoreV1().Pods(r.Options.Namespace).DeleteCollection(ctx, metav1.DeleteOptions{PropagationPolicy: &bg},
 		metav1.ListOptions{LabelSelector: sel}); err != nil {
 		return fmt.Errorf("delete job pods: %w", err)
 	}
@@ -86,7 +86,7 @@ func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	b, err := r.Client.CoreV1().Pods(r.Namespace).GetLogs(head.Name, &corev1.PodLogOptions{
+	b, err := r.Client.CoreV1().Pods(r.Options.Namespace).GetLogs(head.Name, &corev1.PodLogOptions{
 		Container: head.Spec.Containers[0].Name, TailLines: &lines, LimitBytes: new(int64(maxLogTailBytes)),
 	}).DoRaw(ctx)
 	if err != nil {

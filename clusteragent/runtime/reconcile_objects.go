@@ -1,4 +1,4 @@
-package agent
+package runtime
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
-	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -30,53 +29,36 @@ func HoldCommand() structs.Command {
 }
 
 // command returns the AppDef command a job runs.
-func (r *Reconciler) command(js JobSpec) (structs.Command, error) {
+func (r *Reconciler) command(in Input) structs.Command {
 	switch {
-	case js.Command != nil:
-		return *js.Command, nil
-	case js.App != nil:
-		c, ok := js.App.AppDef.Commands[js.Job.Command]
-		if !ok {
-			return c, structs.Errorf(structs.ErrInvalid, "app %q has no command %q", js.App.Name, js.Job.Command)
-		}
-		return c, nil
+	case in.Command.Path != "":
+		return in.Command
 	case r.DefaultCommand.Path != "":
-		return r.DefaultCommand, nil
+		return r.DefaultCommand
 	}
-	return HoldCommand(), nil
+	return HoldCommand()
 }
 
 // render returns the job's objects, making the filer of an RWO vault exist
 // first (it then counts as used until the job Secret, labelled with it,
 // appears).
-func (r *Reconciler) render(ctx context.Context, js JobSpec) (*runtime.Objects, error) {
-	cmd, err := r.command(js)
-	if err != nil {
-		return nil, err
+func (r *Reconciler) render(ctx context.Context, in Input) (*Objects, error) {
+	in.Command = r.command(in)
+	if in.Random == nil {
+		in.Random = r.Random
 	}
-	opts := r.Runtime
-	opts.Options = r.Pods
-	opts.Namespace = r.Namespace
-	if js.App != nil && js.App.Image != "" {
-		opts.Image = js.App.Image
+	if in.Random == nil {
+		in.Random = rand.Reader
 	}
-	random := r.Random
-	if random == nil {
-		random = rand.Reader
-	}
-	in := runtime.Input{
-		Job: js.Job, MachineType: js.Machine, Command: cmd, Identity: js.Identity, Vault: js.Vault,
-		PodAnnotations: js.PodAnnotations, HeadAnnotations: js.HeadAnnotations, Random: random,
-	}
-	if r.Filer != nil && filer.Needed(js.Vault) {
-		nfs, name, err := r.Filer.Ensure(ctx, js.Vault)
+	if r.Filer != nil && filer.Needed(in.Vault) {
+		nfs, name, err := r.Filer.Ensure(ctx, in.Vault)
 		if err != nil {
 			return nil, err
 		}
 		in.VaultNFS = nfs
 		in.Labels = map[string]string{filer.LabelFiler: name}
 	}
-	return runtime.Render(in, opts)
+	return Render(in, r.Options)
 }
 
 // ensureObjects creates whatever of the job's objects is missing: the
@@ -84,6 +66,9 @@ func (r *Reconciler) render(ctx context.Context, js JobSpec) (*runtime.Objects, 
 // A job that cannot be rendered or whose objects the API server rejects as
 // invalid ends with an error.
 func (r *Reconciler) ensureObjects(ctx context.Context, t *tracked, pods []*corev1.Pod) error {
+	if t.problem != "" {
+		return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+t.problem, 1)
+	}
 	objs, err := r.render(ctx, t.spec)
 	if errors.Is(err, structs.ErrInvalid) {
 		return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+err.Error(), 1)
@@ -117,7 +102,7 @@ func (r *Reconciler) ensureObjects(ctx context.Context, t *tracked, pods []*core
 
 // ensureSecret creates the job Secret unless it exists and returns its UID.
 func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (types.UID, error) {
-	api := r.Client.CoreV1().Secrets(r.Namespace)
+	api := r.Client.CoreV1().Secrets(r.Options.Namespace)
 	got, err := api.Create(ctx, s, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		got, err = api.Get(ctx, s.Name, metav1.GetOptions{})
@@ -139,7 +124,7 @@ func (r *Reconciler) create(ctx context.Context, o metav1.Object, owner types.UI
 	var err error
 	var get func() (metav1.Object, error)
 	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
-	ns, name := r.Namespace, o.GetName()
+	ns, name := r.Options.Namespace, o.GetName()
 	switch x := o.(type) {
 	case *corev1.ConfigMap:
 		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)

@@ -1,4 +1,4 @@
-package agent
+package runtime
 
 import (
 	"context"
@@ -17,33 +17,8 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
-	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
-
-// JobSpec is an assigned job with the machine type it runs on and, for its
-// runtime environment, what the hub knows about its app, user and vault.
-// Only Job and Machine are required.
-type JobSpec struct {
-	Job     *structs.Job
-	Machine *structs.MachineType
-
-	// App gives the image (else Config.Image) and the AppDef whose command
-	// Job.Command names.
-	App *structs.App
-	// Command, when set, is run instead of looking Job.Command up in App.
-	// Without both, the head runs the reconciler's DefaultCommand.
-	Command *structs.Command
-	// Identity is the job user (zero: runtime.DefaultUID/DefaultGID).
-	Identity structs.Identity
-	// Vault is mounted at /data: its claim, or for a ReadWriteOnce vault the
-	// export of the vault's filer.
-	Vault *structs.Vault
-	// PodAnnotations go on every pod of the job, HeadAnnotations on the head
-	// (cluster integrations; tests drive simulated pods with them).
-	PodAnnotations  map[string]string
-	HeadAnnotations map[string]string
-}
 
 // Defaults of the Reconciler.
 const (
@@ -53,7 +28,7 @@ const (
 )
 
 // Reconciler is level 1 plus the job's life: it makes the runtime
-// environment of every job the hub assigned here exist (runtime.Render's
+// environment of every job the hub assigned here exist (Render's
 // objects: the job Secret first, then, owned by it, machinefile, Services,
 // NetworkPolicy, Ingress and pods; only what is missing, under names derived
 // from the job number, so a restart never duplicates), derives the job's
@@ -66,13 +41,11 @@ const (
 // reconciled (a tombstone keeps its state, so a redelivery does not run it
 // again).
 type Reconciler struct {
-	Client    kubernetes.Interface
-	Namespace string
-	// Pods are level 1's options (app image, scheduler name, tolerations);
-	// they replace Runtime's embedded podgroup.Options.
-	Pods podgroup.Options
-	// Runtime is the runtime environment's cluster settings.
-	Runtime runtime.Options
+	Client kubernetes.Interface
+	// Options are the runtime environment's cluster settings; their
+	// Namespace is where the jobs run, their Image the app image of jobs
+	// whose assignment names none.
+	Options Options
 	// DefaultCommand runs on the head of a job whose spec has no command
 	// (zero: HoldCommand).
 	DefaultCommand structs.Command
@@ -99,25 +72,40 @@ type Reconciler struct {
 	wake     chan struct{}
 }
 
+// next is a newer assignment of a job.
+type next struct {
+	spec    Input
+	problem string
+}
+
 // tracked is one job. The fields before startedAt are guarded by
 // Reconciler.mu; startedAt belongs to the reconcile loop.
 type tracked struct {
-	spec       JobSpec
+	spec       Input
 	state      structs.JobState // last reported
 	rebuilding bool             // level 2 tore the gang down; recreate when gone
 	ended      bool             // terminal state reached
 	canceled   bool             // the hub asked to stop it
 	cleaned    bool             // its objects are deleted; no longer reconciled
 	endedAt    time.Time
-	next       *JobSpec // a newer assignment, run once this one is cleaned up
+	next       *next  // a newer assignment, run once this one is cleaned up
+	problem    string // why the job cannot run, if it cannot
 
 	startedAt time.Time // when it started running, as this reconciler saw it
 }
 
-// Add makes the reconciler responsible for a job (idempotent: a job it
+// Add makes the reconciler responsible for an assigned job (see AddInput).
+func (r *Reconciler) Add(a *structs.Assignment) {
+	in, problem := InputOf(a)
+	r.add(in, problem)
+}
+
+// AddInput makes the reconciler responsible for a job (idempotent: a job it
 // already has, running or ended, is not started again — unless the hub
 // assigned it anew, which a later Job.AssignTime shows).
-func (r *Reconciler) Add(js JobSpec) {
+func (r *Reconciler) AddInput(in Input) { r.add(in, "") }
+
+func (r *Reconciler) add(js Input, problem string) {
 	r.mu.Lock()
 	if r.jobs == nil {
 		r.jobs = map[uint64]*tracked{}
@@ -125,9 +113,9 @@ func (r *Reconciler) Add(js JobSpec) {
 	n := js.Job.Number
 	switch t, ok := r.jobs[n]; {
 	case !ok:
-		r.jobs[n] = &tracked{spec: js, state: js.Job.State}
+		r.jobs[n] = &tracked{spec: js, problem: problem, state: js.Job.State}
 	case (t.ended || t.canceled) && js.Job.AssignTime.After(t.spec.Job.AssignTime):
-		t.next = &js
+		t.next = &next{spec: js, problem: problem}
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -144,7 +132,7 @@ func (r *Reconciler) Cancel(number uint64) {
 	}
 	t, ok := r.jobs[number]
 	if !ok {
-		t = &tracked{spec: JobSpec{Job: &structs.Job{Number: number}}}
+		t = &tracked{spec: Input{Job: &structs.Job{Number: number}}}
 		r.jobs[number] = t
 	}
 	t.canceled = true
@@ -182,12 +170,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 		r.Now = time.Now
 	}
 	if r.Log == nil {
-		r.Log = slog.Default()
+		r.Log = slog.New(slog.DiscardHandler)
 	}
 	r.mu.Lock()
 	r.wake = make(chan struct{}, 1)
 	r.mu.Unlock()
-	f := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithNamespace(r.Namespace),
+	f := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithNamespace(r.Options.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelManaged + "=true" }))
 	inf := f.Core().V1().Pods().Informer()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -241,7 +229,7 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 		if t.cleaned {
 			switch {
 			case t.next != nil: // assigned anew after it ended here
-				r.jobs[n] = &tracked{spec: *t.next, state: t.next.Job.State}
+				r.jobs[n] = &tracked{spec: t.next.spec, problem: t.next.problem, state: t.next.spec.Job.State}
 				todo = append(todo, work{t: r.jobs[n], number: n})
 			case now.Sub(t.endedAt) > ttl:
 				delete(r.jobs, n)
