@@ -144,7 +144,7 @@ func New(cfg Config) (*Agent, error) {
 				return nil // not yet known: report none rather than zero
 			}
 			snap, _, _ := c.Cache.Snapshot()
-			return hubsync.Capacity(snap, mts, podgroup.Options{Tolerations: cfg.Tolerations})
+			return podgroup.Capacity(snap, mts, podgroup.Options{Namespace: cfg.Namespace, Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
 		},
 		Why: func(number uint64) (string, bool) {
 			p, ok := c.Why(number)

@@ -213,7 +213,7 @@ func (c *Cache) setPod(o any) {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			delete(c.bound, key)
 		} else if _, seen := c.bound[key]; !seen {
-			c.bound[key] = placed{node: p.Spec.NodeName, req: podRequests(p), tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
+			c.bound[key] = placed{node: p.Spec.NodeName, req: podgroup.PodRequests(p), tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
 			c.notify()
 		}
 		return
@@ -229,7 +229,7 @@ func (c *Cache) setPod(o any) {
 		return
 	}
 	if _, seen := c.pending[key]; !seen {
-		c.pending[key] = pendingPod{ref: PodRef{p.Namespace, p.Name}, meta: meta, spec: podSpecOf(p), job: gangOf(p)}
+		c.pending[key] = pendingPod{ref: PodRef{p.Namespace, p.Name}, meta: meta, spec: podgroup.SchedulerPod(p), job: gangOf(p)}
 		c.notify()
 	}
 }

@@ -1,7 +1,10 @@
 // Package podgroup is level 1 of the agent's two-level scheduler: it turns an
 // assigned job (machine type × nodes) into the pod group that level 2 binds as
-// a gang, and reads a gang back from the labelled pods in a cluster. It is
-// pure: job and machine type in, pod objects out.
+// a gang, and holds the one mapping from a machine type to what its pods
+// request: Build makes the pods, SchedulerPod converts a pod into what level
+// 2 schedules, and Capacity reports per machine type the largest job level 2
+// binds, computed by the scheduler itself. It is pure: job and machine type
+// in, pod objects out.
 package podgroup
 
 import (
