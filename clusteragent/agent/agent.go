@@ -122,7 +122,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
 	ccfg := ClusterConfig{
-		Client: kc, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
+		Client: kc, Cluster: cfg.Cluster, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
 		Tolerations: cfg.Tolerations, ExtraNamespaces: cfg.ExtraNamespaces,
 		Log: cfg.Log.With("cluster", cfg.Cluster), Now: cfg.Now,
 		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
@@ -138,7 +138,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	out.Syncer = hubsync.New(hubsync.Config{
 		Identity: identity,
-		Hub:      hub, Cluster: cfg.Cluster, Runner: &runner{rec: c.Jobs}, Heartbeat: cfg.Heartbeat, Log: ccfg.Log, Now: cfg.Now,
+		Hub:      hub, Cluster: cfg.Cluster, Runner: c.Jobs, Heartbeat: cfg.Heartbeat, Log: ccfg.Log, Now: cfg.Now,
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
 			if !c.Cache.Synced() {
 				return nil // not yet known: report none rather than zero

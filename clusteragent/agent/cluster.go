@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
@@ -27,7 +28,9 @@ const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
 
 // ClusterConfig wires the cluster half of an agent to one cluster.
 type ClusterConfig struct {
-	Client    kubernetes.Interface
+	Client kubernetes.Interface
+	// Cluster is this cluster's name at the hub, stamped on reports.
+	Cluster   string
 	Namespace string
 	// ExtraNamespaces are further namespaces whose gangs (pods naming the
 	// flotilla scheduler, with Flotilla's gang labels, created by other
@@ -52,9 +55,6 @@ type ClusterConfig struct {
 	// ports, cluster-wide mounts. Its embedded podgroup.Options are
 	// ignored: Namespace, Image and Tolerations above apply.
 	Runtime runtime.Options
-	// DefaultCommand runs on the head of a job whose assignment carries no
-	// command (default runtime.HoldCommand).
-	DefaultCommand structs.Command
 	// Filer serves ReadWriteOnce vaults to jobs; its Namespace is Namespace.
 	Filer filer.Options
 	// Random feeds the jobs' SSH keys and tokens (default crypto/rand).
@@ -96,16 +96,22 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	fopts := cfg.Filer
 	fopts.Namespace = cfg.Namespace
 	fm := filer.New(cfg.Client, fopts, cfg.Now, cfg.Log.With("component", "filer"))
+	b := binder.New(cfg.Client, cfg.BindParallelism)
 	rec := &runtime.Reconciler{
-		Client: cfg.Client, Options: ropts, Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
-		DefaultCommand: cfg.DefaultCommand, Filer: fm, Random: cfg.Random, LogTailLines: cfg.LogTailLines,
+		Client: cfg.Client, Options: ropts, Cluster: cfg.Cluster, Pods: b, Nodes: c,
+		Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
+		Filer: fm, Random: cfg.Random, LogTailLines: cfg.LogTailLines,
 	}
 	loop := &SchedLoop{
-		Cache: c, Binder: binder.New(cfg.Client, cfg.BindParallelism), Options: cfg.Scheduler,
-		Now: cfg.Now, Log: cfg.Log,
+		Cache: c, Binder: b, Options: cfg.Scheduler, Now: cfg.Now, Log: cfg.Log,
 		OnTeardown: func(id cache.GangID) {
 			if id.Namespace == cfg.Namespace {
-				rec.Rebuild(id.Number)
+				rec.TearingDown(id.Number)
+			}
+		},
+		OnTornDown: func(id cache.GangID, voidHead types.UID) {
+			if id.Namespace == cfg.Namespace {
+				rec.TornDown(id.Number, voidHead)
 			}
 		},
 	}

@@ -35,7 +35,7 @@ func job(number uint64, tenant string, mt *structs.MachineType, nodes int, submi
 		ID: fmt.Sprintf("job-%d", number), Number: number, Tenant: tenant, Owner: tenant + "-user",
 		App: "solver", MachineType: mt.Name, Nodes: nodes, State: structs.JobAssigned, Cluster: "east",
 		SubmitTime: submitted,
-	}, MachineType: mt}
+	}, MachineType: mt, Command: structs.Command{Path: "/opt/solver/run.sh"}}
 }
 
 type reports struct {

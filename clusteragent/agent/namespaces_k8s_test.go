@@ -49,7 +49,7 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 	mt := &structs.MachineType{Name: "m8", Cores: 8, Slots: 8, RAM: 16}
 	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	a.Jobs.AddInput(runtime.Input{Job: &structs.Job{ID: "own", Number: 1, Tenant: "acme", Owner: "u", App: "a", MachineType: "m8",
-		Nodes: 2, State: structs.JobAssigned, SubmitTime: t0}, MachineType: mt})
+		Nodes: 2, State: structs.JobAssigned, SubmitTime: t0}, MachineType: mt, Command: structs.Command{Path: "/opt/run.sh"}})
 	// Gangs made by another tool, in a namespace the agent schedules and in one it does not.
 	for _, ns := range []string{"team-b", "elsewhere"} {
 		pods, err := podgroup.Build(&structs.Job{ID: "ext-" + ns, Number: 7, Tenant: "acme", Nodes: 2, SubmitTime: t0}, mt,

@@ -72,7 +72,13 @@ func startRuntimeCluster(t *testing.T, ctx context.Context, nodes int, configure
 		Client: env.Client, Namespace: rtNS, Image: "solver:1",
 		Runtime: runtime.Options{InitImage: "init:1", JobsDomain: "jobs.test"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Report:  c.reps.add,
+		// The hub records each final state and acknowledges it.
+		Report: func(u structs.JobStateUpdate) {
+			c.reps.add(u)
+			if u.State.IsTerminal() {
+				c.ag.Jobs.Acknowledged(u.Number)
+			}
+		},
 	}
 	for _, f := range configure {
 		f(&cfg)

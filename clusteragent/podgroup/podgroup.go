@@ -33,6 +33,15 @@ const (
 	AnnotPriority  = "flotilla.io/priority"  // integer, higher first
 	AnnotSubmitted = "flotilla.io/submitted" // RFC 3339 submit time (queue age)
 	AnnotMachine   = "flotilla.io/machine-type"
+
+	// AnnotStarted, on the job Secret, records that the job's head (rank
+	// 0) may have been bound: the binder writes it, with the head pod's
+	// UID, and has the API server confirm it before it binds the head. A
+	// job so marked never has its pods created again.
+	AnnotStarted = "flotilla.io/started"
+	// AnnotFinal, on the job Secret, records the job's final state (JSON,
+	// runtime.Final), written before the state is reported to the hub.
+	AnnotFinal = "flotilla.io/final"
 )
 
 // SchedulerName is the schedulerName on Flotilla's pods.

@@ -324,7 +324,8 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 		go func() {
 			defer wg.Done()
 			for i := range refs {
-				err := b.BindGang(ctx, cache.GangID{Namespace: "raw", Number: uint64(i + 1)}, []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}, []string{nodes[i%len(nodes)].Name})
+				err := b.BindGang(ctx, cache.PendingGang{ID: cache.GangID{Namespace: "raw", Number: uint64(i + 1)},
+					Pods: []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}}, []string{nodes[i%len(nodes)].Name})
 				if err != nil {
 					failed.Add(1)
 				}
