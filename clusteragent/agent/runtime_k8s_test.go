@@ -428,6 +428,17 @@ func TestRuntimeLifecycle(t *testing.T) {
 	if objs := names(c.objects(ctx, t, 1)); len(objs) != 0 {
 		t.Errorf("redelivered job 1 was recreated: %v", objs)
 	}
+	// Bounded: once their objects are gone and two listings of the hub no
+	// longer name them, the runner keeps nothing of the ended jobs.
+	waitFor(t, time.Minute, "ended jobs forgotten", func() (bool, string) {
+		jobs, _ := c.ag.Jobs.Tracked()
+		return jobs == 0, fmt.Sprint(c.ag.Jobs.States())
+	})
+	c.ag.Jobs.Resync(map[uint64]bool{})
+	c.ag.Jobs.Resync(map[uint64]bool{})
+	if jobs, tombs := c.ag.Jobs.Tracked(); jobs != 0 || tombs != 0 {
+		t.Errorf("after the listings the runner holds %d jobs and %d tombstones", jobs, tombs)
+	}
 }
 
 func hasMachinefile(p *corev1.Pod, cm string) bool {

@@ -120,8 +120,9 @@ func (r *Reconciler) setFinal(t *tracked, f *Final, recorded bool) {
 	r.mu.Unlock()
 }
 
-// recordFinal writes the final state on the job Secret (on condition that
-// it is the Secret observed), and has the API server confirm it.
+// recordFinal writes the final state on the job Secret and has the API
+// server confirm it. The patch names the observed Secret's uid, which
+// cannot change: a Secret made anew under the name refuses it.
 func (r *Reconciler) recordFinal(ctx context.Context, secret *corev1.Secret, t *tracked) error {
 	r.mu.Lock()
 	f := *t.view.final

@@ -154,9 +154,11 @@ func (r *Reconciler) add(in Input, problem string) {
 	case !ok:
 		r.jobs[n] = newTracked(in, problem)
 	case !t.view.assigned && !t.view.canceled: // found in the cluster; now assigned
-		nt := newTracked(in, problem)
-		nt.view.voidStarts, nt.view.tearingDown = t.view.voidStarts, t.view.tearingDown
-		r.jobs[n] = nt
+		t.in = in
+		t.view.assigned, t.view.nodes, t.view.walltime, t.view.problem = true, in.Job.Nodes, time.Duration(in.Job.Walltime), problem
+		if t.view.final == nil {
+			t.view.state = in.Job.State
+		}
 	case (t.view.final != nil || t.view.canceled) && in.Job.AssignTime.After(t.in.Job.AssignTime):
 		t.next = newTracked(in, problem)
 	}
