@@ -86,7 +86,8 @@ type decision struct {
 // what the cluster shows, and the time. It is pure.
 //
 // The rules, in order: a recorded final state is adopted; a job that
-// cannot run (problem) ends at once and creates nothing; a job that may
+// cannot run (problem) ends at once and creates nothing — unless it may
+// have run already, when it keeps what it started with; a job that may
 // have run (its head bound, or a start recorded without the head to prove
 // otherwise) ends when its head ends, a worker fails, its walltime passes,
 // or any pod is lost — it never has pods created again; a canceled job
@@ -101,10 +102,10 @@ func decide(j jobView, o observation, now time.Time) decision {
 	if o.secret.final != nil {
 		return decision{Kind: actEnd, Final: o.secret.final, Recorded: true}
 	}
-	if j.problem != "" {
+	ran := mayHaveRun(j, o)
+	if j.problem != "" && !ran {
 		return end(structs.JobCompletedWithError, j.problem, 1, now)
 	}
-	ran := mayHaveRun(j, o)
 	if ran && !j.tearingDown {
 		if d, ok := decideRunEnd(j, o, now); ok {
 			return d

@@ -128,6 +128,15 @@ func TestDecideTable(t *testing.T) {
 			endAt(structs.JobCompletedWithError, `app "solver" no longer exists`, 1),
 		},
 
+		"problem once it runs (its app deleted meanwhile): it keeps what it started with": {
+			assigned().with(func(j *jobView) { j.problem, j.state = `app "solver" no longer exists`, structs.JobRunning }),
+			obs(started("h"), allRunning), wait("running"),
+		},
+		"problem, objects left by an earlier agent, never ran: ends, creates nothing": {
+			assigned().with(func(j *jobView) { j.problem = `app "solver" no longer exists` }), obs(sec(), workers),
+			endAt(structs.JobCompletedWithError, `app "solver" no longer exists`, 1),
+		},
+
 		// Found in the cluster without an assignment (after a restart).
 		"found, recorded end: adopted as recorded": {
 			jobView{}, obs(&secretObs{exists: true, final: &Final{State: structs.JobCompleted, Substatus: "head exited 0", Time: later}}, none),
