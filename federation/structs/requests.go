@@ -221,6 +221,9 @@ type Assignment struct {
 // ErrorBody is the JSON body of every error reply.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Errors lists every rule a document broke, with its JSON path, when
+	// the error is a ValidationError (e.g. an invalid AppDef).
+	Errors []FieldError `json:"errors,omitempty"`
 }
 
 // CallerInfo is the reply to GET /v1/whoami: who the credentials belong to.
