@@ -27,3 +27,15 @@ func Check(d *structs.AppDef) (warnings []string, err error) {
 	_, res := Parse(doc)
 	return res.Warnings(), res.Err()
 }
+
+// CommandOf reads the full model of a stored command (key is its name).
+func CommandOf(c *structs.Command, key string) (*Command, error) {
+	doc := []byte(c.Raw)
+	if len(doc) == 0 {
+		var err error
+		if doc, err = json.Marshal(c); err != nil {
+			return nil, err
+		}
+	}
+	return ParseCommand(key, doc)
+}

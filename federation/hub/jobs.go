@@ -92,8 +92,12 @@ func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
 				j.Command = name
 			}
 		}
-		if _, ok := def.Commands[j.Command]; !ok {
+		cmd, ok := def.Commands[j.Command]
+		if !ok {
 			return structs.Errorf(structs.ErrInvalid, "app %q has no command %q", app.Name, j.Command)
+		}
+		if err := checkParameters(&cmd, j); err != nil {
+			return err
 		}
 	}
 	if j.Walltime == 0 && def.Walltime != "" {
