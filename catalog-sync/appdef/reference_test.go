@@ -69,11 +69,12 @@ func appBody(name string, def []byte) []byte {
 
 func compact(t *testing.T, b []byte) string {
 	t.Helper()
-	var buf bytes.Buffer
+	var buf, esc bytes.Buffer
 	if err := json.Compact(&buf, b); err != nil {
 		t.Fatal(err)
 	}
-	return buf.String()
+	json.HTMLEscape(&esc, buf.Bytes()) // as encoding/json writes it
+	return esc.String()
 }
 
 // jsonEqual compares two documents as values (numbers as written).

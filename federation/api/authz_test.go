@@ -235,7 +235,7 @@ func authzCases(w world) map[string]authzCase {
 		"jarvice status of userB's job":    {method: "GET", path: jarvice("status", num("job-of-userB")), allow: g},
 		"jarvice info of userB's job":      {method: "GET", path: jarvice("info", num("job-of-userB")), allow: g},
 		"jarvice terminate userB's job":    {method: "GET", path: jarvice("terminate", num("job-of-userB")), allow: g},
-		"jarvice shutdown of userA2's job": {method: "GET", path: jarvice("shutdown", num("job-of-userA2")), allow: []string{"global", "adminA", "userA2"}},
+		"jarvice terminate of userA2's job": {method: "POST", path: jarvice("terminate", num("job-of-userA2")), allow: []string{"global", "adminA", "userA2"}},
 
 		// Inside tenant ta: team administrators only their team.
 		"get team ta/a2": {method: "GET", path: fixed("/v1/tenants/ta/teams/a2"), allow: []string{"global", "adminA", "userA2"}},
