@@ -232,9 +232,9 @@ func authzCases(w world) map[string]authzCase {
 			e.must(e.admin.PutLimit(e.ctx(), limit(n, "tb", "")))
 			return "/v1/limits/" + n
 		})},
-		"jarvice status of userB's job":    {method: "GET", path: jarvice("status", num("job-of-userB")), allow: g},
-		"jarvice info of userB's job":      {method: "GET", path: jarvice("info", num("job-of-userB")), allow: g},
-		"jarvice terminate userB's job":    {method: "GET", path: jarvice("terminate", num("job-of-userB")), allow: g},
+		"jarvice status of userB's job":     {method: "GET", path: jarvice("status", num("job-of-userB")), allow: g},
+		"jarvice info of userB's job":       {method: "GET", path: jarvice("info", num("job-of-userB")), allow: g},
+		"jarvice terminate userB's job":     {method: "GET", path: jarvice("terminate", num("job-of-userB")), allow: g},
 		"jarvice terminate of userA2's job": {method: "POST", path: jarvice("terminate", num("job-of-userA2")), allow: []string{"global", "adminA", "userA2"}},
 
 		// Inside tenant ta: team administrators only their team.

@@ -146,7 +146,7 @@ type Parameter struct {
 	Description string    `json:"description,omitempty"`
 	Type        ParamType `json:"type"`
 	Required    bool      `json:"required,omitempty"`
-	Positional  bool      `json:"positional"` // written always: absent means true (the reference's default)
+	Positional  bool      `json:"positional"`         // written always: absent means true (the reference's default)
 	Variable    bool      `json:"variable,omitempty"` // also exported in the job's env file
 	// Value is the default, as JSON: a string, number or boolean by Type.
 	Value  json.RawMessage `json:"value,omitempty"`
