@@ -92,12 +92,8 @@ func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
 				j.Command = name
 			}
 		}
-		cmd, ok := def.Commands[j.Command]
-		if !ok {
+		if _, ok := def.Commands[j.Command]; !ok {
 			return structs.Errorf(structs.ErrInvalid, "app %q has no command %q", app.Name, j.Command)
-		}
-		if err := checkParameters(&cmd, j); err != nil {
-			return err
 		}
 	}
 	if j.Walltime == 0 && def.Walltime != "" {
@@ -118,6 +114,9 @@ func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
 		} else if err != nil {
 			return err
 		}
+	}
+	if cmd, ok := def.Commands[j.Command]; ok {
+		return checkParameters(&cmd, j)
 	}
 	return nil
 }
