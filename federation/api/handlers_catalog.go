@@ -264,6 +264,9 @@ func (s *Server) putApp(c *call) (any, error) {
 			a.Owner = c.id.Username
 		}
 	}
+	if a.Visibility == structs.VisibilityTeam && a.Tenant == "" {
+		return nil, invalid("app %q: a team app needs its tenant", a.Name)
+	}
 	if err := c.id.CheckWriteApp(a); err != nil {
 		return nil, err
 	}

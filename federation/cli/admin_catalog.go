@@ -210,10 +210,11 @@ func runClustersDelete(ctx context.Context, s *session, path, args []string) err
 // Apps.
 
 func runAppsApply(ctx context.Context, s *session, path, args []string) error {
-	var name, visibility, image string
+	var name, visibility, image, team string
 	file, err := s.applyFile(path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "app name (for a bare AppDef; default: from the AppDef's name)")
-		fs.StringVar(&visibility, "visibility", "", "public, tenant or private (for a bare AppDef; default public)")
+		fs.StringVar(&visibility, "visibility", "", "public, tenant, team or private (for a bare AppDef; default public)")
+		fs.StringVar(&team, "team", "", "the team of a team app (for a bare AppDef)")
 		fs.StringVar(&image, "image", "", "container image (for a bare AppDef)")
 	})
 	if err != nil {
@@ -222,6 +223,9 @@ func runAppsApply(ctx context.Context, s *session, path, args []string) error {
 	app, err := readApp(file, name, visibility, image)
 	if err != nil {
 		return err
+	}
+	if team != "" {
+		app.Team = team
 	}
 	cl, err := s.client()
 	if err != nil {

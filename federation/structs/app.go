@@ -12,6 +12,7 @@ type Visibility string
 const (
 	VisibilityPublic  Visibility = "public"  // every tenant
 	VisibilityTenant  Visibility = "tenant"  // the owner's tenant
+	VisibilityTeam    Visibility = "team"    // the members of Team in the tenant
 	VisibilityPrivate Visibility = "private" // the owner only
 )
 
@@ -22,6 +23,7 @@ type App struct {
 	Name       string     `json:"name"`
 	Owner      string     `json:"owner,omitempty"` // username
 	Tenant     string     `json:"tenant,omitempty"`
+	Team       string     `json:"team,omitempty"` // for team visibility
 	Visibility Visibility `json:"visibility"`
 	Image      string     `json:"image,omitempty"` // container image reference
 	AppDef     AppDef     `json:"appdef"`
@@ -44,6 +46,11 @@ func (a *App) Validate() error {
 		return err
 	}
 	switch a.Visibility {
+	case VisibilityTeam:
+		if a.Team == "" {
+			return invalidf("app %q: team visibility needs a team", a.Name)
+		}
+		return nil
 	case VisibilityPublic, VisibilityTenant, VisibilityPrivate:
 		return nil
 	}
