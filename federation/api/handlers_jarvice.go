@@ -24,7 +24,12 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	if u != nil && u.Username != "" {
 		username, key = u.Username, u.APIKey
 	}
-	id, err := c.login(key, func() (*auth.Identity, error) { return c.s.authn.UserKey(username, key) })
+	id, err := c.login(key, func() (*auth.Identity, error) {
+		if strings.HasPrefix(key, JobKeyPrefix) {
+			return c.s.jobKeyIdentity(username, key)
+		}
+		return c.s.authn.UserKey(username, key)
+	})
 	if err != nil {
 		return err
 	}
