@@ -10,7 +10,7 @@ import (
 // run ends COMPLETED_WITH_ERROR with that reason; nothing is created for
 // it, and no substitute command ever runs.
 func InputOf(a *structs.Assignment) (Input, string) {
-	in := Input{Job: a.Job, MachineType: a.MachineType, Image: a.Image, Vault: a.Vault}
+	in := Input{Job: a.Job, MachineType: a.MachineType, Image: a.Image, Vault: a.Vault, APIURL: a.APIURL, APIKey: a.APIKey}
 	if a.Identity != nil {
 		in.Identity = *a.Identity
 	}

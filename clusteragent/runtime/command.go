@@ -1,120 +1,86 @@
 package runtime
 
 import (
-	"encoding/json"
-	"slices"
+	"errors"
 	"strconv"
-	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// CommandArgs builds the argv of an AppDef command for a job: the command's
-// path, then its parameters in the order of their keys (the AppDef's map
-// does not keep the order of its JSON source). A positional parameter adds
-// its value; any other adds its key, then its value; a BOOL that is not
-// positional adds its key alone when true and nothing when false. A CONST
-// always takes its AppDef value, in which %CORES% (cores per node), %TCORES%
-// (cores of the job), %NODES%, %GPUS% (per node) and %MACHINETYPE% are
-// substituted; other parameters take the job's value, else the AppDef
-// default. An optional parameter without a value is left out.
-func CommandArgs(cmd structs.Command, job *structs.Job, mt *structs.MachineType) ([]string, error) {
-	if cmd.Path == "" {
-		return nil, structs.Errorf(structs.ErrInvalid, "job %q: command %q has no path", job.ID, job.Command)
+// Keys of the job Secret that hold the AppDef's files.
+const (
+	JobEnvKey    = "jobenv.sh" // variable parameters, at /etc/JARVICE/jobenv.sh
+	uploadKeyPre = "upload-"   // + index: an UPLOAD parameter's file, at /opt/<target>
+	volAppFiles  = "flotilla-appfiles"
+)
+
+// CommandLine builds what a job's head runs, exactly as JARVICE does (see
+// appdef.Build): the argv of the AppDef command, the variables of its
+// variable parameters and its uploaded files. The substitutions take the
+// machine type's figures per node and the job's names.
+func CommandLine(in Input) (*appdef.Line, error) {
+	job, mt := in.Job, in.MachineType
+	cmd, err := appdef.CommandOf(&in.Command, job.Command)
+	if err != nil {
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q: command %q: %v", job.ID, job.Command, err)
 	}
-	for k := range job.Parameters {
-		if _, ok := cmd.Parameters[k]; !ok {
-			return nil, structs.Errorf(structs.ErrInvalid, "job %q: unknown parameter %q", job.ID, k)
-		}
+	vars := appdef.Vars{Cores: mt.Cores, GPUs: mt.GPUs, RAMGB: mt.RAM, Nodes: job.Nodes, MachineType: mt.Name,
+		JobName: job.Name, JobLabel: job.Label, VaultName: job.Vault, APIUser: job.Owner,
+		APIURL: in.APIURL, APIKey: in.APIKey}
+	if in.Vault != nil {
+		vars.VaultType = string(in.Vault.Kind)
+	} else {
+		vars.VaultType = string(structs.VaultNone)
 	}
-	subst := strings.NewReplacer(
-		"%CORES%", strconv.Itoa(mt.Cores),
-		"%TCORES%", strconv.Itoa(mt.Cores*job.Nodes),
-		"%NODES%", strconv.Itoa(job.Nodes),
-		"%GPUS%", strconv.Itoa(mt.GPUs),
-		"%MACHINETYPE%", mt.Name,
-	)
-	args := []string{cmd.Path}
-	keys := parameterOrder(cmd)
-	for _, k := range keys {
-		p := cmd.Parameters[k]
-		var v string
-		var set bool
-		if p.Type == structs.ParamConst {
-			d, err := defaultValue(p.Value)
-			if err != nil {
-				return nil, structs.Errorf(structs.ErrInvalid, "job %q: parameter %q: %v", job.ID, k, err)
-			}
-			v, set = subst.Replace(d), true
-		} else if v, set = job.Parameters[k]; !set {
-			d, err := defaultValue(p.Value)
-			if err != nil {
-				return nil, structs.Errorf(structs.ErrInvalid, "job %q: parameter %q: %v", job.ID, k, err)
-			}
-			v, set = d, d != ""
+	l, err := appdef.Build(cmd, job.Parameters, vars)
+	if err != nil {
+		var ve *structs.ValidationError
+		if errors.As(err, &ve) {
+			return nil, structs.Errorf(structs.ErrInvalid, "job %q: %v", job.ID, err)
 		}
-		if !set {
-			if p.Required {
-				return nil, structs.Errorf(structs.ErrInvalid, "job %q: required parameter %q has no value", job.ID, k)
-			}
-			continue
-		}
-		switch {
-		case p.Positional:
-			args = append(args, v)
-		case p.Type == structs.ParamBool:
-			b, err := strconv.ParseBool(v)
-			if err != nil {
-				return nil, structs.Errorf(structs.ErrInvalid, "job %q: parameter %q: %q is not a boolean", job.ID, k, v)
-			}
-			if b {
-				args = append(args, k)
-			}
-		default:
-			args = append(args, k, v)
-		}
+		return nil, err
 	}
-	return args, nil
+	return l, nil
 }
 
-// defaultValue turns an AppDef parameter value (a JSON string, number or
-// boolean) into its text; an absent or null value is "".
-func defaultValue(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
+// appFiles are the Secret entries of the job's AppDef files.
+func appFiles(l *appdef.Line) map[string][]byte {
+	data := map[string][]byte{JobEnvKey: appdef.JobEnvFile(l.Env)}
+	for i, u := range l.Uploads {
+		data[uploadKeyPre+strconv.Itoa(i)] = u.Data
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return "", err
-	}
-	switch t := v.(type) {
-	case string:
-		return t, nil
-	case bool:
-		return strconv.FormatBool(t), nil
-	case float64:
-		return strings.TrimSpace(string(raw)), nil // the literal: 8, not 8e+00
-	}
-	return "", structs.Errorf(structs.ErrInvalid, "value %s is not a string, number or boolean", raw)
+	return data
 }
 
-// parameterOrder lists the command's parameters in the AppDef's order, then
-// any it does not list, sorted.
-func parameterOrder(cmd structs.Command) []string {
-	keys := make([]string, 0, len(cmd.Parameters))
-	seen := make(map[string]bool, len(cmd.Parameters))
-	for _, k := range cmd.ParameterOrder {
-		if _, ok := cmd.Parameters[k]; ok && !seen[k] {
-			keys = append(keys, k)
-			seen[k] = true
-		}
+// appFilesVolume projects the AppDef files of the job Secret.
+func (r *renderer) appFilesVolume() corev1.Volume {
+	items := []corev1.KeyToPath{{Key: JobEnvKey, Path: JobEnvKey}}
+	for i := range r.line.Uploads {
+		k := uploadKeyPre + strconv.Itoa(i)
+		items = append(items, corev1.KeyToPath{Key: k, Path: k})
 	}
-	var rest []string
-	for k := range cmd.Parameters {
-		if !seen[k] {
-			rest = append(rest, k)
-		}
+	return corev1.Volume{Name: volAppFiles, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: r.name, Items: items, DefaultMode: new(int32(0o444))}}}
+}
+
+// appFilesMounts places jobenv.sh in /etc/JARVICE and each upload at its
+// /opt/<target>.
+func (r *renderer) appFilesMounts() []corev1.VolumeMount {
+	ms := []corev1.VolumeMount{{Name: volAppFiles, MountPath: JarviceDir + "/" + JobEnvKey, SubPath: JobEnvKey, ReadOnly: true}}
+	for i, u := range r.line.Uploads {
+		ms = append(ms, corev1.VolumeMount{Name: volAppFiles, MountPath: u.Path, SubPath: uploadKeyPre + strconv.Itoa(i), ReadOnly: true})
 	}
-	slices.Sort(rest)
-	return append(keys, rest...)
+	return ms
+}
+
+// appEnv is the environment of the variable parameters.
+func (r *renderer) appEnv() []corev1.EnvVar {
+	var env []corev1.EnvVar
+	for _, e := range r.line.Env {
+		env = append(env, corev1.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	return env
 }

@@ -91,6 +91,10 @@ type Input struct {
 	// ownerReferences to Objects.SetOwner.
 	OwnerUID types.UID
 
+	// APIURL and APIKey are the hub's API and a key scoped to the job, for
+	// the %APIURL% and %APIKEY% substitutions ("" when not given).
+	APIURL, APIKey string
+
 	// Random feeds the SSH key and the interactive token (crypto/rand in
 	// production, a fixed reader in tests).
 	Random io.Reader

@@ -143,6 +143,7 @@ func (r *renderer) env(rank int, interactive bool) []corev1.EnvVar {
 			corev1.EnvVar{Name: "FLOTILLA_URL", ValueFrom: r.secretRef(URLKey)},
 		)
 	}
+	env = append(env, r.appEnv()...)
 	return append(env, r.devs.env...)
 }
 
@@ -168,6 +169,7 @@ func (r *renderer) volumes(interactive bool) []corev1.Volume {
 		{Name: volMachinefile, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
 			LocalObjectReference: corev1.LocalObjectReference{Name: r.name}}}},
 	}
+	vols = append(vols, r.appFilesVolume())
 	if interactive {
 		vols = append(vols, corev1.Volume{Name: volToken, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: r.name, Items: []corev1.KeyToPath{{Key: TokenKey, Path: TokenKey}}, DefaultMode: new(int32(0o440))}}})
@@ -209,6 +211,7 @@ func (r *renderer) mounts(initMount corev1.VolumeMount, interactive bool) []core
 			ms = append(ms, corev1.VolumeMount{Name: volMachinefile, MountPath: dir + "/" + key, SubPath: key, ReadOnly: true})
 		}
 	}
+	ms = append(ms, r.appFilesMounts()...)
 	if interactive {
 		ms = append(ms, corev1.VolumeMount{Name: volToken, MountPath: TokenPath, SubPath: TokenKey, ReadOnly: true})
 	}

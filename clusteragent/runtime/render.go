@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/hex"
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"io"
 	"maps"
 	"strconv"
@@ -80,7 +81,7 @@ func Render(in Input, opts Options) (*Objects, error) {
 		return nil, err
 	}
 	job, mt := in.Job, in.MachineType
-	argv, err := CommandArgs(in.Command, job, mt)
+	line, err := CommandLine(in)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +107,7 @@ func Render(in Input, opts Options) (*Objects, error) {
 		name:  podgroup.JobName(job.Number),
 		hosts: Hostnames(job.Number, job.Nodes),
 		devs:  devs,
+		line:  line,
 	}
 	r.labels = maps.Clone(in.Labels)
 	if r.labels == nil {
@@ -135,7 +137,7 @@ func Render(in Input, opts Options) (*Objects, error) {
 	o.Service = r.headlessService()
 	o.NetworkPolicy = r.networkPolicy(web)
 	for rank, p := range pods {
-		r.decoratePod(p, rank, argv, web)
+		r.decoratePod(p, rank, line.Argv, web)
 	}
 	o.Pods = pods
 	if in.OwnerUID != "" {
@@ -154,6 +156,7 @@ type renderer struct {
 	hosts  []string          // machinefile, head first
 	labels map[string]string // on every object
 	devs   devices
+	line   *appdef.Line // the head's command line, variables and uploads
 }
 
 // meta is the metadata of a job-level object.
@@ -184,6 +187,7 @@ func (r *renderer) secret(keys *KeyPair, token, url string) *corev1.Secret {
 		initproc.PublicKeyFile:      keys.Public,
 		initproc.AuthorizedKeysFile: keys.AuthorizedKeys,
 	}
+	maps.Copy(data, appFiles(r.line))
 	if token != "" {
 		data[TokenKey] = []byte(token)
 		data[URLKey] = []byte(url)

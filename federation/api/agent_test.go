@@ -60,7 +60,7 @@ func TestAssignmentsSelfContained(t *testing.T) {
 	e := newAgentEnv(t)
 	ctx := e.ctx()
 	e.must(e.admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:2",
-		AppDef: structs.AppDef{Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh"}, "post": {Path: "/opt/post.sh"}}}}))
+		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh"}, "post": {Path: "/opt/post.sh"}}}}))
 	e.must(e.admin.PutVault(ctx, vault("ta", "data")))
 	e.must(e.admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser,
 		Identity: structs.Identity{UID: 1500, GID: 1600}}))
@@ -103,7 +103,7 @@ func TestAssignmentsSelfContained(t *testing.T) {
 		t.Errorf("vault deleted: problem %q", p)
 	}
 	e.must(e.admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:3",
-		AppDef: structs.AppDef{Commands: map[string]structs.Command{"post": {Path: "/opt/post.sh"}}}}))
+		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"post": {Path: "/opt/post.sh"}}}}))
 	if p := problem("command dropped"); p != `app "solver" has no command "run"` {
 		t.Errorf("command dropped: problem %q", p)
 	}
@@ -112,7 +112,7 @@ func TestAssignmentsSelfContained(t *testing.T) {
 		t.Errorf("app deleted: problem %q", p)
 	}
 	e.must(e.admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic,
-		AppDef: structs.AppDef{Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh"}}}}))
+		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh"}}}}))
 	e.must(e.admin.PutVault(ctx, vault("ta", "data")))
 	e.must(nil, e.admin.DeleteMachineType(ctx, "n1"))
 	if p := problem("machine type deleted"); p != `machine type "n1" no longer exists` {

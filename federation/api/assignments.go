@@ -47,6 +47,7 @@ func (s *Server) assignments(c *call) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		c.withJobKeys(list)
 		c.setIndex(list.Index)
 		return list, nil
 	}
@@ -64,6 +65,7 @@ func (s *Server) assignments(c *call) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			c.withJobKeys(list)
 			c.setIndex(list.Index)
 			return list, nil
 		}

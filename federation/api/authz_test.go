@@ -47,9 +47,9 @@ func seedWorld(e *env) world {
 	e.must(a.PutMachineType(ctx, w1))
 	e.must(a.PutBurstRule(ctx, &structs.BurstRule{Name: "br", From: "n1", To: []string{"n2"}}))
 	for _, app := range []*structs.App{
-		{Name: "pub", Visibility: structs.VisibilityPublic},
-		{Name: "privA", Tenant: "ta", Visibility: structs.VisibilityTenant},
-		{Name: "privB", Tenant: "tb", Visibility: structs.VisibilityTenant},
+		{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef},
+		{Name: "privA", Tenant: "ta", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef},
+		{Name: "privB", Tenant: "tb", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef},
 	} {
 		e.must(a.PutApp(ctx, app))
 	}
@@ -195,9 +195,9 @@ func authzCases(w world) map[string]authzCase {
 		"put vault tb/vb":   {method: "PUT", path: fixed("/v1/tenants/tb/vaults/vb"), body: vault("tb", "vb"), allow: g},
 		"get app privB":     {method: "GET", path: fixed("/v1/apps/privB"), allow: []string{"global", "agent"}},
 		"put app privB": {method: "PUT", path: fixed("/v1/apps/privB"),
-			body: structs.App{Name: "privB", Tenant: "tb", Visibility: structs.VisibilityTenant}, allow: g},
+			body: structs.App{Name: "privB", Tenant: "tb", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef}, allow: g},
 		"put app privB as own": {method: "PUT", path: fixed("/v1/apps/privB"), skip: g,
-			body: structs.App{Name: "privB", Tenant: "ta", Visibility: structs.VisibilityTenant}},
+			body: structs.App{Name: "privB", Tenant: "ta", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef}},
 		"get limit lim-b":        {method: "GET", path: fixed("/v1/limits/lim-b"), allow: g},
 		"put limit lim-b":        {method: "PUT", path: fixed("/v1/limits/lim-b"), body: limit("lim-b", "tb", ""), allow: g},
 		"get job of userB":       {method: "GET", path: fixed("/v1/jobs/job-of-userB"), allow: g},
@@ -225,17 +225,17 @@ func authzCases(w world) map[string]authzCase {
 			return "/v1/tenants/tb/vaults/" + n
 		})},
 		"delete app of tb": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
-			e.must(e.admin.PutApp(e.ctx(), &structs.App{Name: n, Tenant: "tb", Visibility: structs.VisibilityPrivate}))
+			e.must(e.admin.PutApp(e.ctx(), &structs.App{Name: n, Tenant: "tb", Visibility: structs.VisibilityPrivate, AppDef: tinyAppDef}))
 			return "/v1/apps/" + n
 		})},
 		"delete limit of tb": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
 			e.must(e.admin.PutLimit(e.ctx(), limit(n, "tb", "")))
 			return "/v1/limits/" + n
 		})},
-		"jarvice status of userB's job":    {method: "GET", path: jarvice("status", num("job-of-userB")), allow: g},
-		"jarvice info of userB's job":      {method: "GET", path: jarvice("info", num("job-of-userB")), allow: g},
-		"jarvice terminate userB's job":    {method: "GET", path: jarvice("terminate", num("job-of-userB")), allow: g},
-		"jarvice shutdown of userA2's job": {method: "GET", path: jarvice("shutdown", num("job-of-userA2")), allow: []string{"global", "adminA", "userA2"}},
+		"jarvice status of userB's job":     {method: "GET", path: jarvice("status", num("job-of-userB")), allow: g},
+		"jarvice info of userB's job":       {method: "GET", path: jarvice("info", num("job-of-userB")), allow: g},
+		"jarvice terminate userB's job":     {method: "GET", path: jarvice("terminate", num("job-of-userB")), allow: g},
+		"jarvice terminate of userA2's job": {method: "POST", path: jarvice("terminate", num("job-of-userA2")), allow: []string{"global", "adminA", "userA2"}},
 
 		// Inside tenant ta: team administrators only their team.
 		"get team ta/a2": {method: "GET", path: fixed("/v1/tenants/ta/teams/a2"), allow: []string{"global", "adminA", "userA2"}},
@@ -284,8 +284,8 @@ func authzCases(w world) map[string]authzCase {
 		"put vault ta/va":        {method: "PUT", path: fixed("/v1/tenants/ta/vaults/va"), body: vault("ta", "va"), allow: []string{"global", "adminA"}},
 		"get app privA":          {method: "GET", path: fixed("/v1/apps/privA"), allow: append([]string{"agent"}, users...)},
 		"put app privA": {method: "PUT", path: fixed("/v1/apps/privA"), allow: []string{"global", "adminA"},
-			body: structs.App{Name: "privA", Tenant: "ta", Visibility: structs.VisibilityTenant}},
-		"put public app": {method: "PUT", path: fixed("/v1/apps/pub"), body: structs.App{Name: "pub", Visibility: structs.VisibilityPublic}, allow: g},
+			body: structs.App{Name: "privA", Tenant: "ta", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef}},
+		"put public app": {method: "PUT", path: fixed("/v1/apps/pub"), body: structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef}, allow: g},
 
 		// Shared infrastructure: everyone reads, the global administrator writes.
 		"get machine type": {method: "GET", path: fixed("/v1/machinetypes/n1"), allow: append([]string{"agent"}, users...)},

@@ -21,7 +21,8 @@ func seedSmall(e *env) string {
 	e.must(a.PutCluster(ctx, "east", &structs.ClusterSpec{}))
 	e.must(a.PutMachineType(ctx, machineType("n1")))
 	e.must(a.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
-		AppDef: structs.AppDef{Commands: map[string]structs.Command{"Run": {Path: "/run"}}}}))
+		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"Run": {Path: "/run", Parameters: map[string]structs.Parameter{
+			"np": {Type: structs.ParamInt}, "verbose": {Type: structs.ParamBool}, "input": {Type: structs.ParamFile}}}}}}))
 	e.must(a.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
 	return value[*structs.APIKeyCreated](e.t)(a.CreateAPIKey(ctx, "alice", "")).Key
 }

@@ -61,7 +61,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		s.log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
 	}
-	writeJSON(w, code, structs.ErrorBody{Error: msg})
+	body := structs.ErrorBody{Error: msg}
+	var ve *structs.ValidationError
+	if errors.As(err, &ve) {
+		body.Errors = ve.Errors
+	}
+	writeJSON(w, code, body)
 }
 
 func invalid(format string, args ...any) error {

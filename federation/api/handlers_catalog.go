@@ -1,6 +1,7 @@
 package api
 
 import (
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -243,6 +244,13 @@ func (s *Server) getApp(c *call) (any, error) {
 	return a, c.id.CheckUseApp(a)
 }
 
+// appReply is the reply to PUT /v1/apps/{name}: the app stored and the
+// warnings its AppDef raised (fields the reference does not define, kept).
+type appReply struct {
+	*structs.App
+	Warnings []string `json:"warnings,omitempty"`
+}
+
 func (s *Server) putApp(c *call) (any, error) {
 	a, err := decodeApp(c.body(), c.r.PathValue("name"))
 	if err != nil {
@@ -256,7 +264,14 @@ func (s *Server) putApp(c *call) (any, error) {
 			a.Owner = c.id.Username
 		}
 	}
+	if a.Visibility == structs.VisibilityTeam && a.Tenant == "" {
+		return nil, invalid("app %q: a team app needs its tenant", a.Name)
+	}
 	if err := c.id.CheckWriteApp(a); err != nil {
+		return nil, err
+	}
+	warnings, err := appdef.Check(&a.AppDef)
+	if err != nil {
 		return nil, err
 	}
 	want, err := c.casQuery()
@@ -275,7 +290,10 @@ func (s *Server) putApp(c *call) (any, error) {
 			}
 			return &fsm.AppUpsert{App: *a, CAS: cas}, nil
 		})
-	return a, err
+	if err != nil {
+		return nil, err
+	}
+	return &appReply{App: a, Warnings: warnings}, nil
 }
 
 func (s *Server) deleteApp(c *call) (any, error) {

@@ -2,12 +2,16 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -20,7 +24,12 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	if u != nil && u.Username != "" {
 		username, key = u.Username, u.APIKey
 	}
-	id, err := c.login(key, func() (*auth.Identity, error) { return c.s.authn.UserKey(username, key) })
+	id, err := c.login(key, func() (*auth.Identity, error) {
+		if strings.HasPrefix(key, JobKeyPrefix) {
+			return c.s.jobKeyIdentity(username, key)
+		}
+		return c.s.authn.UserKey(username, key)
+	})
 	if err != nil {
 		return err
 	}
@@ -36,7 +45,7 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 		req.Nodes = 1
 	}
 	switch {
-	case req.App == "":
+	case req.App == "" && j.Container == nil:
 		return nil, invalid("submit: app is required")
 	case req.MachineType == "":
 		return nil, invalid("submit: machine.type is required")
@@ -62,7 +71,7 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 	if len(j.Application.Parameters) > 0 {
 		req.Parameters = make(map[string]string, len(j.Application.Parameters))
 		for k, raw := range j.Application.Parameters {
-			v, err := scalarText(raw)
+			v, err := parameterText(raw)
 			if err != nil {
 				return nil, invalid("submit: parameter %q: %v", k, err)
 			}
@@ -70,6 +79,18 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 		}
 	}
 	return req, nil
+}
+
+// parameterText renders a submitted parameter value: a string, number or
+// boolean as its text, an object (an UPLOAD's {"data": ...}) as its JSON.
+func parameterText(raw json.RawMessage) (string, error) {
+	t := bytes.TrimSpace(raw)
+	if len(t) > 0 && t[0] == '{' {
+		var buf bytes.Buffer
+		err := json.Compact(&buf, t)
+		return buf.String(), err
+	}
+	return scalarText(raw)
 }
 
 // scalarText renders a JSON string, number or boolean as a parameter value.
@@ -99,17 +120,34 @@ func scalarText(raw json.RawMessage) (string, error) {
 	return n.String(), nil
 }
 
-func (s *Server) jarviceSubmit(c *call) (any, error) {
-	j, err := decodeJarviceSubmit(c.body())
+// jarviceSubmission decodes and authenticates a submit or batch body.
+func (s *Server) jarviceSubmission(c *call) (*structs.JarviceSubmit, *structs.JobSubmitRequest, error) {
+	a, err := c.jarviceArgs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	j, err := decodeJarviceSubmit(bytes.NewReader(a.body))
+	if err != nil {
+		return nil, nil, err
+	}
+	if j.User.Username == "" {
+		j.User = structs.JarviceUser{Username: a.Get("username"), APIKey: a.Get("apikey")}
 	}
 	if err := c.jarviceAuth(&j.User); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req, err := jarviceJobRequest(j)
+	return j, req, err
+}
+
+// jarviceSubmit is /jarvice/submit: a job of a catalog app.
+func (s *Server) jarviceSubmit(c *call) (any, error) {
+	_, req, err := s.jarviceSubmission(c)
 	if err != nil {
 		return nil, err
+	}
+	if _, err := fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(req.App) }); err != nil {
+		return nil, err // an unknown app is 404
 	}
 	job, err := s.submit(c, req)
 	if err != nil {
@@ -118,133 +156,75 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 
-// jarviceJob finds the job named by ?number= or ?name= that the caller may
-// see, confirming a miss with a linearizable read.
-func (c *call) jarviceJob() (*structs.Job, error) {
-	q := c.r.URL.Query()
-	name, numText := q.Get("name"), q.Get("number")
-	if numText == "" && name != "" {
-		numText = name[strings.LastIndexByte(name, '-')+1:]
-	}
-	if numText == "" {
-		return nil, invalid("name or number is required")
-	}
-	num, err := strconv.ParseUint(numText, 10, 64)
-	if err != nil {
-		return nil, invalid("job %q: no such job name or number", numText)
-	}
-	j, err := fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.JobByNumber(num) })
-	if err != nil {
-		return nil, err
-	}
-	if name != "" && j.Name != name {
-		return nil, structs.Errorf(structs.ErrNotFound, "job %q", name)
-	}
-	return j, c.id.CheckReadJob(j)
+// Batch apps: /jarvice/batch runs a container image's job script. The
+// image becomes a private app of the caller (one per user and image, made
+// on first use), whose one command runs the script with /bin/sh -c.
+const (
+	batchCommand = "batch"
+	batchParam   = "-c"
+)
+
+func batchAppName(owner, image string) string {
+	h := sha256.Sum256([]byte(owner + "\x00" + image))
+	return "batch-" + hex.EncodeToString(h[:8])
 }
 
-func (s *Server) jarviceStatus(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	j, err := c.jarviceJob()
+func batchAppDef(image string) structs.AppDef {
+	doc, _ := json.Marshal(map[string]any{
+		"name": "batch " + image, "description": "container image " + image + " running a job script",
+		"author": "jarvice/batch", "licensed": false, "appdefversion": 2, "classifications": []string{"Batch"},
+		"machines": []string{"*"}, "vault-types": []string{"FILE", "BLOCK", "BLOCK_ARRAY", "OBJECT", "NONE"},
+		"commands": map[string]any{batchCommand: map[string]any{
+			"path": "/bin/sh", "name": "Batch", "description": "runs the job script", "interactive": false,
+			"parameters": map[string]any{batchParam: map[string]any{"name": "job script", "description": "",
+				"type": "STR", "positional": false, "required": true}}}},
+	})
+	var d structs.AppDef
+	_ = json.Unmarshal(doc, &d)
+	return d
+}
+
+// jarviceBatch is /jarvice/batch: a container image and a job script.
+func (s *Server) jarviceBatch(c *call) (any, error) {
+	j, req, err := s.jarviceSubmission(c)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]structs.JarviceJobStatus{strconv.FormatUint(j.Number, 10): structs.NewJarviceJobStatus(j)}, nil
-}
-
-func (s *Server) jarviceInfo(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
+	if j.Container == nil || j.Container.Image == "" || j.Container.Jobscript == "" {
+		return nil, invalid("batch: container.image and container.jobscript are required")
 	}
-	j, err := c.jarviceJob()
-	if err != nil {
-		return nil, err
-	}
-	status, _ := structs.JarviceStatusOf(j.State)
-	return &structs.JarviceJobInfo{Name: j.Name, Number: j.Number, Status: status, Cluster: j.Cluster}, nil
-}
-
-func (s *Server) jarviceJobs(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	all := false
-	if v := c.r.URL.Query().Get("completed"); v != "" {
-		var err error
-		if all, err = strconv.ParseBool(v); err != nil {
-			return nil, invalid("completed: want true or false")
+	app := &structs.App{Name: batchAppName(c.id.Username, j.Container.Image), Owner: c.id.Username,
+		Tenant: c.id.Tenant, Visibility: structs.VisibilityPrivate, Image: j.Container.Image,
+		AppDef: batchAppDef(j.Container.Image)}
+	if _, err := s.b.Store().Read().AppRef(app.Name); errors.Is(err, structs.ErrNotFound) {
+		// Made by the hub, not the caller: its only choice is the image,
+		// which is what /jarvice/batch offers every user.
+		if _, err := c.s.b.Write(c.r.Context(), &fsm.AppUpsert{App: *app}); err != nil {
+			return nil, err
 		}
+	} else if err != nil {
+		return nil, err
 	}
-	jobs, _, err := s.b.Store().Read().ListJobs(state.JobFilter{Owner: c.id.Username, Active: !all})
+	req.App, req.Command = app.Name, batchCommand
+	req.Parameters = map[string]string{batchParam: j.Container.Jobscript}
+	job, err := s.submit(c, req)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]structs.JarviceJobStatus, len(jobs))
-	for _, j := range jobs {
-		out[strconv.FormatUint(j.Number, 10)] = structs.NewJarviceJobStatus(j)
-	}
-	return out, nil
+	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 
-func (s *Server) jarviceShutdown(c *call) (any, error)  { return s.jarviceStop(c, "shutdown") }
-func (s *Server) jarviceTerminate(c *call) (any, error) { return s.jarviceStop(c, "terminated") }
-
-func (s *Server) jarviceStop(c *call, verb string) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	j, err := c.jarviceJob()
+// jarviceValidate is /jarvice/validate: the AppDef in the body checked by
+// the validator every entry point uses; {"valid": true} or 400 listing
+// every error with its path. It needs no credentials.
+func (s *Server) jarviceValidate(c *call) (any, error) {
+	a, err := c.jarviceArgs()
 	if err != nil {
 		return nil, err
 	}
-	j, err = s.stop(c, j.ID, verb, "")
-	if err != nil {
+	_, res := appdef.Parse(a.body)
+	if err := res.Err(); err != nil {
 		return nil, err
 	}
-	status, _ := structs.JarviceStatusOf(j.State)
-	return &structs.JarviceAction{Status: status}, nil
-}
-
-func (s *Server) jarviceApps(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	all, err := s.b.Store().Read().Apps()
-	if err != nil {
-		return nil, err
-	}
-	name := c.r.URL.Query().Get("name")
-	out := map[string]structs.JarviceApp{}
-	for _, a := range all {
-		if (name == "" || a.Name == name) && c.id.CheckUseApp(a) == nil {
-			out[a.Name] = structs.JarviceApp{Data: a.AppDef, Public: a.Visibility == structs.VisibilityPublic}
-		}
-	}
-	if name != "" && len(out) == 0 {
-		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
-	}
-	return out, nil
-}
-
-func (s *Server) jarviceMachines(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	all, err := s.b.Store().Read().MachineTypes()
-	if err != nil {
-		return nil, err
-	}
-	name := c.r.URL.Query().Get("name")
-	out := map[string]*structs.MachineType{}
-	for _, m := range all {
-		if (name == "" || m.Name == name) && c.id.CheckUseMachineType(m) == nil {
-			out[m.Name] = m
-		}
-	}
-	if name != "" && len(out) == 0 {
-		return nil, structs.Errorf(structs.ErrNotFound, "machine type %q", name)
-	}
-	return out, nil
+	return map[string]any{"valid": true, "warnings": res.Warnings()}, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // env is a one-replica hub with real HTTP.
@@ -103,3 +104,6 @@ func jsonOf(t testing.TB, v any) []byte {
 	t.Helper()
 	return value[[]byte](t)(json.Marshal(v))
 }
+
+// tinyAppDef is the smallest valid AppDef.
+var tinyAppDef = structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run.sh"}}}

@@ -144,7 +144,7 @@ func TestJarviceSurface(t *testing.T) {
 	ref := client.JarviceJobRef{Number: reply.Number}
 	st := value[map[string]structs.JarviceJobStatus](t)(c.JarviceStatus(ctx, "alice", key, ref))
 	s, ok := st[strconv.FormatUint(reply.Number, 10)]
-	if !ok || s.JobName != reply.Name || s.JobStatus != "SUBMITTED" || s.JobSubstatus != "Queued" ||
+	if !ok || s.JobName != reply.Name || s.JobStatus != "SUBMITTED" || s.JobSubstatus != structs.JarviceSubstatusQueued || s.JobSubstatusText != "Queued" ||
 		s.JobWalltime != "02:00:00" || s.JobApplication != "pub" || s.JobCommand != "Run" ||
 		s.JobProject != "proj" || s.JobSubmitTime == 0 || s.JobEndTime != 0 {
 		t.Errorf("status = %+v", st)
@@ -161,7 +161,7 @@ func TestJarviceSurface(t *testing.T) {
 	if jobs := value[map[string]structs.JarviceJobStatus](t)(c.JarviceJobs(ctx, "alice", key, false)); len(jobs) != 1 {
 		t.Errorf("jobs = %+v", jobs)
 	}
-	if info := value[*structs.JarviceJobInfo](t)(c.JarviceInfo(ctx, "alice", key, ref)); info.Number != reply.Number {
+	if info := value[*structs.JarviceJobInfo](t)(c.JarviceInfo(ctx, "alice", key, ref)); info.Actions == nil || info.URL != nil {
 		t.Errorf("info = %+v", info)
 	}
 	if apps := value[map[string]structs.JarviceApp](t)(c.JarviceApps(ctx, "alice", key, "")); len(apps) != 1 {
@@ -170,7 +170,7 @@ func TestJarviceSurface(t *testing.T) {
 	if m := value[map[string]*structs.MachineType](t)(c.JarviceMachines(ctx, "alice", key, "n1")); m["n1"] == nil || m["n1"].Cores != 2 {
 		t.Errorf("machines = %+v", m)
 	}
-	if act := value[*structs.JarviceAction](t)(c.JarviceTerminate(ctx, "alice", key, ref)); act.Status != "CANCELED" {
+	if act := value[*structs.JarviceAction](t)(c.JarviceTerminate(ctx, "alice", key, ref)); act.Status != "terminated" {
 		t.Errorf("terminate = %+v", act)
 	}
 	st = value[map[string]structs.JarviceJobStatus](t)(c.JarviceStatus(ctx, "alice", key, ref))

@@ -68,15 +68,21 @@ func (s *Server) routes() {
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 
-	// JARVICE-compatible surface; handlers authenticate username + apikey.
-	s.handle("POST /jarvice/submit", public, s.jarviceSubmit)
-	s.handle("GET /jarvice/status", public, s.jarviceStatus)
-	s.handle("GET /jarvice/info", public, s.jarviceInfo)
-	s.handle("GET /jarvice/jobs", public, s.jarviceJobs)
-	s.handle("GET /jarvice/shutdown", public, s.jarviceShutdown)
-	s.handle("GET /jarvice/terminate", public, s.jarviceTerminate)
-	s.handle("GET /jarvice/apps", public, s.jarviceApps)
-	s.handle("GET /jarvice/machines", public, s.jarviceMachines)
+	// JARVICE-compatible surface: every endpoint by GET and POST (query,
+	// form or JSON body); handlers authenticate username + apikey.
+	for name, h := range map[string]handler{
+		"submit": s.jarviceSubmit, "batch": s.jarviceBatch, "validate": s.jarviceValidate,
+		"status": s.jarviceStatus, "jobs": s.jarviceJobs, "teamjobs": s.jarviceTeamJobs,
+		"info": s.jarviceInfo, "connect": s.jarviceConnect, "output": s.jarviceOutput, "tail": s.jarviceTail,
+		"shutdown": s.jarviceShutdown, "terminate": s.jarviceTerminate, "signal": s.jarviceSignal,
+		"action": s.jarviceAction, "events": s.jarviceEvents, "metrics": s.jarviceMetrics,
+		"apps": s.jarviceApps, "appdef": s.jarviceAppDef, "machines": s.jarviceMachines,
+		"queues": s.jarviceQueues, "teamusers": s.jarviceTeamUsers, "projects": s.jarviceProjects,
+		"vault": s.jarviceVault, "history": s.jarviceHistory, "live": s.jarviceLive, "ready": s.jarviceReady,
+	} {
+		s.handle("GET /jarvice/"+name, public, h)
+		s.handle("POST /jarvice/"+name, public, h)
+	}
 
 	// Hub replicas (raft membership).
 	s.handle("GET /v1/replicas", users, s.listReplicas)

@@ -157,6 +157,12 @@ type call struct {
 
 type handler func(c *call) (any, error)
 
+// rawReply is a reply that is not JSON (text/plain logs, CSV).
+type rawReply struct {
+	contentType string
+	body        []byte
+}
+
 // handle registers h for pattern behind the access check.
 func (s *Server) handle(pattern string, a access, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
@@ -173,6 +179,13 @@ func (s *Server) handle(pattern string, a access, h handler) {
 		}
 		if err != nil {
 			s.writeError(w, r, err)
+			return
+		}
+		if raw, ok := v.(*rawReply); ok {
+			w.Header().Set("Content-Type", raw.contentType)
+			w.Header().Set("Content-Length", strconv.Itoa(len(raw.body)))
+			w.WriteHeader(http.StatusOK)
+			_, _ = w.Write(raw.body)
 			return
 		}
 		c.replyIndexes(v)

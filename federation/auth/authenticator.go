@@ -243,3 +243,14 @@ func identityOf(txn *state.ReadTxn, u *structs.User, system string) (*Identity, 
 	}
 	return id, nil
 }
+
+// UserIdentity is the identity of a stored, enabled user, for callers that
+// authenticated the user by other means (a job-scoped key).
+func (a *Authenticator) UserIdentity(username string) (*Identity, error) {
+	txn := a.store.Read()
+	u, err := txn.User(username)
+	if err != nil {
+		return nil, unauthorized("invalid api key")
+	}
+	return identityOf(txn, u, a.system)
+}

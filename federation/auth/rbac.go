@@ -196,6 +196,8 @@ func (id *Identity) CheckUseApp(a *structs.App) error {
 		ok = id.IsUser()
 	case structs.VisibilityTenant:
 		ok = id.InTenant(a.Tenant)
+	case structs.VisibilityTeam:
+		ok = id.MemberOf(a.Tenant, a.Team) || id.AdminsTeam(a.Tenant, a.Team) || (id.InTenant(a.Tenant) && a.Owner == id.Username)
 	default:
 		ok = id.AdminsTenant(a.Tenant) || (id.InTenant(a.Tenant) && a.Owner == id.Username)
 	}
@@ -203,11 +205,23 @@ func (id *Identity) CheckUseApp(a *structs.App) error {
 	return allow(ok || id.IsGlobalAdmin() || id.IsAgent(), "app %q", a.Name)
 }
 
-// CheckWriteApp allows global administrators every app and tenant
-// administrators their tenant's non-public apps.
+// CheckWriteApp is self-service publishing (JARVICE's PushToCompute):
+// global administrators write every app, tenant administrators their
+// tenant's non-public apps, team administrators their team's team apps,
+// and every user their own private apps.
 func (id *Identity) CheckWriteApp(a *structs.App) error {
-	ok := id.IsGlobalAdmin() || (a.Visibility != structs.VisibilityPublic && a.Tenant != "" && id.AdminsTenant(a.Tenant))
-	return allow(ok, "app %q: administrators only", a.Name)
+	ok := id.IsGlobalAdmin()
+	if !ok && a.Tenant != "" && a.Visibility != structs.VisibilityPublic {
+		switch {
+		case id.AdminsTenant(a.Tenant):
+			ok = true
+		case a.Visibility == structs.VisibilityTeam:
+			ok = id.AdminsTeamDirectly(a.Tenant, a.Team)
+		case a.Visibility == structs.VisibilityPrivate:
+			ok = id.IsUser() && id.InTenant(a.Tenant) && a.Owner == id.Username
+		}
+	}
+	return allow(ok, "app %q: not its publisher", a.Name)
 }
 
 // CheckReadLimit allows the tenant's administrators, and inside the tenant:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"maps"
 	"os"
 	"slices"
@@ -209,10 +210,11 @@ func runClustersDelete(ctx context.Context, s *session, path, args []string) err
 // Apps.
 
 func runAppsApply(ctx context.Context, s *session, path, args []string) error {
-	var name, visibility, image string
+	var name, visibility, image, team string
 	file, err := s.applyFile(path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "app name (for a bare AppDef; default: from the AppDef's name)")
-		fs.StringVar(&visibility, "visibility", "", "public, tenant or private (for a bare AppDef; default public)")
+		fs.StringVar(&visibility, "visibility", "", "public, tenant, team or private (for a bare AppDef; default public)")
+		fs.StringVar(&team, "team", "", "the team of a team app (for a bare AppDef)")
 		fs.StringVar(&image, "image", "", "container image (for a bare AppDef)")
 	})
 	if err != nil {
@@ -221,6 +223,9 @@ func runAppsApply(ctx context.Context, s *session, path, args []string) error {
 	app, err := readApp(file, name, visibility, image)
 	if err != nil {
 		return err
+	}
+	if team != "" {
+		app.Team = team
 	}
 	cl, err := s.client()
 	if err != nil {
@@ -267,7 +272,8 @@ func readApp(file, name, visibility, image string) (*structs.App, error) {
 	return &structs.App{Name: name, Visibility: structs.Visibility(visibility), Image: image, AppDef: defs[0]}, nil
 }
 
-// checkApp validates an app and the parts of its AppDef the hub relies on.
+// checkApp validates an app and its AppDef with the hub's validator,
+// which lists every error with its JSON path.
 func checkApp(a *structs.App) error {
 	if a == nil {
 		return fmt.Errorf("null app")
@@ -275,26 +281,8 @@ func checkApp(a *structs.App) error {
 	if err := a.Validate(); err != nil {
 		return err
 	}
-	for _, k := range slices.Sorted(maps.Keys(a.AppDef.Commands)) {
-		c := a.AppDef.Commands[k]
-		if c.Path == "" {
-			return fmt.Errorf("command %q: no path", k)
-		}
-		for pk, p := range c.Parameters {
-			switch p.Type {
-			case structs.ParamConst, structs.ParamString, structs.ParamBool, structs.ParamInt, structs.ParamFloat,
-				structs.ParamRange, structs.ParamSelection, structs.ParamFile, structs.ParamUpload:
-			default:
-				return fmt.Errorf("command %q, parameter %q: type %q", k, pk, p.Type)
-			}
-		}
-	}
-	for _, vt := range a.AppDef.VaultTypes {
-		if !vt.Valid() {
-			return fmt.Errorf("vault type %q", vt)
-		}
-	}
-	return nil
+	_, err := appdef.Check(&a.AppDef)
+	return err
 }
 
 // slug makes an app name from an AppDef name: "Mini Solver" → "mini-solver".

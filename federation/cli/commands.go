@@ -29,6 +29,7 @@ func commandTree() []*cmd {
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
+		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
 	}
 }

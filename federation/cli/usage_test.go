@@ -63,7 +63,7 @@ func TestBadInputSendsNothing(t *testing.T) {
 		"limit bad scope":          {[]string{"admin", "limits", "apply", badLimit}, `scope "galaxy"`},
 		"burst rule no targets":    {[]string{"admin", "burst-rules", "apply", badRule}, "no target"},
 		"app bad parameter type":   {[]string{"admin", "apps", "apply", badApp}, `type "COLOUR"`},
-		"app command without path": {[]string{"admin", "apps", "apply", noPath}, "no path"},
+		"app command without path": {[]string{"admin", "apps", "apply", noPath}, "path: required"},
 		"app file with flags":      {[]string{"admin", "apps", "apply", appWithFlags, "--image", "x"}, "drop the flags"},
 		"user without tenant":      {[]string{"admin", "users", "add", "bob"}, "--tenant is required"},
 		"user bad role":            {[]string{"admin", "users", "add", "bob", "--tenant", "acme", "--role", "boss"}, `role "boss"`},

@@ -137,7 +137,8 @@ func TestClientSubmitIsIdempotent(t *testing.T) {
 			return err
 		},
 		func() error {
-			_, err := admin.PutApp(ctx, &structs.App{Name: "app", Visibility: structs.VisibilityPublic})
+			_, err := admin.PutApp(ctx, &structs.App{Name: "app", Visibility: structs.VisibilityPublic,
+				AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run.sh"}}}})
 			return err
 		},
 	} {

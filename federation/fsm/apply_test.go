@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"maps"
-	"slices"
 	"testing"
 	"time"
 
@@ -159,13 +157,14 @@ func applyCases() map[string]applyCase {
 		"app upsert": {cmd: &AppUpsert{App: app},
 			read: func(r *state.ReadTxn) any { v, _ := r.App("lammps"); return v },
 			want: func() *structs.App {
-				a := *app.Copy()
-				a.RaftIndex = created
-				// Decoding records the parameters' order as the JSON lists them.
-				for name, c := range a.AppDef.Commands {
-					c.ParameterOrder = slices.Sorted(maps.Keys(c.Parameters))
-					a.AppDef.Commands[name] = c
+				// Decoding keeps the AppDef as written (Raw) and the
+				// parameters' order as the JSON lists them.
+				var a structs.App
+				b, _ := json.Marshal(app)
+				if err := json.Unmarshal(b, &a); err != nil {
+					panic(err)
 				}
+				a.RaftIndex = created
 				return &a
 			}()},
 		"app delete": {cmd: &AppDelete{Name: "solver"},

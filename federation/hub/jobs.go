@@ -115,6 +115,9 @@ func checkCatalog(txn *state.ReadTxn, j *structs.Job) error {
 			return err
 		}
 	}
+	if cmd, ok := def.Commands[j.Command]; ok {
+		return checkParameters(&cmd, j)
+	}
 	return nil
 }
 

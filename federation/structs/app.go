@@ -1,7 +1,6 @@
 package structs
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 )
@@ -13,6 +12,7 @@ type Visibility string
 const (
 	VisibilityPublic  Visibility = "public"  // every tenant
 	VisibilityTenant  Visibility = "tenant"  // the owner's tenant
+	VisibilityTeam    Visibility = "team"    // the members of Team in the tenant
 	VisibilityPrivate Visibility = "private" // the owner only
 )
 
@@ -23,6 +23,7 @@ type App struct {
 	Name       string     `json:"name"`
 	Owner      string     `json:"owner,omitempty"` // username
 	Tenant     string     `json:"tenant,omitempty"`
+	Team       string     `json:"team,omitempty"` // for team visibility
 	Visibility Visibility `json:"visibility"`
 	Image      string     `json:"image,omitempty"` // container image reference
 	AppDef     AppDef     `json:"appdef"`
@@ -45,6 +46,11 @@ func (a *App) Validate() error {
 		return err
 	}
 	switch a.Visibility {
+	case VisibilityTeam:
+		if a.Team == "" {
+			return invalidf("app %q: team visibility needs a team", a.Name)
+		}
+		return nil
 	case VisibilityPublic, VisibilityTenant, VisibilityPrivate:
 		return nil
 	}
@@ -64,6 +70,12 @@ type AppDef struct {
 	Commands        map[string]Command `json:"commands,omitempty"`
 	AppDefVersion   int                `json:"appdefversion,omitempty"`
 	Walltime        string             `json:"walltime,omitempty"` // default walltime, HH:MM:SS
+
+	// Raw is the AppDef as registered (compact JSON). When set it is what
+	// the AppDef encodes to, so a round trip keeps every field, value and
+	// key order, also those the fields above do not model; the fields
+	// above are read from it (numbers may be written as strings).
+	Raw json.RawMessage `json:"-"`
 }
 
 // Copy returns a deep copy of d.
@@ -71,6 +83,7 @@ func (d AppDef) Copy() AppDef {
 	d.Classifications = slices.Clone(d.Classifications)
 	d.Machines = slices.Clone(d.Machines)
 	d.VaultTypes = slices.Clone(d.VaultTypes)
+	d.Raw = slices.Clone(d.Raw)
 	if d.Commands != nil {
 		cmds := make(map[string]Command, len(d.Commands))
 		for k, c := range d.Commands {
@@ -95,46 +108,11 @@ type Command struct {
 	Desktop     bool                 `json:"desktop,omitempty"`
 	Parameters  map[string]Parameter `json:"parameters,omitempty"`
 	// ParameterOrder is the order the AppDef lists its parameters in
-	// (positional arguments follow it); filled from the JSON when absent.
-	ParameterOrder []string `json:"parameter_order,omitempty"`
-}
-
-// UnmarshalJSON decodes a command and records the order of its parameters
-// as written, which a Go map would lose.
-func (c *Command) UnmarshalJSON(b []byte) error {
-	type plain Command
-	var p plain
-	if err := json.Unmarshal(b, &p); err != nil {
-		return err
-	}
-	*c = Command(p)
-	if len(c.ParameterOrder) > 0 || len(c.Parameters) == 0 {
-		return nil
-	}
-	var raw struct {
-		Parameters json.RawMessage `json:"parameters"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil || len(raw.Parameters) == 0 {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw.Parameters))
-	if _, err := dec.Token(); err != nil { // {
-		return err
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		if key, ok := tok.(string); ok {
-			c.ParameterOrder = append(c.ParameterOrder, key)
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return err
-		}
-	}
-	return nil
+	// (positional arguments follow it); read from the JSON.
+	ParameterOrder []string `json:"-"`
+	// Raw is the command as registered, encoded in its place (see
+	// AppDef.Raw).
+	Raw json.RawMessage `json:"-"`
 }
 
 // Copy returns a deep copy of c.
@@ -142,6 +120,7 @@ func (c Command) Copy() Command {
 	c.Ports = slices.Clone(c.Ports)
 	c.Machines = slices.Clone(c.Machines)
 	c.ParameterOrder = slices.Clone(c.ParameterOrder)
+	c.Raw = slices.Clone(c.Raw)
 	if c.Parameters != nil {
 		ps := make(map[string]Parameter, len(c.Parameters))
 		for k, p := range c.Parameters {
@@ -174,7 +153,7 @@ type Parameter struct {
 	Description string    `json:"description,omitempty"`
 	Type        ParamType `json:"type"`
 	Required    bool      `json:"required,omitempty"`
-	Positional  bool      `json:"positional,omitempty"`
+	Positional  bool      `json:"positional"`         // written always: absent means true (the reference's default)
 	Variable    bool      `json:"variable,omitempty"` // also exported in the job's env file
 	// Value is the default, as JSON: a string, number or boolean by Type.
 	Value  json.RawMessage `json:"value,omitempty"`

@@ -69,3 +69,39 @@ func (e *TransitionError) Error() string {
 func (e *TransitionError) Unwrap() error { return ErrConflict }
 
 func invalidf(format string, args ...any) error { return Errorf(ErrInvalid, format, args...) }
+
+// FieldError is one rule a document breaks, at a JSON path such as
+// `$.commands.Run.parameters.np.min`.
+type FieldError struct {
+	Path string `json:"path"`
+	Rule string `json:"rule"`
+}
+
+// ValidationError lists every rule a document breaks, not only the first.
+// It is of kind ErrInvalid; the API returns the list with the 400 reply.
+type ValidationError struct {
+	What   string // what was validated, e.g. "appdef"
+	Errors []FieldError
+}
+
+// Error implements error: every path and rule, in order.
+func (e *ValidationError) Error() string {
+	var b []byte
+	b = append(b, e.What...)
+	for i, f := range e.Errors {
+		if i == 0 {
+			b = append(b, ": "...)
+		} else {
+			b = append(b, "; "...)
+		}
+		b = append(b, f.Path...)
+		b = append(b, ": "...)
+		b = append(b, f.Rule...)
+	}
+	b = append(b, ": "...)
+	b = append(b, ErrInvalid.Error()...)
+	return string(b)
+}
+
+// Unwrap returns ErrInvalid.
+func (e *ValidationError) Unwrap() error { return ErrInvalid }

@@ -206,6 +206,10 @@ type Assignment struct {
 	// and Image the app's container image ("" for the agent's default).
 	Command *Command `json:"command,omitempty"`
 	Image   string   `json:"image,omitempty"`
+	// APIKey is a key scoped to the job (JARVICE API, the owner, while the
+	// job runs) and APIURL the hub's API, for %APIKEY% and %APIURL%.
+	APIKey string `json:"api_key,omitempty"`
+	APIURL string `json:"api_url,omitempty"`
 	// Vault is the job's vault, nil when it has none.
 	Vault *Vault `json:"vault,omitempty"`
 	// Identity is the uid/gid the job runs as (stamped at submit, else the
@@ -221,6 +225,9 @@ type Assignment struct {
 // ErrorBody is the JSON body of every error reply.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Errors lists every rule a document broke, with its JSON path, when
+	// the error is a ValidationError (e.g. an invalid AppDef).
+	Errors []FieldError `json:"errors,omitempty"`
 }
 
 // CallerInfo is the reply to GET /v1/whoami: who the credentials belong to.

@@ -41,7 +41,7 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 	}
 	if _, err := adm.PutApp(ctx, &structs.App{Name: "mpi-hello", Visibility: structs.VisibilityPublic, Image: "flotilla/mpi-hello:demo",
 		AppDef: structs.AppDef{Name: "MPI hello", Description: "prints one line per rank", Commands: map[string]structs.Command{
-			"run": {Path: "mpirun", Name: "Run", Description: "mpirun across every node"}}}}); err != nil {
+			"run": {Path: "/usr/bin/mpirun", Name: "Run", Description: "mpirun across every node"}}}}); err != nil {
 		return nil, "", err
 	}
 	if _, err := adm.PutBurstRule(ctx, &structs.BurstRule{Name: "east-overflow-to-west", From: "n32-east", To: []string{"n32-west"},

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// jarviceAppEntry is one app as /jarvice/apps lists it.
+func jarviceAppEntry(a *structs.App) (structs.JarviceApp, error) {
+	doc, err := appdef.Document(&a.AppDef)
+	if err != nil {
+		return structs.JarviceApp{}, err
+	}
+	privs := []string{}
+	return structs.JarviceApp{ID: a.Name, Data: appdef.JarviceShape(doc), Public: a.Visibility == structs.VisibilityPublic,
+		Privs: privs, Repo: a.Image, Src: a.Image, Walltime: a.AppDef.Walltime}, nil
+}
+
+// appDefVersion is an AppDef's appdefversion, 1 when it has none.
+func appDefVersion(a *structs.App) int { return max(a.AppDef.AppDefVersion, 1) }
+
+// jarviceApps is /jarvice/apps: the apps the caller may use, keyed by app
+// name, or the one named (404 if it is unknown); version filters by
+// appdefversion.
+func (s *Server) jarviceApps(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	version, err := a.intArg("version", 0)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.b.Store().Read().Apps()
+	if err != nil {
+		return nil, err
+	}
+	name := a.Get("name")
+	out := map[string]structs.JarviceApp{}
+	for _, app := range all {
+		if (name != "" && app.Name != name) || c.id.CheckUseApp(app) != nil || (version > 0 && appDefVersion(app) != version) {
+			continue
+		}
+		e, err := jarviceAppEntry(app)
+		if err != nil {
+			return nil, err
+		}
+		out[app.Name] = e
+	}
+	if name != "" && len(out) == 0 {
+		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
+	}
+	return out, nil
+}
+
+// jarviceAppDef is /jarvice/appdef: one app's AppDef (404 if unknown).
+func (s *Server) jarviceAppDef(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	name := a.Get("name")
+	if name == "" {
+		return nil, invalid("name is required")
+	}
+	app, err := fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) })
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckUseApp(app); err != nil {
+		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
+	}
+	doc, err := appdef.Document(&app.AppDef)
+	if err != nil {
+		return nil, err
+	}
+	return appdef.JarviceShape(doc), nil
+}
+
+// jarviceMachines is /jarvice/machines: the machine types the caller may
+// use keyed by name, or the one named (404 if unknown); with vault, only
+// those whose cluster is in the vault's zone.
+func (s *Server) jarviceMachines(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	txn := s.b.Store().Read()
+	zone, zoned := "", false
+	if vn := a.Get("vault"); vn != "" {
+		v, err := txn.Vault(c.id.Tenant, vn)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.id.CheckReadVault(v); err != nil {
+			return nil, err
+		}
+		zone, zoned = v.Zone, v.Zone != ""
+	}
+	all, err := txn.MachineTypes()
+	if err != nil {
+		return nil, err
+	}
+	name := a.Get("name")
+	out := map[string]*structs.MachineType{}
+	for _, m := range all {
+		if (name != "" && m.Name != name) || c.id.CheckUseMachineType(m) != nil {
+			continue
+		}
+		if zoned {
+			if cl, err := txn.Cluster(m.Cluster); err != nil || cl.Zone != zone {
+				continue
+			}
+		}
+		out[m.Name] = m
+	}
+	if name != "" && len(out) == 0 {
+		return nil, structs.Errorf(structs.ErrNotFound, "machine type %q", name)
+	}
+	return out, nil
+}
+
+// jarviceQueues is /jarvice/queues: Flotilla has one queue per hub and no
+// named JARVICE queues, so the list is empty (a named queue is 404).
+func (s *Server) jarviceQueues(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	if name := a.Get("name"); name != "" {
+		return nil, structs.Errorf(structs.ErrNotFound, "queue %q", name)
+	}
+	if info, _ := strconv.ParseBool(a.Get("info")); info || a.Get("info") == "1" {
+		return map[string]structs.JarviceQueue{}, nil
+	}
+	return []structs.JarviceQueue{}, nil
+}
+
+// jarviceTeamUsers is /jarvice/teamusers: the members of the teams the
+// caller administers (team admins only).
+func (s *Server) jarviceTeamUsers(c *call) (any, error) {
+	if _, err := s.jarviceLogin(c); err != nil {
+		return nil, err
+	}
+	txn := s.b.Store().Read()
+	teams, err := txn.TeamsByTenant(c.id.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]structs.JarviceTeamUser{}
+	admin := false
+	for _, t := range teams {
+		if !c.id.AdminsTeam(t.Tenant, t.Name) {
+			continue
+		}
+		admin = true
+		for _, m := range t.Members {
+			u, err := txn.UserRef(m)
+			if err != nil {
+				continue
+			}
+			out[m] = structs.JarviceTeamUser{Email: u.Email, Name: u.Username}
+		}
+	}
+	if !admin {
+		return nil, structs.Errorf(structs.ErrForbidden, "team admins only")
+	}
+	return out, nil
+}
+
+// jarviceProjects is /jarvice/projects (global administrators): each
+// project jobs were submitted under, with the users who did.
+func (s *Server) jarviceProjects(c *call) (any, error) {
+	if _, err := s.jarviceLogin(c); err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckGlobalAdmin("projects"); err != nil {
+		return nil, err
+	}
+	jobs, _, err := s.b.Store().Read().ListJobs(state.JobFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, j := range jobs {
+		if j.Project != "" && !slices.Contains(out[j.Project], j.Owner) {
+			out[j.Project] = append(out[j.Project], j.Owner)
+		}
+	}
+	return out, nil
+}
+
+// jarviceVault is /jarvice/vault: the listing of a vault directory. The
+// hub does not reach into vaults, so a known vault lists as empty (an
+// unknown one is 404).
+func (s *Server) jarviceVault(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	vn := a.Get("vault")
+	if vn == "" {
+		return nil, invalid("vault is required")
+	}
+	v, err := s.b.Store().Read().Vault(c.id.Tenant, vn)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckReadVault(v); err != nil {
+		return nil, err
+	}
+	return [][]any{}, nil
+}
+
+// jarviceHistory is /jarvice/history: the build/pull history of an app
+// image, blank when there is none (Flotilla pulls images on the clusters).
+func (s *Server) jarviceHistory(c *call) (any, error) {
+	a, err := s.jarviceLogin(c)
+	if err != nil {
+		return nil, err
+	}
+	if a.Get("target") == "" {
+		return nil, invalid("target is required")
+	}
+	return &rawReply{contentType: "text/plain; charset=utf-8"}, nil
+}
+
+// jarviceLive and jarviceReady are the health endpoints (no credentials).
+func (s *Server) jarviceLive(*call) (any, error) { return map[string]any{"status": "live"}, nil }
+
+func (s *Server) jarviceReady(c *call) (any, error) {
+	if s.b.Leader() == "" {
+		return nil, structs.Errorf(structs.ErrUnavailable, "no leader known")
+	}
+	return map[string]any{"status": map[string]any{"ready": true}}, nil
+}
