@@ -183,6 +183,16 @@ func (s *Server) handle(pattern string, a access, h handler) {
 func (s *Server) admit(c *call, a access) (any, error) {
 	switch a {
 	case anyone, users:
+		if id, ok := preAuthenticated(c.r); ok {
+			if err := s.limits.afterAuth(id.Subject()); err != nil {
+				return nil, err
+			}
+			if a == users && !id.IsUser() {
+				return nil, structs.Errorf(structs.ErrForbidden, "users only")
+			}
+			c.id = id
+			return nil, nil
+		}
 		id, err := c.login(c.r.Header.Get("Authorization"), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
 		if err != nil {
 			return nil, err

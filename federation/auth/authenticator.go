@@ -156,7 +156,7 @@ func (a *Authenticator) Key(key string) (*Identity, error) {
 			return nil, err
 		}
 		for _, k := range u.APIKeys {
-			if k.ID == id && k.Matches(key) {
+			if k.ID == id && !k.Session && k.Matches(key) {
 				return identityOf(txn, u, a.system)
 			}
 		}

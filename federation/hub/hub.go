@@ -50,6 +50,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/portal"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 )
@@ -63,6 +64,7 @@ type Hub struct {
 	node  *raftnode.Node
 	authn *auth.Authenticator
 	api   *api.Server
+	web   *portal.Portal // nil with NoPortal
 	srv   *http.Server
 	ln    net.Listener
 	fwd   *http.Client
@@ -149,6 +151,11 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.TLS != nil {
 		h.srv.TLSConfig = cfg.TLS.APIServer()
+	}
+	if err := h.startPortal(); err != nil {
+		_ = ln.Close()
+		_ = node.Shutdown()
+		return nil, err
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
