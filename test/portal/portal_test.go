@@ -41,6 +41,14 @@ func cfdApp(name string) *structs.App {
 // and a tenant app.
 func (s *site) seedCatalog(ctx context.Context, tenant, app string) {
 	s.t.Helper()
+	for _, c := range []string{"east", "west"} {
+		if _, err := s.admin.GetCluster(ctx, c); err == nil {
+			continue // registered with its agent already
+		}
+		if _, err := s.admin.PutCluster(ctx, c, &structs.ClusterSpec{}); err != nil {
+			s.t.Fatal(err)
+		}
+	}
 	for _, mt := range []*structs.MachineType{
 		{Name: "cpu-east", Description: "16 cores in east", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMin: 1, ScaleMax: 4, Price: 1.5},
 		{Name: "cpu-west", Description: "16 cores in west", Cores: 16, Slots: 16, RAM: 32, Cluster: "west", ScaleMin: 1, ScaleMax: 4, Price: 1.2},
@@ -297,4 +305,82 @@ func TestPortalSessions(t *testing.T) {
 		raw.waitCode(s.hubs.URL(i)+"/ui/jobs", 303, 5*time.Second)
 	}
 	t.Logf("old cookie refused on every live replica %v after logout returned", time.Since(start).Round(time.Millisecond))
+}
+
+// TestPortalTenantWalls: a user of tenant B never sees tenant A's jobs,
+// apps or users, through pages or direct URLs — objects of another
+// tenant are not found (404), exactly like objects that do not exist.
+func TestPortalTenantWalls(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	s := startSite(t, 1, false)
+	base := s.hubs.URL(0)
+	alicePW := s.seedUser(ctx, "tenant-a", "alice", structs.RoleUser)
+	bobPW := s.seedUser(ctx, "tenant-b", "bob", structs.RoleUser)
+	bossPW := s.seedUser(ctx, "tenant-b", "bboss", structs.RoleAdmin)
+	s.seedCatalog(ctx, "tenant-a", "cfd-a")
+	if _, err := s.admin.PutApp(ctx, func() *structs.App { a := cfdApp("cfd-b"); a.Tenant = "tenant-b"; return a }()); err != nil {
+		t.Fatal(err)
+	}
+	// Alice submits in the portal.
+	a := newBrowser(t)
+	loginLocal(t, a, base, "alice", alicePW)
+	run(t, a, "alice submits", chromedp.Navigate(base+"/ui/apps/cfd-a/submit"), chromedp.WaitVisible(chromedp.CSS("#p-case")),
+		chromedp.SendKeys(chromedp.CSS("#p-case"), "secret-case-a"), chromedp.Click(chromedp.CSS("#submit-job")),
+		chromedp.WaitVisible(chromedp.CSS("#job-status")))
+	loc := value(t, a, "alice's job URL", chromedp.Location())
+	jobPath := loc[strings.Index(loc, "/ui/jobs/"):]
+	jobID := strings.TrimPrefix(jobPath, "/ui/jobs/")
+	run(t, a, "alice's jobs", chromedp.Navigate(base+"/ui/jobs"), chromedp.WaitVisible(chromedp.CSS("#job-"+jobID)))
+
+	for _, who := range []struct{ user, pw string }{{"bob", bobPW}, {"bboss", bossPW}} {
+		b := newBrowser(t)
+		loginLocal(t, b, base, who.user, who.pw)
+		page := func(path string) string {
+			run(t, b, who.user+" opens "+path, chromedp.Navigate(base+path), chromedp.WaitVisible(chromedp.CSS("main")))
+			return value(t, b, "page html", chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+		}
+		for _, p := range []string{"/ui/jobs", "/ui/catalog", "/ui/admin/tenancy", "/ui/admin/limits", "/ui/keys"} {
+			html := page(p)
+			for _, leak := range []string{jobID, "cfd-a", "CFD cfd-a", "alice", "tenant-a", "secret-case-a"} {
+				if strings.Contains(html, leak) {
+					t.Errorf("%s sees %q on %s", who.user, leak, p)
+				}
+			}
+		}
+		if !strings.Contains(page("/ui/catalog"), "cfd-b") {
+			t.Errorf("%s does not see their own tenant's app", who.user)
+		}
+		shot(t, b, "catalog-"+who.user)
+		cookies, err := chromedp.Call(b, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/ui/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := &httpSession{t: t}
+		for _, c := range cookies.Cookies {
+			if c.Name == "flotilla_session" {
+				raw.cookie = c.Value
+			}
+		}
+		for _, p := range []string{jobPath, jobPath + "/status", jobPath + "/events", "/ui/apps/cfd-a", "/ui/apps/cfd-a/submit?command=run",
+			"/ui/jobs/j-doesnotexist", "/ui/apps/no-such-app"} {
+			if code := raw.get(base + p); code != 404 {
+				t.Errorf("%s GET %s: %d, want 404", who.user, p, code)
+			}
+		}
+		html := page(jobPath)
+		if strings.Contains(html, "secret-case-a") || !strings.Contains(html, "Not Found") {
+			t.Errorf("%s opening alice's job page: not a plain not-found page", who.user)
+		}
+		shot(t, b, "foreign-job-"+who.user)
+		// A valid token of B's session does not reach A's job either.
+		csrf := value(t, b, "csrf", chromedp.Evaluate[string](`document.querySelector('meta[name=csrf]').content`))
+		if code := raw.post(base+jobPath+"/cancel", "csrf="+csrf); code != 404 {
+			t.Errorf("%s cancels alice's job: %d, want 404", who.user, code)
+		}
+	}
+	j, err := s.admin.GetJob(ctx, jobID, true)
+	if err != nil || j.State.IsTerminal() {
+		t.Errorf("alice's job after tenant B's attempts: %+v %v", j, err)
+	}
 }
