@@ -246,14 +246,17 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) erro
 
 // funcs are the templates' helpers.
 var funcs = template.FuncMap{
-	"when": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
+	"when":  when,
 	"join":  strings.Join,
 	"lower": strings.ToLower,
+}
+
+// when shows a time, "—" when unset.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
 // parseTemplates parses every page with the shared layout.

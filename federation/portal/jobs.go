@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"html"
+	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -52,25 +55,41 @@ func (p *Portal) listJobs(ctx context.Context, s *session, jq client.JobQuery) (
 
 // jobsData is what the jobs page and its live rows show.
 type jobsData struct {
-	Jobs   []jobRow
+	Rows   template.HTML
 	State  string
 	Active bool
 	States []structs.JobState
 }
 
-// jobRow is one job as the list shows it.
-type jobRow struct {
-	*structs.Job
-	Badge stateBadge
-	Where string
-}
-
-func rowsOf(jobs []*structs.Job) []jobRow {
-	out := make([]jobRow, len(jobs))
-	for i, j := range jobs {
-		out[i] = jobRow{Job: j, Badge: badgeOf(j.State), Where: j.Cluster}
+// rowsOf renders the table rows of jobs. A page may list a thousand jobs
+// and refresh live, so the rows are written directly (every value
+// escaped) rather than through reflection in html/template.
+func rowsOf(jobs []*structs.Job) template.HTML {
+	if len(jobs) == 0 {
+		return `<tr><td colspan="7">No jobs yet. Start one from the <a href="/ui/catalog">catalog</a>.</td></tr>`
 	}
-	return out
+	var b strings.Builder
+	b.Grow(len(jobs) * 400)
+	esc := html.EscapeString
+	for _, j := range jobs {
+		bd := badgeOf(j.State)
+		id := esc(j.ID)
+		b.WriteString(`<tr id="job-`)
+		b.WriteString(id)
+		b.WriteString(`"><td><a href="/ui/jobs/`)
+		b.WriteString(url.PathEscape(j.ID))
+		b.WriteString(`">`)
+		b.WriteString(esc(j.Name))
+		b.WriteString(`</a>`)
+		if j.Label != "" {
+			b.WriteString(` <span class="help">`)
+			b.WriteString(esc(j.Label))
+			b.WriteString(`</span>`)
+		}
+		fmt.Fprintf(&b, `</td><td>%s</td><td><span class="state %s"><span aria-hidden="true">%s</span> %s</span></td><td>%s</td><td>%s</td><td>%d</td><td>%s</td></tr>`+"\n",
+			esc(j.App), bd.Class, bd.Symbol, esc(string(j.State)), esc(j.Cluster), esc(j.MachineType), j.Nodes, when(j.SubmitTime))
+	}
+	return template.HTML(b.String())
 }
 
 var allStates = []structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued, structs.JobAssigned,
@@ -86,7 +105,7 @@ func (p *Portal) jobsData(r *http.Request, s *session) (*jobsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jobsData{Jobs: rowsOf(jobs), State: string(jq.State), Active: jq.Active, States: allStates}, nil
+	return &jobsData{Rows: rowsOf(jobs), State: string(jq.State), Active: jq.Active, States: allStates}, nil
 }
 
 func (p *Portal) jobsPage(w http.ResponseWriter, r *http.Request, s *session) error {
