@@ -242,7 +242,7 @@ func (p *Portal) stream(w http.ResponseWriter, r *http.Request, event string, re
 			return nil
 		}
 		if !bytes.Equal(body, last) {
-			_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+			_ = rc.SetWriteDeadline(p.wall().Add(time.Minute))
 			fmt.Fprintf(w, "event: %s\n", event)
 			for line := range bytes.SplitSeq(body, []byte("\n")) {
 				fmt.Fprintf(w, "data: %s\n", line)
@@ -260,7 +260,7 @@ func (p *Portal) stream(w http.ResponseWriter, r *http.Request, event string, re
 			return nil
 		}
 		if err != nil {
-			_ = rc.SetWriteDeadline(time.Now().Add(time.Minute))
+			_ = rc.SetWriteDeadline(p.wall().Add(time.Minute))
 			fmt.Fprint(w, ": keep-alive\n\n")
 			if rc.Flush() != nil {
 				return nil

@@ -62,13 +62,16 @@ const DefaultSessionTTL = 12 * time.Hour
 
 // Portal serves the web portal. It is safe for concurrent use.
 type Portal struct {
-	cfg     Config
-	hub     Hub
-	authn   *auth.Authenticator
-	api     *client.Client
-	log     *slog.Logger
-	tmpl    map[string]*template.Template
-	mux     *http.ServeMux
+	cfg   Config
+	hub   Hub
+	authn *auth.Authenticator
+	api   *client.Client
+	log   *slog.Logger
+	tmpl  map[string]*template.Template
+	mux   *http.ServeMux
+	// wall is the real clock, for network deadlines (the hub's clock may
+	// be a test's).
+	wall    func() time.Time
 	oidcMu  sync.Mutex
 	oidc    *oidcClient // discovered on first use
 	history *history
@@ -88,7 +91,7 @@ func New(cfg Config) (*Portal, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
-	p := &Portal{cfg: cfg, hub: cfg.Hub, authn: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), history: newHistory()}
+	p := &Portal{cfg: cfg, hub: cfg.Hub, authn: cfg.Auth, log: cfg.Logger, mux: http.NewServeMux(), history: newHistory(), wall: time.Now}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
