@@ -215,7 +215,12 @@ func (p *Portal) localLogin(w http.ResponseWriter, r *http.Request) {
 		p.loginPage(w, r, http.StatusForbidden, "The sign-in form expired; please try again.")
 		return
 	}
-	id, err := p.authn.Password(r.PostFormValue("username"), r.PostFormValue("password"))
+	user := r.PostFormValue("username")
+	if _, err := p.hub.Store().Read().User(user); errors.Is(err, structs.ErrNotFound) {
+		// The account may be newer than this replica's view.
+		_ = p.hub.ConsistentRead(r.Context())
+	}
+	id, err := p.authn.Password(user, r.PostFormValue("password"))
 	if err == nil && !id.IsUser() {
 		err = structs.Errorf(structs.ErrUnauthorized, "not a user")
 	}
