@@ -90,6 +90,9 @@ type Config struct {
 	Limits *Limits
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// KeyUsed, if set, is told of every request a user API key
+	// authenticated (it must return at once; it records last-used times).
+	KeyUsed func(id *auth.Identity)
 }
 
 // Server is the API's http.Handler.
@@ -107,6 +110,8 @@ type Server struct {
 	wall func() time.Time
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// keyUsed is Config.KeyUsed, or a no-op.
+	keyUsed func(*auth.Identity)
 }
 
 // New returns the API server.
@@ -126,6 +131,10 @@ func New(cfg Config) *Server {
 	s.unknown = newUnknownKeys(cfg.Backend.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.keyUsed = cfg.KeyUsed
+	if s.keyUsed == nil {
+		s.keyUsed = func(*auth.Identity) {}
 	}
 	s.routes()
 	return s
@@ -247,6 +256,9 @@ func (c *call) login(cred string, authn func() (*auth.Identity, error)) (*auth.I
 	}
 	if err := s.limits.afterAuth(id.Subject()); err != nil {
 		return nil, err
+	}
+	if id.KeyID != "" {
+		s.keyUsed(id)
 	}
 	return id, nil
 }

@@ -157,7 +157,11 @@ func (a *Authenticator) Key(key string) (*Identity, error) {
 		}
 		for _, k := range u.APIKeys {
 			if k.ID == id && !k.Session && k.Matches(key) {
-				return identityOf(txn, u, a.system)
+				ident, err := identityOf(txn, u, a.system)
+				if ident != nil {
+					ident.KeyID = id
+				}
+				return ident, err
 			}
 		}
 	case AgentKeyPrefix:

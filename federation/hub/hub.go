@@ -83,6 +83,8 @@ type Hub struct {
 	// it must not list itself in the directory again meanwhile.
 	leaving  atomic.Bool
 	replDone chan struct{} // closed when the replica directory loop ends
+	// keys records API keys' last-used times (keyuse.go).
+	keys keyUse
 }
 
 // New starts a replica's raft node and opens its API listener; Run serves
@@ -133,6 +135,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
+	acfg.KeyUsed = h.keyUsed
 	if cfg.TLS != nil {
 		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
 	}

@@ -121,3 +121,60 @@ func TestLocalSessionLifecycle(t *testing.T) {
 	}
 	_ = csrf
 }
+
+var keyRE = regexp.MustCompile(`<code id="new-key">(flk_[0-9a-f]+_[0-9a-f]+)</code>`)
+
+// TestAPIKeyPage: a key made on the page is shown once, named; using it
+// records its last use (to the hour); revoking it on the page ends it;
+// portal sessions never appear as API keys.
+func TestAPIKeyPage(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
+	if _, err := hubs.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedUser(ctx, t, adm, "acme", "ann")
+	b := newBrowser(t, hubs.URL(0))
+	csrf := b.login("ann", "pw-ann-secret")
+	code, page, _ := b.do("POST", "/ui/keys", url.Values{"csrf": {csrf}, "name": {"laptop"}})
+	m := keyRE.FindStringSubmatch(page)
+	if code != 200 || m == nil {
+		t.Fatalf("create key: %d, no key shown", code)
+	}
+	keys, err := adm.ListAPIKeys(ctx, "ann")
+	if err != nil || len(keys) != 1 || keys[0].Name != "laptop" || !keys[0].LastUsed.IsZero() {
+		t.Fatalf("keys after creating one (sessions must not show): %+v %v", keys, err)
+	}
+	user, err := client.New(hubs.URLs(), m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := user.WhoAmI(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		keys, err = adm.ListAPIKeys(ctx, "ann")
+		if err == nil && len(keys) == 1 && !keys[0].LastUsed.IsZero() {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("last use never recorded: %+v %v", keys, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if _, page, _ = b.do("GET", "/ui/keys", nil); !strings.Contains(page, keys[0].LastUsed.UTC().Format("2006-01-02 15:04:05 UTC")) {
+		t.Error("the keys page does not show the last use")
+	}
+	if code, _, _ := b.do("POST", "/ui/keys/"+keys[0].ID+"/revoke", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", code)
+	}
+	if _, err := user.WhoAmI(ctx); err == nil {
+		t.Error("a revoked key still authenticates")
+	}
+}
