@@ -90,9 +90,10 @@ type Config struct {
 	Limits *Limits
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
-	// KeyUsed, if set, is told of every request a user API key
-	// authenticated (it must return at once; it records last-used times).
-	KeyUsed func(id *auth.Identity)
+	// KeyUsed, if set, is told of every successful request a user API key
+	// authenticated, before the reply (it records last-used times; a
+	// refused request records nothing, so it changes no state).
+	KeyUsed func(ctx context.Context, id *auth.Identity)
 }
 
 // Server is the API's http.Handler.
@@ -111,7 +112,7 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	// keyUsed is Config.KeyUsed, or a no-op.
-	keyUsed func(*auth.Identity)
+	keyUsed func(context.Context, *auth.Identity)
 }
 
 // New returns the API server.
@@ -134,7 +135,7 @@ func New(cfg Config) *Server {
 	}
 	s.keyUsed = cfg.KeyUsed
 	if s.keyUsed == nil {
-		s.keyUsed = func(*auth.Identity) {}
+		s.keyUsed = func(context.Context, *auth.Identity) {}
 	}
 	s.routes()
 	return s
@@ -179,6 +180,9 @@ func (s *Server) handle(pattern string, a access, h handler) {
 		v, err := s.admit(c, a)
 		if err == nil {
 			v, err = h(c)
+		}
+		if err == nil && c.id != nil && c.id.KeyID != "" {
+			s.keyUsed(c.r.Context(), c.id)
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -256,9 +260,6 @@ func (c *call) login(cred string, authn func() (*auth.Identity, error)) (*auth.I
 	}
 	if err := s.limits.afterAuth(id.Subject()); err != nil {
 		return nil, err
-	}
-	if id.KeyID != "" {
-		s.keyUsed(id)
 	}
 	return id, nil
 }

@@ -11,9 +11,11 @@ import (
 )
 
 // keyUse records when API keys were last used, to the hour: a replica
-// writes a key's time at most once an hour, in the background, and not at
-// all when the stored time is already this hour. A conflicting write (the
-// user changed meanwhile) is dropped: another request will record it.
+// writes a key's time at most once an hour (before the reply of the first
+// successful request of the hour, bounded to a second), and not at all
+// when the stored time is already this hour. A failed or conflicting
+// write (the user changed meanwhile) is dropped: it does not fail the
+// request, and a later hour records the key again.
 type keyUse struct {
 	mu   sync.Mutex
 	seen map[string]time.Time // key id → hour last recorded by this replica
@@ -23,7 +25,7 @@ type keyUse struct {
 const maxKeyUseSeen = 100000
 
 // keyUsed is the API's KeyUsed hook.
-func (h *Hub) keyUsed(id *auth.Identity) {
+func (h *Hub) keyUsed(ctx context.Context, id *auth.Identity) {
 	hour := h.now().UTC().Truncate(time.Hour)
 	k := &h.keys
 	k.mu.Lock()
@@ -36,19 +38,12 @@ func (h *Hub) keyUsed(id *auth.Identity) {
 	}
 	k.seen[id.KeyID] = hour
 	k.mu.Unlock()
-	go h.recordKeyUse(id.Username, id.KeyID, hour)
+	h.recordKeyUse(ctx, id.Username, id.KeyID, hour)
 }
 
-func (h *Hub) recordKeyUse(username, keyID string, hour time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+func (h *Hub) recordKeyUse(ctx context.Context, username, keyID string, hour time.Time) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	go func() {
-		select {
-		case <-h.stopped:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
 	u, err := h.store.Read().User(username)
 	if err != nil {
 		return
