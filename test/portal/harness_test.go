@@ -51,6 +51,8 @@ type site struct {
 const (
 	ssoEmail    = "sci@physics.example"
 	ssoPassword = "dex-password-1"
+	// strangerEmail is a Dex user no claim rule admits (same password).
+	strangerEmail = "eve@other.example"
 )
 
 // startSite starts n replicas with the portal's OIDC pointed at a Dex
@@ -98,7 +100,7 @@ func (s *site) startDex(issuer string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(ssoPassword), bcrypt.MinCost)
+	hash, err := bcrypt.GenerateFromPassword([]byte(ssoPassword), bcrypt.DefaultCost) // Dex refuses cost < 10
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,13 +122,17 @@ staticPasswords:
   hash: %q
   username: sci
   userID: "0815-sci"
+- email: %q
+  hash: %q
+  username: eve
+  userID: "0816-eve"
 staticClients:
 - id: flotilla
   name: Flotilla
   secret: portal-test-secret
   redirectURIs:
 %s
-`, issuer, addr, ssoEmail, string(hash), strings.Join(redirects, "\n"))
+`, issuer, addr, ssoEmail, string(hash), strangerEmail, string(hash), strings.Join(redirects, "\n"))
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "dex.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -317,6 +323,15 @@ func waitText(t *testing.T, ctx context.Context, sel, what string, d time.Durati
 	return ""
 }
 
+// loginDex signs in through Dex as email and waits for page sel.
+func loginDex(t *testing.T, ctx context.Context, base, email, sel string) {
+	t.Helper()
+	run(t, ctx, "sign in with Dex as "+email, chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible(chromedp.CSS("#sso")),
+		chromedp.Click(chromedp.CSS("#sso")), chromedp.WaitVisible(chromedp.CSS("#login")),
+		chromedp.SendKeys(chromedp.CSS("#login"), email), chromedp.SendKeys(chromedp.CSS("#password"), ssoPassword),
+		chromedp.Click(chromedp.CSS("#submit-login")), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
 // loginLocal signs in through the portal's local-account form.
 func loginLocal(t *testing.T, ctx context.Context, base, user, pw string) {
 	t.Helper()
@@ -347,4 +362,11 @@ func waitHTTP(ctx context.Context, t *testing.T, url string) {
 		case <-tick.C:
 		}
 	}
+}
+
+func chromedpClick(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(sel))
+}
+func chromedpWait(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.WaitVisible(chromedp.CSS(sel))
 }
