@@ -23,7 +23,7 @@ type OIDCConfig struct {
 	// Issuer/.well-known/openid-configuration).
 	Issuer       string `json:"issuer"`
 	ClientID     string `json:"client_id"`
-	ClientSecret string `json:"client_secret"` // from a file or the environment, never logged
+	ClientSecret string `json:"-"` // from a file or the environment, never in a settings file or a log
 	// RedirectURL is the portal's callback as the provider knows it:
 	// https://<portal>/ui/oidc/callback.
 	RedirectURL string `json:"redirect_url"`
