@@ -31,6 +31,7 @@ func (h *Hub) startPortal() error {
 	go func() {
 		<-h.stopped
 		cancel()
+		p.Stop() // event streams end, so a graceful shutdown need not wait for them
 	}()
 	go p.Run(ctx)
 	return nil

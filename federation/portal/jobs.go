@@ -231,7 +231,9 @@ func (p *Portal) stream(w http.ResponseWriter, r *http.Request, event string, re
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	ctx := r.Context()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer context.AfterFunc(p.stopped, cancel)()
 	var last []byte
 	for {
 		index := p.hub.Store().Read().Index(state.TableJobs)

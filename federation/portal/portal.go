@@ -75,7 +75,14 @@ type Portal struct {
 	oidcMu  sync.Mutex
 	oidc    *oidcClient // discovered on first use
 	history *history
+	// stopped ends the event streams (Stop), so that a graceful shutdown
+	// of the server is not held up by them.
+	stopped  context.Context
+	stopOnce context.CancelFunc
 }
+
+// Stop ends every open event stream; call it when the server shuts down.
+func (p *Portal) Stop() { p.stopOnce() }
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -95,6 +102,7 @@ func New(cfg Config) (*Portal, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
+	p.stopped, p.stopOnce = context.WithCancel(context.Background())
 	if cfg.OIDC != nil {
 		if err := cfg.OIDC.validate(); err != nil {
 			return nil, err

@@ -178,3 +178,45 @@ func TestAPIKeyPage(t *testing.T) {
 		t.Error("a revoked key still authenticates")
 	}
 }
+
+// TestEventStreamEndsOnShutdown: an open live-status stream gets its
+// first event at once and does not hold up a graceful shutdown.
+func TestEventStreamEndsOnShutdown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
+	if _, err := hubs.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedUser(ctx, t, adm, "acme", "ann")
+	b := newBrowser(t, hubs.URL(0))
+	b.login("ann", "pw-ann-secret")
+	req, _ := http.NewRequestWithContext(ctx, "GET", hubs.URL(0)+"/ui/jobs/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := b.hc.Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("event stream: %v %v", res, err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	n, err := res.Body.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "event: rows\n") {
+		t.Fatalf("first event: %q %v", buf[:n], err)
+	}
+	start := time.Now()
+	sctx, scancel := context.WithTimeout(ctx, 10*time.Second)
+	defer scancel()
+	if err := hubs.Hub(0).Shutdown(sctx); err != nil {
+		t.Errorf("graceful shutdown with an open stream: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %v with an open stream", d)
+	}
+	if _, err := io.ReadAll(res.Body); err != nil {
+		t.Logf("stream ended: %v", err)
+	}
+}
