@@ -215,6 +215,11 @@ func (p *Portal) localLogin(w http.ResponseWriter, r *http.Request) {
 		p.loginPage(w, r, http.StatusForbidden, "The sign-in form expired; please try again.")
 		return
 	}
+	addr := addrOf(r)
+	if !p.throttle.allowed(addr, p.hub.Now()) {
+		p.loginPage(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address; wait a minute.")
+		return
+	}
 	user := r.PostFormValue("username")
 	if _, err := p.hub.Store().Read().User(user); errors.Is(err, structs.ErrNotFound) {
 		// The account may be newer than this replica's view.
@@ -228,6 +233,7 @@ func (p *Portal) localLogin(w http.ResponseWriter, r *http.Request) {
 		err = p.startSession(r.Context(), w, id.Username)
 	}
 	if err != nil {
+		p.throttle.failed(addr, p.hub.Now())
 		p.loginPage(w, r, statusOf(err), "Sign-in failed: invalid username or password.")
 		return
 	}

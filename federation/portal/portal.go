@@ -71,10 +71,11 @@ type Portal struct {
 	mux   *http.ServeMux
 	// wall is the real clock, for network deadlines (the hub's clock may
 	// be a test's).
-	wall    func() time.Time
-	oidcMu  sync.Mutex
-	oidc    *oidcClient // discovered on first use
-	history *history
+	wall     func() time.Time
+	oidcMu   sync.Mutex
+	oidc     *oidcClient // discovered on first use
+	history  *history
+	throttle loginThrottle
 	// stopped ends the event streams (Stop), so that a graceful shutdown
 	// of the server is not held up by them.
 	stopped  context.Context

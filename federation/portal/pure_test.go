@@ -173,3 +173,23 @@ func TestCookiesAndCSRF(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginThrottle(t *testing.T) {
+	var l loginThrottle
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range maxLoginFailures {
+		if !l.allowed("10.0.0.1", now) {
+			t.Fatalf("refused after %d failures", i)
+		}
+		l.failed("10.0.0.1", now)
+	}
+	if l.allowed("10.0.0.1", now.Add(30*time.Second)) {
+		t.Error("allowed after the limit within the minute")
+	}
+	if !l.allowed("10.0.0.2", now) {
+		t.Error("another address refused")
+	}
+	if !l.allowed("10.0.0.1", now.Add(61*time.Second)) {
+		t.Error("still refused a minute later")
+	}
+}
