@@ -161,7 +161,7 @@ func (s *site) addClusters(ctx context.Context, clusters map[string][]k8senv.Nod
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := k8senv.Start(t, k8senv.Options{Name: name})
+			env := k8senv.Start(t, k8senv.Options{Name: name, NoControllerManager: true})
 			if err := env.AddNodes(ctx, nodes...); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}

@@ -100,9 +100,6 @@ func TestPortalEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	s := startSite(t, 1, true)
-	s.addClusters(ctx, map[string][]k8senv.NodeSpec{
-		"east": {{Name: "east-0", CPU: "16", Memory: "64Gi"}},
-		"west": {{Name: "west-0", CPU: "16", Memory: "64Gi"}, {Name: "west-1", CPU: "16", Memory: "64Gi"}}})
 	if _, err := s.admin.PutTenant(ctx, &structs.Tenant{Name: "physics"}); err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +136,7 @@ func TestPortalEndToEnd(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#p-iterations"), ""),
 		chromedp.SendKeys(chromedp.CSS("#p-iterations"), "5000"),
 		chromedp.SetValue(chromedp.CSS("#p-scheme"), "central"),
-		chromedp.Click(chromedp.CSS("#p-verbose")),
+		chromedp.Focus(chromedp.CSS("#p-verbose")), chromedp.KeyEvent(" "),
 		chromedp.Click(chromedp.CSS("#submit-job")))
 	msg := waitText(t, b, "#e-iterations", "the INT's message", 10*time.Second, func(s string) bool { return s != "" })
 	if !strings.Contains(msg, "between 1 and 1000") {
@@ -161,15 +158,23 @@ func TestPortalEndToEnd(t *testing.T) {
 	run(t, b, "submit", chromedp.Click(chromedp.CSS("#submit-job")), chromedp.WaitVisible(chromedp.CSS("#job-status")))
 	// Mark the page: a reload would lose the mark.
 	value(t, b, "mark the page", chromedp.Evaluate[bool](`window.__flotillaMark = true`))
-	first := waitText(t, b, "#job-state", "first state", 10*time.Second, func(s string) bool { return s != "" })
+	// No cluster has an agent yet: the job waits, and the page says why.
+	first := waitText(t, b, "#job-state", "QUEUED", 30*time.Second, func(s string) bool { return strings.Contains(s, "QUEUED") })
+	if why := text(t, b, "#job-reason"); !strings.HasPrefix(why, "waiting: ") || len(why) < len("waiting: x") {
+		t.Errorf("a queued job's reason: %q", why)
+	}
+	shot(t, b, "08-job-queued")
 	seen := []string{first}
+	s.addClusters(ctx, map[string][]k8senv.NodeSpec{
+		"east": {{Name: "east-0", CPU: "16", Memory: "64Gi"}},
+		"west": {{Name: "west-0", CPU: "16", Memory: "64Gi"}, {Name: "west-1", CPU: "16", Memory: "64Gi"}}})
 	waitText(t, b, "#job-state", "RUNNING", 2*time.Minute, func(s string) bool {
 		if s != seen[len(seen)-1] {
 			seen = append(seen, s)
 		}
 		return strings.Contains(s, "RUNNING")
 	})
-	shot(t, b, "08-job-running")
+	shot(t, b, "09-job-running")
 	if c := text(t, b, "#job-cluster"); c != "east" {
 		t.Errorf("cluster %q, want east", c)
 	}
@@ -201,21 +206,32 @@ func TestPortalEndToEnd(t *testing.T) {
 	if tl := text(t, b, "#job-timeline"); !strings.Contains(tl, "Submitted") || !strings.Contains(tl, "Started") || !strings.Contains(tl, "Ended: COMPLETED") {
 		t.Errorf("timeline %q", tl)
 	}
-	shot(t, b, "09-job-completed")
+	shot(t, b, "10-job-completed")
 
-	// An administrator enables the burst rule in the portal.
+	// Another job fills east (its one node).
+	run(t, b, "blocker job", chromedp.Navigate(base+"/ui/apps/cfd/submit?command=run"), chromedp.WaitVisible(chromedp.CSS("#p-case")),
+		chromedp.SendKeys(chromedp.CSS("#p-case"), "long-run"), chromedp.Click(chromedp.CSS("#submit-job")),
+		chromedp.WaitVisible(chromedp.CSS("#job-status")))
+	waitText(t, b, "#job-state", "blocker RUNNING", 2*time.Minute, func(s string) bool { return strings.Contains(s, "RUNNING") })
+
+	// An administrator enables the burst rule in the portal: a dry run
+	// first, then save.
 	adm := newBrowser(t)
 	loginLocal(t, adm, base, "root", rootPW)
 	run(t, adm, "burst rule editor", chromedp.Navigate(base+"/ui/admin/burstrules?edit=east-to-west"),
 		chromedp.WaitVisible(chromedp.CSS("#br-after")))
-	shot(t, adm, "10-burst-editor")
-	run(t, adm, "edit the rule: at once", chromedp.SetValue(chromedp.CSS("#br-after"), ""),
+	shot(t, adm, "11-burst-editor")
+	clearAfter := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](`(document.getElementById("br-after").value = "") === ""`)(ctx, tg)
+		return err
+	})
+	run(t, adm, "edit the rule: at once", clearAfter,
 		chromedp.Click(chromedp.CSS("#dry-run")), chromedp.WaitVisible(chromedp.CSS("#dry-result")))
 	if dr := text(t, adm, "#dry-result"); !strings.Contains(dr, "east-to-west") {
 		t.Errorf("dry run with the edited rule: %q", dr)
 	}
-	shot(t, adm, "11-burst-dryrun")
-	run(t, adm, "save", chromedp.SetValue(chromedp.CSS("#br-after"), ""), chromedp.Click(chromedp.CSS("#save-rule")),
+	shot(t, adm, "12-burst-dryrun")
+	run(t, adm, "save", clearAfter, chromedp.Click(chromedp.CSS("#save-rule")),
 		chromedp.WaitVisible(chromedp.CSS("#burst-form")))
 	if r, err := s.admin.GetBurstRule(ctx, "east-to-west"); err != nil || r.After != 0 {
 		t.Fatalf("rule after saving: %+v %v", r, err)
@@ -229,7 +245,7 @@ func TestPortalEndToEnd(t *testing.T) {
 	if c := waitText(t, b, "#job-cluster", "burst cluster", 10*time.Second, func(s string) bool { return s != "" }); c != "west" {
 		t.Errorf("burst job on %q, want west", c)
 	}
-	shot(t, b, "12-job-burst")
+	shot(t, b, "13-job-burst")
 }
 
 // TestPortalSessions: a forged cross-site POST without the CSRF token is
