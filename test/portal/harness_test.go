@@ -291,7 +291,7 @@ func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Act
 // shot saves a full-page screenshot as a test artifact.
 func shot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	buf := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	buf := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	p := filepath.Join(t.ArtifactDir(), name+".png")
 	if err := os.WriteFile(p, buf, 0o644); err != nil {
 		t.Fatal(err)
