@@ -1,6 +1,7 @@
 # Flotilla — build, test, benchmark and demo.
 #
-# Tools (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)
+# Tools (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
+# and Dex for the portal's browser tests)
 # are built from Go modules into ./bin, keyed by version: a stamp per binary
 # makes a second `make tools` a no-op. Built binaries are also kept in
 # $(TOOLCACHE) so a fresh clone on the same machine copies instead of
@@ -16,6 +17,9 @@ TOOLCACHE ?= $(HOME)/.cache/flotilla/tools
 ETCD_VERSION := v3.6.16
 KUBE_VERSION := v1.37.2
 KWOK_VERSION := v0.8.0
+# Dex (the OIDC provider the portal's browser tests log in through) has no
+# tagged release on the module proxy that builds; tools/dex pins a commit.
+DEX_VERSION := v0.0.0-20260806151424-ab64ed778070
 
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -27,7 +31,7 @@ KUBE_LDFLAGS := -s -w \
 	-X k8s.io/client-go/pkg/version.gitMinor=37
 
 KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
-STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) \
+STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) $(BIN)/.dex-$(DEX_VERSION) \
 	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION))
 
 .PHONY: all build tools test test-short soak bench demo lint clean
@@ -61,6 +65,9 @@ $(BIN)/.etcd-$(ETCD_VERSION):
 
 $(BIN)/.kwok-$(KWOK_VERSION):
 	$(call build-tool,kwok,$(KWOK_VERSION),kwok,sigs.k8s.io/kwok/cmd/kwok,-s -w)
+
+$(BIN)/.dex-$(DEX_VERSION):
+	$(call build-tool,dex,$(DEX_VERSION),dex,github.com/dexidp/dex/cmd/dex,-s -w)
 
 $(BIN)/.kube-apiserver-$(KUBE_VERSION):
 	$(call build-tool,kube-apiserver,$(KUBE_VERSION),kube,k8s.io/kubernetes/cmd/kube-apiserver,$(KUBE_LDFLAGS))

@@ -90,6 +90,10 @@ type Config struct {
 	Limits *Limits
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
+	// KeyUsed, if set, is told of every successful request a user API key
+	// authenticated, before the reply (it records last-used times; a
+	// refused request records nothing, so it changes no state).
+	KeyUsed func(ctx context.Context, id *auth.Identity)
 }
 
 // Server is the API's http.Handler.
@@ -107,6 +111,8 @@ type Server struct {
 	wall func() time.Time
 	log  *slog.Logger
 	mux  *http.ServeMux
+	// keyUsed is Config.KeyUsed, or a no-op.
+	keyUsed func(context.Context, *auth.Identity)
 }
 
 // New returns the API server.
@@ -126,6 +132,10 @@ func New(cfg Config) *Server {
 	s.unknown = newUnknownKeys(cfg.Backend.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.keyUsed = cfg.KeyUsed
+	if s.keyUsed == nil {
+		s.keyUsed = func(context.Context, *auth.Identity) {}
 	}
 	s.routes()
 	return s
@@ -177,6 +187,9 @@ func (s *Server) handle(pattern string, a access, h handler) {
 		if err == nil {
 			v, err = h(c)
 		}
+		if err == nil && c.id != nil && c.id.KeyID != "" {
+			s.keyUsed(c.r.Context(), c.id)
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
@@ -196,6 +209,16 @@ func (s *Server) handle(pattern string, a access, h handler) {
 func (s *Server) admit(c *call, a access) (any, error) {
 	switch a {
 	case anyone, users:
+		if id, ok := preAuthenticated(c.r); ok {
+			if err := s.limits.afterAuth(id.Subject()); err != nil {
+				return nil, err
+			}
+			if a == users && !id.IsUser() {
+				return nil, structs.Errorf(structs.ErrForbidden, "users only")
+			}
+			c.id = id
+			return nil, nil
+		}
 		id, err := c.login(c.r.Header.Get("Authorization"), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
 		if err != nil {
 			return nil, err

@@ -156,8 +156,12 @@ func (a *Authenticator) Key(key string) (*Identity, error) {
 			return nil, err
 		}
 		for _, k := range u.APIKeys {
-			if k.ID == id && k.Matches(key) {
-				return identityOf(txn, u, a.system)
+			if k.ID == id && !k.Session && k.Matches(key) {
+				ident, err := identityOf(txn, u, a.system)
+				if ident != nil {
+					ident.KeyID = id
+				}
+				return ident, err
 			}
 		}
 	case AgentKeyPrefix:

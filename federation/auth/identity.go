@@ -24,6 +24,9 @@ type Identity struct {
 	Global bool
 	// Cluster is set, and the user fields empty, for a cluster's agent.
 	Cluster string
+	// KeyID is the id of the user API key the caller authenticated with,
+	// "" for other credentials (for the key's last-used time).
+	KeyID string
 }
 
 // Subject names the caller for audit records and messages: the username,

@@ -10,6 +10,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/portal"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
@@ -102,6 +103,12 @@ type Config struct {
 	// deletes (0: DefaultPurgeBatch).
 	PurgeInterval time.Duration
 	PurgeBatch    int
+
+	// Portal configures the web portal the replica serves under /ui/
+	// (federation/portal): single sign-on, session lifetime. Its Hub, API,
+	// Auth and Logger are filled in by New. NoPortal serves the API alone.
+	Portal   portal.Config
+	NoPortal bool
 }
 
 func (c Config) withDefaults() (Config, error) {

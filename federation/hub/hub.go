@@ -50,6 +50,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/portal"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 )
@@ -63,6 +64,7 @@ type Hub struct {
 	node  *raftnode.Node
 	authn *auth.Authenticator
 	api   *api.Server
+	web   *portal.Portal // nil with NoPortal
 	srv   *http.Server
 	ln    net.Listener
 	fwd   *http.Client
@@ -81,6 +83,8 @@ type Hub struct {
 	// it must not list itself in the directory again meanwhile.
 	leaving  atomic.Bool
 	replDone chan struct{} // closed when the replica directory loop ends
+	// keys records API keys' last-used times (keyuse.go).
+	keys keyUse
 }
 
 // New starts a replica's raft node and opens its API listener; Run serves
@@ -131,6 +135,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
+	acfg.KeyUsed = h.keyUsed
 	if cfg.TLS != nil {
 		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
 	}
@@ -149,6 +154,11 @@ func New(cfg Config) (*Hub, error) {
 	}
 	if cfg.TLS != nil {
 		h.srv.TLSConfig = cfg.TLS.APIServer()
+	}
+	if err := h.startPortal(); err != nil {
+		_ = ln.Close()
+		_ = node.Shutdown()
+		return nil, err
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)

@@ -283,6 +283,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 			Interval: time.Duration(s.DispatchInterval)},
 		JobRetention: time.Duration(*s.JobRetention),
 	}
+	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
 	if s.AdminUser != "" {
 		cfg.Auth.Bootstrap = &auth.BootstrapAdmin{Username: s.AdminUser,
 			Password: s.AdminPassword.Reveal(), APIKey: s.AdminAPIKey.Reveal()}

@@ -172,10 +172,15 @@ type Settings struct {
 	AddressRateBurst       int     `json:"address_rate_burst,omitempty"`
 	LoginFailuresPerMinute int     `json:"login_failures_per_minute,omitempty"`
 
+	// Portal configures the web portal's single sign-on and sessions
+	// (config file only; see PortalSettings).
+	Portal *PortalSettings `json:"portal,omitempty"`
+
 	// Secrets, read from files or the environment.
-	InternalSecret Secret `json:"-"`
-	AdminPassword  Secret `json:"-"`
-	AdminAPIKey    Secret `json:"-"`
+	OIDCClientSecret Secret `json:"-"`
+	InternalSecret   Secret `json:"-"`
+	AdminPassword    Secret `json:"-"`
+	AdminAPIKey      Secret `json:"-"`
 }
 
 // Duration is a time.Duration read from JSON as a string such as "15s".
@@ -454,6 +459,7 @@ func (s *Settings) readSecrets(getenv func(string) string) error {
 		{&s.InternalSecret, s.InternalSecretFile, EnvInternalSecret, "internal secret", "internal-secret-file"},
 		{&s.AdminPassword, s.AdminPasswordFile, EnvAdminPassword, "admin password", "admin-password-file"},
 		{&s.AdminAPIKey, s.AdminAPIKeyFile, EnvAdminAPIKey, "admin API key", "admin-api-key-file"},
+		{&s.OIDCClientSecret, s.Portal.secretFile(), EnvOIDCClientSecret, "OIDC client secret", "portal.oidc_client_secret_file"},
 	} {
 		fromEnv := getenv(sec.env)
 		switch {

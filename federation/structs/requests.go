@@ -80,7 +80,10 @@ func NewUserView(u *User) *UserView {
 		HasPassword: u.PasswordHash != "", Disabled: u.Disabled,
 	}
 	for _, k := range u.APIKeys {
-		v.APIKeys = append(v.APIKeys, APIKeyInfo{ID: k.ID, Name: k.Name, Created: k.Created})
+		if k.Session {
+			continue // portal sessions are not API keys
+		}
+		v.APIKeys = append(v.APIKeys, APIKeyInfo{ID: k.ID, Name: k.Name, Created: k.Created, LastUsed: k.LastUsed})
 	}
 	return v
 }
@@ -95,6 +98,9 @@ type APIKeyInfo struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created,omitzero"`
+	// LastUsed is when the key last authenticated, to the hour; zero
+	// when never.
+	LastUsed time.Time `json:"last_used,omitzero"`
 }
 
 // APIKeyCreated is the reply to creating an API key or agent key: Key is

@@ -101,6 +101,12 @@ type APIKeyHash struct {
 	SHA256  string    `json:"sha256"` // lower-case hex
 	Name    string    `json:"name,omitempty"`
 	Created time.Time `json:"created,omitzero"`
+	// Session marks a portal session (a "fls_" key held in a cookie), not
+	// an API key: it authenticates only the portal, until Expires.
+	Session bool      `json:"session,omitempty"`
+	Expires time.Time `json:"expires,omitzero"`
+	// LastUsed is when the key last authenticated, to the hour.
+	LastUsed time.Time `json:"last_used,omitzero"`
 }
 
 // HashAPIKey returns the stored form of key, whose public prefix is id.

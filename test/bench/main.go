@@ -1,7 +1,8 @@
 // Command bench prints Flotilla's benchmark tables — the gang scheduler
 // against kube-scheduler and the raw binding ceiling on one simulated
 // cluster, the pure scheduler, job submission through the hub's HTTP API,
-// the bytes an agent's sync with the hub costs, and dispatch latency —
+// the bytes an agent's sync with the hub costs, the portal's jobs page
+// and dispatch latency —
 // with every figure also as a line "BENCH <name> <value> <unit>".
 package main
 
@@ -45,7 +46,8 @@ func (r *report) print() {
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with the control-plane binaries")
-	only := flag.String("only", "", "comma-separated tables: pure,hub,agent,sched,dispatch (default all)")
+	only := flag.String("only", "", "comma-separated tables: pure,hub,agent,sched,dispatch,portal (default all)")
+	portalJobs := flag.Int("portal-jobs", 1000, "jobs of the user whose jobs page the portal table renders")
 	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
 	hubRepeat := flag.Int("hub-repeat", 3, "runs per hub configuration; the table shows the median")
@@ -108,6 +110,14 @@ func main() {
 		r, err := schedTable(ctx, *nodes, *pods)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scheduler table:", err)
+			os.Exit(1)
+		}
+		r.print()
+	}
+	if want("portal") {
+		r, err := portalTable(ctx, *portalJobs, 30)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: portal table:", err)
 			os.Exit(1)
 		}
 		r.print()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
@@ -48,7 +50,12 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 		After: structs.Duration(10 * time.Second), WhenFull: true}); err != nil {
 		return nil, "", err
 	}
-	if _, err := adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Email: "alice@example.com"}); err != nil {
+	if _, err := adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Email: "alice@example.com",
+		Password: portalLogins["alice"]}); err != nil {
+		return nil, "", err
+	}
+	if _, err := adm.PutUser(ctx, "root", &structs.UserSpec{Tenant: "system", Role: structs.RoleAdmin,
+		Password: portalLogins["root"]}); err != nil {
 		return nil, "", err
 	}
 	k, err := adm.CreateAPIKey(ctx, "alice", "demo")
@@ -56,6 +63,13 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 		return nil, "", err
 	}
 	return keys, k.Key, nil
+}
+
+// portalLogins are the demo's local portal accounts and their passwords,
+// made fresh for every run: an administrator and a user.
+var portalLogins = map[string]string{
+	"root":  "root-" + strings.ToLower(rand.Text()[:10]),
+	"alice": "alice-" + strings.ToLower(rand.Text()[:10]),
 }
 
 // runSample submits a 4-node MPI job as alice and waits until it runs.

@@ -164,6 +164,10 @@ func run() error {
 	}
 
 	fmt.Println("\nFlotilla demo is up.")
+	fmt.Printf("  portal: %s/ui/  (every replica serves it: %v)\n", hubs.URL(0), hubs.URLs())
+	fmt.Printf("    administrator: root / %s\n    user:          alice / %s  (the sample job is on her jobs page)\n",
+		portalLogins["root"], portalLogins["alice"])
+	fmt.Printf("    sample job page: %s/ui/jobs/%s\n", hubs.URL(0), j.ID)
 	fmt.Printf("  hub (%d replica(s)): %v\n", *replicas, hubs.URLs())
 	fmt.Printf("  admin API key: %s\n  alice's API key: %s\n", hubs.AdminKey, aliceKey)
 	fmt.Printf("  try: %s/flotilla --hub %s --api-key %s jobs\n", abs, hubs.URL(0), aliceKey)

@@ -1,0 +1,115 @@
+package portal
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// card is one app in the catalog.
+type card struct {
+	Name, Title, Description, Icon string
+	Classifications                []string
+}
+
+func cardOf(a *structs.App) card {
+	return card{Name: a.Name, Title: cardTitle(a), Description: a.AppDef.Description,
+		Icon: iconOf(a), Classifications: a.AppDef.Classifications}
+}
+
+// iconOf returns the app's icon: the AppDef model has no image field yet
+// (JARVICE's "image" is not kept), so the card draws the title's initial.
+func iconOf(a *structs.App) string {
+	t := cardTitle(a)
+	if t == "" {
+		return "?"
+	}
+	return strings.ToUpper(t[:1])
+}
+
+func cardTitle(a *structs.App) string {
+	if a.AppDef.Name != "" {
+		return a.AppDef.Name
+	}
+	return a.Name
+}
+
+// catalog lists the apps the caller may use, searched by text and
+// filtered by classification.
+func (p *Portal) catalog(w http.ResponseWriter, r *http.Request, s *session) error {
+	apps, err := p.api.ListApps(withIdentity(r.Context(), s.id))
+	if err != nil {
+		return err
+	}
+	q := strings.ToLower(strings.TrimSpace(r.URL.Query().Get("q")))
+	class := r.URL.Query().Get("class")
+	var classes []string
+	var cards []card
+	for _, a := range apps {
+		for _, c := range a.AppDef.Classifications {
+			if !slices.Contains(classes, c) {
+				classes = append(classes, c)
+			}
+		}
+		if class != "" && !slices.Contains(a.AppDef.Classifications, class) {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(a.Name+" "+a.AppDef.Name+" "+a.AppDef.Description), q) {
+			continue
+		}
+		cards = append(cards, cardOf(a))
+	}
+	slices.Sort(classes)
+	slices.SortFunc(cards, func(a, b card) int { return strings.Compare(a.Title, b.Title) })
+	return p.render(w, http.StatusOK, "catalog.html", p.newView(s, "Catalog", "catalog",
+		map[string]any{"Cards": cards, "Classes": classes, "Q": r.URL.Query().Get("q"), "Class": class}))
+}
+
+// appOf reads an app the caller may use; other apps are not found.
+func (p *Portal) appOf(r *http.Request, s *session) (*structs.App, error) {
+	a, err := p.api.GetApp(withIdentity(r.Context(), s.id), r.PathValue("app"))
+	if err == nil {
+		err = s.id.CheckUseApp(a)
+	}
+	if err != nil {
+		return nil, hidden(err, "app "+r.PathValue("app"))
+	}
+	return a, nil
+}
+
+// commandView is one AppDef command on the app page.
+type commandView struct {
+	Key, Name, Description string
+	Interactive            bool
+	Parameters             int
+}
+
+func (p *Portal) appPage(w http.ResponseWriter, r *http.Request, s *session) error {
+	a, err := p.appOf(r, s)
+	if err != nil {
+		return err
+	}
+	var cmds []commandView
+	for _, k := range sortedKeys(a.AppDef.Commands) {
+		c := a.AppDef.Commands[k]
+		name := c.Name
+		if name == "" {
+			name = k
+		}
+		cmds = append(cmds, commandView{Key: k, Name: name, Description: c.Description,
+			Interactive: c.Interactive, Parameters: len(c.Parameters)})
+	}
+	return p.render(w, http.StatusOK, "app.html", p.newView(s, cardOf(a).Title, "catalog",
+		map[string]any{"App": a, "Card": cardOf(a), "Commands": cmds}))
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,195 @@
+package portal
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flotilla-hpc/flotilla/federation/placement"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func TestMapClaims(t *testing.T) {
+	yes, no := true, false
+	rules := []ClaimRule{
+		{Name: "hpc-admins", Group: "hpc-admins", Tenant: "system", Role: structs.RoleAdmin},
+		{Name: "physics", Email: "*@physics.example", Tenant: "physics", Teams: []string{"cfd"}, Groups: []string{"gpu"}, KeepTokenGroups: true},
+	}
+	cases := map[string]struct {
+		claims Claims
+		want   *Account
+		err    bool
+	}{
+		"group rule first": {claims: Claims{Email: "Ann@Physics.example", Groups: []string{"hpc-admins"}},
+			want: &Account{Username: "ann@physics.example", Email: "ann@physics.example", Tenant: "system", Role: structs.RoleAdmin, Rule: "hpc-admins"}},
+		"email rule, token groups kept": {claims: Claims{Email: "bo@physics.example", EmailVerified: &yes, Groups: []string{"lab"}},
+			want: &Account{Username: "bo@physics.example", Email: "bo@physics.example", Tenant: "physics", Teams: []string{"cfd"},
+				Role: structs.RoleUser, Groups: []string{"gpu", "lab"}, Rule: "physics"}},
+		"no rule matches":  {claims: Claims{Email: "eve@other.example"}, err: true},
+		"unverified email": {claims: Claims{Email: "bo@physics.example", EmailVerified: &no}, err: true},
+		"no email":         {claims: Claims{Subject: "123", Groups: []string{"hpc-admins"}}, err: true},
+	}
+	for name, c := range cases {
+		got, err := MapClaims(rules, c.claims)
+		if (err != nil) != c.err {
+			t.Errorf("%s: error %v, want error %v", name, err, c.err)
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s: account (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func TestFormFieldsAndMessages(t *testing.T) {
+	raw := func(s string) []byte { return []byte(s) }
+	cmd := structs.Command{ParameterOrder: []string{"n"}, Parameters: map[string]structs.Parameter{
+		"n":    {Name: "Iterations", Type: structs.ParamInt, Min: 1, Max: 10, Required: true, Value: raw("5")},
+		"x":    {Name: "Relax", Type: structs.ParamFloat, Min: 0, Max: 1},
+		"s":    {Name: "Scheme", Type: structs.ParamSelection, Values: []string{"a", "b"}, Required: true},
+		"f":    {Name: "Mesh", Type: structs.ParamFile, Filter: "*.msh"},
+		"c":    {Name: "Mode", Type: structs.ParamConst, Value: raw(`"batch"`)},
+		"b":    {Name: "Verbose", Type: structs.ParamBool},
+		"name": {Name: "Case", Type: structs.ParamString, Required: true},
+	}}
+	fields := buildFields(cmd, nil)
+	var order []string
+	for _, f := range fields {
+		order = append(order, f.Key+":"+f.Input)
+	}
+	if diff := cmp.Diff([]string{"n:number", "b:checkbox", "c:hidden", "f:text", "name:text", "s:select", "x:number"}, order); diff != "" {
+		t.Errorf("order and inputs (-want +got):\n%s", diff)
+	}
+	cases := map[string]struct {
+		values map[string]string
+		want   map[string]string // key → message
+	}{
+		"defaults, required missing": {values: map[string]string{}, want: map[string]string{"name": "Case is required.", "s": "Scheme is required."}},
+		"out of range and bad": {values: map[string]string{"n": "11", "x": "abc", "s": "z", "f": "mesh.txt", "name": "c1"},
+			want: map[string]string{"n": "Iterations must be between 1 and 10.", "x": "Relax must be a number.",
+				"s": "Scheme: choose one of the listed values.", "f": "Mesh must match *.msh."}},
+		"not whole": {values: map[string]string{"n": "2.5", "s": "a", "name": "c1"}, want: map[string]string{"n": "Iterations must be a whole number."}},
+		"all valid": {values: map[string]string{"n": "10", "x": "0.5", "s": "b", "f": "dir/m.msh", "name": "c1", "b": "true"}, want: map[string]string{}},
+	}
+	for name, c := range cases {
+		fs := buildFields(cmd, c.values)
+		ok := validateFields(fs)
+		got := map[string]string{}
+		for _, f := range fs {
+			if f.Error != "" {
+				got[f.Key] = f.Error
+			}
+		}
+		if diff := cmp.Diff(c.want, got); diff != "" {
+			t.Errorf("%s: messages (-want +got):\n%s", name, diff)
+		}
+		if ok != (len(c.want) == 0) {
+			t.Errorf("%s: valid %v", name, ok)
+		}
+	}
+}
+
+func TestPlacementOf(t *testing.T) {
+	cases := map[string]struct {
+		job        structs.Job
+		where, why string
+	}{
+		"held":    {job: structs.Job{State: structs.JobHeld, Substatus: "limit team-cores: 64 of 64"}, where: "not placed", why: "held by a limit: limit team-cores: 64 of 64"},
+		"waiting": {job: structs.Job{State: structs.JobQueued, Substatus: "east: 0 of 2 nodes free"}, where: "not placed yet", why: "waiting: east: 0 of 2 nodes free"},
+		"pinned":  {job: structs.Job{State: structs.JobRunning, Cluster: "east", MachineType: "cpu-east"}, where: "east", why: "pinned: machine type cpu-east runs on cluster east"},
+		"burst": {job: structs.Job{State: structs.JobCompleted, Cluster: "west", MachineType: "cpu-east", AssignedMachineType: "cpu-west", BurstRule: "e2w", Substatus: "done"},
+			where: "west", why: "burst rule e2w: moved from cpu-east to cpu-west"},
+		"pending on the cluster": {job: structs.Job{State: structs.JobAssigned, Cluster: "east", MachineType: "cpu-east", Substatus: "gang of 4 does not fit"},
+			where: "east", why: "pinned: machine type cpu-east runs on cluster east — gang of 4 does not fit"},
+	}
+	for name, c := range cases {
+		where, why := placementOf(&c.job)
+		if where != c.where || why != c.why {
+			t.Errorf("%s: got %q / %q, want %q / %q", name, where, why, c.where, c.why)
+		}
+	}
+}
+
+func TestDryRunNamesTheRule(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	in := placement.Input{Now: now,
+		Clusters: []*structs.Cluster{{Name: "east", Status: structs.ClusterReady, LastHeartbeat: now, Capacity: map[string]structs.Capacity{"cpu-east": {Free: 0, Total: 1}}},
+			{Name: "west", Status: structs.ClusterReady, LastHeartbeat: now, Capacity: map[string]structs.Capacity{"cpu-west": {Free: 2, Total: 2}}}},
+		MachineTypes: []*structs.MachineType{{Name: "cpu-east", Cores: 1, Slots: 1, RAM: 1, ScaleMax: 4, Cluster: "east"},
+			{Name: "cpu-west", Cores: 1, Slots: 1, RAM: 1, ScaleMax: 4, Cluster: "west"}},
+		Apps:       []*structs.App{{Name: "cfd", Visibility: structs.VisibilityPublic, AppDef: structs.AppDef{Commands: map[string]structs.Command{"run": {Path: "/x"}}}}},
+		Users:      []*structs.User{{Username: "ann", Tenant: "t", Role: structs.RoleUser}},
+		BurstRules: []*structs.BurstRule{{Name: "e2w", From: "cpu-east", To: []string{"cpu-west"}, After: structs.Duration(time.Hour)}},
+	}
+	job := func() *structs.Job {
+		return &structs.Job{ID: dryRunID, Tenant: "t", Owner: "ann", App: "cfd", Command: "run", MachineType: "cpu-east", Nodes: 1,
+			State: structs.JobQueued, SubmitTime: now}
+	}
+	if r := dryRun(in, nil, job()); r.Outcome != "pending" {
+		t.Errorf("stored rule (after 1h): %+v, want pending", r)
+	}
+	r := dryRun(in, &structs.BurstRule{Name: "e2w", From: "cpu-east", To: []string{"cpu-west"}}, job())
+	if r.Outcome != "assigned" || r.Cluster != "west" || r.Rule != "e2w" {
+		t.Errorf("edited rule (at once): %+v, want assigned to west by e2w", r)
+	}
+	if len(in.BurstRules) != 1 || in.BurstRules[0].After == 0 {
+		t.Error("dry run changed its input")
+	}
+}
+
+func TestCookiesAndCSRF(t *testing.T) {
+	p := &Portal{cfg: Config{}}
+	rec := httptest.NewRecorder()
+	p.setCookie(rec, sessionCookie, "fls_x", 60)
+	c := rec.Result().Cookies()[0]
+	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteLaxMode || c.Path != "/ui/" {
+		t.Errorf("cookie %+v: want HttpOnly, Secure, SameSite=Lax, path /ui/", c)
+	}
+	tok := csrfOf("fls_key")
+	if tok == csrfOf("fls_other") || tok == "" {
+		t.Error("CSRF tokens of different sessions must differ")
+	}
+	cases := map[string]struct {
+		form, origin string
+		ok           bool
+	}{
+		"token":              {form: "csrf=" + tok, ok: true},
+		"no token":           {form: "name=x"},
+		"wrong token":        {form: "csrf=" + csrfOf("fls_other")},
+		"token, other site":  {form: "csrf=" + tok, origin: "http://evil.example"},
+		"token, same origin": {form: "csrf=" + tok, origin: "http://hub.example", ok: true},
+	}
+	for name, c := range cases {
+		r := httptest.NewRequest("POST", "http://hub.example/ui/keys", strings.NewReader(c.form))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if err := checkCSRF(r, tok); (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok %v", name, err, c.ok)
+		}
+	}
+}
+
+func TestLoginThrottle(t *testing.T) {
+	var l loginThrottle
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range maxLoginFailures {
+		if !l.allowed("10.0.0.1", now) {
+			t.Fatalf("refused after %d failures", i)
+		}
+		l.failed("10.0.0.1", now)
+	}
+	if l.allowed("10.0.0.1", now.Add(30*time.Second)) {
+		t.Error("allowed after the limit within the minute")
+	}
+	if !l.allowed("10.0.0.2", now) {
+		t.Error("another address refused")
+	}
+	if !l.allowed("10.0.0.1", now.Add(61*time.Second)) {
+		t.Error("still refused a minute later")
+	}
+}

@@ -1,0 +1,196 @@
+package portal
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// submitView is the generated submit form.
+type submitView struct {
+	App        *structs.App
+	Title      string
+	CommandKey string
+	Command    structs.Command
+	Commands   []string
+	JobID      string
+	Label      string
+	Fields     []field
+	Machines   []machineChoice
+	Nodes      int
+	NodesMin   int
+	NodesMax   int
+	NodesError string
+	MTError    string
+	Vaults     []string
+	Vault      string
+	Teams      []string
+	Team       string
+	Preview    string
+}
+
+// commandOf picks the command named by key, or the app's first one.
+func commandOf(a *structs.App, key string) (string, structs.Command, error) {
+	keys := sortedKeys(a.AppDef.Commands)
+	if key == "" && len(keys) > 0 {
+		key = keys[0]
+	}
+	c, ok := a.AppDef.Commands[key]
+	if !ok {
+		return "", c, structs.Errorf(structs.ErrNotFound, "command %q of app %s not found", key, a.Name)
+	}
+	return key, c, nil
+}
+
+// formFor builds the form of app's command for s.
+func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key string) (*submitView, error) {
+	key, cmd, err := commandOf(a, key)
+	if err != nil {
+		return nil, err
+	}
+	v := &submitView{App: a, Title: cardTitle(a), CommandKey: key, Command: cmd, Commands: sortedKeys(a.AppDef.Commands),
+		Fields: buildFields(cmd, nil), Teams: s.id.Teams}
+	ctx = withIdentity(ctx, s.id)
+	mts, err := p.api.ListMachineTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pats := machinePatterns(a, cmd)
+	for _, m := range mts {
+		if !matchesAny(pats, m.Name) || s.id.CheckUseMachineType(m) != nil {
+			continue
+		}
+		hi := m.ScaleMax
+		if a.AppDef.ScaleMax > 0 && (hi == 0 || a.AppDef.ScaleMax < hi) {
+			hi = a.AppDef.ScaleMax
+		}
+		lo := max(m.ScaleMin, 1)
+		v.Machines = append(v.Machines, machineChoice{Name: m.Name, Description: m.Description, Cluster: m.Cluster,
+			Cores: m.Cores, GPUs: m.GPUs, RAM: m.RAM, Price: m.Price, ScaleMin: lo, ScaleMax: hi})
+	}
+	if len(v.Machines) > 0 {
+		v.Machines[0].Selected = true
+		v.Nodes, v.NodesMin, v.NodesMax = v.Machines[0].ScaleMin, v.Machines[0].ScaleMin, v.Machines[0].ScaleMax
+	}
+	vaults, err := p.api.ListVaults(ctx, s.id.Tenant)
+	if err == nil {
+		for _, vt := range vaults {
+			v.Vaults = append(v.Vaults, vt.Name)
+		}
+	}
+	v.JobID = client.NewJobID()
+	return v, nil
+}
+
+func (p *Portal) submitForm(w http.ResponseWriter, r *http.Request, s *session) error {
+	a, err := p.appOf(r, s)
+	if err != nil {
+		return err
+	}
+	v, err := p.formFor(r.Context(), s, a, r.URL.Query().Get("command"))
+	if err != nil {
+		return err
+	}
+	v.Preview = previewOf(v)
+	return p.render(w, http.StatusOK, "submit.html", p.newView(s, "Submit: "+v.Title, "catalog", v))
+}
+
+// submitPost validates the form like the browser does and submits the
+// job through the API; a form with errors comes back with the messages
+// next to the fields and nothing submitted.
+func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) error {
+	a, err := p.appOf(r, s)
+	if err != nil {
+		return err
+	}
+	v, err := p.formFor(r.Context(), s, a, r.PostFormValue("command"))
+	if err != nil {
+		return err
+	}
+	values := map[string]string{}
+	for _, f := range v.Fields {
+		switch f.Input {
+		case "checkbox":
+			values[f.Key] = strconv.FormatBool(r.PostFormValue("p."+f.Key) != "")
+		case "file":
+			if file, _, ferr := r.FormFile("p." + f.Key); ferr == nil {
+				b, _ := io.ReadAll(io.LimitReader(file, 256<<10))
+				_ = file.Close()
+				values[f.Key] = string(b)
+			}
+		case "hidden":
+			// CONST: the AppDef's value, whatever the form says.
+		default:
+			values[f.Key] = r.PostFormValue("p." + f.Key)
+		}
+	}
+	v.Fields = buildFields(v.Command, values)
+	ok := validateFields(v.Fields)
+	if id := r.PostFormValue("job_id"); strings.HasPrefix(id, "j-") {
+		v.JobID = id
+	}
+	v.Label, v.Vault, v.Team = r.PostFormValue("label"), r.PostFormValue("vault"), r.PostFormValue("team")
+	mt := r.PostFormValue("machine_type")
+	i := slices.IndexFunc(v.Machines, func(m machineChoice) bool { return m.Name == mt })
+	for j := range v.Machines {
+		v.Machines[j].Selected = j == i
+	}
+	v.Nodes, _ = strconv.Atoi(r.PostFormValue("nodes"))
+	if i < 0 {
+		v.MTError, ok = "Choose a machine type.", false
+	} else {
+		m := v.Machines[i]
+		v.NodesMin, v.NodesMax = m.ScaleMin, m.ScaleMax
+		if v.Nodes < m.ScaleMin || (m.ScaleMax > 0 && v.Nodes > m.ScaleMax) {
+			v.NodesError, ok = "Nodes must be between "+strconv.Itoa(m.ScaleMin)+" and "+strconv.Itoa(m.ScaleMax)+".", false
+		}
+	}
+	req := requestOf(v)
+	v.Preview = previewOf(v)
+	if !ok {
+		view := p.newView(s, "Submit: "+v.Title, "catalog", v)
+		view.Error = "The form has errors; nothing was submitted."
+		return p.render(w, http.StatusBadRequest, "submit.html", view)
+	}
+	j, err := p.api.SubmitJob(withIdentity(r.Context(), s.id), req)
+	if err != nil {
+		view := p.newView(s, "Submit: "+v.Title, "catalog", v)
+		view.Error = "The hub refused the job: " + err.Error()
+		return p.render(w, statusOf(err), "submit.html", view)
+	}
+	http.Redirect(w, r, Prefix+"/jobs/"+j.ID, http.StatusSeeOther)
+	return nil
+}
+
+// requestOf is the API request the form stands for.
+func requestOf(v *submitView) structs.JobSubmitRequest {
+	req := structs.JobSubmitRequest{ID: v.JobID, App: v.App.Name, Command: v.CommandKey, Nodes: v.Nodes,
+		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{}}
+	for _, m := range v.Machines {
+		if m.Selected {
+			req.MachineType = m.Name
+		}
+	}
+	for _, f := range v.Fields {
+		if f.Value != "" || f.Kind == structs.ParamBool {
+			req.Parameters[f.Key] = f.Value
+			if f.Kind == structs.ParamBool {
+				req.Parameters[f.Key] = strconv.FormatBool(f.Checked)
+			}
+		}
+	}
+	return req
+}
+
+// previewOf is the exact JSON body of POST /v1/jobs for the form.
+func previewOf(v *submitView) string {
+	b, _ := json.MarshalIndent(requestOf(v), "", "  ")
+	return string(b)
+}
