@@ -194,37 +194,37 @@ func applyCases() map[string]applyCase {
 				return &j
 			}()},
 		"job submit duplicate": {cmd: &JobSubmit{Job: testJob("j-1")}, wantErr: structs.ErrConflict},
-		"job update state": {cmd: &JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
+		"job update state": {cmd: &JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
 			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {
 				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
 			})},
-		"job update state illegal": {cmd: &JobUpdateState{ID: "j-1", State: structs.JobRunning, Time: t0},
+		"job update state illegal": {cmd: &JobStateUpdate{ID: "j-1", State: structs.JobRunning, Time: t0},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
-		"job assign": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
+		"job assign": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
 			})},
-		"job update state wrong number": {cmd: &JobUpdateState{ID: "j-2", Number: 7, Cluster: "east", State: structs.JobCompleted,
+		"job update state wrong number": {cmd: &JobStateUpdate{ID: "j-2", Number: 7, Cluster: "east", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, wantErr: structs.ErrNotFound, read: jobRead("j-2"), want: baseJob(2)},
-		"job update state wrong cluster": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "west", State: structs.JobCompleted,
+		"job update state wrong cluster": {cmd: &JobStateUpdate{ID: "j-2", Number: 2, Cluster: "west", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
-		"job update state guards held": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "east", State: structs.JobCompleted,
+		"job update state guards held": {cmd: &JobStateUpdate{ID: "j-2", Number: 2, Cluster: "east", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) { j.State, j.EndTime = structs.JobCompleted, t0.Add(time.Hour) })},
-		"job update state cas stale": {cmd: &JobUpdateState{ID: "j-2", State: structs.JobRunning, Substatus: "old pass",
+		"job update state cas stale": {cmd: &JobStateUpdate{ID: "j-2", State: structs.JobRunning, Substatus: "old pass",
 			Time: t0.Add(time.Hour), CAS: structs.CAS{ExpectModifyIndex: 3}},
 			wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
-		"job requeue": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
-			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Hour),
+		"job requeue": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobStateUpdate{ID: "j-1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Hour),
 				CAS: structs.CAS{ExpectModifyIndex: 99}},
 			read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Substatus, j.PreviousCluster = structs.JobQueued, "not accepted", "east"
 				j.CreateIndex = 3
 			})},
-		"job requeue stale": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
-			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
+		"job requeue stale": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobStateUpdate{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
 				CAS: structs.CAS{ExpectModifyIndex: 3}},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"),
 			want: func() *structs.Job {
@@ -232,12 +232,12 @@ func applyCases() map[string]applyCase {
 				j.State, j.Cluster, j.AssignTime, j.ModifyIndex = structs.JobAssigned, "east", t0.Add(time.Minute), 99
 				return j
 			}()},
-		"job assign cas held": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 3}},
+		"job assign cas held": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 3}},
 			read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
 			})},
-		"job assign cas stale": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 2}},
+		"job assign cas stale": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 2}},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
 		"job cancel": {cmd: &JobCancel{ID: "j-2", Reason: "walltime", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {
@@ -283,9 +283,9 @@ func applyCases() map[string]applyCase {
 			read: func(r *state.ReadTxn) any { return kind(r.Replica("hub0")) }, want: structs.ErrNotFound},
 		"replica delete unknown": {cmd: &ReplicaDelete{ID: "hub9"}, wantErr: structs.ErrNotFound},
 
-		"bad version":  {raw: []byte{9, byte(TypeTenantUpsert), '{', '}'}, wantErr: structs.ErrInvalid},
+		"bad version":  {raw: []byte{9, byte(TypeOf(&TenantUpsert{})), '{', '}'}, wantErr: structs.ErrInvalid},
 		"unknown type": {raw: []byte{Version, 200, '{', '}'}, wantErr: structs.ErrInvalid},
-		"bad json":     {raw: []byte{Version, byte(TypeJobSubmit), '{'}, wantErr: structs.ErrInvalid},
+		"bad json":     {raw: []byte{Version, byte(TypeOf(&JobSubmit{})), '{'}, wantErr: structs.ErrInvalid},
 		"empty":        {raw: nil, wantErr: structs.ErrInvalid},
 	}
 }
@@ -298,7 +298,7 @@ func TestApplyRoundTrip(t *testing.T) {
 	seen := map[CommandType]bool{}
 	for name, tc := range cases {
 		if tc.cmd != nil {
-			seen[tc.cmd.CommandType()] = true
+			seen[TypeOf(tc.cmd)] = true
 		}
 		t.Run(name, func(t *testing.T) {
 			f := newFSM(t)
@@ -346,7 +346,7 @@ func TestApplyRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for ct := CommandType(1); newCommand(ct) != nil; ct++ {
+	for _, ct := range Types() {
 		if !seen[ct] {
 			t.Errorf("no case for command type %s", ct)
 		}
@@ -377,9 +377,9 @@ func TestApplyCommandsBatch(t *testing.T) {
 	applyAll(t, f, baseLog(t))
 	res := f.ApplyCommands(10, enc(t,
 		&JobSubmit{Job: testJob("a")},
-		&JobAssign{ID: "a", Cluster: "nope", Time: t0},
-		&JobAssign{ID: "a", Cluster: "east", Time: t0},
-		&JobUpdateState{ID: "a", Cluster: "east", State: structs.JobStarting, Time: t0},
+		&JobAssignment{ID: "a", Cluster: "nope", Time: t0},
+		&JobAssignment{ID: "a", Cluster: "east", Time: t0},
+		&JobStateUpdate{ID: "a", Cluster: "east", State: structs.JobStarting, Time: t0},
 	))
 	if _, ok := res[1].(error); !ok {
 		t.Errorf("assign to unknown cluster: %v", res[1])

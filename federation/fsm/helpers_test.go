@@ -81,8 +81,8 @@ func baseLog(t testing.TB) []entry {
 			&JobSubmit{Job: testJob("j-3")},
 		)},
 		{4, enc(t,
-			&JobAssign{ID: "j-2", Cluster: "east", Time: t0.Add(time.Minute)},
-			&JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobRunning, Time: t0.Add(2 * time.Minute)},
+			&JobAssignment{ID: "j-2", Cluster: "east", Time: t0.Add(time.Minute)},
+			&JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobRunning, Time: t0.Add(2 * time.Minute)},
 			&JobCancel{ID: "j-3", Reason: "changed my mind", Time: t0.Add(time.Minute)},
 		)},
 	}

@@ -175,7 +175,7 @@ func (g *logGen) command() Command {
 		return &JobSubmit{Job: j}
 	case 20:
 		id := g.job()
-		u := &JobUpdateState{ID: id, State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now, CAS: g.jobCAS(id)}
+		u := &JobStateUpdate{ID: id, State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now, CAS: g.jobCAS(id)}
 		switch g.r.IntN(4) { // an agent's guards, right or stale
 		case 0:
 			u.Cluster, u.Number = cluster, uint64(1+g.r.IntN(max(len(g.jobs), 1)))
@@ -185,7 +185,7 @@ func (g *logGen) command() Command {
 		return u
 	case 21:
 		id := g.job()
-		return &JobAssign{ID: id, Cluster: cluster, Time: now, CAS: g.jobCAS(id)}
+		return &JobAssignment{ID: id, Cluster: cluster, Time: now, CAS: g.jobCAS(id)}
 	case 22:
 		g.jobCAS(g.job())
 		return &JobCancel{ID: g.job(), Reason: "user", Time: now}
@@ -257,7 +257,7 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		for i := range cmds {
 			switch g.r.IntN(40) {
 			case 0:
-				cmds[i] = []byte{Version + 1, byte(TypeJobSubmit), '{', '}'}
+				cmds[i] = []byte{Version + 1, byte(TypeOf(&JobSubmit{})), '{', '}'}
 			case 1:
 				cmds[i] = []byte{Version, 0xEE}
 			default:
@@ -317,7 +317,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 					transitionErrs++
 				}
 			} else if c, err := Decode(e.cmds[i]); err == nil {
-				typesOK[c.CommandType()] = true
+				typesOK[TypeOf(c)] = true
 				if p, ok := c.(*JobPurge); ok && !p.EndedBefore.IsZero() && r.(int) > 0 {
 					retained++
 				}
@@ -327,7 +327,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	if diff := cmp.Diff(resA, resB); diff != "" {
 		t.Fatalf("results differ between replicas:\n%s", diff)
 	}
-	for ct := CommandType(1); newCommand(ct) != nil; ct++ {
+	for _, ct := range Types() {
 		if !typesOK[ct] {
 			t.Errorf("log never applied %s successfully", ct)
 		}

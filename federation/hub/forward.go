@@ -81,48 +81,11 @@ func (h *Hub) forwardApply(ctx context.Context, base string, b []byte) (any, uin
 	if reply.Error != "" {
 		return nil, reply.Index, api.RemoteError(reply.Kind, reply.Error)
 	}
-	val, err := decodeResult(fsm.CommandType(b[1]), reply.Result)
+	val, err := fsm.DecodeResult(fsm.CommandType(b[1]), reply.Result)
 	if err != nil {
 		return nil, reply.Index, fmt.Errorf("hub: leader at %s: bad result: %w", base, err)
 	}
 	return val, reply.Index, nil
-}
-
-// decodeResult decodes the JSON result of a command of type t into the
-// type the state machine returns for it.
-func decodeResult(t fsm.CommandType, raw json.RawMessage) (any, error) {
-	var out any
-	switch t {
-	case fsm.TypeJobSubmit, fsm.TypeJobUpdateState, fsm.TypeJobAssign, fsm.TypeJobCancel:
-		out = new(structs.Job)
-	case fsm.TypeJobPurge:
-		var n int
-		if err := json.Unmarshal(raw, &n); err != nil {
-			return nil, err
-		}
-		return n, nil
-	case fsm.TypeAccountingAppend:
-		out = new(structs.AccountingRecord)
-	case fsm.TypeAuditAppend:
-		out = new(structs.AuditEvent)
-	case fsm.TypeTenantUpsert, fsm.TypeTeamUpsert, fsm.TypeUserUpsert, fsm.TypeMachineTypeUpsert,
-		fsm.TypeClusterUpsert, fsm.TypeVaultUpsert, fsm.TypeAppUpsert, fsm.TypeLimitUpsert,
-		fsm.TypeBurstRuleUpsert, fsm.TypeAccessRuleUpsert, fsm.TypeReplicaUpsert:
-		var ri structs.RaftIndex
-		if err := json.Unmarshal(raw, &ri); err != nil {
-			return nil, err
-		}
-		return ri, nil
-	default:
-		return nil, nil
-	}
-	if len(raw) == 0 {
-		return nil, fmt.Errorf("missing result of %s", t)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // forwardReadIndex asks the leader at base for a read index.

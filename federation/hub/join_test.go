@@ -469,7 +469,7 @@ func TestInternalApplyRefusesUndecodable(t *testing.T) {
 		"unknown type":  {fsm.Version, 250, '{', '}'},
 		"bad json":      append([]byte{fsm.Version, good[1]}, `{"tenant":`...),
 		"bad version":   append([]byte{fsm.Version + 1}, good[1:]...),
-		"binary job":    {fsm.Version, byte(fsm.TypeJobSubmit), 0x01, 0xff},
+		"binary job":    {fsm.Version, byte(fsm.TypeOf(&fsm.JobSubmit{})), 0x01, 0xff},
 		"only a header": {fsm.Version},
 	} {
 		before := c.Hub(0).Store().LatestIndex()

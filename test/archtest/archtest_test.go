@@ -46,8 +46,9 @@ var pureAllow = map[string][]string{
 	"federation/placement": {"container/heap", "errors", "iter", "slices", "strconv", "strings", "time",
 		"federation/structs", "policy/access", "policy/burst", "policy/limits"},
 	// hashicorp/raft for the FSM interface types; its metrics dependency
-	// links net/http, which the FSM never calls.
-	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "slices", "strings", "time",
+	// links net/http, which the FSM never calls. reflect: the command
+	// registry finds a command's number by its Go type.
+	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "reflect", "slices", "time",
 		"federation/state", "federation/structs", "github.com/hashicorp/raft"},
 	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strings", "sync/atomic", "time",
 		"federation/structs", "github.com/hashicorp/go-memdb"},
