@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -12,7 +11,7 @@ import (
 
 // decodeStrict reads exactly one JSON value from r into v, refusing
 // unknown fields and trailing data. Oversize bodies (http.MaxBytesReader)
-// give errTooLarge; everything else wrong is ErrInvalid.
+// give structs.ErrTooLarge; everything else wrong is ErrInvalid.
 func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -26,7 +25,7 @@ func decodeStrict(r io.Reader, v any) error {
 	case err == nil:
 		return invalid("request body: want a single JSON value")
 	default:
-		if e := decodeError(err); errors.Is(e, errTooLarge) {
+		if e := decodeError(err); errors.Is(e, structs.ErrTooLarge) {
 			return e
 		}
 		return invalid("request body: want a single JSON value")
@@ -37,7 +36,7 @@ func decodeError(err error) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return fmt.Errorf("%w: limit %d bytes", errTooLarge, mbe.Limit)
+		return structs.Errorf(structs.ErrTooLarge, "request body over the limit of %d bytes", mbe.Limit)
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -4,8 +4,9 @@
 //
 // Every handler returns (value, error). The value is written as JSON; the
 // error goes through one function, statusOf, that maps typed errors
-// (structs.ErrInvalid, ErrNotFound, ...) to status codes and writes
-// {"error": "..."}. Request bodies are decoded strictly: one JSON value,
+// (structs.ErrInvalid, ErrNotFound, ...) to status codes through the one
+// table in structs (structs.HTTPStatus) and writes {"error": "..."}
+// (with a "code" for a path the API does not serve). Request bodies are decoded strictly: one JSON value,
 // no unknown fields, at most Config.MaxBodyBytes (else 413). A request
 // that fails changes nothing.
 //

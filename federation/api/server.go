@@ -299,7 +299,7 @@ func (s *Server) readyz(*call) (any, error) {
 }
 
 func (s *Server) notFound(c *call) (any, error) {
-	return nil, structs.Errorf(structs.ErrNotFound, "%s %s: no such endpoint", c.r.Method, c.r.URL.Path)
+	return nil, &noEndpointError{method: c.r.Method, path: c.r.URL.Path}
 }
 
 // replyIndexes gives the object a PUT replies with the raft indexes its

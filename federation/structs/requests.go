@@ -221,7 +221,14 @@ type Assignment struct {
 // ErrorBody is the JSON body of every error reply.
 type ErrorBody struct {
 	Error string `json:"error"`
+	// Code, when set, names the failure for programs: CodeNoSuchEndpoint.
+	Code string `json:"code,omitempty"`
 }
+
+// CodeNoSuchEndpoint is the ErrorBody.Code of a request for a path and
+// method the hub does not serve (a 404 like a missing object's, but one
+// an older hub gives for an endpoint it predates).
+const CodeNoSuchEndpoint = "no_such_endpoint"
 
 // CallerInfo is the reply to GET /v1/whoami: who the credentials belong to.
 type CallerInfo struct {
