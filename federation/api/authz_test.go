@@ -319,7 +319,7 @@ func authzCases(w world) map[string]authzCase {
 		"list burst rules":      {method: "GET", path: fixed("/v1/burstrules"), allow: users},
 		"list access rules":     {method: "GET", path: fixed("/v1/accessrules"), allow: users},
 		"put access rule": {method: "PUT", path: fixed("/v1/accessrules/ar"), allow: g,
-			body: structs.AccessRule{Object: structs.AccessObjectApp, Match: "priv*", Groups: []string{"g1"}}},
+			body: structs.AccessRule{Object: structs.AccessObjectApp, Match: "no-such-app-*", Groups: []string{"g1"}}},
 		"delete access rule": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
 			e.must(e.admin.PutAccessRule(e.ctx(), &structs.AccessRule{Name: n, Object: structs.AccessObjectApp, Match: "x*", Groups: []string{"g"}}))
 			return "/v1/accessrules/" + n

@@ -21,7 +21,9 @@ func seedSmall(e *env) string {
 	e.must(a.PutCluster(ctx, "east", &structs.ClusterSpec{}))
 	e.must(a.PutMachineType(ctx, machineType("n1")))
 	e.must(a.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
-		AppDef: structs.AppDef{Commands: map[string]structs.Command{"Run": {Path: "/run"}}}}))
+		AppDef: structs.AppDef{Commands: map[string]structs.Command{"Run": {Path: "/run", Parameters: map[string]structs.Parameter{
+			"np": {Name: "Ranks", Type: structs.ParamInt}, "verbose": {Name: "Verbose", Type: structs.ParamBool},
+			"input": {Name: "Case", Type: structs.ParamFile}}}}}}))
 	e.must(a.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
 	return value[*structs.APIKeyCreated](e.t)(a.CreateAPIKey(ctx, "alice", "")).Key
 }

@@ -190,22 +190,12 @@ func decodeBurstRule(r io.Reader, name string) (*structs.BurstRule, error) {
 	return &b, b.Validate()
 }
 
+// decodeJobSubmit decodes a submission; admission checks it
+// (federation/jobs, structs.JobSubmitRequest.Validate).
 func decodeJobSubmit(r io.Reader) (*structs.JobSubmitRequest, error) {
 	var j structs.JobSubmitRequest
 	if err := decodeStrict(r, &j); err != nil {
 		return nil, err
-	}
-	switch {
-	case j.App == "":
-		return nil, invalid("job: app is required")
-	case j.MachineType == "":
-		return nil, invalid("job: machine_type is required")
-	case j.Nodes < 1 || j.Nodes > structs.MaxJobNodes:
-		return nil, invalid("job: nodes %d out of 1..%d", j.Nodes, structs.MaxJobNodes)
-	case j.Walltime < 0:
-		return nil, invalid("job: negative walltime")
-	case j.Priority != "" && !j.Priority.Valid():
-		return nil, invalid("job: priority %q", j.Priority)
 	}
 	return &j, nil
 }

@@ -25,7 +25,7 @@
 // that check the caller against the stored object (apps, limits, teams,
 // users) delete it only if it is still the object checked.
 //
-// The package decides who may do what (through auth.Identity) and shapes
+// The package decides who may do what (through authz.Identity) and shapes
 // requests into raft commands; replication, forwarding to the leader and
 // retries live behind the Backend interface, which the hub implements.
 package api

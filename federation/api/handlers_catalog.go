@@ -5,7 +5,36 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
+
+// useMachineType, useApp and readVault ask policy/access whether the
+// caller may see an object of the catalog. An agent reads the machine
+// types pinned to its cluster, and any app and vault, for the jobs it
+// runs.
+func (c *call) useMachineType(m *structs.MachineType) error {
+	if c.id.IsAgent() {
+		if m.Cluster == c.id.Cluster {
+			return nil
+		}
+		return structs.Errorf(structs.ErrForbidden, "machine type %q", m.Name)
+	}
+	return access.MachineTypeUsable(c.id.Access(), m)
+}
+
+func (c *call) useApp(a *structs.App) error {
+	if c.id.IsAgent() {
+		return nil
+	}
+	return access.AppVisible(c.id.Access(), a)
+}
+
+func (c *call) readVault(v *structs.Vault) error {
+	if c.id.IsAgent() {
+		return nil
+	}
+	return access.VaultVisible(c.id.Access(), v)
+}
 
 func (s *Server) listMachineTypes(c *call) (any, error) {
 	txn, err := c.view()
@@ -18,7 +47,7 @@ func (s *Server) listMachineTypes(c *call) (any, error) {
 	}
 	out := make([]*structs.MachineType, 0, len(all))
 	for _, m := range all {
-		if c.id.CheckUseMachineType(m) == nil {
+		if c.useMachineType(m) == nil {
 			out = append(out, m)
 		}
 	}
@@ -34,7 +63,7 @@ func (s *Server) getMachineType(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return m, c.id.CheckUseMachineType(m)
+	return m, c.useMachineType(m)
 }
 
 func (s *Server) putMachineType(c *call) (any, error) {
@@ -139,7 +168,7 @@ func (s *Server) createAgentKey(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
+	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.now())
 	stored.Name = "agent of " + name
 	err := update(c, nil, "cluster", name,
 		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
@@ -187,7 +216,7 @@ func (s *Server) getVault(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, c.id.CheckReadVault(v)
+	return v, c.readVault(v)
 }
 
 func (s *Server) putVault(c *call) (any, error) {
@@ -224,7 +253,7 @@ func (s *Server) listApps(c *call) (any, error) {
 	}
 	out := make([]*structs.App, 0, len(all))
 	for _, a := range all {
-		if c.id.CheckUseApp(a) == nil {
+		if c.useApp(a) == nil {
 			out = append(out, a)
 		}
 	}
@@ -240,7 +269,7 @@ func (s *Server) getApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, c.id.CheckUseApp(a)
+	return a, c.useApp(a)
 }
 
 func (s *Server) putApp(c *call) (any, error) {

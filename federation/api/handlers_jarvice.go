@@ -7,9 +7,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // jarviceAuth authenticates a JARVICE request by username and apikey, from
@@ -20,7 +21,7 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	if u != nil && u.Username != "" {
 		username, key = u.Username, u.APIKey
 	}
-	id, err := c.login(key, func() (*auth.Identity, error) { return c.s.authn.UserKey(username, key) })
+	id, err := c.login(key, func() (*authz.Identity, error) { return c.s.authn.UserKey(username, key) })
 	if err != nil {
 		return err
 	}
@@ -28,27 +29,19 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	return nil
 }
 
-// jarviceJobRequest turns a JARVICE submission into a v1 one.
+// jarviceJobRequest turns a JARVICE submission into a v1 one (machine
+// nodes default to 1); what a JARVICE body spells its own way (walltime,
+// priority, parameters of any scalar type) must parse. The request is
+// checked like every other at admission (federation/jobs).
 func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, error) {
 	req := &structs.JobSubmitRequest{App: j.App, Command: j.Application.Command,
 		MachineType: j.Machine.Type, Nodes: j.Machine.Nodes, Label: j.JobLabel, Project: j.JobProject}
 	if req.Nodes == 0 {
 		req.Nodes = 1
 	}
-	switch {
-	case req.App == "":
-		return nil, invalid("submit: app is required")
-	case req.MachineType == "":
-		return nil, invalid("submit: machine.type is required")
-	case req.Nodes < 1 || req.Nodes > structs.MaxJobNodes:
-		return nil, invalid("submit: machine.nodes %d out of 1..%d", req.Nodes, structs.MaxJobNodes)
-	}
 	var err error
 	if req.Walltime, err = structs.ParseDuration(j.Application.Walltime); err != nil {
 		return nil, err
-	}
-	if req.Walltime < 0 {
-		return nil, invalid("submit: negative walltime")
 	}
 	if p := structs.PriorityClass(strings.ToLower(j.JobPriority)); p != "" {
 		if !p.Valid() {
@@ -111,7 +104,7 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	job, err := s.submit(c, req)
+	job, err := s.jobs.SubmitJob(c.r.Context(), c.id, req)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +170,7 @@ func (s *Server) jarviceJobs(c *call) (any, error) {
 			return nil, invalid("completed: want true or false")
 		}
 	}
-	jobs, _, err := s.b.Store().Read().ListJobs(state.JobFilter{Owner: c.id.Username, Active: !all})
+	jobs, _, err := s.reads.Store().Read().ListJobs(state.JobFilter{Owner: c.id.Username, Active: !all})
 	if err != nil {
 		return nil, err
 	}
@@ -211,14 +204,14 @@ func (s *Server) jarviceApps(c *call) (any, error) {
 	if err := c.jarviceAuth(nil); err != nil {
 		return nil, err
 	}
-	all, err := s.b.Store().Read().Apps()
+	all, err := s.reads.Store().Read().Apps()
 	if err != nil {
 		return nil, err
 	}
 	name := c.r.URL.Query().Get("name")
 	out := map[string]structs.JarviceApp{}
 	for _, a := range all {
-		if (name == "" || a.Name == name) && c.id.CheckUseApp(a) == nil {
+		if (name == "" || a.Name == name) && access.AppVisible(c.id.Access(), a) == nil {
 			out[a.Name] = structs.JarviceApp{Data: a.AppDef, Public: a.Visibility == structs.VisibilityPublic}
 		}
 	}
@@ -232,14 +225,14 @@ func (s *Server) jarviceMachines(c *call) (any, error) {
 	if err := c.jarviceAuth(nil); err != nil {
 		return nil, err
 	}
-	all, err := s.b.Store().Read().MachineTypes()
+	all, err := s.reads.Store().Read().MachineTypes()
 	if err != nil {
 		return nil, err
 	}
 	name := c.r.URL.Query().Get("name")
 	out := map[string]*structs.MachineType{}
 	for _, m := range all {
-		if (name == "" || m.Name == name) && c.id.CheckUseMachineType(m) == nil {
+		if (name == "" || m.Name == name) && access.MachineTypeUsable(c.id.Access(), m) == nil {
 			out[m.Name] = m
 		}
 	}

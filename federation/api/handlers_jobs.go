@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -20,45 +18,12 @@ const (
 	MaxWatchWait     = 10 * time.Minute
 )
 
-// newJobID makes a job ID for submitters that did not stamp one.
-func newJobID() string { return "j-" + strings.ToLower(rand.Text()) }
-
 func (s *Server) submitJob(c *call) (any, error) {
 	req, err := decodeJobSubmit(c.body())
 	if err != nil {
 		return nil, err
 	}
-	return s.submit(c, req)
-}
-
-// submit checks the caller may submit req and hands it to the backend.
-func (s *Server) submit(c *call, req *structs.JobSubmitRequest) (*structs.Job, error) {
-	id := c.id
-	if req.ID == "" {
-		req.ID = newJobID()
-	}
-	if req.Team != "" && !id.MemberOf(id.Tenant, req.Team) && !id.AdminsTeam(id.Tenant, req.Team) {
-		return nil, structs.Errorf(structs.ErrForbidden, "team %q: not a member", req.Team)
-	}
-	txn := s.b.Store().Read()
-	if app, err := txn.AppRef(req.App); err == nil {
-		if err := id.CheckUseApp(app); err != nil {
-			return nil, err
-		}
-	}
-	if mt, err := txn.MachineTypeRef(req.MachineType); err == nil {
-		if err := id.CheckUseMachineType(mt); err != nil {
-			return nil, err
-		}
-	}
-	j := &structs.Job{
-		ID: req.ID, Label: req.Label, Project: req.Project,
-		Tenant: id.Tenant, Team: req.Team, Owner: id.Username,
-		App: req.App, Command: req.Command, Parameters: req.Parameters,
-		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
-		Walltime: req.Walltime, Priority: req.Priority,
-	}
-	return s.b.SubmitJob(c.r.Context(), j)
+	return s.jobs.SubmitJob(c.r.Context(), c.id, req)
 }
 
 // jobFilter reads the list filters and paging of GET /v1/jobs and narrows
@@ -143,7 +108,7 @@ func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
 func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
 	defer cancel()
-	_, err := c.s.b.Store().WaitForIndex(ctx, table, index)
+	_, err := c.s.reads.Store().WaitForIndex(ctx, table, index)
 	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -155,7 +120,7 @@ func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 func (c *call) waitAny(index uint64, wait time.Duration, tables ...string) error {
 	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
 	defer cancel()
-	_, err := c.s.b.Store().WaitForAny(ctx, index, tables...)
+	_, err := c.s.reads.Store().WaitForAny(ctx, index, tables...)
 	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -225,19 +190,13 @@ func (s *Server) stop(c *call, jobID, verb, reason string) (*structs.Job, error)
 	if err != nil {
 		return nil, err
 	}
-	if reason == "" {
-		reason = verb + " by " + c.id.Subject()
-	}
-	return s.b.CancelJob(c.r.Context(), j.ID, reason)
+	return s.jobs.CancelJob(c.r.Context(), c.id, j, verb, reason)
 }
 
-// jobForControl finds a job the caller wants to change. A job this replica
-// has not seen yet may have been acknowledged elsewhere, so a miss is
-// confirmed with a linearizable read before it is reported.
+// jobForControl finds a job the caller wants to change (whether they may
+// is federation/jobs' to decide). A job this replica has not seen yet
+// may have been acknowledged elsewhere, so a miss is confirmed with a
+// linearizable read before it is reported.
 func (c *call) jobForControl(jobID string) (*structs.Job, error) {
-	j, err := fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.Job(jobID) })
-	if err != nil {
-		return nil, err
-	}
-	return j, c.id.CheckControlJob(j)
+	return fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.Job(jobID) })
 }

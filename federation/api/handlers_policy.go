@@ -74,7 +74,7 @@ func (s *Server) putLimit(c *call) (any, error) {
 				}
 			}
 			// update read linearizably: the subjects may have just been made.
-			if err := checkLimitSubjects(s.b.Store().Read(), l); err != nil {
+			if err := checkLimitSubjects(s.reads.Store().Read(), l); err != nil {
 				return nil, err
 			}
 			return &fsm.LimitUpsert{Limit: *l, CAS: cas}, nil

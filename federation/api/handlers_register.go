@@ -19,7 +19,7 @@ func (s *Server) createBootstrapToken(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	token, stored := auth.NewKey(auth.BootstrapPrefix, s.b.Now())
+	token, stored := auth.NewKey(auth.BootstrapPrefix, s.now())
 	stored.Name = "bootstrap of " + name
 	err := update(c, nil, "cluster", name,
 		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
@@ -59,7 +59,7 @@ func (s *Server) registerAgent(c *call) (any, error) {
 	if !ok || prefix != auth.BootstrapPrefix {
 		return nil, invalidToken
 	}
-	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
+	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.now())
 	stored.Name = "agent of " + name
 	// The write clears the token on the condition that the cluster is
 	// unchanged since the token was checked, so a token works once: a

@@ -12,7 +12,7 @@ import (
 
 // write logs cmd and drops its result.
 func (c *call) write(cmd fsm.Command) error {
-	v, err := c.s.b.Write(c.r.Context(), cmd)
+	v, err := c.s.writes.Write(c.r.Context(), cmd)
 	if ri, ok := v.(structs.RaftIndex); ok && err == nil {
 		c.written = &ri // an upsert: see replyIndexes
 	}
@@ -23,23 +23,23 @@ func (c *call) write(cmd fsm.Command) error {
 // replica's view current (the object may have just been written through
 // another replica) and runs it again.
 func fresh[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
-	v, err := get(c.s.b.Store().Read())
+	v, err := get(c.s.reads.Store().Read())
 	if errors.Is(err, structs.ErrNotFound) {
-		if cerr := c.s.b.ConsistentRead(c.r.Context()); cerr != nil {
+		if cerr := c.s.reads.ConsistentRead(c.r.Context()); cerr != nil {
 			return v, cerr
 		}
-		v, err = get(c.s.b.Store().Read())
+		v, err = get(c.s.reads.Store().Read())
 	}
 	return v, err
 }
 
 // current runs get on a linearizable view, for read-modify-write updates.
 func current[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
-	if err := c.s.b.ConsistentRead(c.r.Context()); err != nil {
+	if err := c.s.reads.ConsistentRead(c.r.Context()); err != nil {
 		var zero T
 		return zero, err
 	}
-	return get(c.s.b.Store().Read())
+	return get(c.s.reads.Store().Read())
 }
 
 // optional turns ErrNotFound into a nil object.
@@ -250,7 +250,7 @@ func (s *Server) putUser(c *call) (any, error) {
 				return nil, err
 			}
 			// update read linearizably: the teams may have just been made.
-			if err := checkTeamsExist(s.b.Store().Read(), next.Tenant, next.Teams); err != nil {
+			if err := checkTeamsExist(s.reads.Store().Read(), next.Tenant, next.Teams); err != nil {
 				return nil, err
 			}
 			if err := c.id.CheckWriteUser(old, next); err != nil {
@@ -346,7 +346,7 @@ func (s *Server) createAPIKey(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, stored := auth.NewKey(auth.UserKeyPrefix, s.b.Now())
+	key, stored := auth.NewKey(auth.UserKeyPrefix, s.now())
 	stored.Name = req.Name
 	err = c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
 		if slices.ContainsFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == stored.ID }) {

@@ -70,7 +70,7 @@ func (s *Server) internalApply(c *call) (any, error) {
 	if err != nil {
 		return nil, decodeError(err)
 	}
-	val, index, err := s.b.ApplyInternal(c.r.Context(), cmd)
+	val, index, err := s.internal.ApplyInternal(c.r.Context(), cmd)
 	if index == 0 {
 		if err != nil {
 			return nil, err
@@ -91,7 +91,7 @@ func (s *Server) internalApply(c *call) (any, error) {
 }
 
 func (s *Server) internalReadIndex(c *call) (any, error) {
-	index, err := s.b.ReadIndexInternal(c.r.Context())
+	index, err := s.internal.ReadIndexInternal(c.r.Context())
 	if err != nil {
 		return nil, err
 	}

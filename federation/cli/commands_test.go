@@ -154,7 +154,7 @@ func TestCommands(t *testing.T) {
 		{name: "submit", as: "alice", args: []string{"submit", "--app", "mini-solver", "--machine", "n1", "--nodes", "2",
 			"--param", "input=case.cas", "--walltime", "01:30:00", "--vault", "data", "--priority", "high"},
 			want: []string{"Submitted job alice-", "(number 1), state QUEUED"}},
-		{name: "submit json", as: "alice", args: []string{"-o", "json", "submit", "--app", "mini-solver", "--machine", "n2"},
+		{name: "submit json", as: "alice", args: []string{"-o", "json", "submit", "--app", "mini-solver", "--machine", "n2", "--param", "input=b.cas"},
 			after: func(t *testing.T, r result) {
 				var j structs.Job
 				if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {

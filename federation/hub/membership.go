@@ -19,7 +19,7 @@ import (
 const DefaultJoinTimeout = 5 * time.Minute
 
 // Replicas lists the replica directory merged with the raft configuration
-// as this replica knows it, by id (implements api.Backend). The raft
+// as this replica knows it, by id (implements api.Membership). The raft
 // configuration is authoritative for raft addresses and suffrage; an entry
 // of the directory that is not a member has suffrage "none".
 func (h *Hub) Replicas(context.Context) ([]*structs.ReplicaStatus, error) {
@@ -65,7 +65,7 @@ func suffrage(s raftnode.ServerSuffrage) string {
 	return structs.SuffrageNone
 }
 
-// JoinReplica adds a replica (implements api.Backend): the leader lists it
+// JoinReplica adds a replica (implements api.Membership): the leader lists it
 // in the replica directory, so that every replica learns its API address,
 // then adds it to the raft configuration, as a non-voter when
 // req.Learner, else as a voter (promoting a non-voter). Joining again
@@ -162,7 +162,7 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool)
 }
 
 // RemoveReplica removes a replica from the raft configuration and the
-// replica directory (implements api.Backend). The last voter cannot be
+// replica directory (implements api.Membership). The last voter cannot be
 // removed (ErrConflict); an id that is neither a member nor listed is
 // ErrNotFound. A follower forwards the request to the leader unless
 // leaderOnly. Retries like Write; a retry that finds the replica gone

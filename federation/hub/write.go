@@ -79,7 +79,7 @@ func (h *Hub) applyLocal(ctx context.Context, b []byte) (any, uint64, error) {
 }
 
 // ApplyInternal applies an encoded command on this replica, which must be
-// the leader; it serves the internal endpoint (implements api.Backend).
+// the leader; it serves the internal endpoint (implements api.Internal).
 // Raft errors become structs.ErrNotLeader (nothing written) or
 // structs.ErrUnavailable (outcome unknown).
 func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) {

@@ -117,6 +117,23 @@ func KindOf(err error) error {
 	return nil
 }
 
+// FieldError is a wrong field of a request. It names the field by its
+// JSON key, so that a client can point at its own input (the CLI at its
+// flag) without reading the message. It is of kind ErrInvalid.
+type FieldError struct {
+	Object string // what the request is, e.g. "job"
+	Field  string // the field's JSON key, e.g. "machine_type"
+	Msg    string // what is wrong with it, e.g. "is required"
+}
+
+// Error implements error as "<object>: <field> <msg>: invalid".
+func (e *FieldError) Error() string {
+	return e.Object + ": " + e.Field + " " + e.Msg + ": " + ErrInvalid.Error()
+}
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
 // TransitionError reports a job state change the state machine forbids.
 // It is of kind ErrConflict.
 type TransitionError struct {

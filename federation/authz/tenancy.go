@@ -1,4 +1,4 @@
-package auth
+package authz
 
 import (
 	"slices"
@@ -159,84 +159,6 @@ func selfEditable(old, next *structs.User) bool {
 		sameSet(old.Groups, next.Groups) && old.Identity == next.Identity && old.Disabled == next.Disabled
 }
 
-// CheckReadJob allows the owner, administrators of the job's team and of
-// its tenant.
-func (id *Identity) CheckReadJob(j *structs.Job) error {
-	ok := id.AdminsTenant(j.Tenant) ||
-		(id.IsUser() && j.Tenant == id.Tenant && j.Owner == id.Username) ||
-		id.AdminsTeamDirectly(j.Tenant, j.Team)
-	return allow(ok, "job %q", j.ID)
-}
-
-// CanReadJob is CheckReadJob as a predicate, for filtering lists.
-func (id *Identity) CanReadJob(j *structs.Job) bool { return id.CheckReadJob(j) == nil }
-
-// CheckControlJob allows cancelling or terminating a job: the same callers
-// that may read it.
-func (id *Identity) CheckControlJob(j *structs.Job) error { return id.CheckReadJob(j) }
-
-// CheckReadVault allows the vault's tenant.
-func (id *Identity) CheckReadVault(v *structs.Vault) error {
-	// An agent reads vaults: it mounts the vault of a job it runs.
-	return allow(id.InTenant(v.Tenant) || id.IsAgent(), "vault %q of tenant %q", v.Name, v.Tenant)
-}
-
-// CheckWriteVault allows the vault's tenant administrators.
-func (id *Identity) CheckWriteVault(v *structs.Vault) error {
-	return allow(id.AdminsTenant(v.Tenant), "vault %q of tenant %q: administrators only", v.Name, v.Tenant)
-}
-
-// CheckUseApp allows seeing and running an app: public apps for everyone,
-// tenant apps for their tenant, private apps for their owner and the
-// tenant's administrators.
-func (id *Identity) CheckUseApp(a *structs.App) error {
-	var ok bool
-	switch a.Visibility {
-	case structs.VisibilityPublic:
-		ok = id.IsUser()
-	case structs.VisibilityTenant:
-		ok = id.InTenant(a.Tenant)
-	default:
-		ok = id.AdminsTenant(a.Tenant) || (id.InTenant(a.Tenant) && a.Owner == id.Username)
-	}
-	// An agent reads any app: a job of it may be assigned to its cluster.
-	return allow(ok || id.IsGlobalAdmin() || id.IsAgent(), "app %q", a.Name)
-}
-
-// CheckWriteApp allows global administrators every app and tenant
-// administrators their tenant's non-public apps.
-func (id *Identity) CheckWriteApp(a *structs.App) error {
-	ok := id.IsGlobalAdmin() || (a.Visibility != structs.VisibilityPublic && a.Tenant != "" && id.AdminsTenant(a.Tenant))
-	return allow(ok, "app %q: administrators only", a.Name)
-}
-
-// CheckReadLimit allows the tenant's administrators, and inside the tenant:
-// tenant-wide limits to all, team limits to the team's members and
-// administrators, user limits to the user and their team's administrators.
-func (id *Identity) CheckReadLimit(l *structs.Limit) error {
-	ok := id.AdminsTenant(l.Tenant)
-	if !ok && id.InTenant(l.Tenant) {
-		switch l.Scope {
-		case structs.ScopeTenant:
-			ok = true
-		case structs.ScopeTeam:
-			ok = id.MemberOf(l.Tenant, l.Team) || id.AdminsTeamDirectly(l.Tenant, l.Team)
-		case structs.ScopeUser:
-			ok = l.User == id.Username || id.AdminsTeamDirectly(l.Tenant, l.Team)
-		}
-	}
-	return allow(ok, "limit %q", l.Name)
-}
-
-// CheckWriteLimit allows global administrators every limit; tenant
-// administrators their tenant's team and user limits; team administrators
-// the limits of their team and of users in it (Team set).
-func (id *Identity) CheckWriteLimit(l *structs.Limit) error {
-	ok := id.IsGlobalAdmin() ||
-		(l.Scope != structs.ScopeTenant && (id.AdminsTenant(l.Tenant) || id.AdminsTeamDirectly(l.Tenant, l.Team)))
-	return allow(ok, "limit %q: not its administrator", l.Name)
-}
-
 func sameSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -252,15 +174,4 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// CheckUseMachineType allows a machine type to users of one of its
-// groups (mc_privs), or to all when it lists none.
-func (id *Identity) CheckUseMachineType(m *structs.MachineType) error {
-	// An agent reads the machine types pinned to its cluster: it runs them.
-	ok := id.IsGlobalAdmin() || (id.IsUser() && len(m.Privs) == 0) || (id.IsAgent() && m.Cluster == id.Cluster)
-	for _, g := range m.Privs {
-		ok = ok || (id.IsUser() && slices.Contains(id.Groups, g))
-	}
-	return allow(ok, "machine type %q", m.Name)
 }
