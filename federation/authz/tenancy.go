@@ -81,9 +81,11 @@ func (id *Identity) managesUser(u *structs.User) bool {
 
 // CheckWriteUser checks creating (old nil), changing or deleting (next nil)
 // a user. Tenant administrators manage their tenant's users. A team
-// administrator manages plain users of their teams and may change only
-// their membership of those teams. Users may change their own email and
-// password.
+// administrator manages plain users of their teams: creates them in
+// their teams, changes their membership of those teams, their email,
+// their identity (CheckSetIdentity also applies) and whether they are
+// disabled, deletes them — but never their credentials (CheckCredentials).
+// Users may change their own email (and their credentials).
 func (id *Identity) CheckWriteUser(old, next *structs.User) error {
 	ref := next
 	if ref == nil {
@@ -107,24 +109,43 @@ func (id *Identity) CheckWriteUser(old, next *structs.User) error {
 			return nil
 		}
 		if id.managesUser(old) && next.Role == structs.RoleUser && next.Tenant == old.Tenant &&
-			id.onlyOwnTeamsChanged(old, next) && sameSet(old.Groups, next.Groups) &&
-			old.Identity == next.Identity {
+			id.onlyOwnTeamsChanged(old, next) && sameSet(old.Groups, next.Groups) {
 			return nil
 		}
 	}
 	return forbidden("user %q: not their administrator", ref.Username)
 }
 
-// CheckUserKeys allows managing u's API keys: u themself and whoever may
-// change or delete u.
-func (id *Identity) CheckUserKeys(u *structs.User) error {
-	if id.IsUser() && id.Username == u.Username {
+// CheckCredentials allows managing u's credentials — creating, listing
+// and revoking their API keys, setting their password: u themself and
+// the administrators of u's tenant. A team administrator manages their
+// members but never acts as one: a key or password they set would let
+// them.
+func (id *Identity) CheckCredentials(u *structs.User) error {
+	if (id.IsUser() && id.Username == u.Username) || id.AdminsTenant(u.Tenant) {
 		return nil
 	}
-	if id.AdminsTenant(u.Tenant) || id.managesUser(u) {
+	return forbidden("credentials of user %q: the user or their tenant's administrators only", u.Username)
+}
+
+// CheckSetIdentity allows giving user next (old as stored, nil when new)
+// a uid/gid other than the stored one, in tenant t (nil if unknown):
+// global administrators always; whoever else may write the user
+// (CheckWriteUser) only when t has an id range, which the state machine
+// holds the identity to (inside it, unique in it).
+func (id *Identity) CheckSetIdentity(t *structs.Tenant, old, next *structs.User) error {
+	var was structs.Identity
+	if old != nil {
+		was = old.Identity
+	}
+	if next.Identity == was || id.IsGlobalAdmin() {
 		return nil
 	}
-	return forbidden("api keys of user %q", u.Username)
+	if t == nil || t.IDRange.IsZero() {
+		return forbidden("user %q: tenant %q has no id range, so only a global administrator sets its users' uid/gid",
+			next.Username, next.Tenant)
+	}
+	return nil
 }
 
 func (id *Identity) allAdministered(tenant string, teams []string) bool {
