@@ -47,4 +47,3 @@ func optional[T any](v *T, err error) (*T, error) {
 	}
 	return v, err
 }
-

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"slices"
+	"strconv"
+
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -10,8 +13,8 @@ import (
 
 // useMachineType, useApp and readVault ask policy/access whether the
 // caller may see an object of the catalog. An agent reads the machine
-// types pinned to its cluster, and any app and vault, for the jobs it
-// runs.
+// types pinned to its cluster, and only the apps and vaults of the jobs
+// active on its cluster (see agentRuns).
 func (c *call) useMachineType(m *structs.MachineType) error {
 	if c.id.IsAgent() {
 		if m.Cluster == c.id.Cluster {
@@ -22,18 +25,34 @@ func (c *call) useMachineType(m *structs.MachineType) error {
 	return access.MachineTypeUsable(c.id.Access(), m)
 }
 
-func (c *call) useApp(a *structs.App) error {
+func (c *call) useApp(txn *state.ReadTxn, a *structs.App) error {
 	if c.id.IsAgent() {
-		return nil
+		return c.agentRuns(txn, "app "+strconv.Quote(a.Name), func(j *structs.Job) bool { return j.App == a.Name })
 	}
 	return access.AppVisible(c.id.Access(), a)
 }
 
-func (c *call) readVault(v *structs.Vault) error {
+func (c *call) readVault(txn *state.ReadTxn, v *structs.Vault) error {
 	if c.id.IsAgent() {
-		return nil
+		return c.agentRuns(txn, "vault "+strconv.Quote(v.Name)+" of tenant "+strconv.Quote(v.Tenant),
+			func(j *structs.Job) bool { return j.Tenant == v.Tenant && j.Vault == v.Name })
 	}
 	return access.VaultVisible(c.id.Access(), v)
+}
+
+// agentRuns allows the calling agent to read an object while a job
+// active on its cluster (assigned, starting or running) uses it: an agent
+// never reads another cluster's, or another tenant's, private apps and
+// vaults.
+func (c *call) agentRuns(txn *state.ReadTxn, what string, uses func(*structs.Job) bool) error {
+	active, _, err := txn.ActiveClusterJobs(c.id.Cluster, 0, 0)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(active, uses) {
+		return nil
+	}
+	return structs.Errorf(structs.ErrForbidden, "%s: no job active on cluster %q uses it", what, c.id.Cluster)
 }
 
 func (s *Server) listMachineTypes(c *call) (any, error) {
@@ -205,7 +224,7 @@ func (s *Server) listVaults(c *call) (any, error) {
 
 func (s *Server) getVault(c *call) (any, error) {
 	tenant := c.r.PathValue("tenant")
-	if err := c.id.CheckReadTenant(tenant); err != nil && !c.id.IsAgent() { // agents mount the vaults of jobs they run
+	if err := c.id.CheckReadTenant(tenant); err != nil && !c.id.IsAgent() { // see readVault
 		return nil, err
 	}
 	txn, err := c.view()
@@ -216,7 +235,7 @@ func (s *Server) getVault(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v, c.readVault(v)
+	return v, c.readVault(txn, v)
 }
 
 func (s *Server) putVault(c *call) (any, error) {
@@ -253,7 +272,7 @@ func (s *Server) listApps(c *call) (any, error) {
 	}
 	out := make([]*structs.App, 0, len(all))
 	for _, a := range all {
-		if c.useApp(a) == nil {
+		if c.useApp(txn, a) == nil {
 			out = append(out, a)
 		}
 	}
@@ -269,7 +288,7 @@ func (s *Server) getApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return a, c.useApp(a)
+	return a, c.useApp(txn, a)
 }
 
 func (s *Server) putApp(c *call) (any, error) {

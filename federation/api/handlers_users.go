@@ -79,6 +79,9 @@ func (s *Server) putUser(c *call) (any, error) {
 			if old != nil {
 				next.APIKeys, next.PasswordHash = old.APIKeys, old.PasswordHash
 			}
+			if next.Disabled {
+				next.APIKeys = nil // disabling revokes every key: enabling again revives none
+			}
 			if err := next.Validate(); err != nil {
 				return nil, err
 			}
@@ -160,9 +163,9 @@ func (s *Server) listAPIKeys(c *call) (any, error) {
 
 // updateKeys changes the API keys of the user named in the path, once the
 // caller may manage their credentials, by read-modify-write (see update): edit changes
-// the keys of the user as read, or returns false when nothing is left to
+// the keys of the user as read (a copy), or returns false when nothing is left to
 // change. Two requests changing one user's keys at once both take effect.
-func (c *call) updateKeys(edit func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error)) error {
+func (c *call) updateKeys(edit func(u *structs.User) ([]structs.APIKeyHash, bool, error)) error {
 	name := c.r.PathValue("username")
 	return update(c, nil, "user", name,
 		func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
@@ -173,7 +176,7 @@ func (c *call) updateKeys(edit func(keys []structs.APIKeyHash) ([]structs.APIKey
 			if err := c.id.CheckCredentials(u); err != nil {
 				return nil, err
 			}
-			keys, changed, err := edit(u.APIKeys)
+			keys, changed, err := edit(u)
 			if err != nil || !changed {
 				return nil, err
 			}
@@ -192,9 +195,13 @@ func (s *Server) createAPIKey(c *call) (any, error) {
 	}
 	key, stored := auth.NewKey(auth.UserKeyPrefix, s.now())
 	stored.Name = req.Name
-	err = c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
+	err = c.updateKeys(func(u *structs.User) ([]structs.APIKeyHash, bool, error) {
+		keys := u.APIKeys
 		if slices.ContainsFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == stored.ID }) {
 			return nil, false, nil // an attempt whose reply was lost added it
+		}
+		if u.Disabled {
+			return nil, false, structs.Errorf(structs.ErrConflict, "user %q is disabled: enable them first", u.Username)
 		}
 		return append(keys, stored), true, nil
 	})
@@ -210,7 +217,8 @@ func (s *Server) createAPIKey(c *call) (any, error) {
 func (s *Server) revokeAPIKey(c *call) (any, error) {
 	id := c.r.PathValue("id")
 	tried := false
-	err := c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
+	err := c.updateKeys(func(u *structs.User) ([]structs.APIKeyHash, bool, error) {
+		keys := u.APIKeys
 		i := slices.IndexFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == id })
 		switch {
 		case i < 0 && tried:
