@@ -127,7 +127,7 @@ func applyCases() map[string]applyCase {
 		"tenant upsert overlapping range": {before: []Command{&TenantUpsert{Tenant: structs.Tenant{Name: "beta", IDRange: structs.IDRange{Min: 150, Max: 250}}}},
 			cmd: &TenantUpsert{Tenant: structs.Tenant{Name: "gamma", IDRange: structs.IDRange{Min: 100, Max: 199}}}, wantErr: structs.ErrConflict},
 		"user upsert outside the range": {before: []Command{&TenantUpsert{Tenant: structs.Tenant{Name: "beta", IDRange: structs.IDRange{Min: 150, Max: 250}}}},
-			cmd: &UserUpsert{User: structs.User{Username: "bo", Tenant: "beta", Role: structs.RoleUser, Identity: structs.Identity{UID: 300, GID: 300}}},
+			cmd:     &UserUpsert{User: structs.User{Username: "bo", Tenant: "beta", Role: structs.RoleUser, Identity: structs.Identity{UID: 300, GID: 300}}},
 			wantErr: structs.ErrInvalid},
 		"user upsert": {cmd: &UserUpsert{User: user},
 			read: func(r *state.ReadTxn) any { v, _ := r.UserByAPIKeyID("fk_bob"); return v },

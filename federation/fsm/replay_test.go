@@ -140,7 +140,7 @@ func (g *logGen) command() Command {
 	case 4:
 		name := g.pick("alice", "bob", "carol")
 		u := structs.User{Username: name, Tenant: tenant, Role: structs.RoleUser,
-			Groups:  []string{g.pick("gpu", "cpu")}, Teams: []string{g.pick("cfd", "ml")},
+			Groups: []string{g.pick("gpu", "cpu")}, Teams: []string{g.pick("cfd", "ml")},
 			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}
 		if g.r.IntN(2) == 0 { // ids in, out of or between the ranges, some taken
 			id := 1000 + 250*g.r.IntN(16)

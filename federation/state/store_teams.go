@@ -205,4 +205,3 @@ func (w *WriteTxn) DeleteTeamAndMembership(tenant, name string) error {
 	}
 	return w.remove(tTeams, "team", tenant, name)
 }
-
