@@ -56,87 +56,44 @@ func (c *call) agentRuns(txn *state.ReadTxn, what string, uses func(*structs.Job
 }
 
 func (s *Server) listMachineTypes(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.MachineTypes()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.MachineType, 0, len(all))
-	for _, m := range all {
-		if c.useMachineType(m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out, nil
+	return readList(c, (*state.ReadTxn).MachineTypes, allowedBy(c.useMachineType))
 }
 
 func (s *Server) getMachineType(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	m, err := txn.MachineType(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return m, c.useMachineType(m)
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.MachineType, error) { return r.MachineType(name) },
+		func(_ *state.ReadTxn, m *structs.MachineType) error { return c.useMachineType(m) })
 }
 
 func (s *Server) putMachineType(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
-		return nil, err
-	}
-	m, err := decodeMachineType(c.body(), c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(m, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas} })
+	return putGlobal(c, "machine types", func() (*structs.MachineType, error) { return decodeMachineType(c.body(), c.r.PathValue("name")) },
+		func(m *structs.MachineType, cas structs.CAS) fsm.Command {
+			return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas}
+		})
 }
 
 func (s *Server) deleteMachineType(c *call) (any, error) {
 	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: name, CAS: cas} })
+	return deleteGlobal(c, "machine types", name, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: name, CAS: cas} })
 }
 
-// redact hides a cluster's agent key hash from all but global administrators.
+// redact hides a cluster's agent key hash from all but global
+// administrators (cl may be nil).
 func (c *call) redact(cl *structs.Cluster) *structs.Cluster {
-	if !c.id.IsGlobalAdmin() {
+	if cl != nil && !c.id.IsGlobalAdmin() {
 		cl.AgentKey = structs.APIKeyHash{}
 	}
 	return cl
 }
 
 func (s *Server) listClusters(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.Clusters()
-	if err != nil {
-		return nil, err
-	}
-	for _, cl := range all {
-		c.redact(cl)
-	}
-	return all, nil
+	return readList(c, (*state.ReadTxn).Clusters,
+		func(_ *state.ReadTxn, cl *structs.Cluster) (*structs.Cluster, bool) { return c.redact(cl), true })
 }
 
 func (s *Server) getCluster(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := txn.Cluster(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.redact(cl), nil
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.Cluster, error) { cl, err := r.Cluster(name); return c.redact(cl), err }, nil)
 }
 
 func (s *Server) putCluster(c *call) (any, error) {
@@ -175,39 +132,12 @@ func (s *Server) putCluster(c *call) (any, error) {
 
 func (s *Server) deleteCluster(c *call) (any, error) {
 	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: name, CAS: cas} })
+	return deleteGlobal(c, "clusters", name, func(cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: name, CAS: cas} })
 }
 
 // createAgentKey issues a new key for a cluster's agent, replacing the old one.
 func (s *Server) createAgentKey(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
-		return nil, err
-	}
-	name := c.r.PathValue("name")
-	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.now())
-	stored.Name = "agent of " + name
-	err := update(c, nil, "cluster", name,
-		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
-		func(cl *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
-			switch {
-			case cl == nil:
-				return nil, structs.Errorf(structs.ErrNotFound, "cluster %q", name)
-			case cl.AgentKey.ID == stored.ID:
-				return nil, nil // an attempt whose reply was lost stored it
-			}
-			cl.AgentKey = stored
-			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	return &structs.APIKeyCreated{
-		APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
-		Key:        key,
-	}, nil
+	return c.issueClusterSecret(auth.AgentKeyPrefix, "agent", func(cl *structs.Cluster) *structs.APIKeyHash { return &cl.AgentKey })
 }
 
 func (s *Server) listVaults(c *call) (any, error) {
@@ -215,27 +145,15 @@ func (s *Server) listVaults(c *call) (any, error) {
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.VaultsByTenant(tenant)
+	return readOne(c, func(r *state.ReadTxn) ([]*structs.Vault, error) { return r.VaultsByTenant(tenant) }, nil)
 }
 
 func (s *Server) getVault(c *call) (any, error) {
-	tenant := c.r.PathValue("tenant")
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("name")
 	if err := c.id.CheckReadTenant(tenant); err != nil && !c.id.IsAgent() { // see readVault
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	v, err := txn.Vault(tenant, c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return v, c.readVault(txn, v)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Vault, error) { return r.Vault(tenant, name) }, c.readVault)
 }
 
 func (s *Server) putVault(c *call) (any, error) {
@@ -262,33 +180,13 @@ func (s *Server) deleteVault(c *call) (any, error) {
 }
 
 func (s *Server) listApps(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.Apps()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.App, 0, len(all))
-	for _, a := range all {
-		if c.useApp(txn, a) == nil {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return readList(c, (*state.ReadTxn).Apps,
+		func(txn *state.ReadTxn, a *structs.App) (*structs.App, bool) { return a, c.useApp(txn, a) == nil })
 }
 
 func (s *Server) getApp(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	a, err := txn.App(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return a, c.useApp(txn, a)
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) }, c.useApp)
 }
 
 func (s *Server) putApp(c *call) (any, error) {
@@ -304,26 +202,8 @@ func (s *Server) putApp(c *call) (any, error) {
 			a.Owner = c.id.Username
 		}
 	}
-	if err := c.id.CheckWriteApp(a); err != nil {
-		return nil, err
-	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	// The caller must also be allowed to write the app replaced: write
-	// only if it is still the one checked.
-	err = update(c, want, "app", a.Name,
-		func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
-		func(old *structs.App, cas structs.CAS) (fsm.Command, error) {
-			if old != nil {
-				if err := c.id.CheckWriteApp(old); err != nil {
-					return nil, err
-				}
-			}
-			return &fsm.AppUpsert{App: *a, CAS: cas}, nil
-		})
-	return a, err
+	return replaceChecked(c, "app", a.Name, a, func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
+		c.id.CheckWriteApp, nil, func(cas structs.CAS) fsm.Command { return &fsm.AppUpsert{App: *a, CAS: cas} })
 }
 
 func (s *Server) deleteApp(c *call) (any, error) {

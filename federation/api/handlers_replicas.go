@@ -70,12 +70,5 @@ func (s *Server) internalRemove(c *call) (any, error) {
 }
 
 func decodeReplicaJoin(r io.Reader) (*structs.ReplicaJoin, error) {
-	var j structs.ReplicaJoin
-	if err := decodeStrict(r, &j); err != nil {
-		return nil, err
-	}
-	if err := j.Replica().Validate(); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return decodeValue(r, func(j *structs.ReplicaJoin) error { return j.Replica().Validate() })
 }

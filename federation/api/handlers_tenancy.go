@@ -35,68 +35,37 @@ func (s *Server) getTenant(c *call) (any, error) {
 	if err := c.id.CheckReadTenant(name); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.Tenant(name)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Tenant, error) { return r.Tenant(name) }, nil)
 }
 
 func (s *Server) putTenant(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
-		return nil, err
-	}
-	t, err := decodeTenant(c.body(), c.r.PathValue("tenant"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(t, func(cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} })
+	return putGlobal(c, "tenants", func() (*structs.Tenant, error) { return decodeTenant(c.body(), c.r.PathValue("tenant")) },
+		func(t *structs.Tenant, cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} })
 }
 
 func (s *Server) deleteTenant(c *call) (any, error) {
 	name := c.r.PathValue("tenant")
-	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: name, CAS: cas} })
+	return deleteGlobal(c, "tenants", name, func(cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: name, CAS: cas} })
 }
 
+// listTeams and getTeam show the teams of the tenant in the path
+// (which the caller must be in) that the caller may read.
 func (s *Server) listTeams(c *call) (any, error) {
 	tenant := c.r.PathValue("tenant")
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	teams, err := txn.TeamsByTenant(tenant)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.Team, 0, len(teams))
-	for _, t := range teams {
-		if c.id.CheckReadTeam(t) == nil {
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return readList(c, func(r *state.ReadTxn) ([]*structs.Team, error) { return r.TeamsByTenant(tenant) },
+		allowedBy(c.id.CheckReadTeam))
 }
 
 func (s *Server) getTeam(c *call) (any, error) {
-	tenant := c.r.PathValue("tenant")
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("team")
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	t, err := txn.Team(tenant, c.r.PathValue("team"))
-	if err != nil {
-		return nil, err
-	}
-	return t, c.id.CheckReadTeam(t)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) },
+		func(_ *state.ReadTxn, t *structs.Team) error { return c.id.CheckReadTeam(t) })
 }
 
 func (s *Server) putTeam(c *call) (any, error) {

@@ -11,46 +11,20 @@ import (
 )
 
 func (s *Server) listUsers(c *call) (any, error) {
-	tenant := c.r.URL.Query().Get("tenant")
-	if tenant != "" {
-		if err := c.id.CheckReadTenant(tenant); err != nil {
-			return nil, err
-		}
-	} else if !c.id.IsGlobalAdmin() {
-		tenant = c.id.Tenant
-	}
-	txn, err := c.view()
+	list, err := tenantList(c, (*state.ReadTxn).Users, (*state.ReadTxn).UsersByTenant)
 	if err != nil {
 		return nil, err
 	}
-	var all []*structs.User
-	if tenant == "" {
-		all, err = txn.Users()
-	} else {
-		all, err = txn.UsersByTenant(tenant)
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.UserView, 0, len(all))
-	for _, u := range all {
-		if c.id.CheckReadUser(u) == nil {
-			out = append(out, structs.NewUserView(u))
-		}
-	}
-	return out, nil
+	return readList(c, list, func(_ *state.ReadTxn, u *structs.User) (*structs.UserView, bool) {
+		return structs.NewUserView(u), c.id.CheckReadUser(u) == nil
+	})
 }
 
 func (s *Server) getUser(c *call) (any, error) {
-	txn, err := c.view()
+	name := c.r.PathValue("username")
+	u, err := readOne(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
+		func(_ *state.ReadTxn, u *structs.User) error { return c.id.CheckReadUser(u) })
 	if err != nil {
-		return nil, err
-	}
-	u, err := txn.User(c.r.PathValue("username"))
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckReadUser(u); err != nil {
 		return nil, err
 	}
 	return structs.NewUserView(u), nil
