@@ -65,16 +65,14 @@ func (s *Server) getMachineType(c *call) (any, error) {
 		func(_ *state.ReadTxn, m *structs.MachineType) error { return c.useMachineType(m) })
 }
 
-func (s *Server) putMachineType(c *call) (any, error) {
-	return putGlobal(c, "machine types", func() (*structs.MachineType, error) { return decodeMachineType(c.body(), c.r.PathValue("name")) },
-		func(m *structs.MachineType, cas structs.CAS) fsm.Command {
+// machineTypes are the endpoints that write machine types (an agent
+// reads only its cluster's: see listMachineTypes, getMachineType).
+func machineTypes() globalKind[*structs.MachineType] {
+	return globalKind[*structs.MachineType]{what: "machine types", decode: decodeMachineType,
+		upsert: func(m *structs.MachineType, cas structs.CAS) fsm.Command {
 			return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas}
-		})
-}
-
-func (s *Server) deleteMachineType(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	return deleteGlobal(c, "machine types", name, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: name, CAS: cas} })
+		},
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: n, CAS: cas} }}
 }
 
 // redact hides a cluster's agent key hash from all but global
@@ -130,9 +128,11 @@ func (s *Server) putCluster(c *call) (any, error) {
 	return cl, nil
 }
 
-func (s *Server) deleteCluster(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	return deleteGlobal(c, "clusters", name, func(cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: name, CAS: cas} })
+// clusters are the endpoints that delete clusters (the others keep
+// secrets: see putCluster, createAgentKey).
+func clusters() globalKind[*structs.Cluster] {
+	return globalKind[*structs.Cluster]{what: "clusters",
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: n, CAS: cas} }}
 }
 
 // createAgentKey issues a new key for a cluster's agent, replacing the old one.

@@ -201,43 +201,41 @@ func (s *Server) jarviceStop(c *call, verb string) (any, error) {
 }
 
 func (s *Server) jarviceApps(c *call) (any, error) {
+	return jarviceCatalog(c, "app", (*state.ReadTxn).Apps, func(a *structs.App) (string, bool) {
+		return a.Name, access.AppVisible(c.id.Access(), a) == nil
+	}, func(a *structs.App) structs.JarviceApp {
+		return structs.JarviceApp{Data: a.AppDef, Public: a.Visibility == structs.VisibilityPublic}
+	})
+}
+
+// jarviceCatalog answers a JARVICE catalog listing: the objects list reads
+// that the caller may use (visible gives each one's name and whether),
+// as show presents them, by name; ?name= picks one, and naming one the
+// caller may not use is ErrNotFound, as naming none that exists.
+func jarviceCatalog[T, V any](c *call, what string, list func(*state.ReadTxn) ([]T, error),
+	visible func(T) (string, bool), show func(T) V) (any, error) {
 	if err := c.jarviceAuth(nil); err != nil {
 		return nil, err
 	}
-	all, err := s.reads.Store().Read().Apps()
+	all, err := list(c.s.reads.Store().Read())
 	if err != nil {
 		return nil, err
 	}
-	name := c.r.URL.Query().Get("name")
-	out := map[string]structs.JarviceApp{}
-	for _, a := range all {
-		if (name == "" || a.Name == name) && access.AppVisible(c.id.Access(), a) == nil {
-			out[a.Name] = structs.JarviceApp{Data: a.AppDef, Public: a.Visibility == structs.VisibilityPublic}
+	want := c.r.URL.Query().Get("name")
+	out := map[string]V{}
+	for _, o := range all {
+		if name, ok := visible(o); ok && (want == "" || name == want) {
+			out[name] = show(o)
 		}
 	}
-	if name != "" && len(out) == 0 {
-		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
+	if want != "" && len(out) == 0 {
+		return nil, structs.Errorf(structs.ErrNotFound, "%s %q", what, want)
 	}
 	return out, nil
 }
 
 func (s *Server) jarviceMachines(c *call) (any, error) {
-	if err := c.jarviceAuth(nil); err != nil {
-		return nil, err
-	}
-	all, err := s.reads.Store().Read().MachineTypes()
-	if err != nil {
-		return nil, err
-	}
-	name := c.r.URL.Query().Get("name")
-	out := map[string]*structs.MachineType{}
-	for _, m := range all {
-		if (name == "" || m.Name == name) && access.MachineTypeUsable(c.id.Access(), m) == nil {
-			out[m.Name] = m
-		}
-	}
-	if name != "" && len(out) == 0 {
-		return nil, structs.Errorf(structs.ErrNotFound, "machine type %q", name)
-	}
-	return out, nil
+	return jarviceCatalog(c, "machine type", (*state.ReadTxn).MachineTypes, func(m *structs.MachineType) (string, bool) {
+		return m.Name, access.MachineTypeUsable(c.id.Access(), m) == nil
+	}, func(m *structs.MachineType) *structs.MachineType { return m })
 }

@@ -68,14 +68,11 @@ func (c *call) jobFilter() (state.JobFilter, error) {
 // pageParams reads after (a job number) and limit (default
 // DefaultPageLimit, at most MaxPageLimit).
 func (c *call) pageParams() (after uint64, limit int, err error) {
-	q := c.r.URL.Query()
-	if v := q.Get("after"); v != "" {
-		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return 0, 0, invalid("after: want a job number")
-		}
+	if after, err = c.queryUint("after", "a job number"); err != nil {
+		return 0, 0, err
 	}
 	limit = DefaultPageLimit
-	if v := q.Get("limit"); v != "" {
+	if v := c.r.URL.Query().Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > MaxPageLimit {
 			return 0, 0, invalid("limit: want 1..%d", MaxPageLimit)
 		}
@@ -83,17 +80,28 @@ func (c *call) pageParams() (after uint64, limit int, err error) {
 	return after, limit, nil
 }
 
+// queryUint reads the query parameter name, 0 when absent; want says
+// what it holds, for the refusal.
+func (c *call) queryUint(name, want string) (uint64, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, invalid("%s: want %s", name, want)
+	}
+	return n, nil
+}
+
 // watchParams reads index and wait: a blocking query waits up to wait for
 // the index to pass index.
 func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
-	q := c.r.URL.Query()
-	if v := q.Get("index"); v != "" {
-		if index, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return 0, 0, invalid("index: want a raft index")
-		}
+	if index, err = c.queryUint("index", "a raft index"); err != nil {
+		return 0, 0, err
 	}
 	wait = DefaultWatchWait
-	if v := q.Get("wait"); v != "" {
+	if v := c.r.URL.Query().Get("wait"); v != "" {
 		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
 			return 0, 0, invalid("wait: want a duration such as 30s")
 		}

@@ -9,11 +9,7 @@ import (
 )
 
 func (s *Server) listLimits(c *call) (any, error) {
-	list, err := tenantList(c, (*state.ReadTxn).Limits, (*state.ReadTxn).LimitsByTenant)
-	if err != nil {
-		return nil, err
-	}
-	return readList(c, list, allowedBy(c.id.CheckReadLimit))
+	return readTenantList(c, (*state.ReadTxn).Limits, (*state.ReadTxn).LimitsByTenant, allowedBy(c.id.CheckReadLimit))
 }
 
 func (s *Server) getLimit(c *call) (any, error) {
@@ -64,23 +60,12 @@ func (s *Server) deleteLimit(c *call) (any, error) {
 		c.id.CheckWriteLimit, func(cas structs.CAS) fsm.Command { return &fsm.LimitDelete{Name: name, CAS: cas} })
 }
 
-func (s *Server) listBurstRules(c *call) (any, error) {
-	return readOne(c, (*state.ReadTxn).BurstRules, nil)
-}
-
-func (s *Server) getBurstRule(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	return readOne(c, func(r *state.ReadTxn) (*structs.BurstRule, error) { return r.BurstRule(name) }, nil)
-}
-
-func (s *Server) putBurstRule(c *call) (any, error) {
-	return putGlobal(c, "burst rules", func() (*structs.BurstRule, error) { return decodeBurstRule(c.body(), c.r.PathValue("name")) },
-		func(b *structs.BurstRule, cas structs.CAS) fsm.Command {
+// burstRules are the endpoints of burst rules.
+func burstRules() globalKind[*structs.BurstRule] {
+	return globalKind[*structs.BurstRule]{what: "burst rules", list: (*state.ReadTxn).BurstRules,
+		get: (*state.ReadTxn).BurstRule, decode: decodeBurstRule,
+		upsert: func(b *structs.BurstRule, cas structs.CAS) fsm.Command {
 			return &fsm.BurstRuleUpsert{Rule: *b, CAS: cas}
-		})
-}
-
-func (s *Server) deleteBurstRule(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	return deleteGlobal(c, "burst rules", name, func(cas structs.CAS) fsm.Command { return &fsm.BurstRuleDelete{Name: name, CAS: cas} })
+		},
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.BurstRuleDelete{Name: n, CAS: cas} }}
 }

@@ -38,14 +38,11 @@ func (s *Server) getTenant(c *call) (any, error) {
 	return readOne(c, func(r *state.ReadTxn) (*structs.Tenant, error) { return r.Tenant(name) }, nil)
 }
 
-func (s *Server) putTenant(c *call) (any, error) {
-	return putGlobal(c, "tenants", func() (*structs.Tenant, error) { return decodeTenant(c.body(), c.r.PathValue("tenant")) },
-		func(t *structs.Tenant, cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} })
-}
-
-func (s *Server) deleteTenant(c *call) (any, error) {
-	name := c.r.PathValue("tenant")
-	return deleteGlobal(c, "tenants", name, func(cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: name, CAS: cas} })
+// tenants are the endpoints that write tenants.
+func tenants() globalKind[*structs.Tenant] {
+	return globalKind[*structs.Tenant]{what: "tenants", key: "tenant", decode: decodeTenant,
+		upsert: func(t *structs.Tenant, cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} },
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: n, CAS: cas} }}
 }
 
 // listTeams and getTeam show the teams of the tenant in the path

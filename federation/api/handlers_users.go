@@ -11,13 +11,10 @@ import (
 )
 
 func (s *Server) listUsers(c *call) (any, error) {
-	list, err := tenantList(c, (*state.ReadTxn).Users, (*state.ReadTxn).UsersByTenant)
-	if err != nil {
-		return nil, err
-	}
-	return readList(c, list, func(_ *state.ReadTxn, u *structs.User) (*structs.UserView, bool) {
-		return structs.NewUserView(u), c.id.CheckReadUser(u) == nil
-	})
+	return readTenantList(c, (*state.ReadTxn).Users, (*state.ReadTxn).UsersByTenant,
+		func(_ *state.ReadTxn, u *structs.User) (*structs.UserView, bool) {
+			return structs.NewUserView(u), c.id.CheckReadUser(u) == nil
+		})
 }
 
 func (s *Server) getUser(c *call) (any, error) {

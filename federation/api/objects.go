@@ -1,6 +1,8 @@
 package api
 
 import (
+	"io"
+
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -37,21 +39,16 @@ func readOne[T any](c *call, get func(*state.ReadTxn) (T, error), allowed func(*
 // view, show keeps (true) and presents each object the caller may see.
 // An empty list is [], never null.
 func readList[T, V any](c *call, list func(*state.ReadTxn) ([]T, error), show func(*state.ReadTxn, T) (V, bool)) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := list(txn)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]V, 0, len(all))
-	for _, v := range all {
-		if shown, ok := show(txn, v); ok {
-			out = append(out, shown)
+	out := []V{}
+	_, err := readOne(c, list, func(txn *state.ReadTxn, all []T) error {
+		for _, v := range all {
+			if shown, ok := show(txn, v); ok {
+				out = append(out, shown)
+			}
 		}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // allowedBy turns a check into readList's show, presenting objects as
@@ -60,12 +57,12 @@ func allowedBy[T any](check func(T) error) func(*state.ReadTxn, T) (T, bool) {
 	return func(_ *state.ReadTxn, v T) (T, bool) { return v, check(v) == nil }
 }
 
-// tenantList picks the read of a list of tenant objects: one tenant's
+// readTenantList is readList of a list of tenant objects: one tenant's
 // (of) — the tenant ?tenant= names, which the caller must be in, else the
 // caller's own — or, for a global administrator who names none, every
 // tenant's (all).
-func tenantList[T any](c *call, all func(*state.ReadTxn) ([]T, error),
-	of func(*state.ReadTxn, string) ([]T, error)) (func(*state.ReadTxn) ([]T, error), error) {
+func readTenantList[T, V any](c *call, all func(*state.ReadTxn) ([]T, error), of func(*state.ReadTxn, string) ([]T, error),
+	show func(*state.ReadTxn, T) (V, bool)) (any, error) {
 	tenant := c.r.URL.Query().Get("tenant")
 	switch {
 	case tenant != "":
@@ -73,34 +70,60 @@ func tenantList[T any](c *call, all func(*state.ReadTxn) ([]T, error),
 			return nil, err
 		}
 	case c.id.IsGlobalAdmin():
-		return all, nil
+		return readList(c, all, show)
 	default:
 		tenant = c.id.Tenant
 	}
-	return func(r *state.ReadTxn) ([]T, error) { return of(r, tenant) }, nil
+	return readList(c, func(r *state.ReadTxn) ([]T, error) { return of(r, tenant) }, show)
 }
 
-// putGlobal writes an object only global administrators manage (what
-// names them in a refusal): decode reads it from the request, cmd makes
-// its upsert with the caller's ?cas=N (see writeObject).
-func putGlobal[T any](c *call, what string, decode func() (T, error), cmd func(T, structs.CAS) fsm.Command) (any, error) {
-	if err := c.id.CheckGlobalAdmin(what); err != nil {
+// globalKind is a kind of object only global administrators write, every
+// user reads: its endpoints (see routes). Its paths name an object by
+// {name}, or by the path value key names.
+type globalKind[T any] struct {
+	what   string // in refusals: "burst rules"
+	key    string
+	list   func(*state.ReadTxn) ([]T, error)
+	get    func(*state.ReadTxn, string) (T, error)
+	decode func(io.Reader, string) (T, error)
+	upsert func(T, structs.CAS) fsm.Command
+	remove func(string, structs.CAS) fsm.Command
+}
+
+func (k globalKind[T]) name(c *call) string {
+	if k.key != "" {
+		return c.r.PathValue(k.key)
+	}
+	return c.r.PathValue("name")
+}
+
+func (k globalKind[T]) listAll(c *call) (any, error) { return readOne(c, k.list, nil) }
+
+func (k globalKind[T]) getOne(c *call) (any, error) {
+	name := k.name(c)
+	return readOne(c, func(r *state.ReadTxn) (T, error) { return k.get(r, name) }, nil)
+}
+
+// put writes the object in the body with the caller's ?cas=N (see
+// writeObject).
+func (k globalKind[T]) put(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin(k.what); err != nil {
 		return nil, err
 	}
-	v, err := decode()
+	v, err := k.decode(c.body(), k.name(c))
 	if err != nil {
 		return nil, err
 	}
-	return c.writeObject(v, func(cas structs.CAS) fsm.Command { return cmd(v, cas) })
+	return c.writeObject(v, func(cas structs.CAS) fsm.Command { return k.upsert(v, cas) })
 }
 
-// deleteGlobal deletes an object only global administrators manage (see
-// putGlobal, deleteObject).
-func deleteGlobal(c *call, what, name string, cmd func(structs.CAS) fsm.Command) (any, error) {
-	if err := c.id.CheckGlobalAdmin(what); err != nil {
+// delete deletes the object with the caller's ?cas=N (see deleteObject).
+func (k globalKind[T]) delete(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin(k.what); err != nil {
 		return nil, err
 	}
-	return c.deleteObject(name, cmd)
+	name := k.name(c)
+	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return k.remove(name, cas) })
 }
 
 // issueClusterSecret makes a new secret with prefix for the cluster named
