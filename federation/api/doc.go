@@ -25,7 +25,13 @@
 // that check the caller against the stored object (apps, limits, teams,
 // users) delete it only if it is still the object checked.
 //
-// The package decides who may do what (through authz.Identity) and shapes
-// requests into raft commands; replication, forwarding to the leader and
-// retries live behind the Backend interface, which the hub implements.
+// The package asks authz and policy/access who may do what and shapes
+// requests into raft commands (a job's admission is federation/jobs',
+// reached through Jobs); replication, forwarding to the leader and
+// retries live behind the small interfaces of replica.go (Reads, Writes,
+// Jobs, Leadership, Internal, Membership), which the hub implements.
+//
+// A team's members are its users' Teams: a PUT of a team that lists
+// members changes those users, each checked as a user change; an agent
+// reads only the apps and vaults of the jobs active on its cluster.
 package api
