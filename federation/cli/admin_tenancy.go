@@ -81,7 +81,7 @@ func runTeamsAdd(ctx context.Context, s *session, path, args []string) error {
 	var members, admins listFlag
 	name, err := s.nameArg(path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&t.Tenant, "tenant", "", "tenant (default: your own)")
-		fs.Var(&members, "members", "members, comma-separated usernames")
+		fs.Var(&members, "members", "members, comma-separated usernames: exactly these (omitted: the members stay as they are)")
 		fs.Var(&admins, "admins", "team admins, comma-separated usernames")
 	})
 	if err != nil {
@@ -132,7 +132,7 @@ func runUsersAdd(ctx context.Context, s *session, path, args []string) error {
 		fs.StringVar(&spec.Email, "email", "", "email address")
 		fs.Var(&teams, "teams", "teams, comma-separated")
 		fs.Var(&groups, "groups", "groups granting access to apps, data and machine types, comma-separated")
-		fs.IntVar(&spec.Identity.UID, "uid", 0, "POSIX uid of the user's job processes")
+		fs.IntVar(&spec.Identity.UID, "uid", 0, "POSIX uid of the user's job processes (inside the tenant's id range)")
 		fs.IntVar(&spec.Identity.GID, "gid", 0, "POSIX gid of the user's job processes")
 		fs.StringVar(&spec.Identity.Group, "group", "", "POSIX group name")
 		fs.StringVar(&passwordFile, "password-file", "", "file holding the user's password (for portal login)")
