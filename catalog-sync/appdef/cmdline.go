@@ -194,7 +194,11 @@ func CheckValues(c *Command, values map[string]string) error {
 		case p == nil:
 			res.fail(path(k), "command %q has no parameter %q", c.Key, k)
 		case p.EffectiveType() == TypeConst:
-			res.fail(path(k), "parameter %q is a CONST and takes no value", k)
+			// A submission copied from a form's preview carries the
+			// CONST's own value: accepted; another value is refused.
+			if d, _ := defaultText(p); values[k] != d {
+				res.fail(path(k), "parameter %q is a CONST: its value is %q, not %q", k, d, values[k])
+			}
 		case p.EffectiveType() == TypeUpload:
 			if data, err := decodeUpload(values[k]); err != nil {
 				res.fail(path(k), "parameter %q: %v", k, err)

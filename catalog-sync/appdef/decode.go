@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -44,7 +45,7 @@ type Result struct {
 	// define; they are kept in the stored AppDef and returned unchanged.
 	Unknown []string
 	// Errors lists every structural and semantic rule the AppDef breaks.
-	Errors []structs.FieldError
+	Errors []structs.PathError
 }
 
 // Warnings are the messages a registration shows besides success.
@@ -66,7 +67,7 @@ func (r *Result) Err() error {
 }
 
 func (r *Result) fail(path, format string, args ...any) {
-	r.Errors = append(r.Errors, structs.FieldError{Path: path, Rule: fmt.Sprintf(format, args...)})
+	r.Errors = append(r.Errors, structs.PathError{Path: path, Rule: fmt.Sprintf(format, args...)})
 }
 
 // Parse decodes and validates an AppDef. The model is returned whenever the
@@ -345,7 +346,32 @@ func decodeCommand(res *Result, path, key string, raw json.RawMessage) *Command 
 			}
 		}
 	}
+	legacyOrder(c, o.strs("parameter_order"))
 	return c
+}
+
+// legacyOrder orders c's parameters by order, the "parameter_order" list
+// hubs before the lossless catalog stored beside a command's parameters
+// (whose object they wrote with sorted keys): a command restored from
+// such a log or snapshot keeps the order it was registered with.
+// Parameters the list does not name keep their place after those it does.
+func legacyOrder(c *Command, order []string) {
+	if len(order) == 0 {
+		return
+	}
+	rank := make(map[string]int, len(order))
+	for i, k := range order {
+		if _, dup := rank[k]; !dup {
+			rank[k] = i
+		}
+	}
+	pos := func(p *Parameter) int {
+		if r, ok := rank[p.Key]; ok {
+			return r
+		}
+		return len(order)
+	}
+	slices.SortStableFunc(c.Parameters, func(a, b *Parameter) int { return pos(a) - pos(b) })
 }
 
 func decodeParameter(res *Result, path, key string, raw json.RawMessage) *Parameter {

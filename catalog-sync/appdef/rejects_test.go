@@ -16,29 +16,29 @@ func TestAppDefRejects(t *testing.T) {
 	h := newHub(t)
 	cases := map[string]struct {
 		def  string
-		want []structs.FieldError
+		want []structs.PathError
 	}{
 		"no commands": {`{"name":"x","commands":{}}`,
-			[]structs.FieldError{{Path: "$.commands", Rule: "at least one command is required"}}},
+			[]structs.PathError{{Path: "$.commands", Rule: "at least one command is required"}}},
 		"commands missing and no name": {`{"description":"x"}`,
-			[]structs.FieldError{{Path: "$.name", Rule: "required"}, {Path: "$.commands", Rule: "at least one command is required"}}},
+			[]structs.PathError{{Path: "$.name", Rule: "required"}, {Path: "$.commands", Rule: "at least one command is required"}}},
 		"bogus parameter type and min above max": {`{"name":"x","commands":{"Run":{"path":"/run","parameters":{
 			"a":{"type":"COLOUR"},
 			"b":{"type":"INT","min":10,"max":"2"}}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.commands.Run.parameters.a.type", Rule: `unknown parameter type "COLOUR": want one of CONST, STR, INT, FLOAT, RANGE, BOOL, selection, FILE, UPLOAD`},
 				{Path: "$.commands.Run.parameters.b", Rule: "min 10 is greater than max 2"}}},
 		"value out of range and selection default": {`{"name":"x","commands":{"Run":{"path":"/run","parameters":{
 			"n":{"type":"RANGE","min":0,"max":10,"step":0,"value":11},
 			"s":{"type":"selection","values":["a","b"],"mvalues":["A"],"value":"c"}}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.commands.Run.parameters.n.step", Rule: "want a whole number of at least 1"},
 				{Path: "$.commands.Run.parameters.n.value", Rule: "11 is above the maximum 10"},
 				{Path: "$.commands.Run.parameters.s.mvalues", Rule: "has 1 entries, values has 2: want the same number"},
 				{Path: "$.commands.Run.parameters.s.value", Rule: `"c" is not one of the values ["a" "b"]`}}},
 		"relative path, bad globs, vault type, scale": {`{"name":"x","machines":["n[3"],"vault-types":["FILE","TAPE"],"scale_max":0,
 			"commands":{"Run":{"path":"run.sh","scale_max":"1.5","machines":["["],"walltime":"3 days","parameters":{}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.machines[0]", Rule: `invalid machine pattern "n[3": want a shell wildcard such as "n*"`},
 				{Path: `$["vault-types"][1]`, Rule: `unknown vault type "TAPE": want one of FILE, BLOCK, BLOCK_ARRAY, OBJECT, NONE`},
 				{Path: "$.scale_max", Rule: "want a whole number of at least 1"},
@@ -47,7 +47,7 @@ func TestAppDefRejects(t *testing.T) {
 				{Path: "$.commands.Run.scale_max", Rule: "want a whole number of at least 1"},
 				{Path: "$.commands.Run.walltime", Rule: `walltime "3 days": want HH:MM:SS`}}},
 		"wrong JSON types": {`{"name":"x","licensed":"yes","commands":{"Run":{"path":"/r","interactive":1,"parameters":{"p":{"type":"INT","min":"ten"}}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.licensed", Rule: "want true or false"},
 				{Path: "$.commands.Run.interactive", Rule: "want true or false"},
 				{Path: "$.commands.Run.parameters.p.min", Rule: "want a number (or a number in a string)"}}},
@@ -56,7 +56,7 @@ func TestAppDefRejects(t *testing.T) {
 			"v":{"type":"UPLOAD"},
 			"c":{"type":"STR","if":["missing"],"ifnot":["u"]},
 			"k":{"type":"CONST"}}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.commands.Run.parameters.u.target", Rule: `target "../etc/passwd": want a path below /opt, relative and without ..`},
 				{Path: "$.commands.Run.parameters.u.size", Rule: "want a whole number of bytes, at least 1"},
 				{Path: "$.commands.Run.parameters.v.target", Rule: "required for UPLOAD"},
@@ -66,13 +66,13 @@ func TestAppDefRejects(t *testing.T) {
 				{Path: "$.commands.Run.parameters.k.value", Rule: "required for CONST"}}},
 		"identity root and bad ports": {`{"name":"x","identity":{"username":"a b","uid":0},"image":{"type":"image/png","data":"%%%"},
 			"commands":{"Run":{"path":"/r","ports":["22/tcp","53/udp","x/tcp"],"parameters":{}}}}`,
-			[]structs.FieldError{
+			[]structs.PathError{
 				{Path: "$.identity.username", Rule: "required, without spaces"},
 				{Path: "$.identity.uid", Rule: "want a whole number from 1 (root is not supported)"},
 				{Path: "$.image.data", Rule: "want base64 image data"},
 				{Path: "$.commands.Run.ports[1]", Rule: "protocols may not be mixed"},
 				{Path: "$.commands.Run.ports[2]", Rule: `port "x/tcp": want <number>/<tcp|udp|sctp>`}}},
-		"not an object": {`["name"]`, []structs.FieldError{{Path: "$", Rule: "want an object"}}},
+		"not an object": {`["name"]`, []structs.PathError{{Path: "$", Rule: "want an object"}}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -42,7 +42,7 @@ func TestSubmitChecksParameterValues(t *testing.T) {
 		"bool not a boolean":   {map[string]any{"bool_1": "maybe"}, []string{`$.parameters.bool_1: parameter "bool_1": "maybe" is not true or false`}},
 		"selection not listed": {map[string]any{"selection_1": "fast"}, []string{`$.parameters.selection_1: parameter "selection_1": "fast" is not one of the values ["Fast" "Exact"]`}},
 		"unknown and const": {map[string]any{"nope": "1", "-c": "red"}, []string{
-			`$.parameters["-c"]: parameter "-c" is a CONST and takes no value`,
+			`$.parameters["-c"]: parameter "-c" is a CONST: its value is "blue", not "red"`,
 			`$.parameters.nope: command "Run" has no parameter "nope"`}},
 		"required emptied": {map[string]any{"str_1": ""}, []string{`$.parameters.str_1: parameter "str_1" is required`}},
 		"upload too large": {map[string]any{"upload_1": strings.Repeat("QUFB", 1400)}, []string{`$.parameters.upload_1: parameter "upload_1": upload of 4200 bytes exceeds size 4096`}},

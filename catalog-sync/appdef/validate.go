@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -224,7 +225,20 @@ func checkValue(p *Parameter, v string) error {
 		if err != nil {
 			return errorf("%q is not a whole number", v)
 		}
-		return inRange(p, float64(n), v)
+		if err := inRange(p, float64(n), v); err != nil {
+			return err
+		}
+		if p.EffectiveType() == TypeRange && p.Step.Set && p.Step.F > 0 {
+			// a slider's values: min (or 0) plus whole steps
+			base := 0.0
+			if p.Min.Set {
+				base = p.Min.F
+			}
+			if k := (float64(n) - base) / p.Step.F; math.Abs(k-math.Round(k)) > 1e-9 {
+				return errorf("%s is not on the steps of %s from %s", v, p.Step.Text, strconv.FormatFloat(base, 'g', -1, 64))
+			}
+		}
+		return nil
 	case TypeFloat:
 		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil {

@@ -36,7 +36,7 @@ func (e *agentEnv) submit(req structs.JobSubmitRequest, cluster string) *structs
 	}
 	j := value[*structs.Job](e.t)(e.alice.SubmitJob(e.ctx(), req))
 	if cluster != "" {
-		e.write(&fsm.JobAssign{ID: j.ID, Cluster: cluster, Time: time.Now()})
+		e.write(&fsm.JobAssignment{ID: j.ID, Cluster: cluster, Time: time.Now()})
 	}
 	return value[*structs.Job](e.t)(e.alice.GetJob(e.ctx(), j.ID, true))
 }
@@ -155,7 +155,7 @@ func TestAssignmentsWatch(t *testing.T) {
 	}
 	// Back to the queue, not taken up in time: east's watch still sees it.
 	ch := watch(at)
-	e.write(&fsm.JobUpdateState{ID: j.ID, State: structs.JobQueued, Substatus: "not accepted", Time: time.Now()})
+	e.write(&fsm.JobStateUpdate{ID: j.ID, State: structs.JobQueued, Substatus: "not accepted", Time: time.Now()})
 	l := got(ch)
 	if len(l.Assignments) != 1 || l.Assignments[0].Job.ID != j.ID || l.Assignments[0].Job.Cluster != "" ||
 		l.Assignments[0].Job.PreviousCluster != "east" || l.Index <= at {

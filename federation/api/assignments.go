@@ -35,10 +35,10 @@ func (s *Server) assignments(c *call) (any, error) {
 	if index == 0 {
 		// Linearizable: a listing from a lagging replica could miss a job
 		// the agent already runs, and the agent stops what it misses.
-		if err := s.b.ConsistentRead(c.r.Context()); err != nil {
+		if err := s.reads.ConsistentRead(c.r.Context()); err != nil {
 			return nil, err
 		}
-		txn := s.b.Store().Read()
+		txn := s.reads.Store().Read()
 		jobs, next, err := txn.ActiveClusterJobs(name, after, limit)
 		if err != nil {
 			return nil, err
@@ -51,15 +51,15 @@ func (s *Server) assignments(c *call) (any, error) {
 		c.setIndex(list.Index)
 		return list, nil
 	}
-	deadline := s.b.Now().Add(wait)
+	deadline := s.now().Add(wait)
 	for {
-		txn := s.b.Store().Read()
+		txn := s.reads.Store().Read()
 		jobs, next, err := txn.ClusterJobsChanged(name, index, after, limit)
 		if err != nil {
 			return nil, err
 		}
 		at := max(catalogIndex(txn, state.TableJobs), index)
-		left := deadline.Sub(s.b.Now())
+		left := deadline.Sub(s.now())
 		if len(jobs) > 0 || catalogIndex(txn) > index || left <= 0 {
 			list, err := assignmentList(txn, name, jobs, next, at)
 			if err != nil {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
@@ -32,8 +33,8 @@ func seedWorld(e *env) world {
 	t := e.t
 	ctx := e.ctx()
 	a := e.admin
-	for _, tn := range []string{"ta", "tb"} {
-		e.must(a.PutTenant(ctx, &structs.Tenant{Name: tn}))
+	for tn, r := range idRanges {
+		e.must(a.PutTenant(ctx, &structs.Tenant{Name: tn, IDRange: r}))
 	}
 	for _, cl := range []string{"east", "west"} {
 		e.must(a.PutCluster(ctx, cl, &structs.ClusterSpec{}))
@@ -53,10 +54,10 @@ func seedWorld(e *env) world {
 	} {
 		e.must(a.PutApp(ctx, app))
 	}
-	for _, tm := range []*structs.Team{
-		{Tenant: "ta", Name: "a1", Members: []string{"userA1", "teamadmA1"}, Admins: []string{"teamadmA1"}},
-		{Tenant: "ta", Name: "a2", Members: []string{"userA2"}},
-		{Tenant: "tb", Name: "b1", Members: []string{"userB"}},
+	for _, tm := range []*structs.Team{ // members: the users' teams
+		{Tenant: "ta", Name: "a1", Admins: []string{"teamadmA1"}},
+		{Tenant: "ta", Name: "a2"},
+		{Tenant: "tb", Name: "b1"},
 	} {
 		e.must(a.PutTeam(ctx, tm))
 	}
@@ -79,8 +80,20 @@ func seedWorld(e *env) world {
 			ID: id, App: "pub", MachineType: "n1", Nodes: 1, Team: owner.team}))
 		w.jobNumber[id] = j.Number
 	}
+	// Jobs with private apps and vaults, assigned: ta's on east (whose
+	// agent may read their app and vault), tb's on west.
+	for _, j := range []struct {
+		user, team, app, vault, mt, cluster string
+	}{{"userA1", "a1", "privA", "va", "n1", "east"}, {"userB", "b1", "privB", "vb", "w1", "west"}} {
+		job := value[*structs.Job](t)(e.client(e.keys[j.user]).SubmitJob(ctx, structs.JobSubmitRequest{
+			ID: "job-of-" + j.user + "-private", App: j.app, Vault: j.vault, MachineType: j.mt, Nodes: 1, Team: j.team}))
+		e.must(e.c.Hub(0).Write(ctx, &fsm.JobAssignment{ID: job.ID, Cluster: j.cluster, Time: time.Now()}))
+	}
 	return w
 }
+
+// idRanges are the tenants' uid/gid ranges; userA2 holds uid 10002.
+var idRanges = map[string]structs.IDRange{"ta": {Min: 10000, Max: 19999}, "tb": {Min: 20000, Max: 29999}}
 
 func machineType(name string) *structs.MachineType {
 	return &structs.MachineType{Name: name, Cores: 2, Slots: 2, RAM: 8, ScaleMax: 8, Cluster: "east"}
@@ -106,7 +119,7 @@ func userSpecs() map[string]*structs.UserSpec {
 		"adminA":    u("ta", structs.RoleAdmin),
 		"teamadmA1": u("ta", structs.RoleTeamAdmin, "a1"),
 		"userA1":    u("ta", structs.RoleUser, "a1"),
-		"userA2":    u("ta", structs.RoleUser, "a2"),
+		"userA2":    {Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a2"}, Identity: structs.Identity{UID: 10002, GID: 10002}},
 		"adminB":    u("tb", structs.RoleAdmin),
 		"userB":     u("tb", structs.RoleUser, "b1"),
 	}
@@ -128,6 +141,18 @@ type authzCase struct {
 	also []int
 	// bodyFor, if set, makes the body per actor.
 	bodyFor func(e *env, actor string) any
+}
+
+// victimOfA1 makes a fresh user of team a1 and returns its path.
+var victimOfA1 = victim(func(e *env, n string) string {
+	e.must(e.admin.PutUser(e.ctx(), n, &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}}))
+	return "/v1/users/" + n
+})
+
+func withSpec(u *structs.UserSpec, change func(*structs.UserSpec)) *structs.UserSpec {
+	c := *u
+	change(&c)
+	return &c
 }
 
 func fixed(p string) func(*env, string) string { return func(*env, string) string { return p } }
@@ -181,7 +206,7 @@ func authzCases(w world) map[string]authzCase {
 	return map[string]authzCase{
 		// Tenant tb's objects: only the global administrator.
 		"get tenant tb":      {method: "GET", path: fixed("/v1/tenants/tb"), allow: g},
-		"put tenant tb":      {method: "PUT", path: fixed("/v1/tenants/tb"), body: structs.Tenant{Name: "tb"}, allow: g},
+		"put tenant tb":      {method: "PUT", path: fixed("/v1/tenants/tb"), body: structs.Tenant{Name: "tb", IDRange: idRanges["tb"]}, allow: g},
 		"list teams of tb":   {method: "GET", path: fixed("/v1/tenants/tb/teams"), allow: g},
 		"get team tb/b1":     {method: "GET", path: fixed("/v1/tenants/tb/teams/b1"), allow: g},
 		"put team tb/b1":     {method: "PUT", path: fixed("/v1/tenants/tb/teams/b1"), body: structs.Team{Members: []string{"userB"}}, allow: g},
@@ -191,9 +216,9 @@ func authzCases(w world) map[string]authzCase {
 		"create key of userB": {method: "POST", path: fixed("/v1/users/userB/apikeys"),
 			body: structs.APIKeyRequest{Name: "x"}, allow: g},
 		"list vaults of tb": {method: "GET", path: fixed("/v1/tenants/tb/vaults"), allow: g},
-		"get vault tb/vb":   {method: "GET", path: fixed("/v1/tenants/tb/vaults/vb"), allow: append([]string{"agent"}, g...)},
+		"get vault tb/vb":   {method: "GET", path: fixed("/v1/tenants/tb/vaults/vb"), allow: g},
 		"put vault tb/vb":   {method: "PUT", path: fixed("/v1/tenants/tb/vaults/vb"), body: vault("tb", "vb"), allow: g},
-		"get app privB":     {method: "GET", path: fixed("/v1/apps/privB"), allow: []string{"global", "agent"}},
+		"get app privB":     {method: "GET", path: fixed("/v1/apps/privB"), allow: g},
 		"put app privB": {method: "PUT", path: fixed("/v1/apps/privB"),
 			body: structs.App{Name: "privB", Tenant: "tb", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef}, allow: g},
 		"put app privB as own": {method: "PUT", path: fixed("/v1/apps/privB"), skip: g,
@@ -287,6 +312,47 @@ func authzCases(w world) map[string]authzCase {
 			body: structs.App{Name: "privA", Tenant: "ta", Visibility: structs.VisibilityTenant, AppDef: tinyAppDef}},
 		"put public app": {method: "PUT", path: fixed("/v1/apps/pub"), body: structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef}, allow: g},
 
+		// Team administrators manage their members, but never act as them.
+		"create key of userA1": {method: "POST", path: fixed("/v1/users/userA1/apikeys"), allow: []string{"global", "adminA", "userA1"}},
+		"list keys of userA1":  {method: "GET", path: fixed("/v1/users/userA1/apikeys"), allow: []string{"global", "adminA", "userA1"}},
+		"revoke key of userA1": {method: "DELETE", allow: []string{"global", "adminA", "userA1"}, path: func(e *env, _ string) string {
+			k := value[*structs.APIKeyCreated](e.t)(e.admin.CreateAPIKey(e.ctx(), "userA1", "victim"))
+			return "/v1/users/userA1/apikeys/" + k.ID
+		}},
+		"set password of userA1": {method: "PUT", path: fixed("/v1/users/userA1"), allow: []string{"global", "adminA", "userA1"},
+			body: withSpec(specs["userA1"], func(u *structs.UserSpec) { u.Password = "correct horse battery staple" })},
+		"create a user of a1 with a password": {method: "PUT", allow: []string{"global", "adminA"},
+			path: func(_ *env, actor string) string { return "/v1/users/new-" + strings.ToLower(actor) },
+			body: &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}, Password: "correct horse battery staple"}},
+		"pull a stranger into team a1": {method: "PUT", allow: []string{"global", "adminA"},
+			path: func(e *env, actor string) string {
+				e.must(e.admin.PutUser(e.ctx(), "stranger-"+strings.ToLower(actor), &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a2"}}))
+				return "/v1/tenants/ta/teams/a1"
+			},
+			bodyFor: func(_ *env, actor string) any {
+				return structs.Team{Members: []string{"userA1", "teamadmA1", "stranger-" + strings.ToLower(actor)}, Admins: []string{"teamadmA1"}}
+			}},
+
+		// uids and gids: inside the tenant's range, one user's each.
+		"give a user of a1 a uid of tb's range": {method: "PUT", path: victimOfA1, also: []int{http.StatusConflict},
+			body: &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}, Identity: structs.Identity{UID: 20001, GID: 20001}}},
+		"give a user of a1 a uid outside ta's range": {method: "PUT", path: victimOfA1, also: []int{http.StatusBadRequest},
+			body: &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}, Identity: structs.Identity{UID: 500, GID: 500}}},
+		"give a user of a1 userA2's uid": {method: "PUT", path: victimOfA1, also: []int{http.StatusConflict},
+			body: &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}, Identity: structs.Identity{UID: 10002, GID: 10002}}},
+		"give a user of a1 a uid of ta's range": {method: "PUT", allow: []string{"global", "adminA", "teamadmA1"},
+			path: victimOfA1, bodyFor: func(e *env, actor string) any {
+				uid := 11000 + slices.Index(actors, actor)
+				return &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}, Identity: structs.Identity{UID: uid, GID: uid}}
+			}},
+		"set ta's id range": {method: "PUT", path: fixed("/v1/tenants/ta"), body: structs.Tenant{Name: "ta", IDRange: idRanges["ta"]}, allow: g},
+		"a range overlapping ta's": {method: "PUT", path: victim(func(_ *env, n string) string { return "/v1/tenants/" + n }),
+			body: structs.Tenant{IDRange: structs.IDRange{Min: 19000, Max: 19999}}, also: []int{http.StatusConflict}},
+
+		// Agents read the apps and vaults of the jobs active on their cluster only.
+		// (The jobs using pub are queued, none is active on east.)
+		"get app pub": {method: "GET", path: fixed("/v1/apps/pub"), allow: users},
+
 		// Shared infrastructure: everyone reads, the global administrator writes.
 		"get machine type": {method: "GET", path: fixed("/v1/machinetypes/n1"), allow: append([]string{"agent"}, users...)},
 		"put machine type": {method: "PUT", path: fixed("/v1/machinetypes/n1"), body: machineType("n1"), allow: g},
@@ -319,7 +385,7 @@ func authzCases(w world) map[string]authzCase {
 		"list burst rules":      {method: "GET", path: fixed("/v1/burstrules"), allow: users},
 		"list access rules":     {method: "GET", path: fixed("/v1/accessrules"), allow: users},
 		"put access rule": {method: "PUT", path: fixed("/v1/accessrules/ar"), allow: g,
-			body: structs.AccessRule{Object: structs.AccessObjectApp, Match: "priv*", Groups: []string{"g1"}}},
+			body: structs.AccessRule{Object: structs.AccessObjectApp, Match: "no-such-app-*", Groups: []string{"g1"}}},
 		"delete access rule": {method: "DELETE", allow: g, path: victim(func(e *env, n string) string {
 			e.must(e.admin.PutAccessRule(e.ctx(), &structs.AccessRule{Name: n, Object: structs.AccessObjectApp, Match: "x*", Groups: []string{"g"}}))
 			return "/v1/accessrules/" + n
@@ -408,5 +474,49 @@ func TestAPIAuthzMatrix(t *testing.T) {
 				}
 			}
 		}
+	}
+	disabledUsersKeys(e)
+}
+
+// disabledUsersKeys: disabling a user (here by their team administrator)
+// revokes every key of theirs at once — REST, JARVICE — and enabling
+// them again revives none; no key is minted for a disabled user.
+func disabledUsersKeys(e *env) {
+	t, ctx := e.t, e.ctx()
+	spec := &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser, Teams: []string{"a1"}}
+	e.must(e.admin.PutUser(ctx, "leaver", spec))
+	key := value[*structs.APIKeyCreated](t)(e.admin.CreateAPIKey(ctx, "leaver", "k")).Key
+	paths := []string{"/v1/whoami", "/v1/jobs", "/jarvice/jobs?username=leaver&apikey=" + key}
+	for _, p := range paths {
+		if st, reply := e.do("GET", p, key, nil); st != http.StatusOK {
+			t.Fatalf("GET %s as leaver (enabled): %d %s", p, st, reply)
+		}
+	}
+	put := func(as string, disabled bool) {
+		t.Helper()
+		s := *spec
+		s.Disabled = disabled
+		if st, reply := e.do("PUT", "/v1/users/leaver", e.keys[as], jsonOf(t, &s)); st != http.StatusOK {
+			t.Fatalf("%s sets leaver disabled=%v: %d %s", as, disabled, st, reply)
+		}
+	}
+	refused := func(when string) {
+		t.Helper()
+		for _, p := range paths {
+			if st, reply := e.do("GET", p, key, nil); st != http.StatusUnauthorized {
+				t.Errorf("GET %s with leaver's key %s: %d %s, want 401", p, when, st, reply)
+			}
+		}
+	}
+	put("teamadmA1", true)
+	refused("once disabled")
+	before := e.index()
+	if st, reply := e.do("POST", "/v1/users/leaver/apikeys", e.keys["adminA"], nil); st != http.StatusConflict || e.index() != before {
+		t.Errorf("a key for a disabled user: %d %s, want 409 and no change", st, reply)
+	}
+	put("adminA", false)
+	refused("once enabled again")
+	if v := value[*structs.UserView](t)(e.admin.GetUser(ctx, "leaver")); len(v.APIKeys) != 0 {
+		t.Errorf("leaver enabled again still has keys %v", v.APIKeys)
 	}
 }

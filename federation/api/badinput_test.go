@@ -22,7 +22,8 @@ func seedSmall(e *env) string {
 	e.must(a.PutMachineType(ctx, machineType("n1")))
 	e.must(a.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
 		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"Run": {Path: "/run", Parameters: map[string]structs.Parameter{
-			"np": {Type: structs.ParamInt}, "verbose": {Type: structs.ParamBool}, "input": {Type: structs.ParamFile}}}}}}))
+			"np": {Name: "Ranks", Type: structs.ParamInt}, "verbose": {Name: "Verbose", Type: structs.ParamBool},
+			"input": {Name: "Case", Type: structs.ParamFile}}}}}}))
 	e.must(a.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
 	return value[*structs.APIKeyCreated](e.t)(a.CreateAPIKey(ctx, "alice", "")).Key
 }

@@ -169,6 +169,37 @@ func deleteChecked[T any, P indexed[T]](c *call, what, name string, get func(*st
 	return &structs.Deleted{Deleted: name}, nil
 }
 
+// replaceChecked writes obj in place of the object get reads (if any),
+// once allowed says the caller may write both — obj, checked first, and
+// the object it replaces — on condition that the replaced object is still
+// the one checked (see update); a caller's ?cas=N must match too. more
+// (nil: none) checks obj against the linearizable view update read, e.g.
+// that the objects it names exist. It replies with obj.
+func replaceChecked[T any, P indexed[T]](c *call, what, name string, obj P, get func(*state.ReadTxn) (P, error),
+	allowed func(P) error, more func(*state.ReadTxn) error, cmd func(structs.CAS) fsm.Command) (any, error) {
+	if err := allowed(obj); err != nil {
+		return nil, err
+	}
+	want, err := c.casQuery()
+	if err != nil {
+		return nil, err
+	}
+	err = update(c, want, what, name, get, func(old P, cas structs.CAS) (fsm.Command, error) {
+		if old != nil {
+			if err := allowed(old); err != nil {
+				return nil, err
+			}
+		}
+		if more != nil {
+			if err := more(c.s.reads.Store().Read()); err != nil {
+				return nil, err
+			}
+		}
+		return cmd(cas), nil
+	})
+	return obj, err
+}
+
 // writeObject logs the upsert cmd builds for obj, which the caller has
 // checked and may write, on the caller's ?cas=N (none: unconditional), and
 // replies with obj.

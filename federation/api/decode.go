@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 
@@ -12,7 +11,7 @@ import (
 
 // decodeStrict reads exactly one JSON value from r into v, refusing
 // unknown fields and trailing data. Oversize bodies (http.MaxBytesReader)
-// give errTooLarge; everything else wrong is ErrInvalid.
+// give structs.ErrTooLarge; everything else wrong is ErrInvalid.
 func decodeStrict(r io.Reader, v any) error {
 	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
@@ -26,7 +25,7 @@ func decodeStrict(r io.Reader, v any) error {
 	case err == nil:
 		return invalid("request body: want a single JSON value")
 	default:
-		if e := decodeError(err); errors.Is(e, errTooLarge) {
+		if e := decodeError(err); errors.Is(e, structs.ErrTooLarge) {
 			return e
 		}
 		return invalid("request body: want a single JSON value")
@@ -37,7 +36,7 @@ func decodeError(err error) error {
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &mbe):
-		return fmt.Errorf("%w: limit %d bytes", errTooLarge, mbe.Limit)
+		return structs.Errorf(structs.ErrTooLarge, "request body over the limit of %d bytes", mbe.Limit)
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -75,194 +74,152 @@ func pathName(what, inBody, inPath string) (string, error) {
 // The decoders below turn a request body into a validated object; the
 // handlers and the fuzz tests use them.
 
+// storedObject is an object the API stores whole: its raft index is the
+// store's to set, and it validates itself.
+type storedObject[T any] interface {
+	*T
+	GetRaftIndex() *structs.RaftIndex
+	Validate() error
+}
+
+// pathKey is a key field of an object (its name, its tenant) that the
+// path gives: the body may repeat it, not change it (see pathName).
+type pathKey struct {
+	what  string
+	field *string
+	path  string
+}
+
+// decodeObject decodes a stored object strictly, takes its keys from the
+// path, clears its raft index and validates it.
+func decodeObject[T any, P storedObject[T]](r io.Reader, keys func(P) []pathKey) (P, error) {
+	o := P(new(T))
+	if err := decodeStrict(r, o); err != nil {
+		return nil, err
+	}
+	for _, k := range keys(o) {
+		v, err := pathName(k.what, *k.field, k.path)
+		if err != nil {
+			return nil, err
+		}
+		*k.field = v
+	}
+	*o.GetRaftIndex() = structs.RaftIndex{}
+	return o, o.Validate()
+}
+
+// decodeValue decodes a request value strictly and runs check (nil:
+// none) on it.
+func decodeValue[T any](r io.Reader, check func(*T) error) (*T, error) {
+	v := new(T)
+	if err := decodeStrict(r, v); err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(v); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
 func decodeTenant(r io.Reader, name string) (*structs.Tenant, error) {
-	var t structs.Tenant
-	if err := decodeStrict(r, &t); err != nil {
-		return nil, err
-	}
-	var err error
-	if t.Name, err = pathName("tenant", t.Name, name); err != nil {
-		return nil, err
-	}
-	t.RaftIndex = structs.RaftIndex{}
-	return &t, t.Validate()
+	return decodeObject(r, func(t *structs.Tenant) []pathKey { return []pathKey{{"tenant", &t.Name, name}} })
 }
 
 func decodeTeam(r io.Reader, tenant, name string) (*structs.Team, error) {
-	var t structs.Team
-	if err := decodeStrict(r, &t); err != nil {
-		return nil, err
-	}
-	var err error
-	if t.Tenant, err = pathName("tenant", t.Tenant, tenant); err != nil {
-		return nil, err
-	}
-	if t.Name, err = pathName("team", t.Name, name); err != nil {
-		return nil, err
-	}
-	t.RaftIndex = structs.RaftIndex{}
-	return &t, t.Validate()
+	return decodeObject(r, func(t *structs.Team) []pathKey {
+		return []pathKey{{"tenant", &t.Tenant, tenant}, {"team", &t.Name, name}}
+	})
 }
 
 func decodeUserSpec(r io.Reader) (*structs.UserSpec, error) {
-	var u structs.UserSpec
-	if err := decodeStrict(r, &u); err != nil {
-		return nil, err
-	}
-	if !u.Role.Valid() {
-		return nil, invalid("user: role %q", u.Role)
-	}
-	return &u, nil
+	return decodeValue(r, func(u *structs.UserSpec) error {
+		if !u.Role.Valid() {
+			return invalid("user: role %q", u.Role)
+		}
+		return nil
+	})
 }
 
 func decodeMachineType(r io.Reader, name string) (*structs.MachineType, error) {
-	var m structs.MachineType
-	if err := decodeStrict(r, &m); err != nil {
-		return nil, err
-	}
-	var err error
-	if m.Name, err = pathName("machine type", m.Name, name); err != nil {
-		return nil, err
-	}
-	m.RaftIndex = structs.RaftIndex{}
-	return &m, m.Validate()
+	return decodeObject(r, func(m *structs.MachineType) []pathKey { return []pathKey{{"machine type", &m.Name, name}} })
 }
 
 func decodeClusterSpec(r io.Reader) (*structs.ClusterSpec, error) {
-	var c structs.ClusterSpec
-	if err := decodeStrict(r, &c); err != nil {
-		return nil, err
-	}
-	return &c, nil
+	return decodeValue[structs.ClusterSpec](r, nil)
 }
 
 func decodeVault(r io.Reader, tenant, name string) (*structs.Vault, error) {
-	var v structs.Vault
-	if err := decodeStrict(r, &v); err != nil {
-		return nil, err
-	}
-	var err error
-	if v.Tenant, err = pathName("tenant", v.Tenant, tenant); err != nil {
-		return nil, err
-	}
-	if v.Name, err = pathName("vault", v.Name, name); err != nil {
-		return nil, err
-	}
-	v.RaftIndex = structs.RaftIndex{}
-	return &v, v.Validate()
+	return decodeObject(r, func(v *structs.Vault) []pathKey {
+		return []pathKey{{"tenant", &v.Tenant, tenant}, {"vault", &v.Name, name}}
+	})
 }
 
 func decodeApp(r io.Reader, name string) (*structs.App, error) {
-	var a structs.App
-	if err := decodeStrict(r, &a); err != nil {
-		return nil, err
-	}
-	var err error
-	if a.Name, err = pathName("app", a.Name, name); err != nil {
-		return nil, err
-	}
-	a.RaftIndex = structs.RaftIndex{}
-	return &a, a.Validate()
+	return decodeObject(r, func(a *structs.App) []pathKey { return []pathKey{{"app", &a.Name, name}} })
 }
 
 func decodeLimit(r io.Reader, name string) (*structs.Limit, error) {
-	var l structs.Limit
-	if err := decodeStrict(r, &l); err != nil {
-		return nil, err
-	}
-	var err error
-	if l.Name, err = pathName("limit", l.Name, name); err != nil {
-		return nil, err
-	}
-	l.RaftIndex = structs.RaftIndex{}
-	return &l, l.Validate()
+	return decodeObject(r, func(l *structs.Limit) []pathKey { return []pathKey{{"limit", &l.Name, name}} })
 }
 
 func decodeBurstRule(r io.Reader, name string) (*structs.BurstRule, error) {
-	var b structs.BurstRule
-	if err := decodeStrict(r, &b); err != nil {
-		return nil, err
-	}
-	var err error
-	if b.Name, err = pathName("burst rule", b.Name, name); err != nil {
-		return nil, err
-	}
-	b.RaftIndex = structs.RaftIndex{}
-	return &b, b.Validate()
+	return decodeObject(r, func(b *structs.BurstRule) []pathKey { return []pathKey{{"burst rule", &b.Name, name}} })
 }
 
+// decodeJobSubmit decodes a submission; admission checks it
+// (federation/jobs, structs.JobSubmitRequest.Validate).
 func decodeJobSubmit(r io.Reader) (*structs.JobSubmitRequest, error) {
-	var j structs.JobSubmitRequest
-	if err := decodeStrict(r, &j); err != nil {
-		return nil, err
-	}
-	switch {
-	case j.App == "":
-		return nil, invalid("job: app is required")
-	case j.MachineType == "":
-		return nil, invalid("job: machine_type is required")
-	case j.Nodes < 1 || j.Nodes > structs.MaxJobNodes:
-		return nil, invalid("job: nodes %d out of 1..%d", j.Nodes, structs.MaxJobNodes)
-	case j.Walltime < 0:
-		return nil, invalid("job: negative walltime")
-	case j.Priority != "" && !j.Priority.Valid():
-		return nil, invalid("job: priority %q", j.Priority)
-	}
-	return &j, nil
+	return decodeValue[structs.JobSubmitRequest](r, nil)
 }
 
 func decodeJarviceSubmit(r io.Reader) (*structs.JarviceSubmit, error) {
-	var j structs.JarviceSubmit
-	if err := decodeStrict(r, &j); err != nil {
-		return nil, err
-	}
-	if _, err := jarviceJobRequest(&j); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return decodeValue(r, func(j *structs.JarviceSubmit) error {
+		_, err := jarviceJobRequest(j)
+		return err
+	})
 }
 
 // maxJobReports bounds the job reports of one status push.
 const maxJobReports = 10_000
 
 func decodeClusterStatus(r io.Reader) (*structs.ClusterStatusReport, error) {
-	var rep structs.ClusterStatusReport
-	if err := decodeStrict(r, &rep); err != nil {
-		return nil, err
-	}
+	return decodeValue(r, checkClusterStatus)
+}
+
+func checkClusterStatus(rep *structs.ClusterStatusReport) error {
 	if rep.Status != "" && !rep.Status.Valid() {
-		return nil, invalid("status: %q", rep.Status)
+		return invalid("status: %q", rep.Status)
 	}
 	for mt, v := range rep.Capacity {
 		if v.Free < 0 || v.Total < 0 || v.Free > v.Total {
-			return nil, invalid("capacity of %q: free %d, total %d", mt, v.Free, v.Total)
+			return invalid("capacity of %q: free %d, total %d", mt, v.Free, v.Total)
 		}
 	}
 	if len(rep.Jobs) > maxJobReports {
-		return nil, invalid("%d job reports: at most %d in one push", len(rep.Jobs), maxJobReports)
+		return invalid("%d job reports: at most %d in one push", len(rep.Jobs), maxJobReports)
 	}
 	// ASSIGNED is allowed: it refreshes the reason of a job still waiting
 	// for its nodes; the state machine refuses it as a change of state.
 	for _, j := range rep.Jobs {
 		if j.ID == "" || !j.State.Valid() {
-			return nil, invalid("job report %q: state %q", j.ID, j.State)
+			return invalid("job report %q: state %q", j.ID, j.State)
 		}
 		if j.Number == 0 {
-			return nil, invalid("job report %q: no job number", j.ID)
+			return invalid("job report %q: no job number", j.ID)
 		}
 	}
-	return &rep, nil
+	return nil
 }
 
 func decodeAPIKeyRequest(r io.Reader) (*structs.APIKeyRequest, error) {
-	var k structs.APIKeyRequest
-	if err := decodeStrict(r, &k); err != nil {
-		return nil, err
-	}
-	if len(k.Name) > 253 {
-		return nil, invalid("api key name: longer than 253 bytes")
-	}
-	return &k, nil
+	return decodeValue(r, func(k *structs.APIKeyRequest) error {
+		if len(k.Name) > 253 {
+			return invalid("api key name: longer than 253 bytes")
+		}
+		return nil
+	})
 }
 
 // body returns the request body under the size limit, for the decoders.

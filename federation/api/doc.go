@@ -4,8 +4,9 @@
 //
 // Every handler returns (value, error). The value is written as JSON; the
 // error goes through one function, statusOf, that maps typed errors
-// (structs.ErrInvalid, ErrNotFound, ...) to status codes and writes
-// {"error": "..."}. Request bodies are decoded strictly: one JSON value,
+// (structs.ErrInvalid, ErrNotFound, ...) to status codes through the one
+// table in structs (structs.HTTPStatus) and writes {"error": "..."}
+// (with a "code" for a path the API does not serve). Request bodies are decoded strictly: one JSON value,
 // no unknown fields, at most Config.MaxBodyBytes (else 413). A request
 // that fails changes nothing.
 //
@@ -24,7 +25,13 @@
 // that check the caller against the stored object (apps, limits, teams,
 // users) delete it only if it is still the object checked.
 //
-// The package decides who may do what (through auth.Identity) and shapes
-// requests into raft commands; replication, forwarding to the leader and
-// retries live behind the Backend interface, which the hub implements.
+// The package asks authz and policy/access who may do what and shapes
+// requests into raft commands (a job's admission is federation/jobs',
+// reached through Jobs); replication, forwarding to the leader and
+// retries live behind the small interfaces of replica.go (Reads, Writes,
+// Jobs, Leadership, Internal, Membership), which the hub implements.
+//
+// A team's members are its users' Teams: a PUT of a team that lists
+// members changes those users, each checked as a user change; an agent
+// reads only the apps and vaults of the jobs active on its cluster.
 package api

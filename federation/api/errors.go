@@ -8,35 +8,31 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// errTooLarge marks a request body over the size limit (413).
-var errTooLarge = errors.New("request body too large")
-
-// statusOf is the one place that maps errors to HTTP status codes.
+// statusOf maps an error to its HTTP status code: its kind's, through the
+// one table in structs (structs.HTTPStatus); an oversize body, a request
+// that ended and anything else fill the gaps.
 func statusOf(err error) int {
 	var mbe *http.MaxBytesError
 	switch {
-	case errors.Is(err, errTooLarge), errors.As(err, &mbe):
+	case structs.KindOf(err) != nil:
+		return structs.HTTPStatus(err)
+	case errors.As(err, &mbe):
 		return http.StatusRequestEntityTooLarge
-	case errors.Is(err, structs.ErrInvalid):
-		return http.StatusBadRequest
-	case errors.Is(err, structs.ErrUnauthorized):
-		return http.StatusUnauthorized
-	case errors.Is(err, structs.ErrForbidden):
-		return http.StatusForbidden
-	case errors.Is(err, structs.ErrNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, structs.ErrConflict):
-		return http.StatusConflict
-	case errors.Is(err, structs.ErrNotLeader):
-		return http.StatusMisdirectedRequest
-	case errors.Is(err, structs.ErrRateLimited):
-		return http.StatusTooManyRequests
-	case errors.Is(err, structs.ErrUnavailable), errors.Is(err, context.DeadlineExceeded),
-		errors.Is(err, context.Canceled):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
+
+// noEndpointError is a request for a path and method the API does not
+// serve; its reply says so in ErrorBody.Code.
+type noEndpointError struct{ method, path string }
+
+func (e *noEndpointError) Error() string {
+	return e.method + " " + e.path + ": no such endpoint: " + structs.ErrNotFound.Error()
+}
+
+func (e *noEndpointError) Unwrap() error { return structs.ErrNotFound }
 
 // writeError writes err as {"error": message} with its status code.
 // Internal errors are logged and not shown; nothing logged carries
@@ -65,6 +61,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ve *structs.ValidationError
 	if errors.As(err, &ve) {
 		body.Errors = ve.Errors
+	}
+	if errors.As(err, new(*noEndpointError)) {
+		body.Code = structs.CodeNoSuchEndpoint
 	}
 	writeJSON(w, code, body)
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -11,50 +12,16 @@ import (
 // or tenants (policy/access); global administrators manage them, every user
 // may read them (a denied submit names the rule).
 
-func (s *Server) listAccessRules(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.AccessRules()
-}
-
-func (s *Server) getAccessRule(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.AccessRule(c.r.PathValue("name"))
-}
-
-func (s *Server) putAccessRule(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("access rules"); err != nil {
-		return nil, err
-	}
-	a, err := decodeAccessRule(c.body(), c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(a, func(cas structs.CAS) fsm.Command { return &fsm.AccessRuleUpsert{Rule: *a, CAS: cas} })
-}
-
-func (s *Server) deleteAccessRule(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("access rules"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.AccessRuleDelete{Name: name, CAS: cas} })
+// accessRules are the endpoints of access rules.
+func accessRules() globalKind[*structs.AccessRule] {
+	return globalKind[*structs.AccessRule]{what: "access rules", list: (*state.ReadTxn).AccessRules,
+		get: (*state.ReadTxn).AccessRule, decode: decodeAccessRule,
+		upsert: func(a *structs.AccessRule, cas structs.CAS) fsm.Command {
+			return &fsm.AccessRuleUpsert{Rule: *a, CAS: cas}
+		},
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.AccessRuleDelete{Name: n, CAS: cas} }}
 }
 
 func decodeAccessRule(r io.Reader, name string) (*structs.AccessRule, error) {
-	var a structs.AccessRule
-	if err := decodeStrict(r, &a); err != nil {
-		return nil, err
-	}
-	var err error
-	if a.Name, err = pathName("access rule", a.Name, name); err != nil {
-		return nil, err
-	}
-	a.RaftIndex = structs.RaftIndex{}
-	return &a, a.Validate()
+	return decodeObject(r, func(a *structs.AccessRule) []pathKey { return []pathKey{{"access rule", &a.Name, name}} })
 }

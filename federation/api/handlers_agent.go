@@ -23,5 +23,5 @@ func (s *Server) clusterStatus(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.b.ReportClusterStatus(c.r.Context(), name, rep)
+	return s.jobs.ReportClusterStatus(c.r.Context(), name, rep)
 }

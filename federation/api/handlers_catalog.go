@@ -1,95 +1,98 @@
 package api
 
 import (
+	"slices"
+	"strconv"
+
 	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
-func (s *Server) listMachineTypes(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.MachineTypes()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.MachineType, 0, len(all))
-	for _, m := range all {
-		if c.id.CheckUseMachineType(m) == nil {
-			out = append(out, m)
+// useMachineType, useApp and readVault ask policy/access whether the
+// caller may see an object of the catalog. An agent reads the machine
+// types pinned to its cluster, and only the apps and vaults of the jobs
+// active on its cluster (see agentRuns).
+func (c *call) useMachineType(m *structs.MachineType) error {
+	if c.id.IsAgent() {
+		if m.Cluster == c.id.Cluster {
+			return nil
 		}
+		return structs.Errorf(structs.ErrForbidden, "machine type %q", m.Name)
 	}
-	return out, nil
+	return access.MachineTypeUsable(c.id.Access(), m)
+}
+
+func (c *call) useApp(txn *state.ReadTxn, a *structs.App) error {
+	if c.id.IsAgent() {
+		return c.agentRuns(txn, "app "+strconv.Quote(a.Name), func(j *structs.Job) bool { return j.App == a.Name })
+	}
+	return access.AppVisible(c.id.Access(), a)
+}
+
+func (c *call) readVault(txn *state.ReadTxn, v *structs.Vault) error {
+	if c.id.IsAgent() {
+		return c.agentRuns(txn, "vault "+strconv.Quote(v.Name)+" of tenant "+strconv.Quote(v.Tenant),
+			func(j *structs.Job) bool { return j.Tenant == v.Tenant && j.Vault == v.Name })
+	}
+	return access.VaultVisible(c.id.Access(), v)
+}
+
+// agentRuns allows the calling agent to read an object while a job
+// active on its cluster (assigned, starting or running) uses it: an agent
+// never reads another cluster's, or another tenant's, private apps and
+// vaults.
+func (c *call) agentRuns(txn *state.ReadTxn, what string, uses func(*structs.Job) bool) error {
+	active, _, err := txn.ActiveClusterJobs(c.id.Cluster, 0, 0)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(active, uses) {
+		return nil
+	}
+	return structs.Errorf(structs.ErrForbidden, "%s: no job active on cluster %q uses it", what, c.id.Cluster)
+}
+
+func (s *Server) listMachineTypes(c *call) (any, error) {
+	return readList(c, (*state.ReadTxn).MachineTypes, allowedBy(c.useMachineType))
 }
 
 func (s *Server) getMachineType(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	m, err := txn.MachineType(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return m, c.id.CheckUseMachineType(m)
-}
-
-func (s *Server) putMachineType(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
-		return nil, err
-	}
-	m, err := decodeMachineType(c.body(), c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(m, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas} })
-}
-
-func (s *Server) deleteMachineType(c *call) (any, error) {
 	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("machine types"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: name, CAS: cas} })
+	return readOne(c, func(r *state.ReadTxn) (*structs.MachineType, error) { return r.MachineType(name) },
+		func(_ *state.ReadTxn, m *structs.MachineType) error { return c.useMachineType(m) })
 }
 
-// redact hides a cluster's agent key hash from all but global administrators.
+// machineTypes are the endpoints that write machine types (an agent
+// reads only its cluster's: see listMachineTypes, getMachineType).
+func machineTypes() globalKind[*structs.MachineType] {
+	return globalKind[*structs.MachineType]{what: "machine types", decode: decodeMachineType,
+		upsert: func(m *structs.MachineType, cas structs.CAS) fsm.Command {
+			return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas}
+		},
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: n, CAS: cas} }}
+}
+
+// redact hides a cluster's agent key hash from all but global
+// administrators (cl may be nil).
 func (c *call) redact(cl *structs.Cluster) *structs.Cluster {
-	if !c.id.IsGlobalAdmin() {
+	if cl != nil && !c.id.IsGlobalAdmin() {
 		cl.AgentKey = structs.APIKeyHash{}
 	}
 	return cl
 }
 
 func (s *Server) listClusters(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.Clusters()
-	if err != nil {
-		return nil, err
-	}
-	for _, cl := range all {
-		c.redact(cl)
-	}
-	return all, nil
+	return readList(c, (*state.ReadTxn).Clusters,
+		func(_ *state.ReadTxn, cl *structs.Cluster) (*structs.Cluster, bool) { return c.redact(cl), true })
 }
 
 func (s *Server) getCluster(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	cl, err := txn.Cluster(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.redact(cl), nil
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.Cluster, error) { cl, err := r.Cluster(name); return c.redact(cl), err }, nil)
 }
 
 func (s *Server) putCluster(c *call) (any, error) {
@@ -126,41 +129,16 @@ func (s *Server) putCluster(c *call) (any, error) {
 	return cl, nil
 }
 
-func (s *Server) deleteCluster(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: name, CAS: cas} })
+// clusters are the endpoints that delete clusters (the others keep
+// secrets: see putCluster, createAgentKey).
+func clusters() globalKind[*structs.Cluster] {
+	return globalKind[*structs.Cluster]{what: "clusters",
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.ClusterDelete{Name: n, CAS: cas} }}
 }
 
 // createAgentKey issues a new key for a cluster's agent, replacing the old one.
 func (s *Server) createAgentKey(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
-		return nil, err
-	}
-	name := c.r.PathValue("name")
-	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
-	stored.Name = "agent of " + name
-	err := update(c, nil, "cluster", name,
-		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
-		func(cl *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
-			switch {
-			case cl == nil:
-				return nil, structs.Errorf(structs.ErrNotFound, "cluster %q", name)
-			case cl.AgentKey.ID == stored.ID:
-				return nil, nil // an attempt whose reply was lost stored it
-			}
-			cl.AgentKey = stored
-			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	return &structs.APIKeyCreated{
-		APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
-		Key:        key,
-	}, nil
+	return c.issueClusterSecret(auth.AgentKeyPrefix, "agent", func(cl *structs.Cluster) *structs.APIKeyHash { return &cl.AgentKey })
 }
 
 func (s *Server) listVaults(c *call) (any, error) {
@@ -168,27 +146,15 @@ func (s *Server) listVaults(c *call) (any, error) {
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.VaultsByTenant(tenant)
+	return readOne(c, func(r *state.ReadTxn) ([]*structs.Vault, error) { return r.VaultsByTenant(tenant) }, nil)
 }
 
 func (s *Server) getVault(c *call) (any, error) {
-	tenant := c.r.PathValue("tenant")
-	if err := c.id.CheckReadTenant(tenant); err != nil && !c.id.IsAgent() { // agents mount the vaults of jobs they run
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("name")
+	if err := c.id.CheckReadTenant(tenant); err != nil && !c.id.IsAgent() { // see readVault
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	v, err := txn.Vault(tenant, c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return v, c.id.CheckReadVault(v)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Vault, error) { return r.Vault(tenant, name) }, c.readVault)
 }
 
 func (s *Server) putVault(c *call) (any, error) {
@@ -215,33 +181,13 @@ func (s *Server) deleteVault(c *call) (any, error) {
 }
 
 func (s *Server) listApps(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	all, err := txn.Apps()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.App, 0, len(all))
-	for _, a := range all {
-		if c.id.CheckUseApp(a) == nil {
-			out = append(out, a)
-		}
-	}
-	return out, nil
+	return readList(c, (*state.ReadTxn).Apps,
+		func(txn *state.ReadTxn, a *structs.App) (*structs.App, bool) { return a, c.useApp(txn, a) == nil })
 }
 
 func (s *Server) getApp(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	a, err := txn.App(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return a, c.id.CheckUseApp(a)
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(name) }, c.useApp)
 }
 
 // appReply is the reply to PUT /v1/apps/{name}: the app stored and the
@@ -274,23 +220,8 @@ func (s *Server) putApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	// The caller must also be allowed to write the app replaced: write
-	// only if it is still the one checked.
-	err = update(c, want, "app", a.Name,
-		func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
-		func(old *structs.App, cas structs.CAS) (fsm.Command, error) {
-			if old != nil {
-				if err := c.id.CheckWriteApp(old); err != nil {
-					return nil, err
-				}
-			}
-			return &fsm.AppUpsert{App: *a, CAS: cas}, nil
-		})
-	if err != nil {
+	if _, err := replaceChecked(c, "app", a.Name, a, func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
+		c.id.CheckWriteApp, nil, func(cas structs.CAS) fsm.Command { return &fsm.AppUpsert{App: *a, CAS: cas} }); err != nil {
 		return nil, err
 	}
 	return &appReply{App: a, Warnings: warnings}, nil

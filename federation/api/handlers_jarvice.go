@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -24,7 +24,7 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	if u != nil && u.Username != "" {
 		username, key = u.Username, u.APIKey
 	}
-	id, err := c.login(key, func() (*auth.Identity, error) {
+	id, err := c.login(key, func() (*authz.Identity, error) {
 		if strings.HasPrefix(key, JobKeyPrefix) {
 			return c.s.jobKeyIdentity(username, key)
 		}
@@ -43,14 +43,6 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 		MachineType: j.Machine.Type, Nodes: j.Machine.Nodes, Label: j.JobLabel, Project: j.JobProject}
 	if req.Nodes == 0 {
 		req.Nodes = 1
-	}
-	switch {
-	case req.App == "" && j.Container == nil:
-		return nil, invalid("submit: app is required")
-	case req.MachineType == "":
-		return nil, invalid("submit: machine.type is required")
-	case req.Nodes < 1 || req.Nodes > structs.MaxJobNodes:
-		return nil, invalid("submit: machine.nodes %d out of 1..%d", req.Nodes, structs.MaxJobNodes)
 	}
 	var err error
 	if req.Walltime, err = structs.ParseDuration(j.Application.Walltime); err != nil {
@@ -149,7 +141,7 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	if _, err := fresh(c, func(r *state.ReadTxn) (*structs.App, error) { return r.App(req.App) }); err != nil {
 		return nil, err // an unknown app is 404
 	}
-	job, err := s.submit(c, req)
+	job, err := s.jobs.SubmitJob(c.r.Context(), c.id, req)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +188,10 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	app := &structs.App{Name: batchAppName(c.id.Username, j.Container.Image), Owner: c.id.Username,
 		Tenant: c.id.Tenant, Visibility: structs.VisibilityPrivate, Image: j.Container.Image,
 		AppDef: batchAppDef(j.Container.Image)}
-	if _, err := s.b.Store().Read().AppRef(app.Name); errors.Is(err, structs.ErrNotFound) {
+	if _, err := s.reads.Store().Read().AppRef(app.Name); errors.Is(err, structs.ErrNotFound) {
 		// Made by the hub, not the caller: its only choice is the image,
 		// which is what /jarvice/batch offers every user.
-		if _, err := c.s.b.Write(c.r.Context(), &fsm.AppUpsert{App: *app}); err != nil {
+		if _, err := c.s.writes.Write(c.r.Context(), &fsm.AppUpsert{App: *app}); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -207,7 +199,7 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	}
 	req.App, req.Command = app.Name, batchCommand
 	req.Parameters = map[string]string{batchParam: j.Container.Jobscript}
-	job, err := s.submit(c, req)
+	job, err := s.jobs.SubmitJob(c.r.Context(), c.id, req)
 	if err != nil {
 		return nil, err
 	}

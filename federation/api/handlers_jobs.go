@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -20,45 +18,12 @@ const (
 	MaxWatchWait     = 10 * time.Minute
 )
 
-// newJobID makes a job ID for submitters that did not stamp one.
-func newJobID() string { return "j-" + strings.ToLower(rand.Text()) }
-
 func (s *Server) submitJob(c *call) (any, error) {
 	req, err := decodeJobSubmit(c.body())
 	if err != nil {
 		return nil, err
 	}
-	return s.submit(c, req)
-}
-
-// submit checks the caller may submit req and hands it to the backend.
-func (s *Server) submit(c *call, req *structs.JobSubmitRequest) (*structs.Job, error) {
-	id := c.id
-	if req.ID == "" {
-		req.ID = newJobID()
-	}
-	if req.Team != "" && !id.MemberOf(id.Tenant, req.Team) && !id.AdminsTeam(id.Tenant, req.Team) {
-		return nil, structs.Errorf(structs.ErrForbidden, "team %q: not a member", req.Team)
-	}
-	txn := s.b.Store().Read()
-	if app, err := txn.AppRef(req.App); err == nil {
-		if err := id.CheckUseApp(app); err != nil {
-			return nil, err
-		}
-	}
-	if mt, err := txn.MachineTypeRef(req.MachineType); err == nil {
-		if err := id.CheckUseMachineType(mt); err != nil {
-			return nil, err
-		}
-	}
-	j := &structs.Job{
-		ID: req.ID, Label: req.Label, Project: req.Project,
-		Tenant: id.Tenant, Team: req.Team, Owner: id.Username,
-		App: req.App, Command: req.Command, Parameters: req.Parameters,
-		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
-		Walltime: req.Walltime, Priority: req.Priority,
-	}
-	return s.b.SubmitJob(c.r.Context(), j)
+	return s.jobs.SubmitJob(c.r.Context(), c.id, req)
 }
 
 // jobFilter reads the list filters and paging of GET /v1/jobs and narrows
@@ -103,14 +68,11 @@ func (c *call) jobFilter() (state.JobFilter, error) {
 // pageParams reads after (a job number) and limit (default
 // DefaultPageLimit, at most MaxPageLimit).
 func (c *call) pageParams() (after uint64, limit int, err error) {
-	q := c.r.URL.Query()
-	if v := q.Get("after"); v != "" {
-		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return 0, 0, invalid("after: want a job number")
-		}
+	if after, err = c.queryUint("after", "a job number"); err != nil {
+		return 0, 0, err
 	}
 	limit = DefaultPageLimit
-	if v := q.Get("limit"); v != "" {
+	if v := c.r.URL.Query().Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > MaxPageLimit {
 			return 0, 0, invalid("limit: want 1..%d", MaxPageLimit)
 		}
@@ -118,17 +80,28 @@ func (c *call) pageParams() (after uint64, limit int, err error) {
 	return after, limit, nil
 }
 
+// queryUint reads the query parameter name, 0 when absent; want says
+// what it holds, for the refusal.
+func (c *call) queryUint(name, want string) (uint64, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, invalid("%s: want %s", name, want)
+	}
+	return n, nil
+}
+
 // watchParams reads index and wait: a blocking query waits up to wait for
 // the index to pass index.
 func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
-	q := c.r.URL.Query()
-	if v := q.Get("index"); v != "" {
-		if index, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return 0, 0, invalid("index: want a raft index")
-		}
+	if index, err = c.queryUint("index", "a raft index"); err != nil {
+		return 0, 0, err
 	}
 	wait = DefaultWatchWait
-	if v := q.Get("wait"); v != "" {
+	if v := c.r.URL.Query().Get("wait"); v != "" {
 		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
 			return 0, 0, invalid("wait: want a duration such as 30s")
 		}
@@ -143,7 +116,7 @@ func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
 func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
 	defer cancel()
-	_, err := c.s.b.Store().WaitForIndex(ctx, table, index)
+	_, err := c.s.reads.Store().WaitForIndex(ctx, table, index)
 	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -155,7 +128,7 @@ func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 func (c *call) waitAny(index uint64, wait time.Duration, tables ...string) error {
 	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
 	defer cancel()
-	_, err := c.s.b.Store().WaitForAny(ctx, index, tables...)
+	_, err := c.s.reads.Store().WaitForAny(ctx, index, tables...)
 	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
@@ -225,19 +198,13 @@ func (s *Server) stop(c *call, jobID, verb, reason string) (*structs.Job, error)
 	if err != nil {
 		return nil, err
 	}
-	if reason == "" {
-		reason = verb + " by " + c.id.Subject()
-	}
-	return s.b.CancelJob(c.r.Context(), j.ID, reason)
+	return s.jobs.CancelJob(c.r.Context(), c.id, j, verb, reason)
 }
 
-// jobForControl finds a job the caller wants to change. A job this replica
-// has not seen yet may have been acknowledged elsewhere, so a miss is
-// confirmed with a linearizable read before it is reported.
+// jobForControl finds a job the caller wants to change (whether they may
+// is federation/jobs' to decide). A job this replica has not seen yet
+// may have been acknowledged elsewhere, so a miss is confirmed with a
+// linearizable read before it is reported.
 func (c *call) jobForControl(jobID string) (*structs.Job, error) {
-	j, err := fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.Job(jobID) })
-	if err != nil {
-		return nil, err
-	}
-	return j, c.id.CheckControlJob(j)
+	return fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.Job(jobID) })
 }

@@ -9,46 +9,13 @@ import (
 )
 
 func (s *Server) listLimits(c *call) (any, error) {
-	tenant := c.r.URL.Query().Get("tenant")
-	if tenant != "" {
-		if err := c.id.CheckReadTenant(tenant); err != nil {
-			return nil, err
-		}
-	} else if !c.id.IsGlobalAdmin() {
-		tenant = c.id.Tenant
-	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	var all []*structs.Limit
-	if tenant == "" {
-		all, err = txn.Limits()
-	} else {
-		all, err = txn.LimitsByTenant(tenant)
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.Limit, 0, len(all))
-	for _, l := range all {
-		if c.id.CheckReadLimit(l) == nil {
-			out = append(out, l)
-		}
-	}
-	return out, nil
+	return readTenantList(c, (*state.ReadTxn).Limits, (*state.ReadTxn).LimitsByTenant, allowedBy(c.id.CheckReadLimit))
 }
 
 func (s *Server) getLimit(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	l, err := txn.Limit(c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return l, c.id.CheckReadLimit(l)
+	name := c.r.PathValue("name")
+	return readOne(c, func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(name) },
+		func(_ *state.ReadTxn, l *structs.Limit) error { return c.id.CheckReadLimit(l) })
 }
 
 func (s *Server) putLimit(c *call) (any, error) {
@@ -56,30 +23,11 @@ func (s *Server) putLimit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.id.CheckWriteLimit(l); err != nil {
-		return nil, err
-	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	// The caller must also be allowed to write the limit replaced: write
-	// only if it is still the one checked.
-	err = update(c, want, "limit", l.Name,
-		func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(l.Name) },
-		func(old *structs.Limit, cas structs.CAS) (fsm.Command, error) {
-			if old != nil {
-				if err := c.id.CheckWriteLimit(old); err != nil {
-					return nil, err
-				}
-			}
-			// update read linearizably: the subjects may have just been made.
-			if err := checkLimitSubjects(s.b.Store().Read(), l); err != nil {
-				return nil, err
-			}
-			return &fsm.LimitUpsert{Limit: *l, CAS: cas}, nil
-		})
-	return l, err
+	// The subjects may have just been made: they are checked on the
+	// linearizable view.
+	return replaceChecked(c, "limit", l.Name, l, func(r *state.ReadTxn) (*structs.Limit, error) { return r.Limit(l.Name) },
+		c.id.CheckWriteLimit, func(r *state.ReadTxn) error { return checkLimitSubjects(r, l) },
+		func(cas structs.CAS) fsm.Command { return &fsm.LimitUpsert{Limit: *l, CAS: cas} })
 }
 
 // checkLimitSubjects checks that the team and user a limit names exist in
@@ -112,37 +60,12 @@ func (s *Server) deleteLimit(c *call) (any, error) {
 		c.id.CheckWriteLimit, func(cas structs.CAS) fsm.Command { return &fsm.LimitDelete{Name: name, CAS: cas} })
 }
 
-func (s *Server) listBurstRules(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.BurstRules()
-}
-
-func (s *Server) getBurstRule(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.BurstRule(c.r.PathValue("name"))
-}
-
-func (s *Server) putBurstRule(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("burst rules"); err != nil {
-		return nil, err
-	}
-	b, err := decodeBurstRule(c.body(), c.r.PathValue("name"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(b, func(cas structs.CAS) fsm.Command { return &fsm.BurstRuleUpsert{Rule: *b, CAS: cas} })
-}
-
-func (s *Server) deleteBurstRule(c *call) (any, error) {
-	name := c.r.PathValue("name")
-	if err := c.id.CheckGlobalAdmin("burst rules"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.BurstRuleDelete{Name: name, CAS: cas} })
+// burstRules are the endpoints of burst rules.
+func burstRules() globalKind[*structs.BurstRule] {
+	return globalKind[*structs.BurstRule]{what: "burst rules", list: (*state.ReadTxn).BurstRules,
+		get: (*state.ReadTxn).BurstRule, decode: decodeBurstRule,
+		upsert: func(b *structs.BurstRule, cas structs.CAS) fsm.Command {
+			return &fsm.BurstRuleUpsert{Rule: *b, CAS: cas}
+		},
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.BurstRuleDelete{Name: n, CAS: cas} }}
 }

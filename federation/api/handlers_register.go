@@ -15,31 +15,15 @@ import (
 // with one token exactly one gets a key, the other finds the token used.
 
 func (s *Server) createBootstrapToken(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("clusters"); err != nil {
-		return nil, err
-	}
-	name := c.r.PathValue("name")
-	token, stored := auth.NewKey(auth.BootstrapPrefix, s.b.Now())
-	stored.Name = "bootstrap of " + name
-	err := update(c, nil, "cluster", name,
-		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
-		func(cl *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
-			switch {
-			case cl == nil:
-				return nil, structs.Errorf(structs.ErrNotFound, "cluster %q", name)
-			case cl.BootstrapToken.ID == stored.ID:
-				return nil, nil // an attempt whose reply was lost stored it
-			}
-			cl.BootstrapToken = stored
-			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil
-		})
+	created, err := c.issueClusterSecret(auth.BootstrapPrefix, "bootstrap",
+		func(cl *structs.Cluster) *structs.APIKeyHash { return &cl.BootstrapToken })
 	if err != nil {
 		return nil, err
 	}
 	// The token the administrator hands to the agent carries the pin of the
 	// hub's CA, so the agent can check the hub before it trusts it.
-	return &structs.APIKeyCreated{APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
-		Key: hubtls.JoinToken(token, s.caPin)}, nil
+	created.Key = hubtls.JoinToken(created.Key, s.caPin)
+	return created, nil
 }
 
 func (s *Server) registerAgent(c *call) (any, error) {
@@ -59,7 +43,7 @@ func (s *Server) registerAgent(c *call) (any, error) {
 	if !ok || prefix != auth.BootstrapPrefix {
 		return nil, invalidToken
 	}
-	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.b.Now())
+	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.now())
 	stored.Name = "agent of " + name
 	// The write clears the token on the condition that the cluster is
 	// unchanged since the token was checked, so a token works once: a

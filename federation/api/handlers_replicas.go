@@ -28,7 +28,7 @@ func (s *Server) listReplicas(c *call) (any, error) {
 	if _, err := c.view(); err != nil {
 		return nil, err
 	}
-	return s.b.Replicas(c.r.Context())
+	return s.members.Replicas(c.r.Context())
 }
 
 // removeReplica serves DELETE /v1/replicas/{id}: the leader removes the
@@ -38,7 +38,7 @@ func (s *Server) removeReplica(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("replicas"); err != nil {
 		return nil, err
 	}
-	if err := s.b.RemoveReplica(c.r.Context(), id, false); err != nil {
+	if err := s.members.RemoveReplica(c.r.Context(), id, false); err != nil {
 		return nil, err
 	}
 	return &structs.Deleted{Deleted: id}, nil
@@ -50,7 +50,7 @@ func (s *Server) internalJoin(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.b.JoinReplica(c.r.Context(), req, c.r.Header.Get(ForwardedHeader) != "")
+	return s.members.JoinReplica(c.r.Context(), req, c.r.Header.Get(ForwardedHeader) != "")
 }
 
 // internalRemove serves POST /internal/v1/remove, which only a replica
@@ -63,19 +63,12 @@ func (s *Server) internalRemove(c *call) (any, error) {
 	if req.ID == "" {
 		return nil, invalid("remove: id is required")
 	}
-	if err := s.b.RemoveReplica(c.r.Context(), req.ID, true); err != nil {
+	if err := s.members.RemoveReplica(c.r.Context(), req.ID, true); err != nil {
 		return nil, err
 	}
 	return &structs.Deleted{Deleted: req.ID}, nil
 }
 
 func decodeReplicaJoin(r io.Reader) (*structs.ReplicaJoin, error) {
-	var j structs.ReplicaJoin
-	if err := decodeStrict(r, &j); err != nil {
-		return nil, err
-	}
-	if err := j.Replica().Validate(); err != nil {
-		return nil, err
-	}
-	return &j, nil
+	return decodeValue(r, func(j *structs.ReplicaJoin) error { return j.Replica().Validate() })
 }

@@ -4,51 +4,10 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
-
-// write logs cmd and drops its result.
-func (c *call) write(cmd fsm.Command) error {
-	v, err := c.s.b.Write(c.r.Context(), cmd)
-	if ri, ok := v.(structs.RaftIndex); ok && err == nil {
-		c.written = &ri // an upsert: see replyIndexes
-	}
-	return err
-}
-
-// fresh runs get on the local store; if it finds nothing, it makes the
-// replica's view current (the object may have just been written through
-// another replica) and runs it again.
-func fresh[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
-	v, err := get(c.s.b.Store().Read())
-	if errors.Is(err, structs.ErrNotFound) {
-		if cerr := c.s.b.ConsistentRead(c.r.Context()); cerr != nil {
-			return v, cerr
-		}
-		v, err = get(c.s.b.Store().Read())
-	}
-	return v, err
-}
-
-// current runs get on a linearizable view, for read-modify-write updates.
-func current[T any](c *call, get func(*state.ReadTxn) (T, error)) (T, error) {
-	if err := c.s.b.ConsistentRead(c.r.Context()); err != nil {
-		var zero T
-		return zero, err
-	}
-	return get(c.s.b.Store().Read())
-}
-
-// optional turns ErrNotFound into a nil object.
-func optional[T any](v *T, err error) (*T, error) {
-	if errors.Is(err, structs.ErrNotFound) {
-		return nil, nil
-	}
-	return v, err
-}
 
 func (s *Server) whoami(c *call) (any, error) {
 	id := c.id
@@ -76,68 +35,34 @@ func (s *Server) getTenant(c *call) (any, error) {
 	if err := c.id.CheckReadTenant(name); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	return txn.Tenant(name)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Tenant, error) { return r.Tenant(name) }, nil)
 }
 
-func (s *Server) putTenant(c *call) (any, error) {
-	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
-		return nil, err
-	}
-	t, err := decodeTenant(c.body(), c.r.PathValue("tenant"))
-	if err != nil {
-		return nil, err
-	}
-	return c.writeObject(t, func(cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} })
+// tenants are the endpoints that write tenants.
+func tenants() globalKind[*structs.Tenant] {
+	return globalKind[*structs.Tenant]{what: "tenants", key: "tenant", decode: decodeTenant,
+		upsert: func(t *structs.Tenant, cas structs.CAS) fsm.Command { return &fsm.TenantUpsert{Tenant: *t, CAS: cas} },
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: n, CAS: cas} }}
 }
 
-func (s *Server) deleteTenant(c *call) (any, error) {
-	name := c.r.PathValue("tenant")
-	if err := c.id.CheckGlobalAdmin("tenants"); err != nil {
-		return nil, err
-	}
-	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.TenantDelete{Name: name, CAS: cas} })
-}
-
+// listTeams and getTeam show the teams of the tenant in the path
+// (which the caller must be in) that the caller may read.
 func (s *Server) listTeams(c *call) (any, error) {
 	tenant := c.r.PathValue("tenant")
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	teams, err := txn.TeamsByTenant(tenant)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.Team, 0, len(teams))
-	for _, t := range teams {
-		if c.id.CheckReadTeam(t) == nil {
-			out = append(out, t)
-		}
-	}
-	return out, nil
+	return readList(c, func(r *state.ReadTxn) ([]*structs.Team, error) { return r.TeamsByTenant(tenant) },
+		allowedBy(c.id.CheckReadTeam))
 }
 
 func (s *Server) getTeam(c *call) (any, error) {
-	tenant := c.r.PathValue("tenant")
+	tenant, name := c.r.PathValue("tenant"), c.r.PathValue("team")
 	if err := c.id.CheckReadTenant(tenant); err != nil {
 		return nil, err
 	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	t, err := txn.Team(tenant, c.r.PathValue("team"))
-	if err != nil {
-		return nil, err
-	}
-	return t, c.id.CheckReadTeam(t)
+	return readOne(c, func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) },
+		func(_ *state.ReadTxn, t *structs.Team) error { return c.id.CheckReadTeam(t) })
 }
 
 func (s *Server) putTeam(c *call) (any, error) {
@@ -161,9 +86,72 @@ func (s *Server) putTeam(c *call) (any, error) {
 			if err := c.id.CheckWriteTeam(old, next); err != nil {
 				return nil, err
 			}
-			return &fsm.TeamUpsert{Team: *next, CAS: cas}, nil
+			cmd := &fsm.TeamUpsert{Team: *next, CAS: cas}
+			if next.Members != nil { // listed: exactly these (see structs.Team)
+				cmd.SetMembers = true
+				// update read linearizably: the users are current too.
+				cmd.MemberCAS, err = c.membershipChanges(s.reads.Store().Read(), next)
+			}
+			return cmd, err
 		})
 	return next, err
+}
+
+// membershipChanges checks a write making team t's members exactly
+// t.Members: membership is kept on the users (User.Teams), so each user
+// whose membership it changes is a user changed, which the caller must be
+// allowed (CheckWriteUser) — a team administrator cannot pull a stranger
+// into their team, and so under their management. It returns the modify
+// index of each such user, the precondition of the write
+// (fsm.TeamUpsert.MemberCAS). A name that is not a user of the team's
+// tenant is refused alike, whether or not such a user exists elsewhere.
+func (c *call) membershipChanges(txn *state.ReadTxn, t *structs.Team) (map[string]uint64, error) {
+	cas := map[string]uint64{}
+	change := func(u *structs.User, join bool) error {
+		next := u.Copy()
+		if join {
+			next.Teams = append(next.Teams, t.Name)
+		} else {
+			next.Teams = slices.DeleteFunc(next.Teams, func(n string) bool { return n == t.Name })
+		}
+		cas[u.Username] = u.ModifyIndex
+		return c.id.CheckWriteUser(u, next)
+	}
+	for i, name := range t.Members {
+		if slices.Contains(t.Members[:i], name) {
+			return nil, invalid("team %q: member %q listed twice", t.Name, name)
+		}
+		u, err := txn.User(name)
+		if errors.Is(err, structs.ErrNotFound) || (err == nil && u.Tenant != t.Tenant) {
+			return nil, invalid("team %q: unknown user %q of tenant %q", t.Name, name, t.Tenant)
+		} else if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(u.Teams, t.Name) {
+			if err := change(u, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	current, err := txn.Team(t.Tenant, t.Name)
+	if errors.Is(err, structs.ErrNotFound) {
+		return cas, nil
+	} else if err != nil {
+		return nil, err
+	}
+	for _, name := range current.Members {
+		if slices.Contains(t.Members, name) {
+			continue
+		}
+		u, err := txn.User(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := change(u, false); err != nil {
+			return nil, err
+		}
+	}
+	return cas, nil
 }
 
 func (s *Server) deleteTeam(c *call) (any, error) {
@@ -174,211 +162,7 @@ func (s *Server) deleteTeam(c *call) (any, error) {
 	return deleteChecked(c, "team", name,
 		func(r *state.ReadTxn) (*structs.Team, error) { return r.Team(tenant, name) },
 		func(old *structs.Team) error { return c.id.CheckWriteTeam(old, nil) },
-		func(cas structs.CAS) fsm.Command { return &fsm.TeamDelete{Tenant: tenant, Name: name, CAS: cas} })
-}
-
-func (s *Server) listUsers(c *call) (any, error) {
-	tenant := c.r.URL.Query().Get("tenant")
-	if tenant != "" {
-		if err := c.id.CheckReadTenant(tenant); err != nil {
-			return nil, err
-		}
-	} else if !c.id.IsGlobalAdmin() {
-		tenant = c.id.Tenant
-	}
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	var all []*structs.User
-	if tenant == "" {
-		all, err = txn.Users()
-	} else {
-		all, err = txn.UsersByTenant(tenant)
-	}
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*structs.UserView, 0, len(all))
-	for _, u := range all {
-		if c.id.CheckReadUser(u) == nil {
-			out = append(out, structs.NewUserView(u))
-		}
-	}
-	return out, nil
-}
-
-func (s *Server) getUser(c *call) (any, error) {
-	txn, err := c.view()
-	if err != nil {
-		return nil, err
-	}
-	u, err := txn.User(c.r.PathValue("username"))
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckReadUser(u); err != nil {
-		return nil, err
-	}
-	return structs.NewUserView(u), nil
-}
-
-func (s *Server) putUser(c *call) (any, error) {
-	name := c.r.PathValue("username")
-	spec, err := decodeUserSpec(c.body())
-	if err != nil {
-		return nil, err
-	}
-	want, err := c.casQuery()
-	if err != nil {
-		return nil, err
-	}
-	// The stored user's API keys and password hash are kept: write only
-	// if it is still the user read, else read again (a key created
-	// meanwhile must not be dropped).
-	var next *structs.User
-	var hash string // of spec.Password, computed once
-	err = update(c, want, "user", name,
-		func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
-		func(old *structs.User, cas structs.CAS) (fsm.Command, error) {
-			next = &structs.User{Username: name, Tenant: spec.Tenant, Email: spec.Email, Teams: spec.Teams,
-				Groups: spec.Groups, Role: spec.Role, Identity: spec.Identity, Disabled: spec.Disabled}
-			if old != nil {
-				next.APIKeys, next.PasswordHash = old.APIKeys, old.PasswordHash
-			}
-			if err := next.Validate(); err != nil {
-				return nil, err
-			}
-			// update read linearizably: the teams may have just been made.
-			if err := checkTeamsExist(s.b.Store().Read(), next.Tenant, next.Teams); err != nil {
-				return nil, err
-			}
-			if err := c.id.CheckWriteUser(old, next); err != nil {
-				return nil, err
-			}
-			if spec.Password != "" {
-				if hash == "" {
-					var err error
-					if hash, err = auth.HashPassword(spec.Password, s.authn.BcryptCost()); err != nil {
-						return nil, err
-					}
-				}
-				next.PasswordHash = hash
-			}
-			return &fsm.UserUpsert{User: *next, CAS: cas}, nil
+		func(cas structs.CAS) fsm.Command {
+			return &fsm.TeamDelete{Tenant: tenant, Name: name, CAS: cas, DropMembers: true}
 		})
-	if err != nil {
-		return nil, err
-	}
-	return structs.NewUserView(next), nil
-}
-
-func checkTeamsExist(txn *state.ReadTxn, tenant string, teams []string) error {
-	for i, t := range teams {
-		if slices.Contains(teams[:i], t) {
-			return invalid("team %q listed twice", t)
-		}
-		if _, err := txn.Team(tenant, t); err != nil {
-			if errors.Is(err, structs.ErrNotFound) {
-				return invalid("unknown team %q of tenant %q", t, tenant)
-			}
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Server) deleteUser(c *call) (any, error) {
-	name := c.r.PathValue("username")
-	return deleteChecked(c, "user", name, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
-		func(old *structs.User) error { return c.id.CheckWriteUser(old, nil) },
-		func(cas structs.CAS) fsm.Command { return &fsm.UserDelete{Username: name, CAS: cas} })
-}
-
-// keyOwner returns the user named in the path, read linearizably (a key
-// just created shows), once the caller may manage their keys.
-func (c *call) keyOwner() (*structs.User, error) {
-	name := c.r.PathValue("username")
-	u, err := current(c, func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) })
-	if err != nil {
-		return nil, err
-	}
-	return u, c.id.CheckUserKeys(u)
-}
-
-func (s *Server) listAPIKeys(c *call) (any, error) {
-	u, err := c.keyOwner()
-	if err != nil {
-		return nil, err
-	}
-	return structs.NewUserView(u).APIKeys, nil
-}
-
-// updateKeys changes the API keys of the user named in the path, once the
-// caller may manage them, by read-modify-write (see update): edit changes
-// the keys of the user as read, or returns false when nothing is left to
-// change. Two requests changing one user's keys at once both take effect.
-func (c *call) updateKeys(edit func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error)) error {
-	name := c.r.PathValue("username")
-	return update(c, nil, "user", name,
-		func(r *state.ReadTxn) (*structs.User, error) { return r.User(name) },
-		func(u *structs.User, cas structs.CAS) (fsm.Command, error) {
-			if u == nil {
-				return nil, structs.Errorf(structs.ErrNotFound, "user %q", name)
-			}
-			if err := c.id.CheckUserKeys(u); err != nil {
-				return nil, err
-			}
-			keys, changed, err := edit(u.APIKeys)
-			if err != nil || !changed {
-				return nil, err
-			}
-			u.APIKeys = keys
-			return &fsm.UserUpsert{User: *u, CAS: cas}, nil
-		})
-}
-
-func (s *Server) createAPIKey(c *call) (any, error) {
-	req, err := decodeAPIKeyRequest(c.body())
-	if errors.Is(err, errEmptyBody) {
-		req, err = &structs.APIKeyRequest{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	key, stored := auth.NewKey(auth.UserKeyPrefix, s.b.Now())
-	stored.Name = req.Name
-	err = c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
-		if slices.ContainsFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == stored.ID }) {
-			return nil, false, nil // an attempt whose reply was lost added it
-		}
-		return append(keys, stored), true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &structs.APIKeyCreated{
-		APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
-		Key:        key,
-	}, nil
-}
-
-func (s *Server) revokeAPIKey(c *call) (any, error) {
-	id := c.r.PathValue("id")
-	tried := false
-	err := c.updateKeys(func(keys []structs.APIKeyHash) ([]structs.APIKeyHash, bool, error) {
-		i := slices.IndexFunc(keys, func(k structs.APIKeyHash) bool { return k.ID == id })
-		switch {
-		case i < 0 && tried:
-			return nil, false, nil // gone: an earlier attempt (or a concurrent revoke) removed it
-		case i < 0:
-			return nil, false, structs.Errorf(structs.ErrNotFound, "api key %q of user %q", id, c.r.PathValue("username"))
-		}
-		tried = true
-		return slices.Delete(keys, i, i+1), true, nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return &structs.Deleted{Deleted: id}, nil
 }

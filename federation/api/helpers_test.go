@@ -25,7 +25,13 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
+	return newEnvWith(t, hubtest.Options{NoSync: true})
+}
+
+// newEnvWith is newEnv with the hub's options.
+func newEnvWith(t *testing.T, opts hubtest.Options) *env {
+	t.Helper()
+	c := hubtest.New(t, 1, opts)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.WaitReady(ctx); err != nil {

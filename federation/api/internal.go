@@ -40,10 +40,6 @@ type InternalReadIndexReply struct {
 	Index uint64 `json:"index"`
 }
 
-// kinds are the error kinds that travel between replicas.
-var kinds = [...]error{structs.ErrNotFound, structs.ErrConflict, structs.ErrInvalid,
-	structs.ErrForbidden, structs.ErrUnauthorized, structs.ErrNotLeader, structs.ErrUnavailable}
-
 // ErrorKindName names err's kind for the wire ("" if it has none).
 func ErrorKindName(err error) string {
 	if k := structs.KindOf(err); k != nil {
@@ -53,14 +49,12 @@ func ErrorKindName(err error) string {
 }
 
 // RemoteError rebuilds an error received from another replica: its text is
-// msg and errors.Is matches the kind named kind.
-func RemoteError(kind, msg string) error {
-	for _, k := range kinds {
-		if k.Error() == kind {
-			return &remoteError{kind: k, msg: msg}
-		}
+// msg and errors.Is matches kind (nil: no kind).
+func RemoteError(kind error, msg string) error {
+	if kind == nil {
+		return errors.New(msg)
 	}
-	return errors.New(msg)
+	return &remoteError{kind: kind, msg: msg}
 }
 
 type remoteError struct {
@@ -76,7 +70,7 @@ func (s *Server) internalApply(c *call) (any, error) {
 	if err != nil {
 		return nil, decodeError(err)
 	}
-	val, index, err := s.b.ApplyInternal(c.r.Context(), cmd)
+	val, index, err := s.internal.ApplyInternal(c.r.Context(), cmd)
 	if index == 0 {
 		if err != nil {
 			return nil, err
@@ -97,7 +91,7 @@ func (s *Server) internalApply(c *call) (any, error) {
 }
 
 func (s *Server) internalReadIndex(c *call) (any, error) {
-	index, err := s.b.ReadIndexInternal(c.r.Context())
+	index, err := s.internal.ReadIndexInternal(c.r.Context())
 	if err != nil {
 		return nil, err
 	}

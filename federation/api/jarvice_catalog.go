@@ -7,6 +7,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // jarviceAppEntry is one app as /jarvice/apps lists it.
@@ -35,14 +36,14 @@ func (s *Server) jarviceApps(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.b.Store().Read().Apps()
+	all, err := s.reads.Store().Read().Apps()
 	if err != nil {
 		return nil, err
 	}
 	name := a.Get("name")
 	out := map[string]structs.JarviceApp{}
 	for _, app := range all {
-		if (name != "" && app.Name != name) || c.id.CheckUseApp(app) != nil || (version > 0 && appDefVersion(app) != version) {
+		if (name != "" && app.Name != name) || access.AppVisible(c.id.Access(), app) != nil || (version > 0 && appDefVersion(app) != version) {
 			continue
 		}
 		e, err := jarviceAppEntry(app)
@@ -71,7 +72,7 @@ func (s *Server) jarviceAppDef(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.id.CheckUseApp(app); err != nil {
+	if err := access.AppVisible(c.id.Access(), app); err != nil {
 		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
 	}
 	doc, err := appdef.Document(&app.AppDef)
@@ -89,14 +90,14 @@ func (s *Server) jarviceMachines(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	txn := s.b.Store().Read()
+	txn := s.reads.Store().Read()
 	zone, zoned := "", false
 	if vn := a.Get("vault"); vn != "" {
 		v, err := txn.Vault(c.id.Tenant, vn)
 		if err != nil {
 			return nil, err
 		}
-		if err := c.id.CheckReadVault(v); err != nil {
+		if err := access.VaultVisible(c.id.Access(), v); err != nil {
 			return nil, err
 		}
 		zone, zoned = v.Zone, v.Zone != ""
@@ -108,7 +109,7 @@ func (s *Server) jarviceMachines(c *call) (any, error) {
 	name := a.Get("name")
 	out := map[string]*structs.MachineType{}
 	for _, m := range all {
-		if (name != "" && m.Name != name) || c.id.CheckUseMachineType(m) != nil {
+		if (name != "" && m.Name != name) || access.MachineTypeUsable(c.id.Access(), m) != nil {
 			continue
 		}
 		if zoned {
@@ -146,7 +147,7 @@ func (s *Server) jarviceTeamUsers(c *call) (any, error) {
 	if _, err := s.jarviceLogin(c); err != nil {
 		return nil, err
 	}
-	txn := s.b.Store().Read()
+	txn := s.reads.Store().Read()
 	teams, err := txn.TeamsByTenant(c.id.Tenant)
 	if err != nil {
 		return nil, err
@@ -181,7 +182,7 @@ func (s *Server) jarviceProjects(c *call) (any, error) {
 	if err := c.id.CheckGlobalAdmin("projects"); err != nil {
 		return nil, err
 	}
-	jobs, _, err := s.b.Store().Read().ListJobs(state.JobFilter{})
+	jobs, _, err := s.reads.Store().Read().ListJobs(state.JobFilter{})
 	if err != nil {
 		return nil, err
 	}
@@ -206,11 +207,11 @@ func (s *Server) jarviceVault(c *call) (any, error) {
 	if vn == "" {
 		return nil, invalid("vault is required")
 	}
-	v, err := s.b.Store().Read().Vault(c.id.Tenant, vn)
+	v, err := s.reads.Store().Read().Vault(c.id.Tenant, vn)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.id.CheckReadVault(v); err != nil {
+	if err := access.VaultVisible(c.id.Access(), v); err != nil {
 		return nil, err
 	}
 	return [][]any{}, nil
@@ -233,7 +234,7 @@ func (s *Server) jarviceHistory(c *call) (any, error) {
 func (s *Server) jarviceLive(*call) (any, error) { return map[string]any{"status": "live"}, nil }
 
 func (s *Server) jarviceReady(c *call) (any, error) {
-	if s.b.Leader() == "" {
+	if s.leader.Leader() == "" {
 		return nil, structs.Errorf(structs.ErrUnavailable, "no leader known")
 	}
 	return map[string]any{"status": map[string]any{"ready": true}}, nil

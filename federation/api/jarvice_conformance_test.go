@@ -80,7 +80,7 @@ func TestJarviceAPIConformance(t *testing.T) {
 	alice := seedSmall(e)
 	ctx := e.ctx()
 	a := e.admin
-	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "ta", Name: "t1", Members: []string{"alice", "lead"}, Admins: []string{"lead"}}))
+	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "ta", Name: "t1", Members: []string{"alice"}, Admins: []string{"lead"}}))
 	e.must(a.PutUser(ctx, "lead", &structs.UserSpec{Tenant: "ta", Role: structs.RoleTeamAdmin, Teams: []string{"t1"}}))
 	lead := value[*structs.APIKeyCreated](t)(a.CreateAPIKey(ctx, "lead", "")).Key
 	e.must(a.PutVault(ctx, &structs.Vault{Tenant: "ta", Name: "va", Kind: structs.VaultFile, AccessMode: structs.AccessRWX}))

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -33,14 +33,14 @@ func (s *Server) jobMAC(j *structs.Job) string {
 }
 
 // jobKeyIdentity authenticates username with a job-scoped key.
-func (s *Server) jobKeyIdentity(username, key string) (*auth.Identity, error) {
+func (s *Server) jobKeyIdentity(username, key string) (*authz.Identity, error) {
 	bad := structs.Errorf(structs.ErrUnauthorized, "invalid api key")
 	num, mac, ok := strings.Cut(strings.TrimPrefix(key, JobKeyPrefix), "_")
 	n, err := strconv.ParseUint(num, 10, 64)
 	if !ok || err != nil || len(s.secret) == 0 {
 		return nil, bad
 	}
-	j, err := s.b.Store().Read().JobByNumber(n)
+	j, err := s.reads.Store().Read().JobByNumber(n)
 	if err != nil || j.Owner != username || j.State.IsTerminal() ||
 		!hmac.Equal([]byte(mac), []byte(s.jobMAC(j))) {
 		return nil, bad

@@ -54,7 +54,7 @@ func (s *Server) jarviceJobList(c *call, team bool) (any, error) {
 		}
 		return j.Owner == id.Username || (team && j.Team != "" && id.AdminsTeam(j.Tenant, j.Team))
 	}}
-	jobs, _, err := s.b.Store().Read().ListJobs(f)
+	jobs, _, err := s.reads.Store().Read().ListJobs(f)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +71,7 @@ func (s *Server) jarviceInfo(c *call) (any, error) {
 		return nil, err
 	}
 	info := &structs.JarviceJobInfo{Actions: map[string]map[string]string{}}
-	if app, err := s.b.Store().Read().AppRef(j.App); err == nil && app.AppDef.Description != "" {
+	if app, err := s.reads.Store().Read().AppRef(j.App); err == nil && app.AppDef.Description != "" {
 		about := app.AppDef.Description
 		info.About = &about
 	}

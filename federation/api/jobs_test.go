@@ -51,7 +51,7 @@ func TestJobWatchAndAgentFlow(t *testing.T) {
 		t.Fatalf("assignments before placement = %+v", a.Assignments)
 	}
 	// Placement is another engineer's; assign the job as it would.
-	if _, err := e.c.Hub(0).Write(ctx, &fsm.JobAssign{ID: j.ID, Cluster: "east", Time: time.Now()}); err != nil {
+	if _, err := e.c.Hub(0).Write(ctx, &fsm.JobAssignment{ID: j.ID, Cluster: "east", Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	a = value[*structs.AssignmentList](t)(agent.Assignments(ctx, "east", client.AssignmentQuery{Index: a.Index, Wait: 10 * time.Second}))

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -39,17 +38,10 @@ func (c *stoppedClock) add(d time.Duration) {
 func limitedEnv(t *testing.T, l api.Limits) (*env, *stoppedClock) {
 	t.Helper()
 	clock := &stoppedClock{t: time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)}
-	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
+	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
 		cfg.Limits = &l
 		cfg.Now = clock.now
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if _, err := c.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, c: c, url: c.URL(0), keys: map[string]string{"global": c.AdminKey}}
-	e.admin = e.client(c.AdminKey)
 	return e, clock
 }
 

@@ -19,7 +19,7 @@ func TestSelfServiceApps(t *testing.T) {
 	alice := e.client(seedSmall(e))
 	ctx := e.ctx()
 	a := e.admin
-	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "ta", Name: "t1", Members: []string{"alice", "lead"}, Admins: []string{"lead"}}))
+	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "ta", Name: "t1", Members: []string{"alice"}, Admins: []string{"lead"}}))
 	users := map[string]*structs.UserSpec{
 		"lead":  {Tenant: "ta", Role: structs.RoleTeamAdmin, Teams: []string{"t1"}},
 		"carol": {Tenant: "ta", Role: structs.RoleUser},

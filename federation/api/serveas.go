@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 )
 
 // asKey is the context key of an identity authenticated before the API
@@ -18,13 +18,13 @@ type asKey struct{}
 // a credential of its own. Internal endpoints ignore id and still require
 // the replicas' secret. The caller's request rate is limited as for any
 // user.
-func (s *Server) ServeAs(w http.ResponseWriter, r *http.Request, id *auth.Identity) {
+func (s *Server) ServeAs(w http.ResponseWriter, r *http.Request, id *authz.Identity) {
 	r.Header.Del("Authorization")
 	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), asKey{}, id)))
 }
 
 // preAuthenticated returns the identity ServeAs attached to r, if any.
-func preAuthenticated(r *http.Request) (*auth.Identity, bool) {
-	id, ok := r.Context().Value(asKey{}).(*auth.Identity)
+func preAuthenticated(r *http.Request) (*authz.Identity, bool) {
+	id, ok := r.Context().Value(asKey{}).(*authz.Identity)
 	return id, ok && id != nil
 }

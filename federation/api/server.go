@@ -12,66 +12,27 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
-	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
-
-// Backend is the replicated hub behind the API. Errors are typed
-// (structs kinds); ErrNotLeader and ErrUnavailable mean the hub could not
-// reach a leader in time.
-type Backend interface {
-	// Store is the replica's local state.
-	Store() *state.Store
-	// Write logs cmd through raft (forwarding to the leader, retrying on
-	// leader changes) and returns the command's result.
-	Write(ctx context.Context, cmd fsm.Command) (any, error)
-	// SubmitJob validates, admits and logs a new job, idempotently by ID.
-	SubmitJob(ctx context.Context, j *structs.Job) (*structs.Job, error)
-	// CancelJob cancels (or terminates, once started) a job, idempotently.
-	CancelJob(ctx context.Context, id, reason string) (*structs.Job, error)
-	// ReportClusterStatus records an agent's heartbeat and job reports.
-	ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error)
-	// ConsistentRead returns once the local store reflects every write
-	// acknowledged before the call (a linearizable read follows).
-	ConsistentRead(ctx context.Context) error
-	// Leader is the current leader's raft id, "" when none is known.
-	Leader() string
-	// LeaderAPI is the current leader's API base URL, "" when unknown.
-	LeaderAPI() string
-	// ApplyInternal applies an encoded command on this replica, which must
-	// lead. index > 0 means the command was committed; err is then the
-	// state machine's verdict.
-	ApplyInternal(ctx context.Context, cmd []byte) (result any, index uint64, err error)
-	// ReadIndexInternal confirms leadership and returns the index a
-	// replica must have applied to serve a linearizable read.
-	ReadIndexInternal(ctx context.Context) (uint64, error)
-	// Now is the hub's clock.
-	Now() time.Time
-
-	// Replicas lists the hub's replicas: the replica directory merged with
-	// the raft configuration as this replica knows it.
-	Replicas(ctx context.Context) ([]*structs.ReplicaStatus, error)
-	// JoinReplica adds a replica to the cluster (as a non-voter when
-	// req.Learner, else as a voter) and lists it in the replica directory,
-	// idempotently. Unless leaderOnly, a follower
-	// forwards the request to the leader; with it, a follower refuses
-	// (ErrNotLeader).
-	JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderOnly bool) (*structs.ReplicaJoined, error)
-	// RemoveReplica removes a replica from the raft configuration and the
-	// directory; ErrNotFound for an unknown id, ErrConflict for the last
-	// voter. leaderOnly as for JoinReplica.
-	RemoveReplica(ctx context.Context, id string, leaderOnly bool) error
-}
 
 // DefaultMaxBodyBytes bounds request bodies unless Config says otherwise.
 const DefaultMaxBodyBytes = 1 << 20
 
 // Config configures a Server.
 type Config struct {
-	Backend Backend
-	Auth    *auth.Authenticator
+	// The replica behind the API (see Reads and the other interfaces).
+	Reads      Reads
+	Writes     Writes
+	Jobs       Jobs
+	Leadership Leadership
+	Internal   Internal
+	Membership Membership
+	// Now is the hub's clock (stamps keys, paces rate limits and watches).
+	Now  func() time.Time
+	Auth *auth.Authenticator
 	// InternalSecret authenticates other replicas on /internal/v1/...;
 	// empty disables those endpoints.
 	InternalSecret string
@@ -93,12 +54,18 @@ type Config struct {
 	// KeyUsed, if set, is told of every successful request a user API key
 	// authenticated, before the reply (it records last-used times; a
 	// refused request records nothing, so it changes no state).
-	KeyUsed func(ctx context.Context, id *auth.Identity)
+	KeyUsed func(ctx context.Context, id *authz.Identity)
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	b        Backend
+	reads    Reads
+	writes   Writes
+	jobs     Jobs
+	leader   Leadership
+	internal Internal
+	members  Membership
+	now      func() time.Time
 	authn    *auth.Authenticator
 	secret   []byte
 	peerCert bool
@@ -112,12 +79,13 @@ type Server struct {
 	log  *slog.Logger
 	mux  *http.ServeMux
 	// keyUsed is Config.KeyUsed, or a no-op.
-	keyUsed func(context.Context, *auth.Identity)
+	keyUsed func(context.Context, *authz.Identity)
 }
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{b: cfg.Backend, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
+	s := &Server{reads: cfg.Reads, writes: cfg.Writes, jobs: cfg.Jobs, leader: cfg.Leadership,
+		internal: cfg.Internal, members: cfg.Membership, now: cfg.Now, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
 		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
 		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
@@ -127,15 +95,15 @@ func New(cfg Config) *Server {
 	if cfg.Limits != nil {
 		limits = *cfg.Limits
 	}
-	s.limits = newLimiter(limits, cfg.Backend.Now)
+	s.limits = newLimiter(limits, cfg.Now)
 	s.wall = time.Now
-	s.unknown = newUnknownKeys(cfg.Backend.Now)
+	s.unknown = newUnknownKeys(cfg.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.keyUsed = cfg.KeyUsed
 	if s.keyUsed == nil {
-		s.keyUsed = func(context.Context, *auth.Identity) {}
+		s.keyUsed = func(context.Context, *authz.Identity) {}
 	}
 	s.routes()
 	return s
@@ -144,14 +112,14 @@ func New(cfg Config) *Server {
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
-// access is who may call an endpoint, checked before the handler runs.
-type access int
+// audience is who may call an endpoint, checked before the handler runs.
+type audience int
 
 const (
-	public   access = iota // no credentials (health; JARVICE checks its own)
-	anyone                 // a user or an agent
-	users                  // a user
-	internal               // another replica (shared secret)
+	public   audience = iota // no credentials (health; JARVICE checks its own)
+	anyone                   // a user or an agent
+	users                    // a user
+	internal                 // another replica (shared secret)
 )
 
 // call is one request being handled.
@@ -159,7 +127,7 @@ type call struct {
 	s  *Server
 	w  http.ResponseWriter
 	r  *http.Request
-	id *auth.Identity
+	id *authz.Identity
 	// written holds the raft indexes of the object the call's last upsert
 	// stored.
 	written *structs.RaftIndex
@@ -173,11 +141,11 @@ type rawReply struct {
 	body        []byte
 }
 
-// handle registers h for pattern behind the access check.
-func (s *Server) handle(pattern string, a access, h handler) {
+// handle registers h for pattern behind the audience check.
+func (s *Server) handle(pattern string, a audience, h handler) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if a != internal {
-			if l := s.b.LeaderAPI(); l != "" {
+			if l := s.leader.LeaderAPI(); l != "" {
 				w.Header().Set(LeaderHeader, l)
 			}
 		}
@@ -206,7 +174,7 @@ func (s *Server) handle(pattern string, a access, h handler) {
 	})
 }
 
-func (s *Server) admit(c *call, a access) (any, error) {
+func (s *Server) admit(c *call, a audience) (any, error) {
 	switch a {
 	case anyone, users:
 		if id, ok := preAuthenticated(c.r); ok {
@@ -219,7 +187,7 @@ func (s *Server) admit(c *call, a access) (any, error) {
 			c.id = id
 			return nil, nil
 		}
-		id, err := c.login(c.r.Header.Get("Authorization"), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
+		id, err := c.login(c.r.Header.Get("Authorization"), func() (*authz.Identity, error) { return s.authn.Request(c.r) })
 		if err != nil {
 			return nil, err
 		}
@@ -252,14 +220,14 @@ func (s *Server) admit(c *call, a access) (any, error) {
 // leader) and is then remembered as unknown for a short while, so that
 // repeated bad keys cost no linearizable read each; a failure counts
 // against the address, a success against the caller's rate.
-func (c *call) login(cred string, authn func() (*auth.Identity, error)) (*auth.Identity, error) {
+func (c *call) login(cred string, authn func() (*authz.Identity, error)) (*authz.Identity, error) {
 	s := c.s
 	if err := s.limits.beforeAuth(c.r); err != nil {
 		return nil, err
 	}
 	id, err := authn()
 	if errors.Is(err, auth.ErrUnknownKey) && !s.unknown.has(cred) {
-		if cerr := s.b.ConsistentRead(c.r.Context()); cerr == nil {
+		if cerr := s.reads.ConsistentRead(c.r.Context()); cerr == nil {
 			if id, err = authn(); errors.Is(err, auth.ErrUnknownKey) {
 				s.unknown.add(cred)
 			}
@@ -314,12 +282,12 @@ func (c *call) view() (*state.ReadTxn, error) {
 			return nil, invalid("consistent: want true or false")
 		}
 		if on {
-			if err := c.s.b.ConsistentRead(c.r.Context()); err != nil {
+			if err := c.s.reads.ConsistentRead(c.r.Context()); err != nil {
 				return nil, err
 			}
 		}
 	}
-	return c.s.b.Store().Read(), nil
+	return c.s.reads.Store().Read(), nil
 }
 
 func (s *Server) healthz(*call) (any, error) {
@@ -327,7 +295,7 @@ func (s *Server) healthz(*call) (any, error) {
 }
 
 func (s *Server) readyz(*call) (any, error) {
-	leader := s.b.Leader()
+	leader := s.leader.Leader()
 	if leader == "" {
 		return nil, structs.Errorf(structs.ErrUnavailable, "no leader known")
 	}
@@ -335,7 +303,7 @@ func (s *Server) readyz(*call) (any, error) {
 }
 
 func (s *Server) notFound(c *call) (any, error) {
-	return nil, structs.Errorf(structs.ErrNotFound, "%s %s: no such endpoint", c.r.Method, c.r.URL.Path)
+	return nil, &noEndpointError{method: c.r.Method, path: c.r.URL.Path}
 }
 
 // replyIndexes gives the object a PUT replies with the raft indexes its

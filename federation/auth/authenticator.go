@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"golang.org/x/crypto/bcrypt"
@@ -117,7 +118,7 @@ var ErrUnknownKey error = &structs.Error{Kind: structs.ErrUnauthorized, Msg: "in
 
 // Request authenticates an HTTP request by its Authorization header:
 // "Bearer <api key or agent key>" or Basic username and password.
-func (a *Authenticator) Request(r *http.Request) (*Identity, error) {
+func (a *Authenticator) Request(r *http.Request) (*authz.Identity, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, unauthorized("missing credentials")
@@ -132,7 +133,7 @@ func (a *Authenticator) Request(r *http.Request) (*Identity, error) {
 }
 
 // Key authenticates a user API key, an agent key or the bootstrap key.
-func (a *Authenticator) Key(key string) (*Identity, error) {
+func (a *Authenticator) Key(key string) (*authz.Identity, error) {
 	txn := a.store.Read()
 	if a.isBootKey(key) {
 		// Once the bootstrap administrator is stored, the record decides:
@@ -170,14 +171,14 @@ func (a *Authenticator) Key(key string) (*Identity, error) {
 			return nil, ErrUnknownKey
 		}
 		if err == nil && c.AgentKey.ID == id && c.AgentKey.Matches(key) {
-			return &Identity{Cluster: c.Name}, nil
+			return &authz.Identity{Cluster: c.Name}, nil
 		}
 	}
 	return nil, unauthorized("invalid api key")
 }
 
 // UserKey authenticates a JARVICE-style username and API key pair.
-func (a *Authenticator) UserKey(username, key string) (*Identity, error) {
+func (a *Authenticator) UserKey(username, key string) (*authz.Identity, error) {
 	if username == "" || key == "" {
 		return nil, unauthorized("missing username or apikey")
 	}
@@ -193,7 +194,7 @@ func (a *Authenticator) UserKey(username, key string) (*Identity, error) {
 
 // Password authenticates a username and password (a bcrypt comparison:
 // use API keys for frequent requests).
-func (a *Authenticator) Password(username, password string) (*Identity, error) {
+func (a *Authenticator) Password(username, password string) (*authz.Identity, error) {
 	txn := a.store.Read()
 	u, err := txn.User(username)
 	if err != nil || u.PasswordHash == "" {
@@ -214,12 +215,12 @@ func (a *Authenticator) isBootKey(key string) bool {
 	return subtle.ConstantTimeCompare(sum[:], a.bootKey[:]) == 1
 }
 
-func (a *Authenticator) bootIdentity() *Identity {
-	return &Identity{Username: a.bootUser, Tenant: a.system, Role: structs.RoleAdmin, Global: true}
+func (a *Authenticator) bootIdentity() *authz.Identity {
+	return &authz.Identity{Username: a.bootUser, Tenant: a.system, Role: structs.RoleAdmin, Global: true}
 }
 
 // identityOf builds the identity of a stored user.
-func identityOf(txn *state.ReadTxn, u *structs.User, system string) (*Identity, error) {
+func identityOf(txn *state.ReadTxn, u *structs.User, system string) (*authz.Identity, error) {
 	if u.Disabled {
 		return nil, unauthorized("account disabled")
 	}
@@ -227,7 +228,7 @@ func identityOf(txn *state.ReadTxn, u *structs.User, system string) (*Identity, 
 	if err != nil || t.Disabled {
 		return nil, unauthorized("tenant disabled or unknown")
 	}
-	id := &Identity{
+	id := &authz.Identity{
 		Username: u.Username, Tenant: u.Tenant, Role: u.Role, Teams: u.Teams, Groups: u.Groups,
 		Global: u.Role == structs.RoleAdmin && u.Tenant == system,
 	}
@@ -250,7 +251,7 @@ func identityOf(txn *state.ReadTxn, u *structs.User, system string) (*Identity, 
 
 // UserIdentity is the identity of a stored, enabled user, for callers that
 // authenticated the user by other means (a job-scoped key).
-func (a *Authenticator) UserIdentity(username string) (*Identity, error) {
+func (a *Authenticator) UserIdentity(username string) (*authz.Identity, error) {
 	txn := a.store.Read()
 	u, err := txn.User(username)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -28,7 +29,7 @@ func NewSession(created time.Time, ttl time.Duration) (key string, stored struct
 // Session authenticates a portal session key at now. A well-formed key
 // whose id this replica does not know yields ErrUnknownKey (the replica
 // may lag the write that made it).
-func (a *Authenticator) Session(key string, now time.Time) (*Identity, *structs.APIKeyHash, error) {
+func (a *Authenticator) Session(key string, now time.Time) (*authz.Identity, *structs.APIKeyHash, error) {
 	prefix, id, ok := ParseKey(key)
 	if !ok || prefix != SessionPrefix {
 		return nil, nil, unauthorized("invalid session")

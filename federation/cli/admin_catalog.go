@@ -21,10 +21,7 @@ import (
 
 func runMachineTypesApply(ctx context.Context, s *session, path, args []string) error {
 	return applyObjects(ctx, s, path, args, "machine type", (*structs.MachineType).Validate,
-		func(m *structs.MachineType) string { return m.Name },
-		func(cl *client.Client) func(context.Context, *structs.MachineType, ...client.WriteOption) (*structs.MachineType, error) {
-			return cl.PutMachineType
-		})
+		func(m *structs.MachineType) string { return m.Name }, (*client.Client).PutMachineType)
 }
 
 // nonNil wraps a validator so that a null list item is an error.
@@ -38,41 +35,21 @@ func nonNil[T any](validate func(*T) error) func(*T) error {
 }
 
 func runMachineTypesList(ctx context.Context, s *session, path, args []string) error {
-	if err := s.noArgs(path, args, nil); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	mts, err := cl.ListMachineTypes(ctx)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(mts), func() error {
-		rows := make([][]string, len(mts))
-		for i, m := range mts {
+	return listTable(ctx, s, path, args, []string{"NAME", "CLUSTER", "CORES", "GPUS", "RAM_GB", "SCALE", "PRICE", "DESCRIPTION"},
+		all((*client.Client).ListMachineTypes), func(m *structs.MachineType) []string {
 			scale := fmt.Sprintf("%d..%d", max(m.ScaleMin, 1), m.ScaleMax)
 			if m.ScaleMax == 0 {
 				scale = fmt.Sprintf("%d..", max(m.ScaleMin, 1))
 			}
-			rows[i] = []string{m.Name, dash(m.Cluster), strconv.Itoa(m.Cores), strconv.Itoa(m.GPUs),
+			return []string{m.Name, dash(m.Cluster), strconv.Itoa(m.Cores), strconv.Itoa(m.GPUs),
 				strconv.Itoa(m.RAM), scale, strconv.FormatFloat(m.Price, 'f', -1, 64), m.Description}
-		}
-		return s.table([]string{"NAME", "CLUSTER", "CORES", "GPUS", "RAM_GB", "SCALE", "PRICE", "DESCRIPTION"}, rows)
-	})
+		})
 }
 
 func runMachineTypesDelete(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return s.deleted("machine type", name, cl.DeleteMachineType(ctx, name))
+	return deleteNamed(ctx, s, path, args, "machine type", func(ctx context.Context, cl *client.Client, n string) error {
+		return cl.DeleteMachineType(ctx, n)
+	})
 }
 
 // Clusters.
@@ -122,11 +99,7 @@ func runClustersAdd(ctx context.Context, s *session, path, args []string) error 
 }
 
 func runClustersRotateKey(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
+	name, cl, err := s.namedClient(path, args, nil)
 	if err != nil {
 		return err
 	}
@@ -138,20 +111,13 @@ func runClustersRotateKey(ctx context.Context, s *session, path, args []string) 
 }
 
 func runClustersToken(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
+	name, cl, err := s.namedClient(path, args, nil)
 	if err != nil {
 		return err
 	}
 	k, err := cl.CreateBootstrapToken(ctx, name)
-	if err != nil {
-		return err
-	}
-	return s.show(k, func() error {
-		return s.line("bootstrap token of cluster %s (works once; give it to the agent with -bootstrap-token-file):\n%s", name, k.Key)
+	return saved(s, k, err, func(k *structs.APIKeyCreated) string {
+		return fmt.Sprintf("bootstrap token of cluster %s (works once; give it to the agent with -bootstrap-token-file):\n%s", name, k.Key)
 	})
 }
 
@@ -167,20 +133,8 @@ func (s *session) agentKey(ctx context.Context, c *structs.Cluster) error {
 }
 
 func runClustersList(ctx context.Context, s *session, path, args []string) error {
-	if err := s.noArgs(path, args, nil); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	cs, err := cl.ListClusters(ctx)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(cs), func() error {
-		rows := make([][]string, len(cs))
-		for i, c := range cs {
+	return listTable(ctx, s, path, args, []string{"NAME", "ZONE", "STATUS", "LAST_HEARTBEAT", "FREE/TOTAL"},
+		all((*client.Client).ListClusters), func(c *structs.Cluster) []string {
 			status := string(c.Status)
 			if status == "" {
 				status = string(structs.ClusterUnknown)
@@ -189,22 +143,12 @@ func runClustersList(ctx context.Context, s *session, path, args []string) error
 			for _, mt := range slices.Sorted(maps.Keys(c.Capacity)) {
 				capa = append(capa, fmt.Sprintf("%s %d/%d", mt, c.Capacity[mt].Free, c.Capacity[mt].Total))
 			}
-			rows[i] = []string{c.Name, dash(c.Zone), status, dash(stamp(c.LastHeartbeat)), dash(strings.Join(capa, ", "))}
-		}
-		return s.table([]string{"NAME", "ZONE", "STATUS", "LAST_HEARTBEAT", "FREE/TOTAL"}, rows)
-	})
+			return []string{c.Name, dash(c.Zone), status, dash(stamp(c.LastHeartbeat)), dash(strings.Join(capa, ", "))}
+		})
 }
 
 func runClustersDelete(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return s.deleted("cluster", name, cl.DeleteCluster(ctx, name))
+	return deleteNamed(ctx, s, path, args, "cluster", func(ctx context.Context, cl *client.Client, n string) error { return cl.DeleteCluster(ctx, n) })
 }
 
 // Apps.
@@ -302,35 +246,13 @@ func slug(s string) string {
 }
 
 func runAppsList(ctx context.Context, s *session, path, args []string) error {
-	if err := s.noArgs(path, args, nil); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	apps, err := cl.ListApps(ctx)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(apps), func() error {
-		rows := make([][]string, len(apps))
-		for i, a := range apps {
-			rows[i] = []string{a.Name, string(a.Visibility), dash(a.Owner), dash(a.Image),
+	return listTable(ctx, s, path, args, []string{"NAME", "VISIBILITY", "OWNER", "IMAGE", "COMMANDS", "DESCRIPTION"},
+		all((*client.Client).ListApps), func(a *structs.App) []string {
+			return []string{a.Name, string(a.Visibility), dash(a.Owner), dash(a.Image),
 				dash(strings.Join(slices.Sorted(maps.Keys(a.AppDef.Commands)), ",")), a.AppDef.Description}
-		}
-		return s.table([]string{"NAME", "VISIBILITY", "OWNER", "IMAGE", "COMMANDS", "DESCRIPTION"}, rows)
-	})
+		})
 }
 
 func runAppsDelete(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return s.deleted("app", name, cl.DeleteApp(ctx, name))
+	return deleteNamed(ctx, s, path, args, "app", func(ctx context.Context, cl *client.Client, n string) error { return cl.DeleteApp(ctx, n) })
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -29,24 +30,14 @@ func tenantOr(ctx context.Context, cl *client.Client, tenant string) (string, er
 // Tenants.
 
 func runTenantsList(ctx context.Context, s *session, path, args []string) error {
-	if err := s.noArgs(path, args, nil); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	ts, err := cl.ListTenants(ctx)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(ts), func() error {
-		rows := make([][]string, len(ts))
-		for i, t := range ts {
-			rows[i] = []string{t.Name, yes(t.Isolated), yes(t.Disabled), t.Description}
-		}
-		return s.table([]string{"NAME", "ISOLATED", "DISABLED", "DESCRIPTION"}, rows)
-	})
+	return listTable(ctx, s, path, args, []string{"NAME", "ISOLATED", "DISABLED", "ID_RANGE", "DESCRIPTION"},
+		all((*client.Client).ListTenants), func(t *structs.Tenant) []string {
+			r := ""
+			if !t.IDRange.IsZero() {
+				r = t.IDRange.String()
+			}
+			return []string{t.Name, yes(t.Isolated), yes(t.Disabled), dash(r), t.Description}
+		})
 }
 
 func runTenantsAdd(ctx context.Context, s *session, path, args []string) error {
@@ -55,6 +46,7 @@ func runTenantsAdd(ctx context.Context, s *session, path, args []string) error {
 		fs.StringVar(&t.Description, "description", "", "description")
 		fs.BoolVar(&t.Isolated, "isolated", false, "keep its pods off nodes running other tenants' pods")
 		fs.BoolVar(&t.Disabled, "disabled", false, "disable the tenant")
+		fs.Var((*idRangeFlag)(&t.IDRange), "id-range", "uids and gids of its users, MIN-MAX (global administrators; unique across tenants)")
 	})
 	if err != nil {
 		return err
@@ -68,51 +60,20 @@ func runTenantsAdd(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	out, err := cl.PutTenant(ctx, &t)
-	if err != nil {
-		return err
-	}
-	return s.show(out, func() error { return s.line("tenant %s saved", out.Name) })
+	return saved(s, out, err, func(t *structs.Tenant) string { return "tenant " + t.Name + " saved" })
 }
 
 func runTenantsDelete(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return s.deleted("tenant", name, cl.DeleteTenant(ctx, name))
+	return deleteNamed(ctx, s, path, args, "tenant", func(ctx context.Context, cl *client.Client, n string) error { return cl.DeleteTenant(ctx, n) })
 }
 
 // Teams.
 
 func runTeamsList(ctx context.Context, s *session, path, args []string) error {
-	var tenant string
-	if err := s.noArgs(path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&tenant, "tenant", "", "tenant (default: your own)")
-	}); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	if tenant, err = tenantOr(ctx, cl, tenant); err != nil {
-		return err
-	}
-	ts, err := cl.ListTeams(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(ts), func() error {
-		rows := make([][]string, len(ts))
-		for i, t := range ts {
-			rows[i] = []string{t.Tenant, t.Name, dash(strings.Join(t.Members, ",")), dash(strings.Join(t.Admins, ","))}
-		}
-		return s.table([]string{"TENANT", "TEAM", "MEMBERS", "ADMINS"}, rows)
-	})
+	return listTable(ctx, s, path, args, []string{"TENANT", "TEAM", "MEMBERS", "ADMINS"},
+		ofTenant("tenant (default: your own)", true, (*client.Client).ListTeams), func(t *structs.Team) []string {
+			return []string{t.Tenant, t.Name, dash(strings.Join(t.Members, ",")), dash(strings.Join(t.Admins, ","))}
+		})
 }
 
 func runTeamsAdd(ctx context.Context, s *session, path, args []string) error {
@@ -120,73 +81,45 @@ func runTeamsAdd(ctx context.Context, s *session, path, args []string) error {
 	var members, admins listFlag
 	name, err := s.nameArg(path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&t.Tenant, "tenant", "", "tenant (default: your own)")
-		fs.Var(&members, "members", "members, comma-separated usernames")
+		fs.Var(&members, "members", "members, comma-separated usernames: exactly these (omitted: the members stay as they are)")
 		fs.Var(&admins, "admins", "team admins, comma-separated usernames")
 	})
 	if err != nil {
 		return err
 	}
 	t.Name, t.Members, t.Admins = name, members, admins
-	cl, err := s.client()
+	cl, err := s.tenantClient(ctx, &t.Tenant)
 	if err != nil {
-		return err
-	}
-	if t.Tenant, err = tenantOr(ctx, cl, t.Tenant); err != nil {
 		return err
 	}
 	if err := t.Validate(); err != nil {
 		return usageErr(err)
 	}
 	out, err := cl.PutTeam(ctx, &t)
-	if err != nil {
-		return err
-	}
-	return s.show(out, func() error { return s.line("team %s/%s saved", out.Tenant, out.Name) })
+	return saved(s, out, err, func(t *structs.Team) string { return fmt.Sprintf("team %s/%s saved", t.Tenant, t.Name) })
 }
 
 func runTeamsDelete(ctx context.Context, s *session, path, args []string) error {
-	var tenant string
-	name, err := s.nameArg(path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&tenant, "tenant", "", "tenant (default: your own)")
+	return deleteInTenant(ctx, s, path, args, "team", func(ctx context.Context, cl *client.Client, tenant, n string) error {
+		return cl.DeleteTeam(ctx, tenant, n)
 	})
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	if tenant, err = tenantOr(ctx, cl, tenant); err != nil {
-		return err
-	}
-	return s.deleted("team", tenant+"/"+name, cl.DeleteTeam(ctx, tenant, name))
 }
 
 // Users.
 
 func runUsersList(ctx context.Context, s *session, path, args []string) error {
-	var tenant string
-	if err := s.noArgs(path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&tenant, "tenant", "", "only users of this tenant")
-	}); err != nil {
-		return err
+	return listTable(ctx, s, path, args, []string{"USERNAME", "TENANT", "ROLE", "TEAMS", "UID", "KEYS", "DISABLED"},
+		ofTenant("only users of this tenant", false, (*client.Client).ListUsers), func(u *structs.UserView) []string {
+			return []string{u.Username, u.Tenant, string(u.Role), dash(strings.Join(u.Teams, ",")),
+				dash(uidText(u.Identity.UID)), strconv.Itoa(len(u.APIKeys)), yes(u.Disabled)}
+		})
+}
+
+func uidText(uid int) string {
+	if uid == 0 {
+		return ""
 	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	us, err := cl.ListUsers(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(us), func() error {
-		rows := make([][]string, len(us))
-		for i, u := range us {
-			rows[i] = []string{u.Username, u.Tenant, string(u.Role), dash(strings.Join(u.Teams, ",")),
-				strconv.Itoa(len(u.APIKeys)), yes(u.Disabled)}
-		}
-		return s.table([]string{"USERNAME", "TENANT", "ROLE", "TEAMS", "KEYS", "DISABLED"}, rows)
-	})
+	return strconv.Itoa(uid)
 }
 
 func runUsersAdd(ctx context.Context, s *session, path, args []string) error {
@@ -199,7 +132,7 @@ func runUsersAdd(ctx context.Context, s *session, path, args []string) error {
 		fs.StringVar(&spec.Email, "email", "", "email address")
 		fs.Var(&teams, "teams", "teams, comma-separated")
 		fs.Var(&groups, "groups", "groups granting access to apps, data and machine types, comma-separated")
-		fs.IntVar(&spec.Identity.UID, "uid", 0, "POSIX uid of the user's job processes")
+		fs.IntVar(&spec.Identity.UID, "uid", 0, "POSIX uid of the user's job processes (inside the tenant's id range)")
 		fs.IntVar(&spec.Identity.GID, "gid", 0, "POSIX gid of the user's job processes")
 		fs.StringVar(&spec.Identity.Group, "group", "", "POSIX group name")
 		fs.StringVar(&passwordFile, "password-file", "", "file holding the user's password (for portal login)")
@@ -230,33 +163,20 @@ func runUsersAdd(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	out, err := cl.PutUser(ctx, name, &spec)
-	if err != nil {
-		return err
-	}
-	return s.show(out, func() error { return s.line("user %s saved (tenant %s, role %s)", out.Username, out.Tenant, out.Role) })
+	return saved(s, out, err, func(u *structs.UserView) string {
+		return fmt.Sprintf("user %s saved (tenant %s, role %s)", u.Username, u.Tenant, u.Role)
+	})
 }
 
 func runUsersDelete(ctx context.Context, s *session, path, args []string) error {
-	name, err := s.nameArg(path, args, nil)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	return s.deleted("user", name, cl.DeleteUser(ctx, name))
+	return deleteNamed(ctx, s, path, args, "user", func(ctx context.Context, cl *client.Client, n string) error { return cl.DeleteUser(ctx, n) })
 }
 
 func runKeyCreate(ctx context.Context, s *session, path, args []string) error {
 	var keyName string
 	fs := s.flagSet("create")
 	fs.StringVar(&keyName, "name", "", "a name for the key")
-	pos, err := s.leaf(fs, path, "USERNAME", 1, 1, args)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
+	pos, cl, err := s.leafClient(fs, path, "USERNAME", 1, 1, args)
 	if err != nil {
 		return err
 	}
@@ -270,11 +190,7 @@ func runKeyCreate(ctx context.Context, s *session, path, args []string) error {
 }
 
 func runKeyList(ctx context.Context, s *session, path, args []string) error {
-	pos, err := s.leaf(s.flagSet("list"), path, "USERNAME", 1, 1, args)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
+	pos, cl, err := s.leafClient(s.flagSet("list"), path, "USERNAME", 1, 1, args)
 	if err != nil {
 		return err
 	}
@@ -282,21 +198,13 @@ func runKeyList(ctx context.Context, s *session, path, args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.show(orEmpty(keys), func() error {
-		rows := make([][]string, len(keys))
-		for i, k := range keys {
-			rows[i] = []string{k.ID, dash(k.Name), stamp(k.Created)}
-		}
-		return s.table([]string{"ID", "NAME", "CREATED"}, rows)
+	return showTable(s, keys, []string{"ID", "NAME", "CREATED"}, func(k structs.APIKeyInfo) []string {
+		return []string{k.ID, dash(k.Name), stamp(k.Created)}
 	})
 }
 
 func runKeyRevoke(ctx context.Context, s *session, path, args []string) error {
-	pos, err := s.leaf(s.flagSet("revoke"), path, "USERNAME KEY-ID", 2, 2, args)
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
+	pos, cl, err := s.leafClient(s.flagSet("revoke"), path, "USERNAME KEY-ID", 2, 2, args)
 	if err != nil {
 		return err
 	}
@@ -306,30 +214,10 @@ func runKeyRevoke(ctx context.Context, s *session, path, args []string) error {
 // Vaults.
 
 func runVaultsList(ctx context.Context, s *session, path, args []string) error {
-	var tenant string
-	if err := s.noArgs(path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&tenant, "tenant", "", "tenant (default: your own)")
-	}); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	if tenant, err = tenantOr(ctx, cl, tenant); err != nil {
-		return err
-	}
-	vs, err := cl.ListVaults(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	return s.show(orEmpty(vs), func() error {
-		rows := make([][]string, len(vs))
-		for i, v := range vs {
-			rows[i] = []string{v.Tenant, v.Name, string(v.Kind), string(v.AccessMode), dash(v.ClaimName), dash(v.Zone)}
-		}
-		return s.table([]string{"TENANT", "VAULT", "KIND", "ACCESS", "CLAIM", "ZONE"}, rows)
-	})
+	return listTable(ctx, s, path, args, []string{"TENANT", "VAULT", "KIND", "ACCESS", "CLAIM", "ZONE"},
+		ofTenant("tenant (default: your own)", true, (*client.Client).ListVaults), func(v *structs.Vault) []string {
+			return []string{v.Tenant, v.Name, string(v.Kind), string(v.AccessMode), dash(v.ClaimName), dash(v.Zone)}
+		})
 }
 
 func runVaultsAdd(ctx context.Context, s *session, path, args []string) error {
@@ -353,34 +241,16 @@ func runVaultsAdd(ctx context.Context, s *session, path, args []string) error {
 	if err := probe.Validate(); err != nil {
 		return usageErr(err)
 	}
-	cl, err := s.client()
+	cl, err := s.tenantClient(ctx, &v.Tenant)
 	if err != nil {
-		return err
-	}
-	if v.Tenant, err = tenantOr(ctx, cl, v.Tenant); err != nil {
 		return err
 	}
 	out, err := cl.PutVault(ctx, &v)
-	if err != nil {
-		return err
-	}
-	return s.show(out, func() error { return s.line("vault %s/%s saved", out.Tenant, out.Name) })
+	return saved(s, out, err, func(v *structs.Vault) string { return fmt.Sprintf("vault %s/%s saved", v.Tenant, v.Name) })
 }
 
 func runVaultsDelete(ctx context.Context, s *session, path, args []string) error {
-	var tenant string
-	name, err := s.nameArg(path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&tenant, "tenant", "", "tenant (default: your own)")
+	return deleteInTenant(ctx, s, path, args, "vault", func(ctx context.Context, cl *client.Client, tenant, n string) error {
+		return cl.DeleteVault(ctx, tenant, n)
 	})
-	if err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	if tenant, err = tenantOr(ctx, cl, tenant); err != nil {
-		return err
-	}
-	return s.deleted("vault", tenant+"/"+name, cl.DeleteVault(ctx, tenant, name))
 }

@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // cmd is a node of the command tree: a leaf runs, a group holds subs.
 type cmd struct {
 	name    string
 	summary string
-	run     func(ctx context.Context, s *session, path []string, args []string) error
+	run     runFunc
 	subs    []*cmd
 }
 
@@ -36,31 +39,16 @@ func commandTree() []*cmd {
 
 func adminTree() []*cmd {
 	return []*cmd{
-		{name: "tenants", summary: "tenants (payers)", subs: []*cmd{
-			{name: "list", summary: "list tenants", run: runTenantsList},
-			{name: "add", summary: "create or replace a tenant", run: runTenantsAdd},
-			{name: "delete", summary: "delete a tenant", run: runTenantsDelete},
-		}},
-		{name: "teams", summary: "teams of a tenant", subs: []*cmd{
-			{name: "list", summary: "list teams", run: runTeamsList},
-			{name: "add", summary: "create or replace a team", run: runTeamsAdd},
-			{name: "delete", summary: "delete a team", run: runTeamsDelete},
-		}},
-		{name: "users", summary: "users and their API keys", subs: []*cmd{
-			{name: "list", summary: "list users", run: runUsersList},
-			{name: "add", summary: "create or replace a user", run: runUsersAdd},
-			{name: "delete", summary: "delete a user", run: runUsersDelete},
-			{name: "key", summary: "API keys of a user", subs: []*cmd{
+		{name: "tenants", summary: "tenants (payers)", subs: added("tenants", "a tenant", runTenantsList, runTenantsAdd, runTenantsDelete)},
+		{name: "teams", summary: "teams of a tenant", subs: added("teams", "a team", runTeamsList, runTeamsAdd, runTeamsDelete)},
+		{name: "users", summary: "users and their API keys", subs: append(added("users", "a user", runUsersList, runUsersAdd, runUsersDelete),
+			&cmd{name: "key", summary: "API keys of a user", subs: []*cmd{
 				{name: "create", summary: "create an API key (printed once)", run: runKeyCreate},
 				{name: "list", summary: "list a user's API keys", run: runKeyList},
 				{name: "revoke", summary: "revoke an API key", run: runKeyRevoke},
-			}},
-		}},
-		{name: "machine-types", summary: "machine types", subs: []*cmd{
-			{name: "apply", summary: "create or replace machine types from a JSON/YAML file", run: runMachineTypesApply},
-			{name: "list", summary: "list machine types", run: runMachineTypesList},
-			{name: "delete", summary: "delete a machine type", run: runMachineTypesDelete},
-		}},
+			}})},
+		{name: "machine-types", summary: "machine types", subs: applied("machine types", "a machine type", "machine types from a JSON/YAML file",
+			runMachineTypesApply, runMachineTypesList, runMachineTypesDelete)},
 		{name: "clusters", summary: "federated clusters", subs: []*cmd{
 			{name: "add", summary: "register a cluster; prints its agent key once", run: runClustersAdd},
 			{name: "list", summary: "list clusters", run: runClustersList},
@@ -68,30 +56,40 @@ func adminTree() []*cmd {
 			{name: "token", summary: "issue a one-time bootstrap token for the cluster's agent (it carries the hub CA's pin)", run: runClustersToken},
 			{name: "delete", summary: "delete a cluster", run: runClustersDelete},
 		}},
-		{name: "apps", summary: "app catalog", subs: []*cmd{
-			{name: "apply", summary: "create or replace an app from an AppDef or app file", run: runAppsApply},
-			{name: "list", summary: "list apps", run: runAppsList},
-			{name: "delete", summary: "delete an app", run: runAppsDelete},
-		}},
-		{name: "limits", summary: "limits (jobs over them are held)", subs: []*cmd{
-			{name: "apply", summary: "create or replace limits from a JSON/YAML file", run: runLimitsApply},
-			{name: "list", summary: "list limits", run: runLimitsList},
-			{name: "delete", summary: "delete a limit", run: runLimitsDelete},
-		}},
-		{name: "burst-rules", summary: "burst rules", subs: []*cmd{
-			{name: "apply", summary: "create or replace burst rules from a JSON/YAML file", run: runBurstRulesApply},
-			{name: "list", summary: "list burst rules", run: runBurstRulesList},
-			{name: "delete", summary: "delete a burst rule", run: runBurstRulesDelete},
-		}},
-		{name: "vaults", summary: "data vaults of a tenant", subs: []*cmd{
-			{name: "list", summary: "list vaults", run: runVaultsList},
-			{name: "add", summary: "create or replace a vault", run: runVaultsAdd},
-			{name: "delete", summary: "delete a vault", run: runVaultsDelete},
-		}},
+		{name: "apps", summary: "app catalog", subs: applied("apps", "an app", "an app from an AppDef or app file",
+			runAppsApply, runAppsList, runAppsDelete)},
+		{name: "limits", summary: "limits (jobs over them are held)", subs: applied("limits", "a limit", "limits from a JSON/YAML file",
+			runLimitsApply, runLimitsList, runLimitsDelete)},
+		{name: "burst-rules", summary: "burst rules", subs: applied("burst rules", "a burst rule", "burst rules from a JSON/YAML file",
+			runBurstRulesApply, runBurstRulesList, runBurstRulesDelete)},
+		{name: "vaults", summary: "data vaults of a tenant", subs: added("vaults", "a vault", runVaultsList, runVaultsAdd, runVaultsDelete)},
 		{name: "replicas", summary: "list the hub's replicas (raft members, addresses, leader)", run: runReplicasList},
 		{name: "replica", summary: "a hub replica", subs: []*cmd{
 			{name: "remove", summary: "remove a replica from the hub cluster (its raft configuration)", run: runReplicaRemove},
 		}},
+	}
+}
+
+// runFunc runs a leaf command.
+type runFunc = func(ctx context.Context, s *session, path []string, args []string) error
+
+// added is the list, add (from flags) and delete commands of a kind of
+// object: all (a plural) and one ("a tenant") name it.
+func added(all, one string, list, add, del runFunc) []*cmd {
+	return []*cmd{
+		{name: "list", summary: "list " + all, run: list},
+		{name: "add", summary: "create or replace " + one, run: add},
+		{name: "delete", summary: "delete " + one, run: del},
+	}
+}
+
+// applied is the apply (from a file: what it reads), list and delete
+// commands of a kind of object (see added).
+func applied(all, one, what string, apply, list, del runFunc) []*cmd {
+	return []*cmd{
+		{name: "apply", summary: "create or replace " + what, run: apply},
+		{name: "list", summary: "list " + all, run: list},
+		{name: "delete", summary: "delete " + one, run: del},
 	}
 }
 
@@ -233,5 +231,26 @@ func (f *listFlag) Set(s string) error {
 			*f = append(*f, v)
 		}
 	}
+	return nil
+}
+
+// idRangeFlag is a tenant's id range, MIN-MAX.
+type idRangeFlag structs.IDRange
+
+func (f *idRangeFlag) String() string {
+	if f == nil || structs.IDRange(*f).IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("%d-%d", f.Min, f.Max)
+}
+
+func (f *idRangeFlag) Set(s string) error {
+	lo, hi, ok := strings.Cut(s, "-")
+	minID, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	maxID, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if !ok || err1 != nil || err2 != nil {
+		return fmt.Errorf("want MIN-MAX, e.g. 10000-19999")
+	}
+	*f = idRangeFlag{Min: minID, Max: maxID}
 	return nil
 }

@@ -163,10 +163,10 @@ func multiDocument(data []byte) bool {
 
 // applyObjects runs an "apply -f FILE" command for a list of objects of
 // type T: it reads FILE, validates every object, then PUTs each (see
-// applyAll). put picks the client's Put method.
+// applyAll). put is the client's Put method.
 func applyObjects[T any](ctx context.Context, s *session, path, args []string, what string,
 	validate func(*T) error, name func(*T) string,
-	put func(*client.Client) func(context.Context, *T, ...client.WriteOption) (*T, error)) error {
+	put func(*client.Client, context.Context, *T, ...client.WriteOption) (*T, error)) error {
 	file, err := s.applyFile(path, args, nil)
 	if err != nil {
 		return err
@@ -179,5 +179,8 @@ func applyObjects[T any](ctx context.Context, s *session, path, args []string, w
 	if err != nil {
 		return err
 	}
-	return applyAll(ctx, s, file, what, objs, nonNil(validate), name, put(cl))
+	return applyAll(ctx, s, file, what, objs, nonNil(validate), name,
+		func(ctx context.Context, o *T, opts ...client.WriteOption) (*T, error) {
+			return put(cl, ctx, o, opts...)
+		})
 }

@@ -12,6 +12,10 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
+// submitFlags names the flag of each field of a submission.
+var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "nodes": "nodes",
+	"walltime": "walltime", "priority": "priority"}
+
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")
 	var req structs.JobSubmitRequest
@@ -31,24 +35,18 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
-	switch {
-	case req.App == "":
-		return usagef("submit: --app is required")
-	case req.MachineType == "":
-		return usagef("submit: --machine is required")
-	case req.Nodes < 1 || req.Nodes > structs.MaxJobNodes:
-		return usagef("submit: --nodes %d: want 1..%d", req.Nodes, structs.MaxJobNodes)
-	}
 	wt, err := structs.ParseDuration(walltime)
-	if err != nil || wt < 0 {
+	if err != nil {
 		return usagef("submit: --walltime %q: want a duration such as 90m or HH:MM:SS", walltime)
 	}
-	req.Walltime = wt
-	req.Priority = structs.PriorityClass(priority)
-	if req.Priority != "" && !req.Priority.Valid() {
-		return usagef("submit: --priority %q: want normal, high or highest", priority)
+	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
+	if err := req.Validate(); err != nil { // the hub's own check, before sending
+		var fe *structs.FieldError
+		if errors.As(err, &fe) && submitFlags[fe.Field] != "" {
+			return usagef("submit: --%s %s", submitFlags[fe.Field], fe.Msg)
+		}
+		return usagef("submit: %v", err)
 	}
-	req.Parameters = params.m
 	cl, err := s.client()
 	if err != nil {
 		return err

@@ -30,6 +30,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Defaults of a Client.
@@ -262,10 +264,11 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	}
 	if resp.StatusCode/100 != 2 {
 		apiErr := newAPIError(resp.StatusCode, data)
-		transient := resp.StatusCode == http.StatusMisdirectedRequest ||
-			resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway ||
-			resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests
-		return resp.Header, transient, apiErr
+		switch apiErr.Unwrap() {
+		case structs.ErrNotLeader, structs.ErrUnavailable, structs.ErrRateLimited:
+			return resp.Header, true, apiErr // another replica, or a later try, may do
+		}
+		return resp.Header, false, apiErr
 	}
 	if r.out != nil {
 		if err := json.Unmarshal(data, r.out); err != nil {

@@ -10,13 +10,11 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// ErrTooLarge is the kind of a 413 reply: the request body was too large.
-var ErrTooLarge = errors.New("request too large")
-
 // APIError is an error reply of the hub.
 type APIError struct {
 	Status  int    // HTTP status code
 	Message string // the hub's message
+	Code    string // the hub's code for programs, if any (structs.ErrorBody)
 }
 
 func newAPIError(status int, body []byte) *APIError {
@@ -24,7 +22,7 @@ func newAPIError(status int, body []byte) *APIError {
 	if json.Unmarshal(body, &eb) != nil || eb.Error == "" {
 		eb.Error = strings.TrimSpace(string(body))
 	}
-	return &APIError{Status: status, Message: eb.Error}
+	return &APIError{Status: status, Message: eb.Error, Code: eb.Code}
 }
 
 // Error implements error.
@@ -32,31 +30,9 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("hub: %d %s: %s", e.Status, http.StatusText(e.Status), e.Message)
 }
 
-// Unwrap returns the structs error kind of the status, so that
-// errors.Is(err, structs.ErrNotFound) works.
-func (e *APIError) Unwrap() error {
-	switch e.Status {
-	case http.StatusBadRequest:
-		return structs.ErrInvalid
-	case http.StatusUnauthorized:
-		return structs.ErrUnauthorized
-	case http.StatusForbidden:
-		return structs.ErrForbidden
-	case http.StatusNotFound:
-		return structs.ErrNotFound
-	case http.StatusConflict:
-		return structs.ErrConflict
-	case http.StatusRequestEntityTooLarge:
-		return ErrTooLarge
-	case http.StatusMisdirectedRequest:
-		return structs.ErrNotLeader
-	case http.StatusTooManyRequests:
-		return structs.ErrRateLimited
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return structs.ErrUnavailable
-	}
-	return nil
-}
+// Unwrap returns the structs error kind of the status (structs.KindOfStatus),
+// so that errors.Is(err, structs.ErrNotFound) works.
+func (e *APIError) Unwrap() error { return structs.KindOfStatus(e.Status) }
 
 // StatusOf returns the HTTP status of an *APIError in err's chain, or 0.
 func StatusOf(err error) int {

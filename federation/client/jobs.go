@@ -2,26 +2,20 @@ package client
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
-
-// NewJobID makes a job ID: "j-" and 26 random base-32 characters, usable
-// in Kubernetes object names.
-func NewJobID() string { return "j-" + strings.ToLower(rand.Text()) }
 
 // SubmitJob submits a job. It stamps req.ID (when empty) before the first
 // attempt, so retries after failures or leader changes return the same job
 // and never create a second one.
 func (c *Client) SubmitJob(ctx context.Context, req structs.JobSubmitRequest) (*structs.Job, error) {
 	if req.ID == "" {
-		req.ID = NewJobID()
+		req.ID = structs.NewJobID()
 	}
 	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs", nil, &req)
 }

@@ -138,7 +138,7 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		return structs.CAS{ExpectAbsent: true} // unknown to this pass: refused
 	}
 	for _, a := range plan.Assignments {
-		cmds = append(cmds, &fsm.JobAssign{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a),
+		cmds = append(cmds, &fsm.JobAssignment{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a),
 			BurstRule: a.BurstRule, Reason: a.Reason, CAS: read(a.JobID)})
 		st.Assigned++
 	}
@@ -146,7 +146,7 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		j := byID[h.JobID]
 		why := heldReason(h.Limit, h.Reason)
 		if j != nil && (j.State != structs.JobHeld || j.Substatus != why) {
-			cmds = append(cmds, &fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now, CAS: read(h.JobID)})
+			cmds = append(cmds, &fsm.JobStateUpdate{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now, CAS: read(h.JobID)})
 			st.Held++
 		}
 	}
@@ -163,20 +163,20 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		if j.Substatus == p.Reason || (written && d.cfg.ReasonEvery > 0 && now.Sub(last) < d.cfg.ReasonEvery) {
 			continue
 		}
-		cmds = append(cmds, &fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now, CAS: read(p.JobID)})
+		cmds = append(cmds, &fsm.JobStateUpdate{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now, CAS: read(p.JobID)})
 		seen[p.JobID] = now
 		st.Reasons++
 	}
 	d.reasonAt = seen // forget jobs no longer waiting
 	rel := d.release(in)
 	for _, id := range rel.Released {
-		cmds = append(cmds, &fsm.JobUpdateState{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
+		cmds = append(cmds, &fsm.JobStateUpdate{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
 			Time: now, CAS: read(id)})
 		st.Released++
 	}
 	if d.cfg.AcceptTimeout > 0 {
 		for _, r := range placement.ExpiredAssignments(in.Jobs, now, d.cfg.AcceptTimeout) {
-			cmds = append(cmds, &fsm.JobUpdateState{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now,
+			cmds = append(cmds, &fsm.JobStateUpdate{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now,
 				CAS: read(r.JobID)})
 			st.Requeued++
 		}

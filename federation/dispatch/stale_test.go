@@ -34,15 +34,15 @@ func TestStaleDispatchRefused(t *testing.T) {
 		st, w := setup(t, false)
 		read := job(t, st, "j1").ModifyIndex
 		// A newer pass assigns j1 to west.
-		if _, err := w.Write(ctx, &fsm.JobAssign{ID: "j1", Cluster: "west", Time: t0, Reason: "newer pass",
+		if _, err := w.Write(ctx, &fsm.JobAssignment{ID: "j1", Cluster: "west", Time: t0, Reason: "newer pass",
 			CAS: structs.CAS{ExpectModifyIndex: read}}); err != nil {
 			t.Fatal(err)
 		}
 		for name, stale := range map[string]fsm.Command{
-			"assignment": &fsm.JobAssign{ID: "j1", Cluster: "east", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
-			"reason":     &fsm.JobUpdateState{ID: "j1", State: structs.JobQueued, Substatus: "waiting", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
-			"hold":       &fsm.JobUpdateState{ID: "j1", State: structs.JobHeld, Substatus: "held", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
-			"requeue":    &fsm.JobUpdateState{ID: "j1", State: structs.JobQueued, Substatus: "not accepted", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
+			"assignment": &fsm.JobAssignment{ID: "j1", Cluster: "east", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
+			"reason":     &fsm.JobStateUpdate{ID: "j1", State: structs.JobQueued, Substatus: "waiting", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
+			"hold":       &fsm.JobStateUpdate{ID: "j1", State: structs.JobHeld, Substatus: "held", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
+			"requeue":    &fsm.JobStateUpdate{ID: "j1", State: structs.JobQueued, Substatus: "not accepted", Time: t0, CAS: structs.CAS{ExpectModifyIndex: read}},
 		} {
 			if _, err := w.Write(ctx, stale); !errors.Is(err, structs.ErrConflict) {
 				t.Errorf("stale %s: %v, want ErrConflict", name, err)
@@ -57,7 +57,7 @@ func TestStaleDispatchRefused(t *testing.T) {
 		// writes only j1's reason. Meanwhile a newer leader assigned j1.
 		st, lw := setup(t, true)
 		w := &racingWriter{localWriter: lw, race: func() {
-			if _, err := lw.Write(ctx, &fsm.JobAssign{ID: "j1", Cluster: "west", Time: t0, Reason: "newer pass"}); err != nil {
+			if _, err := lw.Write(ctx, &fsm.JobAssignment{ID: "j1", Cluster: "west", Time: t0, Reason: "newer pass"}); err != nil {
 				t.Error(err)
 			}
 		}}
@@ -77,13 +77,13 @@ func TestStaleDispatchRefused(t *testing.T) {
 		// pass's requeue lands, a newer pass requeued it and placed it on
 		// west.
 		st, lw := setup(t, false)
-		if _, err := lw.Write(ctx, &fsm.JobAssign{ID: "j1", Cluster: "east", Time: t0}); err != nil {
+		if _, err := lw.Write(ctx, &fsm.JobAssignment{ID: "j1", Cluster: "east", Time: t0}); err != nil {
 			t.Fatal(err)
 		}
 		w := &racingWriter{localWriter: lw, race: func() {
 			for _, c := range []fsm.Command{
-				&fsm.JobUpdateState{ID: "j1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Minute)},
-				&fsm.JobAssign{ID: "j1", Cluster: "west", Time: t0.Add(time.Minute), Reason: "newer pass"},
+				&fsm.JobStateUpdate{ID: "j1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Minute)},
+				&fsm.JobAssignment{ID: "j1", Cluster: "west", Time: t0.Add(time.Minute), Reason: "newer pass"},
 			} {
 				if _, err := lw.Write(ctx, c); err != nil {
 					t.Error(err)

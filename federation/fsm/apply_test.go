@@ -94,12 +94,39 @@ func applyCases() map[string]applyCase {
 		"tenant delete": {cmd: &TenantDelete{Name: "beta"},
 			read: func(r *state.ReadTxn) any { return kind(r.Tenant("beta")) }, want: structs.ErrNotFound},
 		"tenant delete in use": {cmd: &TenantDelete{Name: "acme"}, wantErr: structs.ErrConflict},
-		"team upsert": {cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"alice", "bob"}, Admins: []string{"alice"}}},
+		// Without SetMembers (as every entry written before it), members
+		// are stored and never read: alice is cfd's member by her Teams.
+		"team upsert": {cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"bob"}, Admins: []string{"alice"}}},
 			read: func(r *state.ReadTxn) any { v, _ := r.Team("acme", "cfd"); return v },
 			want: &structs.Team{RaftIndex: structs.RaftIndex{CreateIndex: 2, ModifyIndex: 100}, Tenant: "acme", Name: "cfd",
-				Members: []string{"alice", "bob"}, Admins: []string{"alice"}}},
+				Members: []string{"alice"}, Admins: []string{"alice"}}},
+		"team upsert setting members": {before: []Command{&UserUpsert{User: structs.User{Username: "bob", Tenant: "acme", Role: structs.RoleUser}}},
+			cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"bob"}}, SetMembers: true,
+				MemberCAS: map[string]uint64{"alice": 2, "bob": 99}},
+			read: func(r *state.ReadTxn) any {
+				tm, _ := r.Team("acme", "cfd")
+				return []any{tm.Members, must(r.User("alice")).Teams, must(r.User("bob")).Teams}
+			},
+			want: []any{[]string{"bob"}, []string(nil), []string{"cfd"}}},
+		"team upsert member changed": {before: []Command{&UserUpsert{User: structs.User{Username: "bob", Tenant: "acme", Role: structs.RoleUser}}},
+			cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"alice", "bob"}}, SetMembers: true,
+				MemberCAS: map[string]uint64{"bob": 98}}, wantErr: structs.ErrConflict,
+			read: func(r *state.ReadTxn) any { return must(r.User("bob")).Teams }, want: []string(nil)},
+		"team upsert unknown member": {cmd: &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{"nobody"}},
+			SetMembers: true}, wantErr: structs.ErrInvalid},
 		"team delete": {cmd: &TeamDelete{Tenant: "acme", Name: "cfd"},
-			read: func(r *state.ReadTxn) any { return kind(r.Team("acme", "cfd")) }, want: structs.ErrNotFound},
+			read: func(r *state.ReadTxn) any { return []any{kind(r.Team("acme", "cfd")), must(r.User("alice")).Teams} },
+			want: []any{structs.ErrNotFound, []string{"cfd"}}},
+		"team delete dropping members": {cmd: &TeamDelete{Tenant: "acme", Name: "cfd", DropMembers: true},
+			read: func(r *state.ReadTxn) any { return []any{kind(r.Team("acme", "cfd")), must(r.User("alice")).Teams} },
+			want: []any{structs.ErrNotFound, []string(nil)}},
+		"tenant upsert with an id range": {cmd: &TenantUpsert{Tenant: structs.Tenant{Name: "gamma", IDRange: structs.IDRange{Min: 100, Max: 199}}},
+			read: func(r *state.ReadTxn) any { return must(r.Tenant("gamma")).IDRange }, want: structs.IDRange{Min: 100, Max: 199}},
+		"tenant upsert overlapping range": {before: []Command{&TenantUpsert{Tenant: structs.Tenant{Name: "beta", IDRange: structs.IDRange{Min: 150, Max: 250}}}},
+			cmd: &TenantUpsert{Tenant: structs.Tenant{Name: "gamma", IDRange: structs.IDRange{Min: 100, Max: 199}}}, wantErr: structs.ErrConflict},
+		"user upsert outside the range": {before: []Command{&TenantUpsert{Tenant: structs.Tenant{Name: "beta", IDRange: structs.IDRange{Min: 150, Max: 250}}}},
+			cmd:     &UserUpsert{User: structs.User{Username: "bo", Tenant: "beta", Role: structs.RoleUser, Identity: structs.Identity{UID: 300, GID: 300}}},
+			wantErr: structs.ErrInvalid},
 		"user upsert": {cmd: &UserUpsert{User: user},
 			read: func(r *state.ReadTxn) any { v, _ := r.UserByAPIKeyID("fk_bob"); return v },
 			want: func() *structs.User { u := user; u.RaftIndex = created; return &u }()},
@@ -117,7 +144,7 @@ func applyCases() map[string]applyCase {
 			CAS: structs.CAS{ExpectModifyIndex: 1}}, wantErr: structs.ErrConflict,
 			read: func(r *state.ReadTxn) any { v, _ := r.User("alice"); return v },
 			want: &structs.User{RaftIndex: structs.RaftIndex{CreateIndex: 2, ModifyIndex: 2}, Username: "alice",
-				Tenant: "acme", Role: structs.RoleAdmin}},
+				Tenant: "acme", Role: structs.RoleAdmin, Teams: []string{"cfd"}}},
 		"user upsert cas exists": {cmd: &UserUpsert{User: structs.User{Username: "alice", Tenant: "acme", Role: structs.RoleUser},
 			CAS: structs.CAS{ExpectAbsent: true}}, wantErr: structs.ErrConflict},
 		"user delete": {cmd: &UserDelete{Username: "alice"},
@@ -193,37 +220,37 @@ func applyCases() map[string]applyCase {
 				return &j
 			}()},
 		"job submit duplicate": {cmd: &JobSubmit{Job: testJob("j-1")}, wantErr: structs.ErrConflict},
-		"job update state": {cmd: &JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
+		"job update state": {cmd: &JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
 			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {
 				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
 			})},
-		"job update state illegal": {cmd: &JobUpdateState{ID: "j-1", State: structs.JobRunning, Time: t0},
+		"job update state illegal": {cmd: &JobStateUpdate{ID: "j-1", State: structs.JobRunning, Time: t0},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
-		"job assign": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
+		"job assign": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
 			})},
-		"job update state wrong number": {cmd: &JobUpdateState{ID: "j-2", Number: 7, Cluster: "east", State: structs.JobCompleted,
+		"job update state wrong number": {cmd: &JobStateUpdate{ID: "j-2", Number: 7, Cluster: "east", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, wantErr: structs.ErrNotFound, read: jobRead("j-2"), want: baseJob(2)},
-		"job update state wrong cluster": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "west", State: structs.JobCompleted,
+		"job update state wrong cluster": {cmd: &JobStateUpdate{ID: "j-2", Number: 2, Cluster: "west", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
-		"job update state guards held": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "east", State: structs.JobCompleted,
+		"job update state guards held": {cmd: &JobStateUpdate{ID: "j-2", Number: 2, Cluster: "east", State: structs.JobCompleted,
 			Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) { j.State, j.EndTime = structs.JobCompleted, t0.Add(time.Hour) })},
-		"job update state cas stale": {cmd: &JobUpdateState{ID: "j-2", State: structs.JobRunning, Substatus: "old pass",
+		"job update state cas stale": {cmd: &JobStateUpdate{ID: "j-2", State: structs.JobRunning, Substatus: "old pass",
 			Time: t0.Add(time.Hour), CAS: structs.CAS{ExpectModifyIndex: 3}},
 			wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
-		"job requeue": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
-			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Hour),
+		"job requeue": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobStateUpdate{ID: "j-1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Hour),
 				CAS: structs.CAS{ExpectModifyIndex: 99}},
 			read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Substatus, j.PreviousCluster = structs.JobQueued, "not accepted", "east"
 				j.CreateIndex = 3
 			})},
-		"job requeue stale": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
-			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
+		"job requeue stale": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobStateUpdate{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
 				CAS: structs.CAS{ExpectModifyIndex: 3}},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"),
 			want: func() *structs.Job {
@@ -231,12 +258,12 @@ func applyCases() map[string]applyCase {
 				j.State, j.Cluster, j.AssignTime, j.ModifyIndex = structs.JobAssigned, "east", t0.Add(time.Minute), 99
 				return j
 			}()},
-		"job assign cas held": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 3}},
+		"job assign cas held": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 3}},
 			read: jobRead("j-1"),
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
 			})},
-		"job assign cas stale": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 2}},
+		"job assign cas stale": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 2}},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
 		"job cancel": {cmd: &JobCancel{ID: "j-2", Reason: "walltime", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {
@@ -282,9 +309,9 @@ func applyCases() map[string]applyCase {
 			read: func(r *state.ReadTxn) any { return kind(r.Replica("hub0")) }, want: structs.ErrNotFound},
 		"replica delete unknown": {cmd: &ReplicaDelete{ID: "hub9"}, wantErr: structs.ErrNotFound},
 
-		"bad version":  {raw: []byte{9, byte(TypeTenantUpsert), '{', '}'}, wantErr: structs.ErrInvalid},
+		"bad version":  {raw: []byte{9, byte(TypeOf(&TenantUpsert{})), '{', '}'}, wantErr: structs.ErrInvalid},
 		"unknown type": {raw: []byte{Version, 200, '{', '}'}, wantErr: structs.ErrInvalid},
-		"bad json":     {raw: []byte{Version, byte(TypeJobSubmit), '{'}, wantErr: structs.ErrInvalid},
+		"bad json":     {raw: []byte{Version, byte(TypeOf(&JobSubmit{})), '{'}, wantErr: structs.ErrInvalid},
 		"empty":        {raw: nil, wantErr: structs.ErrInvalid},
 	}
 }
@@ -297,7 +324,7 @@ func TestApplyRoundTrip(t *testing.T) {
 	seen := map[CommandType]bool{}
 	for name, tc := range cases {
 		if tc.cmd != nil {
-			seen[tc.cmd.CommandType()] = true
+			seen[TypeOf(tc.cmd)] = true
 		}
 		t.Run(name, func(t *testing.T) {
 			f := newFSM(t)
@@ -345,7 +372,7 @@ func TestApplyRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	for ct := CommandType(1); newCommand(ct) != nil; ct++ {
+	for _, ct := range Types() {
 		if !seen[ct] {
 			t.Errorf("no case for command type %s", ct)
 		}
@@ -376,9 +403,9 @@ func TestApplyCommandsBatch(t *testing.T) {
 	applyAll(t, f, baseLog(t))
 	res := f.ApplyCommands(10, enc(t,
 		&JobSubmit{Job: testJob("a")},
-		&JobAssign{ID: "a", Cluster: "nope", Time: t0},
-		&JobAssign{ID: "a", Cluster: "east", Time: t0},
-		&JobUpdateState{ID: "a", Cluster: "east", State: structs.JobStarting, Time: t0},
+		&JobAssignment{ID: "a", Cluster: "nope", Time: t0},
+		&JobAssignment{ID: "a", Cluster: "east", Time: t0},
+		&JobStateUpdate{ID: "a", Cluster: "east", State: structs.JobStarting, Time: t0},
 	))
 	if _, ok := res[1].(error); !ok {
 		t.Errorf("assign to unknown cluster: %v", res[1])

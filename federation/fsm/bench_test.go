@@ -34,11 +34,11 @@ func benchmarkSubmit(b *testing.B, perEntry int) {
 func BenchmarkApplyJobSubmit(b *testing.B)        { benchmarkSubmit(b, 1) }
 func BenchmarkApplyJobSubmitBatch64(b *testing.B) { benchmarkSubmit(b, 64) }
 
-func BenchmarkApplyJobUpdateState(b *testing.B) {
+func BenchmarkApplyJobStateUpdate(b *testing.B) {
 	f := newFSM(b)
 	applyAll(b, f, baseLog(b))
 	// A RUNNING job receiving progress updates.
-	cmd := MustEncode(&JobUpdateState{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
+	cmd := MustEncode(&JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
 	b.ReportAllocs()
 	for i := range b.N {
 		if _, ok := f.ApplyCommands(uint64(100+i), [][]byte{cmd})[0].(*structs.Job); !ok {

@@ -3,7 +3,6 @@ package fsm
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -17,15 +16,16 @@ import (
 // fields of upserts were added within version 1: a replica built before
 // them ignores them and would apply a refused write, so likewise upgrade
 // every replica before any replica serves the API that sets them. The
-// same holds for the preconditions of JobAssign and JobUpdateState (the
+// same holds for the preconditions of JobAssignment and JobStateUpdate (the
 // dispatcher sets them) and for JobPurge's cutoff form (an older replica
 // reads it as a purge of nothing).
 const Version byte = 1
 
-// Encode returns the log entry bytes of cmd.
+// Encode returns the log entry bytes of cmd, a registered command.
 func Encode(cmd Command) ([]byte, error) {
-	if cmd == nil || newCommand(cmd.CommandType()) == nil {
-		return nil, structs.Errorf(structs.ErrInvalid, "encode: command %T", cmd)
+	reg := registry.of(cmd)
+	if reg == nil {
+		return nil, structs.Errorf(structs.ErrInvalid, "encode: %T is not a registered command", cmd)
 	}
 	var body []byte
 	if js, ok := cmd.(*JobSubmit); ok {
@@ -33,11 +33,11 @@ func Encode(cmd Command) ([]byte, error) {
 	} else {
 		var err error
 		if body, err = json.Marshal(cmd); err != nil {
-			return nil, fmt.Errorf("encode %s: %w", cmd.CommandType(), err)
+			return nil, fmt.Errorf("encode %s: %w", reg.typ, err)
 		}
 	}
 	out := make([]byte, 2, 2+len(body))
-	out[0], out[1] = Version, byte(cmd.CommandType())
+	out[0], out[1] = Version, byte(reg.typ)
 	return append(out, body...), nil
 }
 
@@ -61,7 +61,7 @@ func Decode(b []byte) (Command, error) {
 		return nil, structs.Errorf(structs.ErrInvalid, "command: version %d, want %d", b[0], Version)
 	}
 	t := CommandType(b[1])
-	cmd := newCommand(t)
+	cmd := t.New()
 	if cmd == nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "command: unknown type %d", b[1])
 	}
@@ -75,12 +75,4 @@ func Decode(b []byte) (Command, error) {
 		return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 	}
 	return cmd, nil
-}
-
-// String returns the command's Go type name, e.g. "JobSubmit".
-func (t CommandType) String() string {
-	if c := newCommand(t); c != nil {
-		return strings.TrimPrefix(fmt.Sprintf("%T", c), "*fsm.")
-	}
-	return fmt.Sprintf("CommandType(%d)", uint8(t))
 }

@@ -11,8 +11,8 @@ import (
 func TestEncodeDecode(t *testing.T) {
 	tests := map[string]Command{
 		"submit":    &JobSubmit{Job: testJob("j")},
-		"update":    &JobUpdateState{ID: "j", State: structs.JobRunning, Time: t0},
-		"value cmd": JobPurge{IDs: []string{"a"}},
+		"update":    &JobStateUpdate{ID: "j", State: structs.JobRunning, Time: t0},
+		"purge":     &JobPurge{IDs: []string{"a"}},
 		"heartbeat": &ClusterHeartbeat{Cluster: "c", Capacity: map[string]structs.Capacity{"n3": {Free: 1, Total: 2}}, Time: t0},
 	}
 	for name, cmd := range tests {
@@ -21,18 +21,14 @@ func TestEncodeDecode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b[0] != Version || CommandType(b[1]) != cmd.CommandType() {
+			if b[0] != Version || CommandType(b[1]) != TypeOf(cmd) {
 				t.Fatalf("header % x", b[:2])
 			}
 			got, err := Decode(b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := cmd
-			if p, ok := cmd.(JobPurge); ok {
-				want = &p
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(cmd, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
@@ -43,15 +39,15 @@ func TestDecodeErrors(t *testing.T) {
 	tests := map[string][]byte{
 		"nil":          nil,
 		"one byte":     {Version},
-		"version 0":    {0, byte(TypeJobSubmit), '{', '}'},
-		"version 2":    {2, byte(TypeJobSubmit), '{', '}'},
+		"version 0":    {0, byte(TypeOf(&JobSubmit{})), '{', '}'},
+		"version 2":    {2, byte(TypeOf(&JobSubmit{})), '{', '}'},
 		"type 0":       {Version, 0, '{', '}'},
 		"type 255":     {Version, 255, '{', '}'},
-		"no body":      {Version, byte(TypeJobSubmit)},
-		"bad json":     append([]byte{Version, byte(TypeJobSubmit)}, `{"job":`...),
-		"wrong shape":  append([]byte{Version, byte(TypeJobSubmit)}, `{"job":[1,2]}`...),
-		"bad duration": append([]byte{Version, byte(TypeJobSubmit)}, `{"job":{"walltime":"soon"}}`...),
-		"bad time":     append([]byte{Version, byte(TypeJobCancel)}, `{"id":"x","time":"yesterday"}`...),
+		"no body":      {Version, byte(TypeOf(&JobSubmit{}))},
+		"bad json":     append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, `{"job":`...),
+		"wrong shape":  append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, `{"job":[1,2]}`...),
+		"bad duration": append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, `{"job":{"walltime":"soon"}}`...),
+		"bad time":     append([]byte{Version, byte(TypeOf(&JobCancel{}))}, `{"id":"x","time":"yesterday"}`...),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -66,7 +62,7 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestCommandTypeString(t *testing.T) {
-	if got := TypeJobSubmit.String(); got != "JobSubmit" {
+	if got := TypeOf(&JobSubmit{}).String(); got != "JobSubmit" {
 		t.Errorf("String = %q", got)
 	}
 	if got := CommandType(200).String(); got != "CommandType(200)" {
@@ -90,7 +86,7 @@ func TestCASEncoding(t *testing.T) {
 	if want := `{"tenant":{"name":"acme"}}`; string(plain[2:]) != want {
 		t.Errorf("unconditional upsert encodes as %s, want %s", plain[2:], want)
 	}
-	old := append([]byte{Version, byte(TypeClusterUpsert)}, `{"cluster":{"name":"east"}}`...)
+	old := append([]byte{Version, byte(TypeOf(&ClusterUpsert{}))}, `{"cluster":{"name":"east"}}`...)
 	c, err := Decode(old)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -12,11 +13,13 @@ type ReplicaUpsert struct {
 	Replica structs.Replica `json:"replica"`
 }
 
+func (c *ReplicaUpsert) apply(w *state.WriteTxn) (any, error) {
+	return upserted(w, w.UpsertReplica(&c.Replica))
+}
+
 // ReplicaDelete removes a hub replica from the replica directory.
 type ReplicaDelete struct {
 	ID string `json:"id"`
 }
 
-// CommandType methods.
-func (ReplicaUpsert) CommandType() CommandType { return TypeReplicaUpsert }
-func (ReplicaDelete) CommandType() CommandType { return TypeReplicaDelete }
+func (c *ReplicaDelete) apply(w *state.WriteTxn) (any, error) { return nil, w.DeleteReplica(c.ID) }

@@ -1,6 +1,7 @@
 // Package fsm is the hub's raft finite state machine: the typed commands
-// the raft log carries, their versioned encoding, and an FSM that applies
-// them to a state.Store and snapshots and restores it.
+// the raft log carries (one registry, registry.go, gives each its number
+// and says what it returns), their versioned encoding, and an FSM that
+// applies them to a state.Store and snapshots and restores it.
 //
 // Apply is deterministic. It reads no clock, draws no random numbers and
 // does no I/O: every ID and time is stamped by the writer and travels in
@@ -43,7 +44,7 @@ func (f *FSM) ApplyCommands(index uint64, cmds [][]byte) []any {
 	for i, b := range cmds {
 		cmd, err := Decode(b)
 		if err == nil {
-			results[i], err = apply(w, cmd)
+			results[i], err = cmd.apply(w)
 		}
 		if err != nil {
 			results[i] = err

@@ -20,7 +20,7 @@ func FuzzDecodeCommand(f *testing.F) {
 	}
 	f.Add([]byte{})
 	f.Add([]byte{Version})
-	f.Add([]byte{Version, byte(TypeJobUpdateState), 'n', 'u', 'l', 'l'})
+	f.Add([]byte{Version, byte(TypeOf(&JobStateUpdate{})), 'n', 'u', 'l', 'l'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cmd, err := Decode(data)
 		if err != nil {

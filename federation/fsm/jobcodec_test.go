@@ -71,7 +71,7 @@ func TestJobCodecCoversEveryField(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old, err := Decode(append([]byte{Version, byte(TypeJobSubmit)}, body...))
+	old, err := Decode(append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, body...))
 	if err != nil {
 		t.Fatalf("JSON body: %v", err)
 	}
@@ -115,7 +115,7 @@ func TestJobCodecRejectsMalformed(t *testing.T) {
 		swapped[i+1], swapped[k+1] = 'b', 'a'
 	}
 	bad = append(bad, swapped)
-	huge := append([]byte{Version, byte(TypeJobSubmit), jobBinaryV1}, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	huge := append([]byte{Version, byte(TypeOf(&JobSubmit{})), jobBinaryV1}, 0xff, 0xff, 0xff, 0xff, 0x0f)
 	bad = append(bad, huge)
 	for _, b := range bad {
 		if _, err := Decode(b); !errors.Is(err, structs.ErrInvalid) {

@@ -21,6 +21,7 @@ type logGen struct {
 	seq   int
 	jobs  []string
 	rr    *rand.Rand // see replicaCommand
+	mr    *rand.Rand // see membershipCommands
 	// upserted is the index of the latest upsert of each object ("user/bob"),
 	// whether or not it applied: what a read-modify-write writer would
 	// have read, so that a precondition built from it sometimes holds.
@@ -111,22 +112,41 @@ func (g *logGen) command() Command {
 	case 0:
 		// "spare" is a tenant nothing else names, so deleting it can succeed.
 		tenant = g.pick(tenant, "spare")
-		return &TenantUpsert{Tenant: structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}, CAS: g.cas("tenant/" + tenant)}
+		t := structs.Tenant{Name: tenant, Isolated: g.r.IntN(2) == 0}
+		if g.r.IntN(3) == 0 { // ranges that fit, overlap, or leave users out
+			lo := 1000 * (1 + g.r.IntN(4))
+			t.IDRange = structs.IDRange{Min: lo, Max: lo + 500 + g.r.IntN(1000)}
+		}
+		return &TenantUpsert{Tenant: t, CAS: g.cas("tenant/" + tenant)}
 	case 1:
 		n := g.pick(tenant, "spare")
 		return &TenantDelete{Name: n, CAS: g.delCAS("tenant/" + n)}
 	case 2:
 		team := g.pick("cfd", "ml")
+		if g.r.IntN(2) == 0 { // setting members, with their indexes as a writer read them (some stale)
+			members := []string{g.pick("alice", "bob"), g.pick("carol", "bob")}
+			cas := map[string]uint64{}
+			for _, u := range []string{"alice", "bob", "carol"} {
+				cas[u] = g.upserted["user/"+u]
+			}
+			return &TeamUpsert{Team: structs.Team{Tenant: tenant, Name: team, Members: members}, SetMembers: true,
+				MemberCAS: cas, CAS: g.cas("team/" + tenant + "/" + team)}
+		}
 		return &TeamUpsert{Team: structs.Team{Tenant: tenant, Name: team, Members: []string{"alice", g.id("u")}},
 			CAS: g.cas("team/" + tenant + "/" + team)}
 	case 3:
 		team := g.pick("cfd", "ml")
-		return &TeamDelete{Tenant: tenant, Name: team, CAS: g.delCAS("team/" + tenant + "/" + team)}
+		return &TeamDelete{Tenant: tenant, Name: team, CAS: g.delCAS("team/" + tenant + "/" + team), DropMembers: g.r.IntN(2) == 0}
 	case 4:
 		name := g.pick("alice", "bob", "carol")
-		return &UserUpsert{User: structs.User{Username: name, Tenant: tenant, Role: structs.RoleUser,
-			Groups:  []string{g.pick("gpu", "cpu")},
-			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}, CAS: g.cas("user/" + name)}
+		u := structs.User{Username: name, Tenant: tenant, Role: structs.RoleUser,
+			Groups: []string{g.pick("gpu", "cpu")}, Teams: []string{g.pick("cfd", "ml")},
+			APIKeys: []structs.APIKeyHash{structs.HashAPIKey("k-"+name, g.id("secret"))}}
+		if g.r.IntN(2) == 0 { // ids in, out of or between the ranges, some taken
+			id := 1000 + 250*g.r.IntN(16)
+			u.Identity = structs.Identity{UID: id, GID: id}
+		}
+		return &UserUpsert{User: u, CAS: g.cas("user/" + name)}
 	case 5:
 		name := g.pick("bob", "carol")
 		return &UserDelete{Username: name, CAS: g.delCAS("user/" + name)}
@@ -175,7 +195,7 @@ func (g *logGen) command() Command {
 		return &JobSubmit{Job: j}
 	case 20:
 		id := g.job()
-		u := &JobUpdateState{ID: id, State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now, CAS: g.jobCAS(id)}
+		u := &JobStateUpdate{ID: id, State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now, CAS: g.jobCAS(id)}
 		switch g.r.IntN(4) { // an agent's guards, right or stale
 		case 0:
 			u.Cluster, u.Number = cluster, uint64(1+g.r.IntN(max(len(g.jobs), 1)))
@@ -185,7 +205,7 @@ func (g *logGen) command() Command {
 		return u
 	case 21:
 		id := g.job()
-		return &JobAssign{ID: id, Cluster: cluster, Time: now, CAS: g.jobCAS(id)}
+		return &JobAssignment{ID: id, Cluster: cluster, Time: now, CAS: g.jobCAS(id)}
 	case 22:
 		g.jobCAS(g.job())
 		return &JobCancel{ID: g.job(), Reason: "user", Time: now}
@@ -242,6 +262,25 @@ func (g *logGen) replicaCommand() Command {
 	return &ReplicaUpsert{Replica: rep}
 }
 
+// membershipCommands returns commands that set a team's members as the
+// API writes them: the users read fresh (here: written in the same entry,
+// so at its index) and the team's members set with their indexes. It
+// draws from a generator of its own, like replicaCommand.
+func (g *logGen) membershipCommands(t testing.TB) [][]byte {
+	if g.mr == nil {
+		g.mr = rand.New(rand.NewPCG(31, 32))
+	}
+	users := []string{"alice", "bob", "carol"}
+	var cmds []Command
+	for _, u := range users {
+		cmds = append(cmds, &UserUpsert{User: structs.User{Username: u, Tenant: "acme", Role: structs.RoleUser}})
+	}
+	member := users[g.mr.IntN(len(users))]
+	cmds = append(cmds, &TeamUpsert{Team: structs.Team{Tenant: "acme", Name: "cfd", Members: []string{member}},
+		SetMembers: true, MemberCAS: map[string]uint64{member: g.index}})
+	return enc(t, cmds...)
+}
+
 // buildLog returns the base log followed by n random entries of 1..4
 // commands, some of them malformed.
 func buildLog(t testing.TB, seed uint64, n int) []entry {
@@ -257,7 +296,7 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		for i := range cmds {
 			switch g.r.IntN(40) {
 			case 0:
-				cmds[i] = []byte{Version + 1, byte(TypeJobSubmit), '{', '}'}
+				cmds[i] = []byte{Version + 1, byte(TypeOf(&JobSubmit{})), '{', '}'}
 			case 1:
 				cmds[i] = []byte{Version, 0xEE}
 			default:
@@ -266,6 +305,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		}
 		if g.index%5 == 0 { // not drawn from g.r: see replicaCommand
 			cmds = append(cmds, MustEncode(g.replicaCommand()))
+		}
+		if g.index%7 == 0 { // likewise
+			cmds = append(cmds, g.membershipCommands(t)...)
 		}
 		log = append(log, entry{g.index, cmds})
 	}
@@ -291,6 +333,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	casHeld, casRefused := 0, 0 // upserts with a precondition
 	retained := 0               // retention purges that deleted jobs
 	typesOK := map[CommandType]bool{}
+	newForms := map[string]int{} // commands of forms added since the golden log, applied
 	for _, e := range log {
 		var ra []any
 		if len(e.cmds) == 1 {
@@ -317,9 +360,19 @@ func TestFSMReplayDeterministic(t *testing.T) {
 					transitionErrs++
 				}
 			} else if c, err := Decode(e.cmds[i]); err == nil {
-				typesOK[c.CommandType()] = true
+				typesOK[TypeOf(c)] = true
 				if p, ok := c.(*JobPurge); ok && !p.EndedBefore.IsZero() && r.(int) > 0 {
 					retained++
+				}
+				switch c := c.(type) {
+				case *TeamUpsert:
+					newForms["team members set"] += btoi(c.SetMembers)
+				case *TeamDelete:
+					newForms["team deleted with its members"] += btoi(c.DropMembers)
+				case *TenantUpsert:
+					newForms["tenant id range"] += btoi(!c.Tenant.IDRange.IsZero())
+				case *UserUpsert:
+					newForms["user identity"] += btoi(c.User.Identity.UID != 0)
 				}
 			}
 		}
@@ -327,7 +380,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	if diff := cmp.Diff(resA, resB); diff != "" {
 		t.Fatalf("results differ between replicas:\n%s", diff)
 	}
-	for ct := CommandType(1); newCommand(ct) != nil; ct++ {
+	for _, ct := range Types() {
 		if !typesOK[ct] {
 			t.Errorf("log never applied %s successfully", ct)
 		}
@@ -340,6 +393,11 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	}
 	if retained == 0 {
 		t.Error("no retention purge (JobPurge with a cutoff) deleted a job")
+	}
+	for _, form := range []string{"team members set", "team deleted with its members", "tenant id range", "user identity"} {
+		if newForms[form] == 0 {
+			t.Errorf("the log never applied a %s", form)
+		}
 	}
 	t.Logf("%d entries, %d commands, %d errors (%d illegal transitions), %d preconditions held, %d refused, latest index %d",
 		len(log), len(resA), errCount, transitionErrs, casHeld, casRefused, a.Store().LatestIndex())
@@ -367,4 +425,11 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	if !bytes.Equal(snapshotBytes(t, a), snapshotBytes(t, c)) {
 		t.Fatal("snapshots differ after continuing on the restored replica")
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

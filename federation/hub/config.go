@@ -60,10 +60,6 @@ type Config struct {
 	// administrator, bcrypt cost.
 	Auth auth.Config
 
-	// Admission decides the initial state of submitted jobs; nil means
-	// PolicyAdmission (access rules enforced at submit, then QUEUED).
-	Admission Admission
-
 	// WriteTimeout bounds a write including its retries and forwarding
 	// while no leader is reachable; 0 means DefaultWriteTimeout.
 	WriteTimeout time.Duration
@@ -117,9 +113,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Raft.BootstrapPeers) > 1 && c.InternalSecret == "" {
 		return c, errors.New("hub: InternalSecret is required with more than one replica")
-	}
-	if c.Admission == nil {
-		c.Admission = PolicyAdmission{}
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout

@@ -133,7 +133,8 @@ func New(cfg Config) (*Hub, error) {
 		}
 		h.fwd.Transport = t
 	}
-	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
+	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Now: cfg.Now,
+		Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
 	acfg.KeyUsed = h.keyUsed
 	if cfg.TLS != nil {
@@ -234,13 +235,13 @@ func (h *Hub) Handler() http.Handler { return h.api }
 // Node is the replica's raft node.
 func (h *Hub) Node() *raftnode.Node { return h.node }
 
-// Store is the replica's local state (implements api.Backend).
+// Store is the replica's local state (implements api.Reads).
 func (h *Hub) Store() *state.Store { return h.store }
 
 // Auth is the replica's authenticator.
 func (h *Hub) Auth() *auth.Authenticator { return h.authn }
 
-// Now is the hub's clock (implements api.Backend).
+// Now is the hub's clock.
 func (h *Hub) Now() time.Time { return h.now() }
 
 // LeaderAPI is the current leader's API base URL, "" when unknown.

@@ -8,6 +8,9 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -469,7 +472,7 @@ func TestInternalApplyRefusesUndecodable(t *testing.T) {
 		"unknown type":  {fsm.Version, 250, '{', '}'},
 		"bad json":      append([]byte{fsm.Version, good[1]}, `{"tenant":`...),
 		"bad version":   append([]byte{fsm.Version + 1}, good[1:]...),
-		"binary job":    {fsm.Version, byte(fsm.TypeJobSubmit), 0x01, 0xff},
+		"binary job":    {fsm.Version, byte(fsm.TypeOf(&fsm.JobSubmit{})), 0x01, 0xff},
 		"only a header": {fsm.Version},
 	} {
 		before := c.Hub(0).Store().LatestIndex()
@@ -483,5 +486,46 @@ func TestInternalApplyRefusesUndecodable(t *testing.T) {
 	}
 	if code, reply := post(t, c, 0, api.InternalApplyPath, c.InternalSecret(), string(good)); code != http.StatusOK {
 		t.Errorf("a good command: %d %s", code, reply)
+	}
+}
+
+// TestJoinOlderHub: a replica asked to join through a hub that does not
+// serve the join endpoint (an older hub, played by a proxy that sends the
+// request to a path the hub does not know) fails at once, saying so, and
+// does not take the 404 for a missing object: the hub's reply carries
+// structs.CodeNoSuchEndpoint.
+func TestJoinOlderHub(t *testing.T) {
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
+	ctx := ctxFor(t, 60*time.Second)
+	if _, err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(c.URL(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	rewrite := proxy.Director
+	proxy.Director = func(r *http.Request) {
+		rewrite(r)
+		r.URL.Path += "-from-a-newer-hub"
+	}
+	older := httptest.NewServer(proxy)
+	defer older.Close()
+
+	a := c.AddReplica()
+	jctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	err = c.Hub(a).JoinCluster(jctx, older.URL)
+	if !errors.Is(err, structs.ErrUnavailable) || !strings.Contains(err.Error(), "no "+api.InternalJoinPath+" endpoint") {
+		t.Fatalf("join through a hub without the endpoint: %v", err)
+	}
+	if jctx.Err() != nil {
+		t.Fatal("the join kept retrying instead of failing at once")
+	}
+	// A 404 of an object is not taken for a missing endpoint.
+	code, reply := post(t, c, 0, api.InternalRemovePath, c.InternalSecret(), `{"id":"hub9"}`)
+	if code != http.StatusNotFound || strings.Contains(reply, structs.CodeNoSuchEndpoint) {
+		t.Errorf("removing an unknown replica: %d %s", code, reply)
 	}
 }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -25,7 +25,7 @@ type keyUse struct {
 const maxKeyUseSeen = 100000
 
 // keyUsed is the API's KeyUsed hook.
-func (h *Hub) keyUsed(ctx context.Context, id *auth.Identity) {
+func (h *Hub) keyUsed(ctx context.Context, id *authz.Identity) {
 	hour := h.now().UTC().Truncate(time.Hour)
 	k := &h.keys
 	k.mu.Lock()

@@ -1,13 +1,9 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -23,7 +19,7 @@ import (
 const DefaultJoinTimeout = 5 * time.Minute
 
 // Replicas lists the replica directory merged with the raft configuration
-// as this replica knows it, by id (implements api.Backend). The raft
+// as this replica knows it, by id (implements api.Membership). The raft
 // configuration is authoritative for raft addresses and suffrage; an entry
 // of the directory that is not a member has suffrage "none".
 func (h *Hub) Replicas(context.Context) ([]*structs.ReplicaStatus, error) {
@@ -69,7 +65,7 @@ func suffrage(s raftnode.ServerSuffrage) string {
 	return structs.SuffrageNone
 }
 
-// JoinReplica adds a replica (implements api.Backend): the leader lists it
+// JoinReplica adds a replica (implements api.Membership): the leader lists it
 // in the replica directory, so that every replica learns its API address,
 // then adds it to the raft configuration, as a non-voter when
 // req.Learner, else as a voter (promoting a non-voter). Joining again
@@ -99,7 +95,7 @@ func (h *Hub) JoinReplica(ctx context.Context, req *structs.ReplicaJoin, leaderO
 			return errNoLeader
 		}
 		out = new(structs.ReplicaJoined)
-		return h.postInternal(ctx, addr, api.InternalJoinPath, req, out, true)
+		return h.postJSON(ctx, addr, api.InternalJoinPath, req, out, true)
 	})
 	if err != nil {
 		return nil, err
@@ -166,7 +162,7 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool)
 }
 
 // RemoveReplica removes a replica from the raft configuration and the
-// replica directory (implements api.Backend). The last voter cannot be
+// replica directory (implements api.Membership). The last voter cannot be
 // removed (ErrConflict); an id that is neither a member nor listed is
 // ErrNotFound. A follower forwards the request to the leader unless
 // leaderOnly. Retries like Write; a retry that finds the replica gone
@@ -186,7 +182,7 @@ func (h *Hub) RemoveReplica(ctx context.Context, id string, leaderOnly bool) err
 		} else if addr, ok := h.node.LeaderAPIAddress(); !ok {
 			err = errNoLeader
 		} else {
-			err = h.postInternal(ctx, addr, api.InternalRemovePath, &structs.ReplicaRemove{ID: id}, nil, true)
+			err = h.postJSON(ctx, addr, api.InternalRemovePath, &structs.ReplicaRemove{ID: id}, nil, true)
 		}
 		if mayHaveApplied(err) {
 			ambiguous = true
@@ -325,7 +321,7 @@ func (h *Hub) askJoin(ctx context.Context, url string, req *structs.ReplicaJoin)
 	backoff := h.cfg.RetryBackoffMin
 	for {
 		var reply structs.ReplicaJoined
-		err := h.postInternal(ctx, url, api.InternalJoinPath, req, &reply, false)
+		err := h.postJSON(ctx, url, api.InternalJoinPath, req, &reply, false)
 		if err == nil {
 			return &reply, nil
 		}
@@ -345,65 +341,4 @@ func (h *Hub) askJoin(ctx context.Context, url string, req *structs.ReplicaJoin)
 		}
 		backoff = min(2*backoff, h.cfg.RetryBackoffMax*4)
 	}
-}
-
-// postInternal posts in as JSON to an internal endpoint of the replica at
-// base and decodes a 200 reply into out (unless nil). forwarded marks the
-// request as forwarded to the leader. Transient failures (unreachable, not
-// the leader, unavailable) are *forwardError; other replies become errors
-// of the kind their status names, with the replica's message.
-func (h *Hub) postInternal(ctx context.Context, base, path string, in, out any, forwarded bool) error {
-	body, err := json.Marshal(in)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(body))
-	if err != nil {
-		return structs.Errorf(structs.ErrInvalid, "replica URL %q: %v", base, err)
-	}
-	req.Header.Set(api.InternalSecretHeader, h.cfg.InternalSecret)
-	req.Header.Set("Content-Type", "application/json")
-	if forwarded {
-		req.Header.Set(api.ForwardedHeader, "true")
-	}
-	resp, err := h.fwd.Do(req)
-	if err != nil {
-		return &forwardError{leader: base, err: err, ambiguous: true}
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return &forwardError{leader: base, err: err, ambiguous: true}
-	}
-	msg := errorText(data)
-	switch resp.StatusCode {
-	case http.StatusOK:
-		if out == nil {
-			return nil
-		}
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("hub: replica at %s: bad reply: %w", base, err)
-		}
-		return nil
-	case http.StatusMisdirectedRequest:
-		return &forwardError{leader: base, err: errors.New("not the leader")}
-	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return &forwardError{leader: base, err: fmt.Errorf("unavailable: %s", msg), ambiguous: true}
-	case http.StatusUnauthorized:
-		h.log.Error("a replica refused the internal secret", "peer", base, "path", path)
-		return structs.Errorf(structs.ErrUnauthorized,
-			"replica at %s refused the internal secret (every replica needs the same one)", base)
-	case http.StatusNotFound:
-		if strings.Contains(msg, "no such endpoint") {
-			return structs.Errorf(structs.ErrUnavailable, "replica at %s has no %s endpoint (an older hub?)", base, path)
-		}
-		return api.RemoteError(structs.ErrNotFound.Error(), msg)
-	case http.StatusBadRequest:
-		return api.RemoteError(structs.ErrInvalid.Error(), msg)
-	case http.StatusForbidden:
-		return api.RemoteError(structs.ErrForbidden.Error(), msg)
-	case http.StatusConflict:
-		return api.RemoteError(structs.ErrConflict.Error(), msg)
-	}
-	return structs.Errorf(structs.ErrUnavailable, "replica at %s replied %d: %s", base, resp.StatusCode, msg)
 }

@@ -6,7 +6,7 @@ import (
 
 // ConsistentRead returns once this replica's store reflects every write
 // acknowledged before the call, so that a read following it is
-// linearizable (implements api.Backend). The leader confirms its
+// linearizable (implements api.Reads). The leader confirms its
 // leadership with a quorum and names its commit index; this replica waits
 // until it has applied that index. Retries like Write.
 func (h *Hub) ConsistentRead(ctx context.Context) error {
@@ -29,7 +29,7 @@ func (h *Hub) ConsistentRead(ctx context.Context) error {
 
 // ReadIndexInternal serves the internal read-index endpoint: on the
 // leader, it confirms leadership and returns the index to apply before a
-// linearizable read (implements api.Backend).
+// linearizable read (implements api.Internal).
 //
 // The index is that of the latest entry that changed the state, not the
 // commit index: entries after it (raft's no-op, barriers, refused

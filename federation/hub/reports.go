@@ -13,7 +13,7 @@ import (
 const maxParallelReports = 32
 
 // ReportClusterStatus records an agent's heartbeat (status, capacity),
-// then its job reports. Each report is one JobUpdateState guarded by the
+// then its job reports. Each report is one JobStateUpdate guarded by the
 // job's cluster and number, so a stale agent cannot change a job moved
 // elsewhere and a late report about a purged job cannot land on a newer
 // job with its id. The reports of one job apply in the order sent; those
@@ -46,7 +46,7 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 			defer func() { <-sem }()
 			for _, i := range byJob[id] {
 				jr := &rep.Jobs[i]
-				_, err := h.Write(ctx, &fsm.JobUpdateState{ID: jr.ID, Cluster: cluster, Number: jr.Number,
+				_, err := h.Write(ctx, &fsm.JobStateUpdate{ID: jr.ID, Cluster: cluster, Number: jr.Number,
 					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Time: now})
 				res.Jobs[i].Outcome = ReportOutcome(err)
 				if err != nil {

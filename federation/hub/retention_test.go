@@ -44,7 +44,7 @@ func TestRetentionPurgesExpiredJobs(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := syncLive(t, c)
-	if _, err := c.Hub(l).Write(ctx, &fsm.JobAssign{ID: running.ID, Cluster: "east", Time: clock()}); err != nil {
+	if _, err := c.Hub(l).Write(ctx, &fsm.JobAssignment{ID: running.ID, Cluster: "east", Time: clock()}); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

@@ -79,7 +79,7 @@ func (h *Hub) applyLocal(ctx context.Context, b []byte) (any, uint64, error) {
 }
 
 // ApplyInternal applies an encoded command on this replica, which must be
-// the leader; it serves the internal endpoint (implements api.Backend).
+// the leader; it serves the internal endpoint (implements api.Internal).
 // Raft errors become structs.ErrNotLeader (nothing written) or
 // structs.ErrUnavailable (outcome unknown).
 func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) {
@@ -105,25 +105,25 @@ func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) 
 // The leader has applied the entry when Apply returns, so its store holds
 // what the entry saw.
 func (h *Hub) resolve(b []byte, err error) (any, error) {
-	switch fsm.CommandType(b[1]) {
-	case fsm.TypeJobSubmit:
+	cmd, derr := fsm.Decode(b)
+	if derr != nil {
+		return nil, err
+	}
+	switch c := cmd.(type) {
+	case *fsm.JobSubmit:
 		if !errors.Is(err, structs.ErrConflict) {
 			return nil, err
 		}
-		cmd, derr := fsm.Decode(b)
-		if derr != nil {
-			return nil, err
-		}
-		if j, gerr := h.store.Read().Job(cmd.(*fsm.JobSubmit).Job.ID); gerr == nil {
+		if j, gerr := h.store.Read().Job(c.Job.ID); gerr == nil {
 			return j, nil
 		}
-	case fsm.TypeJobCancel, fsm.TypeJobUpdateState:
+	case *fsm.JobCancel, *fsm.JobStateUpdate:
 		var te *structs.TransitionError
 		if !errors.As(err, &te) {
 			return nil, err
 		}
 		done := te.From == te.To
-		if fsm.CommandType(b[1]) == fsm.TypeJobCancel {
+		if _, cancel := c.(*fsm.JobCancel); cancel {
 			done = te.From == structs.JobCanceled || te.From == structs.JobTerminated
 		}
 		if j, gerr := h.store.Read().Job(te.JobID); done && gerr == nil {
@@ -133,15 +133,7 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 	return nil, err
 }
 
-func isDelete(b []byte) bool {
-	switch fsm.CommandType(b[1]) {
-	case fsm.TypeTenantDelete, fsm.TypeTeamDelete, fsm.TypeUserDelete, fsm.TypeMachineTypeDelete,
-		fsm.TypeClusterDelete, fsm.TypeVaultDelete, fsm.TypeAppDelete, fsm.TypeLimitDelete,
-		fsm.TypeBurstRuleDelete:
-		return true
-	}
-	return false
-}
+func isDelete(b []byte) bool { return fsm.CommandType(b[1]).IsDelete() }
 
 // retry runs op until it succeeds or fails for good, backing off between
 // transient failures, for at most Config.WriteTimeout.

@@ -89,10 +89,11 @@ func (p *pass) try(j *structs.Job, user *structs.User, app *structs.App, mt *str
 	if c == nil {
 		return &failure{reason: mt.Name + " is pinned to unknown cluster " + strconv.Quote(mt.Cluster)}
 	}
-	if err := p.access.MachineTypeAllowed(user, j, mt); err != nil {
+	owner := access.UserSubject(user)
+	if err := p.access.MachineTypeAllowed(owner, j, mt); err != nil {
 		return &failure{reason: deniedText(err)}
 	}
-	if err := p.access.ClusterAllowed(user, j, app, mt, c); err != nil {
+	if err := p.access.ClusterAllowed(owner, j, app, mt, c); err != nil {
 		return &failure{reason: deniedText(err)}
 	}
 	if j.Vault != "" {

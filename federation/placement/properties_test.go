@@ -210,10 +210,10 @@ func checkPlan(t *testing.T, seed int64, in Input, plan Plan) {
 		// Access: the rules admit it, and (independently) an itar app
 		// never leaves region us.
 		acc := access.New(in.AccessRules)
-		if err := acc.MachineTypeAllowed(users[j.Owner], j, m); err != nil {
+		if err := acc.MachineTypeAllowed(access.UserSubject(users[j.Owner]), j, m); err != nil {
 			fail("job %s on %s: %v", j.ID, m.Name, err)
 		}
-		if err := acc.ClusterAllowed(users[j.Owner], j, apps[j.App], m, c); err != nil {
+		if err := acc.ClusterAllowed(access.UserSubject(users[j.Owner]), j, apps[j.App], m, c); err != nil {
 			fail("job %s on %s: %v", j.ID, c.Name, err)
 		}
 		if strings.HasPrefix(j.App, "itar-") && c.Labels["region"] != "us" {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // card is one app in the catalog.
@@ -71,7 +72,7 @@ func (p *Portal) catalog(w http.ResponseWriter, r *http.Request, s *session) err
 func (p *Portal) appOf(r *http.Request, s *session) (*structs.App, error) {
 	a, err := p.api.GetApp(withIdentity(r.Context(), s.id), r.PathValue("app"))
 	if err == nil {
-		err = s.id.CheckUseApp(a)
+		err = access.AppVisible(s.id.Access(), a)
 	}
 	if err != nil {
 		return nil, hidden(err, "app "+r.PathValue("app"))

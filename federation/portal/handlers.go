@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -130,7 +130,7 @@ func hidden(err error, what string) error {
 type view struct {
 	Title string
 	Nav   string
-	User  *auth.Identity
+	User  *authz.Identity
 	CSRF  string
 	Error string
 	Flash string

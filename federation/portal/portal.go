@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -37,7 +38,7 @@ type Hub interface {
 // API serves a request as an already authenticated caller
 // (api.Server.ServeAs).
 type API interface {
-	ServeAs(w http.ResponseWriter, r *http.Request, id *auth.Identity)
+	ServeAs(w http.ResponseWriter, r *http.Request, id *authz.Identity)
 }
 
 // Config configures a Portal.
@@ -151,7 +152,7 @@ func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // idKey carries the caller's identity to the in-process API transport.
 type idKey struct{}
 
-func withIdentity(ctx context.Context, id *auth.Identity) context.Context {
+func withIdentity(ctx context.Context, id *authz.Identity) context.Context {
 	return context.WithValue(ctx, idKey{}, id)
 }
 
@@ -160,7 +161,7 @@ func withIdentity(ctx context.Context, id *auth.Identity) context.Context {
 type inProcess struct{ api API }
 
 func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
-	id, _ := r.Context().Value(idKey{}).(*auth.Identity)
+	id, _ := r.Context().Value(idKey{}).(*authz.Identity)
 	if id == nil {
 		return nil, errors.New("portal: no identity for an API call")
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
+	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -25,7 +26,7 @@ const (
 
 // session is the caller of one portal request.
 type session struct {
-	id   *auth.Identity
+	id   *authz.Identity
 	key  string // the session key from the cookie
 	csrf string
 }

@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // submitView is the generated submit form.
@@ -64,7 +64,7 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 	}
 	pats := machinePatterns(a, cmd)
 	for _, m := range mts {
-		if !matchesAny(pats, m.Name) || s.id.CheckUseMachineType(m) != nil {
+		if !matchesAny(pats, m.Name) || access.MachineTypeUsable(s.id.Access(), m) != nil {
 			continue
 		}
 		hi := m.ScaleMax
@@ -85,7 +85,7 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 			v.Vaults = append(v.Vaults, vt.Name)
 		}
 	}
-	v.JobID = client.NewJobID()
+	v.JobID = structs.NewJobID()
 	return v, nil
 }
 

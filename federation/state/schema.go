@@ -38,6 +38,32 @@ func schema() *memdb.DBSchema {
 				}
 				return ids
 			})),
+			// Team membership (User.Teams) by tenant and team: a team's
+			// members are read from here.
+			idx("team", false, true, multiStrIndex(func(o any) []string {
+				u := o.(*structs.User)
+				keys := make([]string, len(u.Teams))
+				for i, t := range u.Teams {
+					keys[i] = teamKey(u.Tenant, t)
+				}
+				return keys
+			})),
+			// Identities by tenant: uids and gids are unique inside a
+			// tenant with an id range. 0 is no identity.
+			idx("uid", false, true, strUintIndex(func(o any) (string, uint64) {
+				u := o.(*structs.User)
+				if u.Identity.UID == 0 {
+					return "", 0
+				}
+				return u.Tenant, uint64(u.Identity.UID)
+			})),
+			idx("gid", false, true, strUintIndex(func(o any) (string, uint64) {
+				u := o.(*structs.User)
+				if u.Identity.GID == 0 {
+					return "", 0
+				}
+				return u.Tenant, uint64(u.Identity.GID)
+			})),
 		),
 		tbl(TableClusters,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Cluster).Name })),

@@ -15,8 +15,13 @@ func (r *ReadTxn) Tenants() ([]*structs.Tenant, error) {
 }
 
 // UpsertTenant creates or replaces a tenant if the stored one meets cas.
+// An id range must not overlap another tenant's, and must hold the
+// identities of the tenant's users (see checkIDRange).
 func (w *WriteTxn) UpsertTenant(t *structs.Tenant, cas structs.CAS) error {
 	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := w.checkIDRange(t); err != nil {
 		return err
 	}
 	return w.upsert(tTenants, t.Copy(), cas, "tenant", t.Name)
@@ -33,36 +38,4 @@ func (w *WriteTxn) DeleteTenant(name string) error {
 		}
 	}
 	return w.remove(tTenants, "tenant", name)
-}
-
-// Team returns a tenant's team or ErrNotFound.
-func (r *ReadTxn) Team(tenant, name string) (*structs.Team, error) {
-	return getByID[*structs.Team](r.txn, TableTeams, "team", tenant, name)
-}
-
-// Teams returns every team, by tenant then name.
-func (r *ReadTxn) Teams() ([]*structs.Team, error) {
-	return listAll[*structs.Team](r.txn, TableTeams, "id")
-}
-
-// TeamsByTenant returns a tenant's teams, by name.
-func (r *ReadTxn) TeamsByTenant(tenant string) ([]*structs.Team, error) {
-	return listAll[*structs.Team](r.txn, TableTeams, "id", tenant)
-}
-
-// UpsertTeam creates or replaces a team of an existing tenant if the
-// stored one meets cas.
-func (w *WriteTxn) UpsertTeam(t *structs.Team, cas structs.CAS) error {
-	if err := t.Validate(); err != nil {
-		return err
-	}
-	if err := w.mustExist(tTenants, "tenant", t.Tenant); err != nil {
-		return err
-	}
-	return w.upsert(tTeams, t.Copy(), cas, "team", t.Tenant, t.Name)
-}
-
-// DeleteTeam deletes a team.
-func (w *WriteTxn) DeleteTeam(tenant, name string) error {
-	return w.remove(tTeams, "team", tenant, name)
 }

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"errors"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -33,12 +35,19 @@ func (r *ReadTxn) UserByAPIKeyID(id string) (*structs.User, error) {
 }
 
 // UpsertUser creates or replaces a user of an existing tenant if the stored
-// one meets cas. API key IDs must not belong to another user.
+// one meets cas. API key IDs must not belong to another user; the user's
+// uid and gid must fit the id ranges (see checkIdentity).
 func (w *WriteTxn) UpsertUser(u *structs.User, cas structs.CAS) error {
 	if err := u.Validate(); err != nil {
 		return err
 	}
-	if err := w.mustExist(tTenants, "tenant", u.Tenant); err != nil {
+	t, err := refByID[*structs.Tenant](w.txn, TableTenants, "tenant", u.Tenant)
+	if errors.Is(err, structs.ErrNotFound) {
+		return structs.Errorf(structs.ErrInvalid, "unknown tenant %q", u.Tenant)
+	} else if err != nil {
+		return err
+	}
+	if err := w.checkIdentity(t, u); err != nil {
 		return err
 	}
 	for _, k := range u.APIKeys {

@@ -1,8 +1,11 @@
 package structs
 
 import (
+	"crypto/rand"
+	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -167,20 +170,15 @@ func (j *Job) ValidateSubmit() error {
 	if err := validName("job id", j.ID); err != nil {
 		return err
 	}
-	for _, f := range [...]struct{ what, v string }{{"job tenant", j.Tenant}, {"job owner", j.Owner},
-		{"job app", j.App}, {"job machine type", j.MachineType}} {
+	for _, f := range [...]struct{ what, v string }{{"job tenant", j.Tenant}, {"job owner", j.Owner}} {
 		if err := validName(f.what, f.v); err != nil {
 			return err
 		}
 	}
-	switch {
-	case j.Nodes < 1 || j.Nodes > MaxJobNodes:
-		return invalidf("job %q: nodes %d out of 1..%d", j.ID, j.Nodes, MaxJobNodes)
-	case j.Walltime < 0:
-		return invalidf("job %q: negative walltime", j.ID)
-	case j.Priority != "" && !j.Priority.Valid():
-		return invalidf("job %q: priority %q", j.ID, j.Priority)
-	case j.SubmitTime.IsZero():
+	if err := checkSubmission("job "+strconv.Quote(j.ID), j.App, j.MachineType, j.Nodes, j.Walltime, j.Priority); err != nil {
+		return err
+	}
+	if j.SubmitTime.IsZero() {
 		return invalidf("job %q: no submit time", j.ID)
 	}
 	switch j.State {
@@ -189,6 +187,50 @@ func (j *Job) ValidateSubmit() error {
 	}
 	return invalidf("job %q: initial state %q", j.ID, j.State)
 }
+
+// Validate checks a submission's own fields. It is the one check of them:
+// the CLI runs it before sending, job admission (federation/jobs) on the
+// hub, and Job.ValidateSubmit shares it. ID may be empty (the hub stamps
+// one); what the submission names is checked against the catalog at
+// admission.
+func (r *JobSubmitRequest) Validate() error {
+	if r.ID != "" {
+		if err := validName("job id", r.ID); err != nil {
+			return err
+		}
+	}
+	return checkSubmission("job", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority)
+}
+
+// checkSubmission checks the fields a submission sets; what names it in
+// errors. A wrong field is a *FieldError.
+func checkSubmission(what, app, machineType string, nodes int, walltime Duration, priority PriorityClass) error {
+	bad := func(field, format string, args ...any) error {
+		return &FieldError{Object: what, Field: field, Msg: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case app == "":
+		return bad("app", "is required")
+	case machineType == "":
+		return bad("machine_type", "is required")
+	case nodes < 1 || nodes > MaxJobNodes:
+		return bad("nodes", "%d out of 1..%d", nodes, MaxJobNodes)
+	case walltime < 0:
+		return bad("walltime", "is negative")
+	case priority != "" && !priority.Valid():
+		return bad("priority", "%q: want normal, high or highest", priority)
+	}
+	if err := validName(what+" app", app); err != nil {
+		return err
+	}
+	return validName(what+" machine type", machineType)
+}
+
+// NewJobID makes a job ID: "j-" and 26 random base-32 characters, usable
+// in Kubernetes object names. The submitter stamps it — the Go client
+// before its first attempt, the hub for a request that has none — so that
+// a retried submission finds the job it made.
+func NewJobID() string { return "j-" + strings.ToLower(rand.Text()) }
 
 // JobName derives a job's display name from its owner, submit time (UTC date)
 // and number, e.g. "alice-2026-11-28-0042".

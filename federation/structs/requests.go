@@ -233,8 +233,15 @@ type ErrorBody struct {
 	Error string `json:"error"`
 	// Errors lists every rule a document broke, with its JSON path, when
 	// the error is a ValidationError (e.g. an invalid AppDef).
-	Errors []FieldError `json:"errors,omitempty"`
+	Errors []PathError `json:"errors,omitempty"`
+	// Code, when set, names the failure for programs: CodeNoSuchEndpoint.
+	Code string `json:"code,omitempty"`
 }
+
+// CodeNoSuchEndpoint is the ErrorBody.Code of a request for a path and
+// method the hub does not serve (a 404 like a missing object's, but one
+// an older hub gives for an endpoint it predates).
+const CodeNoSuchEndpoint = "no_such_endpoint"
 
 // CallerInfo is the reply to GET /v1/whoami: who the credentials belong to.
 type CallerInfo struct {

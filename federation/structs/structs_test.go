@@ -3,6 +3,7 @@ package structs
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -29,6 +30,42 @@ func TestErrors(t *testing.T) {
 	}
 	if KindOf(te) != ErrConflict || KindOf(errors.New("x")) != nil {
 		t.Errorf("KindOf wrong")
+	}
+}
+
+// TestKindStatusTable: every kind maps to one status and back, also
+// wrapped; the kinds travel between replicas by name; statuses without a
+// kind (and errors without one) stay without.
+func TestKindStatusTable(t *testing.T) {
+	want := map[error]int{ErrInvalid: 400, ErrUnauthorized: 401, ErrForbidden: 403, ErrNotFound: 404,
+		ErrConflict: 409, ErrTooLarge: 413, ErrNotLeader: 421, ErrRateLimited: 429, ErrUnavailable: 503}
+	for kind, status := range want {
+		wrapped := fmt.Errorf("outer: %w", Errorf(kind, "inner"))
+		if got := HTTPStatus(wrapped); got != status {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", kind, got, status)
+		}
+		if got := KindOfStatus(status); got != kind {
+			t.Errorf("KindOfStatus(%d) = %v, want %v", status, got, kind)
+		}
+		if got := KindOf(wrapped); got != kind {
+			t.Errorf("KindOf(%v) = %v", wrapped, got)
+		}
+		if got := KindNamed(kind.Error()); got != kind {
+			t.Errorf("KindNamed(%q) = %v", kind.Error(), got)
+		}
+	}
+	for _, s := range []int{502, 504} {
+		if KindOfStatus(s) != ErrUnavailable {
+			t.Errorf("KindOfStatus(%d) = %v, want unavailable", s, KindOfStatus(s))
+		}
+	}
+	for _, s := range []int{200, 204, 418, 500} {
+		if k := KindOfStatus(s); k != nil {
+			t.Errorf("KindOfStatus(%d) = %v, want none", s, k)
+		}
+	}
+	if HTTPStatus(errors.New("x")) != StatusInternal || HTTPStatus(nil) != StatusInternal || KindNamed("nope") != nil {
+		t.Error("an error of no kind has a status or a name")
 	}
 }
 

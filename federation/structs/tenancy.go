@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +28,43 @@ type Tenant struct {
 	// Isolated keeps this tenant's pods off nodes running other tenants' pods.
 	Isolated bool `json:"isolated,omitempty"`
 	Disabled bool `json:"disabled,omitempty"`
+	// IDRange, set by a global administrator, holds the uids and gids of
+	// the tenant's users: each user's uid and gid lie in it, no two users
+	// share a uid, and the ranges of two tenants never overlap. Without
+	// one, only a global administrator gives the tenant's users an
+	// identity.
+	IDRange IDRange `json:"id_range,omitzero"`
+}
+
+// MaxPOSIXID is the largest uid or gid an IDRange may hold.
+const MaxPOSIXID = 1<<32 - 2
+
+// IDRange is a range of POSIX ids, Min to Max inclusive; the zero value is
+// no range.
+type IDRange struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// IsZero reports whether r is no range.
+func (r IDRange) IsZero() bool { return r == IDRange{} }
+
+// Contains reports whether id lies in r.
+func (r IDRange) Contains(id int) bool { return !r.IsZero() && r.Min <= id && id <= r.Max }
+
+// Overlaps reports whether r and o share an id.
+func (r IDRange) Overlaps(o IDRange) bool {
+	return !r.IsZero() && !o.IsZero() && r.Min <= o.Max && o.Min <= r.Max
+}
+
+// String renders r as "min..max".
+func (r IDRange) String() string { return strconv.Itoa(r.Min) + ".." + strconv.Itoa(r.Max) }
+
+func (r IDRange) validate(tenant string) error {
+	if !r.IsZero() && (r.Min < 1 || r.Min > r.Max || r.Max > MaxPOSIXID) {
+		return invalidf("tenant %q: id range %s: want 1 <= min <= max <= %d", tenant, r, MaxPOSIXID)
+	}
+	return nil
 }
 
 // Copy returns a deep copy of t.
@@ -40,17 +78,24 @@ func (t *Tenant) Copy() *Tenant {
 
 // Validate checks the fields a writer must supply.
 func (t *Tenant) Validate() error {
-	return validName("tenant", t.Name)
+	if err := validName("tenant", t.Name); err != nil {
+		return err
+	}
+	return t.IDRange.validate(t.Name)
 }
 
 // Team is a group of users inside one tenant; team admins manage its limits
 // and members.
 type Team struct {
 	RaftIndex
-	Tenant  string   `json:"tenant"`
-	Name    string   `json:"name"`
+	Tenant string `json:"tenant"`
+	Name   string `json:"name"`
+	// Members are the users whose Teams name the team, derived when the
+	// team is read: User.Teams is where membership is kept. A write that
+	// lists members makes them exactly the team's members (see
+	// fsm.TeamUpsert); one that lists none leaves the membership as it is.
 	Members []string `json:"members,omitempty"` // usernames
-	Admins  []string `json:"admins,omitempty"`  // usernames, also members
+	Admins  []string `json:"admins,omitempty"`  // usernames of its team administrators
 }
 
 // Copy returns a deep copy of t.

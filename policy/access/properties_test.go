@@ -91,23 +91,23 @@ func TestAccessProperties(t *testing.T) {
 						if v != "" {
 							vault = &structs.Vault{Tenant: u.Tenant, Name: v}
 						}
-						sub := rs.CheckSubmit(u, j, a, mt, vault)
-						if got := rs2.CheckSubmit(u, j, a, mt, vault); fmt.Sprint(got) != fmt.Sprint(sub) {
+						sub := rs.CheckSubmit(UserSubject(u), j, a, mt, vault)
+						if got := rs2.CheckSubmit(UserSubject(u), j, a, mt, vault); fmt.Sprint(got) != fmt.Sprint(sub) {
 							t.Fatalf("seed %d: rule order changed CheckSubmit: %v vs %v", seed, sub, got)
 						}
-						if sub != nil && rs3.CheckSubmit(u, j, a, mt, vault) == nil {
+						if sub != nil && rs3.CheckSubmit(UserSubject(u), j, a, mt, vault) == nil {
 							t.Fatalf("seed %d: adding a rule allowed a denied submit", seed)
 						}
 						for _, c := range w.clusters {
-							err := rs.ClusterAllowed(u, j, a, mt, c)
-							if got := rs2.ClusterAllowed(u, j, a, mt, c); fmt.Sprint(got) != fmt.Sprint(err) {
+							err := rs.ClusterAllowed(UserSubject(u), j, a, mt, c)
+							if got := rs2.ClusterAllowed(UserSubject(u), j, a, mt, c); fmt.Sprint(got) != fmt.Sprint(err) {
 								t.Fatalf("seed %d: rule order changed ClusterAllowed: %v vs %v", seed, err, got)
 							}
 							if err != nil {
 								if !errors.Is(err, structs.ErrForbidden) {
 									t.Fatalf("seed %d: %v not forbidden", seed, err)
 								}
-								if rs3.ClusterAllowed(u, j, a, mt, c) == nil {
+								if rs3.ClusterAllowed(UserSubject(u), j, a, mt, c) == nil {
 									t.Fatalf("seed %d: adding a rule allowed a denied cluster", seed)
 								}
 								continue

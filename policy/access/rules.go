@@ -46,8 +46,8 @@ func (rs *Rules) matching(obj structs.AccessObject, name string, visit func(*str
 }
 
 // who checks the user and tenant conditions of rule r.
-func who(r *structs.AccessRule, u *structs.User, tenant, name string) error {
-	if len(r.Groups) > 0 && (u == nil || !slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(r.Groups, g) })) {
+func who(r *structs.AccessRule, s Subject, tenant, name string) error {
+	if len(r.Groups) > 0 && !s.inGroup(r.Groups) {
 		return &DeniedError{Rule: r.Name, Object: r.Object, Name: name,
 			Reason: "only for groups " + strings.Join(r.Groups, ", ")}
 	}
@@ -61,90 +61,66 @@ func who(r *structs.AccessRule, u *structs.User, tenant, name string) error {
 // VaultName is how access rules name a vault: "<tenant>/<vault>".
 func VaultName(tenant, vault string) string { return tenant + "/" + vault }
 
-// CheckSubmit decides whether user u may submit job j of app a on machine
-// type mt with vault v (nil when the job uses none): nil or a *DeniedError
-// (an ErrNotFound error when a or mt is nil).
-// It checks who may use each object; where a job may run is decided at
-// placement by ClusterAllowed.
-func (rs *Rules) CheckSubmit(u *structs.User, j *structs.Job, a *structs.App, mt *structs.MachineType, v *structs.Vault) error {
+// CheckSubmit decides whether s may submit job j of app a on machine type
+// mt with vault v (nil when the job uses none): nil or a *DeniedError (an
+// ErrNotFound error when a or mt is nil). The job is s's own tenant's;
+// s must see the app, may use the machine type, and the vault is the
+// job's tenant's; then the named rules on each must pass. Where the job
+// may run is decided at placement by ClusterAllowed.
+func (rs *Rules) CheckSubmit(s Subject, j *structs.Job, a *structs.App, mt *structs.MachineType, v *structs.Vault) error {
 	switch {
 	case a == nil:
 		return structs.Errorf(structs.ErrNotFound, "app %q", j.App)
 	case mt == nil:
 		return structs.Errorf(structs.ErrNotFound, "machine type %q", j.MachineType)
-	}
-	if u == nil || u.Tenant != j.Tenant {
-		name := ""
-		if u != nil {
-			name = u.Username
-		}
+	case !s.isUser() || s.Tenant != j.Tenant:
 		return &DeniedError{Rule: RuleTenant, Object: "tenant", Name: j.Tenant,
-			Reason: "user " + name + " is not in this tenant"}
+			Reason: "user " + s.Username + " is not in this tenant"}
 	}
-	if err := rs.appAllowed(u, j, a); err != nil {
+	if err := AppVisible(s, a); err != nil {
 		return err
 	}
-	if err := rs.MachineTypeAllowed(u, j, mt); err != nil {
+	if err := rs.matching(structs.AccessObjectApp, a.Name, func(r *structs.AccessRule) error {
+		return who(r, s, j.Tenant, a.Name)
+	}); err != nil {
 		return err
 	}
-	if v != nil {
-		name := VaultName(v.Tenant, v.Name)
-		if v.Tenant != j.Tenant {
-			return &DeniedError{Rule: RuleVaultTenant, Object: structs.AccessObjectVault, Name: name,
-				Reason: "belongs to another tenant"}
-		}
-		if err := rs.matching(structs.AccessObjectVault, name, func(r *structs.AccessRule) error {
-			return who(r, u, j.Tenant, name)
-		}); err != nil {
-			return err
-		}
+	if err := rs.MachineTypeAllowed(s, j, mt); err != nil {
+		return err
 	}
-	return nil
-}
-
-func (rs *Rules) appAllowed(u *structs.User, j *structs.Job, a *structs.App) error {
-	switch a.Visibility {
-	case structs.VisibilityPublic:
-	case structs.VisibilityTenant:
-		if a.Tenant != j.Tenant {
-			return &DeniedError{Rule: RuleAppVisibility, Object: structs.AccessObjectApp, Name: a.Name,
-				Reason: "visible to tenant " + a.Tenant + " only"}
-		}
-	case structs.VisibilityPrivate:
-		if a.Owner != u.Username {
-			return &DeniedError{Rule: RuleAppVisibility, Object: structs.AccessObjectApp, Name: a.Name,
-				Reason: "private to " + a.Owner}
-		}
-	default:
-		return &DeniedError{Rule: RuleAppVisibility, Object: structs.AccessObjectApp, Name: a.Name,
-			Reason: "unknown visibility " + string(a.Visibility)}
+	if v == nil {
+		return nil
 	}
-	return rs.matching(structs.AccessObjectApp, a.Name, func(r *structs.AccessRule) error {
-		return who(r, u, j.Tenant, a.Name)
+	name := VaultName(v.Tenant, v.Name)
+	if v.Tenant != j.Tenant {
+		return &DeniedError{Rule: RuleVaultTenant, Object: structs.AccessObjectVault, Name: name,
+			Reason: "belongs to another tenant"}
+	}
+	return rs.matching(structs.AccessObjectVault, name, func(r *structs.AccessRule) error {
+		return who(r, s, j.Tenant, name)
 	})
 }
 
-// MachineTypeAllowed decides whether user u may run job j on machine type
-// mt: its Privs and the machine type rules. Placement calls it for burst
+// MachineTypeAllowed decides whether s may run job j on machine type mt:
+// its Privs and the machine type rules. Placement calls it for burst
 // targets, which the user did not pick.
-func (rs *Rules) MachineTypeAllowed(u *structs.User, j *structs.Job, mt *structs.MachineType) error {
-	if len(mt.Privs) > 0 && (u == nil || !slices.ContainsFunc(u.Groups, func(g string) bool { return slices.Contains(mt.Privs, g) })) {
-		return &DeniedError{Rule: RuleMachineTypePriv, Object: structs.AccessObjectMachineType, Name: mt.Name,
-			Reason: "only for groups " + strings.Join(mt.Privs, ", ")}
+func (rs *Rules) MachineTypeAllowed(s Subject, j *structs.Job, mt *structs.MachineType) error {
+	if err := MachineTypeUsable(s, mt); err != nil {
+		return err
 	}
 	return rs.matching(structs.AccessObjectMachineType, mt.Name, func(r *structs.AccessRule) error {
-		return who(r, u, j.Tenant, mt.Name)
+		return who(r, s, j.Tenant, mt.Name)
 	})
 }
 
-// ClusterAllowed decides whether job j of user u (nil if unknown) running
-// app a may run on cluster c as machine type mt: the cluster rules must
-// admit the user, and c must carry the ClusterLabels of every rule on the
-// job's app, its vault and mt. A nil a stands for j.App, a nil mt for the
-// job's effective machine type.
-func (rs *Rules) ClusterAllowed(u *structs.User, j *structs.Job, a *structs.App, mt *structs.MachineType, c *structs.Cluster) error {
+// ClusterAllowed decides whether job j of s (the zero Subject if the
+// owner is unknown) running app a may run on cluster c as machine type
+// mt: the cluster rules must admit s, and c must carry the ClusterLabels
+// of every rule on the job's app, its vault and mt. A nil a stands for
+// j.App, a nil mt for the job's effective machine type.
+func (rs *Rules) ClusterAllowed(s Subject, j *structs.Job, a *structs.App, mt *structs.MachineType, c *structs.Cluster) error {
 	if err := rs.matching(structs.AccessObjectCluster, c.Name, func(r *structs.AccessRule) error {
-		return who(r, u, j.Tenant, c.Name)
+		return who(r, s, j.Tenant, c.Name)
 	}); err != nil {
 		return err
 	}

@@ -79,11 +79,11 @@ func TestCheckSubmit(t *testing.T) {
 				tenant = u.Tenant
 			}
 			j := &structs.Job{ID: "j", Tenant: tenant, Owner: u.Username, App: apps[tc.app].Name, MachineType: tc.mt}
-			err := rs.CheckSubmit(u, j, apps[tc.app], mts[tc.mt], tc.vault)
+			err := rs.CheckSubmit(UserSubject(u), j, apps[tc.app], mts[tc.mt], tc.vault)
 			checkDenied(t, tc.want, err)
 		})
 	}
-	if err := rs.CheckSubmit(users["bob"], &structs.Job{App: "gone"}, nil, mts["cpu-east"], nil); !errors.Is(err, structs.ErrNotFound) {
+	if err := rs.CheckSubmit(UserSubject(users["bob"]), &structs.Job{App: "gone"}, nil, mts["cpu-east"], nil); !errors.Is(err, structs.ErrNotFound) {
 		t.Errorf("missing app: %v", err)
 	}
 }
@@ -130,7 +130,7 @@ func TestClusterAllowed(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			j := &structs.Job{ID: "j", Tenant: "acme", Owner: tc.user, App: apps[tc.app].Name, MachineType: "cpu-east", Vault: tc.vault}
-			checkDenied(t, tc.want, rs.ClusterAllowed(users[tc.user], j, apps[tc.app], mts[tc.mt], clusters[tc.cluster]))
+			checkDenied(t, tc.want, rs.ClusterAllowed(UserSubject(users[tc.user]), j, apps[tc.app], mts[tc.mt], clusters[tc.cluster]))
 		})
 	}
 }

@@ -71,7 +71,7 @@ func agentTable(ctx context.Context, finished []int, active int) (*report, error
 		}
 		// One job of the cluster changes; the watch returns it.
 		j := act[0]
-		if _, err := h.Write(ctx, &fsm.JobUpdateState{ID: j.ID, Number: j.Number, Cluster: "east", State: structs.JobRunning,
+		if _, err := h.Write(ctx, &fsm.JobStateUpdate{ID: j.ID, Number: j.Number, Cluster: "east", State: structs.JobRunning,
 			Substatus: "2 of 2 ranks up", Time: time.Now().UTC()}); err != nil {
 			return nil, err
 		}
@@ -87,7 +87,7 @@ func agentTable(ctx context.Context, finished []int, active int) (*report, error
 		fmt.Fprintf(os.Stderr, "bench: agent: %d finished: listing %d bytes, watch %d bytes\n", n, list, watch)
 		// The active jobs end: the next round's listing holds only its own.
 		for _, j := range act {
-			if _, err := h.Write(ctx, &fsm.JobUpdateState{ID: j.ID, Number: j.Number, Cluster: "east", State: structs.JobCompleted,
+			if _, err := h.Write(ctx, &fsm.JobStateUpdate{ID: j.ID, Number: j.Number, Cluster: "east", State: structs.JobCompleted,
 				Time: time.Now().UTC()}); err != nil {
 				return nil, err
 			}
@@ -138,10 +138,10 @@ func writeJob(ctx context.Context, h *hub.Hub, id string, state structs.JobState
 		return nil, err
 	}
 	j := v.(*structs.Job)
-	if _, err := h.Write(ctx, &fsm.JobAssign{ID: id, Cluster: "east", Time: now}); err != nil {
+	if _, err := h.Write(ctx, &fsm.JobAssignment{ID: id, Cluster: "east", Time: now}); err != nil {
 		return nil, err
 	}
-	if v, err = h.Write(ctx, &fsm.JobUpdateState{ID: id, Number: j.Number, Cluster: "east", State: state, Time: now}); err != nil {
+	if v, err = h.Write(ctx, &fsm.JobStateUpdate{ID: id, Number: j.Number, Cluster: "east", State: state, Time: now}); err != nil {
 		return nil, err
 	}
 	return v.(*structs.Job), nil

@@ -55,7 +55,7 @@ func portalTable(ctx context.Context, jobs, renders int) (*report, error) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < jobs; i += 16 {
-				if _, err := user.SubmitJob(ctx, structs.JobSubmitRequest{ID: client.NewJobID(), App: "solver", Command: "Run",
+				if _, err := user.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "solver", Command: "Run",
 					MachineType: "n1", Nodes: 1, Label: fmt.Sprintf("bench-%d", i)}); err != nil {
 					errs <- err
 					return

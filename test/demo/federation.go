@@ -74,7 +74,7 @@ var portalLogins = map[string]string{
 
 // runSample submits a 4-node MPI job as alice and waits until it runs.
 func runSample(ctx context.Context, alice *client.Client) (*structs.Job, error) {
-	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: client.NewJobID(), App: "mpi-hello", Command: "run",
+	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "mpi-hello", Command: "run",
 		MachineType: "n32-east", Nodes: 4})
 	if err != nil {
 		return nil, err

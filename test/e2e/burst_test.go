@@ -20,7 +20,7 @@ func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 func submit(ctx context.Context, t *testing.T, c *client.Client, app, mt string, nodes int) *structs.Job {
 	t.Helper()
-	j, err := c.SubmitJob(ctx, structs.JobSubmitRequest{ID: client.NewJobID(), App: app, Command: "run", MachineType: mt, Nodes: nodes})
+	j, err := c.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: app, Command: "run", MachineType: mt, Nodes: nodes})
 	if err != nil {
 		t.Fatalf("submit %s on %s: %v", app, mt, err)
 	}

@@ -1,4 +1,4 @@
-package auth
+package authz
 
 import (
 	"slices"
@@ -81,9 +81,11 @@ func (id *Identity) managesUser(u *structs.User) bool {
 
 // CheckWriteUser checks creating (old nil), changing or deleting (next nil)
 // a user. Tenant administrators manage their tenant's users. A team
-// administrator manages plain users of their teams and may change only
-// their membership of those teams. Users may change their own email and
-// password.
+// administrator manages plain users of their teams: creates them in
+// their teams, changes their membership of those teams, their email,
+// their identity (CheckSetIdentity also applies) and whether they are
+// disabled, deletes them — but never their credentials (CheckCredentials).
+// Users may change their own email (and their credentials).
 func (id *Identity) CheckWriteUser(old, next *structs.User) error {
 	ref := next
 	if ref == nil {
@@ -107,24 +109,43 @@ func (id *Identity) CheckWriteUser(old, next *structs.User) error {
 			return nil
 		}
 		if id.managesUser(old) && next.Role == structs.RoleUser && next.Tenant == old.Tenant &&
-			id.onlyOwnTeamsChanged(old, next) && sameSet(old.Groups, next.Groups) &&
-			old.Identity == next.Identity {
+			id.onlyOwnTeamsChanged(old, next) && sameSet(old.Groups, next.Groups) {
 			return nil
 		}
 	}
 	return forbidden("user %q: not their administrator", ref.Username)
 }
 
-// CheckUserKeys allows managing u's API keys: u themself and whoever may
-// change or delete u.
-func (id *Identity) CheckUserKeys(u *structs.User) error {
-	if id.IsUser() && id.Username == u.Username {
+// CheckCredentials allows managing u's credentials — creating, listing
+// and revoking their API keys, setting their password: u themself and
+// the administrators of u's tenant. A team administrator manages their
+// members but never acts as one: a key or password they set would let
+// them.
+func (id *Identity) CheckCredentials(u *structs.User) error {
+	if (id.IsUser() && id.Username == u.Username) || id.AdminsTenant(u.Tenant) {
 		return nil
 	}
-	if id.AdminsTenant(u.Tenant) || id.managesUser(u) {
+	return forbidden("credentials of user %q: the user or their tenant's administrators only", u.Username)
+}
+
+// CheckSetIdentity allows giving user next (old as stored, nil when new)
+// a uid/gid other than the stored one, in tenant t (nil if unknown):
+// global administrators always; whoever else may write the user
+// (CheckWriteUser) only when t has an id range, which the state machine
+// holds the identity to (inside it, unique in it).
+func (id *Identity) CheckSetIdentity(t *structs.Tenant, old, next *structs.User) error {
+	var was structs.Identity
+	if old != nil {
+		was = old.Identity
+	}
+	if next.Identity == was || id.IsGlobalAdmin() {
 		return nil
 	}
-	return forbidden("api keys of user %q", u.Username)
+	if t == nil || t.IDRange.IsZero() {
+		return forbidden("user %q: tenant %q has no id range, so only a global administrator sets its users' uid/gid",
+			next.Username, next.Tenant)
+	}
+	return nil
 }
 
 func (id *Identity) allAdministered(tenant string, teams []string) bool {
@@ -159,98 +180,6 @@ func selfEditable(old, next *structs.User) bool {
 		sameSet(old.Groups, next.Groups) && old.Identity == next.Identity && old.Disabled == next.Disabled
 }
 
-// CheckReadJob allows the owner, administrators of the job's team and of
-// its tenant.
-func (id *Identity) CheckReadJob(j *structs.Job) error {
-	ok := id.AdminsTenant(j.Tenant) ||
-		(id.IsUser() && j.Tenant == id.Tenant && j.Owner == id.Username) ||
-		id.AdminsTeamDirectly(j.Tenant, j.Team)
-	return allow(ok, "job %q", j.ID)
-}
-
-// CanReadJob is CheckReadJob as a predicate, for filtering lists.
-func (id *Identity) CanReadJob(j *structs.Job) bool { return id.CheckReadJob(j) == nil }
-
-// CheckControlJob allows cancelling or terminating a job: the same callers
-// that may read it.
-func (id *Identity) CheckControlJob(j *structs.Job) error { return id.CheckReadJob(j) }
-
-// CheckReadVault allows the vault's tenant.
-func (id *Identity) CheckReadVault(v *structs.Vault) error {
-	// An agent reads vaults: it mounts the vault of a job it runs.
-	return allow(id.InTenant(v.Tenant) || id.IsAgent(), "vault %q of tenant %q", v.Name, v.Tenant)
-}
-
-// CheckWriteVault allows the vault's tenant administrators.
-func (id *Identity) CheckWriteVault(v *structs.Vault) error {
-	return allow(id.AdminsTenant(v.Tenant), "vault %q of tenant %q: administrators only", v.Name, v.Tenant)
-}
-
-// CheckUseApp allows seeing and running an app: public apps for everyone,
-// tenant apps for their tenant, private apps for their owner and the
-// tenant's administrators.
-func (id *Identity) CheckUseApp(a *structs.App) error {
-	var ok bool
-	switch a.Visibility {
-	case structs.VisibilityPublic:
-		ok = id.IsUser()
-	case structs.VisibilityTenant:
-		ok = id.InTenant(a.Tenant)
-	case structs.VisibilityTeam:
-		ok = id.MemberOf(a.Tenant, a.Team) || id.AdminsTeam(a.Tenant, a.Team) || (id.InTenant(a.Tenant) && a.Owner == id.Username)
-	default:
-		ok = id.AdminsTenant(a.Tenant) || (id.InTenant(a.Tenant) && a.Owner == id.Username)
-	}
-	// An agent reads any app: a job of it may be assigned to its cluster.
-	return allow(ok || id.IsGlobalAdmin() || id.IsAgent(), "app %q", a.Name)
-}
-
-// CheckWriteApp is self-service publishing (JARVICE's PushToCompute):
-// global administrators write every app, tenant administrators their
-// tenant's non-public apps, team administrators their team's team apps,
-// and every user their own private apps.
-func (id *Identity) CheckWriteApp(a *structs.App) error {
-	ok := id.IsGlobalAdmin()
-	if !ok && a.Tenant != "" && a.Visibility != structs.VisibilityPublic {
-		switch {
-		case id.AdminsTenant(a.Tenant):
-			ok = true
-		case a.Visibility == structs.VisibilityTeam:
-			ok = id.AdminsTeamDirectly(a.Tenant, a.Team)
-		case a.Visibility == structs.VisibilityPrivate:
-			ok = id.IsUser() && id.InTenant(a.Tenant) && a.Owner == id.Username
-		}
-	}
-	return allow(ok, "app %q: not its publisher", a.Name)
-}
-
-// CheckReadLimit allows the tenant's administrators, and inside the tenant:
-// tenant-wide limits to all, team limits to the team's members and
-// administrators, user limits to the user and their team's administrators.
-func (id *Identity) CheckReadLimit(l *structs.Limit) error {
-	ok := id.AdminsTenant(l.Tenant)
-	if !ok && id.InTenant(l.Tenant) {
-		switch l.Scope {
-		case structs.ScopeTenant:
-			ok = true
-		case structs.ScopeTeam:
-			ok = id.MemberOf(l.Tenant, l.Team) || id.AdminsTeamDirectly(l.Tenant, l.Team)
-		case structs.ScopeUser:
-			ok = l.User == id.Username || id.AdminsTeamDirectly(l.Tenant, l.Team)
-		}
-	}
-	return allow(ok, "limit %q", l.Name)
-}
-
-// CheckWriteLimit allows global administrators every limit; tenant
-// administrators their tenant's team and user limits; team administrators
-// the limits of their team and of users in it (Team set).
-func (id *Identity) CheckWriteLimit(l *structs.Limit) error {
-	ok := id.IsGlobalAdmin() ||
-		(l.Scope != structs.ScopeTenant && (id.AdminsTenant(l.Tenant) || id.AdminsTeamDirectly(l.Tenant, l.Team)))
-	return allow(ok, "limit %q: not its administrator", l.Name)
-}
-
 func sameSet(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
@@ -266,15 +195,4 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// CheckUseMachineType allows a machine type to users of one of its
-// groups (mc_privs), or to all when it lists none.
-func (id *Identity) CheckUseMachineType(m *structs.MachineType) error {
-	// An agent reads the machine types pinned to its cluster: it runs them.
-	ok := id.IsGlobalAdmin() || (id.IsUser() && len(m.Privs) == 0) || (id.IsAgent() && m.Cluster == id.Cluster)
-	for _, g := range m.Privs {
-		ok = ok || (id.IsUser() && slices.Contains(id.Groups, g))
-	}
-	return allow(ok, "machine type %q", m.Name)
 }

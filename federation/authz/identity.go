@@ -1,9 +1,10 @@
-package auth
+package authz
 
 import (
 	"slices"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // Identity is an authenticated caller: a user (Username set) or a cluster
@@ -84,4 +85,19 @@ func (id *Identity) adminsAnyOf(tenant string, teams []string) bool {
 		}
 	}
 	return false
+}
+
+// Access is the caller as policy/access sees them, to ask whether they
+// may see or use an app, a vault or a machine type. An agent is no user:
+// its access.Subject is the zero one.
+func (id *Identity) Access() access.Subject {
+	if !id.IsUser() {
+		return access.Subject{}
+	}
+	var adminTeams []string
+	if id.Role == structs.RoleTeamAdmin {
+		adminTeams = id.AdminTeams
+	}
+	return access.Subject{Username: id.Username, Tenant: id.Tenant, Groups: id.Groups,
+		Teams: id.Teams, AdminTeams: adminTeams, TenantAdmin: id.AdminsTenant(id.Tenant), Global: id.IsGlobalAdmin()}
 }

@@ -1,0 +1,79 @@
+package fsm
+
+import (
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// JobSubmit stores a new job; the FSM assigns its number and name. Result:
+// *structs.Job.
+type JobSubmit struct {
+	Job structs.Job `json:"job"`
+}
+
+func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) { return w.SubmitJob(&c.Job) }
+
+// JobStateUpdate reports job progress. Result: *structs.Job, or a
+// *structs.TransitionError for an illegal transition. Its guards (Number,
+// Cluster, CAS) make a stale report or a stale dispatch decision fail
+// without changing anything.
+type JobStateUpdate structs.JobStateUpdate
+
+func (c *JobStateUpdate) apply(w *state.WriteTxn) (any, error) {
+	return w.UpdateJobState((*structs.JobStateUpdate)(c))
+}
+
+// JobAssignment places a job on a cluster, if the job still meets its
+// CAS. Result: *structs.Job.
+type JobAssignment structs.JobAssignment
+
+func (c *JobAssignment) apply(w *state.WriteTxn) (any, error) {
+	return w.AssignJob((*structs.JobAssignment)(c))
+}
+
+// JobCancel cancels or terminates a job. Result: *structs.Job.
+type JobCancel structs.JobCancel
+
+func (c *JobCancel) apply(w *state.WriteTxn) (any, error) {
+	return w.CancelJob((*structs.JobCancel)(c))
+}
+
+// JobPurge deletes terminal jobs and keeps an accounting record of each
+// (see state.WriteTxn.PurgeEnded): those listed in IDs, or, with
+// EndedBefore set (the leader's retention, which stamps it from its
+// clock), the ones that ended before it, oldest first, at most Limit.
+// Result: the number deleted (int); fewer than Limit means none is left.
+type JobPurge struct {
+	IDs         []string  `json:"ids,omitempty"`
+	EndedBefore time.Time `json:"ended_before,omitzero"`
+	Limit       int       `json:"limit,omitempty"`
+}
+
+func (c *JobPurge) apply(w *state.WriteTxn) (any, error) {
+	if c.EndedBefore.IsZero() {
+		return w.PurgeJobs(c.IDs)
+	}
+	if len(c.IDs) > 0 {
+		return nil, structs.Errorf(structs.ErrInvalid, "purge: IDs and a cutoff exclude each other")
+	}
+	return w.PurgeEnded(c.EndedBefore, c.Limit)
+}
+
+// AccountingAppend stores an accounting record. Result:
+// *structs.AccountingRecord with its Seq.
+type AccountingAppend struct {
+	Record structs.AccountingRecord `json:"record"`
+}
+
+func (c *AccountingAppend) apply(w *state.WriteTxn) (any, error) {
+	return w.AppendAccounting(&c.Record)
+}
+
+// AuditAppend stores an audit event. Result: *structs.AuditEvent with its Seq.
+type AuditAppend struct {
+	Event structs.AuditEvent `json:"event"`
+}
+
+func (c *AuditAppend) apply(w *state.WriteTxn) (any, error) { return w.AppendAudit(&c.Event) }

@@ -1,0 +1,63 @@
+package jobs
+
+import (
+	"path"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// fit checks a job against its machine type and app — scale, the app's
+// machines, its commands and their parameters — and fills in the app's
+// default command and walltime.
+func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
+	lo, hi := max(mt.ScaleMin, 1), mt.ScaleMax
+	if hi == 0 {
+		hi = structs.MaxJobNodes
+	}
+	if j.Nodes < lo || j.Nodes > hi {
+		return structs.Errorf(structs.ErrInvalid, "nodes %d outside the scale %d..%d of machine type %q",
+			j.Nodes, lo, hi, mt.Name)
+	}
+	def := &app.AppDef
+	if def.ScaleMax > 0 && j.Nodes > def.ScaleMax {
+		return structs.Errorf(structs.ErrInvalid, "nodes %d above app %q scale_max %d", j.Nodes, app.Name, def.ScaleMax)
+	}
+	if !machineAllowed(def.Machines, mt.Name) {
+		return structs.Errorf(structs.ErrInvalid, "app %q does not run on machine type %q", app.Name, mt.Name)
+	}
+	if len(def.Commands) > 0 {
+		if j.Command == "" && len(def.Commands) == 1 {
+			for name := range def.Commands {
+				j.Command = name
+			}
+		}
+		cmd, ok := def.Commands[j.Command]
+		if !ok {
+			return structs.Errorf(structs.ErrInvalid, "app %q has no command %q", app.Name, j.Command)
+		}
+		if err := checkParameters(j, cmd); err != nil {
+			return err
+		}
+	} else if len(j.Parameters) > 0 {
+		return structs.Errorf(structs.ErrInvalid, "app %q has no commands to take parameters", app.Name)
+	}
+	if j.Walltime == 0 && def.Walltime != "" {
+		w, err := structs.ParseDuration(def.Walltime)
+		if err != nil {
+			return structs.Errorf(structs.ErrInvalid, "app %q: default walltime %q", app.Name, def.Walltime)
+		}
+		j.Walltime = w
+	}
+	return nil
+}
+
+// machineAllowed reports whether an AppDef's machine patterns (e.g. "n*")
+// admit machine type name; no patterns admit all.
+func machineAllowed(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, name); ok {
+			return true
+		}
+	}
+	return len(patterns) == 0
+}
