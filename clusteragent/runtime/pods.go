@@ -50,10 +50,11 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	addMissing(p.Annotations, extra)
 	uid, gid := r.in.identity()
 	p.Spec.SecurityContext = &corev1.PodSecurityContext{
-		RunAsUser:    new(uid),
-		RunAsGroup:   new(gid),
-		FSGroup:      new(gid),
-		RunAsNonRoot: new(true),
+		RunAsUser:      new(uid),
+		RunAsGroup:     new(gid),
+		FSGroup:        new(gid),
+		RunAsNonRoot:   new(true),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 	p.Spec.Volumes = r.volumes(len(web) > 0)
 	initMount := corev1.VolumeMount{Name: volInit, MountPath: InitDir}
@@ -68,6 +69,7 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		Command:         []string{r.opts.InitBinary, "copy", "--to", InitBinDir},
 		Resources:       corev1.ResourceRequirements{Requests: small, Limits: small.DeepCopy()},
 		VolumeMounts:    []corev1.VolumeMount{initMount},
+		SecurityContext: ContainerSecurity(),
 	}}
 
 	head := rank == 0
@@ -99,6 +101,22 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		}
 	}
 	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
+	c.SecurityContext = ContainerSecurity()
+}
+
+// ContainerSecurity is the security context of every container of a job:
+// no privilege escalation (setuid and setgid bits are ignored) and no
+// capabilities at all. The job user is never root (RunAsNonRoot) and
+// listens only above 1023, and its SSH server needs none: an unprivileged
+// sshd, or flotilla-init's built-in one, logs in only the user it runs
+// as, so neither SETUID, SETGID nor SYS_CHROOT is of use to it (checked
+// with OpenSSH: an sshd with an empty bounding set and no_new_privs
+// accepts the job key, without PAM).
+func ContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: new(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
 }
 
 // addMissing copies the entries of from whose keys dst lacks.
