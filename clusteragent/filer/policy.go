@@ -17,10 +17,7 @@ import (
 // refused. The tenant namespace's default-deny policy refuses the rest.
 func NetworkPolicy(v *structs.Vault, opts Options) *networkingv1.NetworkPolicy {
 	name := Name(v)
-	var ports []networkingv1.NetworkPolicyPort
-	for _, p := range nfsPorts() {
-		ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: new(corev1.ProtocolTCP), Port: new(intstr.FromInt32(p.port))})
-	}
+	ports := PolicyPorts()
 	from := []networkingv1.NetworkPolicyPeer{{
 		PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{LabelFiler: name}},
 	}}
@@ -37,4 +34,13 @@ func NetworkPolicy(v *structs.Vault, opts Options) *networkingv1.NetworkPolicy {
 			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: from, Ports: ports}},
 		},
 	}
+}
+
+// PolicyPorts are the filer's NFS ports as NetworkPolicy ports.
+func PolicyPorts() []networkingv1.NetworkPolicyPort {
+	var ports []networkingv1.NetworkPolicyPort
+	for _, p := range nfsPorts() {
+		ports = append(ports, networkingv1.NetworkPolicyPort{Protocol: new(corev1.ProtocolTCP), Port: new(intstr.FromInt32(p.port))})
+	}
+	return ports
 }

@@ -8,6 +8,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
 )
 
 // headlessService is the Service named like the pods' subdomain: it gives
@@ -38,6 +40,7 @@ func (r *renderer) headlessService() *corev1.Service {
 //     port); for an interactive job also from the ingress controller's
 //     namespace, on the token guard's port only (never the app's ports);
 //   - egress: to the job's own pods; to the cluster DNS pods on port 53;
+//     to its vault's filer, if any, on the NFS ports;
 //     to the admin's allow-list (Options.EgressAllow) less the deny-list
 //     (Options.EgressDeny, the API server) and the metadata address.
 //
@@ -70,6 +73,15 @@ func (r *renderer) networkPolicy(interactive bool) *networkingv1.NetworkPolicy {
 				{Protocol: new(corev1.ProtocolTCP), Port: new(intstr.FromInt32(53))},
 			},
 		},
+	}
+	if name := r.in.Labels[filer.LabelFiler]; name != "" && r.in.VaultNFS != nil {
+		// A user-space NFS client in the pods reaches the vault's filer
+		// (the kubelet's mount comes from the node, see filer.NetworkPolicy).
+		egress = append(egress, networkingv1.NetworkPolicyEgressRule{
+			To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+				filer.LabelFiler: name, filer.LabelComponent: filer.ComponentFiler}}}},
+			Ports: filer.PolicyPorts(),
+		})
 	}
 	if peers := allowedBlocks(r.opts.EgressAllow, append([]string{MetadataCIDR}, r.opts.EgressDeny...)); len(peers) > 0 {
 		egress = append(egress, networkingv1.NetworkPolicyEgressRule{To: peers})
