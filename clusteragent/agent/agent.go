@@ -75,9 +75,9 @@ type Config struct {
 
 // Agent is a running agent: the cluster half and the hub sync.
 type Agent struct {
-	Cluster   *Cluster
-	Syncer    *hubsync.Syncer
-	Hub       *client.Client
+	Cluster *Cluster
+	Syncer  *hubsync.Syncer
+	Hub     *client.Client
 }
 
 // New builds an agent from cfg.

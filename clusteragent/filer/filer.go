@@ -88,11 +88,11 @@ type Options struct {
 	// NodeCIDRs are the addresses of the cluster's nodes: the kubelet
 	// mounts a vault's export from the node, so the filer's NetworkPolicy
 	// admits these (and the vault's own jobs' pods) on the NFS ports.
-	NodeCIDRs []string
-	ExportDir       string        // where the claim is mounted in the filer (default DefaultExportDir)
-	ExportPath      string        // the path clients mount (default DefaultExportPath, the NFSv4 root)
-	Grace           time.Duration // idle time before removal (default DefaultGrace)
-	Resync          time.Duration // longest gap between reconcile passes (default DefaultResync)
+	NodeCIDRs  []string
+	ExportDir  string        // where the claim is mounted in the filer (default DefaultExportDir)
+	ExportPath string        // the path clients mount (default DefaultExportPath, the NFSv4 root)
+	Grace      time.Duration // idle time before removal (default DefaultGrace)
+	Resync     time.Duration // longest gap between reconcile passes (default DefaultResync)
 }
 
 func (o Options) withDefaults() Options {
