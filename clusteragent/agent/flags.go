@@ -101,6 +101,16 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		}
 		bootToken = strings.TrimSpace(string(b))
 	}
+	if err := podgroup.CheckNamespacePrefix(f.NamespacePrefix); err != nil {
+		return Config{}, err
+	}
+	nw := Network{
+		JobsDomain: f.JobsDomain, IngressClass: f.IngressClass, IngressTLSSecret: f.IngressTLSSecret, IngressNamespace: f.IngressNamespace,
+		EgressAllow: splitList(f.EgressAllow), EgressDeny: splitList(f.EgressDeny), NodeCIDRs: splitList(f.NodeCIDRs),
+	}
+	if err := nw.check(); err != nil {
+		return Config{}, err
+	}
 	var kube *rest.Config
 	var err error
 	if f.Kubeconfig != "" {
@@ -118,16 +128,6 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 	}
 	tols, err := ParseTolerations(f.Tolerate)
 	if err != nil {
-		return Config{}, err
-	}
-	if err := podgroup.CheckNamespacePrefix(f.NamespacePrefix); err != nil {
-		return Config{}, err
-	}
-	nw := Network{
-		JobsDomain: f.JobsDomain, IngressClass: f.IngressClass, IngressTLSSecret: f.IngressTLSSecret, IngressNamespace: f.IngressNamespace,
-		EgressAllow: splitList(f.EgressAllow), EgressDeny: splitList(f.EgressDeny), NodeCIDRs: splitList(f.NodeCIDRs),
-	}
-	if err := nw.check(); err != nil {
 		return Config{}, err
 	}
 	return Config{
