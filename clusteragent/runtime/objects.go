@@ -66,6 +66,11 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 		return err
 	}
 	sec, err := r.ensureSecret(ctx, objs.Secret)
+	if apierrors.IsNotFound(err) { // the namespace went: make it again next time
+		r.mu.Lock()
+		delete(r.nsReady, ns)
+		r.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
