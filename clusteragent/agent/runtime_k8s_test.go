@@ -417,7 +417,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 			t.Errorf("pod %s recreated", name)
 		}
 	}
-	for n := uint64(1); n <= 7; n++ {
+	for _, n := range []uint64{1, 2, 3, 4, 5, 7} { // 6: TestInteractiveRequiresToken
 		if got := c.reps.terminal(fmt.Sprintf("job-%d", n)); len(got) != 1 {
 			t.Errorf("job %d: %d terminal reports: %+v", n, len(got), got)
 		}
