@@ -13,8 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -47,8 +45,11 @@ type Config struct {
 	HubCAFile string
 	// Kube is the API server of this cluster.
 	Kube *rest.Config
-	// Namespace the agent runs jobs in (created if missing).
-	Namespace string
+	// NamespacePrefix names the tenant namespaces the agent makes and runs
+	// each tenant's jobs in (default podgroup.DefaultNamespacePrefix).
+	NamespacePrefix string
+	// Network: interactive jobs' ingress, egress allow-list, node CIDRs.
+	Network Network
 	// ExtraNamespaces: further namespaces whose gangs level 2 schedules.
 	ExtraNamespaces []string
 	// Image is the default app image.
@@ -74,11 +75,9 @@ type Config struct {
 
 // Agent is a running agent: the cluster half and the hub sync.
 type Agent struct {
-	kube      kubernetes.Interface
-	namespace string
-	Cluster   *Cluster
-	Syncer    *hubsync.Syncer
-	Hub       *client.Client
+	Cluster *Cluster
+	Syncer  *hubsync.Syncer
+	Hub     *client.Client
 }
 
 // New builds an agent from cfg.
@@ -96,9 +95,6 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Cluster == "" || len(cfg.HubURLs) == 0 || cfg.AgentKey == "" || cfg.Kube == nil {
 		return nil, errors.New("agent: cluster, hub URLs, an agent key (or bootstrap token) and kubeconfig are required")
-	}
-	if cfg.Namespace == "" {
-		cfg.Namespace = "flotilla-jobs"
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
@@ -120,13 +116,14 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("agent: node selector: %w", err)
 		}
 	}
-	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
+	out := &Agent{Hub: hub}
 	ccfg := ClusterConfig{
-		Client: kc, Cluster: cfg.Cluster, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
+		Client: kc, Cluster: cfg.Cluster, NamespacePrefix: cfg.NamespacePrefix, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
 		Tolerations: cfg.Tolerations, ExtraNamespaces: cfg.ExtraNamespaces,
 		Log: cfg.Log.With("cluster", cfg.Cluster), Now: cfg.Now,
 		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
 	}
+	cfg.Network.apply(&ccfg, apiServerCIDRs(kc, cfg.Kube.Host, ccfg.Log))
 	if cfg.Adjust != nil {
 		cfg.Adjust(&ccfg)
 	}
@@ -144,7 +141,7 @@ func New(cfg Config) (*Agent, error) {
 				return nil // not yet known: report none rather than zero
 			}
 			snap, _, _ := c.Cache.Snapshot()
-			return podgroup.Capacity(snap, mts, podgroup.Options{Namespace: cfg.Namespace, Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
+			return podgroup.Capacity(snap, mts, podgroup.Options{Namespace: "capacity", Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
 		},
 		Why: func(number uint64) (string, bool) {
 			p, ok := c.Why(number)
@@ -156,10 +153,6 @@ func New(cfg Config) (*Agent, error) {
 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
-	_, err := a.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.namespace}}, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("agent: namespace %s: %w", a.namespace, err)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.Cluster.Run(ctx) }()
 	a.Syncer.Run(ctx)

@@ -30,11 +30,15 @@ const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
 type ClusterConfig struct {
 	Client kubernetes.Interface
 	// Cluster is this cluster's name at the hub, stamped on reports.
-	Cluster   string
-	Namespace string
+	Cluster string
+	// NamespacePrefix starts the names of the tenant namespaces: each
+	// tenant's jobs (and filers) run in its own namespace,
+	// podgroup.TenantNamespace(NamespacePrefix, tenant), which the agent
+	// creates and labels. Default podgroup.DefaultNamespacePrefix.
+	NamespacePrefix string
 	// ExtraNamespaces are further namespaces whose gangs (pods naming the
 	// flotilla scheduler, with Flotilla's gang labels, created by other
-	// tools) level 2 schedules; the agent's own jobs run in Namespace.
+	// tools) level 2 schedules.
 	ExtraNamespaces []string
 	// Tolerations are added to every job pod (e.g. for a dedicated,
 	// tainted HPC node pool).
@@ -52,10 +56,12 @@ type ClusterConfig struct {
 
 	// Runtime is the cluster's runtime environment: init image (default
 	// DefaultInitImage), jobs domain and ingress of interactive jobs,
-	// ports, cluster-wide mounts. Its embedded podgroup.Options are
-	// ignored: Namespace, Image and Tolerations above apply.
+	// ports, cluster-wide mounts, network policy. Its embedded
+	// podgroup.Options and NamespacePrefix are ignored: NamespacePrefix,
+	// Image and Tolerations above apply.
 	Runtime runtime.Options
-	// Filer serves ReadWriteOnce vaults to jobs; its Namespace is Namespace.
+	// Filer serves ReadWriteOnce vaults to jobs, each in its vault's
+	// tenant's namespace.
 	Filer filer.Options
 	// Random feeds the jobs' SSH keys and tokens (default crypto/rand).
 	Random io.Reader
@@ -71,8 +77,6 @@ type Cluster struct {
 	Jobs  *runtime.Reconciler
 	// Filer runs the file servers of ReadWriteOnce vaults.
 	Filer *filer.Manager
-
-	namespace string
 }
 
 // NewCluster wires cache, scheduling loop and job runner.
@@ -83,18 +87,24 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	prefix := cfg.NamespacePrefix
+	if prefix == "" {
+		prefix = podgroup.DefaultNamespacePrefix
+	}
 	c := cache.New(cfg.Client, cache.Options{
-		SchedulerName: podgroup.SchedulerName,
-		Namespaces:    append([]string{cfg.Namespace}, cfg.ExtraNamespaces...),
-		NodeSelector:  cfg.NodeSelector,
+		SchedulerName:   podgroup.SchedulerName,
+		Namespaces:      cfg.ExtraNamespaces,
+		NamespacePrefix: prefix,
+		NodeSelector:    cfg.NodeSelector,
 	})
 	ropts := cfg.Runtime
 	if ropts.InitImage == "" {
 		ropts.InitImage = DefaultInitImage
 	}
-	ropts.Options = podgroup.Options{Namespace: cfg.Namespace, Image: cfg.Image, Tolerations: cfg.Tolerations}
+	ropts.Options = podgroup.Options{Image: cfg.Image, Tolerations: cfg.Tolerations}
+	ropts.NamespacePrefix = prefix
 	fopts := cfg.Filer
-	fopts.Namespace = cfg.Namespace
+	fopts.Namespace, fopts.NamespacePrefix = "", prefix
 	fm := filer.New(cfg.Client, fopts, cfg.Now, cfg.Log.With("component", "filer"))
 	b := binder.New(cfg.Client, cfg.BindParallelism)
 	rec := &runtime.Reconciler{
@@ -105,17 +115,17 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	loop := &SchedLoop{
 		Cache: c, Binder: b, Options: cfg.Scheduler, Now: cfg.Now, Log: cfg.Log,
 		OnTeardown: func(id cache.GangID) {
-			if id.Namespace == cfg.Namespace {
+			if podgroup.IsTenantNamespace(prefix, id.Namespace) {
 				rec.TearingDown(id.Number)
 			}
 		},
 		OnTornDown: func(id cache.GangID, voidHead types.UID) {
-			if id.Namespace == cfg.Namespace {
+			if podgroup.IsTenantNamespace(prefix, id.Namespace) {
 				rec.TornDown(id.Number, voidHead)
 			}
 		},
 	}
-	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm, namespace: cfg.Namespace}
+	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm}
 }
 
 // Run starts the cache, then the scheduling loop, the job runner and the
@@ -136,5 +146,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 
 // Why returns the scheduler's latest reason for a pending job of this agent.
 func (c *Cluster) Why(number uint64) (scheduler.Pending, bool) {
-	return c.Loop.Why(cache.GangID{Namespace: c.namespace, Number: number})
+	ns, ok := c.Jobs.NamespaceOf(number)
+	if !ok {
+		return scheduler.Pending{}, false
+	}
+	return c.Loop.Why(cache.GangID{Namespace: ns, Number: number})
 }

@@ -35,6 +35,7 @@ func TestRuntimeRWOVault(t *testing.T) {
 
 	vault := &structs.Vault{Tenant: "acme", Name: "scratch", Kind: structs.VaultBlock, ClaimName: "vault-scratch", AccessMode: structs.AccessRWO}
 	name := filer.Name(vault)
+	c.createClaim(ctx, t, "acme", vault.ClaimName)
 	big, small := rtJob(21, 3), rtJob(22, 1)
 	big.Vault, small.Vault = vault, vault
 	c.ag.Jobs.AddInput(big)

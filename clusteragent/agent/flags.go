@@ -14,6 +14,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 )
 
@@ -26,8 +28,15 @@ type Flags struct {
 	BootstrapTokenFile string
 	HubCAFile          string
 	Kubeconfig         string
-	Namespace          string
+	NamespacePrefix    string
 	ExtraNamespaces    string
+	JobsDomain         string
+	IngressClass       string
+	IngressTLSSecret   string
+	IngressNamespace   string
+	EgressAllow        string
+	EgressDeny         string
+	NodeCIDRs          string
 	Image              string
 	NodeSelector       string
 	Tolerate           string
@@ -49,7 +58,14 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.BootstrapTokenFile, "bootstrap-token-file", "", "file holding a one-time bootstrap token, used when no agent key exists yet")
 	fs.StringVar(&f.HubCAFile, "hub-ca-file", "", "CA file the hub's certificate is checked against; written on first contact when the bootstrap token pins the hub's CA")
 	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster config)")
-	fs.StringVar(&f.Namespace, "namespace", "flotilla-jobs", "namespace the jobs run in")
+	fs.StringVar(&f.NamespacePrefix, "namespace-prefix", podgroup.DefaultNamespacePrefix, "each tenant's jobs run in its own namespace, PREFIX-<tenant>-<hash>, made by the agent")
+	fs.StringVar(&f.JobsDomain, "jobs-domain", "", "DNS zone of interactive jobs: job N is reached at jN.DOMAIN through its token guard (empty: no interactive jobs)")
+	fs.StringVar(&f.IngressClass, "ingress-class", "", "IngressClassName of interactive jobs' Ingresses (empty: the cluster default)")
+	fs.StringVar(&f.IngressTLSSecret, "ingress-tls-secret", "", "Secret holding a wildcard certificate for the jobs domain (empty: plain HTTP)")
+	fs.StringVar(&f.IngressNamespace, "ingress-namespace", runtime.DefaultIngressNamespace, "namespace of the ingress controller, the only one that reaches an interactive job's token guard")
+	fs.StringVar(&f.EgressAllow, "egress-allow", "", "comma-separated CIDRs job pods may reach besides their own job and cluster DNS (e.g. a license server)")
+	fs.StringVar(&f.EgressDeny, "egress-deny", "", "comma-separated CIDRs job pods never reach, even inside -egress-allow (the metadata address and the API server are always added)")
+	fs.StringVar(&f.NodeCIDRs, "node-cidrs", "", "comma-separated CIDRs of the nodes: the kubelets that mount a filer's export")
 	fs.StringVar(&f.ExtraNamespaces, "schedule-namespaces", "", "comma-separated further namespaces whose gangs the agent schedules")
 	fs.StringVar(&f.Image, "image", "", "default app image")
 	fs.StringVar(&f.NodeSelector, "node-selector", "", "label selector of the nodes this agent uses")
@@ -85,6 +101,16 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		}
 		bootToken = strings.TrimSpace(string(b))
 	}
+	if err := podgroup.CheckNamespacePrefix(f.NamespacePrefix); err != nil {
+		return Config{}, err
+	}
+	nw := Network{
+		JobsDomain: f.JobsDomain, IngressClass: f.IngressClass, IngressTLSSecret: f.IngressTLSSecret, IngressNamespace: f.IngressNamespace,
+		EgressAllow: splitList(f.EgressAllow), EgressDeny: splitList(f.EgressDeny), NodeCIDRs: splitList(f.NodeCIDRs),
+	}
+	if err := nw.check(); err != nil {
+		return Config{}, err
+	}
 	var kube *rest.Config
 	var err error
 	if f.Kubeconfig != "" {
@@ -106,7 +132,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 	}
 	return Config{
 		Cluster: f.Cluster, HubURLs: splitList(f.Hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: f.KeyFile, HubCAFile: f.HubCAFile,
-		Kube: kube, Namespace: f.Namespace, ExtraNamespaces: splitList(f.ExtraNamespaces),
+		Kube: kube, NamespacePrefix: f.NamespacePrefix, ExtraNamespaces: splitList(f.ExtraNamespaces), Network: nw,
 		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,
 		Heartbeat: f.Heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: f.TenantIsolation, Backfill: f.Backfill, Weights: w},

@@ -1,6 +1,9 @@
 package agent
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParseWeights(t *testing.T) {
 	got, err := ParseWeights(" cpu=1, nvidia.com/gpu=8,memory=0.5 ")
@@ -26,6 +29,22 @@ func TestParseTolerations(t *testing.T) {
 	for _, bad := range []string{"x", "x=y", "x=y:Never", ":NoSchedule"} {
 		if _, err := ParseTolerations(bad); err == nil {
 			t.Errorf("ParseTolerations(%q) accepted", bad)
+		}
+	}
+}
+
+// TestFlagsRefuseBadWalls: a namespace prefix that cannot start a DNS
+// label and a CIDR that is not one are refused before the agent starts.
+func TestFlagsRefuseBadWalls(t *testing.T) {
+	for name, f := range map[string]Flags{
+		"prefix with capitals": {NamespacePrefix: "Flotilla"},
+		"prefix too long":      {NamespacePrefix: strings.Repeat("p", 31)},
+		"egress allow":         {NamespacePrefix: "flotilla", EgressAllow: "10.0.0.0/8,license-server"},
+		"egress deny":          {NamespacePrefix: "flotilla", EgressDeny: "300.1.1.1/32"},
+		"node cidrs":           {NamespacePrefix: "flotilla", NodeCIDRs: "10.0.0.0/33"},
+	} {
+		if _, err := f.Config(func(string) string { return "" }, nil); err == nil {
+			t.Errorf("%s: accepted", name)
 		}
 	}
 }

@@ -22,7 +22,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
 
-const ns = "hpc"
+// prefix starts the tenant namespaces of the gang tests.
+const prefix = "hpc"
 
 var (
 	mtCPU8  = &structs.MachineType{Name: "cpu8", Cores: 8, Slots: 8, RAM: 30, Cluster: "east"}
@@ -87,9 +88,6 @@ func TestAgentGangScheduling(t *testing.T) {
 	if err := env.AddNodes(ctx, nodes...); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.CreateNamespace(ctx, ns); err != nil {
-		t.Fatal(err)
-	}
 
 	// A pod placed by kube-scheduler takes 10 cores of some CPU node.
 	foreign := &corev1.Pod{
@@ -116,7 +114,7 @@ func TestAgentGangScheduling(t *testing.T) {
 		job(5, "acme", mtCPU8, 40, t0.Add(4*time.Second)), // larger than the cluster
 	}
 	cfg := agent.ClusterConfig{
-		Client: env.Client, Namespace: ns, Image: "solver:1",
+		Client: env.Client, NamespacePrefix: prefix, Image: "solver:1",
 		Scheduler: scheduler.Options{TenantIsolation: true},
 		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
@@ -253,7 +251,7 @@ func TestAgentGangScheduling(t *testing.T) {
 
 func listPods(ctx context.Context, t *testing.T, env *k8senv.Env) []corev1.Pod {
 	t.Helper()
-	l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+	l, err := env.Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: podgroup.LabelManaged + "=true"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,12 +34,12 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 	if err := env.AddNodes(ctx, nodes...); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{"hpc", "team-b", "elsewhere"} {
+	for _, ns := range []string{"team-b", "elsewhere"} {
 		if err := env.CreateNamespace(ctx, ns); err != nil {
 			t.Fatal(err)
 		}
 	}
-	a := agent.NewCluster(agent.ClusterConfig{Client: env.Client, Namespace: "hpc", ExtraNamespaces: []string{"team-b"}, Image: "solver:1",
+	a := agent.NewCluster(agent.ClusterConfig{Client: env.Client, NamespacePrefix: "hpc", ExtraNamespaces: []string{"team-b"}, Image: "solver:1",
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	actx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -77,7 +77,7 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 		return n
 	}
 	waitFor(t, time.Minute, "the agent's job and team-b's gang bound", func() (bool, string) {
-		h, b := bound("hpc"), bound("team-b")
+		h, b := bound(podgroup.TenantNamespace("hpc", "acme")), bound("team-b")
 		return h == 2 && b == 2, fmt.Sprintf("hpc %d, team-b %d bound", h, b)
 	})
 	if n := bound("elsewhere"); n != 0 {

@@ -29,8 +29,11 @@ import (
 type Options struct {
 	// SchedulerName: pending pods naming it are ours to schedule.
 	SchedulerName string
-	// Namespaces whose pending pods are ours; empty means every namespace.
-	Namespaces []string
+	// Namespaces whose pending pods are ours, besides those named like a
+	// tenant namespace of NamespacePrefix (podgroup.IsTenantNamespace);
+	// both empty means every namespace.
+	Namespaces      []string
+	NamespacePrefix string
 	// NodeSelector limits the nodes this agent schedules onto (several agents
 	// per cluster own distinct node sets); nil means all nodes.
 	NodeSelector labels.Selector
@@ -220,7 +223,10 @@ func (c *Cache) ownsNode(n *corev1.Node) bool {
 }
 
 func (c *Cache) ownsNamespace(ns string) bool {
-	return len(c.opts.Namespaces) == 0 || slices.Contains(c.opts.Namespaces, ns)
+	if len(c.opts.Namespaces) == 0 && c.opts.NamespacePrefix == "" {
+		return true
+	}
+	return slices.Contains(c.opts.Namespaces, ns) || podgroup.IsTenantNamespace(c.opts.NamespacePrefix, ns)
 }
 
 func (c *Cache) setNode(o any) {

@@ -69,20 +69,30 @@ func nfsPorts() []nfsPort {
 
 // Options are a cluster's filer settings.
 type Options struct {
-	Namespace string // where filers run: the jobs' namespace
+	// Namespace is where filers run when NamespacePrefix is empty; with a
+	// prefix, each filer runs in the namespace its caller names (the
+	// vault's tenant's, where the claim and the jobs are) and Reconcile
+	// looks at every namespace named like a tenant namespace.
+	Namespace       string
+	NamespacePrefix string
 	// Image is an NFS server exporting ExportDir (default DefaultImage).
 	Image string
 	// SchedulerName places filer pods; empty is the cluster's default
 	// scheduler (a filer is an ordinary pod, not a gang).
 	SchedulerName string
 	Tolerations   []corev1.Toleration
-	// SecurityContext of the server container; nil runs it privileged, as
-	// kernel NFS servers need.
+	// SecurityContext of the server container; nil is ServerSecurity (a
+	// user-space NFS server's capabilities). A kernel NFS server needs
+	// more (privileged): an administrator must ask for it here.
 	SecurityContext *corev1.SecurityContext
-	ExportDir       string        // where the claim is mounted in the filer (default DefaultExportDir)
-	ExportPath      string        // the path clients mount (default DefaultExportPath, the NFSv4 root)
-	Grace           time.Duration // idle time before removal (default DefaultGrace)
-	Resync          time.Duration // longest gap between reconcile passes (default DefaultResync)
+	// NodeCIDRs are the addresses of the cluster's nodes: the kubelet
+	// mounts a vault's export from the node, so the filer's NetworkPolicy
+	// admits these (and the vault's own jobs' pods) on the NFS ports.
+	NodeCIDRs  []string
+	ExportDir  string        // where the claim is mounted in the filer (default DefaultExportDir)
+	ExportPath string        // the path clients mount (default DefaultExportPath, the NFSv4 root)
+	Grace      time.Duration // idle time before removal (default DefaultGrace)
+	Resync     time.Duration // longest gap between reconcile passes (default DefaultResync)
 }
 
 func (o Options) withDefaults() Options {
@@ -166,7 +176,7 @@ func Objects(v *structs.Vault, opts Options, serviceUID types.UID) (*corev1.Serv
 	}
 	sc := opts.SecurityContext
 	if sc == nil {
-		sc = &corev1.SecurityContext{Privileged: new(true)}
+		sc = ServerSecurity()
 	}
 	pod := &corev1.Pod{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
@@ -177,6 +187,8 @@ func Objects(v *structs.Vault, opts Options, serviceUID types.UID) (*corev1.Serv
 			Tolerations:                  opts.Tolerations,
 			AutomountServiceAccountToken: new(false),
 			EnableServiceLinks:           new(false),
+			SecurityContext: &corev1.PodSecurityContext{
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 			Containers: []corev1.Container{{
 				Name:            "nfs",
 				Image:           opts.Image,
@@ -192,4 +204,26 @@ func Objects(v *structs.Vault, opts Options, serviceUID types.UID) (*corev1.Serv
 		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: name, UID: serviceUID}}
 	}
 	return svc, pod
+}
+
+// ServerCapabilities are the only capabilities a filer's server keeps (all
+// others are dropped; it is not privileged): what a user-space NFS server
+// (NFS-Ganesha with its VFS backend) needs to serve every job user's files
+// from one process — act as the file's owner (CHOWN, DAC_OVERRIDE, FOWNER,
+// FSETID, SETUID, SETGID), open files by NFS handle (DAC_READ_SEARCH, for
+// open_by_handle_at) — and to bind the NFS ports below 1024
+// (NET_BIND_SERVICE). No SYS_ADMIN, no host namespaces, no privilege
+// escalation.
+func ServerCapabilities() []corev1.Capability {
+	return []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "NET_BIND_SERVICE", "SETGID", "SETUID"}
+}
+
+// ServerSecurity is the filer server container's default security context:
+// root in the container with ServerCapabilities only.
+func ServerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		Privileged:               new(false),
+		AllowPrivilegeEscalation: new(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: ServerCapabilities()},
+	}
 }

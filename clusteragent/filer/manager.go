@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,10 +29,11 @@ type Manager struct {
 	wake   chan struct{}
 
 	mu      sync.Mutex
-	ensured map[string]time.Time // filer → last Ensure: a job about to exist uses it
+	ensured map[string]time.Time // namespace/filer → last Ensure: a job about to exist uses it
 }
 
-// New returns a Manager for the filers in opts.Namespace.
+// New returns a Manager for the filers in opts.Namespace, or with
+// opts.NamespacePrefix in the tenant namespaces.
 func New(client kubernetes.Interface, opts Options, now func() time.Time, log *slog.Logger) *Manager {
 	if now == nil {
 		now = time.Now
@@ -48,7 +50,8 @@ func New(client kubernetes.Interface, opts Options, now func() time.Time, log *s
 // Options returns the manager's options with defaults applied.
 func (m *Manager) Options() Options { return m.opts }
 
-// Ensure makes the vault's filer exist and returns what job pods mount (the
+// Ensure makes the vault's filer exist in namespace ns (the vault's
+// tenant's; "" is Options.Namespace), with its NetworkPolicy, and returns what job pods mount (the
 // Service's cluster IP and the export path) and the filer's name, which the
 // caller puts in LabelFiler on the job's objects (the job Secret's label is
 // the reference). Call it before creating the job Secret: the filer then
@@ -56,15 +59,23 @@ func (m *Manager) Options() Options { return m.opts }
 // Errors wrap structs.ErrInvalid (not an RWO vault with a claim),
 // structs.ErrConflict (the filer serves another claim) or
 // structs.ErrUnavailable (the filer is being removed; retry).
-func (m *Manager) Ensure(ctx context.Context, v *structs.Vault) (*corev1.NFSVolumeSource, string, error) {
+func (m *Manager) Ensure(ctx context.Context, v *structs.Vault, ns string) (*corev1.NFSVolumeSource, string, error) {
 	if !Needed(v) {
 		return nil, "", structs.Errorf(structs.ErrInvalid, "filer: the vault is not a ReadWriteOnce vault with a claim")
 	}
+	opts := m.opts
+	if ns != "" {
+		opts.Namespace = ns
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	want, wantPod := Objects(v, m.opts, "")
+	want, wantPod := Objects(v, opts, "")
 	name := want.Name
-	svcs := m.client.CoreV1().Services(m.opts.Namespace)
+	pol := NetworkPolicy(v, opts)
+	if _, err := m.client.NetworkingV1().NetworkPolicies(opts.Namespace).Create(ctx, pol, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, "", fmt.Errorf("filer %s: network policy: %w", name, err)
+	}
+	svcs := m.client.CoreV1().Services(opts.Namespace)
 	svc, err := svcs.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		svc, err = svcs.Create(ctx, want, metav1.CreateOptions{})
@@ -89,13 +100,13 @@ func (m *Manager) Ensure(ctx context.Context, v *structs.Vault) (*corev1.NFSVolu
 	if err := m.ensurePod(ctx, wantPod, svc.UID); err != nil {
 		return nil, "", err
 	}
-	m.ensured[name] = m.now()
+	m.ensured[opts.Namespace+"/"+name] = m.now()
 	return &corev1.NFSVolumeSource{Server: svc.Spec.ClusterIP, Path: m.opts.ExportPath}, name, nil
 }
 
 // ensurePod creates the filer's pod unless it exists.
 func (m *Manager) ensurePod(ctx context.Context, pod *corev1.Pod, owner types.UID) error {
-	pods := m.client.CoreV1().Pods(m.opts.Namespace)
+	pods := m.client.CoreV1().Pods(pod.Namespace)
 	got, err := pods.Get(ctx, pod.Name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		pod.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Service", Name: pod.Name, UID: owner}}
@@ -154,13 +165,16 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ns := m.opts.Namespace
+	if m.opts.NamespacePrefix != "" {
+		ns = metav1.NamespaceAll // filtered by owns below
+	}
 	secrets, err := m.client.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{LabelSelector: LabelFiler})
 	if err != nil {
 		return m.opts.Resync, fmt.Errorf("list job secrets: %w", err)
 	}
-	refs := map[string]int{}
+	refs := map[string]int{} // namespace/filer → jobs
 	for _, s := range secrets.Items {
-		refs[s.Labels[LabelFiler]]++
+		refs[s.Namespace+"/"+s.Labels[LabelFiler]]++
 	}
 	sel := LabelComponent + "=" + ComponentFiler
 	svcs, err := m.client.CoreV1().Services(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
@@ -174,7 +188,7 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 	hasPod := map[string]bool{}
 	for _, p := range pods.Items {
 		if p.DeletionTimestamp == nil {
-			hasPod[p.Labels[LabelFiler]] = true
+			hasPod[p.Namespace+"/"+p.Labels[LabelFiler]] = true
 		}
 	}
 	now := m.now()
@@ -182,10 +196,10 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 	var errs []error
 	for i := range svcs.Items {
 		svc := &svcs.Items[i]
-		if svc.DeletionTimestamp != nil {
+		if svc.DeletionTimestamp != nil || !m.owns(svc.Namespace) {
 			continue
 		}
-		name := svc.Labels[LabelFiler]
+		name := svc.Namespace + "/" + svc.Labels[LabelFiler]
 		lastUsed, err := m.lastUsed(ctx, svc, refs[name], now)
 		if err != nil {
 			errs = append(errs, err)
@@ -216,11 +230,11 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 // step: set when first seen unused, removed while in use. A recent Ensure
 // counts as a use.
 func (m *Manager) lastUsed(ctx context.Context, svc *corev1.Service, refs int, now time.Time) (time.Time, error) {
-	name := svc.Labels[LabelFiler]
+	name := svc.Namespace + "/" + svc.Labels[LabelFiler]
 	raw, marked := svc.Annotations[AnnotLastUsed]
 	if refs > 0 {
 		if marked {
-			return time.Time{}, m.annotate(ctx, svc.Name, nil)
+			return time.Time{}, m.annotate(ctx, svc.Namespace, svc.Name, nil)
 		}
 		return time.Time{}, nil
 	}
@@ -234,7 +248,7 @@ func (m *Manager) lastUsed(ctx context.Context, svc *corev1.Service, refs int, n
 	if last.IsZero() {
 		last = now
 		v := now.UTC().Format(time.RFC3339Nano)
-		if err := m.annotate(ctx, svc.Name, &v); err != nil {
+		if err := m.annotate(ctx, svc.Namespace, svc.Name, &v); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -245,33 +259,37 @@ func (m *Manager) lastUsed(ctx context.Context, svc *corev1.Service, refs int, n
 }
 
 // annotate sets (or with nil removes) a filer Service's AnnotLastUsed.
-func (m *Manager) annotate(ctx context.Context, name string, value *string) error {
+func (m *Manager) annotate(ctx context.Context, ns, name string, value *string) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]*string{AnnotLastUsed: value}}})
 	if err != nil {
 		return err
 	}
-	_, err = m.client.CoreV1().Services(m.opts.Namespace).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
+	_, err = m.client.CoreV1().Services(ns).Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("filer %s: mark last use: %w", name, err)
 	}
 	return nil
 }
 
-// remove deletes an idle filer: its Service (which owns the pod) and the
-// pod itself, so it goes even without a garbage collector.
+// remove deletes an idle filer: its Service (which owns the pod), the pod
+// itself, so it goes even without a garbage collector, and its policy.
 func (m *Manager) remove(ctx context.Context, svc *corev1.Service) error {
-	name := svc.Name
+	name, ns := svc.Name, svc.Namespace
 	bg := metav1.DeletePropagationBackground
-	err := m.client.CoreV1().Services(m.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{
+	err := m.client.CoreV1().Services(ns).Delete(ctx, name, metav1.DeleteOptions{
 		PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &svc.UID}})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove filer %s: %w", name, err)
 	}
-	err = m.client.CoreV1().Pods(m.opts.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	err = m.client.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("remove filer %s pod: %w", name, err)
 	}
-	delete(m.ensured, svc.Labels[LabelFiler])
+	err = m.client.NetworkingV1().NetworkPolicies(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("remove filer %s policy: %w", name, err)
+	}
+	delete(m.ensured, ns+"/"+svc.Labels[LabelFiler])
 	m.log.Info("filer removed after idle grace", "filer", name, "grace", m.opts.Grace)
 	return nil
 }
@@ -285,7 +303,17 @@ func (m *Manager) repairPod(ctx context.Context, svc *corev1.Service) error {
 	if !Needed(v) || Name(v) != svc.Name {
 		return fmt.Errorf("filer %s: annotations do not describe its vault", svc.Name)
 	}
-	_, pod := Objects(v, m.opts, "")
+	opts := m.opts
+	opts.Namespace = svc.Namespace
+	_, pod := Objects(v, opts, "")
 	m.log.Warn("filer in use lost its pod; recreating", "filer", svc.Name)
 	return m.ensurePod(ctx, pod, svc.UID)
+}
+
+// owns says whether the manager looks after filers in namespace ns.
+func (m *Manager) owns(ns string) bool {
+	if m.opts.NamespacePrefix == "" {
+		return ns == m.opts.Namespace
+	}
+	return strings.HasPrefix(ns, m.opts.NamespacePrefix+"-")
 }

@@ -85,7 +85,7 @@ func TestManagerLifecycle(t *testing.T) {
 	m := New(cs, opts, clk.Now, log)
 	v := vault("scratch")
 
-	nfs, name, err := m.Ensure(ctx, v)
+	nfs, name, err := m.Ensure(ctx, v, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestManagerLifecycle(t *testing.T) {
 		t.Fatalf("Ensure = %+v, %q", nfs, name)
 	}
 	// Idempotent: a second job on the vault gets the same filer.
-	if _, again, err := m.Ensure(ctx, v); err != nil || again != name {
+	if _, again, err := m.Ensure(ctx, v, ""); err != nil || again != name {
 		t.Fatalf("second Ensure: %q, %v", again, err)
 	}
 	pod, err := cs.CoreV1().Pods("hpc").Get(ctx, name, metav1.GetOptions{})
@@ -160,7 +160,7 @@ func TestManagerReuseResetsGrace(t *testing.T) {
 	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
 	m := New(cs, Options{Namespace: "hpc", Grace: 10 * time.Second}, clk.Now, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	v := vault("home")
-	_, name, err := m.Ensure(ctx, v)
+	_, name, err := m.Ensure(ctx, v, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestManagerReuseResetsGrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Add(9 * time.Second)
-	if _, _, err := m.Ensure(ctx, v); err != nil { // a job is about to use it
+	if _, _, err := m.Ensure(ctx, v, ""); err != nil { // a job is about to use it
 		t.Fatal(err)
 	}
 	clk.Add(2 * time.Second)
@@ -208,16 +208,16 @@ func TestEnsureErrors(t *testing.T) {
 	m := New(cs, Options{Namespace: "hpc"}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	rwx := vault("shared")
 	rwx.AccessMode = structs.AccessRWX
-	if _, _, err := m.Ensure(ctx, rwx); !errors.Is(err, structs.ErrInvalid) {
+	if _, _, err := m.Ensure(ctx, rwx, ""); !errors.Is(err, structs.ErrInvalid) {
 		t.Errorf("RWX vault: %v, want ErrInvalid", err)
 	}
 	v := vault("x")
-	if _, _, err := m.Ensure(ctx, v); err != nil {
+	if _, _, err := m.Ensure(ctx, v, ""); err != nil {
 		t.Fatal(err)
 	}
 	moved := vault("x")
 	moved.ClaimName = "other-claim"
-	if _, _, err := m.Ensure(ctx, moved); !errors.Is(err, structs.ErrConflict) {
+	if _, _, err := m.Ensure(ctx, moved, ""); !errors.Is(err, structs.ErrConflict) {
 		t.Errorf("claim changed: %v, want ErrConflict", err)
 	}
 }

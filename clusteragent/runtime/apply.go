@@ -29,6 +29,15 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 		nodeExists = r.Nodes.NodeExists
 	}
 	o := observe(secret, pods, nodeExists)
+	r.mu.Lock()
+	if t.ns == "" { // a job the runner learnt of by a cancel: where it is
+		if secret != nil {
+			t.ns = secret.Namespace
+		} else if len(pods) > 0 {
+			t.ns = pods[0].Namespace
+		}
+	}
+	r.mu.Unlock()
 	for range maxSteps {
 		r.mu.Lock()
 		view := t.view
@@ -57,7 +66,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		r.mu.Lock()
 		void := append([]string(nil), t.view.voidStarts...)
 		r.mu.Unlock()
-		err := r.createObjects(ctx, t.in, void, have)
+		err := r.createObjects(ctx, t.in, t.ns, void, have)
 		switch {
 		case errors.Is(err, structs.ErrInvalid):
 			r.setFinal(t, &Final{State: structs.JobCompletedWithError, ExitCode: 1, Substatus: "cannot run: " + err.Error(), Time: r.Now()}, false)
@@ -97,7 +106,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		r.report(t, f.State, f.Substatus, f.ExitCode, f.LogTail)
 		return true, nil
 	case actStopPods:
-		if err := r.Pods.DeleteJobPods(ctx, r.Options.Namespace, n); err != nil {
+		if err := r.deleteJobPods(ctx, t, n); err != nil {
 			return false, fmt.Errorf("stop pods: %w", err)
 		}
 		r.mu.Lock()
@@ -170,7 +179,7 @@ func (r *Reconciler) cleanup(ctx context.Context, n uint64, t *tracked, secret *
 			return fmt.Errorf("delete job secret: %w", err)
 		}
 	}
-	if err := r.Pods.DeleteJobPods(ctx, r.Options.Namespace, n); err != nil {
+	if err := r.deleteJobPods(ctx, t, n); err != nil {
 		return fmt.Errorf("delete job pods: %w", err)
 	}
 	r.mu.Lock()
@@ -180,6 +189,18 @@ func (r *Reconciler) cleanup(ctx context.Context, n uint64, t *tracked, secret *
 		r.Filer.Poke()
 	}
 	return nil
+}
+
+// deleteJobPods deletes the job's pods in its namespace (none when the
+// runner never learnt where the job is: it has no objects then).
+func (r *Reconciler) deleteJobPods(ctx context.Context, t *tracked, n uint64) error {
+	r.mu.Lock()
+	ns := t.ns
+	r.mu.Unlock()
+	if ns == "" {
+		return nil
+	}
+	return r.Pods.DeleteJobPods(ctx, ns, n)
 }
 
 // forget stops tracking a job whose objects are gone; a newer assignment

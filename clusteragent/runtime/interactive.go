@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
 )
 
 // tcpPorts parses an AppDef command's ports ("5901/tcp", "8080") into
@@ -49,7 +51,9 @@ func (r *renderer) publicAddr() string { return r.name + "." + r.opts.JobsDomain
 
 // url fills in the command's URL template (default https or http, by
 // whether the Ingress has TLS, to the public address): %PUBLICADDR% is the
-// job's host, %RANDOM64% its token, %JOBNAME% podgroup.JobName.
+// job's host, %RANDOM64% its token, %JOBNAME% podgroup.JobName. The token
+// is added as the guard's query parameter (initproc.GuardQuery): the
+// guard trades it for a cookie on the first visit.
 func (r *renderer) url(token string) string {
 	tmpl := r.in.Command.URL
 	if tmpl == "" {
@@ -58,12 +62,32 @@ func (r *renderer) url(token string) string {
 			tmpl = "https://%PUBLICADDR%/"
 		}
 	}
-	return strings.NewReplacer(
+	filled := strings.NewReplacer(
 		"%PUBLICADDR%", r.publicAddr(),
 		"%RANDOM64%", token,
 		"%JOBNAME%", r.name,
 	).Replace(tmpl)
+	param := initproc.GuardQuery + "=" + url.QueryEscape(token)
+	u, err := url.Parse(filled)
+	if err != nil || u.RawQuery == "" {
+		base, frag, hasFrag := strings.Cut(filled, "#")
+		sep := "?"
+		if strings.Contains(base, "?") {
+			sep = "&"
+		}
+		if hasFrag {
+			return base + sep + param + "#" + frag
+		}
+		return base + sep + param
+	}
+	u.RawQuery += "&" + param // keeps the template's own parameters in order
+	return u.String()
 }
+
+// ShareSecretName names the optional Secret of an interactive job's share
+// links: one key per link, its value a token that opens the job besides
+// the owner's. Deleting a key revokes that link.
+func ShareSecretName(number uint64) string { return podgroup.JobName(number) + "-shares" }
 
 // WebServiceName names the Service of an interactive job's head ports; the
 // first port is the one the Ingress routes to.
@@ -72,14 +96,18 @@ func WebServiceName(number uint64) string { return podgroup.JobName(number) + "-
 // webName names the Service of an interactive job's head.
 func (r *renderer) webName() string { return WebServiceName(r.job.Number) }
 
-func (r *renderer) webService(ports []corev1.ServicePort) *corev1.Service {
+// webService leads to the head's token guard, never to the app directly:
+// its one port is the app's web port, served by the guard.
+func (r *renderer) webService(web corev1.ServicePort) *corev1.Service {
 	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
 		ObjectMeta: r.meta(r.webName()),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
 			Selector: r.selector(true),
-			Ports:    ports,
+			Ports: []corev1.ServicePort{{
+				Name: "guard", Protocol: corev1.ProtocolTCP, Port: web.Port, TargetPort: intstr.FromInt32(r.opts.GuardPort),
+			}},
 		},
 	}
 }

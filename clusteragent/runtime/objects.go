@@ -25,22 +25,27 @@ var errStartRecorded = errors.New("runtime: start or end recorded")
 // render returns the job's objects, making the filer of an RWO vault exist
 // first (it then counts as used until the job Secret, labelled with it,
 // appears).
-func (r *Reconciler) render(ctx context.Context, in Input) (*Objects, error) {
+func (r *Reconciler) render(ctx context.Context, in Input, ns string) (*Objects, error) {
 	if in.Random == nil {
 		in.Random = r.Random
 	}
 	if in.Random == nil {
 		in.Random = rand.Reader
 	}
+	if err := r.checkClaim(ctx, in.Vault, ns, in.Job.Tenant); err != nil {
+		return nil, err
+	}
 	if r.Filer != nil && filer.Needed(in.Vault) {
-		nfs, name, err := r.Filer.Ensure(ctx, in.Vault)
+		nfs, name, err := r.Filer.Ensure(ctx, in.Vault, ns)
 		if err != nil {
 			return nil, err
 		}
 		in.VaultNFS = nfs
 		in.Labels = map[string]string{filer.LabelFiler: name}
 	}
-	return Render(in, r.Options)
+	opts := r.Options
+	opts.Namespace = ns
+	return Render(in, opts)
 }
 
 // createObjects creates whatever of the job's objects is missing: the
@@ -49,12 +54,23 @@ func (r *Reconciler) render(ctx context.Context, in Input) (*Objects, error) {
 // records a start (one not known void) or an end: pods are never created
 // for a job that may have run. ErrInvalid from rendering or from the API
 // server means the job cannot run.
-func (r *Reconciler) createObjects(ctx context.Context, in Input, void []string, have map[string]bool) error {
-	objs, err := r.render(ctx, in)
+func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, void []string, have map[string]bool) error {
+	if ns == "" || !r.ownsNamespace(ns) {
+		return structs.Errorf(structs.ErrInvalid, "job %d: namespace %q is not one of this agent's", in.Job.Number, ns)
+	}
+	if err := r.ensureNamespace(ctx, ns, in.Job.Tenant); err != nil {
+		return err
+	}
+	objs, err := r.render(ctx, in, ns)
 	if err != nil {
 		return err
 	}
 	sec, err := r.ensureSecret(ctx, objs.Secret)
+	if apierrors.IsNotFound(err) { // the namespace went: make it again next time
+		r.mu.Lock()
+		delete(r.nsReady, ns)
+		r.mu.Unlock()
+	}
 	if err != nil {
 		return err
 	}
@@ -69,7 +85,7 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, void []string,
 		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
 			continue
 		}
-		err := r.create(ctx, o, sec.UID)
+		err := r.create(ctx, ns, o, sec.UID)
 		if apierrors.IsInvalid(err) {
 			return structs.Errorf(structs.ErrInvalid, "%v", err)
 		}
@@ -83,7 +99,7 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, void []string,
 // ensureSecret creates the job Secret unless it exists and returns it as
 // the API server has it now.
 func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error) {
-	api := r.Client.CoreV1().Secrets(r.Options.Namespace)
+	api := r.Client.CoreV1().Secrets(s.Namespace)
 	got, err := api.Create(ctx, s, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		got, err = api.Get(ctx, s.Name, metav1.GetOptions{})
@@ -101,11 +117,11 @@ func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (*corev
 // the job Secret (owner) owns it; one owned by an earlier Secret is left
 // over from an earlier run, waiting for the garbage collector, and must go
 // before this run's copy can be made.
-func (r *Reconciler) create(ctx context.Context, o metav1.Object, owner types.UID) error {
+func (r *Reconciler) create(ctx context.Context, ns string, o metav1.Object, owner types.UID) error {
 	var err error
 	var get func() (metav1.Object, error)
 	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
-	ns, name := r.Options.Namespace, o.GetName()
+	name := o.GetName()
 	switch x := o.(type) {
 	case *corev1.ConfigMap:
 		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"io"
+	"net/netip"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -23,13 +24,30 @@ const (
 	DefaultInitBinary       = "/flotilla-init"
 	DefaultIngressNamespace = "ingress-nginx"
 	DefaultPeerTimeout      = 10 * time.Minute
+	DefaultDNSNamespace     = "kube-system"
+	// DefaultGuardPort is where an interactive job's token guard listens.
+	DefaultGuardPort = 2224
+	// MetadataCIDR is the cloud metadata address, never reachable from a
+	// job.
+	MetadataCIDR = "169.254.169.254/32"
 )
+
+// DefaultDNSPodLabels select the cluster DNS pods (CoreDNS keeps kube-dns's
+// label).
+func DefaultDNSPodLabels() map[string]string { return map[string]string{"k8s-app": "kube-dns"} }
 
 // Options are a cluster's settings for the runtime environment.
 type Options struct {
 	// podgroup.Options carries namespace, scheduler name, tolerations and
-	// the app image (set per job from the App).
+	// the app image (set per job from the App). The runner sets the
+	// namespace per job: its tenant's namespace.
 	podgroup.Options
+
+	// NamespacePrefix, when set, puts each tenant's jobs in the tenant's
+	// own namespace, podgroup.TenantNamespace(NamespacePrefix, tenant),
+	// which the runner creates and labels; empty runs every job in
+	// Namespace (one namespace, for tools and tests).
+	NamespacePrefix string
 
 	InitImage  string // image holding the static flotilla-init
 	InitBinary string // its path in InitImage; default DefaultInitBinary
@@ -44,9 +62,19 @@ type Options struct {
 
 	SSHPort     int32         // default initproc.DefaultSSHPort
 	ControlPort int32         // default initproc.DefaultControlPort
+	GuardPort   int32         // interactive jobs' token guard; default DefaultGuardPort
 	PeerTimeout time.Duration // how long pods wait for each other; default DefaultPeerTimeout
 
 	Mounts []Mount // cluster-wide NFS or host path mounts in every pod
+
+	// Egress of job pods: their own job's pods, the cluster DNS pods
+	// (DNSPodLabels in DNSNamespace, port 53) and the CIDRs of EgressAllow,
+	// less those of EgressDeny and MetadataCIDR (always denied). The API
+	// server's addresses belong in EgressDeny (the agent adds them).
+	EgressAllow  []string
+	EgressDeny   []string
+	DNSNamespace string            // default DefaultDNSNamespace
+	DNSPodLabels map[string]string // default DefaultDNSPodLabels
 }
 
 // Mount is a volume mounted into every pod of every job.
@@ -124,6 +152,20 @@ func (opts Options) withDefaults() (Options, error) {
 	if opts.PeerTimeout == 0 {
 		opts.PeerTimeout = DefaultPeerTimeout
 	}
+	if opts.GuardPort == 0 {
+		opts.GuardPort = DefaultGuardPort
+	}
+	if opts.DNSNamespace == "" {
+		opts.DNSNamespace = DefaultDNSNamespace
+	}
+	if len(opts.DNSPodLabels) == 0 {
+		opts.DNSPodLabels = DefaultDNSPodLabels()
+	}
+	for _, c := range append(append([]string(nil), opts.EgressAllow...), opts.EgressDeny...) {
+		if _, err := netip.ParsePrefix(c); err != nil {
+			return opts, structs.Errorf(structs.ErrInvalid, "runtime options: egress CIDR %q: %v", c, err)
+		}
+	}
 	seen := map[string]bool{}
 	for _, m := range opts.Mounts {
 		if m.Name == "" || m.Path == "" || (m.NFS == nil) == (m.HostPath == "") || seen[m.Name] {
@@ -146,7 +188,7 @@ func (in *Input) check() error {
 	case in.Identity.UID < 0 || in.Identity.GID < 0:
 		return structs.Errorf(structs.ErrInvalid, "job %q: negative uid/gid", in.Job.ID)
 	}
-	return nil
+	return CheckVault(in.Vault, in.Job.Tenant)
 }
 
 // identity returns the job user's uid and gid with defaults applied.

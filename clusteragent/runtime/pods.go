@@ -32,6 +32,14 @@ const (
 	volToken       = "flotilla-token"
 	volMachinefile = "flotilla-machinefile"
 	volData        = "data"
+	volGuardToken  = "flotilla-guard-token"
+	volGuardShares = "flotilla-guard-shares"
+)
+
+// Paths in an interactive job's guard container.
+const (
+	GuardTokenDir  = "/var/run/flotilla-guard/token"
+	GuardSharesDir = "/var/run/flotilla-guard/shares"
 )
 
 // decoratePod turns a pod from podgroup.Build into one that runs the job:
@@ -50,12 +58,13 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	addMissing(p.Annotations, extra)
 	uid, gid := r.in.identity()
 	p.Spec.SecurityContext = &corev1.PodSecurityContext{
-		RunAsUser:    new(uid),
-		RunAsGroup:   new(gid),
-		FSGroup:      new(gid),
-		RunAsNonRoot: new(true),
+		RunAsUser:      new(uid),
+		RunAsGroup:     new(gid),
+		FSGroup:        new(gid),
+		RunAsNonRoot:   new(true),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
-	p.Spec.Volumes = r.volumes(len(web) > 0)
+	p.Spec.Volumes = r.volumes(len(web) > 0, rank == 0)
 	initMount := corev1.VolumeMount{Name: volInit, MountPath: InitDir}
 	small := corev1.ResourceList{ // requests == limits keeps the pod's QoS class
 		corev1.ResourceCPU:    resource.MustParse("100m"),
@@ -68,7 +77,11 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		Command:         []string{r.opts.InitBinary, "copy", "--to", InitBinDir},
 		Resources:       corev1.ResourceRequirements{Requests: small, Limits: small.DeepCopy()},
 		VolumeMounts:    []corev1.VolumeMount{initMount},
+		SecurityContext: ContainerSecurity(),
 	}}
+	if rank == 0 && len(web) > 0 {
+		p.Spec.InitContainers = append(p.Spec.InitContainers, r.guardContainer(web[0], small))
+	}
 
 	head := rank == 0
 	role := initproc.RoleWorker
@@ -99,6 +112,49 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		}
 	}
 	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
+	c.SecurityContext = ContainerSecurity()
+}
+
+// ContainerSecurity is the security context of every container of a job:
+// no privilege escalation (setuid and setgid bits are ignored) and no
+// capabilities at all. The job user is never root (RunAsNonRoot) and
+// listens only above 1023, and its SSH server needs none: an unprivileged
+// sshd, or flotilla-init's built-in one, logs in only the user it runs
+// as, so neither SETUID, SETGID nor SYS_CHROOT is of use to it (checked
+// with OpenSSH: an sshd with an empty bounding set and no_new_privs
+// accepts the job key, without PAM).
+func ContainerSecurity() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: new(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+}
+
+// guardContainer is the head's token guard: a sidecar (an init container
+// that keeps running beside the app and stops after it) running
+// flotilla-init guard from the init image. It serves the guard port, the
+// only port of the job the ingress controller reaches, and forwards what
+// carries the job's token to the app's web port inside the pod.
+func (r *renderer) guardContainer(web corev1.ServicePort, res corev1.ResourceList) corev1.Container {
+	return corev1.Container{
+		Name:            "flotilla-guard",
+		Image:           r.opts.InitImage,
+		ImagePullPolicy: corev1.PullIfNotPresent,
+		RestartPolicy:   new(corev1.ContainerRestartPolicyAlways),
+		Command: []string{r.opts.InitBinary, "guard",
+			"--listen", ":" + strconv.Itoa(int(r.opts.GuardPort)),
+			"--backend", "127.0.0.1:" + strconv.Itoa(int(web.Port)),
+			"--token-file", GuardTokenDir + "/" + TokenKey,
+			"--shares-dir", GuardSharesDir,
+		},
+		Ports:     []corev1.ContainerPort{{Name: "guard", ContainerPort: r.opts.GuardPort, Protocol: corev1.ProtocolTCP}},
+		Resources: corev1.ResourceRequirements{Requests: res, Limits: res.DeepCopy()},
+		VolumeMounts: []corev1.VolumeMount{
+			{Name: volGuardToken, MountPath: GuardTokenDir, ReadOnly: true},
+			{Name: volGuardShares, MountPath: GuardSharesDir, ReadOnly: true},
+		},
+		SecurityContext: ContainerSecurity(),
+	}
 }
 
 // addMissing copies the entries of from whose keys dst lacks.
@@ -153,7 +209,7 @@ func (r *renderer) secretRef(key string) *corev1.EnvVarSource {
 }
 
 // volumes are the pod's volumes.
-func (r *renderer) volumes(interactive bool) []corev1.Volume {
+func (r *renderer) volumes(interactive, head bool) []corev1.Volume {
 	keyItems := []corev1.KeyToPath{
 		{Key: initproc.PrivateKeyFile, Path: initproc.PrivateKeyFile},
 		{Key: initproc.PublicKeyFile, Path: initproc.PublicKeyFile},
@@ -173,6 +229,16 @@ func (r *renderer) volumes(interactive bool) []corev1.Volume {
 	if interactive {
 		vols = append(vols, corev1.Volume{Name: volToken, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: r.name, Items: []corev1.KeyToPath{{Key: TokenKey, Path: TokenKey}}, DefaultMode: new(int32(0o440))}}})
+	}
+	if interactive && head {
+		vols = append(vols,
+			corev1.Volume{Name: volGuardToken, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: r.name, Items: []corev1.KeyToPath{{Key: TokenKey, Path: TokenKey}}, DefaultMode: new(int32(0o440))}}},
+			// Mounted whole (no items, no subPath) so that added and
+			// removed share links reach the running guard.
+			corev1.Volume{Name: volGuardShares, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+				SecretName: ShareSecretName(r.job.Number), Optional: new(true), DefaultMode: new(int32(0o440))}}},
+		)
 	}
 	if v := r.in.VaultNFS; v != nil {
 		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{NFS: v.DeepCopy()}})

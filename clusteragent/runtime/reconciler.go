@@ -93,12 +93,17 @@ type Reconciler struct {
 	podStore   toolscache.Store
 	secrets    toolscache.Store
 	wake       chan struct{}
+	// nsReady are the tenant namespaces made ready (ensureNamespace).
+	nsReady map[string]bool
 }
 
 // tracked is one job: its input and the runner's view of it (guarded by
 // Reconciler.mu).
 type tracked struct {
-	in   Input
+	in Input
+	// ns is the job's namespace: its tenant's, or where its Secret was
+	// found ("" while unknown).
+	ns   string
 	view jobView
 	// next is a newer assignment of the job, run once this one is gone.
 	next *tracked
@@ -113,8 +118,8 @@ type tombstone struct {
 	misses   int
 }
 
-func newTracked(in Input, problem string) *tracked {
-	return &tracked{in: in, view: jobView{
+func (r *Reconciler) newTracked(in Input, problem string) *tracked {
+	return &tracked{in: in, ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State,
 	}}
@@ -152,15 +157,19 @@ func (r *Reconciler) add(in Input, problem string) {
 	}
 	switch t, ok := r.jobs[n]; {
 	case !ok:
-		r.jobs[n] = newTracked(in, problem)
+		r.jobs[n] = r.newTracked(in, problem)
 	case !t.view.assigned && !t.view.canceled: // found in the cluster; now assigned
 		t.in = in
+		if ns := r.namespaceOf(in.Job.Tenant); t.ns != ns {
+			// Found in a namespace that is not its tenant's: it cannot run.
+			t.view.problem = "job " + in.Job.ID + " was found in namespace " + t.ns + ", not its tenant's"
+		}
 		t.view.assigned, t.view.nodes, t.view.walltime, t.view.problem = true, in.Job.Nodes, time.Duration(in.Job.Walltime), problem
 		if t.view.final == nil {
 			t.view.state = in.Job.State
 		}
 	case (t.view.final != nil || t.view.canceled) && in.Job.AssignTime.After(t.in.Job.AssignTime):
-		t.next = newTracked(in, problem)
+		t.next = r.newTracked(in, problem)
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -262,6 +271,17 @@ func (r *Reconciler) States() map[uint64]structs.JobState {
 	return out
 }
 
+// NamespaceOf returns the namespace of a job the runner has.
+func (r *Reconciler) NamespaceOf(number uint64) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.jobs[number]
+	if !ok || t.ns == "" {
+		return "", false
+	}
+	return t.ns, true
+}
+
 // Tracked returns how many jobs and tombstones the runner holds.
 func (r *Reconciler) Tracked() (jobs, tombstones int) {
 	r.mu.Lock()
@@ -301,7 +321,11 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	r.init()
 	r.wake = make(chan struct{}, 1)
 	r.mu.Unlock()
-	f := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithNamespace(r.Options.Namespace),
+	watchNS := r.Options.Namespace
+	if r.Options.NamespacePrefix != "" {
+		watchNS = metav1.NamespaceAll // every tenant namespace; see ownsNamespace
+	}
+	f := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithNamespace(watchNS),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelManaged + "=true" }))
 	podInf := f.Core().V1().Pods().Informer()
 	secInf := f.Core().V1().Secrets().Informer()
@@ -338,6 +362,9 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 	podsOf := map[uint64][]*corev1.Pod{}
 	for _, o := range r.podStore.List() {
 		p := o.(*corev1.Pod)
+		if !r.ownsNamespace(p.Namespace) {
+			continue
+		}
 		if n, err := strconv.ParseUint(p.Labels[podgroup.LabelJob], 10, 64); err == nil {
 			podsOf[n] = append(podsOf[n], p)
 		}
@@ -345,6 +372,9 @@ func (r *Reconciler) reconcileAll(ctx context.Context) {
 	secretOf := map[uint64]*corev1.Secret{}
 	for _, o := range r.secrets.List() {
 		s := o.(*corev1.Secret)
+		if !r.ownsNamespace(s.Namespace) {
+			continue
+		}
 		if n, err := strconv.ParseUint(s.Labels[podgroup.LabelJob], 10, 64); err == nil && s.Name == podgroup.JobName(n) {
 			secretOf[n] = s
 		}
@@ -377,12 +407,12 @@ func (r *Reconciler) adopt(secretOf map[uint64]*corev1.Secret, podsOf map[uint64
 				job.Nodes = size
 			}
 		}
-		t := &tracked{in: Input{Job: job}, view: jobView{nodes: job.Nodes}}
+		t := &tracked{in: Input{Job: job}, ns: s.Namespace, view: jobView{nodes: job.Nodes}}
 		if r.lastActive != nil && !r.lastActive[n] {
 			t.view.canceled = true
 		}
 		r.jobs[n] = t
-		r.Log.Info("found a job in the cluster", "job", n, "id", job.ID, "final recorded", s.Annotations[podgroup.AnnotFinal] != "")
+		r.Log.Info("found a job in the cluster", "job", n, "id", job.ID, "namespace", s.Namespace, "final recorded", s.Annotations[podgroup.AnnotFinal] != "")
 	}
 }
 

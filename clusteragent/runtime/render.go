@@ -129,13 +129,13 @@ func Render(in Input, opts Options) (*Objects, error) {
 			return nil, err
 		}
 		o.URL = r.url(token)
-		o.WebService = r.webService(web)
+		o.WebService = r.webService(web[0])
 		o.Ingress = r.ingress(web[0])
 	}
 	o.Secret = r.secret(keys, token, o.URL)
 	o.ConfigMap = r.configMap()
 	o.Service = r.headlessService()
-	o.NetworkPolicy = r.networkPolicy(web)
+	o.NetworkPolicy = r.networkPolicy(len(web) > 0)
 	for rank, p := range pods {
 		r.decoratePod(p, rank, line.Argv, web)
 	}

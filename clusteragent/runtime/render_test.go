@@ -193,7 +193,7 @@ func TestRenderObjects(t *testing.T) {
 	if len(token) != 64 {
 		t.Errorf("token %q: want 64 hex digits", token)
 	}
-	wantURL := "https://j43.jobs.example.com/vnc.html?password=" + token + "&job=j43"
+	wantURL := "https://j43.jobs.example.com/vnc.html?password=" + token + "&job=j43&flotilla_token=" + token
 	if objs.URL != wantURL || string(objs.Secret.Data[URLKey]) != wantURL {
 		t.Errorf("URL %q, secret url %q; want %q", objs.URL, objs.Secret.Data[URLKey], wantURL)
 	}

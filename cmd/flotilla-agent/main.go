@@ -40,6 +40,6 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("agent starting", "cluster", cfg.Cluster, "namespace", cfg.Namespace)
+	log.Info("agent starting", "cluster", cfg.Cluster, "namespace-prefix", cfg.NamespacePrefix)
 	return a.Run(ctx)
 }

@@ -2,6 +2,8 @@
 //
 //	flotilla-init copy --to DIR        (init container: put the binary into DIR)
 //	flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+//	flotilla-init guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]
+//	                                   (sidecar of an interactive job's head: its token check)
 //
 // It is built static (CGO_ENABLED=0) so it runs in any app image. The logic
 // lives in clusteragent/runtime/initproc; this file maps flags to its Config.
@@ -32,6 +34,7 @@ func main() {
 const usage = `usage:
   flotilla-init copy --to DIR
   flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+  flotilla-init guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -47,6 +50,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		var cfg initproc.Config
 		if cfg, err = parseRun(args[1:], stdout, stderr); err == nil {
 			err = initproc.Run(ctx, cfg)
+		}
+	case "guard":
+		var cfg initproc.GuardConfig
+		if cfg, err = parseGuard(args[1:], stderr); err == nil {
+			err = initproc.RunGuard(ctx, cfg)
 		}
 	default:
 		fmt.Fprint(stderr, usage)
@@ -106,5 +114,21 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})).With("prog", "flotilla-init")
+	return cfg, nil
+}
+
+// parseGuard maps the flags of "guard" to a GuardConfig.
+func parseGuard(args []string, stderr io.Writer) (initproc.GuardConfig, error) {
+	fs := flag.NewFlagSet("guard", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg initproc.GuardConfig
+	fs.StringVar(&cfg.Listen, "listen", ":2224", "address the ingress controller reaches the job at")
+	fs.StringVar(&cfg.Backend, "backend", "", "the app's HOST:PORT (in the pod: 127.0.0.1:PORT)")
+	fs.StringVar(&cfg.TokenFile, "token-file", "", "file holding the job's token")
+	fs.StringVar(&cfg.SharesDir, "shares-dir", "", "directory of share-link tokens (one file each; removing one revokes it)")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 {
+		return cfg, fmt.Errorf("%w: guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]", initproc.ErrUsage)
+	}
+	cfg.Log = slog.New(slog.NewTextHandler(stderr, nil)).With("prog", "flotilla-init guard")
 	return cfg, nil
 }

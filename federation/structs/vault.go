@@ -1,5 +1,7 @@
 package structs
 
+import "strings"
+
 // VaultKind is the kind of storage a vault provides, as AppDef vault-types name it.
 type VaultKind string
 
@@ -64,5 +66,31 @@ func (v *Vault) Validate() error {
 	if v.AccessMode != AccessRWO && v.AccessMode != AccessRWX {
 		return invalidf("vault %q: access mode %q", v.Name, v.AccessMode)
 	}
+	if v.ClaimName != "" && !IsDNSSubdomain(v.ClaimName) {
+		return invalidf("vault %q: claim name %q: want the name of a PersistentVolumeClaim in the tenant's own namespace "+
+			"(a DNS-1123 subdomain: lower-case letters, digits, '-' and '.', at most 253 characters)", v.Name, v.ClaimName)
+	}
 	return nil
+}
+
+// IsDNSSubdomain reports whether s is a DNS-1123 subdomain, the form of a
+// Kubernetes object name: dot-separated labels of lower-case letters,
+// digits and '-', each starting and ending with a letter or digit, at most
+// 253 characters in all.
+func IsDNSSubdomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -93,7 +93,7 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 		return nil, err
 	}
 	a, err := agent.New(agent.Config{Cluster: "dispatch", HubURLs: hubs.URLs(), AgentKey: key.Key, Kube: env.Config,
-		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 500 * time.Millisecond,
+		Image: "solver:1", Heartbeat: 500 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return nil, err
@@ -106,7 +106,7 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 	var mu sync.Mutex
 	boundAt := map[string]time.Time{}
 	counts := map[string]map[string]bool{}
-	fac := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace("flotilla-jobs"))
+	fac := informers.NewSharedInformerFactoryWithOptions(env.Client, 0) // jobs run in their tenants' namespaces
 	inf := fac.Core().V1().Pods().Informer()
 	onPod := func(o any) {
 		p, ok := o.(*corev1.Pod)

@@ -51,7 +51,7 @@ func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
 		return env.StopScheduler, env.StartScheduler(5000, 10000)
 	}
 	flStart := func(ctx context.Context) (func(), error) {
-		ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, Namespace: "fl", Log: log, BindParallelism: 64})
+		ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, ExtraNamespaces: []string{"fl"}, Log: log, BindParallelism: 64})
 		actx, stop := context.WithCancel(ctx)
 		if err := ag.Cache.Run(actx); err != nil {
 			stop()

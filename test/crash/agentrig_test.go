@@ -20,8 +20,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
-// jobsNS is the namespace the agent processes run jobs in.
-const jobsNS = "flotilla-jobs"
+// jobsNS is the namespace the agent processes run tenant acme's jobs in.
+var jobsNS = podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, "acme")
 
 // agentRig is a federation of real processes: flotilla-hub replicas, a
 // control plane (cluster "east") and a flotilla-agent process, seeded with
@@ -42,9 +42,6 @@ func startAgentRig(ctx context.Context, t *testing.T, replicas int, nodes []k8se
 	r.hubs = procenv.StartHubs(t, procenv.HubOptions{Replicas: replicas, Args: []string{"-dispatch-interval", "250ms"}})
 	r.env = k8senv.Start(t, k8senv.Options{Name: "east"})
 	if err := r.env.AddNodes(ctx, nodes...); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.env.CreateNamespace(ctx, jobsNS); err != nil {
 		t.Fatal(err)
 	}
 	r.pods = watchPods(ctx, t, r.env)
@@ -72,7 +69,7 @@ func startAgentRig(ctx context.Context, t *testing.T, replicas int, nodes []k8se
 		t.Fatal(err)
 	}
 	r.agent = procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: r.hubs.URLs(), Kubeconfig: r.env.Kubeconfig,
-		BootstrapToken: tok.Key, Namespace: jobsNS, Args: []string{"-heartbeat", "300ms"}})
+		BootstrapToken: tok.Key, Args: []string{"-heartbeat", "300ms"}})
 	r.waitCapacity(ctx, t)
 	return r
 }

@@ -125,7 +125,7 @@ func run() error {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, e := range envs {
 		a, err := agent.New(agent.Config{Cluster: e.Name, HubURLs: hubs.URLs(), AgentKey: agentKeys[e.Name], Kube: e.Config,
-			Namespace: "flotilla-jobs", Image: "flotilla/mpi-hello:demo", Heartbeat: time.Second, Log: quiet})
+			Image: "flotilla/mpi-hello:demo", Heartbeat: time.Second, Log: quiet})
 		if err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func run() error {
 		if e.Name != j.Cluster {
 			continue
 		}
-		pods, err := e.Client.CoreV1().Pods("flotilla-jobs").List(sctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + fmt.Sprint(j.Number)})
+		pods, err := e.Client.CoreV1().Pods(metav1.NamespaceAll).List(sctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + fmt.Sprint(j.Number)})
 		if err == nil {
 			for _, p := range pods.Items {
 				fmt.Printf("  pod %-8s %-7s on node %s (%s)\n", p.Name, p.Labels[podgroup.LabelRole], p.Spec.NodeName, p.Status.Phase)

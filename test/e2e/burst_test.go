@@ -104,7 +104,7 @@ func TestBurstAcrossClusters(t *testing.T) {
 	if waited := j.AssignTime.Sub(j.SubmitTime); waited < 5*time.Second {
 		t.Errorf("burst after %s, rule says 5s", waited)
 	}
-	pods, err := f.envs["west"].Client.CoreV1().Pods("flotilla-jobs").List(ctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + itoa(j.Number)})
+	pods, err := f.envs["west"].Client.CoreV1().Pods(metav1.NamespaceAll).List(ctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + itoa(j.Number)})
 	if err != nil || len(pods.Items) != 2 {
 		t.Fatalf("west pods of the burst job: %d, %v", len(pods.Items), err)
 	}

@@ -97,7 +97,7 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
 	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
-		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
+		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
 	if err != nil {
 		f.t.Fatal(err)
 	}

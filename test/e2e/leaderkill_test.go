@@ -45,7 +45,7 @@ func (l *podLedger) add(cluster string, p *corev1.Pod) {
 
 // watch feeds the ledger with the ADDED events of a cluster's job pods.
 func (l *podLedger) watch(ctx context.Context, t *testing.T, cluster string, env *k8senv.Env) {
-	fac := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace("flotilla-jobs"))
+	fac := informers.NewSharedInformerFactoryWithOptions(env.Client, 0) // every tenant namespace
 	inf := fac.Core().V1().Pods().Informer()
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc: func(o any) { l.add(cluster, o.(*corev1.Pod)) },

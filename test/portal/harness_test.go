@@ -183,7 +183,7 @@ func (s *site) addClusters(ctx context.Context, clusters map[string][]k8senv.Nod
 			t.Fatal(err)
 		}
 		a, err := agent.New(agent.Config{Cluster: name, HubURLs: s.hubs.URLs(), BootstrapToken: tok.Key, Kube: s.envs[name].Config,
-			Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
+			NamespacePrefix: "flotilla", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
 		if err != nil {
 			t.Fatal(err)
 		}

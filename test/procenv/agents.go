@@ -24,8 +24,9 @@ type AgentOptions struct {
 	// BootstrapToken is the one-time token the first start registers with;
 	// the agent key it gets is kept in Dir and used by every restart.
 	BootstrapToken string
-	// Namespace the jobs run in (default flotilla-jobs).
-	Namespace string
+	// NamespacePrefix of the tenant namespaces the jobs run in (default
+	// the agent's, podgroup.DefaultNamespacePrefix).
+	NamespacePrefix string
 	// Args are extra flags.
 	Args []string
 	// Dir holds the key file and the log (default t.TempDir()).
@@ -62,9 +63,6 @@ func StartAgent(t testing.TB, opts AgentOptions) *Agent {
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()
 	}
-	if opts.Namespace == "" {
-		opts.Namespace = "flotilla-jobs"
-	}
 	a := &Agent{Cluster: opts.Cluster, t: t, bin: bin, dir: opts.Dir,
 		LogPath: filepath.Join(opts.Dir, "agent-"+opts.Cluster+".log")}
 	tokFile := filepath.Join(opts.Dir, "bootstrap-token-"+opts.Cluster)
@@ -73,7 +71,7 @@ func StartAgent(t testing.TB, opts AgentOptions) *Agent {
 	}
 	a.args = append([]string{
 		"-cluster", opts.Cluster, "-hub", strings.Join(opts.HubURLs, ","),
-		"-kubeconfig", opts.Kubeconfig, "-namespace", opts.Namespace,
+		"-kubeconfig", opts.Kubeconfig,
 		"-agent-key-file", filepath.Join(opts.Dir, "agent-key-"+opts.Cluster),
 		"-bootstrap-token-file", tokFile,
 	}, opts.Args...)
@@ -82,6 +80,9 @@ func StartAgent(t testing.TB, opts AgentOptions) *Agent {
 		caFile = filepath.Join(opts.Dir, "hub-ca-"+opts.Cluster+".crt")
 	}
 	a.args = append(a.args, "-hub-ca-file", caFile)
+	if opts.NamespacePrefix != "" {
+		a.args = append(a.args, "-namespace-prefix", opts.NamespacePrefix)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("--- agent %s (%s), last lines ---\n%s", a.Cluster, a.LogPath, proc.TailFile(a.LogPath, 40))

@@ -342,13 +342,18 @@ func TestRunCanceled(t *testing.T) {
 
 func TestSSHDArgs(t *testing.T) {
 	cfg := Config{SSHPort: 2222, RunDir: "/run/x", BindAddr: "10.0.0.1"}
-	got := strings.Join(sshdArgs(&cfg, "/home/u/.ssh"), " ")
+	got := strings.Join(sshdArgs(&cfg, "/home/u/.ssh", true), " ")
 	for _, want := range []string{"-D -e -f /dev/null -p 2222", "-o HostKey=/home/u/.ssh/id_ed25519",
 		"-o AuthorizedKeysFile=/home/u/.ssh/authorized_keys", "-o PidFile=/run/x/sshd.pid",
-		"-o PasswordAuthentication=no", "-o ListenAddress=10.0.0.1"} {
+		"-o PasswordAuthentication=no", "-o ListenAddress=10.0.0.1", "-o UsePAM=yes"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("sshd args %q lack %q", got, want)
 		}
+	}
+	// A job pod's sshd (not root, no privilege escalation) must not use
+	// PAM: its account check needs the setgid unix_chkpwd.
+	if got := strings.Join(sshdArgs(&cfg, "/home/u/.ssh", false), " "); !strings.Contains(got, "-o UsePAM=no") {
+		t.Errorf("unprivileged sshd args %q lack UsePAM=no", got)
 	}
 }
 

@@ -55,8 +55,8 @@ func isExecutable(path string) bool {
 
 // sshdArgs are the arguments of the image's sshd: in the foreground, logging
 // to stderr, ignoring the image's sshd_config, with the job key as host key
-// and the job's authorized_keys.
-func sshdArgs(cfg *Config, sshDir string) []string {
+// and the job's authorized_keys. root says whether sshd runs as root.
+func sshdArgs(cfg *Config, sshDir string, root bool) []string {
 	args := []string{"-D", "-e", "-f", "/dev/null", "-p", strconv.Itoa(cfg.SSHPort)}
 	opts := []string{
 		"HostKey=" + filepath.Join(sshDir, PrivateKeyFile),
@@ -69,11 +69,14 @@ func sshdArgs(cfg *Config, sshDir string) []string {
 		"PasswordAuthentication=no",
 		"KbdInteractiveAuthentication=no",
 		"PermitRootLogin=prohibit-password",
-		// Without PAM, sshd refuses users whose password is locked ("!"
-		// or "*" in shadow), as image users usually are; with it, an
-		// unprivileged sshd lets the job key in. (Builds without PAM
-		// ignore the option.)
-		"UsePAM=yes",
+		// PAM only for root's sshd, which reads shadow and without PAM
+		// refuses users whose password is locked ("!" or "*"), as image
+		// users usually are. An unprivileged sshd cannot read shadow, so
+		// it sees no lock; with PAM its account check runs the setgid
+		// helper unix_chkpwd, which fails in a job pod (no privilege
+		// escalation: the setgid bit is ignored) and refuses every login.
+		// (Builds without PAM ignore the option.)
+		"UsePAM=" + map[bool]string{true: "yes", false: "no"}[root],
 		// Every node probes every other at start; do not drop those.
 		"MaxStartups=100:30:1000",
 	}
@@ -94,7 +97,7 @@ func startSystemSSHD(cfg *Config, sshDir string, log *slog.Logger) (*sshServer, 
 			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 		}
 	}
-	cmd := exec.Command(cfg.SSHDPath, sshdArgs(cfg, sshDir)...)
+	cmd := exec.Command(cfg.SSHDPath, sshdArgs(cfg, sshDir, os.Geteuid() == 0)...)
 	cmd.Stdout = cfg.Stderr
 	cmd.Stderr = cfg.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

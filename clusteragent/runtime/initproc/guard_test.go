@@ -1,0 +1,74 @@
+package initproc
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestGuardShares: a share link's token opens the job like the owner's
+// until its file is removed; then it is refused, also as a cookie.
+func TestGuardShares(t *testing.T) {
+	dir := t.TempDir()
+	owner, share := strings.Repeat("a", 64), strings.Repeat("b", 64)
+	tokenFile := filepath.Join(dir, "token")
+	shares := filepath.Join(dir, "shares")
+	if err := os.WriteFile(tokenFile, []byte(owner+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(shares, "..data"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The Secret volume's bookkeeping is never a token.
+	if err := os.WriteFile(filepath.Join(shares, "..data", "x"), []byte(strings.Repeat("c", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shares, "colleague"), []byte(share), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "app") }))
+	defer app.Close()
+	g, err := NewGuard(GuardConfig{Backend: strings.TrimPrefix(app.URL, "http://"), TokenFile: tokenFile, SharesDir: shares})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	status := func(cookie string) int {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+		req.AddCookie(&http.Cookie{Name: GuardCookie, Value: cookie})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	cases := []struct {
+		name, token string
+		want        int
+	}{
+		{"owner", owner, http.StatusOK},
+		{"share", share, http.StatusOK},
+		{"bookkeeping file", strings.Repeat("c", 64), http.StatusForbidden},
+		{"short prefix of the owner's token", owner[:10], http.StatusForbidden},
+	}
+	for _, c := range cases {
+		if got := status(c.token); got != c.want {
+			t.Errorf("%s: %d, want %d", c.name, got, c.want)
+		}
+	}
+	if err := os.Remove(filepath.Join(shares, "colleague")); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(share); got != http.StatusForbidden {
+		t.Errorf("revoked share: %d, want 403", got)
+	}
+	if got := status(owner); got != http.StatusOK {
+		t.Errorf("owner after the revocation: %d, want 200", got)
+	}
+}

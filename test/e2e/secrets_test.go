@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
+	"github.com/flotilla-hpc/flotilla/test/k8senv"
+	"github.com/flotilla-hpc/flotilla/test/procenv"
+)
+
+// TestNoSecretsInLogs runs the shipped binaries with TLS on — three
+// flotilla-hub processes and a flotilla-agent process on a real control
+// plane — through an end-to-end run: a user with a password and an API
+// key, failed logins with a wrong password and a wrong key, agent
+// registration with a bootstrap token, a batch job and an interactive job
+// run and canceled. Then every process's log is searched for every secret
+// used: the administrator's key, the internal secret, the user's password
+// and key (and the wrong ones tried), the bootstrap token, the agent key,
+// the jobs' SSH private keys and the interactive token. None may appear.
+func TestNoSecretsInLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs real control planes and the built binaries; skipped in -short")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	hubs := procenv.StartHubs(t, procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}})
+	env := k8senv.Start(t, k8senv.Options{Name: "east"})
+	if err := env.AddNodes(ctx, nodes("east", 3, "16")...); err != nil {
+		t.Fatal(err)
+	}
+	admin := hubs.Client(hubs.AdminKey)
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	const password = "correct-horse-battery-staple-7731"
+	const wrongPassword = "wrong-horse-battery-staple-1377"
+	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
+	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
+	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
+	must(admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:1",
+		AppDef: structs.AppDef{Name: "solver", Commands: map[string]structs.Command{
+			"run":  {Path: "/opt/run.sh", Name: "Run"},
+			"desk": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
+		}}}))
+	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: password}))
+	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.CreateBootstrapToken(ctx, "east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	agentProc := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
+		BootstrapToken: tok.Key, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})
+
+	// Logins: the password, a wrong password, a wrong key.
+	withPassword, err := client.New(hubs.URLs(), "", client.WithTLS(hubs.TLSConfig()), client.WithBasicAuth("alice", password))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := withPassword.WhoAmI(ctx); err != nil {
+		t.Fatalf("password login: %v", err)
+	}
+	wrongKey := "flk_" + strings.Repeat("x", 40)
+	for _, c := range []struct {
+		name string
+		opt  client.Option
+		key  string
+	}{{"wrong password", client.WithBasicAuth("alice", wrongPassword), ""}, {"wrong key", nil, wrongKey}} {
+		opts := []client.Option{client.WithTLS(hubs.TLSConfig())}
+		if c.opt != nil {
+			opts = append(opts, c.opt)
+		}
+		bad, err := client.New(hubs.URLs(), c.key, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bad.WhoAmI(ctx); !errors.Is(err, structs.ErrUnauthorized) {
+			t.Errorf("%s: %v, want refused", c.name, err)
+		}
+	}
+
+	alice, err := client.New(hubs.URLs(), key.Key, client.WithTLS(hubs.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch := submit(ctx, t, alice, "solver", "cpu", 2)
+	desk, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "solver", Command: "desk", MachineType: "cpu", Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch = waitJob(ctx, t, alice, batch.ID, "running", running)
+	desk = waitJob(ctx, t, alice, desk.ID, "running", running)
+
+	// The secrets the run used.
+	secrets := map[string]string{
+		"administrator's key": hubs.AdminKey,
+		"alice's API key":     key.Key,
+		"alice's password":    password,
+		"a wrong password":    wrongPassword,
+		"a wrong key":         wrongKey,
+		"bootstrap token":     tok.Key,
+	}
+	if bare, _, err := hubtls.SplitToken(tok.Key); err == nil {
+		secrets["bootstrap token (without pin)"] = bare
+	}
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	secrets["internal secret"] = read(filepath.Join(hubs.Dir, "internal-secret"))
+	secrets["agent key"] = read(filepath.Join(dir, "agent-key-east"))
+	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, "acme")
+	for _, j := range []*structs.Job{batch, desk} {
+		s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, podgroup.JobName(j.Number), metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		block, _ := pem.Decode(s.Data[initproc.PrivateKeyFile])
+		if block == nil {
+			t.Fatalf("job %d: no private key in its Secret", j.Number)
+		}
+		// Every line of the key's PEM body, so a partial leak shows too.
+		for i, line := range strings.Split(string(s.Data[initproc.PrivateKeyFile]), "\n") {
+			if len(line) >= 32 && !strings.HasPrefix(line, "-----") {
+				secrets[j.Name+" SSH private key, line "+itoa(uint64(i))] = line
+			}
+		}
+		if tk := string(s.Data[runtime.TokenKey]); tk != "" {
+			secrets[j.Name+" interactive token"] = tk
+		}
+	}
+	if len(secrets) < 12 {
+		t.Fatalf("only %d secrets collected", len(secrets))
+	}
+
+	for _, j := range []*structs.Job{batch, desk} {
+		if _, err := alice.CancelJob(ctx, j.ID, "done"); err != nil {
+			t.Fatal(err)
+		}
+		waitJob(ctx, t, alice, j.ID, "terminated", func(j *structs.Job) bool { return j.State == structs.JobTerminated })
+	}
+	agentProc.Stop()
+	hubs.StopAll()
+
+	logs := map[string]string{agentProc.LogPath: ""}
+	for i := range hubs.N() {
+		logs[hubs.Replica(i).LogPath] = ""
+	}
+	for path := range logs {
+		logs[path] = read(path)
+	}
+	// The logs are real: they speak of the run.
+	if !strings.Contains(logs[agentProc.LogPath], "east") || len(logs[hubs.Replica(0).LogPath]) == 0 {
+		t.Fatalf("the logs were not captured")
+	}
+	for path, text := range logs {
+		for what, secret := range secrets {
+			if strings.Contains(text, secret) {
+				t.Errorf("%s holds %s", filepath.Base(path), what) // never the secret itself
+			}
+		}
+	}
+}
