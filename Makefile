@@ -13,9 +13,19 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 TOOLCACHE ?= $(HOME)/.cache/flotilla/tools
 
+# The version the Flotilla binaries and images carry: a release tag
+# (v0.1.0), `git describe` of a later commit (v0.1.0-3-gabc1234), or the
+# bare commit (abc1234) before the first tag; -dirty with uncommitted
+# changes. REGISTRY prefixes the image names.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REGISTRY ?= ghcr.io/flotilla-hpc
+VERSION_PKG := github.com/flotilla-hpc/flotilla/internal/version
+LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Registry=$(REGISTRY)
+
 ETCD_VERSION := v3.6.16
 KUBE_VERSION := v1.37.2
 KWOK_VERSION := v0.8.0
+HELM_VERSION := v4.3.1
 
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -28,7 +38,7 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) \
-	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION))
+	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION)) $(BIN)/.helm-$(HELM_VERSION)
 
 .PHONY: all build tools test test-short soak bench demo lint clean
 
@@ -36,7 +46,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...; fi
+	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
 
 tools: $(STAMPS)
 
@@ -61,6 +71,9 @@ $(BIN)/.etcd-$(ETCD_VERSION):
 
 $(BIN)/.kwok-$(KWOK_VERSION):
 	$(call build-tool,kwok,$(KWOK_VERSION),kwok,sigs.k8s.io/kwok/cmd/kwok,-s -w)
+
+$(BIN)/.helm-$(HELM_VERSION): $(BIN)/.kwok-$(KWOK_VERSION)
+	$(call build-tool,helm,$(HELM_VERSION),helm,helm.sh/helm/v4/cmd/helm,-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION))
 
 $(BIN)/.kube-apiserver-$(KUBE_VERSION):
 	$(call build-tool,kube-apiserver,$(KUBE_VERSION),kube,k8s.io/kubernetes/cmd/kube-apiserver,$(KUBE_LDFLAGS))

@@ -18,8 +18,10 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
@@ -49,8 +51,15 @@ func run() error {
 		heartbeat = flag.Duration("heartbeat", 2*time.Second, "longest gap between status pushes")
 		qps       = flag.Float64("kube-api-qps", 5000, "client QPS towards the API server")
 		burst     = flag.Int("kube-api-burst", 10000, "client burst towards the API server")
+		initImage = flag.String("init-image", version.Image("flotilla-init"), "image holding flotilla-init, run as every job pod's init container")
+		filerImg  = flag.String("filer-image", version.Image("flotilla-filer"), "NFS server image of the filers serving ReadWriteOnce vaults")
+		showVer   = flag.Bool("version", false, "print the version and exit")
 	)
 	flag.Parse()
+	if *showVer {
+		fmt.Println(version.String("flotilla-agent"))
+		return nil
+	}
 	key := os.Getenv("FLOTILLA_AGENT_KEY")
 	if *keyFile != "" {
 		b, err := os.ReadFile(*keyFile)
@@ -94,13 +103,18 @@ func run() error {
 		Kube: kube, Namespace: *namespace, ExtraNamespaces: splitList(*extraNS),
 		Image: *image, NodeSelector: *nodeSel, Tolerations: tols, IDMapperURL: *idmapURL, Heartbeat: *heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: *isolation, Backfill: *backfill, Weights: w},
+		Agent: func(c *agent.Config) {
+			c.Runtime.InitImage = *initImage
+			c.Filer.Image = *filerImg
+		},
 	})
 	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("agent starting", "cluster", *cluster, "namespace", *namespace)
+	log.Info("agent starting", "version", version.Version, "cluster", *cluster, "namespace", *namespace,
+		"init_image", *initImage, "filer_image", *filerImg)
 	return a.Run(ctx)
 }
 

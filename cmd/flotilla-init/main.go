@@ -2,6 +2,7 @@
 //
 //	flotilla-init copy --to DIR        (init container: put the binary into DIR)
 //	flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+//	flotilla-init -version
 //
 // It is built static (CGO_ENABLED=0) so it runs in any app image. The logic
 // lives in clusteragent/runtime/initproc; this file maps flags to its Config.
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
@@ -32,6 +34,7 @@ func main() {
 const usage = `usage:
   flotilla-init copy --to DIR
   flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+  flotilla-init -version
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -40,6 +43,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return initproc.ExitUsage
 	}
 	var err error
+	if version.IsFlag(args[0]) {
+		fmt.Fprintln(stdout, version.String("flotilla-init"))
+		return 0
+	}
 	switch args[0] {
 	case "copy":
 		err = runCopy(args[1:], stdout, stderr)
