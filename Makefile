@@ -40,7 +40,7 @@ KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) \
 	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION)) $(BIN)/.helm-$(HELM_VERSION)
 
-.PHONY: all build tools test test-short soak bench demo lint clean
+.PHONY: all build tools test test-short soak bench demo lint lint-go lint-helm lint-terraform images chart clean
 
 all: build
 
@@ -108,9 +108,30 @@ demo: tools build
 	@$(GO) build -o $(BIN)/flotilla-demo ./test/demo
 	FLOTILLA_BIN=$(BIN) $(BIN)/flotilla-demo -bin $(BIN) $(DEMO_FLAGS)
 
-lint:
+lint: lint-go lint-helm lint-terraform
+
+lint-go:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The chart: strict lint and a full render with the defaults and with every
+# values file under ci/ (all options on), so a template error fails here.
+CHART := deploy/helm/flotilla
+lint-helm: $(BIN)/.helm-$(HELM_VERSION)
+	$(BIN)/helm lint --strict $(CHART)
+	$(BIN)/helm template flotilla $(CHART) >/dev/null
+	@for f in $(CHART)/ci/*-values.yaml; do \
+		echo "$(BIN)/helm lint --strict -f $$f && helm template -f $$f"; \
+		$(BIN)/helm lint --strict $(CHART) -f $$f >/dev/null && $(BIN)/helm template flotilla $(CHART) -f $$f >/dev/null || exit 1; \
+	done
+
+# Terraform is not built from Go modules: it is checked where installed.
+lint-terraform:
+	@if command -v terraform >/dev/null 2>&1; then \
+		echo "terraform fmt -check -recursive terraform"; terraform fmt -check -recursive terraform; \
+	else \
+		echo "lint: terraform is not installed: skipping 'terraform fmt -check -recursive terraform' (install Terraform >= 1.5 to run it)"; \
+	fi
 
 clean:
 	rm -rf $(BIN)
