@@ -133,5 +133,16 @@ lint-terraform:
 		echo "lint: terraform is not installed: skipping 'terraform fmt -check -recursive terraform' (install Terraform >= 1.5 to run it)"; \
 	fi
 
+# Container images of every binary, tagged $(VERSION) (deploy/images):
+# skipped with a message where no builder (docker with an engine, podman,
+# buildah) is available.
+images:
+	@VERSION=$(VERSION) REGISTRY=$(REGISTRY) deploy/images/build.sh
+
+# The chart packaged with the binaries' version as its appVersion, so every
+# image it names carries the version the binaries were built with.
+chart: $(BIN)/.helm-$(HELM_VERSION)
+	$(BIN)/helm package $(CHART) --app-version $(VERSION) -d $(BIN)/charts
+
 clean:
 	rm -rf $(BIN)
