@@ -128,6 +128,7 @@ lint-helm: $(BIN)/.helm-$(HELM_VERSION)
 # Terraform is not built from Go modules: it is checked where installed.
 lint-terraform:
 	@if command -v terraform >/dev/null 2>&1; then \
+		if [ -n "$$TF_CLI_CONFIG_FILE" ] && [ ! -e "$$TF_CLI_CONFIG_FILE" ]; then export TF_CLI_CONFIG_FILE=/dev/null; fi; \
 		echo "terraform fmt -check -recursive terraform"; terraform fmt -check -recursive terraform; \
 	else \
 		echo "lint: terraform is not installed: skipping 'terraform fmt -check -recursive terraform' (install Terraform >= 1.5 to run it)"; \
