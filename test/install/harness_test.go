@@ -88,10 +88,17 @@ func (h *helm) must(ctx context.Context, args ...string) string {
 	return out
 }
 
-// writeValues writes a values file for the test.
+// writeValues writes a values file for the test, in a directory whose
+// name has no comma (helm splits -f on commas; t.TempDir names follow the
+// test's name).
 func writeValues(t testing.TB, name, yaml string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
+	dir, err := os.MkdirTemp("", "flotilla-values-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := filepath.Join(dir, name)
 	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +158,7 @@ func serviceAccountKubeconfig(ctx context.Context, t testing.TB, env *k8senv.Env
 // directories for the others, and rewrites the container's arguments to
 // the local paths, expanding $(VAR) from the container's environment as
 // Kubernetes does (podName stands for metadata.name).
-func podFiles(ctx context.Context, t testing.TB, env *k8senv.Env, namespace, podName string, spec *corev1.PodSpec, c *corev1.Container) []string {
+func podFiles(t testing.TB, src volumeData, podName string, spec *corev1.PodSpec, c *corev1.Container) []string {
 	t.Helper()
 	root := t.TempDir()
 	volumes := map[string]corev1.Volume{}
@@ -173,13 +180,13 @@ func podFiles(ctx context.Context, t testing.TB, env *k8senv.Env, namespace, pod
 		var items []corev1.KeyToPath
 		switch {
 		case v.Secret != nil:
-			s, err := env.Client.CoreV1().Secrets(namespace).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+			s, err := src.secret(v.Secret.SecretName)
 			if err != nil {
 				t.Fatalf("volume %s: %v", m.Name, err)
 			}
 			data, items = s.Data, v.Secret.Items
 		case v.ConfigMap != nil:
-			cm, err := env.Client.CoreV1().ConfigMaps(namespace).Get(ctx, v.ConfigMap.Name, metav1.GetOptions{})
+			cm, err := src.configMap(v.ConfigMap.Name)
 			if err != nil {
 				t.Fatalf("volume %s: %v", m.Name, err)
 			}
@@ -237,6 +244,27 @@ func podFiles(ctx context.Context, t testing.TB, env *k8senv.Env, namespace, pod
 		args = append(args, a)
 	}
 	return args
+}
+
+// volumeData finds the Secrets and ConfigMaps a pod mounts.
+type volumeData interface {
+	secret(name string) (*corev1.Secret, error)
+	configMap(name string) (*corev1.ConfigMap, error)
+}
+
+// apiVolumes reads them from the API server.
+type apiVolumes struct {
+	ctx       context.Context
+	env       *k8senv.Env
+	namespace string
+}
+
+func (a apiVolumes) secret(name string) (*corev1.Secret, error) {
+	return a.env.Client.CoreV1().Secrets(a.namespace).Get(a.ctx, name, metav1.GetOptions{})
+}
+
+func (a apiVolumes) configMap(name string) (*corev1.ConfigMap, error) {
+	return a.env.Client.CoreV1().ConfigMaps(a.namespace).Get(a.ctx, name, metav1.GetOptions{})
 }
 
 // waitFor polls cond every 200 ms until it holds or ctx ends.

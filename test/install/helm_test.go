@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -206,35 +207,8 @@ agent:
 			if err != nil {
 				t.Fatal(err)
 			}
-			args := podFiles(ctx, t, env, namespace, pod, &p.Spec, &p.Spec.Containers[0])
-			s, err := hubconfig.Load(args, func(string) string { return "" }, io.Discard)
-			if err != nil {
-				t.Fatalf("%s: flotilla-hub refuses the chart's settings %q: %v", pod, args, err)
-			}
-			if s.ID != pod || len(s.Bootstrap.Peers) != 3 || s.Join != "" {
-				t.Errorf("%s: id %q, bootstrap %v, join %q; want its pod name and the 3 bootstrap replicas", pod, s.ID, s.Bootstrap, s.Join)
-			}
-			replica, err := hubtls.LoadReplica(hubtls.Files{CertFile: s.TLSCert, KeyFile: s.TLSKey, ClientCAFile: s.ClientCA})
-			if err != nil {
-				t.Fatalf("%s: the generated TLS material: %v", pod, err)
-			}
-			leaf, err := x509.ParseCertificate(replica.API.Certificate[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			api, err := url.Parse(s.APIAdvertise)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, host := range []string{hubtls.ServerNameOf(s.RaftAdvertise), api.Hostname(), serviceHost} {
-				if _, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: replica.PeerCAs,
-					KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
-					t.Errorf("%s: the certificate is not valid for %s: %v", pod, host, err)
-				}
-			}
-			if s.InternalSecret == "" || s.AdminAPIKey == "" {
-				t.Errorf("%s: internal secret or admin key missing", pod)
-			}
+			args := podFiles(t, apiVolumes{ctx, env, namespace}, pod, &p.Spec, &p.Spec.Containers[0])
+			checkHubSettings(t, args, pod, 3, serviceHost)
 		}
 	})
 
@@ -308,7 +282,7 @@ agent:
 			t.Fatalf("the agent's pod: %v (%d pods)", err, len(pods.Items))
 		}
 		pod := pods.Items[0]
-		args := podFiles(ctx, t, env, namespace, pod.Name, &pod.Spec, &pod.Spec.Containers[0])
+		args := podFiles(t, apiVolumes{ctx, env, namespace}, pod.Name, &pod.Spec, &pod.Spec.Containers[0])
 		args = append(args, "-kubeconfig", kubeconfig, "-heartbeat", "300ms")
 		bin, err := proc.FindBin("flotilla-agent")
 		if err != nil {
@@ -405,4 +379,51 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// checkHubSettings runs a hub replica's arguments through flotilla-hub's
+// own settings parser and TLS loader: the settings must be accepted, the
+// replica's id must be its pod name, replicas below bootstrap bootstrap
+// from the same list of bootstrap replicas and the others join; the
+// certificate must be valid, for server and client use, for the replica's
+// raft and API addresses and for serviceHost.
+func checkHubSettings(t *testing.T, args []string, pod string, bootstrap int, serviceHost string) *hubconfig.Settings {
+	t.Helper()
+	s, err := hubconfig.Load(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatalf("%s: flotilla-hub refuses the chart's settings %q: %v", pod, args, err)
+	}
+	ordinal := pod[strings.LastIndex(pod, "-")+1:]
+	if s.ID != pod {
+		t.Errorf("%s: raft id %q; want the pod name", pod, s.ID)
+	}
+	if n, _ := strconv.Atoi(ordinal); n < bootstrap {
+		if len(s.Bootstrap.Peers) != bootstrap || s.Join != "" {
+			t.Errorf("%s: bootstrap %v, join %q; want the %d bootstrap replicas", pod, s.Bootstrap, s.Join, bootstrap)
+		}
+	} else if !s.Bootstrap.IsZero() || s.Join != "https://"+serviceHost+":8443" {
+		t.Errorf("%s: bootstrap %v, join %q; want to join through https://%s:8443", pod, s.Bootstrap, s.Join, serviceHost)
+	}
+	replica, err := hubtls.LoadReplica(hubtls.Files{CertFile: s.TLSCert, KeyFile: s.TLSKey, ClientCAFile: s.ClientCA})
+	if err != nil {
+		t.Fatalf("%s: the TLS material: %v", pod, err)
+	}
+	leaf, err := x509.ParseCertificate(replica.API.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := url.Parse(s.APIAdvertise)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, host := range []string{hubtls.ServerNameOf(s.RaftAdvertise), api.Hostname(), serviceHost} {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: host, Roots: replica.PeerCAs,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}); err != nil {
+			t.Errorf("%s: the certificate is not valid for %s: %v", pod, host, err)
+		}
+	}
+	if s.InternalSecret == "" || s.AdminAPIKey == "" {
+		t.Errorf("%s: internal secret or admin key missing", pod)
+	}
+	return s
 }
