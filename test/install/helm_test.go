@@ -109,6 +109,10 @@ image:
 hub:
   persistence:
     storageClass: %s
+  ingress:
+    enabled: true
+    className: nginx
+    host: hpc.example.test
 agent:
   enabled: true
   cluster: east
@@ -142,7 +146,7 @@ agent:
 		}
 		for _, kind := range []string{"statefulset.apps/", "deployment.apps/", "poddisruptionbudget.policy/", "networkpolicy.networking.k8s.io/",
 			"clusterrole.rbac.authorization.k8s.io/", "clusterrolebinding.rbac.authorization.k8s.io/", "serviceaccount/", "configmap/", "secret/",
-			"service/", "persistentvolumeclaim/"} {
+			"service/", "persistentvolumeclaim/", "ingress.networking.k8s.io/"} {
 			if !slices.ContainsFunc(got, func(s string) bool { return strings.HasPrefix(s, kind) }) {
 				t.Errorf("the release has no %s object: %v", strings.TrimSuffix(kind, "/"), got)
 			}
