@@ -1,6 +1,7 @@
 // Package hubsync is a cluster agent's link to the hub: it carries out the
-// agent's half of the hub ↔ agent contract. Its only agent imports are the
-// scheduler's and level 1's types, for the capacity report (capacity.go).
+// agent's half of the hub ↔ agent contract. It imports no other agent
+// package: the runner (Runner) and the capacity report (Config.Capacity,
+// computed by the scheduler) are handed in.
 //
 // Assignments. hubsync reads the cluster's self-contained assignments
 // (structs.AssignmentList): a full listing when it starts and every

@@ -79,6 +79,10 @@ type Gang struct {
 	// OnePodPerNode: two pods of this gang never share a node (multi-node
 	// jobs, one pod per machine).
 	OnePodPerNode bool
+	// Occupied are nodes already holding pods of the gang (the bound part
+	// of a partly bound gang whose rest is placed here); with
+	// OnePodPerNode no pod goes there.
+	Occupied []string
 }
 
 // Options tune a cycle. The zero value is a valid default.

@@ -81,10 +81,6 @@ var clockLoggerExceptions = map[string]map[string]string{
 	// A nil logger in the configuration means the process's default
 	// logger: the demo, the benchmarks and the end-to-end suites start
 	// agents without one and rely on it (nothing in them sets another).
-	"clusteragent/agent/agent.go":     {"slog.Default": nilLogger},
-	"clusteragent/agent/reconcile.go": {"slog.Default": nilLogger},
-	"clusteragent/agent/schedloop.go": {"slog.Default": nilLogger},
-	"clusteragent/agentd/agentd.go":   {"slog.Default": nilLogger},
 	"clusteragent/authhook/hook.go":   {"slog.Default": nilLogger},
 	"clusteragent/filer/manager.go":   {"slog.Default": nilLogger},
 	"clusteragent/hubsync/hubsync.go": {"slog.Default": nilLogger},

@@ -16,7 +16,7 @@ import (
 	"k8s.io/client-go/informers"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
@@ -92,7 +92,7 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	a, err := agentd.New(agentd.Config{Cluster: "dispatch", HubURLs: hubs.URLs(), AgentKey: key.Key, Kube: env.Config,
+	a, err := agent.New(agent.Config{Cluster: "dispatch", HubURLs: hubs.URLs(), AgentKey: key.Key, Kube: env.Config,
 		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 500 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -21,7 +21,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
@@ -124,7 +124,7 @@ func run() error {
 	defer func() { stopAgents(); awg.Wait() }()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, e := range envs {
-		a, err := agentd.New(agentd.Config{Cluster: e.Name, HubURLs: hubs.URLs(), AgentKey: agentKeys[e.Name], Kube: e.Config,
+		a, err := agent.New(agent.Config{Cluster: e.Name, HubURLs: hubs.URLs(), AgentKey: agentKeys[e.Name], Kube: e.Config,
 			Namespace: "flotilla-jobs", Image: "flotilla/mpi-hello:demo", Heartbeat: time.Second, Log: quiet})
 		if err != nil {
 			return err

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
@@ -96,7 +96,7 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
-	a, err := agentd.New(agentd.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
+	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
 		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
 	if err != nil {
 		f.t.Fatal(err)

@@ -1,11 +1,11 @@
-package agent
+package runtime
 
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -14,99 +14,64 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
-	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// HoldCommand is the default command of jobs whose spec names none: the
-// head sleeps, so the job holds its nodes until its walltime or a cancel.
-func HoldCommand() structs.Command {
-	return structs.Command{
-		Path: "/bin/sleep", Name: "Hold",
-		Parameters: map[string]structs.Parameter{
-			"duration": {Type: structs.ParamConst, Positional: true, Value: json.RawMessage(`"infinity"`)},
-		},
-	}
-}
-
-// command returns the AppDef command a job runs.
-func (r *Reconciler) command(js JobSpec) (structs.Command, error) {
-	switch {
-	case js.Command != nil:
-		return *js.Command, nil
-	case js.App != nil:
-		c, ok := js.App.AppDef.Commands[js.Job.Command]
-		if !ok {
-			return c, structs.Errorf(structs.ErrInvalid, "app %q has no command %q", js.App.Name, js.Job.Command)
-		}
-		return c, nil
-	case r.DefaultCommand.Path != "":
-		return r.DefaultCommand, nil
-	}
-	return HoldCommand(), nil
-}
+// errStartRecorded means the job Secret records a start or an end: the
+// job's pods are not (re)created.
+var errStartRecorded = errors.New("runtime: start or end recorded")
 
 // render returns the job's objects, making the filer of an RWO vault exist
 // first (it then counts as used until the job Secret, labelled with it,
 // appears).
-func (r *Reconciler) render(ctx context.Context, js JobSpec) (*runtime.Objects, error) {
-	cmd, err := r.command(js)
-	if err != nil {
-		return nil, err
+func (r *Reconciler) render(ctx context.Context, in Input) (*Objects, error) {
+	if in.Random == nil {
+		in.Random = r.Random
 	}
-	opts := r.Runtime
-	opts.Options = r.Pods
-	opts.Namespace = r.Namespace
-	if js.App != nil && js.App.Image != "" {
-		opts.Image = js.App.Image
+	if in.Random == nil {
+		in.Random = rand.Reader
 	}
-	random := r.Random
-	if random == nil {
-		random = rand.Reader
-	}
-	in := runtime.Input{
-		Job: js.Job, MachineType: js.Machine, Command: cmd, Identity: js.Identity, Vault: js.Vault,
-		PodAnnotations: js.PodAnnotations, HeadAnnotations: js.HeadAnnotations, Random: random,
-	}
-	if r.Filer != nil && filer.Needed(js.Vault) {
-		nfs, name, err := r.Filer.Ensure(ctx, js.Vault)
+	if r.Filer != nil && filer.Needed(in.Vault) {
+		nfs, name, err := r.Filer.Ensure(ctx, in.Vault)
 		if err != nil {
 			return nil, err
 		}
 		in.VaultNFS = nfs
 		in.Labels = map[string]string{filer.LabelFiler: name}
 	}
-	return runtime.Render(in, opts)
+	return Render(in, r.Options)
 }
 
-// ensureObjects creates whatever of the job's objects is missing: the
-// Secret first, then, owned by it, the rest in runtime.Objects.All order.
-// A job that cannot be rendered or whose objects the API server rejects as
-// invalid ends with an error.
-func (r *Reconciler) ensureObjects(ctx context.Context, t *tracked, pods []*corev1.Pod) error {
-	objs, err := r.render(ctx, t.spec)
-	if errors.Is(err, structs.ErrInvalid) {
-		return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+err.Error(), 1)
-	}
+// createObjects creates whatever of the job's objects is missing: the
+// Secret first, then, owned by it, the rest in Objects.All order. It
+// re-reads the Secret from the API server first and creates nothing if it
+// records a start (one not known void) or an end: pods are never created
+// for a job that may have run. ErrInvalid from rendering or from the API
+// server means the job cannot run.
+func (r *Reconciler) createObjects(ctx context.Context, in Input, void []string, have map[string]bool) error {
+	objs, err := r.render(ctx, in)
 	if err != nil {
 		return err
 	}
-	uid, err := r.ensureSecret(ctx, objs.Secret)
+	sec, err := r.ensureSecret(ctx, objs.Secret)
 	if err != nil {
 		return err
 	}
-	objs.SetOwner(uid)
-	have := make(map[string]bool, len(pods))
-	for _, p := range pods {
-		have[p.Name] = true
+	if v := sec.Annotations[podgroup.AnnotStarted]; v != "" && !slices.Contains(void, v) {
+		return fmt.Errorf("%w: job %d: its Secret records a start; its pods are not created again", errStartRecorded, in.Job.Number)
 	}
+	if sec.Annotations[podgroup.AnnotFinal] != "" {
+		return fmt.Errorf("%w: job %d: its Secret records its end", errStartRecorded, in.Job.Number)
+	}
+	objs.SetOwner(sec.UID)
 	for _, o := range objs.All()[1:] {
 		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
 			continue
 		}
-		err := r.create(ctx, o, uid)
+		err := r.create(ctx, o, sec.UID)
 		if apierrors.IsInvalid(err) {
-			return r.finish(ctx, t, observation{}, structs.JobCompletedWithError, "cannot run: "+err.Error(), 1)
+			return structs.Errorf(structs.ErrInvalid, "%v", err)
 		}
 		if err != nil {
 			return err
@@ -115,20 +80,21 @@ func (r *Reconciler) ensureObjects(ctx context.Context, t *tracked, pods []*core
 	return nil
 }
 
-// ensureSecret creates the job Secret unless it exists and returns its UID.
-func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (types.UID, error) {
-	api := r.Client.CoreV1().Secrets(r.Namespace)
+// ensureSecret creates the job Secret unless it exists and returns it as
+// the API server has it now.
+func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error) {
+	api := r.Client.CoreV1().Secrets(r.Options.Namespace)
 	got, err := api.Create(ctx, s, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		got, err = api.Get(ctx, s.Name, metav1.GetOptions{})
 	}
 	if err != nil {
-		return "", fmt.Errorf("job secret %s: %w", s.Name, err)
+		return nil, fmt.Errorf("job secret %s: %w", s.Name, err)
 	}
 	if got.DeletionTimestamp != nil {
-		return "", structs.Errorf(structs.ErrUnavailable, "job secret %s is being deleted", s.Name)
+		return nil, structs.Errorf(structs.ErrUnavailable, "job secret %s is being deleted", s.Name)
 	}
-	return got.UID, nil
+	return got, nil
 }
 
 // create creates one object of a job. One that exists already is fine if
@@ -139,7 +105,7 @@ func (r *Reconciler) create(ctx context.Context, o metav1.Object, owner types.UI
 	var err error
 	var get func() (metav1.Object, error)
 	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
-	ns, name := r.Namespace, o.GetName()
+	ns, name := r.Options.Namespace, o.GetName()
 	switch x := o.(type) {
 	case *corev1.ConfigMap:
 		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)
