@@ -44,9 +44,11 @@ STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) \
 
 all: build
 
+# -trimpath as in the image build (deploy/images/Dockerfile): the binaries
+# do not depend on where the tree is, and the two share the build cache.
 build:
 	@mkdir -p $(BIN)
-	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
+	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
 
 tools: $(STAMPS)
 
