@@ -14,12 +14,22 @@ export GOTOOLCHAIN := local
 BIN := $(CURDIR)/bin
 TOOLCACHE ?= $(HOME)/.cache/flotilla/tools
 
+# The version the Flotilla binaries and images carry: a release tag
+# (v0.1.0), `git describe` of a later commit (v0.1.0-3-gabc1234), or the
+# bare commit (abc1234) before the first tag; -dirty with uncommitted
+# changes. REGISTRY prefixes the image names.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REGISTRY ?= ghcr.io/flotilla-hpc
+VERSION_PKG := github.com/flotilla-hpc/flotilla/internal/version
+LDFLAGS := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Registry=$(REGISTRY)
+
 ETCD_VERSION := v3.6.16
 KUBE_VERSION := v1.37.2
 KWOK_VERSION := v0.8.0
 # Dex (the OIDC provider the portal's browser tests log in through) has no
 # tagged release on the module proxy that builds; tools/dex pins a commit.
 DEX_VERSION := v0.0.0-20260806151424-ab64ed778070
+HELM_VERSION := v4.3.1
 
 KUBE_LDFLAGS := -s -w \
 	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
@@ -32,15 +42,17 @@ KUBE_LDFLAGS := -s -w \
 
 KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) $(BIN)/.dex-$(DEX_VERSION) \
-	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION))
+	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION)) $(BIN)/.helm-$(HELM_VERSION)
 
-.PHONY: all build tools test test-short soak bench demo lint clean
+.PHONY: all build tools test test-short soak bench demo lint lint-go lint-helm lint-terraform images chart clean
 
 all: build
 
+# -trimpath as in the image build (deploy/images/Dockerfile): the binaries
+# do not depend on where the tree is, and the two share the build cache.
 build:
 	@mkdir -p $(BIN)
-	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/...; fi
+	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
 
 tools: $(STAMPS)
 
@@ -68,6 +80,9 @@ $(BIN)/.kwok-$(KWOK_VERSION):
 
 $(BIN)/.dex-$(DEX_VERSION):
 	$(call build-tool,dex,$(DEX_VERSION),dex,github.com/dexidp/dex/cmd/dex,-s -w)
+
+$(BIN)/.helm-$(HELM_VERSION): $(BIN)/.kwok-$(KWOK_VERSION)
+	$(call build-tool,helm,$(HELM_VERSION),helm,helm.sh/helm/v4/cmd/helm,-s -w -X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION))
 
 $(BIN)/.kube-apiserver-$(KUBE_VERSION):
 	$(call build-tool,kube-apiserver,$(KUBE_VERSION),kube,k8s.io/kubernetes/cmd/kube-apiserver,$(KUBE_LDFLAGS))
@@ -102,9 +117,42 @@ demo: tools build
 	@$(GO) build -o $(BIN)/flotilla-demo ./test/demo
 	FLOTILLA_BIN=$(BIN) $(BIN)/flotilla-demo -bin $(BIN) $(DEMO_FLAGS)
 
-lint:
+lint: lint-go lint-helm lint-terraform
+
+lint-go:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The chart: strict lint and a full render with the defaults and with every
+# values file under ci/ (all options on), so a template error fails here.
+CHART := deploy/helm/flotilla
+lint-helm: $(BIN)/.helm-$(HELM_VERSION)
+	$(BIN)/helm lint --strict $(CHART)
+	$(BIN)/helm template flotilla $(CHART) >/dev/null
+	@for f in $(CHART)/ci/*-values.yaml; do \
+		echo "$(BIN)/helm lint --strict -f $$f && helm template -f $$f"; \
+		$(BIN)/helm lint --strict $(CHART) -f $$f >/dev/null && $(BIN)/helm template flotilla $(CHART) -f $$f >/dev/null || exit 1; \
+	done
+
+# Terraform is not built from Go modules: it is checked where installed.
+lint-terraform:
+	@if command -v terraform >/dev/null 2>&1; then \
+		if [ -n "$$TF_CLI_CONFIG_FILE" ] && [ ! -e "$$TF_CLI_CONFIG_FILE" ]; then export TF_CLI_CONFIG_FILE=/dev/null; fi; \
+		echo "terraform fmt -check -recursive terraform"; terraform fmt -check -recursive terraform; \
+	else \
+		echo "lint: terraform is not installed: skipping 'terraform fmt -check -recursive terraform' (install Terraform >= 1.5 to run it)"; \
+	fi
+
+# Container images of every binary, tagged $(VERSION) (deploy/images):
+# skipped with a message where no builder (docker with an engine, podman,
+# buildah) is available.
+images:
+	@VERSION=$(VERSION) REGISTRY=$(REGISTRY) deploy/images/build.sh
+
+# The chart packaged with the binaries' version as its appVersion, so every
+# image it names carries the version the binaries were built with.
+chart: $(BIN)/.helm-$(HELM_VERSION)
+	$(BIN)/helm package $(CHART) --app-version $(VERSION) -d $(BIN)/charts
 
 clean:
 	rm -rf $(BIN)

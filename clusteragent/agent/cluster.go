@@ -20,11 +20,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
-
-// DefaultInitImage is the image holding flotilla-init when
-// ClusterConfig.Runtime names none.
-const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
 
 // ClusterConfig wires the cluster half of an agent to one cluster.
 type ClusterConfig struct {
@@ -55,7 +52,7 @@ type ClusterConfig struct {
 	Report          func(structs.JobStateUpdate)
 
 	// Runtime is the cluster's runtime environment: init image (default
-	// DefaultInitImage), jobs domain and ingress of interactive jobs,
+	// flotilla-init at this build's version, internal/version), jobs domain and ingress of interactive jobs,
 	// ports, cluster-wide mounts, network policy. Its embedded
 	// podgroup.Options and NamespacePrefix are ignored: NamespacePrefix,
 	// Image and Tolerations above apply.
@@ -99,7 +96,7 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	})
 	ropts := cfg.Runtime
 	if ropts.InitImage == "" {
-		ropts.InitImage = DefaultInitImage
+		ropts.InitImage = version.Image("flotilla-init")
 	}
 	ropts.Options = podgroup.Options{Image: cfg.Image, Tolerations: cfg.Tolerations}
 	ropts.NamespacePrefix = prefix

@@ -17,6 +17,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 // Flags are flotilla-agent's command-line settings; Config turns them into
@@ -47,6 +48,8 @@ type Flags struct {
 	Heartbeat          time.Duration
 	KubeQPS            float64
 	KubeBurst          int
+	InitImage          string
+	FilerImage         string
 }
 
 // Register defines the flags on fs; getenv supplies the defaults taken
@@ -77,6 +80,8 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.DurationVar(&f.Heartbeat, "heartbeat", 2*time.Second, "longest gap between status pushes")
 	fs.Float64Var(&f.KubeQPS, "kube-api-qps", 5000, "client QPS towards the API server")
 	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
+	fs.StringVar(&f.InitImage, "init-image", version.Image("flotilla-init"), "image holding flotilla-init, run as every job pod's init container")
+	fs.StringVar(&f.FilerImage, "filer-image", version.Image("flotilla-filer"), "NFS server image of the filers serving ReadWriteOnce vaults")
 }
 
 // Config reads the files the flags name (agent key, bootstrap token,
@@ -136,6 +141,10 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,
 		Heartbeat: f.Heartbeat, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: f.TenantIsolation, Backfill: f.Backfill, Weights: w},
+		Adjust: func(c *ClusterConfig) {
+			c.Runtime.InitImage = f.InitImage
+			c.Filer.Image = f.FilerImage
+		},
 	}, nil
 }
 

@@ -1,8 +1,13 @@
 package agent
 
 import (
+	"flag"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func TestParseWeights(t *testing.T) {
@@ -46,5 +51,46 @@ func TestFlagsRefuseBadWalls(t *testing.T) {
 		if _, err := f.Config(func(string) string { return "" }, nil); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestFlagsImages: the init and filer images the agent deploys default to
+// the build's version (never :latest) and the flags override them; both
+// reach the cluster half's configuration through Config.Adjust.
+func TestFlagsImages(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	const kc = `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`
+	if err := os.WriteFile(kubeconfig, []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	images := func(t *testing.T, args ...string) (initImage, filerImage string) {
+		t.Helper()
+		var f Flags
+		fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+		f.Register(fs, func(string) string { return "" })
+		if err := fs.Parse(append([]string{"-kubeconfig", kubeconfig}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := f.Config(func(string) string { return "" }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cc ClusterConfig
+		cfg.Adjust(&cc)
+		return cc.Runtime.InitImage, cc.Filer.Image
+	}
+	i, f := images(t)
+	if i != version.Image("flotilla-init") || f != version.Image("flotilla-filer") {
+		t.Errorf("defaults: init %q, filer %q; want the build's version %q", i, f, version.Tag())
+	}
+	i, f = images(t, "-init-image", "reg.example/init:v1", "-filer-image", "reg.example/filer:v2")
+	if i != "reg.example/init:v1" || f != "reg.example/filer:v2" {
+		t.Errorf("flags: init %q, filer %q", i, f)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 // Labels and annotations of filers and of the jobs using them.
@@ -48,7 +49,6 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultImage      = "ghcr.io/flotilla-hpc/flotilla-filer:latest"
 	DefaultGrace      = 90 * time.Second
 	DefaultResync     = 10 * time.Second
 	DefaultExportDir  = "/exports"
@@ -75,7 +75,8 @@ type Options struct {
 	// looks at every namespace named like a tenant namespace.
 	Namespace       string
 	NamespacePrefix string
-	// Image is an NFS server exporting ExportDir (default DefaultImage).
+	// Image is an NFS server exporting ExportDir (default flotilla-filer at this build's
+	// version, internal/version).
 	Image string
 	// SchedulerName places filer pods; empty is the cluster's default
 	// scheduler (a filer is an ordinary pod, not a gang).
@@ -97,7 +98,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Image == "" {
-		o.Image = DefaultImage
+		o.Image = version.Image("flotilla-filer")
 	}
 	if o.ExportDir == "" {
 		o.ExportDir = DefaultExportDir

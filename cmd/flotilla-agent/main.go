@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
@@ -27,7 +28,12 @@ func main() {
 func run() error {
 	var f agent.Flags
 	f.Register(flag.CommandLine, os.Getenv)
+	showVer := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVer {
+		fmt.Println(version.String("flotilla-agent"))
+		return nil
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := f.Config(os.Getenv, log)
 	if err != nil {
@@ -40,6 +46,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	log.Info("agent starting", "cluster", cfg.Cluster, "namespace-prefix", cfg.NamespacePrefix)
+	log.Info("agent starting", "version", version.Version, "cluster", cfg.Cluster, "namespace-prefix", cfg.NamespacePrefix,
+		"init_image", f.InitImage, "filer_image", f.FilerImage)
 	return a.Run(ctx)
 }

@@ -8,7 +8,8 @@
 //	    -raft-advertise 10.0.0.2:7000 -api-advertise http://10.0.0.2:8080
 //	flotilla-hub -config /etc/flotilla/hub.yaml
 //
-// SIGINT or SIGTERM shuts the replica down gracefully.
+// SIGINT or SIGTERM shuts the replica down gracefully. flotilla-hub
+// -version prints the version it was built with.
 //
 //	flotilla-hub check -data-dir /var/lib/flotilla
 //
@@ -38,9 +39,14 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/hubconfig"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
+	if len(os.Args) == 2 && version.IsFlag(os.Args[1]) {
+		fmt.Println(version.String("flotilla-hub"))
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "check" {
 		os.Exit(check(os.Args[2:]))
 	}
@@ -140,7 +146,7 @@ func run() int {
 	if s.InsecureHTTP {
 		logger.Warn("serving plain HTTP and plain raft (-insecure-http): for development on loopback only")
 	}
-	logger.Info("replica started", "settings", s, "api", h.Addr().String())
+	logger.Info("replica started", "version", version.Version, "settings", s, "api", h.Addr().String())
 	ran := make(chan error, 1)
 	go func() { ran <- h.Run(ctx) }()
 	if s.Join != "" {

@@ -14,12 +14,18 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
 	listen := flag.String("listen", ":8080", "address to serve on")
 	root := flag.String("root", "/home", "directory holding the users' home directories")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println(version.String("flotilla-idmapper"))
+		return
+	}
 	srv := &http.Server{Addr: *listen, Handler: idmapper.Handler(*root), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

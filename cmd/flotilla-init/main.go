@@ -4,6 +4,7 @@
 //	flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
 //	flotilla-init guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]
 //	                                   (sidecar of an interactive job's head: its token check)
+//	flotilla-init -version
 //
 // It is built static (CGO_ENABLED=0) so it runs in any app image. The logic
 // lives in clusteragent/runtime/initproc; this file maps flags to its Config.
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 func main() {
@@ -35,6 +37,7 @@ const usage = `usage:
   flotilla-init copy --to DIR
   flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
   flotilla-init guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]
+  flotilla-init -version
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -43,6 +46,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return initproc.ExitUsage
 	}
 	var err error
+	if version.IsFlag(args[0]) {
+		fmt.Fprintln(stdout, version.String("flotilla-init"))
+		return 0
+	}
 	switch args[0] {
 	case "copy":
 		err = runCopy(args[1:], stdout, stderr)
