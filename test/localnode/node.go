@@ -134,7 +134,7 @@ func Run(ctx context.Context, cfg Config, ready func()) error {
 	var nodes []*nodeutil.Node
 	for _, spec := range cfg.Nodes {
 		n, err := nodeutil.NewNode(spec.Name, func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {
-			p := newProvider(ctx, sh, objects{secrets: pc.Secrets, configMaps: pc.ConfigMaps})
+			p := newProvider(ctx, sh, objects{secrets: pc.Secrets, configMaps: pc.ConfigMaps, client: cfg.Client})
 			mu.Lock()
 			providers = append(providers, p)
 			mu.Unlock()

@@ -1,9 +1,9 @@
 package localnode
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -62,9 +62,10 @@ func spawn(self, netns string, spec *container.Spec, log *os.File) (*started, er
 	}
 	err = json.NewEncoder(specW).Encode(spec)
 	specW.Close()
-	b, _ := io.ReadAll(statusR) // closed by the child once started or failed
+	// One line: "started", or why not (then the child exits).
+	line, _ := bufio.NewReader(statusR).ReadString('\n')
 	statusR.Close()
-	if msg := strings.TrimSpace(string(b)); msg != container.StatusStarted || err != nil {
+	if msg := strings.TrimSpace(line); msg != container.StatusStarted || err != nil {
 		cmd.Wait()
 		if msg == "" && err != nil {
 			msg = err.Error()

@@ -1,14 +1,19 @@
 package localnode
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	corev1listers "k8s.io/client-go/listers/core/v1"
 )
 
@@ -19,10 +24,41 @@ var (
 	ErrUnsupported = errors.New("not supported on local nodes")
 )
 
-// objects are the listers volumes and environment read from.
+// objects are the listers volumes and environment read from, and the
+// client that issues service account tokens.
 type objects struct {
 	secrets    corev1listers.SecretLister
 	configMaps corev1listers.ConfigMapLister
+	client     kubernetes.Interface
+}
+
+// token issues a token of the pod's service account bound to the pod (a
+// projected serviceAccountToken source, e.g. kube-api-access-*).
+func (o objects) token(pod *corev1.Pod, src *corev1.ServiceAccountTokenProjection) ([]byte, error) {
+	if o.client == nil {
+		return nil, fmt.Errorf("service account tokens: %w", ErrUnsupported)
+	}
+	sa := pod.Spec.ServiceAccountName
+	if sa == "" {
+		sa = "default"
+	}
+	req := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{
+		ExpirationSeconds: src.ExpirationSeconds,
+		BoundObjectRef:    &authenticationv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: pod.Name, UID: pod.UID},
+	}}
+	if src.Audience != "" {
+		req.Spec.Audiences = []string{src.Audience}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr, err := o.client.CoreV1().ServiceAccounts(pod.Namespace).CreateToken(ctx, sa, req, metav1.CreateOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("service account %s/%s: %w", pod.Namespace, sa, ErrNotYet)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return []byte(tr.Status.Token), nil
 }
 
 func (o objects) secret(ns, name string, optional bool) (map[string][]byte, error) {
@@ -219,8 +255,17 @@ func projectedFiles(pod *corev1.Pod, p *corev1.ProjectedVolumeSource, objs objec
 			}
 		case src.DownwardAPI != nil:
 			files, err = downwardFiles(pod, src.DownwardAPI.Items, p.DefaultMode)
+		case src.ServiceAccountToken != nil:
+			var tok []byte
+			if tok, err = objs.token(pod, src.ServiceAccountToken); err == nil {
+				mode := os.FileMode(0o644)
+				if p.DefaultMode != nil {
+					mode = os.FileMode(*p.DefaultMode)
+				}
+				files = map[string]fileData{src.ServiceAccountToken.Path: {tok, mode}}
+			}
 		default:
-			err = fmt.Errorf("projected source: only secret, configMap and downwardAPI are %w", ErrUnsupported)
+			err = fmt.Errorf("projected source: only secret, configMap, downwardAPI and serviceAccountToken are %w", ErrUnsupported)
 		}
 		if err != nil {
 			return nil, err

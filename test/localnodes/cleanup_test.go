@@ -2,6 +2,7 @@ package localnodes
 
 import (
 	"context"
+	"fmt"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -56,7 +57,7 @@ func TestLocalNodeCleanup(t *testing.T) {
 	// Pods run as their spec says.
 	runner := createPod(ctx, t, env, sleeper("runner", "ln-0", marker))
 	failing := createPod(ctx, t, env, exiter("exits3", "ln-1", 3))
-	runner = waitPod(ctx, t, env, runner.Name, k8senv.InPhase(corev1.PodRunning))
+	runner = waitRunning(ctx, t, env, runner.Name)
 	out := waitLog(ctx, t, env, runner.Name, "ready")
 	for _, want := range []string{
 		"secret=s3cr3t", "cfg=alpha", "mode=440", "ip=" + runner.Status.PodIP, "name=runner", "ns=" + ns,
@@ -94,7 +95,7 @@ func TestLocalNodeCleanup(t *testing.T) {
 
 	// SIGKILL with a pod running: the next start cleans up.
 	second := createPod(ctx, t, env, sleeper("second", "ln-1", marker))
-	second = waitPod(ctx, t, env, second.Name, k8senv.InPhase(corev1.PodRunning))
+	second = waitRunning(ctx, t, env, second.Name)
 	ln.Kill()
 	left := ln.Leftovers("")
 	if !slices.ContainsFunc(left, func(s string) bool { return strings.HasPrefix(s, "mount ") }) ||
@@ -107,7 +108,12 @@ func TestLocalNodeCleanup(t *testing.T) {
 	// What the new process holds itself: its switch namespace and pods tmpfs.
 	want := []string{"mount " + ln.StateDir + "/pods", "network namespace " + ln.Opts.Prefix + "sw"}
 	if left := ln.Leftovers(marker); !slices.Equal(sortedCopy(left), want) {
-		t.Errorf("after SIGKILL and a new start, found %v, want only the new process's own %v", left, want)
+		pods, _ := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		var desc []string
+		for _, p := range pods.Items {
+			desc = append(desc, fmt.Sprintf("%s %s %s %s", p.Name, p.UID, p.Status.Phase, p.Status.Reason))
+		}
+		t.Errorf("after SIGKILL and a new start, found %v, want only the new process's own %v; pods: %v", left, want, desc)
 	}
 	second = waitPod(ctx, t, env, second.Name, k8senv.InPhase(corev1.PodFailed))
 	if second.Status.Reason != "NodeRestarted" {
@@ -201,6 +207,16 @@ func waitPod(ctx context.Context, t *testing.T, env *k8senv.Env, name string, co
 	p, err := env.WaitPod(ctx, ns, name, cond)
 	if err != nil {
 		t.Fatalf("pod %s: %v (status %+v)", name, err, p.Status)
+	}
+	return p
+}
+
+// waitRunning waits until the pod runs, failing at once if it ends instead.
+func waitRunning(ctx context.Context, t *testing.T, env *k8senv.Env, name string) *corev1.Pod {
+	t.Helper()
+	p := waitPod(ctx, t, env, name, func(p *corev1.Pod) bool { return p.Status.Phase != corev1.PodPending })
+	if p.Status.Phase != corev1.PodRunning {
+		t.Fatalf("pod %s ended %s instead of running: %s %s", name, p.Status.Phase, p.Status.Reason, p.Status.Message)
 	}
 	return p
 }

@@ -34,6 +34,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == localnode.InitCommand {
 		// fd 3: the spec; fd 4: the status pipe (see localnode.spawn).
+		// Neither may leak into the container's command.
+		syscall.CloseOnExec(3)
+		syscall.CloseOnExec(4)
 		os.Exit(container.Init(os.NewFile(3, "spec"), os.NewFile(4, "status")))
 	}
 	if err := run(); err != nil {
