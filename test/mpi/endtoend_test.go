@@ -70,8 +70,17 @@ func TestMPIEndToEnd(t *testing.T) {
 		ln.Remove()
 	})
 
+	// The job user (uid 505) runs the app's files: they go where it can
+	// read them (t.TempDir is root's alone).
+	pub := publicDir(t)
+	pubProg := filepath.Join(pub, "exchange")
+	b, err := os.ReadFile(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, pubProg, string(b), 0o755)
 	admin := hubs.Client(hubs.AdminKey)
-	alice, token := setUpHub(ctx, t, admin, hubs.URLs(), dir, prog)
+	alice, token := setUpHub(ctx, t, admin, hubs.URLs(), pub, pubProg)
 	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig, BootstrapToken: token})
 
 	for _, tc := range []struct{ name, app string }{
@@ -227,4 +236,18 @@ func randomBytes(t *testing.T, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// publicDir is a directory every user may read, removed at cleanup.
+func publicDir(t *testing.T) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "flotilla-mpi-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +40,18 @@ func buildRoot(s *Spec) (root, home string, err error) {
 	if home, err = addUser(s, upper); err != nil {
 		return "", "", err
 	}
-	lower := strings.Join(append(append([]string{}, s.Layers...), "/"), ":")
+	// Overlayfs refuses lower layers inside one another, and every layer
+	// directory is inside "/": copy them into the scratch tmpfs (they are
+	// small: a binary's symlink, a whiteout).
+	var layers []string
+	for i, l := range s.Layers {
+		dst := filepath.Join(s.Dir, "layer"+strconv.Itoa(i))
+		if err := copyTree(l, dst); err != nil {
+			return "", "", fmt.Errorf("image layer %s: %w", l, err)
+		}
+		layers = append(layers, dst)
+	}
+	lower := strings.Join(append(layers, "/"), ":")
 	if err := unix.Mount("overlay", root, "overlay", 0,
 		"lowerdir="+lower+",upperdir="+upper+",workdir="+work); err != nil {
 		return "", "", fmt.Errorf("overlay root (lower %s): %w", lower, err)
@@ -210,4 +222,58 @@ func pivot(root string) error {
 		return fmt.Errorf("detach the host root: %w", err)
 	}
 	return unix.Chdir("/")
+}
+
+// copyTree copies the directory src to dst: directories, regular files,
+// symbolic links and character devices (overlay whiteouts), with modes and
+// owners.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		st, _ := info.Sys().(*syscall.Stat_t)
+		mode := info.Mode()
+		switch {
+		case mode.IsDir():
+			if err := os.MkdirAll(target, mode.Perm()); err != nil {
+				return err
+			}
+		case mode&os.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(link, target); err != nil {
+				return err
+			}
+		case mode&os.ModeCharDevice != 0 && st != nil:
+			if err := unix.Mknod(target, unix.S_IFCHR|uint32(mode.Perm()), int(st.Rdev)); err != nil {
+				return err
+			}
+		case mode.IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(target, b, mode.Perm()); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: file type %v not copied", p, mode.Type())
+		}
+		if st != nil {
+			return os.Lchown(target, int(st.Uid), int(st.Gid))
+		}
+		return nil
+	})
 }

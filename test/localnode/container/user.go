@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // addUser makes the container know its user, as podman does for a user the
@@ -32,6 +33,27 @@ func addUser(s *Spec, upper string) (string, error) {
 	if err := os.WriteFile(filepath.Join(etc, "passwd"), append(withNewline(passwd), entry...), 0o644); err != nil {
 		return "", err
 	}
+	// A shadow entry as image users have (no password: "*"), so that PAM
+	// (sshd with UsePAM) knows the account.
+	if shadow, err := os.ReadFile("/etc/shadow"); err == nil {
+		st, err := os.Stat("/etc/shadow")
+		if err != nil {
+			return "", err
+		}
+		line := s.UserName + ":*:19000:0:99999:7:::\n"
+		p := filepath.Join(etc, "shadow")
+		if err := os.WriteFile(p, append(withNewline(shadow), line...), st.Mode().Perm()); err != nil {
+			return "", err
+		}
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			if err := os.Chown(p, int(sys.Uid), int(sys.Gid)); err != nil {
+				return "", err
+			}
+		}
+		if err := os.Chmod(p, st.Mode().Perm()); err != nil {
+			return "", err
+		}
+	}
 	group, err := os.ReadFile("/etc/group")
 	if err != nil {
 		return "", err
@@ -42,8 +64,12 @@ func addUser(s *Spec, upper string) (string, error) {
 			return "", err
 		}
 	}
+	// Parents as the image has them (0755), the home itself private.
 	dir := filepath.Join(upper, home)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
 		return "", err
 	}
 	if err := os.Chown(dir, int(s.UID), int(s.GID)); err != nil {
