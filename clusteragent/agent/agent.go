@@ -2,134 +2,226 @@ package agent
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
-	"io"
+	"fmt"
 	"log/slog"
-	"strconv"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
-	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
-	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
+	"github.com/flotilla-hpc/flotilla/clusteragent/hubsync"
+	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
-	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
-// DefaultInitImage is the image holding flotilla-init when Config.Runtime
-// names none.
-const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
-
-// Config wires one agent to one cluster.
+// Config is everything one agent needs.
 type Config struct {
-	Client    kubernetes.Interface
+	// Cluster is this cluster's name at the hub.
+	Cluster string
+	// HubURLs are the hub replicas' base URLs; AgentKey the cluster's key.
+	HubURLs  []string
+	AgentKey string
+	// BootstrapToken, used when AgentKey is empty, is exchanged once at the
+	// hub for the agent key (written to KeyFile, if set, for restarts).
+	BootstrapToken string
+	KeyFile        string
+	// HubCAFile is the CA the hub's certificate is checked against. When
+	// it does not exist yet and the bootstrap token carries the hub CA's
+	// pin (hubtls.JoinToken), the agent checks the hub against the pin on
+	// first contact and saves the CA it pinned here. Empty: the system's
+	// CAs (a hub with a certificate from a public CA).
+	HubCAFile string
+	// Kube is the API server of this cluster.
+	Kube *rest.Config
+	// Namespace the agent runs jobs in (created if missing).
 	Namespace string
-	// ExtraNamespaces are further namespaces whose gangs (pods naming the
-	// flotilla scheduler, with Flotilla's gang labels, created by other
-	// tools) level 2 schedules; the agent's own jobs run in Namespace.
+	// ExtraNamespaces: further namespaces whose gangs level 2 schedules.
 	ExtraNamespaces []string
-	// Tolerations are added to every job pod (e.g. for a dedicated,
-	// tainted HPC node pool).
+	// Image is the default app image.
+	Image string
+	// NodeSelector (a label selector string) limits the nodes it uses.
+	NodeSelector string
+	// Tolerations are added to every job pod (dedicated node pools).
 	Tolerations []corev1.Toleration
-	// Image is the app image of jobs whose JobSpec carries no App image.
-	Image     string
+	// Scheduler options: weights, tenant isolation, backfill.
 	Scheduler scheduler.Options
-	// NodeSelector limits the nodes this agent schedules onto.
-	NodeSelector labels.Selector
-	// BindParallelism bounds binding requests in flight (default 64).
-	BindParallelism int
-	Log             *slog.Logger
-	Now             func() time.Time
-	Report          func(structs.JobStateUpdate)
-
-	// Runtime is the cluster's runtime environment: init image (default
-	// DefaultInitImage), jobs domain and ingress of interactive jobs,
-	// ports, cluster-wide mounts. Its embedded podgroup.Options are
-	// ignored: Namespace and Image above apply.
-	Runtime runtime.Options
-	// DefaultCommand runs on the head of a job whose JobSpec carries neither
-	// a Command nor an App (default HoldCommand).
-	DefaultCommand structs.Command
-	// Filer serves ReadWriteOnce vaults to jobs; its Namespace is Namespace.
-	Filer filer.Options
-	// Random feeds the jobs' SSH keys and tokens (default crypto/rand).
-	Random io.Reader
-	// LogTailLines of the head's log are reported when a job ends (default 50).
-	LogTailLines int
+	// IDMapperURL, if set, is an id-mapper (clusteragent/idmapper) asked
+	// for the uid/gid of job owners whose user record has none.
+	IDMapperURL string
+	// Heartbeat of the status push (default 2 s).
+	Heartbeat time.Duration
+	// Adjust lets the caller adjust the cluster half's configuration
+	// (runtime options, filer) before it starts.
+	Adjust func(*ClusterConfig)
+	Log    *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
 }
 
-// Agent is the scheduling and job-running half of a cluster agent.
+// Agent is a running agent: the cluster half and the hub sync.
 type Agent struct {
-	Cache *cache.Cache
-	Loop  *SchedLoop
-	Jobs  *Reconciler
-	// Filer runs the file servers of ReadWriteOnce vaults.
-	Filer *filer.Manager
+	kube      kubernetes.Interface
+	namespace string
+	Cluster   *Cluster
+	Syncer    *hubsync.Syncer
+	Hub       *client.Client
 }
 
-// New wires cache, scheduling loop and reconciler.
-func New(cfg Config) *Agent {
+// New builds an agent from cfg.
+func New(cfg Config) (*Agent, error) {
+	if cfg.AgentKey == "" && cfg.BootstrapToken != "" && cfg.Cluster != "" && len(cfg.HubURLs) > 0 {
+		key, err := register(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg.AgentKey = key
+	}
+	hubTLS, err := hubTLSConfig(cfg.HubCAFile)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Cluster == "" || len(cfg.HubURLs) == 0 || cfg.AgentKey == "" || cfg.Kube == nil {
+		return nil, errors.New("agent: cluster, hub URLs, an agent key (or bootstrap token) and kubeconfig are required")
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "flotilla-jobs"
+	}
 	if cfg.Log == nil {
-		cfg.Log = slog.Default()
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	c := cache.New(cfg.Client, cache.Options{
-		SchedulerName: podgroup.SchedulerName,
-		Namespaces:    append([]string{cfg.Namespace}, cfg.ExtraNamespaces...),
-		NodeSelector:  cfg.NodeSelector,
-	})
-	if cfg.Runtime.InitImage == "" {
-		cfg.Runtime.InitImage = DefaultInitImage
+	kc, err := kubernetes.NewForConfig(cfg.Kube)
+	if err != nil {
+		return nil, err
 	}
-	fopts := cfg.Filer
-	fopts.Namespace = cfg.Namespace
-	fm := filer.New(cfg.Client, fopts, cfg.Now, cfg.Log.With("component", "filer"))
-	rec := &Reconciler{
-		Client: cfg.Client, Namespace: cfg.Namespace, Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
-		Pods:    podgroup.Options{Image: cfg.Image, Tolerations: cfg.Tolerations},
-		Runtime: cfg.Runtime, DefaultCommand: cfg.DefaultCommand, Filer: fm,
-		Random: cfg.Random, LogTailLines: cfg.LogTailLines,
+	hub, err := client.New(cfg.HubURLs, cfg.AgentKey, client.WithTLS(hubTLS))
+	if err != nil {
+		return nil, err
 	}
-	loop := &SchedLoop{
-		Cache: c, Binder: binder.New(cfg.Client, cfg.BindParallelism), Options: cfg.Scheduler,
-		Now: cfg.Now, Log: cfg.Log,
-		OnTeardown: func(gangID string) {
-			if _, num, ok := strings.Cut(gangID, "/"); ok {
-				if n, err := strconv.ParseUint(num, 10, 64); err == nil {
-					rec.Rebuild(n)
-				}
+	var sel labels.Selector
+	if strings.TrimSpace(cfg.NodeSelector) != "" {
+		if sel, err = labels.Parse(cfg.NodeSelector); err != nil {
+			return nil, fmt.Errorf("agent: node selector: %w", err)
+		}
+	}
+	out := &Agent{Hub: hub, kube: kc, namespace: cfg.Namespace}
+	ccfg := ClusterConfig{
+		Client: kc, Cluster: cfg.Cluster, Namespace: cfg.Namespace, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
+		Tolerations: cfg.Tolerations, ExtraNamespaces: cfg.ExtraNamespaces,
+		Log: cfg.Log.With("cluster", cfg.Cluster), Now: cfg.Now,
+		Report: func(u structs.JobStateUpdate) { out.Syncer.Report(u) },
+	}
+	if cfg.Adjust != nil {
+		cfg.Adjust(&ccfg)
+	}
+	c := NewCluster(ccfg)
+	out.Cluster = c
+	var identity func(context.Context, string) (structs.Identity, bool, error)
+	if cfg.IDMapperURL != "" {
+		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
+	}
+	out.Syncer = hubsync.New(hubsync.Config{
+		Identity: identity,
+		Hub:      hub, Cluster: cfg.Cluster, Runner: c.Jobs, Heartbeat: cfg.Heartbeat, Log: ccfg.Log, Now: cfg.Now,
+		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
+			if !c.Cache.Synced() {
+				return nil // not yet known: report none rather than zero
 			}
+			snap, _, _ := c.Cache.Snapshot()
+			return podgroup.Capacity(snap, mts, podgroup.Options{Namespace: cfg.Namespace, Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
 		},
-	}
-	return &Agent{Cache: c, Loop: loop, Jobs: rec, Filer: fm}
+		Why: func(number uint64) (string, bool) {
+			p, ok := c.Why(number)
+			return p.Reason, ok
+		},
+	})
+	return out, nil
 }
 
-// Run starts the cache, then the scheduling loop, the reconciler and the
-// filer manager, and returns when ctx ends (or the cache cannot start).
+// Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
-	if err := a.Cache.Run(ctx); err != nil {
-		return err
+	_, err := a.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: a.namespace}}, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("agent: namespace %s: %w", a.namespace, err)
 	}
-	var wg sync.WaitGroup
-	var recErr, filerErr error
-	wg.Add(3)
-	go func() { defer wg.Done(); a.Loop.Run(ctx) }()
-	go func() { defer wg.Done(); recErr = a.Jobs.Run(ctx) }()
-	go func() { defer wg.Done(); filerErr = a.Filer.Run(ctx) }()
-	wg.Wait()
-	return errors.Join(recErr, filerErr)
+	errc := make(chan error, 1)
+	go func() { errc <- a.Cluster.Run(ctx) }()
+	a.Syncer.Run(ctx)
+	return <-errc
 }
 
-// Why returns the scheduler's latest reason for a pending job of this agent.
-func (a *Agent) Why(namespace string, number uint64) (scheduler.Pending, bool) {
-	return a.Loop.Why(namespace + "/" + strconv.FormatUint(number, 10))
+// hubTLSConfig trusts the CA in caFile, or the system's CAs when there is
+// none.
+func hubTLSConfig(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	if _, err := os.Stat(caFile); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	tc, err := hubtls.ClientFromCAFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("agent: hub CA: %w", err)
+	}
+	return tc, nil
+}
+
+// register exchanges the bootstrap token for the agent key, once. When
+// the token carries the hub CA's pin and no CA file exists yet, the hub is
+// checked against the pin and the CA it presents is saved to HubCAFile.
+func register(cfg Config) (string, error) {
+	token, pin, err := hubtls.SplitToken(cfg.BootstrapToken)
+	if err != nil {
+		return "", fmt.Errorf("agent: bootstrap token: %w", err)
+	}
+	tc, err := hubTLSConfig(cfg.HubCAFile)
+	if err != nil {
+		return "", err
+	}
+	var pinned *x509.Certificate
+	if tc == nil && pin != "" {
+		tc = hubtls.PinnedClient(pin, func(c *x509.Certificate) { pinned = c })
+	}
+	anon, err := client.New(cfg.HubURLs, "", client.WithTLS(tc))
+	if err != nil {
+		return "", err
+	}
+	defer anon.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	k, err := anon.Register(ctx, cfg.Cluster, token)
+	if err != nil {
+		return "", fmt.Errorf("agent: registering cluster %s: %w", cfg.Cluster, err)
+	}
+	if pinned != nil {
+		if cfg.HubCAFile == "" {
+			return "", errors.New("agent: the bootstrap token pins the hub's CA: give a file to keep it in (-hub-ca-file)")
+		}
+		caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pinned.Raw})
+		if err := os.WriteFile(cfg.HubCAFile, caPEM, 0o644); err != nil {
+			return "", fmt.Errorf("agent: saving the hub CA: %w", err)
+		}
+	}
+	if cfg.KeyFile != "" {
+		if err := os.WriteFile(cfg.KeyFile, []byte(k.Key+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("agent: saving the agent key: %w", err)
+		}
+	}
+	return k.Key, nil
 }

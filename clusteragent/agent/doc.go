@@ -1,5 +1,8 @@
-// Package agent wires the cluster agent together: the level-2 scheduling
-// loop over the cache, scheduler and binder, and the job reconciler that turns
-// the hub's assignments into their runtime environments (runtime.Render's
-// objects, file servers for ReadWriteOnce vaults) and reports their state.
+// Package agent wires one cluster agent: its configuration from the
+// command line (Flags), the cluster half (Cluster: informer cache, the
+// level-2 scheduling loop over the pure scheduler and the binder, the job
+// runner of package runtime, the file servers of ReadWriteOnce vaults) and
+// the hub sync that feeds the runner the hub's assignments and carries its
+// reports back. cmd/flotilla-agent, the demo, the benchmarks and the
+// end-to-end suites run agents through it.
 package agent

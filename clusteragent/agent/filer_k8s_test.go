@@ -27,7 +27,7 @@ func TestRuntimeRWOVault(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const grace = 2 * time.Second
-	c := startRuntimeCluster(t, ctx, 5, func(cfg *agent.Config) {
+	c := startRuntimeCluster(t, ctx, 5, func(cfg *agent.ClusterConfig) {
 		cfg.Filer = filer.Options{Grace: grace, Resync: 500 * time.Millisecond}
 	})
 	c.run(t, ctx)
@@ -37,8 +37,8 @@ func TestRuntimeRWOVault(t *testing.T) {
 	name := filer.Name(vault)
 	big, small := rtJob(21, 3), rtJob(22, 1)
 	big.Vault, small.Vault = vault, vault
-	c.ag.Jobs.Add(big)
-	c.ag.Jobs.Add(small)
+	c.ag.Jobs.AddInput(big)
+	c.ag.Jobs.AddInput(small)
 	waitFor(t, time.Minute, "jobs 21 and 22 running", func() (bool, string) {
 		st := c.ag.Jobs.States()
 		return st[21] == structs.JobRunning && st[22] == structs.JobRunning, fmt.Sprint(st)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
@@ -29,12 +30,12 @@ var (
 	mtGPU4  = &structs.MachineType{Name: "gpu4", Cores: 16, Slots: 16, GPUs: 4, RAM: 120, Cluster: "east"}
 )
 
-func job(number uint64, tenant string, mt *structs.MachineType, nodes int, submitted time.Time) agent.JobSpec {
-	return agent.JobSpec{Job: &structs.Job{
+func job(number uint64, tenant string, mt *structs.MachineType, nodes int, submitted time.Time) runtime.Input {
+	return runtime.Input{Job: &structs.Job{
 		ID: fmt.Sprintf("job-%d", number), Number: number, Tenant: tenant, Owner: tenant + "-user",
 		App: "solver", MachineType: mt.Name, Nodes: nodes, State: structs.JobAssigned, Cluster: "east",
 		SubmitTime: submitted,
-	}, Machine: mt}
+	}, MachineType: mt, Command: structs.Command{Path: "/opt/solver/run.sh"}}
 }
 
 type reports struct {
@@ -107,14 +108,14 @@ func TestAgentGangScheduling(t *testing.T) {
 	}
 
 	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	jobs := []agent.JobSpec{
+	jobs := []runtime.Input{
 		job(1, "acme", mtCPU8, 4, t0),
 		job(2, "acme", mtCPU16, 6, t0.Add(time.Second)),
 		job(3, "globex", mtGPU4, 2, t0.Add(2*time.Second)),
 		job(4, "globex", mtCPU8, 3, t0.Add(3*time.Second)),
 		job(5, "acme", mtCPU8, 40, t0.Add(4*time.Second)), // larger than the cluster
 	}
-	cfg := agent.Config{
+	cfg := agent.ClusterConfig{
 		Client: env.Client, Namespace: ns, Image: "solver:1",
 		Scheduler: scheduler.Options{TenantIsolation: true},
 		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -123,12 +124,12 @@ func TestAgentGangScheduling(t *testing.T) {
 	// First agent: killed as soon as the first pod is bound.
 	rep1 := &reports{}
 	cfg.Report = rep1.add
-	a1 := agent.New(cfg)
+	a1 := agent.NewCluster(cfg)
 	ctx1, kill := context.WithCancel(ctx)
 	done1 := make(chan error, 1)
 	go func() { done1 <- a1.Run(ctx1) }()
 	for _, j := range jobs {
-		a1.Jobs.Add(j)
+		a1.Jobs.AddInput(j)
 	}
 	waitFor(t, time.Minute, "a first bound pod", func() (bool, string) {
 		pods := listPods(ctx, t, env)
@@ -147,13 +148,13 @@ func TestAgentGangScheduling(t *testing.T) {
 	// Second agent: same jobs redelivered, as the hub does after a restart.
 	rep2 := &reports{}
 	cfg.Report = rep2.add
-	a2 := agent.New(cfg)
+	a2 := agent.NewCluster(cfg)
 	ctx2, stop2 := context.WithCancel(ctx)
 	defer stop2()
 	done2 := make(chan error, 1)
 	go func() { done2 <- a2.Run(ctx2) }()
 	for _, j := range jobs {
-		a2.Jobs.Add(j)
+		a2.Jobs.AddInput(j)
 	}
 	waitFor(t, 2*time.Minute, "jobs 1-4 running", func() (bool, string) {
 		st := a2.Jobs.States()
@@ -193,7 +194,7 @@ func TestAgentGangScheduling(t *testing.T) {
 			t.Errorf("oversize job pod %s bound to %s", p.Name, p.Spec.NodeName)
 		}
 	}
-	why, ok := a2.Why(ns, 5)
+	why, ok := a2.Why(5)
 	if !ok || why.Code != scheduler.ReasonLargerThanCluster || !strings.Contains(why.Reason, "40") {
 		t.Errorf("why job 5: %+v (found %v)", why, ok)
 	}

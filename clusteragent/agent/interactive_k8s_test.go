@@ -24,8 +24,8 @@ import (
 // let through with it, refused again once the job ended.
 func testInteractive(ctx context.Context, t *testing.T, c *rtCluster) {
 	js := rtJob(6, 1)
-	js.Command = &structs.Command{Path: "/usr/bin/jupyter-lab", Interactive: true, Ports: []string{"8888/tcp"}}
-	c.ag.Jobs.Add(js)
+	js.Command = structs.Command{Path: "/usr/bin/jupyter-lab", Interactive: true, Ports: []string{"8888/tcp"}}
+	c.ag.Jobs.AddInput(js)
 	waitFor(t, time.Minute, "job 6 running", func() (bool, string) {
 		st := c.ag.Jobs.States()[6]
 		return st == structs.JobRunning, string(st)

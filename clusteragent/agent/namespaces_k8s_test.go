@@ -12,6 +12,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
@@ -38,7 +39,7 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a := agent.New(agent.Config{Client: env.Client, Namespace: "hpc", ExtraNamespaces: []string{"team-b"}, Image: "solver:1",
+	a := agent.NewCluster(agent.ClusterConfig{Client: env.Client, Namespace: "hpc", ExtraNamespaces: []string{"team-b"}, Image: "solver:1",
 		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	actx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
@@ -47,8 +48,8 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 
 	mt := &structs.MachineType{Name: "m8", Cores: 8, Slots: 8, RAM: 16}
 	t0 := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	a.Jobs.Add(agent.JobSpec{Job: &structs.Job{ID: "own", Number: 1, Tenant: "acme", Owner: "u", App: "a", MachineType: "m8",
-		Nodes: 2, State: structs.JobAssigned, SubmitTime: t0}, Machine: mt})
+	a.Jobs.AddInput(runtime.Input{Job: &structs.Job{ID: "own", Number: 1, Tenant: "acme", Owner: "u", App: "a", MachineType: "m8",
+		Nodes: 2, State: structs.JobAssigned, SubmitTime: t0}, MachineType: mt, Command: structs.Command{Path: "/opt/run.sh"}})
 	// Gangs made by another tool, in a namespace the agent schedules and in one it does not.
 	for _, ns := range []string{"team-b", "elsewhere"} {
 		pods, err := podgroup.Build(&structs.Job{ID: "ext-" + ns, Number: 7, Tenant: "acme", Nodes: 2, SubmitTime: t0}, mt,

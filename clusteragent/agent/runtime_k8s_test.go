@@ -29,32 +29,32 @@ const rtNS = "jobs"
 
 var mtN4 = &structs.MachineType{Name: "n4", Cores: 4, Slots: 4, RAM: 8, Cluster: "east"}
 
-func solverCmd() *structs.Command {
-	return &structs.Command{Path: "/opt/solver/run.sh", Name: "Run", Parameters: map[string]structs.Parameter{
+func solverCmd() structs.Command {
+	return structs.Command{Path: "/opt/solver/run.sh", Name: "Run", Parameters: map[string]structs.Parameter{
 		"np": {Type: structs.ParamConst, Positional: true, Value: json.RawMessage(`"%TCORES%"`)},
 	}}
 }
 
-func rtJob(number uint64, nodes int) agent.JobSpec {
-	return agent.JobSpec{
+func rtJob(number uint64, nodes int) runtime.Input {
+	return runtime.Input{
 		Job: &structs.Job{
 			ID: fmt.Sprintf("job-%d", number), Number: number, Name: fmt.Sprintf("alice-%04d", number),
 			Tenant: "acme", Owner: "alice", App: "solver", Command: "Run", MachineType: mtN4.Name, Nodes: nodes,
 			State: structs.JobAssigned, Cluster: "east", SubmitTime: time.Now(), AssignTime: time.Now(),
 		},
-		Machine: mtN4, Command: solverCmd(),
+		MachineType: mtN4, Command: solverCmd(),
 	}
 }
 
 // rtCluster is a control plane with an agent running the runtime environment.
 type rtCluster struct {
 	env  *k8senv.Env
-	ag   *agent.Agent
+	ag   *agent.Cluster
 	reps *reports
 	uids *podUIDs
 }
 
-func startRuntimeCluster(t *testing.T, ctx context.Context, nodes int, configure ...func(*agent.Config)) *rtCluster {
+func startRuntimeCluster(t *testing.T, ctx context.Context, nodes int, configure ...func(*agent.ClusterConfig)) *rtCluster {
 	t.Helper()
 	env := k8senv.Start(t, k8senv.Options{Name: "rt"})
 	var specs []k8senv.NodeSpec
@@ -68,16 +68,22 @@ func startRuntimeCluster(t *testing.T, ctx context.Context, nodes int, configure
 		t.Fatal(err)
 	}
 	c := &rtCluster{env: env, reps: &reports{}, uids: watchPodUIDs(ctx, t, env)}
-	cfg := agent.Config{
+	cfg := agent.ClusterConfig{
 		Client: env.Client, Namespace: rtNS, Image: "solver:1",
 		Runtime: runtime.Options{InitImage: "init:1", JobsDomain: "jobs.test"},
 		Log:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-		Report:  c.reps.add,
+		// The hub records each final state and acknowledges it.
+		Report: func(u structs.JobStateUpdate) {
+			c.reps.add(u)
+			if u.State.IsTerminal() {
+				c.ag.Jobs.Acknowledged(u.Number)
+			}
+		},
 	}
 	for _, f := range configure {
 		f(&cfg)
 	}
-	c.ag = agent.New(cfg)
+	c.ag = agent.NewCluster(cfg)
 	c.ag.Jobs.LogTailTimeout = 2 * time.Second
 	return c
 }
@@ -108,7 +114,7 @@ func (r *reports) terminal(id string) []structs.JobStateUpdate {
 }
 
 // waitEnd waits for a job's terminal report and checks it is the only one.
-func (c *rtCluster) waitEnd(t *testing.T, js agent.JobSpec, want structs.JobState, code int) structs.JobStateUpdate {
+func (c *rtCluster) waitEnd(t *testing.T, js runtime.Input, want structs.JobState, code int) structs.JobStateUpdate {
 	t.Helper()
 	waitFor(t, time.Minute, fmt.Sprintf("job %d to end %s", js.Job.Number, want), func() (bool, string) {
 		return len(c.reps.terminal(js.Job.ID)) > 0, fmt.Sprint(c.ag.Jobs.States()[js.Job.Number])
@@ -243,7 +249,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 
 	t.Run("completes and is removed", func(t *testing.T) {
 		js := rtJob(1, 4)
-		c.ag.Jobs.Add(js)
+		c.ag.Jobs.AddInput(js)
 		waitFor(t, time.Minute, "job 1 running", func() (bool, string) {
 			st := c.ag.Jobs.States()[1]
 			return st == structs.JobRunning, string(st)
@@ -299,13 +305,13 @@ func TestRuntimeLifecycle(t *testing.T) {
 		}
 		// Redelivered by the hub after the end: not run again (checked at
 		// the end of the test, after many reconcile passes).
-		c.ag.Jobs.Add(js)
+		c.ag.Jobs.AddInput(js)
 	})
 
 	t.Run("failing head", func(t *testing.T) {
 		js := rtJob(2, 4)
 		js.HeadAnnotations = map[string]string{k8senv.AnnotationFailAfter: "1s", k8senv.AnnotationExitCode: "3"}
-		c.ag.Jobs.Add(js)
+		c.ag.Jobs.AddInput(js)
 		u := c.waitEnd(t, js, structs.JobCompletedWithError, 3)
 		if !strings.Contains(u.Substatus, "3") {
 			t.Errorf("substatus %q", u.Substatus)
@@ -317,7 +323,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 		js := rtJob(3, 2)
 		js.Job.Walltime = structs.Duration(2 * time.Second)
 		added := time.Now()
-		c.ag.Jobs.Add(js)
+		c.ag.Jobs.AddInput(js)
 		waitFor(t, time.Minute, "job 3 running", func() (bool, string) {
 			st := c.ag.Jobs.States()[3]
 			return st == structs.JobRunning || st.IsTerminal(), string(st)
@@ -332,8 +338,8 @@ func TestRuntimeLifecycle(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		pending := rtJob(4, 10) // larger than the cluster: never starts
 		running := rtJob(5, 2)
-		c.ag.Jobs.Add(pending)
-		c.ag.Jobs.Add(running)
+		c.ag.Jobs.AddInput(pending)
+		c.ag.Jobs.AddInput(running)
 		waitFor(t, time.Minute, "job 4 pods created, job 5 running", func() (bool, string) {
 			st := c.ag.Jobs.States()
 			return len(c.objects(ctx, t, 4)["Pod"]) == 10 && st[5] == structs.JobRunning, fmt.Sprint(st)
@@ -349,7 +355,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 
 	t.Run("lost pod", func(t *testing.T) {
 		js := rtJob(7, 2)
-		c.ag.Jobs.Add(js)
+		c.ag.Jobs.AddInput(js)
 		waitFor(t, time.Minute, "job 7 running", func() (bool, string) {
 			st := c.ag.Jobs.States()[7]
 			return st == structs.JobRunning, string(st)
@@ -366,7 +372,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 
 	t.Run("assigned anew after a cancel", func(t *testing.T) {
 		first := rtJob(8, 10) // too large: canceled before it starts
-		c.ag.Jobs.Add(first)
+		c.ag.Jobs.AddInput(first)
 		waitFor(t, time.Minute, "job 8 pods created", func() (bool, string) {
 			n := len(c.objects(ctx, t, 8)["Pod"])
 			return n == 10, fmt.Sprint(n)
@@ -377,7 +383,7 @@ func TestRuntimeLifecycle(t *testing.T) {
 		// later assignment, which runs once the first one's objects are gone.
 		again := rtJob(8, 2)
 		again.Job.AssignTime = first.Job.AssignTime.Add(time.Minute)
-		c.ag.Jobs.Add(again)
+		c.ag.Jobs.AddInput(again)
 		waitFor(t, time.Minute, "job 8 running again", func() (bool, string) {
 			st := c.ag.Jobs.States()[8]
 			return st == structs.JobRunning, string(st)
@@ -421,6 +427,17 @@ func TestRuntimeLifecycle(t *testing.T) {
 	}
 	if objs := names(c.objects(ctx, t, 1)); len(objs) != 0 {
 		t.Errorf("redelivered job 1 was recreated: %v", objs)
+	}
+	// Bounded: once their objects are gone and two listings of the hub no
+	// longer name them, the runner keeps nothing of the ended jobs.
+	waitFor(t, time.Minute, "ended jobs forgotten", func() (bool, string) {
+		jobs, _ := c.ag.Jobs.Tracked()
+		return jobs == 0, fmt.Sprint(c.ag.Jobs.States())
+	})
+	c.ag.Jobs.Resync(map[uint64]bool{})
+	c.ag.Jobs.Resync(map[uint64]bool{})
+	if jobs, tombs := c.ag.Jobs.Tracked(); jobs != 0 || tombs != 0 {
+		t.Errorf("after the listings the runner holds %d jobs and %d tombstones", jobs, tombs)
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/apimachinery/pkg/types"
+
 	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
@@ -13,8 +15,10 @@ import (
 
 // SchedLoop runs level 2: whenever the cache changes it takes a snapshot,
 // asks the pure scheduler for whole-gang bindings, assumes them in the cache
-// and hands them to the binder. Gangs left partly bound (a crash or a failed
-// bind) are torn down so they are rebuilt and scheduled whole.
+// and hands them to the binder. A gang left partly bound with its head
+// unbound (a crash, a failed bind) never ran: it is completed when the rest
+// fits now and it did not just fail, else torn down so level 1 rebuilds it
+// and it is scheduled whole.
 type SchedLoop struct {
 	Cache   *cache.Cache
 	Binder  *binder.Binder
@@ -23,14 +27,18 @@ type SchedLoop struct {
 	Log     *slog.Logger
 	// Refresh re-runs a cycle at least this often (reasons age; default 2 s).
 	Refresh time.Duration
-	// OnTeardown is told before a partly bound gang's pods are deleted.
-	OnTeardown func(gangID string)
+	// OnTeardown is told before a partly bound gang's pods are deleted,
+	// OnTornDown after, with the UID of the head the teardown deleted
+	// unbound ("" if none): a start record naming it is void.
+	OnTeardown func(cache.GangID)
+	OnTornDown func(cache.GangID, types.UID)
 
 	mu       sync.Mutex
-	pending  map[string]scheduler.Pending // gang id → why it waits
-	tearing  map[string]bool              // broken gangs being deleted
-	bound    uint64                       // gangs bound since start
-	failures uint64                       // gang binds that failed
+	pending  map[cache.GangID]scheduler.Pending // why each gang waits
+	tearing  map[cache.GangID]bool              // partly bound gangs being deleted
+	failed   map[cache.GangID]bool              // gangs whose last bind failed
+	bound    uint64                             // gangs bound since start
+	failures uint64                             // gang binds that failed
 }
 
 // Run schedules until ctx ends.
@@ -39,7 +47,7 @@ func (l *SchedLoop) Run(ctx context.Context) {
 		l.Now = time.Now
 	}
 	if l.Log == nil {
-		l.Log = slog.Default()
+		l.Log = slog.New(slog.DiscardHandler)
 	}
 	if l.Refresh == 0 {
 		l.Refresh = 2 * time.Second
@@ -60,10 +68,12 @@ func (l *SchedLoop) Run(ctx context.Context) {
 }
 
 func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
-	snap, gangs, broken := l.Cache.Snapshot()
-	l.teardown(ctx, broken, inflight)
+	snap, gangs, partial := l.Cache.Snapshot()
+	if l.completeOrTeardown(ctx, snap, partial, inflight) {
+		snap, gangs, _ = l.Cache.Snapshot() // with the completions assumed
+	}
 	if len(gangs) == 0 {
-		l.setPending(nil)
+		l.setPending(nil, nil)
 		return
 	}
 	byID := make(map[string]*cache.PendingGang, len(gangs))
@@ -74,73 +84,128 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 	}
 	res := scheduler.Schedule(snap, in, l.Options, l.Now())
 	for _, b := range res.Bindings {
-		g := byID[b.GangID]
-		l.Cache.Assume(g.Pods, b.Nodes)
-		inflight.Add(1)
-		go func(g *cache.PendingGang, nodes []string) {
-			defer inflight.Done()
-			err := l.Binder.BindGang(ctx, g.Gang.ID, g.Pods, nodes)
-			l.mu.Lock()
-			if err != nil {
-				l.failures++
-			} else {
-				l.bound++
-			}
-			l.mu.Unlock()
-			if err != nil {
-				l.Log.Warn("gang bind failed", "gang", g.Gang.ID, "err", err)
-				l.Cache.Forget(g.Pods)
-			}
-		}(g, b.Nodes)
+		l.bind(ctx, byID[b.GangID], b.Nodes, inflight)
 	}
-	l.setPending(res.Pending)
+	l.setPending(res.Pending, byID)
 }
 
-// teardown deletes every pod of gangs found partly bound, once per gang.
-func (l *SchedLoop) teardown(ctx context.Context, broken []string, inflight *sync.WaitGroup) {
-	if len(broken) == 0 {
+// completeOrTeardown binds the rest of the partly bound gangs that fit now
+// (ahead of every new gang: they hold nodes already) and tears down the
+// others; it reports whether it bound any.
+func (l *SchedLoop) completeOrTeardown(ctx context.Context, snap scheduler.Snapshot, partial []cache.PartialGang, inflight *sync.WaitGroup) bool {
+	var rest []scheduler.Gang
+	byID := map[string]*cache.PartialGang{}
+	for i := range partial {
+		p := &partial[i]
+		l.mu.Lock()
+		failed, tearing := l.failed[p.Rest.ID], l.tearing[p.Rest.ID]
+		l.mu.Unlock()
+		switch {
+		case tearing:
+		case !p.Completable || failed:
+			l.teardown(ctx, *p, inflight)
+		default:
+			rest = append(rest, p.Rest.Gang)
+			byID[p.Rest.Gang.ID] = p
+		}
+	}
+	if len(rest) == 0 {
+		return false
+	}
+	opts := l.Options
+	opts.Backfill, opts.MaxGangsPerCycle = false, 0
+	res := scheduler.Schedule(snap, rest, opts, l.Now())
+	for _, b := range res.Bindings {
+		p := byID[b.GangID]
+		l.Log.Info("completing a partly bound gang", "gang", p.Rest.ID, "bound", len(p.Bound), "binding", len(p.Rest.Pods))
+		l.bind(ctx, &p.Rest, b.Nodes, inflight)
+	}
+	for _, w := range res.Pending {
+		p := byID[w.GangID]
+		l.Log.Info("tearing down a partly bound gang whose rest does not fit", "gang", p.Rest.ID, "reason", w.Reason)
+		l.teardown(ctx, *p, inflight)
+	}
+	return len(res.Bindings) > 0
+}
+
+// bind assumes a gang's bindings in the cache and binds it in the background.
+func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []string, inflight *sync.WaitGroup) {
+	l.Cache.Assume(g.Pods, nodes)
+	inflight.Add(1)
+	go func() {
+		defer inflight.Done()
+		err := l.Binder.BindGang(ctx, *g, nodes)
+		l.mu.Lock()
+		if err != nil {
+			l.failures++
+			if l.failed == nil {
+				l.failed = map[cache.GangID]bool{}
+			}
+			l.failed[g.ID] = true
+		} else {
+			l.bound++
+			delete(l.failed, g.ID)
+		}
+		l.mu.Unlock()
+		if err != nil {
+			if ctx.Err() == nil {
+				l.Log.Warn("gang bind failed", "gang", g.ID, "err", err)
+			}
+			l.Cache.Forget(g.Pods)
+		}
+	}()
+}
+
+// teardown deletes a partly bound gang whose head is unbound, once at a
+// time per gang.
+func (l *SchedLoop) teardown(ctx context.Context, p cache.PartialGang, inflight *sync.WaitGroup) {
+	id := p.Rest.ID
+	l.mu.Lock()
+	if l.tearing[id] {
+		l.mu.Unlock()
 		return
 	}
-	l.mu.Lock()
-	var todo []string
-	for _, id := range broken {
-		if !l.tearing[id] {
-			if l.tearing == nil {
-				l.tearing = map[string]bool{}
-			}
-			l.tearing[id] = true
-			todo = append(todo, id)
-		}
+	if l.tearing == nil {
+		l.tearing = map[cache.GangID]bool{}
 	}
+	l.tearing[id] = true
 	l.mu.Unlock()
-	for _, id := range todo {
-		if l.OnTeardown != nil {
-			l.OnTeardown(id)
-		}
-		inflight.Add(1)
-		go func(id string) {
-			defer inflight.Done()
-			err := l.Cache.DeleteJobPods(ctx, id)
-			l.Log.Info("tore down partly bound gang", "gang", id, "err", err)
-			l.mu.Lock()
-			delete(l.tearing, id)
-			l.mu.Unlock()
-		}(id)
+	if l.OnTeardown != nil {
+		l.OnTeardown(id)
 	}
+	inflight.Add(1)
+	go func() {
+		defer inflight.Done()
+		void, err := l.Binder.Teardown(ctx, p)
+		if err != nil && ctx.Err() == nil {
+			l.Log.Warn("tearing down a partly bound gang", "gang", id, "err", err)
+		} else if err == nil {
+			l.Log.Info("tore down a partly bound gang", "gang", id, "bound", len(p.Bound))
+		}
+		l.mu.Lock()
+		delete(l.tearing, id)
+		delete(l.failed, id)
+		l.mu.Unlock()
+		if l.OnTornDown != nil {
+			l.OnTornDown(id, void)
+		}
+	}()
 }
 
-func (l *SchedLoop) setPending(p []scheduler.Pending) {
-	m := make(map[string]scheduler.Pending, len(p))
+func (l *SchedLoop) setPending(p []scheduler.Pending, byID map[string]*cache.PendingGang) {
+	m := make(map[cache.GangID]scheduler.Pending, len(p))
 	for _, x := range p {
-		m[x.GangID] = x
+		if g := byID[x.GangID]; g != nil {
+			m[g.ID] = x
+		}
 	}
 	l.mu.Lock()
 	l.pending = m
 	l.mu.Unlock()
 }
 
-// Why returns the latest reason a gang ("namespace/job-number") is pending.
-func (l *SchedLoop) Why(gangID string) (scheduler.Pending, bool) {
+// Why returns the latest reason a gang is pending.
+func (l *SchedLoop) Why(gangID cache.GangID) (scheduler.Pending, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.pending[gangID]

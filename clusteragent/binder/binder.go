@@ -1,7 +1,13 @@
-// Package binder carries out level 2's decisions: it binds every pod of a
-// gang through the pods/binding subresource with bounded parallelism, and when
-// any bind of a gang fails it deletes the gang's pods so the job is rebuilt
-// and scheduled again whole — never left partly bound.
+// Package binder carries out level 2's decisions and is the only writer of
+// pod deletions for gangs. BindGang binds a gang's pods through the
+// pods/binding subresource with bounded parallelism, the head (rank 0)
+// last: before it binds the head it records on the job Secret owning the
+// pods that the job started (podgroup.AnnotStarted, the head pod's UID),
+// confirmed by the API server. So a gang whose head was never bound may be
+// torn down and rebuilt whole (Teardown, which deletes with preconditions
+// and then withdraws the record), and a job whose head may have been bound
+// never has its pods created again. DeleteJobPods removes the pods of an
+// ended job.
 package binder
 
 import (
@@ -18,13 +24,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 )
 
-// Result is the outcome of binding one gang.
-type Result struct {
-	GangID string
-	Pods   []cache.PodRef
-	Err    error // nil: every pod bound
-}
-
 // Binder binds gangs. Parallelism bounds the binding requests in flight
 // across all gangs.
 type Binder struct {
@@ -40,16 +39,23 @@ func New(client kubernetes.Interface, parallelism int) *Binder {
 	return &Binder{client: client, sem: make(chan struct{}, parallelism)}
 }
 
-// BindGang binds pods[i] to nodes[i]. If any bind fails, every pod of the gang
-// is deleted (bound or not) and the first error is returned: the job's pods
-// are recreated by level 1 and the gang is scheduled again.
-func (b *Binder) BindGang(ctx context.Context, gangID string, pods []cache.PodRef, nodes []string) error {
-	if len(pods) != len(nodes) {
-		return fmt.Errorf("binder: gang %s: %d pods, %d nodes", gangID, len(pods), len(nodes))
+// BindGang binds g.Pods[i] to nodes[i]: every pod but the head in
+// parallel, then, once they are all bound, the start record on the job
+// Secret, then the head. It stops at the first step that fails and returns
+// its error; what it bound stays bound (the gang is then partly bound and
+// its head unbound: the caller tears it down or completes it).
+func (b *Binder) BindGang(ctx context.Context, g cache.PendingGang, nodes []string) error {
+	if len(g.Pods) != len(nodes) {
+		return fmt.Errorf("binder: gang %s: %d pods, %d nodes", g.ID, len(g.Pods), len(nodes))
 	}
-	errs := make([]error, len(pods))
+	head := -1
+	errs := make([]error, len(g.Pods))
 	var wg sync.WaitGroup
-	for i := range pods {
+	for i := range g.Pods {
+		if g.Pods[i].Rank == 0 {
+			head = i
+			continue
+		}
 		select {
 		case b.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -60,35 +66,58 @@ func (b *Binder) BindGang(ctx context.Context, gangID string, pods []cache.PodRe
 		go func() {
 			defer wg.Done()
 			defer func() { <-b.sem }()
-			errs[i] = b.bind(ctx, pods[i], nodes[i])
+			errs[i] = b.bind(ctx, g.Pods[i], nodes[i])
 		}()
 	}
 	wg.Wait()
-	err := errors.Join(errs...)
-	if err == nil {
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("binder: gang %s: %w", g.ID, err)
+	}
+	if head < 0 {
 		return nil
 	}
-	if derr := b.DeleteGang(context.WithoutCancel(ctx), pods); derr != nil {
-		return fmt.Errorf("binder: gang %s: %w; and removing its pods: %v", gangID, err, derr)
+	ref := g.Pods[head]
+	if g.Secret != (cache.SecretRef{}) {
+		if err := b.markStarted(ctx, ref.Namespace, g.Secret, ref.UID); err != nil {
+			return fmt.Errorf("binder: gang %s: recording the start: %w", g.ID, err)
+		}
 	}
-	return fmt.Errorf("binder: gang %s not bound, pods removed for a retry: %w", gangID, err)
+	if err := b.bindHead(ctx, ref, nodes[head]); err != nil {
+		return fmt.Errorf("binder: gang %s: head: %w", g.ID, err)
+	}
+	return nil
 }
 
+// bind binds one pod, on condition that it is still the pod the cache saw
+// (a pod recreated under the same name is not bound by a stale decision).
 func (b *Binder) bind(ctx context.Context, ref cache.PodRef, node string) error {
 	return b.client.CoreV1().Pods(ref.Namespace).Bind(ctx, &corev1.Binding{
-		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: ref.Namespace},
+		ObjectMeta: metav1.ObjectMeta{Name: ref.Name, Namespace: ref.Namespace, UID: ref.UID},
 		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
 	}, metav1.CreateOptions{})
 }
 
-// DeleteGang deletes the pods (missing ones are fine), immediately.
-func (b *Binder) DeleteGang(ctx context.Context, pods []cache.PodRef) error {
-	var errs []error
-	for _, ref := range pods {
-		err := b.client.CoreV1().Pods(ref.Namespace).Delete(ctx, ref.Name, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))})
-		if err != nil && !apierrors.IsNotFound(err) {
-			errs = append(errs, err)
-		}
+// bindHead binds the head; when the reply is lost but the head is bound
+// to node (an earlier attempt, or this one), that is success.
+func (b *Binder) bindHead(ctx context.Context, ref cache.PodRef, node string) error {
+	err := b.bind(ctx, ref, node)
+	if err == nil {
+		return nil
 	}
-	return errors.Join(errs...)
+	p, gerr := b.client.CoreV1().Pods(ref.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+	if gerr == nil && p.UID == ref.UID && p.Spec.NodeName == node {
+		return nil
+	}
+	return err
+}
+
+// DeleteJobPods deletes every pod of an ended job, each with its grace
+// period: their processes stop as usual.
+func (b *Binder) DeleteJobPods(ctx context.Context, namespace string, number uint64) error {
+	err := b.client.CoreV1().Pods(namespace).DeleteCollection(ctx, metav1.DeleteOptions{},
+		metav1.ListOptions{LabelSelector: jobSelector(number)})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

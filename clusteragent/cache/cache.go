@@ -8,7 +8,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
@@ -35,37 +36,100 @@ type Options struct {
 	NodeSelector labels.Selector
 }
 
-// PodRef names a pod.
-type PodRef struct{ Namespace, Name string }
+// PodRef names a pod as the cache last saw it: its UID and resource
+// version are the preconditions of the binder's writes, Rank its place in
+// its gang (0 is the head).
+type PodRef struct {
+	Namespace, Name string
+	UID             types.UID
+	ResourceVersion string
+	Rank            int
+}
 
 func (r PodRef) key() string { return r.Namespace + "/" + r.Name }
 
-// PendingGang is a gang ready for level 2: every rank exists and is unbound.
+func refOf(p *corev1.Pod, rank int) PodRef {
+	return PodRef{Namespace: p.Namespace, Name: p.Name, UID: p.UID, ResourceVersion: p.ResourceVersion, Rank: rank}
+}
+
+// SecretRef names the job Secret that owns a gang's pods (zero for gangs
+// of other tools, which have none).
+type SecretRef struct {
+	Name string
+	UID  types.UID
+}
+
+// ownerSecret returns the Secret named as the pod's owner.
+func ownerSecret(p *corev1.Pod) SecretRef {
+	for _, ref := range p.OwnerReferences {
+		if ref.Kind == "Secret" && ref.APIVersion == "v1" {
+			return SecretRef{Name: ref.Name, UID: ref.UID}
+		}
+	}
+	return SecretRef{}
+}
+
+// GangID names a gang: the namespace and the job number its pods carry
+// (podgroup.LabelJob). The zero GangID names none.
+type GangID struct {
+	Namespace string
+	Number    uint64
+}
+
+// String is the gang's id in the scheduler: "namespace/number".
+func (g GangID) String() string { return g.Namespace + "/" + strconv.FormatUint(g.Number, 10) }
+
+// PendingGang is a gang for level 2: pods to bind as a whole. Of a new
+// gang every rank exists and is unbound; of a partly bound one (see
+// PartialGang) these are the unbound rest.
 type PendingGang struct {
-	Gang scheduler.Gang
-	Pods []PodRef // Pods[i] is the pod of Gang.Pods[i] (rank order)
+	ID     GangID
+	Secret SecretRef
+	Gang   scheduler.Gang // Gang.ID is ID.String()
+	Pods   []PodRef       // Pods[i] is the pod of Gang.Pods[i] (rank order)
+}
+
+// PartialGang is a gang with some pods bound and its head (rank 0)
+// unbound, left by a crash or a failed bind: its head never ran, so level 2
+// may complete it (bind Rest, whose Gang.Occupied are the nodes of Bound)
+// or tear it down. Completable is false when that cannot work: a rank is
+// missing, or a bound pod's node is gone.
+type PartialGang struct {
+	Rest        PendingGang
+	Bound       []PodRef
+	Completable bool
 }
 
 type placed struct {
+	ref    PodRef
 	node   string
 	req    scheduler.Resources
 	tenant string
-	job    string // "namespace/job-number" for Flotilla pods, else ""
+	job    GangID // zero unless a Flotilla pod
 }
 
-// jobKey is the gang id of a Flotilla pod: "namespace/job-number".
-func jobKey(p *corev1.Pod) string {
-	if j := p.Labels[podgroup.LabelJob]; j != "" {
-		return p.Namespace + "/" + j
+// assumedPod is a pod whose binding level 2 decided and the API server has
+// not yet shown.
+type assumedPod struct {
+	placed
+	pending pendingPod // what it was, for Forget
+}
+
+// gangOf returns the gang of a Flotilla pod (zero for other pods).
+func gangOf(p *corev1.Pod) GangID {
+	n, err := strconv.ParseUint(p.Labels[podgroup.LabelJob], 10, 64)
+	if err != nil {
+		return GangID{}
 	}
-	return ""
+	return GangID{Namespace: p.Namespace, Number: n}
 }
 
 type pendingPod struct {
-	ref  PodRef
-	meta gangMeta
-	spec scheduler.PodSpec
-	job  string
+	ref    PodRef
+	meta   gangMeta
+	spec   scheduler.PodSpec
+	job    GangID
+	secret SecretRef
 }
 
 // Cache is safe for concurrent use.
@@ -73,13 +137,14 @@ type Cache struct {
 	opts   Options
 	client kubernetes.Interface
 
-	mu      sync.Mutex
-	nodes   map[string]scheduler.Node
-	bound   map[string]placed     // pod key → placement, as the API server says
-	assumed map[string]placed     // pod key → placement we decided, not yet seen
-	pending map[string]pendingPod // our unbound pods
-	changed chan struct{}
-	synced  atomic.Bool
+	mu       sync.Mutex
+	nodes    map[string]scheduler.Node // the nodes this agent schedules onto
+	allNodes map[string]bool           // every node of the cluster
+	bound    map[string]placed         // pod key → placement, as the API server says
+	assumed  map[string]assumedPod     // pod key → placement we decided, not yet seen
+	pending  map[string]pendingPod     // our unbound pods
+	changed  chan struct{}
+	synced   atomic.Bool
 }
 
 // Synced reports whether the informers have delivered the whole cluster
@@ -92,13 +157,14 @@ func New(client kubernetes.Interface, opts Options) *Cache {
 		opts.SchedulerName = podgroup.SchedulerName
 	}
 	return &Cache{
-		opts:    opts,
-		client:  client,
-		nodes:   map[string]scheduler.Node{},
-		bound:   map[string]placed{},
-		assumed: map[string]placed{},
-		pending: map[string]pendingPod{},
-		changed: make(chan struct{}, 1),
+		opts:     opts,
+		client:   client,
+		nodes:    map[string]scheduler.Node{},
+		allNodes: map[string]bool{},
+		bound:    map[string]placed{},
+		assumed:  map[string]assumedPod{},
+		pending:  map[string]pendingPod{},
+		changed:  make(chan struct{}, 1),
 	}
 }
 
@@ -163,6 +229,7 @@ func (c *Cache) setNode(o any) {
 		return
 	}
 	c.mu.Lock()
+	c.allNodes[n.Name] = true
 	if c.ownsNode(n) {
 		c.nodes[n.Name] = nodeOf(n)
 	} else {
@@ -170,6 +237,14 @@ func (c *Cache) setNode(o any) {
 	}
 	c.mu.Unlock()
 	c.notify()
+}
+
+// NodeExists reports whether the cluster has a node of that name (owned by
+// this agent or not), as far as the informer has seen.
+func (c *Cache) NodeExists(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.allNodes[name]
 }
 
 func (c *Cache) deleteNode(o any) {
@@ -182,6 +257,7 @@ func (c *Cache) deleteNode(o any) {
 	}
 	c.mu.Lock()
 	delete(c.nodes, n.Name)
+	delete(c.allNodes, n.Name)
 	c.mu.Unlock()
 	c.notify()
 }
@@ -200,12 +276,21 @@ func (c *Cache) setPod(o any) {
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			delete(c.bound, key)
 		} else if _, seen := c.bound[key]; !seen {
-			c.bound[key] = placed{node: p.Spec.NodeName, req: podRequests(p), tenant: p.Annotations[podgroup.AnnotTenant], job: jobKey(p)}
+			rank, _ := strconv.Atoi(p.Labels[podgroup.LabelRank])
+			c.bound[key] = placed{ref: refOf(p, rank), node: p.Spec.NodeName, req: podgroup.PodRequests(p),
+				tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
 			c.notify()
 		}
 		return
 	}
-	if p.Spec.SchedulerName != c.opts.SchedulerName || !c.ownsNamespace(p.Namespace) || p.DeletionTimestamp != nil {
+	if p.Spec.SchedulerName != c.opts.SchedulerName || !c.ownsNamespace(p.Namespace) {
+		return
+	}
+	if p.DeletionTimestamp != nil {
+		if _, ok := c.pending[key]; ok {
+			delete(c.pending, key)
+			c.notify()
+		}
 		return
 	}
 	if _, isAssumed := c.assumed[key]; isAssumed {
@@ -215,9 +300,12 @@ func (c *Cache) setPod(o any) {
 	if !ok {
 		return
 	}
-	if _, seen := c.pending[key]; !seen {
-		c.pending[key] = pendingPod{ref: PodRef{p.Namespace, p.Name}, meta: meta, spec: podSpecOf(p), job: jobKey(p)}
+	if old, seen := c.pending[key]; !seen || old.ref.UID != p.UID {
+		c.pending[key] = pendingPod{ref: refOf(p, meta.rank), meta: meta, spec: podgroup.SchedulerPod(p), job: gangOf(p), secret: ownerSecret(p)}
 		c.notify()
+	} else if old.ref.ResourceVersion != p.ResourceVersion {
+		old.ref.ResourceVersion = p.ResourceVersion
+		c.pending[key] = old
 	}
 }
 
@@ -250,81 +338,26 @@ func (c *Cache) Assume(pods []PodRef, nodes []string) {
 			continue
 		}
 		delete(c.pending, key)
-		c.assumed[key] = placed{node: nodes[i], req: pp.spec.Requests, tenant: pp.meta.tenant, job: pp.job}
+		c.assumed[key] = assumedPod{
+			placed:  placed{ref: pp.ref, node: nodes[i], req: pp.spec.Requests, tenant: pp.meta.tenant, job: pp.job},
+			pending: pp,
+		}
 	}
 }
 
-// Forget drops assumptions for pods whose binding failed; pods that still
-// exist unbound return to pending on the next informer event or Resync.
+// Forget drops assumptions for pods whose binding failed: those the API
+// server has not shown bound are pending again.
 func (c *Cache) Forget(pods []PodRef) {
 	c.mu.Lock()
 	for _, ref := range pods {
-		delete(c.assumed, ref.key())
+		key := ref.key()
+		if a, ok := c.assumed[key]; ok {
+			delete(c.assumed, key)
+			c.pending[key] = a.pending
+		}
 	}
 	c.mu.Unlock()
 	c.notify()
-}
-
-// Snapshot returns the cluster for level 2, the gangs ready to schedule, and
-// broken gangs: jobs with some pods bound and others not (left by a crash or
-// a failed bind), which the caller must tear down so they run whole or not at all.
-func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	snap := scheduler.Snapshot{Nodes: make([]scheduler.Node, 0, len(c.nodes)), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
-	for _, n := range c.nodes {
-		snap.Nodes = append(snap.Nodes, n)
-	}
-	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
-	boundJobs := map[string]bool{}
-	for _, set := range []map[string]placed{c.bound, c.assumed} {
-		for _, p := range set {
-			snap.Pods = append(snap.Pods, scheduler.Pod{Node: p.node, Requests: p.req, Tenant: p.tenant})
-			if p.job != "" {
-				boundJobs[p.job] = true
-			}
-		}
-	}
-
-	groups := map[string][]pendingPod{}
-	for _, pp := range c.pending {
-		gk := pp.job
-		groups[gk] = append(groups[gk], pp)
-	}
-	var gangs []PendingGang
-	var broken []string
-	for gk, members := range groups {
-		if boundJobs[gk] {
-			broken = append(broken, gk)
-			continue
-		}
-		size := members[0].meta.size
-		if len(members) != size {
-			continue // level 1 is still creating the group
-		}
-		sort.Slice(members, func(i, j int) bool { return members[i].meta.rank < members[j].meta.rank })
-		ok := true
-		for i, m := range members {
-			if m.meta.rank != i || m.meta.size != size {
-				ok = false
-			}
-		}
-		if !ok {
-			continue
-		}
-		g := PendingGang{Gang: scheduler.Gang{
-			ID: gk, Tenant: members[0].meta.tenant, Priority: members[0].meta.priority,
-			Created: members[0].meta.created, OnePodPerNode: size > 1,
-		}}
-		for _, m := range members {
-			g.Gang.Pods = append(g.Gang.Pods, m.spec)
-			g.Pods = append(g.Pods, m.ref)
-		}
-		gangs = append(gangs, g)
-	}
-	sort.Slice(gangs, func(i, j int) bool { return gangs[i].Gang.ID < gangs[j].Gang.ID })
-	sort.Strings(broken)
-	return snap, gangs, broken
 }
 
 // Counts reports sizes for status and tests.

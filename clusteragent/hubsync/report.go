@@ -2,36 +2,62 @@ package hubsync
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// reportLoop pushes queued job reports at once and, at least every
-// Heartbeat, the cluster's capacity and the reasons jobs still wait. A push
-// that fails keeps its reports for the next try.
+// Report queues a job state change for the hub (the runner's report
+// hook). u must carry the job's ID and number; a terminal state marks the
+// job finished here, so no assignment read later starts it again.
+func (s *Syncer) Report(u structs.JobStateUpdate) {
+	if u.ID == "" || u.Number == 0 {
+		s.cfg.Log.Error("job report without id or number dropped", "id", u.ID, "number", u.Number, "state", u.State)
+		return
+	}
+	s.mu.Lock()
+	s.queue = append(s.queue, structs.JobReport{ID: u.ID, Number: u.Number, State: u.State,
+		Substatus: u.Substatus, ExitCode: u.ExitCode, LogTail: u.LogTail})
+	if u.State.IsTerminal() {
+		s.finished[u.Number] = finishedJob{}
+		delete(s.tracked, u.Number)
+		delete(s.sentWhy, u.Number)
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// Pending is the number of reports the hub has not answered for good.
+func (s *Syncer) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// reportLoop pushes at once when reports wait and at least every
+// Heartbeat. A failed push, or reports the hub asks to send again, back
+// off before the next try.
 func (s *Syncer) reportLoop(ctx context.Context) {
 	tick := time.NewTicker(s.cfg.Heartbeat)
 	defer tick.Stop()
-	delay := 100 * time.Millisecond
-	var mts []*structs.MachineType
-	var mtsAt time.Time
+	delay := s.cfg.Backoff
 	for ctx.Err() == nil {
-		if mts == nil || s.cfg.Now().Sub(mtsAt) >= s.cfg.Resync {
-			if fresh, err := s.pinnedMachineTypes(ctx); err == nil {
-				mts, mtsAt = fresh, s.cfg.Now()
-			} else if ctx.Err() == nil {
-				s.cfg.Log.Warn("machine types", "err", err)
-			}
-		}
-		if err := s.push(ctx, mts); err != nil {
+		more, retry, err := s.push(ctx)
+		switch {
+		case err != nil:
 			if ctx.Err() == nil {
 				s.cfg.Log.Warn("status push", "err", err)
 				delay = backoff(ctx, delay)
 			}
 			continue
+		case retry:
+			delay = backoff(ctx, delay)
+			continue
+		case more:
+			continue
 		}
-		delay = 100 * time.Millisecond
+		delay = s.cfg.Backoff
 		select {
 		case <-ctx.Done():
 		case <-s.wake:
@@ -40,54 +66,38 @@ func (s *Syncer) reportLoop(ctx context.Context) {
 	}
 }
 
-func (s *Syncer) pinnedMachineTypes(ctx context.Context) ([]*structs.MachineType, error) {
-	all, err := s.cfg.Hub.ListMachineTypes(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []*structs.MachineType
-	for _, mt := range all {
-		if mt.Cluster == s.cfg.Cluster {
-			out = append(out, mt)
-		}
-	}
-	return out, nil
-}
-
-// push sends one status report: queued job reports, pending reasons that
-// changed, and capacity.
-func (s *Syncer) push(ctx context.Context, mts []*structs.MachineType) error {
+// push sends one status report: the oldest queued job reports, the
+// pending reasons that changed, and the capacity. It drops each report
+// the hub answered applied or stale and tells the runner of each final
+// state so answered. more says reports wait beyond this push, retry that
+// the hub asked for some again.
+func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	s.mu.Lock()
-	batch := s.reports
-	s.reports = nil
-	tracked := make(map[string]uint64, len(s.tracked))
-	for id, n := range s.tracked {
-		tracked[id] = n
+	n := min(len(s.queue), MaxReportsPerPush)
+	batch := append([]structs.JobReport(nil), s.queue[:n]...)
+	inBatch := make(map[uint64]bool, n)
+	for _, r := range batch {
+		inBatch[r.Number] = true
 	}
+	tracked := make(map[uint64]string, len(s.tracked))
+	for num, id := range s.tracked {
+		tracked[num] = id
+	}
+	mts := s.machines
 	s.mu.Unlock()
 
-	reported := map[string]bool{}
-	for _, r := range batch {
-		reported[r.ID] = true
-		if r.State.IsTerminal() {
-			s.mu.Lock()
-			delete(s.tracked, r.ID)
-			delete(s.sentWhy, r.ID)
-			s.mu.Unlock()
-		}
-	}
 	var whys []structs.JobReport
 	if s.cfg.Why != nil {
-		for id, n := range tracked {
-			if reported[id] {
+		for num, id := range tracked {
+			if inBatch[num] || len(batch)+len(whys) >= MaxReportsPerPush {
 				continue
 			}
-			why, pending := s.cfg.Why(n)
+			why, pending := s.cfg.Why(num)
 			s.mu.Lock()
-			changed := pending && s.sentWhy[id] != why
+			changed := pending && s.sentWhy[num] != why
 			s.mu.Unlock()
 			if changed {
-				whys = append(whys, structs.JobReport{ID: id, State: structs.JobAssigned, Substatus: why})
+				whys = append(whys, structs.JobReport{ID: id, Number: num, State: structs.JobAssigned, Substatus: why})
 			}
 		}
 	}
@@ -97,20 +107,53 @@ func (s *Syncer) push(ctx context.Context, mts []*structs.MachineType) error {
 	}
 	res, err := s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
 	if err != nil {
-		s.mu.Lock()
-		s.reports = append(batch, s.reports...)
-		s.mu.Unlock()
-		return err
+		return false, false, err
 	}
+	if len(res.Jobs) != len(rep.Jobs) {
+		return false, false, fmt.Errorf("hub answered %d of %d job reports", len(res.Jobs), len(rep.Jobs))
+	}
+	now := s.cfg.Now()
+	var acked []uint64
 	s.mu.Lock()
-	for _, w := range whys {
-		s.sentWhy[w.ID] = w.Substatus
-	}
-	s.mu.Unlock()
-	for _, r := range res.Jobs {
-		if r.Error != "" {
-			s.cfg.Log.Info("hub refused a job report", "job", r.ID, "err", r.Error)
+	kept := make([]structs.JobReport, 0, len(s.queue))
+	for i, r := range batch {
+		switch outcome(res.Jobs[i]) {
+		case structs.ReportRetry:
+			retry = true
+			kept = append(kept, r)
+			continue
+		case structs.ReportStale:
+			s.cfg.Log.Info("hub refused a job report for good", "job", r.Number, "state", r.State, "err", res.Jobs[i].Error)
+		}
+		if r.State.IsTerminal() {
+			acked = append(acked, r.Number)
+			if _, ok := s.finished[r.Number]; ok {
+				s.finished[r.Number] = finishedJob{acked: true, ackedAt: now}
+			}
 		}
 	}
-	return nil
+	s.queue = append(kept, s.queue[n:]...)
+	more = len(s.queue) > len(kept)
+	for i, w := range whys {
+		if outcome(res.Jobs[len(batch)+i]) != structs.ReportRetry {
+			s.sentWhy[w.Number] = w.Substatus
+		}
+	}
+	s.mu.Unlock()
+	for _, num := range acked {
+		s.cfg.Runner.Acknowledged(num)
+	}
+	return more, retry, nil
+}
+
+// outcome reads a report's outcome; a hub that names none answered with
+// an error or without one.
+func outcome(r structs.JobReportResult) structs.ReportOutcome {
+	switch {
+	case r.Outcome != "":
+		return r.Outcome
+	case r.Error != "":
+		return structs.ReportRetry
+	}
+	return structs.ReportApplied
 }

@@ -2,260 +2,313 @@ package hubsync
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"reflect"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// fakeHub serves assignments from a versioned job list and records pushes.
-type fakeHub struct {
-	mu       sync.Mutex
-	index    uint64
-	jobs     map[string]*structs.Job
-	changed  chan struct{}
-	pushes   []*structs.ClusterStatusReport
-	failNext int // fail this many pushes
-}
-
-func newFakeHub() *fakeHub {
-	return &fakeHub{jobs: map[string]*structs.Job{}, changed: make(chan struct{})}
-}
-
-func (h *fakeHub) set(j *structs.Job) {
-	h.mu.Lock()
-	h.index++
-	j.ModifyIndex = h.index
-	h.jobs[j.ID] = j
-	close(h.changed)
-	h.changed = make(chan struct{})
-	h.mu.Unlock()
-}
-
-func (h *fakeHub) remove(id string) {
-	h.mu.Lock()
-	h.index++
-	delete(h.jobs, id)
-	h.mu.Unlock()
-}
-
-func (h *fakeHub) Assignments(ctx context.Context, cluster string, index uint64, wait time.Duration) (*structs.AssignmentList, error) {
-	for {
-		h.mu.Lock()
-		ch := h.changed
-		var out []*structs.Job
-		for _, j := range h.jobs {
-			if j.Cluster == cluster && (index == 0 || j.ModifyIndex > index) {
-				c := *j
-				out = append(out, &c)
-			}
-		}
-		idx := h.index
-		h.mu.Unlock()
-		if len(out) > 0 || wait == 0 {
-			return &structs.AssignmentList{Jobs: out, Index: idx}, nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-ch:
-			t.Stop()
-		case <-t.C:
-			return &structs.AssignmentList{Index: idx}, nil
-		}
-	}
-}
-
-func (h *fakeHub) PushStatus(_ context.Context, _ string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.failNext > 0 {
-		h.failNext--
-		return nil, errors.New("hub unavailable")
-	}
-	h.pushes = append(h.pushes, rep)
-	return &structs.ClusterStatusResult{}, nil
-}
-
-func (h *fakeHub) GetMachineType(_ context.Context, name string) (*structs.MachineType, error) {
-	return &structs.MachineType{Name: name, Cores: 4, RAM: 8, Cluster: "east"}, nil
-}
-
-func (h *fakeHub) GetApp(_ context.Context, name string) (*structs.App, error) {
-	return nil, structs.Errorf(structs.ErrNotFound, "app %s", name)
-}
-
-func (h *fakeHub) GetVault(_ context.Context, tenant, name string) (*structs.Vault, error) {
-	return nil, structs.Errorf(structs.ErrNotFound, "vault %s/%s", tenant, name)
-}
-
-func (h *fakeHub) ListMachineTypes(context.Context) ([]*structs.MachineType, error) {
-	return []*structs.MachineType{{Name: "m4", Cores: 4, RAM: 8, Cluster: "east"}, {Name: "w4", Cores: 4, RAM: 8, Cluster: "west"}}, nil
-}
-
-func (h *fakeHub) reportedStates() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var out []string
-	for _, p := range h.pushes {
-		for _, j := range p.Jobs {
-			out = append(out, j.ID+":"+string(j.State))
-		}
-	}
-	return out
-}
-
-func (h *fakeHub) capacityKeys() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for i := len(h.pushes) - 1; i >= 0; i-- {
-		if h.pushes[i].Capacity != nil {
-			var ks []string
-			for k := range h.pushes[i].Capacity {
-				ks = append(ks, k)
-			}
-			slices.Sort(ks)
-			return ks
-		}
-	}
-	return nil
-}
-
-type fakeRunner struct {
-	mu       sync.Mutex
-	added    map[uint64]int
-	canceled map[uint64]int
-	ids      map[uint64]structs.Identity
-}
-
-func (r *fakeRunner) Add(js agent.JobSpec) {
-	r.mu.Lock()
-	r.added[js.Job.Number]++
-	if r.ids == nil {
-		r.ids = map[uint64]structs.Identity{}
-	}
-	r.ids[js.Job.Number] = js.Identity
-	r.mu.Unlock()
-}
-
-func (r *fakeRunner) Cancel(n uint64) {
-	r.mu.Lock()
-	r.canceled[n]++
-	r.mu.Unlock()
-}
-
-func (r *fakeRunner) counts(n uint64) (int, int) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.added[n], r.canceled[n]
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
+// TestSyncerFollowsAssignments: assignments of this cluster reach the
+// runner once, complete as the hub resolved them; jobs the hub stops or
+// moves away are canceled; capacity covers this cluster's machine types.
 func TestSyncerFollowsAssignments(t *testing.T) {
-	hub := newFakeHub()
-	run := &fakeRunner{added: map[uint64]int{}, canceled: map[uint64]int{}}
-	var clock sync.Mutex
-	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
-	s := New(Config{
-		Hub: hub, Cluster: "east", Runner: run,
-		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.setMachineTypes(&structs.MachineType{Name: "m4", Cores: 4, RAM: 8, Cluster: "east"},
+		&structs.MachineType{Name: "w4", Cores: 4, RAM: 8, Cluster: "west"})
+	start(t, hub, run, func(c *Config) {
+		c.Capacity = func(mts []*structs.MachineType) map[string]structs.Capacity {
 			out := map[string]structs.Capacity{}
 			for _, m := range mts {
 				out[m.Name] = structs.Capacity{Free: 1, Total: 2}
 			}
 			return out
-		},
-		Why:       func(n uint64) (string, bool) { return fmt.Sprintf("needs %d nodes", n), n == 2 },
-		Heartbeat: 20 * time.Millisecond, Wait: 50 * time.Millisecond, Resync: time.Hour,
-		Now: func() time.Time { clock.Lock(); defer clock.Unlock(); return now },
+		}
 	})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	hub.set(&structs.Job{ID: "a", Number: 1, Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1})
-	hub.set(&structs.Job{ID: "b", Number: 2, Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 2})
-	hub.set(&structs.Job{ID: "w", Number: 3, Cluster: "west", State: structs.JobAssigned, MachineType: "w4", Nodes: 1})
-	eventually(t, "jobs a and b handed to the runner", func() bool {
-		a, _ := run.counts(1)
-		b, _ := run.counts(2)
+	hub.set(job(1, "east", structs.JobAssigned))
+	hub.set(job(2, "east", structs.JobAssigned))
+	hub.set(job(3, "west", structs.JobAssigned))
+	eventually(t, "jobs 1 and 2 handed to the runner", func() bool {
+		a, _, _ := run.counts(1)
+		b, _, _ := run.counts(2)
 		return a == 1 && b == 1
 	})
-	if w, _ := run.counts(3); w != 0 {
-		t.Errorf("job of another cluster handed to the runner")
+	run.mu.Lock()
+	got := run.added[1][0]
+	run.mu.Unlock()
+	if got.Command == nil || got.Command.Path != "/opt/solver" || got.Image != "solver:1" || got.MachineType.Name != "m4" {
+		t.Errorf("assignment handed over = %+v, want it as the hub resolved it", got)
 	}
-	// Re-delivery of the same assignment does not add it twice.
-	hub.set(&structs.Job{ID: "a", Number: 1, Cluster: "east", State: structs.JobRunning, MachineType: "m4", Nodes: 1})
-	// The runner's reports reach the hub, also across a failed push.
-	hub.mu.Lock()
-	hub.failNext = 2
-	hub.mu.Unlock()
-	s.Report(structs.JobStateUpdate{ID: "a", State: structs.JobRunning})
-	s.Report(structs.JobStateUpdate{ID: "a", State: structs.JobCompleted})
-	eventually(t, "reports pushed after failures", func() bool {
-		st := hub.reportedStates()
-		return slices.Contains(st, "a:RUNNING") && slices.Contains(st, "a:COMPLETED") && slices.Contains(st, "b:ASSIGNED")
+	if a, _, _ := run.counts(3); a != 0 {
+		t.Error("job of another cluster handed to the runner")
+	}
+	// A redelivery (a state change of a running job) is not handed again.
+	hub.set(job(1, "east", structs.JobRunning))
+	// The hub cancels job 2; job 1 is moved away (back to the queue).
+	hub.set(job(2, "east", structs.JobCanceled))
+	moved := job(1, "", structs.JobQueued)
+	moved.PreviousCluster = "east"
+	hub.set(moved)
+	eventually(t, "cancel of 1 and 2", func() bool {
+		_, c1, _ := run.counts(1)
+		_, c2, _ := run.counts(2)
+		return c1 == 1 && c2 == 1
 	})
+	if a, _, _ := run.counts(1); a != 1 {
+		t.Errorf("job 1 added %d times", a)
+	}
+	eventually(t, "a push with capacity", func() bool { return hub.capacityKeys() != nil })
 	if got := hub.capacityKeys(); !slices.Equal(got, []string{"m4"}) {
 		t.Errorf("capacity pushed for %v, want only this cluster's machine type m4", got)
 	}
-	if a, _ := run.counts(1); a != 1 {
-		t.Errorf("job a added %d times", a)
-	}
-	// A job canceled at the hub is canceled here.
-	hub.set(&structs.Job{ID: "b", Number: 2, Cluster: "east", State: structs.JobCanceled, MachineType: "m4", Nodes: 2})
-	eventually(t, "cancel of b", func() bool { _, c := run.counts(2); return c == 1 })
-
-	// A job moved away while the watch was not looking: the full resync stops it.
-	hub.set(&structs.Job{ID: "c", Number: 4, Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1})
-	eventually(t, "job c added", func() bool { a, _ := run.counts(4); return a == 1 })
-	hub.remove("c")
-	clock.Lock()
-	now = now.Add(2 * time.Hour)
-	clock.Unlock()
-	hub.set(&structs.Job{ID: "d", Number: 5, Cluster: "west", State: structs.JobAssigned, MachineType: "w4", Nodes: 1}) // wake the watch
-	eventually(t, "job c canceled by resync", func() bool { _, c := run.counts(4); return c == 1 })
 }
 
+// TestNoCallBacks: the hub interface is the assignment list and the status
+// push, nothing else — no app, machine type or vault lookups per job.
+func TestNoCallBacks(t *testing.T) {
+	ht := reflect.TypeFor[Hub]()
+	var names []string
+	for i := range ht.NumMethod() {
+		names = append(names, ht.Method(i).Name)
+	}
+	if !slices.Equal(names, []string{"Assignments", "PushStatus"}) {
+		t.Errorf("hubsync.Hub has methods %v, want only Assignments and PushStatus", names)
+	}
+}
+
+// TestReportsLossless: a report is sent until the hub answers applied or
+// stale — across failed pushes and retry outcomes — and a final state so
+// answered is acknowledged to the runner exactly once.
+func TestReportsLossless(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.failNext = 2 // the first two pushes are lost
+	hub.script = func(r structs.JobReport, sent int) structs.ReportOutcome {
+		switch {
+		case r.Number == 1 && r.State == structs.JobCompleted && sent <= 2:
+			return structs.ReportRetry
+		case r.Number == 2:
+			return structs.ReportStale
+		}
+		return structs.ReportApplied
+	}
+	s, _ := start(t, hub, run, nil)
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobCompleted})
+	s.Report(structs.JobStateUpdate{ID: "j-2", Number: 2, State: structs.JobRunning})
+	s.Report(structs.JobStateUpdate{ID: "j-2", Number: 2, State: structs.JobTerminated})
+	s.Report(structs.JobStateUpdate{ID: "j-9", State: structs.JobRunning}) // no number: never sent
+	eventually(t, "every report answered for good", func() bool { return s.Pending() == 0 })
+	// Twenty more heartbeats: nothing answered is sent again.
+	n := hub.pushCount()
+	eventually(t, "more heartbeats", func() bool { return hub.pushCount() >= n+20 })
+	for _, c := range []struct {
+		number uint64
+		state  structs.JobState
+		want   int
+	}{
+		{1, structs.JobRunning, 1},    // applied at once (after the two lost pushes)
+		{1, structs.JobCompleted, 3},  // retry, retry, applied
+		{2, structs.JobRunning, 1},    // stale: dropped
+		{2, structs.JobTerminated, 1}, // stale: dropped, but the end is acknowledged
+		{9, structs.JobRunning, 0},    // never sent
+		{0, structs.JobRunning, 0},    // never sent
+	} {
+		if got := hub.sentCount(c.number, c.state); got != c.want {
+			t.Errorf("job %d %s pushed %d times, want %d", c.number, c.state, got, c.want)
+		}
+	}
+	for _, n := range []uint64{1, 2} {
+		if _, _, acked := run.counts(n); acked != 1 {
+			t.Errorf("job %d acknowledged %d times, want once", n, acked)
+		}
+	}
+}
+
+// TestAcknowledgedOnlyWhenAnswered: while the hub cannot take a final
+// report, the runner is not told its job may go.
+func TestAcknowledgedOnlyWhenAnswered(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.script = func(r structs.JobReport, sent int) structs.ReportOutcome {
+		if sent <= 5 {
+			return structs.ReportRetry
+		}
+		return structs.ReportApplied
+	}
+	s, _ := start(t, hub, run, nil)
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobCompletedWithError, ExitCode: 3})
+	eventually(t, "five retries", func() bool { return hub.sentCount(1, structs.JobCompletedWithError) >= 5 })
+	if _, _, acked := run.counts(1); acked != 0 && hub.sentCount(1, structs.JobCompletedWithError) < 6 {
+		t.Fatal("acknowledged before the hub recorded the final state")
+	}
+	eventually(t, "the acknowledgement", func() bool { _, _, a := run.counts(1); return a == 1 })
+	if got := hub.sentCount(1, structs.JobCompletedWithError); got != 6 {
+		t.Errorf("final report pushed %d times, want 6", got)
+	}
+}
+
+// TestFullListingPaging: the full listing reads every page before the
+// runner is resynced with the whole set, and the watch pages too.
+func TestFullListingPaging(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	for n := uint64(1); n <= 25; n++ {
+		hub.set(job(n, "east", structs.JobRunning))
+	}
+	hub.set(job(26, "east", structs.JobCompleted)) // not active: not listed
+	s, clock := start(t, hub, run, func(c *Config) { c.PageSize = 10 })
+	eventually(t, "the first resync", func() bool { _, n := run.lastResync(); return n == 1 })
+	active, _ := run.lastResync()
+	if len(active) != 25 {
+		t.Fatalf("resync with %d active jobs, want 25 (all pages)", len(active))
+	}
+	for n := uint64(1); n <= 25; n++ {
+		if a, _, _ := run.counts(n); a != 1 || !active[n] {
+			t.Errorf("job %d: added %d times, active %v", n, a, active[n])
+		}
+	}
+	hub.mu.Lock()
+	var afters []uint64
+	for _, q := range hub.queries {
+		if q.Index == 0 {
+			afters = append(afters, q.After)
+		}
+		if q.Limit != 10 {
+			t.Errorf("query %+v: limit %d, want the page size 10", q, q.Limit)
+		}
+	}
+	hub.mu.Unlock()
+	if diff := cmp.Diff([]uint64{0, 10, 20}, afters); diff != "" {
+		t.Errorf("full listing pages (-want +got):\n%s", diff)
+	}
+	// Fifteen jobs added at once: the watch reads them in two pages.
+	for n := uint64(101); n <= 115; n++ {
+		hub.set(job(n, "east", structs.JobAssigned))
+	}
+	eventually(t, "the watch delivers all 15", func() bool {
+		for n := uint64(101); n <= 115; n++ {
+			if a, _, _ := run.counts(n); a != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	// Job 5 ended at the hub while nobody looked (not in the watch):
+	// the next full listing leaves it out of the resync.
+	hub.mu.Lock()
+	hub.jobs[5].Job.State = structs.JobTerminated // no index bump: the watch misses it
+	hub.mu.Unlock()
+	clock.Add(2 * time.Hour)
+	hub.set(job(200, "west", structs.JobAssigned)) // wake the watch
+	eventually(t, "the second resync", func() bool { _, n := run.lastResync(); return n >= 2 })
+	active, _ = run.lastResync()
+	if active[5] || !active[101] || len(active) != 39 {
+		t.Errorf("second resync: job 5 active %v, job 101 %v, %d jobs; want 39 without job 5", active[5], active[101], len(active))
+	}
+	if s.Index() == 0 {
+		t.Error("no watch index after the listings")
+	}
+}
+
+// TestMachineTypeChangePropagated: a machine type changed at the hub
+// reaches the capacity report with the next watch.
+func TestMachineTypeChangePropagated(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	seen := make(chan []*structs.MachineType, 100)
+	start(t, hub, run, func(c *Config) {
+		c.Capacity = func(mts []*structs.MachineType) map[string]structs.Capacity {
+			select {
+			case seen <- mts:
+			default:
+			}
+			return map[string]structs.Capacity{}
+		}
+	})
+	wait := func(what string, ok func([]*structs.MachineType) bool) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case mts := <-seen:
+				if ok(mts) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("capacity never computed for %s", what)
+			}
+		}
+	}
+	wait("m4 with 4 cores", func(m []*structs.MachineType) bool { return len(m) == 1 && m[0].Cores == 4 })
+	hub.setMachineTypes(&structs.MachineType{Name: "m4", Cores: 8, RAM: 8, Cluster: "east"},
+		&structs.MachineType{Name: "g1", Cores: 8, GPUs: 1, RAM: 8, Cluster: "east"},
+		&structs.MachineType{Name: "w4", Cores: 8, RAM: 8, Cluster: "west"})
+	wait("m4 with 8 cores and g1", func(m []*structs.MachineType) bool {
+		return len(m) == 2 && m[0].Name == "m4" && m[0].Cores == 8 && m[1].Name == "g1"
+	})
+}
+
+// TestFinishedNotRestarted: a job whose end the runner reported is not
+// started again by a late assignment still showing it running, and is
+// forgotten once the hub shows the end.
+func TestFinishedNotRestarted(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	s, clock := start(t, hub, run, nil)
+	hub.set(job(1, "east", structs.JobRunning))
+	eventually(t, "job 1 added", func() bool { a, _, _ := run.counts(1); return a == 1 })
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobCompleted})
+	eventually(t, "the end acknowledged", func() bool { _, _, a := run.counts(1); return a == 1 })
+	hub.set(job(1, "east", structs.JobRunning)) // a stale view of the job
+	hub.set(job(2, "east", structs.JobAssigned))
+	eventually(t, "job 2 added", func() bool { a, _, _ := run.counts(2); return a == 1 })
+	if a, c, _ := run.counts(1); a != 1 || c != 0 {
+		t.Errorf("job 1 added %d times, canceled %d times after it finished", a, c)
+	}
+	hub.set(job(1, "east", structs.JobCompleted))
+	eventually(t, "job 1 forgotten", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.finished[1]
+		return !ok
+	})
+	// Jobs that ended are pruned by a full listing too.
+	s.Report(structs.JobStateUpdate{ID: "j-2", Number: 2, State: structs.JobCompleted})
+	eventually(t, "job 2 acknowledged", func() bool { _, _, a := run.counts(2); return a == 1 })
+	hub.mu.Lock()
+	hub.jobs[2].Job.State = structs.JobCompleted // unseen by the watch
+	hub.mu.Unlock()
+	clock.Add(2 * time.Hour)
+	hub.set(job(3, "west", structs.JobAssigned)) // wake the watch
+	eventually(t, "job 2 forgotten by the listing", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_, ok := s.finished[2]
+		return !ok && len(s.tracked) == 0
+	})
+}
+
+// TestSyncerResolvesIdentity: the hub's identity is used; a job without
+// one gets the id-mapper's.
 func TestSyncerResolvesIdentity(t *testing.T) {
-	hub := newFakeHub()
-	run := &fakeRunner{added: map[uint64]int{}, canceled: map[uint64]int{}}
-	s := New(Config{Hub: hub, Cluster: "east", Runner: run, Heartbeat: 20 * time.Millisecond, Wait: 50 * time.Millisecond,
-		Identity: func(_ context.Context, user string) (structs.Identity, bool, error) {
+	hub, run := newFakeHub(), newFakeRunner()
+	start(t, hub, run, func(c *Config) {
+		c.Identity = func(_ context.Context, user string) (structs.Identity, bool, error) {
 			return structs.Identity{UID: 2000, GID: 3000}, user == "carol", nil
-		}})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { s.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	hub.set(&structs.Job{ID: "x", Number: 1, Owner: "dave", Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1,
-		Identity: &structs.Identity{UID: 1001, GID: 1002}})
-	hub.set(&structs.Job{ID: "y", Number: 2, Owner: "carol", Cluster: "east", State: structs.JobAssigned, MachineType: "m4", Nodes: 1})
-	eventually(t, "both jobs added", func() bool { a, _ := run.counts(1); b, _ := run.counts(2); return a == 1 && b == 1 })
+		}
+	})
+	x := job(1, "east", structs.JobAssigned)
+	x.Identity = &structs.Identity{UID: 1001, GID: 1002}
+	hub.set(x)
+	y := job(2, "east", structs.JobAssigned)
+	y.Owner = "carol"
+	hub.set(y)
+	eventually(t, "both jobs added", func() bool { a, _, _ := run.counts(1); b, _, _ := run.counts(2); return a == 1 && b == 1 })
 	run.mu.Lock()
 	defer run.mu.Unlock()
-	if got := run.ids[1]; got.UID != 1001 || got.GID != 1002 {
-		t.Errorf("stamped identity not used: %+v", got)
+	if got := run.added[1][0].Identity; got == nil || got.UID != 1001 || got.GID != 1002 {
+		t.Errorf("the hub's identity not used: %+v", got)
 	}
-	if got := run.ids[2]; got.UID != 2000 || got.GID != 3000 {
+	if got := run.added[2][0].Identity; got == nil || got.UID != 2000 || got.GID != 3000 {
 		t.Errorf("id-mapper identity not used: %+v", got)
 	}
 }

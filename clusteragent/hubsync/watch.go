@@ -5,153 +5,171 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// watchLoop long-polls this cluster's assignments from the last index; every
-// Resync it re-reads them all, so a job moved away while the watch was down
-// is stopped here too.
+// watchLoop reads the full listing first and every Resync, and watches in
+// between.
 func (s *Syncer) watchLoop(ctx context.Context) {
-	delay := 100 * time.Millisecond
+	delay := s.cfg.Backoff
 	var lastFull time.Time
 	for ctx.Err() == nil {
-		full := s.Index() == 0 || s.cfg.Now().Sub(lastFull) >= s.cfg.Resync
-		idx, wait := s.Index(), s.cfg.Wait
-		if full {
-			idx, wait = 0, 0
+		var err error
+		if s.Index() == 0 || s.cfg.Now().Sub(lastFull) >= s.cfg.Resync {
+			start := s.cfg.Now()
+			if err = s.fullListing(ctx, start); err == nil {
+				lastFull = start
+			}
+		} else {
+			err = s.watch(ctx)
 		}
-		list, err := s.cfg.Hub.Assignments(ctx, s.cfg.Cluster, idx, wait)
 		if err != nil {
 			if ctx.Err() == nil {
-				s.cfg.Log.Warn("assignments watch", "err", err)
+				s.cfg.Log.Warn("assignments", "err", err)
 				delay = backoff(ctx, delay)
 			}
 			continue
 		}
-		delay = 100 * time.Millisecond
-		if full {
-			lastFull = s.cfg.Now()
-			s.dropMissing(list.Jobs)
-		}
-		for _, j := range list.Jobs {
-			if err := s.apply(ctx, j); err != nil {
-				s.cfg.Log.Warn("assignment", "job", j.ID, "err", err)
-			}
-		}
-		s.mu.Lock()
-		if list.Index > s.index || full {
-			s.index = list.Index
-		}
-		s.mu.Unlock()
+		delay = s.cfg.Backoff
 	}
 }
 
-// dropMissing cancels tracked jobs absent from a full listing (moved away).
-func (s *Syncer) dropMissing(jobs []*structs.Job) {
-	present := make(map[string]bool, len(jobs))
-	for _, j := range jobs {
-		present[j.ID] = true
-	}
-	s.mu.Lock()
-	for id := range s.finished {
-		if !present[id] {
-			delete(s.finished, id) // the hub no longer lists it as active here
-		}
-	}
-	var gone []uint64
-	for id, n := range s.tracked {
-		if !present[id] {
-			gone = append(gone, n)
-			delete(s.tracked, id)
-		}
-	}
-	s.mu.Unlock()
-	for _, n := range gone {
-		s.cfg.Runner.Cancel(n)
-	}
-}
-
-// apply hands an assigned job to the runner or stops one that ended at the hub.
-func (s *Syncer) apply(ctx context.Context, j *structs.Job) error {
-	s.mu.Lock()
-	_, known := s.tracked[j.ID]
-	done := s.finished[j.ID]
-	s.mu.Unlock()
-	if done {
-		return nil
-	}
-	mine := j.Cluster == s.cfg.Cluster
-	switch {
-	case mine && (j.State == structs.JobAssigned || j.State == structs.JobStarting || j.State == structs.JobRunning):
-		if known {
-			return nil
-		}
-		mt, err := s.machineType(ctx, j.EffectiveMachineType())
+// fullListing reads every page of the jobs active here, hands new ones to
+// the runner, then resyncs the runner with the whole set. The watch goes
+// on from the first page's index.
+func (s *Syncer) fullListing(ctx context.Context, start time.Time) error {
+	active := map[uint64]bool{}
+	var first, after uint64
+	for page := 0; ; page++ {
+		list, err := s.cfg.Hub.Assignments(ctx, s.cfg.Cluster, client.AssignmentQuery{After: after, Limit: s.cfg.PageSize})
 		if err != nil {
 			return err
 		}
-		spec := agent.JobSpec{Job: j, Machine: mt}
-		if j.Identity != nil {
-			spec.Identity = *j.Identity
-		} else if s.cfg.Identity != nil {
-			id, ok, err := s.cfg.Identity(ctx, j.Owner)
-			if err != nil {
-				return fmt.Errorf("identity of %s: %w", j.Owner, err)
-			}
-			if ok {
-				spec.Identity = id
-			}
+		if page == 0 {
+			first = list.Index
 		}
-		if j.Vault != "" {
-			v, err := s.cfg.Hub.GetVault(ctx, j.Tenant, j.Vault)
-			if err != nil {
-				return fmt.Errorf("vault %q of job %s: %w", j.Vault, j.ID, err)
+		s.setMachines(list.MachineTypes)
+		for _, a := range list.Assignments {
+			if s.mine(a.Job) {
+				active[a.Job.Number] = true
 			}
-			spec.Vault = v
+			s.apply(ctx, a)
 		}
-		if app, err := s.cfg.Hub.GetApp(ctx, j.App); err == nil {
-			spec.App = app // its image and AppDef command run on the head
-		} else {
-			s.cfg.Log.Warn("app of an assigned job", "job", j.ID, "app", j.App, "err", err)
+		if list.Next == 0 || list.Next <= after {
+			break
 		}
-		s.mu.Lock()
-		s.tracked[j.ID] = j.Number
-		s.mu.Unlock()
-		s.cfg.Runner.Add(spec)
-	case known && (!mine || j.State.IsTerminal() || j.State == structs.JobQueued || j.State == structs.JobHeld):
-		s.mu.Lock()
-		delete(s.tracked, j.ID)
-		s.mu.Unlock()
-		s.cfg.Runner.Cancel(j.Number)
+		after = list.Next
 	}
+	s.mu.Lock()
+	for n := range s.tracked {
+		if !active[n] {
+			delete(s.tracked, n) // the runner stops it on Resync
+		}
+	}
+	for n, f := range s.finished {
+		// The listing was read after the hub answered the final report:
+		// no reply read later can show the job running here again.
+		if f.acked && f.ackedAt.Before(start) && !active[n] {
+			delete(s.finished, n)
+		}
+	}
+	for n := range s.sentWhy {
+		if _, ok := s.tracked[n]; !ok {
+			delete(s.sentWhy, n)
+		}
+	}
+	s.index = first
+	s.mu.Unlock()
+	s.cfg.Runner.Resync(active)
 	return nil
 }
 
-func (s *Syncer) machineType(ctx context.Context, name string) (*structs.MachineType, error) {
-	s.mu.Lock()
-	mt, ok := s.machines[name]
-	s.mu.Unlock()
-	if ok {
-		return mt, nil
+// watch waits for the assignments changed past the index and applies every
+// page of them.
+func (s *Syncer) watch(ctx context.Context) error {
+	q := client.AssignmentQuery{Index: s.Index(), Wait: s.cfg.Wait, Limit: s.cfg.PageSize}
+	var first uint64
+	for page := 0; ; page++ {
+		list, err := s.cfg.Hub.Assignments(ctx, s.cfg.Cluster, q)
+		if err != nil {
+			return err
+		}
+		if page == 0 {
+			first = list.Index
+		}
+		s.setMachines(list.MachineTypes)
+		for _, a := range list.Assignments {
+			s.apply(ctx, a)
+		}
+		if list.Next == 0 || list.Next <= q.After {
+			break
+		}
+		q.After, q.Wait = list.Next, 0
 	}
-	mt, err := s.cfg.Hub.GetMachineType(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("machine type %q: %w", name, err)
-	}
 	s.mu.Lock()
-	s.machines[name] = mt
+	if first > s.index {
+		s.index = first
+	}
 	s.mu.Unlock()
-	return mt, nil
+	return nil
 }
 
-// KnownMachineTypes returns the machine types fetched so far.
-func (s *Syncer) KnownMachineTypes() []*structs.MachineType {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*structs.MachineType, 0, len(s.machines))
-	for _, mt := range s.machines {
-		out = append(out, mt)
+func (s *Syncer) setMachines(mts []*structs.MachineType) {
+	if mts == nil {
+		return
 	}
-	return out
+	s.mu.Lock()
+	s.machines = mts
+	s.mu.Unlock()
+}
+
+// mine reports whether the hub has j active on this cluster.
+func (s *Syncer) mine(j *structs.Job) bool {
+	return j != nil && j.Cluster == s.cfg.Cluster && j.State.OnCluster()
+}
+
+// apply hands an assignment active here to the runner, or stops a job the
+// hub stopped, ended or moved away.
+func (s *Syncer) apply(ctx context.Context, a *structs.Assignment) {
+	j := a.Job
+	if j == nil {
+		return
+	}
+	n, mine := j.Number, s.mine(j)
+	s.mu.Lock()
+	_, known := s.tracked[n]
+	f, done := s.finished[n]
+	if done && !mine && f.acked {
+		delete(s.finished, n) // the hub shows the end; later replies are newer
+	}
+	s.mu.Unlock()
+	switch {
+	case mine && (known || done):
+		return
+	case mine:
+		if a.Problem == "" && a.Identity == nil && s.cfg.Identity != nil {
+			id, ok, err := s.cfg.Identity(ctx, j.Owner)
+			if err != nil {
+				// Not handed over: the next full listing tries again.
+				s.cfg.Log.Warn("assignment", "job", n, "err", fmt.Errorf("identity of %s: %w", j.Owner, err))
+				return
+			}
+			if ok {
+				c := *a
+				c.Identity = &id
+				a = &c
+			}
+		}
+		s.mu.Lock()
+		s.tracked[n] = j.ID
+		s.mu.Unlock()
+		s.cfg.Runner.Add(a)
+	case known:
+		s.mu.Lock()
+		delete(s.tracked, n)
+		delete(s.sentWhy, n)
+		s.mu.Unlock()
+		s.cfg.Runner.Cancel(n)
+	}
 }

@@ -1,7 +1,10 @@
 // Package podgroup is level 1 of the agent's two-level scheduler: it turns an
 // assigned job (machine type × nodes) into the pod group that level 2 binds as
-// a gang, and reads a gang back from the labelled pods in a cluster. It is
-// pure: job and machine type in, pod objects out.
+// a gang, and holds the one mapping from a machine type to what its pods
+// request: Build makes the pods, SchedulerPod converts a pod into what level
+// 2 schedules, and Capacity reports per machine type the largest job level 2
+// binds, computed by the scheduler itself. It is pure: job and machine type
+// in, pod objects out.
 package podgroup
 
 import (
@@ -30,6 +33,15 @@ const (
 	AnnotPriority  = "flotilla.io/priority"  // integer, higher first
 	AnnotSubmitted = "flotilla.io/submitted" // RFC 3339 submit time (queue age)
 	AnnotMachine   = "flotilla.io/machine-type"
+
+	// AnnotStarted, on the job Secret, records that the job's head (rank
+	// 0) may have been bound: the binder writes it, with the head pod's
+	// UID, and has the API server confirm it before it binds the head. A
+	// job so marked never has its pods created again.
+	AnnotStarted = "flotilla.io/started"
+	// AnnotFinal, on the job Secret, records the job's final state (JSON,
+	// runtime.Final), written before the state is reported to the hub.
+	AnnotFinal = "flotilla.io/final"
 )
 
 // SchedulerName is the schedulerName on Flotilla's pods.

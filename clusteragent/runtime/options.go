@@ -63,6 +63,8 @@ type Input struct {
 	Job         *structs.Job
 	MachineType *structs.MachineType
 	Command     structs.Command // the AppDef command Job.Command names
+	// Image is the app's container image; empty uses Options.Image.
+	Image string
 
 	// Identity is the job user; a zero UID means DefaultUID and a zero GID
 	// DefaultGID (jobs never run as root).

@@ -72,6 +72,9 @@ func Render(in Input, opts Options) (*Objects, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
+	if in.Image != "" {
+		opts.Image = in.Image
+	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err

@@ -55,6 +55,10 @@
 // of the pods already on its reserved nodes. Only the head is reserved
 // for (as in EASY backfill); later blocked gangs wait their turn.
 //
+// Capacity answers, with the same filter, fit and class rule, the largest
+// gang of identical pods a cycle would bind now and on the empty cluster:
+// the capacity an agent reports to the hub per machine type.
+//
 // The scheduler groups nodes into classes once per cycle, keeps free
 // vectors in flat slices indexed by node, and keeps every class sorted by
 // weighted free capacity, so a placement is a binary search plus a short

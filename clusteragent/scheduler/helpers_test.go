@@ -46,6 +46,11 @@ func multiNode(g Gang) Gang {
 	return g
 }
 
+func occupying(g Gang, nodes ...string) Gang {
+	g.Occupied = nodes
+	return g
+}
+
 func prio(g Gang, p int) Gang {
 	g.Priority = p
 	return g

@@ -35,6 +35,7 @@ type cycle struct {
 	headID       string // the blocked queue head, if any
 	sigs         []*signature
 	sigIndex     map[string]int32
+	index        map[string]int32 // node name → rank
 	tenants      map[string]int32
 	stamp        int32
 	pl           plan                  // reused for every gang
@@ -60,7 +61,9 @@ type plan struct {
 	sigs   []sigUse
 	soft   bool
 	onePer bool
-	arena  []int64
+	// occupied are the ranks of the gang's Occupied nodes.
+	occupied []int32
+	arena    []int64
 }
 
 // sigUse counts a gang's pods per signature.
@@ -127,6 +130,7 @@ func newCycle(snap *Snapshot, pending []Gang, opts Options) *cycle {
 		}
 		index[node.Name] = int32(n)
 	}
+	c.index = index
 	c.buildClasses()
 
 	free := slices.Clone(c.alloc)
@@ -283,6 +287,12 @@ func (c *cycle) prepare(g *Gang) (*plan, string) {
 	pl.prev = slices.Grow(pl.prev[:0], P)[:P]
 	pl.sigs = pl.sigs[:0]
 	pl.soft = false
+	pl.occupied = pl.occupied[:0]
+	for _, name := range g.Occupied {
+		if n, ok := c.index[name]; ok {
+			pl.occupied = append(pl.occupied, n)
+		}
+	}
 	for i := range g.Pods {
 		sp := &g.Pods[i]
 		req := pl.arena[i*R : (i+1)*R : (i+1)*R]
@@ -327,6 +337,9 @@ func (c *cycle) place(p *pool, pl *plan, keep bool) bool {
 			}
 			c.stamp++
 			a.stamp = c.stamp
+			for _, n := range pl.occupied {
+				p.stamp[n] = a.stamp
+			}
 			if c.tryClass(p, pl, ci, &a) {
 				if !keep {
 					c.rollback(p, pl, len(pl.order))
@@ -410,6 +423,10 @@ func (c *cycle) memoKey(pl *plan) string {
 	}
 	if pl.onePer {
 		b = append(b, '1')
+		for _, n := range pl.occupied {
+			b = append(b, 'o')
+			b = strconv.AppendInt(b, int64(n), 10)
+		}
 	}
 	for i := range pl.pods {
 		pr := &pl.pods[i]

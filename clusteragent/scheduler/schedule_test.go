@@ -32,6 +32,18 @@ func TestSchedule(t *testing.T) {
 			gangs: []Gang{gang("cpu", 1, cpu8)},
 			want:  Result{Bindings: []Binding{bind("cpu", "gpu-a")}},
 		},
+		"the rest of a partly bound gang avoids the nodes its bound pods hold": {
+			snap: Snapshot{Nodes: []Node{node("a", 32, 128, 0), node("b", 32, 128, 0), node("c", 32, 128, 0)},
+				Pods: []Pod{pod("a", res(8, 16, 0), "t1"), pod("b", res(8, 16, 0), "t1")}},
+			gangs: []Gang{occupying(multiNode(gang("rest", 1, cpu8)), "a", "b")},
+			want:  Result{Bindings: []Binding{bind("rest", "c")}},
+		},
+		"the rest of a partly bound gang does not fit where only its own nodes are free": {
+			snap:  Snapshot{Nodes: []Node{node("a", 32, 128, 0), node("b", 32, 128, 0)}},
+			gangs: []Gang{occupying(multiNode(gang("rest", 1, cpu8)), "a", "b")},
+			want: Result{Pending: []Pending{pending("rest", ReasonLargerThanCluster,
+				"larger than the cluster: its pods of different shapes cannot all be placed on nodes of one weight class")}},
+		},
 		"best fit packs the fullest node": {
 			snap: Snapshot{
 				Nodes: []Node{node("a", 32, 128, 0), node("b", 32, 128, 0), node("c", 32, 128, 0)},

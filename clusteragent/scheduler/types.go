@@ -71,7 +71,7 @@ type PodSpec struct {
 
 // Gang is a job's group of pods, bound all together or not at all.
 type Gang struct {
-	ID       string // the job id; unique among the pending gangs
+	ID       string // unique among the pending gangs (the agent uses "namespace/job number")
 	Tenant   string // empty: not subject to tenant isolation
 	Priority int    // higher first
 	Created  time.Time
@@ -79,6 +79,10 @@ type Gang struct {
 	// OnePodPerNode: two pods of this gang never share a node (multi-node
 	// jobs, one pod per machine).
 	OnePodPerNode bool
+	// Occupied are nodes already holding pods of the gang (the bound part
+	// of a partly bound gang whose rest is placed here); with
+	// OnePodPerNode no pod goes there.
+	Occupied []string
 }
 
 // Options tune a cycle. The zero value is a valid default.

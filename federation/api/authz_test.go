@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -150,7 +150,7 @@ func allBut(except ...string) []string {
 // jarviceUser is the JARVICE username of actor.
 func jarviceUser(actor string) string {
 	if actor == "global" {
-		return hub.TestAdmin
+		return hubtest.Admin
 	}
 	return actor
 }

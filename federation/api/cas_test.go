@@ -11,21 +11,21 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // replicated is a 3-replica hub with one client per replica that stays on
 // it (followers forward writes to the leader), all as the administrator.
 type replicated struct {
-	c       *hub.TestCluster
+	c       *hubtest.Cluster
 	ctx     context.Context
 	clients []*client.Client
 }
 
 func newReplicated(t *testing.T) *replicated {
 	t.Helper()
-	c := hub.NewTestCluster(t, 3, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 3, hubtest.Options{NoSync: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	if _, err := c.WaitReady(ctx); err != nil {
@@ -181,7 +181,7 @@ func TestBootstrapTokenRace(t *testing.T) {
 	if cl.AgentKey.ID != keys[winner].ID || cl.BootstrapToken != (structs.APIKeyHash{}) {
 		t.Errorf("cluster holds agent key %q and token %+v, want key %q and no token", cl.AgentKey.ID, cl.BootstrapToken, keys[winner].ID)
 	}
-	if _, err := r.client(t, 1, keys[winner].Key).Assignments(r.ctx, "east", 0, 0); err != nil {
+	if _, err := r.client(t, 1, keys[winner].Key).Assignments(r.ctx, "east", client.AssignmentQuery{}); err != nil {
 		t.Errorf("the winner's agent key: %v", err)
 	}
 }

@@ -222,6 +222,9 @@ func decodeJarviceSubmit(r io.Reader) (*structs.JarviceSubmit, error) {
 	return &j, nil
 }
 
+// maxJobReports bounds the job reports of one status push.
+const maxJobReports = 10_000
+
 func decodeClusterStatus(r io.Reader) (*structs.ClusterStatusReport, error) {
 	var rep structs.ClusterStatusReport
 	if err := decodeStrict(r, &rep); err != nil {
@@ -235,12 +238,17 @@ func decodeClusterStatus(r io.Reader) (*structs.ClusterStatusReport, error) {
 			return nil, invalid("capacity of %q: free %d, total %d", mt, v.Free, v.Total)
 		}
 	}
+	if len(rep.Jobs) > maxJobReports {
+		return nil, invalid("%d job reports: at most %d in one push", len(rep.Jobs), maxJobReports)
+	}
+	// ASSIGNED is allowed: it refreshes the reason of a job still waiting
+	// for its nodes; the state machine refuses it as a change of state.
 	for _, j := range rep.Jobs {
 		if j.ID == "" || !j.State.Valid() {
 			return nil, invalid("job report %q: state %q", j.ID, j.State)
 		}
-		if j.State == structs.JobAssigned {
-			return nil, invalid("job report %q: agents do not assign", j.ID)
+		if j.Number == 0 {
+			return nil, invalid("job report %q: no job number", j.ID)
 		}
 	}
 	return &rep, nil

@@ -29,6 +29,8 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, structs.ErrNotLeader):
 		return http.StatusMisdirectedRequest
+	case errors.Is(err, structs.ErrRateLimited):
+		return http.StatusTooManyRequests
 	case errors.Is(err, structs.ErrUnavailable), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, context.Canceled):
 		return http.StatusServiceUnavailable
@@ -48,6 +50,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		msg = "internal error"
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flotilla"`)
+	case http.StatusTooManyRequests:
+		after := "1"
+		var rl *rateLimitError
+		if errors.As(err, &rl) {
+			after = rl.retryAfterSeconds()
+		}
+		w.Header().Set("Retry-After", after)
 	case http.StatusServiceUnavailable, http.StatusMisdirectedRequest:
 		w.Header().Set("Retry-After", "1")
 		s.log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "error", err)

@@ -20,7 +20,7 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 	if u != nil && u.Username != "" {
 		username, key = u.Username, u.APIKey
 	}
-	id, err := c.s.authenticate(c.r.Context(), func() (*auth.Identity, error) { return c.s.authn.UserKey(username, key) })
+	id, err := c.login(key, func() (*auth.Identity, error) { return c.s.authn.UserKey(username, key) })
 	if err != nil {
 		return err
 	}

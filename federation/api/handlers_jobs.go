@@ -71,15 +71,8 @@ func (c *call) jobFilter() (state.JobFilter, error) {
 		return f, invalid("state %q", f.State)
 	}
 	var err error
-	if v := q.Get("after"); v != "" {
-		if f.After, err = strconv.ParseUint(v, 10, 64); err != nil {
-			return f, invalid("after: want a job number")
-		}
-	}
-	if v := q.Get("limit"); v != "" {
-		if f.Limit, err = strconv.Atoi(v); err != nil || f.Limit < 1 || f.Limit > MaxPageLimit {
-			return f, invalid("limit: want 1..%d", MaxPageLimit)
-		}
+	if f.After, f.Limit, err = c.pageParams(); err != nil {
+		return f, err
 	}
 	if v := q.Get("active"); v != "" {
 		if f.Active, err = strconv.ParseBool(v); err != nil {
@@ -107,6 +100,24 @@ func (c *call) jobFilter() (state.JobFilter, error) {
 	return f, nil
 }
 
+// pageParams reads after (a job number) and limit (default
+// DefaultPageLimit, at most MaxPageLimit).
+func (c *call) pageParams() (after uint64, limit int, err error) {
+	q := c.r.URL.Query()
+	if v := q.Get("after"); v != "" {
+		if after, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return 0, 0, invalid("after: want a job number")
+		}
+	}
+	limit = DefaultPageLimit
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > MaxPageLimit {
+			return 0, 0, invalid("limit: want 1..%d", MaxPageLimit)
+		}
+	}
+	return after, limit, nil
+}
+
 // watchParams reads index and wait: a blocking query waits up to wait for
 // the index to pass index.
 func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
@@ -123,6 +134,7 @@ func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
 		}
 		wait = min(wait, MaxWatchWait)
 	}
+	c.writeWithin(wait + replyTimeout)
 	return index, wait, nil
 }
 
@@ -132,6 +144,18 @@ func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
 	defer cancel()
 	_, err := c.s.b.Store().WaitForIndex(ctx, table, index)
+	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	return err
+}
+
+// waitAny blocks until one of tables' index passes index or wait elapses
+// (not an error: the caller then serves what it has).
+func (c *call) waitAny(index uint64, wait time.Duration, tables ...string) error {
+	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
+	defer cancel()
+	_, err := c.s.b.Store().WaitForAny(ctx, index, tables...)
 	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Agent registration: a global administrator creates a one-time bootstrap
@@ -35,7 +36,10 @@ func (s *Server) createBootstrapToken(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &structs.APIKeyCreated{APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created}, Key: token}, nil
+	// The token the administrator hands to the agent carries the pin of the
+	// hub's CA, so the agent can check the hub before it trusts it.
+	return &structs.APIKeyCreated{APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
+		Key: hubtls.JoinToken(token, s.caPin)}, nil
 }
 
 func (s *Server) registerAgent(c *call) (any, error) {
@@ -44,7 +48,12 @@ func (s *Server) registerAgent(c *call) (any, error) {
 		return nil, err
 	}
 	name := c.r.PathValue("name")
-	prefix, id, ok := auth.ParseKey(req.Token)
+	// An agent sends the token without the CA pin; accept it with one too.
+	token, _, err := hubtls.SplitToken(req.Token)
+	if err != nil {
+		return nil, structs.Errorf(structs.ErrUnauthorized, "invalid bootstrap token")
+	}
+	prefix, id, ok := auth.ParseKey(token)
 	// Say nothing about which clusters exist to an unauthenticated caller.
 	invalidToken := structs.Errorf(structs.ErrUnauthorized, "invalid bootstrap token")
 	if !ok || prefix != auth.BootstrapPrefix {
@@ -56,7 +65,7 @@ func (s *Server) registerAgent(c *call) (any, error) {
 	// unchanged since the token was checked, so a token works once: a
 	// racing registration is refused, reads the cluster again and finds
 	// the token gone.
-	err := update(c, nil, "cluster", name,
+	err = update(c, nil, "cluster", name,
 		func(r *state.ReadTxn) (*structs.Cluster, error) { return r.Cluster(name) },
 		func(cl *structs.Cluster, cas structs.CAS) (fsm.Command, error) {
 			switch {
@@ -64,7 +73,7 @@ func (s *Server) registerAgent(c *call) (any, error) {
 				return nil, invalidToken
 			case cl.AgentKey.ID == stored.ID:
 				return nil, nil // an attempt whose reply was lost registered
-			case cl.BootstrapToken.ID != id || !cl.BootstrapToken.Matches(req.Token):
+			case cl.BootstrapToken.ID != id || !cl.BootstrapToken.Matches(token):
 				return nil, invalidToken
 			}
 			cl.AgentKey, cl.BootstrapToken = stored, structs.APIKeyHash{}

@@ -10,13 +10,13 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 )
 
 // env is a one-replica hub with real HTTP.
 type env struct {
 	t     *testing.T
-	c     *hub.TestCluster
+	c     *hubtest.Cluster
 	url   string
 	admin *client.Client
 	keys  map[string]string // actor → API key
@@ -24,7 +24,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	c := hub.NewTestCluster(t, 1, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := c.WaitReady(ctx); err != nil {

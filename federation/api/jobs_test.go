@@ -10,7 +10,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -45,31 +45,32 @@ func TestJobWatchAndAgentFlow(t *testing.T) {
 		t.Fatal("watch did not return")
 	}
 
-	// Nothing is assigned to east yet; a blocking query times out empty.
-	a := value[*structs.AssignmentList](t)(agent.Assignments(ctx, "east", 0, 0))
-	if len(a.Jobs) != 0 {
-		t.Fatalf("assignments before placement = %+v", a.Jobs)
+	// Nothing is assigned to east yet.
+	a := value[*structs.AssignmentList](t)(agent.Assignments(ctx, "east", client.AssignmentQuery{}))
+	if len(a.Assignments) != 0 {
+		t.Fatalf("assignments before placement = %+v", a.Assignments)
 	}
 	// Placement is another engineer's; assign the job as it would.
 	if _, err := e.c.Hub(0).Write(ctx, &fsm.JobAssign{ID: j.ID, Cluster: "east", Time: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
-	a = value[*structs.AssignmentList](t)(agent.Assignments(ctx, "east", a.Index, 10*time.Second))
-	if len(a.Jobs) != 1 || a.Jobs[0].ID != j.ID || a.Jobs[0].State != structs.JobAssigned {
-		t.Fatalf("assignments = %+v", a.Jobs)
+	a = value[*structs.AssignmentList](t)(agent.Assignments(ctx, "east", client.AssignmentQuery{Index: a.Index, Wait: 10 * time.Second}))
+	if len(a.Assignments) != 1 || a.Assignments[0].Job.ID != j.ID || a.Assignments[0].Job.State != structs.JobAssigned {
+		t.Fatalf("assignments = %+v", a.Assignments)
 	}
 	rep := &structs.ClusterStatusReport{Status: structs.ClusterReady,
 		Capacity: map[string]structs.Capacity{"n1": {Free: 2, Total: 4}},
-		Jobs:     []structs.JobReport{{ID: j.ID, State: structs.JobRunning}}}
+		Jobs:     []structs.JobReport{{ID: j.ID, Number: j.Number, State: structs.JobRunning}}}
 	res := value[*structs.ClusterStatusResult](t)(agent.PushStatus(ctx, "east", rep))
-	if len(res.Jobs) != 1 || res.Jobs[0].Error != "" {
+	if len(res.Jobs) != 1 || res.Jobs[0].Outcome != structs.ReportApplied {
 		t.Fatalf("status result = %+v", res)
 	}
-	done := &structs.ClusterStatusReport{Jobs: []structs.JobReport{{ID: j.ID, State: structs.JobCompletedWithError, ExitCode: 3, LogTail: "boom"}}}
-	for range 2 { // a repeated final report is accepted
+	done := &structs.ClusterStatusReport{Jobs: []structs.JobReport{{ID: j.ID, Number: j.Number, State: structs.JobCompletedWithError,
+		ExitCode: 3, LogTail: "boom"}}}
+	for range 2 { // a repeated final report is applied again
 		res = value[*structs.ClusterStatusResult](t)(agent.PushStatus(ctx, "east", done))
-		if res.Jobs[0].Error != "" {
-			t.Fatalf("final report: %s", res.Jobs[0].Error)
+		if res.Jobs[0].Outcome != structs.ReportApplied {
+			t.Fatalf("final report: %+v", res.Jobs[0])
 		}
 	}
 	got := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, true))
@@ -80,12 +81,12 @@ func TestJobWatchAndAgentFlow(t *testing.T) {
 	if cl.Status != structs.ClusterReady || cl.Capacity["n1"].Total != 4 || cl.LastHeartbeat.IsZero() {
 		t.Errorf("cluster after heartbeat = %+v", cl)
 	}
-	// A report for a job of another cluster is refused, job by job.
+	// A report for a job of another cluster is stale, job by job.
 	other := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
 	res = value[*structs.ClusterStatusResult](t)(agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{
-		Jobs: []structs.JobReport{{ID: other.ID, State: structs.JobRunning}}}))
-	if res.Jobs[0].Error == "" {
-		t.Error("agent changed a job not assigned to its cluster")
+		Jobs: []structs.JobReport{{ID: other.ID, Number: other.Number, State: structs.JobRunning}}}))
+	if res.Jobs[0].Outcome != structs.ReportStale || res.Jobs[0].Error == "" {
+		t.Errorf("report about a job not assigned to the cluster: %+v, want stale", res.Jobs[0])
 	}
 }
 
@@ -180,7 +181,7 @@ func TestJarviceSurface(t *testing.T) {
 		t.Errorf("active jobs after terminate = %+v", jobs)
 	}
 	for name, tc := range map[string]struct{ user, key string }{
-		"wrong key": {"alice", key[:len(key)-1] + "0"}, "other user": {hub.TestAdmin, key}, "no key": {"alice", ""},
+		"wrong key": {"alice", key[:len(key)-1] + "0"}, "other user": {hubtest.Admin, key}, "no key": {"alice", ""},
 	} {
 		_, err := c.JarviceStatus(ctx, tc.user, tc.key, ref)
 		if !errors.Is(err, structs.ErrUnauthorized) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -30,10 +31,10 @@ func TestAgentRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := e.client(key.Key)
-	if _, err := agent.Assignments(ctx, "east", 0, 0); err != nil {
+	if _, err := agent.Assignments(ctx, "east", client.AssignmentQuery{}); err != nil {
 		t.Errorf("agent key from registration: %v", err)
 	}
-	if _, err := agent.Assignments(ctx, "west", 0, 0); err == nil {
+	if _, err := agent.Assignments(ctx, "west", client.AssignmentQuery{}); err == nil {
 		t.Error("agent key of east reads west's assignments")
 	}
 	if _, err := anon.Register(ctx, "east", tok.Key); !errors.Is(err, structs.ErrUnauthorized) {

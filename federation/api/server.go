@@ -15,6 +15,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Backend is the replicated hub behind the API. Errors are typed
@@ -74,29 +75,55 @@ type Config struct {
 	// InternalSecret authenticates other replicas on /internal/v1/...;
 	// empty disables those endpoints.
 	InternalSecret string
+	// PeerCertRequired makes the internal endpoints also require a client
+	// certificate that the TLS layer verified against the replicas' CA
+	// (mutual TLS between replicas); set whenever the API serves TLS.
+	PeerCertRequired bool
+	// CAPin is the pin of the CA that signed the API's certificate
+	// (hubtls.Pin); bootstrap tokens carry it so that a new agent can
+	// check the hub on first contact. Empty: tokens carry no pin.
+	CAPin string
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound request rates; nil means DefaultLimits, a zero Limits
+	// no limits.
+	Limits *Limits
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 }
 
 // Server is the API's http.Handler.
 type Server struct {
-	b       Backend
-	authn   *auth.Authenticator
-	secret  []byte
-	maxBody int64
-	log     *slog.Logger
-	mux     *http.ServeMux
+	b        Backend
+	authn    *auth.Authenticator
+	secret   []byte
+	peerCert bool
+	caPin    string
+	maxBody  int64
+	limits   *limiter
+	unknown  *unknownKeys
+	// wall is the real clock, for network deadlines: they must follow the
+	// kernel's time even when the hub's clock is a test's.
+	wall func() time.Time
+	log  *slog.Logger
+	mux  *http.ServeMux
 }
 
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{b: cfg.Backend, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
+		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
 		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
+	limits := DefaultLimits
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
+	s.limits = newLimiter(limits, cfg.Backend.Now)
+	s.wall = time.Now
+	s.unknown = newUnknownKeys(cfg.Backend.Now)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -139,6 +166,7 @@ func (s *Server) handle(pattern string, a access, h handler) {
 			}
 		}
 		c := &call{s: s, w: w, r: r}
+		c.writeWithin(replyTimeout)
 		v, err := s.admit(c, a)
 		if err == nil {
 			v, err = h(c)
@@ -155,7 +183,7 @@ func (s *Server) handle(pattern string, a access, h handler) {
 func (s *Server) admit(c *call, a access) (any, error) {
 	switch a {
 	case anyone, users:
-		id, err := s.authenticate(c.r.Context(), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
+		id, err := c.login(c.r.Header.Get("Authorization"), func() (*auth.Identity, error) { return s.authn.Request(c.r) })
 		if err != nil {
 			return nil, err
 		}
@@ -164,26 +192,62 @@ func (s *Server) admit(c *call, a access) (any, error) {
 		}
 		c.id = id
 	case internal:
+		if s.peerCert && !hubtls.IsPeer(c.r.TLS) {
+			return nil, structs.Errorf(structs.ErrUnauthorized, "internal endpoint: a replica certificate is required")
+		}
 		got := []byte(c.r.Header.Get(InternalSecretHeader))
 		if len(s.secret) == 0 || subtle.ConstantTimeCompare(got, s.secret) != 1 {
 			return nil, structs.Errorf(structs.ErrUnauthorized, "internal endpoint")
+		}
+	case public:
+		// Public endpoints that take credentials (JARVICE) log in through
+		// c.login; the rest are only rate limited per address.
+		if err := s.limits.beforeAuth(c.r); err != nil {
+			return nil, err
 		}
 	}
 	return nil, nil
 }
 
-// authenticate runs authn; when it names a key this replica does not know
-// yet (it may lag the leader), it makes the replica's view current and
-// tries once more.
-func (s *Server) authenticate(ctx context.Context, authn func() (*auth.Identity, error)) (*auth.Identity, error) {
-	id, err := authn()
-	if errors.Is(err, auth.ErrUnknownKey) {
-		if cerr := s.b.ConsistentRead(ctx); cerr != nil {
-			return nil, err
-		}
-		id, err = authn()
+// login authenticates the caller with authn, given the credential it
+// presents (cred, kept only as a hash): the address is rate limited
+// first, and refused while it has failed to authenticate too often; a key
+// this replica does not know makes its view current once (it may lag the
+// leader) and is then remembered as unknown for a short while, so that
+// repeated bad keys cost no linearizable read each; a failure counts
+// against the address, a success against the caller's rate.
+func (c *call) login(cred string, authn func() (*auth.Identity, error)) (*auth.Identity, error) {
+	s := c.s
+	if err := s.limits.beforeAuth(c.r); err != nil {
+		return nil, err
 	}
-	return id, err
+	id, err := authn()
+	if errors.Is(err, auth.ErrUnknownKey) && !s.unknown.has(cred) {
+		if cerr := s.b.ConsistentRead(c.r.Context()); cerr == nil {
+			if id, err = authn(); errors.Is(err, auth.ErrUnknownKey) {
+				s.unknown.add(cred)
+			}
+		}
+	}
+	if err != nil {
+		if errors.Is(err, structs.ErrUnauthorized) {
+			s.limits.failedAuth(c.r)
+		}
+		return nil, err
+	}
+	if err := s.limits.afterAuth(id.Subject()); err != nil {
+		return nil, err
+	}
+	return id, nil
+}
+
+// replyTimeout bounds writing a reply (watches add their wait to it).
+const replyTimeout = time.Minute
+
+// writeWithin sets the deadline for writing the reply to d from now. A
+// connection that does not support deadlines keeps the server's.
+func (c *call) writeWithin(d time.Duration) {
+	_ = http.NewResponseController(c.w).SetWriteDeadline(c.s.wall().Add(d))
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

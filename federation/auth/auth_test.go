@@ -212,3 +212,35 @@ func flipLast(key string) string {
 	}
 	return key[:len(key)-1] + "0"
 }
+
+// TestBootstrapKeyFollowsTheRecord: the configured bootstrap key is the
+// administrator's only until the record is stored; then disabling that
+// user revokes the key, as it revokes every key of theirs.
+func TestBootstrapKeyFollowsTheRecord(t *testing.T) {
+	a, _ := fixture(t)
+	const bootKey = "bootstrap-key-0123456789"
+	if id, err := a.Key(bootKey); err != nil || !id.IsGlobalAdmin() {
+		t.Fatalf("before the record is stored: %+v, %v", id, err)
+	}
+	store := a.store
+	w := store.Write(2)
+	if err := w.UpsertUser(&structs.User{Username: "boot", Tenant: "sys", Role: structs.RoleAdmin}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := a.Key(bootKey); err != nil || !id.IsGlobalAdmin() {
+		t.Fatalf("with the record stored: %+v, %v", id, err)
+	}
+	w = store.Write(3)
+	if err := w.UpsertUser(&structs.User{Username: "boot", Tenant: "sys", Role: structs.RoleAdmin, Disabled: true}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := a.Key(bootKey); !errors.Is(err, structs.ErrUnauthorized) {
+		t.Fatalf("bootstrap key of a disabled administrator: %+v, %v; want unauthorized", id, err)
+	}
+}

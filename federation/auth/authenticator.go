@@ -133,14 +133,20 @@ func (a *Authenticator) Request(r *http.Request) (*Identity, error) {
 
 // Key authenticates a user API key, an agent key or the bootstrap key.
 func (a *Authenticator) Key(key string) (*Identity, error) {
+	txn := a.store.Read()
 	if a.isBootKey(key) {
+		// Once the bootstrap administrator is stored, the record decides:
+		// disabling that user (or their tenant) revokes the configured key
+		// too, and a changed role applies to it.
+		if u, err := txn.User(a.bootUser); err == nil {
+			return identityOf(txn, u, a.system)
+		}
 		return a.bootIdentity(), nil
 	}
 	prefix, id, ok := ParseKey(key)
 	if !ok {
 		return nil, unauthorized("invalid api key")
 	}
-	txn := a.store.Read()
 	switch prefix {
 	case UserKeyPrefix:
 		u, err := txn.UserByAPIKeyID(id)

@@ -136,6 +136,24 @@ func runClustersRotateKey(ctx context.Context, s *session, path, args []string) 
 	return s.agentKey(ctx, c)
 }
 
+func runClustersToken(ctx context.Context, s *session, path, args []string) error {
+	name, err := s.nameArg(path, args, nil)
+	if err != nil {
+		return err
+	}
+	cl, err := s.client()
+	if err != nil {
+		return err
+	}
+	k, err := cl.CreateBootstrapToken(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.show(k, func() error {
+		return s.line("bootstrap token of cluster %s (works once; give it to the agent with -bootstrap-token-file):\n%s", name, k.Key)
+	})
+}
+
 // agentKey issues cluster c's agent key and prints it once.
 func (s *session) agentKey(ctx context.Context, c *structs.Cluster) error {
 	k, err := s.cl.CreateAgentKey(ctx, c.Name)

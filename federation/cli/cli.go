@@ -24,6 +24,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // Exit codes of Run.
@@ -39,6 +40,7 @@ const (
 const (
 	EnvHub    = "FLOTILLA_HUB"
 	EnvAPIKey = "FLOTILLA_API_KEY"
+	EnvCAFile = "FLOTILLA_CA_FILE"
 )
 
 // DefaultTimeout bounds one command's calls, retries included.
@@ -51,6 +53,7 @@ type session struct {
 
 	hub     string // --hub, comma-separated
 	apiKey  string
+	caFile  string
 	output  string
 	timeout time.Duration
 
@@ -87,13 +90,14 @@ func (s *session) flagSet(name string) *flag.FlagSet {
 	fs.SetOutput(io.Discard)
 	fs.StringVar(&s.hub, "hub", s.hub, "hub URL(s), comma-separated (default $"+EnvHub+")")
 	fs.StringVar(&s.apiKey, "api-key", s.apiKey, "API key (default $"+EnvAPIKey+")")
+	fs.StringVar(&s.caFile, "ca-file", s.caFile, "CA file the hub's certificate is checked against (default $"+EnvCAFile+", else the system's CAs)")
 	fs.StringVar(&s.output, "o", s.output, "output: table or json")
 	fs.DurationVar(&s.timeout, "timeout", s.timeout, "how long to keep trying the hub")
 	return fs
 }
 
 func (s *session) rootUsage(w io.Writer) {
-	fmt.Fprint(w, `usage: flotilla [--hub URL[,URL...]] [--api-key KEY] [-o table|json] COMMAND [ARGS]
+	fmt.Fprint(w, `usage: flotilla [--hub URL[,URL...]] [--api-key KEY] [--ca-file FILE] [-o table|json] COMMAND [ARGS]
 
 commands:
 `)
@@ -127,7 +131,19 @@ func (s *session) client() (*client.Client, error) {
 	if s.timeout <= 0 {
 		return nil, usagef("--timeout must be positive")
 	}
-	cl, err := client.New(urls, key, client.WithRetryTimeout(s.timeout))
+	opts := []client.Option{client.WithRetryTimeout(s.timeout)}
+	caFile := s.caFile
+	if caFile == "" {
+		caFile = s.getenv(EnvCAFile)
+	}
+	if caFile != "" {
+		tc, err := hubtls.ClientFromCAFile(caFile)
+		if err != nil {
+			return nil, usagef("--ca-file: %v", err)
+		}
+		opts = append(opts, client.WithTLS(tc))
+	}
+	cl, err := client.New(urls, key, opts...)
 	if err != nil {
 		return nil, usageErr(err)
 	}

@@ -65,6 +65,7 @@ func adminTree() []*cmd {
 			{name: "add", summary: "register a cluster; prints its agent key once", run: runClustersAdd},
 			{name: "list", summary: "list clusters", run: runClustersList},
 			{name: "rotate-key", summary: "issue a new agent key (the old one stops working)", run: runClustersRotateKey},
+			{name: "token", summary: "issue a one-time bootstrap token for the cluster's agent (it carries the hub CA's pin)", run: runClustersToken},
 			{name: "delete", summary: "delete a cluster", run: runClustersDelete},
 		}},
 		{name: "apps", summary: "app catalog", subs: []*cmd{

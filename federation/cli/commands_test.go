@@ -132,6 +132,8 @@ func TestCommands(t *testing.T) {
 				agentKey = added.AgentKey.Key
 			}},
 		{name: "list clusters", as: "admin", args: []string{"admin", "clusters", "list"}, want: []string{"east", "z1", "unknown"}},
+		{name: "bootstrap token", as: "admin", args: []string{"admin", "clusters", "token", "east"}, want: []string{"bootstrap token of cluster east", "flb_"}},
+		{name: "bootstrap token of an unknown cluster", as: "admin", args: []string{"admin", "clusters", "token", "nowhere"}, code: ExitNotFound},
 		{name: "apply machine types", as: "admin", args: []string{"admin", "machine-types", "apply", "-f", files["mt"]},
 			want: []string{"machine type n1 applied", "machine type n2 applied"}},
 		{name: "list machine types", as: "admin", args: []string{"admin", "machine-types", "list"}, want: []string{"n1", "n2", "1..8", "4 cores"}},

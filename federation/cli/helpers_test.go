@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 )
 
 // result is what one run of the CLI printed and returned.
@@ -33,9 +33,9 @@ func runCLI(t *testing.T, env map[string]string, args ...string) result {
 
 // testHub starts a one-replica hub on loopback and returns its URL and the
 // bootstrap administrator's key.
-func testHub(t *testing.T) (*hub.TestCluster, string) {
+func testHub(t *testing.T) (*hubtest.Cluster, string) {
 	t.Helper()
-	c := hub.NewTestCluster(t, 1, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if _, err := c.WaitLeader(ctx); err != nil {

@@ -10,19 +10,37 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// Assignments returns the jobs assigned to cluster that changed after
-// index, blocking up to wait for one to change (index 0 returns them all at
-// once). Pass the reply's Index next time. Agents call it with their agent
-// key.
-func (c *Client) Assignments(ctx context.Context, cluster string, index uint64, wait time.Duration) (*structs.AssignmentList, error) {
-	q := url.Values{"index": {strconv.FormatUint(index, 10)}}
-	if wait > 0 {
-		q.Set("wait", wait.String())
-	}
-	return call[structs.AssignmentList](ctx, c, http.MethodGet, "/v1/clusters/"+esc(cluster)+"/assignments", q, nil)
+// AssignmentQuery selects a page of a cluster's assignments. Zero fields
+// are not sent.
+type AssignmentQuery struct {
+	// Index 0 asks for the full listing of the jobs active on the cluster;
+	// a later index watches: the call blocks up to Wait until a job of the
+	// cluster or the catalog changes past Index.
+	Index uint64
+	Wait  time.Duration
+	// After and Limit page by job number (the hub's default limit is 1000).
+	After uint64
+	Limit int
 }
 
-// PushStatus reports a cluster's status, capacity and job progress.
+// Assignments returns a page of a cluster's self-contained assignments
+// (see structs.AssignmentList). Agents call it with their agent key.
+func (c *Client) Assignments(ctx context.Context, cluster string, q AssignmentQuery) (*structs.AssignmentList, error) {
+	v := url.Values{"index": {strconv.FormatUint(q.Index, 10)}}
+	if q.Wait > 0 {
+		v.Set("wait", q.Wait.String())
+	}
+	if q.After > 0 {
+		v.Set("after", strconv.FormatUint(q.After, 10))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return call[structs.AssignmentList](ctx, c, http.MethodGet, "/v1/clusters/"+esc(cluster)+"/assignments", v, nil)
+}
+
+// PushStatus reports a cluster's status, capacity and job progress; the
+// result has one outcome per job report, in order.
 func (c *Client) PushStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
 	return call[structs.ClusterStatusResult](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/status", nil, rep)
 }

@@ -18,6 +18,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,8 @@ type Client struct {
 	retryTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
-	spread       bool          // ignore leader hints
+	spread       bool // ignore leader hints
+	tls          *tls.Config
 	next         atomic.Uint32 // index of the URL to try first
 }
 
@@ -59,6 +61,11 @@ type Option func(*Client)
 
 // WithHTTPClient sets the HTTP client (transport, TLS, timeouts).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithTLS sets the TLS configuration of the default transport: the CAs it
+// trusts (e.g. hubtls.ClientFromCAFile for a hub with its own CA), a
+// client certificate. Ignored with WithHTTPClient.
+func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
 
 // WithRetryTimeout bounds how long one call keeps retrying other replicas;
 // the call's context may end it sooner.
@@ -108,6 +115,8 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 		c.hc = &http.Client{Transport: &http.Transport{
 			Proxy:               http.ProxyFromEnvironment,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:     c.tls,
+			ForceAttemptHTTP2:   true,
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     90 * time.Second,
@@ -187,7 +196,18 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		if errors.As(err, &ae) {
 			lastReply = err
 		}
-		if (attempt+1)%uint32(len(c.urls)) == 0 {
+		if wait := retryAfter(h, err); wait > 0 {
+			// Rate limited: wait as long as the replica asked, whichever
+			// replica comes next (each limits on its own, but the caller
+			// is asked to slow down).
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, giveUp(err)
+			case <-t.C:
+			}
+		} else if (attempt+1)%uint32(len(c.urls)) == 0 {
 			// Tried every replica once: back off before the next round.
 			t := time.NewTimer(backoff)
 			select {
@@ -226,6 +246,12 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		c.auth(req)
 	}
 	resp, err := c.hc.Do(req)
+	var badCert *tls.CertificateVerificationError
+	if errors.As(err, &badCert) {
+		// Another replica will not present a better certificate, nor will
+		// this one later: a wrong CA or name is a configuration error.
+		return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
+	}
 	if err != nil {
 		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: %w", r.method, base, err)
 	}
@@ -238,7 +264,7 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		apiErr := newAPIError(resp.StatusCode, data)
 		transient := resp.StatusCode == http.StatusMisdirectedRequest ||
 			resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusBadGateway ||
-			resp.StatusCode == http.StatusGatewayTimeout
+			resp.StatusCode == http.StatusGatewayTimeout || resp.StatusCode == http.StatusTooManyRequests
 		return resp.Header, transient, apiErr
 	}
 	if r.out != nil {
@@ -247,6 +273,19 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 	}
 	return resp.Header, false, nil
+}
+
+// retryAfter is how long a 429 reply asks the caller to wait (Retry-After
+// in seconds), 0 for other replies.
+func retryAfter(h http.Header, err error) time.Duration {
+	if StatusOf(err) != http.StatusTooManyRequests {
+		return 0
+	}
+	secs, perr := strconv.Atoi(h.Get("Retry-After"))
+	if perr != nil || secs < 1 {
+		secs = 1
+	}
+	return time.Duration(secs) * time.Second
 }
 
 // indexOf reads the X-Flotilla-Index header.

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -53,7 +53,7 @@ func (r *recorder) last() string {
 }
 
 func TestClientFailsOverAndFollowsLeader(t *testing.T) {
-	c := hub.NewTestCluster(t, 3, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 3, hubtest.Options{NoSync: true})
 	ctx := ctxFor(t, 60*time.Second)
 	leader, err := c.WaitLeader(ctx)
 	if err != nil {
@@ -126,7 +126,7 @@ func TestClientGivesUpWithTheHubsError(t *testing.T) {
 }
 
 func TestClientSubmitIsIdempotent(t *testing.T) {
-	c := hub.NewTestCluster(t, 1, hub.TestOptions{NoSync: true})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	ctx := ctxFor(t, 60*time.Second)
 	admin, _ := client.New(c.URLs(), c.AdminKey)
 	for _, step := range []func() error{

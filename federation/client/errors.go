@@ -50,6 +50,8 @@ func (e *APIError) Unwrap() error {
 		return ErrTooLarge
 	case http.StatusMisdirectedRequest:
 		return structs.ErrNotLeader
+	case http.StatusTooManyRequests:
+		return structs.ErrRateLimited
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return structs.ErrUnavailable
 	}

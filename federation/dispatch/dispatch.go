@@ -3,7 +3,11 @@
 // runs the pure placement (and limit release, and the requeue of
 // assignments no agent accepted in time), and commits the decisions through
 // raft. Every decision is recorded in the job (cluster, rule, substatus), so
-// "why" is answered from state; only the leader dispatches.
+// "why" is answered from state; only the leader dispatches. Every decision
+// carries the job's modify index as the pass read it (structs.CAS): a
+// decision computed on an older state — a deposed leader's pass forwarded
+// to the new leader, or a pass a cancel or an agent's report overtook —
+// is refused in Apply, and the newer state stands.
 package dispatch
 
 import (
@@ -124,15 +128,25 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 	var cmds []fsm.Command
 	var st Stats
 	st.Passes = 1
+	// Every decision carries the job's modify index as this pass read it:
+	// if the job changed since (a newer pass, a cancel, an agent's report),
+	// the state machine refuses the decision and the newer state stands.
+	read := func(id string) structs.CAS {
+		if j := byID[id]; j != nil {
+			return structs.CAS{ExpectModifyIndex: j.ModifyIndex}
+		}
+		return structs.CAS{ExpectAbsent: true} // unknown to this pass: refused
+	}
 	for _, a := range plan.Assignments {
-		cmds = append(cmds, fsm.JobAssign{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a), BurstRule: a.BurstRule, Reason: a.Reason})
+		cmds = append(cmds, &fsm.JobAssign{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a),
+			BurstRule: a.BurstRule, Reason: a.Reason, CAS: read(a.JobID)})
 		st.Assigned++
 	}
 	for _, h := range plan.Held {
 		j := byID[h.JobID]
 		why := heldReason(h.Limit, h.Reason)
 		if j != nil && (j.State != structs.JobHeld || j.Substatus != why) {
-			cmds = append(cmds, fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now})
+			cmds = append(cmds, &fsm.JobUpdateState{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now, CAS: read(h.JobID)})
 			st.Held++
 		}
 	}
@@ -149,19 +163,21 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		if j.Substatus == p.Reason || (written && d.cfg.ReasonEvery > 0 && now.Sub(last) < d.cfg.ReasonEvery) {
 			continue
 		}
-		cmds = append(cmds, fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now})
+		cmds = append(cmds, &fsm.JobUpdateState{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now, CAS: read(p.JobID)})
 		seen[p.JobID] = now
 		st.Reasons++
 	}
 	d.reasonAt = seen // forget jobs no longer waiting
 	rel := d.release(in)
 	for _, id := range rel.Released {
-		cmds = append(cmds, fsm.JobUpdateState{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again", Time: now})
+		cmds = append(cmds, &fsm.JobUpdateState{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
+			Time: now, CAS: read(id)})
 		st.Released++
 	}
 	if d.cfg.AcceptTimeout > 0 {
 		for _, r := range placement.ExpiredAssignments(in.Jobs, now, d.cfg.AcceptTimeout) {
-			cmds = append(cmds, fsm.JobUpdateState{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now})
+			cmds = append(cmds, &fsm.JobUpdateState{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now,
+				CAS: read(r.JobID)})
 			st.Requeued++
 		}
 	}
@@ -210,7 +226,8 @@ func (d *Dispatcher) release(in placement.Input) limits.Released {
 
 // commit writes the commands with bounded parallelism; the raft layer packs
 // concurrent writes into few log entries. A command refused by the FSM (the
-// job moved meanwhile) is skipped: the next pass sees the new state.
+// job changed since the pass read it) is skipped: the next pass sees the
+// new state.
 func (d *Dispatcher) commit(ctx context.Context, cmds []fsm.Command) error {
 	sem := make(chan struct{}, d.cfg.Parallel)
 	var wg sync.WaitGroup

@@ -57,7 +57,13 @@ func apply(w *state.WriteTxn, cmd Command) (any, error) {
 	case *JobCancel:
 		return w.CancelJob((*structs.JobCancel)(c))
 	case *JobPurge:
-		return w.PurgeJobs(c.IDs)
+		if c.EndedBefore.IsZero() {
+			return w.PurgeJobs(c.IDs)
+		}
+		if len(c.IDs) > 0 {
+			return nil, structs.Errorf(structs.ErrInvalid, "purge: IDs and a cutoff exclude each other")
+		}
+		return w.PurgeEnded(c.EndedBefore, c.Limit)
 	case *ClusterHeartbeat:
 		return nil, w.Heartbeat((*structs.ClusterHeartbeat)(c))
 	case *AccountingAppend:

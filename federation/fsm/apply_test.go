@@ -41,6 +41,9 @@ func withJob(n uint64, mut func(j *structs.Job)) *structs.Job {
 
 func kind(_ any, err error) any { return structs.KindOf(err) }
 
+// must returns a read's value, nil on error.
+func must[T any](v T, _ error) T { return v }
+
 func jobRead(id string) func(r *state.ReadTxn) any {
 	return func(r *state.ReadTxn) any { j, _ := r.Job(id); return j }
 }
@@ -48,6 +51,7 @@ func jobRead(id string) func(r *state.ReadTxn) any {
 var created = structs.RaftIndex{CreateIndex: 100, ModifyIndex: 100}
 
 type applyCase struct {
+	before  []Command // applied first, at index 99
 	cmd     Command
 	raw     []byte // encoded command, used instead of cmd when set
 	wantErr error
@@ -201,6 +205,40 @@ func applyCases() map[string]applyCase {
 			want: withJob(1, func(j *structs.Job) {
 				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
 			})},
+		"job update state wrong number": {cmd: &JobUpdateState{ID: "j-2", Number: 7, Cluster: "east", State: structs.JobCompleted,
+			Time: t0.Add(time.Hour)}, wantErr: structs.ErrNotFound, read: jobRead("j-2"), want: baseJob(2)},
+		"job update state wrong cluster": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "west", State: structs.JobCompleted,
+			Time: t0.Add(time.Hour)}, wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
+		"job update state guards held": {cmd: &JobUpdateState{ID: "j-2", Number: 2, Cluster: "east", State: structs.JobCompleted,
+			Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) { j.State, j.EndTime = structs.JobCompleted, t0.Add(time.Hour) })},
+		"job update state cas stale": {cmd: &JobUpdateState{ID: "j-2", State: structs.JobRunning, Substatus: "old pass",
+			Time: t0.Add(time.Hour), CAS: structs.CAS{ExpectModifyIndex: 3}},
+			wantErr: structs.ErrConflict, read: jobRead("j-2"), want: baseJob(2)},
+		"job requeue": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "not accepted", Time: t0.Add(time.Hour),
+				CAS: structs.CAS{ExpectModifyIndex: 99}},
+			read: jobRead("j-1"),
+			want: withJob(1, func(j *structs.Job) {
+				j.State, j.Substatus, j.PreviousCluster = structs.JobQueued, "not accepted", "east"
+				j.CreateIndex = 3
+			})},
+		"job requeue stale": {before: []Command{&JobAssign{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobUpdateState{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
+				CAS: structs.CAS{ExpectModifyIndex: 3}},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"),
+			want: func() *structs.Job {
+				j := baseJob(1)
+				j.State, j.Cluster, j.AssignTime, j.ModifyIndex = structs.JobAssigned, "east", t0.Add(time.Minute), 99
+				return j
+			}()},
+		"job assign cas held": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 3}},
+			read: jobRead("j-1"),
+			want: withJob(1, func(j *structs.Job) {
+				j.State, j.Cluster, j.AssignTime = structs.JobAssigned, "west", t0.Add(time.Minute)
+			})},
+		"job assign cas stale": {cmd: &JobAssign{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute), CAS: structs.CAS{ExpectModifyIndex: 2}},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
 		"job cancel": {cmd: &JobCancel{ID: "j-2", Reason: "walltime", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {
 				j.State, j.Substatus, j.EndTime = structs.JobTerminated, "walltime", t0.Add(time.Hour)
@@ -209,6 +247,21 @@ func applyCases() map[string]applyCase {
 			read: func(r *state.ReadTxn) any { return kind(r.Job("j-3")) }, want: structs.ErrNotFound},
 		"job purge active": {cmd: &JobPurge{IDs: []string{"j-3", "j-2"}}, wantErr: structs.ErrConflict,
 			read: jobRead("j-3"), want: baseJob(3)},
+		"job purge ended": {cmd: &JobPurge{EndedBefore: t0.Add(2 * time.Minute), Limit: 10},
+			read: func(r *state.ReadTxn) any {
+				_, err := r.Job("j-3")
+				rec, _ := r.Accounting("job-3")
+				return []any{structs.KindOf(err), rec, must(r.Job("j-2")).State}
+			},
+			want: []any{structs.ErrNotFound, &structs.AccountingRecord{RaftIndex: created, ID: "job-3", Seq: 1, JobID: "j-3",
+				JobNumber: 3, JobName: structs.JobName("alice", t0, 3), Tenant: "acme", Team: "cfd", User: "alice", App: "solver",
+				MachineType: "n3", Nodes: 2, Cores: 32, State: structs.JobCanceled, End: t0.Add(time.Minute)},
+				structs.JobRunning}},
+		"job purge ended none": {cmd: &JobPurge{EndedBefore: t0.Add(time.Minute), Limit: 10},
+			read: jobRead("j-3"), want: baseJob(3)},
+		"job purge ids and cutoff": {cmd: &JobPurge{IDs: []string{"j-3"}, EndedBefore: t0.Add(time.Hour), Limit: 1},
+			wantErr: structs.ErrInvalid},
+		"job purge no limit": {cmd: &JobPurge{EndedBefore: t0.Add(time.Hour)}, wantErr: structs.ErrInvalid},
 		"accounting append": {cmd: &AccountingAppend{Record: acct},
 			read: func(r *state.ReadTxn) any { v, _ := r.Accounting("acct-j-3"); return v },
 			want: func() *structs.AccountingRecord { a := acct; a.RaftIndex, a.Seq = created, 1; return &a }()},
@@ -250,6 +303,9 @@ func TestApplyRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f := newFSM(t)
 			applyAll(t, f, baseLog(t))
+			if tc.before != nil {
+				applyAll(t, f, []entry{{99, enc(t, tc.before...)}})
+			}
 			raw := tc.raw
 			if tc.cmd != nil {
 				raw = MustEncode(tc.cmd)

@@ -16,7 +16,10 @@ import (
 // reject it, so roll replicas forward before writers use it). The CAS
 // fields of upserts were added within version 1: a replica built before
 // them ignores them and would apply a refused write, so likewise upgrade
-// every replica before any replica serves the API that sets them.
+// every replica before any replica serves the API that sets them. The
+// same holds for the preconditions of JobAssign and JobUpdateState (the
+// dispatcher sets them) and for JobPurge's cutoff form (an older replica
+// reads it as a purge of nothing).
 const Version byte = 1
 
 // Encode returns the log entry bytes of cmd.

@@ -1,6 +1,8 @@
 package fsm
 
 import (
+	"time"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -242,18 +244,27 @@ type JobSubmit struct {
 }
 
 // JobUpdateState reports job progress. Result: *structs.Job, or a
-// *structs.TransitionError for an illegal transition.
+// *structs.TransitionError for an illegal transition. Its guards (Number,
+// Cluster, CAS) make a stale report or a stale dispatch decision fail
+// without changing anything.
 type JobUpdateState structs.JobStateUpdate
 
-// JobAssign places a job on a cluster. Result: *structs.Job.
+// JobAssign places a job on a cluster, if the job still meets its CAS.
+// Result: *structs.Job.
 type JobAssign structs.JobAssignment
 
 // JobCancel cancels or terminates a job. Result: *structs.Job.
 type JobCancel structs.JobCancel
 
-// JobPurge deletes terminal jobs. Result: the number deleted (int).
+// JobPurge deletes terminal jobs and keeps an accounting record of each
+// (see state.WriteTxn.PurgeEnded): those listed in IDs, or, with
+// EndedBefore set (the leader's retention, which stamps it from its
+// clock), the ones that ended before it, oldest first, at most Limit.
+// Result: the number deleted (int); fewer than Limit means none is left.
 type JobPurge struct {
-	IDs []string `json:"ids"`
+	IDs         []string  `json:"ids,omitempty"`
+	EndedBefore time.Time `json:"ended_before,omitzero"`
+	Limit       int       `json:"limit,omitempty"`
 }
 
 // ClusterHeartbeat records an agent's report.

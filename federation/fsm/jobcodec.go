@@ -22,6 +22,11 @@ import (
 // nanoseconds (read back in UTC), Identity as a presence byte then its
 // fields. TestJobCodecCoversEveryField fails when Job gains a field this
 // codec does not carry.
+//
+// Fields added after version 1 follow LogTail as optional trailing
+// fields, in the order added, each written only when it or a later one is
+// non-zero: a job without them encodes exactly as in version 1, and a
+// version 1 body decodes with them zero. They are: PreviousCluster.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -80,7 +85,11 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 	for _, t := range [...]time.Time{j.SubmitTime, j.AssignTime, j.StartTime, j.EndTime} {
 		b = appendTime(b, t)
 	}
-	return appendString(b, j.LogTail)
+	b = appendString(b, j.LogTail)
+	if j.PreviousCluster != "" {
+		b = appendString(b, j.PreviousCluster)
+	}
+	return b
 }
 
 func decodeJobSubmit(body []byte, c *JobSubmit) error {
@@ -141,6 +150,12 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	j.LogTail = r.string()
+	if r.err == nil && len(r.b) != 0 {
+		j.PreviousCluster = r.string()
+		if r.err == nil && j.PreviousCluster == "" {
+			return errJobBody // an empty trailing field is never written
+		}
+	}
 	if r.err == nil && len(r.b) != 0 {
 		return errJobBody // trailing bytes
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,4 +131,33 @@ func indexOf(b []byte, s string) int {
 		}
 	}
 	return -1
+}
+
+// TestJobCodecTrailingFields: a job without the fields added after
+// version 1 encodes exactly as version 1 did (it ends with LogTail); one
+// with them round-trips, and every truncation of it is refused.
+func TestJobCodecTrailingFields(t *testing.T) {
+	j := testJob("j")
+	j.LogTail = "tail"
+	v1 := MustEncode(&JobSubmit{Job: j})
+	if !strings.HasSuffix(string(v1), "\x04tail") {
+		t.Fatalf("a job without trailing fields does not end with LogTail: % x", v1)
+	}
+	j.PreviousCluster = "east"
+	b := MustEncode(&JobSubmit{Job: j})
+	if string(b) != string(v1)+"\x04east" {
+		t.Fatalf("PreviousCluster not appended after LogTail: % x", b)
+	}
+	got, err := Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&JobSubmit{Job: j}, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	for n := len(v1) + 1; n < len(b); n++ {
+		if _, err := Decode(b[:n]); !errors.Is(err, structs.ErrInvalid) {
+			t.Errorf("truncated trailing field (%d of %d bytes): %v", n, len(b), err)
+		}
+	}
 }

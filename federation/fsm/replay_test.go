@@ -74,6 +74,19 @@ func (g *logGen) cas(key string) structs.CAS {
 	return structs.CAS{}
 }
 
+// jobCAS returns the precondition of a dispatch decision about job id:
+// mostly none, else the index of the latest command that named the job
+// (which holds if that one applied and nothing changed the job since).
+func (g *logGen) jobCAS(id string) structs.CAS {
+	key := "job/" + id
+	last, seen := g.upserted[key]
+	g.upserted[key] = g.index
+	if seen && g.r.IntN(3) == 0 {
+		return structs.CAS{ExpectModifyIndex: last}
+	}
+	return structs.CAS{}
+}
+
 func (g *logGen) job() string {
 	if len(g.jobs) == 0 || g.r.IntN(20) == 0 {
 		return "no-such-job"
@@ -161,12 +174,25 @@ func (g *logGen) command() Command {
 		j.State = []structs.JobState{"", structs.JobHeld, structs.JobQueued}[g.r.IntN(3)]
 		return &JobSubmit{Job: j}
 	case 20:
-		return &JobUpdateState{ID: g.job(), State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now}
+		id := g.job()
+		u := &JobUpdateState{ID: id, State: g.state(), ExitCode: g.r.IntN(3), LogTail: g.id("log"), Time: now, CAS: g.jobCAS(id)}
+		switch g.r.IntN(4) { // an agent's guards, right or stale
+		case 0:
+			u.Cluster, u.Number = cluster, uint64(1+g.r.IntN(max(len(g.jobs), 1)))
+		case 1:
+			u.Cluster = cluster
+		}
+		return u
 	case 21:
-		return &JobAssign{ID: g.job(), Cluster: cluster, Time: now}
+		id := g.job()
+		return &JobAssign{ID: id, Cluster: cluster, Time: now, CAS: g.jobCAS(id)}
 	case 22:
+		g.jobCAS(g.job())
 		return &JobCancel{ID: g.job(), Reason: "user", Time: now}
 	case 23:
+		if g.r.IntN(2) == 0 {
+			return &JobPurge{EndedBefore: now.Add(-time.Duration(g.r.IntN(300)) * time.Second), Limit: 1 + g.r.IntN(3)}
+		}
 		return &JobPurge{IDs: []string{g.job(), g.job()}}
 	case 26:
 		name := "ar-" + g.pick("a", "b")
@@ -263,6 +289,7 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	var resA, resB []string
 	errCount, transitionErrs := 0, 0
 	casHeld, casRefused := 0, 0 // upserts with a precondition
+	retained := 0               // retention purges that deleted jobs
 	typesOK := map[CommandType]bool{}
 	for _, e := range log {
 		var ra []any
@@ -291,6 +318,9 @@ func TestFSMReplayDeterministic(t *testing.T) {
 				}
 			} else if c, err := Decode(e.cmds[i]); err == nil {
 				typesOK[c.CommandType()] = true
+				if p, ok := c.(*JobPurge); ok && !p.EndedBefore.IsZero() && r.(int) > 0 {
+					retained++
+				}
 			}
 		}
 	}
@@ -307,6 +337,9 @@ func TestFSMReplayDeterministic(t *testing.T) {
 	}
 	if casHeld < 5 || casRefused < 5 {
 		t.Errorf("log has %d upserts whose precondition held, %d refused; want more of each", casHeld, casRefused)
+	}
+	if retained == 0 {
+		t.Error("no retention purge (JobPurge with a cutoff) deleted a job")
 	}
 	t.Logf("%d entries, %d commands, %d errors (%d illegal transitions), %d preconditions held, %d refused, latest index %d",
 		len(log), len(resA), errCount, transitionErrs, casHeld, casRefused, a.Store().LatestIndex())

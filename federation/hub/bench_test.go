@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"fmt"
@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 )
 
 // BenchmarkSubmitHTTP3Replicas measures job submissions through the HTTP
@@ -33,7 +35,7 @@ func BenchmarkSubmitHTTP3Replicas(b *testing.B) {
 
 func benchSubmit(b *testing.B, opts ...client.Option) {
 	const workers = 64
-	c := NewTestCluster(b, 3, TestOptions{NoSync: os.Getenv("BENCH_NOSYNC") != "", Configure: benchKnobs})
+	c := hubtest.New(b, 3, hubtest.Options{NoSync: os.Getenv("BENCH_NOSYNC") != "", Configure: benchKnobs})
 	f := seed(b, c)
 	clients := make([]*client.Client, workers)
 	for w := range clients {
@@ -111,7 +113,7 @@ func cpuTime() time.Duration {
 }
 
 // benchKnobs applies the BENCH_* environment knobs to a replica's Config.
-func benchKnobs(_ int, cfg *Config) {
+func benchKnobs(_ int, cfg *hub.Config) {
 	if v, err := time.ParseDuration(os.Getenv("BENCH_LINGER")); err == nil {
 		cfg.Raft.BatchLinger = v
 	}

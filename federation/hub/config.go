@@ -2,13 +2,17 @@ package hub
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/state"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/hashicorp/go-hclog"
 )
 
@@ -39,6 +43,13 @@ type Config struct {
 	// Listener, if set, is the listener the API serves on.
 	Listener net.Listener
 
+	// TLS is the replica's TLS material: the API serves HTTPS (HTTP/2),
+	// raft runs mutual TLS, and replicas call each other's internal
+	// endpoints presenting their certificates. Nil serves plain HTTP and
+	// plain raft: loopback development and in-process tests only (the
+	// flotilla-hub command refuses it without -insecure-http).
+	TLS *hubtls.Replica
+
 	// InternalSecret authenticates replicas to each other on the internal
 	// endpoints (/internal/v1/...). Required with more than one replica;
 	// give every replica the same value.
@@ -65,6 +76,9 @@ type Config struct {
 	RetryBackoffMin, RetryBackoffMax time.Duration
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// Limits bound request rates per caller and address (see api.Limits);
+	// nil means api.DefaultLimits.
+	Limits *api.Limits
 
 	// ForwardTransport, if set, carries requests to other replicas
 	// (tests use it to cut links); nil means a pooled http.Transport.
@@ -78,6 +92,16 @@ type Config struct {
 	Dispatch *DispatchOptions
 	// Now is the clock that stamps times into the log; nil means time.Now.
 	Now func() time.Time
+
+	// JobRetention is how long a finished job stays in the hub's state
+	// after it ended; then the leader purges it through raft, keeping an
+	// accounting record of it. 0 keeps finished jobs forever.
+	JobRetention time.Duration
+	// PurgeInterval is how often the leader looks for expired jobs (0:
+	// DefaultPurgeInterval); PurgeBatch bounds the jobs one purge command
+	// deletes (0: DefaultPurgeBatch).
+	PurgeInterval time.Duration
+	PurgeBatch    int
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -110,6 +134,21 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TLS != nil && c.Raft.TLS == nil && c.Raft.StreamLayer == nil {
+		c.Raft.TLS = &raftnode.TLS{Server: c.TLS.RaftServer(), Client: c.TLS.RaftClient()}
+	}
+	if c.JobRetention < 0 {
+		return c, errors.New("hub: negative JobRetention")
+	}
+	if c.PurgeInterval <= 0 {
+		c.PurgeInterval = DefaultPurgeInterval
+	}
+	if c.PurgeBatch <= 0 {
+		c.PurgeBatch = DefaultPurgeBatch
+	}
+	if c.PurgeBatch > state.MaxPurgeBatch {
+		return c, fmt.Errorf("hub: PurgeBatch %d above %d", c.PurgeBatch, state.MaxPurgeBatch)
 	}
 	return c, nil
 }

@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -18,7 +19,7 @@ func ctxFor(t testing.TB, d time.Duration) context.Context {
 }
 
 // newClient returns a client of the given replicas (all when none given).
-func newClient(t testing.TB, c *TestCluster, key string, replicas ...int) *client.Client {
+func newClient(t testing.TB, c *hubtest.Cluster, key string, replicas ...int) *client.Client {
 	t.Helper()
 	urls := c.URLs()
 	if len(replicas) > 0 {
@@ -43,7 +44,7 @@ type fixture struct {
 
 // seed creates tenant acme, cluster east, machine type n1 (1..16 nodes),
 // public app solver and user alice with an API key.
-func seed(t testing.TB, c *TestCluster) fixture {
+func seed(t testing.TB, c *hubtest.Cluster) fixture {
 	t.Helper()
 	ctx := ctxFor(t, 60*time.Second)
 	if _, err := c.WaitReady(ctx); err != nil {
@@ -76,7 +77,7 @@ func (f fixture) job(id string) structs.JobSubmitRequest {
 
 // spreadClient returns a client that tries replica i%n first and stays
 // there (followers forward its writes), unless opts say otherwise.
-func spreadClient(t testing.TB, c *TestCluster, key string, i int, opts ...client.Option) *client.Client {
+func spreadClient(t testing.TB, c *hubtest.Cluster, key string, i int, opts ...client.Option) *client.Client {
 	t.Helper()
 	n := c.N()
 	urls := make([]string, n)
@@ -95,7 +96,7 @@ func spreadClient(t testing.TB, c *TestCluster, key string, i int, opts ...clien
 
 // syncLive waits for a leader and until every running replica has applied
 // everything the leader has committed, and returns the leader.
-func syncLive(t testing.TB, c *TestCluster) int {
+func syncLive(t testing.TB, c *hubtest.Cluster) int {
 	t.Helper()
 	ctx := ctxFor(t, 60*time.Second)
 	for {
@@ -116,7 +117,7 @@ func syncLive(t testing.TB, c *TestCluster) int {
 
 // jobsOf returns every job in replica i's store, by ID, failing the test on
 // duplicate numbers.
-func jobsOf(t testing.TB, c *TestCluster, i int) map[string]*structs.Job {
+func jobsOf(t testing.TB, c *hubtest.Cluster, i int) map[string]*structs.Job {
 	t.Helper()
 	jobs, _, err := c.Hub(i).Store().Read().ListJobs(state.JobFilter{})
 	if err != nil {

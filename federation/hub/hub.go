@@ -24,7 +24,15 @@
 // consults; the static peer map of the configuration is only the initial
 // fallback. A new replica joins a running cluster with JoinCluster, which
 // calls POST /internal/v1/join on any member: the leader lists it and adds
-// it as a voter. RemoveReplica takes one out again.
+// it as a non-voter; once it has caught up it asks again and is promoted
+// to voter. RemoveReplica takes one out again.
+//
+// While a replica leads it also runs the dispatcher (Config.Dispatch) and
+// the retention of finished jobs (Config.JobRetention): jobs that ended
+// longer ago are purged through raft in bounded batches, each leaving an
+// accounting record. Agents' status pushes (ReportClusterStatus) apply
+// each job report guarded by the job's cluster and number and answer it
+// with an outcome: applied, stale or retry.
 package hub
 
 import (
@@ -63,6 +71,7 @@ type Hub struct {
 	stopped  chan struct{} // closed by Shutdown or Close
 	bgDone   chan struct{} // closed when background work ends
 	dispDone chan struct{} // closed when the dispatcher ends
+	retDone  chan struct{} // closed when the retention loop ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -102,29 +111,48 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
-		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}),
+		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
 	if h.fwd.Transport == nil {
-		h.fwd.Transport = &http.Transport{
+		t := &http.Transport{
 			Proxy:               nil,
 			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns:        4 * defaultForwardIdlePerHost,
 			MaxIdleConnsPerHost: defaultForwardIdlePerHost,
 			IdleConnTimeout:     90 * time.Second,
 		}
+		if cfg.TLS != nil {
+			t.TLSClientConfig = cfg.TLS.PeerClient()
+			t.ForceAttemptHTTP2 = true
+		}
+		h.fwd.Transport = t
 	}
-	h.api = api.New(api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
-		MaxBodyBytes: cfg.MaxBodyBytes, Logger: cfg.Logger.With("component", "api")})
+	acfg := api.Config{Backend: h, Auth: authn, InternalSecret: cfg.InternalSecret,
+		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
+	if cfg.TLS != nil {
+		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
+	}
+	h.api = api.New(acfg)
 	h.srv = &http.Server{
-		Handler:           h.api,
+		Handler: h.api,
+		// Slow or stalled clients cannot hold connections: headers within
+		// 10 s, the whole request within a minute, and every reply is
+		// written within a deadline the API sets per request (longer for
+		// watches); at most 64 KiB of headers.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	if cfg.TLS != nil {
+		h.srv.TLSConfig = cfg.TLS.APIServer()
 	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
+	go h.runRetention()
 	go h.runReplicaDirectory()
 	return h, nil
 }
@@ -133,7 +161,13 @@ func New(cfg Config) (*Hub, error) {
 // replica is shut down.
 func (h *Hub) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
-	go func() { errc <- h.srv.Serve(h.ln) }()
+	go func() {
+		if h.srv.TLSConfig != nil {
+			errc <- h.srv.ServeTLS(h.ln, "", "") // certificates come from TLSConfig
+			return
+		}
+		errc <- h.srv.Serve(h.ln)
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), defaultShutdownGrace)
@@ -173,6 +207,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		raftErr := h.node.Shutdown()
 		<-h.bgDone
 		<-h.dispDone
+		<-h.retDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

@@ -1,15 +1,16 @@
-package hub
+package hub_test
 
 import (
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 func TestHubSubmitGetCancel(t *testing.T) {
-	c := NewTestCluster(t, 3, TestOptions{})
+	c := hubtest.New(t, 3, hubtest.Options{})
 	f := seed(t, c)
 	ctx := ctxFor(t, 60*time.Second)
 	for i := range c.N() {

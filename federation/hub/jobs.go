@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path"
-	"sync"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -138,38 +137,4 @@ func (h *Hub) CancelJob(ctx context.Context, id, reason string) (*structs.Job, e
 		return nil, err
 	}
 	return val.(*structs.Job), nil
-}
-
-// maxParallelReports bounds the job reports of one status push in flight
-// at once (they share raft entries).
-const maxParallelReports = 32
-
-// ReportClusterStatus records an agent's heartbeat (status, capacity) and
-// its job reports, each checked against the job's cluster so a stale agent
-// cannot change a job moved elsewhere. Job reports fail one by one; a
-// report repeating a final state already recorded succeeds.
-func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
-	now := h.now().UTC()
-	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now}
-	if _, err := h.Write(ctx, hb); err != nil {
-		return nil, err
-	}
-	res := &structs.ClusterStatusResult{Jobs: make([]structs.JobReportResult, len(rep.Jobs))}
-	sem := make(chan struct{}, maxParallelReports)
-	var wg sync.WaitGroup
-	for i, jr := range rep.Jobs {
-		res.Jobs[i].ID = jr.ID
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			_, err := h.Write(ctx, &fsm.JobUpdateState{ID: jr.ID, Cluster: cluster, State: jr.State,
-				Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Time: now})
-			if err != nil {
-				res.Jobs[i].Error = err.Error()
-			}
-		}()
-	}
-	wg.Wait()
-	return res, nil
 }

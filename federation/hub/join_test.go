@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/google/go-cmp/cmp"
@@ -40,7 +42,7 @@ func waitFor(t testing.TB, ctx context.Context, what string, cond func() error) 
 }
 
 // voters returns the voter ids of replica i's raft configuration, sorted.
-func voters(t testing.TB, c *TestCluster, i int) []string {
+func voters(t testing.TB, c *hubtest.Cluster, i int) []string {
 	t.Helper()
 	servers, err := c.Hub(i).Node().Servers()
 	if err != nil {
@@ -57,7 +59,7 @@ func voters(t testing.TB, c *TestCluster, i int) []string {
 }
 
 // directoryOf returns replica i's replica directory as id → API address.
-func directoryOf(t testing.TB, c *TestCluster, i int) map[string]string {
+func directoryOf(t testing.TB, c *hubtest.Cluster, i int) map[string]string {
 	t.Helper()
 	reps, err := c.Hub(i).Store().Read().Replicas()
 	if err != nil {
@@ -78,7 +80,7 @@ func directoryOf(t testing.TB, c *TestCluster, i int) map[string]string {
 // leader and keep taking writes; removing the dead replica through
 // DELETE /v1/replicas/{id} leaves a two-voter configuration.
 func TestHubJoin(t *testing.T) {
-	c := NewTestCluster(t, 1, TestOptions{})
+	c := hubtest.New(t, 1, hubtest.Options{})
 	f := seed(t, c)
 	ctx := ctxFor(t, 180*time.Second)
 	acked := map[string]uint64{}
@@ -231,7 +233,7 @@ func jsonText(v any) string { return fmt.Sprintf("%+v", v) }
 // API: it leaves the directory and the configuration, and the other two
 // go on.
 func TestHubRemoveLeader(t *testing.T) {
-	c := NewTestCluster(t, 3, TestOptions{})
+	c := hubtest.New(t, 3, hubtest.Options{})
 	f := seed(t, c)
 	ctx := ctxFor(t, 120*time.Second)
 	l, err := c.WaitLeader(ctx)
@@ -284,7 +286,7 @@ func TestHubRemoveLeader(t *testing.T) {
 
 // post sends body to an internal endpoint of replica i with the given
 // secret and returns the status and reply.
-func post(t testing.TB, c *TestCluster, i int, path, secret, body string) (int, string) {
+func post(t testing.TB, c *hubtest.Cluster, i int, path, secret, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.URL(i)+path, strings.NewReader(body))
 	if err != nil {
@@ -309,7 +311,7 @@ func post(t testing.TB, c *TestCluster, i int, path, secret, body string) (int, 
 // unknown ids cannot be removed.
 func TestHubJoinEndpoint(t *testing.T) {
 	const wrongSecret = "not-the-cluster-secret"
-	c := NewTestCluster(t, 1, TestOptions{NoSync: true, Configure: func(i int, cfg *Config) {
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(i int, cfg *hub.Config) {
 		if i == 2 {
 			cfg.InternalSecret = wrongSecret
 		}
@@ -338,26 +340,26 @@ func TestHubJoinEndpoint(t *testing.T) {
 	}{
 		"no secret":     {secret: "", body: again, want: http.StatusUnauthorized},
 		"wrong secret":  {secret: wrongSecret, body: again, want: http.StatusUnauthorized},
-		"empty body":    {secret: c.secret, body: "", want: http.StatusBadRequest},
-		"not json":      {secret: c.secret, body: "{", want: http.StatusBadRequest},
-		"unknown field": {secret: c.secret, body: `{"id":"x","raft_address":"h:1","api_address":"http://h:2","voter":true}`, want: http.StatusBadRequest},
-		"two values":    {secret: c.secret, body: again + again, want: http.StatusBadRequest},
-		"no id":         {secret: c.secret, body: joinBody("", "10.9.9.9:7000", "http://10.9.9.9:8080"), want: http.StatusBadRequest},
-		"bad raft address": {secret: c.secret, body: joinBody("hub9", "0.0.0.0:7000", "http://10.9.9.9:8080"),
+		"empty body":    {secret: c.InternalSecret(), body: "", want: http.StatusBadRequest},
+		"not json":      {secret: c.InternalSecret(), body: "{", want: http.StatusBadRequest},
+		"unknown field": {secret: c.InternalSecret(), body: `{"id":"x","raft_address":"h:1","api_address":"http://h:2","voter":true}`, want: http.StatusBadRequest},
+		"two values":    {secret: c.InternalSecret(), body: again + again, want: http.StatusBadRequest},
+		"no id":         {secret: c.InternalSecret(), body: joinBody("", "10.9.9.9:7000", "http://10.9.9.9:8080"), want: http.StatusBadRequest},
+		"bad raft address": {secret: c.InternalSecret(), body: joinBody("hub9", "0.0.0.0:7000", "http://10.9.9.9:8080"),
 			want: http.StatusBadRequest, wantMsg: "raft address"},
-		"bad api address": {secret: c.secret, body: joinBody("hub9", "10.9.9.9:7000", "10.9.9.9:8080"),
+		"bad api address": {secret: c.InternalSecret(), body: joinBody("hub9", "10.9.9.9:7000", "10.9.9.9:8080"),
 			want: http.StatusBadRequest, wantMsg: "api address"},
-		"member at another address": {secret: c.secret, body: joinBody(string(c.ID(a)), "10.9.9.9:7000", c.URL(a)),
+		"member at another address": {secret: c.InternalSecret(), body: joinBody(string(c.ID(a)), "10.9.9.9:7000", c.URL(a)),
 			want: http.StatusConflict, wantMsg: "remove it first"},
-		"address of another member": {secret: c.secret, body: joinBody("hub9", c.RaftAddr(a), "http://10.9.9.9:8080"),
+		"address of another member": {secret: c.InternalSecret(), body: joinBody("hub9", c.RaftAddr(a), "http://10.9.9.9:8080"),
 			want: http.StatusConflict, wantMsg: "is member"},
-		"api address of another": {secret: c.secret, body: joinBody("hub9", "10.9.9.9:7000", c.URL(a)),
+		"api address of another": {secret: c.InternalSecret(), body: joinBody("hub9", "10.9.9.9:7000", c.URL(a)),
 			want: http.StatusConflict, wantMsg: "api_address"},
-		"conflict via a follower": {replica: a, secret: c.secret, body: joinBody("hub0", "10.9.9.9:7000", c.URL(0)),
+		"conflict via a follower": {replica: a, secret: c.InternalSecret(), body: joinBody("hub0", "10.9.9.9:7000", c.URL(0)),
 			want: http.StatusConflict, wantMsg: "remove it first"},
-		"join again":              {secret: c.secret, body: again, want: http.StatusOK},
-		"join again as a learner": {secret: c.secret, body: strings.TrimSuffix(again, "}") + `,"learner":true}`, want: http.StatusOK},
-		"join again via follower": {replica: a, secret: c.secret, body: again, want: http.StatusOK},
+		"join again":              {secret: c.InternalSecret(), body: again, want: http.StatusOK},
+		"join again as a learner": {secret: c.InternalSecret(), body: strings.TrimSuffix(again, "}") + `,"learner":true}`, want: http.StatusOK},
+		"join again via follower": {replica: a, secret: c.InternalSecret(), body: again, want: http.StatusOK},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -405,12 +407,12 @@ func TestHubJoinEndpoint(t *testing.T) {
 // does not count for the quorum, so the cluster keeps writing when it is
 // down; joining again without "learner" promotes it to voter.
 func TestHubJoinAsLearner(t *testing.T) {
-	c := NewTestCluster(t, 1, TestOptions{NoSync: true})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	f := seed(t, c)
 	ctx := ctxFor(t, 90*time.Second)
 	a := c.AddReplica()
 	body := fmt.Sprintf(`{"id":%q,"raft_address":%q,"api_address":%q`, c.ID(a), c.RaftAddr(a), c.URL(a))
-	if code, reply := post(t, c, 0, api.InternalJoinPath, c.secret, body+`,"learner":true}`); code != http.StatusOK {
+	if code, reply := post(t, c, 0, api.InternalJoinPath, c.InternalSecret(), body+`,"learner":true}`); code != http.StatusOK {
 		t.Fatalf("join as a learner: %d %s", code, reply)
 	}
 	if got := voters(t, c, 0); !slices.Equal(got, []string{"hub0"}) {
@@ -445,7 +447,7 @@ func TestHubJoinAsLearner(t *testing.T) {
 		t.Fatalf("write with the learner down: %v", err)
 	}
 	c.Restart(a)
-	if code, reply := post(t, c, 0, api.InternalJoinPath, c.secret, body+`}`); code != http.StatusOK {
+	if code, reply := post(t, c, 0, api.InternalJoinPath, c.InternalSecret(), body+`}`); code != http.StatusOK {
 		t.Fatalf("promotion: %d %s", code, reply)
 	}
 	if got, want := voters(t, c, 0), []string{"hub0", string(c.ID(a))}; !slices.Equal(got, want) {
@@ -457,7 +459,7 @@ func TestHubJoinAsLearner(t *testing.T) {
 // apply endpoint still lets only commands this replica can decode into the
 // log; anything else is a 400 and writes nothing.
 func TestInternalApplyRefusesUndecodable(t *testing.T) {
-	c := NewTestCluster(t, 1, TestOptions{NoSync: true})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	ctx := ctxFor(t, 60*time.Second)
 	if _, err := c.WaitReady(ctx); err != nil {
 		t.Fatal(err)
@@ -471,7 +473,7 @@ func TestInternalApplyRefusesUndecodable(t *testing.T) {
 		"only a header": {fsm.Version},
 	} {
 		before := c.Hub(0).Store().LatestIndex()
-		code, reply := post(t, c, 0, api.InternalApplyPath, c.secret, string(body))
+		code, reply := post(t, c, 0, api.InternalApplyPath, c.InternalSecret(), string(body))
 		if code != http.StatusBadRequest {
 			t.Errorf("%s: %d %s, want 400", name, code, reply)
 		}
@@ -479,7 +481,7 @@ func TestInternalApplyRefusesUndecodable(t *testing.T) {
 			t.Errorf("%s: index %d -> %d", name, before, after)
 		}
 	}
-	if code, reply := post(t, c, 0, api.InternalApplyPath, c.secret, string(good)); code != http.StatusOK {
+	if code, reply := post(t, c, 0, api.InternalApplyPath, c.InternalSecret(), string(good)); code != http.StatusOK {
 		t.Errorf("a good command: %d %s", code, reply)
 	}
 }

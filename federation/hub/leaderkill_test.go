@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 )
 
 // TestHubLeaderKillNoLoss submits 2,000 jobs concurrently through the HTTP
@@ -17,7 +18,7 @@ import (
 // was acknowledged with.
 func TestHubLeaderKillNoLoss(t *testing.T) {
 	const total, workers, killAfter = 2000, 64, 400
-	c := NewTestCluster(t, 3, TestOptions{})
+	c := hubtest.New(t, 3, hubtest.Options{})
 	f := seed(t, c)
 	leader, err := c.WaitLeader(ctxFor(t, 30*time.Second))
 	if err != nil {

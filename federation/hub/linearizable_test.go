@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -131,7 +133,7 @@ var jobMapModel = porcupine.Model{
 // and cut off by a partition, and checks the history with porcupine.
 func TestHubLinearizable(t *testing.T) {
 	const clients, keys = 8, 24
-	c := NewTestCluster(t, 3, TestOptions{Configure: func(_ int, cfg *Config) {
+	c := hubtest.New(t, 3, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
 		cfg.WriteTimeout = 3 * time.Second
 	}})
 	f := seed(t, c)

@@ -1,4 +1,4 @@
-package hub
+package hub_test
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -15,7 +17,7 @@ import (
 // timeout and never appear, while the majority keeps accepting writes;
 // after healing, the cut-off replica catches up.
 func TestHubPartitionedMinorityRefusesWrites(t *testing.T) {
-	c := NewTestCluster(t, 3, TestOptions{Configure: func(_ int, cfg *Config) {
+	c := hubtest.New(t, 3, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
 		cfg.WriteTimeout = 1500 * time.Millisecond
 	}})
 	f := seed(t, c)
@@ -70,7 +72,7 @@ func TestHubPartitionedMinorityRefusesWrites(t *testing.T) {
 // TestHubRestartFromDisk stops all three replicas and starts them again:
 // the state (from snapshot and log) is intact and numbering continues.
 func TestHubRestartFromDisk(t *testing.T) {
-	c := NewTestCluster(t, 3, TestOptions{})
+	c := hubtest.New(t, 3, hubtest.Options{})
 	f := seed(t, c)
 	ctx := ctxFor(t, 90*time.Second)
 	cl := newClient(t, c, f.Key)

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
@@ -31,14 +32,8 @@ func (s *Settings) Check() error {
 	if s.HTTPAddr == "" {
 		s.HTTPAddr = DefaultHTTPAddr
 	}
-	if s.RaftBind == "" {
-		s.RaftBind = DefaultRaftBind
-	}
 	if err := checkHostPort(s.HTTPAddr, false); err != nil {
 		return fmt.Errorf("http addr: %w", err)
-	}
-	if err := checkHostPort(s.RaftBind, false); err != nil {
-		return fmt.Errorf("raft bind: %w", err)
 	}
 	switch {
 	case s.Bootstrap.IsZero() && s.Join == "":
@@ -68,10 +63,17 @@ func (s *Settings) Check() error {
 	if s.LogFormat != "" && s.LogFormat != "text" && s.LogFormat != "json" {
 		return fmt.Errorf("log format %q: want text or json", s.LogFormat)
 	}
+	if s.JobRetention == nil {
+		d := Duration(DefaultJobRetention)
+		s.JobRetention = &d
+	}
 	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
 		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
 	}
-	return s.checkRaftTuning()
+	if err := s.checkRaftTuning(); err != nil {
+		return err
+	}
+	return s.checkTLS()
 }
 
 // checkRaftTuning applies raft's own rules to the timing settings, with
@@ -89,6 +91,8 @@ func (s *Settings) checkRaftTuning() error {
 	lease := or(s.RaftLeaderLeaseTimeout, 500*time.Millisecond)
 	const floor = 5 * time.Millisecond
 	switch {
+	case s.RateLimit < 0 || s.RateBurst < 0 || s.AddressRateLimit < 0 || s.AddressRateBurst < 0 || s.LoginFailuresPerMinute < 0:
+		return errors.New("rate limits must not be negative (0 keeps the default)")
 	case s.WALSegmentSize < 0 || (s.WALSegmentSize > 0 && s.WALSegmentSize < 16<<10):
 		return fmt.Errorf("wal segment size %d: want at least 16384 bytes", s.WALSegmentSize)
 	case hb < floor || el < floor || lease < floor:
@@ -126,14 +130,23 @@ func (s *Settings) resolveSelf() error {
 		switch {
 		case self != nil:
 			s.RaftAdvertise = self.RaftAddr
-		case s.Bootstrap.Self:
+		case s.Bootstrap.Self && s.RaftBind != "":
 			s.RaftAdvertise = loopbackIfUnspecified(s.RaftBind)
-		default:
+		case s.Bootstrap.Self:
+			s.RaftAdvertise = DefaultRaftBind
+		default: // joining: peers must be told where to dial
 			s.RaftAdvertise = s.RaftBind
 		}
 	}
 	if err := checkHostPort(s.RaftAdvertise, true); err != nil {
 		return fmt.Errorf("raft advertise address (set -raft-advertise): %w", err)
+	}
+	if s.RaftBind == "" {
+		// Listen where peers dial, not on every interface.
+		s.RaftBind = s.RaftAdvertise
+	}
+	if err := checkHostPort(s.RaftBind, false); err != nil {
+		return fmt.Errorf("raft bind: %w", err)
 	}
 	if s.APIAdvertise == "" {
 		switch {
@@ -236,14 +249,39 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 			ID: raftnode.ServerID(p.ID), Address: raftnode.ServerAddress(p.RaftAddr)})
 		rc.PeerAPI[raftnode.ServerID(p.ID)] = p.API
 	}
+	tlsMaterial, err := s.loadTLS()
+	if err != nil {
+		return hub.Config{}, err
+	}
+	limits := api.DefaultLimits
+	for _, o := range []struct {
+		set  float64
+		into *float64
+	}{{s.RateLimit, &limits.PerIdentity}, {s.AddressRateLimit, &limits.PerAddress}} {
+		if o.set > 0 {
+			*o.into = o.set
+		}
+	}
+	for _, o := range []struct {
+		set  int
+		into *int
+	}{{s.RateBurst, &limits.PerIdentityBurst}, {s.AddressRateBurst, &limits.PerAddressBurst},
+		{s.LoginFailuresPerMinute, &limits.FailedLoginsPerMinute}} {
+		if o.set > 0 {
+			*o.into = o.set
+		}
+	}
 	cfg := hub.Config{
-		Raft: rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
+		Limits: &limits,
+		TLS:    tlsMaterial,
+		Raft:   rc, RaftLogger: raftLogger, HTTPAddr: s.HTTPAddr,
 		InternalSecret: s.InternalSecret.Reveal(),
 		Auth:           auth.Config{SystemTenant: s.SystemTenant},
 		WriteTimeout:   time.Duration(s.WriteTimeout),
 		Logger:         logger,
 		Dispatch: &hub.DispatchOptions{AcceptTimeout: time.Duration(s.AcceptTimeout),
 			Interval: time.Duration(s.DispatchInterval)},
+		JobRetention: time.Duration(*s.JobRetention),
 	}
 	if s.AdminUser != "" {
 		cfg.Auth.Bootstrap = &auth.BootstrapAdmin{Username: s.AdminUser,

@@ -33,9 +33,15 @@ const (
 
 // Defaults of Settings.
 const (
-	DefaultHTTPAddr  = ":8080"
-	DefaultRaftBind  = ":7000"
+	DefaultHTTPAddr = ":8080"
+	// DefaultRaftBind is where raft listens when neither -raft-bind nor an
+	// advertised raft address says otherwise: raft binds to the address it
+	// advertises, never to every interface by default.
+	DefaultRaftBind  = "127.0.0.1:7000"
 	DefaultAdminUser = "admin"
+	// DefaultJobRetention is how long finished jobs stay in the hub's
+	// state when the settings name no retention.
+	DefaultJobRetention = 7 * 24 * time.Hour
 	// MinSecretLen is the shortest internal secret or admin API key accepted.
 	MinSecretLen = 16
 )
@@ -87,7 +93,8 @@ type Settings struct {
 	// Join is the API URL of a running member to join through: the replica
 	// starts raft without a bootstrap configuration, serves its API and asks
 	// the cluster (POST /internal/v1/join, with the internal secret) to add
-	// it as a voter. A replica that is already a member does not ask again.
+	// it, first as a non-voter and, once it has caught up, as a voter. A
+	// replica that is already a voter does not ask again.
 	Join string `json:"join,omitempty"`
 
 	// InternalSecretFile names a file holding the replicas' shared secret
@@ -118,6 +125,11 @@ type Settings struct {
 	// AcceptTimeout returns an assignment no agent accepted in time to the
 	// queue; 0 never does.
 	AcceptTimeout Duration `json:"accept_timeout,omitempty"`
+	// JobRetention is how long a finished job stays in the hub's state
+	// after it ended; then the leader purges it, keeping its accounting
+	// record. Unset means DefaultJobRetention (7 days); 0 keeps finished
+	// jobs forever.
+	JobRetention *Duration `json:"job_retention,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
@@ -135,6 +147,30 @@ type Settings struct {
 	// WALSegmentSize is the size in bytes at which the WAL log store
 	// starts a new segment file; 0 takes the default (64 MiB).
 	WALSegmentSize int `json:"wal_segment_size,omitempty"`
+
+	// TLSCert and TLSKey are the API's certificate (chain) and key, also
+	// the replica's identity towards its peers unless PeerCert is set;
+	// ClientCA is the CA whose certificates identify replicas (raft and
+	// the internal endpoints run mutual TLS with them). PeerCert and
+	// PeerKey, optional, are a separate replica identity for installs
+	// whose API certificate comes from another CA. InsecureHTTP serves
+	// plain HTTP and plain raft instead, on loopback addresses only.
+	TLSCert      string `json:"tls_cert,omitempty"`
+	TLSKey       string `json:"tls_key,omitempty"`
+	ClientCA     string `json:"client_ca,omitempty"`
+	PeerCert     string `json:"peer_cert,omitempty"`
+	PeerKey      string `json:"peer_key,omitempty"`
+	InsecureHTTP bool   `json:"insecure_http,omitempty"`
+
+	// Rate limits of the API (see api.Limits); 0 keeps the default of
+	// each: 200 requests/s per caller (burst 400), 400/s per address
+	// before authentication (burst 800), 30 failed logins a minute per
+	// address.
+	RateLimit              float64 `json:"rate_limit,omitempty"`
+	RateBurst              int     `json:"rate_burst,omitempty"`
+	AddressRateLimit       float64 `json:"address_rate_limit,omitempty"`
+	AddressRateBurst       int     `json:"address_rate_burst,omitempty"`
+	LoginFailuresPerMinute int     `json:"login_failures_per_minute,omitempty"`
 
 	// Secrets, read from files or the environment.
 	InternalSecret Secret `json:"-"`
@@ -174,6 +210,26 @@ func (d *Duration) Set(s string) error {
 	return nil
 }
 
+// optionalDuration is the flag of a *Duration setting: unset stays nil.
+type optionalDuration struct{ d **Duration }
+
+func (o optionalDuration) String() string {
+	if o.d == nil || *o.d == nil {
+		return ""
+	}
+	return (*o.d).String()
+}
+
+// Set implements flag.Value.
+func (o optionalDuration) Set(s string) error {
+	var d Duration
+	if err := d.Set(s); err != nil {
+		return err
+	}
+	*o.d = &d
+	return nil
+}
+
 // LogValue lists the settings for a startup log line, secrets redacted.
 func (s *Settings) LogValue() slog.Value {
 	return slog.GroupValue(
@@ -182,7 +238,8 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("api_advertise", s.APIAdvertise), slog.String("data_dir", s.DataDir), slog.String("log_store", s.LogStore),
 		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
 		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
-		slog.Bool("internal_secret_set", s.InternalSecret != ""),
+		slog.String("job_retention", s.JobRetention.String()),
+		slog.Bool("internal_secret_set", s.InternalSecret != ""), slog.Bool("tls", s.tlsOn()),
 	)
 }
 
@@ -215,12 +272,24 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.WriteTimeout, "write-timeout", "bound of a write while no leader is reachable")
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
+	fs.Var(optionalDuration{&flagged.JobRetention}, "job-retention", "purge finished jobs this long after they ended, keeping their accounting (0: never; default 168h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
 	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default 500ms)")
 	fs.Var(&flagged.SnapshotInterval, "snapshot-interval", "how often raft considers a snapshot (default 2m)")
 	fs.Uint64Var(&flagged.SnapshotThreshold, "snapshot-threshold", 0, "new log entries that make raft snapshot (default 8192)")
 	fs.Uint64Var(&flagged.TrailingLogs, "trailing-logs", 0, "log entries a snapshot leaves behind (default 10240)")
+	fs.StringVar(&flagged.TLSCert, "tls-cert", "", "the API's certificate file (PEM chain); also the replica's identity to peers")
+	fs.StringVar(&flagged.TLSKey, "tls-key", "", "the key of -tls-cert")
+	fs.StringVar(&flagged.ClientCA, "client-ca", "", "CA file whose certificates identify replicas (raft and internal calls use mutual TLS)")
+	fs.StringVar(&flagged.PeerCert, "peer-cert", "", "a separate replica identity for raft and internal calls (default -tls-cert)")
+	fs.StringVar(&flagged.PeerKey, "peer-key", "", "the key of -peer-cert")
+	fs.BoolVar(&flagged.InsecureHTTP, "insecure-http", false, "serve plain HTTP and plain raft, on loopback addresses only (development)")
+	fs.Float64Var(&flagged.RateLimit, "rate-limit", 0, "requests a second one caller may make (default 200)")
+	fs.IntVar(&flagged.RateBurst, "rate-burst", 0, "burst of -rate-limit (default 400)")
+	fs.Float64Var(&flagged.AddressRateLimit, "address-rate-limit", 0, "requests a second from one address before authentication (default 400)")
+	fs.IntVar(&flagged.AddressRateBurst, "address-rate-burst", 0, "burst of -address-rate-limit (default 800)")
+	fs.IntVar(&flagged.LoginFailuresPerMinute, "login-failures-per-minute", 0, "failed logins one address may make a minute (default 30)")
 	fs.IntVar(&flagged.WALSegmentSize, "wal-segment-size", 0, "bytes at which the WAL log store starts a new segment file (default 64 MiB)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
@@ -299,6 +368,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.DispatchInterval = src.DispatchInterval
 	case "accept-timeout":
 		dst.AcceptTimeout = src.AcceptTimeout
+	case "job-retention":
+		dst.JobRetention = src.JobRetention
 	case "raft-heartbeat-timeout":
 		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
 	case "raft-election-timeout":
@@ -311,6 +382,28 @@ func overlay(dst, src *Settings, name string) error {
 		dst.SnapshotThreshold = src.SnapshotThreshold
 	case "trailing-logs":
 		dst.TrailingLogs = src.TrailingLogs
+	case "tls-cert":
+		dst.TLSCert = src.TLSCert
+	case "tls-key":
+		dst.TLSKey = src.TLSKey
+	case "client-ca":
+		dst.ClientCA = src.ClientCA
+	case "peer-cert":
+		dst.PeerCert = src.PeerCert
+	case "peer-key":
+		dst.PeerKey = src.PeerKey
+	case "insecure-http":
+		dst.InsecureHTTP = src.InsecureHTTP
+	case "rate-limit":
+		dst.RateLimit = src.RateLimit
+	case "rate-burst":
+		dst.RateBurst = src.RateBurst
+	case "address-rate-limit":
+		dst.AddressRateLimit = src.AddressRateLimit
+	case "address-rate-burst":
+		dst.AddressRateBurst = src.AddressRateBurst
+	case "login-failures-per-minute":
+		dst.LoginFailuresPerMinute = src.LoginFailuresPerMinute
 	case "wal-segment-size":
 		dst.WALSegmentSize = src.WALSegmentSize
 	default:

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -76,52 +77,92 @@ admin_user: root
 write_timeout: 20s
 `)
 	jsonFile := writeFile(t, "hub.json", `{"id": "hub0", "data_dir": "/d", "bootstrap": "self", "log_level": "debug"}`)
+	retentionFile := writeFile(t, "retention.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\njob_retention: 48h\n")
+	dur := func(d time.Duration) *Duration { v := Duration(d); return &v }
+	week := dur(DefaultJobRetention)
 	secretFile := writeFile(t, "secret", testSecret+"\n")
+	cert, key, ca := tlsFiles(t)
 	tests := map[string]struct {
 		args []string
 		env  map[string]string
 		want func(s *Settings)
 	}{
-		"flags only, single replica": {
-			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self"},
+		"flags only, single replica, plaintext on loopback": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-insecure-http", "-http-addr", "127.0.0.1:8080"},
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
-					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080"}
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week}
+			},
+		},
+		"job retention off by flag": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-insecure-http", "-http-addr", "127.0.0.1:8080",
+				"-job-retention", "0"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(0)}
+			},
+		},
+		"job retention from the file": {
+			args: []string{"-config", retentionFile, "-insecure-http", "-http-addr", "127.0.0.1:8080"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(48 * time.Hour)}
+			},
+		},
+		"job retention flag over the file": {
+			args: []string{"-config", retentionFile, "-insecure-http", "-http-addr", "127.0.0.1:8080", "-job-retention", "1h"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(time.Hour)}
+			},
+		},
+		"flags only, TLS": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-tls-cert", cert, "-tls-key", key, "-client-ca", ca},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind, TLSCert: cert, TLSKey: key, ClientCA: ca,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080", JobRetention: week}
 			},
 		},
 		"yaml file, flag overrides, secrets from file and env": {
-			args: []string{"-config", yamlFile, "-write-timeout", "30s", "-internal-secret-file", secretFile},
-			env:  map[string]string{EnvAdminAPIKey: testKey},
+			args: []string{"-config", yamlFile, "-write-timeout", "30s", "-internal-secret-file", secretFile,
+				"-tls-cert", cert, "-tls-key", key, "-client-ca", ca},
+			env: map[string]string{EnvAdminAPIKey: testKey},
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub1", DataDir: "/var/lib/flotilla", HTTPAddr: "10.0.0.2:8080",
-					RaftBind: "0.0.0.0:7000", RaftAdvertise: "10.0.0.2:7000", APIAdvertise: "http://10.0.0.2:8080",
-					Bootstrap: Bootstrap{Peers: []Peer{{"hub0", "10.0.0.1:7000", "http://10.0.0.1:8080"},
-						{"hub1", "10.0.0.2:7000", "http://10.0.0.2:8080"}}},
+					RaftBind: "0.0.0.0:7000", RaftAdvertise: "10.0.0.2:7000", APIAdvertise: "https://10.0.0.2:8080",
+					TLSCert: cert, TLSKey: key, ClientCA: ca,
+					Bootstrap: Bootstrap{Peers: []Peer{{"hub0", "10.0.0.1:7000", "https://10.0.0.1:8080"},
+						{"hub1", "10.0.0.2:7000", "https://10.0.0.2:8080"}}},
 					AdminUser: "root", WriteTimeout: Duration(30e9), InternalSecretFile: secretFile,
-					InternalSecret: testSecret, AdminAPIKey: testKey}
+					InternalSecret: testSecret, AdminAPIKey: testKey, JobRetention: week}
 			},
 		},
 		"raft tuning from flags": {
-			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-raft-heartbeat-timeout", "2s",
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-insecure-http", "-http-addr", "127.0.0.1:8080",
+				"-raft-heartbeat-timeout", "2s",
 				"-raft-election-timeout", "3s", "-raft-leader-lease-timeout", "1s", "-snapshot-interval", "30s",
 				"-snapshot-threshold", "4096", "-trailing-logs", "8192", "-wal-segment-size", "1048576"},
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
-					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind,
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
 					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080",
 					RaftHeartbeatTimeout: Duration(2e9), RaftElectionTimeout: Duration(3e9),
 					RaftLeaderLeaseTimeout: Duration(1e9), SnapshotInterval: Duration(30e9),
-					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20}
+					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20, JobRetention: week}
 			},
 		},
 		"json file, admin password defaults the user": {
-			args: []string{"-config", jsonFile, "-http-addr", "127.0.0.1:9000"},
+			args: []string{"-config", jsonFile, "-http-addr", "127.0.0.1:9000", "-insecure-http"},
 			env:  map[string]string{EnvAdminPassword: "pw"},
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true}, LogLevel: "debug",
-					HTTPAddr: "127.0.0.1:9000", RaftBind: DefaultRaftBind, RaftAdvertise: "127.0.0.1:7000",
-					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw"}
+					HTTPAddr: "127.0.0.1:9000", RaftBind: DefaultRaftBind, RaftAdvertise: "127.0.0.1:7000", InsecureHTTP: true,
+					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw", JobRetention: week}
 			},
 		},
 	}
@@ -226,7 +267,7 @@ func TestLoadHelp(t *testing.T) {
 }
 
 func TestSecretsNeverShow(t *testing.T) {
-	s, err := Load([]string{"-id", "a", "-data-dir", "/d", "-bootstrap", "self"},
+	s, err := Load(append([]string{"-id", "a", "-data-dir", "/d", "-bootstrap", "self"}, tlsFlags(t)...),
 		envOf(map[string]string{EnvInternalSecret: testSecret, EnvAdminAPIKey: testKey, EnvAdminPassword: "pa55word-pa55word"}),
 		io.Discard)
 	if err != nil {
@@ -256,7 +297,7 @@ func TestSecretsNeverShow(t *testing.T) {
 
 func TestHubConfig(t *testing.T) {
 	three := "a=10.0.0.1:7000=10.0.0.1:8080,b=10.0.0.2:7000=10.0.0.2:8080,c=10.0.0.3:7000=https://c.example:8443"
-	s, err := Load([]string{"-id", "b", "-data-dir", "/d", "-bootstrap", three, "-raft-bind", ":7000", "-admin-user", "root", "-log-store", "bolt"},
+	s, err := Load(append([]string{"-id", "b", "-data-dir", "/d", "-bootstrap", three, "-raft-bind", ":7000", "-admin-user", "root", "-log-store", "bolt"}, tlsFlags(t)...),
 		envOf(map[string]string{EnvInternalSecret: testSecret, EnvAdminAPIKey: testKey}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -267,7 +308,7 @@ func TestHubConfig(t *testing.T) {
 	}
 	rc := cfg.Raft
 	if rc.ID != "b" || rc.BindAddr != ":7000" || rc.AdvertiseAddr != "10.0.0.2:7000" || rc.DataDir != "/d" ||
-		rc.APIAddress != "http://10.0.0.2:8080" || rc.LogStore != "bolt" {
+		rc.APIAddress != "https://10.0.0.2:8080" || rc.LogStore != "bolt" {
 		t.Errorf("raft config = %+v", rc)
 	}
 	wantPeers := []raftnode.Server{
@@ -278,12 +319,15 @@ func TestHubConfig(t *testing.T) {
 	if diff := cmp.Diff(wantPeers, rc.BootstrapPeers); diff != "" {
 		t.Errorf("bootstrap peers (-want +got)\n%s", diff)
 	}
-	wantAPI := map[raftnode.ServerID]string{"a": "http://10.0.0.1:8080", "b": "http://10.0.0.2:8080", "c": "https://c.example:8443"}
+	wantAPI := map[raftnode.ServerID]string{"a": "https://10.0.0.1:8080", "b": "https://10.0.0.2:8080", "c": "https://c.example:8443"}
 	if diff := cmp.Diff(wantAPI, rc.PeerAPI); diff != "" {
 		t.Errorf("peer API (-want +got)\n%s", diff)
 	}
 	if cfg.InternalSecret != testSecret || cfg.HTTPAddr != DefaultHTTPAddr {
 		t.Errorf("secret or http addr not carried over")
+	}
+	if cfg.JobRetention != DefaultJobRetention {
+		t.Errorf("job retention %v, want the default %v", cfg.JobRetention, DefaultJobRetention)
 	}
 	if cfg.Dispatch == nil {
 		t.Errorf("dispatcher not configured")
@@ -292,17 +336,17 @@ func TestHubConfig(t *testing.T) {
 		t.Errorf("bootstrap admin not carried over")
 	}
 
-	self, err := Load([]string{"-id", "x", "-data-dir", "/d", "-bootstrap", "self", "-http-addr", "127.0.0.1:0"}, envOf(nil), io.Discard)
+	self, err := Load([]string{"-id", "x", "-data-dir", "/d", "-bootstrap", "self", "-http-addr", "127.0.0.1:0", "-insecure-http"}, envOf(nil), io.Discard)
 	if err == nil {
 		t.Fatalf("port 0 accepted as an advertised API address: %+v", self)
 	}
 
-	j, err := Load([]string{"-id", "d", "-data-dir", "/d", "-join", "10.0.0.1:8080", "-raft-advertise", "10.0.0.4:7000",
-		"-api-advertise", "10.0.0.4:8080"}, envOf(map[string]string{EnvInternalSecret: testSecret}), io.Discard)
+	j, err := Load(append([]string{"-id", "d", "-data-dir", "/d", "-join", "10.0.0.1:8080", "-raft-advertise", "10.0.0.4:7000",
+		"-api-advertise", "10.0.0.4:8080"}, tlsFlags(t)...), envOf(map[string]string{EnvInternalSecret: testSecret}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Join != "http://10.0.0.1:8080" {
+	if j.Join != "https://10.0.0.1:8080" {
 		t.Errorf("join = %q", j.Join)
 	}
 	jc, err := j.HubConfig(nil, nil)
@@ -311,7 +355,7 @@ func TestHubConfig(t *testing.T) {
 	}
 	// A joining replica bootstraps nothing and knows only its own API
 	// address (raftnode adds it); the others come from the replica directory.
-	if jr := jc.Raft; len(jr.BootstrapPeers) != 0 || len(jr.PeerAPI) != 0 || jr.APIAddress != "http://10.0.0.4:8080" ||
+	if jr := jc.Raft; len(jr.BootstrapPeers) != 0 || len(jr.PeerAPI) != 0 || jr.APIAddress != "https://10.0.0.4:8080" ||
 		jr.AdvertiseAddr != "10.0.0.4:7000" || jc.InternalSecret != testSecret {
 		t.Errorf("raft config with join = %+v", jr)
 	}

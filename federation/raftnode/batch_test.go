@@ -1,4 +1,4 @@
-package raftnode
+package raftnode_test
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode/rafttest"
 	"github.com/hashicorp/raft"
 )
 
@@ -29,7 +31,7 @@ func TestConcurrentWritersShareLogEntries(t *testing.T) {
 // concurrentWritersOnce reports true when the leader changed mid-run.
 func concurrentWritersOnce(t *testing.T) (leaderChanged bool) {
 	const writers, perWriter = 64, 40
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{})
+	c := rafttest.New(t, 3, newKV, rafttest.Options{})
 	l := waitLeader(t, c)
 	leader := c.Node(l)
 	firstIndex := leader.CommitIndex()
@@ -68,7 +70,7 @@ func concurrentWritersOnce(t *testing.T) (leaderChanged bool) {
 		// A spurious leader change on a starved machine is the only
 		// acceptable failure; anything else is a bug.
 		for _, err := range errs {
-			if !Retryable(err) {
+			if !raftnode.Retryable(err) {
 				t.Fatalf("writer failed: %v", err)
 			}
 		}
@@ -114,7 +116,7 @@ func concurrentWritersOnce(t *testing.T) (leaderChanged bool) {
 // transport, log store with fsync) as a one-node cluster.
 func TestSingleNodeOnTCPTransport(t *testing.T) {
 	dir := t.TempDir()
-	n, err := New(Config{ID: "solo", BindAddr: "127.0.0.1:0", DataDir: dir}.TestTiming(), newKV(), nil)
+	n, err := raftnode.New(raftnode.Config{ID: "solo", BindAddr: "127.0.0.1:0", DataDir: dir}.TestTiming(), newKV(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +131,7 @@ func TestSingleNodeOnTCPTransport(t *testing.T) {
 	if err != nil || res != "ok:a" || idx == 0 {
 		t.Fatalf("Apply = %v, %d, %v", res, idx, err)
 	}
-	if err := n.Bootstrap([]raft.Server{{ID: "other", Address: "127.0.0.1:1"}}); !errors.Is(err, ErrExistingState) {
+	if err := n.Bootstrap([]raft.Server{{ID: "other", Address: "127.0.0.1:1"}}); !errors.Is(err, raftnode.ErrExistingState) {
 		t.Errorf("second Bootstrap: %v, want ErrExistingState", err)
 	}
 	if got := n.Stats()["fsm_applied_index"]; got != strconv.FormatUint(n.AppliedIndex(), 10) || n.AppliedIndex() < idx {
@@ -139,7 +141,7 @@ func TestSingleNodeOnTCPTransport(t *testing.T) {
 	if err := n.Shutdown(); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := n.Apply(ctx, []byte("b=2")); !errors.Is(err, ErrShutdown) {
+	if _, _, err := n.Apply(ctx, []byte("b=2")); !errors.Is(err, raftnode.ErrShutdown) {
 		t.Fatalf("Apply after Shutdown: %v, want ErrShutdown", err)
 	}
 	if err := n.Shutdown(); err != nil {
@@ -159,7 +161,7 @@ func BenchmarkApply3ReplicasNoSync(b *testing.B) { benchmarkApply(b, true) }
 
 func benchmarkApply(b *testing.B, noSync bool) {
 	const clients = 64
-	c := NewTestCluster(b, 3, newKV, TestClusterOptions{NoSync: noSync})
+	c := rafttest.New(b, 3, newKV, rafttest.Options{NoSync: noSync})
 	leader := c.Node(waitLeader(b, c))
 	var seq atomic.Uint64
 	procs := runtime.GOMAXPROCS(0)

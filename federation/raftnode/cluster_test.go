@@ -1,4 +1,4 @@
-package raftnode
+package raftnode_test
 
 import (
 	"context"
@@ -7,12 +7,15 @@ import (
 	"maps"
 	"testing"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode/rafttest"
 )
 
 func TestReplicasElectAndReplicate(t *testing.T) {
 	for _, n := range []int{1, 3, 5} {
 		t.Run(fmt.Sprintf("%d replicas", n), func(t *testing.T) {
-			c := NewTestCluster(t, n, newKV, TestClusterOptions{})
+			c := rafttest.New(t, n, newKV, rafttest.Options{})
 			want := map[string]string{}
 			var last uint64
 			for k := range 20 {
@@ -47,7 +50,7 @@ func TestReplicasElectAndReplicate(t *testing.T) {
 }
 
 func TestFollowerWriteReturnsNotLeader(t *testing.T) {
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{})
+	c := rafttest.New(t, 3, newKV, rafttest.Options{})
 	l := waitLeader(t, c)
 	put(t, c, "a", "1") // every follower has heard from the leader by now
 	f := (l + 1) % 3
@@ -60,27 +63,27 @@ func TestFollowerWriteReturnsNotLeader(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_, _, err := follower.Apply(ctx, []byte("b=2"))
-	var nle *NotLeaderError
-	if !errors.Is(err, ErrNotLeader) || !errors.As(err, &nle) {
+	var nle *raftnode.NotLeaderError
+	if !errors.Is(err, raftnode.ErrNotLeader) || !errors.As(err, &nle) {
 		t.Fatalf("follower Apply error = %v, want a *NotLeaderError", err)
 	}
-	if nle.LeaderID != c.ID(l) || nle.LeaderAddr != c.Node(l).Addr() || nle.LeaderAPI != testAPIAddress(c.ID(l)) {
+	if nle.LeaderID != c.ID(l) || nle.LeaderAddr != c.Node(l).Addr() || nle.LeaderAPI != rafttest.APIAddress(c.ID(l)) {
 		t.Errorf("NotLeaderError = %+v, want leader %s at %s", nle, c.ID(l), c.Node(l).Addr())
 	}
-	if !Retryable(err) {
+	if !raftnode.Retryable(err) {
 		t.Errorf("Retryable(%v) = false", err)
 	}
-	if api, ok := follower.LeaderAPIAddress(); !ok || api != testAPIAddress(c.ID(l)) {
+	if api, ok := follower.LeaderAPIAddress(); !ok || api != rafttest.APIAddress(c.ID(l)) {
 		t.Errorf("LeaderAPIAddress = %q, %v", api, ok)
 	}
 	follower.SetPeerAPI(c.ID(l), "https://leader.example:8443")
 	if api, _ := follower.LeaderAPIAddress(); api != "https://leader.example:8443" {
 		t.Errorf("LeaderAPIAddress after SetPeerAPI = %q", api)
 	}
-	if _, err := follower.ReadBarrier(ctx); !errors.Is(err, ErrNotLeader) {
+	if _, err := follower.ReadBarrier(ctx); !errors.Is(err, raftnode.ErrNotLeader) {
 		t.Errorf("follower ReadBarrier error = %v, want ErrNotLeader", err)
 	}
-	if err := follower.Join("x", "127.0.0.1:1"); !errors.Is(err, ErrNotLeader) {
+	if err := follower.Join("x", "127.0.0.1:1"); !errors.Is(err, raftnode.ErrNotLeader) {
 		t.Errorf("follower Join error = %v, want ErrNotLeader", err)
 	}
 	if _, ok := kvOf(c, f).get("b"); ok {
@@ -89,7 +92,7 @@ func TestFollowerWriteReturnsNotLeader(t *testing.T) {
 }
 
 func TestLeaderKillKeepsAcknowledgedWrites(t *testing.T) {
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{})
+	c := rafttest.New(t, 3, newKV, rafttest.Options{})
 	want := map[string]string{}
 	for k := range 30 {
 		key := fmt.Sprintf("before%02d", k)
@@ -145,7 +148,7 @@ func TestLeaderKillKeepsAcknowledgedWrites(t *testing.T) {
 }
 
 func TestPartitionedMinorityRefusesWrites(t *testing.T) {
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{})
+	c := rafttest.New(t, 3, newKV, rafttest.Options{})
 	want := map[string]string{}
 	for k := range 10 {
 		key := fmt.Sprintf("pre%02d", k)
@@ -167,7 +170,7 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	waitFor(t, 10*time.Second, "partitioned leader to step down", func() bool {
 		return !c.Node(old).IsLeader()
 	})
-	if _, _, err := c.Node(old).Apply(context.Background(), []byte("lost=2")); !errors.Is(err, ErrNotLeader) {
+	if _, _, err := c.Node(old).Apply(context.Background(), []byte("lost=2")); !errors.Is(err, raftnode.ErrNotLeader) {
 		t.Errorf("write to stepped-down node: %v, want ErrNotLeader", err)
 	}
 
@@ -191,7 +194,7 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 	l := waitLeader(t, c)
 	f := (l + 1) % 3
 	c.Partition(f)
-	if _, _, err := c.Node(f).Apply(context.Background(), []byte("lost=3")); !errors.Is(err, ErrNotLeader) {
+	if _, _, err := c.Node(f).Apply(context.Background(), []byte("lost=3")); !errors.Is(err, raftnode.ErrNotLeader) {
 		t.Errorf("write to cut-off follower: %v, want ErrNotLeader", err)
 	}
 	for k := range 5 {
@@ -206,14 +209,14 @@ func TestPartitionedMinorityRefusesWrites(t *testing.T) {
 // TestRestartAllFromDisk restarts every replica from its data directory,
 // once on each log store.
 func TestRestartAllFromDisk(t *testing.T) {
-	for _, kind := range []string{LogStoreWAL, LogStoreBolt} {
+	for _, kind := range []string{raftnode.LogStoreWAL, raftnode.LogStoreBolt} {
 		t.Run(kind, func(t *testing.T) { testRestartAllFromDisk(t, kind) })
 	}
 }
 
 func testRestartAllFromDisk(t *testing.T, kind string) {
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{
-		Configure: func(cfg *Config) {
+	c := rafttest.New(t, 3, newKV, rafttest.Options{
+		Configure: func(cfg *raftnode.Config) {
 			cfg.LogStore = kind
 			cfg.TrailingLogs = 10 // compact the log hard after a snapshot
 		},
@@ -260,7 +263,7 @@ func testRestartAllFromDisk(t *testing.T, kind string) {
 }
 
 func TestJoinAndRemoveFourthNode(t *testing.T) {
-	c := NewTestCluster(t, 3, newKV, TestClusterOptions{})
+	c := rafttest.New(t, 3, newKV, rafttest.Options{})
 	want := map[string]string{"a": "1", "b": "2"}
 	put(t, c, "a", "1")
 	put(t, c, "b", "2")
@@ -270,7 +273,7 @@ func TestJoinAndRemoveFourthNode(t *testing.T) {
 	if err := c.Node(l).Join(c.ID(n4), c.Node(n4).Addr()); err != nil {
 		t.Fatalf("Join: %v", err)
 	}
-	if api, ok := c.Node(l).peerAPI(c.ID(n4)); !ok || api != testAPIAddress(c.ID(n4)) {
+	if api, ok := c.Node(l).PeerAPIs()[c.ID(n4)]; !ok || api != rafttest.APIAddress(c.ID(n4)) {
 		t.Errorf("leader's API address for the new node = %q, %v", api, ok)
 	}
 	put(t, c, "c", "3")

@@ -107,9 +107,16 @@ type Config struct {
 	// means 16 × BatchSize.
 	MaxBatch int
 
+	// TLS, if set, makes raft's connections mutual TLS: a peer that does
+	// not present a certificate the configured CA signed is refused before
+	// raft reads anything from it. Nil means plain TCP (loopback
+	// development and in-process tests only).
+	TLS *TLS
+
 	// StreamLayer, if set, replaces the TCP listener/dialer (BindAddr and
-	// AdvertiseAddr are then ignored). The test cluster uses it for fault
-	// injection. The node closes it on shutdown.
+	// AdvertiseAddr are then ignored). The test clusters (rafttest, hubtest)
+	// use it for fault injection (internal/faultnet). The node closes it on
+	// shutdown.
 	StreamLayer raft.StreamLayer
 }
 

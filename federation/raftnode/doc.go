@@ -56,11 +56,7 @@
 //
 // # Test cluster
 //
-// NewTestCluster starts an in-process cluster on loopback TCP with log
-// stores in temporary directories. Its nodes use a fault-injecting stream
-// layer: every connection is tracked with the ids of the node that dialled
-// it and the node it reaches, so Partition can refuse new dials across the
-// cut and close the connections that already cross it; Heal lifts the cut.
-// Kill stops a node abruptly, Restart brings it back from the same data
-// directory and address.
+// Package rafttest starts in-process clusters of these nodes for tests, on
+// a network whose links can be cut (internal/faultnet); Node.Kill is its
+// hook for stopping a node abruptly.
 package raftnode

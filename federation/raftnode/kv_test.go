@@ -1,4 +1,4 @@
-package raftnode
+package raftnode_test
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode/rafttest"
 	"github.com/hashicorp/raft"
 )
 
@@ -26,7 +28,7 @@ type kvSM struct {
 	restores int
 }
 
-func newKV() StateMachine { return &kvSM{data: map[string]string{}} }
+func newKV() raftnode.StateMachine { return &kvSM{data: map[string]string{}} }
 
 func (s *kvSM) ApplyCommands(_ uint64, cmds [][]byte) []any {
 	s.mu.Lock()
@@ -102,7 +104,7 @@ func (b kvSnapshot) Persist(sink raft.SnapshotSink) error {
 
 func (kvSnapshot) Release() {}
 
-func kvOf(c *TestCluster, i int) *kvSM { return c.SM(i).(*kvSM) }
+func kvOf(c *rafttest.Cluster, i int) *kvSM { return c.SM(i).(*kvSM) }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
@@ -118,7 +120,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-func waitLeader(t testing.TB, c *TestCluster) int {
+func waitLeader(t testing.TB, c *rafttest.Cluster) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -133,7 +135,7 @@ func waitLeader(t testing.TB, c *TestCluster) int {
 // (a busy machine may see spurious leader changes). A retry that finds the
 // key already holding val counts as success: the earlier attempt committed.
 // It returns the log index of the write (0 if an earlier attempt landed).
-func put(t testing.TB, c *TestCluster, key, val string) uint64 {
+func put(t testing.TB, c *rafttest.Cluster, key, val string) uint64 {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -152,7 +154,7 @@ func put(t testing.TB, c *TestCluster, key, val string) uint64 {
 				return 0
 			}
 			t.Fatalf("put %s: %v", key, err)
-		case !Retryable(err) || time.Now().After(deadline):
+		case !raftnode.Retryable(err) || time.Now().After(deadline):
 			t.Fatalf("put %s: %v", key, err)
 		}
 	}
@@ -160,7 +162,7 @@ func put(t testing.TB, c *TestCluster, key, val string) uint64 {
 
 // waitConverged waits until every running replica outside a partition holds
 // exactly want.
-func waitConverged(t testing.TB, c *TestCluster, want map[string]string, skip ...int) {
+func waitConverged(t testing.TB, c *rafttest.Cluster, want map[string]string, skip ...int) {
 	t.Helper()
 	for _, i := range c.Live() {
 		if containsInt(skip, i) {

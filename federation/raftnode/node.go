@@ -195,9 +195,13 @@ func (n *Node) Shutdown() error {
 	return n.shutdownErr
 }
 
-// kill stops the node abruptly: the transport goes first, so peers see the
-// node vanish mid-conversation, then raft and the stores.
-func (n *Node) kill() error {
+// Kill stops the node abruptly, as a crash looks to its peers: the
+// transport closes first, so they see the node vanish mid-conversation,
+// then raft and the stores stop as in Shutdown. Nothing is removed from
+// disk, so a node started again on the same data directory recovers. It is
+// the fault-injection hook of the raft test cluster (rafttest); a replica
+// that stops on purpose uses Shutdown.
+func (n *Node) Kill() error {
 	_ = n.trans.Close()
 	n.trans.CloseStreams()
 	return n.Shutdown()

@@ -10,17 +10,30 @@ import (
 )
 
 // newTransport builds the raft network transport: TCP on cfg.BindAddr
-// (advertising cfg.AdvertiseAddr), or over cfg.StreamLayer when given.
+// (advertising cfg.AdvertiseAddr), or over cfg.StreamLayer when given;
+// with cfg.TLS, mutual TLS over either.
 func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, error) {
 	tc := &raft.NetworkTransportConfig{
 		Logger:  logger.Named("transport"),
 		MaxPool: cfg.MaxPool,
 		Timeout: cfg.TransportTimeout,
 	}
-	if cfg.StreamLayer != nil {
-		tc.Stream = cfg.StreamLayer
-		return raft.NewNetworkTransportWithConfig(tc), nil
+	stream := cfg.StreamLayer
+	if stream == nil {
+		var err error
+		if stream, err = listenTCP(cfg); err != nil {
+			return nil, err
+		}
 	}
+	if cfg.TLS != nil {
+		stream = newTLSStream(stream, *cfg.TLS, logger.Named("tls"))
+	}
+	tc.Stream = stream
+	return raft.NewNetworkTransportWithConfig(tc), nil
+}
+
+// listenTCP listens on cfg.BindAddr and advertises cfg.AdvertiseAddr.
+func listenTCP(cfg Config) (raft.StreamLayer, error) {
 	adv, err := net.ResolveTCPAddr("tcp", cfg.AdvertiseAddr)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: advertise address: %w", err)
@@ -33,9 +46,9 @@ func newTransport(cfg Config, logger hclog.Logger) (*raft.NetworkTransport, erro
 		// Port chosen by the kernel: advertise what the listener got.
 		advertise = nil
 	}
-	t, err := raft.NewTCPTransportWithConfig(cfg.BindAddr, advertise, tc)
+	ln, err := net.Listen("tcp", cfg.BindAddr)
 	if err != nil {
 		return nil, fmt.Errorf("raftnode: tcp transport: %w", err)
 	}
-	return t, nil
+	return &tcpStream{ln: ln, advertise: advertise}, nil
 }

@@ -4,7 +4,7 @@ import "github.com/hashicorp/raft"
 
 // The raft types this package's API uses, so that its users (the hub, its
 // configuration, tests and tools) need not import hashicorp/raft: only
-// raftnode and fsm do (see ARCHITECTURE.md).
+// raftnode and fsm do (see docs/architecture.md).
 type (
 	// ServerID is a replica's raft id.
 	ServerID = raft.ServerID

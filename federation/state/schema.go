@@ -89,9 +89,29 @@ func schema() *memdb.DBSchema {
 				j := o.(*structs.Job)
 				return j.Cluster, j.Number
 			})),
+			// The agent's watch: a cluster's jobs by modify index, and
+			// those moved away from it (see Job.PreviousCluster).
 			idx("cluster_modify", false, true, strUintIndex(func(o any) (string, uint64) {
 				j := o.(*structs.Job)
 				return j.Cluster, j.ModifyIndex
+			})),
+			idx("previous_cluster_modify", false, true, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				return j.PreviousCluster, j.ModifyIndex
+			})),
+			// The agent's full listing: only the jobs active on a cluster,
+			// so its cost never follows the finished ones.
+			idx("cluster_active", true, true, strUintIndex(func(o any) (string, uint64) {
+				j := o.(*structs.Job)
+				if !j.State.OnCluster() {
+					return "", 0
+				}
+				return j.Cluster, j.Number
+			})),
+			// Retention: finished jobs by end time.
+			idx("ended", true, true, uintPairIndex(func(o any) (uint64, uint64, bool) {
+				j := o.(*structs.Job)
+				return unixNanos(j.EndTime), j.Number, j.State.IsTerminal()
 			})),
 		),
 		tbl(TableAccounting,

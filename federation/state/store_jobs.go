@@ -141,22 +141,6 @@ func jobIndexKey(j *structs.Job, index string) string {
 	}
 }
 
-// JobsByClusterSince returns the jobs assigned to a cluster whose modify
-// index is above since, in modify order: what a cluster's agent has not
-// seen yet. A job re-queued away from the cluster no longer lists it.
-func (r *ReadTxn) JobsByClusterSince(cluster string, since uint64) ([]*structs.Job, error) {
-	if since == math.MaxUint64 {
-		return nil, nil
-	}
-	it, err := r.txn.LowerBound(TableJobs, "cluster_modify", cluster, since+1)
-	if err != nil {
-		return nil, fmt.Errorf("state: jobs by cluster_modify: %w", err)
-	}
-	jobs, _ := page(it, func(j *structs.Job) bool { return j.Cluster == cluster },
-		func(*structs.Job) bool { return true }, func(j *structs.Job) uint64 { return j.ModifyIndex }, 0)
-	return jobs, nil
-}
-
 // rawJob returns the stored job (not a copy) or ErrNotFound.
 func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
 	raw, err := rawByID(w.txn, TableJobs, id)
@@ -207,7 +191,7 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if n.Priority == "" {
 		n.Priority = structs.PriorityNormal
 	}
-	n.Cluster, n.ExitCode, n.LogTail = "", 0, ""
+	n.Cluster, n.PreviousCluster, n.ExitCode, n.LogTail = "", "", 0, ""
 	n.AssignTime, n.StartTime, n.EndTime = time.Time{}, time.Time{}, time.Time{}
 	if err := w.insert(tJobs, n, nil); err != nil {
 		return nil, err
@@ -215,13 +199,17 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	return n.Copy(), nil
 }
 
-// AssignJob places a SUBMITTED or QUEUED job on an existing cluster.
+// AssignJob places a SUBMITTED or QUEUED job on an existing cluster, if
+// the job still meets the assignment's precondition (a.CAS).
 func (w *WriteTxn) AssignJob(a *structs.JobAssignment) (*structs.Job, error) {
 	if a.Time.IsZero() {
 		return nil, structs.Errorf(structs.ErrInvalid, "assignment of job %q: no time", a.ID)
 	}
 	old, err := w.rawJob(a.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkCAS(a.CAS, old, "job", a.ID); err != nil {
 		return nil, err
 	}
 	if !structs.CanTransition(old.State, structs.JobAssigned) {
@@ -241,11 +229,14 @@ func (w *WriteTxn) AssignJob(a *structs.JobAssignment) (*structs.Job, error) {
 	return w.putJob(&n, old)
 }
 
-// UpdateJobState applies a progress report. Moving to another state must be
-// a legal transition (see structs.CanTransition) and may not be to
-// ASSIGNED (use AssignJob); staying in a non-terminal state updates
-// substatus and log tail. Re-queuing clears the cluster; RUNNING stamps the
-// start time; terminal states stamp the end time and keep the exit code.
+// UpdateJobState applies a progress report. The job must meet the
+// update's guards: its number (u.Number), its cluster (u.Cluster, an
+// agent's report) and its modify index (u.CAS, a dispatch decision).
+// Moving to another state must be a legal transition (see
+// structs.CanTransition) and may not be to ASSIGNED (use AssignJob);
+// staying in a non-terminal state updates substatus and log tail.
+// Re-queuing moves the cluster to PreviousCluster; RUNNING stamps the start
+// time; terminal states stamp the end time and keep the exit code.
 func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, error) {
 	switch {
 	case !u.State.Valid():
@@ -263,6 +254,9 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	if u.Cluster != "" && u.Cluster != old.Cluster {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q is not assigned to cluster %q", u.ID, u.Cluster)
 	}
+	if err := checkCAS(u.CAS, old, "job", u.ID); err != nil {
+		return nil, err
+	}
 	same := u.State == old.State
 	switch {
 	case same && old.State.IsTerminal(), !same && !structs.CanTransition(old.State, u.State):
@@ -278,6 +272,9 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	if !same {
 		switch {
 		case u.State == structs.JobQueued:
+			if old.Cluster != "" {
+				n.PreviousCluster = old.Cluster
+			}
 			n.Cluster, n.AssignTime = "", time.Time{}
 			n.AssignedMachineType, n.BurstRule = "", ""
 		case u.State == structs.JobRunning:
@@ -322,37 +319,4 @@ func (w *WriteTxn) putJob(n, old *structs.Job) (*structs.Job, error) {
 		return nil, err
 	}
 	return n.Copy(), nil
-}
-
-// PurgeJobs deletes terminal jobs by ID, skipping IDs not present. If any
-// listed job is not terminal nothing is deleted (ErrConflict). It returns
-// how many jobs it deleted. Their IDs become free for new submissions;
-// their numbers are never handed out again (see SubmitJob).
-func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
-	olds := make([]*structs.Job, 0, len(ids))
-	for _, id := range ids {
-		raw, err := rawByID(w.txn, TableJobs, id)
-		if err != nil {
-			return 0, err
-		}
-		if raw == nil {
-			continue
-		}
-		j := raw.(*structs.Job)
-		if !j.State.IsTerminal() {
-			return 0, structs.Errorf(structs.ErrConflict, "job %q is %s, not terminal", id, j.State)
-		}
-		olds = append(olds, j)
-	}
-	deleted := 0
-	for _, j := range olds {
-		// The same ID may be listed twice; the second delete finds nothing.
-		if err := w.txn.Delete(TableJobs, j); err == nil {
-			deleted++
-		}
-	}
-	if deleted > 0 {
-		w.touch(tJobs)
-	}
-	return deleted, nil
 }

@@ -75,13 +75,17 @@ func TestIndexes(t *testing.T) {
 			return []string{v.ID}, err
 		}, []string{"j-b"}},
 		"jobs by cluster since": {func() ([]string, error) {
-			v, err := r.JobsByClusterSince("east", 11)
+			v, _, err := r.ClusterJobsChanged("east", 11, 0, 0)
 			return names(v, func(x *structs.Job) string { return x.ID }), err
 		}, []string{"j-a"}},
 		"jobs by cluster since now": {func() ([]string, error) {
-			v, err := r.JobsByClusterSince("east", 12)
+			v, _, err := r.ClusterJobsChanged("east", 12, 0, 0)
 			return names(v, func(x *structs.Job) string { return x.ID }), err
 		}, []string{}},
+		"active jobs of a cluster": {func() ([]string, error) {
+			v, _, err := r.ActiveClusterJobs("east", 0, 0)
+			return names(v, func(x *structs.Job) string { return x.ID }), err
+		}, []string{"j-a"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -15,6 +15,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrNotLeader    = errors.New("not the leader")
 	ErrUnavailable  = errors.New("unavailable")
+	// ErrRateLimited: too many requests from one caller or address; try
+	// again after the delay the reply names.
+	ErrRateLimited = errors.New("too many requests")
 )
 
 // Error is a failure of a known kind with a message for humans.

@@ -43,6 +43,12 @@ func (s JobState) IsTerminal() bool {
 	return false
 }
 
+// OnCluster reports whether a job in state s is placed on a cluster and
+// has not ended: ASSIGNED, STARTING or RUNNING, what an agent runs.
+func (s JobState) OnCluster() bool {
+	return s == JobAssigned || s == JobStarting || s == JobRunning
+}
+
 // Started reports whether pods of a job in state s may exist and run.
 func (s JobState) Started() bool { return s == JobStarting || s == JobRunning }
 
@@ -119,6 +125,11 @@ type Job struct {
 	Substatus string   `json:"substatus,omitempty"`
 	ExitCode  int      `json:"exit_code,omitempty"`
 	Cluster   string   `json:"cluster,omitempty"` // set while assigned and after
+	// PreviousCluster is the cluster the job was assigned to before it
+	// last went back to the queue (an assignment not taken up in time):
+	// that cluster's agent keeps seeing the job's changes in its watch, so
+	// it learns the job left even when it was placed elsewhere at once.
+	PreviousCluster string `json:"previous_cluster,omitempty"`
 	// AssignedMachineType is the machine type the job runs on when a burst
 	// rule placed it on another than MachineType; empty otherwise.
 	AssignedMachineType string `json:"assigned_machine_type,omitempty"`

@@ -8,6 +8,10 @@ import (
 // logging, so applying them needs no clock.
 
 // JobStateUpdate reports progress of a job, usually from its cluster's agent.
+// The dispatcher's updates (hold, release, requeue, reasons) carry a CAS
+// with the job's modify index as its pass read it, so an update computed
+// on an older state (a deposed leader's pass) is refused with ErrConflict
+// and the newer state stands.
 type JobStateUpdate struct {
 	ID string `json:"id"`
 	// Cluster, when set, must be the job's cluster: a stale agent of a
@@ -22,9 +26,11 @@ type JobStateUpdate struct {
 	ExitCode  int       `json:"exit_code,omitempty"` // kept on terminal states
 	LogTail   string    `json:"log_tail,omitempty"`  // replaces the tail when non-empty
 	Time      time.Time `json:"time"`
+	CAS
 }
 
-// JobAssignment places a SUBMITTED or QUEUED job on a cluster.
+// JobAssignment places a SUBMITTED or QUEUED job on a cluster. The
+// dispatcher sets CAS to the job's modify index as its pass read it.
 type JobAssignment struct {
 	ID      string    `json:"id"`
 	Cluster string    `json:"cluster"`
@@ -37,6 +43,7 @@ type JobAssignment struct {
 	// Reason says why placement chose this cluster ("pinned to east",
 	// "burst by rule R"); it becomes the job's substatus.
 	Reason string `json:"reason,omitempty"`
+	CAS
 }
 
 // JobCancel stops a job: one that has not started becomes CANCELED, one

@@ -167,30 +167,36 @@ type JobReportResult struct {
 	Error   string        `json:"error,omitempty"`
 }
 
-// AssignmentList is the reply to GET /v1/clusters/{name}/assignments.
-// A full listing (index 0) holds every job assigned to the cluster and not
-// ended; a watch (index > 0) waits until the jobs or the catalog change
-// past index and holds the cluster's jobs that changed after it,
-// including those that ended or moved away since (their State and
-// Cluster say so). Both are paged in job-number order: Next, when
-// non-zero, is the after value of the next page. Index is the raft index
-// the whole reply was read at, the value to watch from next.
+// AssignmentList is the reply to GET
+// /v1/clusters/{name}/assignments?index=&wait=&after=&limit=.
+//
+// A full listing (index 0) holds the jobs active on the cluster (ASSIGNED,
+// STARTING, RUNNING) and is read linearizably: it holds every assignment a
+// watch of any replica delivered before it. A watch (index > 0) waits up
+// to wait until a job of the cluster or the catalog (machine types, apps,
+// vaults) changes past index, and holds the cluster's jobs that changed
+// after it, including those that ended or were moved away since (their
+// State, Cluster and PreviousCluster say so); it holds none when only the
+// catalog changed or wait passed. Both are paged in job-number order
+// (limit default 1000, at most 10000): Next, when non-zero, is the after
+// value of the next page, asked with the same index. Index is the raft
+// index the page was read at; a reader of several pages watches on from
+// the first page's Index, so nothing that changed while it paged is
+// missed (some changes then come twice).
 type AssignmentList struct {
 	Assignments []*Assignment `json:"assignments"`
-	// MachineTypes are the machine types pinned to the cluster as of
-	// Index, for level 1 and the capacity report: a change reaches the
-	// agent with the next watch.
+	// MachineTypes are the machine types pinned to the cluster and those
+	// the page's jobs run on, as of Index, for level 1 and the capacity
+	// report: a change reaches the agent with the next watch.
 	MachineTypes []*MachineType `json:"machine_types"`
 	Index        uint64         `json:"index"`
 	Next         uint64         `json:"next,omitempty"`
-
-	// Jobs is the list before assignments were self-contained; it goes
-	// once the hub and agent use Assignments.
-	Jobs []*Job `json:"jobs,omitempty"`
 }
 
 // Assignment is everything an agent needs to run one job, read from one
-// hub snapshot, so the agent makes no call back per job.
+// hub snapshot, so the agent makes no call back per job. Only a job
+// active on the cluster is resolved; one that ended or moved away carries
+// Job alone.
 type Assignment struct {
 	Job *Job `json:"job"`
 	// MachineType is the machine type the job runs on (the burst rule's,
@@ -202,11 +208,13 @@ type Assignment struct {
 	Image   string   `json:"image,omitempty"`
 	// Vault is the job's vault, nil when it has none.
 	Vault *Vault `json:"vault,omitempty"`
-	// Identity is the uid/gid the job runs as, nil when the hub knows none.
+	// Identity is the uid/gid the job runs as (stamped at submit, else the
+	// owner's user record), nil when the hub knows none.
 	Identity *Identity `json:"identity,omitempty"`
-	// Problem, when set, says why the job cannot run (its app, command,
-	// machine type or vault no longer exists): the agent ends it with this
-	// reason and creates nothing for it.
+	// Problem, when set, says why the job cannot run, naming what is
+	// missing (e.g. `app "solver" no longer exists`; its app, command,
+	// machine type or vault): nothing else is resolved, and the agent
+	// ends the job with this reason and creates nothing for it.
 	Problem string `json:"problem,omitempty"`
 }
 

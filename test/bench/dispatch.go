@@ -16,11 +16,12 @@ import (
 	"k8s.io/client-go/informers"
 	toolscache "k8s.io/client-go/tools/cache"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/hubenv"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
 
@@ -34,11 +35,13 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	hubs, err := hubenv.Start(filepath.Join(dir, "hub"), 3)
+	hubs, err := hubtest.Start(filepath.Join(dir, "hub"), 3, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
+		cfg.Dispatch = &hub.DispatchOptions{AcceptTimeout: 0}
+	}})
 	if err != nil {
 		return nil, err
 	}
-	defer hubs.Stop()
+	defer hubs.StopAll()
 	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "dispatch"})
 	if err != nil {
 		return nil, err
@@ -51,7 +54,7 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 	if err := env.AddNodes(ctx, specs...); err != nil {
 		return nil, err
 	}
-	adm, err := client.New(hubs.URLs, hubs.AdminKey)
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
 	if err != nil {
 		return nil, err
 	}
@@ -85,11 +88,11 @@ func dispatchTable(ctx context.Context, jobs int) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	user, err := client.New(hubs.URLs, uk.Key)
+	user, err := client.New(hubs.URLs(), uk.Key)
 	if err != nil {
 		return nil, err
 	}
-	a, err := agentd.New(agentd.Config{Cluster: "dispatch", HubURLs: hubs.URLs, AgentKey: key.Key, Kube: env.Config,
+	a, err := agent.New(agent.Config{Cluster: "dispatch", HubURLs: hubs.URLs(), AgentKey: key.Key, Kube: env.Config,
 		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 500 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

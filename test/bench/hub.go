@@ -3,12 +3,9 @@ package main
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,9 +16,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -132,7 +129,7 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	for w := range workers {
 		urls := make([]string, n)
 		for k := range n {
-			urls[k] = cl.urls[(w+k)%n]
+			urls[k] = cl.URL((w + k) % n)
 		}
 		if workers[w], err = client.New(urls, key, client.WithRetryTimeout(time.Minute)); err != nil {
 			return res, err
@@ -197,84 +194,30 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 }
 
 // benchHub is n hub replicas in this process.
-type benchHub struct {
-	hubs     []*hub.Hub
-	urls     []string
-	adminKey string
-	done     []chan error
-}
+type benchHub struct{ *hubtest.Cluster }
 
-// tcpLayer is raft's TCP stream layer over a listener opened beforehand,
-// so that every replica's address is known before any starts.
-type tcpLayer struct{ net.Listener }
-
-func (l tcpLayer) Dial(addr raftnode.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return net.DialTimeout("tcp", string(addr), timeout)
-}
-
+// startBenchHub starts n replicas on the given raft log store, as the hub
+// binary configures them (hubtest.Options.AsBinary), with cheap password
+// hashes.
 func startBenchHub(dir string, n int, store string) (*benchHub, error) {
-	b := &benchHub{adminKey: "adm-" + rand.Text()}
-	secret := rand.Text()
-	var peers []raftnode.Server
-	apis := map[raftnode.ServerID]string{}
-	raftLns := make([]net.Listener, n)
-	httpLns := make([]net.Listener, n)
-	closeAll := func() {
-		for _, ln := range slices.Concat(raftLns, httpLns) {
-			if ln != nil {
-				_ = ln.Close()
-			}
-		}
+	c, err := hubtest.Start(dir, n, hubtest.Options{
+		AsBinary: true,
+		Configure: func(_ int, cfg *hub.Config) {
+			cfg.Raft.LogStore = store
+			cfg.Auth.BcryptCost = bcrypt.MinCost
+		},
+	})
+	if err != nil {
+		return nil, err
 	}
-	for i := range n {
-		var err error
-		if raftLns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			closeAll()
-			return nil, err
-		}
-		if httpLns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			closeAll()
-			return nil, err
-		}
-		id := raftnode.ServerID(fmt.Sprintf("hub%d", i))
-		peers = append(peers, raftnode.Server{Suffrage: raftnode.Voter, ID: id, Address: raftnode.ServerAddress(raftLns[i].Addr().String())})
-		apis[id] = "http://" + httpLns[i].Addr().String()
-		b.urls = append(b.urls, apis[id])
-	}
-	for i := range n {
-		id := peers[i].ID
-		cfg := hub.Config{
-			Raft: raftnode.Config{ID: id, DataDir: filepath.Join(dir, string(id)), LogStore: store, BootstrapPeers: peers,
-				APIAddress: apis[id], PeerAPI: apis, StreamLayer: tcpLayer{raftLns[i]}},
-			Listener: httpLns[i], InternalSecret: secret,
-			Auth: auth.Config{Bootstrap: &auth.BootstrapAdmin{Username: "admin", APIKey: b.adminKey},
-				BcryptCost: bcrypt.MinCost},
-		}
-		h, err := hub.New(cfg)
-		if err != nil {
-			b.stop()
-			closeAll()
-			return nil, err
-		}
-		done := make(chan error, 1)
-		go func() { done <- h.Run(context.Background()) }()
-		b.hubs, b.done = append(b.hubs, h), append(b.done, done)
-	}
-	return b, nil
+	return &benchHub{c}, nil
 }
 
-func (b *benchHub) stop() {
-	for i, h := range b.hubs {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_ = h.Shutdown(ctx)
-		cancel()
-		<-b.done[i]
-	}
-}
+func (b *benchHub) stop() { b.StopAll() }
 
 func (b *benchHub) leader() *hub.Hub {
-	for _, h := range b.hubs {
-		if h.Node().IsLeader() {
+	for _, i := range b.Live() {
+		if h := b.Hub(i); h != nil && h.Node().IsLeader() {
 			return h
 		}
 	}
@@ -284,7 +227,7 @@ func (b *benchHub) leader() *hub.Hub {
 // seed waits for a leader and creates a tenant, a cluster, machine type
 // n1, app solver and a user with an API key, which it returns.
 func (b *benchHub) seed(ctx context.Context) (string, error) {
-	admin, err := client.New(b.urls, b.adminKey, client.WithRetryTimeout(time.Minute))
+	admin, err := client.New(b.URLs(), b.AdminKey, client.WithRetryTimeout(time.Minute))
 	if err != nil {
 		return "", err
 	}

@@ -1,7 +1,8 @@
 // Command bench prints Flotilla's benchmark tables — the gang scheduler
 // against kube-scheduler and the raw binding ceiling on one simulated
-// cluster, the pure scheduler, and job submission through the hub's HTTP
-// API — with every figure also as a line "BENCH <name> <value> <unit>".
+// cluster, the pure scheduler, job submission through the hub's HTTP API,
+// the bytes an agent's sync with the hub costs, and dispatch latency —
+// with every figure also as a line "BENCH <name> <value> <unit>".
 package main
 
 import (
@@ -44,12 +45,13 @@ func (r *report) print() {
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with the control-plane binaries")
-	only := flag.String("only", "", "comma-separated tables: pure,hub,sched,dispatch (default all)")
+	only := flag.String("only", "", "comma-separated tables: pure,hub,agent,sched,dispatch (default all)")
 	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
 	hubRepeat := flag.Int("hub-repeat", 3, "runs per hub configuration; the table shows the median")
 	hubClients := flag.Int("hub-clients", 64, "concurrent clients for the hub table")
 	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
+	agentFinished := flag.Int("agent-finished", 100000, "finished jobs of the cluster in the agent table's last row (the first has 1,000)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
@@ -90,6 +92,14 @@ func main() {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: hub table:", err)
 			pprof.StopCPUProfile()
+			os.Exit(1)
+		}
+		r.print()
+	}
+	if want("agent") {
+		r, err := agentTable(ctx, []int{1000, max(*agentFinished, 1001)}, 100)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: agent table:", err)
 			os.Exit(1)
 		}
 		r.print()

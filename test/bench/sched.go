@@ -51,7 +51,7 @@ func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
 		return env.StopScheduler, env.StartScheduler(5000, 10000)
 	}
 	flStart := func(ctx context.Context) (func(), error) {
-		ag := agent.New(agent.Config{Client: env.Client, Namespace: "fl", Log: log, BindParallelism: 64})
+		ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, Namespace: "fl", Log: log, BindParallelism: 64})
 		actx, stop := context.WithCancel(ctx)
 		if err := ag.Cache.Run(actx); err != nil {
 			stop()
@@ -324,7 +324,8 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 		go func() {
 			defer wg.Done()
 			for i := range refs {
-				err := b.BindGang(ctx, "raw", []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}, []string{nodes[i%len(nodes)].Name})
+				err := b.BindGang(ctx, cache.PendingGang{ID: cache.GangID{Namespace: "raw", Number: uint64(i + 1)},
+					Pods: []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}}, []string{nodes[i%len(nodes)].Name})
 				if err != nil {
 					failed.Add(1)
 				}

@@ -2,6 +2,7 @@ package crash
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -191,9 +193,12 @@ func refuse(t *testing.T, hubs *procenv.Hubs, backup, name string, damage func(d
 				t.Errorf("message lacks %q:\n%s", want, log)
 			}
 		}
-		if resp, err := http.Get(hubs.Replica(0).URL + "/healthz"); err == nil {
+		hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: hubs.TLSConfig()}}
+		if resp, err := hc.Get(hubs.Replica(0).URL + "/healthz"); err == nil {
 			resp.Body.Close()
 			t.Errorf("the refused replica's API answered")
+		} else if !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("the refused replica's API port: %v, want connection refused", err)
 		}
 	})
 }

@@ -115,7 +115,8 @@ func killLoop(t *testing.T, store string, kills int) {
 // jobs share a number.
 func checkJobs(t *testing.T, ctx context.Context, hubs *procenv.Hubs, i int, key string, acked map[string]uint64) {
 	t.Helper()
-	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second))
+	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
+		client.WithTLS(hubs.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,10 +25,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/test/hubenv"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/localnodes"
 )
@@ -143,12 +144,14 @@ func run() error {
 	}
 
 	// Hub replicas.
-	hubs, err := hubenv.Start(filepath.Join(*dir, "hub"), *replicas)
+	hubs, err := hubtest.Start(filepath.Join(*dir, "hub"), *replicas, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
+		cfg.Dispatch = &hub.DispatchOptions{AcceptTimeout: 0}
+	}})
 	if err != nil {
 		return err
 	}
-	defer hubs.Stop()
-	adm, err := client.New(hubs.URLs, hubs.AdminKey)
+	defer hubs.StopAll()
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
 	if err != nil {
 		return err
 	}
@@ -168,7 +171,7 @@ func run() error {
 	defer func() { stopAgents(); awg.Wait() }()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for _, e := range envs {
-		a, err := agentd.New(agentd.Config{Cluster: e.Name, HubURLs: hubs.URLs, AgentKey: agentKeys[e.Name], Kube: e.Config,
+		a, err := agent.New(agent.Config{Cluster: e.Name, HubURLs: hubs.URLs(), AgentKey: agentKeys[e.Name], Kube: e.Config,
 			Namespace: "flotilla-jobs", Image: "flotilla/mpi-hello:demo", Heartbeat: time.Second, Log: quiet})
 		if err != nil {
 			return err
@@ -182,7 +185,7 @@ func run() error {
 	if err := waitCapacity(sctx, adm, "east", "west"); err != nil {
 		return err
 	}
-	alice, err := client.New(hubs.URLs, aliceKey)
+	alice, err := client.New(hubs.URLs(), aliceKey)
 	if err != nil {
 		return err
 	}
@@ -232,9 +235,9 @@ func run() error {
 	}
 
 	fmt.Println("\nFlotilla demo is up.")
-	fmt.Printf("  hub (%d replica(s)): %v\n", *replicas, hubs.URLs)
+	fmt.Printf("  hub (%d replica(s)): %v\n", *replicas, hubs.URLs())
 	fmt.Printf("  admin API key: %s\n  alice's API key: %s\n", hubs.AdminKey, aliceKey)
-	fmt.Printf("  try: %s/flotilla --hub %s --api-key %s jobs\n", abs, hubs.URLs[0], aliceKey)
+	fmt.Printf("  try: %s/flotilla --hub %s --api-key %s jobs\n", abs, hubs.URL(0), aliceKey)
 	for _, e := range envs {
 		kc, _ := filepath.Abs(e.Kubeconfig)
 		fmt.Printf("  cluster %-5s API %s\n    kubeconfig: %s\n", e.Name, e.APIServerURL, kc)

@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agentd"
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
@@ -22,7 +23,7 @@ import (
 // fed is a running federation.
 type fed struct {
 	t      *testing.T
-	hubs   *hub.TestCluster
+	hubs   *hubtest.Cluster
 	admin  *client.Client
 	envs   map[string]*k8senv.Env
 	agents map[string]context.CancelFunc
@@ -38,7 +39,7 @@ func quietLog() *slog.Logger {
 func startFed(t *testing.T, n int, clusters map[string][]k8senv.NodeSpec) *fed {
 	t.Helper()
 	f := &fed{t: t, envs: map[string]*k8senv.Env{}, agents: map[string]context.CancelFunc{}}
-	f.hubs = hub.NewTestCluster(t, n, hub.TestOptions{
+	f.hubs = hubtest.New(t, n, hubtest.Options{
 		NoSync: true,
 		Configure: func(_ int, cfg *hub.Config) {
 			cfg.Dispatch = &hub.DispatchOptions{Interval: 250 * time.Millisecond, AcceptTimeout: time.Minute}
@@ -95,7 +96,7 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
-	a, err := agentd.New(agentd.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
+	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
 		Namespace: "flotilla-jobs", Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
 	if err != nil {
 		f.t.Fatal(err)

@@ -1,6 +1,7 @@
 package procenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +30,10 @@ type AgentOptions struct {
 	Args []string
 	// Dir holds the key file and the log (default t.TempDir()).
 	Dir string
+	// CAFile, when set, is the hub CA the agent trusts from the start;
+	// else the agent pins the CA named in the bootstrap token and keeps it
+	// in Dir.
+	CAFile string
 }
 
 // Agent is one flotilla-agent process and what survives its restarts.
@@ -72,6 +77,11 @@ func StartAgent(t testing.TB, opts AgentOptions) *Agent {
 		"-agent-key-file", filepath.Join(opts.Dir, "agent-key-"+opts.Cluster),
 		"-bootstrap-token-file", tokFile,
 	}, opts.Args...)
+	caFile := opts.CAFile
+	if caFile == "" {
+		caFile = filepath.Join(opts.Dir, "hub-ca-"+opts.Cluster+".crt")
+	}
+	a.args = append(a.args, "-hub-ca-file", caFile)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("--- agent %s (%s), last lines ---\n%s", a.Cluster, a.LogPath, proc.TailFile(a.LogPath, 40))
@@ -133,4 +143,20 @@ func (a *Agent) Exited() error {
 		return nil
 	}
 	return fmt.Errorf("agent %s exited (code %d): %v\n%s", a.Cluster, p.ExitCode(), p.Err(), proc.TailFile(a.LogPath, 30))
+}
+
+// WaitExit waits until the agent's process ends and returns how it ended.
+func (a *Agent) WaitExit(ctx context.Context) error {
+	a.mu.Lock()
+	p := a.p
+	a.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("procenv: agent %s was never started", a.Cluster)
+	}
+	select {
+	case <-p.Done():
+		return a.Exited()
+	case <-ctx.Done():
+		return fmt.Errorf("procenv: agent %s still runs: %w", a.Cluster, ctx.Err())
+	}
 }

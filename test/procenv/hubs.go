@@ -8,6 +8,7 @@ package procenv
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/test/proc"
 )
 
@@ -34,6 +36,9 @@ type HubOptions struct {
 	Args []string
 	// Dir holds data directories, secrets and logs (default t.TempDir()).
 	Dir string
+	// Insecure runs plain HTTP and plain raft (-insecure-http) instead of
+	// TLS with a CA made for the test.
+	Insecure bool
 }
 
 // Hubs is a hub cluster of flotilla-hub processes.
@@ -42,6 +47,9 @@ type Hubs struct {
 	AdminKey string
 	// Dir holds every replica's data directory and log.
 	Dir string
+	// CAFile is the hub CA clients check the replicas against ("" when
+	// Insecure).
+	CAFile string
 
 	t        testing.TB
 	bin      string
@@ -91,11 +99,21 @@ func StartHubs(t testing.TB, opts HubOptions) *Hubs {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheme := "https"
+	pki := filepath.Join(opts.Dir, "pki")
+	if opts.Insecure {
+		scheme = "http"
+	} else {
+		if _, err := hubtls.InitCA(pki, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		h.CAFile = filepath.Join(pki, hubtls.CACertFile)
+	}
 	var boot []string
 	for i := range opts.Replicas {
 		r := &Replica{
 			ID:       fmt.Sprintf("hub%d", i),
-			URL:      fmt.Sprintf("http://127.0.0.1:%d", ports[2*i]),
+			URL:      fmt.Sprintf("%s://127.0.0.1:%d", scheme, ports[2*i]),
 			RaftAddr: fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
 		}
 		r.DataDir = filepath.Join(opts.Dir, r.ID)
@@ -106,13 +124,22 @@ func StartHubs(t testing.TB, opts HubOptions) *Hubs {
 	for _, r := range h.replicas {
 		r.args = []string{
 			"-id", r.ID, "-data-dir", r.DataDir,
-			"-http-addr", strings.TrimPrefix(r.URL, "http://"), "-api-advertise", r.URL,
+			"-http-addr", hostPort(r.URL), "-api-advertise", r.URL,
 			"-raft-bind", r.RaftAddr, "-raft-advertise", r.RaftAddr,
 			"-bootstrap", strings.Join(boot, ","),
 			"-internal-secret-file", secretFile, "-admin-api-key-file", keyFile,
 			// Slower raft timing than the defaults: the tests run on a
 			// loaded 2-core machine, where 1 s leases lapse spuriously.
 			"-raft-heartbeat-timeout", "2s", "-raft-election-timeout", "2s", "-raft-leader-lease-timeout", "1s",
+		}
+		if opts.Insecure {
+			r.args = append(r.args, "-insecure-http")
+		} else {
+			cert, key, err := hubtls.IssueInDir(pki, r.ID, []string{"127.0.0.1", "localhost"}, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.args = append(r.args, "-tls-cert", cert, "-tls-key", key, "-client-ca", h.CAFile)
 		}
 		if opts.LogStore != "" {
 			r.args = append(r.args, "-log-store", opts.LogStore)
@@ -232,7 +259,7 @@ var ErrExited = errors.New("procenv: process exited")
 // everything its leader had committed: a consistent read through it
 // succeeds. It fails at once if the process exits.
 func (h *Hubs) WaitCaughtUp(ctx context.Context, i int) error {
-	cl, err := client.New([]string{h.replicas[i].URL}, h.AdminKey, client.WithRetryTimeout(2*time.Second))
+	cl, err := client.New([]string{h.replicas[i].URL}, h.AdminKey, client.WithRetryTimeout(2*time.Second), h.tlsOption())
 	if err != nil {
 		return err
 	}
@@ -265,7 +292,7 @@ func (h *Hubs) Leader(ctx context.Context) (int, error) {
 			if !h.Running(i) {
 				continue
 			}
-			cl, err := client.New([]string{r.URL}, h.AdminKey, client.WithRetryTimeout(time.Second))
+			cl, err := client.New([]string{r.URL}, h.AdminKey, client.WithRetryTimeout(time.Second), h.tlsOption())
 			if err != nil {
 				return -1, err
 			}
@@ -298,9 +325,11 @@ func (h *Hubs) Leader(ctx context.Context) (int, error) {
 // Client returns a client of every replica with a long retry budget, the
 // way an application would call a hub whose replicas come and go.
 func (h *Hubs) Client(key string, opts ...client.Option) *client.Client {
+	hc := &http.Client{Timeout: 20 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: h.TLSConfig(), ForceAttemptHTTP2: true, MaxIdleConnsPerHost: 64}}
 	opts = append([]client.Option{client.WithRetryTimeout(90 * time.Second),
 		client.WithBackoff(10*time.Millisecond, 300*time.Millisecond),
-		client.WithHTTPClient(&http.Client{Timeout: 20 * time.Second})}, opts...)
+		client.WithHTTPClient(hc)}, opts...)
 	cl, err := client.New(h.URLs(), key, opts...)
 	if err != nil {
 		h.t.Fatal(err)
@@ -308,6 +337,20 @@ func (h *Hubs) Client(key string, opts ...client.Option) *client.Client {
 	h.t.Cleanup(cl.CloseIdleConnections)
 	return cl
 }
+
+// TLSConfig trusts the hub's CA (nil when Insecure).
+func (h *Hubs) TLSConfig() *tls.Config {
+	if h.CAFile == "" {
+		return nil
+	}
+	tc, err := hubtls.ClientFromCAFile(h.CAFile)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tc
+}
+
+func (h *Hubs) tlsOption() client.Option { return client.WithTLS(h.TLSConfig()) }
 
 func (h *Hubs) dumpLogs() {
 	for _, r := range h.replicas {
@@ -395,4 +438,10 @@ func (h *Hubs) LastOutput(i int) string {
 		return s[k+len(marker):]
 	}
 	return s
+}
+
+// hostPort is the host:port of a base URL.
+func hostPort(u string) string {
+	_, rest, _ := strings.Cut(u, "://")
+	return rest
 }

@@ -1,0 +1,140 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
+	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
+	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// DefaultInitImage is the image holding flotilla-init when
+// ClusterConfig.Runtime names none.
+const DefaultInitImage = "ghcr.io/flotilla-hpc/flotilla-init:latest"
+
+// ClusterConfig wires the cluster half of an agent to one cluster.
+type ClusterConfig struct {
+	Client kubernetes.Interface
+	// Cluster is this cluster's name at the hub, stamped on reports.
+	Cluster   string
+	Namespace string
+	// ExtraNamespaces are further namespaces whose gangs (pods naming the
+	// flotilla scheduler, with Flotilla's gang labels, created by other
+	// tools) level 2 schedules; the agent's own jobs run in Namespace.
+	ExtraNamespaces []string
+	// Tolerations are added to every job pod (e.g. for a dedicated,
+	// tainted HPC node pool).
+	Tolerations []corev1.Toleration
+	// Image is the app image of jobs whose assignment names none.
+	Image     string
+	Scheduler scheduler.Options
+	// NodeSelector limits the nodes this agent schedules onto.
+	NodeSelector labels.Selector
+	// BindParallelism bounds binding requests in flight (default 64).
+	BindParallelism int
+	Log             *slog.Logger
+	Now             func() time.Time
+	Report          func(structs.JobStateUpdate)
+
+	// Runtime is the cluster's runtime environment: init image (default
+	// DefaultInitImage), jobs domain and ingress of interactive jobs,
+	// ports, cluster-wide mounts. Its embedded podgroup.Options are
+	// ignored: Namespace, Image and Tolerations above apply.
+	Runtime runtime.Options
+	// Filer serves ReadWriteOnce vaults to jobs; its Namespace is Namespace.
+	Filer filer.Options
+	// Random feeds the jobs' SSH keys and tokens (default crypto/rand).
+	Random io.Reader
+	// LogTailLines of the head's log are reported when a job ends (default 50).
+	LogTailLines int
+}
+
+// Cluster is the cluster half of an agent: the informer cache, level 2
+// (scheduling loop and binder), the job runner and the file servers.
+type Cluster struct {
+	Cache *cache.Cache
+	Loop  *SchedLoop
+	Jobs  *runtime.Reconciler
+	// Filer runs the file servers of ReadWriteOnce vaults.
+	Filer *filer.Manager
+
+	namespace string
+}
+
+// NewCluster wires cache, scheduling loop and job runner.
+func NewCluster(cfg ClusterConfig) *Cluster {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	c := cache.New(cfg.Client, cache.Options{
+		SchedulerName: podgroup.SchedulerName,
+		Namespaces:    append([]string{cfg.Namespace}, cfg.ExtraNamespaces...),
+		NodeSelector:  cfg.NodeSelector,
+	})
+	ropts := cfg.Runtime
+	if ropts.InitImage == "" {
+		ropts.InitImage = DefaultInitImage
+	}
+	ropts.Options = podgroup.Options{Namespace: cfg.Namespace, Image: cfg.Image, Tolerations: cfg.Tolerations}
+	fopts := cfg.Filer
+	fopts.Namespace = cfg.Namespace
+	fm := filer.New(cfg.Client, fopts, cfg.Now, cfg.Log.With("component", "filer"))
+	b := binder.New(cfg.Client, cfg.BindParallelism)
+	rec := &runtime.Reconciler{
+		Client: cfg.Client, Options: ropts, Cluster: cfg.Cluster, Pods: b, Nodes: c,
+		Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
+		Filer: fm, Random: cfg.Random, LogTailLines: cfg.LogTailLines,
+	}
+	loop := &SchedLoop{
+		Cache: c, Binder: b, Options: cfg.Scheduler, Now: cfg.Now, Log: cfg.Log,
+		OnTeardown: func(id cache.GangID) {
+			if id.Namespace == cfg.Namespace {
+				rec.TearingDown(id.Number)
+			}
+		},
+		OnTornDown: func(id cache.GangID, voidHead types.UID) {
+			if id.Namespace == cfg.Namespace {
+				rec.TornDown(id.Number, voidHead)
+			}
+		},
+	}
+	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm, namespace: cfg.Namespace}
+}
+
+// Run starts the cache, then the scheduling loop, the job runner and the
+// filer manager, and returns when ctx ends (or the cache cannot start).
+func (c *Cluster) Run(ctx context.Context) error {
+	if err := c.Cache.Run(ctx); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	var recErr, filerErr error
+	wg.Add(3)
+	go func() { defer wg.Done(); c.Loop.Run(ctx) }()
+	go func() { defer wg.Done(); recErr = c.Jobs.Run(ctx) }()
+	go func() { defer wg.Done(); filerErr = c.Filer.Run(ctx) }()
+	wg.Wait()
+	return errors.Join(recErr, filerErr)
+}
+
+// Why returns the scheduler's latest reason for a pending job of this agent.
+func (c *Cluster) Why(number uint64) (scheduler.Pending, bool) {
+	return c.Loop.Why(cache.GangID{Namespace: c.namespace, Number: number})
+}

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+)
+
+// Flags are flotilla-agent's command-line settings; Config turns them into
+// a Config.
+type Flags struct {
+	Cluster            string
+	Hubs               string
+	KeyFile            string
+	BootstrapTokenFile string
+	HubCAFile          string
+	Kubeconfig         string
+	Namespace          string
+	ExtraNamespaces    string
+	Image              string
+	NodeSelector       string
+	Tolerate           string
+	TenantIsolation    bool
+	Backfill           bool
+	Weights            string
+	IDMapper           string
+	Heartbeat          time.Duration
+	KubeQPS            float64
+	KubeBurst          int
+}
+
+// Register defines the flags on fs; getenv supplies the defaults taken
+// from the environment (FLOTILLA_HUB).
+func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&f.Cluster, "cluster", "", "this cluster's name at the hub (required)")
+	fs.StringVar(&f.Hubs, "hub", getenv("FLOTILLA_HUB"), "comma-separated hub URLs (env FLOTILLA_HUB)")
+	fs.StringVar(&f.KeyFile, "agent-key-file", "", "file holding the cluster's agent key (else env FLOTILLA_AGENT_KEY); written after registration")
+	fs.StringVar(&f.BootstrapTokenFile, "bootstrap-token-file", "", "file holding a one-time bootstrap token, used when no agent key exists yet")
+	fs.StringVar(&f.HubCAFile, "hub-ca-file", "", "CA file the hub's certificate is checked against; written on first contact when the bootstrap token pins the hub's CA")
+	fs.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default: in-cluster config)")
+	fs.StringVar(&f.Namespace, "namespace", "flotilla-jobs", "namespace the jobs run in")
+	fs.StringVar(&f.ExtraNamespaces, "schedule-namespaces", "", "comma-separated further namespaces whose gangs the agent schedules")
+	fs.StringVar(&f.Image, "image", "", "default app image")
+	fs.StringVar(&f.NodeSelector, "node-selector", "", "label selector of the nodes this agent uses")
+	fs.StringVar(&f.Tolerate, "tolerate", "", "taints job pods tolerate, key=value:Effect,... (dedicated node pools)")
+	fs.BoolVar(&f.TenantIsolation, "tenant-isolation", false, "keep different tenants' pods off the same node")
+	fs.BoolVar(&f.Backfill, "backfill", false, "let smaller jobs run around a blocked queue head")
+	fs.StringVar(&f.Weights, "weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
+	fs.StringVar(&f.IDMapper, "idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
+	fs.DurationVar(&f.Heartbeat, "heartbeat", 2*time.Second, "longest gap between status pushes")
+	fs.Float64Var(&f.KubeQPS, "kube-api-qps", 5000, "client QPS towards the API server")
+	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
+}
+
+// Config reads the files the flags name (agent key, bootstrap token,
+// kubeconfig) and returns the agent's configuration. getenv supplies
+// FLOTILLA_AGENT_KEY.
+func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, error) {
+	key := getenv("FLOTILLA_AGENT_KEY")
+	if f.KeyFile != "" {
+		b, err := os.ReadFile(f.KeyFile)
+		if err != nil && !(errors.Is(err, os.ErrNotExist) && f.BootstrapTokenFile != "") {
+			return Config{}, err
+		}
+		if k := strings.TrimSpace(string(b)); k != "" {
+			key = k
+		}
+	}
+	var bootToken string
+	if f.BootstrapTokenFile != "" && key == "" {
+		b, err := os.ReadFile(f.BootstrapTokenFile)
+		if err != nil {
+			return Config{}, err
+		}
+		bootToken = strings.TrimSpace(string(b))
+	}
+	var kube *rest.Config
+	var err error
+	if f.Kubeconfig != "" {
+		kube, err = clientcmd.BuildConfigFromFlags("", f.Kubeconfig)
+	} else {
+		kube, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("kubernetes config: %w", err)
+	}
+	kube.QPS, kube.Burst = float32(f.KubeQPS), f.KubeBurst
+	w, err := ParseWeights(f.Weights)
+	if err != nil {
+		return Config{}, err
+	}
+	tols, err := ParseTolerations(f.Tolerate)
+	if err != nil {
+		return Config{}, err
+	}
+	return Config{
+		Cluster: f.Cluster, HubURLs: splitList(f.Hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: f.KeyFile, HubCAFile: f.HubCAFile,
+		Kube: kube, Namespace: f.Namespace, ExtraNamespaces: splitList(f.ExtraNamespaces),
+		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,
+		Heartbeat: f.Heartbeat, Log: log,
+		Scheduler: scheduler.Options{TenantIsolation: f.TenantIsolation, Backfill: f.Backfill, Weights: w},
+	}, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ParseWeights reads the scheduler's resource weights written as "cpu=1,memory=0.5,
+// nvidia.com/gpu=8". An empty string gives nil (the defaults).
+func ParseWeights(s string) (map[string]float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	out := map[string]float64{}
+	for _, kv := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("weights: %q is not resource=weight", kv)
+		}
+		w, err := strconv.ParseFloat(v, 64)
+		if err != nil || w < 0 {
+			return nil, fmt.Errorf("weights: %q: weight must be a non-negative number", kv)
+		}
+		out[k] = w
+	}
+	return out, nil
+}
+
+// ParseTolerations reads tolerations written as "key=value:Effect" or
+// "key:Effect" (any value), comma-separated.
+func ParseTolerations(s string) ([]corev1.Toleration, error) {
+	var out []corev1.Toleration
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		kv, effect, ok := strings.Cut(item, ":")
+		if !ok || kv == "" {
+			return nil, fmt.Errorf("toleration %q: want key=value:Effect", item)
+		}
+		switch corev1.TaintEffect(effect) {
+		case corev1.TaintEffectNoSchedule, corev1.TaintEffectPreferNoSchedule, corev1.TaintEffectNoExecute:
+		default:
+			return nil, fmt.Errorf("toleration %q: effect must be NoSchedule, PreferNoSchedule or NoExecute", item)
+		}
+		t := corev1.Toleration{Effect: corev1.TaintEffect(effect), Operator: corev1.TolerationOpExists, Key: kv}
+		if k, v, hasValue := strings.Cut(kv, "="); hasValue {
+			t.Key, t.Value, t.Operator = k, v, corev1.TolerationOpEqual
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

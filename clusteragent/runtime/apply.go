@@ -1,0 +1,244 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// maxSteps bounds the steps taken for one job in one pass; steps that
+// change only the runner's own view follow each other at once.
+const maxSteps = 8
+
+// step decides and carries out the next steps for job n until it has to
+// wait, a step fails, or the cluster must be observed again.
+func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *corev1.Secret, pods []*corev1.Pod) {
+	nodeExists := func(string) bool { return true }
+	if r.Nodes != nil {
+		nodeExists = r.Nodes.NodeExists
+	}
+	o := observe(secret, pods, nodeExists)
+	for range maxSteps {
+		r.mu.Lock()
+		view := t.view
+		r.mu.Unlock()
+		d := decide(view, o, r.Now())
+		again, err := r.apply(ctx, n, t, d, secret, pods)
+		if err != nil && ctx.Err() == nil {
+			r.Log.Warn("job step", "job", n, "step", d.Kind, "err", err)
+		}
+		if !again || err != nil {
+			return
+		}
+	}
+}
+
+// apply carries out one decision; again says the next may follow at once.
+func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision, secret *corev1.Secret, pods []*corev1.Pod) (again bool, err error) {
+	switch d.Kind {
+	case actWait:
+		return false, nil
+	case actCreate:
+		have := make(map[string]bool, len(pods))
+		for _, p := range pods {
+			have[p.Name] = true
+		}
+		r.mu.Lock()
+		void := append([]string(nil), t.view.voidStarts...)
+		r.mu.Unlock()
+		err := r.createObjects(ctx, t.in, void, have)
+		switch {
+		case errors.Is(err, structs.ErrInvalid):
+			r.setFinal(t, &Final{State: structs.JobCompletedWithError, ExitCode: 1, Substatus: "cannot run: " + err.Error(), Time: r.Now()}, false)
+			return true, nil
+		case errors.Is(err, errStartRecorded):
+			r.Log.Info("not creating pods", "job", n, "why", err)
+			return false, nil
+		}
+		return false, err
+	case actProgress:
+		for _, p := range d.Progress {
+			r.report(t, p.State, p.Substatus, 0, "")
+		}
+		r.mu.Lock()
+		t.view.state = d.Progress[len(d.Progress)-1].State
+		if !d.StartedAt.IsZero() {
+			t.view.startedAt = d.StartedAt
+		}
+		r.mu.Unlock()
+		return false, nil
+	case actEnd:
+		f := *d.Final
+		if !d.Recorded {
+			f.LogTail = r.logTail(ctx, headOf(pods))
+		}
+		r.setFinal(t, &f, d.Recorded)
+		r.Log.Info("job ended", "job", n, "state", f.State, "substatus", f.Substatus)
+		return true, nil
+	case actRecord:
+		err := r.recordFinal(ctx, secret, t)
+		return err == nil, err
+	case actReport:
+		r.mu.Lock()
+		f := *t.view.final
+		t.view.reported, t.view.state = true, f.State
+		r.mu.Unlock()
+		r.report(t, f.State, f.Substatus, f.ExitCode, f.LogTail)
+		return true, nil
+	case actStopPods:
+		if err := r.Pods.DeleteJobPods(ctx, r.Options.Namespace, n); err != nil {
+			return false, fmt.Errorf("stop pods: %w", err)
+		}
+		r.mu.Lock()
+		t.view.podsStopped = true
+		r.mu.Unlock()
+		return true, nil
+	case actCleanup:
+		return false, r.cleanup(ctx, n, t, secret)
+	case actForget:
+		r.forget(n, t)
+		return false, nil
+	}
+	return false, fmt.Errorf("runtime: unknown step %q", d.Kind)
+}
+
+// setFinal fixes the job's end.
+func (r *Reconciler) setFinal(t *tracked, f *Final, recorded bool) {
+	r.mu.Lock()
+	t.view.final, t.view.recorded = f, recorded
+	r.mu.Unlock()
+}
+
+// recordFinal writes the final state on the job Secret and has the API
+// server confirm it. The patch names the observed Secret's uid, which
+// cannot change: a Secret made anew under the name refuses it.
+func (r *Reconciler) recordFinal(ctx context.Context, secret *corev1.Secret, t *tracked) error {
+	r.mu.Lock()
+	f := *t.view.final
+	r.mu.Unlock()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"uid":         secret.UID,
+		"annotations": map[string]string{podgroup.AnnotFinal: f.encode()},
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = r.Client.CoreV1().Secrets(secret.Namespace).Patch(ctx, secret.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("record the final state on secret %s: %w", secret.Name, err)
+	}
+	r.mu.Lock()
+	t.view.recorded = true // or the Secret is gone: nothing to hold it
+	r.mu.Unlock()
+	return nil
+}
+
+// report hands one state change to the report hook.
+func (r *Reconciler) report(t *tracked, s structs.JobState, sub string, code int, tail string) {
+	if r.Report == nil || t.in.Job.ID == "" {
+		return
+	}
+	cluster := r.Cluster
+	if cluster == "" {
+		cluster = t.in.Job.Cluster
+	}
+	r.Report(structs.JobStateUpdate{ID: t.in.Job.ID, Number: t.in.Job.Number, Cluster: cluster,
+		State: s, Substatus: sub, ExitCode: code, LogTail: tail, Time: r.Now()})
+}
+
+// cleanup deletes an acknowledged job's objects: its Secret (on condition
+// that it is the one observed), whose dependents the garbage collector then
+// deletes, and its pods at once.
+func (r *Reconciler) cleanup(ctx context.Context, n uint64, t *tracked, secret *corev1.Secret) error {
+	if secret != nil && secret.DeletionTimestamp == nil {
+		bg := metav1.DeletePropagationBackground
+		err := r.Client.CoreV1().Secrets(secret.Namespace).Delete(ctx, secret.Name, metav1.DeleteOptions{
+			PropagationPolicy: &bg, Preconditions: &metav1.Preconditions{UID: &secret.UID},
+		})
+		if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+			return fmt.Errorf("delete job secret: %w", err)
+		}
+	}
+	if err := r.Pods.DeleteJobPods(ctx, r.Options.Namespace, n); err != nil {
+		return fmt.Errorf("delete job pods: %w", err)
+	}
+	r.mu.Lock()
+	t.view.cleaned = true
+	r.mu.Unlock()
+	if r.Filer != nil && filer.Needed(t.in.Vault) {
+		r.Filer.Poke()
+	}
+	return nil
+}
+
+// forget stops tracking a job whose objects are gone; a newer assignment
+// of it starts now, else a tombstone keeps a late redelivery away.
+func (r *Reconciler) forget(n uint64, t *tracked) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.jobs[n] != t {
+		return
+	}
+	if t.next != nil {
+		r.jobs[n] = t.next
+		return
+	}
+	delete(r.jobs, n)
+	state := t.view.state
+	if t.view.final != nil {
+		state = t.view.final.State
+	}
+	if t.view.assigned || t.view.final != nil {
+		r.tombs[n] = tombstone{assigned: t.in.Job.AssignTime, state: state}
+	}
+}
+
+func headOf(pods []*corev1.Pod) *corev1.Pod {
+	for _, p := range pods {
+		if p.Labels[podgroup.LabelRank] == "0" {
+			return p
+		}
+	}
+	return nil
+}
+
+// maxLogTailBytes bounds the log tail kept with a job.
+const maxLogTailBytes = 16 << 10
+
+// logTail returns the last lines of the head's app container log, or ""
+// when there is no bound head or its log cannot be read (no kubelet, no
+// logs).
+func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
+	if head == nil || head.Spec.NodeName == "" || len(head.Spec.Containers) == 0 {
+		return ""
+	}
+	lines := int64(r.LogTailLines)
+	if lines <= 0 {
+		lines = DefaultLogTailLines
+	}
+	timeout := r.LogTailTimeout
+	if timeout <= 0 {
+		timeout = DefaultLogTailTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	b, err := r.Client.CoreV1().Pods(head.Namespace).GetLogs(head.Name, &corev1.PodLogOptions{
+		Container: head.Spec.Containers[0].Name, TailLines: &lines, LimitBytes: new(int64(maxLogTailBytes)),
+	}).DoRaw(ctx)
+	if err != nil {
+		r.Log.Debug("head log unavailable", "pod", head.Name, "err", err)
+		return ""
+	}
+	return strings.ToValidUTF8(string(b), "\uFFFD")
+}

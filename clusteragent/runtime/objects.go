@@ -1,0 +1,144 @@
+package runtime
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// errStartRecorded means the job Secret records a start or an end: the
+// job's pods are not (re)created.
+var errStartRecorded = errors.New("runtime: start or end recorded")
+
+// render returns the job's objects, making the filer of an RWO vault exist
+// first (it then counts as used until the job Secret, labelled with it,
+// appears).
+func (r *Reconciler) render(ctx context.Context, in Input) (*Objects, error) {
+	if in.Random == nil {
+		in.Random = r.Random
+	}
+	if in.Random == nil {
+		in.Random = rand.Reader
+	}
+	if r.Filer != nil && filer.Needed(in.Vault) {
+		nfs, name, err := r.Filer.Ensure(ctx, in.Vault)
+		if err != nil {
+			return nil, err
+		}
+		in.VaultNFS = nfs
+		in.Labels = map[string]string{filer.LabelFiler: name}
+	}
+	return Render(in, r.Options)
+}
+
+// createObjects creates whatever of the job's objects is missing: the
+// Secret first, then, owned by it, the rest in Objects.All order. It
+// re-reads the Secret from the API server first and creates nothing if it
+// records a start (one not known void) or an end: pods are never created
+// for a job that may have run. ErrInvalid from rendering or from the API
+// server means the job cannot run.
+func (r *Reconciler) createObjects(ctx context.Context, in Input, void []string, have map[string]bool) error {
+	objs, err := r.render(ctx, in)
+	if err != nil {
+		return err
+	}
+	sec, err := r.ensureSecret(ctx, objs.Secret)
+	if err != nil {
+		return err
+	}
+	if v := sec.Annotations[podgroup.AnnotStarted]; v != "" && !slices.Contains(void, v) {
+		return fmt.Errorf("%w: job %d: its Secret records a start; its pods are not created again", errStartRecorded, in.Job.Number)
+	}
+	if sec.Annotations[podgroup.AnnotFinal] != "" {
+		return fmt.Errorf("%w: job %d: its Secret records its end", errStartRecorded, in.Job.Number)
+	}
+	objs.SetOwner(sec.UID)
+	for _, o := range objs.All()[1:] {
+		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
+			continue
+		}
+		err := r.create(ctx, o, sec.UID)
+		if apierrors.IsInvalid(err) {
+			return structs.Errorf(structs.ErrInvalid, "%v", err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureSecret creates the job Secret unless it exists and returns it as
+// the API server has it now.
+func (r *Reconciler) ensureSecret(ctx context.Context, s *corev1.Secret) (*corev1.Secret, error) {
+	api := r.Client.CoreV1().Secrets(r.Options.Namespace)
+	got, err := api.Create(ctx, s, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = api.Get(ctx, s.Name, metav1.GetOptions{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("job secret %s: %w", s.Name, err)
+	}
+	if got.DeletionTimestamp != nil {
+		return nil, structs.Errorf(structs.ErrUnavailable, "job secret %s is being deleted", s.Name)
+	}
+	return got, nil
+}
+
+// create creates one object of a job. One that exists already is fine if
+// the job Secret (owner) owns it; one owned by an earlier Secret is left
+// over from an earlier run, waiting for the garbage collector, and must go
+// before this run's copy can be made.
+func (r *Reconciler) create(ctx context.Context, o metav1.Object, owner types.UID) error {
+	var err error
+	var get func() (metav1.Object, error)
+	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
+	ns, name := r.Options.Namespace, o.GetName()
+	switch x := o.(type) {
+	case *corev1.ConfigMap:
+		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, name, gopts) }
+	case *corev1.Service:
+		_, err = c.CoreV1().Services(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().Services(ns).Get(ctx, name, gopts) }
+	case *networkingv1.NetworkPolicy:
+		_, err = c.NetworkingV1().NetworkPolicies(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.NetworkingV1().NetworkPolicies(ns).Get(ctx, name, gopts) }
+	case *networkingv1.Ingress:
+		_, err = c.NetworkingV1().Ingresses(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.NetworkingV1().Ingresses(ns).Get(ctx, name, gopts) }
+	case *corev1.Pod:
+		_, err = c.CoreV1().Pods(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().Pods(ns).Get(ctx, name, gopts) }
+	default:
+		return fmt.Errorf("create: unexpected object %T", o)
+	}
+	if !apierrors.IsAlreadyExists(err) {
+		if err != nil {
+			return fmt.Errorf("create %T %s: %w", o, name, err)
+		}
+		return nil
+	}
+	got, err := get()
+	if err != nil {
+		return fmt.Errorf("get %T %s: %w", o, name, err)
+	}
+	for _, ref := range got.GetOwnerReferences() {
+		if ref.UID == owner {
+			return nil
+		}
+	}
+	return structs.Errorf(structs.ErrUnavailable, "%T %s is left from an earlier run of the job; waiting for its removal", o, name)
+}

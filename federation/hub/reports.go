@@ -1,0 +1,77 @@
+package hub
+
+import (
+	"context"
+	"sync"
+
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// maxParallelReports bounds the jobs of one status push whose reports are
+// in flight at once (they share raft entries).
+const maxParallelReports = 32
+
+// ReportClusterStatus records an agent's heartbeat (status, capacity),
+// then its job reports. Each report is one JobUpdateState guarded by the
+// job's cluster and number, so a stale agent cannot change a job moved
+// elsewhere and a late report about a purged job cannot land on a newer
+// job with its id. The reports of one job apply in the order sent; those
+// of different jobs concurrently. Each gets an outcome (see
+// structs.ReportOutcome): applied (also when it repeats the recorded
+// final state), stale (it can never apply) or retry (the hub could not
+// write now). A failed heartbeat fails the whole push: the agent sends
+// everything again.
+func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
+	now := h.now().UTC()
+	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now}
+	if _, err := h.Write(ctx, hb); err != nil {
+		return nil, err
+	}
+	res := &structs.ClusterStatusResult{Jobs: make([]structs.JobReportResult, len(rep.Jobs))}
+	byJob := map[string][]int{}
+	var order []string
+	for i, jr := range rep.Jobs {
+		res.Jobs[i] = structs.JobReportResult{ID: jr.ID, Number: jr.Number}
+		if byJob[jr.ID] == nil {
+			order = append(order, jr.ID)
+		}
+		byJob[jr.ID] = append(byJob[jr.ID], i)
+	}
+	sem := make(chan struct{}, maxParallelReports)
+	var wg sync.WaitGroup
+	for _, id := range order {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			for _, i := range byJob[id] {
+				jr := &rep.Jobs[i]
+				_, err := h.Write(ctx, &fsm.JobUpdateState{ID: jr.ID, Cluster: cluster, Number: jr.Number,
+					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Time: now})
+				res.Jobs[i].Outcome = ReportOutcome(err)
+				if err != nil {
+					res.Jobs[i].Error = err.Error()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return res, nil
+}
+
+// ReportOutcome classifies the result of writing one job report: nil is
+// applied (a repeated final state comes back as nil too, see resolve);
+// a refusal of the state machine — the job is gone or has another number
+// (ErrNotFound), is on another cluster or in a state that does not allow
+// this one (ErrConflict), or the report is malformed (ErrInvalid) — is
+// stale; anything else (no leader, a timeout, shutdown) is retry.
+func ReportOutcome(err error) structs.ReportOutcome {
+	if err == nil {
+		return structs.ReportApplied
+	}
+	switch structs.KindOf(err) {
+	case structs.ErrNotFound, structs.ErrConflict, structs.ErrInvalid, structs.ErrForbidden:
+		return structs.ReportStale
+	}
+	return structs.ReportRetry
+}

@@ -1,0 +1,133 @@
+package state
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// MaxPurgeBatch bounds the jobs one purge deletes.
+const MaxPurgeBatch = 10_000
+
+// PurgeJobs deletes terminal jobs by ID, skipping IDs not present. If any
+// listed job is not terminal nothing is deleted (ErrConflict). It returns
+// how many jobs it deleted and keeps an accounting record of each (see
+// PurgeEnded). Their IDs become free for new submissions; their numbers
+// are never handed out again (see SubmitJob).
+func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
+	if len(ids) > MaxPurgeBatch {
+		return 0, structs.Errorf(structs.ErrInvalid, "purge of %d jobs: at most %d at once", len(ids), MaxPurgeBatch)
+	}
+	olds := make([]*structs.Job, 0, len(ids))
+	listed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		raw, err := rawByID(w.txn, TableJobs, id)
+		if err != nil {
+			return 0, err
+		}
+		if raw == nil || listed[id] {
+			continue
+		}
+		listed[id] = true
+		j := raw.(*structs.Job)
+		if !j.State.IsTerminal() {
+			return 0, structs.Errorf(structs.ErrConflict, "job %q is %s, not terminal", id, j.State)
+		}
+		olds = append(olds, j)
+	}
+	return w.purge(olds)
+}
+
+// PurgeEnded deletes the terminal jobs that ended before cutoff, oldest
+// end first, at most limit (1..MaxPurgeBatch) of them, and returns how
+// many it deleted: fewer than limit means none is left. The cutoff is
+// stamped by the writer, so the choice depends only on the state.
+//
+// Each deleted job leaves an accounting record (ID "job-<number>", its
+// owner, app, machine type, cluster, size, final state, start and end,
+// and the cost at the machine type's price), written in the same
+// transaction, so no job leaves the hub without one. A record that
+// already exists under that ID is kept as it is.
+func (w *WriteTxn) PurgeEnded(cutoff time.Time, limit int) (int, error) {
+	switch {
+	case cutoff.IsZero():
+		return 0, structs.Errorf(structs.ErrInvalid, "purge: no cutoff time")
+	case limit < 1 || limit > MaxPurgeBatch:
+		return 0, structs.Errorf(structs.ErrInvalid, "purge: limit %d out of 1..%d", limit, MaxPurgeBatch)
+	}
+	it, err := w.txn.LowerBound(TableJobs, "ended", uint64(0))
+	if err != nil {
+		return 0, err
+	}
+	before := unixNanos(cutoff)
+	var olds []*structs.Job
+	for raw := it.Next(); raw != nil && len(olds) < limit; raw = it.Next() {
+		j := raw.(*structs.Job)
+		if unixNanos(j.EndTime) >= before {
+			break
+		}
+		olds = append(olds, j)
+	}
+	return w.purge(olds)
+}
+
+// purge deletes jobs read from this transaction, each with its
+// accounting record.
+func (w *WriteTxn) purge(olds []*structs.Job) (int, error) {
+	for _, j := range olds {
+		rec := w.accountingOf(j)
+		if err := rec.Validate(); err != nil {
+			return 0, err
+		}
+		if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil {
+			return 0, err
+		} else if raw == nil {
+			rec.Seq = w.next(cAccounting)
+			if err := w.insert(tAccounting, rec, nil); err != nil {
+				return 0, err
+			}
+		}
+		if err := w.txn.Delete(TableJobs, j); err != nil {
+			return 0, err
+		}
+	}
+	if len(olds) > 0 {
+		w.touch(tJobs)
+	}
+	return len(olds), nil
+}
+
+// accountingOf is the bill of a finished job, priced at its machine type
+// as stored now (a deleted machine type leaves size and price at zero).
+func (w *WriteTxn) accountingOf(j *structs.Job) *structs.AccountingRecord {
+	rec := &structs.AccountingRecord{
+		ID: fmt.Sprintf("job-%d", j.Number), JobID: j.ID, JobNumber: j.Number, JobName: j.Name,
+		Tenant: j.Tenant, Team: j.Team, User: j.Owner, App: j.App, MachineType: j.EffectiveMachineType(),
+		Cluster: j.Cluster, Nodes: j.Nodes, State: j.State, Start: j.StartTime, End: j.EndTime,
+	}
+	if rec.End.Before(rec.Start) {
+		rec.End = rec.Start
+	}
+	if raw, _ := rawByID(w.txn, TableMachineTypes, rec.MachineType); raw != nil {
+		mt := raw.(*structs.MachineType)
+		rec.Cores, rec.GPUs, rec.Price = mt.Cores*j.Nodes, mt.GPUs*j.Nodes, mt.Price
+		if !rec.Start.IsZero() {
+			// Products only (no sum), so no fused multiply-add can make
+			// replicas on different CPUs disagree in the last bit.
+			rec.Cost = mt.Price * float64(j.Nodes) * rec.End.Sub(rec.Start).Hours()
+		}
+	}
+	return rec
+}
+
+// EndedBefore reports whether a terminal job ended before cutoff: whether
+// a purge with that cutoff would delete anything.
+func (r *ReadTxn) EndedBefore(cutoff time.Time) bool {
+	raw, err := r.txn.LowerBound(TableJobs, "ended", uint64(0))
+	if err != nil {
+		return false
+	}
+	j, ok := raw.Next().(*structs.Job)
+	return ok && unixNanos(j.EndTime) < unixNanos(cutoff)
+}
