@@ -202,7 +202,7 @@ func run() error {
 	}
 	printTimeline(sample)
 	fmt.Printf("\nsample job %s\n", sample.job.State)
-	showOutput(abs, hubs.URLs[0], aliceKey, sample.job)
+	showOutput(abs, hubs.URL(0), aliceKey, sample.job)
 
 	// The second wave: east's local nodes fill up, so the last job bursts
 	// to west once the rule's wait is over.
