@@ -80,7 +80,7 @@ func TestMPIEndToEnd(t *testing.T) {
 	}
 	writeFile(t, pubProg, string(b), 0o755)
 	admin := hubs.Client(hubs.AdminKey)
-	alice, token := setUpHub(ctx, t, admin, hubs.URLs(), pub, pubProg)
+	alice, token := setUpHub(ctx, t, admin, hubs, pub, pubProg)
 	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig, BootstrapToken: token})
 
 	for _, tc := range []struct{ name, app string }{
@@ -125,7 +125,7 @@ func TestMPIEndToEnd(t *testing.T) {
 // setUpHub registers tenant, cluster east, machine type l2 (2 cores, on
 // local nodes) and the two apps, and returns alice's client and a
 // bootstrap token for east's agent.
-func setUpHub(ctx context.Context, t *testing.T, admin *client.Client, urls []string, dir, prog string) (*client.Client, string) {
+func setUpHub(ctx context.Context, t *testing.T, admin *client.Client, hubs *procenv.Hubs, dir, prog string) (*client.Client, string) {
 	t.Helper()
 	run := script(t, dir, "run.sh", prog)
 	fail := script(t, dir, "fail.sh", prog+" --exit-rank 2 --exit-code 3")
@@ -153,11 +153,7 @@ func setUpHub(ctx context.Context, t *testing.T, admin *client.Client, urls []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	alice, err := client.New(urls, key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return alice, tok.Key
+	return hubs.Client(key.Key), tok.Key
 }
 
 // script writes the AppDef command: mpirun over the machinefile the
