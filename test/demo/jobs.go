@@ -23,8 +23,10 @@ type appScripts struct{ hello, work string }
 func writeScripts(dir string) (appScripts, error) {
 	s := appScripts{hello: filepath.Join(dir, "mpi-hello.sh"), work: filepath.Join(dir, "work.sh")}
 	hello := `#!/bin/sh
-# One rank per core of every node in the machinefile, over SSH.
-exec mpirun --hostfile "$FLOTILLA_CORESFILE" -np "$FLOTILLA_TCORES" \
+# One rank per core of every node in the machinefile, over SSH, placed
+# round-robin by node (a host line without slots= lets Open MPI count the
+# machine's cores, which local nodes share: ranks would pile on few pods).
+exec mpirun --hostfile "$FLOTILLA_CORESFILE" -np "$FLOTILLA_TCORES" --map-by node \
   sh -c 'echo "hello from rank $OMPI_COMM_WORLD_RANK of $OMPI_COMM_WORLD_SIZE on $(hostname) ($(hostname -I | cut -d" " -f1))"'
 `
 	work := `#!/bin/sh
