@@ -44,17 +44,33 @@ KUBE_CMDS := kube-apiserver kube-controller-manager kube-scheduler kubectl
 STAMPS := $(BIN)/.etcd-$(ETCD_VERSION) $(BIN)/.kwok-$(KWOK_VERSION) $(BIN)/.dex-$(DEX_VERSION) \
 	$(foreach c,$(KUBE_CMDS),$(BIN)/.$(c)-$(KUBE_VERSION)) $(BIN)/.helm-$(HELM_VERSION)
 
-.PHONY: all build tools test test-short soak bench demo lint lint-go lint-helm lint-terraform images chart clean
+# The commands `make demo` runs (build only these for it).
+DEMO_CMDS := flotilla flotilla-hub flotilla-agent flotilla-init flotilla-localnode
+
+.PHONY: all build build-demo tools test test-short soak bench demo lint lint-go lint-helm lint-terraform images chart clean
 
 all: build
+
+# flotilla-localnode is its own module (test/localnode: virtual-kubelet's
+# dependencies stay out of the project's go.mod).
+LOCALNODE := test/localnode
 
 # -trimpath as in the image build (deploy/images/Dockerfile): the binaries
 # do not depend on where the tree is, and the two share the build cache.
 build:
 	@mkdir -p $(BIN)
 	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
+	cd $(LOCALNODE) && CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/flotilla-localnode
 
-tools: $(STAMPS)
+build-demo:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(filter-out flotilla-localnode,$(DEMO_CMDS)))
+	cd $(LOCALNODE) && CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/flotilla-localnode
+
+# The three tool builds are independent: run them side by side (the links
+# are single-threaded; go build already spreads compiles over the cores).
+tools:
+	@$(MAKE) --no-print-directory -j3 $(STAMPS)
 
 # build-tool NAME VERSION MODULE-DIR PACKAGE LDFLAGS
 define build-tool
@@ -99,11 +115,13 @@ $(BIN)/.kubectl-$(KUBE_VERSION): $(BIN)/.kube-scheduler-$(KUBE_VERSION)
 # Everything: pure cores, API, raft, and the suites against real control planes.
 test: tools build
 	FLOTILLA_BIN=$(BIN) $(GO) test -count=1 -timeout 30m ./...
+	cd $(LOCALNODE) && $(GO) test -count=1 ./...
 	@test/no-leftovers.sh $(BIN)
 
 # Pure and unit tests only: seconds, no tools needed.
 test-short:
 	$(GO) test -count=1 -short ./...
+	cd $(LOCALNODE) && $(GO) test -count=1 -short ./...
 
 # Long crash runs: 200 SIGKILLs per log store against real hub processes.
 soak: build
@@ -113,7 +131,7 @@ soak: build
 bench: tools build
 	FLOTILLA_BIN=$(BIN) $(GO) run ./test/bench -bin $(BIN)
 
-demo: tools build
+demo: tools build-demo
 	@$(GO) build -o $(BIN)/flotilla-demo ./test/demo
 	FLOTILLA_BIN=$(BIN) $(BIN)/flotilla-demo -bin $(BIN) $(DEMO_FLAGS)
 
@@ -122,6 +140,7 @@ lint: lint-go lint-helm lint-terraform
 lint-go:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	cd $(LOCALNODE) && $(GO) vet ./...
 
 # The chart: strict lint and a full render with the defaults and with every
 # values file under ci/ (all options on), so a template error fails here.

@@ -201,6 +201,17 @@ func TestCommands(t *testing.T) {
 		{name: "status of canceled", as: "alice", args: []string{"status", "1"}, want: []string{"CANCELED", "wrong input"}},
 		{name: "why by name", as: "alice", args: []string{"why", "JOBNAME"}, want: []string{"HELD"}},
 		{name: "why canceled", as: "alice", args: []string{"why", "1"}, want: []string{"CANCELED"}},
+		{name: "output of a job without any", as: "alice", args: []string{"output", "1"}, after: func(t *testing.T, r result) {
+			if r.stdout != "" || !strings.Contains(r.stderr, "ended CANCELED with no output") {
+				t.Errorf("output: stdout %q stderr %q", r.stdout, r.stderr)
+			}
+		}},
+		{name: "output json", as: "alice", args: []string{"output", "1", "-o", "json"}, after: func(t *testing.T, r result) {
+			var o Output
+			if err := json.Unmarshal([]byte(r.stdout), &o); err != nil || o.Number != 1 || o.State != structs.JobCanceled {
+				t.Errorf("output -o json: %+v, %v\n%s", o, err, r.stdout)
+			}
+		}},
 
 		{name: "status missing number", as: "alice", args: []string{"status", "999"}, code: ExitNotFound, want: []string{`job "999"`}},
 		{name: "status missing id", as: "alice", args: []string{"status", "j-nosuchjob"}, code: ExitNotFound, want: []string{"not found"}},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 
@@ -309,5 +310,42 @@ func runWhoAmI(ctx context.Context, s *session, path, args []string) error {
 		return s.fields([][2]string{{"User", me.Username}, {"Cluster agent", me.Cluster}, {"Tenant", me.Tenant},
 			{"Role", string(me.Role)}, {"Teams", strings.Join(me.Teams, ", ")},
 			{"Admin of teams", strings.Join(me.AdminTeams, ", ")}, {"Global admin", yes(me.Global)}})
+	})
+}
+
+// Output is what `output -o json` prints.
+type Output struct {
+	ID       string           `json:"id"`
+	Name     string           `json:"name"`
+	Number   uint64           `json:"number"`
+	State    structs.JobState `json:"state"`
+	ExitCode int              `json:"exit_code"`
+	Output   string           `json:"output"`
+}
+
+// runOutput prints the job's output: the last lines of the head's log,
+// which the agent reports with the job's final state (the same field
+// /jarvice/output serves). Before the job ends there is none yet.
+func runOutput(ctx context.Context, s *session, path, args []string) error {
+	_, j, err := oneJob(ctx, s, path, args, nil)
+	if err != nil {
+		return err
+	}
+	o := &Output{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, ExitCode: j.ExitCode, Output: j.LogTail}
+	return s.show(o, func() error {
+		if j.LogTail == "" {
+			if j.State.IsTerminal() {
+				fmt.Fprintf(s.stderr, "job %s (number %d) ended %s with no output\n", j.Name, j.Number, j.State)
+			} else {
+				fmt.Fprintf(s.stderr, "job %s (number %d) is %s: its output is kept when it ends\n", j.Name, j.Number, j.State)
+			}
+			return nil
+		}
+		out := j.LogTail
+		if !strings.HasSuffix(out, "\n") {
+			out += "\n"
+		}
+		_, err := io.WriteString(s.stdout, out)
+		return err
 	})
 }

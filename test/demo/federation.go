@@ -3,18 +3,18 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"fmt"
 	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/test/localnodes"
 )
 
 // setupFederation registers the demo's tenants, users, clusters, machine
 // types, app and burst rule; it returns the agent keys by cluster and the
 // demo user's API key.
-func setupFederation(ctx context.Context, adm *client.Client) (map[string]string, string, error) {
+func setupFederation(ctx context.Context, adm *client.Client, scripts appScripts) (map[string]string, string, error) {
 	if _, err := adm.PutTenant(ctx, &structs.Tenant{Name: "acme", Description: "demo payer"}); err != nil {
 		return nil, "", err
 	}
@@ -30,6 +30,11 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 		keys[name] = k.Key
 	}
 	for _, mt := range []*structs.MachineType{
+		// One core on a local node: pods are real processes.
+		{Name: "l1-east", Description: "1 core on a local node, east", Cores: 1, Slots: 1, RAM: 1, Cluster: "east", ScaleMax: 4, Price: 0.1,
+			Properties: localnodes.Label + "=true"},
+		{Name: "l1-west", Description: "1 core on a local node, west", Cores: 1, Slots: 1, RAM: 1, Cluster: "west", ScaleMax: 4, Price: 0.1,
+			Properties: localnodes.Label + "=true"},
 		{Name: "n32-east", Description: "32-core CPU node, east", Cores: 32, Slots: 32, RAM: 120, Cluster: "east", ScaleMax: 16, Price: 1.5,
 			Properties: "flotilla.io/class=cpu"},
 		{Name: "n32-west", Description: "32-core CPU node, west", Cores: 32, Slots: 32, RAM: 120, Cluster: "west", ScaleMax: 16, Price: 1.2,
@@ -43,12 +48,17 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 	}
 	if _, err := adm.PutApp(ctx, &structs.App{Name: "mpi-hello", Visibility: structs.VisibilityPublic, Image: "flotilla/mpi-hello:demo",
 		AppDef: structs.AppDef{Name: "MPI hello", Description: "prints one line per rank", Commands: map[string]structs.Command{
-			"run": {Path: "/usr/bin/mpirun", Name: "Run", Description: "mpirun across every node"}}}}); err != nil {
+			"run":  {Path: scripts.hello, Name: "Run", Description: "mpirun across every node"},
+			"work": {Path: scripts.work, Name: "Work", Description: "one rank per node, busy for a while"}}}}); err != nil {
 		return nil, "", err
 	}
-	if _, err := adm.PutBurstRule(ctx, &structs.BurstRule{Name: "east-overflow-to-west", From: "n32-east", To: []string{"n32-west"},
-		After: structs.Duration(10 * time.Second), WhenFull: true}); err != nil {
-		return nil, "", err
+	for _, r := range []*structs.BurstRule{
+		{Name: "east-overflow-to-west", From: "n32-east", To: []string{"n32-west"}, After: structs.Duration(10 * time.Second), WhenFull: true},
+		{Name: "east-local-full-to-west", From: "l1-east", To: []string{"l1-west"}, After: structs.Duration(3 * time.Second), WhenFull: true},
+	} {
+		if _, err := adm.PutBurstRule(ctx, r); err != nil {
+			return nil, "", err
+		}
 	}
 	if _, err := adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Email: "alice@example.com",
 		Password: portalLogins["alice"]}); err != nil {
@@ -70,35 +80,4 @@ func setupFederation(ctx context.Context, adm *client.Client) (map[string]string
 var portalLogins = map[string]string{
 	"root":  "root-" + strings.ToLower(rand.Text()[:10]),
 	"alice": "alice-" + strings.ToLower(rand.Text()[:10]),
-}
-
-// runSample submits a 4-node MPI job as alice and waits until it runs.
-func runSample(ctx context.Context, alice *client.Client) (*structs.Job, error) {
-	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "mpi-hello", Command: "run",
-		MachineType: "n32-east", Nodes: 4})
-	if err != nil {
-		return nil, err
-	}
-	fmt.Printf("submitted %s (number %d): mpi-hello on 4 × n32-east\n", j.Name, j.Number)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	last := ""
-	for {
-		cur, err := alice.GetJob(ctx, j.ID, false)
-		if err == nil {
-			line := fmt.Sprintf("  %-9s %s", cur.State, cur.Substatus)
-			if line != last {
-				fmt.Println(line)
-				last = line
-			}
-			if cur.State == structs.JobRunning || cur.State.IsTerminal() {
-				return cur, nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("sample job did not start: %w", ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

@@ -1,8 +1,12 @@
 // Command demo runs Flotilla on one machine: hub replicas (raft over
-// loopback TCP), two real Kubernetes control planes "east" and "west" with
-// simulated CPU and GPU nodes, an agent for each, demo tenants, machine types
-// pinned to each cluster and a burst rule. It submits a sample 4-node MPI job,
-// prints where it ran, then serves until interrupted and stops everything.
+// loopback TCP), two real Kubernetes control planes "east" and "west", each
+// with simulated CPU and GPU nodes (kwok) and local nodes whose pods run as
+// real processes (flotilla-localnode), an agent for each cluster, a demo
+// tenant, machine types pinned to each cluster and burst rules. It runs a
+// real 4-rank `mpirun` hello across 4 pods to completion and shows its
+// output through the hub, then a second wave of jobs that fills east so one
+// bursts to west, prints every job's timeline, and serves until
+// interrupted. Local nodes need root.
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
+	"github.com/flotilla-hpc/flotilla/test/localnodes"
 )
 
 func main() {
@@ -42,7 +47,8 @@ func run() error {
 	replicas := flag.Int("replicas", envInt("REPLICAS", 1), "hub replicas (1, 3 or 5; env REPLICAS)")
 	cpuNodes := flag.Int("cpu-nodes", 4, "simulated CPU nodes per cluster")
 	gpuNodes := flag.Int("gpu-nodes", 2, "simulated GPU nodes per cluster")
-	exitAfterStart := flag.Bool("exit-after-start", false, "stop once the sample job runs (for checks)")
+	localNodes := flag.Int("local-nodes", 4, "local nodes (pods as real processes) in east; west gets half")
+	exitAfterStart := flag.Bool("exit-after-start", false, "stop once the demo's jobs are done (for checks)")
 	flag.Parse()
 	if *replicas != 1 && *replicas != 3 && *replicas != 5 {
 		return fmt.Errorf("replicas must be 1, 3 or 5, not %d", *replicas)
@@ -52,7 +58,21 @@ func run() error {
 		return err
 	}
 	os.Setenv("FLOTILLA_BIN", abs)
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the demo's local nodes run pods as real processes in network and mount namespaces: run it as root")
+	}
 	if err := os.RemoveAll(*dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	absDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	scripts, err := writeScripts(absDir)
+	if err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -96,6 +116,33 @@ func run() error {
 		}
 	}
 
+	// Local nodes beside the kwok nodes: their pods are real processes.
+	var locals []*localnodes.Process
+	defer func() {
+		for _, l := range locals {
+			l.Stop()
+		}
+	}()
+	for i, e := range envs {
+		n := *localNodes
+		if i > 0 {
+			n = max(1, n/2)
+		}
+		var nodes []string
+		for k := range n {
+			nodes = append(nodes, fmt.Sprintf("%s-local-%d", e.Name, k))
+		}
+		l, err := localnodes.Start(ctx, e.Client, localnodes.Options{
+			Name: e.Name, Nodes: nodes, CPU: "1", Memory: "4Gi",
+			Prefix: "fld" + e.Name[:1], Subnet: fmt.Sprintf("10.214.%d.0/24", i+1),
+			Kubeconfig: e.Kubeconfig, ClientCA: e.CAFile, Dir: absDir,
+		})
+		if err != nil {
+			return fmt.Errorf("%s local nodes: %w", e.Name, err)
+		}
+		locals = append(locals, l)
+	}
+
 	// Hub replicas.
 	hubs, err := hubtest.Start(filepath.Join(*dir, "hub"), *replicas, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
 		cfg.Dispatch = &hub.DispatchOptions{AcceptTimeout: 0}
@@ -113,7 +160,7 @@ func run() error {
 	if err := waitHub(sctx, adm); err != nil {
 		return err
 	}
-	agentKeys, aliceKey, err := setupFederation(sctx, adm)
+	agentKeys, aliceKey, err := setupFederation(sctx, adm, scripts)
 	if err != nil {
 		return fmt.Errorf("setting up the demo federation: %w", err)
 	}
@@ -142,23 +189,47 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	j, err := runSample(sctx, alice)
+	jctx, cancelJobs := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancelJobs()
+
+	// The sample: a real mpirun hello across 4 pods on east's local nodes.
+	sample, err := submit(jctx, alice, "(sample)", "run", "l1-east", 4)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nsample job %s is %s on cluster %q", j.Name, j.State, j.Cluster)
-	if j.BurstRule != "" {
-		fmt.Printf(" (burst by rule %s)", j.BurstRule)
+	if err := poll(jctx, alice, []*tracked{sample}, terminal); err != nil {
+		return fmt.Errorf("sample job did not end: %w", err)
 	}
-	fmt.Println()
-	for _, e := range envs {
-		if e.Name != j.Cluster {
-			continue
+	printTimeline(sample)
+	fmt.Printf("\nsample job %s\n", sample.job.State)
+	showOutput(abs, hubs.URL(0), aliceKey, sample.job)
+
+	// The second wave: east's local nodes fill up, so the last job bursts
+	// to west once the rule's wait is over.
+	fmt.Println("\nsecond wave: fill east's local nodes, then one more job")
+	var wave []*tracked
+	for _, w := range []struct {
+		label string
+		nodes int
+	}{{"(fills east)", *localNodes}, {"(waits, then bursts)", max(1, *localNodes/2)}} {
+		t, err := submit(jctx, alice, w.label, "work", "l1-east", w.nodes)
+		if err != nil {
+			return err
 		}
-		pods, err := e.Client.CoreV1().Pods(metav1.NamespaceAll).List(sctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + fmt.Sprint(j.Number)})
-		if err == nil {
+		wave = append(wave, t)
+	}
+	if err := poll(jctx, alice, wave, terminal); err != nil {
+		return fmt.Errorf("second wave did not end: %w", err)
+	}
+	for _, t := range wave {
+		printTimeline(t)
+	}
+	for _, e := range envs {
+		pods, err := e.Client.CoreV1().Pods(metav1.NamespaceAll).List(sctx, metav1.ListOptions{LabelSelector: podgroup.LabelManaged + "=true"})
+		if err == nil && len(pods.Items) > 0 {
+			fmt.Printf("\npods left in %s (finished jobs keep theirs until cleaned up):\n", e.Name)
 			for _, p := range pods.Items {
-				fmt.Printf("  pod %-8s %-7s on node %s (%s)\n", p.Name, p.Labels[podgroup.LabelRole], p.Spec.NodeName, p.Status.Phase)
+				fmt.Printf("  pod %-8s %-7s on node %-14s %-9s %s\n", p.Name, p.Labels[podgroup.LabelRole], p.Spec.NodeName, p.Status.Phase, p.Status.PodIP)
 			}
 		}
 	}
@@ -167,7 +238,7 @@ func run() error {
 	fmt.Printf("  portal: %s/ui/  (every replica serves it: %v)\n", hubs.URL(0), hubs.URLs())
 	fmt.Printf("    administrator: root / %s\n    user:          alice / %s  (the sample job is on her jobs page)\n",
 		portalLogins["root"], portalLogins["alice"])
-	fmt.Printf("    sample job page: %s/ui/jobs/%s\n", hubs.URL(0), j.ID)
+	fmt.Printf("    sample job page: %s/ui/jobs/%s\n", hubs.URL(0), sample.job.ID)
 	fmt.Printf("  hub (%d replica(s)): %v\n", *replicas, hubs.URLs())
 	fmt.Printf("  admin API key: %s\n  alice's API key: %s\n", hubs.AdminKey, aliceKey)
 	fmt.Printf("  try: %s/flotilla --hub %s --api-key %s jobs\n", abs, hubs.URL(0), aliceKey)

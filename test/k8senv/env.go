@@ -62,6 +62,10 @@ type Env struct {
 	Client kubernetes.Interface
 	// APIServerURL is https://127.0.0.1:PORT.
 	APIServerURL string
+	// CAFile is the cluster CA's certificate (PEM). It also signs the
+	// client certificate the API server presents to kubelets (local nodes
+	// require it for their log endpoint).
+	CAFile string
 
 	mu      sync.Mutex
 	procs   []*proc.Process // in start order; stopped in reverse
@@ -196,6 +200,9 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		"--service-account-signing-key-file", pk.SAKey,
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-cluster-ip-range", "10.0.0.0/24",
+		// To kubelets (local nodes' log endpoint) as the admin.
+		"--kubelet-client-certificate", pk.AdminCert,
+		"--kubelet-client-key", pk.AdminKey,
 		"--endpoint-reconciler-type", "none",
 		"--authorization-mode", "RBAC",
 		"--allow-privileged=true",
@@ -218,6 +225,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		QPS:   float32(opts.ClientQPS),
 		Burst: opts.ClientBurst,
 	}
+	e.CAFile = pk.CACert
 	e.Kubeconfig = filepath.Join(e.Dir, "kubeconfig")
 	if err := writeKubeconfig(e.Kubeconfig, opts.Name, e.APIServerURL, pk); err != nil {
 		return err
@@ -263,7 +271,9 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 	if err := e.spawn("kwok", bins["kwok"], []string{
 		"--kubeconfig", e.Kubeconfig,
 		"--config", stagesPath,
-		"--manage-all-nodes=true",
+		// Only the simulated nodes (NodeSpec.Node annotates them); local
+		// nodes (flotilla-localnode) run their own pods.
+		"--manage-nodes-with-annotation-selector", kwokNodeAnnotation + "=" + kwokNodeValue,
 		"--server-address", fmt.Sprintf("127.0.0.1:%d", kwokPort),
 		"--cidr", "10.244.0.0/16",
 		"--node-ip", "10.240.0.1",

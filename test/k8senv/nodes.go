@@ -25,6 +25,13 @@ const (
 	LabelSimulated = "sim.flotilla.io/node"
 )
 
+// The annotation that makes kwok manage a node (kwok runs with
+// --manage-nodes-with-annotation-selector on it).
+const (
+	kwokNodeAnnotation = "kwok.x-k8s.io/node"
+	kwokNodeValue      = "fake"
+)
+
 // GPUResource is the extended resource name of NVIDIA GPUs.
 const GPUResource corev1.ResourceName = "nvidia.com/gpu"
 
@@ -67,7 +74,7 @@ func (s NodeSpec) Node() *corev1.Node {
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        s.Name,
 			Labels:      labels,
-			Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+			Annotations: map[string]string{kwokNodeAnnotation: kwokNodeValue},
 		},
 		Spec:   corev1.NodeSpec{Taints: s.Taints},
 		Status: corev1.NodeStatus{Capacity: res, Allocatable: res.DeepCopy()},

@@ -3,9 +3,11 @@ package initproc
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -106,11 +108,23 @@ func (k *Keys) Install(sshDir string, hosts []string, port int) error {
 	return nil
 }
 
-// clientConfig is the ssh client config for the job's hosts.
+// clientConfig is the ssh client config for the job's hosts. Open MPI
+// drops the domain of the machinefile's names ("j7-1.j7" becomes "j7-1",
+// unless orte_keep_fqdn_hostnames is set) before it runs `ssh HOST`, so
+// each short name also matches, and connects to the full name.
 func clientConfig(sshDir string, hosts []string, port int) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by flotilla-init for this job's nodes.\n")
-	b.WriteString("Host " + strings.Join(hosts, " ") + "\n")
+	names := slices.Clone(hosts)
+	for _, h := range hosts {
+		short, _, ok := strings.Cut(h, ".")
+		if !ok || net.ParseIP(h) != nil || slices.Contains(names, short) {
+			continue
+		}
+		fmt.Fprintf(&b, "Host %s\n  HostName %s\n", short, h)
+		names = append(names, short)
+	}
+	b.WriteString("Host " + strings.Join(names, " ") + "\n")
 	fmt.Fprintf(&b, "  Port %d\n", port)
 	fmt.Fprintf(&b, "  IdentityFile %s\n", filepath.Join(sshDir, PrivateKeyFile))
 	b.WriteString("  IdentitiesOnly yes\n")

@@ -29,6 +29,11 @@ const (
 // stderr through, and reports the exit status. A session stays open until
 // the command and everything holding its output have exited, which is what
 // mpirun's rsh launcher expects of `ssh HOST orted ...`.
+//
+// As sshd does, it runs each command in a session of its own (setsid: no
+// controlling terminal, its own process group) with the pod's environment
+// plus the login variables (USER, LOGNAME, HOME, SHELL, SSH_CONNECTION,
+// SSH_CLIENT) and the client's env requests.
 type SSHServer struct {
 	config *ssh.ServerConfig
 	log    *slog.Logger
@@ -167,15 +172,16 @@ func (s *SSHServer) handleConn(nc net.Conn) {
 		if err != nil {
 			continue
 		}
-		s.wg.Go(func() { s.session(ch, creqs) })
+		login := loginEnv(sc.RemoteAddr(), sc.LocalAddr())
+		s.wg.Go(func() { s.session(ch, creqs, login) })
 	}
 }
 
 // session serves one session channel: env requests before exec or shell,
-// then the command, then exit-status.
-func (s *SSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request) {
+// then the command, then exit-status. login is the login environment.
+func (s *SSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request, login []string) {
 	defer ch.Close()
-	var env []string
+	env := login
 	for req := range reqs {
 		switch req.Type {
 		case "env":
@@ -216,7 +222,9 @@ func (s *SSHServer) run(ch ssh.Channel, reqs <-chan *ssh.Request, args, env []st
 	}
 	cmd.Stdout = ch
 	cmd.Stderr = ch.Stderr()
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// A new session, as sshd gives each command: the command's process
+	// group is its pid, so signals and Close reach all it started.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	stdin, err := cmd.StdinPipe()
 	if err == nil {
 		s.mu.Lock()

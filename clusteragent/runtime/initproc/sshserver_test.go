@@ -99,6 +99,11 @@ func TestSSHServerExec(t *testing.T) {
 		"env request":          {cmd: `echo "$FLOTILLA_TEST_VAR"`, env: "from-client", stdout: "from-client\n"},
 		"killed by signal":     {cmd: "kill -TERM $$", status: 128 + 15},
 		"output after a while": {cmd: "sleep 0.2; echo late", stdout: "late\n"},
+		// As under sshd: a session of its own (session id = own pid, no
+		// terminal) and the login variables.
+		"own session": {cmd: `ps -o sid= -p $$ | tr -d ' '; echo $$`, stdout: "SAME"},
+		"login environment": {cmd: `echo "$SHELL"; echo "$SSH_CONNECTION" | cut -d' ' -f1,3; test -n "$HOME" && echo home`,
+			stdout: "/bin/sh\n127.0.0.1 127.0.0.1\nhome\n"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -122,6 +127,12 @@ func TestSSHServerExec(t *testing.T) {
 				status = ee.ExitStatus()
 			} else if err != nil {
 				t.Fatalf("Run: %v", err)
+			}
+			if tc.stdout == "SAME" { // two lines that must be equal
+				if l := strings.Fields(out.String()); len(l) == 2 && l[0] == l[1] {
+					out.Reset()
+					out.WriteString("SAME")
+				}
 			}
 			if status != tc.status || out.String() != tc.stdout || errOut.String() != tc.stderr {
 				t.Errorf("status %d stdout %q stderr %q; want %d %q %q",
