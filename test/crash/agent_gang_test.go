@@ -23,7 +23,7 @@ import (
 // COMPLETED once.
 func TestAgentCrashMidGang(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real control plane and the built binaries; skipped in -short")
+		t.Skip("-short: needs a real control plane and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
 	}
 	const runs, gang = 10, 8
 	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)

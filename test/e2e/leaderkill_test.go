@@ -68,7 +68,7 @@ func (l *podLedger) watch(ctx context.Context, t *testing.T, cluster string, env
 // hub records — and each of its pods created once.
 func TestDispatchLeaderKill(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs real control planes and the built binaries; skipped in -short")
+		t.Skip("-short: needs real control planes and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

@@ -33,7 +33,7 @@ import (
 // the jobs' SSH private keys and the interactive token. None may appear.
 func TestNoSecretsInLogs(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs real control planes and the built binaries; skipped in -short")
+		t.Skip("-short: needs real control planes and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

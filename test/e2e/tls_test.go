@@ -31,7 +31,7 @@ import (
 // whose token pins another CA refuses to register.
 func TestTLSEverywhere(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs real control planes and the built binaries; skipped in -short")
+		t.Skip("-short: needs real control planes and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

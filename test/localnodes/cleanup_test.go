@@ -26,7 +26,7 @@ const ns = "work"
 // what the dead process left and fails (never restarts) the pods it ran.
 func TestLocalNodeCleanup(t *testing.T) {
 	if testing.Short() {
-		t.Skip("local nodes need root, a control plane and the built binaries: skipped in -short only")
+		t.Skip("-short: local nodes need root, a control plane and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok, flotilla-localnode from make tools and make build)")
 	}
 	if os.Geteuid() != 0 {
 		t.Fatal("TestLocalNodeCleanup must run as root (network and mount namespaces)")

@@ -41,7 +41,7 @@ const (
 // its job COMPLETED_WITH_ERROR with exit code 3, run once.
 func TestMPIEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs root, Open MPI, a control plane and the built binaries: skipped in -short only")
+		t.Skip("-short: needs root, Open MPI (openmpi-bin, libopenmpi-dev), a control plane and the built binaries (FLOTILLA_BIN from make tools and make build)")
 	}
 	if os.Geteuid() != 0 {
 		t.Fatal("TestMPIEndToEnd must run as root (local nodes make namespaces)")
