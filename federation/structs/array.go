@@ -200,8 +200,10 @@ type ArrayProgress struct {
 	Failed    int `json:"failed"`
 	Canceled  int `json:"canceled,omitempty"`
 	Retried   int `json:"retried"`
-	// Nodes is how many of the allocation's pods still take tasks.
-	Nodes int `json:"nodes"`
+	// Nodes is how many of the allocation's pods still take tasks;
+	// PeakRunning the most tasks that ever ran at once.
+	Nodes       int `json:"nodes"`
+	PeakRunning int `json:"peak_running"`
 	// SlotSeconds is the sum of every attempt's run time; NodeSeconds is
 	// the same charged by slot: each attempt's time over its node's slots.
 	SlotSeconds float64 `json:"slot_seconds"`
