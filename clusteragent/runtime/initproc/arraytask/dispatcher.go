@@ -307,8 +307,12 @@ func (d *Dispatcher) Progress() structs.ArrayProgress {
 				if t.state == tCanceled {
 					st = structs.TaskCanceled
 				}
+				tail := t.tail
+				if len(tail) > progressTail {
+					tail = tail[len(tail)-progressTail:]
+				}
 				p.Failures = append(p.Failures, structs.TaskResult{Index: d.spec.Index(o), State: st,
-					ExitCode: t.exit, Attempts: t.attempts, Tail: t.tail})
+					ExitCode: t.exit, Attempts: t.attempts, Tail: tail})
 			}
 		}
 	}
@@ -316,6 +320,10 @@ func (d *Dispatcher) Progress() structs.ArrayProgress {
 	p.Done = structs.FormatRanges(done)
 	return p
 }
+
+// progressTail bounds the output a failure in the progress carries, so
+// the progress line stays short.
+const progressTail = 160
 
 // ExitLost is the exit status recorded for an attempt whose process was
 // lost (its worker no longer held it); ExitWalltime for one killed at its
