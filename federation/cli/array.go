@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -95,4 +96,45 @@ func isTerminal(w io.Writer) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// runTasks lists an array job's tasks: flotilla tasks JOB [--state S].
+func runTasks(ctx context.Context, s *session, path, args []string) error {
+	var state string
+	var limit int
+	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&state, "state", "", "only tasks in this state: pending, running, succeeded, failed or canceled")
+		fs.IntVar(&limit, "limit", 0, "at most this many tasks (default the hub's, 1000)")
+	})
+	if err != nil {
+		return err
+	}
+	if state != "" && !structs.TaskState(state).Valid() {
+		return usagef("tasks: --state %q: want pending, running, succeeded, failed or canceled", state)
+	}
+	l, err := cl.JobTasks(ctx, j.ID, structs.TaskState(state), limit)
+	if err != nil {
+		return err
+	}
+	return s.show(l, func() error {
+		rows := make([][]string, 0, len(l.Tasks))
+		for _, t := range l.Tasks {
+			exit, attempts := "", ""
+			if t.State == structs.TaskFailed || t.State == structs.TaskCanceled {
+				exit = strconv.Itoa(t.ExitCode)
+			}
+			if t.Attempts > 0 {
+				attempts = strconv.Itoa(t.Attempts)
+			}
+			rows = append(rows, []string{strconv.Itoa(t.Index), string(t.State), exit, attempts, strings.ReplaceAll(strings.TrimSpace(t.Tail), "\n", " | ")})
+		}
+		if err := s.table([]string{"TASK", "STATE", "EXIT", "ATTEMPTS", "OUTPUT TAIL"}, rows); err != nil {
+			return err
+		}
+		if l.Truncated {
+			_, err := fmt.Fprintln(s.stderr, "(more tasks than listed)")
+			return err
+		}
+		return nil
+	})
 }
