@@ -16,11 +16,21 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/localnodes"
 )
+
+// agentLog is the in-process agent's log, a file in dir.
+func agentLog(dir string) *slog.Logger {
+	f, err := os.Create(filepath.Join(dir, "agent.log"))
+	if err != nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return slog.New(slog.NewTextHandler(f, nil))
+}
 
 // arrayTable runs tasks of /bin/true as a Flotilla array job on 4 local
 // nodes × 8 slots, then a batch/v1 Indexed Job of /bin/true on the same
@@ -35,8 +45,9 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	hubs, err := hubtest.Start(filepath.Join(dir, "hub"), 1, hubtest.Options{})
+	hubs, err := hubtest.Start(filepath.Join(dir, "hub"), 1, hubtest.Options{Configure: func(_ int, cfg *hub.Config) {
+		cfg.Dispatch = &hub.DispatchOptions{AcceptTimeout: 0}
+	}})
 	if err != nil {
 		return nil, err
 	}
@@ -100,13 +111,17 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 		return nil, err
 	}
 	a, err := agent.New(agent.Config{Cluster: "array", HubURLs: hubs.URLs(), AgentKey: key.Key, Kube: env.Config,
-		Image: "debian:stable", Heartbeat: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Image: "debian:stable", Heartbeat: 500 * time.Millisecond, Log: agentLog(dir)})
 	if err != nil {
 		return nil, err
 	}
 	actx, stopAgent := context.WithCancel(ctx)
 	defer stopAgent()
-	go func() { _ = a.Run(actx) }()
+	go func() {
+		if err := a.Run(actx); err != nil && actx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "bench: array agent:", err)
+		}
+	}()
 
 	spec := structs.ArraySpec{Start: 1, End: tasks}
 	start := time.Now()
@@ -115,9 +130,11 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var running time.Time
+	var running, lastSay time.Time
+	jctx, jcancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer jcancel()
 	for {
-		cur, err := user.GetJob(ctx, j.ID, false)
+		cur, err := user.GetJob(jctx, j.ID, false)
 		if err == nil && running.IsZero() && cur.State == structs.JobRunning {
 			running = time.Now()
 		}
@@ -125,8 +142,12 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 			j = cur
 			break
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("array job did not end: %w", ctx.Err())
+		if err == nil && time.Since(lastSay) > 15*time.Second {
+			lastSay = time.Now()
+			fmt.Fprintf(os.Stderr, "bench: array job %s %s (%s) after %s\n", cur.Name, cur.State, cur.Substatus, time.Since(start).Round(time.Second))
+		}
+		if jctx.Err() != nil {
+			return nil, fmt.Errorf("array job did not end: %w (last %+v); agent log in %s", jctx.Err(), cur, dir)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -189,5 +210,6 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	}
 	r.add("k8s_indexed_job_pods_per_sec", idxRate, "pods/s", note)
 	r.add("array_vs_indexed_job", arrayRate/idxRate, "x", "array tasks/s over Indexed Job pods/s")
+	os.RemoveAll(dir) // kept, with the agent's log, when the table fails
 	return r, nil
 }
