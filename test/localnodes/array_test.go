@@ -332,8 +332,10 @@ echo "$i $SLURM_ARRAY_TASK_ID $1 $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_COUNT $SL
 // and its peak), and independently by the task processes themselves, each
 // of which logs when it started and ended (the most that overlap is
 // computed from those intervals). A sampler of the task processes on this
-// machine shows the check is not blind (a /proc scan is not an atomic
-// snapshot, so its count is only logged).
+// machine shows the check is not blind; its count is only logged, not
+// bounded: a task's shell forks for sleep and $(date), and until the child
+// execs it has the task's command line too, and a /proc scan is no atomic
+// snapshot.
 func TestArrayThrottle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
