@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -26,7 +27,8 @@ import (
 // Fields added after version 1 follow LogTail as optional trailing
 // fields, in the order added, each written only when it or a later one is
 // non-zero: a job without them encodes exactly as in version 1, and a
-// version 1 body decodes with them zero. They are: PreviousCluster.
+// version 1 body decodes with them zero. They are: PreviousCluster, Array
+// (a JSON document, since it is rare and nested).
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -86,8 +88,12 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	if j.PreviousCluster != "" {
+	if j.PreviousCluster != "" || j.Array != nil {
 		b = appendString(b, j.PreviousCluster)
+	}
+	if j.Array != nil {
+		doc, _ := json.Marshal(j.Array) // plain fields: cannot fail
+		b = appendString(b, string(doc))
 	}
 	return b
 }
@@ -152,8 +158,15 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.LogTail = r.string()
 	if r.err == nil && len(r.b) != 0 {
 		j.PreviousCluster = r.string()
-		if r.err == nil && j.PreviousCluster == "" {
-			return errJobBody // an empty trailing field is never written
+		if r.err == nil && j.PreviousCluster == "" && len(r.b) == 0 {
+			return errJobBody // an empty trailing field is never written last
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		doc := r.string()
+		j.Array = new(structs.ArrayJob)
+		if r.err == nil && json.Unmarshal([]byte(doc), j.Array) != nil {
+			return errJobBody
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {
