@@ -132,7 +132,9 @@ func AgentManifests(s AgentSettings) []any {
 	}
 }
 
-func tm(apiVersion, kind string) metav1.TypeMeta { return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind} }
+func tm(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
 
 // resources maps the kinds AgentManifests uses to their API resources.
 var resources = map[string]string{

@@ -106,7 +106,7 @@ func (w *world) serviceAccountKey() string {
 		w.t.Fatal(err)
 	}
 	key, _ := json.Marshal(map[string]string{"type": "service_account", "project_id": "hpc-project", "private_key_id": "k1",
-		"private_key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"private_key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
 		"client_email": "flotilla@hpc-project.iam.gserviceaccount.com", "client_id": "1", "token_uri": w.gke.TokenURL})
 	path := filepath.Join(w.dir, "adc.json")
 	if err := os.WriteFile(path, key, 0o600); err != nil {
@@ -205,7 +205,9 @@ func (w *world) downArgs() []string {
 }
 
 // machineTypes writes a machine types file.
-func (w *world) machineTypes(body string) string { return w.machineTypesNamed("machine-types.yaml", body) }
+func (w *world) machineTypes(body string) string {
+	return w.machineTypesNamed("machine-types.yaml", body)
+}
 
 func (w *world) machineTypesNamed(name, body string) string {
 	path := filepath.Join(w.dir, name)

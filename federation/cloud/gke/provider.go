@@ -52,7 +52,9 @@ func New(cm *container.ClusterManagerClient, tokens oauth2.TokenSource, opts Opt
 
 var _ cloud.Provider = (*Provider)(nil)
 
-func location(spec *cloud.Spec) string { return "projects/" + spec.Project + "/locations/" + spec.Region }
+func location(spec *cloud.Spec) string {
+	return "projects/" + spec.Project + "/locations/" + spec.Region
+}
 func clusterPath(spec *cloud.Spec) string { return location(spec) + "/clusters/" + spec.Name }
 
 // Steps are the cluster and a node pool per machine type.
