@@ -56,9 +56,28 @@ func Up(ctx context.Context, cfg Config) error {
 			continue
 		}
 		sp := pr.begin(i+1, step.Title)
+		if j := rec.FailedResource(step.ID); j >= 0 {
+			// A failed attempt of this step: remove it, then make it anew.
+			sp.Status("removing the failed " + rec.Resources[j].Kind + " first")
+			if err := cfg.Provider.Delete(ctx, spec, rec.Resources[j], sp.Status); err != nil {
+				sp.done("failed")
+				return upFailed(ctx, cfg, rec, err)
+			}
+			rec.Resources = slices.Delete(slices.Clone(rec.Resources), j, j+1)
+			if rec, err = saveRecord(ctx, cfg.Hub, rec); err != nil {
+				return fmt.Errorf("recording %s at the hub: %w", step.Title, err)
+			}
+		}
 		id, err := runStep(ctx, cfg, step, &kube, sp.Status)
 		if err != nil {
 			sp.done("failed")
+			if id != "" {
+				// Made, then failed: it exists, so down must find it.
+				rec.Resources = append(rec.Resources, structs.CloudResource{Step: step.ID, Kind: step.Kind, ID: id, Created: cfg.Now(), Failed: true})
+				if saved, serr := saveRecord(context.WithoutCancel(ctx), cfg.Hub, rec); serr == nil {
+					rec = saved
+				}
+			}
 			return upFailed(ctx, cfg, rec, err)
 		}
 		if !rec.Done(step.ID) {
@@ -84,7 +103,10 @@ func runStep(ctx context.Context, cfg Config, step Step, kube **rest.Config, sta
 		*kube = c
 		return c.Host, nil
 	case KindHub:
-		return spec.Name, registerAtHub(ctx, cfg.Hub, spec)
+		if err := registerAtHub(ctx, cfg.Hub, spec); err != nil {
+			return "", err
+		}
+		return spec.Name, nil
 	case KindAgent:
 		if *kube == nil {
 			return "", errors.New("no kubeconfig")

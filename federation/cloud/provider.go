@@ -19,6 +19,9 @@ type Provider interface {
 	// Create carries out a cloud step and waits until what it made is
 	// ready; it returns the resource's ID (a name or an ARN). A resource
 	// that already exists as this step would make it is taken as made.
+	// When the resource was made but then failed (a node group that
+	// failed to create), Create returns its ID with the error, so that
+	// down removes it.
 	Create(ctx context.Context, spec *Spec, step Step, status func(string)) (string, error)
 	// Delete removes a resource a step made and waits until it is gone;
 	// a resource already gone is not an error.

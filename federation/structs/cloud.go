@@ -40,6 +40,10 @@ type CloudResource struct {
 	// ID is the cloud's name or ARN of the resource.
 	ID      string    `json:"id"`
 	Created time.Time `json:"created,omitzero"`
+	// Failed marks a resource that was made but failed (a node group
+	// whose instances could not start): down removes it, and up removes
+	// it before making it again.
+	Failed bool `json:"failed,omitempty"`
 }
 
 // Copy returns a deep copy of d.
@@ -78,7 +82,12 @@ func (d *CloudDeployment) Validate() error {
 	return nil
 }
 
-// Done reports whether the step was carried out.
+// Done reports whether the step was carried out (and did not fail).
 func (d *CloudDeployment) Done(step string) bool {
-	return slices.ContainsFunc(d.Resources, func(r CloudResource) bool { return r.Step == step })
+	return slices.ContainsFunc(d.Resources, func(r CloudResource) bool { return r.Step == step && !r.Failed })
+}
+
+// FailedResource returns the index of the step's failed resource, or -1.
+func (d *CloudDeployment) FailedResource(step string) int {
+	return slices.IndexFunc(d.Resources, func(r CloudResource) bool { return r.Step == step && r.Failed })
 }

@@ -65,7 +65,10 @@ func (p *Provider) createCluster(ctx context.Context, spec *cloud.Spec, status f
 		}
 		return false, nil
 	})
-	return arnOut, err
+	if err != nil {
+		return spec.Name, err // it exists: down removes it
+	}
+	return arnOut, nil
 }
 
 func (p *Provider) deleteCluster(ctx context.Context, name string, status func(string)) error {
