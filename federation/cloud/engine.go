@@ -198,11 +198,17 @@ func removeResource(ctx context.Context, cfg Config, res structs.CloudResource, 
 	case KindAccess:
 		return nil
 	case KindAgent:
+		// Best effort: the cluster's deletion removes the agent anyway,
+		// and an unreachable cluster must not keep down from going on.
 		kube, err := cfg.Provider.Access(ctx, cfg.Spec)
-		if err != nil {
-			return err
+		if err == nil {
+			err = UninstallAgent(ctx, kube, status)
 		}
-		return UninstallAgent(ctx, kube, status)
+		if err != nil && ctx.Err() == nil {
+			status("left to the cluster's deletion: " + err.Error())
+			return nil
+		}
+		return err
 	case KindHub:
 		return unregisterAtHub(ctx, cfg.Hub, cfg.Spec.Name)
 	}

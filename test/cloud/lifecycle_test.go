@@ -75,6 +75,9 @@ func TestCloudUpResume(t *testing.T) {
 	if _, err := w.admin.GetCluster(ctx, clusterName); !errors.Is(err, structs.ErrNotFound) {
 		t.Errorf("cluster registered at the hub before its node groups: %v", err)
 	}
+	if code, list, stderr := w.run(ctx, "cloud", "list"); code != 0 || !strings.Contains(list, "iam/cluster,iam/node,cluster") {
+		t.Errorf("cloud list: exit %d: %s%s", code, list, stderr)
+	}
 	before := len(w.aws.Calls())
 
 	code, stdout, stderr := w.run(ctx, w.upArgs("up", mt)...)
