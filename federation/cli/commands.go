@@ -36,6 +36,7 @@ func commandTree() []*cmd {
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
 		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
+		{name: "cloud", summary: "EKS and GKE clusters: plan, up (joined to the hub), down", subs: cloudTree()},
 	}
 }
 

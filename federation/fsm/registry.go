@@ -68,6 +68,10 @@ var registry = newRegistry(
 	deletion[AccessRuleDelete](28),
 	upsert[ReplicaUpsert](29),
 	deletion[ReplicaDelete](30),
+	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
+	// being added beside them.
+	upsert[CloudDeploymentUpsert](41),
+	deletion[CloudDeploymentDelete](42),
 )
 
 // registration is one command type in the registry.
