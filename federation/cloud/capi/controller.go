@@ -199,15 +199,26 @@ func (c *Controller) Pass(ctx context.Context) ([2]string, error) {
 	for _, mt := range mts {
 		in.MachineTypes[mt.Name] = mt
 	}
-	failed := map[string]bool{}
+	byCluster := map[string][]Action{}
+	errOf := map[string]error{}
 	var errs []error
 	for _, a := range Decide(in) {
-		if failed[a.Cluster] {
+		byCluster[a.Source] = append(byCluster[a.Source], a)
+		if errOf[a.Source] != nil {
 			continue
 		}
 		if err := c.do(ctx, a, kubeconfigs[a.Cluster]); err != nil {
-			failed[a.Cluster] = true
+			errOf[a.Source] = err
 			errs = append(errs, fmt.Errorf("cluster %s (%s): %s: %w", a.Cluster, a.Source, a.Kind, err))
+		}
+	}
+	// Say on each Cluster where its joining stands.
+	for _, cl := range clusters {
+		src := cl.Namespace + "/" + cl.Name
+		hc := in.Clusters[cl.Name]
+		registered := hc != nil && hc.AgentKey != (structs.APIKeyHash{})
+		if err := c.mgmt.setStatus(ctx, cl, statusOf(byCluster[src], errOf[src], registered)); err != nil {
+			errs = append(errs, fmt.Errorf("status of Cluster %s: %w", src, err))
 		}
 	}
 	return rv, errors.Join(errs...)
