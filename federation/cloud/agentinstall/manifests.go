@@ -31,8 +31,8 @@ const FieldManager = "flotilla"
 // Values are the chart values an install sets; the zero values take the
 // chart's defaults.
 type Values struct {
-	// Release is the chart's release name (default "flotilla"); objects
-	// are named <Release>-agent...
+	// Release is the chart's full name (default "flotilla": the release
+	// name when it contains "flotilla"); objects are named <Release>-agent...
 	Release string
 	// Namespace the agent runs in (default "flotilla"); created if missing.
 	Namespace string

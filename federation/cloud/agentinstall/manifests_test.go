@@ -33,7 +33,7 @@ func TestRenderMatchesChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v := Values{Release: "fl", Namespace: "hpc", Cluster: "c1", HubURLs: []string{"https://a.example:8443", "https://b.example:8443"},
+	v := Values{Release: "flotilla", Namespace: "hpc", Cluster: "c1", HubURLs: []string{"https://a.example:8443", "https://b.example:8443"},
 		BootstrapToken: "flb_abc", Tag: "v1.2.3", Registry: "registry.example/flotilla", NamespacePrefix: "jobs", Heartbeat: "5s"}
 	dir := t.TempDir()
 	values := filepath.Join(dir, "values.yaml")
@@ -51,7 +51,7 @@ agent:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(helm, "template", "fl", filepath.Join(root, "deploy", "helm", "flotilla"), "-n", "hpc", "-f", values)
+	cmd := exec.Command(helm, "template", "flotilla", filepath.Join(root, "deploy", "helm", "flotilla"), "-n", "hpc", "-f", values)
 	cmd.Env = append(os.Environ(), "HELM_CACHE_HOME="+filepath.Join(dir, "cache"), "HELM_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"HELM_DATA_HOME="+filepath.Join(dir, "data"))
 	var stderr bytes.Buffer

@@ -100,6 +100,7 @@ func TestClusterAPIDiscovery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	endpoint := map[string]any{"controlPlaneEndpoint": map[string]any{"host": "127.0.0.1", "port": 6443}}
 	for _, name := range []string{"c1", "other"} {
 		if _, err := mgmt.Client.CoreV1().Secrets("capi").Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: capi.KubeconfigSecretName(name), Labels: map[string]string{"cluster.x-k8s.io/cluster-name": name}},
@@ -108,8 +109,8 @@ func TestClusterAPIDiscovery(t *testing.T) {
 		}
 	}
 	create(ctx, t, dyn, clusterGVR, map[string]any{"metadata": map[string]any{"name": "c1", "namespace": "capi",
-		"labels": map[string]any{"flotilla.io/join": "true"}}, "spec": map[string]any{}})
-	create(ctx, t, dyn, clusterGVR, map[string]any{"metadata": map[string]any{"name": "other", "namespace": "capi"}, "spec": map[string]any{}})
+		"labels": map[string]any{"flotilla.io/join": "true"}}, "spec": endpoint})
+	create(ctx, t, dyn, clusterGVR, map[string]any{"metadata": map[string]any{"name": "other", "namespace": "capi"}, "spec": endpoint})
 	create(ctx, t, dyn, mdGVR, map[string]any{
 		"metadata": map[string]any{"name": "c1-md-0", "namespace": "capi", "annotations": map[string]any{
 			capi.AnnotMachineType: "c1-cpu", capi.AnnotCores: "4", capi.AnnotMemory: "8", capi.AnnotScaleMax: "2", capi.AnnotPrice: "0.25"}},
