@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -96,11 +95,7 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, err
 	}
-	kube, err := kubernetes.NewForConfig(cfg.Management)
-	if err != nil {
-		return nil, err
-	}
-	return &Controller{cfg: cfg, mgmt: &mgmt{dyn: dyn, kube: kube, namespace: cfg.Namespace, selector: cfg.Selector},
+	return &Controller{cfg: cfg, mgmt: &mgmt{dyn: dyn, namespace: cfg.Namespace, selector: cfg.Selector},
 		installed: map[string]time.Time{}}, nil
 }
 

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	clusterv1 "sigs.k8s.io/cluster-api/api/core/v1beta2"
 )
 
@@ -18,6 +18,7 @@ import (
 var (
 	clustersGVR           = clusterv1.GroupVersion.WithResource("clusters")
 	machineDeploymentsGVR = clusterv1.GroupVersion.WithResource("machinedeployments")
+	secretsGVR            = corev1.SchemeGroupVersion.WithResource("secrets")
 )
 
 // KubeconfigSecretName is the Secret in which Cluster API keeps a
@@ -30,7 +31,6 @@ const KubeconfigKey = "value"
 // mgmt reads the management cluster.
 type mgmt struct {
 	dyn       dynamic.Interface
-	kube      kubernetes.Interface
 	namespace string // "" for all
 	selector  labels.Selector
 }
@@ -80,12 +80,16 @@ func fromUnstructured(u *unstructured.Unstructured, into any) error {
 // kubeconfig returns a Cluster's kubeconfig from its Secret; found is
 // false while the Secret or its key does not exist.
 func (m *mgmt) kubeconfig(ctx context.Context, c *clusterv1.Cluster) (data []byte, found bool, err error) {
-	s, err := m.kube.CoreV1().Secrets(c.Namespace).Get(ctx, KubeconfigSecretName(c.Name), metav1.GetOptions{})
+	u, err := m.dyn.Resource(secretsGVR).Namespace(c.Namespace).Get(ctx, KubeconfigSecretName(c.Name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read Secret %s/%s: %w", c.Namespace, KubeconfigSecretName(c.Name), err)
+	}
+	s := &corev1.Secret{}
+	if err := fromUnstructured(u, s); err != nil {
+		return nil, false, err
 	}
 	data, found = s.Data[KubeconfigKey]
 	return data, found && len(data) > 0, nil
