@@ -105,6 +105,10 @@ type Config struct {
 	// Auth and Logger are filled in by New. NoPortal serves the API alone.
 	Portal   portal.Config
 	NoPortal bool
+
+	// ClusterAPI, if set, runs Cluster API discovery on this replica while
+	// it leads (federation/cloud/capi; see clusterapi.go).
+	ClusterAPI *ClusterAPIOptions
 }
 
 func (c Config) withDefaults() (Config, error) {

@@ -74,6 +74,7 @@ type Hub struct {
 	bgDone   chan struct{} // closed when background work ends
 	dispDone chan struct{} // closed when the dispatcher ends
 	retDone  chan struct{} // closed when the retention loop ends
+	capiDone chan struct{} // closed when Cluster API discovery ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -116,6 +117,7 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
 		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
+		capiDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
@@ -165,6 +167,7 @@ func New(cfg Config) (*Hub, error) {
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
 	go h.runReplicaDirectory()
+	go h.runClusterAPI()
 	return h, nil
 }
 
@@ -219,6 +222,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		<-h.bgDone
 		<-h.dispDone
 		<-h.retDone
+		<-h.capiDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

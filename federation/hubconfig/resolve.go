@@ -284,6 +284,9 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		JobRetention: time.Duration(*s.JobRetention),
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
+	if cfg.ClusterAPI, err = s.ClusterAPI.options(); err != nil {
+		return hub.Config{}, err
+	}
 	if s.AdminUser != "" {
 		cfg.Auth.Bootstrap = &auth.BootstrapAdmin{Username: s.AdminUser,
 			Password: s.AdminPassword.Reveal(), APIKey: s.AdminAPIKey.Reveal()}

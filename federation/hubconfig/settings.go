@@ -175,6 +175,8 @@ type Settings struct {
 	// Portal configures the web portal's single sign-on and sessions
 	// (config file only; see PortalSettings).
 	Portal *PortalSettings `json:"portal,omitempty"`
+	// ClusterAPI turns on Cluster API discovery (clusterapi.go).
+	ClusterAPI *ClusterAPISettings `json:"cluster_api,omitempty"`
 
 	// Secrets, read from files or the environment.
 	OIDCClientSecret Secret `json:"-"`
@@ -296,6 +298,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.IntVar(&flagged.AddressRateBurst, "address-rate-burst", 0, "burst of -address-rate-limit (default 800)")
 	fs.IntVar(&flagged.LoginFailuresPerMinute, "login-failures-per-minute", 0, "failed logins one address may make a minute (default 30)")
 	fs.IntVar(&flagged.WALSegmentSize, "wal-segment-size", 0, "bytes at which the WAL log store starts a new segment file (default 64 MiB)")
+	registerClusterAPIFlags(fs, &flagged)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: flotilla-hub [flags]\n\nSecrets come from files or the environment ($%s, $%s, $%s).\n\nflags:\n",
 			EnvInternalSecret, EnvAdminPassword, EnvAdminAPIKey)
@@ -412,6 +415,9 @@ func overlay(dst, src *Settings, name string) error {
 	case "wal-segment-size":
 		dst.WALSegmentSize = src.WALSegmentSize
 	default:
+		if overlayClusterAPI(dst, src, name) {
+			return nil
+		}
 		return fmt.Errorf("hubconfig: flag -%s is not mapped to a setting", name)
 	}
 	return nil
