@@ -116,6 +116,9 @@ type placed struct {
 type assumedPod struct {
 	placed
 	pending pendingPod // what it was, for Forget
+	// fresh marks a pod being created with its node set (AssumeNew): it
+	// was never pending, so Forget does not make it pending.
+	fresh bool
 }
 
 // gangOf returns the gang of a Flotilla pod (zero for other pods).
@@ -359,11 +362,21 @@ func (c *Cache) Forget(pods []PodRef) {
 		key := ref.key()
 		if a, ok := c.assumed[key]; ok {
 			delete(c.assumed, key)
-			c.pending[key] = a.pending
+			if !a.fresh {
+				c.pending[key] = a.pending
+			}
 		}
 	}
 	c.mu.Unlock()
 	c.notify()
+}
+
+// HasPending reports whether any of our pods waits unbound: without one,
+// a scheduling cycle has nothing to do.
+func (c *Cache) HasPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) > 0
 }
 
 // Counts reports sizes for status and tests.

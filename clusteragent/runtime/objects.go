@@ -54,7 +54,7 @@ func (r *Reconciler) render(ctx context.Context, in Input, ns string) (*Objects,
 // records a start (one not known void) or an end: pods are never created
 // for a job that may have run. ErrInvalid from rendering or from the API
 // server means the job cannot run.
-func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, void []string, have map[string]bool) error {
+func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, void []string, have map[string]bool, voided func(string)) error {
 	if ns == "" || !r.ownsNamespace(ns) {
 		return structs.Errorf(structs.ErrInvalid, "job %d: namespace %q is not one of this agent's", in.Job.Number, ns)
 	}
@@ -81,11 +81,45 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 		return fmt.Errorf("%w: job %d: its Secret records its end", errStartRecorded, in.Job.Number)
 	}
 	objs.SetOwner(sec.UID)
-	for _, o := range objs.All()[1:] {
+	all := objs.All()[1:]
+	if r.Placer != nil && !slices.ContainsFunc(objs.Pods, func(p *corev1.Pod) bool { return have[p.Name] }) {
+		all = all[:len(all)-len(objs.Pods)]
+	}
+	for _, o := range all {
 		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
 			continue
 		}
 		err := r.create(ctx, ns, o, sec.UID)
+		if apierrors.IsInvalid(err) {
+			return structs.Errorf(structs.ErrInvalid, "%v", err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(all) == len(objs.All())-1 {
+		return nil // pods created unbound, or some exist already
+	}
+	return r.createPlaced(ctx, sec, objs.Pods, voided)
+}
+
+// createPlaced creates a new gang's pods pre-placed through the Placer, or
+// unbound (for level 2 to bind) when it cannot be placed now. A
+// pre-placed create that failed part way left nothing behind; a start
+// token it proved void is handed to voided.
+func (r *Reconciler) createPlaced(ctx context.Context, sec *corev1.Secret, pods []*corev1.Pod, voided func(string)) error {
+	placed, void, err := r.Placer.CreatePlaced(ctx, sec, pods)
+	if void != "" {
+		voided(string(void))
+	}
+	switch {
+	case placed && apierrors.IsInvalid(err):
+		return structs.Errorf(structs.ErrInvalid, "%v", err)
+	case placed:
+		return err
+	}
+	for _, p := range pods {
+		err := r.create(ctx, sec.Namespace, p, sec.UID)
 		if apierrors.IsInvalid(err) {
 			return structs.Errorf(structs.ErrInvalid, "%v", err)
 		}
