@@ -53,9 +53,9 @@ type ClusterConfig struct {
 	// pods are. By default a new gang that fits now is placed against the
 	// cache and its pods are created with their nodes set.
 	CreateUnbound bool
-	Log             *slog.Logger
-	Now             func() time.Time
-	Report          func(structs.JobStateUpdate)
+	Log           *slog.Logger
+	Now           func() time.Time
+	Report        func(structs.JobStateUpdate)
 
 	// Runtime is the cluster's runtime environment: init image (default
 	// flotilla-init at this build's version, internal/version), jobs domain and ingress of interactive jobs,

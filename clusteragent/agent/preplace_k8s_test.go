@@ -42,9 +42,11 @@ func TestPrePlacedGangAtomic(t *testing.T) {
 	if err := env.AddNodes(ctx, specs...); err != nil {
 		t.Fatal(err)
 	}
+	rep := &reportLog{}
 	c := agent.NewCluster(agent.ClusterConfig{
 		Client: env.Client, NamespacePrefix: prefix, Image: "solver:1",
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Log:    slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Report: rep.add,
 	})
 
 	// The hook: job 1's first attempt loses the node of its rank 1 after
@@ -124,7 +126,7 @@ func TestPrePlacedGangAtomic(t *testing.T) {
 		t.Helper()
 		waitFor(t, time.Minute, fmt.Sprintf("job %d running", job), func() (bool, string) {
 			st := c.Jobs.States()[job]
-			return st == structs.JobRunning, string(st)
+			return st == structs.JobRunning, string(st) + rep.String()
 		})
 		pods := podsOf(job)
 		if len(pods) != size {
@@ -177,6 +179,27 @@ func TestPrePlacedGangAtomic(t *testing.T) {
 	if bound, _ := c.Loop.Stats(); bound != 0 {
 		t.Errorf("%d gangs went through the bind path, want 0", bound)
 	}
+}
+
+type reportLog struct {
+	mu  sync.Mutex
+	all []structs.JobStateUpdate
+}
+
+func (r *reportLog) add(u structs.JobStateUpdate) {
+	r.mu.Lock()
+	r.all = append(r.all, u)
+	r.mu.Unlock()
+}
+
+func (r *reportLog) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var s string
+	for _, u := range r.all {
+		s += fmt.Sprintf("\n  job %d %s %s", u.Number, u.State, u.Substatus)
+	}
+	return s
 }
 
 func podsAt(pods []corev1.Pod) []string {

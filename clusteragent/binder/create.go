@@ -137,10 +137,13 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 // createPod creates one pod; an existing one is ErrGangExists.
 func (b *Binder) createPod(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
 	got, err := b.client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
+	switch {
+	case apierrors.IsAlreadyExists(err):
 		return nil, fmt.Errorf("%w: %s/%s", ErrGangExists, p.Namespace, p.Name)
+	case err != nil:
+		return nil, err
 	}
-	return got, err
+	return got, nil
 }
 
 // rollback deletes the pods a failed CreateGang created (nil entries were
