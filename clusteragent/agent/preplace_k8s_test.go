@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
-	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -132,7 +131,7 @@ func TestPrePlacedGangAtomic(t *testing.T) {
 		if len(pods) != size {
 			t.Fatalf("job %d: %d pods, want %d", job, len(pods), size)
 		}
-		var token string
+		var head string
 		for _, p := range pods {
 			switch {
 			case p.Spec.NodeName == "":
@@ -141,15 +140,15 @@ func TestPrePlacedGangAtomic(t *testing.T) {
 				t.Errorf("pod %s on the deleted node %s", p.Name, gone)
 			}
 			if p.Labels[podgroup.LabelRank] == "0" {
-				token = p.Annotations[binder.AnnotStartToken]
+				head = string(p.UID)
 			}
 		}
 		sec, err := env.Client.CoreV1().Secrets(pods[0].Namespace).Get(ctx, podgroup.JobName(job), metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := sec.Annotations[podgroup.AnnotStarted]; token == "" || got != token {
-			t.Errorf("job %d: start record %q, head's token %q", job, got, token)
+		if got := sec.Annotations[podgroup.AnnotStarted]; head == "" || got != head {
+			t.Errorf("job %d: start record %q, head %q", job, got, head)
 		}
 	}
 

@@ -2,11 +2,8 @@ package binder
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -19,11 +16,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 )
 
-// AnnotStartToken, on a head pod created pre-placed, repeats the start
-// record its job Secret carries (podgroup.AnnotStarted): a token chosen
-// before the head exists, since its UID is not known yet.
-const AnnotStartToken = "flotilla.io/start-token"
-
 // rollbackTimeout bounds the deletes of a failed pre-placed create.
 const rollbackTimeout = 30 * time.Second
 
@@ -35,16 +27,21 @@ var ErrNodeGone = errors.New("binder: a node of the placement is gone")
 // created anew (what this call created was rolled back).
 var ErrGangExists = errors.New("binder: a pod of the gang exists already")
 
-// CreateGang creates one of the agent's own gangs pre-placed: pods[i] with
-// spec.nodeName nodes[i], one write per pod instead of a create and a
-// bind. Every pod but the head (rank 0) is created in parallel; once they
-// all exist and every node of the placement is still in the cluster
-// (nodeExists, nil: not checked), the start record goes on the job Secret
-// sec (nil: none) and then the head is created. A create that fails part
-// way (a node gone, an admission refusal, a conflict) deletes every pod
-// this call created, so the gang is re-queued whole; when the head was
-// proven not created, void is the start token it recorded (void: that
-// head never ran). The pods are not modified.
+// CreateGang creates a new gang pre-placed: pods[i] with spec.nodeName
+// nodes[i], one write per pod instead of a create and a bind. Every pod is
+// created in parallel. When a job Secret sec records the start (the
+// agent's own jobs), the head (rank 0) is created unbound beside the
+// others, and once they all exist and every node of the placement is still
+// in the cluster (nodeExists; nil: not checked) the start record names the
+// head's UID and the head is bound, as BindGang does: so a crash at any
+// point leaves a gang whose head is unbound, which level 2 completes or
+// tears down, and a job whose head may have run is never created again.
+// Without sec (no record to keep) the head is created placed too.
+//
+// A create that fails part way (a node gone, an admission refusal, an
+// existing pod) deletes every pod this call created, so the gang is
+// re-queued whole; void is then the head's UID if the start record named
+// it (that head was deleted unbound: it never ran). pods are not modified.
 func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []string, sec *corev1.Secret, nodeExists func(string) bool) (void types.UID, err error) {
 	if len(pods) != len(nodes) {
 		return "", fmt.Errorf("binder: %d pods, %d nodes", len(pods), len(nodes))
@@ -54,10 +51,13 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 	for i, p := range pods {
 		cp := *p
 		cp.Spec.NodeName = nodes[i]
-		placed[i] = &cp
 		if p.Labels[podgroup.LabelRank] == "0" {
 			head = i
+			if sec != nil {
+				cp.Spec.NodeName = "" // bound once the start is recorded
+			}
 		}
+		placed[i] = &cp
 	}
 	if head < 0 {
 		return "", fmt.Errorf("binder: gang of %s has no head", pods[0].Name)
@@ -66,9 +66,6 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 	errs := make([]error, len(pods))
 	var wg sync.WaitGroup
 	for i := range placed {
-		if i == head {
-			continue
-		}
 		select {
 		case b.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -102,35 +99,23 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 			}
 		}
 	}
-	hp := placed[head]
-	if sec != nil {
-		token, err := newStartToken()
-		if err != nil {
-			return fail(err)
-		}
-		if err := b.recordStart(ctx, sec, token); err != nil {
-			return fail(fmt.Errorf("recording the start: %w", err))
-		}
-		hp.Annotations = copyWith(hp.Annotations, AnnotStartToken, string(token))
-		hc, err := b.createPod(ctx, hp)
-		if err == nil {
-			created[head] = hc
-			return "", nil
-		}
-		if b.headExists(ctx, hp, token) {
-			return "", nil // created; the reply was lost
-		}
-		void = token
-		if werr := b.withdrawStart(ctx, sec.Namespace, refOf(sec), token); werr != nil {
+	if sec == nil {
+		return "", nil
+	}
+	hc := created[head]
+	if err := b.recordStart(ctx, sec, hc.UID); err != nil {
+		return fail(fmt.Errorf("recording the start: %w", err))
+	}
+	ref := cache.PodRef{Namespace: hc.Namespace, Name: hc.Name, UID: hc.UID}
+	if err := b.bindHead(ctx, ref, nodes[head]); err != nil {
+		void = hc.UID
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		defer cancel()
+		if werr := b.withdrawStart(rctx, sec.Namespace, refOf(sec), hc.UID); werr != nil {
 			err = errors.Join(err, werr)
 		}
 		return fail(fmt.Errorf("head: %w", err))
 	}
-	hc, err := b.createPod(ctx, hp)
-	if err != nil {
-		return fail(fmt.Errorf("head: %w", err))
-	}
-	created[head] = hc
 	return "", nil
 }
 
@@ -181,28 +166,6 @@ func (b *Binder) recordStart(ctx context.Context, sec *corev1.Secret, token type
 		}
 	}
 	return b.markStarted(ctx, sec.Namespace, refOf(sec), token)
-}
-
-// headExists reports whether the head was created after all (its create's
-// reply lost): a pod of its name carrying the start token.
-func (b *Binder) headExists(ctx context.Context, hp *corev1.Pod, token types.UID) bool {
-	p, err := b.client.CoreV1().Pods(hp.Namespace).Get(ctx, hp.Name, metav1.GetOptions{})
-	return err == nil && p.Annotations[AnnotStartToken] == string(token)
-}
-
-func newStartToken() (types.UID, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return types.UID("pre-" + hex.EncodeToString(b[:])), nil
-}
-
-func copyWith(m map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(m)+1)
-	maps.Copy(out, m)
-	out[k] = v
-	return out
 }
 
 func refOf(sec *corev1.Secret) cache.SecretRef { return cache.SecretRef{Name: sec.Name, UID: sec.UID} }
