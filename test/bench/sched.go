@@ -99,6 +99,11 @@ func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
 	}
 	r.add("sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
 	r.add("sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
+
+	// 4. pods created bound: pre-placed creates, their ceiling, kube-scheduler.
+	if err := createBoundRows(ctx, r, env, specs, pods); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
