@@ -16,11 +16,7 @@ import (
 func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	snap := scheduler.Snapshot{Nodes: make([]scheduler.Node, 0, len(c.nodes)), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
-	for _, n := range c.nodes {
-		snap.Nodes = append(snap.Nodes, n)
-	}
-	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
+	snap := scheduler.Snapshot{Nodes: slices.Clone(c.sortedNodes()), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
 	groups := map[GangID][]pendingPod{}
 	for _, pp := range c.pending {
 		groups[pp.job] = append(groups[pp.job], pp)
