@@ -57,6 +57,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
+	clientsOnly := flag.String("hub-clients-only", "", "comma-separated hub URLs: run only the hub table's clients against running replicas (API key: -hub-key or env FLOTILLA_BENCH_KEY), print their figures and exit")
+	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -80,6 +82,13 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *clientsOnly != "" {
+		if err := hubClientsOnly(ctx, *clientsOnly, *hubKey, *hubSubmits, *hubClients); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: hub clients:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if want("pure") {
 		pureTable().print()
