@@ -25,8 +25,8 @@ import (
 // schedTable runs, on ONE control plane with `nodes` simulated nodes:
 // kube-scheduler and Flotilla on the same single-pod workload, both on the
 // same gang workload that only partly fits, and the raw binding ceiling.
-func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
-	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods)}
+func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, error) {
+	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods), suffix: suffix}
 	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "bench"})
 	if err != nil {
 		return nil, err
