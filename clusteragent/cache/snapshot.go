@@ -98,8 +98,17 @@ func (c *Cache) partial(id GangID, members []pendingPod, bound []placed) (Partia
 		}
 		ranks[m.meta.rank]++
 	}
-	if slices.ContainsFunc(ranks, func(n int) bool { return n != 1 }) {
-		ok = false // a rank missing or twice
+	if slices.ContainsFunc(ranks, func(n int) bool { return n > 1 }) {
+		ok = false // a rank twice
+	}
+	if ok && slices.Contains(ranks, 0) {
+		if members[0].secret != (SecretRef{}) {
+			// One of the agent's own gangs cut short while it was created
+			// pre-placed: level 1 creates the missing ranks, then it is
+			// completed. Not level 2's to touch meanwhile.
+			return PartialGang{}, false
+		}
+		ok = false // another tool's gang with a rank gone
 	}
 	slices.Sort(occupied)
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Rank < refs[j].Rank })

@@ -136,12 +136,11 @@ func decide(j jobView, o observation, now time.Time) decision {
 		return wait("its job Secret is being deleted")
 	case !o.secret.exists:
 		return decision{Kind: actCreate}
-	case o.pods.bound > 0 && o.pods.present < j.nodes && o.pods.head.exists:
-		return wait("a partly bound gang with pods missing: level 2 tears it down")
 	case o.pods.bound > 0 && o.pods.present < j.nodes:
-		// Workers created pre-placed, no head (a crash or a rollback cut
-		// short): the missing pods are created unbound, and level 2
-		// completes the gang or tears it down.
+		// A partly bound gang with pods missing (a crash while it was
+		// created pre-placed, a rollback cut short, a pod deleted): its
+		// head never ran; the missing pods are created unbound, and level
+		// 2 completes the gang or tears it down.
 		return decision{Kind: actCreate}
 	case o.pods.present < j.nodes:
 		return decision{Kind: actCreate}
