@@ -158,6 +158,7 @@ type request struct {
 	query  url.Values
 	body   any // marshalled to JSON when non-nil
 	out    any // JSON reply decoded into it when non-nil
+	raw    *[]byte // the reply's body as is, when non-nil (instead of out)
 }
 
 // do performs r, retrying other replicas on transient failures, and
@@ -270,7 +271,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 		return resp.Header, false, apiErr
 	}
-	if r.out != nil {
+	if r.raw != nil {
+		*r.raw = data
+	} else if r.out != nil {
 		if err := json.Unmarshal(data, r.out); err != nil {
 			return resp.Header, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
 		}
