@@ -46,6 +46,7 @@ type Flags struct {
 	Weights            string
 	IDMapper           string
 	Heartbeat          time.Duration
+	MetricsAddr        string
 	KubeQPS            float64
 	KubeBurst          int
 	InitImage          string
@@ -77,6 +78,7 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&f.Backfill, "backfill", false, "let smaller jobs run around a blocked queue head")
 	fs.StringVar(&f.Weights, "weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
 	fs.StringVar(&f.IDMapper, "idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
+	fs.StringVar(&f.MetricsAddr, "metrics-addr", ":9460", "host:port of the Prometheus metrics endpoint /metrics (empty: none)")
 	fs.DurationVar(&f.Heartbeat, "heartbeat", 2*time.Second, "longest gap between status pushes")
 	fs.Float64Var(&f.KubeQPS, "kube-api-qps", 5000, "client QPS towards the API server")
 	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
@@ -139,7 +141,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		Cluster: f.Cluster, HubURLs: splitList(f.Hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: f.KeyFile, HubCAFile: f.HubCAFile,
 		Kube: kube, NamespacePrefix: f.NamespacePrefix, ExtraNamespaces: splitList(f.ExtraNamespaces), Network: nw,
 		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,
-		Heartbeat: f.Heartbeat, Log: log,
+		Heartbeat: f.Heartbeat, MetricsAddr: f.MetricsAddr, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: f.TenantIsolation, Backfill: f.Backfill, Weights: w},
 		Adjust: func(c *ClusterConfig) {
 			c.Runtime.InitImage = f.InitImage

@@ -32,6 +32,10 @@ type SchedLoop struct {
 	// unbound ("" if none): a start record naming it is void.
 	OnTeardown func(cache.GangID)
 	OnTornDown func(cache.GangID, types.UID)
+	// OnCycle, if set, is told how long each scheduling cycle took and
+	// how many gangs it left pending; OnBind of every gang bind (metrics).
+	OnCycle func(took time.Duration, pending int)
+	OnBind  func(took time.Duration, err error)
 
 	mu       sync.Mutex
 	pending  map[cache.GangID]scheduler.Pending // why each gang waits
@@ -68,6 +72,15 @@ func (l *SchedLoop) Run(ctx context.Context) {
 }
 
 func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
+	if l.OnCycle != nil {
+		start := time.Now()
+		defer func() {
+			l.mu.Lock()
+			n := len(l.pending)
+			l.mu.Unlock()
+			l.OnCycle(time.Since(start), n)
+		}()
+	}
 	snap, gangs, partial := l.Cache.Snapshot()
 	if l.completeOrTeardown(ctx, snap, partial, inflight) {
 		snap, gangs, _ = l.Cache.Snapshot() // with the completions assumed
@@ -134,7 +147,11 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 	inflight.Add(1)
 	go func() {
 		defer inflight.Done()
+		start := time.Now()
 		err := l.Binder.BindGang(ctx, *g, nodes)
+		if l.OnBind != nil && ctx.Err() == nil {
+			l.OnBind(time.Since(start), err)
+		}
 		l.mu.Lock()
 		if err != nil {
 			l.failures++

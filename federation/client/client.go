@@ -156,8 +156,8 @@ type request struct {
 	method string
 	path   string
 	query  url.Values
-	body   any // marshalled to JSON when non-nil
-	out    any // JSON reply decoded into it when non-nil
+	body   any     // marshalled to JSON when non-nil
+	out    any     // JSON reply decoded into it when non-nil
 	raw    *[]byte // the reply's body as is, when non-nil (instead of out)
 }
 

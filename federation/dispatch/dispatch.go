@@ -49,6 +49,25 @@ type Config struct {
 	// one waiting job (reasons such as "waited 3s of 5s" change every pass;
 	// each update is a raft write). Default 5 s; negative means no limit.
 	ReasonEvery time.Duration
+	// Observe, if set, is told of every pass after it committed (metrics).
+	Observe func(PassReport)
+}
+
+// PassReport is what one pass decided, for metrics.
+type PassReport struct {
+	// Took is the pass's duration: snapshot, placement and commit.
+	Took time.Duration
+	// Assigned are the assignments the pass wrote.
+	Assigned []Assigned
+	// HeldByLimit counts the jobs the pass found held, by holding limit.
+	HeldByLimit map[string]int
+}
+
+// Assigned is one assignment of a pass.
+type Assigned struct {
+	MachineType, Cluster, BurstRule string
+	// Waited is how long the job waited since its submission.
+	Waited time.Duration
 }
 
 // Dispatcher runs placement passes.
@@ -182,6 +201,19 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		}
 	}
 	err = d.commit(ctx, cmds)
+	if d.cfg.Observe != nil {
+		rep := PassReport{Took: d.cfg.Now().Sub(now), HeldByLimit: map[string]int{}}
+		for _, a := range plan.Assignments {
+			if j := byID[a.JobID]; j != nil {
+				rep.Assigned = append(rep.Assigned, Assigned{MachineType: a.MachineType, Cluster: a.Cluster,
+					BurstRule: a.BurstRule, Waited: now.Sub(j.SubmitTime)})
+			}
+		}
+		for _, h := range plan.Held {
+			rep.HeldByLimit[h.Limit]++
+		}
+		d.cfg.Observe(rep)
+	}
 	d.mu.Lock()
 	d.n.Passes += st.Passes
 	d.n.Assigned += st.Assigned

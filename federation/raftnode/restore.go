@@ -3,6 +3,9 @@ package raftnode
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
@@ -58,7 +61,11 @@ func RestoreSnapshot(cfg Config, index uint64, data io.Reader, logger hclog.Logg
 		return fmt.Errorf("%w in %s: restore into an empty data directory", ErrExistingState, cfg.DataDir)
 	}
 	conf := raft.Configuration{Servers: cfg.BootstrapPeers}
-	sink, err := st.snaps.Create(raft.SnapshotVersionMax, index, restoreTerm, conf, index, nil)
+	// The snapshot store encodes the (legacy) peer list through a
+	// transport; any transport encodes an address as itself.
+	_, peers := raft.NewInmemTransport("")
+	defer peers.Close()
+	sink, err := st.snaps.Create(raft.SnapshotVersionMax, index, restoreTerm, conf, index, peers)
 	if err != nil {
 		return fmt.Errorf("raftnode: restore: %w", err)
 	}
@@ -74,3 +81,23 @@ func RestoreSnapshot(cfg Config, index uint64, data io.Reader, logger hclog.Logg
 	}
 	return nil
 }
+
+// LastSnapshot returns the index and the time of the newest snapshot in
+// the node's snapshot store; ok is false when there is none (or the
+// store does not record times, as the in-memory one).
+func (n *Node) LastSnapshot() (index uint64, at time.Time, ok bool) {
+	metas, err := n.st.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return 0, time.Time{}, false
+	}
+	// File snapshot IDs are term-index-milliseconds since the epoch.
+	parts := strings.Split(metas[0].ID, "-")
+	ms, err := strconv.ParseInt(parts[len(parts)-1], 10, 64)
+	if len(parts) != 3 || err != nil {
+		return metas[0].Index, time.Time{}, false
+	}
+	return metas[0].Index, time.UnixMilli(ms), true
+}
+
+// Term is the node's current raft term.
+func (n *Node) Term() uint64 { return n.raft.CurrentTerm() }
