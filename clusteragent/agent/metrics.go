@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,26 @@ func newMetrics(cluster string) *metrics {
 		Help: "Gangs the last scheduling cycle left pending.", ConstLabels: labels})
 	m.reg.MustRegister(m.cycles, m.binds, m.failures, m.bound, m.pending)
 	return m
+}
+
+// MetricNames lists the names of the series an agent exports (histograms
+// by their base name), for dashboards and their tests.
+func MetricNames() []string {
+	m := newMetrics("")
+	ch := make(chan *prometheus.Desc, 16)
+	for _, c := range []prometheus.Collector{m.cycles, m.binds, m.failures, m.bound, m.pending} {
+		c.Describe(ch)
+	}
+	close(ch)
+	var names []string
+	for d := range ch {
+		// prometheus.Desc has no name accessor; its String form quotes
+		// the name as fqName: "...".
+		_, rest, _ := strings.Cut(d.String(), `fqName: "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		names = append(names, name)
+	}
+	return names
 }
 
 func (m *metrics) observeCycle(took time.Duration, pending int) {

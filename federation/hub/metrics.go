@@ -3,6 +3,7 @@ package hub
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ const MetricsPath = "/metrics"
 // the raft node when scraped.
 type metrics struct {
 	reg           *prometheus.Registry
+	collectors    []prometheus.Collector
 	requests      *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
 	passes        prometheus.Histogram
@@ -59,8 +61,9 @@ func newMetrics(h *Hub) *metrics {
 		Help: "Assignments a burst rule made, by rule, machine type and cluster."}, []string{"rule", "machine_type", "cluster"})
 	m.reportsByOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_hub_job_reports_total",
 		Help: "Agents' job reports by outcome (applied, stale, retry)."}, []string{"outcome"})
-	m.reg.MustRegister(m.requests, m.latency, m.passes, m.queueWait, m.submitToBound, m.bursts, m.reportsByOut,
-		&stateCollector{h: h, m: m})
+	m.collectors = []prometheus.Collector{m.requests, m.latency, m.passes, m.queueWait, m.submitToBound, m.bursts,
+		m.reportsByOut, &stateCollector{h: h, m: m}}
+	m.reg.MustRegister(m.collectors...)
 	return m
 }
 
@@ -145,3 +148,27 @@ func (w *statusWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection (deadlines).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// MetricNames lists the names of the series a replica exports (histograms
+// by their base name), for dashboards and their tests.
+func MetricNames() []string {
+	return describedNames(newMetrics(nil).collectors)
+}
+
+// describedNames collects the metric names collectors describe.
+// prometheus.Desc has no name accessor; its String form quotes the name
+// as fqName: "...".
+func describedNames(cs []prometheus.Collector) []string {
+	ch := make(chan *prometheus.Desc, 256)
+	for _, c := range cs {
+		c.Describe(ch)
+	}
+	close(ch)
+	var names []string
+	for d := range ch {
+		_, rest, _ := strings.Cut(d.String(), `fqName: "`)
+		name, _, _ := strings.Cut(rest, `"`)
+		names = append(names, name)
+	}
+	return names
+}

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
@@ -187,4 +192,76 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 	t.Log(fmt.Sprintf("scraped %s and %d agents", hubURL, len(f.metrics)))
+}
+
+// TestGrafanaDashboard checks that every query of the Grafana dashboard
+// names only series the hub and the agent export.
+func TestGrafanaDashboard(t *testing.T) {
+	b, err := os.ReadFile("../../deploy/grafana/flotilla.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+		Templating struct {
+			List []struct {
+				Query any `json:"query"`
+			} `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for _, n := range append(hub.MetricNames(), agent.MetricNames()...) {
+		exported[n] = true
+	}
+	if len(exported) < 20 {
+		t.Fatalf("only %d metric names exported: %v", len(exported), exported)
+	}
+	name := regexp.MustCompile(`flotilla_[a-z_]+`)
+	check := func(where, expr string) {
+		for _, n := range name.FindAllString(expr, -1) {
+			base := n
+			for _, suffix := range []string{"_bucket", "_count", "_sum"} {
+				if b, ok := strings.CutSuffix(n, suffix); ok && exported[b] {
+					base = b
+				}
+			}
+			if !exported[base] {
+				t.Errorf("%s: %q names %s, which nothing exports", where, expr, n)
+			}
+		}
+	}
+	queries := 0
+	for _, p := range dash.Panels {
+		if len(p.Targets) == 0 {
+			t.Errorf("panel %q has no query", p.Title)
+		}
+		for _, q := range p.Targets {
+			if !name.MatchString(q.Expr) {
+				t.Errorf("panel %q: %q names no Flotilla series", p.Title, q.Expr)
+			}
+			check("panel "+p.Title, q.Expr)
+			queries++
+		}
+	}
+	for _, v := range dash.Templating.List {
+		if s, ok := v.Query.(string); ok {
+			check("variable", s)
+		}
+	}
+	// Every exported series is on the dashboard.
+	all := string(b)
+	for n := range exported {
+		if !strings.Contains(all, n) {
+			t.Errorf("%s is on no panel", n)
+		}
+	}
+	t.Logf("%d panels, %d queries over %d exported series", len(dash.Panels), queries, len(exported))
 }
