@@ -73,12 +73,12 @@ func (l *SchedLoop) Run(ctx context.Context) {
 
 func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 	if l.OnCycle != nil {
-		start := time.Now()
+		start := l.Now()
 		defer func() {
 			l.mu.Lock()
 			n := len(l.pending)
 			l.mu.Unlock()
-			l.OnCycle(time.Since(start), n)
+			l.OnCycle(l.Now().Sub(start), n)
 		}()
 	}
 	snap, gangs, partial := l.Cache.Snapshot()
@@ -147,10 +147,10 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 	inflight.Add(1)
 	go func() {
 		defer inflight.Done()
-		start := time.Now()
+		start := l.Now()
 		err := l.Binder.BindGang(ctx, *g, nodes)
 		if l.OnBind != nil && ctx.Err() == nil {
-			l.OnBind(time.Since(start), err)
+			l.OnBind(l.Now().Sub(start), err)
 		}
 		l.mu.Lock()
 		if err != nil {

@@ -33,6 +33,12 @@
 // accounting record. Agents' status pushes (ReportClusterStatus) apply
 // each job report guarded by the job's cluster and number and answer it
 // with an outcome: applied, stale or retry.
+//
+// Every replica serves Prometheus metrics at MetricsPath on its API
+// listener, from a registry of its own (metrics.go). Shutdown is graceful:
+// a leader hands leadership over, then the API drains, then raft stops.
+// RestoreBackup prepares a data directory of a new cluster from a backup
+// (GET /v1/snapshot).
 package hub
 
 import (

@@ -33,6 +33,10 @@ type metrics struct {
 	bursts        *prometheus.CounterVec
 	reportsByOut  *prometheus.CounterVec
 
+	// wall is the real clock (request latencies follow the kernel's time
+	// even when the hub's clock is a test's).
+	wall func() time.Time
+
 	mu   sync.Mutex
 	held map[string]int // jobs held by limit, from the leader's last pass
 }
@@ -44,7 +48,7 @@ var (
 )
 
 func newMetrics(h *Hub) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), held: map[string]int{}}
+	m := &metrics{reg: prometheus.NewRegistry(), held: map[string]int{}, wall: time.Now}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_hub_api_requests_total",
 		Help: "API requests by route pattern and status code."}, []string{"route", "code"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flotilla_hub_api_request_duration_seconds",
@@ -76,7 +80,7 @@ func (m *metrics) handler() http.Handler {
 // that served it (never the raw path: ids would make a series each).
 func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := m.wall()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		route := r.Pattern
@@ -85,7 +89,7 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		}
 		code := strconv.Itoa(sw.code)
 		m.requests.WithLabelValues(route, code).Inc()
-		m.latency.WithLabelValues(route, code).Observe(time.Since(start).Seconds())
+		m.latency.WithLabelValues(route, code).Observe(m.wall().Sub(start).Seconds())
 	})
 }
 
