@@ -1,8 +1,6 @@
 package state
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -70,40 +68,36 @@ func (p *Snapshot) Backup(w io.Writer) (uint64, error) {
 	return index, nil
 }
 
-// ReadBackupHeader reads and checks a backup's first line.
-func ReadBackupHeader(r *bufio.Reader) (BackupHeader, error) {
-	line, err := r.ReadBytes('\n')
-	if err != nil {
-		return BackupHeader{}, structs.Errorf(structs.ErrInvalid, "backup: reading the header: %v", err)
-	}
+// ReadBackupHeader reads and checks a backup's first line and returns
+// the reader of the rest.
+func ReadBackupHeader(r io.Reader) (BackupHeader, io.Reader, error) {
 	var h BackupHeader
-	dec := json.NewDecoder(bytes.NewReader(line))
+	dec := json.NewDecoder(r)
 	if err := dec.Decode(&h); err != nil {
-		return BackupHeader{}, structs.Errorf(structs.ErrInvalid, "backup: header: %v", err)
+		return BackupHeader{}, nil, structs.Errorf(structs.ErrInvalid, "backup: header: %v", err)
 	}
 	if h.Format != backupFormat {
-		return BackupHeader{}, structs.Errorf(structs.ErrInvalid, "not a Flotilla backup (format %q)", h.Format)
+		return BackupHeader{}, nil, structs.Errorf(structs.ErrInvalid, "not a Flotilla backup (format %q)", h.Format)
 	}
 	if h.Version < 1 || h.Version > backupVersion {
-		return BackupHeader{}, structs.Errorf(structs.ErrInvalid,
+		return BackupHeader{}, nil, structs.Errorf(structs.ErrInvalid,
 			"backup version %d: this hub reads versions 1 to %d (a newer hub wrote it?)", h.Version, backupVersion)
 	}
 	if h.Index == 0 {
-		return BackupHeader{}, structs.Errorf(structs.ErrInvalid, "backup: index 0")
+		return BackupHeader{}, nil, structs.Errorf(structs.ErrInvalid, "backup: index 0")
 	}
-	return h, nil
+	return h, io.MultiReader(dec.Buffered(), r), nil
 }
 
 // RestoreBackup replaces the store's contents with a backup read from r
 // and returns its header. The store's latest index becomes the backup's
 // index. On error the store is unchanged.
 func (s *Store) RestoreBackup(r io.Reader) (BackupHeader, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
-	h, err := ReadBackupHeader(br)
+	h, rest, err := ReadBackupHeader(r)
 	if err != nil {
 		return h, err
 	}
-	if err := s.Restore(br); err != nil {
+	if err := s.Restore(rest); err != nil {
 		return h, err
 	}
 	w := s.Write(h.Index)

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"bufio"
 	"bytes"
 	"flag"
 	"os"
@@ -159,7 +158,7 @@ func TestRestoreRefusesWhatItCannotRead(t *testing.T) {
 		"newer backup version": `{"format":"flotilla-backup","version":9,"index":3}` + "\n" + string(good),
 	} {
 		t.Run(name, func(t *testing.T) {
-			if _, err := ReadBackupHeader(bufio.NewReader(strings.NewReader(data))); err == nil {
+			if _, _, err := ReadBackupHeader(strings.NewReader(data)); err == nil {
 				t.Fatal("accepted")
 			}
 		})
