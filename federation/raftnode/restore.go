@@ -3,6 +3,7 @@ package raftnode
 import (
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +48,13 @@ func RestoreSnapshot(cfg Config, index uint64, data io.Reader, logger hclog.Logg
 	}
 	if logger == nil {
 		logger = hclog.NewNullLogger()
+	}
+	// Refuse a directory that holds anything before opening stores in it
+	// (opening alone touches files).
+	if entries, err := os.ReadDir(cfg.DataDir); err == nil && len(entries) > 0 {
+		return fmt.Errorf("%w in %s: restore into an empty data directory", ErrExistingState, cfg.DataDir)
+	} else if err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("raftnode: restore: %w", err)
 	}
 	st, err := openStores(cfg, logger)
 	if err != nil {

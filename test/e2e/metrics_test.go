@@ -107,12 +107,12 @@ func TestMetrics(t *testing.T) {
 		After: structs.Duration(time.Second)}); err != nil {
 		t.Fatal(err)
 	}
+	alice := f.userClient(ctx, "alice", "acme")
+	bob := f.userClient(ctx, "bob", "acme")
 	if _, err := adm.PutLimit(ctx, &structs.Limit{Name: "bob-one-west", Scope: structs.ScopeUser, Tenant: "acme", User: "bob",
 		Kind: structs.LimitConcurrentJobs, MachineType: "cpu-west", Value: 1}); err != nil {
 		t.Fatal(err)
 	}
-	alice := f.userClient(ctx, "alice", "acme")
-	bob := f.userClient(ctx, "bob", "acme")
 	hubURL := f.hubs.URLs()[f.live()] + "/metrics"
 	before := scrape(ctx, t, hubURL)
 	agentsBefore := map[string]map[string]*dto.MetricFamily{}
