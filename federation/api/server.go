@@ -142,7 +142,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = rand.Text()
 	}
 	w.Header().Set(RequestIDHeader, id)
-	s.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+	rr := r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	s.mux.ServeHTTP(w, rr)
+	r.Pattern = rr.Pattern // the route that served it, for the caller's metrics
 }
 
 // audience is who may call an endpoint, checked before the handler runs.

@@ -155,11 +155,8 @@ func New(cfg Config) (*Hub, error) {
 		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin
 	}
 	h.api = api.New(acfg)
-	mux := http.NewServeMux()
-	mux.Handle("GET "+MetricsPath, h.metrics.handler())
-	mux.Handle("/", h.metrics.instrument(h.api))
 	h.srv = &http.Server{
-		Handler: mux,
+		Handler: h.api,
 		// Slow or stalled clients cannot hold connections: headers within
 		// 10 s, the whole request within a minute, and every reply is
 		// written within a deadline the API sets per request (longer for
@@ -178,6 +175,12 @@ func New(cfg Config) (*Hub, error) {
 		_ = node.Shutdown()
 		return nil, err
 	}
+	// /metrics beside the API and the portal; every other request counted
+	// and timed by its route.
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, h.metrics.handler())
+	mux.Handle("/", h.metrics.instrument(h.srv.Handler))
+	h.srv.Handler = mux
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
