@@ -13,6 +13,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -231,6 +232,20 @@ func heldReason(limit, reason string) string {
 		return "held: " + reason
 	}
 	return "held by limit " + limit + ": " + reason
+}
+
+// HeldLimit is the limit a held job's substatus names ("" when it names
+// none): the inverse of the reason a pass writes when a limit holds a job.
+func HeldLimit(substatus string) string {
+	rest, ok := strings.CutPrefix(substatus, "held by limit ")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, ": ")
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // burstOnly records the machine type only when a burst rule changed it.

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +35,6 @@ type metrics struct {
 	// wall is the real clock (request latencies follow the kernel's time
 	// even when the hub's clock is a test's).
 	wall func() time.Time
-
-	mu   sync.Mutex
-	held map[string]int // jobs held by limit, from the leader's last pass
 }
 
 // latencyBuckets span 1 ms to ~16 s; waitBuckets 0.1 s to ~7 h.
@@ -48,7 +44,7 @@ var (
 )
 
 func newMetrics(h *Hub) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry(), held: map[string]int{}, wall: time.Now}
+	m := &metrics{reg: prometheus.NewRegistry(), wall: time.Now}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_hub_api_requests_total",
 		Help: "API requests by route pattern and status code."}, []string{"route", "code"})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flotilla_hub_api_request_duration_seconds",
@@ -102,9 +98,6 @@ func (m *metrics) observePass(rep dispatch.PassReport) {
 			m.bursts.WithLabelValues(a.BurstRule, a.MachineType, a.Cluster).Inc()
 		}
 	}
-	m.mu.Lock()
-	m.held = rep.HeldByLimit
-	m.mu.Unlock()
 }
 
 // observeReport records one applied job report: the first report of a

@@ -3,6 +3,7 @@ package hub
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/flotilla-hpc/flotilla/federation/dispatch"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -21,7 +22,7 @@ var (
 	descOldestWait = prometheus.NewDesc("flotilla_hub_queue_oldest_wait_seconds",
 		"Age of the oldest waiting job by machine type and cluster.", []string{"machine_type", "cluster"}, nil)
 	descHeld = prometheus.NewDesc("flotilla_hub_held_jobs",
-		"Jobs held by each limit, as the leader's last dispatch pass found them (0 elsewhere).", []string{"limit"}, nil)
+		"Jobs held, by the limit that holds them.", []string{"limit"}, nil)
 	descLeader = prometheus.NewDesc("flotilla_hub_raft_leader", "1 while this replica leads, else 0.", nil, nil)
 	descTerm   = prometheus.NewDesc("flotilla_hub_raft_term", "Current raft term.", nil, nil)
 	descCommit = prometheus.NewDesc("flotilla_hub_raft_commit_index", "Raft commit index as this replica knows it.", nil, nil)
@@ -55,6 +56,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	type key struct{ mt, cluster, state string }
 	depth := map[key]int{}
 	oldest := map[key]float64{}
+	held := map[string]int{} // by the limit that holds them ("" if none is named)
 	jobs, _, _ := read.ListJobs(state.JobFilter{Active: true})
 	for _, j := range jobs {
 		switch j.State {
@@ -71,6 +73,9 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			cl = pinned[j.MachineType]
 		}
 		depth[key{mt, cl, string(j.State)}]++
+		if j.State == structs.JobHeld {
+			held[dispatch.HeldLimit(j.Substatus)]++
+		}
 		k := key{mt, cl, ""}
 		oldest[k] = max(oldest[k], now.Sub(j.SubmitTime).Seconds())
 	}
@@ -80,15 +85,10 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	for k, s := range oldest {
 		gauge(descOldestWait, s, k.mt, k.cluster)
 	}
-	c.m.mu.Lock()
-	leader := h.node.IsLeader()
-	if !leader {
-		c.m.held = map[string]int{}
-	}
-	for limit, n := range c.m.held {
+	for limit, n := range held {
 		gauge(descHeld, float64(n), limit)
 	}
-	c.m.mu.Unlock()
+	leader := h.node.IsLeader()
 	lead := 0.0
 	if leader {
 		lead = 1
