@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -65,6 +67,9 @@ type Config struct {
 	IDMapperURL string
 	// Heartbeat of the status push (default 2 s).
 	Heartbeat time.Duration
+	// MetricsAddr, if set, is where the agent serves its Prometheus
+	// metrics at /metrics (host:port; port 0 picks one, see MetricsAddr).
+	MetricsAddr string
 	// Adjust lets the caller adjust the cluster half's configuration
 	// (runtime options, filer) before it starts.
 	Adjust func(*ClusterConfig)
@@ -78,6 +83,19 @@ type Agent struct {
 	Cluster *Cluster
 	Syncer  *hubsync.Syncer
 	Hub     *client.Client
+
+	metrics   *metrics
+	metricsLn net.Listener // nil without Config.MetricsAddr
+	log       *slog.Logger
+}
+
+// MetricsAddr is the address the agent serves /metrics on, nil without
+// Config.MetricsAddr.
+func (a *Agent) MetricsAddr() net.Addr {
+	if a.metricsLn == nil {
+		return nil
+	}
+	return a.metricsLn.Addr()
 }
 
 // New builds an agent from cfg.
@@ -116,7 +134,7 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("agent: node selector: %w", err)
 		}
 	}
-	out := &Agent{Hub: hub}
+	out := &Agent{Hub: hub, metrics: newMetrics(cfg.Cluster), log: cfg.Log}
 	ccfg := ClusterConfig{
 		Client: kc, Cluster: cfg.Cluster, NamespacePrefix: cfg.NamespacePrefix, Image: cfg.Image, Scheduler: cfg.Scheduler, NodeSelector: sel,
 		Tolerations: cfg.Tolerations, ExtraNamespaces: cfg.ExtraNamespaces,
@@ -128,7 +146,13 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Adjust(&ccfg)
 	}
 	c := NewCluster(ccfg)
+	c.Loop.OnCycle, c.Loop.OnBind = out.metrics.observeCycle, out.metrics.observeBind
 	out.Cluster = c
+	if cfg.MetricsAddr != "" {
+		if out.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("agent: metrics listener: %w", err)
+		}
+	}
 	var identity func(context.Context, string) (structs.Identity, bool, error)
 	if cfg.IDMapperURL != "" {
 		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
@@ -153,6 +177,16 @@ func New(cfg Config) (*Agent, error) {
 
 // Run runs the agent until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
+	if a.metricsLn != nil {
+		srv := &http.Server{Handler: a.metrics.handler(), ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		go func() {
+			if err := srv.Serve(a.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Warn("metrics listener", "error", err)
+			}
+		}()
+		defer srv.Close()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.Cluster.Run(ctx) }()
 	a.Syncer.Run(ctx)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -47,6 +48,8 @@ type Flags struct {
 	Weights            string
 	IDMapper           string
 	Heartbeat          time.Duration
+	MetricsAddr        string
+	LogFormat          string
 	KubeQPS            float64
 	KubeBurst          int
 	InitImage          string
@@ -79,6 +82,8 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&f.CreateUnbound, "create-unbound", false, "create the agent's own job pods unbound and bind them (default: a gang that fits now is created with its nodes set, one write per pod)")
 	fs.StringVar(&f.Weights, "weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
 	fs.StringVar(&f.IDMapper, "idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
+	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default json, text on a terminal)")
+	fs.StringVar(&f.MetricsAddr, "metrics-addr", ":9460", "host:port of the Prometheus metrics endpoint /metrics (empty: none)")
 	fs.DurationVar(&f.Heartbeat, "heartbeat", 2*time.Second, "longest gap between status pushes")
 	fs.Float64Var(&f.KubeQPS, "kube-api-qps", 5000, "client QPS towards the API server")
 	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
@@ -141,7 +146,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		Cluster: f.Cluster, HubURLs: splitList(f.Hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: f.KeyFile, HubCAFile: f.HubCAFile,
 		Kube: kube, NamespacePrefix: f.NamespacePrefix, ExtraNamespaces: splitList(f.ExtraNamespaces), Network: nw,
 		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,
-		Heartbeat: f.Heartbeat, Log: log,
+		Heartbeat: f.Heartbeat, MetricsAddr: f.MetricsAddr, Log: log,
 		Scheduler: scheduler.Options{TenantIsolation: f.TenantIsolation, Backfill: f.Backfill, Weights: w},
 		Adjust: func(c *ClusterConfig) {
 			c.Runtime.InitImage = f.InitImage
@@ -159,6 +164,29 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// Logger returns the agent's logger on w in -log-format: JSON unless
+// asked for text, or by default when w is a terminal.
+func (f *Flags) Logger(w io.Writer) (*slog.Logger, error) {
+	asJSON := true
+	switch f.LogFormat {
+	case "json":
+	case "text":
+		asJSON = false
+	case "":
+		if file, ok := w.(*os.File); ok {
+			if fi, err := file.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				asJSON = false
+			}
+		}
+	default:
+		return nil, fmt.Errorf("log format %q: want text or json", f.LogFormat)
+	}
+	if asJSON {
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, nil)), nil
 }
 
 // ParseWeights reads the scheduler's resource weights written as "cpu=1,memory=0.5,

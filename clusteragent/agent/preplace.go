@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -45,7 +46,12 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 	if l.BeforeCreate != nil {
 		l.BeforeCreate(g.ID, nodes)
 	}
+	start := l.now()
 	void, err = l.Binder.CreateGang(ctx, pods, nodes, sec, l.Cache.NodeExists)
+	if l.OnBind != nil && ctx.Err() == nil {
+		// A pre-placed create is this gang's bind: the same series.
+		l.OnBind(l.now().Sub(start), err)
+	}
 	l.mu.Lock()
 	if err != nil {
 		l.createFailures++
@@ -125,4 +131,12 @@ func (l *SchedLoop) CreateStats() (created, failures uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.created, l.createFailures
+}
+
+// now is l.Now, or the wall clock before Run set it.
+func (l *SchedLoop) now() time.Time {
+	if l.Now == nil {
+		return time.Now()
+	}
+	return l.Now()
 }

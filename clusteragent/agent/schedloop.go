@@ -32,6 +32,11 @@ type SchedLoop struct {
 	// unbound ("" if none): a start record naming it is void.
 	OnTeardown func(cache.GangID)
 	OnTornDown func(cache.GangID, types.UID)
+	// OnCycle, if set, is told how long each scheduling cycle took and
+	// how many gangs it left pending; OnBind of every gang bind (metrics).
+	OnCycle func(took time.Duration, pending int)
+	OnBind  func(took time.Duration, err error)
+
 	// BeforeCreate, if set, is called between the placement of a gang
 	// created pre-placed (CreatePlaced) and its creates: a hook for tests
 	// that change the cluster in that window.
@@ -83,6 +88,15 @@ func (l *SchedLoop) Run(ctx context.Context) {
 }
 
 func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
+	if l.OnCycle != nil {
+		start := l.Now()
+		defer func() {
+			l.mu.Lock()
+			n := len(l.pending)
+			l.mu.Unlock()
+			l.OnCycle(l.Now().Sub(start), n)
+		}()
+	}
 	if !l.Cache.HasPending() {
 		l.setPending(nil, nil)
 		return // nothing to schedule: no snapshot of the whole cluster
@@ -155,7 +169,11 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 	inflight.Add(1)
 	go func() {
 		defer inflight.Done()
+		start := l.Now()
 		err := l.Binder.BindGang(ctx, *g, nodes)
+		if l.OnBind != nil && ctx.Err() == nil {
+			l.OnBind(l.Now().Sub(start), err)
+		}
 		l.mu.Lock()
 		if err != nil {
 			l.failures++

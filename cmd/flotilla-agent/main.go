@@ -8,7 +8,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -34,7 +33,10 @@ func run() error {
 		fmt.Println(version.String("flotilla-agent"))
 		return nil
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log, err := f.Logger(os.Stderr)
+	if err != nil {
+		return err
+	}
 	cfg, err := f.Config(os.Getenv, log)
 	if err != nil {
 		return err

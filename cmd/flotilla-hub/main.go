@@ -22,6 +22,16 @@
 //
 // makes a small CA and a certificate per replica (server and client use,
 // for -tls-cert, -tls-key and -client-ca).
+//
+//	flotilla-hub snapshot save FILE -addr https://hub-0:8443[,URL...] [-ca-file F]
+//	flotilla-hub snapshot restore FILE -id hub0 -data-dir DIR -bootstrap ... [hub flags]
+//
+// save asks a running hub (API key from $FLOTILLA_API_KEY or -api-key-file,
+// a global administrator's) for a consistent backup and writes it to FILE
+// atomically; restore prepares an empty data directory as a replica of a
+// new cluster starting from the backup (run it for every replica with its
+// own flags, then start the replicas with the same flags). See
+// docs/operations.md.
 package main
 
 import (
@@ -35,6 +45,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hubconfig"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
@@ -52,6 +63,9 @@ func main() {
 	}
 	if len(os.Args) > 1 && os.Args[1] == "certs" {
 		os.Exit(certs(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "snapshot" {
+		os.Exit(snapshot(os.Args[2:]))
 	}
 	os.Exit(run())
 }
@@ -109,6 +123,93 @@ func certs(args []string) int {
 		return 1
 	}
 	fmt.Printf("certificate %s, key %s\n", certFile, keyFile)
+	return 0
+}
+
+func snapshot(args []string) int {
+	usage := "usage: flotilla-hub snapshot save FILE -addr URL[,URL...] | flotilla-hub snapshot restore FILE -data-dir DIR [hub flags]"
+	if len(args) < 2 || (args[0] != "save" && args[0] != "restore") || strings.HasPrefix(args[1], "-") {
+		fmt.Fprintln(os.Stderr, usage)
+		return 2
+	}
+	file := args[1]
+	if args[0] == "restore" {
+		return restore(file, args[2:])
+	}
+	fs := flag.NewFlagSet("flotilla-hub snapshot save", flag.ContinueOnError)
+	addr := fs.String("addr", os.Getenv("FLOTILLA_HUB"), "hub API base URLs, comma-separated (default $FLOTILLA_HUB)")
+	keyFile := fs.String("api-key-file", "", "file with a global administrator's API key (else $FLOTILLA_API_KEY)")
+	caFile := fs.String("ca-file", os.Getenv("FLOTILLA_CA_FILE"), "CA the hub's certificate is checked against (default $FLOTILLA_CA_FILE)")
+	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
+	if err := fs.Parse(args[2:]); err != nil || fs.NArg() > 0 || *addr == "" {
+		fmt.Fprintln(os.Stderr, usage)
+		return 2
+	}
+	key := os.Getenv("FLOTILLA_API_KEY")
+	if *keyFile != "" {
+		b, err := os.ReadFile(*keyFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flotilla-hub snapshot save:", err)
+			return 2
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	opts := []client.Option{client.WithRetryTimeout(*timeout)}
+	if *caFile != "" {
+		tc, err := hubtls.ClientFromCAFile(*caFile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "flotilla-hub snapshot save:", err)
+			return 2
+		}
+		opts = append(opts, client.WithTLS(tc))
+	}
+	cl, err := client.New(strings.Split(*addr, ","), key, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot save:", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	index, err := cl.SaveSnapshot(ctx, file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot save:", err)
+		return 1
+	}
+	fmt.Printf("saved the hub's state as of raft index %d to %s\n", index, file)
+	return 0
+}
+
+func restore(file string, args []string) int {
+	s, err := hubconfig.Load(args, os.Getenv, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot restore:", err)
+		return 2
+	}
+	logger, raftLogger, err := s.Loggers(os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot restore:", err)
+		return 2
+	}
+	cfg, err := s.HubConfig(logger, raftLogger)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot restore:", err)
+		return 2
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot restore:", err)
+		return 2
+	}
+	defer f.Close()
+	h, err := hub.RestoreBackup(cfg, f)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot restore:", err)
+		return 1
+	}
+	fmt.Printf("restored %s (raft index %d) into %s; start the replica with the same flags\n", file, h.Index, s.DataDir)
 	return 0
 }
 

@@ -42,7 +42,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	msg := err.Error()
 	switch code {
 	case http.StatusInternalServerError:
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 		msg = "internal error"
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flotilla"`)
@@ -55,7 +55,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", after)
 	case http.StatusServiceUnavailable, http.StatusMisdirectedRequest:
 		w.Header().Set("Retry-After", "1")
-		s.log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "error", err)
+		s.log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 	}
 	body := structs.ErrorBody{Error: msg}
 	var ve *structs.ValidationError

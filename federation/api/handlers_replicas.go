@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"io"
+	"strconv"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -29,6 +31,29 @@ func (s *Server) listReplicas(c *call) (any, error) {
 		return nil, err
 	}
 	return s.members.Replicas(c.r.Context())
+}
+
+// BackupContentType is the media type of GET /v1/snapshot's reply.
+const BackupContentType = "application/x-flotilla-backup"
+
+// snapshot serves GET /v1/snapshot: a consistent backup of the state
+// (state.Snapshot.Backup) for the global administrator. The replica first
+// applies everything acknowledged before the call, so the backup holds
+// every write the caller saw succeed.
+func (s *Server) snapshot(c *call) (any, error) {
+	if err := c.id.CheckGlobalAdmin("snapshots"); err != nil {
+		return nil, err
+	}
+	if err := s.reads.ConsistentRead(c.r.Context()); err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	index, err := s.reads.Store().Snapshot().Backup(&buf)
+	if err != nil {
+		return nil, err
+	}
+	c.w.Header().Set(IndexHeader, strconv.FormatUint(index, 10))
+	return &rawReply{contentType: BackupContentType, body: buf.Bytes()}, nil
 }
 
 // removeReplica serves DELETE /v1/replicas/{id}: the leader removes the

@@ -94,6 +94,7 @@ func (s *Server) routes() {
 	// Hub replicas (raft membership).
 	s.handle("GET /v1/replicas", users, s.listReplicas)
 	s.handle("DELETE /v1/replicas/{id}", users, s.removeReplica)
+	s.handle("GET /v1/snapshot", users, s.snapshot)
 
 	// Replica to replica.
 	s.handle("POST "+InternalApplyPath, internal, s.internalApply)

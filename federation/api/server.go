@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -109,8 +110,42 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// RequestIDHeader carries a request's id: honoured when a caller sends a
+// sane one, generated otherwise, and returned in every reply.
+const RequestIDHeader = "X-Request-Id"
+
+type requestIDKey struct{}
+
+// RequestID returns the id of the request ctx belongs to, "" outside one.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// saneRequestID accepts up to 128 printable ASCII characters.
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP implements http.Handler: it stamps the request id, then routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get(RequestIDHeader)
+	if !saneRequestID(id) {
+		id = rand.Text()
+	}
+	w.Header().Set(RequestIDHeader, id)
+	rr := r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	s.mux.ServeHTTP(w, rr)
+	r.Pattern = rr.Pattern // the route that served it, for the caller's metrics
+}
 
 // audience is who may call an endpoint, checked before the handler runs.
 type audience int

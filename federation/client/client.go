@@ -18,6 +18,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -156,8 +157,11 @@ type request struct {
 	method string
 	path   string
 	query  url.Values
-	body   any // marshalled to JSON when non-nil
-	out    any // JSON reply decoded into it when non-nil
+	body   any     // marshalled to JSON when non-nil
+	out    any     // JSON reply decoded into it when non-nil
+	raw    *[]byte // the reply's body as is, when non-nil (instead of out)
+	// requestID is sent as X-Request-Id (set by do).
+	requestID string
 }
 
 // do performs r, retrying other replicas on transient failures, and
@@ -172,6 +176,9 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout)
 	defer cancel()
+	// One id per call, the same on every retry: the hub logs it with
+	// whatever the call caused.
+	r.requestID = rand.Text()
 	backoff := c.backoffMin
 	start := c.next.Load()
 	var lastReply error // the last error the hub replied with
@@ -244,6 +251,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if r.requestID != "" {
+		req.Header.Set("X-Request-Id", r.requestID)
+	}
 	if c.auth != nil {
 		c.auth(req)
 	}
@@ -270,7 +280,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 		return resp.Header, false, apiErr
 	}
-	if r.out != nil {
+	if r.raw != nil {
+		*r.raw = data
+	} else if r.out != nil {
 		if err := json.Unmarshal(data, r.out); err != nil {
 			return resp.Header, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
 		}

@@ -13,6 +13,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,25 @@ type Config struct {
 	// one waiting job (reasons such as "waited 3s of 5s" change every pass;
 	// each update is a raft write). Default 5 s; negative means no limit.
 	ReasonEvery time.Duration
+	// Observe, if set, is told of every pass after it committed (metrics).
+	Observe func(PassReport)
+}
+
+// PassReport is what one pass decided, for metrics.
+type PassReport struct {
+	// Took is the pass's duration: snapshot, placement and commit.
+	Took time.Duration
+	// Assigned are the assignments the pass wrote.
+	Assigned []Assigned
+	// HeldByLimit counts the jobs the pass found held, by holding limit.
+	HeldByLimit map[string]int
+}
+
+// Assigned is one assignment of a pass.
+type Assigned struct {
+	MachineType, Cluster, BurstRule string
+	// Waited is how long the job waited since its submission.
+	Waited time.Duration
 }
 
 // Dispatcher runs placement passes.
@@ -182,6 +202,19 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		}
 	}
 	err = d.commit(ctx, cmds)
+	if d.cfg.Observe != nil {
+		rep := PassReport{Took: d.cfg.Now().Sub(now), HeldByLimit: map[string]int{}}
+		for _, a := range plan.Assignments {
+			if j := byID[a.JobID]; j != nil {
+				rep.Assigned = append(rep.Assigned, Assigned{MachineType: a.MachineType, Cluster: a.Cluster,
+					BurstRule: a.BurstRule, Waited: now.Sub(j.SubmitTime)})
+			}
+		}
+		for _, h := range plan.Held {
+			rep.HeldByLimit[h.Limit]++
+		}
+		d.cfg.Observe(rep)
+	}
 	d.mu.Lock()
 	d.n.Passes += st.Passes
 	d.n.Assigned += st.Assigned
@@ -199,6 +232,20 @@ func heldReason(limit, reason string) string {
 		return "held: " + reason
 	}
 	return "held by limit " + limit + ": " + reason
+}
+
+// HeldLimit is the limit a held job's substatus names ("" when it names
+// none): the inverse of the reason a pass writes when a limit holds a job.
+func HeldLimit(substatus string) string {
+	rest, ok := strings.CutPrefix(substatus, "held by limit ")
+	if !ok {
+		return ""
+	}
+	name, _, ok := strings.Cut(rest, ": ")
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // burstOnly records the machine type only when a burst rule changed it.

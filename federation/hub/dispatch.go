@@ -34,6 +34,7 @@ func (h *Hub) runDispatch(opts *DispatchOptions) {
 		Store: h.store, Writer: h, Leader: h.node.IsLeader, Now: h.now,
 		Log:     h.log.With("component", "dispatch"),
 		Options: opts.Placement, AcceptTimeout: opts.AcceptTimeout, Interval: opts.Interval,
+		Observe: h.metrics.observePass,
 	})
 	d.Run(ctx)
 }

@@ -33,6 +33,12 @@
 // accounting record. Agents' status pushes (ReportClusterStatus) apply
 // each job report guarded by the job's cluster and number and answer it
 // with an outcome: applied, stale or retry.
+//
+// Every replica serves Prometheus metrics at MetricsPath on its API
+// listener, from a registry of its own (metrics.go). Shutdown is graceful:
+// a leader hands leadership over, then the API drains, then raft stops.
+// RestoreBackup prepares a data directory of a new cluster from a backup
+// (GET /v1/snapshot).
 package hub
 
 import (
@@ -86,6 +92,12 @@ type Hub struct {
 	replDone chan struct{} // closed when the replica directory loop ends
 	// keys records API keys' last-used times (keyuse.go).
 	keys keyUse
+	// metrics are the replica's Prometheus series (metrics.go); started
+	// is when the replica started.
+	metrics *metrics
+	started time.Time
+	// draining is set once Shutdown began: /readyz answers 503.
+	draining atomic.Bool
 }
 
 // New starts a replica's raft node and opens its API listener; Run serves
@@ -120,6 +132,8 @@ func New(cfg Config) (*Hub, error) {
 		capiDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
+	h.started = cfg.Now()
+	h.metrics = newMetrics(h)
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
 	if h.fwd.Transport == nil {
 		t := &http.Transport{
@@ -163,6 +177,12 @@ func New(cfg Config) (*Hub, error) {
 		_ = node.Shutdown()
 		return nil, err
 	}
+	// /metrics beside the API and the portal; every other request counted
+	// and timed by its route.
+	mux := http.NewServeMux()
+	mux.Handle("GET "+MetricsPath, h.metrics.handler())
+	mux.Handle("/", h.metrics.instrument(h.srv.Handler))
+	h.srv.Handler = mux
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
@@ -197,15 +217,25 @@ func (h *Hub) Run(ctx context.Context) error {
 	}
 }
 
-// Shutdown stops serving (waiting for requests in flight until ctx ends)
-// and stops the raft node. It does not leave the raft configuration.
+// Shutdown stops the replica gracefully: a leader first hands leadership
+// to another voter; then the API stops accepting connections and the
+// requests in flight finish (until ctx ends: then they are cut), with raft
+// still running so that their writes complete or forward; then the
+// background loops and the raft node stop. It does not leave the raft
+// configuration. Clients move to the other replicas (connection refused)
+// and retry there with the same idempotency keys.
 func (h *Hub) Shutdown(ctx context.Context) error {
-	return h.stop(func() error {
-		if err := h.srv.Shutdown(ctx); err != nil {
-			return errors.Join(err, h.srv.Close())
-		}
-		return nil
-	})
+	h.draining.Store(true)
+	if err := h.node.TransferLeadership(); err != nil {
+		h.log.Warn("handing leadership over before shutdown", "error", err)
+	} else {
+		h.log.Info("shutting down: leadership handed over, draining requests")
+	}
+	var httpErr error
+	if err := h.srv.Shutdown(ctx); err != nil {
+		httpErr = errors.Join(err, h.srv.Close())
+	}
+	return h.stop(func() error { return httpErr })
 }
 
 // Close stops the replica abruptly: connections are dropped and raft stops.
@@ -256,6 +286,9 @@ func (h *Hub) LeaderAPI() string {
 
 // Leader is the current leader's raft id, "" when none is known.
 func (h *Hub) Leader() string {
+	if h.draining.Load() {
+		return "" // shutting down: not ready (see /readyz)
+	}
 	id, _ := h.node.Leader()
 	return string(id)
 }

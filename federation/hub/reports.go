@@ -46,9 +46,11 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 			defer func() { <-sem }()
 			for _, i := range byJob[id] {
 				jr := &rep.Jobs[i]
+				before, _ := h.store.Read().Job(jr.ID)
 				_, err := h.Write(ctx, &fsm.JobStateUpdate{ID: jr.ID, Cluster: cluster, Number: jr.Number,
 					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Array: jr.Array, Time: now})
 				res.Jobs[i].Outcome = ReportOutcome(err)
+				h.metrics.observeReport(before, jr.State, res.Jobs[i].Outcome, now)
 				if err != nil {
 					res.Jobs[i].Error = err.Error()
 				}

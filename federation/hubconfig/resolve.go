@@ -202,7 +202,9 @@ func parseLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// Loggers returns the hub's logger and raft's logger, both writing to w.
+// Loggers returns the hub's logger, writing to w in the -log-format (JSON
+// by default unless w is a terminal), and raft's logger, whose lines go
+// through the hub's logger.
 func (s *Settings) Loggers(w io.Writer) (*slog.Logger, hclog.Logger, error) {
 	level, err := parseLevel(s.LogLevel)
 	if err != nil {
@@ -210,16 +212,15 @@ func (s *Settings) Loggers(w io.Writer) (*slog.Logger, hclog.Logger, error) {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
-	if s.LogFormat == "json" {
+	if useJSON(s.LogFormat, w) {
 		h = slog.NewJSONHandler(w, opts)
 	}
 	raftLevel := hclog.Warn
 	if s.RaftLogLevel != "" {
 		raftLevel = hclog.LevelFromString(s.RaftLogLevel)
 	}
-	rl := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: raftLevel, Output: w,
-		JSONFormat: s.LogFormat == "json"})
-	return slog.New(h).With("replica", s.ID), rl, nil
+	logger := slog.New(h).With("replica", s.ID)
+	return logger, raftLogger(logger, raftLevel), nil
 }
 
 // HubConfig turns checked settings into the replica's configuration.

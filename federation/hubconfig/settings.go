@@ -274,7 +274,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.StringVar(&flagged.AdminAPIKeyFile, "admin-api-key-file", "", "file with the bootstrap administrator's API key (else $"+EnvAdminAPIKey+")")
 	fs.StringVar(&flagged.SystemTenant, "system-tenant", "", "tenant of the global administrators (default system)")
 	fs.StringVar(&flagged.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
-	fs.StringVar(&flagged.LogFormat, "log-format", "", "text or json (default text)")
+	fs.StringVar(&flagged.LogFormat, "log-format", "", "text or json (default json, text on a terminal)")
 	fs.StringVar(&flagged.RaftLogLevel, "raft-log-level", "", "level of raft's logs (default warn)")
 	fs.Var(&flagged.WriteTimeout, "write-timeout", "bound of a write while no leader is reachable")
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")

@@ -373,8 +373,19 @@ func TestLoggers(t *testing.T) {
 	rl.Info("raft hidden")
 	rl.Warn("raft shown")
 	got := out.String()
-	if strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown"`) || !strings.Contains(got, "raft shown") {
-		t.Errorf("log output:\n%s", got)
+	if strings.Contains(got, "hidden") || !strings.Contains(got, `"msg":"shown"`) ||
+		!strings.Contains(got, `"msg":"raft shown","replica":"a","logger":"raft"`) {
+		t.Errorf("log output (raft's lines through the hub's JSON handler):\n%s", got)
+	}
+	// No format given, not a terminal: JSON.
+	out.Reset()
+	l, _, err = (&Settings{ID: "b"}).Loggers(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Info("hello")
+	if !strings.HasPrefix(out.String(), `{"time":`) {
+		t.Errorf("default format off a terminal: %s", out.String())
 	}
 }
 

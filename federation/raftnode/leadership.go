@@ -145,3 +145,14 @@ func (w *leaderWatch) stop() {
 		close(ch)
 	}
 }
+
+// TransferLeadership hands leadership to another voter, if this node
+// leads, and waits until raft reports the outcome (a replica stopping on
+// purpose calls it first, so that the cluster does not wait out an
+// election timeout). It is a no-op on a follower.
+func (n *Node) TransferLeadership() error {
+	if n.raft.State() != raft.Leader {
+		return nil
+	}
+	return n.mapRaftErr(n.raft.LeadershipTransfer().Error())
+}

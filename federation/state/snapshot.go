@@ -57,6 +57,11 @@ func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn}).Index(AllTable
 
 // Persist writes the snapshot to w. Wrap slow writers in a bufio.Writer.
 func (p *Snapshot) Persist(w io.Writer) error {
+	return p.persist(w, func(string, any) bool { return true })
+}
+
+// persist writes the rows keep accepts in the snapshot format.
+func (p *Snapshot) persist(w io.Writer, keep func(tbl string, row any) bool) error {
 	enc := json.NewEncoder(w)
 	if err := enc.Encode(snapshotHeader{Format: snapshotFormat, Version: snapshotVersion}); err != nil {
 		return fmt.Errorf("state: snapshot: %w", err)
@@ -68,9 +73,11 @@ func (p *Snapshot) Persist(w io.Writer) error {
 		}
 		n := 0
 		for raw := it.Next(); raw != nil; raw = it.Next() {
-			n++
+			if keep(tbl, raw) {
+				n++
+			}
 		}
-		if n == 0 && omitWhenEmpty(tbl) {
+		if n == 0 && (omitWhenEmpty(tbl) || !keep(tbl, nil)) {
 			continue
 		}
 		if err := enc.Encode(snapshotHeader{Table: tbl, Count: n}); err != nil {
@@ -78,6 +85,9 @@ func (p *Snapshot) Persist(w io.Writer) error {
 		}
 		it, _ = p.txn.Get(tbl, "id")
 		for raw := it.Next(); raw != nil; raw = it.Next() {
+			if !keep(tbl, raw) {
+				continue
+			}
 			if err := enc.Encode(raw); err != nil {
 				return fmt.Errorf("state: snapshot %s: %w", tbl, err)
 			}
@@ -103,8 +113,9 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := dec.Decode(&h); err != nil {
 		return fmt.Errorf("state: restore header: %w", err)
 	}
-	if h.Format != snapshotFormat || h.Version != snapshotVersion {
-		return structs.Errorf(structs.ErrInvalid, "snapshot format %q version %d", h.Format, h.Version)
+	if h.Format != snapshotFormat || h.Version < 1 || h.Version > snapshotVersion {
+		return structs.Errorf(structs.ErrInvalid, "snapshot format %q version %d: this hub reads %q versions 1 to %d",
+			h.Format, h.Version, snapshotFormat, snapshotVersion)
 	}
 	for {
 		h = snapshotHeader{}
@@ -164,7 +175,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 	case TableAudit:
 		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
 	}
-	return structs.Errorf(structs.ErrInvalid, "snapshot table %q", tbl)
+	return structs.Errorf(structs.ErrInvalid,
+		"snapshot table %q is unknown to this hub: a newer hub wrote the snapshot; restore it with that version or newer", tbl)
 }
 
 func restoreRows[T any](dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {

@@ -27,7 +27,9 @@ type fed struct {
 	admin  *client.Client
 	envs   map[string]*k8senv.Env
 	agents map[string]context.CancelFunc
-	wg     sync.WaitGroup
+	// metrics are the agents' /metrics addresses.
+	metrics map[string]string
+	wg      sync.WaitGroup
 }
 
 func quietLog() *slog.Logger {
@@ -38,7 +40,7 @@ func quietLog() *slog.Logger {
 // cluster name, each with the given simulated nodes.
 func startFed(t *testing.T, n int, clusters map[string][]k8senv.NodeSpec) *fed {
 	t.Helper()
-	f := &fed{t: t, envs: map[string]*k8senv.Env{}, agents: map[string]context.CancelFunc{}}
+	f := &fed{t: t, envs: map[string]*k8senv.Env{}, agents: map[string]context.CancelFunc{}, metrics: map[string]string{}}
 	f.hubs = hubtest.New(t, n, hubtest.Options{
 		NoSync: true,
 		Configure: func(_ int, cfg *hub.Config) {
@@ -97,10 +99,11 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
 	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
-		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
+		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), MetricsAddr: "127.0.0.1:0"})
 	if err != nil {
 		f.t.Fatal(err)
 	}
+	f.metrics[name] = "http://" + a.MetricsAddr().String() + "/metrics"
 	actx, cancel := context.WithCancel(context.Background())
 	f.agents[name] = cancel
 	f.wg.Add(1)

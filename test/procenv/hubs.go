@@ -39,6 +39,12 @@ type HubOptions struct {
 	// Insecure runs plain HTTP and plain raft (-insecure-http) instead of
 	// TLS with a CA made for the test.
 	Insecure bool
+	// AdminKey is the bootstrap administrator's API key ("": a new one).
+	AdminKey string
+	// Prepare, if set, runs for every replica before its first start,
+	// with the flags it will start with (e.g. to restore a backup into
+	// its data directory).
+	Prepare func(r *Replica, args []string) error
 }
 
 // Hubs is a hub cluster of flotilla-hub processes.
@@ -86,7 +92,10 @@ func StartHubs(t testing.TB, opts HubOptions) *Hubs {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &Hubs{AdminKey: "admin-" + rand.Text(), Dir: opts.Dir, t: t, bin: bin}
+	h := &Hubs{AdminKey: opts.AdminKey, Dir: opts.Dir, t: t, bin: bin}
+	if h.AdminKey == "" {
+		h.AdminKey = "admin-" + rand.Text()
+	}
 	secretFile := filepath.Join(opts.Dir, "internal-secret")
 	keyFile := filepath.Join(opts.Dir, "admin-key")
 	if err := os.WriteFile(secretFile, []byte(rand.Text()+rand.Text()), 0o600); err != nil {
@@ -152,6 +161,13 @@ func StartHubs(t testing.TB, opts HubOptions) *Hubs {
 		}
 		h.StopAll()
 	})
+	for _, r := range h.replicas {
+		if opts.Prepare != nil {
+			if err := opts.Prepare(r, append([]string(nil), r.args...)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	for i := range h.replicas {
 		if err := h.Start(i); err != nil {
 			t.Fatal(err)
