@@ -68,6 +68,7 @@ var registry = newRegistry(
 	deletion[AccessRuleDelete](28),
 	upsert[ReplicaUpsert](29),
 	deletion[ReplicaDelete](30),
+	returning[AuditPurge, int](31),
 )
 
 // registration is one command type in the registry.

@@ -22,7 +22,7 @@ var wireNumbers = map[CommandType]string{
 	21: "JobAssignment",  // was JobAssign
 	22: "JobCancel", 23: "JobPurge", 24: "ClusterHeartbeat", 25: "AccountingAppend",
 	26: "AuditAppend", 27: "AccessRuleUpsert", 28: "AccessRuleDelete",
-	29: "ReplicaUpsert", 30: "ReplicaDelete",
+	29: "ReplicaUpsert", 30: "ReplicaDelete", 31: "AuditPurge",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero
@@ -60,7 +60,7 @@ func TestRegistry(t *testing.T) {
 	if _, err := Encode(&unregistered{}); !errors.Is(err, structs.ErrInvalid) {
 		t.Errorf("Encode of an unregistered type = %v", err)
 	}
-	if CommandType(0).New() != nil || CommandType(31).New() != nil {
+	if CommandType(0).New() != nil || CommandType(255).New() != nil {
 		t.Error("New of an unregistered number returns a command")
 	}
 }
@@ -83,6 +83,7 @@ func TestDecodeResult(t *testing.T) {
 		"assignment": {&JobAssignment{}, job, job},
 		"cancel":     {&JobCancel{}, job, job},
 		"purge":      {&JobPurge{}, 7, 7},
+		"auditpurge": {&AuditPurge{}, 3, 3},
 		"heartbeat":  {&ClusterHeartbeat{}, nil, nil},
 		"accounting": {&AccountingAppend{}, &structs.AccountingRecord{ID: "a", Seq: 2}, &structs.AccountingRecord{ID: "a", Seq: 2}},
 		"audit":      {&AuditAppend{}, &structs.AuditEvent{ID: "e", Seq: 5}, &structs.AuditEvent{ID: "e", Seq: 5}},

@@ -56,7 +56,7 @@ func (h *Hub) PurgeExpired(ctx context.Context) (int, error) {
 	cutoff := h.now().UTC().Add(-h.cfg.JobRetention)
 	total := 0
 	for h.store.Read().EndedBefore(cutoff) {
-		val, err := h.Write(ctx, &fsm.JobPurge{EndedBefore: cutoff, Limit: h.cfg.PurgeBatch})
+		val, err := h.Write(ctx, &fsm.JobPurge{EndedBefore: cutoff, Limit: h.cfg.PurgeBatch, Account: true})
 		if err != nil {
 			return total, err
 		}

@@ -156,6 +156,11 @@ func schema() *memdb.DBSchema {
 				e := o.(*structs.AuditEvent)
 				return e.Tenant, e.Seq
 			})),
+			// Retention: events by time.
+			idx("time", true, false, uintPairIndex(func(o any) (uint64, uint64, bool) {
+				e := o.(*structs.AuditEvent)
+				return unixNanos(e.Time), e.Seq, true
+			})),
 		),
 	}
 	s := &memdb.DBSchema{Tables: make(map[string]*memdb.TableSchema, len(tables))}
