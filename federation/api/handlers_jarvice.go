@@ -145,6 +145,7 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.object = job.ID
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 
@@ -203,6 +204,7 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.object = job.ID
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 

@@ -84,6 +84,10 @@ func (s *Server) routes() {
 		s.handle("POST /jarvice/"+name, public, h)
 	}
 
+	// Operations: accounting and the audit trail.
+	s.handle("GET /v1/accounting", users, s.accountingReport)
+	s.handle("GET /v1/audit", users, s.auditTrail)
+
 	// Hub replicas (raft membership).
 	s.handle("GET /v1/replicas", users, s.listReplicas)
 	s.handle("DELETE /v1/replicas/{id}", users, s.removeReplica)

@@ -1,7 +1,9 @@
 package structs
 
 import (
+	"crypto/rand"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -75,6 +77,9 @@ func (r *AccountingRecord) Validate() error {
 
 func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
 
+// NewAuditID returns a fresh random audit event ID, stamped by the writer.
+func NewAuditID() string { return "ev-" + strings.ToLower(rand.Text()) }
+
 // MaxAuditDetail bounds an audit event's free-text fields.
 const MaxAuditDetail = 512
 
@@ -124,4 +129,9 @@ func (e *AuditEvent) Validate() error {
 		return invalidf("audit %q: detail, object or source over %d bytes", e.ID, MaxAuditDetail)
 	}
 	return nil
+}
+
+// AuditList answers GET /v1/audit.
+type AuditList struct {
+	Events []*AuditEvent `json:"events"`
 }
