@@ -23,40 +23,40 @@ type auditSpec struct {
 // action (REST and JARVICE). Agents' own calls (status, registration) and
 // replica-to-replica calls are not audited.
 var audited = map[string]auditSpec{
-	"PUT /v1/tenants/{tenant}":                    {"tenant", ""},
-	"DELETE /v1/tenants/{tenant}":                 {"tenant", "delete"},
-	"PUT /v1/tenants/{tenant}/teams/{team}":       {"team", ""},
-	"DELETE /v1/tenants/{tenant}/teams/{team}":    {"team", "delete"},
-	"PUT /v1/users/{username}":                    {"user", ""},
-	"DELETE /v1/users/{username}":                 {"user", "delete"},
-	"POST /v1/users/{username}/apikeys":           {"apikey", "create"},
-	"DELETE /v1/users/{username}/apikeys/{id}":    {"apikey", "revoke"},
-	"PUT /v1/machinetypes/{name}":                 {"machinetype", ""},
-	"DELETE /v1/machinetypes/{name}":              {"machinetype", "delete"},
-	"PUT /v1/clusters/{name}":                     {"cluster", ""},
-	"DELETE /v1/clusters/{name}":                  {"cluster", "delete"},
-	"POST /v1/clusters/{name}/agentkey":           {"cluster", "agentkey"},
-	"POST /v1/clusters/{name}/bootstraptoken":     {"cluster", "bootstraptoken"},
-	"PUT /v1/tenants/{tenant}/vaults/{name}":      {"vault", ""},
-	"DELETE /v1/tenants/{tenant}/vaults/{name}":   {"vault", "delete"},
-	"PUT /v1/apps/{name}":                         {"app", ""},
-	"DELETE /v1/apps/{name}":                      {"app", "delete"},
-	"PUT /v1/limits/{name}":                       {"limit", ""},
-	"DELETE /v1/limits/{name}":                    {"limit", "delete"},
-	"PUT /v1/burstrules/{name}":                   {"burstrule", ""},
-	"DELETE /v1/burstrules/{name}":                {"burstrule", "delete"},
-	"PUT /v1/accessrules/{name}":                  {"accessrule", ""},
-	"DELETE /v1/accessrules/{name}":               {"accessrule", "delete"},
-	"PUT /v1/claimrules/{name}":                   {"claimrule", ""},
-	"DELETE /v1/claimrules/{name}":                {"claimrule", "delete"},
-	"DELETE /v1/replicas/{id}":                    {"replica", "delete"},
-	"POST /v1/jobs":                               {"job", "submit"},
-	"POST /v1/jobs/{id}/cancel":                   {"job", "cancel"},
-	"POST /v1/jobs/{id}/terminate":                {"job", "terminate"},
-	"/jarvice/submit":                             {"job", "submit"},
-	"/jarvice/batch":                              {"job", "submit"},
-	"/jarvice/shutdown":                           {"job", "cancel"},
-	"/jarvice/terminate":                          {"job", "terminate"},
+	"PUT /v1/tenants/{tenant}":                  {"tenant", ""},
+	"DELETE /v1/tenants/{tenant}":               {"tenant", "delete"},
+	"PUT /v1/tenants/{tenant}/teams/{team}":     {"team", ""},
+	"DELETE /v1/tenants/{tenant}/teams/{team}":  {"team", "delete"},
+	"PUT /v1/users/{username}":                  {"user", ""},
+	"DELETE /v1/users/{username}":               {"user", "delete"},
+	"POST /v1/users/{username}/apikeys":         {"apikey", "create"},
+	"DELETE /v1/users/{username}/apikeys/{id}":  {"apikey", "revoke"},
+	"PUT /v1/machinetypes/{name}":               {"machinetype", ""},
+	"DELETE /v1/machinetypes/{name}":            {"machinetype", "delete"},
+	"PUT /v1/clusters/{name}":                   {"cluster", ""},
+	"DELETE /v1/clusters/{name}":                {"cluster", "delete"},
+	"POST /v1/clusters/{name}/agentkey":         {"cluster", "agentkey"},
+	"POST /v1/clusters/{name}/bootstraptoken":   {"cluster", "bootstraptoken"},
+	"PUT /v1/tenants/{tenant}/vaults/{name}":    {"vault", ""},
+	"DELETE /v1/tenants/{tenant}/vaults/{name}": {"vault", "delete"},
+	"PUT /v1/apps/{name}":                       {"app", ""},
+	"DELETE /v1/apps/{name}":                    {"app", "delete"},
+	"PUT /v1/limits/{name}":                     {"limit", ""},
+	"DELETE /v1/limits/{name}":                  {"limit", "delete"},
+	"PUT /v1/burstrules/{name}":                 {"burstrule", ""},
+	"DELETE /v1/burstrules/{name}":              {"burstrule", "delete"},
+	"PUT /v1/accessrules/{name}":                {"accessrule", ""},
+	"DELETE /v1/accessrules/{name}":             {"accessrule", "delete"},
+	"PUT /v1/claimrules/{name}":                 {"claimrule", ""},
+	"DELETE /v1/claimrules/{name}":              {"claimrule", "delete"},
+	"DELETE /v1/replicas/{id}":                  {"replica", "delete"},
+	"POST /v1/jobs":                             {"job", "submit"},
+	"POST /v1/jobs/{id}/cancel":                 {"job", "cancel"},
+	"POST /v1/jobs/{id}/terminate":              {"job", "terminate"},
+	"/jarvice/submit":                           {"job", "submit"},
+	"/jarvice/batch":                            {"job", "submit"},
+	"/jarvice/shutdown":                         {"job", "cancel"},
+	"/jarvice/terminate":                        {"job", "terminate"},
 }
 
 // auditSpecOf returns the audit spec of a route pattern, if it has one.
@@ -120,9 +120,13 @@ func (c *call) auditObject(v any) string {
 	}
 	switch o := v.(type) {
 	case *structs.Job:
-		return o.ID
+		if o != nil {
+			return o.ID
+		}
 	case *structs.APIKeyCreated:
-		return c.r.PathValue("username") + "/" + o.ID
+		if o != nil {
+			return c.r.PathValue("username") + "/" + o.ID
+		}
 	}
 	var parts []string
 	for _, k := range []string{"tenant", "team", "username", "name", "id"} {
@@ -150,4 +154,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

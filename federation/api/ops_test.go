@@ -3,7 +3,12 @@ package api_test
 import (
 	"bytes"
 	"encoding/csv"
+	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -51,6 +56,7 @@ func newOpsEnv(t *testing.T) *opsEnv {
 	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
 		cfg.Now = clk.Now
 		cfg.JobRetention = 24 * time.Hour
+		cfg.AuditRetention = 90 * 24 * time.Hour
 		cfg.PurgeInterval = time.Hour // the test purges itself
 	}})
 	ctx, a := e.ctx(), e.admin
@@ -250,5 +256,207 @@ func TestAccountingExport(t *testing.T) {
 		if code, _ := e.do("GET", "/v1/accounting?"+q, e.keys["bob"], nil); code != http.StatusForbidden {
 			t.Errorf("bob asking for %s: %d, want 403", name, code)
 		}
+	}
+}
+
+// portalLogin signs username in through the portal's login form and
+// returns the session cookie's value and the page's CSRF token.
+func (e *opsEnv) portalLogin(username, password string) (session, csrfToken string) {
+	e.t.Helper()
+	form := url.Values{"username": {username}, "password": {password}, "csrf": {"login-token"}}
+	req, _ := http.NewRequest("POST", e.url+"/ui/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "flotilla_login", Value: "login-token"})
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if c.Name == "flotilla_session" && c.Value != "" {
+			session = c.Value
+		}
+	}
+	if session == "" {
+		e.t.Fatalf("portal login of %s: %s, no session cookie", username, resp.Status)
+	}
+	req, _ = http.NewRequest("GET", e.url+"/ui/keys", nil)
+	req.AddCookie(&http.Cookie{Name: "flotilla_session", Value: session})
+	resp, err = noRedirect.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		e.t.Fatalf("no CSRF token on the keys page (%s)", resp.Status)
+	}
+	return session, string(m[1])
+}
+
+// portalPost posts a form through the portal as a session.
+func (e *opsEnv) portalPost(path, session, csrfToken string, form url.Values) int {
+	e.t.Helper()
+	form.Set("csrf", csrfToken)
+	req, _ := http.NewRequest("POST", e.url+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "flotilla_session", Value: session})
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// TestAuditTrail: a scripted session of administration (tenants, teams,
+// users, API keys, machine types, clusters, apps, limits, burst rules),
+// job actions (REST, JARVICE and the portal) and portal sign-in and
+// sign-out: each appears in the audit trail exactly once, with its
+// actor, tenant, object, the caller's address and the outcome (a refused
+// call too, with its status). Tenant administrators read their tenant's
+// events only; other users are refused; the trail filters by time range,
+// actor, object and action; retention purges old events.
+func TestAuditTrail(t *testing.T) {
+	e := newOpsEnv(t)
+	ctx, a := e.ctx(), e.admin
+	e.clk.set(t0.Add(time.Hour))
+	start := e.clk.Now()
+	mustDo := func(method, path, key string, body any, want int) {
+		t.Helper()
+		var b []byte
+		if body != nil {
+			b = jsonOf(t, body)
+		}
+		if code, reply := e.do(method, path, key, b); code != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, code, reply, want)
+		}
+	}
+	// Administration, as the system administrator.
+	e.must(a.PutTenant(ctx, &structs.Tenant{Name: "tc"}))
+	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "tc", Name: "ops"}))
+	e.must(a.PutUser(ctx, "carol", &structs.UserSpec{Tenant: "tc", Role: structs.RoleUser, Password: "carol-secret-1"}))
+	e.must(a.PutUser(ctx, "dave", &structs.UserSpec{Tenant: "tc", Role: structs.RoleAdmin}))
+	e.must(a.PutUser(ctx, "carol", &structs.UserSpec{Tenant: "tc", Role: structs.RoleUser, Password: "carol-secret-1", Teams: []string{"ops"}}))
+	carolKey := value[*structs.APIKeyCreated](t)(a.CreateAPIKey(ctx, "carol", "laptop"))
+	daveKey := value[*structs.APIKeyCreated](t)(a.CreateAPIKey(ctx, "dave", ""))
+	e.must(a.PutCluster(ctx, "west", &structs.ClusterSpec{}))
+	e.must(a.PutMachineType(ctx, &structs.MachineType{Name: "m2", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 4, Cluster: "west", Price: 1}))
+	e.must(a.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef}))
+	e.must(a.PutLimit(ctx, &structs.Limit{Name: "tc-nodes", Scope: structs.ScopeTenant, Tenant: "tc", Kind: structs.LimitMaxNodes, MachineType: "c16", Value: 8}))
+	e.must(a.PutBurstRule(ctx, &structs.BurstRule{Name: "c16-to-m2", From: "c16", To: []string{"m2"}, WhenFull: true}))
+	e.must(nil, a.DeleteLimit(ctx, "tc-nodes"))
+
+	// Jobs, as carol: REST submit and cancel, JARVICE submit and terminate.
+	carol := e.client(carolKey.Key)
+	j1 := value[*structs.Job](t)(carol.SubmitJob(ctx, structs.JobSubmitRequest{App: "solver", Command: "run", MachineType: "c16", Nodes: 1}))
+	e.must(carol.CancelJob(ctx, j1.ID, ""))
+	mustDo("POST", "/jarvice/submit", "", map[string]any{"app": "solver", "user": map[string]string{"username": "carol", "apikey": carolKey.Key},
+		"application": map[string]any{"command": "run"}, "machine": map[string]any{"type": "c16", "nodes": 1}}, http.StatusOK)
+	jobs := value[*structs.JobList](t)(carol.ListJobs(ctx, client.JobQuery{})).Jobs
+	var j2 *structs.Job
+	for _, j := range jobs {
+		if j.ID != j1.ID {
+			j2 = j
+		}
+	}
+	mustDo("GET", "/jarvice/terminate?username=carol&apikey="+carolKey.Key+"&number="+strconv.FormatUint(j2.Number, 10), "", nil, http.StatusOK)
+	// A refused call: carol may not create a tenant.
+	mustDo("PUT", "/v1/tenants/tx", carolKey.Key, &structs.Tenant{Name: "tx"}, http.StatusForbidden)
+	// Reads leave nothing; carol may not read the trail.
+	mustDo("GET", "/v1/audit", carolKey.Key, nil, http.StatusForbidden)
+	// The portal: sign in, cancel a job from its page, sign out.
+	j3 := value[*structs.Job](t)(carol.SubmitJob(ctx, structs.JobSubmitRequest{App: "solver", Command: "run", MachineType: "c16", Nodes: 1}))
+	session, csrfToken := e.portalLogin("carol", "carol-secret-1")
+	if code := e.portalPost("/ui/jobs/"+j3.ID+"/cancel", session, csrfToken, url.Values{"verb": {"cancel"}}); code/100 != 3 {
+		t.Fatalf("portal cancel: %d", code)
+	}
+	if code := e.portalPost("/ui/logout", session, csrfToken, url.Values{}); code/100 != 3 {
+		t.Fatalf("portal logout: %d", code)
+	}
+	e.must(nil, a.RevokeAPIKey(ctx, "carol", carolKey.ID))
+
+	type ev struct{ Actor, Tenant, Action, Object, Source, Outcome string }
+	admin, sys := hubtest.Admin, "system"
+	want := map[ev]int{
+		{admin, sys, "tenant.create", "tenant/tc", "127.0.0.1", "ok"}:                   1,
+		{admin, sys, "team.create", "team/tc/ops", "127.0.0.1", "ok"}:                   1,
+		{admin, sys, "user.create", "user/carol", "127.0.0.1", "ok"}:                    1,
+		{admin, sys, "user.create", "user/dave", "127.0.0.1", "ok"}:                     1,
+		{admin, sys, "user.update", "user/carol", "127.0.0.1", "ok"}:                    1,
+		{admin, sys, "apikey.create", "apikey/carol/" + carolKey.ID, "127.0.0.1", "ok"}: 1,
+		{admin, sys, "apikey.create", "apikey/dave/" + daveKey.ID, "127.0.0.1", "ok"}:   1,
+		{admin, sys, "machinetype.create", "machinetype/m2", "127.0.0.1", "ok"}:         1,
+		{admin, sys, "cluster.create", "cluster/west", "127.0.0.1", "ok"}:               1,
+		{admin, sys, "app.create", "app/solver", "127.0.0.1", "ok"}:                     1,
+		{admin, sys, "limit.create", "limit/tc-nodes", "127.0.0.1", "ok"}:               1,
+		{admin, sys, "burstrule.create", "burstrule/c16-to-m2", "127.0.0.1", "ok"}:      1,
+		{admin, sys, "limit.delete", "limit/tc-nodes", "127.0.0.1", "ok"}:               1,
+		{"carol", "tc", "job.submit", "job/" + j1.ID, "127.0.0.1", "ok"}:                1,
+		{"carol", "tc", "job.cancel", "job/" + j1.ID, "127.0.0.1", "ok"}:                1,
+		{"carol", "tc", "job.submit", "job/" + j2.ID, "127.0.0.1", "ok"}:                1,
+		{"carol", "tc", "job.terminate", "job/" + j2.ID, "127.0.0.1", "ok"}:             1,
+		{"carol", "tc", "tenant.update", "tenant/tx", "127.0.0.1", "error"}:             1,
+		{"carol", "tc", "job.submit", "job/" + j3.ID, "127.0.0.1", "ok"}:                1,
+		{"carol", "tc", "session.login", "session/carol", "127.0.0.1", "ok"}:            1,
+		{"carol", "tc", "job.cancel", "job/" + j3.ID, "127.0.0.1", "ok"}:                1,
+		{"carol", "tc", "session.logout", "session/carol", "127.0.0.1", "ok"}:           1,
+		{admin, sys, "apikey.revoke", "apikey/carol/" + carolKey.ID, "127.0.0.1", "ok"}: 1,
+	}
+	all := value[[]*structs.AuditEvent](t)(a.Audit(ctx, client.AuditQuery{Since: start}))
+	got := map[ev]int{}
+	for _, x := range all {
+		got[ev{x.Actor, x.Tenant, x.Action, x.ObjectKind + "/" + x.ObjectName, x.Source, x.Outcome}]++
+		if x.Outcome == "error" && (x.Status != http.StatusForbidden || x.Detail == "") {
+			t.Errorf("refused call's event: status %d, detail %q", x.Status, x.Detail)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("audit trail (-want +got):\n%s", diff)
+	}
+
+	// Filters.
+	count := func(key string, q client.AuditQuery) int {
+		t.Helper()
+		return len(value[[]*structs.AuditEvent](t)(e.client(key).Audit(ctx, q)))
+	}
+	for name, tc := range map[string]struct {
+		q    client.AuditQuery
+		want int
+	}{
+		"by actor":          {client.AuditQuery{Since: start, Actor: "carol"}, 9},
+		"by object":         {client.AuditQuery{Object: "job/" + j1.ID}, 2},
+		"by object name":    {client.AuditQuery{Object: "carol"}, 4},
+		"by kind":           {client.AuditQuery{Since: start, Object: "user/"}, 3},
+		"by action prefix":  {client.AuditQuery{Action: "job."}, 6},
+		"by action":         {client.AuditQuery{Action: "session.login"}, 1},
+		"before the script": {client.AuditQuery{Until: start}, len(value[[]*structs.AuditEvent](t)(a.Audit(ctx, client.AuditQuery{Until: start})))},
+		"limit":             {client.AuditQuery{Since: start, Limit: 5}, 5},
+	} {
+		if n := count(e.keys["global"], tc.q); n != tc.want {
+			t.Errorf("%s: %d events, want %d", name, n, tc.want)
+		}
+	}
+	// dave administers tc: carol's events only, and not another tenant's.
+	if n := count(daveKey.Key, client.AuditQuery{}); n != 9 {
+		t.Errorf("tc's administrator reads %d events, want carol's 9", n)
+	}
+	if code, _ := e.do("GET", "/v1/audit?tenant=ta", daveKey.Key, nil); code != http.StatusForbidden {
+		t.Errorf("tc's administrator reading ta's trail: %d, want 403", code)
+	}
+	if code, _ := e.do("GET", "/v1/audit?since=yesterday", e.keys["global"], nil); code != http.StatusBadRequest {
+		t.Errorf("a bad since: %d, want 400", code)
+	}
+
+	// Retention: 90 days on, the leader's purge leaves none of them.
+	e.clk.set(start.Add(91 * 24 * time.Hour))
+	if n, err := e.c.Hub(0).PurgeAudit(ctx); err != nil || n < len(all) {
+		t.Fatalf("audit purge: %d, %v; want at least %d", n, err, len(all))
+	}
+	if n := count(e.keys["global"], client.AuditQuery{}); n != 0 {
+		t.Errorf("%d events left after retention", n)
 	}
 }

@@ -154,6 +154,9 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = p.startSession(r.Context(), w, acct.Username)
 	}
+	if err == nil {
+		p.auditSession(r, acct.Username, acct.Tenant, "session.login", http.StatusOK, "")
+	}
 	if err != nil {
 		p.log.Info("oidc login refused", "email", claims.Email, "error", err)
 		fail(statusOf(err), "Sign-in refused: "+err.Error())
