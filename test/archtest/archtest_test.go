@@ -31,6 +31,7 @@ var update = flag.Bool("update", false, "rewrite testdata/deps/<command>.txt fro
 var purePatterns = []string{
 	"catalog-sync/appdef",
 	"clusteragent/scheduler",
+	"federation/accounting",
 	"federation/authz",
 	"federation/jobs",
 	"federation/placement",
@@ -47,6 +48,7 @@ var purePatterns = []string{
 var pureAllow = map[string][]string{
 	"clusteragent/scheduler": {"cmp", "math", "slices", "strconv", "strings", "time"},
 	"federation/authz":       {"slices", "federation/structs", "policy/access"},
+	"federation/accounting":  {"bytes", "cmp", "encoding/csv", "fmt", "slices", "strconv", "strings", "time", "federation/structs"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
 	"federation/jobs": {"errors", "path", "time",
