@@ -54,6 +54,9 @@ func (p *Portal) routes() {
 	p.page("GET /admin/limits", p.adminLimits)
 	p.page("GET /admin/tenancy", p.adminTenancy)
 	p.page("GET /admin/access", p.adminAccess)
+	p.page("GET /admin/audit", p.adminAudit)
+	p.page("GET /accounting", p.accountingPage)
+	p.page("GET /accounting.csv", p.accountingCSV)
 }
 
 // pageHandler serves one page for a logged-in caller.
