@@ -20,7 +20,7 @@ func rec(user, team, mt string, nodes, cores int, start time.Time, d time.Durati
 func TestSummarize(t *testing.T) {
 	recs := []*structs.AccountingRecord{
 		rec("alice", "cfd", "c16", 2, 32, t0, time.Hour, 2),                    // ends 2026-12-31 23:00
-		rec("bob", "cfd", "c16", 1, 16, t0, 3*time.Hour, 2),                     // ends 2027-01-01 01:00
+		rec("bob", "cfd", "c16", 1, 16, t0, 3*time.Hour, 2),                    // ends 2027-01-01 01:00
 		rec("alice", "", "g8", 1, 8, t0.Add(24*time.Hour), 30*time.Minute, 10), // ends 2027-01-01 22:30
 	}
 	type row struct {
