@@ -60,6 +60,10 @@ func (s *Server) routes() {
 	s.handle("GET /v1/accessrules/{name}", users, accessRules().getOne)
 	s.handle("PUT /v1/accessrules/{name}", users, accessRules().put)
 	s.handle("DELETE /v1/accessrules/{name}", users, accessRules().delete)
+	s.handle("GET /v1/claimrules", users, adminsOnly("claim rules", claimRules().listAll))
+	s.handle("GET /v1/claimrules/{name}", users, adminsOnly("claim rules", claimRules().getOne))
+	s.handle("PUT /v1/claimrules/{name}", users, claimRules().put)
+	s.handle("DELETE /v1/claimrules/{name}", users, claimRules().delete)
 
 	// Jobs.
 	s.handle("POST /v1/jobs", users, s.submitJob)

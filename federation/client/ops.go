@@ -91,3 +91,18 @@ func (c *Client) Audit(ctx context.Context, q AuditQuery) ([]*structs.AuditEvent
 	}
 	return out.Events, nil
 }
+
+// ListClaimRules returns the portal's claim rules in the order they apply.
+func (c *Client) ListClaimRules(ctx context.Context) ([]*structs.ClaimRule, error) {
+	return list[*structs.ClaimRule](ctx, c, "/v1/claimrules", nil)
+}
+
+// PutClaimRule creates or replaces a claim rule.
+func (c *Client) PutClaimRule(ctx context.Context, r *structs.ClaimRule, opts ...WriteOption) (*structs.ClaimRule, error) {
+	return call[structs.ClaimRule](ctx, c, http.MethodPut, "/v1/claimrules/"+esc(r.Name), writeQuery(opts), r)
+}
+
+// DeleteClaimRule deletes a claim rule.
+func (c *Client) DeleteClaimRule(ctx context.Context, name string, opts ...WriteOption) error {
+	return c.del(ctx, "/v1/claimrules/"+esc(name), opts...)
+}

@@ -69,6 +69,8 @@ var registry = newRegistry(
 	upsert[ReplicaUpsert](29),
 	deletion[ReplicaDelete](30),
 	returning[AuditPurge, int](31),
+	upsert[ClaimRuleUpsert](32),
+	deletion[ClaimRuleDelete](33),
 )
 
 // registration is one command type in the registry.

@@ -23,6 +23,7 @@ var wireNumbers = map[CommandType]string{
 	22: "JobCancel", 23: "JobPurge", 24: "ClusterHeartbeat", 25: "AccountingAppend",
 	26: "AuditAppend", 27: "AccessRuleUpsert", 28: "AccessRuleDelete",
 	29: "ReplicaUpsert", 30: "ReplicaDelete", 31: "AuditPurge",
+	32: "ClaimRuleUpsert", 33: "ClaimRuleDelete",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero

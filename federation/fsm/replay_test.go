@@ -297,7 +297,7 @@ func (g *logGen) opsCommand() Command {
 		return g.jobs[g.or.IntN(len(g.jobs))]
 	}
 	now := t0.Add(time.Duration(g.index) * time.Second)
-	switch g.or.IntN(5) {
+	switch g.or.IntN(7) {
 	case 0:
 		return &JobStateUpdate{ID: job(), State: []structs.JobState{structs.JobRunning, structs.JobCompleted,
 			structs.JobCompletedWithError, structs.JobTerminated}[g.or.IntN(4)], ExitCode: g.or.IntN(2), Time: now, Account: true}
@@ -305,6 +305,11 @@ func (g *logGen) opsCommand() Command {
 		return &JobCancel{ID: job(), Reason: "ops", Time: now, Account: true}
 	case 2:
 		return &JobPurge{EndedBefore: now.Add(-time.Duration(g.or.IntN(200)) * time.Second), Limit: 1 + g.or.IntN(3), Account: true}
+	case 3:
+		return &ClaimRuleUpsert{Rule: structs.ClaimRule{Name: []string{"staff", "guests"}[g.or.IntN(2)], Priority: g.or.IntN(3),
+			Email: "*@example.org", Tenant: []string{"acme", "beta", ""}[g.or.IntN(3)], Teams: []string{"cfd"}}}
+	case 4:
+		return &ClaimRuleDelete{Name: []string{"staff", "guests"}[g.or.IntN(2)]}
 	default:
 		return &AuditPurge{Before: now.Add(-time.Duration(g.or.IntN(300)) * time.Second), Limit: 1 + g.or.IntN(4)}
 	}

@@ -55,6 +55,9 @@ func (p *Portal) routes() {
 	p.page("GET /admin/tenancy", p.adminTenancy)
 	p.page("GET /admin/access", p.adminAccess)
 	p.page("GET /admin/audit", p.adminAudit)
+	p.page("GET /admin/claimrules", p.adminClaimRules)
+	p.page("POST /admin/claimrules", p.adminClaimRuleSave)
+	p.page("POST /admin/claimrules/{name}/delete", p.adminClaimRuleDelete)
 	p.page("GET /accounting", p.accountingPage)
 	p.page("GET /accounting.csv", p.accountingCSV)
 }

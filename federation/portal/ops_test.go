@@ -4,12 +4,15 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/portal"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -97,5 +100,76 @@ func TestPortalAuditAndAccounting(t *testing.T) {
 	}
 	if code, _, _ := boss.do("GET", "/ui/admin/audit?since=soon", nil); code != http.StatusBadRequest {
 		t.Errorf("audit page with a bad since: %d, want 400", code)
+	}
+}
+
+// TestPortalClaimRules: the configuration's sign-in rules show until a
+// system administrator edits them; the first edit stores them (seeded
+// from the file) and the edit in the replicated state, which the API
+// lists in the order they apply; a rule is deleted from the page; bad
+// rules are refused with the reason; users may neither see nor edit them.
+func TestPortalClaimRules(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
+		cfg.Portal.OIDC = &portal.OIDCConfig{Issuer: "http://127.0.0.1:1/dex", ClientID: "flotilla", RedirectURL: "http://127.0.0.1/ui/oidc/callback",
+			Rules: []portal.ClaimRule{{Name: "physicists", Email: "*@physics.example", Tenant: "physics"}}}
+	}})
+	if _, err := hubs.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedUser(ctx, t, adm, "physics", "ann")
+	if _, err := adm.PutUser(ctx, "root", &structs.UserSpec{Tenant: "system", Role: structs.RoleAdmin, Password: "pw-root-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	if rules, err := adm.ListClaimRules(ctx); err != nil || len(rules) != 0 {
+		t.Fatalf("stored rules before any edit: %v, %v", rules, err)
+	}
+	root := newBrowser(t, hubs.URL(0))
+	csrf := root.login("root", "pw-root-secret")
+	code, page, _ := root.do("GET", "/ui/admin/claimrules", nil)
+	if code != 200 || !strings.Contains(page, "physicists") || !strings.Contains(page, "configuration file") {
+		t.Fatalf("claim rules page: %d\n%s", code, page)
+	}
+	if code, page, _ := root.do("POST", "/ui/admin/claimrules", url.Values{"csrf": {csrf}, "name": {"bad"}, "email": {"["}, "tenant": {"physics"}}); code != http.StatusBadRequest || !strings.Contains(page, "email pattern") {
+		t.Errorf("a bad rule: %d", code)
+	}
+	code, _, _ = root.do("POST", "/ui/admin/claimrules", url.Values{"csrf": {csrf}, "name": {"chemists"}, "priority": {"5"},
+		"email": {"*@chem.example"}, "tenant": {"physics"}, "teams": {"lab, bench"}, "role": {"team-admin"}})
+	if code != http.StatusSeeOther {
+		t.Fatalf("save rule: %d", code)
+	}
+	rules, err := adm.ListClaimRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rules {
+		got = append(got, r.Name+"@"+r.Tenant+":"+strings.Join(r.Teams, "+")+":"+string(r.Role))
+	}
+	if want := []string{"physicists@physics::", "chemists@physics:lab+bench:team-admin"}; !slices.Equal(got, want) {
+		t.Errorf("stored rules %v, want %v (seeded one first by priority)", got, want)
+	}
+	if code, _, _ := root.do("POST", "/ui/admin/claimrules/physicists/delete", url.Values{"csrf": {csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("delete rule: %d", code)
+	}
+	_, page, _ = root.do("GET", "/ui/admin/claimrules", nil)
+	if strings.Contains(page, "physicists") || !strings.Contains(page, "chemists") || strings.Contains(page, "configuration file") {
+		t.Errorf("claim rules page after the delete:\n%s", page)
+	}
+	if rules, _ := adm.ListClaimRules(ctx); len(rules) != 1 {
+		t.Errorf("%d stored rules after the delete, want 1 (the file does not seed again)", len(rules))
+	}
+	ann := newBrowser(t, hubs.URL(0))
+	annCSRF := ann.login("ann", "pw-ann-secret")
+	if code, _, _ := ann.do("GET", "/ui/admin/claimrules", nil); code != http.StatusForbidden {
+		t.Errorf("a user's claim rules page: %d, want 403", code)
+	}
+	if code, _, _ := ann.do("POST", "/ui/admin/claimrules", url.Values{"csrf": {annCSRF}, "name": {"mine"}, "tenant": {"physics"}}); code != http.StatusForbidden {
+		t.Errorf("a user saving a claim rule: %d, want 403", code)
 	}
 }

@@ -84,6 +84,7 @@ func schema() *memdb.DBSchema {
 			idx("tenant", false, false, strIndex(func(o any) string { return o.(*structs.Limit).Tenant })),
 		),
 		tbl(TableAccessRules, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AccessRule).Name }))),
+		tbl(TableClaimRules, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.ClaimRule).Name }))),
 		tbl(TableReplicas,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Replica).ID })),
 			idx("raft_address", false, false, strIndex(func(o any) string { return o.(*structs.Replica).RaftAddress })),

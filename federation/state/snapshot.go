@@ -40,7 +40,7 @@ func snapshotTables() []string {
 // format, so that a state that does not use them snapshots to the same
 // bytes as before and restores on replicas that predate them. Restore
 // treats a missing section as an empty table.
-func omitWhenEmpty(tbl string) bool { return tbl == TableReplicas }
+func omitWhenEmpty(tbl string) bool { return tbl == TableReplicas || tbl == TableClaimRules }
 
 // Snapshot is an immutable point-in-time view of the store.
 type Snapshot struct {
@@ -161,6 +161,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:
 		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
+	case TableClaimRules:
+		return restoreRows[structs.ClaimRule](dec, txn, tbl, n)
 	}
 	return structs.Errorf(structs.ErrInvalid, "snapshot table %q", tbl)
 }

@@ -38,6 +38,7 @@ const (
 	TableAudit        = "audit"
 	TableAccessRules  = "access_rules"
 	TableReplicas     = "replicas"
+	TableClaimRules   = "claim_rules"
 
 	// AllTables names the store as a whole: its index is the latest write
 	// to any table.
@@ -67,13 +68,14 @@ const (
 	tAudit
 	tAccessRules
 	tReplicas
+	tClaimRules
 	numTables
 )
 
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas}
+		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableClaimRules}
 }
 
 func (t table) name() string { return tableNames()[t] }
