@@ -1,7 +1,7 @@
 // Package state is the hub's in-memory indexed store: tenants, teams, users,
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
-// accounting, audit and the hub's own replica directory, kept in go-memdb
-// tables with the indexes the hub queries by.
+// accounting, audit, the portal's claim rules and the hub's own replica
+// directory, kept in go-memdb tables with the indexes the hub queries by.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
