@@ -152,6 +152,7 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.object = job.ID
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 
@@ -210,6 +211,7 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.object = job.ID
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 

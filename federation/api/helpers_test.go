@@ -11,6 +11,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -103,8 +104,19 @@ func (e *env) do(method, path, key string, body []byte) (int, []byte) {
 	return resp.StatusCode, out
 }
 
-// index is the replica's latest state index: it moves on every write.
-func (e *env) index() uint64 { return e.c.Hub(0).Store().LatestIndex() }
+// index is the replica's latest index of its state apart from the audit
+// trail: it moves on every write that changes something. (A refused call
+// leaves an audit event and nothing else.)
+func (e *env) index() uint64 {
+	r := e.c.Hub(0).Store().Read()
+	var n uint64
+	for _, t := range []string{state.TableTenants, state.TableTeams, state.TableUsers, state.TableClusters,
+		state.TableMachineTypes, state.TableVaults, state.TableApps, state.TableLimits, state.TableBurstRules,
+		state.TableJobs, state.TableAccounting, state.TableAccessRules, state.TableReplicas} {
+		n = max(n, r.Index(t))
+	}
+	return n
+}
 
 func jsonOf(t testing.TB, v any) []byte {
 	t.Helper()

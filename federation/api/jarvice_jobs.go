@@ -16,6 +16,9 @@ func (s *Server) jarviceNamedJob(c *call) (*jarviceArgs, *structs.Job, error) {
 		return nil, nil, err
 	}
 	j, err := c.jarviceJob(a)
+	if j != nil {
+		c.object = j.ID
+	}
 	return a, j, err
 }
 

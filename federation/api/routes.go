@@ -60,6 +60,10 @@ func (s *Server) routes() {
 	s.handle("GET /v1/accessrules/{name}", users, accessRules().getOne)
 	s.handle("PUT /v1/accessrules/{name}", users, accessRules().put)
 	s.handle("DELETE /v1/accessrules/{name}", users, accessRules().delete)
+	s.handle("GET /v1/claimrules", users, adminsOnly("claim rules", claimRules().listAll))
+	s.handle("GET /v1/claimrules/{name}", users, adminsOnly("claim rules", claimRules().getOne))
+	s.handle("PUT /v1/claimrules/{name}", users, claimRules().put)
+	s.handle("DELETE /v1/claimrules/{name}", users, claimRules().delete)
 
 	// Records of what `flotilla cloud up` created.
 	s.handle("GET /v1/cloud", users, adminOnly("cloud deployments", cloudDeployments().listAll))
@@ -90,6 +94,10 @@ func (s *Server) routes() {
 		s.handle("GET /jarvice/"+name, public, h)
 		s.handle("POST /jarvice/"+name, public, h)
 	}
+
+	// Operations: accounting and the audit trail.
+	s.handle("GET /v1/accounting", users, s.accountingReport)
+	s.handle("GET /v1/audit", users, s.auditTrail)
 
 	// Hub replicas (raft membership).
 	s.handle("GET /v1/replicas", users, s.listReplicas)

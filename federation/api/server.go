@@ -166,6 +166,9 @@ type call struct {
 	// written holds the raft indexes of the object the call's last upsert
 	// stored.
 	written *structs.RaftIndex
+	// object, if set by the handler, names the call's object in its audit
+	// event (see auditObject).
+	object string
 }
 
 type handler func(c *call) (any, error)
@@ -178,6 +181,7 @@ type rawReply struct {
 
 // handle registers h for pattern behind the audience check.
 func (s *Server) handle(pattern string, a audience, h handler) {
+	spec, isAudited := auditSpecOf(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if a != internal {
 			if l := s.leader.LeaderAPI(); l != "" {
@@ -192,6 +196,9 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 		}
 		if err == nil && c.id != nil && c.id.KeyID != "" {
 			s.keyUsed(c.r.Context(), c.id)
+		}
+		if isAudited {
+			s.audit(c, spec, v, err)
 		}
 		if err != nil {
 			s.writeError(w, r, err)

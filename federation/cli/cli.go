@@ -56,6 +56,8 @@ type session struct {
 	caFile  string
 	output  string
 	timeout time.Duration
+	// csvOK: the command runs with -o csv too (flotilla report).
+	csvOK bool
 
 	cl *client.Client
 }
@@ -151,8 +153,11 @@ func (s *session) client() (*client.Client, error) {
 	return cl, nil
 }
 
-// checkOutput validates -o.
+// checkOutput validates -o (csv only where a command allows it).
 func (s *session) checkOutput() error {
+	if s.output == "csv" && s.csvOK {
+		return nil
+	}
 	if s.output != "table" && s.output != "json" {
 		return usagef("-o %q: want table or json", s.output)
 	}

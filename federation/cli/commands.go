@@ -34,6 +34,7 @@ func commandTree() []*cmd {
 		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed)", run: runTasks},
 		{name: "output", summary: "print a job's output (the head's last lines, kept when it ends)", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
+		{name: "report", summary: "accounting of finished jobs, sacct-like (--summary: sums sreport-style); -o table|json|csv", run: runReport},
 		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
 		{name: "cloud", summary: "EKS and GKE clusters: plan, up (joined to the hub), down", subs: cloudTree()},
@@ -66,6 +67,7 @@ func adminTree() []*cmd {
 		{name: "burst-rules", summary: "burst rules", subs: applied("burst rules", "a burst rule", "burst rules from a JSON/YAML file",
 			runBurstRulesApply, runBurstRulesList, runBurstRulesDelete)},
 		{name: "vaults", summary: "data vaults of a tenant", subs: added("vaults", "a vault", runVaultsList, runVaultsAdd, runVaultsDelete)},
+		{name: "audit", summary: "the audit trail: who did what, when, from where (filters: --since --until --actor --object --action)", run: runAudit},
 		{name: "replicas", summary: "list the hub's replicas (raft members, addresses, leader)", run: runReplicasList},
 		{name: "replica", summary: "a hub replica", subs: []*cmd{
 			{name: "remove", summary: "remove a replica from the hub cluster (its raft configuration)", run: runReplicaRemove},

@@ -213,6 +213,28 @@ func TestCommands(t *testing.T) {
 			}
 		}},
 
+		{name: "report", as: "alice", args: []string{"report", "--starttime", "2000-01-01", "--endtime", "2100-01-01T00:00"},
+			want: []string{"JobID", "Partition", "NNodes", "Elapsed", "CANCELED", "Unknown", "alice"}},
+		{name: "report csv", as: "alice", args: []string{"report", "-o", "csv"}, want: []string{"JobID,JobName,User", "CANCELED"}},
+		{name: "report json", as: "alice", args: []string{"report", "-o", "json"}, after: func(t *testing.T, r result) {
+			var recs []*structs.AccountingRecord
+			if err := json.Unmarshal([]byte(r.stdout), &recs); err != nil || len(recs) != 1 || recs[0].JobNumber != 1 {
+				t.Fatalf("report -o json: %v\n%s", err, r.stdout)
+			}
+		}},
+		{name: "report summary", as: "admin", args: []string{"report", "--summary", "--group", "tenant,partition"},
+			want: []string{"TENANT", "MACHINE_TYPE", "JOBS", "COST", "acme", "n1"}},
+		{name: "report nothing in window", as: "alice", args: []string{"report", "--endtime", "2000-01-01"}, want: []string{"No jobs."}},
+		{name: "audit", as: "admin", args: []string{"admin", "audit", "--actor", "alice", "--action", "job."},
+			want: []string{"ACTION", "job.submit", "job.cancel", "127.0.0.1", "alice"}},
+		{name: "audit json", as: "admin", args: []string{"admin", "audit", "--object", "tenant/acme", "-o", "json"}, after: func(t *testing.T, r result) {
+			var evs []*structs.AuditEvent
+			if err := json.Unmarshal([]byte(r.stdout), &evs); err != nil || len(evs) != 1 || evs[0].Action != "tenant.create" {
+				t.Fatalf("admin audit -o json: %v\n%s", err, r.stdout)
+			}
+		}},
+		{name: "user cannot read the audit trail", as: "alice", args: []string{"admin", "audit"}, code: ExitDenied, want: []string{"HTTP 403"}},
+
 		{name: "status missing number", as: "alice", args: []string{"status", "999"}, code: ExitNotFound, want: []string{`job "999"`}},
 		{name: "status missing id", as: "alice", args: []string{"status", "j-nosuchjob"}, code: ExitNotFound, want: []string{"not found"}},
 		{name: "cancel missing name", as: "alice", args: []string{"cancel", "alice-2020-01-01-0042"}, code: ExitNotFound},

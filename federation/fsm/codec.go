@@ -17,8 +17,10 @@ import (
 // them ignores them and would apply a refused write, so likewise upgrade
 // every replica before any replica serves the API that sets them. The
 // same holds for the preconditions of JobAssignment and JobStateUpdate (the
-// dispatcher sets them) and for JobPurge's cutoff form (an older replica
-// reads it as a purge of nothing).
+// dispatcher sets them), for JobPurge's cutoff form (an older replica
+// reads it as a purge of nothing) and for the Account flag of
+// JobStateUpdate, JobCancel and JobPurge (an older replica writes no
+// record, or the short one, where newer ones write the complete one).
 const Version byte = 1
 
 // Encode returns the log entry bytes of cmd, a registered command.

@@ -45,20 +45,25 @@ func (c *JobCancel) apply(w *state.WriteTxn) (any, error) {
 // EndedBefore set (the leader's retention, which stamps it from its
 // clock), the ones that ended before it, oldest first, at most Limit.
 // Result: the number deleted (int); fewer than Limit means none is left.
+//
+// Account makes the records of jobs not accounted at their end complete
+// (see state.WriteTxn.PurgeJobs); entries logged before it existed write
+// the fields hubs always wrote.
 type JobPurge struct {
 	IDs         []string  `json:"ids,omitempty"`
 	EndedBefore time.Time `json:"ended_before,omitzero"`
 	Limit       int       `json:"limit,omitempty"`
+	Account     bool      `json:"account,omitempty"`
 }
 
 func (c *JobPurge) apply(w *state.WriteTxn) (any, error) {
 	if c.EndedBefore.IsZero() {
-		return w.PurgeJobs(c.IDs)
+		return w.PurgeJobs(c.IDs, c.Account)
 	}
 	if len(c.IDs) > 0 {
 		return nil, structs.Errorf(structs.ErrInvalid, "purge: IDs and a cutoff exclude each other")
 	}
-	return w.PurgeEnded(c.EndedBefore, c.Limit)
+	return w.PurgeEnded(c.EndedBefore, c.Limit, c.Account)
 }
 
 // AccountingAppend stores an accounting record. Result:
@@ -77,3 +82,13 @@ type AuditAppend struct {
 }
 
 func (c *AuditAppend) apply(w *state.WriteTxn) (any, error) { return w.AppendAudit(&c.Event) }
+
+// AuditPurge deletes the audit events older than Before (stamped by the
+// leader's retention from its clock), oldest first, at most Limit.
+// Result: the number deleted (int); fewer than Limit means none is left.
+type AuditPurge struct {
+	Before time.Time `json:"before"`
+	Limit  int       `json:"limit"`
+}
+
+func (c *AuditPurge) apply(w *state.WriteTxn) (any, error) { return w.PurgeAudit(c.Before, c.Limit) }

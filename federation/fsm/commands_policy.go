@@ -64,3 +64,24 @@ type AccessRuleDelete struct {
 func (c *AccessRuleDelete) apply(w *state.WriteTxn) (any, error) {
 	return deleted(w, c.CAS, state.TableAccessRules, "access rule", func() error { return w.DeleteAccessRule(c.Name) }, c.Name)
 }
+
+// ClaimRuleUpsert creates or replaces a claim rule of the portal's single
+// sign-on.
+type ClaimRuleUpsert struct {
+	Rule structs.ClaimRule `json:"rule"`
+	structs.CAS
+}
+
+func (c *ClaimRuleUpsert) apply(w *state.WriteTxn) (any, error) {
+	return upserted(w, w.UpsertClaimRule(&c.Rule, c.CAS))
+}
+
+// ClaimRuleDelete deletes a claim rule.
+type ClaimRuleDelete struct {
+	Name string `json:"name"`
+	structs.CAS
+}
+
+func (c *ClaimRuleDelete) apply(w *state.WriteTxn) (any, error) {
+	return deleted(w, c.CAS, state.TableClaimRules, "claim rule", func() error { return w.DeleteClaimRule(c.Name) }, c.Name)
+}

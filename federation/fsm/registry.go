@@ -68,6 +68,9 @@ var registry = newRegistry(
 	deletion[AccessRuleDelete](28),
 	upsert[ReplicaUpsert](29),
 	deletion[ReplicaDelete](30),
+	returning[AuditPurge, int](31),
+	upsert[ClaimRuleUpsert](32),
+	deletion[ClaimRuleDelete](33),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
 	// being added beside them.
 	upsert[CloudDeploymentUpsert](41),

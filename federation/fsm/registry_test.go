@@ -24,6 +24,8 @@ var wireNumbers = map[CommandType]string{
 	26: "AuditAppend", 27: "AccessRuleUpsert", 28: "AccessRuleDelete",
 	29: "ReplicaUpsert", 30: "ReplicaDelete",
 	41: "CloudDeploymentUpsert", 42: "CloudDeploymentDelete",
+	29: "ReplicaUpsert", 30: "ReplicaDelete", 31: "AuditPurge",
+	32: "ClaimRuleUpsert", 33: "ClaimRuleDelete",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero
@@ -61,7 +63,7 @@ func TestRegistry(t *testing.T) {
 	if _, err := Encode(&unregistered{}); !errors.Is(err, structs.ErrInvalid) {
 		t.Errorf("Encode of an unregistered type = %v", err)
 	}
-	if CommandType(0).New() != nil || CommandType(31).New() != nil {
+	if CommandType(0).New() != nil || CommandType(255).New() != nil {
 		t.Error("New of an unregistered number returns a command")
 	}
 }
@@ -84,6 +86,7 @@ func TestDecodeResult(t *testing.T) {
 		"assignment": {&JobAssignment{}, job, job},
 		"cancel":     {&JobCancel{}, job, job},
 		"purge":      {&JobPurge{}, 7, 7},
+		"auditpurge": {&AuditPurge{}, 3, 3},
 		"heartbeat":  {&ClusterHeartbeat{}, nil, nil},
 		"accounting": {&AccountingAppend{}, &structs.AccountingRecord{ID: "a", Seq: 2}, &structs.AccountingRecord{ID: "a", Seq: 2}},
 		"audit":      {&AuditAppend{}, &structs.AuditEvent{ID: "e", Seq: 5}, &structs.AuditEvent{ID: "e", Seq: 5}},

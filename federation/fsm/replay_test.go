@@ -22,6 +22,7 @@ type logGen struct {
 	jobs  []string
 	rr    *rand.Rand // see replicaCommand
 	mr    *rand.Rand // see membershipCommands
+	or    *rand.Rand // see opsCommand
 	// upserted is the index of the latest upsert of each object ("user/bob"),
 	// whether or not it applied: what a read-modify-write writer would
 	// have read, so that a precondition built from it sometimes holds.
@@ -292,6 +293,39 @@ func (g *logGen) membershipCommands(t testing.TB) [][]byte {
 	return enc(t, cmds...)
 }
 
+// opsCommand returns a command of operations (issue 16): an agent's report
+// or a cancel that accounts the job it ends, a purge writing complete
+// records, an audit purge, a claim rule. It draws from a generator of its
+// own, like replicaCommand.
+func (g *logGen) opsCommand() Command {
+	if g.or == nil {
+		g.or = rand.New(rand.NewPCG(33, 34))
+	}
+	job := func() string {
+		if len(g.jobs) == 0 {
+			return "job-none"
+		}
+		return g.jobs[g.or.IntN(len(g.jobs))]
+	}
+	now := t0.Add(time.Duration(g.index) * time.Second)
+	switch g.or.IntN(7) {
+	case 0:
+		return &JobStateUpdate{ID: job(), State: []structs.JobState{structs.JobRunning, structs.JobCompleted,
+			structs.JobCompletedWithError, structs.JobTerminated}[g.or.IntN(4)], ExitCode: g.or.IntN(2), Time: now, Account: true}
+	case 1:
+		return &JobCancel{ID: job(), Reason: "ops", Time: now, Account: true}
+	case 2:
+		return &JobPurge{EndedBefore: now.Add(-time.Duration(g.or.IntN(200)) * time.Second), Limit: 1 + g.or.IntN(3), Account: true}
+	case 3:
+		return &ClaimRuleUpsert{Rule: structs.ClaimRule{Name: []string{"staff", "guests"}[g.or.IntN(2)], Priority: g.or.IntN(3),
+			Email: "*@example.org", Tenant: []string{"acme", "beta", ""}[g.or.IntN(3)], Teams: []string{"cfd"}}}
+	case 4:
+		return &ClaimRuleDelete{Name: []string{"staff", "guests"}[g.or.IntN(2)]}
+	default:
+		return &AuditPurge{Before: now.Add(-time.Duration(g.or.IntN(300)) * time.Second), Limit: 1 + g.or.IntN(4)}
+	}
+}
+
 // buildLog returns the base log followed by n random entries of 1..4
 // commands, some of them malformed.
 func buildLog(t testing.TB, seed uint64, n int) []entry {
@@ -322,6 +356,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		}
 		if g.index%11 == 0 { // likewise: cloud records, drawing nothing
 			cmds = append(cmds, MustEncode(cloudCommand(g.index)))
+		}
+		if g.index%3 == 0 { // likewise
+			cmds = append(cmds, MustEncode(g.opsCommand()))
 		}
 		log = append(log, entry{g.index, cmds})
 	}

@@ -99,6 +99,9 @@ type Config struct {
 	// deletes (0: DefaultPurgeBatch).
 	PurgeInterval time.Duration
 	PurgeBatch    int
+	// AuditRetention is how long an audit event stays in the hub's state;
+	// the same loop purges older ones. 0 keeps them forever.
+	AuditRetention time.Duration
 
 	// Portal configures the web portal the replica serves under /ui/
 	// (federation/portal): single sign-on, session lifetime. Its Hub, API,
@@ -142,8 +145,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TLS != nil && c.Raft.TLS == nil && c.Raft.StreamLayer == nil {
 		c.Raft.TLS = &raftnode.TLS{Server: c.TLS.RaftServer(), Client: c.TLS.RaftClient()}
 	}
-	if c.JobRetention < 0 {
-		return c, errors.New("hub: negative JobRetention")
+	if c.JobRetention < 0 || c.AuditRetention < 0 {
+		return c, errors.New("hub: negative JobRetention or AuditRetention")
 	}
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = DefaultPurgeInterval

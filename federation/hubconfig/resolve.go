@@ -67,6 +67,10 @@ func (s *Settings) Check() error {
 		d := Duration(DefaultJobRetention)
 		s.JobRetention = &d
 	}
+	if s.AuditRetention == nil {
+		d := Duration(DefaultAuditRetention)
+		s.AuditRetention = &d
+	}
 	if s.RaftLogLevel != "" && hclog.LevelFromString(s.RaftLogLevel) == hclog.NoLevel {
 		return fmt.Errorf("raft log level %q: want trace, debug, info, warn, error or off", s.RaftLogLevel)
 	}
@@ -282,7 +286,8 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		Logger:         logger,
 		Dispatch: &hub.DispatchOptions{AcceptTimeout: time.Duration(s.AcceptTimeout),
 			Interval: time.Duration(s.DispatchInterval)},
-		JobRetention: time.Duration(*s.JobRetention),
+		JobRetention:   time.Duration(*s.JobRetention),
+		AuditRetention: time.Duration(*s.AuditRetention),
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
 	if cfg.ClusterAPI, err = s.ClusterAPI.options(); err != nil {

@@ -42,6 +42,9 @@ const (
 	// DefaultJobRetention is how long finished jobs stay in the hub's
 	// state when the settings name no retention.
 	DefaultJobRetention = 7 * 24 * time.Hour
+	// DefaultAuditRetention is how long audit events stay in the hub's
+	// state when the settings name no retention.
+	DefaultAuditRetention = 90 * 24 * time.Hour
 	// MinSecretLen is the shortest internal secret or admin API key accepted.
 	MinSecretLen = 16
 )
@@ -130,6 +133,9 @@ type Settings struct {
 	// record. Unset means DefaultJobRetention (7 days); 0 keeps finished
 	// jobs forever.
 	JobRetention *Duration `json:"job_retention,omitempty"`
+	// AuditRetention is how long an audit event stays in the hub's state.
+	// Unset means DefaultAuditRetention (90 days); 0 keeps events forever.
+	AuditRetention *Duration `json:"audit_retention,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
@@ -246,6 +252,7 @@ func (s *Settings) LogValue() slog.Value {
 		slog.String("bootstrap", s.Bootstrap.String()), slog.String("join", s.Join),
 		slog.String("admin_user", s.AdminUser), slog.String("system_tenant", s.SystemTenant),
 		slog.String("job_retention", s.JobRetention.String()),
+		slog.String("audit_retention", s.AuditRetention.String()),
 		slog.Bool("internal_secret_set", s.InternalSecret != ""), slog.Bool("tls", s.tlsOn()),
 	)
 }
@@ -280,6 +287,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
 	fs.Var(optionalDuration{&flagged.JobRetention}, "job-retention", "purge finished jobs this long after they ended, keeping their accounting (0: never; default 168h)")
+	fs.Var(optionalDuration{&flagged.AuditRetention}, "audit-retention", "purge audit events this long after they happened (0: never; default 2160h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
 	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default 500ms)")
@@ -378,6 +386,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.AcceptTimeout = src.AcceptTimeout
 	case "job-retention":
 		dst.JobRetention = src.JobRetention
+	case "audit-retention":
+		dst.AuditRetention = src.AuditRetention
 	case "raft-heartbeat-timeout":
 		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
 	case "raft-election-timeout":

@@ -79,7 +79,7 @@ write_timeout: 20s
 	jsonFile := writeFile(t, "hub.json", `{"id": "hub0", "data_dir": "/d", "bootstrap": "self", "log_level": "debug"}`)
 	retentionFile := writeFile(t, "retention.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\njob_retention: 48h\n")
 	dur := func(d time.Duration) *Duration { v := Duration(d); return &v }
-	week := dur(DefaultJobRetention)
+	week, quarter := dur(DefaultJobRetention), dur(DefaultAuditRetention)
 	secretFile := writeFile(t, "secret", testSecret+"\n")
 	cert, key, ca := tlsFiles(t)
 	tests := map[string]struct {
@@ -92,7 +92,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
 			},
 		},
 		"job retention off by flag": {
@@ -101,7 +101,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(0)}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(0), AuditRetention: quarter}
 			},
 		},
 		"job retention from the file": {
@@ -109,7 +109,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(48 * time.Hour)}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(48 * time.Hour), AuditRetention: quarter}
 			},
 		},
 		"job retention flag over the file": {
@@ -117,7 +117,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(time.Hour)}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(time.Hour), AuditRetention: quarter}
 			},
 		},
 		"flags only, TLS": {
@@ -125,7 +125,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
 					HTTPAddr: DefaultHTTPAddr, RaftBind: DefaultRaftBind, TLSCert: cert, TLSKey: key, ClientCA: ca,
-					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080", JobRetention: week}
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "https://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
 			},
 		},
 		"yaml file, flag overrides, secrets from file and env": {
@@ -139,7 +139,7 @@ write_timeout: 20s
 					Bootstrap: Bootstrap{Peers: []Peer{{"hub0", "10.0.0.1:7000", "https://10.0.0.1:8080"},
 						{"hub1", "10.0.0.2:7000", "https://10.0.0.2:8080"}}},
 					AdminUser: "root", WriteTimeout: Duration(30e9), InternalSecretFile: secretFile,
-					InternalSecret: testSecret, AdminAPIKey: testKey, JobRetention: week}
+					InternalSecret: testSecret, AdminAPIKey: testKey, JobRetention: week, AuditRetention: quarter}
 			},
 		},
 		"raft tuning from flags": {
@@ -153,7 +153,7 @@ write_timeout: 20s
 					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080",
 					RaftHeartbeatTimeout: Duration(2e9), RaftElectionTimeout: Duration(3e9),
 					RaftLeaderLeaseTimeout: Duration(1e9), SnapshotInterval: Duration(30e9),
-					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20, JobRetention: week}
+					SnapshotThreshold: 4096, TrailingLogs: 8192, WALSegmentSize: 1 << 20, JobRetention: week, AuditRetention: quarter}
 			},
 		},
 		"json file, admin password defaults the user": {
@@ -162,7 +162,7 @@ write_timeout: 20s
 			want: func(s *Settings) {
 				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true}, LogLevel: "debug",
 					HTTPAddr: "127.0.0.1:9000", RaftBind: DefaultRaftBind, RaftAdvertise: "127.0.0.1:7000", InsecureHTTP: true,
-					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw", JobRetention: week}
+					APIAdvertise: "http://127.0.0.1:9000", AdminUser: DefaultAdminUser, AdminPassword: "pw", JobRetention: week, AuditRetention: quarter}
 			},
 		},
 	}

@@ -375,7 +375,7 @@ func TestCancel(t *testing.T) {
 				}
 				return
 			}
-			want := &fsm.JobCancel{ID: "j-1", Reason: tc.wantReason, Time: now.UTC()}
+			want := &fsm.JobCancel{ID: "j-1", Reason: tc.wantReason, Time: now.UTC(), Account: true}
 			if err != nil || !cmp.Equal(want, cmd) {
 				t.Errorf("Cancel = %+v, %v; want %+v", cmd, err, want)
 			}

@@ -19,5 +19,5 @@ func Cancel(caller *authz.Identity, j *structs.Job, verb, reason string, now tim
 	if reason == "" {
 		reason = verb + " by " + caller.Subject()
 	}
-	return &fsm.JobCancel{ID: j.ID, Reason: reason, Time: now.UTC()}, nil
+	return &fsm.JobCancel{ID: j.ID, Reason: reason, Time: now.UTC(), Account: true}, nil
 }

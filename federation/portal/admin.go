@@ -210,8 +210,8 @@ func (p *Portal) adminTenancy(w http.ResponseWriter, r *http.Request, s *session
 			d.Users = append(d.Users, users...)
 		}
 	}
-	if s.id.IsGlobalAdmin() && p.cfg.OIDC != nil {
-		d.Rules = p.cfg.OIDC.Rules
+	if s.id.IsGlobalAdmin() {
+		d.Rules = p.claimRules()
 	}
 	return p.render(w, http.StatusOK, "admin_tenancy.html", p.newView(s, "Tenants, teams and users", "admin", d))
 }

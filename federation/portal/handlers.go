@@ -54,6 +54,12 @@ func (p *Portal) routes() {
 	p.page("GET /admin/limits", p.adminLimits)
 	p.page("GET /admin/tenancy", p.adminTenancy)
 	p.page("GET /admin/access", p.adminAccess)
+	p.page("GET /admin/audit", p.adminAudit)
+	p.page("GET /admin/claimrules", p.adminClaimRules)
+	p.page("POST /admin/claimrules", p.adminClaimRuleSave)
+	p.page("POST /admin/claimrules/{name}/delete", p.adminClaimRuleDelete)
+	p.page("GET /accounting", p.accountingPage)
+	p.page("GET /accounting.csv", p.accountingCSV)
 }
 
 // pageHandler serves one page for a logged-in caller.
@@ -81,7 +87,7 @@ func (p *Portal) page(pattern string, h pageHandler) {
 				return
 			}
 		}
-		if err := h(w, r, s); err != nil {
+		if err := h(w, r.WithContext(withSource(r.Context(), r)), s); err != nil {
 			p.errorPage(w, r, s, err)
 		}
 	})
@@ -232,6 +238,13 @@ func (p *Portal) localLogin(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = p.startSession(r.Context(), w, id.Username)
 	}
+	if err == nil {
+		p.auditSession(r, id.Username, id.Tenant, "session.login", http.StatusOK, "")
+	} else if tenant := p.tenantOf(user); tenant != "" {
+		// A failed sign-in to an account that exists (throttled by
+		// address above, so it cannot flood the trail).
+		p.auditSession(r, user, tenant, "session.login", statusOf(err), "invalid username or password")
+	}
 	if err != nil {
 		p.throttle.failed(addr, p.hub.Now())
 		p.loginPage(w, r, statusOf(err), "Sign-in failed: invalid username or password.")
@@ -250,6 +263,7 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request, s *session) erro
 	if err := p.endSession(r.Context(), s); err != nil {
 		return err
 	}
+	p.auditSession(r, s.id.Username, s.id.Tenant, "session.logout", http.StatusOK, "")
 	p.setCookie(w, sessionCookie, "", -1)
 	http.Redirect(w, r, Prefix+"/login", http.StatusSeeOther)
 	return nil

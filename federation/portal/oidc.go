@@ -39,8 +39,8 @@ func (c *OIDCConfig) validate() error {
 	if c.Issuer == "" || c.ClientID == "" || c.RedirectURL == "" {
 		return errors.New("portal: oidc: issuer, client_id and redirect_url are required")
 	}
-	for _, r := range c.Rules {
-		if err := r.validate(); err != nil {
+	for i := range c.Rules {
+		if err := validateRule(&c.Rules[i]); err != nil {
 			return err
 		}
 	}
@@ -147,12 +147,15 @@ func (p *Portal) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusUnauthorized, "The identity provider's token could not be read.")
 		return
 	}
-	acct, err := MapClaims(p.cfg.OIDC.Rules, claims)
+	acct, err := MapClaims(p.claimRules(), claims)
 	if err == nil {
 		err = p.provision(r.Context(), acct)
 	}
 	if err == nil {
 		err = p.startSession(r.Context(), w, acct.Username)
+	}
+	if err == nil {
+		p.auditSession(r, acct.Username, acct.Tenant, "session.login", http.StatusOK, "")
 	}
 	if err != nil {
 		p.log.Info("oidc login refused", "email", claims.Email, "error", err)

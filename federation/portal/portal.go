@@ -165,6 +165,9 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	if id == nil {
 		return nil, errors.New("portal: no identity for an API call")
 	}
+	if src, ok := r.Context().Value(srcKey{}).(string); ok {
+		r.RemoteAddr = src // the browser's, for the audit trail
+	}
 	rec := &recorder{header: http.Header{}}
 	t.api.ServeAs(rec, r, id)
 	if rec.code == 0 {

@@ -9,27 +9,10 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// ClaimRule maps an ID token's claims to a Flotilla account. The first
-// rule whose conditions all hold decides; a token no rule matches cannot
-// log in.
-type ClaimRule struct {
-	// Name identifies the rule on the admin page and in errors.
-	Name string `json:"name"`
-	// Email, if set, is a pattern (path.Match syntax, e.g.
-	// "*@physics.example") the token's verified email must match.
-	Email string `json:"email,omitempty"`
-	// Group, if set, must be one of the token's groups.
-	Group string `json:"group,omitempty"`
-
-	// Tenant, Teams, Role and Groups are what a matching user gets.
-	Tenant string       `json:"tenant"`
-	Teams  []string     `json:"teams,omitempty"`
-	Role   structs.Role `json:"role,omitempty"` // "" means user
-	Groups []string     `json:"groups,omitempty"`
-	// KeepTokenGroups also grants the token's own groups (for access
-	// rules keyed on the identity provider's groups).
-	KeepTokenGroups bool `json:"keep_token_groups,omitempty"`
-}
+// ClaimRule maps an ID token's claims to a Flotilla account (see
+// structs.ClaimRule). The first rule whose conditions all hold decides; a
+// token no rule matches cannot log in.
+type ClaimRule = structs.ClaimRule
 
 // Claims are the ID token claims the rules read.
 type Claims struct {
@@ -52,17 +35,9 @@ type Account struct {
 	Rule     string
 }
 
-func (r ClaimRule) validate() error {
-	if r.Name == "" || r.Tenant == "" {
-		return fmt.Errorf("portal: claim rule %q: name and tenant are required", r.Name)
-	}
-	if r.Email != "" {
-		if _, err := path.Match(r.Email, ""); err != nil {
-			return fmt.Errorf("portal: claim rule %q: email pattern: %w", r.Name, err)
-		}
-	}
-	if r.Role != "" && !r.Role.Valid() {
-		return fmt.Errorf("portal: claim rule %q: role %q", r.Name, r.Role)
+func validateRule(r *ClaimRule) error {
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("portal: %w", err)
 	}
 	return nil
 }

@@ -84,6 +84,7 @@ func schema() *memdb.DBSchema {
 			idx("tenant", false, false, strIndex(func(o any) string { return o.(*structs.Limit).Tenant })),
 		),
 		tbl(TableAccessRules, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AccessRule).Name }))),
+		tbl(TableClaimRules, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.ClaimRule).Name }))),
 		tbl(TableReplicas,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Replica).ID })),
 			idx("raft_address", false, false, strIndex(func(o any) string { return o.(*structs.Replica).RaftAddress })),
@@ -156,6 +157,11 @@ func schema() *memdb.DBSchema {
 			idx("tenant", true, true, strUintIndex(func(o any) (string, uint64) {
 				e := o.(*structs.AuditEvent)
 				return e.Tenant, e.Seq
+			})),
+			// Retention: events by time.
+			idx("time", true, false, uintPairIndex(func(o any) (uint64, uint64, bool) {
+				e := o.(*structs.AuditEvent)
+				return unixNanos(e.Time), e.Seq, true
 			})),
 		),
 	}

@@ -40,7 +40,9 @@ func snapshotTables() []string {
 // format, so that a state that does not use them snapshots to the same
 // bytes as before and restores on replicas that predate them. Restore
 // treats a missing section as an empty table.
-func omitWhenEmpty(tbl string) bool { return tbl == TableReplicas || tbl == TableCloud }
+func omitWhenEmpty(tbl string) bool {
+	return tbl == TableReplicas || tbl == TableCloud || tbl == TableClaimRules
+}
 
 // Snapshot is an immutable point-in-time view of the store.
 type Snapshot struct {
@@ -174,6 +176,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:
 		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
+	case TableClaimRules:
+		return restoreRows[structs.ClaimRule](dec, txn, tbl, n)
 	}
 	return structs.Errorf(structs.ErrInvalid,
 		"snapshot table %q is unknown to this hub: a newer hub wrote the snapshot; restore it with that version or newer", tbl)

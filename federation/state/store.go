@@ -1,7 +1,7 @@
 // Package state is the hub's in-memory indexed store: tenants, teams, users,
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
-// accounting, audit and the hub's own replica directory, kept in go-memdb
-// tables with the indexes the hub queries by.
+// accounting, audit, the portal's claim rules and the hub's own replica
+// directory, kept in go-memdb tables with the indexes the hub queries by.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
@@ -39,6 +39,7 @@ const (
 	TableAccessRules  = "access_rules"
 	TableReplicas     = "replicas"
 	TableCloud        = "cloud_deployments"
+	TableClaimRules   = "claim_rules"
 
 	// AllTables names the store as a whole: its index is the latest write
 	// to any table.
@@ -69,13 +70,14 @@ const (
 	tAccessRules
 	tReplicas
 	tCloud
+	tClaimRules
 	numTables
 )
 
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableCloud}
+		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableCloud, TableClaimRules}
 }
 
 func (t table) name() string { return tableNames()[t] }

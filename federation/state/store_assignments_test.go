@@ -111,7 +111,7 @@ func TestPurgeEnded(t *testing.T) {
 	purge := func(index uint64, cutoff time.Time, limit int) int {
 		t.Helper()
 		var n int
-		write(t, s, index, func(w *WriteTxn) (err error) { n, err = w.PurgeEnded(cutoff, limit); return err })
+		write(t, s, index, func(w *WriteTxn) (err error) { n, err = w.PurgeEnded(cutoff, limit, false); return err })
 		return n
 	}
 	if n := purge(21, t0.Add(3*time.Hour+time.Minute), 2); n != 2 {
@@ -162,7 +162,7 @@ func TestPurgeEnded(t *testing.T) {
 		"neg. limit": {t0, -1},
 	} {
 		w := s.Write(25)
-		if _, err := w.PurgeEnded(tc.cutoff, tc.limit); !errors.Is(err, structs.ErrInvalid) {
+		if _, err := w.PurgeEnded(tc.cutoff, tc.limit, false); !errors.Is(err, structs.ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}
 		w.Abort()

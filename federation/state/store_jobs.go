@@ -292,7 +292,7 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 			}
 		}
 	}
-	return w.putJob(&n, old)
+	return w.putEnded(&n, old, u.Account)
 }
 
 // CancelJob stops a job: CANCELED if it has not started, TERMINATED if it
@@ -315,7 +315,18 @@ func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
 	}
 	n := *old
 	n.State, n.Substatus, n.EndTime = to, c.Reason, c.Time
-	return w.putJob(&n, old)
+	return w.putEnded(&n, old, c.Account)
+}
+
+// putEnded stores n and, when account is set and n has just ended, its
+// accounting record in the same transaction.
+func (w *WriteTxn) putEnded(n, old *structs.Job, account bool) (*structs.Job, error) {
+	if account && n.State.IsTerminal() && !old.State.IsTerminal() {
+		if err := w.account(n, true); err != nil {
+			return nil, err
+		}
+	}
+	return w.putJob(n, old)
 }
 
 func (w *WriteTxn) putJob(n, old *structs.Job) (*structs.Job, error) {

@@ -263,10 +263,10 @@ func TestCancelJob(t *testing.T) {
 func TestPurgeJobs(t *testing.T) {
 	s := jobsFixture(t)
 	w := s.Write(40)
-	if _, err := w.PurgeJobs([]string{jobID(1), jobID(2)}); !errors.Is(err, structs.ErrConflict) {
+	if _, err := w.PurgeJobs([]string{jobID(1), jobID(2)}, false); !errors.Is(err, structs.ErrConflict) {
 		t.Errorf("purge of a running job: %v", err)
 	}
-	n, err := w.PurgeJobs([]string{jobID(1), jobID(1), "missing"})
+	n, err := w.PurgeJobs([]string{jobID(1), jobID(1), "missing"}, false)
 	if err != nil || n != 1 {
 		t.Errorf("purge = %d, %v", n, err)
 	}

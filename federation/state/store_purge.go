@@ -15,7 +15,10 @@ const MaxPurgeBatch = 10_000
 // how many jobs it deleted and keeps an accounting record of each (see
 // PurgeEnded). Their IDs become free for new submissions; their numbers
 // are never handed out again (see SubmitJob).
-func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
+//
+// full writes a missing record with every field (see accountingOf); off,
+// as in entries an older hub logged, it writes the fields it always did.
+func (w *WriteTxn) PurgeJobs(ids []string, full bool) (int, error) {
 	if len(ids) > MaxPurgeBatch {
 		return 0, structs.Errorf(structs.ErrInvalid, "purge of %d jobs: at most %d at once", len(ids), MaxPurgeBatch)
 	}
@@ -36,7 +39,7 @@ func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
 		}
 		olds = append(olds, j)
 	}
-	return w.purge(olds)
+	return w.purge(olds, full)
 }
 
 // PurgeEnded deletes the terminal jobs that ended before cutoff, oldest
@@ -48,8 +51,9 @@ func (w *WriteTxn) PurgeJobs(ids []string) (int, error) {
 // owner, app, machine type, cluster, size, final state, start and end,
 // and the cost at the machine type's price), written in the same
 // transaction, so no job leaves the hub without one. A record that
-// already exists under that ID is kept as it is.
-func (w *WriteTxn) PurgeEnded(cutoff time.Time, limit int) (int, error) {
+// already exists under that ID (the job was accounted when it ended) is
+// kept as it is. full: as for PurgeJobs.
+func (w *WriteTxn) PurgeEnded(cutoff time.Time, limit int, full bool) (int, error) {
 	switch {
 	case cutoff.IsZero():
 		return 0, structs.Errorf(structs.ErrInvalid, "purge: no cutoff time")
@@ -69,24 +73,15 @@ func (w *WriteTxn) PurgeEnded(cutoff time.Time, limit int) (int, error) {
 		}
 		olds = append(olds, j)
 	}
-	return w.purge(olds)
+	return w.purge(olds, full)
 }
 
 // purge deletes jobs read from this transaction, each with its
 // accounting record.
-func (w *WriteTxn) purge(olds []*structs.Job) (int, error) {
+func (w *WriteTxn) purge(olds []*structs.Job, full bool) (int, error) {
 	for _, j := range olds {
-		rec := w.accountingOf(j)
-		if err := rec.Validate(); err != nil {
+		if err := w.account(j, full); err != nil {
 			return 0, err
-		}
-		if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil {
-			return 0, err
-		} else if raw == nil {
-			rec.Seq = w.next(cAccounting)
-			if err := w.insert(tAccounting, rec, nil); err != nil {
-				return 0, err
-			}
 		}
 		if err := w.txn.Delete(TableJobs, j); err != nil {
 			return 0, err
@@ -98,9 +93,28 @@ func (w *WriteTxn) purge(olds []*structs.Job) (int, error) {
 	return len(olds), nil
 }
 
+// account stores the accounting record of job j, which has ended, unless
+// one exists under its ID ("job-<number>"): accounting a job twice (a
+// replayed entry, a purge after the end was accounted) keeps the first.
+func (w *WriteTxn) account(j *structs.Job, full bool) error {
+	rec := w.accountingOf(j, full)
+	if err := rec.Validate(); err != nil {
+		return err
+	}
+	if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil || raw != nil {
+		return err
+	}
+	rec.Seq = w.next(cAccounting)
+	return w.insert(tAccounting, rec, nil)
+}
+
 // accountingOf is the bill of a finished job, priced at its machine type
-// as stored now (a deleted machine type leaves size and price at zero).
-func (w *WriteTxn) accountingOf(j *structs.Job) *structs.AccountingRecord {
+// as stored now (a deleted machine type leaves size and price at zero):
+// the price at the time is copied into the record. full adds what the
+// first records lacked (project, command, queue time, exit code, burst
+// rule, hours); without it the record is what hubs always wrote, so that
+// old log entries apply to the same state.
+func (w *WriteTxn) accountingOf(j *structs.Job, full bool) *structs.AccountingRecord {
 	rec := &structs.AccountingRecord{
 		ID: fmt.Sprintf("job-%d", j.Number), JobID: j.ID, JobNumber: j.Number, JobName: j.Name,
 		Tenant: j.Tenant, Team: j.Team, User: j.Owner, App: j.App, MachineType: j.EffectiveMachineType(),
@@ -117,6 +131,11 @@ func (w *WriteTxn) accountingOf(j *structs.Job) *structs.AccountingRecord {
 			// replicas on different CPUs disagree in the last bit.
 			rec.Cost = mt.Price * float64(j.Nodes) * rec.End.Sub(rec.Start).Hours()
 		}
+	}
+	if full {
+		rec.Project, rec.Command, rec.Submit, rec.ExitCode, rec.BurstRule = j.Project, j.Command, j.SubmitTime, j.ExitCode, j.BurstRule
+		u := structs.UsageOf(rec.Nodes, rec.Cores, rec.GPUs, rec.Start, rec.End, rec.Price)
+		rec.NodeHours, rec.CoreHours, rec.GPUHours = u.NodeHours, u.CoreHours, u.GPUHours
 	}
 	return rec
 }

@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -99,4 +100,32 @@ func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, erro
 		return nil, err
 	}
 	return n.Copy(), nil
+}
+
+// AccountingQuery selects accounting records. Zero fields select all.
+type AccountingQuery struct {
+	Tenant string
+	User   string
+	// Start and End bound the job's end time: at or after Start, before End.
+	Start, End time.Time
+}
+
+// QueryAccounting returns the records the query selects, in sequence
+// order (the order jobs were accounted).
+func (r *ReadTxn) QueryAccounting(q AccountingQuery) ([]*structs.AccountingRecord, error) {
+	all, _, err := r.ListAccounting(RecordFilter{Tenant: q.Tenant})
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, a := range all {
+		switch {
+		case q.User != "" && a.User != q.User,
+			!q.Start.IsZero() && a.End.Before(q.Start),
+			!q.End.IsZero() && !a.End.Before(q.End):
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }

@@ -29,6 +29,11 @@ type JobStateUpdate struct {
 	Array *ArrayProgress `json:"array,omitempty"`
 	Time  time.Time      `json:"time"`
 	CAS
+	// Account, set by the hub on agents' reports, makes an update that
+	// ends the job write its accounting record in the same transaction
+	// (see AccountingRecord). Entries logged before it existed end jobs
+	// without one; the purge writes it then.
+	Account bool `json:"account,omitempty"`
 }
 
 // JobAssignment places a SUBMITTED or QUEUED job on a cluster. The
@@ -54,6 +59,8 @@ type JobCancel struct {
 	ID     string    `json:"id"`
 	Reason string    `json:"reason,omitempty"` // becomes the substatus
 	Time   time.Time `json:"time"`
+	// Account: as JobStateUpdate.Account.
+	Account bool `json:"account,omitempty"`
 }
 
 // ClusterHeartbeat is an agent's periodic report.

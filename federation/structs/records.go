@@ -1,7 +1,9 @@
 package structs
 
 import (
+	"crypto/rand"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -27,6 +29,19 @@ type AccountingRecord struct {
 	End         time.Time `json:"end,omitzero"`
 	Price       float64   `json:"price,omitempty"` // per node-hour
 	Cost        float64   `json:"cost,omitempty"`
+
+	// The fields below are written by hubs that account a job when it
+	// ends (see JobStateUpdate.Account); records an older hub wrote at
+	// purge time lack them, and reports derive the hours from the fields
+	// above (see Usage).
+	Project   string    `json:"project,omitempty"`
+	Command   string    `json:"command,omitempty"`
+	Submit    time.Time `json:"submit,omitzero"` // queued since
+	ExitCode  int       `json:"exit_code,omitempty"`
+	BurstRule string    `json:"burst_rule,omitempty"`
+	NodeHours float64   `json:"node_hours,omitempty"`
+	CoreHours float64   `json:"core_hours,omitempty"`
+	GPUHours  float64   `json:"gpu_hours,omitempty"`
 }
 
 // Copy returns a deep copy of r.
@@ -62,6 +77,12 @@ func (r *AccountingRecord) Validate() error {
 
 func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
 
+// NewAuditID returns a fresh random audit event ID, stamped by the writer.
+func NewAuditID() string { return "ev-" + strings.ToLower(rand.Text()) }
+
+// MaxAuditDetail bounds an audit event's free-text fields.
+const MaxAuditDetail = 512
+
 // AuditEvent records who did what. The store assigns Seq.
 type AuditEvent struct {
 	RaftIndex
@@ -75,6 +96,10 @@ type AuditEvent struct {
 	ObjectName string    `json:"object_name,omitempty"`
 	Outcome    string    `json:"outcome,omitempty"` // e.g. "ok", "denied"
 	Detail     string    `json:"detail,omitempty"`
+	// Source is the caller's network address (the API's view of it).
+	Source string `json:"source,omitempty"`
+	// Status is the HTTP status the action was answered with.
+	Status int `json:"status,omitempty"`
 }
 
 // Copy returns a deep copy of e.
@@ -100,5 +125,13 @@ func (e *AuditEvent) Validate() error {
 	if e.Time.IsZero() {
 		return invalidf("audit %q: no time", e.ID)
 	}
+	if len(e.Detail) > MaxAuditDetail || len(e.ObjectName) > MaxAuditDetail || len(e.Source) > MaxAuditDetail {
+		return invalidf("audit %q: detail, object or source over %d bytes", e.ID, MaxAuditDetail)
+	}
 	return nil
+}
+
+// AuditList answers GET /v1/audit.
+type AuditList struct {
+	Events []*AuditEvent `json:"events"`
 }

@@ -32,6 +32,7 @@ var purePatterns = []string{
 	"catalog-sync/appdef",
 	"clusteragent/elastic",
 	"clusteragent/scheduler",
+	"federation/accounting",
 	"federation/authz",
 	"federation/jobs",
 	"federation/placement",
@@ -49,6 +50,7 @@ var pureAllow = map[string][]string{
 	"clusteragent/scheduler": {"cmp", "math", "slices", "strconv", "strings", "time"},
 	"clusteragent/elastic":   {"fmt", "time"},
 	"federation/authz":       {"slices", "federation/structs", "policy/access"},
+	"federation/accounting":  {"bytes", "cmp", "encoding/csv", "fmt", "slices", "strconv", "strings", "time", "federation/structs"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
 	"federation/jobs": {"errors", "path", "time",

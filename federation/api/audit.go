@@ -1,0 +1,156 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// auditSpec says how a route's calls are audited: the kind of object it
+// acts on and the verb ("" for PUT: create or update, told apart by the
+// stored object's indexes).
+type auditSpec struct {
+	kind, verb string
+}
+
+// audited lists the routes whose calls leave an audit event: every change
+// of tenancy, catalog, infrastructure, policy and replicas, every job
+// action (REST and JARVICE). Agents' own calls (status, registration) and
+// replica-to-replica calls are not audited.
+var audited = map[string]auditSpec{
+	"PUT /v1/tenants/{tenant}":                  {"tenant", ""},
+	"DELETE /v1/tenants/{tenant}":               {"tenant", "delete"},
+	"PUT /v1/tenants/{tenant}/teams/{team}":     {"team", ""},
+	"DELETE /v1/tenants/{tenant}/teams/{team}":  {"team", "delete"},
+	"PUT /v1/users/{username}":                  {"user", ""},
+	"DELETE /v1/users/{username}":               {"user", "delete"},
+	"POST /v1/users/{username}/apikeys":         {"apikey", "create"},
+	"DELETE /v1/users/{username}/apikeys/{id}":  {"apikey", "revoke"},
+	"PUT /v1/machinetypes/{name}":               {"machinetype", ""},
+	"DELETE /v1/machinetypes/{name}":            {"machinetype", "delete"},
+	"PUT /v1/clusters/{name}":                   {"cluster", ""},
+	"DELETE /v1/clusters/{name}":                {"cluster", "delete"},
+	"POST /v1/clusters/{name}/agentkey":         {"cluster", "agentkey"},
+	"POST /v1/clusters/{name}/bootstraptoken":   {"cluster", "bootstraptoken"},
+	"PUT /v1/tenants/{tenant}/vaults/{name}":    {"vault", ""},
+	"DELETE /v1/tenants/{tenant}/vaults/{name}": {"vault", "delete"},
+	"PUT /v1/apps/{name}":                       {"app", ""},
+	"DELETE /v1/apps/{name}":                    {"app", "delete"},
+	"PUT /v1/limits/{name}":                     {"limit", ""},
+	"DELETE /v1/limits/{name}":                  {"limit", "delete"},
+	"PUT /v1/burstrules/{name}":                 {"burstrule", ""},
+	"DELETE /v1/burstrules/{name}":              {"burstrule", "delete"},
+	"PUT /v1/accessrules/{name}":                {"accessrule", ""},
+	"DELETE /v1/accessrules/{name}":             {"accessrule", "delete"},
+	"PUT /v1/claimrules/{name}":                 {"claimrule", ""},
+	"DELETE /v1/claimrules/{name}":              {"claimrule", "delete"},
+	"DELETE /v1/replicas/{id}":                  {"replica", "delete"},
+	"POST /v1/jobs":                             {"job", "submit"},
+	"POST /v1/jobs/{id}/cancel":                 {"job", "cancel"},
+	"POST /v1/jobs/{id}/terminate":              {"job", "terminate"},
+	"/jarvice/submit":                           {"job", "submit"},
+	"/jarvice/batch":                            {"job", "submit"},
+	"/jarvice/shutdown":                         {"job", "cancel"},
+	"/jarvice/terminate":                        {"job", "terminate"},
+}
+
+// auditSpecOf returns the audit spec of a route pattern, if it has one.
+// JARVICE routes are audited whatever the method.
+func auditSpecOf(pattern string) (auditSpec, bool) {
+	if sp, ok := audited[pattern]; ok {
+		return sp, true
+	}
+	if _, path, ok := strings.Cut(pattern, " "); ok && strings.HasPrefix(path, "/jarvice/") {
+		sp, ok := audited[path]
+		return sp, ok
+	}
+	return auditSpec{}, false
+}
+
+// auditTimeout bounds writing one audit event.
+const auditTimeout = 10 * time.Second
+
+// audit records the outcome of an audited call: actor and tenant, action,
+// object, the caller's address and the status answered. It is a write of
+// its own after the call's (a follow-up raft apply; concurrent calls'
+// events share raft entries through the batcher), made before the reply
+// so a caller who saw the answer finds the event. A call nobody
+// authenticated leaves none. Failing to write is logged, not answered:
+// the call itself has happened.
+func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
+	if c.id == nil {
+		return
+	}
+	ev := structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(), Actor: c.id.Subject(), Tenant: c.id.Tenant,
+		ObjectKind: sp.kind, ObjectName: c.auditObject(v), Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}
+	verb := sp.verb
+	if verb == "" {
+		verb = "update"
+		if err == nil && c.written != nil && c.written.CreateIndex == c.written.ModifyIndex {
+			verb = "create"
+		}
+	}
+	ev.Action = sp.kind + "." + verb
+	if err != nil {
+		ev.Status, ev.Outcome = statusOf(err), "error"
+		if ev.Status == http.StatusInternalServerError {
+			ev.Detail = "internal error"
+		} else {
+			ev.Detail = truncate(err.Error(), structs.MaxAuditDetail)
+		}
+	}
+	ev.ObjectName = truncate(ev.ObjectName, structs.MaxAuditDetail)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), auditTimeout)
+	defer cancel()
+	if _, werr := s.writes.Write(ctx, &fsm.AuditAppend{Event: ev}); werr != nil {
+		s.log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
+	}
+}
+
+// auditObject names the object of a call: the job it made or named, else
+// the route's path values joined by "/" (tenant/team, user/key id).
+func (c *call) auditObject(v any) string {
+	if c.object != "" {
+		return c.object
+	}
+	switch o := v.(type) {
+	case *structs.Job:
+		if o != nil {
+			return o.ID
+		}
+	case *structs.APIKeyCreated:
+		if o != nil {
+			return c.r.PathValue("username") + "/" + o.ID
+		}
+	}
+	var parts []string
+	for _, k := range []string{"tenant", "team", "username", "name", "id"} {
+		if p := c.r.PathValue(k); p != "" {
+			parts = append(parts, p)
+		}
+	}
+	return strings.Join(parts, "/")
+}
+
+// SourceAddress is the caller's address as audit records it: the host of
+// the connection's remote address (the hub has no trusted-proxy setting,
+// so forwarded-for headers, which any client can forge, are ignored).
+func SourceAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
