@@ -26,7 +26,8 @@ import (
 // Fields added after version 1 follow LogTail as optional trailing
 // fields, in the order added, each written only when it or a later one is
 // non-zero: a job without them encodes exactly as in version 1, and a
-// version 1 body decodes with them zero. They are: PreviousCluster.
+// version 1 body decodes with them zero. They are: PreviousCluster,
+// CallbackURL, Trigger.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -86,8 +87,15 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	if j.PreviousCluster != "" {
-		b = appendString(b, j.PreviousCluster)
+	trailing := [...]string{j.PreviousCluster, j.CallbackURL, j.Trigger}
+	last := -1
+	for i, v := range trailing {
+		if v != "" {
+			last = i
+		}
+	}
+	for _, v := range trailing[:last+1] {
+		b = appendString(b, v)
 	}
 	return b
 }
@@ -150,10 +158,14 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	j.LogTail = r.string()
-	if r.err == nil && len(r.b) != 0 {
-		j.PreviousCluster = r.string()
-		if r.err == nil && j.PreviousCluster == "" {
-			return errJobBody // an empty trailing field is never written
+	trailing := [...]*string{&j.PreviousCluster, &j.CallbackURL, &j.Trigger}
+	for i, f := range trailing {
+		if r.err != nil || len(r.b) == 0 {
+			break
+		}
+		*f = r.string()
+		if r.err == nil && *f == "" && (i == len(trailing)-1 || len(r.b) == 0) {
+			return errJobBody // an empty last trailing field is never written
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -68,6 +68,19 @@ var registry = newRegistry(
 	deletion[AccessRuleDelete](28),
 	upsert[ReplicaUpsert](29),
 	deletion[ReplicaDelete](30),
+	// Services (issue 22): numbered from 60, apart from other work.
+	upsert[ServiceAccountUpsert](60),
+	deletion[ServiceAccountDelete](61),
+	upsert[TriggerUpsert](62),
+	deletion[TriggerDelete](63),
+	upsert[VaultExportUpsert](64),
+	deletion[VaultExportDelete](65),
+	upsert[WebhookSettingsUpsert](66),
+	upsert[SubscriptionUpsert](67),
+	deletion[SubscriptionDelete](68),
+	returning[DeliveryOutcomes, none](69),
+	returning[DeliveryRetry, none](70),
+	deletion[DeliveryDrop](71),
 )
 
 // registration is one command type in the registry.

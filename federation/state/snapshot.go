@@ -40,7 +40,14 @@ func snapshotTables() []string {
 // format, so that a state that does not use them snapshots to the same
 // bytes as before and restores on replicas that predate them. Restore
 // treats a missing section as an empty table.
-func omitWhenEmpty(tbl string) bool { return tbl == TableReplicas }
+func omitWhenEmpty(tbl string) bool {
+	switch tbl {
+	case TableReplicas, TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions,
+		TableDeliveries, TableTriggers, TableVaultExports:
+		return true
+	}
+	return false
+}
 
 // Snapshot is an immutable point-in-time view of the store.
 type Snapshot struct {
@@ -161,6 +168,20 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:
 		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
+	case TableServiceAccounts:
+		return restoreRows[structs.ServiceAccount](dec, txn, tbl, n)
+	case TableEvents:
+		return restoreRows[structs.JobEvent](dec, txn, tbl, n)
+	case TableWebhookSettings:
+		return restoreRows[structs.WebhookSettings](dec, txn, tbl, n)
+	case TableSubscriptions:
+		return restoreRows[structs.WebhookSubscription](dec, txn, tbl, n)
+	case TableDeliveries:
+		return restoreRows[structs.WebhookDelivery](dec, txn, tbl, n)
+	case TableTriggers:
+		return restoreRows[structs.Trigger](dec, txn, tbl, n)
+	case TableVaultExports:
+		return restoreRows[structs.VaultExport](dec, txn, tbl, n)
 	}
 	return structs.Errorf(structs.ErrInvalid, "snapshot table %q", tbl)
 }

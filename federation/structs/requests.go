@@ -25,6 +25,9 @@ type JobSubmitRequest struct {
 	Project     string            `json:"project,omitempty"`
 	// Team charges the job to one of the submitter's teams.
 	Team string `json:"team,omitempty"`
+	// CallbackURL, if set, is called on the job's state changes; it must
+	// pass the administrators' webhook allow-list.
+	CallbackURL string `json:"callback_url,omitempty"`
 }
 
 // JobList is one page of jobs. Next, when non-zero, is the value of the
