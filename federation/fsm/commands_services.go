@@ -123,7 +123,9 @@ type DeliveryRetry struct {
 	Time time.Time `json:"time"`
 }
 
-func (c *DeliveryRetry) apply(w *state.WriteTxn) (any, error) { return nil, w.RetryDelivery(c.ID, c.Time) }
+func (c *DeliveryRetry) apply(w *state.WriteTxn) (any, error) {
+	return nil, w.RetryDelivery(c.ID, c.Time)
+}
 
 // DeliveryDrop deletes a delivery (a dead letter an administrator gave up on).
 type DeliveryDrop struct {

@@ -55,4 +55,6 @@ func serviceTables() []*memdb.TableSchema {
 }
 
 // exportKey is a vault export's id: tenant, vault and namespace.
-func exportKey(e *structs.VaultExport) string { return e.Tenant + "\x00" + e.Vault + "\x00" + e.Namespace }
+func exportKey(e *structs.VaultExport) string {
+	return e.Tenant + "\x00" + e.Vault + "\x00" + e.Namespace
+}
