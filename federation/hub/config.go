@@ -100,6 +100,9 @@ type Config struct {
 	PurgeInterval time.Duration
 	PurgeBatch    int
 
+	// Webhooks tunes webhook delivery (zero values: the defaults).
+	Webhooks WebhookOptions
+
 	// Portal configures the web portal the replica serves under /ui/
 	// (federation/portal): single sign-on, session lifetime. Its Hub, API,
 	// Auth and Logger are filled in by New. NoPortal serves the API alone.
@@ -141,6 +144,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.JobRetention < 0 {
 		return c, errors.New("hub: negative JobRetention")
 	}
+	c.Webhooks = c.Webhooks.withDefaults()
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = DefaultPurgeInterval
 	}
