@@ -134,7 +134,7 @@ func New(cfg Config) (*Hub, error) {
 		}
 		h.fwd.Transport = t
 	}
-	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Now: cfg.Now,
+	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Services: h, Now: cfg.Now,
 		Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
 	acfg.KeyUsed = h.keyUsed

@@ -87,3 +87,10 @@ func (e *VaultExport) Validate() error {
 	}
 	return nil
 }
+
+// VaultExportAssignment is an export as an agent carries it out: the
+// export and its vault.
+type VaultExportAssignment struct {
+	Export VaultExport `json:"export"`
+	Vault  Vault       `json:"vault"`
+}
