@@ -44,7 +44,7 @@ func TestCheckURL(t *testing.T) {
 		"http://internal.example.net/x":    true,  // every address in a listed CIDR
 		"http://127.0.0.1:9000/x":          true,  // loopback named by a CIDR
 		"http://mixed.example.net/x":       false, // one address outside
-		"http://rebind.example.com/x":      false, // unlisted name
+		"http://rebind.example.com/x":      true,  // every address in a listed CIDR (loopback listed explicitly)
 		"http://169.254.169.254/latest":    false, // metadata though a CIDR names it
 		"http://meta.svc.example.org/":     false, // a listed name resolving to metadata
 		"http://private.svc.example.org/":  false, // a listed name resolving to a private address not listed
