@@ -73,7 +73,9 @@ func randomHex(n int) string {
 // reading a service account's).
 func (s *Server) callbackSecret(c *call) (any, error) {
 	owner := c.id.Username
-	if o := c.r.URL.Query().Get("owner"); o != "" && o != owner {
+	if o := c.r.URL.Query().Get("owner"); o != "" && o != owner && c.id.IsGlobalAdmin() {
+		owner = o
+	} else if o != "" && o != owner {
 		sa, err := s.reads.Store().Read().ServiceAccounts(c.id.Tenant)
 		if err != nil {
 			return nil, err
