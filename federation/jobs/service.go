@@ -3,6 +3,7 @@ package jobs
 import (
 	"encoding/json"
 	"errors"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,10 @@ func checkService(snap Snapshot, caller *authz.Identity, j *structs.Job, now tim
 	return scope.CheckRate(caller.Username, sa.Scope.RatePerMinute, recent, now)
 }
 
+// payloadRef matches one ${payload.<key>} reference in a trigger's
+// parameter template.
+var payloadRef = regexp.MustCompile(`\$\{payload\.([A-Za-z0-9_]+)\}`)
+
 // MaxPayloadKeys bounds a trigger's payload.
 const MaxPayloadKeys = 64
 
@@ -50,8 +55,8 @@ func TriggerRequest(t *structs.Trigger, payload map[string]any) (*structs.JobSub
 	params := make(map[string]string, len(t.Parameters))
 	for name, tmpl := range t.Parameters {
 		var bad error
-		params[name] = structs.PayloadRef.ReplaceAllStringFunc(tmpl, func(ref string) string {
-			key := structs.PayloadRef.FindStringSubmatch(ref)[1]
+		params[name] = payloadRef.ReplaceAllStringFunc(tmpl, func(ref string) string {
+			key := payloadRef.FindStringSubmatch(ref)[1]
 			v, err := payloadValue(payload, key)
 			if err != nil && bad == nil {
 				bad = structs.Errorf(structs.ErrInvalid, "trigger %q: parameter %q: %v", t.Name, name, err)
@@ -111,7 +116,7 @@ func ValidateTrigger(snap Snapshot, t *structs.Trigger) error {
 		if _, ok := cmd.Parameters[name]; !ok {
 			return structs.Errorf(structs.ErrInvalid, "trigger %q: command %q has no parameter %q", t.Name, t.Command, name)
 		}
-		if !structs.PayloadRef.MatchString(v) {
+		if !payloadRef.MatchString(v) {
 			fixed[name] = v
 		}
 	}

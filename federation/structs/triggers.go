@@ -1,9 +1,6 @@
 package structs
 
-import (
-	"maps"
-	"regexp"
-)
+import "maps"
 
 // Trigger is a named job template a service account fires with a small
 // JSON payload: parameter values may hold ${payload.<key>}, replaced by the
@@ -31,9 +28,6 @@ func (t *Trigger) Copy() *Trigger {
 	c.Parameters = maps.Clone(t.Parameters)
 	return &c
 }
-
-// PayloadRef matches one ${payload.<key>} reference.
-var PayloadRef = regexp.MustCompile(`\$\{payload\.([A-Za-z0-9_]+)\}`)
 
 // Validate checks the trigger's own fields.
 func (t *Trigger) Validate() error {

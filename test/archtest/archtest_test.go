@@ -49,7 +49,7 @@ var pureAllow = map[string][]string{
 	"federation/authz":       {"slices", "federation/structs", "policy/access"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
-	"federation/jobs": {"encoding/json", "errors", "path", "strconv", "strings", "time",
+	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "strconv", "strings", "time",
 		"catalog-sync/appdef", "federation/authz", "federation/fsm", "federation/structs", "policy/access", "policy/scope"},
 	"catalog-sync/appdef": {"bytes", "encoding/base64", "encoding/json", "fmt", "math", "path", "regexp", "slices", "strconv", "strings",
 		"federation/structs"},
