@@ -33,6 +33,8 @@ func commandTree() []*cmd {
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "output", summary: "print a job's output (the head's last lines, kept when it ends)", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
+		{name: "events", summary: "job state changes you may see, from --since (an index); --follow streams them", run: runEvents},
+		{name: "triggers", summary: "triggers: named job templates a service account fires", subs: triggerTree()},
 		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
 	}
@@ -63,7 +65,11 @@ func adminTree() []*cmd {
 			runLimitsApply, runLimitsList, runLimitsDelete)},
 		{name: "burst-rules", summary: "burst rules", subs: applied("burst rules", "a burst rule", "burst rules from a JSON/YAML file",
 			runBurstRulesApply, runBurstRulesList, runBurstRulesDelete)},
-		{name: "vaults", summary: "data vaults of a tenant", subs: added("vaults", "a vault", runVaultsList, runVaultsAdd, runVaultsDelete)},
+		{name: "vaults", summary: "data vaults of a tenant", subs: append(added("vaults", "a vault", runVaultsList, runVaultsAdd, runVaultsDelete),
+			&cmd{name: "export", summary: "make a vault mountable from a namespace (a claim bound to its storage, read-only unless --read-write)", run: runVaultsExport},
+			&cmd{name: "unexport", summary: "remove a vault's export from a namespace", run: runVaultsUnexport})},
+		{name: "service-accounts", summary: "service accounts: scoped, non-human callers", subs: serviceAccountTree()},
+		{name: "webhooks", summary: "webhook allow-list, callback secrets, dead letters", subs: webhookTree()},
 		{name: "replicas", summary: "list the hub's replicas (raft members, addresses, leader)", run: runReplicasList},
 		{name: "replica", summary: "a hub replica", subs: []*cmd{
 			{name: "remove", summary: "remove a replica from the hub cluster (its raft configuration)", run: runReplicaRemove},

@@ -249,7 +249,7 @@ func TestServiceTriggerTraining(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Name: "inference", Namespace: "inference"},
 		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{
-				NodeName:   "east-l0",
+				NodeName: "east-l0",
 				Containers: []corev1.Container{{Name: "main", Image: "flotilla/inference:host", Command: []string{"/bin/sh", "-c", script},
 					VolumeMounts: []corev1.VolumeMount{{Name: "models", MountPath: "/models"}}}},
 				Volumes: []corev1.Volume{{Name: "models", VolumeSource: corev1.VolumeSource{
