@@ -54,6 +54,9 @@ func (s *Syncer) Run(ctx context.Context) {
 // Pass reads the exports and makes what is missing, then removes the
 // objects of exports no longer listed.
 func (s *Syncer) Pass(ctx context.Context) error {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
 	list, err := s.Hub.ClusterVaultExports(ctx, s.Cluster)
 	if err != nil {
 		return err
