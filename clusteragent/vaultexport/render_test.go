@@ -62,7 +62,9 @@ func TestRender(t *testing.T) {
 	}
 }
 
-type fakeHub struct{ list []*structs.VaultExportAssignment }
+type fakeHub struct {
+	list []*structs.VaultExportAssignment
+}
 
 func (f *fakeHub) ClusterVaultExports(context.Context, string) ([]*structs.VaultExportAssignment, error) {
 	return f.list, nil

@@ -29,10 +29,10 @@ func TestServiceAccountScope(t *testing.T) {
 		AppDef: structs.AppDef{Name: "Trainer", Commands: map[string]structs.Command{"train": {Path: "/t", Parameters: params}}}}); err != nil {
 		t.Fatal(err)
 	}
-	max := 20.0
+	maxEpochs := 20.0
 	if _, err := admin.PutServiceAccount(ctx, "acme", "svc", &structs.ServiceAccountSpec{Scope: structs.Scope{
 		Apps: []structs.AppGrant{{App: "trainer", Commands: []string{"train"}}}, MachineTypes: []string{f.MachineType},
-		MaxNodes: 2, RatePerMinute: 3, Params: map[string]structs.ParamBound{"epochs": {Max: &max}}}}); err != nil {
+		MaxNodes: 2, RatePerMinute: 3, Params: map[string]structs.ParamBound{"epochs": {Max: &maxEpochs}}}}); err != nil {
 		t.Fatal(err)
 	}
 	k, err := admin.CreateServiceKey(ctx, "acme", "svc", "")
