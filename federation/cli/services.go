@@ -289,6 +289,9 @@ func webhookTree() []*cmd {
 	return []*cmd{
 		{name: "allow", summary: "set the callback allow-list (CIDRs, host names, *.domain); none given: show it", run: runWebhookAllow},
 		{name: "secret", summary: "print the secret that signs your jobs' callbacks (--owner: a service account's)", run: runWebhookSecret},
+		{name: "subscribe", summary: "create or replace a subscription of your tenant's job changes (its secret is printed once)", run: runSubscribe},
+		{name: "subscriptions", summary: "list subscriptions", run: runSubscriptions},
+		{name: "unsubscribe", summary: "delete a subscription", run: runUnsubscribe},
 		{name: "dead-letters", summary: "deliveries that failed every attempt", subs: []*cmd{
 			{name: "list", summary: "list dead letters", run: runDeadList},
 			{name: "retry", summary: "queue a dead letter again", run: runDeadRetry},
@@ -350,5 +353,56 @@ func runDeadRetry(ctx context.Context, s *session, path, args []string) error {
 func runDeadDrop(ctx context.Context, s *session, path, args []string) error {
 	return deleteNamed(ctx, s, path, args, "delivery", func(ctx context.Context, cl *client.Client, id string) error {
 		return cl.DropDelivery(ctx, id)
+	})
+}
+
+func runSubscribe(ctx context.Context, s *session, path, args []string) error {
+	var sub structs.WebhookSubscription
+	var states string
+	fs := s.flagSet("subscribe")
+	fs.StringVar(&sub.URL, "url", "", "where to send the calls (must pass the allow-list; required)")
+	fs.StringVar(&sub.Tenant, "tenant", "", "tenant (default: your own)")
+	fs.StringVar(&sub.Team, "team", "", "only jobs of this team")
+	fs.StringVar(&sub.App, "app", "", "only jobs of this app")
+	fs.StringVar(&states, "states", "", "only these states, comma-separated (default: every change)")
+	pos, cl, err := s.leafClient(fs, path, "NAME", 1, 1, args)
+	if err != nil {
+		return err
+	}
+	if sub.URL == "" {
+		return usagef("--url is required")
+	}
+	sub.Name = pos[0]
+	for _, st := range strings.Split(states, ",") {
+		if st = strings.TrimSpace(st); st != "" {
+			if !structs.JobState(st).Valid() {
+				return usagef("--states: unknown state %q", st)
+			}
+			sub.States = append(sub.States, structs.JobState(st))
+		}
+	}
+	out, err := cl.PutSubscription(ctx, &sub)
+	return saved(s, out, err, func(o *structs.WebhookSubscription) string {
+		if o.Secret != "" {
+			return fmt.Sprintf("subscription %s saved; its signing secret (shown once; store it now):\n%s", o.Name, o.Secret)
+		}
+		return fmt.Sprintf("subscription %s saved (its secret is unchanged)", o.Name)
+	})
+}
+
+func runSubscriptions(ctx context.Context, s *session, path, args []string) error {
+	return listTable(ctx, s, path, args, []string{"NAME", "TENANT", "TEAM", "APP", "STATES", "URL"},
+		all((*client.Client).ListSubscriptions), func(o *structs.WebhookSubscription) []string {
+			st := make([]string, len(o.States))
+			for i, x := range o.States {
+				st[i] = string(x)
+			}
+			return []string{o.Name, o.Tenant, dash(o.Team), dash(o.App), dash(strings.Join(st, ",")), o.URL}
+		})
+}
+
+func runUnsubscribe(ctx context.Context, s *session, path, args []string) error {
+	return deleteNamed(ctx, s, path, args, "subscription", func(ctx context.Context, cl *client.Client, n string) error {
+		return cl.DeleteSubscription(ctx, n)
 	})
 }

@@ -53,4 +53,11 @@ func TestServiceCommands(t *testing.T) {
 	}
 	run(admin, "admin", "webhooks", "allow", "127.0.0.1/32", "hooks.example.com").check(t, ExitOK, "hooks.example.com")
 	run(admin, "admin", "webhooks", "dead-letters", "list").check(t, ExitOK, "ID")
+	run(admin, "admin", "webhooks", "subscribe", "--tenant", "acme", "--url", "http://127.0.0.1:9/x", "--states", "COMPLETED", "done").
+		check(t, ExitOK, "shown once", "whsec_")
+	run(admin, "admin", "webhooks", "subscriptions").check(t, ExitOK, "done", "COMPLETED")
+	if r := run(admin, "admin", "webhooks", "subscribe", "--url", "http://169.254.169.254/", "meta"); r.code == ExitOK {
+		t.Errorf("a subscription to the metadata address was accepted")
+	}
+	run(admin, "admin", "webhooks", "unsubscribe", "done").check(t, ExitOK)
 }
