@@ -75,6 +75,9 @@ func (h *hookReceiver) find(state structs.JobState) (hookCall, bool) {
 // exported vault read-only and reads the model; the account cannot submit
 // another app (403 naming the rule) nor exceed its rate (429).
 func TestServiceTriggerTraining(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build, flotilla-localnode)")
+	}
 	if os.Geteuid() != 0 {
 		t.Fatal("TestServiceTriggerTraining must run as root (local nodes make namespaces)")
 	}
