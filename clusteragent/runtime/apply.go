@@ -57,6 +57,7 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision, secret *corev1.Secret, pods []*corev1.Pod) (again bool, err error) {
 	switch d.Kind {
 	case actWait:
+		r.reportArrayProgress(ctx, t, pods)
 		return false, nil
 	case actCreate:
 		have := make(map[string]bool, len(pods))
@@ -91,6 +92,10 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		f := *d.Final
 		if !d.Recorded {
 			f.LogTail = r.logTail(ctx, headOf(pods))
+			if t.in.Job.Array != nil {
+				f.Array = r.readArrayProgress(ctx, headOf(pods))
+				f.LogTail = stripProgress(f.LogTail)
+			}
 		}
 		r.setFinal(t, &f, d.Recorded)
 		r.Log.Info("job ended", "job", n, "state", f.State, "substatus", f.Substatus)
@@ -103,7 +108,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		f := *t.view.final
 		t.view.reported, t.view.state = true, f.State
 		r.mu.Unlock()
-		r.report(t, f.State, f.Substatus, f.ExitCode, f.LogTail)
+		r.reportFinal(t, &f)
 		return true, nil
 	case actStopPods:
 		if err := r.deleteJobPods(ctx, t, n); err != nil {
@@ -155,15 +160,30 @@ func (r *Reconciler) recordFinal(ctx context.Context, secret *corev1.Secret, t *
 
 // report hands one state change to the report hook.
 func (r *Reconciler) report(t *tracked, s structs.JobState, sub string, code int, tail string) {
+	r.send(t, structs.JobStateUpdate{State: s, Substatus: sub, ExitCode: code, LogTail: tail})
+}
+
+// reportFinal reports the job's end, with an array job's last counts.
+func (r *Reconciler) reportFinal(t *tracked, f *Final) {
+	r.send(t, structs.JobStateUpdate{State: f.State, Substatus: f.Substatus, ExitCode: f.ExitCode,
+		LogTail: f.LogTail, Array: f.Array})
+}
+
+// reportArray reports an array job's progress.
+func (r *Reconciler) reportArray(t *tracked, s structs.JobState, sub string, p *structs.ArrayProgress) {
+	r.send(t, structs.JobStateUpdate{State: s, Substatus: sub, Array: p})
+}
+
+func (r *Reconciler) send(t *tracked, u structs.JobStateUpdate) {
 	if r.Report == nil || t.in.Job.ID == "" {
 		return
 	}
-	cluster := r.Cluster
-	if cluster == "" {
-		cluster = t.in.Job.Cluster
+	u.Cluster = r.Cluster
+	if u.Cluster == "" {
+		u.Cluster = t.in.Job.Cluster
 	}
-	r.Report(structs.JobStateUpdate{ID: t.in.Job.ID, Number: t.in.Job.Number, Cluster: cluster,
-		State: s, Substatus: sub, ExitCode: code, LogTail: tail, Time: r.Now()})
+	u.ID, u.Number, u.Time = t.in.Job.ID, t.in.Job.Number, r.Now()
+	r.Report(u)
 }
 
 // cleanup deletes an acknowledged job's objects: its Secret (on condition

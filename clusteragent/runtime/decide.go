@@ -32,6 +32,9 @@ type jobView struct {
 	voidStarts []string
 	// startedAt is when the job was seen running (zero before).
 	startedAt time.Time
+	// array: an array job, whose workers exit 0 and their pods end when
+	// nothing is left for them to run while the head still runs.
+	array bool
 
 	// final is the job's end once decided; recorded says it is on the job
 	// Secret (or there was no Secret to hold it), reported that it was
@@ -92,7 +95,9 @@ type decision struct {
 // otherwise) ends when its head ends, a worker fails, its walltime passes,
 // or any pod is lost — it never has pods created again; a canceled job
 // ends TERMINATED if it may have run, else CANCELED. A job that never ran
-// gets its missing objects created. An ended job's final state is
+// gets its missing objects created. An array job's worker pods that exit 0
+// while its head runs are released, not failed: they count as running
+// for the job's start. An ended job's final state is
 // recorded on its Secret, then reported, then its pods are stopped; its
 // Secret and the rest go once the hub has acknowledged the end.
 func decide(j jobView, o observation, now time.Time) decision {
@@ -197,13 +202,17 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 func decideRunning(j jobView, o observation, now time.Time) decision {
 	var p []progress
 	starting := progress{structs.JobStarting, "all pods bound, starting"}
+	running := o.pods.running
+	if j.array {
+		running += o.pods.workersDone // released early, not failed
+	}
 	switch {
-	case o.pods.running >= j.nodes:
+	case running >= j.nodes:
 		if j.state != structs.JobStarting && j.state != structs.JobRunning {
 			p = append(p, starting)
 		}
 		if j.state != structs.JobRunning {
-			p = append(p, progress{structs.JobRunning, fmt.Sprintf("%d of %d pods running", o.pods.running, j.nodes)})
+			p = append(p, progress{structs.JobRunning, fmt.Sprintf("%d of %d pods running", running, j.nodes)})
 			started := now
 			if s := o.pods.startedBy(); !s.IsZero() && s.Before(started) {
 				started = s

@@ -34,8 +34,11 @@ type podsObs struct {
 	bound   int // present and bound
 	running int // present and running
 	head    headObs
-	// workerFailed names a worker pod that failed (not by eviction).
+	// workerFailed names a worker pod that failed (not by eviction);
+	// workersDone counts worker pods that exited 0 (an array job's
+	// workers leave when nothing is left for them).
 	workerFailed string
+	workersDone  int
 	// lost says, per pod gone or going without the job's doing, why,
 	// naming the pod and its node: deleted, evicted, or its node deleted.
 	lost []string
@@ -95,6 +98,8 @@ func observe(secret *corev1.Secret, pods []*corev1.Pod, nodeExists func(string) 
 				ps.head.deadline = p.Status.Reason == "DeadlineExceeded"
 			} else if p.Status.Phase == corev1.PodFailed && ps.workerFailed == "" {
 				ps.workerFailed = p.Name
+			} else if p.Status.Phase == corev1.PodSucceeded {
+				ps.workersDone++
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Paths inside the app container.
@@ -97,7 +98,10 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		"--control-port", strconv.Itoa(int(r.opts.ControlPort)),
 		"--peer-timeout", r.opts.PeerTimeout.String(),
 	}
-	if head {
+	if a := r.job.Array; a != nil {
+		args = append(args, r.arrayArgs(a)...)
+		args = append(append(args, "--"), argv...) // every pod runs tasks
+	} else if head {
 		args = append(append(args, "--"), argv...)
 	}
 	c := &p.Spec.Containers[0]
@@ -113,6 +117,25 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	}
 	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
 	c.SecurityContext = ContainerSecurity()
+}
+
+// arrayArgs are flotilla-init's flags of an array job: each pod runs as
+// many tasks at once as its machine type has slots (cores when unset).
+func (r *renderer) arrayArgs(a *structs.ArrayJob) []string {
+	slots := r.mt.Slots
+	if slots < 1 {
+		slots = r.mt.Cores
+	}
+	args := []string{
+		"--array", a.Spec.String(),
+		"--array-slots", strconv.Itoa(max(slots, 1)),
+		"--task-retries", strconv.Itoa(a.TaskRetries),
+		"--array-job-id", strconv.FormatUint(r.job.Number, 10),
+	}
+	if a.TaskWalltime > 0 {
+		args = append(args, "--task-walltime", a.TaskWalltime.Std().String())
+	}
+	return args
 }
 
 // ContainerSecurity is the security context of every container of a job:

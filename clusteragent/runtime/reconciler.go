@@ -107,6 +107,10 @@ type tracked struct {
 	view jobView
 	// next is a newer assignment of the job, run once this one is gone.
 	next *tracked
+	// progressAt is when an array job's progress was last read, progress
+	// what was last reported (JSON).
+	progressAt time.Time
+	progress   string
 }
 
 // tombstone remembers a job the runner finished with, so that a late
@@ -121,7 +125,7 @@ type tombstone struct {
 func (r *Reconciler) newTracked(in Input, problem string) *tracked {
 	return &tracked{in: in, ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
-		assigned: true, state: in.Job.State,
+		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
 	}}
 }
 
@@ -165,6 +169,7 @@ func (r *Reconciler) add(in Input, problem string) {
 			t.view.problem = "job " + in.Job.ID + " was found in namespace " + t.ns + ", not its tenant's"
 		}
 		t.view.assigned, t.view.nodes, t.view.walltime, t.view.problem = true, in.Job.Nodes, time.Duration(in.Job.Walltime), problem
+		t.view.array = in.Job.Array != nil
 		if t.view.final == nil {
 			t.view.state = in.Job.State
 		}

@@ -16,6 +16,8 @@ type Final struct {
 	ExitCode  int              `json:"exit_code,omitempty"`
 	LogTail   string           `json:"log_tail,omitempty"`
 	Time      time.Time        `json:"time"`
+	// Array is an array job's last progress.
+	Array *structs.ArrayProgress `json:"array,omitempty"`
 }
 
 // encode renders f as the annotation value.

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
@@ -36,6 +37,7 @@ func main() {
 const usage = `usage:
   flotilla-init copy --to DIR
   flotilla-init run --role head|worker [flags] [-- COMMAND ARGS...]
+  flotilla-init run --role head|worker --array 1-100%8 --array-slots 8 [flags] -- COMMAND ARGS...
   flotilla-init guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]
   flotilla-init -version
 `
@@ -106,6 +108,14 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 10*time.Minute, "how long to wait for all nodes")
 	fs.DurationVar(&cfg.HeadTimeout, "head-timeout", time.Minute, "worker: how long to try reaching the head")
 	fs.DurationVar(&cfg.Linger, "linger", 30*time.Second, "head: how long to wait for workers to hear it is done")
+	array := fs.String("array", "", "run an array job: START-END[:STEP][%MAX] (every pod runs the command once per task it pulls)")
+	arr := initproc.ArrayConfig{Now: time.Now}
+	fs.IntVar(&arr.Slots, "array-slots", 1, "array: tasks this pod runs at once")
+	fs.IntVar(&arr.Retries, "task-retries", 0, "array: attempts after a task's first failure")
+	fs.DurationVar(&arr.TaskWalltime, "task-walltime", 0, "array: kill a task attempt after this long (0: no bound)")
+	fs.StringVar(&arr.Journal, "array-journal", "", "array: the dispatcher's journal (default RUN-DIR/array-journal)")
+	fs.StringVar(&arr.JobID, "array-job-id", "", "array: SLURM_ARRAY_JOB_ID of the tasks")
+	fs.DurationVar(&arr.ProgressEvery, "array-progress", time.Second, "array: how often the head prints its progress line")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -116,6 +126,17 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	cfg.Role = initproc.Role(*role)
 	cfg.SSHD = initproc.SSHDMode(*sshd)
 	cfg.Command = fs.Args()
+	if *array != "" {
+		spec, err := structs.ParseArraySpec(*array)
+		if err != nil {
+			return cfg, fmt.Errorf("%w: %w", initproc.ErrUsage, err)
+		}
+		arr.Spec = spec
+		if arr.Worker, err = os.Hostname(); err != nil {
+			return cfg, fmt.Errorf("%w: %w", initproc.ErrSetup, err)
+		}
+		cfg.Array = &arr
+	}
 	level := slog.LevelInfo
 	if *verbose {
 		level = slog.LevelDebug

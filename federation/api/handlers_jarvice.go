@@ -60,6 +60,13 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 	if j.Vault != nil {
 		req.Vault = j.Vault.Name
 	}
+	if a := j.FlotillaArray; a != nil {
+		spec := a.Array
+		req.Array, req.TaskRetries = &spec, a.TaskRetries
+		if req.TaskWalltime, err = structs.ParseDuration(a.TaskWalltime); err != nil {
+			return nil, err
+		}
+	}
 	if len(j.Application.Parameters) > 0 {
 		req.Parameters = make(map[string]string, len(j.Application.Parameters))
 		for k, raw := range j.Application.Parameters {

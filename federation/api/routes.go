@@ -61,10 +61,17 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/accessrules/{name}", users, accessRules().put)
 	s.handle("DELETE /v1/accessrules/{name}", users, accessRules().delete)
 
+	// Records of what `flotilla cloud up` created.
+	s.handle("GET /v1/cloud", users, adminOnly("cloud deployments", cloudDeployments().listAll))
+	s.handle("GET /v1/cloud/{name}", users, adminOnly("cloud deployments", cloudDeployments().getOne))
+	s.handle("PUT /v1/cloud/{name}", users, cloudDeployments().put)
+	s.handle("DELETE /v1/cloud/{name}", users, cloudDeployments().delete)
+
 	// Jobs.
 	s.handle("POST /v1/jobs", users, s.submitJob)
 	s.handle("GET /v1/jobs", users, s.listJobs)
 	s.handle("GET /v1/jobs/{id}", users, s.getJob)
+	s.handle("GET /v1/jobs/{id}/tasks", users, s.jobTasks)
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 

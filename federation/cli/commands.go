@@ -31,12 +31,14 @@ func commandTree() []*cmd {
 		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
+		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed)", run: runTasks},
 		{name: "output", summary: "print a job's output (the head's last lines, kept when it ends)", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
 		{name: "events", summary: "job state changes you may see, from --since (an index); --follow streams them", run: runEvents},
 		{name: "triggers", summary: "triggers: named job templates a service account fires", subs: triggerTree()},
 		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
+		{name: "cloud", summary: "EKS and GKE clusters: plan, up (joined to the hub), down", subs: cloudTree()},
 	}
 }
 

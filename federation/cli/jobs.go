@@ -15,13 +15,16 @@ import (
 
 // submitFlags names the flag of each field of a submission.
 var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "nodes": "nodes",
-	"walltime": "walltime", "priority": "priority"}
+	"walltime": "walltime", "priority": "priority", "array": "array", "task_retries": "task-retries",
+	"task_walltime": "task-walltime"}
 
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")
 	var req structs.JobSubmitRequest
 	var walltime, priority string
 	var params kvFlag
+	var arr arrayFlags
+	arr.register(fs)
 	fs.StringVar(&req.App, "app", "", "app name (required)")
 	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
@@ -41,6 +44,9 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 		return usagef("submit: --walltime %q: want a duration such as 90m or HH:MM:SS", walltime)
 	}
 	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
+	if err := arr.apply(&req); err != nil {
+		return err
+	}
 	if err := req.Validate(); err != nil { // the hub's own check, before sending
 		var fe *structs.FieldError
 		if errors.As(err, &fe) && submitFlags[fe.Field] != "" {
@@ -121,7 +127,7 @@ func runStatus(ctx context.Context, s *session, path, args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.show(j, func() error { return s.fields(jobFields(j)) })
+	return s.show(j, func() error { return s.fields(append(jobFields(j), arrayFields(j, isTerminal(s.stdout))...)) })
 }
 
 func jobFields(j *structs.Job) [][2]string {

@@ -30,6 +30,19 @@ func (c *Client) GetJob(ctx context.Context, id string, consistent bool) (*struc
 	return call[structs.Job](ctx, c, http.MethodGet, "/v1/jobs/"+esc(id), q, nil)
 }
 
+// JobTasks lists an array job's tasks in state (empty: all), at most
+// limit (0: the hub's default).
+func (c *Client) JobTasks(ctx context.Context, id string, state structs.TaskState, limit int) (*structs.TaskList, error) {
+	q := url.Values{}
+	if state != "" {
+		q.Set("state", string(state))
+	}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	return call[structs.TaskList](ctx, c, http.MethodGet, "/v1/jobs/"+esc(id)+"/tasks", q, nil)
+}
+
 // JobQuery selects jobs for ListJobs. Zero fields are not sent.
 type JobQuery struct {
 	Tenant, Owner, Cluster string

@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"math"
 	"slices"
@@ -26,8 +27,9 @@ import (
 // Fields added after version 1 follow LogTail as optional trailing
 // fields, in the order added, each written only when it or a later one is
 // non-zero: a job without them encodes exactly as in version 1, and a
-// version 1 body decodes with them zero. They are: PreviousCluster,
-// CallbackURL, Trigger.
+// version 1 body decodes with them zero. They are: PreviousCluster, Array
+// (a JSON document, since it is rare and nested; "" when only later fields
+// are set), CallbackURL, Trigger.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -87,15 +89,23 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	trailing := [...]string{j.PreviousCluster, j.CallbackURL, j.Trigger}
-	last := -1
-	for i, v := range trailing {
-		if v != "" {
-			last = i
-		}
+	later := j.CallbackURL != "" || j.Trigger != ""
+	if j.PreviousCluster != "" || j.Array != nil || later {
+		b = appendString(b, j.PreviousCluster)
 	}
-	for _, v := range trailing[:last+1] {
-		b = appendString(b, v)
+	if j.Array != nil || later {
+		doc := ""
+		if j.Array != nil {
+			d, _ := json.Marshal(j.Array) // plain fields: cannot fail
+			doc = string(d)
+		}
+		b = appendString(b, doc)
+	}
+	if later {
+		b = appendString(b, j.CallbackURL)
+	}
+	if j.Trigger != "" {
+		b = appendString(b, j.Trigger)
 	}
 	return b
 }
@@ -158,14 +168,31 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	j.LogTail = r.string()
-	trailing := [...]*string{&j.PreviousCluster, &j.CallbackURL, &j.Trigger}
-	for i, f := range trailing {
+	if r.err == nil && len(r.b) != 0 {
+		j.PreviousCluster = r.string()
+		if r.err == nil && j.PreviousCluster == "" && len(r.b) == 0 {
+			return errJobBody // an empty trailing field is never written last
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		doc := r.string()
+		if r.err == nil && doc == "" && len(r.b) == 0 {
+			return errJobBody
+		}
+		if doc != "" {
+			j.Array = new(structs.ArrayJob)
+			if r.err == nil && json.Unmarshal([]byte(doc), j.Array) != nil {
+				return errJobBody
+			}
+		}
+	}
+	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger} {
 		if r.err != nil || len(r.b) == 0 {
 			break
 		}
 		*f = r.string()
-		if r.err == nil && *f == "" && (i == len(trailing)-1 || len(r.b) == 0) {
-			return errJobBody // an empty last trailing field is never written
+		if r.err == nil && *f == "" && len(r.b) == 0 {
+			return errJobBody
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

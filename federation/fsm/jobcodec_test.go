@@ -36,6 +36,14 @@ func fillAll(t *testing.T, v reflect.Value, seed *int) {
 		v.SetInt(int64(-n * 1000))
 	case reflect.Uint64:
 		v.SetUint(uint64(n) << 40)
+	case reflect.Float64:
+		v.SetFloat(float64(n) + 0.25)
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), 2, 2)
+		for k := range 2 {
+			fillAll(t, s.Index(k), seed)
+		}
+		v.Set(s)
 	case reflect.Map:
 		m := reflect.MakeMap(v.Type())
 		for k := range 3 {

@@ -81,6 +81,10 @@ var registry = newRegistry(
 	returning[DeliveryOutcomes, none](69),
 	returning[DeliveryRetry, none](70),
 	deletion[DeliveryDrop](71),
+	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
+	// being added beside them.
+	upsert[CloudDeploymentUpsert](41),
+	deletion[CloudDeploymentDelete](42),
 )
 
 // registration is one command type in the registry.

@@ -238,6 +238,17 @@ func (g *logGen) command() Command {
 	}
 }
 
+// cloudCommand returns a command on the cloud deployment records, a
+// function of the index alone: upserts and deletes of two records.
+func cloudCommand(index uint64) Command {
+	name := []string{"aws-1", "gcp-1"}[index/11%2]
+	if index/22%3 == 2 {
+		return &CloudDeploymentDelete{Name: name}
+	}
+	return &CloudDeploymentUpsert{Deployment: structs.CloudDeployment{Name: name, Provider: structs.CloudEKS, Region: "us-east-1",
+		Resources: []structs.CloudResource{{Step: "cluster", Kind: "cluster", ID: name}}}}
+}
+
 // replicaCommand returns a random command on the replica directory. It
 // draws from a generator of its own, so that adding these commands to the
 // log left the rest of the log as it was.
@@ -312,6 +323,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		}
 		if g.index%3 == 0 { // likewise
 			cmds = append(cmds, g.serviceCommands(t)...)
+		}
+		if g.index%11 == 0 { // likewise: cloud records, drawing nothing
+			cmds = append(cmds, MustEncode(cloudCommand(g.index)))
 		}
 		log = append(log, entry{g.index, cmds})
 	}

@@ -72,6 +72,9 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		Walltime: req.Walltime, Priority: req.Priority,
 		State: structs.JobQueued, SubmitTime: now.UTC(),
 	}
+	if req.Array != nil {
+		j.Array = &structs.ArrayJob{Spec: *req.Array, TaskRetries: req.TaskRetries, TaskWalltime: req.TaskWalltime}
+	}
 	mt, app, vault, err := resolve(snap, j)
 	if err != nil {
 		return Admission{}, err

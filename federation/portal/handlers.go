@@ -260,6 +260,13 @@ var funcs = template.FuncMap{
 	"when":  when,
 	"join":  strings.Join,
 	"lower": strings.ToLower,
+	"add": func(n ...int) int {
+		s := 0
+		for _, v := range n {
+			s += v
+		}
+		return s
+	},
 }
 
 // when shows a time, "—" when unset.

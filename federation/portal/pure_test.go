@@ -193,3 +193,39 @@ func TestLoginThrottle(t *testing.T) {
 		t.Error("still refused a minute later")
 	}
 }
+
+func TestSubmitFormArray(t *testing.T) {
+	for name, tc := range map[string]struct {
+		array, retries string
+		want           *structs.ArraySpec
+		wantRetries    int
+		bad            bool
+	}{
+		"none":              {"", "", nil, 0, false},
+		"spec and retries":  {"1-100%8", "2", &structs.ArraySpec{Start: 1, End: 100, MaxRunning: 8}, 2, false},
+		"bad spec":          {"100-1", "", nil, 0, true},
+		"bad retries":       {"1-5", "-1", nil, 0, true},
+		"retries, no array": {"", "3", nil, 0, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := &submitView{App: &structs.App{Name: "a"}, Array: tc.array, TaskRetries: tc.retries}
+			spec, retries, err := arrayOf(v)
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("accepted %q / %q", tc.array, tc.retries)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, spec); diff != "" || retries != tc.wantRetries {
+				t.Errorf("(-want +got):\n%s retries %d", diff, retries)
+			}
+			req := requestOf(v)
+			if diff := cmp.Diff(tc.want, req.Array); diff != "" || req.TaskRetries != tc.wantRetries {
+				t.Errorf("request (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

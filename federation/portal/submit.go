@@ -3,6 +3,8 @@ package portal
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
@@ -29,11 +31,15 @@ type submitView struct {
 	NodesMax   int
 	NodesError string
 	MTError    string
-	Vaults     []string
-	Vault      string
-	Teams      []string
-	Team       string
-	Preview    string
+	// Array and TaskRetries are the array job fields (empty: not an array).
+	Array       string
+	ArrayError  string
+	TaskRetries string
+	Vaults      []string
+	Vault       string
+	Teams       []string
+	Team        string
+	Preview     string
 }
 
 // commandOf picks the command named by key, or the app's first one.
@@ -152,6 +158,10 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 			v.NodesError, ok = "Nodes must be between "+strconv.Itoa(m.ScaleMin)+" and "+strconv.Itoa(m.ScaleMax)+".", false
 		}
 	}
+	v.Array, v.TaskRetries = strings.TrimSpace(r.PostFormValue("array")), strings.TrimSpace(r.PostFormValue("task_retries"))
+	if _, _, err := arrayOf(v); err != nil {
+		v.ArrayError, ok = err.Error(), false
+	}
 	req := requestOf(v)
 	v.Preview = previewOf(v)
 	if !ok {
@@ -178,6 +188,9 @@ func requestOf(v *submitView) structs.JobSubmitRequest {
 			req.MachineType = m.Name
 		}
 	}
+	if spec, retries, err := arrayOf(v); err == nil && spec != nil {
+		req.Array, req.TaskRetries = spec, retries
+	}
 	for _, f := range v.Fields {
 		if f.Value != "" || f.Kind == structs.ParamBool {
 			req.Parameters[f.Key] = f.Value
@@ -187,6 +200,27 @@ func requestOf(v *submitView) structs.JobSubmitRequest {
 		}
 	}
 	return req
+}
+
+// arrayOf reads the form's array job fields: nil when Array is empty.
+func arrayOf(v *submitView) (*structs.ArraySpec, int, error) {
+	if v.Array == "" {
+		if v.TaskRetries != "" && v.TaskRetries != "0" {
+			return nil, 0, errors.New("Task retries need an array.")
+		}
+		return nil, 0, nil
+	}
+	spec, err := structs.ParseArraySpec(v.Array)
+	if err != nil {
+		return nil, 0, errors.New("Array: want START-END[:STEP][%MAX], e.g. 1-1000%64.")
+	}
+	retries := 0
+	if v.TaskRetries != "" {
+		if retries, err = strconv.Atoi(v.TaskRetries); err != nil || retries < 0 || retries > structs.MaxTaskRetries {
+			return nil, 0, fmt.Errorf("Task retries must be between 0 and %d.", structs.MaxTaskRetries)
+		}
+	}
+	return &spec, retries, nil
 }
 
 // previewOf is the exact JSON body of POST /v1/jobs for the form.

@@ -89,6 +89,7 @@ func schema() *memdb.DBSchema {
 			idx("raft_address", false, false, strIndex(func(o any) string { return o.(*structs.Replica).RaftAddress })),
 			idx("api_address", false, false, strIndex(func(o any) string { return o.(*structs.Replica).APIAddress })),
 		),
+		tbl(TableCloud, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.CloudDeployment).Name }))),
 		tbl(TableBurstRules,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.BurstRule).Name })),
 			idx("from", false, false, strIndex(func(o any) string { return o.(*structs.BurstRule).From })),

@@ -42,7 +42,7 @@ func snapshotTables() []string {
 // treats a missing section as an empty table.
 func omitWhenEmpty(tbl string) bool {
 	switch tbl {
-	case TableReplicas, TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions,
+	case TableReplicas, TableCloud, TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions,
 		TableDeliveries, TableTriggers, TableVaultExports:
 		return true
 	}
@@ -164,6 +164,8 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.AccessRule](dec, txn, tbl, n)
 	case TableReplicas:
 		return restoreRows[structs.Replica](dec, txn, tbl, n)
+	case TableCloud:
+		return restoreRows[structs.CloudDeployment](dec, txn, tbl, n)
 	case TableAccounting:
 		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
 	case TableAudit:

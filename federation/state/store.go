@@ -38,6 +38,7 @@ const (
 	TableAudit        = "audit"
 	TableAccessRules  = "access_rules"
 	TableReplicas     = "replicas"
+	TableCloud        = "cloud_deployments"
 
 	TableServiceAccounts = "service_accounts"
 	TableEvents          = "events"
@@ -75,6 +76,7 @@ const (
 	tAudit
 	tAccessRules
 	tReplicas
+	tCloud
 	tServiceAccounts
 	tEvents
 	tWebhookSettings
@@ -88,7 +90,7 @@ const (
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas,
+		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableCloud,
 		TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions, TableDeliveries,
 		TableTriggers, TableVaultExports}
 }

@@ -272,6 +272,10 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	if u.LogTail != "" {
 		n.LogTail = u.LogTail
 	}
+	if u.Array != nil && n.Array != nil {
+		n.Array = &structs.ArrayJob{Spec: n.Array.Spec, TaskRetries: n.Array.TaskRetries,
+			TaskWalltime: n.Array.TaskWalltime, Progress: u.Array.Copy()}
+	}
 	if !same {
 		switch {
 		case u.State == structs.JobQueued:

@@ -40,6 +40,17 @@ type JarviceSubmit struct {
 	JobSub      string              `json:"jobsub,omitempty"`
 	NoPassSubt  bool                `json:"nopasssubt,omitempty"`
 	TestComment string              `json:"test_comment,omitempty"`
+	// FlotillaArray is Flotilla's extension: it makes the job an array
+	// job (see docs/jarvice.md and docs/array-jobs.md).
+	FlotillaArray *JarviceArray `json:"flotilla_array,omitempty"`
+}
+
+// JarviceArray is the flotilla_array extension of a JARVICE submission.
+type JarviceArray struct {
+	// Array is "START-END[:STEP][%MAX]" or the object form.
+	Array        ArraySpec `json:"array"`
+	TaskRetries  int       `json:"task_retries,omitempty"`
+	TaskWalltime string    `json:"task_walltime,omitempty"` // Go duration or HH:MM:SS
 }
 
 // JarviceApplication names the command to run and its parameters. A

@@ -120,6 +120,10 @@ type Job struct {
 	Vault       string            `json:"vault,omitempty"`
 	Walltime    Duration          `json:"walltime,omitempty"` // zero means none
 	Priority    PriorityClass     `json:"priority,omitempty"`
+	// Array, when set, makes the job an array job: its tasks run inside
+	// the job's allocation (see docs/array-jobs.md) and Array.Progress
+	// counts them.
+	Array *ArrayJob `json:"array,omitempty"`
 	// Identity is the owner's uid/gid, stamped at submit from the user
 	// record, so the agent runs the job's processes as that user.
 	Identity *Identity `json:"identity,omitempty"`
@@ -160,6 +164,7 @@ func (j *Job) Copy() *Job {
 	}
 	c := *j
 	c.Parameters = maps.Clone(j.Parameters)
+	c.Array = j.Array.Copy()
 	if j.Identity != nil {
 		id := *j.Identity
 		c.Identity = &id
@@ -184,6 +189,11 @@ func (j *Job) ValidateSubmit() error {
 	if err := checkSubmission("job "+strconv.Quote(j.ID), j.App, j.MachineType, j.Nodes, j.Walltime, j.Priority); err != nil {
 		return err
 	}
+	if a := j.Array; a != nil {
+		if err := checkArray(&a.Spec, a.TaskRetries, a.TaskWalltime); err != nil {
+			return err
+		}
+	}
 	if j.SubmitTime.IsZero() {
 		return invalidf("job %q: no submit time", j.ID)
 	}
@@ -205,7 +215,33 @@ func (r *JobSubmitRequest) Validate() error {
 			return err
 		}
 	}
-	return checkSubmission("job", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority)
+	if err := checkSubmission("job", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
+		return err
+	}
+	if r.Array == nil {
+		switch {
+		case r.TaskRetries != 0:
+			return &FieldError{Object: "job", Field: "task_retries", Msg: "needs an array"}
+		case r.TaskWalltime != 0:
+			return &FieldError{Object: "job", Field: "task_walltime", Msg: "needs an array"}
+		}
+		return nil
+	}
+	return checkArray(r.Array, r.TaskRetries, r.TaskWalltime)
+}
+
+// checkArray checks an array job's own fields.
+func checkArray(a *ArraySpec, retries int, walltime Duration) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	switch {
+	case retries < 0 || retries > MaxTaskRetries:
+		return &FieldError{Object: "job", Field: "task_retries", Msg: fmt.Sprintf("%d out of 0..%d", retries, MaxTaskRetries)}
+	case walltime < 0:
+		return &FieldError{Object: "job", Field: "task_walltime", Msg: "is negative"}
+	}
+	return nil
 }
 
 // checkSubmission checks the fields a submission sets; what names it in

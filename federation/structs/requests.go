@@ -28,6 +28,11 @@ type JobSubmitRequest struct {
 	// CallbackURL, if set, is called on the job's state changes; it must
 	// pass the administrators' webhook allow-list.
 	CallbackURL string `json:"callback_url,omitempty"`
+	// Array makes it an array job ("1-10000:2%64" or the object form);
+	// TaskRetries and TaskWalltime apply to each of its tasks.
+	Array        *ArraySpec `json:"array,omitempty"`
+	TaskRetries  int        `json:"task_retries,omitempty"`
+	TaskWalltime Duration   `json:"task_walltime,omitempty"`
 }
 
 // JobList is one page of jobs. Next, when non-zero, is the value of the
@@ -140,6 +145,8 @@ type JobReport struct {
 	Substatus string   `json:"substatus,omitempty"`
 	ExitCode  int      `json:"exit_code,omitempty"`
 	LogTail   string   `json:"log_tail,omitempty"`
+	// Array is an array job's progress, replacing the recorded one.
+	Array *ArrayProgress `json:"array,omitempty"`
 }
 
 // ClusterStatusResult answers a ClusterStatusReport: one entry per job

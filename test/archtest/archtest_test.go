@@ -30,6 +30,7 @@ var update = flag.Bool("update", false, "rewrite testdata/deps/<command>.txt fro
 // "/..." includes every package below.
 var purePatterns = []string{
 	"catalog-sync/appdef",
+	"clusteragent/elastic",
 	"clusteragent/scheduler",
 	"federation/authz",
 	"federation/jobs",
@@ -46,6 +47,7 @@ var purePatterns = []string{
 // never allowed.
 var pureAllow = map[string][]string{
 	"clusteragent/scheduler": {"cmp", "math", "slices", "strconv", "strings", "time"},
+	"clusteragent/elastic":   {"fmt", "time"},
 	"federation/authz":       {"slices", "federation/structs", "policy/access"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.

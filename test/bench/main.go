@@ -46,7 +46,7 @@ func (r *report) print() {
 
 func main() {
 	bin := flag.String("bin", "bin", "directory with the control-plane binaries")
-	only := flag.String("only", "", "comma-separated tables: pure,hub,agent,sched,dispatch,portal (default all)")
+	only := flag.String("only", "", "comma-separated tables: pure,hub,agent,sched,dispatch,portal,array (default all)")
 	portalJobs := flag.Int("portal-jobs", 1000, "jobs of the user whose jobs page the portal table renders")
 	dispatchJobs := flag.Int("dispatch-jobs", 200, "8-pod jobs for the dispatch latency table")
 	hubSubmits := flag.Int("hub-submits", 20000, "submissions for the hub table")
@@ -57,6 +57,8 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
+	arrayTasks := flag.Int("array-tasks", 10000, "tasks of the array job in the array table")
+	indexedCompletions := flag.Int("indexed-completions", 200, "completions of the Indexed Job in the array table (a pod each)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -118,6 +120,14 @@ func main() {
 		r, err := portalTable(ctx, *portalJobs, 30)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: portal table:", err)
+			os.Exit(1)
+		}
+		r.print()
+	}
+	if want("array") {
+		r, err := arrayTable(ctx, *arrayTasks, *indexedCompletions)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bench: array table:", err)
 			os.Exit(1)
 		}
 		r.print()

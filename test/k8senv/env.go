@@ -48,6 +48,10 @@ type Options struct {
 	ClientQPS, ClientBurst int
 	// StartTimeout bounds the whole start (default 90 s).
 	StartTimeout time.Duration
+	// TokenWebhookURL, when set, is a token review webhook the API server
+	// asks about bearer tokens it does not know (as a managed cluster's
+	// API server asks its cloud).
+	TokenWebhookURL string
 }
 
 // Env is one running control plane.
@@ -212,6 +216,14 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		"--profiling=false",
 		"--v", "0",
 	}, admission...)
+	if opts.TokenWebhookURL != "" {
+		path := filepath.Join(e.Dir, "token-webhook.kubeconfig")
+		if err := writeWebhookKubeconfig(path, opts.TokenWebhookURL); err != nil {
+			return err
+		}
+		apiArgs = append(apiArgs, "--authentication-token-webhook-config-file", path,
+			"--authentication-token-webhook-version", "v1", "--authentication-token-webhook-cache-ttl", "0s")
+	}
 	if err := e.spawn("kube-apiserver", bins["kube-apiserver"], apiArgs); err != nil {
 		return err
 	}

@@ -20,3 +20,18 @@ func writeKubeconfig(path, name, server string, pk *pki) error {
 	}
 	return os.WriteFile(path, data, 0o600)
 }
+
+// writeWebhookKubeconfig writes the kubeconfig the API server reads to
+// reach a token review webhook.
+func writeWebhookKubeconfig(path, url string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["webhook"] = &clientcmdapi.Cluster{Server: url}
+	cfg.AuthInfos["apiserver"] = &clientcmdapi.AuthInfo{}
+	cfg.Contexts["webhook"] = &clientcmdapi.Context{Cluster: "webhook", AuthInfo: "apiserver"}
+	cfg.CurrentContext = "webhook"
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}

@@ -75,6 +75,10 @@ type Config struct {
 
 	Command []string // head only: the program and its arguments
 
+	// Array, when set, runs an array job (see ArrayConfig): every pod
+	// takes the command and runs it once per task it pulls.
+	Array *ArrayConfig
+
 	Stdout io.Writer // the command's output; nil discards
 	Stderr io.Writer
 	Logger *slog.Logger // nil discards
@@ -88,7 +92,10 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%w: the head needs a command", ErrUsage)
 		}
 	case RoleWorker:
-		if len(c.Command) != 0 {
+		if c.Array != nil && len(c.Command) == 0 {
+			return fmt.Errorf("%w: an array worker needs the command", ErrUsage)
+		}
+		if c.Array == nil && len(c.Command) != 0 {
 			return fmt.Errorf("%w: a worker takes no command", ErrUsage)
 		}
 	default:
@@ -112,6 +119,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: ssh and control port are both %d", ErrUsage, c.SSHPort)
 	case c.PeerTimeout <= 0 || c.HeadTimeout <= 0 || c.Linger <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrUsage)
+	}
+	if c.Array != nil {
+		return c.Array.validate()
 	}
 	return nil
 }

@@ -35,6 +35,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	if cfg.Array != nil {
+		if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+			return fmt.Errorf("%w: %w", ErrSetup, err)
+		}
+		return runArray(ctx, &cfg, hosts, keys, log)
+	}
 	sshDir := cfg.SSHDir
 	if sshDir == "" {
 		if sshDir, err = DefaultSSHDir(); err != nil {

@@ -79,6 +79,11 @@
     if (form.vault && form.vault.value) req.vault = form.vault.value;
     if (form.label && form.label.value) req.label = form.label.value;
     if (form.team && form.team.value) req.team = form.team.value;
+    if (form.array && form.array.value) {
+      req.array = form.array.value.trim();
+      var tr = parseInt(form.task_retries.value, 10);
+      if (tr > 0) req.task_retries = tr;
+    }
     Array.prototype.forEach.call(form.querySelectorAll("[data-param]"), function (el) {
       var k = el.dataset.param;
       if (el.type === "checkbox") req.parameters[k] = el.checked ? "true" : "false";

@@ -1,0 +1,141 @@
+package initproc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc/arraytask"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// ArrayConfig makes Run run an array job: the head serves the task
+// dispatcher on the control port and every pod, the head too, pulls tasks
+// and runs the command once per task, Slots at a time. No SSH server runs.
+type ArrayConfig struct {
+	Spec         structs.ArraySpec
+	Slots        int
+	Retries      int
+	TaskWalltime time.Duration
+	// Journal is the dispatcher's journal; empty is RunDir/array-journal
+	// (the run directory is an emptyDir: it outlives a container restart).
+	Journal string
+	JobID   string // SLURM_ARRAY_JOB_ID
+	Worker  string // this pod's name among the workers (its host name)
+	// ProgressEvery is how often the head prints the progress line.
+	ProgressEvery time.Duration
+	Now           func() time.Time
+}
+
+func (a *ArrayConfig) validate() error {
+	switch {
+	case a.Slots < 1:
+		return fmt.Errorf("%w: array slots %d", ErrUsage, a.Slots)
+	case a.Retries < 0 || a.Retries > structs.MaxTaskRetries:
+		return fmt.Errorf("%w: task retries %d", ErrUsage, a.Retries)
+	case a.Now == nil || a.Worker == "" || a.ProgressEvery <= 0:
+		return fmt.Errorf("%w: array config incomplete (clock, worker name, progress interval)", ErrUsage)
+	}
+	if err := a.Spec.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return nil
+}
+
+// runArray is Run for an array job, after the keys are read.
+func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log *slog.Logger) error {
+	a := cfg.Array
+	wc := arraytask.WorkerConfig{
+		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
+		Command: cfg.Command, Env: os.Environ(), Spec: a.Spec, JobID: a.JobID,
+		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
+	}
+	if cfg.Role == RoleWorker {
+		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))
+		log.Info("array worker pulls tasks", "dispatcher", wc.URL, "slots", a.Slots)
+		if err := arraytask.RunWorker(ctx, wc); err != nil {
+			return fmt.Errorf("%w: %w", ErrHeadLost, err)
+		}
+		return nil
+	}
+
+	d := arraytask.NewDispatcher(a.Spec, a.Retries)
+	path := a.Journal
+	if path == "" {
+		path = filepath.Join(cfg.RunDir, "array-journal")
+	}
+	j, n, err := arraytask.OpenJournal(path, d)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	defer j.Close()
+	if n > 0 {
+		log.Info("array dispatcher resumed from its journal", "records", n)
+	}
+	ln, err := listen(cfg.BindAddr, cfg.ControlPort)
+	if err != nil {
+		return err
+	}
+	srv := arraytask.NewServer(d, j, wc.Token, log)
+	go srv.Serve(ln)
+	defer srv.Close()
+	log.Info("array dispatcher serves", "tasks", a.Spec.Count(), "array", a.Spec.String(), "retries", a.Retries)
+
+	pctx, stopProgress := context.WithCancel(ctx)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		printProgress(pctx, srv, cfg.Stdout, a.ProgressEvery)
+	}()
+	wc.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.ControlPort))
+	wc.StayUntilDone = true
+	werr := arraytask.RunWorker(ctx, wc)
+	stopProgress()
+	<-printed
+	p, _ := srv.Snapshot()
+	writeProgress(cfg.Stdout, p) // the last line: the final counts
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errSignaled, context.Cause(ctx))
+	}
+	if werr != nil {
+		return fmt.Errorf("%w: %w", ErrSetup, werr)
+	}
+	log.Info("array done", "succeeded", p.Succeeded, "failed", p.Failed, "canceled", p.Canceled, "retried", p.Retried)
+	if p.Failed+p.Canceled > 0 {
+		return &CommandError{Code: 1}
+	}
+	return nil
+}
+
+// printProgress prints the progress line every interval when it changed.
+func printProgress(ctx context.Context, srv *arraytask.Server, w io.Writer, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last uint64
+	first := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p, v := srv.Snapshot()
+		if v == last && !first {
+			continue
+		}
+		first, last = false, v
+		writeProgress(w, p)
+	}
+}
+
+func writeProgress(w io.Writer, p structs.ArrayProgress) {
+	b, _ := json.Marshal(p) // plain fields: cannot fail
+	fmt.Fprintf(w, "%s%s\n", arraytask.ProgressMarker, b)
+}

@@ -1,0 +1,168 @@
+package arraytask
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func spec(s string) structs.ArraySpec {
+	a, err := structs.ParseArraySpec(s)
+	if err != nil {
+		panic(err)
+	}
+	return a
+}
+
+func l(i, a int) Lease { return Lease{Index: i, Attempt: a} }
+
+func ok(i, a int) Result   { return Result{Lease: l(i, a)} }
+func fail(i, a int) Result { return Result{Lease: l(i, a), Exit: 3, Tail: "boom"} }
+
+// step is one event of a scenario and what must follow.
+type step struct {
+	pull   *Pull
+	cancel []int
+	want   Grant
+}
+
+func TestDispatcher(t *testing.T) {
+	cases := map[string]struct {
+		spec    string
+		retries int
+		steps   []step
+		counts  structs.ArrayProgress // compared without Done/Failures/seconds
+	}{
+		"grants in order up to free slots": {
+			spec: "1-5", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{pull: &Pull{Worker: "b", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(3, 1), l(4, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2, Done: []Result{ok(1, 1), ok(2, 1)}}, want: Grant{Tasks: []Lease{l(5, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 1, Done: []Result{ok(5, 1)}, Holding: nil}, want: Grant{Drained: true}},
+				{pull: &Pull{Worker: "b", Slots: 2, Free: 2, Done: []Result{ok(3, 1), ok(4, 1)}}, want: Grant{Drained: true, AllDone: true}},
+			},
+			counts: structs.ArrayProgress{Total: 5, Succeeded: 5, PeakRunning: 4},
+		},
+		"step skips indices": {
+			spec: "0-9:3", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 8, Free: 8}, want: Grant{Tasks: []Lease{l(0, 1), l(3, 1), l(6, 1), l(9, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 4, Running: 4, PeakRunning: 4},
+		},
+		"throttle holds the whole array to max running": {
+			spec: "1-10%3", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 8, Free: 8}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1), l(3, 1)}}},
+				{pull: &Pull{Worker: "b", Slots: 8, Free: 8}, want: Grant{}},
+				{pull: &Pull{Worker: "a", Slots: 8, Free: 6, Done: []Result{ok(2, 1)}, Holding: []Lease{l(1, 1), l(3, 1)}}, want: Grant{Tasks: []Lease{l(4, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 10, Pending: 6, Running: 3, Succeeded: 1, PeakRunning: 3},
+		},
+		"a failure is retried first, then fails for good": {
+			spec: "1-3", retries: 1, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1, Done: []Result{fail(1, 1)}}, want: Grant{Tasks: []Lease{l(1, 2)}}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1, Done: []Result{fail(1, 2)}}, want: Grant{Tasks: []Lease{l(2, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 3, Pending: 1, Running: 1, Failed: 1, Retried: 1, PeakRunning: 1},
+		},
+		"a duplicate result changes nothing": {
+			spec: "1-2", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1, Done: []Result{ok(1, 1)}}, want: Grant{Tasks: []Lease{l(2, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 0, Done: []Result{ok(1, 1)}, Holding: []Lease{l(2, 1)}}, want: Grant{Drained: true}},
+			},
+			counts: structs.ArrayProgress{Total: 2, Running: 1, Succeeded: 1, PeakRunning: 1},
+		},
+		"a task its worker no longer holds is lost: a failed attempt, retried": {
+			spec: "1-2", retries: 2, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 1, Holding: []Lease{l(2, 1)}}, want: Grant{Tasks: []Lease{l(1, 2)}}},
+			},
+			counts: structs.ArrayProgress{Total: 2, Running: 2, Retried: 1, PeakRunning: 2},
+		},
+		"cancel: pending at once, running by kill": {
+			spec: "1-4", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{cancel: []int{2, 3, 99}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 0, Holding: []Lease{l(1, 1), l(2, 1)}}, want: Grant{Kill: []Lease{l(2, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2, Done: []Result{ok(1, 1), {Lease: l(2, 1), Exit: 137}}}, want: Grant{Tasks: []Lease{l(4, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 4, Running: 1, Succeeded: 1, Canceled: 2, PeakRunning: 2},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			d := NewDispatcher(spec(tc.spec), tc.retries)
+			replayed := NewDispatcher(spec(tc.spec), tc.retries)
+			for i, s := range tc.steps {
+				if s.cancel != nil {
+					for _, r := range d.Cancel(s.cancel) {
+						replayed.Apply(r)
+					}
+					continue
+				}
+				g, recs := d.Handle(*s.pull)
+				if diff := cmp.Diff(s.want, g); diff != "" {
+					t.Errorf("step %d: grant (-want +got):\n%s", i, diff)
+				}
+				for _, r := range recs {
+					replayed.Apply(r)
+				}
+			}
+			got := d.Progress()
+			got.Done, got.Failures, got.RunningTasks, got.Nodes = "", nil, nil, 0
+			if diff := cmp.Diff(tc.counts, got); diff != "" {
+				t.Errorf("progress (-want +got):\n%s", diff)
+			}
+			// The journal's records rebuild the same state.
+			a, b := d.Progress(), replayed.Progress()
+			a.Nodes, b.Nodes, b.PeakRunning, a.PeakRunning = 0, 0, 0, 0
+			if diff := cmp.Diff(a, b); diff != "" {
+				t.Errorf("replayed records differ (-live +replayed):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestJournalReplay: a dispatcher restarted on its journal hands out no
+// task that finished or runs, and a torn last line is dropped.
+func TestJournalReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal")
+	d := NewDispatcher(spec("1-6"), 0)
+	j, n, err := OpenJournal(path, d)
+	if err != nil || n != 0 {
+		t.Fatal(n, err)
+	}
+	_, recs := d.Handle(Pull{Worker: "a", Slots: 3, Free: 3})
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	_, recs = d.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(1, 1)}, Holding: []Lease{l(2, 1), l(3, 1)}})
+	if err := j.Append(recs); err != nil {
+		t.Fatal(err)
+	}
+	j.f.WriteString(`{"k":"start","w":"a","l":{"ind`) // torn
+	j.Close()
+
+	d2 := NewDispatcher(spec("1-6"), 0)
+	j2, n, err := OpenJournal(path, d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if n != 4 {
+		t.Errorf("replayed %d records, want 4 (3 starts, 1 end)", n)
+	}
+	g, _ := d2.Handle(Pull{Worker: "b", Slots: 8, Free: 8})
+	if diff := cmp.Diff([]Lease{l(4, 1), l(5, 1), l(6, 1)}, g.Tasks); diff != "" {
+		t.Errorf("after replay, grants (-want +got):\n%s", diff)
+	}
+	// Worker a reports its running tasks to the new dispatcher.
+	d2.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(2, 1), ok(3, 1)}})
+	if p := d2.Progress(); p.Succeeded != 3 || p.Running != 3 {
+		t.Errorf("progress after replay %+v", p)
+	}
+}

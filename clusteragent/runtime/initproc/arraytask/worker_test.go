@@ -1,0 +1,137 @@
+package arraytask
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// TestServerAndWorkers runs a dispatcher and three workers on loopback
+// with real task processes: every index runs to success once, a task that
+// fails once is retried, one that outruns its walltime is killed and fails
+// for good, the throttle holds, %TASKID% and the Slurm variables reach the
+// task, and the workers leave once drained.
+func TestServerAndWorkers(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "task.sh")
+	// Task 7 fails on its first attempt; task 13 sleeps past its walltime.
+	body := `#!/bin/sh
+echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT $1 $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_COUNT" >> ` + dir + `/attempts
+if [ "$1" = 7 ] && [ "$FLOTILLA_ARRAY_TASK_ATTEMPT" = 1 ]; then echo "seven fails" >&2; exit 3; fi
+if [ "$1" = 13 ]; then exec sleep 30; fi
+`
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := structs.ParseArraySpec("1-40%5")
+	d := NewDispatcher(spec, 1)
+	j, _, err := OpenJournal(filepath.Join(dir, "journal"), d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	log := slog.New(slog.DiscardHandler)
+	srv := NewServer(d, j, Token([]byte("secret")), log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range 3 {
+		wg.Go(func() {
+			errs[i] = RunWorker(ctx, WorkerConfig{Name: "w" + string(rune('0'+i)), Slots: 4, URL: "http://" + ln.Addr().String(),
+				Token: Token([]byte("secret")), Command: []string{script, TaskIDParam}, Env: os.Environ(), Spec: spec,
+				JobID: "42", TaskWalltime: 2 * time.Second, StayUntilDone: i == 0, Reach: 10 * time.Second, Now: time.Now, Log: log})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("worker %d: %v", i, err)
+		}
+	}
+	select {
+	case <-srv.Done():
+	default:
+		t.Fatal("workers returned before every task was final")
+	}
+	p, _ := srv.Snapshot()
+	if p.Succeeded != 39 || p.Failed != 1 || p.Retried != 2 || p.PeakRunning > 5 || p.PeakRunning < 2 {
+		t.Errorf("progress %+v: want 39 succeeded, 13 failed (walltime, retried once), 7 retried once, peak <= 5", p)
+	}
+	if len(p.Failures) != 1 || p.Failures[0].Index != 13 || p.Failures[0].ExitCode != ExitWalltime || p.Failures[0].Attempts != 2 ||
+		!strings.Contains(p.Failures[0].Tail, "walltime") {
+		t.Errorf("failures %+v", p.Failures)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "attempts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	sort.Strings(lines)
+	seen := map[string]int{}
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 5 || f[0] != f[2] || f[3] != "42" || f[4] != "40" {
+			t.Errorf("task saw %q (want index, attempt, %%TASKID%%, job 42, count 40)", l)
+		}
+		seen[f[0]+" "+f[1]]++
+	}
+	if len(lines) != 42 { // 40 first attempts, a retry of 7 and of 13
+		t.Errorf("%d attempts ran, want 42:\n%s", len(lines), b)
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("attempt %s ran %d times", k, n)
+		}
+	}
+
+	// A dispatcher restarted on the journal knows it all.
+	d2 := NewDispatcher(spec, 1)
+	j2, n, err := OpenJournal(filepath.Join(dir, "journal"), d2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j2.Close()
+	if p2 := d2.Progress(); n == 0 || p2.Succeeded != 39 || p2.Failed != 1 || !d2.Done() {
+		t.Errorf("replayed %d records: %+v", n, p2)
+	}
+}
+
+// TestServerRefusesWithoutToken: the dispatcher answers only the job's
+// bearer token.
+func TestServerRefusesWithoutToken(t *testing.T) {
+	spec, _ := structs.ParseArraySpec("1-3")
+	srv := NewServer(NewDispatcher(spec, 0), nil, Token([]byte("secret")), slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = RunWorker(ctx, WorkerConfig{Name: "w", Slots: 1, URL: "http://" + ln.Addr().String(), Token: Token([]byte("other")),
+		Command: []string{"/bin/true"}, Spec: spec, Reach: 300 * time.Millisecond, Now: time.Now, Log: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("worker with the wrong token: %v, want a 401", err)
+	}
+	if p, _ := srv.Snapshot(); p.Running != 0 || p.Pending != 3 {
+		t.Errorf("a refused worker changed the state: %+v", p)
+	}
+}

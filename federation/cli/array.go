@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// arrayFlags are submit's array job flags.
+type arrayFlags struct {
+	spec, walltime string
+	retries        int
+}
+
+func (a *arrayFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.spec, "array", "", "array job: START-END[:STEP][%MAX-RUNNING], e.g. 1-10000%64 (Slurm's --array)")
+	fs.IntVar(&a.retries, "task-retries", 0, "array job: attempts after a task's first failure")
+	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m")
+}
+
+// apply puts the flags into req.
+func (a *arrayFlags) apply(req *structs.JobSubmitRequest) error {
+	if a.spec != "" {
+		spec, err := structs.ParseArraySpec(a.spec)
+		if err != nil {
+			var fe *structs.FieldError
+			if errors.As(err, &fe) {
+				return usagef("submit: --array %s", fe.Msg)
+			}
+			return usagef("submit: --array: %v", err)
+		}
+		req.Array = &spec
+	}
+	wt, err := structs.ParseDuration(a.walltime)
+	if err != nil {
+		return usagef("submit: --task-walltime %q: want a duration such as 10m or HH:MM:SS", a.walltime)
+	}
+	req.TaskRetries, req.TaskWalltime = a.retries, wt
+	return nil
+}
+
+// arrayFields are status's lines of an array job.
+func arrayFields(j *structs.Job, tty bool) [][2]string {
+	a := j.Array
+	if a == nil {
+		return nil
+	}
+	spec := a.Spec.String() + " (" + strconv.Itoa(a.Spec.Count()) + " tasks"
+	if a.TaskRetries > 0 {
+		spec += ", " + strconv.Itoa(a.TaskRetries) + " retries each"
+	}
+	if a.TaskWalltime > 0 {
+		spec += ", " + a.TaskWalltime.String() + " per task"
+	}
+	spec += ")"
+	out := [][2]string{{"Array", spec}}
+	p := a.Progress
+	if p == nil {
+		return append(out, [2]string{"Tasks", "not started"})
+	}
+	out = append(out, [2]string{"Tasks", fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
+		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)})
+	out = append(out, [2]string{"Progress", progressBar(p, 30, tty)})
+	out = append(out, [2]string{"Task usage", fmt.Sprintf("%.1f node-seconds (%.1f slot-seconds); %d nodes taking tasks, peak %d running",
+		p.NodeSeconds, p.SlotSeconds, p.Nodes, p.PeakRunning)})
+	return out
+}
+
+// progressBar draws the share of final tasks: a bar on a terminal, the
+// percentage alone otherwise (logs, pipes).
+func progressBar(p *structs.ArrayProgress, width int, tty bool) string {
+	if p.Total <= 0 {
+		return "0%"
+	}
+	final := p.Succeeded + p.Failed + p.Canceled
+	pct := fmt.Sprintf("%d/%d (%d%%)", final, p.Total, final*100/p.Total)
+	if !tty {
+		return pct
+	}
+	full := final * width / p.Total
+	return "[" + strings.Repeat("#", full) + strings.Repeat(".", width-full) + "] " + pct
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// runTasks lists an array job's tasks: flotilla tasks JOB [--state S].
+func runTasks(ctx context.Context, s *session, path, args []string) error {
+	var state string
+	var limit int
+	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&state, "state", "", "only tasks in this state: pending, running, succeeded, failed or canceled")
+		fs.IntVar(&limit, "limit", 0, "at most this many tasks (default the hub's, 1000)")
+	})
+	if err != nil {
+		return err
+	}
+	if state != "" && !structs.TaskState(state).Valid() {
+		return usagef("tasks: --state %q: want pending, running, succeeded, failed or canceled", state)
+	}
+	l, err := cl.JobTasks(ctx, j.ID, structs.TaskState(state), limit)
+	if err != nil {
+		return err
+	}
+	return s.show(l, func() error {
+		rows := make([][]string, 0, len(l.Tasks))
+		for _, t := range l.Tasks {
+			exit, attempts := "", ""
+			if t.State == structs.TaskFailed || t.State == structs.TaskCanceled {
+				exit = strconv.Itoa(t.ExitCode)
+			}
+			if t.Attempts > 0 {
+				attempts = strconv.Itoa(t.Attempts)
+			}
+			rows = append(rows, []string{strconv.Itoa(t.Index), string(t.State), exit, attempts, strings.ReplaceAll(strings.TrimSpace(t.Tail), "\n", " | ")})
+		}
+		if err := s.table([]string{"TASK", "STATE", "EXIT", "ATTEMPTS", "OUTPUT TAIL"}, rows); err != nil {
+			return err
+		}
+		if l.Truncated {
+			_, err := fmt.Fprintln(s.stderr, "(more tasks than listed)")
+			return err
+		}
+		return nil
+	})
+}

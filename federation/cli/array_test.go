@@ -1,0 +1,56 @@
+package cli
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+func TestProgressBar(t *testing.T) {
+	p := &structs.ArrayProgress{Total: 200, Succeeded: 90, Failed: 5, Canceled: 5, Running: 10, Pending: 90}
+	for name, tc := range map[string]struct {
+		tty  bool
+		want string
+	}{
+		"terminal": {true, "[##########..........] 100/200 (50%)"},
+		"pipe":     {false, "100/200 (50%)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := progressBar(p, 20, tc.tty); got != tc.want {
+				t.Errorf("progressBar = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestArrayFlags(t *testing.T) {
+	for name, tc := range map[string]struct {
+		flags   arrayFlags
+		want    structs.JobSubmitRequest
+		wantErr bool
+	}{
+		"none":      {arrayFlags{}, structs.JobSubmitRequest{}, false},
+		"full":      {arrayFlags{spec: "1-100:2%8", retries: 2, walltime: "10m"}, structs.JobSubmitRequest{Array: &structs.ArraySpec{Start: 1, End: 100, Step: 2, MaxRunning: 8}, TaskRetries: 2, TaskWalltime: structs.Duration(600e9)}, false},
+		"bad spec":  {arrayFlags{spec: "10-1"}, structs.JobSubmitRequest{}, true},
+		"bad limit": {arrayFlags{spec: "1-5", walltime: "soon"}, structs.JobSubmitRequest{}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var req structs.JobSubmitRequest
+			err := tc.flags.apply(&req)
+			var ue *usageError
+			switch {
+			case tc.wantErr && !errors.As(err, &ue):
+				t.Fatalf("apply = %v, want a usage error", err)
+			case !tc.wantErr && err != nil:
+				t.Fatal(err)
+			case !tc.wantErr:
+				if diff := cmp.Diff(tc.want, req); diff != "" {
+					t.Errorf("(-want +got):\n%s", diff)
+				}
+			}
+		})
+	}
+}
