@@ -23,6 +23,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/clusteragent/vaultexport"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
@@ -83,6 +84,8 @@ type Agent struct {
 	Cluster *Cluster
 	Syncer  *hubsync.Syncer
 	Hub     *client.Client
+	// Exports carries out the hub's vault exports on this cluster.
+	Exports *vaultexport.Syncer
 
 	metrics   *metrics
 	metricsLn net.Listener // nil without Config.MetricsAddr
@@ -172,6 +175,12 @@ func New(cfg Config) (*Agent, error) {
 			return p.Reason, ok
 		},
 	})
+	prefix := cfg.NamespacePrefix
+	if prefix == "" {
+		prefix = podgroup.DefaultNamespacePrefix
+	}
+	out.Exports = &vaultexport.Syncer{Hub: hub, Kube: kc, Cluster: cfg.Cluster, Log: ccfg.Log,
+		Namespace: func(tenant string) string { return podgroup.TenantNamespace(prefix, tenant) }}
 	return out, nil
 }
 
@@ -189,6 +198,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- a.Cluster.Run(ctx) }()
+	go a.Exports.Run(ctx)
 	a.Syncer.Run(ctx)
 	return <-errc
 }

@@ -3,7 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -49,8 +52,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusTooManyRequests:
 		after := "1"
 		var rl *rateLimitError
+		var ra interface{ RetryAfter() time.Duration }
 		if errors.As(err, &rl) {
 			after = rl.retryAfterSeconds()
+		} else if errors.As(err, &ra) {
+			after = strconv.Itoa(max(1, int(math.Ceil(ra.RetryAfter().Seconds()))))
 		}
 		w.Header().Set("Retry-After", after)
 	case http.StatusServiceUnavailable, http.StatusMisdirectedRequest:

@@ -79,6 +79,34 @@ func (s *Server) routes() {
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 
+	// Services (issue 22): service accounts, events, webhooks, triggers,
+	// vault exports.
+	s.handle("GET /v1/tenants/{tenant}/serviceaccounts", users, s.listServiceAccounts)
+	s.handle("GET /v1/tenants/{tenant}/serviceaccounts/{name}", users, s.getServiceAccount)
+	s.handle("PUT /v1/tenants/{tenant}/serviceaccounts/{name}", users, s.putServiceAccount)
+	s.handle("DELETE /v1/tenants/{tenant}/serviceaccounts/{name}", users, s.deleteServiceAccount)
+	s.handle("POST /v1/tenants/{tenant}/serviceaccounts/{name}/apikeys", users, s.createServiceKey)
+	s.handle("DELETE /v1/tenants/{tenant}/serviceaccounts/{name}/apikeys/{id}", users, s.revokeServiceKey)
+	s.handle("GET /v1/events", users, s.events)
+	s.handle("GET /v1/webhooks/allowlist", users, s.getAllowList)
+	s.handle("PUT /v1/webhooks/allowlist", users, s.putAllowList)
+	s.handle("GET /v1/webhooks/secret", users, s.callbackSecret)
+	s.handle("GET /v1/webhooks/subscriptions", users, s.listSubscriptions)
+	s.handle("PUT /v1/webhooks/subscriptions/{name}", users, s.putSubscription)
+	s.handle("DELETE /v1/webhooks/subscriptions/{name}", users, s.deleteSubscription)
+	s.handle("GET /v1/webhooks/deliveries", users, s.listDeliveries)
+	s.handle("POST /v1/webhooks/deliveries/{id}/retry", users, s.retryDelivery)
+	s.handle("DELETE /v1/webhooks/deliveries/{id}", users, s.dropDelivery)
+	s.handle("GET /v1/triggers", users, s.listTriggers)
+	s.handle("GET /v1/triggers/{name}", users, s.getTrigger)
+	s.handle("PUT /v1/triggers/{name}", users, s.putTrigger)
+	s.handle("DELETE /v1/triggers/{name}", users, s.deleteTrigger)
+	s.handle("POST /v1/triggers/{name}/fire", users, s.fireTrigger)
+	s.handle("GET /v1/tenants/{tenant}/vaults/{name}/exports", users, s.listVaultExports)
+	s.handle("PUT /v1/tenants/{tenant}/vaults/{name}/exports/{namespace}", users, s.putVaultExport)
+	s.handle("DELETE /v1/tenants/{tenant}/vaults/{name}/exports/{namespace}", users, s.deleteVaultExport)
+	s.handle("GET /v1/clusters/{name}/vaultexports", anyone, s.clusterVaultExports)
+
 	// JARVICE-compatible surface: every endpoint by GET and POST (query,
 	// form or JSON body); handlers authenticate username + apikey.
 	for name, h := range map[string]handler{

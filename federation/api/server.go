@@ -31,6 +31,9 @@ type Config struct {
 	Leadership Leadership
 	Internal   Internal
 	Membership Membership
+	// Services fires triggers and derives callback secrets (nil: those
+	// endpoints are unavailable).
+	Services Services
 	// Now is the hub's clock (stamps keys, paces rate limits and watches).
 	Now  func() time.Time
 	Auth *auth.Authenticator
@@ -66,6 +69,7 @@ type Server struct {
 	leader   Leadership
 	internal Internal
 	members  Membership
+	services Services
 	now      func() time.Time
 	authn    *auth.Authenticator
 	secret   []byte
@@ -86,7 +90,7 @@ type Server struct {
 // New returns the API server.
 func New(cfg Config) *Server {
 	s := &Server{reads: cfg.Reads, writes: cfg.Writes, jobs: cfg.Jobs, leader: cfg.Leadership,
-		internal: cfg.Internal, members: cfg.Membership, now: cfg.Now, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
+		internal: cfg.Internal, members: cfg.Membership, services: cfg.Services, now: cfg.Now, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
 		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
 		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
@@ -179,6 +183,9 @@ type rawReply struct {
 	body        []byte
 }
 
+// streamed is the value of a handler that wrote its reply (a stream).
+type streamed struct{}
+
 // handle registers h for pattern behind the audience check.
 func (s *Server) handle(pattern string, a audience, h handler) {
 	spec, isAudited := auditSpecOf(pattern)
@@ -203,6 +210,9 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 		if err != nil {
 			s.writeError(w, r, err)
 			return
+		}
+		if _, ok := v.(streamed); ok {
+			return // the handler wrote the reply itself
 		}
 		if raw, ok := v.(*rawReply); ok {
 			w.Header().Set("Content-Type", raw.contentType)

@@ -13,6 +13,8 @@ import (
 const (
 	UserKeyPrefix  = "flk" // a user's API key
 	AgentKeyPrefix = "fla" // a cluster agent's key
+	// ServiceKeyPrefix marks a service account's API key.
+	ServiceKeyPrefix = "fsa"
 	// BootstrapPrefix marks a cluster's one-time bootstrap token, which its
 	// agent exchanges for an agent key (POST /v1/clusters/{name}/register).
 	BootstrapPrefix = "flb"

@@ -165,6 +165,18 @@ func (a *Authenticator) Key(key string) (*authz.Identity, error) {
 				return ident, err
 			}
 		}
+	case ServiceKeyPrefix:
+		sa, err := txn.ServiceAccountByAPIKeyID(id)
+		if errors.Is(err, structs.ErrNotFound) {
+			return nil, ErrUnknownKey
+		} else if err != nil {
+			return nil, err
+		}
+		for _, k := range sa.APIKeys {
+			if k.ID == id && k.Matches(key) {
+				return serviceIdentity(txn, sa)
+			}
+		}
 	case AgentKeyPrefix:
 		c, err := txn.ClusterByAgentKeyID(id)
 		if errors.Is(err, structs.ErrNotFound) {
@@ -258,4 +270,20 @@ func (a *Authenticator) UserIdentity(username string) (*authz.Identity, error) {
 		return nil, unauthorized("invalid api key")
 	}
 	return identityOf(txn, u, a.system)
+}
+
+// serviceIdentity builds the identity of a stored service account.
+func serviceIdentity(txn *state.ReadTxn, sa *structs.ServiceAccount) (*authz.Identity, error) {
+	if sa.Disabled {
+		return nil, unauthorized("service account disabled")
+	}
+	t, err := txn.Tenant(sa.Tenant)
+	if err != nil || t.Disabled {
+		return nil, unauthorized("tenant disabled or unknown")
+	}
+	id := &authz.Identity{Username: sa.Subject(), Tenant: sa.Tenant, Role: structs.RoleUser, Service: sa}
+	if sa.Team != "" {
+		id.Teams = []string{sa.Team}
+	}
+	return id, nil
 }

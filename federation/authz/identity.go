@@ -28,6 +28,10 @@ type Identity struct {
 	// KeyID is the id of the user API key the caller authenticated with,
 	// "" for other credentials (for the key's last-used time).
 	KeyID string
+	// Service is set for a service account (then Username is its subject,
+	// "sa:<tenant>/<name>", Role user and Teams its team): what it may
+	// submit is narrowed to its scope.
+	Service *structs.ServiceAccount
 }
 
 // Subject names the caller for audit records and messages: the username,

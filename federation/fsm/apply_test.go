@@ -338,6 +338,9 @@ func applyCases() map[string]applyCase {
 // checks the restored state reads the same and snapshots to the same bytes.
 func TestApplyRoundTrip(t *testing.T) {
 	cases := applyCases()
+	for name, tc := range serviceApplyCases() {
+		cases[name] = tc
+	}
 	seen := map[CommandType]bool{}
 	for name, tc := range cases {
 		if tc.cmd != nil {

@@ -28,7 +28,8 @@ import (
 // fields, in the order added, each written only when it or a later one is
 // non-zero: a job without them encodes exactly as in version 1, and a
 // version 1 body decodes with them zero. They are: PreviousCluster, Array
-// (a JSON document, since it is rare and nested).
+// (a JSON document, since it is rare and nested; "" when only later fields
+// are set), CallbackURL, Trigger.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -88,12 +89,23 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	if j.PreviousCluster != "" || j.Array != nil {
+	later := j.CallbackURL != "" || j.Trigger != ""
+	if j.PreviousCluster != "" || j.Array != nil || later {
 		b = appendString(b, j.PreviousCluster)
 	}
-	if j.Array != nil {
-		doc, _ := json.Marshal(j.Array) // plain fields: cannot fail
-		b = appendString(b, string(doc))
+	if j.Array != nil || later {
+		doc := ""
+		if j.Array != nil {
+			d, _ := json.Marshal(j.Array) // plain fields: cannot fail
+			doc = string(d)
+		}
+		b = appendString(b, doc)
+	}
+	if later {
+		b = appendString(b, j.CallbackURL)
+	}
+	if j.Trigger != "" {
+		b = appendString(b, j.Trigger)
 	}
 	return b
 }
@@ -164,8 +176,22 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	}
 	if r.err == nil && len(r.b) != 0 {
 		doc := r.string()
-		j.Array = new(structs.ArrayJob)
-		if r.err == nil && json.Unmarshal([]byte(doc), j.Array) != nil {
+		if r.err == nil && doc == "" && len(r.b) == 0 {
+			return errJobBody
+		}
+		if doc != "" {
+			j.Array = new(structs.ArrayJob)
+			if r.err == nil && json.Unmarshal([]byte(doc), j.Array) != nil {
+				return errJobBody
+			}
+		}
+	}
+	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger} {
+		if r.err != nil || len(r.b) == 0 {
+			break
+		}
+		*f = r.string()
+		if r.err == nil && *f == "" && len(r.b) == 0 {
 			return errJobBody
 		}
 	}

@@ -71,6 +71,19 @@ var registry = newRegistry(
 	returning[AuditPurge, int](31),
 	upsert[ClaimRuleUpsert](32),
 	deletion[ClaimRuleDelete](33),
+	// Services (issue 22): numbered from 60, apart from other work.
+	upsert[ServiceAccountUpsert](60),
+	deletion[ServiceAccountDelete](61),
+	upsert[TriggerUpsert](62),
+	deletion[TriggerDelete](63),
+	upsert[VaultExportUpsert](64),
+	deletion[VaultExportDelete](65),
+	upsert[WebhookSettingsUpsert](66),
+	upsert[SubscriptionUpsert](67),
+	deletion[SubscriptionDelete](68),
+	returning[DeliveryOutcomes, none](69),
+	returning[DeliveryRetry, none](70),
+	deletion[DeliveryDrop](71),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
 	// being added beside them.
 	upsert[CloudDeploymentUpsert](41),

@@ -26,6 +26,9 @@ var wireNumbers = map[CommandType]string{
 	41: "CloudDeploymentUpsert", 42: "CloudDeploymentDelete",
 	29: "ReplicaUpsert", 30: "ReplicaDelete", 31: "AuditPurge",
 	32: "ClaimRuleUpsert", 33: "ClaimRuleDelete",
+	60: "ServiceAccountUpsert", 61: "ServiceAccountDelete", 62: "TriggerUpsert", 63: "TriggerDelete",
+	64: "VaultExportUpsert", 65: "VaultExportDelete", 66: "WebhookSettingsUpsert", 67: "SubscriptionUpsert",
+	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero
@@ -51,7 +54,7 @@ func TestRegistry(t *testing.T) {
 		if err != nil || TypeOf(back) != ct {
 			t.Errorf("%s decodes to %T, %v", ct, back, err)
 		}
-		wantDelete := len(ct.String()) > 6 && ct.String()[len(ct.String())-6:] == "Delete"
+		wantDelete := len(ct.String()) > 6 && ct.String()[len(ct.String())-6:] == "Delete" || ct.String() == "DeliveryDrop"
 		if ct.IsDelete() != wantDelete {
 			t.Errorf("%s: IsDelete = %v", ct, ct.IsDelete())
 		}

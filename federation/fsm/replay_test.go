@@ -23,6 +23,7 @@ type logGen struct {
 	rr    *rand.Rand // see replicaCommand
 	mr    *rand.Rand // see membershipCommands
 	or    *rand.Rand // see opsCommand
+	sr    *rand.Rand // see serviceCommand
 	// upserted is the index of the latest upsert of each object ("user/bob"),
 	// whether or not it applied: what a read-modify-write writer would
 	// have read, so that a precondition built from it sometimes holds.
@@ -353,6 +354,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		}
 		if g.index%7 == 0 { // likewise
 			cmds = append(cmds, g.membershipCommands(t)...)
+		}
+		if g.index%3 == 0 { // likewise
+			cmds = append(cmds, g.serviceCommands(t)...)
 		}
 		if g.index%11 == 0 { // likewise: cloud records, drawing nothing
 			cmds = append(cmds, MustEncode(cloudCommand(g.index)))

@@ -103,6 +103,9 @@ type Config struct {
 	// the same loop purges older ones. 0 keeps them forever.
 	AuditRetention time.Duration
 
+	// Webhooks tunes webhook delivery (zero values: the defaults).
+	Webhooks WebhookOptions
+
 	// Portal configures the web portal the replica serves under /ui/
 	// (federation/portal): single sign-on, session lifetime. Its Hub, API,
 	// Auth and Logger are filled in by New. NoPortal serves the API alone.
@@ -148,6 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.JobRetention < 0 || c.AuditRetention < 0 {
 		return c, errors.New("hub: negative JobRetention or AuditRetention")
 	}
+	c.Webhooks = c.Webhooks.withDefaults()
 	if c.PurgeInterval <= 0 {
 		c.PurgeInterval = DefaultPurgeInterval
 	}

@@ -81,6 +81,7 @@ type Hub struct {
 	dispDone chan struct{} // closed when the dispatcher ends
 	retDone  chan struct{} // closed when the retention loop ends
 	capiDone chan struct{} // closed when Cluster API discovery ends
+	hookDone chan struct{} // closed when the webhook loop ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -129,7 +130,7 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
 		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
-		capiDone: make(chan struct{}),
+		capiDone: make(chan struct{}), hookDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.started = cfg.Now()
@@ -149,7 +150,7 @@ func New(cfg Config) (*Hub, error) {
 		}
 		h.fwd.Transport = t
 	}
-	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Now: cfg.Now,
+	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Services: h, Now: cfg.Now,
 		Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api")}
 	acfg.KeyUsed = h.keyUsed
@@ -186,6 +187,7 @@ func New(cfg Config) (*Hub, error) {
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
+	go h.runWebhooks()
 	go h.runReplicaDirectory()
 	go h.runClusterAPI()
 	return h, nil
@@ -253,6 +255,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		<-h.dispDone
 		<-h.retDone
 		<-h.capiDone
+		<-h.hookDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

@@ -16,8 +16,18 @@ import (
 // race, since the state machine refuses the second and resolve answers it
 // with the first (implements api.Jobs).
 func (h *Hub) SubmitJob(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest) (*structs.Job, error) {
+	return h.submit(ctx, caller, req, "")
+}
+
+// submit is SubmitJob of a job trigger ("" none) makes.
+func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest, trigger string) (*structs.Job, error) {
 	if req.ID == "" {
 		req.ID = structs.NewJobID()
+	}
+	if req.CallbackURL != "" {
+		if err := h.checkCallback(ctx, req.CallbackURL); err != nil {
+			return nil, err
+		}
 	}
 	adm, err := jobs.Admit(h.store.Read(), caller, req, h.now())
 	if err != nil {
@@ -26,6 +36,7 @@ func (h *Hub) SubmitJob(ctx context.Context, caller *authz.Identity, req *struct
 	if adm.Stored != nil {
 		return adm.Stored, nil
 	}
+	adm.Submit.Job.Trigger = trigger
 	val, err := h.Write(ctx, adm.Submit)
 	if err != nil {
 		return nil, err

@@ -20,6 +20,9 @@ type Snapshot interface {
 	Team(tenant, name string) (*structs.Team, error)
 	UserRef(username string) (*structs.User, error)
 	AccessRules() ([]*structs.AccessRule, error)
+	// SubmitTimesSince is when owner submitted the jobs stored since then
+	// (a service account's rate).
+	SubmitTimesSince(owner string, since time.Time) ([]time.Time, error)
 }
 
 // Admission is Admit's verdict: the command that stores the job, or the
@@ -54,12 +57,16 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	} else if !errors.Is(err, structs.ErrNotFound) {
 		return Admission{}, err
 	}
-	if err := checkTeam(snap, caller, req.Team); err != nil {
+	team := req.Team
+	if caller.Service != nil && team == "" {
+		team = caller.Service.Team
+	}
+	if err := checkTeam(snap, caller, team); err != nil {
 		return Admission{}, err
 	}
 	j := &structs.Job{
 		ID: req.ID, Label: req.Label, Project: req.Project,
-		Tenant: caller.Tenant, Team: req.Team, Owner: caller.Username,
+		Tenant: caller.Tenant, Team: team, Owner: caller.Username, CallbackURL: req.CallbackURL,
 		App: req.App, Command: req.Command, Parameters: req.Parameters,
 		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
 		Walltime: req.Walltime, Priority: req.Priority,
@@ -70,6 +77,9 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	}
 	mt, app, vault, err := resolve(snap, j)
 	if err != nil {
+		return Admission{}, err
+	}
+	if err := checkService(snap, caller, j, now); err != nil {
 		return Admission{}, err
 	}
 	rules, err := snap.AccessRules()

@@ -165,6 +165,7 @@ func schema() *memdb.DBSchema {
 			})),
 		),
 	}
+	tables = append(tables, serviceTables()...)
 	s := &memdb.DBSchema{Tables: make(map[string]*memdb.TableSchema, len(tables))}
 	for _, t := range tables {
 		s.Tables[t.Name] = t

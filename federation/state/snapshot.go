@@ -41,7 +41,12 @@ func snapshotTables() []string {
 // bytes as before and restores on replicas that predate them. Restore
 // treats a missing section as an empty table.
 func omitWhenEmpty(tbl string) bool {
-	return tbl == TableReplicas || tbl == TableCloud || tbl == TableClaimRules
+	switch tbl {
+	case TableReplicas, TableCloud, TableClaimRules, TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions,
+		TableDeliveries, TableTriggers, TableVaultExports:
+		return true
+	}
+	return false
 }
 
 // Snapshot is an immutable point-in-time view of the store.
@@ -178,6 +183,20 @@ func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
 		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
 	case TableClaimRules:
 		return restoreRows[structs.ClaimRule](dec, txn, tbl, n)
+	case TableServiceAccounts:
+		return restoreRows[structs.ServiceAccount](dec, txn, tbl, n)
+	case TableEvents:
+		return restoreRows[structs.JobEvent](dec, txn, tbl, n)
+	case TableWebhookSettings:
+		return restoreRows[structs.WebhookSettings](dec, txn, tbl, n)
+	case TableSubscriptions:
+		return restoreRows[structs.WebhookSubscription](dec, txn, tbl, n)
+	case TableDeliveries:
+		return restoreRows[structs.WebhookDelivery](dec, txn, tbl, n)
+	case TableTriggers:
+		return restoreRows[structs.Trigger](dec, txn, tbl, n)
+	case TableVaultExports:
+		return restoreRows[structs.VaultExport](dec, txn, tbl, n)
 	}
 	return structs.Errorf(structs.ErrInvalid,
 		"snapshot table %q is unknown to this hub: a newer hub wrote the snapshot; restore it with that version or newer", tbl)

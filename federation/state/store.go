@@ -41,6 +41,14 @@ const (
 	TableCloud        = "cloud_deployments"
 	TableClaimRules   = "claim_rules"
 
+	TableServiceAccounts = "service_accounts"
+	TableEvents          = "events"
+	TableWebhookSettings = "webhook_settings"
+	TableSubscriptions   = "webhook_subscriptions"
+	TableDeliveries      = "webhook_deliveries"
+	TableTriggers        = "triggers"
+	TableVaultExports    = "vault_exports"
+
 	// AllTables names the store as a whole: its index is the latest write
 	// to any table.
 	AllTables = "*"
@@ -71,13 +79,22 @@ const (
 	tReplicas
 	tCloud
 	tClaimRules
+	tServiceAccounts
+	tEvents
+	tWebhookSettings
+	tSubscriptions
+	tDeliveries
+	tTriggers
+	tVaultExports
 	numTables
 )
 
 func tableNames() [numTables]string {
 	return [numTables]string{TableTenants, TableTeams, TableUsers, TableClusters,
 		TableMachineTypes, TableVaults, TableApps, TableLimits, TableBurstRules,
-		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableCloud, TableClaimRules}
+		TableJobs, TableAccounting, TableAudit, TableAccessRules, TableReplicas, TableCloud, TableClaimRules,
+		TableServiceAccounts, TableEvents, TableWebhookSettings, TableSubscriptions, TableDeliveries,
+		TableTriggers, TableVaultExports}
 }
 
 func (t table) name() string { return tableNames()[t] }
@@ -102,11 +119,13 @@ const (
 	cJobs counter = iota
 	cAccounting
 	cAudit
+	cEvents
+	cDeliveries
 	numCounters
 )
 
 func (c counter) name() string {
-	return [numCounters]string{"seq:job_number", "seq:accounting", "seq:audit"}[c]
+	return [numCounters]string{"seq:job_number", "seq:accounting", "seq:audit", "seq:events", "seq:deliveries"}[c]
 }
 
 // metaEntry is a row of the meta table: the raft index of the latest write
@@ -181,7 +200,7 @@ func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
 type WriteTxn struct {
 	ReadTxn
 	index    uint64
-	touched  uint32            // bit per table
+	touched  uint32            // bit per table (numTables <= 32)
 	inserted structs.RaftIndex // of the object inserted last, see Inserted
 	counters [numCounters]struct {
 		value         uint64

@@ -196,6 +196,9 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if err := w.insert(tJobs, n, nil); err != nil {
 		return nil, err
 	}
+	if err := w.jobChanged(n, "", n.SubmitTime); err != nil {
+		return nil, err
+	}
 	return n.Copy(), nil
 }
 
@@ -226,7 +229,7 @@ func (w *WriteTxn) AssignJob(a *structs.JobAssignment) (*structs.Job, error) {
 	n := *old // shallow: maps are replaced, never changed in place
 	n.State, n.Substatus, n.Cluster, n.AssignTime = structs.JobAssigned, a.Reason, a.Cluster, a.Time
 	n.AssignedMachineType, n.BurstRule = a.MachineType, a.BurstRule
-	return w.putJob(&n, old)
+	return w.putJob(&n, old, a.Time)
 }
 
 // UpdateJobState applies a progress report. The job must meet the
@@ -292,7 +295,7 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 			}
 		}
 	}
-	return w.putEnded(&n, old, u.Account)
+	return w.putEnded(&n, old, u.Account, u.Time)
 }
 
 // CancelJob stops a job: CANCELED if it has not started, TERMINATED if it
@@ -315,23 +318,30 @@ func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
 	}
 	n := *old
 	n.State, n.Substatus, n.EndTime = to, c.Reason, c.Time
-	return w.putEnded(&n, old, c.Account)
+	return w.putEnded(&n, old, c.Account, c.Time)
 }
 
 // putEnded stores n and, when account is set and n has just ended, its
 // accounting record in the same transaction.
-func (w *WriteTxn) putEnded(n, old *structs.Job, account bool) (*structs.Job, error) {
+func (w *WriteTxn) putEnded(n, old *structs.Job, account bool, at time.Time) (*structs.Job, error) {
 	if account && n.State.IsTerminal() && !old.State.IsTerminal() {
 		if err := w.account(n, true); err != nil {
 			return nil, err
 		}
 	}
-	return w.putJob(n, old)
+	return w.putJob(n, old, at)
 }
 
-func (w *WriteTxn) putJob(n, old *structs.Job) (*structs.Job, error) {
+// putJob stores n over old and records the state change, if any, at
+// time at (see jobChanged).
+func (w *WriteTxn) putJob(n, old *structs.Job, at time.Time) (*structs.Job, error) {
 	if err := w.insert(tJobs, n, old); err != nil {
 		return nil, err
+	}
+	if n.State != old.State {
+		if err := w.jobChanged(n, old.State, at); err != nil {
+			return nil, err
+		}
 	}
 	return n.Copy(), nil
 }

@@ -21,6 +21,9 @@ var (
 	ErrRateLimited = errors.New("too many requests")
 	// ErrTooLarge: a request body over the size limit.
 	ErrTooLarge = errors.New("request too large")
+	// ErrGone: what was asked for is no longer kept (an event index older
+	// than the hub's bounded event log).
+	ErrGone = errors.New("gone")
 )
 
 // kindStatus is the one table of error kinds and the HTTP status codes
@@ -37,6 +40,7 @@ var kindStatus = [...]struct {
 	{ErrNotFound, 404},     // Not Found
 	{ErrConflict, 409},     // Conflict
 	{ErrTooLarge, 413},     // Content Too Large
+	{ErrGone, 410},         // Gone
 	{ErrNotLeader, 421},    // Misdirected Request
 	{ErrRateLimited, 429},  // Too Many Requests
 	{ErrUnavailable, 503},  // Service Unavailable

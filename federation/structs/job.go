@@ -149,6 +149,12 @@ type Job struct {
 	EndTime    time.Time `json:"end_time,omitzero"`
 
 	LogTail string `json:"log_tail,omitempty"` // last lines of the head's output
+
+	// CallbackURL is called on the job's state changes (signed; see
+	// docs/services.md). It passed the administrators' allow-list at submit.
+	CallbackURL string `json:"callback_url,omitempty"`
+	// Trigger names the trigger that submitted the job, if one did.
+	Trigger string `json:"trigger,omitempty"`
 }
 
 // Copy returns a deep copy of j.

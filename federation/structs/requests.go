@@ -25,6 +25,9 @@ type JobSubmitRequest struct {
 	Project     string            `json:"project,omitempty"`
 	// Team charges the job to one of the submitter's teams.
 	Team string `json:"team,omitempty"`
+	// CallbackURL, if set, is called on the job's state changes; it must
+	// pass the administrators' webhook allow-list.
+	CallbackURL string `json:"callback_url,omitempty"`
 	// Array makes it an array job ("1-10000:2%64" or the object form);
 	// TaskRetries and TaskWalltime apply to each of its tasks.
 	Array        *ArraySpec `json:"array,omitempty"`

@@ -214,6 +214,9 @@ func (u *User) Validate() error {
 	if err := validName("username", u.Username); err != nil {
 		return err
 	}
+	if strings.HasPrefix(u.Username, ServiceAccountPrefix) {
+		return invalidf("username %q: the prefix %q names service accounts", u.Username, ServiceAccountPrefix)
+	}
 	if err := validName("user tenant", u.Tenant); err != nil {
 		return err
 	}

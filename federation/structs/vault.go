@@ -94,3 +94,9 @@ func IsDNSSubdomain(s string) bool {
 	}
 	return true
 }
+
+// IsDNSLabel reports whether s is a DNS-1123 label (a namespace's name):
+// a DNS-1123 subdomain without dots, at most 63 characters.
+func IsDNSLabel(s string) bool {
+	return len(s) <= 63 && !strings.Contains(s, ".") && IsDNSSubdomain(s)
+}

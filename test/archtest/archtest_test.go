@@ -53,8 +53,8 @@ var pureAllow = map[string][]string{
 	"federation/accounting":  {"bytes", "cmp", "encoding/csv", "fmt", "slices", "strconv", "strings", "time", "federation/structs"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
-	"federation/jobs": {"errors", "path", "time",
-		"catalog-sync/appdef", "federation/authz", "federation/fsm", "federation/structs", "policy/access"},
+	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "strconv", "strings", "time",
+		"catalog-sync/appdef", "federation/authz", "federation/fsm", "federation/structs", "policy/access", "policy/scope"},
 	"catalog-sync/appdef": {"bytes", "encoding/base64", "encoding/json", "fmt", "math", "path", "regexp", "slices", "strconv", "strings",
 		"federation/structs"},
 	"federation/placement": {"container/heap", "errors", "iter", "slices", "strconv", "strings", "time",
@@ -74,6 +74,7 @@ var pureAllow = map[string][]string{
 	"policy/access": {"cmp", "path", "slices", "strings", "federation/structs"},
 	"policy/burst":  {"cmp", "path", "slices", "strconv", "time", "federation/structs"},
 	"policy/limits": {"cmp", "path", "slices", "strconv", "federation/structs"},
+	"policy/scope":  {"slices", "sort", "strconv", "strings", "time", "federation/structs"},
 }
 
 // agentMayImport is everything clusteragent/... may import from

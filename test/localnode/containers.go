@@ -142,7 +142,7 @@ func (r *podRun) containerSpec(c *corev1.Container, paths volumePaths) (*contain
 		if vm.SubPath != "" {
 			src = filepath.Join(src, filepath.Clean("/"+vm.SubPath))
 		}
-		mounts = append(mounts, container.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly})
+		mounts = append(mounts, container.Mount{Source: src, Target: vm.MountPath, ReadOnly: vm.ReadOnly || paths.readOnly(vm.Name)})
 	}
 	hostname := pod.Spec.Hostname
 	if hostname == "" {

@@ -96,8 +96,57 @@ func (o objects) configMap(ns, name string, optional bool) (map[string][]byte, e
 	return data, nil
 }
 
-// volumePaths maps each volume of a pod to its directory on the node.
+// volumePaths maps each volume of a pod to its directory on the node; a
+// volume mounted read-only whatever its mounts say (a claim marked
+// readOnly, or bound to a ReadOnlyMany volume) also has readOnlyKey(name).
 type volumePaths map[string]string
+
+// readOnlyKey marks a read-only volume in volumePaths (no volume name
+// holds a NUL).
+func readOnlyKey(name string) string { return "\x00ro:" + name }
+
+// readOnly reports whether volume name is read-only for every mount.
+func (p volumePaths) readOnly(name string) bool { return p[readOnlyKey(name)] != "" }
+
+// claimPath resolves a claim to the host directory of the hostPath or
+// local volume it is bound to. It is read-only when the pod's volume
+// says so or the volume allows only ReadOnlyMany (a kubelet leaves that
+// to the storage; local nodes enforce it). A claim not bound yet is
+// ErrNotYet.
+func (o objects) claimPath(ns string, src *corev1.PersistentVolumeClaimVolumeSource) (string, bool, error) {
+	if o.client == nil {
+		return "", false, fmt.Errorf("persistentVolumeClaim: %w", ErrUnsupported)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	pvc, err := o.client.CoreV1().PersistentVolumeClaims(ns).Get(ctx, src.ClaimName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) || (err == nil && (pvc.Spec.VolumeName == "" || pvc.Status.Phase != corev1.ClaimBound)) {
+		return "", false, fmt.Errorf("claim %s/%s not bound: %w", ns, src.ClaimName, ErrNotYet)
+	} else if err != nil {
+		return "", false, err
+	}
+	pv, err := o.client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
+	if err != nil {
+		return "", false, fmt.Errorf("volume %s of claim %s/%s: %w", pvc.Spec.VolumeName, ns, src.ClaimName, err)
+	}
+	var p string
+	switch {
+	case pv.Spec.HostPath != nil:
+		p = pv.Spec.HostPath.Path
+	case pv.Spec.Local != nil:
+		p = pv.Spec.Local.Path
+	default:
+		return "", false, fmt.Errorf("volume %s: %w (local nodes serve hostPath and local volumes)", pv.Name, ErrUnsupported)
+	}
+	if _, err := os.Stat(p); err != nil {
+		return "", false, fmt.Errorf("volume %s: %w", pv.Name, err)
+	}
+	ro := src.ReadOnly
+	if modes := pv.Spec.AccessModes; len(modes) == 1 && modes[0] == corev1.ReadOnlyMany {
+		ro = true
+	}
+	return p, ro, nil
+}
 
 // materialize writes the pod's volumes below dir (a tmpfs) and returns
 // where each one is. Secret, ConfigMap, projected and downward-API volumes
@@ -136,6 +185,16 @@ func materialize(pod *corev1.Pod, dir string, objs objects) (volumePaths, error)
 			}
 			paths[v.Name] = p
 			continue
+		case src.PersistentVolumeClaim != nil:
+			p, ro, err := objs.claimPath(pod.Namespace, src.PersistentVolumeClaim)
+			if err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			paths[v.Name] = p
+			if ro {
+				paths[readOnlyKey(v.Name)] = "true"
+			}
+			continue
 		case src.Secret != nil:
 			files, err = secretFiles(pod.Namespace, src.Secret, objs)
 		case src.ConfigMap != nil:
@@ -145,7 +204,7 @@ func materialize(pod *corev1.Pod, dir string, objs objects) (volumePaths, error)
 		case src.Projected != nil:
 			files, err = projectedFiles(pod, src.Projected, objs)
 		default:
-			return nil, fmt.Errorf("volume %s: %w (served: emptyDir, hostPath, secret, configMap, projected, downwardAPI)", v.Name, ErrUnsupported)
+			return nil, fmt.Errorf("volume %s: %w (served: emptyDir, hostPath, persistentVolumeClaim of a hostPath or local volume, secret, configMap, projected, downwardAPI)", v.Name, ErrUnsupported)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("volume %s: %w", v.Name, err)

@@ -1,0 +1,109 @@
+package state
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// metaEventsPruned is the meta row holding the raft index of the newest
+// event dropped from the bounded event log (0: none dropped yet).
+const metaEventsPruned = "events:pruned_index"
+
+// jobChanged records that job n moved from state prev ("" for a new job)
+// at time at: an event at the transaction's raft index, the oldest event
+// dropped past structs.MaxEvents, and one webhook delivery for the job's
+// callback URL and for every subscription the event matches. It depends
+// only on the stored state, so Apply stays deterministic.
+func (w *WriteTxn) jobChanged(n *structs.Job, prev structs.JobState, at time.Time) error {
+	e := &structs.JobEvent{
+		Seq: w.next(cEvents), Index: w.index, JobID: n.ID, Number: n.Number, Tenant: n.Tenant, Team: n.Team,
+		Owner: n.Owner, App: n.App, State: n.State, Previous: prev, ExitCode: n.ExitCode, Time: at.UTC(), Trigger: n.Trigger,
+	}
+	if err := w.txn.Insert(TableEvents, e); err != nil {
+		return fmt.Errorf("state: insert event: %w", err)
+	}
+	w.touch(tEvents)
+	if e.Seq > structs.MaxEvents {
+		raw, err := w.txn.First(TableEvents, "id", e.Seq-structs.MaxEvents)
+		if err != nil {
+			return fmt.Errorf("state: prune events: %w", err)
+		}
+		if old, ok := raw.(*structs.JobEvent); ok {
+			if err := w.txn.Delete(TableEvents, old); err != nil {
+				return fmt.Errorf("state: prune events: %w", err)
+			}
+			if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: old.Index}); err != nil {
+				return fmt.Errorf("state: prune events: %w", err)
+			}
+		}
+	}
+	return w.enqueueDeliveries(n, e)
+}
+
+// enqueueDeliveries makes the webhook deliveries of event e of job n.
+func (w *WriteTxn) enqueueDeliveries(n *structs.Job, e *structs.JobEvent) error {
+	var ds []*structs.WebhookDelivery
+	if n.CallbackURL != "" {
+		ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-job", e.Seq), Tenant: n.Tenant, Owner: n.Owner, URL: n.CallbackURL})
+	}
+	it, err := w.txn.Get(TableSubscriptions, "tenant", n.Tenant)
+	if err != nil {
+		return fmt.Errorf("state: subscriptions: %w", err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if s := raw.(*structs.WebhookSubscription); s.Matches(e) {
+			ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-%s", e.Seq, s.Name), Tenant: n.Tenant, Subscription: s.Name, URL: s.URL})
+		}
+	}
+	for _, d := range ds {
+		d.Seq, d.Event, d.State, d.NextAttempt = w.next(cDeliveries), *e, structs.DeliveryPending, e.Time
+		if err := w.insert(tDeliveries, d, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// EventsAfter returns the events applied after raft index since, oldest
+// first: at most limit of them (0: no limit), but never part of an
+// index's events — a page ends with the last event of an index, so
+// resuming after it misses and repeats nothing. next is the index to
+// resume after: the last event's, or since when there is none.
+func (r *ReadTxn) EventsAfter(since uint64, limit int) (events []*structs.JobEvent, next uint64, err error) {
+	it, err := r.txn.LowerBound(TableEvents, "index", since+1, uint64(0))
+	if err != nil {
+		return nil, since, fmt.Errorf("state: events: %w", err)
+	}
+	next = since
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		e := raw.(*structs.JobEvent)
+		if limit > 0 && len(events) >= limit && e.Index != next {
+			break
+		}
+		events = append(events, e.Copy())
+		next = e.Index
+	}
+	return events, next, nil
+}
+
+// EventsPrunedIndex is the raft index of the newest event dropped from the
+// bounded log: a reader resuming after an older index may have missed
+// events. 0 when none was dropped.
+func (r *ReadTxn) EventsPrunedIndex() uint64 {
+	raw, err := r.txn.First(tableMeta, "id", metaEventsPruned)
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*metaEntry).Value
+}
+
+// OldestEventIndex is the raft index of the oldest event kept, 0 if none.
+func (r *ReadTxn) OldestEventIndex() uint64 {
+	raw, err := r.txn.First(TableEvents, "id")
+	if err != nil || raw == nil {
+		return 0
+	}
+	return raw.(*structs.JobEvent).Index
+}
