@@ -22,10 +22,9 @@ var wireNumbers = map[CommandType]string{
 	21: "JobAssignment",  // was JobAssign
 	22: "JobCancel", 23: "JobPurge", 24: "ClusterHeartbeat", 25: "AccountingAppend",
 	26: "AuditAppend", 27: "AccessRuleUpsert", 28: "AccessRuleDelete",
-	29: "ReplicaUpsert", 30: "ReplicaDelete",
-	41: "CloudDeploymentUpsert", 42: "CloudDeploymentDelete",
 	29: "ReplicaUpsert", 30: "ReplicaDelete", 31: "AuditPurge",
 	32: "ClaimRuleUpsert", 33: "ClaimRuleDelete",
+	41: "CloudDeploymentUpsert", 42: "CloudDeploymentDelete",
 	60: "ServiceAccountUpsert", 61: "ServiceAccountDelete", 62: "TriggerUpsert", 63: "TriggerDelete",
 	64: "VaultExportUpsert", 65: "VaultExportDelete", 66: "WebhookSettingsUpsert", 67: "SubscriptionUpsert",
 	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
