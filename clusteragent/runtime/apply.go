@@ -78,7 +78,11 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		return false, err
 	case actProgress:
 		for _, p := range d.Progress {
-			r.report(t, p.State, p.Substatus, 0, "")
+			u := r.update(t, p.State, p.Substatus, 0, "")
+			if p.State == structs.JobRunning && secret != nil {
+				u.ConnectURL = string(secret.Data[URLKey]) // interactive jobs only
+			}
+			r.send(u)
 		}
 		r.mu.Lock()
 		t.view.state = d.Progress[len(d.Progress)-1].State
@@ -155,15 +159,25 @@ func (r *Reconciler) recordFinal(ctx context.Context, secret *corev1.Secret, t *
 
 // report hands one state change to the report hook.
 func (r *Reconciler) report(t *tracked, s structs.JobState, sub string, code int, tail string) {
-	if r.Report == nil || t.in.Job.ID == "" {
-		return
-	}
+	r.send(r.update(t, s, sub, code, tail))
+}
+
+// update is the report of one state change of job t.
+func (r *Reconciler) update(t *tracked, s structs.JobState, sub string, code int, tail string) structs.JobStateUpdate {
 	cluster := r.Cluster
 	if cluster == "" {
 		cluster = t.in.Job.Cluster
 	}
-	r.Report(structs.JobStateUpdate{ID: t.in.Job.ID, Number: t.in.Job.Number, Cluster: cluster,
-		State: s, Substatus: sub, ExitCode: code, LogTail: tail, Time: r.Now()})
+	return structs.JobStateUpdate{ID: t.in.Job.ID, Number: t.in.Job.Number, Cluster: cluster,
+		State: s, Substatus: sub, ExitCode: code, LogTail: tail, Time: r.Now()}
+}
+
+// send hands a report to the report hook (none without a job id).
+func (r *Reconciler) send(u structs.JobStateUpdate) {
+	if r.Report == nil || u.ID == "" {
+		return
+	}
+	r.Report(u)
 }
 
 // cleanup deletes an acknowledged job's objects: its Secret (on condition

@@ -403,3 +403,11 @@ func TestRenderExtraLabelsAndAnnotations(t *testing.T) {
 		t.Error("pod annotations leaked onto the Secret")
 	}
 }
+
+// TestConnectTokenParam: the hub reads an interactive job's token out of
+// the URL the agent reports by the guard's own query parameter.
+func TestConnectTokenParam(t *testing.T) {
+	if initproc.GuardQuery != structs.ConnectTokenParam {
+		t.Fatalf("guard query %q, hub reads %q", initproc.GuardQuery, structs.ConnectTokenParam)
+	}
+}

@@ -26,7 +26,8 @@ import (
 // Fields added after version 1 follow LogTail as optional trailing
 // fields, in the order added, each written only when it or a later one is
 // non-zero: a job without them encodes exactly as in version 1, and a
-// version 1 body decodes with them zero. They are: PreviousCluster.
+// version 1 body decodes with them zero. They are: PreviousCluster,
+// ConnectURL. Only the last written may not be empty.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -86,7 +87,11 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	if j.PreviousCluster != "" {
+	switch {
+	case j.ConnectURL != "":
+		b = appendString(b, j.PreviousCluster)
+		b = appendString(b, j.ConnectURL)
+	case j.PreviousCluster != "":
 		b = appendString(b, j.PreviousCluster)
 	}
 	return b
@@ -152,8 +157,13 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.LogTail = r.string()
 	if r.err == nil && len(r.b) != 0 {
 		j.PreviousCluster = r.string()
-		if r.err == nil && j.PreviousCluster == "" {
-			return errJobBody // an empty trailing field is never written
+		if r.err == nil && len(r.b) != 0 {
+			j.ConnectURL = r.string()
+			if r.err == nil && j.ConnectURL == "" {
+				return errJobBody // an empty last field is never written
+			}
+		} else if r.err == nil && j.PreviousCluster == "" {
+			return errJobBody // an empty last field is never written
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -47,7 +47,7 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 			for _, i := range byJob[id] {
 				jr := &rep.Jobs[i]
 				_, err := h.Write(ctx, &fsm.JobStateUpdate{ID: jr.ID, Cluster: cluster, Number: jr.Number,
-					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Time: now})
+					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, ConnectURL: jr.ConnectURL, Time: now})
 				res.Jobs[i].Outcome = ReportOutcome(err)
 				if err != nil {
 					res.Jobs[i].Error = err.Error()

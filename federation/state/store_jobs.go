@@ -191,7 +191,7 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if n.Priority == "" {
 		n.Priority = structs.PriorityNormal
 	}
-	n.Cluster, n.PreviousCluster, n.ExitCode, n.LogTail = "", "", 0, ""
+	n.Cluster, n.PreviousCluster, n.ExitCode, n.LogTail, n.ConnectURL = "", "", 0, "", ""
 	n.AssignTime, n.StartTime, n.EndTime = time.Time{}, time.Time{}, time.Time{}
 	if err := w.insert(tJobs, n, nil); err != nil {
 		return nil, err
@@ -269,6 +269,12 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	if u.LogTail != "" {
 		n.LogTail = u.LogTail
 	}
+	switch {
+	case u.State != structs.JobRunning:
+		n.ConnectURL = "" // only a running job is reached
+	case u.ConnectURL != "":
+		n.ConnectURL = u.ConnectURL
+	}
 	if !same {
 		switch {
 		case u.State == structs.JobQueued:
@@ -310,7 +316,7 @@ func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
 		return nil, &structs.TransitionError{JobID: c.ID, From: old.State, To: to}
 	}
 	n := *old
-	n.State, n.Substatus, n.EndTime = to, c.Reason, c.Time
+	n.State, n.Substatus, n.EndTime, n.ConnectURL = to, c.Reason, c.Time, ""
 	return w.putJob(&n, old)
 }
 

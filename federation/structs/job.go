@@ -145,6 +145,11 @@ type Job struct {
 	EndTime    time.Time `json:"end_time,omitzero"`
 
 	LogTail string `json:"log_tail,omitempty"` // last lines of the head's output
+	// ConnectURL is where a running interactive job is reached: the
+	// token-guarded address its cluster's agent reported (the job's
+	// Ingress host and the guard's token). It is cleared when the job
+	// leaves RUNNING.
+	ConnectURL string `json:"connect_url,omitempty"`
 }
 
 // Copy returns a deep copy of j.

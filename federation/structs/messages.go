@@ -20,12 +20,15 @@ type JobStateUpdate struct {
 	// Number, when set, must be the job's number: a job id may be used
 	// again after its job is purged, the number never is, so a late report
 	// about a purged job cannot land on a newer job with the same id.
-	Number    uint64    `json:"number,omitempty"`
-	State     JobState  `json:"state"`
-	Substatus string    `json:"substatus,omitempty"` // replaces the job's substatus
-	ExitCode  int       `json:"exit_code,omitempty"` // kept on terminal states
-	LogTail   string    `json:"log_tail,omitempty"`  // replaces the tail when non-empty
-	Time      time.Time `json:"time"`
+	Number    uint64   `json:"number,omitempty"`
+	State     JobState `json:"state"`
+	Substatus string   `json:"substatus,omitempty"` // replaces the job's substatus
+	ExitCode  int      `json:"exit_code,omitempty"` // kept on terminal states
+	LogTail   string   `json:"log_tail,omitempty"`  // replaces the tail when non-empty
+	// ConnectURL, with State RUNNING, is the interactive job's
+	// token-guarded address (kept until the job leaves RUNNING).
+	ConnectURL string    `json:"connect_url,omitempty"`
+	Time       time.Time `json:"time"`
 	CAS
 }
 

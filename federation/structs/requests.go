@@ -137,6 +137,8 @@ type JobReport struct {
 	Substatus string   `json:"substatus,omitempty"`
 	ExitCode  int      `json:"exit_code,omitempty"`
 	LogTail   string   `json:"log_tail,omitempty"`
+	// ConnectURL is a running interactive job's token-guarded address.
+	ConnectURL string `json:"connect_url,omitempty"`
 }
 
 // ClusterStatusResult answers a ClusterStatusReport: one entry per job

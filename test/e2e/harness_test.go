@@ -28,6 +28,9 @@ type fed struct {
 	envs   map[string]*k8senv.Env
 	agents map[string]context.CancelFunc
 	wg     sync.WaitGroup
+	// agentAdjust, if set, adjusts the cluster half of agents started
+	// after it is set (runtime options).
+	agentAdjust func(*agent.ClusterConfig)
 }
 
 func quietLog() *slog.Logger {
@@ -97,7 +100,7 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
 	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
-		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog()})
+		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), Adjust: f.agentAdjust})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -129,7 +132,13 @@ func (f *fed) userClient(ctx context.Context, username, tenant string, groups ..
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c, err := client.New(f.hubs.URLs(), k.Key)
+	return f.clientFor(k.Key)
+}
+
+// clientFor is a client of the hub with an API key.
+func (f *fed) clientFor(key string) *client.Client {
+	f.t.Helper()
+	c, err := client.New(f.hubs.URLs(), key)
 	if err != nil {
 		f.t.Fatal(err)
 	}
