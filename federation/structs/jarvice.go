@@ -243,7 +243,6 @@ type JarviceConnect struct {
 // that carries its token (the token guard's, initproc.GuardQuery).
 const ConnectTokenParam = "flotilla_token"
 
-
 // JarviceApp is one entry of the /jarvice/apps reply, keyed by app name:
 // the AppDef as JARVICE serves it and the catalog fields of its clients'
 // model.
