@@ -156,8 +156,9 @@ type request struct {
 	method string
 	path   string
 	query  url.Values
-	body   any // marshalled to JSON when non-nil
-	out    any // JSON reply decoded into it when non-nil
+	body   any     // marshalled to JSON when non-nil
+	out    any     // JSON reply decoded into it when non-nil
+	raw    *[]byte // the reply's body as it is, when non-nil
 }
 
 // do performs r, retrying other replicas on transient failures, and
@@ -269,6 +270,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 			return resp.Header, true, apiErr // another replica, or a later try, may do
 		}
 		return resp.Header, false, apiErr
+	}
+	if r.raw != nil {
+		*r.raw = data
 	}
 	if r.out != nil {
 		if err := json.Unmarshal(data, r.out); err != nil {
