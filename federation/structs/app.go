@@ -27,6 +27,11 @@ type App struct {
 	Visibility Visibility `json:"visibility"`
 	Image      string     `json:"image,omitempty"` // container image reference
 	AppDef     AppDef     `json:"appdef"`
+	// Origin names the catalog source the app was synced from
+	// (catalog-sync/source: "image:REF", "hub:URL", "dir:PATH"); empty
+	// for an app registered directly. A sync changes and removes only the
+	// apps of its own origin.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Copy returns a deep copy of a.
