@@ -40,7 +40,9 @@ func (h *Hub) Apps(ctx context.Context) ([]*structs.App, []Refusal, error) {
 type HubCatalog struct{ Client *client.Client }
 
 // ListApps lists the apps the client may see.
-func (c HubCatalog) ListApps(ctx context.Context) ([]*structs.App, error) { return c.Client.ListApps(ctx) }
+func (c HubCatalog) ListApps(ctx context.Context) ([]*structs.App, error) {
+	return c.Client.ListApps(ctx)
+}
 
 // PutApp creates or replaces an app.
 func (c HubCatalog) PutApp(ctx context.Context, a *structs.App) (*structs.App, error) {
