@@ -33,7 +33,7 @@ func commandTree() []*cmd {
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "output", summary: "print a job's output (the head's last lines, kept when it ends)", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
-		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
+		{name: "app", summary: "AppDefs: validate, register, sync", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
 	}
 }

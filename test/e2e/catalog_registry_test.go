@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -72,7 +74,7 @@ func TestCatalogFromRegistry(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	host := strings.TrimPrefix(reg.URL, "http://")
 	solverRef, labelRef, bareRef := host+"/apps/solver:1", host+"/apps/labelled:2", host+"/apps/bare:1"
