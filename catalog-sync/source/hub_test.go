@@ -3,6 +3,8 @@ package source_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -150,4 +153,56 @@ func TestCatalogSyncBetweenHubs(t *testing.T) {
 	if got := appNames(ctx, t, users["ann"]); !slices.Equal(got, []string{"local", "pub"}) {
 		t.Errorf("ann sees %v after priv was removed upstream", got)
 	}
+}
+
+// TestHubSyncsConfiguredSources: a hub configured with a directory source
+// syncs it on its leader at start and periodically: an AppDef file added
+// later appears, one removed goes, each app tagged with the directory's
+// origin.
+func TestHubSyncsConfiguredSources(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	write := func(name, title string) {
+		doc := `{"name":"` + title + `","commands":{"run":{"path":"/opt/run","name":"Run"}}}`
+		if err := os.WriteFile(filepath.Join(dir, name+".json"), []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first", "First")
+	h := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
+		cfg.CatalogSync = hub.CatalogSync{Sources: []source.Spec{{Source: dir}}, Interval: 200 * time.Millisecond}
+	}})
+	if _, err := h.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := client.New(h.URLs(), h.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitApps := func(want ...string) {
+		t.Helper()
+		for {
+			got := appNames(ctx, t, adm)
+			if slices.Equal(got, want) {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("catalog %v, want %v", got, want)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	waitApps("first")
+	a, err := adm.GetApp(ctx, "first")
+	if err != nil || a.Origin != (&source.Dir{Path: dir}).Origin() || a.Visibility != structs.VisibilityPublic {
+		t.Fatalf("synced app: %+v %v", a, err)
+	}
+	write("second", "Second")
+	waitApps("first", "second")
+	if err := os.Remove(filepath.Join(dir, "first.json")); err != nil {
+		t.Fatal(err)
+	}
+	waitApps("second")
 }

@@ -2,13 +2,10 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -109,31 +106,9 @@ func runAppSync(ctx context.Context, s *session, path, args []string) error {
 
 // parseSource reads a SOURCE argument.
 func parseSource(arg, keyFile string, vis structs.Visibility, id string, insecure bool) (source.Source, error) {
-	kind, rest, _ := strings.Cut(arg, ":")
-	switch kind {
-	case "images", "image":
-		if rest == "" {
-			return nil, usagef("%s: no image references", arg)
-		}
-		return &source.Images{ID: id, Refs: strings.Split(rest, ","), Visibility: vis, Insecure: insecure}, nil
-	case "hub":
-		if keyFile == "" {
-			return nil, usagef("a hub source needs -upstream-key-file")
-		}
-		key, err := os.ReadFile(keyFile)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		up, err := client.New([]string{rest}, strings.TrimSpace(string(key)))
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		return &source.Hub{URL: rest, Client: up}, nil
-	case "dir":
-		arg = rest
+	src, err := source.Spec{Source: arg, KeyFile: keyFile, Visibility: vis, ID: id, Insecure: insecure}.Open()
+	if err != nil {
+		return nil, usageErr(err)
 	}
-	if st, err := os.Stat(arg); err != nil || !st.IsDir() {
-		return nil, usageErr(errors.Join(fmt.Errorf("%s: not a directory, images:REF or hub:URL", arg), err))
-	}
-	return &source.Dir{Path: arg, Visibility: vis}, nil
+	return src, nil
 }

@@ -74,6 +74,7 @@ type Hub struct {
 	bgDone   chan struct{} // closed when background work ends
 	dispDone chan struct{} // closed when the dispatcher ends
 	retDone  chan struct{} // closed when the retention loop ends
+	catDone  chan struct{} // closed when the catalog sync loop ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -115,7 +116,7 @@ func New(cfg Config) (*Hub, error) {
 	}
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
-		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
+		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}), catDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.fwd = &http.Client{Transport: cfg.ForwardTransport}
@@ -164,6 +165,7 @@ func New(cfg Config) (*Hub, error) {
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
+	go h.runCatalogSync()
 	go h.runReplicaDirectory()
 	return h, nil
 }
@@ -219,6 +221,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		<-h.bgDone
 		<-h.dispDone
 		<-h.retDone
+		<-h.catDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

@@ -282,6 +282,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		Dispatch: &hub.DispatchOptions{AcceptTimeout: time.Duration(s.AcceptTimeout),
 			Interval: time.Duration(s.DispatchInterval)},
 		JobRetention: time.Duration(*s.JobRetention),
+		CatalogSync:  hub.CatalogSync{Sources: s.CatalogSources, Interval: time.Duration(s.CatalogSyncInterval)},
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
 	if s.AdminUser != "" {

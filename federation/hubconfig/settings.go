@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
 )
 
 // Environment variables read by Load.
@@ -130,6 +132,11 @@ type Settings struct {
 	// record. Unset means DefaultJobRetention (7 days); 0 keeps finished
 	// jobs forever.
 	JobRetention *Duration `json:"job_retention,omitempty"`
+	// CatalogSources are the app catalogs the leader syncs (a directory
+	// of AppDefs, images:REF[,REF...], hub:URL with key_file), at start
+	// and every CatalogSyncInterval (0: an hour). Config file only.
+	CatalogSources      []source.Spec `json:"catalog_sources,omitempty"`
+	CatalogSyncInterval Duration      `json:"catalog_sync_interval,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
