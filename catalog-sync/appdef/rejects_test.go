@@ -2,11 +2,14 @@ package appdef_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -72,6 +75,11 @@ func TestAppDefRejects(t *testing.T) {
 				{Path: "$.image.data", Rule: "want base64 image data"},
 				{Path: "$.commands.Run.ports[1]", Rule: "protocols may not be mixed"},
 				{Path: "$.commands.Run.ports[2]", Rule: `port "x/tcp": want <number>/<tcp|udp|sctp>`}}},
+		"icon too big, of a type with script": {`{"name":"x","image":{"type":"image/svg+xml","data":"` + strings.Repeat("AAAA", appdef.MaxIconBytes/3+1) + `"},
+			"commands":{"Run":{"path":"/r"}}}`,
+			[]structs.PathError{
+				{Path: "$.image.data", Rule: fmt.Sprintf("icon of %d bytes: at most %d", 3*(appdef.MaxIconBytes/3+1), appdef.MaxIconBytes)},
+				{Path: "$.image.type", Rule: `icon type "image/svg+xml": want one of image/png, image/jpeg, image/gif, image/webp`}}},
 		"not an object": {`["name"]`, []structs.PathError{{Path: "$", Rule: "want an object"}}},
 	}
 	for name, tc := range cases {

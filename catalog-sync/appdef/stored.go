@@ -1,7 +1,10 @@
 package appdef
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"slices"
+	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -38,4 +41,25 @@ func CommandOf(c *structs.Command, key string) (*Command, error) {
 		}
 	}
 	return ParseCommand(key, doc)
+}
+
+// MaxIconBytes bounds an AppDef's icon (the decoded "image" data).
+const MaxIconBytes = 256 << 10
+
+// IconTypes are the media types an icon may have: raster images only (an
+// SVG may carry script).
+var IconTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
+
+// IconOf returns a stored AppDef's icon, decoded, and its media type; ok
+// is false when it has none (or none the validator would let in).
+func IconOf(d *structs.AppDef) (mediaType string, data []byte, ok bool) {
+	ic := d.Icon
+	if ic == nil || ic.Data == "" || !slices.Contains(IconTypes, ic.Type) {
+		return "", nil, false
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(ic.Data), ""))
+	if err != nil || len(b) == 0 || len(b) > MaxIconBytes {
+		return "", nil, false
+	}
+	return ic.Type, b, true
 }

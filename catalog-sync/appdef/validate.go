@@ -46,8 +46,15 @@ func validateDef(res *Result, d *Def) {
 		}
 	}
 	if im := d.Image; im != nil && im.Data != "" {
-		if _, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(im.Data), "")); err != nil {
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(im.Data), ""))
+		switch {
+		case err != nil:
 			res.fail("$.image.data", "want base64 image data")
+		case len(b) > MaxIconBytes:
+			res.fail("$.image.data", "icon of %d bytes: at most %d", len(b), MaxIconBytes)
+		}
+		if !slices.Contains(IconTypes, im.Type) {
+			res.fail("$.image.type", "icon type %q: want one of %s", im.Type, strings.Join(IconTypes, ", "))
 		}
 	}
 	if len(d.Commands) == 0 {

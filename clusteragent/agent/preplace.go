@@ -46,11 +46,14 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 	if l.BeforeCreate != nil {
 		l.BeforeCreate(g.ID, nodes)
 	}
-	start := l.now()
+	var start time.Time
+	if l.Now != nil {
+		start = l.Now()
+	}
 	void, err = l.Binder.CreateGang(ctx, pods, nodes, sec, l.Cache.NodeExists)
-	if l.OnBind != nil && ctx.Err() == nil {
+	if l.OnBind != nil && l.Now != nil && ctx.Err() == nil {
 		// A pre-placed create is this gang's bind: the same series.
-		l.OnBind(l.now().Sub(start), err)
+		l.OnBind(l.Now().Sub(start), err)
 	}
 	l.mu.Lock()
 	if err != nil {
@@ -133,10 +136,3 @@ func (l *SchedLoop) CreateStats() (created, failures uint64) {
 	return l.created, l.createFailures
 }
 
-// now is l.Now, or the wall clock before Run set it.
-func (l *SchedLoop) now() time.Time {
-	if l.Now == nil {
-		return time.Now()
-	}
-	return l.Now()
-}

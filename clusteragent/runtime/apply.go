@@ -79,7 +79,11 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		return false, err
 	case actProgress:
 		for _, p := range d.Progress {
-			r.report(t, p.State, p.Substatus, 0, "")
+			u := structs.JobStateUpdate{State: p.State, Substatus: p.Substatus}
+			if p.State == structs.JobRunning && secret != nil {
+				u.ConnectURL = string(secret.Data[URLKey]) // interactive jobs only
+			}
+			r.send(t, u)
 		}
 		r.mu.Lock()
 		t.view.state = d.Progress[len(d.Progress)-1].State

@@ -1,8 +1,10 @@
 package runtime
 
 import (
+	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -20,8 +22,9 @@ const (
 // CommandLine builds what a job's head runs, exactly as JARVICE does (see
 // appdef.Build): the argv of the AppDef command, the variables of its
 // variable parameters and its uploaded files. The substitutions take the
-// machine type's figures per node and the job's names.
-func CommandLine(in Input) (*appdef.Line, error) {
+// machine type's figures per node and the job's names; web fills
+// %PUBLICADDR%, %BASEURL% and %RANDOM64%.
+func CommandLine(in Input, web WebVars) (*appdef.Line, error) {
 	job, mt := in.Job, in.MachineType
 	cmd, err := appdef.CommandOf(&in.Command, job.Command)
 	if err != nil {
@@ -29,7 +32,7 @@ func CommandLine(in Input) (*appdef.Line, error) {
 	}
 	vars := appdef.Vars{Cores: mt.Cores, GPUs: mt.GPUs, RAMGB: mt.RAM, Nodes: job.Nodes, MachineType: mt.Name,
 		JobName: job.Name, JobLabel: job.Label, VaultName: job.Vault, APIUser: job.Owner,
-		APIURL: in.APIURL, APIKey: in.APIKey}
+		APIURL: in.APIURL, APIKey: in.APIKey, PublicAddr: web.PublicAddr, BaseURL: web.BaseURL, Random64: web.Random64}
 	if in.Vault != nil {
 		vars.VaultType = string(in.Vault.Kind)
 	} else {
@@ -44,6 +47,23 @@ func CommandLine(in Input) (*appdef.Line, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// WebVars are the substitutions of a job's address: PublicAddr its host
+// (jN.<jobs domain>, "" when the cluster has none), BaseURL the job's URL
+// without its token, Random64 the job's token (an interactive job's
+// guard token; a fresh one for a batch command that asks for it).
+type WebVars struct {
+	PublicAddr, BaseURL, Random64 string
+}
+
+// usesRandom64 says whether a command's AppDef names %RANDOM64%.
+func usesRandom64(c *structs.Command) bool {
+	doc := []byte(c.Raw)
+	if len(doc) == 0 {
+		doc, _ = json.Marshal(c)
+	}
+	return strings.Contains(string(doc), "%RANDOM64%")
 }
 
 // appFiles are the Secret entries of the job's AppDef files.

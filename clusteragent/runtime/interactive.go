@@ -49,6 +49,15 @@ func tcpPorts(ports []string) ([]corev1.ServicePort, error) {
 // publicAddr is the host an interactive job is reached at.
 func (r *renderer) publicAddr() string { return r.name + "." + r.opts.JobsDomain }
 
+// baseURL is the job's address without its token: https (with the
+// Ingress's TLS) or http to its host.
+func (r *renderer) baseURL() string {
+	if r.opts.IngressTLSSecret != "" {
+		return "https://" + r.publicAddr() + "/"
+	}
+	return "http://" + r.publicAddr() + "/"
+}
+
 // url fills in the command's URL template (default https or http, by
 // whether the Ingress has TLS, to the public address): %PUBLICADDR% is the
 // job's host, %RANDOM64% its token, %JOBNAME% podgroup.JobName. The token
@@ -65,6 +74,7 @@ func (r *renderer) url(token string) string {
 	filled := strings.NewReplacer(
 		"%PUBLICADDR%", r.publicAddr(),
 		"%RANDOM64%", token,
+		"%BASEURL%", r.baseURL(),
 		"%JOBNAME%", r.name,
 	).Replace(tmpl)
 	param := initproc.GuardQuery + "=" + url.QueryEscape(token)

@@ -81,10 +81,6 @@ func Render(in Input, opts Options) (*Objects, error) {
 		return nil, err
 	}
 	job, mt := in.Job, in.MachineType
-	line, err := CommandLine(in)
-	if err != nil {
-		return nil, err
-	}
 	pods, err := podgroup.Build(job, mt, opts.Options)
 	if err != nil {
 		return nil, err
@@ -107,7 +103,6 @@ func Render(in Input, opts Options) (*Objects, error) {
 		name:  podgroup.JobName(job.Number),
 		hosts: Hostnames(job.Number, job.Nodes),
 		devs:  devs,
-		line:  line,
 	}
 	r.labels = maps.Clone(in.Labels)
 	if r.labels == nil {
@@ -124,6 +119,10 @@ func Render(in Input, opts Options) (*Objects, error) {
 	}
 	o := &Objects{}
 	var token string
+	wv := WebVars{}
+	if opts.JobsDomain != "" {
+		wv.PublicAddr, wv.BaseURL = r.publicAddr(), r.baseURL()
+	}
 	if len(web) > 0 {
 		if token, err = randomHex(in.Random, 32); err != nil {
 			return nil, err
@@ -131,7 +130,17 @@ func Render(in Input, opts Options) (*Objects, error) {
 		o.URL = r.url(token)
 		o.WebService = r.webService(web[0])
 		o.Ingress = r.ingress(web[0])
+		wv.Random64 = token
+	} else if usesRandom64(&in.Command) {
+		if wv.Random64, err = randomHex(in.Random, 32); err != nil {
+			return nil, err
+		}
 	}
+	line, err := CommandLine(in, wv)
+	if err != nil {
+		return nil, err
+	}
+	r.line = line
 	o.Secret = r.secret(keys, token, o.URL)
 	o.ConfigMap = r.configMap()
 	o.Service = r.headlessService()

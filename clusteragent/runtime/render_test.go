@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -401,5 +402,54 @@ func TestRenderExtraLabelsAndAnnotations(t *testing.T) {
 	}
 	if _, ok := objs.Secret.Annotations["a"]; ok {
 		t.Error("pod annotations leaked onto the Secret")
+	}
+}
+
+// TestConnectTokenParam: the hub reads an interactive job's token out of
+// the URL the agent reports by the guard's own query parameter.
+func TestConnectTokenParam(t *testing.T) {
+	if initproc.GuardQuery != structs.ConnectTokenParam {
+		t.Fatalf("guard query %q, hub reads %q", initproc.GuardQuery, structs.ConnectTokenParam)
+	}
+}
+
+// TestWebSubstitutions: CONST values get %PUBLICADDR% (the job's host),
+// %BASEURL% (its URL without the token) and %RANDOM64% (an interactive
+// job's guard token, the one its URL carries; a fresh one for a batch
+// command that asks for it).
+func TestWebSubstitutions(t *testing.T) {
+	cmd := func(interactive bool) structs.Command {
+		c := structs.Command{Path: "/opt/app", Interactive: interactive,
+			Parameters: map[string]structs.Parameter{
+				"--host": {Type: structs.ParamConst, Value: json.RawMessage(`"%PUBLICADDR%"`)},
+				"--base": {Type: structs.ParamConst, Value: json.RawMessage(`"%BASEURL%"`)},
+				"--pass": {Type: structs.ParamConst, Value: json.RawMessage(`"%RANDOM64%"`)},
+			}}
+		if interactive {
+			c.Ports = []string{"8080/tcp"}
+		}
+		return c
+	}
+	opts := testOptions()
+	opts.IngressTLSSecret = "tls"
+	for _, interactive := range []bool{true, false} {
+		o, err := Render(Input{Job: testJob(8, 1), MachineType: n4(), Command: cmd(interactive), Random: fixedRandom()}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		argv := strings.Join(o.Pods[0].Spec.Containers[0].Args, " ") + " " + strings.Join(o.Pods[0].Spec.Containers[0].Command, " ")
+		host := "j8." + opts.JobsDomain
+		for _, want := range []string{"--host " + host, "--base https://" + host + "/"} {
+			if !strings.Contains(argv, want) {
+				t.Errorf("interactive=%v: argv %q lacks %q", interactive, argv, want)
+			}
+		}
+		tok := string(o.Secret.Data[TokenKey])
+		switch {
+		case interactive && (tok == "" || !strings.Contains(argv, "--pass "+tok) || !strings.Contains(o.URL, tok)):
+			t.Errorf("interactive: argv %q, token %q, URL %q: %%RANDOM64%% is not the job's token", argv, tok, o.URL)
+		case !interactive && (strings.Contains(argv, "--pass  ") || strings.Contains(argv, "%RANDOM64%") || !regexp.MustCompile(`--pass [0-9a-f]{64}`).MatchString(argv)):
+			t.Errorf("batch: argv %q: want a fresh 64-character %%RANDOM64%%", argv)
+		}
 	}
 }

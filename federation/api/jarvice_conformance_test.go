@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -173,6 +174,9 @@ func TestJarviceAPIConformance(t *testing.T) {
 		"teamusers":            {"teamusers", auth("lead", lead), 200, "map:TeamUser"},
 		"teamusers not admin":  {"teamusers", auth("alice", alice), 403, "error"},
 		"projects":             {"projects", auth(hubAdmin(e), e.keys["global"]), 200, "object"},
+		"billing":              {"billing", auth(hubAdmin(e), e.keys["global"], "statuses", "CANCELED,TERMINATED"), 200, "csv"},
+		"billing not admin":    {"billing", auth("alice", alice), 403, "error"},
+		"billing bad range":    {"billing", auth(hubAdmin(e), e.keys["global"], "timeperiod", "range"), 400, "error"},
 		"vault":                {"vault", auth("alice", alice, "vault", "va", "path", "/"), 200, "[[any]]"},
 		"vault unknown":        {"vault", auth("alice", alice, "vault", "nope", "path", "/"), 404, "error"},
 		"history":              {"history", auth("alice", alice, "target", "pub"), 200, "text"},
@@ -193,6 +197,14 @@ func TestJarviceAPIConformance(t *testing.T) {
 				case c.model == "text":
 					if !strings.HasPrefix(ct, "text/plain") {
 						t.Errorf("content type %q, want text/plain", ct)
+					}
+				case c.model == "csv":
+					rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+					if !strings.HasPrefix(ct, "text/csv") || err != nil || len(rows) < 2 || rows[0][0] != "job_number" {
+						t.Fatalf("billing: %q %v\n%s", ct, err, body)
+					}
+					if (rows[1][11] != "CANCELED" && rows[1][11] != "TERMINATED") || rows[1][2] != "alice" {
+						t.Errorf("billing row %v: want alice's ended job", rows[1])
 					}
 				case c.model == "error":
 					var eb structs.ErrorBody

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -74,6 +75,10 @@ func (s *Server) jarviceInfo(c *call) (any, error) {
 		return nil, err
 	}
 	info := &structs.JarviceJobInfo{Actions: map[string]map[string]string{}}
+	if j.State == structs.JobRunning && j.ConnectURL != "" {
+		conn := newJarviceConnect(j.ConnectURL)
+		info.URL, info.Address, info.Password = &conn.Address, &conn.Address, &conn.Password
+	}
 	if app, err := s.reads.Store().Read().AppRef(j.App); err == nil && app.AppDef.Description != "" {
 		about := app.AppDef.Description
 		info.About = &about
@@ -81,18 +86,44 @@ func (s *Server) jarviceInfo(c *call) (any, error) {
 	return info, nil
 }
 
-// jarviceConnect is /jarvice/connect: only a running interactive job has
-// connection details, and the hub does not know them yet (the agent serves
-// the job's URL), so every job answers 404 with the reason.
+// jarviceConnect is /jarvice/connect: a running job of an interactive
+// command answers its token-guarded URL (address) and token (password)
+// once its agent reported them; not running is 404 "Running job is not
+// found" (as shutdown), not interactive 400, not reported yet 404 with
+// the reason (the reference: it may take a few seconds after the start).
 func (s *Server) jarviceConnect(c *call) (any, error) {
 	_, j, err := s.jarviceNamedJob(c)
 	if err != nil {
 		return nil, err
 	}
 	if j.State != structs.JobRunning {
-		return nil, structs.Errorf(structs.ErrNotFound, "job %q is not running", j.Name)
+		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
 	}
-	return nil, structs.Errorf(structs.ErrNotFound, "job %q: no connection details reported", j.Name)
+	if j.ConnectURL == "" {
+		if !s.interactive(j) {
+			return nil, invalid("job %q does not run an interactive command", j.Name)
+		}
+		return nil, structs.Errorf(structs.ErrNotFound, "job %q: connection details not known yet, try again in a few seconds", j.Name)
+	}
+	return newJarviceConnect(j.ConnectURL), nil
+}
+
+// newJarviceConnect is the /jarvice/connect reply for a job's ConnectURL.
+func newJarviceConnect(connectURL string) *structs.JarviceConnect {
+	c := &structs.JarviceConnect{Address: connectURL}
+	if u, err := url.Parse(connectURL); err == nil {
+		c.Password = u.Query().Get(structs.ConnectTokenParam)
+	}
+	return c
+}
+
+// interactive says whether job j runs an interactive command of its app.
+func (s *Server) interactive(j *structs.Job) bool {
+	app, err := s.reads.Store().Read().AppRef(j.App)
+	if err != nil {
+		return false
+	}
+	return app.AppDef.Commands[j.Command].Interactive
 }
 
 // jarviceLog serves the head's output the agent reported: output for a

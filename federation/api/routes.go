@@ -44,6 +44,7 @@ func (s *Server) routes() {
 	s.handle("DELETE /v1/tenants/{tenant}/vaults/{name}", users, s.deleteVault)
 	s.handle("GET /v1/apps", users, s.listApps)
 	s.handle("GET /v1/apps/{name}", anyone, s.getApp)
+	s.handle("GET /v1/apps/{name}/icon", anyone, s.getAppIcon)
 	s.handle("PUT /v1/apps/{name}", users, s.putApp)
 	s.handle("DELETE /v1/apps/{name}", users, s.deleteApp)
 
@@ -118,6 +119,7 @@ func (s *Server) routes() {
 		"apps": s.jarviceApps, "appdef": s.jarviceAppDef, "machines": s.jarviceMachines,
 		"queues": s.jarviceQueues, "teamusers": s.jarviceTeamUsers, "projects": s.jarviceProjects,
 		"vault": s.jarviceVault, "history": s.jarviceHistory, "live": s.jarviceLive, "ready": s.jarviceReady,
+		"billing": s.jarviceBilling,
 	} {
 		s.handle("GET /jarvice/"+name, public, h)
 		s.handle("POST /jarvice/"+name, public, h)

@@ -181,6 +181,8 @@ type handler func(c *call) (any, error)
 type rawReply struct {
 	contentType string
 	body        []byte
+	header      http.Header // further headers (caching)
+	status      int         // 0: 200
 }
 
 // streamed is the value of a handler that wrote its reply (a stream).
@@ -215,9 +217,18 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 			return // the handler wrote the reply itself
 		}
 		if raw, ok := v.(*rawReply); ok {
-			w.Header().Set("Content-Type", raw.contentType)
-			w.Header().Set("Content-Length", strconv.Itoa(len(raw.body)))
-			w.WriteHeader(http.StatusOK)
+			for k, vs := range raw.header {
+				w.Header()[k] = vs
+			}
+			status := raw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			if status != http.StatusNotModified {
+				w.Header().Set("Content-Type", raw.contentType)
+				w.Header().Set("Content-Length", strconv.Itoa(len(raw.body)))
+			}
+			w.WriteHeader(status)
 			_, _ = w.Write(raw.body)
 			return
 		}

@@ -14,7 +14,8 @@ import (
 func appTree() []*cmd {
 	return []*cmd{
 		{name: "validate", summary: "check an AppDef.json with the hub's validator; lists every error with its JSON path", run: runAppValidate},
-		{name: "register", summary: "register an app from an AppDef.json (as admin apps apply)", run: runAppsApply},
+		{name: "register", summary: "register an app from an image carrying its AppDef (/etc/NAE/AppDef.json) or from an AppDef.json file", run: runAppRegister},
+		{name: "sync", summary: "sync the catalog from a source: a directory of AppDefs, images:REF[,REF...] or hub:URL; reports added, updated, removed, refused", run: runAppSync},
 	}
 }
 

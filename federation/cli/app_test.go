@@ -1,6 +1,20 @@
 package cli
 
-import "testing"
+import (
+	"context"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+)
 
 // TestAppValidate checks AppDef files offline with the hub's validator:
 // a valid one exits 0; an invalid one exits with the usage code and lists
@@ -17,4 +31,50 @@ func TestAppValidate(t *testing.T) {
 		`warning: $.extra: unknown field, kept unchanged`,
 		"3 errors")
 	runCLI(t, nil, "app", "validate").check(t, ExitUsage)
+}
+
+// TestAppSyncAndRegister: `app sync DIR` registers a directory's AppDefs
+// (a bad one refused with its reason), a second run changes nothing, a
+// removed file removes its app; `app register IMAGE` reads the AppDef
+// out of an image in a real registry on loopback.
+func TestAppSyncAndRegister(t *testing.T) {
+	hubs, url := testHub(t)
+	admin := map[string]string{EnvAPIKey: hubs.AdminKey}
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("mini.json", appDefJSON)
+	write("other.json", strings.Replace(appDefJSON, "Mini Solver", "Other", 1))
+	write("broken.json", `{"name":"b","commands":{}}`)
+	runCLI(t, admin, "--hub", url, "app", "sync", dir).check(t, ExitOK,
+		"added mini", "added other", "refused broken: ", "$.commands: at least one command is required")
+	runCLI(t, admin, "--hub", url, "app", "sync", "dir:"+dir).check(t, ExitOK, "unchanged mini", "unchanged other")
+	if err := os.Remove(filepath.Join(dir, "other.json")); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, admin, "--hub", url, "app", "sync", dir).check(t, ExitOK, "removed other", "unchanged mini")
+	runCLI(t, admin, "--hub", url, "app", "sync", filepath.Join(dir, "nope")).check(t, ExitUsage, "not a directory")
+
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer reg.Close()
+	ref := strings.TrimPrefix(reg.URL, "http://") + "/team/imaged:3"
+	img, err := crane.Image(map[string][]byte{"etc/NAE/AppDef.json": []byte(appDefJSON)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crane.Push(img, ref); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, admin, "--hub", url, "app", "register", ref).check(t, ExitOK, "app imaged applied")
+	cl, err := client.New([]string{url}, hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := cl.GetApp(context.Background(), "imaged"); err != nil || a.Image != ref || a.Origin != "image:"+ref || a.AppDef.Name != "Mini Solver" {
+		t.Errorf("registered from the image: %+v %v", a, err)
+	}
+	runCLI(t, admin, "--hub", url, "app", "register", strings.TrimPrefix(reg.URL, "http://")+"/team/none:1").check(t, ExitError, "NAME_UNKNOWN")
 }

@@ -37,7 +37,7 @@ func commandTree() []*cmd {
 		{name: "report", summary: "accounting of finished jobs, sacct-like (--summary: sums sreport-style); -o table|json|csv", run: runReport},
 		{name: "events", summary: "job state changes you may see, from --since (an index); --follow streams them", run: runEvents},
 		{name: "triggers", summary: "triggers: named job templates a service account fires", subs: triggerTree()},
-		{name: "app", summary: "AppDefs: validate, register", subs: appTree()},
+		{name: "app", summary: "AppDefs: validate, register, sync", subs: appTree()},
 		{name: "admin", summary: "administration", subs: adminTree()},
 		{name: "cloud", summary: "EKS and GKE clusters: plan, up (joined to the hub), down", subs: cloudTree()},
 	}

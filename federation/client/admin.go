@@ -188,6 +188,15 @@ func (c *Client) GetApp(ctx context.Context, name string) (*structs.App, error) 
 	return call[structs.App](ctx, c, http.MethodGet, "/v1/apps/"+esc(name), nil, nil)
 }
 
+// AppIcon returns an app's icon (its AppDef's image) and media type.
+func (c *Client) AppIcon(ctx context.Context, name string) (mediaType string, data []byte, err error) {
+	h, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/apps/" + esc(name) + "/icon", raw: &data})
+	if err != nil {
+		return "", nil, err
+	}
+	return h.Get("Content-Type"), data, nil
+}
+
 // PutApp creates or replaces an app.
 func (c *Client) PutApp(ctx context.Context, a *structs.App, opts ...WriteOption) (*structs.App, error) {
 	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(a.Name), writeQuery(opts), a)

@@ -29,7 +29,7 @@ import (
 // non-zero: a job without them encodes exactly as in version 1, and a
 // version 1 body decodes with them zero. They are: PreviousCluster, Array
 // (a JSON document, since it is rare and nested; "" when only later fields
-// are set), CallbackURL, Trigger.
+// are set), CallbackURL, Trigger, ConnectURL.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -89,7 +89,7 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	later := j.CallbackURL != "" || j.Trigger != ""
+	later := j.CallbackURL != "" || j.Trigger != "" || j.ConnectURL != ""
 	if j.PreviousCluster != "" || j.Array != nil || later {
 		b = appendString(b, j.PreviousCluster)
 	}
@@ -104,8 +104,11 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 	if later {
 		b = appendString(b, j.CallbackURL)
 	}
-	if j.Trigger != "" {
+	if j.Trigger != "" || j.ConnectURL != "" {
 		b = appendString(b, j.Trigger)
+	}
+	if j.ConnectURL != "" {
+		b = appendString(b, j.ConnectURL)
 	}
 	return b
 }
@@ -186,7 +189,7 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 			}
 		}
 	}
-	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger} {
+	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger, &j.ConnectURL} {
 		if r.err != nil || len(r.b) == 0 {
 			break
 		}

@@ -106,6 +106,10 @@ type Config struct {
 	// Webhooks tunes webhook delivery (zero values: the defaults).
 	Webhooks WebhookOptions
 
+	// CatalogSync lists the catalog sources (catalog-sync/source) the
+	// leader syncs at start and every Interval (0: an hour).
+	CatalogSync CatalogSync
+
 	// Portal configures the web portal the replica serves under /ui/
 	// (federation/portal): single sign-on, session lifetime. Its Hub, API,
 	// Auth and Logger are filled in by New. NoPortal serves the API alone.

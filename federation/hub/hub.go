@@ -82,6 +82,7 @@ type Hub struct {
 	retDone  chan struct{} // closed when the retention loop ends
 	capiDone chan struct{} // closed when Cluster API discovery ends
 	hookDone chan struct{} // closed when the webhook loop ends
+	catDone  chan struct{} // closed when the catalog sync loop ends
 	stopErr  error
 
 	// staticPeers are the peer API addresses from the configuration, the
@@ -130,7 +131,7 @@ func New(cfg Config) (*Hub, error) {
 	h := &Hub{
 		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
 		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
-		capiDone: make(chan struct{}), hookDone: make(chan struct{}),
+		capiDone: make(chan struct{}), hookDone: make(chan struct{}), catDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),
 	}
 	h.started = cfg.Now()
@@ -188,6 +189,7 @@ func New(cfg Config) (*Hub, error) {
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
 	go h.runWebhooks()
+	go h.runCatalogSync()
 	go h.runReplicaDirectory()
 	go h.runClusterAPI()
 	return h, nil
@@ -256,6 +258,7 @@ func (h *Hub) stop(stopHTTP func() error) error {
 		<-h.retDone
 		<-h.capiDone
 		<-h.hookDone
+		<-h.catDone
 		<-h.replDone
 		h.fwd.CloseIdleConnections()
 		h.stopErr = errors.Join(httpErr, raftErr)

@@ -288,6 +288,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 			Interval: time.Duration(s.DispatchInterval)},
 		JobRetention:   time.Duration(*s.JobRetention),
 		AuditRetention: time.Duration(*s.AuditRetention),
+		CatalogSync:    hub.CatalogSync{Sources: s.CatalogSources, Interval: time.Duration(s.CatalogSyncInterval)},
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
 	if cfg.ClusterAPI, err = s.ClusterAPI.options(); err != nil {

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
 )
 
 // Environment variables read by Load.
@@ -48,26 +50,6 @@ const (
 	// MinSecretLen is the shortest internal secret or admin API key accepted.
 	MinSecretLen = 16
 )
-
-// Secret is a string that never shows in logs, %v, %#v or JSON.
-type Secret string
-
-const redacted = "[redacted]"
-
-// String implements fmt.Stringer.
-func (Secret) String() string { return redacted }
-
-// GoString implements fmt.GoStringer.
-func (Secret) GoString() string { return redacted }
-
-// LogValue implements slog.LogValuer.
-func (Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalJSON implements json.Marshaler.
-func (Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
-
-// Reveal returns the secret itself.
-func (s Secret) Reveal() string { return string(s) }
 
 // Settings are one replica's settings. The JSON names are the config
 // file's keys (YAML files use the same names).
@@ -136,6 +118,11 @@ type Settings struct {
 	// AuditRetention is how long an audit event stays in the hub's state.
 	// Unset means DefaultAuditRetention (90 days); 0 keeps events forever.
 	AuditRetention *Duration `json:"audit_retention,omitempty"`
+	// CatalogSources are the app catalogs the leader syncs (a directory
+	// of AppDefs, images:REF[,REF...], hub:URL with key_file), at start
+	// and every CatalogSyncInterval (0: an hour). Config file only.
+	CatalogSources      []source.Spec `json:"catalog_sources,omitempty"`
+	CatalogSyncInterval Duration      `json:"catalog_sync_interval,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
@@ -189,58 +176,6 @@ type Settings struct {
 	InternalSecret   Secret `json:"-"`
 	AdminPassword    Secret `json:"-"`
 	AdminAPIKey      Secret `json:"-"`
-}
-
-// Duration is a time.Duration read from JSON as a string such as "15s".
-type Duration time.Duration
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration %s: want a string such as \"15s\"", b)
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("duration %q: want a non-negative duration such as \"15s\"", s)
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON implements json.Marshaler.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) String() string { return time.Duration(*d).String() }
-
-// Set implements flag.Value.
-func (d *Duration) Set(s string) error {
-	v, err := time.ParseDuration(s)
-	if err != nil || v < 0 {
-		return fmt.Errorf("want a non-negative duration such as 15s")
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// optionalDuration is the flag of a *Duration setting: unset stays nil.
-type optionalDuration struct{ d **Duration }
-
-func (o optionalDuration) String() string {
-	if o.d == nil || *o.d == nil {
-		return ""
-	}
-	return (*o.d).String()
-}
-
-// Set implements flag.Value.
-func (o optionalDuration) Set(s string) error {
-	var d Duration
-	if err := d.Set(s); err != nil {
-		return err
-	}
-	*o.d = &d
-	return nil
 }
 
 // LogValue lists the settings for a startup log line, secrets redacted.

@@ -12,16 +12,34 @@ import (
 // card is one app in the catalog.
 type card struct {
 	Name, Title, Description, Icon string
-	Classifications                []string
+	// HasIcon: the AppDef has an image, served by appIcon; Icon is the
+	// title's initial, drawn when it has none.
+	HasIcon         bool
+	Classifications []string
 }
 
 func cardOf(a *structs.App) card {
 	return card{Name: a.Name, Title: cardTitle(a), Description: a.AppDef.Description,
-		Icon: iconOf(a), Classifications: a.AppDef.Classifications}
+		Icon: iconOf(a), HasIcon: a.AppDef.Icon != nil, Classifications: a.AppDef.Classifications}
 }
 
-// iconOf returns the app's icon: the AppDef model has no image field yet
-// (JARVICE's "image" is not kept), so the card draws the title's initial.
+// appIcon serves an app's icon through the API (GET /v1/apps/{name}/icon
+// as the session's identity): an app the caller may not see is not found.
+func (p *Portal) appIcon(w http.ResponseWriter, r *http.Request, s *session) error {
+	typ, data, err := p.api.AppIcon(withIdentity(r.Context(), s.id), r.PathValue("app"))
+	if err != nil {
+		return hidden(err, "icon of app "+r.PathValue("app"))
+	}
+	h := w.Header()
+	h.Set("Content-Type", typ)
+	h.Set("Cache-Control", "private, max-age=300")
+	h.Set("X-Content-Type-Options", "nosniff")
+	_, err = w.Write(data)
+	return err
+}
+
+// iconOf returns the letter a card draws for an app without an icon: the
+// title's initial.
 func iconOf(a *structs.App) string {
 	t := cardTitle(a)
 	if t == "" {

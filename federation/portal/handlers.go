@@ -30,6 +30,7 @@ func (p *Portal) routes() {
 
 	p.page("GET /catalog", p.catalog)
 	p.page("GET /apps/{app}", p.appPage)
+	p.page("GET /apps/{app}/icon", p.appIcon)
 	p.page("GET /apps/{app}/submit", p.submitForm)
 	p.page("POST /apps/{app}/submit", p.submitPost)
 

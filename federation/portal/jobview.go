@@ -96,6 +96,11 @@ func orDash(s string) string {
 	return s
 }
 
-// connectURL is the token-guarded address of an interactive job, once
-// the hub knows it; clusters do not report it yet, so it is empty.
-func connectURL(*structs.Job) string { return "" }
+// connectURL is the token-guarded address of a running interactive job,
+// once its cluster's agent reported it ("" before and after).
+func connectURL(j *structs.Job) string {
+	if j.State != structs.JobRunning {
+		return ""
+	}
+	return j.ConnectURL
+}

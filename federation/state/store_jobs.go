@@ -191,7 +191,7 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if n.Priority == "" {
 		n.Priority = structs.PriorityNormal
 	}
-	n.Cluster, n.PreviousCluster, n.ExitCode, n.LogTail = "", "", 0, ""
+	n.Cluster, n.PreviousCluster, n.ExitCode, n.LogTail, n.ConnectURL = "", "", 0, "", ""
 	n.AssignTime, n.StartTime, n.EndTime = time.Time{}, time.Time{}, time.Time{}
 	if err := w.insert(tJobs, n, nil); err != nil {
 		return nil, err
@@ -276,6 +276,12 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 		n.Array = &structs.ArrayJob{Spec: n.Array.Spec, TaskRetries: n.Array.TaskRetries,
 			TaskWalltime: n.Array.TaskWalltime, Progress: u.Array.Copy()}
 	}
+	switch {
+	case u.State != structs.JobRunning:
+		n.ConnectURL = "" // only a running job is reached
+	case u.ConnectURL != "":
+		n.ConnectURL = u.ConnectURL
+	}
 	if !same {
 		switch {
 		case u.State == structs.JobQueued:
@@ -317,7 +323,7 @@ func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
 		return nil, &structs.TransitionError{JobID: c.ID, From: old.State, To: to}
 	}
 	n := *old
-	n.State, n.Substatus, n.EndTime = to, c.Reason, c.Time
+	n.State, n.Substatus, n.EndTime, n.ConnectURL = to, c.Reason, c.Time, ""
 	return w.putEnded(&n, old, c.Account, c.Time)
 }
 

@@ -27,6 +27,11 @@ type App struct {
 	Visibility Visibility `json:"visibility"`
 	Image      string     `json:"image,omitempty"` // container image reference
 	AppDef     AppDef     `json:"appdef"`
+	// Origin names the catalog source the app was synced from
+	// (catalog-sync/source: "image:REF", "hub:URL", "dir:PATH"); empty
+	// for an app registered directly. A sync changes and removes only the
+	// apps of its own origin.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Copy returns a deep copy of a.
@@ -70,6 +75,8 @@ type AppDef struct {
 	Commands        map[string]Command `json:"commands,omitempty"`
 	AppDefVersion   int                `json:"appdefversion,omitempty"`
 	Walltime        string             `json:"walltime,omitempty"` // default walltime, HH:MM:SS
+	// Icon is the "image" object: the catalog icon (nil without data).
+	Icon *AppIcon `json:"image,omitempty"`
 
 	// Raw is the AppDef as registered (compact JSON). When set it is what
 	// the AppDef encodes to, so a round trip keeps every field, value and
@@ -84,6 +91,10 @@ func (d AppDef) Copy() AppDef {
 	d.Machines = slices.Clone(d.Machines)
 	d.VaultTypes = slices.Clone(d.VaultTypes)
 	d.Raw = slices.Clone(d.Raw)
+	if d.Icon != nil {
+		ic := *d.Icon
+		d.Icon = &ic
+	}
 	if d.Commands != nil {
 		cmds := make(map[string]Command, len(d.Commands))
 		for k, c := range d.Commands {
@@ -92,6 +103,13 @@ func (d AppDef) Copy() AppDef {
 		d.Commands = cmds
 	}
 	return d
+}
+
+// AppIcon is an AppDef's "image": the app's catalog icon, base64 data of
+// an image of the media type Type.
+type AppIcon struct {
+	Type string `json:"type,omitempty"`
+	Data string `json:"data,omitempty"`
 }
 
 // Command is one entry point of an app.

@@ -32,6 +32,16 @@ func (d *AppDef) UnmarshalJSON(b []byte) error {
 	n.ScaleMax = int(looseNumber(m, "scale_max"))
 	n.AppDefVersion = int(looseNumber(m, "appdefversion"))
 	loose(m, "walltime", &n.Walltime)
+	var icon map[string]json.RawMessage
+	loose(m, "image", &icon)
+	if icon != nil {
+		ic := &AppIcon{}
+		loose(icon, "type", &ic.Type)
+		loose(icon, "data", &ic.Data)
+		if ic.Data != "" {
+			n.Icon = ic
+		}
+	}
 	var cmds map[string]json.RawMessage
 	loose(m, "commands", &cmds)
 	if len(cmds) > 0 {

@@ -243,11 +243,16 @@ type JarviceJobInfo struct {
 	Password *string                      `json:"password"`
 }
 
-// JarviceConnect is the reply to /jarvice/connect.
+// JarviceConnect is the reply to /jarvice/connect: the address is the
+// job's token-guarded URL, the password the token it carries.
 type JarviceConnect struct {
 	Address  string `json:"address"`
 	Password string `json:"password"`
 }
+
+// ConnectTokenParam is the query parameter of an interactive job's URL
+// that carries its token (the token guard's, initproc.GuardQuery).
+const ConnectTokenParam = "flotilla_token"
 
 // JarviceApp is one entry of the /jarvice/apps reply, keyed by app name:
 // the AppDef as JARVICE serves it and the catalog fields of its clients'

@@ -155,6 +155,11 @@ type Job struct {
 	CallbackURL string `json:"callback_url,omitempty"`
 	// Trigger names the trigger that submitted the job, if one did.
 	Trigger string `json:"trigger,omitempty"`
+	// ConnectURL is where a running interactive job is reached: the
+	// token-guarded address its cluster's agent reported (the job's
+	// Ingress host and the guard's token). It is cleared when the job
+	// leaves RUNNING.
+	ConnectURL string `json:"connect_url,omitempty"`
 }
 
 // Copy returns a deep copy of j.

@@ -27,7 +27,10 @@ type JobStateUpdate struct {
 	LogTail   string   `json:"log_tail,omitempty"`  // replaces the tail when non-empty
 	// Array replaces an array job's progress when non-nil.
 	Array *ArrayProgress `json:"array,omitempty"`
-	Time  time.Time      `json:"time"`
+	// ConnectURL, with State RUNNING, is the interactive job's
+	// token-guarded address (kept until the job leaves RUNNING).
+	ConnectURL string    `json:"connect_url,omitempty"`
+	Time       time.Time `json:"time"`
 	CAS
 	// Account, set by the hub on agents' reports, makes an update that
 	// ends the job write its accounting record in the same transaction

@@ -147,6 +147,8 @@ type JobReport struct {
 	LogTail   string   `json:"log_tail,omitempty"`
 	// Array is an array job's progress, replacing the recorded one.
 	Array *ArrayProgress `json:"array,omitempty"`
+	// ConnectURL is a running interactive job's token-guarded address.
+	ConnectURL string `json:"connect_url,omitempty"`
 }
 
 // ClusterStatusResult answers a ClusterStatusReport: one entry per job

@@ -30,6 +30,9 @@ type fed struct {
 	// metrics are the agents' /metrics addresses.
 	metrics map[string]string
 	wg      sync.WaitGroup
+	// agentAdjust, if set, adjusts the cluster half of agents started
+	// after it is set (runtime options).
+	agentAdjust func(*agent.ClusterConfig)
 }
 
 func quietLog() *slog.Logger {
@@ -99,7 +102,7 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
 	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
-		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), MetricsAddr: "127.0.0.1:0"})
+		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), MetricsAddr: "127.0.0.1:0", Adjust: f.agentAdjust})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -132,7 +135,13 @@ func (f *fed) userClient(ctx context.Context, username, tenant string, groups ..
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c, err := client.New(f.hubs.URLs(), k.Key)
+	return f.clientFor(k.Key)
+}
+
+// clientFor is a client of the hub with an API key.
+func (f *fed) clientFor(key string) *client.Client {
+	f.t.Helper()
+	c, err := client.New(f.hubs.URLs(), key)
 	if err != nil {
 		f.t.Fatal(err)
 	}
