@@ -135,4 +135,3 @@ func (l *SchedLoop) CreateStats() (created, failures uint64) {
 	defer l.mu.Unlock()
 	return l.created, l.createFailures
 }
-
