@@ -84,7 +84,7 @@ func TestAppDefRejects(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			before := h.c.Hub(0).Store().LatestIndex()
+			before := h.storedIndex()
 			code, body := h.do("PUT", "/v1/apps/bad", appBody("bad", []byte(tc.def)))
 			if code != http.StatusBadRequest {
 				t.Fatalf("PUT: %d %s, want 400", code, body)
@@ -96,7 +96,7 @@ func TestAppDefRejects(t *testing.T) {
 			if d := cmp.Diff(tc.want, eb.Errors); d != "" {
 				t.Errorf("errors (-want +got):\n%s", d)
 			}
-			if got := h.c.Hub(0).Store().LatestIndex(); got != before {
+			if got := h.storedIndex(); got != before {
 				t.Errorf("state index moved %d -> %d: something was stored", before, got)
 			}
 			if code, _ := h.do("GET", "/v1/apps/bad?consistent=true", nil); code != http.StatusNotFound {

@@ -49,7 +49,7 @@ func TestSubmitChecksParameterValues(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			before := h.c.Hub(0).Store().LatestIndex()
+			before := h.storedIndex()
 			body, _ := json.Marshal(map[string]any{"app": "batch", "command": "Run", "machine_type": "n3", "nodes": 1, "parameters": tc.params})
 			if name == "int above max" || name == "unknown and const" {
 				// the JARVICE submission carries numbers as JSON numbers
@@ -61,7 +61,7 @@ func TestSubmitChecksParameterValues(t *testing.T) {
 				code, reply := h.do("POST", "/v1/jobs", stringParams(t, body))
 				check(t, code, reply, tc.want)
 			}
-			if got := h.c.Hub(0).Store().LatestIndex(); got != before {
+			if got := h.storedIndex(); got != before {
 				t.Errorf("state index moved %d -> %d: a job was stored", before, got)
 			}
 		})

@@ -361,7 +361,7 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		if g.index%11 == 0 { // likewise: cloud records, drawing nothing
 			cmds = append(cmds, MustEncode(cloudCommand(g.index)))
 		}
-		if g.index%3 == 0 { // likewise
+		if g.index%4 == 1 { // likewise
 			cmds = append(cmds, MustEncode(g.opsCommand()))
 		}
 		log = append(log, entry{g.index, cmds})
