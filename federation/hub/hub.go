@@ -235,6 +235,9 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	} else {
 		h.log.Info("shutting down: leadership handed over, draining requests")
 	}
+	if h.web != nil {
+		h.web.Stop() // the portal's event streams end: the drain need not wait for them
+	}
 	var httpErr error
 	if err := h.srv.Shutdown(ctx); err != nil {
 		httpErr = errors.Join(err, h.srv.Close())
