@@ -23,7 +23,7 @@ import (
 // was ever created twice.
 func TestNoRerunAfterAgentRestart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real control plane and the built binaries; skipped in -short")
+		t.Skip("requires a real control plane and the built binaries; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()

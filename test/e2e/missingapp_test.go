@@ -24,7 +24,7 @@ import (
 // app, and no pod of it is ever created: no substitute command runs.
 func TestMissingAppFailsJob(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real control plane and the built binaries; skipped in -short")
+		t.Skip("requires a real control plane and the built binaries; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()

@@ -70,7 +70,7 @@ func renderChart(t *testing.T, values string) rendered {
 // address, whatever the release name and cluster domain.
 func TestChartHubReplicaSettings(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs helm from `make tools`; skipped in -short")
+		t.Skip("requires helm from `make tools`; skipped in -short")
 	}
 	cases := map[string]struct {
 		values              string

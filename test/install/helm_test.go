@@ -58,7 +58,7 @@ const (
 //     nothing is installed.
 func TestHelmInstall(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real control plane, helm and the built binaries; skipped in -short")
+		t.Skip("requires a real control plane, helm and the built binaries; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -26,7 +26,7 @@ import (
 // secrets could not talk to each other).
 func TestHelmUpgradeRollsHubOneAtATime(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real control plane and helm; skipped in -short")
+		t.Skip("requires a real control plane and helm; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

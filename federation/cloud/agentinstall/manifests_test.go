@@ -23,7 +23,7 @@ import (
 // the Namespace object Render adds (helm's --create-namespace).
 func TestRenderMatchesChart(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs helm (make tools); skipped in -short")
+		t.Skip("requires helm (make tools); skipped in -short")
 	}
 	helm, err := proc.FindBin("helm")
 	if err != nil {

@@ -53,7 +53,7 @@ var (
 // unregisters it and removes its machine type.
 func TestClusterAPIDiscovery(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs real control planes (make tools: etcd, kube-apiserver, kwok) and the go command; skipped in -short")
+		t.Skip("requires real control planes (make tools: etcd, kube-apiserver, kwok) and the go command; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
