@@ -288,7 +288,7 @@ agent:
 		}
 		pod := pods.Items[0]
 		args := podFiles(t, apiVolumes{ctx, env, namespace}, pod.Name, &pod.Spec, &pod.Spec.Containers[0])
-		args = append(args, "-kubeconfig", kubeconfig, "-heartbeat", "300ms")
+		args = append(args, "-kubeconfig", kubeconfig, "-heartbeat", "300ms", "-metrics-addr", "127.0.0.1:0")
 		bin, err := proc.FindBin("flotilla-agent")
 		if err != nil {
 			t.Fatal(err)
