@@ -74,6 +74,9 @@ func StartAgent(t testing.TB, opts AgentOptions) *Agent {
 		"-kubeconfig", opts.Kubeconfig,
 		"-agent-key-file", filepath.Join(opts.Dir, "agent-key-"+opts.Cluster),
 		"-bootstrap-token-file", tokFile,
+		// Several agents share this host: each serves its metrics on a
+		// free port, not the default :9460.
+		"-metrics-addr", "127.0.0.1:0",
 	}, opts.Args...)
 	caFile := opts.CAFile
 	if caFile == "" {
