@@ -134,12 +134,12 @@ func (l *SchedLoop) completeOrTeardown(ctx context.Context, snap scheduler.Snaps
 	res := scheduler.Schedule(snap, rest, opts, l.Now())
 	for _, b := range res.Bindings {
 		p := byID[b.GangID]
-		l.gangLog(p.Rest.ID).Info("completing a partly bound gang", "gang", p.Rest.ID, "bound", len(p.Bound), "binding", len(p.Rest.Pods))
+		l.gangLog(p.Rest.ID).Info("completing a partly bound gang", "gang", p.Rest.ID.String(), "bound", len(p.Bound), "binding", len(p.Rest.Pods))
 		l.bind(ctx, &p.Rest, b.Nodes, inflight)
 	}
 	for _, w := range res.Pending {
 		p := byID[w.GangID]
-		l.gangLog(p.Rest.ID).Info("tearing down a partly bound gang whose rest does not fit", "gang", p.Rest.ID, "reason", w.Reason)
+		l.gangLog(p.Rest.ID).Info("tearing down a partly bound gang whose rest does not fit", "gang", p.Rest.ID.String(), "reason", w.Reason)
 		l.teardown(ctx, *p, inflight)
 	}
 	return len(res.Bindings) > 0
@@ -170,11 +170,11 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 		l.mu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil {
-				l.gangLog(g.ID).Warn("gang bind failed", "gang", g.ID, "err", err)
+				l.gangLog(g.ID).Warn("gang bind failed", "gang", g.ID.String(), "err", err)
 			}
 			l.Cache.Forget(g.Pods)
 		} else {
-			l.gangLog(g.ID).Info("gang bound", "gang", g.ID, "pods", len(g.Pods), "took", l.Now().Sub(start))
+			l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", l.Now().Sub(start))
 		}
 	}()
 }
@@ -201,9 +201,9 @@ func (l *SchedLoop) teardown(ctx context.Context, p cache.PartialGang, inflight 
 		defer inflight.Done()
 		void, err := l.Binder.Teardown(ctx, p)
 		if err != nil && ctx.Err() == nil {
-			l.gangLog(id).Warn("tearing down a partly bound gang", "gang", id, "err", err)
+			l.gangLog(id).Warn("tearing down a partly bound gang", "gang", id.String(), "err", err)
 		} else if err == nil {
-			l.gangLog(id).Info("tore down a partly bound gang", "gang", id, "bound", len(p.Bound))
+			l.gangLog(id).Info("tore down a partly bound gang", "gang", id.String(), "bound", len(p.Bound))
 		}
 		l.mu.Lock()
 		delete(l.tearing, id)
