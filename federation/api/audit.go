@@ -108,7 +108,11 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), auditTimeout)
 	defer cancel()
 	if _, werr := s.writes.Write(ctx, &fsm.AuditAppend{Event: ev}); werr != nil {
-		s.log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
+		log := s.log
+		if ev.ObjectKind == "job" {
+			log = log.With(structs.LogJob, ev.ObjectName)
+		}
+		log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
 	}
 }
 
