@@ -17,6 +17,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -64,6 +65,10 @@ type ClusterConfig struct {
 	Random io.Reader
 	// LogTailLines of the head's log are reported when a job ends (default 50).
 	LogTailLines int
+	// PrePull tunes the catalog sync (pre-pulling the apps' images onto
+	// the nodes, reporting where they run); NoPrePull turns it off.
+	PrePull   prepull.Options
+	NoPrePull bool
 }
 
 // Cluster is the cluster half of an agent: the informer cache, level 2

@@ -1,7 +1,9 @@
 package hubsync
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -105,9 +107,25 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	if s.cfg.Capacity != nil && mts != nil {
 		rep.Capacity = s.cfg.Capacity(mts)
 	}
+	var catalog []byte
+	if s.cfg.Catalog != nil {
+		if c := s.cfg.Catalog(); c != nil {
+			catalog, _ = json.Marshal(c)
+			s.mu.Lock()
+			if !bytes.Equal(catalog, s.sentCatalog) {
+				rep.Catalog = c
+			}
+			s.mu.Unlock()
+		}
+	}
 	res, err := s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
 	if err != nil {
 		return false, false, err
+	}
+	if rep.Catalog != nil {
+		s.mu.Lock()
+		s.sentCatalog = catalog
+		s.mu.Unlock()
 	}
 	if len(res.Jobs) != len(rep.Jobs) {
 		return false, false, fmt.Errorf("hub answered %d of %d job reports", len(res.Jobs), len(rep.Jobs))
