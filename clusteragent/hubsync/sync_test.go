@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -310,5 +311,45 @@ func TestSyncerResolvesIdentity(t *testing.T) {
 	}
 	if got := run.added[2][0].Identity; got == nil || got.UID != 2000 || got.GID != 3000 {
 		t.Errorf("id-mapper identity not used: %+v", got)
+	}
+}
+
+// TestCatalogReportSentWhenChanged: the catalog report goes with a push
+// when it changed since the hub took it, and not with every heartbeat;
+// a failed push sends it again.
+func TestCatalogReportSentWhenChanged(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	var mu sync.Mutex
+	cur := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppPulling, Nodes: 2}}}}}
+	start(t, hub, run, func(c *Config) {
+		c.Catalog = func() *structs.ClusterCatalog { mu.Lock(); defer mu.Unlock(); return cur }
+	})
+	catalogs := func() (pushes int, states []structs.AppPresence) {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		for _, p := range hub.pushes {
+			if p.Catalog != nil {
+				states = append(states, p.Catalog.Apps["s"].MachineTypes["m4"].State)
+			}
+		}
+		return len(hub.pushes), states
+	}
+	eventually(t, "five pushes", func() bool { n, _ := catalogs(); return n >= 5 })
+	if _, states := catalogs(); !slices.Equal(states, []structs.AppPresence{structs.AppPulling}) {
+		t.Fatalf("catalog pushed %v, want once (pulling)", states)
+	}
+	hub.mu.Lock()
+	hub.failNext = 1
+	hub.mu.Unlock()
+	mu.Lock()
+	cur = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppReady, Nodes: 2, Ready: 2}}}}}
+	mu.Unlock()
+	eventually(t, "the changed report pushed", func() bool { _, s := catalogs(); return len(s) == 2 })
+	n, _ := catalogs()
+	eventually(t, "five more pushes", func() bool { m, _ := catalogs(); return m >= n+5 })
+	if _, states := catalogs(); !slices.Equal(states, []structs.AppPresence{structs.AppPulling, structs.AppReady}) {
+		t.Errorf("catalog pushed %v, want pulling then ready once each", states)
 	}
 }
