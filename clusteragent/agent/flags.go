@@ -56,6 +56,7 @@ type Flags struct {
 	FilerImage         string
 	PrePull            bool
 	PrePullNamespace   string
+	LiveTailEvery      time.Duration
 }
 
 // Register defines the flags on fs; getenv supplies the defaults taken
@@ -90,6 +91,7 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
 	fs.StringVar(&f.InitImage, "init-image", version.Image("flotilla-init"), "image holding flotilla-init, run as every job pod's init container")
 	fs.BoolVar(&f.PrePull, "prepull", true, "pre-pull the catalog's app images onto the nodes they run on and report where they cannot run")
+	fs.DurationVar(&f.LiveTailEvery, "live-tail-every", runtime.DefaultLiveTailEvery, "how often a running job's log tail is read and, when it changed, reported (/jarvice/tail); negative: never")
 	fs.StringVar(&f.PrePullNamespace, "prepull-namespace", prepull.DefaultNamespace, "namespace of the short-lived pull pods (created when missing)")
 	fs.StringVar(&f.FilerImage, "filer-image", version.Image("flotilla-filer"), "NFS server image of the filers serving ReadWriteOnce vaults")
 }
@@ -155,6 +157,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 			c.Runtime.InitImage = f.InitImage
 			c.Filer.Image = f.FilerImage
 			c.NoPrePull, c.PrePull.Namespace = !f.PrePull, f.PrePullNamespace
+			c.LiveTailEvery = f.LiveTailEvery
 		},
 	}, nil
 }
