@@ -27,13 +27,14 @@ const (
 
 // Defaults of Options.
 const (
-	DefaultNamespace  = "flotilla-prepull"
-	DefaultInterval   = 10 * time.Second
-	DefaultImageTTL   = 10 * time.Minute
-	DefaultRetryAfter = time.Minute
-	catalogWait       = 30 * time.Second
-	resolveTimeout    = 20 * time.Second
-	noCatalogBackoff  = 5 * time.Minute
+	DefaultNamespace   = "flotilla-prepull"
+	DefaultInterval    = 10 * time.Second
+	DefaultImageTTL    = 10 * time.Minute
+	DefaultRetryAfter  = time.Minute
+	DefaultPullTimeout = 15 * time.Minute
+	catalogWait        = 30 * time.Second
+	resolveTimeout     = 20 * time.Second
+	noCatalogBackoff   = 5 * time.Minute
 )
 
 // Hub is the part of the hub API the syncer uses (federation/client.Client).
@@ -55,6 +56,10 @@ type Options struct {
 	// RetryAfter: a failed pull or image read is tried again after this
 	// long (default DefaultRetryAfter).
 	RetryAfter time.Duration
+	// PullTimeout: a pull pod that has not started its container after
+	// this long (a node that cannot run it, a pull that hangs) is deleted
+	// and the pull counted failed (default DefaultPullTimeout).
+	PullTimeout time.Duration
 	// PodAnnotations are added to every pull pod.
 	PodAnnotations map[string]string
 }
@@ -112,6 +117,9 @@ func (s *Syncer) init() {
 		}
 		if o.RetryAfter <= 0 {
 			o.RetryAfter = DefaultRetryAfter
+		}
+		if o.PullTimeout <= 0 {
+			o.PullTimeout = DefaultPullTimeout
 		}
 		if s.Resolve == nil {
 			s.Resolve = Platforms
@@ -218,13 +226,20 @@ func (s *Syncer) pass(ctx context.Context) {
 		p := &pods.Items[i]
 		k := PullKey{Image: p.Annotations[AnnotPullImage], Node: p.Annotations[AnnotPullNode]}
 		existing[k] = p
+		if p.DeletionTimestamp != nil {
+			continue // going: what it showed is recorded
+		}
 		st, why := pullOf(p)
 		switch st {
 		case PullDone, PullFailed:
 			s.pulls[k] = pullEntry{Pull: Pull{State: st, Reason: why}, at: now}
 			finished = append(finished, p)
 		default:
-			if s.pulls[k].State != PullDone {
+			switch e, ok := s.pulls[k]; {
+			case ok && e.State == PullRunning && now.Sub(e.at) >= s.Options.PullTimeout:
+				s.pulls[k] = pullEntry{Pull: Pull{State: PullFailed, Reason: "not started within " + s.Options.PullTimeout.String()}, at: now}
+				finished = append(finished, p)
+			case !ok:
 				s.pulls[k] = pullEntry{Pull: Pull{State: PullRunning}, at: now}
 			}
 		}
