@@ -26,13 +26,17 @@ func TestAgentCatalogRead(t *testing.T) {
 	e.must(e.admin.PutApp(ctx, app("solver", "r/solver:1", "n*")))
 	e.must(e.admin.PutApp(ctx, app("any", "r/any:1")))
 	e.must(e.admin.PutApp(ctx, app("elsewhere", "r/else:1", "x*")))
+	quiet := app("quiet", "r/quiet:1", "n1")
+	quiet.NoPrePull = true
+	e.must(e.admin.PutApp(ctx, quiet))
 	cat := value[*structs.AgentCatalog](t)(e.agent.AgentCatalog(ctx, "east", 0, 0))
 	want := []structs.AgentApp{{Name: "any", Image: "r/any:1", MachineTypes: []string{"gpu1", "n1"}},
+		{Name: "quiet", Image: "r/quiet:1", MachineTypes: []string{"n1"}, NoPrePull: true},
 		{Name: "solver", Image: "r/solver:1", MachineTypes: []string{"n1"}}}
 	if !slices.EqualFunc(cat.Apps, want, func(a, b structs.AgentApp) bool {
-		return a.Name == b.Name && a.Image == b.Image && slices.Equal(a.MachineTypes, b.MachineTypes)
+		return a.Name == b.Name && a.Image == b.Image && slices.Equal(a.MachineTypes, b.MachineTypes) && a.NoPrePull == b.NoPrePull
 	}) || cat.Index == 0 {
-		t.Errorf("catalog = %+v, want %+v (pub has no image, elsewhere no machine type here)", cat, want)
+		t.Errorf("catalog = %+v, want %+v (pub has no image, elsewhere no machine type here; quiet opted out)", cat, want)
 	}
 
 	done := make(chan *structs.AgentCatalog, 1)
