@@ -136,8 +136,10 @@ type Syncer struct {
 	sentWhy  map[uint64]string      // pending reason the hub has, by job number
 	machines []*structs.MachineType // of the latest assignment reply
 	index    uint64                 // the watch's raft index
-	// sentCatalog is the catalog report the hub last took (JSON).
-	sentCatalog []byte
+	// sentCatalog is the catalog report the hub last took (JSON);
+	// catalogRefused when a hub last refused one as invalid.
+	sentCatalog    []byte
+	catalogRefused time.Time
 }
 
 // New returns a Syncer.

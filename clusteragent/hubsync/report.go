@@ -112,13 +112,23 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 		if c := s.cfg.Catalog(); c != nil {
 			catalog, _ = json.Marshal(c)
 			s.mu.Lock()
-			if !bytes.Equal(catalog, s.sentCatalog) {
+			if !bytes.Equal(catalog, s.sentCatalog) && s.cfg.Now().Sub(s.catalogRefused) >= catalogRefusedPause {
 				rep.Catalog = c
 			}
 			s.mu.Unlock()
 		}
 	}
 	res, err := s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	if err != nil && rep.Catalog != nil && structs.KindOf(err) == structs.ErrInvalid {
+		// A replica older than the catalog report refuses the unknown
+		// field: send the rest now, the report again later.
+		s.cfg.Log.Info("the hub refused the catalog report; sending it later", "err", err)
+		s.mu.Lock()
+		s.catalogRefused = s.cfg.Now()
+		s.mu.Unlock()
+		rep.Catalog = nil
+		res, err = s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	}
 	if err != nil {
 		return false, false, err
 	}
@@ -163,6 +173,10 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	}
 	return more, retry, nil
 }
+
+// catalogRefusedPause is how long a push goes without the catalog report
+// after a hub refused it as invalid (a replica of an older version).
+const catalogRefusedPause = time.Minute
 
 // outcome reads a report's outcome; a hub that names none answered with
 // an error or without one.

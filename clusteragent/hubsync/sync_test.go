@@ -353,3 +353,34 @@ func TestCatalogReportSentWhenChanged(t *testing.T) {
 		t.Errorf("catalog pushed %v, want pulling then ready once each", states)
 	}
 }
+
+// TestCatalogRefusedByOlderHub: a hub replica that refuses the catalog
+// report as an unknown field still gets the rest of the push (job
+// reports are not held back), and the report is offered again only after
+// a pause.
+func TestCatalogRefusedByOlderHub(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.refuseCatalog = true
+	cat := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppReady, Nodes: 1, Ready: 1}}}}}
+	s, clock := start(t, hub, run, func(c *Config) { c.Catalog = func() *structs.ClusterCatalog { return cat } })
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
+	eventually(t, "the job report applied without the catalog", func() bool { return s.Pending() == 0 })
+	hub.mu.Lock()
+	n := len(hub.pushes)
+	hub.mu.Unlock()
+	eventually(t, "five more pushes", func() bool { hub.mu.Lock(); defer hub.mu.Unlock(); return len(hub.pushes) >= n+5 })
+	hub.mu.Lock()
+	refusals := hub.refusals
+	hub.refuseCatalog = false
+	hub.mu.Unlock()
+	if refusals != 1 {
+		t.Errorf("catalog offered %d times within the pause, want once", refusals)
+	}
+	clock.Add(catalogRefusedPause)
+	eventually(t, "the catalog sent after the pause", func() bool {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		return slices.ContainsFunc(hub.pushes, func(p *structs.ClusterStatusReport) bool { return p.Catalog != nil })
+	})
+}
