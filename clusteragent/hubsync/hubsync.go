@@ -139,6 +139,7 @@ type Syncer struct {
 	// sentCatalog is the catalog report the hub last took (JSON);
 	// catalogRefused when a hub last refused one as invalid.
 	sentCatalog    []byte
+	sentCatalogAt  time.Time
 	catalogRefused time.Time
 }
 

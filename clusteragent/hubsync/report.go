@@ -112,7 +112,9 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 		if c := s.cfg.Catalog(); c != nil {
 			catalog, _ = json.Marshal(c)
 			s.mu.Lock()
-			if !bytes.Equal(catalog, s.sentCatalog) && s.cfg.Now().Sub(s.catalogRefused) >= catalogRefusedPause {
+			now := s.cfg.Now()
+			stale := !bytes.Equal(catalog, s.sentCatalog) || now.Sub(s.sentCatalogAt) >= catalogRefresh
+			if stale && now.Sub(s.catalogRefused) >= catalogRefusedPause {
 				rep.Catalog = c
 			}
 			s.mu.Unlock()
@@ -134,7 +136,7 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	}
 	if rep.Catalog != nil {
 		s.mu.Lock()
-		s.sentCatalog = catalog
+		s.sentCatalog, s.sentCatalogAt = catalog, s.cfg.Now()
 		s.mu.Unlock()
 	}
 	if len(res.Jobs) != len(rep.Jobs) {
@@ -177,6 +179,10 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 // catalogRefusedPause is how long a push goes without the catalog report
 // after a hub refused it as invalid (a replica of an older version).
 const catalogRefusedPause = time.Minute
+
+// catalogRefresh is how often an unchanged catalog report is sent again
+// (a replica upgraded from a version that dropped it gets it back).
+const catalogRefresh = 5 * time.Minute
 
 // outcome reads a report's outcome; a hub that names none answered with
 // an error or without one.

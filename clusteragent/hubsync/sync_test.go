@@ -316,13 +316,14 @@ func TestSyncerResolvesIdentity(t *testing.T) {
 
 // TestCatalogReportSentWhenChanged: the catalog report goes with a push
 // when it changed since the hub took it, and not with every heartbeat;
-// a failed push sends it again.
+// a failed push sends it again; an unchanged one goes again after
+// catalogRefresh.
 func TestCatalogReportSentWhenChanged(t *testing.T) {
 	hub, run := newFakeHub(), newFakeRunner()
 	var mu sync.Mutex
 	cur := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
 		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppPulling, Nodes: 2}}}}}
-	start(t, hub, run, func(c *Config) {
+	_, clock := start(t, hub, run, func(c *Config) {
 		c.Catalog = func() *structs.ClusterCatalog { mu.Lock(); defer mu.Unlock(); return cur }
 	})
 	catalogs := func() (pushes int, states []structs.AppPresence) {
@@ -352,6 +353,8 @@ func TestCatalogReportSentWhenChanged(t *testing.T) {
 	if _, states := catalogs(); !slices.Equal(states, []structs.AppPresence{structs.AppPulling, structs.AppReady}) {
 		t.Errorf("catalog pushed %v, want pulling then ready once each", states)
 	}
+	clock.Add(catalogRefresh)
+	eventually(t, "the unchanged report sent again after catalogRefresh", func() bool { _, s := catalogs(); return len(s) == 3 })
 }
 
 // TestCatalogRefusedByOlderHub: a hub replica that refuses the catalog

@@ -24,7 +24,8 @@ import (
 // ClusterHeartbeat's Catalog (an agent's catalog report) was added within
 // version 1 too: an older replica drops it, so its copy of the cluster
 // lacks the report (placement there ignores the apps' architectures)
-// until it is upgraded and the agent reports again.
+// until it is upgraded and the agent sends the report again (on a change,
+// and every five minutes).
 const Version byte = 1
 
 // Encode returns the log entry bytes of cmd, a registered command.
