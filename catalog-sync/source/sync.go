@@ -78,6 +78,9 @@ func Sync(ctx context.Context, src Source, cat Catalog) (*Report, error) {
 		seen[a.Name] = true
 		a.Origin = origin
 		old := byName[a.Name]
+		if old != nil {
+			a.NoPrePull = old.NoPrePull // the hub's own pre-pull choice outlives syncs
+		}
 		switch {
 		case old != nil && old.Origin != origin:
 			rep.Refused = append(rep.Refused, Refusal{a.Name, fmt.Sprintf("an app of that name exists from %s", originOf(old))})

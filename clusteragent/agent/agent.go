@@ -22,6 +22,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/hubsync"
 	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/clusteragent/vaultexport"
 	"github.com/flotilla-hpc/flotilla/federation/client"
@@ -86,6 +87,8 @@ type Agent struct {
 	Hub     *client.Client
 	// Exports carries out the hub's vault exports on this cluster.
 	Exports *vaultexport.Syncer
+	// Catalog keeps the hub's apps' images on this cluster (nil when off).
+	Catalog *prepull.Syncer
 
 	metrics   *metrics
 	metricsLn net.Listener // nil without Config.MetricsAddr
@@ -160,7 +163,17 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.IDMapperURL != "" {
 		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
 	}
+	if !ccfg.NoPrePull {
+		out.Catalog = &prepull.Syncer{Hub: hub, Cluster: cfg.Cluster, Kube: kc, NodeSelector: sel, Options: ccfg.PrePull,
+			Now: cfg.Now, Log: ccfg.Log.With("component", "prepull"),
+			MachineTypes: func() []*structs.MachineType { return out.Syncer.MachineTypes() }}
+	}
+	var catalog func() *structs.ClusterCatalog
+	if out.Catalog != nil {
+		catalog = out.Catalog.Report
+	}
 	out.Syncer = hubsync.New(hubsync.Config{
+		Catalog:  catalog,
 		Identity: identity,
 		Hub:      hub, Cluster: cfg.Cluster, Runner: c.Jobs, Heartbeat: cfg.Heartbeat, Log: ccfg.Log, Now: cfg.Now,
 		Capacity: func(mts []*structs.MachineType) map[string]structs.Capacity {
@@ -199,6 +212,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- a.Cluster.Run(ctx) }()
 	go a.Exports.Run(ctx)
+	if a.Catalog != nil {
+		go a.Catalog.Run(ctx)
+	}
 	a.Syncer.Run(ctx)
 	return <-errc
 }

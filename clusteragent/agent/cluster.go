@@ -17,6 +17,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/filer"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -64,6 +65,15 @@ type ClusterConfig struct {
 	Random io.Reader
 	// LogTailLines of the head's log are reported when a job ends (default 50).
 	LogTailLines int
+	// LiveTailEvery is how often a running job's log tail is read and
+	// reported (default runtime.DefaultLiveTailEvery; negative: never).
+	LiveTailEvery time.Duration
+	// Logs reads container logs (default: the API server's pods/log).
+	Logs runtime.LogReader
+	// PrePull tunes the catalog sync (pre-pulling the apps' images onto
+	// the nodes, reporting where they run); NoPrePull turns it off.
+	PrePull   prepull.Options
+	NoPrePull bool
 }
 
 // Cluster is the cluster half of an agent: the informer cache, level 2
@@ -108,6 +118,7 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 		Client: cfg.Client, Options: ropts, Cluster: cfg.Cluster, Pods: b, Nodes: c,
 		Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
 		Filer: fm, Random: cfg.Random, LogTailLines: cfg.LogTailLines,
+		LiveTailEvery: cfg.LiveTailEvery, Logs: cfg.Logs,
 	}
 	loop := &SchedLoop{
 		Cache: c, Binder: b, Options: cfg.Scheduler, Now: cfg.Now, Log: cfg.Log,

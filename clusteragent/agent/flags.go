@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/internal/version"
@@ -53,6 +54,9 @@ type Flags struct {
 	KubeBurst          int
 	InitImage          string
 	FilerImage         string
+	PrePull            bool
+	PrePullNamespace   string
+	LiveTailEvery      time.Duration
 }
 
 // Register defines the flags on fs; getenv supplies the defaults taken
@@ -86,6 +90,9 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.Float64Var(&f.KubeQPS, "kube-api-qps", 5000, "client QPS towards the API server")
 	fs.IntVar(&f.KubeBurst, "kube-api-burst", 10000, "client burst towards the API server")
 	fs.StringVar(&f.InitImage, "init-image", version.Image("flotilla-init"), "image holding flotilla-init, run as every job pod's init container")
+	fs.BoolVar(&f.PrePull, "prepull", true, "pre-pull the catalog's app images onto the nodes they run on and report where they cannot run")
+	fs.DurationVar(&f.LiveTailEvery, "live-tail-every", runtime.DefaultLiveTailEvery, "how often a running job's log tail is read and, when it changed, reported (/jarvice/tail); negative: never")
+	fs.StringVar(&f.PrePullNamespace, "prepull-namespace", prepull.DefaultNamespace, "namespace of the short-lived pull pods (created when missing)")
 	fs.StringVar(&f.FilerImage, "filer-image", version.Image("flotilla-filer"), "NFS server image of the filers serving ReadWriteOnce vaults")
 }
 
@@ -149,6 +156,8 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		Adjust: func(c *ClusterConfig) {
 			c.Runtime.InitImage = f.InitImage
 			c.Filer.Image = f.FilerImage
+			c.NoPrePull, c.PrePull.Namespace = !f.PrePull, f.PrePullNamespace
+			c.LiveTailEvery = f.LiveTailEvery
 		},
 	}, nil
 }

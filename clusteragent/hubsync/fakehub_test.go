@@ -28,6 +28,10 @@ type fakeHub struct {
 	queries  []client.AssignmentQuery
 	pushes   []*structs.ClusterStatusReport
 	failNext int // fail this many pushes
+	// refuseCatalog answers a push with a catalog report as invalid (a
+	// replica older than the report); refusals counts them.
+	refuseCatalog bool
+	refusals      int
 	// script, if set, gives a report's outcome; nil answers applied.
 	script func(r structs.JobReport, sent int) structs.ReportOutcome
 	sent   map[string]int // "number:state" → times pushed
@@ -128,6 +132,10 @@ func (h *fakeHub) PushStatus(_ context.Context, _ string, rep *structs.ClusterSt
 	if h.failNext > 0 {
 		h.failNext--
 		return nil, errors.New("hub unavailable")
+	}
+	if h.refuseCatalog && rep.Catalog != nil {
+		h.refusals++
+		return nil, structs.Errorf(structs.ErrInvalid, "unknown field \"catalog\"")
 	}
 	h.pushes = append(h.pushes, rep)
 	res := &structs.ClusterStatusResult{}

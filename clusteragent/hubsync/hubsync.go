@@ -96,6 +96,10 @@ type Config struct {
 	// Identity, if set, resolves a job owner's uid/gid when the hub knows
 	// none (an id-mapper reading home-directory owners).
 	Identity func(ctx context.Context, user string) (structs.Identity, bool, error)
+	// Catalog, if set, returns the latest report on the apps' images on
+	// the cluster (nil while unknown); a push carries it when it changed
+	// since the hub last took it.
+	Catalog func() *structs.ClusterCatalog
 	// Why returns the scheduler's reason a job is still pending, if it is.
 	Why func(number uint64) (string, bool)
 	// Heartbeat is the longest gap between status pushes.
@@ -132,6 +136,11 @@ type Syncer struct {
 	sentWhy  map[uint64]string      // pending reason the hub has, by job number
 	machines []*structs.MachineType // of the latest assignment reply
 	index    uint64                 // the watch's raft index
+	// sentCatalog is the catalog report the hub last took (JSON);
+	// catalogRefused when a hub last refused one as invalid.
+	sentCatalog    []byte
+	sentCatalogAt  time.Time
+	catalogRefused time.Time
 }
 
 // New returns a Syncer.

@@ -1,7 +1,9 @@
 package hubsync
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -105,9 +107,37 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	if s.cfg.Capacity != nil && mts != nil {
 		rep.Capacity = s.cfg.Capacity(mts)
 	}
+	var catalog []byte
+	if s.cfg.Catalog != nil {
+		if c := s.cfg.Catalog(); c != nil {
+			catalog, _ = json.Marshal(c)
+			s.mu.Lock()
+			now := s.cfg.Now()
+			stale := !bytes.Equal(catalog, s.sentCatalog) || now.Sub(s.sentCatalogAt) >= catalogRefresh
+			if stale && now.Sub(s.catalogRefused) >= catalogRefusedPause {
+				rep.Catalog = c
+			}
+			s.mu.Unlock()
+		}
+	}
 	res, err := s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	if err != nil && rep.Catalog != nil && structs.KindOf(err) == structs.ErrInvalid {
+		// A replica older than the catalog report refuses the unknown
+		// field: send the rest now, the report again later.
+		s.cfg.Log.Info("the hub refused the catalog report; sending it later", "err", err)
+		s.mu.Lock()
+		s.catalogRefused = s.cfg.Now()
+		s.mu.Unlock()
+		rep.Catalog = nil
+		res, err = s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	}
 	if err != nil {
 		return false, false, err
+	}
+	if rep.Catalog != nil {
+		s.mu.Lock()
+		s.sentCatalog, s.sentCatalogAt = catalog, s.cfg.Now()
+		s.mu.Unlock()
 	}
 	if len(res.Jobs) != len(rep.Jobs) {
 		return false, false, fmt.Errorf("hub answered %d of %d job reports", len(res.Jobs), len(rep.Jobs))
@@ -145,6 +175,14 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 	}
 	return more, retry, nil
 }
+
+// catalogRefusedPause is how long a push goes without the catalog report
+// after a hub refused it as invalid (a replica of an older version).
+const catalogRefusedPause = time.Minute
+
+// catalogRefresh is how often an unchanged catalog report is sent again
+// (a replica upgraded from a version that dropped it gets it back).
+const catalogRefresh = 5 * time.Minute
 
 // outcome reads a report's outcome; a hub that names none answered with
 // an error or without one.

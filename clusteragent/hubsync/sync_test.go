@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -311,4 +312,78 @@ func TestSyncerResolvesIdentity(t *testing.T) {
 	if got := run.added[2][0].Identity; got == nil || got.UID != 2000 || got.GID != 3000 {
 		t.Errorf("id-mapper identity not used: %+v", got)
 	}
+}
+
+// TestCatalogReportSentWhenChanged: the catalog report goes with a push
+// when it changed since the hub took it, and not with every heartbeat;
+// a failed push sends it again; an unchanged one goes again after
+// catalogRefresh.
+func TestCatalogReportSentWhenChanged(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	var mu sync.Mutex
+	cur := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppPulling, Nodes: 2}}}}}
+	_, clock := start(t, hub, run, func(c *Config) {
+		c.Catalog = func() *structs.ClusterCatalog { mu.Lock(); defer mu.Unlock(); return cur }
+	})
+	catalogs := func() (pushes int, states []structs.AppPresence) {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		for _, p := range hub.pushes {
+			if p.Catalog != nil {
+				states = append(states, p.Catalog.Apps["s"].MachineTypes["m4"].State)
+			}
+		}
+		return len(hub.pushes), states
+	}
+	eventually(t, "five pushes", func() bool { n, _ := catalogs(); return n >= 5 })
+	if _, states := catalogs(); !slices.Equal(states, []structs.AppPresence{structs.AppPulling}) {
+		t.Fatalf("catalog pushed %v, want once (pulling)", states)
+	}
+	hub.mu.Lock()
+	hub.failNext = 1
+	hub.mu.Unlock()
+	mu.Lock()
+	cur = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppReady, Nodes: 2, Ready: 2}}}}}
+	mu.Unlock()
+	eventually(t, "the changed report pushed", func() bool { _, s := catalogs(); return len(s) == 2 })
+	n, _ := catalogs()
+	eventually(t, "five more pushes", func() bool { m, _ := catalogs(); return m >= n+5 })
+	if _, states := catalogs(); !slices.Equal(states, []structs.AppPresence{structs.AppPulling, structs.AppReady}) {
+		t.Errorf("catalog pushed %v, want pulling then ready once each", states)
+	}
+	clock.Add(catalogRefresh)
+	eventually(t, "the unchanged report sent again after catalogRefresh", func() bool { _, s := catalogs(); return len(s) == 3 })
+}
+
+// TestCatalogRefusedByOlderHub: a hub replica that refuses the catalog
+// report as an unknown field still gets the rest of the push (job
+// reports are not held back), and the report is offered again only after
+// a pause.
+func TestCatalogRefusedByOlderHub(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.refuseCatalog = true
+	cat := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
+		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppReady, Nodes: 1, Ready: 1}}}}}
+	s, clock := start(t, hub, run, func(c *Config) { c.Catalog = func() *structs.ClusterCatalog { return cat } })
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
+	eventually(t, "the job report applied without the catalog", func() bool { return s.Pending() == 0 })
+	hub.mu.Lock()
+	n := len(hub.pushes)
+	hub.mu.Unlock()
+	eventually(t, "five more pushes", func() bool { hub.mu.Lock(); defer hub.mu.Unlock(); return len(hub.pushes) >= n+5 })
+	hub.mu.Lock()
+	refusals := hub.refusals
+	hub.refuseCatalog = false
+	hub.mu.Unlock()
+	if refusals != 1 {
+		t.Errorf("catalog offered %d times within the pause, want once", refusals)
+	}
+	clock.Add(catalogRefusedPause)
+	eventually(t, "the catalog sent after the pause", func() bool {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		return slices.ContainsFunc(hub.pushes, func(p *structs.ClusterStatusReport) bool { return p.Catalog != nil })
+	})
 }

@@ -58,6 +58,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 	switch d.Kind {
 	case actWait:
 		r.reportArrayProgress(ctx, t, pods)
+		r.reportLiveTail(ctx, t, pods)
 		return false, nil
 	case actCreate:
 		have := make(map[string]bool, len(pods))
@@ -192,6 +193,11 @@ func (r *Reconciler) send(t *tracked, u structs.JobStateUpdate) {
 		u.Cluster = t.in.Job.Cluster
 	}
 	u.ID, u.Number, u.Time = t.in.Job.ID, t.in.Job.Number, r.Now()
+	if u.State == structs.JobRunning {
+		r.mu.Lock()
+		t.runningSub = u.Substatus // a live tail report keeps it
+		r.mu.Unlock()
+	}
 	r.Report(u)
 }
 
@@ -284,12 +290,10 @@ func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	b, err := r.Client.CoreV1().Pods(head.Namespace).GetLogs(head.Name, &corev1.PodLogOptions{
-		Container: head.Spec.Containers[0].Name, TailLines: &lines, LimitBytes: new(int64(maxLogTailBytes)),
-	}).DoRaw(ctx)
+	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, lines, maxLogTailBytes)
 	if err != nil {
 		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return ""
 	}
-	return strings.ToValidUTF8(string(b), "\uFFFD")
+	return strings.ToValidUTF8(clipTail(string(b), int(lines), maxLogTailBytes), "\uFFFD")
 }

@@ -68,9 +68,7 @@ func (r *Reconciler) readArrayProgress(ctx context.Context, head *corev1.Pod) *s
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultLogTailTimeout)
 	defer cancel()
-	b, err := r.Client.CoreV1().Pods(head.Namespace).GetLogs(head.Name, &corev1.PodLogOptions{
-		Container: head.Spec.Containers[0].Name, TailLines: new(int64(progressLines)),
-	}).DoRaw(ctx)
+	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, progressLines, maxLogTailBytes)
 	if err != nil {
 		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return nil

@@ -80,8 +80,14 @@ type Reconciler struct {
 	// it empty.
 	LogTailLines   int
 	LogTailTimeout time.Duration
-	Now            func() time.Time
-	Log            *slog.Logger
+	// LiveTailEvery is how often a running job's log tail is read and,
+	// when it changed, reported (default DefaultLiveTailEvery; negative:
+	// never, only the final tail).
+	LiveTailEvery time.Duration
+	// Logs reads container logs (default: the API server's pods/log).
+	Logs LogReader
+	Now  func() time.Time
+	Log  *slog.Logger
 	// Report receives every job state change (from any goroutine).
 	Report func(structs.JobStateUpdate)
 
@@ -113,6 +119,11 @@ type tracked struct {
 	// what was last reported (JSON).
 	progressAt time.Time
 	progress   string
+	// tailAt is when the running job's log tail was last read, tail what
+	// was last reported, runningSub the substatus of its RUNNING reports.
+	tailAt     time.Time
+	tail       string
+	runningSub string
 }
 
 // tombstone remembers a job the runner finished with, so that a late

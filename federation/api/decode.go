@@ -197,6 +197,9 @@ func checkClusterStatus(rep *structs.ClusterStatusReport) error {
 			return invalid("capacity of %q: free %d, total %d", mt, v.Free, v.Total)
 		}
 	}
+	if err := rep.Catalog.Validate(); err != nil {
+		return err
+	}
 	if len(rep.Jobs) > maxJobReports {
 		return invalid("%d job reports: at most %d in one push", len(rep.Jobs), maxJobReports)
 	}

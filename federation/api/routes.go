@@ -107,6 +107,7 @@ func (s *Server) routes() {
 	s.handle("PUT /v1/tenants/{tenant}/vaults/{name}/exports/{namespace}", users, s.putVaultExport)
 	s.handle("DELETE /v1/tenants/{tenant}/vaults/{name}/exports/{namespace}", users, s.deleteVaultExport)
 	s.handle("GET /v1/clusters/{name}/vaultexports", anyone, s.clusterVaultExports)
+	s.handle("GET /v1/clusters/{name}/catalog", anyone, s.agentCatalog)
 
 	// JARVICE-compatible surface: every endpoint by GET and POST (query,
 	// form or JSON body); handlers authenticate username + apikey.

@@ -22,6 +22,7 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 	fs.StringVar(&team, "team", "", "the team of a team app")
 	image := fs.String("image", "", "container image (for an AppDef file)")
 	fs.BoolVar(&insecure, "insecure", false, "plain HTTP to a registry other than loopback")
+	noPrePull := fs.Bool("no-prepull", false, "agents do not pre-pull the app's image onto their nodes")
 	pos, err := s.leaf(fs, path, "IMAGE|FILE", 1, 1, args)
 	if err != nil {
 		return err
@@ -54,6 +55,7 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 	if team != "" {
 		app.Team = team
 	}
+	app.NoPrePull = *noPrePull
 	cl, err := s.client()
 	if err != nil {
 		return err

@@ -61,6 +61,7 @@ func adminTree() []*cmd {
 			{name: "rotate-key", summary: "issue a new agent key (the old one stops working)", run: runClustersRotateKey},
 			{name: "token", summary: "issue a one-time bootstrap token for the cluster's agent (it carries the hub CA's pin)", run: runClustersToken},
 			{name: "delete", summary: "delete a cluster", run: runClustersDelete},
+			{name: "apps", summary: "the apps' images on a cluster as its agent reports them (ready, pulling, not runnable and why)", run: runClustersApps},
 		}},
 		{name: "apps", summary: "app catalog", subs: applied("apps", "an app", "an app from an AppDef or app file",
 			runAppsApply, runAppsList, runAppsDelete)},

@@ -39,6 +39,16 @@ func (c *Client) Assignments(ctx context.Context, cluster string, q AssignmentQu
 	return call[structs.AssignmentList](ctx, c, http.MethodGet, "/v1/clusters/"+esc(cluster)+"/assignments", v, nil)
 }
 
+// AgentCatalog reads the apps a cluster's agent keeps on its nodes;
+// index > 0 waits up to wait for a change after index.
+func (c *Client) AgentCatalog(ctx context.Context, cluster string, index uint64, wait time.Duration) (*structs.AgentCatalog, error) {
+	v := url.Values{"index": {strconv.FormatUint(index, 10)}}
+	if wait > 0 {
+		v.Set("wait", wait.String())
+	}
+	return call[structs.AgentCatalog](ctx, c, http.MethodGet, "/v1/clusters/"+esc(cluster)+"/catalog", v, nil)
+}
+
 // PushStatus reports a cluster's status, capacity and job progress; the
 // result has one outcome per job report, in order.
 func (c *Client) PushStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {

@@ -21,6 +21,11 @@ import (
 // reads it as a purge of nothing) and for the Account flag of
 // JobStateUpdate, JobCancel and JobPurge (an older replica writes no
 // record, or the short one, where newer ones write the complete one).
+// ClusterHeartbeat's Catalog (an agent's catalog report) was added within
+// version 1 too: an older replica drops it, so its copy of the cluster
+// lacks the report (placement there ignores the apps' architectures)
+// until it is upgraded and the agent sends the report again (on a change,
+// and every five minutes).
 const Version byte = 1
 
 // Encode returns the log entry bytes of cmd, a registered command.

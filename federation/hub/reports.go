@@ -24,7 +24,7 @@ const maxParallelReports = 32
 // everything again.
 func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
 	now := h.now().UTC()
-	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now}
+	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now, Catalog: rep.Catalog}
 	if _, err := h.Write(ctx, hb); err != nil {
 		return nil, err
 	}

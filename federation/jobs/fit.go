@@ -51,8 +51,10 @@ func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 	return nil
 }
 
-// machineAllowed reports whether an AppDef's machine patterns (e.g. "n*")
+// MachineAllowed reports whether an AppDef's machine patterns (e.g. "n*")
 // admit machine type name; no patterns admit all.
+func MachineAllowed(patterns []string, name string) bool { return machineAllowed(patterns, name) }
+
 func machineAllowed(patterns []string, name string) bool {
 	for _, p := range patterns {
 		if ok, _ := path.Match(p, name); ok {

@@ -24,7 +24,9 @@
 // from recently), the access rules admit the user on the machine type and
 // the cluster (package access), the job's vault zone (if any) equals the
 // cluster's zone, the limits admit the job on that machine type (package
-// limits), the machine type's MaxConcurrent (jobs of that machine type at
+// limits), the job's app can run there (the cluster's agent did not report
+// its image not runnable on the machine type's nodes, e.g. built for
+// another architecture: structs.ClusterCatalog), the machine type's MaxConcurrent (jobs of that machine type at
 // once, federation-wide) is not reached, and enough nodes are free.
 //
 // # Capacity

@@ -101,6 +101,9 @@ func (p *pass) try(j *structs.Job, user *structs.User, app *structs.App, mt *str
 			return &failure{reason: "vault " + j.Vault + " is in zone " + v.Zone + ", cluster " + c.Name + " in zone " + zoneName(c.Zone)}
 		}
 	}
+	if why, no := c.Catalog.NotRunnable(j.App, mt.Name); no {
+		return &failure{kind: failNever, reason: "app " + j.App + " cannot run on " + mt.Name + " in " + c.Name + ": " + why}
+	}
 	if why := p.notReady[c.Name]; why != "" {
 		return &failure{reason: why}
 	}

@@ -60,6 +60,36 @@ func TestPlace(t *testing.T) {
 			want: Plan{Pending: []Pending{{JobID: "a", Reason: "east has 0 of 8 free cpu-east nodes, job needs 2; " +
 				"burst to cpu-west by rule when-full: west has 1 of 8 free cpu-west nodes, job needs 2"}}},
 		},
+		"app image not runnable on the machine type's arch": {
+			setup: func(in *Input) {
+				cluster(in, "east").Catalog = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{
+					"solver": {Image: "r/solver:1", Platforms: []string{"linux/arm64"}, MachineTypes: map[string]structs.AppOnMachineType{
+						"cpu-east": {State: structs.AppNotRunnable, Reason: "image r/solver:1 has no linux/amd64 variant (has linux/arm64)"}}}}}
+			},
+			jobs: []*structs.Job{qjob("a", 1)},
+			want: Plan{Pending: []Pending{{JobID: "a", Reason: "app solver cannot run on cpu-east in east: " +
+				"image r/solver:1 has no linux/amd64 variant (has linux/arm64); no burst rule applies"}}},
+		},
+		"not runnable here, runnable on the burst target": {
+			setup: func(in *Input) {
+				cluster(in, "east").Catalog = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{
+					"solver": {MachineTypes: map[string]structs.AppOnMachineType{"cpu-east": {State: structs.AppNotRunnable, Reason: "arch"}}}}}
+				cluster(in, "west").Catalog = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{
+					"solver": {MachineTypes: map[string]structs.AppOnMachineType{"cpu-west": {State: structs.AppReady, Nodes: 8, Ready: 8}}}}}
+				in.BurstRules = []*structs.BurstRule{{Name: "anywhere", From: "cpu-east", To: []string{"cpu-west"}}}
+			},
+			jobs: []*structs.Job{qjob("a", 1)},
+			want: Plan{Assignments: []Assignment{{JobID: "a", Cluster: "west", MachineType: "cpu-west", BurstRule: "anywhere",
+				Reason: "burst by rule anywhere to cpu-west"}}},
+		},
+		"another app's report does not matter": {
+			setup: func(in *Input) {
+				cluster(in, "east").Catalog = &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{
+					"itar-cfd": {MachineTypes: map[string]structs.AppOnMachineType{"cpu-east": {State: structs.AppNotRunnable, Reason: "arch"}}}}}
+			},
+			jobs: []*structs.Job{qjob("a", 1)},
+			want: Plan{Assignments: []Assignment{{JobID: "a", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}}},
+		},
 		"capacity is consumed within the pass": {
 			jobs: []*structs.Job{qjob("a", 1, nodes(4)), qjob("b", 2, nodes(4)), qjob("c", 3, nodes(1))},
 			want: Plan{

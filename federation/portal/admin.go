@@ -25,7 +25,34 @@ type clusterRow struct {
 	Age      string
 	Stale    bool
 	Capacity []capacityRow
+	Apps     []appRow
 	Chart    chart
+}
+
+// appRow is an app's image on one machine type of a cluster, as its agent
+// reported it.
+type appRow struct {
+	App, MachineType, Image string
+	State                   structs.AppPresence
+	Ready, Nodes            int
+	Reason                  string
+}
+
+// appRows lists a cluster's catalog report by app, then machine type.
+func appRows(c *structs.ClusterCatalog) []appRow {
+	if c == nil {
+		return nil
+	}
+	var rows []appRow
+	for _, app := range sortedKeys(c.Apps) {
+		a := c.Apps[app]
+		for _, mt := range sortedKeys(a.MachineTypes) {
+			on := a.MachineTypes[mt]
+			rows = append(rows, appRow{App: app, MachineType: mt, Image: a.Image, State: on.State,
+				Ready: on.Ready, Nodes: on.Nodes, Reason: on.Reason})
+		}
+	}
+	return rows
 }
 
 type capacityRow struct {
@@ -58,6 +85,7 @@ func (p *Portal) adminClusters(w http.ResponseWriter, r *http.Request, s *sessio
 			}
 			row.Capacity = append(row.Capacity, cr)
 		}
+		row.Apps = appRows(c.Catalog)
 		row.Chart = chartOf(p.history.samples(c.Name), now)
 		rows = append(rows, row)
 	}

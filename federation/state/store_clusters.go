@@ -61,7 +61,7 @@ func (w *WriteTxn) UpsertCluster(c *structs.Cluster, cas structs.CAS) error {
 	}
 	n := c.Copy()
 	if old, ok := raw.(*structs.Cluster); ok {
-		n.Status, n.LastHeartbeat, n.Capacity = old.Status, old.LastHeartbeat, old.Capacity
+		n.Status, n.LastHeartbeat, n.Capacity, n.Catalog = old.Status, old.LastHeartbeat, old.Capacity, old.Catalog
 		return w.insert(tClusters, n, old)
 	}
 	if n.Status == "" {
@@ -98,6 +98,9 @@ func (w *WriteTxn) Heartbeat(h *structs.ClusterHeartbeat) error {
 	}
 	if h.Capacity != nil {
 		n.Capacity = maps.Clone(h.Capacity)
+	}
+	if h.Catalog != nil {
+		n.Catalog = h.Catalog.Copy()
 	}
 	return w.insert(tClusters, &n, old)
 }

@@ -32,6 +32,9 @@ type App struct {
 	// for an app registered directly. A sync changes and removes only the
 	// apps of its own origin.
 	Origin string `json:"origin,omitempty"`
+	// NoPrePull: the agents do not pre-pull the app's image onto their
+	// nodes (they still check it runs on the nodes' architecture).
+	NoPrePull bool `json:"no_prepull,omitempty"`
 }
 
 // Copy returns a deep copy of a.

@@ -49,6 +49,9 @@ type Cluster struct {
 	Status        ClusterStatus       `json:"status,omitempty"`
 	LastHeartbeat time.Time           `json:"last_heartbeat,omitzero"`
 	Capacity      map[string]Capacity `json:"capacity,omitempty"` // by machine type name
+	// Catalog is the agent's latest report on the apps' images there
+	// (nil from an agent that sends none).
+	Catalog *ClusterCatalog `json:"catalog,omitempty"`
 }
 
 // Copy returns a deep copy of c.
@@ -59,6 +62,7 @@ func (c *Cluster) Copy() *Cluster {
 	n := *c
 	n.Labels = maps.Clone(c.Labels)
 	n.Capacity = maps.Clone(c.Capacity)
+	n.Catalog = c.Catalog.Copy()
 	return &n
 }
 
@@ -79,6 +83,9 @@ func (c *Cluster) Validate() error {
 		if err := c.BootstrapToken.validate("cluster " + c.Name + " bootstrap token"); err != nil {
 			return err
 		}
+	}
+	if err := c.Catalog.Validate(); err != nil {
+		return err
 	}
 	return validCapacity(c.Name, c.Capacity)
 }

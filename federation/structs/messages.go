@@ -73,6 +73,8 @@ type ClusterHeartbeat struct {
 	// Capacity replaces the stored capacity when non-nil.
 	Capacity map[string]Capacity `json:"capacity,omitempty"`
 	Time     time.Time           `json:"time"`
+	// Catalog replaces the stored catalog report when non-nil.
+	Catalog *ClusterCatalog `json:"catalog,omitempty"`
 }
 
 // Validate checks the fields a writer must supply.
@@ -85,6 +87,9 @@ func (h *ClusterHeartbeat) Validate() error {
 	}
 	if h.Time.IsZero() {
 		return invalidf("heartbeat of %q: no time", h.Cluster)
+	}
+	if err := h.Catalog.Validate(); err != nil {
+		return err
 	}
 	return validCapacity(h.Cluster, h.Capacity)
 }

@@ -133,6 +133,9 @@ type ClusterStatusReport struct {
 	Status   ClusterStatus       `json:"status,omitempty"`
 	Capacity map[string]Capacity `json:"capacity,omitempty"`
 	Jobs     []JobReport         `json:"jobs,omitempty"`
+	// Catalog, when set, replaces the hub's record of the apps' images on
+	// the cluster (an agent sends it when it changed).
+	Catalog *ClusterCatalog `json:"catalog,omitempty"`
 }
 
 // JobReport is an agent's report on one job. Number must be the job's

@@ -1,0 +1,17 @@
+// Package prepull keeps the hub's app catalog on one cluster: for every
+// app the hub lists for the cluster (structs.AgentApp: its image and the
+// machine types its AppDef allows here) it resolves the image's platforms
+// (OCI index or image config), compares them with the architectures
+// (kubernetes.io/arch) of each machine type's nodes, and pulls the image
+// onto the nodes it can run on with one short-lived pod per node and
+// image (no DaemonSet stays behind). The result, per app and machine
+// type — ready, pulling, failed, not runnable with the reason, or not
+// pulled when the app opted out — is the structs.ClusterCatalog the agent
+// reports to the hub, whose placement never sends a job to a machine type
+// its app's image cannot run on.
+//
+// Decide is the pure core (catalog, machine types, nodes, images and the
+// pulls seen → the report and the pulls wanted); Syncer is the shell: it
+// watches the hub's catalog, lists nodes and pull pods, resolves images
+// (Platforms) and creates and deletes the pull pods.
+package prepull
