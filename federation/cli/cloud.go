@@ -31,7 +31,7 @@ func cloudTree() []*cmd {
 // cloudFlags are the flags of plan and up.
 type cloudFlags struct {
 	name, region, project, machineTypes, version, subnets, endpoint string
-	poll                                                            time.Duration
+	poll, elasticIdle                                               time.Duration
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
@@ -43,6 +43,7 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.subnets, "subnets", "", "EKS: VPC subnet IDs, comma-separated")
 	fs.StringVar(&f.endpoint, "endpoint", "", "cloud API endpoint instead of the public one (a private endpoint; http:// only on loopback)")
 	fs.DurationVar(&f.poll, "poll", 0, "how often to ask the cloud for progress (default 15s EKS, 10s GKE)")
+	fs.DurationVar(&f.elasticIdle, "elastic-idle", 0, "elastic machine types: how long a node group runs no job before the agent shrinks it to min_nodes (default 10m)")
 }
 
 // spec parses the provider argument and the flags into a spec.
@@ -109,7 +110,8 @@ func runCloudUp(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	defer closeP()
-	return cloud.Up(ctx, cloud.Config{Provider: p, Spec: spec, Hub: cl, HubURLs: cl.URLs(), Out: s.stdout, Now: time.Now})
+	return cloud.Up(ctx, cloud.Config{Provider: p, Spec: spec, Hub: cl, HubURLs: cl.URLs(), Out: s.stdout, Now: time.Now,
+		Agent: cloud.AgentOptions{Endpoint: f.endpoint, PollInterval: f.poll, ElasticIdle: f.elasticIdle}})
 }
 
 func runCloudDown(ctx context.Context, s *session, path, args []string) error {

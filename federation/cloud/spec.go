@@ -55,6 +55,9 @@ type MachineType struct {
 	MinNodes int `json:"min_nodes,omitempty"`
 	MaxNodes int `json:"max_nodes,omitempty"`
 	DiskGB   int `json:"disk_gb,omitempty"`
+	// Elastic: the agent resizes the group between MinNodes and MaxNodes
+	// for the jobs that wait for it (usually nodes 0, min 0).
+	Elastic bool `json:"elastic,omitempty"`
 }
 
 // NodeGroup is the node group (EKS) or node pool (GKE) of a machine type.
@@ -68,6 +71,7 @@ type NodeGroup struct {
 	MinNodes     int
 	MaxNodes     int
 	DiskGB       int
+	Elastic      bool
 	Labels       map[string]string
 	Taints       []Taint
 	Price        float64 // per node-hour
@@ -177,7 +181,7 @@ func (s *Spec) NodeGroups() []NodeGroup {
 	out := make([]NodeGroup, 0, len(s.MachineTypes))
 	for _, m := range s.MachineTypes {
 		g := NodeGroup{Name: "mt-" + m.Name, MachineType: m.Name, InstanceType: m.InstanceType, Accelerator: m.Accelerator,
-			GPUs: m.GPUs, Nodes: m.Nodes, MinNodes: m.MinNodes, MaxNodes: m.MaxNodes, DiskGB: m.DiskGB, Price: m.Price,
+			GPUs: m.GPUs, Nodes: m.Nodes, MinNodes: m.MinNodes, MaxNodes: m.MaxNodes, DiskGB: m.DiskGB, Price: m.Price, Elastic: m.Elastic,
 			Labels: map[string]string{LabelPool: DefaultPool, LabelMachineType: m.Name},
 			Taints: []Taint{{Key: LabelPool, Value: DefaultPool, Effect: "NoSchedule"}}}
 		if g.MaxNodes == 0 {
