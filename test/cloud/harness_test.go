@@ -33,6 +33,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/cloud"
 	"github.com/flotilla-hpc/flotilla/federation/cloud/cloudtest"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/connect"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -239,10 +240,14 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	a, err := agent.New(agent.Config{Cluster: args["cluster"], HubURLs: strings.Split(args["hub"], ","),
 		BootstrapToken: string(sec.Data["token"]), Kube: w.env.Config, NodeSelector: args["node-selector"], Tolerations: tols,
 		NamespacePrefix: args["namespace-prefix"], Image: "solver:1", Heartbeat: 300 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+		Elastic: w.elasticFromArgs(ctx, args), Log: log})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -258,6 +263,33 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 	w.agentStop, w.agentDone = stop, done
 	w.mu.Unlock()
 	w.t.Cleanup(w.stopAgent)
+}
+
+// elasticFromArgs makes the agent's elastic node groups from the
+// -elastic-* flags `up` gave it, as flotilla-agent does: the groups, the
+// idle time and the cloud's client with the default credentials of the
+// test's environment. A decision every 200 ms keeps the test short.
+func (w *world) elasticFromArgs(ctx context.Context, args map[string]string) *agent.Elastic {
+	w.t.Helper()
+	if args["elastic-cloud"] == "" {
+		return nil
+	}
+	groups, err := agent.ParseElasticGroups(args["elastic-groups"])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	idle, err := time.ParseDuration(args["elastic-idle"])
+	if err != nil {
+		w.t.Fatalf("-elastic-idle: %v", err)
+	}
+	poll, _ := time.ParseDuration(args["elastic-poll"])
+	ng, closeNG, err := connect.OpenNodeGroups(ctx, connect.Options{Provider: structs.CloudProvider(args["elastic-cloud"]),
+		Region: args["elastic-region"], Endpoint: args["elastic-endpoint"], PollInterval: poll}, args["cluster"], args["elastic-project"])
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(closeNG)
+	return &agent.Elastic{Groups: groups, IdleTime: idle, Interval: 200 * time.Millisecond, Cloud: ng}
 }
 
 func (w *world) stopAgent() {
