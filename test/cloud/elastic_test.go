@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/container/apiv1/containerpb"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -14,21 +15,23 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// elasticMachineTypes: one elastic machine type, its node group at size 0
-// and at most 3 nodes.
-const elasticMachineTypes = `
+// elasticMachineTypes: one elastic machine type of the instance type,
+// its node group at size 0 and at most 3 nodes.
+func elasticMachineTypes(instanceType string) string {
+	return `
 - mc_name: cloud8
   mc_cores: 8
   mc_slots: 8
   mc_ram: 32
   mc_scale_max: 8
   mc_price: 0.68
-  instance_type: c7i.4xlarge
+  instance_type: ` + instanceType + `
   nodes: 0
   min_nodes: 0
   max_nodes: 3
   elastic: true
 `
+}
 
 // TestElasticNodeGroup: `cloud up` makes an EKS cluster whose cloud8 node
 // group is elastic (size 0, at most 3) and installs the agent set up to
@@ -39,19 +42,24 @@ const elasticMachineTypes = `
 // kwok nodes join the control plane with the group's labels and taints,
 // the job runs on them, and after the idle time the group returns to 0 and
 // the nodes leave. A gang larger than the group's maximum is not scaled
-// for and the job's reason says so.
+// for and the job's reason says so. The same on GKE (SetNodePoolSize).
 func TestElasticNodeGroup(t *testing.T) {
+	t.Run("eks", func(t *testing.T) { elasticNodeGroup(t, "eks", "c7i.4xlarge") })
+	t.Run("gke", func(t *testing.T) { elasticNodeGroup(t, "gke", "c2-standard-16") })
+}
+
+func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	w := newWorld(t, "eks")
+	w := newWorld(t, provider)
 	w.startCluster()
 	const idle = 3 * time.Second
-	args := append(w.upArgs("up", w.machineTypes(elasticMachineTypes)), "--elastic-idle", idle.String())
+	args := append(w.upArgs("up", w.machineTypes(elasticMachineTypes(instanceType))), "--elastic-idle", idle.String())
 	if code, out, errOut := w.run(ctx, args...); code != 0 {
 		t.Fatalf("up: exit %d: %s\n%s", code, errOut, out)
 	}
-	if g, _ := w.aws.Group(clusterName, "mt-cloud8"); g.Desired != 0 || g.Max != 3 {
-		t.Fatalf("node group after up: desired %d max %d, want 0 and 3", g.Desired, g.Max)
+	if size, max, _ := w.group(); size != 0 || max != 3 {
+		t.Fatalf("node group after up: size %d max %d, want 0 and 3", size, max)
 	}
 
 	// An on-prem machine type whose cluster has no agent (it takes no
@@ -89,7 +97,7 @@ func TestElasticNodeGroup(t *testing.T) {
 	if j.Cluster != clusterName || j.BurstRule != "to-cloud" {
 		t.Errorf("job on cluster %q by burst rule %q", j.Cluster, j.BurstRule)
 	}
-	if got := resizes(w.aws.Calls()); !slices.Equal(got, []string{"UpdateNodegroupConfig mt-cloud8 2"}) {
+	if got := w.resizes(); !slices.Equal(got, []string{"mt-cloud8 2"}) {
 		t.Errorf("resizes %v, want one to the gang's 2 nodes", got)
 	}
 	nodes, err := w.env.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: cloud.LabelMachineType + "=cloud8"})
@@ -139,14 +147,14 @@ func TestElasticNodeGroup(t *testing.T) {
 	waitJob(ctx, t, alice, j.ID, "ended", func(j *structs.Job) bool { return j.State.IsTerminal() })
 	ended := time.Now()
 	waitFor(ctx, t, "the group back at 0 with its nodes gone", func() bool {
-		g, _ := w.aws.Group(clusterName, "mt-cloud8")
-		return g.Desired == 0 && g.Status == "ACTIVE" && w.groupNodes(ctx) == 0
+		size, _, ready := w.group()
+		return size == 0 && ready && w.groupNodes(ctx) == 0
 	})
 	t.Logf("group back at 0 %s after the job ended (idle time %s)", time.Since(ended).Round(time.Millisecond), idle)
 	if time.Since(ended) < idle {
 		t.Errorf("the group shrank %s after the job ended, before the idle time %s", time.Since(ended), idle)
 	}
-	if got := resizes(w.aws.Calls()); !slices.Equal(got, []string{"UpdateNodegroupConfig mt-cloud8 2", "UpdateNodegroupConfig mt-cloud8 0"}) {
+	if got := w.resizes(); !slices.Equal(got, []string{"mt-cloud8 2", "mt-cloud8 0"}) {
 		t.Errorf("resizes %v, want up to 2 then down to 0", got)
 	}
 	waitFor(ctx, t, "cloud8 growable to 3 again", func() bool {
@@ -155,14 +163,31 @@ func TestElasticNodeGroup(t *testing.T) {
 	})
 }
 
-func resizes(calls []string) []string {
+// resizes are the resize calls the cloud got: "GROUP SIZE".
+func (w *world) resizes() []string {
 	var out []string
-	for _, c := range calls {
-		if strings.HasPrefix(c, "UpdateNodegroupConfig ") {
-			out = append(out, c)
+	for _, c := range w.cloudCalls() {
+		if r, ok := strings.CutPrefix(c, "UpdateNodegroupConfig "); ok {
+			out = append(out, r)
+		} else if r, ok := strings.CutPrefix(c, "SetNodePoolSize "); ok {
+			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// group is the elastic group's size and maximum in the cloud, and whether
+// it is ready (no resize under way).
+func (w *world) group() (size, max int, ready bool) {
+	if w.aws != nil {
+		g, _ := w.aws.Group(clusterName, "mt-cloud8")
+		return g.Desired, g.Max, g.Status == "ACTIVE"
+	}
+	p, ok := w.gke.Pool(clusterName, "mt-cloud8")
+	if !ok {
+		return -1, -1, false
+	}
+	return p.Size, int(p.Pool.GetAutoscaling().GetMaxNodeCount()), p.Pool.GetStatus() == containerpb.NodePool_RUNNING
 }
 
 // groupNodes counts the cloud8 nodes in the control plane.
