@@ -141,25 +141,6 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 	if err := nw.check(); err != nil {
 		return Config{}, err
 	}
-	var kube *rest.Config
-	var err error
-	if f.Kubeconfig != "" {
-		kube, err = clientcmd.BuildConfigFromFlags("", f.Kubeconfig)
-	} else {
-		kube, err = rest.InClusterConfig()
-	}
-	if err != nil {
-		return Config{}, fmt.Errorf("kubernetes config: %w", err)
-	}
-	kube.QPS, kube.Burst = float32(f.KubeQPS), f.KubeBurst
-	w, err := ParseWeights(f.Weights)
-	if err != nil {
-		return Config{}, err
-	}
-	tols, err := ParseTolerations(f.Tolerate)
-	if err != nil {
-		return Config{}, err
-	}
 	var el *Elastic
 	if f.ElasticCloud != "" || f.ElasticGroups != "" {
 		groups, err := ParseElasticGroups(f.ElasticGroups)
@@ -179,6 +160,25 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 			return Config{}, errors.New("-elastic-idle and -elastic-interval must be positive")
 		}
 		el = &Elastic{Groups: groups, IdleTime: f.ElasticIdle, Interval: f.ElasticInterval}
+	}
+	var kube *rest.Config
+	var err error
+	if f.Kubeconfig != "" {
+		kube, err = clientcmd.BuildConfigFromFlags("", f.Kubeconfig)
+	} else {
+		kube, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("kubernetes config: %w", err)
+	}
+	kube.QPS, kube.Burst = float32(f.KubeQPS), f.KubeBurst
+	w, err := ParseWeights(f.Weights)
+	if err != nil {
+		return Config{}, err
+	}
+	tols, err := ParseTolerations(f.Tolerate)
+	if err != nil {
+		return Config{}, err
 	}
 	return Config{
 		Elastic: el,

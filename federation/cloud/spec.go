@@ -153,6 +153,8 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("machine type %q: node counts must not be negative", m.Name)
 		case m.MaxNodes > 0 && (m.Nodes > m.MaxNodes || m.MinNodes > m.MaxNodes):
 			return fmt.Errorf("machine type %q: nodes %d, min %d, max %d", m.Name, m.Nodes, m.MinNodes, m.MaxNodes)
+		case m.Elastic && m.MaxNodes == 0:
+			return fmt.Errorf("machine type %q: an elastic machine type needs max_nodes", m.Name)
 		case m.GPUs > 0 && s.Provider == structs.CloudGKE && m.Accelerator == "":
 			return fmt.Errorf("machine type %q: a GPU machine type on GKE needs accelerator", m.Name)
 		}
