@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -247,7 +248,7 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 	a, err := agent.New(agent.Config{Cluster: args["cluster"], HubURLs: strings.Split(args["hub"], ","),
 		BootstrapToken: string(sec.Data["token"]), Kube: w.env.Config, NodeSelector: args["node-selector"], Tolerations: tols,
 		NamespacePrefix: args["namespace-prefix"], Image: "solver:1", Heartbeat: 300 * time.Millisecond,
-		Elastic: w.elasticFromArgs(ctx, args), Log: log})
+		Elastic: w.elasticFromArgs(ctx, dep.Spec.Template.Spec.Containers[0].Args), Log: log})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -266,30 +267,41 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 }
 
 // elasticFromArgs makes the agent's elastic node groups from the
-// -elastic-* flags `up` gave it, as flotilla-agent does: the groups, the
-// idle time and the cloud's client with the default credentials of the
-// test's environment. A decision every 200 ms keeps the test short.
-func (w *world) elasticFromArgs(ctx context.Context, args map[string]string) *agent.Elastic {
+// Deployment's arguments as flotilla-agent does: its own flag set parses
+// them (a flag `up` writes that the agent does not know fails here),
+// Flags.Config checks them, and the cloud's client comes from
+// federation/cloud/connect with the default credentials of the test's
+// environment. A decision every 200 ms keeps the test short.
+func (w *world) elasticFromArgs(ctx context.Context, argv []string) *agent.Elastic {
 	w.t.Helper()
-	if args["elastic-cloud"] == "" {
+	var f agent.Flags
+	fs := flag.NewFlagSet("flotilla-agent", flag.ContinueOnError)
+	f.Register(fs, func(string) string { return "" })
+	if err := fs.Parse(argv); err != nil {
+		w.t.Fatalf("the agent's arguments: %v", err)
+	}
+	if f.ElasticCloud == "" {
 		return nil
 	}
-	groups, err := agent.ParseElasticGroups(args["elastic-groups"])
+	// The files the Deployment mounts are not here: the key and the
+	// kubeconfig are given to agent.New directly.
+	f.KeyFile, f.BootstrapTokenFile, f.HubCAFile, f.Kubeconfig = "", "", "", w.env.Kubeconfig
+	cfg, err := f.Config(func(string) string { return "" }, nil)
 	if err != nil {
-		w.t.Fatal(err)
+		w.t.Fatalf("the agent's configuration: %v", err)
 	}
-	idle, err := time.ParseDuration(args["elastic-idle"])
-	if err != nil {
-		w.t.Fatalf("-elastic-idle: %v", err)
+	cloudName := f.ElasticCluster
+	if cloudName == "" {
+		cloudName = f.Cluster
 	}
-	poll, _ := time.ParseDuration(args["elastic-poll"])
-	ng, closeNG, err := connect.OpenNodeGroups(ctx, connect.Options{Provider: structs.CloudProvider(args["elastic-cloud"]),
-		Region: args["elastic-region"], Endpoint: args["elastic-endpoint"], PollInterval: poll}, args["cluster"], args["elastic-project"])
+	ng, closeNG, err := connect.OpenNodeGroups(ctx, connect.Options{Provider: structs.CloudProvider(f.ElasticCloud),
+		Region: f.ElasticRegion, Endpoint: f.ElasticEndpoint, PollInterval: f.ElasticPoll}, cloudName, f.ElasticProject)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(closeNG)
-	return &agent.Elastic{Groups: groups, IdleTime: idle, Interval: 200 * time.Millisecond, Cloud: ng}
+	cfg.Elastic.Cloud, cfg.Elastic.Interval = ng, 200*time.Millisecond
+	return cfg.Elastic
 }
 
 func (w *world) stopAgent() {
