@@ -160,7 +160,14 @@ func New(cfg Config) (*Agent, error) {
 		if cfg.Elastic.Cloud == nil {
 			return nil, errors.New("agent: elastic node groups need the cloud's node groups")
 		}
-		out.elastic = newElasticLoop(*cfg.Elastic, c.Cache, ccfg.Log, cfg.Now, out.metrics)
+		out.elastic = newElasticLoop(*cfg.Elastic, c.Cache, ccfg.Log, cfg.Now, out.metrics, func(pending map[uint64]bool) bool {
+			for n, s := range c.Jobs.States() {
+				if s == structs.JobAssigned && !pending[n] {
+					return true
+				}
+			}
+			return false
+		})
 	}
 	if cfg.MetricsAddr != "" {
 		if out.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {

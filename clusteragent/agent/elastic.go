@@ -58,6 +58,10 @@ type elasticLoop struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics *metrics
+	// arriving reports whether a job the agent took (ASSIGNED) has no
+	// pending gang in the cache yet (its pods are being made), given the
+	// job numbers of the pending gangs: then no group shrinks this cycle.
+	arriving func(pending map[uint64]bool) bool
 
 	mu        sync.Mutex
 	sizes     map[string]int // group → size last asked (absent: not known yet)
@@ -66,14 +70,14 @@ type elasticLoop struct {
 	reasons   map[string]string // gang ID → why no growth serves it
 }
 
-func newElasticLoop(cfg Elastic, c *cache.Cache, log *slog.Logger, now func() time.Time, m *metrics) *elasticLoop {
+func newElasticLoop(cfg Elastic, c *cache.Cache, log *slog.Logger, now func() time.Time, m *metrics, arriving func(map[uint64]bool) bool) *elasticLoop {
 	if cfg.IdleTime <= 0 {
 		cfg.IdleTime = 10 * time.Minute
 	}
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
 	}
-	return &elasticLoop{cfg: cfg, cache: c, log: log, now: now, metrics: m, sizes: map[string]int{},
+	return &elasticLoop{cfg: cfg, cache: c, log: log, now: now, metrics: m, arriving: arriving, sizes: map[string]int{},
 		idleSince: map[string]time.Time{}, resizing: map[string]bool{}, reasons: map[string]string{}}
 }
 
@@ -98,6 +102,11 @@ func (l *elasticLoop) Run(ctx context.Context) {
 func (l *elasticLoop) cycle(ctx context.Context, wg *sync.WaitGroup) {
 	snap, gangs, _ := l.cache.Snapshot()
 	now := l.now()
+	numbers := make(map[uint64]bool, len(gangs))
+	for _, g := range gangs {
+		numbers[g.ID.Number] = true
+	}
+	hold := l.arriving != nil && l.arriving(numbers)
 	groups := make([]elastic.Group, 0, len(l.cfg.Groups))
 	for _, g := range l.cfg.Groups {
 		nodes, busy := groupNodes(snap, g.MachineType)
@@ -132,6 +141,9 @@ func (l *elasticLoop) cycle(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		idle := l.idleSince[g.Name]
 		l.mu.Unlock()
+		if hold {
+			idle = time.Time{} // not idle for the decision: a job is arriving
+		}
 		groups = append(groups, elastic.Group{Name: g.Name, MachineType: g.MachineType, Size: size, Min: g.Min, Max: g.Max,
 			Busy: busy, IdleSince: idle})
 	}
