@@ -65,6 +65,7 @@ type elasticLoop struct {
 
 	mu        sync.Mutex
 	sizes     map[string]int // group → size last asked (absent: not known yet)
+	joined    map[string]int // group → its nodes in the cluster at the last cycle
 	idleSince map[string]time.Time
 	resizing  map[string]bool
 	reasons   map[string]string // gang ID → why no growth serves it
@@ -77,7 +78,7 @@ func newElasticLoop(cfg Elastic, c *cache.Cache, log *slog.Logger, now func() ti
 	if cfg.Interval <= 0 {
 		cfg.Interval = 5 * time.Second
 	}
-	return &elasticLoop{cfg: cfg, cache: c, log: log, now: now, metrics: m, arriving: arriving, sizes: map[string]int{},
+	return &elasticLoop{cfg: cfg, cache: c, log: log, now: now, metrics: m, arriving: arriving, sizes: map[string]int{}, joined: map[string]int{},
 		idleSince: map[string]time.Time{}, resizing: map[string]bool{}, reasons: map[string]string{}}
 }
 
@@ -111,6 +112,7 @@ func (l *elasticLoop) cycle(ctx context.Context, wg *sync.WaitGroup) {
 	for _, g := range l.cfg.Groups {
 		nodes, busy := groupNodes(snap, g.MachineType)
 		l.mu.Lock()
+		l.joined[g.Name] = nodes
 		inflight := l.resizing[g.Name]
 		size, known := l.sizes[g.Name]
 		l.mu.Unlock()
@@ -204,18 +206,20 @@ func (l *elasticLoop) Reason(gang cache.GangID) (string, bool) {
 	return r, ok
 }
 
-// Grow is how many nodes each elastic machine type can still add, for the
-// capacity report.
+// Grow is how many nodes each elastic machine type can still add beyond
+// the nodes it has in the cluster, for the capacity report (whose free and
+// total count only joined nodes, so nodes asked for but not yet joined
+// count here).
 func (l *elasticLoop) Grow() map[string]int {
 	out := map[string]int{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, g := range l.cfg.Groups {
-		size, ok := l.sizes[g.Name]
+		joined, ok := l.joined[g.Name]
 		if !ok {
-			continue // not known yet: claim nothing
+			continue // not seen yet: claim nothing
 		}
-		out[g.MachineType] += max(g.Max-size, 0)
+		out[g.MachineType] += max(g.Max-joined, 0)
 	}
 	return out
 }

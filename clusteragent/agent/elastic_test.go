@@ -118,3 +118,16 @@ current-context: c
 	}
 	return path
 }
+
+// TestElasticGrow: room to grow counts from the nodes a group has in the
+// cluster (nodes asked for but not joined yet still count as room); a
+// group not seen yet claims none.
+func TestElasticGrow(t *testing.T) {
+	l := newElasticLoop(Elastic{Groups: []ElasticGroup{{Name: "mt-a", MachineType: "a", Max: 3}, {Name: "mt-b", MachineType: "b", Max: 2},
+		{Name: "mt-c", MachineType: "c", Max: 4}}}, nil, nil, nil, newMetrics("t"), nil)
+	l.joined["mt-a"], l.sizes["mt-a"] = 0, 2 // scaling up: asked 2, none joined
+	l.joined["mt-b"], l.sizes["mt-b"] = 2, 2
+	if diff := cmp.Diff(map[string]int{"a": 3, "b": 0}, l.Grow()); diff != "" {
+		t.Errorf("grow (-want +got):\n%s", diff)
+	}
+}
