@@ -55,6 +55,7 @@ func run() error {
 			return fmt.Errorf("elastic node groups: %w", err)
 		}
 		defer closeNG()
+		ng.Status = func(group, status string) { log.Debug("elastic: node group status", "group", group, "status", status) }
 		cfg.Elastic.Cloud = ng
 	}
 	a, err := agent.New(cfg)
