@@ -61,6 +61,20 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 	if size, max, _ := w.group(); size != 0 || max != 3 {
 		t.Fatalf("node group after up: size %d max %d, want 0 and 3", size, max)
 	}
+	if w.aws != nil {
+		// The agent's identity: its ServiceAccount bound (EKS Pod
+		// Identity) to a role that may resize the cluster's node groups.
+		want := []string{"CreateRole flotilla-burst-1-agent", "PutRolePolicy flotilla-burst-1-agent flotilla-elastic-node-groups",
+			"CreatePodIdentityAssociation " + cloud.AgentNamespace + "/" + cloud.AgentName}
+		for _, c := range want {
+			if !slices.Contains(w.aws.Calls(), c) {
+				t.Errorf("up did not call %s: %v", c, w.aws.Calls())
+			}
+		}
+		if ids := w.aws.PodIdentities(); len(ids) != 1 || !strings.HasSuffix(ids[0], "=arn:aws:iam::123456789012:role/flotilla-burst-1-agent") {
+			t.Errorf("pod identity associations %v", ids)
+		}
+	}
 
 	// An on-prem machine type whose cluster has no agent (it takes no
 	// jobs), and a rule bursting it to the cloud machine type.
@@ -161,6 +175,21 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		c, err := adm.GetCluster(ctx, clusterName)
 		return err == nil && c.Capacity["cloud8"].Grow == 3
 	})
+
+	// down removes the agent's identity with the rest (the burst rule
+	// naming cloud8 goes first: the hub keeps machine types rules use).
+	w.stopAgent()
+	if err := adm.DeleteBurstRule(ctx, "to-cloud"); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := w.run(ctx, w.downArgs()...); code != 0 {
+		t.Fatalf("down: exit %d: %s\n%s", code, errOut, out)
+	}
+	if w.aws != nil {
+		if res := w.aws.Resources(); len(res) != 0 {
+			t.Errorf("left in the cloud after down: %v", res)
+		}
+	}
 }
 
 // resizes are the resize calls the cloud got: "GROUP SIZE".
