@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/hubsync"
 	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
@@ -72,6 +73,9 @@ type Config struct {
 	// MetricsAddr, if set, is where the agent serves its Prometheus
 	// metrics at /metrics (host:port; port 0 picks one, see MetricsAddr).
 	MetricsAddr string
+	// Elastic, if set, resizes the cloud's node groups for the jobs that
+	// wait for them and reports how far they can grow.
+	Elastic *Elastic
 	// Adjust lets the caller adjust the cluster half's configuration
 	// (runtime options, filer) before it starts.
 	Adjust func(*ClusterConfig)
@@ -91,6 +95,7 @@ type Agent struct {
 	Catalog *prepull.Syncer
 
 	metrics   *metrics
+	elastic   *elasticLoop // nil without Config.Elastic
 	metricsLn net.Listener // nil without Config.MetricsAddr
 	log       *slog.Logger
 }
@@ -154,6 +159,19 @@ func New(cfg Config) (*Agent, error) {
 	c := NewCluster(ccfg)
 	c.Loop.OnCycle, c.Loop.OnBind = out.metrics.observeCycle, out.metrics.observeBind
 	out.Cluster = c
+	if cfg.Elastic != nil {
+		if cfg.Elastic.Cloud == nil {
+			return nil, errors.New("agent: elastic node groups need the cloud's node groups")
+		}
+		out.elastic = newElasticLoop(*cfg.Elastic, c.Cache, ccfg.Log, cfg.Now, out.metrics, func(pending map[uint64]bool) bool {
+			for n, s := range c.Jobs.States() {
+				if s == structs.JobAssigned && !pending[n] {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	if cfg.MetricsAddr != "" {
 		if out.metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
 			return nil, fmt.Errorf("agent: metrics listener: %w", err)
@@ -181,9 +199,20 @@ func New(cfg Config) (*Agent, error) {
 				return nil // not yet known: report none rather than zero
 			}
 			snap, _, _ := c.Cache.Snapshot()
-			return podgroup.Capacity(snap, mts, podgroup.Options{Namespace: "capacity", Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
+			cp := podgroup.Capacity(snap, mts, podgroup.Options{Namespace: "capacity", Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
+			if out.elastic != nil {
+				cp = withGrow(cp, out.elastic.Grow())
+			}
+			return cp
 		},
 		Why: func(number uint64) (string, bool) {
+			if out.elastic != nil {
+				if ns, ok := c.Jobs.NamespaceOf(number); ok {
+					if r, ok := out.elastic.Reason(cache.GangID{Namespace: ns, Number: number}); ok {
+						return r, true
+					}
+				}
+			}
 			p, ok := c.Why(number)
 			return p.Reason, ok
 		},
@@ -215,8 +244,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.Catalog != nil {
 		go a.Catalog.Run(ctx)
 	}
+	var elasticDone chan struct{}
+	if a.elastic != nil {
+		elasticDone = make(chan struct{})
+		go func() { defer close(elasticDone); a.elastic.Run(ctx) }()
+	}
 	a.Syncer.Run(ctx)
-	return <-errc
+	err := <-errc
+	if elasticDone != nil {
+		<-elasticDone
+	}
+	return err
 }
 
 // hubTLSConfig trusts the CA in caFile, or the system's CAs when there is

@@ -57,6 +57,17 @@ type Flags struct {
 	PrePull            bool
 	PrePullNamespace   string
 	LiveTailEvery      time.Duration
+	// Elastic node groups (the cloud's client is made by the command
+	// from these: federation/cloud/connect).
+	ElasticCloud    string
+	ElasticCluster  string
+	ElasticRegion   string
+	ElasticProject  string
+	ElasticEndpoint string
+	ElasticGroups   string
+	ElasticIdle     time.Duration
+	ElasticInterval time.Duration
+	ElasticPoll     time.Duration
 }
 
 // Register defines the flags on fs; getenv supplies the defaults taken
@@ -93,6 +104,15 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.BoolVar(&f.PrePull, "prepull", true, "pre-pull the catalog's app images onto the nodes they run on and report where they cannot run")
 	fs.DurationVar(&f.LiveTailEvery, "live-tail-every", runtime.DefaultLiveTailEvery, "how often a running job's log tail is read and, when it changed, reported (/jarvice/tail); negative: never")
 	fs.StringVar(&f.PrePullNamespace, "prepull-namespace", prepull.DefaultNamespace, "namespace of the short-lived pull pods (created when missing)")
+	fs.StringVar(&f.ElasticCloud, "elastic-cloud", "", "eks or gke: resize this cluster's node groups on demand (-elastic-groups), with the cloud's default credentials (EKS Pod Identity/IRSA, GKE Workload Identity)")
+	fs.StringVar(&f.ElasticCluster, "elastic-cluster", "", "the cluster's name in the cloud (default -cluster)")
+	fs.StringVar(&f.ElasticRegion, "elastic-region", "", "AWS region or GKE location of the cluster")
+	fs.StringVar(&f.ElasticProject, "elastic-project", "", "GKE project of the cluster")
+	fs.StringVar(&f.ElasticEndpoint, "elastic-endpoint", "", "cloud API endpoint instead of the public one (http:// only on loopback)")
+	fs.StringVar(&f.ElasticGroups, "elastic-groups", "", "elastic node groups, group=machine-type:min:max,...")
+	fs.DurationVar(&f.ElasticIdle, "elastic-idle", 10*time.Minute, "a node group that runs no job this long shrinks to its minimum")
+	fs.DurationVar(&f.ElasticInterval, "elastic-interval", 5*time.Second, "how often the agent decides the node groups' sizes")
+	fs.DurationVar(&f.ElasticPoll, "elastic-poll", 0, "how often a resize asks the cloud for progress (default: the provider's)")
 	fs.StringVar(&f.FilerImage, "filer-image", version.Image("flotilla-filer"), "NFS server image of the filers serving ReadWriteOnce vaults")
 }
 
@@ -128,6 +148,26 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 	if err := nw.check(); err != nil {
 		return Config{}, err
 	}
+	var el *Elastic
+	if f.ElasticCloud != "" || f.ElasticGroups != "" {
+		groups, err := ParseElasticGroups(f.ElasticGroups)
+		if err != nil {
+			return Config{}, err
+		}
+		switch {
+		case f.ElasticCloud != "eks" && f.ElasticCloud != "gke":
+			return Config{}, fmt.Errorf("-elastic-cloud %q: want eks or gke", f.ElasticCloud)
+		case len(groups) == 0:
+			return Config{}, errors.New("-elastic-cloud needs -elastic-groups")
+		case f.ElasticRegion == "":
+			return Config{}, errors.New("-elastic-cloud needs -elastic-region")
+		case f.ElasticCloud == "gke" && f.ElasticProject == "":
+			return Config{}, errors.New("-elastic-cloud gke needs -elastic-project")
+		case f.ElasticIdle <= 0 || f.ElasticInterval <= 0:
+			return Config{}, errors.New("-elastic-idle and -elastic-interval must be positive")
+		}
+		el = &Elastic{Groups: groups, IdleTime: f.ElasticIdle, Interval: f.ElasticInterval}
+	}
 	var kube *rest.Config
 	var err error
 	if f.Kubeconfig != "" {
@@ -148,6 +188,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		return Config{}, err
 	}
 	return Config{
+		Elastic: el,
 		Cluster: f.Cluster, HubURLs: splitList(f.Hubs), AgentKey: key, BootstrapToken: bootToken, KeyFile: f.KeyFile, HubCAFile: f.HubCAFile,
 		Kube: kube, NamespacePrefix: f.NamespacePrefix, ExtraNamespaces: splitList(f.ExtraNamespaces), Network: nw,
 		Image: f.Image, NodeSelector: f.NodeSelector, Tolerations: tols, IDMapperURL: f.IDMapper,

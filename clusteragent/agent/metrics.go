@@ -18,6 +18,10 @@ type metrics struct {
 	failures prometheus.Counter
 	bound    prometheus.Counter
 	pending  prometheus.Gauge
+	// Elastic node groups: size asked of the cloud, resizes, failures.
+	groupSize      *prometheus.GaugeVec
+	resizes        *prometheus.CounterVec
+	resizeFailures *prometheus.CounterVec
 }
 
 func newMetrics(cluster string) *metrics {
@@ -35,7 +39,13 @@ func newMetrics(cluster string) *metrics {
 		Help: "Gangs bound whole.", ConstLabels: labels})
 	m.pending = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flotilla_agent_pending_gangs",
 		Help: "Gangs the last scheduling cycle left pending.", ConstLabels: labels})
-	m.reg.MustRegister(m.cycles, m.binds, m.failures, m.bound, m.pending)
+	m.groupSize = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "flotilla_agent_elastic_group_size",
+		Help: "Size last asked of the cloud for an elastic node group.", ConstLabels: labels}, []string{"group"})
+	m.resizes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_agent_elastic_resizes_total",
+		Help: "Resizes of elastic node groups the agent asked for, by direction (up, down).", ConstLabels: labels}, []string{"group", "direction"})
+	m.resizeFailures = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_agent_elastic_resize_failures_total",
+		Help: "Resizes of elastic node groups the cloud refused or that failed.", ConstLabels: labels}, []string{"group"})
+	m.reg.MustRegister(m.cycles, m.binds, m.failures, m.bound, m.pending, m.groupSize, m.resizes, m.resizeFailures)
 	return m
 }
 
@@ -44,7 +54,7 @@ func newMetrics(cluster string) *metrics {
 func MetricNames() []string {
 	m := newMetrics("")
 	ch := make(chan *prometheus.Desc, 16)
-	for _, c := range []prometheus.Collector{m.cycles, m.binds, m.failures, m.bound, m.pending} {
+	for _, c := range []prometheus.Collector{m.cycles, m.binds, m.failures, m.bound, m.pending, m.groupSize, m.resizes, m.resizeFailures} {
 		c.Describe(ch)
 	}
 	close(ch)

@@ -4,8 +4,8 @@
 // for and a reason for every gang no size can serve out. A group grows by
 // a whole gang at once, never beyond its maximum and never by part of a
 // gang; a group without work for the admin-set idle time shrinks back to
-// its minimum. Wiring it into the agent (the provider's resize call, the
-// hub's "can grow to N" capacity) is not built yet.
+// its minimum. The agent's elastic loop (clusteragent/agent/elastic.go)
+// feeds it and carries out its sizes through the cloud's resize call.
 package elastic
 
 import (

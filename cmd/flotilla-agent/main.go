@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/connect"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
@@ -42,6 +44,20 @@ func run() error {
 		return err
 	}
 	cfg.Now = time.Now
+	if cfg.Elastic != nil {
+		cloudName := f.ElasticCluster
+		if cloudName == "" {
+			cloudName = cfg.Cluster
+		}
+		ng, closeNG, err := connect.OpenNodeGroups(context.Background(), connect.Options{Provider: structs.CloudProvider(f.ElasticCloud),
+			Region: f.ElasticRegion, Endpoint: f.ElasticEndpoint, PollInterval: f.ElasticPoll}, cloudName, f.ElasticProject)
+		if err != nil {
+			return fmt.Errorf("elastic node groups: %w", err)
+		}
+		defer closeNG()
+		ng.Status = func(group, status string) { log.Debug("elastic: node group status", "group", group, "status", status) }
+		cfg.Elastic.Cloud = ng
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

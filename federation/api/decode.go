@@ -193,8 +193,8 @@ func checkClusterStatus(rep *structs.ClusterStatusReport) error {
 		return invalid("status: %q", rep.Status)
 	}
 	for mt, v := range rep.Capacity {
-		if v.Free < 0 || v.Total < 0 || v.Free > v.Total {
-			return invalid("capacity of %q: free %d, total %d", mt, v.Free, v.Total)
+		if v.Free < 0 || v.Total < 0 || v.Free > v.Total || v.Grow < 0 {
+			return invalid("capacity of %q: free %d, total %d, grow %d", mt, v.Free, v.Total, v.Grow)
 		}
 	}
 	if err := rep.Catalog.Validate(); err != nil {

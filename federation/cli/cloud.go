@@ -9,16 +9,11 @@ import (
 	"strings"
 	"time"
 
-	container "cloud.google.com/go/container/apiv1"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"golang.org/x/oauth2/google"
-	"google.golang.org/api/option"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/cloud"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/connect"
 	"github.com/flotilla-hpc/flotilla/federation/cloud/eks"
 	"github.com/flotilla-hpc/flotilla/federation/cloud/gke"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -36,7 +31,7 @@ func cloudTree() []*cmd {
 // cloudFlags are the flags of plan and up.
 type cloudFlags struct {
 	name, region, project, machineTypes, version, subnets, endpoint string
-	poll                                                            time.Duration
+	poll, elasticIdle                                               time.Duration
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
@@ -48,6 +43,7 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.subnets, "subnets", "", "EKS: VPC subnet IDs, comma-separated")
 	fs.StringVar(&f.endpoint, "endpoint", "", "cloud API endpoint instead of the public one (a private endpoint; http:// only on loopback)")
 	fs.DurationVar(&f.poll, "poll", 0, "how often to ask the cloud for progress (default 15s EKS, 10s GKE)")
+	fs.DurationVar(&f.elasticIdle, "elastic-idle", 0, "elastic machine types: how long a node group runs no job before the agent shrinks it to min_nodes (default 10m)")
 }
 
 // spec parses the provider argument and the flags into a spec.
@@ -114,7 +110,8 @@ func runCloudUp(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	defer closeP()
-	return cloud.Up(ctx, cloud.Config{Provider: p, Spec: spec, Hub: cl, HubURLs: cl.URLs(), Out: s.stdout, Now: time.Now})
+	return cloud.Up(ctx, cloud.Config{Provider: p, Spec: spec, Hub: cl, HubURLs: cl.URLs(), Out: s.stdout, Now: time.Now,
+		Agent: cloud.AgentOptions{Endpoint: f.endpoint, PollInterval: f.poll, ElasticIdle: f.elasticIdle}})
 }
 
 func runCloudDown(ctx context.Context, s *session, path, args []string) error {
@@ -160,53 +157,18 @@ func runCloudList(ctx context.Context, s *session, path, args []string) error {
 }
 
 // provider makes the provider of spec with the default credentials of
-// its cloud: the AWS SDK's chain (environment, shared files, SSO, IMDS)
-// or Google's application default credentials.
+// its cloud (federation/cloud/connect).
 func (f *cloudFlags) provider(ctx context.Context, spec *cloud.Spec) (cloud.Provider, func(), error) {
-	switch spec.Provider {
-	case structs.CloudEKS:
-		cfg, err := config.LoadDefaultConfig(ctx, config.WithRegion(spec.Region))
-		if err != nil {
-			return nil, nil, fmt.Errorf("AWS credentials: %w", err)
+	var subnets []string
+	for sn := range strings.SplitSeq(f.subnets, ",") {
+		if sn = strings.TrimSpace(sn); sn != "" {
+			subnets = append(subnets, sn)
 		}
-		var subnets []string
-		for sn := range strings.SplitSeq(f.subnets, ",") {
-			if sn = strings.TrimSpace(sn); sn != "" {
-				subnets = append(subnets, sn)
-			}
-		}
-		return eks.New(cfg, eks.Options{Subnets: subnets, Endpoint: f.endpoint, PollInterval: f.poll}), func() {}, nil
-	case structs.CloudGKE:
-		creds, err := google.FindDefaultCredentials(ctx, "https://www.googleapis.com/auth/cloud-platform")
-		if err != nil {
-			return nil, nil, fmt.Errorf("Google application default credentials: %w", err)
-		}
-		opts := []option.ClientOption{option.WithTokenSource(creds.TokenSource)}
-		if f.endpoint != "" {
-			host, plain := strings.CutPrefix(f.endpoint, "http://")
-			host = strings.TrimPrefix(host, "https://")
-			opts = []option.ClientOption{option.WithEndpoint(host), option.WithTokenSource(creds.TokenSource)}
-			if plain {
-				if !loopback(host) {
-					return nil, nil, usagef("--endpoint %s: plaintext only on loopback", f.endpoint)
-				}
-				opts = []option.ClientOption{option.WithEndpoint(host), option.WithoutAuthentication(),
-					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
-			}
-		}
-		cm, err := container.NewClusterManagerClient(ctx, opts...)
-		if err != nil {
-			return nil, nil, err
-		}
-		return gke.New(cm, creds.TokenSource, gke.Options{PollInterval: f.poll}), func() { _ = cm.Close() }, nil
 	}
-	return nil, nil, usagef("provider %q: want eks or gke", spec.Provider)
-}
-
-func loopback(host string) bool {
-	h := host
-	if i := strings.LastIndex(host, ":"); i >= 0 {
-		h = host[:i]
+	p, closeP, err := connect.Provider(ctx, connect.Options{Provider: spec.Provider, Region: spec.Region, Subnets: subnets,
+		Endpoint: f.endpoint, PollInterval: f.poll})
+	if errors.Is(err, connect.ErrPlaintext) {
+		return nil, nil, usageErr(err)
 	}
-	return h == "127.0.0.1" || h == "localhost" || h == "[::1]"
+	return p, closeP, err
 }

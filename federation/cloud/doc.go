@@ -8,7 +8,9 @@
 // prints a progress line per step with the elapsed time and the cloud's own
 // operation status, records each step as it completes in the hub (a
 // structs.CloudDeployment per cluster) so a second run resumes, installs
-// the agent with client-go (the manifests the Helm chart renders) with a
-// bootstrap token from the hub, registers the cluster and its machine
-// types, and takes all of it down again in reverse order.
+// the agent with client-go (agentinstall: the objects the Helm chart
+// renders, with the elastic node groups' flags) with a bootstrap token from
+// the hub, registers the cluster and its machine types, and takes all of it
+// down again in reverse order. Resizer is how a provider resizes a node
+// group for the agent's elastic loop (through federation/cloud/connect).
 package cloud

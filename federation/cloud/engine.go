@@ -22,8 +22,8 @@ type Config struct {
 	// the agent is given (usually the same).
 	Hub     *client.Client
 	HubURLs []string
-	// Agent adjusts the installed agent (images); zero values take the
-	// build's defaults.
+	// Agent adjusts the installed agent (images, elastic node groups);
+	// zero values take the build's defaults.
 	Agent AgentOptions
 	Out   io.Writer
 	Now   func() time.Time
@@ -115,7 +115,7 @@ func runStep(ctx context.Context, cfg Config, step Step, kube **rest.Config, sta
 		if err != nil {
 			return "", fmt.Errorf("issuing the agent's bootstrap token: %w", err)
 		}
-		return InstallAgent(ctx, *kube, AgentSettings{Cluster: spec.Name, HubURLs: cfg.HubURLs, BootstrapToken: tok.Key, Options: cfg.Agent})
+		return InstallAgent(ctx, *kube, AgentSettings{Spec: spec, HubURLs: cfg.HubURLs, BootstrapToken: tok.Key, Options: cfg.Agent})
 	}
 	return cfg.Provider.Create(ctx, spec, step, status)
 }

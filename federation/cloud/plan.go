@@ -53,12 +53,34 @@ func PrintPlan(w io.Writer, p Provider, spec *Spec) {
 		if g.Accelerator != "" {
 			it += " + " + g.Accelerator
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d..%d\t%s\n", g.MachineType, g.Name, it, g.GPUs, g.Nodes, g.MinNodes, g.MaxNodes, money(g.Price))
+		bounds := fmt.Sprintf("%d..%d", g.MinNodes, g.MaxNodes)
+		if g.Elastic {
+			bounds += " elastic"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", g.MachineType, g.Name, it, g.GPUs, g.Nodes, bounds, money(g.Price))
 	}
 	_ = tw.Flush()
 	initial, maximum := HourlyPrice(spec)
 	fmt.Fprintf(w, "\nEstimated price: %s per hour at the initial size, up to %s per hour at the maximum (machine type prices; the control plane is billed by the cloud on top).\n",
 		money(initial), money(maximum))
+	if idle, ok := IdlePrice(spec); ok {
+		fmt.Fprintf(w, "Elastic node groups are resized by the agent for the jobs that wait for them and shrink to their minimum when idle: %s per hour with every elastic group idle.\n",
+			money(idle))
+	}
+}
+
+// IdlePrice is the estimated price per hour with every elastic node group
+// at its minimum and the others at their initial size; ok is false when
+// no group is elastic.
+func IdlePrice(spec *Spec) (price float64, ok bool) {
+	for _, g := range spec.NodeGroups() {
+		n := g.Nodes
+		if g.Elastic {
+			n, ok = g.MinNodes, true
+		}
+		price += float64(n) * g.Price
+	}
+	return price, ok
 }
 
 func money(v float64) string { return fmt.Sprintf("$%.2f", v) }

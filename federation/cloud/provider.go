@@ -38,9 +38,12 @@ const (
 	KindCluster   = "cluster"
 	KindNodeGroup = "node-group"
 	KindNodePool  = "node-pool"
-	KindAccess    = "kubeconfig" // nothing to remove
-	KindHub       = "hub"        // the cluster and machine types at the hub
-	KindAgent     = "agent"      // the agent in the new cluster
+	// KindAgentIdentity binds the agent's ServiceAccount to a cloud
+	// identity that may resize its node groups (EKS Pod Identity).
+	KindAgentIdentity = "agent-identity"
+	KindAccess        = "kubeconfig" // nothing to remove
+	KindHub           = "hub"        // the cluster and machine types at the hub
+	KindAgent         = "agent"      // the agent in the new cluster
 )
 
 // Step is one thing `up` does.

@@ -55,6 +55,9 @@ type MachineType struct {
 	MinNodes int `json:"min_nodes,omitempty"`
 	MaxNodes int `json:"max_nodes,omitempty"`
 	DiskGB   int `json:"disk_gb,omitempty"`
+	// Elastic: the agent resizes the group between MinNodes and MaxNodes
+	// for the jobs that wait for it (usually nodes 0, min 0).
+	Elastic bool `json:"elastic,omitempty"`
 }
 
 // NodeGroup is the node group (EKS) or node pool (GKE) of a machine type.
@@ -68,6 +71,7 @@ type NodeGroup struct {
 	MinNodes     int
 	MaxNodes     int
 	DiskGB       int
+	Elastic      bool
 	Labels       map[string]string
 	Taints       []Taint
 	Price        float64 // per node-hour
@@ -149,6 +153,8 @@ func (s *Spec) Validate() error {
 			return fmt.Errorf("machine type %q: node counts must not be negative", m.Name)
 		case m.MaxNodes > 0 && (m.Nodes > m.MaxNodes || m.MinNodes > m.MaxNodes):
 			return fmt.Errorf("machine type %q: nodes %d, min %d, max %d", m.Name, m.Nodes, m.MinNodes, m.MaxNodes)
+		case m.Elastic && m.MaxNodes == 0:
+			return fmt.Errorf("machine type %q: an elastic machine type needs max_nodes", m.Name)
 		case m.GPUs > 0 && s.Provider == structs.CloudGKE && m.Accelerator == "":
 			return fmt.Errorf("machine type %q: a GPU machine type on GKE needs accelerator", m.Name)
 		}
@@ -177,7 +183,7 @@ func (s *Spec) NodeGroups() []NodeGroup {
 	out := make([]NodeGroup, 0, len(s.MachineTypes))
 	for _, m := range s.MachineTypes {
 		g := NodeGroup{Name: "mt-" + m.Name, MachineType: m.Name, InstanceType: m.InstanceType, Accelerator: m.Accelerator,
-			GPUs: m.GPUs, Nodes: m.Nodes, MinNodes: m.MinNodes, MaxNodes: m.MaxNodes, DiskGB: m.DiskGB, Price: m.Price,
+			GPUs: m.GPUs, Nodes: m.Nodes, MinNodes: m.MinNodes, MaxNodes: m.MaxNodes, DiskGB: m.DiskGB, Price: m.Price, Elastic: m.Elastic,
 			Labels: map[string]string{LabelPool: DefaultPool, LabelMachineType: m.Name},
 			Taints: []Taint{{Key: LabelPool, Value: DefaultPool, Effect: "NoSchedule"}}}
 		if g.MaxNodes == 0 {

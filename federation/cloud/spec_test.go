@@ -60,6 +60,10 @@ func TestSpecValidate(t *testing.T) {
 			s.MachineTypes = append([]MachineType(nil), s.MachineTypes...)
 			s.MachineTypes[0].Nodes = 5
 		}, want: "nodes 5, min 0, max 4"},
+		"elastic without max": {edit: func(s *Spec) {
+			s.MachineTypes = append([]MachineType(nil), s.MachineTypes...)
+			s.MachineTypes[0].Elastic, s.MachineTypes[0].MaxNodes = true, 0
+		}, want: "an elastic machine type needs max_nodes"},
 		"gke gpu without accelerator": {edit: func(s *Spec) {
 			s.Provider, s.Project = structs.CloudGKE, "p"
 			s.MachineTypes = append([]MachineType(nil), s.MachineTypes...)
@@ -125,5 +129,37 @@ Estimated price: $1.00 per hour at the initial size, up to $6.00 per hour at the
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+}
+
+// TestElasticPlanAndAgentArgs: an elastic machine type shows as such in
+// the plan with the price when idle, and the installed agent is told to
+// resize its group between its bounds; without one, no elastic flags.
+func TestElasticPlanAndAgentArgs(t *testing.T) {
+	mts, err := ReadMachineTypes([]byte(twoTypes))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &Spec{Provider: structs.CloudGKE, Name: "gcp-1", Region: "us-central1", Project: "p", MachineTypes: mts}
+	if args := ElasticArgs(spec, AgentOptions{}); args != nil {
+		t.Errorf("no elastic machine type, args %v", args)
+	}
+	spec.MachineTypes[1].Elastic = true
+	var b strings.Builder
+	PrintPlan(&b, stepsOnly{}, spec)
+	for _, want := range []string{"0..2 elastic", "$1.00 per hour with every elastic group idle"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("plan does not say %q:\n%s", want, b.String())
+		}
+	}
+	got := ElasticArgs(spec, AgentOptions{Endpoint: "https://container.example", PollInterval: 2e9, ElasticIdle: 300e9})
+	want := []string{"-elastic-cloud=gke", "-elastic-region=us-central1", "-elastic-groups=mt-gpu=gpu:0:2", "-elastic-project=p",
+		"-elastic-endpoint=https://container.example", "-elastic-poll=2s", "-elastic-idle=5m0s"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("agent args (-want +got):\n%s", diff)
+	}
+	v := AgentValues(AgentSettings{Spec: spec, HubURLs: []string{"https://hub"}, BootstrapToken: "t"})
+	if v.Namespace != AgentNamespace || v.NodeSelector != LabelPool+"="+DefaultPool || len(v.Tolerate) != 1 || len(v.ExtraArgs) != 4 {
+		t.Errorf("agent values %+v", v)
 	}
 }

@@ -31,7 +31,10 @@
 //
 // # Capacity
 //
-// Free nodes are what the cluster reported for the machine type, minus
+// Free nodes are what the cluster reported for the machine type, plus the
+// nodes its elastic node group can still add (Capacity.Grow: the agent
+// provisions them when the job arrives, so a burst to a cloud machine
+// type at size 0 costs nothing while idle), minus
 // the nodes of jobs already ASSIGNED to it (the agent has not bound them
 // yet, so its report does not show them; this errs on the side of not
 // over-assigning), minus what this pass assigns. A pass never assigns

@@ -116,7 +116,7 @@ func (p *pass) try(j *structs.Job, user *structs.User, app *structs.App, mt *str
 	total, free := p.total[mt.Name], p.free[mt.Name]
 	switch {
 	case j.Nodes > total:
-		return &failure{kind: failNever, reason: c.Name + " has " + strconv.Itoa(total) + " " + mt.Name + " nodes, job needs " + strconv.Itoa(j.Nodes)}
+		return &failure{kind: failNever, reason: neverText(c.Name, mt.Name, total, p.grow[mt.Name], j.Nodes)}
 	case p.reserved[mt.Name] != "":
 		return &failure{kind: failReserved, reason: c.Name + ": free " + mt.Name + " nodes held for earlier job " + p.reserved[mt.Name]}
 	case free < j.Nodes:

@@ -90,6 +90,36 @@ func TestPlace(t *testing.T) {
 			jobs: []*structs.Job{qjob("a", 1)},
 			want: Plan{Assignments: []Assignment{{JobID: "a", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}}},
 		},
+		"burst to an elastic group at size 0": {
+			setup: func(in *Input) {
+				capacity(in, "east", "cpu-east", 0, 8)
+				cluster(in, "west").Capacity["cpu-west"] = structs.Capacity{Free: 0, Total: 0, Grow: 3}
+				in.BurstRules = []*structs.BurstRule{{Name: "when-full", From: "cpu-east", To: []string{"cpu-west"}, WhenFull: true}}
+			},
+			jobs: []*structs.Job{qjob("a", 1, nodes(2))},
+			want: Plan{Assignments: []Assignment{{JobID: "a", Cluster: "west", MachineType: "cpu-west", BurstRule: "when-full",
+				Reason: "burst by rule when-full to cpu-west: cpu-east has 0 free nodes, job needs 2"}}},
+		},
+		"elastic group too small for the gang": {
+			setup: func(in *Input) {
+				capacity(in, "east", "cpu-east", 0, 8)
+				cluster(in, "west").Capacity["cpu-west"] = structs.Capacity{Free: 1, Total: 1, Grow: 2}
+				in.BurstRules = []*structs.BurstRule{{Name: "when-full", From: "cpu-east", To: []string{"cpu-west"}, WhenFull: true}}
+			},
+			jobs: []*structs.Job{qjob("a", 1, nodes(4))},
+			want: Plan{Pending: []Pending{{JobID: "a", Reason: "east has 0 of 8 free cpu-east nodes, job needs 4; " +
+				"burst to cpu-west by rule when-full: west: the cpu-west node group grows to at most 3 nodes, job needs 4 (not scaled up)"}}},
+		},
+		"elastic growth is consumed within the pass": {
+			setup: func(in *Input) {
+				cluster(in, "east").Capacity["cpu-east"] = structs.Capacity{Free: 1, Total: 2, Grow: 2}
+			},
+			jobs: []*structs.Job{qjob("a", 1, nodes(3)), qjob("b", 2, nodes(1))},
+			want: Plan{
+				Assignments: []Assignment{{JobID: "a", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}},
+				Pending:     []Pending{{JobID: "b", Reason: "east has 0 of 4 free cpu-east nodes, job needs 1; no burst rule applies"}},
+			},
+		},
 		"capacity is consumed within the pass": {
 			jobs: []*structs.Job{qjob("a", 1, nodes(4)), qjob("b", 2, nodes(4)), qjob("c", 3, nodes(1))},
 			want: Plan{

@@ -29,6 +29,7 @@ type pass struct {
 	notReady  map[string]string // cluster → why it takes no jobs
 	free      map[string]int    // machine type → free nodes left in this pass
 	total     map[string]int    // machine type → total nodes reported
+	grow      map[string]int    // machine type → nodes its elastic group can add
 	reserved  map[string]string // machine type → job holding its free nodes
 	running   map[string]int    // machine type → active jobs on it
 	ruleJobs  map[string]int    // burst rule → active jobs it placed
@@ -55,6 +56,7 @@ func newPass(in *Input) *pass {
 		notReady:  make(map[string]string),
 		free:      make(map[string]int),
 		total:     make(map[string]int),
+		grow:      make(map[string]int),
 		reserved:  make(map[string]string),
 		running:   make(map[string]int),
 		ruleJobs:  make(map[string]int),
@@ -91,7 +93,9 @@ func newPass(in *Input) *pass {
 	for _, m := range in.MachineTypes {
 		if c := p.clusters[m.Cluster]; c != nil {
 			cp := c.Capacity[m.Name]
-			p.free[m.Name], p.total[m.Name] = cp.Free, cp.Total
+			// Nodes an elastic group can still add count as free: the
+			// agent provisions them for the job.
+			p.free[m.Name], p.total[m.Name], p.grow[m.Name] = cp.Free+cp.Grow, cp.Total+cp.Grow, cp.Grow
 		}
 	}
 	usage := &limits.Usage{}
@@ -152,4 +156,14 @@ func (p *pass) RuleNodes(rule, cluster string) int { return p.ruleNodes[ruleClus
 func capacityText(cluster, mt string, free, total, need int) string {
 	return cluster + " has " + strconv.Itoa(free) + " of " + strconv.Itoa(total) + " free " + mt +
 		" nodes, job needs " + strconv.Itoa(need)
+}
+
+// neverText says a job is larger than a machine type can ever be; for an
+// elastic group, that the group's maximum is too small.
+func neverText(cluster, mt string, total, grow, need int) string {
+	if grow > 0 {
+		return cluster + ": the " + mt + " node group grows to at most " + strconv.Itoa(total) + " nodes, job needs " +
+			strconv.Itoa(need) + " (not scaled up)"
+	}
+	return cluster + " has " + strconv.Itoa(total) + " " + mt + " nodes, job needs " + strconv.Itoa(need)
 }

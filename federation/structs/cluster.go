@@ -29,6 +29,10 @@ func (s ClusterStatus) Valid() bool {
 type Capacity struct {
 	Free  int `json:"free"`
 	Total int `json:"total"`
+	// Grow is how many nodes an elastic node group of the machine type can
+	// still add (its maximum minus its size): placement treats them as
+	// free, the agent provisions them when a job needs them.
+	Grow int `json:"grow,omitempty"`
 }
 
 // Cluster is a Kubernetes cluster federated under the hub, reached through
@@ -92,7 +96,7 @@ func (c *Cluster) Validate() error {
 
 func validCapacity(cluster string, cp map[string]Capacity) error {
 	for mt, v := range cp {
-		if v.Free < 0 || v.Total < 0 || v.Free > v.Total {
+		if v.Free < 0 || v.Total < 0 || v.Free > v.Total || v.Grow < 0 {
 			return invalidf("cluster %q: capacity of %q: free %d, total %d", cluster, mt, v.Free, v.Total)
 		}
 	}

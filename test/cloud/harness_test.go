@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,6 +34,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/cloud"
 	"github.com/flotilla-hpc/flotilla/federation/cloud/cloudtest"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/connect"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -239,10 +241,14 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
 	a, err := agent.New(agent.Config{Cluster: args["cluster"], HubURLs: strings.Split(args["hub"], ","),
 		BootstrapToken: string(sec.Data["token"]), Kube: w.env.Config, NodeSelector: args["node-selector"], Tolerations: tols,
 		NamespacePrefix: args["namespace-prefix"], Image: "solver:1", Heartbeat: 300 * time.Millisecond,
-		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+		Elastic: w.elasticFromArgs(ctx, dep.Spec.Template.Spec.Containers[0].Args), Log: log})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -258,6 +264,44 @@ func (w *world) startInstalledAgent(ctx context.Context) {
 	w.agentStop, w.agentDone = stop, done
 	w.mu.Unlock()
 	w.t.Cleanup(w.stopAgent)
+}
+
+// elasticFromArgs makes the agent's elastic node groups from the
+// Deployment's arguments as flotilla-agent does: its own flag set parses
+// them (a flag `up` writes that the agent does not know fails here),
+// Flags.Config checks them, and the cloud's client comes from
+// federation/cloud/connect with the default credentials of the test's
+// environment. A decision every 200 ms keeps the test short.
+func (w *world) elasticFromArgs(ctx context.Context, argv []string) *agent.Elastic {
+	w.t.Helper()
+	var f agent.Flags
+	fs := flag.NewFlagSet("flotilla-agent", flag.ContinueOnError)
+	f.Register(fs, func(string) string { return "" })
+	if err := fs.Parse(argv); err != nil {
+		w.t.Fatalf("the agent's arguments: %v", err)
+	}
+	if f.ElasticCloud == "" {
+		return nil
+	}
+	// The files the Deployment mounts are not here: the key and the
+	// kubeconfig are given to agent.New directly.
+	f.KeyFile, f.BootstrapTokenFile, f.HubCAFile, f.Kubeconfig = "", "", "", w.env.Kubeconfig
+	cfg, err := f.Config(func(string) string { return "" }, nil)
+	if err != nil {
+		w.t.Fatalf("the agent's configuration: %v", err)
+	}
+	cloudName := f.ElasticCluster
+	if cloudName == "" {
+		cloudName = f.Cluster
+	}
+	ng, closeNG, err := connect.OpenNodeGroups(ctx, connect.Options{Provider: structs.CloudProvider(f.ElasticCloud),
+		Region: f.ElasticRegion, Endpoint: f.ElasticEndpoint, PollInterval: f.ElasticPoll}, cloudName, f.ElasticProject)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(closeNG)
+	cfg.Elastic.Cloud, cfg.Elastic.Interval = ng, 200*time.Millisecond
+	return cfg.Elastic
 }
 
 func (w *world) stopAgent() {

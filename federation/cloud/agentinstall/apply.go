@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -61,6 +62,42 @@ func Apply(ctx context.Context, dc dynamic.Interface, objs []runtime.Object) err
 		}
 		if _, err := ri.Apply(ctx, u.GetName(), u, metav1.ApplyOptions{FieldManager: FieldManager, Force: force}); err != nil {
 			return fmt.Errorf("apply %s %s: %w", u.GetKind(), u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// Uninstall deletes what Install made for v's release: the cluster-wide
+// objects, the apiserver Role and binding, and the agent's namespace
+// (with its Deployment, ServiceAccount and Secret). Objects already gone
+// are not an error.
+func Uninstall(ctx context.Context, cfg *rest.Config, v Values) error {
+	if v.Release == "" {
+		v.Release = "flotilla"
+	}
+	if v.Namespace == "" {
+		v.Namespace = "flotilla"
+	}
+	dc, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	name := AgentName(v.Release)
+	rbac := func(res string) dynamic.NamespaceableResourceInterface {
+		return dc.Resource(schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: res})
+	}
+	dels := []struct {
+		ri   dynamic.ResourceInterface
+		name string
+	}{
+		{rbac("clusterrolebindings"), name}, {rbac("clusterrolebindings"), name + "-jobs"},
+		{rbac("clusterroles"), name}, {rbac("clusterroles"), name + "-jobs"},
+		{rbac("rolebindings").Namespace("default"), name + "-apiserver"}, {rbac("roles").Namespace("default"), name + "-apiserver"},
+		{dc.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}), v.Namespace},
+	}
+	for _, d := range dels {
+		if err := d.ri.Delete(ctx, d.name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("uninstall %s: %w", d.name, err)
 		}
 	}
 	return nil

@@ -48,6 +48,14 @@ type Values struct {
 	NamespacePrefix string
 	// Heartbeat of the agent (default "2s").
 	Heartbeat string
+	// NodeSelector (a label selector) of the nodes jobs run on and the
+	// taints job pods tolerate (key=value:Effect): chart values
+	// agent.jobs.nodeSelector and agent.jobs.tolerate.
+	NodeSelector string
+	Tolerate     []string
+	// ExtraArgs are further agent flags (chart: agent.extraArgs), e.g.
+	// the elastic node groups' -elastic-*.
+	ExtraArgs []string
 }
 
 // ErrInvalid marks values an install cannot use.
@@ -176,6 +184,26 @@ func jobRules() []rbacv1.PolicyRule {
 	}
 }
 
+// args are the agent's flags in the chart's order.
+func args(v Values, image func(string) string) []string {
+	a := []string{
+		"-cluster=" + v.Cluster,
+		"-hub=" + strings.Join(v.HubURLs, ","),
+		"-agent-key-file=/var/lib/flotilla-agent/agent-key",
+		"-bootstrap-token-file=/etc/flotilla/bootstrap/token",
+		"-hub-ca-file=/var/lib/flotilla-agent/hub-ca.crt",
+		"-namespace-prefix=" + v.NamespacePrefix,
+	}
+	if v.NodeSelector != "" {
+		a = append(a, "-node-selector="+v.NodeSelector)
+	}
+	if len(v.Tolerate) > 0 {
+		a = append(a, "-tolerate="+strings.Join(v.Tolerate, ","))
+	}
+	a = append(a, "-init-image="+image("flotilla-init"), "-filer-image="+image("flotilla-filer"), "-heartbeat="+v.Heartbeat)
+	return append(a, v.ExtraArgs...)
+}
+
 func deployment(v Values, meta metav1.ObjectMeta, selector map[string]string, image func(string) string) *appsv1.Deployment {
 	one := int32(1)
 	f, t := false, true
@@ -207,17 +235,7 @@ func deployment(v Values, meta metav1.ObjectMeta, selector map[string]string, im
 						Name:            "agent",
 						Image:           image("flotilla-agent"),
 						ImagePullPolicy: corev1.PullIfNotPresent,
-						Args: []string{
-							"-cluster=" + v.Cluster,
-							"-hub=" + strings.Join(v.HubURLs, ","),
-							"-agent-key-file=/var/lib/flotilla-agent/agent-key",
-							"-bootstrap-token-file=/etc/flotilla/bootstrap/token",
-							"-hub-ca-file=/var/lib/flotilla-agent/hub-ca.crt",
-							"-namespace-prefix=" + v.NamespacePrefix,
-							"-init-image=" + image("flotilla-init"),
-							"-filer-image=" + image("flotilla-filer"),
-							"-heartbeat=" + v.Heartbeat,
-						},
+						Args:            args(v, image),
 						Resources: corev1.ResourceRequirements{
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")},
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("200m"), corev1.ResourceMemory: resource.MustParse("256Mi")},

@@ -34,7 +34,8 @@ func TestRenderMatchesChart(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := Values{Release: "flotilla", Namespace: "hpc", Cluster: "c1", HubURLs: []string{"https://a.example:8443", "https://b.example:8443"},
-		BootstrapToken: "flb_abc", Tag: "v1.2.3", Registry: "registry.example/flotilla", NamespacePrefix: "jobs", Heartbeat: "5s"}
+		BootstrapToken: "flb_abc", Tag: "v1.2.3", Registry: "registry.example/flotilla", NamespacePrefix: "jobs", Heartbeat: "5s",
+		NodeSelector: "flotilla.io/pool=hpc", Tolerate: []string{"flotilla.io/pool=hpc:NoSchedule"}, ExtraArgs: []string{"-elastic-idle=5m"}}
 	dir := t.TempDir()
 	values := filepath.Join(dir, "values.yaml")
 	if err := os.WriteFile(values, []byte(`
@@ -46,8 +47,9 @@ agent:
   cluster: c1
   hub: {urls: ["https://a.example:8443", "https://b.example:8443"], bootstrapToken: flb_abc}
   persistence: {enabled: false}
-  jobs: {namespacePrefix: jobs}
+  jobs: {namespacePrefix: jobs, nodeSelector: "flotilla.io/pool=hpc", tolerate: ["flotilla.io/pool=hpc:NoSchedule"]}
   heartbeat: 5s
+  extraArgs: ["-elastic-idle=5m"]
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}

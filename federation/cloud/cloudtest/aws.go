@@ -34,6 +34,9 @@ type AWS struct {
 	// Calls lists the mutating calls in order, e.g. "CreateRole flotilla-a-cluster".
 	calls    []string
 	roles    map[string][]string // name → attached policy ARNs
+	inline   map[string][]string // role name → inline policy names
+	podIDs   map[string]string   // cluster/association ID → namespace/service account=role ARN
+	nextID   int
 	clusters map[string]*awsCluster
 	groups   map[string]*NodeGroup // cluster/name
 	faults   map[string]Fault      // operation → fault
@@ -64,7 +67,7 @@ type NodeGroup struct {
 
 // NewAWS starts the fake; Close stops it.
 func NewAWS() *AWS {
-	f := &AWS{Polls: 3, roles: map[string][]string{}, clusters: map[string]*awsCluster{}, groups: map[string]*NodeGroup{},
+	f := &AWS{Polls: 3, roles: map[string][]string{}, inline: map[string][]string{}, podIDs: map[string]string{}, clusters: map[string]*awsCluster{}, groups: map[string]*NodeGroup{},
 		faults: map[string]Fault{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
@@ -106,6 +109,9 @@ func (f *AWS) Resources() []string {
 	}
 	for n := range f.groups {
 		out = append(out, "nodegroup "+n)
+	}
+	for n := range f.podIDs {
+		out = append(out, "podidentity "+n)
 	}
 	slices.Sort(out)
 	return out
@@ -182,6 +188,12 @@ func (f *AWS) serveEKS(w http.ResponseWriter, r *http.Request) {
 		f.deleteGroup(w, parts[1], parts[3])
 	case len(parts) == 5 && parts[4] == "update-config" && r.Method == http.MethodPost:
 		f.updateGroup(w, parts[1], parts[3], body)
+	case len(parts) == 3 && parts[2] == "pod-identity-associations" && r.Method == http.MethodPost:
+		f.createPodIdentity(w, parts[1], body)
+	case len(parts) == 3 && parts[2] == "pod-identity-associations" && r.Method == http.MethodGet:
+		f.listPodIdentities(w, parts[1], r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount"))
+	case len(parts) == 4 && parts[2] == "pod-identity-associations" && r.Method == http.MethodDelete:
+		f.deletePodIdentity(w, parts[1], parts[3])
 	default:
 		restErr(w, 404, "NotFoundException", "no route "+r.Method+" "+r.URL.Path)
 	}
@@ -375,4 +387,61 @@ func (f *AWS) updateGroup(w http.ResponseWriter, cluster, name string, body map[
 	g.Status, g.polls = "UPDATING", 0
 	f.calls = append(f.calls, fmt.Sprintf("UpdateNodegroupConfig %s %d", name, g.Desired))
 	writeJSON(w, map[string]any{"update": map[string]any{"id": "u1", "status": "InProgress", "type": "ConfigUpdate"}})
+}
+
+// PodIdentities lists the pod identity associations: "CLUSTER/ID NAMESPACE/SA=ROLE-ARN".
+func (f *AWS) PodIdentities() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for k, v := range f.podIDs {
+		out = append(out, k+" "+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (f *AWS) createPodIdentity(w http.ResponseWriter, cluster string, body map[string]any) {
+	if _, ok := f.clusters[cluster]; !ok {
+		restErr(w, 404, "ResourceNotFoundException", "No cluster found for name: "+cluster+".")
+		return
+	}
+	ns, sa, role := str(body, "namespace"), str(body, "serviceAccount"), str(body, "roleArn")
+	if _, ok := f.roles[strings.TrimPrefix(role, "arn:aws:iam::123456789012:role/")]; !ok {
+		restErr(w, 400, "InvalidParameterException", "Role with arn: "+role+", does not exist")
+		return
+	}
+	for k, v := range f.podIDs {
+		if strings.HasPrefix(k, cluster+"/") && strings.HasPrefix(v, ns+"/"+sa+"=") {
+			restErr(w, 409, "ResourceInUseException", "Association already exists: "+strings.TrimPrefix(k, cluster+"/"))
+			return
+		}
+	}
+	f.nextID++
+	id := fmt.Sprintf("a-%04d", f.nextID)
+	f.podIDs[cluster+"/"+id] = ns + "/" + sa + "=" + role
+	f.calls = append(f.calls, "CreatePodIdentityAssociation "+ns+"/"+sa)
+	writeJSON(w, map[string]any{"association": map[string]any{"clusterName": cluster, "associationId": id, "namespace": ns,
+		"serviceAccount": sa, "roleArn": role}})
+}
+
+func (f *AWS) listPodIdentities(w http.ResponseWriter, cluster, ns, sa string) {
+	var out []map[string]any
+	for k, v := range f.podIDs {
+		id, ok := strings.CutPrefix(k, cluster+"/")
+		if ok && (ns == "" || strings.HasPrefix(v, ns+"/")) && (sa == "" || strings.Contains(v, "/"+sa+"=")) {
+			out = append(out, map[string]any{"clusterName": cluster, "associationId": id})
+		}
+	}
+	writeJSON(w, map[string]any{"associations": out})
+}
+
+func (f *AWS) deletePodIdentity(w http.ResponseWriter, cluster, id string) {
+	if _, ok := f.podIDs[cluster+"/"+id]; !ok {
+		restErr(w, 404, "ResourceNotFoundException", "No pod identity association found for id: "+id+".")
+		return
+	}
+	delete(f.podIDs, cluster+"/"+id)
+	f.calls = append(f.calls, "DeletePodIdentityAssociation "+id)
+	writeJSON(w, map[string]any{"association": map[string]any{"clusterName": cluster, "associationId": id}})
 }

@@ -95,13 +95,40 @@ func (f *AWS) serveQuery(w http.ResponseWriter, r *http.Request) {
 		}
 		f.roles[name] = slices.DeleteFunc(pols, func(p string) bool { return p == q.Get("PolicyArn") })
 		queryOK(w, action, "")
+	case "PutRolePolicy":
+		if _, ok := f.roles[name]; !ok {
+			noRole()
+			return
+		}
+		if pn := q.Get("PolicyName"); !slices.Contains(f.inline[name], pn) {
+			f.inline[name] = append(f.inline[name], pn)
+			f.calls = append(f.calls, "PutRolePolicy "+name+" "+pn)
+		}
+		queryOK(w, action, "")
+	case "ListRolePolicies":
+		if _, ok := f.roles[name]; !ok {
+			noRole()
+			return
+		}
+		var b strings.Builder
+		for _, p := range f.inline[name] {
+			fmt.Fprintf(&b, "<member>%s</member>", xmlEsc(p))
+		}
+		queryOK(w, action, "<PolicyNames>"+b.String()+"</PolicyNames><IsTruncated>false</IsTruncated>")
+	case "DeleteRolePolicy":
+		if _, ok := f.roles[name]; !ok {
+			noRole()
+			return
+		}
+		f.inline[name] = slices.DeleteFunc(f.inline[name], func(p string) bool { return p == q.Get("PolicyName") })
+		queryOK(w, action, "")
 	case "DeleteRole":
 		pols, ok := f.roles[name]
 		switch {
 		case !ok:
 			noRole()
 			return
-		case len(pols) > 0:
+		case len(pols) > 0 || len(f.inline[name]) > 0:
 			queryErr(w, 409, "DeleteConflict", "Cannot delete entity, must detach all policies first.")
 			return
 		}

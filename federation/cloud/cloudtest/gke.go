@@ -309,6 +309,19 @@ func (f *GKE) SetNodePoolSize(_ context.Context, req *containerpb.SetNodePoolSiz
 	return f.op("resize-" + p.Pool.Name), nil
 }
 
+// Pool returns a copy of a pool with its current size, if it exists.
+func (f *GKE) Pool(cluster, name string) (Pool, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p, ok := f.pools[cluster+"/"+name]
+	if !ok {
+		return Pool{}, false
+	}
+	c := *p
+	c.Pool = proto.Clone(p.Pool).(*containerpb.NodePool)
+	return c, true
+}
+
 // NodePool returns a copy of a node pool as it was asked for, if it exists.
 func (f *GKE) NodePool(cluster, name string) (*containerpb.NodePool, bool) {
 	f.mu.Lock()

@@ -15,6 +15,8 @@ var (
 	trust = map[string]string{
 		"cluster": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`,
 		"node":    `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		// The agent's role, taken by its pod through EKS Pod Identity.
+		"agent": `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`,
 	}
 	managedPolicies = map[string][]string{
 		"cluster": {"arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"},
@@ -34,6 +36,12 @@ func (p *Provider) createRole(ctx context.Context, spec *cloud.Spec, role string
 		Tags:        []iamtypes.Tag{{Key: aws.String(cloud.LabelCloud), Value: aws.String(spec.Name)}}})
 	if err != nil && !isCode(err, "EntityAlreadyExists") {
 		return "", cloudError(op, err)
+	}
+	if role == "agent" {
+		if _, err := p.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(agentPolicyName),
+			PolicyDocument: aws.String(agentPolicy(spec.Name))}); err != nil {
+			return "", cloudError("granting IAM role "+name+" the resize of node groups", err)
+		}
 	}
 	for _, arn := range managedPolicies[role] {
 		if _, err := p.iam.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil {
@@ -62,6 +70,17 @@ func (p *Provider) deleteRole(ctx context.Context, name string) error {
 	if err != nil {
 		return cloudError(op, err)
 	}
+	inline, err := p.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: aws.String(name)})
+	if err != nil && !isNotFound(err) {
+		return cloudError(op, err)
+	}
+	if inline != nil {
+		for _, pn := range inline.PolicyNames {
+			if _, err := p.iam.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(pn)}); err != nil && !isNotFound(err) {
+				return cloudError(op, err)
+			}
+		}
+	}
 	for _, pol := range att.AttachedPolicies {
 		if _, err := p.iam.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(name), PolicyArn: pol.PolicyArn}); err != nil && !isNotFound(err) {
 			return cloudError(op, err)
@@ -71,4 +90,14 @@ func (p *Provider) deleteRole(ctx context.Context, name string) error {
 		return cloudError(op, err)
 	}
 	return nil
+}
+
+// agentPolicyName is the agent role's inline policy.
+const agentPolicyName = "flotilla-elastic-node-groups"
+
+// agentPolicy lets the agent read and resize the cluster's node groups,
+// nothing else.
+func agentPolicy(cluster string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["eks:DescribeNodegroup","eks:UpdateNodegroupConfig"],` +
+		`"Resource":"arn:aws:eks:*:*:nodegroup/` + cluster + `/*/*"}]}`
 }

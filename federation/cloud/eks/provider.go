@@ -64,11 +64,22 @@ func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
 	steps := []cloud.Step{
 		{ID: "iam/cluster", Kind: cloud.KindIAMRole, Role: "cluster", Title: "IAM role " + roleName(spec.Name, "cluster")},
 		{ID: "iam/node", Kind: cloud.KindIAMRole, Role: "node", Title: "IAM role " + roleName(spec.Name, "node")},
-		{ID: "cluster", Kind: cloud.KindCluster, Title: "EKS cluster " + spec.Name, Needs: []string{"iam/cluster"}},
 	}
+	elastic := false
+	for _, g := range spec.NodeGroups() {
+		elastic = elastic || g.Elastic
+	}
+	if elastic {
+		steps = append(steps, cloud.Step{ID: "iam/agent", Kind: cloud.KindIAMRole, Role: "agent", Title: "IAM role " + roleName(spec.Name, "agent")})
+	}
+	steps = append(steps, cloud.Step{ID: "cluster", Kind: cloud.KindCluster, Title: "EKS cluster " + spec.Name, Needs: []string{"iam/cluster"}})
 	for _, g := range spec.NodeGroups() {
 		steps = append(steps, cloud.Step{ID: "nodegroup/" + g.MachineType, Kind: cloud.KindNodeGroup, Group: &g,
 			Title: fmt.Sprintf("node group %s (%s × %d)", g.Name, g.InstanceType, g.Nodes), Needs: []string{"cluster", "iam/node"}})
+	}
+	if elastic {
+		steps = append(steps, cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent"},
+			Title: "pod identity of the agent (" + cloud.AgentNamespace + "/" + cloud.AgentName + " → IAM role " + roleName(spec.Name, "agent") + ")"})
 	}
 	return steps
 }
@@ -82,6 +93,8 @@ func (p *Provider) Create(ctx context.Context, spec *cloud.Spec, step cloud.Step
 		return p.createCluster(ctx, spec, status)
 	case cloud.KindNodeGroup:
 		return p.createNodeGroup(ctx, spec, step.Group, status)
+	case cloud.KindAgentIdentity:
+		return p.createAgentIdentity(ctx, spec)
 	}
 	return "", fmt.Errorf("eks: unknown step kind %q", step.Kind)
 }
@@ -95,6 +108,8 @@ func (p *Provider) Delete(ctx context.Context, spec *cloud.Spec, res structs.Clo
 		return p.deleteCluster(ctx, spec.Name, status)
 	case cloud.KindNodeGroup:
 		return p.deleteNodeGroup(ctx, spec.Name, res.ID, status)
+	case cloud.KindAgentIdentity:
+		return p.deleteAgentIdentity(ctx, spec.Name, res.ID)
 	}
 	return fmt.Errorf("eks: unknown resource kind %q", res.Kind)
 }
