@@ -200,6 +200,9 @@ type ArrayProgress struct {
 	Failed    int `json:"failed"`
 	Canceled  int `json:"canceled,omitempty"`
 	Retried   int `json:"retried"`
+	// Lost counts attempts lost with their worker (its lease expired:
+	// the pod died or was cut off) and granted again.
+	Lost int `json:"lost,omitempty"`
 	// Nodes is how many of the allocation's pods still take tasks;
 	// PeakRunning the most tasks that ever ran at once.
 	Nodes       int `json:"nodes"`

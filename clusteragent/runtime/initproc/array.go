@@ -31,6 +31,10 @@ type ArrayConfig struct {
 	Worker  string // this pod's name among the workers (its host name)
 	// ProgressEvery is how often the head prints the progress line.
 	ProgressEvery time.Duration
+	// LeaseTTL: a worker silent this long loses its tasks to the others
+	// (0: DefaultTaskLease). Workers pull at least every tenth of it and
+	// kill their tasks after half of it without an answer.
+	LeaseTTL time.Duration
 	Now           func() time.Time
 }
 
@@ -49,13 +53,22 @@ func (a *ArrayConfig) validate() error {
 	return nil
 }
 
+// DefaultTaskLease is how long an array worker may stay silent before
+// its tasks are granted to others.
+const DefaultTaskLease = 10 * time.Second
+
 // runArray is Run for an array job, after the keys are read.
 func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log *slog.Logger) error {
 	a := cfg.Array
+	lease := a.LeaseTTL
+	if lease <= 0 {
+		lease = DefaultTaskLease
+	}
 	wc := arraytask.WorkerConfig{
 		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
 		Command: cfg.Command, Env: os.Environ(), Spec: a.Spec, JobID: a.JobID,
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
+		Heartbeat: lease / 10, Fence: lease / 2,
 	}
 	if cfg.Role == RoleWorker {
 		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))
@@ -67,6 +80,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	}
 
 	d := arraytask.NewDispatcher(a.Spec, a.Retries)
+	d.LeaseTTL = lease
 	path := a.Journal
 	if path == "" {
 		path = filepath.Join(cfg.RunDir, "array-journal")
@@ -83,9 +97,12 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	if err != nil {
 		return err
 	}
-	srv := arraytask.NewServer(d, j, wc.Token, log)
+	srv := arraytask.NewServer(d, j, wc.Token, a.Now, log)
 	go srv.Serve(ln)
 	defer srv.Close()
+	ectx, stopExpiry := context.WithCancel(ctx)
+	defer stopExpiry()
+	go srv.ExpireLeases(ectx, lease/4)
 	log.Info("array dispatcher serves", "tasks", a.Spec.Count(), "array", a.Spec.String(), "retries", a.Retries)
 
 	pctx, stopProgress := context.WithCancel(ctx)

@@ -1,6 +1,7 @@
 package arraytask
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -42,6 +43,7 @@ func Token(secret []byte) string {
 type Server struct {
 	token string
 	log   *slog.Logger
+	now   func() time.Time
 
 	mu      sync.Mutex
 	d       *Dispatcher
@@ -52,9 +54,10 @@ type Server struct {
 	srv     *http.Server
 }
 
-// NewServer returns a server of d; j may be nil (no journal).
-func NewServer(d *Dispatcher, j *Journal, token string, log *slog.Logger) *Server {
-	s := &Server{d: d, j: j, token: token, log: log, done: make(chan struct{})}
+// NewServer returns a server of d; j may be nil (no journal). now is the
+// clock the leases are measured by.
+func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, log *slog.Logger) *Server {
+	s := &Server{d: d, j: j, token: token, now: now, log: log, done: make(chan struct{})}
 	if d.Done() {
 		s.once.Do(func() { close(s.done) })
 	}
@@ -106,7 +109,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	g, recs := s.d.Handle(p)
+	g, recs := s.d.Handle(p, s.now())
 	err := s.append(recs)
 	if len(recs) > 0 {
 		s.version++
@@ -125,6 +128,33 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		s.once.Do(func() { close(s.done) })
 	}
 	writeJSON(w, g)
+}
+
+// ExpireLeases expires the leases of silent workers every interval until
+// ctx ends (pulls expire them too; this covers a dispatcher no one pulls).
+func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		recs := s.d.Expire(s.now())
+		err := s.append(recs)
+		if len(recs) > 0 {
+			s.version++
+			s.log.Warn("worker leases expired: their tasks are granted again", "attempts", len(recs))
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Error("journal write failed; dispatcher stops", "err", err)
+			s.Close()
+			return
+		}
+	}
 }
 
 func (s *Server) append(recs []Record) error {

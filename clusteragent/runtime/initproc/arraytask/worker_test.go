@@ -40,7 +40,7 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 	}
 	defer j.Close()
 	log := slog.New(slog.DiscardHandler)
-	srv := NewServer(d, j, Token([]byte("secret")), log)
+	srv := NewServer(d, j, Token([]byte("secret")), time.Now, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +117,7 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 // bearer token.
 func TestServerRefusesWithoutToken(t *testing.T) {
 	spec, _ := structs.ParseArraySpec("1-3")
-	srv := NewServer(NewDispatcher(spec, 0), nil, Token([]byte("secret")), slog.New(slog.DiscardHandler))
+	srv := NewServer(NewDispatcher(spec, 0), nil, Token([]byte("secret")), time.Now, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
