@@ -35,7 +35,7 @@ type ArrayConfig struct {
 	// (0: DefaultTaskLease). Workers pull at least every tenth of it and
 	// kill their tasks after half of it without an answer.
 	LeaseTTL time.Duration
-	Now           func() time.Time
+	Now      func() time.Time
 }
 
 func (a *ArrayConfig) validate() error {

@@ -47,8 +47,8 @@ type WorkerConfig struct {
 	// could not pull for this long kills its tasks, whose leases are about
 	// to expire (0: never). Fence must be below the dispatcher's LeaseTTL.
 	Heartbeat, Fence time.Duration
-	Now   func() time.Time
-	Log   *slog.Logger
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // TaskEnv is the environment a task gets besides the worker's.
