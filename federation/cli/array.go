@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -136,5 +137,23 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 			return err
 		}
 		return nil
+	})
+}
+
+// cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
+// 17,42"); a malformed list is a usage error, sent nowhere.
+func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
+	tasks = strings.ReplaceAll(tasks, " ", "")
+	if err := structs.ParseRanges(tasks, func(int) bool { return true }); err != nil || tasks == "" {
+		return usagef("cancel: --tasks %q: want index ranges, e.g. 17,42,100-200", tasks)
+	}
+	j, err := cl.CancelTasks(ctx, j.ID, tasks)
+	if err != nil {
+		return err
+	}
+	return s.show(j, func() error {
+		_, err := fmt.Fprintf(s.stdout, "Job %s (number %d): tasks %s canceled (running ones are killed; all canceled: %s)\n",
+			j.Name, j.Number, tasks, j.Array.CancelTasks)
+		return err
 	})
 }
