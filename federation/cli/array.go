@@ -140,13 +140,17 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 	})
 }
 
-// cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
-// 17,42"); a malformed list is a usage error, sent nowhere.
-func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
-	tasks = strings.ReplaceAll(tasks, " ", "")
+// checkTaskRanges checks the syntax of --tasks before anything is sent.
+func checkTaskRanges(tasks string) error {
 	if err := structs.ParseRanges(tasks, func(int) bool { return true }); err != nil || tasks == "" {
-		return usagef("cancel: --tasks %q: want index ranges, e.g. 17,42,100-200", tasks)
+		return fmt.Errorf("%q: want index ranges, e.g. 17,42,100-200", tasks)
 	}
+	return nil
+}
+
+// cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
+// 17,42").
+func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
 	j, err := cl.CancelTasks(ctx, j.ID, tasks)
 	if err != nil {
 		return err

@@ -221,7 +221,10 @@ func stopJob(ctx context.Context, s *session, path, args []string,
 	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
 		if withTasks {
-			fs.StringVar(&tasks, "tasks", "", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200")
+			fs.Func("tasks", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200", func(v string) error {
+				tasks = strings.ReplaceAll(v, " ", "")
+				return checkTaskRanges(tasks)
+			})
 		}
 	})
 	if err != nil {

@@ -81,7 +81,7 @@ func AgentManifests(s AgentSettings) []any {
 		&rbacv1.RoleBinding{TypeMeta: tm("rbac.authorization.k8s.io/v1", "RoleBinding"), ObjectMeta: meta(AgentName+"-apiserver", "default"),
 			RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: AgentName + "-apiserver"}, Subjects: sa},
 		&rbacv1.ClusterRole{TypeMeta: tm("rbac.authorization.k8s.io/v1", "ClusterRole"), ObjectMeta: meta(AgentName+"-jobs", ""), Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: append(rw, "deletecollection")},
+			{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: append(rw, "patch", "deletecollection")},
 			{APIGroups: []string{""}, Resources: []string{"pods/binding"}, Verbs: []string{"create"}},
 			{APIGroups: []string{""}, Resources: []string{"pods/log"}, Verbs: []string{"get"}},
 			{APIGroups: []string{""}, Resources: []string{"secrets", "services"}, Verbs: append(rw, "patch")},
