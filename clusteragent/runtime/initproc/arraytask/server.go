@@ -49,9 +49,16 @@ type Server struct {
 	d       *Dispatcher
 	j       *Journal
 	version uint64 // bumped by every change
-	done    chan struct{}
-	once    sync.Once
-	srv     *http.Server
+	// Group commit: every change that writes records takes the next
+	// sequence number (seq, under mu); synced (under syncMu) is the last
+	// one on disk. One fsync covers every change flushed before it, so
+	// concurrent pulls share it; an answer waits for its own sequence.
+	seq    uint64
+	syncMu sync.Mutex
+	synced uint64
+	done   chan struct{}
+	once   sync.Once
+	srv    *http.Server
 }
 
 // NewServer returns a server of d; j may be nil (no journal). now is the
@@ -110,12 +117,15 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	g, recs := s.d.Handle(p, s.now())
-	err := s.append(recs)
+	seq, err := s.buffer(recs)
 	if len(recs) > 0 {
 		s.version++
 	}
 	done := s.d.Done()
 	s.mu.Unlock()
+	if err == nil {
+		err = s.commit(seq)
+	}
 	if err != nil {
 		// The state moved on in memory but is not durable: stop answering
 		// rather than hand out work the journal does not know of.
@@ -143,12 +153,15 @@ func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
 		}
 		s.mu.Lock()
 		recs := s.d.Expire(s.now())
-		err := s.append(recs)
+		seq, err := s.buffer(recs)
 		if len(recs) > 0 {
 			s.version++
 			s.log.Warn("worker leases expired: their tasks are granted again", "attempts", len(recs))
 		}
 		s.mu.Unlock()
+		if err == nil {
+			err = s.commit(seq)
+		}
 		if err != nil {
 			s.log.Error("journal write failed; dispatcher stops", "err", err)
 			s.Close()
@@ -157,11 +170,43 @@ func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
 	}
 }
 
-func (s *Server) append(recs []Record) error {
-	if s.j == nil {
+// buffer adds records to the journal's buffer and returns their sequence
+// (0: nothing to wait for); s.mu is held.
+func (s *Server) buffer(recs []Record) (uint64, error) {
+	if s.j == nil || len(recs) == 0 {
+		return 0, nil
+	}
+	if err := s.j.Buffer(recs); err != nil {
+		return 0, err
+	}
+	s.seq++
+	return s.seq, nil
+}
+
+// commit returns once the change of sequence seq is on disk: the first
+// waiter flushes everything buffered and syncs it, those behind it find
+// their change already synced.
+func (s *Server) commit(seq uint64) error {
+	if seq == 0 {
 		return nil
 	}
-	return s.j.Append(recs)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= seq {
+		return nil
+	}
+	s.mu.Lock()
+	err := s.j.Flush()
+	upto := s.seq
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.j.Sync(); err != nil {
+		return err
+	}
+	s.synced = upto
+	return nil
 }
 
 func (s *Server) progress(w http.ResponseWriter, _ *http.Request) {
@@ -192,10 +237,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Cancel(indices []int) error {
 	s.mu.Lock()
 	recs := s.d.Cancel(indices)
-	err := s.append(recs)
+	seq, err := s.buffer(recs)
 	s.version++
 	done := s.d.Done()
 	s.mu.Unlock()
+	if err == nil {
+		err = s.commit(seq)
+	}
 	if done {
 		s.once.Do(func() { close(s.done) })
 	}
