@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -358,7 +358,7 @@ func MergeTaskRanges(spec ArraySpec, a, b string) (string, error) {
 			return "", err
 		}
 	}
-	sort.Ints(all)
+	slices.Sort(all)
 	out := FormatRanges(all)
 	if len(out) > MaxCancelTasksLen {
 		return "", invalidf("canceled tasks: %d bytes of ranges, at most %d", len(out), MaxCancelTasksLen)
