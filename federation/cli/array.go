@@ -66,8 +66,15 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	if p == nil {
 		return append(out, [2]string{"Tasks", "not started"})
 	}
-	out = append(out, [2]string{"Tasks", fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
-		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)})
+	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
+		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
+	if p.Lost > 0 {
+		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
+	}
+	out = append(out, [2]string{"Tasks", counts})
+	if a.CancelTasks != "" {
+		out = append(out, [2]string{"Canceled tasks", a.CancelTasks})
+	}
 	out = append(out, [2]string{"Progress", progressBar(p, 30, tty)})
 	out = append(out, [2]string{"Task usage", fmt.Sprintf("%.1f node-seconds (%.1f slot-seconds); %d nodes taking tasks, peak %d running",
 		p.NodeSeconds, p.SlotSeconds, p.Nodes, p.PeakRunning)})
