@@ -61,8 +61,9 @@ type Hub interface {
 // (Acknowledged); calls must not block for long.
 type Runner interface {
 	// Add runs the job (idempotent: a redelivery of a known job is
-	// ignored). With a.Problem set it ends the job with that reason and
-	// creates nothing for it.
+	// ignored, but for what may change while it runs: an array job's
+	// canceled tasks, which are redelivered as they grow). With a.Problem
+	// set it ends the job with that reason and creates nothing for it.
 	Add(a *structs.Assignment)
 	// Cancel stops a job: the hub stopped it or moved it away.
 	Cancel(number uint64)

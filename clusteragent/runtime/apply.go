@@ -57,6 +57,9 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision, secret *corev1.Secret, pods []*corev1.Pod) (again bool, err error) {
 	switch d.Kind {
 	case actWait:
+		if t.in.Job.Array != nil {
+			r.syncCancelTasks(ctx, t, headOf(pods))
+		}
 		r.reportArrayProgress(ctx, t, pods)
 		r.reportLiveTail(ctx, t, pods)
 		return false, nil

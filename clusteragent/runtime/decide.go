@@ -97,7 +97,9 @@ type decision struct {
 // ends TERMINATED if it may have run, else CANCELED. A job that never ran
 // gets its missing objects created. An array job's worker pods that exit 0
 // while its head runs are released, not failed: they count as running
-// for the job's start. An ended job's final state is
+// for the job's start; its worker pods that fail, are lost or go missing
+// do not end it either (the head's dispatcher grants their tasks to the
+// other pods once their leases expire): only its head does. An ended job's final state is
 // recorded on its Secret, then reported, then its pods are stopped; its
 // Secret and the rest go once the hub has acknowledged the end.
 func decide(j jobView, o observation, now time.Time) decision {
@@ -172,7 +174,7 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		return end(structs.JobCompleted, "head exited 0", 0, now), true
 	case h.done:
 		return end(structs.JobCompletedWithError, fmt.Sprintf("head exited %d", h.exit), h.exit, now), true
-	case o.pods.workerFailed != "":
+	case o.pods.workerFailed != "" && !j.array:
 		return end(structs.JobCompletedWithError, "worker pod "+o.pods.workerFailed+" failed", 1, now), true
 	}
 	if w := j.walltime; w > 0 {
@@ -183,6 +185,15 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		if !start.IsZero() && now.After(start.Add(w)) {
 			return end(structs.JobTerminated, fmt.Sprintf("walltime %s exceeded", w), 0, now), true
 		}
+	}
+	if j.array {
+		switch {
+		case o.pods.head.lost:
+			return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
+		case !o.pods.head.exists:
+			return end(structs.JobCompletedWithError, "lost its head pod", 1, now), true
+		}
+		return decision{}, false
 	}
 	if len(o.pods.lost) > 0 {
 		return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
@@ -204,7 +215,7 @@ func decideRunning(j jobView, o observation, now time.Time) decision {
 	starting := progress{structs.JobStarting, "all pods bound, starting"}
 	running := o.pods.running
 	if j.array {
-		running += o.pods.workersDone // released early, not failed
+		running += o.pods.workersDone + o.pods.workersGone // released early or lost: not a gang failure
 	}
 	switch {
 	case running >= j.nodes:

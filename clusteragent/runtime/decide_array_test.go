@@ -47,10 +47,35 @@ func TestDecideArray(t *testing.T) {
 			}),
 			endAt(structs.JobCompletedWithError, "head exited 1", 1),
 		},
-		"a worker that failed still ends an array job (its tasks' fate is unknown)": {
+		"a worker that failed does not end an array job (its tasks go to the others)": {
 			arr(structs.JobRunning), obs(started("h"), allBound, func(o *observation) {
-				o.pods.running, o.pods.workerFailed = 3, "j1-2"
+				o.pods.running, o.pods.workerFailed, o.pods.workersGone = 3, "j1-2", 1
 			}),
+			wait("running"),
+		},
+		"a worker lost with its node does not end an array job either": {
+			arr(structs.JobRunning), obs(started("h"), allBound, func(o *observation) {
+				o.pods.running, o.pods.present, o.pods.workersGone = 3, 3, 1
+				o.pods.lost = []string{"node n2 was deleted (pod j1-2 lost)"}
+			}),
+			wait("running"),
+		},
+		"a worker that failed before all pods ran: the array still starts": {
+			arr(structs.JobStarting), obs(started("h"), allBound, func(o *observation) {
+				o.pods.running, o.pods.workerFailed, o.pods.workersGone = 3, "j1-2", 1
+			}),
+			decision{Kind: actProgress, Progress: []progress{{structs.JobRunning, "4 of 4 pods running"}}, StartedAt: dt0},
+		},
+		"a lost head ends an array job": {
+			arr(structs.JobRunning), obs(started("h"), allBound, func(o *observation) {
+				o.pods.running, o.pods.present, o.pods.head.lost = 3, 3, true
+				o.pods.lost = []string{"node n0 was deleted (pod j1-0 lost)"}
+			}),
+			endAt(structs.JobCompletedWithError, "lost: node n0 was deleted (pod j1-0 lost)", 1),
+		},
+		"the same failed worker ends a job that is not an array": {
+			assigned().with(func(j *jobView) { j.state = structs.JobRunning }),
+			obs(started("h"), allBound, func(o *observation) { o.pods.running, o.pods.workerFailed, o.pods.workersGone = 3, "j1-2", 1 }),
 			endAt(structs.JobCompletedWithError, "worker pod j1-2 failed", 1),
 		},
 	} {

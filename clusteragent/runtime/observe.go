@@ -39,6 +39,9 @@ type podsObs struct {
 	// workers leave when nothing is left for them).
 	workerFailed string
 	workersDone  int
+	// workersGone counts worker pods failed or lost (an array job's
+	// dispatcher grants their tasks to the others).
+	workersGone int
 	// lost says, per pod gone or going without the job's doing, why,
 	// naming the pod and its node: deleted, evicted, or its node deleted.
 	lost []string
@@ -49,6 +52,7 @@ type podsObs struct {
 // headObs is rank 0.
 type headObs struct {
 	exists   bool // present or being deleted
+	lost     bool // lost to the job (see lossOf)
 	bound    bool // has a node, even while being deleted
 	done     bool // succeeded or failed (not by eviction)
 	phase    corev1.PodPhase
@@ -82,6 +86,11 @@ func observe(secret *corev1.Secret, pods []*corev1.Pod, nodeExists func(string) 
 		}
 		if why := lossOf(p, nodeExists); why != "" {
 			ps.lost = append(ps.lost, why)
+			if head {
+				ps.head.lost = true
+			} else {
+				ps.workersGone++
+			}
 			continue
 		}
 		ps.present++
@@ -96,8 +105,11 @@ func observe(secret *corev1.Secret, pods []*corev1.Pod, nodeExists func(string) 
 				ps.head.done, ps.head.phase = true, p.Status.Phase
 				ps.head.exit = exitCode(p)
 				ps.head.deadline = p.Status.Reason == "DeadlineExceeded"
-			} else if p.Status.Phase == corev1.PodFailed && ps.workerFailed == "" {
-				ps.workerFailed = p.Name
+			} else if p.Status.Phase == corev1.PodFailed {
+				ps.workersGone++
+				if ps.workerFailed == "" {
+					ps.workerFailed = p.Name
+				}
 			} else if p.Status.Phase == corev1.PodSucceeded {
 				ps.workersDone++
 			}

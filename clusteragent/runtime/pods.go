@@ -100,6 +100,9 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	}
 	if a := r.job.Array; a != nil {
 		args = append(args, r.arrayArgs(a)...)
+		if head {
+			args = append(args, "--array-cancel-file", ArrayCancelPath)
+		}
 		args = append(append(args, "--"), argv...) // every pod runs tasks
 	} else if head {
 		args = append(append(args, "--"), argv...)
@@ -116,6 +119,9 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		}
 	}
 	c.VolumeMounts = r.mounts(initMount, len(web) > 0)
+	if head && r.job.Array != nil {
+		c.VolumeMounts = append(c.VolumeMounts, arrayControlMount())
+	}
 	c.SecurityContext = ContainerSecurity()
 }
 
@@ -262,6 +268,9 @@ func (r *renderer) volumes(interactive, head bool) []corev1.Volume {
 			corev1.Volume{Name: volGuardShares, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 				SecretName: ShareSecretName(r.job.Number), Optional: new(true), DefaultMode: new(int32(0o440))}}},
 		)
+	}
+	if head && r.job.Array != nil {
+		vols = append(vols, arrayControlVolume())
 	}
 	if v := r.in.VaultNFS; v != nil {
 		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{NFS: v.DeepCopy()}})

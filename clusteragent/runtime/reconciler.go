@@ -124,6 +124,9 @@ type tracked struct {
 	tailAt     time.Time
 	tail       string
 	runningSub string
+	// cancelTasks are an array job's canceled tasks as the hub last sent
+	// them (see arraycancel.go).
+	cancelTasks string
 }
 
 // tombstone remembers a job the runner finished with, so that a late
@@ -139,10 +142,19 @@ func (r *Reconciler) newTracked(in Input, problem string) *tracked {
 	return &tracked{in: in, log: r.jobLogger(in.Job), ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
-	}}
+	}, cancelTasks: cancelTasksOf(in.Job)}
 }
 
-// Add makes the runner responsible for an assigned job (see AddInput).
+func cancelTasksOf(j *structs.Job) string {
+	if j == nil || j.Array == nil {
+		return ""
+	}
+	return j.Array.CancelTasks
+}
+
+// Add makes the runner responsible for an assigned job (see AddInput); for
+// a job it runs already, it takes what may change while it runs (an array
+// job's canceled tasks).
 func (r *Reconciler) Add(a *structs.Assignment) {
 	in, problem := InputOf(a)
 	r.add(in, problem)
@@ -192,6 +204,8 @@ func (r *Reconciler) add(in Input, problem string) {
 	case (t.view.final != nil || t.view.canceled) && in.Job.AssignTime.After(t.in.Job.AssignTime):
 		t.next = r.newTracked(in, problem)
 		t.next.log.Info("job assigned here anew: runs once the earlier run is gone")
+	case in.Job.AssignTime.Equal(t.in.Job.AssignTime):
+		t.cancelTasks = cancelTasksOf(in.Job) // the same run, updated
 	}
 	r.mu.Unlock()
 	r.poke()

@@ -115,3 +115,44 @@ func TestArraySubmitAndTasks(t *testing.T) {
 		t.Errorf("tasks of a job that is not an array: %d, want 400", code)
 	}
 }
+
+// TestArrayCancelTasks: POST /v1/jobs/{id}/tasks/cancel adds tasks to the
+// array's canceled ones (the client and the CLI send it); bad lists, jobs
+// that are not arrays and ended jobs get 400 and change nothing.
+func TestArrayCancelTasks(t *testing.T) {
+	e := newEnv(t)
+	key := seedSmall(e)
+	ctx := e.ctx()
+	alice := e.client(key)
+	spec := structs.ArraySpec{Start: 1, End: 10}
+	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
+	if got := value[*structs.Job](t)(alice.CancelTasks(ctx, j.ID, "2, 4-5")); got.Array.CancelTasks != "2,4-5" {
+		t.Errorf("canceled %q, want 2,4-5", got.Array.CancelTasks)
+	}
+	if got := value[*structs.Job](t)(alice.CancelTasks(ctx, j.ID, "5,3")); got.Array.CancelTasks != "2-5" {
+		t.Errorf("canceled %q after a second cancel, want 2-5", got.Array.CancelTasks)
+	}
+	plain := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
+	ended := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
+	value[*structs.Job](t)(alice.CancelJob(ctx, ended.ID, ""))
+	before := e.index()
+	for name, c := range map[string]struct{ id, body string }{
+		"not in the array":   {j.ID, `{"tasks":"11"}`},
+		"malformed":          {j.ID, `{"tasks":"2-x"}`},
+		"reversed range":     {j.ID, `{"tasks":"5-2"}`},
+		"empty":              {j.ID, `{"tasks":""}`},
+		"unknown field":      {j.ID, `{"tasks":"1","all":true}`},
+		"not an array job":   {plain.ID, `{"tasks":"1"}`},
+		"an ended array job": {ended.ID, `{"tasks":"1"}`},
+	} {
+		if code, out := e.do("POST", "/v1/jobs/"+c.id+"/tasks/cancel", key, []byte(c.body)); code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s, want 400", name, code, out)
+		}
+	}
+	if e.index() != before {
+		t.Error("a refused cancel changed the state")
+	}
+	if got := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, false)); got.Array.CancelTasks != "2-5" {
+		t.Errorf("after refused cancels: %q, want 2-5", got.Array.CancelTasks)
+	}
+}

@@ -3,6 +3,7 @@ package api
 import (
 	"strconv"
 
+	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -32,4 +33,31 @@ func (s *Server) jobTasks(c *call) (any, error) {
 	}
 	c.setIndex(j.ModifyIndex)
 	return structs.ArrayTasks(j.Array, structs.TaskState(q.Get("state")), limit)
+}
+
+// cancelTasks cancels tasks of a running array job: POST
+// /v1/jobs/{id}/tasks/cancel {"tasks": "17,42,100-200"}. The tasks join
+// the job's canceled ones (Job.Array.CancelTasks); the agent hands them to
+// the job's dispatcher and the reported progress counts them. It returns
+// the job.
+func (s *Server) cancelTasks(c *call) (any, error) {
+	var req structs.TaskCancelRequest
+	if err := c.decode(&req); err != nil {
+		return nil, err
+	}
+	j, err := c.jobForControl(c.r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	cmd, err := jobs.CancelTasks(c.id, j, req.Tasks, s.now())
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.writes.Write(c.r.Context(), cmd)
+	if err != nil {
+		return nil, err
+	}
+	out := v.(*structs.Job)
+	c.setIndex(out.ModifyIndex)
+	return out, nil
 }

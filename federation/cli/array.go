@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -65,8 +66,15 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	if p == nil {
 		return append(out, [2]string{"Tasks", "not started"})
 	}
-	out = append(out, [2]string{"Tasks", fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
-		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)})
+	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
+		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
+	if p.Lost > 0 {
+		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
+	}
+	out = append(out, [2]string{"Tasks", counts})
+	if a.CancelTasks != "" {
+		out = append(out, [2]string{"Canceled tasks", a.CancelTasks})
+	}
 	out = append(out, [2]string{"Progress", progressBar(p, 30, tty)})
 	out = append(out, [2]string{"Task usage", fmt.Sprintf("%.1f node-seconds (%.1f slot-seconds); %d nodes taking tasks, peak %d running",
 		p.NodeSeconds, p.SlotSeconds, p.Nodes, p.PeakRunning)})
@@ -136,5 +144,27 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 			return err
 		}
 		return nil
+	})
+}
+
+// checkTaskRanges checks the syntax of --tasks before anything is sent.
+func checkTaskRanges(tasks string) error {
+	if err := structs.ParseRanges(tasks, func(int) bool { return true }); err != nil || tasks == "" {
+		return fmt.Errorf("%q: want index ranges, e.g. 17,42,100-200", tasks)
+	}
+	return nil
+}
+
+// cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
+// 17,42").
+func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
+	j, err := cl.CancelTasks(ctx, j.ID, tasks)
+	if err != nil {
+		return err
+	}
+	return s.show(j, func() error {
+		_, err := fmt.Fprintf(s.stdout, "Job %s (number %d): tasks %s canceled (running ones are killed; all canceled: %s)\n",
+			j.Name, j.Number, tasks, j.Array.CancelTasks)
+		return err
 	})
 }

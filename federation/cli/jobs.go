@@ -208,21 +208,30 @@ func runJobs(ctx context.Context, s *session, path, args []string) error {
 }
 
 func runCancel(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).CancelJob)
+	return stopJob(ctx, s, path, args, (*client.Client).CancelJob, true)
 }
 
 func runTerminate(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).TerminateJob)
+	return stopJob(ctx, s, path, args, (*client.Client).TerminateJob, false)
 }
 
 func stopJob(ctx context.Context, s *session, path, args []string,
-	stop func(*client.Client, context.Context, string, string) (*structs.Job, error)) error {
-	var reason string
+	stop func(*client.Client, context.Context, string, string) (*structs.Job, error), withTasks bool) error {
+	var reason, tasks string
 	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
+		if withTasks {
+			fs.Func("tasks", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200", func(v string) error {
+				tasks = strings.ReplaceAll(v, " ", "")
+				return checkTaskRanges(tasks)
+			})
+		}
 	})
 	if err != nil {
 		return err
+	}
+	if tasks != "" {
+		return cancelTasks(ctx, s, cl, j, tasks)
 	}
 	if j, err = stop(cl, ctx, j.ID, reason); err != nil {
 		return err

@@ -56,6 +56,7 @@ func TestBadInputSendsNothing(t *testing.T) {
 		"status two jobs":          {[]string{"status", "1", "2"}, `unexpected argument "2"`},
 		"why without job":          {[]string{"why"}, "missing JOB"},
 		"cancel without job":       {[]string{"cancel"}, "missing JOB"},
+		"cancel bad task list":     {[]string{"cancel", "1", "--tasks", "17,x"}, `"17,x": want index ranges`},
 		"jobs bad state":           {[]string{"jobs", "--state", "SLEEPING"}, `--state "SLEEPING"`},
 		"apply without file":       {[]string{"admin", "machine-types", "apply"}, "a file is required"},
 		"apply missing file":       {[]string{"admin", "machine-types", "apply", "-f", "/nonexistent/mt.yaml"}, "no such file"},

@@ -43,6 +43,14 @@ func (c *Client) JobTasks(ctx context.Context, id string, state structs.TaskStat
 	return call[structs.TaskList](ctx, c, http.MethodGet, "/v1/jobs/"+esc(id)+"/tasks", q, nil)
 }
 
+// CancelTasks cancels tasks of a running array job, given as index ranges
+// ("17,42,100-200"); it returns the job, whose Array.CancelTasks holds
+// every task canceled so far.
+func (c *Client) CancelTasks(ctx context.Context, id, tasks string) (*structs.Job, error) {
+	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs/"+esc(id)+"/tasks/cancel", nil,
+		&structs.TaskCancelRequest{Tasks: tasks})
+}
+
 // JobQuery selects jobs for ListJobs. Zero fields are not sent.
 type JobQuery struct {
 	Tenant, Owner, Cluster string

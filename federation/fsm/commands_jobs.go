@@ -40,6 +40,13 @@ func (c *JobCancel) apply(w *state.WriteTxn) (any, error) {
 	return w.CancelJob((*structs.JobCancel)(c))
 }
 
+// JobCancelTasks cancels tasks of an array job. Result: *structs.Job.
+type JobCancelTasks structs.JobCancelTasks
+
+func (c *JobCancelTasks) apply(w *state.WriteTxn) (any, error) {
+	return w.CancelTasks((*structs.JobCancelTasks)(c))
+}
+
 // JobPurge deletes terminal jobs and keeps an accounting record of each
 // (see state.WriteTxn.PurgeEnded): those listed in IDs, or, with
 // EndedBefore set (the leader's retention, which stamps it from its

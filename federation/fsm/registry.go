@@ -84,6 +84,8 @@ var registry = newRegistry(
 	returning[DeliveryOutcomes, none](69),
 	returning[DeliveryRetry, none](70),
 	deletion[DeliveryDrop](71),
+	// Array jobs (issue 21): 95-99.
+	returning[JobCancelTasks, *structs.Job](95),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
 	// being added beside them.
 	upsert[CloudDeploymentUpsert](41),

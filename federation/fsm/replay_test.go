@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -327,6 +328,26 @@ func (g *logGen) opsCommand() Command {
 	}
 }
 
+// arrayCommands submits an array job and cancels tasks of an earlier
+// one (issue 21), drawing nothing from g.r.
+func (g *logGen) arrayCommands(t testing.TB) [][]byte {
+	now := t0.Add(time.Duration(g.index) * time.Second)
+	id := fmt.Sprintf("arr-%d", g.index)
+	j := testJob(id)
+	j.SubmitTime = now
+	j.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 20}}
+	cmds := [][]byte{MustEncode(&JobSubmit{Job: j})}
+	if g.index >= 26 {
+		prev := fmt.Sprintf("arr-%d", g.index-13)
+		tasks := fmt.Sprintf("%d,%d-%d", g.index%20+1, g.index%7+1, g.index%7+3)
+		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: prev, Tasks: tasks, Time: now}))
+	}
+	if g.index%39 == 0 { // an index outside the array: refused
+		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: id, Tasks: "21", Time: now}))
+	}
+	return cmds
+}
+
 // buildLog returns the base log followed by n random entries of 1..4
 // commands, some of them malformed.
 func buildLog(t testing.TB, seed uint64, n int) []entry {
@@ -364,6 +385,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		if g.index%4 == 1 { // likewise
 			cmds = append(cmds, MustEncode(g.opsCommand()))
 		}
+		if g.index%13 == 0 { // likewise: array jobs and canceled tasks
+			cmds = append(cmds, g.arrayCommands(t)...)
+		}
 		log = append(log, entry{g.index, cmds})
 	}
 	return log
@@ -373,6 +397,10 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 func resultString(r any) string {
 	if err, ok := r.(error); ok {
 		return "error: " + err.Error()
+	}
+	if j, ok := r.(*structs.Job); ok && j != nil && j.Array != nil {
+		b, _ := json.Marshal(j) // %#v would print the array's address
+		return string(b)
 	}
 	return fmt.Sprintf("%#v", r)
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/authz"
@@ -20,4 +21,28 @@ func Cancel(caller *authz.Identity, j *structs.Job, verb, reason string, now tim
 		reason = verb + " by " + caller.Subject()
 	}
 	return &fsm.JobCancel{ID: j.ID, Reason: reason, Time: now.UTC(), Account: true}, nil
+}
+
+// CancelTasks decides whether caller may cancel tasks (index ranges,
+// "17,42,100-200") of array job j at now and returns the command that
+// does. The job must be an array that has not ended, and every index one
+// of its tasks.
+func CancelTasks(caller *authz.Identity, j *structs.Job, tasks string, now time.Time) (*fsm.JobCancelTasks, error) {
+	if err := caller.CheckControlJob(j); err != nil {
+		return nil, err
+	}
+	if j.Array == nil {
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q is not an array job: it has no tasks", j.ID)
+	}
+	if j.State.IsTerminal() {
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q has ended (%s): its tasks cannot be canceled", j.ID, j.State)
+	}
+	if strings.TrimSpace(tasks) == "" {
+		return nil, structs.Errorf(structs.ErrInvalid, "no tasks to cancel (want index ranges such as 17,42,100-200)")
+	}
+	norm, err := structs.MergeTaskRanges(j.Array.Spec, strings.ReplaceAll(tasks, " ", ""), "")
+	if err != nil {
+		return nil, err
+	}
+	return &fsm.JobCancelTasks{ID: j.ID, Tasks: norm, Time: now.UTC()}, nil
 }

@@ -327,6 +327,35 @@ func (w *WriteTxn) CancelJob(c *structs.JobCancel) (*structs.Job, error) {
 	return w.putEnded(&n, old, c.Account, c.Time)
 }
 
+// CancelTasks adds tasks to an array job's canceled ones (a job not yet
+// ended). Canceling tasks already canceled changes nothing.
+func (w *WriteTxn) CancelTasks(c *structs.JobCancelTasks) (*structs.Job, error) {
+	if c.Time.IsZero() {
+		return nil, structs.Errorf(structs.ErrInvalid, "task cancel of job %q: no time", c.ID)
+	}
+	old, err := w.rawJob(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	if old.Array == nil {
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q is not an array job: it has no tasks", c.ID)
+	}
+	if old.State.IsTerminal() {
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q has ended (%s): its tasks cannot be canceled", c.ID, old.State)
+	}
+	merged, err := structs.MergeTaskRanges(old.Array.Spec, old.Array.CancelTasks, c.Tasks)
+	if err != nil {
+		return nil, err
+	}
+	if merged == old.Array.CancelTasks {
+		return old.Copy(), nil
+	}
+	n := *old
+	n.Array = old.Array.Copy()
+	n.Array.CancelTasks = merged
+	return w.putJob(&n, old, c.Time)
+}
+
 // putEnded stores n and, when account is set and n has just ended, its
 // accounting record in the same transaction.
 func (w *WriteTxn) putEnded(n, old *structs.Job, account bool, at time.Time) (*structs.Job, error) {

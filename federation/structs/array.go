@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -177,6 +178,11 @@ type ArrayJob struct {
 	TaskRetries  int            `json:"task_retries,omitempty"`
 	TaskWalltime Duration       `json:"task_walltime,omitempty"`
 	Progress     *ArrayProgress `json:"progress,omitempty"`
+	// CancelTasks are the indices users canceled, as ranges ("17,42,
+	// 100-200"): every cancel adds to them. The agent hands them to the
+	// head's dispatcher, which cancels the pending ones at once and kills
+	// the running ones; the progress counts them as canceled.
+	CancelTasks string `json:"cancel_tasks,omitempty"`
 }
 
 // Copy returns a deep copy of a.
@@ -200,6 +206,9 @@ type ArrayProgress struct {
 	Failed    int `json:"failed"`
 	Canceled  int `json:"canceled,omitempty"`
 	Retried   int `json:"retried"`
+	// Lost counts attempts lost with their worker (its lease expired:
+	// the pod died or was cut off) and granted again.
+	Lost int `json:"lost,omitempty"`
 	// Nodes is how many of the allocation's pods still take tasks;
 	// PeakRunning the most tasks that ever ran at once.
 	Nodes       int `json:"nodes"`
@@ -309,4 +318,50 @@ func ParseRanges(s string, fn func(int) bool) error {
 		}
 	}
 	return nil
+}
+
+// TaskCancelRequest is the body of POST /v1/jobs/{id}/tasks/cancel: the
+// task indices to cancel, as ranges ("17,42,100-200").
+type TaskCancelRequest struct {
+	Tasks string `json:"tasks"`
+}
+
+// MaxCancelTasksLen bounds the ranges of one cancel request and of a
+// job's CancelTasks.
+const MaxCancelTasksLen = 64 << 10
+
+// MergeTaskRanges returns the union of the index ranges a and b (each as
+// FormatRanges writes them, or any order with repeats), checking that
+// every index is one of spec's. The union is written as FormatRanges
+// does and must stay within MaxCancelTasksLen. A bad part or an index
+// not in the array is an ErrInvalid.
+func MergeTaskRanges(spec ArraySpec, a, b string) (string, error) {
+	seen := map[int]bool{}
+	var all []int
+	for _, s := range []string{a, b} {
+		var bad error
+		err := ParseRanges(s, func(i int) bool {
+			if !spec.Contains(i) {
+				bad = invalidf("task %d is not in the array %s", i, spec.String())
+				return false
+			}
+			if !seen[i] {
+				seen[i] = true
+				all = append(all, i)
+			}
+			return len(all) <= MaxArrayTasks
+		})
+		if err == nil {
+			err = bad
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	slices.Sort(all)
+	out := FormatRanges(all)
+	if len(out) > MaxCancelTasksLen {
+		return "", invalidf("canceled tasks: %d bytes of ranges, at most %d", len(out), MaxCancelTasksLen)
+	}
+	return out, nil
 }

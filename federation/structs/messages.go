@@ -66,6 +66,14 @@ type JobCancel struct {
 	Account bool `json:"account,omitempty"`
 }
 
+// JobCancelTasks cancels tasks of a running array job: Tasks (ranges)
+// join the job's ArrayJob.CancelTasks.
+type JobCancelTasks struct {
+	ID    string    `json:"id"`
+	Tasks string    `json:"tasks"`
+	Time  time.Time `json:"time"`
+}
+
 // ClusterHeartbeat is an agent's periodic report.
 type ClusterHeartbeat struct {
 	Cluster string        `json:"cluster"`

@@ -58,8 +58,10 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	}
 	defer env.Stop()
 	nodes := []string{"ba-0", "ba-1", "ba-2", "ba-3"}
+	// A /20: every pod of the Indexed Job keeps its address until the Job
+	// is deleted (a /24 ran out after about 250 completions).
 	ln, err := localnodes.Start(ctx, env.Client, localnodes.Options{Name: "bench", Nodes: nodes, CPU: "8", Memory: "16Gi",
-		Prefix: "fbench", Subnet: "10.219.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: dir})
+		Prefix: "fbench", Subnet: "10.219.0.0/20", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: dir})
 	if err != nil {
 		return nil, err
 	}

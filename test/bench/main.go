@@ -58,7 +58,7 @@ func main() {
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
 	arrayTasks := flag.Int("array-tasks", 10000, "tasks of the array job in the array table")
-	indexedCompletions := flag.Int("indexed-completions", 200, "completions of the Indexed Job in the array table (a pod each)")
+	indexedCompletions := flag.Int("indexed-completions", 500, "completions of the Indexed Job in the array table (a pod each; about 3 min at 3 pods/s)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {

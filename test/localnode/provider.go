@@ -60,9 +60,18 @@ func (p *provider) CreatePod(_ context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// UpdatePod has nothing to do: what a pod may change (labels, annotations,
-// the deletion grace period) does not touch running processes.
-func (p *provider) UpdatePod(context.Context, *corev1.Pod) error { return nil }
+// UpdatePod rewrites the pod's downward-API volumes, as a kubelet does on
+// every sync of the pod, so a changed label or annotation reaches the
+// running containers (each file replaced whole: a reader never sees it
+// half written). Nothing else a pod may change (the deletion grace period)
+// touches running processes.
+func (p *provider) UpdatePod(_ context.Context, pod *corev1.Pod) error {
+	r := p.lookup(pod.Namespace, pod.Name)
+	if r == nil || r.pod.UID != pod.UID {
+		return nil
+	}
+	return r.refreshDownward(pod)
+}
 
 // DeletePod stops the pod's processes (SIGTERM, SIGKILL after its grace
 // period), removes its namespace and files, and reports it terminated.

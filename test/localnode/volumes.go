@@ -336,6 +336,56 @@ func projectedFiles(pod *corev1.Pod, p *corev1.ProjectedVolumeSource, objs objec
 	return out, nil
 }
 
+// refreshDownward rewrites the downward-API volumes of a running pod from
+// pod (its labels and annotations may have changed), each file by rename.
+func (r *podRun) refreshDownward(pod *corev1.Pod) error {
+	r.mu.Lock() // one refresh at a time
+	defer r.mu.Unlock()
+	cur := *r.pod // the spec as created, the metadata as updated
+	cur.Labels, cur.Annotations = pod.Labels, pod.Annotations
+	gid := -1
+	if sc := cur.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		gid = int(*sc.FSGroup)
+	}
+	for _, v := range cur.Spec.Volumes {
+		if v.DownwardAPI == nil {
+			continue
+		}
+		vdir := filepath.Join(r.dir, "volumes", v.Name)
+		if _, err := os.Stat(vdir); err != nil {
+			continue // not set up yet: setUp writes the new values
+		}
+		files, err := downwardFiles(&cur, v.DownwardAPI.Items, v.DownwardAPI.DefaultMode)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		if err := replaceFiles(vdir, files, gid); err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+	}
+	return nil
+}
+
+// replaceFiles writes each file to a temporary name beside it and renames
+// it over the old one.
+func replaceFiles(dir string, files map[string]fileData, gid int) error {
+	for rel, f := range files {
+		clean := filepath.Clean(rel)
+		if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("file path %q leaves the volume", rel)
+		}
+		p := filepath.Join(dir, clean)
+		tmp := filepath.Join(filepath.Dir(p), ".."+filepath.Base(p)+".tmp")
+		if err := writeFiles(filepath.Dir(p), map[string]fileData{filepath.Base(tmp): f}, gid); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // writeFiles writes files below dir (paths may have directories), owned
 // by root and group gid (-1: root's) with their modes.
 func writeFiles(dir string, files map[string]fileData, gid int) error {

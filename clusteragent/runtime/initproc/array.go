@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc/arraytask"
@@ -31,7 +32,16 @@ type ArrayConfig struct {
 	Worker  string // this pod's name among the workers (its host name)
 	// ProgressEvery is how often the head prints the progress line.
 	ProgressEvery time.Duration
-	Now           func() time.Time
+	// CancelFile (head) holds the tasks canceled so far as index ranges
+	// (a downward-API file of the head pod's annotation); read every
+	// CancelEvery, new indices are canceled. Empty: none.
+	CancelFile  string
+	CancelEvery time.Duration
+	// LeaseTTL: a worker silent this long loses its tasks to the others
+	// (0: DefaultTaskLease). Workers pull at least every tenth of it and
+	// kill their tasks after half of it without an answer.
+	LeaseTTL time.Duration
+	Now      func() time.Time
 }
 
 func (a *ArrayConfig) validate() error {
@@ -49,13 +59,22 @@ func (a *ArrayConfig) validate() error {
 	return nil
 }
 
+// DefaultTaskLease is how long an array worker may stay silent before
+// its tasks are granted to others.
+const DefaultTaskLease = 10 * time.Second
+
 // runArray is Run for an array job, after the keys are read.
 func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log *slog.Logger) error {
 	a := cfg.Array
+	lease := a.LeaseTTL
+	if lease <= 0 {
+		lease = DefaultTaskLease
+	}
 	wc := arraytask.WorkerConfig{
 		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
 		Command: cfg.Command, Env: os.Environ(), Spec: a.Spec, JobID: a.JobID,
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
+		Heartbeat: lease / 10, Fence: lease / 2,
 	}
 	if cfg.Role == RoleWorker {
 		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))
@@ -67,6 +86,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	}
 
 	d := arraytask.NewDispatcher(a.Spec, a.Retries)
+	d.LeaseTTL = lease
 	path := a.Journal
 	if path == "" {
 		path = filepath.Join(cfg.RunDir, "array-journal")
@@ -83,9 +103,15 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	if err != nil {
 		return err
 	}
-	srv := arraytask.NewServer(d, j, wc.Token, log)
+	srv := arraytask.NewServer(d, j, wc.Token, a.Now, log)
 	go srv.Serve(ln)
 	defer srv.Close()
+	ectx, stopExpiry := context.WithCancel(ctx)
+	defer stopExpiry()
+	go srv.ExpireLeases(ectx, lease/4)
+	if a.CancelFile != "" {
+		go watchCancels(ectx, srv, a.CancelFile, max(a.CancelEvery, 100*time.Millisecond), log)
+	}
 	log.Info("array dispatcher serves", "tasks", a.Spec.Count(), "array", a.Spec.String(), "retries", a.Retries)
 
 	pctx, stopProgress := context.WithCancel(ctx)
@@ -138,4 +164,33 @@ func printProgress(ctx context.Context, srv *arraytask.Server, w io.Writer, ever
 func writeProgress(w io.Writer, p structs.ArrayProgress) {
 	b, _ := json.Marshal(p) // plain fields: cannot fail
 	fmt.Fprintf(w, "%s%s\n", arraytask.ProgressMarker, b)
+}
+
+// watchCancels reads the file of canceled tasks every interval and
+// cancels what it lists whenever it changed. The file only grows (the hub
+// adds to the list); canceling a task again changes nothing.
+func watchCancels(ctx context.Context, srv *arraytask.Server, path string, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last string
+	for {
+		if b, err := os.ReadFile(path); err == nil {
+			if cur := strings.TrimSpace(string(b)); cur != last {
+				var indices []int
+				if err := structs.ParseRanges(cur, func(i int) bool { indices = append(indices, i); return true }); err != nil {
+					log.Warn("canceled tasks unreadable", "file", path, "err", err)
+				} else if err := srv.Cancel(indices); err != nil {
+					log.Error("cancel of tasks not journaled", "err", err)
+				} else {
+					log.Info("tasks canceled", "tasks", cur)
+					last = cur
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -11,6 +11,7 @@ package arraytask
 import (
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -28,6 +29,9 @@ type Result struct {
 	Exit    int     `json:"exit"`
 	Seconds float64 `json:"seconds"`
 	Tail    string  `json:"tail,omitempty"`
+	// Expired: the attempt's lease expired with its worker (see Expire):
+	// it is granted again without using up a task retry.
+	Expired bool `json:"expired,omitempty"`
 }
 
 // Pull is one worker's request: what ended since its last pull, what it
@@ -63,6 +67,7 @@ const (
 type task struct {
 	state    taskState
 	attempts int
+	lost     int // attempts whose lease expired
 	exit     int
 	worker   string
 	tail     string
@@ -73,6 +78,10 @@ type worker struct {
 	slots   int
 	drained bool
 	running map[int]bool // ordinals
+	// seen is the last pull (zero: not since a restart); gone says its
+	// lease expired and its tasks went to others, until it pulls again.
+	seen time.Time
+	gone bool
 }
 
 func (d *Dispatcher) worker(name string) *worker {
@@ -103,8 +112,11 @@ type Dispatcher struct {
 	retryQ  []int  // ordinals waiting for another attempt, FIFO
 	workers map[string]*worker
 
-	running, succeeded, failed, canceled, retried int
-	slotSeconds, nodeSeconds                      float64
+	running, succeeded, failed, canceled, retried, lost int
+	slotSeconds, nodeSeconds                            float64
+	// LeaseTTL is how long a worker's tasks stay its own without a pull
+	// from it (0: forever); see Expire.
+	LeaseTTL time.Duration
 	// Peak is the most tasks ever running at once.
 	Peak int
 }
@@ -155,7 +167,13 @@ func (d *Dispatcher) Record(r Result) bool {
 	case t.cancel:
 		t.state = tCanceled
 		d.canceled++
-	case r.Exit == 0:
+	case r.Expired && t.lost < MaxLostAttempts:
+		// Lost with its worker: granted again first, no retry used.
+		t.state = tPending
+		t.lost++
+		d.lost++
+		d.retryQ = append(d.retryQ, o)
+	case r.Exit == 0 && !r.Expired:
 		t.state, t.tail = tSucceeded, ""
 		d.succeeded++
 	case t.attempts <= d.retries:
@@ -190,14 +208,18 @@ func (d *Dispatcher) Start(l Lease, w string) {
 	d.advance()
 }
 
-// Handle answers a worker's pull: it applies the results, fails the
-// attempts the worker no longer holds (lost), and grants up to Free new
-// attempts within the throttle. It returns the grant and the records to
-// journal before the grant is sent (results, losses and grants).
-func (d *Dispatcher) Handle(p Pull) (Grant, []Record) {
+// Handle answers a worker's pull at time now: it expires the leases of
+// workers silent for LeaseTTL, applies the results, fails the attempts
+// the worker no longer holds (lost), tells it to kill what it holds that
+// is not its own any more (canceled, or expired and granted again), and
+// grants up to Free new attempts within the throttle. It returns the
+// grant and the records to journal before the grant is sent (expiries,
+// results, losses and grants).
+func (d *Dispatcher) Handle(p Pull, now time.Time) (Grant, []Record) {
+	recs := d.Expire(now)
 	wk := d.worker(p.Worker)
 	wk.slots = max(p.Slots, 1)
-	var recs []Record
+	wk.seen, wk.gone = now, false
 	for _, r := range p.Done {
 		if d.Record(r) {
 			recs = append(recs, Record{Kind: RecEnd, Worker: p.Worker, Result: r})
@@ -206,11 +228,14 @@ func (d *Dispatcher) Handle(p Pull) (Grant, []Record) {
 	// A task this worker was running, not reported and not held any more,
 	// was lost with its process: a failed attempt.
 	holding := map[Lease]bool{}
+	var g Grant
 	for _, l := range p.Holding {
 		holding[l] = true
+		if o, ok := d.ordinal(l.Index); !ok || !wk.running[o] || d.tasks[o].attempts != l.Attempt {
+			g.Kill = append(g.Kill, l) // not this worker's attempt (any more)
+		}
 	}
 	var lost []Result
-	var g Grant
 	for o := range wk.running {
 		t := &d.tasks[o]
 		l := Lease{Index: d.spec.Index(o), Attempt: t.attempts}
@@ -288,8 +313,9 @@ func (d *Dispatcher) Progress() structs.ArrayProgress {
 		SlotSeconds: d.slotSeconds, NodeSeconds: d.nodeSeconds, PeakRunning: d.Peak,
 	}
 	p.Pending = p.Total - p.Running - p.Succeeded - p.Failed - p.Canceled
+	p.Lost = d.lost
 	for _, w := range d.workers {
-		if !w.drained {
+		if !w.drained && !w.gone {
 			p.Nodes++
 		}
 	}

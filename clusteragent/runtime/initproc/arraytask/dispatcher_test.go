@@ -3,6 +3,7 @@ package arraytask
 import (
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -22,10 +23,15 @@ func l(i, a int) Lease { return Lease{Index: i, Attempt: a} }
 func ok(i, a int) Result   { return Result{Lease: l(i, a)} }
 func fail(i, a int) Result { return Result{Lease: l(i, a), Exit: 3, Tail: "boom"} }
 
-// step is one event of a scenario and what must follow.
+// t0 is the scenarios' start; a step's at is the time after it.
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// step is one event of a scenario at t0+at and what must follow.
 type step struct {
+	at     time.Duration
 	pull   *Pull
 	cancel []int
+	expire bool // an Expire tick (the server's timer) instead of a pull
 	want   Grant
 }
 
@@ -33,6 +39,7 @@ func TestDispatcher(t *testing.T) {
 	cases := map[string]struct {
 		spec    string
 		retries int
+		lease   time.Duration
 		steps   []step
 		counts  structs.ArrayProgress // compared without Done/Failures/seconds
 	}{
@@ -92,10 +99,64 @@ func TestDispatcher(t *testing.T) {
 			},
 			counts: structs.ArrayProgress{Total: 4, Running: 1, Succeeded: 1, Canceled: 2, PeakRunning: 2},
 		},
+		"a silent worker's leases expire: its tasks go first to another, no retry used": {
+			spec: "1-4", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{at: 9 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(3, 1), l(4, 1)}}},
+				{at: 11 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2, Done: []Result{ok(3, 1), ok(4, 1)}}, want: Grant{Tasks: []Lease{l(1, 2), l(2, 2)}}},
+				{at: 12 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2, Done: []Result{ok(1, 2), ok(2, 2)}}, want: Grant{Drained: true, AllDone: true}},
+			},
+			counts: structs.ArrayProgress{Total: 4, Succeeded: 4, Lost: 2, PeakRunning: 4},
+		},
+		"a worker that pulls while busy keeps its leases": {
+			spec: "1-3", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{at: 8 * time.Second, pull: &Pull{Worker: "a", Slots: 2, Free: 0, Holding: []Lease{l(1, 1), l(2, 1)}}},
+				{at: 16 * time.Second, expire: true},
+				{at: 17 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(3, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 3, Running: 3, PeakRunning: 3},
+		},
+		"the server's tick expires leases when no one pulls": {
+			spec: "1-2", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{at: 11 * time.Second, expire: true},
+			},
+			counts: structs.ArrayProgress{Total: 2, Pending: 2, Lost: 2, PeakRunning: 2},
+		},
+		"an expired worker that comes back kills what it holds; its late success is not recorded": {
+			spec: "1-3", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 1)}}},
+				{at: 11 * time.Second, pull: &Pull{Worker: "b", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 2)}}},
+				{at: 12 * time.Second, pull: &Pull{Worker: "a", Slots: 1, Free: 0, Holding: []Lease{l(1, 1)}}, want: Grant{Kill: []Lease{l(1, 1)}}},
+				{at: 13 * time.Second, pull: &Pull{Worker: "a", Slots: 1, Free: 1, Done: []Result{ok(1, 1)}}, want: Grant{Tasks: []Lease{l(2, 1)}}},
+				{at: 14 * time.Second, pull: &Pull{Worker: "b", Slots: 1, Free: 1, Done: []Result{ok(1, 2)}}, want: Grant{Tasks: []Lease{l(3, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 3, Running: 2, Succeeded: 1, Lost: 1, PeakRunning: 2},
+		},
+		"a worker that fenced itself reports its tasks lost, not failed": {
+			spec: "1-2", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{at: 7 * time.Second, pull: &Pull{Worker: "a", Slots: 2, Free: 1, Holding: []Lease{l(2, 1)},
+					Done: []Result{{Lease: l(1, 1), Exit: ExitLost, Expired: true}}}, want: Grant{Tasks: []Lease{l(1, 2)}}},
+			},
+			counts: structs.ArrayProgress{Total: 2, Running: 2, Lost: 1, PeakRunning: 2},
+		},
+		"a task lost MaxLostAttempts times then uses up its retries": {
+			spec: "1", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 1)}}},
+				{at: 11 * time.Second, pull: &Pull{Worker: "b", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 2)}}},
+				{at: 22 * time.Second, pull: &Pull{Worker: "c", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 3)}}},
+				{at: 33 * time.Second, pull: &Pull{Worker: "d", Slots: 1, Free: 1}, want: Grant{Tasks: []Lease{l(1, 4)}}},
+				{at: 44 * time.Second, pull: &Pull{Worker: "e", Slots: 1, Free: 1}, want: Grant{Drained: true, AllDone: true}},
+			},
+			counts: structs.ArrayProgress{Total: 1, Failed: 1, Lost: 3, PeakRunning: 1},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			d := NewDispatcher(spec(tc.spec), tc.retries)
+			d.LeaseTTL = tc.lease
 			replayed := NewDispatcher(spec(tc.spec), tc.retries)
 			for i, s := range tc.steps {
 				if s.cancel != nil {
@@ -104,7 +165,13 @@ func TestDispatcher(t *testing.T) {
 					}
 					continue
 				}
-				g, recs := d.Handle(*s.pull)
+				if s.expire {
+					for _, r := range d.Expire(t0.Add(s.at)) {
+						replayed.Apply(r)
+					}
+					continue
+				}
+				g, recs := d.Handle(*s.pull, t0.Add(s.at))
 				if diff := cmp.Diff(s.want, g); diff != "" {
 					t.Errorf("step %d: grant (-want +got):\n%s", i, diff)
 				}
@@ -136,11 +203,11 @@ func TestJournalReplay(t *testing.T) {
 	if err != nil || n != 0 {
 		t.Fatal(n, err)
 	}
-	_, recs := d.Handle(Pull{Worker: "a", Slots: 3, Free: 3})
+	_, recs := d.Handle(Pull{Worker: "a", Slots: 3, Free: 3}, t0)
 	if err := j.Append(recs); err != nil {
 		t.Fatal(err)
 	}
-	_, recs = d.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(1, 1)}, Holding: []Lease{l(2, 1), l(3, 1)}})
+	_, recs = d.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(1, 1)}, Holding: []Lease{l(2, 1), l(3, 1)}}, t0)
 	if err := j.Append(recs); err != nil {
 		t.Fatal(err)
 	}
@@ -156,12 +223,15 @@ func TestJournalReplay(t *testing.T) {
 	if n != 4 {
 		t.Errorf("replayed %d records, want 4 (3 starts, 1 end)", n)
 	}
-	g, _ := d2.Handle(Pull{Worker: "b", Slots: 8, Free: 8})
+	// Leases of workers known from the journal run from the restart: a's
+	// tasks are not expired by the first pull after it.
+	d2.LeaseTTL = time.Second
+	g, _ := d2.Handle(Pull{Worker: "b", Slots: 8, Free: 8}, t0.Add(time.Hour))
 	if diff := cmp.Diff([]Lease{l(4, 1), l(5, 1), l(6, 1)}, g.Tasks); diff != "" {
 		t.Errorf("after replay, grants (-want +got):\n%s", diff)
 	}
 	// Worker a reports its running tasks to the new dispatcher.
-	d2.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(2, 1), ok(3, 1)}})
+	d2.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(2, 1), ok(3, 1)}}, t0.Add(time.Hour+time.Millisecond))
 	if p := d2.Progress(); p.Succeeded != 3 || p.Running != 3 {
 		t.Errorf("progress after replay %+v", p)
 	}

@@ -101,6 +101,18 @@ func (j *Journal) Append(recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := j.Buffer(recs); err != nil {
+		return err
+	}
+	if err := j.Flush(); err != nil {
+		return err
+	}
+	return j.Sync()
+}
+
+// Buffer adds records to the write buffer: nothing is durable until Flush
+// and Sync.
+func (j *Journal) Buffer(recs []Record) error {
 	for _, r := range recs {
 		b, err := json.Marshal(r)
 		if err != nil {
@@ -109,9 +121,20 @@ func (j *Journal) Append(recs []Record) error {
 		j.w.Write(b)
 		j.w.WriteByte('\n')
 	}
+	return nil
+}
+
+// Flush hands the buffered records to the file (not yet durable).
+func (j *Journal) Flush() error {
 	if err := j.w.Flush(); err != nil {
 		return fmt.Errorf("array journal: %w", err)
 	}
+	return nil
+}
+
+// Sync makes every record flushed so far durable. It does not touch the
+// buffer, so it may run while records are buffered (group commit).
+func (j *Journal) Sync() error {
 	if err := j.f.Sync(); err != nil {
 		return fmt.Errorf("array journal: %w", err)
 	}

@@ -1,6 +1,7 @@
 package arraytask
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -42,19 +43,28 @@ func Token(secret []byte) string {
 type Server struct {
 	token string
 	log   *slog.Logger
+	now   func() time.Time
 
 	mu      sync.Mutex
 	d       *Dispatcher
 	j       *Journal
 	version uint64 // bumped by every change
-	done    chan struct{}
-	once    sync.Once
-	srv     *http.Server
+	// Group commit: every change that writes records takes the next
+	// sequence number (seq, under mu); synced (under syncMu) is the last
+	// one on disk. One fsync covers every change flushed before it, so
+	// concurrent pulls share it; an answer waits for its own sequence.
+	seq    uint64
+	syncMu sync.Mutex
+	synced uint64
+	done   chan struct{}
+	once   sync.Once
+	srv    *http.Server
 }
 
-// NewServer returns a server of d; j may be nil (no journal).
-func NewServer(d *Dispatcher, j *Journal, token string, log *slog.Logger) *Server {
-	s := &Server{d: d, j: j, token: token, log: log, done: make(chan struct{})}
+// NewServer returns a server of d; j may be nil (no journal). now is the
+// clock the leases are measured by.
+func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, log *slog.Logger) *Server {
+	s := &Server{d: d, j: j, token: token, now: now, log: log, done: make(chan struct{})}
 	if d.Done() {
 		s.once.Do(func() { close(s.done) })
 	}
@@ -106,13 +116,16 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	g, recs := s.d.Handle(p)
-	err := s.append(recs)
+	g, recs := s.d.Handle(p, s.now())
+	seq, err := s.buffer(recs)
 	if len(recs) > 0 {
 		s.version++
 	}
 	done := s.d.Done()
 	s.mu.Unlock()
+	if err == nil {
+		err = s.commit(seq)
+	}
 	if err != nil {
 		// The state moved on in memory but is not durable: stop answering
 		// rather than hand out work the journal does not know of.
@@ -127,11 +140,73 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, g)
 }
 
-func (s *Server) append(recs []Record) error {
-	if s.j == nil {
+// ExpireLeases expires the leases of silent workers every interval until
+// ctx ends (pulls expire them too; this covers a dispatcher no one pulls).
+func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		recs := s.d.Expire(s.now())
+		seq, err := s.buffer(recs)
+		if len(recs) > 0 {
+			s.version++
+			s.log.Warn("worker leases expired: their tasks are granted again", "attempts", len(recs))
+		}
+		s.mu.Unlock()
+		if err == nil {
+			err = s.commit(seq)
+		}
+		if err != nil {
+			s.log.Error("journal write failed; dispatcher stops", "err", err)
+			s.Close()
+			return
+		}
+	}
+}
+
+// buffer adds records to the journal's buffer and returns their sequence
+// (0: nothing to wait for); s.mu is held.
+func (s *Server) buffer(recs []Record) (uint64, error) {
+	if s.j == nil || len(recs) == 0 {
+		return 0, nil
+	}
+	if err := s.j.Buffer(recs); err != nil {
+		return 0, err
+	}
+	s.seq++
+	return s.seq, nil
+}
+
+// commit returns once the change of sequence seq is on disk: the first
+// waiter flushes everything buffered and syncs it, those behind it find
+// their change already synced.
+func (s *Server) commit(seq uint64) error {
+	if seq == 0 {
 		return nil
 	}
-	return s.j.Append(recs)
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	if s.synced >= seq {
+		return nil
+	}
+	s.mu.Lock()
+	err := s.j.Flush()
+	upto := s.seq
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := s.j.Sync(); err != nil {
+		return err
+	}
+	s.synced = upto
+	return nil
 }
 
 func (s *Server) progress(w http.ResponseWriter, _ *http.Request) {
@@ -162,10 +237,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Cancel(indices []int) error {
 	s.mu.Lock()
 	recs := s.d.Cancel(indices)
-	err := s.append(recs)
+	seq, err := s.buffer(recs)
 	s.version++
 	done := s.d.Done()
 	s.mu.Unlock()
+	if err == nil {
+		err = s.commit(seq)
+	}
 	if done {
 		s.once.Do(func() { close(s.done) })
 	}

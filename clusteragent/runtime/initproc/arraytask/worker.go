@@ -42,8 +42,13 @@ type WorkerConfig struct {
 	StayUntilDone bool
 	// Reach bounds how long the dispatcher may be unreachable.
 	Reach time.Duration
-	Now   func() time.Time
-	Log   *slog.Logger
+	// Heartbeat: a worker holding tasks pulls at least this often, which
+	// renews its leases (0: only when a task ends). Fence: a worker that
+	// could not pull for this long kills its tasks, whose leases are about
+	// to expire (0: never). Fence must be below the dispatcher's LeaseTTL.
+	Heartbeat, Fence time.Duration
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // TaskEnv is the environment a task gets besides the worker's.
@@ -74,6 +79,7 @@ func TaskArgv(cmd []string, index int) []string {
 type running struct {
 	cancel context.CancelFunc
 	killed bool
+	fenced bool // killed by the fence: reported as lost, not failed
 }
 
 // RunWorker pulls and runs tasks until the dispatcher says there is
@@ -91,13 +97,29 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	holding := map[Lease]*running{}
 	var done []Result
 	drained := false
+	lastOK := cfg.Now()
+	fence := func() {
+		for l, r := range holding {
+			if !r.killed {
+				cfg.Log.Warn("dispatcher unreachable past the fence: task killed", "index", l.Index, "attempt", l.Attempt)
+				r.killed, r.fenced = true, true
+				r.cancel()
+			}
+		}
+	}
+	take := func(r Result) {
+		if h := holding[r.Lease]; h != nil && h.fenced {
+			r.Exit, r.Expired = ExitLost, true
+		}
+		delete(holding, r.Lease)
+		done = append(done, r)
+	}
 	for {
 		// Take what ended, without waiting.
 		for more := true; more; {
 			select {
 			case r := <-results:
-				delete(holding, r.Lease)
-				done = append(done, r)
+				take(r)
 			default:
 				more = false
 			}
@@ -114,10 +136,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		for l := range holding {
 			p.Holding = append(p.Holding, l)
 		}
-		g, err := pull(ctx, client, cfg, p)
+		g, err := pull(ctx, client, cfg, p, lastOK, fence)
 		if err != nil {
 			return err
 		}
+		lastOK = cfg.Now()
 		done = nil
 		for _, l := range g.Kill {
 			if r := holding[l]; r != nil {
@@ -142,14 +165,17 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		if len(g.Tasks) == 0 || len(holding) >= cfg.Slots || drained {
 			var wait <-chan time.Time
 			var t *time.Timer
-			if len(holding) == 0 || (drained && cfg.StayUntilDone) {
+			switch {
+			case len(holding) == 0 || (drained && cfg.StayUntilDone):
 				t = time.NewTimer(pollEvery)
+				wait = t.C
+			case cfg.Heartbeat > 0:
+				t = time.NewTimer(cfg.Heartbeat)
 				wait = t.C
 			}
 			select {
 			case r := <-results:
-				delete(holding, r.Lease)
-				done = append(done, r)
+				take(r)
 			case <-wait:
 			case <-ctx.Done():
 				return ctx.Err()
@@ -164,8 +190,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 // pollEvery is how often a worker that holds nothing asks again.
 const pollEvery = 50 * time.Millisecond
 
-// pull sends one pull, trying again until cfg.Reach passes.
-func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull) (Grant, error) {
+// pull sends one pull, trying again until cfg.Reach passes; once
+// cfg.Fence has passed since lastOK, the last answered pull, it calls
+// fence (which kills the tasks held).
+func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull, lastOK time.Time, fence func()) (Grant, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return Grant{}, err
@@ -182,6 +210,9 @@ func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull) (G
 		}
 		if cfg.Now().After(deadline) {
 			return Grant{}, fmt.Errorf("%w: %w", ErrDispatcherLost, err)
+		}
+		if cfg.Fence > 0 && cfg.Now().Sub(lastOK) > cfg.Fence {
+			fence()
 		}
 		t := time.NewTimer(delay)
 		select {

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 	}
 	defer j.Close()
 	log := slog.New(slog.DiscardHandler)
-	srv := NewServer(d, j, Token([]byte("secret")), log)
+	srv := NewServer(d, j, Token([]byte("secret")), time.Now, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -117,7 +119,7 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 // bearer token.
 func TestServerRefusesWithoutToken(t *testing.T) {
 	spec, _ := structs.ParseArraySpec("1-3")
-	srv := NewServer(NewDispatcher(spec, 0), nil, Token([]byte("secret")), slog.New(slog.DiscardHandler))
+	srv := NewServer(NewDispatcher(spec, 0), nil, Token([]byte("secret")), time.Now, slog.New(slog.DiscardHandler))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -134,4 +136,58 @@ func TestServerRefusesWithoutToken(t *testing.T) {
 	if p, _ := srv.Snapshot(); p.Running != 0 || p.Pending != 3 {
 		t.Errorf("a refused worker changed the state: %+v", p)
 	}
+}
+
+// TestWorkerFencesItself: a worker that cannot reach its dispatcher for
+// longer than Fence kills its tasks (their leases are about to expire and
+// be granted elsewhere) while it still tries to reach the dispatcher.
+func TestWorkerFencesItself(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "pid")
+	script := filepath.Join(dir, "task.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho $$ > "+pidFile+".tmp && mv "+pidFile+".tmp "+pidFile+"\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := structs.ParseArraySpec("1")
+	log := slog.New(slog.DiscardHandler)
+	srv := NewServer(NewDispatcher(spec, 0), nil, "t", time.Now, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	returned := make(chan error, 1)
+	go func() {
+		returned <- RunWorker(ctx, WorkerConfig{Name: "w", Slots: 1, URL: "http://" + ln.Addr().String(), Token: "t",
+			Command: []string{script}, Spec: spec, Reach: 20 * time.Second, Heartbeat: 100 * time.Millisecond,
+			Fence: 500 * time.Millisecond, Now: time.Now, Log: log})
+	}()
+	var pid int
+	for pid == 0 {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the task never started")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	srv.Close() // the dispatcher is gone
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("task %d still runs 10 s after the dispatcher went away (fence 500 ms)", pid)
+		}
+		time.Sleep(20 * time.Millisecond) // polling a condition with a deadline
+	}
+	select {
+	case err := <-returned:
+		t.Fatalf("the worker gave up (%v) before the fence: it did not fence, it left", err)
+	default:
+	}
+	cancel()
+	<-returned
 }

@@ -1,0 +1,45 @@
+package runtime
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// TestRenderArrayCancelFile: an array job's head, and only its head, gets
+// the downward-API volume of the canceled-tasks annotation, mounted whole
+// (no subPath, so updates reach it), and flotilla-init reads its file.
+func TestRenderArrayCancelFile(t *testing.T) {
+	c := goldenCases()["multinode"]
+	in := c.in
+	job := *in.Job
+	job.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 100}}
+	in.Job = &job
+	in.Random = fixedRandom()
+	objs, err := Render(in, c.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs.Pods) < 2 {
+		t.Fatalf("%d pods, want a head and workers", len(objs.Pods))
+	}
+	for i, p := range objs.Pods {
+		head := i == 0
+		hasVol := slices.ContainsFunc(p.Spec.Volumes, func(v corev1.Volume) bool {
+			return v.Name == volArrayControl && v.DownwardAPI != nil && len(v.DownwardAPI.Items) == 1 &&
+				v.DownwardAPI.Items[0].FieldRef.FieldPath == "metadata.annotations['"+AnnotCancelTasks+"']"
+		})
+		c := p.Spec.Containers[0]
+		hasMount := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
+			return m.Name == volArrayControl && m.MountPath == ArrayControlDir && m.SubPath == ""
+		})
+		k := slices.Index(c.Args, "--array-cancel-file")
+		hasFlag := k >= 0 && c.Args[k+1] == ArrayCancelPath && k < slices.Index(c.Args, "--")
+		if hasVol != head || hasMount != head || hasFlag != head {
+			t.Errorf("pod %d (head %v): volume %v, mount %v, flag %v", i, head, hasVol, hasMount, hasFlag)
+		}
+	}
+}
