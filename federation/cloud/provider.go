@@ -41,9 +41,12 @@ const (
 	// KindAgentIdentity binds the agent's ServiceAccount to a cloud
 	// identity that may resize its node groups (EKS Pod Identity).
 	KindAgentIdentity = "agent-identity"
-	KindAccess        = "kubeconfig" // nothing to remove
-	KindHub           = "hub"        // the cluster and machine types at the hub
-	KindAgent         = "agent"      // the agent in the new cluster
+	// KindAddon is a managed add-on of the cluster (EKS's Pod Identity
+	// Agent); the step's Role names it.
+	KindAddon  = "addon"
+	KindAccess = "kubeconfig" // nothing to remove
+	KindHub    = "hub"        // the cluster and machine types at the hub
+	KindAgent  = "agent"      // the agent in the new cluster
 )
 
 // Step is one thing `up` does.
@@ -54,7 +57,8 @@ type Step struct {
 	Needs []string // ids of the steps that must be done first
 	// Group is the node group or pool of a node group step.
 	Group *NodeGroup
-	// Role names the IAM role of an IAM role step ("cluster", "node").
+	// Role names the IAM role of an IAM role step ("cluster", "node"),
+	// or the add-on of an add-on step.
 	Role string
 }
 

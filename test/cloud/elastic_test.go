@@ -8,10 +8,12 @@ import (
 	"time"
 
 	"cloud.google.com/go/container/apiv1/containerpb"
+	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flotilla-hpc/flotilla/federation/cloud"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/eks"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -65,7 +67,7 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		// The agent's identity: its ServiceAccount bound (EKS Pod
 		// Identity) to a role that may resize the cluster's node groups.
 		want := []string{"CreateRole flotilla-burst-1-agent", "PutRolePolicy flotilla-burst-1-agent flotilla-elastic-node-groups",
-			"CreatePodIdentityAssociation " + cloud.AgentNamespace + "/" + cloud.AgentName}
+			"CreateAddon " + eks.PodIdentityAddon, "CreatePodIdentityAssociation " + cloud.AgentNamespace + "/" + cloud.AgentName}
 		for _, c := range want {
 			if !slices.Contains(w.aws.Calls(), c) {
 				t.Errorf("up did not call %s: %v", c, w.aws.Calls())
@@ -73,6 +75,10 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		}
 		if ids := w.aws.PodIdentities(); len(ids) != 1 || !strings.HasSuffix(ids[0], "=arn:aws:iam::123456789012:role/flotilla-burst-1-agent") {
 			t.Errorf("pod identity associations %v", ids)
+		}
+		// The association works only with EKS's Pod Identity Agent.
+		if diff := cmp.Diff([]string{clusterName + "/" + eks.PodIdentityAddon + " ACTIVE"}, w.aws.Addons()); diff != "" {
+			t.Errorf("add-ons (-want +got):\n%s", diff)
 		}
 	}
 
@@ -182,10 +188,24 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 	if err := adm.DeleteBurstRule(ctx, "to-cloud"); err != nil {
 		t.Fatal(err)
 	}
+	var before int
+	if w.aws != nil {
+		before = len(w.aws.Calls())
+	}
 	if code, out, errOut := w.run(ctx, w.downArgs()...); code != 0 {
 		t.Fatalf("down: exit %d: %s\n%s", code, errOut, out)
 	}
 	if w.aws != nil {
+		// The association, then the add-on, then the cluster.
+		var order []string
+		for _, c := range w.aws.Calls()[before:] {
+			if strings.HasPrefix(c, "DeletePodIdentityAssociation ") || strings.HasPrefix(c, "DeleteAddon ") || strings.HasPrefix(c, "DeleteCluster ") {
+				order = append(order, strings.Fields(c)[0])
+			}
+		}
+		if diff := cmp.Diff([]string{"DeletePodIdentityAssociation", "DeleteAddon", "DeleteCluster"}, order); diff != "" {
+			t.Errorf("down's order (-want +got):\n%s", diff)
+		}
 		if res := w.aws.Resources(); len(res) != 0 {
 			t.Errorf("left in the cloud after down: %v", res)
 		}

@@ -39,7 +39,10 @@ type AWS struct {
 	nextID   int
 	clusters map[string]*awsCluster
 	groups   map[string]*NodeGroup // cluster/name
-	faults   map[string]Fault      // operation → fault
+	addons   map[string]*awsAddon  // cluster/name (aws_addon.go)
+	// addonFaults: add-on name → status, issue code, message.
+	addonFaults map[string][3]string
+	faults      map[string]Fault // operation → fault
 }
 
 // Fault is an error the fake answers an operation with.
@@ -68,7 +71,7 @@ type NodeGroup struct {
 // NewAWS starts the fake; Close stops it.
 func NewAWS() *AWS {
 	f := &AWS{Polls: 3, roles: map[string][]string{}, inline: map[string][]string{}, podIDs: map[string]string{}, clusters: map[string]*awsCluster{}, groups: map[string]*NodeGroup{},
-		faults: map[string]Fault{}}
+		faults: map[string]Fault{}, addons: map[string]*awsAddon{}, addonFaults: map[string][3]string{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	f.URL = f.srv.URL
 	return f
@@ -96,7 +99,8 @@ func (f *AWS) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
-// Resources lists what exists: "role NAME", "cluster NAME", "nodegroup C/N".
+// Resources lists what exists: "role NAME", "cluster NAME", "nodegroup C/N",
+// "podidentity C/ID", "addon C/N".
 func (f *AWS) Resources() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -112,6 +116,9 @@ func (f *AWS) Resources() []string {
 	}
 	for n := range f.podIDs {
 		out = append(out, "podidentity "+n)
+	}
+	for n := range f.addons {
+		out = append(out, "addon "+n)
 	}
 	slices.Sort(out)
 	return out
@@ -194,6 +201,12 @@ func (f *AWS) serveEKS(w http.ResponseWriter, r *http.Request) {
 		f.listPodIdentities(w, parts[1], r.URL.Query().Get("namespace"), r.URL.Query().Get("serviceAccount"))
 	case len(parts) == 4 && parts[2] == "pod-identity-associations" && r.Method == http.MethodDelete:
 		f.deletePodIdentity(w, parts[1], parts[3])
+	case len(parts) == 3 && parts[2] == "addons" && r.Method == http.MethodPost:
+		f.createAddon(w, parts[1], body)
+	case len(parts) == 4 && parts[2] == "addons" && r.Method == http.MethodGet:
+		f.describeAddon(w, parts[1], parts[3])
+	case len(parts) == 4 && parts[2] == "addons" && r.Method == http.MethodDelete:
+		f.deleteAddon(w, parts[1], parts[3])
 	default:
 		restErr(w, 404, "NotFoundException", "no route "+r.Method+" "+r.URL.Path)
 	}

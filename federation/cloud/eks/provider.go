@@ -59,7 +59,10 @@ var _ cloud.Provider = (*Provider)(nil)
 // Role names: one pair per cluster.
 func roleName(cluster, role string) string { return "flotilla-" + cluster + "-" + role }
 
-// Steps are the IAM roles, the cluster and a node group per machine type.
+// Steps are the IAM roles, the cluster and a node group per machine type;
+// with elastic machine types also the agent's role, the Pod Identity
+// add-on and the agent's association (down removes them newest first:
+// the association, the add-on, ..., the cluster).
 func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
 	steps := []cloud.Step{
 		{ID: "iam/cluster", Kind: cloud.KindIAMRole, Role: "cluster", Title: "IAM role " + roleName(spec.Name, "cluster")},
@@ -78,7 +81,9 @@ func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
 			Title: fmt.Sprintf("node group %s (%s × %d)", g.Name, g.InstanceType, g.Nodes), Needs: []string{"cluster", "iam/node"}})
 	}
 	if elastic {
-		steps = append(steps, cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent"},
+		steps = append(steps, cloud.Step{ID: "addon/" + PodIdentityAddon, Kind: cloud.KindAddon, Role: PodIdentityAddon,
+			Needs: []string{"cluster"}, Title: "EKS add-on " + PodIdentityAddon})
+		steps = append(steps, cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent", "addon/" + PodIdentityAddon},
 			Title: "pod identity of the agent (" + cloud.AgentNamespace + "/" + cloud.AgentName + " → IAM role " + roleName(spec.Name, "agent") + ")"})
 	}
 	return steps
@@ -93,6 +98,8 @@ func (p *Provider) Create(ctx context.Context, spec *cloud.Spec, step cloud.Step
 		return p.createCluster(ctx, spec, status)
 	case cloud.KindNodeGroup:
 		return p.createNodeGroup(ctx, spec, step.Group, status)
+	case cloud.KindAddon:
+		return p.createAddon(ctx, spec, step.Role, status)
 	case cloud.KindAgentIdentity:
 		return p.createAgentIdentity(ctx, spec)
 	}
@@ -108,6 +115,8 @@ func (p *Provider) Delete(ctx context.Context, spec *cloud.Spec, res structs.Clo
 		return p.deleteCluster(ctx, spec.Name, status)
 	case cloud.KindNodeGroup:
 		return p.deleteNodeGroup(ctx, spec.Name, res.ID, status)
+	case cloud.KindAddon:
+		return p.deleteAddon(ctx, spec.Name, res.ID, status)
 	case cloud.KindAgentIdentity:
 		return p.deleteAgentIdentity(ctx, spec.Name, res.ID)
 	}
