@@ -67,7 +67,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		r.mu.Lock()
 		void := append([]string(nil), t.view.voidStarts...)
 		r.mu.Unlock()
-		err := r.createObjects(ctx, t.in, t.ns, void, have)
+		err := r.createObjects(ctx, t.in, t.ns, void, have, t)
 		switch {
 		case errors.Is(err, structs.ErrInvalid):
 			r.setFinal(t, &Final{State: structs.JobCompletedWithError, ExitCode: 1, Substatus: "cannot run: " + err.Error(), Time: r.Now()}, false)

@@ -35,6 +35,11 @@ type jobView struct {
 	// array: an array job, whose workers exit 0 and their pods end when
 	// nothing is left for them to run while the head still runs.
 	array bool
+	// placedAt is when this runner created the job's gang pre-placed:
+	// its start record is written before its head is created, so the
+	// informers may show the record before all the pods; a pod not seen
+	// within placedGrace of it is on its way, not lost.
+	placedAt time.Time
 
 	// final is the job's end once decided; recorded says it is on the job
 	// Secret (or there was no Secret to hold it), reported that it was
@@ -137,7 +142,11 @@ func decide(j jobView, o observation, now time.Time) decision {
 	case !o.secret.exists:
 		return decision{Kind: actCreate}
 	case o.pods.bound > 0 && o.pods.present < j.nodes:
-		return wait("a partly bound gang with pods missing: level 2 tears it down")
+		// A partly bound gang with pods missing (a crash while it was
+		// created pre-placed, a rollback cut short, a pod deleted): its
+		// head never ran; the missing pods are created unbound, and level
+		// 2 completes the gang or tears it down.
+		return decision{Kind: actCreate}
 	case o.pods.present < j.nodes:
 		return decision{Kind: actCreate}
 	}
@@ -187,7 +196,7 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 	if len(o.pods.lost) > 0 {
 		return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
 	}
-	if missing := j.nodes - o.pods.present; missing > 0 {
+	if missing := j.nodes - o.pods.present; missing > 0 && !(o.pods.total < j.nodes && inGrace(j.placedAt, now)) {
 		why := fmt.Sprintf("lost %d of %d pods", missing, j.nodes)
 		if !o.secret.exists {
 			why += " (and its job Secret)"
@@ -195,6 +204,14 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		return end(structs.JobCompletedWithError, why, 1, now), true
 	}
 	return decision{}, false
+}
+
+// placedGrace bounds how long pods of a gang this runner created
+// pre-placed may stay unseen before they count as lost.
+const placedGrace = 30 * time.Second
+
+func inGrace(placedAt, now time.Time) bool {
+	return !placedAt.IsZero() && now.Sub(placedAt) < placedGrace
 }
 
 // decideRunning reports the progress of a job that may have run and has

@@ -93,9 +93,19 @@ func TestDecideTable(t *testing.T) {
 		"workers bound, head unbound: not started, wait for level 2 to complete it": {
 			assigned(), obs(sec(), workers), wait("pods wait for level 2"),
 		},
-		"workers bound, head unbound, a worker gone: level 2 tears it down": {
-			assigned(), obs(sec(), podsAre{present: 3, bound: 2, headExists: true}),
-			wait("a partly bound gang with pods missing: level 2 tears it down"),
+		"workers bound, head unbound, a worker gone: create it unbound, level 2 completes the gang": {
+			assigned(), obs(sec(), podsAre{present: 3, bound: 2, headExists: true}), decision{Kind: actCreate},
+		},
+		"workers created pre-placed, no head (a crash, a rollback cut short): create the rest unbound": {
+			assigned(), obs(sec(), podsAre{present: 3, bound: 3}), decision{Kind: actCreate},
+		},
+		"created pre-placed just now, start recorded, a pod not seen yet: wait for it": {
+			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-5 * time.Second) }),
+			obs(started("head-1"), podsAre{present: 3, bound: 3}), wait("start recorded, head not yet bound"),
+		},
+		"created pre-placed long ago, a pod never seen: lost": {
+			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
+			obs(started("head-1"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost 1 of 4 pods", 1),
 		},
 		"start recorded, head still unbound (crash before its bind): not started": {
 			assigned(), obs(started("head-1"), workers), wait("pods wait for level 2"),
