@@ -50,6 +50,17 @@ func (r *reports) add(u structs.JobStateUpdate) {
 	r.mu.Unlock()
 }
 
+// summary lists the reports, for failure messages.
+func (r *reports) summary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, u := range r.all {
+		fmt.Fprintf(&b, "[job %d %s %q exit %d] ", u.Number, u.State, u.Substatus, u.ExitCode)
+	}
+	return b.String()
+}
+
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -166,7 +177,7 @@ func testAgentGangScheduling(t *testing.T, createUnbound bool) {
 		st := a2.Jobs.States()
 		for n := uint64(1); n <= 4; n++ {
 			if st[n] != structs.JobRunning {
-				return false, fmt.Sprint(st)
+				return false, fmt.Sprint(st, "; reports: ", rep2.summary())
 			}
 		}
 		return true, ""
