@@ -28,8 +28,10 @@ type placeReq struct {
 // pods unbound for level 2 as usual (so "why" and the capacity reports see
 // it). A create that fails part way is rolled back whole by the binder and
 // forgotten here; the caller re-queues the gang (void: see
-// binder.CreateGang). Placements requested at the same time are made in
-// one scheduling pass.
+// binder.CreateGang). One the binder left to level 2 (every pod created,
+// the head unbound: binder.ErrLeftToLevel2) is success here: its pods
+// exist and level 2 completes the gang. Placements requested at the same
+// time are made in one scheduling pass.
 func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods []*corev1.Pod) (placed bool, void types.UID, err error) {
 	var ref cache.SecretRef
 	if sec != nil {
@@ -51,6 +53,16 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 		start = l.Now()
 	}
 	void, err = l.Binder.CreateGang(ctx, pods, nodes, sec, l.Cache.NodeExists)
+	if errors.Is(err, binder.ErrLeftToLevel2) {
+		// Every pod exists, the head unbound, the start record perhaps
+		// naming it: level 2 completes the gang (or tears it down); the
+		// runner must not re-queue it.
+		l.Cache.LeaveNew(g.Pods)
+		if ctx.Err() == nil {
+			l.Log.Warn("pre-placed create left to level 2", "gang", g.ID, "err", err)
+		}
+		err = nil
+	}
 	if l.OnBind != nil && l.Now != nil && ctx.Err() == nil {
 		// A pre-placed create is this gang's bind: the same series.
 		l.OnBind(l.Now().Sub(start), err)

@@ -40,8 +40,20 @@ var ErrGangExists = errors.New("binder: a pod of the gang exists already")
 //
 // A create that fails part way (a node gone, an admission refusal, an
 // existing pod) deletes every pod this call created, so the gang is
-// re-queued whole; void is then the head's UID if the start record named
-// it (that head was deleted unbound: it never ran). pods are not modified.
+// re-queued whole; void is then the head's UID if the start record may
+// have named it (that head was deleted unbound: it never ran). pods are
+// not modified.
+//
+// Once the start record may have been written, the head goes only after
+// the record is known not to name it: a start record failed with its reply
+// lost (a cancelled ctx, a timeout) may be stored, and a record naming a
+// head that is gone is, to a runner after a restart, a job that may have
+// run: it ends COMPLETED_WITH_ERROR and is never created again. So the
+// record is withdrawn first, with a ctx that outlives a cancelled one, and
+// a head whose bind reply was lost is read again: bound, the create
+// succeeded. When that cannot be settled, the gang is left whole, head
+// unbound, the state a crash at that point leaves (level 2 completes it
+// or tears it down), and the error wraps ErrLeftToLevel2.
 func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []string, sec *corev1.Secret, nodeExists func(string) bool) (void types.UID, err error) {
 	if len(pods) != len(nodes) {
 		return "", fmt.Errorf("binder: %d pods, %d nodes", len(pods), len(nodes))
@@ -103,21 +115,46 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 		return "", nil
 	}
 	hc := created[head]
-	if err := b.recordStart(ctx, sec, hc.UID); err != nil {
-		return fail(fmt.Errorf("recording the start: %w", err))
-	}
 	ref := cache.PodRef{Namespace: hc.Namespace, Name: hc.Name, UID: hc.UID}
-	if err := b.bindHead(ctx, ref, nodes[head]); err != nil {
-		void = hc.UID
+	// undo withdraws a start record naming the head (it may be stored
+	// though its reply was lost), then rolls the gang back; a record it
+	// cannot withdraw leaves the gang whole for level 2.
+	undo := func(cause error) (types.UID, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 		defer cancel()
 		if werr := b.withdrawStart(rctx, sec.Namespace, refOf(sec), hc.UID); werr != nil {
-			err = errors.Join(err, werr)
+			return "", fmt.Errorf("%w: gang %s: %w", ErrLeftToLevel2, pods[head].Name, errors.Join(cause, werr))
 		}
-		return fail(fmt.Errorf("head: %w", err))
+		void = hc.UID
+		return fail(cause)
+	}
+	if err := b.recordStart(ctx, sec, hc.UID); err != nil {
+		return undo(fmt.Errorf("recording the start: %w", err))
+	}
+	if err := b.bindHead(ctx, ref, nodes[head]); err != nil {
+		// The bind may be stored though its reply was lost (bindHead's own
+		// read shares the cancelled ctx): read the head again before
+		// deleting it.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		p, gerr := b.client.CoreV1().Pods(hc.Namespace).Get(rctx, hc.Name, metav1.GetOptions{})
+		cancel()
+		switch {
+		case gerr == nil && p.UID == hc.UID && p.Spec.NodeName != "":
+			return "", nil // bound: the job started
+		case gerr != nil && !apierrors.IsNotFound(gerr):
+			return "", fmt.Errorf("%w: gang %s: head: %w", ErrLeftToLevel2, pods[head].Name, errors.Join(err, gerr))
+		}
+		return undo(fmt.Errorf("head: %w", err))
 	}
 	return "", nil
 }
+
+// ErrLeftToLevel2 means a pre-placed create stopped once the start record
+// may have been written and could not settle it: every pod of the gang
+// exists, the head unbound (or bound, if a bind whose reply was lost
+// could not be read back), and level 2 completes the gang or tears it
+// down; it is not re-queued.
+var ErrLeftToLevel2 = errors.New("binder: gang created, its head left to level 2")
 
 // createPod creates one pod; an existing one is ErrGangExists.
 func (b *Binder) createPod(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {

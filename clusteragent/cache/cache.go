@@ -155,6 +155,8 @@ type Cache struct {
 	pending  map[string]pendingPod     // our unbound pods
 	changed  chan struct{}
 	synced   atomic.Bool
+	// podStore is the pod informer's store (nil before Run).
+	podStore atomic.Pointer[toolscache.Store]
 }
 
 // Synced reports whether the informers have delivered the whole cluster
@@ -191,6 +193,8 @@ func (c *Cache) Run(ctx context.Context) error {
 			).String()
 		}))
 	podInf := podFactory.Core().V1().Pods().Informer()
+	store := podInf.GetStore()
+	c.podStore.Store(&store)
 	if _, err := nodeInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.setNode(o) },
 		UpdateFunc: func(_, o any) { c.setNode(o) },

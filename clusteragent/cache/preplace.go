@@ -77,3 +77,22 @@ func (c *Cache) ForgetNew(pods []PodRef) {
 	c.mu.Unlock()
 	c.notify()
 }
+
+// LeaveNew drops the placements AssumeNew recorded for pods that were
+// created but not all placed as assumed (a pre-placed create left to level
+// 2 with its head unbound): each is taken again as the informer shows it,
+// now or when it arrives, so an unbound head becomes pending for level 2
+// instead of staying assumed on a node it was never bound to.
+func (c *Cache) LeaveNew(pods []PodRef) {
+	c.ForgetNew(pods)
+	sp := c.podStore.Load()
+	if sp == nil {
+		return
+	}
+	for _, ref := range pods {
+		if o, ok, err := (*sp).GetByKey(ref.key()); err == nil && ok {
+			c.setPod(o)
+		}
+	}
+	c.notify()
+}

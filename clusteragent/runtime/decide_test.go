@@ -117,6 +117,25 @@ func TestDecideTable(t *testing.T) {
 		"start recorded, every pod gone: may have run, never recreated": {
 			assigned(), obs(started("head-1"), none), endAt(structs.JobCompletedWithError, "lost 4 of 4 pods", 1),
 		},
+		// A pre-placed create cut short after its start record (the agent's
+		// ctx cancelled with the patch stored and its reply lost): if the
+		// binder then deleted the head, a restarted runner could only end
+		// the job as one that may have run — what TestAgentGangScheduling/
+		// preplaced saw under load. The binder now withdraws the record
+		// before it deletes the head, or leaves the gang whole.
+		"restart: start record stored with its reply lost, gang rolled back: may have run, ends": {
+			assigned(), obs(started("head-1"), none), endAt(structs.JobCompletedWithError, "lost 4 of 4 pods", 1),
+		},
+		"restart: start record stored with its reply lost, gang left whole to level 2: waits for it": {
+			assigned(), obs(started("head-1"), workers), wait("pods wait for level 2"),
+		},
+		"restart: start record withdrawn before the rollback: rebuilt": {
+			assigned(), obs(sec(), none), decision{Kind: actCreate},
+		},
+		"same runner, rollback done, informer still shows the withdrawn record: void, rebuilt": {
+			assigned().with(func(j *jobView) { j.voidStarts = []string{"head-1"} }), obs(started("head-1"), podsAre{present: 2, bound: 2}),
+			decision{Kind: actCreate},
+		},
 		"start record void (its head deleted unbound by level 2): rebuilt": {
 			assigned().with(func(j *jobView) { j.voidStarts = []string{"head-1"} }), obs(started("head-1"), none),
 			decision{Kind: actCreate},
