@@ -40,6 +40,12 @@ type jobView struct {
 	// informers may show the record before all the pods; a pod not seen
 	// within placedGrace of it is on its way, not lost.
 	placedAt time.Time
+	// secretMade is when this runner last created (or read) the job
+	// Secret from the API server while its informer had not shown it
+	// yet (zero once it has): the pods it then creates, bound, may reach
+	// the pod informer before the Secret reaches the Secret informer, so
+	// a Secret unseen within placedGrace of it is on its way, not gone.
+	secretMade time.Time
 
 	// final is the job's end once decided; recorded says it is on the job
 	// Secret (or there was no Secret to hold it), reported that it was
@@ -112,7 +118,7 @@ func decide(j jobView, o observation, now time.Time) decision {
 	if o.secret.final != nil {
 		return decision{Kind: actEnd, Final: o.secret.final, Recorded: true}
 	}
-	ran := mayHaveRun(j, o)
+	ran := mayHaveRun(j, o, now)
 	if j.problem != "" && !ran {
 		return end(structs.JobCompletedWithError, j.problem, 1, now)
 	}
@@ -139,6 +145,8 @@ func decide(j jobView, o observation, now time.Time) decision {
 		return decideRunning(j, o, now)
 	case o.secret.deleting:
 		return wait("its job Secret is being deleted")
+	case !o.secret.exists && inGrace(j.secretMade, now):
+		return wait("its job Secret is not yet seen")
 	case !o.secret.exists:
 		return decision{Kind: actCreate}
 	case o.pods.bound > 0 && o.pods.present < j.nodes:
@@ -157,7 +165,11 @@ func decide(j jobView, o observation, now time.Time) decision {
 // or was bound (a head pod present unbound proves it never ran; pods are
 // never created once a start is recorded), a start record names no head
 // known to have been deleted unbound, or the job was reported started.
-func mayHaveRun(j jobView, o observation) bool {
+// Pods bound without a Secret to tell may have run, unless this runner
+// made the Secret moments ago and its informer has not shown it yet
+// (secretMade): then the pods are ones it just created, and a rollback of
+// them (pods being deleted) is no loss of a job that ran.
+func mayHaveRun(j jobView, o observation, now time.Time) bool {
 	switch {
 	case j.state.Started():
 		return true
@@ -166,7 +178,7 @@ func mayHaveRun(j jobView, o observation) bool {
 	case o.secret.started != "" && !slices.Contains(j.voidStarts, o.secret.started):
 		return true
 	case !o.secret.exists && o.pods.bound > 0:
-		return true // no record to tell; pods of it are bound
+		return !inGrace(j.secretMade, now) // no record to tell; pods of it are bound
 	}
 	return false
 }

@@ -107,6 +107,34 @@ func TestDecideTable(t *testing.T) {
 			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
 			obs(started("head-1"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost 1 of 4 pods", 1),
 		},
+		// The Secret informer lags the pod informer: this runner made the
+		// Secret, then created the pods pre-placed, and a rollback of them
+		// (a node gone) shows bound pods being deleted before the Secret
+		// is seen. What TestPrePlacedGangAtomic saw under load: the job
+		// was taken for one that ran and ended "lost: pod ... was deleted".
+		"secret made just now, unseen; bound pods rolled back: wait for the secret": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, podsAre{present: 1, bound: 1}, func(o *observation) {
+				o.pods.total, o.pods.lost = 2, []string{"pod j1-3 on node n4 was deleted"}
+			}),
+			wait("its job Secret is not yet seen"),
+		},
+		"secret made just now, unseen; workers bound, head unbound: wait for the secret": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, workers), wait("its job Secret is not yet seen"),
+		},
+		"secret made long ago, never seen; bound pods lost: may have run, ends": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-placedGrace) }),
+			obs(nil, podsAre{present: 2, bound: 2}, func(o *observation) {
+				o.pods.total, o.pods.lost = 3, []string{"pod j1-1 on node n4 was deleted"}
+			}),
+			endAt(structs.JobCompletedWithError, "lost: pod j1-1 on node n4 was deleted", 1),
+		},
+		"secret made just now, unseen; head bound: may have run (the head proves it)": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, allBound),
+			decision{Kind: actProgress, Progress: []progress{{structs.JobStarting, "all pods bound, starting"}}},
+		},
 		"start recorded, head still unbound (crash before its bind): not started": {
 			assigned(), obs(started("head-1"), workers), wait("pods wait for level 2"),
 		},
@@ -359,7 +387,7 @@ func TestNoCreateOnceRun(t *testing.T) {
 					o := obs(s, ps)
 					d := decide(j, o, dt0)
 					n++
-					if d.Kind == actCreate && mayHaveRun(j, o) {
+					if d.Kind == actCreate && mayHaveRun(j, o, dt0) {
 						t.Errorf("state %s, pods %+v, secret %+v, void %v: creates objects for a job that may have run", st, ps, s, void)
 					}
 					if d.Kind == actCreate && (st.Started() || ps.headBound || (s != nil && s.started == "h" && !ps.headExists)) {

@@ -75,6 +75,11 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	if t.madeSecret != sec.UID {
+		t.madeSecret, t.view.secretMade = sec.UID, r.Now()
+	}
+	r.mu.Unlock()
 	if v := sec.Annotations[podgroup.AnnotStarted]; v != "" && !slices.Contains(void, v) {
 		return fmt.Errorf("%w: job %d: its Secret records a start; its pods are not created again", errStartRecorded, in.Job.Number)
 	}

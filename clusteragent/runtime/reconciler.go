@@ -123,6 +123,9 @@ type tracked struct {
 	// what was last reported (JSON).
 	progressAt time.Time
 	progress   string
+	// madeSecret is the UID of the job Secret createObjects last had from
+	// the API server, until the informer shows it (see jobView.secretMade).
+	madeSecret types.UID
 }
 
 // tombstone remembers a job the runner finished with, so that a late
