@@ -84,6 +84,8 @@ var registry = newRegistry(
 	returning[DeliveryOutcomes, none](69),
 	returning[DeliveryRetry, none](70),
 	deletion[DeliveryDrop](71),
+	// Performance (issue 19): 80-84.
+	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
 	// being added beside them.
 	upsert[CloudDeploymentUpsert](41),

@@ -28,6 +28,7 @@ var wireNumbers = map[CommandType]string{
 	60: "ServiceAccountUpsert", 61: "ServiceAccountDelete", 62: "TriggerUpsert", 63: "TriggerDelete",
 	64: "VaultExportUpsert", 65: "VaultExportDelete", 66: "WebhookSettingsUpsert", 67: "SubscriptionUpsert",
 	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
+	80: "JobAudited",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero
