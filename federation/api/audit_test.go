@@ -46,8 +46,14 @@ func TestAuditFoldedIntoJobWrite(t *testing.T) {
 			_, err := admin.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef})
 			return err
 		},
-		func() error { _, err := admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}); return err },
-		func() error { _, err := admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}); return err },
+		func() error {
+			_, err := admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser})
+			return err
+		},
+		func() error {
+			_, err := admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser})
+			return err
+		},
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)
