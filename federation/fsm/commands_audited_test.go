@@ -3,6 +3,7 @@ package fsm
 import (
 	"bytes"
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 
@@ -128,5 +129,23 @@ func TestJobAuditedCodec(t *testing.T) {
 	}
 	if _, err := Encode(&JobAudited{Job: in}); !errors.Is(err, structs.ErrInvalid) {
 		t.Errorf("nested: %v", err)
+	}
+	// Every field of the event survives the binary form.
+	full := &JobAudited{Job: &JobCancel{ID: "j-1", Time: t0}}
+	seed := 0
+	fillAll(t, reflect.ValueOf(&full.Event).Elem(), &seed)
+	back, err := Decode(MustEncode(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(full, back); diff != "" {
+		t.Errorf("event fields lost (-want +got):\n%s", diff)
+	}
+	// Malformed events are refused, never a panic.
+	enc := MustEncode(full)
+	for n := 3; n < len(enc); n++ {
+		if _, err := Decode(enc[:n]); err == nil && n < len(enc)-len(MustEncode(full.Job)) {
+			t.Errorf("truncated at %d of %d: decoded", n, len(enc))
+		}
 	}
 }
