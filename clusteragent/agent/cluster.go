@@ -127,6 +127,12 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 				rec.TornDown(id.Number, voidHead)
 			}
 		},
+		JobLog: func(id cache.GangID) *slog.Logger {
+			if podgroup.IsTenantNamespace(prefix, id.Namespace) {
+				return rec.JobLog(id.Number)
+			}
+			return cfg.Log.With("namespace", id.Namespace, structs.LogJobNumber, id.Number)
+		},
 	}
 	if !cfg.CreateUnbound {
 		rec.Placer = loop

@@ -59,7 +59,7 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 		// runner must not re-queue it.
 		l.Cache.LeaveNew(g.Pods)
 		if ctx.Err() == nil {
-			l.Log.Warn("pre-placed create left to level 2", "gang", g.ID, "err", err)
+			l.gangLog(g.ID).Warn("pre-placed create left to level 2", "gang", g.ID.String(), "err", err)
 		}
 		err = nil
 	}
@@ -77,7 +77,7 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 	if err != nil {
 		l.Cache.ForgetNew(g.Pods)
 		if ctx.Err() == nil && !errors.Is(err, binder.ErrGangExists) {
-			l.Log.Warn("pre-placed create failed; the gang is re-queued whole", "gang", g.ID, "err", err)
+			l.gangLog(g.ID).Warn("pre-placed create failed; the gang is re-queued whole", "gang", g.ID.String(), "err", err)
 		}
 		return true, void, err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // SchedLoop runs level 2: whenever the cache changes it takes a snapshot,
@@ -36,6 +37,9 @@ type SchedLoop struct {
 	// how many gangs it left pending; OnBind of every gang bind (metrics).
 	OnCycle func(took time.Duration, pending int)
 	OnBind  func(took time.Duration, err error)
+	// JobLog returns the logger of the lines about a gang's job
+	// (runtime.Reconciler.JobLog); nil logs them on Log with the number.
+	JobLog func(cache.GangID) *slog.Logger
 
 	// BeforeCreate, if set, is called between the placement of a gang
 	// created pre-placed (CreatePlaced) and its creates: a hook for tests
@@ -152,12 +156,12 @@ func (l *SchedLoop) completeOrTeardown(ctx context.Context, snap scheduler.Snaps
 	res := scheduler.Schedule(snap, rest, opts, l.Now())
 	for _, b := range res.Bindings {
 		p := byID[b.GangID]
-		l.Log.Info("completing a partly bound gang", "gang", p.Rest.ID, "bound", len(p.Bound), "binding", len(p.Rest.Pods))
+		l.gangLog(p.Rest.ID).Info("completing a partly bound gang", "gang", p.Rest.ID.String(), "bound", len(p.Bound), "binding", len(p.Rest.Pods))
 		l.bind(ctx, &p.Rest, b.Nodes, inflight)
 	}
 	for _, w := range res.Pending {
 		p := byID[w.GangID]
-		l.Log.Info("tearing down a partly bound gang whose rest does not fit", "gang", p.Rest.ID, "reason", w.Reason)
+		l.gangLog(p.Rest.ID).Info("tearing down a partly bound gang whose rest does not fit", "gang", p.Rest.ID.String(), "reason", w.Reason)
 		l.teardown(ctx, *p, inflight)
 	}
 	return len(res.Bindings) > 0
@@ -188,9 +192,11 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 		l.mu.Unlock()
 		if err != nil {
 			if ctx.Err() == nil {
-				l.Log.Warn("gang bind failed", "gang", g.ID, "err", err)
+				l.gangLog(g.ID).Warn("gang bind failed", "gang", g.ID.String(), "err", err)
 			}
 			l.Cache.Forget(g.Pods)
+		} else {
+			l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", l.Now().Sub(start))
 		}
 	}()
 }
@@ -217,9 +223,9 @@ func (l *SchedLoop) teardown(ctx context.Context, p cache.PartialGang, inflight 
 		defer inflight.Done()
 		void, err := l.Binder.Teardown(ctx, p)
 		if err != nil && ctx.Err() == nil {
-			l.Log.Warn("tearing down a partly bound gang", "gang", id, "err", err)
+			l.gangLog(id).Warn("tearing down a partly bound gang", "gang", id.String(), "err", err)
 		} else if err == nil {
-			l.Log.Info("tore down a partly bound gang", "gang", id, "bound", len(p.Bound))
+			l.gangLog(id).Info("tore down a partly bound gang", "gang", id.String(), "bound", len(p.Bound))
 		}
 		l.mu.Lock()
 		delete(l.tearing, id)
@@ -256,4 +262,12 @@ func (l *SchedLoop) Stats() (bound, failures uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.bound, l.failures
+}
+
+// gangLog is the logger of the lines about a gang: its job's.
+func (l *SchedLoop) gangLog(id cache.GangID) *slog.Logger {
+	if l.JobLog != nil {
+		return l.JobLog(id)
+	}
+	return l.Log.With(structs.LogJobNumber, id.Number)
 }

@@ -13,7 +13,7 @@ import (
 // job finished here, so no assignment read later starts it again.
 func (s *Syncer) Report(u structs.JobStateUpdate) {
 	if u.ID == "" || u.Number == 0 {
-		s.cfg.Log.Error("job report without id or number dropped", "id", u.ID, "number", u.Number, "state", u.State)
+		s.cfg.Log.Error("job report without id or number dropped", structs.LogJob, u.ID, structs.LogJobNumber, u.Number, "state", u.State)
 		return
 	}
 	s.mu.Lock()
@@ -123,7 +123,7 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 			kept = append(kept, r)
 			continue
 		case structs.ReportStale:
-			s.cfg.Log.Info("hub refused a job report for good", "job", r.Number, "state", r.State, "err", res.Jobs[i].Error)
+			s.cfg.Log.Info("hub refused a job report for good", structs.LogJob, r.ID, structs.LogJobNumber, r.Number, "state", r.State, "err", res.Jobs[i].Error)
 		}
 		if r.State.IsTerminal() {
 			acked = append(acked, r.Number)

@@ -152,7 +152,7 @@ func (s *Syncer) apply(ctx context.Context, a *structs.Assignment) {
 			id, ok, err := s.cfg.Identity(ctx, j.Owner)
 			if err != nil {
 				// Not handed over: the next full listing tries again.
-				s.cfg.Log.Warn("assignment", "job", n, "err", fmt.Errorf("identity of %s: %w", j.Owner, err))
+				s.cfg.Log.Warn("assignment not taken yet", append(j.LogAttrs(), "err", fmt.Errorf("identity of %s: %w", j.Owner, err))...)
 				return
 			}
 			if ok {

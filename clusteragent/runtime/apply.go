@@ -49,7 +49,7 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 		d := decide(view, o, r.Now())
 		again, err := r.apply(ctx, n, t, d, secret, pods)
 		if err != nil && ctx.Err() == nil {
-			r.Log.Warn("job step", "job", n, "step", d.Kind, "err", err)
+			t.log.Warn("job step failed", "step", d.Kind, "err", err)
 		}
 		if !again || err != nil {
 			return
@@ -73,11 +73,13 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		r.mu.Unlock()
 		err := r.createObjects(ctx, t.in, t.ns, void, have, t)
 		switch {
+		case err == nil:
+			t.log.Info("job objects created", "namespace", t.ns, "pods_before", len(pods))
 		case errors.Is(err, structs.ErrInvalid):
 			r.setFinal(t, &Final{State: structs.JobCompletedWithError, ExitCode: 1, Substatus: "cannot run: " + err.Error(), Time: r.Now()}, false)
 			return true, nil
 		case errors.Is(err, errStartRecorded):
-			r.Log.Info("not creating pods", "job", n, "why", err)
+			t.log.Info("not creating pods", "why", err)
 			return false, nil
 		}
 		return false, err
@@ -88,6 +90,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 				u.ConnectURL = string(secret.Data[URLKey]) // interactive jobs only
 			}
 			r.send(t, u)
+			t.log.Info("job progress", "state", p.State, "substatus", p.Substatus)
 		}
 		r.mu.Lock()
 		t.view.state = d.Progress[len(d.Progress)-1].State
@@ -106,7 +109,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 			}
 		}
 		r.setFinal(t, &f, d.Recorded)
-		r.Log.Info("job ended", "job", n, "state", f.State, "substatus", f.Substatus)
+		t.log.Info("job ended", "state", f.State, "substatus", f.Substatus, "exit_code", f.ExitCode, "recorded", d.Recorded)
 		return true, nil
 	case actRecord:
 		err := r.recordFinal(ctx, secret, t)
@@ -117,6 +120,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		t.view.reported, t.view.state = true, f.State
 		r.mu.Unlock()
 		r.reportFinal(t, &f)
+		t.log.Info("job end reported", "state", f.State)
 		return true, nil
 	case actStopPods:
 		if err := r.deleteJobPods(ctx, t, n); err != nil {
@@ -130,6 +134,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		return false, r.cleanup(ctx, n, t, secret)
 	case actForget:
 		r.forget(n, t)
+		t.log.Debug("job forgotten: its objects are gone")
 		return false, nil
 	}
 	return false, fmt.Errorf("runtime: unknown step %q", d.Kind)
@@ -213,6 +218,7 @@ func (r *Reconciler) cleanup(ctx context.Context, n uint64, t *tracked, secret *
 	r.mu.Lock()
 	t.view.cleaned = true
 	r.mu.Unlock()
+	t.log.Info("job objects deleted: the hub has its end")
 	if r.Filer != nil && filer.Needed(t.in.Vault) {
 		r.Filer.Poke()
 	}
@@ -286,7 +292,7 @@ func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
 		Container: head.Spec.Containers[0].Name, TailLines: &lines, LimitBytes: new(int64(maxLogTailBytes)),
 	}).DoRaw(ctx)
 	if err != nil {
-		r.Log.Debug("head log unavailable", "pod", head.Name, "err", err)
+		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return ""
 	}
 	return strings.ToValidUTF8(string(b), "\uFFFD")

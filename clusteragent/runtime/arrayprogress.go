@@ -72,7 +72,7 @@ func (r *Reconciler) readArrayProgress(ctx context.Context, head *corev1.Pod) *s
 		Container: head.Spec.Containers[0].Name, TailLines: new(int64(progressLines)),
 	}).DoRaw(ctx)
 	if err != nil {
-		r.Log.Debug("head log unavailable", "pod", head.Name, "err", err)
+		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return nil
 	}
 	return parseArrayProgress(string(b))

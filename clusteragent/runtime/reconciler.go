@@ -113,6 +113,8 @@ type Reconciler struct {
 // Reconciler.mu).
 type tracked struct {
 	in Input
+	// log is the logger of the job's lines (jobLogger).
+	log *slog.Logger
 	// ns is the job's namespace: its tenant's, or where its Secret was
 	// found ("" while unknown).
 	ns   string
@@ -138,7 +140,7 @@ type tombstone struct {
 }
 
 func (r *Reconciler) newTracked(in Input, problem string) *tracked {
-	return &tracked{in: in, ns: r.namespaceOf(in.Job.Tenant), view: jobView{
+	return &tracked{in: in, log: r.jobLogger(in.Job), ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
 	}}
@@ -176,9 +178,12 @@ func (r *Reconciler) add(in Input, problem string) {
 	}
 	switch t, ok := r.jobs[n]; {
 	case !ok:
-		r.jobs[n] = r.newTracked(in, problem)
+		t = r.newTracked(in, problem)
+		r.jobs[n] = t
+		t.log.Info("job assigned here", "state", in.Job.State, "nodes", in.Job.Nodes, "problem", problem)
 	case !t.view.assigned && !t.view.canceled: // found in the cluster; now assigned
-		t.in = in
+		t.in, t.log = in, r.jobLogger(in.Job)
+		t.log.Info("job found in the cluster is assigned here", "state", in.Job.State)
 		if ns := r.namespaceOf(in.Job.Tenant); t.ns != ns {
 			// Found in a namespace that is not its tenant's: it cannot run.
 			t.view.problem = "job " + in.Job.ID + " was found in namespace " + t.ns + ", not its tenant's"
@@ -190,6 +195,7 @@ func (r *Reconciler) add(in Input, problem string) {
 		}
 	case (t.view.final != nil || t.view.canceled) && in.Job.AssignTime.After(t.in.Job.AssignTime):
 		t.next = r.newTracked(in, problem)
+		t.next.log.Info("job assigned here anew: runs once the earlier run is gone")
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -208,8 +214,10 @@ func (r *Reconciler) Cancel(number uint64) {
 	case ok:
 		t.view.canceled = true
 		t.next = nil
+		t.log.Info("job stopped by the hub")
 	case !tomb:
-		r.jobs[number] = &tracked{in: Input{Job: &structs.Job{Number: number}}, view: jobView{canceled: true}}
+		j := &structs.Job{Number: number}
+		r.jobs[number] = &tracked{in: Input{Job: j}, log: r.jobLogger(j), view: jobView{canceled: true}}
 	}
 	r.mu.Unlock()
 	r.poke()
@@ -235,6 +243,9 @@ func (r *Reconciler) Resync(active map[uint64]bool) {
 	r.lastActive = maps.Clone(active)
 	for n, t := range r.jobs {
 		if !active[n] && t.view.final == nil {
+			if !t.view.canceled {
+				t.log.Info("job no longer listed by the hub: stopping it")
+			}
 			t.view.canceled = true
 			t.next = nil
 		}
@@ -427,12 +438,12 @@ func (r *Reconciler) adopt(secretOf map[uint64]*corev1.Secret, podsOf map[uint64
 				job.Nodes = size
 			}
 		}
-		t := &tracked{in: Input{Job: job}, ns: s.Namespace, view: jobView{nodes: job.Nodes}}
+		t := &tracked{in: Input{Job: job}, log: r.jobLogger(job), ns: s.Namespace, view: jobView{nodes: job.Nodes}}
 		if r.lastActive != nil && !r.lastActive[n] {
 			t.view.canceled = true
 		}
 		r.jobs[n] = t
-		r.Log.Info("found a job in the cluster", "job", n, "id", job.ID, "namespace", s.Namespace, "final recorded", s.Annotations[podgroup.AnnotFinal] != "")
+		t.log.Info("found a job in the cluster", "namespace", s.Namespace, "final_recorded", s.Annotations[podgroup.AnnotFinal] != "")
 	}
 }
 

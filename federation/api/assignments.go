@@ -60,7 +60,7 @@ func (s *Server) assignments(c *call) (any, error) {
 		}
 		at := max(catalogIndex(txn, state.TableJobs), index)
 		left := deadline.Sub(s.now())
-		if len(jobs) > 0 || catalogIndex(txn) > index || left <= 0 {
+		if len(jobs) > 0 || catalogIndex(txn) > index || left <= 0 || s.Draining() {
 			list, err := assignmentList(txn, name, jobs, next, at)
 			if err != nil {
 				return nil, err

@@ -121,7 +121,11 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 		werr = nil // the job command stored it after all
 	}
 	if werr != nil {
-		s.log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
+		log := s.log
+		if ev.ObjectKind == "job" {
+			log = log.With(structs.LogJob, ev.ObjectName)
+		}
+		log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
 	}
 }
 

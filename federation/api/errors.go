@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -43,9 +44,13 @@ func (e *noEndpointError) Unwrap() error { return structs.ErrNotFound }
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := statusOf(err)
 	msg := err.Error()
+	log := s.log
+	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/v1/jobs/") {
+		log = log.With(structs.LogJob, id) // a line about a job carries its id
+	}
 	switch code {
 	case http.StatusInternalServerError:
-		s.log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
+		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 		msg = "internal error"
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flotilla"`)
@@ -61,7 +66,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", after)
 	case http.StatusServiceUnavailable, http.StatusMisdirectedRequest:
 		w.Header().Set("Retry-After", "1")
-		s.log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
+		log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 	}
 	body := structs.ErrorBody{Error: msg}
 	var ve *structs.ValidationError

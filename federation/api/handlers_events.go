@@ -57,7 +57,9 @@ func (s *Server) events(c *call) (any, error) {
 		return s.streamEvents(c, since, limit)
 	}
 	c.writeWithin(wait + replyTimeout)
-	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
+	dctx, stop := s.untilDrain(c.r.Context())
+	defer stop()
+	ctx, cancel := context.WithTimeout(dctx, wait)
 	defer cancel()
 	page, err := s.nextEvents(ctx, c, since, limit)
 	if err != nil {
@@ -103,7 +105,9 @@ func (s *Server) nextEvents(ctx context.Context, c *call, since uint64, limit in
 	}
 }
 
-// streamEvents writes pages as server-sent events until the client goes.
+// streamEvents writes pages as server-sent events until the client goes
+// or the replica starts draining (the client resumes elsewhere with
+// Last-Event-ID).
 func (s *Server) streamEvents(c *call, since uint64, limit int) (any, error) {
 	flusher, ok := c.w.(http.Flusher)
 	if !ok {
@@ -117,11 +121,13 @@ func (s *Server) streamEvents(c *call, since uint64, limit int) (any, error) {
 	c.writeWithin(replyTimeout)
 	_, _ = c.w.Write([]byte(": flotilla events\n\n"))
 	flusher.Flush()
-	for c.r.Context().Err() == nil {
-		ctx, cancel := context.WithTimeout(c.r.Context(), eventKeepAlive)
+	sctx, stop := s.untilDrain(c.r.Context())
+	defer stop()
+	for sctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(sctx, eventKeepAlive)
 		page, err := s.nextEvents(ctx, c, since, limit)
 		cancel()
-		if err != nil {
+		if err != nil || (sctx.Err() != nil && len(page.Events) == 0) {
 			return streamed{}, nil
 		}
 		c.writeWithin(replyTimeout)

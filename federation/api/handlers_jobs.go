@@ -113,11 +113,20 @@ func (c *call) watchParams() (index uint64, wait time.Duration, err error) {
 
 // waitIndex blocks until table's index passes index or wait elapses (not
 // an error: the caller then serves what it has).
+// A replica that starts draining ends the wait likewise.
 func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
-	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
+	dctx, stop := c.s.untilDrain(c.r.Context())
+	defer stop()
+	ctx, cancel := context.WithTimeout(dctx, wait)
 	defer cancel()
 	_, err := c.s.reads.Store().WaitForIndex(ctx, table, index)
-	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+	return c.waitOver(err)
+}
+
+// waitOver maps the end of a watch's wait: its time is up or the replica
+// drains (nil: serve what there is), or the caller went (the error).
+func (c *call) waitOver(err error) error {
+	if err != nil && c.r.Context().Err() == nil && (errors.Is(err, context.DeadlineExceeded) || c.s.Draining()) {
 		return nil
 	}
 	return err
@@ -126,13 +135,12 @@ func (c *call) waitIndex(table string, index uint64, wait time.Duration) error {
 // waitAny blocks until one of tables' index passes index or wait elapses
 // (not an error: the caller then serves what it has).
 func (c *call) waitAny(index uint64, wait time.Duration, tables ...string) error {
-	ctx, cancel := context.WithTimeout(c.r.Context(), wait)
+	dctx, stop := c.s.untilDrain(c.r.Context())
+	defer stop()
+	ctx, cancel := context.WithTimeout(dctx, wait)
 	defer cancel()
 	_, err := c.s.reads.Store().WaitForAny(ctx, index, tables...)
-	if err != nil && c.r.Context().Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-		return nil
-	}
-	return err
+	return c.waitOver(err)
 }
 
 func (s *Server) listJobs(c *call) (any, error) {

@@ -85,6 +85,10 @@ type Server struct {
 	mux  *http.ServeMux
 	// keyUsed is Config.KeyUsed, or a no-op.
 	keyUsed func(context.Context, *authz.Identity)
+	// draining ends when the replica starts to shut down (Drain): watches
+	// and event streams end with it instead of holding the drain up.
+	draining context.Context
+	drain    context.CancelFunc
 }
 
 // New returns the API server.
@@ -106,6 +110,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.draining, s.drain = context.WithCancel(context.Background())
 	s.keyUsed = cfg.KeyUsed
 	if s.keyUsed == nil {
 		s.keyUsed = func(context.Context, *authz.Identity) {}

@@ -42,7 +42,7 @@ func (c *Client) Assignments(ctx context.Context, cluster string, q AssignmentQu
 // PushStatus reports a cluster's status, capacity and job progress; the
 // result has one outcome per job report, in order.
 func (c *Client) PushStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
-	return call[structs.ClusterStatusResult](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/status", nil, rep)
+	return callKeyed[structs.ClusterStatusResult](ctx, c, "/v1/clusters/"+esc(cluster)+"/status", rep)
 }
 
 // Healthz checks that the replica answering is up.

@@ -2,14 +2,19 @@
 // cluster agent, the CLI, tests and benchmarks.
 //
 // A Client holds a list of hub replica URLs. Every call goes to one
-// replica; when it cannot be reached, or answers 421 (not the leader) or
-// 503 (no leader yet), the call moves on to the next URL with a bounded
-// backoff until its context or the retry budget ends. HTTP redirects are
-// followed, and so are leader hints: a reply names the leader's URL and,
-// if it is one of the client's URLs, later calls go straight to it (see
-// WithoutLeaderPreference). Retrying is safe because every hub endpoint
-// is idempotent: job submissions carry an ID that SubmitJob stamps before
-// the first attempt, and resubmitting an ID returns the job already stored.
+// replica; when that fails in a way that is safe to retry, the call moves
+// on to the next URL with a bounded backoff until its context or the
+// retry budget ends. Safe to retry (retry.go): a request that was never
+// sent (connection refused); 429 after its Retry-After, and 503 or 421
+// with Retry-After (the hub did nothing); and, for calls carrying an
+// idempotency key only, no reply after the request went out and a
+// proxy's 502, 503 or 504. GET, PUT and DELETE are keyed by themselves;
+// of the POSTs, job submissions (an ID that SubmitJob stamps before the
+// first attempt: resubmitting it returns the job already stored), cancels,
+// terminations and agents' status pushes. Any other reply is final. HTTP
+// redirects are followed, and so are leader hints: a reply names the
+// leader's URL and, if it is one of the client's URLs, later calls go
+// straight to it (see WithoutLeaderPreference).
 //
 // Errors from the hub are *APIError values; errors.Is matches them against
 // the structs error kinds (structs.ErrNotFound, ErrForbidden, ...).
@@ -26,13 +31,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Defaults of a Client.
@@ -160,6 +164,10 @@ type request struct {
 	body   any     // marshalled to JSON when non-nil
 	out    any     // JSON reply decoded into it when non-nil
 	raw    *[]byte // the reply's body as is, when non-nil (instead of out)
+	// keyed: the request carries an idempotency key, so it may be sent
+	// again after a failure that leaves its outcome unknown (see
+	// retryable). GET, PUT and DELETE always are (keyedMethod).
+	keyed bool
 	// requestID is sent as X-Request-Id (set by do).
 	requestID string
 }
@@ -174,6 +182,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 			return nil, fmt.Errorf("client: encode %s %s: %w", r.method, r.path, err)
 		}
 	}
+	r.keyed = r.keyed || keyedMethod(r.method)
 	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout)
 	defer cancel()
 	// One id per call, the same on every retry: the hub logs it with
@@ -232,8 +241,8 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	}
 }
 
-// once performs r against the replica at base. retry reports a transient
-// failure worth trying elsewhere.
+// once performs r against the replica at base. retry reports a failure
+// that retryable allows to try again, here or elsewhere.
 func (c *Client) once(ctx context.Context, base string, r request, body []byte) (h http.Header, retry bool, err error) {
 	u := base + r.path
 	if len(r.query) > 0 {
@@ -243,7 +252,12 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, r.method, u, rd)
+	var wrote atomic.Bool
+	trace := &httptrace.ClientTrace{
+		WroteHeaderField: func(string, []string) { wrote.Store(true) },
+		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, u, rd)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
@@ -265,20 +279,25 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
 	}
 	if err != nil {
-		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: %w", r.method, base, err)
+		err = fmt.Errorf("client: %s %s: %w", r.method, base, err)
+		if ctx.Err() != nil {
+			return nil, false, err
+		}
+		if !retryable(r.keyed, attempt{wrote: wrote.Load()}) {
+			return nil, false, fmt.Errorf("%w (%w)", err, errNotRetried)
+		}
+		return nil, true, err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, ctx.Err() == nil, fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)
+		// The reply was cut: the hub may have acted.
+		err = fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)
+		return nil, ctx.Err() == nil && retryable(r.keyed, attempt{wrote: true}), err
 	}
 	if resp.StatusCode/100 != 2 {
-		apiErr := newAPIError(resp.StatusCode, data)
-		switch apiErr.Unwrap() {
-		case structs.ErrNotLeader, structs.ErrUnavailable, structs.ErrRateLimited:
-			return resp.Header, true, apiErr // another replica, or a later try, may do
-		}
-		return resp.Header, false, apiErr
+		a := attempt{status: resp.StatusCode, wrote: true, retryAfter: resp.Header.Get("Retry-After") != ""}
+		return resp.Header, retryable(r.keyed, a), newAPIError(resp.StatusCode, data)
 	}
 	if r.raw != nil {
 		*r.raw = data
@@ -288,19 +307,6 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 	}
 	return resp.Header, false, nil
-}
-
-// retryAfter is how long a 429 reply asks the caller to wait (Retry-After
-// in seconds), 0 for other replies.
-func retryAfter(h http.Header, err error) time.Duration {
-	if StatusOf(err) != http.StatusTooManyRequests {
-		return 0
-	}
-	secs, perr := strconv.Atoi(h.Get("Retry-After"))
-	if perr != nil || secs < 1 {
-		secs = 1
-	}
-	return time.Duration(secs) * time.Second
 }
 
 // indexOf reads the X-Flotilla-Index header.
@@ -316,6 +322,17 @@ func esc(s string) string { return url.PathEscape(s) }
 func call[T any](ctx context.Context, c *Client, method, path string, query url.Values, body any) (*T, error) {
 	out := new(T)
 	if _, err := c.do(ctx, request{method: method, path: path, query: query, body: body, out: out}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// callKeyed is call for a POST that carries an idempotency key (the
+// hub answers a repeat with the first outcome): it may be retried when
+// its outcome is unknown.
+func callKeyed[T any](ctx context.Context, c *Client, path string, body any) (*T, error) {
+	out := new(T)
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: path, body: body, out: out, keyed: true}); err != nil {
 		return nil, err
 	}
 	return out, nil

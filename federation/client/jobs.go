@@ -17,7 +17,7 @@ func (c *Client) SubmitJob(ctx context.Context, req structs.JobSubmitRequest) (*
 	if req.ID == "" {
 		req.ID = structs.NewJobID()
 	}
-	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs", nil, &req)
+	return callKeyed[structs.Job](ctx, c, "/v1/jobs", &req)
 }
 
 // GetJob returns a job. With consistent, the read is linearizable: it sees
@@ -120,12 +120,12 @@ func (c *Client) AllJobs(ctx context.Context, q JobQuery) ([]*structs.Job, error
 // CancelJob cancels a job (or terminates it once started). Cancelling it
 // again returns it.
 func (c *Client) CancelJob(ctx context.Context, id, reason string) (*structs.Job, error) {
-	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs/"+esc(id)+"/cancel", nil,
+	return callKeyed[structs.Job](ctx, c, "/v1/jobs/"+esc(id)+"/cancel",
 		&structs.JobControlRequest{Reason: reason})
 }
 
 // TerminateJob stops a job whether or not it has started.
 func (c *Client) TerminateJob(ctx context.Context, id, reason string) (*structs.Job, error) {
-	return call[structs.Job](ctx, c, http.MethodPost, "/v1/jobs/"+esc(id)+"/terminate", nil,
+	return callKeyed[structs.Job](ctx, c, "/v1/jobs/"+esc(id)+"/terminate",
 		&structs.JobControlRequest{Reason: reason})
 }

@@ -145,7 +145,7 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 	for _, j := range in.Jobs {
 		byID[j.ID] = j
 	}
-	var cmds []fsm.Command
+	var cmds []decision
 	var st Stats
 	st.Passes = 1
 	// Every decision carries the job's modify index as this pass read it:
@@ -158,15 +158,21 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		return structs.CAS{ExpectAbsent: true} // unknown to this pass: refused
 	}
 	for _, a := range plan.Assignments {
-		cmds = append(cmds, &fsm.JobAssignment{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a),
-			BurstRule: a.BurstRule, Reason: a.Reason, CAS: read(a.JobID)})
+		cmds = append(cmds, decision{&fsm.JobAssignment{ID: a.JobID, Cluster: a.Cluster, Time: now, MachineType: burstOnly(byID[a.JobID], a),
+			BurstRule: a.BurstRule, Reason: a.Reason, CAS: read(a.JobID)}, d.jobLog(byID, a.JobID), slog.LevelInfo, "job assigned",
+			[]any{"cluster", a.Cluster, "machine_type", a.MachineType, "burst_rule", a.BurstRule, "reason", a.Reason}})
 		st.Assigned++
 	}
 	for _, h := range plan.Held {
 		j := byID[h.JobID]
 		why := heldReason(h.Limit, h.Reason)
 		if j != nil && (j.State != structs.JobHeld || j.Substatus != why) {
-			cmds = append(cmds, &fsm.JobStateUpdate{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now, CAS: read(h.JobID)})
+			level := slog.LevelInfo
+			if j.State == structs.JobHeld {
+				level = slog.LevelDebug // held still, for a new reason
+			}
+			cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: h.JobID, State: structs.JobHeld, Substatus: why, Time: now, CAS: read(h.JobID)},
+				d.jobLog(byID, h.JobID), level, "job held", []any{"limit", h.Limit, "reason", why}})
 			st.Held++
 		}
 	}
@@ -183,21 +189,22 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		if j.Substatus == p.Reason || (written && d.cfg.ReasonEvery > 0 && now.Sub(last) < d.cfg.ReasonEvery) {
 			continue
 		}
-		cmds = append(cmds, &fsm.JobStateUpdate{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now, CAS: read(p.JobID)})
+		cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: p.JobID, State: j.State, Substatus: p.Reason, Time: now, CAS: read(p.JobID)},
+			d.jobLog(byID, p.JobID), slog.LevelDebug, "job waits", []any{"reason", p.Reason}})
 		seen[p.JobID] = now
 		st.Reasons++
 	}
 	d.reasonAt = seen // forget jobs no longer waiting
 	rel := d.release(in)
 	for _, id := range rel.Released {
-		cmds = append(cmds, &fsm.JobStateUpdate{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
-			Time: now, CAS: read(id)})
+		cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
+			Time: now, CAS: read(id)}, d.jobLog(byID, id), slog.LevelInfo, "job released: under its limits again", nil})
 		st.Released++
 	}
 	if d.cfg.AcceptTimeout > 0 {
 		for _, r := range placement.ExpiredAssignments(in.Jobs, now, d.cfg.AcceptTimeout) {
-			cmds = append(cmds, &fsm.JobStateUpdate{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now,
-				CAS: read(r.JobID)})
+			cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason, Time: now,
+				CAS: read(r.JobID)}, d.jobLog(byID, r.JobID), slog.LevelInfo, "job back to the queue", []any{"reason", r.Reason}})
 			st.Requeued++
 		}
 	}
@@ -271,11 +278,30 @@ func (d *Dispatcher) release(in placement.Input) limits.Released {
 	return limits.Release(in.Jobs, mts, limits.NewUsage(active, mts), in.Limits)
 }
 
+// decision is one command of a pass, with the logger of its job and the
+// line that says what it did once written.
+type decision struct {
+	cmd   fsm.Command
+	log   *slog.Logger
+	level slog.Level
+	msg   string
+	args  []any
+}
+
+// jobLog is the logger of the lines about the job with id (its
+// structs.Job.LogAttrs when the pass read it).
+func (d *Dispatcher) jobLog(byID map[string]*structs.Job, id string) *slog.Logger {
+	if j := byID[id]; j != nil {
+		return d.cfg.Log.With(j.LogAttrs()...)
+	}
+	return d.cfg.Log.With(structs.LogJob, id)
+}
+
 // commit writes the commands with bounded parallelism; the raft layer packs
 // concurrent writes into few log entries. A command refused by the FSM (the
 // job changed since the pass read it) is skipped: the next pass sees the
 // new state.
-func (d *Dispatcher) commit(ctx context.Context, cmds []fsm.Command) error {
+func (d *Dispatcher) commit(ctx context.Context, cmds []decision) error {
 	sem := make(chan struct{}, d.cfg.Parallel)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -283,12 +309,12 @@ func (d *Dispatcher) commit(ctx context.Context, cmds []fsm.Command) error {
 	for _, c := range cmds {
 		sem <- struct{}{}
 		wg.Add(1)
-		go func(c fsm.Command) {
+		go func(c decision) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if _, err := d.cfg.Writer.Write(ctx, c); err != nil {
+			if _, err := d.cfg.Writer.Write(ctx, c.cmd); err != nil {
 				if structs.KindOf(err) == structs.ErrConflict || structs.KindOf(err) == structs.ErrNotFound || structs.KindOf(err) == structs.ErrInvalid {
-					d.cfg.Log.Debug("dispatch decision refused", "err", err)
+					c.log.Debug("dispatch decision refused", "decision", c.msg, "err", err)
 					return
 				}
 				mu.Lock()
@@ -296,7 +322,9 @@ func (d *Dispatcher) commit(ctx context.Context, cmds []fsm.Command) error {
 					firstErr = err
 				}
 				mu.Unlock()
+				return
 			}
+			c.log.Log(ctx, c.level, c.msg, c.args...)
 		}(c)
 	}
 	wg.Wait()

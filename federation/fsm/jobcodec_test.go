@@ -168,4 +168,35 @@ func TestJobCodecTrailingFields(t *testing.T) {
 			t.Errorf("truncated trailing field (%d of %d bytes): %v", n, len(b), err)
 		}
 	}
+
+	// RequestID is the last trailing field: after ConnectURL, with the
+	// fields between it and PreviousCluster written empty. A body of the
+	// encoding before it (ending with ConnectURL) still decodes.
+	j.ConnectURL = "https://j1.example/?t=x"
+	withURL := MustEncode(&JobSubmit{Job: j})
+	j.RequestID = "req-1"
+	withID := MustEncode(&JobSubmit{Job: j})
+	if string(withID) != string(withURL)+"\x05req-1" {
+		t.Fatalf("RequestID not appended after ConnectURL: % x", withID)
+	}
+	if got, err := Decode(withURL); err != nil || got.(*JobSubmit).Job.RequestID != "" || got.(*JobSubmit).Job.ConnectURL != j.ConnectURL {
+		t.Errorf("a body ending with ConnectURL: %+v, %v", got, err)
+	}
+	j.ConnectURL, j.PreviousCluster = "", ""
+	only := MustEncode(&JobSubmit{Job: j})
+	got, err = Decode(only)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&JobSubmit{Job: j}, got); diff != "" {
+		t.Errorf("RequestID alone round trip (-want +got):\n%s", diff)
+	}
+	if want := string(v1) + "\x00\x00\x00\x00\x00\x05req-1"; string(only) != want {
+		t.Errorf("RequestID alone: % x, want % x", only, want)
+	}
+	for n := len(v1) + 1; n < len(only); n++ {
+		if _, err := Decode(only[:n]); !errors.Is(err, structs.ErrInvalid) {
+			t.Errorf("truncated RequestID body (%d of %d bytes): %v", n, len(only), err)
+		}
+	}
 }

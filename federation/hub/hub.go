@@ -222,8 +222,10 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 // Shutdown stops the replica gracefully: a leader first hands leadership
-// to another voter; then the API stops accepting connections and the
-// requests in flight finish (until ctx ends: then they are cut), with raft
+// to another voter; then watches and event streams end at once (their
+// clients resume on another replica from the index they saw), the API
+// stops accepting connections and the other requests in flight finish
+// (until ctx ends: then they are cut), with raft
 // still running so that their writes complete or forward; then the
 // background loops and the raft node stop. It does not leave the raft
 // configuration. Clients move to the other replicas (connection refused)
@@ -235,8 +237,11 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	} else {
 		h.log.Info("shutting down: leadership handed over, draining requests")
 	}
+	// Watches, /v1/events streams and the portal's event streams end: the
+	// drain need not wait for them.
+	h.api.Drain()
 	if h.web != nil {
-		h.web.Stop() // the portal's event streams end: the drain need not wait for them
+		h.web.Stop()
 	}
 	var httpErr error
 	if err := h.srv.Shutdown(ctx); err != nil {

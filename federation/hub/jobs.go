@@ -2,7 +2,9 @@ package hub
 
 import (
 	"context"
+	"log/slog"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -34,9 +36,11 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 		return nil, err
 	}
 	if adm.Stored != nil {
+		h.log.Debug("job submitted again: the stored job answers", adm.Stored.LogAttrs()...)
 		return adm.Stored, nil
 	}
 	adm.Submit.Job.Trigger = trigger
+	adm.Submit.Job.RequestID = api.RequestID(ctx)
 	val, err := h.Write(ctx, adm.Submit)
 	if err != nil {
 		return nil, err
@@ -45,8 +49,13 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	if stored.Tenant != caller.Tenant || stored.Owner != caller.Username {
 		return nil, structs.Errorf(structs.ErrConflict, "job id %q is taken", req.ID)
 	}
+	h.jobLog(stored).Info("job submitted", "tenant", stored.Tenant, "owner", stored.Owner, "app", stored.App,
+		"machine_type", stored.MachineType, "nodes", stored.Nodes, "state", stored.State)
 	return stored, nil
 }
+
+// jobLog is the logger of the lines about job j (structs.Job.LogAttrs).
+func (h *Hub) jobLog(j *structs.Job) *slog.Logger { return h.log.With(j.LogAttrs()...) }
 
 // CancelJob stops job j for caller (federation/jobs: Cancel): CANCELED
 // before it started, TERMINATED after. Stopping a job already cancelled
@@ -60,5 +69,7 @@ func (h *Hub) CancelJob(ctx context.Context, caller *authz.Identity, j *structs.
 	if err != nil {
 		return nil, err
 	}
-	return val.(*structs.Job), nil
+	stopped := val.(*structs.Job)
+	h.jobLog(stopped).Info("job stopped", "verb", verb, "by", caller.Username, "state", stopped.State)
+	return stopped, nil
 }

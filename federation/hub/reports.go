@@ -54,6 +54,7 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 				if err != nil {
 					res.Jobs[i].Error = err.Error()
 				}
+				h.logReport(before, cluster, jr, res.Jobs[i].Outcome, err)
 			}
 		})
 	}
@@ -76,4 +77,20 @@ func ReportOutcome(err error) structs.ReportOutcome {
 		return structs.ReportStale
 	}
 	return structs.ReportRetry
+}
+
+// logReport logs an agent's job report that changed the job's state, or
+// that the hub refused for good, with the job's attributes.
+func (h *Hub) logReport(before *structs.Job, cluster string, jr *structs.JobReport, outcome structs.ReportOutcome, err error) {
+	j := before
+	if j == nil || j.Number != jr.Number {
+		j = &structs.Job{ID: jr.ID, Number: jr.Number}
+	}
+	switch {
+	case outcome == structs.ReportStale:
+		h.jobLog(j).Info("job report refused", "cluster", cluster, "state", jr.State, "error", err)
+	case outcome == structs.ReportApplied && before != nil && before.State != jr.State:
+		h.jobLog(j).Info("job state reported", "cluster", cluster, "from", before.State, "state", jr.State,
+			"substatus", jr.Substatus, "exit_code", jr.ExitCode)
+	}
 }

@@ -160,6 +160,11 @@ type Job struct {
 	// Ingress host and the guard's token). It is cleared when the job
 	// leaves RUNNING.
 	ConnectURL string `json:"connect_url,omitempty"`
+	// RequestID is the X-Request-Id of the call that submitted the job
+	// (the caller's, or the one the hub gave it): the hub and the agent
+	// log it as request_id on the job's lines, so one id leads from the
+	// call to what it caused on the cluster.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // Copy returns a deep copy of j.
