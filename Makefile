@@ -129,7 +129,7 @@ soak: build
 	@test/no-leftovers.sh $(BIN)
 
 bench: tools build
-	FLOTILLA_BIN=$(BIN) $(GO) run ./test/bench -bin $(BIN)
+	FLOTILLA_BIN=$(BIN) $(GO) run ./test/bench -bin $(BIN) $(BENCH_FLAGS)
 
 demo: tools build-demo
 	@$(GO) build -o $(BIN)/flotilla-demo ./test/demo

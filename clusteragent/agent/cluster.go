@@ -46,11 +46,17 @@ type ClusterConfig struct {
 	Scheduler scheduler.Options
 	// NodeSelector limits the nodes this agent schedules onto.
 	NodeSelector labels.Selector
-	// BindParallelism bounds binding requests in flight (default 64).
+	// BindParallelism bounds binding requests in flight (default 64), and
+	// the pre-placed creates in flight too.
 	BindParallelism int
-	Log             *slog.Logger
-	Now             func() time.Time
-	Report          func(structs.JobStateUpdate)
+	// CreateUnbound turns pre-placed creates off: the agent's own jobs get
+	// their pods created unbound and bound by level 2, as other tools'
+	// pods are. By default a new gang that fits now is placed against the
+	// cache and its pods are created with their nodes set.
+	CreateUnbound bool
+	Log           *slog.Logger
+	Now           func() time.Time
+	Report        func(structs.JobStateUpdate)
 
 	// Runtime is the cluster's runtime environment: init image (default
 	// flotilla-init at this build's version, internal/version), jobs domain and ingress of interactive jobs,
@@ -138,6 +144,9 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 			}
 			return cfg.Log.With("namespace", id.Namespace, structs.LogJobNumber, id.Number)
 		},
+	}
+	if !cfg.CreateUnbound {
+		rec.Placer = loop
 	}
 	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm}
 }

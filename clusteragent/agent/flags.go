@@ -45,6 +45,7 @@ type Flags struct {
 	Tolerate           string
 	TenantIsolation    bool
 	Backfill           bool
+	CreateUnbound      bool
 	Weights            string
 	IDMapper           string
 	Heartbeat          time.Duration
@@ -93,6 +94,7 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.Tolerate, "tolerate", "", "taints job pods tolerate, key=value:Effect,... (dedicated node pools)")
 	fs.BoolVar(&f.TenantIsolation, "tenant-isolation", false, "keep different tenants' pods off the same node")
 	fs.BoolVar(&f.Backfill, "backfill", false, "let smaller jobs run around a blocked queue head")
+	fs.BoolVar(&f.CreateUnbound, "create-unbound", false, "create the agent's own job pods unbound and bind them (default: a gang that fits now is created with its nodes set, one write per pod)")
 	fs.StringVar(&f.Weights, "weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
 	fs.StringVar(&f.IDMapper, "idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default json, text on a terminal)")
@@ -199,6 +201,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 			c.Filer.Image = f.FilerImage
 			c.NoPrePull, c.PrePull.Namespace = !f.PrePull, f.PrePullNamespace
 			c.LiveTailEvery = f.LiveTailEvery
+			c.CreateUnbound = f.CreateUnbound
 		},
 	}, nil
 }

@@ -81,11 +81,19 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool
 // TestAgentGangScheduling runs the agent against a real control plane with
 // 20 simulated nodes of two kinds, a kube-scheduler beside it, two isolated
 // tenants and a gang larger than the cluster, and kills the agent while it
-// binds.
+// creates and binds; on both paths: pods created pre-placed (the default)
+// and pods created unbound and bound by level 2 (-create-unbound, the path
+// of other tools' pods).
 func TestAgentGangScheduling(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	for name, unbound := range map[string]bool{"preplaced": false, "bind": true} {
+		t.Run(name, func(t *testing.T) { testAgentGangScheduling(t, unbound) })
+	}
+}
+
+func testAgentGangScheduling(t *testing.T, createUnbound bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	env := k8senv.Start(t, k8senv.Options{Name: "east", Scheduler: true})
@@ -126,8 +134,8 @@ func TestAgentGangScheduling(t *testing.T) {
 	}
 	cfg := agent.ClusterConfig{
 		Client: env.Client, NamespacePrefix: prefix, Image: "solver:1",
-		Scheduler: scheduler.Options{TenantIsolation: true},
-		Log:       slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Scheduler: scheduler.Options{TenantIsolation: true}, CreateUnbound: createUnbound,
+		Log: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 
 	// First agent: killed as soon as the first pod is bound.

@@ -41,12 +41,28 @@ type SchedLoop struct {
 	// (runtime.Reconciler.JobLog); nil logs them on Log with the number.
 	JobLog func(cache.GangID) *slog.Logger
 
+	// BeforeCreate, if set, is called between the placement of a gang
+	// created pre-placed (CreatePlaced) and its creates: a hook for tests
+	// that change the cluster in that window.
+	BeforeCreate func(gang cache.GangID, nodes []string)
+
+	// schedMu makes snapshot, decision and assumption one step, for the
+	// cycles and the pre-placed creates alike.
+	schedMu sync.Mutex
+	// qmu guards the placements waiting for a pass (see place).
+	qmu     sync.Mutex
+	queue   []placeReq
+	placing bool
+
 	mu       sync.Mutex
 	pending  map[cache.GangID]scheduler.Pending // why each gang waits
 	tearing  map[cache.GangID]bool              // partly bound gangs being deleted
 	failed   map[cache.GangID]bool              // gangs whose last bind failed
 	bound    uint64                             // gangs bound since start
 	failures uint64                             // gang binds that failed
+	// created counts gangs created pre-placed, createFailures the
+	// pre-placed creates rolled back.
+	created, createFailures uint64
 }
 
 // Run schedules until ctx ends.
@@ -85,6 +101,12 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 			l.OnCycle(l.Now().Sub(start), n)
 		}()
 	}
+	if !l.Cache.HasPending() {
+		l.setPending(nil, nil)
+		return // nothing to schedule: no snapshot of the whole cluster
+	}
+	l.schedMu.Lock()
+	defer l.schedMu.Unlock()
 	snap, gangs, partial := l.Cache.Snapshot()
 	if l.completeOrTeardown(ctx, snap, partial, inflight) {
 		snap, gangs, _ = l.Cache.Snapshot() // with the completions assumed

@@ -7,7 +7,10 @@ package cache
 import (
 	"context"
 	"fmt"
+	"maps"
+	"reflect"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -116,6 +119,9 @@ type placed struct {
 type assumedPod struct {
 	placed
 	pending pendingPod // what it was, for Forget
+	// fresh marks a pod being created with its node set (AssumeNew): it
+	// was never pending, so Forget does not make it pending.
+	fresh bool
 }
 
 // gangOf returns the gang of a Flotilla pod (zero for other pods).
@@ -142,12 +148,15 @@ type Cache struct {
 
 	mu       sync.Mutex
 	nodes    map[string]scheduler.Node // the nodes this agent schedules onto
+	nodeList []scheduler.Node          // nodes by name; nil after a change
 	allNodes map[string]bool           // every node of the cluster
 	bound    map[string]placed         // pod key → placement, as the API server says
 	assumed  map[string]assumedPod     // pod key → placement we decided, not yet seen
 	pending  map[string]pendingPod     // our unbound pods
 	changed  chan struct{}
 	synced   atomic.Bool
+	// podStore is the pod informer's store (nil before Run).
+	podStore atomic.Pointer[toolscache.Store]
 }
 
 // Synced reports whether the informers have delivered the whole cluster
@@ -184,6 +193,8 @@ func (c *Cache) Run(ctx context.Context) error {
 			).String()
 		}))
 	podInf := podFactory.Core().V1().Pods().Informer()
+	store := podInf.GetStore()
+	c.podStore.Store(&store)
 	if _, err := nodeInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.setNode(o) },
 		UpdateFunc: func(_, o any) { c.setNode(o) },
@@ -236,13 +247,42 @@ func (c *Cache) setNode(o any) {
 	}
 	c.mu.Lock()
 	c.allNodes[n.Name] = true
+	changed := false
 	if c.ownsNode(n) {
-		c.nodes[n.Name] = nodeOf(n)
-	} else {
+		v := nodeOf(n)
+		if old, ok := c.nodes[n.Name]; !ok || !sameNode(old, v) {
+			c.nodes[n.Name], changed = v, true
+		}
+	} else if _, ok := c.nodes[n.Name]; ok {
 		delete(c.nodes, n.Name)
+		changed = true
+	}
+	if changed {
+		c.nodeList = nil
 	}
 	c.mu.Unlock()
-	c.notify()
+	if changed { // a heartbeat changes nothing level 2 sees
+		c.notify()
+	}
+}
+
+// sameNode reports whether two views of a node are equal for level 2.
+func sameNode(a, b scheduler.Node) bool {
+	return a.Unschedulable == b.Unschedulable && reflect.DeepEqual(a.Allocatable, b.Allocatable) &&
+		maps.Equal(a.Labels, b.Labels) && slices.Equal(a.Taints, b.Taints)
+}
+
+// sortedNodes returns the nodes by name, rebuilt only after a node
+// changed; c.mu is held. Callers copy it.
+func (c *Cache) sortedNodes() []scheduler.Node {
+	if c.nodeList == nil {
+		c.nodeList = make([]scheduler.Node, 0, len(c.nodes))
+		for _, n := range c.nodes {
+			c.nodeList = append(c.nodeList, n)
+		}
+		sort.Slice(c.nodeList, func(i, j int) bool { return c.nodeList[i].Name < c.nodeList[j].Name })
+	}
+	return c.nodeList
 }
 
 // NodeExists reports whether the cluster has a node of that name (owned by
@@ -264,6 +304,7 @@ func (c *Cache) deleteNode(o any) {
 	c.mu.Lock()
 	delete(c.nodes, n.Name)
 	delete(c.allNodes, n.Name)
+	c.nodeList = nil
 	c.mu.Unlock()
 	c.notify()
 }
@@ -359,11 +400,21 @@ func (c *Cache) Forget(pods []PodRef) {
 		key := ref.key()
 		if a, ok := c.assumed[key]; ok {
 			delete(c.assumed, key)
-			c.pending[key] = a.pending
+			if !a.fresh {
+				c.pending[key] = a.pending
+			}
 		}
 	}
 	c.mu.Unlock()
 	c.notify()
+}
+
+// HasPending reports whether any of our pods waits unbound: without one,
+// a scheduling cycle has nothing to do.
+func (c *Cache) HasPending() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending) > 0
 }
 
 // Counts reports sizes for status and tests.

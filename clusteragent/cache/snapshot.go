@@ -16,11 +16,7 @@ import (
 func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	snap := scheduler.Snapshot{Nodes: make([]scheduler.Node, 0, len(c.nodes)), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
-	for _, n := range c.nodes {
-		snap.Nodes = append(snap.Nodes, n)
-	}
-	sort.Slice(snap.Nodes, func(i, j int) bool { return snap.Nodes[i].Name < snap.Nodes[j].Name })
+	snap := scheduler.Snapshot{Nodes: slices.Clone(c.sortedNodes()), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
 	groups := map[GangID][]pendingPod{}
 	for _, pp := range c.pending {
 		groups[pp.job] = append(groups[pp.job], pp)
@@ -102,8 +98,17 @@ func (c *Cache) partial(id GangID, members []pendingPod, bound []placed) (Partia
 		}
 		ranks[m.meta.rank]++
 	}
-	if slices.ContainsFunc(ranks, func(n int) bool { return n != 1 }) {
-		ok = false // a rank missing or twice
+	if slices.ContainsFunc(ranks, func(n int) bool { return n > 1 }) {
+		ok = false // a rank twice
+	}
+	if ok && slices.Contains(ranks, 0) {
+		if members[0].secret != (SecretRef{}) {
+			// One of the agent's own gangs cut short while it was created
+			// pre-placed: level 1 creates the missing ranks, then it is
+			// completed. Not level 2's to touch meanwhile.
+			return PartialGang{}, false
+		}
+		ok = false // another tool's gang with a rank gone
 	}
 	slices.Sort(occupied)
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Rank < refs[j].Rank })

@@ -34,6 +34,8 @@ func testPod(n uint64, rank, size int, node string) *corev1.Pod {
 	}
 }
 
+func noOwner(p *corev1.Pod) *corev1.Pod { p.OwnerReferences = nil; return p }
+
 type gangSummary struct {
 	ID          string
 	Pending     []string
@@ -86,8 +88,10 @@ func TestSnapshotGangs(t *testing.T) {
 		testPod(4, 0, 2, "c"), testPod(4, 1, 2, ""),
 		// 5: a worker bound on a node that is gone.
 		testPod(5, 0, 2, ""), testPod(5, 1, 2, "gone"),
-		// 6: a worker bound, another rank missing.
+		// 6: a worker bound, another rank missing: level 1 creates it.
 		testPod(6, 0, 3, ""), testPod(6, 1, 3, "d"),
+		// 7: another tool's gang (no Secret), a worker bound, a rank missing.
+		noOwner(testPod(7, 0, 3, "")), noOwner(testPod(7, 1, 3, "d")),
 	}
 	for _, p := range pods {
 		c.setPod(p)
@@ -97,7 +101,7 @@ func TestSnapshotGangs(t *testing.T) {
 		{ID: "jobs/1", Pending: []string{"j1-0", "j1-1"}, Completable: true, Secret: sec(1)},
 		{ID: "jobs/3", Pending: []string{"j3-0"}, Bound: []string{"j3-1", "j3-2"}, Occupied: []string{"a", "b"}, Completable: true, Secret: sec(3)},
 		{ID: "jobs/5", Pending: []string{"j5-0"}, Bound: []string{"j5-1"}, Occupied: []string{"gone"}, Secret: sec(5)},
-		{ID: "jobs/6", Pending: []string{"j6-0"}, Bound: []string{"j6-1"}, Occupied: []string{"d"}, Secret: sec(6)},
+		{ID: "jobs/7", Pending: []string{"j7-0"}, Bound: []string{"j7-1"}, Occupied: []string{"d"}},
 	}
 	if d := cmp.Diff(want, summarize(gangs, partial)); d != "" {
 		t.Errorf("snapshot (-want +got):\n%s", d)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -30,6 +31,9 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 	}
 	o := observe(secret, pods, nodeExists)
 	r.mu.Lock()
+	if secret != nil && secret.UID == t.madeSecret {
+		t.madeSecret, t.view.secretMade = "", time.Time{} // the informer caught up
+	}
 	if t.ns == "" { // a job the runner learnt of by a cancel: where it is
 		if secret != nil {
 			t.ns = secret.Namespace
@@ -71,7 +75,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		r.mu.Lock()
 		void := append([]string(nil), t.view.voidStarts...)
 		r.mu.Unlock()
-		err := r.createObjects(ctx, t.in, t.ns, void, have)
+		err := r.createObjects(ctx, t.in, t.ns, void, have, t)
 		switch {
 		case err == nil:
 			t.log.Info("job objects created", "namespace", t.ns, "pods_before", len(pods))

@@ -35,6 +35,17 @@ type jobView struct {
 	// array: an array job, whose workers exit 0 and their pods end when
 	// nothing is left for them to run while the head still runs.
 	array bool
+	// placedAt is when this runner created the job's gang pre-placed:
+	// its start record is written before its head is created, so the
+	// informers may show the record before all the pods; a pod not seen
+	// within placedGrace of it is on its way, not lost.
+	placedAt time.Time
+	// secretMade is when this runner last created (or read) the job
+	// Secret from the API server while its informer had not shown it
+	// yet (zero once it has): the pods it then creates, bound, may reach
+	// the pod informer before the Secret reaches the Secret informer, so
+	// a Secret unseen within placedGrace of it is on its way, not gone.
+	secretMade time.Time
 
 	// final is the job's end once decided; recorded says it is on the job
 	// Secret (or there was no Secret to hold it), reported that it was
@@ -109,7 +120,7 @@ func decide(j jobView, o observation, now time.Time) decision {
 	if o.secret.final != nil {
 		return decision{Kind: actEnd, Final: o.secret.final, Recorded: true}
 	}
-	ran := mayHaveRun(j, o)
+	ran := mayHaveRun(j, o, now)
 	if j.problem != "" && !ran {
 		return end(structs.JobCompletedWithError, j.problem, 1, now)
 	}
@@ -136,10 +147,16 @@ func decide(j jobView, o observation, now time.Time) decision {
 		return decideRunning(j, o, now)
 	case o.secret.deleting:
 		return wait("its job Secret is being deleted")
+	case !o.secret.exists && inGrace(j.secretMade, now):
+		return wait("its job Secret is not yet seen")
 	case !o.secret.exists:
 		return decision{Kind: actCreate}
 	case o.pods.bound > 0 && o.pods.present < j.nodes:
-		return wait("a partly bound gang with pods missing: level 2 tears it down")
+		// A partly bound gang with pods missing (a crash while it was
+		// created pre-placed, a rollback cut short, a pod deleted): its
+		// head never ran; the missing pods are created unbound, and level
+		// 2 completes the gang or tears it down.
+		return decision{Kind: actCreate}
 	case o.pods.present < j.nodes:
 		return decision{Kind: actCreate}
 	}
@@ -150,7 +167,11 @@ func decide(j jobView, o observation, now time.Time) decision {
 // or was bound (a head pod present unbound proves it never ran; pods are
 // never created once a start is recorded), a start record names no head
 // known to have been deleted unbound, or the job was reported started.
-func mayHaveRun(j jobView, o observation) bool {
+// Pods bound without a Secret to tell may have run, unless this runner
+// made the Secret moments ago and its informer has not shown it yet
+// (secretMade): then the pods are ones it just created, and a rollback of
+// them (pods being deleted) is no loss of a job that ran.
+func mayHaveRun(j jobView, o observation, now time.Time) bool {
 	switch {
 	case j.state.Started():
 		return true
@@ -159,7 +180,7 @@ func mayHaveRun(j jobView, o observation) bool {
 	case o.secret.started != "" && !slices.Contains(j.voidStarts, o.secret.started):
 		return true
 	case !o.secret.exists && o.pods.bound > 0:
-		return true // no record to tell; pods of it are bound
+		return !inGrace(j.secretMade, now) // no record to tell; pods of it are bound
 	}
 	return false
 }
@@ -198,7 +219,7 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 	if len(o.pods.lost) > 0 {
 		return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
 	}
-	if missing := j.nodes - o.pods.present; missing > 0 {
+	if missing := j.nodes - o.pods.present; missing > 0 && !(o.pods.total < j.nodes && inGrace(j.placedAt, now)) {
 		why := fmt.Sprintf("lost %d of %d pods", missing, j.nodes)
 		if !o.secret.exists {
 			why += " (and its job Secret)"
@@ -206,6 +227,14 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		return end(structs.JobCompletedWithError, why, 1, now), true
 	}
 	return decision{}, false
+}
+
+// placedGrace bounds how long pods of a gang this runner created
+// pre-placed may stay unseen before they count as lost.
+const placedGrace = 30 * time.Second
+
+func inGrace(placedAt, now time.Time) bool {
+	return !placedAt.IsZero() && now.Sub(placedAt) < placedGrace
 }
 
 // decideRunning reports the progress of a job that may have run and has

@@ -93,9 +93,47 @@ func TestDecideTable(t *testing.T) {
 		"workers bound, head unbound: not started, wait for level 2 to complete it": {
 			assigned(), obs(sec(), workers), wait("pods wait for level 2"),
 		},
-		"workers bound, head unbound, a worker gone: level 2 tears it down": {
-			assigned(), obs(sec(), podsAre{present: 3, bound: 2, headExists: true}),
-			wait("a partly bound gang with pods missing: level 2 tears it down"),
+		"workers bound, head unbound, a worker gone: create it unbound, level 2 completes the gang": {
+			assigned(), obs(sec(), podsAre{present: 3, bound: 2, headExists: true}), decision{Kind: actCreate},
+		},
+		"workers created pre-placed, no head (a crash, a rollback cut short): create the rest unbound": {
+			assigned(), obs(sec(), podsAre{present: 3, bound: 3}), decision{Kind: actCreate},
+		},
+		"created pre-placed just now, start recorded, a pod not seen yet: wait for it": {
+			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-5 * time.Second) }),
+			obs(started("head-1"), podsAre{present: 3, bound: 3}), wait("start recorded, head not yet bound"),
+		},
+		"created pre-placed long ago, a pod never seen: lost": {
+			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
+			obs(started("head-1"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost 1 of 4 pods", 1),
+		},
+		// The Secret informer lags the pod informer: this runner made the
+		// Secret, then created the pods pre-placed, and a rollback of them
+		// (a node gone) shows bound pods being deleted before the Secret
+		// is seen. What TestPrePlacedGangAtomic saw under load: the job
+		// was taken for one that ran and ended "lost: pod ... was deleted".
+		"secret made just now, unseen; bound pods rolled back: wait for the secret": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, podsAre{present: 1, bound: 1}, func(o *observation) {
+				o.pods.total, o.pods.lost = 2, []string{"pod j1-3 on node n4 was deleted"}
+			}),
+			wait("its job Secret is not yet seen"),
+		},
+		"secret made just now, unseen; workers bound, head unbound: wait for the secret": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, workers), wait("its job Secret is not yet seen"),
+		},
+		"secret made long ago, never seen; bound pods lost: may have run, ends": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-placedGrace) }),
+			obs(nil, podsAre{present: 2, bound: 2}, func(o *observation) {
+				o.pods.total, o.pods.lost = 3, []string{"pod j1-1 on node n4 was deleted"}
+			}),
+			endAt(structs.JobCompletedWithError, "lost: pod j1-1 on node n4 was deleted", 1),
+		},
+		"secret made just now, unseen; head bound: may have run (the head proves it)": {
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-2 * time.Second) }),
+			obs(nil, allBound),
+			decision{Kind: actProgress, Progress: []progress{{structs.JobStarting, "all pods bound, starting"}}},
 		},
 		"start recorded, head still unbound (crash before its bind): not started": {
 			assigned(), obs(started("head-1"), workers), wait("pods wait for level 2"),
@@ -106,6 +144,25 @@ func TestDecideTable(t *testing.T) {
 		},
 		"start recorded, every pod gone: may have run, never recreated": {
 			assigned(), obs(started("head-1"), none), endAt(structs.JobCompletedWithError, "lost 4 of 4 pods", 1),
+		},
+		// A pre-placed create cut short after its start record (the agent's
+		// ctx cancelled with the patch stored and its reply lost): if the
+		// binder then deleted the head, a restarted runner could only end
+		// the job as one that may have run — what TestAgentGangScheduling/
+		// preplaced saw under load. The binder now withdraws the record
+		// before it deletes the head, or leaves the gang whole.
+		"restart: start record stored with its reply lost, gang rolled back: may have run, ends": {
+			assigned(), obs(started("head-1"), none), endAt(structs.JobCompletedWithError, "lost 4 of 4 pods", 1),
+		},
+		"restart: start record stored with its reply lost, gang left whole to level 2: waits for it": {
+			assigned(), obs(started("head-1"), workers), wait("pods wait for level 2"),
+		},
+		"restart: start record withdrawn before the rollback: rebuilt": {
+			assigned(), obs(sec(), none), decision{Kind: actCreate},
+		},
+		"same runner, rollback done, informer still shows the withdrawn record: void, rebuilt": {
+			assigned().with(func(j *jobView) { j.voidStarts = []string{"head-1"} }), obs(started("head-1"), podsAre{present: 2, bound: 2}),
+			decision{Kind: actCreate},
 		},
 		"start record void (its head deleted unbound by level 2): rebuilt": {
 			assigned().with(func(j *jobView) { j.voidStarts = []string{"head-1"} }), obs(started("head-1"), none),
@@ -330,7 +387,7 @@ func TestNoCreateOnceRun(t *testing.T) {
 					o := obs(s, ps)
 					d := decide(j, o, dt0)
 					n++
-					if d.Kind == actCreate && mayHaveRun(j, o) {
+					if d.Kind == actCreate && mayHaveRun(j, o, dt0) {
 						t.Errorf("state %s, pods %+v, secret %+v, void %v: creates objects for a job that may have run", st, ps, s, void)
 					}
 					if d.Kind == actCreate && (st.Started() || ps.headBound || (s != nil && s.started == "h" && !ps.headExists)) {

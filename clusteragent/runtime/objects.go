@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -54,7 +55,7 @@ func (r *Reconciler) render(ctx context.Context, in Input, ns string) (*Objects,
 // records a start (one not known void) or an end: pods are never created
 // for a job that may have run. ErrInvalid from rendering or from the API
 // server means the job cannot run.
-func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, void []string, have map[string]bool) error {
+func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, void []string, have map[string]bool, t *tracked) error {
 	if ns == "" || !r.ownsNamespace(ns) {
 		return structs.Errorf(structs.ErrInvalid, "job %d: namespace %q is not one of this agent's", in.Job.Number, ns)
 	}
@@ -74,6 +75,11 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	if t.madeSecret != sec.UID {
+		t.madeSecret, t.view.secretMade = sec.UID, r.Now()
+	}
+	r.mu.Unlock()
 	if v := sec.Annotations[podgroup.AnnotStarted]; v != "" && !slices.Contains(void, v) {
 		return fmt.Errorf("%w: job %d: its Secret records a start; its pods are not created again", errStartRecorded, in.Job.Number)
 	}
@@ -81,7 +87,20 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 		return fmt.Errorf("%w: job %d: its Secret records its end", errStartRecorded, in.Job.Number)
 	}
 	objs.SetOwner(sec.UID)
-	for _, o := range objs.All()[1:] {
+	all := objs.All()[1:]
+	if r.Placer != nil {
+		if slices.ContainsFunc(objs.Pods, func(p *corev1.Pod) bool { return have[p.Name] }) {
+			// The informer may still show pods a rolled back create deleted:
+			// ask the API server which exist.
+			if have, err = r.podsOfJob(ctx, ns, in.Job.Number); err != nil {
+				return err
+			}
+		}
+		if !slices.ContainsFunc(objs.Pods, func(p *corev1.Pod) bool { return have[p.Name] }) {
+			all = all[:len(all)-len(objs.Pods)]
+		}
+	}
+	for _, o := range all {
 		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
 			continue
 		}
@@ -93,7 +112,56 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 			return err
 		}
 	}
+	if len(all) == len(objs.All())-1 {
+		return nil // pods created unbound, or some exist already
+	}
+	return r.createPlaced(ctx, sec, objs.Pods, t)
+}
+
+// createPlaced creates a new gang's pods pre-placed through the Placer, or
+// unbound (for level 2 to bind) when it cannot be placed now. A
+// pre-placed create that failed part way left nothing behind; a start
+// token it proved void joins the job's void starts.
+func (r *Reconciler) createPlaced(ctx context.Context, sec *corev1.Secret, pods []*corev1.Pod, t *tracked) error {
+	placed, void, err := r.Placer.CreatePlaced(ctx, sec, pods)
+	r.mu.Lock()
+	if void != "" {
+		t.view.voidStarts = append(t.view.voidStarts, string(void))
+	}
+	if placed && err == nil {
+		t.view.placedAt = r.Now()
+	}
+	r.mu.Unlock()
+	switch {
+	case placed && apierrors.IsInvalid(err):
+		return structs.Errorf(structs.ErrInvalid, "%v", err)
+	case placed:
+		return err
+	}
+	for _, p := range pods {
+		err := r.create(ctx, sec.Namespace, p, sec.UID)
+		if apierrors.IsInvalid(err) {
+			return structs.Errorf(structs.ErrInvalid, "%v", err)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// podsOfJob lists the names of job n's pods in ns from the API server.
+func (r *Reconciler) podsOfJob(ctx context.Context, ns string, n uint64) (map[string]bool, error) {
+	l, err := r.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{
+		LabelSelector: podgroup.LabelManaged + "=true," + podgroup.LabelJob + "=" + strconv.FormatUint(n, 10)})
+	if err != nil {
+		return nil, fmt.Errorf("list the pods of job %d: %w", n, err)
+	}
+	have := make(map[string]bool, len(l.Items))
+	for _, p := range l.Items {
+		have[p.Name] = true
+	}
+	return have, nil
 }
 
 // ensureSecret creates the job Secret unless it exists and returns it as

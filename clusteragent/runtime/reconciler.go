@@ -33,6 +33,14 @@ type PodDeleter interface {
 	DeleteJobPods(ctx context.Context, namespace string, number uint64) error
 }
 
+// Placer creates a new gang's pods pre-placed (agent.SchedLoop): placed
+// is false when the gang cannot be placed now, and then nothing was
+// created. A create that failed part way left none of the pods behind;
+// void is a start token it proved void (its head was never created).
+type Placer interface {
+	CreatePlaced(ctx context.Context, sec *corev1.Secret, pods []*corev1.Pod) (placed bool, void types.UID, err error)
+}
+
 // NodeChecker says whether a node is still in the cluster (cache.Cache).
 type NodeChecker interface {
 	NodeExists(name string) bool
@@ -70,6 +78,10 @@ type Reconciler struct {
 	// Pods deletes the pods of ended jobs; Nodes says which nodes exist.
 	Pods  PodDeleter
 	Nodes NodeChecker
+	// Placer, if set, creates each new gang's pods pre-placed (one write
+	// per pod, node set at create) when level 2 can place it now; nil, or
+	// a gang that cannot be placed yet, gets its pods created unbound.
+	Placer Placer
 	// Filer serves ReadWriteOnce vaults; nil mounts their claims directly.
 	Filer *filer.Manager
 	// Random feeds SSH keys and tokens (nil: crypto/rand).
@@ -127,6 +139,9 @@ type tracked struct {
 	// cancelTasks are an array job's canceled tasks as the hub last sent
 	// them (see arraycancel.go).
 	cancelTasks string
+	// madeSecret is the UID of the job Secret createObjects last had from
+	// the API server, until the informer shows it (see jobView.secretMade).
+	madeSecret types.UID
 }
 
 // tombstone remembers a job the runner finished with, so that a late

@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
@@ -86,7 +88,14 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 	if c.id == nil {
 		return
 	}
-	ev := structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(), Actor: c.id.Subject(), Tenant: c.id.Tenant,
+	id := structs.NewAuditID()
+	if pa := c.pending; pa != nil {
+		if err == nil && pa.recorded.Load() {
+			return // stored with the call's job command
+		}
+		id = pa.Event.ID // an attempt that carried it may have been applied
+	}
+	ev := structs.AuditEvent{ID: id, Time: s.now().UTC(), Actor: c.id.Subject(), Tenant: c.id.Tenant,
 		ObjectKind: sp.kind, ObjectName: c.auditObject(v), Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}
 	verb := sp.verb
 	if verb == "" {
@@ -107,13 +116,65 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 	ev.ObjectName = truncate(ev.ObjectName, structs.MaxAuditDetail)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.Context()), auditTimeout)
 	defer cancel()
-	if _, werr := s.writes.Write(ctx, &fsm.AuditAppend{Event: ev}); werr != nil {
+	_, werr := s.writes.Write(ctx, &fsm.AuditAppend{Event: ev})
+	if c.pending != nil && errors.Is(werr, structs.ErrConflict) {
+		werr = nil // the job command stored it after all
+	}
+	if werr != nil {
 		log := s.log
 		if ev.ObjectKind == "job" {
 			log = log.With(structs.LogJob, ev.ObjectName)
 		}
 		log.Warn("writing an audit event", "action", ev.Action, "actor", ev.Actor, "error", werr)
 	}
+}
+
+// PendingAudit is the audit event of an audited job call (submit,
+// cancel, terminate) in flight, handed through the request's context to
+// the replica's write of the call's job command, which logs both in one
+// raft entry (fsm.JobAudited) and marks the event recorded when it knows
+// the entry applied. Otherwise (the call failed, wrote no job command, or
+// its write went through another replica) the API writes the event on its
+// own, under the same ID, so it is never stored twice.
+type PendingAudit struct {
+	// Event is the event of a successful call; the writer names the job.
+	Event    structs.AuditEvent
+	taken    atomic.Bool
+	recorded atomic.Bool
+}
+
+type pendingAuditKey struct{}
+
+// PendingAuditOf returns the pending audit event of the call ctx belongs
+// to, nil if none.
+func PendingAuditOf(ctx context.Context) *PendingAudit {
+	pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
+	return pa
+}
+
+// Take claims the event for one job command; only the first caller gets it.
+func (p *PendingAudit) Take() bool { return p.taken.CompareAndSwap(false, true) }
+
+// Recorded marks the event stored with the job command.
+func (p *PendingAudit) Recorded() { p.recorded.Store(true) }
+
+// folded lists the routes whose job command carries the call's audit
+// event (see PendingAudit).
+var folded = map[string]bool{
+	"POST /v1/jobs":                true,
+	"POST /v1/jobs/{id}/cancel":    true,
+	"POST /v1/jobs/{id}/terminate": true,
+}
+
+// pendAudit gives an audited call of a folded route its pending event.
+func (s *Server) pendAudit(c *call, sp auditSpec) {
+	if c.id == nil {
+		return
+	}
+	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
+		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
+	c.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, c.pending))
 }
 
 // auditObject names the object of a call: the job it made or named, else

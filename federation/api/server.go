@@ -178,6 +178,8 @@ type call struct {
 	// object, if set by the handler, names the call's object in its audit
 	// event (see auditObject).
 	object string
+	// pending is the audit event a folding route's job command carries.
+	pending *PendingAudit
 }
 
 type handler func(c *call) (any, error)
@@ -196,6 +198,7 @@ type streamed struct{}
 // handle registers h for pattern behind the audience check.
 func (s *Server) handle(pattern string, a audience, h handler) {
 	spec, isAudited := auditSpecOf(pattern)
+	fold := isAudited && folded[pattern]
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if a != internal {
 			if l := s.leader.LeaderAPI(); l != "" {
@@ -206,6 +209,9 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 		c.writeWithin(replyTimeout)
 		v, err := s.admit(c, a)
 		if err == nil {
+			if fold {
+				s.pendAudit(c, spec)
+			}
 			v, err = h(c)
 		}
 		if err == nil && c.id != nil && c.id.KeyID != "" {

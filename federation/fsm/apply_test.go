@@ -343,6 +343,9 @@ func TestApplyRoundTrip(t *testing.T) {
 	for name, tc := range serviceApplyCases() {
 		cases[name] = tc
 	}
+	for name, tc := range auditedApplyCases() {
+		cases[name] = tc
+	}
 	seen := map[CommandType]bool{}
 	for name, tc := range cases {
 		if tc.cmd != nil {

@@ -10,7 +10,8 @@ import (
 // Version is the encoding version Encode writes and Decode accepts.
 //
 // An encoded command is: 1 byte version, 1 byte CommandType, then the
-// command as JSON (JobSubmit: a compact binary form, see jobBinaryV1). A new version is needed for any change old replicas
+// command as JSON (JobSubmit: a compact binary form, see jobBinaryV1;
+// JobAudited: see its type). A new version is needed for any change old replicas
 // would apply differently; adding a command type needs none (old replicas
 // reject it, so roll replicas forward before writers use it). The CAS
 // fields of upserts were added within version 1: a replica built before
@@ -37,6 +38,11 @@ func Encode(cmd Command) ([]byte, error) {
 	var body []byte
 	if js, ok := cmd.(*JobSubmit); ok {
 		body = encodeJobSubmit(js) // see jobBinaryV1
+	} else if ja, ok := cmd.(*JobAudited); ok {
+		var err error
+		if body, err = encodeAudited(ja); err != nil {
+			return nil, fmt.Errorf("encode %s: %w", reg.typ, err)
+		}
 	} else {
 		var err error
 		if body, err = json.Marshal(cmd); err != nil {
@@ -74,6 +80,12 @@ func Decode(b []byte) (Command, error) {
 	}
 	if js, ok := cmd.(*JobSubmit); ok && len(b) > 2 && b[2] == jobBinaryV1 {
 		if err := decodeJobSubmit(b[2:], js); err != nil {
+			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
+		}
+		return cmd, nil
+	}
+	if ja, ok := cmd.(*JobAudited); ok {
+		if err := decodeAudited(b[2:], ja); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
 		return cmd, nil

@@ -18,6 +18,7 @@ func FuzzDecodeCommand(f *testing.F) {
 			f.Add(c)
 		}
 	}
+	f.Add(MustEncode(&JobAudited{Job: &JobSubmit{Job: testJob("j-9")}, Event: auditedEvent("ev-9")}))
 	f.Add([]byte{})
 	f.Add([]byte{Version})
 	f.Add([]byte{Version, byte(TypeOf(&JobStateUpdate{})), 'n', 'u', 'l', 'l'})

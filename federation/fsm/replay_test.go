@@ -348,6 +348,22 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 	return cmds
 }
 
+// auditedCommand returns a job command with its call's audit event
+// (JobAudited): a new job or a cancel of a known one, the event's ID
+// repeating now and then (an attempt applied before). It draws nothing.
+func (g *logGen) auditedCommand() Command {
+	now := t0.Add(time.Duration(g.index) * time.Second)
+	ev := structs.AuditEvent{ID: fmt.Sprintf("aud-%d", g.index/30), Time: now, Actor: "alice", Tenant: "acme",
+		Action: "job.submit", ObjectKind: "job", Outcome: "ok", Status: 200}
+	if len(g.jobs) == 0 || g.index%2 == 0 {
+		j := testJob(fmt.Sprintf("job-aud-%d", g.index))
+		j.SubmitTime = now
+		return &JobAudited{Job: &JobSubmit{Job: j}, Event: ev}
+	}
+	ev.Action = "job.cancel"
+	return &JobAudited{Job: &JobCancel{ID: g.jobs[int(g.index)%len(g.jobs)], Reason: "user", Time: now}, Event: ev}
+}
+
 // buildLog returns the base log followed by n random entries of 1..4
 // commands, some of them malformed.
 func buildLog(t testing.TB, seed uint64, n int) []entry {
@@ -387,6 +403,9 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		}
 		if g.index%13 == 0 { // likewise: array jobs and canceled tasks
 			cmds = append(cmds, g.arrayCommands(t)...)
+		}
+		if g.index%13 == 2 { // likewise, drawing nothing
+			cmds = append(cmds, MustEncode(g.auditedCommand()))
 		}
 		log = append(log, entry{g.index, cmds})
 	}

@@ -54,13 +54,13 @@ func (g *logGen) serviceCommand() Command {
 	case 8:
 		return &SubscriptionDelete{Name: "s-" + pick("acme", "beta")}
 	case 9:
-		id := fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(600))
+		id := fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(1200))
 		return &DeliveryOutcomes{Outcomes: []structs.DeliveryOutcome{{ID: id, Dead: true, Attempts: 3, Error: "refused"},
-			{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(600)), Delivered: true}}}
+			{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(1200)), Delivered: true}}}
 	case 10:
-		return &DeliveryRetry{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(600)), Time: now}
+		return &DeliveryRetry{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(1200)), Time: now}
 	default:
-		return &DeliveryDrop{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(600))}
+		return &DeliveryDrop{ID: fmt.Sprintf("%d-s-acme", 1+g.sr.IntN(1200))}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -19,7 +20,14 @@ var errNoLeader = errors.New("hub: no leader known")
 // retried until Config.WriteTimeout; if the hub still cannot write, the
 // error is structs.ErrUnavailable. Errors of the state machine (invalid,
 // not found, conflict...) are returned as they are.
+//
+// A job submission or cancel made for an audited API call whose request
+// context carries the call's pending audit event (api.PendingAuditOf) is
+// logged with that event in one entry (fsm.JobAudited).
 func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
+	if pa := api.PendingAuditOf(ctx); pa != nil && foldsAudit(cmd) && pa.Take() {
+		cmd = &fsm.JobAudited{Job: cmd, Event: pa.Event}
+	}
 	b, err := fsm.Encode(cmd)
 	if err != nil {
 		return nil, err
@@ -72,6 +80,11 @@ func (h *Hub) attempt(ctx context.Context, b []byte) (any, uint64, error) {
 // are raftnode's.
 func (h *Hub) applyLocal(ctx context.Context, b []byte) (any, uint64, error) {
 	val, index, err := h.node.Apply(ctx, b)
+	if err == nil && fsm.CommandType(b[1]) == fsm.TypeOf(&fsm.JobAudited{}) {
+		if pa := api.PendingAuditOf(ctx); pa != nil {
+			pa.Recorded() // the entry stored the event (or an earlier attempt did)
+		}
+	}
 	if err != nil && index > 0 {
 		val, err = h.resolve(b, err)
 	}
@@ -109,6 +122,9 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 	if derr != nil {
 		return nil, err
 	}
+	if a, ok := cmd.(*fsm.JobAudited); ok {
+		cmd = a.Job
+	}
 	switch c := cmd.(type) {
 	case *fsm.JobSubmit:
 		if !errors.Is(err, structs.ErrConflict) {
@@ -131,6 +147,15 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 		}
 	}
 	return nil, err
+}
+
+// foldsAudit reports whether cmd may carry an audit event (fsm.JobAudited).
+func foldsAudit(cmd fsm.Command) bool {
+	switch cmd.(type) {
+	case *fsm.JobSubmit, *fsm.JobCancel:
+		return true
+	}
+	return false
 }
 
 func isDelete(b []byte) bool { return fsm.CommandType(b[1]).IsDelete() }

@@ -83,6 +83,21 @@ func (r *ReadTxn) ListAudit(f RecordFilter) ([]*structs.AuditEvent, uint64, erro
 		func(e *structs.AuditEvent) uint64 { return e.Seq })
 }
 
+// AuditAbsent validates e as AppendAudit does and reports whether no
+// event with its ID is stored: whether AppendAudit would store it. It
+// changes nothing (a command checks its event before the change it
+// records, so that both are stored or neither).
+func (w *WriteTxn) AuditAbsent(e *structs.AuditEvent) (bool, error) {
+	if err := e.Validate(); err != nil {
+		return false, err
+	}
+	raw, err := rawByID(w.txn, TableAudit, e.ID)
+	if err != nil {
+		return false, err
+	}
+	return raw == nil, nil
+}
+
 // AppendAudit stores a new audit event and assigns its Seq. An event ID seen
 // before is ErrConflict.
 func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, error) {

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,6 +95,16 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
 		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v CPU per submission (replicas and clients)\n",
 			label, strings.Join(rates, " / "), res.commands, res.entries, res.cpuPerSubmit.Round(time.Microsecond))
+		if n == 3 && run.store == raftnode.LogStoreWAL {
+			apart, err := benchSubmitApart(ctx, run, count, clients)
+			if err != nil {
+				return nil, fmt.Errorf("3 replicas, clients apart: %w", err)
+			}
+			r.add("hub_submit_per_sec_3replicas_clients_apart", round1(apart.perSec), "submits/s", "3 replicas, clients in a separate process (-hub-clients-only): submissions per second")
+			r.add("hub_submit_p99_ms_3replicas_clients_apart", round1(apart.p99), "ms", "3 replicas, clients apart: p99 latency")
+			r.add("hub_replicas_cpu_us_per_submit_3replicas", round1(float64(apart.cpuPerSubmit.Nanoseconds())/1000), "us",
+				"3 replicas, clients apart: CPU of the replicas alone per submission (all three)")
+		}
 	}
 	return r, nil
 }
@@ -125,61 +133,13 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	if err != nil {
 		return res, err
 	}
-	workers := make([]*client.Client, clients)
-	for w := range workers {
-		urls := make([]string, n)
-		for k := range n {
-			urls[k] = cl.URL((w + k) % n)
-		}
-		if workers[w], err = client.New(urls, key, client.WithRetryTimeout(time.Minute)); err != nil {
-			return res, err
-		}
-		defer workers[w].CloseIdleConnections()
-	}
-	job := func(id string) structs.JobSubmitRequest {
-		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
-	}
-	// Warm up: connections, and the leader's first-term barrier.
-	for w, c := range workers {
-		if _, err := c.SubmitJob(ctx, job(fmt.Sprintf("j-warm-%d", w))); err != nil {
-			return res, fmt.Errorf("warm-up: %w", err)
-		}
-	}
-	var next, failures atomic.Int64
-	var firstErr atomic.Value
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
 	cpu0 := processCPU()
-	start := time.Now()
-	for w := range clients {
-		wg.Go(func() {
-			for {
-				k := next.Add(1) - 1
-				if k >= int64(count) {
-					return
-				}
-				t0 := time.Now()
-				if _, err := workers[w].SubmitJob(ctx, job(fmt.Sprintf("j-bench-%d", k))); err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
-				lat[w] = append(lat[w], time.Since(t0))
-			}
-		})
+	sub, err := submitClients(ctx, cl.URLs(), key, "bench", count, clients)
+	if err != nil {
+		return res, err
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count)
-	if f := failures.Load(); f > 0 {
-		return res, fmt.Errorf("%d of %d submissions failed, first: %v", f, count, firstErr.Load())
-	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	pct := func(p float64) float64 {
-		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
-	}
-	res.perSec, res.p50, res.p99 = float64(count)/elapsed.Seconds(), pct(0.50), pct(0.99)
+	res.perSec, res.p50, res.p99 = sub.perSec, sub.p50, sub.p99
+	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count+clients)
 	if l := cl.leader(); l != nil {
 		res.entries, res.commands = l.Node().BatchStats()
 		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
@@ -191,6 +151,25 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 		}
 	}
 	return res, nil
+}
+
+// benchSubmitApart is one run with the clients in a child process.
+func benchSubmitApart(ctx context.Context, run hubRun, count, clients int) (submitResult, error) {
+	dir, err := os.MkdirTemp("", "flotilla-bench-hub-")
+	if err != nil {
+		return submitResult{}, err
+	}
+	defer os.RemoveAll(dir)
+	cl, err := startBenchHub(dir, run.replicas, run.store)
+	if err != nil {
+		return submitResult{}, err
+	}
+	defer cl.stop()
+	key, err := cl.seed(ctx)
+	if err != nil {
+		return submitResult{}, err
+	}
+	return clientsApart(ctx, cl.URLs(), key, count, clients)
 }
 
 // benchHub is n hub replicas in this process.

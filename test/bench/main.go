@@ -19,8 +19,9 @@ import (
 
 // report collects a table's rows and prints BENCH lines as they come.
 type report struct {
-	title string
-	rows  [][3]string
+	title  string
+	suffix string // appended to every BENCH name (a scale run of a table)
+	rows   [][3]string
 }
 
 func (r *report) add(name string, value float64, unit, label string) {
@@ -28,7 +29,7 @@ func (r *report) add(name string, value float64, unit, label string) {
 	if value == float64(int64(value)) {
 		v = fmt.Sprintf("%d", int64(value))
 	}
-	fmt.Printf("BENCH %s %s %s\n", name, v, unit)
+	fmt.Printf("BENCH %s%s %s %s\n", name, r.suffix, v, unit)
 	r.rows = append(r.rows, [3]string{label, v, unit})
 }
 
@@ -59,6 +60,10 @@ func main() {
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
 	arrayTasks := flag.Int("array-tasks", 10000, "tasks of the array job in the array table")
 	indexedCompletions := flag.Int("indexed-completions", 500, "completions of the Indexed Job in the array table (a pod each; about 3 min at 3 pods/s)")
+	scaleNodes := flag.Int("scale-nodes", 0, "also run the scheduler table at this many nodes (e.g. 5000), its BENCH names ending _<N>nodes")
+	scalePods := flag.Int("scale-pods", 20000, "pods for the -scale-nodes run")
+	clientsOnly := flag.String("hub-clients-only", "", "comma-separated hub URLs: run only the hub table's clients against running replicas (API key: -hub-key or env FLOTILLA_BENCH_KEY), print their figures and exit")
+	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -82,6 +87,13 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *clientsOnly != "" {
+		if err := hubClientsOnly(ctx, *clientsOnly, *hubKey, *hubSubmits, *hubClients); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: hub clients:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if want("pure") {
 		pureTable().print()
@@ -109,12 +121,20 @@ func main() {
 		r.print()
 	}
 	if want("sched") {
-		r, err := schedTable(ctx, *nodes, *pods)
+		r, err := schedTable(ctx, *nodes, *pods, "")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "bench: scheduler table:", err)
 			os.Exit(1)
 		}
 		r.print()
+		if *scaleNodes > 0 {
+			r, err := schedTable(ctx, *scaleNodes, *scalePods, fmt.Sprintf("_%dnodes", *scaleNodes))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bench: scheduler table at scale:", err)
+				os.Exit(1)
+			}
+			r.print()
+		}
 	}
 	if want("portal") {
 		r, err := portalTable(ctx, *portalJobs, 30)

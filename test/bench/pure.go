@@ -39,11 +39,13 @@ func singlePodGangs(n int) []scheduler.Gang {
 }
 
 // pureTable measures the scheduler alone: placements per second for
-// single-pod gangs at 5,000 and 10,000 nodes, and one 1,000-pod gang.
+// single-pod gangs at 5,000, 10,000 and 50,000 nodes, one 1,000-pod gang,
+// and one pre-placed create's placement (one new 8-pod gang) at 50,000
+// nodes.
 func pureTable() *report {
 	r := &report{title: "Pure gang scheduler (no API server)"}
 	now := time.Date(2026, 1, 1, 1, 0, 0, 0, time.UTC)
-	for _, n := range []int{5000, 10000} {
+	for _, n := range []int{5000, 10000, 50000} {
 		snap := syntheticCluster(n, rand.New(rand.NewPCG(1, 2)))
 		gangs := singlePodGangs(2 * n)
 		res := testing.Benchmark(func(b *testing.B) {
@@ -68,6 +70,20 @@ func pureTable() *report {
 			}
 		}
 	})
+	big := syntheticCluster(50000, rand.New(rand.NewPCG(5, 6)))
+	eight := scheduler.Gang{ID: "new", Created: now, OnePodPerNode: true}
+	for range 8 {
+		eight.Pods = append(eight.Pods, scheduler.PodSpec{Requests: scheduler.Resources{MilliCPU: 4000, Memory: 8 << 30, Pods: 1}})
+	}
+	one := testing.Benchmark(func(b *testing.B) {
+		for range b.N {
+			if out := scheduler.Schedule(big, []scheduler.Gang{eight}, scheduler.Options{}, now); len(out.Bindings) != 1 {
+				b.Fatal("gang not placed")
+			}
+		}
+	})
+	r.add("pure_preplace_gang8_on_50000nodes_ms", float64(one.T.Microseconds())/float64(one.N)/1000, "ms",
+		"one pre-placed create's pass: an 8-pod gang on 50,000 nodes")
 	r.add("pure_gang1000_on_10000nodes_ms", float64(res.T.Microseconds())/float64(res.N)/1000, "ms",
 		"one 1,000-pod gang on 10,000 nodes")
 	return r

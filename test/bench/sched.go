@@ -25,8 +25,8 @@ import (
 // schedTable runs, on ONE control plane with `nodes` simulated nodes:
 // kube-scheduler and Flotilla on the same single-pod workload, both on the
 // same gang workload that only partly fits, and the raw binding ceiling.
-func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
-	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods)}
+func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, error) {
+	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods), suffix: suffix}
 	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "bench"})
 	if err != nil {
 		return nil, err
@@ -99,6 +99,11 @@ func schedTable(ctx context.Context, nodes, pods int) (*report, error) {
 	}
 	r.add("sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
 	r.add("sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
+
+	// 4. pods created bound: pre-placed creates, their ceiling, kube-scheduler.
+	if err := createBoundRows(ctx, r, env, specs, pods); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// resultPrefix starts the one line a clients-only run prints for the
+// process that started it: submissions/s, p50 ms, p99 ms.
+const resultPrefix = "HUBCLIENTS "
+
+// submitClients submits `count` jobs with `clients` concurrent clients,
+// client w trying urls[w % len] first, after one warm-up submission each
+// (tag keeps job ids apart between runs on one hub).
+func submitClients(ctx context.Context, urls []string, key, tag string, count, clients int) (submitResult, error) {
+	var res submitResult
+	workers := make([]*client.Client, clients)
+	for w := range workers {
+		order := make([]string, len(urls))
+		for k := range urls {
+			order[k] = urls[(w+k)%len(urls)]
+		}
+		c, err := client.New(order, key, client.WithRetryTimeout(time.Minute))
+		if err != nil {
+			return res, err
+		}
+		workers[w] = c
+		defer c.CloseIdleConnections()
+	}
+	job := func(id string) structs.JobSubmitRequest {
+		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
+	}
+	for w, c := range workers {
+		if _, err := c.SubmitJob(ctx, job(fmt.Sprintf("j-%s-warm-%d", tag, w))); err != nil {
+			return res, fmt.Errorf("warm-up: %w", err)
+		}
+	}
+	var next, failures atomic.Int64
+	var firstErr atomic.Value
+	lat := make([][]time.Duration, clients)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range clients {
+		wg.Go(func() {
+			for {
+				k := next.Add(1) - 1
+				if k >= int64(count) {
+					return
+				}
+				t0 := time.Now()
+				if _, err := workers[w].SubmitJob(ctx, job(fmt.Sprintf("j-%s-%d", tag, k))); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if f := failures.Load(); f > 0 {
+		return res, fmt.Errorf("%d of %d submissions failed, first: %v", f, count, firstErr.Load())
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
+	}
+	res.perSec, res.p50, res.p99 = float64(count)/elapsed.Seconds(), pct(0.50), pct(0.99)
+	return res, nil
+}
+
+// hubClientsOnly is `flotilla-bench -hub-clients-only URLS`: only the
+// clients, against running replicas; the API key comes from -hub-key or
+// FLOTILLA_BENCH_KEY. It prints BENCH lines and the result line.
+func hubClientsOnly(ctx context.Context, urls, key string, count, clients int) error {
+	if key == "" {
+		key = os.Getenv("FLOTILLA_BENCH_KEY")
+	}
+	if key == "" {
+		return fmt.Errorf("-hub-clients-only needs -hub-key or FLOTILLA_BENCH_KEY")
+	}
+	list := splitURLs(urls)
+	res, err := submitClients(ctx, list, key, "apart", count, clients)
+	if err != nil {
+		return err
+	}
+	r := &report{title: fmt.Sprintf("Hub submissions from a separate client process: %d submissions, %d clients, %d URLs", count, clients, len(list))}
+	r.add("hub_clients_only_submit_per_sec", round1(res.perSec), "submits/s", "submissions per second")
+	r.add("hub_clients_only_p50_ms", round1(res.p50), "ms", "p50 latency")
+	r.add("hub_clients_only_p99_ms", round1(res.p99), "ms", "p99 latency")
+	r.print()
+	fmt.Printf("%s%f %f %f\n", resultPrefix, res.perSec, res.p50, res.p99)
+	return nil
+}
+
+func splitURLs(s string) []string {
+	var out []string
+	for u := range strings.SplitSeq(s, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// clientsApart runs the clients of one hub run in a child process (this
+// program with -hub-clients-only) and measures this process's CPU, the
+// replicas' alone, per submission.
+func clientsApart(ctx context.Context, urls []string, key string, count, clients int) (submitResult, error) {
+	var res submitResult
+	self, err := os.Executable()
+	if err != nil {
+		return res, err
+	}
+	cmd := exec.CommandContext(ctx, self, "-hub-clients-only", strings.Join(urls, ","),
+		"-hub-submits", strconv.Itoa(count), "-hub-clients", strconv.Itoa(clients))
+	cmd.Env = append(os.Environ(), "FLOTILLA_BENCH_KEY="+key)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	cpu0 := processCPU()
+	if err := cmd.Run(); err != nil {
+		return res, fmt.Errorf("clients process: %w", err)
+	}
+	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count+clients)
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		if line, ok := strings.CutPrefix(sc.Text(), resultPrefix); ok {
+			if _, err := fmt.Sscan(line, &res.perSec, &res.p50, &res.p99); err != nil {
+				return res, fmt.Errorf("clients process result %q: %w", line, err)
+			}
+			return res, nil
+		}
+	}
+	return res, fmt.Errorf("clients process printed no result")
+}

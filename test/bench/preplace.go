@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/informers"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
+	"github.com/flotilla-hpc/flotilla/test/k8senv"
+)
+
+// createBoundRows measures pods created already bound, on the control plane
+// of the scheduler table: Flotilla's pre-placed creates (the agent places
+// each new gang against its cache and creates its pods with their nodes
+// set), the raw ceiling of such creates (64 clients posting pods with
+// nodeName set), and kube-scheduler creating and binding the same pods.
+// The workload mixes jobs of 1 pod and of 8 pods, 1 core each, half the
+// pods each; it fits the cluster.
+func createBoundRows(ctx context.Context, r *report, env *k8senv.Env, specs []k8senv.NodeSpec, pods int) error {
+	for _, ns := range []string{"pp", "ppks", "ppraw"} {
+		if err := env.CreateNamespace(ctx, ns); err != nil {
+			return err
+		}
+	}
+	jobs := mixedJobs(pods)
+	n := 0
+	for _, j := range jobs {
+		n += j.nodes
+	}
+
+	ceiling, err := rawCreateCeiling(ctx, env, specs, n)
+	if err != nil {
+		return err
+	}
+	fl, err := preplacedCreates(ctx, env, jobs)
+	if err != nil {
+		return err
+	}
+	ks, err := kubeSchedulerCreateBind(ctx, env, jobs)
+	if err != nil {
+		return err
+	}
+	r.add("sched_raw_create_ceiling_per_sec", ceiling, "pods/s", "raw create ceiling: 64 parallel creates of pods with nodeName set")
+	r.add("sched_create_bound_flotilla_pods_per_sec", fl, "pods/s",
+		fmt.Sprintf("Flotilla pre-placed creates, %d pods in jobs of 1 and 8 (placed against the cache, created bound, 64 in flight)", n))
+	r.add("sched_create_bound_kube_scheduler_pods_per_sec", ks, "pods/s", "kube-scheduler: the same pods created (64 clients) and bound, first create to last bind")
+	r.add("sched_create_bound_pct_of_create_ceiling", round1(100*fl/ceiling), "%", "Flotilla pre-placed creates as % of the create ceiling")
+	r.add("sched_create_bound_speedup_vs_kube_scheduler", round1(fl/ks), "x", "Flotilla pre-placed / kube-scheduler create+bind")
+	return nil
+}
+
+// mixedJobs are jobs of 1 and of 8 one-core pods, about n pods, half each.
+func mixedJobs(n int) []job {
+	var out []job
+	num := uint64(100000)
+	for i := 0; i < n/2; i++ {
+		num++
+		out = append(out, job{number: num, nodes: 1, cores: 1})
+		if i%8 == 0 {
+			num++
+			out = append(out, job{number: num, nodes: 8, cores: 1})
+		}
+	}
+	return out
+}
+
+// rawCreateCeiling creates n pods with nodeName set, 64 in parallel.
+func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, error) {
+	pods := buildPods("ppraw", "none", singleJobs(n))
+	for i, p := range pods {
+		p.Spec.NodeName = nodes[i%len(nodes)].Name
+	}
+	var failed atomic.Int64
+	start := time.Now()
+	parallel(64, len(pods), func(i int) {
+		if _, err := env.Client.CoreV1().Pods("ppraw").Create(ctx, pods[i], metav1.CreateOptions{}); err != nil {
+			failed.Add(1)
+		}
+	})
+	el := time.Since(start).Seconds()
+	if f := failed.Load(); f > 0 {
+		return 0, fmt.Errorf("raw create ceiling: %d creates failed", f)
+	}
+	return round1(float64(n) / el), drain(ctx, env, "ppraw")
+}
+
+// preplacedCreates runs the agent's cache and scheduling loop and creates
+// every job pre-placed through it, 64 jobs in flight.
+func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64, error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, ExtraNamespaces: []string{"pp"}, Log: log, BindParallelism: 64})
+	actx, stop := context.WithCancel(ctx)
+	defer stop()
+	if err := ag.Cache.Run(actx); err != nil {
+		return 0, err
+	}
+	done := make(chan struct{})
+	go func() { ag.Loop.Run(actx); close(done) }()
+	defer func() { stop(); <-done }()
+	byJob := make([][]*corev1.Pod, len(jobs))
+	for i, j := range jobs {
+		byJob[i] = buildPods("pp", podgroup.SchedulerName, []job{j})
+	}
+	fmt.Fprintf(os.Stderr, "bench: pre-placed creates of %d jobs\n", len(jobs))
+	var created, unplaced, failed atomic.Int64
+	start := time.Now()
+	parallel(64, len(jobs), func(i int) {
+		placed, _, err := ag.Loop.CreatePlaced(ctx, nil, byJob[i])
+		switch {
+		case err != nil:
+			failed.Add(1)
+		case !placed:
+			unplaced.Add(1)
+		default:
+			created.Add(int64(len(byJob[i])))
+		}
+	})
+	el := time.Since(start).Seconds()
+	if f, u := failed.Load(), unplaced.Load(); f > 0 || u > 0 {
+		return 0, fmt.Errorf("pre-placed creates: %d failed, %d not placed", f, u)
+	}
+	return round1(float64(created.Load()) / el), drain(ctx, env, "pp")
+}
+
+// kubeSchedulerCreateBind starts kube-scheduler, creates the pods (64
+// clients) and waits until all are bound: first create to last bind.
+func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (float64, error) {
+	pods := buildPods("ppks", "default-scheduler", jobs)
+	if err := env.StartScheduler(5000, 10000); err != nil {
+		return 0, err
+	}
+	defer env.StopScheduler()
+	var bound atomic.Int64
+	var lastBind atomic.Int64
+	seen := sync.Map{}
+	f := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace("ppks"))
+	inf := f.Core().V1().Pods().Informer()
+	onPod := func(o any) {
+		p, ok := o.(*corev1.Pod)
+		if !ok || p.Spec.NodeName == "" {
+			return
+		}
+		if _, dup := seen.LoadOrStore(p.Name, true); !dup {
+			bound.Add(1)
+			lastBind.Store(time.Now().UnixNano())
+		}
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }}); err != nil {
+		return 0, err
+	}
+	ictx, stop := context.WithCancel(ctx)
+	defer stop()
+	f.Start(ictx.Done())
+	toolscache.WaitForCacheSync(ictx.Done(), inf.HasSynced)
+	// Warm up: time binding, not kube-scheduler's start.
+	warm := buildPods("ppks", "default-scheduler", []job{{number: 1, nodes: 1, cores: 1}})[0]
+	warm.Name = "warm"
+	if _, err := env.Client.CoreV1().Pods("ppks").Create(ctx, warm, metav1.CreateOptions{}); err != nil {
+		return 0, err
+	}
+	if _, err := env.WaitPod(ctx, "ppks", "warm", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" }); err != nil {
+		return 0, fmt.Errorf("kube-scheduler did not bind its warm-up pod: %w", err)
+	}
+	for bound.Load() < 1 {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	bound.Store(0)
+	fmt.Fprintf(os.Stderr, "bench: kube-scheduler create+bind of %d pods\n", len(pods))
+	start := time.Now()
+	var failed atomic.Int64
+	parallel(64, len(pods), func(i int) {
+		if _, err := env.Client.CoreV1().Pods("ppks").Create(ctx, pods[i], metav1.CreateOptions{}); err != nil {
+			failed.Add(1)
+		}
+	})
+	if f := failed.Load(); f > 0 {
+		return 0, fmt.Errorf("kube-scheduler create+bind: %d creates failed", f)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for int(bound.Load()) < len(pods) {
+		if lb := lastBind.Load(); time.Since(time.Unix(0, max(lb, start.UnixNano()))) > 30*time.Second {
+			return 0, fmt.Errorf("kube-scheduler create+bind: %d of %d bound, then nothing for 30 s", bound.Load(), len(pods))
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+	}
+	el := time.Unix(0, lastBind.Load()).Sub(start).Seconds()
+	env.StopScheduler()
+	return round1(float64(len(pods)) / el), drain(ctx, env, "ppks")
+}
+
+// parallel runs do(0..n-1) on `workers` goroutines.
+func parallel(workers, n int, do func(i int)) {
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				do(i)
+			}
+		}()
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+}
