@@ -278,23 +278,33 @@ func (d *Dispatcher) release(in placement.Input) limits.Released {
 	return limits.Release(in.Jobs, mts, limits.NewUsage(active, mts), in.Limits)
 }
 
-// decision is one command of a pass, with the logger of its job and the
-// line that says what it did once written.
+// decision is one command of a pass, with its job's log attributes and the
+// line that says what it did once written. The attributes are formatted
+// only when a line is logged at an enabled level: a pass's many "waits"
+// decisions cost no formatting at Info.
 type decision struct {
 	cmd   fsm.Command
-	log   *slog.Logger
+	job   []any // the job's structs.Job.LogAttrs
 	level slog.Level
 	msg   string
 	args  []any
 }
 
-// jobLog is the logger of the lines about the job with id (its
-// structs.Job.LogAttrs when the pass read it).
-func (d *Dispatcher) jobLog(byID map[string]*structs.Job, id string) *slog.Logger {
-	if j := byID[id]; j != nil {
-		return d.cfg.Log.With(j.LogAttrs()...)
+// log writes a line about the decision's job at level.
+func (d *Dispatcher) log(ctx context.Context, c decision, level slog.Level, msg string, args ...any) {
+	if !d.cfg.Log.Enabled(ctx, level) {
+		return
 	}
-	return d.cfg.Log.With(structs.LogJob, id)
+	d.cfg.Log.Log(ctx, level, msg, append(append([]any{}, c.job...), args...)...)
+}
+
+// jobLog is the log attributes of the job with id (its structs.Job.LogAttrs
+// when the pass read it).
+func (d *Dispatcher) jobLog(byID map[string]*structs.Job, id string) []any {
+	if j := byID[id]; j != nil {
+		return j.LogAttrs()
+	}
+	return []any{structs.LogJob, id}
 }
 
 // commit writes the commands with bounded parallelism; the raft layer packs
@@ -314,7 +324,7 @@ func (d *Dispatcher) commit(ctx context.Context, cmds []decision) error {
 			defer func() { <-sem }()
 			if _, err := d.cfg.Writer.Write(ctx, c.cmd); err != nil {
 				if structs.KindOf(err) == structs.ErrConflict || structs.KindOf(err) == structs.ErrNotFound || structs.KindOf(err) == structs.ErrInvalid {
-					c.log.Debug("dispatch decision refused", "decision", c.msg, "err", err)
+					d.log(ctx, c, slog.LevelDebug, "dispatch decision refused", "decision", c.msg, "err", err)
 					return
 				}
 				mu.Lock()
@@ -324,7 +334,7 @@ func (d *Dispatcher) commit(ctx context.Context, cmds []decision) error {
 				mu.Unlock()
 				return
 			}
-			c.log.Log(ctx, c.level, c.msg, c.args...)
+			d.log(ctx, c, c.level, c.msg, c.args...)
 		}(c)
 	}
 	wg.Wait()
