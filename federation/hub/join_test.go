@@ -331,7 +331,9 @@ func TestHubJoinEndpoint(t *testing.T) {
 	joinBody := func(id, raftAddr, apiAddr string) string {
 		return fmt.Sprintf(`{"id":%q,"raft_address":%q,"api_address":%q}`, id, raftAddr, apiAddr)
 	}
-	again := joinBody(string(c.ID(a)), c.RaftAddr(a), c.URL(a))
+	// The same replica joining again lists the commands its binary
+	// applies, as JoinCluster does.
+	again := strings.TrimSuffix(joinBody(string(c.ID(a)), c.RaftAddr(a), c.URL(a)), "}") + fmt.Sprintf(`,"commands":%q}`, fsm.KnownCommands())
 	state := func() string {
 		return fmt.Sprintf("voters %v, index %d", voters(t, c, 0), c.Hub(0).Store().LatestIndex())
 	}

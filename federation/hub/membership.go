@@ -276,7 +276,7 @@ func (h *Hub) unlist(ctx context.Context, id string) error {
 func (h *Hub) JoinCluster(ctx context.Context, url string) error {
 	url = strings.TrimRight(url, "/")
 	req := &structs.ReplicaJoin{ID: string(h.node.ID()), RaftAddress: string(h.node.Addr()),
-		APIAddress: h.cfg.Raft.APIAddress}
+		APIAddress: h.cfg.Raft.APIAddress, Commands: fsm.KnownCommands()}
 	if h.cfg.InternalSecret == "" {
 		return errors.New("join: an internal secret is required (the cluster's replicas share it)")
 	}

@@ -177,7 +177,8 @@ func (h *Hub) selfEntry() (*structs.Replica, error) {
 		if s.ID != self {
 			continue
 		}
-		want := &structs.Replica{ID: string(self), RaftAddress: string(s.Address), APIAddress: h.cfg.Raft.APIAddress}
+		want := &structs.Replica{ID: string(self), RaftAddress: string(s.Address), APIAddress: h.cfg.Raft.APIAddress,
+			Commands: fsm.KnownCommands()}
 		if want.APIAddress == "" {
 			return nil, errors.New("no API address configured (raftnode.Config.APIAddress)")
 		}

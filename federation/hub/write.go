@@ -23,10 +23,19 @@ var errNoLeader = errors.New("hub: no leader known")
 //
 // A job submission or cancel made for an audited API call whose request
 // context carries the call's pending audit event (api.PendingAuditOf) is
-// logged with that event in one entry (fsm.JobAudited).
+// logged with that event in one entry (fsm.JobAudited), once every replica
+// applies that command.
+//
+// A command type added since replicas list what they apply (fsm.Gated) is
+// refused with ErrConflict until every replica in the directory lists it:
+// a replica on an older binary would skip it (see allApply).
 func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
-	if pa := api.PendingAuditOf(ctx); pa != nil && foldsAudit(cmd) && pa.Take() {
+	if pa := api.PendingAuditOf(ctx); pa != nil && foldsAudit(cmd) && h.allApply(jobAudited) && pa.Take() {
 		cmd = &fsm.JobAudited{Job: cmd, Event: pa.Event}
+	}
+	if t := fsm.TypeOf(cmd); fsm.Gated(t) && !h.allApply(t) {
+		return nil, structs.Errorf(structs.ErrConflict,
+			"not every hub replica runs a release that applies %s yet (a rolling upgrade is under way): retry once all of them do", t)
 	}
 	b, err := fsm.Encode(cmd)
 	if err != nil {
@@ -156,6 +165,27 @@ func foldsAudit(cmd fsm.Command) bool {
 		return true
 	}
 	return false
+}
+
+var jobAudited = fsm.TypeOf(&fsm.JobAudited{})
+
+// allApply reports whether every replica in the directory lists command
+// type t as one its binary applies. With none listed yet (a hub starting)
+// only this binary's view counts. Cheap: the directory is a few rows.
+func (h *Hub) allApply(t fsm.CommandType) bool {
+	if !fsm.Gated(t) {
+		return true
+	}
+	reps, err := h.store.Read().Replicas()
+	if err != nil {
+		return false
+	}
+	for _, r := range reps {
+		if !fsm.ReplicaApplies(r.Commands, t) {
+			return false
+		}
+	}
+	return true
 }
 
 func isDelete(b []byte) bool { return fsm.CommandType(b[1]).IsDelete() }

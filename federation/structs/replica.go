@@ -14,6 +14,11 @@ type Replica struct {
 	ID          string `json:"id"`
 	RaftAddress string `json:"raft_address"`
 	APIAddress  string `json:"api_address"`
+	// Commands lists the raft command types the replica's binary applies,
+	// as ascending ranges ("1-33,41-42,80"); empty for a binary older than
+	// the list. A leader writes a command type added since (fsm.Gated)
+	// only when every replica lists it.
+	Commands string `json:"commands,omitempty"`
 }
 
 // Copy returns a copy of r.
@@ -41,9 +46,11 @@ func (r *Replica) Validate() error {
 	return nil
 }
 
-// Same reports whether r and o name the same replica at the same addresses.
+// Same reports whether r and o name the same replica at the same addresses,
+// applying the same commands.
 func (r *Replica) Same(o *Replica) bool {
-	return r != nil && o != nil && r.ID == o.ID && r.RaftAddress == o.RaftAddress && r.APIAddress == o.APIAddress
+	return r != nil && o != nil && r.ID == o.ID && r.RaftAddress == o.RaftAddress && r.APIAddress == o.APIAddress &&
+		r.Commands == o.Commands
 }
 
 // ReplicaJoin is the body of the internal join endpoint: the replica to add
@@ -55,11 +62,13 @@ type ReplicaJoin struct {
 	RaftAddress string `json:"raft_address"`
 	APIAddress  string `json:"api_address"`
 	Learner     bool   `json:"learner,omitempty"`
+	// Commands is the joining binary's Replica.Commands.
+	Commands string `json:"commands,omitempty"`
 }
 
 // Replica returns the directory entry of the joining replica.
 func (j *ReplicaJoin) Replica() *Replica {
-	return &Replica{ID: j.ID, RaftAddress: j.RaftAddress, APIAddress: j.APIAddress}
+	return &Replica{ID: j.ID, RaftAddress: j.RaftAddress, APIAddress: j.APIAddress, Commands: j.Commands}
 }
 
 // ReplicaJoined is the reply of the internal join endpoint: the replica is

@@ -62,7 +62,7 @@ var pureAllow = map[string][]string{
 	// hashicorp/raft for the FSM interface types; its metrics dependency
 	// links net/http, which the FSM never calls. reflect: the command
 	// registry finds a command's number by its Go type.
-	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "reflect", "slices", "time",
+	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "reflect", "slices", "strconv", "strings", "time",
 		"federation/state", "federation/structs", "github.com/hashicorp/raft"},
 	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strings", "sync/atomic", "time",
 		"federation/structs", "github.com/hashicorp/go-memdb"},
