@@ -34,7 +34,7 @@ func (h *Hub) Replicas(context.Context) ([]*structs.ReplicaStatus, error) {
 	leader, _ := h.node.Leader()
 	byID := map[string]*structs.ReplicaStatus{}
 	for _, r := range reps {
-		byID[r.ID] = &structs.ReplicaStatus{ID: r.ID, RaftAddress: r.RaftAddress, APIAddress: r.APIAddress,
+		byID[r.ID] = &structs.ReplicaStatus{ID: r.ID, RaftAddress: r.RaftAddress, APIAddress: r.APIAddress, Commands: r.Commands,
 			Suffrage: structs.SuffrageNone}
 	}
 	for _, s := range servers {

@@ -105,6 +105,9 @@ type ReplicaStatus struct {
 	APIAddress  string `json:"api_address,omitempty"`
 	Suffrage    string `json:"suffrage"`
 	Leader      bool   `json:"leader,omitempty"`
+	// Commands are the raft command types the replica's binary applies
+	// (Replica.Commands; empty for an older binary).
+	Commands string `json:"commands,omitempty"`
 }
 
 // validDialAddress checks host:port for an address peers can dial: a host
