@@ -13,7 +13,7 @@ import (
 // older binary could not decode it and would skip it, and its state would
 // part from the others' (a rolling upgrade runs old and new binaries side
 // by side). Every command type added from now on is listed here.
-var gated = map[CommandType]bool{
+var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list complete
 	jobAuditedType: true, // JobAudited
 	95:             true, // JobCancelTasks
 }
@@ -50,9 +50,12 @@ func KnownCommands() string {
 // gated is applied by every replica; an empty or unreadable list is an
 // older binary's, which applies none of the gated types.
 func ReplicaApplies(list string, t CommandType) bool {
-	if !gated[t] {
-		return true
-	}
+	return !gated[t] || inRanges(list, t)
+}
+
+// inRanges reports whether t is in list's ranges ("1-33,80"); parts that
+// do not read as numbers are ignored.
+func inRanges(list string, t CommandType) bool {
 	for _, part := range strings.Split(list, ",") {
 		lo, hi, isRange := strings.Cut(part, "-")
 		a, err := strconv.Atoi(lo)
