@@ -327,9 +327,22 @@ func waitText(t *testing.T, ctx context.Context, sel, what string, d time.Durati
 func loginDex(t *testing.T, ctx context.Context, base, email, sel string) {
 	t.Helper()
 	run(t, ctx, "sign in with Dex as "+email, chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible(chromedp.CSS("#sso")),
-		chromedp.Click(chromedp.CSS("#sso")), chromedp.WaitVisible(chromedp.CSS("#login")),
+		clickAway("#sso"), chromedp.WaitVisible(chromedp.CSS("#login")),
 		chromedp.SendKeys(chromedp.CSS("#login"), email), chromedp.SendKeys(chromedp.CSS("#password"), ssoPassword),
-		chromedp.Click(chromedp.CSS("#submit-login")), chromedp.WaitVisible(chromedp.CSS(sel)))
+		clickAway("#submit-login"), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// clickAway clicks the element sel whose click leaves the page (a link or a
+// form submit to another origin's page). It clicks in the page's script:
+// chromedp.Click's mouse events would refer to the element after the
+// click, and fail ("Could not find node with given id") when the browser
+// has already moved on to the next page.
+func clickAway(sel string) chromedp.Action[chromedp.Void] {
+	click := chromedp.Evaluate[bool](fmt.Sprintf(`(document.querySelector(%q).click(), true)`, sel))
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := click(ctx, t)
+		return chromedp.Void{}, err
+	}
 }
 
 // loginLocal signs in through the portal's local-account form.
