@@ -76,8 +76,9 @@ type Syncer struct {
 	// NodeSelector limits the nodes considered (nil: all).
 	NodeSelector labels.Selector
 	Options      Options
-	// Resolve reads an image's platforms (default Platforms).
-	Resolve func(ctx context.Context, ref string) ([]string, error)
+	// Resolve reads an image's platforms with the pull credential of its
+	// app ("" for none; default Platforms).
+	Resolve func(ctx context.Context, ref, pullSecret string) ([]string, error)
 	Now     func() time.Time
 	Log     *slog.Logger
 
@@ -92,8 +93,9 @@ type Syncer struct {
 }
 
 type imageEntry struct {
-	img Image
-	at  time.Time
+	img  Image
+	at   time.Time
+	cred string // the pull credential it was read with
 }
 
 type pullEntry struct {
@@ -304,13 +306,14 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	var todo []string
 	s.mu.Lock()
 	seen := map[string]bool{}
+	creds := imageCredentials(apps)
 	for _, a := range apps {
 		if seen[a.Image] {
 			continue
 		}
 		seen[a.Image] = true
 		e, ok := s.images[a.Image]
-		if !ok || (e.img.Err != "" && now.Sub(e.at) >= s.Options.RetryAfter) || now.Sub(e.at) >= s.Options.ImageTTL {
+		if !ok || e.cred != creds[a.Image] || (e.img.Err != "" && now.Sub(e.at) >= s.Options.RetryAfter) || now.Sub(e.at) >= s.Options.ImageTTL {
 			todo = append(todo, a.Image)
 		}
 	}
@@ -322,12 +325,12 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	s.mu.Unlock()
 	for _, ref := range todo {
 		rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ps, err := s.Resolve(rctx, ref)
+		ps, err := s.Resolve(rctx, ref, creds[ref])
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		e := imageEntry{img: Image{Platforms: ps}, at: s.Now()}
+		e := imageEntry{img: Image{Platforms: ps}, at: s.Now(), cred: creds[ref]}
 		if err != nil {
 			e.img = Image{Err: err.Error()}
 			s.Log.Warn("prepull: reading image", "image", ref, "err", err)

@@ -28,7 +28,7 @@ func TestSyncerPullLifecycle(t *testing.T) {
 	s := &Syncer{Kube: kube, Now: func() time.Time { return now },
 		MachineTypes: func() []*structs.MachineType { return []*structs.MachineType{{Name: "cpu", Properties: "pool=cpu"}} },
 		Options:      Options{RetryAfter: time.Minute, PullTimeout: 10 * time.Minute},
-		Resolve: func(_ context.Context, ref string) ([]string, error) {
+		Resolve: func(_ context.Context, ref, _ string) ([]string, error) {
 			if ref == "r/gone:1" {
 				return nil, errNotFound
 			}
