@@ -90,6 +90,9 @@ type Syncer struct {
 	pulls  map[PullKey]pullEntry
 	report *structs.ClusterCatalog
 	nsOK   bool
+	// credSecrets are the credential Secrets in the namespace as last
+	// made (nil: not known yet).
+	credSecrets map[string]bool
 }
 
 type imageEntry struct {
@@ -277,12 +280,17 @@ func (s *Syncer) pass(ctx context.Context) {
 			s.Log.Warn("prepull: deleting pull pod", "pod", p.Name, "err", err)
 		}
 	}
+	creds := imageCredentials(apps)
 	if len(d.Start) > 0 && !s.ensureNamespace(ctx) {
 		s.forget(d.Start)
 		return
 	}
+	if !s.syncCredentials(ctx, creds) {
+		s.forget(d.Start)
+		return
+	}
 	for _, k := range d.Start {
-		_, err := s.Kube.CoreV1().Pods(s.Options.Namespace).Create(ctx, s.pullPod(k), metav1.CreateOptions{})
+		_, err := s.Kube.CoreV1().Pods(s.Options.Namespace).Create(ctx, s.pullPod(k, creds[k.Image]), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			s.Log.Warn("prepull: creating pull pod", "image", k.Image, "node", k.Node, "err", err)
 			s.forget([]PullKey{k})
@@ -377,7 +385,7 @@ func (s *Syncer) ensureNamespace(ctx context.Context) bool {
 // pullPod is the pod that pulls k.Image onto k.Node: bound to the node,
 // tolerating every taint, asking for no resources (it must never keep a
 // job off the node), running the image's shell to exit at once.
-func (s *Syncer) pullPod(k PullKey) *corev1.Pod {
+func (s *Syncer) pullPod(k PullKey, cred string) *corev1.Pod {
 	sum := sha256.Sum256([]byte(k.Image + "\n" + k.Node))
 	ann := map[string]string{}
 	for a, v := range s.Options.PodAnnotations {
@@ -385,12 +393,17 @@ func (s *Syncer) pullPod(k PullKey) *corev1.Pod {
 	}
 	ann[AnnotPullImage], ann[AnnotPullNode] = k.Image, k.Node
 	no, grace := false, int64(0)
+	var pullSecrets []corev1.LocalObjectReference
+	if cred != "" {
+		pullSecrets = []corev1.LocalObjectReference{{Name: credentialSecretName(cred)}}
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "pull-" + hex.EncodeToString(sum[:8]), Namespace: s.Options.Namespace,
 			Labels:      map[string]string{LabelPull: "true", "app.kubernetes.io/managed-by": "flotilla-agent"},
 			Annotations: ann},
 		Spec: corev1.PodSpec{
 			NodeName:                      k.Node,
+			ImagePullSecrets:              pullSecrets,
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			AutomountServiceAccountToken:  &no,
