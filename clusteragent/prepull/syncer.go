@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -22,7 +24,8 @@ const (
 	LabelPull      = "flotilla.io/prepull"
 	AnnotPullImage = "flotilla.io/prepull-image"
 	AnnotPullNode  = "flotilla.io/prepull-node"
-	archLabel      = "kubernetes.io/arch"
+	// ArchLabel is the node label naming its architecture.
+	ArchLabel = "kubernetes.io/arch"
 )
 
 // Defaults of Options.
@@ -73,9 +76,15 @@ type Syncer struct {
 	// MachineTypes returns the cluster's machine types as the hub last
 	// sent them (nil while unknown).
 	MachineTypes func() []*structs.MachineType
-	// NodeSelector limits the nodes considered (nil: all).
+	// NodeSelector limits the nodes considered (nil: all) when Nodes is
+	// nil.
 	NodeSelector labels.Selector
-	Options      Options
+	// Nodes returns the nodes the agent uses, a generation that changes
+	// whenever they do, and whether they are known yet: the agent's node
+	// informer (cache.Cache.Nodes), so a pass costs no API call. Nil lists
+	// them from the API server on every pass.
+	Nodes   func() (nodes []Node, gen uint64, ok bool)
+	Options Options
 	// Resolve reads an image's platforms with the pull credential of its
 	// app ("" for none; default Platforms).
 	Resolve func(ctx context.Context, ref, pullSecret string) ([]string, error)
@@ -90,6 +99,16 @@ type Syncer struct {
 	pulls  map[PullKey]pullEntry
 	report *structs.ClusterCatalog
 	nsOK   bool
+	// appsGen counts catalog changes; podGen counts pull pod events
+	// (podStore is their informer's store, nil before Run); last and due
+	// decide whether a pass has anything to do (see skip).
+	appsGen  uint64
+	podGen   atomic.Uint64
+	podStore toolscache.Store
+	last     passStamp
+	due      time.Time
+	ran      atomic.Uint64
+	skipped  atomic.Uint64
 	// credSecrets are the credential Secrets in the namespace as last
 	// made (nil: not known yet).
 	credSecrets map[string]bool
@@ -143,11 +162,15 @@ func (s *Syncer) Report() *structs.ClusterCatalog {
 	return s.report
 }
 
-// Run watches the hub's catalog and runs passes until ctx ends.
+// Run watches the hub's catalog and the pull pods and runs passes until
+// ctx ends.
 func (s *Syncer) Run(ctx context.Context) {
 	s.init()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.watch(ctx) })
+	if err := s.watchPullPods(ctx); err != nil {
+		s.Log.Warn("prepull: watching pull pods; listing them on every pass", "err", err)
+	}
 	tick := time.NewTicker(s.Options.Interval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -186,6 +209,9 @@ func (s *Syncer) watch(ctx context.Context) {
 		}
 		delay = time.Second
 		s.mu.Lock()
+		if s.apps == nil || cat.Index != index {
+			s.appsGen++
+		}
 		s.apps = cat.Apps
 		if s.apps == nil {
 			s.apps = []structs.AgentApp{}
@@ -208,13 +234,19 @@ func (s *Syncer) pass(ctx context.Context) {
 	if apps == nil || mts == nil {
 		return
 	}
-	s.resolve(ctx, apps)
-	nodes, err := s.nodes(ctx)
+	nodes, stamp, err := s.observe(ctx, mts)
 	if err != nil {
-		s.Log.Warn("prepull: listing nodes", "err", err)
+		s.Log.Warn("prepull: reading nodes", "err", err)
 		return
 	}
-	pods, err := s.Kube.CoreV1().Pods(s.Options.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelPull + "=true"})
+	if s.skip(stamp) {
+		s.skipped.Add(1)
+		return
+	}
+	s.ran.Add(1)
+	s.due = time.Time{} // a pass that returns early runs again next time
+	s.resolve(ctx, apps)
+	pods, err := s.pullPods(ctx)
 	if err != nil {
 		s.Log.Warn("prepull: listing pull pods", "err", err)
 		return
@@ -227,8 +259,7 @@ func (s *Syncer) pass(ctx context.Context) {
 	}
 	existing := map[PullKey]*corev1.Pod{}
 	var finished []*corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for _, p := range pods {
 		k := PullKey{Image: p.Annotations[AnnotPullImage], Node: p.Annotations[AnnotPullNode]}
 		existing[k] = p
 		if p.DeletionTimestamp != nil {
@@ -268,6 +299,7 @@ func (s *Syncer) pass(ctx context.Context) {
 		s.pulls[k] = pullEntry{Pull: Pull{State: PullRunning}, at: now}
 	}
 	s.report = d.Catalog
+	due := s.nextDue()
 	s.mu.Unlock()
 
 	for k, p := range existing {
@@ -289,12 +321,17 @@ func (s *Syncer) pass(ctx context.Context) {
 		s.forget(d.Start)
 		return
 	}
+	failed := false
 	for _, k := range d.Start {
 		_, err := s.Kube.CoreV1().Pods(s.Options.Namespace).Create(ctx, s.pullPod(k, creds[k.Image]), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			s.Log.Warn("prepull: creating pull pod", "image", k.Image, "node", k.Node, "err", err)
 			s.forget([]PullKey{k})
+			failed = true
 		}
+	}
+	if !failed {
+		s.due = due
 	}
 }
 
@@ -349,8 +386,9 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	}
 }
 
-// nodes lists the nodes the agent uses.
-func (s *Syncer) nodes(ctx context.Context) ([]Node, error) {
+// listNodes lists the nodes the agent uses from the API server (when
+// the Syncer has no Nodes).
+func (s *Syncer) listNodes(ctx context.Context) ([]Node, error) {
 	opts := metav1.ListOptions{}
 	if s.NodeSelector != nil && !s.NodeSelector.Empty() {
 		opts.LabelSelector = s.NodeSelector.String()
@@ -361,7 +399,7 @@ func (s *Syncer) nodes(ctx context.Context) ([]Node, error) {
 	}
 	out := make([]Node, 0, len(list.Items))
 	for _, n := range list.Items {
-		out = append(out, Node{Name: n.Name, Arch: n.Labels[archLabel], Labels: n.Labels})
+		out = append(out, Node{Name: n.Name, Arch: n.Labels[ArchLabel], Labels: n.Labels})
 	}
 	return out, nil
 }
