@@ -236,7 +236,9 @@ func (s *Syncer) pass(ctx context.Context) {
 	}
 	nodes, stamp, err := s.observe(ctx, mts)
 	if err != nil {
-		s.Log.Warn("prepull: reading nodes", "err", err)
+		if err != errNodesUnknown { // the node informer syncs at start
+			s.Log.Warn("prepull: reading nodes", "err", err)
+		}
 		return
 	}
 	if s.skip(stamp) {
