@@ -2,7 +2,10 @@
 // them into a hub's catalog: an OCI image carrying its AppDef
 // (/etc/NAE/AppDef.json inside the image, as JARVICE apps do, or the
 // image label LabelAppDef), another Flotilla hub's catalog, and a
-// directory of AppDef files (a git checkout).
+// directory of AppDef files (a git checkout). Platforms, the one reader
+// of an image's platforms (used by the agents' pre-pull too), and the
+// image reads take their credentials as options (a keychain, a docker
+// config JSON).
 //
 // A Source lists the apps it offers; Sync makes the target catalog hold
 // exactly those of its origin: it adds what is new, replaces what

@@ -78,15 +78,6 @@ func (s *Images) options() []Option {
 	return []Option{{insecure: s.Insecure, keychain: s.Keychain}}
 }
 
-// Option adjusts how an image is read.
-type Option struct {
-	insecure bool
-	keychain authn.Keychain
-}
-
-// Insecure allows plain HTTP to a registry other than loopback.
-func Insecure() Option { return Option{insecure: true} }
-
 // AppName is the app name an image reference gives: its repository's
 // last path element.
 func AppName(ref string) string {
@@ -99,21 +90,11 @@ func AppName(ref string) string {
 
 // image fetches an image's manifest and config (layers are read lazily).
 func image(ctx context.Context, ref string, opts ...Option) (v1.Image, error) {
-	var nopts []name.Option
-	kc := authn.Keychain(authn.NewMultiKeychain())
-	for _, o := range opts {
-		if o.insecure {
-			nopts = append(nopts, name.Insecure)
-		}
-		if o.keychain != nil {
-			kc = o.keychain
-		}
-	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, ropts, err := remoteRef(ctx, ref, opts)
 	if err != nil {
-		return nil, fmt.Errorf("image %q: %w", ref, err)
+		return nil, err
 	}
-	img, err := remote.Image(r, remote.WithContext(ctx), remote.WithAuthFromKeychain(kc))
+	img, err := remote.Image(r, ropts...)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
@@ -172,57 +153,4 @@ func fileIn(img v1.Image, want string) ([]byte, error) {
 		}
 		return io.ReadAll(io.LimitReader(tr, maxAppDefBytes))
 	}
-}
-
-// Platforms lists the platforms ("os/arch[/variant]") an image reference
-// runs on: every entry of a manifest list, or the image config's own.
-func Platforms(ctx context.Context, ref string, opts ...Option) ([]string, error) {
-	var nopts []name.Option
-	for _, o := range opts {
-		if o.insecure {
-			nopts = append(nopts, name.Insecure)
-		}
-	}
-	r, err := name.ParseReference(ref, nopts...)
-	if err != nil {
-		return nil, fmt.Errorf("image %q: %w", ref, err)
-	}
-	desc, err := remote.Get(r, remote.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", ref, err)
-	}
-	if desc.MediaType.IsIndex() {
-		idx, err := desc.ImageIndex()
-		if err != nil {
-			return nil, err
-		}
-		m, err := idx.IndexManifest()
-		if err != nil {
-			return nil, err
-		}
-		var out []string
-		for _, d := range m.Manifests {
-			if d.Platform != nil && d.Platform.Architecture != "unknown" {
-				out = append(out, platformString(d.Platform.OS, d.Platform.Architecture, d.Platform.Variant))
-			}
-		}
-		return out, nil
-	}
-	img, err := desc.Image()
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	return []string{platformString(cfg.OS, cfg.Architecture, cfg.Variant)}, nil
-}
-
-func platformString(os, arch, variant string) string {
-	s := os + "/" + arch
-	if variant != "" {
-		s += "/" + variant
-	}
-	return s
 }

@@ -149,6 +149,7 @@ type Cache struct {
 	mu       sync.Mutex
 	nodes    map[string]scheduler.Node // the nodes this agent schedules onto
 	nodeList []scheduler.Node          // nodes by name; nil after a change
+	nodeGen  uint64                    // counts changes of nodes (see Nodes)
 	allNodes map[string]bool           // every node of the cluster
 	bound    map[string]placed         // pod key → placement, as the API server says
 	assumed  map[string]assumedPod     // pod key → placement we decided, not yet seen
@@ -259,6 +260,7 @@ func (c *Cache) setNode(o any) {
 	}
 	if changed {
 		c.nodeList = nil
+		c.nodeGen++
 	}
 	c.mu.Unlock()
 	if changed { // a heartbeat changes nothing level 2 sees
@@ -285,6 +287,20 @@ func (c *Cache) sortedNodes() []scheduler.Node {
 	return c.nodeList
 }
 
+// Nodes returns the nodes this agent schedules onto, by name (shared:
+// callers must not change them), and a generation that changes whenever
+// one of them changes as level 2 sees it (added, removed, allocatable,
+// labels, taints, cordon); ok is false before the informers synced. It
+// costs no API call.
+func (c *Cache) Nodes() (nodes []scheduler.Node, gen uint64, ok bool) {
+	if !c.Synced() {
+		return nil, 0, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sortedNodes(), c.nodeGen, true
+}
+
 // NodeExists reports whether the cluster has a node of that name (owned by
 // this agent or not), as far as the informer has seen.
 func (c *Cache) NodeExists(name string) bool {
@@ -305,6 +321,7 @@ func (c *Cache) deleteNode(o any) {
 	delete(c.nodes, n.Name)
 	delete(c.allNodes, n.Name)
 	c.nodeList = nil
+	c.nodeGen++
 	c.mu.Unlock()
 	c.notify()
 }

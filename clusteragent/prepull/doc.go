@@ -10,8 +10,15 @@
 // reports to the hub, whose placement never sends a job to a machine type
 // its app's image cannot run on.
 //
+// A private image is read and pulled with its app's pull credential
+// (structs.AgentApp.PullSecret, a docker config JSON): its pull pods name
+// a kubernetes.io/dockerconfigjson Secret per credential in the pull
+// namespace.
+//
 // Decide is the pure core (catalog, machine types, nodes, images and the
 // pulls seen → the report and the pulls wanted); Syncer is the shell: it
-// watches the hub's catalog, lists nodes and pull pods, resolves images
-// (Platforms) and creates and deletes the pull pods.
+// watches the hub's catalog, reads the nodes from the agent's node
+// informer and the pull pods from its own informer (no LIST per pass),
+// skips passes whose inputs did not change, resolves images (Platforms,
+// catalog-sync/source's reader) and creates and deletes the pull pods.
 package prepull

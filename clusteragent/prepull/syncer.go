@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -22,7 +24,8 @@ const (
 	LabelPull      = "flotilla.io/prepull"
 	AnnotPullImage = "flotilla.io/prepull-image"
 	AnnotPullNode  = "flotilla.io/prepull-node"
-	archLabel      = "kubernetes.io/arch"
+	// ArchLabel is the node label naming its architecture.
+	ArchLabel = "kubernetes.io/arch"
 )
 
 // Defaults of Options.
@@ -73,11 +76,18 @@ type Syncer struct {
 	// MachineTypes returns the cluster's machine types as the hub last
 	// sent them (nil while unknown).
 	MachineTypes func() []*structs.MachineType
-	// NodeSelector limits the nodes considered (nil: all).
+	// NodeSelector limits the nodes considered (nil: all) when Nodes is
+	// nil.
 	NodeSelector labels.Selector
-	Options      Options
-	// Resolve reads an image's platforms (default Platforms).
-	Resolve func(ctx context.Context, ref string) ([]string, error)
+	// Nodes returns the nodes the agent uses, a generation that changes
+	// whenever they do, and whether they are known yet: the agent's node
+	// informer (cache.Cache.Nodes), so a pass costs no API call. Nil lists
+	// them from the API server on every pass.
+	Nodes   func() (nodes []Node, gen uint64, ok bool)
+	Options Options
+	// Resolve reads an image's platforms with the pull credential of its
+	// app ("" for none; default Platforms).
+	Resolve func(ctx context.Context, ref, pullSecret string) ([]string, error)
 	Now     func() time.Time
 	Log     *slog.Logger
 
@@ -89,11 +99,25 @@ type Syncer struct {
 	pulls  map[PullKey]pullEntry
 	report *structs.ClusterCatalog
 	nsOK   bool
+	// appsGen counts catalog changes; podGen counts pull pod events
+	// (podStore is their informer's store, nil before Run); last and due
+	// decide whether a pass has anything to do (see skip).
+	appsGen  uint64
+	podGen   atomic.Uint64
+	podStore toolscache.Store
+	last     passStamp
+	due      time.Time
+	ran      atomic.Uint64
+	skipped  atomic.Uint64
+	// credSecrets are the credential Secrets in the namespace as last
+	// made (nil: not known yet).
+	credSecrets map[string]bool
 }
 
 type imageEntry struct {
-	img Image
-	at  time.Time
+	img  Image
+	at   time.Time
+	cred string // the pull credential it was read with
 }
 
 type pullEntry struct {
@@ -138,11 +162,15 @@ func (s *Syncer) Report() *structs.ClusterCatalog {
 	return s.report
 }
 
-// Run watches the hub's catalog and runs passes until ctx ends.
+// Run watches the hub's catalog and the pull pods and runs passes until
+// ctx ends.
 func (s *Syncer) Run(ctx context.Context) {
 	s.init()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.watch(ctx) })
+	if err := s.watchPullPods(ctx); err != nil {
+		s.Log.Warn("prepull: watching pull pods; listing them on every pass", "err", err)
+	}
 	tick := time.NewTicker(s.Options.Interval)
 	defer tick.Stop()
 	for ctx.Err() == nil {
@@ -181,6 +209,9 @@ func (s *Syncer) watch(ctx context.Context) {
 		}
 		delay = time.Second
 		s.mu.Lock()
+		if s.apps == nil || cat.Index != index {
+			s.appsGen++
+		}
 		s.apps = cat.Apps
 		if s.apps == nil {
 			s.apps = []structs.AgentApp{}
@@ -203,13 +234,21 @@ func (s *Syncer) pass(ctx context.Context) {
 	if apps == nil || mts == nil {
 		return
 	}
-	s.resolve(ctx, apps)
-	nodes, err := s.nodes(ctx)
+	nodes, stamp, err := s.observe(ctx, mts)
 	if err != nil {
-		s.Log.Warn("prepull: listing nodes", "err", err)
+		if err != errNodesUnknown { // the node informer syncs at start
+			s.Log.Warn("prepull: reading nodes", "err", err)
+		}
 		return
 	}
-	pods, err := s.Kube.CoreV1().Pods(s.Options.Namespace).List(ctx, metav1.ListOptions{LabelSelector: LabelPull + "=true"})
+	if s.skip(stamp) {
+		s.skipped.Add(1)
+		return
+	}
+	s.ran.Add(1)
+	s.due = time.Time{} // a pass that returns early runs again next time
+	s.resolve(ctx, apps)
+	pods, err := s.pullPods(ctx)
 	if err != nil {
 		s.Log.Warn("prepull: listing pull pods", "err", err)
 		return
@@ -222,8 +261,7 @@ func (s *Syncer) pass(ctx context.Context) {
 	}
 	existing := map[PullKey]*corev1.Pod{}
 	var finished []*corev1.Pod
-	for i := range pods.Items {
-		p := &pods.Items[i]
+	for _, p := range pods {
 		k := PullKey{Image: p.Annotations[AnnotPullImage], Node: p.Annotations[AnnotPullNode]}
 		existing[k] = p
 		if p.DeletionTimestamp != nil {
@@ -263,6 +301,7 @@ func (s *Syncer) pass(ctx context.Context) {
 		s.pulls[k] = pullEntry{Pull: Pull{State: PullRunning}, at: now}
 	}
 	s.report = d.Catalog
+	due := s.nextDue()
 	s.mu.Unlock()
 
 	for k, p := range existing {
@@ -275,16 +314,26 @@ func (s *Syncer) pass(ctx context.Context) {
 			s.Log.Warn("prepull: deleting pull pod", "pod", p.Name, "err", err)
 		}
 	}
+	creds := imageCredentials(apps)
 	if len(d.Start) > 0 && !s.ensureNamespace(ctx) {
 		s.forget(d.Start)
 		return
 	}
+	if !s.syncCredentials(ctx, creds) {
+		s.forget(d.Start)
+		return
+	}
+	failed := false
 	for _, k := range d.Start {
-		_, err := s.Kube.CoreV1().Pods(s.Options.Namespace).Create(ctx, s.pullPod(k), metav1.CreateOptions{})
+		_, err := s.Kube.CoreV1().Pods(s.Options.Namespace).Create(ctx, s.pullPod(k, creds[k.Image]), metav1.CreateOptions{})
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			s.Log.Warn("prepull: creating pull pod", "image", k.Image, "node", k.Node, "err", err)
 			s.forget([]PullKey{k})
+			failed = true
 		}
+	}
+	if !failed {
+		s.due = due
 	}
 }
 
@@ -304,13 +353,14 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	var todo []string
 	s.mu.Lock()
 	seen := map[string]bool{}
+	creds := imageCredentials(apps)
 	for _, a := range apps {
 		if seen[a.Image] {
 			continue
 		}
 		seen[a.Image] = true
 		e, ok := s.images[a.Image]
-		if !ok || (e.img.Err != "" && now.Sub(e.at) >= s.Options.RetryAfter) || now.Sub(e.at) >= s.Options.ImageTTL {
+		if !ok || e.cred != creds[a.Image] || (e.img.Err != "" && now.Sub(e.at) >= s.Options.RetryAfter) || now.Sub(e.at) >= s.Options.ImageTTL {
 			todo = append(todo, a.Image)
 		}
 	}
@@ -322,12 +372,12 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	s.mu.Unlock()
 	for _, ref := range todo {
 		rctx, cancel := context.WithTimeout(ctx, resolveTimeout)
-		ps, err := s.Resolve(rctx, ref)
+		ps, err := s.Resolve(rctx, ref, creds[ref])
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		e := imageEntry{img: Image{Platforms: ps}, at: s.Now()}
+		e := imageEntry{img: Image{Platforms: ps}, at: s.Now(), cred: creds[ref]}
 		if err != nil {
 			e.img = Image{Err: err.Error()}
 			s.Log.Warn("prepull: reading image", "image", ref, "err", err)
@@ -338,8 +388,9 @@ func (s *Syncer) resolve(ctx context.Context, apps []structs.AgentApp) {
 	}
 }
 
-// nodes lists the nodes the agent uses.
-func (s *Syncer) nodes(ctx context.Context) ([]Node, error) {
+// listNodes lists the nodes the agent uses from the API server (when
+// the Syncer has no Nodes).
+func (s *Syncer) listNodes(ctx context.Context) ([]Node, error) {
 	opts := metav1.ListOptions{}
 	if s.NodeSelector != nil && !s.NodeSelector.Empty() {
 		opts.LabelSelector = s.NodeSelector.String()
@@ -350,7 +401,7 @@ func (s *Syncer) nodes(ctx context.Context) ([]Node, error) {
 	}
 	out := make([]Node, 0, len(list.Items))
 	for _, n := range list.Items {
-		out = append(out, Node{Name: n.Name, Arch: n.Labels[archLabel], Labels: n.Labels})
+		out = append(out, Node{Name: n.Name, Arch: n.Labels[ArchLabel], Labels: n.Labels})
 	}
 	return out, nil
 }
@@ -374,7 +425,7 @@ func (s *Syncer) ensureNamespace(ctx context.Context) bool {
 // pullPod is the pod that pulls k.Image onto k.Node: bound to the node,
 // tolerating every taint, asking for no resources (it must never keep a
 // job off the node), running the image's shell to exit at once.
-func (s *Syncer) pullPod(k PullKey) *corev1.Pod {
+func (s *Syncer) pullPod(k PullKey, cred string) *corev1.Pod {
 	sum := sha256.Sum256([]byte(k.Image + "\n" + k.Node))
 	ann := map[string]string{}
 	for a, v := range s.Options.PodAnnotations {
@@ -382,12 +433,17 @@ func (s *Syncer) pullPod(k PullKey) *corev1.Pod {
 	}
 	ann[AnnotPullImage], ann[AnnotPullNode] = k.Image, k.Node
 	no, grace := false, int64(0)
+	var pullSecrets []corev1.LocalObjectReference
+	if cred != "" {
+		pullSecrets = []corev1.LocalObjectReference{{Name: credentialSecretName(cred)}}
+	}
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "pull-" + hex.EncodeToString(sum[:8]), Namespace: s.Options.Namespace,
 			Labels:      map[string]string{LabelPull: "true", "app.kubernetes.io/managed-by": "flotilla-agent"},
 			Annotations: ann},
 		Spec: corev1.PodSpec{
 			NodeName:                      k.Node,
+			ImagePullSecrets:              pullSecrets,
 			RestartPolicy:                 corev1.RestartPolicyNever,
 			Tolerations:                   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
 			AutomountServiceAccountToken:  &no,

@@ -21,14 +21,14 @@ import (
 func TestSyncerPullLifecycle(t *testing.T) {
 	ctx := context.Background()
 	node := func(name, arch string) *corev1.Node {
-		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{archLabel: arch, "pool": "cpu"}}}
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{ArchLabel: arch, "pool": "cpu"}}}
 	}
 	kube := fake.NewClientset(node("n0", "amd64"), node("n1", "arm64"))
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	s := &Syncer{Kube: kube, Now: func() time.Time { return now },
 		MachineTypes: func() []*structs.MachineType { return []*structs.MachineType{{Name: "cpu", Properties: "pool=cpu"}} },
 		Options:      Options{RetryAfter: time.Minute, PullTimeout: 10 * time.Minute},
-		Resolve: func(_ context.Context, ref string) ([]string, error) {
+		Resolve: func(_ context.Context, ref, _ string) ([]string, error) {
 			if ref == "r/gone:1" {
 				return nil, errNotFound
 			}

@@ -10,7 +10,8 @@ import (
 // run ends COMPLETED_WITH_ERROR with that reason; nothing is created for
 // it, and no substitute command ever runs.
 func InputOf(a *structs.Assignment) (Input, string) {
-	in := Input{Job: a.Job, MachineType: a.MachineType, Image: a.Image, Vault: a.Vault, APIURL: a.APIURL, APIKey: a.APIKey}
+	in := Input{Job: a.Job, MachineType: a.MachineType, Image: a.Image, Vault: a.Vault, APIURL: a.APIURL, APIKey: a.APIKey,
+		PullSecret: a.PullSecret}
 	if a.Identity != nil {
 		in.Identity = *a.Identity
 	}

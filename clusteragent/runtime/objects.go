@@ -191,6 +191,9 @@ func (r *Reconciler) create(ctx context.Context, ns string, o metav1.Object, own
 	c, opts, gopts := r.Client, metav1.CreateOptions{}, metav1.GetOptions{}
 	name := o.GetName()
 	switch x := o.(type) {
+	case *corev1.Secret:
+		_, err = c.CoreV1().Secrets(ns).Create(ctx, x, opts)
+		get = func() (metav1.Object, error) { return c.CoreV1().Secrets(ns).Get(ctx, name, gopts) }
 	case *corev1.ConfigMap:
 		_, err = c.CoreV1().ConfigMaps(ns).Create(ctx, x, opts)
 		get = func() (metav1.Object, error) { return c.CoreV1().ConfigMaps(ns).Get(ctx, name, gopts) }

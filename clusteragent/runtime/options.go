@@ -123,6 +123,12 @@ type Input struct {
 	// the %APIURL% and %APIKEY% substitutions ("" when not given).
 	APIURL, APIKey string
 
+	// PullSecret is the pull credential of the job's image (a docker
+	// config JSON; "" for a public image): it becomes the job's
+	// kubernetes.io/dockerconfigjson Secret (PullSecretName), which its
+	// pods name in imagePullSecrets.
+	PullSecret string
+
 	// Random feeds the SSH key and the interactive token (crypto/rand in
 	// production, a fixed reader in tests).
 	Random io.Reader

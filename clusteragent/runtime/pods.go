@@ -57,6 +57,9 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		maps.Copy(extra, r.in.HeadAnnotations)
 	}
 	addMissing(p.Annotations, extra)
+	if r.in.PullSecret != "" {
+		p.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: PullSecretName(r.job.Number)}}
+	}
 	uid, gid := r.in.identity()
 	p.Spec.SecurityContext = &corev1.PodSecurityContext{
 		RunAsUser:      new(uid),

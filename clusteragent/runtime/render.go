@@ -28,6 +28,7 @@ const (
 // returns.
 type Objects struct {
 	Secret        *corev1.Secret
+	PullSecret    *corev1.Secret    // the image's pull credential; nil for a public image
 	ConfigMap     *corev1.ConfigMap // the machinefile
 	Service       *corev1.Service   // headless; gives the pods their DNS names
 	NetworkPolicy *networkingv1.NetworkPolicy
@@ -44,7 +45,11 @@ type Objects struct {
 // All returns every object in creation order: the Secret, then what the pods
 // depend on, then the pods.
 func (o *Objects) All() []metav1.Object {
-	all := []metav1.Object{o.Secret, o.ConfigMap, o.Service, o.NetworkPolicy}
+	all := []metav1.Object{o.Secret}
+	if o.PullSecret != nil {
+		all = append(all, o.PullSecret)
+	}
+	all = append(all, o.ConfigMap, o.Service, o.NetworkPolicy)
 	if o.WebService != nil {
 		all = append(all, o.WebService)
 	}
@@ -142,6 +147,7 @@ func Render(in Input, opts Options) (*Objects, error) {
 	}
 	r.line = line
 	o.Secret = r.secret(keys, token, o.URL)
+	o.PullSecret = r.pullSecret()
 	o.ConfigMap = r.configMap()
 	o.Service = r.headlessService()
 	o.NetworkPolicy = r.networkPolicy(len(web) > 0)
@@ -207,6 +213,27 @@ func (r *renderer) secret(keys *KeyPair, token, url string) *corev1.Secret {
 		Type:       corev1.SecretTypeOpaque,
 		Immutable:  new(true),
 		Data:       data,
+	}
+}
+
+// PullSecretName is the name of a job's pull credential Secret.
+func PullSecretName(number uint64) string { return podgroup.JobName(number) + "-pull" }
+
+// pullSecret is the job's kubernetes.io/dockerconfigjson Secret, nil
+// without a credential. It is owned by the job Secret, so it goes with
+// the job; it does not carry LabelManaged: it is not a job Secret.
+func (r *renderer) pullSecret() *corev1.Secret {
+	if r.in.PullSecret == "" {
+		return nil
+	}
+	m := r.meta(PullSecretName(r.job.Number))
+	delete(m.Labels, podgroup.LabelManaged)
+	return &corev1.Secret{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Secret"},
+		ObjectMeta: m,
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Immutable:  new(true),
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(r.in.PullSecret)},
 	}
 }
 

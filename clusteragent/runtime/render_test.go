@@ -453,3 +453,39 @@ func TestWebSubstitutions(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderPullSecret: a job with a pull credential gets a
+// kubernetes.io/dockerconfigjson Secret holding it — not a job Secret
+// (no managed label), owned by the job Secret — which every pod names in
+// imagePullSecrets; a job without one gets neither.
+func TestRenderPullSecret(t *testing.T) {
+	const cred = `{"auths":{"reg.example":{"auth":"dTpw"}}}`
+	job := testJob(7, 2)
+	job.Parameters = map[string]string{"input": "/data/case.in"}
+	in := Input{Job: job, MachineType: n4(), Command: solverCommand(), Random: fixedRandom(), PullSecret: cred}
+	o, err := Render(in, testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := o.PullSecret
+	if ps == nil || ps.Name != "j7-pull" || ps.Type != corev1.SecretTypeDockerConfigJson ||
+		string(ps.Data[corev1.DockerConfigJsonKey]) != cred || ps.Labels[podgroup.LabelManaged] != "" {
+		t.Fatalf("pull Secret %+v", ps)
+	}
+	if all := o.All(); all[1] != ps {
+		t.Errorf("the pull Secret is not created right after the job Secret: %T", all[1])
+	}
+	o.SetOwner("uid-1")
+	if refs := ps.OwnerReferences; len(refs) != 1 || refs[0].UID != "uid-1" || refs[0].Name != o.Secret.Name {
+		t.Errorf("pull Secret owners %+v", refs)
+	}
+	for _, p := range o.Pods {
+		if len(p.Spec.ImagePullSecrets) != 1 || p.Spec.ImagePullSecrets[0].Name != "j7-pull" {
+			t.Errorf("pod %s imagePullSecrets %v", p.Name, p.Spec.ImagePullSecrets)
+		}
+	}
+	in.PullSecret, in.Random = "", fixedRandom()
+	if o, err = Render(in, testOptions()); err != nil || o.PullSecret != nil || o.Pods[0].Spec.ImagePullSecrets != nil {
+		t.Errorf("without a credential: %v, %+v", err, o.PullSecret)
+	}
+}

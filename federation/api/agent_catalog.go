@@ -54,7 +54,8 @@ func (s *Server) agentCatalog(c *call) (any, error) {
 			continue
 		}
 		slices.Sort(names)
-		out.Apps = append(out.Apps, structs.AgentApp{Name: a.Name, Image: a.Image, MachineTypes: names, NoPrePull: a.NoPrePull})
+		out.Apps = append(out.Apps, structs.AgentApp{Name: a.Name, Image: a.Image, MachineTypes: names, NoPrePull: a.NoPrePull,
+			PullSecret: a.PullSecret})
 	}
 	c.setIndex(at)
 	return out, nil

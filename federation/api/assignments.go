@@ -153,6 +153,10 @@ func assignmentOf(txn *state.ReadTxn, cluster string, j *structs.Job) (*structs.
 		a.Vault = v
 	}
 	a.MachineType, a.Command, a.Image = mt, &cmd, app.Image
+	a.PullSecret = j.PullSecret // the job's own credential wins over its app's
+	if a.PullSecret == "" {
+		a.PullSecret = app.PullSecret
+	}
 	a.Identity = j.Identity
 	if a.Identity == nil {
 		if u, err := txn.UserRef(j.Owner); err == nil && (u.Identity.UID != 0 || u.Identity.GID != 0) {

@@ -35,38 +35,8 @@ func TestAuditFoldedIntoJobWrite(t *testing.T) {
 		return cl
 	}
 	admin := clientAt(leader, c.AdminKey)
-	for _, step := range []func() error{
-		func() error { _, err := admin.PutTenant(ctx, &structs.Tenant{Name: "ta"}); return err },
-		func() error { _, err := admin.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := admin.PutMachineType(ctx, &structs.MachineType{Name: "c16", Cores: 16, Slots: 16, RAM: 64, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := admin.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef})
-			return err
-		},
-		func() error {
-			_, err := admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser})
-			return err
-		},
-		func() error {
-			_, err := admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser})
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	keyOf := func(user string) string {
-		k, err := admin.CreateAPIKey(ctx, user, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k.Key
-	}
-	aliceKey, bobKey := keyOf("alice"), keyOf("bob")
+	keys := seedSubmitters(ctx, t, admin, "alice", "bob")
+	aliceKey, bobKey := keys["alice"], keys["bob"]
 	alice, aliceApart, bob := clientAt(leader, aliceKey), clientAt(follower, aliceKey), clientAt(leader, bobKey)
 	eventsOf := func(q client.AuditQuery) []*structs.AuditEvent {
 		t.Helper()

@@ -32,31 +32,8 @@ func TestGatedCommandsWaitForEveryReplica(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(admin.CloseIdleConnections)
-	for _, step := range []func() error{
-		func() error { _, err := admin.PutTenant(ctx, &structs.Tenant{Name: "ta"}); return err },
-		func() error { _, err := admin.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := admin.PutMachineType(ctx, &structs.MachineType{Name: "c16", Cores: 16, Slots: 16, RAM: 64, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := admin.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef})
-			return err
-		},
-		func() error {
-			_, err := admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser})
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	k, err := admin.CreateAPIKey(ctx, "alice", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := client.New(c.URLs(), k.Key)
+	keys := seedSubmitters(ctx, t, admin, "alice")
+	alice, err := client.New(c.URLs(), keys["alice"])
 	if err != nil {
 		t.Fatal(err)
 	}

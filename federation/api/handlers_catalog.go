@@ -220,8 +220,22 @@ func (s *Server) putApp(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// An app written without a pull credential keeps the one it has (a
+	// catalog sync or an edit never drops it); the registries are shown,
+	// never stored.
+	a.PullSecretRegistries = nil
+	keep := a.PullSecret == ""
+	allowed := func(p *structs.App) error {
+		if err := c.id.CheckWriteApp(p); err != nil {
+			return err
+		}
+		if keep && p != a {
+			a.PullSecret = p.PullSecret // p is the stored app
+		}
+		return nil
+	}
 	if _, err := replaceChecked(c, "app", a.Name, a, func(r *state.ReadTxn) (*structs.App, error) { return r.App(a.Name) },
-		c.id.CheckWriteApp, nil, func(cas structs.CAS) fsm.Command { return &fsm.AppUpsert{App: *a, CAS: cas} }); err != nil {
+		allowed, nil, func(cas structs.CAS) fsm.Command { return &fsm.AppUpsert{App: *a, CAS: cas} }); err != nil {
 		return nil, err
 	}
 	return &appReply{App: a, Warnings: warnings}, nil

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,11 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 		spec := a.Array
 		req.Array, req.TaskRetries = &spec, a.TaskRetries
 		if req.TaskWalltime, err = structs.ParseDuration(a.TaskWalltime); err != nil {
+			return nil, err
+		}
+	}
+	if j.Container != nil && j.Container.Pullsecret != "" {
+		if req.PullSecret, err = jarvicePullSecret(j.Container.Pullsecret); err != nil {
 			return nil, err
 		}
 	}
@@ -228,4 +234,24 @@ func (s *Server) jarviceValidate(c *call) (any, error) {
 		return nil, err
 	}
 	return map[string]any{"valid": true, "warnings": res.Warnings()}, nil
+}
+
+// jarvicePullSecret decodes container.pullsecret: as JARVICE sends it,
+// the base64 of a docker config JSON (the document itself is accepted
+// too). The job's pods pull its image with it. Errors never quote it.
+func jarvicePullSecret(v string) (string, error) {
+	doc := strings.TrimSpace(v)
+	if !strings.HasPrefix(doc, "{") {
+		b, err := base64.StdEncoding.DecodeString(doc)
+		if err != nil {
+			if b, err = base64.RawStdEncoding.DecodeString(strings.TrimRight(doc, "=")); err != nil {
+				return "", invalid("submit: container.pullsecret: not base64 of a docker config JSON")
+			}
+		}
+		doc = string(b)
+	}
+	if _, err := structs.PullSecretRegistries("container.pullsecret", doc); err != nil {
+		return "", err
+	}
+	return doc, nil
 }

@@ -125,3 +125,31 @@ func jsonOf(t testing.TB, v any) []byte {
 
 // tinyAppDef is the smallest valid AppDef.
 var tinyAppDef = structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run.sh"}}}
+
+// seedSubmitters writes what a job submission needs — tenant ta, cluster
+// east, machine type c16 on it, the public app pub (tinyAppDef) — and
+// the users of ta named, each with an API key: it returns the keys by
+// user.
+func seedSubmitters(ctx context.Context, t testing.TB, admin *client.Client, users ...string) map[string]string {
+	t.Helper()
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(admin.PutTenant(ctx, &structs.Tenant{Name: "ta"}))
+	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
+	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "c16", Cores: 16, Slots: 16, RAM: 64, ScaleMax: 8, Cluster: "east"}))
+	must(admin.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic, AppDef: tinyAppDef}))
+	keys := map[string]string{}
+	for _, u := range users {
+		must(admin.PutUser(ctx, u, &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
+		k, err := admin.CreateAPIKey(ctx, u, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[u] = k.Key
+	}
+	return keys
+}

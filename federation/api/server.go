@@ -244,7 +244,7 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 			return
 		}
 		c.replyIndexes(v)
-		writeJSON(w, http.StatusOK, v)
+		writeJSON(w, http.StatusOK, redactReply(v))
 	})
 }
 

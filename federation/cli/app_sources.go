@@ -23,9 +23,22 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 	image := fs.String("image", "", "container image (for an AppDef file)")
 	fs.BoolVar(&insecure, "insecure", false, "plain HTTP to a registry other than loopback")
 	noPrePull := fs.Bool("no-prepull", false, "agents do not pre-pull the app's image onto their nodes")
+	pullSecretFile := fs.String("pull-secret-file", "", "docker config JSON (auths) with the credentials of a private image's registry: "+
+		"the CLI reads the image with it, the hub keeps it for the agents (never shown back)")
 	pos, err := s.leaf(fs, path, "IMAGE|FILE", 1, 1, args)
 	if err != nil {
 		return err
+	}
+	var pullSecret string
+	if *pullSecretFile != "" {
+		b, err := os.ReadFile(*pullSecretFile)
+		if err != nil {
+			return usagef("-pull-secret-file: %v", err)
+		}
+		pullSecret = string(b)
+		if _, err := structs.PullSecretRegistries("pull_secret", pullSecret); err != nil {
+			return usagef("-pull-secret-file %s: %v", *pullSecretFile, err)
+		}
 	}
 	var app *structs.App
 	if _, statErr := os.Stat(pos[0]); statErr == nil {
@@ -36,6 +49,9 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 		var opts []source.Option
 		if insecure {
 			opts = append(opts, source.Insecure())
+		}
+		if pullSecret != "" {
+			opts = append(opts, source.WithDockerConfig(pullSecret))
 		}
 		doc, err := source.ReadAppDef(ctx, pos[0], opts...)
 		if err != nil {
@@ -56,6 +72,7 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 		app.Team = team
 	}
 	app.NoPrePull = *noPrePull
+	app.PullSecret = pullSecret
 	cl, err := s.client()
 	if err != nil {
 		return err

@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/registry"
 
@@ -77,4 +80,49 @@ func TestAppSyncAndRegister(t *testing.T) {
 		t.Errorf("registered from the image: %+v %v", a, err)
 	}
 	runCLI(t, admin, "--hub", url, "app", "register", strings.TrimPrefix(reg.URL, "http://")+"/team/none:1").check(t, ExitError, "NAME_UNKNOWN")
+}
+
+// TestAppRegisterPullSecret: `app register IMAGE -pull-secret-file F`
+// reads the AppDef from a registry that requires credentials with the
+// docker config in F and registers the app with it as its pull
+// credential (stored by the hub, shown only as its registry); without
+// it the registry refuses; a file that is no docker config is a usage
+// error and sends nothing.
+func TestAppRegisterPullSecret(t *testing.T) {
+	hubs, url := testHub(t)
+	admin := map[string]string{EnvAPIKey: hubs.AdminKey}
+	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "robot" || p != "pull-pass" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="cli"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		inner.ServeHTTP(w, r)
+	}))
+	defer reg.Close()
+	host := strings.TrimPrefix(reg.URL, "http://")
+	ref := host + "/team/private:1"
+	img, err := crane.Image(map[string][]byte{"etc/NAE/AppDef.json": []byte(appDefJSON)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crane.Push(img, ref, crane.WithAuth(&authn.Basic{Username: "robot", Password: "pull-pass"})); err != nil {
+		t.Fatal(err)
+	}
+	cred := `{"auths":{"` + host + `":{"auth":"` + base64.StdEncoding.EncodeToString([]byte("robot:pull-pass")) + `"}}}`
+	good, bad := writeFile(t, "config.json", cred), writeFile(t, "bad.json", `{"auths":{}}`)
+	runCLI(t, admin, "--hub", url, "app", "register", ref).check(t, ExitError)
+	runCLI(t, admin, "--hub", url, "app", "register", ref, "-pull-secret-file", bad).check(t, ExitUsage, "names none")
+	runCLI(t, admin, "--hub", url, "app", "register", ref, "-pull-secret-file", good).check(t, ExitOK, "app private applied")
+	if a, err := hubs.Hub(0).Store().Read().App("private"); err != nil || a.PullSecret != cred {
+		t.Errorf("stored app: %+v %v", a, err)
+	}
+	cl, err := client.New([]string{url}, hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, err := cl.GetApp(context.Background(), "private"); err != nil || a.PullSecret != "" || len(a.PullSecretRegistries) != 1 || a.PullSecretRegistries[0] != host {
+		t.Errorf("app as read: %+v %v", a, err)
+	}
 }

@@ -18,6 +18,13 @@ func (c *Client) JarviceSubmit(ctx context.Context, req *structs.JarviceSubmit) 
 	return call[structs.JarviceSubmitReply](ctx, c, http.MethodPost, "/jarvice/submit", nil, req)
 }
 
+// JarviceBatch submits a container image and job script through
+// /jarvice/batch (req.Container; its pullsecret is the base64 of a docker
+// config JSON).
+func (c *Client) JarviceBatch(ctx context.Context, req *structs.JarviceSubmit) (*structs.JarviceSubmitReply, error) {
+	return call[structs.JarviceSubmitReply](ctx, c, http.MethodPost, "/jarvice/batch", nil, req)
+}
+
 // JarviceJobRef names a job for the JARVICE calls: by Number, else by Name.
 type JarviceJobRef struct {
 	Number uint64

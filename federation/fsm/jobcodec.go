@@ -29,7 +29,7 @@ import (
 // non-zero: a job without them encodes exactly as in version 1, and a
 // version 1 body decodes with them zero. They are: PreviousCluster, Array
 // (a JSON document, since it is rare and nested; "" when only later fields
-// are set), CallbackURL, Trigger, ConnectURL, RequestID.
+// are set), CallbackURL, Trigger, ConnectURL, RequestID, PullSecret.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -89,7 +89,7 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	later := j.CallbackURL != "" || j.Trigger != "" || j.ConnectURL != "" || j.RequestID != ""
+	later := j.CallbackURL != "" || j.Trigger != "" || j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != ""
 	if j.PreviousCluster != "" || j.Array != nil || later {
 		b = appendString(b, j.PreviousCluster)
 	}
@@ -104,14 +104,17 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 	if later {
 		b = appendString(b, j.CallbackURL)
 	}
-	if j.Trigger != "" || j.ConnectURL != "" || j.RequestID != "" {
+	if j.Trigger != "" || j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != "" {
 		b = appendString(b, j.Trigger)
 	}
-	if j.ConnectURL != "" || j.RequestID != "" {
+	if j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != "" {
 		b = appendString(b, j.ConnectURL)
 	}
-	if j.RequestID != "" {
+	if j.RequestID != "" || j.PullSecret != "" {
 		b = appendString(b, j.RequestID)
+	}
+	if j.PullSecret != "" {
+		b = appendString(b, j.PullSecret)
 	}
 	return b
 }
@@ -192,7 +195,7 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 			}
 		}
 	}
-	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger, &j.ConnectURL, &j.RequestID} {
+	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger, &j.ConnectURL, &j.RequestID, &j.PullSecret} {
 		if r.err != nil || len(r.b) == 0 {
 			break
 		}

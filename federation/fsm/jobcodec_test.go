@@ -199,4 +199,25 @@ func TestJobCodecTrailingFields(t *testing.T) {
 			t.Errorf("truncated RequestID body (%d of %d bytes): %v", n, len(only), err)
 		}
 	}
+
+	// PullSecret follows RequestID; a body ending with RequestID decodes
+	// without one.
+	j.PullSecret = `{"auths":{"r.example":{"auth":"dTpw"}}}`
+	withSecret := MustEncode(&JobSubmit{Job: j})
+	if want := string(only) + "\x27" + j.PullSecret; string(withSecret) != want {
+		t.Fatalf("PullSecret not appended after RequestID: % x", withSecret)
+	}
+	if got, err := Decode(withSecret); err != nil || got.(*JobSubmit).Job.PullSecret != j.PullSecret {
+		t.Errorf("PullSecret round trip: %+v, %v", got, err)
+	}
+	j.RequestID = ""
+	secretOnly := MustEncode(&JobSubmit{Job: j})
+	if got, err := Decode(secretOnly); err != nil || got.(*JobSubmit).Job.PullSecret != j.PullSecret || got.(*JobSubmit).Job.RequestID != "" {
+		t.Errorf("PullSecret alone: %+v, %v", got, err)
+	}
+	for n := len(v1) + 1; n < len(secretOnly); n++ {
+		if _, err := Decode(secretOnly[:n]); !errors.Is(err, structs.ErrInvalid) {
+			t.Errorf("truncated PullSecret body (%d of %d bytes): %v", n, len(secretOnly), err)
+		}
+	}
 }

@@ -69,7 +69,7 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		Tenant: caller.Tenant, Team: team, Owner: caller.Username, CallbackURL: req.CallbackURL,
 		App: req.App, Command: req.Command, Parameters: req.Parameters,
 		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
-		Walltime: req.Walltime, Priority: req.Priority,
+		Walltime: req.Walltime, Priority: req.Priority, PullSecret: req.PullSecret,
 		State: structs.JobQueued, SubmitTime: now.UTC(),
 	}
 	if req.Array != nil {

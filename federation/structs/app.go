@@ -35,6 +35,26 @@ type App struct {
 	// NoPrePull: the agents do not pre-pull the app's image onto their
 	// nodes (they still check it runs on the nodes' architecture).
 	NoPrePull bool `json:"no_prepull,omitempty"`
+	// PullSecret is the app's pull credential (a docker config JSON, see
+	// PullSecretRegistries), written by whoever may write the app. An
+	// app written without one keeps the one it has. The API never shows
+	// it: replies carry PullSecretRegistries instead.
+	PullSecret string `json:"pull_secret,omitempty"`
+	// PullSecretRegistries, in replies only, are the registries the
+	// app's pull credential names (its presence, never its content).
+	PullSecretRegistries []string `json:"pull_secret_registries,omitempty"`
+}
+
+// Redacted is a as the API shows it: its pull credential replaced by
+// the registries it names.
+func (a *App) Redacted() *App {
+	if a == nil || (a.PullSecret == "" && a.PullSecretRegistries == nil) {
+		return a
+	}
+	c := a.Copy()
+	c.PullSecretRegistries, _ = PullSecretRegistries("pull_secret", a.PullSecret)
+	c.PullSecret = ""
+	return c
 }
 
 // Copy returns a deep copy of a.
@@ -44,6 +64,7 @@ func (a *App) Copy() *App {
 	}
 	c := *a
 	c.AppDef = a.AppDef.Copy()
+	c.PullSecretRegistries = slices.Clone(a.PullSecretRegistries)
 	return &c
 }
 
@@ -52,6 +73,11 @@ func (a *App) Copy() *App {
 func (a *App) Validate() error {
 	if err := validName("app", a.Name); err != nil {
 		return err
+	}
+	if a.PullSecret != "" {
+		if _, err := PullSecretRegistries("pull_secret", a.PullSecret); err != nil {
+			return err
+		}
 	}
 	switch a.Visibility {
 	case VisibilityTeam:

@@ -26,6 +26,9 @@ type AgentApp struct {
 	// NoPrePull: the app opted out of pre-pulling; its image is still
 	// checked for the nodes' architectures.
 	NoPrePull bool `json:"no_prepull,omitempty"`
+	// PullSecret is the app's pull credential (docker config JSON), ""
+	// for a public image: the agent reads the image and pulls it with it.
+	PullSecret string `json:"pull_secret,omitempty"`
 }
 
 // AppPresence is what an agent knows of an app's image on one machine

@@ -12,11 +12,12 @@ import (
 // JarviceSubmit is the body of /jarvice/submit and /jarvice/batch, with
 // every field the JARVICE reference and its clients' models document.
 // Flotilla honours app, application (command, parameters, walltime),
-// container (batch: image and jobscript), machine, vault name, user,
-// job_label, job_project and job_priority; it accepts and ignores the rest
-// (staging, checkedout, geometry, ipaddr, public_ip, hpc, licenses, queue,
-// gen_sshkey, identity, vault readonly/force/password/objects, pullsecret):
-// see docs/jarvice.md.
+// container (batch: image, jobscript and pullsecret, the base64 of a
+// docker config JSON the job's pods pull the image with), machine, vault
+// name, user, job_label, job_project and job_priority; it accepts and
+// ignores the rest (staging, checkedout, geometry, ipaddr, public_ip, hpc,
+// licenses, queue, gen_sshkey, identity, vault
+// readonly/force/password/objects): see docs/jarvice.md.
 type JarviceSubmit struct {
 	App         string              `json:"app"`
 	Staging     bool                `json:"staging,omitempty"`

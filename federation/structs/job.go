@@ -165,6 +165,20 @@ type Job struct {
 	// log it as request_id on the job's lines, so one id leads from the
 	// call to what it caused on the cluster.
 	RequestID string `json:"request_id,omitempty"`
+	// PullSecret is the job's own pull credential (docker config JSON,
+	// JobSubmitRequest.PullSecret), "" without one. The API never shows
+	// it (Redacted).
+	PullSecret string `json:"pull_secret,omitempty"`
+}
+
+// Redacted is j as the API shows it: without its pull credential.
+func (j *Job) Redacted() *Job {
+	if j == nil || j.PullSecret == "" {
+		return j
+	}
+	c := j.Copy()
+	c.PullSecret = ""
+	return c
 }
 
 // Copy returns a deep copy of j.
@@ -227,6 +241,11 @@ func (r *JobSubmitRequest) Validate() error {
 	}
 	if err := checkSubmission("job", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
 		return err
+	}
+	if r.PullSecret != "" {
+		if _, err := PullSecretRegistries("pull_secret", r.PullSecret); err != nil {
+			return err
+		}
 	}
 	if r.Array == nil {
 		switch {

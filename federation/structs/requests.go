@@ -33,6 +33,10 @@ type JobSubmitRequest struct {
 	Array        *ArraySpec `json:"array,omitempty"`
 	TaskRetries  int        `json:"task_retries,omitempty"`
 	TaskWalltime Duration   `json:"task_walltime,omitempty"`
+	// PullSecret is a pull credential for this job's image (a docker
+	// config JSON; the JARVICE container.pullsecret): it wins over the
+	// app's. Never shown back.
+	PullSecret string `json:"pull_secret,omitempty"`
 }
 
 // JobList is one page of jobs. Next, when non-zero, is the value of the
@@ -241,6 +245,11 @@ type Assignment struct {
 	// machine type or vault): nothing else is resolved, and the agent
 	// ends the job with this reason and creates nothing for it.
 	Problem string `json:"problem,omitempty"`
+	// PullSecret is the pull credential of the job's image (docker config
+	// JSON): the job's own, else its app's; "" for a public image. The
+	// agent puts it in a kubernetes.io/dockerconfigjson Secret its pods
+	// name in imagePullSecrets.
+	PullSecret string `json:"pull_secret,omitempty"`
 }
 
 // ErrorBody is the JSON body of every error reply.

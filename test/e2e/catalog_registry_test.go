@@ -26,8 +26,9 @@ import (
 )
 
 // pushImage pushes an image to ref whose file system holds files and
-// whose config has labels and the platform linux/arch.
-func pushImage(t *testing.T, ref, arch string, files map[string][]byte, labels map[string]string) {
+// whose config has labels and the platform linux/arch (opts: e.g. the
+// registry's credentials).
+func pushImage(t *testing.T, ref, arch string, files map[string][]byte, labels map[string]string, opts ...remote.Option) {
 	t.Helper()
 	img, err := crane.Image(files)
 	if err != nil {
@@ -48,7 +49,7 @@ func pushImage(t *testing.T, ref, arch string, files map[string][]byte, labels m
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(r, img); err != nil {
+	if err := remote.Write(r, img, opts...); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
 }
