@@ -42,6 +42,12 @@ type Pull struct {
 	Free    int      `json:"free"`
 	Done    []Result `json:"done,omitempty"`
 	Holding []Lease  `json:"holding,omitempty"`
+	// Stay: the worker stays until every task is final (the head's), so
+	// a drained answer is not its end. WaitMillis: with nothing held and
+	// nothing to report, the dispatcher may hold the pull this long until
+	// there is something for it (long poll).
+	Stay       bool `json:"stay,omitempty"`
+	WaitMillis int  `json:"wait_ms,omitempty"`
 }
 
 // Grant answers a Pull: tasks to start, running tasks to kill (canceled),
