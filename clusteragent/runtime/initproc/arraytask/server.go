@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	PathPull     = "/v1/pull"
 	PathProgress = "/v1/progress"
 	PathCancel   = "/v1/cancel"
+	PathOutput   = "/v1/output" // ?task=N
 )
 
 // Token derives the dispatcher's bearer token from the job's secret (its
@@ -78,6 +80,7 @@ func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, lo
 	mux.HandleFunc("POST "+PathPull, s.pull)
 	mux.HandleFunc("GET "+PathProgress, s.progress)
 	mux.HandleFunc("POST "+PathCancel, s.cancel)
+	mux.HandleFunc("GET "+PathOutput, s.output)
 	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
@@ -265,6 +268,30 @@ func (s *Server) commit(seq uint64) error {
 func (s *Server) progress(w http.ResponseWriter, _ *http.Request) {
 	p, _ := s.Snapshot()
 	writeJSON(w, p)
+}
+
+// output answers one task's state and last output (see Dispatcher.Output).
+func (s *Server) output(w http.ResponseWriter, r *http.Request) {
+	index, err := strconv.Atoi(r.URL.Query().Get("task"))
+	if err != nil {
+		http.Error(w, "task: want an index", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	res, ok := s.d.Output(index)
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "task: not an index of the array", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// Output is Dispatcher.Output under the server's lock.
+func (s *Server) Output(index int) (structs.TaskResult, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.d.Output(index)
 }
 
 // CancelRequest is the body of POST /v1/cancel.

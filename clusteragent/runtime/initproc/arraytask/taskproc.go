@@ -240,12 +240,7 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	if r.Exit == ExitWalltime {
 		tail += "\n[flotilla: task walltime exceeded]"
 	}
-	if r.Exit != 0 {
-		if len(tail) > failTail {
-			tail = tail[len(tail)-failTail:]
-		}
-		r.Tail = tail
-	}
+	r.Tail = tail
 	return r
 }
 

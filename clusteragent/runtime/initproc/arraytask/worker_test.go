@@ -32,6 +32,7 @@ func TestServerAndWorkers(t *testing.T) {
 echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT $1 $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_COUNT" >> ` + dir + `/attempts
 if [ "$1" = 7 ] && [ "$FLOTILLA_ARRAY_TASK_ATTEMPT" = 1 ]; then echo "seven fails" >&2; exit 3; fi
 if [ "$1" = 13 ]; then exec sleep 30; fi
+echo "out $1"
 `
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
@@ -81,6 +82,19 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 	if len(p.Failures) != 1 || p.Failures[0].Index != 13 || p.Failures[0].ExitCode != ExitWalltime || p.Failures[0].Attempts != 2 ||
 		!strings.Contains(p.Failures[0].Tail, "walltime") {
 		t.Errorf("failures %+v", p.Failures)
+	}
+	// Any task's last output, asked of the dispatcher, successes too.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ln.Addr().String()+PathOutput+"?task=5", nil)
+	req.Header.Set("Authorization", "Bearer "+Token([]byte("secret")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out structs.TaskResult
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.State != structs.TaskSucceeded || out.Tail != "out 5\n" || out.Attempts != 1 {
+		t.Errorf("task 5's output: %+v, want succeeded with %q", out, "out 5\n")
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "attempts"))
 	if err != nil {
