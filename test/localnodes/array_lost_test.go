@@ -26,9 +26,9 @@ import (
 func TestArrayWorkerLostAndTasksCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	a := startArrayEnv(ctx, t, "lost", "10.220.0.0/24", `echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> /shared/attempts
+	a := startArrayEnv(ctx, t, "lost", `echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> $S/attempts
 sleep 0.05
-echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> /shared/out
+echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> $S/out
 `)
 	const total = 3000
 	j := a.submit(ctx, t, "1-3000", 0)
