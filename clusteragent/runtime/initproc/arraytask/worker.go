@@ -46,7 +46,8 @@ type WorkerConfig struct {
 	// to expire (0: never). Fence must be below the dispatcher's LeaseTTL.
 	Heartbeat, Fence time.Duration
 	// Prefetch is how many tasks beyond its slots a worker holds while
-	// tasks are short (0: half its slots; negative: none).
+	// tasks are short (0: half its slots; negative: none; none either in a
+	// throttled array).
 	Prefetch int
 	// OutputDir holds one output file per slot (the pod's run directory;
 	// empty: a temporary directory removed at the end).
@@ -110,7 +111,11 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	if prefetch == 0 {
 		prefetch = max(cfg.Slots/2, 1)
 	}
-	prefetch = max(prefetch, 0)
+	if prefetch < 0 || cfg.Spec.MaxRunning > 0 {
+		// A throttled array counts held tasks as running: a task queued
+		// here would keep another worker's slot idle.
+		prefetch = 0
+	}
 	queue := make(chan Lease, cfg.Slots+prefetch+1)
 	results := make(chan Result, cfg.Slots+prefetch+1)
 	var slots sync.WaitGroup
