@@ -13,7 +13,7 @@ import (
 // Slurm has the field, then what a bill needs.
 var RecordColumns = []string{"JobID", "JobName", "User", "Tenant", "Account", "Project", "App", "Command",
 	"Partition", "Cluster", "NNodes", "NCPUS", "NGPUS", "Submit", "Start", "End", "Elapsed", "State", "ExitCode",
-	"BurstRule", "Price", "NodeHours", "CoreHours", "GPUHours", "Cost"}
+	"BurstRule", "Price", "NodeHours", "CoreHours", "GPUHours", "Cost", "Tasks", "TaskNodeHours", "TaskSlotHours"}
 
 // stamp formats a time as sacct does (UTC), "Unknown" when unset.
 func stamp(t time.Time) string {
@@ -53,7 +53,8 @@ func RecordRow(r *structs.AccountingRecord) []string {
 	return []string{r.JobID, r.JobName, r.User, r.Tenant, r.Team, r.Project, r.App, r.Command,
 		r.MachineType, r.Cluster, strconv.Itoa(r.Nodes), strconv.Itoa(r.Cores), strconv.Itoa(r.GPUs),
 		stamp(r.Submit), stamp(r.Start), stamp(r.End), Elapsed(u.Elapsed), string(r.State), strconv.Itoa(r.ExitCode),
-		r.BurstRule, Num(r.Price), Num(u.NodeHours), Num(u.CoreHours), Num(u.GPUHours), Num(u.Cost)}
+		r.BurstRule, Num(r.Price), Num(u.NodeHours), Num(u.CoreHours), Num(u.GPUHours), Num(u.Cost),
+		strconv.Itoa(r.Tasks), Num(r.TaskNodeHours), Num(r.TaskSlotHours)}
 }
 
 // RecordsCSV writes records as CSV with a header line.
@@ -70,16 +71,17 @@ func RecordsCSV(recs []*structs.AccountingRecord) []byte {
 
 // SummaryColumns are the columns of a summary under groups.
 func SummaryColumns(groups []string) []string {
-	return append(append([]string{}, groups...), "Jobs", "NodeHours", "CoreHours", "GPUHours", "Cost")
+	return append(append([]string{}, groups...), "Jobs", "NodeHours", "CoreHours", "GPUHours", "Cost", "Tasks", "TaskNodeHours")
 }
 
 // SummaryRow is one summary under SummaryColumns(groups).
 func SummaryRow(s *structs.AccountingSummary, groups []string) []string {
-	row := make([]string, 0, len(groups)+5)
+	row := make([]string, 0, len(groups)+7)
 	for _, g := range groups {
 		row = append(row, s.Key[g])
 	}
-	return append(row, strconv.Itoa(s.Jobs), Num(s.NodeHours), Num(s.CoreHours), Num(s.GPUHours), Num(s.Cost))
+	return append(row, strconv.Itoa(s.Jobs), Num(s.NodeHours), Num(s.CoreHours), Num(s.GPUHours), Num(s.Cost),
+		strconv.Itoa(s.Tasks), Num(s.TaskNodeHours))
 }
 
 // SummariesCSV writes summaries as CSV with a header line.

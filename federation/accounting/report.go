@@ -111,6 +111,8 @@ func Summarize(recs []*structs.AccountingRecord, groups []string) []*structs.Acc
 		s.CoreHours += u.CoreHours
 		s.GPUHours += u.GPUHours
 		s.Cost += u.Cost
+		s.Tasks += r.Tasks
+		s.TaskNodeHours += r.TaskNodeHours
 	}
 	slices.Sort(order)
 	out := make([]*structs.AccountingSummary, len(order))

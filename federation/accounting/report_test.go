@@ -134,8 +134,9 @@ func TestWindowAndElapsed(t *testing.T) {
 func TestRecordsCSV(t *testing.T) {
 	r := rec("alice", "cfd", "c16", 2, 32, t0, 90*time.Minute, 2)
 	r.JobID, r.State = "j-1", structs.JobCompleted
-	want := "JobID,JobName,User,Tenant,Account,Project,App,Command,Partition,Cluster,NNodes,NCPUS,NGPUS,Submit,Start,End,Elapsed,State,ExitCode,BurstRule,Price,NodeHours,CoreHours,GPUHours,Cost\n" +
-		"j-1,,alice,acme,cfd,,,,c16,east,2,32,0,Unknown,2026-12-31T22:00:00,2026-12-31T23:30:00,01:30:00,COMPLETED,0,,2,3,48,0,6\n"
+	r.Tasks, r.TaskNodeHours, r.TaskSlotHours = 1000, 2.5, 40
+	want := "JobID,JobName,User,Tenant,Account,Project,App,Command,Partition,Cluster,NNodes,NCPUS,NGPUS,Submit,Start,End,Elapsed,State,ExitCode,BurstRule,Price,NodeHours,CoreHours,GPUHours,Cost,Tasks,TaskNodeHours,TaskSlotHours\n" +
+		"j-1,,alice,acme,cfd,,,,c16,east,2,32,0,Unknown,2026-12-31T22:00:00,2026-12-31T23:30:00,01:30:00,COMPLETED,0,,2,3,48,0,6,1000,2.5,40\n"
 	if got := string(RecordsCSV([]*structs.AccountingRecord{r})); got != want {
 		t.Errorf("CSV:\n%s\nwant\n%s", got, want)
 	}

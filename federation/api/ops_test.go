@@ -218,7 +218,7 @@ func TestAccountingExport(t *testing.T) {
 		t.Errorf("sums by machine type (-want +got):\n%s", diff)
 	}
 	sumCSV := string(value[[]byte](t)(e.admin.AccountingCSV(ctx, client.AccountingQuery{Group: []string{"tenant", "month"}})))
-	if wantCSV := "tenant,month,Jobs,NodeHours,CoreHours,GPUHours,Cost\nta,2026-12,3,3.75,54,1.5,9.75\ntb,2026-12,1,1,16,0,4\n"; sumCSV != wantCSV {
+	if wantCSV := "tenant,month,Jobs,NodeHours,CoreHours,GPUHours,Cost,Tasks,TaskNodeHours\nta,2026-12,3,3.75,54,1.5,9.75,0,0\ntb,2026-12,1,1,16,0,4,0,0\n"; sumCSV != wantCSV {
 		t.Errorf("sums by tenant and month:\n%s\nwant\n%s", sumCSV, wantCSV)
 	}
 

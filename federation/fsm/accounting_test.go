@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,5 +76,46 @@ func TestJobEndAccounted(t *testing.T) {
 				t.Errorf("usage %+v disagrees with the record", u)
 			}
 		})
+	}
+}
+
+// TestArrayTasksAccounted: an array job's record has its tasks and the
+// time they ran (node-hours by slot, slot-hours) from the final progress
+// its end carries; a progress update keeps the tasks users canceled.
+func TestArrayTasksAccounted(t *testing.T) {
+	f := newFSM(t)
+	applyAll(t, f, baseLog(t))
+	job := testJob("j-9")
+	job.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 100}}
+	final := &structs.ArrayProgress{Total: 100, Succeeded: 98, Failed: 2, SlotSeconds: 7200, NodeSeconds: 450}
+	for i, c := range []Command{
+		&JobSubmit{Job: job},
+		&JobAssignment{ID: "j-9", Cluster: "east", Time: t0.Add(time.Minute)},
+		&JobStateUpdate{ID: "j-9", Cluster: "east", State: structs.JobRunning, Time: t0.Add(2 * time.Minute)},
+		&JobCancelTasks{ID: "j-9", Tasks: "7", Time: t0.Add(150 * time.Second)},
+		&JobStateUpdate{ID: "j-9", Cluster: "east", State: structs.JobRunning, Time: t0.Add(3 * time.Minute),
+			Array: &structs.ArrayProgress{Total: 100, Running: 10, Pending: 90}},
+		&JobStateUpdate{ID: "j-9", Cluster: "east", State: structs.JobCompletedWithError, ExitCode: 1,
+			Time: t0.Add(62 * time.Minute), Array: final, Account: true},
+	} {
+		for _, res := range f.ApplyCommands(uint64(20+i), enc(t, c)) {
+			if err, bad := res.(error); bad {
+				t.Fatalf("command %d: %v", i, err)
+			}
+		}
+	}
+	j, err := f.Store().Read().Job("j-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Array == nil || j.Array.CancelTasks != "7" {
+		t.Errorf("the progress updates lost the canceled tasks: %+v", j.Array)
+	}
+	rec, err := f.Store().Read().Accounting(fmt.Sprintf("job-%d", j.Number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Tasks != 100 || rec.TaskSlotHours != 2 || rec.TaskNodeHours != 0.125 || rec.NodeHours != 2 {
+		t.Errorf("record %+v: want 100 tasks, 2 slot-hours, 0.125 node-hours of tasks, 2 node-hours held", rec)
 	}
 }

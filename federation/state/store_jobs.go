@@ -274,7 +274,7 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 	}
 	if u.Array != nil && n.Array != nil {
 		n.Array = &structs.ArrayJob{Spec: n.Array.Spec, TaskRetries: n.Array.TaskRetries,
-			TaskWalltime: n.Array.TaskWalltime, Progress: u.Array.Copy()}
+			TaskWalltime: n.Array.TaskWalltime, CancelTasks: n.Array.CancelTasks, Progress: u.Array.Copy()}
 	}
 	switch {
 	case u.State != structs.JobRunning:

@@ -136,6 +136,10 @@ func (w *WriteTxn) accountingOf(j *structs.Job, full bool) *structs.AccountingRe
 		rec.Project, rec.Command, rec.Submit, rec.ExitCode, rec.BurstRule = j.Project, j.Command, j.SubmitTime, j.ExitCode, j.BurstRule
 		u := structs.UsageOf(rec.Nodes, rec.Cores, rec.GPUs, rec.Start, rec.End, rec.Price)
 		rec.NodeHours, rec.CoreHours, rec.GPUHours = u.NodeHours, u.CoreHours, u.GPUHours
+		if j.Array != nil && j.Array.Progress != nil {
+			p := j.Array.Progress
+			rec.Tasks, rec.TaskNodeHours, rec.TaskSlotHours = p.Total, p.NodeSeconds/3600, p.SlotSeconds/3600
+		}
 	}
 	return rec
 }

@@ -48,6 +48,10 @@ type AccountingSummary struct {
 	CoreHours float64           `json:"core_hours"`
 	GPUHours  float64           `json:"gpu_hours"`
 	Cost      float64           `json:"cost"`
+	// Tasks and TaskNodeHours sum the array jobs' tasks (see
+	// AccountingRecord.Tasks).
+	Tasks         int     `json:"tasks,omitempty"`
+	TaskNodeHours float64 `json:"task_node_hours,omitempty"`
 }
 
 // AccountingReport answers GET /v1/accounting: the records in the window

@@ -42,6 +42,15 @@ type AccountingRecord struct {
 	NodeHours float64   `json:"node_hours,omitempty"`
 	CoreHours float64   `json:"core_hours,omitempty"`
 	GPUHours  float64   `json:"gpu_hours,omitempty"`
+
+	// An array job's tasks (its final progress): how many, and the time
+	// its attempts ran, as slot-hours (the sum of every attempt's run
+	// time) and node-hours (each attempt's time over its node's slots: a
+	// task on one of eight slots for 8 h is one node-hour). NodeHours
+	// above is the allocation held; these are what the tasks used of it.
+	Tasks         int     `json:"tasks,omitempty"`
+	TaskNodeHours float64 `json:"task_node_hours,omitempty"`
+	TaskSlotHours float64 `json:"task_slot_hours,omitempty"`
 }
 
 // Copy returns a deep copy of r.

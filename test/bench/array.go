@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -126,6 +127,16 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	}()
 
 	spec := structs.ArraySpec{Start: 1, End: tasks}
+	var planePIDs []int
+	for _, pid := range env.PIDs() {
+		planePIDs = append(planePIDs, pid)
+	}
+	// CPU of the local nodes (their pods: flotilla-init and the tasks,
+	// counted once each pod's processes were waited for) and of the rest
+	// (control plane, in-process hub and agent): robust under load, where
+	// the rate is not.
+	nodeCPU0, restCPU0 := cpuOf(ln.Pid()), cpuOf(planePIDs...)+selfCPU()
+	load0 := loadAverage()
 	start := time.Now()
 	j, err := user.SubmitJob(ctx, structs.JobSubmitRequest{ID: "array-bench", App: "true", Command: "run",
 		MachineType: "l8", Nodes: 4, Array: &spec})
@@ -154,11 +165,28 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	took := time.Since(start)
+	// The head pod's processes are counted once the node waited for them.
+	var nodeCPU time.Duration
+	for w := time.Now(); time.Since(w) < 5*time.Second; time.Sleep(100 * time.Millisecond) {
+		nodeCPU = cpuOf(ln.Pid()) - nodeCPU0
+		if pods, err := env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{}); err == nil && allEnded(pods.Items) {
+			nodeCPU = cpuOf(ln.Pid()) - nodeCPU0
+			break
+		}
+	}
+	restCPU := cpuOf(planePIDs...) + selfCPU() - restCPU0
 	if j.State != structs.JobCompleted || j.Array == nil || j.Array.Progress == nil || j.Array.Progress.Succeeded != tasks {
 		return nil, fmt.Errorf("array job ended %s (%s): %+v", j.State, j.Substatus, j.Array)
 	}
 	arrayRate := float64(tasks) / took.Seconds()
-	r.add("array_tasks_per_sec", arrayRate, "tasks/s", fmt.Sprintf("Flotilla array job, submit → end (%s; allocation start %s)", took.Round(time.Millisecond), running.Sub(start).Round(time.Millisecond)))
+	r.add("array_tasks_per_sec", arrayRate, "tasks/s", fmt.Sprintf("Flotilla array job, submit → end (%s; allocation start %s; load average %s → %s)",
+		took.Round(time.Millisecond), running.Sub(start).Round(time.Millisecond), load0, loadAverage()))
+	r.add("array_cpu_ms_per_task", float64(nodeCPU)/float64(tasks)/1e6, "ms", "CPU of the local nodes' pods per task: flotilla-init (dispatcher, workers) and the task processes")
+	if floor, err := forkExecFloor(1000); err == nil {
+		r.add("fork_exec_floor_cpu_ms", float64(floor)/1e6, "ms", fmt.Sprintf("CPU of one start of /bin/true, parent and child (a ceiling of %.0f tasks/s on %d idle cores)",
+			float64(runtime.NumCPU())/floor.Seconds(), runtime.NumCPU()))
+	}
+	r.add("array_cpu_ms_per_task_all", float64(nodeCPU+restCPU)/float64(tasks)/1e6, "ms", "the same plus the control plane, hub and agent")
 	if d := j.EndTime.Sub(j.StartTime); d > 0 {
 		r.add("array_tasks_per_sec_running", float64(tasks)/d.Seconds(), "tasks/s", "Flotilla array job, job start → end (the hub's times)")
 	}
@@ -214,4 +242,14 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	r.add("array_vs_indexed_job", arrayRate/idxRate, "x", "array tasks/s over Indexed Job pods/s")
 	os.RemoveAll(dir) // kept, with the agent's log, when the table fails
 	return r, nil
+}
+
+// allEnded reports whether every pod has ended (Succeeded or Failed).
+func allEnded(pods []corev1.Pod) bool {
+	for _, p := range pods {
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return false
+		}
+	}
+	return true
 }

@@ -26,9 +26,9 @@ import (
 func TestArrayWorkerLostAndTasksCanceled(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	a := startArrayEnv(ctx, t, "lost", "10.220.0.0/24", `echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> /shared/attempts
+	a := startArrayEnv(ctx, t, "lost", `echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> $S/attempts
 sleep 0.05
-echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> /shared/out
+echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> $S/out
 `)
 	const total = 3000
 	j := a.submit(ctx, t, "1-3000", 0)
@@ -56,8 +56,10 @@ echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT" >> /shared/out
 	if p.Succeeded != total-10 || p.Canceled != 10 || p.Failed != 0 || p.Done != "1-2990" {
 		t.Errorf("hub record %+v: want 2990 succeeded (1-2990), 10 canceled, none failed", *p)
 	}
-	if p.Lost < 1 || p.Lost > arraySlots {
-		t.Errorf("%d attempts lost with the killed worker, want 1..%d (the tasks it held)", p.Lost, arraySlots)
+	// A worker holds its slots' tasks and, while tasks are short, half as
+	// many again queued (arraytask's prefetch).
+	if held := arraySlots + arraySlots/2; p.Lost < 1 || p.Lost > held {
+		t.Errorf("%d attempts lost with the killed worker, want 1..%d (the tasks it held)", p.Lost, held)
 	}
 
 	// No attempt ran twice; a task ran more than once only as a new

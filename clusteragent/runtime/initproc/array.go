@@ -74,7 +74,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
 		Command: cfg.Command, Env: os.Environ(), Spec: a.Spec, JobID: a.JobID,
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
-		Heartbeat: lease / 10, Fence: lease / 2,
+		Heartbeat: lease / 10, Fence: lease / 2, OutputDir: cfg.RunDir,
 	}
 	if cfg.Role == RoleWorker {
 		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))

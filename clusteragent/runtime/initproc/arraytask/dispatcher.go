@@ -42,6 +42,12 @@ type Pull struct {
 	Free    int      `json:"free"`
 	Done    []Result `json:"done,omitempty"`
 	Holding []Lease  `json:"holding,omitempty"`
+	// Stay: the worker stays until every task is final (the head's), so
+	// a drained answer is not its end. WaitMillis: with nothing held and
+	// nothing to report, the dispatcher may hold the pull this long until
+	// there is something for it (long poll).
+	Stay       bool `json:"stay,omitempty"`
+	WaitMillis int  `json:"wait_ms,omitempty"`
 }
 
 // Grant answers a Pull: tasks to start, running tasks to kill (canceled),
@@ -119,12 +125,13 @@ type Dispatcher struct {
 	LeaseTTL time.Duration
 	// Peak is the most tasks ever running at once.
 	Peak int
+	out  outputs
 }
 
 // NewDispatcher returns the state of an array none of whose tasks ran.
 func NewDispatcher(spec structs.ArraySpec, retries int) *Dispatcher {
 	return &Dispatcher{spec: spec, retries: retries, maxRunning: spec.MaxRunning,
-		tasks: make([]task, spec.Count()), workers: map[string]*worker{}}
+		tasks: make([]task, spec.Count()), workers: map[string]*worker{}, out: outputs{budget: OutputBudget}}
 }
 
 func (d *Dispatcher) ordinal(index int) (int, bool) {
@@ -162,7 +169,15 @@ func (d *Dispatcher) Record(r Result) bool {
 		delete(wk.running, o)
 		d.nodeSeconds += r.Seconds / float64(max(wk.slots, 1))
 	}
-	t.exit, t.tail, t.worker = r.Exit, r.Tail, ""
+	tail := r.Tail
+	if len(tail) > TailBytes {
+		tail = tail[len(tail)-TailBytes:]
+	}
+	d.out.put(o, tail)
+	if len(tail) > failTail {
+		tail = tail[len(tail)-failTail:]
+	}
+	t.exit, t.tail, t.worker = r.Exit, tail, ""
 	switch {
 	case t.cancel:
 		t.state = tCanceled
@@ -222,7 +237,7 @@ func (d *Dispatcher) Handle(p Pull, now time.Time) (Grant, []Record) {
 	wk.seen, wk.gone = now, false
 	for _, r := range p.Done {
 		if d.Record(r) {
-			recs = append(recs, Record{Kind: RecEnd, Worker: p.Worker, Result: r})
+			recs = append(recs, Record{Kind: RecEnd, Worker: p.Worker, Result: journaled(r)})
 		}
 	}
 	// A task this worker was running, not reported and not held any more,

@@ -152,6 +152,61 @@ func TestDispatcher(t *testing.T) {
 			},
 			counts: structs.ArrayProgress{Total: 1, Failed: 1, Lost: 3, PeakRunning: 1},
 		},
+		// Batches: a worker asks for its free slots plus a prefetch, and
+		// reports every result since its last pull at once.
+		"a batch grant beyond the slots (prefetch) and a batch report with retries first": {
+			spec: "1-8", retries: 1, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 3}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1), l(3, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 3, Done: []Result{ok(1, 1), fail(2, 1), ok(3, 1)}},
+					want: Grant{Tasks: []Lease{l(2, 2), l(4, 1), l(5, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2, Done: []Result{ok(2, 2), ok(4, 1)}, Holding: []Lease{l(5, 1)}},
+					want: Grant{Tasks: []Lease{l(6, 1), l(7, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 8, Pending: 1, Running: 3, Succeeded: 4, Retried: 1, PeakRunning: 3},
+		},
+		"a batch report frees throttle room the same answer grants": {
+			spec: "1-6%3", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 4}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1), l(3, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 3, Done: []Result{ok(1, 1), ok(3, 1)}, Holding: []Lease{l(2, 1)}},
+					want: Grant{Tasks: []Lease{l(4, 1), l(5, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 6, Pending: 1, Running: 3, Succeeded: 2, PeakRunning: 3},
+		},
+		"a batch half of whose leases expired: only the current attempts count": {
+			spec: "1-4", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				// a is silent past its lease: b gets its tasks again.
+				{at: 11 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(1, 2), l(2, 2)}}},
+				// a comes back holding both: killed; it takes task 3.
+				{at: 12 * time.Second, pull: &Pull{Worker: "a", Slots: 2, Free: 1, Holding: []Lease{l(1, 1), l(2, 1)}},
+					want: Grant{Kill: []Lease{l(1, 1), l(2, 1)}, Tasks: []Lease{l(3, 1)}}},
+				// One batch: a late success of an expired attempt, a killed
+				// one, and the current task 3: only task 3 is recorded.
+				{at: 13 * time.Second, pull: &Pull{Worker: "a", Slots: 2, Free: 2,
+					Done: []Result{ok(1, 1), {Lease: l(2, 1), Exit: 137}, ok(3, 1)}}, want: Grant{Tasks: []Lease{l(4, 1)}}},
+				{at: 14 * time.Second, pull: &Pull{Worker: "b", Slots: 2, Free: 2, Done: []Result{ok(1, 2), ok(2, 2)}}, want: Grant{Drained: true}},
+			},
+			counts: structs.ArrayProgress{Total: 4, Running: 1, Succeeded: 3, Lost: 2, PeakRunning: 3},
+		},
+		"a batch from a worker that fenced part of its tasks: lost ones again, successes once": {
+			spec: "1-3", lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 3, Free: 3}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1), l(3, 1)}}},
+				{at: 6 * time.Second, pull: &Pull{Worker: "a", Slots: 3, Free: 3,
+					Done: []Result{ok(1, 1), {Lease: l(2, 1), Exit: ExitLost, Expired: true}, {Lease: l(3, 1), Exit: ExitLost, Expired: true}}},
+					want: Grant{Tasks: []Lease{l(2, 2), l(3, 2)}}},
+			},
+			counts: structs.ArrayProgress{Total: 3, Running: 2, Succeeded: 1, Lost: 2, PeakRunning: 3},
+		},
+		"a task canceled while queued at its worker ends canceled in the batch": {
+			spec: "1-3", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 2}, want: Grant{Tasks: []Lease{l(1, 1), l(2, 1)}}},
+				{cancel: []int{2}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 0, Holding: []Lease{l(1, 1), l(2, 1)}}, want: Grant{Kill: []Lease{l(2, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 1, Free: 2, Done: []Result{{Lease: l(2, 1), Exit: 137}, ok(1, 1)}},
+					want: Grant{Tasks: []Lease{l(3, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 3, Running: 1, Succeeded: 1, Canceled: 1, PeakRunning: 2},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,6 +29,7 @@ const (
 	PathPull     = "/v1/pull"
 	PathProgress = "/v1/progress"
 	PathCancel   = "/v1/cancel"
+	PathOutput   = "/v1/output" // ?task=N
 )
 
 // Token derives the dispatcher's bearer token from the job's secret (its
@@ -59,12 +61,18 @@ type Server struct {
 	done   chan struct{}
 	once   sync.Once
 	srv    *http.Server
+	// changed is closed (and replaced) by every change, under mu: it
+	// wakes long polls. closing is closed by Close.
+	changed   chan struct{}
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // NewServer returns a server of d; j may be nil (no journal). now is the
 // clock the leases are measured by.
 func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, log *slog.Logger) *Server {
-	s := &Server{d: d, j: j, token: token, now: now, log: log, done: make(chan struct{})}
+	s := &Server{d: d, j: j, token: token, now: now, log: log, done: make(chan struct{}),
+		changed: make(chan struct{}), closing: make(chan struct{})}
 	if d.Done() {
 		s.once.Do(func() { close(s.done) })
 	}
@@ -72,6 +80,7 @@ func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, lo
 	mux.HandleFunc("POST "+PathPull, s.pull)
 	mux.HandleFunc("GET "+PathProgress, s.progress)
 	mux.HandleFunc("POST "+PathCancel, s.cancel)
+	mux.HandleFunc("GET "+PathOutput, s.output)
 	s.srv = &http.Server{Handler: s.auth(mux), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }
@@ -86,7 +95,10 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Close stops serving.
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	return s.srv.Close()
+}
 
 // Done is closed once every task is final.
 func (s *Server) Done() <-chan struct{} { return s.done }
@@ -111,18 +123,51 @@ func (s *Server) auth(next http.Handler) http.Handler {
 
 func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 	var p Pull
-	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&p); err != nil || p.Worker == "" || p.Free < 0 {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&p); err != nil || p.Worker == "" || p.Free < 0 || p.WaitMillis < 0 {
 		http.Error(w, "bad pull", http.StatusBadRequest)
 		return
 	}
-	s.mu.Lock()
-	g, recs := s.d.Handle(p, s.now())
-	seq, err := s.buffer(recs)
-	if len(recs) > 0 {
-		s.version++
+	var wait <-chan time.Time
+	if p.WaitMillis > 0 && len(p.Done) == 0 && len(p.Holding) == 0 {
+		t := time.NewTimer(min(time.Duration(p.WaitMillis)*time.Millisecond, maxLongPoll))
+		defer t.Stop()
+		wait = t.C
 	}
-	done := s.d.Done()
-	s.mu.Unlock()
+	var (
+		g    Grant
+		seq  uint64
+		err  error
+		done bool
+	)
+	for {
+		s.mu.Lock()
+		var recs []Record
+		g, recs = s.d.Handle(p, s.now())
+		var n uint64
+		n, err = s.buffer(recs)
+		seq = max(seq, n)
+		if len(recs) > 0 {
+			s.changedLocked()
+		}
+		done = s.d.Done()
+		changed := s.changed
+		s.mu.Unlock()
+		p.Done = nil // applied: a second round only asks again
+		// A worker holding nothing, granted nothing, waits (long poll)
+		// until something changes: a task ends, is canceled or expires.
+		idle := len(g.Tasks) == 0 && len(g.Kill) == 0 && !g.AllDone && (!g.Drained || p.Stay)
+		if err != nil || wait == nil || !idle {
+			break
+		}
+		select {
+		case <-changed:
+			continue
+		case <-wait:
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		break
+	}
 	if err == nil {
 		err = s.commit(seq)
 	}
@@ -140,6 +185,17 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, g)
 }
 
+// maxLongPoll bounds how long a pull may be held.
+const maxLongPoll = 5 * time.Second
+
+// changedLocked bumps the version and wakes the pulls waiting for a
+// change; s.mu is held.
+func (s *Server) changedLocked() {
+	s.version++
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 // ExpireLeases expires the leases of silent workers every interval until
 // ctx ends (pulls expire them too; this covers a dispatcher no one pulls).
 func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
@@ -155,7 +211,7 @@ func (s *Server) ExpireLeases(ctx context.Context, every time.Duration) {
 		recs := s.d.Expire(s.now())
 		seq, err := s.buffer(recs)
 		if len(recs) > 0 {
-			s.version++
+			s.changedLocked()
 			s.log.Warn("worker leases expired: their tasks are granted again", "attempts", len(recs))
 		}
 		s.mu.Unlock()
@@ -214,6 +270,30 @@ func (s *Server) progress(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, p)
 }
 
+// output answers one task's state and last output (see Dispatcher.Output).
+func (s *Server) output(w http.ResponseWriter, r *http.Request) {
+	index, err := strconv.Atoi(r.URL.Query().Get("task"))
+	if err != nil {
+		http.Error(w, "task: want an index", http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	res, ok := s.d.Output(index)
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "task: not an index of the array", http.StatusNotFound)
+		return
+	}
+	writeJSON(w, res)
+}
+
+// Output is Dispatcher.Output under the server's lock.
+func (s *Server) Output(index int) (structs.TaskResult, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.d.Output(index)
+}
+
 // CancelRequest is the body of POST /v1/cancel.
 type CancelRequest struct {
 	Tasks []int `json:"tasks"`
@@ -238,7 +318,7 @@ func (s *Server) Cancel(indices []int) error {
 	s.mu.Lock()
 	recs := s.d.Cancel(indices)
 	seq, err := s.buffer(recs)
-	s.version++
+	s.changedLocked()
 	done := s.d.Done()
 	s.mu.Unlock()
 	if err == nil {

@@ -9,12 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os/exec"
-	"slices"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -47,8 +45,15 @@ type WorkerConfig struct {
 	// could not pull for this long kills its tasks, whose leases are about
 	// to expire (0: never). Fence must be below the dispatcher's LeaseTTL.
 	Heartbeat, Fence time.Duration
-	Now              func() time.Time
-	Log              *slog.Logger
+	// Prefetch is how many tasks beyond its slots a worker holds while
+	// tasks are short (0: half its slots; negative: none; none either in a
+	// throttled array).
+	Prefetch int
+	// OutputDir holds one output file per slot (the pod's run directory;
+	// empty: a temporary directory removed at the end).
+	OutputDir string
+	Now       func() time.Time
+	Log       *slog.Logger
 }
 
 // TaskEnv is the environment a task gets besides the worker's.
@@ -76,46 +81,86 @@ func TaskArgv(cmd []string, index int) []string {
 	return out
 }
 
-type running struct {
-	cancel context.CancelFunc
-	killed bool
-	fenced bool // killed by the fence: reported as lost, not failed
-}
-
 // RunWorker pulls and runs tasks until the dispatcher says there is
 // nothing left for it (and, with StayUntilDone, every task is final). It
 // returns nil then; an unreachable dispatcher is an error.
+//
+// One pull is in flight at a time and the tasks never wait for it: a pull
+// carries every result since the last one, the tasks held and how many
+// more the worker takes (its free slots, plus a prefetch while tasks are
+// short, so a slot starts its next task the moment one ends); results
+// that end while a pull is out go with the next. A worker holding nothing
+// asks the dispatcher to hold its pull until there is work (long poll).
 func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
 	defer client.CloseIdleConnections()
-	results := make(chan Result, cfg.Slots*2+1)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	tctx, stopAll := context.WithCancel(ctx)
-	defer stopAll()
-
-	holding := map[Lease]*running{}
-	var done []Result
-	drained := false
-	lastOK := cfg.Now()
-	fence := func() {
-		for l, r := range holding {
-			if !r.killed {
-				cfg.Log.Warn("dispatcher unreachable past the fence: task killed", "index", l.Index, "attempt", l.Attempt)
-				r.killed, r.fenced = true, true
-				r.cancel()
-			}
-		}
+	procs := &procTable{m: map[Lease]*proc{}}
+	ln, err := newLauncher(cfg, procs)
+	if err != nil {
+		return err
 	}
+	defer ln.close()
+	dir := cfg.OutputDir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "flotilla-array-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	prefetch := cfg.Prefetch
+	if prefetch == 0 {
+		prefetch = max(cfg.Slots/2, 1)
+	}
+	if prefetch < 0 || cfg.Spec.MaxRunning > 0 {
+		// A throttled array counts held tasks as running: a task queued
+		// here would keep another worker's slot idle.
+		prefetch = 0
+	}
+	queue := make(chan Lease, cfg.Slots+prefetch+1)
+	results := make(chan Result, cfg.Slots+prefetch+1)
+	var slots sync.WaitGroup
+	defer func() {
+		close(queue)
+		for _, l := range procs.leases() {
+			procs.kill(l, false)
+		}
+		slots.Wait()
+	}()
+	for i := range cfg.Slots {
+		out, err := slotOutput(dir, i)
+		if err != nil {
+			return err
+		}
+		slots.Go(func() { ln.run(i, out, queue, results) })
+	}
+
+	var (
+		done     []Result
+		drained  bool
+		allDone  bool
+		starved  bool // the last answer granted nothing: ask again on a change only
+		lastOK   = cfg.Now()
+		inflight bool
+		answers  = make(chan pullAnswer, 1)
+		avg      float64 // seconds per task, moving average (0: none ended yet)
+		tick     = time.NewTimer(time.Hour)
+	)
+	defer tick.Stop()
+	pctx, stopPulls := context.WithCancel(ctx)
+	defer stopPulls()
 	take := func(r Result) {
-		if h := holding[r.Lease]; h != nil && h.fenced {
+		if procs.remove(r.Lease) {
 			r.Exit, r.Expired = ExitLost, true
 		}
-		delete(holding, r.Lease)
+		if avg == 0 {
+			avg = r.Seconds
+		} else {
+			avg = 0.9*avg + 0.1*r.Seconds
+		}
 		done = append(done, r)
+		starved = false
 	}
 	for {
-		// Take what ended, without waiting.
 		for more := true; more; {
 			select {
 			case r := <-results:
@@ -124,76 +169,98 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 				more = false
 			}
 		}
-		free := cfg.Slots - len(holding)
-		if drained && !cfg.StayUntilDone {
-			free = 0
-		}
-		if drained && !cfg.StayUntilDone && len(holding) == 0 && len(done) == 0 {
-			cfg.Log.Info("nothing left to run: worker leaves")
+		held := procs.len()
+		leaving := drained && !cfg.StayUntilDone
+		if !inflight && len(done) == 0 && held == 0 && (leaving || allDone) {
+			if leaving {
+				cfg.Log.Info("nothing left to run: worker leaves")
+			}
 			return nil
 		}
-		p := Pull{Worker: cfg.Name, Slots: cfg.Slots, Free: free, Done: done}
-		for l := range holding {
-			p.Holding = append(p.Holding, l)
-		}
-		g, err := pull(ctx, client, cfg, p, lastOK, fence)
-		if err != nil {
-			return err
-		}
-		lastOK = cfg.Now()
-		done = nil
-		for _, l := range g.Kill {
-			if r := holding[l]; r != nil {
-				r.killed = true
-				r.cancel()
+		if !inflight {
+			want := 0
+			if !leaving {
+				extra := 0
+				if avg > 0 && avg < shortTask.Seconds() {
+					extra = prefetch
+				}
+				want = max(cfg.Slots+extra-held, 0)
+			}
+			heartbeat := held > 0 && cfg.Heartbeat > 0 && cfg.Now().Sub(lastOK) >= cfg.Heartbeat
+			if len(done) > 0 || heartbeat || (want > 0 && !(starved && held > 0)) {
+				p := Pull{Worker: cfg.Name, Slots: cfg.Slots, Free: want, Done: done, Holding: procs.leases(), Stay: cfg.StayUntilDone}
+				if held == 0 && len(done) == 0 {
+					p.WaitMillis = int(longPoll.Milliseconds())
+				}
+				done = nil
+				inflight = true
+				go func() {
+					g, err := pull(pctx, client, cfg, p)
+					answers <- pullAnswer{g, err}
+				}()
 			}
 		}
-		for _, l := range g.Tasks {
-			rctx, cancel := context.WithCancel(tctx)
-			holding[l] = &running{cancel: cancel}
-			wg.Go(func() {
-				defer cancel()
-				results <- runTask(rctx, cfg, l)
-			})
+		// Wake for the heartbeat (nothing in flight) or the fence (a pull
+		// out too long).
+		wake := time.Hour
+		if held > 0 && !inflight && cfg.Heartbeat > 0 {
+			wake = max(cfg.Heartbeat-cfg.Now().Sub(lastOK), time.Millisecond)
 		}
-		if g.AllDone && len(holding) == 0 {
-			return nil
+		if held > 0 && inflight && cfg.Fence > 0 {
+			wake = max(cfg.Fence-cfg.Now().Sub(lastOK), 10*time.Millisecond)
 		}
-		drained = g.Drained
-		// Wait for a slot to free; poll again soon when holding nothing
-		// (throttled, or a drained worker that stays for retries).
-		if len(g.Tasks) == 0 || len(holding) >= cfg.Slots || drained {
-			var wait <-chan time.Time
-			var t *time.Timer
-			switch {
-			case len(holding) == 0 || (drained && cfg.StayUntilDone):
-				t = time.NewTimer(pollEvery)
-				wait = t.C
-			case cfg.Heartbeat > 0:
-				t = time.NewTimer(cfg.Heartbeat)
-				wait = t.C
+		tick.Reset(wake)
+		select {
+		case r := <-results:
+			take(r)
+		case a := <-answers:
+			inflight = false
+			if a.err != nil {
+				return a.err
 			}
-			select {
-			case r := <-results:
-				take(r)
-			case <-wait:
-			case <-ctx.Done():
-				return ctx.Err()
+			lastOK = cfg.Now()
+			g := a.g
+			for _, l := range g.Kill {
+				procs.kill(l, false)
 			}
-			if t != nil {
-				t.Stop()
+			for _, l := range g.Tasks {
+				procs.add(l)
+				queue <- l
 			}
+			drained, allDone = g.Drained, g.AllDone
+			starved = len(g.Tasks) == 0
+		case <-tick.C:
+			if inflight && cfg.Fence > 0 && cfg.Now().Sub(lastOK) > cfg.Fence {
+				for _, l := range procs.leases() {
+					if procs.kill(l, true) {
+						cfg.Log.Warn("dispatcher unreachable past the fence: task killed", "index", l.Index, "attempt", l.Attempt)
+					}
+				}
+			}
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }
 
-// pollEvery is how often a worker that holds nothing asks again.
-const pollEvery = 50 * time.Millisecond
+type pullAnswer struct {
+	g   Grant
+	err error
+}
+
+// shortTask: while tasks take less on average, a worker holds a few more
+// than its slots (Prefetch), so no slot waits for a round trip. Longer
+// tasks are not held ahead: another worker may be free to run them.
+const shortTask = time.Second
+
+// longPoll is how long the dispatcher may hold the pull of a worker that
+// holds nothing, until there is something for it.
+const longPoll = time.Second
 
 // pull sends one pull, trying again until cfg.Reach passes; once
 // cfg.Fence has passed since lastOK, the last answered pull, it calls
 // fence (which kills the tasks held).
-func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull, lastOK time.Time, fence func()) (Grant, error) {
+func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull) (Grant, error) {
 	body, err := json.Marshal(p)
 	if err != nil {
 		return Grant{}, err
@@ -201,7 +268,11 @@ func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull, la
 	deadline := cfg.Now().Add(cfg.Reach)
 	delay := 50 * time.Millisecond
 	for {
-		g, err := pullOnce(ctx, client, cfg, body)
+		// A bound on each attempt: a dispatcher cut off without a reset
+		// must not hold the worker's only pull forever.
+		actx, cancel := context.WithTimeout(ctx, time.Duration(p.WaitMillis)*time.Millisecond+attemptTimeout)
+		g, err := pullOnce(actx, client, cfg, body)
+		cancel()
 		if err == nil {
 			return g, nil
 		}
@@ -210,9 +281,6 @@ func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull, la
 		}
 		if cfg.Now().After(deadline) {
 			return Grant{}, fmt.Errorf("%w: %w", ErrDispatcherLost, err)
-		}
-		if cfg.Fence > 0 && cfg.Now().Sub(lastOK) > cfg.Fence {
-			fence()
 		}
 		t := time.NewTimer(delay)
 		select {
@@ -224,6 +292,9 @@ func pull(ctx context.Context, client *http.Client, cfg WorkerConfig, p Pull, la
 		delay = min(delay*2, time.Second)
 	}
 }
+
+// attemptTimeout bounds one pull request (beyond its long poll).
+const attemptTimeout = 5 * time.Second
 
 // ErrDispatcherLost: the head's dispatcher could not be reached in time.
 var ErrDispatcherLost = errors.New("array dispatcher unreachable")
@@ -249,59 +320,4 @@ func pullOnce(ctx context.Context, client *http.Client, cfg WorkerConfig, body [
 		return Grant{}, fmt.Errorf("dispatcher answer: %w", err)
 	}
 	return g, nil
-}
-
-// tailBytes bounds the output kept of an attempt.
-const tailBytes = 512
-
-// tailBuffer keeps the last tailBytes written.
-type tailBuffer struct{ b []byte }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.b = append(t.b, p...)
-	if len(t.b) > tailBytes {
-		t.b = slices.Clone(t.b[len(t.b)-tailBytes:])
-	}
-	return len(p), nil
-}
-
-// runTask runs one attempt in its own process group and returns its end.
-func runTask(ctx context.Context, cfg WorkerConfig, l Lease) Result {
-	if cfg.TaskWalltime > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, cfg.TaskWalltime)
-		defer cancel()
-	}
-	argv := TaskArgv(cfg.Command, l.Index)
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(slices.Clip(cfg.Env), TaskEnv(cfg.Spec, cfg.JobID, l.Index, l.Attempt)...)
-	var out tailBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	start := cfg.Now()
-	err := cmd.Run()
-	r := Result{Lease: l, Seconds: cfg.Now().Sub(start).Seconds()}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		r.Exit = ExitWalltime
-		out.Write([]byte("\n[flotilla: task walltime exceeded]"))
-	case errors.As(err, &ee):
-		r.Exit = ee.ExitCode()
-		if r.Exit < 0 { // killed by a signal
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				r.Exit = 128 + int(ws.Signal())
-			}
-		}
-	default:
-		r.Exit = 127
-		out.Write([]byte(err.Error()))
-	}
-	if r.Exit != 0 {
-		r.Tail = string(bytes.ToValidUTF8(out.b, []byte("?")))
-	}
-	return r
 }

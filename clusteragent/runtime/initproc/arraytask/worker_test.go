@@ -2,8 +2,10 @@ package arraytask
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +32,7 @@ func TestServerAndWorkers(t *testing.T) {
 echo "$FLOTILLA_ARRAY_TASK_ID $FLOTILLA_ARRAY_TASK_ATTEMPT $1 $SLURM_ARRAY_JOB_ID $SLURM_ARRAY_TASK_COUNT" >> ` + dir + `/attempts
 if [ "$1" = 7 ] && [ "$FLOTILLA_ARRAY_TASK_ATTEMPT" = 1 ]; then echo "seven fails" >&2; exit 3; fi
 if [ "$1" = 13 ]; then exec sleep 30; fi
+echo "out $1"
 `
 	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
 		t.Fatal(err)
@@ -79,6 +82,19 @@ if [ "$1" = 13 ]; then exec sleep 30; fi
 	if len(p.Failures) != 1 || p.Failures[0].Index != 13 || p.Failures[0].ExitCode != ExitWalltime || p.Failures[0].Attempts != 2 ||
 		!strings.Contains(p.Failures[0].Tail, "walltime") {
 		t.Errorf("failures %+v", p.Failures)
+	}
+	// Any task's last output, asked of the dispatcher, successes too.
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ln.Addr().String()+PathOutput+"?task=5", nil)
+	req.Header.Set("Authorization", "Bearer "+Token([]byte("secret")))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out structs.TaskResult
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.State != structs.TaskSucceeded || out.Tail != "out 5\n" || out.Attempts != 1 {
+		t.Errorf("task 5's output: %+v, want succeeded with %q", out, "out 5\n")
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "attempts"))
 	if err != nil {
@@ -190,4 +206,66 @@ func TestWorkerFencesItself(t *testing.T) {
 	}
 	cancel()
 	<-returned
+}
+
+// TestLongPoll: the pull of a worker that holds nothing is held until
+// there is something for it (here: throttle room once another worker's
+// task ends), not answered empty and asked again in a loop; a pull that
+// reports results is answered at once.
+func TestLongPoll(t *testing.T) {
+	spec, _ := structs.ParseArraySpec("1-2%1")
+	srv := NewServer(NewDispatcher(spec, 0), nil, "t", time.Now, slog.New(slog.DiscardHandler))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cfg := WorkerConfig{URL: "http://" + ln.Addr().String(), Token: "t"}
+	client := &http.Client{}
+	send := func(p Pull) Grant {
+		t.Helper()
+		body, _ := json.Marshal(p)
+		g, err := pullOnce(ctx, client, cfg, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	if g := send(Pull{Worker: "a", Slots: 1, Free: 1}); len(g.Tasks) != 1 || g.Tasks[0] != l(1, 1) {
+		t.Fatalf("first grant %+v", g)
+	}
+	type answer struct {
+		g    Grant
+		took time.Duration
+	}
+	waited := make(chan answer, 1)
+	go func() {
+		start := time.Now()
+		g := send(Pull{Worker: "b", Slots: 1, Free: 1, WaitMillis: 4000})
+		waited <- answer{g, time.Since(start)}
+	}()
+	// b's pull is held: no answer while a still runs task 1.
+	select {
+	case a := <-waited:
+		t.Fatalf("an idle worker's pull was answered at once (%+v): no long poll", a.g)
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	if g := send(Pull{Worker: "a", Slots: 1, Free: 0, Done: []Result{ok(1, 1)}}); len(g.Tasks) != 0 {
+		t.Errorf("a asked for nothing and got %+v", g)
+	}
+	reported := time.Since(start)
+	a := <-waited
+	if len(a.g.Tasks) != 1 || a.g.Tasks[0] != l(2, 1) {
+		t.Fatalf("the held pull got %+v, want task 2", a.g)
+	}
+	if a.took >= 4*time.Second {
+		t.Errorf("the held pull waited its whole %v: a change did not wake it", a.took)
+	}
+	if reported > 2*time.Second {
+		t.Errorf("a pull that reported a result took %v: it was held", reported)
+	}
 }

@@ -1,0 +1,116 @@
+package arraytask
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Task output. A worker sends the last TailBytes of every attempt's
+// output (stdout and stderr) with its result, successes too; the
+// dispatcher keeps the latest attempt's for each task, in memory, within
+// a byte budget (OutputBudget): when it is spent, the outputs kept
+// longest are dropped first, so 10,000 tasks of 4 KiB each cost at most
+// the budget, not 40 MiB. The journal keeps only a failed attempt's last
+// failTail bytes (a restarted dispatcher has those, not the successes').
+// Output answers for one task (GET PathOutput?task=N).
+
+// OutputBudget bounds the bytes of task output a dispatcher keeps.
+const OutputBudget = 8 << 20
+
+type keptOutput struct {
+	tail string
+	seq  uint64
+}
+
+// outputs holds the latest output of tasks within a byte budget, the
+// oldest dropped first.
+type outputs struct {
+	budget int
+	used   int
+	seq    uint64
+	m      map[int]keptOutput // by ordinal
+	order  []orderEntry       // insertion order; entries whose seq moved on are stale
+}
+
+type orderEntry struct {
+	ordinal int
+	seq     uint64
+}
+
+func (o *outputs) put(ordinal int, tail string) {
+	if o.m == nil {
+		o.m = map[int]keptOutput{}
+	}
+	if old, ok := o.m[ordinal]; ok {
+		o.used -= len(old.tail)
+		delete(o.m, ordinal)
+	}
+	if tail == "" {
+		return
+	}
+	o.seq++
+	o.m[ordinal] = keptOutput{tail: tail, seq: o.seq}
+	o.used += len(tail)
+	o.order = append(o.order, orderEntry{ordinal, o.seq})
+	for o.used > o.budget && len(o.order) > 0 {
+		e := o.order[0]
+		o.order = o.order[1:]
+		if k, ok := o.m[e.ordinal]; ok && k.seq == e.seq {
+			o.used -= len(k.tail)
+			delete(o.m, e.ordinal)
+		}
+	}
+	if len(o.order) > 2*len(o.m)+1024 { // drop stale entries
+		live := o.order[:0:0]
+		for _, e := range o.order {
+			if k, ok := o.m[e.ordinal]; ok && k.seq == e.seq {
+				live = append(live, e)
+			}
+		}
+		o.order = live
+	}
+}
+
+func (o *outputs) get(ordinal int) string { return o.m[ordinal].tail }
+
+// OutputBytes is how many bytes of task output the dispatcher holds.
+func (d *Dispatcher) OutputBytes() int { return d.out.used }
+
+// Output returns task index's state, exit status, attempts and the last
+// output of its latest ended attempt (empty when it had none, or it was
+// dropped for the budget); false when index is not one of the array's.
+func (d *Dispatcher) Output(index int) (structs.TaskResult, bool) {
+	o, ok := d.ordinal(index)
+	if !ok {
+		return structs.TaskResult{}, false
+	}
+	t := &d.tasks[o]
+	r := structs.TaskResult{Index: index, ExitCode: t.exit, Attempts: t.attempts, Tail: d.out.get(o)}
+	switch t.state {
+	case tPending:
+		r.State = structs.TaskPending
+	case tRunning:
+		r.State = structs.TaskRunning
+	case tSucceeded:
+		r.State = structs.TaskSucceeded
+	case tFailed:
+		r.State = structs.TaskFailed
+	case tCanceled:
+		r.State = structs.TaskCanceled
+	}
+	if r.Tail == "" && t.tail != "" {
+		r.Tail = t.tail
+	}
+	return r, true
+}
+
+// journaled is r as the journal keeps it: a failure's last failTail
+// bytes of output, none of a success's.
+func journaled(r Result) Result {
+	switch {
+	case r.Exit == 0 && !r.Expired:
+		r.Tail = ""
+	case len(r.Tail) > failTail:
+		r.Tail = r.Tail[len(r.Tail)-failTail:]
+	}
+	return r
+}

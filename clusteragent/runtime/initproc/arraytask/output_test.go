@@ -1,0 +1,79 @@
+package arraytask
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// TestOutputsBounded: the dispatcher keeps the last output of every
+// task's latest attempt, successes too, within OutputBudget however many
+// tasks write how much (the oldest dropped first); the journal records no
+// success's output and only the last bytes of a failure's.
+func TestOutputsBounded(t *testing.T) {
+	const n = 10000
+	// Every task writes a full tail: 40 MB without the budget.
+	d := NewDispatcher(spec("1-10000"), 1)
+	big := strings.Repeat("x", TailBytes-6)
+	var journal []Record
+	var granted, held []Lease // held: task 150's second attempt runs on
+	for {
+		var done []Result
+		for _, ls := range granted {
+			r := Result{Lease: ls, Tail: big + "|" + pad(ls.Index)}
+			switch {
+			case ls.Index == 150 && ls.Attempt == 1:
+				r.Exit = 3
+			case ls.Index == 150:
+				held = append(held, ls)
+				continue
+			}
+			done = append(done, r)
+		}
+		g, recs := d.Handle(Pull{Worker: "a", Slots: 100, Free: 100, Done: done, Holding: held}, t0)
+		journal = append(journal, recs...)
+		if len(g.Tasks) == 0 {
+			break
+		}
+		granted = g.Tasks
+	}
+	if got := d.OutputBytes(); got > OutputBudget || got < OutputBudget-2*TailBytes {
+		t.Errorf("%d bytes of output kept, want just under the budget %d", got, OutputBudget)
+	}
+	last, ok := d.Output(n)
+	if !ok || last.State != structs.TaskSucceeded || !strings.HasSuffix(last.Tail, "|10000") || len(last.Tail) != TailBytes {
+		t.Errorf("the latest task's output: %+v", last.State)
+	}
+	if first, _ := d.Output(1); first.Tail != "" || first.State != structs.TaskSucceeded {
+		t.Errorf("the oldest output is kept beyond the budget (%d bytes, %s)", len(first.Tail), first.State)
+	}
+	if f, _ := d.Output(150); f.State != structs.TaskRunning || f.Attempts != 2 || !strings.HasSuffix(f.Tail, "|00150") {
+		t.Errorf("a failed attempt's output while its retry runs: %+v", f.State)
+	}
+	if _, ok := d.Output(10001); ok {
+		t.Error("an index outside the array has an output")
+	}
+	for _, r := range journal {
+		if r.Kind != RecEnd {
+			continue
+		}
+		if want := map[bool]int{true: failTail, false: 0}[r.Result.Exit == 3]; len(r.Result.Tail) != want {
+			t.Fatalf("journal keeps %d bytes of task %d's output (exit %d), want %d", len(r.Result.Tail), r.Result.Index, r.Result.Exit, want)
+		}
+	}
+}
+
+func pad(i int) string {
+	s := "00000" + itoa(i)
+	return s[len(s)-5:]
+}
+
+func itoa(i int) string {
+	var b []byte
+	for i > 0 || len(b) == 0 {
+		b = append([]byte{byte('0' + i%10)}, b...)
+		i /= 10
+	}
+	return string(b)
+}
