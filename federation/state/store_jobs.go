@@ -168,6 +168,18 @@ func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
 // stored, so purge jobs long after they ended, when no retry of their
 // submission or late report about them can still arrive.
 func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
+	return w.submitJob(j.Copy())
+}
+
+// SubmitOwnedJob is SubmitJob for a job the caller hands over (a command
+// just decoded from the log): the store keeps j itself, not a copy, and
+// the caller must not use j afterwards.
+func (w *WriteTxn) SubmitOwnedJob(j *structs.Job) (*structs.Job, error) { return w.submitJob(j) }
+
+// submitJob stores n, which the store owns from now on, even when it
+// refuses it.
+func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
+	j := n
 	if err := j.ValidateSubmit(); err != nil {
 		return nil, err
 	}
@@ -182,7 +194,6 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if err := w.mustExist(tMachineTypes, "machine type", j.MachineType); err != nil {
 		return nil, err
 	}
-	n := j.Copy()
 	n.Number = w.next(cJobs)
 	n.Name = structs.JobName(n.Owner, n.SubmitTime, n.Number)
 	if n.State == "" {

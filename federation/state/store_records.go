@@ -98,6 +98,15 @@ func (w *WriteTxn) AuditAbsent(e *structs.AuditEvent) (bool, error) {
 	return raw == nil, nil
 }
 
+// AppendAbsentAudit stores e, which AuditAbsent found absent in this
+// transaction, itself (the caller hands it over) and assigns its Seq: an
+// audited job call's event, stored without AppendAudit's second check
+// and copies.
+func (w *WriteTxn) AppendAbsentAudit(e *structs.AuditEvent) error {
+	e.Seq = w.next(cAudit)
+	return w.insert(tAudit, e, nil)
+}
+
 // AppendAudit stores a new audit event and assigns its Seq. An event ID seen
 // before is ErrConflict.
 func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, error) {
