@@ -26,11 +26,11 @@ func (w *WriteTxn) jobChanged(n *structs.Job, prev structs.JobState, at time.Tim
 	}
 	w.touch(tEvents)
 	if e.Seq > structs.MaxEvents {
-		raw, err := w.txn.First(TableEvents, "id", e.Seq-structs.MaxEvents)
+		old, err := w.eventBySeq(e.Seq - structs.MaxEvents)
 		if err != nil {
 			return fmt.Errorf("state: prune events: %w", err)
 		}
-		if old, ok := raw.(*structs.JobEvent); ok {
+		if old != nil {
 			if err := w.txn.Delete(TableEvents, old); err != nil {
 				return fmt.Errorf("state: prune events: %w", err)
 			}

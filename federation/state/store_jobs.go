@@ -143,7 +143,7 @@ func jobIndexKey(j *structs.Job, index string) string {
 
 // rawJob returns the stored job (not a copy) or ErrNotFound.
 func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
-	raw, err := rawByID(w.txn, TableJobs, id)
+	raw, err := w.byID(tJobs, id)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +183,7 @@ func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
 	if err := j.ValidateSubmit(); err != nil {
 		return nil, err
 	}
-	if raw, err := rawByID(w.txn, TableJobs, j.ID); err != nil {
+	if raw, err := w.byID(tJobs, j.ID); err != nil {
 		return nil, err
 	} else if raw != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q exists", j.ID)

@@ -91,7 +91,7 @@ func (w *WriteTxn) AuditAbsent(e *structs.AuditEvent) (bool, error) {
 	if err := e.Validate(); err != nil {
 		return false, err
 	}
-	raw, err := rawByID(w.txn, TableAudit, e.ID)
+	raw, err := w.byID(tAudit, e.ID)
 	if err != nil {
 		return false, err
 	}
@@ -113,7 +113,7 @@ func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, erro
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	if raw, err := rawByID(w.txn, TableAudit, e.ID); err != nil {
+	if raw, err := w.byID(tAudit, e.ID); err != nil {
 		return nil, err
 	} else if raw != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "audit event %q exists", e.ID)
