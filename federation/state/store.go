@@ -200,10 +200,11 @@ func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
 type WriteTxn struct {
 	ReadTxn
 	index    uint64
-	touched  uint32            // bit per table (numTables <= 32)
-	inserted structs.RaftIndex // of the object inserted last, see Inserted
-	base     *memdb.Txn        // the store as the transaction found it (store_overlay.go)
-	overlay  map[idKey]any     // rows of jobs and audit it wrote (nil: deleted)
+	touched  uint32                                    // bit per table (numTables <= 32)
+	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
+	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
+	overlay  map[idKey]any                             // rows of jobs and audit it wrote (nil: deleted)
+	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool

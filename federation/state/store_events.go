@@ -48,12 +48,12 @@ func (w *WriteTxn) enqueueDeliveries(n *structs.Job, e *structs.JobEvent) error 
 	if n.CallbackURL != "" {
 		ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-job", e.Seq), Tenant: n.Tenant, Owner: n.Owner, URL: n.CallbackURL})
 	}
-	it, err := w.txn.Get(TableSubscriptions, "tenant", n.Tenant)
+	subs, err := w.tenantSubscriptions(n.Tenant)
 	if err != nil {
 		return fmt.Errorf("state: subscriptions: %w", err)
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if s := raw.(*structs.WebhookSubscription); s.Matches(e) {
+	for _, s := range subs {
+		if s.Matches(e) {
 			ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-%s", e.Seq, s.Name), Tenant: n.Tenant, Subscription: s.Name, URL: s.URL})
 		}
 	}

@@ -84,3 +84,33 @@ func (w *WriteTxn) eventBySeq(seq uint64) (*structs.JobEvent, error) {
 	}
 	return nil, nil
 }
+
+// tenantSubscriptions are the webhook subscriptions of a tenant (stored
+// rows, not copies), which every job change matches its event against:
+// read once per transaction from the base while the transaction has not
+// written subscriptions, through the transaction after.
+func (w *WriteTxn) tenantSubscriptions(tenant string) ([]*structs.WebhookSubscription, error) {
+	fresh := w.touched&(1<<tSubscriptions) == 0
+	if subs, ok := w.subs[tenant]; ok && fresh {
+		return subs, nil
+	}
+	txn := w.txn
+	if fresh {
+		txn = w.base
+	}
+	it, err := txn.Get(TableSubscriptions, "tenant", tenant)
+	if err != nil {
+		return nil, err
+	}
+	var subs []*structs.WebhookSubscription
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		subs = append(subs, raw.(*structs.WebhookSubscription))
+	}
+	if fresh {
+		if w.subs == nil {
+			w.subs = make(map[string][]*structs.WebhookSubscription)
+		}
+		w.subs[tenant] = subs
+	}
+	return subs, nil
+}
