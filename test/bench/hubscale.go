@@ -34,7 +34,7 @@ const finishedPerTxn = 2000
 // transactions of finishedPerTxn jobs, and the 3 replicas are prepared
 // from the backup of the result (hub.RestoreBackup), as a restored
 // cluster starts.
-func hubScaleRow(ctx context.Context, r *report, finished, count, clients int) error {
+func hubScaleRow(ctx context.Context, r *report, finished, count, clients int, logStore string) error {
 	dir, err := os.MkdirTemp("", "flotilla-bench-hubscale-")
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func hubScaleRow(ctx context.Context, r *report, finished, count, clients int) e
 
 	heap1 := liveHeap()
 	start := time.Now()
-	cl, err := startScaleHub(filepath.Join(dir, "hub"), backupPath)
+	cl, err := startScaleHub(filepath.Join(dir, "hub"), backupPath, logStore)
 	if err != nil {
 		return err
 	}
@@ -240,9 +240,9 @@ func writeBackup(store *state.Store, path string) error {
 
 // startScaleHub starts 3 replicas, each prepared from the backup at path
 // before it starts.
-func startScaleHub(dir, backupPath string) (*benchHub, error) {
+func startScaleHub(dir, backupPath, logStore string) (*benchHub, error) {
 	var prepErr error
-	c, err := startHub(dir, 3, raftnode.LogStoreWAL, func(_ int, cfg *hub.Config) {
+	c, err := startHub(dir, 3, logStore, func(_ int, cfg *hub.Config) {
 		f, err := os.Open(backupPath)
 		if err != nil {
 			prepErr = err
