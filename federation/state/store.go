@@ -215,7 +215,8 @@ type WriteTxn struct {
 // Indexes must increase from one committed transaction to the next.
 func (s *Store) Write(index uint64) *WriteTxn {
 	db := s.gen.Load().db
-	return &WriteTxn{ReadTxn: ReadTxn{txn: db.Txn(true)}, index: index, base: db.Txn(false)}
+	txn := db.Txn(true) // takes the writer's lock: no commit comes between
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn}, index: index, base: db.Txn(false)}
 }
 
 // RaftIndex returns the index the transaction stamps.
