@@ -56,3 +56,28 @@ func BenchmarkEncodeJobSubmit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyJobAuditedBatch22 is what each replica applies in the hub
+// benchmark: REST submissions with their audit events (JobAudited), about
+// 22 to a raft log entry. It reports allocations and time per submission.
+func BenchmarkApplyJobAuditedBatch22(b *testing.B) {
+	const perEntry = 22
+	f := newFSM(b)
+	applyAll(b, f, baseLog(b))
+	cmds := make([][]byte, b.N*perEntry)
+	for i := range cmds {
+		id := fmt.Sprintf("bench-%09d", i)
+		cmds[i] = MustEncode(&JobAudited{Job: &JobSubmit{Job: testJob(id)}, Event: structs.AuditEvent{
+			ID: structs.NewAuditID(), Time: t0, Actor: "alice", Tenant: "acme", Action: "job.submit",
+			ObjectKind: "job", Outcome: "success", Status: 201, Source: "10.0.0.9"}})
+	}
+	b.ResetTimer()
+	b.ReportAllocs()
+	for i := range b.N {
+		res := f.ApplyCommands(uint64(100+i), cmds[i*perEntry:(i+1)*perEntry])
+		if _, ok := res[0].(*structs.Job); !ok {
+			b.Fatal(res[0])
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEntry)/1000, "µs/job")
+}

@@ -51,7 +51,7 @@ func (c *JobAudited) apply(w *state.WriteTxn) (any, error) {
 	if err != nil || !fresh {
 		return v, err
 	}
-	if _, err := w.AppendAudit(&ev); err != nil {
+	if err := w.AppendAbsentAudit(&ev); err != nil {
 		return nil, err
 	}
 	return v, nil

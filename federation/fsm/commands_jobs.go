@@ -13,7 +13,11 @@ type JobSubmit struct {
 	Job structs.Job `json:"job"`
 }
 
-func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) { return w.SubmitJob(&c.Job) }
+func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) {
+	// A command is decoded for one apply: the store may keep its job.
+	j := c.Job
+	return w.SubmitOwnedJob(&j)
+}
 
 // JobStateUpdate reports job progress. Result: *structs.Job, or a
 // *structs.TransitionError for an illegal transition. Its guards (Number,

@@ -74,6 +74,7 @@ type Hub struct {
 	srv   *http.Server
 	ln    net.Listener
 	fwd   *http.Client
+	gates atomic.Pointer[gateView] // allApply's answers at a replicas table index
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed by Shutdown or Close

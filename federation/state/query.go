@@ -105,6 +105,9 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 	}
 	w.inserted = *ri
 	w.touch(t)
+	if overlaid(t) {
+		w.note(t, rowID(obj), obj)
+	}
 	return nil
 }
 

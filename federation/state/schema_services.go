@@ -24,12 +24,10 @@ func serviceTables() []*memdb.TableSchema {
 				return ids
 			})),
 		),
+		// Events by Seq only: EventsAfter finds a raft index by binary
+		// search over Seq, which grows with it.
 		tbl(TableEvents,
 			idx("id", true, false, uintIndex(func(o any) uint64 { return o.(*structs.JobEvent).Seq })),
-			idx("index", true, false, uintPairIndex(func(o any) (uint64, uint64, bool) {
-				e := o.(*structs.JobEvent)
-				return e.Index, e.Seq, true
-			})),
 		),
 		tbl(TableWebhookSettings, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.WebhookSettings).Name }))),
 		tbl(TableSubscriptions,

@@ -200,8 +200,11 @@ func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
 type WriteTxn struct {
 	ReadTxn
 	index    uint64
-	touched  uint32            // bit per table (numTables <= 32)
-	inserted structs.RaftIndex // of the object inserted last, see Inserted
+	touched  uint32                                    // bit per table (numTables <= 32)
+	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
+	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
+	overlay  map[idKey]any                             // rows of jobs and audit it wrote (nil: deleted)
+	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool
@@ -211,7 +214,9 @@ type WriteTxn struct {
 // Write opens a write transaction whose writes are stamped with index.
 // Indexes must increase from one committed transaction to the next.
 func (s *Store) Write(index uint64) *WriteTxn {
-	return &WriteTxn{ReadTxn: ReadTxn{txn: s.gen.Load().db.Txn(true)}, index: index}
+	db := s.gen.Load().db
+	txn := db.Txn(true) // takes the writer's lock: no commit comes between
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn}, index: index, base: db.Txn(false)}
 }
 
 // RaftIndex returns the index the transaction stamps.

@@ -99,12 +99,9 @@ func (w *WriteTxn) PurgeAudit(cutoff time.Time, limit int) (int, error) {
 		olds = append(olds, e)
 	}
 	for _, e := range olds {
-		if err := w.txn.Delete(TableAudit, e); err != nil {
+		if err := w.deleted(tAudit, e); err != nil {
 			return 0, err
 		}
-	}
-	if len(olds) > 0 {
-		w.touch(tAudit)
 	}
 	return len(olds), nil
 }

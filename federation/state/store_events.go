@@ -26,11 +26,11 @@ func (w *WriteTxn) jobChanged(n *structs.Job, prev structs.JobState, at time.Tim
 	}
 	w.touch(tEvents)
 	if e.Seq > structs.MaxEvents {
-		raw, err := w.txn.First(TableEvents, "id", e.Seq-structs.MaxEvents)
+		old, err := w.eventBySeq(e.Seq - structs.MaxEvents)
 		if err != nil {
 			return fmt.Errorf("state: prune events: %w", err)
 		}
-		if old, ok := raw.(*structs.JobEvent); ok {
+		if old != nil {
 			if err := w.txn.Delete(TableEvents, old); err != nil {
 				return fmt.Errorf("state: prune events: %w", err)
 			}
@@ -48,12 +48,12 @@ func (w *WriteTxn) enqueueDeliveries(n *structs.Job, e *structs.JobEvent) error 
 	if n.CallbackURL != "" {
 		ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-job", e.Seq), Tenant: n.Tenant, Owner: n.Owner, URL: n.CallbackURL})
 	}
-	it, err := w.txn.Get(TableSubscriptions, "tenant", n.Tenant)
+	subs, err := w.tenantSubscriptions(n.Tenant)
 	if err != nil {
 		return fmt.Errorf("state: subscriptions: %w", err)
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if s := raw.(*structs.WebhookSubscription); s.Matches(e) {
+	for _, s := range subs {
+		if s.Matches(e) {
 			ds = append(ds, &structs.WebhookDelivery{ID: fmt.Sprintf("%d-%s", e.Seq, s.Name), Tenant: n.Tenant, Subscription: s.Name, URL: s.URL})
 		}
 	}
@@ -72,13 +72,20 @@ func (w *WriteTxn) enqueueDeliveries(n *structs.Job, e *structs.JobEvent) error 
 // resuming after it misses and repeats nothing. next is the index to
 // resume after: the last event's, or since when there is none.
 func (r *ReadTxn) EventsAfter(since uint64, limit int) (events []*structs.JobEvent, next uint64, err error) {
-	it, err := r.txn.LowerBound(TableEvents, "index", since+1, uint64(0))
+	from, err := r.firstEventSeqAfter(since)
+	if err != nil {
+		return nil, since, err
+	}
+	it, err := r.txn.LowerBound(TableEvents, "id", from)
 	if err != nil {
 		return nil, since, fmt.Errorf("state: events: %w", err)
 	}
 	next = since
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		e := raw.(*structs.JobEvent)
+		if e.Index <= since {
+			continue
+		}
 		if limit > 0 && len(events) >= limit && e.Index != next {
 			break
 		}
@@ -86,6 +93,45 @@ func (r *ReadTxn) EventsAfter(since uint64, limit int) (events []*structs.JobEve
 		next = e.Index
 	}
 	return events, next, nil
+}
+
+// firstEventSeqAfter finds where the events after raft index since start:
+// a Seq at or below the first such event's and above every earlier
+// event's. Events have no index of their own by raft index (one index
+// tree less to write per job change): Seq grows with the raft index that
+// wrote the event, so a binary search over Seq finds it, in O(log n)
+// lookups, also across gaps in Seq.
+func (r *ReadTxn) firstEventSeqAfter(since uint64) (uint64, error) {
+	at := func(seq uint64) (*structs.JobEvent, error) { // the first event at or after seq
+		it, err := r.txn.LowerBound(TableEvents, "id", seq)
+		if err != nil {
+			return nil, fmt.Errorf("state: events: %w", err)
+		}
+		e, _ := it.Next().(*structs.JobEvent)
+		return e, nil
+	}
+	first, err := at(0)
+	if err != nil || first == nil {
+		return 0, err
+	}
+	last, err := r.txn.Last(TableEvents, "id")
+	if err != nil {
+		return 0, fmt.Errorf("state: events: %w", err)
+	}
+	lo, hi := first.Seq, last.(*structs.JobEvent).Seq+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		e, err := at(mid)
+		if err != nil {
+			return 0, err
+		}
+		if e == nil || e.Index > since {
+			hi = mid
+		} else {
+			lo = e.Seq + 1
+		}
+	}
+	return lo, nil
 }
 
 // EventsPrunedIndex is the raft index of the newest event dropped from the

@@ -1,8 +1,11 @@
 package state
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -56,5 +59,70 @@ func TestEventLogBounded(t *testing.T) {
 	}
 	if got := r.OldestEventIndex(); got != 15 {
 		t.Errorf("oldest index kept %d, want 15", got)
+	}
+}
+
+// TestEventsAfterEveryIndex: EventsAfter, which finds its start by binary
+// search over Seq, returns for every resume point exactly the events a
+// scan in Seq order keeps, across indexes with 0 to 3 events and gaps in
+// the raft indexes, with and without a page limit.
+func TestEventsAfterEveryIndex(t *testing.T) {
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	w := s.Write(1)
+	if err := w.UpsertTenant(&structs.Tenant{Name: "acme"}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.UpsertMachineType(&structs.MachineType{Name: "n1", Cores: 1}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	index, n := uint64(5), 0
+	for i := range 60 {
+		index += uint64(1 + i%3) // gaps between the indexes that wrote events
+		w := s.Write(index)
+		for range i % 4 { // 0 to 3 events at this index
+			n++
+			j := &structs.Job{ID: fmt.Sprintf("j-%d", n), Tenant: "acme", Owner: "alice", App: "x",
+				MachineType: "n1", Nodes: 1, State: structs.JobQueued, SubmitTime: t0}
+			if _, err := w.SubmitJob(j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, _, err := s.Read().EventsAfter(0, 0)
+	if err != nil || len(all) != n {
+		t.Fatalf("%d events (%v), want %d", len(all), err, n)
+	}
+	for since := uint64(0); since <= index+1; since++ {
+		for _, limit := range []int{0, 1, 2, 5} {
+			got, next, err := s.Read().EventsAfter(since, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []*structs.JobEvent
+			wantNext := since
+			for _, e := range all {
+				if e.Index <= since {
+					continue
+				}
+				if limit > 0 && len(want) >= limit && e.Index != wantNext {
+					break
+				}
+				want = append(want, e)
+				wantNext = e.Index
+			}
+			if diff := cmp.Diff(want, got); diff != "" || next != wantNext {
+				t.Fatalf("since %d limit %d: next %d want %d; events (-want +got):\n%s", since, limit, next, wantNext, diff)
+			}
+		}
 	}
 }

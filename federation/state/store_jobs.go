@@ -143,7 +143,7 @@ func jobIndexKey(j *structs.Job, index string) string {
 
 // rawJob returns the stored job (not a copy) or ErrNotFound.
 func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
-	raw, err := rawByID(w.txn, TableJobs, id)
+	raw, err := w.byID(tJobs, id)
 	if err != nil {
 		return nil, err
 	}
@@ -168,10 +168,22 @@ func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
 // stored, so purge jobs long after they ended, when no retry of their
 // submission or late report about them can still arrive.
 func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
+	return w.submitJob(j.Copy())
+}
+
+// SubmitOwnedJob is SubmitJob for a job the caller hands over (a command
+// just decoded from the log): the store keeps j itself, not a copy, and
+// the caller must not use j afterwards.
+func (w *WriteTxn) SubmitOwnedJob(j *structs.Job) (*structs.Job, error) { return w.submitJob(j) }
+
+// submitJob stores n, which the store owns from now on, even when it
+// refuses it.
+func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
+	j := n
 	if err := j.ValidateSubmit(); err != nil {
 		return nil, err
 	}
-	if raw, err := rawByID(w.txn, TableJobs, j.ID); err != nil {
+	if raw, err := w.byID(tJobs, j.ID); err != nil {
 		return nil, err
 	} else if raw != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q exists", j.ID)
@@ -182,7 +194,6 @@ func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
 	if err := w.mustExist(tMachineTypes, "machine type", j.MachineType); err != nil {
 		return nil, err
 	}
-	n := j.Copy()
 	n.Number = w.next(cJobs)
 	n.Name = structs.JobName(n.Owner, n.SubmitTime, n.Number)
 	if n.State == "" {

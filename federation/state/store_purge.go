@@ -25,7 +25,7 @@ func (w *WriteTxn) PurgeJobs(ids []string, full bool) (int, error) {
 	olds := make([]*structs.Job, 0, len(ids))
 	listed := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		raw, err := rawByID(w.txn, TableJobs, id)
+		raw, err := w.byID(tJobs, id)
 		if err != nil {
 			return 0, err
 		}
@@ -83,12 +83,9 @@ func (w *WriteTxn) purge(olds []*structs.Job, full bool) (int, error) {
 		if err := w.account(j, full); err != nil {
 			return 0, err
 		}
-		if err := w.txn.Delete(TableJobs, j); err != nil {
+		if err := w.deleted(tJobs, j); err != nil {
 			return 0, err
 		}
-	}
-	if len(olds) > 0 {
-		w.touch(tJobs)
 	}
 	return len(olds), nil
 }

@@ -91,11 +91,20 @@ func (w *WriteTxn) AuditAbsent(e *structs.AuditEvent) (bool, error) {
 	if err := e.Validate(); err != nil {
 		return false, err
 	}
-	raw, err := rawByID(w.txn, TableAudit, e.ID)
+	raw, err := w.byID(tAudit, e.ID)
 	if err != nil {
 		return false, err
 	}
 	return raw == nil, nil
+}
+
+// AppendAbsentAudit stores e, which AuditAbsent found absent in this
+// transaction, itself (the caller hands it over) and assigns its Seq: an
+// audited job call's event, stored without AppendAudit's second check
+// and copies.
+func (w *WriteTxn) AppendAbsentAudit(e *structs.AuditEvent) error {
+	e.Seq = w.next(cAudit)
+	return w.insert(tAudit, e, nil)
 }
 
 // AppendAudit stores a new audit event and assigns its Seq. An event ID seen
@@ -104,7 +113,7 @@ func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, erro
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	if raw, err := rawByID(w.txn, TableAudit, e.ID); err != nil {
+	if raw, err := w.byID(tAudit, e.ID); err != nil {
 		return nil, err
 	} else if raw != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "audit event %q exists", e.ID)

@@ -1,11 +1,9 @@
 package structs
 
 import (
-	"crypto/rand"
 	"fmt"
 	"maps"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -297,11 +295,12 @@ func checkSubmission(what, app, machineType string, nodes int, walltime Duration
 	return validName(what+" machine type", machineType)
 }
 
-// NewJobID makes a job ID: "j-" and 26 random base-32 characters, usable
-// in Kubernetes object names. The submitter stamps it — the Go client
-// before its first attempt, the hub for a request that has none — so that
-// a retried submission finds the job it made.
-func NewJobID() string { return "j-" + strings.ToLower(rand.Text()) }
+// NewJobID makes a job ID: "j-" and 26 base-32 characters (a counter of
+// the process, then random ones: see newID), usable in Kubernetes object
+// names. The submitter stamps it — the Go client before its first
+// attempt, the hub for a request that has none — so that a retried
+// submission finds the job it made.
+func NewJobID() string { return newID("j-") }
 
 // JobName derives a job's display name from its owner, submit time (UTC date)
 // and number, e.g. "alice-2026-11-28-0042".

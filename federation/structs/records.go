@@ -1,9 +1,7 @@
 package structs
 
 import (
-	"crypto/rand"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -86,8 +84,9 @@ func (r *AccountingRecord) Validate() error {
 
 func finiteNonNeg(f float64) bool { return f >= 0 && !math.IsInf(f, 0) }
 
-// NewAuditID returns a fresh random audit event ID, stamped by the writer.
-func NewAuditID() string { return "ev-" + strings.ToLower(rand.Text()) }
+// NewAuditID returns a fresh audit event ID ("ev-" and 26 base-32
+// characters, see newID), stamped by the writer.
+func NewAuditID() string { return newID("ev-") }
 
 // MaxAuditDetail bounds an audit event's free-text fields.
 const MaxAuditDetail = 512

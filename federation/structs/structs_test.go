@@ -232,3 +232,31 @@ func TestCommandKeepsParameterOrder(t *testing.T) {
 		t.Errorf("round trip: %v, %v", back.ParameterOrder, err)
 	}
 }
+
+// TestNewIDs: job and audit IDs keep their shape (a prefix and 26
+// lower-case base-32 characters), never repeat, and the IDs one process
+// makes in a row sort in the order they were made (the counter half).
+func TestNewIDs(t *testing.T) {
+	seen := map[string]bool{}
+	for _, mk := range []struct {
+		prefix string
+		fn     func() string
+	}{{"j-", NewJobID}, {"ev-", NewAuditID}} {
+		prev := ""
+		for range 1000 {
+			id := mk.fn()
+			body, ok := strings.CutPrefix(id, mk.prefix)
+			if !ok || len(body) != 26 || strings.Trim(body, "abcdefghijklmnopqrstuvwxyz234567") != "" {
+				t.Fatalf("id %q: want %q and 26 base-32 characters", id, mk.prefix)
+			}
+			if seen[id] {
+				t.Fatalf("id %q made twice", id)
+			}
+			seen[id] = true
+			if prev != "" && body[:13] <= prev[:13] && !strings.HasPrefix(prev, "3zzzzzzzzzzzz") {
+				t.Fatalf("id %q made after %q sorts before it", body, prev)
+			}
+			prev = body
+		}
+	}
+}

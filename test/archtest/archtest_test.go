@@ -66,11 +66,12 @@ var pureAllow = map[string][]string{
 		"federation/state", "federation/structs", "github.com/hashicorp/raft"},
 	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strings", "sync/atomic", "time",
 		"federation/structs", "github.com/hashicorp/go-memdb"},
-	// crypto/rand: NewJobID, the one maker of job IDs (the Go client and
-	// the hub stamp them before a job is admitted; nothing applying the
-	// log calls it).
+	// crypto/rand and sync/atomic: NewJobID and NewAuditID, the makers of
+	// job and audit event IDs (random, behind a counter of the process;
+	// the Go client and the hub stamp them before a write; nothing
+	// applying the log calls them).
 	"federation/structs": {"bytes", "cmp", "crypto/rand", "crypto/sha256", "crypto/subtle", "encoding/hex", "encoding/json", "errors", "fmt",
-		"maps", "math", "path", "slices", "strconv", "strings", "time"},
+		"maps", "math", "path", "slices", "strconv", "strings", "sync/atomic", "time"},
 	"policy/access": {"cmp", "path", "slices", "strings", "federation/structs"},
 	"policy/burst":  {"cmp", "path", "slices", "strconv", "time", "federation/structs"},
 	"policy/limits": {"cmp", "path", "slices", "strconv", "federation/structs"},

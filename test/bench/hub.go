@@ -179,11 +179,20 @@ type benchHub struct{ *hubtest.Cluster }
 // binary configures them (hubtest.Options.AsBinary), with cheap password
 // hashes.
 func startBenchHub(dir string, n int, store string) (*benchHub, error) {
+	return startHub(dir, n, store, nil)
+}
+
+// startHub is startBenchHub with prepare, if set, called with each
+// replica's Config before it starts.
+func startHub(dir string, n int, store string, prepare func(i int, cfg *hub.Config)) (*benchHub, error) {
 	c, err := hubtest.Start(dir, n, hubtest.Options{
 		AsBinary: true,
-		Configure: func(_ int, cfg *hub.Config) {
+		Configure: func(i int, cfg *hub.Config) {
 			cfg.Raft.LogStore = store
 			cfg.Auth.BcryptCost = bcrypt.MinCost
+			if prepare != nil {
+				prepare(i, cfg)
+			}
 		},
 	})
 	if err != nil {
