@@ -64,6 +64,8 @@ func main() {
 	scalePods := flag.Int("scale-pods", 20000, "pods for the -scale-nodes run")
 	clientsOnly := flag.String("hub-clients-only", "", "comma-separated hub URLs: run only the hub table's clients against running replicas (API key: -hub-key or env FLOTILLA_BENCH_KEY), print their figures and exit")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
+	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
+	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
