@@ -318,15 +318,24 @@ func (c *Cache) setPod(o any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p.Spec.NodeName != "" {
+		_, wasPending := c.pending[key]
+		a, wasAssumed := c.assumed[key]
 		delete(c.pending, key)
 		delete(c.assumed, key)
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			delete(c.bound, key)
+			if _, seen := c.bound[key]; seen || wasPending || wasAssumed {
+				delete(c.bound, key)
+				c.notify()
+			}
 		} else if _, seen := c.bound[key]; !seen {
 			rank, _ := strconv.Atoi(p.Labels[podgroup.LabelRank])
 			c.bound[key] = placed{ref: refOf(p, rank), node: p.Spec.NodeName, req: podgroup.PodRequests(p),
 				tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
-			c.notify()
+			// A pod seen where it was assumed (a bind or a pre-placed
+			// create confirmed) changes nothing a cycle sees: no wake-up.
+			if !wasAssumed || a.node != p.Spec.NodeName || a.ref.UID != "" && a.ref.UID != p.UID {
+				c.notify()
+			}
 		}
 		return
 	}
