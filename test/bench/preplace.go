@@ -70,6 +70,9 @@ func createBoundRows(ctx context.Context, r *report, env *k8senv.Env, specs []k8
 	r.addIf(ceiling > 0, "sched_create_bound_apiserver_cpu_us_per_pod_raw", ceilUse.apiUs, "us", "kube-apiserver CPU per pod: raw creates")
 	r.addIf(fl > 0, "sched_create_bound_apiserver_cpu_us_per_pod_flotilla", flUse.apiUs, "us", "kube-apiserver CPU per pod: Flotilla pre-placed creates")
 	r.addIf(ks > 0, "sched_create_bound_apiserver_cpu_us_per_pod_kube_scheduler", ksUse.apiUs, "us", "kube-apiserver CPU per pod: create + kube-scheduler's bind")
+	r.addIf(ceiling > 0, "sched_create_bound_total_cpu_us_per_pod_raw", ceilUse.totalUs, "us", "every process (clients, kube-apiserver, etcd, kwok, controller manager) per pod: raw creates")
+	r.addIf(fl > 0, "sched_create_bound_total_cpu_us_per_pod_flotilla", flUse.totalUs, "us", "every process per pod: Flotilla pre-placed creates")
+	r.addIf(ks > 0, "sched_create_bound_total_cpu_us_per_pod_kube_scheduler", ksUse.totalUs, "us", "every process per pod: create + kube-scheduler's bind")
 	return nil
 }
 

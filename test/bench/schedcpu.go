@@ -43,13 +43,18 @@ var schedDefaultContent bool
 // the API server and of kube-scheduler (0 when not running).
 type usage struct {
 	selfUs, selfAllocs, apiUs, schedUs float64
-	dials                              int64 // connections the table's clients opened
+	// totalUs adds the CPU of etcd, kwok and kube-controller-manager:
+	// every process of the control plane and the benchmark, the figure a
+	// CPU-bound machine divides its cores by.
+	totalUs float64
+	dials   int64 // connections the table's clients opened
 }
 
 // meter measures a stretch of a row; stop divides by the pods it handled.
 type meter struct {
 	env              *k8senv.Env
 	self, api, sched time.Duration
+	rest             time.Duration // etcd, kwok, kube-controller-manager
 	allocs           uint64
 	dials            int64
 	apiPid, schedPid int
@@ -59,7 +64,7 @@ func startMeter(env *k8senv.Env) *meter {
 	pids := env.PIDs()
 	m := &meter{env: env, apiPid: pids["kube-apiserver"], schedPid: pids["kube-scheduler"]}
 	m.self, m.allocs, m.dials = processCPU(), heapAllocs(), dials.Load()
-	m.api, m.sched = childCPU(m.apiPid), childCPU(m.schedPid)
+	m.api, m.sched, m.rest = childCPU(m.apiPid), childCPU(m.schedPid), m.restCPU()
 	return m
 }
 
@@ -73,12 +78,13 @@ func (m *meter) stop(pods int) usage {
 	if m.schedPid != 0 {
 		u.schedUs = per(childCPU(m.schedPid) - m.sched)
 	}
+	u.totalUs = round1(u.selfUs + u.apiUs + u.schedUs + per(m.restCPU()-m.rest))
 	return u
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, %d connections opened",
-		u.selfUs, u.selfAllocs, u.apiUs, u.schedUs, u.dials)
+	return fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, all processes %.0f µs/pod, %d connections opened",
+		u.selfUs, u.selfAllocs, u.apiUs, u.schedUs, u.totalUs, u.dials)
 }
 
 // dials counts the connections the table's clients opened (each costs a
@@ -144,4 +150,10 @@ var schedRows string
 // fl-gang, bind-ceiling, create-ceiling, fl-create, ks-create.
 func schedRow(name string) bool {
 	return schedRows == "" || strings.Contains(","+schedRows+",", ","+name+",")
+}
+
+// restCPU is the CPU etcd, kwok and kube-controller-manager used so far.
+func (m *meter) restCPU() time.Duration {
+	pids := m.env.PIDs()
+	return childCPU(pids["etcd"]) + childCPU(pids["kwok"]) + childCPU(pids["kube-controller-manager"])
 }
