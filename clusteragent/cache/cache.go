@@ -273,7 +273,8 @@ func sameNode(a, b scheduler.Node) bool {
 }
 
 // sortedNodes returns the nodes by name, rebuilt only after a node
-// changed; c.mu is held. Callers copy it.
+// changed (into a new slice: one handed out is never modified); c.mu is
+// held.
 func (c *Cache) sortedNodes() []scheduler.Node {
 	if c.nodeList == nil {
 		c.nodeList = make([]scheduler.Node, 0, len(c.nodes))
