@@ -15,11 +15,15 @@ import (
 // is bound is never returned: its head may have run.
 //
 // Snapshot.Nodes is shared with the cache and later snapshots: it is
-// never modified (a node change makes a new list), nor may callers modify it.
+// never modified (a node change makes a new list), nor may callers modify
+// it. Snapshot.Pods holds one entry per node and tenant, the sum of the
+// requests of its pods bound or assumed there (each counting as at least
+// one pod): all a scheduling pass needs, kept as pods come and go, so a
+// pass does not walk every pod of the cluster.
 func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	snap := scheduler.Snapshot{Nodes: c.sortedNodes(), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
+	snap := scheduler.Snapshot{Nodes: c.sortedNodes(), Pods: c.loadPods()}
 	// Without pending pods (a pre-placed create's pass) only the pods
 	// on their nodes are needed: no gang maps.
 	var groups map[GangID][]pendingPod
@@ -31,16 +35,16 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 			groups[pp.job] = append(groups[pp.job], pp)
 		}
 	}
-	for _, p := range c.bound {
-		snap.Pods = append(snap.Pods, scheduler.Pod{Node: p.node, Requests: p.req, Tenant: p.tenant})
-		if groups != nil && p.job != (GangID{}) && len(groups[p.job]) > 0 {
-			bound[p.job] = append(bound[p.job], p)
+	if groups != nil {
+		for _, p := range c.bound {
+			if p.job != (GangID{}) && len(groups[p.job]) > 0 {
+				bound[p.job] = append(bound[p.job], p)
+			}
 		}
-	}
-	for _, a := range c.assumed {
-		snap.Pods = append(snap.Pods, scheduler.Pod{Node: a.node, Requests: a.req, Tenant: a.tenant})
-		if groups != nil && a.job != (GangID{}) {
-			inFlight[a.job] = true
+		for _, a := range c.assumed {
+			if a.job != (GangID{}) {
+				inFlight[a.job] = true
+			}
 		}
 	}
 
