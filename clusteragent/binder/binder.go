@@ -77,6 +77,17 @@ func (b *Binder) BindGang(ctx context.Context, g cache.PendingGang, nodes []stri
 		return nil
 	}
 	ref := g.Pods[head]
+	// The head (and its start record) count against the parallelism too:
+	// a cycle that binds thousands of single-pod gangs must not send
+	// thousands of requests at once (past the API server's in-flight limit
+	// and the streams of one connection; each extra connection is a TLS
+	// handshake on both sides).
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("binder: gang %s: head: %w", g.ID, ctx.Err())
+	}
+	defer func() { <-b.sem }()
 	if g.Secret != (cache.SecretRef{}) {
 		if err := b.markStarted(ctx, ref.Namespace, g.Secret, ref.UID); err != nil {
 			return fmt.Errorf("binder: gang %s: recording the start: %w", g.ID, err)

@@ -154,6 +154,7 @@ type Cache struct {
 	bound    map[string]placed         // pod key → placement, as the API server says
 	assumed  map[string]assumedPod     // pod key → placement we decided, not yet seen
 	pending  map[string]pendingPod     // our unbound pods
+	loads    map[loadKey]*nodeLoad     // bound and assumed pods summed per node and tenant
 	changed  chan struct{}
 	synced   atomic.Bool
 	// podStore is the pod informer's store (nil before Run).
@@ -177,6 +178,7 @@ func New(client kubernetes.Interface, opts Options) *Cache {
 		bound:    map[string]placed{},
 		assumed:  map[string]assumedPod{},
 		pending:  map[string]pendingPod{},
+		loads:    map[loadKey]*nodeLoad{},
 		changed:  make(chan struct{}, 1),
 	}
 }
@@ -275,7 +277,8 @@ func sameNode(a, b scheduler.Node) bool {
 }
 
 // sortedNodes returns the nodes by name, rebuilt only after a node
-// changed; c.mu is held. Callers copy it.
+// changed (into a new slice: one handed out is never modified); c.mu is
+// held.
 func (c *Cache) sortedNodes() []scheduler.Node {
 	if c.nodeList == nil {
 		c.nodeList = make([]scheduler.Node, 0, len(c.nodes))
@@ -335,15 +338,32 @@ func (c *Cache) setPod(o any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if p.Spec.NodeName != "" {
+		_, wasPending := c.pending[key]
+		a, wasAssumed := c.assumed[key]
 		delete(c.pending, key)
-		delete(c.assumed, key)
+		if wasAssumed {
+			delete(c.assumed, key)
+			c.dropLoad(a.placed)
+		}
 		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			delete(c.bound, key)
+			if b, seen := c.bound[key]; seen || wasPending || wasAssumed {
+				if seen {
+					delete(c.bound, key)
+					c.dropLoad(b)
+				}
+				c.notify()
+			}
 		} else if _, seen := c.bound[key]; !seen {
 			rank, _ := strconv.Atoi(p.Labels[podgroup.LabelRank])
-			c.bound[key] = placed{ref: refOf(p, rank), node: p.Spec.NodeName, req: podgroup.PodRequests(p),
+			b := placed{ref: refOf(p, rank), node: p.Spec.NodeName, req: podgroup.PodRequests(p),
 				tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
-			c.notify()
+			c.bound[key] = b
+			c.addLoad(b)
+			// A pod seen where it was assumed (a bind or a pre-placed
+			// create confirmed) changes nothing a cycle sees: no wake-up.
+			if !wasAssumed || a.node != p.Spec.NodeName || a.ref.UID != "" && a.ref.UID != p.UID {
+				c.notify()
+			}
 		}
 		return
 	}
@@ -384,8 +404,14 @@ func (c *Cache) deletePod(o any) {
 	key := p.Namespace + "/" + p.Name
 	c.mu.Lock()
 	delete(c.pending, key)
-	delete(c.assumed, key)
-	delete(c.bound, key)
+	if a, ok := c.assumed[key]; ok {
+		delete(c.assumed, key)
+		c.dropLoad(a.placed)
+	}
+	if b, ok := c.bound[key]; ok {
+		delete(c.bound, key)
+		c.dropLoad(b)
+	}
 	c.mu.Unlock()
 	c.notify()
 }
@@ -402,10 +428,12 @@ func (c *Cache) Assume(pods []PodRef, nodes []string) {
 			continue
 		}
 		delete(c.pending, key)
-		c.assumed[key] = assumedPod{
+		a := assumedPod{
 			placed:  placed{ref: pp.ref, node: nodes[i], req: pp.spec.Requests, tenant: pp.meta.tenant, job: pp.job},
 			pending: pp,
 		}
+		c.assumed[key] = a
+		c.addLoad(a.placed)
 	}
 }
 
@@ -417,6 +445,7 @@ func (c *Cache) Forget(pods []PodRef) {
 		key := ref.key()
 		if a, ok := c.assumed[key]; ok {
 			delete(c.assumed, key)
+			c.dropLoad(a.placed)
 			if !a.fresh {
 				c.pending[key] = a.pending
 			}

@@ -56,10 +56,12 @@ func (c *Cache) AssumeNew(g PendingGang, nodes []string) bool {
 		}
 	}
 	for i, ref := range g.Pods {
-		c.assumed[ref.key()] = assumedPod{
+		a := assumedPod{
 			placed: placed{ref: ref, node: nodes[i], req: g.Gang.Pods[i].Requests, tenant: g.Gang.Tenant, job: g.ID},
 			fresh:  true,
 		}
+		c.assumed[ref.key()] = a
+		c.addLoad(a.placed)
 	}
 	return true
 }
@@ -72,6 +74,7 @@ func (c *Cache) ForgetNew(pods []PodRef) {
 	for _, ref := range pods {
 		if a, ok := c.assumed[ref.key()]; ok && a.fresh {
 			delete(c.assumed, ref.key())
+			c.dropLoad(a.placed)
 		}
 	}
 	c.mu.Unlock()

@@ -13,26 +13,38 @@ import (
 // caller completes or tears down so that a gang runs whole or not at all.
 // A gang with a bind in flight (assumed pods) is neither; a gang whose head
 // is bound is never returned: its head may have run.
+//
+// Snapshot.Nodes is shared with the cache and later snapshots: it is
+// never modified (a node change makes a new list), nor may callers modify
+// it. Snapshot.Pods holds one entry per node and tenant, the sum of the
+// requests of its pods bound or assumed there (each counting as at least
+// one pod): all a scheduling pass needs, kept as pods come and go, so a
+// pass does not walk every pod of the cluster.
 func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	snap := scheduler.Snapshot{Nodes: slices.Clone(c.sortedNodes()), Pods: make([]scheduler.Pod, 0, len(c.bound)+len(c.assumed))}
-	groups := map[GangID][]pendingPod{}
-	for _, pp := range c.pending {
-		groups[pp.job] = append(groups[pp.job], pp)
-	}
-	bound := map[GangID][]placed{}
-	inFlight := map[GangID]bool{}
-	for _, p := range c.bound {
-		snap.Pods = append(snap.Pods, scheduler.Pod{Node: p.node, Requests: p.req, Tenant: p.tenant})
-		if p.job != (GangID{}) && len(groups[p.job]) > 0 {
-			bound[p.job] = append(bound[p.job], p)
+	snap := scheduler.Snapshot{Nodes: c.sortedNodes(), Pods: c.loadPods()}
+	// Without pending pods (a pre-placed create's pass) only the pods
+	// on their nodes are needed: no gang maps.
+	var groups map[GangID][]pendingPod
+	var bound map[GangID][]placed
+	var inFlight map[GangID]bool
+	if len(c.pending) > 0 {
+		groups, bound, inFlight = map[GangID][]pendingPod{}, map[GangID][]placed{}, map[GangID]bool{}
+		for _, pp := range c.pending {
+			groups[pp.job] = append(groups[pp.job], pp)
 		}
 	}
-	for _, a := range c.assumed {
-		snap.Pods = append(snap.Pods, scheduler.Pod{Node: a.node, Requests: a.req, Tenant: a.tenant})
-		if a.job != (GangID{}) {
-			inFlight[a.job] = true
+	if groups != nil {
+		for _, p := range c.bound {
+			if p.job != (GangID{}) && len(groups[p.job]) > 0 {
+				bound[p.job] = append(bound[p.job], p)
+			}
+		}
+		for _, a := range c.assumed {
+			if a.job != (GangID{}) {
+				inFlight[a.job] = true
+			}
 		}
 	}
 

@@ -62,8 +62,8 @@ func main() {
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
 	arrayTasks := flag.Int("array-tasks", 10000, "tasks of the array job in the array table")
 	indexedCompletions := flag.Int("indexed-completions", 500, "completions of the Indexed Job in the array table (a pod each; about 3 min at 3 pods/s)")
-	scaleNodes := flag.Int("scale-nodes", 0, "also run the scheduler table at this many nodes (e.g. 5000), its BENCH names ending _<N>nodes")
-	scalePods := flag.Int("scale-pods", 20000, "pods for the -scale-nodes run")
+	scaleNodes := flag.Int("scale-nodes", 5000, "also run the scheduler table at this many nodes, its BENCH names ending _<N>nodes (0: not)")
+	scalePods := flag.Int("scale-pods", 1000, "pods for the -scale-nodes run (each row; meant to keep that table under ~4 min on 2 quiet cores)")
 	clientsOnly := flag.String("hub-clients-only", "", "comma-separated hub URLs: run only the hub table's clients against running replicas (API key: -hub-key or env FLOTILLA_BENCH_KEY), print their figures and exit")
 	hubFinished := flag.Int("hub-finished", 100000, "finished jobs in the state of the hub table's scale row (0: no scale row); -hub-finished 1000000 is the issue's row")
 	// bolt by default: on wal, a follower of the restored cluster panicked
@@ -71,6 +71,8 @@ func main() {
 	// a loaded machine (docs/performance.md, scale row).
 	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreBolt, "raft log store of the scale row's replicas: wal or bolt")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
+	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
+	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
@@ -81,7 +83,7 @@ func main() {
 	want := func(name string) bool {
 		return *only == "" || strings.Contains(","+*only+",", ","+name+",")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Minute)
 	defer cancel()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)

@@ -38,24 +38,41 @@ func createBoundRows(ctx context.Context, r *report, env *k8senv.Env, specs []k8
 		n += j.nodes
 	}
 
-	ceiling, err := rawCreateCeiling(ctx, env, specs, n)
-	if err != nil {
-		return err
+	var ceiling, fl, ks float64
+	var ceilUse, flUse, ksUse usage
+	var err error
+	if schedRow("create-ceiling") {
+		if ceiling, ceilUse, err = rawCreateCeiling(ctx, env, specs, n); err != nil {
+			return err
+		}
 	}
-	fl, err := preplacedCreates(ctx, env, jobs)
-	if err != nil {
-		return err
+	if schedRow("fl-create") {
+		if fl, flUse, err = preplacedCreates(ctx, env, jobs); err != nil {
+			return err
+		}
 	}
-	ks, err := kubeSchedulerCreateBind(ctx, env, jobs)
-	if err != nil {
-		return err
+	if schedRow("ks-create") {
+		if ks, ksUse, err = kubeSchedulerCreateBind(ctx, env, jobs); err != nil {
+			return err
+		}
 	}
-	r.add("sched_raw_create_ceiling_per_sec", ceiling, "pods/s", "raw create ceiling: 64 parallel creates of pods with nodeName set")
-	r.add("sched_create_bound_flotilla_pods_per_sec", fl, "pods/s",
+	r.addIf(ceiling > 0, "sched_raw_create_ceiling_per_sec", ceiling, "pods/s", "raw create ceiling: 64 parallel creates of pods with nodeName set")
+	r.addIf(fl > 0, "sched_create_bound_flotilla_pods_per_sec", fl, "pods/s",
 		fmt.Sprintf("Flotilla pre-placed creates, %d pods in jobs of 1 and 8 (placed against the cache, created bound, 64 in flight)", n))
-	r.add("sched_create_bound_kube_scheduler_pods_per_sec", ks, "pods/s", "kube-scheduler: the same pods created (64 clients) and bound, first create to last bind")
-	r.add("sched_create_bound_pct_of_create_ceiling", round1(100*fl/ceiling), "%", "Flotilla pre-placed creates as % of the create ceiling")
-	r.add("sched_create_bound_speedup_vs_kube_scheduler", round1(fl/ks), "x", "Flotilla pre-placed / kube-scheduler create+bind")
+	r.addIf(ks > 0, "sched_create_bound_kube_scheduler_pods_per_sec", ks, "pods/s", "kube-scheduler: the same pods created (64 clients) and bound, first create to last bind")
+	r.addIf(fl > 0 && ceiling > 0, "sched_create_bound_pct_of_create_ceiling", round1(100*fl/ceiling), "%", "Flotilla pre-placed creates as % of the create ceiling")
+	r.addIf(fl > 0 && ks > 0, "sched_create_bound_speedup_vs_kube_scheduler", round1(fl/ks), "x", "Flotilla pre-placed / kube-scheduler create+bind")
+	r.addIf(ceiling > 0, "sched_raw_create_client_cpu_us_per_pod", ceilUse.selfUs, "us", "raw create ceiling: the creating clients' CPU per pod (the floor of any creator)")
+	r.addIf(fl > 0, "sched_create_bound_flotilla_cpu_us_per_pod", flUse.selfUs, "us", "Flotilla agent: CPU per pod created pre-placed (placement, creates, informers, cache)")
+	r.addIf(fl > 0, "sched_create_bound_flotilla_allocs_per_pod", flUse.selfAllocs, "allocs", "Flotilla agent: heap allocations per pod created pre-placed")
+	r.addIf(ks > 0, "sched_create_bound_kube_scheduler_cpu_us_per_pod", ksUse.schedUs, "us", "kube-scheduler: CPU per pod bound (its creating clients apart)")
+	r.addIf(ks > 0, "sched_create_bound_kube_scheduler_clients_cpu_us_per_pod", ksUse.selfUs, "us", "kube-scheduler row: the creating clients' and counting informer's CPU per pod")
+	r.addIf(ceiling > 0, "sched_create_bound_apiserver_cpu_us_per_pod_raw", ceilUse.apiUs, "us", "kube-apiserver CPU per pod: raw creates")
+	r.addIf(fl > 0, "sched_create_bound_apiserver_cpu_us_per_pod_flotilla", flUse.apiUs, "us", "kube-apiserver CPU per pod: Flotilla pre-placed creates")
+	r.addIf(ks > 0, "sched_create_bound_apiserver_cpu_us_per_pod_kube_scheduler", ksUse.apiUs, "us", "kube-apiserver CPU per pod: create + kube-scheduler's bind")
+	r.addIf(ceiling > 0, "sched_create_bound_total_cpu_us_per_pod_raw", ceilUse.totalUs, "us", "every process (clients, kube-apiserver, etcd, kwok, controller manager) per pod: raw creates")
+	r.addIf(fl > 0, "sched_create_bound_total_cpu_us_per_pod_flotilla", flUse.totalUs, "us", "every process per pod: Flotilla pre-placed creates")
+	r.addIf(ks > 0, "sched_create_bound_total_cpu_us_per_pod_kube_scheduler", ksUse.totalUs, "us", "every process per pod: create + kube-scheduler's bind")
 	return nil
 }
 
@@ -75,12 +92,13 @@ func mixedJobs(n int) []job {
 }
 
 // rawCreateCeiling creates n pods with nodeName set, 64 in parallel.
-func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, error) {
+func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, usage, error) {
 	pods := buildPods("ppraw", "none", singleJobs(n))
 	for i, p := range pods {
 		p.Spec.NodeName = nodes[i%len(nodes)].Name
 	}
 	var failed atomic.Int64
+	m := startMeter(env)
 	start := time.Now()
 	parallel(64, len(pods), func(i int) {
 		if _, err := env.Client.CoreV1().Pods("ppraw").Create(ctx, pods[i], metav1.CreateOptions{}); err != nil {
@@ -88,21 +106,24 @@ func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeS
 		}
 	})
 	el := time.Since(start).Seconds()
+	use := m.stop(n)
+	fmt.Fprintf(os.Stderr, "bench: raw creates: %s\n", use)
 	if f := failed.Load(); f > 0 {
-		return 0, fmt.Errorf("raw create ceiling: %d creates failed", f)
+		return 0, use, fmt.Errorf("raw create ceiling: %d creates failed", f)
 	}
-	return round1(float64(n) / el), drain(ctx, env, "ppraw")
+	return round1(float64(n) / el), use, drain(ctx, env, "ppraw")
 }
 
 // preplacedCreates runs the agent's cache and scheduling loop and creates
 // every job pre-placed through it, 64 jobs in flight.
-func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64, error) {
+func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64, usage, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, ExtraNamespaces: []string{"pp"}, Log: log, BindParallelism: 64})
 	actx, stop := context.WithCancel(ctx)
 	defer stop()
+	m := startMeter(env)
 	if err := ag.Cache.Run(actx); err != nil {
-		return 0, err
+		return 0, usage{}, err
 	}
 	done := make(chan struct{})
 	go func() { ag.Loop.Run(actx); close(done) }()
@@ -127,17 +148,31 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 	})
 	el := time.Since(start).Seconds()
 	if f, u := failed.Load(), unplaced.Load(); f > 0 || u > 0 {
-		return 0, fmt.Errorf("pre-placed creates: %d failed, %d not placed", f, u)
+		return 0, usage{}, fmt.Errorf("pre-placed creates: %d failed, %d not placed", f, u)
 	}
-	return round1(float64(created.Load()) / el), drain(ctx, env, "pp")
+	// The agent's cost includes its informer seeing every pod it created.
+	n := int(created.Load())
+	for deadline := time.Now().Add(time.Minute); ; {
+		if _, bound, _, _ := ag.Cache.Counts(); bound >= n || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return 0, usage{}, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	use := m.stop(n)
+	fmt.Fprintf(os.Stderr, "bench: pre-placed creates: %s\n", use)
+	return round1(float64(n) / el), use, drain(ctx, env, "pp")
 }
 
 // kubeSchedulerCreateBind starts kube-scheduler, creates the pods (64
 // clients) and waits until all are bound: first create to last bind.
-func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (float64, error) {
+func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (float64, usage, error) {
 	pods := buildPods("ppks", "default-scheduler", jobs)
 	if err := env.StartScheduler(5000, 10000); err != nil {
-		return 0, err
+		return 0, usage{}, err
 	}
 	defer env.StopScheduler()
 	var bound atomic.Int64
@@ -156,7 +191,7 @@ func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (
 		}
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }}); err != nil {
-		return 0, err
+		return 0, usage{}, err
 	}
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -166,20 +201,21 @@ func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (
 	warm := buildPods("ppks", "default-scheduler", []job{{number: 1, nodes: 1, cores: 1}})[0]
 	warm.Name = "warm"
 	if _, err := env.Client.CoreV1().Pods("ppks").Create(ctx, warm, metav1.CreateOptions{}); err != nil {
-		return 0, err
+		return 0, usage{}, err
 	}
 	if _, err := env.WaitPod(ctx, "ppks", "warm", func(p *corev1.Pod) bool { return p.Spec.NodeName != "" }); err != nil {
-		return 0, fmt.Errorf("kube-scheduler did not bind its warm-up pod: %w", err)
+		return 0, usage{}, fmt.Errorf("kube-scheduler did not bind its warm-up pod: %w", err)
 	}
 	for bound.Load() < 1 {
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, usage{}, ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	bound.Store(0)
 	fmt.Fprintf(os.Stderr, "bench: kube-scheduler create+bind of %d pods\n", len(pods))
+	m := startMeter(env)
 	start := time.Now()
 	var failed atomic.Int64
 	parallel(64, len(pods), func(i int) {
@@ -188,23 +224,25 @@ func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (
 		}
 	})
 	if f := failed.Load(); f > 0 {
-		return 0, fmt.Errorf("kube-scheduler create+bind: %d creates failed", f)
+		return 0, usage{}, fmt.Errorf("kube-scheduler create+bind: %d creates failed", f)
 	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for int(bound.Load()) < len(pods) {
 		if lb := lastBind.Load(); time.Since(time.Unix(0, max(lb, start.UnixNano()))) > 30*time.Second {
-			return 0, fmt.Errorf("kube-scheduler create+bind: %d of %d bound, then nothing for 30 s", bound.Load(), len(pods))
+			return 0, usage{}, fmt.Errorf("kube-scheduler create+bind: %d of %d bound, then nothing for 30 s", bound.Load(), len(pods))
 		}
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, usage{}, ctx.Err()
 		case <-tick.C:
 		}
 	}
 	el := time.Unix(0, lastBind.Load()).Sub(start).Seconds()
+	use := m.stop(len(pods))
+	fmt.Fprintf(os.Stderr, "bench: kube-scheduler create+bind: %s\n", use)
 	env.StopScheduler()
-	return round1(float64(len(pods)) / el), drain(ctx, env, "ppks")
+	return round1(float64(len(pods)) / el), use, drain(ctx, env, "ppks")
 }
 
 // parallel runs do(0..n-1) on `workers` goroutines.

@@ -32,6 +32,10 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 		return nil, err
 	}
 	defer env.Stop()
+	// Every client of the table talks protobuf, as kube-scheduler does.
+	if env.Client, err = protoClient(env); err != nil {
+		return nil, err
+	}
 	specs := make([]k8senv.NodeSpec, nodes)
 	for i := range specs {
 		specs[i] = k8senv.NodeSpec{Name: fmt.Sprintf("n%04d", i), CPU: "32", Memory: "128Gi", Pods: 110}
@@ -63,42 +67,59 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	}
 
 	// 1. single-pod jobs.
-	ksSingle, err := runWorkload(ctx, env, "ks", "default-scheduler", singleJobs(pods), pods, ksStart)
-	if err != nil {
-		return nil, err
+	var ksSingle, flSingle, ksGang, flGang outcome
+	var ceiling float64
+	var ceilUse usage
+	if schedRow("ks-single") {
+		if ksSingle, err = runWorkload(ctx, env, "ks", "default-scheduler", singleJobs(pods), pods, ksStart); err != nil {
+			return nil, err
+		}
 	}
-	flSingle, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, singleJobs(pods), pods, flStart)
-	if err != nil {
-		return nil, err
+	if schedRow("fl-single") {
+		if flSingle, err = runWorkload(ctx, env, "fl", podgroup.SchedulerName, singleJobs(pods), pods, flStart); err != nil {
+			return nil, err
+		}
 	}
-	r.add("sched_single_kube_scheduler_pods_per_sec", ksSingle.rate(), "pods/s", fmt.Sprintf("kube-scheduler v1.37.2 (QPS 5000), %d single-pod jobs", pods))
-	r.add("sched_single_flotilla_pods_per_sec", flSingle.rate(), "pods/s", fmt.Sprintf("Flotilla, %d single-pod jobs", pods))
-	r.add("sched_single_speedup_vs_kube_scheduler", round1(flSingle.rate()/ksSingle.rate()), "x", "Flotilla / kube-scheduler")
+	r.addIf(ksSingle.bound > 0, "sched_single_kube_scheduler_pods_per_sec", ksSingle.rate(), "pods/s", fmt.Sprintf("kube-scheduler v1.37.2 (QPS 5000), %d single-pod jobs", pods))
+	r.addIf(flSingle.bound > 0, "sched_single_flotilla_pods_per_sec", flSingle.rate(), "pods/s", fmt.Sprintf("Flotilla, %d single-pod jobs", pods))
+	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_speedup_vs_kube_scheduler", round1(flSingle.rate()/ksSingle.rate()), "x", "Flotilla / kube-scheduler")
+	// The benchmark process runs the agent in the Flotilla rows and only
+	// its counting informer in kube-scheduler's: the difference is the agent.
+	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_flotilla_cpu_us_per_pod", round1(flSingle.use.selfUs-ksSingle.use.selfUs), "us", "Flotilla agent: CPU per pod bound (informers, cache, scheduling, bind)")
+	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_flotilla_allocs_per_pod", round1(flSingle.use.selfAllocs-ksSingle.use.selfAllocs), "allocs", "Flotilla agent: heap allocations per pod bound")
+	r.addIf(ksSingle.bound > 0, "sched_single_kube_scheduler_cpu_us_per_pod", ksSingle.use.schedUs, "us", "kube-scheduler: CPU per pod bound")
+	r.addIf(flSingle.bound > 0, "sched_single_apiserver_cpu_us_per_pod_flotilla", flSingle.use.apiUs, "us", "kube-apiserver CPU per pod, Flotilla binding")
+	r.addIf(ksSingle.bound > 0, "sched_single_apiserver_cpu_us_per_pod_kube_scheduler", ksSingle.use.apiUs, "us", "kube-apiserver CPU per pod, kube-scheduler binding")
 
 	// 2. gangs of 8 that only partly fit: 16-core pods on 32-core nodes.
 	gangs := pods / 8
 	capacity := nodes * 2
-	ksGang, err := runWorkload(ctx, env, "ks", "default-scheduler", gangJobs(gangs, 8), min(capacity, gangs*8), ksStart)
-	if err != nil {
-		return nil, err
+	if schedRow("ks-gang") {
+		if ksGang, err = runWorkload(ctx, env, "ks", "default-scheduler", gangJobs(gangs, 8), min(capacity, gangs*8), ksStart); err != nil {
+			return nil, err
+		}
 	}
-	flGang, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, gangJobs(gangs, 8), min(capacity, gangs*8), flStart)
-	if err != nil {
-		return nil, err
+	if schedRow("fl-gang") {
+		if flGang, err = runWorkload(ctx, env, "fl", podgroup.SchedulerName, gangJobs(gangs, 8), min(capacity, gangs*8), flStart); err != nil {
+			return nil, err
+		}
 	}
-	r.add("sched_gang_kube_scheduler_pods_per_sec", ksGang.rate(), "pods/s", fmt.Sprintf("kube-scheduler, %d gangs of 8, room for %d pods", gangs, capacity))
-	r.add("sched_gang_kube_scheduler_partial_jobs", float64(ksGang.partial), "jobs", "kube-scheduler: jobs with some but not all pods bound")
-	r.add("sched_gang_flotilla_pods_per_sec", flGang.rate(), "pods/s", "Flotilla, same gangs")
-	r.add("sched_gang_flotilla_partial_gangs", float64(flGang.partial), "gangs", "Flotilla: partly bound gangs (must be 0)")
-	r.add("sched_gang_flotilla_bound_pods", float64(flGang.bound), "pods", "Flotilla: pods bound (whole gangs)")
+	r.addIf(ksGang.bound > 0, "sched_gang_kube_scheduler_pods_per_sec", ksGang.rate(), "pods/s", fmt.Sprintf("kube-scheduler, %d gangs of 8, room for %d pods", gangs, capacity))
+	r.addIf(ksGang.bound > 0, "sched_gang_kube_scheduler_partial_jobs", float64(ksGang.partial), "jobs", "kube-scheduler: jobs with some but not all pods bound")
+	r.addIf(flGang.bound > 0, "sched_gang_flotilla_pods_per_sec", flGang.rate(), "pods/s", "Flotilla, same gangs")
+	r.addIf(flGang.bound > 0, "sched_gang_flotilla_partial_gangs", float64(flGang.partial), "gangs", "Flotilla: partly bound gangs (must be 0)")
+	r.addIf(flGang.bound > 0, "sched_gang_flotilla_bound_pods", float64(flGang.bound), "pods", "Flotilla: pods bound (whole gangs)")
 
 	// 3. the raw ceiling: a client that only posts bindings.
-	ceiling, err := rawCeiling(ctx, env, specs, pods)
-	if err != nil {
-		return nil, err
+	if schedRow("bind-ceiling") {
+		if ceiling, ceilUse, err = rawCeiling(ctx, env, specs, pods); err != nil {
+			return nil, err
+		}
 	}
-	r.add("sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
-	r.add("sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
+	r.addIf(ceiling > 0, "sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
+	r.addIf(ceiling > 0, "sched_raw_binding_client_cpu_us_per_pod", ceilUse.selfUs, "us", "raw binding ceiling: the binding clients' CPU per bind")
+	r.addIf(ceiling > 0, "sched_raw_binding_apiserver_cpu_us_per_pod", ceilUse.apiUs, "us", "raw binding ceiling: kube-apiserver CPU per bind")
+	r.addIf(ceiling > 0 && flSingle.bound > 0, "sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
 
 	// 4. pods created bound: pre-placed creates, their ceiling, kube-scheduler.
 	if err := createBoundRows(ctx, r, env, specs, pods); err != nil {
@@ -156,6 +177,7 @@ func buildPods(ns, schedName string, jobs []job) []*corev1.Pod {
 type outcome struct {
 	bound, partial int
 	start, last    time.Time
+	use            usage // per pod bound, from the scheduler's start to the last bind
 }
 
 func (o outcome) rate() float64 {
@@ -224,10 +246,14 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 	if err, ok := createErr.Load().(error); ok {
 		return outcome{}, fmt.Errorf("create pods: %w", err)
 	}
+	m := startMeter(env)
 	stopSched, err := start(ctx)
 	defer stopSched()
 	if err != nil {
 		return outcome{}, err
+	}
+	if m.schedPid == 0 { // kube-scheduler started just now
+		m = startMeterFrom(env, m)
 	}
 	start0 := time.Now()
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -246,8 +272,10 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 		case <-tick.C:
 		}
 	}
-	stopSched()
 	out := outcome{bound: int(bound.Load()), start: time.Unix(0, firstBind.Load()), last: time.Unix(0, lastBind.Load())}
+	out.use = m.stop(out.bound)
+	fmt.Fprintf(os.Stderr, "bench: %s: %d bound: %s\n", schedName, out.bound, out.use)
+	stopSched()
 	sizes := map[string]int{}
 	for _, j := range jobs {
 		sizes[fmt.Sprint(j.number)] = j.nodes
@@ -302,7 +330,7 @@ func drain(ctx context.Context, env *k8senv.Env, ns string) error {
 
 // rawCeiling pre-creates pods no scheduler claims, then binds them with 64
 // parallel clients and reports binds per second.
-func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, error) {
+func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, usage, error) {
 	pods := buildPods("raw", "none", singleJobs(n))
 	work := make(chan *corev1.Pod)
 	var wg sync.WaitGroup
@@ -323,6 +351,7 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 	b := binder.New(env.Client, 64)
 	refs := make(chan int)
 	var failed atomic.Int64
+	m := startMeter(env)
 	start := time.Now()
 	for range 64 {
 		wg.Add(1)
@@ -343,9 +372,10 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 	close(refs)
 	wg.Wait()
 	el := time.Since(start).Seconds()
+	use := m.stop(n)
 	if f := failed.Load(); f > 0 {
-		return 0, fmt.Errorf("raw ceiling: %d binds failed", f)
+		return 0, use, fmt.Errorf("raw ceiling: %d binds failed", f)
 	}
 	rate := round1(float64(n) / el)
-	return rate, drain(ctx, env, "raw")
+	return rate, use, drain(ctx, env, "raw")
 }

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/test/k8senv"
+)
+
+// protoClient is a clientset on env's admin config that talks protobuf,
+// as kube-scheduler's client and the agent's do: every client of the
+// scheduler table (the agent, the ceilings' clients, the clients creating
+// kube-scheduler's pods) uses it, so no row pays JSON where another does not.
+// With -sched-default-content the clients keep client-go's defaults
+// instead: protobuf for the generated calls (create, get, list, watch),
+// JSON for the hand-written ones, pods/binding among them (the figures
+// before the agent set its content type).
+func protoClient(env *k8senv.Env) (kubernetes.Interface, error) {
+	cfg := *env.Config
+	cfg.Dial = countDials
+	if schedDefaultContent {
+		return kubernetes.NewForConfig(&cfg)
+	}
+	return kubernetes.NewForConfig(agent.Protobuf(&cfg))
+}
+
+// schedDefaultContent is -sched-default-content.
+var schedDefaultContent bool
+
+// usage is what a measured stretch cost, per pod: the CPU and heap
+// allocations of the benchmark process (in the Flotilla rows that is the
+// agent: its informers, cache, scheduling and API calls), and the CPU of
+// the API server and of kube-scheduler (0 when not running).
+type usage struct {
+	selfUs, selfAllocs, apiUs, schedUs float64
+	// totalUs adds the CPU of etcd, kwok and kube-controller-manager:
+	// every process of the control plane and the benchmark, the figure a
+	// CPU-bound machine divides its cores by.
+	totalUs float64
+	dials   int64 // connections the table's clients opened
+}
+
+// meter measures a stretch of a row; stop divides by the pods it handled.
+type meter struct {
+	env              *k8senv.Env
+	self, api, sched time.Duration
+	rest             time.Duration // etcd, kwok, kube-controller-manager
+	allocs           uint64
+	dials            int64
+	apiPid, schedPid int
+}
+
+func startMeter(env *k8senv.Env) *meter {
+	pids := env.PIDs()
+	m := &meter{env: env, apiPid: pids["kube-apiserver"], schedPid: pids["kube-scheduler"]}
+	m.self, m.allocs, m.dials = processCPU(), heapAllocs(), dials.Load()
+	m.api, m.sched, m.rest = childCPU(m.apiPid), childCPU(m.schedPid), m.restCPU()
+	return m
+}
+
+func (m *meter) stop(pods int) usage {
+	if pods <= 0 {
+		return usage{}
+	}
+	per := func(d time.Duration) float64 { return round1(float64(d.Microseconds()) / float64(pods)) }
+	u := usage{selfUs: per(processCPU() - m.self), selfAllocs: round1(float64(heapAllocs()-m.allocs) / float64(pods)),
+		apiUs: per(childCPU(m.apiPid) - m.api), dials: dials.Load() - m.dials}
+	if m.schedPid != 0 {
+		u.schedUs = per(childCPU(m.schedPid) - m.sched)
+	}
+	u.totalUs = round1(u.selfUs + u.apiUs + u.schedUs + per(m.restCPU()-m.rest))
+	return u
+}
+
+func (u usage) String() string {
+	return fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, all processes %.0f µs/pod, %d connections opened",
+		u.selfUs, u.selfAllocs, u.apiUs, u.schedUs, u.totalUs, u.dials)
+}
+
+// dials counts the connections the table's clients opened (each costs a
+// TLS handshake on both sides).
+var dials atomic.Int64
+
+func countDials(ctx context.Context, network, addr string) (net.Conn, error) {
+	dials.Add(1)
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+// heapAllocs is the number of heap objects this process allocated so far.
+func heapAllocs() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// childCPU is the CPU time (user and system) another process used so far,
+// from /proc (0 if it cannot be read).
+func childCPU(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces: fields count from after ")".
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times (100 on Linux).
+const clockTicks = 100
+
+// startMeterFrom adds to m a kube-scheduler started after it: all of that
+// process's CPU counts (its start and its informers' first list included,
+// as the agent's start is in the Flotilla rows).
+func startMeterFrom(env *k8senv.Env, m *meter) *meter {
+	m.schedPid, m.sched = env.PIDs()["kube-scheduler"], 0
+	return m
+}
+
+// addIf adds the line when the rows it comes from ran (-sched-rows).
+func (r *report) addIf(ran bool, name string, value float64, unit, label string) {
+	if ran {
+		r.add(name, value, unit, label)
+	}
+}
+
+// schedRows is -sched-rows: the scheduler table's rows to run (empty: all).
+var schedRows string
+
+// schedRow reports whether the row runs: ks-single, fl-single, ks-gang,
+// fl-gang, bind-ceiling, create-ceiling, fl-create, ks-create.
+func schedRow(name string) bool {
+	return schedRows == "" || strings.Contains(","+schedRows+",", ","+name+",")
+}
+
+// restCPU is the CPU etcd, kwok and kube-controller-manager used so far.
+func (m *meter) restCPU() time.Duration {
+	pids := m.env.PIDs()
+	return childCPU(pids["etcd"]) + childCPU(pids["kwok"]) + childCPU(pids["kube-controller-manager"])
+}
