@@ -19,8 +19,8 @@ const restoreTerm = 1
 // RestoreSnapshot prepares cfg.DataDir, which must hold no raft state, as
 // a replica of a new cluster whose voters are cfg.BootstrapPeers and whose
 // state machine starts from data (what the StateMachine's Restore reads)
-// at raft index. It writes one snapshot and the current term, nothing
-// else: a node started on the directory afterwards restores the snapshot,
+// at raft index. It writes one snapshot, a no-op log entry at index (the
+// snapshot's term) and the current term, nothing else: a node started on the directory afterwards restores the snapshot,
 // finds its configuration in it and elects a leader with the other
 // replicas prepared the same way; its log continues after index. Every
 // replica of the new cluster is prepared with the same data, index and
@@ -83,6 +83,18 @@ func RestoreSnapshot(cfg Config, index uint64, data io.Reader, logger hclog.Logg
 	}
 	if err := sink.Close(); err != nil {
 		return fmt.Errorf("raftnode: restore: %w", err)
+	}
+	// The log holds the snapshot's own index, so a follower can always
+	// match a leader's first append (previous entry = index) from its log.
+	// With an empty log, a follower that had taken an entry from a leader
+	// deposed before it committed cannot check that previous entry; the
+	// new leader then sends it the snapshot, and raft (v1.8) installing a
+	// snapshot on a monotonic log store (raft-wal) empties the log without
+	// resetting its idea of the last entry: the next append leaves a hole
+	// and the replica panics with "log not found" when it applies.
+	noop := &raft.Log{Index: index, Term: restoreTerm, Type: raft.LogNoop}
+	if err := st.logs.StoreLog(noop); err != nil {
+		return storeError(cfg, st.kind, "write the snapshot's log entry", err)
 	}
 	if err := st.stable.SetUint64(keyCurrentTerm, restoreTerm); err != nil {
 		return storeError(cfg, st.kind, "write current term", err)

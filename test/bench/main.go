@@ -69,7 +69,7 @@ func main() {
 	// bolt by default: on wal, a follower of the restored cluster panicked
 	// in hashicorp/raft ("log not found", processLogs) in 2 of 3 runs on
 	// a loaded machine (docs/performance.md, scale row).
-	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreBolt, "raft log store of the scale row's replicas: wal or bolt")
+	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreWAL, "raft log store of the scale row's replicas: wal or bolt")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
 	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create")
