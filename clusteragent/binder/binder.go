@@ -49,27 +49,17 @@ func (b *Binder) BindGang(ctx context.Context, g cache.PendingGang, nodes []stri
 		return fmt.Errorf("binder: gang %s: %d pods, %d nodes", g.ID, len(g.Pods), len(nodes))
 	}
 	head := -1
-	errs := make([]error, len(g.Pods))
-	var wg sync.WaitGroup
+	workers := make([]int, 0, len(g.Pods))
 	for i := range g.Pods {
 		if g.Pods[i].Rank == 0 {
 			head = i
-			continue
+		} else {
+			workers = append(workers, i)
 		}
-		select {
-		case b.sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-b.sem }()
-			errs[i] = b.bind(ctx, g.Pods[i], nodes[i])
-		}()
 	}
-	wg.Wait()
+	errs := b.each(ctx, len(workers), func(k int) error {
+		return b.bind(ctx, g.Pods[workers[k]], nodes[workers[k]])
+	})
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("binder: gang %s: %w", g.ID, err)
 	}
@@ -131,4 +121,28 @@ func (b *Binder) DeleteJobPods(ctx context.Context, namespace string, number uin
 		return nil
 	}
 	return err
+}
+
+// each runs fn(0..n-1) in parallel, at most the binder's parallelism at
+// once (shared with every other call), and returns each call's error; a
+// call not started before ctx ends gets ctx's error.
+func (b *Binder) each(ctx context.Context, n int, fn func(i int) error) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		select {
+		case b.sem <- struct{}{}:
+		case <-ctx.Done():
+			errs[i] = ctx.Err()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-b.sem }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errs
 }

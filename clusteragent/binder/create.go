@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -75,23 +74,10 @@ func (b *Binder) CreateGang(ctx context.Context, pods []*corev1.Pod, nodes []str
 		return "", fmt.Errorf("binder: gang of %s has no head", pods[0].Name)
 	}
 	created := make([]*corev1.Pod, len(pods))
-	errs := make([]error, len(pods))
-	var wg sync.WaitGroup
-	for i := range placed {
-		select {
-		case b.sem <- struct{}{}:
-		case <-ctx.Done():
-			errs[i] = ctx.Err()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-b.sem }()
-			created[i], errs[i] = b.createPod(ctx, placed[i])
-		}()
-	}
-	wg.Wait()
+	errs := b.each(ctx, len(placed), func(i int) (err error) {
+		created[i], err = b.createPod(ctx, placed[i])
+		return err
+	})
 	fail := func(cause error) (types.UID, error) {
 		// The rollback outlives a cancelled ctx: it must not leave half a gang.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
