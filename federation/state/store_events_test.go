@@ -14,21 +14,8 @@ import (
 // the store says up to which index events were dropped, so a reader
 // resuming from before it learns it missed some.
 func TestEventLogBounded(t *testing.T) {
-	s, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventsStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := s.Write(1)
-	if err := w.UpsertTenant(&structs.Tenant{Name: "acme"}, structs.CAS{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.UpsertMachineType(&structs.MachineType{Name: "n1", Cores: 1}, structs.CAS{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
 	// Two events per index: a submit and a cancel.
 	const jobs = structs.MaxEvents/2 + 5
 	for i := range jobs {
@@ -67,21 +54,8 @@ func TestEventLogBounded(t *testing.T) {
 // scan in Seq order keeps, across indexes with 0 to 3 events and gaps in
 // the raft indexes, with and without a page limit.
 func TestEventsAfterEveryIndex(t *testing.T) {
-	s, err := New()
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := eventsStore(t)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	w := s.Write(1)
-	if err := w.UpsertTenant(&structs.Tenant{Name: "acme"}, structs.CAS{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.UpsertMachineType(&structs.MachineType{Name: "n1", Cores: 1}, structs.CAS{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
 	index, n := uint64(5), 0
 	for i := range 60 {
 		index += uint64(1 + i%3) // gaps between the indexes that wrote events
@@ -125,4 +99,25 @@ func TestEventsAfterEveryIndex(t *testing.T) {
 			}
 		}
 	}
+}
+
+// eventsStore is a store holding tenant acme and machine type n1 (written
+// at index 1), ready for jobs whose events the tests read.
+func eventsStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := s.Write(1)
+	if err := w.UpsertTenant(&structs.Tenant{Name: "acme"}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.UpsertMachineType(&structs.MachineType{Name: "n1", Cores: 1}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
