@@ -195,7 +195,13 @@ func (f *GKE) serveProject(w http.ResponseWriter, verb, method string, body []by
 		gok(w, map[string]string{"name": "projects/" + f.ProjectNumber, "projectId": f.Project, "state": "ACTIVE"})
 		return ""
 	case "GetIamPolicy":
-		gok(w, f.policy)
+		var req struct {
+			Options struct {
+				RequestedPolicyVersion int `json:"requestedPolicyVersion"`
+			} `json:"options"`
+		}
+		_ = json.Unmarshal(body, &req)
+		gok(w, f.policyAsVersion(req.Options.RequestedPolicyVersion))
 		return ""
 	}
 	var req struct {
@@ -216,6 +222,10 @@ func (f *GKE) serveProject(w http.ResponseWriter, verb, method string, body []by
 		return ""
 	}
 	for _, b := range p.Bindings {
+		if strings.Contains(b.Role, "_withcond_") {
+			gerr(w, 400, "INVALID_ARGUMENT", fmt.Sprintf("Role %s is not a role: a policy with conditions must be read and written as version 3.", b.Role))
+			return ""
+		}
 		if len(b.Condition) > 0 && p.Version < 3 {
 			gerr(w, 400, "INVALID_ARGUMENT", "Conditions are only allowed in policies of version 3.")
 			return ""
@@ -238,6 +248,24 @@ func (f *GKE) serveProject(w http.ResponseWriter, verb, method string, body []by
 	f.calls = append(f.calls, "SetIamPolicy")
 	gok(w, f.policy)
 	return "SetIamPolicy"
+}
+
+// policyAsVersion is the policy as getIamPolicy returns it to a caller
+// asking for version v: below 3, as Google does, conditional bindings
+// lose their condition and get a "_withcond_" role that cannot be
+// written back.
+func (f *GKE) policyAsVersion(v int) IAMPolicy {
+	p := clonePolicy(f.policy)
+	if v >= 3 {
+		return p
+	}
+	for i, b := range p.Bindings {
+		if len(b.Condition) > 0 {
+			p.Bindings[i].Role, p.Bindings[i].Condition = b.Role+"_withcond_5ad2f1", nil
+			p.Version = 1
+		}
+	}
+	return p
 }
 
 // badMember says why IAM refuses a member, or "".
