@@ -58,6 +58,11 @@ func Provider(ctx context.Context, o Options) (cloud.Provider, func(), error) {
 		}
 		return eks.New(cfg, eks.Options{Subnets: o.Subnets, Endpoint: o.Endpoint, PollInterval: o.PollInterval}), func() {}, nil
 	case structs.CloudGKE:
+		for _, u := range []string{o.IAMEndpoint, o.ResourceManagerEndpoint} {
+			if host, plain := strings.CutPrefix(u, "http://"); plain && !loopback(strings.TrimSuffix(host, "/")) {
+				return nil, nil, fmt.Errorf("endpoint %s: %w", u, ErrPlaintext)
+			}
+		}
 		creds, err := google.FindDefaultCredentials(ctx, "https://www.googleapis.com/auth/cloud-platform")
 		if err != nil {
 			return nil, nil, fmt.Errorf("Google application default credentials: %w", err)
@@ -73,11 +78,6 @@ func Provider(ctx context.Context, o Options) (cloud.Provider, func(), error) {
 				}
 				opts = []option.ClientOption{option.WithEndpoint(host), option.WithoutAuthentication(),
 					option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))}
-			}
-		}
-		for _, u := range []string{o.IAMEndpoint, o.ResourceManagerEndpoint} {
-			if host, plain := strings.CutPrefix(u, "http://"); plain && !loopback(strings.TrimSuffix(host, "/")) {
-				return nil, nil, fmt.Errorf("endpoint %s: %w", u, ErrPlaintext)
 			}
 		}
 		cm, err := container.NewClusterManagerClient(ctx, opts...)
