@@ -41,12 +41,12 @@ func startPolicy() cloudtest.IAMPolicy {
 func (w *world) runUntil(ctx context.Context, stopAfter string, args ...string) (int, string) {
 	runCtx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
-	w.gke.AfterCall = func(call string) {
+	w.gke.AfterCall(func(call string) {
 		if call == stopAfter {
 			interrupt()
 		}
-	}
-	defer func() { w.gke.AfterCall = nil }()
+	})
+	defer w.gke.AfterCall(nil)
 	env := map[string]string{cli.EnvHub: strings.Join(w.hubs.URLs(), ","), cli.EnvAPIKey: w.hubs.AdminKey}
 	var out, errOut strings.Builder
 	code := cli.Run(runCtx, args, &out, &errOut, func(k string) string { return env[k] })
@@ -74,7 +74,8 @@ func TestCloudUpGKEAgentIdentity(t *testing.T) {
 	w.gke.SetPolicy(startPolicy())
 	args := w.upArgs("up", w.machineTypes(gkeMachineTypes+elasticMachineTypes("c2-standard-16")))
 
-	// 1: interrupted once IAM has made the role, before the hub records it.
+	// 1: interrupted once IAM has made the role (up's first step), before
+	// the hub records it.
 	if code, errOut := w.runUntil(ctx, "CreateRole", args...); code == 0 || !strings.Contains(errOut, "context canceled") {
 		t.Fatalf("first up: exit %d: %s", code, errOut)
 	}
@@ -139,7 +140,7 @@ func TestCloudUpGKEAgentIdentity(t *testing.T) {
 	}
 
 	// down: the binding first (again against a concurrent change), then
-	// the role, then the pools and the cluster.
+	// the pools, the cluster and the role (made first by up).
 	w.gke.PolicyConflicts(1)
 	before := len(w.gke.Calls())
 	code, out, errOut = w.run(ctx, w.downArgs()...)
@@ -151,7 +152,7 @@ func TestCloudUpGKEAgentIdentity(t *testing.T) {
 		order = append(order, strings.Fields(c)[0])
 	}
 	order = slices.Compact(order)
-	if diff := cmp.Diff([]string{"SetIamPolicy", "DeleteRole", "DeleteNodePool", "DeleteCluster"}, order); diff != "" {
+	if diff := cmp.Diff([]string{"SetIamPolicy", "DeleteNodePool", "DeleteCluster", "DeleteRole"}, order); diff != "" {
 		t.Errorf("down's order (-want +got):\n%s", diff)
 	}
 	if res := w.gke.Resources(); len(res) != 0 {

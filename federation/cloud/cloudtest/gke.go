@@ -33,9 +33,7 @@ type GKE struct {
 	IAMURL, ResourceManagerURL string
 	// Project and ProjectNumber are the one project the fake knows.
 	Project, ProjectNumber string
-	// AfterCall, if set, is called after each successful mutating REST
-	// call with its name ("CreateRole", "SetIamPolicy", ...).
-	AfterCall func(call string)
+
 	// Endpoint (host:port) and CA (PEM) are what every RUNNING cluster
 	// reports.
 	Endpoint string
@@ -66,6 +64,7 @@ type GKE struct {
 	roles      map[string]*IAMRole
 	restFaults map[string]RESTFault
 	conflicts  int
+	afterCall  func(call string)
 }
 
 type gkeCluster struct {

@@ -140,8 +140,17 @@ func (f *GKE) bumpEtag() {
 	f.policy.Etag = fmt.Sprintf("BwY%06d", f.etagN)
 }
 
+// AfterCall makes the fake call fn after each successful mutating REST
+// call, with its name ("CreateRole", "SetIamPolicy", ...), once the
+// answer is written; nil stops it.
+func (f *GKE) AfterCall(fn func(call string)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.afterCall = fn
+}
+
 // serveREST routes the REST calls; after a successful mutating call it
-// calls AfterCall (outside the lock) with its name.
+// calls the AfterCall function (outside the lock) with its name.
 func (f *GKE) serveREST(w http.ResponseWriter, r *http.Request) {
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if _, err := f.AuthenticateToken(tok); err != nil {
@@ -155,9 +164,11 @@ func (f *GKE) serveREST(w http.ResponseWriter, r *http.Request) {
 	}
 	path := r.URL.Path
 	var method string
+	var after func(string)
 	call := func() string {
 		f.mu.Lock()
 		defer f.mu.Unlock()
+		after = f.afterCall
 		switch {
 		case strings.HasPrefix(path, "/v3/projects/"):
 			id, verb, _ := strings.Cut(strings.TrimPrefix(path, "/v3/projects/"), ":")
@@ -176,8 +187,11 @@ func (f *GKE) serveREST(w http.ResponseWriter, r *http.Request) {
 		gerr(w, 404, "NOT_FOUND", "no such method "+path)
 		return ""
 	}()
-	if call != "" && f.AfterCall != nil {
-		f.AfterCall(call)
+	if call != "" && after != nil {
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		after(call)
 	}
 }
 

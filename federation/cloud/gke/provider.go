@@ -74,14 +74,23 @@ func location(spec *cloud.Spec) string {
 func clusterPath(spec *cloud.Spec) string { return location(spec) + "/clusters/" + spec.Name }
 
 // Steps are the cluster (with Workload Identity) and a node pool per
-// machine type; with elastic machine types also the agent's custom role
-// and its grant to the agent's Kubernetes ServiceAccount (down removes
-// them newest first: the grant, the role, the pools, the cluster).
+// machine type; with elastic machine types also the agent's custom role,
+// made first (a caller who may not make roles learns it before the
+// cluster is made), and its grant to the agent's Kubernetes
+// ServiceAccount, made last (down removes them newest first: the grant,
+// the pools, the cluster, the role).
 func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
-	steps := []cloud.Step{{ID: "cluster", Kind: cloud.KindCluster, Title: "GKE cluster " + spec.Name}}
+	var steps []cloud.Step
 	elastic := false
 	for _, g := range spec.NodeGroups() {
 		elastic = elastic || g.Elastic
+	}
+	if elastic {
+		steps = append(steps, cloud.Step{ID: "iam/agent", Kind: cloud.KindIAMRole, Role: "agent",
+			Title: "IAM role " + AgentRole(spec.Project, spec.Name) + " (" + strings.Join(AgentPermissions, ", ") + ")"})
+	}
+	steps = append(steps, cloud.Step{ID: "cluster", Kind: cloud.KindCluster, Title: "GKE cluster " + spec.Name})
+	for _, g := range spec.NodeGroups() {
 		it := g.InstanceType
 		if g.Accelerator != "" {
 			it += fmt.Sprintf(" + %d × %s", g.GPUs, g.Accelerator)
@@ -90,12 +99,8 @@ func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
 			Title: fmt.Sprintf("node pool %s (%s × %d)", g.Name, it, g.Nodes), Needs: []string{"cluster"}})
 	}
 	if elastic {
-		role := AgentRole(spec.Project, spec.Name)
-		steps = append(steps,
-			cloud.Step{ID: "iam/agent", Kind: cloud.KindIAMRole, Role: "agent",
-				Title: "IAM role " + role + " (" + strings.Join(AgentPermissions, ", ") + ")"},
-			cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent"},
-				Title: "workload identity of the agent (" + cloud.AgentNamespace + "/" + cloud.AgentName + " → IAM role " + AgentRoleID(spec.Name) + ")"})
+		steps = append(steps, cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent"},
+			Title: "workload identity of the agent (" + cloud.AgentNamespace + "/" + cloud.AgentName + " → IAM role " + AgentRoleID(spec.Name) + ")"})
 	}
 	return steps
 }
