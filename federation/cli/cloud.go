@@ -31,6 +31,7 @@ func cloudTree() []*cmd {
 // cloudFlags are the flags of plan and up.
 type cloudFlags struct {
 	name, region, project, machineTypes, version, subnets, endpoint string
+	iamEndpoint, resourceManagerEndpoint                            string
 	poll, elasticIdle                                               time.Duration
 }
 
@@ -42,8 +43,17 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.version, "kubernetes-version", "", "control plane version (default: the cloud's)")
 	fs.StringVar(&f.subnets, "subnets", "", "EKS: VPC subnet IDs, comma-separated")
 	fs.StringVar(&f.endpoint, "endpoint", "", "cloud API endpoint instead of the public one (a private endpoint; http:// only on loopback)")
+	f.registerGoogleEndpoints(fs)
 	fs.DurationVar(&f.poll, "poll", 0, "how often to ask the cloud for progress (default 15s EKS, 10s GKE)")
 	fs.DurationVar(&f.elasticIdle, "elastic-idle", 0, "elastic machine types: how long a node group runs no job before the agent shrinks it to min_nodes (default 10m)")
+}
+
+// registerGoogleEndpoints registers the GKE-only endpoints of the REST
+// APIs that make the agent's access.
+func (f *cloudFlags) registerGoogleEndpoints(fs *flag.FlagSet) {
+	fs.StringVar(&f.iamEndpoint, "iam-endpoint", "", "GKE: IAM API base URL instead of https://iam.googleapis.com")
+	fs.StringVar(&f.resourceManagerEndpoint, "resource-manager-endpoint", "",
+		"GKE: Resource Manager API base URL instead of https://cloudresourcemanager.googleapis.com")
 }
 
 // spec parses the provider argument and the flags into a spec.
@@ -119,6 +129,7 @@ func runCloudDown(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet(path[len(path)-1])
 	fs.StringVar(&f.subnets, "subnets", "", "unused by down; accepted so up's flags may be repeated")
 	fs.StringVar(&f.endpoint, "endpoint", "", "cloud API endpoint instead of the public one")
+	f.registerGoogleEndpoints(fs)
 	fs.DurationVar(&f.poll, "poll", 0, "how often to ask the cloud for progress")
 	pos, err := s.leaf(fs, path, "NAME", 1, 1, args)
 	if err != nil {
@@ -166,7 +177,7 @@ func (f *cloudFlags) provider(ctx context.Context, spec *cloud.Spec) (cloud.Prov
 		}
 	}
 	p, closeP, err := connect.Provider(ctx, connect.Options{Provider: spec.Provider, Region: spec.Region, Subnets: subnets,
-		Endpoint: f.endpoint, PollInterval: f.poll})
+		Endpoint: f.endpoint, IAMEndpoint: f.iamEndpoint, ResourceManagerEndpoint: f.resourceManagerEndpoint, PollInterval: f.poll})
 	if errors.Is(err, connect.ErrPlaintext) {
 		return nil, nil, usageErr(err)
 	}

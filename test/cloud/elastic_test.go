@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/flotilla-hpc/flotilla/federation/cloud"
+	"github.com/flotilla-hpc/flotilla/federation/cloud/cloudtest"
 	"github.com/flotilla-hpc/flotilla/federation/cloud/eks"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -44,7 +45,8 @@ func elasticMachineTypes(instanceType string) string {
 // kwok nodes join the control plane with the group's labels and taints,
 // the job runs on them, and after the idle time the group returns to 0 and
 // the nodes leave. A gang larger than the group's maximum is not scaled
-// for and the job's reason says so. The same on GKE (SetNodePoolSize).
+// for and the job's reason says so. The same on GKE (SetNodePoolSize; the
+// agent's identity there is its custom role granted by Workload Identity).
 func TestElasticNodeGroup(t *testing.T) {
 	t.Run("eks", func(t *testing.T) { elasticNodeGroup(t, "eks", "c7i.4xlarge") })
 	t.Run("gke", func(t *testing.T) { elasticNodeGroup(t, "gke", "c2-standard-16") })
@@ -79,6 +81,18 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		// The association works only with EKS's Pod Identity Agent.
 		if diff := cmp.Diff([]string{clusterName + "/" + eks.PodIdentityAddon + " ACTIVE"}, w.aws.Addons()); diff != "" {
 			t.Errorf("add-ons (-want +got):\n%s", diff)
+		}
+	}
+	if w.gke != nil {
+		// The agent's identity: its ServiceAccount, as a Workload
+		// Identity principal, granted a role that may resize node pools.
+		if r, ok := w.gke.Role(agentRole); !ok || r.Deleted {
+			t.Errorf("no agent role: %v", w.gke.Resources())
+		}
+		if !slices.ContainsFunc(w.gke.Policy().Bindings, func(b cloudtest.IAMBinding) bool {
+			return b.Role == agentRole && slices.Equal(b.Members, []string{agentPrincipal})
+		}) {
+			t.Errorf("policy without the agent's binding: %+v", w.gke.Policy().Bindings)
 		}
 	}
 
@@ -208,6 +222,14 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		}
 		if res := w.aws.Resources(); len(res) != 0 {
 			t.Errorf("left in the cloud after down: %v", res)
+		}
+	}
+	if w.gke != nil {
+		if res := w.gke.Resources(); len(res) != 0 {
+			t.Errorf("left in the cloud after down: %v", res)
+		}
+		if b := w.gke.Policy().Bindings; len(b) != 0 {
+			t.Errorf("policy after down: %+v", b)
 		}
 	}
 }

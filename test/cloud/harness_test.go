@@ -196,14 +196,16 @@ func (w *world) upArgs(verb, mtFile string) []string {
 			"--subnets", "subnet-a,subnet-b", "--endpoint", w.aws.URL, "--poll", "20ms"}
 	}
 	return []string{"cloud", verb, "gke", "--name", clusterName, "--region", "us-central1-a", "--project", "hpc-project",
-		"--machine-types", mtFile, "--endpoint", "http://" + w.gke.Addr, "--poll", "20ms"}
+		"--machine-types", mtFile, "--endpoint", "http://" + w.gke.Addr, "--iam-endpoint", w.gke.IAMURL,
+		"--resource-manager-endpoint", w.gke.ResourceManagerURL, "--poll", "20ms"}
 }
 
 func (w *world) downArgs() []string {
 	if w.aws != nil {
 		return []string{"cloud", "down", clusterName, "--endpoint", w.aws.URL, "--poll", "20ms"}
 	}
-	return []string{"cloud", "down", clusterName, "--endpoint", "http://" + w.gke.Addr, "--poll", "20ms"}
+	return []string{"cloud", "down", clusterName, "--endpoint", "http://" + w.gke.Addr, "--iam-endpoint", w.gke.IAMURL,
+		"--resource-manager-endpoint", w.gke.ResourceManagerURL, "--poll", "20ms"}
 }
 
 // machineTypes writes a machine types file.

@@ -20,13 +20,20 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// GKE is a fake of GKE's ClusterManager gRPC service on loopback, and of
+// GKE is a fake of GKE's ClusterManager gRPC service on loopback, of
 // Google's OAuth token endpoint (point a service account key's token_uri
-// at TokenURL).
+// at TokenURL), and of the Resource Manager and IAM REST calls that give
+// the agent its access (gke_iam.go).
 type GKE struct {
 	containerpb.UnimplementedClusterManagerServer
 	// Addr is the gRPC server's host:port; TokenURL the token endpoint.
 	Addr, TokenURL string
+	// IAMURL and ResourceManagerURL are the base URLs of the REST fake
+	// (one server).
+	IAMURL, ResourceManagerURL string
+	// Project and ProjectNumber are the one project the fake knows.
+	Project, ProjectNumber string
+
 	// Endpoint (host:port) and CA (PEM) are what every RUNNING cluster
 	// reports.
 	Endpoint string
@@ -41,15 +48,23 @@ type GKE struct {
 	// test's stand-in for VMs joining the cluster.
 	OnNodePool func(Pool)
 
-	srv    *grpc.Server
-	tokSrv *httptest.Server
-	mu     sync.Mutex
-	calls  []string
+	srv     *grpc.Server
+	tokSrv  *httptest.Server
+	restSrv *httptest.Server
+	mu      sync.Mutex
+	calls   []string
 	// clusters by name; pools by cluster/pool.
 	clusters map[string]*gkeCluster
 	pools    map[string]*Pool
 	faults   map[string]error
 	tokens   []string
+	// The REST half: the project's policy, custom roles by name.
+	policy     IAMPolicy
+	etagN      int
+	roles      map[string]*IAMRole
+	restFaults map[string]RESTFault
+	conflicts  int
+	afterCall  func(call string)
 }
 
 type gkeCluster struct {
@@ -67,7 +82,9 @@ type Pool struct {
 
 // NewGKE starts the fake; Close stops it.
 func NewGKE() (*GKE, error) {
-	f := &GKE{Polls: 3, clusters: map[string]*gkeCluster{}, pools: map[string]*Pool{}, faults: map[string]error{}}
+	f := &GKE{Polls: 3, clusters: map[string]*gkeCluster{}, pools: map[string]*Pool{}, faults: map[string]error{},
+		Project: "hpc-project", ProjectNumber: "415104041262", roles: map[string]*IAMRole{}, restFaults: map[string]RESTFault{}}
+	f.bumpEtag()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -78,13 +95,16 @@ func NewGKE() (*GKE, error) {
 	go func() { _ = f.srv.Serve(lis) }()
 	f.tokSrv = httptest.NewServer(http.HandlerFunc(f.serveToken))
 	f.TokenURL = f.tokSrv.URL + "/token"
+	f.restSrv = httptest.NewServer(http.HandlerFunc(f.serveREST))
+	f.IAMURL, f.ResourceManagerURL = f.restSrv.URL, f.restSrv.URL
 	return f, nil
 }
 
-// Close stops both servers.
+// Close stops the servers.
 func (f *GKE) Close() {
 	f.srv.Stop()
 	f.tokSrv.Close()
+	f.restSrv.Close()
 }
 
 // Fail makes every call of the method (e.g. "CreateCluster") fail with a
@@ -108,7 +128,8 @@ func (f *GKE) Calls() []string {
 	return slices.Clone(f.calls)
 }
 
-// Resources lists what exists: "cluster NAME", "nodepool C/N".
+// Resources lists what exists: "cluster NAME", "nodepool C/N", "role
+// NAME" (custom roles not deleted).
 func (f *GKE) Resources() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -118,6 +139,11 @@ func (f *GKE) Resources() []string {
 	}
 	for n := range f.pools {
 		out = append(out, "nodepool "+n)
+	}
+	for n, r := range f.roles {
+		if !r.Deleted {
+			out = append(out, "role "+n)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -175,7 +201,17 @@ func (f *GKE) CreateCluster(_ context.Context, req *containerpb.CreateClusterReq
 	if _, ok := f.clusters[name]; ok {
 		return nil, status.Errorf(codes.AlreadyExists, "Already exists: %s/clusters/%s.", req.GetParent(), name)
 	}
-	c := &containerpb.Cluster{Name: name, Status: containerpb.Cluster_PROVISIONING, ResourceLabels: req.GetCluster().GetResourceLabels()}
+	pool := req.GetCluster().GetWorkloadIdentityConfig().GetWorkloadPool()
+	if pool != "" && pool != f.Project+".svc.id.goog" {
+		return nil, status.Errorf(codes.InvalidArgument, "Workload pool %q must be %s.svc.id.goog.", pool, f.Project)
+	}
+	for _, np := range req.GetCluster().GetNodePools() {
+		if np.GetConfig().GetWorkloadMetadataConfig().GetMode() == containerpb.WorkloadMetadataConfig_GKE_METADATA && pool == "" {
+			return nil, status.Errorf(codes.InvalidArgument, "Node pool %s: GKE_METADATA needs Workload Identity on the cluster.", np.GetName())
+		}
+	}
+	c := proto.Clone(req.GetCluster()).(*containerpb.Cluster)
+	c.Status = containerpb.Cluster_PROVISIONING
 	f.clusters[name] = &gkeCluster{c: c}
 	f.calls = append(f.calls, "CreateCluster "+name)
 	return f.op("create-" + name), nil
@@ -237,6 +273,10 @@ func (f *GKE) CreateNodePool(_ context.Context, req *containerpb.CreateNodePoolR
 		return nil, status.Errorf(codes.FailedPrecondition, "Cluster %s is not running.", cluster)
 	}
 	np := req.GetNodePool()
+	if np.GetConfig().GetWorkloadMetadataConfig().GetMode() == containerpb.WorkloadMetadataConfig_GKE_METADATA &&
+		gc.c.GetWorkloadIdentityConfig().GetWorkloadPool() == "" {
+		return nil, status.Errorf(codes.FailedPrecondition, "Node pool %s: GKE_METADATA needs Workload Identity on the cluster.", np.GetName())
+	}
 	if mt := np.GetConfig().GetMachineType(); len(f.MachineTypes) > 0 && !slices.Contains(f.MachineTypes, mt) {
 		return nil, status.Errorf(codes.InvalidArgument, "Machine type %q does not exist in this location.", mt)
 	}
@@ -307,6 +347,18 @@ func (f *GKE) SetNodePoolSize(_ context.Context, req *containerpb.SetNodePoolSiz
 	p.Pool.Status, p.polls = containerpb.NodePool_RECONCILING, 0
 	f.calls = append(f.calls, fmt.Sprintf("SetNodePoolSize %s %d", p.Pool.Name, p.Size))
 	return f.op("resize-" + p.Pool.Name), nil
+}
+
+// Cluster returns a copy of a cluster as it was asked for (with its
+// status), if it exists.
+func (f *GKE) Cluster(name string) (*containerpb.Cluster, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	gc, ok := f.clusters[name]
+	if !ok {
+		return nil, false
+	}
+	return proto.Clone(gc.c).(*containerpb.Cluster), true
 }
 
 // Pool returns a copy of a pool with its current size, if it exists.

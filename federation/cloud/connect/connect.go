@@ -36,6 +36,10 @@ type Options struct {
 	// Endpoint is the cloud API's base URL instead of the public one (a
 	// private endpoint; http:// only on loopback).
 	Endpoint string
+	// IAMEndpoint and ResourceManagerEndpoint are the base URLs of
+	// Google's IAM and Resource Manager REST APIs instead of the public
+	// ones (GKE; `up` and `down` call them for the agent's access).
+	IAMEndpoint, ResourceManagerEndpoint string
 	// PollInterval of the waits (0: the provider's default).
 	PollInterval time.Duration
 }
@@ -54,6 +58,11 @@ func Provider(ctx context.Context, o Options) (cloud.Provider, func(), error) {
 		}
 		return eks.New(cfg, eks.Options{Subnets: o.Subnets, Endpoint: o.Endpoint, PollInterval: o.PollInterval}), func() {}, nil
 	case structs.CloudGKE:
+		for _, u := range []string{o.IAMEndpoint, o.ResourceManagerEndpoint} {
+			if host, plain := strings.CutPrefix(u, "http://"); plain && !loopback(strings.TrimSuffix(host, "/")) {
+				return nil, nil, fmt.Errorf("endpoint %s: %w", u, ErrPlaintext)
+			}
+		}
 		creds, err := google.FindDefaultCredentials(ctx, "https://www.googleapis.com/auth/cloud-platform")
 		if err != nil {
 			return nil, nil, fmt.Errorf("Google application default credentials: %w", err)
@@ -75,7 +84,8 @@ func Provider(ctx context.Context, o Options) (cloud.Provider, func(), error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return gke.New(cm, creds.TokenSource, gke.Options{PollInterval: o.PollInterval}), func() { _ = cm.Close() }, nil
+		return gke.New(cm, creds.TokenSource, gke.Options{PollInterval: o.PollInterval, IAMURL: o.IAMEndpoint,
+			ResourceManagerURL: o.ResourceManagerEndpoint}), func() { _ = cm.Close() }, nil
 	}
 	return nil, nil, fmt.Errorf("provider %q: want eks or gke", o.Provider)
 }

@@ -4,4 +4,8 @@
 // and taints the agent expects), and a kubeconfig with an OAuth access
 // token from the application default credentials — through
 // cloud.google.com/go/container and golang.org/x/oauth2, never gcloud.
+// With elastic machine types it also gives the agent its access: a
+// project custom role and its grant to the agent's Kubernetes
+// ServiceAccount by Workload Identity, through the IAM and Resource
+// Manager REST APIs (plain JSON over the credentials' HTTP client).
 package gke

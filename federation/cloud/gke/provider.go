@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -27,6 +28,13 @@ type Options struct {
 	// SystemMachineType is the machine type of the cluster's system pool,
 	// where the agent runs (default e2-standard-4).
 	SystemMachineType string
+	// IAMURL and ResourceManagerURL are the base URLs of Google's IAM
+	// and Resource Manager REST APIs (default Google's public ones; a
+	// private endpoint or a test server).
+	IAMURL, ResourceManagerURL string
+	// HTTPClient sends the REST calls (default: one that adds the
+	// credentials' access token).
+	HTTPClient *http.Client
 }
 
 // Provider creates GKE clusters through a ClusterManager client; tokens
@@ -35,6 +43,7 @@ type Provider struct {
 	cm     *container.ClusterManagerClient
 	tokens oauth2.TokenSource
 	opts   Options
+	http   *http.Client
 }
 
 // New returns the provider. cm is built by the caller (with the default
@@ -47,6 +56,13 @@ func New(cm *container.ClusterManagerClient, tokens oauth2.TokenSource, opts Opt
 	if opts.SystemMachineType == "" {
 		opts.SystemMachineType = "e2-standard-4"
 	}
+	if opts.IAMURL == "" {
+		opts.IAMURL = DefaultIAMURL
+	}
+	if opts.ResourceManagerURL == "" {
+		opts.ResourceManagerURL = DefaultResourceManagerURL
+	}
+	opts.IAMURL, opts.ResourceManagerURL = strings.TrimSuffix(opts.IAMURL, "/"), strings.TrimSuffix(opts.ResourceManagerURL, "/")
 	return &Provider{cm: cm, tokens: tokens, opts: opts}
 }
 
@@ -57,9 +73,23 @@ func location(spec *cloud.Spec) string {
 }
 func clusterPath(spec *cloud.Spec) string { return location(spec) + "/clusters/" + spec.Name }
 
-// Steps are the cluster and a node pool per machine type.
+// Steps are the cluster (with Workload Identity) and a node pool per
+// machine type; with elastic machine types also the agent's custom role,
+// made first (a caller who may not make roles learns it before the
+// cluster is made), and its grant to the agent's Kubernetes
+// ServiceAccount, made last (down removes them newest first: the grant,
+// the pools, the cluster, the role).
 func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
-	steps := []cloud.Step{{ID: "cluster", Kind: cloud.KindCluster, Title: "GKE cluster " + spec.Name}}
+	var steps []cloud.Step
+	elastic := false
+	for _, g := range spec.NodeGroups() {
+		elastic = elastic || g.Elastic
+	}
+	if elastic {
+		steps = append(steps, cloud.Step{ID: "iam/agent", Kind: cloud.KindIAMRole, Role: "agent",
+			Title: "IAM role " + AgentRole(spec.Project, spec.Name) + " (" + strings.Join(AgentPermissions, ", ") + ")"})
+	}
+	steps = append(steps, cloud.Step{ID: "cluster", Kind: cloud.KindCluster, Title: "GKE cluster " + spec.Name})
 	for _, g := range spec.NodeGroups() {
 		it := g.InstanceType
 		if g.Accelerator != "" {
@@ -67,6 +97,10 @@ func (p *Provider) Steps(spec *cloud.Spec) []cloud.Step {
 		}
 		steps = append(steps, cloud.Step{ID: "nodepool/" + g.MachineType, Kind: cloud.KindNodePool, Group: &g,
 			Title: fmt.Sprintf("node pool %s (%s × %d)", g.Name, it, g.Nodes), Needs: []string{"cluster"}})
+	}
+	if elastic {
+		steps = append(steps, cloud.Step{ID: "agent-identity", Kind: cloud.KindAgentIdentity, Needs: []string{"cluster", "iam/agent"},
+			Title: "workload identity of the agent (" + cloud.AgentNamespace + "/" + cloud.AgentName + " → IAM role " + AgentRoleID(spec.Name) + ")"})
 	}
 	return steps
 }
@@ -78,6 +112,10 @@ func (p *Provider) Create(ctx context.Context, spec *cloud.Spec, step cloud.Step
 		return p.createCluster(ctx, spec, status)
 	case cloud.KindNodePool:
 		return p.createPool(ctx, spec, step.Group, status)
+	case cloud.KindIAMRole:
+		return p.createAgentRole(ctx, spec, status)
+	case cloud.KindAgentIdentity:
+		return p.createAgentBinding(ctx, spec, status)
 	}
 	return "", fmt.Errorf("gke: unknown step kind %q", step.Kind)
 }
@@ -89,16 +127,25 @@ func (p *Provider) Delete(ctx context.Context, spec *cloud.Spec, res structs.Clo
 		return p.deleteCluster(ctx, spec, status)
 	case cloud.KindNodePool:
 		return p.deletePool(ctx, spec, res.ID, status)
+	case cloud.KindIAMRole:
+		return p.deleteAgentRole(ctx, res.ID)
+	case cloud.KindAgentIdentity:
+		return p.deleteAgentBinding(ctx, spec, res.ID, status)
 	}
 	return fmt.Errorf("gke: unknown resource kind %q", res.Kind)
 }
 
 func (p *Provider) createCluster(ctx context.Context, spec *cloud.Spec, st func(string)) (string, error) {
 	op := "creating GKE cluster " + spec.Name
+	// Workload Identity: the cluster's Kubernetes ServiceAccounts are
+	// principals of the project's pool, and pods reach Google's APIs as
+	// them through the GKE metadata server (never as the nodes' account).
 	c := &containerpb.Cluster{Name: spec.Name, InitialClusterVersion: spec.KubernetesVersion,
-		ResourceLabels: map[string]string{"flotilla-cluster": spec.Name},
+		ResourceLabels:         map[string]string{"flotilla-cluster": spec.Name},
+		WorkloadIdentityConfig: &containerpb.WorkloadIdentityConfig{WorkloadPool: WorkloadPool(spec.Project)},
 		NodePools: []*containerpb.NodePool{{Name: "system", InitialNodeCount: 1,
-			Config: &containerpb.NodeConfig{MachineType: p.opts.SystemMachineType, Labels: map[string]string{"flotilla.io/role": "system"}}}}}
+			Config: &containerpb.NodeConfig{MachineType: p.opts.SystemMachineType, Labels: map[string]string{"flotilla.io/role": "system"},
+				WorkloadMetadataConfig: gkeMetadata()}}}}
 	_, err := p.cm.CreateCluster(ctx, &containerpb.CreateClusterRequest{Parent: location(spec), Cluster: c})
 	if err != nil && status.Code(err) != codes.AlreadyExists {
 		return "", cloudError(op, err)
@@ -125,6 +172,11 @@ func (p *Provider) createCluster(ctx context.Context, spec *cloud.Spec, st func(
 	})
 }
 
+// gkeMetadata is the node metadata mode of Workload Identity.
+func gkeMetadata() *containerpb.WorkloadMetadataConfig {
+	return &containerpb.WorkloadMetadataConfig{Mode: containerpb.WorkloadMetadataConfig_GKE_METADATA}
+}
+
 func (p *Provider) deleteCluster(ctx context.Context, spec *cloud.Spec, st func(string)) error {
 	op := "deleting GKE cluster " + spec.Name
 	if _, err := p.cm.DeleteCluster(ctx, &containerpb.DeleteClusterRequest{Name: clusterPath(spec)}); err != nil && status.Code(err) != codes.NotFound {
@@ -145,7 +197,8 @@ func (p *Provider) deleteCluster(ctx context.Context, spec *cloud.Spec, st func(
 
 func (p *Provider) createPool(ctx context.Context, spec *cloud.Spec, g *cloud.NodeGroup, st func(string)) (string, error) {
 	op := fmt.Sprintf("creating node pool %s (%s)", g.Name, g.InstanceType)
-	cfg := &containerpb.NodeConfig{MachineType: g.InstanceType, Labels: g.Labels, DiskSizeGb: int32(g.DiskGB)}
+	cfg := &containerpb.NodeConfig{MachineType: g.InstanceType, Labels: g.Labels, DiskSizeGb: int32(g.DiskGB),
+		WorkloadMetadataConfig: gkeMetadata()}
 	for _, t := range g.Taints {
 		cfg.Taints = append(cfg.Taints, &containerpb.NodeTaint{Key: t.Key, Value: t.Value, Effect: containerpb.NodeTaint_NO_SCHEDULE})
 	}
