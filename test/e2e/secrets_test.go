@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -10,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
@@ -27,10 +33,16 @@ import (
 // plane — through an end-to-end run: a user with a password and an API
 // key, failed logins with a wrong password and a wrong key, agent
 // registration with a bootstrap token, a batch job and an interactive job
-// run and canceled. Then every process's log is searched for every secret
-// used: the administrator's key, the internal secret, the user's password
-// and key (and the wrong ones tried), the bootstrap token, the agent key,
-// the jobs' SSH private keys and the interactive token. None may appear.
+// run and canceled, and a private app whose image is in a registry that
+// wants basic auth: registered with its pull credential, read and
+// pulled by the agent with it, a job of it run with its pull Secret, the
+// credential refused once (a bad document quoting the password), removed
+// and set again. Then every process's log, the audit trail and the job
+// events are searched for every secret used: the administrator's key,
+// the internal secret, the user's password and key (and the wrong ones
+// tried), the bootstrap token, the agent key, the jobs' SSH private keys,
+// the interactive token and the pull credential (its auth string, the
+// user:password it encodes, the password). None may appear.
 func TestNoSecretsInLogs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs real control planes and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
@@ -59,6 +71,19 @@ func TestNoSecretsInLogs(t *testing.T) {
 			"run":  {Path: "/opt/run.sh", Name: "Run"},
 			"desk": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
 		}}}))
+	// A private app: its image is in a registry that wants the pull
+	// credential, which the agent reads and pulls it with.
+	const pullUser, pullPassword = "robot", "pull-pass-never-logged-5521"
+	regHost := testRegistry(t, pullUser, pullPassword)
+	privRef := regHost + "/private/solver:1"
+	pushImage(t, privRef, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef)}, nil,
+		remote.WithAuth(&authn.Basic{Username: pullUser, Password: pullPassword}))
+	pullCred := dockerConfig(regHost, pullUser, pullPassword)
+	var def structs.AppDef
+	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
+		t.Fatal(err)
+	}
+	must(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
 	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: password}))
 	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
 	if err != nil {
@@ -110,6 +135,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	batch = waitJob(ctx, t, alice, batch.ID, "running", running)
 	desk = waitJob(ctx, t, alice, desk.ID, "running", running)
+	private := privateJobRun(ctx, t, admin, alice, env, pullCred, pullPassword)
 
 	// The secrets the run used.
 	secrets := map[string]string{
@@ -133,7 +159,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secrets["internal secret"] = read(filepath.Join(hubs.Dir, "internal-secret"))
 	secrets["agent key"] = read(filepath.Join(dir, "agent-key-east"))
 	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, "acme")
-	for _, j := range []*structs.Job{batch, desk} {
+	for _, j := range []*structs.Job{batch, desk, private} {
 		s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, podgroup.JobName(j.Number), metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -152,16 +178,45 @@ func TestNoSecretsInLogs(t *testing.T) {
 			secrets[j.Name+" interactive token"] = tk
 		}
 	}
-	if len(secrets) < 12 {
+	secrets["pull credential (auth)"] = base64.StdEncoding.EncodeToString([]byte(pullUser + ":" + pullPassword))
+	secrets["pull credential (user:password)"] = pullUser + ":" + pullPassword
+	secrets["pull credential (password)"] = pullPassword
+	if len(secrets) < 15 {
 		t.Fatalf("only %d secrets collected", len(secrets))
 	}
 
-	for _, j := range []*structs.Job{batch, desk} {
+	for _, j := range []*structs.Job{batch, desk, private} {
 		if _, err := alice.CancelJob(ctx, j.ID, "done"); err != nil {
 			t.Fatal(err)
 		}
 		waitJob(ctx, t, alice, j.ID, "terminated", func(j *structs.Job) bool { return j.State == structs.JobTerminated })
 	}
+	// What the hub answers about the run: the audit trail and the job
+	// events.
+	replies := map[string]any{}
+	replies["the audit trail"], err = admin.Audit(ctx, client.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies["the job events"], err = admin.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range replies {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if what == "the audit trail" && !strings.Contains(string(b), "app.pull-secret.remove") {
+			t.Errorf("the audit trail misses the credential's removal")
+		}
+		for sw, secret := range secrets {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds %s", what, sw)
+			}
+		}
+	}
+
 	agentProc.Stop()
 	hubs.StopAll()
 
@@ -183,4 +238,38 @@ func TestNoSecretsInLogs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// privateJobRun waits until the agent reports the private app's image
+// ready (read and pulled with its credential), runs a job of it whose
+// pull Secret holds the credential, and removes the app's credential
+// and sets it again (after a refused attempt with a document quoting
+// the password): every path the credential takes through hub and agent.
+func privateJobRun(ctx context.Context, t *testing.T, admin, alice *client.Client, env *k8senv.Env, cred, password string) *structs.Job {
+	t.Helper()
+	waitCond(ctx, t, "east reports the private app ready", func() bool {
+		c, err := admin.GetCluster(ctx, "east")
+		return err == nil && c.Catalog != nil && c.Catalog.Apps["private"].MachineTypes["cpu"].State == structs.AppReady
+	})
+	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu",
+		Nodes: 1, Parameters: map[string]string{"steps": "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(ctx, t, alice, j.ID, "running", running)
+	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, j.Tenant)
+	sec, err := env.Client.CoreV1().Secrets(ns).Get(ctx, runtime.PullSecretName(j.Number), metav1.GetOptions{})
+	if err != nil || string(sec.Data[corev1.DockerConfigJsonKey]) != cred {
+		t.Fatalf("the private job's pull Secret: %v", err)
+	}
+	if _, err := admin.SetAppPullSecret(ctx, "private", "robot:"+password); structs.KindOf(err) != structs.ErrInvalid || strings.Contains(err.Error(), password) {
+		t.Errorf("a credential that is no docker config: %v, want 400 without it", err)
+	}
+	if _, err := admin.RemoveAppPullSecret(ctx, "private"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetAppPullSecret(ctx, "private", cred); err != nil {
+		t.Fatal(err)
+	}
+	return j
 }
