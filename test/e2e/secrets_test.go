@@ -51,7 +51,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	defer cancel()
 	hubs := procenv.StartHubs(t, procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}})
 	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	if err := env.AddNodes(ctx, nodes("east", 3, "16")...); err != nil {
+	if err := env.AddNodes(ctx, nodes("east", 4, "16")...); err != nil {
 		t.Fatal(err)
 	}
 	admin := hubs.Client(hubs.AdminKey)
