@@ -49,28 +49,14 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}})
-	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	if err := env.AddNodes(ctx, nodes("east", 4, "16")...); err != nil {
-		t.Fatal(err)
-	}
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	const password = "correct-horse-battery-staple-7731"
 	const wrongPassword = "wrong-horse-battery-staple-1377"
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:1",
-		AppDef: structs.AppDef{Name: "solver", Commands: map[string]structs.Command{
+	f := startProcFed(ctx, t, procFedOptions{hubs: procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}}, nodes: 4,
+		password: password, commands: map[string]structs.Command{
 			"run":  {Path: "/opt/run.sh", Name: "Run"},
 			"desk": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
-		}}}))
+		}})
+	hubs, env, admin := f.hubs, f.env, f.admin
 	// A private app: its image is in a registry that wants the pull
 	// credential, which the agent reads and pulls it with.
 	const pullUser, pullPassword = "robot", "pull-pass-never-logged-5521"
@@ -83,19 +69,10 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
 		t.Fatal(err)
 	}
-	must(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: password}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "east")
-	if err != nil {
-		t.Fatal(err)
-	}
+	must(t)(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
 	dir := t.TempDir()
 	agentProc := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})
+		BootstrapToken: f.token, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})
 
 	// Logins: the password, a wrong password, a wrong key.
 	withPassword, err := client.New(hubs.URLs(), "", client.WithTLS(hubs.TLSConfig()), client.WithBasicAuth("alice", password))
@@ -124,7 +101,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 
-	alice, err := client.New(hubs.URLs(), key.Key, client.WithTLS(hubs.TLSConfig()))
+	alice, err := client.New(hubs.URLs(), f.aliceKey, client.WithTLS(hubs.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,13 +117,13 @@ func TestNoSecretsInLogs(t *testing.T) {
 	// The secrets the run used.
 	secrets := map[string]string{
 		"administrator's key": hubs.AdminKey,
-		"alice's API key":     key.Key,
+		"alice's API key":     f.aliceKey,
 		"alice's password":    password,
 		"a wrong password":    wrongPassword,
 		"a wrong key":         wrongKey,
-		"bootstrap token":     tok.Key,
+		"bootstrap token":     f.token,
 	}
-	if bare, _, err := hubtls.SplitToken(tok.Key); err == nil {
+	if bare, _, err := hubtls.SplitToken(f.token); err == nil {
 		secrets["bootstrap token (without pin)"] = bare
 	}
 	read := func(path string) string {
