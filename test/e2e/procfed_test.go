@@ -28,18 +28,32 @@ type procFed struct {
 type procFedOptions struct {
 	hubs  procenv.HubOptions
 	nodes int // east's nodes, 16 cores each
-	// commands are app appName's commands (default: run, /opt/run.sh).
+	// appName (default solver) is the app's name, commands its commands
+	// (default: run, /opt/run.sh).
 	appName  string
 	commands map[string]structs.Command
 	// password, if set, is alice's password.
 	password string
 }
 
-// startProcFed starts the hubs and east's control plane, and registers
-// tenant acme, cluster east, machine type cpu (16 cores, up to 2 nodes
-// a job), a public app of image solver:1, user alice with an API key,
-// and a bootstrap token for east.
+// startProcFed starts the hubs and east's control plane with o.nodes
+// nodes, and registers what registerEast does.
 func startProcFed(ctx context.Context, t *testing.T, o procFedOptions) *procFed {
+	t.Helper()
+	f := &procFed{hubs: procenv.StartHubs(t, o.hubs), env: k8senv.Start(t, k8senv.Options{Name: "east"})}
+	if err := f.env.AddNodes(ctx, nodes("east", o.nodes, "16")...); err != nil {
+		t.Fatal(err)
+	}
+	f.admin = f.hubs.Client(f.hubs.AdminKey)
+	f.aliceKey, f.token = registerEast(ctx, t, f.admin, o)
+	return f
+}
+
+// registerEast registers, through admin, tenant acme, cluster east,
+// machine type cpu (16 cores, up to 2 nodes a job), a public app of image
+// solver:1 (o.appName, o.commands), user alice (o.password) with an API
+// key, and returns alice's key and a bootstrap token for east.
+func registerEast(ctx context.Context, t *testing.T, admin *client.Client, o procFedOptions) (aliceKey, token string) {
 	t.Helper()
 	if o.appName == "" {
 		o.appName = "solver"
@@ -47,27 +61,21 @@ func startProcFed(ctx context.Context, t *testing.T, o procFedOptions) *procFed 
 	if o.commands == nil {
 		o.commands = map[string]structs.Command{"run": {Path: "/opt/run.sh", Name: "Run"}}
 	}
-	f := &procFed{hubs: procenv.StartHubs(t, o.hubs), env: k8senv.Start(t, k8senv.Options{Name: "east"})}
-	if err := f.env.AddNodes(ctx, nodes("east", o.nodes, "16")...); err != nil {
-		t.Fatal(err)
-	}
-	f.admin = f.hubs.Client(f.hubs.AdminKey)
-	must(t)(f.admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(t)(f.admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(t)(f.admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(t)(f.admin.PutApp(ctx, &structs.App{Name: o.appName, Visibility: structs.VisibilityPublic, Image: "solver:1",
+	must(t)(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
+	must(t)(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
+	must(t)(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
+	must(t)(admin.PutApp(ctx, &structs.App{Name: o.appName, Visibility: structs.VisibilityPublic, Image: "solver:1",
 		AppDef: structs.AppDef{Name: o.appName, Commands: o.commands}}))
-	must(t)(f.admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: o.password}))
-	key, err := f.admin.CreateAPIKey(ctx, "alice", "e2e")
+	must(t)(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: o.password}))
+	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := f.admin.CreateBootstrapToken(ctx, "east")
+	tok, err := admin.CreateBootstrapToken(ctx, "east")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.aliceKey, f.token = key.Key, tok.Key
-	return f
+	return key.Key, tok.Key
 }
 
 // must returns a check that fails t at once on an error, whatever the
