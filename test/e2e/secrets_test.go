@@ -2,12 +2,16 @@ package e2e
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +29,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
+	"github.com/flotilla-hpc/flotilla/test/localnodes"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
@@ -65,10 +70,16 @@ func TestNoSecretsInLogs(t *testing.T) {
 	pushImage(t, privRef, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef)}, nil,
 		remote.WithAuth(&authn.Basic{Username: pullUser, Password: pullPassword}))
 	pullCred := dockerConfig(regHost, pullUser, pullPassword)
+	// Its job runs on a local node, as processes: flotilla-init's own log
+	// is searched too.
+	ln, run := startLocalNode(ctx, t, env)
+	must(t)(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu-local", Cores: 1, Slots: 1, RAM: 1, ScaleMin: 1, ScaleMax: 1,
+		Cluster: "east", Properties: localnodes.Label + "=true"}))
 	var def structs.AppDef
 	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
 		t.Fatal(err)
 	}
+	def.Commands["run"] = structs.Command{Path: run, Name: "Run", Parameters: def.Commands["run"].Parameters}
 	must(t)(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
 	dir := t.TempDir()
 	agentProc := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
@@ -113,6 +124,10 @@ func TestNoSecretsInLogs(t *testing.T) {
 	batch = waitJob(ctx, t, alice, batch.ID, "running", running)
 	desk = waitJob(ctx, t, alice, desk.ID, "running", running)
 	private := privateJobRun(ctx, t, admin, alice, env, pullCred, pullPassword)
+	initLogs := podLogs(t, ln)
+	if !strings.Contains(strings.Join(slices.Collect(maps.Values(initLogs)), "\n"), "job keys installed") {
+		t.Errorf("flotilla-init's log of the private job was not captured: %v", slices.Collect(maps.Keys(initLogs)))
+	}
 
 	// The secrets the run used.
 	secrets := map[string]string{
@@ -197,13 +212,15 @@ func TestNoSecretsInLogs(t *testing.T) {
 	agentProc.Stop()
 	hubs.StopAll()
 
-	logs := map[string]string{agentProc.LogPath: ""}
+	logs := map[string]string{agentProc.LogPath: "", ln.LogPath(): ""}
 	for i := range hubs.N() {
 		logs[hubs.Replica(i).LogPath] = ""
 	}
 	for path := range logs {
 		logs[path] = read(path)
 	}
+	maps.Copy(logs, initLogs)
+	maps.Copy(logs, podLogs(t, ln)) // what is left after the cancel
 	// The logs are real: they speak of the run.
 	if !strings.Contains(logs[agentProc.LogPath], "east") || len(logs[hubs.Replica(0).LogPath]) == 0 {
 		t.Fatalf("the logs were not captured")
@@ -228,7 +245,7 @@ func privateJobRun(ctx context.Context, t *testing.T, admin, alice *client.Clien
 		c, err := admin.GetCluster(ctx, "east")
 		return err == nil && c.Catalog != nil && c.Catalog.Apps["private"].MachineTypes["cpu"].State == structs.AppReady
 	})
-	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu",
+	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu-local",
 		Nodes: 1, Parameters: map[string]string{"steps": "3"}})
 	if err != nil {
 		t.Fatal(err)
@@ -249,4 +266,57 @@ func privateJobRun(ctx context.Context, t *testing.T, admin, alice *client.Clien
 		t.Fatal(err)
 	}
 	return j
+}
+
+// startLocalNode starts a local node (east-l0) on env whose pods run as
+// processes, and writes the private app's command: a script that runs
+// until the job is canceled.
+func startLocalNode(ctx context.Context, t *testing.T, env *k8senv.Env) (ln *localnodes.Process, command string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("TestNoSecretsInLogs must run as root (a local node makes namespaces)")
+	}
+	idb := make([]byte, 3)
+	_, _ = rand.Read(idb)
+	ln, err := localnodes.Start(ctx, env.Client, localnodes.Options{Name: "east", Nodes: []string{"east-l0"}, CPU: "2", Memory: "4Gi",
+		Prefix: "fns" + hex.EncodeToString(idb), Subnet: "10.217.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
+		}
+		ln.Remove()
+	})
+	dir, err := os.MkdirTemp("", "flotilla-secrets-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	command = filepath.Join(dir, "run.sh")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(command, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return ln, command
+}
+
+// podLogs reads the logs of the containers of the local node's pods
+// (their processes' output: flotilla-init's among them), by path.
+func podLogs(t *testing.T, ln *localnodes.Process) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(ln.StateDir, "pods", "*", "logs", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			out[p] = string(b)
+		}
+	}
+	return out
 }
