@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -72,7 +70,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	pullCred := dockerConfig(regHost, pullUser, pullPassword)
 	// Its job runs on a local node, as processes: flotilla-init's own log
 	// is searched too.
-	ln, run := startLocalNode(ctx, t, env)
+	ln, run := startLocalNode(ctx, t, env, "fns", "10.217.0.0/24"), waitingCommand(t)
 	must(t)(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu-local", Cores: 1, Slots: 1, RAM: 1, ScaleMin: 1, ScaleMax: 1,
 		Cluster: "east", Properties: localnodes.Label + "=true"}))
 	var def structs.AppDef
@@ -268,40 +266,23 @@ func privateJobRun(ctx context.Context, t *testing.T, admin, alice *client.Clien
 	return j
 }
 
-// startLocalNode starts a local node (east-l0) on env whose pods run as
-// processes, and writes the private app's command: a script that runs
+// waitingCommand writes the private app's command: a script that runs
 // until the job is canceled.
-func startLocalNode(ctx context.Context, t *testing.T, env *k8senv.Env) (ln *localnodes.Process, command string) {
+func waitingCommand(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Fatal("TestNoSecretsInLogs must run as root (a local node makes namespaces)")
-	}
-	idb := make([]byte, 3)
-	_, _ = rand.Read(idb)
-	ln, err := localnodes.Start(ctx, env.Client, localnodes.Options{Name: "east", Nodes: []string{"east-l0"}, CPU: "2", Memory: "4Gi",
-		Prefix: "fns" + hex.EncodeToString(idb), Subnet: "10.217.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
-		}
-		ln.Remove()
-	})
 	dir, err := os.MkdirTemp("", "flotilla-secrets-e2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	command = filepath.Join(dir, "run.sh")
+	command := filepath.Join(dir, "run.sh")
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(command, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return ln, command
+	return command
 }
 
 // podLogs reads the logs of the containers of the local node's pods
