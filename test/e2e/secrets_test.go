@@ -122,10 +122,11 @@ func TestNoSecretsInLogs(t *testing.T) {
 	batch = waitJob(ctx, t, alice, batch.ID, "running", running)
 	desk = waitJob(ctx, t, alice, desk.ID, "running", running)
 	private := privateJobRun(ctx, t, admin, alice, env, pullCred, pullPassword)
-	initLogs := podLogs(t, ln)
-	if !strings.Contains(strings.Join(slices.Collect(maps.Values(initLogs)), "\n"), "job keys installed") {
-		t.Errorf("flotilla-init's log of the private job was not captured: %v", slices.Collect(maps.Keys(initLogs)))
-	}
+	var initLogs map[string]string
+	waitCond(ctx, t, "flotilla-init logs the private job's start", func() bool {
+		initLogs = podLogs(t, ln)
+		return strings.Contains(strings.Join(slices.Collect(maps.Values(initLogs)), "\n"), "job keys installed")
+	})
 
 	// The secrets the run used.
 	secrets := map[string]string{
