@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -84,7 +85,9 @@ func (h *catalogHub) AgentCatalog(ctx context.Context, _ string, index uint64, w
 // LIST of nodes or pods after the informers' first (the old syncer made
 // two per pass) and skips its passes; an app added to the catalog is
 // pulled onto the nodes and a node added later gets its pull, still
-// without a LIST.
+// without a LIST. A credential Secret a former agent left is deleted at
+// the first pass though the catalog has no credential; an app's
+// credential gets a Secret, deleted when the credential is removed.
 func TestPrePullReadsInformerCaches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
@@ -108,6 +111,23 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 	c := cache.New(kc, cache.Options{})
 	if err := c.Run(ctx); err != nil {
 		t.Fatal(err)
+	}
+	// A credential Secret a former agent left in the pull namespace.
+	secrets := kc.CoreV1().Secrets(prepull.DefaultNamespace)
+	if _, err := kc.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prepull.DefaultNamespace}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "pullcred-00000000deadbeef",
+		Labels: map[string]string{prepull.LabelCredential: "true"}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	credSecrets := func() int {
+		l, err := secrets.List(ctx, metav1.ListOptions{LabelSelector: prepull.LabelCredential + "=true"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(l.Items)
 	}
 	hub := &catalogHub{changed: make(chan struct{})}
 	hub.set([]structs.AgentApp{})
@@ -135,6 +155,7 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 		}
 	}
 	wait("a first pass", func() bool { return s.Report() != nil })
+	wait("the left-over credential Secret deleted (no app has a credential)", func() bool { return credSecrets() == 0 })
 	nodes0, pods0 := counter.nodes.Load(), counter.pods.Load()
 	ran0, skipped0 := s.Passes()
 	wait("50 passes skipped", func() bool { _, sk := s.Passes(); return sk >= skipped0+50 })
@@ -161,6 +182,16 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 	if n, p := counter.nodes.Load()-nodes0, counter.pods.Load()-pods0; n != 0 || p != 0 {
 		t.Errorf("pulling: %d node and %d pod LISTs, want none", n, p)
 	}
+	// The app's pull credential gets a Secret, deleted once the
+	// credential is removed from the catalog.
+	solver := structs.AgentApp{Name: "solver", Image: "r.example/solver:1", MachineTypes: []string{"cpu"},
+		PullSecret: `{"auths":{"r.example":{"auth":"YTpi"}}}`}
+	hub.set([]structs.AgentApp{solver})
+	wait("the credential's Secret made", func() bool { return credSecrets() == 1 })
+	solver.PullSecret = ""
+	hub.set([]structs.AgentApp{solver})
+	wait("the credential's Secret deleted", func() bool { return credSecrets() == 0 })
+
 	// The counter sees a LIST (informers start with a watch that sends
 	// the initial objects, so they make none).
 	if _, err := kc.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil || counter.nodes.Load() != nodes0+1 {

@@ -25,19 +25,18 @@ func credentialSecretName(cred string) string {
 // syncCredentials makes the pull pods' namespace hold exactly one
 // kubernetes.io/dockerconfigjson Secret per pull credential of the
 // catalog's images (creds: image → credential), which the pull pods name
-// in imagePullSecrets. It lists the namespace's credential Secrets only
-// when the set of credentials changed (and at the first pass); false
-// when a Secret could not be made.
+// in imagePullSecrets, and no other: a credential no app of the catalog
+// has any more (removed, rotated, its app gone) loses its Secret, also
+// when none is left and after a restart of the agent. It lists the
+// namespace's credential Secrets only when the set of credentials
+// changed, at the first pass, and after a Secret could not be deleted;
+// false when a Secret could not be made.
 func (s *Syncer) syncCredentials(ctx context.Context, creds map[string]string) bool {
 	want := map[string]string{}
 	for _, c := range creds {
 		want[credentialSecretName(c)] = c
 	}
 	if s.credSecrets != nil && maps.EqualFunc(s.credSecrets, want, func(bool, string) bool { return true }) {
-		return true
-	}
-	if len(want) == 0 && s.credSecrets == nil && !s.nsOK {
-		s.credSecrets = map[string]bool{} // nothing made, nothing to remove
 		return true
 	}
 	if len(want) > 0 && !s.ensureNamespace(ctx) {
@@ -49,16 +48,17 @@ func (s *Syncer) syncCredentials(ctx context.Context, creds map[string]string) b
 		s.Log.Warn("prepull: listing credential Secrets", "err", err)
 		return false
 	}
-	have := map[string]bool{}
+	have, stale := map[string]bool{}, false
 	if list != nil {
 		for _, sec := range list.Items {
-			if _, ok := want[sec.Name]; !ok {
-				if err := api.Delete(ctx, sec.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-					s.Log.Warn("prepull: deleting credential Secret", "secret", sec.Name, "err", err)
-				}
+			if _, ok := want[sec.Name]; ok {
+				have[sec.Name] = true
 				continue
 			}
-			have[sec.Name] = true
+			if err := api.Delete(ctx, sec.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				s.Log.Warn("prepull: deleting credential Secret", "secret", sec.Name, "err", err)
+				stale = true
+			}
 		}
 	}
 	for name, c := range want {
@@ -77,9 +77,12 @@ func (s *Syncer) syncCredentials(ctx context.Context, creds map[string]string) b
 			return false
 		}
 	}
-	s.credSecrets = map[string]bool{}
-	for name := range want {
-		s.credSecrets[name] = true
+	s.credSecrets = nil // not known: a Secret left could not be deleted, list again next time
+	if !stale {
+		s.credSecrets = map[string]bool{}
+		for name := range want {
+			s.credSecrets[name] = true
+		}
 	}
 	return true
 }

@@ -13,7 +13,9 @@
 // A private image is read and pulled with its app's pull credential
 // (structs.AgentApp.PullSecret, a docker config JSON): its pull pods name
 // a kubernetes.io/dockerconfigjson Secret per credential in the pull
-// namespace.
+// namespace, and the namespace holds no other: the Secret of a credential
+// no app of the catalog has any more (removed, rotated, its app gone or
+// no longer allowed here) is deleted, also after an agent restart.
 //
 // Decide is the pure core (catalog, machine types, nodes, images and the
 // pulls seen → the report and the pulls wanted); Syncer is the shell: it

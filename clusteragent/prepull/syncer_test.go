@@ -2,12 +2,16 @@ package prepull
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -110,3 +114,64 @@ type notFoundError struct{}
 func (notFoundError) Error() string { return "manifest unknown" }
 
 var errNotFound error = notFoundError{}
+
+// TestSyncerCollectsCredentialSecrets: the pull namespace holds one
+// credential Secret per pull credential of the catalog and none other.
+// A Syncer starting afresh (an agent restart) with a catalog without
+// credentials deletes the credential Secrets a former run left (and
+// nothing else); a credential added, rotated and removed makes, replaces
+// and deletes its Secret; a Secret that could not be deleted is deleted
+// by a later pass.
+func TestSyncerCollectsCredentialSecrets(t *testing.T) {
+	ctx := context.Background()
+	secret := func(name string, labels map[string]string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: DefaultNamespace, Labels: labels}}
+	}
+	kube := fake.NewClientset(
+		&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n0", Labels: map[string]string{ArchLabel: "amd64"}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: DefaultNamespace}},
+		secret("pullcred-0123456789abcdef", map[string]string{LabelCredential: "true"}),
+		secret("someone-elses", nil))
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	s := &Syncer{Kube: kube, Now: func() time.Time { return now },
+		MachineTypes: func() []*structs.MachineType { return []*structs.MachineType{{Name: "cpu"}} },
+		Resolve:      func(context.Context, string, string) ([]string, error) { return []string{"linux/amd64"}, nil }}
+	s.init()
+	names := func() []string {
+		t.Helper()
+		l, err := kube.CoreV1().Secrets(DefaultNamespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, sec := range l.Items {
+			out = append(out, sec.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	const cred, rotated = `{"auths":{"r":{"auth":"YTpi"}}}`, `{"auths":{"r":{"auth":"YTpj"}}}`
+	app := func(pullSecret string) []structs.AgentApp {
+		return []structs.AgentApp{{Name: "s", Image: "r/s:1", MachineTypes: []string{"cpu"}, PullSecret: pullSecret}}
+	}
+	pass := func(what string, apps []structs.AgentApp, want ...string) {
+		t.Helper()
+		s.apps = apps
+		s.appsGen++
+		s.pass(ctx)
+		if got := names(); !slices.Equal(got, want) {
+			t.Errorf("%s: Secrets %v, want %v", what, got, want)
+		}
+	}
+	pass("a fresh start, an empty catalog (nothing to pull either)", []structs.AgentApp{}, "someone-elses")
+	pass("a credential added", app(cred), credentialSecretName(cred), "someone-elses")
+	pass("the credential rotated", app(rotated), credentialSecretName(rotated), "someone-elses")
+
+	failing := true
+	kube.PrependReactor("delete", "secrets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return failing, nil, errors.New("etcd is down")
+	})
+	pass("removed while deletes fail", app(""), credentialSecretName(rotated), "someone-elses")
+	failing = false
+	pass("a later pass", app(""), "someone-elses")
+}

@@ -43,6 +43,8 @@ var audited = map[string]auditSpec{
 	"DELETE /v1/tenants/{tenant}/vaults/{name}": {"vault", "delete"},
 	"PUT /v1/apps/{name}":                       {"app", ""},
 	"DELETE /v1/apps/{name}":                    {"app", "delete"},
+	"PUT /v1/apps/{name}/pull-secret":           {"app", "pull-secret.set"},
+	"DELETE /v1/apps/{name}/pull-secret":        {"app", "pull-secret.remove"},
 	"PUT /v1/limits/{name}":                     {"limit", ""},
 	"DELETE /v1/limits/{name}":                  {"limit", "delete"},
 	"PUT /v1/burstrules/{name}":                 {"burstrule", ""},

@@ -48,6 +48,7 @@ func TestBadBodiesChangeNothing(t *testing.T) {
 		"put cluster":     {"PUT", "/v1/clusters/newcl", "global", `{"labels":{"a":1}}`},
 		"put vault":       {"PUT", "/v1/tenants/ta/vaults/newv", "global", `{"kind":"TAPE","access_mode":"RWO"}`},
 		"put app":         {"PUT", "/v1/apps/newapp", "global", `{"visibility":"secret"}`},
+		"put pull secret": {"PUT", "/v1/apps/pub/pull-secret", "global", `{"pull_secret":"{\"auths\":{}}"}`},
 		"put limit":       {"PUT", "/v1/limits/newlim", "global", `{"scope":"tenant","tenant":"ta","kind":"max_nodes","value":1}`},
 		"put burst rule":  {"PUT", "/v1/burstrules/newbr", "global", `{"from":"n1","to":[]}`},
 		"submit job":      {"POST", "/v1/jobs", "alice", `{"app":"pub","machine_type":"n1","nodes":0}`},

@@ -47,6 +47,8 @@ func (s *Server) routes() {
 	s.handle("GET /v1/apps/{name}/icon", anyone, s.getAppIcon)
 	s.handle("PUT /v1/apps/{name}", users, s.putApp)
 	s.handle("DELETE /v1/apps/{name}", users, s.deleteApp)
+	s.handle("PUT /v1/apps/{name}/pull-secret", users, s.setAppPullSecret)
+	s.handle("DELETE /v1/apps/{name}/pull-secret", users, s.removeAppPullSecret)
 
 	// Policy.
 	s.handle("GET /v1/limits", users, s.listLimits)

@@ -15,6 +15,7 @@ func appTree() []*cmd {
 	return []*cmd{
 		{name: "validate", summary: "check an AppDef.json with the hub's validator; lists every error with its JSON path", run: runAppValidate},
 		{name: "register", summary: "register an app from an image carrying its AppDef (/etc/NAE/AppDef.json) or from an AppDef.json file", run: runAppRegister},
+		{name: "pull-secret", summary: "set, rotate (-file F: docker config JSON) or remove (-remove) an app's pull credential without registering its image again", run: runAppPullSecret},
 		{name: "sync", summary: "sync the catalog from a source: a directory of AppDefs, images:REF[,REF...] or hub:URL; reports added, updated, removed, refused", run: runAppSync},
 	}
 }

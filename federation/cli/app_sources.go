@@ -31,13 +31,8 @@ func runAppRegister(ctx context.Context, s *session, path, args []string) error 
 	}
 	var pullSecret string
 	if *pullSecretFile != "" {
-		b, err := os.ReadFile(*pullSecretFile)
-		if err != nil {
-			return usagef("-pull-secret-file: %v", err)
-		}
-		pullSecret = string(b)
-		if _, err := structs.PullSecretRegistries("pull_secret", pullSecret); err != nil {
-			return usagef("-pull-secret-file %s: %v", *pullSecretFile, err)
+		if pullSecret, err = readPullSecretFile("-pull-secret-file", *pullSecretFile); err != nil {
+			return err
 		}
 	}
 	var app *structs.App

@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // TestAppValidate checks AppDef files offline with the hub's validator:
@@ -124,5 +125,77 @@ func TestAppRegisterPullSecret(t *testing.T) {
 	}
 	if a, err := cl.GetApp(context.Background(), "private"); err != nil || a.PullSecret != "" || len(a.PullSecretRegistries) != 1 || a.PullSecretRegistries[0] != host {
 		t.Errorf("app as read: %+v %v", a, err)
+	}
+}
+
+// TestAppPullSecretCommand: `app pull-secret APP -file F` sets and
+// rotates an app's pull credential and `-remove` removes it, without
+// registering the image again: the stored app keeps its image and
+// AppDef, the output names the registries only (never the credential),
+// removing twice is fine, an unknown app exits ExitNotFound and a
+// user who may not write the app ExitDenied, with nothing changed.
+func TestAppPullSecretCommand(t *testing.T) {
+	hubs, url := testHub(t)
+	admin := map[string]string{EnvAPIKey: hubs.AdminKey}
+	cl, err := client.New([]string{url}, hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var def structs.AppDef
+	if err := def.UnmarshalJSON([]byte(appDefJSON)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: "reg.example/private:1", AppDef: def}); err != nil {
+		t.Fatal(err)
+	}
+	stored := func() *structs.App {
+		a, err := hubs.Hub(0).Store().Read().App("private")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	auth := base64.StdEncoding.EncodeToString([]byte("robot:pull-pass-4417"))
+	cred := `{"auths":{"reg.example":{"auth":"` + auth + `"}}}`
+	rotated := `{"auths":{"reg.example":{"username":"robot","password":"rotated-pass-9921"}}}`
+	for _, c := range []struct {
+		args       []string
+		code       int
+		says, want string
+	}{
+		{[]string{"-file", writeFile(t, "config.json", cred)}, ExitOK, "app private: pull credential for reg.example", cred},
+		{[]string{"--file", writeFile(t, "rotated.json", rotated)}, ExitOK, "app private: pull credential for reg.example", rotated},
+		{[]string{"--remove"}, ExitOK, "app private: no pull credential", ""},
+		{[]string{"--remove"}, ExitOK, "app private: no pull credential", ""},
+		{[]string{"-file", writeFile(t, "again.json", cred)}, ExitOK, "app private: pull credential for reg.example", cred},
+	} {
+		r := runCLI(t, admin, append([]string{"--hub", url, "app", "pull-secret", "private"}, c.args...)...)
+		r.check(t, c.code, c.says)
+		for _, secret := range []string{auth, "pull-pass-4417", "rotated-pass-9921"} {
+			if strings.Contains(r.stdout+r.stderr, secret) {
+				t.Errorf("app pull-secret %v prints the credential", c.args)
+			}
+		}
+		if a := stored(); a.PullSecret != c.want || a.Image != "reg.example/private:1" || a.AppDef.Name != def.Name {
+			t.Errorf("after app pull-secret %v: %+v", c.args, a)
+		}
+	}
+	runCLI(t, admin, "--hub", url, "-o", "json", "app", "pull-secret", "private", "--remove").check(t, ExitOK, `"name": "private"`)
+	runCLI(t, admin, "--hub", url, "app", "pull-secret", "nope", "--remove").check(t, ExitNotFound, "nope")
+	if _, err := cl.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	k, err := cl.CreateAPIKey(ctx, "bob", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := stored().ModifyIndex
+	runCLI(t, map[string]string{EnvAPIKey: k.Key}, "--hub", url, "app", "pull-secret", "private", "--file", writeFile(t, "bob.json", cred)).check(t, ExitDenied)
+	if a := stored(); a.ModifyIndex != before || a.PullSecret != "" {
+		t.Errorf("bob changed the app: %+v", a)
 	}
 }

@@ -202,6 +202,20 @@ func (c *Client) PutApp(ctx context.Context, a *structs.App, opts ...WriteOption
 	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(a.Name), writeQuery(opts), a)
 }
 
+// SetAppPullSecret sets or replaces an app's pull credential (a docker
+// config JSON); nothing else of the app changes. It returns the app as
+// the API shows it (the credential's registries, not the credential).
+func (c *Client) SetAppPullSecret(ctx context.Context, name, pullSecret string, opts ...WriteOption) (*structs.App, error) {
+	return call[structs.App](ctx, c, http.MethodPut, "/v1/apps/"+esc(name)+"/pull-secret", writeQuery(opts),
+		&structs.AppPullSecret{PullSecret: pullSecret})
+}
+
+// RemoveAppPullSecret removes an app's pull credential (none: no
+// change) and returns the app.
+func (c *Client) RemoveAppPullSecret(ctx context.Context, name string, opts ...WriteOption) (*structs.App, error) {
+	return call[structs.App](ctx, c, http.MethodDelete, "/v1/apps/"+esc(name)+"/pull-secret", writeQuery(opts), nil)
+}
+
 // DeleteApp deletes an app.
 func (c *Client) DeleteApp(ctx context.Context, name string, opts ...WriteOption) error {
 	return c.del(ctx, "/v1/apps/"+esc(name), opts...)

@@ -37,8 +37,9 @@ type App struct {
 	NoPrePull bool `json:"no_prepull,omitempty"`
 	// PullSecret is the app's pull credential (a docker config JSON, see
 	// PullSecretRegistries), written by whoever may write the app. An
-	// app written without one keeps the one it has. The API never shows
-	// it: replies carry PullSecretRegistries instead.
+	// app written without one keeps the one it has; PUT and DELETE
+	// /v1/apps/{name}/pull-secret set or remove it alone. The API never
+	// shows it: replies carry PullSecretRegistries instead.
 	PullSecret string `json:"pull_secret,omitempty"`
 	// PullSecretRegistries, in replies only, are the registries the
 	// app's pull credential names (its presence, never its content).

@@ -74,3 +74,10 @@ func registryHostOf(key string) string {
 	}
 	return strings.ToLower(h)
 }
+
+// AppPullSecret is the body of PUT /v1/apps/{name}/pull-secret: the
+// app's new pull credential, which replaces the one it has (DELETE of
+// that path removes it; nothing else of the app changes either way).
+type AppPullSecret struct {
+	PullSecret string `json:"pull_secret"`
+}

@@ -2,23 +2,14 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
-
-	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
-	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
@@ -40,9 +31,7 @@ func TestAgentCatalogSync(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := testRegistry(t, "", "")
 	amdRef, armRef := host+"/apps/solver:1", host+"/apps/armsolver:1"
 	pushImage(t, amdRef, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef)}, nil)
 	pushImage(t, armRef, "arm64", map[string][]byte{"etc/NAE/AppDef.json": []byte(strings.Replace(solverAppDef, "Registry Solver", "Arm Solver", 1))}, nil)
@@ -50,21 +39,9 @@ func TestAgentCatalogSync(t *testing.T) {
 	pool := func(name, p string) k8senv.NodeSpec {
 		return k8senv.NodeSpec{Name: name, CPU: "16", Memory: "64Gi", Labels: map[string]string{"pool": p}}
 	}
-	f := startFed(t, 1, map[string][]k8senv.NodeSpec{"east": {pool("east-0", "cpu"), pool("east-1", "cpu"), pool("east-2", "big")}})
-	pulls := watchPulls(ctx, t, f.envs["east"])
-	f.agentAdjust = func(c *agent.ClusterConfig) { c.PrePull.Interval = 200 * time.Millisecond }
-	f.addCluster(ctx, "east", nil)
-	if _, err := f.admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	for _, mt := range []*structs.MachineType{
-		{Name: "cpu16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2, Properties: "pool=cpu"},
-		{Name: "big16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 1, Properties: "pool=big"},
-	} {
-		if _, err := f.admin.PutMachineType(ctx, mt); err != nil {
-			t.Fatal(err)
-		}
-	}
+	f, pulls := catalogFed(ctx, t, []k8senv.NodeSpec{pool("east-0", "cpu"), pool("east-1", "cpu"), pool("east-2", "big")}, nil,
+		&structs.MachineType{Name: "cpu16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2, Properties: "pool=cpu"},
+		&structs.MachineType{Name: "big16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 1, Properties: "pool=big"})
 	// The apps are added at the hub while the agent runs.
 	src := &source.Images{ID: "e2e-arch", Refs: []string{amdRef, armRef}}
 	if rep, err := source.Sync(ctx, src, source.HubCatalog{Client: f.admin}); err != nil || !slices.Equal(rep.Added, []string{"armsolver", "solver"}) {
@@ -128,48 +105,4 @@ func TestAgentCatalogSync(t *testing.T) {
 	if j, err := alice.GetJob(ctx, armJob.ID, false); err != nil || j.State != structs.JobQueued || j.Cluster != "" {
 		t.Errorf("arm job after the other ran: %+v %v", j, err)
 	}
-}
-
-// pullLedger records the nodes each image's pull pods were made for.
-type pullLedger struct {
-	mu     sync.Mutex
-	byImgs map[string]map[string]bool
-}
-
-func (l *pullLedger) nodes(image string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-	for n := range l.byImgs[image] {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// watchPulls records every pull pod created in env's pull namespace.
-func watchPulls(ctx context.Context, t *testing.T, env *k8senv.Env) *pullLedger {
-	t.Helper()
-	l := &pullLedger{byImgs: map[string]map[string]bool{}}
-	w, err := env.Client.CoreV1().Pods(prepull.DefaultNamespace).Watch(ctx, metav1.ListOptions{LabelSelector: prepull.LabelPull + "=true"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type != watch.Added {
-				continue
-			}
-			l.mu.Lock()
-			img := p.Spec.Containers[0].Image
-			if l.byImgs[img] == nil {
-				l.byImgs[img] = map[string]bool{}
-			}
-			l.byImgs[img][p.Spec.NodeName] = true
-			l.mu.Unlock()
-		}
-	}()
-	return l
 }

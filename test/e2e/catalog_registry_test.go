@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -12,54 +9,11 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/google/go-containerregistry/pkg/crane"
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-
 	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
 	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
-
-// pushImage pushes an image to ref whose file system holds files and
-// whose config has labels and the platform linux/arch (opts: e.g. the
-// registry's credentials).
-func pushImage(t *testing.T, ref, arch string, files map[string][]byte, labels map[string]string, opts ...remote.Option) {
-	t.Helper()
-	img, err := crane.Image(files)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Config.Labels = labels
-	cf.Config.Cmd = []string{"/bin/true"}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
-		t.Fatal(err)
-	}
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img, opts...); err != nil {
-		t.Fatalf("push %s: %v", ref, err)
-	}
-}
-
-var _ v1.Image // the images pushed are v1 images
-
-const solverAppDef = `{"name":"Registry Solver","description":"carried in its image","author":"e2e","licensed":false,
- "classifications":["Simulation"],"machines":["cpu*"],"vault-types":["NONE"],
- "commands":{"run":{"path":"/opt/solver/run.sh","name":"Run","description":"batch run","interactive":false,
-   "parameters":{"steps":{"name":"Steps","type":"INT","value":"10","min":"1","max":"100","required":true,"positional":true}}}}}`
 
 // TestCatalogFromRegistry: a real OCI registry on loopback
 // (go-containerregistry's registry) holds a JARVICE-style image with
@@ -76,9 +30,7 @@ func TestCatalogFromRegistry(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer reg.Close()
-	host := strings.TrimPrefix(reg.URL, "http://")
+	host := testRegistry(t, "", "")
 	solverRef, labelRef, bareRef := host+"/apps/solver:1", host+"/apps/labelled:2", host+"/apps/bare:1"
 	pushImage(t, solverRef, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef), "opt/solver/run.sh": []byte("#!/bin/sh\n")}, nil)
 	pushImage(t, labelRef, "amd64", map[string][]byte{"opt/x": []byte("x")},
@@ -124,7 +76,7 @@ func TestCatalogFromRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitJob(ctx, t, alice, j.ID, "running on east", func(j *structs.Job) bool { return running(j) && j.Cluster == "east" })
-	pods, err := f.envs["east"].Client.CoreV1().Pods("").List(ctx, listOpts())
+	pods, err := f.envs["east"].Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,5 +105,3 @@ func TestCatalogFromRegistry(t *testing.T) {
 		t.Errorf("sync without the labelled image: %+v %v", rep, err)
 	}
 }
-
-func listOpts() metav1.ListOptions { return metav1.ListOptions{} }

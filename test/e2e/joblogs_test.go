@@ -87,27 +87,8 @@ func TestJobLogsCarryJobAndRequestID(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.stopAgents)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(f.admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(f.admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(f.admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(f.admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:1",
-		AppDef: structs.AppDef{Name: "solver", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh", Name: "Run"}}}}))
-	must(f.admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := f.admin.CreateAPIKey(ctx, "alice", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := f.admin.CreateBootstrapToken(ctx, "east")
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := agent.New(agent.Config{Cluster: "east", HubURLs: hubs.URLs(), BootstrapToken: tok.Key, Kube: env.Config,
+	aliceKey, token := registerEast(ctx, t, f.admin, procFedOptions{})
+	a, err := agent.New(agent.Config{Cluster: "east", HubURLs: hubs.URLs(), BootstrapToken: token, Kube: env.Config,
 		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: agentLog.logger(), MetricsAddr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +110,7 @@ func TestJobLogsCarryJobAndRequestID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Authorization", "Bearer "+key.Key)
+	req.Header.Set("Authorization", "Bearer "+aliceKey)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-Id", requestID)
 	resp, err := http.DefaultClient.Do(req)
@@ -145,7 +126,7 @@ func TestJobLogsCarryJobAndRequestID(t *testing.T) {
 	if job.RequestID != requestID {
 		t.Errorf("the stored job's request id is %q, want the submission's %q", job.RequestID, requestID)
 	}
-	alice := f.clientFor(key.Key)
+	alice := f.clientFor(aliceKey)
 	waitJob(ctx, t, alice, job.ID, "running", running)
 	if _, err := alice.CancelJob(ctx, job.ID, "enough"); err != nil {
 		t.Fatal(err)

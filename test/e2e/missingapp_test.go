@@ -28,36 +28,13 @@ func TestMissingAppFailsJob(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1, Args: []string{"-dispatch-interval", "250ms"}})
-	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	if err := env.AddNodes(ctx, nodes("east", 2, "16")...); err != nil {
-		t.Fatal(err)
-	}
+	f := startProcFed(ctx, t, procFedOptions{hubs: procenv.HubOptions{Replicas: 1, Args: []string{"-dispatch-interval", "250ms"}},
+		nodes: 2, appName: "ephemeral"})
+	hubs, env, admin := f.hubs, f.env, f.admin
 	created := watchCreations(ctx, t, env, "") // every namespace
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(admin.PutApp(ctx, &structs.App{Name: "ephemeral", Visibility: structs.VisibilityPublic, Image: "solver:1",
-		AppDef: structs.AppDef{Name: "ephemeral", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh", Name: "Run"}}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice := hubs.Client(key.Key)
-	tok, err := admin.CreateBootstrapToken(ctx, "east")
-	if err != nil {
-		t.Fatal(err)
-	}
+	alice := hubs.Client(f.aliceKey)
 	agent := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-heartbeat", "300ms"}})
+		BootstrapToken: f.token, Args: []string{"-heartbeat", "300ms"}})
 	waitFor := func(what string, cond func() (bool, string)) {
 		t.Helper()
 		last := ""

@@ -3,28 +3,21 @@ package e2e
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
-	"log"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
@@ -33,45 +26,22 @@ import (
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
 
-// privateRegistry is go-containerregistry's registry on loopback behind
-// a basic-auth check: every request without the right user and password
-// gets 401 with a Basic challenge, as a private registry answers.
-func privateRegistry(t *testing.T, user, password string) (host string) {
-	t.Helper()
-	inner := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
-			w.Header().Set("WWW-Authenticate", `Basic realm="flotilla-e2e"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-			return
-		}
-		inner.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-// dockerConfig is a docker config JSON with one registry's credentials.
-func dockerConfig(host, user, password string) string {
-	b, _ := json.Marshal(map[string]any{"auths": map[string]any{
-		host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}}})
-	return string(b)
-}
-
 // TestPrivateRegistryApp: a registry on loopback that requires basic
-// auth holds an app's image. The app registered with its pull credential
-// (a docker config JSON) is reported ready on the cluster's machine type
-// after the agent read its manifest with the credential and pulled it
-// with pull pods naming a dockerconfigjson Secret holding it; an app of
-// the same registry without a credential is reported failed
-// (unauthorized). A job of the private app gets pods whose
-// imagePullSecrets name the job's Secret holding exactly the credential,
-// owned by the job Secret, and gone once the job ended. An invalid
-// credential is refused with 400 and changes nothing; rewriting the app
-// without one keeps it; GET of the app (as its user and as the
-// administrator), the job and the audit trail never show it. A
-// /jarvice/batch job's container.pullsecret (base64) is used for that
-// job alone.
+// auth holds an app's image. A credential Secret a former agent left in
+// the pull namespace is deleted though no app has a credential. The app
+// registered with its pull credential (a docker config JSON) is reported
+// ready on the cluster's machine type after the agent read its manifest
+// with the credential and pulled it with pull pods naming a
+// dockerconfigjson Secret holding it; an app of the same registry
+// without a credential is reported failed (unauthorized). A job of the
+// private app gets pods whose imagePullSecrets name the job's Secret
+// holding exactly the credential, owned by the job Secret, and gone once
+// the job ended. An invalid credential is refused with 400 and changes
+// nothing; rewriting the app without one keeps it; GET of the app (as
+// its user and as the administrator), the job and the audit trail never
+// show it. A /jarvice/batch job's container.pullsecret (base64) is used
+// for that job alone. Then the app's credential is removed and set again
+// (see credentialRemoved).
 func TestPrivateRegistryApp(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs real control planes (FLOTILLA_BIN tools); skipped in -short")
@@ -79,7 +49,7 @@ func TestPrivateRegistryApp(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const user, password = "robot", "s3cret-pull-pass-9137"
-	host := privateRegistry(t, user, password)
+	host := testRegistry(t, user, password)
 	cred := dockerConfig(host, user, password)
 	auth := remote.WithAuth(&authn.Basic{Username: user, Password: password})
 	privRef, otherRef, batchRef := host+"/private/solver:1", host+"/private/other:1", host+"/private/batch:1"
@@ -87,18 +57,15 @@ func TestPrivateRegistryApp(t *testing.T) {
 		pushImage(t, ref, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef)}, nil, auth)
 	}
 
-	f := startFed(t, 1, map[string][]k8senv.NodeSpec{"east": {
-		{Name: "east-0", CPU: "16", Memory: "64Gi"}, {Name: "east-1", CPU: "16", Memory: "64Gi"}}})
+	const leftOver = "pullcred-00000000deadbeef"
+	f, pulls := catalogFed(ctx, t, nodes("east", 2, "16"), func(env *k8senv.Env) {
+		plantCredentialSecret(ctx, t, env, leftOver)
+	}, &structs.MachineType{Name: "cpu16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2})
 	env := f.envs["east"]
-	pulls := watchPullSecrets(ctx, t, env)
-	f.agentAdjust = func(c *agent.ClusterConfig) { c.PrePull.Interval = 200 * time.Millisecond }
-	f.addCluster(ctx, "east", nil)
-	if _, err := f.admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu16", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}); err != nil {
-		t.Fatal(err)
-	}
+	waitCond(ctx, t, "the credential Secret a former agent left is deleted", func() bool {
+		_, err := env.Client.CoreV1().Secrets(prepull.DefaultNamespace).Get(ctx, leftOver, metav1.GetOptions{})
+		return apierrors.IsNotFound(err)
+	})
 	var def structs.AppDef
 	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
 		t.Fatal(err)
@@ -141,7 +108,7 @@ func TestPrivateRegistryApp(t *testing.T) {
 		t.Errorf("app without a credential failed with %q, want unauthorized", why)
 	}
 	// The pull pods named a dockerconfigjson Secret holding the credential.
-	secrets := pulls.secrets(privRef)
+	secrets := pulls.pullSecrets(privRef)
 	if len(secrets) != 1 {
 		t.Fatalf("pull pods of %s named pull secrets %v, want one", privRef, secrets)
 	}
@@ -157,23 +124,17 @@ func TestPrivateRegistryApp(t *testing.T) {
 	if err != nil || got.PullSecret != "" || !slices.Equal(got.PullSecretRegistries, []string{host}) {
 		t.Errorf("alice reads the app: %+v %v, want the registry %s and no credential", got, err, host)
 	}
-	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu16",
-		Nodes: 2, Parameters: map[string]string{"steps": "3"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	j = waitJob(ctx, t, alice, j.ID, "running on east", func(j *structs.Job) bool { return running(j) && j.Cluster == "east" })
+	j := runPrivateJob(ctx, t, alice, 2)
 	ns := jobPullSecretOK(ctx, t, env, j, cred)
-	if _, err := alice.TerminateJob(ctx, j.ID, "done"); err != nil {
-		t.Fatal(err)
-	}
+	endJob(ctx, t, alice, j)
 	waitCond(ctx, t, "the job's pull Secret goes with the job", func() bool {
 		_, err := env.Client.CoreV1().Secrets(ns).Get(ctx, runtime.PullSecretName(j.Number), metav1.GetOptions{})
 		return apierrors.IsNotFound(err)
 	})
 
 	// JARVICE batch: the job's own credential, base64 as JARVICE sends it.
-	batchCred := dockerConfig(host, user, password+"") // the same registry, a credential of the job's own
+	// The same registry and account, written another way: the job's own document.
+	batchCred := `{"auths":{"` + host + `":{"username":"` + user + `","password":"` + password + `"}}}`
 	_, err = f.admin.JarviceBatch(ctx, &structs.JarviceSubmit{Machine: structs.JarviceMachine{Type: "cpu16", Nodes: 1},
 		User:      structs.JarviceUser{Username: "alice", APIKey: aliceKey},
 		Container: &structs.JarviceContainer{Image: batchRef, Jobscript: "true", Pullsecret: "not base64 !"}})
@@ -202,6 +163,8 @@ func TestPrivateRegistryApp(t *testing.T) {
 	})
 	jobPullSecretOK(ctx, t, env, bj, batchCred)
 
+	credentialRemoved(ctx, t, f, alice, host, privRef, cred, secrets[0])
+
 	// Nothing shows a credential: the apps and jobs as read through the
 	// API (by the user and the administrator), and the audit trail.
 	for _, c := range []struct {
@@ -217,9 +180,116 @@ func TestPrivateRegistryApp(t *testing.T) {
 			}
 		}
 	}
-	events, err := f.admin.Audit(ctx, client.AuditQuery{Object: "app/"})
-	if err != nil || len(events) == 0 {
-		t.Errorf("audit events of apps: %d, %v", len(events), err)
+	events, err := f.admin.Audit(ctx, client.AuditQuery{Object: "private"})
+	actions := map[string]bool{}
+	for _, ev := range events {
+		actions[ev.Action] = true
+	}
+	if err != nil || !actions["app.create"] || !actions["app.pull-secret.remove"] || !actions["app.pull-secret.set"] {
+		t.Errorf("audit events of app private: %v, %v", actions, err)
+	}
+}
+
+// credentialRemoved removes the private app's pull credential (cred,
+// held by the pull namespace's Secret credSecret), the app staying:
+// refused attempts (a credential that is no docker config, a user who
+// may not write the app, an app that does not exist) change nothing;
+// once removed, GET shows no registry, the agent deletes credSecret and
+// reports the image failed (unauthorized), and a new job's pods name no
+// pull Secret and the job has none. Set again, the image is ready again
+// and a new job's pods pull with it.
+func credentialRemoved(ctx context.Context, t *testing.T, f *fed, alice *client.Client, host, privRef, cred, credSecret string) {
+	t.Helper()
+	env := f.envs["east"]
+	before, err := f.admin.GetApp(ctx, "private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.SetAppPullSecret(ctx, "private", `{"auths":{"`+host+`":{}}}`); structs.KindOf(err) != structs.ErrInvalid {
+		t.Errorf("setting a credential without credentials: %v, want 400", err)
+	}
+	if _, err := alice.RemoveAppPullSecret(ctx, "private"); structs.KindOf(err) != structs.ErrForbidden {
+		t.Errorf("alice removes the admin's app's credential: %v, want 403", err)
+	}
+	if _, err := f.admin.RemoveAppPullSecret(ctx, "nope"); structs.KindOf(err) != structs.ErrNotFound {
+		t.Errorf("removing the credential of no app: %v, want 404", err)
+	}
+	if a, err := f.admin.GetApp(ctx, "private"); err != nil || a.ModifyIndex != before.ModifyIndex || !slices.Equal(a.PullSecretRegistries, []string{host}) {
+		t.Fatalf("after refused changes: %+v %v", a, err)
+	}
+
+	if a, err := f.admin.RemoveAppPullSecret(ctx, "private"); err != nil || a.PullSecretRegistries != nil || a.Image != privRef {
+		t.Fatalf("remove: %+v %v", a, err)
+	}
+	if a, err := alice.GetApp(ctx, "private"); err != nil || a.PullSecretRegistries != nil || a.CreateIndex != before.CreateIndex {
+		t.Errorf("alice reads the app after removal: %+v %v", a, err)
+	}
+	waitCond(ctx, t, "the agent deletes the credential's Secret and reports the image unauthorized", func() bool {
+		_, err := env.Client.CoreV1().Secrets(prepull.DefaultNamespace).Get(ctx, credSecret, metav1.GetOptions{})
+		c, cerr := f.admin.GetCluster(ctx, "east")
+		if !apierrors.IsNotFound(err) || cerr != nil || c.Catalog == nil {
+			return false
+		}
+		on := c.Catalog.Apps["private"].MachineTypes["cpu16"]
+		return on.State == structs.AppFailed && strings.Contains(strings.ToLower(on.Reason), "unauthorized")
+	})
+	j := runPrivateJob(ctx, t, alice, 1)
+	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, j.Tenant)
+	pods, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: podgroup.LabelJob + "=" + itoa(j.Number)})
+	if err != nil || len(pods.Items) != 1 || len(pods.Items[0].Spec.ImagePullSecrets) != 0 {
+		t.Errorf("pods of a job after removal: %+v %v, want one naming no pull Secret", pods, err)
+	}
+	if _, err := env.Client.CoreV1().Secrets(ns).Get(ctx, runtime.PullSecretName(j.Number), metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a job after removal has a pull Secret: %v", err)
+	}
+	endJob(ctx, t, alice, j)
+
+	if a, err := f.admin.SetAppPullSecret(ctx, "private", cred); err != nil || !slices.Equal(a.PullSecretRegistries, []string{host}) {
+		t.Fatalf("set again: %+v %v", a, err)
+	}
+	waitCond(ctx, t, "the image is ready again with the credential", func() bool {
+		c, err := f.admin.GetCluster(ctx, "east")
+		return err == nil && c.Catalog != nil && c.Catalog.Apps["private"].MachineTypes["cpu16"].State == structs.AppReady
+	})
+	checkPullSecret(ctx, t, env, prepull.DefaultNamespace, credSecret, cred)
+	j = runPrivateJob(ctx, t, alice, 1)
+	jobPullSecretOK(ctx, t, env, j, cred)
+	endJob(ctx, t, alice, j)
+}
+
+// runPrivateJob submits a job of app private on cpu16 and waits until it
+// runs on east.
+func runPrivateJob(ctx context.Context, t *testing.T, c *client.Client, nodes int) *structs.Job {
+	t.Helper()
+	j, err := c.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu16",
+		Nodes: nodes, Parameters: map[string]string{"steps": "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return waitJob(ctx, t, c, j.ID, "running on east", func(j *structs.Job) bool { return running(j) && j.Cluster == "east" })
+}
+
+// endJob terminates a job.
+func endJob(ctx context.Context, t *testing.T, c *client.Client, j *structs.Job) {
+	t.Helper()
+	if _, err := c.TerminateJob(ctx, j.ID, "done"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// plantCredentialSecret makes a credential Secret in env's pull
+// namespace, as an agent that ran before would have left it.
+func plantCredentialSecret(ctx context.Context, t *testing.T, env *k8senv.Env, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: prepull.DefaultNamespace}}
+	if _, err := env.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: prepull.DefaultNamespace,
+		Labels: map[string]string{prepull.LabelCredential: "true"}}, Type: corev1.SecretTypeDockerConfigJson,
+		Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(`{"auths":{"gone.example":{"auth":"eDp5"}}}`)}}
+	if _, err := env.Client.CoreV1().Secrets(prepull.DefaultNamespace).Create(ctx, sec, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -290,43 +360,4 @@ func rawGet(ctx context.Context, t *testing.T, base, key, path string) string {
 		t.Fatalf("GET %s: %d %v", path, resp.StatusCode, errors.Join(err, errors.New(string(b))))
 	}
 	return string(b)
-}
-
-// pullSecretLedger records the imagePullSecrets of each image's pull pods.
-type pullSecretLedger struct {
-	mu    sync.Mutex
-	byImg map[string][]string
-}
-
-func (l *pullSecretLedger) secrets(image string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.byImg[image])
-}
-
-func watchPullSecrets(ctx context.Context, t *testing.T, env *k8senv.Env) *pullSecretLedger {
-	t.Helper()
-	l := &pullSecretLedger{byImg: map[string][]string{}}
-	w, err := env.Client.CoreV1().Pods(prepull.DefaultNamespace).Watch(ctx, metav1.ListOptions{LabelSelector: prepull.LabelPull + "=true"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok || ev.Type != watch.Added {
-				continue
-			}
-			l.mu.Lock()
-			img := p.Spec.Containers[0].Image
-			for _, s := range p.Spec.ImagePullSecrets {
-				if !slices.Contains(l.byImg[img], s.Name) {
-					l.byImg[img] = append(l.byImg[img], s.Name)
-				}
-			}
-			l.mu.Unlock()
-		}
-	}()
-	return l
 }

@@ -2,15 +2,23 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
@@ -19,6 +27,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
+	"github.com/flotilla-hpc/flotilla/test/localnodes"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
@@ -27,50 +36,52 @@ import (
 // plane — through an end-to-end run: a user with a password and an API
 // key, failed logins with a wrong password and a wrong key, agent
 // registration with a bootstrap token, a batch job and an interactive job
-// run and canceled. Then every process's log is searched for every secret
-// used: the administrator's key, the internal secret, the user's password
-// and key (and the wrong ones tried), the bootstrap token, the agent key,
-// the jobs' SSH private keys and the interactive token. None may appear.
+// run and canceled, and a private app whose image is in a registry that
+// wants basic auth: registered with its pull credential, read and
+// pulled by the agent with it, a job of it run with its pull Secret, the
+// credential refused once (a bad document quoting the password), removed
+// and set again. Then every process's log, the audit trail and the job
+// events are searched for every secret used: the administrator's key,
+// the internal secret, the user's password and key (and the wrong ones
+// tried), the bootstrap token, the agent key, the jobs' SSH private keys,
+// the interactive token and the pull credential (its auth string, the
+// user:password it encodes, the password). None may appear.
 func TestNoSecretsInLogs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs real control planes and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok from make tools; flotilla-hub, flotilla-agent from make build)")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}})
-	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	if err := env.AddNodes(ctx, nodes("east", 3, "16")...); err != nil {
-		t.Fatal(err)
-	}
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	const password = "correct-horse-battery-staple-7731"
 	const wrongPassword = "wrong-horse-battery-staple-1377"
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:1",
-		AppDef: structs.AppDef{Name: "solver", Commands: map[string]structs.Command{
+	f := startProcFed(ctx, t, procFedOptions{hubs: procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}}, nodes: 4,
+		password: password, commands: map[string]structs.Command{
 			"run":  {Path: "/opt/run.sh", Name: "Run"},
 			"desk": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
-		}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: password}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
-	if err != nil {
+		}})
+	hubs, env, admin := f.hubs, f.env, f.admin
+	// A private app: its image is in a registry that wants the pull
+	// credential, which the agent reads and pulls it with.
+	const pullUser, pullPassword = "robot", "pull-pass-never-logged-5521"
+	regHost := testRegistry(t, pullUser, pullPassword)
+	privRef := regHost + "/private/solver:1"
+	pushImage(t, privRef, "amd64", map[string][]byte{"etc/NAE/AppDef.json": []byte(solverAppDef)}, nil,
+		remote.WithAuth(&authn.Basic{Username: pullUser, Password: pullPassword}))
+	pullCred := dockerConfig(regHost, pullUser, pullPassword)
+	// Its job runs on a local node, as processes: flotilla-init's own log
+	// is searched too.
+	ln, run := startLocalNode(ctx, t, env, "fns", "10.217.0.0/24"), waitingCommand(t)
+	must(t)(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu-local", Cores: 1, Slots: 1, RAM: 1, ScaleMin: 1, ScaleMax: 1,
+		Cluster: "east", Properties: localnodes.Label + "=true"}))
+	var def structs.AppDef
+	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := admin.CreateBootstrapToken(ctx, "east")
-	if err != nil {
-		t.Fatal(err)
-	}
+	def.Commands["run"] = structs.Command{Path: run, Name: "Run", Parameters: def.Commands["run"].Parameters}
+	must(t)(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
 	dir := t.TempDir()
 	agentProc := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})
+		BootstrapToken: f.token, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})
 
 	// Logins: the password, a wrong password, a wrong key.
 	withPassword, err := client.New(hubs.URLs(), "", client.WithTLS(hubs.TLSConfig()), client.WithBasicAuth("alice", password))
@@ -99,7 +110,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 		}
 	}
 
-	alice, err := client.New(hubs.URLs(), key.Key, client.WithTLS(hubs.TLSConfig()))
+	alice, err := client.New(hubs.URLs(), f.aliceKey, client.WithTLS(hubs.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,17 +121,23 @@ func TestNoSecretsInLogs(t *testing.T) {
 	}
 	batch = waitJob(ctx, t, alice, batch.ID, "running", running)
 	desk = waitJob(ctx, t, alice, desk.ID, "running", running)
+	private := privateJobRun(ctx, t, admin, alice, env, pullCred, pullPassword)
+	var initLogs map[string]string
+	waitCond(ctx, t, "flotilla-init logs the private job's start", func() bool {
+		initLogs = podLogs(t, ln)
+		return strings.Contains(strings.Join(slices.Collect(maps.Values(initLogs)), "\n"), "job keys installed")
+	})
 
 	// The secrets the run used.
 	secrets := map[string]string{
 		"administrator's key": hubs.AdminKey,
-		"alice's API key":     key.Key,
+		"alice's API key":     f.aliceKey,
 		"alice's password":    password,
 		"a wrong password":    wrongPassword,
 		"a wrong key":         wrongKey,
-		"bootstrap token":     tok.Key,
+		"bootstrap token":     f.token,
 	}
-	if bare, _, err := hubtls.SplitToken(tok.Key); err == nil {
+	if bare, _, err := hubtls.SplitToken(f.token); err == nil {
 		secrets["bootstrap token (without pin)"] = bare
 	}
 	read := func(path string) string {
@@ -133,7 +150,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	secrets["internal secret"] = read(filepath.Join(hubs.Dir, "internal-secret"))
 	secrets["agent key"] = read(filepath.Join(dir, "agent-key-east"))
 	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, "acme")
-	for _, j := range []*structs.Job{batch, desk} {
+	for _, j := range []*structs.Job{batch, desk, private} {
 		s, err := env.Client.CoreV1().Secrets(ns).Get(ctx, podgroup.JobName(j.Number), metav1.GetOptions{})
 		if err != nil {
 			t.Fatal(err)
@@ -152,26 +169,57 @@ func TestNoSecretsInLogs(t *testing.T) {
 			secrets[j.Name+" interactive token"] = tk
 		}
 	}
-	if len(secrets) < 12 {
+	secrets["pull credential (auth)"] = base64.StdEncoding.EncodeToString([]byte(pullUser + ":" + pullPassword))
+	secrets["pull credential (user:password)"] = pullUser + ":" + pullPassword
+	secrets["pull credential (password)"] = pullPassword
+	if len(secrets) < 15 {
 		t.Fatalf("only %d secrets collected", len(secrets))
 	}
 
-	for _, j := range []*structs.Job{batch, desk} {
+	for _, j := range []*structs.Job{batch, desk, private} {
 		if _, err := alice.CancelJob(ctx, j.ID, "done"); err != nil {
 			t.Fatal(err)
 		}
 		waitJob(ctx, t, alice, j.ID, "terminated", func(j *structs.Job) bool { return j.State == structs.JobTerminated })
 	}
+	// What the hub answers about the run: the audit trail and the job
+	// events.
+	replies := map[string]any{}
+	replies["the audit trail"], err = admin.Audit(ctx, client.AuditQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	replies["the job events"], err = admin.Events(ctx, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, v := range replies {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if what == "the audit trail" && !strings.Contains(string(b), "app.pull-secret.remove") {
+			t.Errorf("the audit trail misses the credential's removal")
+		}
+		for sw, secret := range secrets {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("%s holds %s", what, sw)
+			}
+		}
+	}
+
 	agentProc.Stop()
 	hubs.StopAll()
 
-	logs := map[string]string{agentProc.LogPath: ""}
+	logs := map[string]string{agentProc.LogPath: "", ln.LogPath(): ""}
 	for i := range hubs.N() {
 		logs[hubs.Replica(i).LogPath] = ""
 	}
 	for path := range logs {
 		logs[path] = read(path)
 	}
+	maps.Copy(logs, initLogs)
+	maps.Copy(logs, podLogs(t, ln)) // what is left after the cancel
 	// The logs are real: they speak of the run.
 	if !strings.Contains(logs[agentProc.LogPath], "east") || len(logs[hubs.Replica(0).LogPath]) == 0 {
 		t.Fatalf("the logs were not captured")
@@ -183,4 +231,74 @@ func TestNoSecretsInLogs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// privateJobRun waits until the agent reports the private app's image
+// ready (read and pulled with its credential), runs a job of it whose
+// pull Secret holds the credential, and removes the app's credential
+// and sets it again (after a refused attempt with a document quoting
+// the password): every path the credential takes through hub and agent.
+func privateJobRun(ctx context.Context, t *testing.T, admin, alice *client.Client, env *k8senv.Env, cred, password string) *structs.Job {
+	t.Helper()
+	waitCond(ctx, t, "east reports the private app ready", func() bool {
+		c, err := admin.GetCluster(ctx, "east")
+		return err == nil && c.Catalog != nil && c.Catalog.Apps["private"].MachineTypes["cpu"].State == structs.AppReady
+	})
+	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "private", Command: "run", MachineType: "cpu-local",
+		Nodes: 1, Parameters: map[string]string{"steps": "3"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j = waitJob(ctx, t, alice, j.ID, "running", running)
+	ns := podgroup.TenantNamespace(podgroup.DefaultNamespacePrefix, j.Tenant)
+	sec, err := env.Client.CoreV1().Secrets(ns).Get(ctx, runtime.PullSecretName(j.Number), metav1.GetOptions{})
+	if err != nil || string(sec.Data[corev1.DockerConfigJsonKey]) != cred {
+		t.Fatalf("the private job's pull Secret: %v", err)
+	}
+	if _, err := admin.SetAppPullSecret(ctx, "private", "robot:"+password); structs.KindOf(err) != structs.ErrInvalid || strings.Contains(err.Error(), password) {
+		t.Errorf("a credential that is no docker config: %v, want 400 without it", err)
+	}
+	if _, err := admin.RemoveAppPullSecret(ctx, "private"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.SetAppPullSecret(ctx, "private", cred); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// waitingCommand writes the private app's command: a script that runs
+// until the job is canceled.
+func waitingCommand(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "flotilla-secrets-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	command := filepath.Join(dir, "run.sh")
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(command, []byte("#!/bin/sh\nexec sleep 600\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return command
+}
+
+// podLogs reads the logs of the containers of the local node's pods
+// (their processes' output: flotilla-init's among them), by path.
+func podLogs(t *testing.T, ln *localnodes.Process) map[string]string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(ln.StateDir, "pods", "*", "logs", "*.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil {
+			out[p] = string(b)
+		}
+	}
+	return out
 }

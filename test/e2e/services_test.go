@@ -3,8 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,29 +76,11 @@ func TestServiceTriggerTraining(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: needs root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build, flotilla-localnode)")
 	}
-	if os.Geteuid() != 0 {
-		t.Fatal("TestServiceTriggerTraining must run as root (local nodes make namespaces)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1})
 	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	dir := t.TempDir()
-	idb := make([]byte, 3)
-	_, _ = rand.Read(idb)
-	ln, err := localnodes.Start(ctx, env.Client, localnodes.Options{
-		Name: "east", Nodes: []string{"east-l0"}, CPU: "2", Memory: "4Gi", Prefix: "fsv" + hex.EncodeToString(idb),
-		Subnet: "10.218.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: dir,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
-		}
-		ln.Remove()
-	})
+	startLocalNode(ctx, t, env, "fsv", "10.218.0.0/24")
 
 	// The vault's storage: a host directory behind a hostPath volume,
 	// bound to the vault's claim in acme's namespace.

@@ -18,7 +18,6 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
-	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
@@ -35,47 +34,23 @@ func TestTLSEverywhere(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}})
+	f := startProcFed(ctx, t, procFedOptions{hubs: procenv.HubOptions{Args: []string{"-dispatch-interval", "250ms"}}, nodes: 2})
+	hubs, env, tok := f.hubs, f.env, f.token
 	for _, u := range hubs.URLs() {
 		if !strings.HasPrefix(u, "https://") {
 			t.Fatalf("replica URL %s is not https", u)
 		}
 	}
-	env := k8senv.Start(t, k8senv.Options{Name: "east"})
-	if err := env.AddNodes(ctx, nodes("east", 2, "16")...); err != nil {
-		t.Fatal(err)
-	}
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}))
-	must(admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "solver:1",
-		AppDef: structs.AppDef{Name: "solver", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh", Name: "Run"}}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "east")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ca, err := hubtls.ReadCerts(hubs.CAFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, pin, err := hubtls.SplitToken(tok.Key); err != nil || pin != hubtls.Pin(ca[0]) {
-		t.Fatalf("bootstrap token %q should carry the hub CA's pin %s (%v)", tok.Key, hubtls.Pin(ca[0]), err)
+	if _, pin, err := hubtls.SplitToken(tok); err != nil || pin != hubtls.Pin(ca[0]) {
+		t.Fatalf("bootstrap token %q should carry the hub CA's pin %s (%v)", tok, hubtls.Pin(ca[0]), err)
 	}
 
 	t.Run("agent refuses a hub that is not the pinned one", func(t *testing.T) {
-		token, _, _ := hubtls.SplitToken(tok.Key)
+		token, _, _ := hubtls.SplitToken(tok)
 		wrong := hubtls.JoinToken(token, "sha256:"+strings.Repeat("0", 64))
 		dir := t.TempDir()
 		a := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
@@ -93,8 +68,8 @@ func TestTLSEverywhere(t *testing.T) {
 
 	dir := t.TempDir()
 	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Dir: dir, Args: []string{"-heartbeat", "300ms"}})
-	alice, err := client.New(hubs.URLs(), key.Key, client.WithTLS(hubs.TLSConfig()))
+		BootstrapToken: tok, Dir: dir, Args: []string{"-heartbeat", "300ms"}})
+	alice, err := client.New(hubs.URLs(), f.aliceKey, client.WithTLS(hubs.TLSConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}
