@@ -158,13 +158,13 @@ func DecideTaskOutput(j *Job, index int, now time.Time) (OutputAction, *TaskOutp
 	}
 	switch {
 	case j.State.IsTerminal():
-		if kept != nil {
+		if kept != nil && kept.State.final() { // one taken while it ran is out of date
 			return OutputServe, kept, nil
 		}
 		if f := failureOf(a.Progress, index); f != nil {
 			return OutputServe, f, nil
 		}
-		return 0, nil, Errorf(ErrGone, "output of task %d not kept after the job ended (job %q is %s): the hub keeps only outputs fetched while the job ran and the failed tasks' last lines",
+		return 0, nil, Errorf(ErrGone, "output of task %d not kept after the job ended (job %q is %s): the hub keeps only the outputs of ended tasks fetched while the job ran, and the failed tasks' last lines",
 			index, j.ID, j.State)
 	case j.State != JobRunning:
 		return 0, nil, Errorf(ErrConflict, "job %q is %s: its tasks have no output until it runs", j.ID, j.State)
