@@ -39,22 +39,20 @@ func taskOutput(ctx context.Context, s *session, cl *client.Client, j *structs.J
 	if f.wait <= 0 {
 		return usagef("tasks: --wait %s: want a positive duration", f.wait)
 	}
-	deadline := time.Now().Add(f.wait)
+	wctx, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	msg := "the job's head has not answered"
 	for {
-		left := time.Until(deadline)
-		out, msg, err := cl.TaskOutput(ctx, j.ID, f.task, max(min(left, 10*time.Second), time.Second))
-		if err != nil {
+		out, m, err := cl.TaskOutput(wctx, j.ID, f.task, min(f.wait, 10*time.Second))
+		switch {
+		case wctx.Err() != nil && ctx.Err() == nil:
+			return fmt.Errorf("task %d of job %s: %w within %s (%s; the request stands: ask again)", f.task, j.Name, errNoAnswer, f.wait, msg)
+		case err != nil:
 			return err
-		}
-		if out != nil {
+		case out != nil:
 			return s.show(out, func() error { return printTaskOutput(s, out) })
 		}
-		if time.Until(deadline) <= 0 {
-			return fmt.Errorf("task %d of job %s: %w within %s (%s)", f.task, j.Name, errNoAnswer, f.wait, msg)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		msg = m
 	}
 }
 
