@@ -20,7 +20,7 @@ func (s *Syncer) Report(u structs.JobStateUpdate) {
 	}
 	s.mu.Lock()
 	s.queue = append(s.queue, structs.JobReport{ID: u.ID, Number: u.Number, State: u.State,
-		Substatus: u.Substatus, ExitCode: u.ExitCode, LogTail: u.LogTail, Array: u.Array, ConnectURL: u.ConnectURL})
+		Substatus: u.Substatus, ExitCode: u.ExitCode, LogTail: u.LogTail, Array: u.Array, Outputs: u.Outputs, ConnectURL: u.ConnectURL})
 	if u.State.IsTerminal() {
 		s.finished[u.Number] = finishedJob{}
 		delete(s.tracked, u.Number)

@@ -145,8 +145,8 @@ func (s *Syncer) apply(ctx context.Context, a *structs.Assignment) {
 	}
 	s.mu.Unlock()
 	switch {
-	case mine && known && j.Array != nil && j.Array.CancelTasks != "":
-		s.cfg.Runner.Add(a) // a running array job's canceled tasks grew
+	case mine && known && j.Array != nil:
+		s.cfg.Runner.Add(a) // a running array job's canceled tasks or requested task outputs may have changed
 	case mine && (known || done):
 		return
 	case mine:

@@ -106,10 +106,9 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 	case actEnd:
 		f := *d.Final
 		if !d.Recorded {
-			f.LogTail = r.logTail(ctx, headOf(pods))
+			f.LogTail = r.logTail(ctx, headOf(pods), t.in.Job.Array != nil)
 			if t.in.Job.Array != nil {
 				f.Array = r.readArrayProgress(ctx, headOf(pods))
-				f.LogTail = stripProgress(f.LogTail)
 			}
 		}
 		r.setFinal(t, &f, d.Recorded)
@@ -184,11 +183,6 @@ func (r *Reconciler) report(t *tracked, s structs.JobState, sub string, code int
 func (r *Reconciler) reportFinal(t *tracked, f *Final) {
 	r.send(t, structs.JobStateUpdate{State: f.State, Substatus: f.Substatus, ExitCode: f.ExitCode,
 		LogTail: f.LogTail, Array: f.Array})
-}
-
-// reportArray reports an array job's progress.
-func (r *Reconciler) reportArray(t *tracked, s structs.JobState, sub string, p *structs.ArrayProgress) {
-	r.send(t, structs.JobStateUpdate{State: s, Substatus: sub, Array: p})
 }
 
 func (r *Reconciler) send(t *tracked, u structs.JobStateUpdate) {
@@ -282,8 +276,10 @@ const maxLogTailBytes = 16 << 10
 
 // logTail returns the last lines of the head's app container log, or ""
 // when there is no bound head or its log cannot be read (no kubelet, no
-// logs).
-func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
+// logs). An array job's head log is read further (its output lines are
+// long) and its progress and output lines are dropped before the tail is
+// cut to maxLogTailBytes.
+func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod, array bool) string {
 	if head == nil || head.Spec.NodeName == "" || len(head.Spec.Containers) == 0 {
 		return ""
 	}
@@ -297,10 +293,18 @@ func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod) string {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, lines, maxLogTailBytes)
+	limit := int64(maxLogTailBytes)
+	if array {
+		limit = arrayLogReadBytes
+	}
+	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, lines, limit)
 	if err != nil {
 		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return ""
 	}
-	return strings.ToValidUTF8(clipTail(string(b), int(lines), maxLogTailBytes), "\uFFFD")
+	tail := string(b)
+	if array {
+		tail = stripArrayLines(tail)
+	}
+	return strings.ToValidUTF8(clipTail(tail, int(lines), maxLogTailBytes), "\uFFFD")
 }

@@ -24,11 +24,24 @@ const (
 	volArrayControl  = "flotilla-array-control"
 )
 
+// Requests for task outputs take the same path: the job's unanswered
+// requests (Job.Array.OutputRequests, as structs.FormatOutputRequests
+// writes them) go on the head pod's annotation AnnotOutputTasks, which
+// the head reads as ArrayOutputPath and answers in its log (see
+// arrayoutput.go).
+const (
+	AnnotOutputTasks = "flotilla.io/output-tasks"
+	ArrayOutputPath  = ArrayControlDir + "/" + arrayOutputFile
+	arrayOutputFile  = "output-tasks"
+)
+
 // arrayControlVolume is the head's downward-API volume of the annotation.
 func arrayControlVolume() corev1.Volume {
 	return corev1.Volume{Name: volArrayControl, VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{
 		Items: []corev1.DownwardAPIVolumeFile{{Path: arrayCancelFile,
-			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotCancelTasks + "']"}}},
+			FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotCancelTasks + "']"}},
+			{Path: arrayOutputFile,
+				FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations['" + AnnotOutputTasks + "']"}}},
 		DefaultMode: new(int32(0o444)),
 	}}}
 }
@@ -38,20 +51,28 @@ func arrayControlMount() corev1.VolumeMount {
 	return corev1.VolumeMount{Name: volArrayControl, MountPath: ArrayControlDir, ReadOnly: true}
 }
 
-// syncCancelTasks puts the job's canceled tasks on its running head pod's
-// annotation when they differ.
+// syncCancelTasks puts the job's canceled tasks and requested task
+// outputs on its running head pod's annotations when they differ.
 func (r *Reconciler) syncCancelTasks(ctx context.Context, t *tracked, head *corev1.Pod) {
 	r.mu.Lock()
-	want := t.cancelTasks
+	want := map[string]string{AnnotCancelTasks: t.cancelTasks, AnnotOutputTasks: t.outputTasks}
 	r.mu.Unlock()
-	if want == "" || head == nil || head.DeletionTimestamp != nil || head.Status.Phase != corev1.PodRunning ||
-		head.Annotations[AnnotCancelTasks] == want {
+	if head == nil || head.DeletionTimestamp != nil || head.Status.Phase != corev1.PodRunning {
 		return
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotCancelTasks: want}}})
+	for k, v := range want {
+		if v == "" || head.Annotations[k] == v { // a list is never taken back
+			delete(want, k)
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": want}})
 	if _, err := r.Client.CoreV1().Pods(head.Namespace).Patch(ctx, head.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		r.Log.Warn("canceled tasks not handed to the head", "pod", head.Name, "err", err)
+		r.Log.Warn("canceled tasks or output requests not handed to the head", "pod", head.Name, "err", err)
 		return
 	}
-	r.Log.Info("canceled tasks handed to the head", "pod", head.Name, "tasks", want)
+	r.Log.Info("canceled tasks or output requests handed to the head", "pod", head.Name,
+		"tasks", want[AnnotCancelTasks], "outputs", want[AnnotOutputTasks])
 }

@@ -10,8 +10,9 @@ import (
 )
 
 // TestRenderArrayCancelFile: an array job's head, and only its head, gets
-// the downward-API volume of the canceled-tasks annotation, mounted whole
-// (no subPath, so updates reach it), and flotilla-init reads its file.
+// the downward-API volume of the canceled-tasks and output-requests
+// annotations, mounted whole (no subPath, so updates reach it), and
+// flotilla-init reads their files.
 func TestRenderArrayCancelFile(t *testing.T) {
 	c := goldenCases()["multinode"]
 	in := c.in
@@ -29,15 +30,18 @@ func TestRenderArrayCancelFile(t *testing.T) {
 	for i, p := range objs.Pods {
 		head := i == 0
 		hasVol := slices.ContainsFunc(p.Spec.Volumes, func(v corev1.Volume) bool {
-			return v.Name == volArrayControl && v.DownwardAPI != nil && len(v.DownwardAPI.Items) == 1 &&
-				v.DownwardAPI.Items[0].FieldRef.FieldPath == "metadata.annotations['"+AnnotCancelTasks+"']"
+			return v.Name == volArrayControl && v.DownwardAPI != nil && len(v.DownwardAPI.Items) == 2 &&
+				v.DownwardAPI.Items[0].FieldRef.FieldPath == "metadata.annotations['"+AnnotCancelTasks+"']" &&
+				v.DownwardAPI.Items[1].FieldRef.FieldPath == "metadata.annotations['"+AnnotOutputTasks+"']"
 		})
 		c := p.Spec.Containers[0]
 		hasMount := slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool {
 			return m.Name == volArrayControl && m.MountPath == ArrayControlDir && m.SubPath == ""
 		})
 		k := slices.Index(c.Args, "--array-cancel-file")
-		hasFlag := k >= 0 && c.Args[k+1] == ArrayCancelPath && k < slices.Index(c.Args, "--")
+		o := slices.Index(c.Args, "--array-output-file")
+		hasFlag := k >= 0 && c.Args[k+1] == ArrayCancelPath && k < slices.Index(c.Args, "--") &&
+			o >= 0 && c.Args[o+1] == ArrayOutputPath && o < slices.Index(c.Args, "--")
 		if hasVol != head || hasMount != head || hasFlag != head {
 			t.Errorf("pod %d (head %v): volume %v, mount %v, flag %v", i, head, hasVol, hasMount, hasFlag)
 		}

@@ -45,39 +45,34 @@ func parseArrayProgress(log string) *structs.ArrayProgress {
 	return nil
 }
 
-// stripProgress drops the progress lines from a log tail: the job record
-// carries their content as counts.
-func stripProgress(log string) string {
-	if !strings.Contains(log, arraytask.ProgressMarker) {
-		return log
-	}
-	lines := strings.SplitAfter(log, "\n")
-	kept := lines[:0]
-	for _, l := range lines {
-		if !strings.HasPrefix(l, arraytask.ProgressMarker) {
-			kept = append(kept, l)
-		}
-	}
-	return strings.Join(kept, "")
-}
-
 // readArrayProgress reads the last progress line of the head's log.
 func (r *Reconciler) readArrayProgress(ctx context.Context, head *corev1.Pod) *structs.ArrayProgress {
-	if head == nil || head.Spec.NodeName == "" || len(head.Spec.Containers) == 0 {
+	log, ok := r.readHeadLog(ctx, head, progressLines)
+	if !ok {
 		return nil
+	}
+	return parseArrayProgress(log)
+}
+
+// readHeadLog reads the last lines of the head's log (at most
+// arrayLogReadBytes).
+func (r *Reconciler) readHeadLog(ctx context.Context, head *corev1.Pod, lines int64) (string, bool) {
+	if head == nil || head.Spec.NodeName == "" || len(head.Spec.Containers) == 0 {
+		return "", false
 	}
 	ctx, cancel := context.WithTimeout(ctx, DefaultLogTailTimeout)
 	defer cancel()
-	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, progressLines, maxLogTailBytes)
+	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, lines, arrayLogReadBytes)
 	if err != nil {
 		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
-		return nil
+		return "", false
 	}
-	return parseArrayProgress(string(b))
+	return string(b), true
 }
 
 // reportArrayProgress reports a running array job's progress when it
-// changed, at most every arrayProgressEvery.
+// changed, and the head's answers to requests for task outputs, at most
+// every arrayProgressEvery.
 func (r *Reconciler) reportArrayProgress(ctx context.Context, t *tracked, pods []*corev1.Pod) {
 	r.mu.Lock()
 	due := t.in.Job.Array != nil && t.view.final == nil && t.view.state == structs.JobRunning &&
@@ -85,20 +80,41 @@ func (r *Reconciler) reportArrayProgress(ctx context.Context, t *tracked, pods [
 	if due {
 		t.progressAt = r.Now()
 	}
+	requested := t.outputTasks
 	r.mu.Unlock()
 	if !due {
 		return
 	}
-	p := r.readArrayProgress(ctx, headOf(pods))
-	if p == nil {
+	lines := int64(progressLines)
+	if requested != "" {
+		lines = outputLines
+	}
+	log, ok := r.readHeadLog(ctx, headOf(pods), lines)
+	if !ok {
 		return
 	}
-	b, _ := json.Marshal(p)
+	p := parseArrayProgress(log)
+	var b []byte
+	if p != nil {
+		b, _ = json.Marshal(p)
+	}
 	r.mu.Lock()
-	changed := string(b) != t.progress
-	t.progress = string(b)
+	outs := newOutputs(parseArrayOutputs(log), requested, t.outputsSent)
+	for _, o := range outs {
+		if t.outputsSent == nil {
+			t.outputsSent = map[int]uint64{}
+		}
+		t.outputsSent[o.Index] = o.Seq
+	}
+	changed := p != nil && string(b) != t.progress
+	if p != nil {
+		t.progress = string(b)
+	}
 	r.mu.Unlock()
-	if changed {
-		r.reportArray(t, structs.JobRunning, "array running", p)
+	if changed || len(outs) > 0 {
+		if !changed {
+			p = nil // the recorded progress stands
+		}
+		r.send(t, structs.JobStateUpdate{State: structs.JobRunning, Substatus: "array running", Array: p, Outputs: outs})
 	}
 }

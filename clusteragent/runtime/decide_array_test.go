@@ -100,7 +100,7 @@ func TestParseArrayProgress(t *testing.T) {
 	if parseArrayProgress("no progress here\n") != nil {
 		t.Error("progress found in a log without it")
 	}
-	if got := stripProgress(log); got != "flotilla-init: starting\n" {
-		t.Errorf("stripProgress = %q", got)
+	if got := stripArrayLines(log); got != "flotilla-init: starting\n" {
+		t.Errorf("stripArrayLines = %q", got)
 	}
 }

@@ -79,10 +79,7 @@ func (r *Reconciler) reportLiveTail(ctx context.Context, t *tracked, pods []*cor
 	if !due {
 		return
 	}
-	tail := r.logTail(ctx, headOf(pods))
-	if t.in.Job.Array != nil {
-		tail = stripProgress(tail)
-	}
+	tail := r.logTail(ctx, headOf(pods), t.in.Job.Array != nil)
 	if tail == "" {
 		return
 	}

@@ -104,7 +104,7 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	if a := r.job.Array; a != nil {
 		args = append(args, r.arrayArgs(a)...)
 		if head {
-			args = append(args, "--array-cancel-file", ArrayCancelPath)
+			args = append(args, "--array-cancel-file", ArrayCancelPath, "--array-output-file", ArrayOutputPath)
 		}
 		args = append(append(args, "--"), argv...) // every pod runs tasks
 	} else if head {

@@ -139,6 +139,11 @@ type tracked struct {
 	// cancelTasks are an array job's canceled tasks as the hub last sent
 	// them (see arraycancel.go).
 	cancelTasks string
+	// outputTasks are its unanswered requests for task outputs, as the
+	// head's annotation carries them (see arrayoutput.go); outputsSent the
+	// request (task -> sequence) each reported output answered.
+	outputTasks string
+	outputsSent map[int]uint64
 	// madeSecret is the UID of the job Secret createObjects last had from
 	// the API server, until the informer shows it (see jobView.secretMade).
 	madeSecret types.UID
@@ -157,7 +162,7 @@ func (r *Reconciler) newTracked(in Input, problem string) *tracked {
 	return &tracked{in: in, log: r.jobLogger(in.Job), ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
-	}, cancelTasks: cancelTasksOf(in.Job)}
+	}, cancelTasks: cancelTasksOf(in.Job), outputTasks: outputTasksOf(in.Job)}
 }
 
 func cancelTasksOf(j *structs.Job) string {
@@ -221,6 +226,7 @@ func (r *Reconciler) add(in Input, problem string) {
 		t.next.log.Info("job assigned here anew: runs once the earlier run is gone")
 	case in.Job.AssignTime.Equal(t.in.Job.AssignTime):
 		t.cancelTasks = cancelTasksOf(in.Job) // the same run, updated
+		t.outputTasks = outputTasksOf(in.Job)
 	}
 	r.mu.Unlock()
 	r.poke()

@@ -117,6 +117,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.StringVar(&arr.JobID, "array-job-id", "", "array: SLURM_ARRAY_JOB_ID of the tasks")
 	fs.DurationVar(&arr.ProgressEvery, "array-progress", time.Second, "array: how often the head prints its progress line")
 	fs.StringVar(&arr.CancelFile, "array-cancel-file", "", "array head: file listing canceled tasks as index ranges (read every second)")
+	fs.StringVar(&arr.OutputFile, "array-output-file", "", "array head: file listing the tasks whose output the hub asks for, INDEX@SEQ,... (read every second)")
 	arr.CancelEvery = time.Second
 	fs.DurationVar(&arr.LeaseTTL, "task-lease", initproc.DefaultTaskLease, "array: a worker silent this long loses its tasks to the others")
 	verbose := fs.Bool("v", false, "debug logging")

@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -154,5 +155,86 @@ func TestArrayCancelTasks(t *testing.T) {
 	}
 	if got := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, false)); got.Array.CancelTasks != "2-5" {
 		t.Errorf("after refused cancels: %q, want 2-5", got.Array.CancelTasks)
+	}
+}
+
+// TestArrayTaskOutputAPI: GET /v1/jobs/{id}/tasks/{n}/output records a
+// request for a task the hub has no output of and answers 202 when the
+// head does not answer within the wait; an answer reported meanwhile ends
+// a waiting call with it (the long poll); bad indices, jobs that are not
+// arrays and jobs not running are 4xx and change nothing.
+func TestArrayTaskOutputAPI(t *testing.T) {
+	e := newEnv(t)
+	key := seedSmall(e)
+	ctx := e.ctx()
+	alice := e.client(key)
+	spec := structs.ArraySpec{Start: 1, End: 10}
+	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
+	plain := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
+
+	before := e.index()
+	for name, c := range map[string]struct {
+		id, n string
+		want  int
+	}{
+		"not a number":     {j.ID, "x", http.StatusBadRequest},
+		"negative":         {j.ID, "-2", http.StatusBadRequest},
+		"not in the array": {j.ID, "11", http.StatusNotFound},
+		"not an array job": {plain.ID, "1", http.StatusBadRequest},
+		"not running yet":  {j.ID, "1", http.StatusConflict},
+		"no such job":      {"nope", "1", http.StatusNotFound},
+	} {
+		if code, out := e.do("GET", "/v1/jobs/"+c.id+"/tasks/"+c.n+"/output?wait=1ms", key, nil); code != c.want {
+			t.Errorf("%s: %d %s, want %d", name, code, out, c.want)
+		}
+	}
+	if e.index() != before {
+		t.Error("a refused request changed the state")
+	}
+
+	for _, cmd := range []fsm.Command{&fsm.JobAssignment{ID: j.ID, Cluster: "east", Time: time.Now()},
+		&fsm.JobStateUpdate{ID: j.ID, Cluster: "east", State: structs.JobRunning, Time: time.Now()}} {
+		if _, err := e.c.Hub(0).Write(ctx, cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out := e.do("GET", "/v1/jobs/"+j.ID+"/tasks/3/output?wait=1ms", key, nil)
+	var pending structs.TaskOutputPending
+	if code != http.StatusAccepted || json.Unmarshal(out, &pending) != nil || !pending.Requested || pending.Index != 3 {
+		t.Fatalf("first request: %d %s, want 202 requested", code, out)
+	}
+	got := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, true))
+	if len(got.Array.OutputRequests) != 1 || got.Array.OutputRequests[0].Index != 3 || got.Array.OutputSeq != 1 {
+		t.Fatalf("requests on the job: %+v", got.Array.OutputRequests)
+	}
+
+	// A waiting call ends with the answer the agent reports meanwhile.
+	type reply struct {
+		o   *structs.TaskOutput
+		err error
+	}
+	done := make(chan reply, 1)
+	go func() {
+		o, _, err := alice.TaskOutput(ctx, j.ID, 3, 20*time.Second)
+		done <- reply{o, err}
+	}()
+	answer := structs.TaskOutput{Index: 3, State: structs.TaskSucceeded, Attempts: 1, Tail: "three\n", Seq: 1}
+	if _, err := e.c.Hub(0).Write(ctx, &fsm.JobStateUpdate{ID: j.ID, Cluster: "east", State: structs.JobRunning,
+		Outputs: []structs.TaskOutput{answer}, Time: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.o == nil || r.o.Tail != "three\n" || r.o.State != structs.TaskSucceeded || r.o.Time.IsZero() {
+		t.Fatalf("waiting call: %+v %v", r.o, r.err)
+	}
+	got = value[*structs.Job](t)(alice.GetJob(ctx, j.ID, true))
+	if len(got.Array.OutputRequests) != 0 || len(got.Array.Outputs) != 1 {
+		t.Errorf("after the answer: requests %+v, outputs %d", got.Array.OutputRequests, len(got.Array.Outputs))
+	}
+	// The agent's assignments carry the requests, not the answers.
+	agentKey := value[*structs.APIKeyCreated](t)(e.admin.CreateAgentKey(ctx, "east")).Key
+	code, out = e.do("GET", "/v1/clusters/east/assignments", agentKey, nil)
+	if code != http.StatusOK || strings.Contains(string(out), "three") {
+		t.Errorf("assignments: %d, carry the task output: %v", code, strings.Contains(string(out), "three"))
 	}
 }

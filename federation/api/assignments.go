@@ -119,6 +119,12 @@ func assignmentList(txn *state.ReadTxn, cluster string, jobs []*structs.Job, nex
 // nothing else is resolved. A job that ended or left the cluster carries
 // the job alone.
 func assignmentOf(txn *state.ReadTxn, cluster string, j *structs.Job) (*structs.Assignment, error) {
+	if j.Array != nil && len(j.Array.Outputs) > 0 { // the agent needs the requests, not the answers
+		c := *j
+		c.Array = j.Array.Copy()
+		c.Array.Outputs = nil
+		j = &c
+	}
 	a := &structs.Assignment{Job: j}
 	if j.Cluster != cluster || !j.State.OnCluster() {
 		return a, nil

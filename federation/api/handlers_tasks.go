@@ -1,7 +1,14 @@
 package api
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -60,4 +67,81 @@ func (s *Server) cancelTasks(c *call) (any, error) {
 	out := v.(*structs.Job)
 	c.setIndex(out.ModifyIndex)
 	return out, nil
+}
+
+// Waits of GET /v1/jobs/{id}/tasks/{n}/output for the head's answer.
+const (
+	DefaultOutputWait = 10 * time.Second
+	MaxOutputWait     = 30 * time.Second
+)
+
+// taskOutput answers one task's state and output tail: GET
+// /v1/jobs/{id}/tasks/{n}/output?wait=10s, for whoever may read the job.
+// What the job record keeps is served; otherwise the request is recorded
+// (raft command JobOutputRequest) for the head, and the call waits up to
+// wait for its answer: 202 with a TaskOutputPending when it has not come
+// (ask again). See structs.DecideTaskOutput for the 4xx cases.
+func (s *Server) taskOutput(c *call) (any, error) {
+	n, err := strconv.Atoi(c.r.PathValue("n"))
+	if err != nil || n < 0 {
+		return nil, invalid("task %q: want a task index (a non-negative integer)", c.r.PathValue("n"))
+	}
+	wait := DefaultOutputWait
+	if v := c.r.URL.Query().Get("wait"); v != "" {
+		if wait, err = time.ParseDuration(v); err != nil || wait < 0 {
+			return nil, invalid("wait: want a duration such as 10s")
+		}
+		wait = min(wait, MaxOutputWait)
+	}
+	c.writeWithin(wait + replyTimeout)
+	id := c.r.PathValue("id")
+	j, err := c.jobForControl(id) // a miss is confirmed with a linearizable read
+	if err != nil {
+		return nil, err
+	}
+	if err := c.id.CheckReadJob(j); err != nil {
+		return nil, err
+	}
+	deadline, asked := s.wall().Add(wait), false
+	for {
+		act, out, err := structs.DecideTaskOutput(j, n, s.now())
+		if err != nil {
+			return nil, err
+		}
+		if act == structs.OutputServe {
+			c.setIndex(j.ModifyIndex)
+			return out, nil
+		}
+		at := j.ModifyIndex
+		if act == structs.OutputAsk && !asked {
+			v, err := s.writes.Write(c.r.Context(), &fsm.JobOutputRequest{ID: j.ID, Index: n, Time: s.now().UTC()})
+			if err != nil {
+				return nil, err
+			}
+			asked, at = true, v.(*structs.Job).ModifyIndex
+		}
+		left := deadline.Sub(s.wall())
+		if left <= 0 {
+			return outputPending(n)
+		}
+		// Wake on the next change of any job past both the record read
+		// and the request written (this replica may lag the leader).
+		txn := s.reads.Store().Read()
+		if err := c.waitIndex(state.TableJobs, max(at, txn.Index(state.TableJobs)), left); err != nil {
+			return nil, err
+		}
+		if j, err = s.reads.Store().Read().Job(id); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// outputPending is the 202 reply of a request the head has not answered.
+func outputPending(n int) (any, error) {
+	b, err := json.Marshal(&structs.TaskOutputPending{Index: n, Requested: true,
+		Message: fmt.Sprintf("the output of task %d is requested from the job's head: ask again in a few seconds", n)})
+	if err != nil {
+		return nil, err
+	}
+	return &rawReply{contentType: "application/json", body: append(b, '\n'), status: http.StatusAccepted}, nil
 }

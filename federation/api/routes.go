@@ -80,6 +80,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/jobs/{id}", users, s.getJob)
 	s.handle("GET /v1/jobs/{id}/tasks", users, s.jobTasks)
 	s.handle("POST /v1/jobs/{id}/tasks/cancel", users, s.cancelTasks)
+	s.handle("GET /v1/jobs/{id}/tasks/{n}/output", users, s.taskOutput)
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 

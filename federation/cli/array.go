@@ -110,12 +110,17 @@ func isTerminal(w io.Writer) bool {
 func runTasks(ctx context.Context, s *session, path, args []string) error {
 	var state string
 	var limit int
+	var out outputFlags
 	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
 		fs.StringVar(&state, "state", "", "only tasks in this state: pending, running, succeeded, failed or canceled")
 		fs.IntVar(&limit, "limit", 0, "at most this many tasks (default the hub's, 1000)")
+		out.register(fs)
 	})
 	if err != nil {
 		return err
+	}
+	if out.task >= 0 {
+		return taskOutput(ctx, s, cl, j, out)
 	}
 	if state != "" && !structs.TaskState(state).Valid() {
 		return usagef("tasks: --state %q: want pending, running, succeeded, failed or canceled", state)

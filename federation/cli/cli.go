@@ -206,7 +206,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ue):
 		return ExitUsage
-	case errors.Is(err, structs.ErrNotFound):
+	case errors.Is(err, structs.ErrNotFound), errors.Is(err, structs.ErrGone):
 		return ExitNotFound
 	case errors.Is(err, structs.ErrUnauthorized), errors.Is(err, structs.ErrForbidden):
 		return ExitDenied

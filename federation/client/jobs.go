@@ -51,6 +51,30 @@ func (c *Client) CancelTasks(ctx context.Context, id, tasks string) (*structs.Jo
 		&structs.TaskCancelRequest{Tasks: tasks})
 }
 
+// TaskOutput asks for the state and output tail of task index of array
+// job id, letting the hub wait up to wait (0: the hub's default, 10 s)
+// for the job's head to answer. It returns the output, or nil and the
+// hub's message while the head has not answered (ask again).
+func (c *Client) TaskOutput(ctx context.Context, id string, index int, wait time.Duration) (*structs.TaskOutput, string, error) {
+	q := url.Values{}
+	if wait > 0 {
+		q.Set("wait", wait.String())
+	}
+	var reply struct {
+		structs.TaskOutput
+		Requested bool   `json:"requested"`
+		Message   string `json:"message"`
+	}
+	path := "/v1/jobs/" + esc(id) + "/tasks/" + strconv.Itoa(index) + "/output"
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: path, query: q, out: &reply}); err != nil {
+		return nil, "", err
+	}
+	if reply.Requested {
+		return nil, reply.Message, nil
+	}
+	return &reply.TaskOutput, "", nil
+}
+
 // JobQuery selects jobs for ListJobs. Zero fields are not sent.
 type JobQuery struct {
 	Tenant, Owner, Cluster string

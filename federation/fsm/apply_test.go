@@ -271,6 +271,8 @@ func applyCases() map[string]applyCase {
 			})},
 		"job cancel tasks of a job that is not an array": {cmd: &JobCancelTasks{ID: "j-2", Tasks: "1", Time: t0.Add(time.Hour)},
 			wantErr: structs.ErrInvalid, read: jobRead("j-2"), want: baseJob(2)},
+		"job output request of a job that is not an array": {cmd: &JobOutputRequest{ID: "j-2", Index: 1, Time: t0.Add(time.Hour)},
+			wantErr: structs.ErrInvalid, read: jobRead("j-2"), want: baseJob(2)},
 		"job purge": {cmd: &JobPurge{IDs: []string{"j-3"}},
 			read: func(r *state.ReadTxn) any { return kind(r.Job("j-3")) }, want: structs.ErrNotFound},
 		"job purge active": {cmd: &JobPurge{IDs: []string{"j-3", "j-2"}}, wantErr: structs.ErrConflict,

@@ -51,6 +51,14 @@ func (c *JobCancelTasks) apply(w *state.WriteTxn) (any, error) {
 	return w.CancelTasks((*structs.JobCancelTasks)(c))
 }
 
+// JobOutputRequest records a request for a task's output on a running
+// array job. Result: *structs.Job.
+type JobOutputRequest structs.JobOutputRequest
+
+func (c *JobOutputRequest) apply(w *state.WriteTxn) (any, error) {
+	return w.RequestTaskOutput((*structs.JobOutputRequest)(c))
+}
+
 // JobPurge deletes terminal jobs and keeps an accounting record of each
 // (see state.WriteTxn.PurgeEnded): those listed in IDs, or, with
 // EndedBefore set (the leader's retention, which stamps it from its

@@ -36,6 +36,8 @@ func fillAll(t *testing.T, v reflect.Value, seed *int) {
 		v.SetInt(int64(-n * 1000))
 	case reflect.Uint64:
 		v.SetUint(uint64(n) << 40)
+	case reflect.Bool:
+		v.SetBool(true)
 	case reflect.Float64:
 		v.SetFloat(float64(n) + 0.25)
 	case reflect.Slice:

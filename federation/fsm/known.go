@@ -16,6 +16,7 @@ import (
 var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list complete
 	jobAuditedType: true, // JobAudited
 	95:             true, // JobCancelTasks
+	96:             true, // JobOutputRequest
 }
 
 // Gated reports whether t may only be written once every replica lists it.

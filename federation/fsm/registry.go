@@ -86,6 +86,7 @@ var registry = newRegistry(
 	deletion[DeliveryDrop](71),
 	// Array jobs (issue 21): 95-99.
 	returning[JobCancelTasks, *structs.Job](95),
+	returning[JobOutputRequest, *structs.Job](96),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

@@ -342,6 +342,14 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 		tasks := fmt.Sprintf("%d,%d-%d", g.index%20+1, g.index%7+1, g.index%7+3)
 		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: prev, Tasks: tasks, Time: now}))
 	}
+	if g.index >= 26 && g.index%26 == 0 { // it runs, a task's output is asked for and answered
+		prev, task := fmt.Sprintf("arr-%d", g.index-13), int(g.index%20)+1
+		cmds = append(cmds, MustEncode(&JobAssignment{ID: prev, Cluster: "east", Time: now}),
+			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now}),
+			MustEncode(&JobOutputRequest{ID: prev, Index: task, Time: now}),
+			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
+				Outputs: []structs.TaskOutput{{Index: task, State: structs.TaskSucceeded, Attempts: 1, Tail: "out\n", Seq: 1}}}))
+	}
 	if g.index%39 == 0 { // an index outside the array: refused
 		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: id, Tasks: "21", Time: now}))
 	}

@@ -48,7 +48,7 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 				jr := &rep.Jobs[i]
 				before, _ := h.store.Read().Job(jr.ID)
 				_, err := h.Write(ctx, &fsm.JobStateUpdate{ID: jr.ID, Cluster: cluster, Number: jr.Number,
-					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Array: jr.Array, ConnectURL: jr.ConnectURL, Time: now, Account: true})
+					State: jr.State, Substatus: jr.Substatus, ExitCode: jr.ExitCode, LogTail: jr.LogTail, Array: jr.Array, Outputs: jr.Outputs, ConnectURL: jr.ConnectURL, Time: now, Account: true})
 				res.Jobs[i].Outcome = ReportOutcome(err)
 				h.metrics.observeReport(before, jr.State, res.Jobs[i].Outcome, now)
 				if err != nil {

@@ -229,3 +229,26 @@ func TestSubmitFormArray(t *testing.T) {
 		})
 	}
 }
+
+// TestJobPageTaskOutputs: an array job's page lists the task outputs the
+// hub fetched (flotilla tasks JOB --output N), their text escaped.
+func TestJobPageTaskOutputs(t *testing.T) {
+	tmpl, err := parseTemplates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &structs.Job{ID: "j", Name: "alice-1", State: structs.JobRunning, Array: &structs.ArrayJob{
+		Spec:     structs.ArraySpec{Start: 1, End: 40},
+		Progress: &structs.ArrayProgress{Total: 40, Running: 30, Succeeded: 10},
+		Outputs:  []structs.TaskOutput{{Index: 17, State: structs.TaskSucceeded, Attempts: 1, Tail: "task 17 <says> hello\n"}},
+	}}
+	var buf strings.Builder
+	if err := tmpl["job.html"].ExecuteTemplate(&buf, "job.html", &view{Data: &jobData{Job: j}}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if !strings.Contains(page, `id="job-array-outputs"`) || !strings.Contains(page, "<td>17</td><td>succeeded</td>") ||
+		!strings.Contains(page, "task 17 &lt;says&gt; hello") {
+		t.Errorf("job page without the fetched task output:\n%s", page)
+	}
+}

@@ -284,8 +284,12 @@ func (w *WriteTxn) UpdateJobState(u *structs.JobStateUpdate) (*structs.Job, erro
 		n.LogTail = u.LogTail
 	}
 	if u.Array != nil && n.Array != nil {
-		n.Array = &structs.ArrayJob{Spec: n.Array.Spec, TaskRetries: n.Array.TaskRetries,
-			TaskWalltime: n.Array.TaskWalltime, CancelTasks: n.Array.CancelTasks, Progress: u.Array.Copy()}
+		a := *n.Array // the slices are replaced, never changed in place
+		a.Progress = u.Array.Copy()
+		n.Array = &a
+	}
+	if len(u.Outputs) > 0 && n.Array != nil {
+		n.Array = n.Array.WithOutputs(u.Outputs, u.Time)
 	}
 	switch {
 	case u.State != structs.JobRunning:
@@ -364,6 +368,29 @@ func (w *WriteTxn) CancelTasks(c *structs.JobCancelTasks) (*structs.Job, error) 
 	n := *old
 	n.Array = old.Array.Copy()
 	n.Array.CancelTasks = merged
+	return w.putJob(&n, old, c.Time)
+}
+
+// RequestTaskOutput records a request for a task's output on a running
+// array job (see structs.ArrayJob.WithOutputRequest).
+func (w *WriteTxn) RequestTaskOutput(c *structs.JobOutputRequest) (*structs.Job, error) {
+	if c.Time.IsZero() {
+		return nil, structs.Errorf(structs.ErrInvalid, "output request of job %q: no time", c.ID)
+	}
+	old, err := w.rawJob(c.ID)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case old.Array == nil:
+		return nil, structs.Errorf(structs.ErrInvalid, "job %q is not an array job: it has no tasks", c.ID)
+	case !old.Array.Spec.Contains(c.Index):
+		return nil, structs.Errorf(structs.ErrNotFound, "task %d is not in the array %s of job %q", c.Index, old.Array.Spec.String(), c.ID)
+	case old.State != structs.JobRunning:
+		return nil, structs.Errorf(structs.ErrConflict, "job %q is %s: only a running array's head answers for its tasks", c.ID, old.State)
+	}
+	n := *old
+	n.Array = old.Array.WithOutputRequest(c.Index, c.Time)
 	return w.putJob(&n, old, c.Time)
 }
 

@@ -183,6 +183,12 @@ type ArrayJob struct {
 	// head's dispatcher, which cancels the pending ones at once and kills
 	// the running ones; the progress counts them as canceled.
 	CancelTasks string `json:"cancel_tasks,omitempty"`
+	// OutputSeq counts the requests for task outputs made;
+	// OutputRequests are those the head has not answered yet, Outputs
+	// the answers kept (see array_output.go).
+	OutputSeq      uint64          `json:"output_seq,omitempty"`
+	OutputRequests []OutputRequest `json:"output_requests,omitempty"`
+	Outputs        []TaskOutput    `json:"outputs,omitempty"`
 }
 
 // Copy returns a deep copy of a.
@@ -192,6 +198,8 @@ func (a *ArrayJob) Copy() *ArrayJob {
 	}
 	c := *a
 	c.Progress = a.Progress.Copy()
+	c.OutputRequests = slices.Clone(a.OutputRequests)
+	c.Outputs = slices.Clone(a.Outputs)
 	return &c
 }
 

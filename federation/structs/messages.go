@@ -27,6 +27,9 @@ type JobStateUpdate struct {
 	LogTail   string   `json:"log_tail,omitempty"`  // replaces the tail when non-empty
 	// Array replaces an array job's progress when non-nil.
 	Array *ArrayProgress `json:"array,omitempty"`
+	// Outputs are task outputs an array job's head answered requests
+	// with (ArrayJob.WithOutputs records them).
+	Outputs []TaskOutput `json:"outputs,omitempty"`
 	// ConnectURL, with State RUNNING, is the interactive job's
 	// token-guarded address (kept until the job leaves RUNNING).
 	ConnectURL string    `json:"connect_url,omitempty"`

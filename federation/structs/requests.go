@@ -154,6 +154,8 @@ type JobReport struct {
 	LogTail   string   `json:"log_tail,omitempty"`
 	// Array is an array job's progress, replacing the recorded one.
 	Array *ArrayProgress `json:"array,omitempty"`
+	// Outputs are task outputs the head answered requests with.
+	Outputs []TaskOutput `json:"outputs,omitempty"`
 	// ConnectURL is a running interactive job's token-guarded address.
 	ConnectURL string `json:"connect_url,omitempty"`
 }

@@ -29,6 +29,7 @@ type arrayEnv struct {
 	ln         *Process
 	admin      *client.Client
 	alice      *client.Client
+	aliceKey   string // alice's API key (for the CLI)
 	sharedRoot string // host side of /shared
 	pub        string // scripts
 }
@@ -173,7 +174,7 @@ func startSharedArrayEnv(ctx context.Context, tb *suiteTB) (a *arrayEnv, err err
 	if err != nil {
 		return nil, err
 	}
-	a.alice = a.hubs.Client(key.Key)
+	a.alice, a.aliceKey = a.hubs.Client(key.Key), key.Key
 	a.agent = procenv.StartAgent(tb, procenv.AgentOptions{Cluster: name, HubURLs: a.hubs.URLs(),
 		Kubeconfig: a.env.Kubeconfig, BootstrapToken: tok.Key})
 	return a, nil

@@ -37,6 +37,11 @@ type ArrayConfig struct {
 	// CancelEvery, new indices are canceled. Empty: none.
 	CancelFile  string
 	CancelEvery time.Duration
+	// OutputFile (head) holds the tasks whose output the hub asks for
+	// (structs.FormatOutputRequests; a downward-API file of an
+	// annotation), read every CancelEvery: each new request is answered
+	// with an output line (arraytask.OutputLine) on Stdout. Empty: none.
+	OutputFile string
 	// LeaseTTL: a worker silent this long loses its tasks to the others
 	// (0: DefaultTaskLease). Workers pull at least every tenth of it and
 	// kill their tasks after half of it without an answer.
@@ -112,6 +117,9 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	if a.CancelFile != "" {
 		go watchCancels(ectx, srv, a.CancelFile, max(a.CancelEvery, 100*time.Millisecond), log)
 	}
+	if a.OutputFile != "" {
+		go watchOutputRequests(ectx, srv, a.OutputFile, cfg.Stdout, max(a.CancelEvery, 100*time.Millisecond), log)
+	}
 	log.Info("array dispatcher serves", "tasks", a.Spec.Count(), "array", a.Spec.String(), "retries", a.Retries)
 
 	pctx, stopProgress := context.WithCancel(ctx)
@@ -185,6 +193,43 @@ func watchCancels(ctx context.Context, srv *arraytask.Server, path string, every
 					log.Info("tasks canceled", "tasks", cur)
 					last = cur
 				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// watchOutputRequests reads the file of requested task outputs every
+// interval and prints an output line for each request it has not
+// answered (a request for a task asked before carries a higher sequence).
+func watchOutputRequests(ctx context.Context, srv *arraytask.Server, path string, w io.Writer, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	answered := map[int]uint64{} // task index -> sequence answered
+	var last string
+	for {
+		if b, err := os.ReadFile(path); err == nil && string(b) != last {
+			last = string(b)
+			reqs, err := structs.ParseOutputRequests(last)
+			if err != nil {
+				log.Warn("requested task outputs unreadable", "file", path, "err", err)
+			}
+			for _, r := range reqs {
+				if r.Seq <= answered[r.Index] {
+					continue
+				}
+				answered[r.Index] = r.Seq
+				o, ok := srv.TaskOutput(r.Index)
+				if !ok {
+					log.Warn("output requested of a task not in the array", "task", r.Index)
+					continue
+				}
+				o.Seq = r.Seq
+				io.WriteString(w, arraytask.OutputLine(o))
 			}
 		}
 		select {

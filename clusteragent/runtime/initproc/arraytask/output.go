@@ -1,6 +1,8 @@
 package arraytask
 
 import (
+	"encoding/json"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -29,6 +31,10 @@ type outputs struct {
 	seq    uint64
 	m      map[int]keptOutput // by ordinal
 	order  []orderEntry       // insertion order; entries whose seq moved on are stale
+	// dropped has a bit set for every ordinal whose output was dropped
+	// for the budget (and not replaced since): its output is "not kept",
+	// not "none".
+	dropped []uint64
 }
 
 type orderEntry struct {
@@ -44,6 +50,7 @@ func (o *outputs) put(ordinal int, tail string) {
 		o.used -= len(old.tail)
 		delete(o.m, ordinal)
 	}
+	o.setDropped(ordinal, false)
 	if tail == "" {
 		return
 	}
@@ -57,6 +64,7 @@ func (o *outputs) put(ordinal int, tail string) {
 		if k, ok := o.m[e.ordinal]; ok && k.seq == e.seq {
 			o.used -= len(k.tail)
 			delete(o.m, e.ordinal)
+			o.setDropped(e.ordinal, true)
 		}
 	}
 	if len(o.order) > 2*len(o.m)+1024 { // drop stale entries
@@ -71,6 +79,39 @@ func (o *outputs) put(ordinal int, tail string) {
 }
 
 func (o *outputs) get(ordinal int) string { return o.m[ordinal].tail }
+
+func (o *outputs) setDropped(ordinal int, on bool) {
+	w, bit := ordinal/64, uint64(1)<<(ordinal%64)
+	if w >= len(o.dropped) {
+		if !on {
+			return
+		}
+		o.dropped = append(o.dropped, make([]uint64, w+1-len(o.dropped))...)
+	}
+	if on {
+		o.dropped[w] |= bit
+	} else {
+		o.dropped[w] &^= bit
+	}
+}
+
+func (o *outputs) wasDropped(ordinal int) bool {
+	w := ordinal / 64
+	return w < len(o.dropped) && o.dropped[w]&(1<<(ordinal%64)) != 0
+}
+
+// TaskOutput is Output as the head answers a request for it: NotKept
+// when the task's latest output was dropped for the budget (what is left
+// is the journal's short tail of a failure, if any).
+func (d *Dispatcher) TaskOutput(index int) (structs.TaskOutput, bool) {
+	r, ok := d.Output(index)
+	if !ok {
+		return structs.TaskOutput{}, false
+	}
+	o, _ := d.ordinal(index)
+	return structs.TaskOutput{Index: index, State: r.State, ExitCode: r.ExitCode, Attempts: r.Attempts,
+		Tail: r.Tail, NotKept: d.out.wasDropped(o) && d.out.get(o) == ""}, true
+}
 
 // OutputBytes is how many bytes of task output the dispatcher holds.
 func (d *Dispatcher) OutputBytes() int { return d.out.used }
@@ -113,4 +154,37 @@ func journaled(r Result) Result {
 		r.Tail = r.Tail[len(r.Tail)-failTail:]
 	}
 	return r
+}
+
+// OutputMarker starts the line the head prints to answer a request for a
+// task's output (JSON of structs.TaskOutput follows, at most
+// MaxOutputLine bytes in all); the agent reads it from the head's log with
+// the progress and reports it to the hub.
+const OutputMarker = "FLOTILLA-ARRAY-OUTPUT "
+
+// MaxOutputLine bounds an output line: a tail that escapes to more is cut
+// (its start goes) until the line fits.
+const MaxOutputLine = 12 << 10
+
+// OutputLine is the line (with its newline) answering a request with o;
+// its tail is cut to its last structs.MaxOutputTail bytes, and further
+// while the line would exceed MaxOutputLine. Pure.
+func OutputLine(o structs.TaskOutput) string {
+	if len(o.Tail) > structs.MaxOutputTail {
+		o.Tail = o.Tail[len(o.Tail)-structs.MaxOutputTail:]
+	}
+	for {
+		b, _ := json.Marshal(o) // plain fields: cannot fail
+		if len(OutputMarker)+len(b)+1 <= MaxOutputLine || o.Tail == "" {
+			return OutputMarker + string(b) + "\n"
+		}
+		o.Tail = o.Tail[len(o.Tail)/2:]
+	}
+}
+
+// TaskOutput is Dispatcher.TaskOutput under the server's lock.
+func (s *Server) TaskOutput(index int) (structs.TaskOutput, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.d.TaskOutput(index)
 }

@@ -1,6 +1,7 @@
 package arraytask
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -48,6 +49,13 @@ func TestOutputsBounded(t *testing.T) {
 	if first, _ := d.Output(1); first.Tail != "" || first.State != structs.TaskSucceeded {
 		t.Errorf("the oldest output is kept beyond the budget (%d bytes, %s)", len(first.Tail), first.State)
 	}
+	// Answering a request: the dropped output says so, a kept one does not.
+	if o, _ := d.TaskOutput(1); !o.NotKept || o.Tail != "" {
+		t.Errorf("task 1's output was dropped for the budget: answer %+v, want not kept", o.NotKept)
+	}
+	if o, _ := d.TaskOutput(n); o.NotKept || !strings.HasSuffix(o.Tail, "|10000") {
+		t.Errorf("task %d's output is kept: answer not kept %v", n, o.NotKept)
+	}
 	if f, _ := d.Output(150); f.State != structs.TaskRunning || f.Attempts != 2 || !strings.HasSuffix(f.Tail, "|00150") {
 		t.Errorf("a failed attempt's output while its retry runs: %+v", f.State)
 	}
@@ -76,4 +84,36 @@ func itoa(i int) string {
 		i /= 10
 	}
 	return string(b)
+}
+
+// TestOutputLine: the answer to a request is one line, at most
+// MaxOutputLine bytes however the tail escapes, keeping the tail's end;
+// the agent's parser reads it back.
+func TestOutputLine(t *testing.T) {
+	cases := map[string]struct {
+		tail     string
+		wantTail func(got string) bool
+	}{
+		"plain": {"hello\nworld\n", func(got string) bool { return got == "hello\nworld\n" }},
+		"longer than a tail": {strings.Repeat("a", 2*structs.MaxOutputTail) + "END",
+			func(got string) bool { return len(got) == structs.MaxOutputTail && strings.HasSuffix(got, "END") }},
+		"escapes to more than a line": {strings.Repeat("\x01", structs.MaxOutputTail-3) + "END",
+			func(got string) bool { return len(got) < structs.MaxOutputTail && strings.HasSuffix(got, "END") }},
+		"empty": {"", func(got string) bool { return got == "" }},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			l := OutputLine(structs.TaskOutput{Index: 17, State: structs.TaskSucceeded, Attempts: 1, Tail: tc.tail, Seq: 4})
+			if len(l) > MaxOutputLine || !strings.HasPrefix(l, OutputMarker) || strings.Count(l, "\n") != 1 || !strings.HasSuffix(l, "\n") {
+				t.Fatalf("line of %d bytes, %d newlines: %.80q", len(l), strings.Count(l, "\n"), l)
+			}
+			var o structs.TaskOutput
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(strings.TrimSuffix(l, "\n"), OutputMarker)), &o); err != nil {
+				t.Fatal(err)
+			}
+			if o.Index != 17 || o.Seq != 4 || !tc.wantTail(o.Tail) {
+				t.Errorf("read back index %d seq %d tail of %d bytes (%.40q...)", o.Index, o.Seq, len(o.Tail), o.Tail)
+			}
+		})
+	}
 }
