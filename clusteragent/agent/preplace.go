@@ -127,7 +127,7 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 	}
 	l.schedMu.Lock()
 	defer l.schedMu.Unlock()
-	snap, gangs, _ := l.Cache.Snapshot()
+	gangs, _ := l.view()
 	in := make([]scheduler.Gang, 0, len(gangs)+len(batch))
 	for i := range gangs {
 		in = append(in, gangs[i].Gang)
@@ -137,7 +137,7 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 		in = append(in, r.g.Gang)
 		idx[r.g.Gang.ID] = i
 	}
-	res := scheduler.Schedule(snap, in, l.Options, l.Now())
+	res := l.state.Schedule(in, l.Options, l.Now())
 	for _, b := range res.Bindings {
 		i, ok := idx[b.GangID]
 		if ok && l.Cache.AssumeNew(batch[i].g, b.Nodes) {
