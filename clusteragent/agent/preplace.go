@@ -81,12 +81,14 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 		}
 		return true, void, err
 	}
-	took := time.Duration(0)
-	if l.Now != nil {
-		took = l.Now().Sub(start)
+	if l.infoOn(ctx) {
+		took := time.Duration(0)
+		if l.Now != nil {
+			took = l.Now().Sub(start)
+		}
+		// The bind path's line, so one search finds every gang placed.
+		l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", took, "created", "pre-placed")
 	}
-	// The bind path's line, so one search finds every gang placed.
-	l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", took, "created", "pre-placed")
 	return true, "", nil
 }
 

@@ -214,7 +214,7 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 				l.gangLog(g.ID).Warn("gang bind failed", "gang", g.ID.String(), "err", err)
 			}
 			l.Cache.Forget(g.Pods)
-		} else {
+		} else if l.infoOn(ctx) {
 			l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", l.Now().Sub(start))
 		}
 	}()
@@ -281,6 +281,13 @@ func (l *SchedLoop) Stats() (bound, failures uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.bound, l.failures
+}
+
+// infoOn reports whether Info lines are logged: the lines of every gang
+// bound are made only then (a job's logger and its attributes cost
+// allocations per gang even when the line is dropped).
+func (l *SchedLoop) infoOn(ctx context.Context) bool {
+	return l.Log == nil || l.Log.Enabled(ctx, slog.LevelInfo)
 }
 
 // gangLog is the logger of the lines about a gang: its job's.
