@@ -14,8 +14,9 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// SchedLoop runs level 2: whenever the cache changes it takes a snapshot,
-// asks the pure scheduler for whole-gang bindings, assumes them in the cache
+// SchedLoop runs level 2: whenever the cache changes it brings its
+// snapshot (a scheduler.State kept between passes) up to date, asks the
+// pure scheduler for whole-gang bindings, assumes them in the cache
 // and hands them to the binder. A gang left partly bound with its head
 // unbound (a crash, a failed bind) never ran: it is completed when the rest
 // fits now and it did not just fail, else torn down so level 1 rebuilds it
