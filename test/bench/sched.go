@@ -43,6 +43,9 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	if err := env.AddNodes(ctx, specs...); err != nil {
 		return nil, err
 	}
+	// kwok marks the nodes ready after they exist: not the first row's work
+	// (at 5,000 nodes 1.5 node patches per pod of the first row).
+	settle(ctx, env)
 	for _, ns := range []string{"ks", "fl", "raw"} {
 		if err := env.CreateNamespace(ctx, ns); err != nil {
 			return nil, err
