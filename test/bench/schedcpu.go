@@ -169,29 +169,27 @@ func (m *meter) restCPU() time.Duration {
 	return childCPU(pids["etcd"]) + childCPU(pids["kwok"]) + childCPU(pids["kube-controller-manager"])
 }
 
-// settle waits until kwok is idle (under 2 % of a core over half a
-// second; at most a minute): its pod work lags behind a fast row (status
-// patches of new pods, deletes after a drain), and without this a row's
-// figures carried what kwok still did for the row before it (seen as
-// ~0.6 failed DELETEs per pod in the pre-placed row, kwok deleting the
-// raw row's pods again).
+// settle waits until kwok is done (at most a minute): its work lags
+// behind a fast row (status patches of new pods, deletes after a drain,
+// readying thousands of new nodes), and without this a row's figures
+// carried what kwok still did for the row before it (seen as ~0.6 failed
+// DELETEs per pod in the pre-placed row, kwok deleting the raw row's
+// pods again). Done means, over half a second, kwok under 2 % of a core
+// and at most two writes at the API server (its own lease).
 func settle(ctx context.Context, env *k8senv.Env) {
 	pid := env.PIDs()["kwok"]
-	if pid == 0 {
-		return
-	}
 	const window = 500 * time.Millisecond
-	last := childCPU(pid)
+	lastCPU, lastWrites := childCPU(pid), scrapeAPI(env).writes()
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(window):
 		}
-		now := childCPU(pid)
-		if now-last < window/50 {
+		cpu, writes := childCPU(pid), scrapeAPI(env).writes()
+		if cpu-lastCPU < window/50 && writes-lastWrites <= 2 {
 			return
 		}
-		last = now
+		lastCPU, lastWrites = cpu, writes
 	}
 }

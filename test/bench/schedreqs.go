@@ -97,3 +97,16 @@ func (b apiCounts) perPod(a apiCounts, pods int) string {
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
 }
+
+// writes is the number of mutating requests counted.
+func (a apiCounts) writes() float64 {
+	var n float64
+	for k, v := range a {
+		for _, verb := range []string{"request POST ", "request PUT ", "request PATCH ", "request DELETE "} {
+			if strings.HasPrefix(k, verb) {
+				n += v
+			}
+		}
+	}
+	return n
+}
