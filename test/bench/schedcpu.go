@@ -175,7 +175,7 @@ func (m *meter) restCPU() time.Duration {
 // carried what kwok still did for the row before it (seen as ~0.6 failed
 // DELETEs per pod in the pre-placed row, kwok deleting the raw row's
 // pods again). Done means, over half a second, kwok under 2 % of a core
-// and at most two writes at the API server (its own lease).
+// and at most five writes at the API server (leases and the like).
 func settle(ctx context.Context, env *k8senv.Env) {
 	pid := env.PIDs()["kwok"]
 	const window = 500 * time.Millisecond
@@ -187,7 +187,7 @@ func settle(ctx context.Context, env *k8senv.Env) {
 		case <-time.After(window):
 		}
 		cpu, writes := childCPU(pid), scrapeAPI(env).writes()
-		if cpu-lastCPU < window/50 && writes-lastWrites <= 2 {
+		if cpu-lastCPU < window/50 && writes-lastWrites <= 5 {
 			return
 		}
 		lastCPU, lastWrites = cpu, writes
