@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"maps"
 	"slices"
 	"time"
 )
@@ -67,7 +66,11 @@ func (s *State) SetLoads(node string, pods []Pod) {
 
 // Snapshot returns the cluster as a Snapshot (its pods in node order).
 func (s *State) Snapshot() Snapshot {
-	names := slices.Sorted(maps.Keys(s.loads))
+	names := make([]string, 0, len(s.loads))
+	for n := range s.loads {
+		names = append(names, n)
+	}
+	slices.Sort(names)
 	var pods []Pod
 	for _, n := range names {
 		for _, p := range s.loads[n] {
@@ -82,7 +85,7 @@ func (s *State) Snapshot() Snapshot {
 // from the State's in everything but Weights (other weights: a one-off
 // cycle).
 func (s *State) Schedule(pending []Gang, opts Options, now time.Time) Result {
-	if !maps.Equal(opts.Weights, s.opts.Weights) {
+	if !sameWeights(opts.Weights, s.opts.Weights) {
 		return Schedule(s.Snapshot(), pending, opts, now)
 	}
 	if s.c != nil && (!s.layoutCurrent() || s.c.stamp > 1<<30) {
@@ -195,4 +198,17 @@ func (c *cycle) refresh(n int32, pods []Pod) {
 	}
 	c.now.tenant[n] = tenant
 	c.now.reweigh(n)
+}
+
+// sameWeights reports whether two weight maps are equal.
+func sameWeights(a, b map[string]float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
