@@ -106,7 +106,7 @@ func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeS
 		}
 	})
 	el := time.Since(start).Seconds()
-	settle(ctx, env) // kwok's work for these pods counts here
+	settle(ctx, env, false) // kwok's work for these pods counts here
 	use := m.stop(n)
 	fmt.Fprintf(os.Stderr, "bench: raw creates: %s\n", use)
 	if f := failed.Load(); f > 0 {
@@ -167,7 +167,7 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	settle(ctx, env)
+	settle(ctx, env, false)
 	use := m.stop(n)
 	fmt.Fprintf(os.Stderr, "bench: pre-placed creates: %s\n", use)
 	return round1(float64(n) / el), use, drain(ctx, env, "pp")
@@ -245,7 +245,7 @@ func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (
 		}
 	}
 	el := time.Unix(0, lastBind.Load()).Sub(start).Seconds()
-	settle(ctx, env)
+	settle(ctx, env, false)
 	use := m.stop(len(pods))
 	fmt.Fprintf(os.Stderr, "bench: kube-scheduler create+bind: %s\n", use)
 	env.StopScheduler()

@@ -45,7 +45,7 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	}
 	// kwok marks the nodes ready after they exist: not the first row's work
 	// (at 5,000 nodes 1.5 node patches per pod of the first row).
-	settle(ctx, env)
+	settle(ctx, env, true)
 	for _, ns := range []string{"ks", "fl", "raw"} {
 		if err := env.CreateNamespace(ctx, ns); err != nil {
 			return nil, err
@@ -320,7 +320,7 @@ func drain(ctx context.Context, env *k8senv.Env, ns string) error {
 	for time.Now().Before(deadline) {
 		l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
 		if err == nil && len(l.Items) == 0 {
-			settle(ctx, env)
+			settle(ctx, env, true)
 			return nil
 		}
 		select {
