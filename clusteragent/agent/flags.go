@@ -181,7 +181,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		return Config{}, fmt.Errorf("kubernetes config: %w", err)
 	}
 	kube.QPS, kube.Burst = float32(f.KubeQPS), f.KubeBurst
-	Protobuf(kube)
+	WireConfig(kube)
 	w, err := ParseWeights(f.Weights)
 	if err != nil {
 		return Config{}, err

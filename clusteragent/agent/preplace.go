@@ -81,12 +81,14 @@ func (l *SchedLoop) CreatePlaced(ctx context.Context, sec *corev1.Secret, pods [
 		}
 		return true, void, err
 	}
-	took := time.Duration(0)
-	if l.Now != nil {
-		took = l.Now().Sub(start)
+	if l.infoOn(ctx) {
+		took := time.Duration(0)
+		if l.Now != nil {
+			took = l.Now().Sub(start)
+		}
+		// The bind path's line, so one search finds every gang placed.
+		l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", took, "created", "pre-placed")
 	}
-	// The bind path's line, so one search finds every gang placed.
-	l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", took, "created", "pre-placed")
 	return true, "", nil
 }
 
@@ -127,7 +129,7 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 	}
 	l.schedMu.Lock()
 	defer l.schedMu.Unlock()
-	snap, gangs, _ := l.Cache.Snapshot()
+	gangs, _ := l.view()
 	in := make([]scheduler.Gang, 0, len(gangs)+len(batch))
 	for i := range gangs {
 		in = append(in, gangs[i].Gang)
@@ -137,7 +139,7 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 		in = append(in, r.g.Gang)
 		idx[r.g.Gang.ID] = i
 	}
-	res := scheduler.Schedule(snap, in, l.Options, l.Now())
+	res := l.state.Schedule(in, l.Options, l.Now())
 	for _, b := range res.Bindings {
 		i, ok := idx[b.GangID]
 		if ok && l.Cache.AssumeNew(batch[i].g, b.Nodes) {

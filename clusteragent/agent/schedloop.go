@@ -14,8 +14,9 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// SchedLoop runs level 2: whenever the cache changes it takes a snapshot,
-// asks the pure scheduler for whole-gang bindings, assumes them in the cache
+// SchedLoop runs level 2: whenever the cache changes it brings its
+// snapshot (a scheduler.State kept between passes) up to date, asks the
+// pure scheduler for whole-gang bindings, assumes them in the cache
 // and hands them to the binder. A gang left partly bound with its head
 // unbound (a crash, a failed bind) never ran: it is completed when the rest
 // fits now and it did not just fail, else torn down so level 1 rebuilds it
@@ -49,6 +50,11 @@ type SchedLoop struct {
 	// schedMu makes snapshot, decision and assumption one step, for the
 	// cycles and the pre-placed creates alike.
 	schedMu sync.Mutex
+	// state is the cluster as the passes see it, kept between them and
+	// caught up with the cache's changes (view), built at node generation
+	// stateGen; under schedMu.
+	state    *scheduler.State
+	stateGen uint64
 	// qmu guards the placements waiting for a pass (see place).
 	qmu     sync.Mutex
 	queue   []placeReq
@@ -107,9 +113,9 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 	}
 	l.schedMu.Lock()
 	defer l.schedMu.Unlock()
-	snap, gangs, partial := l.Cache.Snapshot()
-	if l.completeOrTeardown(ctx, snap, partial, inflight) {
-		snap, gangs, _ = l.Cache.Snapshot() // with the completions assumed
+	gangs, partial := l.view()
+	if l.completeOrTeardown(ctx, partial, inflight) {
+		gangs, _ = l.view() // with the completions assumed
 	}
 	if len(gangs) == 0 {
 		l.setPending(nil, nil)
@@ -121,17 +127,31 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 		in[i] = gangs[i].Gang
 		byID[gangs[i].Gang.ID] = &gangs[i]
 	}
-	res := scheduler.Schedule(snap, in, l.Options, l.Now())
+	res := l.state.Schedule(in, l.Options, l.Now())
 	for _, b := range res.Bindings {
 		l.bind(ctx, byID[b.GangID], b.Nodes, inflight)
 	}
 	l.setPending(res.Pending, byID)
 }
 
+// view brings the placement state up to date with the cache (the nodes
+// whose pods changed since the last pass; every node after a node
+// changed) and returns the gangs waiting; schedMu is held.
+func (l *SchedLoop) view() ([]cache.PendingGang, []cache.PartialGang) {
+	ch, gangs, partial := l.Cache.PlaceView(l.stateGen, l.state != nil)
+	if ch.Full {
+		l.state, l.stateGen = scheduler.NewState(ch.Nodes, l.Options), ch.Gen
+	}
+	for node, pods := range ch.Loads {
+		l.state.SetLoads(node, pods)
+	}
+	return gangs, partial
+}
+
 // completeOrTeardown binds the rest of the partly bound gangs that fit now
 // (ahead of every new gang: they hold nodes already) and tears down the
 // others; it reports whether it bound any.
-func (l *SchedLoop) completeOrTeardown(ctx context.Context, snap scheduler.Snapshot, partial []cache.PartialGang, inflight *sync.WaitGroup) bool {
+func (l *SchedLoop) completeOrTeardown(ctx context.Context, partial []cache.PartialGang, inflight *sync.WaitGroup) bool {
 	var rest []scheduler.Gang
 	byID := map[string]*cache.PartialGang{}
 	for i := range partial {
@@ -153,7 +173,7 @@ func (l *SchedLoop) completeOrTeardown(ctx context.Context, snap scheduler.Snaps
 	}
 	opts := l.Options
 	opts.Backfill, opts.MaxGangsPerCycle = false, 0
-	res := scheduler.Schedule(snap, rest, opts, l.Now())
+	res := l.state.Schedule(rest, opts, l.Now())
 	for _, b := range res.Bindings {
 		p := byID[b.GangID]
 		l.gangLog(p.Rest.ID).Info("completing a partly bound gang", "gang", p.Rest.ID.String(), "bound", len(p.Bound), "binding", len(p.Rest.Pods))
@@ -195,7 +215,7 @@ func (l *SchedLoop) bind(ctx context.Context, g *cache.PendingGang, nodes []stri
 				l.gangLog(g.ID).Warn("gang bind failed", "gang", g.ID.String(), "err", err)
 			}
 			l.Cache.Forget(g.Pods)
-		} else {
+		} else if l.infoOn(ctx) {
 			l.gangLog(g.ID).Info("gang bound", "gang", g.ID.String(), "pods", len(g.Pods), "took", l.Now().Sub(start))
 		}
 	}()
@@ -262,6 +282,13 @@ func (l *SchedLoop) Stats() (bound, failures uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.bound, l.failures
+}
+
+// infoOn reports whether Info lines are logged: the lines of every gang
+// bound are made only then (a job's logger and its attributes cost
+// allocations per gang even when the line is dropped).
+func (l *SchedLoop) infoOn(ctx context.Context) bool {
+	return l.Log == nil || l.Log.Enabled(ctx, slog.LevelInfo)
 }
 
 // gangLog is the logger of the lines about a gang: its job's.

@@ -147,16 +147,18 @@ type Cache struct {
 	client kubernetes.Interface
 
 	mu       sync.Mutex
-	nodes    map[string]scheduler.Node // the nodes this agent schedules onto
-	nodeList []scheduler.Node          // nodes by name; nil after a change
-	nodeGen  uint64                    // counts changes of nodes (see Nodes)
-	allNodes map[string]bool           // every node of the cluster
-	bound    map[string]placed         // pod key → placement, as the API server says
-	assumed  map[string]assumedPod     // pod key → placement we decided, not yet seen
-	pending  map[string]pendingPod     // our unbound pods
-	loads    map[loadKey]*nodeLoad     // bound and assumed pods summed per node and tenant
-	changed  chan struct{}
-	synced   atomic.Bool
+	nodes    map[string]scheduler.Node       // the nodes this agent schedules onto
+	nodeList []scheduler.Node                // nodes by name; nil after a change
+	nodeGen  uint64                          // counts changes of nodes (see Nodes)
+	allNodes map[string]bool                 // every node of the cluster
+	bound    map[string]placed               // pod key → placement, as the API server says
+	assumed  map[string]assumedPod           // pod key → placement we decided, not yet seen
+	pending  map[string]pendingPod           // our unbound pods
+	loads    map[string]map[string]*nodeLoad // bound and assumed pods summed per node and tenant
+	// loadDirty are the nodes whose loads changed since takeLoads.
+	loadDirty map[string]struct{}
+	changed   chan struct{}
+	synced    atomic.Bool
 	// podStore is the pod informer's store (nil before Run).
 	podStore atomic.Pointer[toolscache.Store]
 }
@@ -171,15 +173,16 @@ func New(client kubernetes.Interface, opts Options) *Cache {
 		opts.SchedulerName = podgroup.SchedulerName
 	}
 	return &Cache{
-		opts:     opts,
-		client:   client,
-		nodes:    map[string]scheduler.Node{},
-		allNodes: map[string]bool{},
-		bound:    map[string]placed{},
-		assumed:  map[string]assumedPod{},
-		pending:  map[string]pendingPod{},
-		loads:    map[loadKey]*nodeLoad{},
-		changed:  make(chan struct{}, 1),
+		opts:      opts,
+		client:    client,
+		nodes:     map[string]scheduler.Node{},
+		allNodes:  map[string]bool{},
+		bound:     map[string]placed{},
+		assumed:   map[string]assumedPod{},
+		pending:   map[string]pendingPod{},
+		loads:     map[string]map[string]*nodeLoad{},
+		loadDirty: map[string]struct{}{},
+		changed:   make(chan struct{}, 1),
 	}
 }
 

@@ -1,6 +1,8 @@
 package cache
 
-import "github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+import (
+	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
+)
 
 // loadKey is a node and a tenant ("" for pods of other tools).
 type loadKey struct{ node, tenant string }
@@ -26,25 +28,34 @@ func podLoad(p placed) scheduler.Resources {
 
 // addLoad counts a pod that became bound or assumed; c.mu is held.
 func (c *Cache) addLoad(p placed) {
-	k := loadKey{p.node, p.tenant}
-	l := c.loads[k]
+	byTenant := c.loads[p.node]
+	if byTenant == nil {
+		byTenant = map[string]*nodeLoad{}
+		c.loads[p.node] = byTenant
+	}
+	l := byTenant[p.tenant]
 	if l == nil {
 		l = &nodeLoad{}
-		c.loads[k] = l
+		byTenant[p.tenant] = l
 	}
 	l.req.Add(podLoad(p)) // copies a map before writing: snapshots keep theirs
 	l.pods++
+	c.loadDirty[p.node] = struct{}{}
 }
 
 // dropLoad uncounts a pod that was bound or assumed; c.mu is held.
 func (c *Cache) dropLoad(p placed) {
-	k := loadKey{p.node, p.tenant}
-	l := c.loads[k]
+	byTenant := c.loads[p.node]
+	l := byTenant[p.tenant]
 	if l == nil {
 		return
 	}
+	c.loadDirty[p.node] = struct{}{}
 	if l.pods--; l.pods <= 0 {
-		delete(c.loads, k)
+		delete(byTenant, p.tenant)
+		if len(byTenant) == 0 {
+			delete(c.loads, p.node)
+		}
 		return
 	}
 	r := podLoad(p)
@@ -65,8 +76,49 @@ func (c *Cache) dropLoad(p placed) {
 // loadPods is the snapshot's pods: one per node and tenant with pods.
 func (c *Cache) loadPods() []scheduler.Pod {
 	out := make([]scheduler.Pod, 0, len(c.loads))
-	for k, l := range c.loads {
-		out = append(out, scheduler.Pod{Node: k.node, Requests: l.req, Tenant: k.tenant})
+	for node := range c.loads {
+		out = c.nodePods(out, node)
 	}
 	return out
+}
+
+// nodePods appends the pods of one node (one per tenant) to out; c.mu is
+// held.
+func (c *Cache) nodePods(out []scheduler.Pod, node string) []scheduler.Pod {
+	for t, l := range c.loads[node] {
+		out = append(out, scheduler.Pod{Node: node, Requests: l.req, Tenant: t})
+	}
+	return out
+}
+
+// LoadChanges is what a placement state kept between passes
+// (scheduler.State) needs to catch up with the cache.
+type LoadChanges struct {
+	// Full: the nodes changed since Gen (or the caller has no state):
+	// Nodes is the new node list (shared, never modified) and Loads holds
+	// every node with pods. Otherwise Loads holds the nodes whose pods
+	// changed since the last call, nil for a node left without pods.
+	Full  bool
+	Nodes []scheduler.Node
+	Gen   uint64
+	Loads map[string][]scheduler.Pod
+}
+
+// takeLoads returns the changes since the last call for a state built at
+// node generation gen (have: the caller has one); c.mu is held. One
+// consumer only: each call forgets the changes it returns.
+func (c *Cache) takeLoads(gen uint64, have bool) LoadChanges {
+	ch := LoadChanges{Gen: c.nodeGen, Loads: map[string][]scheduler.Pod{}}
+	if !have || gen != c.nodeGen {
+		ch.Full, ch.Nodes = true, c.sortedNodes()
+		for node := range c.loads {
+			ch.Loads[node] = c.nodePods(nil, node)
+		}
+	} else {
+		for node := range c.loadDirty {
+			ch.Loads[node] = c.nodePods(nil, node)
+		}
+	}
+	clear(c.loadDirty)
+	return ch
 }

@@ -34,7 +34,9 @@ func perPod(c *Cache) []scheduler.Pod {
 // TestLoadsMatchPods: after random binds, confirmations, pre-placed
 // creates, failed binds, finished and deleted pods, the per-node loads
 // a snapshot carries sum exactly the pods bound and assumed, and a
-// scheduling pass decides the same on them as on the pods one by one.
+// scheduling pass decides the same on them as on the pods one by one; so
+// does a placement state kept between passes and caught up with the
+// cache's changes (PlaceView), through node changes too.
 func TestLoadsMatchPods(t *testing.T) {
 	rng := rand.New(rand.NewPCG(19, 5))
 	c := New(nil, Options{})
@@ -42,6 +44,8 @@ func TestLoadsMatchPods(t *testing.T) {
 	for _, n := range nodes {
 		c.setNode(testNode(n))
 	}
+	var st *scheduler.State
+	var stGen uint64
 	pod := func(n uint64, node string) *corev1.Pod {
 		p := testPod(n, 0, 1, node)
 		p.Annotations[podgroup.AnnotTenant] = []string{"t1", "t2", ""}[n%3]
@@ -81,6 +85,20 @@ func TestLoadsMatchPods(t *testing.T) {
 		case 6:
 			c.deletePod(pod(n, ""))
 		}
+		if step%250 == 0 { // a node changes: the state is built again
+			nd := testNode(nodes[rng.IntN(len(nodes))])
+			nd.Status.Allocatable[corev1.ResourceCPU] = *resource.NewQuantity(int64(2+rng.IntN(6)), resource.DecimalSI)
+			c.setNode(nd)
+		}
+		if step%7 == 0 { // the state catches up now and then, not at every change
+			ch, _, _ := c.PlaceView(stGen, st != nil)
+			if ch.Full {
+				st, stGen = scheduler.NewState(ch.Nodes, scheduler.Options{}), ch.Gen
+			}
+			for node, pods := range ch.Loads {
+				st.SetLoads(node, pods)
+			}
+		}
 		if step%100 != 99 {
 			continue
 		}
@@ -108,6 +126,16 @@ func TestLoadsMatchPods(t *testing.T) {
 		agg := scheduler.Schedule(snap, gangs, opts, testNow)
 		if diff := cmp.Diff(one, agg); diff != "" {
 			t.Fatalf("step %d: a pass decides otherwise on the loads (-pods +loads):\n%s", step, diff)
+		}
+		ch, _, _ := c.PlaceView(stGen, st != nil)
+		if ch.Full {
+			st, stGen = scheduler.NewState(ch.Nodes, scheduler.Options{}), ch.Gen
+		}
+		for node, pods := range ch.Loads {
+			st.SetLoads(node, pods)
+		}
+		if diff := cmp.Diff(one, st.Schedule(gangs, opts, testNow)); diff != "" {
+			t.Fatalf("step %d: the kept state decides otherwise (-pods +state):\n%s", step, diff)
 		}
 	}
 }

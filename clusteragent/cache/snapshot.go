@@ -24,8 +24,27 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	snap := scheduler.Snapshot{Nodes: c.sortedNodes(), Pods: c.loadPods()}
-	// Without pending pods (a pre-placed create's pass) only the pods
-	// on their nodes are needed: no gang maps.
+	gangs, partial := c.pendingGangs()
+	return snap, gangs, partial
+}
+
+// PlaceView is Snapshot for a caller that keeps its placement state
+// between passes (scheduler.State, built at node generation gen; have:
+// it has one): the cluster's changes since its last call instead of a
+// snapshot, and the gangs as Snapshot returns them, in one step. One
+// caller only (see LoadChanges).
+func (c *Cache) PlaceView(gen uint64, have bool) (LoadChanges, []PendingGang, []PartialGang) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := c.takeLoads(gen, have)
+	gangs, partial := c.pendingGangs()
+	return ch, gangs, partial
+}
+
+// pendingGangs returns the new and the partly bound gangs (see
+// Snapshot); c.mu is held.
+func (c *Cache) pendingGangs() ([]PendingGang, []PartialGang) {
+	// Without pending pods (a pre-placed create's pass): no gang maps.
 	var groups map[GangID][]pendingPod
 	var bound map[GangID][]placed
 	var inFlight map[GangID]bool
@@ -77,7 +96,7 @@ func (c *Cache) Snapshot() (scheduler.Snapshot, []PendingGang, []PartialGang) {
 	}
 	sort.Slice(gangs, func(i, j int) bool { return gangs[i].Gang.ID < gangs[j].Gang.ID })
 	sort.Slice(partial, func(i, j int) bool { return partial[i].Rest.Gang.ID < partial[j].Rest.Gang.ID })
-	return snap, gangs, partial
+	return gangs, partial
 }
 
 // partial assembles a partly bound gang from its unbound members (rank

@@ -117,3 +117,49 @@ func BenchmarkScheduleFullCluster(b *testing.B) {
 	}
 	b.ReportMetric(float64(placed)/float64(b.N), "placed/op")
 }
+
+// benchPrePlacedPass is a pre-placed create's pass: one single-pod gang
+// placed on a cluster of n nodes, its pod then counted on its node, with
+// the cluster rebuilt per pass (Schedule on a snapshot) or kept between
+// passes (State).
+func benchPrePlacedPass(b *testing.B, n int, kept bool) {
+	r := rand.New(rand.NewSource(1))
+	snap := benchCluster(r, n)
+	gangs := benchSinglePodGangs(r, 4096)
+	opts := Options{TenantIsolation: true, Backfill: true}
+	st := NewState(snap.Nodes, opts)
+	byNode := map[string][]Pod{}
+	for _, p := range snap.Pods {
+		byNode[p.Node] = append(byNode[p.Node], p)
+	}
+	for node, pods := range byNode {
+		st.SetLoads(node, pods)
+	}
+	i := 0
+	for b.Loop() {
+		g := gangs[i%len(gangs) : i%len(gangs)+1]
+		i++
+		var res Result
+		if kept {
+			res = st.Schedule(g, opts, t0)
+		} else {
+			res = Schedule(st.Snapshot(), g, opts, t0)
+		}
+		for _, bd := range res.Bindings {
+			node := bd.Nodes[0]
+			byNode[node] = append(byNode[node], Pod{Node: node, Requests: g[0].Pods[0].Requests, Tenant: g[0].Tenant})
+			st.SetLoads(node, byNode[node])
+		}
+		if i%1024 == 0 { // the pods end again: the cluster does not fill up
+			for node := range byNode {
+				byNode[node] = byNode[node][:1]
+				st.SetLoads(node, byNode[node])
+			}
+		}
+	}
+}
+
+func BenchmarkPrePlacedPass1000NodesSnapshot(b *testing.B) { benchPrePlacedPass(b, 1000, false) }
+func BenchmarkPrePlacedPass1000NodesState(b *testing.B)    { benchPrePlacedPass(b, 1000, true) }
+func BenchmarkPrePlacedPass5000NodesSnapshot(b *testing.B) { benchPrePlacedPass(b, 5000, false) }
+func BenchmarkPrePlacedPass5000NodesState(b *testing.B)    { benchPrePlacedPass(b, 5000, true) }

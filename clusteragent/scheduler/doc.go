@@ -1,9 +1,11 @@
 // Package scheduler is the cluster agent's level-2 gang scheduler: a pure
 // function from a cluster snapshot, the pending gangs, options and the
 // current time to bindings for whole gangs, plus a reason a user can read
-// for every gang left pending. It does no I/O and keeps no state between
-// calls; the binder carries out its decisions and Explain answers "why is
-// my job pending?" with the same code.
+// for every gang left pending. It does no I/O and Schedule keeps no state
+// between calls; State is the same snapshot kept between passes and
+// changed a node at a time, whose passes decide exactly what Schedule
+// decides on it. The binder carries out its decisions and Explain answers
+// "why is my job pending?" with the same code.
 //
 // # Policy
 //

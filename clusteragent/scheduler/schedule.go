@@ -42,6 +42,7 @@ type cycle struct {
 	groupPlan    plan                  // reused by reasons
 	memo         map[string]pendingWhy // failed gang shapes, see run
 	keyBuf       []byte
+	vecBuf       []int64 // scratch of refresh (State)
 }
 
 // pendingWhy is a reason for a pending gang.

@@ -43,6 +43,9 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	if err := env.AddNodes(ctx, specs...); err != nil {
 		return nil, err
 	}
+	// kwok marks the nodes ready after they exist: not the first row's work
+	// (at 5,000 nodes 1.5 node patches per pod of the first row).
+	settle(ctx, env, true)
 	for _, ns := range []string{"ks", "fl", "raw"} {
 		if err := env.CreateNamespace(ctx, ns); err != nil {
 			return nil, err
@@ -291,7 +294,7 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 
 // drain deletes every pod of the namespace (32 parallel deletes; a single
 // DeleteCollection of thousands of pods outlives the server's timeout) and
-// waits until none is left.
+// waits until none is left and kwok is done with them (settle).
 func drain(ctx context.Context, env *k8senv.Env, ns string) error {
 	list, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -317,6 +320,7 @@ func drain(ctx context.Context, env *k8senv.Env, ns string) error {
 	for time.Now().Before(deadline) {
 		l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{Limit: 1})
 		if err == nil && len(l.Items) == 0 {
+			settle(ctx, env, true)
 			return nil
 		}
 		select {

@@ -18,7 +18,8 @@ import (
 )
 
 // protoClient is a clientset on env's admin config that talks protobuf,
-// as kube-scheduler's client and the agent's do: every client of the
+// as kube-scheduler's client and the agent's do, without gzip, as the
+// agent's does (agent.WireConfig): every client of the
 // scheduler table (the agent, the ceilings' clients, the clients creating
 // kube-scheduler's pods) uses it, so no row pays JSON where another does not.
 // With -sched-default-content the clients keep client-go's defaults
@@ -31,7 +32,7 @@ func protoClient(env *k8senv.Env) (kubernetes.Interface, error) {
 	if schedDefaultContent {
 		return kubernetes.NewForConfig(&cfg)
 	}
-	return kubernetes.NewForConfig(agent.Protobuf(&cfg))
+	return kubernetes.NewForConfig(agent.WireConfig(&cfg))
 }
 
 // schedDefaultContent is -sched-default-content.
@@ -48,6 +49,9 @@ type usage struct {
 	// CPU-bound machine divides its cores by.
 	totalUs float64
 	dials   int64 // connections the table's clients opened
+	// requests are the API server's requests and watch events per pod
+	// in the stretch, by kind (its /metrics), one per line.
+	requests string
 }
 
 // meter measures a stretch of a row; stop divides by the pods it handled.
@@ -58,6 +62,7 @@ type meter struct {
 	allocs           uint64
 	dials            int64
 	apiPid, schedPid int
+	counts           apiCounts
 }
 
 func startMeter(env *k8senv.Env) *meter {
@@ -65,6 +70,7 @@ func startMeter(env *k8senv.Env) *meter {
 	m := &meter{env: env, apiPid: pids["kube-apiserver"], schedPid: pids["kube-scheduler"]}
 	m.self, m.allocs, m.dials = processCPU(), heapAllocs(), dials.Load()
 	m.api, m.sched, m.rest = childCPU(m.apiPid), childCPU(m.schedPid), m.restCPU()
+	m.counts = scrapeAPI(env)
 	return m
 }
 
@@ -79,12 +85,17 @@ func (m *meter) stop(pods int) usage {
 		u.schedUs = per(childCPU(m.schedPid) - m.sched)
 	}
 	u.totalUs = round1(u.selfUs + u.apiUs + u.schedUs + per(m.restCPU()-m.rest))
+	u.requests = scrapeAPI(m.env).perPod(m.counts, pods)
 	return u
 }
 
 func (u usage) String() string {
-	return fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, all processes %.0f µs/pod, %d connections opened",
+	s := fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, all processes %.0f µs/pod, %d connections opened",
 		u.selfUs, u.selfAllocs, u.apiUs, u.schedUs, u.totalUs, u.dials)
+	if u.requests != "" {
+		s += "\n  kube-apiserver per pod (requests by verb, resource, code; watch events and bytes sent):\n" + u.requests
+	}
+	return s
 }
 
 // dials counts the connections the table's clients opened (each costs a
@@ -156,4 +167,38 @@ func schedRow(name string) bool {
 func (m *meter) restCPU() time.Duration {
 	pids := m.env.PIDs()
 	return childCPU(pids["etcd"]) + childCPU(pids["kwok"]) + childCPU(pids["kube-controller-manager"])
+}
+
+// settle waits until kwok is done (at most a minute): its work lags
+// behind a fast row (status patches of new pods, deletes after a drain,
+// readying thousands of new nodes), and without this a row's figures
+// carried what kwok still did for the row before it (seen as ~0.6 failed
+// DELETEs per pod in the pre-placed row, kwok deleting the raw row's
+// pods again). Done means, over half a second, kwok under 2 % of a core
+// and, with writes (between rows: a scrape of the API server's metrics
+// costs the benchmark process, which a row's figures must not carry), at
+// most five writes at the API server (leases and the like): kwok,
+// rate-limited, kept readying 5,000 nodes at a low CPU.
+func settle(ctx context.Context, env *k8senv.Env, writes bool) {
+	pid := env.PIDs()["kwok"]
+	const window = 500 * time.Millisecond
+	count := func() float64 {
+		if !writes {
+			return 0
+		}
+		return scrapeAPI(env).writes()
+	}
+	lastCPU, lastWrites := childCPU(pid), count()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(window):
+		}
+		cpu, w := childCPU(pid), count()
+		if cpu-lastCPU < window/50 && w-lastWrites <= 5 {
+			return
+		}
+		lastCPU, lastWrites = cpu, w
+	}
 }
