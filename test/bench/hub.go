@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"runtime/metrics"
 	"slices"
 	"strconv"
@@ -63,6 +64,7 @@ func parseHubRuns(spec string) ([]hubRun, error) {
 // shows the run with the median throughput (its p50 and p99 with it), and
 // stderr every run's figure: on a 2-core machine one run varies by ±10 %.
 func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*report, error) {
+	defer gcAsHubBinary()()
 	r := &report{title: fmt.Sprintf("Hub job submission through the HTTP API: %d submissions, %d concurrent clients, fsync on, median of %d runs",
 		count, clients, repeat)}
 	for _, run := range runs {
@@ -263,6 +265,20 @@ func (b *benchHub) seed(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return k.Key, nil
+}
+
+// gcAsHubBinary sets this process's garbage collector as flotilla-hub
+// sets its own (hub.TuneGC) and returns what restores the previous
+// settings, for the tables that run replicas in this process.
+func gcAsHubBinary() (restore func()) {
+	percent := debug.SetGCPercent(100)
+	debug.SetGCPercent(percent)
+	limit := debug.SetMemoryLimit(-1)
+	hub.TuneGC()
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // heapBytes is the number of heap bytes this process allocated so far.
