@@ -232,6 +232,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "flotilla-hub:", err)
 		return 2
 	}
+	gc := hub.TuneGC()
+	logger.Debug("garbage collector", "gogc_percent", gc.Percent, "memory_limit_bytes", gc.MemoryLimit)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 

@@ -229,6 +229,10 @@ func appendTime(b []byte, t time.Time) []byte {
 type jobReader struct {
 	b   []byte
 	err error
+	// s is the rest of the body as it was at the first non-empty string,
+	// copied once: the strings read are slices of it (one allocation per
+	// body instead of one per string; r.b is always a suffix of s).
+	s string
 }
 
 func (r *jobReader) fail() { r.err, r.b = errJobBody, nil }
@@ -282,9 +286,15 @@ func (r *jobReader) string() string {
 		r.fail()
 		return ""
 	}
-	s := string(r.b[:n])
+	if n == 0 {
+		return ""
+	}
+	if r.s == "" {
+		r.s = string(r.b)
+	}
+	off := len(r.s) - len(r.b)
 	r.b = r.b[n:]
-	return s
+	return r.s[off : off+int(n)]
 }
 
 func (r *jobReader) time() time.Time {

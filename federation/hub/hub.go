@@ -38,7 +38,9 @@
 // listener, from a registry of its own (metrics.go). Shutdown is graceful:
 // a leader hands leadership over, then the API drains, then raft stops.
 // RestoreBackup prepares a data directory of a new cluster from a backup
-// (GET /v1/snapshot).
+// (GET /v1/snapshot). TuneGC sets the garbage collector as the hub binary
+// runs it (gc.go: GOGC 400 and a soft memory limit unless the environment
+// sets them).
 package hub
 
 import (

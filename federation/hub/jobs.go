@@ -49,8 +49,10 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	if stored.Tenant != caller.Tenant || stored.Owner != caller.Username {
 		return nil, structs.Errorf(structs.ErrConflict, "job id %q is taken", req.ID)
 	}
-	h.jobLog(stored).Info("job submitted", "tenant", stored.Tenant, "owner", stored.Owner, "app", stored.App,
-		"machine_type", stored.MachineType, "nodes", stored.Nodes, "state", stored.State)
+	if h.log.Enabled(ctx, slog.LevelInfo) { // the job's logger costs allocations even when discarded
+		h.jobLog(stored).Info("job submitted", "tenant", stored.Tenant, "owner", stored.Owner, "app", stored.App,
+			"machine_type", stored.MachineType, "nodes", stored.Nodes, "state", stored.State)
+	}
 	return stored, nil
 }
 
@@ -70,6 +72,8 @@ func (h *Hub) CancelJob(ctx context.Context, caller *authz.Identity, j *structs.
 		return nil, err
 	}
 	stopped := val.(*structs.Job)
-	h.jobLog(stopped).Info("job stopped", "verb", verb, "by", caller.Username, "state", stopped.State)
+	if h.log.Enabled(ctx, slog.LevelInfo) {
+		h.jobLog(stopped).Info("job stopped", "verb", verb, "by", caller.Username, "state", stopped.State)
+	}
 	return stopped, nil
 }

@@ -208,7 +208,7 @@ func (j *Job) ValidateSubmit() error {
 			return err
 		}
 	}
-	if err := checkSubmission("job "+strconv.Quote(j.ID), j.App, j.MachineType, j.Nodes, j.Walltime, j.Priority); err != nil {
+	if err := checkSubmission(j.ID, j.App, j.MachineType, j.Nodes, j.Walltime, j.Priority); err != nil {
 		return err
 	}
 	if a := j.Array; a != nil {
@@ -237,7 +237,7 @@ func (r *JobSubmitRequest) Validate() error {
 			return err
 		}
 	}
-	if err := checkSubmission("job", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
+	if err := checkSubmission("", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
 		return err
 	}
 	if r.PullSecret != "" {
@@ -271,11 +271,20 @@ func checkArray(a *ArraySpec, retries int, walltime Duration) error {
 	return nil
 }
 
-// checkSubmission checks the fields a submission sets; what names it in
-// errors. A wrong field is a *FieldError.
-func checkSubmission(what, app, machineType string, nodes int, walltime Duration, priority PriorityClass) error {
+// checkSubmission checks the fields a submission sets; errors name the
+// job by id ("" for a request without one). A wrong field is a
+// *FieldError.
+func checkSubmission(id, app, machineType string, nodes int, walltime Duration, priority PriorityClass) error {
+	// what names the submission in a refusal; it is built only then (this
+	// check runs on every replica for every submission).
+	what := func() string {
+		if id == "" {
+			return "job"
+		}
+		return "job " + strconv.Quote(id)
+	}
 	bad := func(field, format string, args ...any) error {
-		return &FieldError{Object: what, Field: field, Msg: fmt.Sprintf(format, args...)}
+		return &FieldError{Object: what(), Field: field, Msg: fmt.Sprintf(format, args...)}
 	}
 	switch {
 	case app == "":
@@ -289,10 +298,13 @@ func checkSubmission(what, app, machineType string, nodes int, walltime Duration
 	case priority != "" && !priority.Valid():
 		return bad("priority", "%q: want normal, high or highest", priority)
 	}
-	if err := validName(what+" app", app); err != nil {
-		return err
+	if validName("", app) != nil {
+		return validName(what()+" app", app)
 	}
-	return validName(what+" machine type", machineType)
+	if validName("", machineType) != nil {
+		return validName(what()+" machine type", machineType)
+	}
+	return nil
 }
 
 // NewJobID makes a job ID: "j-" and 26 base-32 characters (a counter of

@@ -53,7 +53,8 @@ var pureAllow = map[string][]string{
 	"federation/accounting":  {"bytes", "cmp", "encoding/csv", "fmt", "slices", "strconv", "strings", "time", "federation/structs"},
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
-	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "strconv", "strings", "time",
+	// sync: a memo of parsed AppDef commands (keyed by their JSON).
+	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "strconv", "strings", "sync", "time",
 		"catalog-sync/appdef", "federation/authz", "federation/fsm", "federation/structs", "policy/access", "policy/scope"},
 	"catalog-sync/appdef": {"bytes", "encoding/base64", "encoding/json", "fmt", "math", "path", "regexp", "slices", "strconv", "strings",
 		"federation/structs"},

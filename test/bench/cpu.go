@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,4 +86,18 @@ func forkExecFloor(n int) (time.Duration, error) {
 	syscall.Getrusage(syscall.RUSAGE_CHILDREN, &c1)
 	children := c1.Utime.Nano() + c1.Stime.Nano() - c0.Utime.Nano() - c0.Stime.Nano()
 	return (time.Duration(children) + selfCPU() - self0) / time.Duration(n), nil
+}
+
+// writeMemProfile writes the allocation profile (every allocation since
+// the start, sampled) to path.
+func writeMemProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
+	"runtime/metrics"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +64,7 @@ func parseHubRuns(spec string) ([]hubRun, error) {
 // shows the run with the median throughput (its p50 and p99 with it), and
 // stderr every run's figure: on a 2-core machine one run varies by ±10 %.
 func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*report, error) {
+	defer gcAsHubBinary()()
 	r := &report{title: fmt.Sprintf("Hub job submission through the HTTP API: %d submissions, %d concurrent clients, fsync on, median of %d runs",
 		count, clients, repeat)}
 	for _, run := range runs {
@@ -93,8 +96,8 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
 		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
-		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v CPU per submission (replicas and clients)\n",
-			label, strings.Join(rates, " / "), res.commands, res.entries, res.cpuPerSubmit.Round(time.Microsecond))
+		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v CPU, %.0f allocations, %.1f KB allocated per submission (replicas and clients)\n",
+			label, strings.Join(rates, " / "), res.commands, res.entries, res.cpuPerSubmit.Round(time.Microsecond), res.allocs, res.kbytes)
 		if n == 3 && run.store == raftnode.LogStoreWAL {
 			apart, err := benchSubmitApart(ctx, run, count, clients)
 			if err != nil {
@@ -113,6 +116,7 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 type submitResult struct {
 	perSec, p50, p99  float64
 	cpuPerSubmit      time.Duration // the process's CPU time (replicas and clients)
+	allocs, kbytes    float64       // heap allocations and KB allocated per submission (same)
 	entries, commands uint64
 }
 
@@ -133,13 +137,15 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	if err != nil {
 		return res, err
 	}
-	cpu0 := processCPU()
+	cpu0, m0, b0 := processCPU(), heapAllocs(), heapBytes()
 	sub, err := submitClients(ctx, cl.URLs(), key, "bench", count, clients)
 	if err != nil {
 		return res, err
 	}
 	res.perSec, res.p50, res.p99 = sub.perSec, sub.p50, sub.p99
 	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count+clients)
+	res.allocs = float64(heapAllocs()-m0) / float64(count+clients)
+	res.kbytes = float64(heapBytes()-b0) / 1024 / float64(count+clients)
 	if l := cl.leader(); l != nil {
 		res.entries, res.commands = l.Node().BatchStats()
 		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
@@ -259,6 +265,27 @@ func (b *benchHub) seed(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return k.Key, nil
+}
+
+// gcAsHubBinary sets this process's garbage collector as flotilla-hub
+// sets its own (hub.TuneGC) and returns what restores the previous
+// settings, for the tables that run replicas in this process.
+func gcAsHubBinary() (restore func()) {
+	percent := debug.SetGCPercent(100)
+	debug.SetGCPercent(percent)
+	limit := debug.SetMemoryLimit(-1)
+	hub.TuneGC()
+	return func() {
+		debug.SetGCPercent(percent)
+		debug.SetMemoryLimit(limit)
+	}
+}
+
+// heapBytes is the number of heap bytes this process allocated so far.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // processCPU is the user+system CPU time this process has used.

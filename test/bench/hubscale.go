@@ -35,6 +35,7 @@ const finishedPerTxn = 2000
 // from the backup of the result (hub.RestoreBackup), as a restored
 // cluster starts.
 func hubScaleRow(ctx context.Context, r *report, finished, count, clients int, logStore string) error {
+	defer gcAsHubBinary()()
 	dir, err := os.MkdirTemp("", "flotilla-bench-hubscale-")
 	if err != nil {
 		return err

@@ -58,6 +58,7 @@ func main() {
 	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
 	agentFinished := flag.Int("agent-finished", 100000, "finished jobs of the cluster in the agent table's last row (the first has 1,000)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file at its end")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
 	arrayTasks := flag.Int("array-tasks", 10000, "tasks of the array job in the array table")
@@ -96,6 +97,9 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer writeMemProfile(*memProfile)
 	}
 	if *clientsOnly != "" {
 		if err := hubClientsOnly(ctx, *clientsOnly, *hubKey, *hubSubmits, *hubClients); err != nil {
