@@ -46,7 +46,6 @@ func TestHelmUpgradeRollsHubOneAtATime(t *testing.T) {
 image:
   tag: %s
 hub:
-  minReadySeconds: 1
   persistence:
     storageClass: %s
 `, tag, storageClass))
@@ -97,6 +96,7 @@ hub:
 	// ready, and note the order in which old pods go.
 	state := maps.Clone(start)
 	minReady, replaced := 3, []string{}
+	var trace []string
 	upgraded := func() int {
 		n := 0
 		for _, p := range state {
@@ -136,11 +136,14 @@ hub:
 				}
 			}
 			minReady = min(minReady, ready)
+			trace = append(trace, fmt.Sprintf("%s %s uid=%s ready=%v deleting=%v image=%s -> %d ready",
+				ev.Type, p.Name, p.UID[len(p.UID)-4:], podReady(p), p.DeletionTimestamp != nil,
+				p.Spec.Containers[0].Image[strings.LastIndex(p.Spec.Containers[0].Image, ":")+1:], ready))
 		}
 	}
 	t.Logf("replaced %v; at least %d of 3 replicas ready throughout", replaced, minReady)
 	if minReady < 2 {
-		t.Errorf("during the upgrade only %d replicas were ready at one point; the roll must take one at a time", minReady)
+		t.Errorf("during the upgrade only %d replicas were ready at one point; the roll must take one at a time; pod events:\n%s", minReady, strings.Join(trace, "\n"))
 	}
 	want := []string{release + "-hub-2", release + "-hub-1", release + "-hub-0"}
 	if strings.Join(replaced, ",") != strings.Join(want, ",") {
