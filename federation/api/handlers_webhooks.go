@@ -205,10 +205,20 @@ func (s *Server) retryDelivery(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.write(&fsm.DeliveryRetry{ID: d.ID, Time: s.now().UTC()}); err != nil {
+	at := s.now().UTC()
+	if err := c.write(&fsm.DeliveryRetry{ID: d.ID, Time: at}); err != nil {
 		return nil, err
 	}
-	return c.delivery()
+	after, err := s.reads.Store().Read().Delivery(d.ID)
+	if errors.Is(err, structs.ErrNotFound) {
+		// The leader delivered it between the write and this read: a
+		// delivered record is removed, so answer with what the retry made
+		// of it rather than a 404 for a retry that worked.
+		requeued := d.Copy()
+		requeued.State, requeued.Attempts, requeued.NextAttempt, requeued.LastError = structs.DeliveryPending, 0, at, ""
+		return requeued, nil
+	}
+	return after, err
 }
 
 func (s *Server) dropDelivery(c *call) (any, error) {

@@ -2,11 +2,11 @@ package hub_test
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +18,10 @@ import (
 // TestWatchesEndOnDrain opens a /v1/events stream (SSE), a /v1/events
 // long poll, a job watch and an agent's assignment watch on a replica,
 // each willing to wait minutes, then shuts the replica down gracefully
-// (hubtest's Stop: a drain timeout of 10 s): every one of them ends within
+// (hubtest's Stop: a drain timeout of 10 s) once all four are in their
+// handlers (the replica's in-flight gauge says so; a request the replica
+// has read but not yet handed to a handler is cut by a graceful shutdown,
+// as it should be): every one of them ends within
 // 3 s (the stream cleanly, the long polls with a 200 and what they have),
 // and the shutdown takes far less than its drain timeout.
 func TestWatchesEndOnDrain(t *testing.T) {
@@ -26,14 +29,7 @@ func TestWatchesEndOnDrain(t *testing.T) {
 		drainTimeout = 10 * time.Second // hubtest.Cluster.Stop
 		promptly     = 3 * time.Second
 	)
-	// The replica's listener tells when it read a long poll's request:
-	// only then is the poll surely in its handler (a connection still in
-	// the listen backlog, or accepted but not read from, is cut by a
-	// graceful shutdown, as it should be).
-	polled := make(chan struct{}, 16)
-	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
-		cfg.Listener = &sniffer{Listener: cfg.Listener, mark: []byte("wait=5m"), seen: polled}
-	}})
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	f := seed(t, c)
 	ctx := ctxFor(t, 90*time.Second)
 	admin := newClient(t, c, c.AdminKey)
@@ -107,13 +103,15 @@ func TestWatchesEndOnDrain(t *testing.T) {
 			replies <- reply{name: name, status: resp.StatusCode, err: err}
 		}()
 	}
-	for range polls {
+	// In flight once the replica's handlers hold all four (the stream and
+	// the three polls).
+	for inFlight(t, ctx, base) < float64(len(polls)+1) {
 		select {
-		case <-polled:
 		case r := <-replies:
 			t.Fatalf("%s ended before the drain: %d, %v", r.name, r.status, r.err)
 		case <-ctx.Done():
-			t.Fatal("the replica did not read every long poll")
+			t.Fatal("the replica's handlers did not take every long poll")
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	select {
@@ -158,34 +156,28 @@ func TestWatchesEndOnDrain(t *testing.T) {
 	}
 }
 
-// sniffer is a listener whose connections report on seen every read that
-// holds mark.
-type sniffer struct {
-	net.Listener
-	mark []byte
-	seen chan<- struct{}
-}
-
-func (l *sniffer) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
+// inFlight reads the replica's flotilla_hub_api_requests_in_flight gauge.
+func inFlight(t *testing.T, ctx context.Context, base string) float64 {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+hub.MetricsPath, nil)
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	return &sniffedConn{Conn: c, l: l}, nil
-}
-
-type sniffedConn struct {
-	net.Conn
-	l *sniffer
-}
-
-func (c *sniffedConn) Read(b []byte) (int, error) {
-	n, err := c.Conn.Read(b)
-	if n > 0 && bytes.Contains(b[:n], c.l.mark) {
-		select {
-		case c.l.seen <- struct{}{}:
-		default:
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "flotilla_hub_api_requests_in_flight "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("in-flight gauge %q: %v", v, err)
+			}
+			return f
 		}
 	}
-	return n, err
+	t.Fatalf("scrape: no in-flight gauge (%s, %v)", resp.Status, sc.Err())
+	return 0
 }

@@ -25,6 +25,7 @@ type metrics struct {
 	reg           *prometheus.Registry
 	collectors    []prometheus.Collector
 	requests      *prometheus.CounterVec
+	inFlight      prometheus.Gauge
 	latency       *prometheus.HistogramVec
 	passes        prometheus.Histogram
 	queueWait     *prometheus.HistogramVec
@@ -47,6 +48,8 @@ func newMetrics(h *Hub) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry(), wall: time.Now}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_hub_api_requests_total",
 		Help: "API requests by route pattern and status code."}, []string{"route", "code"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "flotilla_hub_api_requests_in_flight",
+		Help: "API requests in their handlers now, watches and event streams included."})
 	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "flotilla_hub_api_request_duration_seconds",
 		Help: "API request latency by route pattern and status code.", Buckets: latencyBuckets}, []string{"route", "code"})
 	m.passes = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flotilla_hub_scheduling_latency_seconds",
@@ -61,7 +64,7 @@ func newMetrics(h *Hub) *metrics {
 		Help: "Assignments a burst rule made, by rule, machine type and cluster."}, []string{"rule", "machine_type", "cluster"})
 	m.reportsByOut = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "flotilla_hub_job_reports_total",
 		Help: "Agents' job reports by outcome (applied, stale, retry)."}, []string{"outcome"})
-	m.collectors = []prometheus.Collector{m.requests, m.latency, m.passes, m.queueWait, m.submitToBound, m.bursts,
+	m.collectors = []prometheus.Collector{m.requests, m.inFlight, m.latency, m.passes, m.queueWait, m.submitToBound, m.bursts,
 		m.reportsByOut, &stateCollector{h: h, m: m}}
 	m.reg.MustRegister(m.collectors...)
 	return m
@@ -78,6 +81,8 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := m.wall()
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		m.inFlight.Inc()
+		defer m.inFlight.Dec()
 		next.ServeHTTP(sw, r)
 		route := r.Pattern
 		if route == "" || route == "/" {
