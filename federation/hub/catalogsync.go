@@ -1,9 +1,7 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"time"
 
@@ -47,7 +45,7 @@ func (h *Hub) runCatalogSync() {
 		cancel()
 	}()
 	cl, err := client.New([]string{"http://catalog-sync.invalid"}, "",
-		client.WithHTTPClient(&http.Client{Transport: inProcessAPI{h: h}}))
+		client.WithHTTPClient(&http.Client{Transport: h.apiAs(catalogSyncer)}))
 	if err != nil {
 		h.log.Error("catalog sync", "err", err)
 		return
@@ -93,37 +91,4 @@ func (h *Hub) SyncCatalog(ctx context.Context, cat source.Catalog, specs []sourc
 		}
 	}
 	return out
-}
-
-// inProcessAPI hands requests to the replica's API as catalogSyncer.
-type inProcessAPI struct{ h *Hub }
-
-func (t inProcessAPI) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := &apiRecorder{header: http.Header{}}
-	t.h.api.ServeAs(rec, r, catalogSyncer)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-	return &http.Response{StatusCode: rec.code, Status: http.StatusText(rec.code), Header: rec.header,
-		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}, nil
-}
-
-type apiRecorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (r *apiRecorder) Header() http.Header { return r.header }
-func (r *apiRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-func (r *apiRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.body.Write(b)
 }

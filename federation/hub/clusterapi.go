@@ -1,9 +1,7 @@
 package hub
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"time"
 
@@ -54,7 +52,7 @@ func (h *Hub) runClusterAPI() {
 	}
 	id := &authz.Identity{Username: ClusterAPIUser, Tenant: system, Role: structs.RoleAdmin, Global: true}
 	hc, err := client.New([]string{"http://hub.invalid"}, "",
-		client.WithHTTPClient(&http.Client{Transport: asIdentity{h: h, id: id}}),
+		client.WithHTTPClient(&http.Client{Transport: h.apiAs(id)}),
 		client.WithRetryTimeout(30*time.Second))
 	if err != nil {
 		h.log.Error("cluster api discovery", "err", err)
@@ -76,41 +74,8 @@ func (h *Hub) runClusterAPI() {
 	c.Run(ctx)
 }
 
-// asIdentity serves a client's requests with the replica's API as id.
-type asIdentity struct {
-	h  *Hub
-	id *authz.Identity
-}
-
-func (t asIdentity) RoundTrip(r *http.Request) (*http.Response, error) {
-	rec := &bufferedResponse{header: http.Header{}}
-	t.h.api.ServeAs(rec, r, t.id)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-	return &http.Response{StatusCode: rec.code, Status: http.StatusText(rec.code), Header: rec.header,
-		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}, nil
-}
-
-// bufferedResponse is asIdentity's response writer.
-type bufferedResponse struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-
-func (b *bufferedResponse) WriteHeader(code int) {
-	if b.code == 0 {
-		b.code = code
-	}
-}
-
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	if b.code == 0 {
-		b.code = http.StatusOK
-	}
-	return b.body.Write(p)
+// apiAs is a transport that serves a client's requests with the replica's
+// API as id, without a socket.
+func (h *Hub) apiAs(id *authz.Identity) http.RoundTripper {
+	return client.HandlerTransport(func(w http.ResponseWriter, r *http.Request) { h.api.ServeAs(w, r, id) })
 }

@@ -1,12 +1,10 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"errors"
 	"html/template"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -168,30 +166,5 @@ func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
 	if src, ok := r.Context().Value(srcKey{}).(string); ok {
 		r.RemoteAddr = src // the browser's, for the audit trail
 	}
-	rec := &recorder{header: http.Header{}}
-	t.api.ServeAs(rec, r, id)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
-	}
-	return &http.Response{StatusCode: rec.code, Status: http.StatusText(rec.code), Header: rec.header,
-		Body: io.NopCloser(&rec.body), ContentLength: int64(rec.body.Len()), Request: r,
-		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}, nil
-}
-
-// recorder is the in-process transport's response writer.
-type recorder struct {
-	header http.Header
-	code   int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-func (r *recorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-}
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
+	return client.HandlerTransport(func(w http.ResponseWriter, r *http.Request) { t.api.ServeAs(w, r, id) }).RoundTrip(r)
 }
