@@ -137,6 +137,9 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	// the rate is not.
 	nodeCPU0, restCPU0 := cpuOf(ln.Pid()), cpuOf(planePIDs...)+selfCPU()
 	load0 := loadAverage()
+	sctx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
+	inits := sampleInits(sctx, 100*time.Millisecond)
 	start := time.Now()
 	j, err := user.SubmitJob(ctx, structs.JobSubmitRequest{ID: "array-bench", App: "true", Command: "run",
 		MachineType: "l8", Nodes: 4, Array: &spec})
@@ -175,6 +178,8 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 		}
 	}
 	restCPU := cpuOf(planePIDs...) + selfCPU() - restCPU0
+	stopSampling()
+	initSelf, taskProcs := inits.totals()
 	if j.State != structs.JobCompleted || j.Array == nil || j.Array.Progress == nil || j.Array.Progress.Succeeded != tasks {
 		return nil, fmt.Errorf("array job ended %s (%s): %+v", j.State, j.Substatus, j.Array)
 	}
@@ -182,9 +187,20 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	r.add("array_tasks_per_sec", arrayRate, "tasks/s", fmt.Sprintf("Flotilla array job, submit → end (%s; allocation start %s; load average %s → %s)",
 		took.Round(time.Millisecond), running.Sub(start).Round(time.Millisecond), load0, loadAverage()))
 	r.add("array_cpu_ms_per_task", float64(nodeCPU)/float64(tasks)/1e6, "ms", "CPU of the local nodes' pods per task: flotilla-init (dispatcher, workers) and the task processes")
+	perTask := func(d time.Duration) float64 { return float64(d) / float64(tasks) / 1e6 }
+	r.add("array_task_proc_cpu_ms", perTask(taskProcs), "ms", "of which the task processes themselves (flotilla-init's waited children)")
+	r.add("array_init_cpu_ms_per_task", perTask(initSelf), "ms", "of which flotilla-init itself (dispatcher, workers, starting and waiting for tasks; sampled every 100 ms)")
+	r.add("array_node_other_cpu_ms_per_task", perTask(nodeCPU-initSelf-taskProcs), "ms", "of which the rest: the node process, its container helpers, flotilla-init's last 100 ms")
 	if floor, err := forkExecFloor(1000); err == nil {
 		r.add("fork_exec_floor_cpu_ms", float64(floor)/1e6, "ms", fmt.Sprintf("CPU of one start of /bin/true, parent and child (a ceiling of %.0f tasks/s on %d idle cores)",
 			float64(runtime.NumCPU())/floor.Seconds(), runtime.NumCPU()))
+	}
+	if parent, child, err := forkExecFloorSplit(1024, 1); err == nil {
+		r.add("fork_exec_floor_child_cpu_ms", float64(child)/1e6, "ms", fmt.Sprintf("of which the child, one start at a time (parent %.2f ms)", float64(parent)/1e6))
+	}
+	if parent, child, err := forkExecFloorSplit(1024, 32); err == nil {
+		r.add("fork_exec_floor_cpu_ms_32way", float64(parent+child)/1e6, "ms", fmt.Sprintf("the same with 32 starts at once, as 4 nodes × 8 slots run them (child %.2f ms, parent %.2f ms)",
+			float64(child)/1e6, float64(parent)/1e6))
 	}
 	r.add("array_cpu_ms_per_task_all", float64(nodeCPU+restCPU)/float64(tasks)/1e6, "ms", "the same plus the control plane, hub and agent")
 	if d := j.EndTime.Sub(j.StartTime); d > 0 {

@@ -54,6 +54,7 @@ func BenchmarkArrayTrue(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
 	cpu0.report(b)
+	b.ReportMetric(float64(srv.Pulls())/float64(b.N), "pulls/task")
 	if p, _ := srv.Snapshot(); p.Succeeded != b.N {
 		b.Fatalf("%d of %d succeeded", p.Succeeded, b.N)
 	}

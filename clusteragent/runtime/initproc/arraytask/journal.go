@@ -61,6 +61,9 @@ func OpenJournal(path string, d *Dispatcher) (*Journal, int, error) {
 		f.Close()
 		return nil, 0, err
 	}
+	if n > 0 {
+		d.outputsLostInRestart()
+	}
 	if err := f.Truncate(good); err != nil {
 		f.Close()
 		return nil, 0, fmt.Errorf("array journal: %w", err)

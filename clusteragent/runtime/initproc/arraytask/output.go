@@ -113,6 +113,21 @@ func (d *Dispatcher) TaskOutput(index int) (structs.TaskOutput, bool) {
 		Tail: r.Tail, NotKept: d.out.wasDropped(o) && d.out.get(o) == ""}, true
 }
 
+// outputsLostInRestart marks, after a journal replay, the output of every
+// task with an attempt ended before the restart as not kept: outputs lived
+// in the dead dispatcher's memory, and the journal holds only a failure's
+// last failTail bytes (which Output still answers with). A task that ends
+// again after the restart keeps its new output as usual.
+func (d *Dispatcher) outputsLostInRestart() {
+	for o := range d.tasks {
+		t := &d.tasks[o]
+		if t.attempts > 1 || (t.attempts == 1 && t.state != tRunning) {
+			d.out.put(o, "")
+			d.out.setDropped(o, true)
+		}
+	}
+}
+
 // OutputBytes is how many bytes of task output the dispatcher holds.
 func (d *Dispatcher) OutputBytes() int { return d.out.used }
 

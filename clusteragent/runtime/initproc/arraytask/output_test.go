@@ -2,6 +2,7 @@ package arraytask
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -115,5 +116,57 @@ func TestOutputLine(t *testing.T) {
 				t.Errorf("read back index %d seq %d tail of %d bytes (%.40q...)", o.Index, o.Seq, len(o.Tail), o.Tail)
 			}
 		})
+	}
+}
+
+// TestOutputAfterRestartNotKept: a restarted dispatcher (its journal
+// replayed) answers a task that ended before the restart as not kept —
+// with the journal's tail of a failure, none of a success — never as an
+// empty output; a task that ends after the restart has its output.
+func TestOutputAfterRestartNotKept(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal")
+	d := NewDispatcher(spec("1-4"), 0)
+	j, _, err := OpenJournal(path, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, recs := d.Handle(Pull{Worker: "a", Slots: 4, Free: 4}, t0)
+	if len(g.Tasks) != 4 {
+		t.Fatalf("granted %d of 4", len(g.Tasks))
+	}
+	byIndex := map[int]Lease{}
+	for _, l := range g.Tasks {
+		byIndex[l.Index] = l
+	}
+	// 1 succeeds, 2 fails for good, 3 and 4 still run at the restart.
+	done := []Result{{Lease: byIndex[1], Tail: "one says hello"}, {Lease: byIndex[2], Exit: 3, Tail: "two failed"}}
+	_, more := d.Handle(Pull{Worker: "a", Slots: 4, Done: done, Holding: []Lease{byIndex[3], byIndex[4]}}, t0)
+	if err := j.Append(append(recs, more...)); err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := d.TaskOutput(1); o.NotKept || o.Tail != "one says hello" {
+		t.Fatalf("before the restart task 1 answers %+v", o)
+	}
+	j.Close()
+
+	d2 := NewDispatcher(spec("1-4"), 0)
+	j2, n, err := OpenJournal(path, d2)
+	if err != nil || n == 0 {
+		t.Fatalf("replay: %d records, %v", n, err)
+	}
+	defer j2.Close()
+	want := map[int]structs.TaskOutput{
+		1: {Index: 1, State: structs.TaskSucceeded, Attempts: 1, NotKept: true},
+		2: {Index: 2, State: structs.TaskFailed, ExitCode: 3, Attempts: 1, Tail: "two failed", NotKept: true},
+		3: {Index: 3, State: structs.TaskRunning, Attempts: 1},
+	}
+	for i, w := range want {
+		if got, _ := d2.TaskOutput(i); got != w {
+			t.Errorf("after the restart task %d answers %+v, want %+v", i, got, w)
+		}
+	}
+	d2.Handle(Pull{Worker: "a", Slots: 4, Done: []Result{{Lease: byIndex[3], Tail: "three, after the restart"}}, Holding: []Lease{byIndex[4]}}, t0)
+	if got, _ := d2.TaskOutput(3); got.NotKept || got.Tail != "three, after the restart" || got.State != structs.TaskSucceeded {
+		t.Errorf("a task ended after the restart answers %+v", got)
 	}
 }

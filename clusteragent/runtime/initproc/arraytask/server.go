@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -66,6 +67,7 @@ type Server struct {
 	changed   chan struct{}
 	closing   chan struct{}
 	closeOnce sync.Once
+	pulls     atomic.Uint64 // pulls served
 }
 
 // NewServer returns a server of d; j may be nil (no journal). now is the
@@ -121,7 +123,12 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
+// Pulls is how many pulls the server answered or refused (a figure of
+// its cost per task: every pull is a round trip and a journal sync).
+func (s *Server) Pulls() uint64 { return s.pulls.Load() }
+
 func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
+	s.pulls.Add(1)
 	var p Pull
 	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&p); err != nil || p.Worker == "" || p.Free < 0 || p.WaitMillis < 0 {
 		http.Error(w, "bad pull", http.StatusBadRequest)

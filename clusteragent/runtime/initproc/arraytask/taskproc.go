@@ -16,8 +16,9 @@ import (
 
 // Running tasks. A worker runs Slots long-lived slot goroutines; each
 // takes the next granted task from the worker's queue, starts it with
-// os.StartProcess (no shell, the command's path resolved once, no
-// per-task goroutine or pipe), waits for it and hands its Result back.
+// fork and exec (no shell, the command's path resolved once, no per-task
+// goroutine or pipe), waits for its exit from the reaper (reaper.go: no
+// thread blocked per task) and hands its Result back.
 // A task's output (stdout and stderr) goes to its slot's output file,
 // created once and truncated for every task; its last TailBytes are read
 // back when the task ends. The tasks of a worker, queued or running, are
@@ -142,6 +143,7 @@ type launcher struct {
 	env     []string // cfg.Env, clipped
 	devnull *os.File
 	procs   *procTable
+	reaper  *reaper
 }
 
 func newLauncher(cfg WorkerConfig, procs *procTable) (*launcher, error) {
@@ -152,14 +154,17 @@ func newLauncher(cfg WorkerConfig, procs *procTable) (*launcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &launcher{cfg: cfg, env: cfg.Env[:len(cfg.Env):len(cfg.Env)], devnull: dn, procs: procs}
+	l := &launcher{cfg: cfg, env: cfg.Env[:len(cfg.Env):len(cfg.Env)], devnull: dn, procs: procs, reaper: newReaper()}
 	if !strings.Contains(cfg.Command[0], TaskIDParam) {
 		l.path, l.pathErr = resolve(cfg.Command[0])
 	}
 	return l, nil
 }
 
-func (l *launcher) close() { l.devnull.Close() }
+func (l *launcher) close() {
+	l.reaper.close()
+	l.devnull.Close()
+}
 
 // resolve finds a command as exec.Command does: a name with a slash is
 // used as it is, another is looked up in PATH.
@@ -199,11 +204,14 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	if err == nil {
 		err = out.Truncate(0)
 	}
-	var p *os.Process
+	var (
+		pid    int
+		exited <-chan syscall.WaitStatus
+	)
 	start := l.cfg.Now()
 	if err == nil {
 		env := append(l.env, TaskEnv(l.cfg.Spec, l.cfg.JobID, ls.Index, ls.Attempt)...)
-		p, err = os.StartProcess(path, argv, &os.ProcAttr{Env: env, Files: []*os.File{l.devnull, out, out},
+		pid, exited, err = l.reaper.start(path, argv, &syscall.ProcAttr{Env: env, Files: []uintptr{l.devnull.Fd(), out.Fd(), out.Fd()},
 			Sys: &syscall.SysProcAttr{Setpgid: true}})
 	}
 	if err != nil {
@@ -211,8 +219,8 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 		r.Tail = fmt.Sprintf("flotilla: cannot start %s: %v", argv[0], err)
 		return r
 	}
-	if !l.procs.started(ls, p.Pid) {
-		p.Wait()
+	if !l.procs.started(ls, pid) {
+		<-exited
 		r.Exit = 128 + int(syscall.SIGKILL)
 		return r
 	}
@@ -220,21 +228,18 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	if l.cfg.TaskWalltime > 0 {
 		timer = time.AfterFunc(l.cfg.TaskWalltime, func() { l.procs.expireWalltime(ls) })
 	}
-	st, werr := p.Wait()
+	ws := <-exited
 	if timer != nil {
 		timer.Stop()
 	}
 	r.Seconds = l.cfg.Now().Sub(start).Seconds()
 	switch {
-	case werr != nil:
-		r.Exit = 127
 	case l.procs.wasWalltime(ls):
 		r.Exit = ExitWalltime
+	case ws.Signaled():
+		r.Exit = 128 + int(ws.Signal())
 	default:
-		r.Exit = st.ExitCode()
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.Exit = 128 + int(ws.Signal())
-		}
+		r.Exit = ws.ExitStatus()
 	}
 	tail := readTail(out, TailBytes)
 	if r.Exit == ExitWalltime {
