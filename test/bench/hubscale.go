@@ -110,8 +110,10 @@ func hubScaleRow(ctx context.Context, r *report, finished, count, clients int, l
 	r.add("hub_submit_p99_ms_3replicas"+suffix, round1(sub.p99), "ms", label+", 3 replicas: p99 latency")
 	fmt.Fprintf(os.Stderr, "bench: hub scale: %d finished jobs: %v\n", finished, fig)
 	if l := cl.leader(); l != nil {
-		e1, c1 := l.Node().BatchStats()
-		fmt.Fprintf(os.Stderr, "bench: hub scale: %d commands in %d raft log entries on the leader (%s; %s at the start)\n", c1-c0, e1-e0, l.Node().ID(), l0.Node().ID())
+		if l == l0 { // the same leader throughout: its counts are the run's
+			e1, c1 := l.Node().BatchStats()
+			fmt.Fprintf(os.Stderr, "bench: hub scale: %d commands in %d raft log entries on the leader\n", c1-c0, e1-e0)
+		}
 		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{State: structs.JobCompleted, Limit: 1})
 		if err != nil || len(jobs) != 1 {
 			return fmt.Errorf("leader lists no finished job (%v)", err)
