@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -93,5 +94,19 @@ func BenchmarkListActiveJobs(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkJobRefMissing is admission's question for every submission:
+// is the request's job ID free? (a not-found lookup).
+func BenchmarkJobRefMissing(b *testing.B) {
+	s := newStore(b)
+	seed(b, s)
+	r := s.Read()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.JobRef("j-bench-12345"); !errors.Is(err, structs.ErrNotFound) {
+			b.Fatal(err)
+		}
 	}
 }

@@ -65,7 +65,7 @@ var pureAllow = map[string][]string{
 	// registry finds a command's number by its Go type.
 	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "reflect", "slices", "strconv", "strings", "time",
 		"federation/state", "federation/structs", "github.com/hashicorp/raft"},
-	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strings", "sync/atomic", "time",
+	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strconv", "strings", "sync/atomic", "time",
 		"federation/structs", "github.com/hashicorp/go-memdb"},
 	// crypto/rand and sync/atomic: NewJobID and NewAuditID, the makers of
 	// job and audit event IDs (random, behind a counter of the process;

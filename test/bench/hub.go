@@ -75,6 +75,8 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 			if err != nil {
 				return nil, fmt.Errorf("%d replicas (%s): %w", n, run.store, err)
 			}
+			fmt.Fprintf(os.Stderr, "bench: hub, %d replicas (%s), run %d: %.0f submits/s, p99 %.1f ms, %v\n",
+				n, run.store, len(all)+1, res.perSec, res.p99, res.figures)
 			all = append(all, res)
 		}
 		slices.SortFunc(all, func(a, b submitResult) int { return cmp.Compare(a.perSec, b.perSec) })
@@ -96,8 +98,8 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
 		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
-		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v CPU, %.0f allocations, %.1f KB allocated per submission (replicas and clients)\n",
-			label, strings.Join(rates, " / "), res.commands, res.entries, res.cpuPerSubmit.Round(time.Microsecond), res.allocs, res.kbytes)
+		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v\n",
+			label, strings.Join(rates, " / "), res.commands, res.entries, res.figures)
 		if n == 3 && run.store == raftnode.LogStoreWAL {
 			apart, err := benchSubmitApart(ctx, run, count, clients)
 			if err != nil {
@@ -118,6 +120,7 @@ type submitResult struct {
 	cpuPerSubmit      time.Duration // the process's CPU time (replicas and clients)
 	allocs, kbytes    float64       // heap allocations and KB allocated per submission (same)
 	entries, commands uint64
+	figures           phaseFigures
 }
 
 func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitResult, error) {
@@ -137,15 +140,14 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	if err != nil {
 		return res, err
 	}
-	cpu0, m0, b0 := processCPU(), heapAllocs(), heapBytes()
+	ph := startPhase(fmt.Sprintf("hub-%d-%s", n, run.store))
 	sub, err := submitClients(ctx, cl.URLs(), key, "bench", count, clients)
+	fig := ph.stop(count + clients)
 	if err != nil {
 		return res, err
 	}
 	res.perSec, res.p50, res.p99 = sub.perSec, sub.p50, sub.p99
-	res.cpuPerSubmit = (processCPU() - cpu0) / time.Duration(count+clients)
-	res.allocs = float64(heapAllocs()-m0) / float64(count+clients)
-	res.kbytes = float64(heapBytes()-b0) / 1024 / float64(count+clients)
+	res.cpuPerSubmit, res.allocs, res.kbytes, res.figures = fig.cpu, fig.allocs, fig.kbytes, fig
 	if l := cl.leader(); l != nil {
 		res.entries, res.commands = l.Node().BatchStats()
 		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
@@ -175,6 +177,7 @@ func benchSubmitApart(ctx context.Context, run hubRun, count, clients int) (subm
 	if err != nil {
 		return submitResult{}, err
 	}
+	debug.FreeOSMemory() // the same start as the in-process rows (startPhase)
 	return clientsApart(ctx, cl.URLs(), key, count, clients)
 }
 

@@ -95,16 +95,25 @@ func hubScaleRow(ctx context.Context, r *report, finished, count, clients int, l
 	}
 	fmt.Fprintf(os.Stderr, "bench: hub scale: 3 replicas restored and ready in %v\n", time.Since(start).Round(time.Millisecond))
 	r.add("hub_replicas_heap_mb_3replicas"+suffix, round1(float64(liveHeap()-heap1)/(1<<20)), "MB", label+": live heap of 3 running replicas")
-	cpu0 := processCPU()
+	var e0, c0 uint64
+	l0 := cl.leader()
+	if l0 != nil {
+		e0, c0 = l0.Node().BatchStats()
+	}
+	ph := startPhase("hub-scale" + suffix)
 	sub, err := submitClients(ctx, cl.URLs(), key, "scale", count, clients)
+	fig := ph.stop(count + clients)
 	if err != nil {
 		return err
 	}
-	cpu := (processCPU() - cpu0) / time.Duration(count+clients)
 	r.add("hub_submit_per_sec_3replicas"+suffix, round1(sub.perSec), "submits/s", label+", 3 replicas: submissions per second")
 	r.add("hub_submit_p99_ms_3replicas"+suffix, round1(sub.p99), "ms", label+", 3 replicas: p99 latency")
-	fmt.Fprintf(os.Stderr, "bench: hub scale: %d finished jobs: %v CPU per submission (replicas and clients)\n", finished, cpu.Round(time.Microsecond))
+	fmt.Fprintf(os.Stderr, "bench: hub scale: %d finished jobs: %v\n", finished, fig)
 	if l := cl.leader(); l != nil {
+		if l == l0 { // the same leader throughout: its counts are the run's
+			e1, c1 := l.Node().BatchStats()
+			fmt.Fprintf(os.Stderr, "bench: hub scale: %d commands in %d raft log entries on the leader\n", c1-c0, e1-e0)
+		}
 		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{State: structs.JobCompleted, Limit: 1})
 		if err != nil || len(jobs) != 1 {
 			return fmt.Errorf("leader lists no finished job (%v)", err)

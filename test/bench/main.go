@@ -58,6 +58,7 @@ func main() {
 	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
 	agentFinished := flag.Int("agent-finished", 100000, "finished jobs of the cluster in the agent table's last row (the first has 1,000)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	flag.StringVar(&hubProfileDir, "hub-profile", "", "write a CPU profile of each in-process hub row's submissions to this directory (<row>.cpu.prof); not with -cpuprofile")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file at its end")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")

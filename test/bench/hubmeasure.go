@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"runtime/metrics"
+	"runtime/pprof"
+	"syscall"
+	"time"
+)
+
+// hubProfileDir, when set (-hub-profile), receives a CPU profile of the
+// submissions of each in-process hub row (<row>.cpu.prof), the phase the
+// row's figures measure and nothing else.
+var hubProfileDir string
+
+// phase measures one row's submissions in this process: CPU time (user
+// and system apart), heap allocations, bytes and garbage collections.
+type phase struct {
+	name                  string
+	user, sys             time.Duration
+	allocs, bytes, cycles uint64
+	faults                int64
+	profile               *os.File
+}
+
+// startPhase starts measuring (and profiling, with -hub-profile) the row
+// called name. It first collects garbage and returns every free page of
+// the heap to the operating system (debug.FreeOSMemory), so that every row
+// starts from the same condition: the heap holds what is live and no
+// mapped free memory. Without it a row's CPU per submission followed the
+// process's history: the scale row, after the GBs of garbage of its fill
+// and restore, ran its submissions with no collection and no page faults
+// (0.2 a submission) while the empty hub before it grew its heap from a
+// few MB, faulting in fresh pages (8 a submission) and collecting 5 times:
+// 342 against 500 µs of CPU per submission for the same work
+// (docs/performance.md, "Why the scale row ran faster").
+func startPhase(name string) *phase {
+	debug.FreeOSMemory()
+	p := &phase{name: name}
+	if hubProfileDir != "" {
+		f, err := os.Create(filepath.Join(hubProfileDir, name+".cpu.prof"))
+		if err == nil && pprof.StartCPUProfile(f) == nil {
+			p.profile = f
+		} else if f != nil {
+			f.Close()
+		}
+	}
+	p.user, p.sys, p.faults = cpuSplit()
+	p.allocs, p.bytes, p.cycles = heapCounters()
+	return p
+}
+
+// phaseFigures is what a phase measured per submission.
+type phaseFigures struct {
+	cpu, user, sys time.Duration
+	allocs, kbytes float64
+	gcCycles       uint64
+	faults         float64 // minor page faults per submission
+}
+
+// stop ends the phase of n submissions and returns its figures per
+// submission.
+func (p *phase) stop(n int) phaseFigures {
+	user, sys, faults := cpuSplit()
+	allocs, bytes, cycles := heapCounters()
+	if p.profile != nil {
+		pprof.StopCPUProfile()
+		p.profile.Close()
+	}
+	d := time.Duration(max(n, 1))
+	return phaseFigures{
+		cpu: (user + sys - p.user - p.sys) / d, user: (user - p.user) / d, sys: (sys - p.sys) / d,
+		allocs: float64(allocs-p.allocs) / float64(max(n, 1)), kbytes: float64(bytes-p.bytes) / 1024 / float64(max(n, 1)),
+		gcCycles: cycles - p.cycles, faults: float64(faults-p.faults) / float64(max(n, 1)),
+	}
+}
+
+func (f phaseFigures) String() string {
+	return fmt.Sprintf("%v CPU (user %v, system %v), %.0f allocations, %.1f KB allocated, %.1f page faults per submission (replicas and clients), %d GC cycles",
+		f.cpu.Round(time.Microsecond), f.user.Round(time.Microsecond), f.sys.Round(time.Microsecond), f.allocs, f.kbytes, f.faults, f.gcCycles)
+}
+
+// cpuSplit is this process's user and system CPU time and its minor
+// page faults so far.
+func cpuSplit() (user, sys time.Duration, faults int64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0, 0
+	}
+	return time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano()), ru.Minflt
+}
+
+// heapCounters are the heap objects and bytes this process allocated and
+// the garbage collections it completed so far.
+func heapCounters() (allocs, bytes, cycles uint64) {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:objects"}, {Name: "/gc/heap/allocs:bytes"}, {Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64(), s[1].Value.Uint64(), s[2].Value.Uint64()
+}
