@@ -157,6 +157,9 @@ func (r *report) addIf(ran bool, name string, value float64, unit, label string)
 	}
 }
 
+// schedRunner is -sched-runner: none, shared or own.
+var schedRunner string
+
 // schedRows is -sched-rows: the scheduler table's rows to run (empty: all).
 var schedRows string
 
