@@ -114,9 +114,6 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	// event once (it sent it to each of them before).
 	shared := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(trimObject))
 	podInf := shared.Core().V1().Pods().Informer()
-	if err := podInf.AddIndexers(runtime.ManagedPodIndexers()); err != nil {
-		panic(err) // only on a started informer: this one is new
-	}
 	c := cache.New(cfg.Client, cache.Options{
 		SchedulerName:   podgroup.SchedulerName,
 		Namespaces:      cfg.ExtraNamespaces,

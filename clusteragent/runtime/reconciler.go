@@ -97,8 +97,8 @@ type Reconciler struct {
 	// Logs reads container logs (default: the API server's pods/log).
 	Logs LogReader
 	// PodInformer, if set, is a pod informer shared with the rest of the
-	// agent (every pod of the cluster, finished ones too, with
-	// ManagedPodIndexers); nil: the runner watches its managed pods
+	// agent (every pod of the cluster, finished ones too; Run indexes it
+	// by ManagedPodIndexers); nil: the runner watches its managed pods
 	// itself. Sharing it halves the pod events the API server sends the
 	// agent.
 	PodInformer toolscache.SharedIndexInformer

@@ -19,7 +19,8 @@ const IndexManaged = "flotilla-managed"
 
 // ManagedPodIndexers index a pod informer's pods by IndexManaged, so the
 // runner lists its own pods from an informer that holds every pod of the
-// cluster without going through the others.
+// cluster without going through the others (Run adds it to PodInformer
+// when it has none).
 func ManagedPodIndexers() toolscache.Indexers {
 	return toolscache.Indexers{IndexManaged: func(o any) ([]string, error) {
 		if p, ok := o.(*corev1.Pod); ok && managed(p) {
@@ -55,6 +56,8 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	podInf := r.PodInformer
 	if podInf == nil {
 		podInf = f.Core().V1().Pods().Informer()
+	}
+	if _, ok := podInf.GetIndexer().GetIndexers()[IndexManaged]; !ok {
 		if err := podInf.AddIndexers(ManagedPodIndexers()); err != nil {
 			return err
 		}
