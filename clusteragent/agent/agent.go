@@ -183,8 +183,8 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if !ccfg.NoPrePull {
 		out.Catalog = &prepull.Syncer{Hub: hub, Cluster: cfg.Cluster, Kube: kc, NodeSelector: sel, Options: ccfg.PrePull,
-			Nodes: prepullNodes(c.Cache),
-			Now:   cfg.Now, Log: ccfg.Log.With("component", "prepull"),
+			Nodes: prepullNodes(c.Cache), PodInformer: c.PodInformer(),
+			Now: cfg.Now, Log: ccfg.Log.With("component", "prepull"),
 			MachineTypes: func() []*structs.MachineType { return out.Syncer.MachineTypes() }}
 	}
 	var catalog func() *structs.ClusterCatalog

@@ -9,9 +9,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
 	"github.com/flotilla-hpc/flotilla/clusteragent/cache"
@@ -90,6 +93,8 @@ type Cluster struct {
 	Jobs  *runtime.Reconciler
 	// Filer runs the file servers of ReadWriteOnce vaults.
 	Filer *filer.Manager
+
+	informers informers.SharedInformerFactory // shared by Cache and Jobs
 }
 
 // NewCluster wires cache, scheduling loop and job runner.
@@ -104,11 +109,17 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	if prefix == "" {
 		prefix = podgroup.DefaultNamespacePrefix
 	}
+	// One informer per resource for the whole agent: the cache and the
+	// runner share the pod informer, so the API server sends each pod
+	// event once (it sent it to each of them before).
+	shared := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 0, informers.WithTransform(trimObject))
+	podInf := shared.Core().V1().Pods().Informer()
 	c := cache.New(cfg.Client, cache.Options{
 		SchedulerName:   podgroup.SchedulerName,
 		Namespaces:      cfg.ExtraNamespaces,
 		NamespacePrefix: prefix,
 		NodeSelector:    cfg.NodeSelector,
+		Informers:       shared,
 	})
 	ropts := cfg.Runtime
 	if ropts.InitImage == "" {
@@ -124,7 +135,7 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 		Client: cfg.Client, Options: ropts, Cluster: cfg.Cluster, Pods: b, Nodes: c,
 		Now: cfg.Now, Log: cfg.Log, Report: cfg.Report,
 		Filer: fm, Random: cfg.Random, LogTailLines: cfg.LogTailLines,
-		LiveTailEvery: cfg.LiveTailEvery, Logs: cfg.Logs,
+		LiveTailEvery: cfg.LiveTailEvery, Logs: cfg.Logs, PodInformer: podInf,
 	}
 	loop := &SchedLoop{
 		Cache: c, Binder: b, Options: cfg.Scheduler, Now: cfg.Now, Log: cfg.Log,
@@ -148,7 +159,23 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	if !cfg.CreateUnbound {
 		rec.Placer = loop
 	}
-	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm}
+	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm, informers: shared}
+}
+
+// PodInformer is the agent's one pod informer (every pod of the cluster),
+// started by the cache: other parts of the agent add their handlers to it.
+func (c *Cluster) PodInformer() toolscache.SharedIndexInformer {
+	return c.informers.Core().V1().Pods().Informer()
+}
+
+// trimObject drops what the agent never reads from the objects its
+// informers keep: the managed fields (server-side apply's bookkeeping,
+// often the largest part of a pod's metadata).
+func trimObject(o any) (any, error) {
+	if m, ok := o.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return o, nil
 }
 
 // Run starts the cache, then the scheduling loop, the job runner and the
@@ -164,6 +191,7 @@ func (c *Cluster) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); recErr = c.Jobs.Run(ctx) }()
 	go func() { defer wg.Done(); filerErr = c.Filer.Run(ctx) }()
 	wg.Wait()
+	c.informers.Shutdown()
 	return errors.Join(recErr, filerErr)
 }
 

@@ -144,7 +144,7 @@ var ErrLeftToLevel2 = errors.New("binder: gang created, its head left to level 2
 
 // createPod creates one pod; an existing one is ErrGangExists.
 func (b *Binder) createPod(ctx context.Context, p *corev1.Pod) (*corev1.Pod, error) {
-	got, err := b.client.CoreV1().Pods(p.Namespace).Create(ctx, p, metav1.CreateOptions{})
+	got, err := b.postPod(ctx, p)
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		return nil, fmt.Errorf("%w: %s/%s", ErrGangExists, p.Namespace, p.Name)

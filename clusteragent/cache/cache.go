@@ -40,6 +40,11 @@ type Options struct {
 	// NodeSelector limits the nodes this agent schedules onto (several agents
 	// per cluster own distinct node sets); nil means all nodes.
 	NodeSelector labels.Selector
+	// Informers, if set, is the agent's shared informer factory: the
+	// cache takes its node and pod informers from it (every pod, finished
+	// ones too, which it ignores) and Run starts it. Nil: the cache makes
+	// its own, whose pod watch leaves finished pods out.
+	Informers informers.SharedInformerFactory
 }
 
 // PodRef names a pod as the cache last saw it: its UID and resource
@@ -188,36 +193,44 @@ func New(client kubernetes.Interface, opts Options) *Cache {
 
 // Run starts the informers and returns once they have synced.
 func (c *Cache) Run(ctx context.Context) error {
-	nodeFactory := informers.NewSharedInformerFactory(c.client, 0)
-	nodeInf := nodeFactory.Core().V1().Nodes().Informer()
-	podFactory := informers.NewSharedInformerFactoryWithOptions(c.client, 0,
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			// Finished pods hold no resources.
-			o.FieldSelector = fields.AndSelectors(
-				fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
-				fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)),
-			).String()
-		}))
+	f := c.opts.Informers
+	if f == nil {
+		f = informers.NewSharedInformerFactory(c.client, 0)
+	}
+	nodeInf := f.Core().V1().Nodes().Informer()
+	podFactory := f
+	if c.opts.Informers == nil {
+		podFactory = informers.NewSharedInformerFactoryWithOptions(c.client, 0,
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				// Finished pods hold no resources.
+				o.FieldSelector = fields.AndSelectors(
+					fields.OneTermNotEqualSelector("status.phase", string(corev1.PodSucceeded)),
+					fields.OneTermNotEqualSelector("status.phase", string(corev1.PodFailed)),
+				).String()
+			}))
+	}
 	podInf := podFactory.Core().V1().Pods().Informer()
 	store := podInf.GetStore()
 	c.podStore.Store(&store)
-	if _, err := nodeInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	nodeReg, err := nodeInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.setNode(o) },
 		UpdateFunc: func(_, o any) { c.setNode(o) },
 		DeleteFunc: func(o any) { c.deleteNode(o) },
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	if _, err := podInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	podReg, err := podInf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { c.setPod(o) },
 		UpdateFunc: func(_, o any) { c.setPod(o) },
 		DeleteFunc: func(o any) { c.deletePod(o) },
-	}); err != nil {
+	})
+	if err != nil {
 		return err
 	}
-	nodeFactory.Start(ctx.Done())
+	f.Start(ctx.Done())
 	podFactory.Start(ctx.Done())
-	if !toolscache.WaitForCacheSync(ctx.Done(), nodeInf.HasSynced, podInf.HasSynced) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), nodeReg.HasSynced, podReg.HasSynced) {
 		return fmt.Errorf("cache: informers did not sync: %w", ctx.Err())
 	}
 	c.synced.Store(true)
@@ -340,23 +353,22 @@ func (c *Cache) setPod(o any) {
 	key := p.Namespace + "/" + p.Name
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		// A finished pod holds no resources: gone, for level 2 (a shared
+		// informer shows it; the cache's own leaves it out, deleted).
+		if c.drop(key) {
+			c.notify()
+		}
+		return
+	}
 	if p.Spec.NodeName != "" {
-		_, wasPending := c.pending[key]
 		a, wasAssumed := c.assumed[key]
 		delete(c.pending, key)
 		if wasAssumed {
 			delete(c.assumed, key)
 			c.dropLoad(a.placed)
 		}
-		if p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
-			if b, seen := c.bound[key]; seen || wasPending || wasAssumed {
-				if seen {
-					delete(c.bound, key)
-					c.dropLoad(b)
-				}
-				c.notify()
-			}
-		} else if _, seen := c.bound[key]; !seen {
+		if _, seen := c.bound[key]; !seen {
 			rank, _ := strconv.Atoi(p.Labels[podgroup.LabelRank])
 			b := placed{ref: refOf(p, rank), node: p.Spec.NodeName, req: podgroup.PodRequests(p),
 				tenant: p.Annotations[podgroup.AnnotTenant], job: gangOf(p)}
@@ -404,19 +416,28 @@ func (c *Cache) deletePod(o any) {
 	if !ok {
 		return
 	}
-	key := p.Namespace + "/" + p.Name
 	c.mu.Lock()
+	c.drop(p.Namespace + "/" + p.Name)
+	c.mu.Unlock()
+	c.notify()
+}
+
+// drop forgets a pod that is gone or finished, and reports whether the
+// cache had it; c.mu is held.
+func (c *Cache) drop(key string) bool {
+	_, had := c.pending[key]
 	delete(c.pending, key)
 	if a, ok := c.assumed[key]; ok {
 		delete(c.assumed, key)
 		c.dropLoad(a.placed)
+		had = true
 	}
 	if b, ok := c.bound[key]; ok {
 		delete(c.bound, key)
 		c.dropLoad(b)
+		had = true
 	}
-	c.mu.Unlock()
-	c.notify()
+	return had
 }
 
 // Assume records bindings decided but not yet confirmed: the pods count on

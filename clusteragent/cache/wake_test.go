@@ -87,3 +87,30 @@ func TestWakeups(t *testing.T) {
 		t.Errorf("bound %d after a pod finished, want 2", bound)
 	}
 }
+
+// TestFinishedPodsOfASharedInformer: the agent's shared pod informer shows
+// finished pods too (the cache's own leaves them out): a pending pod that
+// finished unbound is no longer pending, and a finished pod the cache never
+// had (listed at the start) neither counts nor wakes the loop.
+func TestFinishedPodsOfASharedInformer(t *testing.T) {
+	c := New(nil, Options{})
+	c.setNode(testNode("a"))
+	drained(c)
+	old := testPod(7, 0, 1, "a")
+	old.Status.Phase = corev1.PodFailed
+	c.setPod(old)
+	if drained(c) {
+		t.Error("a finished pod the cache never had woke the loop")
+	}
+	c.setPod(testPod(8, 0, 1, ""))
+	drained(c)
+	failed := testPod(8, 0, 1, "")
+	failed.Status.Phase = corev1.PodFailed
+	c.setPod(failed)
+	if !drained(c) {
+		t.Error("a pending pod that finished unbound did not wake the loop")
+	}
+	if _, bound, assumed, pending := c.Counts(); bound != 0 || assumed != 0 || pending != 0 {
+		t.Errorf("bound %d assumed %d pending %d, want 0 0 0", bound, assumed, pending)
+	}
+}

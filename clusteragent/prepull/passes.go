@@ -109,33 +109,50 @@ func (s *Syncer) nextDue() time.Time {
 	return due
 }
 
-// watchPullPods starts an informer on the pull pods (the pull namespace,
-// LabelPull): one LIST, then a watch.
+// watchPullPods follows the pull pods (the pull namespace, LabelPull):
+// through the agent's shared pod informer, or an informer of its own (one
+// LIST, then a watch).
 func (s *Syncer) watchPullPods(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(s.Kube, 0, informers.WithNamespace(s.Options.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelPull + "=true" }))
-	inf := f.Core().V1().Pods().Informer()
-	changed := func() {
+	inf, f := s.PodInformer, informers.SharedInformerFactory(nil)
+	if inf == nil {
+		f = informers.NewSharedInformerFactoryWithOptions(s.Kube, 0, informers.WithNamespace(s.Options.Namespace),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelPull + "=true" }))
+		inf = f.Core().V1().Pods().Informer()
+	}
+	changed := func(any) {
 		s.podGen.Add(1)
 		select {
 		case s.wake <- struct{}{}:
 		default:
 		}
 	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { changed() },
-		UpdateFunc: func(any, any) { changed() },
-		DeleteFunc: func(any) { changed() },
-	}); err != nil {
+	reg, err := inf.AddEventHandler(toolscache.FilteringResourceEventHandler{
+		FilterFunc: func(o any) bool {
+			if t, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+				o = t.Obj
+			}
+			p, ok := o.(*corev1.Pod)
+			return ok && s.isPullPod(p)
+		},
+		Handler: toolscache.ResourceEventHandlerFuncs{AddFunc: changed, UpdateFunc: func(_, o any) { changed(o) }, DeleteFunc: changed},
+	})
+	if err != nil {
 		return err
 	}
-	f.Start(ctx.Done())
-	go func() { <-ctx.Done(); f.Shutdown() }()
-	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+	if f != nil {
+		f.Start(ctx.Done())
+		go func() { <-ctx.Done(); f.Shutdown() }()
+	}
+	if !toolscache.WaitForCacheSync(ctx.Done(), inf.HasSynced, reg.HasSynced) {
 		return ctx.Err()
 	}
-	s.podStore = inf.GetStore()
+	s.podStore = inf.GetIndexer()
 	return nil
+}
+
+// isPullPod reports whether p is one of the syncer's pull pods.
+func (s *Syncer) isPullPod(p *corev1.Pod) bool {
+	return p.Namespace == s.Options.Namespace && p.Labels[LabelPull] == "true"
 }
 
 // pullPods are the pull pods: from the informer, or listed when there is
@@ -143,8 +160,12 @@ func (s *Syncer) watchPullPods(ctx context.Context) error {
 func (s *Syncer) pullPods(ctx context.Context) ([]*corev1.Pod, error) {
 	if s.podStore != nil {
 		var out []*corev1.Pod
-		for _, o := range s.podStore.List() {
-			if p, ok := o.(*corev1.Pod); ok {
+		objs, err := s.podStore.ByIndex(toolscache.NamespaceIndex, s.Options.Namespace)
+		if err != nil {
+			objs = s.podStore.List()
+		}
+		for _, o := range objs {
+			if p, ok := o.(*corev1.Pod); ok && s.isPullPod(p) {
 				out = append(out, p)
 			}
 		}

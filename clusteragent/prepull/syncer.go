@@ -83,8 +83,11 @@ type Syncer struct {
 	// whenever they do, and whether they are known yet: the agent's node
 	// informer (cache.Cache.Nodes), so a pass costs no API call. Nil lists
 	// them from the API server on every pass.
-	Nodes   func() (nodes []Node, gen uint64, ok bool)
-	Options Options
+	Nodes func() (nodes []Node, gen uint64, ok bool)
+	// PodInformer, if set, is the agent's shared pod informer (every pod;
+	// started by its owner); nil: the syncer watches its pull pods itself.
+	PodInformer toolscache.SharedIndexInformer
+	Options     Options
 	// Resolve reads an image's platforms with the pull credential of its
 	// app ("" for none; default Platforms).
 	Resolve func(ctx context.Context, ref, pullSecret string) ([]string, error)
@@ -104,7 +107,7 @@ type Syncer struct {
 	// decide whether a pass has anything to do (see skip).
 	appsGen  uint64
 	podGen   atomic.Uint64
-	podStore toolscache.Store
+	podStore toolscache.Indexer
 	last     passStamp
 	due      time.Time
 	ran      atomic.Uint64

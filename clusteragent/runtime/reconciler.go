@@ -10,9 +10,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	toolscache "k8s.io/client-go/tools/cache"
 
@@ -98,8 +96,14 @@ type Reconciler struct {
 	LiveTailEvery time.Duration
 	// Logs reads container logs (default: the API server's pods/log).
 	Logs LogReader
-	Now  func() time.Time
-	Log  *slog.Logger
+	// PodInformer, if set, is a pod informer shared with the rest of the
+	// agent (every pod of the cluster, finished ones too; Run indexes it
+	// by ManagedPodIndexers); nil: the runner watches its managed pods
+	// itself. Sharing it halves the pod events the API server sends the
+	// agent.
+	PodInformer toolscache.SharedIndexInformer
+	Now         func() time.Time
+	Log         *slog.Logger
 	// Report receives every job state change (from any goroutine).
 	Report func(structs.JobStateUpdate)
 
@@ -108,7 +112,7 @@ type Reconciler struct {
 	tombs map[uint64]tombstone
 	// lastActive is the hub's last full listing of the jobs active here.
 	lastActive map[uint64]bool
-	podStore   toolscache.Store
+	pods       toolscache.Indexer // the pod informer's (see watch.go)
 	secrets    toolscache.Store
 	wake       chan struct{}
 	// nsReady are the tenant namespaces made ready (ensureNamespace).
@@ -371,60 +375,12 @@ func (r *Reconciler) poke() {
 	}
 }
 
-// Run watches the job Secrets and pods and reconciles until ctx ends.
-func (r *Reconciler) Run(ctx context.Context) error {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.Log == nil {
-		r.Log = slog.New(slog.DiscardHandler)
-	}
-	r.mu.Lock()
-	r.init()
-	r.wake = make(chan struct{}, 1)
-	r.mu.Unlock()
-	watchNS := r.Options.Namespace
-	if r.Options.NamespacePrefix != "" {
-		watchNS = metav1.NamespaceAll // every tenant namespace; see ownsNamespace
-	}
-	f := informers.NewSharedInformerFactoryWithOptions(r.Client, 0, informers.WithNamespace(watchNS),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = podgroup.LabelManaged + "=true" }))
-	podInf := f.Core().V1().Pods().Informer()
-	secInf := f.Core().V1().Secrets().Informer()
-	for _, inf := range []toolscache.SharedIndexInformer{podInf, secInf} {
-		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { r.poke() },
-			UpdateFunc: func(any, any) { r.poke() },
-			DeleteFunc: func(any) { r.poke() },
-		}); err != nil {
-			return err
-		}
-	}
-	r.podStore, r.secrets = podInf.GetStore(), secInf.GetStore()
-	f.Start(ctx.Done())
-	defer f.Shutdown()
-	if !toolscache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, secInf.HasSynced) {
-		return nil
-	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		r.reconcileAll(ctx)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-r.wake:
-		case <-tick.C:
-		}
-	}
-}
-
 // reconcileAll takes one step or more for every job.
 func (r *Reconciler) reconcileAll(ctx context.Context) {
 	podsOf := map[uint64][]*corev1.Pod{}
-	for _, o := range r.podStore.List() {
-		p := o.(*corev1.Pod)
-		if !r.ownsNamespace(p.Namespace) {
+	for _, o := range r.managedPods() {
+		p, ok := o.(*corev1.Pod)
+		if !ok || !managed(p) || !r.ownsNamespace(p.Namespace) {
 			continue
 		}
 		if n, err := strconv.ParseUint(p.Labels[podgroup.LabelJob], 10, 64); err == nil {

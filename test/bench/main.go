@@ -75,6 +75,9 @@ func main() {
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
 	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create")
+	flag.StringVar(&apiProfilePrefix, "apiserver-cpuprofile", "", "profile the scheduler table's kube-apiserver in each measured stretch of a row, into PREFIX-N.prof")
+	flag.DurationVar(&apiProfileFor, "apiserver-profile-for", 10*time.Second, "length of each -apiserver-cpuprofile profile, from the stretch's start (keep it under the row's length)")
+	flag.StringVar(&schedRunner, "sched-runner", "none", "the pre-placed row also runs the agent's job runner: none, shared (its pod informer shared with the cache, as flotilla-agent runs it) or own (its own pod informer, as before it was shared)")
 	flag.Parse()
 	abs, err := filepath.Abs(*bin)
 	if err != nil {

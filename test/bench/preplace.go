@@ -128,6 +128,17 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 	done := make(chan struct{})
 	go func() { ag.Loop.Run(actx); close(done) }()
 	defer func() { stop(); <-done }()
+	if schedRunner != "none" {
+		// The job runner as flotilla-agent runs it: its Secret informer,
+		// and the pod informer shared with the cache ("own": its own, as
+		// before the agent shared it).
+		if schedRunner == "own" {
+			ag.Jobs.PodInformer = nil
+		}
+		rdone := make(chan struct{})
+		go func() { _ = ag.Jobs.Run(actx); close(rdone) }()
+		defer func() { stop(); <-rdone }()
+	}
 	// The meter starts once the agent has synced, as kube-scheduler's
 	// create+bind row starts once it has bound a warm-up pod: neither
 	// row counts its scheduler's start (at 5,000 nodes the agent's first

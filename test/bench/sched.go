@@ -27,7 +27,7 @@ import (
 // same gang workload that only partly fits, and the raw binding ceiling.
 func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, error) {
 	r := &report{title: fmt.Sprintf("Scheduler end to end: %d simulated nodes, %d pods, one API server", nodes, pods), suffix: suffix}
-	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "bench"})
+	env, err := k8senv.StartEnv(ctx, k8senv.Options{Name: "bench", Profiling: apiProfilePrefix != ""})
 	if err != nil {
 		return nil, err
 	}

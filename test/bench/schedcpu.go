@@ -63,6 +63,7 @@ type meter struct {
 	dials            int64
 	apiPid, schedPid int
 	counts           apiCounts
+	profile          *apiProfile
 }
 
 func startMeter(env *k8senv.Env) *meter {
@@ -71,6 +72,7 @@ func startMeter(env *k8senv.Env) *meter {
 	m.self, m.allocs, m.dials = processCPU(), heapAllocs(), dials.Load()
 	m.api, m.sched, m.rest = childCPU(m.apiPid), childCPU(m.schedPid), m.restCPU()
 	m.counts = scrapeAPI(env)
+	m.profile = startAPIProfile(env)
 	return m
 }
 
@@ -86,6 +88,7 @@ func (m *meter) stop(pods int) usage {
 	}
 	u.totalUs = round1(u.selfUs + u.apiUs + u.schedUs + per(m.restCPU()-m.rest))
 	u.requests = scrapeAPI(m.env).perPod(m.counts, pods)
+	defer m.profile.wait()
 	return u
 }
 
@@ -153,6 +156,9 @@ func (r *report) addIf(ran bool, name string, value float64, unit, label string)
 		r.add(name, value, unit, label)
 	}
 }
+
+// schedRunner is -sched-runner: none, shared or own.
+var schedRunner string
 
 // schedRows is -sched-rows: the scheduler table's rows to run (empty: all).
 var schedRows string

@@ -52,6 +52,9 @@ type Options struct {
 	// asks about bearer tokens it does not know (as a managed cluster's
 	// API server asks its cloud).
 	TokenWebhookURL string
+	// Profiling serves the API server's /debug/pprof (APIServerProfile);
+	// off by default, as on a production API server.
+	Profiling bool
 }
 
 // Env is one running control plane.
@@ -213,7 +216,7 @@ func (e *Env) start(ctx context.Context, opts Options) error {
 		"--max-requests-inflight", "2000",
 		"--max-mutating-requests-inflight", "1000",
 		"--enable-priority-and-fairness=false",
-		"--profiling=false",
+		"--profiling=" + strconv.FormatBool(opts.Profiling),
 		"--v", "0",
 	}, admission...)
 	if opts.TokenWebhookURL != "" {
