@@ -24,9 +24,9 @@ func TestAgentSchedulesSeveralNamespaces(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	env := k8senv.Start(t, k8senv.Options{Name: "multi"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := k8senv.Start(t, k8senv.Options{Name: "multi"})
 	var nodes []k8senv.NodeSpec
 	for i := range 6 {
 		nodes = append(nodes, k8senv.NodeSpec{Name: fmt.Sprintf("n%d", i), CPU: "16", Memory: "64Gi"})

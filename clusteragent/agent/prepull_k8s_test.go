@@ -92,9 +92,9 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	env := k8senv.Start(t, k8senv.Options{Name: "prepull-lists"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := k8senv.Start(t, k8senv.Options{Name: "prepull-lists"})
 	cpu := func(name string) k8senv.NodeSpec {
 		return k8senv.NodeSpec{Name: name, CPU: "16", Memory: "64Gi", Labels: map[string]string{"pool": "cpu"}}
 	}

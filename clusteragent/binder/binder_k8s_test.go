@@ -68,9 +68,9 @@ func TestBinderRecordsStartBeforeHead(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	env := k8senv.Start(t, k8senv.Options{Name: "bind", NoControllerManager: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	env := k8senv.Start(t, k8senv.Options{Name: "bind", NoControllerManager: true})
 	if err := env.CreateNamespace(ctx, ns); err != nil {
 		t.Fatal(err)
 	}

@@ -110,7 +110,9 @@ type decision struct {
 // while its head runs are released, not failed: they count as running
 // for the job's start; its worker pods that fail, are lost or go missing
 // do not end it either (the head's dispatcher grants their tasks to the
-// other pods once their leases expire): only its head does. An ended job's final state is
+// other pods once their leases expire): only its head does (a head this
+// runner created pre-placed under placedGrace ago and not yet seen is on
+// its way, not lost). An ended job's final state is
 // recorded on its Secret, then reported, then its pods are stopped; its
 // Secret and the rest go once the hub has acknowledged the end.
 func decide(j jobView, o observation, now time.Time) decision {
@@ -211,7 +213,10 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		switch {
 		case o.pods.head.lost:
 			return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
-		case !o.pods.head.exists:
+		case !o.pods.head.exists && !inGrace(j.placedAt, now):
+			// A gang this runner created pre-placed moments ago has its
+			// start recorded before its head is created (the head last):
+			// a head the pod informer has not shown yet is on its way.
 			return end(structs.JobCompletedWithError, "lost its head pod", 1, now), true
 		}
 		return decision{}, false

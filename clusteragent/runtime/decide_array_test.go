@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -65,6 +66,23 @@ func TestDecideArray(t *testing.T) {
 				o.pods.running, o.pods.workerFailed, o.pods.workersGone = 3, "j1-2", 1
 			}),
 			decision{Kind: actProgress, Progress: []progress{{structs.JobRunning, "4 of 4 pods running"}}, StartedAt: dt0},
+		},
+		// The binder records the start on the Secret, then creates the
+		// gang pre-placed, the head last; the pod informer may show the
+		// workers before the head. What TestArrayAgentCrash saw under
+		// load: the job ended "lost its head pod" 150 ms after it was
+		// assigned, and its tasks never ran.
+		"created pre-placed just now, start recorded, head not seen yet: wait for it": {
+			arr(structs.JobAssigned).with(func(j *jobView) { j.placedAt = dt0.Add(-time.Second) }),
+			obs(started("h"), podsAre{present: 3, bound: 3}), wait("start recorded, head not yet bound"),
+		},
+		"created pre-placed long ago, head never seen: lost": {
+			arr(structs.JobAssigned).with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
+			obs(started("h"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost its head pod", 1),
+		},
+		"start recorded by another run (no placement here), head gone: lost": {
+			arr(structs.JobAssigned), obs(started("h"), podsAre{present: 3, bound: 3}),
+			endAt(structs.JobCompletedWithError, "lost its head pod", 1),
 		},
 		"a lost head ends an array job": {
 			arr(structs.JobRunning), obs(started("h"), allBound, func(o *observation) {

@@ -21,9 +21,11 @@ func TestRecordFinalOnTheObservedSecret(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	env := k8senv.Start(t, k8senv.Options{Name: "record", NoControllerManager: true})
+	// The deadline covers the test's own calls, not the control plane's
+	// start (k8senv has its own; over a minute on a loaded machine).
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	env := k8senv.Start(t, k8senv.Options{Name: "record", NoControllerManager: true})
 	if err := env.CreateNamespace(ctx, "jobs"); err != nil {
 		t.Fatal(err)
 	}

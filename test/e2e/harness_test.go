@@ -66,7 +66,11 @@ func startFed(t *testing.T, n int, clusters map[string][]k8senv.NodeSpec) *fed {
 		go func() {
 			defer wg.Done()
 			env := k8senv.Start(t, k8senv.Options{Name: name})
-			if err := env.AddNodes(ctx, nodes...); err != nil {
+			// The nodes get their own minute: the start may have
+			// used most of the setup's deadline on a loaded machine.
+			nctx, ncancel := context.WithTimeout(context.Background(), time.Minute)
+			defer ncancel()
+			if err := env.AddNodes(nctx, nodes...); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
 			mu.Lock()

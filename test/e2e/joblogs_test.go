@@ -67,6 +67,7 @@ func TestJobLogsCarryJobAndRequestID(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs a real control plane (FLOTILLA_BIN tools); skipped in -short")
 	}
+	env := k8senv.Start(t, k8senv.Options{Name: "east"})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var hubLog, agentLog logSink
@@ -77,7 +78,6 @@ func TestJobLogsCarryJobAndRequestID(t *testing.T) {
 	if _, err := hubs.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
-	env := k8senv.Start(t, k8senv.Options{Name: "east"})
 	if err := env.AddNodes(ctx, nodes("east", 2, "16")...); err != nil {
 		t.Fatal(err)
 	}
