@@ -30,8 +30,8 @@ func (a abRun) line() string {
 	for _, d := range a.use.procs {
 		cpu += d.Seconds()
 	}
-	return fmt.Sprintf("%6.1f pods/s, %4.1f in flight, stretch %5.1f s (%4.2f cores), µs/pod: bench %4.0f, kube-apiserver %5.0f, all %6.0f",
-		a.rate, a.inFlight, a.use.wall.Seconds(), cpu/a.use.wall.Seconds(), a.use.selfUs, a.use.apiUs, a.use.totalUs)
+	return fmt.Sprintf("%6.1f pods/s (%6.1f to Running), %4.1f in flight, stretch %5.1f s (%4.2f cores), µs/pod: bench %4.0f, kube-apiserver %5.0f, all %6.0f",
+		a.rate, a.use.runningRate(), a.inFlight, a.use.wall.Seconds(), cpu/a.use.wall.Seconds(), a.use.selfUs, a.use.apiUs, a.use.totalUs)
 }
 
 // createABRuns runs the raw create ceiling and the pre-placed row

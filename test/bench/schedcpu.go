@@ -60,6 +60,17 @@ type usage struct {
 	wall  time.Duration
 	procs map[string]time.Duration
 	pods  int
+	// running is the create rows' first create to every pod Running.
+	running time.Duration
+}
+
+// runningRate is pods per second from the first create to every pod
+// Running (0 when not measured).
+func (u usage) runningRate() float64 {
+	if u.running <= 0 {
+		return 0
+	}
+	return round1(float64(u.pods) / u.running.Seconds())
 }
 
 // meter measures a stretch of a row; stop divides by the pods it handled.
@@ -200,19 +211,21 @@ func (m *meter) restCPU() time.Duration {
 // load kwok's patches queue while its CPU looks idle, and rows closed
 // with 0.43-0.69 status patches per pod. The query is served from the
 // API server's watch cache.
-func waitStarted(ctx context.Context, env *k8senv.Env, ns string) {
+// It returns when the last pod was seen Running (to 100 ms).
+func waitStarted(ctx context.Context, env *k8senv.Env, ns string) time.Time {
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
 		l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", Limit: 1})
 		if err == nil && len(l.Items) == 0 {
-			return
+			return time.Now()
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return time.Now()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	fmt.Fprintf(os.Stderr, "bench: pods of %s still Pending after 2 minutes\n", ns)
+	return time.Now()
 }
 
 // settle waits until kwok is done (at most a minute): its work lags
