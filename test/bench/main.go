@@ -74,7 +74,7 @@ func main() {
 	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreWAL, "raft log store of the scale row's replicas: wal or bolt")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
-	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create")
+	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create; only when named: create-ceiling-watch, create-ceiling-meta (the ceiling with an extra pod watcher / metadata-only replies)")
 	flag.StringVar(&apiProfilePrefix, "apiserver-cpuprofile", "", "profile the scheduler table's kube-apiserver in each measured stretch of a row, into PREFIX-N.prof")
 	flag.DurationVar(&apiProfileFor, "apiserver-profile-for", 10*time.Second, "length of each -apiserver-cpuprofile profile, from the stretch's start (keep it under the row's length)")
 	flag.IntVar(&createAB, "create-ab", 0, "after the create rows, run the raw create ceiling and the pre-placed row N more times each, alternating which goes first, and print each run's figures and the medians (stderr)")
