@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,6 +16,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
+	"github.com/flotilla-hpc/flotilla/clusteragent/binder"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
@@ -41,18 +43,50 @@ func createBoundRows(ctx context.Context, r *report, env *k8senv.Env, specs []k8
 	var ceiling, fl, ks float64
 	var ceilUse, flUse, ksUse usage
 	var err error
-	if schedRow("create-ceiling") {
-		if ceiling, ceilUse, err = rawCreateCeiling(ctx, env, specs, n); err != nil {
-			return err
+	ceilingRow := func() error {
+		if schedRow("create-ceiling") {
+			ceiling, ceilUse, err = rawCreateCeiling(ctx, env, specs, n)
 		}
+		return err
 	}
-	if schedRow("fl-create") {
-		if fl, flUse, err = preplacedCreates(ctx, env, jobs); err != nil {
-			return err
+	flRow := func() error {
+		if schedRow("fl-create") {
+			fl, flUse, err = preplacedCreates(ctx, env, jobs)
+		}
+		return err
+	}
+	// The ceiling first, unless -sched-rows names fl-create before it (to
+	// see whether a row's place in the table moves its figures).
+	first, second := ceilingRow, flRow
+	if i := strings.Index(schedRows, "fl-create"); i >= 0 && i < strings.Index(schedRows+"create-ceiling", "create-ceiling") {
+		first, second = flRow, ceilingRow
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	if err := second(); err != nil {
+		return err
+	}
+	// Variants of the ceiling that take one of the pre-placed row's
+	// differences each (-sched-rows only): an extra pod watcher as the
+	// agent's, and creates answered with metadata only, through the
+	// agent's binder.
+	for _, v := range []ceilingVariant{{name: "create-ceiling-watch", watch: true}, {name: "create-ceiling-meta", meta: true}} {
+		if schedRows != "" && schedRow(v.name) {
+			rate, use, err := rawCreateCeilingAs(ctx, env, specs, n, v)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "bench: %s: %.1f pods/s, %s\n", v.name, rate, use)
 		}
 	}
 	if schedRow("ks-create") {
 		if ks, ksUse, err = kubeSchedulerCreateBind(ctx, env, jobs); err != nil {
+			return err
+		}
+	}
+	if createAB > 0 {
+		if err := createABRuns(ctx, env, specs, jobs, n); err != nil {
 			return err
 		}
 	}
@@ -62,6 +96,13 @@ func createBoundRows(ctx context.Context, r *report, env *k8senv.Env, specs []k8
 	r.addIf(ks > 0, "sched_create_bound_kube_scheduler_pods_per_sec", ks, "pods/s", "kube-scheduler: the same pods created (64 clients) and bound, first create to last bind")
 	r.addIf(fl > 0 && ceiling > 0, "sched_create_bound_pct_of_create_ceiling", round1(100*fl/ceiling), "%", "Flotilla pre-placed creates as % of the create ceiling")
 	r.addIf(fl > 0 && ks > 0, "sched_create_bound_speedup_vs_kube_scheduler", round1(fl/ks), "x", "Flotilla pre-placed / kube-scheduler create+bind")
+	// The same rows to the last pod Running (kwok's status patch): the
+	// create rate lets a row run ahead of kwok, whose patches then queue
+	// behind the creates; to Running, every row is charged its pods' start.
+	r.addIf(ceiling > 0, "sched_raw_create_running_per_sec", ceilUse.runningRate(), "pods/s", "raw creates: first create to every pod Running")
+	r.addIf(fl > 0, "sched_create_bound_flotilla_running_per_sec", flUse.runningRate(), "pods/s", "Flotilla pre-placed creates: first create to every pod Running")
+	r.addIf(ks > 0, "sched_create_bound_kube_scheduler_running_per_sec", ksUse.runningRate(), "pods/s", "kube-scheduler create + bind: first create to every pod Running")
+	r.addIf(fl > 0 && ceiling > 0, "sched_create_bound_running_pct_of_create_ceiling", round1(100*flUse.runningRate()/max(ceilUse.runningRate(), 1e-9)), "%", "the same, pre-placed as % of raw creates")
 	r.addIf(ceiling > 0, "sched_raw_create_client_cpu_us_per_pod", ceilUse.selfUs, "us", "raw create ceiling: the creating clients' CPU per pod (the floor of any creator)")
 	r.addIf(fl > 0, "sched_create_bound_flotilla_cpu_us_per_pod", flUse.selfUs, "us", "Flotilla agent: CPU per pod created pre-placed (placement, creates, informers, cache)")
 	r.addIf(fl > 0, "sched_create_bound_flotilla_allocs_per_pod", flUse.selfAllocs, "allocs", "Flotilla agent: heap allocations per pod created pre-placed")
@@ -91,23 +132,58 @@ func mixedJobs(n int) []job {
 	return out
 }
 
+// ceilingVariant is a raw create ceiling with one of the pre-placed
+// row's differences: a pod watcher beside it (the agent's informer), or
+// creates answered with metadata only (the agent's binder).
+type ceilingVariant struct {
+	name        string
+	watch, meta bool
+}
+
 // rawCreateCeiling creates n pods with nodeName set, 64 in parallel.
 func rawCreateCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, usage, error) {
+	return rawCreateCeilingAs(ctx, env, nodes, n, ceilingVariant{})
+}
+
+func rawCreateCeilingAs(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int, v ceilingVariant) (float64, usage, error) {
 	pods := buildPods("ppraw", "none", singleJobs(n))
 	for i, p := range pods {
 		p.Spec.NodeName = nodes[i%len(nodes)].Name
 	}
+	create := func(p *corev1.Pod) error {
+		_, err := env.Client.CoreV1().Pods("ppraw").Create(ctx, p, metav1.CreateOptions{})
+		return err
+	}
+	if v.meta {
+		b := binder.New(env.Client, 64)
+		create = func(p *corev1.Pod) error {
+			_, err := b.CreateGang(ctx, []*corev1.Pod{p}, []string{p.Spec.NodeName}, nil, nil)
+			return err
+		}
+	}
+	if v.watch {
+		f := informers.NewSharedInformerFactory(env.Client, 0)
+		inf := f.Core().V1().Pods().Informer()
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		f.Start(wctx.Done())
+		toolscache.WaitForCacheSync(wctx.Done(), inf.HasSynced)
+	}
 	var failed atomic.Int64
 	m := startMeter(env)
-	start := time.Now()
+	start, a0 := time.Now(), inFlightArea()
 	parallel(64, len(pods), func(i int) {
-		if _, err := env.Client.CoreV1().Pods("ppraw").Create(ctx, pods[i], metav1.CreateOptions{}); err != nil {
+		if err := create(pods[i]); err != nil {
 			failed.Add(1)
 		}
 	})
 	el := time.Since(start).Seconds()
+	lastInFlight = (inFlightArea() - a0) / el
+	fmt.Fprintf(os.Stderr, "bench: raw creates: %.1f creates in flight on average\n", lastInFlight)
+	running := waitStarted(ctx, env, "ppraw").Sub(start)
 	settle(ctx, env, false) // kwok's work for these pods counts here
 	use := m.stop(n)
+	use.running = running
 	fmt.Fprintf(os.Stderr, "bench: raw creates: %s\n", use)
 	if f := failed.Load(); f > 0 {
 		return 0, use, fmt.Errorf("raw create ceiling: %d creates failed", f)
@@ -150,7 +226,7 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 	}
 	fmt.Fprintf(os.Stderr, "bench: pre-placed creates of %d jobs\n", len(jobs))
 	var created, unplaced, failed atomic.Int64
-	start := time.Now()
+	start, a0 := time.Now(), inFlightArea()
 	parallel(64, len(jobs), func(i int) {
 		placed, _, err := ag.Loop.CreatePlaced(ctx, nil, byJob[i])
 		switch {
@@ -163,6 +239,8 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 		}
 	})
 	el := time.Since(start).Seconds()
+	lastInFlight = (inFlightArea() - a0) / el
+	fmt.Fprintf(os.Stderr, "bench: pre-placed creates: %.1f creates in flight on average\n", lastInFlight)
 	if f, u := failed.Load(), unplaced.Load(); f > 0 || u > 0 {
 		return 0, usage{}, fmt.Errorf("pre-placed creates: %d failed, %d not placed", f, u)
 	}
@@ -178,8 +256,10 @@ func preplacedCreates(ctx context.Context, env *k8senv.Env, jobs []job) (float64
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	running := waitStarted(ctx, env, "pp").Sub(start)
 	settle(ctx, env, false)
 	use := m.stop(n)
+	use.running = running
 	fmt.Fprintf(os.Stderr, "bench: pre-placed creates: %s\n", use)
 	return round1(float64(n) / el), use, drain(ctx, env, "pp")
 }
@@ -256,8 +336,10 @@ func kubeSchedulerCreateBind(ctx context.Context, env *k8senv.Env, jobs []job) (
 		}
 	}
 	el := time.Unix(0, lastBind.Load()).Sub(start).Seconds()
+	running := waitStarted(ctx, env, "ppks").Sub(start)
 	settle(ctx, env, false)
 	use := m.stop(len(pods))
+	use.running = running
 	fmt.Fprintf(os.Stderr, "bench: kube-scheduler create+bind: %s\n", use)
 	env.StopScheduler()
 	return round1(float64(len(pods)) / el), use, drain(ctx, env, "ppks")

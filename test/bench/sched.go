@@ -46,6 +46,7 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	// kwok marks the nodes ready after they exist: not the first row's work
 	// (at 5,000 nodes 1.5 node patches per pod of the first row).
 	settle(ctx, env, true)
+	fmt.Fprintln(os.Stderr, measureIdle(ctx, env, 10*time.Second))
 	for _, ns := range []string{"ks", "fl", "raw"} {
 		if err := env.CreateNamespace(ctx, ns); err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"runtime/metrics"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
@@ -29,6 +31,7 @@ import (
 func protoClient(env *k8senv.Env) (kubernetes.Interface, error) {
 	cfg := *env.Config
 	cfg.Dial = countDials
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return countPosts{rt} }
 	if schedDefaultContent {
 		return kubernetes.NewForConfig(&cfg)
 	}
@@ -52,11 +55,29 @@ type usage struct {
 	// requests are the API server's requests and watch events per pod
 	// in the stretch, by kind (its /metrics), one per line.
 	requests string
+	// wall is the stretch's length; procs is each process's CPU in it
+	// (the benchmark process as "bench"), for the per-second view.
+	wall  time.Duration
+	procs map[string]time.Duration
+	pods  int
+	// running is the create rows' first create to every pod Running.
+	running time.Duration
+}
+
+// runningRate is pods per second from the first create to every pod
+// Running (0 when not measured).
+func (u usage) runningRate() float64 {
+	if u.running <= 0 {
+		return 0
+	}
+	return round1(float64(u.pods) / u.running.Seconds())
 }
 
 // meter measures a stretch of a row; stop divides by the pods it handled.
 type meter struct {
 	env              *k8senv.Env
+	t0               time.Time
+	cpu0             map[string]time.Duration
 	self, api, sched time.Duration
 	rest             time.Duration // etcd, kwok, kube-controller-manager
 	allocs           uint64
@@ -73,6 +94,7 @@ func startMeter(env *k8senv.Env) *meter {
 	m.api, m.sched, m.rest = childCPU(m.apiPid), childCPU(m.schedPid), m.restCPU()
 	m.counts = scrapeAPI(env)
 	m.profile = startAPIProfile(env)
+	m.t0, m.cpu0 = time.Now(), processesCPU(env)
 	return m
 }
 
@@ -87,6 +109,13 @@ func (m *meter) stop(pods int) usage {
 		u.schedUs = per(childCPU(m.schedPid) - m.sched)
 	}
 	u.totalUs = round1(u.selfUs + u.apiUs + u.schedUs + per(m.restCPU()-m.rest))
+	u.wall, u.pods, u.procs = time.Since(m.t0), pods, processesCPU(m.env)
+	for k, v := range u.procs {
+		u.procs[k] = v - m.cpu0[k]
+	}
+	if m.schedPid != 0 && m.sched == 0 { // kube-scheduler started in the stretch
+		u.procs["kube-scheduler"] = childCPU(m.schedPid)
+	}
 	u.requests = scrapeAPI(m.env).perPod(m.counts, pods)
 	defer m.profile.wait()
 	return u
@@ -95,6 +124,7 @@ func (m *meter) stop(pods int) usage {
 func (u usage) String() string {
 	s := fmt.Sprintf("bench process %.0f µs/pod %.0f allocs/pod, kube-apiserver %.0f µs/pod, kube-scheduler %.0f µs/pod, all processes %.0f µs/pod, %d connections opened",
 		u.selfUs, u.selfAllocs, u.apiUs, u.schedUs, u.totalUs, u.dials)
+	s += "\n" + u.perSecond()
 	if u.requests != "" {
 		s += "\n  kube-apiserver per pod (requests by verb, resource, code; watch events and bytes sent):\n" + u.requests
 	}
@@ -173,6 +203,29 @@ func schedRow(name string) bool {
 func (m *meter) restCPU() time.Duration {
 	pids := m.env.PIDs()
 	return childCPU(pids["etcd"]) + childCPU(pids["kwok"]) + childCPU(pids["kube-controller-manager"])
+}
+
+// waitStarted waits (at most two minutes) until no pod of ns is Pending:
+// kwok has made every pod of the row Running, so the row's figures carry
+// kwok's status patch of each of its pods. settle alone did not: under
+// load kwok's patches queue while its CPU looks idle, and rows closed
+// with 0.43-0.69 status patches per pod. The query is served from the
+// API server's watch cache.
+// It returns when the last pod was seen Running (to 100 ms).
+func waitStarted(ctx context.Context, env *k8senv.Env, ns string) time.Time {
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); {
+		l, err := env.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{FieldSelector: "status.phase=Pending", Limit: 1})
+		if err == nil && len(l.Items) == 0 {
+			return time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return time.Now()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	fmt.Fprintf(os.Stderr, "bench: pods of %s still Pending after 2 minutes\n", ns)
+	return time.Now()
 }
 
 // settle waits until kwok is done (at most a minute): its work lags
