@@ -103,4 +103,3 @@ func (p *Snapshot) persist(w io.Writer, keep func(tbl string, row any) bool) err
 	}
 	return nil
 }
-
