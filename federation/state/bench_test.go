@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"testing"
@@ -106,6 +107,38 @@ func BenchmarkJobRefMissing(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := r.JobRef("j-bench-12345"); !errors.Is(err, structs.ErrNotFound) {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRestoreFinished restores a snapshot of 20,000 finished jobs
+// with their accounting records (what a replica does at start or on
+// InstallSnapshot); the scale row of the hub table does it at 100,000.
+func BenchmarkRestoreFinished(b *testing.B) {
+	s := newStore(b)
+	seed(b, s)
+	jobs := benchJobs(20000)
+	write(b, s, 10, func(w *WriteTxn) error {
+		for _, j := range jobs {
+			if _, err := w.SubmitJob(j); err != nil {
+				return err
+			}
+			if _, err := w.CancelJob(&structs.JobCancel{ID: j.ID, Time: t0, Account: true}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	snap := persist(b, s)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(snap)))
+	for b.Loop() {
+		r, err := New()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Restore(bytes.NewReader(snap)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -109,13 +109,16 @@ func schema() *memdb.DBSchema {
 				j := o.(*structs.Job)
 				return j.Owner, j.Number
 			})),
-			idx("state", true, false, strUintIndex(func(o any) (string, uint64) {
+			// Jobs in play by state: a finished job is left out (its
+			// entry would cost about 400 bytes per job the hub keeps);
+			// ListJobs finds finished jobs of a state through another
+			// index and a filter.
+			idx("state", true, true, strUintIndex(func(o any) (string, uint64) {
 				j := o.(*structs.Job)
+				if j.State.IsTerminal() {
+					return "", 0
+				}
 				return string(j.State), j.Number
-			})),
-			idx("cluster", true, true, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				return j.Cluster, j.Number
 			})),
 			// The agent's watch: a cluster's jobs by modify index, and
 			// those moved away from it (see Job.PreviousCluster).
@@ -149,7 +152,6 @@ func schema() *memdb.DBSchema {
 				r := o.(*structs.AccountingRecord)
 				return r.Tenant, r.Seq
 			})),
-			idx("job", false, false, strIndex(func(o any) string { return o.(*structs.AccountingRecord).JobID })),
 		),
 		tbl(TableAudit,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AuditEvent).ID })),

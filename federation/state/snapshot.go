@@ -2,11 +2,9 @@ package state
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 
-	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/hashicorp/go-memdb"
 )
 
@@ -102,115 +100,6 @@ func (p *Snapshot) persist(w io.Writer, keep func(tbl string, row any) bool) err
 	}
 	if err := enc.Encode(snapshotHeader{End: true}); err != nil {
 		return fmt.Errorf("state: snapshot: %w", err)
-	}
-	return nil
-}
-
-// Restore replaces the store's contents with a snapshot read from r. On
-// error the store is unchanged. Blocked WaitForIndex calls re-check.
-func (s *Store) Restore(r io.Reader) error {
-	db, err := memdb.NewMemDB(schema())
-	if err != nil {
-		return fmt.Errorf("state: restore: %w", err)
-	}
-	txn := db.Txn(true)
-	defer txn.Abort()
-	dec := json.NewDecoder(r)
-	var h snapshotHeader
-	if err := dec.Decode(&h); err != nil {
-		return fmt.Errorf("state: restore header: %w", err)
-	}
-	if h.Format != snapshotFormat || h.Version < 1 || h.Version > snapshotVersion {
-		return structs.Errorf(structs.ErrInvalid, "snapshot format %q version %d: this hub reads %q versions 1 to %d",
-			h.Format, h.Version, snapshotFormat, snapshotVersion)
-	}
-	for {
-		h = snapshotHeader{}
-		if err := dec.Decode(&h); err != nil {
-			return fmt.Errorf("state: restore section: %w", err)
-		}
-		if h.End {
-			break
-		}
-		if h.Count < 0 {
-			return structs.Errorf(structs.ErrInvalid, "snapshot table %q: count %d", h.Table, h.Count)
-		}
-		if err := restoreTable(dec, txn, h.Table, h.Count); err != nil {
-			return err
-		}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return structs.Errorf(structs.ErrInvalid, "snapshot: data after the end marker")
-	}
-	txn.Commit()
-	s.swap(db)
-	return nil
-}
-
-func restoreTable(dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
-	switch tbl {
-	case tableMeta:
-		return restoreRows[metaEntry](dec, txn, tbl, n)
-	case TableTenants:
-		return restoreRows[structs.Tenant](dec, txn, tbl, n)
-	case TableTeams:
-		return restoreRows[structs.Team](dec, txn, tbl, n)
-	case TableUsers:
-		return restoreRows[structs.User](dec, txn, tbl, n)
-	case TableClusters:
-		return restoreRows[structs.Cluster](dec, txn, tbl, n)
-	case TableMachineTypes:
-		return restoreRows[structs.MachineType](dec, txn, tbl, n)
-	case TableVaults:
-		return restoreRows[structs.Vault](dec, txn, tbl, n)
-	case TableApps:
-		return restoreRows[structs.App](dec, txn, tbl, n)
-	case TableLimits:
-		return restoreRows[structs.Limit](dec, txn, tbl, n)
-	case TableBurstRules:
-		return restoreRows[structs.BurstRule](dec, txn, tbl, n)
-	case TableJobs:
-		return restoreRows[structs.Job](dec, txn, tbl, n)
-	case TableAccessRules:
-		return restoreRows[structs.AccessRule](dec, txn, tbl, n)
-	case TableReplicas:
-		return restoreRows[structs.Replica](dec, txn, tbl, n)
-	case TableCloud:
-		return restoreRows[structs.CloudDeployment](dec, txn, tbl, n)
-	case TableAccounting:
-		return restoreRows[structs.AccountingRecord](dec, txn, tbl, n)
-	case TableAudit:
-		return restoreRows[structs.AuditEvent](dec, txn, tbl, n)
-	case TableClaimRules:
-		return restoreRows[structs.ClaimRule](dec, txn, tbl, n)
-	case TableServiceAccounts:
-		return restoreRows[structs.ServiceAccount](dec, txn, tbl, n)
-	case TableEvents:
-		return restoreRows[structs.JobEvent](dec, txn, tbl, n)
-	case TableWebhookSettings:
-		return restoreRows[structs.WebhookSettings](dec, txn, tbl, n)
-	case TableSubscriptions:
-		return restoreRows[structs.WebhookSubscription](dec, txn, tbl, n)
-	case TableDeliveries:
-		return restoreRows[structs.WebhookDelivery](dec, txn, tbl, n)
-	case TableTriggers:
-		return restoreRows[structs.Trigger](dec, txn, tbl, n)
-	case TableVaultExports:
-		return restoreRows[structs.VaultExport](dec, txn, tbl, n)
-	}
-	return structs.Errorf(structs.ErrInvalid,
-		"snapshot table %q is unknown to this hub: a newer hub wrote the snapshot; restore it with that version or newer", tbl)
-}
-
-func restoreRows[T any](dec *json.Decoder, txn *memdb.Txn, tbl string, n int) error {
-	for i := range n {
-		v := new(T)
-		if err := dec.Decode(v); err != nil {
-			return fmt.Errorf("state: restore %s row %d: %w", tbl, i, err)
-		}
-		if err := txn.Insert(tbl, v); err != nil {
-			return fmt.Errorf("state: restore %s row %d: %w", tbl, i, err)
-		}
 	}
 	return nil
 }

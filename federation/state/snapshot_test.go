@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -95,6 +96,19 @@ func TestRestoreRejectsBadInput(t *testing.T) {
 		"trailing data": good + "{}\n",
 		"bad row":       `{"format":"flotilla-state","version":1}` + "\n" + `{"table":"tenants","count":1}` + "\n{\"name\":\"\"}\n{\"end\":true}\n",
 	}
+	// A bad row after more than a batch of good ones, more following: the
+	// inserting side fails while the decoding side is still sending.
+	var many strings.Builder
+	many.WriteString(`{"format":"flotilla-state","version":1}` + "\n" + fmt.Sprintf(`{"table":"tenants","count":%d}`, 4*restoreBatch) + "\n")
+	for i := range 4 * restoreBatch {
+		name := fmt.Sprintf("t%05d", i)
+		if i == restoreBatch+7 {
+			name = ""
+		}
+		fmt.Fprintf(&many, "{\"name\":%q}\n", name)
+	}
+	many.WriteString("{\"end\":true}\n")
+	tests["bad row among many"] = many.String()
 	for name, in := range tests {
 		t.Run(name, func(t *testing.T) {
 			s := newStore(t)

@@ -57,13 +57,16 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	if f.After == math.MaxUint64 {
 		return nil, 0, nil
 	}
+	// The cluster and state indexes hold only jobs in play (see schema):
+	// a filter on a finished state, or on a cluster without a state on
+	// it, walks the tenant or number index and filters.
 	var index, key string
 	switch {
 	case f.Owner != "":
 		index, key = "owner", f.Owner
-	case f.Cluster != "":
-		index, key = "cluster", f.Cluster
-	case f.State != "":
+	case f.Cluster != "" && f.State.OnCluster():
+		index, key = "cluster_active", f.Cluster
+	case f.State != "" && !f.State.IsTerminal():
 		index, key = "state", string(f.State)
 	case f.Tenant != "":
 		index, key = "tenant", f.Tenant
@@ -132,7 +135,7 @@ func jobIndexKey(j *structs.Job, index string) string {
 	switch index {
 	case "owner":
 		return j.Owner
-	case "cluster":
+	case "cluster_active":
 		return j.Cluster
 	case "state":
 		return string(j.State)

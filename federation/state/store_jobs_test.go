@@ -65,6 +65,11 @@ func TestListJobs(t *testing.T) {
 		"active after limit":    {JobFilter{Active: true, After: 3, Limit: 4}, []uint64{4, 5, 6, 7}, 7},
 		"active matching":       {JobFilter{Active: true, Match: func(j *structs.Job) bool { return j.Number%5 == 0 }}, []uint64{5, 10}, 0},
 		"cluster and state":     {JobFilter{Cluster: "west", State: structs.JobRunning}, []uint64{2}, 0},
+		"finished state":        {JobFilter{State: structs.JobCompleted}, []uint64{1}, 0},
+		"tenant finished state": {JobFilter{Tenant: "acme", State: structs.JobCompleted}, []uint64{1}, 0},
+		"other tenant finished": {JobFilter{Tenant: "beta", State: structs.JobCompleted}, nil, 0},
+		"cluster finished":      {JobFilter{Cluster: "east", State: structs.JobCompleted}, []uint64{1}, 0},
+		"cluster not running":   {JobFilter{Cluster: "east", State: structs.JobRunning}, nil, 0},
 		"unassigned queued":     {JobFilter{State: structs.JobSubmitted, Tenant: "acme"}, []uint64{7, 9, 10, 11}, 0},
 		"after":                 {JobFilter{After: 9}, []uint64{10, 11, 12}, 0},
 		"limit":                 {JobFilter{Limit: 5}, []uint64{1, 2, 3, 4, 5}, 5},
@@ -380,5 +385,50 @@ func TestActiveStates(t *testing.T) {
 		if got, want := slices.Contains(activeStates[:], st), !st.IsTerminal(); got != want {
 			t.Errorf("%s: walked %v, non-terminal %v", st, got, want)
 		}
+	}
+}
+
+// TestFinishedJobIndexes: a finished job and its accounting record sit in
+// only the indexes their readers need (each entry costs every replica
+// about 400 bytes per job it keeps; docs/performance.md).
+func TestFinishedJobIndexes(t *testing.T) {
+	s := jobsFixture(t) // job 1 completed on east
+	write(t, s, 40, func(w *WriteTxn) error {
+		_, err := w.CancelJob(&structs.JobCancel{ID: jobID(2), Time: t0, Account: true})
+		return err
+	})
+	db := s.gen.Load().db
+	in := func(tbl string, want func(any) bool) []string {
+		var names []string
+		for name := range db.DBSchema().Tables[tbl].Indexes {
+			it, err := s.Read().txn.Get(tbl, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for raw := it.Next(); raw != nil; raw = it.Next() {
+				if want(raw) {
+					names = append(names, name)
+					break
+				}
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
+	for _, id := range []string{jobID(1), jobID(2)} {
+		got := in(TableJobs, func(o any) bool { return o.(*structs.Job).ID == id })
+		want := []string{"cluster_modify", "ended", "id", "number", "owner", "tenant"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("finished job %s in indexes (-want +got):\n%s", id, diff)
+		}
+	}
+	got := in(TableAccounting, func(o any) bool { return o.(*structs.AccountingRecord).JobID == jobID(2) })
+	if diff := cmp.Diff([]string{"id", "seq", "tenant"}, got); diff != "" {
+		t.Errorf("accounting record in indexes (-want +got):\n%s", diff)
+	}
+	got = in(TableJobs, func(o any) bool { return o.(*structs.Job).ID == jobID(3) }) // assigned to east
+	want := []string{"cluster_active", "cluster_modify", "id", "number", "owner", "state", "tenant"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("assigned job in indexes (-want +got):\n%s", diff)
 	}
 }

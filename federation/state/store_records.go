@@ -47,9 +47,22 @@ func (r *ReadTxn) ListAccounting(f RecordFilter) ([]*structs.AccountingRecord, u
 		func(a *structs.AccountingRecord) uint64 { return a.Seq })
 }
 
-// AccountingByJob returns the records of one job, by record ID.
+// AccountingByJob returns the records of one job, in sequence order. It
+// scans every record (no index keeps records by job: the hub never asks
+// this on a hot path, and an index entry per record costs about 400
+// bytes of every replica's heap).
 func (r *ReadTxn) AccountingByJob(jobID string) ([]*structs.AccountingRecord, error) {
-	return listAll[*structs.AccountingRecord](r.txn, TableAccounting, "job", jobID)
+	it, err := r.txn.Get(TableAccounting, "seq")
+	if err != nil {
+		return nil, fmt.Errorf("state: accounting by seq: %w", err)
+	}
+	var out []*structs.AccountingRecord
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if rec := raw.(*structs.AccountingRecord); rec.JobID == jobID {
+			out = append(out, rec.Copy())
+		}
+	}
+	return out, nil
 }
 
 // AppendAccounting stores a new accounting record and assigns its Seq.
