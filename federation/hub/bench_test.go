@@ -24,8 +24,9 @@ import (
 // leader hint of the first reply and then submit to the leader; "spread"
 // clients stay where they started, so followers forward two thirds of the
 // submissions. It reports submissions per second, the 50th and 99th
-// percentile latencies, raft commands per log entry and the process's CPU
-// time per submission (all replicas and clients share the process).
+// percentile latencies, raft commands per log entry, the process's CPU
+// time per submission (all replicas and clients share the process), its
+// minor page faults per submission and the collections of the run.
 //
 // Environment knobs for experiments: BENCH_NOSYNC=1 turns fsync off;
 // BENCH_LINGER, BENCH_BATCH and BENCH_MAXAPPEND set raftnode's
