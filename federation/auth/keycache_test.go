@@ -105,3 +105,15 @@ func TestVerifiedKeyCacheFollowsTheStore(t *testing.T) {
 		t.Fatalf("new key: %+v, %v", id, err)
 	}
 }
+
+// BenchmarkUserKey measures authenticating a user API key that was
+// verified before (the per-request case): allocations per call.
+func BenchmarkUserKey(b *testing.B) {
+	a, keys := fixture(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Key(keys["uma"]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
