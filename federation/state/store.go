@@ -5,7 +5,10 @@
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
-// the store as a whole, which WaitForIndex watches for blocking queries.
+// the store as a whole, which WaitForIndex watches for blocking queries,
+// and bumps a change counter per table it wrote (Changes: an atomic load,
+// for caches of values derived from a table, such as the API's verified
+// keys and admission's access rules).
 // Reads happen in a ReadTxn (a consistent, immutable view) and return deep
 // copies, so callers can never change the store. Snapshot and Restore write
 // and read a deterministic serialization: equal states give equal bytes.
