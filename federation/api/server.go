@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -326,20 +325,6 @@ const replyTimeout = time.Minute
 // connection that does not support deadlines keeps the server's.
 func (c *call) writeWithin(d time.Duration) {
 	_ = http.NewResponseController(c.w).SetWriteDeadline(c.s.wall().Add(d))
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		code = http.StatusInternalServerError
-		b = []byte(`{"error":"internal error: encoding reply"}`)
-	}
-	b = append(b, '\n')
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(code)
-	_, _ = w.Write(b)
 }
 
 // setIndex sets the X-Flotilla-Index header.

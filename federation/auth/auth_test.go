@@ -48,7 +48,7 @@ func TestPasswords(t *testing.T) {
 
 // fixture stores tenants sys and acme (and disabled "gone"), teams, users
 // and a cluster, and returns the authenticator and keys by owner.
-func fixture(t *testing.T) (*Authenticator, map[string]string) {
+func fixture(t testing.TB) (*Authenticator, map[string]string) {
 	t.Helper()
 	store, err := state.New()
 	if err != nil {

@@ -52,6 +52,7 @@ type Authenticator struct {
 	hasBootKey bool
 	bootPass   string
 	dummyHash  []byte
+	keys       keyCache
 }
 
 // New returns an Authenticator reading store.
@@ -134,6 +135,14 @@ func (a *Authenticator) Request(r *http.Request) (*authz.Identity, error) {
 
 // Key authenticates a user API key, an agent key or the bootstrap key.
 func (a *Authenticator) Key(key string) (*authz.Identity, error) {
+	prefix, id, ok := ParseKey(key)
+	var at tableChanges
+	if ok && prefix == UserKeyPrefix {
+		at = identityChanges(a.store) // before the view: see keyCache
+		if ident, hit := a.keys.get(id, key, at); hit {
+			return ident, nil
+		}
+	}
 	txn := a.store.Read()
 	if a.isBootKey(key) {
 		// Once the bootstrap administrator is stored, the record decides:
@@ -144,7 +153,6 @@ func (a *Authenticator) Key(key string) (*authz.Identity, error) {
 		}
 		return a.bootIdentity(), nil
 	}
-	prefix, id, ok := ParseKey(key)
 	if !ok {
 		return nil, unauthorized("invalid api key")
 	}
@@ -159,10 +167,12 @@ func (a *Authenticator) Key(key string) (*authz.Identity, error) {
 		for _, k := range u.APIKeys {
 			if k.ID == id && !k.Session && k.Matches(key) {
 				ident, err := identityOf(txn, u, a.system)
-				if ident != nil {
-					ident.KeyID = id
+				if err != nil {
+					return nil, err
 				}
-				return ident, err
+				ident.KeyID = id
+				a.keys.put(id, key, at, ident)
+				return ident, nil
 			}
 		}
 	case ServiceKeyPrefix:

@@ -113,7 +113,8 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 		c.urls = append(c.urls, strings.TrimRight(u, "/"))
 	}
 	if apiKey != "" {
-		c.auth = func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+apiKey) }
+		bearer := []string{"Bearer " + apiKey} // one value for every request
+		c.auth = func(r *http.Request) { r.Header["Authorization"] = bearer }
 	}
 	for _, o := range opts {
 		o(c)
@@ -243,6 +244,29 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 
 // once performs r against the replica at base. retry reports a failure
 // that retryable allows to try again, here or elsewhere.
+// jsonValue is the value of the requests' Accept and Content-Type
+// headers, shared by every request (net/http never changes a header's
+// values).
+var jsonValue = []string{"application/json"}
+
+// maxSizedReply bounds the buffer readReply allocates from a reply's
+// Content-Length; longer replies are read as they come.
+const maxSizedReply = 1 << 20
+
+// readReply reads a reply's body whole: into one buffer of its length
+// when the hub said it, else growing as io.ReadAll does.
+func readReply(resp *http.Response) ([]byte, error) {
+	n := resp.ContentLength
+	if n < 0 || n > maxSizedReply {
+		return io.ReadAll(resp.Body)
+	}
+	data := make([]byte, n)
+	if _, err := io.ReadFull(resp.Body, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
 func (c *Client) once(ctx context.Context, base string, r request, body []byte) (h http.Header, retry bool, err error) {
 	u := base + r.path
 	if len(r.query) > 0 {
@@ -262,9 +286,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header["Content-Type"] = jsonValue
 	}
-	req.Header.Set("Accept", "application/json")
+	req.Header["Accept"] = jsonValue
 	if r.requestID != "" {
 		req.Header.Set("X-Request-Id", r.requestID)
 	}
@@ -289,7 +313,7 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		return nil, true, err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readReply(resp)
 	if err != nil {
 		// The reply was cut: the hub may have acted.
 		err = fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)

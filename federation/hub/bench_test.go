@@ -3,6 +3,8 @@ package hub_test
 import (
 	"fmt"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync"
@@ -22,8 +24,9 @@ import (
 // leader hint of the first reply and then submit to the leader; "spread"
 // clients stay where they started, so followers forward two thirds of the
 // submissions. It reports submissions per second, the 50th and 99th
-// percentile latencies, raft commands per log entry and the process's CPU
-// time per submission (all replicas and clients share the process).
+// percentile latencies, raft commands per log entry, the process's CPU
+// time per submission (all replicas and clients share the process), its
+// minor page faults per submission and the collections of the run.
 //
 // Environment knobs for experiments: BENCH_NOSYNC=1 turns fsync off;
 // BENCH_LINGER, BENCH_BATCH and BENCH_MAXAPPEND set raftnode's
@@ -52,7 +55,11 @@ func benchSubmit(b *testing.B, opts ...client.Option) {
 	var next atomic.Int64
 	lat := make([][]time.Duration, workers)
 	var failures atomic.Int64
+	debug.FreeOSMemory() // every run starts from a collected heap, as flotilla-bench's rows do
 	b.ResetTimer()
+	var gc0 runtime.MemStats
+	runtime.ReadMemStats(&gc0)
+	faults0 := minorFaults()
 	cpu0 := cpuTime()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -77,6 +84,9 @@ func benchSubmit(b *testing.B, opts ...client.Option) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	cpu := cpuTime() - cpu0
+	faults := minorFaults() - faults0
+	var gc1 runtime.MemStats
+	runtime.ReadMemStats(&gc1)
 	b.StopTimer()
 	if n := failures.Load(); n > 0 {
 		b.Fatalf("%d submissions failed", n)
@@ -94,6 +104,11 @@ func benchSubmit(b *testing.B, opts ...client.Option) {
 	// submission: the throughput the cores could carry, whatever else the
 	// machine was running.
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
+	// Minor page faults (first touches of new heap pages) per submission
+	// and the collections of the run: with CPU, what the heap's growth
+	// costs (docs/performance.md, "Why the scale row ran faster").
+	b.ReportMetric(float64(faults)/float64(b.N), "faults/op")
+	b.ReportMetric(float64(gc1.NumGC-gc0.NumGC), "gcs")
 	var entries, commands uint64
 	for _, i := range c.Live() {
 		e, n := c.Hub(i).Node().BatchStats()
@@ -110,6 +125,15 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// minorFaults is the process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Minflt
 }
 
 // benchKnobs applies the BENCH_* environment knobs to a replica's Config.

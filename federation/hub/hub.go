@@ -76,7 +76,8 @@ type Hub struct {
 	srv   *http.Server
 	ln    net.Listener
 	fwd   *http.Client
-	gates atomic.Pointer[gateView] // allApply's answers at a replicas table index
+	gates atomic.Pointer[gateView]  // allApply's answers at a replicas table index
+	rules atomic.Pointer[rulesView] // the access rules admission reads (jobs.go)
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed by Shutdown or Close

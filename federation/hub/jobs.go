@@ -7,6 +7,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/authz"
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -31,7 +32,11 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 			return nil, err
 		}
 	}
-	adm, err := jobs.Admit(h.store.Read(), caller, req, h.now())
+	snap, err := h.admissionView()
+	if err != nil {
+		return nil, err
+	}
+	adm, err := jobs.Admit(snap, caller, req, h.now())
 	if err != nil {
 		return nil, err
 	}
@@ -55,6 +60,40 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	}
 	return stored, nil
 }
+
+// admissionView is the store's view for admission, whose access rules
+// are read once per change of their table instead of once per submission.
+func (h *Hub) admissionView() (jobs.Snapshot, error) {
+	changes := h.store.Changes(state.TableAccessRules) // before the view: see state.Store.Changes
+	r := h.store.Read()
+	v := h.rules.Load()
+	if v == nil || v.changes != changes {
+		rules, err := r.AccessRules()
+		if err != nil {
+			return nil, err
+		}
+		v = &rulesView{changes: changes, rules: rules}
+		h.rules.Store(v)
+	}
+	return admissionSnapshot{ReadTxn: r, rules: v.rules}, nil
+}
+
+// rulesView is the access rules at one value of their table's change
+// counter; never changed once stored (admission only reads them).
+type rulesView struct {
+	changes uint64
+	rules   []*structs.AccessRule
+}
+
+// admissionSnapshot is a read transaction whose access rules come from a
+// rulesView no older than it.
+type admissionSnapshot struct {
+	*state.ReadTxn
+	rules []*structs.AccessRule
+}
+
+// AccessRules implements jobs.Snapshot.
+func (s admissionSnapshot) AccessRules() ([]*structs.AccessRule, error) { return s.rules, nil }
 
 // jobLog is the logger of the lines about job j (structs.Job.LogAttrs).
 func (h *Hub) jobLog(j *structs.Job) *slog.Logger { return h.log.With(j.LogAttrs()...) }

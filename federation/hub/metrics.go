@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,6 +33,12 @@ type metrics struct {
 	submitToBound *prometheus.HistogramVec
 	bursts        *prometheus.CounterVec
 	reportsByOut  *prometheus.CounterVec
+
+	// routes are the request series of each route and status code met so
+	// far: a request looks its pair up here instead of hashing its labels
+	// into both vectors.
+	routesMu sync.RWMutex
+	routes   map[routeCode]routeSeries
 
 	// wall is the real clock (request latencies follow the kernel's time
 	// even when the hub's clock is a test's).
@@ -88,10 +95,42 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 		if route == "" || route == "/" {
 			route = "other"
 		}
-		code := strconv.Itoa(sw.code)
-		m.requests.WithLabelValues(route, code).Inc()
-		m.latency.WithLabelValues(route, code).Observe(m.wall().Sub(start).Seconds())
+		rs := m.routeSeries(route, sw.code)
+		rs.requests.Inc()
+		rs.latency.Observe(m.wall().Sub(start).Seconds())
 	})
+}
+
+// routeCode is a route pattern and a reply's status code.
+type routeCode struct {
+	route string
+	code  int
+}
+
+// routeSeries are the request count and latency series of one routeCode.
+type routeSeries struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// routeSeries returns the series of route and code, made once.
+func (m *metrics) routeSeries(route string, code int) routeSeries {
+	k := routeCode{route, code}
+	m.routesMu.RLock()
+	rs, ok := m.routes[k]
+	m.routesMu.RUnlock()
+	if ok {
+		return rs
+	}
+	c := strconv.Itoa(code)
+	rs = routeSeries{requests: m.requests.WithLabelValues(route, c), latency: m.latency.WithLabelValues(route, c)}
+	m.routesMu.Lock()
+	if m.routes == nil {
+		m.routes = make(map[routeCode]routeSeries)
+	}
+	m.routes[k] = rs
+	m.routesMu.Unlock()
+	return rs
 }
 
 // observePass records a dispatch pass.

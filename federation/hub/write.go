@@ -180,15 +180,17 @@ func (h *Hub) allApply(t fsm.CommandType) bool {
 	if !fsm.Gated(t) {
 		return true
 	}
-	r := h.store.Read()
-	index := r.Index(state.TableReplicas)
+	// The replicas table's change counter, read before the view (see
+	// state.Store.Changes): an atomic load per call where a read of its
+	// modify index cost a transaction and a lookup.
+	index := h.store.Changes(state.TableReplicas)
 	old := h.gates.Load()
 	if old != nil && old.index == index {
 		if ok, known := old.applies[t]; known {
 			return ok
 		}
 	}
-	reps, err := r.Replicas()
+	reps, err := h.store.Read().Replicas()
 	if err != nil {
 		return false
 	}
@@ -207,8 +209,8 @@ func (h *Hub) allApply(t fsm.CommandType) bool {
 	return ok
 }
 
-// gateView is allApply's answers at one modify index of the replicas
-// table; never changed once stored.
+// gateView is allApply's answers at one value of the replicas table's
+// change counter; never changed once stored.
 type gateView struct {
 	index   uint64
 	applies map[fsm.CommandType]bool
@@ -254,6 +256,9 @@ func retryable(err error) bool {
 // mayHaveApplied reports whether a failed attempt may still have been
 // committed.
 func mayHaveApplied(err error) bool {
+	if err == nil {
+		return false
+	}
 	var fe *forwardError
 	if errors.As(err, &fe) {
 		return fe.ambiguous

@@ -5,7 +5,10 @@
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
-// the store as a whole, which WaitForIndex watches for blocking queries.
+// the store as a whole, which WaitForIndex watches for blocking queries,
+// and bumps a change counter per table it wrote (Changes: an atomic load,
+// for caches of values derived from a table, such as the API's verified
+// keys and admission's access rules).
 // Reads happen in a ReadTxn (a consistent, immutable view) and return deep
 // copies, so callers can never change the store. Snapshot and Restore write
 // and read a deterministic serialization: equal states give equal bytes.
@@ -146,6 +149,9 @@ type generation struct {
 // serialized by memdb.
 type Store struct {
 	gen atomic.Pointer[generation]
+	// changes counts, per table, the commits that wrote it and the
+	// restores, each bumped once the write is visible (see Changes).
+	changes [numTables]atomic.Uint64
 }
 
 // New returns an empty store.
@@ -162,7 +168,25 @@ func New() (*Store, error) {
 // swap installs db as the store's contents and wakes waiters of the old one.
 func (s *Store) swap(db *memdb.MemDB) {
 	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
+	for t := range s.changes {
+		s.changes[t].Add(1)
+	}
 	close(old.abandon)
+}
+
+// Changes returns a counter of the changes to a data table: commits that
+// wrote it and restores of the store. It is an atomic load, for caches of
+// values derived from a table: read it before opening the ReadTxn the
+// value is derived from; while it returns the same number, that value is
+// current (a commit bumps it only once its writes are visible). 0 for an
+// unknown table.
+func (s *Store) Changes(table string) uint64 {
+	for t, n := range tableNames() {
+		if n == table {
+			return s.changes[t].Load()
+		}
+	}
+	return 0
 }
 
 // ReadTxn is a consistent view of the store. Its getters return deep copies.
@@ -199,6 +223,7 @@ func (s *Store) LatestIndex() uint64 { return s.Index(AllTables) }
 // failed call leaves the transaction as it was.
 type WriteTxn struct {
 	ReadTxn
+	store    *Store
 	index    uint64
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
@@ -216,7 +241,7 @@ type WriteTxn struct {
 func (s *Store) Write(index uint64) *WriteTxn {
 	db := s.gen.Load().db
 	txn := db.Txn(true) // takes the writer's lock: no commit comes between
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn}, index: index, base: db.Txn(false)}
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn}, store: s, index: index, base: db.Txn(false)}
 }
 
 // RaftIndex returns the index the transaction stamps.
@@ -267,6 +292,11 @@ func (w *WriteTxn) Commit() error {
 		}
 	}
 	w.txn.Commit()
+	for t := range numTables {
+		if w.touched&(1<<t) != 0 {
+			w.store.changes[t].Add(1)
+		}
+	}
 	return nil
 }
 
