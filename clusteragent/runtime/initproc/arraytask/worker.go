@@ -151,7 +151,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		lastOK   = cfg.Now()
 		inflight bool
 		answers  = make(chan pullAnswer, 1)
-		avg      float64 // seconds per task, moving average (0: none ended yet)
+		avg      float64   // seconds per task, moving average (0: none ended yet)
+		since    time.Time // when the oldest result in done ended
+		waiting  bool      // results wait for a batch
 		tick     = time.NewTimer(time.Hour)
 	)
 	defer tick.Stop()
@@ -165,6 +167,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 			avg = r.Seconds
 		} else {
 			avg = 0.9*avg + 0.1*r.Seconds
+		}
+		if len(done) == 0 {
+			since = cfg.Now()
 		}
 		done = append(done, r)
 		starved = false
@@ -197,7 +202,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 				want = max(cfg.Slots+extra-held, 0)
 			}
 			heartbeat := held > 0 && cfg.Heartbeat > 0 && cfg.Now().Sub(lastOK) >= cfg.Heartbeat
-			wait := short && !drained && batchWait(len(done), procs.queued(), cfg.Slots)
+			waiting = short && !drained && len(done) > 0 && batchWait(len(done), procs.queued(), cfg.Slots) &&
+				cfg.Now().Sub(since) < batchDelay
+			wait := waiting
 			if heartbeat || (!wait && (len(done) > 0 || (want > 0 && !(starved && held > 0)))) {
 				p := Pull{Worker: cfg.Name, Slots: cfg.Slots, Free: want, Done: done, Holding: procs.leases(), Stay: cfg.StayUntilDone}
 				if held == 0 && len(done) == 0 {
@@ -219,6 +226,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		}
 		if held > 0 && inflight && cfg.Fence > 0 {
 			wake = max(cfg.Fence-cfg.Now().Sub(lastOK), 10*time.Millisecond)
+		}
+		if waiting && !inflight {
+			wake = min(wake, max(batchDelay-cfg.Now().Sub(since), time.Millisecond))
 		}
 		tick.Reset(wake)
 		select {
@@ -263,6 +273,10 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 func batchWait(results, queued, slots int) bool {
 	return results < slots && queued > slots/4
 }
+
+// batchDelay bounds how long a result waits for its batch (the array's
+// progress and a task's output stay this fresh).
+const batchDelay = 100 * time.Millisecond
 
 type pullAnswer struct {
 	g   Grant
