@@ -68,6 +68,10 @@ func (a *ArrayConfig) validate() error {
 // its tasks are granted to others.
 const DefaultTaskLease = 10 * time.Second
 
+// shutdownGrace bounds how long the head's dispatcher, once its worker
+// is done, waits for the answers in flight to be written.
+const shutdownGrace = 2 * time.Second
+
 // runArray is Run for an array job, after the keys are read.
 func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log *slog.Logger) error {
 	a := cfg.Array
@@ -110,7 +114,11 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	}
 	srv := arraytask.NewServer(d, j, wc.Token, a.Now, log)
 	go srv.Serve(ln)
-	defer srv.Close()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
 	ectx, stopExpiry := context.WithCancel(ctx)
 	defer stopExpiry()
 	go srv.ExpireLeases(ectx, lease/4)
@@ -128,7 +136,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 		defer close(printed)
 		printProgress(pctx, srv, cfg.Stdout, a.ProgressEvery)
 	}()
-	wc.URL = "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.ControlPort))
+	wc.Local = srv // the head's own worker pulls in-process
 	wc.StayUntilDone = true
 	werr := arraytask.RunWorker(ctx, wc)
 	stopProgress()

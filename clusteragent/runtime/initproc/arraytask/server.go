@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -68,6 +69,7 @@ type Server struct {
 	closing   chan struct{}
 	closeOnce sync.Once
 	pulls     atomic.Uint64 // pulls served
+	broken    atomic.Bool   // a journal write failed: no more answers
 }
 
 // NewServer returns a server of d; j may be nil (no journal). now is the
@@ -96,10 +98,23 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Close stops serving.
+// Close stops serving at once, dropping the answers in flight.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() { close(s.closing) })
 	return s.srv.Close()
+}
+
+// Shutdown stops serving once the answers in flight are written (held
+// pulls are answered at once with what there is), or when ctx ends. The
+// head shuts down this way when the array is done: the pull that
+// reported the last result is answered, so its worker learns it may
+// leave instead of asking a dispatcher that is gone.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() { close(s.closing) })
+	if err := s.srv.Shutdown(ctx); err != nil {
+		return errors.Join(err, s.srv.Close())
+	}
+	return nil
 }
 
 // Done is closed once every task is final.
@@ -128,11 +143,47 @@ func (s *Server) auth(next http.Handler) http.Handler {
 func (s *Server) Pulls() uint64 { return s.pulls.Load() }
 
 func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
-	s.pulls.Add(1)
 	var p Pull
-	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&p); err != nil || p.Worker == "" || p.Free < 0 || p.WaitMillis < 0 {
+	if err := json.NewDecoder(io.LimitReader(r.Body, 8<<20)).Decode(&p); err != nil {
+		s.pulls.Add(1)
 		http.Error(w, "bad pull", http.StatusBadRequest)
 		return
+	}
+	g, err := s.Pull(r.Context(), p)
+	switch {
+	case errors.Is(err, ErrBadPull):
+		http.Error(w, "bad pull", http.StatusBadRequest)
+	case errors.Is(err, ErrServerClosed):
+		http.Error(w, "dispatcher stopped", http.StatusServiceUnavailable)
+	case err != nil:
+		http.Error(w, "journal", http.StatusInternalServerError)
+	default:
+		writeJSON(w, g)
+	}
+}
+
+// ErrBadPull: a pull without a worker name, or with a negative count.
+var ErrBadPull = errors.New("bad pull")
+
+// ErrServerClosed: the server stopped answering after a journal failure.
+var ErrServerClosed = errors.New("array dispatcher closed")
+
+// ErrJournal: the dispatcher could not make a change durable; it stops
+// answering (the state moved on in memory but the journal does not know).
+var ErrJournal = errors.New("array journal write failed")
+
+// Pull answers one worker's pull, as POST PathPull does: the head's own
+// worker calls it in-process (no HTTP, no JSON). It returns once the
+// records the answer implies are on disk; with p.WaitMillis, a worker
+// holding nothing waits until there is something for it, ctx ends or the
+// server closes.
+func (s *Server) Pull(ctx context.Context, p Pull) (Grant, error) {
+	s.pulls.Add(1)
+	if p.Worker == "" || p.Free < 0 || p.WaitMillis < 0 {
+		return Grant{}, ErrBadPull
+	}
+	if s.broken.Load() {
+		return Grant{}, ErrServerClosed
 	}
 	var wait <-chan time.Time
 	if p.WaitMillis > 0 && len(p.Done) == 0 && len(p.Holding) == 0 {
@@ -170,7 +221,7 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		case <-changed:
 			continue
 		case <-wait:
-		case <-r.Context().Done():
+		case <-ctx.Done():
 		case <-s.closing:
 		}
 		break
@@ -182,14 +233,14 @@ func (s *Server) pull(w http.ResponseWriter, r *http.Request) {
 		// The state moved on in memory but is not durable: stop answering
 		// rather than hand out work the journal does not know of.
 		s.log.Error("journal write failed; dispatcher stops", "err", err)
-		http.Error(w, "journal", http.StatusInternalServerError)
+		s.broken.Store(true)
 		go s.Close()
-		return
+		return Grant{}, fmt.Errorf("%w: %w", ErrJournal, err)
 	}
 	if done {
 		s.once.Do(func() { close(s.done) })
 	}
-	writeJSON(w, g)
+	return g, nil
 }
 
 // maxLongPoll bounds how long a pull may be held.

@@ -7,21 +7,27 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Running tasks. A worker runs Slots long-lived slot goroutines; each
 // takes the next granted task from the worker's queue, starts it with
 // fork and exec (no shell, the command's path resolved once, no per-task
 // goroutine or pipe), waits for its exit from the reaper (reaper.go: no
-// thread blocked per task) and hands its Result back.
+// thread blocked per task) and hands its Result back. What does not vary
+// between tasks is built once per worker: the environment but the task's
+// index and attempt (each slot rewrites those three entries of its own
+// copy), the command line when it does not name %TASKID%.
 // A task's output (stdout and stderr) goes to its slot's output file,
-// created once and truncated for every task; its last TailBytes are read
-// back when the task ends. The tasks of a worker, queued or running, are
+// created once and truncated before a task when the last one wrote to it;
+// its last TailBytes are read back when the task ends. The tasks of a worker, queued or running, are
 // one table (procs) so a kill finds them wherever they are.
 
 // TailBytes bounds the output kept of an attempt (the last bytes of its
@@ -65,6 +71,19 @@ func (t *procTable) len() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.m)
+}
+
+// queued is how many held tasks wait for a slot (not started, not killed).
+func (t *procTable) queued() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := 0
+	for _, p := range t.m {
+		if p.pid == 0 && !p.killed {
+			n++
+		}
+	}
+	return n
 }
 
 func (t *procTable) leases() []Lease {
@@ -140,7 +159,8 @@ type launcher struct {
 	cfg     WorkerConfig
 	path    string // argv[0] resolved once ("" when it names %TASKID%)
 	pathErr error
-	env     []string // cfg.Env, clipped
+	argv    []string // the command when no argument names %TASKID% (nil: per task)
+	env     []string // cfg.Env and the array's variables; then taskVars for the task
 	devnull *os.File
 	procs   *procTable
 	reaper  *reaper
@@ -154,11 +174,34 @@ func newLauncher(cfg WorkerConfig, procs *procTable) (*launcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &launcher{cfg: cfg, env: cfg.Env[:len(cfg.Env):len(cfg.Env)], devnull: dn, procs: procs, reaper: newReaper()}
+	env := append(cfg.Env[:len(cfg.Env):len(cfg.Env)], arrayEnv(cfg.Spec, cfg.JobID)...)
+	l := &launcher{cfg: cfg, env: env[:len(env):len(env)], devnull: dn, procs: procs, reaper: newReaper()}
 	if !strings.Contains(cfg.Command[0], TaskIDParam) {
 		l.path, l.pathErr = resolve(cfg.Command[0])
 	}
+	if !slices.ContainsFunc(cfg.Command, func(a string) bool { return strings.Contains(a, TaskIDParam) }) {
+		l.argv = cfg.Command
+	}
 	return l, nil
+}
+
+// taskVars is how many variables of TaskEnv vary by task (they come
+// last in a slot's environment).
+const taskVars = 3
+
+// arrayEnv is the part of TaskEnv every task of the array shares.
+func arrayEnv(spec structs.ArraySpec, jobID string) []string {
+	return TaskEnv(spec, jobID, 0, 0)[taskVars:]
+}
+
+// setTaskEnv writes a task's own variables (TaskEnv's first taskVars,
+// the same strings) over the last taskVars entries of env.
+func setTaskEnv(env []string, index, attempt int) {
+	i := strconv.Itoa(index)
+	v := env[len(env)-taskVars:]
+	v[0] = "FLOTILLA_ARRAY_TASK_ID=" + i
+	v[1] = "FLOTILLA_ARRAY_TASK_ATTEMPT=" + strconv.Itoa(attempt)
+	v[2] = "SLURM_ARRAY_TASK_ID=" + i
 }
 
 func (l *launcher) close() {
@@ -181,28 +224,47 @@ func slotOutput(dir string, i int) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, "slot-"+strconv.Itoa(i)+".out"), os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 }
 
+// slot is what one slot reuses from task to task.
+type slot struct {
+	out   *os.File
+	dirty bool     // out holds the last task's output: truncate it first
+	env   []string // the launcher's env and taskVars entries of its own
+	files []uintptr
+	attr  syscall.ProcAttr
+	sys   syscall.SysProcAttr
+}
+
 // run runs slot i: tasks from queue until it is closed, results to out.
 func (l *launcher) run(i int, out *os.File, queue <-chan Lease, results chan<- Result) {
 	defer out.Close()
+	s := &slot{out: out, env: append(l.env, make([]string, taskVars)...),
+		files: []uintptr{l.devnull.Fd(), out.Fd(), out.Fd()}, sys: syscall.SysProcAttr{Setpgid: true}}
+	s.attr = syscall.ProcAttr{Env: s.env, Files: s.files, Sys: &s.sys}
 	for ls := range queue {
-		results <- l.runOne(ls, out)
+		results <- l.runOne(ls, s)
 	}
 }
 
-// runOne runs one attempt and returns its end.
-func (l *launcher) runOne(ls Lease, out *os.File) Result {
+// runOne runs one attempt in slot s and returns its end.
+func (l *launcher) runOne(ls Lease, s *slot) Result {
 	r := Result{Lease: ls}
 	if l.procs.killedBeforeStart(ls) {
 		r.Exit = 128 + int(syscall.SIGKILL)
 		return r
 	}
-	argv := TaskArgv(l.cfg.Command, ls.Index)
+	out := s.out
+	argv := l.argv
+	if argv == nil {
+		argv = TaskArgv(l.cfg.Command, ls.Index)
+	}
 	path, err := l.path, l.pathErr
 	if path == "" && err == nil {
 		path, err = resolve(argv[0])
 	}
-	if err == nil {
-		err = out.Truncate(0)
+	if err == nil && s.dirty {
+		if err = out.Truncate(0); err == nil {
+			s.dirty = false
+		}
 	}
 	var (
 		pid    int
@@ -210,9 +272,8 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	)
 	start := l.cfg.Now()
 	if err == nil {
-		env := append(l.env, TaskEnv(l.cfg.Spec, l.cfg.JobID, ls.Index, ls.Attempt)...)
-		pid, exited, err = l.reaper.start(path, argv, &syscall.ProcAttr{Env: env, Files: []uintptr{l.devnull.Fd(), out.Fd(), out.Fd()},
-			Sys: &syscall.SysProcAttr{Setpgid: true}})
+		setTaskEnv(s.env, ls.Index, ls.Attempt)
+		pid, exited, err = l.reaper.start(path, argv, &s.attr)
 	}
 	if err != nil {
 		r.Exit = 127
@@ -241,7 +302,8 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	default:
 		r.Exit = ws.ExitStatus()
 	}
-	tail := readTail(out, TailBytes)
+	tail, size := readTail(out, TailBytes)
+	s.dirty = size != 0
 	if r.Exit == ExitWalltime {
 		tail += "\n[flotilla: task walltime exceeded]"
 	}
@@ -249,17 +311,21 @@ func (l *launcher) runOne(ls Lease, out *os.File) Result {
 	return r
 }
 
-// readTail returns the last n bytes of f, as valid UTF-8.
-func readTail(f *os.File, n int64) string {
-	fi, err := f.Stat()
-	if err != nil || fi.Size() == 0 {
-		return ""
+// readTail returns the last n bytes of f, as valid UTF-8, and f's size
+// (-1 when it cannot be read).
+func readTail(f *os.File, n int64) (string, int64) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return "", -1
 	}
-	off := max(fi.Size()-n, 0)
-	b := make([]byte, fi.Size()-off)
+	if st.Size == 0 {
+		return "", 0
+	}
+	off := max(st.Size-n, 0)
+	b := make([]byte, st.Size-off)
 	k, err := f.ReadAt(b, off)
 	if err != nil && !errors.Is(err, io.EOF) {
-		return ""
+		return "", st.Size
 	}
-	return strings.ToValidUTF8(string(b[:k]), "?")
+	return strings.ToValidUTF8(string(b[:k]), "?"), st.Size
 }

@@ -24,10 +24,14 @@ const TaskIDParam = "%TASKID%"
 
 // WorkerConfig is what a worker needs.
 type WorkerConfig struct {
-	Name    string // unique among the job's workers (the pod's host name)
-	Slots   int    // tasks run at once
-	URL     string // the dispatcher, e.g. http://head:2223
-	Token   string
+	Name  string // unique among the job's workers (the pod's host name)
+	Slots int    // tasks run at once
+	URL   string // the dispatcher, e.g. http://head:2223
+	Token string
+	// Local is the dispatcher when it runs in this process (the head's
+	// own worker): pulls call it directly, without HTTP or JSON; URL and
+	// Token are not used then.
+	Local   *Server
 	Command []string
 	Env     []string // the environment every task starts from
 	Spec    structs.ArraySpec
@@ -46,8 +50,9 @@ type WorkerConfig struct {
 	// to expire (0: never). Fence must be below the dispatcher's LeaseTTL.
 	Heartbeat, Fence time.Duration
 	// Prefetch is how many tasks beyond its slots a worker holds while
-	// tasks are short (0: half its slots; negative: none; none either in a
-	// throttled array).
+	// tasks are short (0: twice its slots; negative: none; none either in
+	// a throttled array). While it holds queued tasks, results wait for a
+	// batch (see batchWait).
 	Prefetch int
 	// OutputDir holds one output file per slot (the pod's run directory;
 	// empty: a temporary directory removed at the end).
@@ -92,8 +97,12 @@ func TaskArgv(cmd []string, index int) []string {
 // that end while a pull is out go with the next. A worker holding nothing
 // asks the dispatcher to hold its pull until there is work (long poll).
 func RunWorker(ctx context.Context, cfg WorkerConfig) error {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
-	defer client.CloseIdleConnections()
+	send := cfg.Local.Pull
+	if cfg.Local == nil {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 2, DisableCompression: true}}
+		defer client.CloseIdleConnections()
+		send = func(ctx context.Context, p Pull) (Grant, error) { return pull(ctx, client, cfg, p) }
+	}
 	procs := &procTable{m: map[Lease]*proc{}}
 	ln, err := newLauncher(cfg, procs)
 	if err != nil {
@@ -109,7 +118,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 	}
 	prefetch := cfg.Prefetch
 	if prefetch == 0 {
-		prefetch = max(cfg.Slots/2, 1)
+		prefetch = 2 * cfg.Slots
 	}
 	if prefetch < 0 || cfg.Spec.MaxRunning > 0 {
 		// A throttled array counts held tasks as running: a task queued
@@ -142,7 +151,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		lastOK   = cfg.Now()
 		inflight bool
 		answers  = make(chan pullAnswer, 1)
-		avg      float64 // seconds per task, moving average (0: none ended yet)
+		avg      float64   // seconds per task, moving average (0: none ended yet)
+		since    time.Time // when the oldest result in done ended
+		waiting  bool      // results wait for a batch
 		tick     = time.NewTimer(time.Hour)
 	)
 	defer tick.Stop()
@@ -156,6 +167,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 			avg = r.Seconds
 		} else {
 			avg = 0.9*avg + 0.1*r.Seconds
+		}
+		if len(done) == 0 {
+			since = cfg.Now()
 		}
 		done = append(done, r)
 		starved = false
@@ -178,16 +192,20 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 			return nil
 		}
 		if !inflight {
+			short := avg > 0 && avg < shortTask.Seconds()
 			want := 0
 			if !leaving {
 				extra := 0
-				if avg > 0 && avg < shortTask.Seconds() {
+				if short {
 					extra = prefetch
 				}
 				want = max(cfg.Slots+extra-held, 0)
 			}
 			heartbeat := held > 0 && cfg.Heartbeat > 0 && cfg.Now().Sub(lastOK) >= cfg.Heartbeat
-			if len(done) > 0 || heartbeat || (want > 0 && !(starved && held > 0)) {
+			waiting = short && !drained && len(done) > 0 && batchWait(len(done), procs.queued(), cfg.Slots) &&
+				cfg.Now().Sub(since) < batchDelay
+			wait := waiting
+			if heartbeat || (!wait && (len(done) > 0 || (want > 0 && !(starved && held > 0)))) {
 				p := Pull{Worker: cfg.Name, Slots: cfg.Slots, Free: want, Done: done, Holding: procs.leases(), Stay: cfg.StayUntilDone}
 				if held == 0 && len(done) == 0 {
 					p.WaitMillis = int(longPoll.Milliseconds())
@@ -195,7 +213,7 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 				done = nil
 				inflight = true
 				go func() {
-					g, err := pull(pctx, client, cfg, p)
+					g, err := send(pctx, p)
 					answers <- pullAnswer{g, err}
 				}()
 			}
@@ -208,6 +226,9 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		}
 		if held > 0 && inflight && cfg.Fence > 0 {
 			wake = max(cfg.Fence-cfg.Now().Sub(lastOK), 10*time.Millisecond)
+		}
+		if waiting && !inflight {
+			wake = min(wake, max(batchDelay-cfg.Now().Sub(since), time.Millisecond))
 		}
 		tick.Reset(wake)
 		select {
@@ -242,6 +263,20 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		}
 	}
 }
+
+// batchWait says whether a worker holding queued short tasks lets its
+// results wait for more: each pull is a round trip, a journal sync and a
+// wake-up of both processes, so one pull should carry several results.
+// They go once they fill a batch (as many as the slots) or the tasks
+// queued here run low (a quarter of the slots: those keep the slots busy
+// while the pull is out). Pure.
+func batchWait(results, queued, slots int) bool {
+	return results < slots && queued > slots/4
+}
+
+// batchDelay bounds how long a result waits for its batch (the array's
+// progress and a task's output stay this fresh).
+const batchDelay = 100 * time.Millisecond
 
 type pullAnswer struct {
 	g   Grant

@@ -19,8 +19,8 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// TestServerAndWorkers runs a dispatcher and three workers on loopback
-// with real task processes: every index runs to success once, a task that
+// TestServerAndWorkers runs a dispatcher and three workers with real
+// task processes (two on loopback, one in-process as the head's is): every index runs to success once, a task that
 // fails once is retried, one that outruns its walltime is killed and fails
 // for good, the throttle holds, %TASKID% and the Slurm variables reach the
 // task, and the workers leave once drained.
@@ -58,11 +58,13 @@ echo "out $1"
 	var wg sync.WaitGroup
 	errs := make([]error, 3)
 	for i := range 3 {
-		wg.Go(func() {
-			errs[i] = RunWorker(ctx, WorkerConfig{Name: "w" + string(rune('0'+i)), Slots: 4, URL: "http://" + ln.Addr().String(),
-				Token: Token([]byte("secret")), Command: []string{script, TaskIDParam}, Env: os.Environ(), Spec: spec,
-				JobID: "42", TaskWalltime: 2 * time.Second, StayUntilDone: i == 0, Reach: 10 * time.Second, Now: time.Now, Log: log})
-		})
+		wc := WorkerConfig{Name: "w" + string(rune('0'+i)), Slots: 4, URL: "http://" + ln.Addr().String(),
+			Token: Token([]byte("secret")), Command: []string{script, TaskIDParam}, Env: os.Environ(), Spec: spec,
+			JobID: "42", TaskWalltime: 2 * time.Second, StayUntilDone: i == 0, Reach: 10 * time.Second, Now: time.Now, Log: log}
+		if i == 0 {
+			wc.URL, wc.Token, wc.Local = "", "", srv // the head's worker: in-process
+		}
+		wg.Go(func() { errs[i] = RunWorker(ctx, wc) })
 	}
 	wg.Wait()
 	for i, err := range errs {
