@@ -155,19 +155,19 @@ staticClients:
 // addClusters starts a control plane and an agent per cluster.
 func (s *site) addClusters(ctx context.Context, clusters map[string][]k8senv.NodeSpec) {
 	t := s.t
-	var mu sync.Mutex
+	var opts []k8senv.Options
+	for name := range clusters {
+		opts = append(opts, k8senv.Options{Name: name, NoControllerManager: true})
+	}
 	var wg sync.WaitGroup
-	for name, nodes := range clusters {
+	for _, env := range k8senv.StartAll(t, opts...) {
+		s.envs[env.Name] = env
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := k8senv.Start(t, k8senv.Options{Name: name, NoControllerManager: true})
-			if err := env.AddNodes(ctx, nodes...); err != nil {
-				t.Errorf("%s: %v", name, err)
+			if err := env.AddNodes(ctx, clusters[env.Name]...); err != nil {
+				t.Errorf("%s: %v", env.Name, err)
 			}
-			mu.Lock()
-			s.envs[name] = env
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
