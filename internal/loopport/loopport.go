@@ -10,7 +10,8 @@
 // another suite's server. loopport picks ports below the ephemeral range
 // instead, which the kernel never assigns by itself, and reserves each one
 // for the life of the process that took it: an exclusive flock(2) on a
-// per-port file under the temporary directory, held until the process
+// per-port file under the temporary directory (a directory per user),
+// held until the process
 // exits. Cooperating processes (every test binary of this module) never
 // get a port another live one holds; the lock dies with its process, so
 // nothing needs cleaning up.
@@ -41,8 +42,9 @@ var (
 	held []*os.File // the locks of reserved ports, open for the process's life
 	// poolFor is the range to pick from; a test narrows it.
 	poolFor = defaultPool
-	// lockDir holds the per-port lock files.
-	lockDir = filepath.Join(os.TempDir(), "flotilla-loopports")
+	// lockDir holds the per-port lock files, one directory per user (so
+	// that another user's files never stand in the way).
+	lockDir = filepath.Join(os.TempDir(), "flotilla-loopports-"+strconv.Itoa(os.Getuid()))
 )
 
 // ErrExhausted means every port of the range is reserved or in use.
@@ -81,7 +83,7 @@ func Listen() (net.Listener, error) {
 		// No ephemeral range to stay out of (not Linux): the kernel's pick.
 		return net.Listen("tcp", "127.0.0.1:0")
 	}
-	if err := os.MkdirAll(lockDir, 0o777); err != nil {
+	if err := os.MkdirAll(lockDir, 0o700); err != nil {
 		return nil, fmt.Errorf("loopport: %w", err)
 	}
 	n := p.hi - p.lo
@@ -123,7 +125,7 @@ func Reserve() (int, error) {
 // tryLock takes port's lock without waiting; nil if another open lock
 // (of this or another process) holds it.
 func tryLock(port int) (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(lockDir, strconv.Itoa(port)), os.O_RDWR|os.O_CREATE, 0o666)
+	f, err := os.OpenFile(filepath.Join(lockDir, strconv.Itoa(port)), os.O_RDONLY|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("loopport: %w", err)
 	}
