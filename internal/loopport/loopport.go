@@ -11,10 +11,9 @@
 // instead, which the kernel never assigns by itself, and reserves each one
 // for the life of the process that took it: an exclusive flock(2) on a
 // per-port file under the temporary directory (a directory per user),
-// held until the process
-// exits. Cooperating processes (every test binary of this module) never
-// get a port another live one holds; the lock dies with its process, so
-// nothing needs cleaning up.
+// held until the process exits. Cooperating processes (every test binary
+// of this module) never get a port another live one holds; the lock dies
+// with its process, so nothing needs cleaning up.
 package loopport
 
 import (
