@@ -3,9 +3,9 @@ package client_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +14,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/loopport"
 )
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
@@ -22,15 +23,14 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// deadURL is an address nothing listens on.
+// deadURL is an address nothing listens on: a port reserved for this
+// process (internal/loopport), which no other process's listen takes.
 func deadURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := loopport.Reserve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://127.0.0.1:" + strconv.Itoa(port)
 }
 
 // recorder counts requests per host.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/internal/loopport"
 )
 
 // Net is one fault-injecting loopback network. Its methods are safe for
@@ -58,8 +59,14 @@ func (f *Net) Listen(id, addr string) (net.Listener, error) {
 }
 
 // Listen opens a TCP listener on addr, retrying for up to two seconds
-// while a just-closed port is still held.
+// while a just-closed port is still held. A port of 0 on 127.0.0.1 is
+// picked by internal/loopport: outside the kernel's ephemeral range and
+// reserved for this process, so a node restarted on its old address
+// finds it free.
 func Listen(addr string) (net.Listener, error) {
+	if addr == "127.0.0.1:0" {
+		return loopport.Listen()
+	}
 	var err error
 	for range 100 {
 		var ln net.Listener

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,4 +141,38 @@ func TestLayerDialsThroughTheNet(t *testing.T) {
 	if _, err := la.Accept(); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("Accept after Close: %v, want net.ErrClosed", err)
 	}
+}
+
+// TestRestartOnTheSamePort: a node's port (picked by Listen on
+// "127.0.0.1:0") lies below the kernel's ephemeral range, where no listen
+// on ":0" of this or another process lands, so the node listens on it
+// again after closing it (a replica restarted at its old address).
+func TestRestartOnTheSamePort(t *testing.T) {
+	f := New()
+	ln := listen(t, f, "a")
+	addr := ln.Addr().String()
+	port := ln.Addr().(*net.TCPAddr).Port
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, err := strconv.Atoi(strings.Fields(string(b))[0]); err != nil || port >= lo {
+		t.Fatalf("port %d, ephemeral range %q: want a port below it", port, b)
+	}
+	ln.Close()
+	others := make([]net.Listener, 200) // other servers starting meanwhile
+	for i := range others {
+		if others[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		defer others[i].Close()
+		if others[i].Addr().String() == addr {
+			t.Fatalf("a listen on :0 took the closed node's port %s", addr)
+		}
+	}
+	again, err := f.Listen("a", addr)
+	if err != nil {
+		t.Fatalf("listen again on %s: %v", addr, err)
+	}
+	again.Close()
 }

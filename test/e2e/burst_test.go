@@ -123,8 +123,8 @@ func TestBurstAcrossClusters(t *testing.T) {
 			t.Errorf("job %s: %s on %q (%s), want QUEUED on no cluster", id, nj.State, nj.Cluster, nj.Substatus)
 		}
 	}
-	if nj, _ := alice.GetJob(ctx, norule.ID, false); !strings.Contains(nj.Substatus, "no burst rule") {
-		t.Errorf("no-rule job's reason: %q", nj.Substatus)
+	if nj, err := alice.GetJob(ctx, norule.ID, false); err != nil || !strings.Contains(nj.Substatus, "no burst rule") {
+		t.Errorf("no-rule job's reason: %+v, %v", nj, err)
 	}
 
 	// Limits: bob's second cpu-west job is HELD by the limit, then runs.

@@ -59,23 +59,24 @@ func startFed(t *testing.T, n int, clusters map[string][]k8senv.NodeSpec) *fed {
 	if f.admin, err = client.New(f.hubs.URLs(), f.hubs.AdminKey); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
+	var opts []k8senv.Options
+	for name := range clusters {
+		opts = append(opts, k8senv.Options{Name: name})
+	}
+	envs := k8senv.StartAll(t, opts...)
 	var wg sync.WaitGroup
-	for name, nodes := range clusters {
+	for _, env := range envs {
+		f.envs[env.Name] = env
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := k8senv.Start(t, k8senv.Options{Name: name})
 			// The nodes get their own minute: the start may have
 			// used most of the setup's deadline on a loaded machine.
 			nctx, ncancel := context.WithTimeout(context.Background(), time.Minute)
 			defer ncancel()
-			if err := env.AddNodes(nctx, nodes...); err != nil {
-				t.Errorf("%s: %v", name, err)
+			if err := env.AddNodes(nctx, clusters[env.Name]...); err != nil {
+				t.Errorf("%s: %v", env.Name, err)
 			}
-			mu.Lock()
-			f.envs[name] = env
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()

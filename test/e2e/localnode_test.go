@@ -9,6 +9,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/localnodes"
+	"github.com/flotilla-hpc/flotilla/test/proc"
 )
 
 // startLocalNode starts a local node, east-l0 (2 cores, 4 GiB), on env:
@@ -31,6 +32,10 @@ func startLocalNode(ctx context.Context, t *testing.T, env *k8senv.Env, prefix, 
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
+			// The pods' own output (an app that exited early says why).
+			for path := range podLogs(t, ln) {
+				t.Logf("%s (last lines):\n%s", path, proc.TailFile(path, 20))
+			}
 		}
 		ln.Remove()
 	})

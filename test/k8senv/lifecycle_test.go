@@ -3,7 +3,6 @@ package k8senv_test
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,20 +43,7 @@ func TestControlPlaneLifecycle(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	names := []string{"east", "west"}
-	envs := make([]*k8senv.Env, len(names))
-	var wg sync.WaitGroup
-	for i, n := range names {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			envs[i] = k8senv.Start(t, k8senv.Options{Name: n})
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	envs := k8senv.StartAll(t, k8senv.Options{Name: "east"}, k8senv.Options{Name: "west"})
 	if envs[0].APIServerURL == envs[1].APIServerURL {
 		t.Fatalf("both control planes on %s", envs[0].APIServerURL)
 	}

@@ -155,19 +155,19 @@ staticClients:
 // addClusters starts a control plane and an agent per cluster.
 func (s *site) addClusters(ctx context.Context, clusters map[string][]k8senv.NodeSpec) {
 	t := s.t
-	var mu sync.Mutex
+	var opts []k8senv.Options
+	for name := range clusters {
+		opts = append(opts, k8senv.Options{Name: name, NoControllerManager: true})
+	}
 	var wg sync.WaitGroup
-	for name, nodes := range clusters {
+	for _, env := range k8senv.StartAll(t, opts...) {
+		s.envs[env.Name] = env
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			env := k8senv.Start(t, k8senv.Options{Name: name, NoControllerManager: true})
-			if err := env.AddNodes(ctx, nodes...); err != nil {
-				t.Errorf("%s: %v", name, err)
+			if err := env.AddNodes(ctx, clusters[env.Name]...); err != nil {
+				t.Errorf("%s: %v", env.Name, err)
 			}
-			mu.Lock()
-			s.envs[name] = env
-			mu.Unlock()
 		}()
 	}
 	wg.Wait()
@@ -327,9 +327,40 @@ func waitText(t *testing.T, ctx context.Context, sel, what string, d time.Durati
 func loginDex(t *testing.T, ctx context.Context, base, email, sel string) {
 	t.Helper()
 	run(t, ctx, "sign in with Dex as "+email, chromedp.Navigate(base+"/ui/login"), chromedp.WaitVisible(chromedp.CSS("#sso")),
-		clickAway("#sso"), chromedp.WaitVisible(chromedp.CSS("#login")),
-		chromedp.SendKeys(chromedp.CSS("#login"), email), chromedp.SendKeys(chromedp.CSS("#password"), ssoPassword),
+		clickAway("#sso"), fillLoaded("#login", email), fillLoaded("#password", ssoPassword),
 		clickAway("#submit-login"), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// fillLoaded sets the value of the form field sel once a fully loaded
+// page has it: the page a clickAway went to. It addresses the field in the
+// page's script, never by a DOM node id: a page still loading when
+// chromedp found the field replaces its document (and node ids) when it
+// completes, and chromedp.SendKeys then failed with "Could not find node
+// with given id" (seen on Dex's login page under load). Evaluation errors
+// while the browser moves between pages mean "not yet".
+func fillLoaded(sel, val string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => {
+		if (document.readyState !== "complete") return false;
+		const e = document.querySelector(%q);
+		if (!e) return false;
+		e.value = %q;
+		return true;
+	})()`, sel, val)
+	set := chromedp.Evaluate[bool](js)
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if ok, err := set(ctx, t); err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("field %s of a loaded page: %w", sel, ctx.Err())
+			case <-tick.C:
+			}
+		}
+	}
 }
 
 // clickAway clicks the element sel whose click leaves the page (a link or a

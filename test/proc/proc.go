@@ -7,13 +7,14 @@ package proc
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/internal/loopport"
 )
 
 // Process is one started binary.
@@ -140,23 +141,20 @@ func TailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// FreePorts reserves n distinct free loopback TCP ports. The listeners are
-// held until all n are chosen so the same port is never returned twice.
+// FreePorts reserves n distinct loopback TCP ports, free when it returns,
+// for programs the caller starts. They come from internal/loopport: below
+// the kernel's ephemeral range, so no other process's listen on ":0"
+// takes one before the program binds it (or between a kill and a restart
+// on the same port), and held for this process's life, so no other test
+// process gets them either.
 func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		p, err := loopport.Reserve()
 		if err != nil {
 			return nil, err
 		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, p)
 	}
 	return ports, nil
 }

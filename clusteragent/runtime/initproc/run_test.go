@@ -12,17 +12,19 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/internal/loopport"
 )
 
-// freePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+// freePort returns a TCP port free on 127.0.0.1, reserved for this test
+// process (internal/loopport: no other process's listen takes it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := loopport.Reserve()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 func writeNodes(t *testing.T, hosts ...string) string {

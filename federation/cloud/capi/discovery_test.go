@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -59,18 +58,8 @@ func TestClusterAPIDiscovery(t *testing.T) {
 	defer cancel()
 	crds := clusterAPICRDs(t)
 
-	var mgmt, member *k8senv.Env
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		mgmt = k8senv.Start(t, k8senv.Options{Name: "mgmt", NoControllerManager: true})
-	}()
-	go func() { defer wg.Done(); member = k8senv.Start(t, k8senv.Options{Name: "member"}) }()
-	wg.Wait()
-	if mgmt == nil || member == nil {
-		t.FailNow()
-	}
+	envs := k8senv.StartAll(t, k8senv.Options{Name: "mgmt", NoControllerManager: true}, k8senv.Options{Name: "member"})
+	mgmt, member := envs[0], envs[1]
 	if err := member.AddNodes(ctx, k8senv.NodeSpec{Name: "w-0", CPU: "8", Memory: "32Gi"}, k8senv.NodeSpec{Name: "w-1", CPU: "8", Memory: "32Gi"}); err != nil {
 		t.Fatal(err)
 	}
