@@ -271,6 +271,25 @@ func headOf(pods []*corev1.Pod) *corev1.Pod {
 	return nil
 }
 
+// readFinalLog reads the head's log for the final tail. A read that ran
+// out of its time is tried once more with twice the time: the final tail
+// is kept with the job for good, and on a loaded node the kubelet may
+// answer later than the first limit. A read refused at once (no kubelet,
+// no log) is not tried again.
+func (r *Reconciler) readFinalLog(ctx context.Context, head *corev1.Pod, lines, limit int64, timeout time.Duration) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		b, err := r.readLog(rctx, head, head.Spec.Containers[0].Name, lines, limit)
+		timedOut := errors.Is(rctx.Err(), context.DeadlineExceeded)
+		cancel()
+		if err == nil || attempt > 0 || !timedOut || ctx.Err() != nil {
+			return b, err
+		}
+		r.podLog(head).Info("head log read ran out of time, trying again", "pod", head.Name, "timeout", timeout)
+		timeout *= 2
+	}
+}
+
 // maxLogTailBytes bounds the log tail kept with a job.
 const maxLogTailBytes = 16 << 10
 
@@ -291,13 +310,11 @@ func (r *Reconciler) logTail(ctx context.Context, head *corev1.Pod, array bool) 
 	if timeout <= 0 {
 		timeout = DefaultLogTailTimeout
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	limit := int64(maxLogTailBytes)
 	if array {
 		limit = arrayLogReadBytes
 	}
-	b, err := r.readLog(ctx, head, head.Spec.Containers[0].Name, lines, limit)
+	b, err := r.readFinalLog(ctx, head, lines, limit, timeout)
 	if err != nil {
 		r.podLog(head).Debug("head log unavailable", "pod", head.Name, "err", err)
 		return ""
