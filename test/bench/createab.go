@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
@@ -65,11 +64,7 @@ func createABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec,
 		for _, a := range runs[row] {
 			v = append(v, f(a))
 		}
-		slices.Sort(v)
-		if len(v) == 0 {
-			return 0
-		}
-		return v[len(v)/2]
+		return median(v)
 	}
 	var b strings.Builder
 	for _, row := range []string{"raw", "fl"} {
