@@ -221,8 +221,9 @@ func (s *session) finish(err error) int {
 		return code
 	}
 	var ae *client.APIError
+	var re *reportedError
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.As(err, &re):
 	case errors.As(err, &ae):
 		msg := ae.Message
 		var pe *prefixedError

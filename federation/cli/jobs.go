@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/accounting"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -29,19 +30,21 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
 	fs.IntVar(&req.Nodes, "nodes", 1, "number of nodes")
-	fs.StringVar(&walltime, "walltime", "", "walltime, e.g. 2h or 02:00:00")
+	fs.StringVar(&walltime, "walltime", "", "walltime: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (as Slurm's --time), 90m or UNLIMITED")
+	fs.StringVar(&walltime, "time", "", "the same as --walltime (Slurm's name)")
 	fs.Var(&params, "param", "command parameter key=value (repeatable)")
 	fs.StringVar(&req.Vault, "vault", "", "data vault to mount at /data")
 	fs.StringVar(&priority, "priority", "", "normal, high or highest")
-	fs.StringVar(&req.Label, "label", "", "job label")
+	fs.StringVar(&req.Label, "label", "", "job label (jobs and status show it)")
+	fs.StringVar(&req.Label, "job-name", "", "the same as --label (Slurm's name)")
 	fs.StringVar(&req.Project, "project", "", "project to account the job to")
 	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
-	wt, err := structs.ParseDuration(walltime)
+	wt, err := parseWalltime(walltime)
 	if err != nil {
-		return usagef("submit: --walltime %q: want a duration such as 90m or HH:MM:SS", walltime)
+		return usagef("submit: --walltime %v", err)
 	}
 	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
 	if err := arr.apply(&req); err != nil {
@@ -161,85 +164,29 @@ func jobFields(j *structs.Job) [][2]string {
 		{"Burst rule", j.BurstRule}, {"Exit code", exit},
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
 		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
+		{"Elapsed", elapsed(j)}, {"Node-hours", nodeHours(j)},
 		{"Log tail", strings.TrimSpace(j.LogTail)},
 	}
 }
 
-func runJobs(ctx context.Context, s *session, path, args []string) error {
-	fs := s.flagSet("jobs")
-	var q client.JobQuery
-	var state string
-	all := fs.Bool("all", false, "include finished jobs")
-	fs.StringVar(&state, "state", "", "only jobs in this state (e.g. QUEUED, HELD, RUNNING)")
-	fs.StringVar(&q.Owner, "owner", "", "only jobs of this user")
-	fs.StringVar(&q.Tenant, "tenant", "", "only jobs of this tenant")
-	fs.StringVar(&q.Cluster, "cluster", "", "only jobs on this cluster")
-	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
-		return err
+// elapsed is a finished job's run time, start to end, as sacct shows it
+// ([D-]HH:MM:SS); "" for a job that has not ended or never started.
+func elapsed(j *structs.Job) string {
+	u := structs.UsageOf(j.Nodes, 0, 0, j.StartTime, j.EndTime, 0)
+	if !j.State.IsTerminal() || u.Elapsed <= 0 {
+		return ""
 	}
-	q.State = structs.JobState(strings.ToUpper(strings.ReplaceAll(state, " ", "_")))
-	if q.State != "" && !q.State.Valid() {
-		return usagef("jobs: --state %q: unknown state", state)
-	}
-	q.Active = !*all && q.State == ""
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	jobs, err := cl.AllJobs(ctx, q)
-	if err != nil {
-		return err
-	}
-	if jobs == nil {
-		jobs = []*structs.Job{}
-	}
-	return s.show(jobs, func() error {
-		if len(jobs) == 0 {
-			_, err := fmt.Fprintln(s.stdout, "No jobs.")
-			return err
-		}
-		rows := make([][]string, len(jobs))
-		for i, j := range jobs {
-			rows[i] = []string{strconv.FormatUint(j.Number, 10), j.Name, j.Owner, string(j.State), j.App,
-				j.MachineType, strconv.Itoa(j.Nodes), dash(j.Cluster), stamp(j.SubmitTime)}
-		}
-		return s.table([]string{"NUMBER", "NAME", "OWNER", "STATE", "APP", "MACHINE", "NODES", "CLUSTER", "SUBMITTED"}, rows)
-	})
+	return accounting.Elapsed(u.Elapsed)
 }
 
-func runCancel(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).CancelJob, true)
-}
-
-func runTerminate(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).TerminateJob, false)
-}
-
-func stopJob(ctx context.Context, s *session, path, args []string,
-	stop func(*client.Client, context.Context, string, string) (*structs.Job, error), withTasks bool) error {
-	var reason, tasks string
-	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
-		if withTasks {
-			fs.Func("tasks", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200", func(v string) error {
-				tasks = strings.ReplaceAll(v, " ", "")
-				return checkTaskRanges(tasks)
-			})
-		}
-	})
-	if err != nil {
-		return err
+// nodeHours is a finished job's nodes × elapsed hours, what its
+// accounting record charges (see flotilla report).
+func nodeHours(j *structs.Job) string {
+	u := structs.UsageOf(j.Nodes, 0, 0, j.StartTime, j.EndTime, 0)
+	if !j.State.IsTerminal() || u.Elapsed <= 0 {
+		return ""
 	}
-	if tasks != "" {
-		return cancelTasks(ctx, s, cl, j, tasks)
-	}
-	if j, err = stop(cl, ctx, j.ID, reason); err != nil {
-		return err
-	}
-	return s.show(j, func() error {
-		_, err := fmt.Fprintf(s.stdout, "Job %s (number %d): %s\n", j.Name, j.Number, j.State)
-		return err
-	})
+	return strconv.FormatFloat(u.NodeHours, 'f', 4, 64) + " (" + strconv.Itoa(j.Nodes) + " × " + accounting.Elapsed(u.Elapsed) + ")"
 }
 
 // Why is the -o json reply of "why": a job's state and its explanation.
