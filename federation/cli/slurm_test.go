@@ -1,0 +1,173 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/dispatch"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// stepClock is a hub clock the test moves forward.
+type stepClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *stepClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestSlurmUserScenario walks the CLI as a Slurm user would, against a
+// real one-replica hub: submit with sbatch's --time forms and --job-name,
+// watch with squeue-like state filters and reasons, read a finished job's
+// record as sacct shows it, and cancel several jobs by number and by
+// filter as scancel does.
+func TestSlurmUserScenario(t *testing.T) {
+	clock := &stepClock{t: time.Now().UTC().Truncate(time.Second)}
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.Now = clock.Now }})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := c.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	url, h := c.URL(0), c.Hub(0)
+	adm, err := client.New([]string{url}, c.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
+	must(adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
+	must(adm.PutCluster(ctx, "east", &structs.ClusterSpec{Zone: "z1"}))
+	must(adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"}))
+	must(adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
+		AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}}))
+	key, err := adm.CreateAPIKey(ctx, "alice", "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentKey, err := adm.CreateAgentKey(ctx, "east")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, err := client.New([]string{url}, agentKey.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{EnvHub: url, EnvAPIKey: key.Key}
+	cli := func(args ...string) result { t.Helper(); return runCLI(t, env, args...) }
+	jobCount := func() int {
+		t.Helper()
+		var jobs []*structs.Job
+		r := cli("jobs", "--all", "-o", "json")
+		if err := json.Unmarshal([]byte(r.stdout), &jobs); err != nil {
+			t.Fatalf("jobs -o json: %v\n%s", err, r.stdout)
+		}
+		return len(jobs)
+	}
+
+	// sbatch --time: every form Slurm accepts.
+	for i, tc := range []struct{ time, want string }{
+		{"90", "1h30m0s"}, {"30:15", "30m15s"}, {"02:00:00", "2h0m0s"},
+		{"1-12", "36h0m0s"}, {"1-12:30", "36h30m0s"}, {"1-00:00:30", "24h0m30s"},
+	} {
+		cli("submit", "--app", "solver", "--machine", "n1", "--time", tc.time, "--job-name", "sweep").
+			check(t, ExitOK, "Submitted job alice-", "state QUEUED")
+		cli("status", strconv.Itoa(i+1)).check(t, ExitOK, "Walltime:", tc.want, "Label:", "sweep")
+	}
+	// A time Slurm refuses is refused with the reason, and nothing is stored.
+	before := jobCount()
+	cli("submit", "--app", "solver", "--machine", "n1", "--time", "1-24:00").check(t, ExitUsage, `--walltime "1-24:00"`, "D-HH:MM")
+	cli("submit", "--app", "solver", "--machine", "n1", "--walltime", "soon").check(t, ExitUsage, `--walltime "soon"`)
+	if n := jobCount(); n != before {
+		t.Fatalf("refused submissions stored jobs: %d, want %d", n, before)
+	}
+
+	// Two nodes free: jobs 1 and 2 are placed, the rest wait with a reason
+	// that jobs shows as squeue's REASON does.
+	if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
+		Capacity: map[string]structs.Capacity{"n1": {Free: 2, Total: 2}}}); err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New(dispatch.Config{Store: h.Store(), Writer: h, Leader: h.Node().IsLeader, Now: h.Now,
+		Log: slog.New(slog.DiscardHandler)})
+	if err := d.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := cli("jobs", "--state", "PD")
+	r.check(t, ExitOK, "REASON", "QUEUED", "sweep")
+	if strings.Contains(r.stdout, "ASSIGNED") || strings.Count(r.stdout, "QUEUED") != 4 {
+		t.Errorf("jobs --state PD: want the 4 queued jobs only\n%s", r.stdout)
+	}
+	why := cli("why", "3", "-o", "json")
+	var w Why
+	if err := json.Unmarshal([]byte(why.stdout), &w); err != nil || w.Explanation == "" {
+		t.Fatalf("why -o json: %v\n%s", err, why.stdout)
+	}
+	if !strings.Contains(r.stdout, w.Explanation) {
+		t.Errorf("jobs --state PD does not show job 3's reason %q\n%s", w.Explanation, r.stdout)
+	}
+	cli("jobs", "--state", "CF").check(t, ExitOK, "ASSIGNED", "east")
+
+	// Job 1 runs 90 minutes on its node and fails with exit code 3: its
+	// record shows what sacct would.
+	report := func(st structs.JobState, exit int) {
+		t.Helper()
+		j, err := findJob(ctx, adm, "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
+			Jobs: []structs.JobReport{{ID: j.ID, Number: j.Number, State: st, ExitCode: exit}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	report(structs.JobRunning, 0)
+	clock.Add(90 * time.Minute)
+	report(structs.JobCompletedWithError, 3)
+	cli("status", "1").check(t, ExitOK, "COMPLETED_WITH_ERROR", "Exit code:", "3", "Elapsed:", "01:30:00", "Node-hours:", "1.5000 (1 × 01:30:00)")
+	cli("jobs", "--state", "F,CD").check(t, ExitOK, "COMPLETED_WITH_ERROR")
+	cli("report").check(t, ExitOK, "01:30:00", "COMPLETED_WITH_ERROR")
+
+	// scancel 3 4 999: two canceled, the missing one reported, exit 3.
+	r = cli("cancel", "3", "4", "999")
+	r.check(t, ExitNotFound, "(number 3): CANCELED", "(number 4): CANCELED", `job 999`)
+	// scancel -t PD: the other pending jobs.
+	r = cli("cancel", "--state", "PENDING", "-o", "json")
+	var stopped []*structs.Job
+	if err := json.Unmarshal([]byte(r.stdout), &stopped); err != nil {
+		t.Fatalf("cancel --state -o json: %v\n%s", err, r.stdout)
+	}
+	if len(stopped) != 2 || stopped[0].Number != 5 || stopped[1].Number != 6 || stopped[0].State != structs.JobCanceled {
+		t.Errorf("cancel --state PENDING stopped %d jobs, want 5 and 6 canceled:\n%s", len(stopped), r.stdout)
+	}
+	cli("cancel", "--state", "PD").check(t, ExitOK, "No jobs matched.")
+	// scancel -u alice: what is left (job 2, placed) is canceled too.
+	cli("cancel", "--user", "alice").check(t, ExitOK, "(number 2): CANCELED")
+	if r := cli("jobs"); !strings.Contains(r.stdout, "No jobs.") {
+		t.Errorf("active jobs after cancelling everything:\n%s", r.stdout)
+	}
+}
