@@ -152,12 +152,7 @@ func printCommands(w io.Writer, cmds []*cmd) {
 // follow arguments), checks -o and the argument count, and returns the
 // arguments. argsUsage names them for the usage line, e.g. "JOB".
 func (s *session) leaf(fs *flag.FlagSet, path []string, argsUsage string, minArgs, maxArgs int, args []string) ([]string, error) {
-	fs.Usage = func() {
-		fmt.Fprintf(s.stderr, "usage: %s\n\nflags:\n", strings.TrimSpace(strings.Join(path, " ")+" [flags] "+argsUsage))
-		fs.SetOutput(s.stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() { s.leafUsage(fs, path, argsUsage) }
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil, err

@@ -190,3 +190,20 @@ func TestSlug(t *testing.T) {
 		t.Errorf("explanation of HELD does not mention limits")
 	}
 }
+
+// TestHelpPutsOwnFlagsFirst: a command's help lists its own flags before
+// the global ones, under their own headings.
+func TestHelpPutsOwnFlagsFirst(t *testing.T) {
+	for _, args := range [][]string{{"submit", "-h"}, {"cancel", "--help"}, {"jobs", "-h"}} {
+		r := runCLI(t, nil, args...)
+		r.check(t, ExitOK, "usage: flotilla "+args[0], "\nflags:\n", "\nglobal flags (before or after the command):\n")
+		own, global := strings.Index(r.stderr, "\nflags:\n"), strings.Index(r.stderr, "\nglobal flags")
+		hub, state := strings.Index(r.stderr, "  -hub "), strings.Index(r.stderr, "  -state ")
+		if args[0] == "submit" {
+			state = strings.Index(r.stderr, "  -time ")
+		}
+		if own < 0 || global < own || hub < global || state < own || state > global {
+			t.Errorf("%v: own flags are not listed before the global ones:\n%s", args, r.stderr)
+		}
+	}
+}
