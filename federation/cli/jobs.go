@@ -201,16 +201,28 @@ type Why struct {
 	MachineType         string           `json:"machine_type"`
 	AssignedMachineType string           `json:"assigned_machine_type,omitempty"`
 	BurstRule           string           `json:"burst_rule,omitempty"`
+	// QueuePosition and QueueWaiting: a job waiting for placement is
+	// QueuePosition-th of QueueWaiting jobs waiting for its machine type
+	// (1 is next); absent for other jobs.
+	QueuePosition int `json:"queue_position,omitempty"`
+	QueueWaiting  int `json:"queue_waiting,omitempty"`
 }
 
 func runWhy(ctx context.Context, s *session, path, args []string) error {
-	_, j, err := oneJob(ctx, s, path, args, nil)
+	cl, j, err := oneJob(ctx, s, path, args, nil)
 	if err != nil {
 		return err
 	}
 	w := Why{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, Substatus: j.Substatus,
 		Explanation: explain(j), Cluster: j.Cluster, MachineType: j.MachineType,
 		AssignedMachineType: j.AssignedMachineType, BurstRule: j.BurstRule}
+	if j.State == structs.JobQueued || j.State == structs.JobSubmitted {
+		q, err := cl.QueuePosition(ctx, j.ID)
+		if err != nil {
+			return err
+		}
+		w.QueuePosition, w.QueueWaiting = q.Position, q.Waiting
+	}
 	return s.show(w, func() error {
 		mt := w.MachineType
 		if w.AssignedMachineType != "" {
@@ -218,10 +230,22 @@ func runWhy(ctx context.Context, s *session, path, args []string) error {
 		}
 		return s.fields([][2]string{
 			{"Job", fmt.Sprintf("%s (number %d)", w.Name, w.Number)},
-			{"State", string(w.State)}, {"Why", w.Explanation}, {"Machine type", mt},
+			{"State", string(w.State)}, {"Why", w.Explanation}, {"Queue position", queuePosition(w)}, {"Machine type", mt},
 			{"Cluster", dash(w.Cluster)}, {"Burst rule", dash(w.BurstRule)},
 		})
 	})
+}
+
+// queuePosition says where a waiting job stands, "" for other jobs.
+func queuePosition(w Why) string {
+	if w.QueuePosition == 0 {
+		return ""
+	}
+	mt := w.MachineType
+	if w.AssignedMachineType != "" {
+		mt = w.AssignedMachineType
+	}
+	return fmt.Sprintf("%d of %d waiting for %s (1 is next; priority, then submit order)", w.QueuePosition, w.QueueWaiting, mt)
 }
 
 // explain says in words why a job is where it is: the hub's recorded

@@ -131,6 +131,20 @@ func TestSlurmUserScenario(t *testing.T) {
 		t.Errorf("jobs --state PD does not show job 3's reason %q\n%s", w.Explanation, r.stdout)
 	}
 	cli("jobs", "--state", "CF").check(t, ExitOK, "ASSIGNED", "east")
+	// Where a queued job stands, as Kueue and Armada show it: jobs 3..6
+	// wait for n1, so job 5 is third of four; a high-priority job
+	// submitted later goes ahead of it.
+	cli("why", "5").check(t, ExitOK, "Queue position:", "3 of 4 waiting for n1")
+	if w.QueuePosition != 1 || w.QueueWaiting != 4 {
+		t.Errorf("why 3 -o json: queue position %d of %d, want 1 of 4", w.QueuePosition, w.QueueWaiting)
+	}
+	cli("submit", "--app", "solver", "--machine", "n1", "--priority", "high").check(t, ExitOK, "(number 7)")
+	cli("why", "5").check(t, ExitOK, "4 of 5 waiting for n1")
+	cli("why", "7").check(t, ExitOK, "1 of 5 waiting for n1")
+	cli("cancel", "7").check(t, ExitOK, "CANCELED")
+	if r := cli("why", "1"); strings.Contains(r.stdout, "Queue position") {
+		t.Errorf("why of an assigned job shows a queue position:\n%s", r.stdout)
+	}
 
 	// Job 1 runs 90 minutes on its node and fails with exit code 3: its
 	// record shows what sacct would.
