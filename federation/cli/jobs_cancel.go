@@ -76,13 +76,18 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 	}
 	var targets []*structs.Job
 	var firstErr error
-	fail := func(ref string, err error) {
+	// fail reports one job's failure; about names the job when the
+	// error does not.
+	fail := func(about string, err error) {
 		var ae *client.APIError
 		msg := err.Error()
 		if errors.As(err, &ae) {
 			msg = fmt.Sprintf("%s (HTTP %d)", ae.Message, ae.Status)
 		}
-		fmt.Fprintf(s.stderr, "flotilla: %s: job %s: %s\n", cmd, ref, msg)
+		if about != "" {
+			msg = "job " + about + ": " + msg
+		}
+		fmt.Fprintf(s.stderr, "flotilla: %s: %s\n", cmd, msg)
 		if firstErr == nil {
 			firstErr = &reportedError{err}
 		}
@@ -91,7 +96,7 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 		for _, ref := range refs {
 			j, err := findJob(ctx, cl, ref)
 			if err != nil {
-				fail(ref, err)
+				fail("", err) // it names the job
 				continue
 			}
 			targets = append(targets, j)

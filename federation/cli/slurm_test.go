@@ -168,7 +168,10 @@ func TestSlurmUserScenario(t *testing.T) {
 
 	// scancel 3 4 999: two canceled, the missing one reported, exit 3.
 	r = cli("cancel", "3", "4", "999")
-	r.check(t, ExitNotFound, "(number 3): CANCELED", "(number 4): CANCELED", `job 999`)
+	r.check(t, ExitNotFound, "(number 3): CANCELED", "(number 4): CANCELED")
+	if r.stderr != "flotilla: cancel: job \"999\": not found\n" {
+		t.Errorf("cancel 3 4 999: stderr %q, want one line naming job 999", r.stderr)
+	}
 	// scancel -t PD: the other pending jobs.
 	r = cli("cancel", "--state", "PENDING", "-o", "json")
 	var stopped []*structs.Job
