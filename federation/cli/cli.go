@@ -104,7 +104,7 @@ func (s *session) rootUsage(w io.Writer) {
 commands:
 `)
 	printCommands(w, commandTree())
-	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags.\n", EnvHub, EnvAPIKey)
+	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed. See docs/cli.md.\n", EnvHub, EnvAPIKey)
 }
 
 // client returns the hub client, made on first use from the global
