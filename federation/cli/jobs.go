@@ -310,12 +310,18 @@ type Output struct {
 }
 
 // runOutput prints the job's output: the last lines of the head's log,
-// which the agent reports with the job's final state (the same field
-// /jarvice/output serves). Before the job ends there is none yet.
+// which the agent reports while the job runs and with its final state
+// (the same field /jarvice/output serves); --follow keeps printing them.
 func runOutput(ctx context.Context, s *session, path, args []string) error {
-	_, j, err := oneJob(ctx, s, path, args, nil)
+	var follow bool
+	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&follow, "follow", false, "keep printing the lines a running job reports (every few seconds) until it ends, as tail -f")
+	})
 	if err != nil {
 		return err
+	}
+	if follow {
+		return followOutput(ctx, s, cl, j)
 	}
 	o := &Output{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, ExitCode: j.ExitCode, Output: j.LogTail}
 	return s.show(o, func() error {
@@ -323,7 +329,7 @@ func runOutput(ctx context.Context, s *session, path, args []string) error {
 			if j.State.IsTerminal() {
 				fmt.Fprintf(s.stderr, "job %s (number %d) ended %s with no output\n", j.Name, j.Number, j.State)
 			} else {
-				fmt.Fprintf(s.stderr, "job %s (number %d) is %s: its output is kept when it ends\n", j.Name, j.Number, j.State)
+				fmt.Fprintf(s.stderr, "job %s (number %d) is %s: no output reported yet (a running job's last lines are reported every few seconds; --follow waits for them)\n", j.Name, j.Number, j.State)
 			}
 			return nil
 		}

@@ -40,7 +40,20 @@ func (c *stepClock) Add(d time.Duration) {
 // watch with squeue-like state filters and reasons, read a finished job's
 // record as sacct shows it, and cancel several jobs by number and by
 // filter as scancel does.
-func TestSlurmUserScenario(t *testing.T) {
+// userHub is a one-replica hub with a tenant, a user alice (her key in
+// env), a cluster east with its agent's client, machine type n1 (1..8
+// nodes) and app solver; the hub's clock is clock.
+type userHub struct {
+	url   string
+	h     *hub.Hub
+	adm   *client.Client
+	agent *client.Client
+	env   map[string]string
+	clock *stepClock
+}
+
+func newUserHub(t *testing.T) *userHub {
+	t.Helper()
 	clock := &stepClock{t: time.Now().UTC().Truncate(time.Second)}
 	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.Now = clock.Now }})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -48,7 +61,7 @@ func TestSlurmUserScenario(t *testing.T) {
 	if _, err := c.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
-	url, h := c.URL(0), c.Hub(0)
+	url := c.URL(0)
 	adm, err := client.New([]string{url}, c.AdminKey)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +90,47 @@ func TestSlurmUserScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{EnvHub: url, EnvAPIKey: key.Key}
+	return &userHub{url: url, h: c.Hub(0), adm: adm, agent: agent, env: map[string]string{EnvHub: url, EnvAPIKey: key.Key}, clock: clock}
+}
+
+// place reports free n1 nodes from east's agent and runs one placement
+// pass (the hub binary runs them continuously).
+func (u *userHub) place(ctx context.Context, t *testing.T, free int) {
+	t.Helper()
+	if _, err := u.agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
+		Capacity: map[string]structs.Capacity{"n1": {Free: free, Total: free}}}); err != nil {
+		t.Fatal(err)
+	}
+	d := dispatch.New(dispatch.Config{Store: u.h.Store(), Writer: u.h, Leader: u.h.Node().IsLeader, Now: u.h.Now,
+		Log: slog.New(slog.DiscardHandler)})
+	if err := d.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// report is east's agent reporting job number n's state and output.
+func (u *userHub) report(ctx context.Context, t *testing.T, n string, st structs.JobState, exit int, tail string) {
+	t.Helper()
+	j, err := findJob(ctx, u.adm, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
+		Jobs: []structs.JobReport{{ID: j.ID, Number: j.Number, State: st, ExitCode: exit, LogTail: tail}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSlurmUserScenario walks the CLI as a Slurm user would, against a
+// real one-replica hub: submit with sbatch's --time forms and --job-name,
+// watch with squeue-like state filters and reasons, read a finished job's
+// record as sacct shows it, and cancel several jobs by number and by
+// filter as scancel does.
+func TestSlurmUserScenario(t *testing.T) {
+	u := newUserHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	clock, env := u.clock, u.env
 	cli := func(args ...string) result { t.Helper(); return runCLI(t, env, args...) }
 	jobCount := func() int {
 		t.Helper()
@@ -108,15 +161,7 @@ func TestSlurmUserScenario(t *testing.T) {
 
 	// Two nodes free: jobs 1 and 2 are placed, the rest wait with a reason
 	// that jobs shows as squeue's REASON does.
-	if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
-		Capacity: map[string]structs.Capacity{"n1": {Free: 2, Total: 2}}}); err != nil {
-		t.Fatal(err)
-	}
-	d := dispatch.New(dispatch.Config{Store: h.Store(), Writer: h, Leader: h.Node().IsLeader, Now: h.Now,
-		Log: slog.New(slog.DiscardHandler)})
-	if err := d.Pass(ctx); err != nil {
-		t.Fatal(err)
-	}
+	u.place(ctx, t, 2)
 	r := cli("jobs", "--state", "PD")
 	r.check(t, ExitOK, "REASON", "QUEUED", "sweep")
 	if strings.Contains(r.stdout, "ASSIGNED") || strings.Count(r.stdout, "QUEUED") != 4 {
@@ -148,20 +193,9 @@ func TestSlurmUserScenario(t *testing.T) {
 
 	// Job 1 runs 90 minutes on its node and fails with exit code 3: its
 	// record shows what sacct would.
-	report := func(st structs.JobState, exit int) {
-		t.Helper()
-		j, err := findJob(ctx, adm, "1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
-			Jobs: []structs.JobReport{{ID: j.ID, Number: j.Number, State: st, ExitCode: exit}}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	report(structs.JobRunning, 0)
+	u.report(ctx, t, "1", structs.JobRunning, 0, "")
 	clock.Add(90 * time.Minute)
-	report(structs.JobCompletedWithError, 3)
+	u.report(ctx, t, "1", structs.JobCompletedWithError, 3, "")
 	cli("status", "1").check(t, ExitOK, "COMPLETED_WITH_ERROR", "Exit code:", "3", "Elapsed:", "01:30:00", "Node-hours:", "1.5000 (1 × 01:30:00)")
 	cli("jobs", "--state", "F,CD").check(t, ExitOK, "COMPLETED_WITH_ERROR")
 	cli("report").check(t, ExitOK, "01:30:00", "COMPLETED_WITH_ERROR")
