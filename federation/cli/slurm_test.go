@@ -221,4 +221,22 @@ func TestSlurmUserScenario(t *testing.T) {
 	if r := cli("jobs"); !strings.Contains(r.stdout, "No jobs.") {
 		t.Errorf("active jobs after cancelling everything:\n%s", r.stdout)
 	}
+
+	// sacct -s F, -s CA: the finished jobs by state, as records, CSV and
+	// sums.
+	r = cli("report", "--state", "F")
+	r.check(t, ExitOK, "COMPLETED_WITH_ERROR", "01:30:00")
+	if strings.Contains(r.stdout, "CANCELED") || strings.Count(r.stdout, "\n") != 2 {
+		t.Errorf("report --state F: want job 1 alone\n%s", r.stdout)
+	}
+	r = cli("report", "--state", "CA", "-o", "csv")
+	if strings.Contains(r.stdout, "COMPLETED_WITH_ERROR") || strings.Count(r.stdout, "CANCELED") != 6 {
+		t.Errorf("report --state CA -o csv: want the 6 canceled jobs only\n%s", r.stdout)
+	}
+	var sums []*structs.AccountingSummary
+	r = cli("report", "--state", "failed,cancelled", "--summary", "--group", "user", "-o", "json")
+	if err := json.Unmarshal([]byte(r.stdout), &sums); err != nil || len(sums) != 1 || sums[0].Jobs != 7 || sums[0].NodeHours != 1.5 {
+		t.Errorf("report --state failed,cancelled --summary: %v\n%s", err, r.stdout)
+	}
+	cli("report", "--state", "done").check(t, ExitUsage, `--state "done": unknown state`)
 }
