@@ -33,6 +33,9 @@ func followOutput(ctx context.Context, s *session, cl *client.Client, j *structs
 		}
 		page, err := cl.WatchJobs(ctx, client.JobQuery{After: j.Number - 1, Limit: 1}, index, wait)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted, as tail -f is
+			}
 			return err
 		}
 		if len(page.Jobs) == 0 || page.Jobs[0].ID != j.ID {
