@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -171,6 +172,18 @@ func TestSlurmUserScenario(t *testing.T) {
 	var w Why
 	if err := json.Unmarshal([]byte(why.stdout), &w); err != nil || w.Explanation == "" {
 		t.Fatalf("why -o json: %v\n%s", err, why.stdout)
+	}
+	// why -o json has the fields docs/cli.md lists, and no others.
+	var fields map[string]any
+	if err := json.Unmarshal([]byte(why.stdout), &fields); err != nil {
+		t.Fatal(err)
+	}
+	documented := []string{"id", "name", "number", "state", "substatus", "explanation", "cluster", "machine_type",
+		"assigned_machine_type", "burst_rule", "queue_position", "queue_waiting"}
+	for k := range fields {
+		if !slices.Contains(documented, k) {
+			t.Errorf("why -o json has field %q, which docs/cli.md does not list", k)
+		}
 	}
 	if !strings.Contains(r.stdout, w.Explanation) {
 		t.Errorf("jobs --state PD does not show job 3's reason %q\n%s", w.Explanation, r.stdout)
