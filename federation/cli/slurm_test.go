@@ -252,4 +252,10 @@ func TestSlurmUserScenario(t *testing.T) {
 		t.Errorf("report --state failed,cancelled --summary: %v\n%s", err, r.stdout)
 	}
 	cli("report", "--state", "done").check(t, ExitUsage, `--state "done": unknown state`)
+
+	// sbatch's short flags: -p, -N, -t, -J; -A names a team, which the hub
+	// checks (alice is in none).
+	cli("submit", "--app", "solver", "-p", "n1", "-N", "3", "-t", "45", "-J", "short").check(t, ExitOK, "(number 8)")
+	cli("status", "8").check(t, ExitOK, "Machine type: n1", "Nodes:        3", "45m0s", "short")
+	cli("submit", "--app", "solver", "-p", "n1", "-A", "physics").check(t, ExitDenied, `team "physics": not a member`)
 }
