@@ -23,7 +23,7 @@ type arrayFlags struct {
 func (a *arrayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.spec, "array", "", "array job: START-END[:STEP][%MAX-RUNNING], e.g. 1-10000%64 (Slurm's --array)")
 	fs.IntVar(&a.retries, "task-retries", 0, "array job: attempts after a task's first failure")
-	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m")
+	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m or 05:00 (the forms of --walltime)")
 }
 
 // apply puts the flags into req.
@@ -39,9 +39,9 @@ func (a *arrayFlags) apply(req *structs.JobSubmitRequest) error {
 		}
 		req.Array = &spec
 	}
-	wt, err := structs.ParseDuration(a.walltime)
+	wt, err := parseWalltime(a.walltime)
 	if err != nil {
-		return usagef("submit: --task-walltime %q: want a duration such as 10m or HH:MM:SS", a.walltime)
+		return usagef("submit: --task-walltime %v", err)
 	}
 	req.TaskRetries, req.TaskWalltime = a.retries, wt
 	return nil

@@ -104,7 +104,7 @@ func (s *session) rootUsage(w io.Writer) {
 commands:
 `)
 	printCommands(w, commandTree())
-	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags.\n", EnvHub, EnvAPIKey)
+	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed. See docs/cli.md.\n", EnvHub, EnvAPIKey)
 }
 
 // client returns the hub client, made on first use from the global
@@ -221,8 +221,9 @@ func (s *session) finish(err error) int {
 		return code
 	}
 	var ae *client.APIError
+	var re *reportedError
 	switch {
-	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, flag.ErrHelp), errors.As(err, &re):
 	case errors.As(err, &ae):
 		msg := ae.Message
 		var pe *prefixedError

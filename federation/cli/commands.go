@@ -32,7 +32,7 @@ func commandTree() []*cmd {
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed), or one task's output (--output N)", run: runTasks},
-		{name: "output", summary: "print a job's output (the head's last lines, kept when it ends)", run: runOutput},
+		{name: "output", summary: "print a job's output (the head's last lines, reported while it runs and kept when it ends); --follow as tail -f", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
 		{name: "report", summary: "accounting of finished jobs, sacct-like (--summary: sums sreport-style); -o table|json|csv", run: runReport},
 		{name: "events", summary: "job state changes you may see, from --since (an index); --follow streams them", run: runEvents},
@@ -152,12 +152,7 @@ func printCommands(w io.Writer, cmds []*cmd) {
 // follow arguments), checks -o and the argument count, and returns the
 // arguments. argsUsage names them for the usage line, e.g. "JOB".
 func (s *session) leaf(fs *flag.FlagSet, path []string, argsUsage string, minArgs, maxArgs int, args []string) ([]string, error) {
-	fs.Usage = func() {
-		fmt.Fprintf(s.stderr, "usage: %s\n\nflags:\n", strings.TrimSpace(strings.Join(path, " ")+" [flags] "+argsUsage))
-		fs.SetOutput(s.stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
+	fs.Usage = func() { s.leafUsage(fs, path, argsUsage) }
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/federation/accounting"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -28,20 +29,29 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs.StringVar(&req.App, "app", "", "app name (required)")
 	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
+	fs.StringVar(&req.MachineType, "p", "", "the same as --machine (Slurm's -p, --partition)")
+	fs.StringVar(&req.MachineType, "partition", "", "the same as --machine")
 	fs.IntVar(&req.Nodes, "nodes", 1, "number of nodes")
-	fs.StringVar(&walltime, "walltime", "", "walltime, e.g. 2h or 02:00:00")
+	fs.IntVar(&req.Nodes, "N", 1, "the same as --nodes (Slurm's -N)")
+	fs.StringVar(&walltime, "walltime", "", "walltime: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (as Slurm's --time), 90m or UNLIMITED")
+	fs.StringVar(&walltime, "time", "", "the same as --walltime (Slurm's -t, --time)")
+	fs.StringVar(&walltime, "t", "", "the same as --walltime")
 	fs.Var(&params, "param", "command parameter key=value (repeatable)")
 	fs.StringVar(&req.Vault, "vault", "", "data vault to mount at /data")
 	fs.StringVar(&priority, "priority", "", "normal, high or highest")
-	fs.StringVar(&req.Label, "label", "", "job label")
+	fs.StringVar(&req.Label, "label", "", "job label (jobs and status show it)")
+	fs.StringVar(&req.Label, "job-name", "", "the same as --label (Slurm's -J, --job-name)")
+	fs.StringVar(&req.Label, "J", "", "the same as --label")
 	fs.StringVar(&req.Project, "project", "", "project to account the job to")
 	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
+	fs.StringVar(&req.Team, "A", "", "the same as --team (Slurm's -A, --account)")
+	fs.StringVar(&req.Team, "account", "", "the same as --team")
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
-	wt, err := structs.ParseDuration(walltime)
+	wt, err := parseWalltime(walltime)
 	if err != nil {
-		return usagef("submit: --walltime %q: want a duration such as 90m or HH:MM:SS", walltime)
+		return usagef("submit: --walltime %v", err)
 	}
 	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
 	if err := arr.apply(&req); err != nil {
@@ -161,85 +171,29 @@ func jobFields(j *structs.Job) [][2]string {
 		{"Burst rule", j.BurstRule}, {"Exit code", exit},
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
 		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
+		{"Elapsed", elapsed(j)}, {"Node-hours", nodeHours(j)},
 		{"Log tail", strings.TrimSpace(j.LogTail)},
 	}
 }
 
-func runJobs(ctx context.Context, s *session, path, args []string) error {
-	fs := s.flagSet("jobs")
-	var q client.JobQuery
-	var state string
-	all := fs.Bool("all", false, "include finished jobs")
-	fs.StringVar(&state, "state", "", "only jobs in this state (e.g. QUEUED, HELD, RUNNING)")
-	fs.StringVar(&q.Owner, "owner", "", "only jobs of this user")
-	fs.StringVar(&q.Tenant, "tenant", "", "only jobs of this tenant")
-	fs.StringVar(&q.Cluster, "cluster", "", "only jobs on this cluster")
-	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
-		return err
+// elapsed is a finished job's run time, start to end, as sacct shows it
+// ([D-]HH:MM:SS); "" for a job that has not ended or never started.
+func elapsed(j *structs.Job) string {
+	u := structs.UsageOf(j.Nodes, 0, 0, j.StartTime, j.EndTime, 0)
+	if !j.State.IsTerminal() || u.Elapsed <= 0 {
+		return ""
 	}
-	q.State = structs.JobState(strings.ToUpper(strings.ReplaceAll(state, " ", "_")))
-	if q.State != "" && !q.State.Valid() {
-		return usagef("jobs: --state %q: unknown state", state)
-	}
-	q.Active = !*all && q.State == ""
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	jobs, err := cl.AllJobs(ctx, q)
-	if err != nil {
-		return err
-	}
-	if jobs == nil {
-		jobs = []*structs.Job{}
-	}
-	return s.show(jobs, func() error {
-		if len(jobs) == 0 {
-			_, err := fmt.Fprintln(s.stdout, "No jobs.")
-			return err
-		}
-		rows := make([][]string, len(jobs))
-		for i, j := range jobs {
-			rows[i] = []string{strconv.FormatUint(j.Number, 10), j.Name, j.Owner, string(j.State), j.App,
-				j.MachineType, strconv.Itoa(j.Nodes), dash(j.Cluster), stamp(j.SubmitTime)}
-		}
-		return s.table([]string{"NUMBER", "NAME", "OWNER", "STATE", "APP", "MACHINE", "NODES", "CLUSTER", "SUBMITTED"}, rows)
-	})
+	return accounting.Elapsed(u.Elapsed)
 }
 
-func runCancel(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).CancelJob, true)
-}
-
-func runTerminate(ctx context.Context, s *session, path, args []string) error {
-	return stopJob(ctx, s, path, args, (*client.Client).TerminateJob, false)
-}
-
-func stopJob(ctx context.Context, s *session, path, args []string,
-	stop func(*client.Client, context.Context, string, string) (*structs.Job, error), withTasks bool) error {
-	var reason, tasks string
-	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
-		if withTasks {
-			fs.Func("tasks", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200", func(v string) error {
-				tasks = strings.ReplaceAll(v, " ", "")
-				return checkTaskRanges(tasks)
-			})
-		}
-	})
-	if err != nil {
-		return err
+// nodeHours is a finished job's nodes × elapsed hours, what its
+// accounting record charges (see flotilla report).
+func nodeHours(j *structs.Job) string {
+	u := structs.UsageOf(j.Nodes, 0, 0, j.StartTime, j.EndTime, 0)
+	if !j.State.IsTerminal() || u.Elapsed <= 0 {
+		return ""
 	}
-	if tasks != "" {
-		return cancelTasks(ctx, s, cl, j, tasks)
-	}
-	if j, err = stop(cl, ctx, j.ID, reason); err != nil {
-		return err
-	}
-	return s.show(j, func() error {
-		_, err := fmt.Fprintf(s.stdout, "Job %s (number %d): %s\n", j.Name, j.Number, j.State)
-		return err
-	})
+	return strconv.FormatFloat(u.NodeHours, 'f', 4, 64) + " (" + strconv.Itoa(j.Nodes) + " × " + accounting.Elapsed(u.Elapsed) + ")"
 }
 
 // Why is the -o json reply of "why": a job's state and its explanation.
@@ -254,16 +208,28 @@ type Why struct {
 	MachineType         string           `json:"machine_type"`
 	AssignedMachineType string           `json:"assigned_machine_type,omitempty"`
 	BurstRule           string           `json:"burst_rule,omitempty"`
+	// QueuePosition and QueueWaiting: a job waiting for placement is
+	// QueuePosition-th of QueueWaiting jobs waiting for its machine type
+	// (1 is next); absent for other jobs.
+	QueuePosition int `json:"queue_position,omitempty"`
+	QueueWaiting  int `json:"queue_waiting,omitempty"`
 }
 
 func runWhy(ctx context.Context, s *session, path, args []string) error {
-	_, j, err := oneJob(ctx, s, path, args, nil)
+	cl, j, err := oneJob(ctx, s, path, args, nil)
 	if err != nil {
 		return err
 	}
 	w := Why{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, Substatus: j.Substatus,
 		Explanation: explain(j), Cluster: j.Cluster, MachineType: j.MachineType,
 		AssignedMachineType: j.AssignedMachineType, BurstRule: j.BurstRule}
+	if j.State == structs.JobQueued || j.State == structs.JobSubmitted {
+		q, err := cl.QueuePosition(ctx, j.ID)
+		if err != nil {
+			return err
+		}
+		w.QueuePosition, w.QueueWaiting = q.Position, q.Waiting
+	}
 	return s.show(w, func() error {
 		mt := w.MachineType
 		if w.AssignedMachineType != "" {
@@ -271,10 +237,22 @@ func runWhy(ctx context.Context, s *session, path, args []string) error {
 		}
 		return s.fields([][2]string{
 			{"Job", fmt.Sprintf("%s (number %d)", w.Name, w.Number)},
-			{"State", string(w.State)}, {"Why", w.Explanation}, {"Machine type", mt},
+			{"State", string(w.State)}, {"Why", w.Explanation}, {"Queue position", queuePosition(w)}, {"Machine type", mt},
 			{"Cluster", dash(w.Cluster)}, {"Burst rule", dash(w.BurstRule)},
 		})
 	})
+}
+
+// queuePosition says where a waiting job stands, "" for other jobs.
+func queuePosition(w Why) string {
+	if w.QueuePosition == 0 {
+		return ""
+	}
+	mt := w.MachineType
+	if w.AssignedMachineType != "" {
+		mt = w.AssignedMachineType
+	}
+	return fmt.Sprintf("%d of %d waiting for %s (1 is next; priority, then submit order)", w.QueuePosition, w.QueueWaiting, mt)
 }
 
 // explain says in words why a job is where it is: the hub's recorded
@@ -339,12 +317,18 @@ type Output struct {
 }
 
 // runOutput prints the job's output: the last lines of the head's log,
-// which the agent reports with the job's final state (the same field
-// /jarvice/output serves). Before the job ends there is none yet.
+// which the agent reports while the job runs and with its final state
+// (the same field /jarvice/output serves); --follow keeps printing them.
 func runOutput(ctx context.Context, s *session, path, args []string) error {
-	_, j, err := oneJob(ctx, s, path, args, nil)
+	var follow bool
+	cl, j, err := oneJob(ctx, s, path, args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&follow, "follow", false, "keep printing the lines a running job reports (every few seconds) until it ends, as tail -f")
+	})
 	if err != nil {
 		return err
+	}
+	if follow {
+		return followOutput(ctx, s, cl, j)
 	}
 	o := &Output{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, ExitCode: j.ExitCode, Output: j.LogTail}
 	return s.show(o, func() error {
@@ -352,7 +336,7 @@ func runOutput(ctx context.Context, s *session, path, args []string) error {
 			if j.State.IsTerminal() {
 				fmt.Fprintf(s.stderr, "job %s (number %d) ended %s with no output\n", j.Name, j.Number, j.State)
 			} else {
-				fmt.Fprintf(s.stderr, "job %s (number %d) is %s: its output is kept when it ends\n", j.Name, j.Number, j.State)
+				fmt.Fprintf(s.stderr, "job %s (number %d) is %s: no output reported yet (a running job's last lines are reported every few seconds; --follow waits for them)\n", j.Name, j.Number, j.State)
 			}
 			return nil
 		}

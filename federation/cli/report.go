@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,7 @@ func runReport(ctx context.Context, s *session, path, args []string) error {
 	fs.Var(timeFlag{&q.End, time.Local}, "endtime", "jobs that ended before this time (same format)")
 	fs.StringVar(&q.User, "user", "", "only jobs of this user")
 	fs.StringVar(&q.Tenant, "tenant", "", "only jobs of this tenant (system administrators)")
+	stateList := fs.String("state", "", "only jobs that ended in these states, comma-separated: COMPLETED, COMPLETED_WITH_ERROR, ... or Slurm's CD, F, CA (sacct -s)")
 	summary := fs.Bool("summary", false, "sums instead of jobs, grouped by --group")
 	group := fs.String("group", "team,user", "with --summary: some of tenant, team (account), user, project, machine_type (partition), cluster, day, week, month")
 	s.csvOK = true
@@ -56,6 +58,13 @@ func runReport(ctx context.Context, s *session, path, args []string) error {
 	}
 	if !q.Start.IsZero() && !q.End.IsZero() && !q.Start.Before(q.End) {
 		return usagef("report: --endtime must be after --starttime")
+	}
+	var states []structs.JobState
+	if *stateList != "" {
+		var err error
+		if states, err = parseStates(*stateList); err != nil {
+			return usagef("report: --state %v", err)
+		}
 	}
 	if *summary {
 		groups, err := accounting.ParseGroups(*group)
@@ -67,6 +76,9 @@ func runReport(ctx context.Context, s *session, path, args []string) error {
 	cl, err := s.client()
 	if err != nil {
 		return err
+	}
+	if states != nil {
+		return reportStates(ctx, s, cl, q, states, *summary)
 	}
 	if s.output == "csv" {
 		b, err := cl.AccountingCSV(ctx, q)
@@ -81,24 +93,50 @@ func runReport(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	if *summary {
-		return s.show(rep.Summaries, func() error {
-			rows := make([][]string, len(rep.Summaries))
-			for i, sum := range rep.Summaries {
-				rows[i] = accounting.SummaryRow(sum, q.Group)
-				for j := range q.Group {
-					rows[i][j] = dash(rows[i][j])
-				}
-			}
-			return s.table(upper(accounting.SummaryColumns(q.Group)), rows)
-		})
+		return s.showSummaries(rep.Summaries, q.Group)
 	}
-	return s.show(rep.Records, func() error {
-		if len(rep.Records) == 0 {
+	return s.showRecords(rep.Records)
+}
+
+// reportStates is report --state: the hub's records, kept by state here,
+// then printed or summed (accounting.Summarize) as the hub would.
+func reportStates(ctx context.Context, s *session, cl *client.Client, q client.AccountingQuery, states []structs.JobState, summary bool) error {
+	groups := q.Group
+	q.Group = nil
+	rep, err := cl.Accounting(ctx, q)
+	if err != nil {
+		return err
+	}
+	recs := make([]*structs.AccountingRecord, 0, len(rep.Records))
+	for _, r := range rep.Records {
+		if slices.Contains(states, r.State) {
+			recs = append(recs, r)
+		}
+	}
+	if summary {
+		sums := accounting.Summarize(recs, groups)
+		if s.output == "csv" {
+			_, err := s.stdout.Write(accounting.SummariesCSV(sums, groups))
+			return err
+		}
+		return s.showSummaries(sums, groups)
+	}
+	if s.output == "csv" {
+		_, err := s.stdout.Write(accounting.RecordsCSV(recs))
+		return err
+	}
+	return s.showRecords(recs)
+}
+
+// showRecords prints accounting records as sacct's columns (or JSON).
+func (s *session) showRecords(recs []*structs.AccountingRecord) error {
+	return s.show(orEmpty(recs), func() error {
+		if len(recs) == 0 {
 			_, err := fmt.Fprintln(s.stdout, "No jobs.")
 			return err
 		}
-		rows := make([][]string, len(rep.Records))
-		for i, r := range rep.Records {
+		rows := make([][]string, len(recs))
+		for i, r := range recs {
 			rows[i] = reportRow(r)
 		}
 		return s.table(reportColumns, rows)
@@ -118,6 +156,20 @@ func reportRow(r *structs.AccountingRecord) []string {
 	return []string{strconv.FormatUint(r.JobNumber, 10), r.User, dash(r.Team), r.MachineType, dash(r.Cluster),
 		strconv.Itoa(r.Nodes), strconv.Itoa(r.Cores), local(r.Submit), local(r.Start), local(r.End),
 		accounting.Elapsed(u.Elapsed), string(r.State), accounting.Num(u.Cost)}
+}
+
+// showSummaries prints sums by groups sreport-style (or JSON).
+func (s *session) showSummaries(sums []*structs.AccountingSummary, groups []string) error {
+	return s.show(orEmpty(sums), func() error {
+		rows := make([][]string, len(sums))
+		for i, sum := range sums {
+			rows[i] = accounting.SummaryRow(sum, groups)
+			for j := range groups {
+				rows[i][j] = dash(rows[i][j])
+			}
+		}
+		return s.table(upper(accounting.SummaryColumns(groups)), rows)
+	})
 }
 
 func upper(xs []string) []string {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -129,59 +128,6 @@ func runSAKeyRevoke(ctx context.Context, s *session, path, args []string) error 
 		return err
 	}
 	return s.deleted("api key", pos[1], cl.RevokeServiceKey(ctx, tenant, pos[0], pos[1]))
-}
-
-// runEvents prints job events after --since; with --follow it streams
-// them (server-sent events) and resumes from the last index after a
-// break, until interrupted.
-func runEvents(ctx context.Context, s *session, path, args []string) error {
-	fs := s.flagSet("events")
-	since := fs.Uint64("since", 0, "print the events after this raft index (0: every event kept)")
-	follow := fs.Bool("follow", false, "keep following new events")
-	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
-		return err
-	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	show := func(p *structs.EventPage) error {
-		for _, e := range p.Events {
-			if s.json() {
-				b, _ := json.Marshal(e)
-				if err := s.line("%s", b); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := s.line("%d\t%s\t%s\t%s -> %s\t%s", e.Index, e.Time.Format(time.RFC3339), e.JobID, dash(string(e.Previous)), e.State, e.Owner); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if !*follow {
-		p, err := cl.Events(ctx, *since, 0)
-		if err != nil {
-			return err
-		}
-		return show(p)
-	}
-	next := *since
-	for wait := time.Second; ctx.Err() == nil; {
-		got, err := cl.StreamEvents(ctx, "", next, show)
-		if client.StatusOf(err) != 0 && client.StatusOf(err) != 503 {
-			return err // 410 Gone, 401, ...: resuming will not help
-		}
-		next = got
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-	}
-	return nil
 }
 
 func triggerTree() []*cmd {

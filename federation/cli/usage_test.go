@@ -33,56 +33,64 @@ func TestBadInputSendsNothing(t *testing.T) {
 		args    []string
 		wantMsg string
 	}{
-		"no command":               {nil, "usage: flotilla"},
-		"unknown command":          {[]string{"launch"}, `unknown command "launch"`},
-		"unknown admin command":    {[]string{"admin", "planets", "list"}, `admin: unknown command "planets"`},
-		"admin alone":              {[]string{"admin"}, "a command is required"},
-		"unknown flag":             {[]string{"jobs", "--colour"}, "flag provided but not defined: -colour"},
-		"bad output format":        {[]string{"-o", "yaml", "jobs"}, `-o "yaml": want table or json`},
-		"csv output of jobs":       {[]string{"-o", "csv", "jobs"}, `-o "csv": want table or json`},
-		"report bad starttime":     {[]string{"report", "--starttime", "yesterday"}, "want YYYY-MM-DD"},
-		"report backwards":         {[]string{"report", "--starttime", "2026-12-02", "--endtime", "2026-12-01"}, "--endtime must be after"},
-		"report bad group":         {[]string{"report", "--summary", "--group", "colour"}, `group "colour"`},
-		"audit bad since":          {[]string{"admin", "audit", "--since", "2026-13-01"}, "want YYYY-MM-DD"},
-		"submit without app":       {[]string{"submit", "--machine", "n1"}, "--app is required"},
-		"submit without machine":   {[]string{"submit", "--app", "a"}, "--machine is required"},
-		"submit zero nodes":        {[]string{"submit", "--app", "a", "--machine", "n1", "--nodes", "0"}, "--nodes 0"},
-		"submit bad walltime":      {[]string{"submit", "--app", "a", "--machine", "n1", "--walltime", "soon"}, `--walltime "soon"`},
-		"submit bad priority":      {[]string{"submit", "--app", "a", "--machine", "n1", "--priority", "urgent"}, `--priority "urgent"`},
-		"submit param not kv":      {[]string{"submit", "--app", "a", "--machine", "n1", "--param", "np"}, "want key=value"},
-		"submit param twice":       {[]string{"submit", "--app", "a", "--machine", "n1", "--param", "a=1", "--param", "a=2"}, "given twice"},
-		"submit stray argument":    {[]string{"submit", "--app", "a", "--machine", "n1", "extra"}, `unexpected argument "extra"`},
-		"status without job":       {[]string{"status"}, "missing JOB"},
-		"status two jobs":          {[]string{"status", "1", "2"}, `unexpected argument "2"`},
-		"why without job":          {[]string{"why"}, "missing JOB"},
-		"cancel without job":       {[]string{"cancel"}, "missing JOB"},
-		"cancel bad task list":     {[]string{"cancel", "1", "--tasks", "17,x"}, `"17,x": want index ranges`},
-		"jobs bad state":           {[]string{"jobs", "--state", "SLEEPING"}, `--state "SLEEPING"`},
-		"apply without file":       {[]string{"admin", "machine-types", "apply"}, "a file is required"},
-		"apply missing file":       {[]string{"admin", "machine-types", "apply", "-f", "/nonexistent/mt.yaml"}, "no such file"},
-		"apply unknown field":      {[]string{"admin", "machine-types", "apply", unknownField}, `unknown field "mc_colour"`},
-		"apply invalid item":       {[]string{"admin", "machine-types", "apply", "-f", badMT}, "machine type 2"},
-		"apply not yaml":           {[]string{"admin", "machine-types", "apply", notYAML}, "bad.yaml"},
-		"apply trailing data":      {[]string{"admin", "machine-types", "apply", twoDocs}, "two.json"},
-		"apply yaml documents":     {[]string{"admin", "burst-rules", "apply", multiDoc}, "several YAML documents"},
-		"apply empty file":         {[]string{"admin", "limits", "apply", empty}, "empty"},
-		"limit bad scope":          {[]string{"admin", "limits", "apply", badLimit}, `scope "galaxy"`},
-		"burst rule no targets":    {[]string{"admin", "burst-rules", "apply", badRule}, "no target"},
-		"app bad parameter type":   {[]string{"admin", "apps", "apply", badApp}, `type "COLOUR"`},
-		"app command without path": {[]string{"admin", "apps", "apply", noPath}, "path: required"},
-		"app file with flags":      {[]string{"admin", "apps", "apply", appWithFlags, "--image", "x"}, "drop the flags"},
-		"pull-secret neither":      {[]string{"app", "pull-secret", "solver"}, "give -file F to set the credential or -remove"},
-		"pull-secret both":         {[]string{"app", "pull-secret", "solver", "--remove", "--file", appWithFlags}, "give -file F to set the credential or -remove"},
-		"pull-secret not docker":   {[]string{"app", "pull-secret", "solver", "--file", appWithFlags}, "names none"},
-		"pull-secret missing file": {[]string{"app", "pull-secret", "solver", "--file", "/nonexistent/config.json"}, "no such file"},
-		"pull-secret without app":  {[]string{"app", "pull-secret", "--remove"}, "missing APP"},
-		"user without tenant":      {[]string{"admin", "users", "add", "bob"}, "--tenant is required"},
-		"user bad role":            {[]string{"admin", "users", "add", "bob", "--tenant", "acme", "--role", "boss"}, `role "boss"`},
-		"vault bad kind":           {[]string{"admin", "vaults", "add", "v", "--kind", "TAPE"}, `kind "TAPE"`},
-		"key revoke one argument":  {[]string{"admin", "users", "key", "revoke", "bob"}, "missing USERNAME KEY-ID"},
-		"cluster label not kv":     {[]string{"admin", "clusters", "add", "east", "--label", "gpu"}, "want key=value"},
-		"replica remove no id":     {[]string{"admin", "replica", "remove"}, "missing ID"},
-		"replicas with argument":   {[]string{"admin", "replicas", "hub0"}, `unexpected argument "hub0"`},
+		"no command":                         {nil, "usage: flotilla"},
+		"unknown command":                    {[]string{"launch"}, `unknown command "launch"`},
+		"unknown admin command":              {[]string{"admin", "planets", "list"}, `admin: unknown command "planets"`},
+		"admin alone":                        {[]string{"admin"}, "a command is required"},
+		"unknown flag":                       {[]string{"jobs", "--colour"}, "flag provided but not defined: -colour"},
+		"bad output format":                  {[]string{"-o", "yaml", "jobs"}, `-o "yaml": want table or json`},
+		"csv output of jobs":                 {[]string{"-o", "csv", "jobs"}, `-o "csv": want table or json`},
+		"report bad starttime":               {[]string{"report", "--starttime", "yesterday"}, "want YYYY-MM-DD"},
+		"report backwards":                   {[]string{"report", "--starttime", "2026-12-02", "--endtime", "2026-12-01"}, "--endtime must be after"},
+		"report bad group":                   {[]string{"report", "--summary", "--group", "colour"}, `group "colour"`},
+		"audit bad since":                    {[]string{"admin", "audit", "--since", "2026-13-01"}, "want YYYY-MM-DD"},
+		"submit without app":                 {[]string{"submit", "--machine", "n1"}, "--app is required"},
+		"submit without machine":             {[]string{"submit", "--app", "a"}, "--machine is required"},
+		"submit zero nodes":                  {[]string{"submit", "--app", "a", "--machine", "n1", "--nodes", "0"}, "--nodes 0"},
+		"submit bad walltime":                {[]string{"submit", "--app", "a", "--machine", "n1", "--walltime", "soon"}, `--walltime "soon"`},
+		"submit bad priority":                {[]string{"submit", "--app", "a", "--machine", "n1", "--priority", "urgent"}, `--priority "urgent"`},
+		"submit param not kv":                {[]string{"submit", "--app", "a", "--machine", "n1", "--param", "np"}, "want key=value"},
+		"submit param twice":                 {[]string{"submit", "--app", "a", "--machine", "n1", "--param", "a=1", "--param", "a=2"}, "given twice"},
+		"submit stray argument":              {[]string{"submit", "--app", "a", "--machine", "n1", "extra"}, `unexpected argument "extra"`},
+		"status without job":                 {[]string{"status"}, "missing JOB"},
+		"status two jobs":                    {[]string{"status", "1", "2"}, `unexpected argument "2"`},
+		"why without job":                    {[]string{"why"}, "missing JOB"},
+		"cancel without job":                 {[]string{"cancel"}, "name a JOB (or several), or select jobs with --state"},
+		"cancel jobs and filter":             {[]string{"cancel", "1", "--state", "queued"}, "not both"},
+		"cancel tasks of two jobs":           {[]string{"cancel", "1", "2", "--tasks", "3"}, "--tasks needs exactly one JOB"},
+		"cancel bad state":                   {[]string{"cancel", "--state", "asleep"}, `--state "asleep": unknown state`},
+		"terminate without job":              {[]string{"terminate"}, "name a JOB"},
+		"jobs bad state in list":             {[]string{"jobs", "--state", "PD,zz"}, `--state "zz": unknown state`},
+		"jobs empty state list":              {[]string{"jobs", "--state", ","}, "no state named"},
+		"submit slurm walltime out of range": {[]string{"submit", "--app", "a", "--machine", "n1", "--time", "1-24:00"}, `--walltime "1-24:00": want MM, MM:SS`},
+		"submit bad task walltime":           {[]string{"submit", "--app", "a", "--machine", "n1", "--array", "1-4", "--task-walltime", "10:75"}, `--task-walltime "10:75"`},
+		"cancel bad task list":               {[]string{"cancel", "1", "--tasks", "17,x"}, `"17,x": want index ranges`},
+		"jobs bad state":                     {[]string{"jobs", "--state", "SLEEPING"}, `--state "SLEEPING"`},
+		"apply without file":                 {[]string{"admin", "machine-types", "apply"}, "a file is required"},
+		"apply missing file":                 {[]string{"admin", "machine-types", "apply", "-f", "/nonexistent/mt.yaml"}, "no such file"},
+		"apply unknown field":                {[]string{"admin", "machine-types", "apply", unknownField}, `unknown field "mc_colour"`},
+		"apply invalid item":                 {[]string{"admin", "machine-types", "apply", "-f", badMT}, "machine type 2"},
+		"apply not yaml":                     {[]string{"admin", "machine-types", "apply", notYAML}, "bad.yaml"},
+		"apply trailing data":                {[]string{"admin", "machine-types", "apply", twoDocs}, "two.json"},
+		"apply yaml documents":               {[]string{"admin", "burst-rules", "apply", multiDoc}, "several YAML documents"},
+		"apply empty file":                   {[]string{"admin", "limits", "apply", empty}, "empty"},
+		"limit bad scope":                    {[]string{"admin", "limits", "apply", badLimit}, `scope "galaxy"`},
+		"burst rule no targets":              {[]string{"admin", "burst-rules", "apply", badRule}, "no target"},
+		"app bad parameter type":             {[]string{"admin", "apps", "apply", badApp}, `type "COLOUR"`},
+		"app command without path":           {[]string{"admin", "apps", "apply", noPath}, "path: required"},
+		"app file with flags":                {[]string{"admin", "apps", "apply", appWithFlags, "--image", "x"}, "drop the flags"},
+		"pull-secret neither":                {[]string{"app", "pull-secret", "solver"}, "give -file F to set the credential or -remove"},
+		"pull-secret both":                   {[]string{"app", "pull-secret", "solver", "--remove", "--file", appWithFlags}, "give -file F to set the credential or -remove"},
+		"pull-secret not docker":             {[]string{"app", "pull-secret", "solver", "--file", appWithFlags}, "names none"},
+		"pull-secret missing file":           {[]string{"app", "pull-secret", "solver", "--file", "/nonexistent/config.json"}, "no such file"},
+		"pull-secret without app":            {[]string{"app", "pull-secret", "--remove"}, "missing APP"},
+		"user without tenant":                {[]string{"admin", "users", "add", "bob"}, "--tenant is required"},
+		"user bad role":                      {[]string{"admin", "users", "add", "bob", "--tenant", "acme", "--role", "boss"}, `role "boss"`},
+		"vault bad kind":                     {[]string{"admin", "vaults", "add", "v", "--kind", "TAPE"}, `kind "TAPE"`},
+		"key revoke one argument":            {[]string{"admin", "users", "key", "revoke", "bob"}, "missing USERNAME KEY-ID"},
+		"cluster label not kv":               {[]string{"admin", "clusters", "add", "east", "--label", "gpu"}, "want key=value"},
+		"replica remove no id":               {[]string{"admin", "replica", "remove"}, "missing ID"},
+		"replicas with argument":             {[]string{"admin", "replicas", "hub0"}, `unexpected argument "hub0"`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -180,5 +188,22 @@ func TestSlug(t *testing.T) {
 	}
 	if !strings.Contains(explain(&structs.Job{State: structs.JobHeld}), "limit") {
 		t.Errorf("explanation of HELD does not mention limits")
+	}
+}
+
+// TestHelpPutsOwnFlagsFirst: a command's help lists its own flags before
+// the global ones, under their own headings.
+func TestHelpPutsOwnFlagsFirst(t *testing.T) {
+	for _, args := range [][]string{{"submit", "-h"}, {"cancel", "--help"}, {"jobs", "-h"}} {
+		r := runCLI(t, nil, args...)
+		r.check(t, ExitOK, "usage: flotilla "+args[0], "\nflags:\n", "\nglobal flags (before or after the command):\n")
+		own, global := strings.Index(r.stderr, "\nflags:\n"), strings.Index(r.stderr, "\nglobal flags")
+		hub, state := strings.Index(r.stderr, "  -hub "), strings.Index(r.stderr, "  -state ")
+		if args[0] == "submit" {
+			state = strings.Index(r.stderr, "  -time ")
+		}
+		if own < 0 || global < own || hub < global || state < own || state > global {
+			t.Errorf("%v: own flags are not listed before the global ones:\n%s", args, r.stderr)
+		}
 	}
 }

@@ -149,6 +149,12 @@ func (c *Client) AllJobs(ctx context.Context, q JobQuery) ([]*structs.Job, error
 	}
 }
 
+// QueuePosition returns where a waiting job stands among the jobs waiting
+// for its machine type (GET /v1/jobs/{id}/queue).
+func (c *Client) QueuePosition(ctx context.Context, id string) (*structs.QueuePosition, error) {
+	return call[structs.QueuePosition](ctx, c, http.MethodGet, "/v1/jobs/"+esc(id)+"/queue", nil, nil)
+}
+
 // CancelJob cancels a job (or terminates it once started). Cancelling it
 // again returns it.
 func (c *Client) CancelJob(ctx context.Context, id, reason string) (*structs.Job, error) {

@@ -242,6 +242,11 @@ func TestPlace(t *testing.T) {
 			jobs: []*structs.Job{qjob("a", 1, on("cpu-old"))},
 			want: Plan{Pending: []Pending{{JobID: "a", Reason: "cluster old is down; no burst rule applies"}}},
 		},
+		"cluster never heard from": {
+			setup: func(in *Input) { cluster(in, "east").Status = structs.ClusterUnknown },
+			jobs:  []*structs.Job{qjob("a", 1)},
+			want:  Plan{Pending: []Pending{{JobID: "a", Reason: "cluster east has not reported yet (no agent connected); no burst rule applies"}}},
+		},
 		"silent cluster": {
 			setup: func(in *Input) {
 				in.Options.HeartbeatTimeout = time.Minute

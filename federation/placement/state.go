@@ -69,12 +69,11 @@ func newPass(in *Input) *pass {
 	for _, c := range in.Clusters {
 		p.clusters[c.Name] = c
 		switch {
+		case c.Status == "" || c.Status == structs.ClusterUnknown:
+			// Registered, never heard from: say what a user can act on.
+			p.notReady[c.Name] = "cluster " + c.Name + " has not reported yet (no agent connected)"
 		case c.Status != structs.ClusterReady:
-			status := string(c.Status)
-			if status == "" {
-				status = string(structs.ClusterUnknown)
-			}
-			p.notReady[c.Name] = "cluster " + c.Name + " is " + status
+			p.notReady[c.Name] = "cluster " + c.Name + " is " + string(c.Status)
 		case p.opts.HeartbeatTimeout > 0 && p.now.Sub(c.LastHeartbeat) > p.opts.HeartbeatTimeout:
 			p.notReady[c.Name] = "cluster " + c.Name + " not heard from for " +
 				p.now.Sub(c.LastHeartbeat).Truncate(time.Second).String()
