@@ -146,8 +146,8 @@ var realShapes = map[string]realShape{
 			"commands":{"run":{"path":"/usr/local/bin/app.sh","interactive":false,"name":"Run","description":"d","parameters":{
 			  "OUTPUT_FILE":{"name":"out","description":"d","type":"CONST","value":"/data/system_benchmarks/fio.csv","variable":true,"required":true}}}},
 			"image":{"type":"image/png","data":""}}`,
-		argv: map[string][]string{"run": {"/usr/local/bin/app.sh"}},
-		env:  map[string][]appdef.EnvVar{"run": {{Name: "OUTPUT_FILE", Value: "/data/system_benchmarks/fio.csv"}}},
+		argv:     map[string][]string{"run": {"/usr/local/bin/app.sh"}},
+		env:      map[string][]appdef.EnvVar{"run": {{Name: "OUTPUT_FILE", Value: "/data/system_benchmarks/fio.csv"}}},
 		warnings: []string{"$.image_icon: unknown field, kept unchanged", `$["scale-max"]: unknown field, kept unchanged`},
 	},
 }
