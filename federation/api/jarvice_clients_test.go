@@ -106,6 +106,10 @@ func TestJarviceClientRequestForms(t *testing.T) {
 				"hpc_job_script":"IyEvYmluL2Jhc2gKaG9zdG5hbWUK","hpc_job_shell":"/bin/bash","hpc_queue":"default","hpc_umask":18,
 				"hpc_envs":{"A":"1"},"hpc_resources":{"nodes":"1"}}}`},
 	}
+	// nimbix/nf-jarvice (Nextflow): POST /jarvice/batch, JSON, the job label and a script.
+	submits["nf-jarvice batch"] = jarviceRequest{method: "POST", endpoint: "batch", contentType: "application/json",
+		body: `{"vault":{"name":"","readonly":false,"force":false},` + user + `,"machine":{"type":"n1","nodes":1},
+			"job_label":"nf-1","container":{"jobscript":"#!/bin/bash\necho nf","image":"library/ubuntu:jammy"}}`}
 	numbers := map[string]string{}
 	for name, r := range submits {
 		code, h, body := e.sendJarvice(r)
@@ -190,8 +194,8 @@ func TestJarviceClientRequestForms(t *testing.T) {
 		"jarvice-hpc qstat jobs": {jarviceRequest{method: "GET", endpoint: "jobs", query: creds()},
 			200, "application/json", func(t *testing.T, b []byte) {
 				var jobs hpcJobs
-				if err := json.Unmarshal(b, &jobs); err != nil || len(jobs) != 2 {
-					t.Errorf("want the two active jobs: %v: %s", err, b)
+				if err := json.Unmarshal(b, &jobs); err != nil || len(jobs) != len(numbers)-1 {
+					t.Errorf("want every active job (all but the terminated one): %v: %s", err, b)
 				}
 			}},
 		// jarvice-hpc qconf: queues into []string.
@@ -221,6 +225,38 @@ func TestJarviceClientRequestForms(t *testing.T) {
 				_ = json.Unmarshal(b, &m) // Go keeps the string members of a mixed object
 				if m["error"] == "" {
 					t.Errorf("error body %s: want an \"error\" string", b)
+				}
+			}},
+		// jarvice-dragen-batch: http.PostForm status and tail with username, apikey,
+		// number; job_status compared with SUBMITTED, PROCESSING STARTING, COMPLETED.
+		"jarvice-dragen-batch status form": {jarviceRequest{method: "POST", endpoint: "status", contentType: "application/x-www-form-urlencoded",
+			body: creds("number", numbers["jarviceclient submit"]).Encode()}, 200, "application/json", func(t *testing.T, b []byte) {
+			var m map[string]struct {
+				Status string `json:"job_status"`
+			}
+			if err := json.Unmarshal(b, &m); err != nil || m[numbers["jarviceclient submit"]].Status != "SUBMITTED" {
+				t.Errorf("status %s: want SUBMITTED for a queued job (%v)", b, err)
+			}
+		}},
+		"jarvice-dragen-batch machines form": {jarviceRequest{method: "POST", endpoint: "machines", contentType: "application/x-www-form-urlencoded",
+			body: creds().Encode()}, 200, "application/json", nil},
+		// nf-jarvice: GET status, output (lines=0) and shutdown by name.
+		"nf-jarvice status by name": {jarviceRequest{method: "GET", endpoint: "status", query: creds("name", jobName(t, e, creds, numbers["nf-jarvice batch"]))},
+			200, "application/json", func(t *testing.T, b []byte) {
+				var m map[string]map[string]any
+				if err := json.Unmarshal(b, &m); err != nil || m[numbers["nf-jarvice batch"]]["job_status"] != "SUBMITTED" {
+					t.Errorf("status %s: want the job number as key and its job_status (%v)", b, err)
+				}
+			}},
+		"nf-jarvice shutdown of a queued job": {jarviceRequest{method: "GET", endpoint: "shutdown", query: creds("name", jobName(t, e, creds, numbers["nf-jarvice batch"]))},
+			404, "application/json", nil},
+		// nimbix/jarvice-cli's image build: curl --fail -X POST -d @AppDef.json .../jarvice/validate
+		// (a form label; curl -d drops the file's newlines).
+		"jarvice-cli validate with curl -d": {jarviceRequest{method: "POST", endpoint: "validate", contentType: "application/x-www-form-urlencoded",
+			body: `{    "name": "x",    "commands": {        "Shell": {            "path": "/bin/bash -l",            "webshell": true,            "name": "Shell",            "description": "d"        }    }}`},
+			200, "application/json", func(t *testing.T, b []byte) {
+				if !bytes.Contains(b, []byte(`"valid":true`)) {
+					t.Errorf("validate: %s", b)
 				}
 			}},
 		// python-jarviceapi sends POST only for submit and batch, but the reference
