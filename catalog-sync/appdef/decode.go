@@ -3,7 +3,6 @@ package appdef
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -244,8 +243,8 @@ func boolOf(v json.RawMessage) (b, ok bool) {
 func syntaxError(raw []byte) string {
 	var v any
 	err := json.Unmarshal(raw, &v)
-	var se *json.SyntaxError
-	if !errors.As(err, &se) {
+	se, ok := err.(*json.SyntaxError)
+	if !ok {
 		if err == nil {
 			return "trailing data"
 		}

@@ -2,7 +2,6 @@ package appdef
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"path"
@@ -185,8 +184,7 @@ func validateParameter(res *Result, p string, c *Command, prm *Parameter) {
 		text, err := defaultText(prm)
 		if err == nil && text != "" && t != TypeConst {
 			err = checkValue(prm, text)
-			var off *offStepError
-			if errors.As(err, &off) {
+			if _, off := err.(*offStepError); off {
 				// a slider's default off its steps: the slider snaps it
 				res.warn(child(p, "value"), "%v", err)
 				err = nil
