@@ -86,7 +86,7 @@ func Build(c *Command, values map[string]string, vars Vars) (*Line, error) {
 		return nil, err
 	}
 	subst := vars.Replacer()
-	l := &Line{Argv: []string{c.Path}}
+	l := &Line{Argv: PathArgv(c.Path)}
 	var positional []string
 	for _, p := range c.Parameters {
 		if !conditionsHold(c, p, values) {
@@ -138,6 +138,17 @@ func Build(c *Command, values map[string]string, vars Vars) (*Line, error) {
 	}
 	l.Argv = append(l.Argv, positional...)
 	return l, nil
+}
+
+// PathArgv is the start of a command's argv: its path split into words.
+// Official JARVICE AppDefs write arguments into the path ("/bin/bash -l",
+// "/usr/local/bin/nimbix_desktop openscad") and JARVICE runs them so; a
+// path without blanks is one word.
+func PathArgv(p string) []string {
+	if w := strings.Fields(p); len(w) > 0 {
+		return w
+	}
+	return []string{p}
 }
 
 // valueOf is the job's value of p, else its default; set is false when

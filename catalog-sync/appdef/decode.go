@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -18,7 +19,7 @@ const MaxBytes = 4 << 20
 var (
 	defFields = fields("name", "description", "author", "licensed", "classifications", "machines",
 		"vault-types", "scale_max", "variables", "identity", "hints", "image", "commands",
-		"appdefversion", "walltime", "enablehpc", "appkind",
+		"appdefversion", "walltime", "enablehpc", "appkind", "meta",
 		"certified", "id", "nae", "owner", "price", "public", "team")
 	commandFields = fields("path", "name", "description", "interactive", "publicip", "ports", "noconnect",
 		"url", "parameters", "machines", "variables", "hints", "webshell", "desktop", "verboseinit",
@@ -46,15 +47,27 @@ type Result struct {
 	Unknown []string
 	// Errors lists every structural and semantic rule the AppDef breaks.
 	Errors []structs.PathError
+	// Lenient lists what real AppDefs do that the reference does not ask
+	// for but JARVICE runs anyway (a duplicate key, an SVG icon, a relative
+	// command path...): accepted, and named in the warnings.
+	Lenient []structs.PathError
 }
 
 // Warnings are the messages a registration shows besides success.
 func (r *Result) Warnings() []string {
-	out := make([]string, 0, len(r.Unknown))
+	out := make([]string, 0, len(r.Unknown)+len(r.Lenient))
 	for _, p := range r.Unknown {
 		out = append(out, p+": unknown field, kept unchanged")
 	}
+	for _, e := range r.Lenient {
+		out = append(out, e.Path+": "+e.Rule)
+	}
 	return out
+}
+
+// warn records something accepted as JARVICE accepts it, with a warning.
+func (r *Result) warn(path, format string, args ...any) {
+	r.Lenient = append(r.Lenient, structs.PathError{Path: path, Rule: fmt.Sprintf(format, args...)})
 }
 
 // Err is nil when the AppDef is valid, else a *structs.ValidationError
@@ -80,7 +93,7 @@ func Parse(raw []byte) (*Def, *Result) {
 		return nil, res
 	}
 	if !json.Valid(raw) {
-		res.fail("$", "not valid JSON")
+		res.fail("$", "not valid JSON: %s", syntaxError(raw))
 		return nil, res
 	}
 	d := decodeDef(res, raw)
@@ -161,8 +174,8 @@ func readObject(res *Result, path string, raw json.RawMessage, known map[string]
 	o := &object{res: res, path: path, vals: make(map[string]json.RawMessage, len(ms))}
 	for _, m := range ms {
 		if _, dup := o.vals[m.key]; dup {
-			res.fail(child(path, m.key), "duplicate key")
-			continue
+			// JSON parsers (JARVICE's among them) keep the last one.
+			res.warn(child(path, m.key), "duplicate key: the last value counts")
 		}
 		o.vals[m.key] = m.val
 		if known != nil && !known[m.key] {
@@ -200,11 +213,47 @@ func (o *object) boolean(k string) bool {
 	if !ok {
 		return false
 	}
-	var b bool
-	if json.Unmarshal(v, &b) != nil {
+	b, ok := boolOf(v)
+	if !ok {
 		o.res.fail(child(o.path, k), "want true or false")
 	}
 	return b
+}
+
+// boolOf reads a JSON boolean, or "true"/"false" in a string as some real
+// AppDefs write them (as numbers may be written as strings).
+func boolOf(v json.RawMessage) (b, ok bool) {
+	if json.Unmarshal(v, &b) == nil {
+		return b, true
+	}
+	var s string
+	if json.Unmarshal(v, &s) != nil {
+		return false, false
+	}
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// syntaxError says where a document stops being JSON: line and column.
+func syntaxError(raw []byte) string {
+	var v any
+	err := json.Unmarshal(raw, &v)
+	se, ok := err.(*json.SyntaxError)
+	if !ok {
+		if err == nil {
+			return "trailing data"
+		}
+		return err.Error()
+	}
+	off := min(int(se.Offset), len(raw))
+	line := 1 + bytes.Count(raw[:off], []byte("\n"))
+	col := off - bytes.LastIndexByte(raw[:off], '\n')
+	return fmt.Sprintf("line %d, column %d: %v", line, col, se)
 }
 
 func (o *object) optBool(k string) *bool {

@@ -16,6 +16,8 @@ import (
 func JarviceShape(doc []byte) json.RawMessage {
 	return rewrite(doc, func(k string, v json.RawMessage) json.RawMessage {
 		switch k {
+		case "licensed", "enablehpc", "certified", "public", "team":
+			return asBool(v)
 		case "scale_max", "appdefversion":
 			return asInt(v)
 		case "identity":
@@ -29,6 +31,8 @@ func JarviceShape(doc []byte) json.RawMessage {
 			return rewrite(v, func(_ string, cmd json.RawMessage) json.RawMessage {
 				return rewrite(cmd, func(k string, v json.RawMessage) json.RawMessage {
 					switch k {
+					case "interactive", "publicip", "noconnect", "webshell", "desktop", "verboseinit", "mpirun", "noqueue":
+						return asBool(v)
 					case "scale_max":
 						return asInt(v)
 					case "parameters":
@@ -44,6 +48,8 @@ func JarviceShape(doc []byte) json.RawMessage {
 
 func parameterShape(k string, v json.RawMessage) json.RawMessage {
 	switch k {
+	case "required", "positional", "variable", "cmdscript":
+		return asBool(v)
 	case "size", "step":
 		return asString(v)
 	case "values", "mvalues":
@@ -69,6 +75,14 @@ func asInt(v json.RawMessage) json.RawMessage {
 	}
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return json.RawMessage(strconv.FormatInt(n, 10))
+	}
+	return v
+}
+
+// asBool turns "true" or "false" in a string into that boolean.
+func asBool(v json.RawMessage) json.RawMessage {
+	if b, ok := boolOf(v); ok {
+		return json.RawMessage(strconv.FormatBool(b))
 	}
 	return v
 }

@@ -2,14 +2,11 @@ package appdef_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -39,13 +36,12 @@ func TestAppDefRejects(t *testing.T) {
 				{Path: "$.commands.Run.parameters.n.value", Rule: "11 is above the maximum 10"},
 				{Path: "$.commands.Run.parameters.s.mvalues", Rule: "has 1 entries, values has 2: want the same number"},
 				{Path: "$.commands.Run.parameters.s.value", Rule: `"c" is not one of the values ["a" "b"]`}}},
-		"relative path, bad globs, vault type, scale": {`{"name":"x","machines":["n[3"],"vault-types":["FILE","TAPE"],"scale_max":0,
+		"bad globs, vault type, scale": {`{"name":"x","machines":["n[3"],"vault-types":["FILE","TAPE"],"scale_max":0,
 			"commands":{"Run":{"path":"run.sh","scale_max":"1.5","machines":["["],"walltime":"3 days","parameters":{}}}}`,
 			[]structs.PathError{
 				{Path: "$.machines[0]", Rule: `invalid machine pattern "n[3": want a shell wildcard such as "n*"`},
 				{Path: `$["vault-types"][1]`, Rule: `unknown vault type "TAPE": want one of FILE, BLOCK, BLOCK_ARRAY, OBJECT, NONE`},
 				{Path: "$.scale_max", Rule: "want a whole number of at least 1"},
-				{Path: "$.commands.Run.path", Rule: `path "run.sh" must be absolute`},
 				{Path: "$.commands.Run.machines[0]", Rule: `invalid machine pattern "[": want a shell wildcard such as "n*"`},
 				{Path: "$.commands.Run.scale_max", Rule: "want a whole number of at least 1"},
 				{Path: "$.commands.Run.walltime", Rule: `walltime "3 days": want HH:MM:SS`}}},
@@ -72,14 +68,8 @@ func TestAppDefRejects(t *testing.T) {
 			[]structs.PathError{
 				{Path: "$.identity.username", Rule: "required, without spaces"},
 				{Path: "$.identity.uid", Rule: "want a whole number from 1 (root is not supported)"},
-				{Path: "$.image.data", Rule: "want base64 image data"},
 				{Path: "$.commands.Run.ports[1]", Rule: "protocols may not be mixed"},
 				{Path: "$.commands.Run.ports[2]", Rule: `port "x/tcp": want <number>/<tcp|udp|sctp>`}}},
-		"icon too big, of a type with script": {`{"name":"x","image":{"type":"image/svg+xml","data":"` + strings.Repeat("AAAA", appdef.MaxIconBytes/3+1) + `"},
-			"commands":{"Run":{"path":"/r"}}}`,
-			[]structs.PathError{
-				{Path: "$.image.data", Rule: fmt.Sprintf("icon of %d bytes: at most %d", 3*(appdef.MaxIconBytes/3+1), appdef.MaxIconBytes)},
-				{Path: "$.image.type", Rule: `icon type "image/svg+xml": want one of image/png, image/jpeg, image/gif, image/webp`}}},
 		"not an object": {`["name"]`, []structs.PathError{{Path: "$", Rule: "want an object"}}},
 	}
 	for name, tc := range cases {

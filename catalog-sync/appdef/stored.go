@@ -53,13 +53,33 @@ var IconTypes = []string{"image/png", "image/jpeg", "image/gif", "image/webp"}
 // IconOf returns a stored AppDef's icon, decoded, and its media type; ok
 // is false when it has none (or none the validator would let in).
 func IconOf(d *structs.AppDef) (mediaType string, data []byte, ok bool) {
-	ic := d.Icon
-	if ic == nil || ic.Data == "" || !slices.Contains(IconTypes, ic.Type) {
+	if d.Icon == nil {
 		return "", nil, false
 	}
-	b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(ic.Data), ""))
+	return iconData(d.Icon.Type, d.Icon.Data)
+}
+
+// iconData decodes an icon Flotilla serves: a raster type (image/jpg
+// counts as image/jpeg) and base64 data, padded or not (browsers take
+// both, and real AppDefs carry both), of at most MaxIconBytes.
+func iconData(typ, data string) (mediaType string, b []byte, ok bool) {
+	mediaType = iconType(typ)
+	if data == "" || !slices.Contains(IconTypes, mediaType) {
+		return "", nil, false
+	}
+	s := strings.TrimRight(strings.Join(strings.Fields(data), ""), "=")
+	b, err := base64.RawStdEncoding.DecodeString(s)
 	if err != nil || len(b) == 0 || len(b) > MaxIconBytes {
 		return "", nil, false
 	}
-	return ic.Type, b, true
+	return mediaType, b, true
+}
+
+// iconType is the media type an icon is served as.
+func iconType(t string) string {
+	t = strings.ToLower(strings.TrimSpace(t))
+	if t == "image/jpg" {
+		return "image/jpeg"
+	}
+	return t
 }

@@ -1,7 +1,6 @@
 package appdef
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -46,15 +45,16 @@ func validateDef(res *Result, d *Def) {
 		}
 	}
 	if im := d.Image; im != nil && im.Data != "" {
-		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(im.Data), ""))
+		// JARVICE shows whatever icon an AppDef carries; Flotilla serves
+		// only raster images it can decode, so any other icon is accepted
+		// with a warning and not shown (real AppDefs carry SVG, x-icon,
+		// unpadded base64 and icons of several hundred KiB).
+		_, _, ok := iconData(im.Type, im.Data)
 		switch {
-		case err != nil:
-			res.fail("$.image.data", "want base64 image data")
-		case len(b) > MaxIconBytes:
-			res.fail("$.image.data", "icon of %d bytes: at most %d", len(b), MaxIconBytes)
-		}
-		if !slices.Contains(IconTypes, im.Type) {
-			res.fail("$.image.type", "icon type %q: want one of %s", im.Type, strings.Join(IconTypes, ", "))
+		case !ok && !slices.Contains(IconTypes, iconType(im.Type)):
+			res.warn("$.image.type", "icon type %q is not shown (shown: %s)", im.Type, strings.Join(IconTypes, ", "))
+		case !ok:
+			res.warn("$.image.data", "icon is not base64 image data of at most %d bytes: not shown", MaxIconBytes)
 		}
 	}
 	if len(d.Commands) == 0 {
@@ -67,7 +67,11 @@ func validateDef(res *Result, d *Def) {
 
 func checkMachines(res *Result, p string, patterns []string) {
 	for i, m := range patterns {
-		if _, err := path.Match(m, ""); err != nil || m == "" {
+		if m == "" {
+			res.warn(index(p, i), "empty machine pattern: matches no machine type")
+			continue
+		}
+		if _, err := path.Match(m, ""); err != nil {
 			res.fail(index(p, i), "invalid machine pattern %q: want a shell wildcard such as \"n*\"", m)
 		}
 	}
@@ -93,7 +97,9 @@ func validateCommand(res *Result, p string, c *Command) {
 	case c.Path == "":
 		res.fail(child(p, "path"), "required")
 	case !strings.HasPrefix(c.Path, "/"):
-		res.fail(child(p, "path"), "path %q must be absolute", c.Path)
+		// The reference asks for a full path; JARVICE runs a bare name
+		// from the image's PATH, and so does Flotilla.
+		res.warn(child(p, "path"), "path %q is not absolute: it is looked up in the image's PATH", c.Path)
 	}
 	checkMachines(res, child(p, "machines"), c.Machines)
 	checkScale(res, child(p, "scale_max"), c.ScaleMax)
@@ -178,6 +184,11 @@ func validateParameter(res *Result, p string, c *Command, prm *Parameter) {
 		text, err := defaultText(prm)
 		if err == nil && text != "" && t != TypeConst {
 			err = checkValue(prm, text)
+			if _, off := err.(*offStepError); off {
+				// a slider's default off its steps: the slider snaps it
+				res.warn(child(p, "value"), "%v", err)
+				err = nil
+			}
 		}
 		if err != nil {
 			res.fail(child(p, "value"), "%v", err)
@@ -224,6 +235,11 @@ func defaultText(p *Parameter) (string, error) {
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
 
+// offStepError is a RANGE value between its slider's steps.
+type offStepError struct{ msg string }
+
+func (e *offStepError) Error() string { return e.msg }
+
 // checkValue checks a parameter value given as text against its type.
 func checkValue(p *Parameter, v string) error {
 	switch p.EffectiveType() {
@@ -242,7 +258,7 @@ func checkValue(p *Parameter, v string) error {
 				base = p.Min.F
 			}
 			if k := (float64(n) - base) / p.Step.F; math.Abs(k-math.Round(k)) > 1e-9 {
-				return errorf("%s is not on the steps of %s from %s", v, p.Step.Text, strconv.FormatFloat(base, 'g', -1, 64))
+				return &offStepError{fmt.Sprintf("%s is not on the steps of %s from %s", v, p.Step.Text, strconv.FormatFloat(base, 'g', -1, 64))}
 			}
 		}
 		return nil

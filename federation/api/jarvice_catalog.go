@@ -227,7 +227,7 @@ func (s *Server) jarviceHistory(c *call) (any, error) {
 	if a.Get("target") == "" {
 		return nil, invalid("target is required")
 	}
-	return &rawReply{contentType: "text/plain; charset=utf-8"}, nil
+	return &rawReply{contentType: jarviceText}, nil
 }
 
 // jarviceLive and jarviceReady are the health endpoints (no credentials).

@@ -271,7 +271,7 @@ func TestJarviceAPIConformance(t *testing.T) {
 	if code, body := e.jarvicePost("validate", ref); code != 200 || !bytes.Contains(body, []byte(`"valid":true`)) {
 		t.Errorf("validate: %d %s", code, body)
 	}
-	if code, body := e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"r","parameters":{"p":{"type":"NUMBER"}}}}}`)); code != 400 ||
+	if code, body := e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"","parameters":{"p":{"type":"NUMBER"}}}}}`)); code != 400 ||
 		!bytes.Contains(body, []byte(`"path":"$.commands.r.path"`)) || !bytes.Contains(body, []byte(`"path":"$.commands.r.parameters.p.type"`)) {
 		t.Errorf("validate bad: %d %s", code, body)
 	}

@@ -143,7 +143,7 @@ func (s *Server) jarviceLog(c *call, completed bool) (any, error) {
 	case !completed && j.State.IsTerminal():
 		return nil, invalid("job %q is not running: use /jarvice/output", j.Name)
 	}
-	return &rawReply{contentType: "text/plain; charset=utf-8", body: []byte(lastLines(j.LogTail, n))}, nil
+	return &rawReply{contentType: jarviceText, body: []byte(lastLines(j.LogTail, n))}, nil
 }
 
 func (s *Server) jarviceOutput(c *call) (any, error) { return s.jarviceLog(c, true) }
@@ -243,7 +243,7 @@ func (s *Server) jarviceEvents(c *call) (any, error) {
 	if j.Substatus != "" {
 		fmt.Fprintf(&b, "substatus: %s\n", j.Substatus)
 	}
-	return &rawReply{contentType: "text/plain; charset=utf-8", body: []byte(b.String())}, nil
+	return &rawReply{contentType: jarviceText, body: []byte(b.String())}, nil
 }
 
 // jarviceMetrics is /jarvice/metrics: 404 until metrics are available,

@@ -16,7 +16,9 @@ import (
 // jarviceArgs are the arguments of one JARVICE call. As the reference
 // says every endpoint accepts GET and POST, they come from the query
 // string, a form body or a JSON body (its top-level strings, numbers and
-// booleans, and its user object); the query wins where both name one.
+// booleans, and its user object); the query wins where both name one. A
+// body that starts with "{" is JSON whatever its Content-Type: JARVICE's
+// own scripts post JSON with curl -d, which labels it a form.
 type jarviceArgs struct {
 	url.Values
 	body []byte // the request body, for the endpoints that take a document
@@ -38,7 +40,7 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
-	case ct == "application/x-www-form-urlencoded" || (ct == "" && trimmed[0] != '{'):
+	case ct != "application/json" && trimmed[0] != '{':
 		form, err := url.ParseQuery(string(trimmed))
 		if err != nil {
 			return nil, invalid("form body: %v", err)
@@ -69,6 +71,11 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 	}
 	return a, nil
 }
+
+// jarviceText is the Content-Type of the JARVICE API's text replies
+// (output, tail, events, history): exactly "text/plain", which the
+// jarviceclient Python library compares the header with.
+const jarviceText = "text/plain"
 
 // flag reads a boolean argument (default false).
 func (a *jarviceArgs) flag(k string) (bool, error) {

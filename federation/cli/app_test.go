@@ -27,10 +27,10 @@ func TestAppValidate(t *testing.T) {
 	good := writeFile(t, "AppDef.json", appDefJSON)
 	runCLI(t, nil, "app", "validate", good).check(t, ExitOK, "AppDef.json: valid")
 	bad := writeFile(t, "bad.json", `{"name":"x","vault-types":["TAPE"],"extra":1,
-		"commands":{"Run":{"path":"run.sh","parameters":{"n":{"type":"INT","min":5,"max":1}}}}}`)
+		"commands":{"Run":{"path":"","parameters":{"n":{"type":"INT","min":5,"max":1}}}}}`)
 	runCLI(t, nil, "app", "validate", bad).check(t, ExitUsage,
 		`$["vault-types"][0]: unknown vault type "TAPE"`,
-		`$.commands.Run.path: path "run.sh" must be absolute`,
+		`$.commands.Run.path: required`,
 		`$.commands.Run.parameters.n: min 5 is greater than max 1`,
 		`warning: $.extra: unknown field, kept unchanged`,
 		"3 errors")

@@ -23,7 +23,7 @@ func (d *AppDef) UnmarshalJSON(b []byte) error {
 	loose(m, "name", &n.Name)
 	loose(m, "description", &n.Description)
 	loose(m, "author", &n.Author)
-	loose(m, "licensed", &n.Licensed)
+	looseBool(m, "licensed", &n.Licensed)
 	n.Classifications = looseStrings(m, "classifications")
 	n.Machines = looseStrings(m, "machines")
 	for _, v := range looseStrings(m, "vault-types") {
@@ -80,13 +80,13 @@ func (c *Command) UnmarshalJSON(b []byte) error {
 	loose(m, "path", &n.Path)
 	loose(m, "name", &n.Name)
 	loose(m, "description", &n.Description)
-	loose(m, "interactive", &n.Interactive)
-	loose(m, "publicip", &n.PublicIP)
+	looseBool(m, "interactive", &n.Interactive)
+	looseBool(m, "publicip", &n.PublicIP)
 	n.Ports = looseStrings(m, "ports")
 	loose(m, "url", &n.URL)
 	n.Machines = looseStrings(m, "machines")
-	loose(m, "webshell", &n.Webshell)
-	loose(m, "desktop", &n.Desktop)
+	looseBool(m, "webshell", &n.Webshell)
+	looseBool(m, "desktop", &n.Desktop)
 	if ps, ok := m["parameters"]; ok {
 		dec := json.NewDecoder(bytes.NewReader(ps))
 		if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {
@@ -134,9 +134,9 @@ func looseParameter(b json.RawMessage) Parameter {
 	var t string
 	loose(m, "type", &t)
 	p.Type = ParamType(t)
-	loose(m, "required", &p.Required)
-	loose(m, "positional", &p.Positional)
-	loose(m, "variable", &p.Variable)
+	looseBool(m, "required", &p.Required)
+	looseBool(m, "positional", &p.Positional)
+	looseBool(m, "variable", &p.Variable)
 	if v, ok := m["value"]; ok && string(v) != "null" {
 		p.Value = v
 	}
@@ -173,6 +173,21 @@ func loose[T any](m map[string]json.RawMessage, k string, dst *T) {
 			*dst = t
 		}
 	}
+}
+
+// looseBool reads a boolean, or "true"/"false" written as a string.
+func looseBool(m map[string]json.RawMessage, k string, dst *bool) {
+	var s string
+	if v, ok := m[k]; ok && json.Unmarshal(v, &s) == nil {
+		switch t := strings.TrimSpace(s); {
+		case strings.EqualFold(t, "true"):
+			*dst = true
+		case strings.EqualFold(t, "false"):
+			*dst = false
+		}
+		return
+	}
+	loose(m, k, dst)
 }
 
 // looseNumber reads a number written as a number or a string; 0 if neither.

@@ -1,0 +1,252 @@
+package appdef_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+)
+
+// onePixelPNG is a 1×1 PNG; realShapes write it with and without its
+// base64 padding.
+const onePixelPNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+// realShape is an AppDef of our own written in a shape found in public
+// JARVICE app repositories (named in each case: the shape, not the file),
+// with the command lines JARVICE runs for it and the warnings Flotilla
+// gives.
+type realShape struct {
+	def      string
+	argv     map[string][]string          // command -> argv with defaults (and values)
+	values   map[string]map[string]string // command -> submitted values
+	env      map[string][]appdef.EnvVar   // command -> job environment
+	warnings []string
+	bools    map[string]bool // JSON path in /jarvice/appdef's reply -> the boolean a client reads
+}
+
+var realShapes = map[string]realShape{
+	// The PushToCompute default template (nimbix/appdef-template and most
+	// nimbix/* apps): Batch runs /bin/bash -l -c with a required command
+	// and no default, GUI runs nimbix_desktop; an SVG icon and the "id"
+	// JARVICE adds when it serves an AppDef.
+	"default template with SVG icon": {
+		def: `{"name":"ubuntu","description":"d","author":"a","licensed":true,"classifications":["Uncategorized"],
+			"machines":["*"],"vault-types":["FILE","BLOCK","BLOCK_ARRAY","OBJECT"],
+			"commands":{
+			 "Batch":{"path":"/bin/bash","interactive":false,"name":"Batch","description":"d","parameters":{
+			  "-l":{"name":"-l","description":"-l","type":"CONST","value":"-l","positional":true,"required":true},
+			  "-c":{"name":"-c","description":"-c","type":"CONST","value":"-c","positional":true,"required":true},
+			  "command":{"name":"Command","description":"Command to run","type":"STR","positional":true,"required":true}}},
+			 "GUI":{"path":"/usr/local/bin/nimbix_desktop","interactive":true,"name":"GUI","description":"d","parameters":{
+			  "command":{"name":"Command","description":"d","type":"STR","value":"/usr/bin/xfce4-terminal","positional":true,"required":true}}}},
+			"image":{"type":"image/svg+xml","data":"PHN2Zy8+"},"id":"someone-ubuntu"}`,
+		values: map[string]map[string]string{"Batch": {"command": "echo hello; ls /data"}},
+		argv: map[string][]string{"Batch": {"/bin/bash", "-l", "-c", "echo hello; ls /data"},
+			"GUI": {"/usr/local/bin/nimbix_desktop", "/usr/bin/xfce4-terminal"}},
+		warnings: []string{`$.image.type: icon type "image/svg+xml" is not shown (shown: image/png, image/jpeg, image/gif, image/webp)`},
+	},
+	// Webshell and desktop commands whose path carries its arguments
+	// (nimbix/app-converge, nimbix/jarvice-cli, nimbix/app-mega: "/bin/bash
+	// -l"; nimbix/app-openscad: "nimbix_desktop openscad"), one without a
+	// parameters key at all.
+	"arguments in the path": {
+		def: `{"name":"shells","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["n*"],
+			"vault-types":["FILE"],"appdefversion":2,"commands":{
+			 "shell":{"path":"/bin/bash -l","name":"Shell","webshell":true,"description":"d"},
+			 "cad":{"path":"/usr/local/bin/nimbix_desktop openscad","interactive":true,"name":"CAD","description":"d","parameters":{}}},
+			"image":{"type":"image/png","data":"` + onePixelPNG + `"}}`,
+		argv: map[string][]string{"shell": {"/bin/bash", "-l"}, "cad": {"/usr/local/bin/nimbix_desktop", "openscad"}},
+	},
+	// A bare executable name as path (AnthonyBucquet/jarvice-fastq-to-vcf:
+	// "python"), JARVICE's bracket machine patterns and scale_max 1.
+	"relative path": {
+		def: `{"name":"py","description":"d","author":"a","classifications":["Uncategorized"],"licensed":true,
+			"vault-types":["FILE","BLOCK"],"machines":["nc*","n[2-9]*","n[1-9][0-9]*"],"scale_max":1,"commands":{
+			 "batch":{"path":"python","interactive":false,"webshell":true,"description":"d","name":"Hello","parameters":{
+			  "main":{"name":"main","type":"CONST","required":true,"positional":true,"value":"/home/nimbix/main.py"}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"batch": {"python", "/home/nimbix/main.py"}},
+		warnings: []string{`$.commands.batch.path: path "python" is not absolute: it is looked up in the image's PATH`},
+	},
+	// A key written twice (nimbix/slotexec: "interactive" twice in one
+	// command): JSON parsers keep the last value.
+	"duplicate key": {
+		def: `{"name":"slots","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["*"],
+			"vault-types":["FILE"],"commands":{"slotexec":{"path":"/usr/local/bin/slotexec.sh","interactive":true,
+			 "name":"Run","description":"d","interactive":false,"parameters":{
+			  "-g":{"name":"g","description":"d","type":"CONST","value":"/usr/local/bin/jobscript.sh","positional":false,"required":true}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"slotexec": {"/usr/local/bin/slotexec.sh", "-g", "/usr/local/bin/jobscript.sh"}},
+		warnings: []string{"$.commands.slotexec.interactive: duplicate key: the last value counts"},
+		bools:    map[string]bool{"commands.slotexec.interactive": false},
+	},
+	// An empty machine pattern left in the list and an image/x-icon icon
+	// (strus38/quantum), CONSTs with API substitutions passed by key.
+	"empty machine pattern and x-icon": {
+		def: `{"name":"qlm","description":"d","author":"a","licensed":true,"classifications":["Quantum"],
+			"machines":["n0","n1","n3",""],"vault-types":["FILE"],"commands":{
+			 "demo":{"path":"/usr/local/bin/nimbix_desktop","interactive":true,"name":"Demo","description":"d","parameters":{
+			  "-MACHINE":{"name":"m","description":"d","type":"CONST","value":"%MACHINETYPE%","positional":false,"required":true},
+			  "-VAULT":{"name":"v","description":"d","type":"CONST","value":"%VNAME%","positional":false,"required":true},
+			  "command":{"name":"c","description":"d","type":"CONST","value":"python3 /data/myqlm.py","positional":true,"required":true}}}},
+			"image":{"type":"image/x-icon","data":"AAABAAEAAQEAAAEAIAAwAAAAFgAAAA=="}}`,
+		argv: map[string][]string{"demo": {"/usr/local/bin/nimbix_desktop", "-MACHINE", "n3", "-VAULT", "projects", "python3 /data/myqlm.py"}},
+		warnings: []string{`$.machines[3]: empty machine pattern: matches no machine type`,
+			`$.image.type: icon type "image/x-icon" is not shown (shown: image/png, image/jpeg, image/gif, image/webp)`},
+	},
+	// An icon whose base64 lost its padding (bellencoATatos/jarvice-code_saturne):
+	// browsers show it, so does Flotilla. FILE parameters passed by key.
+	"unpadded icon": {
+		def: `{"name":"saturne","description":"d","author":"a","licensed":true,"classifications":["CFD"],"machines":["n*"],
+			"vault-types":["FILE"],"commands":{"Batch":{"path":"/usr/local/scripts/run.sh","interactive":false,"name":"Batch",
+			 "description":"d","parameters":{
+			  "-case":{"name":"Case","description":"d","type":"FILE","required":true,"positional":false,"filter":"*.xml"},
+			  "-np":{"name":"np","description":"d","type":"INT","value":4,"min":1,"max":256,"positional":false,"required":false}}}},
+			"image":{"type":"image/png","data":"` + strings.TrimRight(onePixelPNG, "=") + `"}}`,
+		values: map[string]map[string]string{"Batch": {"-case": "/data/case1/setup.xml"}},
+		argv:   map[string][]string{"Batch": {"/usr/local/scripts/run.sh", "-case", "/data/case1/setup.xml", "-np", "4"}},
+	},
+	// Booleans written as strings (a hashkeks/openfoam-jarvice-demo
+	// revision: "required": "true"), served to clients as booleans.
+	"booleans as strings": {
+		def: `{"name":"foam","description":"d","author":"a","licensed":"true","classifications":["CFD"],"machines":["*"],
+			"vault-types":["FILE"],"commands":{"Batch":{"path":"/usr/local/scripts/foam.sh","interactive":"false","name":"Batch",
+			 "description":"d","parameters":{
+			  "-overwrite":{"name":"overwrite","description":"d","type":"BOOL","value":true,"required":"true","positional":"false"}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:  map[string][]string{"Batch": {"/usr/local/scripts/foam.sh", "-overwrite"}},
+		bools: map[string]bool{"licensed": true, "commands.Batch.interactive": false, "commands.Batch.parameters.-overwrite.required": true},
+	},
+	// A slider whose default is between its steps (an Abhyaaa/mine2
+	// revision: min 180, step 3600, value 3600).
+	"slider default off its steps": {
+		def: `{"name":"wall","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["*"],
+			"vault-types":["FILE"],"commands":{"custom":{"path":"/start.sh","interactive":false,"name":"c","description":"d","parameters":{
+			  "timeout_value":{"name":"t","description":"d","type":"RANGE","value":3600,"min":180,"max":36000,"step":3600,"required":true,"positional":true}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"custom": {"/start.sh", "3600"}},
+		warnings: []string{"$.commands.custom.parameters.timeout_value.value: 3600 is not on the steps of 3600 from 180"},
+	},
+	// Account variables and a variable CONST (nimbix/jarvice-fio's
+	// OUTPUT_FILE), the top-level "meta" string (JARVICE release notes,
+	// JAR-6712) and fields older AppDefs carry ("image_icon", "scale-max").
+	"variables, meta and old fields": {
+		def: `{"name":"fio","description":"d","author":"a","licensed":true,"classifications":["Benchmark"],"machines":["*"],
+			"vault-types":["FILE"],"meta":"team=storage","image_icon":"fio.png","scale-max":4,
+			"variables":{"LICENSE_SERVER":{"name":"License","description":"d","userowned":false,"inherit":true}},
+			"commands":{"run":{"path":"/usr/local/bin/app.sh","interactive":false,"name":"Run","description":"d","parameters":{
+			  "OUTPUT_FILE":{"name":"out","description":"d","type":"CONST","value":"/data/system_benchmarks/fio.csv","variable":true,"required":true}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"run": {"/usr/local/bin/app.sh"}},
+		env:      map[string][]appdef.EnvVar{"run": {{Name: "OUTPUT_FILE", Value: "/data/system_benchmarks/fio.csv"}}},
+		warnings: []string{"$.image_icon: unknown field, kept unchanged", `$["scale-max"]: unknown field, kept unchanged`},
+	},
+}
+
+// TestRealAppDefShapes loads AppDefs in the shapes public JARVICE app
+// repositories use through every entry point — appdef.Parse, registration
+// (PUT /v1/apps/{name}), POST /jarvice/validate and GET /jarvice/appdef —
+// and builds each command's line as JARVICE runs it.
+func TestRealAppDefShapes(t *testing.T) {
+	h := newHub(t)
+	vars := appdef.Vars{Cores: 16, Nodes: 2, MachineType: "n3", VaultName: "projects", VaultType: "FILE"}
+	for name, tc := range realShapes {
+		t.Run(name, func(t *testing.T) {
+			raw := []byte(tc.def)
+			def, res := appdef.Parse(raw)
+			if err := res.Err(); err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if d := cmp.Diff(tc.warnings, res.Warnings(), cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("warnings (-want +got):\n%s", d)
+			}
+			for cmd, want := range tc.argv {
+				l, err := appdef.Build(def.Command(cmd), tc.values[cmd], vars)
+				if err != nil {
+					t.Fatalf("Build %s: %v", cmd, err)
+				}
+				if d := cmp.Diff(want, l.Argv); d != "" {
+					t.Errorf("%s argv (-want +got):\n%s", cmd, d)
+				}
+				if d := cmp.Diff(tc.env[cmd], l.Env); d != "" {
+					t.Errorf("%s env (-want +got):\n%s", cmd, d)
+				}
+			}
+			app := strings.ReplaceAll(name, " ", "-")
+			app = strings.NewReplacer(",", "", "/", "").Replace(app)
+			code, body := h.do("PUT", "/v1/apps/"+app, appBody(app, raw))
+			if code != http.StatusOK {
+				t.Fatalf("PUT: %d %s", code, body)
+			}
+			var reply struct {
+				Warnings []string `json:"warnings"`
+			}
+			if err := json.Unmarshal(body, &reply); err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.warnings, reply.Warnings, cmpopts.EquateEmpty()); d != "" {
+				t.Errorf("registration warnings (-want +got):\n%s", d)
+			}
+			code, body = h.do("POST", "/jarvice/validate", raw)
+			if code != http.StatusOK || !bytes.Contains(body, []byte(`"valid":true`)) {
+				t.Errorf("/jarvice/validate: %d %s", code, body)
+			}
+			q := url.Values{"username": {hubtest.Admin}, "apikey": {h.key}, "name": {app}}
+			code, body = h.do("GET", "/jarvice/appdef?"+q.Encode(), nil)
+			if code != http.StatusOK {
+				t.Fatalf("/jarvice/appdef: %d %s", code, body)
+			}
+			var served map[string]any
+			if err := json.Unmarshal(body, &served); err != nil {
+				t.Fatal(err)
+			}
+			for path, want := range tc.bools {
+				if got := lookup(served, path); got != want {
+					t.Errorf("/jarvice/appdef %s = %#v, want the boolean %v", path, got, want)
+				}
+			}
+			if strings.Contains(name, "icon") || name == "arguments in the path" {
+				code, _ := h.do("GET", "/v1/apps/"+app+"/icon", nil)
+				shown := !strings.Contains(name, "SVG") && !strings.Contains(name, "x-icon")
+				if (code == http.StatusOK) != shown {
+					t.Errorf("icon: %d, want shown=%v", code, shown)
+				}
+			}
+		})
+	}
+}
+
+// lookup walks a dotted path of object keys ("-overwrite" is one key).
+func lookup(v any, path string) any {
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// TestNotJSONSaysWhere: a document with a trailing comma (several public
+// AppDefs have one; JARVICE refuses them as well) is refused with the
+// line and column of the fault.
+func TestNotJSONSaysWhere(t *testing.T) {
+	_, res := appdef.Parse([]byte("{\n  \"name\": \"x\",\n  \"machines\": [\"*\",],\n}"))
+	err := res.Err()
+	if err == nil || !strings.Contains(err.Error(), "line 3, column 21") {
+		t.Fatalf("err = %v, want the line and column of the trailing comma", err)
+	}
+	if _, err := base64.StdEncoding.DecodeString(onePixelPNG); err != nil {
+		t.Fatal(err)
+	}
+}
