@@ -150,6 +150,9 @@ type pendingAuditKey struct{}
 // PendingAuditOf returns the pending audit event of the call ctx belongs
 // to, nil if none.
 func PendingAuditOf(ctx context.Context) *PendingAudit {
+	if ri := requestOf(ctx); ri != nil && ri.pending != nil {
+		return ri.pending
+	}
 	pa, _ := ctx.Value(pendingAuditKey{}).(*PendingAudit)
 	return pa
 }
@@ -176,6 +179,10 @@ func (s *Server) pendAudit(c *call, sp auditSpec) {
 	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
 		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
 		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
+	if ri := requestOf(c.r.Context()); ri != nil {
+		ri.pending = c.pending // the request's context carries it already
+		return
+	}
 	c.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, c.pending))
 }
 

@@ -122,12 +122,30 @@ func New(cfg Config) *Server {
 // sane one, generated otherwise, and returned in every reply.
 const RequestIDHeader = "X-Request-Id"
 
-type requestIDKey struct{}
+// requestKey is the context key of a request's requestInfo.
+type requestKey struct{}
+
+// requestInfo is what ServeHTTP attaches to a request's context, once: its
+// id and, for a folding route, the pending audit event the handler sets
+// (pendAudit) before the write path reads it. One context value and one
+// request copy per request instead of one of each per datum.
+type requestInfo struct {
+	id      string
+	pending *PendingAudit
+}
+
+// requestOf returns the request info ctx carries, nil outside ServeHTTP.
+func requestOf(ctx context.Context) *requestInfo {
+	ri, _ := ctx.Value(requestKey{}).(*requestInfo)
+	return ri
+}
 
 // RequestID returns the id of the request ctx belongs to, "" outside one.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if ri := requestOf(ctx); ri != nil {
+		return ri.id
+	}
+	return ""
 }
 
 // saneRequestID accepts up to 128 printable ASCII characters.
@@ -150,7 +168,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = rand.Text()
 	}
 	w.Header().Set(RequestIDHeader, id)
-	rr := r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	rr := r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id}))
 	s.mux.ServeHTTP(w, rr)
 	r.Pattern = rr.Pattern // the route that served it, for the caller's metrics
 }

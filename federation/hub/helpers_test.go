@@ -29,7 +29,7 @@ func newClient(t testing.TB, c *hubtest.Cluster, key string, replicas ...int) *c
 		}
 	}
 	cl, err := client.New(urls, key, client.WithRetryTimeout(60*time.Second),
-		client.WithBackoff(5*time.Millisecond, 200*time.Millisecond))
+		client.WithBackoff(5*time.Millisecond, 200*time.Millisecond), withClusterTLS(t, c))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +85,7 @@ func spreadClient(t testing.TB, c *hubtest.Cluster, key string, i int, opts ...c
 		urls[k] = c.URL((i + k) % n)
 	}
 	opts = append([]client.Option{client.WithRetryTimeout(60 * time.Second),
-		client.WithBackoff(5*time.Millisecond, 200*time.Millisecond), client.WithoutLeaderPreference()}, opts...)
+		client.WithBackoff(5*time.Millisecond, 200*time.Millisecond), client.WithoutLeaderPreference(), withClusterTLS(t, c)}, opts...)
 	cl, err := client.New(urls, key, opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -135,4 +135,15 @@ func jobsOf(t testing.TB, c *hubtest.Cluster, i int) map[string]*structs.Job {
 		byID[j.ID], byNumber[j.Number] = j, j.ID
 	}
 	return byID
+}
+
+// withClusterTLS makes a client trust the cluster's CA (hubtest.Options.TLS;
+// nothing without).
+func withClusterTLS(t testing.TB, c *hubtest.Cluster) client.Option {
+	t.Helper()
+	tc, err := c.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client.WithTLS(tc)
 }

@@ -98,8 +98,8 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
 		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
-		fmt.Fprintf(os.Stderr, "bench: hub, %s: runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v\n",
-			label, strings.Join(rates, " / "), res.commands, res.entries, res.figures)
+		fmt.Fprintf(os.Stderr, "bench: hub, %s (%s): runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v\n",
+			label, protocolName(res.caFile), strings.Join(rates, " / "), res.commands, res.entries, res.figures)
 		if n == 3 && run.store == raftnode.LogStoreWAL {
 			apart, err := benchSubmitApart(ctx, run, count, clients)
 			if err != nil {
@@ -121,6 +121,7 @@ type submitResult struct {
 	allocs, kbytes    float64       // heap allocations and KB allocated per submission (same)
 	entries, commands uint64
 	figures           phaseFigures
+	caFile            string // the replicas' CA ("": plain HTTP)
 }
 
 func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitResult, error) {
@@ -141,12 +142,12 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 		return res, err
 	}
 	ph := startPhase(fmt.Sprintf("hub-%d-%s", n, run.store))
-	sub, err := submitClients(ctx, cl.URLs(), key, "bench", count, clients)
+	sub, err := submitClients(ctx, cl.URLs(), cl.CAFile, key, "bench", count, clients)
 	fig := ph.stop(count + clients)
 	if err != nil {
 		return res, err
 	}
-	res.perSec, res.p50, res.p99 = sub.perSec, sub.p50, sub.p99
+	res.perSec, res.p50, res.p99, res.caFile = sub.perSec, sub.p50, sub.p99, cl.CAFile
 	res.cpuPerSubmit, res.allocs, res.kbytes, res.figures = fig.cpu, fig.allocs, fig.kbytes, fig
 	if l := cl.leader(); l != nil {
 		res.entries, res.commands = l.Node().BatchStats()
@@ -178,7 +179,7 @@ func benchSubmitApart(ctx context.Context, run hubRun, count, clients int) (subm
 		return submitResult{}, err
 	}
 	debug.FreeOSMemory() // the same start as the in-process rows (startPhase)
-	return clientsApart(ctx, cl.URLs(), key, count, clients)
+	return clientsApart(ctx, cl.URLs(), cl.CAFile, key, count, clients)
 }
 
 // benchHub is n hub replicas in this process.
@@ -188,14 +189,19 @@ type benchHub struct{ *hubtest.Cluster }
 // binary configures them (hubtest.Options.AsBinary), with cheap password
 // hashes.
 func startBenchHub(dir string, n int, store string) (*benchHub, error) {
-	return startHub(dir, n, store, nil)
+	return startHubTLS(dir, n, store, hubNet.tls, nil)
 }
 
 // startHub is startBenchHub with prepare, if set, called with each
 // replica's Config before it starts.
 func startHub(dir string, n int, store string, prepare func(i int, cfg *hub.Config)) (*benchHub, error) {
+	return startHubTLS(dir, n, store, false, prepare)
+}
+
+// startHubTLS is startHub, on TLS if withTLS (hubtest.Options.TLS).
+func startHubTLS(dir string, n int, store string, withTLS bool, prepare func(i int, cfg *hub.Config)) (*benchHub, error) {
 	c, err := hubtest.Start(dir, n, hubtest.Options{
-		AsBinary: true,
+		AsBinary: true, TLS: withTLS,
 		Configure: func(i int, cfg *hub.Config) {
 			cfg.Raft.LogStore = store
 			cfg.Auth.BcryptCost = bcrypt.MinCost
@@ -224,7 +230,11 @@ func (b *benchHub) leader() *hub.Hub {
 // seed waits for a leader and creates a tenant, a cluster, machine type
 // n1, app solver and a user with an API key, which it returns.
 func (b *benchHub) seed(ctx context.Context) (string, error) {
-	admin, err := client.New(b.URLs(), b.AdminKey, client.WithRetryTimeout(time.Minute))
+	tc, err := b.ClientTLS()
+	if err != nil {
+		return "", err
+	}
+	admin, err := client.New(b.URLs(), b.AdminKey, client.WithRetryTimeout(time.Minute), client.WithTLS(tc))
 	if err != nil {
 		return "", err
 	}

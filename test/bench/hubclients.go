@@ -25,20 +25,24 @@ const resultPrefix = "HUBCLIENTS "
 // submitClients submits `count` jobs with `clients` concurrent clients,
 // client w trying urls[w % len] first, after one warm-up submission each
 // (tag keeps job ids apart between runs on one hub).
-func submitClients(ctx context.Context, urls []string, key, tag string, count, clients int) (submitResult, error) {
+func submitClients(ctx context.Context, urls []string, caFile, key, tag string, count, clients int) (submitResult, error) {
 	var res submitResult
+	hcs, err := clientHTTP(caFile, clients)
+	if err != nil {
+		return res, err
+	}
+	defer closeIdle(hcs)
 	workers := make([]*client.Client, clients)
 	for w := range workers {
 		order := make([]string, len(urls))
 		for k := range urls {
 			order[k] = urls[(w+k)%len(urls)]
 		}
-		c, err := client.New(order, key, client.WithRetryTimeout(time.Minute))
+		c, err := client.New(order, key, client.WithRetryTimeout(time.Minute), client.WithHTTPClient(hcs[w]))
 		if err != nil {
 			return res, err
 		}
 		workers[w] = c
-		defer c.CloseIdleConnections()
 	}
 	job := func(id string) structs.JobSubmitRequest {
 		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
@@ -87,7 +91,7 @@ func submitClients(ctx context.Context, urls []string, key, tag string, count, c
 // hubClientsOnly is `flotilla-bench -hub-clients-only URLS`: only the
 // clients, against running replicas; the API key comes from -hub-key or
 // FLOTILLA_BENCH_KEY. It prints BENCH lines and the result line.
-func hubClientsOnly(ctx context.Context, urls, key string, count, clients int) error {
+func hubClientsOnly(ctx context.Context, urls, caFile, key string, count, clients int) error {
 	if key == "" {
 		key = os.Getenv("FLOTILLA_BENCH_KEY")
 	}
@@ -95,7 +99,7 @@ func hubClientsOnly(ctx context.Context, urls, key string, count, clients int) e
 		return fmt.Errorf("-hub-clients-only needs -hub-key or FLOTILLA_BENCH_KEY")
 	}
 	list := splitURLs(urls)
-	res, err := submitClients(ctx, list, key, "apart", count, clients)
+	res, err := submitClients(ctx, list, caFile, key, "apart", count, clients)
 	if err != nil {
 		return err
 	}
@@ -121,13 +125,14 @@ func splitURLs(s string) []string {
 // clientsApart runs the clients of one hub run in a child process (this
 // program with -hub-clients-only) and measures this process's CPU, the
 // replicas' alone, per submission.
-func clientsApart(ctx context.Context, urls []string, key string, count, clients int) (submitResult, error) {
+func clientsApart(ctx context.Context, urls []string, caFile, key string, count, clients int) (submitResult, error) {
 	var res submitResult
 	self, err := os.Executable()
 	if err != nil {
 		return res, err
 	}
-	cmd := exec.CommandContext(ctx, self, "-hub-clients-only", strings.Join(urls, ","),
+	cmd := exec.CommandContext(ctx, self, "-hub-clients-only", strings.Join(urls, ","), "-hub-ca", caFile,
+		"-hub-http1="+strconv.FormatBool(hubNet.http1), "-hub-conns", strconv.Itoa(hubNet.conns),
 		"-hub-submits", strconv.Itoa(count), "-hub-clients", strconv.Itoa(clients))
 	cmd.Env = append(os.Environ(), "FLOTILLA_BENCH_KEY="+key)
 	var out bytes.Buffer

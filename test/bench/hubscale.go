@@ -101,7 +101,7 @@ func hubScaleRow(ctx context.Context, r *report, finished, count, clients int, l
 		e0, c0 = l0.Node().BatchStats()
 	}
 	ph := startPhase("hub-scale" + suffix)
-	sub, err := submitClients(ctx, cl.URLs(), key, "scale", count, clients)
+	sub, err := submitClients(ctx, cl.URLs(), cl.CAFile, key, "scale", count, clients)
 	fig := ph.stop(count + clients)
 	if err != nil {
 		return err

@@ -72,6 +72,10 @@ func main() {
 	// in hashicorp/raft ("log not found", processLogs) in 2 of 3 runs on
 	// a loaded machine (docs/performance.md, scale row).
 	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreWAL, "raft log store of the scale row's replicas: wal or bolt")
+	hubCA := flag.String("hub-ca", "", "CA certificate (PEM) of the replicas' API for -hub-clients-only with https URLs")
+	flag.BoolVar(&hubNet.tls, "hub-tls", false, "the hub table's replicas serve HTTPS and run raft on mutual TLS, as flotilla-hub does; clients speak HTTP/2 unless -hub-http1 (the scale row stays plain)")
+	flag.BoolVar(&hubNet.http1, "hub-http1", false, "with -hub-tls, the clients speak HTTP/1.1")
+	flag.IntVar(&hubNet.conns, "hub-conns", 0, "the hub table's clients share this many HTTP transports (HTTP/2 multiplexes them on that many connections); 0: one per client")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
 	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create; only when named: create-ceiling-watch, create-ceiling-meta (the ceiling with an extra pod watcher / metadata-only replies)")
@@ -108,7 +112,7 @@ func main() {
 		defer writeMemProfile(*memProfile)
 	}
 	if *clientsOnly != "" {
-		if err := hubClientsOnly(ctx, *clientsOnly, *hubKey, *hubSubmits, *hubClients); err != nil {
+		if err := hubClientsOnly(ctx, *clientsOnly, *hubCA, *hubKey, *hubSubmits, *hubClients); err != nil {
 			fmt.Fprintln(os.Stderr, "bench: hub clients:", err)
 			os.Exit(1)
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/raftnode"
 	"github.com/flotilla-hpc/flotilla/internal/faultnet"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -59,6 +60,13 @@ type Options struct {
 	// the hub's own forwarding transport. There is no fault network then,
 	// so Partition and Heal fail.
 	AsBinary bool
+	// TLS serves every replica's API over HTTPS (HTTP/2 offered by ALPN)
+	// and runs raft and the replicas' calls to each other on mutual TLS,
+	// as flotilla-hub does with -tls-cert: certificates from a CA the
+	// cluster makes under its directory (Cluster.CAFile). URLs are then
+	// https. Like AsBinary, it runs on plain loopback TCP, without the
+	// fault network.
+	TLS bool
 }
 
 // Cluster is hub replicas running in this process (see the package
@@ -70,9 +78,12 @@ type Cluster struct {
 	// AdminKey is the bootstrap administrator's API key.
 	AdminKey string
 
-	t       TB // nil when started by Start
-	opts    Options
-	net     *faultnet.Net // nil with Options.AsBinary
+	t    TB // nil when started by Start
+	opts Options
+	net  *faultnet.Net // nil with Options.AsBinary
+	// CAFile is the PEM file of the CA that signed the replicas'
+	// certificates (Options.TLS; "" without).
+	CAFile  string
 	dir     string
 	secret  string
 	peers   []raftnode.Server
@@ -91,6 +102,8 @@ type member struct {
 	raftLn, httpLn net.Listener
 	hub            *hub.Hub // nil while stopped
 	done           chan struct{}
+	// tls is the replica's certificate (Options.TLS).
+	tls *hubtls.Replica
 	// added replicas (AddReplica) start without a bootstrap configuration
 	// and know only their own API address: they join with JoinCluster.
 	added bool
@@ -127,7 +140,7 @@ func newCluster(t TB, dir string, opts Options) *Cluster {
 		t:        t, opts: opts, dir: dir, secret: rand.Text(),
 		apis: map[raftnode.ServerID]string{},
 	}
-	if !opts.AsBinary {
+	if !opts.AsBinary && !opts.TLS {
 		c.net = faultnet.New()
 	}
 	return c
@@ -165,9 +178,15 @@ func (c *Cluster) newMember(i int, added bool) (*member, error) {
 	}
 	m := &member{id: id, raftAddr: rln.Addr().String(), httpAddr: hln.Addr().String(),
 		dir: filepath.Join(c.dir, string(id)), raftLn: rln, httpLn: hln, added: added}
+	if c.opts.TLS {
+		if m.tls, err = c.issue(id); err != nil {
+			_, _ = rln.Close(), hln.Close()
+			return nil, err
+		}
+	}
 	c.mu.Lock()
 	c.members = append(c.members, m)
-	c.apis[id] = "http://" + m.httpAddr
+	c.apis[id] = c.scheme() + "://" + m.httpAddr
 	c.mu.Unlock()
 	return m, nil
 }
@@ -248,6 +267,10 @@ func (c *Cluster) config(i int, m *member, rln, hln net.Listener) hub.Config {
 	}
 	if cfg.Logger != nil {
 		cfg.Logger = cfg.Logger.With("replica", string(m.id))
+	}
+	if m.tls != nil {
+		cfg.TLS = m.tls
+		cfg.Raft.TLS = &raftnode.TLS{Server: m.tls.RaftServer(), Client: m.tls.RaftClient()}
 	}
 	if c.opts.Configure != nil {
 		c.opts.Configure(i, &cfg)
