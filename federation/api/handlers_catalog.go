@@ -73,7 +73,28 @@ func machineTypes() globalKind[*structs.MachineType] {
 		upsert: func(m *structs.MachineType, cas structs.CAS) fsm.Command {
 			return &fsm.MachineTypeUpsert{MachineType: *m, CAS: cas}
 		},
-		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: n, CAS: cas} }}
+		remove: func(n string, cas structs.CAS) fsm.Command { return &fsm.MachineTypeDelete{Name: n, CAS: cas} },
+		inUse:  machineTypeInUse}
+}
+
+// machineTypeInUse refuses deleting a machine type that a job in play
+// asked for or runs on: a queued job would otherwise wait for ever for a
+// machine type that no longer exists. Finished jobs keep its name only
+// as history and do not hold it. The FSM's delete does not check this (an
+// existing command keeps its meaning across versions), so a job submitted
+// in the instant between this check and the delete can still lose it.
+func machineTypeInUse(r *state.ReadTxn, name string) error {
+	jobs, _, err := r.ListJobs(state.JobFilter{Active: true, Limit: 1, Match: func(j *structs.Job) bool {
+		return j.MachineType == name || j.AssignedMachineType == name
+	}})
+	if err != nil {
+		return err
+	}
+	if len(jobs) > 0 {
+		return structs.Errorf(structs.ErrConflict, "machine type %q is used by jobs in play (job %d is %s); cancel them or let them finish first",
+			name, jobs[0].Number, jobs[0].State)
+	}
+	return nil
 }
 
 // redact hides a cluster's agent key hash from all but global

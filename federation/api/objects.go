@@ -88,6 +88,11 @@ type globalKind[T any] struct {
 	decode func(io.Reader, string) (T, error)
 	upsert func(T, structs.CAS) fsm.Command
 	remove func(string, structs.CAS) fsm.Command
+	// inUse, if set, refuses a delete while something the FSM does not
+	// guard still needs the object (e.g. jobs in play naming a machine
+	// type), so the refusal is a clear 409 instead of an object that
+	// silently stops working.
+	inUse func(*state.ReadTxn, string) error
 }
 
 func (k globalKind[T]) name(c *call) string {
@@ -123,6 +128,11 @@ func (k globalKind[T]) delete(c *call) (any, error) {
 		return nil, err
 	}
 	name := k.name(c)
+	if k.inUse != nil {
+		if _, err := readOne(c, func(r *state.ReadTxn) (struct{}, error) { return struct{}{}, k.inUse(r, name) }, nil); err != nil {
+			return nil, err
+		}
+	}
 	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return k.remove(name, cas) })
 }
 

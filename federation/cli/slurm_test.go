@@ -36,11 +36,6 @@ func (c *stepClock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// TestSlurmUserScenario walks the CLI as a Slurm user would, against a
-// real one-replica hub: submit with sbatch's --time forms and --job-name,
-// watch with squeue-like state filters and reasons, read a finished job's
-// record as sacct shows it, and cancel several jobs by number and by
-// filter as scancel does.
 // userHub is a one-replica hub with a tenant, a user alice (her key in
 // env), a cluster east with its agent's client, machine type n1 (1..8
 // nodes) and app solver; the hub's clock is clock.
