@@ -73,12 +73,23 @@ func TestNoSecretsInLogs(t *testing.T) {
 	ln, run := startLocalNode(ctx, t, env, "fns", "10.217.0.0/24"), waitingCommand(t)
 	must(t)(admin.PutMachineType(ctx, &structs.MachineType{Name: "cpu-local", Cores: 1, Slots: 1, RAM: 1, ScaleMin: 1, ScaleMax: 1,
 		Cluster: "east", Properties: localnodes.Label + "=true"}))
-	var def structs.AppDef
-	if err := def.UnmarshalJSON([]byte(solverAppDef)); err != nil {
+	// The image's AppDef with the run command at the script: the document
+	// is what an AppDef encodes to (structs.AppDef keeps it), so the path
+	// is changed in the document, not in the decoded fields.
+	runPath, err := json.Marshal(run)
+	if err != nil {
 		t.Fatal(err)
 	}
-	def.Commands["run"] = structs.Command{Path: run, Name: "Run", Parameters: def.Commands["run"].Parameters}
+	var def structs.AppDef
+	if err := def.UnmarshalJSON([]byte(strings.Replace(solverAppDef, `"/opt/solver/run.sh"`, string(runPath), 1))); err != nil {
+		t.Fatal(err)
+	}
 	must(t)(admin.PutApp(ctx, &structs.App{Name: "private", Visibility: structs.VisibilityPublic, Image: privRef, AppDef: def, PullSecret: pullCred}))
+	if app, err := admin.GetApp(ctx, "private"); err != nil {
+		t.Fatal(err)
+	} else if got := app.AppDef.Commands["run"].Path; got != run {
+		t.Fatalf("the hub stores the private app's run command at %q, want %q", got, run)
+	}
 	dir := t.TempDir()
 	agentProc := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "east", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
 		BootstrapToken: f.token, Dir: dir, Args: []string{"-heartbeat", "300ms", "-jobs-domain", "jobs.test"}})

@@ -138,8 +138,11 @@ func StartHubs(t testing.TB, opts HubOptions) *Hubs {
 			"-bootstrap", strings.Join(boot, ","),
 			"-internal-secret-file", secretFile, "-admin-api-key-file", keyFile,
 			// Slower raft timing than the defaults: the tests run on a
-			// loaded 2-core machine, where 1 s leases lapse spuriously.
-			"-raft-heartbeat-timeout", "2s", "-raft-election-timeout", "2s", "-raft-leader-lease-timeout", "1s",
+			// loaded 2-core machine, where a starved leader's last contact
+			// with its followers is 1-2 s old (seen: 1.0-1.9 s at load 30,
+			// nice 19) and 1 s leases lapse spuriously, and where a
+			// follower goes 2 s without a heartbeat now and then.
+			"-raft-heartbeat-timeout", "3s", "-raft-election-timeout", "3s", "-raft-leader-lease-timeout", "2s",
 		}
 		if opts.Insecure {
 			r.args = append(r.args, "-insecure-http")
