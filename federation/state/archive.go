@@ -88,8 +88,8 @@ func newArchive() *archive {
 		ended:      btree.NewG(archiveDegree, byEnd),
 		clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
 		prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
-		recs: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
-		recIDs: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.ID < b.ID }),
+		recs:       btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
+		recIDs:     btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.ID < b.ID }),
 		recTenant: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool {
 			if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
 				return c < 0
