@@ -407,3 +407,78 @@ func finishedCount(all []*structs.Job) int {
 	}
 	return n
 }
+
+// TestArchiveConsistentView: readers running beside commits that move
+// jobs to the archive always see each job exactly once, in the table or
+// the archive, never both or neither (run with -race).
+func TestArchiveConsistentView(t *testing.T) {
+	s := newStore(t)
+	seed(t, s)
+	const n = 200
+	write(t, s, 10, func(w *WriteTxn) error {
+		for i := range n {
+			if _, err := w.SubmitJob(&structs.Job{ID: jobID(i), Tenant: "acme", Owner: "alice", App: "solver", MachineType: "n3",
+				Nodes: 1, SubmitTime: t0}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for reads := 0; ; reads++ {
+			select {
+			case <-done:
+				if reads == 0 {
+					errs <- errors.New("no read ran")
+				}
+				return
+			default:
+			}
+			r := s.Read()
+			live, err := r.txn.Get(TableJobs, "id")
+			if err != nil {
+				errs <- err
+				return
+			}
+			count := r.ar.jobs.Len()
+			for raw := live.Next(); raw != nil; raw = live.Next() {
+				if r.ar.job(raw.(*structs.Job).ID) != nil {
+					errs <- fmt.Errorf("job %s in the table and the archive", raw.(*structs.Job).ID)
+					return
+				}
+				count++
+			}
+			if count != n {
+				errs <- fmt.Errorf("a reader sees %d jobs, want %d", count, n)
+				return
+			}
+		}
+	}()
+	for i := range n {
+		w := s.Write(uint64(11 + i))
+		if _, err := w.CancelJob(&structs.JobCancel{ID: jobID(i), Time: t0, Account: true}); err != nil {
+			t.Fatal(err)
+		}
+		if i%3 == 0 { // some transactions fail and are dropped
+			w.Abort()
+			write(t, s, uint64(11+i), func(w *WriteTxn) error {
+				_, err := w.CancelJob(&structs.JobCancel{ID: jobID(i), Time: t0, Account: true})
+				return err
+			})
+			continue
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Read().ar.jobs.Len(); got != n {
+		t.Fatalf("%d jobs archived, want %d", got, n)
+	}
+}
