@@ -31,18 +31,28 @@ const archiveDegree = 32
 // (the stored objects, never changed in place) under the orders their
 // readers need.
 type archive struct {
-	jobs       *btree.BTreeG[*structs.Job] // by number
-	jobIDs     *btree.BTreeG[*structs.Job] // by ID
-	tenant     *btree.BTreeG[*structs.Job] // by tenant, number
-	owner      *btree.BTreeG[*structs.Job] // by owner, number
-	ended      *btree.BTreeG[*structs.Job] // retention: by end time, number
-	clusterMod *btree.BTreeG[*structs.Job] // the agent's watch: by cluster, modify index, number
-	prevMod    *btree.BTreeG[*structs.Job] // and by previous cluster, modify index, number
+	jobs       *btree.BTreeG[*structs.Job]          // by number
+	jobIDs     *btree.BTreeG[idEntry[*structs.Job]] // by ID
+	tenant     *btree.BTreeG[*structs.Job]          // by tenant, number
+	owner      *btree.BTreeG[*structs.Job]          // by owner, number
+	ended      *btree.BTreeG[*structs.Job]          // retention: by end time, number
+	clusterMod *btree.BTreeG[*structs.Job]          // the agent's watch: by cluster, modify index, number
+	prevMod    *btree.BTreeG[*structs.Job]          // and by previous cluster, modify index, number
 
-	recs      *btree.BTreeG[*structs.AccountingRecord] // by seq
-	recIDs    *btree.BTreeG[*structs.AccountingRecord] // by ID
-	recTenant *btree.BTreeG[*structs.AccountingRecord] // by tenant, seq
+	recs      *btree.BTreeG[*structs.AccountingRecord]          // by seq
+	recIDs    *btree.BTreeG[idEntry[*structs.AccountingRecord]] // by ID
+	recTenant *btree.BTreeG[*structs.AccountingRecord]          // by tenant, seq
 }
+
+// idEntry is an entry of a tree by ID. The ID is in the entry so that a
+// lookup's pivot is a value on the stack: the hub looks up an unknown job
+// ID on every submission (is it free?).
+type idEntry[T any] struct {
+	id  string
+	obj T
+}
+
+func byID[T any](a, b idEntry[T]) bool { return a.id < b.id }
 
 func byNumber(a, b *structs.Job) bool { return a.Number < b.Number }
 
@@ -82,14 +92,14 @@ func jobPrevious(j *structs.Job) string { return j.PreviousCluster }
 func newArchive() *archive {
 	return &archive{
 		jobs:       btree.NewG(archiveDegree, byNumber),
-		jobIDs:     btree.NewG(archiveDegree, func(a, b *structs.Job) bool { return a.ID < b.ID }),
+		jobIDs:     btree.NewG(archiveDegree, byID[*structs.Job]),
 		tenant:     btree.NewG(archiveDegree, byStrNumber(jobTenant)),
 		owner:      btree.NewG(archiveDegree, byStrNumber(jobOwner)),
 		ended:      btree.NewG(archiveDegree, byEnd),
 		clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
 		prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
 		recs:       btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
-		recIDs:     btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.ID < b.ID }),
+		recIDs:     btree.NewG(archiveDegree, byID[*structs.AccountingRecord]),
 		recTenant: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool {
 			if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
 				return c < 0
@@ -112,11 +122,11 @@ func (a *archive) clone() *archive {
 
 // addJob stores a finished job, replacing one with its ID.
 func (a *archive) addJob(j *structs.Job) {
-	if old, ok := a.jobIDs.Get(&structs.Job{ID: j.ID}); ok {
-		a.delJob(old)
+	if old, ok := a.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
+		a.delJob(old.obj)
 	}
 	a.jobs.ReplaceOrInsert(j)
-	a.jobIDs.ReplaceOrInsert(j)
+	a.jobIDs.ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
 	a.tenant.ReplaceOrInsert(j)
 	a.owner.ReplaceOrInsert(j)
 	a.ended.ReplaceOrInsert(j)
@@ -131,7 +141,7 @@ func (a *archive) addJob(j *structs.Job) {
 // delJob removes a stored job (the object addJob was given).
 func (a *archive) delJob(j *structs.Job) {
 	a.jobs.Delete(j)
-	a.jobIDs.Delete(j)
+	a.jobIDs.Delete(idEntry[*structs.Job]{id: j.ID})
 	a.tenant.Delete(j)
 	a.owner.Delete(j)
 	a.ended.Delete(j)
@@ -145,8 +155,8 @@ func (a *archive) delJob(j *structs.Job) {
 
 // job is the finished job with the ID, nil if none.
 func (a *archive) job(id string) *structs.Job {
-	j, _ := a.jobIDs.Get(&structs.Job{ID: id})
-	return j
+	e, _ := a.jobIDs.Get(idEntry[*structs.Job]{id: id})
+	return e.obj
 }
 
 // jobByNumber is the finished job with the number, nil if none.
@@ -175,19 +185,19 @@ func (a *archive) eachJob(index, key string, from uint64, fn func(*structs.Job) 
 
 // addRec stores an accounting record, replacing one with its ID.
 func (a *archive) addRec(r *structs.AccountingRecord) {
-	if old, ok := a.recIDs.Get(&structs.AccountingRecord{ID: r.ID}); ok {
-		a.recs.Delete(old)
-		a.recTenant.Delete(old)
+	if old, ok := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: r.ID}); ok {
+		a.recs.Delete(old.obj)
+		a.recTenant.Delete(old.obj)
 	}
 	a.recs.ReplaceOrInsert(r)
-	a.recIDs.ReplaceOrInsert(r)
+	a.recIDs.ReplaceOrInsert(idEntry[*structs.AccountingRecord]{r.ID, r})
 	a.recTenant.ReplaceOrInsert(r)
 }
 
 // rec is the accounting record with the ID, nil if none.
 func (a *archive) rec(id string) *structs.AccountingRecord {
-	r, _ := a.recIDs.Get(&structs.AccountingRecord{ID: id})
-	return r
+	e, _ := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: id})
+	return e.obj
 }
 
 // eachRec calls fn on the records of a tenant ("": all) with a sequence

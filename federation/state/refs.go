@@ -25,7 +25,8 @@ func (r *ReadTxn) UserRef(username string) (*structs.User, error) {
 
 // JobRef is Job without the copy.
 func (r *ReadTxn) JobRef(id string) (*structs.Job, error) {
-	raw, err := rawByID(r.txn, TableJobs, id)
+	key := []any{id} // one boxing for the lookup and the error
+	raw, err := rawByID(r.txn, TableJobs, key...)
 	switch {
 	case err != nil:
 		return nil, err
@@ -35,5 +36,5 @@ func (r *ReadTxn) JobRef(id string) (*structs.Job, error) {
 	if j := r.ar.job(id); j != nil { // finished (archive.go)
 		return j, nil
 	}
-	return nil, notFound("job", id)
+	return nil, notFound("job", key...)
 }

@@ -75,12 +75,13 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	}
 	switch tbl {
 	case TableAccounting:
-		p.ar.recIDs.Ascend(func(r *structs.AccountingRecord) bool { return fn(r) })
+		p.ar.recIDs.Ascend(func(e idEntry[*structs.AccountingRecord]) bool { return fn(e.obj) })
 		return nil
 	case TableJobs: // active jobs (memdb) and finished ones, merged by ID
 		live, _ := it.Next().(*structs.Job)
 		more := true
-		p.ar.jobIDs.Ascend(func(j *structs.Job) bool {
+		p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
+			j := e.obj
 			for live != nil && live.ID < j.ID {
 				if more = fn(live); !more {
 					return false
