@@ -1,7 +1,10 @@
 // Package state is the hub's in-memory indexed store: tenants, teams, users,
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
 // accounting, audit, the portal's claim rules and the hub's own replica
-// directory, kept in go-memdb tables with the indexes the hub queries by.
+// directory, kept in go-memdb tables with the indexes the hub queries by;
+// finished jobs and accounting records, which grow with the hub's history,
+// in an archive of copy-on-write B-trees beside them (archive.go), which
+// readers see in the same view as the tables.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
