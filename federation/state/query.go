@@ -109,13 +109,39 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 		ri.CreateIndex = existing.GetRaftIndex().CreateIndex
 	}
 	ri.ModifyIndex = w.index
-	if err := w.txn.Insert(t.name(), obj); err != nil {
-		return fmt.Errorf("state: insert into %s: %w", t.name(), err)
+	if err := w.put(t, obj, existing); err != nil {
+		return err
 	}
 	w.inserted = *ri
 	w.touch(t)
 	if overlaid(t) {
 		w.note(t, rowID(obj), obj)
+	}
+	return nil
+}
+
+// put stores obj over existing: a finished job, moved out of the jobs
+// table if it was there, and an accounting record go to the archive
+// (archive.go), every other row to its table.
+func (w *WriteTxn) put(t table, obj, existing stored) error {
+	switch o := obj.(type) {
+	case *structs.Job:
+		if !o.State.IsTerminal() {
+			break
+		}
+		if old, ok := existing.(*structs.Job); ok && !old.State.IsTerminal() {
+			if err := w.txn.Delete(TableJobs, old); err != nil {
+				return fmt.Errorf("state: move job %q to the archive: %w", old.ID, err)
+			}
+		}
+		w.archiveW().addJob(o)
+		return nil
+	case *structs.AccountingRecord:
+		w.archiveW().addRec(o)
+		return nil
+	}
+	if err := w.txn.Insert(t.name(), obj); err != nil {
+		return fmt.Errorf("state: insert into %s: %w", t.name(), err)
 	}
 	return nil
 }

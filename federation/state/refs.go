@@ -25,5 +25,16 @@ func (r *ReadTxn) UserRef(username string) (*structs.User, error) {
 
 // JobRef is Job without the copy.
 func (r *ReadTxn) JobRef(id string) (*structs.Job, error) {
-	return refByID[*structs.Job](r.txn, TableJobs, "job", id)
+	key := []any{id} // one boxing for the lookup and the error
+	raw, err := rawByID(r.txn, TableJobs, key...)
+	switch {
+	case err != nil:
+		return nil, err
+	case raw != nil:
+		return raw.(*structs.Job), nil
+	}
+	if j := r.ar.job(id); j != nil { // finished (archive.go)
+		return j, nil
+	}
+	return nil, notFound("job", key...)
 }

@@ -98,6 +98,10 @@ func schema() *memdb.DBSchema {
 				return o.(*structs.BurstRule).MachineTypes()
 			})),
 		),
+		// The jobs in play. A job that ends moves to the archive
+		// (archive.go), with its indexes by ID, number, tenant, owner,
+		// end time (retention) and cluster and modify index (the
+		// agent's watch).
 		tbl(TableJobs,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Job).ID })),
 			idx("number", true, false, uintIndex(func(o any) uint64 { return o.(*structs.Job).Number })),
@@ -139,12 +143,9 @@ func schema() *memdb.DBSchema {
 				}
 				return j.Cluster, j.Number
 			})),
-			// Retention: finished jobs by end time.
-			idx("ended", true, true, uintPairIndex(func(o any) (uint64, uint64, bool) {
-				j := o.(*structs.Job)
-				return unixNanos(j.EndTime), j.Number, j.State.IsTerminal()
-			})),
 		),
+		// Empty: accounting records are kept in the archive
+		// (archive.go); the table names their modify index.
 		tbl(TableAccounting,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AccountingRecord).ID })),
 			idx("seq", true, false, uintIndex(func(o any) uint64 { return o.(*structs.AccountingRecord).Seq })),

@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/hashicorp/go-memdb"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Snapshot format: newline-separated JSON values. A header
@@ -50,15 +52,58 @@ func omitWhenEmpty(tbl string) bool {
 // Snapshot is an immutable point-in-time view of the store.
 type Snapshot struct {
 	txn *memdb.Txn
+	ar  *archive
 }
 
 // Snapshot captures the current state in O(1); writes go on meanwhile.
 func (s *Store) Snapshot() *Snapshot {
-	return &Snapshot{txn: s.gen.Load().db.Txn(false)}
+	r := s.Read()
+	return &Snapshot{txn: r.txn, ar: r.ar}
 }
 
 // Index returns the latest raft index the snapshot includes.
 func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn}).Index(AllTables) }
+
+// eachRow calls fn on every row of a table in id-index order, until fn
+// returns false. The finished jobs and the accounting records come from
+// the archive (archive.go): a snapshot holds them in the jobs and
+// accounting sections, in the order and form it always did.
+func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
+	it, err := p.txn.Get(tbl, "id")
+	if err != nil {
+		return fmt.Errorf("state: snapshot %s: %w", tbl, err)
+	}
+	switch tbl {
+	case TableAccounting:
+		p.ar.recIDs.Ascend(func(e idEntry[*structs.AccountingRecord]) bool { return fn(e.obj) })
+		return nil
+	case TableJobs: // active jobs (memdb) and finished ones, merged by ID
+		live, _ := it.Next().(*structs.Job)
+		more := true
+		p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
+			j := e.obj
+			for live != nil && live.ID < j.ID {
+				if more = fn(live); !more {
+					return false
+				}
+				live, _ = it.Next().(*structs.Job)
+			}
+			more = fn(j)
+			return more
+		})
+		for more && live != nil {
+			more = fn(live)
+			live, _ = it.Next().(*structs.Job)
+		}
+		return nil
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		if !fn(raw) {
+			return nil
+		}
+	}
+	return nil
+}
 
 // Persist writes the snapshot to w. Wrap slow writers in a bufio.Writer.
 func (p *Snapshot) Persist(w io.Writer) error {
@@ -72,15 +117,14 @@ func (p *Snapshot) persist(w io.Writer, keep func(tbl string, row any) bool) err
 		return fmt.Errorf("state: snapshot: %w", err)
 	}
 	for _, tbl := range snapshotTables() {
-		it, err := p.txn.Get(tbl, "id")
-		if err != nil {
-			return fmt.Errorf("state: snapshot %s: %w", tbl, err)
-		}
 		n := 0
-		for raw := it.Next(); raw != nil; raw = it.Next() {
+		if err := p.eachRow(tbl, func(raw any) bool {
 			if keep(tbl, raw) {
 				n++
 			}
+			return true
+		}); err != nil {
+			return err
 		}
 		if n == 0 && (omitWhenEmpty(tbl) || !keep(tbl, nil)) {
 			continue
@@ -88,14 +132,17 @@ func (p *Snapshot) persist(w io.Writer, keep func(tbl string, row any) bool) err
 		if err := enc.Encode(snapshotHeader{Table: tbl, Count: n}); err != nil {
 			return fmt.Errorf("state: snapshot %s: %w", tbl, err)
 		}
-		it, _ = p.txn.Get(tbl, "id")
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			if !keep(tbl, raw) {
-				continue
+		var encErr error
+		if err := p.eachRow(tbl, func(raw any) bool {
+			if keep(tbl, raw) {
+				encErr = enc.Encode(raw)
 			}
-			if err := enc.Encode(raw); err != nil {
-				return fmt.Errorf("state: snapshot %s: %w", tbl, err)
-			}
+			return encErr == nil
+		}); err != nil {
+			return err
+		}
+		if encErr != nil {
+			return fmt.Errorf("state: snapshot %s: %w", tbl, encErr)
 		}
 	}
 	if err := enc.Encode(snapshotHeader{End: true}); err != nil {

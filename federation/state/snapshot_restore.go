@@ -35,6 +35,7 @@ func (s *Store) Restore(r io.Reader) error {
 	}
 	txn := db.Txn(true)
 	defer txn.Abort()
+	ar := newArchive()
 	batches := make(chan []restoreRow, 4)
 	stop := make(chan struct{})
 	decoded := make(chan error, 1)
@@ -45,6 +46,10 @@ func (s *Store) Restore(r io.Reader) error {
 	counts := map[string]int{}
 	for batch := range batches {
 		for _, row := range batch {
+			if restoreArchived(ar, row) {
+				counts[row.tbl]++
+				continue
+			}
 			if err := txn.Insert(row.tbl, row.row); err != nil {
 				close(stop)
 				for range batches { // let the decoder end
@@ -58,8 +63,25 @@ func (s *Store) Restore(r io.Reader) error {
 		return err
 	}
 	txn.Commit()
-	s.swap(db)
+	s.swap(db, ar)
 	return nil
+}
+
+// restoreArchived puts a finished job or an accounting record into the
+// archive (archive.go) and reports whether it did: a snapshot keeps them in
+// the jobs and accounting sections, as it always did.
+func restoreArchived(ar *archive, row restoreRow) bool {
+	switch o := row.row.(type) {
+	case *structs.Job:
+		if o.State.IsTerminal() {
+			ar.addJob(o)
+			return true
+		}
+	case *structs.AccountingRecord:
+		ar.addRec(o)
+		return true
+	}
+	return false
 }
 
 // decodeSnapshot reads a snapshot and sends its rows to out in batches,

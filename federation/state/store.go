@@ -1,7 +1,10 @@
 // Package state is the hub's in-memory indexed store: tenants, teams, users,
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
 // accounting, audit, the portal's claim rules and the hub's own replica
-// directory, kept in go-memdb tables with the indexes the hub queries by.
+// directory, kept in go-memdb tables with the indexes the hub queries by;
+// finished jobs and accounting records, which grow with the hub's history,
+// in an archive of copy-on-write B-trees beside them (archive.go), which
+// readers see in the same view as the tables.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
@@ -18,6 +21,7 @@ package state
 
 import (
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/go-memdb"
@@ -152,6 +156,14 @@ type Store struct {
 	// changes counts, per table, the commits that wrote it and the
 	// restores, each bumped once the write is visible (see Changes).
 	changes [numTables]atomic.Uint64
+
+	// pub pairs the memdb root and the archive a reader sees: a commit
+	// that changes the archive publishes both under it (archive.go).
+	pub sync.RWMutex
+	ar  *archive // the published archive, never written (under pub)
+	// spare is a clone of ar that no reader holds: the next write
+	// transaction that changes the archive clones it (writers only).
+	spare *archive
 }
 
 // New returns an empty store.
@@ -160,14 +172,21 @@ func New() (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
-	s := &Store{}
+	s := &Store{ar: newArchive()}
+	s.spare = s.ar.clone()
 	s.gen.Store(&generation{db: db, abandon: make(chan struct{})})
 	return s, nil
 }
 
-// swap installs db as the store's contents and wakes waiters of the old one.
-func (s *Store) swap(db *memdb.MemDB) {
+// swap installs db and ar as the store's contents and wakes waiters of
+// the old ones.
+func (s *Store) swap(db *memdb.MemDB, ar *archive) {
+	spare := ar.clone()
+	s.pub.Lock()
 	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
+	s.ar = ar
+	s.pub.Unlock()
+	s.spare = spare
 	for t := range s.changes {
 		s.changes[t].Add(1)
 	}
@@ -192,11 +211,15 @@ func (s *Store) Changes(table string) uint64 {
 // ReadTxn is a consistent view of the store. Its getters return deep copies.
 type ReadTxn struct {
 	txn *memdb.Txn
+	ar  *archive // finished jobs and accounting records (archive.go)
 }
 
 // Read opens a read transaction; it needs no closing.
 func (s *Store) Read() *ReadTxn {
-	return &ReadTxn{txn: s.gen.Load().db.Txn(false)}
+	s.pub.RLock()
+	r := &ReadTxn{txn: s.gen.Load().db.Txn(false), ar: s.ar}
+	s.pub.RUnlock()
+	return r
 }
 
 // Index returns the modify index of a table (or AllTables), 0 if never written.
@@ -228,6 +251,7 @@ type WriteTxn struct {
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
 	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
+	arDirty  bool                                      // ReadTxn.ar is this transaction's own clone (archive.go)
 	overlay  map[idKey]any                             // rows of jobs and audit it wrote (nil: deleted)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	counters [numCounters]struct {
@@ -241,7 +265,20 @@ type WriteTxn struct {
 func (s *Store) Write(index uint64) *WriteTxn {
 	db := s.gen.Load().db
 	txn := db.Txn(true) // takes the writer's lock: no commit comes between
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn}, store: s, index: index, base: db.Txn(false)}
+	s.pub.RLock()
+	ar := s.ar
+	s.pub.RUnlock()
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false)}
+}
+
+// archiveW is the transaction's own archive, to change: a clone of the
+// committed one, made at the first change.
+func (w *WriteTxn) archiveW() *archive {
+	if !w.arDirty {
+		w.ar = w.store.spare.clone()
+		w.arDirty = true
+	}
+	return w.ar
 }
 
 // RaftIndex returns the index the transaction stamps.
@@ -291,7 +328,16 @@ func (w *WriteTxn) Commit() error {
 			return fmt.Errorf("state: commit index: %w", err)
 		}
 	}
-	w.txn.Commit()
+	if w.arDirty {
+		spare := w.ar.clone()
+		w.store.pub.Lock()
+		w.txn.Commit()
+		w.store.ar = w.ar
+		w.store.pub.Unlock()
+		w.store.spare = spare
+	} else {
+		w.txn.Commit()
+	}
 	for t := range numTables {
 		if w.touched&(1<<t) != 0 {
 			w.store.changes[t].Add(1)

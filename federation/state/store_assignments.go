@@ -6,13 +6,17 @@ import (
 	"math"
 	"slices"
 
+	"github.com/google/btree"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // The queries of a cluster's agent: its full listing and its watch. Both
 // walk indexes whose size follows the jobs in play on the cluster (active,
 // or changed since the agent last looked), never the finished jobs the hub
-// keeps until their retention ends.
+// keeps until their retention ends. The watch finds the jobs that ended
+// since through the archive's trees by (cluster, modify index), so an
+// agent learns of a job's end as before.
 
 // ActiveClusterJobs returns the jobs active on a cluster (ASSIGNED,
 // STARTING, RUNNING) numbered above after, in number order, at most limit
@@ -63,14 +67,26 @@ func (r *ReadTxn) ClusterJobsChanged(cluster string, since, after uint64, limit 
 			}
 		}
 	}
+	// Finished jobs (archive.go), by the same keys.
+	for _, tr := range [...]*btree.BTreeG[*structs.Job]{r.ar.clusterMod, r.ar.prevMod} {
+		of := jobCluster
+		if tr == r.ar.prevMod {
+			of = jobPrevious
+		}
+		pivot := &structs.Job{Cluster: cluster, PreviousCluster: cluster}
+		pivot.ModifyIndex = since + 1
+		tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool {
+			if of(j) != cluster {
+				return false
+			}
+			if j.Number > after && !seen[j.Number] {
+				seen[j.Number] = true
+				found = append(found, j)
+			}
+			return true
+		})
+	}
 	slices.SortFunc(found, func(a, b *structs.Job) int { return cmp.Compare(a.Number, b.Number) })
-	if limit > 0 && len(found) > limit {
-		found = found[:limit]
-		next = found[limit-1].Number
-	}
-	jobs = make([]*structs.Job, len(found))
-	for i, j := range found {
-		jobs[i] = j.Copy()
-	}
+	jobs, next = pageOf(found, limit)
 	return jobs, next, nil
 }

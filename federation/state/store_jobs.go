@@ -12,7 +12,11 @@ import (
 
 // Job returns the job with the given ID or ErrNotFound.
 func (r *ReadTxn) Job(id string) (*structs.Job, error) {
-	return getByID[*structs.Job](r.txn, TableJobs, "job", id)
+	j, err := r.JobRef(id)
+	if err != nil {
+		return nil, err
+	}
+	return j.Copy(), nil
 }
 
 // JobByNumber returns the job with the given number or ErrNotFound.
@@ -21,10 +25,13 @@ func (r *ReadTxn) JobByNumber(number uint64) (*structs.Job, error) {
 	if err != nil {
 		return nil, err
 	}
-	if raw == nil {
-		return nil, notFound("job number", number)
+	if raw != nil {
+		return raw.(*structs.Job).Copy(), nil
 	}
-	return raw.(*structs.Job).Copy(), nil
+	if j := r.ar.jobByNumber(number); j != nil {
+		return j.Copy(), nil
+	}
+	return nil, notFound("job number", number)
 }
 
 // JobFilter selects jobs for ListJobs. Empty fields match everything.
@@ -89,8 +96,66 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	if err != nil {
 		return nil, 0, fmt.Errorf("state: jobs by %s: %w", index, err)
 	}
-	jobs, next = page(it, inRange, f.match, func(j *structs.Job) uint64 { return j.Number }, f.Limit)
+	// The first Limit+1 matches of the jobs in play and of the finished
+	// ones (the archive) hold the first Limit+1 of all.
+	want := f.Limit + 1
+	if f.Limit <= 0 {
+		want = math.MaxInt
+	}
+	var live, done []*structs.Job
+	for raw := it.Next(); raw != nil && len(live) < want; raw = it.Next() {
+		j := raw.(*structs.Job)
+		if !inRange(j) {
+			break
+		}
+		if f.match(j) {
+			live = append(live, j)
+		}
+	}
+	if index == "number" || index == "tenant" || index == "owner" {
+		r.ar.eachJob(index, key, f.After+1, func(j *structs.Job) bool {
+			if f.match(j) {
+				done = append(done, j)
+			}
+			return len(done) < want
+		})
+	}
+	jobs, next = pageOf(mergeByNumber(live, done), f.Limit)
 	return jobs, next, nil
+}
+
+// mergeByNumber merges two lists of jobs in number order.
+func mergeByNumber(a, b []*structs.Job) []*structs.Job {
+	if len(b) == 0 {
+		return a
+	}
+	if len(a) == 0 {
+		return b
+	}
+	out := make([]*structs.Job, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0].Number < b[0].Number {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+// pageOf is the first limit (0: all) of found, in copies, and the After
+// of the next page (0 if none is left).
+func pageOf(found []*structs.Job, limit int) ([]*structs.Job, uint64) {
+	var next uint64
+	if limit > 0 && len(found) > limit {
+		found = found[:limit]
+		next = found[limit-1].Number
+	}
+	out := make([]*structs.Job, len(found))
+	for i, j := range found {
+		out[i] = j.Copy()
+	}
+	return out, next
 }
 
 // activeStates are the non-terminal job states.
@@ -119,15 +184,7 @@ func (r *ReadTxn) activeJobs(f JobFilter) ([]*structs.Job, uint64, error) {
 		}
 	}
 	slices.SortFunc(found, func(a, b *structs.Job) int { return cmp.Compare(a.Number, b.Number) })
-	var next uint64
-	if f.Limit > 0 && len(found) > f.Limit {
-		found = found[:f.Limit]
-		next = found[len(found)-1].Number
-	}
-	out := make([]*structs.Job, len(found))
-	for i, j := range found {
-		out[i] = j.Copy()
-	}
+	out, next := pageOf(found, f.Limit)
 	return out, next, nil
 }
 

@@ -389,8 +389,9 @@ func TestActiveStates(t *testing.T) {
 }
 
 // TestFinishedJobIndexes: a finished job and its accounting record sit in
-// only the indexes their readers need (each entry costs every replica
-// about 400 bytes per job it keeps; docs/performance.md).
+// no go-memdb index (each entry costs every replica about 360 bytes per
+// job it keeps; docs/performance.md) but in the archive's trees their
+// readers need.
 func TestFinishedJobIndexes(t *testing.T) {
 	s := jobsFixture(t) // job 1 completed on east
 	write(t, s, 40, func(w *WriteTxn) error {
@@ -415,16 +416,43 @@ func TestFinishedJobIndexes(t *testing.T) {
 		slices.Sort(names)
 		return names
 	}
+	ar := s.Read().ar
+	trees := func(j *structs.Job) []string {
+		var names []string
+		if _, ok := ar.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
+			names = append(names, "jobIDs")
+		}
+		for name, tr := range map[string]interface {
+			Has(*structs.Job) bool
+		}{"jobs": ar.jobs, "tenant": ar.tenant, "owner": ar.owner, "ended": ar.ended,
+			"clusterMod": ar.clusterMod, "prevMod": ar.prevMod} {
+			if tr.Has(j) {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
 	for _, id := range []string{jobID(1), jobID(2)} {
-		got := in(TableJobs, func(o any) bool { return o.(*structs.Job).ID == id })
-		want := []string{"cluster_modify", "ended", "id", "number", "owner", "tenant"}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("finished job %s in indexes (-want +got):\n%s", id, diff)
+		if got := in(TableJobs, func(o any) bool { return o.(*structs.Job).ID == id }); got != nil {
+			t.Errorf("finished job %s in the jobs table's indexes %v, want none (it is archived)", id, got)
+		}
+		j := ar.job(id)
+		if j == nil {
+			t.Fatalf("finished job %s not in the archive", id)
+		}
+		want := []string{"clusterMod", "ended", "jobIDs", "jobs", "owner", "tenant"}
+		if diff := cmp.Diff(want, trees(j)); diff != "" {
+			t.Errorf("finished job %s in archive trees (-want +got):\n%s", id, diff)
 		}
 	}
 	got := in(TableAccounting, func(o any) bool { return o.(*structs.AccountingRecord).JobID == jobID(2) })
-	if diff := cmp.Diff([]string{"id", "seq", "tenant"}, got); diff != "" {
-		t.Errorf("accounting record in indexes (-want +got):\n%s", diff)
+	if got != nil {
+		t.Errorf("accounting record in the accounting table's indexes %v, want none (it is archived)", got)
+	}
+	rec := ar.rec("job-2")
+	if rec == nil || !ar.recs.Has(rec) || !ar.recTenant.Has(rec) {
+		t.Errorf("accounting record job-2 not in every archive tree: %+v", rec)
 	}
 	got = in(TableJobs, func(o any) bool { return o.(*structs.Job).ID == jobID(3) }) // assigned to east
 	want := []string{"cluster_active", "cluster_modify", "id", "number", "owner", "state", "tenant"}

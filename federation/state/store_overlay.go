@@ -50,7 +50,9 @@ func (w *WriteTxn) note(t table, id string, obj any) {
 
 // deleted removes obj from table t and notes it.
 func (w *WriteTxn) deleted(t table, obj any) error {
-	if err := w.txn.Delete(t.name(), obj); err != nil {
+	if j, ok := obj.(*structs.Job); ok && j.State.IsTerminal() {
+		w.archiveW().delJob(j)
+	} else if err := w.txn.Delete(t.name(), obj); err != nil {
 		return err
 	}
 	if overlaid(t) {
@@ -66,7 +68,14 @@ func (w *WriteTxn) byID(t table, id string) (any, error) {
 	if obj, ok := w.overlay[idKey{t, id}]; ok {
 		return obj, nil
 	}
-	return rawByID(w.base, t.name(), id)
+	raw, err := rawByID(w.base, t.name(), id)
+	if raw != nil || err != nil || t != tJobs {
+		return raw, err
+	}
+	if j := w.ar.job(id); j != nil {
+		return j, nil
+	}
+	return nil, nil
 }
 
 // eventBySeq is the stored event with Seq seq, nil if none. The events a

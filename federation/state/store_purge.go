@@ -60,19 +60,15 @@ func (w *WriteTxn) PurgeEnded(cutoff time.Time, limit int, full bool) (int, erro
 	case limit < 1 || limit > MaxPurgeBatch:
 		return 0, structs.Errorf(structs.ErrInvalid, "purge: limit %d out of 1..%d", limit, MaxPurgeBatch)
 	}
-	it, err := w.txn.LowerBound(TableJobs, "ended", uint64(0))
-	if err != nil {
-		return 0, err
-	}
 	before := unixNanos(cutoff)
 	var olds []*structs.Job
-	for raw := it.Next(); raw != nil && len(olds) < limit; raw = it.Next() {
-		j := raw.(*structs.Job)
+	w.ar.ended.Ascend(func(j *structs.Job) bool {
 		if unixNanos(j.EndTime) >= before {
-			break
+			return false
 		}
 		olds = append(olds, j)
-	}
+		return len(olds) < limit
+	})
 	return w.purge(olds, full)
 }
 
@@ -98,8 +94,8 @@ func (w *WriteTxn) account(j *structs.Job, full bool) error {
 	if err := rec.Validate(); err != nil {
 		return err
 	}
-	if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil || raw != nil {
-		return err
+	if w.ar.rec(rec.ID) != nil {
+		return nil
 	}
 	rec.Seq = w.next(cAccounting)
 	return w.insert(tAccounting, rec, nil)
@@ -144,10 +140,6 @@ func (w *WriteTxn) accountingOf(j *structs.Job, full bool) *structs.AccountingRe
 // EndedBefore reports whether a terminal job ended before cutoff: whether
 // a purge with that cutoff would delete anything.
 func (r *ReadTxn) EndedBefore(cutoff time.Time) bool {
-	raw, err := r.txn.LowerBound(TableJobs, "ended", uint64(0))
-	if err != nil {
-		return false
-	}
-	j, ok := raw.Next().(*structs.Job)
+	j, ok := r.ar.ended.Min()
 	return ok && unixNanos(j.EndTime) < unixNanos(cutoff)
 }

@@ -36,32 +36,43 @@ func listRecords[T copier[T]](r *ReadTxn, tbl string, f RecordFilter, tenantOf f
 }
 
 // Accounting returns the record with the given ID or ErrNotFound.
+// Accounting records are kept in the archive (archive.go).
 func (r *ReadTxn) Accounting(id string) (*structs.AccountingRecord, error) {
-	return getByID[*structs.AccountingRecord](r.txn, TableAccounting, "accounting record", id)
+	if rec := r.ar.rec(id); rec != nil {
+		return rec.Copy(), nil
+	}
+	return nil, notFound("accounting record", id)
 }
 
 // ListAccounting pages through accounting records; see ListJobs for next.
 func (r *ReadTxn) ListAccounting(f RecordFilter) ([]*structs.AccountingRecord, uint64, error) {
-	return listRecords(r, TableAccounting, f,
-		func(a *structs.AccountingRecord) string { return a.Tenant },
-		func(a *structs.AccountingRecord) uint64 { return a.Seq })
+	if f.After == math.MaxUint64 {
+		return nil, 0, nil
+	}
+	var out []*structs.AccountingRecord
+	var next uint64
+	r.ar.eachRec(f.Tenant, f.After+1, func(rec *structs.AccountingRecord) bool {
+		if f.Limit > 0 && len(out) == f.Limit {
+			next = out[len(out)-1].Seq
+			return false
+		}
+		out = append(out, rec.Copy())
+		return true
+	})
+	return out, next, nil
 }
 
 // AccountingByJob returns the records of one job, in sequence order. It
 // scans every record (no index keeps records by job: the hub never asks
-// this on a hot path, and an index entry per record costs about 400
-// bytes of every replica's heap).
+// this on a hot path).
 func (r *ReadTxn) AccountingByJob(jobID string) ([]*structs.AccountingRecord, error) {
-	it, err := r.txn.Get(TableAccounting, "seq")
-	if err != nil {
-		return nil, fmt.Errorf("state: accounting by seq: %w", err)
-	}
 	var out []*structs.AccountingRecord
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if rec := raw.(*structs.AccountingRecord); rec.JobID == jobID {
+	r.ar.eachRec("", 0, func(rec *structs.AccountingRecord) bool {
+		if rec.JobID == jobID {
 			out = append(out, rec.Copy())
 		}
-	}
+		return true
+	})
 	return out, nil
 }
 
@@ -71,9 +82,7 @@ func (w *WriteTxn) AppendAccounting(rec *structs.AccountingRecord) (*structs.Acc
 	if err := rec.Validate(); err != nil {
 		return nil, err
 	}
-	if raw, err := rawByID(w.txn, TableAccounting, rec.ID); err != nil {
-		return nil, err
-	} else if raw != nil {
+	if w.ar.rec(rec.ID) != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "accounting record %q exists", rec.ID)
 	}
 	n := rec.Copy()

@@ -2,6 +2,8 @@ package state
 
 import (
 	"fmt"
+	"math"
+	"slices"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -71,10 +73,31 @@ func (r *ReadTxn) SubmitTimesSince(owner string, since time.Time) ([]time.Time, 
 	if err != nil {
 		return nil, fmt.Errorf("state: jobs by owner: %w", err)
 	}
-	var out []time.Time
+	// The jobs in play and the finished ones (archive.go), each newest
+	// first up to the first one submitted before since, merged.
+	var live, done []*structs.Job
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		j := raw.(*structs.Job)
-		if j.Owner != owner || j.SubmitTime.Before(since) {
+		if j.Owner != owner {
+			break
+		}
+		live = append(live, j)
+		if j.SubmitTime.Before(since) {
+			break
+		}
+	}
+	r.ar.owner.DescendLessOrEqual(&structs.Job{Owner: owner, Number: math.MaxUint64}, func(j *structs.Job) bool {
+		if j.Owner != owner {
+			return false
+		}
+		done = append(done, j)
+		return !j.SubmitTime.Before(since)
+	})
+	slices.Reverse(live)
+	slices.Reverse(done)
+	var out []time.Time
+	for _, j := range slices.Backward(mergeByNumber(live, done)) {
+		if j.SubmitTime.Before(since) {
 			break
 		}
 		out = append(out, j.SubmitTime)
