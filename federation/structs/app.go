@@ -111,7 +111,11 @@ type AppDef struct {
 	// Raw is the AppDef as registered (compact JSON). When set it is what
 	// the AppDef encodes to, so a round trip keeps every field, value and
 	// key order, also those the fields above do not model; the fields
-	// above are read from it (numbers may be written as strings).
+	// above are read from it (numbers may be written as strings). So an
+	// edit of a field above does NOT change what an AppDef with Raw
+	// encodes to: edit the document and decode it again, or clear Raw
+	// (and every Command's) to encode the fields (TestNoSecretsInLogs once
+	// ran a stale command path this way).
 	Raw json.RawMessage `json:"-"`
 }
 
