@@ -114,7 +114,7 @@ func TestAssignmentsSelfContained(t *testing.T) {
 	e.must(e.admin.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic,
 		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/opt/run.sh"}}}}))
 	e.must(e.admin.PutVault(ctx, vault("ta", "data")))
-	e.must(nil, e.admin.DeleteMachineType(ctx, "n1"))
+	e.must(nil, e.admin.DeleteMachineType(ctx, "n1", client.Force())) // job 2 still waits for n1
 	if p := problem("machine type deleted"); p != `machine type "n1" no longer exists` {
 		t.Errorf("machine type deleted: problem %q", p)
 	}

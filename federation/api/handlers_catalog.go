@@ -77,21 +77,27 @@ func machineTypes() globalKind[*structs.MachineType] {
 		inUse:  machineTypeInUse}
 }
 
-// machineTypeInUse refuses deleting a machine type that a job in play
-// asked for or runs on: a queued job would otherwise wait for ever for a
-// machine type that no longer exists. Finished jobs keep its name only
-// as history and do not hold it. The FSM's delete does not check this (an
-// existing command keeps its meaning across versions), so a job submitted
-// in the instant between this check and the delete can still lose it.
-func machineTypeInUse(r *state.ReadTxn, name string) error {
+// machineTypeInUse refuses deleting a machine type that a job waiting for
+// placement (SUBMITTED, HELD, QUEUED) asked for: it would otherwise wait
+// for ever for a machine type that no longer exists. Jobs already on a
+// cluster carry their assignment and do not need it; finished jobs keep
+// its name only as history. ?force=true deletes anyway (the Cluster API
+// controller does, for a cluster that is gone). The FSM's delete does not
+// check this (an existing command keeps its meaning across versions), so
+// a job submitted in the instant between this check and the delete can
+// still lose it; its wait reason then names the unknown machine type.
+func machineTypeInUse(c *call, r *state.ReadTxn, name string) error {
+	if force, err := c.flag("force"); err != nil || force {
+		return err
+	}
 	jobs, _, err := r.ListJobs(state.JobFilter{Active: true, Limit: 1, Match: func(j *structs.Job) bool {
-		return j.MachineType == name || j.AssignedMachineType == name
+		return j.MachineType == name && !j.State.OnCluster() && !j.State.IsTerminal()
 	}})
 	if err != nil {
 		return err
 	}
 	if len(jobs) > 0 {
-		return structs.Errorf(structs.ErrConflict, "machine type %q is used by jobs in play (job %d is %s); cancel them or let them finish first",
+		return structs.Errorf(structs.ErrConflict, "machine type %q is asked for by jobs waiting for placement (job %d is %s); cancel them first, or delete with force=true",
 			name, jobs[0].Number, jobs[0].State)
 	}
 	return nil

@@ -2,6 +2,7 @@ package api
 
 import (
 	"io"
+	"strconv"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
@@ -92,7 +93,7 @@ type globalKind[T any] struct {
 	// guard still needs the object (e.g. jobs in play naming a machine
 	// type), so the refusal is a clear 409 instead of an object that
 	// silently stops working.
-	inUse func(*state.ReadTxn, string) error
+	inUse func(*call, *state.ReadTxn, string) error
 }
 
 func (k globalKind[T]) name(c *call) string {
@@ -129,7 +130,7 @@ func (k globalKind[T]) delete(c *call) (any, error) {
 	}
 	name := k.name(c)
 	if k.inUse != nil {
-		if _, err := readOne(c, func(r *state.ReadTxn) (struct{}, error) { return struct{}{}, k.inUse(r, name) }, nil); err != nil {
+		if _, err := readOne(c, func(r *state.ReadTxn) (struct{}, error) { return struct{}{}, k.inUse(c, r, name) }, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -165,4 +166,18 @@ func (c *call) issueClusterSecret(prefix, label string, slot func(*structs.Clust
 	}
 	return &structs.APIKeyCreated{APIKeyInfo: structs.APIKeyInfo{ID: stored.ID, Name: stored.Name, Created: stored.Created},
 		Key: secret}, nil
+}
+
+// flag reads the boolean query parameter name (absent: false); a value
+// that is not a boolean is a 400.
+func (c *call) flag(name string) (bool, error) {
+	v := c.r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	on, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, invalid("%s: want true or false", name)
+	}
+	return on, nil
 }

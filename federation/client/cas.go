@@ -32,3 +32,9 @@ func writeQuery(opts []WriteOption) url.Values {
 	}
 	return q
 }
+
+// Force makes a DELETE go through where the hub would refuse it for what
+// the object is still needed by outside the state's own references (a
+// machine type jobs waiting for placement ask for): those jobs then wait
+// with a reason naming the missing object.
+func Force() WriteOption { return func(q url.Values) { q.Set("force", "true") } }

@@ -237,7 +237,7 @@ func (c *Controller) do(ctx context.Context, a Action, kubeconfig []byte) error 
 		}
 		log.Info("machine type from MachineDeployment", "machine_type", a.MachineType.Name)
 	case DeleteMachineType:
-		if err := c.cfg.Hub.DeleteMachineType(ctx, a.Name); err != nil && !errors.Is(err, structs.ErrNotFound) {
+		if err := c.cfg.Hub.DeleteMachineType(ctx, a.Name, client.Force()); err != nil && !errors.Is(err, structs.ErrNotFound) {
 			return err
 		}
 		log.Info("machine type removed", "machine_type", a.Name)
