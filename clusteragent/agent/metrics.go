@@ -28,7 +28,7 @@ func newMetrics(cluster string) *metrics {
 	labels := prometheus.Labels{"cluster": cluster}
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.cycles = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flotilla_agent_scheduling_latency_seconds",
-		Help: "Duration of a level-2 scheduling cycle (snapshot and whole-gang placement).", ConstLabels: labels,
+		Help: "Duration of a scheduling pass (a level-2 cycle, or the pass placing pre-placed creates): snapshot and whole-gang placement.", ConstLabels: labels,
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)})
 	m.binds = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "flotilla_agent_bind_duration_seconds",
 		Help: "Duration of binding one gang (every pod, start record, head).", ConstLabels: labels,

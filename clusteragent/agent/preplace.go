@@ -129,6 +129,19 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 	}
 	l.schedMu.Lock()
 	defer l.schedMu.Unlock()
+	if l.OnCycle != nil {
+		// A pass for pre-placed creates is a scheduling cycle too: with
+		// every job of the agent's own created pre-placed, level 2 may
+		// have nothing to do for a while, and the latency series would
+		// not show how long placing takes.
+		start := l.Now()
+		defer func() {
+			l.mu.Lock()
+			n := len(l.pending)
+			l.mu.Unlock()
+			l.OnCycle(l.Now().Sub(start), n)
+		}()
+	}
 	gangs, _ := l.view()
 	in := make([]scheduler.Gang, 0, len(gangs)+len(batch))
 	for i := range gangs {

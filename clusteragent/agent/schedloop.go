@@ -34,8 +34,9 @@ type SchedLoop struct {
 	// unbound ("" if none): a start record naming it is void.
 	OnTeardown func(cache.GangID)
 	OnTornDown func(cache.GangID, types.UID)
-	// OnCycle, if set, is told how long each scheduling cycle took and
-	// how many gangs it left pending; OnBind of every gang bind (metrics).
+	// OnCycle, if set, is told how long each scheduling cycle (and each
+	// pass placing pre-placed creates) took and how many gangs wait;
+	// OnBind of every gang bind (metrics).
 	OnCycle func(took time.Duration, pending int)
 	OnBind  func(took time.Duration, err error)
 	// JobLog returns the logger of the lines about a gang's job
