@@ -134,13 +134,7 @@ func (l *SchedLoop) placeBatch(batch []placeReq) {
 		// every job of the agent's own created pre-placed, level 2 may
 		// have nothing to do for a while, and the latency series would
 		// not show how long placing takes.
-		start := l.Now()
-		defer func() {
-			l.mu.Lock()
-			n := len(l.pending)
-			l.mu.Unlock()
-			l.OnCycle(l.Now().Sub(start), n)
-		}()
+		defer l.cycleDone(l.Now())
 	}
 	gangs, _ := l.view()
 	in := make([]scheduler.Gang, 0, len(gangs)+len(batch))

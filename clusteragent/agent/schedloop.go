@@ -100,13 +100,7 @@ func (l *SchedLoop) Run(ctx context.Context) {
 
 func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 	if l.OnCycle != nil {
-		start := l.Now()
-		defer func() {
-			l.mu.Lock()
-			n := len(l.pending)
-			l.mu.Unlock()
-			l.OnCycle(l.Now().Sub(start), n)
-		}()
+		defer l.cycleDone(l.Now())
 	}
 	if !l.Cache.HasPending() {
 		l.setPending(nil, nil)
@@ -133,6 +127,15 @@ func (l *SchedLoop) cycle(ctx context.Context, inflight *sync.WaitGroup) {
 		l.bind(ctx, byID[b.GangID], b.Nodes, inflight)
 	}
 	l.setPending(res.Pending, byID)
+}
+
+// cycleDone tells OnCycle how long the pass begun at start took and how
+// many gangs wait.
+func (l *SchedLoop) cycleDone(start time.Time) {
+	l.mu.Lock()
+	n := len(l.pending)
+	l.mu.Unlock()
+	l.OnCycle(l.Now().Sub(start), n)
 }
 
 // view brings the placement state up to date with the cache (the nodes

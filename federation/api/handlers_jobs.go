@@ -173,16 +173,26 @@ func (s *Server) listJobs(c *call) (any, error) {
 	return &structs.JobList{Jobs: jobs, Next: next, Index: at}, nil
 }
 
-func (s *Server) getJob(c *call) (any, error) {
+// readableJob reads the job the path's {id} names from the caller's view,
+// if the caller may read it.
+func (c *call) readableJob() (*state.ReadTxn, *structs.Job, error) {
 	txn, err := c.view()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	j, err := txn.Job(c.r.PathValue("id"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := c.id.CheckReadJob(j); err != nil {
+		return nil, nil, err
+	}
+	return txn, j, nil
+}
+
+func (s *Server) getJob(c *call) (any, error) {
+	_, j, err := c.readableJob()
+	if err != nil {
 		return nil, err
 	}
 	c.setIndex(j.ModifyIndex)

@@ -9,15 +9,8 @@ import (
 // jobs waiting for its machine type (structs.PositionIn). Anyone who may
 // read the job may ask; the reply counts other jobs, never names them.
 func (s *Server) jobQueue(c *call) (any, error) {
-	txn, err := c.view()
+	txn, j, err := c.readableJob()
 	if err != nil {
-		return nil, err
-	}
-	j, err := txn.Job(c.r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckReadJob(j); err != nil {
 		return nil, err
 	}
 	var waiting []*structs.Job

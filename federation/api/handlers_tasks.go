@@ -17,15 +17,8 @@ import (
 // jobTasks lists an array job's tasks: GET /v1/jobs/{id}/tasks?state=&limit=
 // (see structs.ArrayTasks).
 func (s *Server) jobTasks(c *call) (any, error) {
-	txn, err := c.view()
+	_, j, err := c.readableJob()
 	if err != nil {
-		return nil, err
-	}
-	j, err := txn.Job(c.r.PathValue("id"))
-	if err != nil {
-		return nil, err
-	}
-	if err := c.id.CheckReadJob(j); err != nil {
 		return nil, err
 	}
 	if j.Array == nil {
