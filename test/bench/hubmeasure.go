@@ -42,10 +42,16 @@ func startPhase(name string) *phase {
 	p := &phase{name: name}
 	if hubProfileDir != "" {
 		f, err := os.Create(filepath.Join(hubProfileDir, name+".cpu.prof"))
+		if os.IsNotExist(err) && os.MkdirAll(hubProfileDir, 0o755) == nil {
+			f, err = os.Create(filepath.Join(hubProfileDir, name+".cpu.prof"))
+		}
 		if err == nil && pprof.StartCPUProfile(f) == nil {
 			p.profile = f
-		} else if f != nil {
-			f.Close()
+		} else {
+			fmt.Fprintf(os.Stderr, "bench: no CPU profile of %s: %v\n", name, err)
+			if f != nil {
+				f.Close()
+			}
 		}
 	}
 	p.user, p.sys, p.faults = cpuSplit()
