@@ -154,18 +154,10 @@ func schema() *memdb.DBSchema {
 				return r.Tenant, r.Seq
 			})),
 		),
+		// Empty: audit events are kept in the archive (history.go); the
+		// table names their modify index.
 		tbl(TableAudit,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AuditEvent).ID })),
-			idx("seq", true, false, uintIndex(func(o any) uint64 { return o.(*structs.AuditEvent).Seq })),
-			idx("tenant", true, true, strUintIndex(func(o any) (string, uint64) {
-				e := o.(*structs.AuditEvent)
-				return e.Tenant, e.Seq
-			})),
-			// Retention: events by time.
-			idx("time", true, false, uintPairIndex(func(o any) (uint64, uint64, bool) {
-				e := o.(*structs.AuditEvent)
-				return unixNanos(e.Time), e.Seq, true
-			})),
 		),
 	}
 	tables = append(tables, serviceTables()...)
