@@ -9,28 +9,68 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// The archive holds the finished jobs and every accounting record, outside
-// go-memdb. Both grow with the hub's history (a million finished jobs is a
-// normal hub), are never changed once written (a finished job is final; a
-// record is appended once) and leave only by purge. In go-memdb every
-// index entry of a row costs about 360 bytes (radix node, leaf, two watch
-// channels, key); here an entry is a pointer in a B-tree node, about 12
-// bytes, and there are no watch channels: nothing blocks on one finished
-// job (blocking queries wait on a table's modify index, in the meta table).
+// The archive holds the hub's history outside go-memdb: the finished jobs,
+// every accounting record, the audit trail and the job event log
+// (history.go). All grow with the hub's history (a million finished jobs
+// is a normal hub; every submission appends an audit event and a job
+// event), are never changed once written (a finished job is final; a
+// record or an event is appended once) and leave only by purge. In
+// go-memdb every index entry of a row costs about 360 bytes (radix node,
+// leaf, two watch channels, key) and an insert copies its radix path with
+// a watch channel per node; here an entry is a pointer (or a small key
+// and a pointer) in a B-tree node, and there are no watch channels:
+// nothing blocks on one finished job or event (blocking queries wait on a
+// table's modify index, in the meta table).
 //
 // A job moves here in the FSM apply that ends it (WriteTxn.insert), on
 // every replica alike. Readers see the archive and the memdb tables of one
-// commit (Store.pub); a write transaction changes a lazy copy-on-write
-// clone (btree.Clone) that its commit publishes and its abort drops, so a
-// failed command leaves the archive as it was.
+// commit (Store.pub); a write transaction changes lazy copy-on-write
+// clones (btree.Clone) of the parts it writes, which its commit publishes
+// and its abort drops, so a failed command leaves the archive as it was.
 
 // archiveDegree is the B-trees' degree: nodes of 31 to 63 entries.
 const archiveDegree = 32
 
-// archive is the finished jobs and the accounting records, each kept once
-// (the stored objects, never changed in place) under the orders their
-// readers need.
+// archive is the finished jobs, the accounting records, the audit trail
+// and the job events, each kept once (the stored objects, never changed in
+// place) under the orders their readers need. Its four parts are cloned
+// apart: a transaction that appends an audit event and a job event clones
+// those two parts, not the finished jobs' seven trees.
 type archive struct {
+	*finishedJobs
+	*records
+	*auditTrail
+	*eventLog
+}
+
+// part names one of the archive's parts.
+type part uint8
+
+const (
+	partJobs part = iota
+	partRecords
+	partAudit
+	partEvents
+	numParts
+)
+
+// clonePart replaces part p of a by a copy-on-write clone of src's (a and
+// src may share the other parts).
+func (a *archive) clonePart(p part, src *archive) {
+	switch p {
+	case partJobs:
+		a.finishedJobs = src.finishedJobs.clone()
+	case partRecords:
+		a.records = src.records.clone()
+	case partAudit:
+		a.auditTrail = src.auditTrail.clone()
+	case partEvents:
+		a.eventLog = src.eventLog.clone()
+	}
+}
+
+// finishedJobs is the finished jobs.
+type finishedJobs struct {
 	jobs       *btree.BTreeG[*structs.Job]          // by number
 	jobIDs     *btree.BTreeG[idEntry[*structs.Job]] // by ID
 	tenant     *btree.BTreeG[*structs.Job]          // by tenant, number
@@ -38,7 +78,10 @@ type archive struct {
 	ended      *btree.BTreeG[*structs.Job]          // retention: by end time, number
 	clusterMod *btree.BTreeG[*structs.Job]          // the agent's watch: by cluster, modify index, number
 	prevMod    *btree.BTreeG[*structs.Job]          // and by previous cluster, modify index, number
+}
 
+// records is the accounting records.
+type records struct {
 	recs      *btree.BTreeG[*structs.AccountingRecord]          // by seq
 	recIDs    *btree.BTreeG[idEntry[*structs.AccountingRecord]] // by ID
 	recTenant *btree.BTreeG[*structs.AccountingRecord]          // by tenant, seq
@@ -91,37 +134,55 @@ func jobPrevious(j *structs.Job) string { return j.PreviousCluster }
 
 func newArchive() *archive {
 	return &archive{
-		jobs:       btree.NewG(archiveDegree, byNumber),
-		jobIDs:     btree.NewG(archiveDegree, byID[*structs.Job]),
-		tenant:     btree.NewG(archiveDegree, byStrNumber(jobTenant)),
-		owner:      btree.NewG(archiveDegree, byStrNumber(jobOwner)),
-		ended:      btree.NewG(archiveDegree, byEnd),
-		clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
-		prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
-		recs:       btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
-		recIDs:     btree.NewG(archiveDegree, byID[*structs.AccountingRecord]),
-		recTenant: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool {
-			if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
-				return c < 0
-			}
-			return a.Seq < b.Seq
-		}),
+		finishedJobs: &finishedJobs{
+			jobs:       btree.NewG(archiveDegree, byNumber),
+			jobIDs:     btree.NewG(archiveDegree, byID[*structs.Job]),
+			tenant:     btree.NewG(archiveDegree, byStrNumber(jobTenant)),
+			owner:      btree.NewG(archiveDegree, byStrNumber(jobOwner)),
+			ended:      btree.NewG(archiveDegree, byEnd),
+			clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
+			prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
+		},
+		records: &records{
+			recs:   btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
+			recIDs: btree.NewG(archiveDegree, byID[*structs.AccountingRecord]),
+			recTenant: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool {
+				if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
+					return c < 0
+				}
+				return a.Seq < b.Seq
+			}),
+		},
+		auditTrail: newAuditTrail(),
+		eventLog:   newEventLog(),
 	}
 }
 
-// clone returns a copy-on-write copy: O(1), and a write to either copy
-// never shows in the other. It changes a's bookkeeping, so a must not be
-// shared with readers yet (Store.Commit clones before publishing).
+// clone returns a copy-on-write copy of every part: O(1), and a write to
+// either copy never shows in the other. It changes a's bookkeeping, so a
+// must not be shared with readers yet (WriteTxn.Commit clones before
+// publishing).
 func (a *archive) clone() *archive {
-	return &archive{
+	c := &archive{}
+	for p := range numParts {
+		c.clonePart(p, a)
+	}
+	return c
+}
+
+func (a *finishedJobs) clone() *finishedJobs {
+	return &finishedJobs{
 		jobs: a.jobs.Clone(), jobIDs: a.jobIDs.Clone(), tenant: a.tenant.Clone(), owner: a.owner.Clone(),
 		ended: a.ended.Clone(), clusterMod: a.clusterMod.Clone(), prevMod: a.prevMod.Clone(),
-		recs: a.recs.Clone(), recIDs: a.recIDs.Clone(), recTenant: a.recTenant.Clone(),
 	}
+}
+
+func (a *records) clone() *records {
+	return &records{recs: a.recs.Clone(), recIDs: a.recIDs.Clone(), recTenant: a.recTenant.Clone()}
 }
 
 // addJob stores a finished job, replacing one with its ID.
-func (a *archive) addJob(j *structs.Job) {
+func (a *finishedJobs) addJob(j *structs.Job) {
 	if old, ok := a.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
 		a.delJob(old.obj)
 	}
@@ -139,7 +200,7 @@ func (a *archive) addJob(j *structs.Job) {
 }
 
 // delJob removes a stored job (the object addJob was given).
-func (a *archive) delJob(j *structs.Job) {
+func (a *finishedJobs) delJob(j *structs.Job) {
 	a.jobs.Delete(j)
 	a.jobIDs.Delete(idEntry[*structs.Job]{id: j.ID})
 	a.tenant.Delete(j)
@@ -154,13 +215,13 @@ func (a *archive) delJob(j *structs.Job) {
 }
 
 // job is the finished job with the ID, nil if none.
-func (a *archive) job(id string) *structs.Job {
+func (a *finishedJobs) job(id string) *structs.Job {
 	e, _ := a.jobIDs.Get(idEntry[*structs.Job]{id: id})
 	return e.obj
 }
 
 // jobByNumber is the finished job with the number, nil if none.
-func (a *archive) jobByNumber(n uint64) *structs.Job {
+func (a *finishedJobs) jobByNumber(n uint64) *structs.Job {
 	j, _ := a.jobs.Get(&structs.Job{Number: n})
 	return j
 }
@@ -168,7 +229,7 @@ func (a *archive) jobByNumber(n uint64) *structs.Job {
 // eachJob calls fn on the finished jobs numbered from `from` on, in number
 // order, of one tenant or owner (index "tenant", "owner" with key) or all
 // (index "number"), until fn returns false.
-func (a *archive) eachJob(index, key string, from uint64, fn func(*structs.Job) bool) {
+func (a *finishedJobs) eachJob(index, key string, from uint64, fn func(*structs.Job) bool) {
 	switch index {
 	case "tenant":
 		a.tenant.AscendGreaterOrEqual(&structs.Job{Tenant: key, Number: from}, func(j *structs.Job) bool {
@@ -184,7 +245,7 @@ func (a *archive) eachJob(index, key string, from uint64, fn func(*structs.Job) 
 }
 
 // addRec stores an accounting record, replacing one with its ID.
-func (a *archive) addRec(r *structs.AccountingRecord) {
+func (a *records) addRec(r *structs.AccountingRecord) {
 	if old, ok := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: r.ID}); ok {
 		a.recs.Delete(old.obj)
 		a.recTenant.Delete(old.obj)
@@ -195,14 +256,14 @@ func (a *archive) addRec(r *structs.AccountingRecord) {
 }
 
 // rec is the accounting record with the ID, nil if none.
-func (a *archive) rec(id string) *structs.AccountingRecord {
+func (a *records) rec(id string) *structs.AccountingRecord {
 	e, _ := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: id})
 	return e.obj
 }
 
 // eachRec calls fn on the records of a tenant ("": all) with a sequence
 // number from `from` on, in sequence order, until fn returns false.
-func (a *archive) eachRec(tenant string, from uint64, fn func(*structs.AccountingRecord) bool) {
+func (a *records) eachRec(tenant string, from uint64, fn func(*structs.AccountingRecord) bool) {
 	if tenant == "" {
 		a.recs.AscendGreaterOrEqual(&structs.AccountingRecord{Seq: from}, fn)
 		return

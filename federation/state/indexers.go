@@ -113,35 +113,6 @@ func (f strUintIndex) FromArgs(args ...any) ([]byte, error) {
 	return key, nil
 }
 
-// uintPairIndex indexes (uint64, uint64), e.g. (end time, job number),
-// ordered by the first then the second; ok false is a missing value.
-// Lookups may give the first number only (all its entries) or both (a
-// lower bound).
-type uintPairIndex func(obj any) (a, b uint64, ok bool)
-
-func (f uintPairIndex) FromObject(obj any) (bool, []byte, error) {
-	a, b, ok := f(obj)
-	if !ok {
-		return false, nil, nil
-	}
-	return true, appendUint(appendUint(make([]byte, 0, 2*uintKeyLen), a), b), nil
-}
-
-func (f uintPairIndex) FromArgs(args ...any) ([]byte, error) {
-	if len(args) < 1 || len(args) > 2 {
-		return nil, fmt.Errorf("want 1 or 2 arguments, got %d", len(args))
-	}
-	key := make([]byte, 0, 2*uintKeyLen)
-	for _, a := range args {
-		n, ok := a.(uint64)
-		if !ok {
-			return nil, fmt.Errorf("argument is %T, want uint64", a)
-		}
-		key = appendUint(key, n)
-	}
-	return key, nil
-}
-
 // unixNanos orders a time as an index key: nanoseconds since the Unix
 // epoch, 0 for earlier times (and the zero time).
 func unixNanos(t time.Time) uint64 {

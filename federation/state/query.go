@@ -121,8 +121,8 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 }
 
 // put stores obj over existing: a finished job, moved out of the jobs
-// table if it was there, and an accounting record go to the archive
-// (archive.go), every other row to its table.
+// table if it was there, an accounting record and an audit event go to
+// the archive (archive.go, history.go), every other row to its table.
 func (w *WriteTxn) put(t table, obj, existing stored) error {
 	switch o := obj.(type) {
 	case *structs.Job:
@@ -134,10 +134,13 @@ func (w *WriteTxn) put(t table, obj, existing stored) error {
 				return fmt.Errorf("state: move job %q to the archive: %w", old.ID, err)
 			}
 		}
-		w.archiveW().addJob(o)
+		w.archiveW(partJobs).addJob(o)
 		return nil
 	case *structs.AccountingRecord:
-		w.archiveW().addRec(o)
+		w.archiveW(partRecords).addRec(o)
+		return nil
+	case *structs.AuditEvent:
+		w.archiveW(partAudit).addAudit(o)
 		return nil
 	}
 	if err := w.txn.Insert(t.name(), obj); err != nil {

@@ -101,7 +101,10 @@ func schema() *memdb.DBSchema {
 		// The jobs in play. A job that ends moves to the archive
 		// (archive.go), with its indexes by ID, number, tenant, owner,
 		// end time (retention) and cluster and modify index (the
-		// agent's watch).
+		// agent's watch). Every job here is active, so there is no
+		// index by state: the active jobs are the whole table, and a
+		// listing of one state walks it (or a tenant's or owner's jobs)
+		// and filters.
 		tbl(TableJobs,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Job).ID })),
 			idx("number", true, false, uintIndex(func(o any) uint64 { return o.(*structs.Job).Number })),
@@ -112,17 +115,6 @@ func schema() *memdb.DBSchema {
 			idx("owner", true, false, strUintIndex(func(o any) (string, uint64) {
 				j := o.(*structs.Job)
 				return j.Owner, j.Number
-			})),
-			// Jobs in play by state: a finished job is left out (its
-			// entry would cost about 400 bytes per job the hub keeps);
-			// ListJobs finds finished jobs of a state through another
-			// index and a filter.
-			idx("state", true, true, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				if j.State.IsTerminal() {
-					return "", 0
-				}
-				return string(j.State), j.Number
 			})),
 			// The agent's watch: a cluster's jobs by modify index, and
 			// those moved away from it (see Job.PreviousCluster).
@@ -154,18 +146,10 @@ func schema() *memdb.DBSchema {
 				return r.Tenant, r.Seq
 			})),
 		),
+		// Empty: audit events are kept in the archive (history.go); the
+		// table names their modify index.
 		tbl(TableAudit,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.AuditEvent).ID })),
-			idx("seq", true, false, uintIndex(func(o any) uint64 { return o.(*structs.AuditEvent).Seq })),
-			idx("tenant", true, true, strUintIndex(func(o any) (string, uint64) {
-				e := o.(*structs.AuditEvent)
-				return e.Tenant, e.Seq
-			})),
-			// Retention: events by time.
-			idx("time", true, false, uintPairIndex(func(o any) (uint64, uint64, bool) {
-				e := o.(*structs.AuditEvent)
-				return unixNanos(e.Time), e.Seq, true
-			})),
 		),
 	}
 	tables = append(tables, serviceTables()...)

@@ -24,8 +24,8 @@ func serviceTables() []*memdb.TableSchema {
 				return ids
 			})),
 		),
-		// Events by Seq only: EventsAfter finds a raft index by binary
-		// search over Seq, which grows with it.
+		// Empty: job events are kept in the archive (history.go); the
+		// table names their modify index.
 		tbl(TableEvents,
 			idx("id", true, false, uintIndex(func(o any) uint64 { return o.(*structs.JobEvent).Seq })),
 		),

@@ -65,18 +65,27 @@ func (s *Store) Snapshot() *Snapshot {
 func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn}).Index(AllTables) }
 
 // eachRow calls fn on every row of a table in id-index order, until fn
-// returns false. The finished jobs and the accounting records come from
-// the archive (archive.go): a snapshot holds them in the jobs and
-// accounting sections, in the order and form it always did.
+// returns false. The finished jobs, the accounting records, the audit
+// events and the job events come from the archive (archive.go,
+// history.go): a snapshot holds them in the jobs, accounting, audit and
+// events sections, in the order and form it always did.
 func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
+	switch tbl {
+	case TableAccounting:
+		p.ar.recIDs.Ascend(func(e idEntry[*structs.AccountingRecord]) bool { return fn(e.obj) })
+		return nil
+	case TableAudit:
+		p.ar.auditIDs.Ascend(func(e idEntry[*structs.AuditEvent]) bool { return fn(e.obj) })
+		return nil
+	case TableEvents:
+		p.ar.eachEvent(0, func(e *structs.JobEvent) bool { return fn(e) })
+		return nil
+	}
 	it, err := p.txn.Get(tbl, "id")
 	if err != nil {
 		return fmt.Errorf("state: snapshot %s: %w", tbl, err)
 	}
 	switch tbl {
-	case TableAccounting:
-		p.ar.recIDs.Ascend(func(e idEntry[*structs.AccountingRecord]) bool { return fn(e.obj) })
-		return nil
 	case TableJobs: // active jobs (memdb) and finished ones, merged by ID
 		live, _ := it.Next().(*structs.Job)
 		more := true

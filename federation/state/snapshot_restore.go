@@ -67,9 +67,10 @@ func (s *Store) Restore(r io.Reader) error {
 	return nil
 }
 
-// restoreArchived puts a finished job or an accounting record into the
-// archive (archive.go) and reports whether it did: a snapshot keeps them in
-// the jobs and accounting sections, as it always did.
+// restoreArchived puts a finished job, an accounting record, an audit
+// event or a job event into the archive (archive.go, history.go) and
+// reports whether it did: a snapshot keeps them in the jobs, accounting,
+// audit and events sections, as it always did.
 func restoreArchived(ar *archive, row restoreRow) bool {
 	switch o := row.row.(type) {
 	case *structs.Job:
@@ -79,6 +80,12 @@ func restoreArchived(ar *archive, row restoreRow) bool {
 		}
 	case *structs.AccountingRecord:
 		ar.addRec(o)
+		return true
+	case *structs.AuditEvent:
+		ar.addAudit(o)
+		return true
+	case *structs.JobEvent:
+		ar.addEvent(o)
 		return true
 	}
 	return false
@@ -222,7 +229,8 @@ func (in restoreInterner) s(p *string) {
 }
 
 // intern replaces the repeated strings of the rows that grow with the
-// hub's history (jobs, accounting records, audit events) by shared ones.
+// hub's history (jobs, accounting records, audit events, job events) by
+// shared ones.
 func (in restoreInterner) intern(row any) {
 	switch o := row.(type) {
 	case *structs.Job:
@@ -243,5 +251,11 @@ func (in restoreInterner) intern(row any) {
 		for _, p := range [...]*string{&o.Actor, &o.Tenant, &o.Action, &o.ObjectKind, &o.Outcome, &o.Source} {
 			in.s(p)
 		}
+	case *structs.JobEvent:
+		for _, p := range [...]*string{&o.Tenant, &o.Team, &o.Owner, &o.App, &o.Trigger} {
+			in.s(p)
+		}
+		in.s((*string)(&o.State))
+		in.s((*string)(&o.Previous))
 	}
 }

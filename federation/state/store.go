@@ -2,9 +2,10 @@
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
 // accounting, audit, the portal's claim rules and the hub's own replica
 // directory, kept in go-memdb tables with the indexes the hub queries by;
-// finished jobs and accounting records, which grow with the hub's history,
-// in an archive of copy-on-write B-trees beside them (archive.go), which
-// readers see in the same view as the tables.
+// what grows with the hub's history — finished jobs, accounting records,
+// the audit trail and the job event log — in an archive of copy-on-write
+// B-trees beside them (archive.go, history.go), which readers see in the
+// same view as the tables.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
@@ -161,8 +162,9 @@ type Store struct {
 	// that changes the archive publishes both under it (archive.go).
 	pub sync.RWMutex
 	ar  *archive // the published archive, never written (under pub)
-	// spare is a clone of ar that no reader holds: the next write
-	// transaction that changes the archive clones it (writers only).
+	// spare holds, part by part, a clone of ar's that no reader holds: a
+	// write transaction clones the parts it changes from it (writers
+	// only).
 	spare *archive
 }
 
@@ -251,13 +253,17 @@ type WriteTxn struct {
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
 	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
-	arDirty  bool                                      // ReadTxn.ar is this transaction's own clone (archive.go)
-	overlay  map[idKey]any                             // rows of jobs and audit it wrote (nil: deleted)
+	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
+	overlay  map[idKey]any                             // rows of jobs it wrote (nil: deleted)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool
 	}
+	// pruned is the raft index of the newest event the transaction
+	// dropped from the bounded log, written to the meta table at commit
+	// (0: none; see EventsPrunedIndex).
+	pruned uint64
 }
 
 // Write opens a write transaction whose writes are stamped with index.
@@ -271,12 +277,18 @@ func (s *Store) Write(index uint64) *WriteTxn {
 	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false)}
 }
 
-// archiveW is the transaction's own archive, to change: a clone of the
-// committed one, made at the first change.
-func (w *WriteTxn) archiveW() *archive {
-	if !w.arDirty {
-		w.ar = w.store.spare.clone()
-		w.arDirty = true
+// archiveW is the transaction's own archive with part p to change: the
+// published archive with a clone of that part, made at its first change
+// (the other parts stay shared with readers until the transaction changes
+// them too).
+func (w *WriteTxn) archiveW(p part) *archive {
+	if w.arDirty&(1<<p) == 0 {
+		if w.arDirty == 0 {
+			own := *w.ar
+			w.ar = &own
+		}
+		w.ar.clonePart(p, w.store.spare)
+		w.arDirty |= 1 << p
 	}
 	return w.ar
 }
@@ -314,6 +326,12 @@ func (w *WriteTxn) Commit() error {
 			}
 		}
 	}
+	if w.pruned != 0 {
+		if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: w.pruned}); err != nil {
+			w.txn.Abort()
+			return fmt.Errorf("state: commit pruned events: %w", err)
+		}
+	}
 	if w.touched != 0 {
 		for t := range numTables {
 			if w.touched&(1<<t) != 0 {
@@ -328,13 +346,19 @@ func (w *WriteTxn) Commit() error {
 			return fmt.Errorf("state: commit index: %w", err)
 		}
 	}
-	if w.arDirty {
-		spare := w.ar.clone()
+	if w.arDirty != 0 {
+		// The spare's parts this transaction changed become clones of
+		// its own, made before they are published; the others are
+		// still clones of the published ones.
+		for p := range numParts {
+			if w.arDirty&(1<<p) != 0 {
+				w.store.spare.clonePart(p, w.ar)
+			}
+		}
 		w.store.pub.Lock()
 		w.txn.Commit()
 		w.store.ar = w.ar
 		w.store.pub.Unlock()
-		w.store.spare = spare
 	} else {
 		w.txn.Commit()
 	}

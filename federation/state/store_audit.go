@@ -1,7 +1,6 @@
 package state
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -41,38 +40,27 @@ func (q *AuditQuery) matches(e *structs.AuditEvent) bool {
 	return e.ObjectKind == kind && (name == "" || e.ObjectName == name)
 }
 
-// QueryAudit returns the events the query selects, in time order.
+// QueryAudit returns the events the query selects, in time order. With a
+// tenant it walks that tenant's events only (history.go).
 func (r *ReadTxn) QueryAudit(q AuditQuery) ([]*structs.AuditEvent, error) {
-	it, err := r.txn.LowerBound(TableAudit, "time", unixNanos(q.Since), uint64(0))
-	if err != nil {
-		return nil, fmt.Errorf("state: audit by time: %w", err)
-	}
 	var out []*structs.AuditEvent
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		e := raw.(*structs.AuditEvent)
+	r.ar.eachAudit(q.Tenant, unixNanos(q.Since), func(e *structs.AuditEvent) bool {
 		if !q.Until.IsZero() && !e.Time.Before(q.Until) {
-			break
+			return false
 		}
-		if !q.matches(e) {
-			continue
+		if q.matches(e) {
+			out = append(out, e.Copy())
 		}
-		out = append(out, e.Copy())
-		if q.Limit > 0 && len(out) >= q.Limit {
-			break
-		}
-	}
+		return q.Limit <= 0 || len(out) < q.Limit
+	})
 	return out, nil
 }
 
 // AuditBefore reports whether an audit event is older than cutoff: whether
 // PurgeAudit with that cutoff would delete anything.
 func (r *ReadTxn) AuditBefore(cutoff time.Time) bool {
-	it, err := r.txn.LowerBound(TableAudit, "time", uint64(0), uint64(0))
-	if err != nil {
-		return false
-	}
-	e, ok := it.Next().(*structs.AuditEvent)
-	return ok && unixNanos(e.Time) < unixNanos(cutoff)
+	e := r.ar.oldestAudit()
+	return e != nil && unixNanos(e.Time) < unixNanos(cutoff)
 }
 
 // PurgeAudit deletes the audit events older than cutoff, oldest first, at
@@ -85,23 +73,22 @@ func (w *WriteTxn) PurgeAudit(cutoff time.Time, limit int) (int, error) {
 	case limit < 1 || limit > MaxPurgeBatch:
 		return 0, structs.Errorf(structs.ErrInvalid, "audit purge: limit %d out of 1..%d", limit, MaxPurgeBatch)
 	}
-	it, err := w.txn.LowerBound(TableAudit, "time", uint64(0), uint64(0))
-	if err != nil {
-		return 0, err
-	}
 	before := unixNanos(cutoff)
 	var olds []*structs.AuditEvent
-	for raw := it.Next(); raw != nil && len(olds) < limit; raw = it.Next() {
-		e := raw.(*structs.AuditEvent)
+	w.ar.eachAudit("", 0, func(e *structs.AuditEvent) bool {
 		if unixNanos(e.Time) >= before {
-			break
+			return false
 		}
 		olds = append(olds, e)
+		return len(olds) < limit
+	})
+	if len(olds) == 0 {
+		return 0, nil
 	}
+	ar := w.archiveW(partAudit)
 	for _, e := range olds {
-		if err := w.deleted(tAudit, e); err != nil {
-			return 0, err
-		}
+		ar.delAudit(e)
 	}
+	w.touch(tAudit)
 	return len(olds), nil
 }

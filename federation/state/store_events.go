@@ -21,22 +21,12 @@ func (w *WriteTxn) jobChanged(n *structs.Job, prev structs.JobState, at time.Tim
 		Seq: w.next(cEvents), Index: w.index, JobID: n.ID, Number: n.Number, Tenant: n.Tenant, Team: n.Team,
 		Owner: n.Owner, App: n.App, State: n.State, Previous: prev, ExitCode: n.ExitCode, Time: at.UTC(), Trigger: n.Trigger,
 	}
-	if err := w.txn.Insert(TableEvents, e); err != nil {
-		return fmt.Errorf("state: insert event: %w", err)
-	}
+	log := w.archiveW(partEvents)
+	log.addEvent(e)
 	w.touch(tEvents)
 	if e.Seq > structs.MaxEvents {
-		old, err := w.eventBySeq(e.Seq - structs.MaxEvents)
-		if err != nil {
-			return fmt.Errorf("state: prune events: %w", err)
-		}
-		if old != nil {
-			if err := w.txn.Delete(TableEvents, old); err != nil {
-				return fmt.Errorf("state: prune events: %w", err)
-			}
-			if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: old.Index}); err != nil {
-				return fmt.Errorf("state: prune events: %w", err)
-			}
+		if old := log.delEvent(e.Seq - structs.MaxEvents); old != nil {
+			w.pruned = old.Index
 		}
 	}
 	return w.enqueueDeliveries(n, e)
@@ -72,71 +62,47 @@ func (w *WriteTxn) enqueueDeliveries(n *structs.Job, e *structs.JobEvent) error 
 // resuming after it misses and repeats nothing. next is the index to
 // resume after: the last event's, or since when there is none.
 func (r *ReadTxn) EventsAfter(since uint64, limit int) (events []*structs.JobEvent, next uint64, err error) {
-	from, err := r.firstEventSeqAfter(since)
-	if err != nil {
-		return nil, since, err
-	}
-	it, err := r.txn.LowerBound(TableEvents, "id", from)
-	if err != nil {
-		return nil, since, fmt.Errorf("state: events: %w", err)
-	}
 	next = since
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		e := raw.(*structs.JobEvent)
+	r.ar.eachEvent(r.firstEventSeqAfter(since), func(e *structs.JobEvent) bool {
 		if e.Index <= since {
-			continue
+			return true
 		}
 		if limit > 0 && len(events) >= limit && e.Index != next {
-			break
+			return false
 		}
 		events = append(events, e.Copy())
 		next = e.Index
-	}
+		return true
+	})
 	return events, next, nil
 }
 
 // firstEventSeqAfter finds where the events after raft index since start:
 // a Seq at or below the first such event's and above every earlier
-// event's. Events have no index of their own by raft index (one index
-// tree less to write per job change): Seq grows with the raft index that
-// wrote the event, so a binary search over Seq finds it, in O(log n)
-// lookups, also across gaps in Seq.
-func (r *ReadTxn) firstEventSeqAfter(since uint64) (uint64, error) {
-	at := func(seq uint64) (*structs.JobEvent, error) { // the first event at or after seq
-		it, err := r.txn.LowerBound(TableEvents, "id", seq)
-		if err != nil {
-			return nil, fmt.Errorf("state: events: %w", err)
-		}
-		e, _ := it.Next().(*structs.JobEvent)
-		return e, nil
+// event's. Events are kept by Seq only (history.go): Seq grows with the
+// raft index that wrote the event, so a binary search over Seq finds it,
+// in O(log n) lookups, also across gaps in Seq.
+func (r *ReadTxn) firstEventSeqAfter(since uint64) uint64 {
+	first, last := r.ar.firstEvent(), r.ar.lastEvent()
+	if first == nil {
+		return 0
 	}
-	first, err := at(0)
-	if err != nil || first == nil {
-		return 0, err
-	}
-	last, err := r.txn.Last(TableEvents, "id")
-	if err != nil {
-		return 0, fmt.Errorf("state: events: %w", err)
-	}
-	lo, hi := first.Seq, last.(*structs.JobEvent).Seq+1
+	lo, hi := first.Seq, last.Seq+1
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		e, err := at(mid)
-		if err != nil {
-			return 0, err
-		}
-		if e == nil || e.Index > since {
+		if e := r.ar.eventFrom(mid); e == nil || e.Index > since {
 			hi = mid
 		} else {
 			lo = e.Seq + 1
 		}
 	}
-	return lo, nil
+	return lo
 }
 
 // EventsPrunedIndex is the raft index of the newest event dropped from the
 // bounded log: a reader resuming after an older index may have missed
-// events. 0 when none was dropped.
+// events. 0 when none was dropped. A write transaction records the events
+// it drops at its commit: its own reads see the value as it found it.
 func (r *ReadTxn) EventsPrunedIndex() uint64 {
 	raw, err := r.txn.First(tableMeta, "id", metaEventsPruned)
 	if err != nil || raw == nil {
@@ -147,9 +113,8 @@ func (r *ReadTxn) EventsPrunedIndex() uint64 {
 
 // OldestEventIndex is the raft index of the oldest event kept, 0 if none.
 func (r *ReadTxn) OldestEventIndex() uint64 {
-	raw, err := r.txn.First(TableEvents, "id")
-	if err != nil || raw == nil {
-		return 0
+	if e := r.ar.firstEvent(); e != nil {
+		return e.Index
 	}
-	return raw.(*structs.JobEvent).Index
+	return 0
 }

@@ -1,10 +1,8 @@
 package state
 
 import (
-	"cmp"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -64,22 +62,18 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	if f.After == math.MaxUint64 {
 		return nil, 0, nil
 	}
-	// The cluster and state indexes hold only jobs in play (see schema):
-	// a filter on a finished state, or on a cluster without a state on
-	// it, walks the tenant or number index and filters.
+	// The jobs table holds only jobs in play, and its cluster index only
+	// the jobs on a cluster (see schema): a filter on a state or on a
+	// cluster without a state on it walks the owner, tenant or number
+	// index and filters.
 	var index, key string
 	switch {
 	case f.Owner != "":
 		index, key = "owner", f.Owner
 	case f.Cluster != "" && f.State.OnCluster():
 		index, key = "cluster_active", f.Cluster
-	case f.State != "" && !f.State.IsTerminal():
-		index, key = "state", string(f.State)
 	case f.Tenant != "":
 		index, key = "tenant", f.Tenant
-	}
-	if index == "" && f.Active {
-		return r.activeJobs(f)
 	}
 	var inRange func(*structs.Job) bool
 	if index == "" {
@@ -112,7 +106,11 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 			live = append(live, j)
 		}
 	}
-	if index == "number" || index == "tenant" || index == "owner" {
+	// A filter only jobs in play can match (Active, a state in play)
+	// reads the table alone: what dispatch lists every pass costs the
+	// jobs in play, never the finished ones the hub keeps.
+	inPlay := f.Active || (f.State != "" && !f.State.IsTerminal())
+	if !inPlay && (index == "number" || index == "tenant" || index == "owner") {
 		r.ar.eachJob(index, key, f.After+1, func(j *structs.Job) bool {
 			if f.match(j) {
 				done = append(done, j)
@@ -158,44 +156,12 @@ func pageOf(found []*structs.Job, limit int) ([]*structs.Job, uint64) {
 	return out, next
 }
 
-// activeStates are the non-terminal job states.
-var activeStates = [...]structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued,
-	structs.JobAssigned, structs.JobStarting, structs.JobRunning}
-
-// activeJobs is ListJobs for an Active filter with no index-selective
-// field: it walks the state index of each non-terminal state, so its cost
-// follows the jobs still in play (what dispatch lists every pass), not
-// every finished job the hub keeps.
-func (r *ReadTxn) activeJobs(f JobFilter) ([]*structs.Job, uint64, error) {
-	var found []*structs.Job
-	for _, st := range activeStates {
-		it, err := r.txn.LowerBound(TableJobs, "state", string(st), f.After+1)
-		if err != nil {
-			return nil, 0, fmt.Errorf("state: jobs by state: %w", err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			j := raw.(*structs.Job)
-			if j.State != st {
-				break
-			}
-			if f.match(j) {
-				found = append(found, j)
-			}
-		}
-	}
-	slices.SortFunc(found, func(a, b *structs.Job) int { return cmp.Compare(a.Number, b.Number) })
-	out, next := pageOf(found, f.Limit)
-	return out, next, nil
-}
-
 func jobIndexKey(j *structs.Job, index string) string {
 	switch index {
 	case "owner":
 		return j.Owner
 	case "cluster_active":
 		return j.Cluster
-	case "state":
-		return string(j.State)
 	default:
 		return j.Tenant
 	}

@@ -1,8 +1,6 @@
 package state
 
 import (
-	"github.com/hashicorp/go-memdb"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -11,16 +9,17 @@ import (
 // clone of the index's radix transaction, and cloning drops the cache
 // (go-immutable-radix Txn.Clone), so the next insert copies its whole
 // path again instead of reusing what the previous inserts copied. A raft
-// entry of 22 submissions read the jobs' and audit events' "id" indexes
-// before each insert, and the event log's before each prune.
+// entry of 22 submissions read the jobs' "id" index before each insert
+// (the audit events' and the event log's, read the same way, are in the
+// archive now: history.go).
 //
 // So the hot lookups by ID read the store as the transaction found it
 // (base, a read transaction) under what the transaction itself wrote to
-// those tables (overlay): every insert into jobs or audit and every
-// delete from them goes through insert, deleted, and is noted here.
+// the jobs table (overlay): every insert into jobs and every delete from
+// it goes through insert, deleted, and is noted here.
 
 // overlaid are the tables whose rows by ID the overlay tracks.
-func overlaid(t table) bool { return t == tJobs || t == tAudit }
+func overlaid(t table) bool { return t == tJobs }
 
 // idKey names a row of an overlaid table.
 type idKey struct {
@@ -30,11 +29,8 @@ type idKey struct {
 
 // rowID is the ID of a row of an overlaid table.
 func rowID(obj any) string {
-	switch o := obj.(type) {
-	case *structs.Job:
-		return o.ID
-	case *structs.AuditEvent:
-		return o.ID
+	if j, ok := obj.(*structs.Job); ok {
+		return j.ID
 	}
 	return ""
 }
@@ -51,7 +47,7 @@ func (w *WriteTxn) note(t table, id string, obj any) {
 // deleted removes obj from table t and notes it.
 func (w *WriteTxn) deleted(t table, obj any) error {
 	if j, ok := obj.(*structs.Job); ok && j.State.IsTerminal() {
-		w.archiveW().delJob(j)
+		w.archiveW(partJobs).delJob(j)
 	} else if err := w.txn.Delete(t.name(), obj); err != nil {
 		return err
 	}
@@ -74,22 +70,6 @@ func (w *WriteTxn) byID(t table, id string) (any, error) {
 	}
 	if j := w.ar.job(id); j != nil {
 		return j, nil
-	}
-	return nil, nil
-}
-
-// eventBySeq is the stored event with Seq seq, nil if none. The events a
-// transaction prunes were written before it (MaxEvents back), so the base
-// holds them; one it does not hold is looked up in the transaction.
-func (w *WriteTxn) eventBySeq(seq uint64) (*structs.JobEvent, error) {
-	for _, txn := range [...]*memdb.Txn{w.base, w.txn} {
-		raw, err := txn.First(TableEvents, "id", seq)
-		if err != nil {
-			return nil, err
-		}
-		if e, ok := raw.(*structs.JobEvent); ok {
-			return e, nil
-		}
 	}
 	return nil, nil
 }

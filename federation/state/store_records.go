@@ -1,7 +1,6 @@
 package state
 
 import (
-	"fmt"
 	"math"
 	"time"
 
@@ -14,25 +13,6 @@ type RecordFilter struct {
 	Tenant string // empty: every tenant
 	After  uint64 // only records with a sequence number above After
 	Limit  int    // at most this many; 0 means no limit
-}
-
-// listRecords pages a table with a "seq" index and a (tenant, seq) index.
-func listRecords[T copier[T]](r *ReadTxn, tbl string, f RecordFilter, tenantOf func(T) string, seqOf func(T) uint64) ([]T, uint64, error) {
-	if f.After == math.MaxUint64 {
-		return nil, 0, nil
-	}
-	index, args := "seq", []any{f.After + 1}
-	inRange := func(T) bool { return true }
-	if f.Tenant != "" {
-		index, args = "tenant", []any{f.Tenant, f.After + 1}
-		inRange = func(o T) bool { return tenantOf(o) == f.Tenant }
-	}
-	it, err := r.txn.LowerBound(tbl, index, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("state: %s by %s: %w", tbl, index, err)
-	}
-	out, next := page(it, inRange, func(T) bool { return true }, seqOf, f.Limit)
-	return out, next, nil
 }
 
 // Accounting returns the record with the given ID or ErrNotFound.
@@ -93,16 +73,37 @@ func (w *WriteTxn) AppendAccounting(rec *structs.AccountingRecord) (*structs.Acc
 	return n.Copy(), nil
 }
 
-// AuditEvent returns the event with the given ID or ErrNotFound.
+// AuditEvent returns the event with the given ID or ErrNotFound. The
+// audit trail is kept in the archive (history.go).
 func (r *ReadTxn) AuditEvent(id string) (*structs.AuditEvent, error) {
-	return getByID[*structs.AuditEvent](r.txn, TableAudit, "audit event", id)
+	if e := r.ar.audit(id); e != nil {
+		return e.Copy(), nil
+	}
+	return nil, notFound("audit event", id)
 }
 
-// ListAudit pages through audit events; see ListJobs for next.
+// ListAudit pages through audit events in sequence order; see ListJobs
+// for next. With a tenant it walks the events after After and filters:
+// the trail is kept by tenant in time order, for QueryAudit, the one
+// production reader (ListAudit has no production caller).
 func (r *ReadTxn) ListAudit(f RecordFilter) ([]*structs.AuditEvent, uint64, error) {
-	return listRecords(r, TableAudit, f,
-		func(e *structs.AuditEvent) string { return e.Tenant },
-		func(e *structs.AuditEvent) uint64 { return e.Seq })
+	if f.After == math.MaxUint64 {
+		return nil, 0, nil
+	}
+	var out []*structs.AuditEvent
+	var next uint64
+	r.ar.auditSeq.AscendGreaterOrEqual(seqEntry[*structs.AuditEvent]{seq: f.After + 1}, func(k seqEntry[*structs.AuditEvent]) bool {
+		if f.Tenant != "" && k.obj.Tenant != f.Tenant {
+			return true
+		}
+		if f.Limit > 0 && len(out) == f.Limit {
+			next = out[len(out)-1].Seq
+			return false
+		}
+		out = append(out, k.obj.Copy())
+		return true
+	})
+	return out, next, nil
 }
 
 // AuditAbsent validates e as AppendAudit does and reports whether no
@@ -113,11 +114,7 @@ func (w *WriteTxn) AuditAbsent(e *structs.AuditEvent) (bool, error) {
 	if err := e.Validate(); err != nil {
 		return false, err
 	}
-	raw, err := w.byID(tAudit, e.ID)
-	if err != nil {
-		return false, err
-	}
-	return raw == nil, nil
+	return w.ar.audit(e.ID) == nil, nil
 }
 
 // AppendAbsentAudit stores e, which AuditAbsent found absent in this
@@ -135,9 +132,7 @@ func (w *WriteTxn) AppendAudit(e *structs.AuditEvent) (*structs.AuditEvent, erro
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	if raw, err := w.byID(tAudit, e.ID); err != nil {
-		return nil, err
-	} else if raw != nil {
+	if w.ar.audit(e.ID) != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "audit event %q exists", e.ID)
 	}
 	n := e.Copy()

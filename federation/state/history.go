@@ -1,0 +1,183 @@
+package state
+
+import (
+	"strings"
+
+	"github.com/google/btree"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// The hub's history besides finished jobs and accounting records: the
+// audit trail (an event per request that writes) and the bounded log of
+// job events (a row per job change, for /v1/events and webhooks). Both
+// are appended on every submission, on every replica, and never changed
+// once written; they leave only from the front (retention purge, the
+// event log's bound). In go-memdb each index entry of such a row cost a
+// radix path copy with a watch channel per node; here it is an entry in
+// a node of a copy-on-write B-tree, which a write transaction changes in
+// its own clone (archive.go). Nothing waits on one event: watchers wait
+// on the tables' modify indexes in the meta table, which a commit still
+// bumps (watch.go).
+
+// seqEntry is an entry of a tree by sequence number: the key is in the
+// entry, so a lookup's pivot is a value on the stack.
+type seqEntry[T any] struct {
+	seq uint64
+	obj T
+}
+
+func bySeq[T any](a, b seqEntry[T]) bool { return a.seq < b.seq }
+
+// auditEntry is an entry of the audit trail's trees by time: tenant, the
+// time in Unix nanoseconds (as the memdb index had it: 0 before 1970) and
+// Seq, computed once at insert.
+type auditEntry struct {
+	tenant  string
+	ns, seq uint64
+	e       *structs.AuditEvent
+}
+
+func auditEntryOf(e *structs.AuditEvent) auditEntry {
+	return auditEntry{tenant: e.Tenant, ns: unixNanos(e.Time), seq: e.Seq, e: e}
+}
+
+func byTime(a, b auditEntry) bool {
+	if a.ns != b.ns {
+		return a.ns < b.ns
+	}
+	return a.seq < b.seq
+}
+
+func byTenantTime(a, b auditEntry) bool {
+	if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+		return c < 0
+	}
+	return byTime(a, b)
+}
+
+// auditTrail is the stored audit events under the orders their readers
+// need.
+type auditTrail struct {
+	auditIDs    *btree.BTreeG[idEntry[*structs.AuditEvent]]  // by ID: lookups, snapshots
+	auditSeq    *btree.BTreeG[seqEntry[*structs.AuditEvent]] // by Seq: ListAudit
+	auditTime   *btree.BTreeG[auditEntry]                    // by time, Seq: QueryAudit, retention
+	auditTenant *btree.BTreeG[auditEntry]                    // by tenant, time, Seq: a tenant's QueryAudit (events with a tenant)
+}
+
+func newAuditTrail() *auditTrail {
+	return &auditTrail{
+		auditIDs:    btree.NewG(archiveDegree, byID[*structs.AuditEvent]),
+		auditSeq:    btree.NewG(archiveDegree, bySeq[*structs.AuditEvent]),
+		auditTime:   btree.NewG(archiveDegree, byTime),
+		auditTenant: btree.NewG(archiveDegree, byTenantTime),
+	}
+}
+
+func (a *auditTrail) clone() *auditTrail {
+	return &auditTrail{auditIDs: a.auditIDs.Clone(), auditSeq: a.auditSeq.Clone(),
+		auditTime: a.auditTime.Clone(), auditTenant: a.auditTenant.Clone()}
+}
+
+// addAudit stores an audit event, replacing one with its ID.
+func (a *auditTrail) addAudit(e *structs.AuditEvent) {
+	if old, ok := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: e.ID}); ok {
+		a.delAudit(old.obj)
+	}
+	a.auditIDs.ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
+	a.auditSeq.ReplaceOrInsert(seqEntry[*structs.AuditEvent]{e.Seq, e})
+	k := auditEntryOf(e)
+	a.auditTime.ReplaceOrInsert(k)
+	if e.Tenant != "" {
+		a.auditTenant.ReplaceOrInsert(k)
+	}
+}
+
+// delAudit removes a stored event (the object addAudit was given).
+func (a *auditTrail) delAudit(e *structs.AuditEvent) {
+	a.auditIDs.Delete(idEntry[*structs.AuditEvent]{id: e.ID})
+	a.auditSeq.Delete(seqEntry[*structs.AuditEvent]{seq: e.Seq})
+	k := auditEntryOf(e)
+	a.auditTime.Delete(k)
+	if e.Tenant != "" {
+		a.auditTenant.Delete(k)
+	}
+}
+
+// audit is the stored event with the ID, nil if none.
+func (a *auditTrail) audit(id string) *structs.AuditEvent {
+	e, _ := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: id})
+	return e.obj
+}
+
+// eachAudit calls fn on the events of a tenant ("": all) at or after
+// Unix nanosecond ns, in (time, Seq) order, until fn returns false.
+func (a *auditTrail) eachAudit(tenant string, ns uint64, fn func(*structs.AuditEvent) bool) {
+	if tenant == "" {
+		a.auditTime.AscendGreaterOrEqual(auditEntry{ns: ns}, func(k auditEntry) bool { return fn(k.e) })
+		return
+	}
+	a.auditTenant.AscendGreaterOrEqual(auditEntry{tenant: tenant, ns: ns}, func(k auditEntry) bool {
+		return k.tenant == tenant && fn(k.e)
+	})
+}
+
+// oldestAudit is the event first in (time, Seq) order, nil if none.
+func (a *auditTrail) oldestAudit() *structs.AuditEvent {
+	k, _ := a.auditTime.Min()
+	return k.e
+}
+
+// eventLog is the bounded log of job events, by Seq. Seq grows with the
+// raft index that wrote the event, so the order by Seq is also the order
+// by raft index (EventsAfter).
+type eventLog struct {
+	events *btree.BTreeG[seqEntry[*structs.JobEvent]]
+}
+
+func newEventLog() *eventLog {
+	return &eventLog{events: btree.NewG(archiveDegree, bySeq[*structs.JobEvent])}
+}
+
+func (l *eventLog) clone() *eventLog { return &eventLog{events: l.events.Clone()} }
+
+// addEvent stores an event, replacing one with its Seq.
+func (l *eventLog) addEvent(e *structs.JobEvent) {
+	l.events.ReplaceOrInsert(seqEntry[*structs.JobEvent]{e.Seq, e})
+}
+
+// delEvent removes the event with the Seq and returns it, nil if none.
+func (l *eventLog) delEvent(seq uint64) *structs.JobEvent {
+	e, _ := l.events.Delete(seqEntry[*structs.JobEvent]{seq: seq})
+	return e.obj
+}
+
+// eventFrom is the first event with a Seq at or above seq, nil if none.
+func (l *eventLog) eventFrom(seq uint64) *structs.JobEvent {
+	var e *structs.JobEvent
+	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: seq}, func(x seqEntry[*structs.JobEvent]) bool {
+		e = x.obj
+		return false
+	})
+	return e
+}
+
+// eachEvent calls fn on the events with a Seq from `from` on, in Seq
+// order, until fn returns false.
+func (l *eventLog) eachEvent(from uint64, fn func(*structs.JobEvent) bool) {
+	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: from}, func(x seqEntry[*structs.JobEvent]) bool {
+		return fn(x.obj)
+	})
+}
+
+// lastEvent is the event with the highest Seq, nil if none.
+func (l *eventLog) lastEvent() *structs.JobEvent {
+	e, _ := l.events.Max()
+	return e.obj
+}
+
+// firstEvent is the event with the lowest Seq, nil if none.
+func (l *eventLog) firstEvent() *structs.JobEvent {
+	e, _ := l.events.Min()
+	return e.obj
+}
