@@ -80,13 +80,14 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		_ = st.closeFn()
 		return nil, err
 	}
-	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}}
-	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm}
+	logs := newSnapLog(st.logs, snap, logger.Named("log"))
+	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}, logs: logs}
+	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm, logs: logs}
 	var r *raft.Raft
 	// raft.NewRaft panics when a log entry it reads at startup fails;
 	// verifyStores read them already, this is the last line of defence.
 	err = safely(func() (err error) {
-		r, err = raft.NewRaft(rc, fsm, st.logs, st.stable, snaps, trans)
+		r, err = raft.NewRaft(rc, fsm, logs, st.stable, snaps, trans)
 		return err
 	})
 	if err != nil {

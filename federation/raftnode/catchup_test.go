@@ -1,0 +1,129 @@
+package raftnode_test
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/raftnode"
+	"github.com/flotilla-hpc/flotilla/federation/raftnode/rafttest"
+)
+
+// catchupConfig makes the log compact hard after a snapshot and keeps
+// raft from taking snapshots of its own, so the test decides which
+// snapshot a leader sends. One command per entry and many batches in
+// flight let a leader cut off from the others append a long tail of
+// entries it can never commit.
+func catchupConfig(kind string) func(*raftnode.Config) {
+	return func(cfg *raftnode.Config) {
+		cfg.LogStore = kind
+		cfg.TrailingLogs = 4
+		cfg.WALSegmentSize = 512 // a segment per few entries: compaction really drops them
+		cfg.SnapshotThreshold = 1 << 30
+		cfg.SnapshotInterval = time.Hour
+		cfg.BatchSize = 1
+		cfg.MaxInflight = 64
+	}
+}
+
+func lastLogIndex(t *testing.T, n *raftnode.Node) uint64 {
+	t.Helper()
+	v, err := strconv.ParseUint(n.Stats()["last_log_index"], 10, 64)
+	if err != nil {
+		t.Fatalf("%s: last_log_index: %v", n.ID(), err)
+	}
+	return v
+}
+
+// TestDeposedLeaderCatchesUpThroughSnapshot: a leader cut off from the
+// others appends entries it cannot commit; the others elect a leader,
+// commit fewer entries than that tail, snapshot and compact their logs
+// past where the tail starts. When the partition heals, the deposed
+// leader can only catch up through the new leader's snapshot, whose index
+// lies inside its own uncommitted tail. It must then converge, take new
+// writes, and not install the snapshot over and over. On both log stores.
+func TestDeposedLeaderCatchesUpThroughSnapshot(t *testing.T) {
+	for _, kind := range []string{raftnode.LogStoreWAL, raftnode.LogStoreBolt} {
+		t.Run(kind, func(t *testing.T) { testDeposedLeaderCatchesUp(t, kind) })
+	}
+}
+
+func testDeposedLeaderCatchesUp(t *testing.T, kind string) {
+	c := rafttest.New(t, 3, newKV, rafttest.Options{Configure: catchupConfig(kind)})
+	want := map[string]string{}
+	for k := range 10 {
+		key := fmt.Sprintf("before%02d", k)
+		put(t, c, key, "b")
+		want[key] = "b"
+	}
+	waitConverged(t, c, want)
+
+	old := waitLeader(t, c)
+	oldNode := c.Node(old)
+	committed := oldNode.CommitIndex()
+	c.Partition(old)
+	const tail = 30
+	var wg sync.WaitGroup
+	for k := range tail {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			// Never committed: the leader is alone. The error is expected.
+			_, _, _ = oldNode.Apply(ctx, fmt.Appendf(nil, "orphan%02d=o", k))
+		}()
+	}
+	waitFor(t, 20*time.Second, "the cut-off leader to append its tail", func() bool {
+		return lastLogIndex(t, oldNode) >= committed+tail || !oldNode.IsLeader()
+	})
+	wg.Wait()
+	tailEnd := lastLogIndex(t, oldNode)
+	if tailEnd < committed+tail/2 {
+		t.Fatalf("the cut-off leader appended only up to %d after commit index %d", tailEnd, committed)
+	}
+	// Stopped while the others move on, so that no request the new leader
+	// built before compacting its log reaches it late.
+	c.Kill(old)
+	c.Heal()
+
+	// The majority elects a leader and commits fewer entries than the tail.
+	for k := range 8 {
+		key := fmt.Sprintf("after%02d", k)
+		put(t, c, key, "a")
+		want[key] = "a"
+	}
+	for _, i := range c.Live() {
+		if i == old {
+			continue
+		}
+		waitFor(t, 30*time.Second, fmt.Sprintf("%s to hold %d keys", c.ID(i), len(want)), func() bool {
+			return maps.Equal(kvOf(c, i).dump(), want)
+		})
+		if err := c.Node(i).Snapshot(); err != nil {
+			t.Fatalf("snapshot %s: %v", c.ID(i), err)
+		}
+	}
+	leader := waitLeader(t, c)
+	snapIndex, _, _ := c.Node(leader).LastSnapshot()
+	if snapIndex >= tailEnd || snapIndex <= committed {
+		t.Fatalf("leader's snapshot at %d, want inside the deposed leader's tail %d..%d", snapIndex, committed+1, tailEnd)
+	}
+	t.Logf("deposed leader's log ends at %d (committed %d); the leader's snapshot is at %d", tailEnd, committed, snapIndex)
+
+	c.Restart(old)
+	restoresBefore := kvOf(c, old).restoreCount()
+	waitFor(t, 30*time.Second, fmt.Sprintf("the deposed leader %s to catch up", c.ID(old)), func() bool {
+		return maps.Equal(kvOf(c, old).dump(), want)
+	})
+	put(t, c, "healed", "h")
+	want["healed"] = "h"
+	waitConverged(t, c, want)
+	if n := kvOf(c, old).restoreCount() - restoresBefore; n > 2 {
+		t.Errorf("the deposed leader restored a snapshot %d times to catch up, want 1", n)
+	}
+}
