@@ -18,11 +18,11 @@ import (
 // snapshot a leader sends. One command per entry and many batches in
 // flight let a leader cut off from the others append a long tail of
 // entries it can never commit.
-func catchupConfig(kind string) func(*raftnode.Config) {
+func catchupConfig(kind string, walSegment int) func(*raftnode.Config) {
 	return func(cfg *raftnode.Config) {
 		cfg.LogStore = kind
 		cfg.TrailingLogs = 4
-		cfg.WALSegmentSize = 512 // a segment per few entries: compaction really drops them
+		cfg.WALSegmentSize = walSegment
 		cfg.SnapshotThreshold = 1 << 30
 		cfg.SnapshotInterval = time.Hour
 		cfg.BatchSize = 1
@@ -45,15 +45,30 @@ func lastLogIndex(t *testing.T, n *raftnode.Node) uint64 {
 // past where the tail starts. When the partition heals, the deposed
 // leader can only catch up through the new leader's snapshot, whose index
 // lies inside its own uncommitted tail. It must then converge, take new
-// writes, and not install the snapshot over and over. On both log stores.
+// writes, and not install the snapshot over and over. On both log stores;
+// on raft-wal with segments of a few entries, so that compaction really
+// removes entries (raft-wal serves entries a compaction deleted while
+// their segment lives), and with its default segments; and with the
+// deposed leader killed right after it installed the snapshot.
 func TestDeposedLeaderCatchesUpThroughSnapshot(t *testing.T) {
-	for _, kind := range []string{raftnode.LogStoreWAL, raftnode.LogStoreBolt} {
-		t.Run(kind, func(t *testing.T) { testDeposedLeaderCatchesUp(t, kind) })
+	cases := map[string]struct {
+		kind       string
+		walSegment int
+		kill       bool
+	}{
+		"wal":                    {kind: raftnode.LogStoreWAL, walSegment: 512},
+		"wal default segments":   {kind: raftnode.LogStoreWAL},
+		"bolt":                   {kind: raftnode.LogStoreBolt},
+		"wal killed on install":  {kind: raftnode.LogStoreWAL, walSegment: 512, kill: true},
+		"bolt killed on install": {kind: raftnode.LogStoreBolt, kill: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) { testDeposedLeaderCatchesUp(t, tc.kind, tc.walSegment, tc.kill) })
 	}
 }
 
-func testDeposedLeaderCatchesUp(t *testing.T, kind string) {
-	c := rafttest.New(t, 3, newKV, rafttest.Options{Configure: catchupConfig(kind)})
+func testDeposedLeaderCatchesUp(t *testing.T, kind string, walSegment int, kill bool) {
+	c := rafttest.New(t, 3, newKV, rafttest.Options{Configure: catchupConfig(kind, walSegment)})
 	want := map[string]string{}
 	for k := range 10 {
 		key := fmt.Sprintf("before%02d", k)
@@ -117,6 +132,14 @@ func testDeposedLeaderCatchesUp(t *testing.T, kind string) {
 
 	c.Restart(old)
 	restoresBefore := kvOf(c, old).restoreCount()
+	if kill {
+		waitFor(t, 30*time.Second, "the deposed leader to install the snapshot", func() bool {
+			return kvOf(c, old).restoreCount() > restoresBefore
+		})
+		c.Kill(old)
+		c.Restart(old)
+		restoresBefore = kvOf(c, old).restoreCount()
+	}
 	waitFor(t, 30*time.Second, fmt.Sprintf("the deposed leader %s to catch up", c.ID(old)), func() bool {
 		return maps.Equal(kvOf(c, old).dump(), want)
 	})

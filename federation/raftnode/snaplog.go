@@ -72,27 +72,36 @@ func (l *snapLog) noteSnapshot(index, term uint64) {
 	}
 }
 
-// GetLog reads entry index; for the newest snapshot's index, when the log
-// holds nothing up to it, it returns a no-op entry of the snapshot's term.
-// Nothing before that index can be read then, so a leader never sends the
-// no-op as an entry (it would first need the entry before it as previous
-// entry, and sends the snapshot instead); index 1 is never made up.
+// GetLog reads entry index. Up to the newest snapshot's index it reads
+// only what the log still holds: raft-wal keeps serving entries a head
+// truncation deleted while their segment lives on, and after restored
+// those may be a deposed leader's. For the snapshot's index itself, when
+// the log holds nothing up to it, it returns a no-op entry of the
+// snapshot's term. Nothing before that index can be read then, so a leader
+// never sends the no-op as an entry (it would first need the entry before
+// it as previous entry, and sends the snapshot instead); index 1 is never
+// made up.
 func (l *snapLog) GetLog(index uint64, out *raft.Log) error {
-	err := l.LogStore.GetLog(index, out)
-	if err == nil {
+	sIndex, sTerm := l.snapshot()
+	if index > sIndex {
+		return l.LogStore.GetLog(index, out)
+	}
+	first, err := l.LogStore.FirstIndex()
+	if err != nil {
+		return err
+	}
+	last, err := l.LogStore.LastIndex()
+	if err != nil {
+		return err
+	}
+	if last != 0 && first <= index && index <= last {
+		return l.LogStore.GetLog(index, out)
+	}
+	if index == sIndex && sIndex > 1 && (last == 0 || first > sIndex) {
+		*out = raft.Log{Index: sIndex, Term: sTerm, Type: raft.LogNoop}
 		return nil
 	}
-	sIndex, sTerm := l.snapshot()
-	if index != sIndex || sIndex <= 1 {
-		return err
-	}
-	first, ferr := l.LogStore.FirstIndex()
-	last, lerr := l.LogStore.LastIndex()
-	if ferr != nil || lerr != nil || (last != 0 && first <= sIndex) {
-		return err
-	}
-	*out = raft.Log{Index: sIndex, Term: sTerm, Type: raft.LogNoop}
-	return nil
+	return raft.ErrLogNotFound
 }
 
 // StoreLog stores one entry (see StoreLogs).
@@ -130,10 +139,6 @@ func (l *snapLog) StoreLogs(entries []*raft.Log) error {
 // snapshot's last entry.
 func (l *snapLog) restored(index, term uint64) error {
 	l.noteSnapshot(index, term)
-	var e raft.Log
-	if err := l.LogStore.GetLog(index, &e); err == nil && e.Term == term {
-		return nil
-	}
 	first, err := l.LogStore.FirstIndex()
 	if err != nil {
 		return err
@@ -144,6 +149,12 @@ func (l *snapLog) restored(index, term uint64) error {
 	}
 	if last == 0 || first > index {
 		return nil
+	}
+	var e raft.Log
+	if index <= last {
+		if err := l.LogStore.GetLog(index, &e); err == nil && e.Term == term {
+			return nil
+		}
 	}
 	l.logger.Info("deleting log entries the restored snapshot replaces",
 		"from", first, "to", min(index, last), "snapshot_index", index, "log_last", last)
