@@ -105,18 +105,22 @@ func (f *fsmAdapter) advance(index uint64) {
 }
 
 // snapshotStore wraps the node's snapshot store to tell the adapter which
-// snapshot raft is about to restore, and the log store which snapshots
-// are complete.
+// snapshot raft is about to restore, the log store which snapshots are
+// complete, and sends how often the same one is opened.
 type snapshotStore struct {
 	raft.SnapshotStore
-	fsm  *fsmAdapter
-	logs *snapLog
+	fsm   *fsmAdapter
+	logs  *snapLog
+	sends *snapshotSends
 }
 
 func (s snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	meta, rc, err := s.SnapshotStore.Open(id)
 	if err == nil {
 		s.fsm.lastOpened.Store(meta)
+		if s.sends != nil {
+			s.sends.opened(meta.ID)
+		}
 	}
 	return meta, rc, err
 }
