@@ -119,10 +119,37 @@ func (s snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error
 	if err == nil {
 		s.fsm.lastOpened.Store(meta)
 		if s.sends != nil {
-			s.sends.opened(meta.ID)
+			rc = &sentReader{ReadCloser: rc, id: meta.ID, sends: s.sends}
 		}
 	}
 	return meta, rc, err
+}
+
+// sentReader reports a snapshot read to its end (sent whole, or restored)
+// to snapshotSends when closed; one a failed connection left unread is
+// not counted, so a follower that is down does not make the leader take
+// new snapshots.
+type sentReader struct {
+	io.ReadCloser
+	id    string
+	sends *snapshotSends
+	done  bool
+}
+
+func (r *sentReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.done = true
+	}
+	return n, err
+}
+
+func (r *sentReader) Close() error {
+	if r.done {
+		r.done = false
+		r.sends.opened(r.id)
+	}
+	return r.ReadCloser.Close()
 }
 
 func (s snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,

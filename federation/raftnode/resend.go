@@ -6,11 +6,11 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// resendThreshold is how many times in a row a leader opens the same
-// snapshot (to send it) before it takes a newer one.
+// resendThreshold is how many times in a row a leader reads the same
+// snapshot to its end (sends it whole) before it takes a newer one.
 const resendThreshold = 3
 
-// snapshotSends counts how often the same snapshot is opened in a row.
+// snapshotSends counts how often the same snapshot is read whole in a row.
 //
 // A follower whose last log entry sits exactly at the index of the
 // snapshot the leader sends it, with another term (an entry of a deposed
@@ -21,7 +21,7 @@ const resendThreshold = 3
 // sends the same snapshot again, and would until it took a newer one on
 // its own (Config.SnapshotThreshold new entries). snapLog cannot help
 // there (the follower reads no log entry), so the leader helps itself:
-// once it has opened the same snapshot resendThreshold times in a row it
+// once it has sent the same snapshot whole resendThreshold times in a row it
 // commits a barrier and snapshots past it, once per snapshot. A snapshot
 // sent to several lagging followers in turn costs at most one extra
 // snapshot.
@@ -33,7 +33,7 @@ type snapshotSends struct {
 	trigger func() // set once the node exists; nil before
 }
 
-// opened records that snapshot id was opened.
+// opened records that snapshot id was read to its end.
 func (s *snapshotSends) opened(id string) {
 	s.mu.Lock()
 	if id != s.id {
