@@ -37,6 +37,21 @@ import (
 // raft never empties the log behind its own last-entry mark; an append
 // past the log's end that the snapshot covers (raft-wal cannot hold the
 // gap) first drops the log, which the snapshot covers.
+//
+// Why this keeps replicas identical: a snapshot holds only committed
+// entries, so its last entry (index S, term T) is in every future
+// leader's log. Deleting a follower's entries up to S loses nothing the
+// state machine does not hold already. A follower whose entry at S had
+// another term keeps entries after S that no future leader can hold (a
+// leader with one of them would hold the follower's entry at S too), so
+// raft's check of the previous entry never accepts an append after them;
+// the leader's entries replace them (appendEntries deletes from the first
+// conflicting term). The no-op at S stands for an entry every leader
+// holds with that index and term, and is never applied (the state
+// machine is at S) nor sent (see GetLog). Restarted at any point, a node
+// restores the snapshot again and restored does the same again; it
+// deletes only after the state machine holds the snapshot, which is on
+// disk before raft restores it.
 type snapLog struct {
 	raft.LogStore
 	logger hclog.Logger
