@@ -20,6 +20,13 @@
 // start on part of it. Inspect does the same for `flotilla-hub check`
 // without changing the directory.
 //
+// Raft runs on snapLog, a wrapper of the log store that keeps it
+// consistent with the newest snapshot, so that a replica whose log runs
+// past the snapshot the leader sends it (a deposed leader's uncommitted
+// tail) catches up instead of receiving the snapshot again and again, and
+// so that raft never empties a raft-wal log behind its own last-entry mark
+// (see snapLog and snapshotSends for raft v1.8.0's code paths involved).
+//
 // # Writes
 //
 // Node.Apply batches the commands of concurrent callers into one raft log

@@ -24,9 +24,11 @@ type StateMachine interface {
 type fsmAdapter struct {
 	sm     StateMachine
 	logger hclog.Logger
-	// lastOpened is the index of the snapshot most recently opened through
+	// lastOpened is the snapshot most recently opened through
 	// snapshotStore.
-	lastOpened atomic.Uint64
+	lastOpened atomic.Pointer[raft.SnapshotMeta]
+	// logs is told about every snapshot the state machine restores.
+	logs *snapLog
 
 	// applied is the highest index known to be reflected in sm: command and
 	// configuration entries as they are applied, the snapshot index after a
@@ -74,7 +76,16 @@ func (f *fsmAdapter) Restore(rc io.ReadCloser) error {
 	if err := f.sm.Restore(rc); err != nil {
 		return err
 	}
-	f.applied.Store(f.lastOpened.Load())
+	var index, term uint64
+	if m := f.lastOpened.Load(); m != nil {
+		index, term = m.Index, m.Term
+	}
+	if f.logs != nil && index > 0 {
+		if err := f.logs.restored(index, term); err != nil {
+			return err
+		}
+	}
+	f.applied.Store(index)
 	f.notify.wake()
 	return nil
 }
@@ -94,16 +105,75 @@ func (f *fsmAdapter) advance(index uint64) {
 }
 
 // snapshotStore wraps the node's snapshot store to tell the adapter which
-// snapshot raft is about to restore.
+// snapshot raft is about to restore, the log store which snapshots are
+// complete, and sends how often the same one is opened.
 type snapshotStore struct {
 	raft.SnapshotStore
-	fsm *fsmAdapter
+	fsm   *fsmAdapter
+	logs  *snapLog
+	sends *snapshotSends
 }
 
 func (s snapshotStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	meta, rc, err := s.SnapshotStore.Open(id)
 	if err == nil {
-		s.fsm.lastOpened.Store(meta.Index)
+		s.fsm.lastOpened.Store(meta)
+		if s.sends != nil {
+			rc = &sentReader{ReadCloser: rc, id: meta.ID, sends: s.sends}
+		}
 	}
 	return meta, rc, err
+}
+
+// sentReader reports a snapshot read to its end (sent whole, or restored)
+// to snapshotSends when closed; one a failed connection left unread is
+// not counted, so a follower that is down does not make the leader take
+// new snapshots.
+type sentReader struct {
+	io.ReadCloser
+	id    string
+	sends *snapshotSends
+	done  bool
+}
+
+func (r *sentReader) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err == io.EOF {
+		r.done = true
+	}
+	return n, err
+}
+
+func (r *sentReader) Close() error {
+	if r.done {
+		r.done = false
+		r.sends.opened(r.id)
+	}
+	return r.ReadCloser.Close()
+}
+
+func (s snapshotStore) Create(version raft.SnapshotVersion, index, term uint64, configuration raft.Configuration,
+	configurationIndex uint64, trans raft.Transport) (raft.SnapshotSink, error) {
+	sink, err := s.SnapshotStore.Create(version, index, term, configuration, configurationIndex, trans)
+	if err != nil {
+		return nil, err
+	}
+	return &noteSink{SnapshotSink: sink, logs: s.logs, index: index, term: term}, nil
+}
+
+// noteSink tells the log store about a snapshot once it is complete.
+type noteSink struct {
+	raft.SnapshotSink
+	logs        *snapLog
+	index, term uint64
+}
+
+func (s *noteSink) Close() error {
+	if err := s.SnapshotSink.Close(); err != nil {
+		return err
+	}
+	if s.logs != nil {
+		s.logs.noteSnapshot(s.index, s.term)
+	}
+	return nil
 }

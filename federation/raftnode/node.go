@@ -37,6 +37,8 @@ type Node struct {
 	// barrier; reads in that term may trust the commit index.
 	readyTerm atomic.Uint64
 
+	resendWG sync.WaitGroup // snapshotPastResends in flight
+
 	entries  atomic.Uint64 // batch log entries submitted
 	commands atomic.Uint64 // commands carried by them
 
@@ -80,13 +82,15 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		_ = st.closeFn()
 		return nil, err
 	}
-	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}}
-	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm}
+	logs := newSnapLog(st.logs, snap, logger.Named("log"))
+	fsm := &fsmAdapter{sm: sm, logger: logger.Named("fsm"), notify: &appliedNotifier{}, logs: logs}
+	sends := &snapshotSends{}
+	snaps := snapshotStore{SnapshotStore: st.snaps, fsm: fsm, logs: logs, sends: sends}
 	var r *raft.Raft
 	// raft.NewRaft panics when a log entry it reads at startup fails;
 	// verifyStores read them already, this is the last line of defence.
 	err = safely(func() (err error) {
-		r, err = raft.NewRaft(rc, fsm, st.logs, st.stable, snaps, trans)
+		r, err = raft.NewRaft(rc, fsm, logs, st.stable, snaps, trans)
 		return err
 	})
 	if err != nil {
@@ -111,6 +115,7 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		peers:         cfg.PeerAPI,
 	}
 	n.leaders = startLeaderWatch(r, cfg.ID)
+	sends.setTrigger(n.snapshotPastResends)
 	go n.runBatcher()
 	go n.runCompleter()
 
@@ -185,6 +190,7 @@ func (n *Node) Shutdown() error {
 		err := n.raft.Shutdown().Error() // also closes the transport
 		n.trans.CloseStreams()           // pooled and inbound connections
 		close(n.raftDown)
+		n.resendWG.Wait()
 		<-n.batcherDone
 		close(n.inflight)
 		<-n.completerDone

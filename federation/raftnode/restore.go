@@ -92,6 +92,9 @@ func RestoreSnapshot(cfg Config, index uint64, data io.Reader, logger hclog.Logg
 	// snapshot on a monotonic log store (raft-wal) empties the log without
 	// resetting its idea of the last entry: the next append leaves a hole
 	// and the replica panics with "log not found" when it applies.
+	// (snapLog now keeps raft off that path for every install and answers
+	// for the snapshot's index itself; the entry stays, so a directory
+	// restored by this binary also suits an older one.)
 	noop := &raft.Log{Index: index, Term: restoreTerm, Type: raft.LogNoop}
 	if err := st.logs.StoreLog(noop); err != nil {
 		return storeError(cfg, st.kind, "write the snapshot's log entry", err)

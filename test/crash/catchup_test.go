@@ -1,0 +1,192 @@
+package crash
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/test/procenv"
+)
+
+// TestDeposedLeaderRejoinsThroughSnapshot runs three flotilla-hub
+// processes with snapshots every few dozen entries and a short log behind
+// them. Both followers are killed (SIGKILL); the leader, alone, takes
+// submissions it cannot commit, appending them to its log, and is killed
+// too. The followers come back, elect a leader and commit far more than
+// the log keeps behind a snapshot, so the old leader, started again with
+// its uncommitted tail, can only catch up through a snapshot (see
+// federation/raftnode snapLog; raft-wal still serves entries a compaction
+// deleted while their segment lives, which snapLog no longer reads). It
+// must catch up, and every replica must
+// then list the same jobs: every acknowledged one, exactly once with its
+// number, and none of the uncommitted ones.
+func TestDeposedLeaderRejoinsThroughSnapshot(t *testing.T) {
+	for _, store := range []string{"wal", "bolt"} {
+		t.Run(store, func(t *testing.T) { deposedLeaderRejoins(t, store) })
+	}
+}
+
+func deposedLeaderRejoins(t *testing.T, store string) {
+	hubs := procenv.StartHubs(t, procenv.HubOptions{LogStore: store, Args: []string{
+		"-snapshot-threshold", "64", "-snapshot-interval", "1s", "-trailing-logs", "32",
+		"-raft-log-level", "info", // to see the snapshot installs
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	f, err := hubs.Seed(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]uint64{}
+	submitAll(ctx, t, hubs.Client(f.Key), f, "before", 20, acked)
+
+	old, err := hubs.Leader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range hubs.N() {
+		if i != old {
+			hubs.Kill(i)
+		}
+	}
+	// Alone, the leader appends these to its log and cannot commit them.
+	lone, err := client.New([]string{hubs.Replica(old).URL}, f.Key, client.WithRetryTimeout(time.Second),
+		client.WithHTTPClient(&http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: hubs.TLSConfig()}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lone.CloseIdleConnections()
+	var wg sync.WaitGroup
+	orphans := make([]string, 8)
+	for k := range orphans {
+		orphans[k] = fmt.Sprintf("orphan-%02d", k)
+		wg.Go(func() {
+			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+			defer lcancel()
+			if j, err := lone.SubmitJob(lctx, structs.JobSubmitRequest{ID: orphans[k], App: f.App, MachineType: f.MachineType, Nodes: 1}); err == nil {
+				t.Errorf("a leader without its followers acknowledged %s (number %d)", orphans[k], j.Number)
+			}
+		})
+	}
+	wg.Wait()
+	hubs.Kill(old)
+
+	for i := range hubs.N() {
+		if i != old {
+			if err := hubs.Start(i); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Several snapshots' worth: the new leader's log no longer holds where
+	// the old leader's tail begins.
+	submitAll(ctx, t, hubs.Client(f.Key), f, "after", 300, acked)
+	if err := hubs.Start(old); err != nil {
+		t.Fatal(err)
+	}
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer wcancel()
+	if err := hubs.WaitCaughtUp(wctx, old); err != nil {
+		t.Fatalf("the old leader %s did not catch up: %v", hubs.Replica(old).ID, err)
+	}
+	submitAll(ctx, t, hubs.Client(f.Key), f, "rejoined", 20, acked)
+	// It caught up through a snapshot, and did not need it sent over and
+	// over (without snapLog: dozens of installs a second).
+	if n := installsSinceStart(t, hubs.Replica(old).LogPath); n < 1 || n > 8 {
+		t.Errorf("the old leader installed a snapshot %d times since it started again, want 1 (at most 8)", n)
+	}
+
+	var first []string
+	for i := range hubs.N() {
+		if err := hubs.WaitCaughtUp(ctx, i); err != nil {
+			t.Fatal(err)
+		}
+		checkJobs(t, ctx, hubs, i, f.Key, acked)
+		ids := jobIDs(ctx, t, hubs, i, f.Key)
+		for _, o := range orphans {
+			if slices.Contains(ids, o) {
+				t.Errorf("%s lists %s, which was never committed", hubs.Replica(i).ID, o)
+			}
+		}
+		if i == 0 {
+			first = ids
+		} else if !slices.Equal(ids, first) {
+			t.Errorf("%s lists %d jobs, %s lists %d: the replicas differ", hubs.Replica(i).ID, len(ids), hubs.Replica(0).ID, len(first))
+		}
+	}
+}
+
+// submitAll submits n jobs named prefix-NNNN through cl, 8 at a time, and
+// records each one's number in acked.
+func submitAll(ctx context.Context, t *testing.T, cl *client.Client, f procenv.Fixture, prefix string, n int, acked map[string]uint64) {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	sem := make(chan struct{}, 8)
+	for k := range n {
+		id := fmt.Sprintf("%s-%04d", prefix, k)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			j, err := cl.SubmitJob(ctx, structs.JobSubmitRequest{ID: id, App: f.App, MachineType: f.MachineType, Nodes: 1})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", id, err))
+				return
+			}
+			acked[id] = j.Number
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		t.Fatalf("%d of %d submissions failed, e.g. %v", len(errs), n, errs[0])
+	}
+}
+
+// installsSinceStart counts raft's "Installed remote snapshot" lines in a
+// replica's log since procenv last started it.
+func installsSinceStart(t *testing.T, logPath string) int {
+	t.Helper()
+	b, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	if i := strings.LastIndex(text, "=== procenv: start"); i >= 0 {
+		text = text[i:]
+	}
+	return strings.Count(text, "Installed remote snapshot")
+}
+
+// jobIDs lists the IDs of every job replica i holds, sorted.
+func jobIDs(ctx context.Context, t *testing.T, hubs *procenv.Hubs, i int, key string) []string {
+	t.Helper()
+	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
+		client.WithTLS(hubs.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.CloseIdleConnections()
+	jobs, err := cl.AllJobs(ctx, client.JobQuery{Limit: 10000, Consistent: true})
+	if err != nil {
+		t.Fatalf("%s: list jobs: %v", hubs.Replica(i).ID, err)
+	}
+	ids := map[string]bool{}
+	for _, j := range jobs {
+		ids[j.ID] = true
+	}
+	return slices.Sorted(maps.Keys(ids))
+}
