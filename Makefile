@@ -1,11 +1,12 @@
 # Flotilla — build, test, benchmark and demo.
 #
-# Tools (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok,
-# and Dex for the portal's browser tests)
-# are built from Go modules into ./bin, keyed by version: a stamp per binary
-# makes a second `make tools` a no-op. Built binaries are also kept in
+# Tools (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok, helm, and Dex for the portal's browser tests) are built
+# from Go modules into ./bin, keyed by version: a stamp per binary makes a
+# second `make tools` a no-op. Built binaries are also kept in
 # $(TOOLCACHE) so a fresh clone on the same machine copies instead of
-# rebuilding. The first cold build takes ~12 minutes on 2 cores.
+# rebuilding. The first cold build takes about 20 minutes on 2 cores that
+# nothing else uses (see README.md).
 
 SHELL := /bin/bash
 GO ?= go
@@ -62,10 +63,12 @@ build:
 	@if ls cmd/*/main.go >/dev/null 2>&1; then CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...; fi
 	cd $(LOCALNODE) && CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/flotilla-localnode
 
+# The same flags as build: the two share the build cache (a demo after a
+# build compiles nothing again) and the demo's commands carry the version.
 build-demo:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(filter-out flotilla-localnode,$(DEMO_CMDS)))
-	cd $(LOCALNODE) && CGO_ENABLED=0 $(GO) build -o $(BIN)/ ./cmd/flotilla-localnode
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(filter-out flotilla-localnode,$(DEMO_CMDS)))
+	cd $(LOCALNODE) && CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/flotilla-localnode
 
 # The three tool builds are independent: run them side by side (the links
 # are single-threaded; go build already spreads compiles over the cores).
@@ -132,7 +135,7 @@ bench: tools build
 	FLOTILLA_BIN=$(BIN) $(GO) run ./test/bench -bin $(BIN) $(BENCH_FLAGS)
 
 demo: tools build-demo
-	@$(GO) build -o $(BIN)/flotilla-demo ./test/demo
+	@$(GO) build -trimpath -o $(BIN)/flotilla-demo ./test/demo
 	FLOTILLA_BIN=$(BIN) $(BIN)/flotilla-demo -bin $(BIN) $(DEMO_FLAGS)
 
 lint: lint-go lint-helm lint-terraform

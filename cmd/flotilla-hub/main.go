@@ -100,7 +100,9 @@ func certs(args []string) int {
 	dir := fs.String("dir", "", "directory of the CA (ca.crt, ca.key) and the certificates (required)")
 	name := fs.String("name", "", "certificate name, e.g. the replica id (issue)")
 	hosts := fs.String("hosts", "", "comma-separated IP addresses and DNS names the certificate is for (issue)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
 		return 2
 	}
 	if *dir == "" || fs.NArg() > 0 || (args[0] == "issue" && (*name == "" || *hosts == "")) {
@@ -128,21 +130,47 @@ func certs(args []string) int {
 
 func snapshot(args []string) int {
 	usage := "usage: flotilla-hub snapshot save FILE -addr URL[,URL...] | flotilla-hub snapshot restore FILE -data-dir DIR [hub flags]"
-	if len(args) < 2 || (args[0] != "save" && args[0] != "restore") || strings.HasPrefix(args[1], "-") {
+	if len(args) == 0 || (args[0] != "save" && args[0] != "restore") {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
-	}
-	file := args[1]
-	if args[0] == "restore" {
-		return restore(file, args[2:])
 	}
 	fs := flag.NewFlagSet("flotilla-hub snapshot save", flag.ContinueOnError)
 	addr := fs.String("addr", os.Getenv("FLOTILLA_HUB"), "hub API base URLs, comma-separated (default $FLOTILLA_HUB)")
 	keyFile := fs.String("api-key-file", "", "file with a global administrator's API key (else $FLOTILLA_API_KEY)")
 	caFile := fs.String("ca-file", os.Getenv("FLOTILLA_CA_FILE"), "CA the hub's certificate is checked against (default $FLOTILLA_CA_FILE)")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	if err := fs.Parse(args[2:]); err != nil || fs.NArg() > 0 || *addr == "" {
-		fmt.Fprintln(os.Stderr, usage)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		if args[0] == "save" {
+			fmt.Fprintln(fs.Output(), "\nflags of save:")
+			fs.PrintDefaults()
+		} else {
+			fmt.Fprintln(fs.Output(), "\nrestore takes the flags the replica will start with (flotilla-hub -h), the same -bootstrap list on every replica")
+		}
+	}
+	if len(args) < 2 || strings.HasPrefix(args[1], "-") {
+		if len(args) == 2 && (args[1] == "-h" || args[1] == "-help" || args[1] == "--help") {
+			fs.Usage()
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "flotilla-hub snapshot %s: the backup FILE comes first\n%s\n", args[0], usage)
+		return 2
+	}
+	file := args[1]
+	if args[0] == "restore" {
+		return restore(file, args[2:])
+	}
+	if err := fs.Parse(args[2:]); errors.Is(err, flag.ErrHelp) {
+		return 0
+	} else if err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "flotilla-hub snapshot save: unexpected arguments %q after the flags\n", fs.Args())
+		return 2
+	}
+	if *addr == "" {
+		fmt.Fprintln(os.Stderr, "flotilla-hub snapshot save: no hub to ask: give -addr URL[,URL...] or set $FLOTILLA_HUB")
 		return 2
 	}
 	key := os.Getenv("FLOTILLA_API_KEY")

@@ -186,8 +186,9 @@ func (s *Server) pendAudit(c *call, sp auditSpec) {
 	c.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, c.pending))
 }
 
-// auditObject names the object of a call: the job it made or named, else
-// the route's path values joined by "/" (tenant/team, user/key id).
+// auditObject names the object of a call: the job it made or named, the
+// owner and id of a key it made (user/key id, cluster/key id), else the
+// route's path values joined by "/" (tenant/team).
 func (c *call) auditObject(v any) string {
 	if c.object != "" {
 		return c.object
@@ -198,8 +199,12 @@ func (c *call) auditObject(v any) string {
 			return o.ID
 		}
 	case *structs.APIKeyCreated:
-		if o != nil {
-			return c.r.PathValue("username") + "/" + o.ID
+		if o != nil { // a user's key, or a cluster's agent key or bootstrap token
+			owner := c.r.PathValue("username")
+			if owner == "" {
+				owner = c.r.PathValue("name")
+			}
+			return owner + "/" + o.ID
 		}
 	}
 	var parts []string

@@ -161,8 +161,20 @@ func checkTaskRanges(tasks string) error {
 }
 
 // cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
-// 17,42").
+// 17,42"). A job that is not an array, or an index that is not one of
+// its array's, is refused before anything is sent (the hub's own check,
+// structs.MergeTaskRanges).
 func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
+	if j.Array == nil {
+		return usagef("cancel --tasks: job %s (number %d) is not an array job: it has no tasks", j.Name, j.Number)
+	}
+	if _, err := structs.MergeTaskRanges(j.Array.Spec, tasks, ""); err != nil {
+		var se *structs.Error
+		if errors.As(err, &se) {
+			err = errors.New(se.Msg)
+		}
+		return usagef("cancel --tasks %s: %v", tasks, err)
+	}
 	j, err := cl.CancelTasks(ctx, j.ID, tasks)
 	if err != nil {
 		return err

@@ -236,10 +236,13 @@ func (h *Hub) Run(ctx context.Context) error {
 // and retry there with the same idempotency keys.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.draining.Store(true)
+	leader := h.node.IsLeader()
 	if err := h.node.TransferLeadership(); err != nil {
 		h.log.Warn("handing leadership over before shutdown", "error", err)
-	} else {
+	} else if leader && !h.node.IsLeader() {
 		h.log.Info("shutting down: leadership handed over, draining requests")
+	} else {
+		h.log.Info("shutting down: draining requests")
 	}
 	// Watches, /v1/events streams and the portal's event streams end: the
 	// drain need not wait for them.

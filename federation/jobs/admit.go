@@ -79,6 +79,7 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	if err != nil {
 		return Admission{}, err
 	}
+	defaultCommand(j, app)
 	if err := checkService(snap, caller, j, now); err != nil {
 		return Admission{}, err
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // fit checks a job against its machine type and app — scale, the app's
-// machines, its commands and their parameters — and fills in the app's
-// default command and walltime.
+// machines, its command and its parameters — and fills in the app's
+// default walltime (Admit has filled in its default command).
 func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 	lo, hi := max(mt.ScaleMin, 1), mt.ScaleMax
 	if hi == 0 {
@@ -26,11 +26,6 @@ func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 		return structs.Errorf(structs.ErrInvalid, "app %q does not run on machine type %q", app.Name, mt.Name)
 	}
 	if len(def.Commands) > 0 {
-		if j.Command == "" && len(def.Commands) == 1 {
-			for name := range def.Commands {
-				j.Command = name
-			}
-		}
 		cmd, ok := def.Commands[j.Command]
 		if !ok {
 			return structs.Errorf(structs.ErrInvalid, "app %q has no command %q", app.Name, j.Command)
@@ -49,6 +44,18 @@ func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 		j.Walltime = w
 	}
 	return nil
+}
+
+// defaultCommand names the app's only command on a job that names none,
+// before anything checks the command (a service account's scope), so a
+// submission without one is judged as the job it becomes.
+func defaultCommand(j *structs.Job, app *structs.App) {
+	if j.Command != "" || len(app.AppDef.Commands) != 1 {
+		return
+	}
+	for name := range app.AppDef.Commands {
+		j.Command = name
+	}
 }
 
 // MachineAllowed reports whether an AppDef's machine patterns (e.g. "n*")

@@ -149,10 +149,24 @@ func (w *leaderWatch) stop() {
 // TransferLeadership hands leadership to another voter, if this node
 // leads, and waits until raft reports the outcome (a replica stopping on
 // purpose calls it first, so that the cluster does not wait out an
-// election timeout). It is a no-op on a follower.
+// election timeout). It is a no-op on a follower and on the only voter
+// (a one-replica hub: there is no one to hand over to).
 func (n *Node) TransferLeadership() error {
 	if n.raft.State() != raft.Leader {
 		return nil
 	}
+	if servers, err := n.Servers(); err == nil && !otherVoter(servers, n.cfg.ID) {
+		return nil
+	}
 	return n.mapRaftErr(n.raft.LeadershipTransfer().Error())
+}
+
+// otherVoter reports whether servers hold a voter other than self.
+func otherVoter(servers []raft.Server, self raft.ServerID) bool {
+	for _, s := range servers {
+		if s.ID != self && s.Suffrage == raft.Voter {
+			return true
+		}
+	}
+	return false
 }
