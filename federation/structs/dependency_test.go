@@ -108,7 +108,7 @@ func TestDependencyEvaluate(t *testing.T) {
 func TestJobEnvChecks(t *testing.T) {
 	base := JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1}
 	good := base
-	good.Env, good.Workdir = map[string]string{"OMP_NUM_THREADS": "4", "_x1": "a,b=c\nd"}, "/data/run"
+	good.Env, good.Workdir = map[string]string{"OMP_NUM_THREADS": "4", "_x1": "a,b=c d'\"$x"}, "/data/run"
 	if err := good.Validate(); err != nil {
 		t.Fatal(err)
 	}

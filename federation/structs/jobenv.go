@@ -57,8 +57,10 @@ func checkEnvWorkdir(env map[string]string, workdir string) error {
 		switch {
 		case len(v) > MaxJobEnvValue:
 			return &FieldError{Object: "job", Field: "env", Msg: strconv.Quote(k) + ": value of " + strconv.Itoa(len(v)) + " bytes, at most " + strconv.Itoa(MaxJobEnvValue)}
-		case strings.IndexByte(v, 0) >= 0:
-			return &FieldError{Object: "job", Field: "env", Msg: strconv.Quote(k) + ": value holds a NUL byte"}
+		case strings.ContainsAny(v, "\x00\n"):
+			// An SSH server's environment file (see flotilla-init) holds
+			// one variable a line.
+			return &FieldError{Object: "job", Field: "env", Msg: strconv.Quote(k) + ": value holds a NUL byte or a newline"}
 		}
 		total += len(k) + len(v)
 	}
