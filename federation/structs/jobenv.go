@@ -102,7 +102,8 @@ func ParseEnvAssignments(env map[string]string, list string) error {
 func ParseEnvAssignment(env map[string]string, kv string) error {
 	k, v, ok := strings.Cut(kv, "=")
 	if !ok {
-		return &FieldError{Object: "job", Field: "env", Msg: strconv.Quote(k) + ": want KEY=VALUE"}
+		// Not repeated: it may be a value given without its name.
+		return &FieldError{Object: "job", Field: "env", Msg: "an item without \"=\": want KEY=VALUE"}
 	}
 	if err := CheckEnvName(k); err != nil {
 		return err
