@@ -1,8 +1,10 @@
 package hub_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +86,9 @@ func TestDependenciesOnHub(t *testing.T) {
 	// B stays held while A runs, with capacity free: placement never takes it.
 	if j, _ := alice.GetJob(ctx, bj.ID, true); j.State != structs.JobHeld {
 		t.Fatalf("B while A runs: %s %q", j.State, j.Substatus)
+	}
+	if m := scrapeLine(t, ctx, c.URL(l), `flotilla_hub_held_jobs{limit="(dependency)"}`); m != "1" {
+		t.Errorf("held_jobs for dependencies = %q, want 1", m)
 	}
 	report(a, structs.JobCompleted, 4)
 	got := waitJobState(t, ctx, alice, bj.ID, structs.JobAssigned)
@@ -190,3 +195,25 @@ func TestDependencyGatedInRollingUpgrade(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// scrapeLine is the value of the series named (with its labels) in the
+// replica at base's metrics, "" when absent.
+func scrapeLine(t *testing.T, ctx context.Context, base, series string) string {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+hub.MetricsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			return v
+		}
+	}
+	return ""
+}
