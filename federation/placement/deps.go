@@ -39,13 +39,18 @@ type DependencyPlan struct {
 // held for its dependency is never counted against limits nor placed
 // (placement ignores HELD jobs), so releasing it is the only way on.
 func Dependencies(in DependencyInput) DependencyPlan {
-	byNumber := make(map[uint64]*structs.Job, len(in.Jobs))
 	var waiting []*structs.Job
 	for _, j := range in.Jobs {
-		byNumber[j.Number] = j
 		if j.WaitsForDependency() {
 			waiting = append(waiting, j)
 		}
+	}
+	if len(waiting) == 0 {
+		return DependencyPlan{} // the common pass: no map of the queue
+	}
+	byNumber := make(map[uint64]*structs.Job, len(in.Jobs))
+	for _, j := range in.Jobs {
+		byNumber[j.Number] = j
 	}
 	slices.SortFunc(waiting, structs.CompareQueue)
 	lookup := func(n uint64) *structs.Job {
