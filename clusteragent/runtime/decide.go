@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -196,9 +197,9 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 	case h.done && h.phase == "Succeeded":
 		return end(structs.JobCompleted, "head exited 0", 0, now), true
 	case h.done:
-		return end(structs.JobCompletedWithError, fmt.Sprintf("head exited %d", h.exit), h.exit, now), true
+		return end(structs.JobCompletedWithError, fmt.Sprintf("head exited %d", h.exit)+exitMeaning(h.exit), h.exit, now), true
 	case o.pods.workerFailed != "" && !j.array:
-		return end(structs.JobCompletedWithError, "worker pod "+o.pods.workerFailed+" failed", 1, now), true
+		return end(structs.JobCompletedWithError, "worker pod "+o.pods.workerFailed+" failed"+exitMeaning(o.pods.workerExit), 1, now), true
 	}
 	if w := j.walltime; w > 0 {
 		start := j.startedAt
@@ -300,3 +301,12 @@ func end(s structs.JobState, sub string, code int, now time.Time) decision {
 }
 
 func wait(why string) decision { return decision{Kind: actWait, Why: why} }
+
+// exitMeaning is ": " and what a status of flotilla-init's own means, ""
+// for the others (the app command's).
+func exitMeaning(code int) string {
+	if m := initproc.ExitMeaning(code); m != "" {
+		return ": " + m
+	}
+	return ""
+}

@@ -248,6 +248,18 @@ func TestDecideTable(t *testing.T) {
 			}),
 			endAt(structs.JobCompletedWithError, "head exited 3", 3),
 		},
+		"head's working directory missing: the reason says so": {
+			assigned().with(func(j *jobView) { j.state = structs.JobRunning }), obs(started("h"), allBound, func(o *observation) {
+				o.pods.head.done, o.pods.head.phase, o.pods.head.exit = true, corev1.PodFailed, 72
+			}),
+			endAt(structs.JobCompletedWithError, "head exited 72: the job's working directory does not exist on the node", 72),
+		},
+		"a worker's working directory missing: the reason says so": {
+			assigned().with(func(j *jobView) { j.state = structs.JobRunning }), obs(started("h"), allRunning, func(o *observation) {
+				o.pods.workerFailed, o.pods.workerExit = "j1-2", 72
+			}),
+			endAt(structs.JobCompletedWithError, "worker pod j1-2 failed: the job's working directory does not exist on the node", 1),
+		},
 		"head stopped by its deadline: TERMINATED": {
 			assigned().with(func(j *jobView) { j.state = structs.JobRunning }), obs(started("h"), allBound, func(o *observation) {
 				o.pods.head.done, o.pods.head.phase, o.pods.head.exit, o.pods.head.deadline = true, corev1.PodFailed, 137, true

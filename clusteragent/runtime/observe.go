@@ -38,6 +38,7 @@ type podsObs struct {
 	// workersDone counts worker pods that exited 0 (an array job's
 	// workers leave when nothing is left for them).
 	workerFailed string
+	workerExit   int // its exit status
 	workersDone  int
 	// workersGone counts worker pods failed or lost (an array job's
 	// dispatcher grants their tasks to the others).
@@ -108,7 +109,7 @@ func observe(secret *corev1.Secret, pods []*corev1.Pod, nodeExists func(string) 
 			} else if p.Status.Phase == corev1.PodFailed {
 				ps.workersGone++
 				if ps.workerFailed == "" {
-					ps.workerFailed = p.Name
+					ps.workerFailed, ps.workerExit = p.Name, exitCode(p)
 				}
 			} else if p.Status.Phase == corev1.PodSucceeded {
 				ps.workersDone++

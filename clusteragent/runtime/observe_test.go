@@ -59,7 +59,7 @@ func TestObserve(t *testing.T) {
 		pods: podsObs{
 			total: 7, present: 3, bound: 3, running: 1,
 			head:         headObs{exists: true, bound: true, done: true, phase: corev1.PodFailed, exit: 137, deadline: true},
-			workerFailed: "j1-6", workersGone: 5,
+			workerFailed: "j1-6", workerExit: 1, workersGone: 5,
 			lost: []string{
 				"node n2 was deleted (pod j1-2 lost)",
 				"pod j1-3 on node n3 was evicted (EvictionByEvictionAPI)",

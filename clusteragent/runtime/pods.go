@@ -101,6 +101,7 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		"--control-port", strconv.Itoa(int(r.opts.ControlPort)),
 		"--peer-timeout", r.opts.PeerTimeout.String(),
 	}
+	args = append(args, r.workdirArgs()...)
 	if a := r.job.Array; a != nil {
 		args = append(args, r.arrayArgs(a)...)
 		if head {
@@ -231,6 +232,7 @@ func (r *renderer) env(rank int, interactive bool) []corev1.EnvVar {
 			corev1.EnvVar{Name: "FLOTILLA_URL", ValueFrom: r.secretRef(URLKey)},
 		)
 	}
+	env = append(env, r.jobEnv()...)
 	env = append(env, r.appEnv()...)
 	return append(env, r.devs.env...)
 }

@@ -203,6 +203,7 @@ func (r *renderer) secret(keys *KeyPair, token, url string) *corev1.Secret {
 		initproc.AuthorizedKeysFile: keys.AuthorizedKeys,
 	}
 	maps.Copy(data, appFiles(r.line))
+	maps.Copy(data, r.jobEnvData())
 	if token != "" {
 		data[TokenKey] = []byte(token)
 		data[URLKey] = []byte(url)

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -120,6 +121,8 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.StringVar(&arr.OutputFile, "array-output-file", "", "array head: file listing the tasks whose output the hub asks for, INDEX@SEQ,... (read every second)")
 	arr.CancelEvery = time.Second
 	fs.DurationVar(&arr.LeaseTTL, "task-lease", initproc.DefaultTaskLease, "array: a worker silent this long loses its tasks to the others")
+	fs.StringVar(&cfg.Workdir, "workdir", "", "where the command, array tasks and built-in SSH sessions start (must exist)")
+	jobEnv := fs.String("job-env", "", "names of the job's own variables, comma-separated (passed to the image's sshd's sessions)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -130,6 +133,9 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	cfg.Role = initproc.Role(*role)
 	cfg.SSHD = initproc.SSHDMode(*sshd)
 	cfg.Command = fs.Args()
+	if *jobEnv != "" {
+		cfg.JobEnv = strings.Split(*jobEnv, ",")
+	}
 	if *array != "" {
 		spec, err := structs.ParseArraySpec(*array)
 		if err != nil {

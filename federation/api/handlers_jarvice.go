@@ -41,7 +41,8 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 // jarviceJobRequest turns a JARVICE submission into a v1 one.
 func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, error) {
 	req := &structs.JobSubmitRequest{App: j.App, Command: j.Application.Command,
-		MachineType: j.Machine.Type, Nodes: j.Machine.Nodes, Label: j.JobLabel, Project: j.JobProject}
+		MachineType: j.Machine.Type, Nodes: j.Machine.Nodes, Label: j.JobLabel, Project: j.JobProject,
+		Dependency: j.FlotillaDependency, Env: j.FlotillaEnv, Workdir: j.FlotillaWorkdir}
 	if req.Nodes == 0 {
 		req.Nodes = 1
 	}

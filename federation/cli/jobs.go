@@ -17,7 +17,7 @@ import (
 // submitFlags names the flag of each field of a submission.
 var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "nodes": "nodes",
 	"walltime": "walltime", "priority": "priority", "array": "array", "task_retries": "task-retries",
-	"task_walltime": "task-walltime"}
+	"task_walltime": "task-walltime", "dependency": "dependency", "env": "env", "workdir": "chdir"}
 
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")
@@ -26,6 +26,8 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	var params kvFlag
 	var arr arrayFlags
 	arr.register(fs)
+	var sb sbatchFlags
+	sb.register(fs)
 	fs.StringVar(&req.App, "app", "", "app name (required)")
 	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
@@ -55,6 +57,9 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	}
 	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
 	if err := arr.apply(&req); err != nil {
+		return err
+	}
+	if err := sb.apply(&req, s.getenv); err != nil {
 		return err
 	}
 	if err := req.Validate(); err != nil { // the hub's own check, before sending
@@ -167,6 +172,7 @@ func jobFields(j *structs.Job) [][2]string {
 		{"Label", j.Label}, {"Project", j.Project}, {"Owner", owner}, {"App", app},
 		{"Machine type", mt}, {"Nodes", strconv.Itoa(j.Nodes)}, {"Walltime", wall},
 		{"Priority", string(j.Priority)}, {"Vault", j.Vault},
+		{"Dependency", j.Dependency.String()}, {"Environment", envNames(j.Env)}, {"Workdir", j.Workdir},
 		{"State", string(j.State)}, {"Substatus", j.Substatus}, {"Cluster", j.Cluster},
 		{"Burst rule", j.BurstRule}, {"Exit code", exit},
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},

@@ -13,6 +13,7 @@ package dispatch
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,9 @@ type Dispatcher struct {
 // Stats counts what the dispatcher committed.
 type Stats struct {
 	Passes, Assigned, Held, Released, Requeued, Reasons uint64
+	// DependencyEnded counts jobs ended because their dependency can
+	// never hold.
+	DependencyEnded uint64
 }
 
 // New returns a Dispatcher.
@@ -136,11 +140,12 @@ func (d *Dispatcher) Run(ctx context.Context) {
 // Pass runs one placement pass and commits its decisions.
 func (d *Dispatcher) Pass(ctx context.Context) error {
 	now := d.cfg.Now()
-	in, err := d.input(now)
+	in, depIn, err := d.input(now)
 	if err != nil {
 		return err
 	}
 	plan := placement.Place(in)
+	deps := placement.Dependencies(depIn)
 	byID := make(map[string]*structs.Job, len(in.Jobs))
 	for _, j := range in.Jobs {
 		byID[j.ID] = j
@@ -195,6 +200,23 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 		st.Reasons++
 	}
 	d.reasonAt = seen // forget jobs no longer waiting
+	for _, r := range deps.Released {
+		cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: r.JobID, State: structs.JobQueued, Substatus: r.Reason,
+			Time: now, CAS: read(r.JobID)}, d.jobLog(byID, r.JobID), slog.LevelInfo, "job released: its dependency holds", []any{"reason", r.Reason}})
+		st.Released++
+	}
+	for _, w := range deps.Waiting {
+		cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: w.JobID, State: structs.JobHeld, Substatus: w.Reason,
+			Time: now, CAS: read(w.JobID)}, d.jobLog(byID, w.JobID), slog.LevelDebug, "job waits for its dependency", []any{"reason", w.Reason}})
+		st.Reasons++
+	}
+	for _, e := range deps.Ended {
+		// No precondition is needed: a dependency that can never hold
+		// never will, whatever changed since this pass read the job.
+		cmds = append(cmds, decision{&fsm.JobCancel{ID: e.JobID, Reason: e.Reason, Time: now, Account: true},
+			d.jobLog(byID, e.JobID), slog.LevelInfo, "job ended: its dependency can never hold", []any{"reason", e.Reason}})
+		st.DependencyEnded++
+	}
 	rel := d.release(in)
 	for _, id := range rel.Released {
 		cmds = append(cmds, decision{&fsm.JobStateUpdate{ID: id, State: structs.JobQueued, Substatus: "released: under its limits again",
@@ -229,6 +251,7 @@ func (d *Dispatcher) Pass(ctx context.Context) error {
 	d.n.Released += st.Released
 	d.n.Requeued += st.Requeued
 	d.n.Reasons += st.Reasons
+	d.n.DependencyEnded += st.DependencyEnded
 	d.mu.Unlock()
 	return err
 }
@@ -263,7 +286,8 @@ func burstOnly(j *structs.Job, a placement.Assignment) string {
 	return a.MachineType
 }
 
-// release re-evaluates held jobs against limits and current usage.
+// release re-evaluates held jobs against limits and current usage; jobs
+// held for their dependency are the dependency check's.
 func (d *Dispatcher) release(in placement.Input) limits.Released {
 	mts := make(map[string]*structs.MachineType, len(in.MachineTypes))
 	for _, m := range in.MachineTypes {
@@ -275,7 +299,11 @@ func (d *Dispatcher) release(in placement.Input) limits.Released {
 			active = append(active, j)
 		}
 	}
-	return limits.Release(in.Jobs, mts, limits.NewUsage(active, mts), in.Limits)
+	jobs := in.Jobs
+	if slices.ContainsFunc(jobs, (*structs.Job).WaitsForDependency) {
+		jobs = slices.DeleteFunc(slices.Clone(jobs), (*structs.Job).WaitsForDependency)
+	}
+	return limits.Release(jobs, mts, limits.NewUsage(active, mts), in.Limits)
 }
 
 // decision is one command of a pass, with its job's log attributes and the

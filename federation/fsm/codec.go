@@ -37,7 +37,12 @@ func Encode(cmd Command) ([]byte, error) {
 	}
 	var body []byte
 	if js, ok := cmd.(*JobSubmit); ok {
+		if js.Job.HasSubmitExtensions() {
+			return nil, structs.Errorf(structs.ErrInvalid, "encode %s: job %q has a dependency, environment or working directory: JobSubmitExt carries them", reg.typ, js.Job.ID)
+		}
 		body = encodeJobSubmit(js) // see jobBinaryV1
+	} else if jx, ok := cmd.(*JobSubmitExt); ok {
+		body = encodeJobSubmit((*JobSubmit)(jx))
 	} else if ja, ok := cmd.(*JobAudited); ok {
 		var err error
 		if body, err = encodeAudited(ja); err != nil {
@@ -82,6 +87,15 @@ func Decode(b []byte) (Command, error) {
 		if err := decodeJobSubmit(b[2:], js); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
+		if err := checkPlainSubmit(t, js); err != nil {
+			return nil, err
+		}
+		return cmd, nil
+	}
+	if jx, ok := cmd.(*JobSubmitExt); ok {
+		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jx)); err != nil {
+			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
+		}
 		return cmd, nil
 	}
 	if ja, ok := cmd.(*JobAudited); ok {
@@ -93,5 +107,20 @@ func Decode(b []byte) (Command, error) {
 	if err := json.Unmarshal(b[2:], cmd); err != nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 	}
+	if js, ok := cmd.(*JobSubmit); ok {
+		if err := checkPlainSubmit(t, js); err != nil {
+			return nil, err
+		}
+	}
 	return cmd, nil
+}
+
+// checkPlainSubmit refuses a JobSubmit carrying JobSubmitExt's fields, as
+// a replica on an older binary refuses (binary) or drops (JSON) them: no
+// writer makes one, and every replica must apply an entry alike.
+func checkPlainSubmit(t CommandType, js *JobSubmit) error {
+	if js.Job.HasSubmitExtensions() {
+		return structs.Errorf(structs.ErrInvalid, "command %s: job %q carries fields of JobSubmitExt", t, js.Job.ID)
+	}
+	return nil
 }

@@ -19,6 +19,28 @@ func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) {
 	return w.SubmitOwnedJob(&j)
 }
 
+// JobSubmitExt stores a new job as JobSubmit does, for a job with the
+// fields added for Slurm's sbatch forms (structs.Job.HasSubmitExtensions:
+// Dependency, Env, Workdir). It has its own type so that no replica on an
+// older binary, whose codec refuses those fields, ever meets such a job:
+// it is gated (see known.go), and JobSubmit refuses them. Its body is
+// JobSubmit's binary form. Result: *structs.Job.
+type JobSubmitExt JobSubmit
+
+func (c *JobSubmitExt) apply(w *state.WriteTxn) (any, error) {
+	j := c.Job
+	return w.SubmitOwnedJob(&j)
+}
+
+// SubmitCommand is the command that stores job j: JobSubmitExt when it
+// has fields only that command carries, else JobSubmit.
+func SubmitCommand(j *structs.Job) Command {
+	if j.HasSubmitExtensions() {
+		return &JobSubmitExt{Job: *j}
+	}
+	return &JobSubmit{Job: *j}
+}
+
 // JobStateUpdate reports job progress. Result: *structs.Job, or a
 // *structs.TransitionError for an illegal transition. Its guards (Number,
 // Cluster, CAS) make a stale report or a stale dispatch decision fail

@@ -94,6 +94,15 @@ func testJob(id string) structs.Job {
 		Walltime: structs.Duration(time.Hour), SubmitTime: t0}
 }
 
+// extend gives j the fields only JobSubmitExt carries: waiting in HELD
+// for job 1, with an environment and a working directory.
+func extend(j *structs.Job) {
+	j.Dependency = &structs.JobDependency{Conditions: []structs.DependencyCondition{{Type: structs.DependAfterOK, Job: 1}}}
+	j.State, j.Substatus = structs.JobHeld, structs.DependencyReason+": waits for afterok:1"
+	j.Env = map[string]string{"CASE": "a b", "OMP_NUM_THREADS": "4"}
+	j.Workdir = "/data/run"
+}
+
 // memSink is an in-memory raft.SnapshotSink.
 type memSink struct {
 	bytes.Buffer

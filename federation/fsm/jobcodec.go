@@ -29,7 +29,9 @@ import (
 // non-zero: a job without them encodes exactly as in version 1, and a
 // version 1 body decodes with them zero. They are: PreviousCluster, Array
 // (a JSON document, since it is rare and nested; "" when only later fields
-// are set), CallbackURL, Trigger, ConnectURL, RequestID, PullSecret.
+// are set), CallbackURL, Trigger, ConnectURL, RequestID, PullSecret, and
+// the fields of JobSubmitExt only (see there): Dependency and Env (JSON
+// documents) and Workdir.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -89,32 +91,17 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 		b = appendTime(b, t)
 	}
 	b = appendString(b, j.LogTail)
-	later := j.CallbackURL != "" || j.Trigger != "" || j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != ""
-	if j.PreviousCluster != "" || j.Array != nil || later {
-		b = appendString(b, j.PreviousCluster)
-	}
-	if j.Array != nil || later {
-		doc := ""
-		if j.Array != nil {
-			d, _ := json.Marshal(j.Array) // plain fields: cannot fail
-			doc = string(d)
+	// Trailing fields: written up to the last non-empty one.
+	tail := [...]string{j.PreviousCluster, jsonDoc(j.Array != nil, j.Array), j.CallbackURL, j.Trigger, j.ConnectURL,
+		j.RequestID, j.PullSecret, jsonDoc(j.Dependency != nil, j.Dependency), jsonDoc(len(j.Env) > 0, j.Env), j.Workdir}
+	last := -1
+	for i, f := range tail {
+		if f != "" {
+			last = i
 		}
-		b = appendString(b, doc)
 	}
-	if later {
-		b = appendString(b, j.CallbackURL)
-	}
-	if j.Trigger != "" || j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != "" {
-		b = appendString(b, j.Trigger)
-	}
-	if j.ConnectURL != "" || j.RequestID != "" || j.PullSecret != "" {
-		b = appendString(b, j.ConnectURL)
-	}
-	if j.RequestID != "" || j.PullSecret != "" {
-		b = appendString(b, j.RequestID)
-	}
-	if j.PullSecret != "" {
-		b = appendString(b, j.PullSecret)
+	for _, f := range tail[:last+1] {
+		b = appendString(b, f)
 	}
 	return b
 }
@@ -177,30 +164,31 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	j.LogTail = r.string()
-	if r.err == nil && len(r.b) != 0 {
-		j.PreviousCluster = r.string()
-		if r.err == nil && j.PreviousCluster == "" && len(r.b) == 0 {
-			return errJobBody // an empty trailing field is never written last
-		}
-	}
-	if r.err == nil && len(r.b) != 0 {
-		doc := r.string()
-		if r.err == nil && doc == "" && len(r.b) == 0 {
-			return errJobBody
-		}
-		if doc != "" {
-			j.Array = new(structs.ArrayJob)
-			if r.err == nil && json.Unmarshal([]byte(doc), j.Array) != nil {
-				return errJobBody
-			}
-		}
-	}
-	for _, f := range [...]*string{&j.CallbackURL, &j.Trigger, &j.ConnectURL, &j.RequestID, &j.PullSecret} {
+	var arrayDoc, depDoc, envDoc string
+	for _, f := range [...]*string{&j.PreviousCluster, &arrayDoc, &j.CallbackURL, &j.Trigger, &j.ConnectURL,
+		&j.RequestID, &j.PullSecret, &depDoc, &envDoc, &j.Workdir} {
 		if r.err != nil || len(r.b) == 0 {
 			break
 		}
 		*f = r.string()
 		if r.err == nil && *f == "" && len(r.b) == 0 {
+			return errJobBody // an empty trailing field is never written last
+		}
+	}
+	if r.err == nil && arrayDoc != "" {
+		j.Array = new(structs.ArrayJob)
+		if json.Unmarshal([]byte(arrayDoc), j.Array) != nil {
+			return errJobBody
+		}
+	}
+	if r.err == nil && depDoc != "" {
+		j.Dependency = new(structs.JobDependency)
+		if json.Unmarshal([]byte(depDoc), j.Dependency) != nil {
+			return errJobBody
+		}
+	}
+	if r.err == nil && envDoc != "" {
+		if json.Unmarshal([]byte(envDoc), &j.Env) != nil || len(j.Env) == 0 {
 			return errJobBody
 		}
 	}
@@ -208,6 +196,16 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 		return errJobBody // trailing bytes
 	}
 	return r.err
+}
+
+// jsonDoc is v as a JSON document when present, else "". Its values are
+// plain fields and maps of strings: encoding cannot fail.
+func jsonDoc(present bool, v any) string {
+	if !present {
+		return ""
+	}
+	d, _ := json.Marshal(v)
+	return string(d)
 }
 
 func appendString(b []byte, s string) []byte {

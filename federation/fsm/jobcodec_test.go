@@ -62,19 +62,28 @@ func fillAll(t *testing.T, v reflect.Value, seed *int) {
 // structs.Job but not to the codec fails here instead of vanishing from the
 // raft log.
 func TestJobCodecCoversEveryField(t *testing.T) {
-	var want JobSubmit
+	var full JobSubmitExt
 	seed := 0
-	fillAll(t, reflect.ValueOf(&want.Job).Elem(), &seed)
-	b := MustEncode(&want)
+	fillAll(t, reflect.ValueOf(&full.Job).Elem(), &seed)
+	b := MustEncode(&full)
 	if b[2] != jobBinaryV1 {
-		t.Fatalf("JobSubmit body starts with %#x, want the binary marker", b[2])
+		t.Fatalf("JobSubmitExt body starts with %#x, want the binary marker", b[2])
 	}
 	got, err := Decode(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(&want, got); diff != "" {
+	if diff := cmp.Diff(&full, got); diff != "" {
 		t.Errorf("binary round trip lost fields (-want +got):\n%s", diff)
+	}
+	// JobSubmit carries every field but JobSubmitExt's own.
+	want := JobSubmit(full)
+	want.Job.Dependency, want.Job.Env, want.Job.Workdir = nil, nil, ""
+	if got, err = Decode(MustEncode(&want)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&want, got); diff != "" {
+		t.Errorf("JobSubmit round trip lost fields (-want +got):\n%s", diff)
 	}
 	// The JSON body written before the binary form decodes the same.
 	body, err := json.Marshal(&want)
@@ -87,6 +96,62 @@ func TestJobCodecCoversEveryField(t *testing.T) {
 	}
 	if diff := cmp.Diff(&want, old); diff != "" {
 		t.Errorf("JSON body decodes differently (-want +got):\n%s", diff)
+	}
+}
+
+// TestJobSubmitExtOnly: JobSubmit never carries a dependency, an
+// environment or a working directory — neither written nor read, in the
+// binary or the JSON form — since a replica on an older binary would
+// refuse or drop them; JobSubmitExt carries them, and each of its fields
+// alone round-trips, with every truncation refused.
+func TestJobSubmitExtOnly(t *testing.T) {
+	j := testJob("j")
+	extend(&j)
+	if _, err := Encode(&JobSubmit{Job: j}); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Encode(JobSubmit with a dependency) = %v, want ErrInvalid", err)
+	}
+	ext := MustEncode(&JobSubmitExt{Job: j})
+	plain := append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, ext[2:]...)
+	if _, err := Decode(plain); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Decode(binary JobSubmit with JobSubmitExt's fields) = %v, want ErrInvalid", err)
+	}
+	body, _ := json.Marshal(&JobSubmit{Job: j})
+	if _, err := Decode(append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, body...)); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Decode(JSON JobSubmit with JobSubmitExt's fields) = %v, want ErrInvalid", err)
+	}
+	if c := SubmitCommand(&j); TypeOf(c) != TypeOf(&JobSubmitExt{}) {
+		t.Errorf("SubmitCommand of an extended job is %T", c)
+	}
+	if c := SubmitCommand(&structs.Job{ID: "x"}); TypeOf(c) != TypeOf(&JobSubmit{}) {
+		t.Errorf("SubmitCommand of a plain job is %T", c)
+	}
+	base := testJob("j")
+	v1 := MustEncode(&JobSubmit{Job: base})
+	for name, set := range map[string]func(*structs.Job){
+		"dependency": func(j *structs.Job) {
+			j.Dependency = &structs.JobDependency{Any: true, Conditions: []structs.DependencyCondition{{Type: structs.DependAfter, Job: 9}}}
+		},
+		"env":     func(j *structs.Job) { j.Env = map[string]string{"A": "1"} },
+		"workdir": func(j *structs.Job) { j.Workdir = "/w" },
+	} {
+		j := base
+		set(&j)
+		b := MustEncode(&JobSubmitExt{Job: j})
+		if string(b[2:len(v1)]) != string(v1[2:]) {
+			t.Errorf("%s: the body does not begin with the plain job's", name)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if diff := cmp.Diff(&JobSubmitExt{Job: j}, got); diff != "" {
+			t.Errorf("%s round trip (-want +got):\n%s", name, diff)
+		}
+		for n := len(v1) + 1; n < len(b); n++ {
+			if _, err := Decode(b[:n]); !errors.Is(err, structs.ErrInvalid) {
+				t.Errorf("%s truncated (%d of %d bytes): %v", name, n, len(b), err)
+			}
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	jobAuditedType: true, // JobAudited
 	95:             true, // JobCancelTasks
 	96:             true, // JobOutputRequest
+	100:            true, // JobSubmitExt
 }
 
 // Gated reports whether t may only be written once every replica lists it.

@@ -87,6 +87,9 @@ var registry = newRegistry(
 	// Array jobs (issue 21): 95-99.
 	returning[JobCancelTasks, *structs.Job](95),
 	returning[JobOutputRequest, *structs.Job](96),
+	// Slurm's sbatch forms (dependencies, environment, working
+	// directory): 100-104.
+	returning[JobSubmitExt, *structs.Job](100),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

@@ -350,6 +350,12 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
 				Outputs: []structs.TaskOutput{{Index: task, State: structs.TaskSucceeded, Attempts: 1, Tail: "out\n", Seq: 1}}}))
 	}
+	if g.index%13 == 0 && g.index > 360 { // a job waiting for the array job (JobSubmitExt), late: job numbers before stay
+		d := testJob(fmt.Sprintf("dep-%d", g.index))
+		d.SubmitTime = now
+		extend(&d)
+		cmds = append(cmds, MustEncode(&JobSubmitExt{Job: d}))
+	}
 	if g.index%39 == 0 { // an index outside the array: refused
 		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: id, Tasks: "21", Time: now}))
 	}
@@ -425,8 +431,8 @@ func resultString(r any) string {
 	if err, ok := r.(error); ok {
 		return "error: " + err.Error()
 	}
-	if j, ok := r.(*structs.Job); ok && j != nil && j.Array != nil {
-		b, _ := json.Marshal(j) // %#v would print the array's address
+	if j, ok := r.(*structs.Job); ok && j != nil && (j.Array != nil || j.Dependency != nil) {
+		b, _ := json.Marshal(j) // %#v would print the array's or dependency's address
 		return string(b)
 	}
 	return fmt.Sprintf("%#v", r)

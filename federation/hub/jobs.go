@@ -6,6 +6,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/api"
 	"github.com/flotilla-hpc/flotilla/federation/authz"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -32,6 +33,13 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 			return nil, err
 		}
 	}
+	if req.Dependency != "" {
+		// The jobs it names may have been submitted through another
+		// replica a moment ago: read at least what the leader committed.
+		if err := h.ConsistentRead(ctx); err != nil {
+			return nil, err
+		}
+	}
 	snap, err := h.admissionView()
 	if err != nil {
 		return nil, err
@@ -46,7 +54,7 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	}
 	adm.Submit.Job.Trigger = trigger
 	adm.Submit.Job.RequestID = api.RequestID(ctx)
-	val, err := h.Write(ctx, adm.Submit)
+	val, err := h.Write(ctx, fsm.SubmitCommand(&adm.Submit.Job))
 	if err != nil {
 		return nil, err
 	}

@@ -73,6 +73,12 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			cl = pinned[j.MachineType]
 		}
 		depth[key{mt, cl, string(j.State)}]++
+		if j.WaitsForDependency() {
+			// Waiting for other jobs, not for the scheduler: not in the
+			// oldest wait either.
+			held[HeldForDependency]++
+			continue
+		}
 		if j.State == structs.JobHeld {
 			held[dispatch.HeldLimit(j.Substatus)]++
 		}
@@ -110,3 +116,7 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descSnapAt, now.Sub(at).Seconds())
 	gauge(descSnapIx, float64(index))
 }
+
+// HeldForDependency is the limit label of flotilla_hub_held_jobs for jobs
+// HELD for their dependency (no limit's name has parentheses).
+const HeldForDependency = "(dependency)"

@@ -135,6 +135,9 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 	if a, ok := cmd.(*fsm.JobAudited); ok {
 		cmd = a.Job
 	}
+	if x, ok := cmd.(*fsm.JobSubmitExt); ok {
+		cmd = (*fsm.JobSubmit)(x) // resolved alike
+	}
 	switch c := cmd.(type) {
 	case *fsm.JobSubmit:
 		if !errors.Is(err, structs.ErrConflict) {

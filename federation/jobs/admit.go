@@ -14,6 +14,8 @@ import (
 // store (a *state.ReadTxn). Objects it returns are read, never changed.
 type Snapshot interface {
 	JobRef(id string) (*structs.Job, error)
+	// JobByNumber is the job with that number (a dependency's).
+	JobByNumber(number uint64) (*structs.Job, error)
 	MachineTypeRef(name string) (*structs.MachineType, error)
 	AppRef(name string) (*structs.App, error)
 	Vault(tenant, name string) (*structs.Vault, error)
@@ -70,6 +72,7 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		App: req.App, Command: req.Command, Parameters: req.Parameters,
 		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
 		Walltime: req.Walltime, Priority: req.Priority, PullSecret: req.PullSecret,
+		Env: req.Env, Workdir: req.Workdir,
 		State: structs.JobQueued, SubmitTime: now.UTC(),
 	}
 	if req.Array != nil {
@@ -91,6 +94,9 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		return Admission{}, err
 	}
 	if err := fit(j, mt, app); err != nil {
+		return Admission{}, err
+	}
+	if err := dependency(snap, caller, req.Dependency, j); err != nil {
 		return Admission{}, err
 	}
 	if u, err := snap.UserRef(j.Owner); err == nil && (u.Identity.UID != 0 || u.Identity.GID != 0) {

@@ -20,7 +20,11 @@
 // (policy/access: app visibility, machine-type privileges, the vault's
 // tenant, then every named access rule — a denial is 403 naming the
 // rule); the job fits them (scale, the app's machines and commands; the
-// app's default command and walltime are filled in). The job is stamped
-// with its submit time and its owner's uid/gid, and starts QUEUED: limits
-// never refuse a job, the dispatcher holds one over a limit (HELD).
+// app's default command and walltime are filled in); its dependency
+// (Slurm's --dependency, deps.go) names jobs the caller may read and can
+// still hold. The job is stamped with its submit time and its owner's
+// uid/gid, and starts QUEUED — or HELD with the substatus "Dependency:
+// ..." while its dependency waits, until the dispatcher's dependency check
+// (federation/placement, Dependencies) releases or ends it: limits never
+// refuse a job, the dispatcher holds one over a limit (HELD).
 package jobs

@@ -44,6 +44,12 @@ type JarviceSubmit struct {
 	// FlotillaArray is Flotilla's extension: it makes the job an array
 	// job (see docs/jarvice.md and docs/array-jobs.md).
 	FlotillaArray *JarviceArray `json:"flotilla_array,omitempty"`
+	// FlotillaDependency, FlotillaEnv and FlotillaWorkdir are Flotilla's
+	// extensions for sbatch's --dependency, --export and --chdir (the
+	// v1 submission's dependency, env and workdir).
+	FlotillaDependency string            `json:"flotilla_dependency,omitempty"`
+	FlotillaEnv        map[string]string `json:"flotilla_env,omitempty"`
+	FlotillaWorkdir    string            `json:"flotilla_workdir,omitempty"`
 }
 
 // JarviceArray is the flotilla_array extension of a JARVICE submission.

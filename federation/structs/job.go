@@ -167,6 +167,23 @@ type Job struct {
 	// JobSubmitRequest.PullSecret), "" without one. The API never shows
 	// it (Redacted).
 	PullSecret string `json:"pull_secret,omitempty"`
+	// Dependency, when set, is what the job waited for (or waits for, in
+	// HELD with a DependencyReason substatus) before it was queued.
+	Dependency *JobDependency `json:"dependency,omitempty"`
+	// Env are variables set in the job's processes on every node
+	// (JobSubmitRequest.Env). Never logged.
+	Env map[string]string `json:"env,omitempty"`
+	// Workdir is the directory the job's command starts in on every node
+	// ("" the image's).
+	Workdir string `json:"workdir,omitempty"`
+}
+
+// HasSubmitExtensions reports whether j carries a field an older
+// replica's job codec cannot decode (Dependency, Env, Workdir): such a
+// job is stored by fsm.JobSubmitExt, which only a hub whose every replica
+// applies it writes.
+func (j *Job) HasSubmitExtensions() bool {
+	return j.Dependency != nil || len(j.Env) > 0 || j.Workdir != ""
 }
 
 // Redacted is j as the API shows it: without its pull credential.
@@ -187,6 +204,8 @@ func (j *Job) Copy() *Job {
 	c := *j
 	c.Parameters = maps.Clone(j.Parameters)
 	c.Array = j.Array.Copy()
+	c.Dependency = j.Dependency.Copy()
+	c.Env = maps.Clone(j.Env)
 	if j.Identity != nil {
 		id := *j.Identity
 		c.Identity = &id
@@ -216,6 +235,12 @@ func (j *Job) ValidateSubmit() error {
 			return err
 		}
 	}
+	if err := checkEnvWorkdir(j.Env, j.Workdir); err != nil {
+		return err
+	}
+	if d := j.Dependency; d != nil && (len(d.Conditions) == 0 || len(d.Conditions) > MaxDependencies) {
+		return invalidf("job %q: dependency with %d conditions", j.ID, len(d.Conditions))
+	}
 	if j.SubmitTime.IsZero() {
 		return invalidf("job %q: no submit time", j.ID)
 	}
@@ -242,6 +267,14 @@ func (r *JobSubmitRequest) Validate() error {
 	}
 	if r.PullSecret != "" {
 		if _, err := PullSecretRegistries("pull_secret", r.PullSecret); err != nil {
+			return err
+		}
+	}
+	if err := checkEnvWorkdir(r.Env, r.Workdir); err != nil {
+		return err
+	}
+	if r.Dependency != "" {
+		if _, _, err := ParseDependency(r.Dependency); err != nil {
 			return err
 		}
 	}

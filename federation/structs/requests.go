@@ -37,6 +37,16 @@ type JobSubmitRequest struct {
 	// config JSON; the JARVICE container.pullsecret): it wins over the
 	// app's. Never shown back.
 	PullSecret string `json:"pull_secret,omitempty"`
+	// Dependency is Slurm's --dependency: "afterok:12:13", types after,
+	// afterany, afterok, afternotok joined by "," (all) or "?" (any), of
+	// jobs named by number or id (see ParseDependency).
+	Dependency string `json:"dependency,omitempty"`
+	// Env are variables set in the job's processes on every node
+	// (POSIX names; not FLOTILLA_*, SLURM_* or JARVICE_*; see CheckEnv).
+	Env map[string]string `json:"env,omitempty"`
+	// Workdir is the absolute directory the job's command starts in on
+	// every node; the job fails if it does not exist there.
+	Workdir string `json:"workdir,omitempty"`
 }
 
 // JobList is one page of jobs. Next, when non-zero, is the value of the

@@ -81,7 +81,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 	}
 	wc := arraytask.WorkerConfig{
 		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
-		Command: cfg.Command, Env: os.Environ(), Spec: a.Spec, JobID: a.JobID,
+		Command: cfg.Command, Env: os.Environ(), Dir: cfg.Workdir, Spec: a.Spec, JobID: a.JobID,
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
 		Heartbeat: lease / 10, Fence: lease / 2, OutputDir: cfg.RunDir,
 	}

@@ -75,6 +75,16 @@ type Config struct {
 
 	Command []string // head only: the program and its arguments
 
+	// Workdir, when set, is where the command, array tasks and the
+	// built-in SSH server's sessions start; Run fails with ErrWorkdir,
+	// before anything starts, when it is not a directory on this node.
+	Workdir string
+	// JobEnv names the variables of the job's own environment (set in
+	// this process's environment by the pod): the image's sshd is told to
+	// set them in its sessions too, as the built-in server does with its
+	// whole environment.
+	JobEnv []string
+
 	// Array, when set, runs an array job (see ArrayConfig): every pod
 	// takes the command and runs it once per task it pulls.
 	Array *ArrayConfig
@@ -132,6 +142,7 @@ var (
 	ErrSetup       = errors.New("setup failed")
 	ErrPeerTimeout = errors.New("peers not ready before the timeout")
 	ErrHeadLost    = errors.New("lost the head before it was done")
+	ErrWorkdir     = errors.New("the job's working directory is missing")
 )
 
 // Exit statuses of flotilla-init besides the head command's own.
@@ -140,6 +151,7 @@ const (
 	ExitSetup       = 70 // keys, sshd or listeners could not be set up
 	ExitPeerTimeout = 75 // some node never resolved or accepted connections
 	ExitHeadLost    = 76 // worker: the head went away without saying it was done
+	ExitNoWorkdir   = 72 // the job's working directory is not a directory on this node
 	ExitSignaled    = 143
 )
 
@@ -165,6 +177,8 @@ func ExitCode(err error) int {
 		return ExitPeerTimeout
 	case errors.Is(err, ErrHeadLost):
 		return ExitHeadLost
+	case errors.Is(err, ErrWorkdir):
+		return ExitNoWorkdir
 	case errors.Is(err, errSignaled):
 		return ExitSignaled
 	}
@@ -172,3 +186,20 @@ func ExitCode(err error) int {
 }
 
 var errSignaled = errors.New("stopped by a signal")
+
+// ExitMeaning says what an exit status of flotilla-init's own means
+// ("" for the others, the command's): the agent adds it to a failed pod's
+// reason.
+func ExitMeaning(code int) string {
+	switch code {
+	case ExitSetup:
+		return "flotilla-init could not set up keys, sshd or its ports"
+	case ExitNoWorkdir:
+		return "the job's working directory does not exist on the node"
+	case ExitPeerTimeout:
+		return "some node never became reachable"
+	case ExitHeadLost:
+		return "the head went away"
+	}
+	return ""
+}

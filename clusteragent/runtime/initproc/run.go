@@ -27,6 +27,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	log = log.With("role", string(cfg.Role))
 
+	if err := checkWorkdir(cfg.Workdir); err != nil {
+		return err
+	}
 	hosts, err := ReadNodes(cfg.NodesFile)
 	if err != nil {
 		return err
@@ -194,6 +197,7 @@ func startSSH(cfg *Config, keys *Keys, sshDir string, log *slog.Logger) (*sshSer
 func runCommand(ctx context.Context, cfg *Config, log *slog.Logger) int {
 	cmd := exec.CommandContext(ctx, cfg.Command[0], cfg.Command[1:]...)
 	cmd.Stdout, cmd.Stderr = cfg.Stdout, cfg.Stderr
+	cmd.Dir = cfg.Workdir
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = killGrace
@@ -207,4 +211,21 @@ func runCommand(ctx context.Context, cfg *Config, log *slog.Logger) int {
 	}
 	log.Info("command exited", "status", status, "after", time.Since(start).Round(time.Millisecond))
 	return status
+}
+
+// checkWorkdir fails with ErrWorkdir when dir is set and not a directory:
+// a job never starts elsewhere than where it asked.
+func checkWorkdir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err == nil && !fi.IsDir() {
+		err = errors.New("not a directory")
+	}
+	if err != nil {
+		host, _ := os.Hostname()
+		return fmt.Errorf("%w: %s on %s: %w", ErrWorkdir, dir, host, err)
+	}
+	return nil
 }

@@ -97,7 +97,14 @@ func startSystemSSHD(cfg *Config, sshDir string, log *slog.Logger) (*sshServer, 
 			return nil, fmt.Errorf("%w: %w", ErrSetup, err)
 		}
 	}
-	cmd := exec.Command(cfg.SSHDPath, sshdArgs(cfg, sshDir, os.Geteuid() == 0)...)
+	args := sshdArgs(cfg, sshDir, os.Geteuid() == 0)
+	if len(cfg.JobEnv) > 0 {
+		if err := writeSSHEnvironment(filepath.Join(sshDir, "environment"), cfg.JobEnv); err != nil {
+			return nil, err
+		}
+		args = append(args, "-o", "PermitUserEnvironment=yes")
+	}
+	cmd := exec.Command(cfg.SSHDPath, args...)
 	cmd.Stdout = cfg.Stderr
 	cmd.Stderr = cfg.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -147,6 +154,7 @@ func startBuiltinSSHD(cfg *Config, keys *Keys, log *slog.Logger) (*sshServer, er
 		return nil, err
 	}
 	srv := NewSSHServer(keys, log)
+	srv.Dir = cfg.Workdir
 	s := &sshServer{kind: "built-in ssh server", failed: make(chan struct{})}
 	served := make(chan struct{})
 	go func() {
@@ -187,4 +195,21 @@ func orDiscard(w io.Writer) io.Writer {
 		return io.Discard
 	}
 	return w
+}
+
+// writeSSHEnvironment writes the job's variables, with their values from
+// this process's environment, to path (sshd reads ~/.ssh/environment with
+// PermitUserEnvironment; the default SSH directory is ~/.ssh), readable by
+// the job user only. Values hold no newline (the hub refuses them).
+func writeSSHEnvironment(path string, names []string) error {
+	var b []byte
+	for _, n := range names {
+		if v, ok := os.LookupEnv(n); ok {
+			b = append(append(append(append(b, n...), '='), v...), '\n')
+		}
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return fmt.Errorf("%w: %w", ErrSetup, err)
+	}
+	return nil
 }

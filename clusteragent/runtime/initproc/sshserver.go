@@ -44,6 +44,10 @@ type SSHServer struct {
 	lns    map[net.Listener]struct{}
 	conns  map[net.Conn]struct{}
 	procs  map[int]struct{} // process group ids of running commands
+
+	// Dir, when set before Serve, is where sessions' commands start
+	// (the job's working directory); else the user's home.
+	Dir string
 }
 
 // NewSSHServer returns a server whose host key is the job key and which
@@ -215,7 +219,9 @@ func (s *SSHServer) session(ch ssh.Channel, reqs <-chan *ssh.Request, login []st
 func (s *SSHServer) run(ch ssh.Channel, reqs <-chan *ssh.Request, args, env []string) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	if home, err := os.UserHomeDir(); err == nil {
+	if s.Dir != "" {
+		cmd.Dir = s.Dir
+	} else if home, err := os.UserHomeDir(); err == nil {
 		if fi, err := os.Stat(home); err == nil && fi.IsDir() {
 			cmd.Dir = home
 		}

@@ -239,7 +239,7 @@ func (l *launcher) run(i int, out *os.File, queue <-chan Lease, results chan<- R
 	defer out.Close()
 	s := &slot{out: out, env: append(l.env, make([]string, taskVars)...),
 		files: []uintptr{l.devnull.Fd(), out.Fd(), out.Fd()}, sys: syscall.SysProcAttr{Setpgid: true}}
-	s.attr = syscall.ProcAttr{Env: s.env, Files: s.files, Sys: &s.sys}
+	s.attr = syscall.ProcAttr{Dir: l.cfg.Dir, Env: s.env, Files: s.files, Sys: &s.sys}
 	for ls := range queue {
 		results <- l.runOne(ls, s)
 	}

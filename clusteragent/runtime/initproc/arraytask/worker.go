@@ -34,6 +34,7 @@ type WorkerConfig struct {
 	Local   *Server
 	Command []string
 	Env     []string // the environment every task starts from
+	Dir     string   // the directory every task starts in ("" this process's)
 	Spec    structs.ArraySpec
 	JobID   string // SLURM_ARRAY_JOB_ID
 	// TaskWalltime kills an attempt that runs longer (0: no bound).
