@@ -3,10 +3,12 @@ package crash
 import (
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,9 +37,22 @@ func TestDeposedLeaderRejoinsThroughSnapshot(t *testing.T) {
 	}
 }
 
+// trailingLogs is the hubs' -trailing-logs: how many entries a snapshot
+// leaves in the log behind it.
+const trailingLogs = 32
+
+// orphanNames are the jobs submitted to the leader alone.
+var orphanNames = func() []string {
+	n := make([]string, 8)
+	for k := range n {
+		n[k] = fmt.Sprintf("orphan-%02d", k)
+	}
+	return n
+}()
+
 func deposedLeaderRejoins(t *testing.T, store string) {
 	hubs := procenv.StartHubs(t, procenv.HubOptions{LogStore: store, Args: []string{
-		"-snapshot-threshold", "64", "-snapshot-interval", "1s", "-trailing-logs", "32",
+		"-snapshot-threshold", "64", "-snapshot-interval", "1s", "-trailing-logs", strconv.Itoa(trailingLogs),
 		"-raft-log-level", "info", // to see the snapshot installs
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -53,6 +68,13 @@ func deposedLeaderRejoins(t *testing.T, store string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The old leader's log will end at most a few entries past this: the
+	// orphans' entries (at most one each) and a no-op or two.
+	committed, err := raftGauge(ctx, hubs, old, "flotilla_hub_raft_commit_index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tailEnd := uint64(committed) + uint64(len(orphanNames)) + 8
 	for i := range hubs.N() {
 		if i != old {
 			hubs.Kill(i)
@@ -66,9 +88,8 @@ func deposedLeaderRejoins(t *testing.T, store string) {
 	}
 	defer lone.CloseIdleConnections()
 	var wg sync.WaitGroup
-	orphans := make([]string, 8)
+	orphans := orphanNames
 	for k := range orphans {
-		orphans[k] = fmt.Sprintf("orphan-%02d", k)
 		wg.Go(func() {
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
 			defer lcancel()
@@ -90,6 +111,37 @@ func deposedLeaderRejoins(t *testing.T, store string) {
 	// Several snapshots' worth: the new leader's log no longer holds where
 	// the old leader's tail begins.
 	submitAll(ctx, t, hubs.Client(f.Key), f, "after", 300, acked)
+	// How many entries the submissions took depends on how the leader
+	// batched them, and raft snapshots in the background: submit more
+	// until every running replica has snapshotted (and compacted its log
+	// to trailing-logs behind) past the old leader's tail.
+	for round := 0; ; round++ {
+		short := false
+		for i := range hubs.N() {
+			if i == old {
+				continue
+			}
+			snap, err := raftGauge(ctx, hubs, i, "flotilla_hub_raft_last_snapshot_index")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if uint64(snap) < tailEnd+trailingLogs+1 {
+				short = true
+			}
+		}
+		if !short {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the running replicas did not snapshot past index %d: %v", tailEnd+trailingLogs+1, ctx.Err())
+		}
+		// One snapshot interval for a snapshot already due, then more.
+		select {
+		case <-ctx.Done():
+		case <-time.After(1500 * time.Millisecond):
+		}
+		submitAll(ctx, t, hubs.Client(f.Key), f, fmt.Sprintf("more%02d", round), 50, acked)
+	}
 	if err := hubs.Start(old); err != nil {
 		t.Fatal(err)
 	}
@@ -189,4 +241,34 @@ func jobIDs(ctx context.Context, t *testing.T, hubs *procenv.Hubs, i int, key st
 		ids[j.ID] = true
 	}
 	return slices.Sorted(maps.Keys(ids))
+}
+
+// raftGauge reads one of a replica's unlabelled gauges from its /metrics.
+func raftGauge(ctx context.Context, hubs *procenv.Hubs, i int, name string) (float64, error) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, hubs.Replica(i).URL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: hubs.TLSConfig()}}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: scrape: %w", hubs.Replica(i).ID, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("%s: scrape: %w", hubs.Replica(i).ID, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("%s: scrape: %s", hubs.Replica(i).ID, resp.Status)
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no %s in /metrics", hubs.Replica(i).ID, name)
 }
