@@ -54,3 +54,27 @@ func TestArrayFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestTaskRowExitCode: the tasks table shows an exit code for a failed
+// task and for a canceled task that ran (killed), none for one canceled
+// before it started (its exit_code is 0 in JSON: it never exited).
+func TestTaskRowExitCode(t *testing.T) {
+	cases := []struct {
+		task       structs.TaskResult
+		exit, atts string
+	}{
+		{structs.TaskResult{Index: 30, State: structs.TaskCanceled}, "", ""},
+		{structs.TaskResult{Index: 11, State: structs.TaskCanceled, ExitCode: 143, Attempts: 1}, "143", "1"},
+		{structs.TaskResult{Index: 9, State: structs.TaskFailed, ExitCode: 2, Attempts: 2, Tail: "a\nb\n"}, "2", "2"},
+		{structs.TaskResult{Index: 1, State: structs.TaskSucceeded}, "", ""},
+	}
+	for _, c := range cases {
+		row := taskRow(c.task)
+		if row[2] != c.exit || row[3] != c.atts {
+			t.Errorf("task %d (%s): exit %q attempts %q, want %q %q", c.task.Index, c.task.State, row[2], row[3], c.exit, c.atts)
+		}
+	}
+	if row := taskRow(cases[2].task); row[4] != "a | b" {
+		t.Errorf("tail %q, want %q", row[4], "a | b")
+	}
+}
