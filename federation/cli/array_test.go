@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -76,5 +77,26 @@ func TestTaskRowExitCode(t *testing.T) {
 	}
 	if row := taskRow(cases[2].task); row[4] != "a | b" {
 		t.Errorf("tail %q, want %q", row[4], "a | b")
+	}
+}
+
+// TestPrintTaskOutputCanceledBeforeStart: `tasks JOB --output N` of a task
+// canceled before it started says so, with no exit code and no "no longer
+// kept" note (it never had output); a killed task keeps both.
+func TestPrintTaskOutputCanceledBeforeStart(t *testing.T) {
+	var out, errs strings.Builder
+	s := &session{stdout: &out, stderr: &errs, output: "table"}
+	if err := printTaskOutput(s, &structs.TaskOutput{Index: 30, State: structs.TaskCanceled, NotKept: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "== task 30: canceled before it started ==\n" || errs.Len() != 0 {
+		t.Errorf("stdout %q stderr %q", out.String(), errs.String())
+	}
+	out.Reset()
+	if err := printTaskOutput(s, &structs.TaskOutput{Index: 1, State: structs.TaskCanceled, ExitCode: 137, Attempts: 1, Tail: "x\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "== task 1: canceled, exit code 137, attempt 1 ==\nx\n" {
+		t.Errorf("killed task: %q", out.String())
 	}
 }
