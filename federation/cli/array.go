@@ -132,14 +132,7 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 	return s.show(l, func() error {
 		rows := make([][]string, 0, len(l.Tasks))
 		for _, t := range l.Tasks {
-			exit, attempts := "", ""
-			if t.State == structs.TaskFailed || t.State == structs.TaskCanceled {
-				exit = strconv.Itoa(t.ExitCode)
-			}
-			if t.Attempts > 0 {
-				attempts = strconv.Itoa(t.Attempts)
-			}
-			rows = append(rows, []string{strconv.Itoa(t.Index), string(t.State), exit, attempts, strings.ReplaceAll(strings.TrimSpace(t.Tail), "\n", " | ")})
+			rows = append(rows, taskRow(t))
 		}
 		if err := s.table([]string{"TASK", "STATE", "EXIT", "ATTEMPTS", "OUTPUT TAIL"}, rows); err != nil {
 			return err
@@ -184,4 +177,18 @@ func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.
 			j.Name, j.Number, tasks, j.Array.CancelTasks)
 		return err
 	})
+}
+
+// taskRow is one row of the tasks table. The exit code is shown for a
+// failed task and for a canceled one that had run (it was killed); a task
+// canceled before it started has none, rather than a misleading 0.
+func taskRow(t structs.TaskResult) []string {
+	exit, attempts := "", ""
+	if t.State == structs.TaskFailed || (t.State == structs.TaskCanceled && t.Attempts > 0) {
+		exit = strconv.Itoa(t.ExitCode)
+	}
+	if t.Attempts > 0 {
+		attempts = strconv.Itoa(t.Attempts)
+	}
+	return []string{strconv.Itoa(t.Index), string(t.State), exit, attempts, strings.ReplaceAll(strings.TrimSpace(t.Tail), "\n", " | ")}
 }

@@ -59,6 +59,11 @@ func taskOutput(ctx context.Context, s *session, cl *client.Client, j *structs.J
 // printTaskOutput writes the header line and the tail.
 func printTaskOutput(s *session, o *structs.TaskOutput) error {
 	head := fmt.Sprintf("== task %d: %s", o.Index, o.State)
+	if o.State == structs.TaskCanceled && o.Attempts == 0 {
+		// Canceled before it started: it has no exit code and no output.
+		_, err := fmt.Fprintln(s.stdout, head+" before it started ==")
+		return err
+	}
 	if o.State != structs.TaskPending && o.State != structs.TaskRunning || o.Attempts > 1 {
 		head += fmt.Sprintf(", exit code %d", o.ExitCode)
 	}

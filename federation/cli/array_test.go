@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -52,5 +53,50 @@ func TestArrayFlags(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTaskRowExitCode: the tasks table shows an exit code for a failed
+// task and for a canceled task that ran (killed), none for one canceled
+// before it started (its exit_code is 0 in JSON: it never exited).
+func TestTaskRowExitCode(t *testing.T) {
+	cases := []struct {
+		task       structs.TaskResult
+		exit, atts string
+	}{
+		{structs.TaskResult{Index: 30, State: structs.TaskCanceled}, "", ""},
+		{structs.TaskResult{Index: 11, State: structs.TaskCanceled, ExitCode: 143, Attempts: 1}, "143", "1"},
+		{structs.TaskResult{Index: 9, State: structs.TaskFailed, ExitCode: 2, Attempts: 2, Tail: "a\nb\n"}, "2", "2"},
+		{structs.TaskResult{Index: 1, State: structs.TaskSucceeded}, "", ""},
+	}
+	for _, c := range cases {
+		row := taskRow(c.task)
+		if row[2] != c.exit || row[3] != c.atts {
+			t.Errorf("task %d (%s): exit %q attempts %q, want %q %q", c.task.Index, c.task.State, row[2], row[3], c.exit, c.atts)
+		}
+	}
+	if row := taskRow(cases[2].task); row[4] != "a | b" {
+		t.Errorf("tail %q, want %q", row[4], "a | b")
+	}
+}
+
+// TestPrintTaskOutputCanceledBeforeStart: `tasks JOB --output N` of a task
+// canceled before it started says so, with no exit code and no "no longer
+// kept" note (it never had output); a killed task keeps both.
+func TestPrintTaskOutputCanceledBeforeStart(t *testing.T) {
+	var out, errs strings.Builder
+	s := &session{stdout: &out, stderr: &errs, output: "table"}
+	if err := printTaskOutput(s, &structs.TaskOutput{Index: 30, State: structs.TaskCanceled, NotKept: true}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "== task 30: canceled before it started ==\n" || errs.Len() != 0 {
+		t.Errorf("stdout %q stderr %q", out.String(), errs.String())
+	}
+	out.Reset()
+	if err := printTaskOutput(s, &structs.TaskOutput{Index: 1, State: structs.TaskCanceled, ExitCode: 137, Attempts: 1, Tail: "x\n"}); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "== task 1: canceled, exit code 137, attempt 1 ==\nx\n" {
+		t.Errorf("killed task: %q", out.String())
 	}
 }

@@ -27,12 +27,16 @@ func (s *session) table(header []string, rows [][]string) error {
 	return tw.Flush()
 }
 
-// fields writes "Key: value" lines, aligned, skipping empty values.
+// fields writes "Key: value" lines, aligned, skipping empty values. A
+// value of several lines (a log tail) continues in the value column, so
+// it neither breaks the alignment of the fields after it nor reads as
+// fields of its own; carriage returns (sshd's "\r\n") are dropped.
 func (s *session) fields(kv [][2]string) error {
 	tw := tabwriter.NewWriter(s.stdout, 0, 4, 1, ' ', 0)
 	for _, f := range kv {
 		if f[1] != "" {
-			fmt.Fprintf(tw, "%s:\t%s\n", f[0], f[1])
+			v := strings.ReplaceAll(strings.ReplaceAll(f[1], "\r", ""), "\n", "\n\t")
+			fmt.Fprintf(tw, "%s:\t%s\n", f[0], v)
 		}
 	}
 	return tw.Flush()

@@ -155,7 +155,19 @@ func reportRow(r *structs.AccountingRecord) []string {
 	u := r.Usage()
 	return []string{strconv.FormatUint(r.JobNumber, 10), r.User, dash(r.Team), r.MachineType, dash(r.Cluster),
 		strconv.Itoa(r.Nodes), strconv.Itoa(r.Cores), local(r.Submit), local(r.Start), local(r.End),
-		accounting.Elapsed(u.Elapsed), string(r.State), accounting.Num(u.Cost)}
+		accounting.Elapsed(u.Elapsed), string(r.State), figure(u.Cost)}
+}
+
+// figure is a number as the report's tables show it: six decimals at
+// most, trailing zeros dropped ("0.004479", not the float's
+// "0.004478035059666667"). -o csv and -o json keep every digit.
+func figure(f float64) string {
+	s := strconv.FormatFloat(f, 'f', 6, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		return "0"
+	}
+	return s
 }
 
 // showSummaries prints sums by groups sreport-style (or JSON).
@@ -164,8 +176,12 @@ func (s *session) showSummaries(sums []*structs.AccountingSummary, groups []stri
 		rows := make([][]string, len(sums))
 		for i, sum := range sums {
 			rows[i] = accounting.SummaryRow(sum, groups)
-			for j := range groups {
-				rows[i][j] = dash(rows[i][j])
+			for j := range rows[i] {
+				if j < len(groups) {
+					rows[i][j] = dash(rows[i][j])
+				} else if f, err := strconv.ParseFloat(rows[i][j], 64); err == nil && strings.Contains(rows[i][j], ".") {
+					rows[i][j] = figure(f)
+				}
 			}
 		}
 		return s.table(upper(accounting.SummaryColumns(groups)), rows)

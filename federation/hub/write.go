@@ -124,7 +124,8 @@ func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) 
 
 // resolve turns the state machine's refusal of a repeated command into the
 // result of the original: a job submitted twice is the stored job; a job
-// cancelled (or finished and reported) twice is the job as it stands.
+// cancelled twice, or cancelled after it ended, or finished and reported
+// twice, is the job as it stands.
 // The leader has applied the entry when Apply returns, so its store holds
 // what the entry saw.
 func (h *Hub) resolve(b []byte, err error) (any, error) {
@@ -153,7 +154,8 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 		}
 		done := te.From == te.To
 		if _, cancel := c.(*fsm.JobCancel); cancel {
-			done = te.From == structs.JobCanceled || te.From == structs.JobTerminated
+			// A job that already ended, however, is returned as it is.
+			done = te.From.IsTerminal()
 		}
 		if j, gerr := h.store.Read().Job(te.JobID); done && gerr == nil {
 			return j, nil

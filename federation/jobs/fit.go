@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"path"
+	"slices"
+	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -28,7 +30,7 @@ func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 	if len(def.Commands) > 0 {
 		cmd, ok := def.Commands[j.Command]
 		if !ok {
-			return structs.Errorf(structs.ErrInvalid, "app %q has no command %q", app.Name, j.Command)
+			return noCommand(app, j.Command)
 		}
 		if err := checkParameters(j, cmd); err != nil {
 			return err
@@ -69,4 +71,21 @@ func machineAllowed(patterns []string, name string) bool {
 		}
 	}
 	return len(patterns) == 0
+}
+
+// noCommand is the error for a job whose command the app does not have:
+// it names the app's commands, and for a job naming none (an app with
+// several has no default) says to choose one.
+func noCommand(app *structs.App, command string) error {
+	names := make([]string, 0, len(app.AppDef.Commands))
+	for name := range app.AppDef.Commands {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	if command == "" {
+		return structs.Errorf(structs.ErrInvalid, "app %q has several commands (%s): name one (--command)",
+			app.Name, strings.Join(names, ", "))
+	}
+	return structs.Errorf(structs.ErrInvalid, "app %q has no command %q (its commands: %s)",
+		app.Name, command, strings.Join(names, ", "))
 }

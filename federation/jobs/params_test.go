@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -50,5 +51,25 @@ func TestParsedCommandFollowsDefinition(t *testing.T) {
 	}
 	if other, _ := parsedCommand(&first, "Other"); other == a {
 		t.Error("another command name shares the model")
+	}
+}
+
+// TestFitNamesTheCommands: a job naming no command, of an app with
+// several, is told to name one and which there are (it was "app has no
+// command \"\"" before); a command the app lacks lists the app's.
+func TestFitNamesTheCommands(t *testing.T) {
+	app := &structs.App{Name: "probe", AppDef: structs.AppDef{Commands: map[string]structs.Command{"task": {Path: "/t"}, "run": {Path: "/r"}}}}
+	mt := &structs.MachineType{Name: "n1", ScaleMax: 4}
+	for cmd, want := range map[string]string{
+		"":     `app "probe" has several commands (run, task): name one (--command)`,
+		"wark": `app "probe" has no command "wark" (its commands: run, task)`,
+	} {
+		err := fit(&structs.Job{Command: cmd, Nodes: 1}, mt, app)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("command %q: %v, want %q", cmd, err, want)
+		}
+	}
+	if err := fit(&structs.Job{Command: "run", Nodes: 1}, mt, app); err != nil {
+		t.Errorf("command run: %v", err)
 	}
 }

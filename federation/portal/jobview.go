@@ -63,10 +63,13 @@ func timelineOf(j *structs.Job) []timelineEntry {
 }
 
 // placementOf says where a job runs and why: the machine type's pinned
-// cluster, the burst rule that moved it, the limit that holds it, or the
-// reason it still waits (from placement or the cluster's scheduler).
+// cluster, the burst rule that moved it, the dependency or limit that
+// holds it, or the reason it still waits (from placement or the cluster's
+// scheduler).
 func placementOf(j *structs.Job) (where, why string) {
 	switch {
+	case j.WaitsForDependency():
+		return "not placed", "held: " + orDash(j.Substatus)
 	case j.State == structs.JobHeld:
 		return "not placed", "held by a limit: " + orDash(j.Substatus)
 	case j.State == structs.JobSubmitted || j.State == structs.JobQueued:

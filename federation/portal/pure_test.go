@@ -97,7 +97,9 @@ func TestPlacementOf(t *testing.T) {
 		job        structs.Job
 		where, why string
 	}{
-		"held":    {job: structs.Job{State: structs.JobHeld, Substatus: "limit team-cores: 64 of 64"}, where: "not placed", why: "held by a limit: limit team-cores: 64 of 64"},
+		"held": {job: structs.Job{State: structs.JobHeld, Substatus: "limit team-cores: 64 of 64"}, where: "not placed", why: "held by a limit: limit team-cores: 64 of 64"},
+		"dependency": {job: structs.Job{State: structs.JobHeld, Dependency: &structs.JobDependency{Conditions: []structs.DependencyCondition{{Type: structs.DependAfterOK, Job: 4}}},
+			Substatus: "Dependency: waits for afterok:4"}, where: "not placed", why: "held: Dependency: waits for afterok:4"},
 		"waiting": {job: structs.Job{State: structs.JobQueued, Substatus: "east: 0 of 2 nodes free"}, where: "not placed yet", why: "waiting: east: 0 of 2 nodes free"},
 		"pinned":  {job: structs.Job{State: structs.JobRunning, Cluster: "east", MachineType: "cpu-east"}, where: "east", why: "pinned: machine type cpu-east runs on cluster east"},
 		"burst": {job: structs.Job{State: structs.JobCompleted, Cluster: "west", MachineType: "cpu-east", AssignedMachineType: "cpu-west", BurstRule: "e2w", Substatus: "done"},

@@ -54,7 +54,7 @@ var pureAllow = map[string][]string{
 	// catalog-sync/appdef: a job's parameter values are checked by the
 	// catalog's own rules.
 	// sync: a memo of parsed AppDef commands (keyed by their JSON).
-	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "strconv", "strings", "sync", "time",
+	"federation/jobs": {"encoding/json", "errors", "path", "regexp", "slices", "strconv", "strings", "sync", "time",
 		"catalog-sync/appdef", "federation/authz", "federation/fsm", "federation/structs", "policy/access", "policy/scope"},
 	"catalog-sync/appdef": {"bytes", "encoding/base64", "encoding/json", "fmt", "math", "path", "regexp", "slices", "strconv", "strings",
 		"federation/structs"},
