@@ -28,7 +28,7 @@ import (
 //     and never runs its command.
 func TestSlurmDependenciesEnvWorkdir(t *testing.T) {
 	if testing.Short() {
-		t.Skip("-short: needs a real control plane, a local node (root) and the built binaries")
+		t.Skip("needs a real control plane (FLOTILLA_BIN tools), a local node (root) and the built binaries; skipped in -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
