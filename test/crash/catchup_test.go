@@ -226,16 +226,7 @@ func installsSinceStart(t *testing.T, logPath string) int {
 // jobIDs lists the IDs of every job replica i holds, sorted.
 func jobIDs(ctx context.Context, t *testing.T, hubs *procenv.Hubs, i int, key string) []string {
 	t.Helper()
-	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
-		client.WithTLS(hubs.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.CloseIdleConnections()
-	jobs, err := cl.AllJobs(ctx, client.JobQuery{Limit: 10000, Consistent: true})
-	if err != nil {
-		t.Fatalf("%s: list jobs: %v", hubs.Replica(i).ID, err)
-	}
+	jobs := replicaJobs(ctx, t, hubs, i, key)
 	ids := map[string]bool{}
 	for _, j := range jobs {
 		ids[j.ID] = true

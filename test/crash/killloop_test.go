@@ -115,16 +115,7 @@ func killLoop(t *testing.T, store string, kills int) {
 // jobs share a number.
 func checkJobs(t *testing.T, ctx context.Context, hubs *procenv.Hubs, i int, key string, acked map[string]uint64) {
 	t.Helper()
-	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
-		client.WithTLS(hubs.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.CloseIdleConnections()
-	jobs, err := cl.AllJobs(ctx, client.JobQuery{Limit: 10000, Consistent: true})
-	if err != nil {
-		t.Fatalf("%s: list jobs: %v", hubs.Replica(i).ID, err)
-	}
+	jobs := replicaJobs(ctx, t, hubs, i, key)
 	byID := map[string]uint64{}
 	byNumber := map[uint64]string{}
 	for _, j := range jobs {
@@ -246,4 +237,21 @@ func (l *load) stop() (map[string]uint64, []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.ack, l.failed
+}
+
+// replicaJobs lists every job through replica i alone, with a consistent
+// read.
+func replicaJobs(ctx context.Context, t *testing.T, hubs *procenv.Hubs, i int, key string) []*structs.Job {
+	t.Helper()
+	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
+		client.WithTLS(hubs.TLSConfig()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.CloseIdleConnections()
+	jobs, err := cl.AllJobs(ctx, client.JobQuery{Limit: 10000, Consistent: true})
+	if err != nil {
+		t.Fatalf("%s: list jobs: %v", hubs.Replica(i).ID, err)
+	}
+	return jobs
 }

@@ -82,16 +82,7 @@ func TestHubCrashNoLoss(t *testing.T) {
 // checkNothingElse fails if replica i holds a job no submission asked for.
 func checkNothingElse(t *testing.T, ctx context.Context, hubs *procenv.Hubs, i int, key string, acked map[string]uint64) {
 	t.Helper()
-	cl, err := client.New([]string{hubs.Replica(i).URL}, key, client.WithRetryTimeout(30*time.Second),
-		client.WithTLS(hubs.TLSConfig()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.CloseIdleConnections()
-	jobs, err := cl.AllJobs(ctx, client.JobQuery{Limit: 10000, Consistent: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	jobs := replicaJobs(ctx, t, hubs, i, key)
 	for _, j := range jobs {
 		if _, ok := acked[j.ID]; !ok {
 			t.Errorf("%s holds job %s (number %d) that no acknowledged submission made", hubs.Replica(i).ID, j.ID, j.Number)
