@@ -66,26 +66,52 @@ func submit(ctx context.Context, c *client.Client, label, command, mt string, no
 	return &tracked{job: j, label: label, steps: []step{{at: j.SubmitTime, state: j.State, detail: j.Substatus}}}, nil
 }
 
-// poll refreshes every job and records state changes; it returns when
-// every job has reached a state done says is enough.
+// poll refreshes every job until done says each has reached a state that
+// is enough. The states come from the hub's event log (GET /v1/events),
+// which records every change with the time the hub made it, so a state
+// that lasted less than a poll (ASSIGNED, STARTING) is still shown; the
+// job itself is read for its substatus, which the log does not carry.
 func poll(ctx context.Context, c *client.Client, jobs []*tracked, done func(*structs.Job) bool) error {
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
+	byID := make(map[string]*tracked, len(jobs))
+	for _, t := range jobs {
+		byID[t.job.ID] = t
+	}
+	var since uint64
 	for {
 		all := true
+		cur := make(map[*tracked]*structs.Job, len(jobs))
 		for _, t := range jobs {
-			cur, err := c.GetJob(ctx, t.job.ID, false)
+			j, err := c.GetJob(ctx, t.job.ID, false)
 			if err != nil {
 				all = false
 				continue
 			}
-			last := t.steps[len(t.steps)-1]
-			if cur.State != last.state || cur.Substatus != last.detail {
-				t.steps = append(t.steps, step{at: time.Now(), state: cur.State, detail: cur.Substatus})
-			}
-			t.job = cur
-			if !done(cur) {
+			cur[t], t.job = j, j
+			if !done(j) {
 				all = false
+			}
+		}
+		// Read after the jobs: the log is then at least as new as they are.
+		if page, err := c.Events(ctx, since, 0); err == nil {
+			since = page.Index
+			for _, e := range page.Events {
+				if t := byID[e.JobID]; t != nil && e.State != t.steps[len(t.steps)-1].state {
+					t.steps = append(t.steps, step{at: e.Time, state: e.State})
+				}
+			}
+		} else {
+			all = false
+		}
+		for t, j := range cur {
+			last := &t.steps[len(t.steps)-1]
+			switch {
+			case j.State != last.state || j.Substatus == last.detail:
+			case last.detail == "":
+				last.detail = j.Substatus // the state's first substatus, on its line
+			default:
+				t.steps = append(t.steps, step{at: time.Now(), state: j.State, detail: j.Substatus})
 			}
 		}
 		if all {

@@ -211,7 +211,7 @@ func run() error {
 	for _, w := range []struct {
 		label string
 		nodes int
-	}{{"(fills east)", *localNodes}, {"(waits, then bursts)", max(1, *localNodes/2)}} {
+	}{{"(fills east)", *localNodes}, {"(east full: bursts)", max(1, *localNodes/2)}} {
 		t, err := submit(jctx, alice, w.label, "work", "l1-east", w.nodes)
 		if err != nil {
 			return err
