@@ -266,6 +266,9 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 			t.Errorf("%s exited %d; output:\n%s", n.name, c, n.out.String())
 		}
 	}
+	for _, n := range nodes {
+		checkNoProbeNoise(t, n.name, n.out.String())
+	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("head output:\n%s", out)
 	}
@@ -317,5 +320,15 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(path, []byte(data), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkNoProbeNoise fails when a node's output holds what OpenSSH logs
+// for a client that closed without identifying itself: flotilla-init's
+// readiness probes must not put it in every job's output.
+func checkNoProbeNoise(t *testing.T, name, out string) {
+	t.Helper()
+	if strings.Contains(out, "kex_exchange_identification") {
+		t.Errorf("%s: the output holds sshd's kex_exchange_identification complaint:\n%s", name, out)
 	}
 }
