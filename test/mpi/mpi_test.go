@@ -226,6 +226,7 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 	argv := headCommand(t, objs)
 
 	ctlPort := sshPort + 1
+	t.Setenv("MPI_NS_CASE", "wing 3")
 	var nodes []*node
 	for i, h := range nw.hosts {
 		pod := filepath.Join(dir, "h"+strconv.Itoa(i))
@@ -244,6 +245,10 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 			"--ssh-port", strconv.Itoa(sshPort), "--control-port", strconv.Itoa(ctlPort),
 			"--sshd", string(mode), "--peer-timeout", "90s", "--head-timeout", "60s", "--linger", "60s",
 		}
+		// A job variable: the image's sshd would read it from ~/.ssh/environment,
+		// which the per-"pod" ssh directories here are not, and the head
+		// says so (the end-to-end test runs it through the real home).
+		args = append(args, "--job-env", "MPI_NS_CASE")
 		if role == initproc.RoleHead {
 			args = append(append(args, "--"), argv...)
 		}
@@ -268,6 +273,9 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 	}
 	for _, n := range nodes {
 		checkNoProbeNoise(t, n.name, n.out.String())
+	}
+	if warned := strings.Contains(out, "will not reach sshd's sessions"); warned != (mode == initproc.SSHDSystem) {
+		t.Errorf("%s server: the head warned that the job's variables miss sshd's sessions: %v, want %v", mode, warned, mode == initproc.SSHDSystem)
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("head output:\n%s", out)
