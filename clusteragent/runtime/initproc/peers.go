@@ -40,13 +40,13 @@ func ReadNodes(path string) ([]string, error) {
 const (
 	peerRetryMin    = 100 * time.Millisecond
 	peerRetryMax    = 2 * time.Second
-	peerDialTimeout = 3 * time.Second
+	peerDialTimeout = 3 * time.Second // one probe: connect and identification
 )
 
 // WaitPeers waits until every host resolves and its SSH server on port
-// answers with its identification string (probeSSH), for at most timeout. On timeout it returns an error wrapping
-// ErrPeerTimeout that names each host still missing and why; when ctx ends
-// first it returns ctx's cause.
+// answers with its identification string (probeSSH), for at most timeout.
+// On timeout it returns an error wrapping ErrPeerTimeout that names each
+// host still missing and why; when ctx ends first it returns ctx's cause.
 func WaitPeers(ctx context.Context, hosts []string, port int, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
