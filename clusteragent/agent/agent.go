@@ -179,7 +179,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	var identity func(context.Context, string) (structs.Identity, bool, error)
 	if cfg.IDMapperURL != "" {
-		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/")}).Lookup
+		identity = (&idmapper.Client{Base: strings.TrimRight(cfg.IDMapperURL, "/"), Log: ccfg.Log.With("component", "idmapper")}).Lookup
 	}
 	if !ccfg.NoPrePull {
 		out.Catalog = &prepull.Syncer{Hub: hub, Cluster: cfg.Cluster, Kube: kc, NodeSelector: sel, Options: ccfg.PrePull,

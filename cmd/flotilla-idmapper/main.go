@@ -20,13 +20,19 @@ import (
 func main() {
 	listen := flag.String("listen", ":8080", "address to serve on")
 	root := flag.String("root", "/home", "directory holding the users' home directories")
+	defGID := flag.Int("default-gid", idmapper.DefaultGID, "gid answered for a home directory whose group is root's (never 0)")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
 	if *showVersion {
 		fmt.Println(version.String("flotilla-idmapper"))
 		return
 	}
-	srv := &http.Server{Addr: *listen, Handler: idmapper.Handler(*root), ReadHeaderTimeout: 10 * time.Second}
+	if *defGID <= 0 {
+		fmt.Fprintln(os.Stderr, "flotilla-idmapper: -default-gid must be a positive gid (root's group is never answered)")
+		os.Exit(2)
+	}
+	h := idmapper.Handler(*root, idmapper.Options{DefaultGID: *defGID})
+	srv := &http.Server{Addr: *listen, Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() {

@@ -89,7 +89,7 @@ func TestMPIEndToEnd(t *testing.T) {
 		{"builtin", "mpi-builtin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j := submitAndWait(ctx, t, alice, tc.app, "run")
+			j := submitAndWait(ctx, t, alice, tc.app, "run", map[string]string{e2eVar: e2eValue})
 			if j.State != structs.JobCompleted {
 				t.Fatalf("job ended %s (exit %d, %s); output:\n%s", j.State, j.ExitCode, j.Substatus, j.LogTail)
 			}
@@ -103,10 +103,12 @@ func TestMPIEndToEnd(t *testing.T) {
 			if tc.name == "sshd" && !strings.Contains(j.LogTail, "Server listening") {
 				t.Errorf("the image's sshd did not run:\n%s", j.LogTail)
 			}
+			checkNoProbeNoise(t, "the job", j.LogTail)
+			checkJobEnv(t, j.LogTail)
 		})
 	}
 	t.Run("rank exits 3", func(t *testing.T) {
-		j := submitAndWait(ctx, t, alice, "mpi-sshd", "fail")
+		j := submitAndWait(ctx, t, alice, "mpi-sshd", "fail", nil)
 		if j.State != structs.JobCompletedWithError || j.ExitCode != 3 {
 			t.Fatalf("job ended %s with exit code %d, want COMPLETED_WITH_ERROR and 3; output:\n%s", j.State, j.ExitCode, j.LogTail)
 		}
@@ -128,7 +130,13 @@ func TestMPIEndToEnd(t *testing.T) {
 // bootstrap token for east's agent.
 func setUpHub(ctx context.Context, t *testing.T, admin *client.Client, hubs *procenv.Hubs, dir, prog string) (*client.Client, string) {
 	t.Helper()
-	run := script(t, dir, "run.sh", prog)
+	// "run" first has every rank print the job's variable: the ranks on
+	// the other nodes run under their sshd's sessions, which see it only
+	// through ~/.ssh/environment (the built-in server: its environment).
+	run := filepath.Join(dir, "run.sh")
+	mpirun := "mpirun --hostfile \"$FLOTILLA_CORESFILE\" -np \"$FLOTILLA_TCORES\" "
+	writeFile(t, run, "#!/bin/sh\n"+mpirun+"sh -c 'echo \"jobenv $(hostname) [$"+e2eVar+"]\"' || exit $?\n"+
+		"exec "+mpirun+prog+"\n", 0o755)
 	fail := script(t, dir, "fail.sh", prog+" --exit-rank 2 --exit-code 3")
 	cmds := map[string]structs.Command{"run": {Path: run, Name: "Run"}, "fail": {Path: fail, Name: "Fail"}}
 	must := func(_ any, err error) {
@@ -166,11 +174,39 @@ func script(t *testing.T, dir, name, cmd string) string {
 	return p
 }
 
+// The job's own variable (submitted with --env) the "run" command's ranks
+// print; the value keeps its spaces, quotes and dollar sign as given.
+const (
+	e2eVar   = "E2E_CASE"
+	e2eValue = `wing 3 'flap' $HOME`
+)
+
+// jobEnvLine is what each rank of the "run" command prints.
+var jobEnvLine = regexp.MustCompile(`(?m)^jobenv (\S+) \[(.*)\]$`)
+
+// checkJobEnv asserts that every rank, on every node, saw the job's
+// variable with its submitted value.
+func checkJobEnv(t *testing.T, out string) {
+	t.Helper()
+	lines := jobEnvLine.FindAllStringSubmatch(out, -1)
+	hosts := map[string]bool{}
+	for _, m := range lines {
+		hosts[m[1]] = true
+		if m[2] != e2eValue {
+			t.Errorf("a rank on %s saw %s=%q, want %q", m[1], e2eVar, m[2], e2eValue)
+		}
+	}
+	if len(lines) != nodes*coresPerNode || len(hosts) != nodes {
+		t.Errorf("%d ranks on %d hosts printed the job's variable, want %d on %d:\n%s",
+			len(lines), len(hosts), nodes*coresPerNode, nodes, out)
+	}
+}
+
 // submitAndWait submits a 3-node job as alice and waits until it ends.
-func submitAndWait(ctx context.Context, t *testing.T, alice *client.Client, app, command string) *structs.Job {
+func submitAndWait(ctx context.Context, t *testing.T, alice *client.Client, app, command string, env map[string]string) *structs.Job {
 	t.Helper()
 	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: app, Command: command,
-		MachineType: "l2", Nodes: nodes})
+		MachineType: "l2", Nodes: nodes, Env: env})
 	if err != nil {
 		t.Fatal(err)
 	}

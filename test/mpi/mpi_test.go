@@ -226,6 +226,7 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 	argv := headCommand(t, objs)
 
 	ctlPort := sshPort + 1
+	t.Setenv("MPI_NS_CASE", "wing 3")
 	var nodes []*node
 	for i, h := range nw.hosts {
 		pod := filepath.Join(dir, "h"+strconv.Itoa(i))
@@ -244,6 +245,10 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 			"--ssh-port", strconv.Itoa(sshPort), "--control-port", strconv.Itoa(ctlPort),
 			"--sshd", string(mode), "--peer-timeout", "90s", "--head-timeout", "60s", "--linger", "60s",
 		}
+		// A job variable: the image's sshd would read it from ~/.ssh/environment,
+		// which the per-"pod" ssh directories here are not, and the head
+		// says so (the end-to-end test runs it through the real home).
+		args = append(args, "--job-env", "MPI_NS_CASE")
 		if role == initproc.RoleHead {
 			args = append(append(args, "--"), argv...)
 		}
@@ -265,6 +270,12 @@ func runJob(t *testing.T, tools toolPaths, bin, prog string, nw *network, mode i
 		if c := n.exitCode(t, deadline); c != 0 {
 			t.Errorf("%s exited %d; output:\n%s", n.name, c, n.out.String())
 		}
+	}
+	for _, n := range nodes {
+		checkNoProbeNoise(t, n.name, n.out.String())
+	}
+	if warned := strings.Contains(out, "will not reach sshd's sessions"); warned != (mode == initproc.SSHDSystem) {
+		t.Errorf("%s server: the head warned that the job's variables miss sshd's sessions: %v, want %v", mode, warned, mode == initproc.SSHDSystem)
 	}
 	if t.Failed() || testing.Verbose() {
 		t.Logf("head output:\n%s", out)
@@ -317,5 +328,15 @@ func writeFile(t *testing.T, path, data string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(path, []byte(data), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// checkNoProbeNoise fails when a node's output holds what OpenSSH logs
+// for a client that closed without identifying itself: flotilla-init's
+// readiness probes must not put it in every job's output.
+func checkNoProbeNoise(t *testing.T, name, out string) {
+	t.Helper()
+	if strings.Contains(out, "kex_exchange_identification") {
+		t.Errorf("%s: the output holds sshd's kex_exchange_identification complaint:\n%s", name, out)
 	}
 }

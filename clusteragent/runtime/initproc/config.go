@@ -3,7 +3,7 @@
 // (CopySelf); the app container then runs it (Run) to install the job's SSH
 // keys for the job user, serve SSH (the image's sshd when it can, else a
 // built-in server), wait until every node of the machinefile resolves and
-// accepts connections, and then, on the head, run the AppDef command and
+// its SSH server answers, and then, on the head, run the AppDef command and
 // release the workers when it ends; workers serve until the head is done.
 //
 // Every path is part of Config, so several "pods" can run on one host in tests.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -39,13 +40,13 @@ func ReadNodes(path string) ([]string, error) {
 const (
 	peerRetryMin    = 100 * time.Millisecond
 	peerRetryMax    = 2 * time.Second
-	peerDialTimeout = 3 * time.Second
+	peerDialTimeout = 3 * time.Second // one probe: connect and identification
 )
 
-// WaitPeers waits until every host resolves and accepts a TCP connection on
-// port, for at most timeout. On timeout it returns an error wrapping
-// ErrPeerTimeout that names each host still missing and why; when ctx ends
-// first it returns ctx's cause.
+// WaitPeers waits until every host resolves and its SSH server on port
+// answers with its identification string (probeSSH), for at most timeout.
+// On timeout it returns an error wrapping ErrPeerTimeout that names each
+// host still missing and why; when ctx ends first it returns ctx's cause.
 func WaitPeers(ctx context.Context, hosts []string, port int, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -71,22 +72,21 @@ func WaitPeers(ctx context.Context, hosts []string, port int, timeout time.Durat
 		timeout, len(missing), len(hosts), port, strings.Join(missing, "; "))
 }
 
-// waitPeer dials addr until it connects or ctx ends; it returns nil or the
-// last dial error.
+// waitPeer probes addr until its SSH server answers or ctx ends; it
+// returns nil or the last probe's error.
 func waitPeer(ctx context.Context, addr string) error {
-	d := net.Dialer{Timeout: peerDialTimeout}
 	wait := peerRetryMin
 	var last error
 	for {
-		c, err := d.DialContext(ctx, "tcp", addr)
+		err := probeSSH(ctx, addr)
 		if err == nil {
-			c.Close()
 			return nil
 		}
-		if ctx.Err() != nil && last != nil {
-			return last // the dial cut short by the deadline says less
+		// A probe that timed out (often the deadline of the whole wait,
+		// reached before ctx says so) says less than an earlier failure.
+		if last == nil || !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+			last = err
 		}
-		last = err
 		if ctx.Err() != nil {
 			return last
 		}
@@ -99,4 +99,49 @@ func waitPeer(ctx context.Context, addr string) error {
 		}
 		wait = min(2*wait, peerRetryMax)
 	}
+}
+
+// ProbeIdent is the identification string the readiness probe sends (RFC
+// 4253 4.2): it names the probe in a server's debug log.
+const ProbeIdent = "SSH-2.0-flotilla-init-probe"
+
+// maxIdentLines bounds the lines a server may send before its
+// identification (RFC 4253 allows some).
+const maxIdentLines = 16
+
+// probeSSH connects to the SSH server at addr, reads its identification
+// string and sends the probe's own before it closes. A server that got no
+// identification logs the close as an error of the key exchange
+// (OpenSSH: "kex_exchange_identification: Connection closed by remote
+// host"), which would land in every job's output; having both sides'
+// identifications, OpenSSH logs only that the client closed before
+// authenticating, at INFO ("Connection closed by ADDR port N [preauth]").
+// A server that accepts and closes without identifying itself (OpenSSH
+// over its MaxStartups) is not ready.
+func probeSSH(ctx context.Context, addr string) error {
+	pctx, cancel := context.WithTimeout(ctx, peerDialTimeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(pctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if dl, ok := pctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(pctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	r := bufio.NewReaderSize(c, 256)
+	for range maxIdentLines {
+		line, err := r.ReadString('\n')
+		if strings.HasPrefix(line, "SSH-") {
+			_, err = c.Write([]byte(ProbeIdent + "\r\n"))
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("no SSH identification from %s: %w", addr, err)
+		}
+	}
+	return fmt.Errorf("no SSH identification from %s in its first %d lines", addr, maxIdentLines)
 }

@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -70,7 +71,45 @@ func TestWaitPeersTimeout(t *testing.T) {
 	}
 }
 
+// TestWaitPeersReady: a peer is ready once its SSH server identified
+// itself, and the probe identifies itself before it closes, so the server
+// does not log the close as a failed key exchange.
 func TestWaitPeersReady(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	idents := make(chan string, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				// RFC 4253 lets a server send lines before its identification.
+				fmt.Fprint(c, "a banner line\r\nSSH-2.0-Test_1.0\r\n")
+				line, _ := bufio.NewReader(c).ReadString('\n')
+				idents <- line
+			}()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := WaitPeers(context.Background(), []string{"127.0.0.1", "localhost"}, port, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if got := <-idents; got != ProbeIdent+"\r\n" {
+			t.Errorf("the probe sent %q, want %q", got, ProbeIdent+"\r\n")
+		}
+	}
+}
+
+// TestWaitPeersNeedsIdentification: a port that accepts and closes without
+// an SSH identification (OpenSSH over its MaxStartups) is not ready.
+func TestWaitPeersNeedsIdentification(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -86,8 +125,9 @@ func TestWaitPeersReady(t *testing.T) {
 		}
 	}()
 	port := ln.Addr().(*net.TCPAddr).Port
-	if err := WaitPeers(context.Background(), []string{"127.0.0.1", "localhost"}, port, 10*time.Second); err != nil {
-		t.Fatal(err)
+	err = WaitPeers(context.Background(), []string{"127.0.0.1"}, port, 700*time.Millisecond)
+	if !errors.Is(err, ErrPeerTimeout) || !strings.Contains(err.Error(), "no SSH identification") {
+		t.Fatalf("got %v, want ErrPeerTimeout naming the missing identification", err)
 	}
 }
 
@@ -286,6 +326,7 @@ func TestRunWorkerHeadLost(t *testing.T) {
 			if err != nil {
 				return
 			}
+			fmt.Fprint(c, "SSH-2.0-fake\r\n")
 			c.Close()
 		}
 	}()

@@ -102,6 +102,11 @@ func startSystemSSHD(cfg *Config, sshDir string, log *slog.Logger) (*sshServer, 
 		if err := writeSSHEnvironment(filepath.Join(sshDir, "environment"), cfg.JobEnv); err != nil {
 			return nil, err
 		}
+		// sshd reads the file under the passwd entry's home only.
+		if home, err := DefaultSSHDir(); err == nil && filepath.Clean(home) != filepath.Clean(sshDir) {
+			log.Warn("the job's variables will not reach sshd's sessions: sshd reads ~/.ssh/environment, not this ssh directory",
+				"ssh_dir", sshDir, "home_ssh_dir", home)
+		}
 		args = append(args, "-o", "PermitUserEnvironment=yes")
 	}
 	cmd := exec.Command(cfg.SSHDPath, args...)
