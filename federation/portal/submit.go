@@ -35,11 +35,21 @@ type submitView struct {
 	Array       string
 	ArrayError  string
 	TaskRetries string
-	Vaults      []string
-	Vault       string
-	Teams       []string
-	Team        string
-	Preview     string
+	// Dependency, Env and Workdir are flotilla submit's --dependency,
+	// --env and --chdir; env holds the values, which no page shows.
+	Dependency      string
+	DependencyError string
+	DepChoices      []depChoice
+	Env             []envRow
+	EnvError        string
+	env             map[string]string
+	Workdir         string
+	WorkdirError    string
+	Vaults          []string
+	Vault           string
+	Teams           []string
+	Team            string
+	Preview         string
 }
 
 // commandOf picks the command named by key, or the app's first one.
@@ -91,6 +101,7 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 			v.Vaults = append(v.Vaults, vt.Name)
 		}
 	}
+	v.DepChoices = p.dependencyChoices(ctx, s)
 	v.JobID = structs.NewJobID()
 	return v, nil
 }
@@ -162,6 +173,9 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	if _, _, err := arrayOf(v); err != nil {
 		v.ArrayError, ok = err.Error(), false
 	}
+	if !readJobEnv(r, v) {
+		ok = false
+	}
 	req := requestOf(v)
 	v.Preview = previewOf(v)
 	if !ok {
@@ -182,7 +196,11 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 // requestOf is the API request the form stands for.
 func requestOf(v *submitView) structs.JobSubmitRequest {
 	req := structs.JobSubmitRequest{ID: v.JobID, App: v.App.Name, Command: v.CommandKey, Nodes: v.Nodes,
-		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{}}
+		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{},
+		Dependency: v.Dependency, Workdir: v.Workdir}
+	if len(v.env) > 0 {
+		req.Env = v.env
+	}
 	for _, m := range v.Machines {
 		if m.Selected {
 			req.MachineType = m.Name
@@ -223,8 +241,11 @@ func arrayOf(v *submitView) (*structs.ArraySpec, int, error) {
 	return &spec, retries, nil
 }
 
-// previewOf is the exact JSON body of POST /v1/jobs for the form.
+// previewOf is the JSON body of POST /v1/jobs for the form, exact but
+// for the environment's values, which it hides.
 func previewOf(v *submitView) string {
-	b, _ := json.MarshalIndent(requestOf(v), "", "  ")
+	req := requestOf(v)
+	req.Env = redactedEnv(req.Env)
+	b, _ := json.MarshalIndent(req, "", "  ")
 	return string(b)
 }

@@ -84,6 +84,13 @@
       var tr = parseInt(form.task_retries.value, 10);
       if (tr > 0) req.task_retries = tr;
     }
+    if (form.dependency && form.dependency.value.trim()) req.dependency = form.dependency.value.trim();
+    if (form.workdir && form.workdir.value.trim()) req.workdir = form.workdir.value.trim();
+    // Environment values may be secrets: the preview hides them.
+    Array.prototype.forEach.call(form.querySelectorAll("tr.env-row"), function (row) {
+      var n = row.querySelector('input[name="env_name"]').value.trim();
+      if (n) { req.env = req.env || {}; req.env[n] = "(hidden)"; }
+    });
     Array.prototype.forEach.call(form.querySelectorAll("[data-param]"), function (el) {
       var k = el.dataset.param;
       if (el.type === "checkbox") req.parameters[k] = el.checked ? "true" : "false";
@@ -92,6 +99,23 @@
     });
     return req;
   }
+  // Another environment row: a copy of the last one, emptied.
+  var add = $("#env-add");
+  if (add) add.addEventListener("click", function () {
+    var rows = form.querySelectorAll("tr.env-row"), last = rows[rows.length - 1], i = rows.length;
+    var row = last.cloneNode(true);
+    Array.prototype.forEach.call(row.querySelectorAll("[id]"), function (el) { el.id = el.id.replace(/-\d+$/, "-" + i); });
+    Array.prototype.forEach.call(row.querySelectorAll("label"), function (l) {
+      l.htmlFor = l.htmlFor.replace(/-\d+$/, "-" + i); l.textContent = l.textContent.replace(/\d+/, String(i + 1));
+    });
+    Array.prototype.forEach.call(row.querySelectorAll("input"), function (el) {
+      el.value = ""; el.removeAttribute("aria-invalid"); el.setAttribute("aria-describedby", "e-env-" + i);
+      el.addEventListener("input", preview);
+    });
+    row.querySelector(".field-error").textContent = "";
+    last.parentNode.appendChild(row);
+    row.querySelector("input").focus();
+  });
   function preview() { $("#preview").textContent = JSON.stringify(request(), null, 2); }
   $("#preview-button").addEventListener("click", function () { preview(); $("#preview").focus(); });
 })();
