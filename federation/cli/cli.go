@@ -8,17 +8,20 @@
 //	flotilla [--hub URL[,URL...]] [--api-key KEY] [-o table|json] COMMAND [flags] [ARGS]
 //
 // Global flags may also follow the command. --hub defaults to $FLOTILLA_HUB
-// and --api-key to $FLOTILLA_API_KEY. Exit codes: 0 success, 1 the hub or
-// the network failed (the hub's message is printed), 2 usage error or bad
-// input (nothing is sent), 3 not found, 4 unauthorized or forbidden.
+// and --api-key to $FLOTILLA_API_KEY. Exit codes: 0 success, 1 the hub
+// refused or failed (the hub's message is printed), 2 usage error or bad
+// input (nothing is sent), 3 not found, 4 unauthorized or forbidden, 5 the
+// hub could not be reached (network, DNS, TLS: no reply came).
 package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,10 +33,15 @@ import (
 // Exit codes of Run.
 const (
 	ExitOK       = 0
-	ExitError    = 1 // the hub refused or failed, or it could not be reached
+	ExitError    = 1 // the hub replied that it refused or failed
 	ExitUsage    = 2 // bad command line or input; nothing was sent
 	ExitNotFound = 3
 	ExitDenied   = 4 // unauthorized or forbidden
+	// ExitUnreachable: no hub URL replied within --timeout (connection
+	// refused, DNS, network, TLS handshake or an untrusted certificate).
+	// A write may still have reached the hub before its connection broke:
+	// a script retries it (submissions keep their id) or looks.
+	ExitUnreachable = 5
 )
 
 // Environment variables read by Run.
@@ -104,7 +112,7 @@ func (s *session) rootUsage(w io.Writer) {
 commands:
 `)
 	printCommands(w, commandTree())
-	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed. See docs/cli.md.\n", EnvHub, EnvAPIKey)
+	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed, 5 the hub could not be reached (network, DNS, TLS). See docs/cli.md.\n", EnvHub, EnvAPIKey)
 }
 
 // client returns the hub client, made on first use from the global
@@ -211,7 +219,47 @@ func ExitCode(err error) int {
 	case errors.Is(err, structs.ErrUnauthorized), errors.Is(err, structs.ErrForbidden):
 		return ExitDenied
 	}
+	if _, ok := unreachable(err); ok {
+		return ExitUnreachable
+	}
 	return ExitError
+}
+
+// unreachable returns the failed request of an error that means no hub
+// replied: a transport failure with no reply from the hub in the chain
+// (a hub that replied, even 503, refused or failed: ExitError). An
+// interrupted command is not one.
+func unreachable(err error) (*url.Error, bool) {
+	var ae *client.APIError
+	var ue *url.Error
+	if errors.As(err, &ae) || errors.Is(err, context.Canceled) || !errors.As(err, &ue) {
+		return nil, false
+	}
+	return ue, true
+}
+
+// unreachableMessage says which hub URL failed and why.
+func (s *session) unreachableMessage(ue *url.Error, err error) string {
+	where := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	}
+	why := ue.Err.Error()
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	switch {
+	case errors.As(err, &cv):
+		why = "its TLS certificate is not trusted (" + cv.Err.Error() + "); give its CA with --ca-file or $" + EnvCAFile
+	case errors.As(err, &rh):
+		why = "it does not speak TLS there (" + rh.Msg + "); use an http:// URL, or the hub's TLS port"
+	case errors.Is(err, context.DeadlineExceeded):
+		why += fmt.Sprintf(" (kept trying for --timeout %s)", s.timeout)
+	}
+	msg := "cannot reach the hub at " + where + ": " + why
+	if strings.Contains(s.hub+s.getenv(EnvHub), ",") {
+		msg += " (the last of the hub URLs tried)"
+	}
+	return msg
 }
 
 // finish prints err and returns the exit code.
@@ -224,6 +272,9 @@ func (s *session) finish(err error) int {
 	var re *reportedError
 	switch {
 	case errors.Is(err, flag.ErrHelp), errors.As(err, &re):
+	case code == ExitUnreachable:
+		ue, _ := unreachable(err)
+		fmt.Fprintf(s.stderr, "flotilla: %s\n", s.unreachableMessage(ue, err))
 	case errors.As(err, &ae):
 		msg := ae.Message
 		var pe *prefixedError

@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -143,7 +145,12 @@ func TestExitCode(t *testing.T) {
 		"bad request":  {&client.APIError{Status: 400, Message: "unknown app"}, ExitError},
 		"conflict":     {&client.APIError{Status: 409}, ExitError},
 		"unavailable":  {&client.APIError{Status: 503}, ExitError},
-		"network":      {errors.New("connection refused"), ExitError},
+		"other":        {errors.New("decoding reply: unexpected EOF"), ExitError},
+		"unreachable": {fmt.Errorf("client: GET /v1/jobs: giving up: %w",
+			&url.Error{Op: "Get", URL: "http://h:1/v1/jobs", Err: errors.New("connection refused")}), ExitUnreachable},
+		"replied, then unreachable": {fmt.Errorf("%w (%w)", &client.APIError{Status: 503},
+			&url.Error{Op: "Get", URL: "http://h:1/v1/jobs", Err: errors.New("connection refused")}), ExitError},
+		"interrupted": {&url.Error{Op: "Get", URL: "http://h:1/v1/jobs", Err: context.Canceled}, ExitError},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
