@@ -333,7 +333,10 @@ func runOutput(ctx context.Context, s *session, path, args []string) error {
 	if err != nil {
 		return err
 	}
-	if follow {
+	// A job that ended has nothing more to follow: its output is printed
+	// as without --follow (with the note when it has none); -o json keeps
+	// --follow's one object a line.
+	if follow && (s.json() || !j.State.IsTerminal()) {
 		return followOutput(ctx, s, cl, j)
 	}
 	o := &Output{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, ExitCode: j.ExitCode, Output: j.LogTail}
