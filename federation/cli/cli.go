@@ -66,18 +66,33 @@ type session struct {
 	timeout time.Duration
 	// csvOK: the command runs with -o csv too (flotilla report).
 	csvOK bool
+	// now is the clock the output is computed against (a running job's
+	// time so far): WithClock, else the system's.
+	now func() time.Time
 
 	cl *client.Client
+}
+
+// Option configures Run.
+type Option func(*session)
+
+// WithClock makes Run read the time from now (main passes time.Now; tests
+// a fixed clock). Without it Run uses the system's clock.
+func WithClock(now func() time.Time) Option {
+	return func(s *session) { s.now = now }
 }
 
 // Run runs the command line args (without the program name), writing
 // results to stdout and messages to stderr; getenv reads the environment
 // (os.Getenv in main, nil for none). It returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, opts ...Option) int {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	s := &session{stdout: stdout, stderr: stderr, getenv: getenv, output: "table", timeout: DefaultTimeout}
+	s := &session{stdout: stdout, stderr: stderr, getenv: getenv, output: "table", timeout: DefaultTimeout, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	fs := s.flagSet("flotilla")
 	fs.Usage = func() { s.rootUsage(stderr) }
 	if err := fs.Parse(args); err != nil {
