@@ -182,7 +182,7 @@ func (s *session) checkOutput() error {
 		return nil
 	}
 	if s.output != "table" && s.output != "json" {
-		return usagef("-o %q: want table or json", s.output)
+		return usagef("-o %q: want table or json (-o is the output format; for Slurm's -o FILE: flotilla output JOB prints a job's output)", s.output)
 	}
 	return nil
 }

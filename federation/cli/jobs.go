@@ -49,6 +49,10 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
 	fs.StringVar(&req.Team, "A", "", "the same as --team (Slurm's -A, --account)")
 	fs.StringVar(&req.Team, "account", "", "the same as --team")
+	parsable := fs.Bool("parsable", false, "print the job's number alone (sbatch --parsable), e.g. A=$(flotilla submit --parsable ...)")
+	if err := slurmFlagHint(fs, args); err != nil {
+		return err
+	}
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
@@ -79,6 +83,9 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	return s.show(j, func() error {
+		if *parsable {
+			return s.line("%d", j.Number)
+		}
 		_, err := fmt.Fprintf(s.stdout, "Submitted job %s (number %d), state %s\n", j.Name, j.Number, j.State)
 		return err
 	})
