@@ -38,6 +38,7 @@ func TestPortalEnvironmentRows(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#env-add")), chromedp.WaitVisible(chromedp.CSS("#env-name-2")),
 		chromedp.SendKeys(chromedp.CSS("#env-name-2"), "THIRD"), chromedp.SendKeys(chromedp.CSS("#env-value-2"), "3"),
 		chromedp.Click(chromedp.CSS("#preview-button")))
+	shot(t, b, "env-form")
 	preview := text(t, b, "#preview")
 	for _, want := range []string{`"dependency": "afterany:1"`, `"workdir": "/scratch/pia"`, `"TOKEN": "(hidden)"`, `"THIRD": "(hidden)"`} {
 		if !strings.Contains(preview, want) {
@@ -51,6 +52,7 @@ func TestPortalEnvironmentRows(t *testing.T) {
 	if env := text(t, b, "#job-env"); !strings.HasPrefix(env, "MODE, THIRD, TOKEN") {
 		t.Errorf("job page environment: %q", env)
 	}
+	shot(t, b, "env-job")
 	loc := value(t, b, "location", chromedp.Location())
 	id := loc[strings.LastIndex(loc, "/")+1:]
 	j, err := s.admin.GetJob(ctx, id, true)
