@@ -84,7 +84,7 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	}
 
 	page, form := b.submitForm("solver")
-	for _, want := range []string{`id="dependency"`, `<option value="afterok:1">1 ` + first.Name + ` (QUEUED)`,
+	for _, want := range []string{`id="dependency"`, `id="walltime"`, `<option value="highest" >highest</option>`, `<option value="afterok:1">1 ` + first.Name + ` (QUEUED)`,
 		`id="workdir"`, `name="env_name"`, `name="env_value" type="password"`, `id="array"`, `id="task_retries"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("submit form lacks %q", want)
@@ -109,6 +109,9 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 		"dependency": {url.Values{"dependency": {"afterfoo:1"}, "env_name": {"TOKEN"}, "env_value": {secretValue}},
 			[]string{`Dependency: &#34;afterfoo:1&#34;: unknown type &#34;afterfoo&#34;`, `value="afterfoo:1"`}},
 		"singleton": {url.Values{"dependency": {"singleton"}}, []string{`singleton is not supported`}},
+		"priority":  {url.Values{"priority": {"urgent"}}, []string{`Priority: choose normal, high or highest.`}},
+		"walltime": {url.Values{"walltime": {"1-25:00"}, "priority": {"high"}},
+			[]string{`Walltime: &#34;1-25:00&#34;: want MM, MM:SS, HH:MM:SS, D-HH`, `value="1-25:00"`, `<option value="high" selected>`}},
 	}
 	for name, tc := range bad {
 		f := url.Values{}
@@ -147,7 +150,8 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	}
 
 	// Valid: the job the API would make.
-	f = url.Values{"dependency": {"afterok:1"}, "workdir": {"/scratch/run"}, "env_name": {"TOKEN", "MODE", ""},
+	f = url.Values{"dependency": {"afterok:1"}, "workdir": {"/scratch/run"}, "walltime": {"1-12:00"}, "priority": {"high"},
+		"env_name":  {"TOKEN", "MODE", ""},
 		"env_value": {secretValue, "fast=yes,really", ""}}
 	for k, v := range form {
 		f[k] = v
@@ -163,6 +167,9 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	if j.State != structs.JobHeld || j.Dependency.String() != "afterok:1" || j.Workdir != "/scratch/run" ||
 		len(j.Env) != 2 || j.Env["TOKEN"] != secretValue || j.Env["MODE"] != "fast=yes,really" {
 		t.Fatalf("job as submitted: state %s dependency %q workdir %q env %d vars", j.State, j.Dependency, j.Workdir, len(j.Env))
+	}
+	if j.Walltime != structs.Duration(36*time.Hour) || j.Priority != structs.PriorityHigh {
+		t.Errorf("job as submitted: walltime %v priority %q, want 36h and high", j.Walltime, j.Priority)
 	}
 	for _, path := range []string{"/ui/jobs/" + j.ID, "/ui/jobs/" + j.ID + "/status"} {
 		code, page, _ := b.do("GET", path, nil)

@@ -35,6 +35,13 @@ type submitView struct {
 	Array       string
 	ArrayError  string
 	TaskRetries string
+	// Walltime is as flotilla submit's --time takes it (Slurm's forms or
+	// a duration); Priority normal, high or highest ("" normal).
+	Walltime      string
+	WalltimeError string
+	Priority      string
+	PriorityError string
+	Priorities    []structs.PriorityClass
 	// Dependency, Env and Workdir are flotilla submit's --dependency,
 	// --env and --chdir; env holds the values, which no page shows.
 	Dependency      string
@@ -72,7 +79,8 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 		return nil, err
 	}
 	v := &submitView{App: a, Title: cardTitle(a), CommandKey: key, Command: cmd, Commands: sortedKeys(a.AppDef.Commands),
-		Fields: buildFields(cmd, nil), Teams: s.id.Teams}
+		Fields: buildFields(cmd, nil), Teams: s.id.Teams,
+		Priorities: []structs.PriorityClass{structs.PriorityNormal, structs.PriorityHigh, structs.PriorityHighest}}
 	ctx = withIdentity(ctx, s.id)
 	mts, err := p.api.ListMachineTypes(ctx)
 	if err != nil {
@@ -173,6 +181,13 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	if _, _, err := arrayOf(v); err != nil {
 		v.ArrayError, ok = err.Error(), false
 	}
+	v.Walltime, v.Priority = strings.TrimSpace(r.PostFormValue("walltime")), r.PostFormValue("priority")
+	if _, err := structs.ParseWalltime(v.Walltime); err != nil {
+		v.WalltimeError, ok = "Walltime: "+err.Error()+".", false
+	}
+	if v.Priority != "" && !structs.PriorityClass(v.Priority).Valid() {
+		v.Priority, v.PriorityError, ok = "", "Priority: choose normal, high or highest.", false
+	}
 	if !readJobEnv(r, v) {
 		ok = false
 	}
@@ -197,7 +212,10 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 func requestOf(v *submitView) structs.JobSubmitRequest {
 	req := structs.JobSubmitRequest{ID: v.JobID, App: v.App.Name, Command: v.CommandKey, Nodes: v.Nodes,
 		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{},
-		Dependency: v.Dependency, Workdir: v.Workdir}
+		Dependency: v.Dependency, Workdir: v.Workdir, Priority: structs.PriorityClass(v.Priority)}
+	if wt, err := structs.ParseWalltime(v.Walltime); err == nil {
+		req.Walltime = wt
+	}
 	if len(v.env) > 0 {
 		req.Env = v.env
 	}

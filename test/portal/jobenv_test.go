@@ -12,7 +12,8 @@ import (
 )
 
 // TestPortalEnvironmentRows: in a real browser, "Add variable" adds an
-// environment row, the request preview hides every value, and the job
+// environment row, the request preview hides every value (and says a
+// Slurm-form walltime is converted when sent), and the job
 // submitted from the form gets its variables, working directory and
 // dependency while its page names the variables only.
 func TestPortalEnvironmentRows(t *testing.T) {
@@ -33,6 +34,7 @@ func TestPortalEnvironmentRows(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#p-case"), "second"),
 		chromedp.SendKeys(chromedp.CSS("#dependency"), "afterany:1"),
 		chromedp.SendKeys(chromedp.CSS("#workdir"), "/scratch/pia"),
+		chromedp.SendKeys(chromedp.CSS("#walltime"), "1-12:00"),
 		chromedp.SendKeys(chromedp.CSS("#env-name-0"), "TOKEN"), chromedp.SendKeys(chromedp.CSS("#env-value-0"), secret),
 		chromedp.SendKeys(chromedp.CSS("#env-name-1"), "MODE"), chromedp.SendKeys(chromedp.CSS("#env-value-1"), "fast"),
 		chromedp.Click(chromedp.CSS("#env-add")), chromedp.WaitVisible(chromedp.CSS("#env-name-2")),
@@ -40,7 +42,8 @@ func TestPortalEnvironmentRows(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#preview-button")))
 	shot(t, b, "env-form")
 	preview := text(t, b, "#preview")
-	for _, want := range []string{`"dependency": "afterany:1"`, `"workdir": "/scratch/pia"`, `"TOKEN": "(hidden)"`, `"THIRD": "(hidden)"`} {
+	for _, want := range []string{`"dependency": "afterany:1"`, `"workdir": "/scratch/pia"`, `"TOKEN": "(hidden)"`, `"THIRD": "(hidden)"`,
+		`"walltime": "(1-12:00, converted when sent)"`} {
 		if !strings.Contains(preview, want) {
 			t.Errorf("preview lacks %s:\n%s", want, preview)
 		}
@@ -59,8 +62,9 @@ func TestPortalEnvironmentRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j.Env["TOKEN"] != secret || j.Env["MODE"] != "fast" || j.Env["THIRD"] != "3" || j.Workdir != "/scratch/pia" || j.Dependency.String() != "afterany:1" {
-		t.Errorf("job as submitted: %d variables, workdir %q, dependency %q", len(j.Env), j.Workdir, j.Dependency)
+	if j.Env["TOKEN"] != secret || j.Env["MODE"] != "fast" || j.Env["THIRD"] != "3" || j.Workdir != "/scratch/pia" || j.Dependency.String() != "afterany:1" ||
+		j.Walltime != structs.Duration(36*time.Hour) {
+		t.Errorf("job as submitted: %d variables, workdir %q, dependency %q, walltime %v", len(j.Env), j.Workdir, j.Dependency, j.Walltime)
 	}
 	html := value(t, b, "page", chromedp.OuterHTML(chromedp.CSS("html")))
 	if strings.Contains(html, secret) {

@@ -84,6 +84,13 @@
       var tr = parseInt(form.task_retries.value, 10);
       if (tr > 0) req.task_retries = tr;
     }
+    // The hub reads a walltime as HH:MM:SS or a Go duration; the portal
+    // converts Slurm's other forms when it sends the job.
+    var wt = form.walltime ? form.walltime.value.trim() : "";
+    if (wt && !/^unlimited$|^infinite$|^0$/i.test(wt)) {
+      req.walltime = /^\d+:\d\d:\d\d$|^[0-9.]+[hms]/.test(wt) ? wt : "(" + wt + ", converted when sent)";
+    }
+    if (form.priority && form.priority.value) req.priority = form.priority.value;
     if (form.dependency && form.dependency.value.trim()) req.dependency = form.dependency.value.trim();
     if (form.workdir && form.workdir.value.trim()) req.workdir = form.workdir.value.trim();
     // Environment values may be secrets: the preview hides them.
