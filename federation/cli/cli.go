@@ -234,27 +234,55 @@ func ExitCode(err error) int {
 	case errors.Is(err, structs.ErrUnauthorized), errors.Is(err, structs.ErrForbidden):
 		return ExitDenied
 	}
-	if _, ok := unreachable(err); ok {
+	var unreach *unreachableError
+	if errors.As(err, &unreach) {
 		return ExitUnreachable
 	}
 	return ExitError
 }
 
-// unreachable returns the failed request of an error that means no hub
-// replied: a transport failure with no reply from the hub in the chain
-// (a hub that replied, even 503, refused or failed: ExitError). An
-// interrupted command is not one.
-func unreachable(err error) (*url.Error, bool) {
+// unreachableError is a call to the hub that got no reply (see
+// session.unreachable): ExitUnreachable.
+type unreachableError struct {
+	req *url.Error // the request that failed, to one of the hub's URLs
+	err error
+}
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// unreachable marks err as an unreachableError when it is a transport
+// failure of a request to one of the hub's URLs with no reply from the
+// hub in the chain (a hub that replied, even 503, refused or failed:
+// ExitError). A failed call to another service (a cloud API of flotilla
+// cloud) is not one, nor is an interrupted command.
+func (s *session) unreachable(err error) error {
 	var ae *client.APIError
 	var ue *url.Error
-	if errors.As(err, &ae) || errors.Is(err, context.Canceled) || !errors.As(err, &ue) {
-		return nil, false
+	if err == nil || errors.As(err, &ae) || errors.Is(err, context.Canceled) || !errors.As(err, &ue) || !s.isHubURL(ue.URL) {
+		return err
 	}
-	return ue, true
+	return &unreachableError{req: ue, err: err}
+}
+
+// isHubURL reports whether raw is on one of the hub's URLs (scheme and
+// host): the client only ever calls those.
+func (s *session) isHubURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || s.cl == nil {
+		return false
+	}
+	for _, h := range s.cl.URLs() {
+		if hu, err := url.Parse(h); err == nil && hu.Scheme == u.Scheme && hu.Host == u.Host {
+			return true
+		}
+	}
+	return false
 }
 
 // unreachableMessage says which hub URL failed and why.
-func (s *session) unreachableMessage(ue *url.Error, err error) string {
+func (s *session) unreachableMessage(e *unreachableError) string {
+	ue, err := e.req, e.err
 	where := ue.URL
 	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
 		where = u.Scheme + "://" + u.Host
@@ -271,7 +299,7 @@ func (s *session) unreachableMessage(ue *url.Error, err error) string {
 		why += fmt.Sprintf(" (kept trying for --timeout %s)", s.timeout)
 	}
 	msg := "cannot reach the hub at " + where + ": " + why
-	if strings.Contains(s.hub+s.getenv(EnvHub), ",") {
+	if len(s.cl.URLs()) > 1 {
 		msg += " (the last of the hub URLs tried)"
 	}
 	return msg
@@ -279,6 +307,7 @@ func (s *session) unreachableMessage(ue *url.Error, err error) string {
 
 // finish prints err and returns the exit code.
 func (s *session) finish(err error) int {
+	err = s.unreachable(err)
 	code := ExitCode(err)
 	if code == ExitOK {
 		return code
@@ -288,8 +317,9 @@ func (s *session) finish(err error) int {
 	switch {
 	case errors.Is(err, flag.ErrHelp), errors.As(err, &re):
 	case code == ExitUnreachable:
-		ue, _ := unreachable(err)
-		fmt.Fprintf(s.stderr, "flotilla: %s\n", s.unreachableMessage(ue, err))
+		var ue *unreachableError
+		errors.As(err, &ue)
+		fmt.Fprintf(s.stderr, "flotilla: %s\n", s.unreachableMessage(ue))
 	case errors.As(err, &ae):
 		msg := ae.Message
 		var pe *prefixedError
