@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/cli"
 	"github.com/flotilla-hpc/flotilla/internal/version"
@@ -21,7 +22,7 @@ func main() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, cli.WithClock(time.Now))
 	stop()
 	os.Exit(code)
 }

@@ -8,17 +8,20 @@
 //	flotilla [--hub URL[,URL...]] [--api-key KEY] [-o table|json] COMMAND [flags] [ARGS]
 //
 // Global flags may also follow the command. --hub defaults to $FLOTILLA_HUB
-// and --api-key to $FLOTILLA_API_KEY. Exit codes: 0 success, 1 the hub or
-// the network failed (the hub's message is printed), 2 usage error or bad
-// input (nothing is sent), 3 not found, 4 unauthorized or forbidden.
+// and --api-key to $FLOTILLA_API_KEY. Exit codes: 0 success, 1 the hub
+// refused or failed (the hub's message is printed), 2 usage error or bad
+// input (nothing is sent), 3 not found, 4 unauthorized or forbidden, 5 the
+// hub could not be reached (network, DNS, TLS: no reply came).
 package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 
@@ -30,10 +33,15 @@ import (
 // Exit codes of Run.
 const (
 	ExitOK       = 0
-	ExitError    = 1 // the hub refused or failed, or it could not be reached
+	ExitError    = 1 // the hub replied that it refused or failed
 	ExitUsage    = 2 // bad command line or input; nothing was sent
 	ExitNotFound = 3
 	ExitDenied   = 4 // unauthorized or forbidden
+	// ExitUnreachable: no hub URL replied within --timeout (connection
+	// refused, DNS, network, TLS handshake or an untrusted certificate).
+	// A write may still have reached the hub before its connection broke:
+	// a script retries it (submissions keep their id) or looks.
+	ExitUnreachable = 5
 )
 
 // Environment variables read by Run.
@@ -58,18 +66,33 @@ type session struct {
 	timeout time.Duration
 	// csvOK: the command runs with -o csv too (flotilla report).
 	csvOK bool
+	// now is the clock the output is computed against (a running job's
+	// time so far): WithClock, else the system's.
+	now func() time.Time
 
 	cl *client.Client
+}
+
+// Option configures Run.
+type Option func(*session)
+
+// WithClock makes Run read the time from now (main passes time.Now; tests
+// a fixed clock). Without it Run uses the system's clock.
+func WithClock(now func() time.Time) Option {
+	return func(s *session) { s.now = now }
 }
 
 // Run runs the command line args (without the program name), writing
 // results to stdout and messages to stderr; getenv reads the environment
 // (os.Getenv in main, nil for none). It returns the exit code.
-func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, opts ...Option) int {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	s := &session{stdout: stdout, stderr: stderr, getenv: getenv, output: "table", timeout: DefaultTimeout}
+	s := &session{stdout: stdout, stderr: stderr, getenv: getenv, output: "table", timeout: DefaultTimeout, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
 	fs := s.flagSet("flotilla")
 	fs.Usage = func() { s.rootUsage(stderr) }
 	if err := fs.Parse(args); err != nil {
@@ -104,7 +127,7 @@ func (s *session) rootUsage(w io.Writer) {
 commands:
 `)
 	printCommands(w, commandTree())
-	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed. See docs/cli.md.\n", EnvHub, EnvAPIKey)
+	fmt.Fprintf(w, "\nThe hub and key default to $%s and $%s. Run 'flotilla COMMAND -h' for a command's flags,\n'flotilla version' for the version. Exit codes: 0 done, 1 the hub refused or failed, 2 bad input (nothing sent),\n3 not found, 4 not allowed, 5 the hub could not be reached (network, DNS, TLS). See docs/cli.md.\n", EnvHub, EnvAPIKey)
 }
 
 // client returns the hub client, made on first use from the global
@@ -159,7 +182,7 @@ func (s *session) checkOutput() error {
 		return nil
 	}
 	if s.output != "table" && s.output != "json" {
-		return usagef("-o %q: want table or json", s.output)
+		return usagef("-o %q: want table or json (-o is the output format; for Slurm's -o FILE: flotilla output JOB prints a job's output)", s.output)
 	}
 	return nil
 }
@@ -211,11 +234,80 @@ func ExitCode(err error) int {
 	case errors.Is(err, structs.ErrUnauthorized), errors.Is(err, structs.ErrForbidden):
 		return ExitDenied
 	}
+	var unreach *unreachableError
+	if errors.As(err, &unreach) {
+		return ExitUnreachable
+	}
 	return ExitError
+}
+
+// unreachableError is a call to the hub that got no reply (see
+// session.unreachable): ExitUnreachable.
+type unreachableError struct {
+	req *url.Error // the request that failed, to one of the hub's URLs
+	err error
+}
+
+func (e *unreachableError) Error() string { return e.err.Error() }
+func (e *unreachableError) Unwrap() error { return e.err }
+
+// unreachable marks err as an unreachableError when it is a transport
+// failure of a request to one of the hub's URLs with no reply from the
+// hub in the chain (a hub that replied, even 503, refused or failed:
+// ExitError). A failed call to another service (a cloud API of flotilla
+// cloud) is not one, nor is an interrupted command.
+func (s *session) unreachable(err error) error {
+	var ae *client.APIError
+	var ue *url.Error
+	if err == nil || errors.As(err, &ae) || errors.Is(err, context.Canceled) || !errors.As(err, &ue) || !s.isHubURL(ue.URL) {
+		return err
+	}
+	return &unreachableError{req: ue, err: err}
+}
+
+// isHubURL reports whether raw is on one of the hub's URLs (scheme and
+// host): the client only ever calls those.
+func (s *session) isHubURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || s.cl == nil {
+		return false
+	}
+	for _, h := range s.cl.URLs() {
+		if hu, err := url.Parse(h); err == nil && hu.Scheme == u.Scheme && hu.Host == u.Host {
+			return true
+		}
+	}
+	return false
+}
+
+// unreachableMessage says which hub URL failed and why.
+func (s *session) unreachableMessage(e *unreachableError) string {
+	ue, err := e.req, e.err
+	where := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		where = u.Scheme + "://" + u.Host
+	}
+	why := ue.Err.Error()
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	switch {
+	case errors.As(err, &cv):
+		why = "its TLS certificate is not trusted (" + cv.Err.Error() + "); give its CA with --ca-file or $" + EnvCAFile
+	case errors.As(err, &rh):
+		why = "it does not speak TLS there (" + rh.Msg + "); use an http:// URL, or the hub's TLS port"
+	case errors.Is(err, context.DeadlineExceeded):
+		why += fmt.Sprintf(" (kept trying for --timeout %s)", s.timeout)
+	}
+	msg := "cannot reach the hub at " + where + ": " + why
+	if len(s.cl.URLs()) > 1 {
+		msg += " (the last of the hub URLs tried)"
+	}
+	return msg
 }
 
 // finish prints err and returns the exit code.
 func (s *session) finish(err error) int {
+	err = s.unreachable(err)
 	code := ExitCode(err)
 	if code == ExitOK {
 		return code
@@ -224,6 +316,10 @@ func (s *session) finish(err error) int {
 	var re *reportedError
 	switch {
 	case errors.Is(err, flag.ErrHelp), errors.As(err, &re):
+	case code == ExitUnreachable:
+		var ue *unreachableError
+		errors.As(err, &ue)
+		fmt.Fprintf(s.stderr, "flotilla: %s\n", s.unreachableMessage(ue))
 	case errors.As(err, &ae):
 		msg := ae.Message
 		var pe *prefixedError

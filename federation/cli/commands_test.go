@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -302,8 +306,78 @@ func TestCommands(t *testing.T) {
 	runCLI(t, admin, "--hub", "http://127.0.0.1:1,"+url, "admin", "tenants", "list").check(t, ExitOK, "acme")
 }
 
-// TestUnreachableHub: a hub that cannot be reached is a server error.
+// TestUnreachableHub: a hub that cannot be reached exits 5 (whatever
+// failed: connection, DNS, TLS, a hub that never answers), saying which
+// URL failed and why; a hub that replies, even with a failure, exits 1.
 func TestUnreachableHub(t *testing.T) {
-	r := runCLI(t, map[string]string{EnvHub: "http://127.0.0.1:1"}, "--timeout", "200ms", "jobs")
-	r.check(t, ExitError, "giving up")
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, `{"error":"replica overloaded"}`, http.StatusServiceUnavailable)
+	}))
+	defer plain.Close()
+	tlsHub := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("[]"))
+	}))
+	defer tlsHub.Close()
+	// A hub that takes connections and never answers.
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	silentURL := "http://" + silent.Addr().String()
+	plainHTTPS := "https://" + strings.TrimPrefix(plain.URL, "http://")
+	tests := map[string]struct {
+		hub  string
+		code int
+		want []string
+	}{
+		"refused": {"http://127.0.0.1:1", ExitUnreachable,
+			[]string{"flotilla: cannot reach the hub at http://127.0.0.1:1: dial tcp 127.0.0.1:1: connect: connection refused"}},
+		"several refused": {"http://127.0.0.1:1,http://127.0.0.1:2", ExitUnreachable,
+			[]string{"cannot reach the hub at http://127.0.0.1:", "(the last of the hub URLs tried)"}},
+		"no such host": {"http://hub.no-such-domain.invalid:8080", ExitUnreachable,
+			[]string{"cannot reach the hub at http://hub.no-such-domain.invalid:8080: ", "hub.no-such-domain.invalid"}},
+		"untrusted certificate": {tlsHub.URL, ExitUnreachable,
+			[]string{"cannot reach the hub at " + tlsHub.URL + ": its TLS certificate is not trusted (x509: ", "--ca-file"}},
+		"https to a plain hub": {plainHTTPS, ExitUnreachable,
+			[]string{"cannot reach the hub at " + plainHTTPS + ": ", "HTTP response to HTTPS client"}},
+		"never answers": {silentURL, ExitUnreachable,
+			[]string{"cannot reach the hub at " + silentURL + ": ", "(kept trying for --timeout 300ms)"}},
+		"replies 503": {plain.URL, ExitError, []string{"flotilla: replica overloaded (HTTP 503)"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := runCLI(t, map[string]string{EnvHub: tc.hub}, "--timeout", "300ms", "jobs")
+			r.check(t, tc.code, tc.want...)
+			if r.stdout != "" {
+				t.Errorf("stdout %q", r.stdout)
+			}
+		})
+	}
+	// The code is the same for every command that calls the hub.
+	for _, args := range [][]string{{"submit", "--app", "a", "--machine", "n1"}, {"status", "7"}, {"cancel", "7"}, {"output", "--follow", "7"},
+		{"admin", "tenants", "list"}} {
+		r := runCLI(t, map[string]string{EnvHub: "http://127.0.0.1:1"}, append([]string{"--timeout", "200ms"}, args...)...)
+		r.check(t, ExitUnreachable, "cannot reach the hub at http://127.0.0.1:1")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/accounting"
 	"github.com/flotilla-hpc/flotilla/federation/client"
@@ -48,6 +49,10 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
 	fs.StringVar(&req.Team, "A", "", "the same as --team (Slurm's -A, --account)")
 	fs.StringVar(&req.Team, "account", "", "the same as --team")
+	parsable := fs.Bool("parsable", false, "print the job's number alone (sbatch --parsable), e.g. A=$(flotilla submit --parsable ...)")
+	if err := slurmFlagHint(fs, args); err != nil {
+		return err
+	}
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
@@ -78,6 +83,9 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	return s.show(j, func() error {
+		if *parsable {
+			return s.line("%d", j.Number)
+		}
 		_, err := fmt.Fprintf(s.stdout, "Submitted job %s (number %d), state %s\n", j.Name, j.Number, j.State)
 		return err
 	})
@@ -142,10 +150,10 @@ func runStatus(ctx context.Context, s *session, path, args []string) error {
 	if err != nil {
 		return err
 	}
-	return s.show(j, func() error { return s.fields(append(jobFields(j), arrayFields(j, isTerminal(s.stdout))...)) })
+	return s.show(j, func() error { return s.fields(append(jobFields(j, s.now()), arrayFields(j, isTerminal(s.stdout))...)) })
 }
 
-func jobFields(j *structs.Job) [][2]string {
+func jobFields(j *structs.Job, now time.Time) [][2]string {
 	mt := j.MachineType
 	if j.AssignedMachineType != "" {
 		mt += " (runs on " + j.AssignedMachineType + ")"
@@ -177,16 +185,23 @@ func jobFields(j *structs.Job) [][2]string {
 		{"Burst rule", j.BurstRule}, {"Exit code", exit},
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
 		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
-		{"Elapsed", elapsed(j)}, {"Node-hours", nodeHours(j)},
+		{"Elapsed", elapsed(j, now)}, {"Node-hours", nodeHours(j)},
 		{"Log tail", strings.TrimSpace(j.LogTail)},
 	}
 }
 
-// elapsed is a finished job's run time, start to end, as sacct shows it
-// ([D-]HH:MM:SS); "" for a job that has not ended or never started.
-func elapsed(j *structs.Job) string {
+// elapsed is a job's run time as sacct shows it ([D-]HH:MM:SS): start to
+// end for a finished job, start to now, marked so, for one still
+// running; "" for a job that never started.
+func elapsed(j *structs.Job, now time.Time) string {
+	if !j.State.IsTerminal() {
+		if j.StartTime.IsZero() || !j.State.Started() {
+			return ""
+		}
+		return accounting.Elapsed(now.Sub(j.StartTime)) + " so far"
+	}
 	u := structs.UsageOf(j.Nodes, 0, 0, j.StartTime, j.EndTime, 0)
-	if !j.State.IsTerminal() || u.Elapsed <= 0 {
+	if u.Elapsed <= 0 {
 		return ""
 	}
 	return accounting.Elapsed(u.Elapsed)
@@ -333,7 +348,10 @@ func runOutput(ctx context.Context, s *session, path, args []string) error {
 	if err != nil {
 		return err
 	}
-	if follow {
+	// A job that ended has nothing more to follow: its output is printed
+	// as without --follow (with the note when it has none); -o json keeps
+	// --follow's one object a line.
+	if follow && (s.json() || !j.State.IsTerminal()) {
 		return followOutput(ctx, s, cl, j)
 	}
 	o := &Output{ID: j.ID, Name: j.Name, Number: j.Number, State: j.State, ExitCode: j.ExitCode, Output: j.LogTail}

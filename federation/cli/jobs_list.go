@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -142,13 +143,41 @@ func runJobs(ctx context.Context, s *session, path, args []string) error {
 			_, err := fmt.Fprintln(s.stdout, "No jobs.")
 			return err
 		}
+		now := s.now()
 		rows := make([][]string, len(jobs))
 		for i, j := range jobs {
 			rows[i] = []string{strconv.FormatUint(j.Number, 10), j.Name, dash(j.Label), j.Owner, string(j.State), j.App,
-				j.MachineType, strconv.Itoa(j.Nodes), dash(j.Cluster), stamp(j.SubmitTime), dash(waitReason(j))}
+				j.MachineType, strconv.Itoa(j.Nodes), dash(j.Cluster), stamp(j.SubmitTime), timeUsed(j, now), dash(waitReason(j))}
 		}
-		return s.table([]string{"NUMBER", "NAME", "LABEL", "OWNER", "STATE", "APP", "MACHINE", "NODES", "CLUSTER", "SUBMITTED", "REASON"}, rows)
+		return s.table([]string{"NUMBER", "NAME", "LABEL", "OWNER", "STATE", "APP", "MACHINE", "NODES", "CLUSTER", "SUBMITTED", "TIME", "REASON"}, rows)
 	})
+}
+
+// timeUsed is squeue's TIME: how long the job has run, start to now (to
+// its end once ended), "0:00" before it started; as squeue writes it,
+// M:SS, H:MM:SS or D-HH:MM:SS.
+func timeUsed(j *structs.Job, now time.Time) string {
+	if j.StartTime.IsZero() {
+		return "0:00"
+	}
+	end := now
+	if !j.EndTime.IsZero() {
+		end = j.EndTime
+	}
+	return squeueTime(end.Sub(j.StartTime))
+}
+
+// squeueTime formats d as squeue's TIME column does.
+func squeueTime(d time.Duration) string {
+	s := max(int64(d/time.Second), 0)
+	days, h, m, sec := s/86400, s%86400/3600, s%3600/60, s%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, sec)
+	case h > 0:
+		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("%d:%02d", m, sec)
 }
 
 // waitReason is why a job that waits for placement waits (squeue's

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"strings"
 	"sync"
 	"testing"
@@ -73,8 +74,33 @@ func TestOutputFollow(t *testing.T) {
 	if got, want := out.String(), "step 1\nstep 2\nstep 3\nstep 4\ndone\n"; got != want {
 		t.Errorf("output --follow printed %q, want %q", got, want)
 	}
-	// A finished job: --follow prints its output and returns at once.
-	runCLI(t, u.env, "output", "1", "--follow").check(t, ExitOK, "step 4\ndone\n")
+	// A finished job: --follow prints its whole output and returns at
+	// once, exit 0, the flag before or after the job, by number or name.
+	name := strings.TrimSpace(runCLI(t, u.env, "jobs", "--all", "-o", "json").stdout)
+	var jobs []structs.Job
+	if err := json.Unmarshal([]byte(name), &jobs); err != nil || len(jobs) != 1 {
+		t.Fatalf("jobs -o json: %v %s", err, name)
+	}
+	for _, args := range [][]string{{"output", "1", "--follow"}, {"output", "--follow", "1"}, {"output", "--follow", jobs[0].Name}, {"output", "--follow", jobs[0].ID}} {
+		r := runCLI(t, u.env, args...)
+		r.check(t, ExitOK)
+		if r.stdout != "step 3\nstep 4\ndone\n" || r.stderr != "" {
+			t.Errorf("%v: stdout %q stderr %q", args, r.stdout, r.stderr)
+		}
+	}
+	r := runCLI(t, u.env, "-o", "json", "output", "--follow", "1")
+	r.check(t, ExitOK, `{"id":"`+jobs[0].ID+`"`, `"state":"COMPLETED"`, `"output":"step 3\nstep 4\ndone\n"}`)
+	if strings.Count(r.stdout, "\n") != 1 {
+		t.Errorf("-o json output --follow of a finished job: want one line, got %q", r.stdout)
+	}
+	// A job that ended with no output says so, as without --follow.
+	runCLI(t, u.env, "submit", "--app", "solver", "--machine", "n1").check(t, ExitOK, "(number 2)")
+	runCLI(t, u.env, "cancel", "2").check(t, ExitOK)
+	r = runCLI(t, u.env, "output", "--follow", "2")
+	r.check(t, ExitOK, "ended CANCELED with no output")
+	if r.stdout != "" {
+		t.Errorf("output --follow of a job without output: stdout %q", r.stdout)
+	}
 }
 
 func TestNewLines(t *testing.T) {

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -133,17 +136,19 @@ func TestExitCode(t *testing.T) {
 		err  error
 		want int
 	}{
-		"nil":          {nil, ExitOK},
-		"help":         {flag.ErrHelp, ExitOK},
-		"usage":        {usagef("bad"), ExitUsage},
-		"not found":    {&client.APIError{Status: 404, Message: "job: not found"}, ExitNotFound},
-		"local miss":   {structs.Errorf(structs.ErrNotFound, "job %q", "7"), ExitNotFound},
-		"unauthorized": {&client.APIError{Status: 401}, ExitDenied},
-		"forbidden":    {fmt.Errorf("wrapped: %w", &client.APIError{Status: 403}), ExitDenied},
-		"bad request":  {&client.APIError{Status: 400, Message: "unknown app"}, ExitError},
-		"conflict":     {&client.APIError{Status: 409}, ExitError},
-		"unavailable":  {&client.APIError{Status: 503}, ExitError},
-		"network":      {errors.New("connection refused"), ExitError},
+		"nil":             {nil, ExitOK},
+		"help":            {flag.ErrHelp, ExitOK},
+		"usage":           {usagef("bad"), ExitUsage},
+		"not found":       {&client.APIError{Status: 404, Message: "job: not found"}, ExitNotFound},
+		"local miss":      {structs.Errorf(structs.ErrNotFound, "job %q", "7"), ExitNotFound},
+		"unauthorized":    {&client.APIError{Status: 401}, ExitDenied},
+		"forbidden":       {fmt.Errorf("wrapped: %w", &client.APIError{Status: 403}), ExitDenied},
+		"bad request":     {&client.APIError{Status: 400, Message: "unknown app"}, ExitError},
+		"conflict":        {&client.APIError{Status: 409}, ExitError},
+		"unavailable":     {&client.APIError{Status: 503}, ExitError},
+		"other":           {errors.New("decoding reply: unexpected EOF"), ExitError},
+		"unreachable hub": {fmt.Errorf("wrapped: %w", &unreachableError{err: errors.New("connection refused")}), ExitUnreachable},
+		"other transport": {&url.Error{Op: "Get", URL: "http://h:1/v1/jobs", Err: errors.New("connection refused")}, ExitError},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -204,6 +209,33 @@ func TestHelpPutsOwnFlagsFirst(t *testing.T) {
 		}
 		if own < 0 || global < own || hub < global || state < own || state > global {
 			t.Errorf("%v: own flags are not listed before the global ones:\n%s", args, r.stderr)
+		}
+	}
+}
+
+// TestUnreachableOnlyForTheHub: only a transport failure of a request to
+// one of the hub's URLs, with no reply from the hub, is "unreachable".
+func TestUnreachableOnlyForTheHub(t *testing.T) {
+	s := &session{getenv: func(string) string { return "" }, hub: "http://hub-a:8080,https://hub-b", timeout: time.Second}
+	if _, err := s.client(); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(u string) error {
+		return fmt.Errorf("client: GET /v1/jobs: giving up: %w", &url.Error{Op: "Get", URL: u, Err: errors.New("connection refused")})
+	}
+	for name, tc := range map[string]struct {
+		err  error
+		want int
+	}{
+		"first hub":                 {refused("http://hub-a:8080/v1/jobs?active=true"), ExitUnreachable},
+		"second hub":                {refused("https://hub-b/v1/jobs"), ExitUnreachable},
+		"cloud API":                 {refused("https://eks.us-east-1.amazonaws.com/clusters"), ExitError},
+		"other port":                {refused("http://hub-a:9090/v1/jobs"), ExitError},
+		"interrupted":               {&url.Error{Op: "Get", URL: "http://hub-a:8080/v1/jobs", Err: context.Canceled}, ExitError},
+		"replied, then unreachable": {fmt.Errorf("%w (%w)", &client.APIError{Status: 503}, refused("http://hub-a:8080/v1/jobs")), ExitError},
+	} {
+		if got := ExitCode(s.unreachable(tc.err)); got != tc.want {
+			t.Errorf("%s: exit %d, want %d", name, got, tc.want)
 		}
 	}
 }

@@ -155,6 +155,10 @@ type jobData struct {
 	Final       bool
 	Interactive bool
 	ConnectURL  string
+	// Dependency lists the conditions of the job's dependency with the
+	// earlier jobs' states; EnvNames its variables' names (never values).
+	Dependency []depCondition
+	EnvNames   string
 }
 
 func (p *Portal) jobData(r *http.Request, s *session) (*jobData, error) {
@@ -164,6 +168,13 @@ func (p *Portal) jobData(r *http.Request, s *session) (*jobData, error) {
 	}
 	d := &jobData{Job: j, Badge: badgeOf(j.State), Timeline: timelineOf(j), Final: j.State.IsTerminal()}
 	d.Where, d.Why = placementOf(j)
+	d.EnvNames = envNames(j.Env)
+	if j.Dependency != nil {
+		d.Dependency = depConditions(j.Dependency, p.dependencyOf(r.Context(), s, j.Dependency))
+		if j.WaitsForDependency() {
+			d.Why = "held: " + waitingText(j.Dependency, d.Dependency)
+		}
+	}
 	if a, err := p.api.GetApp(withIdentity(r.Context(), s.id), j.App); err == nil {
 		if c, ok := a.AppDef.Commands[j.Command]; ok && c.Interactive {
 			d.Interactive = true

@@ -254,3 +254,33 @@ func TestJobPageTaskOutputs(t *testing.T) {
 		t.Errorf("job page without the fetched task output:\n%s", page)
 	}
 }
+
+// TestDependencyWaitingText: a held job's reason says in words which
+// earlier jobs it still waits for, leaving out conditions that hold.
+func TestDependencyWaitingText(t *testing.T) {
+	jobs := map[uint64]*structs.Job{
+		12: {ID: "j-12", Number: 12, State: structs.JobRunning, StartTime: time.Unix(1, 0)},
+		13: {ID: "j-13", Number: 13, State: structs.JobQueued},
+	}
+	for name, tc := range map[string]struct {
+		d    structs.JobDependency
+		want string
+	}{
+		"afterok": {structs.JobDependency{Conditions: []structs.DependencyCondition{{Type: structs.DependAfterOK, Job: 12}}},
+			"waiting for job 12 to succeed"},
+		"all, one holds": {structs.JobDependency{Conditions: []structs.DependencyCondition{
+			{Type: structs.DependAfter, Job: 12}, {Type: structs.DependAfterAny, Job: 13}, {Type: structs.DependAfterNotOK, Job: 14}}},
+			"waiting for job 13 to end and job 14 to fail"},
+		"any": {structs.JobDependency{Any: true, Conditions: []structs.DependencyCondition{
+			{Type: structs.DependAfterOK, Job: 12}, {Type: structs.DependAfter, Job: 13}}},
+			"waiting for job 12 to succeed or job 13 to start"},
+	} {
+		conds := depConditions(&tc.d, jobs)
+		if got := waitingText(&tc.d, conds); got != tc.want {
+			t.Errorf("%s: %q, want %q", name, got, tc.want)
+		}
+	}
+	if c := depConditions(&structs.JobDependency{Conditions: []structs.DependencyCondition{{Type: structs.DependAfterOK, Job: 14}}}, jobs); c[0].JobID != "" {
+		t.Errorf("a job not read is linked: %+v", c[0])
+	}
+}

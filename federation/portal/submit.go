@@ -35,11 +35,28 @@ type submitView struct {
 	Array       string
 	ArrayError  string
 	TaskRetries string
-	Vaults      []string
-	Vault       string
-	Teams       []string
-	Team        string
-	Preview     string
+	// Walltime is as flotilla submit's --time takes it (Slurm's forms or
+	// a duration); Priority normal, high or highest ("" normal).
+	Walltime      string
+	WalltimeError string
+	Priority      string
+	PriorityError string
+	Priorities    []structs.PriorityClass
+	// Dependency, Env and Workdir are flotilla submit's --dependency,
+	// --env and --chdir; env holds the values, which no page shows.
+	Dependency      string
+	DependencyError string
+	DepChoices      []depChoice
+	Env             []envRow
+	EnvError        string
+	env             map[string]string
+	Workdir         string
+	WorkdirError    string
+	Vaults          []string
+	Vault           string
+	Teams           []string
+	Team            string
+	Preview         string
 }
 
 // commandOf picks the command named by key, or the app's first one.
@@ -62,7 +79,8 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 		return nil, err
 	}
 	v := &submitView{App: a, Title: cardTitle(a), CommandKey: key, Command: cmd, Commands: sortedKeys(a.AppDef.Commands),
-		Fields: buildFields(cmd, nil), Teams: s.id.Teams}
+		Fields: buildFields(cmd, nil), Teams: s.id.Teams,
+		Priorities: []structs.PriorityClass{structs.PriorityNormal, structs.PriorityHigh, structs.PriorityHighest}}
 	ctx = withIdentity(ctx, s.id)
 	mts, err := p.api.ListMachineTypes(ctx)
 	if err != nil {
@@ -91,6 +109,7 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 			v.Vaults = append(v.Vaults, vt.Name)
 		}
 	}
+	v.DepChoices = p.dependencyChoices(ctx, s)
 	v.JobID = structs.NewJobID()
 	return v, nil
 }
@@ -162,6 +181,16 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	if _, _, err := arrayOf(v); err != nil {
 		v.ArrayError, ok = err.Error(), false
 	}
+	v.Walltime, v.Priority = strings.TrimSpace(r.PostFormValue("walltime")), r.PostFormValue("priority")
+	if _, err := structs.ParseWalltime(v.Walltime); err != nil {
+		v.WalltimeError, ok = "Walltime: "+err.Error()+".", false
+	}
+	if v.Priority != "" && !structs.PriorityClass(v.Priority).Valid() {
+		v.Priority, v.PriorityError, ok = "", "Priority: choose normal, high or highest.", false
+	}
+	if !readJobEnv(r, v) {
+		ok = false
+	}
 	req := requestOf(v)
 	v.Preview = previewOf(v)
 	if !ok {
@@ -182,7 +211,14 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 // requestOf is the API request the form stands for.
 func requestOf(v *submitView) structs.JobSubmitRequest {
 	req := structs.JobSubmitRequest{ID: v.JobID, App: v.App.Name, Command: v.CommandKey, Nodes: v.Nodes,
-		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{}}
+		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{},
+		Dependency: v.Dependency, Workdir: v.Workdir, Priority: structs.PriorityClass(v.Priority)}
+	if wt, err := structs.ParseWalltime(v.Walltime); err == nil {
+		req.Walltime = wt
+	}
+	if len(v.env) > 0 {
+		req.Env = v.env
+	}
 	for _, m := range v.Machines {
 		if m.Selected {
 			req.MachineType = m.Name
@@ -223,8 +259,11 @@ func arrayOf(v *submitView) (*structs.ArraySpec, int, error) {
 	return &spec, retries, nil
 }
 
-// previewOf is the exact JSON body of POST /v1/jobs for the form.
+// previewOf is the JSON body of POST /v1/jobs for the form, exact but
+// for the environment's values, which it hides.
 func previewOf(v *submitView) string {
-	b, _ := json.MarshalIndent(requestOf(v), "", "  ")
+	req := requestOf(v)
+	req.Env = redactedEnv(req.Env)
+	b, _ := json.MarshalIndent(req, "", "  ")
 	return string(b)
 }

@@ -84,6 +84,20 @@
       var tr = parseInt(form.task_retries.value, 10);
       if (tr > 0) req.task_retries = tr;
     }
+    // The hub reads a walltime as HH:MM:SS or a Go duration; the portal
+    // converts Slurm's other forms when it sends the job.
+    var wt = form.walltime ? form.walltime.value.trim() : "";
+    if (wt && !/^unlimited$|^infinite$|^0$/i.test(wt)) {
+      req.walltime = /^\d+:\d\d:\d\d$|^[0-9.]+[hms]/.test(wt) ? wt : "(" + wt + ", converted when sent)";
+    }
+    if (form.priority && form.priority.value) req.priority = form.priority.value;
+    if (form.dependency && form.dependency.value.trim()) req.dependency = form.dependency.value.trim();
+    if (form.workdir && form.workdir.value.trim()) req.workdir = form.workdir.value.trim();
+    // Environment values may be secrets: the preview hides them.
+    Array.prototype.forEach.call(form.querySelectorAll("tr.env-row"), function (row) {
+      var n = row.querySelector('input[name="env_name"]').value.trim();
+      if (n) { req.env = req.env || {}; req.env[n] = "(hidden)"; }
+    });
     Array.prototype.forEach.call(form.querySelectorAll("[data-param]"), function (el) {
       var k = el.dataset.param;
       if (el.type === "checkbox") req.parameters[k] = el.checked ? "true" : "false";
@@ -92,6 +106,23 @@
     });
     return req;
   }
+  // Another environment row: a copy of the last one, emptied.
+  var add = $("#env-add");
+  if (add) add.addEventListener("click", function () {
+    var rows = form.querySelectorAll("tr.env-row"), last = rows[rows.length - 1], i = rows.length;
+    var row = last.cloneNode(true);
+    Array.prototype.forEach.call(row.querySelectorAll("[id]"), function (el) { el.id = el.id.replace(/-\d+$/, "-" + i); });
+    Array.prototype.forEach.call(row.querySelectorAll("label"), function (l) {
+      l.htmlFor = l.htmlFor.replace(/-\d+$/, "-" + i); l.textContent = l.textContent.replace(/\d+/, String(i + 1));
+    });
+    Array.prototype.forEach.call(row.querySelectorAll("input"), function (el) {
+      el.value = ""; el.removeAttribute("aria-invalid"); el.setAttribute("aria-describedby", "e-env-" + i);
+      el.addEventListener("input", preview);
+    });
+    row.querySelector(".field-error").textContent = "";
+    last.parentNode.appendChild(row);
+    row.querySelector("input").focus();
+  });
   function preview() { $("#preview").textContent = JSON.stringify(request(), null, 2); }
   $("#preview-button").addEventListener("click", function () { preview(); $("#preview").focus(); });
 })();

@@ -1,23 +1,22 @@
-package cli
+package structs
 
 import (
 	"testing"
 	"time"
-
-	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// TestSlurmWalltime: --walltime (and --time) read every form Slurm's
-// --time accepts, Go durations, and refuse the rest.
+// TestSlurmWalltime: ParseWalltime (the CLI's --walltime and --time, the
+// portal's walltime field) reads every form Slurm's --time accepts and Go
+// durations, and refuses the rest.
 func TestSlurmWalltime(t *testing.T) {
-	d := func(s string) structs.Duration {
+	d := func(s string) Duration {
 		v, err := time.ParseDuration(s)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return structs.Duration(v)
+		return Duration(v)
 	}
-	good := map[string]structs.Duration{
+	good := map[string]Duration{
 		"90":           d("90m"),     // MM
 		"5":            d("5m"),      // MM
 		"30:15":        d("30m15s"),  // MM:SS
@@ -38,15 +37,15 @@ func TestSlurmWalltime(t *testing.T) {
 		"999999:59:59": d("999999h59m59s"),
 	}
 	for in, want := range good {
-		got, err := parseWalltime(in)
+		got, err := ParseWalltime(in)
 		if err != nil || got != want {
-			t.Errorf("parseWalltime(%q) = %v, %v; want %v", in, got, err, want)
+			t.Errorf("ParseWalltime(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"soon", "-5", "-5m", "1:2:3:4", "10:60", "1:60:00", "1-24", "1-12:60", "1-", "-12",
 		"1--2", "1-2-3", ":30", "30:", "1.5", "+5", "1e3", "0x10", "5 m", "41667-00", "1000001:00:00", "99999999999999999999"} {
-		if got, err := parseWalltime(in); err == nil {
-			t.Errorf("parseWalltime(%q) = %v, want an error", in, got)
+		if got, err := ParseWalltime(in); err == nil {
+			t.Errorf("ParseWalltime(%q) = %v, want an error", in, got)
 		}
 	}
 }
