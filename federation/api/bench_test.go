@@ -28,7 +28,7 @@ type handlerReplica struct {
 	next  atomic.Uint64
 }
 
-func (h *handlerReplica) Store() *state.Store                    { return h.store }
+func (h *handlerReplica) Store() *state.Store                  { return h.store }
 func (h *handlerReplica) ConsistentRead(context.Context) error { return nil }
 func (h *handlerReplica) Leader() string                       { return "hub-0" }
 func (h *handlerReplica) LeaderAPI() string                    { return "http://127.0.0.1:8080" }
