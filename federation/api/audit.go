@@ -90,12 +90,14 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 	if c.id == nil {
 		return
 	}
-	id := structs.NewAuditID()
+	var id string
 	if pa := c.pending; pa != nil {
 		if err == nil && pa.recorded.Load() {
 			return // stored with the call's job command
 		}
 		id = pa.Event.ID // an attempt that carried it may have been applied
+	} else {
+		id = structs.NewAuditID()
 	}
 	ev := structs.AuditEvent{ID: id, Time: s.now().UTC(), Actor: c.id.Subject(), Tenant: c.id.Tenant,
 		ObjectKind: sp.kind, ObjectName: c.auditObject(v), Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}

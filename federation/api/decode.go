@@ -168,12 +168,6 @@ func decodeBurstRule(r io.Reader, name string) (*structs.BurstRule, error) {
 	return decodeObject(r, func(b *structs.BurstRule) []pathKey { return []pathKey{{"burst rule", &b.Name, name}} })
 }
 
-// decodeJobSubmit decodes a submission; admission checks it
-// (federation/jobs, structs.JobSubmitRequest.Validate).
-func decodeJobSubmit(r io.Reader) (*structs.JobSubmitRequest, error) {
-	return decodeValue[structs.JobSubmitRequest](r, nil)
-}
-
 func decodeJarviceSubmit(r io.Reader) (*structs.JarviceSubmit, error) {
 	return decodeValue(r, func(j *structs.JarviceSubmit) error {
 		_, err := jarviceJobRequest(j)

@@ -8,9 +8,20 @@ import (
 	"sync"
 )
 
+// replyBuffer is a buffer for a reply being encoded and the encoder that
+// writes into it (encoding/json's encoder keeps no state between values).
+type replyBuffer struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
 // replyBuffers hold replies being encoded; a buffer that grew past
 // maxPooledReply is left to the collector rather than kept.
-var replyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var replyBuffers = sync.Pool{New: func() any {
+	rb := new(replyBuffer)
+	rb.enc = json.NewEncoder(&rb.buf)
+	return rb
+}}
 
 const maxPooledReply = 64 << 10
 
@@ -22,14 +33,15 @@ var jsonContentType = []string{"application/json"}
 // encoding, HTML escaped, a newline after it), encoded into a pooled
 // buffer.
 func writeJSON(w http.ResponseWriter, code int, v any) {
-	buf := replyBuffers.Get().(*bytes.Buffer)
+	rb := replyBuffers.Get().(*replyBuffer)
+	buf := &rb.buf
 	buf.Reset()
 	defer func() {
 		if buf.Cap() <= maxPooledReply {
-			replyBuffers.Put(buf)
+			replyBuffers.Put(rb)
 		}
 	}()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+	if err := rb.enc.Encode(v); err != nil {
 		code = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":"internal error: encoding reply"}` + "\n")

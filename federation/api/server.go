@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/auth"
@@ -88,6 +89,8 @@ type Server struct {
 	// and event streams end with it instead of holding the drain up.
 	draining context.Context
 	drain    context.CancelFunc
+	// leaderHdr is the last LeaderHeader value replies carried.
+	leaderHdr atomic.Pointer[[]string]
 }
 
 // New returns the API server.
@@ -163,14 +166,38 @@ func saneRequestID(id string) bool {
 
 // ServeHTTP implements http.Handler: it stamps the request id, then routes.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get(RequestIDHeader)
-	if !saneRequestID(id) {
-		id = rand.Text()
+	// The reply echoes a sane id with the request's own value slice
+	// (net/http never changes a header's values): no copy per request.
+	vs := r.Header[RequestIDHeader]
+	var id string
+	if len(vs) == 1 && saneRequestID(vs[0]) {
+		id = vs[0]
+	} else {
+		if id = r.Header.Get(RequestIDHeader); !saneRequestID(id) {
+			id = rand.Text()
+		}
+		vs = []string{id}
 	}
-	w.Header().Set(RequestIDHeader, id)
+	w.Header()[RequestIDHeader] = vs
 	rr := r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id}))
 	s.mux.ServeHTTP(w, rr)
 	r.Pattern = rr.Pattern // the route that served it, for the caller's metrics
+}
+
+// leaderValue is the LeaderHeader value of a reply, nil while no leader
+// is known: one slice per leader, shared by the replies (net/http never
+// changes a header's values), where Header.Set made one per request.
+func (s *Server) leaderValue() []string {
+	l := s.leader.LeaderAPI()
+	if l == "" {
+		return nil
+	}
+	if p := s.leaderHdr.Load(); p != nil && (*p)[0] == l {
+		return *p
+	}
+	v := []string{l}
+	s.leaderHdr.Store(&v)
+	return v
 }
 
 // audience is who may call an endpoint, checked before the handler runs.
@@ -218,8 +245,8 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 	fold := isAudited && folded[pattern]
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if a != internal {
-			if l := s.leader.LeaderAPI(); l != "" {
-				w.Header().Set(LeaderHeader, l)
+			if l := s.leaderValue(); l != nil {
+				w.Header()[LeaderHeader] = l
 			}
 		}
 		c := &call{s: s, w: w, r: r}

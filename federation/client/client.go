@@ -192,12 +192,6 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	backoff := c.backoffMin
 	start := c.next.Load()
 	var lastReply error // the last error the hub replied with
-	giveUp := func(err error) error {
-		if lastReply != nil && ctx.Err() != nil {
-			err = lastReply // more telling than the deadline
-		}
-		return fmt.Errorf("client: %s %s: giving up: %w", r.method, r.path, err)
-	}
 	for attempt := uint32(0); ; attempt++ {
 		i := (start + attempt) % uint32(len(c.urls))
 		h, retry, err := c.once(ctx, c.urls[i], r, body)
@@ -206,7 +200,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 				c.next.Store(i)
 				c.follow(h)
 			} else if ctx.Err() != nil {
-				return h, giveUp(err)
+				return h, giveUp(ctx, r.method, r.path, lastReply, err)
 			}
 			return h, err
 		}
@@ -223,7 +217,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, giveUp(err)
+				return nil, giveUp(ctx, r.method, r.path, lastReply, err)
 			case <-t.C:
 			}
 		} else if (attempt+1)%uint32(len(c.urls)) == 0 {
@@ -232,14 +226,24 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return nil, giveUp(err)
+				return nil, giveUp(ctx, r.method, r.path, lastReply, err)
 			case <-t.C:
 			}
 			backoff = min(2*backoff, c.backoffMax)
 		} else if ctx.Err() != nil {
-			return nil, giveUp(err)
+			return nil, giveUp(ctx, r.method, r.path, lastReply, err)
 		}
 	}
+}
+
+// giveUp is the error of a call that stops retrying after err; lastReply
+// is the last error the hub replied with, more telling than a deadline.
+// (A function, not a closure of do: that cost two allocations a call.)
+func giveUp(ctx context.Context, method, path string, lastReply, err error) error {
+	if lastReply != nil && ctx.Err() != nil {
+		err = lastReply
+	}
+	return fmt.Errorf("client: %s %s: giving up: %w", method, path, err)
 }
 
 // once performs r against the replica at base. retry reports a failure
@@ -276,12 +280,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	var wrote atomic.Bool
-	trace := &httptrace.ClientTrace{
-		WroteHeaderField: func(string, []string) { wrote.Store(true) },
-		WroteRequest:     func(httptrace.WroteRequestInfo) { wrote.Store(true) },
-	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), r.method, u, rd)
+	sent := new(sentTrace)
+	sent.trace.WroteHeaderField, sent.trace.WroteRequest = sent.headerField, sent.request
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &sent.trace), r.method, u, rd)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
@@ -296,18 +297,18 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		c.auth(req)
 	}
 	resp, err := c.hc.Do(req)
-	var badCert *tls.CertificateVerificationError
-	if errors.As(err, &badCert) {
-		// Another replica will not present a better certificate, nor will
-		// this one later: a wrong CA or name is a configuration error.
-		return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
-	}
 	if err != nil {
+		if badCert(err) {
+			// Another replica will not present a better certificate, nor
+			// will this one later: a wrong CA or name is a configuration
+			// error.
+			return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
+		}
 		err = fmt.Errorf("client: %s %s: %w", r.method, base, err)
 		if ctx.Err() != nil {
 			return nil, false, err
 		}
-		if !retryable(r.keyed, attempt{wrote: wrote.Load()}) {
+		if !retryable(r.keyed, attempt{wrote: sent.wrote.Load()}) {
 			return nil, false, fmt.Errorf("%w (%w)", err, errNotRetried)
 		}
 		return nil, true, err
@@ -331,6 +332,22 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		}
 	}
 	return resp.Header, false, nil
+}
+
+// sentTrace tells whether a request began to be written (see retryable):
+// its flag and the trace that sets it in one allocation.
+type sentTrace struct {
+	wrote atomic.Bool
+	trace httptrace.ClientTrace
+}
+
+func (s *sentTrace) headerField(string, []string)       { s.wrote.Store(true) }
+func (s *sentTrace) request(httptrace.WroteRequestInfo) { s.wrote.Store(true) }
+
+// badCert reports whether err is the refusal of the hub's certificate.
+func badCert(err error) bool {
+	var e *tls.CertificateVerificationError
+	return errors.As(err, &e)
 }
 
 // indexOf reads the X-Flotilla-Index header.

@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -159,5 +160,36 @@ func TestClientSubmitIsIdempotent(t *testing.T) {
 	all, err := admin.AllJobs(ctx, client.JobQuery{})
 	if err != nil || len(all) != 1 {
 		t.Errorf("jobs = %d, %v; want 1", len(all), err)
+	}
+}
+
+// BenchmarkSubmitJob measures the client's side of a job submission: a
+// hub stand-in on loopback answers every POST /v1/jobs with the same
+// job, so the figures are the client's work (encoding, the request, the
+// transport, reading and decoding the reply) and the stand-in's.
+func BenchmarkSubmitJob(b *testing.B) {
+	reply := []byte(`{"id":"j-1","number":1,"name":"solver-1","tenant":"bench","owner":"bench","app":"solver",` +
+		`"command":"Run","machine_type":"n1","nodes":1,"state":"QUEUED","submit_time":"2026-12-06T12:00:00Z",` +
+		`"create_index":11,"modify_index":11}` + "\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.Header()["Content-Length"] = []string{strconv.Itoa(len(reply))}
+		_, _ = w.Write(reply)
+	}))
+	defer srv.Close()
+	c, err := client.New([]string{srv.URL}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx := context.Background()
+	k := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		k++
+		if _, err := c.SubmitJob(ctx, structs.JobSubmitRequest{ID: "j-bench-" + strconv.Itoa(k), App: "solver", MachineType: "n1", Nodes: 1}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package structs
 
 import (
 	"crypto/rand"
-	"strings"
 	"sync/atomic"
 )
 
@@ -33,12 +32,21 @@ const idAlphabet = "234567abcdefghijklmnopqrstuvwxyz"
 // shaped like one (lower-case letters and digits 2-7).
 func newID(prefix string) string {
 	n := idCounter.Add(1)
-	var b strings.Builder
-	b.Grow(len(prefix) + 26)
-	b.WriteString(prefix)
+	// One allocation, the string: the characters are put together on the
+	// stack (a builder, rand.Text and its lower-casing made three).
+	var buf [maxIDPrefix + 26]byte
+	b := append(buf[:0], prefix...)
 	for shift := 60; shift >= 0; shift -= 5 {
-		b.WriteByte(idAlphabet[(n>>uint(shift))&31])
+		b = append(b, idAlphabet[(n>>uint(shift))&31])
 	}
-	b.WriteString(strings.ToLower(rand.Text()[:13]))
-	return b.String()
+	var r [13]byte
+	_, _ = rand.Read(r[:])
+	for _, c := range r {
+		b = append(b, idAlphabet[c&31])
+	}
+	return string(b)
 }
+
+// maxIDPrefix is the longest prefix newID is given without allocating
+// twice.
+const maxIDPrefix = 6

@@ -258,5 +258,8 @@ func TestNewIDs(t *testing.T) {
 			}
 			prev = body
 		}
+		if n := testing.AllocsPerRun(100, func() { _ = mk.fn() }); n != 1 {
+			t.Errorf("%s IDs: %v allocations each, want 1 (the string)", mk.prefix, n)
+		}
 	}
 }
