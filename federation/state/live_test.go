@@ -436,3 +436,35 @@ func TestJobsInPlayWakeWatchers(t *testing.T) {
 		t.Fatalf("the woken agent's watch: %v, %v", jobs, err)
 	}
 }
+
+// TestSubmitSeesOwnCatalogWrites: a transaction's submissions check their
+// tenant and machine type once per transaction (mustExistCached), but
+// never past a change the transaction made to those tables: a machine
+// type it deleted is refused, one it created is accepted.
+func TestSubmitSeesOwnCatalogWrites(t *testing.T) {
+	s := newStore(t)
+	seed(t, s)
+	job := func(id, mt string) *structs.Job {
+		return &structs.Job{ID: id, Tenant: "beta", Owner: "carol", App: "solver", MachineType: mt, Nodes: 1, SubmitTime: t0}
+	}
+	w := s.Write(10)
+	defer w.Abort()
+	if _, err := w.SubmitJob(job("a", "g3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.DeleteMachineType("g3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SubmitJob(job("b", "g3")); !errors.Is(err, structs.ErrInvalid) {
+		t.Fatalf("submission on a machine type the transaction deleted: %v, want ErrInvalid", err)
+	}
+	if _, err := w.SubmitJob(job("c", "g4")); !errors.Is(err, structs.ErrInvalid) {
+		t.Fatalf("submission on an unknown machine type: %v, want ErrInvalid", err)
+	}
+	if err := w.UpsertMachineType(&structs.MachineType{Name: "g4", Cores: 8, RAM: 64, Cluster: "west"}, structs.CAS{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.SubmitJob(job("c", "g4")); err != nil {
+		t.Fatalf("submission on a machine type the transaction created: %v", err)
+	}
+}

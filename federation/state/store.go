@@ -256,6 +256,7 @@ type WriteTxn struct {
 	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
+	found    map[refKey]struct{}                       // rows mustExistCached found
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool

@@ -177,10 +177,10 @@ func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
 	if w.storedJob(j.ID) != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q exists", j.ID)
 	}
-	if err := w.mustExist(tTenants, "tenant", j.Tenant); err != nil {
+	if err := w.mustExistCached(tTenants, "tenant", j.Tenant); err != nil {
 		return nil, err
 	}
-	if err := w.mustExist(tMachineTypes, "machine type", j.MachineType); err != nil {
+	if err := w.mustExistCached(tMachineTypes, "machine type", j.MachineType); err != nil {
 		return nil, err
 	}
 	n.Number = w.next(cJobs)

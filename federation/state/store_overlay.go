@@ -34,6 +34,34 @@ func (w *WriteTxn) deleteJob(j *structs.Job) {
 	w.touch(tJobs)
 }
 
+// refKey names a row of a table by a one-string ID.
+type refKey struct {
+	t  table
+	id string
+}
+
+// mustExistCached is mustExist for a row with a one-string ID, which many
+// commands of one transaction check (each submission its tenant and
+// machine type): while the transaction has not written the table, a row
+// found once is not looked up again.
+func (w *WriteTxn) mustExistCached(t table, what, id string) error {
+	if w.touched&(1<<t) != 0 {
+		return w.mustExist(t, what, id)
+	}
+	k := refKey{t, id}
+	if _, ok := w.found[k]; ok {
+		return nil
+	}
+	if err := w.mustExist(t, what, id); err != nil {
+		return err
+	}
+	if w.found == nil {
+		w.found = make(map[refKey]struct{})
+	}
+	w.found[k] = struct{}{}
+	return nil
+}
+
 // tenantSubscriptions are the webhook subscriptions of a tenant (stored
 // rows, not copies), which every job change matches its event against:
 // read once per transaction from the base while the transaction has not
