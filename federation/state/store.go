@@ -253,7 +253,7 @@ type WriteTxn struct {
 	index    uint64
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
-	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
+	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
