@@ -31,16 +31,18 @@ import (
 // archiveDegree is the B-trees' degree: nodes of 31 to 63 entries.
 const archiveDegree = 32
 
-// archive is the finished jobs, the accounting records, the audit trail
-// and the job events, each kept once (the stored objects, never changed in
-// place) under the orders their readers need. Its four parts are cloned
-// apart: a transaction that appends an audit event and a job event clones
-// those two parts, not the finished jobs' seven trees.
+// archive is the finished jobs, the accounting records, the audit trail,
+// the job events and the jobs in play (live.go), each kept once (the
+// stored objects, never changed in place) under the orders their readers
+// need. Its five parts are cloned apart: a transaction that submits jobs
+// clones the jobs in play, the audit trail and the job events, not the
+// finished jobs' seven trees.
 type archive struct {
 	*finishedJobs
 	*records
 	*auditTrail
 	*eventLog
+	live *liveJobs // the jobs in play (live.go)
 }
 
 // part names one of the archive's parts.
@@ -51,6 +53,7 @@ const (
 	partRecords
 	partAudit
 	partEvents
+	partLive
 	numParts
 )
 
@@ -66,6 +69,8 @@ func (a *archive) clonePart(p part, src *archive) {
 		a.auditTrail = src.auditTrail.clone()
 	case partEvents:
 		a.eventLog = src.eventLog.clone()
+	case partLive:
+		a.live = src.live.clone()
 	}
 }
 
@@ -108,18 +113,6 @@ func byStrNumber(f func(*structs.Job) string) btree.LessFunc[*structs.Job] {
 	}
 }
 
-func byStrModify(f func(*structs.Job) string) btree.LessFunc[*structs.Job] {
-	return func(a, b *structs.Job) bool {
-		if c := strings.Compare(f(a), f(b)); c != 0 {
-			return c < 0
-		}
-		if c := cmp.Compare(a.ModifyIndex, b.ModifyIndex); c != 0 {
-			return c < 0
-		}
-		return a.Number < b.Number
-	}
-}
-
 func byEnd(a, b *structs.Job) bool {
 	if c := cmp.Compare(unixNanos(a.EndTime), unixNanos(b.EndTime)); c != 0 {
 		return c < 0
@@ -155,6 +148,7 @@ func newArchive() *archive {
 		},
 		auditTrail: newAuditTrail(),
 		eventLog:   newEventLog(),
+		live:       newLiveJobs(),
 	}
 }
 

@@ -74,22 +74,22 @@ func archiveFixture(t *testing.T) (*Store, uint64) {
 	return s, index + 1
 }
 
-// allJobs is every stored job, in play (the jobs table) and finished (the
+// allJobs is every stored job, in play (live.go) and finished (the
 // archive), in number order; it checks each is kept in the right place.
 func allJobs(t *testing.T, r *ReadTxn) []*structs.Job {
 	t.Helper()
 	var all []*structs.Job
-	it, err := r.txn.Get(TableJobs, "id")
-	if err != nil {
-		t.Fatal(err)
+	if it, _ := r.txn.Get(TableJobs, "id"); it.Next() != nil {
+		t.Error("a job in the memdb jobs table, which stays empty")
 	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if j := raw.(*structs.Job); j.State.IsTerminal() {
-			t.Errorf("finished job %s (%s) in the jobs table", j.ID, j.State)
+	r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
+		if j := e.obj; j.State.IsTerminal() {
+			t.Errorf("finished job %s (%s) among the jobs in play", j.ID, j.State)
 		} else {
 			all = append(all, j)
 		}
-	}
+		return true
+	})
 	r.ar.jobs.Ascend(func(j *structs.Job) bool {
 		if !j.State.IsTerminal() {
 			t.Errorf("job %s in play (%s) in the archive", j.ID, j.State)
@@ -438,18 +438,19 @@ func TestArchiveConsistentView(t *testing.T) {
 			default:
 			}
 			r := s.Read()
-			live, err := r.txn.Get(TableJobs, "id")
-			if err != nil {
-				errs <- err
-				return
-			}
 			count := r.ar.jobs.Len()
-			for raw := live.Next(); raw != nil; raw = live.Next() {
-				if r.ar.job(raw.(*structs.Job).ID) != nil {
-					errs <- fmt.Errorf("job %s in the table and the archive", raw.(*structs.Job).ID)
-					return
+			var both error
+			r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
+				if r.ar.job(e.id) != nil {
+					both = fmt.Errorf("job %s in play and in the archive", e.id)
+					return false
 				}
 				count++
+				return true
+			})
+			if both != nil {
+				errs <- both
+				return
 			}
 			if count != n {
 				errs <- fmt.Errorf("a reader sees %d jobs, want %d", count, n)

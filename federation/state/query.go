@@ -114,25 +114,23 @@ func (w *WriteTxn) insert(t table, obj, existing stored) error {
 	}
 	w.inserted = *ri
 	w.touch(t)
-	if overlaid(t) {
-		w.note(t, rowID(obj), obj)
-	}
 	return nil
 }
 
-// put stores obj over existing: a finished job, moved out of the jobs
-// table if it was there, an accounting record and an audit event go to
-// the archive (archive.go, history.go), every other row to its table.
+// put stores obj over existing: a job in play and a finished one (moved
+// out of the jobs in play if it was there), an accounting record and an
+// audit event go to the archive (live.go, archive.go, history.go), every
+// other row to its table.
 func (w *WriteTxn) put(t table, obj, existing stored) error {
 	switch o := obj.(type) {
 	case *structs.Job:
+		old, _ := existing.(*structs.Job)
 		if !o.State.IsTerminal() {
-			break
+			w.archiveW(partLive).live.put(o, old)
+			return nil
 		}
-		if old, ok := existing.(*structs.Job); ok && !old.State.IsTerminal() {
-			if err := w.txn.Delete(TableJobs, old); err != nil {
-				return fmt.Errorf("state: move job %q to the archive: %w", old.ID, err)
-			}
+		if old != nil && !old.State.IsTerminal() {
+			w.archiveW(partLive).live.del(old)
 		}
 		w.archiveW(partJobs).addJob(o)
 		return nil

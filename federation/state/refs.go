@@ -25,16 +25,8 @@ func (r *ReadTxn) UserRef(username string) (*structs.User, error) {
 
 // JobRef is Job without the copy.
 func (r *ReadTxn) JobRef(id string) (*structs.Job, error) {
-	key := []any{id} // one boxing for the lookup and the error
-	raw, err := rawByID(r.txn, TableJobs, key...)
-	switch {
-	case err != nil:
-		return nil, err
-	case raw != nil:
-		return raw.(*structs.Job), nil
-	}
-	if j := r.ar.job(id); j != nil { // finished (archive.go)
+	if j := r.storedJob(id); j != nil {
 		return j, nil
 	}
-	return nil, notFound("job", key...)
+	return nil, notFound("job", id)
 }

@@ -98,43 +98,12 @@ func schema() *memdb.DBSchema {
 				return o.(*structs.BurstRule).MachineTypes()
 			})),
 		),
-		// The jobs in play. A job that ends moves to the archive
-		// (archive.go), with its indexes by ID, number, tenant, owner,
-		// end time (retention) and cluster and modify index (the
-		// agent's watch). Every job here is active, so there is no
-		// index by state: the active jobs are the whole table, and a
-		// listing of one state walks it (or a tenant's or owner's jobs)
-		// and filters.
+		// Empty: the jobs, in play and finished, are kept in the
+		// archive (live.go, archive.go); the table names their modify
+		// index, which the agent's watch, the SSE streams, the portal and
+		// `--follow` wait on.
 		tbl(TableJobs,
 			idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Job).ID })),
-			idx("number", true, false, uintIndex(func(o any) uint64 { return o.(*structs.Job).Number })),
-			idx("tenant", true, false, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				return j.Tenant, j.Number
-			})),
-			idx("owner", true, false, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				return j.Owner, j.Number
-			})),
-			// The agent's watch: a cluster's jobs by modify index, and
-			// those moved away from it (see Job.PreviousCluster).
-			idx("cluster_modify", false, true, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				return j.Cluster, j.ModifyIndex
-			})),
-			idx("previous_cluster_modify", false, true, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				return j.PreviousCluster, j.ModifyIndex
-			})),
-			// The agent's full listing: only the jobs active on a cluster,
-			// so its cost never follows the finished ones.
-			idx("cluster_active", true, true, strUintIndex(func(o any) (string, uint64) {
-				j := o.(*structs.Job)
-				if !j.State.OnCluster() {
-					return "", 0
-				}
-				return j.Cluster, j.Number
-			})),
 		),
 		// Empty: accounting records are kept in the archive
 		// (archive.go); the table names their modify index.

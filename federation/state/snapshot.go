@@ -65,8 +65,8 @@ func (s *Store) Snapshot() *Snapshot {
 func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn}).Index(AllTables) }
 
 // eachRow calls fn on every row of a table in id-index order, until fn
-// returns false. The finished jobs, the accounting records, the audit
-// events and the job events come from the archive (archive.go,
+// returns false. The jobs, the accounting records, the audit events and
+// the job events come from the archive (live.go, archive.go,
 // history.go): a snapshot holds them in the jobs, accounting, audit and
 // events sections, in the order and form it always did.
 func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
@@ -80,31 +80,13 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	case TableEvents:
 		p.ar.eachEvent(0, func(e *structs.JobEvent) bool { return fn(e) })
 		return nil
+	case TableJobs:
+		p.eachJob(fn)
+		return nil
 	}
 	it, err := p.txn.Get(tbl, "id")
 	if err != nil {
 		return fmt.Errorf("state: snapshot %s: %w", tbl, err)
-	}
-	switch tbl {
-	case TableJobs: // active jobs (memdb) and finished ones, merged by ID
-		live, _ := it.Next().(*structs.Job)
-		more := true
-		p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
-			j := e.obj
-			for live != nil && live.ID < j.ID {
-				if more = fn(live); !more {
-					return false
-				}
-				live, _ = it.Next().(*structs.Job)
-			}
-			more = fn(j)
-			return more
-		})
-		for more && live != nil {
-			more = fn(live)
-			live, _ = it.Next().(*structs.Job)
-		}
-		return nil
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		if !fn(raw) {
@@ -112,6 +94,32 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 		}
 	}
 	return nil
+}
+
+// eachJob calls fn on every job, in play (live.go) and finished
+// (archive.go), in ID order, until fn returns false: the two trees by ID,
+// merged (the jobs in play, far fewer than the finished ones a hub keeps,
+// listed first).
+func (p *Snapshot) eachJob(fn func(row any) bool) {
+	live := make([]*structs.Job, 0, p.ar.live.ids.Len())
+	p.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
+		live = append(live, e.obj)
+		return true
+	})
+	more := true
+	p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
+		for len(live) > 0 && live[0].ID < e.id {
+			if more = fn(live[0]); !more {
+				return false
+			}
+			live = live[1:]
+		}
+		more = fn(e.obj)
+		return more
+	})
+	for ; more && len(live) > 0; live = live[1:] {
+		more = fn(live[0])
+	}
 }
 
 // Persist writes the snapshot to w. Wrap slow writers in a bufio.Writer.

@@ -67,8 +67,8 @@ func (s *Store) Restore(r io.Reader) error {
 	return nil
 }
 
-// restoreArchived puts a finished job, an accounting record, an audit
-// event or a job event into the archive (archive.go, history.go) and
+// restoreArchived puts a job, an accounting record, an audit event or a
+// job event into the archive (live.go, archive.go, history.go) and
 // reports whether it did: a snapshot keeps them in the jobs, accounting,
 // audit and events sections, as it always did.
 func restoreArchived(ar *archive, row restoreRow) bool {
@@ -76,8 +76,10 @@ func restoreArchived(ar *archive, row restoreRow) bool {
 	case *structs.Job:
 		if o.State.IsTerminal() {
 			ar.addJob(o)
-			return true
+		} else {
+			ar.live.put(o, nil)
 		}
+		return true
 	case *structs.AccountingRecord:
 		ar.addRec(o)
 		return true

@@ -2,10 +2,11 @@
 // clusters, machine types, vaults, apps, limits, burst rules, jobs,
 // accounting, audit, the portal's claim rules and the hub's own replica
 // directory, kept in go-memdb tables with the indexes the hub queries by;
-// what grows with the hub's history — finished jobs, accounting records,
-// the audit trail and the job event log — in an archive of copy-on-write
-// B-trees beside them (archive.go, history.go), which readers see in the
-// same view as the tables.
+// what every submission writes or what grows with the hub's history — the
+// jobs in play and the finished ones, accounting records, the audit trail
+// and the job event log — in an archive of copy-on-write B-trees beside
+// them (live.go, archive.go, history.go), which readers see in the same
+// view as the tables.
 //
 // Writes happen in a WriteTxn stamped with a raft index; committing it
 // records that index as the modify index of every table it touched and of
@@ -252,10 +253,10 @@ type WriteTxn struct {
 	index    uint64
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
-	base     *memdb.Txn                                // the store as the transaction found it (store_overlay.go)
+	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
-	overlay  map[idKey]any                             // rows of jobs it wrote (nil: deleted)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
+	found    map[refKey]struct{}                       // rows mustExistCached found
 	counters [numCounters]struct {
 		value         uint64
 		loaded, dirty bool

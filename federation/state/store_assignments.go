@@ -2,7 +2,6 @@ package state
 
 import (
 	"cmp"
-	"fmt"
 	"math"
 	"slices"
 
@@ -12,11 +11,11 @@ import (
 )
 
 // The queries of a cluster's agent: its full listing and its watch. Both
-// walk indexes whose size follows the jobs in play on the cluster (active,
+// walk trees whose size follows the jobs in play on the cluster (active,
 // or changed since the agent last looked), never the finished jobs the hub
 // keeps until their retention ends. The watch finds the jobs that ended
-// since through the archive's trees by (cluster, modify index), so an
-// agent learns of a job's end as before.
+// since through the finished jobs' trees by (cluster, modify index), so
+// an agent learns of a job's end as before.
 
 // ActiveClusterJobs returns the jobs active on a cluster (ASSIGNED,
 // STARTING, RUNNING) numbered above after, in number order, at most limit
@@ -25,12 +24,12 @@ func (r *ReadTxn) ActiveClusterJobs(cluster string, after uint64, limit int) (jo
 	if cluster == "" || after == math.MaxUint64 {
 		return nil, 0, nil
 	}
-	it, err := r.txn.LowerBound(TableJobs, "cluster_active", cluster, after+1)
-	if err != nil {
-		return nil, 0, fmt.Errorf("state: jobs by cluster_active: %w", err)
-	}
-	jobs, next = page(it, func(j *structs.Job) bool { return j.Cluster == cluster },
-		func(*structs.Job) bool { return true }, func(j *structs.Job) uint64 { return j.Number }, limit)
+	var found []*structs.Job
+	r.ar.live.each("cluster_active", cluster, after+1, func(j *structs.Job) bool {
+		found = append(found, j)
+		return limit <= 0 || len(found) <= limit
+	})
+	jobs, next = pageOf(found, limit)
 	return jobs, next, nil
 }
 
@@ -45,40 +44,16 @@ func (r *ReadTxn) ClusterJobsChanged(cluster string, since, after uint64, limit 
 	}
 	var found []*structs.Job
 	seen := map[uint64]bool{}
+	// The jobs in play (live.go) and the finished ones (archive.go), by
+	// the same keys.
 	for _, ix := range [...]struct {
-		name string
-		of   func(*structs.Job) string
+		tr *btree.BTreeG[*structs.Job]
+		of func(*structs.Job) string
 	}{
-		{"cluster_modify", func(j *structs.Job) string { return j.Cluster }},
-		{"previous_cluster_modify", func(j *structs.Job) string { return j.PreviousCluster }},
+		{r.ar.live.clusterMod, jobCluster}, {r.ar.live.prevMod, jobPrevious},
+		{r.ar.clusterMod, jobCluster}, {r.ar.prevMod, jobPrevious},
 	} {
-		it, err := r.txn.LowerBound(TableJobs, ix.name, cluster, since+1)
-		if err != nil {
-			return nil, 0, fmt.Errorf("state: jobs by %s: %w", ix.name, err)
-		}
-		for raw := it.Next(); raw != nil; raw = it.Next() {
-			j := raw.(*structs.Job)
-			if ix.of(j) != cluster {
-				break
-			}
-			if j.Number > after && !seen[j.Number] {
-				seen[j.Number] = true
-				found = append(found, j)
-			}
-		}
-	}
-	// Finished jobs (archive.go), by the same keys.
-	for _, tr := range [...]*btree.BTreeG[*structs.Job]{r.ar.clusterMod, r.ar.prevMod} {
-		of := jobCluster
-		if tr == r.ar.prevMod {
-			of = jobPrevious
-		}
-		pivot := &structs.Job{Cluster: cluster, PreviousCluster: cluster}
-		pivot.ModifyIndex = since + 1
-		tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool {
-			if of(j) != cluster {
-				return false
-			}
+		eachChanged(ix.tr, ix.of, cluster, since, func(j *structs.Job) bool {
 			if j.Number > after && !seen[j.Number] {
 				seen[j.Number] = true
 				found = append(found, j)

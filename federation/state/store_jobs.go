@@ -19,12 +19,8 @@ func (r *ReadTxn) Job(id string) (*structs.Job, error) {
 
 // JobByNumber returns the job with the given number or ErrNotFound.
 func (r *ReadTxn) JobByNumber(number uint64) (*structs.Job, error) {
-	raw, err := r.txn.First(TableJobs, "number", number)
-	if err != nil {
-		return nil, err
-	}
-	if raw != nil {
-		return raw.(*structs.Job).Copy(), nil
+	if j := r.ar.live.jobByNumber(number); j != nil {
+		return j.Copy(), nil
 	}
 	if j := r.ar.jobByNumber(number); j != nil {
 		return j.Copy(), nil
@@ -62,10 +58,10 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 	if f.After == math.MaxUint64 {
 		return nil, 0, nil
 	}
-	// The jobs table holds only jobs in play, and its cluster index only
-	// the jobs on a cluster (see schema): a filter on a state or on a
+	// The jobs in play (live.go) are kept by number, tenant, owner and,
+	// while active on a cluster, by cluster: a filter on a state or on a
 	// cluster without a state on it walks the owner, tenant or number
-	// index and filters.
+	// order and filters.
 	var index, key string
 	switch {
 	case f.Owner != "":
@@ -74,21 +70,8 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 		index, key = "cluster_active", f.Cluster
 	case f.Tenant != "":
 		index, key = "tenant", f.Tenant
-	}
-	var inRange func(*structs.Job) bool
-	if index == "" {
+	default:
 		index = "number"
-		inRange = func(*structs.Job) bool { return true }
-	} else {
-		inRange = func(j *structs.Job) bool { return jobIndexKey(j, index) == key }
-	}
-	args := []any{f.After + 1}
-	if key != "" {
-		args = []any{key, f.After + 1}
-	}
-	it, err := r.txn.LowerBound(TableJobs, index, args...)
-	if err != nil {
-		return nil, 0, fmt.Errorf("state: jobs by %s: %w", index, err)
 	}
 	// The first Limit+1 matches of the jobs in play and of the finished
 	// ones (the archive) hold the first Limit+1 of all.
@@ -97,17 +80,14 @@ func (r *ReadTxn) ListJobs(f JobFilter) (jobs []*structs.Job, next uint64, err e
 		want = math.MaxInt
 	}
 	var live, done []*structs.Job
-	for raw := it.Next(); raw != nil && len(live) < want; raw = it.Next() {
-		j := raw.(*structs.Job)
-		if !inRange(j) {
-			break
-		}
+	r.ar.live.each(index, key, f.After+1, func(j *structs.Job) bool {
 		if f.match(j) {
 			live = append(live, j)
 		}
-	}
+		return len(live) < want
+	})
 	// A filter only jobs in play can match (Active, a state in play)
-	// reads the table alone: what dispatch lists every pass costs the
+	// reads the jobs in play alone: what dispatch lists every pass costs the
 	// jobs in play, never the finished ones the hub keeps.
 	inPlay := f.Active || (f.State != "" && !f.State.IsTerminal())
 	if !inPlay && (index == "number" || index == "tenant" || index == "owner") {
@@ -156,27 +136,12 @@ func pageOf(found []*structs.Job, limit int) ([]*structs.Job, uint64) {
 	return out, next
 }
 
-func jobIndexKey(j *structs.Job, index string) string {
-	switch index {
-	case "owner":
-		return j.Owner
-	case "cluster_active":
-		return j.Cluster
-	default:
-		return j.Tenant
-	}
-}
-
 // rawJob returns the stored job (not a copy) or ErrNotFound.
 func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
-	raw, err := w.byID(tJobs, id)
-	if err != nil {
-		return nil, err
+	if j := w.storedJob(id); j != nil {
+		return j, nil
 	}
-	if raw == nil {
-		return nil, notFound("job", id)
-	}
-	return raw.(*structs.Job), nil
+	return nil, notFound("job", id)
 }
 
 // SubmitJob stores a new job. The store assigns its number (the next of a
@@ -209,15 +174,13 @@ func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
 	if err := j.ValidateSubmit(); err != nil {
 		return nil, err
 	}
-	if raw, err := w.byID(tJobs, j.ID); err != nil {
-		return nil, err
-	} else if raw != nil {
+	if w.storedJob(j.ID) != nil {
 		return nil, structs.Errorf(structs.ErrConflict, "job %q exists", j.ID)
 	}
-	if err := w.mustExist(tTenants, "tenant", j.Tenant); err != nil {
+	if err := w.mustExistCached(tTenants, "tenant", j.Tenant); err != nil {
 		return nil, err
 	}
-	if err := w.mustExist(tMachineTypes, "machine type", j.MachineType); err != nil {
+	if err := w.mustExistCached(tMachineTypes, "machine type", j.MachineType); err != nil {
 		return nil, err
 	}
 	n.Number = w.next(cJobs)

@@ -25,15 +25,11 @@ func (w *WriteTxn) PurgeJobs(ids []string, full bool) (int, error) {
 	olds := make([]*structs.Job, 0, len(ids))
 	listed := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		raw, err := w.byID(tJobs, id)
-		if err != nil {
-			return 0, err
-		}
-		if raw == nil || listed[id] {
+		j := w.storedJob(id)
+		if j == nil || listed[id] {
 			continue
 		}
 		listed[id] = true
-		j := raw.(*structs.Job)
 		if !j.State.IsTerminal() {
 			return 0, structs.Errorf(structs.ErrConflict, "job %q is %s, not terminal", id, j.State)
 		}
@@ -79,9 +75,7 @@ func (w *WriteTxn) purge(olds []*structs.Job, full bool) (int, error) {
 		if err := w.account(j, full); err != nil {
 			return 0, err
 		}
-		if err := w.deleted(tJobs, j); err != nil {
-			return 0, err
-		}
+		w.deleteJob(j)
 	}
 	return len(olds), nil
 }

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -69,23 +68,16 @@ func (w *WriteTxn) DeleteServiceAccount(tenant, name string) error {
 // SubmitTimesSince returns the submit times of owner's jobs submitted at
 // or after since, newest first (a service account's rate).
 func (r *ReadTxn) SubmitTimesSince(owner string, since time.Time) ([]time.Time, error) {
-	it, err := r.txn.ReverseLowerBound(TableJobs, "owner", owner, uint64(1<<63))
-	if err != nil {
-		return nil, fmt.Errorf("state: jobs by owner: %w", err)
-	}
-	// The jobs in play and the finished ones (archive.go), each newest
-	// first up to the first one submitted before since, merged.
+	// The jobs in play (live.go) and the finished ones (archive.go), each
+	// newest first up to the first one submitted before since, merged.
 	var live, done []*structs.Job
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		j := raw.(*structs.Job)
+	r.ar.live.owners.DescendLessOrEqual(&structs.Job{Owner: owner, Number: math.MaxUint64}, func(j *structs.Job) bool {
 		if j.Owner != owner {
-			break
+			return false
 		}
 		live = append(live, j)
-		if j.SubmitTime.Before(since) {
-			break
-		}
-	}
+		return !j.SubmitTime.Before(since)
+	})
 	r.ar.owner.DescendLessOrEqual(&structs.Job{Owner: owner, Number: math.MaxUint64}, func(j *structs.Job) bool {
 		if j.Owner != owner {
 			return false
@@ -142,16 +134,14 @@ func (w *WriteTxn) DeleteTrigger(name string) error { return w.remove(tTriggers,
 // ActiveTriggerJob returns the number of a job of owner submitted by
 // trigger that has not ended, or 0.
 func (r *ReadTxn) ActiveTriggerJob(owner, trigger string) (uint64, error) {
-	it, err := r.txn.Get(TableJobs, "owner", owner)
-	if err != nil {
-		return 0, fmt.Errorf("state: jobs of owner: %w", err)
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		if j := raw.(*structs.Job); j.Owner == owner && j.Trigger == trigger && !j.State.IsTerminal() {
-			return j.Number, nil
+	var number uint64
+	r.ar.live.each("owner", owner, 0, func(j *structs.Job) bool {
+		if j.Trigger == trigger {
+			number = j.Number
 		}
-	}
-	return 0, nil
+		return number == 0
+	})
+	return number, nil
 }
 
 // VaultExports returns the exports of a tenant's vaults ("": every tenant's).

@@ -8,9 +8,9 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// TestOverlaySeesOwnWrites: the lookups by ID that read the store as the
-// transaction found it (store_overlay.go) see what the transaction itself
-// wrote and deleted: a job submitted, cancelled, purged and submitted
+// TestOverlaySeesOwnWrites: the lookups by ID inside a write transaction
+// (store_txnreads.go, live.go) see what the transaction itself wrote and
+// deleted: a job submitted, cancelled, purged and submitted
 // again under its ID in one transaction, and an audit event appended,
 // purged and appended again.
 func TestOverlaySeesOwnWrites(t *testing.T) {

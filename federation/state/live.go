@@ -1,0 +1,185 @@
+package state
+
+import (
+	"cmp"
+	"strings"
+
+	"github.com/google/btree"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// The jobs in play (not yet ended) are kept outside go-memdb too, in the
+// archive's fifth part: copy-on-write B-trees with the archive's
+// transaction semantics (a write transaction changes its own lazy clone,
+// its commit publishes the clone with the memdb root under Store.pub, an
+// abort drops it). Every submission writes a job row on every replica;
+// in go-memdb its four index entries (id, number, tenant, owner) each
+// copied a radix path with a watch channel per node, 48 of the 74
+// allocations a replica's apply made per submission. Nothing blocks on
+// one job: the agent's watch, the SSE streams, the portal and `--follow`
+// wait on the jobs table's modify index in the meta table, which a commit
+// that writes a job still bumps (watch.go). The memdb jobs table stays in
+// the schema, empty, as the accounting and audit tables do.
+//
+// A job that ends leaves these trees for the finished jobs' (archive.go)
+// in the same transaction, so a reader sees it in exactly one of them.
+
+// liveJobs is the jobs in play under the orders their readers need.
+type liveJobs struct {
+	ids     *btree.BTreeG[idEntry[*structs.Job]] // by ID: lookups, snapshots
+	numbers *btree.BTreeG[*structs.Job]          // by number: JobByNumber, the default listing, dispatch's active jobs
+	tenants *btree.BTreeG[*structs.Job]          // by tenant, number: a tenant's listing
+	owners  *btree.BTreeG[*structs.Job]          // by owner, number: a user's listing, a service account's rate, triggers
+	// The agent's watch: the jobs on a cluster by (cluster, modify
+	// index, number), and those moved away from one by (previous
+	// cluster, modify index, number); jobs without one are not in them.
+	clusterMod *btree.BTreeG[*structs.Job]
+	prevMod    *btree.BTreeG[*structs.Job]
+	// The agent's full listing: the jobs active on a cluster (ASSIGNED,
+	// STARTING, RUNNING) by (cluster, number).
+	active *btree.BTreeG[*structs.Job]
+}
+
+func newLiveJobs() *liveJobs {
+	return &liveJobs{
+		ids:        btree.NewG(archiveDegree, byID[*structs.Job]),
+		numbers:    btree.NewG(archiveDegree, byNumber),
+		tenants:    btree.NewG(archiveDegree, byStrNumber(jobTenant)),
+		owners:     btree.NewG(archiveDegree, byStrNumber(jobOwner)),
+		clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
+		prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
+		active:     btree.NewG(archiveDegree, byStrNumber(jobCluster)),
+	}
+}
+
+func (l *liveJobs) clone() *liveJobs {
+	return &liveJobs{
+		ids: l.ids.Clone(), numbers: l.numbers.Clone(), tenants: l.tenants.Clone(), owners: l.owners.Clone(),
+		clusterMod: l.clusterMod.Clone(), prevMod: l.prevMod.Clone(), active: l.active.Clone(),
+	}
+}
+
+// activeOn reports whether j belongs in the agent's full listing.
+func activeOn(j *structs.Job) bool { return j.Cluster != "" && j.State.OnCluster() }
+
+// put stores a job in play over old (the stored job with its ID, nil if
+// none), writing only the trees whose key changed: a progress report
+// that keeps a job's state rewrites its ID and number entries (same key,
+// new object) and moves its watch entry to the new modify index.
+func (l *liveJobs) put(j, old *structs.Job) {
+	if old == nil {
+		if e, ok := l.ids.Get(idEntry[*structs.Job]{id: j.ID}); ok {
+			old = e.obj
+		}
+	}
+	if old != nil && old.Number != j.Number {
+		l.del(old)
+		old = nil
+	}
+	l.ids.ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
+	l.numbers.ReplaceOrInsert(j)
+	// The trees keyed by tenant or owner and number: the same key
+	// replaces the old object in place.
+	if old != nil && old.Tenant != j.Tenant {
+		l.tenants.Delete(old)
+	}
+	l.tenants.ReplaceOrInsert(j)
+	if old != nil && old.Owner != j.Owner {
+		l.owners.Delete(old)
+	}
+	l.owners.ReplaceOrInsert(j)
+	if old != nil {
+		if old.Cluster != "" {
+			l.clusterMod.Delete(old)
+		}
+		if old.PreviousCluster != "" {
+			l.prevMod.Delete(old)
+		}
+		if activeOn(old) && (!activeOn(j) || old.Cluster != j.Cluster) {
+			l.active.Delete(old)
+		}
+	}
+	if j.Cluster != "" {
+		l.clusterMod.ReplaceOrInsert(j)
+	}
+	if j.PreviousCluster != "" {
+		l.prevMod.ReplaceOrInsert(j)
+	}
+	if activeOn(j) {
+		l.active.ReplaceOrInsert(j)
+	}
+}
+
+// del removes a stored job in play (the object put was given).
+func (l *liveJobs) del(j *structs.Job) {
+	l.ids.Delete(idEntry[*structs.Job]{id: j.ID})
+	l.numbers.Delete(j)
+	l.tenants.Delete(j)
+	l.owners.Delete(j)
+	if j.Cluster != "" {
+		l.clusterMod.Delete(j)
+	}
+	if j.PreviousCluster != "" {
+		l.prevMod.Delete(j)
+	}
+	if activeOn(j) {
+		l.active.Delete(j)
+	}
+}
+
+// job is the job in play with the ID, nil if none.
+func (l *liveJobs) job(id string) *structs.Job {
+	e, _ := l.ids.Get(idEntry[*structs.Job]{id: id})
+	return e.obj
+}
+
+// jobByNumber is the job in play with the number, nil if none.
+func (l *liveJobs) jobByNumber(n uint64) *structs.Job {
+	j, _ := l.numbers.Get(&structs.Job{Number: n})
+	return j
+}
+
+// each calls fn on the jobs in play numbered from `from` on, in number
+// order, of one tenant, owner or cluster (index "tenant", "owner",
+// "cluster_active" with key; the last holds only the jobs active on the
+// cluster) or all (index "number"), until fn returns false.
+func (l *liveJobs) each(index, key string, from uint64, fn func(*structs.Job) bool) {
+	var tr *btree.BTreeG[*structs.Job]
+	var of func(*structs.Job) string
+	pivot := &structs.Job{Number: from}
+	switch index {
+	case "tenant":
+		tr, of, pivot.Tenant = l.tenants, jobTenant, key
+	case "owner":
+		tr, of, pivot.Owner = l.owners, jobOwner, key
+	case "cluster_active":
+		tr, of, pivot.Cluster = l.active, jobCluster, key
+	default:
+		l.numbers.AscendGreaterOrEqual(pivot, fn)
+		return
+	}
+	tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool { return of(j) == key && fn(j) })
+}
+
+// eachChanged calls fn on the jobs of a cluster in tr (a tree by cluster
+// or previous cluster, modify index and number, of either) whose modify
+// index is above since, until fn returns false.
+func eachChanged(tr *btree.BTreeG[*structs.Job], of func(*structs.Job) string, cluster string, since uint64, fn func(*structs.Job) bool) {
+	pivot := &structs.Job{Cluster: cluster, PreviousCluster: cluster}
+	pivot.ModifyIndex = since + 1
+	tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool { return of(j) == cluster && fn(j) })
+}
+
+// byStrModify orders jobs by a string, then modify index and number.
+func byStrModify(f func(*structs.Job) string) btree.LessFunc[*structs.Job] {
+	return func(a, b *structs.Job) bool {
+		if c := strings.Compare(f(a), f(b)); c != 0 {
+			return c < 0
+		}
+		if c := cmp.Compare(a.ModifyIndex, b.ModifyIndex); c != 0 {
+			return c < 0
+		}
+		return a.Number < b.Number
+	}
+}

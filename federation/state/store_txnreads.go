@@ -1,0 +1,93 @@
+package state
+
+import (
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// Reading an index inside a write transaction after writing to it costs
+// the transaction its cache of copied nodes: go-memdb reads through a
+// clone of the index's radix transaction, and cloning drops the cache
+// (go-immutable-radix Txn.Clone), so the next insert copies its whole
+// path again. The jobs, the audit trail and the job events are in the
+// archive's B-trees now (live.go, archive.go, history.go), which a
+// transaction reads in its own clone at no such cost; what a job change
+// still reads from go-memdb on every submission, the tenant's webhook
+// subscriptions, it reads from the store as the transaction found it
+// (base, a read transaction).
+
+// storedJob is the stored job with the ID, in play or finished, as the
+// transaction sees them; nil if none.
+func (r *ReadTxn) storedJob(id string) *structs.Job {
+	if j := r.ar.live.job(id); j != nil {
+		return j
+	}
+	return r.ar.job(id)
+}
+
+// deleteJob removes a stored job (the object stored) and its entries.
+func (w *WriteTxn) deleteJob(j *structs.Job) {
+	if j.State.IsTerminal() {
+		w.archiveW(partJobs).delJob(j)
+	} else {
+		w.archiveW(partLive).live.del(j)
+	}
+	w.touch(tJobs)
+}
+
+// refKey names a row of a table by a one-string ID.
+type refKey struct {
+	t  table
+	id string
+}
+
+// mustExistCached is mustExist for a row with a one-string ID, which many
+// commands of one transaction check (each submission its tenant and
+// machine type): while the transaction has not written the table, a row
+// found once is not looked up again.
+func (w *WriteTxn) mustExistCached(t table, what, id string) error {
+	if w.touched&(1<<t) != 0 {
+		return w.mustExist(t, what, id)
+	}
+	k := refKey{t, id}
+	if _, ok := w.found[k]; ok {
+		return nil
+	}
+	if err := w.mustExist(t, what, id); err != nil {
+		return err
+	}
+	if w.found == nil {
+		w.found = make(map[refKey]struct{})
+	}
+	w.found[k] = struct{}{}
+	return nil
+}
+
+// tenantSubscriptions are the webhook subscriptions of a tenant (stored
+// rows, not copies), which every job change matches its event against:
+// read once per transaction from the base while the transaction has not
+// written subscriptions, through the transaction after.
+func (w *WriteTxn) tenantSubscriptions(tenant string) ([]*structs.WebhookSubscription, error) {
+	fresh := w.touched&(1<<tSubscriptions) == 0
+	if subs, ok := w.subs[tenant]; ok && fresh {
+		return subs, nil
+	}
+	txn := w.txn
+	if fresh {
+		txn = w.base
+	}
+	it, err := txn.Get(TableSubscriptions, "tenant", tenant)
+	if err != nil {
+		return nil, err
+	}
+	var subs []*structs.WebhookSubscription
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		subs = append(subs, raw.(*structs.WebhookSubscription))
+	}
+	if fresh {
+		if w.subs == nil {
+			w.subs = make(map[string][]*structs.WebhookSubscription)
+		}
+		w.subs[tenant] = subs
+	}
+	return subs, nil
+}
