@@ -46,6 +46,7 @@ func (r *Reconciler) step(ctx context.Context, n uint64, t *tracked, secret *cor
 		r.mu.Lock()
 		view := t.view
 		r.mu.Unlock()
+		view.grace = r.PlacedGrace
 		d := decide(view, o, r.Now())
 		again, err := r.apply(ctx, n, t, d, secret, pods)
 		if err != nil && ctx.Err() == nil {

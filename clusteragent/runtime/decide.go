@@ -39,14 +39,16 @@ type jobView struct {
 	// placedAt is when this runner created the job's gang pre-placed:
 	// its start record is written before its head is created, so the
 	// informers may show the record before all the pods; a pod not seen
-	// within placedGrace of it is on its way, not lost.
+	// within grace of it is on its way, not lost.
 	placedAt time.Time
 	// secretMade is when this runner last created (or read) the job
 	// Secret from the API server while its informer had not shown it
 	// yet (zero once it has): the pods it then creates, bound, may reach
 	// the pod informer before the Secret reaches the Secret informer, so
-	// a Secret unseen within placedGrace of it is on its way, not gone.
+	// a Secret unseen within grace of it is on its way, not gone.
 	secretMade time.Time
+	// grace is the runner's PlacedGrace (0: DefaultPlacedGrace).
+	grace time.Duration
 
 	// final is the job's end once decided; recorded says it is on the job
 	// Secret (or there was no Secret to hold it), reported that it was
@@ -112,7 +114,7 @@ type decision struct {
 // for the job's start; its worker pods that fail, are lost or go missing
 // do not end it either (the head's dispatcher grants their tasks to the
 // other pods once their leases expire): only its head does (a head this
-// runner created pre-placed under placedGrace ago and not yet seen is on
+// runner created pre-placed under its grace ago and not yet seen is on
 // its way, not lost). An ended job's final state is
 // recorded on its Secret, then reported, then its pods are stopped; its
 // Secret and the rest go once the hub has acknowledged the end.
@@ -150,7 +152,7 @@ func decide(j jobView, o observation, now time.Time) decision {
 		return decideRunning(j, o, now)
 	case o.secret.deleting:
 		return wait("its job Secret is being deleted")
-	case !o.secret.exists && inGrace(j.secretMade, now):
+	case !o.secret.exists && j.inGrace(j.secretMade, now):
 		return wait("its job Secret is not yet seen")
 	case !o.secret.exists:
 		return decision{Kind: actCreate}
@@ -183,7 +185,7 @@ func mayHaveRun(j jobView, o observation, now time.Time) bool {
 	case o.secret.started != "" && !slices.Contains(j.voidStarts, o.secret.started):
 		return true
 	case !o.secret.exists && o.pods.bound > 0:
-		return !inGrace(j.secretMade, now) // no record to tell; pods of it are bound
+		return !j.inGrace(j.secretMade, now) // no record to tell; pods of it are bound
 	}
 	return false
 }
@@ -214,7 +216,7 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 		switch {
 		case o.pods.head.lost:
 			return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
-		case !o.pods.head.exists && !inGrace(j.placedAt, now):
+		case !o.pods.head.exists && !j.inGrace(j.placedAt, now):
 			// A gang this runner created pre-placed moments ago has its
 			// start recorded before its head is created (the head last):
 			// a head the pod informer has not shown yet is on its way.
@@ -225,7 +227,7 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 	if len(o.pods.lost) > 0 {
 		return end(structs.JobCompletedWithError, "lost: "+strings.Join(o.pods.lost, "; "), 1, now), true
 	}
-	if missing := j.nodes - o.pods.present; missing > 0 && !(o.pods.total < j.nodes && inGrace(j.placedAt, now)) {
+	if missing := j.nodes - o.pods.present; missing > 0 && !(o.pods.total < j.nodes && j.inGrace(j.placedAt, now)) {
 		why := fmt.Sprintf("lost %d of %d pods", missing, j.nodes)
 		if !o.secret.exists {
 			why += " (and its job Secret)"
@@ -235,12 +237,19 @@ func decideRunEnd(j jobView, o observation, now time.Time) (decision, bool) {
 	return decision{}, false
 }
 
-// placedGrace bounds how long pods of a gang this runner created
-// pre-placed may stay unseen before they count as lost.
-const placedGrace = 30 * time.Second
+// DefaultPlacedGrace bounds how long pods of a gang this runner created
+// pre-placed (and a job Secret it created) may stay unseen by its
+// informers before they count as lost (Reconciler.PlacedGrace).
+const DefaultPlacedGrace = 30 * time.Second
 
-func inGrace(placedAt, now time.Time) bool {
-	return !placedAt.IsZero() && now.Sub(placedAt) < placedGrace
+// inGrace reports whether something the runner made at at may still be
+// on its way to its informers.
+func (j jobView) inGrace(at, now time.Time) bool {
+	grace := j.grace
+	if grace <= 0 {
+		grace = DefaultPlacedGrace
+	}
+	return !at.IsZero() && now.Sub(at) < grace
 }
 
 // decideRunning reports the progress of a job that may have run and has

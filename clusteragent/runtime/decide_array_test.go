@@ -77,7 +77,7 @@ func TestDecideArray(t *testing.T) {
 			obs(started("h"), podsAre{present: 3, bound: 3}), wait("start recorded, head not yet bound"),
 		},
 		"created pre-placed long ago, head never seen: lost": {
-			arr(structs.JobAssigned).with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
+			arr(structs.JobAssigned).with(func(j *jobView) { j.placedAt = dt0.Add(-DefaultPlacedGrace) }),
 			obs(started("h"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost its head pod", 1),
 		},
 		"start recorded by another run (no placement here), head gone: lost": {

@@ -104,7 +104,11 @@ func TestDecideTable(t *testing.T) {
 			obs(started("head-1"), podsAre{present: 3, bound: 3}), wait("start recorded, head not yet bound"),
 		},
 		"created pre-placed long ago, a pod never seen: lost": {
-			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-placedGrace) }),
+			assigned().with(func(j *jobView) { j.placedAt = dt0.Add(-DefaultPlacedGrace) }),
+			obs(started("head-1"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost 1 of 4 pods", 1),
+		},
+		"created pre-placed 5 s ago under a 5 s grace (PlacedGrace), a pod never seen: lost": {
+			assigned().with(func(j *jobView) { j.placedAt, j.grace = dt0.Add(-5*time.Second), 5*time.Second }),
 			obs(started("head-1"), podsAre{present: 3, bound: 3}), endAt(structs.JobCompletedWithError, "lost 1 of 4 pods", 1),
 		},
 		// The Secret informer lags the pod informer: this runner made the
@@ -124,7 +128,7 @@ func TestDecideTable(t *testing.T) {
 			obs(nil, workers), wait("its job Secret is not yet seen"),
 		},
 		"secret made long ago, never seen; bound pods lost: may have run, ends": {
-			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-placedGrace) }),
+			assigned().with(func(j *jobView) { j.secretMade = dt0.Add(-DefaultPlacedGrace) }),
 			obs(nil, podsAre{present: 2, bound: 2}, func(o *observation) {
 				o.pods.total, o.pods.lost = 3, []string{"pod j1-1 on node n4 was deleted"}
 			}),

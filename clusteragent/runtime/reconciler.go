@@ -90,6 +90,11 @@ type Reconciler struct {
 	// it empty.
 	LogTailLines   int
 	LogTailTimeout time.Duration
+	// PlacedGrace is how long the pods of a gang this runner created
+	// pre-placed, and a job Secret it created, may stay unseen by its
+	// informers before they count as lost or gone (default
+	// DefaultPlacedGrace; tests that wait it out set it shorter).
+	PlacedGrace time.Duration
 	// LiveTailEvery is how often a running job's log tail is read and,
 	// when it changed, reported (default DefaultLiveTailEvery; negative:
 	// never, only the final tail).

@@ -70,13 +70,17 @@ type Server struct {
 	closeOnce sync.Once
 	pulls     atomic.Uint64 // pulls served
 	broken    atomic.Bool   // a journal write failed: no more answers
+	held      atomic.Uint64 // pulls held for a long poll (each wait counted)
+	// maxHold bounds how long a pull may be held (maxLongPoll; the
+	// package's tests hold longer than they can take).
+	maxHold time.Duration
 }
 
 // NewServer returns a server of d; j may be nil (no journal). now is the
 // clock the leases are measured by.
 func NewServer(d *Dispatcher, j *Journal, token string, now func() time.Time, log *slog.Logger) *Server {
 	s := &Server{d: d, j: j, token: token, now: now, log: log, done: make(chan struct{}),
-		changed: make(chan struct{}), closing: make(chan struct{})}
+		changed: make(chan struct{}), closing: make(chan struct{}), maxHold: maxLongPoll}
 	if d.Done() {
 		s.once.Do(func() { close(s.done) })
 	}
@@ -187,7 +191,7 @@ func (s *Server) Pull(ctx context.Context, p Pull) (Grant, error) {
 	}
 	var wait <-chan time.Time
 	if p.WaitMillis > 0 && len(p.Done) == 0 && len(p.Holding) == 0 {
-		t := time.NewTimer(min(time.Duration(p.WaitMillis)*time.Millisecond, maxLongPoll))
+		t := time.NewTimer(min(time.Duration(p.WaitMillis)*time.Millisecond, s.maxHold))
 		defer t.Stop()
 		wait = t.C
 	}
@@ -217,6 +221,7 @@ func (s *Server) Pull(ctx context.Context, p Pull) (Grant, error) {
 		if err != nil || wait == nil || !idle {
 			break
 		}
+		s.held.Add(1)
 		select {
 		case <-changed:
 			continue

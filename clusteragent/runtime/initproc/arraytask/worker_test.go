@@ -212,11 +212,15 @@ func TestWorkerFencesItself(t *testing.T) {
 
 // TestLongPoll: the pull of a worker that holds nothing is held until
 // there is something for it (here: throttle room once another worker's
-// task ends), not answered empty and asked again in a loop; a pull that
-// reports results is answered at once.
+// task ends), not answered empty and asked again in a loop, and a change
+// wakes it (not its timer); a pull that reports results is answered at
+// once, never held. The server holds a pull longer than the test may
+// take, so a pull not woken, or a report held, fails at the deadline:
+// nothing here depends on how fast a loaded machine answers.
 func TestLongPoll(t *testing.T) {
-	spec, _ := structs.ParseArraySpec("1-2%1")
+	spec, _ := structs.ParseArraySpec("1-3%1")
 	srv := NewServer(NewDispatcher(spec, 0), nil, "t", time.Now, slog.New(slog.DiscardHandler))
+	srv.maxHold = time.Hour
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -227,47 +231,51 @@ func TestLongPoll(t *testing.T) {
 	defer cancel()
 	cfg := WorkerConfig{URL: "http://" + ln.Addr().String(), Token: "t"}
 	client := &http.Client{}
-	send := func(p Pull) Grant {
-		t.Helper()
+	const hold = 3_600_000 // ms: longer than the test's deadline
+	send := func(p Pull) (Grant, error) {
 		body, _ := json.Marshal(p)
-		g, err := pullOnce(ctx, client, cfg, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return g
+		return pullOnce(ctx, client, cfg, body)
 	}
-	if g := send(Pull{Worker: "a", Slots: 1, Free: 1}); len(g.Tasks) != 1 || g.Tasks[0] != l(1, 1) {
-		t.Fatalf("first grant %+v", g)
+	if g, err := send(Pull{Worker: "a", Slots: 1, Free: 1}); err != nil || len(g.Tasks) != 1 || g.Tasks[0] != l(1, 1) {
+		t.Fatalf("first grant %+v (%v)", g, err)
 	}
 	type answer struct {
-		g    Grant
-		took time.Duration
+		g   Grant
+		err error
 	}
 	waited := make(chan answer, 1)
 	go func() {
-		start := time.Now()
-		g := send(Pull{Worker: "b", Slots: 1, Free: 1, WaitMillis: 4000})
-		waited <- answer{g, time.Since(start)}
+		g, err := send(Pull{Worker: "b", Slots: 1, Free: 1, WaitMillis: hold})
+		waited <- answer{g, err}
 	}()
-	// b's pull is held: no answer while a still runs task 1.
-	select {
-	case a := <-waited:
-		t.Fatalf("an idle worker's pull was answered at once (%+v): no long poll", a.g)
-	case <-time.After(300 * time.Millisecond):
+	// b's pull is held, not answered, while a runs task 1 (the throttle's
+	// one slot).
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for srv.held.Load() == 0 {
+		select {
+		case a := <-waited:
+			t.Fatalf("an idle worker's pull was answered (%+v, %v) before it was held: no long poll", a.g, a.err)
+		case <-ctx.Done():
+			t.Fatal("an idle worker's pull was never held")
+		case <-tick.C:
+		}
 	}
-	start := time.Now()
-	if g := send(Pull{Worker: "a", Slots: 1, Free: 0, Done: []Result{ok(1, 1)}}); len(g.Tasks) != 0 {
-		t.Errorf("a asked for nothing and got %+v", g)
+	// a reports task 1 and asks for nothing more: answered at once, even
+	// with a wait asked for, and its change wakes b's pull with task 2.
+	if g, err := send(Pull{Worker: "a", Slots: 1, Free: 0, WaitMillis: hold, Done: []Result{ok(1, 1)}}); err != nil || len(g.Tasks) != 0 {
+		t.Fatalf("a reported a result and asked for nothing: got %+v (%v), want an empty answer at once", g, err)
 	}
-	reported := time.Since(start)
 	a := <-waited
-	if len(a.g.Tasks) != 1 || a.g.Tasks[0] != l(2, 1) {
-		t.Fatalf("the held pull got %+v, want task 2", a.g)
+	if a.err != nil || len(a.g.Tasks) != 1 || a.g.Tasks[0] != l(2, 1) {
+		t.Fatalf("the held pull got %+v (%v), want task 2: the change did not wake it", a.g, a.err)
 	}
-	if a.took >= 4*time.Second {
-		t.Errorf("the held pull waited its whole %v: a change did not wake it", a.took)
+	// b reports task 2 with nothing free: task 3 is there for the others,
+	// and the report is answered at once, never held.
+	if g, err := send(Pull{Worker: "b", Slots: 1, Free: 0, WaitMillis: hold, Done: []Result{ok(2, 1)}}); err != nil || len(g.Tasks) != 0 {
+		t.Fatalf("b's report got %+v (%v), want an empty answer at once", g, err)
 	}
-	if reported > 2*time.Second {
-		t.Errorf("a pull that reported a result took %v: it was held", reported)
+	if n := srv.held.Load(); n != 1 {
+		t.Errorf("pulls held %d times, want once (b's idle pull): a report was held", n)
 	}
 }
