@@ -231,11 +231,25 @@ func TestPortalEndToEnd(t *testing.T) {
 		t.Errorf("dry run with the edited rule: %q", dr)
 	}
 	shot(t, adm, "12-burst-dryrun")
-	run(t, adm, "save", clearAfter, chromedp.Click(chromedp.CSS("#save-rule")),
-		chromedp.WaitVisible(chromedp.CSS("#burst-form")))
-	if r, err := s.admin.GetBurstRule(ctx, "east-to-west"); err != nil || r.After != 0 {
-		t.Fatalf("rule after saving: %+v %v", r, err)
+	run(t, adm, "save", clearAfter, chromedp.Click(chromedp.CSS("#save-rule")))
+	// The click only starts the form's POST: the dry run's page still shows
+	// #burst-form until the browser has followed the save's redirect, so
+	// wait for the hub to hold the saved rule, not for the page.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		r, err := s.admin.GetBurstRule(ctx, "east-to-west")
+		if err == nil && r.After == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rule 30 s after saving: %+v %v", r, err)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("rule after saving: %+v %v (%v)", r, err, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
+	run(t, adm, "saved page", chromedp.WaitVisible(chromedp.CSS("#burst-form")))
 
 	// The next job bursts, and its page names the rule.
 	run(t, b, "second job", chromedp.Navigate(base+"/ui/apps/cfd/submit?command=run"), chromedp.WaitVisible(chromedp.CSS("#p-case")),
