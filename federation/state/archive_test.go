@@ -142,18 +142,7 @@ func TestArchiveAnswersMatchScan(t *testing.T) {
 		checkJobQueries(t, r, all)
 		checkRecordQueries(t, r)
 	}
-	t.Run("filled", func(t *testing.T) { check(t, s) })
-	t.Run("restored", func(t *testing.T) {
-		snap := persist(t, s)
-		r := newStore(t)
-		if err := r.Restore(bytes.NewReader(snap)); err != nil {
-			t.Fatal(err)
-		}
-		check(t, r)
-		if again := persist(t, r); !bytes.Equal(snap, again) {
-			t.Error("the restored state saves to other bytes")
-		}
-	})
+	checkFilledAndRestored(t, s, check)
 }
 
 func checkJobQueries(t *testing.T, r *ReadTxn, all []*structs.Job) {
@@ -482,4 +471,22 @@ func TestArchiveConsistentView(t *testing.T) {
 	if got := s.Read().ar.jobs.Len(); got != n {
 		t.Fatalf("%d jobs archived, want %d", got, n)
 	}
+}
+
+// checkFilledAndRestored runs check on s, then on a store restored from
+// s's snapshot, which must save to the same bytes.
+func checkFilledAndRestored(t *testing.T, s *Store, check func(*testing.T, *Store)) {
+	t.Helper()
+	t.Run("filled", func(t *testing.T) { check(t, s) })
+	t.Run("restored", func(t *testing.T) {
+		snap := persist(t, s)
+		r := newStore(t)
+		if err := r.Restore(bytes.NewReader(snap)); err != nil {
+			t.Fatal(err)
+		}
+		check(t, r)
+		if again := persist(t, r); !bytes.Equal(snap, again) {
+			t.Error("the restored state saves to other bytes")
+		}
+	})
 }

@@ -116,18 +116,7 @@ func TestJobsInPlayAnswersMatchScan(t *testing.T) {
 		checkJobQueries(t, r, mine)
 		checkLiveQueries(t, r, mine, last)
 	}
-	t.Run("filled", func(t *testing.T) { check(t, s) })
-	t.Run("restored", func(t *testing.T) {
-		snap := persist(t, s)
-		r := newStore(t)
-		if err := r.Restore(bytes.NewReader(snap)); err != nil {
-			t.Fatal(err)
-		}
-		check(t, r)
-		if again := persist(t, r); !bytes.Equal(snap, again) {
-			t.Error("the restored state saves to other bytes")
-		}
-	})
+	checkFilledAndRestored(t, s, check)
 }
 
 // checkLiveTrees checks that each tree of the jobs in play holds exactly
