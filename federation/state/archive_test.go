@@ -413,40 +413,25 @@ func TestArchiveConsistentView(t *testing.T) {
 		}
 		return nil
 	})
-	done := make(chan struct{})
-	errs := make(chan error, 1)
-	go func() {
-		defer close(errs)
-		for reads := 0; ; reads++ {
-			select {
-			case <-done:
-				if reads == 0 {
-					errs <- errors.New("no read ran")
-				}
-				return
-			default:
+	stop := readWhile(t, s, func(r *ReadTxn) error {
+		count := r.ar.jobs.Len()
+		var both error
+		r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
+			if r.ar.job(e.id) != nil {
+				both = fmt.Errorf("job %s in play and in the archive", e.id)
+				return false
 			}
-			r := s.Read()
-			count := r.ar.jobs.Len()
-			var both error
-			r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-				if r.ar.job(e.id) != nil {
-					both = fmt.Errorf("job %s in play and in the archive", e.id)
-					return false
-				}
-				count++
-				return true
-			})
-			if both != nil {
-				errs <- both
-				return
-			}
-			if count != n {
-				errs <- fmt.Errorf("a reader sees %d jobs, want %d", count, n)
-				return
-			}
+			count++
+			return true
+		})
+		if both != nil {
+			return both
 		}
-	}()
+		if count != n {
+			return fmt.Errorf("a reader sees %d jobs, want %d", count, n)
+		}
+		return nil
+	})
 	for i := range n {
 		w := s.Write(uint64(11 + i))
 		if _, err := w.CancelJob(&structs.JobCancel{ID: jobID(i), Time: t0, Account: true}); err != nil {
@@ -464,10 +449,7 @@ func TestArchiveConsistentView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(done)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if got := s.Read().ar.jobs.Len(); got != n {
 		t.Fatalf("%d jobs archived, want %d", got, n)
 	}
@@ -489,4 +471,38 @@ func checkFilledAndRestored(t *testing.T, s *Store, check func(*testing.T, *Stor
 			t.Error("the restored state saves to other bytes")
 		}
 	})
+}
+
+// readWhile reads s in a loop beside the caller's writes, calling check
+// on each read (a non-nil error ends the loop), until the stop it
+// returns is called; stop fails the test with check's error, or when no
+// read ran at all.
+func readWhile(t *testing.T, s *Store, check func(*ReadTxn) error) (stop func()) {
+	t.Helper()
+	done := make(chan struct{})
+	errs := make(chan error, 1)
+	go func() {
+		defer close(errs)
+		for reads := 0; ; reads++ {
+			select {
+			case <-done:
+				if reads == 0 {
+					errs <- errors.New("no read ran")
+				}
+				return
+			default:
+			}
+			if err := check(s.Read()); err != nil {
+				errs <- err
+				return
+			}
+		}
+	}()
+	return func() {
+		t.Helper()
+		close(done)
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -295,41 +295,24 @@ func TestHistoryConsistentView(t *testing.T) {
 	s := newStore(t)
 	seed(t, s)
 	const n = 300
-	done := make(chan struct{})
-	errs := make(chan error, 1)
-	go func() {
-		defer close(errs)
-		for reads := 0; ; reads++ {
-			select {
-			case <-done:
-				if reads == 0 {
-					errs <- errors.New("no read ran")
-				}
-				return
-			default:
-			}
-			r := s.Read()
-			jobs, _, err := r.ListJobs(JobFilter{})
-			if err != nil {
-				errs <- err
-				return
-			}
-			audit, err := r.QueryAudit(AuditQuery{Tenant: "acme"})
-			if err != nil {
-				errs <- err
-				return
-			}
-			events, _, err := r.EventsAfter(0, 0)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if len(jobs) != len(audit) || len(jobs) != len(events) {
-				errs <- fmt.Errorf("a reader sees %d jobs, %d audit events, %d job events", len(jobs), len(audit), len(events))
-				return
-			}
+	stop := readWhile(t, s, func(r *ReadTxn) error {
+		jobs, _, err := r.ListJobs(JobFilter{})
+		if err != nil {
+			return err
 		}
-	}()
+		audit, err := r.QueryAudit(AuditQuery{Tenant: "acme"})
+		if err != nil {
+			return err
+		}
+		events, _, err := r.EventsAfter(0, 0)
+		if err != nil {
+			return err
+		}
+		if len(jobs) != len(audit) || len(jobs) != len(events) {
+			return fmt.Errorf("a reader sees %d jobs, %d audit events, %d job events", len(jobs), len(audit), len(events))
+		}
+		return nil
+	})
 	for i := range n {
 		submitAudited := func(w *WriteTxn) error {
 			if _, err := w.SubmitJob(&structs.Job{ID: jobID(i), Tenant: "acme", Owner: "alice", App: "solver", MachineType: "n3",
@@ -352,10 +335,7 @@ func TestHistoryConsistentView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(done)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 	if got := s.Read().ar.auditIDs.Len(); got != n {
 		t.Fatalf("%d audit events stored, want %d", got, n)
 	}

@@ -336,36 +336,21 @@ func TestJobsInPlayConsistentView(t *testing.T) {
 			}
 		}
 	}
-	done := make(chan struct{})
-	errs := make(chan error, 1)
-	go func() {
-		defer close(errs)
-		for reads := 0; ; reads++ {
-			select {
-			case <-done:
-				if reads == 0 {
-					errs <- errors.New("no read ran")
-				}
-				return
-			default:
-			}
-			r := s.Read()
-			at := r.Index(TableJobs)
-			if at == 0 {
-				continue
-			}
-			want := int(at-base) + 1
-			live, finished := r.ar.live.ids.Len(), r.ar.jobIDs.Len()
-			if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.jobs.Len() != want-1 {
-				errs <- fmt.Errorf("at index %d a reader sees %d jobs in play and %d finished, want 1 and %d", at, live, finished, want-1)
-				return
-			}
-			if j, err := r.JobByNumber(uint64(want)); err != nil || j.State != structs.JobSubmitted {
-				errs <- fmt.Errorf("at index %d the newest job: %v, %v", at, j, err)
-				return
-			}
+	stop := readWhile(t, s, func(r *ReadTxn) error {
+		at := r.Index(TableJobs)
+		if at == 0 {
+			return nil
 		}
-	}()
+		want := int(at-base) + 1
+		live, finished := r.ar.live.ids.Len(), r.ar.jobIDs.Len()
+		if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.jobs.Len() != want-1 {
+			return fmt.Errorf("at index %d a reader sees %d jobs in play and %d finished, want 1 and %d", at, live, finished, want-1)
+		}
+		if j, err := r.JobByNumber(uint64(want)); err != nil || j.State != structs.JobSubmitted {
+			return fmt.Errorf("at index %d the newest job: %v, %v", at, j, err)
+		}
+		return nil
+	})
 	for i := range n {
 		if i%4 == 3 { // some transactions fail and are dropped
 			w := s.Write(uint64(base + i))
@@ -378,10 +363,7 @@ func TestJobsInPlayConsistentView(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	close(done)
-	if err := <-errs; err != nil {
-		t.Fatal(err)
-	}
+	stop()
 }
 
 // TestJobsInPlayWakeWatchers: what waits on the jobs table's modify index
