@@ -30,7 +30,7 @@ var wireNumbers = map[CommandType]string{
 	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
 	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt",
 	101: "ClusterAgent",
-	80: "JobAudited",
+	80:  "JobAudited",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero
