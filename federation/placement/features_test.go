@@ -89,7 +89,7 @@ func TestPlaceByAgentFeatures(t *testing.T) {
 		"a cluster not reporting yet says so first": {
 			setup: func(in *Input) { agents(nil, all)(in); cluster(in, "east").Status = structs.ClusterUnknown },
 			jobs:  []*structs.Job{qjob("a", 1, withEnv)},
-			want: Plan{Pending: []Pending{{JobID: "a", Reason: "cluster east has not reported yet (no agent connected); no burst rule applies"}}},
+			want:  Plan{Pending: []Pending{{JobID: "a", Reason: "cluster east has not reported yet (no agent connected); no burst rule applies"}}},
 		},
 		"a job waiting for a feature holds no nodes": {
 			setup: agents(noEnv, all),
