@@ -135,4 +135,3 @@ func (f *fed) userKey(ctx context.Context, username string) string {
 	}
 	return k.Key
 }
-
