@@ -26,10 +26,12 @@ const maxParallelReports = 32
 func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
 	now := h.now().UTC()
 	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now, Catalog: rep.Catalog}
-	if _, err := h.Write(ctx, hb); err != nil {
+	// The agent's features first: a cluster its first push makes ready
+	// has them when placement first sees it ready.
+	if err := h.recordAgent(ctx, cluster, rep.Agent); err != nil {
 		return nil, err
 	}
-	if err := h.recordAgent(ctx, cluster, rep.Agent); err != nil {
+	if _, err := h.Write(ctx, hb); err != nil {
 		return nil, err
 	}
 	res := &structs.ClusterStatusResult{Jobs: make([]structs.JobReportResult, len(rep.Jobs))}
