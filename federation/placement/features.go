@@ -12,7 +12,8 @@ func (p *pass) lacksFeature(j *structs.Job, c *structs.Cluster) string {
 	if !p.features {
 		return ""
 	}
-	for _, f := range j.NeedsFeatures() {
+	var buf [4]structs.AgentFeature
+	for _, f := range j.AppendNeededFeatures(buf[:0]) {
 		if c.Agent.Has(f) {
 			continue
 		}

@@ -50,8 +50,11 @@ func (f AgentFeature) What() string {
 
 // NeedsFeatures returns the agent features job j needs, in a fixed order:
 // a pure function of the job's fields.
-func (j *Job) NeedsFeatures() []AgentFeature {
-	var out []AgentFeature
+func (j *Job) NeedsFeatures() []AgentFeature { return j.AppendNeededFeatures(nil) }
+
+// AppendNeededFeatures appends NeedsFeatures to out (placement passes a
+// buffer of its own: no allocation per job and cluster tried).
+func (j *Job) AppendNeededFeatures(out []AgentFeature) []AgentFeature {
 	if len(j.Env) > 0 {
 		out = append(out, FeatureJobEnv)
 	}
