@@ -30,7 +30,7 @@ const (
 	batchScriptParam  = "script"
 	batchArgsParam    = "args"
 	// BatchScriptPath is where a job's script lands on every node.
-	BatchScriptPath = "/opt/" + batchScriptTarget
+	BatchScriptPath   = "/opt/" + batchScriptTarget
 	batchScriptTarget = "flotilla/job-script"
 )
 
@@ -133,9 +133,13 @@ func (s *Server) scriptJob(c *call, req *structs.JobSubmitRequest, strict bool) 
 	return nil
 }
 
-// shellQuote quotes args for a POSIX shell's eval: each in single quotes,
-// a single quote as '\''. The batch wrapper's eval "set -- $1" gives the
-// script exactly args.
+// shellQuote quotes args for a POSIX shell's eval: each in single
+// quotes, in which a single quote is written as
+//
+//	'\''
+//
+// (end the quotes, an escaped quote, quote again). The batch wrapper's
+// eval "set -- $1" gives the script exactly args.
 func shellQuote(args []string) string {
 	var b strings.Builder
 	for i, a := range args {
