@@ -26,6 +26,7 @@ type cmd struct {
 func commandTree() []*cmd {
 	return []*cmd{
 		{name: "submit", summary: "submit a job; prints its name and number", run: runSubmit},
+		{name: "sbatch", summary: "submit a job script with #SBATCH directives, run in a container image (--image)", run: runSbatch},
 		{name: "status", summary: "show a job (JOB is its name, number or id)", run: runStatus},
 		{name: "jobs", summary: "list jobs (active ones unless --all or --state)", run: runJobs},
 		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
