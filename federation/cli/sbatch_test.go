@@ -279,3 +279,37 @@ func TestSubmitWait(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitHubGone: --wait exits 5 when the hub stops answering while it
+// waits (a script retries or looks: the job may still run).
+func TestWaitHubGone(t *testing.T) {
+	u := newUserHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		var out, errb lockedBuffer
+		code := Run(ctx, []string{"submit", "--app", "solver", "-p", "n1", "--wait", "--timeout", "2s"}, &out, &errb,
+			func(k string) string { return u.env[k] })
+		done <- result{code: code, stdout: out.String(), stderr: errb.String()}
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := findJob(ctx, u.adm, "1"); err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the job was not submitted")
+		case <-tick.C:
+		}
+	}
+	u.c.Kill(0)
+	select {
+	case r := <-done:
+		r.check(t, ExitUnreachable, "cannot reach the hub")
+	case <-ctx.Done():
+		t.Fatal("--wait did not return when the hub went away")
+	}
+}
