@@ -3,7 +3,6 @@ package structs
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 )
 
 // Bounds of a job script submission (JobSubmitRequest.Script): the
@@ -75,7 +74,7 @@ func CheckJobScript(script string, strict bool) error {
 		return bad("of %d bytes is over the limit of %d (64 KiB): keep data in a vault (--vault), not in the script", len(script), MaxJobScript)
 	case strings.IndexByte(script, 0) >= 0:
 		return bad("holds a NUL byte: not a text file")
-	case !utf8.ValidString(script):
+	case !validUTF8(script):
 		return bad("is not valid UTF-8")
 	case !strict:
 		return nil
@@ -126,7 +125,7 @@ func checkScriptArgs(args []string) error {
 		switch {
 		case strings.IndexByte(a, 0) >= 0:
 			return bad("argument %d holds a NUL byte", i+1)
-		case !utf8.ValidString(a):
+		case !validUTF8(a):
 			return bad("argument %d is not valid UTF-8", i+1)
 		}
 	}
@@ -135,3 +134,6 @@ func checkScriptArgs(args []string) error {
 	}
 	return nil
 }
+
+// validUTF8 reports whether s is valid UTF-8.
+func validUTF8(s string) bool { return strings.ToValidUTF8(s, "") == s }
