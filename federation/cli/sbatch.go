@@ -163,3 +163,28 @@ func trimCommand(err error) string { return strings.TrimPrefix(err.Error(), "sub
 func cutFlag(a string) (name, value string, hasValue bool) {
 	return strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
 }
+
+// Script is what `script -o json` prints.
+type Script struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Number uint64 `json:"number"`
+	Script string `json:"script"`
+}
+
+// runScript prints a job's script as submitted (Slurm's scontrol write
+// batch_script JOB -): to its owner and the administrators over it.
+func runScript(ctx context.Context, s *session, path, args []string) error {
+	cl, j, err := oneJob(ctx, s, path, args, nil)
+	if err != nil {
+		return err
+	}
+	text, err := cl.JobScript(ctx, j.ID)
+	if err != nil {
+		return err
+	}
+	return s.show(&Script{ID: j.ID, Name: j.Name, Number: j.Number, Script: text}, func() error {
+		_, err := io.WriteString(s.stdout, text)
+		return err
+	})
+}

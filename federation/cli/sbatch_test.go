@@ -149,6 +149,10 @@ echo "args: $@"
 	if got, err := u.adm.JobScript(ctx, j.ID); err != nil || got != script {
 		t.Errorf("stored script %q, %v", got, err)
 	}
+	if r := runCLI(t, u.env, "script", "2"); r.code != ExitOK || r.stdout != script {
+		t.Errorf("flotilla script 2: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	runCLI(t, u.env, "script", "1").check(t, ExitNotFound, "not a job script")
 	if j.Parameters["args"] != "'a b' 'c'" {
 		t.Errorf("arguments %q", j.Parameters["args"])
 	}

@@ -3,6 +3,7 @@ package localnodes
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"os/exec"
@@ -87,7 +88,7 @@ func TestSbatchOnLocalNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "sbatch", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
+	agent := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "sbatch", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
 		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
 
 	// The flotilla command as a user runs it.
@@ -107,8 +108,8 @@ func TestSbatchOnLocalNodes(t *testing.T) {
 	}
 	dir := t.TempDir()
 	script := filepath.Join(dir, "job.sh")
-	if err := os.WriteFile(script, []byte(`#!/bin/bash
-# a Slurm user's script
+	scriptText := `#!/bin/bash
+# a Slurm user's script, marker-never-logged-5521
 #SBATCH -N 2
 #SBATCH -p l4
 #SBATCH -J e2e -t 0:05:00
@@ -120,7 +121,8 @@ echo "greeting: $GREETING"
 [ -n "$BASH_VERSION" ] && echo "run by bash"
 exit ${EXIT_CODE:-0}
 #SBATCH -N 1
-`), 0o644); err != nil {
+`
+	if err := os.WriteFile(script, []byte(scriptText), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, errs, code := cli("sbatch", "--wait", script, "big world", `it's "quoted"`)
@@ -145,6 +147,17 @@ exit ${EXIT_CODE:-0}
 	out, errs, code = cli("sbatch", "--wait", "--export", "EXIT_CODE=7", "-N", "1", script)
 	if code != 7 || !strings.Contains(errs, "COMPLETED_WITH_ERROR with exit code 7") {
 		t.Errorf("sbatch --wait of a script exiting 7: exit %d\nstdout: %s\nstderr: %s", code, out, errs)
+	}
+
+	// The script is never logged: not by the hub, the agent or the node.
+	for _, log := range []string{hubs.Replica(0).LogPath, agent.LogPath, ln.LogPath()} {
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(b, []byte("marker-never-logged-5521")) || bytes.Contains(b, []byte(base64.StdEncoding.EncodeToString([]byte(scriptText)))) {
+			t.Errorf("%s holds the job script", log)
+		}
 	}
 
 	// An array: each task once, with its index.
