@@ -106,6 +106,12 @@ func (s *Server) scriptJob(c *call, req *structs.JobSubmitRequest, strict bool) 
 	if err := structs.CheckJobScript(req.Script, strict); err != nil {
 		return err
 	}
+	if req.Image == "" {
+		if s.batchImg == "" {
+			return &structs.FieldError{Object: "job", Field: "image", Msg: "is required with a script: this hub has no default image for job scripts (flotilla-hub -batch-image)"}
+		}
+		req.Image = s.batchImg
+	}
 	if err := structs.CheckImageRef(req.Image); err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -86,6 +88,23 @@ func TestScriptSubmission(t *testing.T) {
 		MachineType: "c16", Nodes: 1}))
 	if other.App == first.App {
 		t.Errorf("two images share app %s", other.App)
+	}
+}
+
+// TestScriptDefaultImage: a hub with a default image for job scripts
+// (-batch-image) runs a script that names none in it.
+func TestScriptDefaultImage(t *testing.T) {
+	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.BatchImage = "reg.example/base:7" }})
+	ctx := e.ctx()
+	keys := seedSubmitters(ctx, t, e.admin, "alice")
+	alice := e.client(keys["alice"])
+	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", MachineType: "c16", Nodes: 1}))
+	if app := value[*structs.App](t)(alice.GetApp(ctx, j.App)); app.Image != "reg.example/base:7" {
+		t.Errorf("the script runs in %q, want the hub's default", app.Image)
+	}
+	named := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "alpine:3", MachineType: "c16", Nodes: 1}))
+	if app := value[*structs.App](t)(alice.GetApp(ctx, named.App)); app.Image != "alpine:3" {
+		t.Errorf("a named image: %q", app.Image)
 	}
 }
 

@@ -86,10 +86,7 @@ func runSbatch(ctx context.Context, s *session, path, args []string) error {
 		f.req.ScriptArgs = pos[1:]
 	}
 	if f.req.Image == "" {
-		f.req.Image = s.getenv(EnvImage)
-	}
-	if f.req.Image == "" {
-		return usagef("sbatch: no image to run %s in: give --image IMAGE, a line #FLOTILLA --image IMAGE in the script, or $%s", name, EnvImage)
+		f.req.Image = s.getenv(EnvImage) // else the hub's default, if it has one
 	}
 	if err := f.req.Validate(); err != nil {
 		var fe *structs.FieldError

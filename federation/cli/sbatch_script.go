@@ -113,7 +113,7 @@ type sbatchOpts struct {
 
 func (o *sbatchOpts) register(fs *flag.FlagSet) {
 	o.jobFlags.register(fs)
-	fs.StringVar(&o.image, "image", "", "container image the script runs in (default: #FLOTILLA --image in the script, else $"+EnvImage+")")
+	fs.StringVar(&o.image, "image", "", "container image the script runs in (default: #FLOTILLA --image in the script, else $"+EnvImage+", else the hub's -batch-image)")
 }
 
 // sbatchHints are the flags sbatch does not take beyond slurmOnly's, with

@@ -79,7 +79,6 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 		"--app":                {script: good + "#SBATCH --app solver\n", want: "--app is not taken here: a job script runs in its image"},
 		"no #!":                {script: "#SBATCH -p n1\necho\n", want: "job.sh: the script does not start with #!"},
 		"DOS line breaks":      {script: "#!/bin/sh\r\n#SBATCH -p n1\r\n", want: "job.sh: the script has DOS line breaks"},
-		"no image":             {script: good, args: []string{}, want: "no image to run"},
 		"no machine":           {script: "#!/bin/sh\necho\n", want: "sbatch: --machine is required (or #SBATCH -p TYPE in the script)"},
 		"--mem on the line":    {script: good, args: []string{"--mem", "4G"}, want: "sbatch: --mem is not taken here: memory comes with the machine type"},
 		"bad flag on the line": {script: good, args: []string{"-t", "soon"}, want: "sbatch: --walltime"},
@@ -177,6 +176,9 @@ echo "args: $@"
 			t.Errorf("job %s runs in %v (%v), want %s", n, app, err, want)
 		}
 	}
+
+	// No image anywhere, and a hub without a default: the hub refuses.
+	runCLI(t, u.env, "sbatch", plain).check(t, ExitError, "image is required with a script: this hub has no default image", "HTTP 400")
 
 	// stdin, and --wrap.
 	var out, errb bytes.Buffer

@@ -21,8 +21,9 @@ const ScriptApp = "batch"
 
 // checkScript checks a submission's job script fields and returns the app
 // the rest of the check takes: App, or ScriptApp for a script. A script
-// excludes App, Command and Parameters and needs an Image; Image and
-// ScriptArgs need a script.
+// excludes App, Command and Parameters; without an Image it runs in the
+// hub's default image, which the hub requires then. Image and ScriptArgs
+// need a script.
 func (r *JobSubmitRequest) checkScript() (string, error) {
 	bad := func(field, format string, args ...any) error {
 		return &FieldError{Object: "job", Field: field, Msg: fmt.Sprintf(format, args...)}
@@ -43,14 +44,14 @@ func (r *JobSubmitRequest) checkScript() (string, error) {
 		return "", bad("command", "and script exclude each other")
 	case len(r.Parameters) > 0:
 		return "", bad("parameters", "and script exclude each other: pass the script arguments (script_args)")
-	case r.Image == "":
-		return "", bad("image", "is required with a script: the container image the script runs in")
 	}
 	if err := CheckJobScript(r.Script, true); err != nil {
 		return "", err
 	}
-	if err := CheckImageRef(r.Image); err != nil {
-		return "", err
+	if r.Image != "" { // else the hub's default (flotilla-hub -batch-image)
+		if err := CheckImageRef(r.Image); err != nil {
+			return "", err
+		}
 	}
 	if err := checkScriptArgs(r.ScriptArgs); err != nil {
 		return "", err

@@ -26,7 +26,7 @@ func TestJobScriptChecks(t *testing.T) {
 		"with an app":         {edit: func(r *JobSubmitRequest) { r.App = "solver" }, field: "app"},
 		"with a command":      {edit: func(r *JobSubmitRequest) { r.Command = "run" }, field: "command"},
 		"with parameters":     {edit: func(r *JobSubmitRequest) { r.Parameters = map[string]string{"a": "b"} }, field: "parameters"},
-		"no image":            {edit: func(r *JobSubmitRequest) { r.Image = "" }, field: "image"},
+		"no image: the hub's": {edit: func(r *JobSubmitRequest) { r.Image = "" }},
 		"image with a blank":  {edit: func(r *JobSubmitRequest) { r.Image = "ubuntu 24.04" }, field: "image"},
 		"image too long":      {edit: func(r *JobSubmitRequest) { r.Image = strings.Repeat("a", MaxImageRef+1) }, field: "image"},
 		"too many arguments":  {edit: func(r *JobSubmitRequest) { r.ScriptArgs = make([]string, MaxScriptArgs+1) }, field: "script_args"},
