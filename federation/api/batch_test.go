@@ -142,3 +142,21 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeScriptSubmission: a body with a script leaves the fast
+// decoder (it lists no script members) for the generic one, which reads
+// every script field; the fast path alone would lose them.
+func TestDecodeScriptSubmission(t *testing.T) {
+	body := `{"script":"#!/bin/sh\necho $1\n","image":"ubuntu:24.04","script_args":["a b"],"machine_type":"n1","nodes":2}`
+	if _, ok := decodeSubmitFast([]byte(body)); ok {
+		t.Fatal("the fast decoder took a body with a script")
+	}
+	req, err := decodeJobSubmit(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := structs.JobSubmitRequest{Script: "#!/bin/sh\necho $1\n", Image: "ubuntu:24.04", ScriptArgs: []string{"a b"}, MachineType: "n1", Nodes: 2}
+	if diff := cmp.Diff(&want, req); diff != "" {
+		t.Errorf("decoded (-want +got):\n%s", diff)
+	}
+}
