@@ -22,7 +22,7 @@ func main() {
 		return
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, cli.WithClock(time.Now))
+	code := cli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv, cli.WithClock(time.Now), cli.WithStdin(os.Stdin))
 	stop()
 	os.Exit(code)
 }

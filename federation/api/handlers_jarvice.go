@@ -2,9 +2,7 @@ package api
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -12,7 +10,6 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/authz"
-	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -163,34 +160,6 @@ func (s *Server) jarviceSubmit(c *call) (any, error) {
 	return &structs.JarviceSubmitReply{Name: job.Name, Number: job.Number}, nil
 }
 
-// Batch apps: /jarvice/batch runs a container image's job script. The
-// image becomes a private app of the caller (one per user and image, made
-// on first use), whose one command runs the script with /bin/sh -c.
-const (
-	batchCommand = "batch"
-	batchParam   = "-c"
-)
-
-func batchAppName(owner, image string) string {
-	h := sha256.Sum256([]byte(owner + "\x00" + image))
-	return "batch-" + hex.EncodeToString(h[:8])
-}
-
-func batchAppDef(image string) structs.AppDef {
-	doc, _ := json.Marshal(map[string]any{
-		"name": "batch " + image, "description": "container image " + image + " running a job script",
-		"author": "jarvice/batch", "licensed": false, "appdefversion": 2, "classifications": []string{"Batch"},
-		"machines": []string{"*"}, "vault-types": []string{"FILE", "BLOCK", "BLOCK_ARRAY", "OBJECT", "NONE"},
-		"commands": map[string]any{batchCommand: map[string]any{
-			"path": "/bin/sh", "name": "Batch", "description": "runs the job script", "interactive": false,
-			"parameters": map[string]any{batchParam: map[string]any{"name": "job script", "description": "",
-				"type": "STR", "positional": false, "required": true}}}},
-	})
-	var d structs.AppDef
-	_ = json.Unmarshal(doc, &d)
-	return d
-}
-
 // jarviceBatch is /jarvice/batch: a container image and a job script.
 func (s *Server) jarviceBatch(c *call) (any, error) {
 	j, req, err := s.jarviceSubmission(c)
@@ -200,20 +169,12 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	if j.Container == nil || j.Container.Image == "" || j.Container.Jobscript == "" {
 		return nil, invalid("batch: container.image and container.jobscript are required")
 	}
-	app := &structs.App{Name: batchAppName(c.id.Username, j.Container.Image), Owner: c.id.Username,
-		Tenant: c.id.Tenant, Visibility: structs.VisibilityPrivate, Image: j.Container.Image,
-		AppDef: batchAppDef(j.Container.Image)}
-	if _, err := s.reads.Store().Read().AppRef(app.Name); errors.Is(err, structs.ErrNotFound) {
-		// Made by the hub, not the caller: its only choice is the image,
-		// which is what /jarvice/batch offers every user.
-		if _, err := c.s.writes.Write(c.r.Context(), &fsm.AppUpsert{App: *app}); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
+	// The v1 submission's path (scriptJob), without sbatch's own checks:
+	// a JARVICE script needs no "#!" (it runs with /bin/sh).
+	req.Script, req.Image = j.Container.Jobscript, j.Container.Image
+	if err := s.scriptJob(c, req, false); err != nil {
 		return nil, err
 	}
-	req.App, req.Command = app.Name, batchCommand
-	req.Parameters = map[string]string{batchParam: j.Container.Jobscript}
 	job, err := s.jobs.SubmitJob(c.r.Context(), c.id, req)
 	if err != nil {
 		return nil, err

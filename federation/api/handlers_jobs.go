@@ -23,6 +23,16 @@ func (s *Server) submitJob(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if req.Script != "" || req.Image != "" || len(req.ScriptArgs) > 0 {
+		// A job script: checked whole first (nothing is made for a bad
+		// one), then a job of the caller's batch app for its image.
+		if err := req.Validate(); err != nil {
+			return nil, err
+		}
+		if err := s.scriptJob(c, req, true); err != nil {
+			return nil, err
+		}
+	}
 	return s.jobs.SubmitJob(c.r.Context(), c.id, req)
 }
 

@@ -79,6 +79,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/jobs", users, s.listJobs)
 	s.handle("GET /v1/jobs/{id}", users, s.getJob)
 	s.handle("GET /v1/jobs/{id}/queue", users, s.jobQueue)
+	s.handle("GET /v1/jobs/{id}/script", users, s.jobScript)
 	s.handle("GET /v1/jobs/{id}/tasks", users, s.jobTasks)
 	s.handle("POST /v1/jobs/{id}/tasks/cancel", users, s.cancelTasks)
 	s.handle("GET /v1/jobs/{id}/tasks/{n}/output", users, s.taskOutput)

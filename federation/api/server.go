@@ -50,6 +50,9 @@ type Config struct {
 	CAPin string
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BatchImage is the container image a job script runs in when its
+	// submission names none; "" makes the image required.
+	BatchImage string
 	// Limits bound request rates; nil means DefaultLimits, a zero Limits
 	// no limits.
 	Limits *Limits
@@ -76,6 +79,7 @@ type Server struct {
 	peerCert bool
 	caPin    string
 	maxBody  int64
+	batchImg string
 	limits   *limiter
 	unknown  *unknownKeys
 	// wall is the real clock, for network deadlines: they must follow the
@@ -98,7 +102,7 @@ func New(cfg Config) *Server {
 	s := &Server{reads: cfg.Reads, writes: cfg.Writes, jobs: cfg.Jobs, leader: cfg.Leadership,
 		internal: cfg.Internal, members: cfg.Membership, services: cfg.Services, now: cfg.Now, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
 		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
-		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, batchImg: cfg.BatchImage, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

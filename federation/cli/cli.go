@@ -57,6 +57,7 @@ const DefaultTimeout = 30 * time.Second
 // session is one invocation: output streams and global settings.
 type session struct {
 	stdout, stderr io.Writer
+	stdin          io.Reader // WithStdin; nil: none
 	getenv         func(string) string
 
 	hub     string // --hub, comma-separated
@@ -227,6 +228,11 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return ExitOK
+	}
+	if je, ok := errorsAsJobExit(err); ok {
+		return je.code // --wait: the job's end
+	}
+	switch {
 	case errors.As(err, &ue):
 		return ExitUsage
 	case errors.Is(err, structs.ErrNotFound), errors.Is(err, structs.ErrGone):

@@ -26,12 +26,14 @@ type cmd struct {
 func commandTree() []*cmd {
 	return []*cmd{
 		{name: "submit", summary: "submit a job; prints its name and number", run: runSubmit},
+		{name: "sbatch", summary: "submit a job script with #SBATCH directives, run in a container image (--image)", run: runSbatch},
 		{name: "status", summary: "show a job (JOB is its name, number or id)", run: runStatus},
 		{name: "jobs", summary: "list jobs (active ones unless --all or --state)", run: runJobs},
 		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed), or one task's output (--output N)", run: runTasks},
+		{name: "script", summary: "print a job's script as submitted (flotilla sbatch; scontrol write batch_script)", run: runScript},
 		{name: "output", summary: "print a job's output (the head's last lines, reported while it runs and kept when it ends); --follow as tail -f", run: runOutput},
 		{name: "whoami", summary: "show who the API key belongs to", run: runWhoAmI},
 		{name: "report", summary: "accounting of finished jobs, sacct-like (--summary: sums sreport-style); -o table|json|csv", run: runReport},

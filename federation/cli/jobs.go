@@ -22,70 +22,30 @@ var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "no
 
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")
-	var req structs.JobSubmitRequest
-	var walltime, priority string
+	var o jobFlags
 	var params kvFlag
-	var arr arrayFlags
-	arr.register(fs)
-	var sb sbatchFlags
-	sb.register(fs)
-	fs.StringVar(&req.App, "app", "", "app name (required)")
-	fs.StringVar(&req.Command, "command", "", "AppDef command (default: the app's only command)")
-	fs.StringVar(&req.MachineType, "machine", "", "machine type (required)")
-	fs.StringVar(&req.MachineType, "p", "", "the same as --machine (Slurm's -p, --partition)")
-	fs.StringVar(&req.MachineType, "partition", "", "the same as --machine")
-	fs.IntVar(&req.Nodes, "nodes", 1, "number of nodes")
-	fs.IntVar(&req.Nodes, "N", 1, "the same as --nodes (Slurm's -N)")
-	fs.StringVar(&walltime, "walltime", "", "walltime: MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS (as Slurm's --time), 90m or UNLIMITED")
-	fs.StringVar(&walltime, "time", "", "the same as --walltime (Slurm's -t, --time)")
-	fs.StringVar(&walltime, "t", "", "the same as --walltime")
+	o.register(fs)
+	fs.StringVar(&o.req.App, "app", "", "app name (required)")
+	fs.StringVar(&o.req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.Var(&params, "param", "command parameter key=value (repeatable)")
-	fs.StringVar(&req.Vault, "vault", "", "data vault to mount at /data")
-	fs.StringVar(&priority, "priority", "", "normal, high or highest")
-	fs.StringVar(&req.Label, "label", "", "job label (jobs and status show it)")
-	fs.StringVar(&req.Label, "job-name", "", "the same as --label (Slurm's -J, --job-name)")
-	fs.StringVar(&req.Label, "J", "", "the same as --label")
-	fs.StringVar(&req.Project, "project", "", "project to account the job to")
-	fs.StringVar(&req.Team, "team", "", "team to charge the job to")
-	fs.StringVar(&req.Team, "A", "", "the same as --team (Slurm's -A, --account)")
-	fs.StringVar(&req.Team, "account", "", "the same as --team")
-	parsable := fs.Bool("parsable", false, "print the job's number alone (sbatch --parsable), e.g. A=$(flotilla submit --parsable ...)")
 	if err := slurmFlagHint(fs, args); err != nil {
 		return err
 	}
 	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
 		return err
 	}
-	wt, err := parseWalltime(walltime)
-	if err != nil {
-		return usagef("submit: --walltime %v", err)
-	}
-	req.Walltime, req.Priority, req.Parameters = wt, structs.PriorityClass(priority), params.m
-	if err := arr.apply(&req); err != nil {
+	o.req.Parameters = params.m
+	if err := o.apply(s.getenv); err != nil {
 		return err
 	}
-	if err := sb.apply(&req, s.getenv); err != nil {
-		return err
-	}
-	if err := req.Validate(); err != nil { // the hub's own check, before sending
+	if err := o.req.Validate(); err != nil { // the hub's own check, before sending
 		var fe *structs.FieldError
 		if errors.As(err, &fe) && submitFlags[fe.Field] != "" {
 			return usagef("submit: --%s %s", submitFlags[fe.Field], fe.Msg)
 		}
 		return usagef("submit: %v", err)
 	}
-	cl, err := s.client()
-	if err != nil {
-		return err
-	}
-	j, err := cl.SubmitJob(ctx, req)
-	if err != nil {
-		return err
-	}
-	return s.show(j, func() error {
-		if *parsable {
-			return s.line("%d", j.Number)
-		}
+	return s.submitAndShow(ctx, o, func(j *structs.Job) error {
 		_, err := fmt.Fprintf(s.stdout, "Submitted job %s (number %d), state %s\n", j.Name, j.Number, j.State)
 		return err
 	})

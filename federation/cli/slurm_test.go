@@ -41,6 +41,7 @@ func (c *stepClock) Add(d time.Duration) {
 // nodes) and app solver; the hub's clock is clock.
 type userHub struct {
 	url   string
+	c     *hubtest.Cluster
 	h     *hub.Hub
 	adm   *client.Client
 	agent *client.Client
@@ -86,7 +87,7 @@ func newUserHub(t *testing.T) *userHub {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &userHub{url: url, h: c.Hub(0), adm: adm, agent: agent, env: map[string]string{EnvHub: url, EnvAPIKey: key.Key}, clock: clock}
+	return &userHub{url: url, c: c, h: c.Hub(0), adm: adm, agent: agent, env: map[string]string{EnvHub: url, EnvAPIKey: key.Key}, clock: clock}
 }
 
 // place reports free n1 nodes from east's agent, a current one (its

@@ -24,8 +24,6 @@ var slurmOnly = map[string]string{
 	"error":           "a job's output is kept with it: flotilla output JOB (--follow as tail -f); write files to a vault (--vault NAME, mounted at /data)",
 	"q":               "use --priority normal|high|highest",
 	"qos":             "use --priority normal|high|highest",
-	"wait":            "submit returns at once; flotilla output --follow JOB waits for the end, then flotilla status JOB shows the exit code",
-	"W":               "submit returns at once; flotilla output --follow JOB waits for the end, then flotilla status JOB shows the exit code",
 	"mail-type":       "no mail: flotilla events --job JOB --follow prints every state change",
 	"mail-user":       "no mail: flotilla events --job JOB --follow prints every state change",
 	"exclusive":       "every node of a job is a whole machine type, one pod per node, never shared with another job",
@@ -35,7 +33,7 @@ var slurmOnly = map[string]string{
 	"exclude":         "nodes are chosen by machine type (-p TYPE) and the scheduler, not by name",
 	"C":               "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
 	"constraint":      "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
-	"wrap":            "there are no batch scripts: --app APP [--command CMD] --param key=value runs an app's command (docs/jarvice.md)",
+	"wrap":            "submit runs an app's command (--app APP [--command CMD] --param key=value); flotilla sbatch --image IMAGE --wrap CMD runs a command line, flotilla sbatch SCRIPT a job script",
 	"begin":           "not offered: submit when the job may start, or hold it behind another with --dependency",
 	"H":               "not offered: hold a job behind another with --dependency",
 	"hold":            "not offered: hold a job behind another with --dependency",
@@ -45,15 +43,32 @@ var slurmOnly = map[string]string{
 // parse them: a value flag's value is skipped; nothing after "--") and
 // says what to use instead.
 func slurmFlagHint(fs *flag.FlagSet, args []string) error {
+	if name, hint := slurmOnlyFlag(fs, args, nil); hint != "" {
+		return usagef("submit: %s is sbatch's, not taken here: %s (see docs/cli.md)", name, hint)
+	}
+	return nil
+}
+
+// slurmOnlyFlag returns the first flag of args that fs lacks and slurmOnly
+// or extra (checked first) names, as written ("--mem"), with its hint;
+// "" when there is none.
+func slurmOnlyFlag(fs *flag.FlagSet, args []string, extra map[string]string) (string, string) {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if a == "--" {
-			return nil
+			return "", ""
 		}
 		if len(a) < 2 || a[0] != '-' {
 			continue
 		}
 		name, _, hasValue := strings.Cut(strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-"), "=")
+		dashes := "--"
+		if len(name) == 1 {
+			dashes = "-"
+		}
+		if hint, ok := extra[name]; ok {
+			return dashes + name, hint
+		}
 		if f := fs.Lookup(name); f != nil {
 			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); !hasValue && !(ok && b.IsBoolFlag()) {
 				i++ // its value
@@ -61,12 +76,8 @@ func slurmFlagHint(fs *flag.FlagSet, args []string) error {
 			continue
 		}
 		if hint, ok := slurmOnly[name]; ok {
-			dashes := "--"
-			if len(name) == 1 {
-				dashes = "-"
-			}
-			return usagef("submit: %s%s is sbatch's, not taken here: %s (see docs/cli.md)", dashes, name, hint)
+			return dashes + name, hint
 		}
 	}
-	return nil
+	return "", ""
 }

@@ -17,10 +17,9 @@ func TestSubmitSlurmOnlyFlags(t *testing.T) {
 		"-n 64":                 "submit: -n is sbatch's",
 		"--gres=gpu:2":          "GPUs come with the machine type",
 		"--output=run.%j.out":   "flotilla output JOB",
-		"--wait":                "flotilla output --follow JOB waits for the end",
 		"-o json --qos=high":    "use --priority normal|high|highest",
 		"--label x --exclusive": "never shared with another job",
-		"--wrap=./run.sh":       "there are no batch scripts",
+		"--wrap=./run.sh":       "flotilla sbatch --image IMAGE --wrap CMD runs a command line",
 	} {
 		argv := append([]string{"submit", "--app", "solver", "-p", "n1"}, strings.Fields(args)...)
 		r := runCLI(t, env, argv...)

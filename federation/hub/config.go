@@ -73,6 +73,8 @@ type Config struct {
 	RetryBackoffMin, RetryBackoffMax time.Duration
 	// MaxBodyBytes limits request bodies; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BatchImage is the image of job scripts that name none (api.Config).
+	BatchImage string
 	// Limits bound request rates per caller and address (see api.Limits);
 	// nil means api.DefaultLimits.
 	Limits *api.Limits

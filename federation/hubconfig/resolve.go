@@ -289,6 +289,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		JobRetention:   time.Duration(*s.JobRetention),
 		AuditRetention: time.Duration(*s.AuditRetention),
 		CatalogSync:    hub.CatalogSync{Sources: s.CatalogSources, Interval: time.Duration(s.CatalogSyncInterval)},
+		BatchImage:     s.BatchImage,
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)
 	if cfg.ClusterAPI, err = s.ClusterAPI.options(); err != nil {

@@ -123,6 +123,10 @@ type Settings struct {
 	// and every CatalogSyncInterval (0: an hour). Config file only.
 	CatalogSources      []source.Spec `json:"catalog_sources,omitempty"`
 	CatalogSyncInterval Duration      `json:"catalog_sync_interval,omitempty"`
+	// BatchImage is the container image a job script runs in when its
+	// submission names none (flotilla sbatch without --image); "" makes
+	// the image required.
+	BatchImage string `json:"batch_image,omitempty"`
 
 	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
 	// leader lease 500 ms). Replicas far apart or on busy machines want
@@ -222,6 +226,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.DispatchInterval, "dispatch-interval", "longest gap between placement passes")
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
 	fs.Var(optionalDuration{&flagged.JobRetention}, "job-retention", "purge finished jobs this long after they ended, keeping their accounting (0: never; default 168h)")
+	fs.StringVar(&flagged.BatchImage, "batch-image", "", "container image of job scripts that name none (flotilla sbatch without --image; default: none, the image is required)")
 	fs.Var(optionalDuration{&flagged.AuditRetention}, "audit-retention", "purge audit events this long after they happened (0: never; default 2160h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
@@ -323,6 +328,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.JobRetention = src.JobRetention
 	case "audit-retention":
 		dst.AuditRetention = src.AuditRetention
+	case "batch-image":
+		dst.BatchImage = src.BatchImage
 	case "raft-heartbeat-timeout":
 		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
 	case "raft-election-timeout":

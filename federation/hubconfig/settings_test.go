@@ -120,6 +120,24 @@ write_timeout: 20s
 					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: dur(time.Hour), AuditRetention: quarter}
 			},
 		},
+		"batch image flag over the file": {
+			args: []string{"-config", writeFile(t, "batch.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\nbatch_image: debian:stable\n"),
+				"-insecure-http", "-http-addr", "127.0.0.1:8080", "-batch-image", "ubuntu:24.04"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true, BatchImage: "ubuntu:24.04",
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
+			},
+		},
+		"batch image from the file": {
+			args: []string{"-config", writeFile(t, "batch2.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\nbatch_image: debian:stable\n"),
+				"-insecure-http", "-http-addr", "127.0.0.1:8080"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true, BatchImage: "debian:stable",
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
+			},
+		},
 		"flags only, TLS": {
 			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-tls-cert", cert, "-tls-key", key, "-client-ca", ca},
 			want: func(s *Settings) {

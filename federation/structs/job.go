@@ -262,7 +262,11 @@ func (r *JobSubmitRequest) Validate() error {
 			return err
 		}
 	}
-	if err := checkSubmission("", r.App, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
+	app, err := r.checkScript()
+	if err != nil {
+		return err
+	}
+	if err := checkSubmission("", app, r.MachineType, r.Nodes, r.Walltime, r.Priority); err != nil {
 		return err
 	}
 	if r.PullSecret != "" {

@@ -47,6 +47,13 @@ type JobSubmitRequest struct {
 	// Workdir is the absolute directory the job's command starts in on
 	// every node; the job fails if it does not exist there.
 	Workdir string `json:"workdir,omitempty"`
+	// Script is a job script (sbatch's batch script) run in Image instead
+	// of an app's command: App, Command and Parameters stay empty. It
+	// must start with "#!" and its interpreter; ScriptArgs are its $1...
+	// (see CheckJobScript, docs/cli.md "Job scripts").
+	Script     string   `json:"script,omitempty"`
+	Image      string   `json:"image,omitempty"`
+	ScriptArgs []string `json:"script_args,omitempty"`
 }
 
 // JobList is one page of jobs. Next, when non-zero, is the value of the
