@@ -165,12 +165,12 @@ func checkLiveTrees(t *testing.T, l *liveJobs, all []*structs.Job) {
 		tree []uint64
 		scan []uint64
 	}{
-		"numbers":    {walk(l.numbers), sorted(every, byNumber)},
-		"tenants":    {walk(l.tenants), sorted(every, byStrNumber(jobTenant))},
-		"owners":     {walk(l.owners), sorted(every, byStrNumber(jobOwner))},
-		"clusterMod": {walk(l.clusterMod), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
-		"prevMod":    {walk(l.prevMod), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
-		"active":     {walk(l.active), sorted(activeOn, byStrNumber(jobCluster))},
+		"numbers":    {walk(l.numbers.BTreeG), sorted(every, byNumber)},
+		"tenants":    {walk(l.tenants.BTreeG), sorted(every, byStrNumber(jobTenant))},
+		"owners":     {walk(l.owners.BTreeG), sorted(every, byStrNumber(jobOwner))},
+		"clusterMod": {walk(l.clusterMod.BTreeG), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
+		"prevMod":    {walk(l.prevMod.BTreeG), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
+		"active":     {walk(l.active.BTreeG), sorted(activeOn, byStrNumber(jobCluster))},
 		"ids":        {ids, sorted(every, func(a, b *structs.Job) bool { return a.ID < b.ID })},
 	} {
 		if !slices.Equal(c.tree, c.scan) {

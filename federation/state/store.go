@@ -163,10 +163,10 @@ type Store struct {
 	// that changes the archive publishes both under it (archive.go).
 	pub sync.RWMutex
 	ar  *archive // the published archive, never written (under pub)
-	// spare holds, part by part, a clone of ar's that no reader holds: a
-	// write transaction clones the parts it changes from it (writers
-	// only).
-	spare *archive
+	// txnGen hands out the write transactions' generations (cow.go),
+	// from 1 on. Two transactions are open at once only across a restore
+	// (each on its own memdb), hence the atomic.
+	txnGen atomic.Uint64
 }
 
 // New returns an empty store.
@@ -176,7 +176,6 @@ func New() (*Store, error) {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
 	s := &Store{ar: newArchive()}
-	s.spare = s.ar.clone()
 	s.gen.Store(&generation{db: db, abandon: make(chan struct{})})
 	return s, nil
 }
@@ -184,12 +183,10 @@ func New() (*Store, error) {
 // swap installs db and ar as the store's contents and wakes waiters of
 // the old ones.
 func (s *Store) swap(db *memdb.MemDB, ar *archive) {
-	spare := ar.clone()
 	s.pub.Lock()
 	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
 	s.ar = ar
 	s.pub.Unlock()
-	s.spare = spare
 	for t := range s.changes {
 		s.changes[t].Add(1)
 	}
@@ -254,7 +251,8 @@ type WriteTxn struct {
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
 	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
-	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
+	arGen    uint64                                    // the transaction's generation (cow.go)
+	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own copy (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
 	counters [numCounters]struct {
@@ -275,20 +273,22 @@ func (s *Store) Write(index uint64) *WriteTxn {
 	s.pub.RLock()
 	ar := s.ar
 	s.pub.RUnlock()
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false)}
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false),
+		arGen: s.txnGen.Add(1)}
 }
 
 // archiveW is the transaction's own archive with part p to change: the
-// published archive with a clone of that part, made at its first change
-// (the other parts stay shared with readers until the transaction changes
-// them too).
+// published archive with its own copy of that part, made at its first
+// change, whose trees it clones as it writes them (cow.go); the other
+// parts and trees stay shared with readers until the transaction writes
+// them too.
 func (w *WriteTxn) archiveW(p part) *archive {
 	if w.arDirty&(1<<p) == 0 {
 		if w.arDirty == 0 {
 			own := *w.ar
 			w.ar = &own
 		}
-		w.ar.clonePart(p, w.store.spare)
+		w.ar.own(p, w.arGen)
 		w.arDirty |= 1 << p
 	}
 	return w.ar
@@ -348,14 +348,6 @@ func (w *WriteTxn) Commit() error {
 		}
 	}
 	if w.arDirty != 0 {
-		// The spare's parts this transaction changed become clones of
-		// its own, made before they are published; the others are
-		// still clones of the published ones.
-		for p := range numParts {
-			if w.arDirty&(1<<p) != 0 {
-				w.store.spare.clonePart(p, w.ar)
-			}
-		}
 		w.store.pub.Lock()
 		w.txn.Commit()
 		w.store.ar = w.ar
