@@ -57,17 +57,18 @@ func byTenantTime(a, b auditEntry) bool {
 // auditTrail is the stored audit events under the orders their readers
 // need.
 type auditTrail struct {
-	auditIDs    cowTree[idEntry[*structs.AuditEvent]]  // by ID: lookups, snapshots
-	auditSeq    cowTree[seqEntry[*structs.AuditEvent]] // by Seq: ListAudit
-	auditTime   cowTree[auditEntry]                    // by time, Seq: QueryAudit, retention
-	auditTenant cowTree[auditEntry]                    // by tenant, time, Seq: a tenant's QueryAudit (events with a tenant)
-	gen         uint64                                 // the transaction that owns this copy (cow.go)
+	auditIDs    cowTree[idEntry[*structs.AuditEvent]] // by ID: lookups, snapshots
+	auditTime   cowTree[auditEntry]                   // by time, Seq: QueryAudit, retention, ListAudit
+	auditTenant cowTree[auditEntry]                   // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
+	gen         uint64                                // the transaction that owns this copy (cow.go)
+	// No tree is kept by Seq: every submission would write it, on every
+	// replica, for ListAudit alone, which no production code calls; it
+	// walks the trees by time (store_records.go).
 }
 
 func newAuditTrail() *auditTrail {
 	return &auditTrail{
 		auditIDs:    newCowTree(byID[*structs.AuditEvent]),
-		auditSeq:    newCowTree(bySeq[*structs.AuditEvent]),
 		auditTime:   newCowTree(byTime),
 		auditTenant: newCowTree(byTenantTime),
 	}
@@ -79,7 +80,6 @@ func (a *auditTrail) addAudit(e *structs.AuditEvent) {
 		a.delAudit(old.obj)
 	}
 	a.auditIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
-	a.auditSeq.w(a.gen).ReplaceOrInsert(seqEntry[*structs.AuditEvent]{e.Seq, e})
 	k := auditEntryOf(e)
 	a.auditTime.w(a.gen).ReplaceOrInsert(k)
 	if e.Tenant != "" {
@@ -90,7 +90,6 @@ func (a *auditTrail) addAudit(e *structs.AuditEvent) {
 // delAudit removes a stored event (the object addAudit was given).
 func (a *auditTrail) delAudit(e *structs.AuditEvent) {
 	a.auditIDs.w(a.gen).Delete(idEntry[*structs.AuditEvent]{id: e.ID})
-	a.auditSeq.w(a.gen).Delete(seqEntry[*structs.AuditEvent]{seq: e.Seq})
 	k := auditEntryOf(e)
 	a.auditTime.w(a.gen).Delete(k)
 	if e.Tenant != "" {
