@@ -84,14 +84,8 @@ func (a *archive) own(p part, gen uint64) {
 
 // finishedJobs is the finished jobs.
 type finishedJobs struct {
-	jobs       cowTree[*structs.Job]          // by number
-	jobIDs     cowTree[idEntry[*structs.Job]] // by ID
-	tenant     cowTree[*structs.Job]          // by tenant, number
-	owner      cowTree[*structs.Job]          // by owner, number
-	ended      cowTree[*structs.Job]          // retention: by end time, number
-	clusterMod cowTree[*structs.Job]          // the agent's watch: by cluster, modify index, number
-	prevMod    cowTree[*structs.Job]          // and by previous cluster, modify index, number
-	gen        uint64                         // the transaction that owns this copy (cow.go)
+	jobTrees                       // by ID, number, tenant, owner, the agent's watch (jobtrees.go)
+	ended    cowTree[*structs.Job] // retention: by end time, number
 }
 
 // records is the accounting records.
@@ -137,15 +131,7 @@ func jobPrevious(j *structs.Job) string { return j.PreviousCluster }
 
 func newArchive() *archive {
 	return &archive{
-		finishedJobs: &finishedJobs{
-			jobs:       newCowTree(byNumber),
-			jobIDs:     newCowTree(byID[*structs.Job]),
-			tenant:     newCowTree(byStrNumber(jobTenant)),
-			owner:      newCowTree(byStrNumber(jobOwner)),
-			ended:      newCowTree(byEnd),
-			clusterMod: newCowTree(byStrModify(jobCluster)),
-			prevMod:    newCowTree(byStrModify(jobPrevious)),
-		},
+		finishedJobs: &finishedJobs{jobTrees: newJobTrees(), ended: newCowTree(byEnd)},
 		records: &records{
 			recs:   newCowTree(func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
 			recIDs: newCowTree(byID[*structs.AccountingRecord]),
@@ -164,67 +150,17 @@ func newArchive() *archive {
 
 // addJob stores a finished job, replacing one with its ID.
 func (a *finishedJobs) addJob(j *structs.Job) {
-	if old, ok := a.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
-		a.delJob(old.obj)
+	if old := a.job(j.ID); old != nil {
+		a.delJob(old)
 	}
-	g := a.gen
-	a.jobs.w(g).ReplaceOrInsert(j)
-	a.jobIDs.w(g).ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
-	a.tenant.w(g).ReplaceOrInsert(j)
-	a.owner.w(g).ReplaceOrInsert(j)
-	a.ended.w(g).ReplaceOrInsert(j)
-	if j.Cluster != "" {
-		a.clusterMod.w(g).ReplaceOrInsert(j)
-	}
-	if j.PreviousCluster != "" {
-		a.prevMod.w(g).ReplaceOrInsert(j)
-	}
+	a.add(j)
+	a.ended.w(a.gen).ReplaceOrInsert(j)
 }
 
 // delJob removes a stored job (the object addJob was given).
 func (a *finishedJobs) delJob(j *structs.Job) {
-	g := a.gen
-	a.jobs.w(g).Delete(j)
-	a.jobIDs.w(g).Delete(idEntry[*structs.Job]{id: j.ID})
-	a.tenant.w(g).Delete(j)
-	a.owner.w(g).Delete(j)
-	a.ended.w(g).Delete(j)
-	if j.Cluster != "" {
-		a.clusterMod.w(g).Delete(j)
-	}
-	if j.PreviousCluster != "" {
-		a.prevMod.w(g).Delete(j)
-	}
-}
-
-// job is the finished job with the ID, nil if none.
-func (a *finishedJobs) job(id string) *structs.Job {
-	e, _ := a.jobIDs.Get(idEntry[*structs.Job]{id: id})
-	return e.obj
-}
-
-// jobByNumber is the finished job with the number, nil if none.
-func (a *finishedJobs) jobByNumber(n uint64) *structs.Job {
-	j, _ := a.jobs.Get(&structs.Job{Number: n})
-	return j
-}
-
-// eachJob calls fn on the finished jobs numbered from `from` on, in number
-// order, of one tenant or owner (index "tenant", "owner" with key) or all
-// (index "number"), until fn returns false.
-func (a *finishedJobs) eachJob(index, key string, from uint64, fn func(*structs.Job) bool) {
-	switch index {
-	case "tenant":
-		a.tenant.AscendGreaterOrEqual(&structs.Job{Tenant: key, Number: from}, func(j *structs.Job) bool {
-			return j.Tenant == key && fn(j)
-		})
-	case "owner":
-		a.owner.AscendGreaterOrEqual(&structs.Job{Owner: key, Number: from}, func(j *structs.Job) bool {
-			return j.Owner == key && fn(j)
-		})
-	default:
-		a.jobs.AscendGreaterOrEqual(&structs.Job{Number: from}, fn)
-	}
+	a.remove(j)
+	a.ended.w(a.gen).Delete(j)
 }
 
 // addRec stores an accounting record, replacing one with its ID.

@@ -27,31 +27,14 @@ import (
 
 // liveJobs is the jobs in play under the orders their readers need.
 type liveJobs struct {
-	ids     cowTree[idEntry[*structs.Job]] // by ID: lookups, snapshots
-	numbers cowTree[*structs.Job]          // by number: JobByNumber, the default listing, dispatch's active jobs
-	tenants cowTree[*structs.Job]          // by tenant, number: a tenant's listing
-	owners  cowTree[*structs.Job]          // by owner, number: a user's listing, a service account's rate, triggers
-	// The agent's watch: the jobs on a cluster by (cluster, modify
-	// index, number), and those moved away from one by (previous
-	// cluster, modify index, number); jobs without one are not in them.
-	clusterMod cowTree[*structs.Job]
-	prevMod    cowTree[*structs.Job]
+	jobTrees // by ID, number, tenant, owner, the agent's watch (jobtrees.go)
 	// The agent's full listing: the jobs active on a cluster (ASSIGNED,
 	// STARTING, RUNNING) by (cluster, number).
 	active cowTree[*structs.Job]
-	gen    uint64 // the transaction that owns this copy (cow.go)
 }
 
 func newLiveJobs() *liveJobs {
-	return &liveJobs{
-		ids:        newCowTree(byID[*structs.Job]),
-		numbers:    newCowTree(byNumber),
-		tenants:    newCowTree(byStrNumber(jobTenant)),
-		owners:     newCowTree(byStrNumber(jobOwner)),
-		clusterMod: newCowTree(byStrModify(jobCluster)),
-		prevMod:    newCowTree(byStrModify(jobPrevious)),
-		active:     newCowTree(byStrNumber(jobCluster)),
-	}
+	return &liveJobs{jobTrees: newJobTrees(), active: newCowTree(byStrNumber(jobCluster))}
 }
 
 // activeOn reports whether j belongs in the agent's full listing.
@@ -107,31 +90,10 @@ func (l *liveJobs) put(j, old *structs.Job) {
 
 // del removes a stored job in play (the object put was given).
 func (l *liveJobs) del(j *structs.Job) {
-	l.ids.w(l.gen).Delete(idEntry[*structs.Job]{id: j.ID})
-	l.numbers.w(l.gen).Delete(j)
-	l.tenants.w(l.gen).Delete(j)
-	l.owners.w(l.gen).Delete(j)
-	if j.Cluster != "" {
-		l.clusterMod.w(l.gen).Delete(j)
-	}
-	if j.PreviousCluster != "" {
-		l.prevMod.w(l.gen).Delete(j)
-	}
+	l.remove(j)
 	if activeOn(j) {
 		l.active.w(l.gen).Delete(j)
 	}
-}
-
-// job is the job in play with the ID, nil if none.
-func (l *liveJobs) job(id string) *structs.Job {
-	e, _ := l.ids.Get(idEntry[*structs.Job]{id: id})
-	return e.obj
-}
-
-// jobByNumber is the job in play with the number, nil if none.
-func (l *liveJobs) jobByNumber(n uint64) *structs.Job {
-	j, _ := l.numbers.Get(&structs.Job{Number: n})
-	return j
 }
 
 // each calls fn on the jobs in play numbered from `from` on, in number
@@ -139,21 +101,13 @@ func (l *liveJobs) jobByNumber(n uint64) *structs.Job {
 // "cluster_active" with key; the last holds only the jobs active on the
 // cluster) or all (index "number"), until fn returns false.
 func (l *liveJobs) each(index, key string, from uint64, fn func(*structs.Job) bool) {
-	var tr cowTree[*structs.Job]
-	var of func(*structs.Job) string
-	pivot := &structs.Job{Number: from}
-	switch index {
-	case "tenant":
-		tr, of, pivot.Tenant = l.tenants, jobTenant, key
-	case "owner":
-		tr, of, pivot.Owner = l.owners, jobOwner, key
-	case "cluster_active":
-		tr, of, pivot.Cluster = l.active, jobCluster, key
-	default:
-		l.numbers.AscendGreaterOrEqual(pivot, fn)
+	if index != "cluster_active" {
+		l.eachJob(index, key, from, fn)
 		return
 	}
-	tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool { return of(j) == key && fn(j) })
+	l.active.AscendGreaterOrEqual(&structs.Job{Cluster: key, Number: from}, func(j *structs.Job) bool {
+		return j.Cluster == key && fn(j)
+	})
 }
 
 // eachChanged calls fn on the jobs of a cluster in tr (a tree by cluster

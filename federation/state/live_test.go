@@ -342,8 +342,8 @@ func TestJobsInPlayConsistentView(t *testing.T) {
 			return nil
 		}
 		want := int(at-base) + 1
-		live, finished := r.ar.live.ids.Len(), r.ar.jobIDs.Len()
-		if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.jobs.Len() != want-1 {
+		live, finished := r.ar.live.ids.Len(), r.ar.ids.Len()
+		if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.numbers.Len() != want-1 {
 			return fmt.Errorf("at index %d a reader sees %d jobs in play and %d finished, want 1 and %d", at, live, finished, want-1)
 		}
 		if j, err := r.JobByNumber(uint64(want)); err != nil || j.State != structs.JobSubmitted {

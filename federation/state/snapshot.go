@@ -107,7 +107,7 @@ func (p *Snapshot) eachJob(fn func(row any) bool) {
 		return true
 	})
 	more := true
-	p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
+	p.ar.ids.Ascend(func(e idEntry[*structs.Job]) bool {
 		for len(live) > 0 && live[0].ID < e.id {
 			if more = fn(live[0]); !more {
 				return false
