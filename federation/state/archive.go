@@ -45,6 +45,12 @@ type archive struct {
 	*auditTrail
 	*eventLog
 	live *liveJobs // the jobs in play (live.go)
+	// seqs is the last value each sequence handed out (WriteTxn.next;
+	// 0: none yet). Every submission draws three (job number, audit,
+	// event); as rows of the meta table each was a radix path copied
+	// per transaction, here it is a word of the transaction's copy of
+	// this struct. Snapshots keep them as meta rows (snapshot.go).
+	seqs [numCounters]uint64
 }
 
 // part names one of the archive's parts.

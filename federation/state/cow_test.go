@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/google/btree"
@@ -82,5 +83,53 @@ func TestTxnClonesOnlyTreesItWrites(t *testing.T) {
 	}
 	if *before.ar.live.ids.BTreeG != published {
 		t.Fatal("a commit changed the old published tree's header")
+	}
+}
+
+// TestSequencesInArchive: the sequences live in the archive, so a
+// transaction's draws are its own until it commits (an aborted
+// submission's number is handed out again), and a snapshot writes them
+// as meta rows in key order (countersByName lists every counter once,
+// sorted by name), as the meta table did.
+func TestSequencesInArchive(t *testing.T) {
+	byName := countersByName()
+	seen := map[counter]bool{}
+	for i, c := range byName {
+		if seen[c] || (i > 0 && byName[i-1].name() >= c.name()) {
+			t.Fatalf("countersByName %v: not every counter once in name order", byName)
+		}
+		seen[c] = true
+		if got, ok := counterNamed(c.name()); !ok || got != c {
+			t.Errorf("counterNamed(%q) = %v, %v", c.name(), got, ok)
+		}
+	}
+	s := newStore(t)
+	seed(t, s)
+	first := submit(t, s, 10, "first", "acme", "alice", "n3")
+	w := s.Write(11)
+	j, err := w.SubmitJob(&structs.Job{ID: "dropped", Tenant: "acme", Owner: "alice", App: "solver", MachineType: "n3", Nodes: 1, SubmitTime: t0})
+	if err != nil || j.Number != first.Number+1 {
+		t.Fatalf("submission in the transaction: %v, %v", j, err)
+	}
+	if r := s.Read(); r.ar.seqs[cJobs] != first.Number {
+		t.Errorf("a reader sees job number %d drawn, want %d (the open transaction's draw is its own)", r.ar.seqs[cJobs], first.Number)
+	}
+	w.Abort()
+	if again := submit(t, s, 11, "kept", "acme", "alice", "n3"); again.Number != first.Number+1 {
+		t.Errorf("after an abort the next job is number %d, want %d", again.Number, first.Number+1)
+	}
+	var keys []string
+	if err := s.Snapshot().eachRow(tableMeta, func(row any) bool {
+		m := row.(*metaEntry)
+		keys = append(keys, m.Key)
+		if m.Key == cJobs.name() && m.Value != first.Number+1 {
+			t.Errorf("snapshot row %s = %d, want %d", m.Key, m.Value, first.Number+1)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(keys) || !slices.Contains(keys, cJobs.name()) || !slices.Contains(keys, cEvents.name()) {
+		t.Errorf("snapshot meta rows %v: want the sequences' rows merged in key order", keys)
 	}
 }

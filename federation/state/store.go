@@ -64,8 +64,11 @@ const (
 )
 
 // tableMeta is the internal table of modify indexes (keyed by table name or
-// AllTables) and sequence counters (keyed "seq:<name>"). One table keeps the
-// per-transaction bookkeeping to one index tree.
+// AllTables), which watchers wait on, and the event log's pruned index.
+// One table keeps the per-transaction bookkeeping to one index tree. The
+// sequence counters are kept in the archive (archive.go) and written to
+// a snapshot's meta section as rows keyed "seq:<name>", in key order
+// among the table's own (snapshot.go).
 const tableMeta = "meta"
 
 // table numbers the data tables, in snapshot order.
@@ -135,6 +138,21 @@ const (
 
 func (c counter) name() string {
 	return [numCounters]string{"seq:job_number", "seq:accounting", "seq:audit", "seq:events", "seq:deliveries"}[c]
+}
+
+// countersByName lists the counters in the order of their names.
+func countersByName() [numCounters]counter {
+	return [numCounters]counter{cAccounting, cAudit, cDeliveries, cEvents, cJobs}
+}
+
+// counterNamed is the counter whose meta row key is name.
+func counterNamed(name string) (counter, bool) {
+	for c := range numCounters {
+		if c.name() == name {
+			return c, true
+		}
+	}
+	return 0, false
 }
 
 // metaEntry is a row of the meta table: the raft index of the latest write
@@ -252,13 +270,10 @@ type WriteTxn struct {
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
 	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
 	arGen    uint64                                    // the transaction's generation (cow.go)
+	arOwn    bool                                      // ReadTxn.ar is the transaction's own copy of the archive struct
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own copy (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
-	counters [numCounters]struct {
-		value         uint64
-		loaded, dirty bool
-	}
 	// pruned is the raft index of the newest event the transaction
 	// dropped from the bounded log, written to the meta table at commit
 	// (0: none; see EventsPrunedIndex).
@@ -284,12 +299,18 @@ func (s *Store) Write(index uint64) *WriteTxn {
 // them too.
 func (w *WriteTxn) archiveW(p part) *archive {
 	if w.arDirty&(1<<p) == 0 {
-		if w.arDirty == 0 {
-			own := *w.ar
-			w.ar = &own
-		}
-		w.ar.own(p, w.arGen)
+		w.ownArchive().own(p, w.arGen)
 		w.arDirty |= 1 << p
+	}
+	return w.ar
+}
+
+// ownArchive is the transaction's own copy of the archive struct, made
+// at its first change (its parts still the published ones).
+func (w *WriteTxn) ownArchive() *archive {
+	if !w.arOwn {
+		own := *w.ar
+		w.ar, w.arOwn = &own, true
 	}
 	return w.ar
 }
@@ -299,34 +320,20 @@ func (w *WriteTxn) RaftIndex() uint64 { return w.index }
 
 func (w *WriteTxn) touch(t table) { w.touched |= 1 << t }
 
-// next hands out the next value of a sequence.
+// next hands out the next value of a sequence. The sequences are kept
+// in the archive (archive.go), published with it at commit.
 func (w *WriteTxn) next(c counter) uint64 {
-	ct := &w.counters[c]
-	if !ct.loaded {
-		if raw, _ := w.txn.First(tableMeta, "id", c.name()); raw != nil {
-			ct.value = raw.(*metaEntry).Value
-		}
-		ct.loaded = true
-	}
-	ct.value++
-	ct.dirty = true
-	return ct.value
+	ar := w.ownArchive()
+	ar.seqs[c]++
+	return ar.seqs[c]
 }
 
-// Commit records counters and modify indexes and makes the writes visible.
+// Commit records modify indexes and makes the writes visible.
 func (w *WriteTxn) Commit() error {
 	if w.txn == nil {
 		return nil
 	}
 	defer func() { w.txn = nil }()
-	for c := range numCounters {
-		if ct := w.counters[c]; ct.dirty {
-			if err := w.txn.Insert(tableMeta, &metaEntry{Key: c.name(), Value: ct.value}); err != nil {
-				w.txn.Abort()
-				return fmt.Errorf("state: commit counter: %w", err)
-			}
-		}
-	}
 	if w.pruned != 0 {
 		if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: w.pruned}); err != nil {
 			w.txn.Abort()
@@ -347,7 +354,7 @@ func (w *WriteTxn) Commit() error {
 			return fmt.Errorf("state: commit index: %w", err)
 		}
 	}
-	if w.arDirty != 0 {
+	if w.arOwn {
 		w.store.pub.Lock()
 		w.txn.Commit()
 		w.store.ar = w.ar
