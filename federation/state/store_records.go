@@ -2,7 +2,6 @@ package state
 
 import (
 	"cmp"
-	"container/heap"
 	"math"
 	"slices"
 	"time"
@@ -87,51 +86,32 @@ func (r *ReadTxn) AuditEvent(id string) (*structs.AuditEvent, error) {
 
 // ListAudit pages through audit events in sequence order; see ListJobs
 // for next. No tree keeps the trail by Seq (history.go): it walks all
-// events, or a tenant's, in time order and keeps the Limit+1 lowest
-// sequence numbers above After in a heap, so a page costs a walk of the
-// trail (ListAudit has no production caller; QueryAudit, the production
+// events, or a tenant's, in time order, takes those above After and
+// sorts them by Seq, so a page costs a walk and a sort of the trail
+// (ListAudit has no production caller; QueryAudit, the production
 // reader, walks the trail from a time on).
 func (r *ReadTxn) ListAudit(f RecordFilter) ([]*structs.AuditEvent, uint64, error) {
 	if f.After == math.MaxUint64 {
 		return nil, 0, nil
 	}
-	var low auditBySeq // a max-heap when bounded
+	var after []*structs.AuditEvent
 	r.ar.eachAudit(f.Tenant, 0, func(e *structs.AuditEvent) bool {
-		switch {
-		case e.Seq <= f.After:
-		case f.Limit <= 0 || low.Len() <= f.Limit:
-			heap.Push(&low, e)
-		case e.Seq < low[0].Seq:
-			low[0] = e
-			heap.Fix(&low, 0)
+		if e.Seq > f.After {
+			after = append(after, e)
 		}
 		return true
 	})
-	slices.SortFunc(low, func(a, b *structs.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	slices.SortFunc(after, func(a, b *structs.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	var next uint64
-	if f.Limit > 0 && len(low) > f.Limit {
-		low = low[:f.Limit]
-		next = low[f.Limit-1].Seq
+	if f.Limit > 0 && len(after) > f.Limit {
+		after = after[:f.Limit]
+		next = after[f.Limit-1].Seq
 	}
-	out := make([]*structs.AuditEvent, len(low))
-	for i, e := range low {
+	out := make([]*structs.AuditEvent, len(after))
+	for i, e := range after {
 		out[i] = e.Copy()
 	}
 	return out, next, nil
-}
-
-// auditBySeq is a max-heap of audit events by Seq (container/heap).
-type auditBySeq []*structs.AuditEvent
-
-func (h auditBySeq) Len() int           { return len(h) }
-func (h auditBySeq) Less(i, j int) bool { return h[i].Seq > h[j].Seq }
-func (h auditBySeq) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *auditBySeq) Push(x any)        { *h = append(*h, x.(*structs.AuditEvent)) }
-func (h *auditBySeq) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return e
 }
 
 // AuditAbsent validates e as AppendAudit does and reports whether no
