@@ -46,9 +46,7 @@ func activeOn(j *structs.Job) bool { return j.Cluster != "" && j.State.OnCluster
 // new object) and moves its watch entry to the new modify index.
 func (l *liveJobs) put(j, old *structs.Job) {
 	if old == nil {
-		if e, ok := l.ids.Get(idEntry[*structs.Job]{id: j.ID}); ok {
-			old = e.obj
-		}
+		old = l.job(j.ID)
 	}
 	if old != nil && old.Number != j.Number {
 		l.del(old)
