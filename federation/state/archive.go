@@ -25,8 +25,9 @@ import (
 // A job moves here in the FSM apply that ends it (WriteTxn.insert), on
 // every replica alike. Readers see the archive and the memdb tables of one
 // commit (Store.pub); a write transaction changes lazy copy-on-write
-// clones (btree.Clone) of the parts it writes, which its commit publishes
-// and its abort drops, so a failed command leaves the archive as it was.
+// clones (btree.Clone) of the trees it writes, one per tree and
+// transaction (cow.go), which its commit publishes and its abort drops,
+// so a failed command leaves the archive as it was.
 
 // archiveDegree is the B-trees' degree: nodes of 31 to 63 entries.
 const archiveDegree = 32
@@ -34,15 +35,22 @@ const archiveDegree = 32
 // archive is the finished jobs, the accounting records, the audit trail,
 // the job events and the jobs in play (live.go), each kept once (the
 // stored objects, never changed in place) under the orders their readers
-// need. Its five parts are cloned apart: a transaction that submits jobs
-// clones the jobs in play, the audit trail and the job events, not the
-// finished jobs' seven trees.
+// need. A transaction copies only the parts it changes and clones only
+// the trees it writes: one that submits jobs clones four trees of the
+// jobs in play, the audit trail's and the job events', not the finished
+// jobs' seven.
 type archive struct {
 	*finishedJobs
 	*records
 	*auditTrail
 	*eventLog
 	live *liveJobs // the jobs in play (live.go)
+	// seqs is the last value each sequence handed out (WriteTxn.next;
+	// 0: none yet). Every submission draws three (job number, audit,
+	// event); as rows of the meta table each was a radix path copied
+	// per transaction, here it is a word of the transaction's copy of
+	// this struct. Snapshots keep them as meta rows (snapshot.go).
+	seqs [numCounters]uint64
 }
 
 // part names one of the archive's parts.
@@ -57,39 +65,41 @@ const (
 	numParts
 )
 
-// clonePart replaces part p of a by a copy-on-write clone of src's (a and
-// src may share the other parts).
-func (a *archive) clonePart(p part, src *archive) {
+// own replaces part p of a by a copy of it that transaction gen owns:
+// its trees are still the published ones, which the copy clones as the
+// transaction writes them (cow.go).
+func (a *archive) own(p part, gen uint64) {
 	switch p {
 	case partJobs:
-		a.finishedJobs = src.finishedJobs.clone()
+		c := *a.finishedJobs
+		c.gen, a.finishedJobs = gen, &c
 	case partRecords:
-		a.records = src.records.clone()
+		c := *a.records
+		c.gen, a.records = gen, &c
 	case partAudit:
-		a.auditTrail = src.auditTrail.clone()
+		c := *a.auditTrail
+		c.gen, a.auditTrail = gen, &c
 	case partEvents:
-		a.eventLog = src.eventLog.clone()
+		c := *a.eventLog
+		c.gen, a.eventLog = gen, &c
 	case partLive:
-		a.live = src.live.clone()
+		c := *a.live
+		c.gen, a.live = gen, &c
 	}
 }
 
 // finishedJobs is the finished jobs.
 type finishedJobs struct {
-	jobs       *btree.BTreeG[*structs.Job]          // by number
-	jobIDs     *btree.BTreeG[idEntry[*structs.Job]] // by ID
-	tenant     *btree.BTreeG[*structs.Job]          // by tenant, number
-	owner      *btree.BTreeG[*structs.Job]          // by owner, number
-	ended      *btree.BTreeG[*structs.Job]          // retention: by end time, number
-	clusterMod *btree.BTreeG[*structs.Job]          // the agent's watch: by cluster, modify index, number
-	prevMod    *btree.BTreeG[*structs.Job]          // and by previous cluster, modify index, number
+	jobTrees                       // by ID, number, tenant, owner, the agent's watch (jobtrees.go)
+	ended    cowTree[*structs.Job] // retention: by end time, number
 }
 
 // records is the accounting records.
 type records struct {
-	recs      *btree.BTreeG[*structs.AccountingRecord]          // by seq
-	recIDs    *btree.BTreeG[idEntry[*structs.AccountingRecord]] // by ID
-	recTenant *btree.BTreeG[*structs.AccountingRecord]          // by tenant, seq
+	recs      cowTree[*structs.AccountingRecord]          // by seq
+	recIDs    cowTree[idEntry[*structs.AccountingRecord]] // by ID
+	recTenant cowTree[*structs.AccountingRecord]          // by tenant, seq
+	gen       uint64
 }
 
 // idEntry is an entry of a tree by ID. The ID is in the entry so that a
@@ -127,19 +137,11 @@ func jobPrevious(j *structs.Job) string { return j.PreviousCluster }
 
 func newArchive() *archive {
 	return &archive{
-		finishedJobs: &finishedJobs{
-			jobs:       btree.NewG(archiveDegree, byNumber),
-			jobIDs:     btree.NewG(archiveDegree, byID[*structs.Job]),
-			tenant:     btree.NewG(archiveDegree, byStrNumber(jobTenant)),
-			owner:      btree.NewG(archiveDegree, byStrNumber(jobOwner)),
-			ended:      btree.NewG(archiveDegree, byEnd),
-			clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
-			prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
-		},
+		finishedJobs: &finishedJobs{jobTrees: newJobTrees(), ended: newCowTree(byEnd)},
 		records: &records{
-			recs:   btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
-			recIDs: btree.NewG(archiveDegree, byID[*structs.AccountingRecord]),
-			recTenant: btree.NewG(archiveDegree, func(a, b *structs.AccountingRecord) bool {
+			recs:   newCowTree(func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
+			recIDs: newCowTree(byID[*structs.AccountingRecord]),
+			recTenant: newCowTree(func(a, b *structs.AccountingRecord) bool {
 				if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
 					return c < 0
 				}
@@ -152,101 +154,30 @@ func newArchive() *archive {
 	}
 }
 
-// clone returns a copy-on-write copy of every part: O(1), and a write to
-// either copy never shows in the other. It changes a's bookkeeping, so a
-// must not be shared with readers yet (WriteTxn.Commit clones before
-// publishing).
-func (a *archive) clone() *archive {
-	c := &archive{}
-	for p := range numParts {
-		c.clonePart(p, a)
-	}
-	return c
-}
-
-func (a *finishedJobs) clone() *finishedJobs {
-	return &finishedJobs{
-		jobs: a.jobs.Clone(), jobIDs: a.jobIDs.Clone(), tenant: a.tenant.Clone(), owner: a.owner.Clone(),
-		ended: a.ended.Clone(), clusterMod: a.clusterMod.Clone(), prevMod: a.prevMod.Clone(),
-	}
-}
-
-func (a *records) clone() *records {
-	return &records{recs: a.recs.Clone(), recIDs: a.recIDs.Clone(), recTenant: a.recTenant.Clone()}
-}
-
 // addJob stores a finished job, replacing one with its ID.
 func (a *finishedJobs) addJob(j *structs.Job) {
-	if old, ok := a.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
-		a.delJob(old.obj)
+	if old := a.job(j.ID); old != nil {
+		a.delJob(old)
 	}
-	a.jobs.ReplaceOrInsert(j)
-	a.jobIDs.ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
-	a.tenant.ReplaceOrInsert(j)
-	a.owner.ReplaceOrInsert(j)
-	a.ended.ReplaceOrInsert(j)
-	if j.Cluster != "" {
-		a.clusterMod.ReplaceOrInsert(j)
-	}
-	if j.PreviousCluster != "" {
-		a.prevMod.ReplaceOrInsert(j)
-	}
+	a.add(j)
+	a.ended.w(a.gen).ReplaceOrInsert(j)
 }
 
 // delJob removes a stored job (the object addJob was given).
 func (a *finishedJobs) delJob(j *structs.Job) {
-	a.jobs.Delete(j)
-	a.jobIDs.Delete(idEntry[*structs.Job]{id: j.ID})
-	a.tenant.Delete(j)
-	a.owner.Delete(j)
-	a.ended.Delete(j)
-	if j.Cluster != "" {
-		a.clusterMod.Delete(j)
-	}
-	if j.PreviousCluster != "" {
-		a.prevMod.Delete(j)
-	}
-}
-
-// job is the finished job with the ID, nil if none.
-func (a *finishedJobs) job(id string) *structs.Job {
-	e, _ := a.jobIDs.Get(idEntry[*structs.Job]{id: id})
-	return e.obj
-}
-
-// jobByNumber is the finished job with the number, nil if none.
-func (a *finishedJobs) jobByNumber(n uint64) *structs.Job {
-	j, _ := a.jobs.Get(&structs.Job{Number: n})
-	return j
-}
-
-// eachJob calls fn on the finished jobs numbered from `from` on, in number
-// order, of one tenant or owner (index "tenant", "owner" with key) or all
-// (index "number"), until fn returns false.
-func (a *finishedJobs) eachJob(index, key string, from uint64, fn func(*structs.Job) bool) {
-	switch index {
-	case "tenant":
-		a.tenant.AscendGreaterOrEqual(&structs.Job{Tenant: key, Number: from}, func(j *structs.Job) bool {
-			return j.Tenant == key && fn(j)
-		})
-	case "owner":
-		a.owner.AscendGreaterOrEqual(&structs.Job{Owner: key, Number: from}, func(j *structs.Job) bool {
-			return j.Owner == key && fn(j)
-		})
-	default:
-		a.jobs.AscendGreaterOrEqual(&structs.Job{Number: from}, fn)
-	}
+	a.remove(j)
+	a.ended.w(a.gen).Delete(j)
 }
 
 // addRec stores an accounting record, replacing one with its ID.
 func (a *records) addRec(r *structs.AccountingRecord) {
 	if old, ok := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: r.ID}); ok {
-		a.recs.Delete(old.obj)
-		a.recTenant.Delete(old.obj)
+		a.recs.w(a.gen).Delete(old.obj)
+		a.recTenant.w(a.gen).Delete(old.obj)
 	}
-	a.recs.ReplaceOrInsert(r)
-	a.recIDs.ReplaceOrInsert(idEntry[*structs.AccountingRecord]{r.ID, r})
-	a.recTenant.ReplaceOrInsert(r)
+	a.recs.w(a.gen).ReplaceOrInsert(r)
+	a.recIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AccountingRecord]{r.ID, r})
+	a.recTenant.w(a.gen).ReplaceOrInsert(r)
 }
 
 // rec is the accounting record with the ID, nil if none.

@@ -90,7 +90,7 @@ func allJobs(t *testing.T, r *ReadTxn) []*structs.Job {
 		}
 		return true
 	})
-	r.ar.jobs.Ascend(func(j *structs.Job) bool {
+	r.ar.numbers.Ascend(func(j *structs.Job) bool {
 		if !j.State.IsTerminal() {
 			t.Errorf("job %s in play (%s) in the archive", j.ID, j.State)
 		}
@@ -375,8 +375,8 @@ func TestArchiveTransactions(t *testing.T) {
 		return err
 	})
 	r := s.Read()
-	if r.ar.jobs.Len() != 0 || r.ar.jobIDs.Len() != 0 || r.ar.ended.Len() != 0 || r.ar.owner.Len() != 0 ||
-		r.ar.tenant.Len() != 0 || r.ar.clusterMod.Len() != 0 || r.ar.prevMod.Len() != 0 {
+	if r.ar.numbers.Len() != 0 || r.ar.ids.Len() != 0 || r.ar.ended.Len() != 0 || r.ar.owners.Len() != 0 ||
+		r.ar.tenants.Len() != 0 || r.ar.clusterMod.Len() != 0 || r.ar.prevMod.Len() != 0 {
 		t.Errorf("a purge of every finished job left archive entries")
 	}
 	if jobs, _, _ := r.ListJobs(JobFilter{}); len(jobs) != len(all)-finishedCount(all)-1 {
@@ -414,7 +414,7 @@ func TestArchiveConsistentView(t *testing.T) {
 		return nil
 	})
 	stop := readWhile(t, s, func(r *ReadTxn) error {
-		count := r.ar.jobs.Len()
+		count := r.ar.numbers.Len()
 		var both error
 		r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
 			if r.ar.job(e.id) != nil {
@@ -450,7 +450,7 @@ func TestArchiveConsistentView(t *testing.T) {
 		}
 	}
 	stop()
-	if got := s.Read().ar.jobs.Len(); got != n {
+	if got := s.Read().ar.numbers.Len(); got != n {
 		t.Fatalf("%d jobs archived, want %d", got, n)
 	}
 }

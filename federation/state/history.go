@@ -3,8 +3,6 @@ package state
 import (
 	"strings"
 
-	"github.com/google/btree"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -59,24 +57,21 @@ func byTenantTime(a, b auditEntry) bool {
 // auditTrail is the stored audit events under the orders their readers
 // need.
 type auditTrail struct {
-	auditIDs    *btree.BTreeG[idEntry[*structs.AuditEvent]]  // by ID: lookups, snapshots
-	auditSeq    *btree.BTreeG[seqEntry[*structs.AuditEvent]] // by Seq: ListAudit
-	auditTime   *btree.BTreeG[auditEntry]                    // by time, Seq: QueryAudit, retention
-	auditTenant *btree.BTreeG[auditEntry]                    // by tenant, time, Seq: a tenant's QueryAudit (events with a tenant)
+	auditIDs    cowTree[idEntry[*structs.AuditEvent]] // by ID: lookups, snapshots
+	auditTime   cowTree[auditEntry]                   // by time, Seq: QueryAudit, retention, ListAudit
+	auditTenant cowTree[auditEntry]                   // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
+	gen         uint64                                // the transaction that owns this copy (cow.go)
+	// No tree is kept by Seq: every submission would write it, on every
+	// replica, for ListAudit alone, which no production code calls; it
+	// walks the trees by time (store_records.go).
 }
 
 func newAuditTrail() *auditTrail {
 	return &auditTrail{
-		auditIDs:    btree.NewG(archiveDegree, byID[*structs.AuditEvent]),
-		auditSeq:    btree.NewG(archiveDegree, bySeq[*structs.AuditEvent]),
-		auditTime:   btree.NewG(archiveDegree, byTime),
-		auditTenant: btree.NewG(archiveDegree, byTenantTime),
+		auditIDs:    newCowTree(byID[*structs.AuditEvent]),
+		auditTime:   newCowTree(byTime),
+		auditTenant: newCowTree(byTenantTime),
 	}
-}
-
-func (a *auditTrail) clone() *auditTrail {
-	return &auditTrail{auditIDs: a.auditIDs.Clone(), auditSeq: a.auditSeq.Clone(),
-		auditTime: a.auditTime.Clone(), auditTenant: a.auditTenant.Clone()}
 }
 
 // addAudit stores an audit event, replacing one with its ID.
@@ -84,23 +79,21 @@ func (a *auditTrail) addAudit(e *structs.AuditEvent) {
 	if old, ok := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: e.ID}); ok {
 		a.delAudit(old.obj)
 	}
-	a.auditIDs.ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
-	a.auditSeq.ReplaceOrInsert(seqEntry[*structs.AuditEvent]{e.Seq, e})
+	a.auditIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
 	k := auditEntryOf(e)
-	a.auditTime.ReplaceOrInsert(k)
+	a.auditTime.w(a.gen).ReplaceOrInsert(k)
 	if e.Tenant != "" {
-		a.auditTenant.ReplaceOrInsert(k)
+		a.auditTenant.w(a.gen).ReplaceOrInsert(k)
 	}
 }
 
 // delAudit removes a stored event (the object addAudit was given).
 func (a *auditTrail) delAudit(e *structs.AuditEvent) {
-	a.auditIDs.Delete(idEntry[*structs.AuditEvent]{id: e.ID})
-	a.auditSeq.Delete(seqEntry[*structs.AuditEvent]{seq: e.Seq})
+	a.auditIDs.w(a.gen).Delete(idEntry[*structs.AuditEvent]{id: e.ID})
 	k := auditEntryOf(e)
-	a.auditTime.Delete(k)
+	a.auditTime.w(a.gen).Delete(k)
 	if e.Tenant != "" {
-		a.auditTenant.Delete(k)
+		a.auditTenant.w(a.gen).Delete(k)
 	}
 }
 
@@ -132,23 +125,22 @@ func (a *auditTrail) oldestAudit() *structs.AuditEvent {
 // raft index that wrote the event, so the order by Seq is also the order
 // by raft index (EventsAfter).
 type eventLog struct {
-	events *btree.BTreeG[seqEntry[*structs.JobEvent]]
+	events cowTree[seqEntry[*structs.JobEvent]]
+	gen    uint64 // the transaction that owns this copy (cow.go)
 }
 
 func newEventLog() *eventLog {
-	return &eventLog{events: btree.NewG(archiveDegree, bySeq[*structs.JobEvent])}
+	return &eventLog{events: newCowTree(bySeq[*structs.JobEvent])}
 }
-
-func (l *eventLog) clone() *eventLog { return &eventLog{events: l.events.Clone()} }
 
 // addEvent stores an event, replacing one with its Seq.
 func (l *eventLog) addEvent(e *structs.JobEvent) {
-	l.events.ReplaceOrInsert(seqEntry[*structs.JobEvent]{e.Seq, e})
+	l.events.w(l.gen).ReplaceOrInsert(seqEntry[*structs.JobEvent]{e.Seq, e})
 }
 
 // delEvent removes the event with the Seq and returns it, nil if none.
 func (l *eventLog) delEvent(seq uint64) *structs.JobEvent {
-	e, _ := l.events.Delete(seqEntry[*structs.JobEvent]{seq: seq})
+	e, _ := l.events.w(l.gen).Delete(seqEntry[*structs.JobEvent]{seq: seq})
 	return e.obj
 }
 

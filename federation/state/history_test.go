@@ -76,7 +76,8 @@ func historyFixture(t *testing.T) (*Store, uint64) {
 // allAudit is every stored audit event in Seq order.
 func allAudit(r *ReadTxn) []*structs.AuditEvent {
 	var all []*structs.AuditEvent
-	r.ar.auditSeq.Ascend(func(k seqEntry[*structs.AuditEvent]) bool { all = append(all, k.obj); return true })
+	r.ar.auditIDs.Ascend(func(k idEntry[*structs.AuditEvent]) bool { all = append(all, k.obj); return true })
+	slices.SortFunc(all, func(a, b *structs.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	return all
 }
 
@@ -154,7 +155,7 @@ func checkAuditQueries(t *testing.T, r *ReadTxn, all []*structs.AuditEvent) {
 	seq := func(e *structs.AuditEvent) uint64 { return e.Seq }
 	for _, tenant := range []string{"", "acme", "beta"} {
 		for _, after := range []uint64{0, 5, 40, 1 << 40} {
-			for _, limit := range []int{0, 1, 7} {
+			for _, limit := range []int{0, 1, 7, -1} {
 				f := RecordFilter{Tenant: tenant, After: after, Limit: limit}
 				got, next, err := r.ListAudit(f)
 				if err != nil {

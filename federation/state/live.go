@@ -27,37 +27,14 @@ import (
 
 // liveJobs is the jobs in play under the orders their readers need.
 type liveJobs struct {
-	ids     *btree.BTreeG[idEntry[*structs.Job]] // by ID: lookups, snapshots
-	numbers *btree.BTreeG[*structs.Job]          // by number: JobByNumber, the default listing, dispatch's active jobs
-	tenants *btree.BTreeG[*structs.Job]          // by tenant, number: a tenant's listing
-	owners  *btree.BTreeG[*structs.Job]          // by owner, number: a user's listing, a service account's rate, triggers
-	// The agent's watch: the jobs on a cluster by (cluster, modify
-	// index, number), and those moved away from one by (previous
-	// cluster, modify index, number); jobs without one are not in them.
-	clusterMod *btree.BTreeG[*structs.Job]
-	prevMod    *btree.BTreeG[*structs.Job]
+	jobTrees // by ID, number, tenant, owner, the agent's watch (jobtrees.go)
 	// The agent's full listing: the jobs active on a cluster (ASSIGNED,
 	// STARTING, RUNNING) by (cluster, number).
-	active *btree.BTreeG[*structs.Job]
+	active cowTree[*structs.Job]
 }
 
 func newLiveJobs() *liveJobs {
-	return &liveJobs{
-		ids:        btree.NewG(archiveDegree, byID[*structs.Job]),
-		numbers:    btree.NewG(archiveDegree, byNumber),
-		tenants:    btree.NewG(archiveDegree, byStrNumber(jobTenant)),
-		owners:     btree.NewG(archiveDegree, byStrNumber(jobOwner)),
-		clusterMod: btree.NewG(archiveDegree, byStrModify(jobCluster)),
-		prevMod:    btree.NewG(archiveDegree, byStrModify(jobPrevious)),
-		active:     btree.NewG(archiveDegree, byStrNumber(jobCluster)),
-	}
-}
-
-func (l *liveJobs) clone() *liveJobs {
-	return &liveJobs{
-		ids: l.ids.Clone(), numbers: l.numbers.Clone(), tenants: l.tenants.Clone(), owners: l.owners.Clone(),
-		clusterMod: l.clusterMod.Clone(), prevMod: l.prevMod.Clone(), active: l.active.Clone(),
-	}
+	return &liveJobs{jobTrees: newJobTrees(), active: newCowTree(byStrNumber(jobCluster))}
 }
 
 // activeOn reports whether j belongs in the agent's full listing.
@@ -69,75 +46,52 @@ func activeOn(j *structs.Job) bool { return j.Cluster != "" && j.State.OnCluster
 // new object) and moves its watch entry to the new modify index.
 func (l *liveJobs) put(j, old *structs.Job) {
 	if old == nil {
-		if e, ok := l.ids.Get(idEntry[*structs.Job]{id: j.ID}); ok {
-			old = e.obj
-		}
+		old = l.job(j.ID)
 	}
 	if old != nil && old.Number != j.Number {
 		l.del(old)
 		old = nil
 	}
-	l.ids.ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
-	l.numbers.ReplaceOrInsert(j)
+	l.ids.w(l.gen).ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
+	l.numbers.w(l.gen).ReplaceOrInsert(j)
 	// The trees keyed by tenant or owner and number: the same key
 	// replaces the old object in place.
 	if old != nil && old.Tenant != j.Tenant {
-		l.tenants.Delete(old)
+		l.tenants.w(l.gen).Delete(old)
 	}
-	l.tenants.ReplaceOrInsert(j)
+	l.tenants.w(l.gen).ReplaceOrInsert(j)
 	if old != nil && old.Owner != j.Owner {
-		l.owners.Delete(old)
+		l.owners.w(l.gen).Delete(old)
 	}
-	l.owners.ReplaceOrInsert(j)
+	l.owners.w(l.gen).ReplaceOrInsert(j)
 	if old != nil {
 		if old.Cluster != "" {
-			l.clusterMod.Delete(old)
+			l.clusterMod.w(l.gen).Delete(old)
 		}
 		if old.PreviousCluster != "" {
-			l.prevMod.Delete(old)
+			l.prevMod.w(l.gen).Delete(old)
 		}
 		if activeOn(old) && (!activeOn(j) || old.Cluster != j.Cluster) {
-			l.active.Delete(old)
+			l.active.w(l.gen).Delete(old)
 		}
 	}
 	if j.Cluster != "" {
-		l.clusterMod.ReplaceOrInsert(j)
+		l.clusterMod.w(l.gen).ReplaceOrInsert(j)
 	}
 	if j.PreviousCluster != "" {
-		l.prevMod.ReplaceOrInsert(j)
+		l.prevMod.w(l.gen).ReplaceOrInsert(j)
 	}
 	if activeOn(j) {
-		l.active.ReplaceOrInsert(j)
+		l.active.w(l.gen).ReplaceOrInsert(j)
 	}
 }
 
 // del removes a stored job in play (the object put was given).
 func (l *liveJobs) del(j *structs.Job) {
-	l.ids.Delete(idEntry[*structs.Job]{id: j.ID})
-	l.numbers.Delete(j)
-	l.tenants.Delete(j)
-	l.owners.Delete(j)
-	if j.Cluster != "" {
-		l.clusterMod.Delete(j)
-	}
-	if j.PreviousCluster != "" {
-		l.prevMod.Delete(j)
-	}
+	l.remove(j)
 	if activeOn(j) {
-		l.active.Delete(j)
+		l.active.w(l.gen).Delete(j)
 	}
-}
-
-// job is the job in play with the ID, nil if none.
-func (l *liveJobs) job(id string) *structs.Job {
-	e, _ := l.ids.Get(idEntry[*structs.Job]{id: id})
-	return e.obj
-}
-
-// jobByNumber is the job in play with the number, nil if none.
-func (l *liveJobs) jobByNumber(n uint64) *structs.Job {
-	j, _ := l.numbers.Get(&structs.Job{Number: n})
-	return j
 }
 
 // each calls fn on the jobs in play numbered from `from` on, in number
@@ -145,21 +99,13 @@ func (l *liveJobs) jobByNumber(n uint64) *structs.Job {
 // "cluster_active" with key; the last holds only the jobs active on the
 // cluster) or all (index "number"), until fn returns false.
 func (l *liveJobs) each(index, key string, from uint64, fn func(*structs.Job) bool) {
-	var tr *btree.BTreeG[*structs.Job]
-	var of func(*structs.Job) string
-	pivot := &structs.Job{Number: from}
-	switch index {
-	case "tenant":
-		tr, of, pivot.Tenant = l.tenants, jobTenant, key
-	case "owner":
-		tr, of, pivot.Owner = l.owners, jobOwner, key
-	case "cluster_active":
-		tr, of, pivot.Cluster = l.active, jobCluster, key
-	default:
-		l.numbers.AscendGreaterOrEqual(pivot, fn)
+	if index != "cluster_active" {
+		l.eachJob(index, key, from, fn)
 		return
 	}
-	tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool { return of(j) == key && fn(j) })
+	l.active.AscendGreaterOrEqual(&structs.Job{Cluster: key, Number: from}, func(j *structs.Job) bool {
+		return j.Cluster == key && fn(j)
+	})
 }
 
 // eachChanged calls fn on the jobs of a cluster in tr (a tree by cluster

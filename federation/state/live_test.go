@@ -165,12 +165,12 @@ func checkLiveTrees(t *testing.T, l *liveJobs, all []*structs.Job) {
 		tree []uint64
 		scan []uint64
 	}{
-		"numbers":    {walk(l.numbers), sorted(every, byNumber)},
-		"tenants":    {walk(l.tenants), sorted(every, byStrNumber(jobTenant))},
-		"owners":     {walk(l.owners), sorted(every, byStrNumber(jobOwner))},
-		"clusterMod": {walk(l.clusterMod), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
-		"prevMod":    {walk(l.prevMod), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
-		"active":     {walk(l.active), sorted(activeOn, byStrNumber(jobCluster))},
+		"numbers":    {walk(l.numbers.BTreeG), sorted(every, byNumber)},
+		"tenants":    {walk(l.tenants.BTreeG), sorted(every, byStrNumber(jobTenant))},
+		"owners":     {walk(l.owners.BTreeG), sorted(every, byStrNumber(jobOwner))},
+		"clusterMod": {walk(l.clusterMod.BTreeG), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
+		"prevMod":    {walk(l.prevMod.BTreeG), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
+		"active":     {walk(l.active.BTreeG), sorted(activeOn, byStrNumber(jobCluster))},
 		"ids":        {ids, sorted(every, func(a, b *structs.Job) bool { return a.ID < b.ID })},
 	} {
 		if !slices.Equal(c.tree, c.scan) {
@@ -342,8 +342,8 @@ func TestJobsInPlayConsistentView(t *testing.T) {
 			return nil
 		}
 		want := int(at-base) + 1
-		live, finished := r.ar.live.ids.Len(), r.ar.jobIDs.Len()
-		if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.jobs.Len() != want-1 {
+		live, finished := r.ar.live.ids.Len(), r.ar.ids.Len()
+		if live != 1 || finished != want-1 || r.ar.live.numbers.Len() != 1 || r.ar.numbers.Len() != want-1 {
 			return fmt.Errorf("at index %d a reader sees %d jobs in play and %d finished, want 1 and %d", at, live, finished, want-1)
 		}
 		if j, err := r.JobByNumber(uint64(want)); err != nil || j.State != structs.JobSubmitted {

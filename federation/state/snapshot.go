@@ -83,6 +83,8 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	case TableJobs:
 		p.eachJob(fn)
 		return nil
+	case tableMeta:
+		return p.eachMeta(fn)
 	}
 	it, err := p.txn.Get(tbl, "id")
 	if err != nil {
@@ -90,6 +92,39 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	}
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		if !fn(raw) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// eachMeta calls fn on every row of the meta table in key order: the
+// table's own rows and, merged in, a row per sequence that has handed out
+// a value, which the archive keeps (archive.go), as the table kept them.
+func (p *Snapshot) eachMeta(fn func(row any) bool) error {
+	var seqs []*metaEntry
+	for _, c := range countersByName() {
+		if v := p.ar.seqs[c]; v != 0 {
+			seqs = append(seqs, &metaEntry{Key: c.name(), Value: v})
+		}
+	}
+	it, err := p.txn.Get(tableMeta, "id")
+	if err != nil {
+		return fmt.Errorf("state: snapshot %s: %w", tableMeta, err)
+	}
+	for raw := it.Next(); raw != nil; raw = it.Next() {
+		m := raw.(*metaEntry)
+		for ; len(seqs) > 0 && seqs[0].Key < m.Key; seqs = seqs[1:] {
+			if !fn(seqs[0]) {
+				return nil
+			}
+		}
+		if !fn(m) {
+			return nil
+		}
+	}
+	for ; len(seqs) > 0; seqs = seqs[1:] {
+		if !fn(seqs[0]) {
 			return nil
 		}
 	}
@@ -107,7 +142,7 @@ func (p *Snapshot) eachJob(fn func(row any) bool) {
 		return true
 	})
 	more := true
-	p.ar.jobIDs.Ascend(func(e idEntry[*structs.Job]) bool {
+	p.ar.ids.Ascend(func(e idEntry[*structs.Job]) bool {
 		for len(live) > 0 && live[0].ID < e.id {
 			if more = fn(live[0]); !more {
 				return false

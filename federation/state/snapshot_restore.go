@@ -67,9 +67,9 @@ func (s *Store) Restore(r io.Reader) error {
 	return nil
 }
 
-// restoreArchived puts a job, an accounting record, an audit event or a
-// job event into the archive (live.go, archive.go, history.go) and
-// reports whether it did: a snapshot keeps them in the jobs, accounting,
+// restoreArchived puts a job, an accounting record, an audit event, a
+// job event or a sequence's meta row into the archive (live.go,
+// archive.go, history.go) and reports whether it did: a snapshot keeps them in the jobs, accounting,
 // audit and events sections, as it always did.
 func restoreArchived(ar *archive, row restoreRow) bool {
 	switch o := row.row.(type) {
@@ -89,6 +89,11 @@ func restoreArchived(ar *archive, row restoreRow) bool {
 	case *structs.JobEvent:
 		ar.addEvent(o)
 		return true
+	case *metaEntry:
+		if c, ok := counterNamed(o.Key); ok {
+			ar.seqs[c] = o.Value
+			return true
+		}
 	}
 	return false
 }

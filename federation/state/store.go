@@ -64,8 +64,11 @@ const (
 )
 
 // tableMeta is the internal table of modify indexes (keyed by table name or
-// AllTables) and sequence counters (keyed "seq:<name>"). One table keeps the
-// per-transaction bookkeeping to one index tree.
+// AllTables), which watchers wait on, and the event log's pruned index.
+// One table keeps the per-transaction bookkeeping to one index tree. The
+// sequence counters are kept in the archive (archive.go) and written to
+// a snapshot's meta section as rows keyed "seq:<name>", in key order
+// among the table's own (snapshot.go).
 const tableMeta = "meta"
 
 // table numbers the data tables, in snapshot order.
@@ -137,6 +140,21 @@ func (c counter) name() string {
 	return [numCounters]string{"seq:job_number", "seq:accounting", "seq:audit", "seq:events", "seq:deliveries"}[c]
 }
 
+// countersByName lists the counters in the order of their names.
+func countersByName() [numCounters]counter {
+	return [numCounters]counter{cAccounting, cAudit, cDeliveries, cEvents, cJobs}
+}
+
+// counterNamed is the counter whose meta row key is name.
+func counterNamed(name string) (counter, bool) {
+	for c := range numCounters {
+		if c.name() == name {
+			return c, true
+		}
+	}
+	return 0, false
+}
+
 // metaEntry is a row of the meta table: the raft index of the latest write
 // to a table (or to AllTables), or the last value a counter handed out.
 type metaEntry struct {
@@ -163,10 +181,10 @@ type Store struct {
 	// that changes the archive publishes both under it (archive.go).
 	pub sync.RWMutex
 	ar  *archive // the published archive, never written (under pub)
-	// spare holds, part by part, a clone of ar's that no reader holds: a
-	// write transaction clones the parts it changes from it (writers
-	// only).
-	spare *archive
+	// txnGen hands out the write transactions' generations (cow.go),
+	// from 1 on. Two transactions are open at once only across a restore
+	// (each on its own memdb), hence the atomic.
+	txnGen atomic.Uint64
 }
 
 // New returns an empty store.
@@ -176,7 +194,6 @@ func New() (*Store, error) {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
 	s := &Store{ar: newArchive()}
-	s.spare = s.ar.clone()
 	s.gen.Store(&generation{db: db, abandon: make(chan struct{})})
 	return s, nil
 }
@@ -184,12 +201,10 @@ func New() (*Store, error) {
 // swap installs db and ar as the store's contents and wakes waiters of
 // the old ones.
 func (s *Store) swap(db *memdb.MemDB, ar *archive) {
-	spare := ar.clone()
 	s.pub.Lock()
 	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
 	s.ar = ar
 	s.pub.Unlock()
-	s.spare = spare
 	for t := range s.changes {
 		s.changes[t].Add(1)
 	}
@@ -254,13 +269,11 @@ type WriteTxn struct {
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
 	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
-	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own clone (archive.go)
+	arGen    uint64                                    // the transaction's generation (cow.go)
+	arOwn    bool                                      // ReadTxn.ar is the transaction's own copy of the archive struct
+	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own copy (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
-	counters [numCounters]struct {
-		value         uint64
-		loaded, dirty bool
-	}
 	// pruned is the raft index of the newest event the transaction
 	// dropped from the bounded log, written to the meta table at commit
 	// (0: none; see EventsPrunedIndex).
@@ -275,21 +288,29 @@ func (s *Store) Write(index uint64) *WriteTxn {
 	s.pub.RLock()
 	ar := s.ar
 	s.pub.RUnlock()
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false)}
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false),
+		arGen: s.txnGen.Add(1)}
 }
 
 // archiveW is the transaction's own archive with part p to change: the
-// published archive with a clone of that part, made at its first change
-// (the other parts stay shared with readers until the transaction changes
-// them too).
+// published archive with its own copy of that part, made at its first
+// change, whose trees it clones as it writes them (cow.go); the other
+// parts and trees stay shared with readers until the transaction writes
+// them too.
 func (w *WriteTxn) archiveW(p part) *archive {
 	if w.arDirty&(1<<p) == 0 {
-		if w.arDirty == 0 {
-			own := *w.ar
-			w.ar = &own
-		}
-		w.ar.clonePart(p, w.store.spare)
+		w.ownArchive().own(p, w.arGen)
 		w.arDirty |= 1 << p
+	}
+	return w.ar
+}
+
+// ownArchive is the transaction's own copy of the archive struct, made
+// at its first change (its parts still the published ones).
+func (w *WriteTxn) ownArchive() *archive {
+	if !w.arOwn {
+		own := *w.ar
+		w.ar, w.arOwn = &own, true
 	}
 	return w.ar
 }
@@ -299,34 +320,20 @@ func (w *WriteTxn) RaftIndex() uint64 { return w.index }
 
 func (w *WriteTxn) touch(t table) { w.touched |= 1 << t }
 
-// next hands out the next value of a sequence.
+// next hands out the next value of a sequence. The sequences are kept
+// in the archive (archive.go), published with it at commit.
 func (w *WriteTxn) next(c counter) uint64 {
-	ct := &w.counters[c]
-	if !ct.loaded {
-		if raw, _ := w.txn.First(tableMeta, "id", c.name()); raw != nil {
-			ct.value = raw.(*metaEntry).Value
-		}
-		ct.loaded = true
-	}
-	ct.value++
-	ct.dirty = true
-	return ct.value
+	ar := w.ownArchive()
+	ar.seqs[c]++
+	return ar.seqs[c]
 }
 
-// Commit records counters and modify indexes and makes the writes visible.
+// Commit records modify indexes and makes the writes visible.
 func (w *WriteTxn) Commit() error {
 	if w.txn == nil {
 		return nil
 	}
 	defer func() { w.txn = nil }()
-	for c := range numCounters {
-		if ct := w.counters[c]; ct.dirty {
-			if err := w.txn.Insert(tableMeta, &metaEntry{Key: c.name(), Value: ct.value}); err != nil {
-				w.txn.Abort()
-				return fmt.Errorf("state: commit counter: %w", err)
-			}
-		}
-	}
 	if w.pruned != 0 {
 		if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: w.pruned}); err != nil {
 			w.txn.Abort()
@@ -347,15 +354,7 @@ func (w *WriteTxn) Commit() error {
 			return fmt.Errorf("state: commit index: %w", err)
 		}
 	}
-	if w.arDirty != 0 {
-		// The spare's parts this transaction changed become clones of
-		// its own, made before they are published; the others are
-		// still clones of the published ones.
-		for p := range numParts {
-			if w.arDirty&(1<<p) != 0 {
-				w.store.spare.clonePart(p, w.ar)
-			}
-		}
+	if w.arOwn {
 		w.store.pub.Lock()
 		w.txn.Commit()
 		w.store.ar = w.ar

@@ -50,8 +50,8 @@ func (r *ReadTxn) ClusterJobsChanged(cluster string, since, after uint64, limit 
 		tr *btree.BTreeG[*structs.Job]
 		of func(*structs.Job) string
 	}{
-		{r.ar.live.clusterMod, jobCluster}, {r.ar.live.prevMod, jobPrevious},
-		{r.ar.clusterMod, jobCluster}, {r.ar.prevMod, jobPrevious},
+		{r.ar.live.clusterMod.BTreeG, jobCluster}, {r.ar.live.prevMod.BTreeG, jobPrevious},
+		{r.ar.clusterMod.BTreeG, jobCluster}, {r.ar.prevMod.BTreeG, jobPrevious},
 	} {
 		eachChanged(ix.tr, ix.of, cluster, since, func(j *structs.Job) bool {
 			if j.Number > after && !seen[j.Number] {

@@ -403,12 +403,12 @@ func TestFinishedJobIndexes(t *testing.T) {
 	ar := s.Read().ar
 	trees := func(j *structs.Job) []string {
 		var names []string
-		if _, ok := ar.jobIDs.Get(idEntry[*structs.Job]{id: j.ID}); ok {
+		if _, ok := ar.ids.Get(idEntry[*structs.Job]{id: j.ID}); ok {
 			names = append(names, "jobIDs")
 		}
 		for name, tr := range map[string]interface {
 			Has(*structs.Job) bool
-		}{"jobs": ar.jobs, "tenant": ar.tenant, "owner": ar.owner, "ended": ar.ended,
+		}{"jobs": ar.numbers, "tenant": ar.tenants, "owner": ar.owners, "ended": ar.ended,
 			"clusterMod": ar.clusterMod, "prevMod": ar.prevMod} {
 			if tr.Has(j) {
 				names = append(names, name)

@@ -1,7 +1,9 @@
 package state
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -83,26 +85,32 @@ func (r *ReadTxn) AuditEvent(id string) (*structs.AuditEvent, error) {
 }
 
 // ListAudit pages through audit events in sequence order; see ListJobs
-// for next. With a tenant it walks the events after After and filters:
-// the trail is kept by tenant in time order, for QueryAudit, the one
-// production reader (ListAudit has no production caller).
+// for next. No tree keeps the trail by Seq (history.go): it walks all
+// events, or a tenant's, in time order, takes those above After and
+// sorts them by Seq, so a page costs a walk and a sort of the trail
+// (ListAudit has no production caller; QueryAudit, the production
+// reader, walks the trail from a time on).
 func (r *ReadTxn) ListAudit(f RecordFilter) ([]*structs.AuditEvent, uint64, error) {
 	if f.After == math.MaxUint64 {
 		return nil, 0, nil
 	}
-	var out []*structs.AuditEvent
-	var next uint64
-	r.ar.auditSeq.AscendGreaterOrEqual(seqEntry[*structs.AuditEvent]{seq: f.After + 1}, func(k seqEntry[*structs.AuditEvent]) bool {
-		if f.Tenant != "" && k.obj.Tenant != f.Tenant {
-			return true
+	var after []*structs.AuditEvent
+	r.ar.eachAudit(f.Tenant, 0, func(e *structs.AuditEvent) bool {
+		if e.Seq > f.After {
+			after = append(after, e)
 		}
-		if f.Limit > 0 && len(out) == f.Limit {
-			next = out[len(out)-1].Seq
-			return false
-		}
-		out = append(out, k.obj.Copy())
 		return true
 	})
+	slices.SortFunc(after, func(a, b *structs.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
+	var next uint64
+	if f.Limit > 0 && len(after) > f.Limit {
+		after = after[:f.Limit]
+		next = after[f.Limit-1].Seq
+	}
+	out := make([]*structs.AuditEvent, len(after))
+	for i, e := range after {
+		out[i] = e.Copy()
+	}
 	return out, next, nil
 }
 

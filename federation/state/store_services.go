@@ -78,7 +78,7 @@ func (r *ReadTxn) SubmitTimesSince(owner string, since time.Time) ([]time.Time, 
 		live = append(live, j)
 		return !j.SubmitTime.Before(since)
 	})
-	r.ar.owner.DescendLessOrEqual(&structs.Job{Owner: owner, Number: math.MaxUint64}, func(j *structs.Job) bool {
+	r.ar.owners.DescendLessOrEqual(&structs.Job{Owner: owner, Number: math.MaxUint64}, func(j *structs.Job) bool {
 		if j.Owner != owner {
 			return false
 		}
