@@ -18,6 +18,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	95:             true, // JobCancelTasks
 	96:             true, // JobOutputRequest
 	100:            true, // JobSubmitExt
+	102:            true, // JobSubmitArrayList
 }
 
 // Gated reports whether t may only be written once every replica lists it.

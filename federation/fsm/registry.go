@@ -90,6 +90,8 @@ var registry = newRegistry(
 	// Slurm's sbatch forms (dependencies, environment, working
 	// directory): 100-104.
 	returning[JobSubmitExt, *structs.Job](100),
+	// Array index lists: 102.
+	returning[JobSubmitArrayList, *structs.Job](102),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands
