@@ -11,7 +11,8 @@ import (
 // counted once. Flotilla does the same and keeps the set as ranges, never
 // as one entry per index, in a canonical form: the ranges sorted, apart
 // (each starts above the last index of the one before), each range's End
-// its last index and its Step 0 for a step of 1 or a single index, and
+// its last index and its Step 0 for a step of 1 or a single index, two
+// indices apart written as two ("1-3:2" in a list is 1,3), and
 // neighbours that continue one progression joined ("1-5,6-9" is 1-9,
 // "1-7:2,9" is 1-9:2; two single indices join only when adjacent, so
 // "1,3,7" stays as written). Overlapping parts are merged: their indices
@@ -26,8 +27,8 @@ func canonicalRanges(rs []ArrayRange) ([]ArrayRange, error) {
 		return &FieldError{Object: "job", Field: "array", Msg: fmt.Sprintf(format, args...)}
 	}
 	written := 0
-	norm := make([]ArrayRange, len(rs))
-	for i, r := range rs {
+	norm := make([]ArrayRange, 0, len(rs))
+	for _, r := range rs {
 		n := r.count()
 		if n == 0 {
 			return nil, bad("range %d-%d: end before start", r.Start, r.End)
@@ -40,7 +41,11 @@ func canonicalRanges(rs []ArrayRange) ([]ArrayRange, error) {
 		if n == 1 || r.Step == 1 {
 			r.Step = 0
 		}
-		norm[i] = r
+		if n == 2 && r.Step > 1 { // two indices apart: written as two
+			norm = append(norm, ArrayRange{Start: r.Start, End: r.Start}, ArrayRange{Start: r.End, End: r.End})
+			continue
+		}
+		norm = append(norm, r)
 	}
 	slices.SortFunc(norm, func(x, y ArrayRange) int {
 		return cmp.Or(cmp.Compare(x.Start, y.Start), cmp.Compare(x.End, y.End))
@@ -154,7 +159,7 @@ func checkCanonical(rs []ArrayRange) error {
 			return fmt.Errorf("range %d-%d: end before start", r.Start, r.End)
 		case r.End > MaxArrayIndex:
 			return fmt.Errorf("range %s: above %d", r, MaxArrayIndex)
-		case r.End != r.last() || r.Step == 1 || (r.Start == r.End && r.Step != 0):
+		case r.End != r.last() || r.Step == 1 || (r.Start == r.End && r.Step != 0) || (r.count() == 2 && r.Step > 1):
 			return fmt.Errorf("range %s is not in canonical form", r)
 		case i > 0 && r.Start <= rs[i-1].End:
 			return fmt.Errorf("ranges %s and %s are not sorted and apart", rs[i-1], r)

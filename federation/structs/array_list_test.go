@@ -33,6 +33,7 @@ func TestParseArrayList(t *testing.T) {
 		"run after index":    {"1,3,4,5", "1,3-5", 4, 1, true},
 		"overlap rewritten":  {"0-10:5,2-8:3", "0,2-8:3,10", 5, 3, true},
 		"step one dropped":   {"1-3:1,9", "1-3,9", 4, 1, true},
+		"two apart are two":  {"7-9,1-3:2", "1,3,7-9", 5, 1, true},
 		"largest":            {"0-499999,600000-1099999%3", "0-499999,600000-1099999%3", MaxArrayTasks, 1, true},
 		"highest index":      {"0,100000000", "0,100000000", 2, 1, true},
 	}
@@ -233,13 +234,14 @@ func TestArraySpecJSONForms(t *testing.T) {
 func TestArrayListValidate(t *testing.T) {
 	ok, _ := ParseArraySpec("1,3,7-9")
 	cases := map[string]ArraySpec{
-		"one range in ranges": {Start: 1, End: 1, Ranges: []ArrayRange{{Start: 1, End: 1}}},
-		"unsorted":            {Start: 7, End: 3, Ranges: []ArrayRange{{Start: 7, End: 9}, {Start: 3, End: 3}}},
-		"overlapping":         {Start: 1, End: 9, Ranges: []ArrayRange{{Start: 1, End: 5}, {Start: 3, End: 9}}},
-		"joinable":            {Start: 1, End: 9, Ranges: []ArrayRange{{Start: 1, End: 5}, {Start: 6, End: 9}}},
-		"end not last":        {Start: 1, End: 20, Ranges: []ArrayRange{{Start: 1, End: 10, Step: 4}, {Start: 20, End: 20}}},
-		"wrong start":         {Start: 0, End: 9, Ranges: ok.Ranges},
-		"top step":            {Start: 1, End: 9, Step: 2, Ranges: ok.Ranges},
+		"one range in ranges":  {Start: 1, End: 1, Ranges: []ArrayRange{{Start: 1, End: 1}}},
+		"unsorted":             {Start: 7, End: 3, Ranges: []ArrayRange{{Start: 7, End: 9}, {Start: 3, End: 3}}},
+		"overlapping":          {Start: 1, End: 9, Ranges: []ArrayRange{{Start: 1, End: 5}, {Start: 3, End: 9}}},
+		"joinable":             {Start: 1, End: 9, Ranges: []ArrayRange{{Start: 1, End: 5}, {Start: 6, End: 9}}},
+		"end not last":         {Start: 1, End: 20, Ranges: []ArrayRange{{Start: 1, End: 10, Step: 4}, {Start: 20, End: 20}}},
+		"wrong start":          {Start: 0, End: 9, Ranges: ok.Ranges},
+		"top step":             {Start: 1, End: 9, Step: 2, Ranges: ok.Ranges},
+		"two apart as a range": {Start: 1, End: 9, Ranges: []ArrayRange{{Start: 1, End: 3, Step: 2}, {Start: 7, End: 9}}},
 	}
 	for name, a := range cases {
 		t.Run(name, func(t *testing.T) {
