@@ -279,3 +279,58 @@ func TestArrayTasksOfList(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// millionList is a list of 1,000 ranges of 1,000 indices each, 1,000,000
+// tasks: the largest array, in the most ranges.
+func millionList(b *testing.B) ArraySpec {
+	var parts []string
+	for k := range MaxArrayRanges {
+		parts = append(parts, itoa(k*2000)+"-"+itoa(k*2000+999))
+	}
+	a, err := ParseArraySpec(strings.Join(parts, ",") + "%64")
+	if err != nil || a.Count() != MaxArrayTasks || len(a.Ranges) != MaxArrayRanges {
+		b.Fatal(a.Count(), err)
+	}
+	return a
+}
+
+// BenchmarkArrayListParse parses the million-task list of 1,000 ranges.
+func BenchmarkArrayListParse(b *testing.B) {
+	s := millionList(b).String()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ParseArraySpec(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkArrayListLookups: one Contains, Positions.Index and
+// Positions.Position on the million-task list of 1,000 ranges.
+func BenchmarkArrayListLookups(b *testing.B) {
+	a := millionList(b)
+	p := a.Positions()
+	n := 0
+	for b.Loop() {
+		i := p.Index(n % MaxArrayTasks)
+		if q, ok := p.Position(i); !ok || q != n%MaxArrayTasks || !a.Contains(i) {
+			b.Fatal(n, i, q)
+		}
+		n += 7919
+	}
+}
+
+// BenchmarkArrayListAll walks the million tasks of 1,000 ranges in index
+// order (what the dispatcher's progress does every second).
+func BenchmarkArrayListAll(b *testing.B) {
+	a := millionList(b)
+	for b.Loop() {
+		s := 0
+		for _, i := range a.All() {
+			s += i
+		}
+		if s == 0 {
+			b.Fatal("no indices")
+		}
+	}
+}
