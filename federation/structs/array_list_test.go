@@ -334,3 +334,38 @@ func BenchmarkArrayListAll(b *testing.B) {
 		}
 	}
 }
+
+// FuzzParseArraySpec: whatever a spec string holds, a spec parsed from it
+// validates, writes a string that reads back as the same spec, and its
+// walk, count, bounds and membership agree.
+func FuzzParseArraySpec(f *testing.F) {
+	for _, s := range []string{"1-10000%64", "1,3,7", "0-15,20,40-100:10%4", "7,1,3", "1-10,5", "0-10:5,2-8:3", "1-3:2,9", "5", "1,,3", "1%2,3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, err := ParseArraySpec(s)
+		if err != nil {
+			return
+		}
+		if err := a.Validate(); err != nil {
+			t.Fatalf("%q parsed as %+v, which does not validate: %v", s, a, err)
+		}
+		back, err := ParseArraySpec(a.String())
+		if err != nil || (a.IsList() && !cmp.Equal(a, back)) || back.String() != a.String() {
+			t.Fatalf("%q: String %q reads back as %+v, %v", s, a.String(), back, err)
+		}
+		if a.Count() > 10000 {
+			return // the walk below stays quick
+		}
+		n, prev := 0, -1
+		for p, i := range a.All() {
+			if p != n || i <= prev || !a.Contains(i) || a.Index(p) != i {
+				t.Fatalf("%q: position %d is %d after %d", s, p, i, prev)
+			}
+			n, prev = n+1, i
+		}
+		if n != a.Count() || prev != a.Max() || a.Index(0) != a.Min() {
+			t.Fatalf("%q: walked %d to %d, Count %d, Min %d, Max %d", s, n, prev, a.Count(), a.Min(), a.Max())
+		}
+	})
+}
