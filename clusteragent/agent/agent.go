@@ -24,11 +24,13 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/idmapper"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/prepull"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/scheduler"
 	"github.com/flotilla-hpc/flotilla/clusteragent/vaultexport"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/hubtls"
+	"github.com/flotilla-hpc/flotilla/internal/version"
 )
 
 // Config is everything one agent needs.
@@ -76,6 +78,11 @@ type Config struct {
 	// Elastic, if set, resizes the cloud's node groups for the jobs that
 	// wait for them and reports how far they can grow.
 	Elastic *Elastic
+	// WithoutFeatures are runtime features (runtime.Features) the agent
+	// does not report to the hub although it implements them. For tests
+	// only: it stands in for an agent of an older release, which the hub
+	// then keeps jobs needing those features away from. No flag sets it.
+	WithoutFeatures []structs.AgentFeature
 	// Adjust lets the caller adjust the cluster half's configuration
 	// (runtime options, filer) before it starts.
 	Adjust func(*ClusterConfig)
@@ -192,6 +199,7 @@ func New(cfg Config) (*Agent, error) {
 		catalog = out.Catalog.Report
 	}
 	out.Syncer = hubsync.New(hubsync.Config{
+		Agent:    &structs.AgentInfo{Version: version.Version, Features: runtime.Features(cfg.WithoutFeatures...)},
 		Catalog:  catalog,
 		Identity: identity,
 		Hub:      hub, Cluster: cfg.Cluster, Runner: c.Jobs, Heartbeat: cfg.Heartbeat, Log: ccfg.Log, Now: cfg.Now,

@@ -1,8 +1,10 @@
 package hubsync
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,6 +34,10 @@ type fakeHub struct {
 	// replica older than the report); refusals counts them.
 	refuseCatalog bool
 	refusals      int
+	// preFeatures decodes pushes as a hub older than agents' feature
+	// reports does: strictly, into its report type (unknown fields are
+	// refused as invalid, 400).
+	preFeatures bool
 	// script, if set, gives a report's outcome; nil answers applied.
 	script func(r structs.JobReport, sent int) structs.ReportOutcome
 	sent   map[string]int // "number:state" → times pushed
@@ -137,6 +143,12 @@ func (h *fakeHub) PushStatus(_ context.Context, _ string, rep *structs.ClusterSt
 		h.refusals++
 		return nil, structs.Errorf(structs.ErrInvalid, "unknown field \"catalog\"")
 	}
+	if h.preFeatures {
+		if err := decodeAsPreFeaturesHub(rep); err != nil {
+			h.refusals++
+			return nil, err
+		}
+	}
 	h.pushes = append(h.pushes, rep)
 	res := &structs.ClusterStatusResult{}
 	for _, r := range rep.Jobs {
@@ -149,6 +161,30 @@ func (h *fakeHub) PushStatus(_ context.Context, _ string, rep *structs.ClusterSt
 		res.Jobs = append(res.Jobs, structs.JobReportResult{ID: r.ID, Number: r.Number, Outcome: out})
 	}
 	return res, nil
+}
+
+// preFeaturesReport is structs.ClusterStatusReport as a hub older than
+// agents' feature reports has it.
+type preFeaturesReport struct {
+	Status   structs.ClusterStatus       `json:"status,omitempty"`
+	Capacity map[string]structs.Capacity `json:"capacity,omitempty"`
+	Jobs     []structs.JobReport         `json:"jobs,omitempty"`
+	Catalog  *structs.ClusterCatalog     `json:"catalog,omitempty"`
+}
+
+// decodeAsPreFeaturesHub sends rep through the wire as the client does
+// and decodes it as such a hub's API does (unknown fields refused).
+func decodeAsPreFeaturesHub(rep *structs.ClusterStatusReport) error {
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&preFeaturesReport{}); err != nil {
+		return structs.Errorf(structs.ErrInvalid, "request body: %v", err)
+	}
+	return nil
 }
 
 // sentCount is how often a report of job number in state was pushed.

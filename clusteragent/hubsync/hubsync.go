@@ -31,8 +31,8 @@
 // stays queued until the hub answers applied or stale; a retry outcome or
 // a failed push keeps it for the next push. A push goes out at once when
 // reports wait, and at least every Heartbeat with the cluster's status,
-// its capacity per machine type and the reasons jobs still wait for
-// nodes.
+// its capacity per machine type, the reasons jobs still wait for nodes,
+// and the agent's version and features (Config.Agent).
 //
 // Memory stays bounded: hubsync tracks the jobs active here, and the
 // finished ones (whose end it reported, so that a late assignment cannot
@@ -101,6 +101,12 @@ type Config struct {
 	// the cluster (nil while unknown); a push carries it when it changed
 	// since the hub last took it.
 	Catalog func() *structs.ClusterCatalog
+	// Agent, if set, is what every push says of the agent: its version and
+	// the features its runtime honours (the hub records them when they
+	// change and places jobs by them). A hub older than feature reports
+	// refuses the field (400): the push goes again without it, and the
+	// field is left out for a while (agentRefusedPause).
+	Agent *structs.AgentInfo
 	// Why returns the scheduler's reason a job is still pending, if it is.
 	Why func(number uint64) (string, bool)
 	// Heartbeat is the longest gap between status pushes.
@@ -142,6 +148,8 @@ type Syncer struct {
 	sentCatalog    []byte
 	sentCatalogAt  time.Time
 	catalogRefused time.Time
+	// agentRefused is when a hub last refused the agent's report of itself.
+	agentRefused time.Time
 }
 
 // New returns a Syncer.

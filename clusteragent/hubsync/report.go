@@ -120,7 +120,25 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 			s.mu.Unlock()
 		}
 	}
+	if s.cfg.Agent != nil {
+		s.mu.Lock()
+		if s.agentRefused.IsZero() || s.cfg.Now().Sub(s.agentRefused) >= agentRefusedPause {
+			rep.Agent = s.cfg.Agent
+		}
+		s.mu.Unlock()
+	}
 	res, err := s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	if err != nil && rep.Agent != nil && structs.KindOf(err) == structs.ErrInvalid {
+		// A replica older than agents' feature reports refuses the
+		// unknown field (the newest of the push): send the rest now, the
+		// report again later. Such a hub does not place by features.
+		s.cfg.Log.Info("the hub refused the agent's features; sending them later", "err", err)
+		s.mu.Lock()
+		s.agentRefused = s.cfg.Now()
+		s.mu.Unlock()
+		rep.Agent = nil
+		res, err = s.cfg.Hub.PushStatus(ctx, s.cfg.Cluster, rep)
+	}
 	if err != nil && rep.Catalog != nil && structs.KindOf(err) == structs.ErrInvalid {
 		// A replica older than the catalog report refuses the unknown
 		// field: send the rest now, the report again later.
@@ -179,6 +197,11 @@ func (s *Syncer) push(ctx context.Context) (more, retry bool, err error) {
 // catalogRefusedPause is how long a push goes without the catalog report
 // after a hub refused it as invalid (a replica of an older version).
 const catalogRefusedPause = time.Minute
+
+// agentRefusedPause is how long pushes go without the agent's version
+// and features after a hub refused them as invalid (a replica of an older
+// version): then they are tried again, so an upgraded hub gets them.
+const agentRefusedPause = time.Minute
 
 // catalogRefresh is how often an unchanged catalog report is sent again
 // (a replica upgraded from a version that dropped it gets it back).

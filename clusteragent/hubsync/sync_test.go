@@ -387,3 +387,35 @@ func TestCatalogRefusedByOlderHub(t *testing.T) {
 		return slices.ContainsFunc(hub.pushes, func(p *structs.ClusterStatusReport) bool { return p.Catalog != nil })
 	})
 }
+
+// TestAgentFeaturesToOlderHub: a hub older than agents' feature reports
+// refuses the push's unknown "agent" field (400); the agent sends the
+// rest at once (job reports are not held back), leaves the field out for
+// a pause, then offers it again, and a hub that takes it gets it in
+// every push.
+func TestAgentFeaturesToOlderHub(t *testing.T) {
+	hub, run := newFakeHub(), newFakeRunner()
+	hub.preFeatures = true
+	info := &structs.AgentInfo{Version: "v1.2.3", Features: []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobEnv}}
+	s, clock := start(t, hub, run, func(c *Config) { c.Agent = info })
+	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
+	eventually(t, "the job report applied without the features", func() bool { return s.Pending() == 0 })
+	hub.mu.Lock()
+	n := len(hub.pushes)
+	hub.mu.Unlock()
+	eventually(t, "five more pushes", func() bool { hub.mu.Lock(); defer hub.mu.Unlock(); return len(hub.pushes) >= n+5 })
+	hub.mu.Lock()
+	refusals := hub.refusals
+	hub.preFeatures = false
+	hub.mu.Unlock()
+	if refusals != 1 {
+		t.Errorf("features offered %d times within the pause, want once", refusals)
+	}
+	clock.Add(agentRefusedPause)
+	eventually(t, "the features sent after the pause, in every push", func() bool {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		last := len(hub.pushes) - 1
+		return last >= 2 && hub.pushes[last].Agent.Equal(info) && hub.pushes[last-1].Agent.Equal(info)
+	})
+}

@@ -194,6 +194,10 @@ func checkClusterStatus(rep *structs.ClusterStatusReport) error {
 	if err := rep.Catalog.Validate(); err != nil {
 		return err
 	}
+	rep.Agent.Normalize()
+	if err := rep.Agent.Validate(); err != nil {
+		return err
+	}
 	if len(rep.Jobs) > maxJobReports {
 		return invalid("%d job reports: at most %d in one push", len(rep.Jobs), maxJobReports)
 	}

@@ -133,7 +133,7 @@ func (s *session) agentKey(ctx context.Context, c *structs.Cluster) error {
 }
 
 func runClustersList(ctx context.Context, s *session, path, args []string) error {
-	return listTable(ctx, s, path, args, []string{"NAME", "ZONE", "STATUS", "LAST_HEARTBEAT", "FREE/TOTAL"},
+	return listTable(ctx, s, path, args, []string{"NAME", "ZONE", "STATUS", "LAST_HEARTBEAT", "FREE/TOTAL", "AGENT", "FEATURES"},
 		all((*client.Client).ListClusters), func(c *structs.Cluster) []string {
 			status := string(c.Status)
 			if status == "" {
@@ -143,8 +143,24 @@ func runClustersList(ctx context.Context, s *session, path, args []string) error
 			for _, mt := range slices.Sorted(maps.Keys(c.Capacity)) {
 				capa = append(capa, fmt.Sprintf("%s %d/%d", mt, c.Capacity[mt].Free, c.Capacity[mt].Total))
 			}
-			return []string{c.Name, dash(c.Zone), status, dash(stamp(c.LastHeartbeat)), dash(strings.Join(capa, ", "))}
+			version, features := agentColumns(c.Agent)
+			return []string{c.Name, dash(c.Zone), status, dash(stamp(c.LastHeartbeat)), dash(strings.Join(capa, ", ")), version, features}
 		})
+}
+
+// agentColumns are a cluster's AGENT and FEATURES columns: its agent's
+// version and features as the hub records them; "-" for an agent that
+// never reported them (an older release: placement sends it no job
+// needing a feature).
+func agentColumns(a *structs.AgentInfo) (version, features string) {
+	if a == nil {
+		return "-", "-"
+	}
+	fs := make([]string, len(a.Features))
+	for i, f := range a.Features {
+		fs[i] = string(f)
+	}
+	return dash(a.Version), dash(strings.Join(fs, ","))
 }
 
 func runClustersDelete(ctx context.Context, s *session, path, args []string) error {

@@ -89,12 +89,15 @@ func newUserHub(t *testing.T) *userHub {
 	return &userHub{url: url, h: c.Hub(0), adm: adm, agent: agent, env: map[string]string{EnvHub: url, EnvAPIKey: key.Key}, clock: clock}
 }
 
-// place reports free n1 nodes from east's agent and runs one placement
-// pass (the hub binary runs them continuously).
+// place reports free n1 nodes from east's agent, a current one (its
+// features), and runs one placement pass (the hub binary runs them
+// continuously).
 func (u *userHub) place(ctx context.Context, t *testing.T, free int) {
 	t.Helper()
 	if _, err := u.agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
-		Capacity: map[string]structs.Capacity{"n1": {Free: free, Total: free}}}); err != nil {
+		Capacity: map[string]structs.Capacity{"n1": {Free: free, Total: free}},
+		Agent: &structs.AgentInfo{Version: "test", Features: []structs.AgentFeature{
+			structs.FeatureArrayJobs, structs.FeatureJobEnv, structs.FeatureJobWorkdir}}}); err != nil {
 		t.Fatal(err)
 	}
 	d := dispatch.New(dispatch.Config{Store: u.h.Store(), Writer: u.h, Leader: u.h.Node().IsLeader, Now: u.h.Now,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/placement"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -68,5 +69,20 @@ func readPolicy(r *state.ReadTxn, in placement.Input) (placement.Input, error) {
 	if in.AccessRules, err = r.AccessRules(); err != nil {
 		return in, err
 	}
-	return in, nil
+	return in, agentFeatures(r, &in)
+}
+
+// clusterAgent is the type of the command that records agents' features.
+var clusterAgent = fsm.TypeOf(&fsm.ClusterAgent{})
+
+// agentFeatures sets in.AgentFeatures: placement looks at agents'
+// features once every replica in the directory records them (applies
+// fsm.ClusterAgent), as the hub's writes do.
+func agentFeatures(r *state.ReadTxn, in *placement.Input) error {
+	reps, err := r.Replicas()
+	if err != nil {
+		return err
+	}
+	in.AgentFeatures = fsm.EveryReplicaApplies(reps, clusterAgent)
+	return nil
 }

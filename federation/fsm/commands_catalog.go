@@ -52,6 +52,18 @@ func (c *ClusterHeartbeat) apply(w *state.WriteTxn) (any, error) {
 	return nil, w.Heartbeat((*structs.ClusterHeartbeat)(c))
 }
 
+// ClusterAgent records a cluster agent's version and features (command
+// 101, gated: the hub writes it only once every replica applies it, and
+// only when the agent's report differs from the recorded one).
+type ClusterAgent struct {
+	Cluster string            `json:"cluster"`
+	Agent   structs.AgentInfo `json:"agent"`
+}
+
+func (c *ClusterAgent) apply(w *state.WriteTxn) (any, error) {
+	return nil, w.SetClusterAgent(c.Cluster, &c.Agent)
+}
+
 // VaultUpsert creates or replaces a vault.
 type VaultUpsert struct {
 	Vault structs.Vault `json:"vault"`

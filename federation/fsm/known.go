@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // gated are the command types added after replicas began listing the
@@ -18,6 +20,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	95:             true, // JobCancelTasks
 	96:             true, // JobOutputRequest
 	100:            true, // JobSubmitExt
+	101:            true, // ClusterAgent
 	102:            true, // JobSubmitArrayList
 }
 
@@ -54,6 +57,18 @@ func KnownCommands() string {
 // older binary's, which applies none of the gated types.
 func ReplicaApplies(list string, t CommandType) bool {
 	return !gated[t] || inRanges(list, t)
+}
+
+// EveryReplicaApplies reports whether every replica of a directory
+// applies commands of type t (see ReplicaApplies); an empty directory (a
+// hub starting) counts as this binary's, which applies every type.
+func EveryReplicaApplies(reps []*structs.Replica, t CommandType) bool {
+	for _, rep := range reps {
+		if !ReplicaApplies(rep.Commands, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // inRanges reports whether t is in list's ranges ("1-33,80"); parts that

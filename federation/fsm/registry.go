@@ -90,6 +90,8 @@ var registry = newRegistry(
 	// Slurm's sbatch forms (dependencies, environment, working
 	// directory): 100-104.
 	returning[JobSubmitExt, *structs.Job](100),
+	// Agents' features (what their runtime honours): 101.
+	returning[ClusterAgent, none](101),
 	// Array index lists: 102.
 	returning[JobSubmitArrayList, *structs.Job](102),
 	// Performance (issue 19): 80-84.

@@ -28,7 +28,8 @@ var wireNumbers = map[CommandType]string{
 	60: "ServiceAccountUpsert", 61: "ServiceAccountDelete", 62: "TriggerUpsert", 63: "TriggerDelete",
 	64: "VaultExportUpsert", 65: "VaultExportDelete", 66: "WebhookSettingsUpsert", 67: "SubscriptionUpsert",
 	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
-	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt", 102: "JobSubmitArrayList",
+	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt",
+	101: "ClusterAgent", 102: "JobSubmitArrayList",
 	80: "JobAudited",
 }
 

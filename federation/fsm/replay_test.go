@@ -356,6 +356,11 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 		extend(&d)
 		cmds = append(cmds, MustEncode(&JobSubmitExt{Job: d}))
 	}
+	if g.index%17 == 0 { // the agent of east reports its features (ClusterAgent)
+		features := []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobEnv}
+		cmds = append(cmds, MustEncode(&ClusterAgent{Cluster: "east", Agent: structs.AgentInfo{
+			Version: fmt.Sprintf("v0.%d.0", g.index%3), Features: features[:g.index%3%2+1]}}))
+	}
 	if g.index%17 == 0 && g.index > 360 { // an index list (JobSubmitArrayList), late; a task of it canceled, one outside refused
 		l := testJob(fmt.Sprintf("list-%d", g.index))
 		l.SubmitTime = now

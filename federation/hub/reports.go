@@ -21,10 +21,16 @@ const maxParallelReports = 32
 // structs.ReportOutcome): applied (also when it repeats the recorded
 // final state), stale (it can never apply) or retry (the hub could not
 // write now). A failed heartbeat fails the whole push: the agent sends
-// everything again.
+// everything again. The agent's version and features are recorded on the
+// cluster when they differ from the recorded ones (see recordAgent).
 func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *structs.ClusterStatusReport) (*structs.ClusterStatusResult, error) {
 	now := h.now().UTC()
 	hb := &fsm.ClusterHeartbeat{Cluster: cluster, Status: rep.Status, Capacity: rep.Capacity, Time: now, Catalog: rep.Catalog}
+	// The agent's features first: a cluster its first push makes ready
+	// has them when placement first sees it ready.
+	if err := h.recordAgent(ctx, cluster, rep.Agent); err != nil {
+		return nil, err
+	}
 	if _, err := h.Write(ctx, hb); err != nil {
 		return nil, err
 	}
@@ -60,6 +66,30 @@ func (h *Hub) ReportClusterStatus(ctx context.Context, cluster string, rep *stru
 	}
 	wg.Wait()
 	return res, nil
+}
+
+// clusterAgentType is fsm.ClusterAgent's command type.
+var clusterAgentType = fsm.TypeOf(&fsm.ClusterAgent{})
+
+// recordAgent writes a cluster agent's version and features (fsm.ClusterAgent)
+// when they differ from what the cluster records; agents send them in
+// every push, and an unchanged report writes nothing. While a replica in
+// the directory does not apply ClusterAgent (a rolling upgrade), nothing
+// is recorded and placement does not look at features (dispatch), as
+// before they existed; the first push after the last replica is upgraded
+// records them.
+func (h *Hub) recordAgent(ctx context.Context, cluster string, a *structs.AgentInfo) error {
+	if a == nil || !h.allApply(clusterAgentType) {
+		return nil
+	}
+	if c, err := h.store.Read().Cluster(cluster); err == nil && c.Agent.Equal(a) {
+		return nil
+	}
+	if _, err := h.Write(ctx, &fsm.ClusterAgent{Cluster: cluster, Agent: *a}); err != nil {
+		return err
+	}
+	h.log.Info("cluster agent recorded", "cluster", cluster, "agent_version", a.Version, "features", a.Features)
+	return nil
 }
 
 // ReportOutcome classifies the result of writing one job report: nil is

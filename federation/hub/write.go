@@ -202,10 +202,7 @@ func (h *Hub) allApply(t fsm.CommandType) bool {
 	if err != nil {
 		return false
 	}
-	ok := true
-	for _, rep := range reps {
-		ok = ok && fsm.ReplicaApplies(rep.Commands, t)
-	}
+	ok := fsm.EveryReplicaApplies(reps, t)
 	v := &gateView{index: index, applies: map[fsm.CommandType]bool{t: ok}}
 	if old != nil && old.index == index {
 		for k, a := range old.applies {

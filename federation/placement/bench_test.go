@@ -93,6 +93,36 @@ func BenchmarkPlace10kJobs50Clusters(b *testing.B) {
 	}
 }
 
+// BenchmarkPlaceByAgentFeatures: the fifo pass with agents' features
+// recorded: every fourth job has an environment, every tenth an array,
+// and a fifth of the clusters' agents lack job-env (their jobs with one
+// burst or wait).
+func BenchmarkPlaceByAgentFeatures(b *testing.B) {
+	in := benchInput(50, 10_000, Options{})
+	in.AgentFeatures = true
+	for i, c := range in.Clusters {
+		c.Agent = &structs.AgentInfo{Version: "v1", Features: []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobEnv, structs.FeatureJobWorkdir}}
+		if i%5 == 0 {
+			c.Agent.Features = []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobWorkdir}
+		}
+	}
+	for i, j := range in.Jobs {
+		if i%4 == 0 {
+			j.Env = map[string]string{"CASE": "1"}
+		}
+		if i%10 == 0 {
+			j.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 8}}
+		}
+	}
+	var plan Plan
+	b.ReportAllocs()
+	for b.Loop() {
+		plan = Place(in)
+	}
+	b.ReportMetric(float64(len(plan.Assignments)), "assigned")
+	b.ReportMetric(float64(10_000)*float64(b.N)/b.Elapsed().Seconds(), "jobs/s")
+}
+
 func BenchmarkExpiredAssignments10k(b *testing.B) {
 	in := benchInput(50, 10_000, Options{})
 	for i, j := range in.Jobs {

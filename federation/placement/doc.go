@@ -26,7 +26,11 @@
 // cluster's zone, the limits admit the job on that machine type (package
 // limits), the job's app can run there (the cluster's agent did not report
 // its image not runnable on the machine type's nodes, e.g. built for
-// another architecture: structs.ClusterCatalog), the machine type's MaxConcurrent (jobs of that machine type at
+// another architecture: structs.ClusterCatalog), the cluster's agent
+// lists every feature the job needs (structs.Job.NeedsFeatures: an
+// environment, a working directory, an array; with Input.AgentFeatures
+// only, and an agent that never reported features lists none), the
+// machine type's MaxConcurrent (jobs of that machine type at
 // once, federation-wide) is not reached, and enough nodes are free.
 //
 // # Capacity

@@ -35,6 +35,14 @@ type Input struct {
 	BurstRules   []*structs.BurstRule
 	AccessRules  []*structs.AccessRule
 	Options      Options
+	// AgentFeatures says the hub records agents' features
+	// (structs.Cluster.Agent): every replica applies the command that
+	// stores them. Then a job goes only to clusters whose agent lists
+	// every feature it needs (structs.Job.NeedsFeatures), and a cluster
+	// without a record has an agent older than feature reports, which
+	// honours none. False (a rolling upgrade of the hub under way):
+	// features are not looked at, as before they existed.
+	AgentFeatures bool
 }
 
 // Assignment places a job on a cluster and machine type. BurstRule is set

@@ -107,6 +107,9 @@ func (p *pass) try(j *structs.Job, user *structs.User, app *structs.App, mt *str
 	if why := p.notReady[c.Name]; why != "" {
 		return &failure{reason: why}
 	}
+	if why := p.lacksFeature(j, c); why != "" {
+		return &failure{kind: failNever, reason: why}
+	}
 	if h := p.ledger.Check(j, mt); h != nil {
 		return &failure{kind: failLimit, reason: "held: " + h.Reason, hold: h}
 	}

@@ -15,6 +15,8 @@ import (
 type pass struct {
 	now  time.Time
 	opts Options
+	// features: place by agents' features (Input.AgentFeatures).
+	features bool
 
 	mts      map[string]*structs.MachineType
 	clusters map[string]*structs.Cluster
@@ -45,7 +47,7 @@ func teamKey(j *structs.Job) string { return j.Tenant + "/" + j.Team }
 
 func newPass(in *Input) *pass {
 	p := &pass{
-		now: in.Now, opts: in.Options,
+		now: in.Now, opts: in.Options, features: in.AgentFeatures,
 		mts:       make(map[string]*structs.MachineType, len(in.MachineTypes)),
 		clusters:  make(map[string]*structs.Cluster, len(in.Clusters)),
 		apps:      make(map[string]*structs.App, len(in.Apps)),

@@ -13,7 +13,7 @@ import (
 
 // TestPortalClusterApps: the clusters page shows the catalog report an
 // agent pushed: per app and machine type its state, the nodes ready and
-// why an image cannot run there.
+// why an image cannot run there; and the agent's version and features.
 func TestPortalClusterApps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -44,7 +44,8 @@ func TestPortalClusterApps(t *testing.T) {
 		"armsolver": {Image: "r/arm:1", MachineTypes: map[string]structs.AppOnMachineType{
 			"cpu16": {State: structs.AppNotRunnable, Reason: "image r/arm:1 is built for linux/arm64; the nodes of machine type cpu16 are amd64"}}},
 	}}
-	if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady, Catalog: rep}); err != nil {
+	if _, err := agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady, Catalog: rep,
+		Agent: &structs.AgentInfo{Version: "v3.1.0", Features: []structs.AgentFeature{structs.FeatureJobEnv, structs.FeatureArrayJobs}}}); err != nil {
 		t.Fatal(err)
 	}
 	root := newBrowser(t, hubs.URL(0))
@@ -53,6 +54,7 @@ func TestPortalClusterApps(t *testing.T) {
 	for _, want := range []string{
 		"<td>armsolver</td><td>cpu16</td><td>r/arm:1</td><td>not_runnable</td><td>0 of 0</td><td>image r/arm:1 is built for linux/arm64; the nodes of machine type cpu16 are amd64</td>",
 		"<td>solver</td><td>cpu16</td><td>r/solver:1</td><td>ready</td><td>2 of 2</td>",
+		"<dt>Agent</dt><dd>v3.1.0; features: array-jobs, job-env</dd>",
 	} {
 		if code != 200 || !strings.Contains(page, want) {
 			t.Errorf("clusters page (%d) lacks %q", code, want)

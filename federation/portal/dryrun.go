@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/placement"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -87,6 +88,11 @@ func placementInput(r *state.ReadTxn, now time.Time) (placement.Input, error) {
 			return in, err
 		}
 	}
+	reps, err := r.Replicas()
+	if err != nil {
+		return in, err
+	}
+	in.AgentFeatures = fsm.EveryReplicaApplies(reps, fsm.TypeOf(&fsm.ClusterAgent{})) // as the dispatcher
 	return in, nil
 }
 

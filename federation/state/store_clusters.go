@@ -61,7 +61,7 @@ func (w *WriteTxn) UpsertCluster(c *structs.Cluster, cas structs.CAS) error {
 	}
 	n := c.Copy()
 	if old, ok := raw.(*structs.Cluster); ok {
-		n.Status, n.LastHeartbeat, n.Capacity, n.Catalog = old.Status, old.LastHeartbeat, old.Capacity, old.Catalog
+		n.Status, n.LastHeartbeat, n.Capacity, n.Catalog, n.Agent = old.Status, old.LastHeartbeat, old.Capacity, old.Catalog, old.Agent
 		return w.insert(tClusters, n, old)
 	}
 	if n.Status == "" {
@@ -102,6 +102,25 @@ func (w *WriteTxn) Heartbeat(h *structs.ClusterHeartbeat) error {
 	if h.Catalog != nil {
 		n.Catalog = h.Catalog.Copy()
 	}
+	return w.insert(tClusters, &n, old)
+}
+
+// SetClusterAgent records what the cluster's agent says of itself: its
+// version and features (see structs.AgentInfo).
+func (w *WriteTxn) SetClusterAgent(cluster string, a *structs.AgentInfo) error {
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	raw, err := rawByID(w.txn, TableClusters, cluster)
+	if err != nil {
+		return err
+	}
+	if raw == nil {
+		return notFound("cluster", cluster)
+	}
+	old := raw.(*structs.Cluster)
+	n := *old // shallow: the agent info is replaced, never changed in place
+	n.Agent = a.Copy()
 	return w.insert(tClusters, &n, old)
 }
 

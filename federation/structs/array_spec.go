@@ -235,14 +235,6 @@ func (a ArraySpec) Validate() error {
 	return nil
 }
 
-// ArrayListsFeature names, among the features a cluster agent lists in
-// its status push, the support of index lists: an agent from before lists
-// refuses such a spec in its assignments, so placement must put a job
-// with Job.HasArrayList only on a cluster whose agent lists it. The
-// agent features work (structs.AgentFeature) adds the list and its check;
-// this constant is the name it uses (FeatureArrayIndexLists there).
-const ArrayListsFeature = "array-index-lists"
-
 // IsList reports whether a is an index list (two or more ranges), which
 // only a hub and an agent that know lists may carry.
 func (a ArraySpec) IsList() bool { return len(a.Ranges) > 1 }

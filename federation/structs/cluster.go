@@ -56,6 +56,11 @@ type Cluster struct {
 	// Catalog is the agent's latest report on the apps' images there
 	// (nil from an agent that sends none).
 	Catalog *ClusterCatalog `json:"catalog,omitempty"`
+	// Agent is the agent's version and features as it last reported them
+	// (fsm.ClusterAgent); nil while no agent that reports them has been
+	// recorded: an older agent, or a hub whose replicas do not all record
+	// them yet.
+	Agent *AgentInfo `json:"agent,omitempty"`
 }
 
 // Copy returns a deep copy of c.
@@ -67,6 +72,7 @@ func (c *Cluster) Copy() *Cluster {
 	n.Labels = maps.Clone(c.Labels)
 	n.Capacity = maps.Clone(c.Capacity)
 	n.Catalog = c.Catalog.Copy()
+	n.Agent = c.Agent.Copy()
 	return &n
 }
 
@@ -89,6 +95,9 @@ func (c *Cluster) Validate() error {
 		}
 	}
 	if err := c.Catalog.Validate(); err != nil {
+		return err
+	}
+	if err := c.Agent.Validate(); err != nil {
 		return err
 	}
 	return validCapacity(c.Name, c.Capacity)

@@ -150,6 +150,10 @@ type ClusterStatusReport struct {
 	// Catalog, when set, replaces the hub's record of the apps' images on
 	// the cluster (an agent sends it when it changed).
 	Catalog *ClusterCatalog `json:"catalog,omitempty"`
+	// Agent is the agent's version and the features its runtime honours;
+	// the hub records it on the cluster when it changed. An agent that
+	// sends none is taken for one older than feature reports.
+	Agent *AgentInfo `json:"agent,omitempty"`
 }
 
 // JobReport is an agent's report on one job. Number must be the job's

@@ -33,6 +33,9 @@ type fed struct {
 	// agentAdjust, if set, adjusts the cluster half of agents started
 	// after it is set (runtime options).
 	agentAdjust func(*agent.ClusterConfig)
+	// agentWithout, if set, names features the agent of a cluster does
+	// not report (agent.Config.WithoutFeatures: an older agent).
+	agentWithout map[string][]structs.AgentFeature
 }
 
 func quietLog() *slog.Logger {
@@ -107,7 +110,8 @@ func (f *fed) addCluster(ctx context.Context, name string, labels map[string]str
 func (f *fed) startAgent(name, bootstrapToken string) {
 	f.t.Helper()
 	a, err := agent.New(agent.Config{Cluster: name, HubURLs: f.hubs.URLs(), BootstrapToken: bootstrapToken, Kube: f.envs[name].Config,
-		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), MetricsAddr: "127.0.0.1:0", Adjust: f.agentAdjust})
+		Image: "solver:1", Heartbeat: 300 * time.Millisecond, Log: quietLog(), MetricsAddr: "127.0.0.1:0", Adjust: f.agentAdjust,
+		WithoutFeatures: f.agentWithout[name]})
 	if err != nil {
 		f.t.Fatal(err)
 	}
