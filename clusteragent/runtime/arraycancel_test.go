@@ -47,3 +47,34 @@ func TestRenderArrayCancelFile(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderArrayList: every pod of an array job whose spec is an index
+// list gets it on flotilla-init's command line in Slurm's form, which
+// flotilla-init reads back as the same list.
+func TestRenderArrayList(t *testing.T) {
+	c := goldenCases()["multinode"]
+	in := c.in
+	job := *in.Job
+	spec, err := structs.ParseArraySpec("7-9,3,1%2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job.Array = &structs.ArrayJob{Spec: spec}
+	in.Job = &job
+	in.Random = fixedRandom()
+	objs, err := Render(in, c.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range objs.Pods {
+		args := p.Spec.Containers[0].Args
+		k := slices.Index(args, "--array")
+		if k < 0 || args[k+1] != "1,3,7-9%2" {
+			t.Fatalf("pod %d: args %q", i, args)
+		}
+		back, err := structs.ParseArraySpec(args[k+1])
+		if err != nil || back.String() != spec.String() || back.Count() != 5 {
+			t.Errorf("pod %d: %q reads back as %v, %v", i, args[k+1], back, err)
+		}
+	}
+}

@@ -16,8 +16,12 @@ import (
 //   - job-workdir: Job.Workdir as flotilla-init's --workdir (jobenv.go);
 //   - array-jobs: Job.Array run by flotilla-init's array mode, with its
 //     progress, task cancels and outputs (arrayprogress.go, arraycancel.go,
-//     arrayoutput.go).
+//     arrayoutput.go);
+//   - array-index-lists: an array's index list (structs.ArraySpec.Ranges)
+//     decoded, rendered as flotilla-init's --array and run by its
+//     dispatcher (pods.go, initproc/arraytask).
 var features = []structs.AgentFeature{
+	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
 	structs.FeatureJobWorkdir,

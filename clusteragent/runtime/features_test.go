@@ -16,13 +16,20 @@ func TestFeatures(t *testing.T) {
 	if err := info.Validate(); err != nil {
 		t.Fatalf("runtime features: %v", err)
 	}
-	job := structs.Job{Env: map[string]string{"A": "1"}, Workdir: "/w", Array: &structs.ArrayJob{}}
+	list, err := structs.ParseArraySpec("1,3,7-9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := structs.Job{Env: map[string]string{"A": "1"}, Workdir: "/w", Array: &structs.ArrayJob{Spec: list}}
+	if len(job.NeedsFeatures()) != 4 {
+		t.Errorf("a job with everything needs %v", job.NeedsFeatures())
+	}
 	for _, f := range job.NeedsFeatures() {
 		if !info.Has(f) {
 			t.Errorf("a job needing %s is rendered by this runtime, yet it does not list the feature", f)
 		}
 	}
-	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
+	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayIndexLists, structs.FeatureArrayJobs, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
 		t.Errorf("without job-env (-want +got):\n%s", diff)
 	}
 	if len(Features()) != len(all) {

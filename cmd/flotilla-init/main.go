@@ -109,7 +109,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.DurationVar(&cfg.PeerTimeout, "peer-timeout", 10*time.Minute, "how long to wait for all nodes")
 	fs.DurationVar(&cfg.HeadTimeout, "head-timeout", time.Minute, "worker: how long to try reaching the head")
 	fs.DurationVar(&cfg.Linger, "linger", 30*time.Second, "head: how long to wait for workers to hear it is done")
-	array := fs.String("array", "", "run an array job: START-END[:STEP][%MAX] (every pod runs the command once per task it pulls)")
+	array := fs.String("array", "", "run an array job: the indices as Slurm's --array writes them, e.g. 1-100:2%8 or 1,3,7-9%2 (every pod runs the command once per task it pulls)")
 	arr := initproc.ArrayConfig{Now: time.Now}
 	fs.IntVar(&arr.Slots, "array-slots", 1, "array: tasks this pod runs at once")
 	fs.IntVar(&arr.Retries, "task-retries", 0, "array: attempts after a task's first failure")

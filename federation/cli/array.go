@@ -21,7 +21,7 @@ type arrayFlags struct {
 }
 
 func (a *arrayFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&a.spec, "array", "", "array job: START-END[:STEP][%MAX-RUNNING], e.g. 1-10000%64 (Slurm's --array)")
+	fs.StringVar(&a.spec, "array", "", "array job: task indices as Slurm's --array writes them, START-END[:STEP] ranges and single indices, comma-separated, then %MAX-RUNNING; e.g. 1-10000%64 or 1,3,7-9:2%4")
 	fs.IntVar(&a.retries, "task-retries", 0, "array job: attempts after a task's first failure")
 	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m or 05:00 (the forms of --walltime)")
 }

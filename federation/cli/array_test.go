@@ -33,9 +33,12 @@ func TestArrayFlags(t *testing.T) {
 		want    structs.JobSubmitRequest
 		wantErr bool
 	}{
-		"none":      {arrayFlags{}, structs.JobSubmitRequest{}, false},
-		"full":      {arrayFlags{spec: "1-100:2%8", retries: 2, walltime: "10m"}, structs.JobSubmitRequest{Array: &structs.ArraySpec{Start: 1, End: 100, Step: 2, MaxRunning: 8}, TaskRetries: 2, TaskWalltime: structs.Duration(600e9)}, false},
-		"bad spec":  {arrayFlags{spec: "10-1"}, structs.JobSubmitRequest{}, true},
+		"none":     {arrayFlags{}, structs.JobSubmitRequest{}, false},
+		"full":     {arrayFlags{spec: "1-100:2%8", retries: 2, walltime: "10m"}, structs.JobSubmitRequest{Array: &structs.ArraySpec{Start: 1, End: 100, Step: 2, MaxRunning: 8}, TaskRetries: 2, TaskWalltime: structs.Duration(600e9)}, false},
+		"bad spec": {arrayFlags{spec: "10-1"}, structs.JobSubmitRequest{}, true},
+		"list": {arrayFlags{spec: "7-9,1,3%2"}, structs.JobSubmitRequest{Array: &structs.ArraySpec{Start: 1, End: 9, MaxRunning: 2,
+			Ranges: []structs.ArrayRange{{Start: 1, End: 1}, {Start: 3, End: 3}, {Start: 7, End: 9}}}}, false},
+		"bad list":  {arrayFlags{spec: "1,,3"}, structs.JobSubmitRequest{}, true},
 		"bad limit": {arrayFlags{spec: "1-5", walltime: "soon"}, structs.JobSubmitRequest{}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -98,5 +101,18 @@ func TestPrintTaskOutputCanceledBeforeStart(t *testing.T) {
 	}
 	if out.String() != "== task 1: canceled, exit code 137, attempt 1 ==\nx\n" {
 		t.Errorf("killed task: %q", out.String())
+	}
+}
+
+// TestArrayFieldsOfList: status shows a list in Slurm's form with its
+// task count.
+func TestArrayFieldsOfList(t *testing.T) {
+	spec, err := structs.ParseArraySpec("1,3,7-9%2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := arrayFields(&structs.Job{Array: &structs.ArrayJob{Spec: spec, TaskRetries: 1}}, false)
+	if len(f) == 0 || f[0] != [2]string{"Array", "1,3,7-9%2 (5 tasks, 1 retries each)"} {
+		t.Errorf("fields %q", f)
 	}
 }

@@ -239,6 +239,15 @@ func applyCases() map[string]applyCase {
 			}()},
 		"job submit ext duplicate": {cmd: &JobSubmitExt{Job: func() structs.Job { j := testJob("j-1"); extend(&j); return j }()},
 			wantErr: structs.ErrConflict},
+		"job submit array list": {cmd: &JobSubmitArrayList{Job: func() structs.Job { j := testJob("j-4"); withList(&j); extend(&j); return j }()},
+			read: jobRead("j-4"),
+			want: func() *structs.Job {
+				j := testJob("j-4")
+				withList(&j)
+				extend(&j)
+				j.RaftIndex, j.Number, j.Name, j.Priority = created, 4, "alice-2026-11-28-0004", structs.PriorityNormal
+				return &j
+			}()},
 		"job update state": {cmd: &JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
 			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
 			want: withJob(2, func(j *structs.Job) {

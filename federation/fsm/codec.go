@@ -37,12 +37,17 @@ func Encode(cmd Command) ([]byte, error) {
 	}
 	var body []byte
 	if js, ok := cmd.(*JobSubmit); ok {
-		if js.Job.HasSubmitExtensions() {
-			return nil, structs.Errorf(structs.ErrInvalid, "encode %s: job %q has a dependency, environment or working directory: JobSubmitExt carries them", reg.typ, js.Job.ID)
+		if err := checkPlainSubmit(reg.typ, js); err != nil {
+			return nil, err
 		}
 		body = encodeJobSubmit(js) // see jobBinaryV1
 	} else if jx, ok := cmd.(*JobSubmitExt); ok {
+		if err := checkNoList(reg.typ, &jx.Job); err != nil {
+			return nil, err
+		}
 		body = encodeJobSubmit((*JobSubmit)(jx))
+	} else if jl, ok := cmd.(*JobSubmitArrayList); ok {
+		body = encodeJobSubmit((*JobSubmit)(jl))
 	} else if ja, ok := cmd.(*JobAudited); ok {
 		var err error
 		if body, err = encodeAudited(ja); err != nil {
@@ -96,6 +101,15 @@ func Decode(b []byte) (Command, error) {
 		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jx)); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
+		if err := checkNoList(t, &jx.Job); err != nil {
+			return nil, err
+		}
+		return cmd, nil
+	}
+	if jl, ok := cmd.(*JobSubmitArrayList); ok {
+		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jl)); err != nil {
+			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
+		}
 		return cmd, nil
 	}
 	if ja, ok := cmd.(*JobAudited); ok {
@@ -116,11 +130,22 @@ func Decode(b []byte) (Command, error) {
 }
 
 // checkPlainSubmit refuses a JobSubmit carrying JobSubmitExt's fields, as
-// a replica on an older binary refuses (binary) or drops (JSON) them: no
-// writer makes one, and every replica must apply an entry alike.
+// a replica on an older binary refuses (binary) or drops (JSON) them, or
+// an index list (see checkNoList): no writer makes one, and every replica
+// must apply an entry alike.
 func checkPlainSubmit(t CommandType, js *JobSubmit) error {
 	if js.Job.HasSubmitExtensions() {
 		return structs.Errorf(structs.ErrInvalid, "command %s: job %q carries fields of JobSubmitExt", t, js.Job.ID)
+	}
+	return checkNoList(t, &js.Job)
+}
+
+// checkNoList refuses a job whose array is an index list in a command
+// other than JobSubmitArrayList: a replica on a binary from before lists
+// refuses such a spec when it decodes the job, so no writer makes one.
+func checkNoList(t CommandType, j *structs.Job) error {
+	if j.HasArrayList() {
+		return structs.Errorf(structs.ErrInvalid, "command %s: job %q has an array index list: JobSubmitArrayList carries it", t, j.ID)
 	}
 	return nil
 }

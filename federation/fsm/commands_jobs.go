@@ -32,9 +32,27 @@ func (c *JobSubmitExt) apply(w *state.WriteTxn) (any, error) {
 	return w.SubmitOwnedJob(&j)
 }
 
-// SubmitCommand is the command that stores job j: JobSubmitExt when it
-// has fields only that command carries, else JobSubmit.
+// JobSubmitArrayList stores a new job as JobSubmit does, for an array
+// job whose spec is an index list (structs.ArraySpec.IsList: "1,3,7-9");
+// it carries JobSubmitExt's fields too. Replicas on binaries from before
+// lists refuse such a spec (their array codec refuses the unknown
+// "ranges" field), JobSubmitExt among them: it has its own type, gated
+// (see known.go), and JobSubmit and JobSubmitExt refuse a list. Its body
+// is JobSubmit's binary form. Result: *structs.Job.
+type JobSubmitArrayList JobSubmit
+
+func (c *JobSubmitArrayList) apply(w *state.WriteTxn) (any, error) {
+	j := c.Job
+	return w.SubmitOwnedJob(&j)
+}
+
+// SubmitCommand is the command that stores job j: JobSubmitArrayList
+// when its array is an index list, JobSubmitExt when it has fields only
+// that command carries, else JobSubmit.
 func SubmitCommand(j *structs.Job) Command {
+	if j.HasArrayList() {
+		return &JobSubmitArrayList{Job: *j}
+	}
 	if j.HasSubmitExtensions() {
 		return &JobSubmitExt{Job: *j}
 	}

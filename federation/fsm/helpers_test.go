@@ -103,6 +103,15 @@ func extend(j *structs.Job) {
 	j.Workdir = "/data/run"
 }
 
+// withList makes j an array job of the index list 1,3,7-9%2.
+func withList(j *structs.Job) {
+	spec, err := structs.ParseArraySpec("1,3,7-9%2")
+	if err != nil {
+		panic(err)
+	}
+	j.Array = &structs.ArrayJob{Spec: spec, TaskRetries: 1}
+}
+
 // memSink is an in-memory raft.SnapshotSink.
 type memSink struct {
 	bytes.Buffer

@@ -1,6 +1,7 @@
 package fsm
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -62,12 +63,18 @@ func fillAll(t *testing.T, v reflect.Value, seed *int) {
 // structs.Job but not to the codec fails here instead of vanishing from the
 // raft log.
 func TestJobCodecCoversEveryField(t *testing.T) {
-	var full JobSubmitExt
+	var full JobSubmitArrayList
 	seed := 0
 	fillAll(t, reflect.ValueOf(&full.Job).Elem(), &seed)
+	// An array spec is checked as it is read: every field of a valid list.
+	list, err := structs.ParseArraySpec("1,3,7-30:3%2")
+	if err != nil || list.Ranges[2].Step == 0 {
+		t.Fatal(list, err)
+	}
+	full.Job.Array.Spec = list
 	b := MustEncode(&full)
 	if b[2] != jobBinaryV1 {
-		t.Fatalf("JobSubmitExt body starts with %#x, want the binary marker", b[2])
+		t.Fatalf("JobSubmitArrayList body starts with %#x, want the binary marker", b[2])
 	}
 	got, err := Decode(b)
 	if err != nil {
@@ -76,8 +83,18 @@ func TestJobCodecCoversEveryField(t *testing.T) {
 	if diff := cmp.Diff(&full, got); diff != "" {
 		t.Errorf("binary round trip lost fields (-want +got):\n%s", diff)
 	}
+	// JobSubmitExt carries every field but the list.
+	ext := JobSubmitExt(full)
+	ext.Job.Array = full.Job.Array.Copy()
+	ext.Job.Array.Spec = structs.ArraySpec{Start: 1, End: 30, Step: 3, MaxRunning: 2}
+	if got, err = Decode(MustEncode(&ext)); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&ext, got); diff != "" {
+		t.Errorf("JobSubmitExt round trip lost fields (-want +got):\n%s", diff)
+	}
 	// JobSubmit carries every field but JobSubmitExt's own.
-	want := JobSubmit(full)
+	want := JobSubmit(ext)
 	want.Job.Dependency, want.Job.Env, want.Job.Workdir = nil, nil, ""
 	if got, err = Decode(MustEncode(&want)); err != nil {
 		t.Fatal(err)
@@ -286,5 +303,55 @@ func TestJobCodecTrailingFields(t *testing.T) {
 		if _, err := Decode(secretOnly[:n]); !errors.Is(err, structs.ErrInvalid) {
 			t.Errorf("truncated PullSecret body (%d of %d bytes): %v", n, len(secretOnly), err)
 		}
+	}
+}
+
+// TestJobSubmitArrayListOnly: an index list travels only in
+// JobSubmitArrayList — JobSubmit and JobSubmitExt neither write nor read
+// one, in the binary or the JSON form, since a replica from before lists
+// refuses the spec — and SubmitCommand picks it for a list whatever else
+// the job has; a single range stays in the older commands.
+func TestJobSubmitArrayListOnly(t *testing.T) {
+	j := testJob("j")
+	withList(&j)
+	if _, err := Encode(&JobSubmit{Job: j}); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Encode(JobSubmit with a list) = %v, want ErrInvalid", err)
+	}
+	if _, err := Encode(&JobSubmitExt{Job: j}); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Encode(JobSubmitExt with a list) = %v, want ErrInvalid", err)
+	}
+	list := MustEncode(&JobSubmitArrayList{Job: j})
+	got, err := Decode(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(&JobSubmitArrayList{Job: j}, got); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	for _, older := range []Command{&JobSubmit{}, &JobSubmitExt{}} {
+		b := append([]byte{Version, byte(TypeOf(older))}, list[2:]...)
+		if _, err := Decode(b); !errors.Is(err, structs.ErrInvalid) {
+			t.Errorf("Decode(binary %s with a list) = %v, want ErrInvalid", TypeOf(older), err)
+		}
+	}
+	body, _ := json.Marshal(&JobSubmit{Job: j})
+	if _, err := Decode(append([]byte{Version, byte(TypeOf(&JobSubmit{}))}, body...)); !errors.Is(err, structs.ErrInvalid) {
+		t.Errorf("Decode(JSON JobSubmit with a list) = %v, want ErrInvalid", err)
+	}
+	ext := j
+	extend(&ext)
+	for name, job := range map[string]structs.Job{"list": j, "list and env": ext} {
+		if c := SubmitCommand(&job); TypeOf(c) != TypeOf(&JobSubmitArrayList{}) {
+			t.Errorf("SubmitCommand of %s is %T", name, c)
+		}
+	}
+	single := testJob("s")
+	single.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 9}}
+	if c := SubmitCommand(&single); TypeOf(c) != TypeOf(&JobSubmit{}) {
+		t.Errorf("SubmitCommand of a single range is %T", c)
+	}
+	// A list's bytes in the job body: what an older replica would meet.
+	if !bytes.Contains(list, []byte(`"ranges":[`)) {
+		t.Error("the list is not in the body as ranges")
 	}
 }

@@ -21,6 +21,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	96:             true, // JobOutputRequest
 	100:            true, // JobSubmitExt
 	101:            true, // ClusterAgent
+	102:            true, // JobSubmitArrayList
 }
 
 // Gated reports whether t may only be written once every replica lists it.

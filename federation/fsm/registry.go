@@ -92,6 +92,8 @@ var registry = newRegistry(
 	returning[JobSubmitExt, *structs.Job](100),
 	// Agents' features (what their runtime honours): 101.
 	returning[ClusterAgent, none](101),
+	// Array index lists: 102.
+	returning[JobSubmitArrayList, *structs.Job](102),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

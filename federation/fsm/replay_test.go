@@ -361,6 +361,14 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 		cmds = append(cmds, MustEncode(&ClusterAgent{Cluster: "east", Agent: structs.AgentInfo{
 			Version: fmt.Sprintf("v0.%d.0", g.index%3), Features: features[:g.index%3%2+1]}}))
 	}
+	if g.index%17 == 0 && g.index > 360 { // an index list (JobSubmitArrayList), late; a task of it canceled, one outside refused
+		l := testJob(fmt.Sprintf("list-%d", g.index))
+		l.SubmitTime = now
+		withList(&l)
+		cmds = append(cmds, MustEncode(&JobSubmitArrayList{Job: l}),
+			MustEncode(&JobCancelTasks{ID: l.ID, Tasks: "3,8", Time: now}),
+			MustEncode(&JobCancelTasks{ID: l.ID, Tasks: "2", Time: now}))
+	}
 	if g.index%39 == 0 { // an index outside the array: refused
 		cmds = append(cmds, MustEncode(&JobCancelTasks{ID: id, Tasks: "21", Time: now}))
 	}

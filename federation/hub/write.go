@@ -136,8 +136,11 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 	if a, ok := cmd.(*fsm.JobAudited); ok {
 		cmd = a.Job
 	}
-	if x, ok := cmd.(*fsm.JobSubmitExt); ok {
+	switch x := cmd.(type) {
+	case *fsm.JobSubmitExt:
 		cmd = (*fsm.JobSubmit)(x) // resolved alike
+	case *fsm.JobSubmitArrayList:
+		cmd = (*fsm.JobSubmit)(x)
 	}
 	switch c := cmd.(type) {
 	case *fsm.JobSubmit:

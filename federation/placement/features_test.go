@@ -44,6 +44,16 @@ func TestPlaceByAgentFeatures(t *testing.T) {
 			want: Plan{Pending: []Pending{{JobID: "a", Reason: "cluster east's agent does not run jobs with an environment (--export): " +
 				"upgrade its agent (it runs v1.9.0); no burst rule applies"}}},
 		},
+		"an index list only where the agent runs lists": {
+			setup: agents(all, &structs.AgentInfo{Version: "v2.1.0", Features: append([]structs.AgentFeature{structs.FeatureArrayIndexLists}, all.Features...)}),
+			jobs: []*structs.Job{qjob("a", 1, func(j *structs.Job) {
+				spec, _ := structs.ParseArraySpec("1,3,7-9")
+				j.Array = &structs.ArrayJob{Spec: spec}
+			}), qjob("b", 2, array)},
+			want: Plan{Assignments: []Assignment{{JobID: "b", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}},
+				Pending: []Pending{{JobID: "a", Reason: "cluster east's agent does not run array jobs with index lists (--array=1,3,7): " +
+					"upgrade its agent (it runs v2.0.0); no burst rule applies"}}},
+		},
 		"a plain job still goes there": {
 			setup: agents(noEnv, all),
 			jobs:  []*structs.Job{qjob("a", 1), qjob("b", 2, withDir, array)},

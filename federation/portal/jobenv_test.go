@@ -110,6 +110,8 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 			[]string{`Dependency: &#34;afterfoo:1&#34;: unknown type &#34;afterfoo&#34;`, `value="afterfoo:1"`}},
 		"singleton": {url.Values{"dependency": {"singleton"}}, []string{`singleton is not supported`}},
 		"priority":  {url.Values{"priority": {"urgent"}}, []string{`Priority: choose normal, high or highest.`}},
+		"array list": {url.Values{"array": {"1,,3%2"}}, []string{`<span class="field-error" id="e-array" aria-live="polite">Array: want`,
+			`part &#34;&#34;: is empty`, `value="1,,3%2"`}},
 		"walltime": {url.Values{"walltime": {"1-25:00"}, "priority": {"high"}},
 			[]string{`Walltime: &#34;1-25:00&#34;: want MM, MM:SS, HH:MM:SS, D-HH`, `value="1-25:00"`, `<option value="high" selected>`}},
 	}

@@ -3,6 +3,7 @@ package portal
 import (
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -203,9 +204,12 @@ func TestSubmitFormArray(t *testing.T) {
 		wantRetries    int
 		bad            bool
 	}{
-		"none":              {"", "", nil, 0, false},
-		"spec and retries":  {"1-100%8", "2", &structs.ArraySpec{Start: 1, End: 100, MaxRunning: 8}, 2, false},
-		"bad spec":          {"100-1", "", nil, 0, true},
+		"none":             {"", "", nil, 0, false},
+		"spec and retries": {"1-100%8", "2", &structs.ArraySpec{Start: 1, End: 100, MaxRunning: 8}, 2, false},
+		"bad spec":         {"100-1", "", nil, 0, true},
+		"list": {"7-9,1,3%2", "", &structs.ArraySpec{Start: 1, End: 9, MaxRunning: 2,
+			Ranges: []structs.ArrayRange{{Start: 1, End: 1}, {Start: 3, End: 3}, {Start: 7, End: 9}}}, 0, false},
+		"bad list":          {"1,,3", "", nil, 0, true},
 		"bad retries":       {"1-5", "-1", nil, 0, true},
 		"retries, no array": {"", "3", nil, 0, true},
 	} {
@@ -215,6 +219,9 @@ func TestSubmitFormArray(t *testing.T) {
 			if tc.bad {
 				if err == nil {
 					t.Fatalf("accepted %q / %q", tc.array, tc.retries)
+				}
+				if tc.array != "" && tc.retries == "" && !strings.Contains(err.Error(), strconv.Quote(tc.array)) {
+					t.Errorf("the message %q does not say what is wrong with %q", err, tc.array)
 				}
 				return
 			}

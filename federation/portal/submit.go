@@ -248,7 +248,12 @@ func arrayOf(v *submitView) (*structs.ArraySpec, int, error) {
 	}
 	spec, err := structs.ParseArraySpec(v.Array)
 	if err != nil {
-		return nil, 0, errors.New("Array: want START-END[:STEP][%MAX], e.g. 1-1000%64.")
+		why := ""
+		var fe *structs.FieldError
+		if errors.As(err, &fe) {
+			why = " (" + fe.Msg + ")"
+		}
+		return nil, 0, errors.New("Array: want START-END[:STEP] ranges or single indices, comma-separated, then an optional %MAX, e.g. 1-1000%64 or 1,3,7-9%2" + why + ".")
 	}
 	retries := 0
 	if v.TaskRetries != "" {

@@ -27,8 +27,8 @@ const (
 	// (Job.Array, --array).
 	FeatureArrayJobs AgentFeature = "array-jobs"
 	// FeatureArrayIndexLists: an array job's index list
-	// (--array=1,3,7,10-20:2) is honoured. Named here for the array index
-	// lists work, which adds the need and the agent's support together.
+	// (--array=1,3,7,10-20:2, Job.HasArrayList) is run; an agent from
+	// before lists cannot decode such a job.
 	FeatureArrayIndexLists AgentFeature = "array-index-lists"
 )
 
@@ -63,6 +63,9 @@ func (j *Job) AppendNeededFeatures(out []AgentFeature) []AgentFeature {
 	}
 	if j.Array != nil {
 		out = append(out, FeatureArrayJobs)
+	}
+	if j.HasArrayList() {
+		out = append(out, FeatureArrayIndexLists)
 	}
 	return out
 }

@@ -20,6 +20,8 @@ func TestJobNeedsFeatures(t *testing.T) {
 		"all": {job: Job{Env: map[string]string{"A": "1"}, Workdir: "/w", Array: &ArrayJob{}},
 			want: []AgentFeature{FeatureJobEnv, FeatureJobWorkdir, FeatureArrayJobs}},
 		"dependency only": {job: Job{Dependency: &JobDependency{}}, want: nil}, // the hub's alone
+		"index list": {job: Job{Array: &ArrayJob{Spec: ArraySpec{Start: 1, End: 7, Ranges: []ArrayRange{{Start: 1, End: 1}, {Start: 3, End: 3}, {Start: 7, End: 7}}}}},
+			want: []AgentFeature{FeatureArrayJobs, FeatureArrayIndexLists}},
 	}
 	for name, tc := range tests {
 		if diff := cmp.Diff(tc.want, tc.job.NeedsFeatures()); diff != "" {

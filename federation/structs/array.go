@@ -1,9 +1,6 @@
 package structs
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,161 +12,12 @@ const (
 	MaxArrayIndex   = 100_000_000
 	MaxTaskRetries  = 100
 	MaxTaskFailures = 50 // failed tasks an ArrayProgress lists
+	// MaxArrayRanges bounds the ranges of an index list ("1,3,7-9"), as
+	// written and once merged; MaxArraySpecLen the length of its string
+	// form (Slurm's own bound is a 4 KiB string).
+	MaxArrayRanges  = 1000
+	MaxArraySpecLen = 16 << 10
 )
-
-// ArraySpec is the index set of an array job, as Slurm's --array writes
-// it: Start-End[:Step][%MaxRunning]. Step 0 means 1; MaxRunning 0 means no
-// throttle (every slot of the allocation runs tasks).
-//
-// It reads JSON either as that string ("1-10000:2%64") or as the object
-// {"start":1,"end":10000,"step":2,"max_running":64}; it writes the object.
-type ArraySpec struct {
-	Start      int `json:"start"`
-	End        int `json:"end"`
-	Step       int `json:"step,omitempty"`
-	MaxRunning int `json:"max_running,omitempty"`
-}
-
-// ParseArraySpec parses "N", "A-B", "A-B:S", each optionally followed by
-// "%M", and validates the result.
-func ParseArraySpec(s string) (ArraySpec, error) {
-	bad := func(why string) (ArraySpec, error) {
-		return ArraySpec{}, &FieldError{Object: "job", Field: "array", Msg: strconv.Quote(s) + ": " + why}
-	}
-	var a ArraySpec
-	rest := strings.TrimSpace(s)
-	if rest == "" {
-		return bad("is empty (want START-END[:STEP][%MAX])")
-	}
-	num := func(v string) (int, bool) {
-		n, err := strconv.Atoi(v)
-		if err != nil || v == "" || v[0] == '+' || v[0] == '-' {
-			return 0, false
-		}
-		return n, true
-	}
-	if i := strings.IndexByte(rest, '%'); i >= 0 {
-		m, ok := num(rest[i+1:])
-		if !ok {
-			return bad("the %MAX part is not a number")
-		}
-		a.MaxRunning, rest = m, rest[:i]
-		if a.MaxRunning == 0 {
-			return bad("%0 would never run a task")
-		}
-	}
-	if i := strings.IndexByte(rest, ':'); i >= 0 {
-		st, ok := num(rest[i+1:])
-		if !ok {
-			return bad("the :STEP part is not a number")
-		}
-		a.Step, rest = st, rest[:i]
-		if a.Step == 0 {
-			return bad("step 0")
-		}
-	}
-	lo, hi, isRange := strings.Cut(rest, "-")
-	var ok bool
-	if a.Start, ok = num(lo); !ok {
-		return bad("want START-END[:STEP][%MAX] with non-negative integers")
-	}
-	a.End = a.Start
-	if isRange {
-		if a.End, ok = num(hi); !ok {
-			return bad("want START-END[:STEP][%MAX] with non-negative integers")
-		}
-	}
-	if err := a.Validate(); err != nil {
-		return bad(err.(*FieldError).Msg)
-	}
-	return a, nil
-}
-
-// Validate checks the bounds: 0 <= Start <= End <= MaxArrayIndex, Step and
-// MaxRunning not negative, at most MaxArrayTasks tasks. A wrong field is a
-// *FieldError.
-func (a ArraySpec) Validate() error {
-	bad := func(format string, args ...any) error {
-		return &FieldError{Object: "job", Field: "array", Msg: fmt.Sprintf(format, args...)}
-	}
-	switch {
-	case a.Start < 0 || a.End < 0:
-		return bad("indices must not be negative")
-	case a.End < a.Start:
-		return bad("end %d before start %d", a.End, a.Start)
-	case a.End > MaxArrayIndex:
-		return bad("index %d above %d", a.End, MaxArrayIndex)
-	case a.Step < 0:
-		return bad("step must be positive")
-	case a.MaxRunning < 0:
-		return bad("max running must be positive")
-	case a.Count() > MaxArrayTasks:
-		return bad("%d tasks, at most %d", a.Count(), MaxArrayTasks)
-	}
-	return nil
-}
-
-// step is Step with 0 read as 1.
-func (a ArraySpec) step() int { return max(a.Step, 1) }
-
-// Count is the number of task indices.
-func (a ArraySpec) Count() int {
-	if a.End < a.Start {
-		return 0
-	}
-	return (a.End-a.Start)/a.step() + 1
-}
-
-// Index returns the i-th task index (0 <= i < Count()).
-func (a ArraySpec) Index(i int) int { return a.Start + i*a.step() }
-
-// Max is the largest task index.
-func (a ArraySpec) Max() int { return a.Index(a.Count() - 1) }
-
-// Contains reports whether index is one of the array's.
-func (a ArraySpec) Contains(index int) bool {
-	return index >= a.Start && index <= a.End && (index-a.Start)%a.step() == 0
-}
-
-// String writes the spec in the --array syntax.
-func (a ArraySpec) String() string {
-	s := strconv.Itoa(a.Start) + "-" + strconv.Itoa(a.End)
-	if a.Step > 1 {
-		s += ":" + strconv.Itoa(a.Step)
-	}
-	if a.MaxRunning > 0 {
-		s += "%" + strconv.Itoa(a.MaxRunning)
-	}
-	return s
-}
-
-// UnmarshalJSON reads the string form (parsed and validated) or the
-// object form (unknown fields refused; its bounds are checked by
-// Validate, as the request's Validate does).
-func (a *ArraySpec) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return &FieldError{Object: "job", Field: "array", Msg: "is not a string"}
-		}
-		v, err := ParseArraySpec(s)
-		if err != nil {
-			return err
-		}
-		*a = v
-		return nil
-	}
-	type plain ArraySpec
-	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return &FieldError{Object: "job", Field: "array", Msg: "want \"START-END[:STEP][%MAX]\" or {start, end, step, max_running}: " + err.Error()}
-	}
-	*a = ArraySpec(p) // bounds are the request's Validate's business
-	return nil
-}
 
 // ArrayJob is what a job record holds of an array: the request and, once
 // the job runs, the progress its head reports through the agent.

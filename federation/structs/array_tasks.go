@@ -38,8 +38,7 @@ func ArrayTasks(a *ArrayJob, state TaskState, limit int) (*TaskList, error) {
 		failed[f.Index] = f
 	}
 	unlisted := p.Failed+p.Canceled > len(p.Failures)
-	for k := range a.Spec.Count() {
-		i := a.Spec.Index(k)
+	for _, i := range a.Spec.All() {
 		t := TaskResult{Index: i, State: TaskPending}
 		switch f, ok := failed[i]; {
 		case done[i]:

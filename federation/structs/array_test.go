@@ -48,7 +48,6 @@ func TestParseArraySpec(t *testing.T) {
 		"step zero":     "1-5:0",
 		"throttle zero": "1-5%0",
 		"letters":       "a-b",
-		"list":          "1,2,3",
 		"too many":      "0-1000000",
 		"too large":     "100000001",
 		"plus sign":     "+1-5",

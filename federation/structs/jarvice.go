@@ -54,7 +54,8 @@ type JarviceSubmit struct {
 
 // JarviceArray is the flotilla_array extension of a JARVICE submission.
 type JarviceArray struct {
-	// Array is "START-END[:STEP][%MAX]" or the object form.
+	// Array is "START-END[:STEP][%MAX]", a list "1,3,7-9%2" or an
+	// object form (see ArraySpec).
 	Array        ArraySpec `json:"array"`
 	TaskRetries  int       `json:"task_retries,omitempty"`
 	TaskWalltime string    `json:"task_walltime,omitempty"` // Go duration or HH:MM:SS

@@ -186,6 +186,12 @@ func (j *Job) HasSubmitExtensions() bool {
 	return j.Dependency != nil || len(j.Env) > 0 || j.Workdir != ""
 }
 
+// HasArrayList reports whether j is an array job whose spec is an index
+// list ("1,3,7-9"), which replicas and agents from before lists cannot
+// decode: such a job is stored by fsm.JobSubmitArrayList, which only a
+// hub whose every replica applies it writes.
+func (j *Job) HasArrayList() bool { return j.Array != nil && j.Array.Spec.IsList() }
+
 // Redacted is j as the API shows it: without its pull credential.
 func (j *Job) Redacted() *Job {
 	if j == nil || j.PullSecret == "" {

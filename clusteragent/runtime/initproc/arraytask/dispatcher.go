@@ -110,6 +110,7 @@ func (d *Dispatcher) advance() {
 // what follows; it reads no clock and does no I/O.
 type Dispatcher struct {
 	spec       structs.ArraySpec
+	pos        *structs.ArrayPositions // index <-> ordinal, a list's too
 	retries    int
 	maxRunning int
 
@@ -130,16 +131,11 @@ type Dispatcher struct {
 
 // NewDispatcher returns the state of an array none of whose tasks ran.
 func NewDispatcher(spec structs.ArraySpec, retries int) *Dispatcher {
-	return &Dispatcher{spec: spec, retries: retries, maxRunning: spec.MaxRunning,
+	return &Dispatcher{spec: spec, pos: spec.Positions(), retries: retries, maxRunning: spec.MaxRunning,
 		tasks: make([]task, spec.Count()), workers: map[string]*worker{}, out: outputs{budget: OutputBudget}}
 }
 
-func (d *Dispatcher) ordinal(index int) (int, bool) {
-	if !d.spec.Contains(index) {
-		return 0, false
-	}
-	return (index - d.spec.Start) / max(d.spec.Step, 1), true
-}
+func (d *Dispatcher) ordinal(index int) (int, bool) { return d.pos.Position(index) }
 
 // Done reports whether every task is final.
 func (d *Dispatcher) Done() bool {
@@ -253,7 +249,7 @@ func (d *Dispatcher) Handle(p Pull, now time.Time) (Grant, []Record) {
 	var lost []Result
 	for o := range wk.running {
 		t := &d.tasks[o]
-		l := Lease{Index: d.spec.Index(o), Attempt: t.attempts}
+		l := Lease{Index: d.pos.Index(o), Attempt: t.attempts}
 		switch {
 		case !holding[l]:
 			lost = append(lost, Result{Lease: l, Exit: ExitLost})
@@ -275,7 +271,7 @@ func (d *Dispatcher) Handle(p Pull, now time.Time) (Grant, []Record) {
 		} else {
 			o = d.next
 		}
-		l := Lease{Index: d.spec.Index(o), Attempt: d.tasks[o].attempts + 1}
+		l := Lease{Index: d.pos.Index(o), Attempt: d.tasks[o].attempts + 1}
 		d.Start(l, p.Worker)
 		g.Tasks = append(g.Tasks, l)
 		recs = append(recs, Record{Kind: RecStart, Worker: p.Worker, Lease: l})
@@ -335,13 +331,13 @@ func (d *Dispatcher) Progress() structs.ArrayProgress {
 		}
 	}
 	var done []int
-	for o := range d.tasks {
+	for o, index := range d.spec.All() { // ordinals in index order
 		t := &d.tasks[o]
 		switch t.state {
 		case tSucceeded:
-			done = append(done, d.spec.Index(o))
+			done = append(done, index)
 		case tRunning:
-			p.RunningTasks = append(p.RunningTasks, d.spec.Index(o))
+			p.RunningTasks = append(p.RunningTasks, index)
 		case tFailed, tCanceled:
 			if len(p.Failures) < structs.MaxTaskFailures {
 				st := structs.TaskFailed
@@ -352,13 +348,12 @@ func (d *Dispatcher) Progress() structs.ArrayProgress {
 				if len(tail) > progressTail {
 					tail = tail[len(tail)-progressTail:]
 				}
-				p.Failures = append(p.Failures, structs.TaskResult{Index: d.spec.Index(o), State: st,
+				p.Failures = append(p.Failures, structs.TaskResult{Index: index, State: st,
 					ExitCode: t.exit, Attempts: t.attempts, Tail: tail})
 			}
 		}
 	}
-	sort.Ints(done)
-	p.Done = structs.FormatRanges(done)
+	p.Done = structs.FormatRanges(done) // sorted: All goes in index order
 	return p
 }
 

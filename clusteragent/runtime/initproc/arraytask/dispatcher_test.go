@@ -207,6 +207,33 @@ func TestDispatcher(t *testing.T) {
 			},
 			counts: structs.ArrayProgress{Total: 3, Running: 1, Succeeded: 1, Canceled: 1, PeakRunning: 2},
 		},
+		// Index lists (--array=1,3,7-9): exactly the listed indices, in
+		// index order, whatever order they were written in.
+		"a list grants exactly its indices in order": {
+			spec: "20-30:5,7,3-4,1", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 4, Free: 4}, want: Grant{Tasks: []Lease{l(1, 1), l(3, 1), l(4, 1), l(7, 1)}}},
+				{pull: &Pull{Worker: "b", Slots: 8, Free: 8}, want: Grant{Tasks: []Lease{l(20, 1), l(25, 1), l(30, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 4, Free: 4, Done: []Result{ok(1, 1), ok(3, 1), ok(4, 1), ok(7, 1)}}, want: Grant{Drained: true}},
+			},
+			counts: structs.ArrayProgress{Total: 7, Running: 3, Succeeded: 4, PeakRunning: 7},
+		},
+		"a list's throttle holds the whole list to max running": {
+			spec: "1,5,9-11%2", steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 8, Free: 8}, want: Grant{Tasks: []Lease{l(1, 1), l(5, 1)}}},
+				{pull: &Pull{Worker: "b", Slots: 8, Free: 8}, want: Grant{}},
+				{pull: &Pull{Worker: "a", Slots: 8, Free: 7, Done: []Result{ok(5, 1)}, Holding: []Lease{l(1, 1)}}, want: Grant{Tasks: []Lease{l(9, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 5, Pending: 2, Running: 2, Succeeded: 1, PeakRunning: 2},
+		},
+		"a list: retry, cancel (an index outside it ignored), lost lease": {
+			spec: "2,4,8-9", retries: 1, lease: 10 * time.Second, steps: []step{
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 2}, want: Grant{Tasks: []Lease{l(2, 1), l(4, 1)}}},
+				{pull: &Pull{Worker: "a", Slots: 2, Free: 1, Done: []Result{fail(2, 1)}, Holding: []Lease{l(4, 1)}}, want: Grant{Tasks: []Lease{l(2, 2)}}},
+				{cancel: []int{3, 9}},
+				{at: 11 * time.Second, pull: &Pull{Worker: "b", Slots: 4, Free: 4}, want: Grant{Tasks: []Lease{l(2, 3), l(4, 2), l(8, 1)}}},
+			},
+			counts: structs.ArrayProgress{Total: 4, Running: 3, Canceled: 1, Retried: 1, Lost: 2, PeakRunning: 3},
+		},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -289,5 +316,71 @@ func TestJournalReplay(t *testing.T) {
 	d2.Handle(Pull{Worker: "a", Slots: 3, Free: 0, Done: []Result{ok(2, 1), ok(3, 1)}}, t0.Add(time.Hour+time.Millisecond))
 	if p := d2.Progress(); p.Succeeded != 3 || p.Running != 3 {
 		t.Errorf("progress after replay %+v", p)
+	}
+}
+
+// TestListExactlyOnceAcrossRestarts: an index list run by two workers
+// while the dispatcher restarts on its journal every few pulls: every
+// listed index is granted once (attempt 1) and recorded succeeded once,
+// no other index is ever granted, and the progress lists exactly them.
+func TestListExactlyOnceAcrossRestarts(t *testing.T) {
+	a := spec("3,1,10-40:10,41-43,100")
+	path := filepath.Join(t.TempDir(), "journal")
+	open := func() (*Dispatcher, *Journal) {
+		d := NewDispatcher(a, 0)
+		j, _, err := OpenJournal(path, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d, j
+	}
+	d, j := open()
+	granted := map[int]int{}
+	held := map[string][]Lease{}
+	now := t0
+	for pull := 0; ; pull++ {
+		w := []string{"a", "b"}[pull%2]
+		var done []Result
+		for _, x := range held[w] {
+			done = append(done, Result{Lease: x})
+		}
+		now = now.Add(time.Millisecond)
+		g, recs := d.Handle(Pull{Worker: w, Slots: 2, Free: 2, Done: done}, now)
+		if err := j.Append(recs); err != nil {
+			t.Fatal(err)
+		}
+		held[w] = g.Tasks
+		for _, x := range g.Tasks {
+			granted[x.Index]++
+			if x.Attempt != 1 || !a.Contains(x.Index) {
+				t.Errorf("granted %+v", x)
+			}
+		}
+		if g.AllDone {
+			break
+		}
+		if pull%3 == 2 { // the head's container restarts: replay
+			j.Close()
+			d, j = open()
+		}
+		if pull > 100 {
+			t.Fatal("the array never ended")
+		}
+	}
+	j.Close()
+	for _, i := range a.All() {
+		if granted[i] != 1 {
+			t.Errorf("task %d granted %d times", i, granted[i])
+		}
+	}
+	p := d.Progress()
+	if p.Succeeded != a.Count() || p.Total != 10 || p.Done != "1,3,10,20,30,40-43,100" {
+		t.Errorf("progress %+v", p)
+	}
+	// A fresh replay of the whole journal agrees.
+	d2, j2 := open()
+	j2.Close()
+	if p2 := d2.Progress(); p2.Succeeded != p.Succeeded || p2.Done != p.Done {
+		t.Errorf("replayed %+v, live %+v", p2, p)
 	}
 }

@@ -47,7 +47,7 @@ func (d *Dispatcher) Expire(now time.Time) []Record {
 		wk.gone = true
 		var lost []Result
 		for o := range wk.running {
-			lost = append(lost, Result{Lease: Lease{Index: d.spec.Index(o), Attempt: d.tasks[o].attempts}, Exit: ExitLost, Expired: true})
+			lost = append(lost, Result{Lease: Lease{Index: d.pos.Index(o), Attempt: d.tasks[o].attempts}, Exit: ExitLost, Expired: true})
 		}
 		sort.Slice(lost, func(i, j int) bool { return lost[i].Index < lost[j].Index })
 		for _, r := range lost {

@@ -62,7 +62,9 @@ type WorkerConfig struct {
 	Log       *slog.Logger
 }
 
-// TaskEnv is the environment a task gets besides the worker's.
+// TaskEnv is the environment a task gets besides the worker's. For an
+// index list, SLURM_ARRAY_TASK_STEP is what Slurm sets: the step of the
+// first range written with one, else 1 (structs.ArraySpec.SlurmStep).
 func TaskEnv(spec structs.ArraySpec, jobID string, index, attempt int) []string {
 	i := strconv.Itoa(index)
 	return []string{
@@ -71,9 +73,9 @@ func TaskEnv(spec structs.ArraySpec, jobID string, index, attempt int) []string 
 		"SLURM_ARRAY_TASK_ID=" + i,
 		"SLURM_ARRAY_JOB_ID=" + jobID,
 		"SLURM_ARRAY_TASK_COUNT=" + strconv.Itoa(spec.Count()),
-		"SLURM_ARRAY_TASK_MIN=" + strconv.Itoa(spec.Start),
+		"SLURM_ARRAY_TASK_MIN=" + strconv.Itoa(spec.Min()),
 		"SLURM_ARRAY_TASK_MAX=" + strconv.Itoa(spec.Max()),
-		"SLURM_ARRAY_TASK_STEP=" + strconv.Itoa(max(spec.Step, 1)),
+		"SLURM_ARRAY_TASK_STEP=" + strconv.Itoa(spec.SlurmStep()),
 	}
 }
 
