@@ -86,14 +86,14 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 	if err != nil {
 		return nil, err
 	}
-	pats := machinePatterns(a, cmd)
+	pats, appMax := a.AppDef.MachinesOf(key), a.AppDef.ScaleMaxOf(key)
 	for _, m := range mts {
 		if !matchesAny(pats, m.Name) || access.MachineTypeUsable(s.id.Access(), m) != nil {
 			continue
 		}
 		hi := m.ScaleMax
-		if a.AppDef.ScaleMax > 0 && (hi == 0 || a.AppDef.ScaleMax < hi) {
-			hi = a.AppDef.ScaleMax
+		if appMax > 0 && (hi == 0 || appMax < hi) {
+			hi = appMax
 		}
 		lo := max(m.ScaleMin, 1)
 		v.Machines = append(v.Machines, machineChoice{Name: m.Name, Description: m.Description, Cluster: m.Cluster,
