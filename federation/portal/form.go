@@ -23,6 +23,10 @@ type field struct {
 	Checked          bool
 	Accept           string // FILE pattern
 	Error            string
+	// UploadName and UploadSize describe an UPLOAD's file the page
+	// carries from an earlier try (its base64 is Value; readUpload).
+	UploadName string
+	UploadSize int
 }
 
 // machineChoice is a machine type the command may run on and the caller
