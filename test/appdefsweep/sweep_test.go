@@ -236,6 +236,10 @@ func (s *sweep) file(name, file string) *outcome {
 		s.portalForm(o, name, c)
 		s.jarviceSubmit(o, name, c)
 	}
+	// the next file's catalog page lists one app, not all swept so far
+	if code, body := s.api("DELETE", "/v1/apps/"+name, nil); code != http.StatusOK && code != http.StatusNoContent {
+		o.problem("DELETE app: %d %s", code, body)
+	}
 	return o
 }
 
