@@ -133,6 +133,8 @@ var realShapes = map[string]realShape{
 			"vault-types":["FILE"],"commands":{"custom":{"path":"/start.sh","interactive":false,"name":"c","description":"d","parameters":{
 			  "timeout_value":{"name":"t","description":"d","type":"RANGE","value":3600,"min":180,"max":36000,"step":3600,"required":true,"positional":true}}}},
 			"image":{"type":"image/png","data":""}}`,
+		// a form that shows the default sends it back: accepted as the default it is
+		values:   map[string]map[string]string{"custom": {"timeout_value": "3600"}},
 		argv:     map[string][]string{"custom": {"/start.sh", "3600"}},
 		warnings: []string{"$.commands.custom.parameters.timeout_value.value: 3600 is not on the steps of 3600 from 180"},
 	},

@@ -81,6 +81,7 @@ func buildFields(c structs.Command, values map[string]string) []field {
 		switch pm.Type {
 		case structs.ParamConst:
 			f.Input = "hidden"
+			f.Required = false // the AppDef's value, not the user's (some are "")
 		case structs.ParamBool:
 			f.Input = "checkbox"
 			f.Checked = f.Value == "true"

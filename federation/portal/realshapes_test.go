@@ -21,6 +21,8 @@ func TestFormRealShapes(t *testing.T) {
 		"second": {Name: "Second step", Type: structs.ParamSelection, Values: []string{" ", "mesh", "refine"}, Required: true},
 		// an optional selection without a default: the job gets its first value
 		"solver": {Name: "Solver", Type: structs.ParamSelection, Values: []string{"fast", "exact"}},
+		// a required CONST whose value is empty (a flag without argument)
+		"-s": {Name: "-s", Type: structs.ParamConst, Value: raw(`""`), Required: true},
 		// a selection with a default among its values
 		"order": {Name: "Order", Type: structs.ParamSelection, Values: []string{"1", "2", "3"}, Value: raw(`"2"`)},
 	}}
@@ -29,7 +31,7 @@ func TestFormRealShapes(t *testing.T) {
 	for _, f := range fields {
 		shown[f.Key] = f.Value
 	}
-	if d := cmp.Diff(map[string]string{"img": "", "cfg": "", "second": " ", "solver": "fast", "order": "2"}, shown); d != "" {
+	if d := cmp.Diff(map[string]string{"img": "", "cfg": "", "second": " ", "solver": "fast", "order": "2", "-s": ""}, shown); d != "" {
 		t.Errorf("values the form shows (-want +got):\n%s", d)
 	}
 	cases := map[string]struct {

@@ -55,7 +55,8 @@ var (
 // machineTypes cover the machine patterns public AppDefs use (JARVICE's
 // own names: n*, nc*, ng*, ngd*, np8*, nx*, ...).
 var machineTypes = []string{"n0", "n1", "n2", "n3", "n4", "n5", "n9", "n32", "nc3", "nc12", "ng0", "ng4", "ngd5", "ngo8",
-	"np8g1", "np8c0", "np8gk1", "np9g4", "na0", "nx5u", "nx5u_xdma_201830_1", "nx_u200_202020", "micro1", "slurm1"}
+	"np8g1", "np8c0", "np8gk1", "np9g4", "na0", "nx5u", "nx5u_xdma_201830_1", "nx_u200_202020", "micro1", "slurm1",
+	"np8f1", "np8g4", "nx5", "n2-a", "ng1-a", "nc1-a", "a_ingrain"}
 
 const (
 	uploadContent = "sample upload\n"
