@@ -89,6 +89,23 @@ var realShapes = map[string]realShape{
 		warnings: []string{"$.commands.slotexec.interactive: duplicate key: the last value counts"},
 		bools:    map[string]bool{"commands.slotexec.interactive": false},
 	},
+	// A parameter key written twice in one command (a rep-movsd/kbuilder
+	// revision: two positional STRs under one key, the second meant to
+	// replace the first): the last counts, in the first one's place, and
+	// the command line has one argument for it, as the portal's form has
+	// one field.
+	"parameter written twice": {
+		def: `{"name":"kb","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["*"],
+			"vault-types":["FILE"],"commands":{"build":{"path":"/usr/local/bin/build.sh","interactive":false,"name":"Build",
+			 "description":"d","parameters":{
+			  "version":{"name":"v","description":"d","type":"STR","value":"4.9","positional":true,"required":true},
+			  "workdir":{"name":"dir","description":"d","type":"STR","value":"/data/src","positional":true,"required":true},
+			  "flavour":{"name":"f","description":"d","type":"STR","value":"generic","positional":true,"required":true},
+			  "workdir":{"name":"driver","description":"d","type":"STR","value":"340.101","positional":true,"required":true}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"build": {"/usr/local/bin/build.sh", "4.9", "340.101", "generic"}},
+		warnings: []string{"$.commands.build.parameters.workdir: duplicate key: the last value counts"},
+	},
 	// An empty machine pattern left in the list and an image/x-icon icon
 	// (strus38/quantum), CONSTs with API substitutions passed by key.
 	"empty machine pattern and x-icon": {
