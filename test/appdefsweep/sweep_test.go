@@ -56,7 +56,7 @@ var (
 // own names: n*, nc*, ng*, ngd*, np8*, nx*, ...).
 var machineTypes = []string{"n0", "n1", "n2", "n3", "n4", "n5", "n9", "n32", "nc3", "nc12", "ng0", "ng4", "ngd5", "ngo8",
 	"np8g1", "np8c0", "np8gk1", "np9g4", "na0", "nx5u", "nx5u_xdma_201830_1", "nx_u200_202020", "micro1", "slurm1",
-	"np8f1", "np8g4", "nx5", "n2-a", "ng1-a", "nc1-a", "a_ingrain"}
+	"np8f1", "np8g4", "nx5", "n2-a", "ng1-a", "nc1-a", "a_ingrain", "ng2", "ng5", "np8c1", "np8g1_", "npc1", "npg4", "np9g4-gtc-demo"}
 
 const (
 	uploadContent = "sample upload\n"
