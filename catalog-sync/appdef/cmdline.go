@@ -217,7 +217,7 @@ func CheckValues(c *Command, values map[string]string) error {
 				res.fail(path(k), "parameter %q: upload of %d bytes exceeds size %s", k, len(data), p.Size.Text)
 			}
 		case values[k] != "" || p.EffectiveType() == TypeSelection:
-			if err := checkValue(p, values[k]); err != nil {
+			if err := checkValue(p, values[k]); err != nil && !isOwnOffStepDefault(p, values[k], err) {
 				res.fail(path(k), "parameter %q: %v", k, err)
 			}
 		}
@@ -234,6 +234,18 @@ func CheckValues(c *Command, values map[string]string) error {
 		return &structs.ValidationError{What: "parameters", Errors: res.Errors}
 	}
 	return nil
+}
+
+// isOwnOffStepDefault: err is only that v is between a slider's steps
+// and v is the parameter's own default — which the AppDef registered
+// with a warning and JARVICE runs, so a form that sends the default it
+// shows is not refused for it.
+func isOwnOffStepDefault(p *Parameter, v string, err error) bool {
+	if _, off := err.(*offStepError); !off {
+		return false
+	}
+	d, derr := defaultText(p)
+	return derr == nil && p.Value != nil && strings.TrimSpace(v) == d
 }
 
 // decodeUpload reads an UPLOAD value: base64 data, or a JobUpload object

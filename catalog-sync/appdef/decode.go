@@ -157,6 +157,25 @@ func members(raw json.RawMessage) ([]member, bool) {
 	return out, true
 }
 
+// unique folds the members of an object of commands, parameters or
+// variables whose key repeats into one, as JSON parsers (JARVICE's among
+// them) read it: the last value, in the first one's place; each repeat
+// is warned about.
+func unique(res *Result, path string, ms []member) []member {
+	at := make(map[string]int, len(ms))
+	out := ms[:0:0]
+	for _, m := range ms {
+		if i, dup := at[m.key]; dup {
+			res.warn(child(path, m.key), "duplicate key: the last value counts")
+			out[i].val = m.val
+			continue
+		}
+		at[m.key] = len(out)
+		out = append(out, m)
+	}
+	return out
+}
+
 // object reads one JSON object at path, reporting unknown and duplicate
 // keys; nil when raw is not an object (an error is recorded).
 type object struct {
@@ -338,7 +357,7 @@ func decodeDef(res *Result, raw json.RawMessage) *Def {
 		if !isObj {
 			res.fail(path, "want an object of commands")
 		}
-		for _, m := range ms {
+		for _, m := range unique(res, path, ms) {
 			if c := decodeCommand(res, child(path, m.key), m.key, m.val); c != nil {
 				d.Commands = append(d.Commands, c)
 			}
@@ -359,7 +378,7 @@ func decodeVariables(res *Result, o *object, k string) []*Variable {
 		return nil
 	}
 	var out []*Variable
-	for _, m := range ms {
+	for _, m := range unique(res, path, ms) {
 		if vo := readObject(res, child(path, m.key), m.val, variableFields); vo != nil {
 			out = append(out, &Variable{Key: m.key, Name: vo.str("name"), Description: vo.str("description"),
 				UserOwned: vo.boolean("userowned"), Inherit: vo.boolean("inherit"), Required: vo.boolean("required")})
@@ -389,7 +408,7 @@ func decodeCommand(res *Result, path, key string, raw json.RawMessage) *Command 
 		if !isObj {
 			res.fail(ppath, "want an object of parameters")
 		}
-		for _, m := range ms {
+		for _, m := range unique(res, ppath, ms) {
 			if p := decodeParameter(res, child(ppath, m.key), m.key, m.val); p != nil {
 				c.Parameters = append(c.Parameters, p)
 			}

@@ -89,6 +89,23 @@ var realShapes = map[string]realShape{
 		warnings: []string{"$.commands.slotexec.interactive: duplicate key: the last value counts"},
 		bools:    map[string]bool{"commands.slotexec.interactive": false},
 	},
+	// A parameter key written twice in one command (a rep-movsd/kbuilder
+	// revision: two positional STRs under one key, the second meant to
+	// replace the first): the last counts, in the first one's place, and
+	// the command line has one argument for it, as the portal's form has
+	// one field.
+	"parameter written twice": {
+		def: `{"name":"kb","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["*"],
+			"vault-types":["FILE"],"commands":{"build":{"path":"/usr/local/bin/build.sh","interactive":false,"name":"Build",
+			 "description":"d","parameters":{
+			  "version":{"name":"v","description":"d","type":"STR","value":"4.9","positional":true,"required":true},
+			  "workdir":{"name":"dir","description":"d","type":"STR","value":"/data/src","positional":true,"required":true},
+			  "flavour":{"name":"f","description":"d","type":"STR","value":"generic","positional":true,"required":true},
+			  "workdir":{"name":"driver","description":"d","type":"STR","value":"340.101","positional":true,"required":true}}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv:     map[string][]string{"build": {"/usr/local/bin/build.sh", "4.9", "340.101", "generic"}},
+		warnings: []string{"$.commands.build.parameters.workdir: duplicate key: the last value counts"},
+	},
 	// An empty machine pattern left in the list and an image/x-icon icon
 	// (strus38/quantum), CONSTs with API substitutions passed by key.
 	"empty machine pattern and x-icon": {
@@ -133,6 +150,8 @@ var realShapes = map[string]realShape{
 			"vault-types":["FILE"],"commands":{"custom":{"path":"/start.sh","interactive":false,"name":"c","description":"d","parameters":{
 			  "timeout_value":{"name":"t","description":"d","type":"RANGE","value":3600,"min":180,"max":36000,"step":3600,"required":true,"positional":true}}}},
 			"image":{"type":"image/png","data":""}}`,
+		// a form that shows the default sends it back: accepted as the default it is
+		values:   map[string]map[string]string{"custom": {"timeout_value": "3600"}},
 		argv:     map[string][]string{"custom": {"/start.sh", "3600"}},
 		warnings: []string{"$.commands.custom.parameters.timeout_value.value: 3600 is not on the steps of 3600 from 180"},
 	},
@@ -248,5 +267,65 @@ func TestNotJSONSaysWhere(t *testing.T) {
 	}
 	if _, err := base64.StdEncoding.DecodeString(onePixelPNG); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCommandMachinesAndScale: a command's own "machines" and
+// "scale_max" replace the app's (public AppDefs restrict a GPU command
+// to GPU machine types and a desktop to one node this way): the hub
+// admits a job by them, and agents pre-pull the image for every machine
+// type some command runs on.
+func TestCommandMachinesAndScale(t *testing.T) {
+	h := newHub(t)
+	for _, r := range []struct{ path, body string }{
+		{"/v1/clusters/east", `{}`},
+		{"/v1/machinetypes/n0", `{"mc_name":"n0","mc_cores":4,"mc_slots":4,"mc_ram":16,"mc_scale_max":4,"cluster":"east"}`},
+		{"/v1/machinetypes/ng4", `{"mc_name":"ng4","mc_cores":16,"mc_slots":16,"mc_gpus":1,"mc_ram":64,"mc_scale_max":4,"cluster":"east"}`},
+		{"/v1/machinetypes/nx1", `{"mc_name":"nx1","mc_cores":4,"mc_slots":4,"mc_ram":16,"mc_scale_max":4,"cluster":"east"}`},
+	} {
+		if code, body := h.do("PUT", r.path, []byte(r.body)); code != http.StatusOK {
+			t.Fatalf("PUT %s: %d %s", r.path, code, body)
+		}
+	}
+	def := `{"name":"styler","description":"d","author":"a","licensed":true,"classifications":["AI"],"machines":["n0"],
+		"vault-types":["FILE"],"scale_max":4,"commands":{
+		 "preview":{"path":"/usr/bin/preview","interactive":false,"name":"Preview","description":"d","parameters":{}},
+		 "train":{"path":"/usr/bin/train","interactive":false,"name":"Train","description":"d","machines":["ng*"],"scale_max":1,"parameters":{}}},
+		"image":{"type":"image/png","data":""}}`
+	if code, body := h.do("PUT", "/v1/apps/styler", appBody("styler", []byte(def))); code != http.StatusOK {
+		t.Fatalf("PUT app: %d %s", code, body)
+	}
+	cases := map[string]struct {
+		command, machine string
+		nodes            int
+		want             int
+	}{
+		"app's machines":                  {"preview", "n0", 2, http.StatusOK},
+		"app's machines, not the command": {"preview", "ng4", 1, http.StatusBadRequest},
+		"command's machines":              {"train", "ng4", 1, http.StatusOK},
+		"command's, not the app's":        {"train", "n0", 1, http.StatusBadRequest},
+		"above the command's scale_max":   {"train", "ng4", 2, http.StatusBadRequest},
+	}
+	for name, tc := range cases {
+		body, _ := json.Marshal(map[string]any{"app": "styler", "command": tc.command, "machine_type": tc.machine, "nodes": tc.nodes})
+		if code, reply := h.do("POST", "/v1/jobs", body); code != tc.want {
+			t.Errorf("%s: %d %s, want %d", name, code, reply, tc.want)
+		}
+	}
+	code, body := h.do("GET", "/v1/clusters/east/catalog", nil)
+	if code != http.StatusOK {
+		t.Fatalf("agent catalog: %d %s", code, body)
+	}
+	var cat struct {
+		Apps []struct {
+			Name         string   `json:"name"`
+			MachineTypes []string `json:"machine_types"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(body, &cat); err != nil {
+		t.Fatal(err)
+	}
+	if len(cat.Apps) != 1 || !cmp.Equal(cat.Apps[0].MachineTypes, []string{"n0", "ng4"}) {
+		t.Errorf("pre-pull catalog: %+v, want styler on n0 and ng4", cat.Apps)
 	}
 }

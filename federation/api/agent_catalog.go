@@ -46,7 +46,7 @@ func (s *Server) agentCatalog(c *call) (any, error) {
 		}
 		var names []string
 		for _, mt := range mts {
-			if jobs.MachineAllowed(a.AppDef.Machines, mt.Name) {
+			if jobs.AppRunsOn(&a.AppDef, mt.Name) {
 				names = append(names, mt.Name)
 			}
 		}

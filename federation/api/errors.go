@@ -70,8 +70,15 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	body := structs.ErrorBody{Error: msg}
 	var ve *structs.ValidationError
-	if errors.As(err, &ve) {
+	var fe *structs.FieldError
+	switch {
+	case errors.As(err, &ve):
 		body.Errors = ve.Errors
+	case errors.As(err, &fe) && !strings.HasPrefix(r.URL.Path, "/jarvice/"):
+		// the field by its JSON path, so a client can point at its own
+		// input (the portal beside the field); JARVICE's clients read
+		// error bodies as string maps, so their replies stay as they were
+		body.Errors = []structs.PathError{{Path: "$." + fe.Field, Rule: fe.Msg}}
 	}
 	if errors.As(err, new(*noEndpointError)) {
 		body.Code = structs.CodeNoSuchEndpoint

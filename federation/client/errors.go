@@ -15,6 +15,9 @@ type APIError struct {
 	Status  int    // HTTP status code
 	Message string // the hub's message
 	Code    string // the hub's code for programs, if any (structs.ErrorBody)
+	// Errors are the fields at fault by JSON path ("$.dependency",
+	// "$.parameters.n"), when the hub names them (structs.ErrorBody).
+	Errors []structs.PathError
 }
 
 func newAPIError(status int, body []byte) *APIError {
@@ -22,7 +25,7 @@ func newAPIError(status int, body []byte) *APIError {
 	if json.Unmarshal(body, &eb) != nil || eb.Error == "" {
 		eb.Error = strings.TrimSpace(string(body))
 	}
-	return &APIError{Status: status, Message: eb.Error, Code: eb.Code}
+	return &APIError{Status: status, Message: eb.Error, Code: eb.Code, Errors: eb.Errors}
 }
 
 // Error implements error.

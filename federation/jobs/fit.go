@@ -21,18 +21,24 @@ func fit(j *structs.Job, mt *structs.MachineType, app *structs.App) error {
 			j.Nodes, lo, hi, mt.Name)
 	}
 	def := &app.AppDef
-	if def.ScaleMax > 0 && j.Nodes > def.ScaleMax {
-		return structs.Errorf(structs.ErrInvalid, "nodes %d above app %q scale_max %d", j.Nodes, app.Name, def.ScaleMax)
+	if len(def.Commands) > 0 {
+		if _, ok := def.Commands[j.Command]; !ok {
+			return noCommand(app, j.Command)
+		}
 	}
-	if !machineAllowed(def.Machines, mt.Name) {
+	// A command's own scale_max and machines replace the app's (the
+	// reference's rule; the portal and burst rules read them so too).
+	if hi := def.ScaleMaxOf(j.Command); hi > 0 && j.Nodes > hi {
+		return structs.Errorf(structs.ErrInvalid, "nodes %d above app %q scale_max %d", j.Nodes, app.Name, hi)
+	}
+	if !machineAllowed(def.MachinesOf(j.Command), mt.Name) {
+		if len(def.Commands[j.Command].Machines) > 0 {
+			return structs.Errorf(structs.ErrInvalid, "command %q of app %q does not run on machine type %q", j.Command, app.Name, mt.Name)
+		}
 		return structs.Errorf(structs.ErrInvalid, "app %q does not run on machine type %q", app.Name, mt.Name)
 	}
 	if len(def.Commands) > 0 {
-		cmd, ok := def.Commands[j.Command]
-		if !ok {
-			return noCommand(app, j.Command)
-		}
-		if err := checkParameters(j, cmd); err != nil {
+		if err := checkParameters(j, def.Commands[j.Command]); err != nil {
 			return err
 		}
 	} else if len(j.Parameters) > 0 {
@@ -60,9 +66,19 @@ func defaultCommand(j *structs.Job, app *structs.App) {
 	}
 }
 
-// MachineAllowed reports whether an AppDef's machine patterns (e.g. "n*")
-// admit machine type name; no patterns admit all.
-func MachineAllowed(patterns []string, name string) bool { return machineAllowed(patterns, name) }
+// AppRunsOn reports whether some command of an AppDef runs on machine
+// type name (a command's own machines replace the app's).
+func AppRunsOn(def *structs.AppDef, name string) bool {
+	if len(def.Commands) == 0 {
+		return machineAllowed(def.Machines, name)
+	}
+	for k := range def.Commands {
+		if machineAllowed(def.MachinesOf(k), name) {
+			return true
+		}
+	}
+	return false
+}
 
 func machineAllowed(patterns []string, name string) bool {
 	for _, p := range patterns {

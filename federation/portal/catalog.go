@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/policy/access"
 )
@@ -12,15 +13,17 @@ import (
 // card is one app in the catalog.
 type card struct {
 	Name, Title, Description, Icon string
-	// HasIcon: the AppDef has an image, served by appIcon; Icon is the
-	// title's initial, drawn when it has none.
+	// HasIcon: the AppDef has an image the hub serves (appdef.IconOf),
+	// shown through appIcon; Icon is the title's initial, drawn when it
+	// has none.
 	HasIcon         bool
 	Classifications []string
 }
 
 func cardOf(a *structs.App) card {
+	_, _, shown := appdef.IconOf(&a.AppDef) // an icon the hub does not serve (SVG, ...) draws the initial
 	return card{Name: a.Name, Title: cardTitle(a), Description: a.AppDef.Description,
-		Icon: iconOf(a), HasIcon: a.AppDef.Icon != nil, Classifications: a.AppDef.Classifications}
+		Icon: iconOf(a), HasIcon: shown, Classifications: a.AppDef.Classifications}
 }
 
 // appIcon serves an app's icon through the API (GET /v1/apps/{name}/icon

@@ -23,6 +23,10 @@ type field struct {
 	Checked          bool
 	Accept           string // FILE pattern
 	Error            string
+	// UploadName and UploadSize describe an UPLOAD's file the page
+	// carries from an earlier try (its base64 is Value; readUpload).
+	UploadName string
+	UploadSize int
 }
 
 // machineChoice is a machine type the command may run on and the caller
@@ -77,6 +81,7 @@ func buildFields(c structs.Command, values map[string]string) []field {
 		switch pm.Type {
 		case structs.ParamConst:
 			f.Input = "hidden"
+			f.Required = false // the AppDef's value, not the user's (some are "")
 		case structs.ParamBool:
 			f.Input = "checkbox"
 			f.Checked = f.Value == "true"
@@ -98,8 +103,13 @@ func buildFields(c structs.Command, values map[string]string) []field {
 				f.Step = "any"
 			}
 		case structs.ParamSelection:
+			// A selection always has a value: the job gets the first
+			// one when none is given, so the form shows that one.
 			f.Input = "select"
 			f.Options = slices.Clone(pm.Values)
+			if _, given := values[k]; !given && !slices.Contains(f.Options, f.Value) && len(f.Options) > 0 {
+				f.Value = f.Options[0]
+			}
 		case structs.ParamFile:
 			f.Input = "text"
 			f.Accept = pm.Filter
@@ -127,6 +137,13 @@ func validateFields(fields []field) bool {
 }
 
 func fieldError(f *field) string {
+	if f.Kind == structs.ParamSelection {
+		// a listed value, also a blank one (" " is a value some AppDefs offer)
+		if len(f.Options) > 0 && !slices.Contains(f.Options, f.Value) {
+			return f.Label + ": choose one of the listed values."
+		}
+		return ""
+	}
 	v := strings.TrimSpace(f.Value)
 	if v == "" {
 		if f.Required {
@@ -150,31 +167,42 @@ func fieldError(f *field) string {
 				return fmt.Sprintf("%s must be between %s and %s.", f.Label, f.Min, f.Max)
 			}
 		}
-	case structs.ParamSelection:
-		if !slices.Contains(f.Options, v) {
-			return f.Label + ": choose one of the listed values."
-		}
 	case structs.ParamBool:
 		if v != "true" && v != "false" {
 			return f.Label + " must be on or off."
 		}
 	case structs.ParamFile:
-		if f.Accept != "" {
-			if ok, _ := path.Match(f.Accept, path.Base(v)); !ok {
-				return fmt.Sprintf("%s must match %s.", f.Label, f.Accept)
-			}
+		if !filterMatch(f.Accept, path.Base(v)) {
+			return fmt.Sprintf("%s must match %s.", f.Label, f.Accept)
 		}
 	}
 	return ""
 }
 
-// machinePatterns are the machine type patterns a command runs on: its
-// own, else the AppDef's; none means any.
-func machinePatterns(a *structs.App, cmd structs.Command) []string {
-	if len(cmd.Machines) > 0 {
-		return cmd.Machines
+// filterMatch reports whether a file name passes a FILE parameter's
+// filter as JARVICE's file picker reads it: alternatives joined by "|"
+// ("*.png|*.jpg"), each a shell wildcard or, without one, a suffix
+// (".json"). No filter passes every name.
+func filterMatch(filter, name string) bool {
+	if strings.TrimSpace(filter) == "" {
+		return true
 	}
-	return a.AppDef.Machines
+	for _, alt := range strings.Split(filter, "|") {
+		alt = strings.TrimSpace(alt)
+		if alt == "" {
+			continue
+		}
+		if !strings.ContainsAny(alt, "*?[") {
+			if strings.HasSuffix(name, alt) {
+				return true
+			}
+			continue
+		}
+		if ok, _ := path.Match(alt, name); ok {
+			return true
+		}
+	}
+	return false
 }
 
 func matchesAny(patterns []string, name string) bool {

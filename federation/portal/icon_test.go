@@ -49,6 +49,9 @@ func TestAppIcons(t *testing.T) {
 	}
 	put("painted", structs.VisibilityPublic, "", "", `"image":{"type":"image/png","data":"`+base64.StdEncoding.EncodeToString(pngIcon)+`"},`)
 	put("plain", structs.VisibilityPublic, "", "", "")
+	// an SVG icon (the PushToCompute template's shape): registered with a
+	// warning, never served, so the card draws the initial
+	put("vector", structs.VisibilityPublic, "", "", `"image":{"type":"image/svg+xml","data":"PHN2Zy8+"},`)
 	put("secret", structs.VisibilityPrivate, "gus", "globex", `"image":{"type":"image/png","data":"`+base64.StdEncoding.EncodeToString(pngIcon)+`"},`)
 
 	key, err := adm.CreateAPIKey(ctx, "ann", "t")
@@ -94,6 +97,9 @@ func TestAppIcons(t *testing.T) {
 	}
 	if !strings.Contains(page, `<span class="icon" aria-hidden="true">P</span>`) {
 		t.Error("the app without an icon lost its initial")
+	}
+	if strings.Contains(page, `src="/ui/apps/vector/icon"`) || !strings.Contains(page, `<span class="icon" aria-hidden="true">V</span>`) {
+		t.Error("the app whose icon is not shown (SVG) has a broken image instead of its initial")
 	}
 	if code, img, h := b.do("GET", "/ui/apps/painted/icon", nil); code != 200 || h.Get("Content-Type") != "image/png" || img != string(pngIcon) {
 		t.Errorf("portal icon: %d %s", code, h.Get("Content-Type"))

@@ -61,12 +61,13 @@ type jobsData struct {
 	States []structs.JobState
 }
 
-// rowsOf renders the table rows of jobs. A page may list a thousand jobs
-// and refresh live, so the rows are written directly (every value
-// escaped) rather than through reflection in html/template.
-func rowsOf(jobs []*structs.Job) template.HTML {
+// rowsOf renders the table rows of jobs at now (the hub's clock). A page
+// may list a thousand jobs and refresh live, so the rows are written
+// directly (every value escaped) rather than through reflection in
+// html/template.
+func rowsOf(jobs []*structs.Job, now time.Time) template.HTML {
 	if len(jobs) == 0 {
-		return `<tr><td colspan="7">No jobs yet. Start one from the <a href="/ui/catalog">catalog</a>.</td></tr>`
+		return `<tr><td colspan="8">No jobs yet. Start one from the <a href="/ui/catalog">catalog</a>.</td></tr>`
 	}
 	var b strings.Builder
 	b.Grow(len(jobs) * 400)
@@ -86,10 +87,44 @@ func rowsOf(jobs []*structs.Job) template.HTML {
 			b.WriteString(esc(j.Label))
 			b.WriteString(`</span>`)
 		}
-		fmt.Fprintf(&b, `</td><td>%s</td><td><span class="state %s"><span aria-hidden="true">%s</span> %s</span></td><td>%s</td><td>%s</td><td>%d</td><td>%s</td></tr>`+"\n",
+		fmt.Fprintf(&b, `</td><td>%s</td><td><span class="state %s"><span aria-hidden="true">%s</span> %s</span></td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>`,
 			esc(j.App), bd.Class, bd.Symbol, esc(string(j.State)), esc(j.Cluster), esc(j.MachineType), j.Nodes, when(j.SubmitTime))
+		d, running := runTime(j, now)
+		if running {
+			// the page's script counts it on between updates
+			fmt.Fprintf(&b, `<td class="run-time" data-elapsed="%d">%s</td></tr>`+"\n", int64(d/time.Second), squeueTime(d))
+		} else {
+			fmt.Fprintf(&b, `<td class="run-time">%s</td></tr>`+"\n", squeueTime(d))
+		}
 	}
 	return template.HTML(b.String())
+}
+
+// runTime is squeue's TIME of a job at now, from the hub's times: how
+// long it has run (start to now; running reports whether it still
+// counts), its whole run once it ended, 0 before it started.
+func runTime(j *structs.Job, now time.Time) (d time.Duration, running bool) {
+	switch {
+	case j.StartTime.IsZero():
+		return 0, false
+	case !j.EndTime.IsZero():
+		return max(j.EndTime.Sub(j.StartTime), 0), false
+	}
+	return max(now.Sub(j.StartTime), 0), true
+}
+
+// squeueTime writes d as squeue's TIME column does: M:SS, H:MM:SS or
+// D-HH:MM:SS.
+func squeueTime(d time.Duration) string {
+	s := int64(d / time.Second)
+	days, h, m, sec := s/86400, s%86400/3600, s%3600/60, s%60
+	switch {
+	case days > 0:
+		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, sec)
+	case h > 0:
+		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
+	}
+	return fmt.Sprintf("%d:%02d", m, sec)
 }
 
 var allStates = []structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued, structs.JobAssigned,
@@ -105,7 +140,7 @@ func (p *Portal) jobsData(r *http.Request, s *session) (*jobsData, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &jobsData{Rows: rowsOf(jobs), State: string(jq.State), Active: jq.Active, States: allStates}, nil
+	return &jobsData{Rows: rowsOf(jobs, p.hub.Now()), State: string(jq.State), Active: jq.Active, States: allStates}, nil
 }
 
 func (p *Portal) jobsPage(w http.ResponseWriter, r *http.Request, s *session) error {

@@ -68,7 +68,7 @@ func TestFormFieldsAndMessages(t *testing.T) {
 		values map[string]string
 		want   map[string]string // key → message
 	}{
-		"defaults, required missing": {values: map[string]string{}, want: map[string]string{"name": "Case is required.", "s": "Scheme is required."}},
+		"defaults, required missing": {values: map[string]string{}, want: map[string]string{"name": "Case is required."}},
 		"out of range and bad": {values: map[string]string{"n": "11", "x": "abc", "s": "z", "f": "mesh.txt", "name": "c1"},
 			want: map[string]string{"n": "Iterations must be between 1 and 10.", "x": "Relax must be a number.",
 				"s": "Scheme: choose one of the listed values.", "f": "Mesh must match *.msh."}},

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -86,14 +85,14 @@ func (p *Portal) formFor(ctx context.Context, s *session, a *structs.App, key st
 	if err != nil {
 		return nil, err
 	}
-	pats := machinePatterns(a, cmd)
+	pats, appMax := a.AppDef.MachinesOf(key), a.AppDef.ScaleMaxOf(key)
 	for _, m := range mts {
 		if !matchesAny(pats, m.Name) || access.MachineTypeUsable(s.id.Access(), m) != nil {
 			continue
 		}
 		hi := m.ScaleMax
-		if a.AppDef.ScaleMax > 0 && (hi == 0 || a.AppDef.ScaleMax < hi) {
-			hi = a.AppDef.ScaleMax
+		if appMax > 0 && (hi == 0 || appMax < hi) {
+			hi = appMax
 		}
 		lo := max(m.ScaleMin, 1)
 		v.Machines = append(v.Machines, machineChoice{Name: m.Name, Description: m.Description, Cluster: m.Cluster,
@@ -140,16 +139,22 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 		return err
 	}
 	values := map[string]string{}
+	type upload struct {
+		name string
+		size int
+		msg  string
+	}
+	uploads := map[string]upload{}
 	for _, f := range v.Fields {
 		switch f.Input {
 		case "checkbox":
 			values[f.Key] = strconv.FormatBool(r.PostFormValue("p."+f.Key) != "")
 		case "file":
-			if file, _, ferr := r.FormFile("p." + f.Key); ferr == nil {
-				b, _ := io.ReadAll(io.LimitReader(file, 256<<10))
-				_ = file.Close()
-				values[f.Key] = string(b)
+			val, name, size, msg := readUpload(r, f.Key)
+			if val != "" {
+				values[f.Key] = val
 			}
+			uploads[f.Key] = upload{name, size, msg}
 		case "hidden":
 			// CONST: the AppDef's value, whatever the form says.
 		default:
@@ -158,6 +163,15 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	v.Fields = buildFields(v.Command, values)
 	ok := validateFields(v.Fields)
+	for i := range v.Fields {
+		if u, is := uploads[v.Fields[i].Key]; is {
+			f := &v.Fields[i]
+			f.UploadName, f.UploadSize = u.name, u.size
+			if u.msg != "" {
+				f.Error, ok = f.Label+": "+u.msg, false
+			}
+		}
+	}
 	if id := r.PostFormValue("job_id"); strings.HasPrefix(id, "j-") {
 		v.JobID = id
 	}
@@ -200,8 +214,12 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	j, err := p.api.SubmitJob(withIdentity(r.Context(), s.id), req)
 	if err != nil {
+		placed := hubFieldErrors(v, err)
 		view := p.newView(s, "Submit: "+v.Title, "catalog", v)
 		view.Error = "The hub refused the job: " + err.Error()
+		if placed {
+			view.Error = "The hub refused the job; nothing was submitted. See the messages next to the fields."
+		}
 		return p.render(w, statusOf(err), "submit.html", view)
 	}
 	http.Redirect(w, r, Prefix+"/jobs/"+j.ID, http.StatusSeeOther)
@@ -269,6 +287,11 @@ func arrayOf(v *submitView) (*structs.ArraySpec, int, error) {
 func previewOf(v *submitView) string {
 	req := requestOf(v)
 	req.Env = redactedEnv(req.Env)
+	for _, f := range v.Fields {
+		if _, ok := req.Parameters[f.Key]; ok && f.Input == "file" {
+			req.Parameters[f.Key] = "(base64 of " + f.UploadName + ", " + strconv.Itoa(f.UploadSize) + " bytes)"
+		}
+	}
 	b, _ := json.MarshalIndent(req, "", "  ")
 	return string(b)
 }

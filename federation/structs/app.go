@@ -119,6 +119,25 @@ type AppDef struct {
 	Raw json.RawMessage `json:"-"`
 }
 
+// ScaleMaxOf is the largest node count of a job of command key: the
+// command's own scale_max, else the AppDef's; 0 means no limit.
+func (d *AppDef) ScaleMaxOf(key string) int {
+	if c, ok := d.Commands[key]; ok && c.ScaleMax > 0 {
+		return c.ScaleMax
+	}
+	return d.ScaleMax
+}
+
+// MachinesOf are the machine type patterns of command key: the
+// command's own, which replace the AppDef's, else the AppDef's; none
+// admit every machine type.
+func (d *AppDef) MachinesOf(key string) []string {
+	if c, ok := d.Commands[key]; ok && len(c.Machines) > 0 {
+		return c.Machines
+	}
+	return d.Machines
+}
+
 // Copy returns a deep copy of d.
 func (d AppDef) Copy() AppDef {
 	d.Classifications = slices.Clone(d.Classifications)
@@ -159,6 +178,9 @@ type Command struct {
 	Webshell    bool                 `json:"webshell,omitempty"`
 	Desktop     bool                 `json:"desktop,omitempty"`
 	Parameters  map[string]Parameter `json:"parameters,omitempty"`
+	// ScaleMax, when above 0, replaces the AppDef's scale_max for jobs
+	// of this command (the reference lets a command override it).
+	ScaleMax int `json:"scale_max,omitempty"`
 	// ParameterOrder is the order the AppDef lists its parameters in
 	// (positional arguments follow it); read from the JSON.
 	ParameterOrder []string `json:"-"`

@@ -87,6 +87,7 @@ func (c *Command) UnmarshalJSON(b []byte) error {
 	n.Machines = looseStrings(m, "machines")
 	looseBool(m, "webshell", &n.Webshell)
 	looseBool(m, "desktop", &n.Desktop)
+	n.ScaleMax = int(looseNumber(m, "scale_max"))
 	if ps, ok := m["parameters"]; ok {
 		dec := json.NewDecoder(bytes.NewReader(ps))
 		if tok, err := dec.Token(); err == nil && tok == json.Delim('{') {

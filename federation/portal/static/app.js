@@ -32,6 +32,23 @@
   var jt = $("#jobs-table"); if (jt) live(jt, $("#job-rows"));
   var js = $("#job-status"); if (js) live(js, js);
 
+  // Run times of running jobs (td.run-time[data-elapsed], seconds at the
+  // hub when rendered) count on between updates, as squeue writes them.
+  function squeueTime(s) {
+    var d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600), m = Math.floor(s % 3600 / 60), x = s % 60;
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    if (d > 0) return d + "-" + two(h) + ":" + two(m) + ":" + two(x);
+    if (h > 0) return h + ":" + two(m) + ":" + two(x);
+    return m + ":" + two(x);
+  }
+  if (jt) setInterval(function () {
+    Array.prototype.forEach.call(document.querySelectorAll("td.run-time[data-elapsed]"), function (td) {
+      if (!td.dataset.seen) td.dataset.seen = String(Date.now());
+      var s = parseInt(td.dataset.elapsed, 10) + Math.floor((Date.now() - parseInt(td.dataset.seen, 10)) / 1000);
+      td.textContent = squeueTime(s);
+    });
+  }, 1000);
+
   // The submit form.
   var form = $("#submit-form");
   if (!form) return;
