@@ -3,10 +3,12 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +202,61 @@ func FuzzJobEncoder(f *testing.F) {
 		}
 		checkJobEncoder(t, j)
 	})
+}
+
+// TestReplyContentLength: JSON replies short and long carry their
+// Content-Length, unchunked, over HTTP/1.1 and HTTP/2 — a submission's
+// reply through the API among them — whether writeReply sets the header
+// or net/http does.
+func TestReplyContentLength(t *testing.T) {
+	s, key := newHandlerServer(t)
+	long := strings.Repeat("y", 3*autoContentLength)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /short", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, "x") })
+	mux.HandleFunc("GET /long", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, long) })
+	mux.HandleFunc("GET /edge", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, strings.Repeat("z", autoContentLength-3)) // quotes and newline: 2048 bytes
+	})
+	mux.Handle("/v1/", s)
+	for name, http2 := range map[string]bool{"HTTP/1.1": false, "HTTP/2": true} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(mux)
+			srv.EnableHTTP2 = http2
+			if http2 {
+				srv.StartTLS()
+			} else {
+				srv.Start()
+			}
+			defer srv.Close()
+			hc := srv.Client()
+			check := func(req *http.Request, wantLen int) {
+				t.Helper()
+				resp, err := hc.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if wantProto := map[bool]int{false: 1, true: 2}[http2]; resp.ProtoMajor != wantProto {
+					t.Fatalf("%s: served over %s", req.URL.Path, resp.Proto)
+				}
+				if resp.StatusCode != http.StatusOK || resp.ContentLength != int64(len(body)) ||
+					len(resp.TransferEncoding) > 0 || (wantLen > 0 && len(body) != wantLen) {
+					t.Fatalf("%s: %s, Content-Length %d, Transfer-Encoding %v, %d bytes: %.80s", req.URL.Path,
+						resp.Status, resp.ContentLength, resp.TransferEncoding, len(body), body)
+				}
+			}
+			for path, n := range map[string]int{"/short": 4, "/long": len(long) + 3, "/edge": autoContentLength} {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+				check(req, n)
+			}
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/jobs",
+				strings.NewReader(`{"id":"j-cl","app":"solver","machine_type":"n1","nodes":1}`))
+			req.Header.Set("Authorization", "Bearer "+key)
+			check(req, 0)
+		})
+	}
 }
