@@ -37,6 +37,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Defaults of a Client.
@@ -327,7 +329,7 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	if r.raw != nil {
 		*r.raw = data
 	} else if r.out != nil {
-		if err := json.Unmarshal(data, r.out); err != nil {
+		if err := decodeReply(data, r.out); err != nil {
 			return resp.Header, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
 		}
 	}
@@ -392,4 +394,13 @@ func list[T any](ctx context.Context, c *Client, path string, query url.Values) 
 func (c *Client) del(ctx context.Context, path string, opts ...WriteOption) error {
 	_, err := c.do(ctx, request{method: http.MethodDelete, path: path, query: writeQuery(opts)})
 	return err
+}
+
+// decodeReply decodes a JSON reply into out as json.Unmarshal does; a job
+// by decodeJob.
+func decodeReply(data []byte, out any) error {
+	if j, ok := out.(*structs.Job); ok {
+		return decodeJob(data, j)
+	}
+	return json.Unmarshal(data, out)
 }

@@ -79,6 +79,15 @@ type Config struct {
 	// nil means api.DefaultLimits.
 	Limits *api.Limits
 
+	// UnencryptedHTTP2 makes a plain-HTTP API listener also accept HTTP/2
+	// with prior knowledge (h2c) beside HTTP/1.1. Off by default: clients
+	// multiplexed on one h2c connection cost the replicas more CPU and
+	// allocations per submission than HTTP/1.1 connections
+	// (docs/performance.md, "the request path, third round"); the bench
+	// sets it for -hub-h2c. Over TLS the listener offers HTTP/2 by ALPN
+	// either way.
+	UnencryptedHTTP2 bool
+
 	// ForwardTransport, if set, carries requests to other replicas
 	// (tests use it to cut links); nil means a pooled http.Transport.
 	ForwardTransport http.RoundTripper

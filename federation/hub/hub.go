@@ -179,6 +179,7 @@ func New(cfg Config) (*Hub, error) {
 	if cfg.TLS != nil {
 		h.srv.TLSConfig = cfg.TLS.APIServer()
 	}
+	h.srv.Protocols = serverProtocols(cfg.TLS != nil, cfg.UnencryptedHTTP2)
 	if err := h.startPortal(); err != nil {
 		_ = ln.Close()
 		_ = node.Shutdown()
@@ -313,4 +314,18 @@ func (h *Hub) Leader() string {
 	}
 	id, _ := h.node.Leader()
 	return string(id)
+}
+
+// serverProtocols are the protocols the API listener speaks: HTTP/1.1
+// always; HTTP/2 negotiated by ALPN over TLS; and over plain TCP, with h2c,
+// HTTP/2 with prior knowledge (a client that opens with HTTP/2's preface).
+func serverProtocols(withTLS, h2c bool) *http.Protocols {
+	p := new(http.Protocols)
+	p.SetHTTP1(true)
+	if withTLS {
+		p.SetHTTP2(true)
+	} else if h2c {
+		p.SetUnencryptedHTTP2(true)
+	}
+	return p
 }

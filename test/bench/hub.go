@@ -204,6 +204,7 @@ func startHubTLS(dir string, n int, store string, withTLS bool, prepare func(i i
 		AsBinary: true, TLS: withTLS,
 		Configure: func(i int, cfg *hub.Config) {
 			cfg.Raft.LogStore = store
+			cfg.UnencryptedHTTP2 = hubNet.h2c && !withTLS
 			cfg.Auth.BcryptCost = bcrypt.MinCost
 			if prepare != nil {
 				prepare(i, cfg)

@@ -132,7 +132,7 @@ func clientsApart(ctx context.Context, urls []string, caFile, key string, count,
 		return res, err
 	}
 	cmd := exec.CommandContext(ctx, self, "-hub-clients-only", strings.Join(urls, ","), "-hub-ca", caFile,
-		"-hub-http1="+strconv.FormatBool(hubNet.http1), "-hub-conns", strconv.Itoa(hubNet.conns),
+		"-hub-http1="+strconv.FormatBool(hubNet.http1), "-hub-h2c="+strconv.FormatBool(hubNet.h2c), "-hub-conns", strconv.Itoa(hubNet.conns),
 		"-hub-submits", strconv.Itoa(count), "-hub-clients", strconv.Itoa(clients))
 	cmd.Env = append(os.Environ(), "FLOTILLA_BENCH_KEY="+key)
 	var out bytes.Buffer

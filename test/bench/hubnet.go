@@ -11,12 +11,15 @@ import (
 )
 
 // hubNet is how the hub table's replicas and clients talk HTTP (flags
-// -hub-tls, -hub-http1, -hub-conns).
+// -hub-tls, -hub-http1, -hub-h2c, -hub-conns).
 var hubNet struct {
 	// tls serves the API over HTTPS and runs raft on mutual TLS, as
 	// flotilla-hub does (hubtest.Options.TLS); the clients then speak
 	// HTTP/2 (ALPN) unless http1.
 	tls, http1 bool
+	// h2c: without tls, the clients speak HTTP/2 in the clear (prior
+	// knowledge), which the replicas accept beside HTTP/1.1.
+	h2c bool
 	// conns > 0: the clients share conns transports (client w uses
 	// transport w % conns), so HTTP/2 multiplexes them on conns
 	// connections; 0: one transport (and connection) per client.
@@ -50,6 +53,9 @@ func clientHTTP(caFile string, clients int) ([]*http.Client, error) {
 		if cfg != nil {
 			t.TLSClientConfig = cfg.Clone()
 			t.Protocols.SetHTTP2(!hubNet.http1)
+		} else if hubNet.h2c {
+			t.Protocols.SetHTTP1(false)
+			t.Protocols.SetUnencryptedHTTP2(true)
 		}
 		shared[i] = &http.Client{Transport: t}
 	}
@@ -70,6 +76,8 @@ func closeIdle(hcs []*http.Client) {
 // protocolName names the protocol the hub table's clients speak.
 func protocolName(caFile string) string {
 	switch {
+	case caFile == "" && hubNet.h2c:
+		return "HTTP/2, plain (h2c)"
 	case caFile == "":
 		return "HTTP/1.1, plain"
 	case hubNet.http1:
