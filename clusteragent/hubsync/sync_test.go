@@ -367,24 +367,37 @@ func TestCatalogRefusedByOlderHub(t *testing.T) {
 	cat := &structs.ClusterCatalog{Apps: map[string]structs.ClusterApp{"s": {Image: "r/s:1",
 		MachineTypes: map[string]structs.AppOnMachineType{"m4": {State: structs.AppReady, Nodes: 1, Ready: 1}}}}}
 	s, clock := start(t, hub, run, func(c *Config) { c.Catalog = func() *structs.ClusterCatalog { return cat } })
+	offeredOncePerPause(t, hub, s, clock, "catalog", func() { hub.refuseCatalog = false }, catalogRefusedPause,
+		func(pushes []*structs.ClusterStatusReport) bool {
+			return slices.ContainsFunc(pushes, func(p *structs.ClusterStatusReport) bool { return p.Catalog != nil })
+		})
+}
+
+// offeredOncePerPause drives an agent whose hub refuses one field of its
+// push: the job report s holds goes through without it at once, the
+// field is offered once while five more pushes go out, and after pause
+// (with the hub taking it: accept) sent(pushes) comes true.
+func offeredOncePerPause(t *testing.T, hub *fakeHub, s *Syncer, clock *testClock, what string, accept func(),
+	pause time.Duration, sent func([]*structs.ClusterStatusReport) bool) {
+	t.Helper()
 	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
-	eventually(t, "the job report applied without the catalog", func() bool { return s.Pending() == 0 })
+	eventually(t, "the job report applied without the "+what, func() bool { return s.Pending() == 0 })
 	hub.mu.Lock()
 	n := len(hub.pushes)
 	hub.mu.Unlock()
 	eventually(t, "five more pushes", func() bool { hub.mu.Lock(); defer hub.mu.Unlock(); return len(hub.pushes) >= n+5 })
 	hub.mu.Lock()
 	refusals := hub.refusals
-	hub.refuseCatalog = false
+	accept()
 	hub.mu.Unlock()
 	if refusals != 1 {
-		t.Errorf("catalog offered %d times within the pause, want once", refusals)
+		t.Errorf("%s offered %d times within the pause, want once", what, refusals)
 	}
-	clock.Add(catalogRefusedPause)
-	eventually(t, "the catalog sent after the pause", func() bool {
+	clock.Add(pause)
+	eventually(t, "the "+what+" sent after the pause", func() bool {
 		hub.mu.Lock()
 		defer hub.mu.Unlock()
-		return slices.ContainsFunc(hub.pushes, func(p *structs.ClusterStatusReport) bool { return p.Catalog != nil })
+		return sent(hub.pushes)
 	})
 }
 
@@ -398,24 +411,9 @@ func TestAgentFeaturesToOlderHub(t *testing.T) {
 	hub.preFeatures = true
 	info := &structs.AgentInfo{Version: "v1.2.3", Features: []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobEnv}}
 	s, clock := start(t, hub, run, func(c *Config) { c.Agent = info })
-	s.Report(structs.JobStateUpdate{ID: "j-1", Number: 1, State: structs.JobRunning})
-	eventually(t, "the job report applied without the features", func() bool { return s.Pending() == 0 })
-	hub.mu.Lock()
-	n := len(hub.pushes)
-	hub.mu.Unlock()
-	eventually(t, "five more pushes", func() bool { hub.mu.Lock(); defer hub.mu.Unlock(); return len(hub.pushes) >= n+5 })
-	hub.mu.Lock()
-	refusals := hub.refusals
-	hub.preFeatures = false
-	hub.mu.Unlock()
-	if refusals != 1 {
-		t.Errorf("features offered %d times within the pause, want once", refusals)
-	}
-	clock.Add(agentRefusedPause)
-	eventually(t, "the features sent after the pause, in every push", func() bool {
-		hub.mu.Lock()
-		defer hub.mu.Unlock()
-		last := len(hub.pushes) - 1
-		return last >= 2 && hub.pushes[last].Agent.Equal(info) && hub.pushes[last-1].Agent.Equal(info)
-	})
+	offeredOncePerPause(t, hub, s, clock, "features", func() { hub.preFeatures = false }, agentRefusedPause,
+		func(pushes []*structs.ClusterStatusReport) bool { // in every push from then on
+			last := len(pushes) - 1
+			return last >= 2 && pushes[last].Agent.Equal(info) && pushes[last-1].Agent.Equal(info)
+		})
 }
