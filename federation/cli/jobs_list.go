@@ -154,30 +154,10 @@ func runJobs(ctx context.Context, s *session, path, args []string) error {
 }
 
 // timeUsed is squeue's TIME: how long the job has run, start to now (to
-// its end once ended), "0:00" before it started; as squeue writes it,
-// M:SS, H:MM:SS or D-HH:MM:SS.
+// its end once ended), "0:00" before it started.
 func timeUsed(j *structs.Job, now time.Time) string {
-	if j.StartTime.IsZero() {
-		return "0:00"
-	}
-	end := now
-	if !j.EndTime.IsZero() {
-		end = j.EndTime
-	}
-	return squeueTime(end.Sub(j.StartTime))
-}
-
-// squeueTime formats d as squeue's TIME column does.
-func squeueTime(d time.Duration) string {
-	s := max(int64(d/time.Second), 0)
-	days, h, m, sec := s/86400, s%86400/3600, s%3600/60, s%60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, sec)
-	case h > 0:
-		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
-	}
-	return fmt.Sprintf("%d:%02d", m, sec)
+	d, _ := j.RunTime(now)
+	return structs.SqueueTime(d)
 }
 
 // waitReason is why a job that waits for placement waits (squeue's

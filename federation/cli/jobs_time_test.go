@@ -94,8 +94,8 @@ func TestSqueueTime(t *testing.T) {
 		23*time.Hour + 59*time.Minute + 59*time.Second: "23:59:59", 24 * time.Hour: "1-00:00:00",
 		-time.Minute: "0:00", 400*time.Hour + 5*time.Second: "16-16:00:05",
 	} {
-		if got := squeueTime(d); got != want {
-			t.Errorf("squeueTime(%v) = %q, want %q", d, got, want)
+		if got := structs.SqueueTime(d); got != want {
+			t.Errorf("SqueueTime(%v) = %q, want %q", d, got, want)
 		}
 	}
 }

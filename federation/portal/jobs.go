@@ -89,42 +89,15 @@ func rowsOf(jobs []*structs.Job, now time.Time) template.HTML {
 		}
 		fmt.Fprintf(&b, `</td><td>%s</td><td><span class="state %s"><span aria-hidden="true">%s</span> %s</span></td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>`,
 			esc(j.App), bd.Class, bd.Symbol, esc(string(j.State)), esc(j.Cluster), esc(j.MachineType), j.Nodes, when(j.SubmitTime))
-		d, running := runTime(j, now)
+		d, running := j.RunTime(now)
 		if running {
 			// the page's script counts it on between updates
-			fmt.Fprintf(&b, `<td class="run-time" data-elapsed="%d">%s</td></tr>`+"\n", int64(d/time.Second), squeueTime(d))
+			fmt.Fprintf(&b, `<td class="run-time" data-elapsed="%d">%s</td></tr>`+"\n", int64(d/time.Second), structs.SqueueTime(d))
 		} else {
-			fmt.Fprintf(&b, `<td class="run-time">%s</td></tr>`+"\n", squeueTime(d))
+			fmt.Fprintf(&b, `<td class="run-time">%s</td></tr>`+"\n", structs.SqueueTime(d))
 		}
 	}
 	return template.HTML(b.String())
-}
-
-// runTime is squeue's TIME of a job at now, from the hub's times: how
-// long it has run (start to now; running reports whether it still
-// counts), its whole run once it ended, 0 before it started.
-func runTime(j *structs.Job, now time.Time) (d time.Duration, running bool) {
-	switch {
-	case j.StartTime.IsZero():
-		return 0, false
-	case !j.EndTime.IsZero():
-		return max(j.EndTime.Sub(j.StartTime), 0), false
-	}
-	return max(now.Sub(j.StartTime), 0), true
-}
-
-// squeueTime writes d as squeue's TIME column does: M:SS, H:MM:SS or
-// D-HH:MM:SS.
-func squeueTime(d time.Duration) string {
-	s := int64(d / time.Second)
-	days, h, m, sec := s/86400, s%86400/3600, s%3600/60, s%60
-	switch {
-	case days > 0:
-		return fmt.Sprintf("%d-%02d:%02d:%02d", days, h, m, sec)
-	case h > 0:
-		return fmt.Sprintf("%d:%02d:%02d", h, m, sec)
-	}
-	return fmt.Sprintf("%d:%02d", m, sec)
 }
 
 var allStates = []structs.JobState{structs.JobSubmitted, structs.JobHeld, structs.JobQueued, structs.JobAssigned,
