@@ -2,7 +2,6 @@ package portal_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -11,10 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -53,16 +50,7 @@ var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([
 // the user may not see shows beside the dependency field, as the form's
 // own checks do.
 func TestSubmitFormKeepsUploadAndPlacesHubErrors(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	seedUser(ctx, t, adm, "globex", "gus")
 	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {

@@ -2,17 +2,13 @@ package portal_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -24,16 +20,7 @@ var pngIcon, _ = base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAA
 // those who may see the app; the catalog's card shows it, and an app
 // without one keeps its initial.
 func TestAppIcons(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	seedUser(ctx, t, adm, "globex", "gus")
 	put := func(name string, vis structs.Visibility, owner, tenant string, image string) {

@@ -1,7 +1,6 @@
 package portal_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -43,16 +40,7 @@ func (b *browser) submitForm(app string) (string, url.Values) {
 // API would, and its page says what the job waits for in words, the
 // variables' names only and the working directory.
 func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	for _, f := range []func() error{
 		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },

@@ -77,6 +77,24 @@ func (b *browser) login(user, pass string) string {
 	return csrfIn(b.t, page)
 }
 
+// startHubs starts n hub replicas (no catalog sync) and waits for a
+// leader; it returns a context bounded to two minutes (canceled when the
+// test ends) and an administrator's client.
+func startHubs(t *testing.T, n int) (context.Context, *hubtest.Cluster, *client.Client) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	hubs := hubtest.New(t, n, hubtest.Options{NoSync: true})
+	if _, err := hubs.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctx, hubs, adm
+}
+
 func seedUser(ctx context.Context, t *testing.T, adm *client.Client, tenant, user string) {
 	t.Helper()
 	if _, err := adm.PutTenant(ctx, &structs.Tenant{Name: tenant}); err != nil {
@@ -91,16 +109,7 @@ func seedUser(ctx context.Context, t *testing.T, adm *client.Client, tenant, use
 // accepts; a POST without the CSRF token changes nothing; logout ends the
 // session on every replica; pages of another tenant's job are not found.
 func TestLocalSessionLifecycle(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 3, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 3)
 	seedUser(ctx, t, adm, "acme", "ann")
 	b := newBrowser(t, hubs.URL(0))
 	csrf := b.login("ann", "pw-ann-secret")
@@ -128,16 +137,7 @@ var keyRE = regexp.MustCompile(`<code id="new-key">(flk_[0-9a-f]+_[0-9a-f]+)</co
 // records its last use (to the hour); revoking it on the page ends it;
 // portal sessions never appear as API keys.
 func TestAPIKeyPage(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	b := newBrowser(t, hubs.URL(0))
 	csrf := b.login("ann", "pw-ann-secret")
