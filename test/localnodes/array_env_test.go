@@ -63,12 +63,7 @@ func TestMain(m *testing.M) {
 // test's shared directory.
 func startArrayEnv(ctx context.Context, t *testing.T, name, task string) *arrayTest {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: array jobs on local nodes need root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("%s must run as root (local nodes make namespaces)", t.Name())
-	}
+	needLocalNodes(t)
 	suite.once.Do(func() {
 		suite.tb = &suiteTB{}
 		start := time.Now()

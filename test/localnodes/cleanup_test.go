@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -25,12 +24,7 @@ const ns = "work"
 // process or file of them, and that after a SIGKILL the next start removes
 // what the dead process left and fails (never restarts) the pods it ran.
 func TestLocalNodeCleanup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: local nodes need root, a control plane and the built binaries (FLOTILLA_BIN: etcd, kube-apiserver, kwok, flotilla-localnode from make tools and make build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatal("TestLocalNodeCleanup must run as root (network and mount namespaces)")
-	}
+	needLocalNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	env := k8senv.Start(t, k8senv.Options{Name: "localnode"})

@@ -21,12 +21,7 @@ import (
 // keeps the last 50 lines; when the head exits, the final tail holds its
 // last line (followed by flotilla-init's own).
 func TestLiveTailOnLocalNode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: local nodes need root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("%s must run as root (local nodes make namespaces)", t.Name())
-	}
+	needLocalNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1})
@@ -129,5 +124,18 @@ func TestLiveTailOnLocalNode(t *testing.T) {
 	})
 	if end.State != structs.JobCompleted || !strings.Contains(end.LogTail, "finished\n") {
 		t.Errorf("ended %s (%s), final tail %q", end.State, end.Substatus, end.LogTail)
+	}
+}
+
+// needLocalNodes skips t under -short and fails it when not root: local
+// nodes need root (network and mount namespaces), a control plane and
+// the built binaries (FLOTILLA_BIN from make tools and make build).
+func needLocalNodes(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: local nodes need root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build)")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatalf("%s must run as root (local nodes make network and mount namespaces)", t.Name())
 	}
 }

@@ -30,12 +30,7 @@ import (
 // --wait exit 7. A script with #SBATCH --array=1-6%3 runs each task once,
 // each seeing its SLURM_ARRAY_TASK_ID.
 func TestSbatchOnLocalNodes(t *testing.T) {
-	if testing.Short() {
-		t.Skip("-short: local nodes need root, a control plane and the built binaries (FLOTILLA_BIN from make tools and make build)")
-	}
-	if os.Geteuid() != 0 {
-		t.Fatalf("%s must run as root (local nodes make namespaces)", t.Name())
-	}
+	needLocalNodes(t)
 	flotilla, err := proc.FindBin("flotilla")
 	if err != nil {
 		t.Fatal(err)
