@@ -5,8 +5,10 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -144,5 +146,40 @@ func TestSentTraceOnlyForUnkeyedCalls(t *testing.T) {
 	}
 	if !h.traced {
 		t.Errorf("an unkeyed POST carried no sent-request trace")
+	}
+}
+
+// TestDefaultTransportAsksNoCompression: the hub never compresses its
+// replies, so the client's own transport does not ask for gzip (net/http
+// adds Accept-Encoding to every request unless told not to); the reply
+// reads the same.
+func TestDefaultTransportAsksNoCompression(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Method+" "+r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		w.Header()["Content-Type"] = []string{"application/json"}
+		_, _ = w.Write(cannedReply)
+	}))
+	defer srv.Close()
+	c, err := client.New([]string{srv.URL}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	ctx := context.Background()
+	j, err := c.SubmitJob(ctx, structs.JobSubmitRequest{App: "solver", MachineType: "n1", Nodes: 1})
+	if err != nil || j.ID != "j-1" {
+		t.Fatalf("SubmitJob = %+v, %v", j, err)
+	}
+	if j, err = c.GetJob(ctx, "j-1", false); err != nil || j.Number != 1 {
+		t.Fatalf("GetJob = %+v, %v", j, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"POST ", "GET "}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("requests (method, Accept-Encoding) %q, want %q", got, want)
 	}
 }
