@@ -174,12 +174,12 @@ var folded = map[string]bool{
 }
 
 // pendAudit gives an audited call of a folded route its pending event.
-func (s *Server) pendAudit(c *call, sp auditSpec) {
+func (s *Server) pendAudit(c *call, sp auditSpec, action string) {
 	if c.id == nil {
 		return
 	}
 	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
-		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: action, ObjectKind: sp.kind,
 		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
 	if ri := requestOf(c.r.Context()); ri != nil {
 		ri.pending = c.pending // the request's context carries it already
