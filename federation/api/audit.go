@@ -173,8 +173,25 @@ var folded = map[string]bool{
 	"POST /v1/jobs/{id}/terminate": true,
 }
 
+// auditActions holds the action (kind.verb) of every audited route with
+// a verb, made once: a folded call's event names it without building the
+// string per call.
+var auditActions = func() map[auditSpec]string {
+	m := make(map[auditSpec]string, len(audited))
+	for _, sp := range audited {
+		if sp.verb != "" {
+			m[sp] = sp.kind + "." + sp.verb
+		}
+	}
+	return m
+}()
+
 // pendAudit gives an audited call of a folded route its pending event.
-func (s *Server) pendAudit(c *call, sp auditSpec, action string) {
+func (s *Server) pendAudit(c *call, sp auditSpec) {
+	action, ok := auditActions[sp]
+	if !ok {
+		action = sp.kind + "." + sp.verb
+	}
 	if c.id == nil {
 		return
 	}

@@ -270,7 +270,6 @@ type streamed struct{}
 func (s *Server) handle(pattern string, a audience, h handler) {
 	spec, isAudited := auditSpecOf(pattern)
 	fold := isAudited && folded[pattern]
-	action := spec.kind + "." + spec.verb // a folding route's (its verb is set): once, not per call
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		if a != internal {
 			if l := s.leaderValue(); l != nil {
@@ -282,7 +281,7 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 		v, err := s.admit(c, a)
 		if err == nil {
 			if fold {
-				s.pendAudit(c, spec, action)
+				s.pendAudit(c, spec)
 			}
 			v, err = h(c)
 		}
