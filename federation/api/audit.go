@@ -173,13 +173,30 @@ var folded = map[string]bool{
 	"POST /v1/jobs/{id}/terminate": true,
 }
 
+// auditActions holds the action (kind.verb) of every audited route with
+// a verb, made once: a folded call's event names it without building the
+// string per call.
+var auditActions = func() map[auditSpec]string {
+	m := make(map[auditSpec]string, len(audited))
+	for _, sp := range audited {
+		if sp.verb != "" {
+			m[sp] = sp.kind + "." + sp.verb
+		}
+	}
+	return m
+}()
+
 // pendAudit gives an audited call of a folded route its pending event.
 func (s *Server) pendAudit(c *call, sp auditSpec) {
+	action, ok := auditActions[sp]
+	if !ok {
+		action = sp.kind + "." + sp.verb
+	}
 	if c.id == nil {
 		return
 	}
 	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
-		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: action, ObjectKind: sp.kind,
 		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
 	if ri := requestOf(c.r.Context()); ri != nil {
 		ri.pending = c.pending // the request's context carries it already
