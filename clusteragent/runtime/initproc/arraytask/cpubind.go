@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // CPU binding per slot, as Slurm's task/affinity binds tasks to cores:
@@ -40,8 +42,8 @@ const TaskCPUsVar = "FLOTILLA_TASK_CPUS"
 // CPUBindVar names the variable of a pod's environment that asks for a
 // binding when flotilla-init's --task-cpu-bind is not given: the hub
 // carries a job's task_cpu_bind as this variable of the job's own
-// environment (structs.Job.Env), which every hub replica stores as it is.
-const CPUBindVar = "FLOTILLA_TASK_CPU_BIND"
+// environment (see structs.ArrayTaskCPUBindVar).
+const CPUBindVar = structs.ArrayTaskCPUBindVar
 
 // ParseCPUBind reads a binding: "none" or "slots" ("" is the default).
 func ParseCPUBind(s string) (CPUBind, error) {
