@@ -2,6 +2,7 @@ package structs
 
 import (
 	"errors"
+	"maps"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,7 +42,7 @@ func TestTaskCPUBind(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			r := JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1}
 			tc.mod(&r)
-			before := cloneEnv(r.Env)
+			before := maps.Clone(r.Env)
 			err := r.Validate()
 			var fe *FieldError
 			switch {
@@ -71,15 +72,4 @@ func TestTaskCPUBind(t *testing.T) {
 			}
 		})
 	}
-}
-
-func cloneEnv(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	c := make(map[string]string, len(m))
-	for k, v := range m {
-		c[k] = v
-	}
-	return c
 }
