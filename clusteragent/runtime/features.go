@@ -19,8 +19,12 @@ import (
 //     arrayoutput.go);
 //   - array-index-lists: an array's index list (structs.ArraySpec.Ranges)
 //     decoded, rendered as flotilla-init's --array and run by its
-//     dispatcher (pods.go, initproc/arraytask).
+//     dispatcher (pods.go, initproc/arraytask);
+//   - array-cpu-bind: an array job's CPU binding, the job variable
+//     structs.ArrayTaskCPUBindVar, read by flotilla-init (initproc/arraytask
+//     cpubind.go).
 var features = []structs.AgentFeature{
+	structs.FeatureArrayCPUBind,
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,

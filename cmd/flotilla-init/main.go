@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc/arraytask"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/internal/version"
 )
@@ -120,6 +121,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.StringVar(&arr.CancelFile, "array-cancel-file", "", "array head: file listing canceled tasks as index ranges (read every second)")
 	fs.StringVar(&arr.OutputFile, "array-output-file", "", "array head: file listing the tasks whose output the hub asks for, INDEX@SEQ,... (read every second)")
 	arr.CancelEvery = time.Second
+	cpuBind := fs.String("task-cpu-bind", "", "array: none, or slots: each slot's tasks run on CPUs of its own (default "+string(arraytask.DefaultCPUBind)+", or $"+arraytask.CPUBindVar+")")
 	fs.DurationVar(&arr.LeaseTTL, "task-lease", initproc.DefaultTaskLease, "array: a worker silent this long loses its tasks to the others")
 	fs.StringVar(&cfg.Workdir, "workdir", "", "where the command, array tasks and built-in SSH sessions start (must exist)")
 	jobEnv := fs.String("job-env", "", "names of the job's own variables, comma-separated (passed to the image's sshd's sessions)")
@@ -142,6 +144,12 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 			return cfg, fmt.Errorf("%w: %w", initproc.ErrUsage, err)
 		}
 		arr.Spec = spec
+		if *cpuBind == "" {
+			*cpuBind = os.Getenv(arraytask.CPUBindVar)
+		}
+		if arr.CPUBind, err = arraytask.ParseCPUBind(*cpuBind); err != nil {
+			return cfg, fmt.Errorf("%w: %w", initproc.ErrUsage, err)
+		}
 		if arr.Worker, err = os.Hostname(); err != nil {
 			return cfg, fmt.Errorf("%w: %w", initproc.ErrSetup, err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
+	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc/arraytask"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -66,5 +68,44 @@ func TestUsageErrors(t *testing.T) {
 		if code := run(context.Background(), args, &out, &errOut); code != initproc.ExitUsage {
 			t.Errorf("%q: exit %d, want %d (stderr %q)", args, code, initproc.ExitUsage, errOut.String())
 		}
+	}
+}
+
+// TestTaskCPUBindFlag: an array's binding comes from --task-cpu-bind, else
+// from the job variable the hub carries it in, else the default; an
+// unknown one is a usage error.
+func TestTaskCPUBindFlag(t *testing.T) {
+	base := []string{"--role", "head", "--array", "1-4", "--array-slots", "2"}
+	for name, tc := range map[string]struct {
+		flag, env string
+		want      arraytask.CPUBind
+		bad       bool
+	}{
+		"default":       {want: arraytask.DefaultCPUBind},
+		"flag":          {flag: "slots", want: arraytask.CPUBindSlots},
+		"job variable":  {env: "slots", want: arraytask.CPUBindSlots},
+		"flag wins":     {flag: "none", env: "slots", want: arraytask.CPUBindNone},
+		"unknown flag":  {flag: "cores", bad: true},
+		"unknown value": {env: "1", bad: true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(arraytask.CPUBindVar, tc.env)
+			args := slices.Clone(base)
+			if tc.flag != "" {
+				args = append(args, "--task-cpu-bind", tc.flag)
+			}
+			cfg, err := parseRun(append(args, "--", "/bin/true"), nil, nil)
+			switch {
+			case tc.bad && !errors.Is(err, initproc.ErrUsage):
+				t.Fatalf("parse: %v, want a usage error", err)
+			case tc.bad:
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			if cfg.Array.CPUBind != tc.want {
+				t.Errorf("binding %q, want %q", cfg.Array.CPUBind, tc.want)
+			}
+		})
 	}
 }

@@ -61,7 +61,7 @@ func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, err
 	}
 	if a := j.FlotillaArray; a != nil {
 		spec := a.Array
-		req.Array, req.TaskRetries = &spec, a.TaskRetries
+		req.Array, req.TaskRetries, req.TaskCPUBind = &spec, a.TaskRetries, a.TaskCPUBind
 		if req.TaskWalltime, err = structs.ParseDuration(a.TaskWalltime); err != nil {
 			return nil, err
 		}

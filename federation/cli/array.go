@@ -16,14 +16,15 @@ import (
 
 // arrayFlags are submit's array job flags.
 type arrayFlags struct {
-	spec, walltime string
-	retries        int
+	spec, walltime, cpuBind string
+	retries                 int
 }
 
 func (a *arrayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.spec, "array", "", "array job: task indices as Slurm's --array writes them, START-END[:STEP] ranges and single indices, comma-separated, then %MAX-RUNNING; e.g. 1-10000%64 or 1,3,7-9:2%4")
 	fs.IntVar(&a.retries, "task-retries", 0, "array job: attempts after a task's first failure")
 	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m or 05:00 (the forms of --walltime)")
+	fs.StringVar(&a.cpuBind, "task-cpu-bind", "", "array job: none, or slots: each slot of a node runs its tasks on CPUs of its own (default none)")
 }
 
 // apply puts the flags into req.
@@ -43,7 +44,7 @@ func (a *arrayFlags) apply(req *structs.JobSubmitRequest) error {
 	if err != nil {
 		return usagef("submit: --task-walltime %v", err)
 	}
-	req.TaskRetries, req.TaskWalltime = a.retries, wt
+	req.TaskRetries, req.TaskWalltime, req.TaskCPUBind = a.retries, wt, a.cpuBind
 	return nil
 }
 
@@ -59,6 +60,9 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	}
 	if a.TaskWalltime > 0 {
 		spec += ", " + a.TaskWalltime.String() + " per task"
+	}
+	if b := j.TaskCPUBind(); b != "" {
+		spec += ", CPU binding " + b
 	}
 	spec += ")"
 	out := [][2]string{{"Array", spec}}

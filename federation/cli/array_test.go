@@ -116,3 +116,18 @@ func TestArrayFieldsOfList(t *testing.T) {
 		t.Errorf("fields %q", f)
 	}
 }
+
+// TestArrayFieldsCPUBind: status names an array's CPU binding when one
+// was asked for, and nothing when none was.
+func TestArrayFieldsCPUBind(t *testing.T) {
+	spec := structs.ArraySpec{Start: 1, End: 4}
+	for env, want := range map[string]string{"": "1-4 (4 tasks)", "slots": "1-4 (4 tasks, CPU binding slots)"} {
+		j := &structs.Job{Array: &structs.ArrayJob{Spec: spec}}
+		if env != "" {
+			j.Env = map[string]string{structs.ArrayTaskCPUBindVar: env}
+		}
+		if f := arrayFields(j, false); len(f) == 0 || f[0] != [2]string{"Array", want} {
+			t.Errorf("binding %q: fields %q, want Array %q", env, f, want)
+		}
+	}
+}

@@ -18,7 +18,7 @@ import (
 // submitFlags names the flag of each field of a submission.
 var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "nodes": "nodes",
 	"walltime": "walltime", "priority": "priority", "array": "array", "task_retries": "task-retries",
-	"task_walltime": "task-walltime", "dependency": "dependency", "env": "env", "workdir": "chdir"}
+	"task_walltime": "task-walltime", "task_cpu_bind": "task-cpu-bind", "dependency": "dependency", "env": "env", "workdir": "chdir"}
 
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")

@@ -72,7 +72,7 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		App: req.App, Command: req.Command, Parameters: req.Parameters,
 		MachineType: req.MachineType, Nodes: req.Nodes, Vault: req.Vault,
 		Walltime: req.Walltime, Priority: req.Priority, PullSecret: req.PullSecret,
-		Env: req.Env, Workdir: req.Workdir,
+		Env: req.JobEnv(), Workdir: req.Workdir,
 		State: structs.JobQueued, SubmitTime: now.UTC(),
 	}
 	if req.Array != nil {

@@ -12,7 +12,7 @@ func (p *pass) lacksFeature(j *structs.Job, c *structs.Cluster) string {
 	if !p.features {
 		return ""
 	}
-	var buf [4]structs.AgentFeature
+	var buf [5]structs.AgentFeature
 	for _, f := range j.AppendNeededFeatures(buf[:0]) {
 		if c.Agent.Has(f) {
 			continue

@@ -30,6 +30,9 @@ const (
 	// (--array=1,3,7,10-20:2, Job.HasArrayList) is run; an agent from
 	// before lists cannot decode such a job.
 	FeatureArrayIndexLists AgentFeature = "array-index-lists"
+	// FeatureArrayCPUBind: an array job's CPU binding (--task-cpu-bind,
+	// Job.TaskCPUBind) is honoured by flotilla-init.
+	FeatureArrayCPUBind AgentFeature = "array-cpu-bind"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -44,6 +47,8 @@ func (f AgentFeature) What() string {
 		return "array jobs (--array)"
 	case FeatureArrayIndexLists:
 		return "array jobs with index lists (--array=1,3,7)"
+	case FeatureArrayCPUBind:
+		return "array jobs with a CPU binding (--task-cpu-bind)"
 	}
 	return "jobs that need " + string(f)
 }
@@ -66,6 +71,9 @@ func (j *Job) AppendNeededFeatures(out []AgentFeature) []AgentFeature {
 	}
 	if j.HasArrayList() {
 		out = append(out, FeatureArrayIndexLists)
+	}
+	if j.TaskCPUBind() != "" {
+		out = append(out, FeatureArrayCPUBind)
 	}
 	return out
 }

@@ -20,6 +20,10 @@ func TestJobNeedsFeatures(t *testing.T) {
 		"all": {job: Job{Env: map[string]string{"A": "1"}, Workdir: "/w", Array: &ArrayJob{}},
 			want: []AgentFeature{FeatureJobEnv, FeatureJobWorkdir, FeatureArrayJobs}},
 		"dependency only": {job: Job{Dependency: &JobDependency{}}, want: nil}, // the hub's alone
+		"CPU binding": {job: Job{Env: map[string]string{ArrayTaskCPUBindVar: "slots"}, Array: &ArrayJob{}},
+			want: []AgentFeature{FeatureJobEnv, FeatureArrayJobs, FeatureArrayCPUBind}},
+		"binding variable without an array": {job: Job{Env: map[string]string{ArrayTaskCPUBindVar: "slots"}},
+			want: []AgentFeature{FeatureJobEnv}},
 		"index list": {job: Job{Array: &ArrayJob{Spec: ArraySpec{Start: 1, End: 7, Ranges: []ArrayRange{{Start: 1, End: 1}, {Start: 3, End: 3}, {Start: 7, End: 7}}}}},
 			want: []AgentFeature{FeatureArrayJobs, FeatureArrayIndexLists}},
 	}

@@ -59,6 +59,7 @@ type JarviceArray struct {
 	Array        ArraySpec `json:"array"`
 	TaskRetries  int       `json:"task_retries,omitempty"`
 	TaskWalltime string    `json:"task_walltime,omitempty"` // Go duration or HH:MM:SS
+	TaskCPUBind  string    `json:"task_cpu_bind,omitempty"` // none or slots
 }
 
 // JarviceApplication names the command to run and its parameters. A

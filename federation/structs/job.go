@@ -288,6 +288,9 @@ func (r *JobSubmitRequest) Validate() error {
 			return err
 		}
 	}
+	if err := r.checkTaskCPUBind(); err != nil {
+		return err
+	}
 	if r.Array == nil {
 		switch {
 		case r.TaskRetries != 0:

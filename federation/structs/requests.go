@@ -33,6 +33,9 @@ type JobSubmitRequest struct {
 	Array        *ArraySpec `json:"array,omitempty"`
 	TaskRetries  int        `json:"task_retries,omitempty"`
 	TaskWalltime Duration   `json:"task_walltime,omitempty"`
+	// TaskCPUBind binds each slot's tasks to CPUs of their own: "none"
+	// or "slots" (array_cpubind.go; "": the default).
+	TaskCPUBind string `json:"task_cpu_bind,omitempty"`
 	// PullSecret is a pull credential for this job's image (a docker
 	// config JSON; the JARVICE container.pullsecret): it wins over the
 	// app's. Never shown back.

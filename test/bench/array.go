@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,10 @@ import (
 	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/localnodes"
 )
+
+// arrayCPUBind is the array job's task_cpu_bind ("": flotilla-init's
+// default), to measure the binding in alternated runs.
+var arrayCPUBind = flag.String("array-cpu-bind", "", "the array table's task_cpu_bind: none or slots (default: flotilla-init's)")
 
 // agentLog is the in-process agent's log, a file in dir.
 func agentLog(dir string) *slog.Logger {
@@ -142,7 +147,7 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 	inits := sampleInits(sctx, 100*time.Millisecond)
 	start := time.Now()
 	j, err := user.SubmitJob(ctx, structs.JobSubmitRequest{ID: "array-bench", App: "true", Command: "run",
-		MachineType: "l8", Nodes: 4, Array: &spec})
+		MachineType: "l8", Nodes: 4, Array: &spec, TaskCPUBind: *arrayCPUBind})
 	if err != nil {
 		return nil, err
 	}
@@ -184,8 +189,8 @@ func arrayTable(ctx context.Context, tasks, completions int) (*report, error) {
 		return nil, fmt.Errorf("array job ended %s (%s): %+v", j.State, j.Substatus, j.Array)
 	}
 	arrayRate := float64(tasks) / took.Seconds()
-	r.add("array_tasks_per_sec", arrayRate, "tasks/s", fmt.Sprintf("Flotilla array job, submit → end (%s; allocation start %s; load average %s → %s)",
-		took.Round(time.Millisecond), running.Sub(start).Round(time.Millisecond), load0, loadAverage()))
+	r.add("array_tasks_per_sec", arrayRate, "tasks/s", fmt.Sprintf("Flotilla array job, submit → end (%s; allocation start %s; load average %s → %s; task CPU binding %q)",
+		took.Round(time.Millisecond), running.Sub(start).Round(time.Millisecond), load0, loadAverage(), j.TaskCPUBind()))
 	r.add("array_cpu_ms_per_task", float64(nodeCPU)/float64(tasks)/1e6, "ms", "CPU of the local nodes' pods per task: flotilla-init (dispatcher, workers) and the task processes")
 	perTask := func(d time.Duration) float64 { return float64(d) / float64(tasks) / 1e6 }
 	r.add("array_task_proc_cpu_ms", perTask(taskProcs), "ms", "of which the task processes themselves (flotilla-init's waited children)")

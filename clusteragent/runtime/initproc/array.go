@@ -46,7 +46,10 @@ type ArrayConfig struct {
 	// (0: DefaultTaskLease). Workers pull at least every tenth of it and
 	// kill their tasks after half of it without an answer.
 	LeaseTTL time.Duration
-	Now      func() time.Time
+	// CPUBind binds each slot's tasks to CPUs of their own (see
+	// arraytask.CPUBind; "" is arraytask.DefaultCPUBind).
+	CPUBind arraytask.CPUBind
+	Now     func() time.Time
 }
 
 func (a *ArrayConfig) validate() error {
@@ -83,7 +86,7 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 		Name: a.Worker, Slots: a.Slots, Token: arraytask.Token(keys.private),
 		Command: cfg.Command, Env: os.Environ(), Dir: cfg.Workdir, Spec: a.Spec, JobID: a.JobID,
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
-		Heartbeat: lease / 10, Fence: lease / 2, OutputDir: cfg.RunDir,
+		Heartbeat: lease / 10, Fence: lease / 2, OutputDir: cfg.RunDir, CPUBind: a.CPUBind,
 	}
 	if cfg.Role == RoleWorker {
 		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))

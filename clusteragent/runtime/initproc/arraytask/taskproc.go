@@ -235,9 +235,20 @@ type slot struct {
 }
 
 // run runs slot i: tasks from queue until it is closed, results to out.
-func (l *launcher) run(i int, out *os.File, queue <-chan Lease, results chan<- Result) {
+// With cpus its tasks run on those CPUs only (bindThread) and are told
+// so (TaskCPUsVar); a binding the kernel refuses is logged and the slot
+// runs unbound.
+func (l *launcher) run(i int, cpus []int, out *os.File, queue <-chan Lease, results chan<- Result) {
 	defer out.Close()
-	s := &slot{out: out, env: append(l.env, make([]string, taskVars)...),
+	env := l.env
+	if cpus != nil {
+		if err := bindThread(cpus); err != nil {
+			l.cfg.Log.Warn("slot not bound to its CPUs: its tasks run unbound", "slot", i, "err", err)
+		} else {
+			env = append(env, TaskCPUsVar+"="+FormatCPUList(cpus))
+		}
+	}
+	s := &slot{out: out, env: append(env, make([]string, taskVars)...),
 		files: []uintptr{l.devnull.Fd(), out.Fd(), out.Fd()}, sys: syscall.SysProcAttr{Setpgid: true}}
 	s.attr = syscall.ProcAttr{Dir: l.cfg.Dir, Env: s.env, Files: s.files, Sys: &s.sys}
 	for ls := range queue {

@@ -58,8 +58,13 @@ type WorkerConfig struct {
 	// OutputDir holds one output file per slot (the pod's run directory;
 	// empty: a temporary directory removed at the end).
 	OutputDir string
-	Now       func() time.Time
-	Log       *slog.Logger
+	// CPUBind binds each slot's tasks to CPUs of their own (cpubind.go;
+	// "" is DefaultCPUBind). CPUs are the CPUs to spread over the slots
+	// (nil: those this process may run on, AllowedCPUs).
+	CPUBind CPUBind
+	CPUs    []int
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // TaskEnv is the environment a task gets besides the worker's. For an
@@ -138,12 +143,17 @@ func RunWorker(ctx context.Context, cfg WorkerConfig) error {
 		}
 		slots.Wait()
 	}()
+	bind := slotBinding(cfg)
 	for i := range cfg.Slots {
 		out, err := slotOutput(dir, i)
 		if err != nil {
 			return err
 		}
-		slots.Go(func() { ln.run(i, out, queue, results) })
+		var cpus []int
+		if bind != nil {
+			cpus = bind[i]
+		}
+		slots.Go(func() { ln.run(i, cpus, out, queue, results) })
 	}
 
 	var (
