@@ -178,14 +178,23 @@ func (s *Server) pendAudit(c *call, sp auditSpec) {
 	if c.id == nil {
 		return
 	}
-	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
-		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
-		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
+	c.pending = s.pendingAudit(c, sp)
 	if ri := requestOf(c.r.Context()); ri != nil {
 		ri.pending = c.pending // the request's context carries it already
 		return
 	}
 	c.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, c.pending))
+}
+
+// pendingAudit is the pending event of an audited job call of c (nil
+// when nobody authenticated it).
+func (s *Server) pendingAudit(c *call, sp auditSpec) *PendingAudit {
+	if c.id == nil {
+		return nil
+	}
+	return &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
+		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
 }
 
 // auditObject names the object of a call: the job it made or named, the
