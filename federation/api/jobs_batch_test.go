@@ -279,3 +279,40 @@ func TestJobBatchAuthorizedPerItem(t *testing.T) {
 		t.Error("an unauthenticated batch changed the state")
 	}
 }
+
+// TestJobBatchScriptsAndArrays: job scripts (two of one image: one batch
+// app, made once) and arrays go through a batch as they go alone.
+func TestJobBatchScriptsAndArrays(t *testing.T) {
+	e := newEnv(t)
+	alice := seedSmall(e)
+	items := []string{
+		`{"id":"s-1","script":"#!/bin/sh\necho one\n","image":"alpine:3","machine_type":"n1","nodes":1}`,
+		`{"id":"s-2","script":"#!/bin/sh\necho two\n","image":"alpine:3","machine_type":"n1","nodes":1,"script_args":["a b"]}`,
+		`{"id":"s-bad","script":"echo no interpreter line\n","image":"alpine:3","machine_type":"n1","nodes":1}`,
+		`{"id":"a-1","app":"pub","machine_type":"n1","nodes":1,"array":"1-100%8"}`,
+	}
+	r := e.batch(alice, []byte(`{"jobs":[`+strings.Join(items, ",")+`]}`))
+	s1, s2, arr := r.Jobs[0].Job, r.Jobs[1].Job, r.Jobs[3].Job
+	if s1 == nil || s2 == nil || arr == nil {
+		t.Fatalf("items: %+v", r.Jobs)
+	}
+	if !strings.HasPrefix(s1.App, "batch-") || s1.App != s2.App {
+		t.Errorf("script jobs run apps %q and %q, want one batch app", s1.App, s2.App)
+	}
+	if s2.Parameters["args"] != "'a b'" {
+		t.Errorf("script arguments %q", s2.Parameters["args"])
+	}
+	code, single := e.do("POST", "/v1/jobs", alice, []byte(items[2]))
+	if r.Jobs[2].Job != nil || r.Jobs[2].Status != code || !strings.Contains(string(single), r.Jobs[2].Error) {
+		t.Errorf("script without #!: %+v, alone %d %s", r.Jobs[2], code, single)
+	}
+	if arr.Array == nil || arr.Array.Spec.Count() != 100 {
+		t.Errorf("array item: %+v", arr.Array)
+	}
+	for _, id := range []string{"s-1", "s-2"} {
+		code, body := e.do("GET", "/v1/jobs/"+id+"/script", alice, nil)
+		if code != 200 || !strings.HasPrefix(string(body), "#!/bin/sh\necho ") {
+			t.Errorf("script of %s: %d %q", id, code, body)
+		}
+	}
+}
