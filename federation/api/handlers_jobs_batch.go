@@ -44,17 +44,7 @@ var submitAudit = auditSpec{"job", "submit"}
 // batchBody is the batch as decoded before its items: each item's bytes
 // go to the single submission's decoder.
 type batchBody struct {
-	Jobs []jsonRaw `json:"jobs"`
-}
-
-// jsonRaw keeps an item's bytes (encoding/json's RawMessage, which copies
-// them; a named type so that a null item stays "null").
-type jsonRaw []byte
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (r *jsonRaw) UnmarshalJSON(b []byte) error {
-	*r = append((*r)[:0], b...)
-	return nil
+	Jobs []json.RawMessage `json:"jobs"`
 }
 
 // decodeJobBatch reads a batch body: an object with exactly "jobs", a
