@@ -124,7 +124,9 @@ func batchClients(ctx context.Context, urls []string, caFile, key string, count,
 		for k := range urls {
 			order[k] = urls[(w+k)%len(urls)]
 		}
-		c, err := client.New(order, key, client.WithRetryTimeout(time.Minute), client.WithHTTPClient(hcs[w]))
+		// A call of 1,000 jobs among 64 waits for all of them: on a loaded
+		// machine longer than the single rows' minute.
+		c, err := client.New(order, key, client.WithRetryTimeout(5*time.Minute), client.WithHTTPClient(hcs[w]))
 		if err != nil {
 			return res, err
 		}
