@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -78,7 +79,13 @@ type batchItem struct {
 	done chan struct{} // closed when job or err is final
 }
 
+// batchReplyTimeout bounds writing a batch's reply, from the call's
+// start: a thousand admissions on a loaded replica may take longer than
+// a single call's replyTimeout.
+const batchReplyTimeout = 5 * time.Minute
+
 func (s *Server) submitJobBatch(c *call) (any, error) {
+	c.writeWithin(batchReplyTimeout)
 	raws, err := decodeJobBatch(http.MaxBytesReader(c.w, c.r.Body, batchBodyFactor*s.maxBody))
 	if err != nil {
 		s.audit(c, submitAudit, nil, err) // a refused call is audited as a refused submission is
