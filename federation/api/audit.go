@@ -173,6 +173,19 @@ var folded = map[string]bool{
 	"POST /v1/jobs/{id}/terminate": true,
 }
 
+// auditActions holds the action (kind.verb) of every audited route with
+// a verb, made once: a folded call's event names it without building the
+// string per call.
+var auditActions = func() map[auditSpec]string {
+	m := make(map[auditSpec]string, len(audited))
+	for _, sp := range audited {
+		if sp.verb != "" {
+			m[sp] = sp.kind + "." + sp.verb
+		}
+	}
+	return m
+}()
+
 // pendAudit gives an audited call of a folded route its pending event.
 func (s *Server) pendAudit(c *call, sp auditSpec) {
 	if c.id == nil {
@@ -187,13 +200,17 @@ func (s *Server) pendAudit(c *call, sp auditSpec) {
 }
 
 // pendingAudit is the pending event of an audited job call of c (nil
-// when nobody authenticated it).
+// when nobody authenticated it): pendAudit's, and each item's of a batch.
 func (s *Server) pendingAudit(c *call, sp auditSpec) *PendingAudit {
 	if c.id == nil {
 		return nil
 	}
+	action, ok := auditActions[sp]
+	if !ok {
+		action = sp.kind + "." + sp.verb
+	}
 	return &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
-		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: sp.kind + "." + sp.verb, ObjectKind: sp.kind,
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: action, ObjectKind: sp.kind,
 		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
 }
 

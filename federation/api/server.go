@@ -141,6 +141,29 @@ type requestInfo struct {
 	pending *PendingAudit
 }
 
+// requestCtx is a request's context with its requestInfo: the value and
+// the context that carries it in one allocation, where context.WithValue
+// and the info were two. Everything else is the request's own context:
+// its Done channel is that context's, so contexts derived from it
+// (WithTimeout, WithCancel) register with net/http's context directly, as
+// they did through a WithValue context.
+type requestCtx struct {
+	context.Context
+	info requestInfo
+}
+
+// Value returns the request's info for requestKey, else the request's
+// context's value.
+func (c *requestCtx) Value(key any) any {
+	if _, ok := key.(requestKey); ok {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context for debugging (as context.WithValue's does).
+func (c *requestCtx) String() string { return "api.requestCtx" }
+
 // requestOf returns the request info ctx carries, nil outside ServeHTTP.
 func requestOf(ctx context.Context) *requestInfo {
 	ri, _ := ctx.Value(requestKey{}).(*requestInfo)
@@ -183,7 +206,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		vs = []string{id}
 	}
 	w.Header()[RequestIDHeader] = vs
-	rr := r.WithContext(context.WithValue(r.Context(), requestKey{}, &requestInfo{id: id}))
+	rr := r.WithContext(&requestCtx{Context: r.Context(), info: requestInfo{id: id}})
 	s.mux.ServeHTTP(w, rr)
 	r.Pattern = rr.Pattern // the route that served it, for the caller's metrics
 }

@@ -123,10 +123,13 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 	}
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: &http.Transport{
-			Proxy:               http.ProxyFromEnvironment,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			TLSClientConfig:     c.tls,
-			ForceAttemptHTTP2:   true,
+			Proxy:             http.ProxyFromEnvironment,
+			DialContext:       (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			TLSClientConfig:   c.tls,
+			ForceAttemptHTTP2: true,
+			// The hub never compresses its replies: asking for gzip only
+			// cost every request a header, on both ends.
+			DisableCompression:  true,
 			MaxIdleConns:        256,
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     90 * time.Second,
@@ -282,9 +285,17 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	sent := new(sentTrace)
-	sent.trace.WroteHeaderField, sent.trace.WroteRequest = sent.headerField, sent.request
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, &sent.trace), r.method, u, rd)
+	// Whether the request went out decides a retry only for a call
+	// without an idempotency key (retryable): a keyed call, every
+	// submission among them, is retried either way and needs no trace.
+	var sent *sentTrace
+	rctx := ctx
+	if !r.keyed {
+		sent = new(sentTrace)
+		sent.trace.WroteHeaderField, sent.trace.WroteRequest = sent.headerField, sent.request
+		rctx = httptrace.WithClientTrace(ctx, &sent.trace)
+	}
+	req, err := http.NewRequestWithContext(rctx, r.method, u, rd)
 	if err != nil {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
@@ -310,7 +321,7 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		if ctx.Err() != nil {
 			return nil, false, err
 		}
-		if !retryable(r.keyed, attempt{wrote: sent.wrote.Load()}) {
+		if !retryable(r.keyed, attempt{wrote: sent.wasSent()}) {
 			return nil, false, fmt.Errorf("%w (%w)", err, errNotRetried)
 		}
 		return nil, true, err
@@ -342,6 +353,11 @@ type sentTrace struct {
 	wrote atomic.Bool
 	trace httptrace.ClientTrace
 }
+
+// wasSent reports whether the request began to be written; without a
+// trace (a keyed call) it says so, the case in which retryable does not
+// ask.
+func (s *sentTrace) wasSent() bool { return s == nil || s.wrote.Load() }
 
 func (s *sentTrace) headerField(string, []string)       { s.wrote.Store(true) }
 func (s *sentTrace) request(httptrace.WroteRequestInfo) { s.wrote.Store(true) }

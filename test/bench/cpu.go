@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -91,13 +92,21 @@ func forkExecFloor(n int) (time.Duration, error) {
 // writeMemProfile writes the allocation profile (every allocation since
 // the start, sampled) to path.
 func writeMemProfile(path string) {
+	if err := writeAllocsProfile(path); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
+	}
+}
+
+// writeAllocsProfile writes the allocation profile so far to path. The
+// profile's counts are those of the last completed garbage collection, so
+// it collects first: a profile taken at a phase's end then holds the
+// phase's allocations.
+func writeAllocsProfile(path string) error {
+	runtime.GC()
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
-		return
+		return err
 	}
 	defer f.Close()
-	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-		fmt.Fprintln(os.Stderr, "bench: memprofile:", err)
-	}
+	return pprof.Lookup("allocs").WriteTo(f, 0)
 }

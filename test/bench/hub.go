@@ -181,8 +181,12 @@ func benchSubmitApart(ctx context.Context, run hubRun, count, clients int) (subm
 	if err != nil {
 		return submitResult{}, err
 	}
-	debug.FreeOSMemory() // the same start as the in-process rows (startPhase)
-	return clientsApart(ctx, cl.URLs(), cl.CAFile, key, count, clients)
+	// The same start as the in-process rows; with -hub-profile, the
+	// replicas' profiles of this run.
+	ph := startPhase(fmt.Sprintf("hub-%d-%s-apart", run.replicas, run.store))
+	res, err := clientsApart(ctx, cl.URLs(), cl.CAFile, key, count, clients)
+	ph.stop(count + clients)
+	return res, err
 }
 
 // benchHub is n hub replicas in this process.

@@ -99,7 +99,9 @@ func hubClientsOnly(ctx context.Context, urls, caFile, key string, count, client
 		return fmt.Errorf("-hub-clients-only needs -hub-key or FLOTILLA_BENCH_KEY")
 	}
 	list := splitURLs(urls)
+	ph := startPhase("hub-clients-only")
 	res, err := submitClients(ctx, list, caFile, key, "apart", count, clients)
+	fmt.Fprintf(os.Stderr, "bench: hub clients only: %v\n", ph.stop(count+clients))
 	if err != nil {
 		return err
 	}
@@ -133,7 +135,7 @@ func clientsApart(ctx context.Context, urls []string, caFile, key string, count,
 	}
 	cmd := exec.CommandContext(ctx, self, "-hub-clients-only", strings.Join(urls, ","), "-hub-ca", caFile,
 		"-hub-http1="+strconv.FormatBool(hubNet.http1), "-hub-h2c="+strconv.FormatBool(hubNet.h2c), "-hub-conns", strconv.Itoa(hubNet.conns),
-		"-hub-submits", strconv.Itoa(count), "-hub-clients", strconv.Itoa(clients))
+		"-hub-submits", strconv.Itoa(count), "-hub-clients", strconv.Itoa(clients), "-hub-profile", hubProfileDir)
 	cmd.Env = append(os.Environ(), "FLOTILLA_BENCH_KEY="+key)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, os.Stderr

@@ -48,6 +48,7 @@ func clientHTTP(caFile string, clients int) ([]*http.Client, error) {
 			MaxIdleConnsPerHost: 128,
 			IdleConnTimeout:     90 * time.Second,
 			Protocols:           new(http.Protocols),
+			DisableCompression:  true, // as federation/client's own transport
 		}
 		t.Protocols.SetHTTP1(true)
 		if cfg != nil {

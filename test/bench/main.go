@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -58,7 +59,7 @@ func main() {
 	hubReplicas := flag.String("hub-replicas", "3,1,3/bolt", "comma-separated hub runs: replica count, optionally /wal or /bolt (the raft log store; default wal)")
 	agentFinished := flag.Int("agent-finished", 100000, "finished jobs of the cluster in the agent table's last row (the first has 1,000)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	flag.StringVar(&hubProfileDir, "hub-profile", "", "write a CPU profile of each in-process hub row's submissions to this directory (<row>.cpu.prof); not with -cpuprofile")
+	flag.StringVar(&hubProfileDir, "hub-profile", "", "write a CPU profile and the allocations of each hub row's submissions to this directory (<row>.cpu.prof, <row>.allocs.prof beside its start <row>.allocs.base.prof; the clients-apart run: the replicas as <row>-apart, the clients' process as hub-clients-only); not with -cpuprofile")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file at its end")
 	nodes := flag.Int("nodes", 1000, "simulated nodes for the scheduler table")
 	pods := flag.Int("pods", 5000, "pods for the scheduler table")
@@ -86,6 +87,9 @@ func main() {
 	flag.IntVar(&createAB, "create-ab", 0, "after the create rows, run the raw create ceiling and the pre-placed row N more times each, alternating which goes first, and print each run's figures and the medians (stderr)")
 	flag.StringVar(&schedRunner, "sched-runner", "none", "the pre-placed row also runs the agent's job runner: none, shared (its pod informer shared with the cache, as flotilla-agent runs it) or own (its own pod informer, as before it was shared)")
 	flag.Parse()
+	if hubProfileDir != "" {
+		runtime.MemProfileRate = hubProfileMemRate
+	}
 	abs, err := filepath.Abs(*bin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
