@@ -188,21 +188,30 @@ var auditActions = func() map[auditSpec]string {
 
 // pendAudit gives an audited call of a folded route its pending event.
 func (s *Server) pendAudit(c *call, sp auditSpec) {
-	action, ok := auditActions[sp]
-	if !ok {
-		action = sp.kind + "." + sp.verb
-	}
 	if c.id == nil {
 		return
 	}
-	c.pending = &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
-		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: action, ObjectKind: sp.kind,
-		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
+	c.pending = s.pendingAudit(c, sp)
 	if ri := requestOf(c.r.Context()); ri != nil {
 		ri.pending = c.pending // the request's context carries it already
 		return
 	}
 	c.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, c.pending))
+}
+
+// pendingAudit is the pending event of an audited job call of c (nil
+// when nobody authenticated it): pendAudit's, and each item's of a batch.
+func (s *Server) pendingAudit(c *call, sp auditSpec) *PendingAudit {
+	if c.id == nil {
+		return nil
+	}
+	action, ok := auditActions[sp]
+	if !ok {
+		action = sp.kind + "." + sp.verb
+	}
+	return &PendingAudit{Event: structs.AuditEvent{ID: structs.NewAuditID(), Time: s.now().UTC(),
+		Actor: c.id.Subject(), Tenant: c.id.Tenant, Action: action, ObjectKind: sp.kind,
+		Source: SourceAddress(c.r), Outcome: "ok", Status: http.StatusOK}}
 }
 
 // auditObject names the object of a call: the job it made or named, the

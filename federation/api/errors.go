@@ -43,7 +43,6 @@ func (e *noEndpointError) Unwrap() error { return structs.ErrNotFound }
 // credentials (only method and path, never the query).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	code := statusOf(err)
-	msg := err.Error()
 	log := s.log
 	if id := r.PathValue("id"); id != "" && strings.HasPrefix(r.URL.Path, "/v1/jobs/") {
 		log = log.With(structs.LogJob, id) // a line about a job carries its id
@@ -51,7 +50,6 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	switch code {
 	case http.StatusInternalServerError:
 		log.Error("internal error", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
-		msg = "internal error"
 	case http.StatusUnauthorized:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="flotilla"`)
 	case http.StatusTooManyRequests:
@@ -68,22 +66,32 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 	}
-	body := structs.ErrorBody{Error: msg}
+	body := errorBody(err, code, !strings.HasPrefix(r.URL.Path, "/jarvice/"))
+	writeJSON(w, code, body)
+}
+
+// errorBody is the reply body of err, whose status is code: its message
+// ("internal error" for a 500, which the caller logs), and with paths the
+// fields at fault by JSON path, so a client can point at its own input
+// (the portal beside the field; JARVICE's clients read error bodies as
+// string maps, so their replies go without).
+func errorBody(err error, code int, paths bool) structs.ErrorBody {
+	body := structs.ErrorBody{Error: err.Error()}
+	if code == http.StatusInternalServerError {
+		body.Error = "internal error"
+	}
 	var ve *structs.ValidationError
 	var fe *structs.FieldError
 	switch {
 	case errors.As(err, &ve):
 		body.Errors = ve.Errors
-	case errors.As(err, &fe) && !strings.HasPrefix(r.URL.Path, "/jarvice/"):
-		// the field by its JSON path, so a client can point at its own
-		// input (the portal beside the field); JARVICE's clients read
-		// error bodies as string maps, so their replies stay as they were
+	case paths && errors.As(err, &fe):
 		body.Errors = []structs.PathError{{Path: "$." + fe.Field, Rule: fe.Msg}}
 	}
 	if errors.As(err, new(*noEndpointError)) {
 		body.Code = structs.CodeNoSuchEndpoint
 	}
-	writeJSON(w, code, body)
+	return body
 }
 
 func invalid(format string, args ...any) error {

@@ -23,6 +23,12 @@ func (s *Server) submitJob(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.admitJob(c, req)
+}
+
+// admitJob submits req for c's caller: the one path of POST /v1/jobs and
+// of each item of POST /v1/jobs/batch.
+func (s *Server) admitJob(c *call, req *structs.JobSubmitRequest) (*structs.Job, error) {
 	if req.Script != "" || req.Image != "" || len(req.ScriptArgs) > 0 {
 		// A job script: checked whole first (nothing is made for a bad
 		// one), then a job of the caller's batch app for its image.

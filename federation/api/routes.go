@@ -76,6 +76,7 @@ func (s *Server) routes() {
 
 	// Jobs.
 	s.handle("POST /v1/jobs", users, s.submitJob)
+	s.handle("POST /v1/jobs/batch", users, s.submitJobBatch)
 	s.handle("GET /v1/jobs", users, s.listJobs)
 	s.handle("GET /v1/jobs/{id}", users, s.getJob)
 	s.handle("GET /v1/jobs/{id}/queue", users, s.jobQueue)

@@ -28,11 +28,19 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs.StringVar(&o.req.App, "app", "", "app name (required)")
 	fs.StringVar(&o.req.Command, "command", "", "AppDef command (default: the app's only command)")
 	fs.Var(&params, "param", "command parameter key=value (repeatable)")
+	jobsFile := fs.String("jobs", "", "submit many jobs: one v1 submission (JSON) per line of this file, - for stdin; no other job flags")
 	if err := slurmFlagHint(fs, args); err != nil {
 		return err
 	}
-	if _, err := s.leaf(fs, path, "", 0, 0, args); err != nil {
+	pos, err := s.leaf(fs, path, "", 0, -1, args)
+	if err != nil {
 		return err
+	}
+	if *jobsFile != "" {
+		return runSubmitJobs(ctx, s, fs, *jobsFile, pos)
+	}
+	if len(pos) > 0 {
+		return usagef("%sunexpected argument %q", where(path), pos[0])
 	}
 	o.req.Parameters = params.m
 	if err := o.apply(s.getenv); err != nil {

@@ -109,6 +109,9 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 			r.add("hub_submit_p99_ms_3replicas_clients_apart", round1(apart.p99), "ms", "3 replicas, clients apart: p99 latency")
 			r.add("hub_replicas_cpu_us_per_submit_3replicas", round1(float64(apart.cpuPerSubmit.Nanoseconds())/1000), "us",
 				"3 replicas, clients apart: CPU of the replicas alone per submission (all three)")
+			if err := hubBatchRows(ctx, r, run, count, clients, repeat, *hubBatchItems); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return r, nil
