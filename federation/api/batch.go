@@ -1,9 +1,7 @@
 package api
 
 import (
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -67,11 +65,6 @@ esac
 exec /bin/sh "$f" "$@"
 `
 
-func batchAppName(owner, image string) string {
-	h := sha256.Sum256([]byte(owner + "\x00" + image))
-	return "batch-" + hex.EncodeToString(h[:8])
-}
-
 // batchAppDef is the AppDef of a batch app: /bin/sh -c WRAPPER
 // flotilla-batch ARGS, the script an UPLOAD. The document is written in
 // order: positional parameters follow the order the AppDef lists them.
@@ -117,7 +110,7 @@ func (s *Server) scriptJob(c *call, req *structs.JobSubmitRequest, strict bool) 
 	// Made by the hub, not the caller: its only choice is the image,
 	// which is what a script submission offers every user. One of an
 	// earlier hub gets this AppDef, which runs its jobs as before.
-	app := &structs.App{Name: batchAppName(c.id.Username, req.Image), Owner: c.id.Username,
+	app := &structs.App{Name: structs.BatchAppName(c.id.Username, req.Image), Owner: c.id.Username,
 		Tenant: c.id.Tenant, Visibility: structs.VisibilityPrivate, Image: req.Image,
 		AppDef: batchAppDef(req.Image)}
 	req.App, req.Command = app.Name, batchCommand
@@ -152,7 +145,7 @@ func shellQuote(args []string) string {
 // batchScript returns the job script of a job of a batch app, and false
 // for another job.
 func batchScript(j *structs.Job) (string, bool) {
-	if !strings.HasPrefix(j.App, "batch-") || j.Command != batchCommand {
+	if !strings.HasPrefix(j.App, structs.BatchAppPrefix) || j.Command != batchCommand {
 		return "", false
 	}
 	if v, ok := j.Parameters[batchScriptParam]; ok {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -263,5 +264,39 @@ func TestRefusedScriptJobLeavesCatalog(t *testing.T) {
 	e.must(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "debian:12", MachineType: "c16", Nodes: 1}))
 	if app := value[*structs.App](t)(alice.GetApp(ctx, earlier)); app.AppDef.Commands["batch"].Parameters["script"].Type != structs.ParamUpload {
 		t.Errorf("the earlier batch app was not updated: %+v", app.AppDef.Commands["batch"])
+	}
+}
+
+// TestListsLeaveOutBatchApps: GET /v1/apps and /jarvice/apps list no
+// batch app of job scripts unless asked (all=true; /jarvice/apps by its
+// name too); an app a user registered under a batch-like name is listed.
+func TestListsLeaveOutBatchApps(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	keys := seedSubmitters(ctx, t, e.admin, "alice")
+	alice := e.client(keys["alice"])
+	sj := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "u:1", MachineType: "c16", Nodes: 1}))
+	e.must(alice.PutApp(ctx, &structs.App{Name: "batch-mine", Visibility: structs.VisibilityPrivate, Image: "u:1", AppDef: tinyAppDef}))
+	names := func(apps []*structs.App) string {
+		var n []string
+		for _, a := range apps {
+			n = append(n, a.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(value[[]*structs.App](t)(alice.ListApps(ctx))); got != "batch-mine,pub" {
+		t.Errorf("GET /v1/apps: %s, want batch-mine,pub", got)
+	}
+	if got := names(value[[]*structs.App](t)(alice.ListAllApps(ctx))); got != "batch-mine,"+sj.App+",pub" && got != sj.App+",batch-mine,pub" {
+		t.Errorf("GET /v1/apps?all=true: %s, want the batch app too", got)
+	}
+	if code, body := e.do(http.MethodGet, "/v1/apps?all=maybe", keys["alice"], nil); code != http.StatusBadRequest || !strings.Contains(string(body), "all: want true or false") {
+		t.Errorf("all=maybe: %d %s", code, body)
+	}
+	for args, want := range map[string]bool{"": false, "&all=true": true, "&name=" + sj.App: true} {
+		code, _, body := e.jarviceCall("get", "apps", value[url.Values](t)(url.ParseQuery("username=alice&apikey="+keys["alice"]+args)))
+		if code != http.StatusOK || strings.Contains(string(body), sj.App) != want || (args == "" && !strings.Contains(string(body), `"pub"`)) {
+			t.Errorf("/jarvice/apps%s: %d %s, want the batch app listed: %v", args, code, body, want)
+		}
 	}
 }
