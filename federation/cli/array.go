@@ -66,12 +66,7 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	if p == nil {
 		return append(out, [2]string{"Tasks", "not started"})
 	}
-	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
-		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
-	if p.Lost > 0 {
-		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
-	}
-	out = append(out, [2]string{"Tasks", counts})
+	out = append(out, [2]string{"Tasks", taskCounts(p)})
 	if a.CancelTasks != "" {
 		out = append(out, [2]string{"Canceled tasks", a.CancelTasks})
 	}
@@ -79,6 +74,27 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	out = append(out, [2]string{"Task usage", fmt.Sprintf("%.1f node-seconds (%.1f slot-seconds); %d nodes taking tasks, peak %d running",
 		p.NodeSeconds, p.SlotSeconds, p.Nodes, p.PeakRunning)})
 	return out
+}
+
+// taskCounts is an array's tasks counted by state.
+func taskCounts(p *structs.ArrayProgress) string {
+	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
+		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
+	if p.Lost > 0 {
+		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
+	}
+	return counts
+}
+
+// tasksHeader is the line above flotilla tasks' table: the array's spec
+// as --array takes it (canonical, %MAX included), its number of tasks
+// and their counts.
+func tasksHeader(a *structs.ArrayJob) string {
+	h := "Array " + a.Spec.String() + " (" + strconv.Itoa(a.Spec.Count()) + " tasks): "
+	if a.Progress == nil {
+		return h + "not started"
+	}
+	return h + taskCounts(a.Progress)
 }
 
 // progressBar draws the share of final tasks: a bar on a terminal, the
@@ -130,6 +146,11 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	return s.show(l, func() error {
+		if j.Array != nil {
+			if _, err := fmt.Fprintln(s.stdout, tasksHeader(j.Array)); err != nil {
+				return err
+			}
+		}
 		rows := make([][]string, 0, len(l.Tasks))
 		for _, t := range l.Tasks {
 			rows = append(rows, taskRow(t))
