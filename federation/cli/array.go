@@ -166,30 +166,43 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 	})
 }
 
-// checkTaskRanges checks the syntax of --tasks before anything is sent.
-func checkTaskRanges(tasks string) error {
-	if err := structs.ParseRanges(tasks, func(int) bool { return true }); err != nil || tasks == "" {
-		return fmt.Errorf("%q: want index ranges, e.g. 17,42,100-200", tasks)
+// checkTaskList checks --tasks before anything is sent: indices as
+// --array takes them, without %MAX (structs.ParseTaskList, the hub's
+// own parser).
+func checkTaskList(tasks string) error {
+	if tasks == "" {
+		return errors.New(`"": want indices as --array takes them, e.g. 17,42,100-200:2`)
+	}
+	if _, err := structs.ParseTaskList(tasks); err != nil {
+		var fe *structs.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Msg)
+		}
+		return err
 	}
 	return nil
 }
 
 // cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
-// 17,42"). A job that is not an array, or an index that is not one of
-// its array's, is refused before anything is sent (the hub's own check,
-// structs.MergeTaskRanges).
+// 17,42,100-200:2"). A job that is not an array, or indices that are not
+// its array's, are refused before anything is sent (the hub's own
+// checks: structs.NotInArray).
 func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
 	if j.Array == nil {
 		return usagef("cancel --tasks: job %s (number %d) is not an array job: it has no tasks", j.Name, j.Number)
 	}
-	if _, err := structs.MergeTaskRanges(j.Array.Spec, tasks, ""); err != nil {
+	sel, err := structs.ParseTaskList(tasks)
+	if err == nil {
+		err = structs.NotInArray(structs.ErrInvalid, j, sel)
+	}
+	if err != nil {
 		var se *structs.Error
 		if errors.As(err, &se) {
 			err = errors.New(se.Msg)
 		}
 		return usagef("cancel --tasks %s: %v", tasks, err)
 	}
-	j, err := cl.CancelTasks(ctx, j.ID, tasks)
+	j, err = cl.CancelTasks(ctx, j.ID, tasks)
 	if err != nil {
 		return err
 	}
