@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -236,5 +237,47 @@ func TestArrayTaskOutputAPI(t *testing.T) {
 	code, out = e.do("GET", "/v1/clusters/east/assignments", agentKey, nil)
 	if code != http.StatusOK || strings.Contains(string(out), "three") {
 		t.Errorf("assignments: %d, carry the task output: %v", code, strings.Contains(string(out), "three"))
+	}
+}
+
+// TestTaskIndexErrors: one rule for task indices outside an array — a
+// read of one task (its output) is a 404, a write listing tasks (a
+// cancel) a 400 naming every index that is not in it — with the same
+// words; a cancel takes what --array takes (steps too, no %MAX), stored
+// as plain ranges.
+func TestTaskIndexErrors(t *testing.T) {
+	e := newEnv(t)
+	key := seedSmall(e)
+	ctx := e.ctx()
+	alice := e.client(key)
+	spec := structs.ArraySpec{Start: 1, End: 10}
+	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
+	n := strconv.FormatUint(j.Number, 10)
+	before := e.index()
+	for name, c := range map[string]struct {
+		method, path, body string
+		code               int
+		says               string
+	}{
+		"output of a task not in the array": {"GET", "/tasks/11/output?wait=1ms", "", http.StatusNotFound,
+			"task 11 is not in job " + n + "'s array (1-10)"},
+		"cancel of one task not in the array": {"POST", "/tasks/cancel", `{"tasks":"3,11"}`, http.StatusBadRequest,
+			"task 11 is not in job " + n + "'s array (1-10)"},
+		"cancel of several": {"POST", "/tasks/cancel", `{"tasks":"0,1-20:3"}`, http.StatusBadRequest,
+			"tasks 0,13,16,19 are not in job " + n + "'s array (1-10)"},
+		"cancel with a %MAX":     {"POST", "/tasks/cancel", `{"tasks":"1-4%2"}`, http.StatusBadRequest, "a %MAX belongs to --array"},
+		"cancel with step 0":     {"POST", "/tasks/cancel", `{"tasks":"1-4:0"}`, http.StatusBadRequest, `part \"1-4:0\": step 0`},
+		"cancel above the bound": {"POST", "/tasks/cancel", `{"tasks":"1-100000001"}`, http.StatusBadRequest, "above 100000000"},
+	} {
+		code, out := e.do(c.method, "/v1/jobs/"+j.ID+c.path, key, []byte(c.body))
+		if code != c.code || !strings.Contains(string(out), c.says) {
+			t.Errorf("%s: %d %s, want %d saying %q", name, code, out, c.code, c.says)
+		}
+	}
+	if e.index() != before {
+		t.Error("a refused request changed the state")
+	}
+	if got := value[*structs.Job](t)(alice.CancelTasks(ctx, j.ID, "1-10:3")); got.Array.CancelTasks != "1,4,7,10" {
+		t.Errorf("cancel 1-10:3: canceled %q, want 1,4,7,10", got.Array.CancelTasks)
 	}
 }

@@ -1,16 +1,11 @@
 package api
 
 import (
-	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"strings"
 
-	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -70,11 +65,6 @@ esac
 exec /bin/sh "$f" "$@"
 `
 
-func batchAppName(owner, image string) string {
-	h := sha256.Sum256([]byte(owner + "\x00" + image))
-	return "batch-" + hex.EncodeToString(h[:8])
-}
-
 // batchAppDef is the AppDef of a batch app: /bin/sh -c WRAPPER
 // flotilla-batch ARGS, the script an UPLOAD. The document is written in
 // order: positional parameters follow the order the AppDef lists them.
@@ -99,44 +89,37 @@ func batchAppDef(image string) structs.AppDef {
 }
 
 // scriptJob turns a script submission (req.Script, req.Image,
-// req.ScriptArgs) into a job of the caller's batch app for the image,
-// making or updating that app first. strict applies sbatch's checks to
-// the script (see structs.CheckJobScript).
-func (s *Server) scriptJob(c *call, req *structs.JobSubmitRequest, strict bool) error {
+// req.ScriptArgs) into a job of the caller's batch app for the image and
+// returns that app. It writes nothing: the replica admits the job as if
+// the app were in the catalog and makes (or updates) the app only for a
+// job it admits (Jobs.SubmitScriptJob). strict applies sbatch's checks
+// to the script (see structs.CheckJobScript).
+func (s *Server) scriptJob(c *call, req *structs.JobSubmitRequest, strict bool) (*structs.App, error) {
 	if err := structs.CheckJobScript(req.Script, strict); err != nil {
-		return err
+		return nil, err
 	}
 	if req.Image == "" {
 		if s.batchImg == "" {
-			return &structs.FieldError{Object: "job", Field: "image", Msg: "is required with a script: this hub has no default image for job scripts (flotilla-hub -batch-image)"}
+			return nil, &structs.FieldError{Object: "job", Field: "image", Msg: "is required with a script: this hub has no default image for job scripts (flotilla-hub -batch-image)"}
 		}
 		req.Image = s.batchImg
 	}
 	if err := structs.CheckImageRef(req.Image); err != nil {
-		return err
+		return nil, err
 	}
-	app := &structs.App{Name: batchAppName(c.id.Username, req.Image), Owner: c.id.Username,
+	// Made by the hub, not the caller: its only choice is the image,
+	// which is what a script submission offers every user. One of an
+	// earlier hub gets this AppDef, which runs its jobs as before.
+	app := &structs.App{Name: structs.BatchAppName(c.id.Username, req.Image), Owner: c.id.Username,
 		Tenant: c.id.Tenant, Visibility: structs.VisibilityPrivate, Image: req.Image,
 		AppDef: batchAppDef(req.Image)}
-	stored, err := s.reads.Store().Read().AppRef(app.Name)
-	switch {
-	case errors.Is(err, structs.ErrNotFound) || (err == nil && !bytes.Equal(stored.AppDef.Raw, app.AppDef.Raw)):
-		// Made by the hub, not the caller: its only choice is the image,
-		// which is what a script submission offers every user. One of an
-		// earlier hub gets this AppDef, which runs its jobs as before.
-		if _, err := s.writes.Write(c.r.Context(), &fsm.AppUpsert{App: *app}); err != nil {
-			return err
-		}
-	case err != nil:
-		return err
-	}
 	req.App, req.Command = app.Name, batchCommand
 	req.Parameters = map[string]string{batchScriptParam: base64.StdEncoding.EncodeToString([]byte(req.Script))}
 	if len(req.ScriptArgs) > 0 {
 		req.Parameters[batchArgsParam] = shellQuote(req.ScriptArgs)
 	}
 	req.Script, req.Image, req.ScriptArgs = "", "", nil
-	return nil
+	return app, nil
 }
 
 // shellQuote quotes args for a POSIX shell's eval: each in single
@@ -162,7 +145,7 @@ func shellQuote(args []string) string {
 // batchScript returns the job script of a job of a batch app, and false
 // for another job.
 func batchScript(j *structs.Job) (string, bool) {
-	if !strings.HasPrefix(j.App, "batch-") || j.Command != batchCommand {
+	if !strings.HasPrefix(j.App, structs.BatchAppPrefix) || j.Command != batchCommand {
 		return "", false
 	}
 	if v, ok := j.Parameters[batchScriptParam]; ok {

@@ -47,6 +47,10 @@ func (h *handlerReplica) SubmitJob(ctx context.Context, caller *authz.Identity, 
 		RaftIndex: structs.RaftIndex{CreateIndex: n + 10, ModifyIndex: n + 10}}, nil
 }
 
+func (h *handlerReplica) SubmitScriptJob(context.Context, *authz.Identity, *structs.JobSubmitRequest, *structs.App) (*structs.Job, error) {
+	return nil, structs.Errorf(structs.ErrInvalid, "not in this benchmark")
+}
+
 func (h *handlerReplica) CancelJob(context.Context, *authz.Identity, *structs.Job, string, string) (*structs.Job, error) {
 	return nil, structs.Errorf(structs.ErrInvalid, "not in this benchmark")
 }

@@ -207,9 +207,16 @@ func (s *Server) deleteVault(c *call) (any, error) {
 	return c.deleteObject(name, func(cas structs.CAS) fsm.Command { return &fsm.VaultDelete{Tenant: tenant, Name: name, CAS: cas} })
 }
 
+// listApps is GET /v1/apps: the apps the caller may use, without the
+// batch apps of job scripts (structs.App.IsBatchApp) unless all=true.
 func (s *Server) listApps(c *call) (any, error) {
-	return readList(c, (*state.ReadTxn).Apps,
-		func(txn *state.ReadTxn, a *structs.App) (*structs.App, bool) { return a, c.useApp(txn, a) == nil })
+	all, err := c.flag("all")
+	if err != nil {
+		return nil, err
+	}
+	return readList(c, (*state.ReadTxn).Apps, func(txn *state.ReadTxn, a *structs.App) (*structs.App, bool) {
+		return a, (all || !a.IsBatchApp()) && c.useApp(txn, a) == nil
+	})
 }
 
 func (s *Server) getApp(c *call) (any, error) {

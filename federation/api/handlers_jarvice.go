@@ -172,10 +172,11 @@ func (s *Server) jarviceBatch(c *call) (any, error) {
 	// The v1 submission's path (scriptJob), without sbatch's own checks:
 	// a JARVICE script needs no "#!" (it runs with /bin/sh).
 	req.Script, req.Image = j.Container.Jobscript, j.Container.Image
-	if err := s.scriptJob(c, req, false); err != nil {
+	app, err := s.scriptJob(c, req, false)
+	if err != nil {
 		return nil, err
 	}
-	job, err := s.jobs.SubmitJob(c.r.Context(), c.id, req)
+	job, err := s.jobs.SubmitScriptJob(c.r.Context(), c.id, req, app)
 	if err != nil {
 		return nil, err
 	}

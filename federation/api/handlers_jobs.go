@@ -30,14 +30,16 @@ func (s *Server) submitJob(c *call) (any, error) {
 // of each item of POST /v1/jobs/batch.
 func (s *Server) admitJob(c *call, req *structs.JobSubmitRequest) (*structs.Job, error) {
 	if req.Script != "" || req.Image != "" || len(req.ScriptArgs) > 0 {
-		// A job script: checked whole first (nothing is made for a bad
-		// one), then a job of the caller's batch app for its image.
+		// A job script: checked whole first, then a job of the caller's
+		// batch app for its image, which is made only for a job admitted.
 		if err := req.Validate(); err != nil {
 			return nil, err
 		}
-		if err := s.scriptJob(c, req, true); err != nil {
+		app, err := s.scriptJob(c, req, true)
+		if err != nil {
 			return nil, err
 		}
+		return s.jobs.SubmitScriptJob(c.r.Context(), c.id, req, app)
 	}
 	return s.jobs.SubmitJob(c.r.Context(), c.id, req)
 }

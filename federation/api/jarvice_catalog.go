@@ -36,14 +36,21 @@ func (s *Server) jarviceApps(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The batch apps of job scripts only when asked for: by name or all.
+	withBatch, err := a.flag("all")
+	if err != nil {
+		return nil, err
+	}
 	all, err := s.reads.Store().Read().Apps()
 	if err != nil {
 		return nil, err
 	}
 	name := a.Get("name")
+	withBatch = withBatch || name != ""
 	out := map[string]structs.JarviceApp{}
 	for _, app := range all {
-		if (name != "" && app.Name != name) || access.AppVisible(c.id.Access(), app) != nil || (version > 0 && appDefVersion(app) != version) {
+		if (name != "" && app.Name != name) || (!withBatch && app.IsBatchApp()) ||
+			access.AppVisible(c.id.Access(), app) != nil || (version > 0 && appDefVersion(app) != version) {
 			continue
 		}
 		e, err := jarviceAppEntry(app)

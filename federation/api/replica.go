@@ -35,6 +35,10 @@ type Jobs interface {
 	// SubmitJob admits caller's submission (federation/jobs) and logs it,
 	// idempotently by ID; a request without an ID gets one.
 	SubmitJob(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest) (*structs.Job, error)
+	// SubmitScriptJob is SubmitJob of a job of app, the caller's batch
+	// app for a job script, admitted as if app were in the catalog; app
+	// is written (made, or updated to its AppDef) only for a job admitted.
+	SubmitScriptJob(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest, app *structs.App) (*structs.Job, error)
 	// CancelJob stops job j for caller (cancels it, or terminates it once
 	// started), idempotently; reason "" becomes "<verb> by <caller>".
 	CancelJob(ctx context.Context, caller *authz.Identity, j *structs.Job, verb, reason string) (*structs.Job, error)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -181,5 +182,121 @@ func TestScriptUpdatesEarlierBatchApp(t *testing.T) {
 	}
 	if s, err := alice.JobScript(ctx, j.ID); err != nil || s != "#!/bin/sh\ntrue\n" {
 		t.Errorf("script %q, %v", s, err)
+	}
+}
+
+// TestRefusedScriptJobLeavesCatalog: a script job the hub refuses at
+// admission (through POST /v1/jobs and /jarvice/batch) makes no batch
+// app and leaves an earlier hub's batch app as it was; the checks that
+// need the app see the app that would be made (an access rule on
+// batch-*). The same job admitted makes the app.
+func TestRefusedScriptJobLeavesCatalog(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	keys := seedSubmitters(ctx, t, e.admin, "alice")
+	alice := e.client(keys["alice"])
+	e.must(e.admin.PutMachineType(ctx, &structs.MachineType{Name: "gpu", Cores: 8, Slots: 8, RAM: 64, ScaleMax: 4, Cluster: "east"}))
+	e.must(e.admin.PutAccessRule(ctx, &structs.AccessRule{Name: "gpu-only-g1", Object: structs.AccessObjectMachineType, Match: "gpu", Groups: []string{"g1"}}))
+	// An earlier hub's batch app for debian:12, which an admitted job
+	// would bring to the job-script AppDef.
+	h := sha256.Sum256([]byte("alice\x00debian:12"))
+	earlier := "batch-" + hex.EncodeToString(h[:8])
+	old := structs.AppDef{Name: "batch debian:12", Commands: map[string]structs.Command{"batch": {Path: "/bin/sh",
+		Parameters: map[string]structs.Parameter{"-c": {Name: "job script", Type: structs.ParamString, Required: true}}}}}
+	e.must(e.admin.PutApp(ctx, &structs.App{Name: earlier, Owner: "alice", Tenant: "ta", Visibility: structs.VisibilityPrivate,
+		Image: "debian:12", AppDef: old}))
+
+	catalog := func() string { // each app's name and last change
+		t.Helper()
+		apps, err := e.c.Hub(0).Store().Read().Apps()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, a := range apps {
+			fmt.Fprintf(&b, "%s@%d ", a.Name, a.ModifyIndex)
+		}
+		return b.String()
+	}
+	before := catalog()
+	script := `"script":"#!/bin/sh\ntrue\n"`
+	cases := map[string]struct {
+		body string
+		want int
+	}{
+		"unknown machine type":     {`{` + script + `,"image":"u:1","machine_type":"c99","nodes":1}`, http.StatusBadRequest},
+		"machine denied by a rule": {`{` + script + `,"image":"u:1","machine_type":"gpu","nodes":1}`, http.StatusForbidden},
+		"too many nodes":           {`{` + script + `,"image":"u:1","machine_type":"c16","nodes":9}`, http.StatusBadRequest},
+		"unknown dependency":       {`{` + script + `,"image":"u:1","machine_type":"c16","nodes":1,"dependency":"afterok:98765"}`, http.StatusBadRequest},
+		"unknown vault":            {`{` + script + `,"image":"u:1","machine_type":"c16","nodes":1,"vault":"nope"}`, http.StatusBadRequest},
+		"earlier app, refused job": {`{` + script + `,"image":"debian:12","machine_type":"c99","nodes":1}`, http.StatusBadRequest},
+	}
+	for name, tc := range cases {
+		if code, body := e.do(http.MethodPost, "/v1/jobs", keys["alice"], []byte(tc.body)); code != tc.want {
+			t.Errorf("%s: %d %s, want %d", name, code, body, tc.want)
+		}
+	}
+	for _, mt := range []string{"c99", "gpu"} {
+		code, body := e.jarvicePost("batch", fmt.Appendf(nil, `{"container":{"image":"u:2","jobscript":"true"},
+			"machine":{"type":%q,"nodes":1},"user":{"username":"alice","apikey":%q}}`, mt, keys["alice"]))
+		if code < 400 {
+			t.Errorf("/jarvice/batch on %s: %d %s, want a refusal", mt, code, body)
+		}
+	}
+	// A rule on the batch apps themselves: checked against the app that
+	// would be made.
+	e.must(e.admin.PutAccessRule(ctx, &structs.AccessRule{Name: "no-batch", Object: structs.AccessObjectApp, Match: "batch-*", Groups: []string{"g1"}}))
+	if code, body := e.do(http.MethodPost, "/v1/jobs", keys["alice"], []byte(`{`+script+`,"image":"u:3","machine_type":"c16","nodes":1}`)); code != http.StatusForbidden {
+		t.Errorf("batch app denied by a rule: %d %s, want 403", code, body)
+	}
+	if after := catalog(); after != before {
+		t.Errorf("refused script jobs changed the catalog:\nbefore %s\nafter  %s", before, after)
+	}
+
+	// Admitted, the same job makes its app; the earlier one is updated.
+	if err := e.admin.DeleteAccessRule(ctx, "no-batch"); err != nil {
+		t.Fatal(err)
+	}
+	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "u:1", MachineType: "c16", Nodes: 1}))
+	if app := value[*structs.App](t)(alice.GetApp(ctx, j.App)); app.Image != "u:1" {
+		t.Errorf("the admitted job's app: %+v", app)
+	}
+	e.must(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "debian:12", MachineType: "c16", Nodes: 1}))
+	if app := value[*structs.App](t)(alice.GetApp(ctx, earlier)); app.AppDef.Commands["batch"].Parameters["script"].Type != structs.ParamUpload {
+		t.Errorf("the earlier batch app was not updated: %+v", app.AppDef.Commands["batch"])
+	}
+}
+
+// TestListsLeaveOutBatchApps: GET /v1/apps and /jarvice/apps list no
+// batch app of job scripts unless asked (all=true; /jarvice/apps by its
+// name too); an app a user registered under a batch-like name is listed.
+func TestListsLeaveOutBatchApps(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.ctx()
+	keys := seedSubmitters(ctx, t, e.admin, "alice")
+	alice := e.client(keys["alice"])
+	sj := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{Script: "#!/bin/sh\ntrue\n", Image: "u:1", MachineType: "c16", Nodes: 1}))
+	e.must(alice.PutApp(ctx, &structs.App{Name: "batch-mine", Visibility: structs.VisibilityPrivate, Image: "u:1", AppDef: tinyAppDef}))
+	names := func(apps []*structs.App) string {
+		var n []string
+		for _, a := range apps {
+			n = append(n, a.Name)
+		}
+		return strings.Join(n, ",")
+	}
+	if got := names(value[[]*structs.App](t)(alice.ListApps(ctx))); got != "batch-mine,pub" {
+		t.Errorf("GET /v1/apps: %s, want batch-mine,pub", got)
+	}
+	if got := names(value[[]*structs.App](t)(alice.ListAllApps(ctx))); got != "batch-mine,"+sj.App+",pub" && got != sj.App+",batch-mine,pub" {
+		t.Errorf("GET /v1/apps?all=true: %s, want the batch app too", got)
+	}
+	if code, body := e.do(http.MethodGet, "/v1/apps?all=maybe", keys["alice"], nil); code != http.StatusBadRequest || !strings.Contains(string(body), "all: want true or false") {
+		t.Errorf("all=maybe: %d %s", code, body)
+	}
+	for args, want := range map[string]bool{"": false, "&all=true": true, "&name=" + sj.App: true} {
+		code, _, body := e.jarviceCall("get", "apps", value[url.Values](t)(url.ParseQuery("username=alice&apikey="+keys["alice"]+args)))
+		if code != http.StatusOK || strings.Contains(string(body), sj.App) != want || (args == "" && !strings.Contains(string(body), `"pub"`)) {
+			t.Errorf("/jarvice/apps%s: %d %s, want the batch app listed: %v", args, code, body, want)
+		}
 	}
 }

@@ -262,8 +262,17 @@ func slug(s string) string {
 }
 
 func runAppsList(ctx context.Context, s *session, path, args []string) error {
+	withBatch := func(fs *flag.FlagSet) lister[*structs.App] {
+		every := fs.Bool("all", false, "also the batch apps the hub made for your job scripts (batch-<hash>)")
+		return func(cl *client.Client, ctx context.Context) ([]*structs.App, error) {
+			if *every {
+				return cl.ListAllApps(ctx)
+			}
+			return cl.ListApps(ctx)
+		}
+	}
 	return listTable(ctx, s, path, args, []string{"NAME", "VISIBILITY", "OWNER", "IMAGE", "COMMANDS", "DESCRIPTION"},
-		all((*client.Client).ListApps), func(a *structs.App) []string {
+		withBatch, func(a *structs.App) []string {
 			return []string{a.Name, string(a.Visibility), dash(a.Owner), dash(a.Image),
 				dash(strings.Join(slices.Sorted(maps.Keys(a.AppDef.Commands)), ",")), a.AppDef.Description}
 		})

@@ -70,12 +70,7 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	if p == nil {
 		return append(out, [2]string{"Tasks", "not started"})
 	}
-	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
-		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
-	if p.Lost > 0 {
-		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
-	}
-	out = append(out, [2]string{"Tasks", counts})
+	out = append(out, [2]string{"Tasks", taskCounts(p)})
 	if a.CancelTasks != "" {
 		out = append(out, [2]string{"Canceled tasks", a.CancelTasks})
 	}
@@ -83,6 +78,27 @@ func arrayFields(j *structs.Job, tty bool) [][2]string {
 	out = append(out, [2]string{"Task usage", fmt.Sprintf("%.1f node-seconds (%.1f slot-seconds); %d nodes taking tasks, peak %d running",
 		p.NodeSeconds, p.SlotSeconds, p.Nodes, p.PeakRunning)})
 	return out
+}
+
+// taskCounts is an array's tasks counted by state.
+func taskCounts(p *structs.ArrayProgress) string {
+	counts := fmt.Sprintf("%d pending, %d running, %d succeeded, %d failed, %d canceled, %d retried",
+		p.Pending, p.Running, p.Succeeded, p.Failed, p.Canceled, p.Retried)
+	if p.Lost > 0 {
+		counts += fmt.Sprintf(", %d lost with a worker and run again", p.Lost)
+	}
+	return counts
+}
+
+// tasksHeader is the line above flotilla tasks' table: the array's spec
+// as --array takes it (canonical, %MAX included), its number of tasks
+// and their counts.
+func tasksHeader(a *structs.ArrayJob) string {
+	h := "Array " + a.Spec.String() + " (" + strconv.Itoa(a.Spec.Count()) + " tasks): "
+	if a.Progress == nil {
+		return h + "not started"
+	}
+	return h + taskCounts(a.Progress)
 }
 
 // progressBar draws the share of final tasks: a bar on a terminal, the
@@ -134,6 +150,11 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 		return err
 	}
 	return s.show(l, func() error {
+		if j.Array != nil {
+			if _, err := fmt.Fprintln(s.stdout, tasksHeader(j.Array)); err != nil {
+				return err
+			}
+		}
 		rows := make([][]string, 0, len(l.Tasks))
 		for _, t := range l.Tasks {
 			rows = append(rows, taskRow(t))
@@ -149,30 +170,43 @@ func runTasks(ctx context.Context, s *session, path, args []string) error {
 	})
 }
 
-// checkTaskRanges checks the syntax of --tasks before anything is sent.
-func checkTaskRanges(tasks string) error {
-	if err := structs.ParseRanges(tasks, func(int) bool { return true }); err != nil || tasks == "" {
-		return fmt.Errorf("%q: want index ranges, e.g. 17,42,100-200", tasks)
+// checkTaskList checks --tasks before anything is sent: indices as
+// --array takes them, without %MAX (structs.ParseTaskList, the hub's
+// own parser).
+func checkTaskList(tasks string) error {
+	if tasks == "" {
+		return errors.New(`"": want indices as --array takes them, e.g. 17,42,100-200:2`)
+	}
+	if _, err := structs.ParseTaskList(tasks); err != nil {
+		var fe *structs.FieldError
+		if errors.As(err, &fe) {
+			return errors.New(fe.Msg)
+		}
+		return err
 	}
 	return nil
 }
 
 // cancelTasks cancels tasks of array job j ("flotilla cancel JOB --tasks
-// 17,42"). A job that is not an array, or an index that is not one of
-// its array's, is refused before anything is sent (the hub's own check,
-// structs.MergeTaskRanges).
+// 17,42,100-200:2"). A job that is not an array, or indices that are not
+// its array's, are refused before anything is sent (the hub's own
+// checks: structs.NotInArray).
 func cancelTasks(ctx context.Context, s *session, cl *client.Client, j *structs.Job, tasks string) error {
 	if j.Array == nil {
 		return usagef("cancel --tasks: job %s (number %d) is not an array job: it has no tasks", j.Name, j.Number)
 	}
-	if _, err := structs.MergeTaskRanges(j.Array.Spec, tasks, ""); err != nil {
+	sel, err := structs.ParseTaskList(tasks)
+	if err == nil {
+		err = structs.NotInArray(structs.ErrInvalid, j, sel)
+	}
+	if err != nil {
 		var se *structs.Error
 		if errors.As(err, &se) {
 			err = errors.New(se.Msg)
 		}
 		return usagef("cancel --tasks %s: %v", tasks, err)
 	}
-	j, err := cl.CancelTasks(ctx, j.ID, tasks)
+	j, err = cl.CancelTasks(ctx, j.ID, tasks)
 	if err != nil {
 		return err
 	}

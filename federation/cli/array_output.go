@@ -33,8 +33,8 @@ func taskOutput(ctx context.Context, s *session, cl *client.Client, j *structs.J
 	if j.Array == nil {
 		return fmt.Errorf("job %s (number %d) is not an array job: it has no tasks", j.Name, j.Number)
 	}
-	if !j.Array.Spec.Contains(f.task) {
-		return usagef("tasks: --output %d: not a task of the array %s", f.task, j.Array.Spec.String())
+	if err := structs.TaskNotInArray(structs.ErrNotFound, j, f.task); err != nil {
+		return err // as the hub's 404, before anything is sent
 	}
 	if f.wait <= 0 {
 		return usagef("tasks: --wait %s: want a positive duration", f.wait)

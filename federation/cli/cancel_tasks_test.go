@@ -62,10 +62,14 @@ func TestCancelTasksChecksTheArray(t *testing.T) {
 		says string
 		want string // the array's canceled tasks afterwards
 	}{
-		{"index outside the array", []string{"cancel", num(array), "--tasks", "17,0"}, ExitUsage, "task 0 is not in the array 1-100", ""},
-		{"range past its end", []string{"cancel", num(array), "--tasks", "90-120"}, ExitUsage, "task 101 is not in the array 1-100", ""},
+		{"index outside the array", []string{"cancel", num(array), "--tasks", "17,0"}, ExitUsage, "task 0 is not in job " + num(array) + "'s array (1-100)", ""},
+		{"range past its end", []string{"cancel", num(array), "--tasks", "90-120"}, ExitUsage, "tasks 101-120 are not in job " + num(array) + "'s array (1-100)", ""},
+		{"step past its end", []string{"cancel", num(array), "--tasks", "0-110:5"}, ExitUsage, "tasks 0,105,110 are not in job " + num(array) + "'s array (1-100)", ""},
+		{"a %MAX", []string{"cancel", num(array), "--tasks", "1-10%2"}, ExitUsage, "a %MAX belongs to --array", ""},
+		{"above the indices' bound", []string{"cancel", num(array), "--tasks", "1-200000000"}, ExitUsage, "above 100000000", ""},
 		{"not an array", []string{"cancel", num(plain), "--tasks", "1"}, ExitUsage, "is not an array job", ""},
 		{"tasks of the array", []string{"cancel", num(array), "--tasks", "17,42,90-100"}, ExitOK, "tasks 17,42,90-100 canceled", "17,42,90-100"},
+		{"a step", []string{"cancel", num(array), "--tasks", "1-9:4"}, ExitOK, "tasks 1-9:4 canceled", "1,5,9,17,42,90-100"},
 	}
 	for _, tc := range cases {
 		r := runCLI(t, env, tc.args...)

@@ -34,9 +34,9 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 	var f jobFilter
 	fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
 	if withTasks {
-		fs.Func("tasks", "cancel only these tasks of an array job: index ranges, e.g. 17,42,100-200", func(v string) error {
+		fs.Func("tasks", "cancel only these tasks of an array job: indices as --array takes them (without %MAX), e.g. 17,42,100-200:2", func(v string) error {
 			tasks = strings.ReplaceAll(v, " ", "")
-			return checkTaskRanges(tasks)
+			return checkTaskList(tasks)
 		})
 	}
 	f.register(fs)

@@ -319,3 +319,15 @@ func TestWaitHubGone(t *testing.T) {
 		t.Fatal("--wait did not return when the hub went away")
 	}
 }
+
+// TestAppsListHidesBatchApps: admin apps list leaves out the batch apps
+// the user's job scripts made; --all lists them too.
+func TestAppsListHidesBatchApps(t *testing.T) {
+	u := newUserHub(t)
+	path := writeFile(t, "job.sh", "#!/bin/sh\n#SBATCH -p n1\ntrue\n")
+	runCLI(t, u.env, "sbatch", "--image", "ubuntu:24.04", path).check(t, ExitOK, "Submitted batch job 1\n")
+	if r := runCLI(t, u.env, "admin", "apps", "list"); r.code != ExitOK || !strings.Contains(r.stdout, "solver") || strings.Contains(r.stdout, "batch-") {
+		t.Errorf("apps list: exit %d, want solver and no batch app:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	runCLI(t, u.env, "admin", "apps", "list", "--all").check(t, ExitOK, "solver", "batch-", "ubuntu:24.04")
+}

@@ -98,7 +98,7 @@ func (u *userHub) place(ctx context.Context, t *testing.T, free int) {
 	if _, err := u.agent.PushStatus(ctx, "east", &structs.ClusterStatusReport{Status: structs.ClusterReady,
 		Capacity: map[string]structs.Capacity{"n1": {Free: free, Total: free}},
 		Agent: &structs.AgentInfo{Version: "test", Features: []structs.AgentFeature{
-			structs.FeatureArrayJobs, structs.FeatureJobEnv, structs.FeatureJobWorkdir}}}); err != nil {
+			structs.FeatureArrayJobs, structs.FeatureArrayIndexLists, structs.FeatureJobEnv, structs.FeatureJobWorkdir}}}); err != nil {
 		t.Fatal(err)
 	}
 	d := dispatch.New(dispatch.Config{Store: u.h.Store(), Writer: u.h, Leader: u.h.Node().IsLeader, Now: u.h.Now,

@@ -178,9 +178,15 @@ func vaultPath(tenant, name string) string {
 
 // Apps.
 
-// ListApps returns the apps the caller may see.
+// ListApps returns the apps the caller may see, without the batch apps
+// of job scripts (structs.App.IsBatchApp).
 func (c *Client) ListApps(ctx context.Context) ([]*structs.App, error) {
 	return list[*structs.App](ctx, c, "/v1/apps", nil)
+}
+
+// ListAllApps is ListApps with the batch apps of job scripts.
+func (c *Client) ListAllApps(ctx context.Context) ([]*structs.App, error) {
+	return list[*structs.App](ctx, c, "/v1/apps", url.Values{"all": {"true"}})
 }
 
 // GetApp returns an app.

@@ -20,11 +20,12 @@ import (
 // race, since the state machine refuses the second and resolve answers it
 // with the first (implements api.Jobs).
 func (h *Hub) SubmitJob(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest) (*structs.Job, error) {
-	return h.submit(ctx, caller, req, "")
+	return h.submit(ctx, caller, req, "", nil)
 }
 
-// submit is SubmitJob of a job trigger ("" none) makes.
-func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest, trigger string) (*structs.Job, error) {
+// submit is SubmitJob of a job trigger ("" none) makes; batchApp, when
+// not nil, is the batch app the job runs (SubmitScriptJob).
+func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.JobSubmitRequest, trigger string, batchApp *structs.App) (*structs.Job, error) {
 	if req.ID == "" {
 		req.ID = structs.NewJobID()
 	}
@@ -44,6 +45,11 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	if err != nil {
 		return nil, err
 	}
+	if batchApp != nil {
+		if snap, err = withBatchApp(snap, batchApp); err != nil {
+			return nil, err
+		}
+	}
 	adm, err := jobs.Admit(snap, caller, req, h.now())
 	if err != nil {
 		return nil, err
@@ -51,6 +57,11 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	if adm.Stored != nil {
 		h.log.Debug("job submitted again: the stored job answers", adm.Stored.LogAttrs()...)
 		return adm.Stored, nil
+	}
+	if s, ok := snap.(batchAppSnapshot); ok {
+		if _, err := h.Write(ctx, &fsm.AppUpsert{App: *s.app}); err != nil {
+			return nil, err
+		}
 	}
 	adm.Submit.Job.Trigger = trigger
 	adm.Submit.Job.RequestID = api.RequestID(ctx)

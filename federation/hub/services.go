@@ -73,7 +73,7 @@ func (h *Hub) FireTrigger(ctx context.Context, caller *authz.Identity, name stri
 	if sa.Team != "" {
 		as.Teams = []string{sa.Team}
 	}
-	return h.submit(ctx, as, req, t.Name)
+	return h.submit(ctx, as, req, t.Name, nil)
 }
 
 // CallbackSecret is the secret signing the callbacks of owner's jobs

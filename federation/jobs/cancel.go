@@ -23,10 +23,12 @@ func Cancel(caller *authz.Identity, j *structs.Job, verb, reason string, now tim
 	return &fsm.JobCancel{ID: j.ID, Reason: reason, Time: now.UTC(), Account: true}, nil
 }
 
-// CancelTasks decides whether caller may cancel tasks (index ranges,
-// "17,42,100-200") of array job j at now and returns the command that
-// does. The job must be an array that has not ended, and every index one
-// of its tasks.
+// CancelTasks decides whether caller may cancel tasks of array job j
+// at now (indices as --array takes them, without %MAX: "17,42,100-200:2",
+// structs.ParseTaskList) and returns the command that does, with the
+// indices as plain ranges. The job must be an array that has not ended,
+// and every index one of its tasks (else an ErrInvalid naming those that
+// are not).
 func CancelTasks(caller *authz.Identity, j *structs.Job, tasks string, now time.Time) (*fsm.JobCancelTasks, error) {
 	if err := caller.CheckControlJob(j); err != nil {
 		return nil, err
@@ -38,9 +40,17 @@ func CancelTasks(caller *authz.Identity, j *structs.Job, tasks string, now time.
 		return nil, structs.Errorf(structs.ErrInvalid, "job %q has ended (%s): its tasks cannot be canceled", j.ID, j.State)
 	}
 	if strings.TrimSpace(tasks) == "" {
-		return nil, structs.Errorf(structs.ErrInvalid, "no tasks to cancel (want index ranges such as 17,42,100-200)")
+		return nil, structs.Errorf(structs.ErrInvalid, "no tasks to cancel (want indices as --array takes them, such as 17,42,100-200:2)")
 	}
-	norm, err := structs.MergeTaskRanges(j.Array.Spec, strings.ReplaceAll(tasks, " ", ""), "")
+	sel, err := structs.ParseTaskList(strings.ReplaceAll(tasks, " ", ""))
+	if err != nil {
+		return nil, err
+	}
+	if err := structs.NotInArray(structs.ErrInvalid, j, sel); err != nil {
+		return nil, err
+	}
+	// The command carries plain ranges, as every replica reads them.
+	norm, err := structs.MergeTaskRanges(j.Array.Spec, structs.FormatTasks(sel), "")
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,8 @@ type jobData struct {
 	// earlier jobs' states; EnvNames its variables' names (never values).
 	Dependency []depCondition
 	EnvNames   string
+	// Script is the job script of a script job (job page only).
+	Script *scriptView
 }
 
 func (p *Portal) jobData(r *http.Request, s *session) (*jobData, error) {
@@ -197,6 +199,7 @@ func (p *Portal) jobPage(w http.ResponseWriter, r *http.Request, s *session) err
 	if err != nil {
 		return err
 	}
+	d.Script = p.scriptOf(r, s, d.Job)
 	return p.render(w, http.StatusOK, "job.html", p.newView(s, "Job "+d.Job.Name, "jobs", d))
 }
 

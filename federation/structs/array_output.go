@@ -149,7 +149,7 @@ func DecideTaskOutput(j *Job, index int, now time.Time) (OutputAction, *TaskOutp
 	case a == nil:
 		return 0, nil, Errorf(ErrInvalid, "job %q is not an array job: it has no tasks", j.ID)
 	case !a.Spec.Contains(index):
-		return 0, nil, Errorf(ErrNotFound, "task %d is not in the array %s of job %q", index, a.Spec.String(), j.ID)
+		return 0, nil, TaskNotInArray(ErrNotFound, j, index)
 	}
 	var kept *TaskOutput
 	if i := slices.IndexFunc(a.Outputs, func(o TaskOutput) bool { return o.Index == index }); i >= 0 {

@@ -76,8 +76,11 @@ func TestChartHubReplicaSettings(t *testing.T) {
 		values              string
 		fullname            string
 		replicas, bootstrap int
+		batchImage          string // -batch-image, "" for none
 	}{
 		"defaults": {values: "{}", fullname: release, replicas: 3, bootstrap: 3},
+		"a default image for job scripts": {values: "hub:\n  batchImage: registry.example/hpc/base:2026.12\n", fullname: release, replicas: 3, bootstrap: 3,
+			batchImage: "registry.example/hpc/base:2026.12"},
 		"five replicas, three bootstrap, own domain": {values: "fullnameOverride: hpc\nclusterDomain: corp.example\nhub:\n  replicas: 5\n  bootstrapReplicas: 3\n", fullname: "hpc", replicas: 5, bootstrap: 3},
 		"a single replica":                           {values: "hub:\n  replicas: 1\n  bootstrapReplicas: 1\n", fullname: release, replicas: 1, bootstrap: 1},
 	}
@@ -101,6 +104,9 @@ func TestChartHubReplicaSettings(t *testing.T) {
 				pod := fmt.Sprintf("%s-hub-%d", c.fullname, i)
 				args := podFiles(t, r, pod, spec, &spec.Containers[0])
 				s := checkHubSettings(t, args, pod, c.bootstrap, service)
+				if s.BatchImage != c.batchImage {
+					t.Errorf("%s: -batch-image %q, want %q", pod, s.BatchImage, c.batchImage)
+				}
 				if i < c.bootstrap {
 					if peers == "" {
 						peers = s.Bootstrap.String()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,8 +100,8 @@ echo "$I" >> $S/out
 	if _, _, err := a.alice.TaskOutput(ctx, "no-such-job", 1, time.Second); !errors.Is(err, structs.ErrNotFound) {
 		t.Errorf("output of a task of no job: %v, want not found", err)
 	}
-	if _, stderr, code := a.cli(ctx, t, "tasks", j.ID, "--output", "41"); code != cli.ExitUsage || !strings.Contains(stderr, "not a task of the array 1-40") {
-		t.Errorf("flotilla tasks --output 41: exit %d (%s), want %d", code, stderr, cli.ExitUsage)
+	if _, stderr, code := a.cli(ctx, t, "tasks", j.ID, "--output", "41"); code != cli.ExitNotFound || !strings.Contains(stderr, "task 41 is not in job "+strconv.FormatUint(j.Number, 10)+"'s array (1-40)") {
+		t.Errorf("flotilla tasks --output 41: exit %d (%s), want %d", code, stderr, cli.ExitNotFound)
 	}
 	after, err := a.alice.GetJob(ctx, j.ID, false)
 	if err != nil {

@@ -137,6 +137,11 @@ exit ${EXIT_CODE:-0}
 			t.Errorf("flotilla output %s: exit %d, lacks %q\nstdout: %s\nstderr: %s", n, code, want, out, errs)
 		}
 	}
+	// The head served SSH with the host's sshd, whose log is in the
+	// output, without a line for each node's readiness probe.
+	if !strings.Contains(out, "Server listening") || strings.Contains(out, "[preauth]") || strings.Contains(out, "kex_exchange_identification") {
+		t.Errorf("flotilla output %s: want sshd's log without the probes' lines:\n%s", n, out)
+	}
 
 	// Exit 7: --wait exits with the job's code.
 	out, errs, code = cli("sbatch", "--wait", "--export", "EXIT_CODE=7", "-N", "1", script)

@@ -115,7 +115,8 @@ const maxIdentLines = 16
 // (OpenSSH: "kex_exchange_identification: Connection closed by remote
 // host"), which would land in every job's output; having both sides'
 // identifications, OpenSSH logs only that the client closed before
-// authenticating, at INFO ("Connection closed by ADDR port N [preauth]").
+// authenticating, at INFO ("Connection closed by ADDR port N [preauth]"),
+// a line probeLogFilter keeps out of the job's output.
 // A server that accepts and closes without identifying itself (OpenSSH
 // over its MaxStartups) is not ready.
 func probeSSH(ctx context.Context, addr string) error {

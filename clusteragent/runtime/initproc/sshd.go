@@ -110,8 +110,12 @@ func startSystemSSHD(cfg *Config, sshDir string, log *slog.Logger) (*sshServer, 
 		args = append(args, "-o", "PermitUserEnvironment=yes")
 	}
 	cmd := exec.Command(cfg.SSHDPath, args...)
-	cmd.Stdout = cfg.Stderr
-	cmd.Stderr = cfg.Stderr
+	logs := &probeLogFilter{out: cfg.Stderr}
+	cmd.Stdout = logs
+	cmd.Stderr = logs
+	// The session processes share sshd's stderr; the group is killed
+	// with it, and Wait does not wait on a straggler's copy of it.
+	cmd.WaitDelay = killGrace
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start %s: %w", ErrSetup, cfg.SSHDPath, err)
@@ -121,6 +125,7 @@ func startSystemSSHD(cfg *Config, sshDir string, log *slog.Logger) (*sshServer, 
 	stopping := make(chan struct{})
 	go func() {
 		err := cmd.Wait()
+		logs.Flush()
 		close(exited)
 		select {
 		case <-stopping:

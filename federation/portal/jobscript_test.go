@@ -1,0 +1,80 @@
+package portal_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// TestPortalScriptJobs: the batch app a job script made is not a card
+// of its owner's catalog (the apps registered are); the job page of a
+// script job shows the image, the script (escaped) and its arguments in
+// place of the batch app, and a job of another app shows no script.
+func TestPortalScriptJobs(t *testing.T) {
+	ctx, hubs, adm := startHubs(t, 1)
+	seedUser(ctx, t, adm, "acme", "ann")
+	for _, f := range []func() error{
+		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
+		func() error {
+			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"})
+			return err
+		},
+		func() error {
+			_, err := adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
+				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}})
+			return err
+		},
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := adm.CreateAPIKey(ctx, "ann", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann, err := client.New(hubs.URLs(), key.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\n#SBATCH -N 1\necho \"sum<1>\"\n"
+	sj, err := ann.SubmitJob(ctx, structs.JobSubmitRequest{Script: script, Image: "ubuntu:24.04", ScriptArgs: []string{"a b", "c"},
+		MachineType: "n1", Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ann.SubmitJob(ctx, structs.JobSubmitRequest{App: "solver", MachineType: "n1", Nodes: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	b := newBrowser(t, hubs.URL(0))
+	b.login("ann", "pw-ann-secret")
+	code, page, _ := b.do("GET", "/ui/catalog", nil)
+	if code != 200 || !strings.Contains(page, `id="app-solver"`) || strings.Contains(page, sj.App) || strings.Contains(page, "batch ubuntu") {
+		t.Errorf("catalog %d: want the registered app and no batch app %s:\n%s", code, sj.App, page)
+	}
+
+	code, page, _ = b.do("GET", "/ui/jobs/"+sj.ID, nil)
+	if code != 200 {
+		t.Fatalf("script job page: %d\n%s", code, page)
+	}
+	for _, want := range []string{
+		`<pre class="output" id="job-script" tabindex="0" aria-labelledby="script-title">#!/bin/sh` + "\n#SBATCH -N 1\necho &#34;sum&lt;1&gt;&#34;\n</pre>",
+		`<code id="job-script-args">&#39;a b&#39; &#39;c&#39;</code>`,
+		`id="job-script-image">in image <code>ubuntu:24.04</code>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("script job page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(page, "runs the job script") || strings.Contains(page, "flotilla-batch") {
+		t.Errorf("script job page shows the batch app's runner:\n%s", page)
+	}
+	code, page, _ = b.do("GET", "/ui/jobs/"+plain.ID, nil)
+	if code != 200 || strings.Contains(page, `id="job-script"`) || !strings.Contains(page, "solver · run") {
+		t.Errorf("app job page %d: want the app and no script:\n%s", code, page)
+	}
+}
