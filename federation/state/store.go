@@ -110,19 +110,6 @@ func tableNames() [numTables]string {
 
 func (t table) name() string { return tableNames()[t] }
 
-// validTable reports whether name is a data table or AllTables.
-func validTable(name string) bool {
-	if name == AllTables {
-		return true
-	}
-	for _, n := range tableNames() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // counter numbers the sequences the store hands out.
 type counter uint8
 
