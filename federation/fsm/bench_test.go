@@ -60,7 +60,16 @@ func BenchmarkEncodeJobSubmit(b *testing.B) {
 // BenchmarkApplyJobAuditedBatch22 is what each replica applies in the hub
 // benchmark: REST submissions with their audit events (JobAudited), about
 // 22 to a raft log entry. It reports allocations and time per submission.
-func BenchmarkApplyJobAuditedBatch22(b *testing.B) {
+// It applies with ApplyCommands, whose results are the caller's own
+// copies, as on the leader, whose callers wait for them;
+// BenchmarkApplyJobAuditedBatch22Follower applies with ApplyShared, as
+// raftnode does on every replica, and drops the results, as a follower
+// does.
+func BenchmarkApplyJobAuditedBatch22(b *testing.B) { benchmarkAudited(b, false) }
+
+func BenchmarkApplyJobAuditedBatch22Follower(b *testing.B) { benchmarkAudited(b, true) }
+
+func benchmarkAudited(b *testing.B, follower bool) {
 	const perEntry = 22
 	f := newFSM(b)
 	applyAll(b, f, baseLog(b))
@@ -74,7 +83,16 @@ func BenchmarkApplyJobAuditedBatch22(b *testing.B) {
 	b.ResetTimer()
 	b.ReportAllocs()
 	for i := range b.N {
-		res := f.ApplyCommands(uint64(100+i), cmds[i*perEntry:(i+1)*perEntry])
+		entry := cmds[i*perEntry : (i+1)*perEntry]
+		if follower {
+			if res := f.ApplyShared(uint64(100+i), entry); res[0] == nil {
+				b.Fatal("no result")
+			} else if _, ok := res[0].(error); ok {
+				b.Fatal(res[0])
+			}
+			continue
+		}
+		res := f.ApplyCommands(uint64(100+i), entry)
 		if _, ok := res[0].(*structs.Job); !ok {
 			b.Fatal(res[0])
 		}

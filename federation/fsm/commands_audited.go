@@ -39,11 +39,13 @@ func (c *JobAudited) apply(w *state.WriteTxn) (any, error) {
 	default:
 		return nil, structs.Errorf(structs.ErrInvalid, "audited command: %T is not a job submission or cancel", c.Job)
 	}
-	ev := c.Event
+	// A command is decoded for one apply: the store keeps its event
+	// itself (no copy).
+	ev := &c.Event
 	if ev.ObjectName == "" {
 		ev.ObjectName = c.jobID()
 	}
-	fresh, err := w.AuditAbsent(&ev)
+	fresh, err := w.AuditAbsent(ev)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +53,7 @@ func (c *JobAudited) apply(w *state.WriteTxn) (any, error) {
 	if err != nil || !fresh {
 		return v, err
 	}
-	if err := w.AppendAbsentAudit(&ev); err != nil {
+	if err := w.AppendAbsentAudit(ev); err != nil {
 		return nil, err
 	}
 	return v, nil

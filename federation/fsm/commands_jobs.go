@@ -14,9 +14,9 @@ type JobSubmit struct {
 }
 
 func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) {
-	// A command is decoded for one apply: the store may keep its job.
-	j := c.Job
-	return w.SubmitOwnedJob(&j)
+	// A command is decoded for one apply: the store keeps its job (no
+	// copy of it), and hands it back shared (shared.go).
+	return sharedJob(w.SubmitOwnedJob(&c.Job))
 }
 
 // JobSubmitExt stores a new job as JobSubmit does, for a job with the
@@ -28,8 +28,7 @@ func (c *JobSubmit) apply(w *state.WriteTxn) (any, error) {
 type JobSubmitExt JobSubmit
 
 func (c *JobSubmitExt) apply(w *state.WriteTxn) (any, error) {
-	j := c.Job
-	return w.SubmitOwnedJob(&j)
+	return sharedJob(w.SubmitOwnedJob(&c.Job))
 }
 
 // JobSubmitArrayList stores a new job as JobSubmit does, for an array
@@ -42,8 +41,7 @@ func (c *JobSubmitExt) apply(w *state.WriteTxn) (any, error) {
 type JobSubmitArrayList JobSubmit
 
 func (c *JobSubmitArrayList) apply(w *state.WriteTxn) (any, error) {
-	j := c.Job
-	return w.SubmitOwnedJob(&j)
+	return sharedJob(w.SubmitOwnedJob(&c.Job))
 }
 
 // SubmitCommand is the command that stores job j: JobSubmitArrayList

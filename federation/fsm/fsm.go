@@ -36,6 +36,13 @@ func (f *FSM) Store() *state.Store { return f.store }
 // an error (typed, see structs), or the command's value (nil for commands
 // without one). A failing command changes nothing; the others still apply.
 func (f *FSM) ApplyCommands(index uint64, cmds [][]byte) []any {
+	return detach(f.ApplyShared(index, cmds))
+}
+
+// ApplyShared is ApplyCommands whose results may be shared with the
+// store (shared.go): a value with a Detach method, which returns the
+// caller's own copy. raftnode detaches those a caller waits for.
+func (f *FSM) ApplyShared(index uint64, cmds [][]byte) []any {
 	results := make([]any, len(cmds))
 	if len(cmds) == 0 {
 		return results

@@ -163,8 +163,11 @@ func (n *Node) runCompleter() {
 			}
 			for i, r := range p.reqs {
 				res := applyResult{val: resp[i], index: index}
-				if err, ok := resp[i].(error); ok {
-					res = applyResult{index: index, err: err}
+				switch v := resp[i].(type) {
+				case error:
+					res = applyResult{index: index, err: v}
+				case Detacher:
+					res.val = v.Detach() // the caller's own copy (SharedApplier)
 				}
 				r.done <- res
 			}

@@ -34,7 +34,11 @@
 // compact envelope: a version byte, a uvarint command count, then a uvarint
 // length and the bytes of each command. StateMachine.ApplyCommands receives the
 // decoded commands and returns one result per command; each caller gets back
-// its own result and the log index of the entry that carried it.
+// its own result and the log index of the entry that carried it. A state
+// machine that is a SharedApplier is applied with ApplyShared instead: a
+// result shared with its state is a Detacher, and the node hands the
+// caller that waits for it Detach's copy; on the other replicas, where
+// no one waits, results are dropped uncopied.
 //
 // Apply on a follower fails with a *NotLeaderError (errors.Is(err,
 // ErrNotLeader)) naming the leader's raft id, raft address and, when known,

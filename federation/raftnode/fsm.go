@@ -17,6 +17,22 @@ type StateMachine interface {
 	Restore(rc io.ReadCloser) error
 }
 
+// SharedApplier is a StateMachine whose results may be shared with its
+// state (a stored object its apply hands back, never changed in place):
+// each such result is a Detacher. The node applies entries with
+// ApplyShared and detaches only the results a caller waits for, on the
+// replica that proposed the entry; the other replicas drop their
+// results without copying them.
+type SharedApplier interface {
+	ApplyShared(index uint64, cmds [][]byte) []any
+}
+
+// Detacher is a result shared with the state machine's state: Detach
+// returns the caller's own copy of it.
+type Detacher interface {
+	Detach() any
+}
+
 // fsmAdapter turns a StateMachine into a raft.FSM. It also tracks the index
 // of the last entry the state machine has consumed, which raft itself does
 // not expose (raft.AppliedIndex counts entries handed to the FSM goroutine,
@@ -53,6 +69,9 @@ func (f *fsmAdapter) Apply(l *raft.Log) any {
 	if err != nil {
 		f.logger.Error("skipping log entry with malformed envelope", "index", l.Index, "error", err)
 		return err
+	}
+	if sa, ok := f.sm.(SharedApplier); ok {
+		return sa.ApplyShared(l.Index, cmds)
 	}
 	return f.sm.ApplyCommands(l.Index, cmds)
 }

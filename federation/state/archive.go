@@ -20,7 +20,7 @@ import (
 // a watch channel per node; here an entry is a pointer (or a small key
 // and a pointer) in a B-tree node, and there are no watch channels:
 // nothing blocks on one finished job or event (blocking queries wait on a
-// table's modify index, in the meta table).
+// table's modify index, indexes.go and watch.go).
 //
 // A job moves here in the FSM apply that ends it (WriteTxn.insert), on
 // every replica alike. Readers see the archive and the memdb tables of one
@@ -51,6 +51,10 @@ type archive struct {
 	// per transaction, here it is a word of the transaction's copy of
 	// this struct. Snapshots keep them as meta rows (snapshot.go).
 	seqs [numCounters]uint64
+	// meta is the modify indexes, which blocking queries wait on
+	// (watch.go), and the event log's pruned index: a word each of this
+	// struct too (indexes.go).
+	meta metaRows
 }
 
 // part names one of the archive's parts.

@@ -46,7 +46,7 @@ func (p *Snapshot) Backup(w io.Writer) (uint64, error) {
 	var index uint64
 	for _, tbl := range tableNames() {
 		if !clusterLocal(tbl) {
-			index = max(index, (&ReadTxn{txn: p.txn}).Index(tbl))
+			index = max(index, (&ReadTxn{txn: p.txn, ar: p.ar}).Index(tbl))
 		}
 	}
 	enc := json.NewEncoder(w)
@@ -102,9 +102,9 @@ func (s *Store) RestoreBackup(r io.Reader) (BackupHeader, error) {
 	}
 	w := s.Write(h.Index)
 	defer w.Abort()
-	if err := w.txn.Insert(tableMeta, &metaEntry{Key: AllTables, Value: h.Index}); err != nil {
+	w.bump(metaAll)
+	if err := w.Commit(); err != nil {
 		return h, fmt.Errorf("state: restore backup: %w", err)
 	}
-	w.txn.Commit()
 	return h, nil
 }

@@ -20,8 +20,6 @@ func tbl(name string, ixs ...*memdb.IndexSchema) *memdb.TableSchema {
 // schema returns the tables and their indexes. Every "id" index is unique.
 func schema() *memdb.DBSchema {
 	tables := []*memdb.TableSchema{
-		tbl(tableMeta, idx("id", true, false, strIndex(func(o any) string { return o.(*metaEntry).Key }))),
-
 		tbl(TableTenants, idx("id", true, false, strIndex(func(o any) string { return o.(*structs.Tenant).Name }))),
 		tbl(TableTeams, idx("id", true, false, pairIndex(func(o any) (string, string) {
 			t := o.(*structs.Team)

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/go-memdb"
 
@@ -62,7 +64,7 @@ func (s *Store) Snapshot() *Snapshot {
 }
 
 // Index returns the latest raft index the snapshot includes.
-func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn}).Index(AllTables) }
+func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn, ar: p.ar}).Index(AllTables) }
 
 // eachRow calls fn on every row of a table in id-index order, until fn
 // returns false. The jobs, the accounting records, the audit events and
@@ -98,33 +100,20 @@ func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	return nil
 }
 
-// eachMeta calls fn on every row of the meta table in key order: the
-// table's own rows and, merged in, a row per sequence that has handed out
-// a value, which the archive keeps (archive.go), as the table kept them.
+// eachMeta calls fn on every row of the meta section in key order: the
+// modify indexes and the event log's pruned index (indexes.go) and a row
+// per sequence that has handed out a value, all kept in the archive
+// (archive.go), as the meta table kept them.
 func (p *Snapshot) eachMeta(fn func(row any) bool) error {
-	var seqs []*metaEntry
+	rows := p.ar.meta.rows()
 	for _, c := range countersByName() {
 		if v := p.ar.seqs[c]; v != 0 {
-			seqs = append(seqs, &metaEntry{Key: c.name(), Value: v})
+			rows = append(rows, &metaEntry{Key: c.name(), Value: v})
 		}
 	}
-	it, err := p.txn.Get(tableMeta, "id")
-	if err != nil {
-		return fmt.Errorf("state: snapshot %s: %w", tableMeta, err)
-	}
-	for raw := it.Next(); raw != nil; raw = it.Next() {
-		m := raw.(*metaEntry)
-		for ; len(seqs) > 0 && seqs[0].Key < m.Key; seqs = seqs[1:] {
-			if !fn(seqs[0]) {
-				return nil
-			}
-		}
+	slices.SortFunc(rows, func(a, b *metaEntry) int { return strings.Compare(a.Key, b.Key) })
+	for _, m := range rows {
 		if !fn(m) {
-			return nil
-		}
-	}
-	for ; len(seqs) > 0; seqs = seqs[1:] {
-		if !fn(seqs[0]) {
 			return nil
 		}
 	}

@@ -92,8 +92,10 @@ func restoreArchived(ar *archive, row restoreRow) bool {
 	case *metaEntry:
 		if c, ok := counterNamed(o.Key); ok {
 			ar.seqs[c] = o.Value
-			return true
+		} else {
+			ar.meta.restore(o)
 		}
+		return true
 	}
 	return false
 }

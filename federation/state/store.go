@@ -63,12 +63,11 @@ const (
 	AllTables = "*"
 )
 
-// tableMeta is the internal table of modify indexes (keyed by table name or
-// AllTables), which watchers wait on, and the event log's pruned index.
-// One table keeps the per-transaction bookkeeping to one index tree. The
-// sequence counters are kept in the archive (archive.go) and written to
-// a snapshot's meta section as rows keyed "seq:<name>", in key order
-// among the table's own (snapshot.go).
+// tableMeta names a snapshot's meta section: the modify indexes (keyed by
+// table name or AllTables), which watchers wait on, the event log's
+// pruned index and the sequences, all kept in the archive (indexes.go,
+// archive.go) and written in key order (snapshot.go), as the go-memdb
+// table that once held them kept them.
 const tableMeta = "meta"
 
 // table numbers the data tables, in snapshot order.
@@ -111,19 +110,6 @@ func tableNames() [numTables]string {
 
 func (t table) name() string { return tableNames()[t] }
 
-// validTable reports whether name is a data table or AllTables.
-func validTable(name string) bool {
-	if name == AllTables {
-		return true
-	}
-	for _, n := range tableNames() {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
 // counter numbers the sequences the store hands out.
 type counter uint8
 
@@ -155,18 +141,18 @@ func counterNamed(name string) (counter, bool) {
 	return 0, false
 }
 
-// metaEntry is a row of the meta table: the raft index of the latest write
-// to a table (or to AllTables), or the last value a counter handed out.
+// metaEntry is a row of a snapshot's meta section: the raft index of the
+// latest write to a table (or to AllTables), the event log's pruned
+// index, or the last value a counter handed out.
 type metaEntry struct {
 	Key   string `json:"key"`
 	Value uint64 `json:"value"`
 }
 
-// generation is one memdb instance; Restore replaces it and closes abandon
-// so blocked waiters look again.
+// generation is one memdb instance; Restore replaces it (and wakes every
+// waiter, watch.go).
 type generation struct {
-	db      *memdb.MemDB
-	abandon chan struct{}
+	db *memdb.MemDB
 }
 
 // Store is the in-memory state. It is safe for concurrent use; writers are
@@ -185,6 +171,12 @@ type Store struct {
 	// from 1 on. Two transactions are open at once only across a restore
 	// (each on its own memdb), hence the atomic.
 	txnGen atomic.Uint64
+
+	// watchMu guards watch: per table and for the store as a whole
+	// (metaKey), the channel a commit that bumps its modify index
+	// closes, made by the first waiter after the last close (watch.go).
+	watchMu sync.Mutex
+	watch   [numWatch]chan struct{}
 }
 
 // New returns an empty store.
@@ -194,7 +186,7 @@ func New() (*Store, error) {
 		return nil, fmt.Errorf("state: schema: %w", err)
 	}
 	s := &Store{ar: newArchive()}
-	s.gen.Store(&generation{db: db, abandon: make(chan struct{})})
+	s.gen.Store(&generation{db: db})
 	return s, nil
 }
 
@@ -202,13 +194,13 @@ func New() (*Store, error) {
 // the old ones.
 func (s *Store) swap(db *memdb.MemDB, ar *archive) {
 	s.pub.Lock()
-	old := s.gen.Swap(&generation{db: db, abandon: make(chan struct{})})
+	s.gen.Store(&generation{db: db})
 	s.ar = ar
 	s.pub.Unlock()
 	for t := range s.changes {
 		s.changes[t].Add(1)
 	}
-	close(old.abandon)
+	s.wake(1<<numWatch - 1)
 }
 
 // Changes returns a counter of the changes to a data table: commits that
@@ -242,14 +234,11 @@ func (s *Store) Read() *ReadTxn {
 
 // Index returns the modify index of a table (or AllTables), 0 if never written.
 func (r *ReadTxn) Index(table string) uint64 {
-	if !validTable(table) {
+	k, ok := metaKeyOf(table)
+	if !ok {
 		return 0
 	}
-	raw, err := r.txn.First(tableMeta, "id", table)
-	if err != nil || raw == nil {
-		return 0
-	}
-	return raw.(*metaEntry).Value
+	return r.ar.meta.get(k)
 }
 
 // Index returns the current modify index of a table (or AllTables).
@@ -275,9 +264,10 @@ type WriteTxn struct {
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
 	// pruned is the raft index of the newest event the transaction
-	// dropped from the bounded log, written to the meta table at commit
+	// dropped from the bounded log, written to the meta rows at commit
 	// (0: none; see EventsPrunedIndex).
 	pruned uint64
+	bumped uint32 // bit per meta row set to the transaction's index at commit, beyond the tables it touched (bump)
 }
 
 // Write opens a write transaction whose writes are stamped with index.
@@ -328,30 +318,32 @@ func (w *WriteTxn) next(c counter) uint64 {
 	return ar.seqs[c]
 }
 
-// Commit records modify indexes and makes the writes visible.
+// bump has the commit set meta row k to the transaction's index.
+func (w *WriteTxn) bump(k metaKey) { w.bumped |= 1 << k }
+
+// Commit records modify indexes and makes the writes visible. The modify
+// indexes (of every table it touched and of the store) are set in the
+// transaction's copy of the archive struct, published with the memdb
+// root; then the watch channels of the indexes it set are closed
+// (watch.go), so a woken waiter reads the new index.
 func (w *WriteTxn) Commit() error {
 	if w.txn == nil {
 		return nil
 	}
 	defer func() { w.txn = nil }()
-	if w.pruned != 0 {
-		if err := w.txn.Insert(tableMeta, &metaEntry{Key: metaEventsPruned, Value: w.pruned}); err != nil {
-			w.txn.Abort()
-			return fmt.Errorf("state: commit pruned events: %w", err)
-		}
-	}
+	bumped := w.bumped | w.touched
 	if w.touched != 0 {
-		for t := range numTables {
-			if w.touched&(1<<t) != 0 {
-				if err := w.txn.Insert(tableMeta, &metaEntry{Key: t.name(), Value: w.index}); err != nil {
-					w.txn.Abort()
-					return fmt.Errorf("state: commit index: %w", err)
-				}
+		bumped |= 1 << metaAll
+	}
+	if bumped != 0 || w.pruned != 0 {
+		m := &w.ownArchive().meta
+		for k := range metaAll + 1 {
+			if bumped&(1<<k) != 0 {
+				m.put(k, w.index)
 			}
 		}
-		if err := w.txn.Insert(tableMeta, &metaEntry{Key: AllTables, Value: w.index}); err != nil {
-			w.txn.Abort()
-			return fmt.Errorf("state: commit index: %w", err)
+		if w.pruned != 0 {
+			m.put(metaPruned, w.pruned)
 		}
 	}
 	if w.arOwn {
@@ -367,6 +359,7 @@ func (w *WriteTxn) Commit() error {
 			w.store.changes[t].Add(1)
 		}
 	}
+	w.store.wake(bumped)
 	return nil
 }
 

@@ -7,8 +7,9 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// metaEventsPruned is the meta row holding the raft index of the newest
-// event dropped from the bounded event log (0: none dropped yet).
+// metaEventsPruned is the key of the meta row holding the raft index of
+// the newest event dropped from the bounded event log (0: none dropped
+// yet; indexes.go).
 const metaEventsPruned = "events:pruned_index"
 
 // jobChanged records that job n moved from state prev ("" for a new job)
@@ -104,11 +105,7 @@ func (r *ReadTxn) firstEventSeqAfter(since uint64) uint64 {
 // events. 0 when none was dropped. A write transaction records the events
 // it drops at its commit: its own reads see the value as it found it.
 func (r *ReadTxn) EventsPrunedIndex() uint64 {
-	raw, err := r.txn.First(tableMeta, "id", metaEventsPruned)
-	if err != nil || raw == nil {
-		return 0
-	}
-	return raw.(*metaEntry).Value
+	return r.ar.meta.get(metaPruned)
 }
 
 // OldestEventIndex is the raft index of the oldest event kept, 0 if none.

@@ -159,16 +159,25 @@ func (w *WriteTxn) rawJob(id string) (*structs.Job, error) {
 // stored, so purge jobs long after they ended, when no retry of their
 // submission or late report about them can still arrive.
 func (w *WriteTxn) SubmitJob(j *structs.Job) (*structs.Job, error) {
-	return w.submitJob(j.Copy())
+	n, err := w.submitJob(j.Copy())
+	if err != nil {
+		return nil, err
+	}
+	return n.Copy(), nil
 }
 
 // SubmitOwnedJob is SubmitJob for a job the caller hands over (a command
 // just decoded from the log): the store keeps j itself, not a copy, and
-// the caller must not use j afterwards.
-func (w *WriteTxn) SubmitOwnedJob(j *structs.Job) (*structs.Job, error) { return w.submitJob(j) }
+// returns it as stored, shared with the store: the caller must never
+// change it (a copy of it may be changed: Job.Copy). The FSM hands it
+// back to the replica's caller that waits for it, as a copy, and a
+// follower, where no one waits, does not copy it at all.
+func (w *WriteTxn) SubmitOwnedJob(j *structs.Job) (*structs.Job, error) {
+	return w.submitJob(j)
+}
 
 // submitJob stores n, which the store owns from now on, even when it
-// refuses it.
+// refuses it, and returns it as stored (shared with the store).
 func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
 	j := n
 	if err := j.ValidateSubmit(); err != nil {
@@ -199,7 +208,7 @@ func (w *WriteTxn) submitJob(n *structs.Job) (*structs.Job, error) {
 	if err := w.jobChanged(n, "", n.SubmitTime); err != nil {
 		return nil, err
 	}
-	return n.Copy(), nil
+	return n, nil
 }
 
 // AssignJob places a SUBMITTED or QUEUED job on an existing cluster, if
