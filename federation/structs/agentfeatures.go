@@ -30,6 +30,9 @@ const (
 	// (--array=1,3,7,10-20:2, Job.HasArrayList) is run; an agent from
 	// before lists cannot decode such a job.
 	FeatureArrayIndexLists AgentFeature = "array-index-lists"
+	// FeatureJobSignals: signal requests to a running job (Job.Signals,
+	// flotilla signal) reach its processes through flotilla-init.
+	FeatureJobSignals AgentFeature = "job-signals"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -44,6 +47,8 @@ func (f AgentFeature) What() string {
 		return "array jobs (--array)"
 	case FeatureArrayIndexLists:
 		return "array jobs with index lists (--array=1,3,7)"
+	case FeatureJobSignals:
+		return "jobs that take signals (flotilla signal)"
 	}
 	return "jobs that need " + string(f)
 }
