@@ -19,11 +19,14 @@ import (
 //     arrayoutput.go);
 //   - array-index-lists: an array's index list (structs.ArraySpec.Ranges)
 //     decoded, rendered as flotilla-init's --array and run by its
-//     dispatcher (pods.go, initproc/arraytask).
+//     dispatcher (pods.go, initproc/arraytask);
+//   - job-signals: Job.Signals written on the job's pods and delivered
+//     by flotilla-init's --signals-file (signals.go, initproc/signals.go).
 var features = []structs.AgentFeature{
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
+	structs.FeatureJobSignals,
 	structs.FeatureJobWorkdir,
 }
 
