@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"flag"
+	"strconv"
+	"strings"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -79,4 +81,21 @@ func signalJob(ctx context.Context, s *session, cl *client.Client, ref, signal s
 		}
 		return s.line("Signal %s sent to %s of job %s (number %d): request %d", structs.SignalName(last.Signal), to, j.Name, j.Number, last.Seq)
 	})
+}
+
+// signalsField is the job's signal requests as `flotilla status` shows
+// them, oldest first: "1 USR1 by alice; 2 TERM by bob (main process)".
+func signalsField(list []structs.JobSignal) string {
+	parts := make([]string, 0, len(list))
+	for _, r := range list {
+		p := strconv.Itoa(r.Seq) + " " + structs.SignalName(r.Signal)
+		if r.By != "" {
+			p += " by " + r.By
+		}
+		if r.Scope == structs.SignalBatch {
+			p += " (main process)"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }

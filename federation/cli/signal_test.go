@@ -107,4 +107,8 @@ func TestSignalCommands(t *testing.T) {
 			t.Fatalf("%s: the job is %s: a signal must not cancel it", tc.name, j.State)
 		}
 	}
+	r := runCLI(t, env, "status", num(run))
+	if want := "1 TERM by alice; 2 USR1 by alice (main process); 3 USR2 by alice"; r.code != 0 || !strings.Contains(r.stdout, want) {
+		t.Errorf("status: exit %d, lacks %q:\n%s", r.code, want, r.stdout)
+	}
 }
