@@ -145,8 +145,10 @@ func (s *Syncer) apply(ctx context.Context, a *structs.Assignment) {
 	}
 	s.mu.Unlock()
 	switch {
-	case mine && known && j.Array != nil:
-		s.cfg.Runner.Add(a) // a running array job's canceled tasks or requested task outputs may have changed
+	case mine && known && (j.Array != nil || len(j.Signals) > 0):
+		// A running array job's canceled tasks or requested task outputs,
+		// or a job's signal requests, may have changed.
+		s.cfg.Runner.Add(a)
 	case mine && (known || done):
 		return
 	case mine:

@@ -65,6 +65,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 		if t.in.Job.Array != nil {
 			r.syncCancelTasks(ctx, t, headOf(pods))
 		}
+		r.syncSignals(ctx, t, pods)
 		r.reportArrayProgress(ctx, t, pods)
 		r.reportLiveTail(ctx, t, pods)
 		return false, nil

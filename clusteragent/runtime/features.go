@@ -23,11 +23,14 @@ import (
 //   - array-cpu-bind: an array job's CPU binding, the job variable
 //     structs.ArrayTaskCPUBindVar, read by flotilla-init (initproc/arraytask
 //     cpubind.go).
+//   - job-signals: Job.Signals written on the job's pods and delivered
+//     by flotilla-init's --signals-file (signals.go, initproc/signals.go).
 var features = []structs.AgentFeature{
 	structs.FeatureArrayCPUBind,
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
+	structs.FeatureJobSignals,
 	structs.FeatureJobWorkdir,
 }
 

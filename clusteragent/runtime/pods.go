@@ -102,6 +102,7 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 		"--peer-timeout", r.opts.PeerTimeout.String(),
 	}
 	args = append(args, r.workdirArgs()...)
+	args = append(args, "--signals-file", SignalsPath)
 	if a := r.job.Array; a != nil {
 		args = append(args, r.arrayArgs(a)...)
 		if head {
@@ -126,6 +127,7 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	if head && r.job.Array != nil {
 		c.VolumeMounts = append(c.VolumeMounts, arrayControlMount())
 	}
+	c.VolumeMounts = append(c.VolumeMounts, signalsMount())
 	c.SecurityContext = ContainerSecurity()
 }
 
@@ -277,6 +279,7 @@ func (r *renderer) volumes(interactive, head bool) []corev1.Volume {
 	if head && r.job.Array != nil {
 		vols = append(vols, arrayControlVolume())
 	}
+	vols = append(vols, signalsVolume())
 	if v := r.in.VaultNFS; v != nil {
 		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{NFS: v.DeepCopy()}})
 	} else if v := r.in.Vault; v != nil && v.ClaimName != "" {

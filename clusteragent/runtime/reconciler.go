@@ -153,6 +153,9 @@ type tracked struct {
 	// request (task -> sequence) each reported output answered.
 	outputTasks string
 	outputsSent map[int]uint64
+	// signals are the job's signal requests as its pods' annotation
+	// carries them (see signals.go).
+	signals string
 	// madeSecret is the UID of the job Secret createObjects last had from
 	// the API server, until the informer shows it (see jobView.secretMade).
 	madeSecret types.UID
@@ -171,7 +174,7 @@ func (r *Reconciler) newTracked(in Input, problem string) *tracked {
 	return &tracked{in: in, log: r.jobLogger(in.Job), ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
-	}, cancelTasks: cancelTasksOf(in.Job), outputTasks: outputTasksOf(in.Job)}
+	}, cancelTasks: cancelTasksOf(in.Job), outputTasks: outputTasksOf(in.Job), signals: signalsOf(in.Job)}
 }
 
 func cancelTasksOf(j *structs.Job) string {
@@ -236,6 +239,7 @@ func (r *Reconciler) add(in Input, problem string) {
 	case in.Job.AssignTime.Equal(t.in.Job.AssignTime):
 		t.cancelTasks = cancelTasksOf(in.Job) // the same run, updated
 		t.outputTasks = outputTasksOf(in.Job)
+		t.signals = signalsOf(in.Job)
 	}
 	r.mu.Unlock()
 	r.poke()

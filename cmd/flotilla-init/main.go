@@ -124,6 +124,7 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	cpuBind := fs.String("task-cpu-bind", "", "array: none, or slots: each slot's tasks run on CPUs of its own (default "+string(arraytask.DefaultCPUBind)+", or $"+arraytask.CPUBindVar+")")
 	fs.DurationVar(&arr.LeaseTTL, "task-lease", initproc.DefaultTaskLease, "array: a worker silent this long loses its tasks to the others")
 	fs.StringVar(&cfg.Workdir, "workdir", "", "where the command, array tasks and built-in SSH sessions start (must exist)")
+	fs.StringVar(&cfg.SignalsFile, "signals-file", "", "file of the job's signal requests (\"SEQ SIGNAL all|batch\" lines), read every second; each is delivered once")
 	jobEnv := fs.String("job-env", "", "names of the job's own variables, comma-separated (passed to the image's sshd's sessions)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {

@@ -57,10 +57,12 @@ var audited = map[string]auditSpec{
 	"POST /v1/jobs":                             {"job", "submit"},
 	"POST /v1/jobs/{id}/cancel":                 {"job", "cancel"},
 	"POST /v1/jobs/{id}/terminate":              {"job", "terminate"},
+	"POST /v1/jobs/{id}/signal":                 {"job", "signal"},
 	"/jarvice/submit":                           {"job", "submit"},
 	"/jarvice/batch":                            {"job", "submit"},
 	"/jarvice/shutdown":                         {"job", "cancel"},
 	"/jarvice/terminate":                        {"job", "terminate"},
+	"/jarvice/signal":                           {"job", "signal"},
 }
 
 // auditSpecOf returns the audit spec of a route pattern, if it has one.

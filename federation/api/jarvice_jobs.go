@@ -193,24 +193,6 @@ func (s *Server) jarviceTerminate(c *call) (any, error) {
 	return &structs.JarviceAction{Status: "terminated"}, nil
 }
 
-// jarviceSignal is /jarvice/signal: the signal must be an integer and the
-// job running; Flotilla does not deliver signals to a job's processes
-// (documented), so a running job's signal is refused with that reason.
-func (s *Server) jarviceSignal(c *call) (any, error) {
-	a, j, err := s.jarviceNamedJob(c)
-	if err != nil {
-		return nil, err
-	}
-	sig, err := a.intArg("signal", 20)
-	if err != nil || sig < 1 || sig > 64 {
-		return nil, invalid("signal: want the signal's number, 1..64")
-	}
-	if !j.State.Started() {
-		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
-	}
-	return nil, invalid("signal %d: this hub does not deliver signals to jobs", sig)
-}
-
 // jarviceAction is /jarvice/action: the action must be one /jarvice/info
 // lists, and Flotilla apps define none.
 func (s *Server) jarviceAction(c *call) (any, error) {

@@ -86,6 +86,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/jobs/{id}/tasks/{n}/output", users, s.taskOutput)
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
+	s.handle("POST /v1/jobs/{id}/signal", users, s.signalJob)
 
 	// Services (issue 22): service accounts, events, webhooks, triggers,
 	// vault exports.

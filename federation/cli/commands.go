@@ -31,6 +31,7 @@ func commandTree() []*cmd {
 		{name: "jobs", summary: "list jobs (active ones unless --all or --state)", run: runJobs},
 		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
+		{name: "signal", summary: "send a signal to a running job's processes (-s USR1; --batch: the main process only)", run: runSignal},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed), or one task's output (--output N)", run: runTasks},
 		{name: "script", summary: "print a job's script as submitted (flotilla sbatch; scontrol write batch_script)", run: runScript},

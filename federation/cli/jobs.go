@@ -154,6 +154,7 @@ func jobFields(j *structs.Job, now time.Time) [][2]string {
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
 		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
 		{"Elapsed", elapsed(j, now)}, {"Node-hours", nodeHours(j)},
+		{"Signals", signalsField(j.Signals)},
 		{"Log tail", strings.TrimSpace(j.LogTail)},
 	}
 }

@@ -32,7 +32,11 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 	fs := s.flagSet(cmd)
 	var reason, tasks string
 	var f jobFilter
+	var sig signalFlags
 	fs.StringVar(&reason, "reason", "", "why (recorded in the job)")
+	if withTasks { // cancel: scancel's --signal sends a signal instead of cancelling
+		sig.register(fs, "", "send this signal to the running job instead of cancelling it (scancel --signal)")
+	}
 	if withTasks {
 		fs.Func("tasks", "cancel only these tasks of an array job: indices as --array takes them (without %MAX), e.g. 17,42,100-200:2", func(v string) error {
 			tasks = strings.ReplaceAll(v, " ", "")
@@ -51,6 +55,16 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 		return usagef("%s: name jobs or select them with filters, not both", cmd)
 	case tasks != "" && len(refs) != 1:
 		return usagef("%s: --tasks needs exactly one JOB", cmd)
+	case sig.signal != "" && (len(refs) != 1 || tasks != ""):
+		return usagef("%s: --signal needs exactly one JOB (and no --tasks)", cmd)
+	case sig.signal == "" && (sig.batch || sig.full):
+		return usagef("%s: --batch and --full go with --signal", cmd)
+	}
+	scope := structs.SignalAll
+	if sig.signal != "" {
+		if scope, err = sig.check(cmd); err != nil {
+			return err
+		}
 	}
 	if f.state != "" {
 		if _, err := parseStates(f.state); err != nil {
@@ -60,6 +74,9 @@ func stopJobs(ctx context.Context, s *session, path, args []string, stop stopFun
 	cl, err := s.client()
 	if err != nil {
 		return err
+	}
+	if sig.signal != "" {
+		return signalJob(ctx, s, cl, refs[0], sig.signal, scope)
 	}
 	if len(refs) == 1 {
 		j, err := findJob(ctx, cl, refs[0])

@@ -301,6 +301,15 @@ func applyCases() map[string]applyCase {
 			wantErr: structs.ErrInvalid, read: jobRead("j-2"), want: baseJob(2)},
 		"job output request of a job that is not an array": {cmd: &JobOutputRequest{ID: "j-2", Index: 1, Time: t0.Add(time.Hour)},
 			wantErr: structs.ErrInvalid, read: jobRead("j-2"), want: baseJob(2)},
+		"job signal of a job that is not running": {cmd: &JobSignal{ID: "j-1", Signal: 10, Scope: structs.SignalAll, Time: t0.Add(time.Hour)},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
+		"job signal": {before: []Command{&JobSignal{ID: "j-2", Signal: 12, Scope: structs.SignalAll, Time: t0.Add(time.Minute)}},
+			cmd:  &JobSignal{ID: "j-2", Signal: 10, Scope: structs.SignalBatch, By: "alice", Time: t0.Add(time.Hour)},
+			read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) {
+				j.Signals = []structs.JobSignal{{Seq: 1, Signal: 12, Scope: structs.SignalAll, Time: t0.Add(time.Minute)},
+					{Seq: 2, Signal: 10, Scope: structs.SignalBatch, By: "alice", Time: t0.Add(time.Hour)}}
+			})},
 		"job purge": {cmd: &JobPurge{IDs: []string{"j-3"}},
 			read: func(r *state.ReadTxn) any { return kind(r.Job("j-3")) }, want: structs.ErrNotFound},
 		"job purge active": {cmd: &JobPurge{IDs: []string{"j-3", "j-2"}}, wantErr: structs.ErrConflict,

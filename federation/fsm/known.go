@@ -22,6 +22,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	100:            true, // JobSubmitExt
 	101:            true, // ClusterAgent
 	102:            true, // JobSubmitArrayList
+	103:            true, // JobSignal
 }
 
 // Gated reports whether t may only be written once every replica lists it.

@@ -94,6 +94,8 @@ var registry = newRegistry(
 	returning[ClusterAgent, none](101),
 	// Array index lists: 102.
 	returning[JobSubmitArrayList, *structs.Job](102),
+	// Signals to running jobs: 103.
+	returning[JobSignal, *structs.Job](103),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

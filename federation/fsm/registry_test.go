@@ -30,7 +30,8 @@ var wireNumbers = map[CommandType]string{
 	68: "SubscriptionDelete", 69: "DeliveryOutcomes", 70: "DeliveryRetry", 71: "DeliveryDrop",
 	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt",
 	101: "ClusterAgent", 102: "JobSubmitArrayList",
-	80: "JobAudited",
+	103: "JobSignal",
+	80:  "JobAudited",
 }
 
 // TestRegistry: the registry gives every command its wire number, a zero

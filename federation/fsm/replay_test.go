@@ -347,6 +347,7 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 		cmds = append(cmds, MustEncode(&JobAssignment{ID: prev, Cluster: "east", Time: now}),
 			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now}),
 			MustEncode(&JobOutputRequest{ID: prev, Index: task, Time: now}),
+			MustEncode(&JobSignal{ID: prev, Signal: 10, Scope: structs.SignalAll, By: "alice", Time: now}),
 			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
 				Outputs: []structs.TaskOutput{{Index: task, State: structs.TaskSucceeded, Attempts: 1, Tail: "out\n", Seq: 1}}}))
 	}

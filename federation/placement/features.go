@@ -14,17 +14,9 @@ func (p *pass) lacksFeature(j *structs.Job, c *structs.Cluster) string {
 	}
 	var buf [5]structs.AgentFeature
 	for _, f := range j.AppendNeededFeatures(buf[:0]) {
-		if c.Agent.Has(f) {
-			continue
+		if !c.Agent.Has(f) { // the reason is built only when it is one
+			return structs.AgentLacks(c, f, "run "+f.What())
 		}
-		why := "cluster " + c.Name + "'s agent does not run " + f.What() + ": upgrade its agent"
-		switch {
-		case c.Agent == nil:
-			why += " (it reports no features: a release older than feature reports)"
-		case c.Agent.Version != "":
-			why += " (it runs " + c.Agent.Version + ")"
-		}
-		return why
 	}
 	return ""
 }

@@ -41,6 +41,7 @@ func (p *Portal) routes() {
 	p.page("GET /jobs/{id}/status", p.jobStatus)
 	p.page("GET /jobs/{id}/events", p.jobEvents)
 	p.page("POST /jobs/{id}/cancel", p.jobCancel)
+	p.page("POST /jobs/{id}/signal", p.jobSignal)
 
 	p.page("GET /keys", p.keysPage)
 	p.page("POST /keys", p.keyCreate)

@@ -243,6 +243,24 @@ func (p *Portal) jobCancel(w http.ResponseWriter, r *http.Request, s *session) e
 	return nil
 }
 
+// jobSignal sends a signal to a running job (the job page's form): the
+// hub decides who may and what is a signal.
+func (p *Portal) jobSignal(w http.ResponseWriter, r *http.Request, s *session) error {
+	j, err := p.jobOf(r, s)
+	if err != nil {
+		return err
+	}
+	scope := structs.SignalAll
+	if r.FormValue("scope") == string(structs.SignalBatch) {
+		scope = structs.SignalBatch
+	}
+	if _, err := p.api.SignalJob(withIdentity(r.Context(), s.id), j.ID, r.FormValue("signal"), scope); err != nil {
+		return err
+	}
+	http.Redirect(w, r, Prefix+"/jobs/"+j.ID, http.StatusSeeOther)
+	return nil
+}
+
 // stream sends render's output as a server-sent event named event now
 // and after every change of the jobs table, with a comment every 15 s to
 // keep proxies from closing the stream, until the client goes away.

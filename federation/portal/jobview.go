@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -56,10 +57,24 @@ func timelineOf(j *structs.Job) []timelineEntry {
 	if !j.StartTime.IsZero() {
 		out = append(out, timelineEntry{What: "Started", At: j.StartTime})
 	}
+	for _, sig := range j.Signals { // while it ran: after the start, before the end
+		out = append(out, timelineEntry{What: "Signal " + structs.SignalName(sig.Signal) + " sent", At: sig.Time,
+			Note: signalNote(&sig)})
+	}
 	if !j.EndTime.IsZero() {
 		out = append(out, timelineEntry{What: "Ended: " + string(j.State), At: j.EndTime, Note: j.Substatus})
 	}
 	return out
+}
+
+// signalNote says who sent a signal request, to which processes, and its
+// number (the job log's "delivered (request N)" names it).
+func signalNote(s *structs.JobSignal) string {
+	to := "every process"
+	if s.Scope == structs.SignalBatch {
+		to = "the main process"
+	}
+	return "by " + orDash(s.By) + " to " + to + ", request " + strconv.Itoa(s.Seq)
 }
 
 // placementOf says where a job runs and why: the machine type's pinned

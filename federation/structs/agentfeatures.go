@@ -33,6 +33,9 @@ const (
 	// FeatureArrayCPUBind: an array job's CPU binding (--task-cpu-bind,
 	// Job.TaskCPUBind) is honoured by flotilla-init.
 	FeatureArrayCPUBind AgentFeature = "array-cpu-bind"
+	// FeatureJobSignals: signal requests to a running job (Job.Signals,
+	// flotilla signal) reach its processes through flotilla-init.
+	FeatureJobSignals AgentFeature = "job-signals"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -49,6 +52,8 @@ func (f AgentFeature) What() string {
 		return "array jobs with index lists (--array=1,3,7)"
 	case FeatureArrayCPUBind:
 		return "array jobs with a CPU binding (--task-cpu-bind)"
+	case FeatureJobSignals:
+		return "jobs that take signals (flotilla signal)"
 	}
 	return "jobs that need " + string(f)
 }

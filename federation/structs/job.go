@@ -3,6 +3,7 @@ package structs
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -176,6 +177,10 @@ type Job struct {
 	// Workdir is the directory the job's command starts in on every node
 	// ("" the image's).
 	Workdir string `json:"workdir,omitempty"`
+	// Signals are the last signal requests sent to the running job
+	// (raft command JobSignal, at most MaxJobSignals, oldest first); a
+	// submission never carries any.
+	Signals []JobSignal `json:"signals,omitempty"`
 }
 
 // HasSubmitExtensions reports whether j carries a field an older
@@ -212,6 +217,7 @@ func (j *Job) Copy() *Job {
 	c.Array = j.Array.Copy()
 	c.Dependency = j.Dependency.Copy()
 	c.Env = maps.Clone(j.Env)
+	c.Signals = slices.Clone(j.Signals)
 	if j.Identity != nil {
 		id := *j.Identity
 		c.Identity = &id
@@ -246,6 +252,9 @@ func (j *Job) ValidateSubmit() error {
 	}
 	if d := j.Dependency; d != nil && (len(d.Conditions) == 0 || len(d.Conditions) > MaxDependencies) {
 		return invalidf("job %q: dependency with %d conditions", j.ID, len(d.Conditions))
+	}
+	if len(j.Signals) > 0 {
+		return invalidf("job %q: a submission carries no signal requests", j.ID)
 	}
 	if j.SubmitTime.IsZero() {
 		return invalidf("job %q: no submit time", j.ID)

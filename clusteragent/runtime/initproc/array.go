@@ -88,6 +88,9 @@ func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log 
 		TaskWalltime: a.TaskWalltime, Reach: cfg.PeerTimeout, Now: a.Now, Log: log,
 		Heartbeat: lease / 10, Fence: lease / 2, OutputDir: cfg.RunDir, CPUBind: a.CPUBind,
 	}
+	// Signals reach the running tasks (each its own process group).
+	stopSignals := watchSignals(ctx, cfg, nil, log)
+	defer stopSignals()
 	if cfg.Role == RoleWorker {
 		wc.URL = "http://" + net.JoinHostPort(hosts[0], strconv.Itoa(cfg.ControlPort))
 		log.Info("array worker pulls tasks", "dispatcher", wc.URL, "slots", a.Slots)

@@ -85,6 +85,11 @@ type Config struct {
 	// whole environment.
 	JobEnv []string
 
+	// SignalsFile, when set, lists the job's signal requests (see
+	// signals.go), read every SignalEvery (0: DefaultSignalEvery).
+	SignalsFile string
+	SignalEvery time.Duration
+
 	// Array, when set, runs an array job (see ArrayConfig): every pod
 	// takes the command and runs it once per task it pulls.
 	Array *ArrayConfig

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -100,6 +101,9 @@ func Run(ctx context.Context, cfg Config) error {
 	start := time.Now()
 	log.Info("waiting for nodes", "nodes", len(hosts), "port", cfg.SSHPort, "timeout", cfg.PeerTimeout)
 	if cfg.Role == RoleWorker {
+		// A worker's processes are its SSH sessions' commands.
+		stopSignals := watchSignals(ctx, &cfg, nil, log)
+		defer stopSignals()
 		return stopped(runWorker(ctx, wctx, &cfg, hosts, log))
 	}
 	if err := WaitPeers(wctx, hosts, cfg.SSHPort, cfg.PeerTimeout); err != nil {
@@ -203,7 +207,15 @@ func runCommand(ctx context.Context, cfg *Config, log *slog.Logger) int {
 	cmd.WaitDelay = killGrace
 	log.Info("running command", "argv", cfg.Command)
 	start := time.Now()
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		var main atomic.Int64
+		main.Store(int64(cmd.Process.Pid))
+		stopSignals := watchSignals(ctx, cfg, &main, log)
+		err = cmd.Wait()
+		main.Store(0)
+		stopSignals()
+	}
 	status := exitStatus(cmd.ProcessState, err)
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
