@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
@@ -88,26 +86,9 @@ func SlotCPUs(cpus []int, slots int) [][]int {
 }
 
 // FormatCPUList writes sorted CPUs as the kernel's lists do
-// (Cpus_allowed_list, cpuset.cpus): "0-3,8,10-11".
-func FormatCPUList(cpus []int) string {
-	var b strings.Builder
-	for i := 0; i < len(cpus); {
-		j := i
-		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(cpus[i]))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(cpus[j]))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
+// (Cpus_allowed_list, cpuset.cpus): "0-3,8,10-11", the form of
+// structs.FormatRanges.
+func FormatCPUList(cpus []int) string { return structs.FormatRanges(cpus) }
 
 // cpuMask is a kernel cpu_set_t of 1024 CPUs (glibc's CPU_SETSIZE).
 type cpuMask [16]uint64
