@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -20,30 +19,7 @@ func TestCancelTasksChecksTheArray(t *testing.T) {
 	c, url := testHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	adm, err := client.New([]string{url}, c.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	must(adm.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 4, Cluster: "east"}))
-	must(adm.PutApp(ctx, &structs.App{Name: "sweep", Visibility: structs.VisibilityPublic, AppDef: structs.AppDef{Name: "Sweep",
-		Commands: map[string]structs.Command{"run": {Path: "/bin/true", Name: "Run", Description: "one task"}}}}))
-	key, err := adm.CreateAPIKey(ctx, "alice", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := client.New([]string{url}, key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, alice, key := aliceOnEast(t, ctx, url, c.AdminKey, "sweep")
 	arr := &structs.ArraySpec{Start: 1, End: 100, Step: 1}
 	array, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "sweep", MachineType: "n1", Nodes: 1, Array: arr})
 	if err != nil {
@@ -53,7 +29,7 @@ func TestCancelTasksChecksTheArray(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{"FLOTILLA_HUB": url, "FLOTILLA_API_KEY": key.Key}
+	env := map[string]string{"FLOTILLA_HUB": url, "FLOTILLA_API_KEY": key}
 	num := func(j *structs.Job) string { return strconv.FormatUint(j.Number, 10) }
 	cases := []struct {
 		name string

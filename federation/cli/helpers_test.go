@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // result is what one run of the CLI printed and returned.
@@ -78,4 +80,41 @@ func (r result) check(t *testing.T, code int, wantOut ...string) {
 			t.Errorf("output lacks %q\nstdout:\n%s\nstderr:\n%s", w, r.stdout, r.stderr)
 		}
 	}
+}
+
+// mustDo fails t on err; the value is ignored (admin calls' results).
+func mustDo(t *testing.T) func(any, error) {
+	return func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// aliceOnEast fills the hub at url with tenant acme, its user alice,
+// cluster east with machine type n1 (4 cores, 1–4 nodes) and the public
+// app named app running /bin/true, and returns the admin's and alice's
+// clients and alice's API key.
+func aliceOnEast(t *testing.T, ctx context.Context, url, adminKey, app string) (adm, alice *client.Client, aliceKey string) {
+	t.Helper()
+	adm, err := client.New([]string{url}, adminKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := mustDo(t)
+	must(adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
+	must(adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
+	must(adm.PutCluster(ctx, "east", &structs.ClusterSpec{}))
+	must(adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 4, Cluster: "east"}))
+	must(adm.PutApp(ctx, &structs.App{Name: app, Visibility: structs.VisibilityPublic, AppDef: structs.AppDef{Name: app,
+		Commands: map[string]structs.Command{"run": {Path: "/bin/true", Name: "Run", Description: "run " + app}}}}))
+	key, err := adm.CreateAPIKey(ctx, "alice", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alice, err = client.New([]string{url}, key.Key); err != nil {
+		t.Fatal(err)
+	}
+	return adm, alice, key.Key
 }

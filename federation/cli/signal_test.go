@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -20,30 +19,8 @@ func TestSignalCommands(t *testing.T) {
 	c, url := testHub(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	adm, err := client.New([]string{url}, c.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(adm.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	must(adm.PutCluster(ctx, "east", &structs.ClusterSpec{}))
-	must(adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 4, Cluster: "east"}))
-	must(adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, AppDef: structs.AppDef{Name: "Solver",
-		Commands: map[string]structs.Command{"run": {Path: "/bin/true", Name: "Run", Description: "solve"}}}}))
-	key, err := adm.CreateAPIKey(ctx, "alice", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice, err := client.New([]string{url}, key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, alice, key := aliceOnEast(t, ctx, url, c.AdminKey, "solver")
+	must := mustDo(t)
 	submit := func() *structs.Job {
 		j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "solver", MachineType: "n1", Nodes: 1})
 		if err != nil {
@@ -59,7 +36,7 @@ func TestSignalCommands(t *testing.T) {
 	} {
 		must(c.Hub(0).Write(ctx, cmd))
 	}
-	env := map[string]string{"FLOTILLA_HUB": url, "FLOTILLA_API_KEY": key.Key}
+	env := map[string]string{"FLOTILLA_HUB": url, "FLOTILLA_API_KEY": key}
 	num := func(j *structs.Job) string { return strconv.FormatUint(j.Number, 10) }
 	type sent struct {
 		signal int
