@@ -67,8 +67,15 @@ func TestAgentFeaturesSteerPlacement(t *testing.T) {
 		})
 	}
 	code, out, errOut := f.cli(ctx, f.hubs.AdminKey, "admin", "clusters", "list")
-	if code != 0 || !strings.Contains(out, "FEATURES") || !strings.Contains(out, "array-jobs,job-env,job-workdir") ||
-		!strings.Contains(out, "array-jobs,job-workdir") {
+	list := func(fs []structs.AgentFeature) string {
+		s := make([]string, len(fs))
+		for i, f := range fs {
+			s[i] = string(f)
+		}
+		return strings.Join(s, ",")
+	}
+	if code != 0 || !strings.Contains(out, "FEATURES") || !strings.Contains(out, list(want["west"].Features)) ||
+		!strings.Contains(out, list(want["east"].Features)) {
 		t.Errorf("admin clusters list: exit %d\n%s%s", code, out, errOut)
 	}
 
