@@ -152,17 +152,8 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	}
 	res.perSec, res.p50, res.p99, res.caFile = sub.perSec, sub.p50, sub.p99, cl.CAFile
 	res.cpuPerSubmit, res.allocs, res.kbytes, res.figures = fig.cpu, fig.allocs, fig.kbytes, fig
-	if l := cl.leader(); l != nil {
-		res.entries, res.commands = l.Node().BatchStats()
-		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
-		if err != nil {
-			return res, err
-		}
-		if want := count + clients; len(jobs) != want {
-			return res, fmt.Errorf("leader stores %d jobs, want %d", len(jobs), want)
-		}
-	}
-	return res, nil
+	res.entries, res.commands, err = cl.leaderHolds(count + clients)
+	return res, err
 }
 
 // benchSubmitApart is one run with the clients in a child process.
@@ -316,4 +307,23 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// leaderHolds checks that the leader (if there is one) stores want jobs
+// and returns its raft batching counts: log entries and the commands in
+// them.
+func (b *benchHub) leaderHolds(want int) (entries, commands uint64, err error) {
+	l := b.leader()
+	if l == nil {
+		return 0, 0, nil
+	}
+	entries, commands = l.Node().BatchStats()
+	jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
+	if err != nil {
+		return entries, commands, err
+	}
+	if len(jobs) != want {
+		return entries, commands, fmt.Errorf("leader stores %d jobs, want %d", len(jobs), want)
+	}
+	return entries, commands, nil
 }

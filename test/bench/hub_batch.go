@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -95,17 +94,8 @@ func benchSubmitBatch(ctx context.Context, run hubRun, count, clients, items int
 		return res, err
 	}
 	res.figures = fig
-	if l := cl.leader(); l != nil {
-		res.entries, res.commands = l.Node().BatchStats()
-		jobs, _, err := l.Store().Read().ListJobs(state.JobFilter{})
-		if err != nil {
-			return res, err
-		}
-		if want := count + clients; len(jobs) != want {
-			return res, fmt.Errorf("leader stores %d jobs, want %d", len(jobs), want)
-		}
-	}
-	return res, nil
+	res.entries, res.commands, err = cl.leaderHolds(count + clients)
+	return res, err
 }
 
 // batchClients submits `count` jobs with `clients` concurrent clients in
@@ -113,25 +103,13 @@ func benchSubmitBatch(ctx context.Context, run hubRun, count, clients, items int
 // trying urls[w % len] first, after one warm-up call of one job each.
 func batchClients(ctx context.Context, urls []string, caFile, key string, count, clients, items int) (batchResult, error) {
 	var res batchResult
-	hcs, err := clientHTTP(caFile, clients)
+	// A call of 1,000 jobs among 64 waits for all of them: on a loaded
+	// machine longer than the single rows' minute.
+	workers, done, err := benchWorkers(urls, caFile, key, clients, 5*time.Minute)
 	if err != nil {
 		return res, err
 	}
-	defer closeIdle(hcs)
-	workers := make([]*client.Client, clients)
-	for w := range workers {
-		order := make([]string, len(urls))
-		for k := range urls {
-			order[k] = urls[(w+k)%len(urls)]
-		}
-		// A call of 1,000 jobs among 64 waits for all of them: on a loaded
-		// machine longer than the single rows' minute.
-		c, err := client.New(order, key, client.WithRetryTimeout(5*time.Minute), client.WithHTTPClient(hcs[w]))
-		if err != nil {
-			return res, err
-		}
-		workers[w] = c
-	}
+	defer done()
 	job := func(id string) structs.JobSubmitRequest {
 		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
 	}

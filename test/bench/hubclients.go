@@ -27,23 +27,11 @@ const resultPrefix = "HUBCLIENTS "
 // (tag keeps job ids apart between runs on one hub).
 func submitClients(ctx context.Context, urls []string, caFile, key, tag string, count, clients int) (submitResult, error) {
 	var res submitResult
-	hcs, err := clientHTTP(caFile, clients)
+	workers, done, err := benchWorkers(urls, caFile, key, clients, time.Minute)
 	if err != nil {
 		return res, err
 	}
-	defer closeIdle(hcs)
-	workers := make([]*client.Client, clients)
-	for w := range workers {
-		order := make([]string, len(urls))
-		for k := range urls {
-			order[k] = urls[(w+k)%len(urls)]
-		}
-		c, err := client.New(order, key, client.WithRetryTimeout(time.Minute), client.WithHTTPClient(hcs[w]))
-		if err != nil {
-			return res, err
-		}
-		workers[w] = c
-	}
+	defer done()
 	job := func(id string) structs.JobSubmitRequest {
 		return structs.JobSubmitRequest{ID: id, App: "solver", MachineType: "n1", Nodes: 1}
 	}
@@ -154,4 +142,26 @@ func clientsApart(ctx context.Context, urls []string, caFile, key string, count,
 		}
 	}
 	return res, fmt.Errorf("clients process printed no result")
+}
+
+// benchWorkers makes the clients of a hub row: client w tries urls[w %
+// len] first, each on its own HTTP client (own connections), retrying
+// for at most retry; done closes their idle connections.
+func benchWorkers(urls []string, caFile, key string, clients int, retry time.Duration) (workers []*client.Client, done func(), err error) {
+	hcs, err := clientHTTP(caFile, clients)
+	if err != nil {
+		return nil, nil, err
+	}
+	workers = make([]*client.Client, clients)
+	for w := range workers {
+		order := make([]string, len(urls))
+		for k := range urls {
+			order[k] = urls[(w+k)%len(urls)]
+		}
+		if workers[w], err = client.New(order, key, client.WithRetryTimeout(retry), client.WithHTTPClient(hcs[w])); err != nil {
+			closeIdle(hcs)
+			return nil, nil, err
+		}
+	}
+	return workers, func() { closeIdle(hcs) }, nil
 }

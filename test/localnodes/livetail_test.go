@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
@@ -24,31 +23,8 @@ func TestLiveTailOnLocalNode(t *testing.T) {
 	needLocalNodes(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1})
-	env := k8senv.Start(t, k8senv.Options{Name: "tail"})
-	id := randomHex(t, 3)
-	ln, err := Start(ctx, env.Client, Options{Name: "tail", Nodes: []string{"tail-l0"}, CPU: "4", Memory: "8Gi",
-		Prefix: "ft" + id, Subnet: "10.219.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
-		}
-		ln.Remove()
-	})
-	pub, err := os.MkdirTemp("", "flotilla-tail-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(pub) })
-	shared := filepath.Join(pub, "shared")
-	if err := os.MkdirAll(shared, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(pub, 0o777)
-	os.Chmod(shared, 0o777)
+	h := startHubAndNodes(t, ctx, "tail", "ft", "10.219.0.0/24", "tail-l0")
+	hubs, env, id, pub, shared := h.hubs, h.env, h.id, h.pub, h.shared
 	script := filepath.Join(pub, "talk-"+id+".sh")
 	writeExec(t, script, "#!/bin/sh\ni=0\nwhile [ ! -e /shared/stop ]; do i=$((i+1)); echo \"step $i\"; sleep 0.2; done\necho finished\n")
 

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/proc"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
@@ -37,31 +36,8 @@ func TestSbatchOnLocalNodes(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1})
-	env := k8senv.Start(t, k8senv.Options{Name: "sbatch"})
-	id := randomHex(t, 3)
-	ln, err := Start(ctx, env.Client, Options{Name: "sbatch", Nodes: []string{"sb-l0", "sb-l1"}, CPU: "4", Memory: "8Gi",
-		Prefix: "fs" + id, Subnet: "10.221.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
-		}
-		ln.Remove()
-	})
-	pub, err := os.MkdirTemp("", "flotilla-sbatch-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(pub) })
-	shared := filepath.Join(pub, "shared")
-	if err := os.MkdirAll(shared, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(pub, 0o777)
-	os.Chmod(shared, 0o777)
+	h := startHubAndNodes(t, ctx, "sbatch", "fs", "10.221.0.0/24", "sb-l0", "sb-l1")
+	hubs, env, ln, shared := h.hubs, h.env, h.ln, h.shared
 
 	admin := hubs.Client(hubs.AdminKey)
 	must := func(_ any, err error) {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/k8senv"
 	"github.com/flotilla-hpc/flotilla/test/proc"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
@@ -35,31 +34,8 @@ func TestSignalOnLocalNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	hubs := procenv.StartHubs(t, procenv.HubOptions{Replicas: 1})
-	env := k8senv.Start(t, k8senv.Options{Name: "signal"})
-	id := randomHex(t, 3)
-	ln, err := Start(ctx, env.Client, Options{Name: "signal", Nodes: []string{"sig-l0"}, CPU: "4", Memory: "8Gi",
-		Prefix: "fg" + id, Subnet: "10.231.0.0/24", Kubeconfig: env.Kubeconfig, ClientCA: env.CAFile, Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("flotilla-localnode log:\n%s", ln.Tail(40))
-		}
-		ln.Remove()
-	})
-	pub, err := os.MkdirTemp("", "flotilla-signal-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(pub) })
-	shared := filepath.Join(pub, "shared")
-	if err := os.MkdirAll(shared, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(pub, 0o777)
-	os.Chmod(shared, 0o777)
+	h := startHubAndNodes(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0")
+	hubs, env, id, pub, shared := h.hubs, h.env, h.id, h.pub, h.shared
 	script := filepath.Join(pub, "trapper-"+id+".sh")
 	writeExec(t, script, `#!/bin/sh
 sh -c 'trap "echo usr1 >> /shared/child" USR1; trap "echo usr2 >> /shared/child" USR2; trap "exit 0" TERM
