@@ -1,13 +1,10 @@
 package portal_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
-	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -15,16 +12,7 @@ import (
 // agent pushed: per app and machine type its state, the nodes ready and
 // why an image cannot run there; and the agent's version and features.
 func TestPortalClusterApps(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {
 		t.Fatal(err)
 	}

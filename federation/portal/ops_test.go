@@ -21,16 +21,7 @@ import (
 // gets 403 there; the accounting page sums the user's finished jobs and
 // its CSV link downloads them.
 func TestPortalAuditAndAccounting(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	if _, err := adm.PutUser(ctx, "boss", &structs.UserSpec{Tenant: "acme", Role: structs.RoleAdmin, Password: "pw-boss-secret"}); err != nil {
 		t.Fatal(err)

@@ -182,16 +182,7 @@ func TestAPIKeyPage(t *testing.T) {
 // TestEventStreamEndsOnShutdown: an open live-status stream gets its
 // first event at once and does not hold up a graceful shutdown.
 func TestEventStreamEndsOnShutdown(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	b := newBrowser(t, hubs.URL(0))
 	b.login("ann", "pw-ann-secret")

@@ -1,16 +1,13 @@
 package portal_test
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
-	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -19,16 +16,7 @@ import (
 // what to which processes; a bad signal is refused with the reason and
 // records nothing; a job not running has no form.
 func TestPortalSignal(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	hubs := hubtest.New(t, 1, hubtest.Options{NoSync: true})
-	if _, err := hubs.WaitReady(ctx); err != nil {
-		t.Fatal(err)
-	}
-	adm, err := client.New(hubs.URLs(), hubs.AdminKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {
 		t.Fatal(err)
