@@ -1,10 +1,7 @@
 package api
 
 import (
-	"bytes"
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"testing"
@@ -64,21 +61,7 @@ func TestSubmitHandlerAllocations(t *testing.T) {
 	k := 0
 	allocs := testing.AllocsPerRun(200, func() {
 		k++
-		body := []byte(`{"id":"j-alloc-` + strconv.Itoa(k) + `","app":"solver","machine_type":"n1","nodes":1}`)
-		req, err := http.NewRequest(http.MethodPost, "http://hub/v1/jobs", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.RemoteAddr = "192.0.2.1:40000"
-		req.Header["Authorization"] = bearer
-		req.Header["Content-Type"] = jsonContentType
-		req.Header["Accept"] = jsonContentType
-		req.Header["X-Request-Id"] = []string{"req-" + strconv.Itoa(k)}
-		rec := httptest.NewRecorder()
-		s.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			t.Fatalf("status %d: %s", rec.Code, rec.Body)
-		}
+		serveSubmit(t, s, bearer, "j-alloc-"+strconv.Itoa(k), "req-"+strconv.Itoa(k))
 	})
 	t.Logf("%.0f allocations per submission", allocs)
 	if allocs > 34 {
