@@ -130,23 +130,7 @@ func TestClientSubmitIsIdempotent(t *testing.T) {
 	c := hubtest.New(t, 1, hubtest.Options{NoSync: true})
 	ctx := ctxFor(t, 60*time.Second)
 	admin, _ := client.New(c.URLs(), c.AdminKey)
-	for _, step := range []func() error{
-		func() error { _, err := admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}); return err },
-		func() error { _, err := admin.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := admin.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 1, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := admin.PutApp(ctx, &structs.App{Name: "app", Visibility: structs.VisibilityPublic,
-				AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run.sh"}}}})
-			return err
-		},
-	} {
-		if err := step(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedJobs(ctx, t, admin)
 	req := structs.JobSubmitRequest{App: "app", MachineType: "n1", Nodes: 1}
 	j1, err := admin.SubmitJob(ctx, req)
 	if err != nil || !strings.HasPrefix(j1.ID, "j-") {
