@@ -35,6 +35,17 @@ type cannedHub struct {
 	reqBody []byte
 }
 
+// cannedClient is a client whose only transport is a new canned hub.
+func cannedClient(tb testing.TB) (*cannedHub, *client.Client) {
+	h := newCannedHub()
+	c, err := client.New([]string{"http://hub.invalid:8080"}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef",
+		client.WithHTTPClient(&http.Client{Transport: h}))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h, c
+}
+
 func newCannedHub() *cannedHub {
 	h := &cannedHub{}
 	h.resp = http.Response{StatusCode: http.StatusOK, ProtoMajor: 1, ProtoMinor: 1,
@@ -69,12 +80,7 @@ func (h *cannedHub) RoundTrip(req *http.Request) (*http.Response, error) {
 // bookkeeping, reply reading and decoding): the figure the client's side
 // of the hub table grows with.
 func TestSubmitJobCallAllocations(t *testing.T) {
-	h := newCannedHub()
-	c, err := client.New([]string{"http://hub.invalid:8080"}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef",
-		client.WithHTTPClient(&http.Client{Transport: h}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, c := cannedClient(t)
 	ctx := context.Background()
 	req := structs.JobSubmitRequest{ID: "j-alloc-1", App: "solver", MachineType: "n1", Nodes: 1}
 	j, err := c.SubmitJob(ctx, req)
@@ -101,12 +107,7 @@ func TestSubmitJobCallAllocations(t *testing.T) {
 // BenchmarkSubmitJobCall is one submission through the client with the
 // canned transport: the client's per-call work alone.
 func BenchmarkSubmitJobCall(b *testing.B) {
-	h := newCannedHub()
-	c, err := client.New([]string{"http://hub.invalid:8080"}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef",
-		client.WithHTTPClient(&http.Client{Transport: h}))
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, c := cannedClient(b)
 	ctx := context.Background()
 	req := structs.JobSubmitRequest{ID: "j-bench", App: "solver", MachineType: "n1", Nodes: 1}
 	b.ReportAllocs()
@@ -122,12 +123,7 @@ func BenchmarkSubmitJobCall(b *testing.B) {
 // after it did is not retried); a keyed call, retried either way, does
 // not pay for one.
 func TestSentTraceOnlyForUnkeyedCalls(t *testing.T) {
-	h := newCannedHub()
-	c, err := client.New([]string{"http://hub.invalid:8080"}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef",
-		client.WithHTTPClient(&http.Client{Transport: h}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, c := cannedClient(t)
 	ctx := context.Background()
 	if _, err := c.SubmitJob(ctx, structs.JobSubmitRequest{App: "solver", MachineType: "n1", Nodes: 1}); err != nil {
 		t.Fatal(err)
