@@ -8,11 +8,11 @@ import (
 )
 
 // probeLogFilter passes the image's sshd's log (-e: its stderr) to the
-// job's output line by line, without the one line each readiness probe
+// job's output line by line, without the lines each readiness probe
 // (probeSSH) makes OpenSSH log at INFO: "Connection closed by ADDR port
-// N [preauth]". Every way of probing a port sshd accepts is logged at
-// INFO (a client that closes before its identification makes the error
-// "kex_exchange_identification: ..."), and a lower LogLevel would hide
+// N [preauth]", or for a probe cut before its identification the pair
+// isProbeClose lists. Every way of probing a port sshd accepts is logged
+// at INFO, and a lower LogLevel would hide
 // sshd's diagnostics with it ("Server listening", refused logins), as
 // would a Match block (not applied before authentication). A client
 // that tried to authenticate is logged otherwise ("... by authenticating
@@ -68,16 +68,23 @@ func (f *probeLogFilter) flushLocked() error {
 	return err
 }
 
-// isProbeClose reports whether line is exactly OpenSSH's record of a
-// client that closed after the identification exchange, before trying
-// to authenticate: "Connection closed by ADDR port N [preauth]".
+// isProbeClose reports whether line is exactly one of OpenSSH's records
+// of a client that closed before trying to authenticate: after the
+// identification exchange "Connection closed by ADDR port N [preauth]";
+// before it (a probe cut short, e.g. by its job ending),
+// "kex_exchange_identification: Connection closed by remote host"
+// followed by "Connection closed by ADDR port N".
 func isProbeClose(line []byte) bool {
-	rest, ok := strings.CutPrefix(strings.TrimRight(string(line), "\r\n"), "Connection closed by ")
+	l := strings.TrimRight(string(line), "\r\n")
+	if l == "kex_exchange_identification: Connection closed by remote host" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(l, "Connection closed by ")
 	if !ok {
 		return false
 	}
 	f := strings.Fields(rest)
-	if len(f) != 4 || f[1] != "port" || f[3] != "[preauth]" || f[2] == "" {
+	if len(f) < 3 || len(f) > 4 || f[1] != "port" || f[2] == "" || (len(f) == 4 && f[3] != "[preauth]") {
 		return false
 	}
 	for _, c := range f[2] {
