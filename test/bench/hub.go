@@ -98,6 +98,10 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 		r.add("hub_submit_per_sec"+suffix, round1(res.perSec), "submits/s", label+": submissions per second")
 		r.add("hub_submit_p50_ms"+suffix, round1(res.p50), "ms", label+": p50 latency")
 		r.add("hub_submit_p99_ms"+suffix, round1(res.p99), "ms", label+": p99 latency")
+		if res.entries > 0 {
+			r.add("hub_submit_commands_per_entry"+suffix, round1(float64(res.commands)/float64(res.entries)), "commands",
+				label+": commands per raft log entry on the leader (median run)")
+		}
 		fmt.Fprintf(os.Stderr, "bench: hub, %s (%s): runs %s submits/s; median run: %d commands in %d raft log entries on the leader, %v\n",
 			label, protocolName(res.caFile), strings.Join(rates, " / "), res.commands, res.entries, res.figures)
 		if n == 3 && run.store == raftnode.LogStoreWAL {
