@@ -1,6 +1,9 @@
 package portal_test
 
 import (
+	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -55,6 +58,38 @@ func TestPortalScriptJobs(t *testing.T) {
 	code, page, _ := b.do("GET", "/ui/catalog", nil)
 	if code != 200 || !strings.Contains(page, `id="app-solver"`) || strings.Contains(page, sj.App) || strings.Contains(page, "batch ubuntu") {
 		t.Errorf("catalog %d: want the registered app and no batch app %s:\n%s", code, sj.App, page)
+	}
+
+	// The batch app by its URL: no page, no form, and a POST of a form
+	// submits nothing; its owner is told how its jobs are submitted,
+	// another user only that it is not found.
+	for _, path := range []string{"/ui/apps/" + sj.App, "/ui/apps/" + sj.App + "/submit"} {
+		code, page, _ = b.do("GET", path, nil)
+		if code != http.StatusNotFound || !strings.Contains(page, "is the batch app of your job scripts in ubuntu:24.04, which has no form") ||
+			!strings.Contains(page, "flotilla sbatch") || strings.Contains(page, `id="submit-form"`) {
+			t.Errorf("GET %s: %d, want 404 saying how a batch app's jobs are submitted:\n%s", path, code, page)
+		}
+	}
+	_, jobsPage, _ := b.do("GET", "/ui/jobs", nil)
+	post := url.Values{"csrf": {csrfIn(t, jobsPage)}, "command": {"batch"}, "job_id": {structs.NewJobID()}, "machine_type": {"n1"},
+		"nodes": {"1"}, "p.args": {"x"}}
+	if code, page, _ = b.do("POST", "/ui/apps/"+sj.App+"/submit", post); code != http.StatusNotFound || !strings.Contains(page, "has no form") {
+		t.Errorf("POST of the batch app's form: %d, want 404:\n%s", code, page)
+	}
+	if _, err := adm.GetJob(ctx, post.Get("job_id"), true); !errors.Is(err, structs.ErrNotFound) {
+		t.Errorf("the batch app's form submitted a job (%v)", err)
+	}
+	if l, err := adm.ListJobs(ctx, client.JobQuery{}); err != nil || len(l.Jobs) != 2 {
+		t.Errorf("jobs after the batch app's form: %v, want the 2 submitted", err)
+	}
+	if _, err := adm.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: "pw-bob-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	bob := newBrowser(t, hubs.URL(0))
+	bob.login("bob", "pw-bob-secret")
+	if code, page, _ = bob.do("GET", "/ui/apps/"+sj.App+"/submit", nil); code != http.StatusNotFound ||
+		!strings.Contains(page, "app "+sj.App+" not found") || strings.Contains(page, "ubuntu") {
+		t.Errorf("another user's GET of the batch app's form: %d, want a plain 404:\n%s", code, page)
 	}
 
 	code, page, _ = b.do("GET", "/ui/jobs/"+sj.ID, nil)
