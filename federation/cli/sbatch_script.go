@@ -168,6 +168,9 @@ func (s *session) checkDirectives(name string, ds []directive) error {
 		if probe.MachineType == "" {
 			probe.MachineType = "-"
 		}
+		if probe.Array == nil { // --array may be on another line: the whole script's check says
+			probe.Array = &structs.ArraySpec{Start: 1, End: 1}
+		}
 		if err := probe.Validate(); err != nil {
 			return fail(flagMessage(err))
 		}

@@ -69,6 +69,8 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 		"-e is Slurm's":        {script: good + "#SBATCH -e err.%j\n", want: "job.sh:3: #SBATCH -e err.%j: -e is not taken here"},
 		"bad walltime":         {script: good + "#SBATCH -t soon\n", want: "job.sh:3: #SBATCH -t soon: --walltime"},
 		"bad array":            {script: "#!/bin/sh\n\n#SBATCH --array=5-1\n", want: "job.sh:3: #SBATCH --array=5-1: --array"},
+		"retries, no array":    {script: good + "#SBATCH --task-retries=2\n", want: "sbatch: --task-retries needs an array"},
+		"bad retries":          {script: good + "#SBATCH --task-retries=-1\n", want: "job.sh:3: #SBATCH --task-retries=-1: --task-retries -1 out of 0..100"},
 		"bad nodes":            {script: good + "#SBATCH -N 0\n", want: "job.sh:3: #SBATCH -N 0: --nodes 0 out of 1.."},
 		"not a number":         {script: good + "#SBATCH -N four\n", want: "job.sh:3: #SBATCH -N four: invalid value \"four\" for flag -N"},
 		"reserved variable":    {script: good + "#SBATCH --export=SLURM_X=1\n", want: "job.sh:3: #SBATCH --export=SLURM_X=1: --export"},
@@ -125,6 +127,7 @@ func TestSbatchSubmits(t *testing.T) {
 #SBATCH -p n1
 #SBATCH -t 1:00:00 -J sweep   # an hour
 #SBATCH --array=1-10%2
+#SBATCH --task-retries=2 --task-walltime=5:00
 #SBATCH --export=CASE=7,MODE=fast
 #SBATCH -D /data/run
 #SBATCH --dependency=afterany:1
@@ -141,7 +144,7 @@ echo "args: $@"
 		t.Fatal(err)
 	}
 	if j.Nodes != 3 || j.MachineType != "n1" || j.Walltime != structs.Duration(time.Hour) || j.Label != "sweep" ||
-		j.Array == nil || j.Array.Spec.String() != "1-10%2" || j.Env["CASE"] != "7" || j.Env["MODE"] != "fast" ||
+		j.Array == nil || j.Array.Spec.String() != "1-10%2" || j.Array.TaskRetries != 2 || j.Array.TaskWalltime != structs.Duration(5*time.Minute) || j.Env["CASE"] != "7" || j.Env["MODE"] != "fast" ||
 		j.Workdir != "/data/run" || j.Dependency == nil || j.Priority != structs.PriorityHigh || !strings.HasPrefix(j.App, "batch-") {
 		t.Errorf("job %+v", j)
 	}
