@@ -34,6 +34,8 @@ var slurmOnly = map[string]string{
 	"C":               "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
 	"constraint":      "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
 	"wrap":            "submit runs an app's command (--app APP [--command CMD] --param key=value); flotilla sbatch --image IMAGE --wrap CMD runs a command line, flotilla sbatch SCRIPT a job script",
+	"cpu-bind":        "an array job's tasks are bound with --task-cpu-bind slots (Slurm's cores, threads, rank) or none; flotilla sbatch takes --cpu-bind as Slurm writes it",
+	"cpu_bind":        "an array job's tasks are bound with --task-cpu-bind slots (Slurm's cores, threads, rank) or none; flotilla sbatch takes --cpu-bind as Slurm writes it",
 	"begin":           "not offered: submit when the job may start, or hold it behind another with --dependency",
 	"H":               "not offered: hold a job behind another with --dependency",
 	"hold":            "not offered: hold a job behind another with --dependency",
