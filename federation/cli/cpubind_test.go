@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -99,9 +98,7 @@ func TestSlurmCPUBind(t *testing.T) {
 // map_cpu on an array job and an unknown word exit 2 naming the line,
 // and submit refuses --cpu-bind saying what to use.
 func TestSbatchCPUBind(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 60*time.Second)
 	array := writeFile(t, "array.sh", "#!/bin/sh\n#SBATCH -p n1 --array=1-4\n#SBATCH --cpu-bind=verbose,cores\ntrue\n")
 	r := runCLI(t, u.env, "sbatch", "--image", "i:1", array)
 	r.check(t, ExitOK, "Submitted batch job 1\n")

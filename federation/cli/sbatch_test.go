@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -117,9 +116,7 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 // stored with the job; --parsable, #FLOTILLA --image, $FLOTILLA_IMAGE,
 // stdin and --wrap work as sbatch's.
 func TestSbatchSubmits(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 60*time.Second)
 	runCLI(t, u.env, "submit", "--app", "solver", "-p", "n1", "--parsable").check(t, ExitOK, "1\n")
 	script := `#!/bin/bash
 # a sweep
@@ -205,9 +202,7 @@ echo "args: $@"
 // 0 when it COMPLETED, its exit code when it failed with one, 1 when it
 // was canceled; with -o json it prints the ended job.
 func TestSubmitWait(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 90*time.Second)
 	path := writeFile(t, "job.sh", "#!/bin/sh\n#SBATCH -p n1\nexit 3\n")
 	type ended struct {
 		code      int
@@ -292,9 +287,7 @@ func TestSubmitWait(t *testing.T) {
 // TestWaitHubGone: --wait exits 5 when the hub stops answering while it
 // waits (a script retries or looks: the job may still run).
 func TestWaitHubGone(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 60*time.Second)
 	done := make(chan result, 1)
 	go func() {
 		var out, errb lockedBuffer
