@@ -42,22 +42,7 @@ func (b *browser) submitForm(app string) (string, url.Values) {
 func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
-	for _, f := range []func() error{
-		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
-				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}})
-			return err
-		},
-	} {
-		if err := f(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedCatalog(ctx, t, adm, n1, solverApp())
 	b := newBrowser(t, hubs.URL(0))
 	b.login("ann", "pw-ann-secret")
 

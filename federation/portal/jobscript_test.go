@@ -18,30 +18,8 @@ import (
 func TestPortalScriptJobs(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
-	for _, f := range []func() error{
-		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
-				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}})
-			return err
-		},
-	} {
-		if err := f(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, err := adm.CreateAPIKey(ctx, "ann", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann, err := client.New(hubs.URLs(), key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedCatalog(ctx, t, adm, n1, solverApp())
+	ann := userClient(ctx, t, hubs, adm, "ann")
 	script := "#!/bin/sh\n#SBATCH -N 1\necho \"sum<1>\"\n"
 	sj, err := ann.SubmitJob(ctx, structs.JobSubmitRequest{Script: script, Image: "ubuntu:24.04", ScriptArgs: []string{"a b", "c"},
 		MachineType: "n1", Nodes: 1})
