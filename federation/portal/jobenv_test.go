@@ -175,7 +175,7 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 		aj.TaskCPUBind() != structs.TaskCPUBindSlots || aj.Env[structs.ArrayTaskCPUBindVar] != structs.TaskCPUBindSlots {
 		t.Errorf("array job as submitted: %+v, binding %q", aj.Array, aj.TaskCPUBind())
 	}
-	if _, page, _ := b.do("GET", "/ui/jobs/"+aj.ID, nil); !strings.Contains(page, `<p id="job-array-spec">1-4%2, 1 retries per task, 10m0s per task, CPU binding slots</p>`) {
+	if _, page, _ := b.do("GET", "/ui/jobs/"+aj.ID, nil); !strings.Contains(page, `<p id="job-array-spec">1-4%2, 1 retry per task, 10m0s per task, CPU binding slots</p>`) {
 		t.Errorf("array job page lacks its task fields:\n%s", page)
 	}
 
