@@ -75,6 +75,7 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 		"reserved variable":    {script: good + "#SBATCH --export=SLURM_X=1\n", want: "job.sh:3: #SBATCH --export=SLURM_X=1: --export"},
 		"bad dependency":       {script: good + "#SBATCH --dependency=singleton\n", want: "job.sh:3: #SBATCH --dependency=singleton: --dependency"},
 		"unknown flag":         {script: good + "#SBATCH --frobnicate\n", want: "job.sh:3: #SBATCH --frobnicate: flag provided but not defined: -frobnicate"},
+		"--requeue":            {script: good + "#SBATCH --requeue\n", want: "job.sh:3: #SBATCH --requeue: --requeue is not taken here: nothing restarts a job"},
 		"an argument":          {script: good + "#SBATCH -N 2 extra\n", want: "job.sh:3: #SBATCH -N 2 extra: unexpected argument \"extra\""},
 		"unclosed quote":       {script: good + "#SBATCH -J 'x\n", want: "job.sh:3: #SBATCH -J 'x: a quote is not closed"},
 		"--app":                {script: good + "#SBATCH --app solver\n", want: "--app is not taken here: a job script runs in its image"},
