@@ -118,23 +118,33 @@ func TestArraySubmitAndTasks(t *testing.T) {
 	}
 }
 
+// arrayEnv is newEnv with seedSmall's user alice (her key and client),
+// her array job of tasks 1-10 and a job of hers that is not an array,
+// both of app pub on one n1 node.
+func arrayEnv(t *testing.T) (e *env, key string, alice *client.Client, array, plain *structs.Job) {
+	t.Helper()
+	e = newEnv(t)
+	key = seedSmall(e)
+	alice = e.client(key)
+	submit := func(spec *structs.ArraySpec) *structs.Job {
+		return value[*structs.Job](t)(alice.SubmitJob(e.ctx(), structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: spec}))
+	}
+	return e, key, alice, submit(&structs.ArraySpec{Start: 1, End: 10}), submit(nil)
+}
+
 // TestArrayCancelTasks: POST /v1/jobs/{id}/tasks/cancel adds tasks to the
 // array's canceled ones (the client and the CLI send it); bad lists, jobs
 // that are not arrays and ended jobs get 400 and change nothing.
 func TestArrayCancelTasks(t *testing.T) {
-	e := newEnv(t)
-	key := seedSmall(e)
+	e, key, alice, j, plain := arrayEnv(t)
 	ctx := e.ctx()
-	alice := e.client(key)
-	spec := structs.ArraySpec{Start: 1, End: 10}
-	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
+	spec := j.Array.Spec
 	if got := value[*structs.Job](t)(alice.CancelTasks(ctx, j.ID, "2, 4-5")); got.Array.CancelTasks != "2,4-5" {
 		t.Errorf("canceled %q, want 2,4-5", got.Array.CancelTasks)
 	}
 	if got := value[*structs.Job](t)(alice.CancelTasks(ctx, j.ID, "5,3")); got.Array.CancelTasks != "2-5" {
 		t.Errorf("canceled %q after a second cancel, want 2-5", got.Array.CancelTasks)
 	}
-	plain := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
 	ended := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
 	value[*structs.Job](t)(alice.CancelJob(ctx, ended.ID, ""))
 	before := e.index()
@@ -165,13 +175,8 @@ func TestArrayCancelTasks(t *testing.T) {
 // a waiting call with it (the long poll); bad indices, jobs that are not
 // arrays and jobs not running are 4xx and change nothing.
 func TestArrayTaskOutputAPI(t *testing.T) {
-	e := newEnv(t)
-	key := seedSmall(e)
+	e, key, alice, j, plain := arrayEnv(t)
 	ctx := e.ctx()
-	alice := e.client(key)
-	spec := structs.ArraySpec{Start: 1, End: 10}
-	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
-	plain := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
 
 	before := e.index()
 	for name, c := range map[string]struct {
@@ -246,12 +251,8 @@ func TestArrayTaskOutputAPI(t *testing.T) {
 // words; a cancel takes what --array takes (steps too, no %MAX), stored
 // as plain ranges.
 func TestTaskIndexErrors(t *testing.T) {
-	e := newEnv(t)
-	key := seedSmall(e)
+	e, key, alice, j, _ := arrayEnv(t)
 	ctx := e.ctx()
-	alice := e.client(key)
-	spec := structs.ArraySpec{Start: 1, End: 10}
-	j := value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1, Array: &spec}))
 	n := strconv.FormatUint(j.Number, 10)
 	before := e.index()
 	for name, c := range map[string]struct {

@@ -14,17 +14,20 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// arrayFlags are submit's array job flags.
+// arrayFlags are submit's array job flags; warnings are what apply
+// found worth saying on stderr (cpubind.go).
 type arrayFlags struct {
-	spec, walltime, cpuBind string
-	retries                 int
+	spec, walltime string
+	retries        int
+	bind           taskCPUBind
+	warnings       []string
 }
 
 func (a *arrayFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.spec, "array", "", "array job: task indices as Slurm's --array writes them, START-END[:STEP] ranges and single indices, comma-separated, then %MAX-RUNNING; e.g. 1-10000%64 or 1,3,7-9:2%4")
 	fs.IntVar(&a.retries, "task-retries", 0, "array job: attempts after a task's first failure")
 	fs.StringVar(&a.walltime, "task-walltime", "", "array job: walltime of each task attempt, e.g. 10m or 05:00 (the forms of --walltime)")
-	fs.StringVar(&a.cpuBind, "task-cpu-bind", "", "array job: none, or slots: each slot of a node runs its tasks on CPUs of its own (default none)")
+	fs.Var(bindFlag{b: &a.bind}, "task-cpu-bind", "array job's CPU binding, `none|slots`: slots, each slot of a node runs its tasks on CPUs of its own; none (the default), on every CPU of the pod")
 }
 
 // apply puts the flags into req.
@@ -44,7 +47,11 @@ func (a *arrayFlags) apply(req *structs.JobSubmitRequest) error {
 	if err != nil {
 		return usagef("submit: --task-walltime %v", err)
 	}
-	req.TaskRetries, req.TaskWalltime, req.TaskCPUBind = a.retries, wt, a.cpuBind
+	bind, warnings, err := a.bind.resolve(req.Array != nil)
+	if err != nil {
+		return usagef("submit: %v", err)
+	}
+	req.TaskRetries, req.TaskWalltime, req.TaskCPUBind, a.warnings = a.retries, wt, bind, warnings
 	return nil
 }
 

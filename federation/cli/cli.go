@@ -117,7 +117,7 @@ func (s *session) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&s.hub, "hub", s.hub, "hub URL(s), comma-separated (default $"+EnvHub+")")
 	fs.StringVar(&s.apiKey, "api-key", s.apiKey, "API key (default $"+EnvAPIKey+")")
 	fs.StringVar(&s.caFile, "ca-file", s.caFile, "CA file the hub's certificate is checked against (default $"+EnvCAFile+", else the system's CAs)")
-	fs.StringVar(&s.output, "o", s.output, "output: table or json")
+	fs.StringVar(&s.output, "o", s.output, "output: table or json (not Slurm's -o/--output FILE: a job's output is kept with it, flotilla output JOB)")
 	fs.DurationVar(&s.timeout, "timeout", s.timeout, "how long to keep trying the hub")
 	return fs
 }

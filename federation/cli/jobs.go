@@ -27,7 +27,7 @@ func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	o.register(fs)
 	fs.StringVar(&o.req.App, "app", "", "app name (required)")
 	fs.StringVar(&o.req.Command, "command", "", "AppDef command (default: the app's only command)")
-	fs.Var(&params, "param", "command parameter key=value (repeatable)")
+	fs.Var(&params, "param", "command parameter `key=value` (repeatable)")
 	jobsFile := fs.String("jobs", "", "submit many jobs: one v1 submission (JSON) per line of this file, - for stdin; no other job flags")
 	if err := slurmFlagHint(fs, args); err != nil {
 		return err

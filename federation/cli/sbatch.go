@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -71,15 +72,20 @@ func runSbatch(ctx context.Context, s *session, path, args []string) error {
 	f.register(final)
 	final.StringVar(&wrap, "wrap", wrap, "")
 	for _, d := range ds {
+		f.arr.bind.at = fmt.Sprintf("%s:%d: %s", name, d.line, d.text)
 		if err := final.Parse(d.args); err != nil {
 			return usagef("%s:%d: %s: %v", name, d.line, d.text, err)
 		}
 	}
+	f.arr.bind.at = ""
 	if err := final.Parse(flagArgs); err != nil {
 		return usagef("sbatch: %v", err)
 	}
 	if err := f.apply(s.getenv); err != nil {
 		return usagef("sbatch: %s", trimCommand(err))
+	}
+	for _, w := range f.arr.warnings {
+		fmt.Fprintln(s.stderr, "sbatch: warning: "+w)
 	}
 	f.req.Script, f.req.Image = script, f.image
 	if len(pos) > 1 {

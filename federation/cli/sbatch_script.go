@@ -114,6 +114,9 @@ type sbatchOpts struct {
 func (o *sbatchOpts) register(fs *flag.FlagSet) {
 	o.jobFlags.register(fs)
 	fs.StringVar(&o.image, "image", "", "container image the script runs in (default: #FLOTILLA --image in the script, else $"+EnvImage+", else the hub's -batch-image)")
+	fs.Var(bindFlag{b: &o.arr.bind, slurm: true}, "cpu-bind", "Slurm's --cpu-bind=[quiet|verbose,]`TYPE`: on an array job none, or cores, threads, rank (= --task-cpu-bind slots); "+
+		"other types, and jobs that are not arrays: ignored with a warning; map_*/mask_* on an array refused (see docs/cli.md)")
+	fs.Var(bindFlag{b: &o.arr.bind, slurm: true}, "cpu_bind", "`TYPE`: the same as --cpu-bind (Slurm's older spelling)")
 }
 
 // sbatchHints are the flags sbatch does not take beyond slurmOnly's, with
@@ -167,6 +170,9 @@ func (s *session) checkDirectives(name string, ds []directive) error {
 		}
 		if probe.MachineType == "" {
 			probe.MachineType = "-"
+		}
+		if probe.Array == nil { // --array may be on another line: the whole script's check says
+			probe.Array = &structs.ArraySpec{Start: 1, End: 1}
 		}
 		if err := probe.Validate(); err != nil {
 			return fail(flagMessage(err))

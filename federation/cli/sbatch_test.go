@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -69,11 +68,14 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 		"-e is Slurm's":        {script: good + "#SBATCH -e err.%j\n", want: "job.sh:3: #SBATCH -e err.%j: -e is not taken here"},
 		"bad walltime":         {script: good + "#SBATCH -t soon\n", want: "job.sh:3: #SBATCH -t soon: --walltime"},
 		"bad array":            {script: "#!/bin/sh\n\n#SBATCH --array=5-1\n", want: "job.sh:3: #SBATCH --array=5-1: --array"},
+		"retries, no array":    {script: good + "#SBATCH --task-retries=2\n", want: "sbatch: --task-retries needs an array"},
+		"bad retries":          {script: good + "#SBATCH --task-retries=-1\n", want: "job.sh:3: #SBATCH --task-retries=-1: --task-retries -1 out of 0..100"},
 		"bad nodes":            {script: good + "#SBATCH -N 0\n", want: "job.sh:3: #SBATCH -N 0: --nodes 0 out of 1.."},
 		"not a number":         {script: good + "#SBATCH -N four\n", want: "job.sh:3: #SBATCH -N four: invalid value \"four\" for flag -N"},
 		"reserved variable":    {script: good + "#SBATCH --export=SLURM_X=1\n", want: "job.sh:3: #SBATCH --export=SLURM_X=1: --export"},
 		"bad dependency":       {script: good + "#SBATCH --dependency=singleton\n", want: "job.sh:3: #SBATCH --dependency=singleton: --dependency"},
 		"unknown flag":         {script: good + "#SBATCH --frobnicate\n", want: "job.sh:3: #SBATCH --frobnicate: flag provided but not defined: -frobnicate"},
+		"--requeue":            {script: good + "#SBATCH --requeue\n", want: "job.sh:3: #SBATCH --requeue: --requeue is not taken here: nothing restarts a job"},
 		"an argument":          {script: good + "#SBATCH -N 2 extra\n", want: "job.sh:3: #SBATCH -N 2 extra: unexpected argument \"extra\""},
 		"unclosed quote":       {script: good + "#SBATCH -J 'x\n", want: "job.sh:3: #SBATCH -J 'x: a quote is not closed"},
 		"--app":                {script: good + "#SBATCH --app solver\n", want: "--app is not taken here: a job script runs in its image"},
@@ -115,9 +117,7 @@ func TestSbatchRefusesBadInput(t *testing.T) {
 // stored with the job; --parsable, #FLOTILLA --image, $FLOTILLA_IMAGE,
 // stdin and --wrap work as sbatch's.
 func TestSbatchSubmits(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 60*time.Second)
 	runCLI(t, u.env, "submit", "--app", "solver", "-p", "n1", "--parsable").check(t, ExitOK, "1\n")
 	script := `#!/bin/bash
 # a sweep
@@ -125,6 +125,7 @@ func TestSbatchSubmits(t *testing.T) {
 #SBATCH -p n1
 #SBATCH -t 1:00:00 -J sweep   # an hour
 #SBATCH --array=1-10%2
+#SBATCH --task-retries=2 --task-walltime=5:00
 #SBATCH --export=CASE=7,MODE=fast
 #SBATCH -D /data/run
 #SBATCH --dependency=afterany:1
@@ -141,7 +142,7 @@ echo "args: $@"
 		t.Fatal(err)
 	}
 	if j.Nodes != 3 || j.MachineType != "n1" || j.Walltime != structs.Duration(time.Hour) || j.Label != "sweep" ||
-		j.Array == nil || j.Array.Spec.String() != "1-10%2" || j.Env["CASE"] != "7" || j.Env["MODE"] != "fast" ||
+		j.Array == nil || j.Array.Spec.String() != "1-10%2" || j.Array.TaskRetries != 2 || j.Array.TaskWalltime != structs.Duration(5*time.Minute) || j.Env["CASE"] != "7" || j.Env["MODE"] != "fast" ||
 		j.Workdir != "/data/run" || j.Dependency == nil || j.Priority != structs.PriorityHigh || !strings.HasPrefix(j.App, "batch-") {
 		t.Errorf("job %+v", j)
 	}
@@ -202,9 +203,7 @@ echo "args: $@"
 // 0 when it COMPLETED, its exit code when it failed with one, 1 when it
 // was canceled; with -o json it prints the ended job.
 func TestSubmitWait(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 90*time.Second)
 	path := writeFile(t, "job.sh", "#!/bin/sh\n#SBATCH -p n1\nexit 3\n")
 	type ended struct {
 		code      int
@@ -289,9 +288,7 @@ func TestSubmitWait(t *testing.T) {
 // TestWaitHubGone: --wait exits 5 when the hub stops answering while it
 // waits (a script retries or looks: the job may still run).
 func TestWaitHubGone(t *testing.T) {
-	u := newUserHub(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	u, ctx := userHubWithin(t, 60*time.Second)
 	done := make(chan result, 1)
 	go func() {
 		var out, errb lockedBuffer

@@ -49,6 +49,16 @@ type userHub struct {
 	clock *stepClock
 }
 
+// userHubWithin is newUserHub and a context that ends after d, or when
+// t ends.
+func userHubWithin(t *testing.T, d time.Duration) (*userHub, context.Context) {
+	t.Helper()
+	u := newUserHub(t)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return u, ctx
+}
+
 func newUserHub(t *testing.T) *userHub {
 	t.Helper()
 	clock := &stepClock{t: time.Now().UTC().Truncate(time.Second)}

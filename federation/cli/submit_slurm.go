@@ -34,10 +34,10 @@ func (f *sbatchFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.dependency, "dependency", "", "start after other jobs: afterok:JOB[:JOB...] (also after, afterany, afternotok; "+
 		"\",\" joins conditions that must all hold, \"?\" conditions of which one must: Slurm's --dependency)")
 	fs.StringVar(&f.dependency, "d", "", "the same as --dependency (Slurm's -d)")
-	fs.Var(&f.export, "export", "set variables in the job on every node: KEY=VALUE[,KEY=VALUE...]; KEY alone copies this shell's "+
+	fs.Var(&f.export, "export", "set variables in the job on every node: `KEY=VALUE[,KEY=VALUE...]`; KEY alone copies this shell's "+
 		"value; ALL and NONE copy nothing (see docs/cli.md; Slurm's --export)")
-	fs.Var(&f.env, "env", "set one variable in the job on every node: KEY=VALUE, the value may hold commas (repeatable)")
-	fs.Var(&f.env, "e", "the same as --env")
+	fs.Var(&f.env, "env", "set one variable in the job on every node: `KEY=VALUE`, the value may hold commas (repeatable)")
+	fs.Var(&f.env, "e", "`KEY=VALUE`: the same as --env (not Slurm's -e/--error: a job's output is kept with it, flotilla output JOB)")
 	fs.StringVar(&f.workdir, "chdir", "", "absolute directory the command starts in on every node (Slurm's -D, --chdir)")
 	fs.StringVar(&f.workdir, "D", "", "the same as --chdir")
 }

@@ -34,9 +34,20 @@ var slurmOnly = map[string]string{
 	"C":               "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
 	"constraint":      "nodes are chosen by machine type (-p TYPE): a machine type is a constraint",
 	"wrap":            "submit runs an app's command (--app APP [--command CMD] --param key=value); flotilla sbatch --image IMAGE --wrap CMD runs a command line, flotilla sbatch SCRIPT a job script",
+	"cpu-bind":        "an array job's tasks are bound with --task-cpu-bind slots (Slurm's cores, threads, rank) or none; flotilla sbatch takes --cpu-bind as Slurm writes it",
+	"cpu_bind":        "an array job's tasks are bound with --task-cpu-bind slots (Slurm's cores, threads, rank) or none; flotilla sbatch takes --cpu-bind as Slurm writes it",
 	"begin":           "not offered: submit when the job may start, or hold it behind another with --dependency",
 	"H":               "not offered: hold a job behind another with --dependency",
 	"hold":            "not offered: hold a job behind another with --dependency",
+	"requeue":         "nothing restarts a job (a failed node ends it, naming the pod and node); an array's tasks retry with --task-retries N",
+	"no-requeue":      "a job is never requeued after it started (a failed node ends it): drop the flag",
+	"hint":            "cores and threads come with the machine type; an array's tasks are bound with --task-cpu-bind slots (sbatch: --cpu-bind=cores)",
+	"ntasks-per-core": "ranks and cores come with the machine type: each node is one whole machine type; an AppDef parameter may use %CORES%",
+	"mem-bind":        "memory comes with the machine type; each pod's memory is its own",
+	"distribution":    "ranks are laid out by the job's machinefile ($FLOTILLA_MACHINEFILE, one host a line; $FLOTILLA_CORESFILE a host a core): give mpirun its own mapping",
+	"reservation":     "nodes are chosen by machine type (-p TYPE) and the scheduler; there are no reservations",
+	"nice":            "use --priority normal|high|highest",
+	"comment":         "use --label TEXT (jobs and status show it)",
 }
 
 // slurmFlagHint finds the first sbatch-only flag among args (as fs would

@@ -20,6 +20,9 @@ func TestSubmitSlurmOnlyFlags(t *testing.T) {
 		"-o json --qos=high":    "use --priority normal|high|highest",
 		"--label x --exclusive": "never shared with another job",
 		"--wrap=./run.sh":       "flotilla sbatch --image IMAGE --wrap CMD runs a command line",
+		"--requeue":             "submit: --requeue is sbatch's, not taken here: nothing restarts a job",
+		"--comment=sweep":       "use --label TEXT",
+		"--hint=nomultithread":  "cores and threads come with the machine type",
 	} {
 		argv := append([]string{"submit", "--app", "solver", "-p", "n1"}, strings.Fields(args)...)
 		r := runCLI(t, env, argv...)

@@ -90,6 +90,10 @@ func (p *Portal) catalog(w http.ResponseWriter, r *http.Request, s *session) err
 }
 
 // appOf reads an app the caller may use; other apps are not found.
+// Nor is a batch app (structs.App.IsBatchApp), which the catalog does
+// not list: its page and its form are not found, also by their URL, and
+// a POST of its form submits nothing. Its owner, who may read it (GET
+// /v1/apps/{name}), is told how its jobs are submitted.
 func (p *Portal) appOf(r *http.Request, s *session) (*structs.App, error) {
 	a, err := p.api.GetApp(withIdentity(r.Context(), s.id), r.PathValue("app"))
 	if err == nil {
@@ -97,6 +101,10 @@ func (p *Portal) appOf(r *http.Request, s *session) (*structs.App, error) {
 	}
 	if err != nil {
 		return nil, hidden(err, "app "+r.PathValue("app"))
+	}
+	if a.IsBatchApp() {
+		return nil, structs.Errorf(structs.ErrNotFound, "app %s is the batch app of your job scripts in %s, which has no form: "+
+			"its jobs are job scripts, submitted with flotilla sbatch (or POST /v1/jobs with a script), and your jobs list shows them", a.Name, a.Image)
 	}
 	return a, nil
 }

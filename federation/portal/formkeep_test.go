@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"mime/multipart"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -31,13 +29,7 @@ func (b *browser) post(path string, fields map[string]string, fileField, fileNam
 	_ = w.Close()
 	req, _ := http.NewRequest("POST", b.base+path, &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
-	res, err := b.hc.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
-	return res.StatusCode, string(data), res.Header
+	return b.send(req)
 }
 
 var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)"`)
@@ -53,29 +45,15 @@ func TestSubmitFormKeepsUploadAndPlacesHubErrors(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
 	seedUser(ctx, t, adm, "globex", "gus")
-	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n3", Cores: 4, Slots: 4, RAM: 16, ScaleMax: 2, Cluster: "east"}); err != nil {
-		t.Fatal(err)
-	}
 	var def structs.AppDef
 	if err := json.Unmarshal([]byte(`{"name":"Mesher","machines":["n*"],"commands":{"run":{"path":"/opt/mesh","name":"Run","parameters":{
 		"cfg":{"name":"Settings","type":"UPLOAD","target":"mesh.cfg","size":300000,"required":true},
 		"n":{"name":"Cells","type":"INT","min":1,"max":10,"value":5,"required":true}}}}}`), &def); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := adm.PutApp(ctx, &structs.App{Name: "mesher", Visibility: structs.VisibilityPublic, Image: "mesh:1", AppDef: def}); err != nil {
-		t.Fatal(err)
-	}
-	gus, err := adm.CreateAPIKey(ctx, "gus", "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gc, err := client.New(hubs.URLs(), gus.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedCatalog(ctx, t, adm, structs.MachineType{Name: "n3", Cores: 4, Slots: 4, RAM: 16, ScaleMax: 2},
+		structs.App{Name: "mesher", Visibility: structs.VisibilityPublic, Image: "mesh:1", AppDef: def})
+	gc := userClient(ctx, t, hubs, adm, "gus")
 	other, err := gc.SubmitJob(ctx, structs.JobSubmitRequest{App: "mesher", Command: "run", MachineType: "n3", Nodes: 1,
 		Parameters: map[string]string{"cfg": base64.StdEncoding.EncodeToString([]byte("x"))}})
 	if err != nil {

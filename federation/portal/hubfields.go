@@ -26,6 +26,10 @@ func hubFieldErrors(v *submitView, err error) bool {
 			v.DependencyError = "Dependency: " + msg
 		case pe.Path == "$.workdir":
 			v.WorkdirError = "Working directory: " + msg
+		case pe.Path == "$.task_walltime":
+			v.TaskWalltimeError = "Task walltime: " + msg
+		case pe.Path == "$.task_cpu_bind":
+			v.CPUBindError = "CPU binding: " + msg
 		case strings.HasPrefix(pe.Path, "$.parameters"):
 			key, ok := paramKeyOf(strings.TrimPrefix(pe.Path, "$.parameters"))
 			i := -1

@@ -42,22 +42,7 @@ func (b *browser) submitForm(app string) (string, url.Values) {
 func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
-	for _, f := range []func() error{
-		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
-				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}})
-			return err
-		},
-	} {
-		if err := f(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedCatalog(ctx, t, adm, n1, solverApp())
 	b := newBrowser(t, hubs.URL(0))
 	b.login("ann", "pw-ann-secret")
 
@@ -73,7 +58,8 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 
 	page, form := b.submitForm("solver")
 	for _, want := range []string{`id="dependency"`, `id="walltime"`, `<option value="highest" >highest</option>`, `<option value="afterok:1">1 ` + first.Name + ` (QUEUED)`,
-		`id="workdir"`, `name="env_name"`, `name="env_value" type="password"`, `id="array"`, `id="task_retries"`} {
+		`id="workdir"`, `name="env_name"`, `name="env_value" type="password"`, `id="array"`, `id="task_retries"`,
+		`id="task_walltime"`, `<select id="cpu_bind" name="cpu_bind"`, `<option value="slots" >slots</option>`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("submit form lacks %q", want)
 		}
@@ -100,6 +86,16 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 		"priority":  {url.Values{"priority": {"urgent"}}, []string{`Priority: choose normal, high or highest.`}},
 		"array list": {url.Values{"array": {"1,,3%2"}}, []string{`<span class="field-error" id="e-array" aria-live="polite">Array: want`,
 			`part &#34;&#34;: is empty`, `value="1,,3%2"`}},
+		"cpu binding": {url.Values{"array": {"1-4"}, "cpu_bind": {"cores"}},
+			[]string{`<span class="field-error" id="e-cpu_bind" aria-live="polite">CPU binding: want none or slots.</span>`, `value="1-4"`}},
+		"cpu binding, no array": {url.Values{"cpu_bind": {"slots"}}, []string{`CPU binding: needs an array.`, `<option value="slots" selected>`}},
+		"cpu binding and its variable": {url.Values{"array": {"1-4"}, "cpu_bind": {"slots"}, "env_name": {structs.ArrayTaskCPUBindVar}, "env_value": {"none"}},
+			[]string{`CPU binding: differs from the variable ARRAY_TASK_CPU_BIND in env.`}},
+		"binding variable": {url.Values{"array": {"1-4"}, "env_name": {structs.ArrayTaskCPUBindVar}, "env_value": {"cores"}},
+			[]string{`Environment: ARRAY_TASK_CPU_BIND: want none or slots.`}},
+		"task walltime": {url.Values{"array": {"1-4"}, "task_walltime": {"1-25:00"}},
+			[]string{`<span class="field-error" id="e-task_walltime" aria-live="polite">Task walltime: &#34;1-25:00&#34;: want MM`, `value="1-25:00"`}},
+		"task walltime, no array": {url.Values{"task_walltime": {"10:00"}}, []string{`Task walltime needs an array.`}},
 		"walltime": {url.Values{"walltime": {"1-25:00"}, "priority": {"high"}},
 			[]string{`Walltime: &#34;1-25:00&#34;: want MM, MM:SS, HH:MM:SS, D-HH`, `value="1-25:00"`, `<option value="high" selected>`}},
 	}
@@ -161,6 +157,28 @@ func TestPortalSubmitDependencyEnvWorkdir(t *testing.T) {
 	if j.Walltime != structs.Duration(36*time.Hour) || j.Priority != structs.PriorityHigh {
 		t.Errorf("job as submitted: walltime %v priority %q, want 36h and high", j.Walltime, j.Priority)
 	}
+	// An array with its task fields: the binding reaches the job exactly
+	// as --task-cpu-bind (the job variable), the walltime per task too.
+	_, form = b.submitForm("solver")
+	form.Set("array", "1-4%2")
+	form.Set("task_retries", "1")
+	form.Set("task_walltime", "10:00")
+	form.Set("cpu_bind", "slots")
+	if code, body, _ := b.do("POST", "/ui/apps/solver/submit", form); code != http.StatusSeeOther {
+		t.Fatalf("array submit: %d\n%s", code, body)
+	}
+	aj, err := adm.GetJob(ctx, form.Get("job_id"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aj.Array == nil || aj.Array.Spec.String() != "1-4%2" || aj.Array.TaskRetries != 1 || aj.Array.TaskWalltime != structs.Duration(10*time.Minute) ||
+		aj.TaskCPUBind() != structs.TaskCPUBindSlots || aj.Env[structs.ArrayTaskCPUBindVar] != structs.TaskCPUBindSlots {
+		t.Errorf("array job as submitted: %+v, binding %q", aj.Array, aj.TaskCPUBind())
+	}
+	if _, page, _ := b.do("GET", "/ui/jobs/"+aj.ID, nil); !strings.Contains(page, `<p id="job-array-spec">1-4%2, 1 retry per task, 10m0s per task, CPU binding slots</p>`) {
+		t.Errorf("array job page lacks its task fields:\n%s", page)
+	}
+
 	for _, path := range []string{"/ui/jobs/" + j.ID, "/ui/jobs/" + j.ID + "/status"} {
 		code, page, _ := b.do("GET", path, nil)
 		if code != 200 {

@@ -1,6 +1,9 @@
 package portal_test
 
 import (
+	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -15,30 +18,8 @@ import (
 func TestPortalScriptJobs(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
-	for _, f := range []func() error{
-		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8, Cluster: "east"})
-			return err
-		},
-		func() error {
-			_, err := adm.PutApp(ctx, &structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
-				AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}})
-			return err
-		},
-	} {
-		if err := f(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	key, err := adm.CreateAPIKey(ctx, "ann", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ann, err := client.New(hubs.URLs(), key.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedCatalog(ctx, t, adm, n1, solverApp())
+	ann := userClient(ctx, t, hubs, adm, "ann")
 	script := "#!/bin/sh\n#SBATCH -N 1\necho \"sum<1>\"\n"
 	sj, err := ann.SubmitJob(ctx, structs.JobSubmitRequest{Script: script, Image: "ubuntu:24.04", ScriptArgs: []string{"a b", "c"},
 		MachineType: "n1", Nodes: 1})
@@ -55,6 +36,38 @@ func TestPortalScriptJobs(t *testing.T) {
 	code, page, _ := b.do("GET", "/ui/catalog", nil)
 	if code != 200 || !strings.Contains(page, `id="app-solver"`) || strings.Contains(page, sj.App) || strings.Contains(page, "batch ubuntu") {
 		t.Errorf("catalog %d: want the registered app and no batch app %s:\n%s", code, sj.App, page)
+	}
+
+	// The batch app by its URL: no page, no form, and a POST of a form
+	// submits nothing; its owner is told how its jobs are submitted,
+	// another user only that it is not found.
+	for _, path := range []string{"/ui/apps/" + sj.App, "/ui/apps/" + sj.App + "/submit"} {
+		code, page, _ = b.do("GET", path, nil)
+		if code != http.StatusNotFound || !strings.Contains(page, "is the batch app of your job scripts in ubuntu:24.04, which has no form") ||
+			!strings.Contains(page, "flotilla sbatch") || strings.Contains(page, `id="submit-form"`) {
+			t.Errorf("GET %s: %d, want 404 saying how a batch app's jobs are submitted:\n%s", path, code, page)
+		}
+	}
+	_, jobsPage, _ := b.do("GET", "/ui/jobs", nil)
+	post := url.Values{"csrf": {csrfIn(t, jobsPage)}, "command": {"batch"}, "job_id": {structs.NewJobID()}, "machine_type": {"n1"},
+		"nodes": {"1"}, "p.args": {"x"}}
+	if code, page, _ = b.do("POST", "/ui/apps/"+sj.App+"/submit", post); code != http.StatusNotFound || !strings.Contains(page, "has no form") {
+		t.Errorf("POST of the batch app's form: %d, want 404:\n%s", code, page)
+	}
+	if _, err := adm.GetJob(ctx, post.Get("job_id"), true); !errors.Is(err, structs.ErrNotFound) {
+		t.Errorf("the batch app's form submitted a job (%v)", err)
+	}
+	if l, err := adm.ListJobs(ctx, client.JobQuery{}); err != nil || len(l.Jobs) != 2 {
+		t.Errorf("jobs after the batch app's form: %v, want the 2 submitted", err)
+	}
+	if _, err := adm.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: "pw-bob-secret"}); err != nil {
+		t.Fatal(err)
+	}
+	bob := newBrowser(t, hubs.URL(0))
+	bob.login("bob", "pw-bob-secret")
+	if code, page, _ = bob.do("GET", "/ui/apps/"+sj.App+"/submit", nil); code != http.StatusNotFound ||
+		!strings.Contains(page, "app "+sj.App+" not found") || strings.Contains(page, "ubuntu") {
+		t.Errorf("another user's GET of the batch app's form: %d, want a plain 404:\n%s", code, page)
 	}
 
 	code, page, _ = b.do("GET", "/ui/jobs/"+sj.ID, nil)

@@ -26,29 +26,10 @@ func TestPortalAuditAndAccounting(t *testing.T) {
 	if _, err := adm.PutUser(ctx, "boss", &structs.UserSpec{Tenant: "acme", Role: structs.RoleAdmin, Password: "pw-boss-secret"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, call := range []func() error{
-		func() error { _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); return err },
-		func() error {
-			_, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 2, Cluster: "east", Price: 3})
-			return err
-		},
-		func() error {
-			_, err := adm.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
-				AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run"}}}})
-			return err
-		},
-	} {
-		if err := call(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	seedCatalog(ctx, t, adm, structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 2, Price: 3}, pubApp())
 	ann := newBrowser(t, hubs.URL(0))
 	csrf := ann.login("ann", "pw-ann-secret")
-	code, _, h := ann.do("POST", "/ui/apps/pub/submit", url.Values{"csrf": {csrf}, "command": {"run"}, "machine_type": {"n1"}, "nodes": {"1"}})
-	if code != http.StatusSeeOther {
-		t.Fatalf("submit from the portal: %d", code)
-	}
-	jobPath := h.Get("Location")
+	jobPath := ann.submitRun("pub", csrf)
 	if code, _, _ := ann.do("POST", jobPath+"/cancel", url.Values{"csrf": {csrf}, "verb": {"cancel"}}); code != http.StatusSeeOther {
 		t.Fatalf("cancel from the portal: %d", code)
 	}

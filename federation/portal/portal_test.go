@@ -42,6 +42,12 @@ func (b *browser) do(method, path string, form url.Values) (int, string, http.He
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return b.send(req)
+}
+
+// send sends req with the browser's cookies and returns the reply.
+func (b *browser) send(req *http.Request) (int, string, http.Header) {
+	b.t.Helper()
 	res, err := b.hc.Do(req)
 	if err != nil {
 		b.t.Fatal(err)
@@ -77,6 +83,17 @@ func (b *browser) login(user, pass string) string {
 	return csrfIn(b.t, page)
 }
 
+// submitRun submits command run of app on one n1 node through the
+// portal's form and returns the job page's path.
+func (b *browser) submitRun(app, csrf string) string {
+	b.t.Helper()
+	code, _, h := b.do("POST", "/ui/apps/"+app+"/submit", url.Values{"csrf": {csrf}, "command": {"run"}, "machine_type": {"n1"}, "nodes": {"1"}})
+	if code != http.StatusSeeOther {
+		b.t.Fatalf("submit from the portal: %d", code)
+	}
+	return h.Get("Location")
+}
+
 // startHubs starts n hub replicas (no catalog sync) and waits for a
 // leader; it returns a context bounded to two minutes (canceled when the
 // test ends) and an administrator's client.
@@ -94,6 +111,51 @@ func startHubs(t *testing.T, n int) (context.Context, *hubtest.Cluster, *client.
 	}
 	return ctx, hubs, adm
 }
+
+// seedCatalog registers the cluster east and, on it, machine type mt
+// and app a, as the administrator adm.
+func seedCatalog(ctx context.Context, t *testing.T, adm *client.Client, mt structs.MachineType, a structs.App) {
+	t.Helper()
+	mt.Cluster = "east"
+	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.PutMachineType(ctx, &mt); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.PutApp(ctx, &a); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// solverApp is the public app the submit tests run: one command, run.
+func solverApp() structs.App {
+	return structs.App{Name: "solver", Visibility: structs.VisibilityPublic, Image: "registry/solver:1",
+		AppDef: structs.AppDef{Name: "Solver", Commands: map[string]structs.Command{"run": {Path: "/run.sh", Name: "Run"}}}}
+}
+
+// pubApp is a public app of one command, run.
+func pubApp() structs.App {
+	return structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
+		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run"}}}}
+}
+
+// userClient is an API client of user (a new API key of theirs).
+func userClient(ctx context.Context, t *testing.T, hubs *hubtest.Cluster, adm *client.Client, user string) *client.Client {
+	t.Helper()
+	key, err := adm.CreateAPIKey(ctx, user, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(hubs.URLs(), key.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// n1 is the machine type of 4 cores the submit tests run on.
+var n1 = structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 16, ScaleMin: 1, ScaleMax: 8}
 
 func seedUser(ctx context.Context, t *testing.T, adm *client.Client, tenant, user string) {
 	t.Helper()

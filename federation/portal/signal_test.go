@@ -18,23 +18,10 @@ import (
 func TestPortalSignal(t *testing.T) {
 	ctx, hubs, adm := startHubs(t, 1)
 	seedUser(ctx, t, adm, "acme", "ann")
-	if _, err := adm.PutCluster(ctx, "east", &structs.ClusterSpec{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 2, Cluster: "east"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutApp(ctx, &structs.App{Name: "pub", Visibility: structs.VisibilityPublic,
-		AppDef: structs.AppDef{Name: "App", Commands: map[string]structs.Command{"run": {Path: "/run"}}}}); err != nil {
-		t.Fatal(err)
-	}
+	seedCatalog(ctx, t, adm, structs.MachineType{Name: "n1", Cores: 4, Slots: 4, RAM: 8, ScaleMax: 2}, pubApp())
 	ann := newBrowser(t, hubs.URL(0))
 	csrf := ann.login("ann", "pw-ann-secret")
-	code, _, h := ann.do("POST", "/ui/apps/pub/submit", url.Values{"csrf": {csrf}, "command": {"run"}, "machine_type": {"n1"}, "nodes": {"1"}})
-	if code != http.StatusSeeOther {
-		t.Fatalf("submit from the portal: %d", code)
-	}
-	jobPath := h.Get("Location")
+	jobPath := ann.submitRun("pub", csrf)
 	jobID := strings.TrimPrefix(jobPath, "/ui/jobs/")
 	if _, page, _ := ann.do("GET", jobPath, nil); strings.Contains(page, `id="signal-form"`) {
 		t.Error("a queued job's page has the signal form")

@@ -30,10 +30,15 @@ type submitView struct {
 	NodesMax   int
 	NodesError string
 	MTError    string
-	// Array and TaskRetries are the array job fields (empty: not an array).
-	Array       string
-	ArrayError  string
-	TaskRetries string
+	// Array, TaskRetries, TaskWalltime and CPUBind are the array job
+	// fields (Array empty: not an array); CPUBind is --task-cpu-bind.
+	Array             string
+	ArrayError        string
+	TaskRetries       string
+	TaskWalltime      string
+	TaskWalltimeError string
+	CPUBind           string
+	CPUBindError      string
 	// Walltime is as flotilla submit's --time takes it (Slurm's forms or
 	// a duration); Priority normal, high or highest ("" normal).
 	Walltime      string
@@ -205,6 +210,9 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 	if !readJobEnv(r, v) {
 		ok = false
 	}
+	if !readArrayTaskFields(r, v) {
+		ok = false
+	}
 	req := requestOf(v)
 	v.Preview = previewOf(v)
 	if !ok {
@@ -244,6 +252,10 @@ func requestOf(v *submitView) structs.JobSubmitRequest {
 	}
 	if spec, retries, err := arrayOf(v); err == nil && spec != nil {
 		req.Array, req.TaskRetries = spec, retries
+		req.TaskCPUBind = v.CPUBind
+		if wt, err := structs.ParseWalltime(v.TaskWalltime); err == nil {
+			req.TaskWalltime = wt
+		}
 	}
 	for _, f := range v.Fields {
 		if f.Value != "" || f.Kind == structs.ParamBool {

@@ -23,10 +23,10 @@ const (
 	ArrayTaskCPUBindVar = "ARRAY_TASK_CPU_BIND"
 )
 
-// checkTaskCPUBind checks a submission's binding: a value flotilla-init
+// CheckTaskCPUBind checks a submission's binding: a value flotilla-init
 // knows, on an array job, and the same as the job variable when both
-// are set.
-func (r *JobSubmitRequest) checkTaskCPUBind() error {
+// are set. Validate runs it; the portal's form shows its message.
+func (r *JobSubmitRequest) CheckTaskCPUBind() error {
 	if r.TaskCPUBind == "" {
 		if v, ok := r.Env[ArrayTaskCPUBindVar]; ok && r.Array != nil && !validTaskCPUBind(v) {
 			return &FieldError{Object: "job", Field: "env", Msg: ArrayTaskCPUBindVar + ": want none or slots"}

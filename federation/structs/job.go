@@ -297,7 +297,7 @@ func (r *JobSubmitRequest) Validate() error {
 			return err
 		}
 	}
-	if err := r.checkTaskCPUBind(); err != nil {
+	if err := r.CheckTaskCPUBind(); err != nil {
 		return err
 	}
 	if r.Array == nil {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
 // TestLiveTailOnLocalNode: a job whose head is a real process printing a
@@ -24,35 +23,11 @@ func TestLiveTailOnLocalNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	h := startHubAndNodes(t, ctx, "tail", "ft", "10.219.0.0/24", "tail-l0")
-	hubs, env, id, pub, shared := h.hubs, h.env, h.id, h.pub, h.shared
+	id, pub, shared := h.id, h.pub, h.shared
 	script := filepath.Join(pub, "talk-"+id+".sh")
 	writeExec(t, script, "#!/bin/sh\ni=0\nwhile [ ! -e /shared/stop ]; do i=$((i+1)); echo \"step $i\"; sleep 0.2; done\necho finished\n")
-
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "tail", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "l4", Cores: 4, Slots: 4, RAM: 1, ScaleMin: 1, ScaleMax: 1,
-		Cluster: "tail", Properties: Label + "=true", Devices: shared + "=/shared:rw"}))
-	must(admin.PutApp(ctx, &structs.App{Name: "talker", Visibility: structs.VisibilityPublic, Image: "debian:stable",
-		AppDef: structs.AppDef{Name: "talker", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "tail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "tail")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice := hubs.Client(key.Key)
-	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "tail", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+	alice := h.seedAndStartAgent(ctx, t, 4, 1, &structs.App{Name: "talker", Visibility: structs.VisibilityPublic, Image: "debian:stable",
+		AppDef: structs.AppDef{Name: "talker", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}}).alice
 
 	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "talker", Command: "run", MachineType: "l4", Nodes: 1})
 	if err != nil {

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/proc"
-	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
 // TestSbatchOnLocalNodes: job scripts submitted with the flotilla binary
@@ -37,46 +33,11 @@ func TestSbatchOnLocalNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	h := startHubAndNodes(t, ctx, "sbatch", "fs", "10.221.0.0/24", "sb-l0", "sb-l1")
-	hubs, env, ln, shared := h.hubs, h.env, h.ln, h.shared
-
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "sbatch", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "l4", Cores: 4, Slots: 2, RAM: 1, ScaleMin: 1, ScaleMax: 2,
-		Cluster: "sbatch", Properties: Label + "=true", Devices: shared + "=/shared:rw"}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "sbatch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "sbatch")
-	if err != nil {
-		t.Fatal(err)
-	}
-	agent := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "sbatch", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
-
+	hubs, ln, shared := h.hubs, h.ln, h.shared
+	u := h.seedAndStartAgent(ctx, t, 2, 2, nil)
+	agent := u.agent
 	// The flotilla command as a user runs it.
-	cli := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, flotilla, args...)
-		cmd.Env = []string{"FLOTILLA_HUB=" + strings.Join(hubs.URLs(), ","), "FLOTILLA_API_KEY=" + key.Key,
-			"FLOTILLA_CA_FILE=" + hubs.CAFile, "FLOTILLA_IMAGE=debian:stable", "PATH=/usr/bin:/bin"}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
-	}
+	cli := h.flotilla(ctx, t, flotilla, u, "FLOTILLA_IMAGE=debian:stable")
 	dir := t.TempDir()
 	script := filepath.Join(dir, "job.sh")
 	scriptText := `#!/bin/bash

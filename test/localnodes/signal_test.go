@@ -1,11 +1,8 @@
 package localnodes
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,7 +11,6 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/proc"
-	"github.com/flotilla-hpc/flotilla/test/procenv"
 )
 
 // TestSignalOnLocalNode: a real job on a local node, run by the shipped
@@ -35,7 +31,7 @@ func TestSignalOnLocalNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	h := startHubAndNodes(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0")
-	hubs, env, id, pub, shared := h.hubs, h.env, h.id, h.pub, h.shared
+	id, pub, shared := h.id, h.pub, h.shared
 	script := filepath.Join(pub, "trapper-"+id+".sh")
 	writeExec(t, script, `#!/bin/sh
 sh -c 'trap "echo usr1 >> /shared/child" USR1; trap "echo usr2 >> /shared/child" USR2; trap "exit 0" TERM
@@ -48,45 +44,9 @@ echo trapping
 while :; do sleep 0.1; done
 `)
 
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "signal", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "l4", Cores: 4, Slots: 4, RAM: 1, ScaleMin: 1, ScaleMax: 1,
-		Cluster: "signal", Properties: Label + "=true", Devices: shared + "=/shared:rw"}))
-	must(admin.PutApp(ctx, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
-		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "signal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "signal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice := hubs.Client(key.Key)
-	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "signal", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
-	cli := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, flotilla, args...)
-		cmd.Env = []string{"FLOTILLA_HUB=" + strings.Join(hubs.URLs(), ","), "FLOTILLA_API_KEY=" + key.Key,
-			"FLOTILLA_CA_FILE=" + hubs.CAFile, "PATH=/usr/bin:/bin"}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
-	}
+	u := h.seedAndStartAgent(ctx, t, 4, 1, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
+		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}})
+	alice, cli := u.alice, h.flotilla(ctx, t, flotilla, u)
 	signal := func(args ...string) {
 		t.Helper()
 		if out, errs, code := cli(args...); code != 0 {

@@ -13,7 +13,9 @@ import (
 
 // TestPortalEnvironmentRows: in a real browser, "Add variable" adds an
 // environment row, the request preview hides every value (and says a
-// Slurm-form walltime is converted when sent), and the job
+// Slurm-form walltime is converted when sent), the array's task fields
+// (task walltime, CPU binding) show and are sent only with an array, and
+// the job
 // submitted from the form gets its variables, working directory and
 // dependency while its page names the variables only.
 func TestPortalEnvironmentRows(t *testing.T) {
@@ -38,8 +40,27 @@ func TestPortalEnvironmentRows(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#env-name-0"), "TOKEN"), chromedp.SendKeys(chromedp.CSS("#env-value-0"), secret),
 		chromedp.SendKeys(chromedp.CSS("#env-name-1"), "MODE"), chromedp.SendKeys(chromedp.CSS("#env-value-1"), "fast"),
 		chromedp.Click(chromedp.CSS("#env-add")), chromedp.WaitVisible(chromedp.CSS("#env-name-2")),
-		chromedp.SendKeys(chromedp.CSS("#env-name-2"), "THIRD"), chromedp.SendKeys(chromedp.CSS("#env-value-2"), "3"),
-		chromedp.Click(chromedp.CSS("#preview-button")))
+		chromedp.SendKeys(chromedp.CSS("#env-name-2"), "THIRD"), chromedp.SendKeys(chromedp.CSS("#env-value-2"), "3"))
+	// The array's task fields show, and go into the request, only with
+	// an array.
+	arrayFields := func() (shown bool, preview string) {
+		t.Helper()
+		run(t, b, "preview", chromedp.Click(chromedp.CSS("#preview-button")))
+		return value(t, b, "task fields shown", chromedp.Evaluate[bool](`!document.getElementById("array-task-fields").hidden && !document.getElementById("cpu_bind").disabled`)),
+			text(t, b, "#preview")
+	}
+	if shown, p := arrayFields(); shown || strings.Contains(p, "task_cpu_bind") {
+		t.Errorf("without an array the task fields are shown (%v) or sent:\n%s", shown, p)
+	}
+	run(t, b, "an array with its task fields", chromedp.SendKeys(chromedp.CSS("#array"), "1-3"), chromedp.WaitVisible(chromedp.CSS("#cpu_bind")),
+		chromedp.SetValue(chromedp.CSS("#cpu_bind"), "slots"), chromedp.SendKeys(chromedp.CSS("#task_walltime"), "05:00"))
+	if shown, p := arrayFields(); !shown || !strings.Contains(p, `"task_cpu_bind": "slots"`) || !strings.Contains(p, `"task_walltime": "(05:00, converted when sent)"`) {
+		t.Errorf("with an array the task fields are hidden (%v) or not sent:\n%s", !shown, p)
+	}
+	run(t, b, "the array cleared", chromedp.SendKeys(chromedp.CSS("#array"), "\b\b\b"), chromedp.WaitNotVisible(chromedp.CSS("#cpu_bind")))
+	if shown, p := arrayFields(); shown || strings.Contains(p, "task_") || strings.Contains(p, `"array"`) {
+		t.Errorf("with the array cleared the task fields are shown (%v) or sent:\n%s", shown, p)
+	}
 	shot(t, b, "env-form")
 	preview := text(t, b, "#preview")
 	for _, want := range []string{`"dependency": "afterany:1"`, `"workdir": "/scratch/pia"`, `"TOKEN": "(hidden)"`, `"THIRD": "(hidden)"`,

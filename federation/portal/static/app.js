@@ -80,6 +80,17 @@
       preview();
     });
   });
+  // The array's task fields are shown, and sent, only with an array
+  // (kept shown when the page comes back with an error in them).
+  var arrayOnly = $("#array-task-fields");
+  function arrayFields(first) {
+    if (!arrayOnly || !form.array) return;
+    var on = form.array.value.trim() !== "" || (first === true && !!arrayOnly.querySelector('[aria-invalid="true"]'));
+    arrayOnly.hidden = !on;
+    Array.prototype.forEach.call(arrayOnly.querySelectorAll("input, select"), function (el) { el.disabled = !on; });
+  }
+  if (form.array) form.array.addEventListener("input", arrayFields);
+  arrayFields(true);
   // The node count follows the chosen machine type's scale limits.
   Array.prototype.forEach.call(form.querySelectorAll('input[name="machine_type"]'), function (r) {
     r.addEventListener("change", function () { var n = $("#nodes"); n.min = r.dataset.min; n.max = r.dataset.max; check(n); preview(); });
@@ -96,17 +107,14 @@
     if (form.vault && form.vault.value) req.vault = form.vault.value;
     if (form.label && form.label.value) req.label = form.label.value;
     if (form.team && form.team.value) req.team = form.team.value;
-    if (form.array && form.array.value) {
+    if (form.array && form.array.value.trim()) {
       req.array = form.array.value.trim();
       var tr = parseInt(form.task_retries.value, 10);
       if (tr > 0) req.task_retries = tr;
+      if (form.task_walltime) walltime(req, "task_walltime", form.task_walltime.value);
+      if (form.cpu_bind && form.cpu_bind.value) req.task_cpu_bind = form.cpu_bind.value;
     }
-    // The hub reads a walltime as HH:MM:SS or a Go duration; the portal
-    // converts Slurm's other forms when it sends the job.
-    var wt = form.walltime ? form.walltime.value.trim() : "";
-    if (wt && !/^unlimited$|^infinite$|^0$/i.test(wt)) {
-      req.walltime = /^\d+:\d\d:\d\d$|^[0-9.]+[hms]/.test(wt) ? wt : "(" + wt + ", converted when sent)";
-    }
+    if (form.walltime) walltime(req, "walltime", form.walltime.value);
     if (form.priority && form.priority.value) req.priority = form.priority.value;
     if (form.dependency && form.dependency.value.trim()) req.dependency = form.dependency.value.trim();
     if (form.workdir && form.workdir.value.trim()) req.workdir = form.workdir.value.trim();
@@ -122,6 +130,14 @@
       else if (el.value !== "") req.parameters[k] = el.value;
     });
     return req;
+  }
+  // The hub reads a walltime as HH:MM:SS or a Go duration; the portal
+  // converts Slurm's other forms when it sends the job.
+  function walltime(req, key, v) {
+    var wt = v.trim();
+    if (wt && !/^unlimited$|^infinite$|^0$/i.test(wt)) {
+      req[key] = /^\d+:\d\d:\d\d$|^[0-9.]+[hms]/.test(wt) ? wt : "(" + wt + ", converted when sent)";
+    }
   }
   // Another environment row: a copy of the last one, emptied.
   var add = $("#env-add");
