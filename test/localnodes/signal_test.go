@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/proc"
 	"github.com/flotilla-hpc/flotilla/test/procenv"
@@ -28,16 +29,9 @@ import (
 // exits 0: the job completes.
 func TestSignalOnLocalNode(t *testing.T) {
 	needLocalNodes(t)
-	flotilla, err := proc.FindBin("flotilla")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	h := startHubAndNodes(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0")
-	hubs, env, id, pub, shared := h.hubs, h.env, h.id, h.pub, h.shared
-	script := filepath.Join(pub, "trapper-"+id+".sh")
-	writeExec(t, script, `#!/bin/sh
+	rig := startSignalRig(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0", `#!/bin/sh
 sh -c 'trap "echo usr1 >> /shared/child" USR1; trap "echo usr2 >> /shared/child" USR2; trap "exit 0" TERM
 touch /shared/child-ready; while :; do sleep 0.1; done' &
 trap 'echo usr1 >> /shared/main' USR1
@@ -47,49 +41,10 @@ touch /shared/main-ready
 echo trapping
 while :; do sleep 0.1; done
 `)
-
-	admin := hubs.Client(hubs.AdminKey)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
-	must(admin.PutCluster(ctx, "signal", &structs.ClusterSpec{}))
-	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "l4", Cores: 4, Slots: 4, RAM: 1, ScaleMin: 1, ScaleMax: 1,
-		Cluster: "signal", Properties: Label + "=true", Devices: shared + "=/shared:rw"}))
-	must(admin.PutApp(ctx, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
-		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}}))
-	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
-	key, err := admin.CreateAPIKey(ctx, "alice", "signal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := admin.CreateBootstrapToken(ctx, "signal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	alice := hubs.Client(key.Key)
-	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "signal", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
-	cli := func(args ...string) (string, string, int) {
-		t.Helper()
-		cmd := exec.CommandContext(ctx, flotilla, args...)
-		cmd.Env = []string{"FLOTILLA_HUB=" + strings.Join(hubs.URLs(), ","), "FLOTILLA_API_KEY=" + key.Key,
-			"FLOTILLA_CA_FILE=" + hubs.CAFile, "PATH=/usr/bin:/bin"}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
-	}
+	alice, shared := rig.alice, rig.shared
 	signal := func(args ...string) {
 		t.Helper()
-		if out, errs, code := cli(args...); code != 0 {
+		if out, errs, code := rig.cli(args...); code != 0 {
 			t.Fatalf("flotilla %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
 		}
 	}
@@ -146,4 +101,69 @@ while :; do sleep 0.1; done
 	if len(end.Signals) != 4 {
 		t.Errorf("the job records %d requests, want 4: %+v", len(end.Signals), end.Signals)
 	}
+}
+
+// signalRig is a hub, a control plane with one local node and its agent,
+// a tenant with the user alice, a machine type l4 of the whole node with
+// the shared directory at /shared, and the app "trapper" whose command
+// "run" is a script: what the signal tests share.
+type signalRig struct {
+	*hubAndNodes
+	alice  *client.Client
+	key    string // alice's API key
+	script string // the app's command on the host
+	cli    func(args ...string) (stdout, stderr string, code int)
+}
+
+// startSignalRig starts it on cluster name (prefix and subnet as
+// startHubAndNodes takes them) with the script body.
+func startSignalRig(t *testing.T, ctx context.Context, name, prefix, subnet, node, body string) *signalRig {
+	t.Helper()
+	flotilla, err := proc.FindBin("flotilla")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHubAndNodes(t, ctx, name, prefix, subnet, node)
+	r := &signalRig{hubAndNodes: h, script: filepath.Join(h.pub, "trapper-"+h.id+".sh")}
+	writeExec(t, r.script, body)
+	admin := h.hubs.Client(h.hubs.AdminKey)
+	must := func(_ any, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(admin.PutTenant(ctx, &structs.Tenant{Name: "acme"}))
+	must(admin.PutCluster(ctx, name, &structs.ClusterSpec{}))
+	must(admin.PutMachineType(ctx, &structs.MachineType{Name: "l4", Cores: 4, Slots: 4, RAM: 1, ScaleMin: 1, ScaleMax: 1,
+		Cluster: name, Properties: Label + "=true", Devices: h.shared + "=/shared:rw"}))
+	must(admin.PutApp(ctx, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
+		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: r.script, Name: "Run"}}}}))
+	must(admin.PutUser(ctx, "alice", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}))
+	key, err := admin.CreateAPIKey(ctx, "alice", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := admin.CreateBootstrapToken(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.key, r.alice = key.Key, h.hubs.Client(key.Key)
+	procenv.StartAgent(t, procenv.AgentOptions{Cluster: name, HubURLs: h.hubs.URLs(), Kubeconfig: h.env.Kubeconfig,
+		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+	r.cli = func(args ...string) (string, string, int) {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, flotilla, args...)
+		cmd.Env = []string{"FLOTILLA_HUB=" + strings.Join(h.hubs.URLs(), ","), "FLOTILLA_API_KEY=" + r.key,
+			"FLOTILLA_CA_FILE=" + h.hubs.CAFile, "PATH=/usr/bin:/bin"}
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return out.String(), errb.String(), cmd.ProcessState.ExitCode()
+	}
+	return r
 }
