@@ -26,6 +26,8 @@ func hubFieldErrors(v *submitView, err error) bool {
 			v.DependencyError = "Dependency: " + msg
 		case pe.Path == "$.workdir":
 			v.WorkdirError = "Working directory: " + msg
+		case pe.Path == "$.signal":
+			v.SignalError = "Signal: " + msg
 		case strings.HasPrefix(pe.Path, "$.parameters"):
 			key, ok := paramKeyOf(strings.TrimPrefix(pe.Path, "$.parameters"))
 			i := -1

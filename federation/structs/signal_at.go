@@ -79,6 +79,9 @@ func ParseSignalAt(s string) (SignalAt, error) {
 	sig, at, hasAt := strings.Cut(v, "@")
 	n, err := ParseSignal(sig)
 	if err != nil {
+		if strings.TrimSpace(sig) == strings.TrimSpace(s) {
+			return out, err // it names the signal already
+		}
 		return out, invalidf("signal %q: %s", s, errorMsg(err))
 	}
 	out.Signal = n
