@@ -55,11 +55,11 @@ type submitView struct {
 	// walltime ends.
 	Signal      string
 	SignalError string
-	Vaults          []string
-	Vault           string
-	Teams           []string
-	Team            string
-	Preview         string
+	Vaults      []string
+	Vault       string
+	Teams       []string
+	Team        string
+	Preview     string
 }
 
 // commandOf picks the command named by key, or the app's first one.

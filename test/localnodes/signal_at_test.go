@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -27,8 +30,9 @@ import (
 //
 // A signal before the walltime: `flotilla submit --walltime 0:20 --signal
 // USR1@10` (the flotilla binary) runs the script, which writes the time
-// of each USR1 it takes: it takes one, once, seconds after it started and
-// before the walltime ends the job (TERMINATED); the job log says
+// of each USR1 it takes: it takes one, once, 10 s after its pod started
+// (within the second flotilla-init reads at, the API's whole seconds and
+// the load), well before the walltime ends the job (TERMINATED); the job log says
 // "flotilla: signal USR1 delivered (10 s before the walltime)" once, and
 // status shows the request while the job runs.
 func TestSignalAtAndSuspendOnLocalNode(t *testing.T) {
@@ -150,6 +154,17 @@ while :; do sleep 0.1; done
 		t.Errorf("the job carries %q", cur.Env[structs.JobSignalAtVar])
 	}
 	running(cur.ID, "the second job running")
+	// The walltime counts from the pod's start, as the kubelet and the
+	// agent count it.
+	var podStart time.Time
+	waitFor(ctx, t, "the job's pod with its start", func() bool {
+		pods, err := rig.env.Client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + podgroup.PodName(n, 0)})
+		if err != nil || len(pods.Items) != 1 || pods.Items[0].Status.StartTime == nil {
+			return false
+		}
+		podStart = pods.Items[0].Status.StartTime.Time
+		return true
+	})
 	if out, _, _ := rig.cli("status", num); !strings.Contains(out, "USR1 10 s before the walltime ends") {
 		t.Errorf("flotilla status does not show the signal:\n%s", out)
 	}
@@ -173,12 +188,15 @@ while :; do sleep 0.1; done
 		t.Errorf("the job ended %s (%s), want TERMINATED by its walltime", end.State, end.Substatus)
 	case len(got) != 1 || len(started) != 1:
 		t.Errorf("the script took USR1 at %v (started at %v), want once", got, started)
-	case got[0] < started[0]+2 || got[0] > end.EndTime.Unix():
-		t.Errorf("USR1 at %d: the script started at %d, the job ended at %d (%s)", got[0], started[0], end.EndTime.Unix(), end.EndTime)
+	case got[0] < podStart.Unix()+10-1 || got[0] > podStart.Unix()+10+5 || got[0] > end.EndTime.Unix()-5:
+		// Due 10 s after the pod's start (its node's clock, read every
+		// second), well before the walltime ended the job.
+		t.Errorf("USR1 at %d: the pod started at %d, the script at %d, the job ended at %d (%s)",
+			got[0], podStart.Unix(), started[0], end.EndTime.Unix(), end.EndTime)
 	case strings.Count(end.LogTail, line) != 1:
 		t.Errorf("the job log has the delivery %d times, want once:\n%s", strings.Count(end.LogTail, line), end.LogTail)
 	}
-	t.Logf("started %v, USR1 at %v, ended %d (%s)", started, got, end.EndTime.Unix(), end.Substatus)
+	t.Logf("pod started %d, script %v, USR1 at %v, ended %d (%s)", podStart.Unix(), started, got, end.EndTime.Unix(), end.Substatus)
 }
 
 // scriptStates is the /proc states of the shells running the script
