@@ -70,4 +70,8 @@ func TestPortalSubmitSignalAt(t *testing.T) {
 	if j.Env[structs.JobSignalAtVar] != "B:USR1@120" {
 		t.Errorf("job carries %q, want B:USR1@120", j.Env[structs.JobSignalAtVar])
 	}
+	if code, page, _ := b.do("GET", "/ui/jobs/"+j.ID, nil); code != 200 ||
+		!strings.Contains(page, `<dd id="job-signal-at">USR1 120 s before the walltime ends (main process)</dd>`) || strings.Contains(page, `id="job-suspended"`) {
+		t.Errorf("job page: %d\n%s", code, page)
+	}
 }

@@ -210,3 +210,12 @@ func (j *Job) SignalAt() (SignalAt, bool) {
 	a, err := ParseSignalAt(v)
 	return a, err == nil
 }
+
+// SignalAtText is the job's signal before the walltime ends in words
+// (SignalAt.Describe), "" when it has none: for pages.
+func (j *Job) SignalAtText() string {
+	if a, ok := j.SignalAt(); ok {
+		return a.Describe()
+	}
+	return ""
+}
