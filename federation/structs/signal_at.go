@@ -12,7 +12,7 @@ import (
 // (Slurm's sbatch --signal=[{R|B}:]SIG[@TIME], the v1 submission's
 // "signal", JARVICE's flotilla_signal): flotilla-init sends SIG to the
 // job's processes TIME seconds (default 60) before the job's walltime
-// ends, once (docs/cli.md, "Signals").
+// ends, once (docs/cli.md, "A signal before the walltime ends").
 //
 // The hub carries it as the variable JobSignalAtVar of the job's own
 // environment (Job.Env), as the array CPU binding travels
@@ -92,7 +92,7 @@ func ParseSignalAt(s string) (SignalAt, error) {
 			return out, invalidf("signal %q: TIME %q: want whole seconds before the walltime ends", s, at)
 		case secs <= 0:
 			return out, invalidf("signal %q: TIME %d: want at least 1 second before the walltime ends", s, secs)
-		case time.Duration(secs)*time.Second > MaxSignalBefore:
+		case secs > int(MaxSignalBefore/time.Second):
 			return out, invalidf("signal %q: TIME %d: at most %d seconds", s, secs, int(MaxSignalBefore/time.Second))
 		}
 		out.Before = time.Duration(secs) * time.Second
