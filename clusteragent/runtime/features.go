@@ -24,12 +24,16 @@ import (
 //     structs.ArrayTaskCPUBindVar, read by flotilla-init (initproc/arraytask
 //     cpubind.go).
 //   - job-signals: Job.Signals written on the job's pods and delivered
-//     by flotilla-init's --signals-file (signals.go, initproc/signals.go).
+//     by flotilla-init's --signals-file (signals.go, initproc/signals.go);
+//   - job-signal-at: a signal before the walltime ends (the job variable
+//     structs.JobSignalAtVar), sent by flotilla-init from the pods' start
+//     the agent writes on them (pods.go, signals.go, initproc/signal_at.go).
 var features = []structs.AgentFeature{
 	structs.FeatureArrayCPUBind,
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
+	structs.FeatureJobSignalAt,
 	structs.FeatureJobSignals,
 	structs.FeatureJobWorkdir,
 }

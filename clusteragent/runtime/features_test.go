@@ -20,8 +20,9 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	job := structs.Job{Env: map[string]string{"A": "1", structs.ArrayTaskCPUBindVar: "slots"}, Workdir: "/w", Array: &structs.ArrayJob{Spec: list}}
-	if len(job.NeedsFeatures()) != 5 {
+	job := structs.Job{Env: map[string]string{"A": "1", structs.ArrayTaskCPUBindVar: "slots", structs.JobSignalAtVar: "USR1@60"},
+		Workdir: "/w", Array: &structs.ArrayJob{Spec: list}}
+	if len(job.NeedsFeatures()) != 6 {
 		t.Errorf("a job with everything needs %v", job.NeedsFeatures())
 	}
 	for _, f := range job.NeedsFeatures() {
@@ -29,7 +30,7 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("a job needing %s is rendered by this runtime, yet it does not list the feature", f)
 		}
 	}
-	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayCPUBind, structs.FeatureArrayIndexLists, structs.FeatureArrayJobs, structs.FeatureJobSignals, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
+	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayCPUBind, structs.FeatureArrayIndexLists, structs.FeatureArrayJobs, structs.FeatureJobSignalAt, structs.FeatureJobSignals, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
 		t.Errorf("without job-env (-want +got):\n%s", diff)
 	}
 	if len(Features()) != len(all) {

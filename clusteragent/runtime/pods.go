@@ -103,6 +103,9 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	}
 	args = append(args, r.workdirArgs()...)
 	args = append(args, "--signals-file", SignalsPath)
+	if r.signalAt() {
+		args = append(args, "--walltime", r.job.Walltime.Std().String(), "--job-start-file", JobStartPath)
+	}
 	if a := r.job.Array; a != nil {
 		args = append(args, r.arrayArgs(a)...)
 		if head {
@@ -129,6 +132,13 @@ func (r *renderer) decoratePod(p *corev1.Pod, rank int, argv []string, web []cor
 	}
 	c.VolumeMounts = append(c.VolumeMounts, signalsMount())
 	c.SecurityContext = ContainerSecurity()
+}
+
+// signalAt reports whether the job asked for a signal before its
+// walltime ends (flotilla-init reads which from the job variable).
+func (r *renderer) signalAt() bool {
+	_, ok := r.job.SignalAt()
+	return ok && r.job.Walltime > 0
 }
 
 // arrayArgs are flotilla-init's flags of an array job: each pod runs as
@@ -279,7 +289,7 @@ func (r *renderer) volumes(interactive, head bool) []corev1.Volume {
 	if head && r.job.Array != nil {
 		vols = append(vols, arrayControlVolume())
 	}
-	vols = append(vols, signalsVolume())
+	vols = append(vols, signalsVolume(r.signalAt()))
 	if v := r.in.VaultNFS; v != nil {
 		vols = append(vols, corev1.Volume{Name: volData, VolumeSource: corev1.VolumeSource{NFS: v.DeepCopy()}})
 	} else if v := r.in.Vault; v != nil && v.ClaimName != "" {

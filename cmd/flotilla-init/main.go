@@ -125,6 +125,9 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	fs.DurationVar(&arr.LeaseTTL, "task-lease", initproc.DefaultTaskLease, "array: a worker silent this long loses its tasks to the others")
 	fs.StringVar(&cfg.Workdir, "workdir", "", "where the command, array tasks and built-in SSH sessions start (must exist)")
 	fs.StringVar(&cfg.SignalsFile, "signals-file", "", "file of the job's signal requests (\"SEQ SIGNAL all|batch\" lines), read every second; each is delivered once")
+	fs.DurationVar(&cfg.Walltime, "walltime", 0, "the job's walltime, for a signal before it ends (--signal-at)")
+	fs.StringVar(&cfg.SignalAt, "signal-at", "", "with --walltime: send [B:]SIG TIME seconds before the walltime ends, once: [B:]SIG[@TIME] (default $"+structs.JobSignalAtVar+")")
+	fs.StringVar(&cfg.JobStartFile, "job-start-file", "", "file of the job's start (RFC 3339) the walltime counts from (default: this process's start)")
 	jobEnv := fs.String("job-env", "", "names of the job's own variables, comma-separated (passed to the image's sshd's sessions)")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
@@ -139,6 +142,10 @@ func parseRun(args []string, stdout, stderr io.Writer) (initproc.Config, error) 
 	if *jobEnv != "" {
 		cfg.JobEnv = strings.Split(*jobEnv, ",")
 	}
+	if cfg.SignalAt == "" && cfg.Walltime > 0 {
+		cfg.SignalAt = os.Getenv(structs.JobSignalAtVar)
+	}
+	cfg.Started, cfg.Now = time.Now(), time.Now
 	if *array != "" {
 		spec, err := structs.ParseArraySpec(*array)
 		if err != nil {

@@ -39,7 +39,7 @@ func (c *call) jarviceAuth(u *structs.JarviceUser) error {
 func jarviceJobRequest(j *structs.JarviceSubmit) (*structs.JobSubmitRequest, error) {
 	req := &structs.JobSubmitRequest{App: j.App, Command: j.Application.Command,
 		MachineType: j.Machine.Type, Nodes: j.Machine.Nodes, Label: j.JobLabel, Project: j.JobProject,
-		Dependency: j.FlotillaDependency, Env: j.FlotillaEnv, Workdir: j.FlotillaWorkdir}
+		Dependency: j.FlotillaDependency, Env: j.FlotillaEnv, Workdir: j.FlotillaWorkdir, Signal: j.FlotillaSignal}
 	if req.Nodes == 0 {
 		req.Nodes = 1
 	}

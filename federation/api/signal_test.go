@@ -107,7 +107,9 @@ func TestSignalJob(t *testing.T) {
 // TestJarviceSignal: /jarvice/signal delivers the reference's default
 // SIGTSTP (20) or the number given to a running job, answering the
 // reference's {"signal", "pid"} (and the request's number); a job not
-// running is 404 "Running job is not found", a bad number 400.
+// running is 404 "Running job is not found", a bad number 400. SIGTSTP
+// sets the reference's substatus "Suspended by user" in /jarvice/status
+// and /jarvice/jobs, SIGCONT clears it.
 func TestJarviceSignal(t *testing.T) {
 	e := newEnv(t)
 	key := seedSmall(e)
@@ -131,11 +133,33 @@ func TestJarviceSignal(t *testing.T) {
 	if code, m := call("signal", "99"); code != http.StatusBadRequest {
 		t.Errorf("signal 99: %d %v", code, m)
 	}
+	num := strconv.FormatUint(j.Number, 10)
+	substatus := func(endpoint string) (float64, string) {
+		code, out := e.do("GET", "/jarvice/"+endpoint+"?"+url.Values{"username": {"alice"}, "apikey": {key}, "number": {num}}.Encode(), "", nil)
+		var m map[string]map[string]any
+		if err := json.Unmarshal(out, &m); err != nil || code != http.StatusOK {
+			t.Fatalf("/jarvice/%s: %d %s", endpoint, code, out)
+		}
+		sub, _ := m[num]["job_substatus"].(float64)
+		text, _ := m[num]["job_substatus_text"].(string)
+		return sub, text
+	}
+	if sub, text := substatus("status"); sub != structs.JarviceSubstatusRunning || strings.Contains(text, "Suspended") {
+		t.Errorf("running: %v %q", sub, text)
+	}
 	if code, m := call(); code != http.StatusOK || m["signal"] != 20.0 || m["pid"] != 0.0 || m["flotilla_request"] != 1.0 {
 		t.Errorf("default signal: %d %v", code, m)
 	}
+	for _, endpoint := range []string{"status", "jobs"} {
+		if sub, text := substatus(endpoint); sub != structs.JarviceSubstatusSuspended || text != "Suspended by user" {
+			t.Errorf("/jarvice/%s after SIGTSTP: %v %q", endpoint, sub, text)
+		}
+	}
 	if code, m := call("signal", "18"); code != http.StatusOK || m["signal"] != 18.0 || m["flotilla_request"] != 2.0 {
 		t.Errorf("SIGCONT: %d %v", code, m)
+	}
+	if sub, text := substatus("status"); sub != structs.JarviceSubstatusRunning {
+		t.Errorf("/jarvice/status after SIGCONT: %v %q", sub, text)
 	}
 	got := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, true))
 	if len(got.Signals) != 2 || got.Signals[0].Signal != 20 || got.Signals[0].Scope != structs.SignalAll {

@@ -18,7 +18,7 @@ import (
 // submitFlags names the flag of each field of a submission.
 var submitFlags = map[string]string{"app": "app", "machine_type": "machine", "nodes": "nodes",
 	"walltime": "walltime", "priority": "priority", "array": "array", "task_retries": "task-retries",
-	"task_walltime": "task-walltime", "task_cpu_bind": "task-cpu-bind", "dependency": "dependency", "env": "env", "workdir": "chdir"}
+	"task_walltime": "task-walltime", "task_cpu_bind": "task-cpu-bind", "dependency": "dependency", "env": "env", "workdir": "chdir", "signal": "signal"}
 
 func runSubmit(ctx context.Context, s *session, path, args []string) error {
 	fs := s.flagSet("submit")
@@ -149,12 +149,12 @@ func jobFields(j *structs.Job, now time.Time) [][2]string {
 		{"Machine type", mt}, {"Nodes", strconv.Itoa(j.Nodes)}, {"Walltime", wall},
 		{"Priority", string(j.Priority)}, {"Vault", j.Vault},
 		{"Dependency", j.Dependency.String()}, {"Environment", envNames(j.Env)}, {"Workdir", j.Workdir},
-		{"State", string(j.State)}, {"Substatus", j.Substatus}, {"Cluster", j.Cluster},
+		{"State", stateField(j)}, {"Substatus", j.Substatus}, {"Cluster", j.Cluster},
 		{"Burst rule", j.BurstRule}, {"Exit code", exit},
 		{"Submitted", stamp(j.SubmitTime)}, {"Assigned", stamp(j.AssignTime)},
 		{"Started", stamp(j.StartTime)}, {"Ended", stamp(j.EndTime)},
 		{"Elapsed", elapsed(j, now)}, {"Node-hours", nodeHours(j)},
-		{"Signals", signalsField(j.Signals)},
+		{"Signal", signalAtField(j)}, {"Signals", signalsField(j.Signals)},
 		{"Log tail", strings.TrimSpace(j.LogTail)},
 	}
 }

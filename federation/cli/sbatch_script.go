@@ -174,11 +174,28 @@ func (s *session) checkDirectives(name string, ds []directive) error {
 		if probe.Array == nil { // --array may be on another line: the whole script's check says
 			probe.Array = &structs.ArraySpec{Start: 1, End: 1}
 		}
+		if probe.Signal != "" && probe.Walltime == 0 {
+			// Its walltime may be on another line: the whole request's
+			// check weighs the two; here, the form alone.
+			if _, err := structs.ParseSignalAt(probe.Signal); err != nil {
+				return fail("--signal " + errText(err))
+			}
+			probe.Signal = ""
+		}
 		if err := probe.Validate(); err != nil {
 			return fail(flagMessage(err))
 		}
 	}
 	return nil
+}
+
+// errText is a typed error's message without its kind.
+func errText(err error) string {
+	var e *structs.Error
+	if errors.As(err, &e) && e.Msg != "" {
+		return e.Msg
+	}
+	return err.Error()
 }
 
 // flagMessage words a request's refusal by the flag of its field.

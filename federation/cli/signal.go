@@ -5,6 +5,7 @@ import (
 	"flag"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -98,4 +99,30 @@ func signalsField(list []structs.JobSignal) string {
 		parts = append(parts, p)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// stateField is the job's state as status shows it: "RUNNING (suspended)"
+// for a running job whose processes were last sent TSTP or STOP, not
+// CONT (structs.Job.Suspended: JARVICE's "Suspended by user").
+func stateField(j *structs.Job) string {
+	if j.Suspended() {
+		return string(j.State) + " (suspended)"
+	}
+	return string(j.State)
+}
+
+// signalAtField is the job's signal before the walltime ends as status
+// shows it: "USR1 60 s before the walltime ends (main process)", and,
+// once the job started, about when that is by the hub's start time (the
+// pods count the walltime from their own start, a little earlier).
+func signalAtField(j *structs.Job) string {
+	a, ok := j.SignalAt()
+	if !ok {
+		return ""
+	}
+	out := a.Describe()
+	if j.Walltime > 0 && !j.StartTime.IsZero() && !j.State.IsTerminal() {
+		out += ", due about " + stamp(a.Due(j.StartTime, time.Duration(j.Walltime)))
+	}
+	return out
 }

@@ -21,13 +21,14 @@ func (f *rawFlags) Set(s string) error {
 	return nil
 }
 
-// sbatchFlags are submit's flags for sbatch's --dependency, --export and
-// --chdir.
+// sbatchFlags are submit's flags for sbatch's --dependency, --export,
+// --chdir and --signal.
 type sbatchFlags struct {
 	dependency string
 	export     rawFlags
 	env        rawFlags
 	workdir    string
+	signal     string
 }
 
 func (f *sbatchFlags) register(fs *flag.FlagSet) {
@@ -40,12 +41,14 @@ func (f *sbatchFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.env, "e", "`KEY=VALUE`: the same as --env (not Slurm's -e/--error: a job's output is kept with it, flotilla output JOB)")
 	fs.StringVar(&f.workdir, "chdir", "", "absolute directory the command starts in on every node (Slurm's -D, --chdir)")
 	fs.StringVar(&f.workdir, "D", "", "the same as --chdir")
+	fs.StringVar(&f.signal, "signal", "", "send a signal before the walltime ends: [B:]SIG[@TIME], TIME seconds before (default 60), "+
+		"B: the main process only (Slurm's --signal; needs --walltime)")
 }
 
 // apply sets the request's dependency, environment and working
 // directory; getenv reads this shell's environment for --export KEY.
 func (f *sbatchFlags) apply(req *structs.JobSubmitRequest, getenv func(string) string) error {
-	req.Dependency, req.Workdir = f.dependency, f.workdir
+	req.Dependency, req.Workdir, req.Signal = f.dependency, f.workdir, f.signal
 	env := map[string]string{}
 	for _, list := range f.export {
 		for i, item := range strings.Split(list, ",") {

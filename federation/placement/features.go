@@ -12,7 +12,7 @@ func (p *pass) lacksFeature(j *structs.Job, c *structs.Cluster) string {
 	if !p.features {
 		return ""
 	}
-	var buf [5]structs.AgentFeature
+	var buf [6]structs.AgentFeature
 	for _, f := range j.AppendNeededFeatures(buf[:0]) {
 		if !c.Agent.Has(f) { // the reason is built only when it is one
 			return structs.AgentLacks(c, f, "run "+f.What())

@@ -18,6 +18,8 @@ func TestPlaceByAgentFeatures(t *testing.T) {
 	all := &structs.AgentInfo{Version: "v2.0.0", Features: []structs.AgentFeature{
 		structs.FeatureArrayJobs, structs.FeatureJobEnv, structs.FeatureJobWorkdir}}
 	noEnv := &structs.AgentInfo{Version: "v1.9.0", Features: []structs.AgentFeature{structs.FeatureArrayJobs, structs.FeatureJobWorkdir}}
+	signalAt := &structs.AgentInfo{Version: "v2.2.0", Features: append([]structs.AgentFeature{structs.FeatureJobSignalAt}, all.Features...)}
+	signalAt.Normalize()
 	withEnv := func(j *structs.Job) { j.Env = map[string]string{"CASE": "3"} }
 	withDir := func(j *structs.Job) { j.Workdir = "/scratch/case" }
 	array := func(j *structs.Job) { j.Array = &structs.ArrayJob{Spec: structs.ArraySpec{Start: 1, End: 10}} }
@@ -53,6 +55,24 @@ func TestPlaceByAgentFeatures(t *testing.T) {
 			want: Plan{Assignments: []Assignment{{JobID: "b", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}},
 				Pending: []Pending{{JobID: "a", Reason: "cluster east's agent does not run array jobs with index lists (--array=1,3,7): " +
 					"upgrade its agent (it runs v2.0.0); no burst rule applies"}}},
+		},
+		"a signal before the walltime only where the agent sends it": {
+			setup: agents(all, signalAt),
+			jobs: []*structs.Job{qjob("a", 1, func(j *structs.Job) {
+				j.Env = map[string]string{structs.JobSignalAtVar: "B:USR1@120"}
+			}), qjob("b", 2, withEnv)},
+			want: Plan{Assignments: []Assignment{{JobID: "b", Cluster: "east", MachineType: "cpu-east", Reason: "pinned to east"}},
+				Pending: []Pending{{JobID: "a", Reason: "cluster east's agent does not run jobs with a signal before the walltime ends (--signal): " +
+					"upgrade its agent (it runs v2.0.0); no burst rule applies"}}},
+		},
+		"a signal before the walltime bursts to the agent that sends it": {
+			setup: func(in *Input) {
+				agents(all, signalAt)(in)
+				in.BurstRules = anywhere
+			},
+			jobs: []*structs.Job{qjob("a", 1, func(j *structs.Job) { j.Env = map[string]string{structs.JobSignalAtVar: "USR1@60"} })},
+			want: Plan{Assignments: []Assignment{{JobID: "a", Cluster: "west", MachineType: "cpu-west", BurstRule: "anywhere",
+				Reason: "burst by rule anywhere to cpu-west"}}},
 		},
 		"a plain job still goes there": {
 			setup: agents(noEnv, all),

@@ -30,6 +30,8 @@ func hubFieldErrors(v *submitView, err error) bool {
 			v.TaskWalltimeError = "Task walltime: " + msg
 		case pe.Path == "$.task_cpu_bind":
 			v.CPUBindError = "CPU binding: " + msg
+		case pe.Path == "$.signal":
+			v.SignalError = "Signal: " + msg
 		case strings.HasPrefix(pe.Path, "$.parameters"):
 			key, ok := paramKeyOf(strings.TrimPrefix(pe.Path, "$.parameters"))
 			i := -1

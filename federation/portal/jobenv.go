@@ -58,12 +58,13 @@ func (p *Portal) dependencyChoices(ctx context.Context, s *session) []depChoice 
 	return out
 }
 
-// readJobEnv reads the dependency, environment and working directory of
-// a posted form into v and checks them as the API does. It reports
-// whether they are valid.
+// readJobEnv reads the dependency, environment, working directory and
+// signal before the walltime ends of a posted form into v and checks them
+// as the API does (with v's walltime). It reports whether they are valid.
 func readJobEnv(r *http.Request, v *submitView) bool {
 	v.Dependency = strings.TrimSpace(r.PostFormValue("dependency"))
 	v.Workdir = strings.TrimSpace(r.PostFormValue("workdir"))
+	v.Signal = strings.TrimSpace(r.PostFormValue("signal"))
 	names, values := r.PostForm["env_name"], r.PostForm["env_value"]
 	v.env = map[string]string{}
 	ok := true
@@ -100,7 +101,10 @@ func readJobEnv(r *http.Request, v *submitView) bool {
 	// The API's one check of the request's own fields, for what the rows
 	// do not show alone (sizes, newlines, the working directory, the
 	// dependency's syntax).
-	req := structs.JobSubmitRequest{App: "-", MachineType: "-", Nodes: 1, Env: v.env, Workdir: v.Workdir, Dependency: v.Dependency}
+	req := structs.JobSubmitRequest{App: "-", MachineType: "-", Nodes: 1, Env: v.env, Workdir: v.Workdir, Dependency: v.Dependency, Signal: v.Signal}
+	if wt, err := structs.ParseWalltime(v.Walltime); err == nil {
+		req.Walltime = wt
+	}
 	if err := req.Validate(); err != nil {
 		var fe *structs.FieldError
 		if !errors.As(err, &fe) {
@@ -112,6 +116,8 @@ func readJobEnv(r *http.Request, v *submitView) bool {
 			v.DependencyError = "Dependency: " + fe.Msg + "."
 		case "workdir":
 			v.WorkdirError = "Working directory: " + fe.Msg + "."
+		case "signal":
+			v.SignalError = "Signal: " + fe.Msg + "."
 		default:
 			v.EnvError = "Environment: " + fe.Msg + "."
 		}

@@ -49,7 +49,20 @@ func TestPortalSignal(t *testing.T) {
 	if err != nil || len(j.Signals) != 1 || j.Signals[0].Signal != 10 || j.Signals[0].Scope != structs.SignalBatch || j.Signals[0].By != "ann" {
 		t.Fatalf("requests on the job: %+v, %v", j.Signals, err)
 	}
-	if _, page, _ := ann.do("GET", jobPath, nil); !strings.Contains(page, "Signal USR1 sent (by ann to the main process, request 1)") {
-		t.Errorf("the timeline lacks the signal:\n%s", page)
+	if _, page, _ := ann.do("GET", jobPath, nil); !strings.Contains(page, "Signal USR1 sent (by ann to the main process, request 1)") ||
+		strings.Contains(page, `id="job-suspended"`) {
+		t.Errorf("the timeline lacks the signal, or the job shows suspended:\n%s", page)
+	}
+	// TSTP suspends the job (JARVICE's "Suspended by user"), CONT resumes it.
+	for _, c := range []struct {
+		sig       string
+		suspended bool
+	}{{"TSTP", true}, {"CONT", false}} {
+		if code, _, _ := ann.do("POST", jobPath+"/signal", url.Values{"csrf": {csrf}, "signal": {c.sig}}); code != http.StatusSeeOther {
+			t.Fatalf("%s from the portal: %d", c.sig, code)
+		}
+		if _, page, _ := ann.do("GET", jobPath, nil); strings.Contains(page, `<span id="job-suspended">(suspended`) != c.suspended {
+			t.Errorf("after %s the page shows suspended %v, want %v", c.sig, !c.suspended, c.suspended)
+		}
 	}
 }

@@ -56,11 +56,15 @@ type submitView struct {
 	env             map[string]string
 	Workdir         string
 	WorkdirError    string
-	Vaults          []string
-	Vault           string
-	Teams           []string
-	Team            string
-	Preview         string
+	// Signal is flotilla submit's --signal: [B:]SIG[@TIME] before the
+	// walltime ends.
+	Signal      string
+	SignalError string
+	Vaults      []string
+	Vault       string
+	Teams       []string
+	Team        string
+	Preview     string
 }
 
 // commandOf picks the command named by key, or the app's first one.
@@ -238,7 +242,7 @@ func (p *Portal) submitPost(w http.ResponseWriter, r *http.Request, s *session) 
 func requestOf(v *submitView) structs.JobSubmitRequest {
 	req := structs.JobSubmitRequest{ID: v.JobID, App: v.App.Name, Command: v.CommandKey, Nodes: v.Nodes,
 		Vault: v.Vault, Label: v.Label, Team: v.Team, Parameters: map[string]string{},
-		Dependency: v.Dependency, Workdir: v.Workdir, Priority: structs.PriorityClass(v.Priority)}
+		Dependency: v.Dependency, Workdir: v.Workdir, Signal: v.Signal, Priority: structs.PriorityClass(v.Priority)}
 	if wt, err := structs.ParseWalltime(v.Walltime); err == nil {
 		req.Walltime = wt
 	}

@@ -36,6 +36,9 @@ const (
 	// FeatureJobSignals: signal requests to a running job (Job.Signals,
 	// flotilla signal) reach its processes through flotilla-init.
 	FeatureJobSignals AgentFeature = "job-signals"
+	// FeatureJobSignalAt: a signal before the walltime ends, asked for at
+	// submission (--signal, Job.SignalAt), is sent by flotilla-init.
+	FeatureJobSignalAt AgentFeature = "job-signal-at"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -54,6 +57,8 @@ func (f AgentFeature) What() string {
 		return "array jobs with a CPU binding (--task-cpu-bind)"
 	case FeatureJobSignals:
 		return "jobs that take signals (flotilla signal)"
+	case FeatureJobSignalAt:
+		return "jobs with a signal before the walltime ends (--signal)"
 	}
 	return "jobs that need " + string(f)
 }
@@ -79,6 +84,9 @@ func (j *Job) AppendNeededFeatures(out []AgentFeature) []AgentFeature {
 	}
 	if j.TaskCPUBind() != "" {
 		out = append(out, FeatureArrayCPUBind)
+	}
+	if _, ok := j.Env[JobSignalAtVar]; ok {
+		out = append(out, FeatureJobSignalAt)
 	}
 	return out
 }

@@ -24,6 +24,8 @@ func TestJobNeedsFeatures(t *testing.T) {
 			want: []AgentFeature{FeatureJobEnv, FeatureArrayJobs, FeatureArrayCPUBind}},
 		"binding variable without an array": {job: Job{Env: map[string]string{ArrayTaskCPUBindVar: "slots"}},
 			want: []AgentFeature{FeatureJobEnv}},
+		"signal before the walltime": {job: Job{Env: map[string]string{JobSignalAtVar: "B:USR1@120"}},
+			want: []AgentFeature{FeatureJobEnv, FeatureJobSignalAt}},
 		"index list": {job: Job{Array: &ArrayJob{Spec: ArraySpec{Start: 1, End: 7, Ranges: []ArrayRange{{Start: 1, End: 1}, {Start: 3, End: 3}, {Start: 7, End: 7}}}}},
 			want: []AgentFeature{FeatureArrayJobs, FeatureArrayIndexLists}},
 	}

@@ -1,7 +1,5 @@
 package structs
 
-import "maps"
-
 // An array job's CPU binding (--task-cpu-bind, "task_cpu_bind"): with
 // "slots" every slot of a node runs its tasks on CPUs of its own (see
 // docs/array-jobs.md); "none" runs them on every CPU of the pod; unset is
@@ -45,20 +43,6 @@ func (r *JobSubmitRequest) CheckTaskCPUBind() error {
 }
 
 func validTaskCPUBind(v string) bool { return v == TaskCPUBindNone || v == TaskCPUBindSlots }
-
-// JobEnv is the job's own environment as stored: Env, and the binding
-// as ArrayTaskCPUBindVar when one is asked for. Env is not changed.
-func (r *JobSubmitRequest) JobEnv() map[string]string {
-	if r.TaskCPUBind == "" || r.Env[ArrayTaskCPUBindVar] == r.TaskCPUBind {
-		return r.Env
-	}
-	env := maps.Clone(r.Env)
-	if env == nil {
-		env = make(map[string]string, 1)
-	}
-	env[ArrayTaskCPUBindVar] = r.TaskCPUBind
-	return env
-}
 
 // TaskCPUBind is an array job's binding as asked for ("" when none was:
 // flotilla-init's default).

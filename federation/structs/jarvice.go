@@ -50,6 +50,10 @@ type JarviceSubmit struct {
 	FlotillaDependency string            `json:"flotilla_dependency,omitempty"`
 	FlotillaEnv        map[string]string `json:"flotilla_env,omitempty"`
 	FlotillaWorkdir    string            `json:"flotilla_workdir,omitempty"`
+	// FlotillaSignal is Flotilla's extension for sbatch's --signal: a
+	// signal before the walltime ends, "[B:]SIG[@TIME]" (the v1
+	// submission's signal).
+	FlotillaSignal string `json:"flotilla_signal,omitempty"`
 }
 
 // JarviceArray is the flotilla_array extension of a JARVICE submission.
@@ -156,6 +160,10 @@ const (
 	JarviceSubstatusSuspended = 6
 )
 
+// JarviceSuspendedText is the reference's words for a running job its
+// user stopped (SIGTSTP through /jarvice/signal; Job.Suspended).
+const JarviceSuspendedText = "Suspended by user"
+
 // JARVICE job status spellings.
 const (
 	JarviceSubmitted          = "SUBMITTED"
@@ -197,7 +205,9 @@ func JarviceStatusOf(s JobState) (status string, sub int, text string) {
 // NewJarviceJobStatus returns what /jarvice/status shows of j.
 func NewJarviceJobStatus(j *Job) JarviceJobStatus {
 	status, sub, text := JarviceStatusOf(j.State)
-	if j.Substatus != "" {
+	if j.Suspended() {
+		sub, text = JarviceSubstatusSuspended, JarviceSuspendedText
+	} else if j.Substatus != "" {
 		if text != "" {
 			text += ": "
 		}

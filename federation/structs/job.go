@@ -300,6 +300,9 @@ func (r *JobSubmitRequest) Validate() error {
 	if err := r.CheckTaskCPUBind(); err != nil {
 		return err
 	}
+	if err := r.checkSignalAt(); err != nil {
+		return err
+	}
 	if r.Array == nil {
 		switch {
 		case r.TaskRetries != 0:

@@ -36,6 +36,9 @@ type JobSubmitRequest struct {
 	// TaskCPUBind binds each slot's tasks to CPUs of their own: "none"
 	// or "slots" (array_cpubind.go; "": the default).
 	TaskCPUBind string `json:"task_cpu_bind,omitempty"`
+	// Signal asks for a signal before the walltime ends: Slurm's
+	// --signal, "[B:]SIG[@TIME]" (signal_at.go; needs a walltime).
+	Signal string `json:"signal,omitempty"`
 	// PullSecret is a pull credential for this job's image (a docker
 	// config JSON; the JARVICE container.pullsecret): it wins over the
 	// app's. Never shown back.

@@ -163,3 +163,32 @@ func FormatSignals(list []JobSignal) string {
 	}
 	return b.String()
 }
+
+// Signal numbers the suspended substatus reads (Linux's).
+const (
+	sigCONT = 18
+	sigSTOP = 19
+	sigTSTP = 20
+)
+
+// Suspended reports whether a running job's processes were last asked to
+// stop rather than to go on: of its recorded requests (Job.Signals, the
+// last MaxJobSignals), the latest TSTP, STOP or CONT is a TSTP or a STOP.
+// It is JARVICE's "Suspended by user" substatus, which /jarvice/signal's
+// default SIGTSTP sets and SIGCONT clears, derived from what every
+// replica stores: no flag of its own. A job not RUNNING is never
+// suspended.
+func (j *Job) Suspended() bool {
+	if j.State != JobRunning {
+		return false
+	}
+	for i := len(j.Signals) - 1; i >= 0; i-- {
+		switch j.Signals[i].Signal {
+		case sigTSTP, sigSTOP:
+			return true
+		case sigCONT:
+			return false
+		}
+	}
+	return false
+}

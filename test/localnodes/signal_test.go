@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 	"github.com/flotilla-hpc/flotilla/test/proc"
 )
@@ -24,16 +25,9 @@ import (
 // exits 0: the job completes.
 func TestSignalOnLocalNode(t *testing.T) {
 	needLocalNodes(t)
-	flotilla, err := proc.FindBin("flotilla")
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	h := startHubAndNodes(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0")
-	id, pub, shared := h.id, h.pub, h.shared
-	script := filepath.Join(pub, "trapper-"+id+".sh")
-	writeExec(t, script, `#!/bin/sh
+	rig := startSignalRig(t, ctx, "signal", "fg", "10.231.0.0/24", "sig-l0", `#!/bin/sh
 sh -c 'trap "echo usr1 >> /shared/child" USR1; trap "echo usr2 >> /shared/child" USR2; trap "exit 0" TERM
 touch /shared/child-ready; while :; do sleep 0.1; done' &
 trap 'echo usr1 >> /shared/main' USR1
@@ -43,13 +37,10 @@ touch /shared/main-ready
 echo trapping
 while :; do sleep 0.1; done
 `)
-
-	u := h.seedAndStartAgent(ctx, t, 4, 1, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
-		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: script, Name: "Run"}}}})
-	alice, cli := u.alice, h.flotilla(ctx, t, flotilla, u)
+	alice, shared := rig.alice, rig.shared
 	signal := func(args ...string) {
 		t.Helper()
-		if out, errs, code := cli(args...); code != 0 {
+		if out, errs, code := rig.cli(args...); code != 0 {
 			t.Fatalf("flotilla %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
 		}
 	}
@@ -106,4 +97,33 @@ while :; do sleep 0.1; done
 	if len(end.Signals) != 4 {
 		t.Errorf("the job records %d requests, want 4: %+v", len(end.Signals), end.Signals)
 	}
+}
+
+// signalRig is a hub, a control plane with one local node and its agent,
+// a tenant with the user alice, a machine type l4 of the whole node with
+// the shared directory at /shared, and the app "trapper" whose command
+// "run" is a script: what the signal tests share.
+type signalRig struct {
+	*hubAndNodes
+	alice  *client.Client
+	key    string // alice's API key
+	script string // the app's command on the host
+	cli    func(args ...string) (stdout, stderr string, code int)
+}
+
+// startSignalRig starts it on cluster name (prefix and subnet as
+// startHubAndNodes takes them) with the script body.
+func startSignalRig(t *testing.T, ctx context.Context, name, prefix, subnet, node, body string) *signalRig {
+	t.Helper()
+	flotilla, err := proc.FindBin("flotilla")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startHubAndNodes(t, ctx, name, prefix, subnet, node)
+	r := &signalRig{hubAndNodes: h, script: filepath.Join(h.pub, "trapper-"+h.id+".sh")}
+	writeExec(t, r.script, body)
+	u := h.seedAndStartAgent(ctx, t, 4, 1, &structs.App{Name: "trapper", Visibility: structs.VisibilityPublic, Image: "debian:stable",
+		AppDef: structs.AppDef{Name: "trapper", Commands: map[string]structs.Command{"run": {Path: r.script, Name: "Run"}}}})
+	r.key, r.alice, r.cli = u.key, u.alice, h.flotilla(ctx, t, flotilla, u)
+	return r
 }

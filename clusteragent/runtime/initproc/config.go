@@ -15,6 +15,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // Names of the files the job Secret holds and the key directory provides.
@@ -89,6 +91,15 @@ type Config struct {
 	// signals.go), read every SignalEvery (0: DefaultSignalEvery).
 	SignalsFile string
 	SignalEvery time.Duration
+	// SignalAt, when set, is the job's signal before the walltime ends
+	// ("[B:]SIG[@TIME]", structs.ParseSignalAt), sent TIME before the
+	// end of Walltime counted from the pods' start in JobStartFile, else
+	// from Started (see signal_at.go), on the clock Now.
+	SignalAt     string
+	Walltime     time.Duration
+	JobStartFile string
+	Started      time.Time
+	Now          func() time.Time
 
 	// Array, when set, runs an array job (see ArrayConfig): every pod
 	// takes the command and runs it once per task it pulls.
@@ -115,6 +126,14 @@ func (c *Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("%w: role %q (want head or worker)", ErrUsage, c.Role)
+	}
+	if c.SignalAt != "" {
+		if _, err := structs.ParseSignalAt(c.SignalAt); err != nil {
+			return fmt.Errorf("%w: signal before the walltime: %w", ErrUsage, err)
+		}
+		if c.Walltime <= 0 || c.Now == nil {
+			return fmt.Errorf("%w: a signal before the walltime needs the walltime and a clock", ErrUsage)
+		}
 	}
 	switch c.SSHD {
 	case SSHDAuto, SSHDSystem, SSHDBuiltin:

@@ -83,19 +83,23 @@ type signaler struct {
 	root int
 	out  io.Writer
 	log  *slog.Logger
+	// timed is the job's signal before the walltime ends, if it asked
+	// for one (signal_at.go).
+	timed *timedSignal
 }
 
-// newSignaler returns the signaler of cfg, or nil when it has no requests
-// file.
+// newSignaler returns the signaler of cfg, or nil when it has neither a
+// requests file nor a signal before the walltime ends.
 func newSignaler(cfg *Config, main *atomic.Int64, log *slog.Logger) *signaler {
-	if cfg.SignalsFile == "" {
+	timed := newTimedSignal(cfg)
+	if cfg.SignalsFile == "" && timed == nil {
 		return nil
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &signaler{path: cfg.SignalsFile, state: filepath.Join(cfg.RunDir, signalStateFile), head: cfg.Role == RoleHead,
-		main: main, root: os.Getpid(), out: cfg.Stdout, log: log}
+		main: main, root: os.Getpid(), out: cfg.Stdout, log: log, timed: timed}
 }
 
 // watch delivers new requests every interval until ctx ends.
@@ -110,6 +114,7 @@ func (s *signaler) watch(ctx context.Context, every time.Duration) {
 	defer t.Stop()
 	for {
 		s.deliverNew()
+		s.deliverDue()
 		select {
 		case <-ctx.Done():
 			return
@@ -121,6 +126,9 @@ func (s *signaler) watch(ctx context.Context, every time.Duration) {
 // deliverNew delivers the requests past the last one delivered, in order,
 // recording each before the next.
 func (s *signaler) deliverNew() {
+	if s.path == "" {
+		return
+	}
 	b, err := os.ReadFile(s.path)
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
@@ -156,42 +164,48 @@ func (s *signaler) lastDelivered() int {
 
 // deliver sends one request to this node's processes of the job.
 func (s *signaler) deliver(r signalRequest) {
-	sig := syscall.Signal(r.sig)
 	name := structs.SignalName(r.sig)
 	if r.batch && !s.head {
 		s.log.Debug("signal for the head's main process only", "request", r.seq, "signal", name)
 		return
 	}
-	if pid := int(s.main.Load()); r.batch && pid > 0 {
-		err := syscall.Kill(pid, sig)
-		s.report(r, name, 1, err)
-		return
+	groups, err := s.send(r.sig, r.batch)
+	s.report(name, "request "+strconv.Itoa(r.seq), groups, err)
+}
+
+// send sends signal sig to this node's processes of the job: with batch,
+// to the head's main process when it runs one, else to every process
+// group its processes started. It returns how many it reached.
+func (s *signaler) send(sig int, batch bool) (int, error) {
+	if pid := int(s.main.Load()); batch && pid > 0 {
+		return 1, syscall.Kill(pid, syscall.Signal(sig))
 	}
-	groups := jobGroups(s.root)
 	var firstErr error
 	sent := 0
-	for _, g := range groups {
-		if err := syscall.Kill(-g, sig); err == nil {
+	for _, g := range jobGroups(s.root) {
+		if err := syscall.Kill(-g, syscall.Signal(sig)); err == nil {
 			sent++
 		} else if !errors.Is(err, syscall.ESRCH) && firstErr == nil {
 			firstErr = err
 		}
 	}
-	s.report(r, name, sent, firstErr)
+	return sent, firstErr
 }
 
-func (s *signaler) report(r signalRequest, name string, groups int, err error) {
+// report logs a delivery on the job's output: what says which ("request
+// 3", "60 s before the walltime").
+func (s *signaler) report(name, what string, groups int, err error) {
 	if err != nil {
-		fmt.Fprintf(s.out, "flotilla: signal %s not delivered (request %d): %v\n", name, r.seq, err)
-		s.log.Warn("signal not delivered", "request", r.seq, "signal", name, "err", err)
+		fmt.Fprintf(s.out, "flotilla: signal %s not delivered (%s): %v\n", name, what, err)
+		s.log.Warn("signal not delivered", "what", what, "signal", name, "err", err)
 		return
 	}
 	if groups == 0 {
-		fmt.Fprintf(s.out, "flotilla: signal %s had no process to reach (request %d)\n", name, r.seq)
+		fmt.Fprintf(s.out, "flotilla: signal %s had no process to reach (%s)\n", name, what)
 		return
 	}
-	fmt.Fprintf(s.out, "flotilla: signal %s delivered (request %d)\n", name, r.seq)
-	s.log.Info("signal delivered", "request", r.seq, "signal", name, "process_groups", groups)
+	fmt.Fprintf(s.out, "flotilla: signal %s delivered (%s)\n", name, what)
+	s.log.Info("signal delivered", "what", what, "signal", name, "process_groups", groups)
 }
 
 // writeFileAtomic replaces path with b (a temporary file renamed).
