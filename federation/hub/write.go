@@ -67,7 +67,9 @@ func (h *Hub) write(ctx context.Context, b []byte) (val any, index uint64, err e
 
 // attempt applies b once, giving up at deadline: locally on the leader
 // (raftnode's deadline, no timer of its own), else through the leader's
-// internal endpoint (an HTTP call, bounded by a context).
+// internal endpoint (an HTTP call, bounded by a context): with the
+// other writes of its batch call in one call when the call has a write
+// group (api.WriteGroup), else on its own.
 func (h *Hub) attempt(ctx context.Context, b []byte, deadline time.Time) (any, uint64, error) {
 	if h.node.IsLeader() {
 		return h.applyLocal(ctx, b, deadline)
@@ -76,14 +78,21 @@ func (h *Hub) attempt(ctx context.Context, b []byte, deadline time.Time) (any, u
 	if !ok {
 		return nil, 0, errNoLeader
 	}
-	fctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	val, index, err := h.forwardApply(fctx, addr, b)
-	if index > 0 && h.cfg.ForwardApplyWait > 0 {
-		// Let a read on this replica see the write it just acknowledged.
-		wctx, cancel := context.WithTimeout(ctx, h.cfg.ForwardApplyWait)
-		_ = h.node.WaitApplied(wctx, index)
+	var val any
+	var index uint64
+	var err error
+	if g := api.WriteGroupOf(ctx); g != nil {
+		val, index, err = h.forwardGrouped(ctx, g, addr, b, deadline)
+	} else {
+		fctx, cancel := context.WithDeadline(ctx, deadline)
+		val, index, err = h.forwardApply(fctx, addr, b)
 		cancel()
+		h.waitForwarded(ctx, index)
+	}
+	if err == nil && fsm.CommandType(b[1]) == jobAudited {
+		if pa := api.PendingAuditOf(ctx); pa != nil {
+			pa.Recorded() // the leader's entry stored the event (or an earlier attempt's did)
+		}
 	}
 	return val, index, err
 }
@@ -100,7 +109,7 @@ func (h *Hub) applyLocal(ctx context.Context, b []byte, deadline time.Time) (any
 	} else {
 		val, index, err = h.node.ApplyBy(ctx, b, deadline)
 	}
-	if err == nil && fsm.CommandType(b[1]) == fsm.TypeOf(&fsm.JobAudited{}) {
+	if err == nil && fsm.CommandType(b[1]) == jobAudited {
 		if pa := api.PendingAuditOf(ctx); pa != nil {
 			pa.Recorded() // the entry stored the event (or an earlier attempt did)
 		}
