@@ -139,9 +139,10 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 // cancel, terminate) in flight, handed through the request's context to
 // the replica's write of the call's job command, which logs both in one
 // raft entry (fsm.JobAudited) and marks the event recorded when it knows
-// the entry applied. Otherwise (the call failed, wrote no job command, or
-// its write went through another replica) the API writes the event on its
-// own, under the same ID, so it is never stored twice.
+// the entry applied (on the leader, or as the leader answered a forwarded
+// write). Otherwise (the call failed or wrote no job command) the API
+// writes the event on its own, under the same ID, so it is never stored
+// twice.
 type PendingAudit struct {
 	// Event is the event of a successful call; the writer names the job.
 	Event    structs.AuditEvent

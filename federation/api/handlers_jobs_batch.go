@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -33,6 +34,11 @@ import (
 
 // batchWorkers bounds the items of one batch in flight at once.
 const batchWorkers = 64
+
+// DefaultBatchAdmissions bounds the items of all batch calls admitted at
+// once on one replica (Config.BatchAdmissions): many concurrent batches
+// wait for a turn instead of running thousands of admissions together.
+const DefaultBatchAdmissions = 256
 
 // batchBodyFactor: a batch's body may be this many times the hub's body
 // limit (MaxBodyBytes, 1 MiB by default: 16 MiB); each item stays under
@@ -116,19 +122,22 @@ func (s *Server) submitJobBatch(c *call) (any, error) {
 			it.deps, it.err = batchDependencies(it.req.Dependency, i, byID)
 		}
 	}
+	// On a follower the items' writes go to the leader together (see
+	// WriteGroup); on the leader the group stays empty. Each worker
+	// counts in it from its start until no item is left.
+	g := new(WriteGroup)
+	c.r = c.r.WithContext(withWriteGroup(c.r.Context(), g))
 	var wg sync.WaitGroup
-	next := make(chan int)
+	var taken atomic.Int64 // items are taken in order: an item waits only on earlier ones
 	for range min(batchWorkers, len(items)) {
+		g.Start()
 		wg.Go(func() {
-			for i := range next {
-				s.submitBatchItem(c, i, items)
+			defer g.Finish()
+			for i := int(taken.Add(1) - 1); i < len(items); i = int(taken.Add(1) - 1) {
+				s.submitBatchItem(c, g, i, items)
 			}
 		})
 	}
-	for i := range items {
-		next <- i // in order: an item waits only on earlier ones, already taken
-	}
-	close(next)
 	wg.Wait()
 	out := make([]structs.JobBatchItem, len(items))
 	for i, it := range items {
@@ -193,18 +202,36 @@ func batchDependencies(spec string, i int, byID map[string]int) ([]int, error) {
 
 // submitBatchItem admits item i of items (after the earlier items its
 // dependency names) as a single submission is, audited as one.
-func (s *Server) submitBatchItem(c *call, i int, items []*batchItem) {
+func (s *Server) submitBatchItem(c *call, g *WriteGroup, i int, items []*batchItem) {
 	it := items[i]
 	defer close(it.done)
 	ic := *c
-	if it.err == nil {
+	if it.err == nil && len(it.deps) > 0 {
+		g.Block()
 		it.err = waitBatchDependencies(c.r.Context(), it, items)
+		g.Unblock()
+	}
+	if it.err == nil {
+		// The replica's turn, after the dependencies: an item that holds
+		// one never waits for another item.
+		select {
+		case s.admissions <- struct{}{}:
+		default:
+			g.Block()
+			select {
+			case s.admissions <- struct{}{}:
+			case <-c.r.Context().Done():
+				it.err = c.r.Context().Err()
+			}
+			g.Unblock()
+		}
 	}
 	if it.err == nil {
 		if ic.pending = s.pendingAudit(c, submitAudit); ic.pending != nil {
 			ic.r = c.r.WithContext(context.WithValue(c.r.Context(), pendingAuditKey{}, ic.pending))
 		}
 		it.job, it.err = s.admitJob(&ic, it.req)
+		<-s.admissions
 	}
 	s.auditBatchItem(&ic, it)
 }

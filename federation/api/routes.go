@@ -145,6 +145,7 @@ func (s *Server) routes() {
 
 	// Replica to replica.
 	s.handle("POST "+InternalApplyPath, internal, s.internalApply)
+	s.handle("POST "+InternalApplyBatchPath, internal, s.internalApplyBatch)
 	s.handle("POST "+InternalReadIndexPath, internal, s.internalReadIndex)
 	s.handle("POST "+InternalJoinPath, internal, s.internalJoin)
 	s.handle("POST "+InternalRemovePath, internal, s.internalRemove)

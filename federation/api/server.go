@@ -56,6 +56,9 @@ type Config struct {
 	// Limits bound request rates; nil means DefaultLimits, a zero Limits
 	// no limits.
 	Limits *Limits
+	// BatchAdmissions bounds the items of batch calls admitted at once on
+	// this replica, across calls; 0 means DefaultBatchAdmissions.
+	BatchAdmissions int
 	// Logger receives the server's logs; nil discards them.
 	Logger *slog.Logger
 	// KeyUsed, if set, is told of every successful request a user API key
@@ -82,6 +85,9 @@ type Server struct {
 	batchImg string
 	limits   *limiter
 	unknown  *unknownKeys
+	// admissions holds a token per batch item being admitted
+	// (BatchAdmissions).
+	admissions chan struct{}
 	// wall is the real clock, for network deadlines: they must follow the
 	// kernel's time even when the hub's clock is a test's.
 	wall func() time.Time
@@ -111,6 +117,10 @@ func New(cfg Config) *Server {
 		limits = *cfg.Limits
 	}
 	s.limits = newLimiter(limits, cfg.Now)
+	if cfg.BatchAdmissions <= 0 {
+		cfg.BatchAdmissions = DefaultBatchAdmissions
+	}
+	s.admissions = make(chan struct{}, cfg.BatchAdmissions)
 	s.wall = time.Now
 	s.unknown = newUnknownKeys(cfg.Now)
 	if s.log == nil {

@@ -62,7 +62,8 @@ type Client struct {
 	backoffMax   time.Duration
 	spread       bool // ignore leader hints
 	tls          *tls.Config
-	next         atomic.Uint32 // index of the URL to try first
+	now          func() time.Time // the retry budget's clock
+	next         atomic.Uint32    // index of the URL to try first
 }
 
 // Option configures a Client.
@@ -76,8 +77,11 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc
 // client certificate. Ignored with WithHTTPClient.
 func WithTLS(cfg *tls.Config) Option { return func(c *Client) { c.tls = cfg } }
 
-// WithRetryTimeout bounds how long one call keeps retrying other replicas;
-// the call's context may end it sooner.
+// WithRetryTimeout bounds how long one call keeps retrying other replicas:
+// no attempt starts after it, and none waits past it for a backoff or a
+// Retry-After. An attempt under way ends with the call's context (which may
+// end the call sooner) or, on the default transport, when the hub has not
+// begun its reply within the same time.
 func WithRetryTimeout(d time.Duration) Option { return func(c *Client) { c.retryTimeout = d } }
 
 // WithBackoff sets the bounds of the backoff between retries.
@@ -106,7 +110,8 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("client: no hub URLs")
 	}
-	c := &Client{retryTimeout: DefaultRetryTimeout, backoffMin: defaultBackoffMin, backoffMax: defaultBackoffMax}
+	c := &Client{retryTimeout: DefaultRetryTimeout, backoffMin: defaultBackoffMin, backoffMax: defaultBackoffMax,
+		now: time.Now}
 	for _, u := range urls {
 		pu, err := url.Parse(u)
 		if err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
@@ -129,10 +134,14 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 			ForceAttemptHTTP2: true,
 			// The hub never compresses its replies: asking for gzip only
 			// cost every request a header, on both ends.
-			DisableCompression:  true,
-			MaxIdleConns:        256,
-			MaxIdleConnsPerHost: 128,
-			IdleConnTimeout:     90 * time.Second,
+			DisableCompression: true,
+			// An attempt has no timer of its own (the retry budget is
+			// checked between attempts): a hub that takes the request and
+			// never answers ends the attempt here.
+			ResponseHeaderTimeout: c.retryTimeout,
+			MaxIdleConns:          256,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
 		}}
 	}
 	return c, nil
@@ -176,6 +185,9 @@ type request struct {
 	keyed bool
 	// requestID is sent as X-Request-Id (set by do).
 	requestID string
+	// deadline, when not zero, is the end of the retry budget (a budget
+	// shared by several calls); else the budget is the client's.
+	deadline time.Time
 }
 
 // do performs r, retrying other replicas on transient failures, and
@@ -189,8 +201,14 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		}
 	}
 	r.keyed = r.keyed || keyedMethod(r.method)
-	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout)
-	defer cancel()
+	// The retry budget is a deadline checked between attempts, not a
+	// timer context per call: ctx alone (its cancellation, its deadline)
+	// stops an attempt under way (and the default transport bounds a
+	// reply's wait, see New).
+	deadline := r.deadline
+	if deadline.IsZero() {
+		deadline = c.now().Add(c.retryTimeout)
+	}
 	// One id per call, the same on every retry: the hub logs it with
 	// whatever the call caused.
 	r.requestID = rand.Text()
@@ -205,7 +223,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 				c.next.Store(i)
 				c.follow(h)
 			} else if ctx.Err() != nil {
-				return h, giveUp(ctx, r.method, r.path, lastReply, err)
+				return h, giveUp(r.method, r.path, lastReply, err)
 			}
 			return h, err
 		}
@@ -214,38 +232,43 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 		if errors.As(err, &ae) {
 			lastReply = err
 		}
-		if wait := retryAfter(h, err); wait > 0 {
-			// Rate limited: wait as long as the replica asked, whichever
-			// replica comes next (each limits on its own, but the caller
-			// is asked to slow down).
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, giveUp(ctx, r.method, r.path, lastReply, err)
-			case <-t.C:
-			}
-		} else if (attempt+1)%uint32(len(c.urls)) == 0 {
+		var wait time.Duration
+		if wait = retryAfter(h, err); wait <= 0 && (attempt+1)%uint32(len(c.urls)) == 0 {
 			// Tried every replica once: back off before the next round.
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil, giveUp(ctx, r.method, r.path, lastReply, err)
-			case <-t.C:
-			}
+			wait = backoff
 			backoff = min(2*backoff, c.backoffMax)
-		} else if ctx.Err() != nil {
-			return nil, giveUp(ctx, r.method, r.path, lastReply, err)
+		}
+		// Rate limited, wait as long as the replica asked, whichever
+		// replica comes next (each limits on its own, but the caller is
+		// asked to slow down); a wait past the budget ends the call now.
+		left := deadline.Sub(c.now())
+		if ctx.Err() != nil || left <= 0 || wait >= left {
+			return nil, giveUp(r.method, r.path, lastReply, err)
+		}
+		if wait > 0 && !sleep(ctx, wait) {
+			return nil, giveUp(r.method, r.path, lastReply, err)
 		}
 	}
 }
 
+// sleep waits d unless ctx ends first (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // giveUp is the error of a call that stops retrying after err; lastReply
-// is the last error the hub replied with, more telling than a deadline.
-// (A function, not a closure of do: that cost two allocations a call.)
-func giveUp(ctx context.Context, method, path string, lastReply, err error) error {
-	if lastReply != nil && ctx.Err() != nil {
+// is the last error the hub replied with, more telling than a transport
+// failure or a deadline. (A function, not a closure of do: that cost two
+// allocations a call.)
+func giveUp(method, path string, lastReply, err error) error {
+	if lastReply != nil {
 		err = lastReply
 	}
 	return fmt.Errorf("client: %s %s: giving up: %w", method, path, err)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -69,8 +68,9 @@ func (c *Client) SubmitJobs(ctx context.Context, reqs []structs.JobSubmitRequest
 // submitBatch submits reqs in one batch call, then again those items the
 // hub refused for a passing reason, and fills out.
 func (c *Client) submitBatch(ctx context.Context, reqs []structs.JobSubmitRequest, out []JobResult) error {
-	ctx, cancel := context.WithTimeout(ctx, c.retryTimeout)
-	defer cancel()
+	// One retry budget for the calls and resends, a deadline checked
+	// between them (as do does between attempts).
+	deadline := c.now().Add(c.retryTimeout)
 	todo := make([]int, len(reqs)) // indexes of reqs still to send
 	for i := range todo {
 		todo[i] = i
@@ -81,7 +81,9 @@ func (c *Client) submitBatch(ctx context.Context, reqs []structs.JobSubmitReques
 		for k, i := range todo {
 			body.Jobs[k] = reqs[i]
 		}
-		reply, err := callKeyed[structs.JobBatchReply](ctx, c, batchPath, body)
+		reply := new(structs.JobBatchReply)
+		_, err := c.do(ctx, request{method: http.MethodPost, path: batchPath, body: body, out: reply, keyed: true,
+			deadline: deadline})
 		if err != nil {
 			if len(todo) < len(reqs) {
 				// A resend failed whole: those items alone get its error.
@@ -114,12 +116,8 @@ func (c *Client) submitBatch(ctx context.Context, reqs []structs.JobSubmitReques
 		if len(again) == 0 {
 			return nil
 		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if backoff >= deadline.Sub(c.now()) || !sleep(ctx, backoff) {
 			return nil // those items keep their last refusal
-		case <-t.C:
 		}
 		backoff = min(2*backoff, c.backoffMax)
 		todo = again

@@ -85,7 +85,17 @@ func (h *Hub) callPeer(ctx context.Context, pc peerCall, out any) error {
 	if json.Unmarshal(data, &eb) != nil || eb.Error == "" {
 		eb.Error = string(bytes.TrimSpace(data))
 	}
-	kind := structs.KindOfStatus(resp.StatusCode)
+	return h.peerError(pc, resp.StatusCode, eb)
+}
+
+// errNoEndpoint marks a replica that does not serve an internal endpoint
+// (an older hub).
+var errNoEndpoint = errors.New("no such endpoint")
+
+// peerError is the error of another replica's reply with status and
+// body eb (see callPeer).
+func (h *Hub) peerError(pc peerCall, status int, eb structs.ErrorBody) error {
+	kind := structs.KindOfStatus(status)
 	switch {
 	case kind == structs.ErrNotLeader: // nothing done
 		return &forwardError{leader: pc.base, err: errors.New("not the leader")}
@@ -96,11 +106,12 @@ func (h *Hub) callPeer(ctx context.Context, pc peerCall, out any) error {
 		return structs.Errorf(structs.ErrUnauthorized,
 			"replica at %s refused the internal secret (every replica needs the same one)", pc.base)
 	case eb.Code == structs.CodeNoSuchEndpoint:
-		return structs.Errorf(structs.ErrUnavailable, "replica at %s has no %s endpoint (an older hub?)", pc.base, pc.path)
+		return fmt.Errorf("replica at %s has no %s endpoint (an older hub?): %w: %w", pc.base, pc.path,
+			errNoEndpoint, structs.ErrUnavailable)
 	case kind != nil:
 		return api.RemoteError(kind, eb.Error)
 	}
-	return structs.Errorf(structs.ErrUnavailable, "replica at %s replied %d: %s", pc.base, resp.StatusCode, eb.Error)
+	return structs.Errorf(structs.ErrUnavailable, "replica at %s replied %d: %s", pc.base, status, eb.Error)
 }
 
 // forwarded turns a refusal of the leader's internal apply or read-index

@@ -65,9 +65,12 @@ import (
 
 // Hub is one replica. Its methods are safe for concurrent use.
 type Hub struct {
-	cfg   Config
-	log   *slog.Logger
-	now   func() time.Time
+	cfg Config
+	log *slog.Logger
+	now func() time.Time
+	// wall is the real clock of write deadlines (now may be a test's
+	// fixed clock; a deadline must pass).
+	wall  func() time.Time
 	store *state.Store
 	node  *raftnode.Node
 	authn *auth.Authenticator
@@ -133,7 +136,7 @@ func New(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{
-		cfg: cfg, log: cfg.Logger, now: cfg.Now, store: store, node: node, authn: authn, ln: ln,
+		cfg: cfg, log: cfg.Logger, now: cfg.Now, wall: time.Now, store: store, node: node, authn: authn, ln: ln,
 		stopped: make(chan struct{}), bgDone: make(chan struct{}), dispDone: make(chan struct{}), retDone: make(chan struct{}),
 		capiDone: make(chan struct{}), hookDone: make(chan struct{}), catDone: make(chan struct{}),
 		replDone: make(chan struct{}), staticPeers: maps.Clone(cfg.Raft.PeerAPI),

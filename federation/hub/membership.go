@@ -140,7 +140,7 @@ func (h *Hub) joinLocal(ctx context.Context, rep *structs.Replica, learner bool)
 		if err != nil {
 			return nil, err
 		}
-		_, ix, err := h.applyLocal(ctx, b)
+		_, ix, err := h.applyLocal(ctx, b, time.Time{})
 		if err != nil {
 			return nil, err
 		}

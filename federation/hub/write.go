@@ -50,9 +50,9 @@ func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
 // the index of the log entry that carried it.
 func (h *Hub) write(ctx context.Context, b []byte) (val any, index uint64, err error) {
 	ambiguous := false
-	err = h.retry(ctx, func(ctx context.Context) error {
+	err = h.retryBy(ctx, func(ctx context.Context, deadline time.Time) error {
 		var e error
-		val, index, e = h.attempt(ctx, b)
+		val, index, e = h.attempt(ctx, b, deadline)
 		if mayHaveApplied(e) {
 			ambiguous = true
 		}
@@ -65,32 +65,51 @@ func (h *Hub) write(ctx context.Context, b []byte) (val any, index uint64, err e
 	return val, index, err
 }
 
-// attempt applies b once: locally on the leader, else through the leader's
-// internal endpoint.
-func (h *Hub) attempt(ctx context.Context, b []byte) (any, uint64, error) {
+// attempt applies b once, giving up at deadline: locally on the leader
+// (raftnode's deadline, no timer of its own), else through the leader's
+// internal endpoint (an HTTP call, bounded by a context): with the
+// other writes of its batch call in one call when the call has a write
+// group (api.WriteGroup), else on its own.
+func (h *Hub) attempt(ctx context.Context, b []byte, deadline time.Time) (any, uint64, error) {
 	if h.node.IsLeader() {
-		return h.applyLocal(ctx, b)
+		return h.applyLocal(ctx, b, deadline)
 	}
 	addr, ok := h.node.LeaderAPIAddress()
 	if !ok {
 		return nil, 0, errNoLeader
 	}
-	val, index, err := h.forwardApply(ctx, addr, b)
-	if index > 0 && h.cfg.ForwardApplyWait > 0 {
-		// Let a read on this replica see the write it just acknowledged.
-		wctx, cancel := context.WithTimeout(ctx, h.cfg.ForwardApplyWait)
-		_ = h.node.WaitApplied(wctx, index)
+	var val any
+	var index uint64
+	var err error
+	if g := api.WriteGroupOf(ctx); g != nil {
+		val, index, err = h.forwardGrouped(ctx, g, addr, b, deadline)
+	} else {
+		fctx, cancel := context.WithDeadline(ctx, deadline)
+		val, index, err = h.forwardApply(fctx, addr, b)
 		cancel()
+		h.waitForwarded(ctx, index)
+	}
+	if err == nil && fsm.CommandType(b[1]) == jobAudited {
+		if pa := api.PendingAuditOf(ctx); pa != nil {
+			pa.Recorded() // the leader's entry stored the event (or an earlier attempt's did)
+		}
 	}
 	return val, index, err
 }
 
 // applyLocal applies b through this node's raft and makes the outcome of
 // repeated commands the outcome of the first (see resolve). Raft errors
-// are raftnode's.
-func (h *Hub) applyLocal(ctx context.Context, b []byte) (any, uint64, error) {
-	val, index, err := h.node.Apply(ctx, b)
-	if err == nil && fsm.CommandType(b[1]) == fsm.TypeOf(&fsm.JobAudited{}) {
+// are raftnode's. A zero deadline means none (ctx alone bounds the wait).
+func (h *Hub) applyLocal(ctx context.Context, b []byte, deadline time.Time) (any, uint64, error) {
+	var val any
+	var index uint64
+	var err error
+	if deadline.IsZero() {
+		val, index, err = h.node.Apply(ctx, b)
+	} else {
+		val, index, err = h.node.ApplyBy(ctx, b, deadline)
+	}
+	if err == nil && fsm.CommandType(b[1]) == jobAudited {
 		if pa := api.PendingAuditOf(ctx); pa != nil {
 			pa.Recorded() // the entry stored the event (or an earlier attempt did)
 		}
@@ -115,7 +134,7 @@ func (h *Hub) ApplyInternal(ctx context.Context, b []byte) (any, uint64, error) 
 	if _, err := fsm.Decode(b); err != nil {
 		return nil, 0, err
 	}
-	val, index, err := h.applyLocal(ctx, b)
+	val, index, err := h.applyLocal(ctx, b, time.Time{})
 	if err != nil && index == 0 {
 		err = publicError(err)
 	}
@@ -224,20 +243,31 @@ type gateView struct {
 func isDelete(b []byte) bool { return fsm.CommandType(b[1]).IsDelete() }
 
 // retry runs op until it succeeds or fails for good, backing off between
-// transient failures, for at most Config.WriteTimeout.
+// transient failures, for at most Config.WriteTimeout; op's context ends
+// then.
 func (h *Hub) retry(ctx context.Context, op func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, h.cfg.WriteTimeout)
 	defer cancel()
+	return h.retryBy(ctx, func(ctx context.Context, _ time.Time) error { return op(ctx) })
+}
+
+// retryBy is retry for an op that keeps the deadline itself (it is
+// given it): the budget costs no timer context per call. Between
+// attempts the deadline is checked and the backoff ends at it; ctx still
+// stops the retries at once.
+func (h *Hub) retryBy(ctx context.Context, op func(context.Context, time.Time) error) error {
+	deadline := h.wall().Add(h.cfg.WriteTimeout)
 	backoff := h.cfg.RetryBackoffMin
 	for {
-		err := op(ctx)
+		err := op(ctx, deadline)
 		if err == nil || !retryable(err) {
 			return publicError(err)
 		}
-		if ctx.Err() != nil {
+		left := deadline.Sub(h.wall())
+		if ctx.Err() != nil || left <= 0 {
 			return structs.Errorf(structs.ErrUnavailable, "no leader reachable: %v", err)
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(min(backoff, left))
 		select {
 		case <-ctx.Done():
 			t.Stop()

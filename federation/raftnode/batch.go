@@ -42,26 +42,7 @@ type pendingBatch struct {
 //   - ctx's error: the caller stopped waiting; if the command had already
 //     been handed to the batcher it may still be applied.
 func (n *Node) Apply(ctx context.Context, cmd []byte) (any, uint64, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, 0, err
-	}
-	if err := n.leaderOnly(); err != nil {
-		return nil, 0, err
-	}
-	req := &applyReq{cmd: cmd, done: make(chan applyResult, 1)}
-	select {
-	case n.applyCh <- req:
-	case <-n.shutdownCh:
-		return nil, 0, ErrShutdown
-	case <-ctx.Done():
-		return nil, 0, ctx.Err()
-	}
-	select {
-	case res := <-req.done:
-		return res.val, res.index, res.err
-	case <-ctx.Done():
-		return nil, 0, fmt.Errorf("raftnode: stopped waiting, the command may still be applied: %w", ctx.Err())
-	}
+	return n.apply(ctx, cmd, nil)
 }
 
 // runBatcher collects commands into batches: a batch starts with the first

@@ -39,6 +39,8 @@ type Node struct {
 
 	resendWG sync.WaitGroup // snapshotPastResends in flight
 
+	deadlines deadlineClock // ApplyBy's deadlines
+
 	entries  atomic.Uint64 // batch log entries submitted
 	commands atomic.Uint64 // commands carried by them
 
