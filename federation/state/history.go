@@ -60,7 +60,11 @@ type auditTrail struct {
 	auditIDs    cowTree[idEntry[*structs.AuditEvent]] // by ID: lookups, snapshots
 	auditTime   cowTree[auditEntry]                   // by time, Seq: QueryAudit, retention, ListAudit
 	auditTenant cowTree[auditEntry]                   // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
-	gen         uint64                                // the transaction that owns this copy (cow.go)
+	// tail is the events appended last, in apply order, in neither tree
+	// by time yet; its array is shared with other versions and only
+	// appended to (auditindex.go).
+	tail []auditEntry
+	gen  uint64 // the transaction that owns this copy (cow.go)
 	// No tree is kept by Seq: every submission would write it, on every
 	// replica, for ListAudit alone, which no production code calls; it
 	// walks the trees by time (store_records.go).
@@ -80,45 +84,19 @@ func (a *auditTrail) addAudit(e *structs.AuditEvent) {
 		a.delAudit(old.obj)
 	}
 	a.auditIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
-	k := auditEntryOf(e)
-	a.auditTime.w(a.gen).ReplaceOrInsert(k)
-	if e.Tenant != "" {
-		a.auditTenant.w(a.gen).ReplaceOrInsert(k)
-	}
+	a.appendTail(auditEntryOf(e))
 }
 
 // delAudit removes a stored event (the object addAudit was given).
 func (a *auditTrail) delAudit(e *structs.AuditEvent) {
 	a.auditIDs.w(a.gen).Delete(idEntry[*structs.AuditEvent]{id: e.ID})
-	k := auditEntryOf(e)
-	a.auditTime.w(a.gen).Delete(k)
-	if e.Tenant != "" {
-		a.auditTenant.w(a.gen).Delete(k)
-	}
+	a.delOrdered(auditEntryOf(e))
 }
 
 // audit is the stored event with the ID, nil if none.
 func (a *auditTrail) audit(id string) *structs.AuditEvent {
 	e, _ := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: id})
 	return e.obj
-}
-
-// eachAudit calls fn on the events of a tenant ("": all) at or after
-// Unix nanosecond ns, in (time, Seq) order, until fn returns false.
-func (a *auditTrail) eachAudit(tenant string, ns uint64, fn func(*structs.AuditEvent) bool) {
-	if tenant == "" {
-		a.auditTime.AscendGreaterOrEqual(auditEntry{ns: ns}, func(k auditEntry) bool { return fn(k.e) })
-		return
-	}
-	a.auditTenant.AscendGreaterOrEqual(auditEntry{tenant: tenant, ns: ns}, func(k auditEntry) bool {
-		return k.tenant == tenant && fn(k.e)
-	})
-}
-
-// oldestAudit is the event first in (time, Seq) order, nil if none.
-func (a *auditTrail) oldestAudit() *structs.AuditEvent {
-	k, _ := a.auditTime.Min()
-	return k.e
 }
 
 // eventLog is the bounded log of job events, by Seq. Seq grows with the
