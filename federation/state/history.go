@@ -12,20 +12,11 @@ import (
 // are appended on every submission, on every replica, and never changed
 // once written; they leave only from the front (retention purge, the
 // event log's bound). In go-memdb each index entry of such a row cost a
-// radix path copy with a watch channel per node; here it is an entry in
-// a node of a copy-on-write B-tree, which a write transaction changes in
-// its own clone (archive.go). Nothing waits on one event: watchers wait
-// on the tables' modify indexes in the meta table, which a commit still
-// bumps (watch.go).
-
-// seqEntry is an entry of a tree by sequence number: the key is in the
-// entry, so a lookup's pivot is a value on the stack.
-type seqEntry[T any] struct {
-	seq uint64
-	obj T
-}
-
-func bySeq[T any](a, b seqEntry[T]) bool { return a.seq < b.seq }
+// radix path copy with a watch channel per node; here the audit trail is
+// a copy-on-write B-tree by ID (archive.go) and, by time, B-trees behind
+// an append-only tail (auditindex.go), and the event log a queue of
+// shared chunks (eventlog.go). Nothing waits on one event: watchers wait
+// on the tables' modify indexes (indexes.go, watch.go).
 
 // auditEntry is an entry of the audit trail's trees by time: tenant, the
 // time in Unix nanoseconds (as the memdb index had it: 0 before 1970) and
@@ -96,58 +87,5 @@ func (a *auditTrail) delAudit(e *structs.AuditEvent) {
 // audit is the stored event with the ID, nil if none.
 func (a *auditTrail) audit(id string) *structs.AuditEvent {
 	e, _ := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: id})
-	return e.obj
-}
-
-// eventLog is the bounded log of job events, by Seq. Seq grows with the
-// raft index that wrote the event, so the order by Seq is also the order
-// by raft index (EventsAfter).
-type eventLog struct {
-	events cowTree[seqEntry[*structs.JobEvent]]
-	gen    uint64 // the transaction that owns this copy (cow.go)
-}
-
-func newEventLog() *eventLog {
-	return &eventLog{events: newCowTree(bySeq[*structs.JobEvent])}
-}
-
-// addEvent stores an event, replacing one with its Seq.
-func (l *eventLog) addEvent(e *structs.JobEvent) {
-	l.events.w(l.gen).ReplaceOrInsert(seqEntry[*structs.JobEvent]{e.Seq, e})
-}
-
-// delEvent removes the event with the Seq and returns it, nil if none.
-func (l *eventLog) delEvent(seq uint64) *structs.JobEvent {
-	e, _ := l.events.w(l.gen).Delete(seqEntry[*structs.JobEvent]{seq: seq})
-	return e.obj
-}
-
-// eventFrom is the first event with a Seq at or above seq, nil if none.
-func (l *eventLog) eventFrom(seq uint64) *structs.JobEvent {
-	var e *structs.JobEvent
-	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: seq}, func(x seqEntry[*structs.JobEvent]) bool {
-		e = x.obj
-		return false
-	})
-	return e
-}
-
-// eachEvent calls fn on the events with a Seq from `from` on, in Seq
-// order, until fn returns false.
-func (l *eventLog) eachEvent(from uint64, fn func(*structs.JobEvent) bool) {
-	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: from}, func(x seqEntry[*structs.JobEvent]) bool {
-		return fn(x.obj)
-	})
-}
-
-// lastEvent is the event with the highest Seq, nil if none.
-func (l *eventLog) lastEvent() *structs.JobEvent {
-	e, _ := l.events.Max()
-	return e.obj
-}
-
-// firstEvent is the event with the lowest Seq, nil if none.
-func (l *eventLog) firstEvent() *structs.JobEvent {
-	e, _ := l.events.Min()
 	return e.obj
 }
