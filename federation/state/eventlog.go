@@ -1,8 +1,8 @@
 package state
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -59,14 +59,12 @@ func (l *eventLog) chunk(i int) []*structs.JobEvent {
 // locate is where the first event with a Seq at or above seq is: chunk
 // c and index i in it; i == len(l.chunk(c)) if none.
 func (l *eventLog) locate(seq uint64) (c, i int) {
-	c = sort.Search(len(l.full), func(k int) bool {
-		f := l.full[k]
-		return f[len(f)-1].Seq >= seq
-	})
-	ch := l.chunk(c)
-	i = sort.Search(len(ch), func(k int) bool { return ch[k].Seq >= seq })
+	c, _ = slices.BinarySearchFunc(l.full, seq, func(f []*structs.JobEvent, s uint64) int { return cmp.Compare(f[len(f)-1].Seq, s) })
+	i, _ = slices.BinarySearchFunc(l.chunk(c), seq, cmpEventSeq)
 	return c, i
 }
+
+func cmpEventSeq(e *structs.JobEvent, seq uint64) int { return cmp.Compare(e.Seq, seq) }
 
 // addEvent stores an event, replacing one with its Seq.
 func (l *eventLog) addEvent(e *structs.JobEvent) {
@@ -125,15 +123,7 @@ func (l *eventLog) rebuild(e *structs.JobEvent) {
 		all = append(all, x)
 		return true
 	})
-	i, found := slices.BinarySearchFunc(all, e.Seq, func(x *structs.JobEvent, s uint64) int {
-		switch {
-		case x.Seq < s:
-			return -1
-		case x.Seq > s:
-			return 1
-		}
-		return 0
-	})
+	i, found := slices.BinarySearchFunc(all, e.Seq, cmpEventSeq)
 	if found {
 		all[i] = e
 	} else {
