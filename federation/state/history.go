@@ -12,20 +12,11 @@ import (
 // are appended on every submission, on every replica, and never changed
 // once written; they leave only from the front (retention purge, the
 // event log's bound). In go-memdb each index entry of such a row cost a
-// radix path copy with a watch channel per node; here it is an entry in
-// a node of a copy-on-write B-tree, which a write transaction changes in
-// its own clone (archive.go). Nothing waits on one event: watchers wait
-// on the tables' modify indexes in the meta table, which a commit still
-// bumps (watch.go).
-
-// seqEntry is an entry of a tree by sequence number: the key is in the
-// entry, so a lookup's pivot is a value on the stack.
-type seqEntry[T any] struct {
-	seq uint64
-	obj T
-}
-
-func bySeq[T any](a, b seqEntry[T]) bool { return a.seq < b.seq }
+// radix path copy with a watch channel per node; here the audit trail is
+// a copy-on-write B-tree by ID (archive.go) and, by time, B-trees behind
+// an append-only tail (auditindex.go), and the event log a queue of
+// shared chunks (eventlog.go). Nothing waits on one event: watchers wait
+// on the tables' modify indexes (indexes.go, watch.go).
 
 // auditEntry is an entry of the audit trail's trees by time: tenant, the
 // time in Unix nanoseconds (as the memdb index had it: 0 before 1970) and
@@ -60,7 +51,11 @@ type auditTrail struct {
 	auditIDs    cowTree[idEntry[*structs.AuditEvent]] // by ID: lookups, snapshots
 	auditTime   cowTree[auditEntry]                   // by time, Seq: QueryAudit, retention, ListAudit
 	auditTenant cowTree[auditEntry]                   // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
-	gen         uint64                                // the transaction that owns this copy (cow.go)
+	// tail is the events appended last, in apply order, in neither tree
+	// by time yet; its array is shared with other versions and only
+	// appended to (auditindex.go).
+	tail []auditEntry
+	gen  uint64 // the transaction that owns this copy (cow.go)
 	// No tree is kept by Seq: every submission would write it, on every
 	// replica, for ListAudit alone, which no production code calls; it
 	// walks the trees by time (store_records.go).
@@ -80,96 +75,17 @@ func (a *auditTrail) addAudit(e *structs.AuditEvent) {
 		a.delAudit(old.obj)
 	}
 	a.auditIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
-	k := auditEntryOf(e)
-	a.auditTime.w(a.gen).ReplaceOrInsert(k)
-	if e.Tenant != "" {
-		a.auditTenant.w(a.gen).ReplaceOrInsert(k)
-	}
+	a.appendTail(auditEntryOf(e))
 }
 
 // delAudit removes a stored event (the object addAudit was given).
 func (a *auditTrail) delAudit(e *structs.AuditEvent) {
 	a.auditIDs.w(a.gen).Delete(idEntry[*structs.AuditEvent]{id: e.ID})
-	k := auditEntryOf(e)
-	a.auditTime.w(a.gen).Delete(k)
-	if e.Tenant != "" {
-		a.auditTenant.w(a.gen).Delete(k)
-	}
+	a.delOrdered(auditEntryOf(e))
 }
 
 // audit is the stored event with the ID, nil if none.
 func (a *auditTrail) audit(id string) *structs.AuditEvent {
 	e, _ := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: id})
-	return e.obj
-}
-
-// eachAudit calls fn on the events of a tenant ("": all) at or after
-// Unix nanosecond ns, in (time, Seq) order, until fn returns false.
-func (a *auditTrail) eachAudit(tenant string, ns uint64, fn func(*structs.AuditEvent) bool) {
-	if tenant == "" {
-		a.auditTime.AscendGreaterOrEqual(auditEntry{ns: ns}, func(k auditEntry) bool { return fn(k.e) })
-		return
-	}
-	a.auditTenant.AscendGreaterOrEqual(auditEntry{tenant: tenant, ns: ns}, func(k auditEntry) bool {
-		return k.tenant == tenant && fn(k.e)
-	})
-}
-
-// oldestAudit is the event first in (time, Seq) order, nil if none.
-func (a *auditTrail) oldestAudit() *structs.AuditEvent {
-	k, _ := a.auditTime.Min()
-	return k.e
-}
-
-// eventLog is the bounded log of job events, by Seq. Seq grows with the
-// raft index that wrote the event, so the order by Seq is also the order
-// by raft index (EventsAfter).
-type eventLog struct {
-	events cowTree[seqEntry[*structs.JobEvent]]
-	gen    uint64 // the transaction that owns this copy (cow.go)
-}
-
-func newEventLog() *eventLog {
-	return &eventLog{events: newCowTree(bySeq[*structs.JobEvent])}
-}
-
-// addEvent stores an event, replacing one with its Seq.
-func (l *eventLog) addEvent(e *structs.JobEvent) {
-	l.events.w(l.gen).ReplaceOrInsert(seqEntry[*structs.JobEvent]{e.Seq, e})
-}
-
-// delEvent removes the event with the Seq and returns it, nil if none.
-func (l *eventLog) delEvent(seq uint64) *structs.JobEvent {
-	e, _ := l.events.w(l.gen).Delete(seqEntry[*structs.JobEvent]{seq: seq})
-	return e.obj
-}
-
-// eventFrom is the first event with a Seq at or above seq, nil if none.
-func (l *eventLog) eventFrom(seq uint64) *structs.JobEvent {
-	var e *structs.JobEvent
-	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: seq}, func(x seqEntry[*structs.JobEvent]) bool {
-		e = x.obj
-		return false
-	})
-	return e
-}
-
-// eachEvent calls fn on the events with a Seq from `from` on, in Seq
-// order, until fn returns false.
-func (l *eventLog) eachEvent(from uint64, fn func(*structs.JobEvent) bool) {
-	l.events.AscendGreaterOrEqual(seqEntry[*structs.JobEvent]{seq: from}, func(x seqEntry[*structs.JobEvent]) bool {
-		return fn(x.obj)
-	})
-}
-
-// lastEvent is the event with the highest Seq, nil if none.
-func (l *eventLog) lastEvent() *structs.JobEvent {
-	e, _ := l.events.Max()
-	return e.obj
-}
-
-// firstEvent is the event with the lowest Seq, nil if none.
-func (l *eventLog) firstEvent() *structs.JobEvent {
-	e, _ := l.events.Min()
 	return e.obj
 }

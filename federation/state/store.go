@@ -257,7 +257,6 @@ type WriteTxn struct {
 	index    uint64
 	touched  uint32                                    // bit per table (numTables <= 32)
 	inserted structs.RaftIndex                         // of the object inserted last, see Inserted
-	base     *memdb.Txn                                // the store as the transaction found it (store_txnreads.go)
 	arGen    uint64                                    // the transaction's generation (cow.go)
 	arOwn    bool                                      // ReadTxn.ar is the transaction's own copy of the archive struct
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own copy (archive.go)
@@ -278,8 +277,7 @@ func (s *Store) Write(index uint64) *WriteTxn {
 	s.pub.RLock()
 	ar := s.ar
 	s.pub.RUnlock()
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, base: db.Txn(false),
-		arGen: s.txnGen.Add(1)}
+	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, arGen: s.txnGen.Add(1)}
 }
 
 // archiveW is the transaction's own archive with part p to change: the

@@ -12,8 +12,9 @@ import (
 // archive's B-trees now (live.go, archive.go, history.go), which a
 // transaction reads in its own clone at no such cost; what a job change
 // still reads from go-memdb on every submission, the tenant's webhook
-// subscriptions, it reads from the store as the transaction found it
-// (base, a read transaction).
+// subscriptions, it reads through the transaction while it has not
+// written them (an index it has not written is read as found, with no
+// clone; tenantSubscriptions).
 
 // storedJob is the stored job with the ID, in play or finished, as the
 // transaction sees them; nil if none.
@@ -64,18 +65,18 @@ func (w *WriteTxn) mustExistCached(t table, what, id string) error {
 
 // tenantSubscriptions are the webhook subscriptions of a tenant (stored
 // rows, not copies), which every job change matches its event against:
-// read once per transaction from the base while the transaction has not
-// written subscriptions, through the transaction after.
+// read once per transaction while the transaction has not written
+// subscriptions (cached in w.subs), at every call after. Both read
+// through the transaction: while it has not written the subscriptions'
+// index, go-memdb reads that index as the transaction found it, without
+// the clone a written index costs, so no second read transaction of the
+// store as found is needed.
 func (w *WriteTxn) tenantSubscriptions(tenant string) ([]*structs.WebhookSubscription, error) {
 	fresh := w.touched&(1<<tSubscriptions) == 0
 	if subs, ok := w.subs[tenant]; ok && fresh {
 		return subs, nil
 	}
-	txn := w.txn
-	if fresh {
-		txn = w.base
-	}
-	it, err := txn.Get(TableSubscriptions, "tenant", tenant)
+	it, err := w.txn.Get(TableSubscriptions, "tenant", tenant)
 	if err != nil {
 		return nil, err
 	}
