@@ -52,7 +52,7 @@ func TestLiveTailOnLocalNode(t *testing.T) {
 	}
 	alice := hubs.Client(key.Key)
 	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "tail", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms", "-pod-security=privileged"}}) // host binds
 
 	j, err := alice.SubmitJob(ctx, structs.JobSubmitRequest{ID: structs.NewJobID(), App: "talker", Command: "run", MachineType: "l4", Nodes: 1})
 	if err != nil {

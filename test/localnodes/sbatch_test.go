@@ -60,7 +60,7 @@ func TestSbatchOnLocalNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := procenv.StartAgent(t, procenv.AgentOptions{Cluster: "sbatch", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms", "-pod-security=privileged"}}) // host binds
 
 	// The flotilla command as a user runs it.
 	cli := func(args ...string) (string, string, int) {

@@ -72,7 +72,7 @@ while :; do sleep 0.1; done
 	}
 	alice := hubs.Client(key.Key)
 	procenv.StartAgent(t, procenv.AgentOptions{Cluster: "signal", HubURLs: hubs.URLs(), Kubeconfig: env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms", "-pod-security=privileged"}}) // host binds
 	cli := func(args ...string) (string, string, int) {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, flotilla, args...)
