@@ -30,6 +30,7 @@ var features = []structs.AgentFeature{
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
+	structs.FeatureJobShares,
 	structs.FeatureJobSignals,
 	structs.FeatureJobWorkdir,
 }

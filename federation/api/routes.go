@@ -87,6 +87,9 @@ func (s *Server) routes() {
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 	s.handle("POST /v1/jobs/{id}/signal", users, s.signalJob)
+	s.handle("POST /v1/jobs/{id}/shares", users, s.createShare)
+	s.handle("GET /v1/jobs/{id}/shares", users, s.listShares)
+	s.handle("DELETE /v1/jobs/{id}/shares/{name}", users, s.revokeShare)
 
 	// Services (issue 22): service accounts, events, webhooks, triggers,
 	// vault exports.

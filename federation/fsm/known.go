@@ -23,6 +23,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	101:            true, // ClusterAgent
 	102:            true, // JobSubmitArrayList
 	103:            true, // JobSignal
+	106:            true, // JobShares
 }
 
 // Gated reports whether t may only be written once every replica lists it.

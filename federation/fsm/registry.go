@@ -96,6 +96,8 @@ var registry = newRegistry(
 	returning[JobSubmitArrayList, *structs.Job](102),
 	// Signals to running jobs: 103.
 	returning[JobSignal, *structs.Job](103),
+	// Share links of interactive jobs: 106.
+	returning[JobShares, *structs.Job](106),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

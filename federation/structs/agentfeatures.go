@@ -36,6 +36,10 @@ const (
 	// FeatureJobSignals: signal requests to a running job (Job.Signals,
 	// flotilla signal) reach its processes through flotilla-init.
 	FeatureJobSignals AgentFeature = "job-signals"
+	// FeatureJobShares: an interactive job's share links (Job.Shares,
+	// flotilla share) reach its token guard through the j<N>-shares
+	// Secret, as token hashes.
+	FeatureJobShares AgentFeature = "job-shares"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -54,6 +58,8 @@ func (f AgentFeature) What() string {
 		return "array jobs with a CPU binding (--task-cpu-bind)"
 	case FeatureJobSignals:
 		return "jobs that take signals (flotilla signal)"
+	case FeatureJobShares:
+		return "share links of interactive jobs (flotilla share)"
 	}
 	return "jobs that need " + string(f)
 }
