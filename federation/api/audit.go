@@ -58,6 +58,7 @@ var audited = map[string]auditSpec{
 	"POST /v1/jobs/{id}/cancel":                 {"job", "cancel"},
 	"POST /v1/jobs/{id}/terminate":              {"job", "terminate"},
 	"POST /v1/jobs/{id}/signal":                 {"job", "signal"},
+	"POST /v1/webhooks/rotate-key":              {"webhooks", "rotate-key"},
 	"POST /v1/jobs/{id}/shares":                 {"job", "share.create"},
 	"DELETE /v1/jobs/{id}/shares/{name}":        {"job", "share.revoke"},
 	"/jarvice/submit":                           {"job", "submit"},

@@ -103,6 +103,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/webhooks/allowlist", users, s.getAllowList)
 	s.handle("PUT /v1/webhooks/allowlist", users, s.putAllowList)
 	s.handle("GET /v1/webhooks/secret", users, s.callbackSecret)
+	s.handle("POST /v1/webhooks/rotate-key", users, s.rotateWebhookKey)
 	s.handle("GET /v1/webhooks/subscriptions", users, s.listSubscriptions)
 	s.handle("PUT /v1/webhooks/subscriptions/{name}", users, s.putSubscription)
 	s.handle("DELETE /v1/webhooks/subscriptions/{name}", users, s.deleteSubscription)

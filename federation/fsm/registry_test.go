@@ -32,6 +32,7 @@ var wireNumbers = map[CommandType]string{
 	101: "ClusterAgent", 102: "JobSubmitArrayList",
 	103: "JobSignal",
 	106: "JobShares",
+	107: "WebhookKeyRotate",
 	80:  "JobAudited",
 }
 
