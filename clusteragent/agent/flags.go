@@ -46,6 +46,7 @@ type Flags struct {
 	TenantIsolation    bool
 	Backfill           bool
 	CreateUnbound      bool
+	PodSecurity        string
 	Weights            string
 	IDMapper           string
 	Heartbeat          time.Duration
@@ -94,6 +95,7 @@ func (f *Flags) Register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&f.Tolerate, "tolerate", "", "taints job pods tolerate, key=value:Effect,... (dedicated node pools)")
 	fs.BoolVar(&f.TenantIsolation, "tenant-isolation", false, "keep different tenants' pods off the same node")
 	fs.BoolVar(&f.Backfill, "backfill", false, "let smaller jobs run around a blocked queue head")
+	fs.StringVar(&f.PodSecurity, "pod-security", runtime.DefaultPodSecurity, "Pod Security Admission level enforced on the tenant namespaces: restricted, baseline (NFS mounts), privileged (host path mounts and binds) or off (the labels are the cluster admins'); warn and audit stay restricted")
 	fs.BoolVar(&f.CreateUnbound, "create-unbound", false, "create the agent's own job pods unbound and bind them (default: a gang that fits now is created with its nodes set, one write per pod)")
 	fs.StringVar(&f.Weights, "weights", "", "resource weights for best fit, e.g. cpu=1,memory=1,nvidia.com/gpu=8")
 	fs.StringVar(&f.IDMapper, "idmapper", "", "id-mapper URL for job owners without a uid/gid (flotilla-idmapper)")
@@ -141,6 +143,9 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 		bootToken = strings.TrimSpace(string(b))
 	}
 	if err := podgroup.CheckNamespacePrefix(f.NamespacePrefix); err != nil {
+		return Config{}, err
+	}
+	if err := runtime.CheckPodSecurity(f.PodSecurity); err != nil {
 		return Config{}, err
 	}
 	nw := Network{
@@ -203,6 +208,7 @@ func (f *Flags) Config(getenv func(string) string, log *slog.Logger) (Config, er
 			c.NoPrePull, c.PrePull.Namespace = !f.PrePull, f.PrePullNamespace
 			c.LiveTailEvery = f.LiveTailEvery
 			c.CreateUnbound = f.CreateUnbound
+			c.Runtime.PodSecurity = f.PodSecurity
 		},
 	}, nil
 }

@@ -145,9 +145,10 @@ func (s *Syncer) apply(ctx context.Context, a *structs.Assignment) {
 	}
 	s.mu.Unlock()
 	switch {
-	case mine && known && (j.Array != nil || len(j.Signals) > 0):
+	case mine && known && (j.Array != nil || len(j.Signals) > 0 || j.ConnectURL != ""):
 		// A running array job's canceled tasks or requested task outputs,
-		// or a job's signal requests, may have changed.
+		// a job's signal requests, or an interactive job's share links
+		// (none left after the last is revoked) may have changed.
 		s.cfg.Runner.Add(a)
 	case mine && (known || done):
 		return

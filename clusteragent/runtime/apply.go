@@ -66,6 +66,7 @@ func (r *Reconciler) apply(ctx context.Context, n uint64, t *tracked, d decision
 			r.syncCancelTasks(ctx, t, headOf(pods))
 		}
 		r.syncSignals(ctx, t, pods)
+		r.syncShares(ctx, t, secret)
 		r.reportArrayProgress(ctx, t, pods)
 		r.reportLiveTail(ctx, t, pods)
 		return false, nil

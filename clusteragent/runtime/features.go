@@ -33,6 +33,7 @@ var features = []structs.AgentFeature{
 	structs.FeatureArrayIndexLists,
 	structs.FeatureArrayJobs,
 	structs.FeatureJobEnv,
+	structs.FeatureJobShares,
 	structs.FeatureJobSignalAt,
 	structs.FeatureJobSignals,
 	structs.FeatureJobWorkdir,

@@ -30,7 +30,7 @@ func TestFeatures(t *testing.T) {
 			t.Errorf("a job needing %s is rendered by this runtime, yet it does not list the feature", f)
 		}
 	}
-	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayCPUBind, structs.FeatureArrayIndexLists, structs.FeatureArrayJobs, structs.FeatureJobSignalAt, structs.FeatureJobSignals, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
+	if diff := cmp.Diff([]structs.AgentFeature{structs.FeatureArrayCPUBind, structs.FeatureArrayIndexLists, structs.FeatureArrayJobs, structs.FeatureJobShares, structs.FeatureJobSignalAt, structs.FeatureJobSignals, structs.FeatureJobWorkdir}, Features(structs.FeatureJobEnv)); diff != "" {
 		t.Errorf("without job-env (-want +got):\n%s", diff)
 	}
 	if len(Features()) != len(all) {

@@ -85,7 +85,9 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, ns, tenant string) err
 		return nil
 	}
 	api := r.Client.CoreV1().Namespaces()
-	got, err := api.Create(ctx, TenantNamespaceObject(ns, tenant), metav1.CreateOptions{})
+	obj := TenantNamespaceObject(ns, tenant)
+	obj.Labels = withPodSecurity(obj.Labels, r.namespaceLevel(false))
+	got, err := api.Create(ctx, obj, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
 		got, err = api.Get(ctx, ns, metav1.GetOptions{})
 	}
@@ -97,6 +99,11 @@ func (r *Reconciler) ensureNamespace(ctx context.Context, ns, tenant string) err
 	}
 	if got.DeletionTimestamp != nil {
 		return structs.Errorf(structs.ErrUnavailable, "tenant namespace %s is being deleted", ns)
+	}
+	if got.Annotations[AnnotPodSecurity] != filerReason { // a filer's namespace keeps its level
+		if err := r.labelPodSecurity(ctx, got, r.namespaceLevel(false), ""); err != nil {
+			return err
+		}
 	}
 	_, err = r.Client.NetworkingV1().NetworkPolicies(ns).Create(ctx, DefaultDeny(ns), metav1.CreateOptions{})
 	if err != nil && !apierrors.IsAlreadyExists(err) {

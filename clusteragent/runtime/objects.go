@@ -37,6 +37,9 @@ func (r *Reconciler) render(ctx context.Context, in Input, ns string) (*Objects,
 		return nil, err
 	}
 	if r.Filer != nil && filer.Needed(in.Vault) {
+		if err := r.allowFiler(ctx, ns); err != nil {
+			return nil, err
+		}
 		nfs, name, err := r.Filer.Ensure(ctx, in.Vault, ns)
 		if err != nil {
 			return nil, err
@@ -104,11 +107,7 @@ func (r *Reconciler) createObjects(ctx context.Context, in Input, ns string, voi
 		if p, ok := o.(*corev1.Pod); ok && have[p.Name] {
 			continue
 		}
-		err := r.create(ctx, ns, o, sec.UID)
-		if apierrors.IsInvalid(err) {
-			return structs.Errorf(structs.ErrInvalid, "%v", err)
-		}
-		if err != nil {
+		if err := cannotRun(r.create(ctx, ns, o, sec.UID)); err != nil {
 			return err
 		}
 	}
@@ -133,17 +132,11 @@ func (r *Reconciler) createPlaced(ctx context.Context, sec *corev1.Secret, pods 
 	}
 	r.mu.Unlock()
 	switch {
-	case placed && apierrors.IsInvalid(err):
-		return structs.Errorf(structs.ErrInvalid, "%v", err)
 	case placed:
-		return err
+		return cannotRun(err)
 	}
 	for _, p := range pods {
-		err := r.create(ctx, sec.Namespace, p, sec.UID)
-		if apierrors.IsInvalid(err) {
-			return structs.Errorf(structs.ErrInvalid, "%v", err)
-		}
-		if err != nil {
+		if err := cannotRun(r.create(ctx, sec.Namespace, p, sec.UID)); err != nil {
 			return err
 		}
 	}

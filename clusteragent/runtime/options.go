@@ -67,6 +67,12 @@ type Options struct {
 
 	Mounts []Mount // cluster-wide NFS or host path mounts in every pod
 
+	// PodSecurity is the Pod Security Admission level the runner enforces
+	// on its tenant namespaces (PodSecurityRestricted, the default when
+	// empty, PodSecurityBaseline, PodSecurityPrivileged or PodSecurityOff;
+	// see podsecurity.go).
+	PodSecurity string
+
 	// Egress of job pods: their own job's pods, the cluster DNS pods
 	// (DNSPodLabels in DNSNamespace, port 53) and the CIDRs of EgressAllow,
 	// less those of EgressDeny and MetadataCIDR (always denied). The API
@@ -171,6 +177,9 @@ func (opts Options) withDefaults() (Options, error) {
 		if _, err := netip.ParsePrefix(c); err != nil {
 			return opts, structs.Errorf(structs.ErrInvalid, "runtime options: egress CIDR %q: %v", c, err)
 		}
+	}
+	if err := CheckPodSecurity(opts.PodSecurity); err != nil {
+		return opts, err
 	}
 	seen := map[string]bool{}
 	for _, m := range opts.Mounts {

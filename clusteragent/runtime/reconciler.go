@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -156,6 +157,11 @@ type tracked struct {
 	// signals are the job's signal requests as its pods' annotation
 	// carries them (see signals.go).
 	signals string
+	// shares are the job's share links as the hub last sent them, and
+	// sharesWritten the shares Secret's data the runner last wrote (see
+	// shares.go).
+	shares        []structs.JobShare
+	sharesWritten string
 	// madeSecret is the UID of the job Secret createObjects last had from
 	// the API server, until the informer shows it (see jobView.secretMade).
 	madeSecret types.UID
@@ -174,7 +180,8 @@ func (r *Reconciler) newTracked(in Input, problem string) *tracked {
 	return &tracked{in: in, log: r.jobLogger(in.Job), ns: r.namespaceOf(in.Job.Tenant), view: jobView{
 		nodes: in.Job.Nodes, walltime: time.Duration(in.Job.Walltime), problem: problem,
 		assigned: true, state: in.Job.State, array: in.Job.Array != nil,
-	}, cancelTasks: cancelTasksOf(in.Job), outputTasks: outputTasksOf(in.Job), signals: signalsOf(in.Job)}
+	}, cancelTasks: cancelTasksOf(in.Job), outputTasks: outputTasksOf(in.Job), signals: signalsOf(in.Job),
+		shares: slices.Clone(in.Job.Shares), sharesWritten: noSharesWritten}
 }
 
 func cancelTasksOf(j *structs.Job) string {
@@ -240,6 +247,7 @@ func (r *Reconciler) add(in Input, problem string) {
 		t.cancelTasks = cancelTasksOf(in.Job) // the same run, updated
 		t.outputTasks = outputTasksOf(in.Job)
 		t.signals = signalsOf(in.Job)
+		t.shares = slices.Clone(in.Job.Shares)
 	}
 	r.mu.Unlock()
 	r.poke()

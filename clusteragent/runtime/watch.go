@@ -89,6 +89,10 @@ func (r *Reconciler) Run(ctx context.Context) error {
 	if !toolscache.WaitForCacheSync(ctx.Done(), podInf.HasSynced, podReg.HasSynced, secReg.HasSynced) {
 		return nil
 	}
+	if err := r.RelabelNamespaces(ctx); err != nil {
+		// Each namespace is labelled again before its next job's objects.
+		r.Log.Warn("tenant namespaces keep their pod security labels", "error", err)
+	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

@@ -184,5 +184,6 @@ func parseGuard(args []string, stderr io.Writer) (initproc.GuardConfig, error) {
 		return cfg, fmt.Errorf("%w: guard --listen ADDR --backend HOST:PORT --token-file FILE [--shares-dir DIR]", initproc.ErrUsage)
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(stderr, nil)).With("prog", "flotilla-init guard")
+	cfg.Now = time.Now // share links' expiry
 	return cfg, nil
 }

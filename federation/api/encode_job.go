@@ -12,12 +12,12 @@ import (
 // appendJobJSON appends j as encoding/json encodes it (HTML escaped, no
 // trailing newline) without reflection: the reply of a submission and of
 // GET /v1/jobs/{id}. ok is false for a job it leaves to encoding/json —
-// one with an array spec, a dependency or signal requests, or a time or walltime that
+// one with an array spec, a dependency, signal requests or share links, or a time or walltime that
 // encoding/json would refuse or write otherwise — and b is then
 // unspecified. TestJobEncoderMatchesEncodingJSON holds it to
 // encoding/json's bytes on every field of structs.Job.
 func appendJobJSON(b []byte, j *structs.Job) (_ []byte, ok bool) {
-	if j.Array != nil || j.Dependency != nil || len(j.Signals) > 0 {
+	if j.Array != nil || j.Dependency != nil || len(j.Signals) > 0 || len(j.Shares) > 0 {
 		return b, false
 	}
 	b = append(b, '{')

@@ -101,7 +101,7 @@ func randomJob(rng *rand.Rand, plain bool) *structs.Job {
 	j := new(structs.Job)
 	fillRandom(rng, reflect.ValueOf(j).Elem())
 	if plain {
-		j.Array, j.Dependency = nil, nil
+		j.Array, j.Dependency, j.Shares = nil, nil, nil
 	}
 	return j
 }

@@ -51,6 +51,7 @@ func (s *Server) putAllowList(c *call) (any, error) {
 			n := structs.WebhookSettings{Name: structs.WebhookSettingsName, AllowList: req.AllowList}
 			if old != nil {
 				n.SigningKey = old.SigningKey
+				n.PreviousSigningKey, n.PreviousUntil = old.PreviousSigningKey, old.PreviousUntil
 			} else {
 				n.SigningKey = randomHex(32)
 			}

@@ -87,6 +87,9 @@ func (s *Server) routes() {
 	s.handle("POST /v1/jobs/{id}/cancel", users, s.cancelJob)
 	s.handle("POST /v1/jobs/{id}/terminate", users, s.terminateJob)
 	s.handle("POST /v1/jobs/{id}/signal", users, s.signalJob)
+	s.handle("POST /v1/jobs/{id}/shares", users, s.createShare)
+	s.handle("GET /v1/jobs/{id}/shares", users, s.listShares)
+	s.handle("DELETE /v1/jobs/{id}/shares/{name}", users, s.revokeShare)
 
 	// Services (issue 22): service accounts, events, webhooks, triggers,
 	// vault exports.
@@ -100,6 +103,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/webhooks/allowlist", users, s.getAllowList)
 	s.handle("PUT /v1/webhooks/allowlist", users, s.putAllowList)
 	s.handle("GET /v1/webhooks/secret", users, s.callbackSecret)
+	s.handle("POST /v1/webhooks/rotate-key", users, s.rotateWebhookKey)
 	s.handle("GET /v1/webhooks/subscriptions", users, s.listSubscriptions)
 	s.handle("PUT /v1/webhooks/subscriptions/{name}", users, s.putSubscription)
 	s.handle("DELETE /v1/webhooks/subscriptions/{name}", users, s.deleteSubscription)

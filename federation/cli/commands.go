@@ -32,6 +32,7 @@ func commandTree() []*cmd {
 		{name: "cancel", summary: "cancel a job (terminates it once started)", run: runCancel},
 		{name: "terminate", summary: "terminate a job", run: runTerminate},
 		{name: "signal", summary: "send a signal to a running job's processes (-s USR1; --batch: the main process only)", run: runSignal},
+		{name: "share", summary: "share links of a running interactive job: create (URL shown once), list, revoke", subs: shareTree()},
 		{name: "why", summary: "explain a job's state: why it is pending, held or where it runs", run: runWhy},
 		{name: "tasks", summary: "list an array job's tasks with their state and exit code (--state failed), or one task's output (--output N)", run: runTasks},
 		{name: "script", summary: "print a job's script as submitted (flotilla sbatch; scontrol write batch_script)", run: runScript},

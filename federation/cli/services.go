@@ -235,6 +235,7 @@ func webhookTree() []*cmd {
 	return []*cmd{
 		{name: "allow", summary: "set the callback allow-list (CIDRs, host names, *.domain); none given: show it", run: runWebhookAllow},
 		{name: "secret", summary: "print the secret that signs your jobs' callbacks (--owner: a service account's)", run: runWebhookSecret},
+		{name: "rotate-key", summary: "replace the hub's webhook signing key (every callback secret changes; both signatures sent for --grace, default 24h)", run: runWebhookRotateKey},
 		{name: "subscribe", summary: "create or replace a subscription of your tenant's job changes (its secret is printed once)", run: runSubscribe},
 		{name: "subscriptions", summary: "list subscriptions", run: runSubscriptions},
 		{name: "unsubscribe", summary: "delete a subscription", run: runUnsubscribe},

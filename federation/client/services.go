@@ -224,3 +224,10 @@ func (c *Client) ListVaultExports(ctx context.Context, tenant, vault string) ([]
 func (c *Client) ClusterVaultExports(ctx context.Context, cluster string) ([]*structs.VaultExportAssignment, error) {
 	return list[*structs.VaultExportAssignment](ctx, c, "/v1/clusters/"+esc(cluster)+"/vaultexports", nil)
 }
+
+// RotateWebhookKey replaces the hub's webhook signing key (system
+// administrators); grace ("" for the hub's default, "0s" for none) is how
+// long callbacks carry the old key's signature too.
+func (c *Client) RotateWebhookKey(ctx context.Context, grace string) (*structs.WebhookKeyRotated, error) {
+	return call[structs.WebhookKeyRotated](ctx, c, http.MethodPost, "/v1/webhooks/rotate-key", nil, &structs.WebhookKeyRotateRequest{Grace: grace})
+}

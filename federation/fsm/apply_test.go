@@ -310,6 +310,19 @@ func applyCases() map[string]applyCase {
 				j.Signals = []structs.JobSignal{{Seq: 1, Signal: 12, Scope: structs.SignalAll, Time: t0.Add(time.Minute)},
 					{Seq: 2, Signal: 10, Scope: structs.SignalBatch, By: "alice", Time: t0.Add(time.Hour)}}
 			})},
+		"job share of a job that is not running": {cmd: &JobShares{ID: "j-1", Create: &structs.JobShare{Name: "bob", TokenHash: structs.HashShareToken("t"),
+			Created: t0}, Time: t0.Add(time.Hour)},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
+		"job share revoke of an unknown link": {cmd: &JobShares{ID: "j-2", Revoke: "bob", Time: t0.Add(time.Hour)},
+			wantErr: structs.ErrNotFound, read: jobRead("j-2"), want: baseJob(2)},
+		"job share created and one revoked": {before: []Command{
+			&JobShares{ID: "j-2", Create: &structs.JobShare{Name: "bob", TokenHash: structs.HashShareToken("t1"), Created: t0}, Time: t0.Add(time.Minute)},
+			&JobShares{ID: "j-2", Create: &structs.JobShare{Name: "carol", TokenHash: structs.HashShareToken("t2"), Created: t0}, Time: t0.Add(time.Minute)}},
+			cmd:  &JobShares{ID: "j-2", Revoke: "bob", Time: t0.Add(time.Hour)},
+			read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) {
+				j.Shares = []structs.JobShare{{Name: "carol", TokenHash: structs.HashShareToken("t2"), Created: t0}}
+			})},
 		"job purge": {cmd: &JobPurge{IDs: []string{"j-3"}},
 			read: func(r *state.ReadTxn) any { return kind(r.Job("j-3")) }, want: structs.ErrNotFound},
 		"job purge active": {cmd: &JobPurge{IDs: []string{"j-3", "j-2"}}, wantErr: structs.ErrConflict,

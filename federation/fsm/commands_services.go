@@ -133,3 +133,12 @@ type DeliveryDrop struct {
 }
 
 func (c *DeliveryDrop) apply(w *state.WriteTxn) (any, error) { return nil, w.DropDelivery(c.ID) }
+
+// WebhookKeyRotate replaces the webhook signing key, keeping the old one
+// for a grace period (structs.WebhookKeyRotation). Gated (see known.go).
+// Result: *structs.WebhookSettings.
+type WebhookKeyRotate structs.WebhookKeyRotation
+
+func (c *WebhookKeyRotate) apply(w *state.WriteTxn) (any, error) {
+	return w.RotateWebhookKey((*structs.WebhookKeyRotation)(c))
+}

@@ -31,9 +31,9 @@ import (
 // (a JSON document, since it is rare and nested; "" when only later fields
 // are set), CallbackURL, Trigger, ConnectURL, RequestID, PullSecret, and
 // the fields of JobSubmitExt only (see there): Dependency and Env (JSON
-// documents) and Workdir; then Signals (a JSON document), which no
-// submission carries (Job.ValidateSubmit refuses it): it is here so that
-// the codec carries every field, and never reaches an older replica.
+// documents) and Workdir; then Signals and Shares (JSON documents), which
+// no submission carries (Job.ValidateSubmit refuses them): they are here
+// so that the codec carries every field, and never reach an older replica.
 const jobBinaryV1 byte = 0x01
 
 // Bounds that keep a hostile body from allocating much.
@@ -96,7 +96,7 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 	// Trailing fields: written up to the last non-empty one.
 	tail := [...]string{j.PreviousCluster, jsonDoc(j.Array != nil, j.Array), j.CallbackURL, j.Trigger, j.ConnectURL,
 		j.RequestID, j.PullSecret, jsonDoc(j.Dependency != nil, j.Dependency), jsonDoc(len(j.Env) > 0, j.Env), j.Workdir,
-		jsonDoc(len(j.Signals) > 0, j.Signals)}
+		jsonDoc(len(j.Signals) > 0, j.Signals), jsonDoc(len(j.Shares) > 0, j.Shares)}
 	last := -1
 	for i, f := range tail {
 		if f != "" {
@@ -167,9 +167,9 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	j.LogTail = r.string()
-	var arrayDoc, depDoc, envDoc, sigDoc string
+	var arrayDoc, depDoc, envDoc, sigDoc, shareDoc string
 	for _, f := range [...]*string{&j.PreviousCluster, &arrayDoc, &j.CallbackURL, &j.Trigger, &j.ConnectURL,
-		&j.RequestID, &j.PullSecret, &depDoc, &envDoc, &j.Workdir, &sigDoc} {
+		&j.RequestID, &j.PullSecret, &depDoc, &envDoc, &j.Workdir, &sigDoc, &shareDoc} {
 		if r.err != nil || len(r.b) == 0 {
 			break
 		}
@@ -197,6 +197,11 @@ func decodeJobSubmit(body []byte, c *JobSubmit) error {
 	}
 	if r.err == nil && sigDoc != "" {
 		if json.Unmarshal([]byte(sigDoc), &j.Signals) != nil || len(j.Signals) == 0 {
+			return errJobBody
+		}
+	}
+	if r.err == nil && shareDoc != "" {
+		if json.Unmarshal([]byte(shareDoc), &j.Shares) != nil || len(j.Shares) == 0 {
 			return errJobBody
 		}
 	}

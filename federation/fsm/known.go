@@ -23,6 +23,8 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	101:            true, // ClusterAgent
 	102:            true, // JobSubmitArrayList
 	103:            true, // JobSignal
+	106:            true, // JobShares
+	107:            true, // WebhookKeyRotate
 }
 
 // Gated reports whether t may only be written once every replica lists it.

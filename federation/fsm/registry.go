@@ -96,6 +96,10 @@ var registry = newRegistry(
 	returning[JobSubmitArrayList, *structs.Job](102),
 	// Signals to running jobs: 103.
 	returning[JobSignal, *structs.Job](103),
+	// Share links of interactive jobs: 106.
+	returning[JobShares, *structs.Job](106),
+	// The webhook signing key's rotation: 107.
+	returning[WebhookKeyRotate, *structs.WebhookSettings](107),
 	// Performance (issue 19): 80-84.
 	returning[JobAudited, *structs.Job](jobAuditedType),
 	// Cloud deployments take 41 and 42, leaving 31-40 to the commands

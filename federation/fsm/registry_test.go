@@ -31,6 +31,8 @@ var wireNumbers = map[CommandType]string{
 	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt",
 	101: "ClusterAgent", 102: "JobSubmitArrayList",
 	103: "JobSignal",
+	106: "JobShares",
+	107: "WebhookKeyRotate",
 	80:  "JobAudited",
 }
 

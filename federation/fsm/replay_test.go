@@ -348,6 +348,11 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now}),
 			MustEncode(&JobOutputRequest{ID: prev, Index: task, Time: now}),
 			MustEncode(&JobSignal{ID: prev, Signal: 10, Scope: structs.SignalAll, By: "alice", Time: now}),
+			MustEncode(&JobShares{ID: prev, Create: &structs.JobShare{Name: "colleague", TokenHash: structs.HashShareToken(prev),
+				By: "alice", Created: now}, Time: now}),
+			MustEncode(&JobShares{ID: prev, Create: &structs.JobShare{Name: "gone", TokenHash: structs.HashShareToken("x" + prev),
+				Created: now}, Time: now}),
+			MustEncode(&JobShares{ID: prev, Revoke: "gone", Time: now}),
 			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
 				Outputs: []structs.TaskOutput{{Index: task, State: structs.TaskSucceeded, Attempts: 1, Tail: "out\n", Seq: 1}}}))
 	}

@@ -3,6 +3,7 @@ package fsm
 import (
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,6 +47,9 @@ func (g *logGen) serviceCommand() Command {
 	case 5:
 		return &VaultExportDelete{Tenant: tenant, Vault: "data", Namespace: pick("svc", "web")}
 	case 6:
+		if g.index%7 == 0 { // the signing key rotated, with a grace period
+			return &WebhookKeyRotate{NewKey: fmt.Sprintf("%064x", g.index), Grace: time.Hour, Time: now}
+		}
 		return &WebhookSettingsUpsert{Settings: structs.WebhookSettings{Name: structs.WebhookSettingsName,
 			AllowList: []string{pick("10.0.0.0/8", "hooks.example.com")}, SigningKey: "k"}}
 	case 7:
@@ -102,6 +106,17 @@ func serviceApplyCases() map[string]applyCase {
 			wantErr: structs.ErrInvalid},
 		"vault unexport": {before: []Command{&VaultExportUpsert{Export: exp}}, cmd: &VaultExportDelete{Tenant: "acme", Vault: "data", Namespace: "web"},
 			read: func(r *state.ReadTxn) any { v, _ := r.VaultExports("acme"); return len(v) }, want: 0},
+		"webhook key rotation": {before: []Command{&WebhookSettingsUpsert{Settings: settings}},
+			cmd: &WebhookKeyRotate{NewKey: strings.Repeat("ab", 32), Grace: time.Hour, Time: t0},
+			read: func(r *state.ReadTxn) any {
+				v, _ := r.WebhookSettings()
+				return []any{v.SigningKey, v.PreviousSigningKey, v.PreviousUntil.String(), v.PreviousKey(t0.Add(time.Hour)), v.AllowList}
+			},
+			want: []any{strings.Repeat("ab", 32), "key", t0.Add(time.Hour).String(), "", []string{"127.0.0.1/32"}}},
+		"webhook key rotation without settings": {cmd: &WebhookKeyRotate{NewKey: strings.Repeat("ab", 32), Time: t0},
+			wantErr: structs.ErrNotFound},
+		"webhook key rotation to a malformed key": {before: []Command{&WebhookSettingsUpsert{Settings: settings}},
+			cmd: &WebhookKeyRotate{NewKey: "short", Time: t0}, wantErr: structs.ErrInvalid},
 		"webhook settings": {cmd: &WebhookSettingsUpsert{Settings: settings},
 			read: func(r *state.ReadTxn) any { v, _ := r.WebhookSettings(); return v.AllowList }, want: []string{"127.0.0.1/32"}},
 		"subscription upsert": {cmd: &SubscriptionUpsert{Subscription: sub},

@@ -124,6 +124,7 @@ func (h *Hub) attemptDelivery(ctx context.Context, sender *webhook.Sender, txn *
 	d *structs.WebhookDelivery) structs.DeliveryOutcome {
 	opts := h.cfg.Webhooks
 	var secret string
+	var more [][]byte
 	var err error
 	switch {
 	case d.Subscription != "":
@@ -133,11 +134,14 @@ func (h *Hub) attemptDelivery(ctx context.Context, sender *webhook.Sender, txn *
 		}
 	case settings != nil:
 		secret = webhook.OwnerSecret(settings.SigningKey, d.Owner)
+		if prev := settings.PreviousKey(h.now()); prev != "" {
+			more = append(more, []byte(webhook.OwnerSecret(prev, d.Owner)))
+		}
 	default:
 		err = structs.Errorf(structs.ErrNotFound, "no webhook settings")
 	}
 	if err == nil {
-		err = sender.Send(ctx, d, []byte(secret))
+		err = sender.Send(ctx, d, []byte(secret), more...)
 	}
 	if err == nil {
 		return structs.DeliveryOutcome{ID: d.ID, Delivered: true}

@@ -42,6 +42,8 @@ func (p *Portal) routes() {
 	p.page("GET /jobs/{id}/events", p.jobEvents)
 	p.page("POST /jobs/{id}/cancel", p.jobCancel)
 	p.page("POST /jobs/{id}/signal", p.jobSignal)
+	p.page("POST /jobs/{id}/shares", p.jobShareCreate)
+	p.page("POST /jobs/{id}/shares/{name}/revoke", p.jobShareRevoke)
 
 	p.page("GET /keys", p.keysPage)
 	p.page("POST /keys", p.keyCreate)

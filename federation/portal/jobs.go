@@ -169,6 +169,10 @@ type jobData struct {
 	EnvNames   string
 	// Script is the job script of a script job (job page only).
 	Script *scriptView
+	// Shares are a running interactive job's share links (shares.go);
+	// NewShare the one just made, its link shown once.
+	Shares   []structs.ShareInfo
+	NewShare *structs.ShareCreated
 }
 
 func (p *Portal) jobData(r *http.Request, s *session) (*jobData, error) {
@@ -191,6 +195,7 @@ func (p *Portal) jobData(r *http.Request, s *session) (*jobData, error) {
 			d.ConnectURL = connectURL(j)
 		}
 	}
+	d.Shares = p.sharesOf(r, s, d)
 	return d, nil
 }
 

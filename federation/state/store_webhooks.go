@@ -115,3 +115,31 @@ func (w *WriteTxn) RetryDelivery(id string, at time.Time) error {
 
 // DropDelivery deletes a delivery.
 func (w *WriteTxn) DropDelivery(id string) error { return w.remove(tDeliveries, "delivery", id) }
+
+// RotateWebhookKey makes c.NewKey the webhook signing key, the old one
+// kept as the previous key until c.Time + c.Grace (none with no grace).
+// ErrNotFound before an administrator set the webhook settings;
+// ErrConflict when the new key is the current one.
+func (w *WriteTxn) RotateWebhookKey(c *structs.WebhookKeyRotation) (*structs.WebhookSettings, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	old, err := w.WebhookSettings()
+	if err != nil {
+		return nil, err
+	}
+	if old.SigningKey == c.NewKey {
+		return nil, structs.Errorf(structs.ErrConflict, "webhook key rotation: the new key is the current one")
+	}
+	n := old.Copy()
+	n.PreviousSigningKey, n.PreviousUntil = "", nil
+	if c.Grace > 0 && old.SigningKey != "" {
+		until := c.Time.Add(c.Grace).UTC()
+		n.PreviousSigningKey, n.PreviousUntil = old.SigningKey, &until
+	}
+	n.SigningKey = c.NewKey
+	if err := w.upsert(tWebhookSettings, n, structs.CAS{}, "webhook settings", n.Name); err != nil {
+		return nil, err
+	}
+	return n, nil
+}

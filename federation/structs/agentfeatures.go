@@ -39,6 +39,10 @@ const (
 	// FeatureJobSignalAt: a signal before the walltime ends, asked for at
 	// submission (--signal, Job.SignalAt), is sent by flotilla-init.
 	FeatureJobSignalAt AgentFeature = "job-signal-at"
+	// FeatureJobShares: an interactive job's share links (Job.Shares,
+	// flotilla share) reach its token guard through the j<N>-shares
+	// Secret, as token hashes.
+	FeatureJobShares AgentFeature = "job-shares"
 )
 
 // What is the feature as a user meets it, for placement's reasons:
@@ -59,6 +63,8 @@ func (f AgentFeature) What() string {
 		return "jobs that take signals (flotilla signal)"
 	case FeatureJobSignalAt:
 		return "jobs with a signal before the walltime ends (--signal)"
+	case FeatureJobShares:
+		return "share links of interactive jobs (flotilla share)"
 	}
 	return "jobs that need " + string(f)
 }

@@ -181,6 +181,10 @@ type Job struct {
 	// (raft command JobSignal, at most MaxJobSignals, oldest first); a
 	// submission never carries any.
 	Signals []JobSignal `json:"signals,omitempty"`
+	// Shares are the live share links of a running interactive job (raft
+	// command JobShares, at most MaxJobShares): their token hashes, never
+	// the tokens. A submission never carries any.
+	Shares []JobShare `json:"shares,omitempty"`
 }
 
 // HasSubmitExtensions reports whether j carries a field an older
@@ -197,13 +201,17 @@ func (j *Job) HasSubmitExtensions() bool {
 // hub whose every replica applies it writes.
 func (j *Job) HasArrayList() bool { return j.Array != nil && j.Array.Spec.IsList() }
 
-// Redacted is j as the API shows it: without its pull credential.
+// Redacted is j as the API shows it: without its pull credential and
+// its share links' token hashes (only its agent gets those).
 func (j *Job) Redacted() *Job {
-	if j == nil || j.PullSecret == "" {
+	if j == nil || (j.PullSecret == "" && len(j.Shares) == 0) {
 		return j
 	}
 	c := j.Copy()
 	c.PullSecret = ""
+	for i := range c.Shares {
+		c.Shares[i].TokenHash = ""
+	}
 	return c
 }
 
@@ -218,6 +226,7 @@ func (j *Job) Copy() *Job {
 	c.Dependency = j.Dependency.Copy()
 	c.Env = maps.Clone(j.Env)
 	c.Signals = slices.Clone(j.Signals)
+	c.Shares = slices.Clone(j.Shares)
 	if j.Identity != nil {
 		id := *j.Identity
 		c.Identity = &id
@@ -255,6 +264,9 @@ func (j *Job) ValidateSubmit() error {
 	}
 	if len(j.Signals) > 0 {
 		return invalidf("job %q: a submission carries no signal requests", j.ID)
+	}
+	if len(j.Shares) > 0 {
+		return invalidf("job %q: a submission carries no share links", j.ID)
 	}
 	if j.SubmitTime.IsZero() {
 		return invalidf("job %q: no submit time", j.ID)

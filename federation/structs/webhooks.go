@@ -2,6 +2,7 @@ package structs
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -23,6 +24,59 @@ type WebhookSettings struct {
 	// name ("hooks.example.com") or a wildcard domain ("*.example.com").
 	AllowList  []string `json:"allow_list"`
 	SigningKey string   `json:"signing_key,omitempty"`
+	// PreviousSigningKey, after a rotation (raft command
+	// WebhookKeyRotate), signs owners' callbacks beside SigningKey until
+	// PreviousUntil, so receivers can switch to the new secret.
+	PreviousSigningKey string     `json:"previous_signing_key,omitempty"`
+	PreviousUntil      *time.Time `json:"previous_until,omitempty"`
+}
+
+// PreviousKey is the rotated-out signing key while its grace period runs
+// at now, else "".
+func (s *WebhookSettings) PreviousKey(now time.Time) string {
+	if s.PreviousSigningKey == "" || s.PreviousUntil == nil || !now.Before(*s.PreviousUntil) {
+		return ""
+	}
+	return s.PreviousSigningKey
+}
+
+// MaxWebhookKeyGrace bounds a signing key rotation's grace period.
+const MaxWebhookKeyGrace = 30 * 24 * time.Hour
+
+// WebhookKeyRotation replaces the hub's webhook signing key (raft command
+// WebhookKeyRotate): NewKey (64 hex digits, made by the replica that took
+// the call) becomes the signing key; the old one keeps signing beside it
+// for Grace (0: not at all).
+type WebhookKeyRotation struct {
+	NewKey string        `json:"new_key"`
+	Grace  time.Duration `json:"grace"`
+	Time   time.Time     `json:"time"`
+}
+
+// Validate checks the fields a writer must supply.
+func (c *WebhookKeyRotation) Validate() error {
+	switch {
+	case c.Time.IsZero():
+		return invalidf("webhook key rotation: no time")
+	case len(c.NewKey) != 64 || strings.Trim(c.NewKey, "0123456789abcdef") != "":
+		return invalidf("webhook key rotation: the new key must be 64 lowercase hex digits")
+	case c.Grace < 0 || c.Grace > MaxWebhookKeyGrace:
+		return invalidf("webhook key rotation: grace %s, want 0 to %s", c.Grace, MaxWebhookKeyGrace)
+	}
+	return nil
+}
+
+// WebhookKeyRotateRequest is the body of POST /v1/webhooks/rotate-key.
+type WebhookKeyRotateRequest struct {
+	// Grace is how long callbacks carry the old key's signature too
+	// ("24h" when empty; "0s": none).
+	Grace string `json:"grace,omitempty"`
+}
+
+// WebhookKeyRotated answers a rotation: never a key.
+type WebhookKeyRotated struct {
+	Rotated       time.Time  `json:"rotated"`
+	PreviousUntil *time.Time `json:"previous_until,omitempty"`
 }
 
 // Copy returns a deep copy of s.

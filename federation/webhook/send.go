@@ -39,9 +39,9 @@ func NewSender(allow func() AllowList, timeout time.Duration, now func() time.Ti
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
-// Send makes one call of d signed with secret; a reply other than 2xx is
-// an error.
-func (s *Sender) Send(ctx context.Context, d *structs.WebhookDelivery, secret []byte) error {
+// Send makes one call of d signed with secret (and with each of more, a
+// rotated key's grace period); a reply other than 2xx is an error.
+func (s *Sender) Send(ctx context.Context, d *structs.WebhookDelivery, secret []byte, more ...[]byte) error {
 	body, err := json.Marshal(Call{Delivery: d.ID, Subscription: d.Subscription, Event: d.Event})
 	if err != nil {
 		return err
@@ -52,7 +52,7 @@ func (s *Sender) Send(ctx context.Context, d *structs.WebhookDelivery, secret []
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "flotilla-webhook/1")
-	req.Header.Set(structs.SignatureHeader, Sign(secret, s.now(), body))
+	req.Header.Set(structs.SignatureHeader, Sign(secret, s.now(), body, more...))
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return err

@@ -21,10 +21,17 @@ var (
 	ErrStale        = errors.New("webhook: timestamp outside the tolerance (replayed or delayed call)")
 )
 
-// Sign returns the signature header value of body sent at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
+// Sign returns the signature header value of body sent at t: one v1
+// signature per secret, in order (during a signing key rotation's grace
+// period the callbacks carry the new key's and the old key's, and a
+// receiver checking either accepts the call, see Verify).
+func Sign(secret []byte, t time.Time, body []byte, more ...[]byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	out := "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
+	for _, s := range more {
+		out += ",v1=" + hex.EncodeToString(mac(s, ts, body))
+	}
+	return out
 }
 
 func mac(secret []byte, ts string, body []byte) []byte {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +125,28 @@ func TestBackoff(t *testing.T) {
 		if got[i] != want[i]*time.Second {
 			t.Fatalf("backoff %v, want %v (seconds)", got, want)
 		}
+	}
+}
+
+// TestSignDuringRotation: in a signing key rotation's grace period a call
+// carries one v1 signature per secret under one timestamp, and a receiver
+// holding either secret accepts it; one holding neither refuses it.
+func TestSignDuringRotation(t *testing.T) {
+	newSecret, oldSecret, body := []byte("new-secret"), []byte("old-secret"), []byte(`{"event":{}}`)
+	now := time.Unix(1_800_000_000, 0)
+	sig := Sign(newSecret, now, body, oldSecret)
+	if n := strings.Count(sig, ",v1="); n != 2 || !strings.HasPrefix(sig, "t=1800000000,v1=") {
+		t.Fatalf("header %q: want one timestamp and two v1 signatures", sig)
+	}
+	if !strings.HasPrefix(sig, Sign(newSecret, now, body)+",v1=") {
+		t.Errorf("header %q: the new key's signature comes first", sig)
+	}
+	for name, secret := range map[string][]byte{"new": newSecret, "old": oldSecret} {
+		if err := Verify(secret, sig, body, now, 0); err != nil {
+			t.Errorf("receiver with the %s secret: %v", name, err)
+		}
+	}
+	if err := Verify([]byte("other"), sig, body, now, 0); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("receiver with another secret: %v", err)
 	}
 }

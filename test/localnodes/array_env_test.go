@@ -171,7 +171,7 @@ func startSharedArrayEnv(ctx context.Context, tb *suiteTB) (a *arrayEnv, err err
 	}
 	a.alice, a.aliceKey = a.hubs.Client(key.Key), key.Key
 	a.agent = procenv.StartAgent(tb, procenv.AgentOptions{Cluster: name, HubURLs: a.hubs.URLs(),
-		Kubeconfig: a.env.Kubeconfig, BootstrapToken: tok.Key})
+		Kubeconfig: a.env.Kubeconfig, BootstrapToken: tok.Key, Args: []string{"-pod-security=privileged"}}) // host binds
 	return a, nil
 }
 

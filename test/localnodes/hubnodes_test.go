@@ -101,7 +101,7 @@ func (h *hubAndNodes) seedAndStartAgent(ctx context.Context, t *testing.T, slots
 		t.Fatal(err)
 	}
 	agent := procenv.StartAgent(t, procenv.AgentOptions{Cluster: h.name, HubURLs: h.hubs.URLs(), Kubeconfig: h.env.Kubeconfig,
-		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms"}})
+		BootstrapToken: tok.Key, Args: []string{"-live-tail-every=300ms", "-pod-security=privileged"}}) // host binds
 	return &user{key: key.Key, alice: h.hubs.Client(key.Key), agent: agent}
 }
 

@@ -2,7 +2,9 @@ package initproc
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,8 +37,16 @@ type GuardConfig struct {
 	// out (a mounted Secret); each file's content is a token that also
 	// opens the job. Removing the file revokes it, cookies included: it
 	// is read on every check.
+	//
+	// A file holds a token, or (as the agent writes the links made through
+	// the hub) "sha256:" and the hex SHA-256 of the token, optionally
+	// followed by " expires=" and an RFC 3339 time after which it opens
+	// nothing.
 	SharesDir string
 	Log       *slog.Logger
+	// Now reads the clock for share links' expiry; nil refuses every link
+	// that has one.
+	Now func() time.Time
 }
 
 // Guard checks an interactive job's token and forwards what passes to the
@@ -145,13 +155,37 @@ func (g *Guard) valid(tok string) bool {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(g.cfg.SharesDir, e.Name()))
-		share := strings.TrimSpace(string(b))
-		if err == nil && len(share) >= 16 && subtle.ConstantTimeCompare([]byte(tok), []byte(share)) == 1 {
+		if err == nil && g.shareOpens(tok, strings.TrimSpace(string(b))) {
 			ok = true
 		}
 	}
 	return ok
 }
+
+// shareOpens reports whether tok opens the job by share, a shares file's
+// content: a token, or a token's hash with an optional expiry.
+func (g *Guard) shareOpens(tok, share string) bool {
+	hash, ok := strings.CutPrefix(share, shareHashPrefix)
+	if !ok {
+		return len(share) >= 16 && subtle.ConstantTimeCompare([]byte(tok), []byte(share)) == 1
+	}
+	hash, rest, _ := strings.Cut(hash, " ")
+	if exp, has := strings.CutPrefix(strings.TrimSpace(rest), "expires="); has {
+		t, err := time.Parse(time.RFC3339, exp)
+		if err != nil || g.cfg.Now == nil || !g.cfg.Now().Before(t) {
+			return false
+		}
+	} else if rest != "" {
+		return false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	want, err := hex.DecodeString(hash)
+	return err == nil && len(want) == len(sum) && subtle.ConstantTimeCompare(sum[:], want) == 1
+}
+
+// shareHashPrefix starts a shares file holding a token's hash
+// (structs.ShareHashPrefix).
+const shareHashPrefix = "sha256:"
 
 // presentedToken is the token a request carries: bearer, else cookie.
 func presentedToken(r *http.Request) string {

@@ -1,0 +1,142 @@
+package api_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
+)
+
+// interactiveOn makes job id RUNNING on cluster east with its address,
+// east's agent listing features.
+func (e *env) interactiveOn(id string, features ...structs.AgentFeature) {
+	e.t.Helper()
+	e.runningOn(id, features...)
+	if _, err := e.c.Hub(0).Write(e.ctx(), &fsm.JobStateUpdate{ID: id, Cluster: "east", State: structs.JobRunning, Time: time.Now(),
+		ConnectURL: "https://j9.jobs.example/lab?token=OWNERSECRET&flotilla_token=OWNERSECRET"}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestJobShares: the owner creates share links of a running interactive
+// job (the token returned once, its URL the job's origin with the token
+// for the guard, nothing of the owner's), lists them (never a token or
+// hash) and revokes them; the administrator may too. The job as the API
+// shows it carries no hash. Every refusal (not running, not interactive,
+// not allowed, an agent without share links, bad name, label or expiry,
+// a taken name, an unknown link, unknown fields) is a 4xx with the reason
+// and changes nothing; audit events name the job and link, never the
+// token.
+func TestJobShares(t *testing.T) {
+	e := newEnv(t)
+	key := seedSmall(e)
+	ctx := e.ctx()
+	alice := e.client(key)
+	e.must(e.admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
+	bob := value[*structs.APIKeyCreated](t)(e.admin.CreateAPIKey(ctx, "bob", "")).Key
+	submit := func() *structs.Job {
+		return value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
+	}
+	queued, batch, old, j := submit(), submit(), submit(), submit()
+	e.interactiveOn(old.ID, structs.FeatureJobSignals) // east's agent is older: no job-shares
+	post := func(id, k, body string) (int, string) {
+		code, out := e.do("POST", "/v1/jobs/"+id+"/shares", k, []byte(body))
+		return code, string(out)
+	}
+	if code, out := post(old.ID, key, `{}`); code != http.StatusBadRequest || !strings.Contains(out, "cluster east's agent does not write share links") {
+		t.Errorf("old agent: %d %s, want 400 naming the cluster", code, out)
+	}
+	e.interactiveOn(j.ID, structs.FeatureJobShares)
+	e.runningOn(batch.ID, structs.FeatureJobShares)
+	taken := value[*structs.ShareCreated](t)(alice.CreateShare(ctx, j.ID, &structs.ShareCreateRequest{Name: "taken"}))
+
+	before := e.index()
+	for name, c := range map[string]struct {
+		method, path, key, body, want string
+		code                          int
+	}{
+		"not running":     {"POST", queued.ID, key, `{}`, "is QUEUED: only a running interactive job has share links", http.StatusConflict},
+		"not interactive": {"POST", batch.ID, key, `{}`, "is not an interactive job", http.StatusBadRequest},
+		"not allowed":     {"POST", j.ID, bob, `{}`, "", http.StatusForbidden},
+		"no such job":     {"POST", "nope", key, `{}`, "", http.StatusNotFound},
+		"bad name":        {"POST", j.ID, key, `{"name":"Bob's"}`, "share name", http.StatusBadRequest},
+		"long label":      {"POST", j.ID, key, `{"label":"` + strings.Repeat("x", 201) + `"}`, "label", http.StatusBadRequest},
+		"bad expiry":      {"POST", j.ID, key, `{"expires_in":"tomorrow"}`, "expires_in", http.StatusBadRequest},
+		"negative expiry": {"POST", j.ID, key, `{"expires_in":"-1h"}`, "expires_in", http.StatusBadRequest},
+		"name taken":      {"POST", j.ID, key, `{"name":"taken"}`, "already", http.StatusConflict},
+		"unknown field":   {"POST", j.ID, key, `{"token":"mine"}`, "", http.StatusBadRequest},
+		"revoke unknown":  {"DELETE", j.ID + "/shares/nobody", key, "", "no share link", http.StatusNotFound},
+		"revoke by other": {"DELETE", j.ID + "/shares/taken", bob, "", "", http.StatusForbidden},
+		"list by other":   {"GET", j.ID + "/shares", bob, "", "", http.StatusForbidden},
+	} {
+		path := "/v1/jobs/" + c.path
+		if c.method == "POST" {
+			path += "/shares"
+		}
+		var body []byte
+		if c.body != "" {
+			body = []byte(c.body)
+		}
+		code, out := e.do(c.method, path, c.key, body)
+		if code != c.code || !strings.Contains(string(out), c.want) {
+			t.Errorf("%s: %d %s, want %d %q", name, code, out, c.code, c.want)
+		}
+	}
+	if e.index() != before {
+		t.Error("a refused share call changed the state")
+	}
+
+	got := value[*structs.ShareCreated](t)(alice.CreateShare(ctx, j.ID, &structs.ShareCreateRequest{Label: "for Carol", ExpiresIn: "2h"}))
+	if got.Name != "share-2" || got.Label != "for Carol" || got.By != "alice" || got.Expires == nil ||
+		!strings.HasPrefix(got.Token, structs.ShareTokenPrefix) || len(got.Token) < 40 {
+		t.Errorf("created %+v", got)
+	}
+	u, err := url.Parse(got.URL)
+	if err != nil || u.Host != "j9.jobs.example" || u.Query().Get("flotilla_token") != got.Token || strings.Contains(got.URL, "OWNERSECRET") {
+		t.Errorf("share URL %q: want the job's origin with the share's token only", got.URL)
+	}
+	// The hub keeps the hash only; the API shows neither.
+	stored := value[*structs.Job](t)(e.c.Hub(0).Store().Read().Job(j.ID))
+	if len(stored.Shares) != 2 || stored.Shares[1].TokenHash != structs.HashShareToken(got.Token) {
+		t.Errorf("stored shares %+v", stored.Shares)
+	}
+	for _, path := range []string{"/v1/jobs/" + j.ID, "/v1/jobs/" + j.ID + "/shares", "/v1/jobs"} {
+		_, out := e.do("GET", path, key, nil)
+		if strings.Contains(string(out), got.Token) || strings.Contains(string(out), strings.TrimPrefix(structs.HashShareToken(got.Token), "sha256:")) {
+			t.Errorf("GET %s shows the token or its hash: %s", path, out)
+		}
+	}
+	list := value[[]structs.ShareInfo](t)(alice.ListShares(ctx, j.ID))
+	if len(list) != 2 || list[0].Name != "taken" || list[1].Name != "share-2" {
+		t.Errorf("list %+v", list)
+	}
+	// The administrator revokes one, alice the other.
+	if left := value[[]structs.ShareInfo](t)(e.admin.RevokeShare(ctx, j.ID, "taken")); len(left) != 1 || left[0].Name != "share-2" {
+		t.Errorf("after the admin's revoke: %+v", left)
+	}
+	if left := value[[]structs.ShareInfo](t)(alice.RevokeShare(ctx, j.ID, "share-2")); len(left) != 0 {
+		t.Errorf("after alice's revoke: %+v", left)
+	}
+	events := value[[]*structs.AuditEvent](t)(e.admin.Audit(ctx, client.AuditQuery{}))
+	seen := map[string]int{}
+	for _, ev := range events {
+		b, _ := json.Marshal(ev)
+		if strings.Contains(string(b), got.Token) || strings.Contains(string(b), taken.Token) {
+			t.Errorf("audit event carries a token: %s", b)
+		}
+		if strings.HasPrefix(ev.Action, "job.share.") && ev.Outcome == "ok" {
+			seen[ev.Action+" "+ev.ObjectName]++
+		}
+	}
+	for _, want := range []string{"job.share.create " + j.ID + "/share-2", "job.share.revoke " + j.ID + "/taken", "job.share.revoke " + j.ID + "/share-2"} {
+		if seen[want] != 1 {
+			t.Errorf("audit %q seen %d times; all: %v", want, seen[want], seen)
+		}
+	}
+}
