@@ -19,15 +19,7 @@ func TestArrayTaskCPUBindSubmit(t *testing.T) {
 	ctx := e.ctx()
 	alice := e.client(key)
 
-	code, out := e.do("POST", "/v1/jobs", key, []byte(`{"app":"pub","machine_type":"n1","nodes":1,"array":"1-10","task_cpu_bind":"slots","env":{"A":"1"}}`))
-	if code != http.StatusOK && code != http.StatusCreated {
-		t.Fatalf("v1: %d %s", code, out)
-	}
-	var j structs.Job
-	if err := json.Unmarshal(out, &j); err != nil {
-		t.Fatal(err)
-	}
-	stored := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, false))
+	stored := e.submitV1(key, alice, `{"app":"pub","machine_type":"n1","nodes":1,"array":"1-10","task_cpu_bind":"slots","env":{"A":"1"}}`)
 	if stored.TaskCPUBind() != "slots" || stored.Env["A"] != "1" || stored.Env[structs.ArrayTaskCPUBindVar] != "slots" {
 		t.Errorf("v1: stored binding %q, env %v; want slots and A kept", stored.TaskCPUBind(), stored.Env)
 	}
@@ -65,4 +57,19 @@ func TestArrayTaskCPUBindSubmit(t *testing.T) {
 	if e.index() != before {
 		t.Error("a refused submission changed the state")
 	}
+}
+
+// submitV1 posts body to POST /v1/jobs as key's user, who must be
+// accepted, and returns the job as stored, read back through alice.
+func (e *env) submitV1(key string, alice *client.Client, body string) *structs.Job {
+	e.t.Helper()
+	code, out := e.do("POST", "/v1/jobs", key, []byte(body))
+	if code != http.StatusOK && code != http.StatusCreated {
+		e.t.Fatalf("v1: %d %s", code, out)
+	}
+	var j structs.Job
+	if err := json.Unmarshal(out, &j); err != nil {
+		e.t.Fatal(err)
+	}
+	return value[*structs.Job](e.t)(alice.GetJob(e.ctx(), j.ID, false))
 }

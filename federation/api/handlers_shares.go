@@ -62,12 +62,10 @@ func (s *Server) createShare(c *call) (any, error) {
 		return nil, err
 	}
 	c.object = t.job.ID + "/" + cmd.Create.Name
-	v, err := s.writes.Write(c.r.Context(), cmd)
+	j, err := s.writeJob(c, cmd)
 	if err != nil {
 		return nil, err
 	}
-	j := v.(*structs.Job)
-	c.setIndex(j.ModifyIndex)
 	return &structs.ShareCreated{ShareInfo: cmd.Create.Info(), Token: token, URL: shareURL(j.ConnectURL, token)}, nil
 }
 
@@ -93,12 +91,10 @@ func (s *Server) revokeShare(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.writes.Write(c.r.Context(), cmd)
+	out, err := s.writeJob(c, cmd)
 	if err != nil {
 		return nil, err
 	}
-	out := v.(*structs.Job)
-	c.setIndex(out.ModifyIndex)
 	return jobs.ShareList(c.id, out)
 }
 

@@ -53,11 +53,7 @@ func (s *Server) sendSignal(c *call, id string, req *structs.SignalRequest) (*st
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.writes.Write(c.r.Context(), cmd)
-	if err != nil {
-		return nil, err
-	}
-	return v.(*structs.Job), nil
+	return s.writeJob(c, cmd)
 }
 
 // jarviceSignalReply is /jarvice/signal's answer: the reference's

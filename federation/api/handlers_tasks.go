@@ -53,6 +53,12 @@ func (s *Server) cancelTasks(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.writeJob(c, cmd)
+}
+
+// writeJob writes cmd, a command whose result is the job it changed, and
+// returns that job, its modify index the reply's.
+func (s *Server) writeJob(c *call, cmd fsm.Command) (*structs.Job, error) {
 	v, err := s.writes.Write(c.r.Context(), cmd)
 	if err != nil {
 		return nil, err

@@ -35,14 +35,8 @@ func (e *env) interactiveOn(id string, features ...structs.AgentFeature) {
 // token.
 func TestJobShares(t *testing.T) {
 	e := newEnv(t)
-	key := seedSmall(e)
 	ctx := e.ctx()
-	alice := e.client(key)
-	e.must(e.admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
-	bob := value[*structs.APIKeyCreated](t)(e.admin.CreateAPIKey(ctx, "bob", "")).Key
-	submit := func() *structs.Job {
-		return value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
-	}
+	key, bob, alice, submit := e.aliceAndBob()
 	queued, batch, old, j := submit(), submit(), submit(), submit()
 	e.interactiveOn(old.ID, structs.FeatureJobSignals) // east's agent is older: no job-shares
 	post := func(id, k, body string) (int, string) {

@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -21,15 +20,7 @@ func TestSignalAtSubmit(t *testing.T) {
 	ctx := e.ctx()
 	alice := e.client(key)
 
-	code, out := e.do("POST", "/v1/jobs", key, []byte(`{"app":"pub","machine_type":"n1","nodes":1,"walltime":"1h","signal":"B:SIGUSR1@120","env":{"A":"1"}}`))
-	if code != http.StatusOK && code != http.StatusCreated {
-		t.Fatalf("v1: %d %s", code, out)
-	}
-	var j structs.Job
-	if err := json.Unmarshal(out, &j); err != nil {
-		t.Fatal(err)
-	}
-	stored := value[*structs.Job](t)(alice.GetJob(ctx, j.ID, false))
+	stored := e.submitV1(key, alice, `{"app":"pub","machine_type":"n1","nodes":1,"walltime":"1h","signal":"B:SIGUSR1@120","env":{"A":"1"}}`)
 	if a, ok := stored.SignalAt(); !ok || a.String() != "B:USR1@120" || stored.Env["A"] != "1" || stored.Env[structs.JobSignalAtVar] != "B:USR1@120" {
 		t.Errorf("v1: stored %+v %v, env %v; want B:USR1@120 and A kept", a, ok, stored.Env)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -39,14 +40,8 @@ func (e *env) runningOn(id string, features ...structs.AgentFeature) {
 // changes nothing.
 func TestSignalJob(t *testing.T) {
 	e := newEnv(t)
-	key := seedSmall(e)
 	ctx := e.ctx()
-	alice := e.client(key)
-	e.must(e.admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
-	bob := value[*structs.APIKeyCreated](t)(e.admin.CreateAPIKey(ctx, "bob", "")).Key
-	submit := func() *structs.Job {
-		return value[*structs.Job](t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
-	}
+	key, bob, alice, submit := e.aliceAndBob()
 	queued, old, j := submit(), submit(), submit()
 	e.runningOn(old.ID, structs.FeatureJobEnv) // east's agent is older: no job-signals
 	post := func(id, k, body string) (int, string) {
@@ -196,4 +191,20 @@ func TestSignalGated(t *testing.T) {
 	if got := value[*structs.Job](t)(alice.SignalJob(ctx, j.ID, "USR1", "")); len(got.Signals) != 1 {
 		t.Errorf("after the upgrade: %+v", got.Signals)
 	}
+}
+
+// aliceAndBob seeds the small catalog (alice's key) and a second user bob
+// of alice's tenant; submit submits a one-node job of app pub as alice.
+func (e *env) aliceAndBob() (key, bob string, alice *client.Client, submit func() *structs.Job) {
+	e.t.Helper()
+	ctx := e.ctx()
+	key = seedSmall(e)
+	alice = e.client(key)
+	e.must(e.admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
+	bob = value[*structs.APIKeyCreated](e.t)(e.admin.CreateAPIKey(ctx, "bob", "")).Key
+	submit = func() *structs.Job {
+		e.t.Helper()
+		return value[*structs.Job](e.t)(alice.SubmitJob(ctx, structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
+	}
+	return key, bob, alice, submit
 }

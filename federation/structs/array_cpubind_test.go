@@ -40,27 +40,10 @@ func TestTaskCPUBind(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1}
-			tc.mod(&r)
-			before := maps.Clone(r.Env)
-			err := r.Validate()
-			var fe *FieldError
-			switch {
-			case tc.field == "" && err != nil:
-				t.Fatal(err)
-			case tc.field != "":
-				if !errors.As(err, &fe) || fe.Field != tc.field {
-					t.Fatalf("Validate() = %v, want a FieldError on %s", err, tc.field)
-				}
+			r, j, ok := validatedJobEnv(t, tc.mod, tc.field, tc.wantEnv)
+			if !ok {
 				return
 			}
-			if diff := cmp.Diff(tc.wantEnv, r.JobEnv()); diff != "" {
-				t.Errorf("JobEnv (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(before, r.Env); diff != "" {
-				t.Errorf("JobEnv changed the request's Env (-before +after):\n%s", diff)
-			}
-			j := Job{Env: r.JobEnv()}
 			if r.Array != nil {
 				j.Array = &ArrayJob{Spec: *r.Array}
 			}
@@ -72,4 +55,33 @@ func TestTaskCPUBind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validatedJobEnv validates the request mod makes: with field set, it
+// must be refused with a FieldError on field (ok false); else accepted,
+// its JobEnv equal to wantEnv and its own Env left as it was. It returns
+// the request and a job with that environment.
+func validatedJobEnv(t *testing.T, mod func(*JobSubmitRequest), field string, wantEnv map[string]string) (JobSubmitRequest, Job, bool) {
+	t.Helper()
+	r := JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1}
+	mod(&r)
+	before := maps.Clone(r.Env)
+	err := r.Validate()
+	var fe *FieldError
+	switch {
+	case field == "" && err != nil:
+		t.Fatal(err)
+	case field != "":
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Fatalf("Validate() = %v, want a FieldError on %s", err, field)
+		}
+		return r, Job{}, false
+	}
+	if diff := cmp.Diff(wantEnv, r.JobEnv()); diff != "" {
+		t.Errorf("JobEnv (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(before, r.Env); diff != "" {
+		t.Errorf("JobEnv changed the request's Env (-before +after):\n%s", diff)
+	}
+	return r, Job{Env: r.JobEnv()}, true
 }

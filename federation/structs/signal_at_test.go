@@ -2,12 +2,10 @@ package structs
 
 import (
 	"errors"
-	"maps"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 )
 
 // TestParseSignalAt reads every form of Slurm's --signal and refuses the
@@ -151,27 +149,10 @@ func TestSubmitSignalAt(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			r := JobSubmitRequest{App: "a", MachineType: "m", Nodes: 1}
-			tc.mod(&r)
-			before := maps.Clone(r.Env)
-			err := r.Validate()
-			var fe *FieldError
-			switch {
-			case tc.field == "" && err != nil:
-				t.Fatal(err)
-			case tc.field != "":
-				if !errors.As(err, &fe) || fe.Field != tc.field {
-					t.Fatalf("Validate() = %v, want a FieldError on %s", err, tc.field)
-				}
+			_, j, ok := validatedJobEnv(t, tc.mod, tc.field, tc.wantEnv)
+			if !ok {
 				return
 			}
-			if diff := cmp.Diff(tc.wantEnv, r.JobEnv()); diff != "" {
-				t.Errorf("JobEnv (-want +got):\n%s", diff)
-			}
-			if diff := cmp.Diff(before, r.Env); diff != "" {
-				t.Errorf("JobEnv changed the request's Env (-before +after):\n%s", diff)
-			}
-			j := Job{Env: r.JobEnv()}
 			got, ok := j.SignalAt()
 			if _, has := tc.wantEnv[JobSignalAtVar]; has != ok {
 				t.Fatalf("SignalAt() ok = %v, want %v", ok, has)
