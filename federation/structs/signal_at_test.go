@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // TestParseSignalAt reads every form of Slurm's --signal and refuses the
