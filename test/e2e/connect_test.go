@@ -51,30 +51,10 @@ func TestInteractiveConnect(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	f := startFed(t, 1, map[string][]k8senv.NodeSpec{"east": nodes("east", 2, "16")})
-	f.agentAdjust = func(cfg *agent.ClusterConfig) { cfg.Runtime.JobsDomain = "jobs.test" }
-	f.addCluster(ctx, "east", nil)
-	adm := f.admin
-	if _, err := adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: 2}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutApp(ctx, &structs.App{Name: "lab", Visibility: structs.VisibilityPublic, Image: "lab:1",
-		AppDef: structs.AppDef{Name: "lab", Commands: map[string]structs.Command{
-			"run":   {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}, URL: "https://%PUBLICADDR%/lab"},
-			"batch": {Path: "/opt/run.sh", Name: "Batch"},
-		}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutUser(ctx, "ann", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: "pw-ann-secret"}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := adm.CreateAPIKey(ctx, "ann", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, key := startLabFed(ctx, t, 2, map[string]structs.Command{
+		"run":   {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}, URL: "https://%PUBLICADDR%/lab"},
+		"batch": {Path: "/opt/run.sh", Name: "Batch"},
+	}, "pw-ann-secret")
 	ann := f.clientFor(key.Key)
 	auth := func(kv ...string) url.Values {
 		v := url.Values{"username": {"ann"}, "apikey": {key.Key}}
@@ -164,4 +144,35 @@ func TestInteractiveConnect(t *testing.T) {
 	if strings.Contains(page("/ui/jobs/"+job.ID, nil), token) {
 		t.Error("the ended job's page still shows its token")
 	}
+}
+
+// startLabFed starts a hub and the cluster east (nodes of 16 cores, jobs
+// under jobs.test) with tenant acme, machine type cpu (one node of east,
+// up to all of them), the public app lab of commands and the user ann
+// (password, when not empty): the interactive jobs' tests' federation. It
+// returns ann's API key.
+func startLabFed(ctx context.Context, t *testing.T, n int, commands map[string]structs.Command, password string) (*fed, *structs.APIKeyCreated) {
+	t.Helper()
+	f := startFed(t, 1, map[string][]k8senv.NodeSpec{"east": nodes("east", n, "16")})
+	f.agentAdjust = func(cfg *agent.ClusterConfig) { cfg.Runtime.JobsDomain = "jobs.test" }
+	f.addCluster(ctx, "east", nil)
+	adm := f.admin
+	if _, err := adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east", ScaleMax: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.PutApp(ctx, &structs.App{Name: "lab", Visibility: structs.VisibilityPublic, Image: "lab:1",
+		AppDef: structs.AppDef{Name: "lab", Commands: commands}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.PutUser(ctx, "ann", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser, Password: password}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := adm.CreateAPIKey(ctx, "ann", "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, key
 }

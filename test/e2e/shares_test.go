@@ -16,12 +16,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/flotilla-hpc/flotilla/clusteragent/agent"
 	"github.com/flotilla-hpc/flotilla/clusteragent/podgroup"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime"
 	"github.com/flotilla-hpc/flotilla/clusteragent/runtime/initproc"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
-	"github.com/flotilla-hpc/flotilla/test/k8senv"
 )
 
 // TestShareLinksReachTheGuard: share links made through the hub's API and
@@ -36,29 +34,9 @@ func TestShareLinksReachTheGuard(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	f := startFed(t, 1, map[string][]k8senv.NodeSpec{"east": nodes("east", 1, "16")})
-	f.agentAdjust = func(cfg *agent.ClusterConfig) { cfg.Runtime.JobsDomain = "jobs.test" }
-	f.addCluster(ctx, "east", nil)
-	adm := f.admin
-	if _, err := adm.PutTenant(ctx, &structs.Tenant{Name: "acme"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutMachineType(ctx, &structs.MachineType{Name: "cpu", Cores: 16, Slots: 16, RAM: 32, Cluster: "east"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutApp(ctx, &structs.App{Name: "lab", Visibility: structs.VisibilityPublic, Image: "lab:1",
-		AppDef: structs.AppDef{Name: "lab", Commands: map[string]structs.Command{
-			"run": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
-		}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.PutUser(ctx, "ann", &structs.UserSpec{Tenant: "acme", Role: structs.RoleUser}); err != nil {
-		t.Fatal(err)
-	}
-	key, err := adm.CreateAPIKey(ctx, "ann", "e2e")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, key := startLabFed(ctx, t, 1, map[string]structs.Command{
+		"run": {Path: "/usr/bin/jupyter-lab", Name: "Lab", Interactive: true, Ports: []string{"8888/tcp"}},
+	}, "")
 	ann := f.clientFor(key.Key)
 	lab := submit(ctx, t, ann, "lab", "cpu", 1)
 	job := waitJob(ctx, t, ann, lab.ID, "running with its address", func(j *structs.Job) bool { return running(j) && j.ConnectURL != "" })
