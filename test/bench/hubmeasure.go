@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -78,6 +79,7 @@ type phaseFigures struct {
 	gcCycles       uint64
 	faults         float64 // minor page faults per submission
 	start, end     heapState
+	collected      uint64 // live heap bytes after a collection at the end
 }
 
 // heapState is the heap's sizes: live bytes (marked by the last
@@ -121,18 +123,21 @@ func (p *phase) stop(n int) phaseFigures {
 		writeAllocsProfile(filepath.Join(hubProfileDir, p.name+".allocs.prof"))
 	}
 	d := time.Duration(max(n, 1))
+	// Collected after the figures are taken: the live heap the phase
+	// left (the marked bytes of the last collection lag behind it).
+	runtime.GC()
 	return phaseFigures{
 		cpu: (user + sys - p.user - p.sys) / d, user: (user - p.user) / d, sys: (sys - p.sys) / d,
 		allocs: float64(allocs-p.allocs) / float64(max(n, 1)), kbytes: float64(bytes-p.bytes) / 1024 / float64(max(n, 1)),
 		gcCycles: cycles - p.cycles, faults: float64(faults-p.faults) / float64(max(n, 1)),
-		start: heapState{live: p.live}, end: end,
+		start: heapState{live: p.live}, end: end, collected: heapSizes().live,
 	}
 }
 
 func (f phaseFigures) String() string {
-	return fmt.Sprintf("%v CPU (user %v, system %v), %.0f allocations, %.1f KB allocated, %.1f page faults per submission (replicas and clients), %d GC cycles; heap live %.1f MB at the start, at the end %v",
+	return fmt.Sprintf("%v CPU (user %v, system %v), %.0f allocations, %.1f KB allocated, %.1f page faults per submission (replicas and clients), %d GC cycles; heap live %.1f MB at the start, at the end %v, live after a collection %.1f MB",
 		f.cpu.Round(time.Microsecond), f.user.Round(time.Microsecond), f.sys.Round(time.Microsecond), f.allocs, f.kbytes, f.faults, f.gcCycles,
-		float64(f.start.live)/(1<<20), f.end)
+		float64(f.start.live)/(1<<20), f.end, float64(f.collected)/(1<<20))
 }
 
 // cpuSplit is this process's user and system CPU time and its minor
