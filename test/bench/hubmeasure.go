@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
 	"runtime/pprof"
@@ -32,6 +33,7 @@ type phase struct {
 	user, sys             time.Duration
 	allocs, bytes, cycles uint64
 	faults                int64
+	live                  uint64 // heap live bytes at the start (just collected)
 	profile               *os.File
 }
 
@@ -66,6 +68,7 @@ func startPhase(name string) *phase {
 	}
 	p.user, p.sys, p.faults = cpuSplit()
 	p.allocs, p.bytes, p.cycles = heapCounters()
+	p.live = heapSizes().live
 	return p
 }
 
@@ -75,6 +78,35 @@ type phaseFigures struct {
 	allocs, kbytes float64
 	gcCycles       uint64
 	faults         float64 // minor page faults per submission
+	start, end     heapState
+	collected      uint64 // live heap bytes after a collection at the end
+}
+
+// heapState is the heap's sizes: live bytes (marked by the last
+// collection), the heap goal, the heap's memory given back to the
+// operating system, and the process's resident set.
+type heapState struct {
+	live, goal, released, rss uint64
+}
+
+// heapSizes reads the heap's sizes now.
+func heapSizes() heapState {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}, {Name: "/gc/heap/goal:bytes"}, {Name: "/memory/classes/heap/released:bytes"}}
+	metrics.Read(s)
+	h := heapState{live: s[0].Value.Uint64(), goal: s[1].Value.Uint64(), released: s[2].Value.Uint64()}
+	if b, err := os.ReadFile("/proc/self/statm"); err == nil {
+		var size, res uint64
+		if _, err := fmt.Sscan(string(b), &size, &res); err == nil {
+			h.rss = res * uint64(os.Getpagesize())
+		}
+	}
+	return h
+}
+
+func (h heapState) String() string {
+	const mb = 1 << 20
+	return fmt.Sprintf("live %.1f MB, goal %.1f MB, released %.1f MB, RSS %.1f MB",
+		float64(h.live)/mb, float64(h.goal)/mb, float64(h.released)/mb, float64(h.rss)/mb)
 }
 
 // stop ends the phase of n submissions and returns its figures per
@@ -82,6 +114,7 @@ type phaseFigures struct {
 func (p *phase) stop(n int) phaseFigures {
 	user, sys, faults := cpuSplit()
 	allocs, bytes, cycles := heapCounters()
+	end := heapSizes()
 	if p.profile != nil {
 		pprof.StopCPUProfile()
 		p.profile.Close()
@@ -90,16 +123,21 @@ func (p *phase) stop(n int) phaseFigures {
 		writeAllocsProfile(filepath.Join(hubProfileDir, p.name+".allocs.prof"))
 	}
 	d := time.Duration(max(n, 1))
+	// Collected after the figures are taken: the live heap the phase
+	// left (the marked bytes of the last collection lag behind it).
+	runtime.GC()
 	return phaseFigures{
 		cpu: (user + sys - p.user - p.sys) / d, user: (user - p.user) / d, sys: (sys - p.sys) / d,
 		allocs: float64(allocs-p.allocs) / float64(max(n, 1)), kbytes: float64(bytes-p.bytes) / 1024 / float64(max(n, 1)),
 		gcCycles: cycles - p.cycles, faults: float64(faults-p.faults) / float64(max(n, 1)),
+		start: heapState{live: p.live}, end: end, collected: heapSizes().live,
 	}
 }
 
 func (f phaseFigures) String() string {
-	return fmt.Sprintf("%v CPU (user %v, system %v), %.0f allocations, %.1f KB allocated, %.1f page faults per submission (replicas and clients), %d GC cycles",
-		f.cpu.Round(time.Microsecond), f.user.Round(time.Microsecond), f.sys.Round(time.Microsecond), f.allocs, f.kbytes, f.faults, f.gcCycles)
+	return fmt.Sprintf("%v CPU (user %v, system %v), %.0f allocations, %.1f KB allocated, %.1f page faults per submission (replicas and clients), %d GC cycles; heap live %.1f MB at the start, at the end %v, live after a collection %.1f MB",
+		f.cpu.Round(time.Microsecond), f.user.Round(time.Microsecond), f.sys.Round(time.Microsecond), f.allocs, f.kbytes, f.faults, f.gcCycles,
+		float64(f.start.live)/(1<<20), f.end, float64(f.collected)/(1<<20))
 }
 
 // cpuSplit is this process's user and system CPU time and its minor
