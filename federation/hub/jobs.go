@@ -10,6 +10,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/policy/access"
 )
 
 // SubmitJob admits caller's submission (federation/jobs: Admit) on this
@@ -65,7 +66,7 @@ func (h *Hub) submit(ctx context.Context, caller *authz.Identity, req *structs.J
 	}
 	adm.Submit.Job.Trigger = trigger
 	adm.Submit.Job.RequestID = api.RequestID(ctx)
-	val, err := h.Write(ctx, fsm.SubmitCommand(&adm.Submit.Job))
+	val, err := h.Write(ctx, submitCommand(adm.Submit))
 	if err != nil {
 		return nil, err
 	}
@@ -91,10 +92,10 @@ func (h *Hub) admissionView() (jobs.Snapshot, error) {
 		if err != nil {
 			return nil, err
 		}
-		v = &rulesView{changes: changes, rules: rules}
+		v = &rulesView{changes: changes, rules: rules, compiled: access.New(rules)}
 		h.rules.Store(v)
 	}
-	return admissionSnapshot{ReadTxn: r, rules: v.rules}, nil
+	return admissionSnapshot{ReadTxn: r, rules: v.rules, compiled: v.compiled}, nil
 }
 
 // rulesView is the access rules at one value of their table's change
@@ -102,17 +103,24 @@ func (h *Hub) admissionView() (jobs.Snapshot, error) {
 type rulesView struct {
 	changes uint64
 	rules   []*structs.AccessRule
+	// compiled is rules compiled once (access.Rules is read-only).
+	compiled *access.Rules
 }
 
 // admissionSnapshot is a read transaction whose access rules come from a
 // rulesView no older than it.
 type admissionSnapshot struct {
 	*state.ReadTxn
-	rules []*structs.AccessRule
+	rules    []*structs.AccessRule
+	compiled *access.Rules
 }
 
 // AccessRules implements jobs.Snapshot.
 func (s admissionSnapshot) AccessRules() ([]*structs.AccessRule, error) { return s.rules, nil }
+
+// CompiledAccessRules implements jobs.CompiledSnapshot: the rules
+// compiled when they were read, not per submission.
+func (s admissionSnapshot) CompiledAccessRules() (*access.Rules, error) { return s.compiled, nil }
 
 // jobLog is the logger of the lines about job j (structs.Job.LogAttrs).
 func (h *Hub) jobLog(j *structs.Job) *slog.Logger { return h.log.With(j.LogAttrs()...) }
@@ -134,4 +142,15 @@ func (h *Hub) CancelJob(ctx context.Context, caller *authz.Identity, j *structs.
 		h.jobLog(stopped).Info("job stopped", "verb", verb, "by", caller.Username, "state", stopped.State)
 	}
 	return stopped, nil
+}
+
+// submitCommand is fsm.SubmitCommand of sub's job, without a second copy
+// of the job (632 bytes) when the command is a plain JobSubmit: admission
+// built the job in sub already. TestSubmitCommandMatchesFSM holds it to
+// fsm.SubmitCommand's choice.
+func submitCommand(sub *fsm.JobSubmit) fsm.Command {
+	if j := &sub.Job; j.HasArrayList() || j.HasSubmitExtensions() {
+		return fsm.SubmitCommand(j)
+	}
+	return sub
 }

@@ -66,7 +66,8 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	if err := checkTeam(snap, caller, team); err != nil {
 		return Admission{}, err
 	}
-	j := &structs.Job{
+	// The job is built in its command: no copy of it into the command.
+	sub := &fsm.JobSubmit{Job: structs.Job{
 		ID: req.ID, Label: req.Label, Project: req.Project,
 		Tenant: caller.Tenant, Team: team, Owner: caller.Username, CallbackURL: req.CallbackURL,
 		App: req.App, Command: req.Command, Parameters: req.Parameters,
@@ -74,7 +75,8 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 		Walltime: req.Walltime, Priority: req.Priority, PullSecret: req.PullSecret,
 		Env: req.JobEnv(), Workdir: req.Workdir,
 		State: structs.JobQueued, SubmitTime: now.UTC(),
-	}
+	}}
+	j := &sub.Job
 	if req.Array != nil {
 		j.Array = &structs.ArrayJob{Spec: *req.Array, TaskRetries: req.TaskRetries, TaskWalltime: req.TaskWalltime}
 	}
@@ -86,11 +88,11 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	if err := checkService(snap, caller, j, now); err != nil {
 		return Admission{}, err
 	}
-	rules, err := snap.AccessRules()
+	rules, err := accessRules(snap)
 	if err != nil {
 		return Admission{}, err
 	}
-	if err := access.New(rules).CheckSubmit(caller.Access(), j, app, mt, vault); err != nil {
+	if err := rules.CheckSubmit(caller.Access(), j, app, mt, vault); err != nil {
 		return Admission{}, err
 	}
 	if err := fit(j, mt, app); err != nil {
@@ -106,7 +108,28 @@ func Admit(snap Snapshot, caller *authz.Identity, req *structs.JobSubmitRequest,
 	if err := j.ValidateSubmit(); err != nil {
 		return Admission{}, err
 	}
-	return Admission{Submit: &fsm.JobSubmit{Job: *j}}, nil
+	return Admission{Submit: sub}, nil
+}
+
+// CompiledSnapshot is a Snapshot that keeps its access rules compiled
+// (access.New of what AccessRules returns, made once per change of the
+// rules): Admit checks a submission against them instead of compiling the
+// rules for each one.
+type CompiledSnapshot interface {
+	Snapshot
+	CompiledAccessRules() (*access.Rules, error)
+}
+
+// accessRules returns snap's access rules compiled.
+func accessRules(snap Snapshot) (*access.Rules, error) {
+	if c, ok := snap.(CompiledSnapshot); ok {
+		return c.CompiledAccessRules()
+	}
+	rules, err := snap.AccessRules()
+	if err != nil {
+		return nil, err
+	}
+	return access.New(rules), nil
 }
 
 // checkTeam checks the team a job is charged to: one the caller is a

@@ -23,7 +23,7 @@ var now = time.Date(2026, 12, 1, 9, 30, 0, 0, time.FixedZone("CET", 3600))
 // types n3 (1..8 nodes), g3 (for group gpu), big (4..16) and eu-1;
 // apps of every visibility; vaults; access rules of every object kind;
 // and alice's job j-old.
-func world(t *testing.T) *state.Store {
+func world(t testing.TB) *state.Store {
 	t.Helper()
 	st, err := state.New()
 	if err != nil {
