@@ -99,8 +99,8 @@ func TestSubmitJobCallAllocations(t *testing.T) {
 		}
 	})
 	t.Logf("%.0f allocations per submission", allocs)
-	if allocs > 23 {
-		t.Errorf("%.0f allocations per submission, want at most %d", allocs, 23)
+	if allocs > 20 {
+		t.Errorf("%.0f allocations per submission, want at most %d", allocs, 20)
 	}
 }
 

@@ -55,6 +55,7 @@ const (
 // Client calls the hub API. It is safe for concurrent use.
 type Client struct {
 	urls         []string
+	jobsURLs     []string // each URL + jobsPath, the submissions' URL
 	auth         func(*http.Request)
 	hc           *http.Client
 	retryTimeout time.Duration
@@ -118,6 +119,7 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 			return nil, fmt.Errorf("client: bad hub URL %q", u)
 		}
 		c.urls = append(c.urls, strings.TrimRight(u, "/"))
+		c.jobsURLs = append(c.jobsURLs, c.urls[len(c.urls)-1]+jobsPath)
 	}
 	if apiKey != "" {
 		bearer := []string{"Bearer " + apiKey} // one value for every request
@@ -217,7 +219,7 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	var lastReply error // the last error the hub replied with
 	for attempt := uint32(0); ; attempt++ {
 		i := (start + attempt) % uint32(len(c.urls))
-		h, retry, err := c.once(ctx, c.urls[i], r, body)
+		h, retry, err := c.once(ctx, i, r, body)
 		if !retry {
 			if err == nil {
 				c.next.Store(i)
@@ -281,26 +283,12 @@ func giveUp(method, path string, lastReply, err error) error {
 // values).
 var jsonValue = []string{"application/json"}
 
-// maxSizedReply bounds the buffer readReply allocates from a reply's
-// Content-Length; longer replies are read as they come.
-const maxSizedReply = 1 << 20
-
-// readReply reads a reply's body whole: into one buffer of its length
-// when the hub said it, else growing as io.ReadAll does.
-func readReply(resp *http.Response) ([]byte, error) {
-	n := resp.ContentLength
-	if n < 0 || n > maxSizedReply {
-		return io.ReadAll(resp.Body)
+func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h http.Header, retry bool, err error) {
+	base := c.urls[i]
+	u := c.jobsURLs[i] // a submission's URL, made once
+	if r.path != jobsPath {
+		u = base + r.path
 	}
-	data := make([]byte, n)
-	if _, err := io.ReadFull(resp.Body, data); err != nil {
-		return nil, err
-	}
-	return data, nil
-}
-
-func (c *Client) once(ctx context.Context, base string, r request, body []byte) (h http.Header, retry bool, err error) {
-	u := base + r.path
 	if len(r.query) > 0 {
 		u += "?" + r.query.Encode()
 	}
@@ -322,6 +310,10 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 	if err != nil {
 		return nil, false, fmt.Errorf("client: %w", err)
 	}
+	// The Host header is the URL's (NewRequest copies it into req.Host):
+	// left empty, the transport writes the same header, and http.Client
+	// does not copy the URL per call to apply a Host of its own.
+	req.Host = ""
 	if body != nil {
 		req.Header["Content-Type"] = jsonValue
 	}
@@ -350,7 +342,9 @@ func (c *Client) once(ctx context.Context, base string, r request, body []byte) 
 		return nil, true, err
 	}
 	defer resp.Body.Close()
-	data, err := readReply(resp)
+	rb := getReplyBuf(r.raw != nil)
+	data, err := readReply(resp, rb.buf())
+	defer rb.release(data)
 	if err != nil {
 		// The reply was cut: the hub may have acted.
 		err = fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)

@@ -10,6 +10,9 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
+// jobsPath is the jobs' collection: submissions go to it.
+const jobsPath = "/v1/jobs"
+
 // SubmitJob submits a job. It stamps req.ID (when empty) before the first
 // attempt, so retries after failures or leader changes return the same job
 // and never create a second one.
@@ -17,7 +20,7 @@ func (c *Client) SubmitJob(ctx context.Context, req structs.JobSubmitRequest) (*
 	if req.ID == "" {
 		req.ID = structs.NewJobID()
 	}
-	return callKeyed[structs.Job](ctx, c, "/v1/jobs", &req)
+	return callKeyed[structs.Job](ctx, c, jobsPath, &req)
 }
 
 // GetJob returns a job. With consistent, the read is linearizable: it sees

@@ -113,6 +113,10 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 			r.add("hub_submit_p99_ms_3replicas_clients_apart", round1(apart.p99), "ms", "3 replicas, clients apart: p99 latency")
 			r.add("hub_replicas_cpu_us_per_submit_3replicas", round1(float64(apart.cpuPerSubmit.Nanoseconds())/1000), "us",
 				"3 replicas, clients apart: CPU of the replicas alone per submission (all three)")
+			r.add("hub_clients_cpu_us_per_submit_3replicas", round1(float64(apart.clientCPU.Nanoseconds())/1000), "us",
+				"3 replicas, clients apart: CPU of the 64 clients' process per submission")
+			fmt.Fprintf(os.Stderr, "bench: hub, 3 replicas, clients apart: replicas %v, clients %v, %.0f allocations, %.1f KB per submission in the clients' process\n",
+				apart.cpuPerSubmit.Round(100*time.Nanosecond), apart.clientCPU.Round(100*time.Nanosecond), apart.clientAllocs, apart.clientKB)
 			if err := hubBatchRows(ctx, r, run, count, clients, repeat, *hubBatchItems); err != nil {
 				return nil, err
 			}
@@ -125,6 +129,9 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 type submitResult struct {
 	perSec, p50, p99  float64
 	cpuPerSubmit      time.Duration // the process's CPU time (replicas and clients)
+	clientCPU         time.Duration // clients apart: the clients' process's CPU time
+	clientAllocs      float64       // clients apart: the clients' process's allocations
+	clientKB          float64       // and KB allocated per submission
 	allocs, kbytes    float64       // heap allocations and KB allocated per submission (same)
 	entries, commands uint64
 	figures           phaseFigures

@@ -19,7 +19,8 @@ import (
 )
 
 // resultPrefix starts the one line a clients-only run prints for the
-// process that started it: submissions/s, p50 ms, p99 ms.
+// process that started it: submissions/s, p50 ms, p99 ms, and the clients'
+// own CPU µs, allocations and KB per submission.
 const resultPrefix = "HUBCLIENTS "
 
 // submitClients submits `count` jobs with `clients` concurrent clients,
@@ -43,17 +44,21 @@ func submitClients(ctx context.Context, urls []string, caFile, key, tag string, 
 	var next, failures atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, clients)
+	prefix := "j-" + tag + "-"
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range clients {
 		wg.Go(func() {
+			lat[w] = make([]time.Duration, 0, count/clients+1)
+			var id []byte // a job id's bytes: one string per submission, not fmt's three objects
 			for {
 				k := next.Add(1) - 1
 				if k >= int64(count) {
 					return
 				}
 				t0 := time.Now()
-				if _, err := workers[w].SubmitJob(ctx, job(fmt.Sprintf("j-%s-%d", tag, k))); err != nil {
+				id = strconv.AppendInt(append(id[:0], prefix...), k, 10)
+				if _, err := workers[w].SubmitJob(ctx, job(string(id))); err != nil {
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
@@ -89,7 +94,8 @@ func hubClientsOnly(ctx context.Context, urls, caFile, key string, count, client
 	list := splitURLs(urls)
 	ph := startPhase("hub-clients-only")
 	res, err := submitClients(ctx, list, caFile, key, "apart", count, clients)
-	fmt.Fprintf(os.Stderr, "bench: hub clients only: %v\n", ph.stop(count+clients))
+	fig := ph.stop(count + clients)
+	fmt.Fprintf(os.Stderr, "bench: hub clients only: %v\n", fig)
 	if err != nil {
 		return err
 	}
@@ -97,8 +103,10 @@ func hubClientsOnly(ctx context.Context, urls, caFile, key string, count, client
 	r.add("hub_clients_only_submit_per_sec", round1(res.perSec), "submits/s", "submissions per second")
 	r.add("hub_clients_only_p50_ms", round1(res.p50), "ms", "p50 latency")
 	r.add("hub_clients_only_p99_ms", round1(res.p99), "ms", "p99 latency")
+	r.add("hub_clients_only_cpu_us_per_submit", round1(float64(fig.cpu.Nanoseconds())/1000), "us", "this process's CPU per submission")
 	r.print()
-	fmt.Printf("%s%f %f %f\n", resultPrefix, res.perSec, res.p50, res.p99)
+	fmt.Printf("%s%f %f %f %f %f %f\n", resultPrefix, res.perSec, res.p50, res.p99,
+		float64(fig.cpu.Nanoseconds())/1000, fig.allocs, fig.kbytes)
 	return nil
 }
 
@@ -135,9 +143,11 @@ func clientsApart(ctx context.Context, urls []string, caFile, key string, count,
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		if line, ok := strings.CutPrefix(sc.Text(), resultPrefix); ok {
-			if _, err := fmt.Sscan(line, &res.perSec, &res.p50, &res.p99); err != nil {
+			var cpuUS float64
+			if _, err := fmt.Sscan(line, &res.perSec, &res.p50, &res.p99, &cpuUS, &res.clientAllocs, &res.clientKB); err != nil {
 				return res, fmt.Errorf("clients process result %q: %w", line, err)
 			}
+			res.clientCPU = time.Duration(cpuUS * 1000)
 			return res, nil
 		}
 	}
