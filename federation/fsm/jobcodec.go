@@ -172,30 +172,39 @@ func decodeJobSubmit(body []byte, c *JobSubmit, in *interner) error {
 	j.StartTime = r.time()
 	j.EndTime = r.time()
 	r.str(&j.LogTail)
-	// The trailing fields: names, strings (nil: a JSON document).
+	// The trailing fields, in order (see jobBinaryV1); the JSON documents
+	// are views of the body, parsed below.
 	var arrayDoc, depDoc, envDoc, sigDoc, shareDoc []byte
-	trail := [...]struct {
-		name bool
-		dst  *string
-		doc  *[]byte
-	}{{name: true, dst: &j.PreviousCluster}, {doc: &arrayDoc}, {dst: &j.CallbackURL}, {name: true, dst: &j.Trigger},
-		{dst: &j.ConnectURL}, {dst: &j.RequestID}, {dst: &j.PullSecret}, {doc: &depDoc}, {doc: &envDoc}, {dst: &j.Workdir},
-		{doc: &sigDoc}, {doc: &shareDoc}}
-	for _, f := range trail {
-		if r.err != nil || len(r.b) == 0 {
-			break
-		}
+	for i := 0; i < 12 && r.err == nil && len(r.b) > 0; i++ {
 		b := r.bytes()
 		if r.err == nil && len(b) == 0 && len(r.b) == 0 {
 			return errJobBody // an empty trailing field is never written last
 		}
-		switch {
-		case f.doc != nil:
-			*f.doc = b
-		case f.name:
-			*f.dst = r.in.intern(b)
-		default:
-			r.later(b, f.dst, "")
+		switch i {
+		case 0:
+			j.PreviousCluster = r.in.intern(b)
+		case 1:
+			arrayDoc = b
+		case 2:
+			r.later(b, &j.CallbackURL, "")
+		case 3:
+			j.Trigger = r.in.intern(b)
+		case 4:
+			r.later(b, &j.ConnectURL, "")
+		case 5:
+			r.later(b, &j.RequestID, "")
+		case 6:
+			r.later(b, &j.PullSecret, "")
+		case 7:
+			depDoc = b
+		case 8:
+			envDoc = b
+		case 9:
+			r.later(b, &j.Workdir, "")
+		case 10:
+			sigDoc = b
+		case 11:
+			shareDoc = b
 		}
 	}
 	if err := r.finish(); err != nil {
