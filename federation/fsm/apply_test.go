@@ -253,6 +253,22 @@ func applyCases() map[string]applyCase {
 			want: withJob(2, func(j *structs.Job) {
 				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
 			})},
+		"job update state, binary form": {cmd: &JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
+			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
+			want: withJob(2, func(j *structs.Job) {
+				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
+			})},
+		"job update state illegal, binary form": {cmd: &JobStateUpdateBin{ID: "j-1", State: structs.JobRunning, Time: t0},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
+		"job requeue stale, binary form": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
+			cmd: &JobStateUpdateBin{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
+				CAS: structs.CAS{ExpectModifyIndex: 3}},
+			wantErr: structs.ErrConflict, read: jobRead("j-1"),
+			want: func() *structs.Job {
+				j := baseJob(1)
+				j.State, j.Cluster, j.AssignTime, j.ModifyIndex = structs.JobAssigned, "east", t0.Add(time.Minute), 99
+				return j
+			}()},
 		"job update state illegal": {cmd: &JobStateUpdate{ID: "j-1", State: structs.JobRunning, Time: t0},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
 		"job assign": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),

@@ -2,7 +2,9 @@ package fsm
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
@@ -98,4 +100,73 @@ func benchmarkAudited(b *testing.B, follower bool) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*perEntry)/1000, "µs/job")
+}
+
+// BenchmarkApplyJobStateUpdateBin is BenchmarkApplyJobStateUpdate with the
+// binary form (JobStateUpdateBin) the hub writes once every replica
+// applies it.
+func BenchmarkApplyJobStateUpdateBin(b *testing.B) {
+	f := newFSM(b)
+	applyAll(b, f, baseLog(b))
+	cmd := MustEncode(&JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
+	b.ReportAllocs()
+	for i := range b.N {
+		if _, ok := f.ApplyCommands(uint64(100+i), [][]byte{cmd})[0].(*structs.Job); !ok {
+			b.Fatal("update failed")
+		}
+	}
+}
+
+// BenchmarkQueuedJobHeap measures the heap a queued job holds on a
+// replica, as the hub benchmark leaves 20,000 of them: each an audited
+// REST submission (JobAudited) and then the dispatcher's reason for it
+// (a state update, JSON or binary), 22 to an entry. It reports the live
+// heap after a collection, per job (heap-B/job). One iteration builds the
+// whole state; run it with -benchtime 1x.
+func BenchmarkQueuedJobHeap(b *testing.B) {
+	for name, binary := range map[string]bool{"json": false, "binary": true} {
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				benchmarkQueuedHeap(b, binary)
+			}
+		})
+	}
+}
+
+func benchmarkQueuedHeap(b *testing.B, binary bool) {
+	const jobs, perEntry = 20000, 22
+	var cmds [][]byte
+	for i := range jobs {
+		j := testJob(fmt.Sprintf("j-bench-%d-%d", i%64, i))
+		j.Tenant, j.Team, j.Owner, j.Parameters, j.State = "acme", "", "alice", nil, structs.JobQueued
+		j.Identity = &structs.Identity{UID: 1000, GID: 1000}
+		cmds = append(cmds, MustEncode(&JobAudited{Job: &JobSubmit{Job: j}, Event: structs.AuditEvent{
+			ID: structs.NewAuditID(), Time: t0, Actor: "alice", Tenant: "acme", Action: "job.submit",
+			ObjectKind: "job", Outcome: "success", Status: 201, Source: "127.0.0.1"}}))
+	}
+	for i := range jobs {
+		u := &JobStateUpdate{ID: fmt.Sprintf("j-bench-%d-%d", i%64, i), State: structs.JobQueued,
+			Substatus: "no cluster has capacity for machine type n3 now", Time: t0.Add(time.Second)}
+		var c Command = u
+		if binary {
+			c = (*JobStateUpdateBin)(u)
+		}
+		cmds = append(cmds, MustEncode(c))
+	}
+	f := newFSM(b)
+	applyAll(b, f, baseLog(b))
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for i := 0; i < len(cmds); i += perEntry {
+		res := f.ApplyShared(uint64(100+i), cmds[i:min(i+perEntry, len(cmds))])
+		if err, ok := res[0].(error); ok {
+			b.Fatal(err)
+		}
+	}
+	cmds = nil
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/jobs, "heap-B/job")
+	runtime.KeepAlive(f)
 }

@@ -11,7 +11,7 @@ import (
 //
 // An encoded command is: 1 byte version, 1 byte CommandType, then the
 // command as JSON (JobSubmit: a compact binary form, see jobBinaryV1;
-// JobAudited: see its type). A new version is needed for any change old replicas
+// JobAudited and JobStateUpdateBin: see their types). A new version is needed for any change old replicas
 // would apply differently; adding a command type needs none (old replicas
 // reject it, so roll replicas forward before writers use it). The CAS
 // fields of upserts were added within version 1: a replica built before
@@ -34,6 +34,15 @@ func Encode(cmd Command) ([]byte, error) {
 	reg := registry.of(cmd)
 	if reg == nil {
 		return nil, structs.Errorf(structs.ErrInvalid, "encode: %T is not a registered command", cmd)
+	}
+	if u, ok := cmd.(*JobStateUpdateBin); ok { // one buffer, of the right size
+		out := make([]byte, 2, 2+stateUpdateSize(u))
+		out[0], out[1] = Version, byte(reg.typ)
+		out, err := appendStateUpdate(out, u)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", reg.typ, err)
+		}
+		return out, nil
 	}
 	var body []byte
 	if js, ok := cmd.(*JobSubmit); ok {
@@ -76,7 +85,11 @@ func MustEncode(cmd Command) []byte {
 
 // Decode parses log entry bytes into a pointer to a command struct. Bad
 // input yields an ErrInvalid error, never a panic.
-func Decode(b []byte) (Command, error) {
+func Decode(b []byte) (Command, error) { return decode(b, nil) }
+
+// decode is Decode, interning the names of the binary forms in in (an
+// FSM's table; nil: none).
+func decode(b []byte, in *interner) (Command, error) {
 	if len(b) < 2 {
 		return nil, structs.Errorf(structs.ErrInvalid, "command: %d bytes, want a 2-byte header", len(b))
 	}
@@ -89,7 +102,7 @@ func Decode(b []byte) (Command, error) {
 		return nil, structs.Errorf(structs.ErrInvalid, "command: unknown type %d", b[1])
 	}
 	if js, ok := cmd.(*JobSubmit); ok && len(b) > 2 && b[2] == jobBinaryV1 {
-		if err := decodeJobSubmit(b[2:], js); err != nil {
+		if err := decodeJobSubmit(b[2:], js, in); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
 		if err := checkPlainSubmit(t, js); err != nil {
@@ -98,7 +111,7 @@ func Decode(b []byte) (Command, error) {
 		return cmd, nil
 	}
 	if jx, ok := cmd.(*JobSubmitExt); ok {
-		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jx)); err != nil {
+		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jx), in); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
 		if err := checkNoList(t, &jx.Job); err != nil {
@@ -107,13 +120,19 @@ func Decode(b []byte) (Command, error) {
 		return cmd, nil
 	}
 	if jl, ok := cmd.(*JobSubmitArrayList); ok {
-		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jl)); err != nil {
+		if err := decodeJobSubmit(b[2:], (*JobSubmit)(jl), in); err != nil {
+			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
+		}
+		return cmd, nil
+	}
+	if u, ok := cmd.(*JobStateUpdateBin); ok {
+		if err := decodeStateUpdate(b[2:], u, in); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
 		return cmd, nil
 	}
 	if ja, ok := cmd.(*JobAudited); ok {
-		if err := decodeAudited(b[2:], ja); err != nil {
+		if err := decodeAudited(b[2:], ja, in); err != nil {
 			return nil, structs.Errorf(structs.ErrInvalid, "command %s: %v", t, err)
 		}
 		return cmd, nil

@@ -104,24 +104,26 @@ func appendAuditEvent(b []byte, e *structs.AuditEvent) []byte {
 	return binary.AppendVarint(b, int64(e.Status))
 }
 
-func readAuditEvent(body []byte, e *structs.AuditEvent) error {
-	r := jobReader{b: body}
+func readAuditEvent(body []byte, e *structs.AuditEvent, in *interner) error {
+	r := jobReader{b: body, in: in}
 	e.CreateIndex = r.uvarint()
 	e.ModifyIndex = r.uvarint()
-	e.ID = r.string()
+	r.str(&e.ID)
 	e.Seq = r.uvarint()
 	e.Time = r.time()
-	for _, f := range [...]*string{&e.Actor, &e.Tenant, &e.Action, &e.ObjectKind, &e.ObjectName, &e.Outcome, &e.Detail, &e.Source} {
-		*f = r.string()
-	}
+	e.Actor = r.name()
+	e.Tenant = r.name()
+	e.Action = r.name()
+	e.ObjectKind = r.name()
+	r.str(&e.ObjectName)
+	e.Outcome = r.name()
+	r.str(&e.Detail)
+	e.Source = r.name()
 	e.Status = r.int()
-	if r.err == nil && len(r.b) != 0 {
-		return errJobBody // trailing bytes
-	}
-	return r.err
+	return r.finish()
 }
 
-func decodeAudited(body []byte, c *JobAudited) error {
+func decodeAudited(body []byte, c *JobAudited, in *interner) error {
 	if len(body) < 1 || body[0] != auditedV1 {
 		return structs.Errorf(structs.ErrInvalid, "audited command: unknown form")
 	}
@@ -130,14 +132,14 @@ func decodeAudited(body []byte, c *JobAudited) error {
 		return structs.Errorf(structs.ErrInvalid, "audited command: truncated event")
 	}
 	rest := body[1+k:]
-	if err := readAuditEvent(rest[:n], &c.Event); err != nil {
+	if err := readAuditEvent(rest[:n], &c.Event, in); err != nil {
 		return structs.Errorf(structs.ErrInvalid, "audited command: event: %v", err)
 	}
 	if inner := rest[n:]; len(inner) > 0 {
 		if len(inner) >= 2 && CommandType(inner[1]) == jobAuditedType {
 			return structs.Errorf(structs.ErrInvalid, "audited command: nested")
 		}
-		cmd, err := Decode(inner)
+		cmd, err := decode(inner, in)
 		if err != nil {
 			return err
 		}

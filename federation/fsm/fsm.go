@@ -21,12 +21,13 @@ import (
 // FSM applies commands to a store. raft calls it from one goroutine.
 type FSM struct {
 	store *state.Store
+	names *interner // the names its commands repeat (intern.go)
 }
 
 var _ raft.FSM = (*FSM)(nil)
 
 // New returns an FSM writing to store.
-func New(store *state.Store) *FSM { return &FSM{store: store} }
+func New(store *state.Store) *FSM { return &FSM{store: store, names: newInterner()} }
 
 // Store returns the store the FSM writes to.
 func (f *FSM) Store() *state.Store { return f.store }
@@ -49,7 +50,7 @@ func (f *FSM) ApplyShared(index uint64, cmds [][]byte) []any {
 	}
 	w := f.store.Write(index)
 	for i, b := range cmds {
-		cmd, err := Decode(b)
+		cmd, err := decode(b, f.names)
 		if err == nil {
 			results[i], err = cmd.apply(w)
 		}

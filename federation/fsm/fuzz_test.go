@@ -19,6 +19,10 @@ func FuzzDecodeCommand(f *testing.F) {
 		}
 	}
 	f.Add(MustEncode(&JobAudited{Job: &JobSubmit{Job: testJob("j-9")}, Event: auditedEvent("ev-9")}))
+	f.Add(MustEncode(&JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0,
+		CAS: structs.CAS{ExpectModifyIndex: 4}, Account: true, Outputs: []structs.TaskOutput{{Index: 1, Time: t0}}}))
+	f.Add(MustEncode(&JobStateUpdateBin{ID: "j-1", State: structs.JobQueued, Substatus: "no capacity", Time: t0,
+		Array: &structs.ArrayProgress{Total: 3, RunningTasks: []int{1}}}))
 	f.Add([]byte{})
 	f.Add([]byte{Version})
 	f.Add([]byte{Version, byte(TypeOf(&JobStateUpdate{})), 'n', 'u', 'l', 'l'})

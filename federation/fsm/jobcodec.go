@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"math"
 	"slices"
 	"time"
 
@@ -109,106 +108,136 @@ func encodeJobSubmit(c *JobSubmit) []byte {
 	return b
 }
 
-func decodeJobSubmit(body []byte, c *JobSubmit) error {
-	r := jobReader{b: body}
+// decodeJobSubmit reads a binary job body into c, interning its names in
+// in (nil: none).
+func decodeJobSubmit(body []byte, c *JobSubmit, in *interner) error {
+	r := jobReader{b: body, in: in}
 	if r.byte() != jobBinaryV1 {
 		return errJobBody
 	}
 	j := &c.Job
 	j.CreateIndex = r.uvarint()
 	j.ModifyIndex = r.uvarint()
-	j.ID = r.string()
+	r.str(&j.ID)
 	j.Number = r.uvarint()
-	j.Name = r.string()
-	j.Label = r.string()
-	j.Project = r.string()
-	j.Tenant = r.string()
-	j.Team = r.string()
-	j.Owner = r.string()
-	j.App = r.string()
-	j.Command = r.string()
+	r.str(&j.Name)
+	j.Label = r.name()
+	j.Project = r.name()
+	j.Tenant = r.name()
+	j.Team = r.name()
+	j.Owner = r.name()
+	j.App = r.name()
+	j.Command = r.name()
 	if n := r.uvarint(); n > 0 && r.err == nil {
-		if n > maxJobParams {
+		if n > maxJobParams || n > uint64(len(r.b)) {
 			return errJobBody
 		}
 		j.Parameters = make(map[string]string, n)
-		prev := ""
+		r.params = j.Parameters
+		var prev []byte
 		for i := range n {
-			k, v := r.string(), r.string()
+			k := r.bytes()
+			v := r.bytes()
 			if r.err != nil {
 				break
 			}
-			if i > 0 && k <= prev { // sorted and unique, as encoded
+			if i > 0 && string(k) <= string(prev) { // sorted and unique, as encoded
 				return errJobBody
 			}
-			j.Parameters[k], prev = v, k
+			key := r.in.intern(k)
+			j.Parameters[key], prev = "", k
+			r.later(v, nil, key)
 		}
 	}
-	j.MachineType = r.string()
+	j.MachineType = r.name()
 	j.Nodes = r.int()
-	j.Vault = r.string()
+	j.Vault = r.name()
 	j.Walltime = structs.Duration(r.varint())
-	j.Priority = structs.PriorityClass(r.string())
+	j.Priority = structs.PriorityClass(r.name())
 	switch r.byte() {
 	case 0:
 	case 1:
-		j.Identity = &structs.Identity{UID: r.int(), GID: r.int(), Group: r.string()}
+		j.Identity = &structs.Identity{UID: r.int(), GID: r.int(), Group: r.name()}
 	default:
 		r.fail()
 	}
-	j.State = structs.JobState(r.string())
-	j.Substatus = r.string()
+	j.State = structs.JobState(r.name())
+	j.Substatus = r.name()
 	j.ExitCode = r.int()
-	j.Cluster = r.string()
-	j.AssignedMachineType = r.string()
-	j.BurstRule = r.string()
+	j.Cluster = r.name()
+	j.AssignedMachineType = r.name()
+	j.BurstRule = r.name()
 	j.SubmitTime = r.time()
 	j.AssignTime = r.time()
 	j.StartTime = r.time()
 	j.EndTime = r.time()
-	j.LogTail = r.string()
-	var arrayDoc, depDoc, envDoc, sigDoc, shareDoc string
-	for _, f := range [...]*string{&j.PreviousCluster, &arrayDoc, &j.CallbackURL, &j.Trigger, &j.ConnectURL,
-		&j.RequestID, &j.PullSecret, &depDoc, &envDoc, &j.Workdir, &sigDoc, &shareDoc} {
-		if r.err != nil || len(r.b) == 0 {
-			break
-		}
-		*f = r.string()
-		if r.err == nil && *f == "" && len(r.b) == 0 {
+	r.str(&j.LogTail)
+	// The trailing fields, in order (see jobBinaryV1); the JSON documents
+	// are views of the body, parsed below.
+	var arrayDoc, depDoc, envDoc, sigDoc, shareDoc []byte
+	for i := 0; i < 12 && r.err == nil && len(r.b) > 0; i++ {
+		b := r.bytes()
+		if r.err == nil && len(b) == 0 && len(r.b) == 0 {
 			return errJobBody // an empty trailing field is never written last
 		}
+		switch i {
+		case 0:
+			j.PreviousCluster = r.in.intern(b)
+		case 1:
+			arrayDoc = b
+		case 2:
+			r.later(b, &j.CallbackURL, "")
+		case 3:
+			j.Trigger = r.in.intern(b)
+		case 4:
+			r.later(b, &j.ConnectURL, "")
+		case 5:
+			r.later(b, &j.RequestID, "")
+		case 6:
+			r.later(b, &j.PullSecret, "")
+		case 7:
+			depDoc = b
+		case 8:
+			envDoc = b
+		case 9:
+			r.later(b, &j.Workdir, "")
+		case 10:
+			sigDoc = b
+		case 11:
+			shareDoc = b
+		}
 	}
-	if r.err == nil && arrayDoc != "" {
+	if err := r.finish(); err != nil {
+		return err
+	}
+	if arrayDoc != nil {
 		j.Array = new(structs.ArrayJob)
-		if json.Unmarshal([]byte(arrayDoc), j.Array) != nil {
+		if json.Unmarshal(arrayDoc, j.Array) != nil {
 			return errJobBody
 		}
 	}
-	if r.err == nil && depDoc != "" {
+	if depDoc != nil {
 		j.Dependency = new(structs.JobDependency)
-		if json.Unmarshal([]byte(depDoc), j.Dependency) != nil {
+		if json.Unmarshal(depDoc, j.Dependency) != nil {
 			return errJobBody
 		}
 	}
-	if r.err == nil && envDoc != "" {
-		if json.Unmarshal([]byte(envDoc), &j.Env) != nil || len(j.Env) == 0 {
+	if envDoc != nil {
+		if json.Unmarshal(envDoc, &j.Env) != nil || len(j.Env) == 0 {
 			return errJobBody
 		}
 	}
-	if r.err == nil && sigDoc != "" {
-		if json.Unmarshal([]byte(sigDoc), &j.Signals) != nil || len(j.Signals) == 0 {
+	if sigDoc != nil {
+		if json.Unmarshal(sigDoc, &j.Signals) != nil || len(j.Signals) == 0 {
 			return errJobBody
 		}
 	}
-	if r.err == nil && shareDoc != "" {
-		if json.Unmarshal([]byte(shareDoc), &j.Shares) != nil || len(j.Shares) == 0 {
+	if shareDoc != nil {
+		if json.Unmarshal(shareDoc, &j.Shares) != nil || len(j.Shares) == 0 {
 			return errJobBody
 		}
 	}
-	if r.err == nil && len(r.b) != 0 {
-		return errJobBody // trailing bytes
-	}
-	return r.err
+	return nil
 }
 
 // jsonDoc is v as a JSON document when present, else "". Its values are
@@ -233,99 +262,4 @@ func appendTime(b []byte, t time.Time) []byte {
 	b = append(b, 1)
 	b = binary.AppendVarint(b, t.Unix())
 	return binary.AppendUvarint(b, uint64(t.Nanosecond()))
-}
-
-// jobReader reads the binary job form; the first error sticks and every
-// later read returns a zero value.
-type jobReader struct {
-	b   []byte
-	err error
-	// s is the rest of the body as it was at the first non-empty string,
-	// copied once: the strings read are slices of it (one allocation per
-	// body instead of one per string; r.b is always a suffix of s).
-	s string
-}
-
-func (r *jobReader) fail() { r.err, r.b = errJobBody, nil }
-
-func (r *jobReader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *jobReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *jobReader) varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// int reads a varint that must fit a Go int.
-func (r *jobReader) int() int {
-	v := r.varint()
-	if v < math.MinInt || v > math.MaxInt {
-		r.fail()
-		return 0
-	}
-	return int(v)
-}
-
-func (r *jobReader) string() string {
-	n := r.uvarint()
-	if r.err != nil {
-		return ""
-	}
-	if n > maxJobString || n > uint64(len(r.b)) {
-		r.fail()
-		return ""
-	}
-	if n == 0 {
-		return ""
-	}
-	if r.s == "" {
-		r.s = string(r.b)
-	}
-	off := len(r.s) - len(r.b)
-	r.b = r.b[n:]
-	return r.s[off : off+int(n)]
-}
-
-func (r *jobReader) time() time.Time {
-	switch r.byte() {
-	case 0:
-		return time.Time{}
-	case 1:
-	default:
-		r.fail()
-		return time.Time{}
-	}
-	sec, nsec := r.varint(), r.uvarint()
-	if r.err != nil || nsec >= uint64(time.Second) {
-		r.fail()
-		return time.Time{}
-	}
-	t := time.Unix(sec, int64(nsec)).UTC()
-	if t.IsZero() { // the zero instant has its own presence byte
-		r.fail()
-		return time.Time{}
-	}
-	return t
 }

@@ -23,6 +23,7 @@ var gated = map[CommandType]bool{ // TestNewCommandsAreGated keeps this list com
 	101:            true, // ClusterAgent
 	102:            true, // JobSubmitArrayList
 	103:            true, // JobSignal
+	105:            true, // JobStateUpdateBin
 	106:            true, // JobShares
 	107:            true, // WebhookKeyRotate
 }

@@ -96,6 +96,8 @@ var registry = newRegistry(
 	returning[JobSubmitArrayList, *structs.Job](102),
 	// Signals to running jobs: 103.
 	returning[JobSignal, *structs.Job](103),
+	// JobStateUpdate in a binary form (issue 19): 105.
+	returning[JobStateUpdateBin, *structs.Job](105),
 	// Share links of interactive jobs: 106.
 	returning[JobShares, *structs.Job](106),
 	// The webhook signing key's rotation: 107.

@@ -31,6 +31,7 @@ var wireNumbers = map[CommandType]string{
 	95: "JobCancelTasks", 96: "JobOutputRequest", 100: "JobSubmitExt",
 	101: "ClusterAgent", 102: "JobSubmitArrayList",
 	103: "JobSignal",
+	105: "JobStateUpdateBin",
 	106: "JobShares",
 	107: "WebhookKeyRotate",
 	80:  "JobAudited",

@@ -353,7 +353,7 @@ func (g *logGen) arrayCommands(t testing.TB) [][]byte {
 			MustEncode(&JobShares{ID: prev, Create: &structs.JobShare{Name: "gone", TokenHash: structs.HashShareToken("x" + prev),
 				Created: now}, Time: now}),
 			MustEncode(&JobShares{ID: prev, Revoke: "gone", Time: now}),
-			MustEncode(&JobStateUpdate{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
+			MustEncode(&JobStateUpdateBin{ID: prev, Cluster: "east", State: structs.JobRunning, Time: now,
 				Outputs: []structs.TaskOutput{{Index: task, State: structs.TaskSucceeded, Attempts: 1, Tail: "out\n", Seq: 1}}}))
 	}
 	if g.index%13 == 0 && g.index > 360 { // a job waiting for the array job (JobSubmitExt), late: job numbers before stay
@@ -431,8 +431,12 @@ func buildLog(t testing.TB, seed uint64, n int) []entry {
 		if g.index%11 == 0 { // likewise: cloud records, drawing nothing
 			cmds = append(cmds, MustEncode(cloudCommand(g.index)))
 		}
-		if g.index%4 == 1 { // likewise
-			cmds = append(cmds, MustEncode(g.opsCommand()))
+		if g.index%4 == 1 { // likewise; every other state update in the binary form
+			c := g.opsCommand()
+			if u, ok := c.(*JobStateUpdate); ok && g.index%8 == 1 {
+				c = (*JobStateUpdateBin)(u)
+			}
+			cmds = append(cmds, MustEncode(c))
 		}
 		if g.index%13 == 0 { // likewise: array jobs and canceled tasks
 			cmds = append(cmds, g.arrayCommands(t)...)

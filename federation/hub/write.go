@@ -27,13 +27,14 @@ var errNoLeader = errors.New("hub: no leader known")
 // logged with that event in one entry (fsm.JobAudited), once every replica
 // applies that command.
 //
+// A job state update goes in its binary form (fsm.JobStateUpdateBin),
+// the same command, once every replica applies that.
+//
 // A command type added since replicas list what they apply (fsm.Gated) is
 // refused with ErrConflict until every replica in the directory lists it:
 // a replica on an older binary would skip it (see allApply).
 func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
-	if pa := api.PendingAuditOf(ctx); pa != nil && foldsAudit(cmd) && h.allApply(jobAudited) && pa.Take() {
-		cmd = &fsm.JobAudited{Job: cmd, Event: pa.Event}
-	}
+	cmd = h.logged(ctx, cmd)
 	if t := fsm.TypeOf(cmd); fsm.Gated(t) && !h.allApply(t) {
 		return nil, structs.Errorf(structs.ErrConflict,
 			"not every hub replica runs a release that applies %s yet (a rolling upgrade is under way): retry once all of them do", t)
@@ -44,6 +45,19 @@ func (h *Hub) Write(ctx context.Context, cmd fsm.Command) (any, error) {
 	}
 	val, _, err := h.write(ctx, b)
 	return val, err
+}
+
+// logged is cmd as Write logs it: with the call's pending audit event,
+// or in the binary form of a state update, where every replica applies
+// those.
+func (h *Hub) logged(ctx context.Context, cmd fsm.Command) fsm.Command {
+	if pa := api.PendingAuditOf(ctx); pa != nil && foldsAudit(cmd) && h.allApply(jobAudited) && pa.Take() {
+		return &fsm.JobAudited{Job: cmd, Event: pa.Event}
+	}
+	if u, ok := cmd.(*fsm.JobStateUpdate); ok && h.allApply(stateUpdateBin) {
+		return (*fsm.JobStateUpdateBin)(u)
+	}
+	return cmd
 }
 
 // write applies an encoded command with retries and returns its result and
@@ -160,6 +174,8 @@ func (h *Hub) resolve(b []byte, err error) (any, error) {
 		cmd = (*fsm.JobSubmit)(x) // resolved alike
 	case *fsm.JobSubmitArrayList:
 		cmd = (*fsm.JobSubmit)(x)
+	case *fsm.JobStateUpdateBin:
+		cmd = (*fsm.JobStateUpdate)(x)
 	}
 	switch c := cmd.(type) {
 	case *fsm.JobSubmit:
@@ -195,7 +211,10 @@ func foldsAudit(cmd fsm.Command) bool {
 	return false
 }
 
-var jobAudited = fsm.TypeOf(&fsm.JobAudited{})
+var (
+	jobAudited     = fsm.TypeOf(&fsm.JobAudited{})
+	stateUpdateBin = fsm.TypeOf(&fsm.JobStateUpdateBin{})
+)
 
 // allApply reports whether every replica in the directory lists command
 // type t as one its binary applies. With none listed yet (a hub starting)
