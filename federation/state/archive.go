@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"strings"
 
-	"github.com/google/btree"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -25,7 +23,7 @@ import (
 // A job moves here in the FSM apply that ends it (WriteTxn.insert), on
 // every replica alike. Readers see the archive and the memdb tables of one
 // commit (Store.pub); a write transaction changes lazy copy-on-write
-// clones (btree.Clone) of the trees it writes, one per tree and
+// versions (cow.go, ptree.go) of the trees it writes, one per tree and
 // transaction (cow.go), which its commit publishes and its abort drops,
 // so a failed command leaves the archive as it was.
 
@@ -118,7 +116,7 @@ func byID[T any](a, b idEntry[T]) bool { return a.id < b.id }
 
 func byNumber(a, b *structs.Job) bool { return a.Number < b.Number }
 
-func byStrNumber(f func(*structs.Job) string) btree.LessFunc[*structs.Job] {
+func byStrNumber(f func(*structs.Job) string) lessFunc[*structs.Job] {
 	return func(a, b *structs.Job) bool {
 		if c := strings.Compare(f(a), f(b)); c != 0 {
 			return c < 0
