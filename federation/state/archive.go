@@ -27,8 +27,12 @@ import (
 // transaction (cow.go), which its commit publishes and its abort drops,
 // so a failed command leaves the archive as it was.
 
-// archiveDegree is the B-trees' degree: nodes of 31 to 63 entries.
-const archiveDegree = 32
+// archiveDegree is the B-trees' degree (ptree.go): nodes of 15 to 31
+// entries. A write copies the nodes on its path whole, so a node's size is
+// what a path copy costs in bytes: at 32 (nodes of 31 to 63) an entry of
+// 22 audited submissions copied 7.5 KB more, a state update 2.6 KB more,
+// for 10 allocations fewer per entry.
+const archiveDegree = 16
 
 // archive is the finished jobs, the accounting records, the audit trail,
 // the job events and the jobs in play (live.go), each kept once (the
