@@ -330,7 +330,8 @@ func (t *ptree[T]) grow(n *ptNode[T], i int) {
 // Ascend calls fn on every value in order until fn returns false.
 func (t *ptree[T]) Ascend(fn func(T) bool) {
 	if t.root != nil {
-		t.ascend(t.root, nil, fn)
+		var zero T
+		t.ascend(t.root, zero, false, fn)
 	}
 }
 
@@ -338,20 +339,22 @@ func (t *ptree[T]) Ascend(fn func(T) bool) {
 // until fn returns false.
 func (t *ptree[T]) AscendGreaterOrEqual(pivot T, fn func(T) bool) {
 	if t.root != nil {
-		t.ascend(t.root, &pivot, fn)
+		t.ascend(t.root, pivot, true, fn)
 	}
 }
 
-func (t *ptree[T]) ascend(n *ptNode[T], pivot *T, fn func(T) bool) bool {
+// ascend and descend take the pivot by value, with a flag: a pointer to
+// it would move it to the heap (the walks recurse), one allocation a walk.
+func (t *ptree[T]) ascend(n *ptNode[T], pivot T, has bool, fn func(T) bool) bool {
 	i := 0
-	if pivot != nil {
-		i, _ = t.find(n, *pivot)
+	if has {
+		i, _ = t.find(n, pivot)
 	}
 	for ; i <= n.n; i++ {
-		if n.kids != nil && !t.ascend(n.kids[i], pivot, fn) {
+		if n.kids != nil && !t.ascend(n.kids[i], pivot, has, fn) {
 			return false
 		}
-		pivot = nil // everything right of the first child visited is after it
+		has = false // everything right of the first child visited is after it
 		if i < n.n && !fn(n.items[i]) {
 			return false
 		}
@@ -363,26 +366,26 @@ func (t *ptree[T]) ascend(n *ptNode[T], pivot *T, fn func(T) bool) bool {
 // order, until fn returns false.
 func (t *ptree[T]) DescendLessOrEqual(pivot T, fn func(T) bool) {
 	if t.root != nil {
-		t.descend(t.root, &pivot, fn)
+		t.descend(t.root, pivot, true, fn)
 	}
 }
 
-func (t *ptree[T]) descend(n *ptNode[T], pivot *T, fn func(T) bool) bool {
+func (t *ptree[T]) descend(n *ptNode[T], pivot T, has bool, fn func(T) bool) bool {
 	i := n.n
-	if pivot != nil {
+	if has {
 		var ok bool
-		if i, ok = t.find(n, *pivot); ok {
+		if i, ok = t.find(n, pivot); ok {
 			i++
 		}
 	}
 	for ; i >= 0; i-- {
-		if i < n.n && pivot == nil && !fn(n.items[i]) {
+		if i < n.n && !has && !fn(n.items[i]) {
 			return false
 		}
-		if n.kids != nil && !t.descend(n.kids[i], pivot, fn) {
+		if n.kids != nil && !t.descend(n.kids[i], pivot, has, fn) {
 			return false
 		}
-		pivot = nil
+		has = false
 	}
 	return true
 }

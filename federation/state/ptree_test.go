@@ -204,8 +204,8 @@ func checkNode(t *testing.T, tr *ptree[ptKV], n *ptNode[ptKV], lo, hi *ptKV, dep
 }
 
 // TestPtreeCloneAllocatesNothing: a transaction's version of a tree is a
-// header copy, and a write that copies a path of nodes makes one object
-// per node copied.
+// header copy, a write that copies a path of nodes makes one object per
+// node copied, and walks from a pivot make none.
 func TestPtreeCloneAllocatesNothing(t *testing.T) {
 	tr := newPtree(ptLess)
 	for i := range 5000 {
@@ -227,5 +227,15 @@ func TestPtreeCloneAllocatesNothing(t *testing.T) {
 		w.ReplaceOrInsert(ptKV{2500, 0}) // a replace: the path copied, no split
 	}); a != float64(depth) {
 		t.Fatalf("a write to a new version made %v objects, want %d (one per level)", a, depth)
+	}
+	// Walks from a pivot allocate nothing (a pivot passed by address
+	// to the recursive walks would move to the heap).
+	seen := 0
+	walk := func(e ptKV) bool { seen++; return seen%10 != 0 }
+	if a := testing.AllocsPerRun(100, func() {
+		tr.AscendGreaterOrEqual(ptKV{k: 1234}, walk)
+		tr.DescendLessOrEqual(ptKV{k: 4321}, walk)
+	}); a != 0 {
+		t.Fatalf("two walks from a pivot made %v objects, want none", a)
 	}
 }
