@@ -5,17 +5,16 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/google/btree"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
-// TestTxnClonesOnlyTreesItWrites: a transaction clones a tree of the
-// archive at its first write to it and writes that clone from then on
-// (one clone per tree and transaction, however many jobs it writes); the
-// trees and parts it does not write stay the published ones, and the
-// published trees are never written, not even their headers, so an open
-// reader keeps its view and an abort leaves nothing behind.
+// TestTxnClonesOnlyTreesItWrites: a transaction makes its own version
+// of an archive tree at its first write to it and writes that version
+// from then on (its nodes copied once per transaction, however many jobs
+// it writes); the trees and parts it does not write stay the published
+// ones, and the published trees are never written, not even their
+// headers or nodes, so an open reader keeps its view and an abort leaves
+// nothing behind.
 func TestTxnClonesOnlyTreesItWrites(t *testing.T) {
 	s := newStore(t)
 	seed(t, s)
@@ -23,33 +22,39 @@ func TestTxnClonesOnlyTreesItWrites(t *testing.T) {
 		submit(t, s, uint64(10+i), jobID(i), "acme", "alice", "n3")
 	}
 	before := s.Read()
-	published := *before.ar.live.ids.BTreeG // the header, by value
+	published := before.ar.live.ids.ptree // the header, by value
+	publishedRoot := *published.root      // the root node, by value
 	w := s.Write(200)
-	var first *btree.BTreeG[idEntry[*structs.Job]]
+	var first *ptNode[idEntry[*structs.Job]]
 	for i := range 22 {
 		if _, err := w.SubmitJob(&structs.Job{ID: fmt.Sprintf("batch-%02d", i), Tenant: "acme", Owner: "alice",
 			App: "solver", MachineType: "n3", Nodes: 1, SubmitTime: t0}); err != nil {
 			t.Fatal(err)
 		}
 		if i == 0 {
-			first = w.ar.live.ids.BTreeG
-		} else if w.ar.live.ids.BTreeG != first {
-			t.Fatalf("submission %d cloned the ID tree again: want one clone per transaction", i)
+			first = w.ar.live.ids.root
+		} else if w.ar.live.ids.root != first {
+			t.Fatalf("submission %d copied the ID tree's root again: want one copy per transaction", i)
+		}
+		if w.ar.live.ids.gen != w.ar.live.gen || w.ar.live.ids.root.gen != w.ar.live.gen {
+			t.Fatalf("the transaction writes a tree of generation %d (root %d), its own is %d",
+				w.ar.live.ids.gen, w.ar.live.ids.root.gen, w.ar.live.gen)
 		}
 	}
-	if first == before.ar.live.ids.BTreeG {
-		t.Fatal("the transaction wrote the published ID tree")
+	if first == before.ar.live.ids.root {
+		t.Fatal("the transaction wrote the published ID tree's root")
 	}
-	if *before.ar.live.ids.BTreeG != published {
-		t.Fatal("cloning changed the published tree's header")
+	if before.ar.live.ids.ptree.root != published.root || before.ar.live.ids.Len() != published.Len() ||
+		before.ar.live.ids.gen != published.gen || *before.ar.live.ids.root != publishedRoot {
+		t.Fatal("the transaction changed the published tree's header or root")
 	}
-	for name, pair := range map[string][2]*btree.BTreeG[*structs.Job]{
-		"live clusterMod": {w.ar.live.clusterMod.BTreeG, before.ar.live.clusterMod.BTreeG},
-		"live prevMod":    {w.ar.live.prevMod.BTreeG, before.ar.live.prevMod.BTreeG},
-		"live active":     {w.ar.live.active.BTreeG, before.ar.live.active.BTreeG},
+	for name, pair := range map[string][2]*ptree[*structs.Job]{
+		"live clusterMod": {&w.ar.live.clusterMod.ptree, &before.ar.live.clusterMod.ptree},
+		"live prevMod":    {&w.ar.live.prevMod.ptree, &before.ar.live.prevMod.ptree},
+		"live active":     {&w.ar.live.active.ptree, &before.ar.live.active.ptree},
 	} {
-		if pair[0] != pair[1] {
-			t.Errorf("tree %s cloned by a transaction that does not write it", name)
+		if pair[0].root != pair[1].root || pair[0].gen != pair[1].gen {
+			t.Errorf("tree %s written by a transaction that does not write it", name)
 		}
 	}
 	if w.ar.finishedJobs != before.ar.finishedJobs || w.ar.records != before.ar.records {
@@ -59,30 +64,30 @@ func TestTxnClonesOnlyTreesItWrites(t *testing.T) {
 		t.Errorf("an open reader sees %d jobs in play, want 100", n)
 	}
 	w.Abort()
-	if r := s.Read(); r.ar.live.ids.BTreeG != before.ar.live.ids.BTreeG || r.ar.live.ids.Len() != 100 {
-		t.Error("an aborted transaction's clone was published")
+	if r := s.Read(); r.ar.live.ids.root != before.ar.live.ids.root || r.ar.live.ids.Len() != 100 {
+		t.Error("an aborted transaction's version was published")
 	}
-	// A second transaction after the abort clones again, from the
-	// published tree, and its commit publishes its clone.
+	// A second transaction after the abort copies again, from the
+	// published tree, and its commit publishes its version.
 	w = s.Write(200)
 	if _, err := w.SubmitJob(&structs.Job{ID: "after-abort", Tenant: "acme", Owner: "alice",
 		App: "solver", MachineType: "n3", Nodes: 1, SubmitTime: t0}); err != nil {
 		t.Fatal(err)
 	}
-	own := w.ar.live.ids.BTreeG
-	if own == first || own == before.ar.live.ids.BTreeG {
+	own := w.ar.live.ids.root
+	if own == first || own == before.ar.live.ids.root {
 		t.Fatal("the transaction after an abort writes another transaction's tree")
 	}
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
 	r := s.Read()
-	if r.ar.live.ids.BTreeG != own || r.ar.live.ids.Len() != 101 || before.ar.live.ids.Len() != 100 {
-		t.Errorf("commit published %d jobs in play (own clone: %v), the old view has %d",
-			r.ar.live.ids.Len(), r.ar.live.ids.BTreeG == own, before.ar.live.ids.Len())
+	if r.ar.live.ids.root != own || r.ar.live.ids.Len() != 101 || before.ar.live.ids.Len() != 100 {
+		t.Errorf("commit published %d jobs in play (own version: %v), the old view has %d",
+			r.ar.live.ids.Len(), r.ar.live.ids.root == own, before.ar.live.ids.Len())
 	}
-	if *before.ar.live.ids.BTreeG != published {
-		t.Fatal("a commit changed the old published tree's header")
+	if *before.ar.live.ids.root != publishedRoot {
+		t.Fatal("a commit changed the old published tree's root")
 	}
 }
 

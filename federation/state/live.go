@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"strings"
 
-	"github.com/google/btree"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -111,14 +109,14 @@ func (l *liveJobs) each(index, key string, from uint64, fn func(*structs.Job) bo
 // eachChanged calls fn on the jobs of a cluster in tr (a tree by cluster
 // or previous cluster, modify index and number, of either) whose modify
 // index is above since, until fn returns false.
-func eachChanged(tr *btree.BTreeG[*structs.Job], of func(*structs.Job) string, cluster string, since uint64, fn func(*structs.Job) bool) {
+func eachChanged(tr *ptree[*structs.Job], of func(*structs.Job) string, cluster string, since uint64, fn func(*structs.Job) bool) {
 	pivot := &structs.Job{Cluster: cluster, PreviousCluster: cluster}
 	pivot.ModifyIndex = since + 1
 	tr.AscendGreaterOrEqual(pivot, func(j *structs.Job) bool { return of(j) == cluster && fn(j) })
 }
 
 // byStrModify orders jobs by a string, then modify index and number.
-func byStrModify(f func(*structs.Job) string) btree.LessFunc[*structs.Job] {
+func byStrModify(f func(*structs.Job) string) lessFunc[*structs.Job] {
 	return func(a, b *structs.Job) bool {
 		if c := strings.Compare(f(a), f(b)); c != 0 {
 			return c < 0

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/btree"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -147,7 +146,7 @@ func checkLiveTrees(t *testing.T, l *liveJobs, all []*structs.Job) {
 		})
 		return jobNumbers(out)
 	}
-	walk := func(tr *btree.BTreeG[*structs.Job]) []uint64 {
+	walk := func(tr *ptree[*structs.Job]) []uint64 {
 		var out []*structs.Job
 		tr.Ascend(func(j *structs.Job) bool { out = append(out, j); return true })
 		return jobNumbers(out)
@@ -165,12 +164,12 @@ func checkLiveTrees(t *testing.T, l *liveJobs, all []*structs.Job) {
 		tree []uint64
 		scan []uint64
 	}{
-		"numbers":    {walk(l.numbers.BTreeG), sorted(every, byNumber)},
-		"tenants":    {walk(l.tenants.BTreeG), sorted(every, byStrNumber(jobTenant))},
-		"owners":     {walk(l.owners.BTreeG), sorted(every, byStrNumber(jobOwner))},
-		"clusterMod": {walk(l.clusterMod.BTreeG), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
-		"prevMod":    {walk(l.prevMod.BTreeG), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
-		"active":     {walk(l.active.BTreeG), sorted(activeOn, byStrNumber(jobCluster))},
+		"numbers":    {walk(&l.numbers.ptree), sorted(every, byNumber)},
+		"tenants":    {walk(&l.tenants.ptree), sorted(every, byStrNumber(jobTenant))},
+		"owners":     {walk(&l.owners.ptree), sorted(every, byStrNumber(jobOwner))},
+		"clusterMod": {walk(&l.clusterMod.ptree), sorted(func(j *structs.Job) bool { return j.Cluster != "" }, byStrModify(jobCluster))},
+		"prevMod":    {walk(&l.prevMod.ptree), sorted(func(j *structs.Job) bool { return j.PreviousCluster != "" }, byStrModify(jobPrevious))},
+		"active":     {walk(&l.active.ptree), sorted(activeOn, byStrNumber(jobCluster))},
 		"ids":        {ids, sorted(every, func(a, b *structs.Job) bool { return a.ID < b.ID })},
 	} {
 		if !slices.Equal(c.tree, c.scan) {

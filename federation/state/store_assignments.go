@@ -5,8 +5,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/google/btree"
-
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -47,11 +45,11 @@ func (r *ReadTxn) ClusterJobsChanged(cluster string, since, after uint64, limit 
 	// The jobs in play (live.go) and the finished ones (archive.go), by
 	// the same keys.
 	for _, ix := range [...]struct {
-		tr *btree.BTreeG[*structs.Job]
+		tr *ptree[*structs.Job]
 		of func(*structs.Job) string
 	}{
-		{r.ar.live.clusterMod.BTreeG, jobCluster}, {r.ar.live.prevMod.BTreeG, jobPrevious},
-		{r.ar.clusterMod.BTreeG, jobCluster}, {r.ar.prevMod.BTreeG, jobPrevious},
+		{&r.ar.live.clusterMod.ptree, jobCluster}, {&r.ar.live.prevMod.ptree, jobPrevious},
+		{&r.ar.clusterMod.ptree, jobCluster}, {&r.ar.prevMod.ptree, jobPrevious},
 	} {
 		eachChanged(ix.tr, ix.of, cluster, since, func(j *structs.Job) bool {
 			if j.Number > after && !seen[j.Number] {

@@ -408,8 +408,8 @@ func TestFinishedJobIndexes(t *testing.T) {
 		}
 		for name, tr := range map[string]interface {
 			Has(*structs.Job) bool
-		}{"jobs": ar.numbers, "tenant": ar.tenants, "owner": ar.owners, "ended": ar.ended,
-			"clusterMod": ar.clusterMod, "prevMod": ar.prevMod} {
+		}{"jobs": &ar.numbers, "tenant": &ar.tenants, "owner": &ar.owners, "ended": &ar.ended,
+			"clusterMod": &ar.clusterMod, "prevMod": &ar.prevMod} {
 			if tr.Has(j) {
 				names = append(names, name)
 			}
@@ -451,8 +451,8 @@ func TestFinishedJobIndexes(t *testing.T) {
 	var names []string
 	for name, tr := range map[string]interface {
 		Has(*structs.Job) bool
-	}{"numbers": ar.live.numbers, "tenants": ar.live.tenants, "owners": ar.live.owners,
-		"clusterMod": ar.live.clusterMod, "prevMod": ar.live.prevMod, "active": ar.live.active} {
+	}{"numbers": &ar.live.numbers, "tenants": &ar.live.tenants, "owners": &ar.live.owners,
+		"clusterMod": &ar.live.clusterMod, "prevMod": &ar.live.prevMod, "active": &ar.live.active} {
 		if tr.Has(j) {
 			names = append(names, name)
 		}

@@ -65,11 +65,12 @@ var pureAllow = map[string][]string{
 	// registry finds a command's number by its Go type.
 	"federation/fsm": {"bufio", "encoding/binary", "encoding/json", "errors", "fmt", "io", "math", "reflect", "slices", "strconv", "strings", "time",
 		"federation/state", "federation/structs", "github.com/hashicorp/raft"},
-	// sync and google/btree: the archive of finished jobs and accounting
-	// records (copy-on-write B-trees, published with the memdb commit
-	// under a lock; federation/state/archive.go).
+	// sync: the archive of finished jobs, accounting records, audit
+	// trail and jobs in play (the package's own persistent B-trees,
+	// published with the memdb commit under a lock;
+	// federation/state/archive.go, ptree.go).
 	"federation/state": {"cmp", "context", "encoding/json", "errors", "fmt", "io", "maps", "math", "slices", "strconv", "strings", "sync",
-		"sync/atomic", "time", "federation/structs", "github.com/google/btree", "github.com/hashicorp/go-memdb"},
+		"sync/atomic", "time", "federation/structs", "github.com/hashicorp/go-memdb"},
 	// crypto/rand and sync/atomic: NewJobID and NewAuditID, the makers of
 	// job and audit event IDs (random, behind a counter of the process;
 	// the Go client and the hub stamp them before a write; nothing
