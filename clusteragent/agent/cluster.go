@@ -159,6 +159,9 @@ func NewCluster(cfg ClusterConfig) *Cluster {
 	if !cfg.CreateUnbound {
 		rec.Placer = loop
 	}
+	// The runner lowers a tenant namespace's Pod Security level for its
+	// filers and brings it back when the last is gone.
+	fm.SetNamespaces(rec)
 	return &Cluster{Cache: c, Loop: loop, Jobs: rec, Filer: fm, informers: shared}
 }
 

@@ -142,3 +142,90 @@ func TestTenantNamespacesEnforcePodSecurity(t *testing.T) {
 		t.Errorf("host-path job's end %q: want the Pod Security refusal naming hostPath", end.Substatus)
 	}
 }
+
+// TestFilerNamespaceGoesBackToItsLevel: a tenant namespace lowered to
+// privileged for its ReadWriteOnce vaults' filers, on a real
+// kube-apiserver, stays privileged while any filer runs there (two
+// filers, one removed: still privileged) and goes back to the agent's
+// level when the last filer is gone, without an agent restart; a next
+// filer lowers it again and its pod is admitted.
+func TestFilerNamespaceGoesBackToItsLevel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c := startRuntimeCluster(t, ctx, 3, func(cfg *agent.ClusterConfig) {
+		cfg.Filer = filer.Options{Grace: 2 * time.Second, Resync: 500 * time.Millisecond}
+	})
+	c.run(t, ctx)
+	core := c.env.Client.CoreV1()
+	ns := podgroup.TenantNamespace(rtPrefix, "initech")
+	level := func() (string, string) {
+		got, err := core.Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		if err != nil {
+			return "", err.Error()
+		}
+		return got.Labels[runtime.LabelPodSecurityEnforce], got.Annotations[runtime.AnnotPodSecurity]
+	}
+	vault := func(name string) *structs.Vault {
+		return &structs.Vault{Tenant: "initech", Name: name, Kind: structs.VaultBlock, ClaimName: "vault-" + name, AccessMode: structs.AccessRWO}
+	}
+	job := func(number uint64, v *structs.Vault) runtime.Input {
+		js := rtJob(number, 1)
+		js.Job.ID, js.Job.Tenant, js.Vault = fmt.Sprintf("job-%d", number), "initech", v
+		return js
+	}
+	a, b := vault("a"), vault("b")
+	c.createClaim(ctx, t, "initech", a.ClaimName)
+	c.createClaim(ctx, t, "initech", b.ClaimName)
+	ja, jb := job(41, a), job(42, b)
+	c.ag.Jobs.AddInput(ja)
+	c.ag.Jobs.AddInput(jb)
+	waitFor(t, time.Minute, "jobs 41 and 42 running, each with its filer", func() (bool, string) {
+		st := c.ag.Jobs.States()
+		return st[41] == structs.JobRunning && st[42] == structs.JobRunning, fmt.Sprint(st)
+	})
+	if l, why := level(); l != runtime.PodSecurityPrivileged || why == "" {
+		t.Fatalf("namespace %s with two filers enforces %q (%s), want privileged with the reason", ns, l, why)
+	}
+	filerGone := func(v *structs.Vault) func() (bool, string) {
+		return func() (bool, string) {
+			_, errS := core.Services(ns).Get(ctx, filer.Name(v), metav1.GetOptions{})
+			_, errP := core.Pods(ns).Get(ctx, filer.Name(v), metav1.GetOptions{})
+			return apierrors.IsNotFound(errS) && apierrors.IsNotFound(errP), fmt.Sprintf("service: %v, pod: %v", errS, errP)
+		}
+	}
+
+	// Job 41 ends: its filer goes, b's stays, the namespace stays lowered
+	// (checked after a whole reconcile pass that saw a's filer gone).
+	c.ag.Jobs.Cancel(41)
+	c.waitEnd(t, ja, structs.JobTerminated, 0)
+	c.waitGone(ctx, t, 41)
+	waitFor(t, time.Minute, "filer a removed", filerGone(a))
+	if _, err := c.ag.Filer.Reconcile(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, why := level(); l != runtime.PodSecurityPrivileged || why == "" {
+		t.Errorf("namespace %s with filer b left enforces %q (%s), want privileged", ns, l, why)
+	}
+
+	// Job 42 ends: the last filer goes, and the namespace with it back to
+	// restricted, its reason removed.
+	c.ag.Jobs.Cancel(42)
+	c.waitEnd(t, jb, structs.JobTerminated, 0)
+	c.waitGone(ctx, t, 42)
+	waitFor(t, time.Minute, "filer b removed", filerGone(b))
+	waitFor(t, 30*time.Second, "the namespace back to restricted", func() (bool, string) {
+		l, why := level()
+		return l == runtime.PodSecurityRestricted && why == "", l + " " + why
+	})
+
+	// A new filer lowers it again; its pod and the job's are admitted.
+	jc := job(43, a)
+	c.ag.Jobs.AddInput(jc)
+	waitFor(t, time.Minute, "job 43 running with a new filer", func() (bool, string) {
+		st := c.ag.Jobs.States()
+		return st[43] == structs.JobRunning, fmt.Sprint(st[43])
+	})
+	if l, _ := level(); l != runtime.PodSecurityPrivileged {
+		t.Errorf("namespace %s with a new filer enforces %q, want privileged", ns, l)
+	}
+}

@@ -30,6 +30,11 @@ type Manager struct {
 
 	mu      sync.Mutex
 	ensured map[string]time.Time // namespace/filer → last Ensure: a job about to exist uses it
+	// namespaces is told of namespaces getting and losing their filers
+	// (namespaces.go); hosting are the namespaces it was told got one
+	// and not yet that they lost the last.
+	namespaces Namespaces
+	hosting    map[string]bool
 }
 
 // New returns a Manager for the filers in opts.Namespace, or with
@@ -43,7 +48,7 @@ func New(client kubernetes.Interface, opts Options, now func() time.Time, log *s
 	}
 	return &Manager{
 		client: client, opts: opts.withDefaults(), now: now, log: log,
-		wake: make(chan struct{}, 1), ensured: map[string]time.Time{},
+		wake: make(chan struct{}, 1), ensured: map[string]time.Time{}, hosting: map[string]bool{},
 	}
 }
 
@@ -71,6 +76,9 @@ func (m *Manager) Ensure(ctx context.Context, v *structs.Vault, ns string) (*cor
 	defer m.mu.Unlock()
 	want, wantPod := Objects(v, opts, "")
 	name := want.Name
+	if err := m.filerComing(ctx, opts.Namespace); err != nil {
+		return nil, "", err
+	}
 	pol := NetworkPolicy(v, opts)
 	if _, err := m.client.NetworkingV1().NetworkPolicies(opts.Namespace).Create(ctx, pol, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return nil, "", fmt.Errorf("filer %s: network policy: %w", name, err)
@@ -160,7 +168,9 @@ func (m *Manager) Run(ctx context.Context) error {
 // from the job Secrets' LabelFiler labels, records when an unused filer was
 // first seen unused (AnnotLastUsed, so restarts keep the clock), removes
 // filers idle past the grace period, and recreates the pod of a filer in use
-// that lost it. It returns how soon the next pass is due.
+// that lost it. Then it tells the wired Namespaces which namespaces lost
+// their last filer (namespaces.go). It returns how soon the next pass is
+// due.
 func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -194,6 +204,7 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 	now := m.now()
 	next := m.opts.Resync
 	var errs []error
+	removed := map[string]bool{} // namespace/filer
 	for i := range svcs.Items {
 		svc := &svcs.Items[i]
 		if svc.DeletionTimestamp != nil || !m.owns(svc.Namespace) {
@@ -210,6 +221,8 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 		case d.Delete:
 			if err := m.remove(ctx, svc); err != nil {
 				errs = append(errs, err)
+			} else {
+				removed[name] = true
 			}
 		case refs[name] > 0 && !hasPod[name]:
 			if err := m.repairPod(ctx, svc); err != nil {
@@ -220,6 +233,7 @@ func (m *Manager) Reconcile(ctx context.Context) (time.Duration, error) {
 			next = d.Recheck
 		}
 	}
+	errs = append(errs, m.settleNamespaces(ctx, svcs.Items, pods.Items, removed)...)
 	if len(errs) > 0 {
 		return next, fmt.Errorf("filers: %v", errs)
 	}

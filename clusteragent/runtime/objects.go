@@ -37,9 +37,8 @@ func (r *Reconciler) render(ctx context.Context, in Input, ns string) (*Objects,
 		return nil, err
 	}
 	if r.Filer != nil && filer.Needed(in.Vault) {
-		if err := r.allowFiler(ctx, ns); err != nil {
-			return nil, err
-		}
+		// Ensure lowers the namespace's Pod Security level first
+		// (FilerComing, wired in by agent.NewCluster).
 		nfs, name, err := r.Filer.Ensure(ctx, in.Vault, ns)
 		if err != nil {
 			return nil, err

@@ -170,11 +170,12 @@ func (r *Reconciler) filersIn(ctx context.Context, ns string) (bool, error) {
 	return len(svcs.Items) > 0, nil
 }
 
-// allowFiler lowers tenant namespace ns's enforce level to privileged
-// before a filer is made there: the filer's NFS server runs as root with
-// capabilities outside baseline (and the shipped kernel-server image
-// privileged), which no other level admits. Warn and audit stay restricted.
-func (r *Reconciler) allowFiler(ctx context.Context, ns string) error {
+// FilerComing lowers tenant namespace ns's enforce level to privileged
+// before a filer is made there (filer.Namespaces; the filer manager calls
+// it in Ensure): the filer's NFS server runs as root with capabilities
+// outside baseline (and the shipped kernel-server image privileged), which
+// no other level admits. Warn and audit stay restricted.
+func (r *Reconciler) FilerComing(ctx context.Context, ns string) error {
 	level := r.namespaceLevel(true)
 	if r.Options.NamespacePrefix == "" || level == r.namespaceLevel(false) {
 		return nil
@@ -202,4 +203,26 @@ func withPodSecurity(labels map[string]string, level string) map[string]string {
 	out := maps.Clone(labels)
 	maps.Copy(out, PodSecurityLabels(level))
 	return out
+}
+
+// FilersGone brings tenant namespace ns back to the runner's level once
+// its last filer is gone (filer.Namespaces; the filer manager calls it
+// from its reconcile pass): only a namespace FilerComing lowered, as
+// AnnotPodSecurity shows; one an administrator labelled is left alone.
+func (r *Reconciler) FilersGone(ctx context.Context, ns string) error {
+	level := r.namespaceLevel(false)
+	if r.Options.NamespacePrefix == "" || !r.ownsNamespace(ns) || level == r.namespaceLevel(true) {
+		return nil
+	}
+	got, err := r.Client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("tenant namespace %s: %w", ns, err)
+	}
+	if got.Annotations[AnnotPodSecurity] != filerReason || got.DeletionTimestamp != nil {
+		return nil
+	}
+	return r.labelPodSecurity(ctx, got, level, "")
 }

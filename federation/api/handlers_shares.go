@@ -3,7 +3,9 @@ package api
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net/url"
+	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/jobs"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -17,7 +19,8 @@ import (
 // the job (raft command JobShares); the job's agent writes them into the
 // job's shares Secret. Audit events name the job and the link, never the
 // token. See jobs.ShareCreate for the refusals; a refused call changes
-// nothing.
+// nothing. A create or revoke first drops the job's links expired at the
+// request's time (jobs.ShareExpired); lists show live links only.
 
 // shareTarget is a job and its cluster, read together.
 type shareTarget struct {
@@ -56,12 +59,15 @@ func (s *Server) createShare(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := newShareToken()
-	cmd, err := jobs.ShareCreate(c.id, t.job, t.cluster, &req, token, s.now())
+	token, now := newShareToken(), s.now()
+	cmd, err := jobs.ShareCreate(c.id, t.job, t.cluster, &req, token, now)
 	if err != nil {
 		return nil, err
 	}
 	c.object = t.job.ID + "/" + cmd.Create.Name
+	if err := s.dropExpiredShares(c, t.job, now, ""); err != nil {
+		return nil, err
+	}
 	j, err := s.writeJob(c, cmd)
 	if err != nil {
 		return nil, err
@@ -75,7 +81,7 @@ func (s *Server) listShares(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return jobs.ShareList(c.id, t.job)
+	return jobs.ShareList(c.id, t.job, s.now())
 }
 
 // revokeShare is DELETE /v1/jobs/{id}/shares/{name}.
@@ -87,15 +93,32 @@ func (s *Server) revokeShare(c *call) (any, error) {
 		return nil, err
 	}
 	c.object = j.ID + "/" + name
-	cmd, err := jobs.ShareRevoke(c.id, j, name, s.now())
+	now := s.now()
+	cmd, err := jobs.ShareRevoke(c.id, j, name, now)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.dropExpiredShares(c, j, now, name); err != nil {
 		return nil, err
 	}
 	out, err := s.writeJob(c, cmd)
 	if err != nil {
 		return nil, err
 	}
-	return jobs.ShareList(c.id, out)
+	return jobs.ShareList(c.id, out, now)
+}
+
+// dropExpiredShares writes the revokes of job j's share links expired at
+// now but keep (jobs.ShareExpired), before a create or revoke writes its
+// own change: expired links neither hold a name nor count toward the
+// cap. A link a concurrent call dropped first is no error.
+func (s *Server) dropExpiredShares(c *call, j *structs.Job, now time.Time, keep string) error {
+	for _, cmd := range jobs.ShareExpired(j, now, keep) {
+		if _, err := s.writeJob(c, cmd); err != nil && !errors.Is(err, structs.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // newShareToken is a fresh share token: the prefix and 32 random bytes.

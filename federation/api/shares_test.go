@@ -2,14 +2,22 @@ package api_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -132,5 +140,100 @@ func TestJobShares(t *testing.T) {
 		if seen[want] != 1 {
 			t.Errorf("audit %q seen %d times; all: %v", want, seen[want], seen)
 		}
+	}
+}
+
+// TestExpiredShareLinks: an expired share link leaves the job when the
+// API next writes its links, at the request's time (the hub's clock here
+// moves by hand): it is not listed, it does not count toward the cap of
+// 32 nor hold its name, the next create or revoke drops it from the
+// stored job, and revoking it by name still answers 200.
+func TestExpiredShareLinks(t *testing.T) {
+	var skew atomic.Int64 // how far the hub's clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.Now = now }})
+	ctx := e.ctx()
+	_, _, alice, submit := e.aliceAndBob()
+	j := submit()
+	e.interactiveOn(j.ID, structs.FeatureJobShares)
+	create := func(name, expires string) (*structs.ShareCreated, error) {
+		return alice.CreateShare(ctx, j.ID, &structs.ShareCreateRequest{Name: name, ExpiresIn: expires})
+	}
+	stored := func() []string {
+		var names []string
+		for _, s := range value[*structs.Job](t)(e.c.Hub(0).Store().Read().Job(j.ID)).Shares {
+			names = append(names, s.Name)
+		}
+		return names
+	}
+	listed := func() []string {
+		var names []string
+		for _, s := range value[[]structs.ShareInfo](t)(alice.ListShares(ctx, j.ID)) {
+			names = append(names, s.Name)
+		}
+		return names
+	}
+	// 32 links: three end in an hour, one in three hours, the rest never.
+	var want []string
+	for i := range structs.MaxJobShares {
+		name, expires := fmt.Sprintf("l%02d", i), ""
+		switch i {
+		case 3, 10, 20:
+			expires = "1h"
+		case 5:
+			expires = "3h"
+		}
+		value[*structs.ShareCreated](t)(create(name, expires))
+		want = append(want, name)
+	}
+	if _, err := create("more", ""); !errors.Is(err, structs.ErrConflict) {
+		t.Fatalf("a 33rd live link: %v, want a conflict", err)
+	}
+
+	skew.Store(int64(90 * time.Minute)) // l03, l10 and l20 expired
+	live := slices.DeleteFunc(slices.Clone(want), func(n string) bool { return n == "l03" || n == "l10" || n == "l20" })
+	if diff := cmp.Diff(live, listed()); diff != "" {
+		t.Errorf("listed after the expiry (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want, stored()); diff != "" {
+		t.Errorf("a list wrote the job (-want +got):\n%s", diff)
+	}
+	// The cap counts live links only: two more fit, and a taken name of
+	// an expired link is free. The first create drops all three.
+	value[*structs.ShareCreated](t)(create("l03", "")) // the expired l03's name
+	live = append(live, "l03")
+	if diff := cmp.Diff(live, stored()); diff != "" {
+		t.Errorf("stored after a create (-want +got):\n%s", diff)
+	}
+	got := value[*structs.ShareCreated](t)(create("", ""))
+	if got.Name != "share-31" {
+		t.Errorf("default name %q, want share-31 (30 live links before it)", got.Name)
+	}
+	value[*structs.ShareCreated](t)(create("last", ""))
+	live = append(live, "share-31", "last")
+	if _, err := create("over", ""); !errors.Is(err, structs.ErrConflict) {
+		t.Errorf("a 33rd live link after the expiry: %v, want a conflict", err)
+	}
+
+	// A revoke drops the expired links too; revoking an expired link
+	// by name removes it and answers 200 with the live ones.
+	skew.Store(int64(4 * time.Hour)) // l05 expired
+	live = slices.DeleteFunc(live, func(n string) bool { return n == "l05" })
+	left := value[[]structs.ShareInfo](t)(alice.RevokeShare(ctx, j.ID, "l05"))
+	if len(left) != len(live) || slices.ContainsFunc(left, func(s structs.ShareInfo) bool { return s.Name == "l05" }) {
+		t.Errorf("revoking the expired l05 left %d links (want %d, without l05): %+v", len(left), len(live), left)
+	}
+	if diff := cmp.Diff(live, stored()); diff != "" {
+		t.Errorf("stored after revoking an expired link (-want +got):\n%s", diff)
+	}
+	value[*structs.ShareCreated](t)(create("l05b", "1h"))
+	skew.Store(int64(6 * time.Hour)) // l05b expired
+	left = value[[]structs.ShareInfo](t)(alice.RevokeShare(ctx, j.ID, "l00"))
+	live = slices.DeleteFunc(live, func(n string) bool { return n == "l00" })
+	if diff := cmp.Diff(live, stored()); diff != "" {
+		t.Errorf("stored after revoking l00 with l05b expired (-want +got):\n%s", diff)
+	}
+	if len(left) != len(live) {
+		t.Errorf("revoke answered %d links, want %d", len(left), len(live))
 	}
 }

@@ -181,9 +181,10 @@ type Job struct {
 	// (raft command JobSignal, at most MaxJobSignals, oldest first); a
 	// submission never carries any.
 	Signals []JobSignal `json:"signals,omitempty"`
-	// Shares are the live share links of a running interactive job (raft
+	// Shares are the share links of a running interactive job (raft
 	// command JobShares, at most MaxJobShares): their token hashes, never
-	// the tokens. A submission never carries any.
+	// the tokens. An expired link stays until the API next writes the
+	// job's links, which drops it first. A submission never carries any.
 	Shares []JobShare `json:"shares,omitempty"`
 }
 
