@@ -253,22 +253,6 @@ func applyCases() map[string]applyCase {
 			want: withJob(2, func(j *structs.Job) {
 				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
 			})},
-		"job update state, binary form": {cmd: &JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobCompleted,
-			LogTail: "done\n", Time: t0.Add(time.Hour)}, read: jobRead("j-2"),
-			want: withJob(2, func(j *structs.Job) {
-				j.State, j.LogTail, j.EndTime = structs.JobCompleted, "done\n", t0.Add(time.Hour)
-			})},
-		"job update state illegal, binary form": {cmd: &JobStateUpdateBin{ID: "j-1", State: structs.JobRunning, Time: t0},
-			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
-		"job requeue stale, binary form": {before: []Command{&JobAssignment{ID: "j-1", Cluster: "east", Time: t0.Add(time.Minute)}},
-			cmd: &JobStateUpdateBin{ID: "j-1", State: structs.JobQueued, Substatus: "waiting", Time: t0.Add(time.Hour),
-				CAS: structs.CAS{ExpectModifyIndex: 3}},
-			wantErr: structs.ErrConflict, read: jobRead("j-1"),
-			want: func() *structs.Job {
-				j := baseJob(1)
-				j.State, j.Cluster, j.AssignTime, j.ModifyIndex = structs.JobAssigned, "east", t0.Add(time.Minute), 99
-				return j
-			}()},
 		"job update state illegal": {cmd: &JobStateUpdate{ID: "j-1", State: structs.JobRunning, Time: t0},
 			wantErr: structs.ErrConflict, read: jobRead("j-1"), want: baseJob(1)},
 		"job assign": {cmd: &JobAssignment{ID: "j-1", Cluster: "west", Time: t0.Add(time.Minute)}, read: jobRead("j-1"),
@@ -403,6 +387,19 @@ func applyCases() map[string]applyCase {
 	}
 }
 
+// binaryStateUpdateCases repeats every JobStateUpdate case with the same
+// update in its binary form (JobStateUpdateBin), which must apply alike.
+func binaryStateUpdateCases(cases map[string]applyCase) map[string]applyCase {
+	out := map[string]applyCase{}
+	for name, tc := range cases {
+		if u, ok := tc.cmd.(*JobStateUpdate); ok {
+			tc.cmd = (*JobStateUpdateBin)(u)
+			out[name+", binary form"] = tc
+		}
+	}
+	return out
+}
+
 // TestApplyRoundTrip applies each command type to the base state, checks
 // its result and effect, then snapshots, restores into a fresh FSM and
 // checks the restored state reads the same and snapshots to the same bytes.
@@ -412,6 +409,9 @@ func TestApplyRoundTrip(t *testing.T) {
 		cases[name] = tc
 	}
 	for name, tc := range auditedApplyCases() {
+		cases[name] = tc
+	}
+	for name, tc := range binaryStateUpdateCases(cases) {
 		cases[name] = tc
 	}
 	seen := map[CommandType]bool{}

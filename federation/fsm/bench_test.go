@@ -37,10 +37,16 @@ func BenchmarkApplyJobSubmit(b *testing.B)        { benchmarkSubmit(b, 1) }
 func BenchmarkApplyJobSubmitBatch64(b *testing.B) { benchmarkSubmit(b, 64) }
 
 func BenchmarkApplyJobStateUpdate(b *testing.B) {
+	// A RUNNING job receiving progress updates.
+	benchmarkStateUpdate(b, &JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
+}
+
+// benchmarkStateUpdate applies the encoded update cmd, one per entry, to
+// the base state.
+func benchmarkStateUpdate(b *testing.B, update Command) {
 	f := newFSM(b)
 	applyAll(b, f, baseLog(b))
-	// A RUNNING job receiving progress updates.
-	cmd := MustEncode(&JobStateUpdate{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
+	cmd := MustEncode(update)
 	b.ReportAllocs()
 	for i := range b.N {
 		if _, ok := f.ApplyCommands(uint64(100+i), [][]byte{cmd})[0].(*structs.Job); !ok {
@@ -106,15 +112,7 @@ func benchmarkAudited(b *testing.B, follower bool) {
 // binary form (JobStateUpdateBin) the hub writes once every replica
 // applies it.
 func BenchmarkApplyJobStateUpdateBin(b *testing.B) {
-	f := newFSM(b)
-	applyAll(b, f, baseLog(b))
-	cmd := MustEncode(&JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
-	b.ReportAllocs()
-	for i := range b.N {
-		if _, ok := f.ApplyCommands(uint64(100+i), [][]byte{cmd})[0].(*structs.Job); !ok {
-			b.Fatal("update failed")
-		}
-	}
+	benchmarkStateUpdate(b, &JobStateUpdateBin{ID: "j-2", Cluster: "east", State: structs.JobRunning, Substatus: "step", Time: t0})
 }
 
 // BenchmarkQueuedJobHeap measures the heap a queued job holds on a
