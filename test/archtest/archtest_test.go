@@ -111,7 +111,7 @@ var clockLoggerExceptions = map[string]map[string]string{
 	"federation/dispatch/dispatch.go": {"slog.Default": nilLogger},
 	// The client's lean round trip: socket deadlines and its pooled
 	// connections' idle age are wall-clock times.
-	"federation/client/lean.go":                  {"time.Now": "net.Conn deadline, idle age of pooled connections"},
+	"federation/client/lean.go": {"time.Now": "net.Conn deadline, idle age of pooled connections"},
 	// The in-pod init program (cmd/flotilla-init's library): socket
 	// deadlines are wall-clock times by definition, and it logs how long
 	// the real processes took.
