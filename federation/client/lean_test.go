@@ -321,3 +321,32 @@ func TestLeanAgainstHub(t *testing.T) {
 		}
 	}
 }
+
+// benchSubmitClient runs SubmitJob through a Client against the
+// hand-off benchmarks' server, 64 callers, with the lean path on or off:
+// cpu-ns/op is the process's CPU (both ends) per call.
+func benchSubmitClient(b *testing.B, opts ...client.Option) {
+	srv := handoffServer()
+	defer srv.Close()
+	c, err := client.New([]string{srv.URL}, "flk_0123456789abcdef_0123456789abcdef0123456789abcdef", opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	req := structs.JobSubmitRequest{ID: "j-bench-123456", App: "solver", MachineType: "n1", Nodes: 1}
+	ctx := context.Background()
+	b.SetParallelism(32)
+	b.ReportAllocs()
+	c0 := processCPU()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.SubmitJob(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
+}
+
+func BenchmarkSubmitClientLean(b *testing.B)    { benchSubmitClient(b) }
+func BenchmarkSubmitClientNetHTTP(b *testing.B) { benchSubmitClient(b, client.WithoutLeanHTTP()) }
