@@ -65,6 +65,10 @@ type Client struct {
 	tls          *tls.Config
 	now          func() time.Time // the retry budget's clock
 	next         atomic.Uint32    // index of the URL to try first
+	noLean       bool             // WithoutLeanHTTP
+	lean         *leanPool        // nil: every call through net/http
+	leanTo       []*leanTarget    // per URL: nil where lean may not go
+	leanAuth     string           // the Authorization header's value
 }
 
 // Option configures a Client.
@@ -128,6 +132,9 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 	for _, o := range opts {
 		o(c)
 	}
+	if c.hc == nil && !c.noLean && !leanOff() {
+		c.initLean()
+	}
 	if c.hc == nil {
 		c.hc = &http.Client{Transport: &http.Transport{
 			Proxy:             http.ProxyFromEnvironment,
@@ -171,7 +178,12 @@ func (c *Client) follow(h http.Header) {
 func (c *Client) URLs() []string { return append([]string(nil), c.urls...) }
 
 // CloseIdleConnections closes the HTTP client's idle connections.
-func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+func (c *Client) CloseIdleConnections() {
+	c.hc.CloseIdleConnections()
+	if c.lean != nil {
+		c.lean.closeIdle()
+	}
+}
 
 // request describes one API call.
 type request struct {
@@ -289,8 +301,15 @@ func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h 
 	if r.path != jobsPath {
 		u = base + r.path
 	}
+	var q string
 	if len(r.query) > 0 {
-		u += "?" + r.query.Encode()
+		q = "?" + r.query.Encode()
+		u += q
+	}
+	if r.keyed && c.lean != nil && c.leanTo[i] != nil {
+		if h, retry, err := c.onceLean(ctx, i, r, u, q, body); err != errLeanRedirect {
+			return h, retry, err
+		}
 	}
 	var rd io.Reader
 	if body != nil {
@@ -346,22 +365,32 @@ func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h 
 	data, err := readReply(resp, rb.buf())
 	defer rb.release(data)
 	if err != nil {
-		// The reply was cut: the hub may have acted.
-		err = fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)
-		return nil, ctx.Err() == nil && retryable(r.keyed, attempt{wrote: true}), err
+		return c.cutReply(ctx, r, base, err)
 	}
-	if resp.StatusCode/100 != 2 {
-		a := attempt{status: resp.StatusCode, wrote: true, retryAfter: resp.Header.Get("Retry-After") != ""}
-		return resp.Header, retryable(r.keyed, a), newAPIError(resp.StatusCode, data)
+	return c.reply(r, resp.StatusCode, resp.Header, data)
+}
+
+// cutReply is the outcome of a reply cut after its headers: the hub may
+// have acted.
+func (c *Client) cutReply(ctx context.Context, r request, base string, err error) (http.Header, bool, error) {
+	err = fmt.Errorf("client: %s %s: reading reply: %w", r.method, base, err)
+	return nil, ctx.Err() == nil && retryable(r.keyed, attempt{wrote: true}), err
+}
+
+// reply is the outcome of a reply read whole.
+func (c *Client) reply(r request, status int, h http.Header, data []byte) (http.Header, bool, error) {
+	if status/100 != 2 {
+		a := attempt{status: status, wrote: true, retryAfter: h.Get("Retry-After") != ""}
+		return h, retryable(r.keyed, a), newAPIError(status, data)
 	}
 	if r.raw != nil {
 		*r.raw = data
 	} else if r.out != nil {
 		if err := decodeReply(data, r.out); err != nil {
-			return resp.Header, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
+			return h, false, fmt.Errorf("client: %s %s: decoding reply: %w", r.method, r.path, err)
 		}
 	}
-	return resp.Header, false, nil
+	return h, false, nil
 }
 
 // sentTrace tells whether a request began to be written (see retryable):

@@ -110,6 +110,9 @@ var clockLoggerExceptions = map[string]map[string]string{
 	"clusteragent/filer/manager.go":   {"slog.Default": nilLogger},
 	"clusteragent/hubsync/hubsync.go": {"slog.Default": nilLogger},
 	"federation/dispatch/dispatch.go": {"slog.Default": nilLogger},
+	// The client's lean round trip: socket deadlines and its pooled
+	// connections' idle age are wall-clock times.
+	"federation/client/lean.go": {"time.Now": "net.Conn deadline, idle age of pooled connections"},
 	// The in-pod init program (cmd/flotilla-init's library): socket
 	// deadlines are wall-clock times by definition, and it logs how long
 	// the real processes took.

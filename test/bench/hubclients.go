@@ -154,21 +154,40 @@ func clientsApart(ctx context.Context, urls []string, caFile, key string, count,
 	return res, fmt.Errorf("clients process printed no result")
 }
 
+// rotate returns urls starting at urls[w % len].
+func rotate(urls []string, w int) []string {
+	order := make([]string, len(urls))
+	for k := range urls {
+		order[k] = urls[(w+k)%len(urls)]
+	}
+	return order
+}
+
 // benchWorkers makes the clients of a hub row: client w tries urls[w %
 // len] first, each on its own HTTP client (own connections), retrying
 // for at most retry; done closes their idle connections.
 func benchWorkers(urls []string, caFile, key string, clients int, retry time.Duration) (workers []*client.Client, done func(), err error) {
+	workers = make([]*client.Client, clients)
+	if caFile == "" && !hubNet.h2c && hubNet.conns == 0 {
+		// Plain HTTP/1.1, a client's own connections: the client's
+		// default transport, whose lean round trip takes submissions.
+		for w := range workers {
+			if workers[w], err = client.New(rotate(urls, w), key, client.WithRetryTimeout(retry)); err != nil {
+				return nil, nil, err
+			}
+		}
+		return workers, func() {
+			for _, c := range workers {
+				c.CloseIdleConnections()
+			}
+		}, nil
+	}
 	hcs, err := clientHTTP(caFile, clients)
 	if err != nil {
 		return nil, nil, err
 	}
-	workers = make([]*client.Client, clients)
 	for w := range workers {
-		order := make([]string, len(urls))
-		for k := range urls {
-			order[k] = urls[(w+k)%len(urls)]
-		}
-		if workers[w], err = client.New(order, key, client.WithRetryTimeout(retry), client.WithHTTPClient(hcs[w])); err != nil {
+		if workers[w], err = client.New(rotate(urls, w), key, client.WithRetryTimeout(retry), client.WithHTTPClient(hcs[w])); err != nil {
 			closeIdle(hcs)
 			return nil, nil, err
 		}
