@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -62,8 +63,10 @@ type leanPool struct {
 }
 
 // leanTarget is a replica the lean round trip may reach: its dial
-// address and Host header; nil for one it may not.
-type leanTarget struct{ addr, host string }
+// address, Host header and the base URL's path (a hub behind a path
+// prefix, "" for none) that every request target starts with; nil for
+// one it may not.
+type leanTarget struct{ addr, host, prefix string }
 
 // leanTargets returns, for each URL, its lean target or nil (https, a
 // proxy from the environment).
@@ -71,7 +74,7 @@ func leanTargets(urls []string) []*leanTarget {
 	out := make([]*leanTarget, len(urls))
 	for i, s := range urls {
 		u, err := url.Parse(s)
-		if err != nil || u.Scheme != "http" || u.User != nil {
+		if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			continue
 		}
 		if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || p != nil {
@@ -81,7 +84,8 @@ func leanTargets(urls []string) []*leanTarget {
 		if port == "" {
 			port = "80"
 		}
-		out[i] = &leanTarget{addr: net.JoinHostPort(u.Hostname(), port), host: u.Host}
+		out[i] = &leanTarget{addr: net.JoinHostPort(u.Hostname(), port), host: u.Host,
+			prefix: strings.TrimRight(u.EscapedPath(), "/")}
 	}
 	return out
 }

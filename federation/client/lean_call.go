@@ -29,7 +29,7 @@ func (c *Client) initLean() {
 // the attempt to net/http.
 func (c *Client) onceLean(ctx context.Context, i uint32, r request, u, q string, body []byte) (http.Header, bool, error) {
 	base := c.urls[i]
-	target := r.path
+	target := c.leanTo[i].prefix + r.path
 	if target == "" {
 		target = "/"
 	}

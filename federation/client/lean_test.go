@@ -350,3 +350,29 @@ func benchSubmitClient(b *testing.B, opts ...client.Option) {
 
 func BenchmarkSubmitClientLean(b *testing.B)    { benchSubmitClient(b) }
 func BenchmarkSubmitClientNetHTTP(b *testing.B) { benchSubmitClient(b, client.WithoutLeanHTTP()) }
+
+// A hub behind a path prefix (a base URL with a path) gets the prefix in
+// every request target, on both paths.
+func TestLeanKeepsTheBaseURLsPath(t *testing.T) {
+	for _, m := range leanModes {
+		t.Run(m.name, func(t *testing.T) {
+			var paths []string
+			var mu sync.Mutex
+			s := newCounting(t, func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				paths = append(paths, r.URL.EscapedPath())
+				mu.Unlock()
+				jobReply(w, r)
+			})
+			c := newLeanClient(t, s.URL+"/hub%20a/", m.opts...)
+			if _, err := c.SubmitJob(context.Background(), structs.JobSubmitRequest{ID: "j-1", App: "a", MachineType: "m", Nodes: 1}); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(paths) != 1 || paths[0] != "/hub%20a/v1/jobs" {
+				t.Fatalf("request targets %q, want [/hub%%20a/v1/jobs]", paths)
+			}
+		})
+	}
+}
