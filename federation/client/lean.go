@@ -42,6 +42,18 @@ const (
 	leanUserAgent   = "Go-http-client/1.1"
 )
 
+// errHeaderTimeout is the reply's header wait running out, as net/http
+// reports it: a net.Error timeout that matches context.DeadlineExceeded
+// (the CLI tells the user it kept trying for --timeout).
+var errHeaderTimeout error = headerTimeoutError{}
+
+type headerTimeoutError struct{}
+
+func (headerTimeoutError) Error() string        { return "net/http: timeout awaiting response headers" }
+func (headerTimeoutError) Timeout() bool        { return true }
+func (headerTimeoutError) Temporary() bool      { return true }
+func (headerTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
 // errLeanRedirect: the reply redirects the call; net/http follows it.
 var errLeanRedirect = errors.New("client: redirect")
 
@@ -215,7 +227,7 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 			timeout := isNet && ne.Timeout()
 			stale = none && !timeout && (isNet || err == io.EOF)
 			if timeout && ctx.Err() == nil {
-				err = errors.New("net/http: timeout awaiting response headers")
+				err = errHeaderTimeout
 			}
 			return rep, err, stale
 		}

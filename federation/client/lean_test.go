@@ -191,6 +191,11 @@ func TestLeanNoReplyAndCancelMidReply(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "timeout awaiting response headers") {
 				t.Errorf("never replies: err = %v", err)
 			}
+			// As net/http's: the CLI says it kept trying for --timeout.
+			var ne net.Error
+			if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &ne) || !ne.Timeout() {
+				t.Errorf("never replies: err = %v, want a net.Error timeout matching context.DeadlineExceeded", err)
+			}
 			for len(started) > 0 {
 				<-started
 			}
