@@ -224,19 +224,6 @@ func (s *Server) jarviceVault(c *call) (any, error) {
 	return [][]any{}, nil
 }
 
-// jarviceHistory is /jarvice/history: the build/pull history of an app
-// image, blank when there is none (Flotilla pulls images on the clusters).
-func (s *Server) jarviceHistory(c *call) (any, error) {
-	a, err := s.jarviceLogin(c)
-	if err != nil {
-		return nil, err
-	}
-	if a.Get("target") == "" {
-		return nil, invalid("target is required")
-	}
-	return &rawReply{contentType: jarviceText}, nil
-}
-
 // jarviceLive and jarviceReady are the health endpoints (no credentials).
 func (s *Server) jarviceLive(*call) (any, error) { return map[string]any{"status": "live"}, nil }
 

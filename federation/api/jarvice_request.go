@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,8 +16,9 @@ import (
 
 // jarviceArgs are the arguments of one JARVICE call. As the reference
 // says every endpoint accepts GET and POST, they come from the query
-// string, a form body or a JSON body (its top-level strings, numbers and
-// booleans, and its user object); the query wins where both name one. A
+// string, a form body (URL-encoded, or multipart as curl -F sends it) or
+// a JSON body (its top-level strings, numbers and booleans, and its user
+// object); the query wins where both name one. A
 // body that starts with "{" is JSON whatever its Content-Type: JARVICE's
 // own scripts post JSON with curl -d, which labels it a form.
 type jarviceArgs struct {
@@ -36,10 +38,22 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 			a.Set(k, v)
 		}
 	}
-	ct, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	ct, params, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
+	case ct == "multipart/form-data":
+		// curl -F, as PushToCompute scripts call /jarvice/pull.
+		form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+		if err != nil {
+			return nil, invalid("multipart form body: %v", err)
+		}
+		defer form.RemoveAll()
+		for k, vs := range form.Value {
+			if len(vs) > 0 {
+				add(k, vs[0])
+			}
+		}
 	case ct != "application/json" && trimmed[0] != '{':
 		form, err := url.ParseQuery(string(trimmed))
 		if err != nil {
