@@ -21,7 +21,8 @@ import (
 // listing's required path and its details and sort, queues' info, and
 // billing's filters (reportuser a comma-separated list, jobapp, zone,
 // the statuses it knows, billingcode and itemized) and its rows (a job
-// once, though accounted at its end and still held).
+// once, though accounted at its end and still held), and a job number
+// that is no number (400, where an unknown name is 404).
 func TestJarviceReferenceArguments(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx()
@@ -105,6 +106,8 @@ func TestJarviceReferenceArguments(t *testing.T) {
 		"queues bad info":        {"queues", url.Values{"username": {"alice"}, "apikey": {alice}, "info": {"lots"}}, 400, "info"},
 		"queues info 1":          {"queues", url.Values{"username": {"alice"}, "apikey": {alice}, "info": {"1"}}, 200, "{}"},
 		"live":                   {"live", url.Values{}, 200, `{"status":"OK"}`},
+		"status number not one":  {"status", url.Values{"username": {"alice"}, "apikey": {alice}, "number": {"12a"}}, 400, "whole number"},
+		"status unknown name":    {"status", url.Values{"username": {"alice"}, "apikey": {alice}, "name": {"alice-x"}}, 404, ""},
 	} {
 		for _, form := range []string{"get", "form", "json"} {
 			code, _, body := e.jarviceCall(form, c.endpoint, c.args)

@@ -129,7 +129,8 @@ func (s *Server) jarviceLogin(c *call) (*jarviceArgs, error) {
 
 // jarviceJob finds the job the arguments name (name, as /jarvice/submit
 // returned it, or number) that the caller may see; a job that does not
-// exist is 404, confirmed with a linearizable read.
+// exist is 404, confirmed with a linearizable read, a number that is not
+// one 400.
 func (c *call) jarviceJob(a *jarviceArgs) (*structs.Job, error) {
 	name, numText := a.Get("name"), a.Get("number")
 	if numText == "" && name != "" {
@@ -139,7 +140,10 @@ func (c *call) jarviceJob(a *jarviceArgs) (*structs.Job, error) {
 		return nil, invalid("name or number is required")
 	}
 	num, err := strconv.ParseUint(numText, 10, 64)
-	if err != nil {
+	switch {
+	case err != nil && a.Get("number") != "":
+		return nil, invalid("number %q: want the job's number, a whole number", numText)
+	case err != nil:
 		return nil, structs.Errorf(structs.ErrNotFound, "job %q", name)
 	}
 	j, err := fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.JobByNumber(num) })
