@@ -37,14 +37,19 @@ func jarviceAuditCategory(e *structs.AuditEvent) string {
 	return "settings"
 }
 
+// auditWindows are the spans /jarvice/audit reads back from now, one
+// after the other until one holds the lines asked for: a query of the
+// newest events reads (and copies) those of its span only.
+var auditWindows = []time.Duration{time.Minute, time.Hour, 24 * time.Hour, 30 * 24 * time.Hour, 0}
+
 // jarviceAudit is /jarvice/audit (system administrators): the audit
 // trail as text, one event a line, oldest first: the last lines events
-// (default 100, 0 all) of those that match quser (the actor; "root" also
-// the hub's own actors, the agents' "cluster:NAME"), category and
-// resource (the object: a name, "kind/name" or "kind/", as /v1/audit's
-// object). Fields are tab-separated: time (RFC 3339, UTC), actor,
-// category, action, object, outcome, HTTP status, source address,
-// detail; an empty field is "-".
+// (default 100, at most MaxAuditLimit; 0 is that most) of those that
+// match quser (the actor; "root" also the hub's own actors, the agents'
+// "cluster:NAME"), category and resource (the object: a name,
+// "kind/name" or "kind/", as /v1/audit's object). Fields are
+// tab-separated: time (RFC 3339, UTC), actor, category, action, object,
+// outcome, HTTP status, source address, detail; an empty field is "-".
 func (s *Server) jarviceAudit(c *call) (any, error) {
 	a, err := s.jarviceLogin(c)
 	if err != nil {
@@ -54,15 +59,18 @@ func (s *Server) jarviceAudit(c *call) (any, error) {
 		return nil, err
 	}
 	lines, err := a.intArg("lines", 100)
-	if err != nil {
-		return nil, err
+	if err != nil || lines > MaxAuditLimit {
+		return nil, invalid("lines: want 1..%d (0: %d)", MaxAuditLimit, MaxAuditLimit)
+	}
+	if lines == 0 {
+		lines = MaxAuditLimit
 	}
 	cat := a.Get("category")
 	if cat != "" && !slices.Contains(jarviceAuditCategories, cat) {
 		return nil, invalid("category %q: want one of %s", cat, strings.Join(jarviceAuditCategories, ", "))
 	}
-	q := state.AuditQuery{Object: a.Get("resource")}
 	user := a.Get("quser")
+	q := state.AuditQuery{Object: a.Get("resource")}
 	if user != "root" {
 		q.Actor = user
 	}
@@ -70,19 +78,30 @@ func (s *Server) jarviceAudit(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	evs, err := txn.QueryAudit(q)
-	if err != nil {
-		return nil, err
-	}
 	var out []*structs.AuditEvent
-	for _, e := range evs {
-		if (user == "root" && e.Actor != "root" && !strings.HasPrefix(e.Actor, "cluster:")) ||
-			(cat != "" && jarviceAuditCategory(e) != cat) {
-			continue
+	now := s.now()
+	for _, w := range auditWindows {
+		q.Since = time.Time{}
+		if w > 0 {
+			q.Since = now.Add(-w)
 		}
-		out = append(out, e)
+		evs, err := txn.QueryAudit(q)
+		if err != nil {
+			return nil, err
+		}
+		out = out[:0]
+		for _, e := range evs {
+			if (user == "root" && e.Actor != "root" && !strings.HasPrefix(e.Actor, "cluster:")) ||
+				(cat != "" && jarviceAuditCategory(e) != cat) {
+				continue
+			}
+			out = append(out, e)
+		}
+		if len(out) >= lines {
+			break
+		}
 	}
-	if lines > 0 && len(out) > lines {
+	if len(out) > lines {
 		out = out[len(out)-lines:]
 	}
 	var b strings.Builder

@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -58,9 +60,28 @@ func TestJarviceAudit(t *testing.T) {
 		t.Errorf("resource=app/mine lines=1: %q, want the last pull", lines)
 	}
 	_, _, all := audit("get", "lines", "0")
-	_, _, hundred := audit("get")
-	if len(all) < 5 || len(hundred) != min(len(all), 100) {
-		t.Errorf("lines=0 gave %d events, the default %d", len(all), len(hundred))
+	_, _, two := audit("get", "lines", "2")
+	if len(all) < 5 || len(two) != 2 || two[1] != all[len(all)-1] || two[0] != all[len(all)-2] {
+		t.Errorf("lines=0 gave %d events, lines=2 %q: want the last two", len(all), two)
+	}
+	// Older events: the query reads back further until it has the lines.
+	for _, age := range []time.Duration{40 * 24 * time.Hour, 3 * 24 * time.Hour, 2 * time.Hour} {
+		if _, err := e.c.Hub(0).Write(e.ctx(), &fsm.AuditAppend{Event: structs.AuditEvent{ID: structs.NewAuditID(),
+			Time: time.Now().Add(-age).UTC(), Actor: "carol", Action: "app.update", ObjectKind: "app", ObjectName: "ancient",
+			Outcome: "ok", Status: 200, Detail: age.String()}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, want := range map[string][]string{"3": {"960h0m0s", "72h0m0s", "2h0m0s"}, "1": {"2h0m0s"}, "2": {"72h0m0s", "2h0m0s"}} {
+		_, _, lines := audit("get", "quser", "carol", "lines", n)
+		var got []string
+		for _, l := range lines {
+			f := strings.Split(l, "\t")
+			got = append(got, f[len(f)-1])
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("carol's events, lines=%s: %q, want the details %v", n, lines, want)
+		}
 	}
 	for _, c := range [][]string{{"quser", "root"}, {"category", "ip"}, {"quser", "nobody"}} {
 		if code, _, lines := audit("get", c...); code != 200 || len(lines) != 0 {
@@ -76,6 +97,7 @@ func TestJarviceAudit(t *testing.T) {
 		"bad key":      {url.Values{"username": {admin}, "apikey": {"flk_nope"}}, 401, ""},
 		"bad category": {url.Values{"username": {admin}, "apikey": {key}, "category": {"jobs"}}, 400, "want one of apps, dockerpull"},
 		"bad lines":    {url.Values{"username": {admin}, "apikey": {key}, "lines": {"-1"}}, 400, "lines"},
+		"many lines":   {url.Values{"username": {admin}, "apikey": {key}, "lines": {"10001"}}, 400, "lines: want 1..10000"},
 	} {
 		for _, form := range []string{"get", "form", "json"} {
 			code, _, body := e.jarviceCall(form, "audit", c.args)

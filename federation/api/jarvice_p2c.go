@@ -24,7 +24,7 @@ import (
 // Replies of /jarvice/pull.
 const (
 	pullScheduled = "Pull successfully scheduled"
-	pullUnchanged = "Image unchanged: the clusters keep it pulled"
+	pullUnchanged = "Image unchanged: the clusters keep it pulled (a tag pushed again is not pulled again: pull a new tag or a digest)"
 	pullNoPrePull = "Image set; the app is not pre-pulled (no_prepull): nodes pull it when a job starts"
 )
 
