@@ -87,7 +87,7 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 }
 
 // jarviceText is the Content-Type of the JARVICE API's text replies
-// (output, tail, events, history): exactly "text/plain", which the
+// (output, tail, events, history, audit): exactly "text/plain", which the
 // jarviceclient Python library compares the header with.
 const jarviceText = "text/plain"
 
