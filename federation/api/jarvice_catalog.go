@@ -153,7 +153,7 @@ func (s *Server) jarviceQueues(c *call) (any, error) {
 }
 
 // jarviceTeamUsers is /jarvice/teamusers: the members of the teams the
-// caller administers (team admins only).
+// caller administers other than the caller (team admins only).
 func (s *Server) jarviceTeamUsers(c *call) (any, error) {
 	if _, err := s.jarviceLogin(c); err != nil {
 		return nil, err
@@ -171,6 +171,9 @@ func (s *Server) jarviceTeamUsers(c *call) (any, error) {
 		}
 		admin = true
 		for _, m := range t.Members {
+			if m == c.id.Username {
+				continue // the reference lists the others
+			}
 			u, err := txn.UserRef(m)
 			if err != nil {
 				continue

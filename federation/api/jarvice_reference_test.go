@@ -21,8 +21,9 @@ import (
 // listing's required path and its details and sort, queues' info, and
 // billing's filters (reportuser a comma-separated list, jobapp, zone,
 // the statuses it knows, billingcode and itemized) and its rows (a job
-// once, though accounted at its end and still held), and a job number
-// that is no number (400, where an unknown name is 404).
+// once, though accounted at its end and still held), a job number that
+// is no number (400, where an unknown name is 404), and teamusers' list
+// (the team's users other than the caller).
 func TestJarviceReferenceArguments(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.ctx()
@@ -37,6 +38,9 @@ func TestJarviceReferenceArguments(t *testing.T) {
 	e.must(a.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
 	bob := value[*structs.APIKeyCreated](t)(a.CreateAPIKey(ctx, "bob", "")).Key
 	e.must(a.PutVault(ctx, vault("ta", "va")))
+	e.must(a.PutUser(ctx, "lead", &structs.UserSpec{Tenant: "ta", Role: structs.RoleTeamAdmin}))
+	e.must(a.PutTeam(ctx, &structs.Team{Tenant: "ta", Name: "t1", Members: []string{"alice", "lead"}, Admins: []string{"lead"}}))
+	lead := value[*structs.APIKeyCreated](t)(a.CreateAPIKey(ctx, "lead", "")).Key
 	ended := func(key, app, machine, cluster string) *structs.Job {
 		j := value[*structs.Job](t)(e.client(key).SubmitJob(ctx, structs.JobSubmitRequest{App: app, MachineType: machine, Nodes: 1}))
 		if _, err := e.c.Hub(0).Write(ctx, &fsm.JobAssignment{ID: j.ID, Cluster: cluster, Time: time.Now()}); err != nil {
@@ -106,6 +110,7 @@ func TestJarviceReferenceArguments(t *testing.T) {
 		"queues bad info":        {"queues", url.Values{"username": {"alice"}, "apikey": {alice}, "info": {"lots"}}, 400, "info"},
 		"queues info 1":          {"queues", url.Values{"username": {"alice"}, "apikey": {alice}, "info": {"1"}}, 200, "{}"},
 		"live":                   {"live", url.Values{}, 200, `{"status":"OK"}`},
+		"teamusers not self":     {"teamusers", url.Values{"username": {"lead"}, "apikey": {lead}}, 200, `{"alice":{`},
 		"status number not one":  {"status", url.Values{"username": {"alice"}, "apikey": {alice}, "number": {"12a"}}, 400, "whole number"},
 		"status unknown name":    {"status", url.Values{"username": {"alice"}, "apikey": {alice}, "name": {"alice-x"}}, 404, ""},
 	} {
@@ -115,6 +120,9 @@ func TestJarviceReferenceArguments(t *testing.T) {
 				t.Errorf("%s/%s: %d %s, want %d with %q", name, form, code, body, c.code, c.want)
 			}
 		}
+	}
+	if _, _, body := e.jarviceCall("get", "teamusers", url.Values{"username": {"lead"}, "apikey": {lead}}); strings.Contains(string(body), `"lead"`) {
+		t.Errorf("teamusers %s: lists the caller", body)
 	}
 	if code, _ := e.do("GET", "/jarvice/live", "", nil); code != http.StatusOK {
 		t.Errorf("live: %d", code)
