@@ -57,7 +57,7 @@ func (c *call) checkTarget(app *structs.App) error {
 // the nodes of the machine types the app runs on. The app's AppDef is
 // kept (Flotilla reads an image's AppDef with `flotilla app register
 // IMAGE` or a catalog source, not here). A job-script app's image is
-// fixed (400).
+// fixed, and a synced app's is its source's (400).
 func (s *Server) jarvicePull(c *call) (any, error) {
 	a, err := s.jarviceLogin(c)
 	if err != nil {
@@ -77,6 +77,9 @@ func (s *Server) jarvicePull(c *call) (any, error) {
 	if app.IsBatchApp() {
 		return nil, invalid("pull: app %q runs job scripts in its own image; it cannot be re-pointed", app.Name)
 	}
+	if app.Origin != "" {
+		return nil, invalid("pull: app %q is synced from %s, which sets its image: change it there", app.Name, app.Origin)
+	}
 	c.object, c.detail = app.Name, "repo "+repo
 	status := pullScheduled
 	err = update(c, nil, "app", app.Name, func(r *state.ReadTxn) (*structs.App, error) { return r.App(app.Name) },
@@ -86,6 +89,9 @@ func (s *Server) jarvicePull(c *call) (any, error) {
 			}
 			if err := c.checkTarget(old); err != nil {
 				return nil, err
+			}
+			if old.Origin != "" {
+				return nil, invalid("pull: app %q is synced from %s, which sets its image: change it there", old.Name, old.Origin)
 			}
 			status = pullScheduled
 			if old.NoPrePull {

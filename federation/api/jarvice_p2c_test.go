@@ -38,8 +38,9 @@ func (e *env) jarviceMultipart(endpoint string, args url.Values) (int, []byte) {
 }
 
 // pushToComputeEnv is an agent env with alice's private app "mine"
-// (image r/mine:1, machines n*), bob (tenant ta) with his private app
-// "bobs", and the public app "pub" (the administrator's).
+// (image r/mine:1, machines n*) and "synced" (from a catalog source),
+// bob (tenant ta) with his private app "bobs", and the public app "pub"
+// (the administrator's).
 func pushToComputeEnv(t *testing.T) (e *agentEnv, alice, bob string) {
 	e = newAgentEnv(t)
 	ctx := e.ctx()
@@ -52,6 +53,9 @@ func pushToComputeEnv(t *testing.T) (e *agentEnv, alice, bob string) {
 	e.must(e.admin.PutUser(ctx, "bob", &structs.UserSpec{Tenant: "ta", Role: structs.RoleUser}))
 	bob = value[*structs.APIKeyCreated](t)(e.admin.CreateAPIKey(ctx, "bob", "")).Key
 	e.must(e.client(bob).PutApp(ctx, app("bobs", "r/bobs:1")))
+	synced := app("synced", "r/synced:1")
+	synced.Origin = "images:ci"
+	e.must(e.alice.PutApp(ctx, synced))
 	return e, alice, bob
 }
 
@@ -123,6 +127,7 @@ func TestJarvicePull(t *testing.T) {
 		"unknown target": {args(alice, "repo", "r/mine:4", "target", "nope"), 404, `app \"nope\"`},
 		"invisible app":  {args(alice, "repo", "r/mine:4", "target", "bobs"), 404, `app \"bobs\"`},
 		"not publisher":  {args(alice, "repo", "r/mine:4", "target", "pub"), 403, ""},
+		"synced app":     {args(alice, "repo", "r/mine:4", "target", "synced"), 400, "is synced from images:ci"},
 		"other's app":    {args(bob, "repo", "r/mine:4", "target", "mine"), 404, ""},
 		"bad key":        {args("flk_nope", "repo", "r/mine:4", "target", "mine"), 401, ""},
 	} {
