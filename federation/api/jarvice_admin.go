@@ -158,13 +158,13 @@ func (s *Server) jarviceScreenshot(c *call) (any, error) {
 		return nil, err
 	}
 	if j.State != structs.JobRunning {
-		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
+		return nil, errRunningJobNotFound
 	}
 	if !s.interactive(j) {
 		return nil, invalid("job %q does not run an interactive command: it has no screen", j.Name)
 	}
-	body, err := json.Marshal(structs.ErrorBody{Error: "job " + strconv.Quote(j.Name) +
-		": no screenshot available: Flotilla does not capture job screens; open the job with /jarvice/connect"})
+	body, err := json.MarshalIndent(structs.ErrorBody{Error: "job " + strconv.Quote(j.Name) +
+		": no screenshot available: Flotilla does not capture job screens; open the job with /jarvice/connect"}, "", "    ")
 	if err != nil {
 		return nil, err
 	}

@@ -302,6 +302,15 @@ func TestJarviceClientRequestForms(t *testing.T) {
 		body: form.String()}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
 	cases["PushToCompute pull with curl --get"] = jarviceCase{jarviceRequest{method: "GET", endpoint: "pull",
 		query: creds("target", "hpc_demo", "repo", "blacklynx/search:v8.nimbix.demo")}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
+	// Log tailers of the old API's users: requests.get(tail?...&lines=10000)
+	// once the job is past SUBMITTED; a body equal to these very bytes
+	// means the job no longer runs (anything else is printed as log).
+	cases["log tailer: tail of an ended job"] = jarviceCase{jarviceRequest{method: "GET", endpoint: "tail",
+		query: creds("number", done, "lines", "10000")}, 404, "application/json", func(t *testing.T, b []byte) {
+		if want := "{\n    \"error\": \"Running job is not found\"\n}\n"; string(b) != want {
+			t.Errorf("tail of an ended job: %q, want exactly %q", b, want)
+		}
+	}}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			code, h, body := e.sendJarvice(tc.req)

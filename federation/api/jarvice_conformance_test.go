@@ -280,8 +280,10 @@ func TestJarviceAPIConformance(t *testing.T) {
 	if code, body := e.jarvicePost("validate", ref); code != 200 || !bytes.Contains(body, []byte(`"valid":true`)) {
 		t.Errorf("validate: %d %s", code, body)
 	}
-	if code, body := e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"","parameters":{"p":{"type":"NUMBER"}}}}}`)); code != 400 ||
-		!bytes.Contains(body, []byte(`"path":"$.commands.r.path"`)) || !bytes.Contains(body, []byte(`"path":"$.commands.r.parameters.p.type"`)) {
+	code, body = e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"","parameters":{"p":{"type":"NUMBER"}}}}}`))
+	var bad structs.ErrorBody
+	if err := json.Unmarshal(body, &bad); code != 400 || err != nil || len(bad.Errors) != 2 ||
+		bad.Errors[0].Path != "$.commands.r.path" || bad.Errors[1].Path != "$.commands.r.parameters.p.type" {
 		t.Errorf("validate bad: %d %s", code, body)
 	}
 	// submit of an unknown app: 404, nothing stored.

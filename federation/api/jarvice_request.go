@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -84,6 +85,33 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 		}
 	}
 	return a, nil
+}
+
+// errRunningJobNotFound is the reference's answer about a job that is not
+// running (shutdown, signal, connect, tail, screenshot): 404 with exactly
+// this message, which scripts compare whole.
+var errRunningJobNotFound error = &jarviceError{msg: "Running job is not found", kind: structs.ErrNotFound}
+
+// jarviceError is an error whose message is the reference's own, without
+// the kind Flotilla's errors add to theirs.
+type jarviceError struct {
+	msg  string
+	kind error
+}
+
+func (e *jarviceError) Error() string { return e.msg }
+func (e *jarviceError) Unwrap() error { return e.kind }
+
+// writeJarviceJSON writes a JARVICE reply the way the reference's server
+// prints its JSON errors — indented by four spaces, a newline after it
+// ({\n    "error": "Running job is not found"\n}\n): scripts compare
+// the body of a tail of a job no longer running with those very bytes.
+func writeJarviceJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error": "internal error: encoding reply"}`)
+	}
+	writeReply(w, code, append(b, '\n'))
 }
 
 // jarviceText is the Content-Type of the JARVICE API's text replies
