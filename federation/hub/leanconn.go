@@ -57,6 +57,7 @@ func (c *leanConn) serve() {
 		if !handedOff {
 			_ = c.nc.Close()
 		}
+		c.watch.end() // after a panic: the watch of the request stops
 	}()
 	for {
 		if c.br.Buffered() == 0 {
@@ -166,6 +167,7 @@ func (c *leanConn) serveOne(t0 time.Time) bool {
 	c.url.Path, c.url.RawQuery = h.path, h.rawQuery
 	c.body.n, c.body.err, c.body.closed = h.contentLength, nil, false
 	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel() // also after a panic
 	r := c.req.WithContext(ctx)
 	r.ContentLength, r.Host, r.RequestURI, r.Close = h.contentLength, h.host, h.target, h.close
 	if h.contentLength == 0 {
