@@ -386,3 +386,36 @@ func waitLean(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// TestLeanBatchAndErrors: a batch submission and a refused submission
+// (no credentials, a body that is not JSON) on one lean connection carry
+// the API's own statuses and error bodies, and the connection is kept.
+func TestLeanBatchAndErrors(t *testing.T) {
+	lh := newLeanHub(t, nil)
+	nc, br := lh.dial(t)
+	served0, off0 := lh.counts()
+	batch, _ := json.Marshal(structs.JobBatchRequest{Jobs: []structs.JobSubmitRequest{lh.f.job("b-0"), lh.f.job("b-1")}})
+	write(t, nc, lh.raw("/v1/jobs/batch", lh.f.Key, string(batch))+lh.raw("/v1/jobs", "wrong", "{}")+lh.raw("/v1/jobs", lh.f.Key, "not json"))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reply structs.JobBatchReply
+	if err := json.NewDecoder(resp.Body).Decode(&reply); err != nil || resp.StatusCode != http.StatusOK || len(reply.Jobs) != 2 ||
+		reply.Jobs[0].Job == nil || reply.Jobs[1].Job == nil || reply.Jobs[1].Job.ID != "b-1" {
+		t.Fatalf("batch: %s %+v %v", resp.Status, reply, err)
+	}
+	for _, want := range []int{http.StatusUnauthorized, http.StatusBadRequest} {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body structs.ErrorBody
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != want || body.Error == "" {
+			t.Errorf("status %s, body %+v, %v; want %d with an error body", resp.Status, body, err, want)
+		}
+	}
+	if served, off := lh.counts(); leanOn(lh.h) && (served-served0 != 3 || off != off0) {
+		t.Errorf("lean path served %d, handed off %d; want 3, 0", served-served0, off-off0)
+	}
+}
