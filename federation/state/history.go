@@ -48,9 +48,9 @@ func byTenantTime(a, b auditEntry) bool {
 // auditTrail is the stored audit events under the orders their readers
 // need.
 type auditTrail struct {
-	auditIDs    cowTree[idEntry[*structs.AuditEvent]] // by ID: lookups, snapshots
-	auditTime   cowTree[auditEntry]                   // by time, Seq: QueryAudit, retention, ListAudit
-	auditTenant cowTree[auditEntry]                   // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
+	auditIDs    cowTree[*structs.AuditEvent] // by ID: lookups, snapshots
+	auditTime   cowTree[auditEntry]          // by time, Seq: QueryAudit, retention, ListAudit
+	auditTenant cowTree[auditEntry]          // by tenant, time, Seq: a tenant's QueryAudit and ListAudit (events with a tenant)
 	// tail is the events appended last, in apply order, in neither tree
 	// by time yet; its array is shared with other versions and only
 	// appended to (auditindex.go).
@@ -63,7 +63,7 @@ type auditTrail struct {
 
 func newAuditTrail() *auditTrail {
 	return &auditTrail{
-		auditIDs:    newCowTree(byID[*structs.AuditEvent]),
+		auditIDs:    newCowTree(auditIDLess),
 		auditTime:   newCowTree(byTime),
 		auditTenant: newCowTree(byTenantTime),
 	}
@@ -71,21 +71,21 @@ func newAuditTrail() *auditTrail {
 
 // addAudit stores an audit event, replacing one with its ID.
 func (a *auditTrail) addAudit(e *structs.AuditEvent) {
-	if old, ok := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: e.ID}); ok {
-		a.delAudit(old.obj)
+	if old := a.audit(e.ID); old != nil {
+		a.delAudit(old)
 	}
-	a.auditIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AuditEvent]{e.ID, e})
+	a.auditIDs.w(a.gen).ReplaceOrInsert(e)
 	a.appendTail(auditEntryOf(e))
 }
 
 // delAudit removes a stored event (the object addAudit was given).
 func (a *auditTrail) delAudit(e *structs.AuditEvent) {
-	a.auditIDs.w(a.gen).Delete(idEntry[*structs.AuditEvent]{id: e.ID})
+	a.auditIDs.w(a.gen).Delete(e)
 	a.delOrdered(auditEntryOf(e))
 }
 
 // audit is the stored event with the ID, nil if none.
 func (a *auditTrail) audit(id string) *structs.AuditEvent {
-	e, _ := a.auditIDs.Get(idEntry[*structs.AuditEvent]{id: id})
-	return e.obj
+	e, _ := a.auditIDs.getFunc(func(e *structs.AuditEvent) int { return strings.Compare(e.ID, id) })
+	return e
 }

@@ -118,6 +118,34 @@ func (t *ptree[T]) Get(x T) (T, bool) {
 	return zero, false
 }
 
+// getFunc is the tree's value v with cmp(v) == 0, where cmp orders the
+// tree's values against a key as less does (negative: v before the key):
+// a lookup whose pivot is not a value of the tree (an ID, for a tree of
+// objects by ID). cmp does not escape, so a closure over the key stays on
+// the caller's stack.
+func (t *ptree[T]) getFunc(cmp func(T) int) (T, bool) {
+	for n := t.root; n != nil; {
+		lo, hi := 0, n.n
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if cmp(n.items[m]) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		if lo < n.n && cmp(n.items[lo]) == 0 {
+			return n.items[lo], true
+		}
+		if n.kids == nil {
+			break
+		}
+		n = n.kids[lo]
+	}
+	var zero T
+	return zero, false
+}
+
 // Has reports whether the tree holds a value equal to x.
 func (t *ptree[T]) Has(x T) bool {
 	_, ok := t.Get(x)

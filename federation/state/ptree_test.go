@@ -133,6 +133,9 @@ func checkPtree(t *testing.T, rng *rand.Rand, tr *ptree[ptKV], model ptModel) {
 		if e, got := tr.Get(ptKV{k: k}); got != ok || (ok && e != model[i]) || tr.Has(ptKV{k: k}) != ok {
 			t.Fatalf("Get(%d) = %v, %v; want %v", k, e, got, ok)
 		}
+		if e, got := tr.getFunc(func(e ptKV) int { return e.k - k }); got != ok || (ok && e != model[i]) {
+			t.Fatalf("getFunc(%d) = %v, %v; want %v", k, e, got, ok)
+		}
 		stop := 1 + rng.IntN(100)
 		var up []ptKV
 		tr.AscendGreaterOrEqual(ptKV{k: k}, func(e ptKV) bool { up = append(up, e); return len(up) < stop })
