@@ -18,18 +18,24 @@ import (
 // shared chunks (eventlog.go). Nothing waits on one event: watchers wait
 // on the tables' modify indexes (indexes.go, watch.go).
 
-// auditEntry is an entry of the audit trail's trees by time: tenant, the
-// time in Unix nanoseconds (as the memdb index had it: 0 before 1970) and
-// Seq, computed once at insert.
+// auditEntry is an entry of the audit trail's trees by time: the time in
+// Unix nanoseconds (as the memdb index had it: 0 before 1970) and Seq,
+// computed once at insert, and the event. The tree by tenant reads the
+// tenant from the event: every audited submission puts an entry in both
+// trees on every replica, and without the tenant's string header an
+// entry is 24 bytes where it was 40 (a leaf of 31, 768 bytes where it
+// was 1,280).
 type auditEntry struct {
-	tenant  string
 	ns, seq uint64
 	e       *structs.AuditEvent
 }
 
 func auditEntryOf(e *structs.AuditEvent) auditEntry {
-	return auditEntry{tenant: e.Tenant, ns: unixNanos(e.Time), seq: e.Seq, e: e}
+	return auditEntry{ns: unixNanos(e.Time), seq: e.Seq, e: e}
 }
+
+// tenant is the entry's event's tenant.
+func (k auditEntry) tenant() string { return k.e.Tenant }
 
 func byTime(a, b auditEntry) bool {
 	if a.ns != b.ns {
@@ -39,7 +45,7 @@ func byTime(a, b auditEntry) bool {
 }
 
 func byTenantTime(a, b auditEntry) bool {
-	if c := strings.Compare(a.tenant, b.tenant); c != 0 {
+	if c := strings.Compare(a.tenant(), b.tenant()); c != 0 {
 		return c < 0
 	}
 	return byTime(a, b)
