@@ -173,6 +173,9 @@ func (t *ptree[T]) ReplaceOrInsert(x T) (T, bool) {
 	} else {
 		t.root = t.mut(t.root)
 	}
+	if t.root.n == ptMax && t.holds(t.root, x) {
+		return t.replace(t.root, x), true
+	}
 	if t.root.n == ptMax {
 		mid, right := t.split(t.root)
 		r := t.inner()
@@ -206,7 +209,12 @@ func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
 		}
 		c := t.mut(n.kids[i])
 		n.kids[i] = c
-		if c.n == ptMax {
+		if c.n == ptMax && t.holds(c, x) {
+			return t.replace(c, x), true
+		} else if c.n == ptMax && t.spill(n, i, x) {
+			// c gave its first entries to its left sibling; x goes
+			// into what c kept.
+		} else if c.n == ptMax {
 			mid, right := t.split(c)
 			copy(n.items[i+1:n.n+1], n.items[i:n.n])
 			copy(n.kids[i+2:n.n+2], n.kids[i+1:n.n+1])
@@ -223,6 +231,84 @@ func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
 		}
 		n = c
 	}
+}
+
+// holds reports whether the subtree of n holds a value equal to x. An
+// insert asks it before it splits or spills a full node: a replace needs
+// no room, and in trees of nearly full nodes (spill) a replace of a
+// job's entries (a state update) would otherwise split every full node
+// on its path.
+func (t *ptree[T]) holds(n *ptNode[T], x T) bool {
+	for {
+		i, ok := t.find(n, x)
+		if ok {
+			return true
+		}
+		if n.kids == nil {
+			return false
+		}
+		n = n.kids[i]
+	}
+}
+
+// replace stores x in place of the value equal to it under n (owned),
+// copying the nodes on its path, and returns the value replaced.
+func (t *ptree[T]) replace(n *ptNode[T], x T) T {
+	for {
+		i, ok := t.find(n, x)
+		if ok {
+			old := n.items[i]
+			n.items[i] = x
+			return old
+		}
+		c := t.mut(n.kids[i])
+		n.kids[i] = c
+		n = c
+	}
+}
+
+// spill makes room in child i of n (both owned; the child full) for x by
+// moving the child's first entries into its left sibling, filled up, when
+// that sibling has room for two or more and x goes after the entry that
+// becomes their separator (an insert must not descend into the full
+// sibling). It reports whether it did; if not, the child is split.
+//
+// A split leaves two half-full nodes; keys that arrive in order (job
+// numbers, the audit trail's times, IDs from one process's counter) fill
+// the right one and split it again, so with splits alone every node they
+// pass is left half full. Spilling first fills the left node: such trees
+// end up with nearly full nodes, half the nodes, half the splits in a
+// transaction that appends many (the audit tail's flush), a level fewer
+// for as many entries, and half the heap. The child keeps what the
+// sibling had (at least ptMin), the sibling ends at ptMax: the bounds
+// hold.
+func (t *ptree[T]) spill(n *ptNode[T], i int, x T) bool {
+	if i == 0 || n.kids[i-1].n > ptMax-2 {
+		return false
+	}
+	c := n.kids[i]
+	m := ptMax - n.kids[i-1].n // entries that leave c: m-1 to l, one up
+	if !t.less(c.items[m-1], x) {
+		return false
+	}
+	l := t.mut(n.kids[i-1])
+	n.kids[i-1] = l
+	l.items[l.n] = n.items[i-1]
+	copy(l.items[l.n+1:], c.items[:m-1])
+	n.items[i-1] = c.items[m-1]
+	if c.kids != nil {
+		copy(l.kids[l.n+1:], c.kids[:m])
+		copy(c.kids[:], c.kids[m:c.n+1])
+		clear(c.kids[c.n+1-m : c.n+1])
+	}
+	copy(c.items[:], c.items[m:c.n])
+	var zero T
+	for j := c.n - m; j < c.n; j++ {
+		c.items[j] = zero
+	}
+	l.n += m
+	c.n -= m
+	return true
 }
 
 // split moves the upper half of a full node n (owned) into a new node:
