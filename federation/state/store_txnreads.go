@@ -52,7 +52,7 @@ func (w *WriteTxn) mustExistCached(t table, what, id string) error {
 		return w.mustExist(t, what, id)
 	}
 	k := refKey{t, id}
-	if _, ok := w.admit.hasFound(k); ok {
+	if admitTables&(1<<t) != 0 && w.admit.has(k) {
 		return nil
 	}
 	if _, ok := w.found[k]; ok {
@@ -122,14 +122,17 @@ type admitCache struct {
 // admitTables are the tables the cache is read from.
 const admitTables = 1<<tTenants | 1<<tMachineTypes | 1<<tSubscriptions
 
-func (c *admitCache) hasFound(k refKey) (struct{}, bool) {
+// has reports whether the cache holds row k as found (a nil cache holds
+// nothing).
+func (c *admitCache) has(k refKey) bool {
 	if c == nil {
-		return struct{}{}, false
+		return false
 	}
-	v, ok := c.found[k]
-	return v, ok
+	_, ok := c.found[k]
+	return ok
 }
 
+// tenantSubs is the cache's subscriptions of a tenant, if it holds them.
 func (c *admitCache) tenantSubs(tenant string) ([]*structs.WebhookSubscription, bool) {
 	if c == nil {
 		return nil, false
@@ -156,7 +159,11 @@ func (w *WriteTxn) keepAdmitted() {
 		maps.Copy(c.found, w.admit.found)
 		maps.Copy(c.subs, w.admit.subs)
 	}
-	maps.Copy(c.found, w.found)
+	for k := range w.found {
+		if admitTables&(1<<k.t) != 0 { // the cache follows only its tables' writes
+			c.found[k] = struct{}{}
+		}
+	}
 	maps.Copy(c.subs, w.subs)
 	w.store.admit.Store(c)
 }
