@@ -173,17 +173,19 @@ func (t *ptree[T]) ReplaceOrInsert(x T) (T, bool) {
 	} else {
 		t.root = t.mut(t.root)
 	}
-	if t.root.n == ptMax && t.holds(t.root, x) {
-		return t.replace(t.root, x), true
-	}
+	absent := false // x is known not to be in the tree
 	if t.root.n == ptMax {
+		if t.holds(t.root, x) {
+			return t.replace(t.root, x), true
+		}
+		absent = true
 		mid, right := t.split(t.root)
 		r := t.inner()
 		r.items[0], r.n = mid, 1
 		r.kids[0], r.kids[1] = t.root, right
 		t.root = r
 	}
-	old, ok := t.insert(t.root, x)
+	old, ok := t.insert(t.root, x, absent)
 	if !ok {
 		t.size++
 		return zero, false
@@ -191,8 +193,9 @@ func (t *ptree[T]) ReplaceOrInsert(x T) (T, bool) {
 	return old, true
 }
 
-// insert stores x under n, which this generation owns and is not full.
-func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
+// insert stores x under n, which this generation owns and is not full;
+// absent: x is known not to be under n (no full node below need ask).
+func (t *ptree[T]) insert(n *ptNode[T], x T, absent bool) (T, bool) {
 	for {
 		i, ok := t.find(n, x)
 		if ok {
@@ -209,9 +212,13 @@ func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
 		}
 		c := t.mut(n.kids[i])
 		n.kids[i] = c
-		if c.n == ptMax && t.holds(c, x) {
-			return t.replace(c, x), true
-		} else if c.n == ptMax && t.spill(n, i, x) {
+		if c.n == ptMax && !absent {
+			if t.holds(c, x) {
+				return t.replace(c, x), true
+			}
+			absent = true // nor in any subtree below
+		}
+		if c.n == ptMax && t.spill(n, i, x) {
 			// c gave its first entries to its left sibling; x goes
 			// into what c kept.
 		} else if c.n == ptMax {
