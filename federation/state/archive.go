@@ -102,21 +102,24 @@ type finishedJobs struct {
 
 // records is the accounting records.
 type records struct {
-	recs      cowTree[*structs.AccountingRecord]          // by seq
-	recIDs    cowTree[idEntry[*structs.AccountingRecord]] // by ID
-	recTenant cowTree[*structs.AccountingRecord]          // by tenant, seq
+	recs      cowTree[*structs.AccountingRecord] // by seq
+	recIDs    cowTree[*structs.AccountingRecord] // by ID
+	recTenant cowTree[*structs.AccountingRecord] // by tenant, seq
 	gen       uint64
 }
 
-// idEntry is an entry of a tree by ID. The ID is in the entry so that a
-// lookup's pivot is a value on the stack: the hub looks up an unknown job
-// ID on every submission (is it free?).
-type idEntry[T any] struct {
-	id  string
-	obj T
-}
+// The trees by ID hold the stored objects themselves (a pointer, 8
+// bytes), ordered by the ID they carry. A lookup by ID searches with a
+// comparison of an entry's ID to the key (ptree.getFunc), so its pivot is
+// the key string on the stack: the hub looks up an unknown job ID on
+// every submission (is it free?). The entries were an ID and a pointer
+// (24 bytes): every submission copies the rightmost paths of the jobs'
+// and the audit trail's trees by ID, node by node, on every replica, and
+// a node of 31 such entries was 768 bytes where one of pointers is 272.
 
-func byID[T any](a, b idEntry[T]) bool { return a.id < b.id }
+func jobIDLess(a, b *structs.Job) bool              { return a.ID < b.ID }
+func auditIDLess(a, b *structs.AuditEvent) bool     { return a.ID < b.ID }
+func recIDLess(a, b *structs.AccountingRecord) bool { return a.ID < b.ID }
 
 func byNumber(a, b *structs.Job) bool { return a.Number < b.Number }
 
@@ -146,7 +149,7 @@ func newArchive() *archive {
 		finishedJobs: &finishedJobs{jobTrees: newJobTrees(), ended: newCowTree(byEnd)},
 		records: &records{
 			recs:   newCowTree(func(a, b *structs.AccountingRecord) bool { return a.Seq < b.Seq }),
-			recIDs: newCowTree(byID[*structs.AccountingRecord]),
+			recIDs: newCowTree(recIDLess),
 			recTenant: newCowTree(func(a, b *structs.AccountingRecord) bool {
 				if c := strings.Compare(a.Tenant, b.Tenant); c != 0 {
 					return c < 0
@@ -177,19 +180,19 @@ func (a *finishedJobs) delJob(j *structs.Job) {
 
 // addRec stores an accounting record, replacing one with its ID.
 func (a *records) addRec(r *structs.AccountingRecord) {
-	if old, ok := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: r.ID}); ok {
-		a.recs.w(a.gen).Delete(old.obj)
-		a.recTenant.w(a.gen).Delete(old.obj)
+	if old := a.rec(r.ID); old != nil {
+		a.recs.w(a.gen).Delete(old)
+		a.recTenant.w(a.gen).Delete(old)
 	}
 	a.recs.w(a.gen).ReplaceOrInsert(r)
-	a.recIDs.w(a.gen).ReplaceOrInsert(idEntry[*structs.AccountingRecord]{r.ID, r})
+	a.recIDs.w(a.gen).ReplaceOrInsert(r)
 	a.recTenant.w(a.gen).ReplaceOrInsert(r)
 }
 
 // rec is the accounting record with the ID, nil if none.
 func (a *records) rec(id string) *structs.AccountingRecord {
-	e, _ := a.recIDs.Get(idEntry[*structs.AccountingRecord]{id: id})
-	return e.obj
+	r, _ := a.recIDs.getFunc(func(r *structs.AccountingRecord) int { return strings.Compare(r.ID, id) })
+	return r
 }
 
 // eachRec calls fn on the records of a tenant ("": all) with a sequence

@@ -82,8 +82,8 @@ func allJobs(t *testing.T, r *ReadTxn) []*structs.Job {
 	if it, _ := r.txn.Get(TableJobs, "id"); it.Next() != nil {
 		t.Error("a job in the memdb jobs table, which stays empty")
 	}
-	r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-		if j := e.obj; j.State.IsTerminal() {
+	r.ar.live.ids.Ascend(func(j *structs.Job) bool {
+		if j.State.IsTerminal() {
 			t.Errorf("finished job %s (%s) among the jobs in play", j.ID, j.State)
 		} else {
 			all = append(all, j)
@@ -416,9 +416,9 @@ func TestArchiveConsistentView(t *testing.T) {
 	stop := readWhile(t, s, func(r *ReadTxn) error {
 		count := r.ar.numbers.Len()
 		var both error
-		r.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-			if r.ar.job(e.id) != nil {
-				both = fmt.Errorf("job %s in play and in the archive", e.id)
+		r.ar.live.ids.Ascend(func(e *structs.Job) bool {
+			if r.ar.job(e.ID) != nil {
+				both = fmt.Errorf("job %s in play and in the archive", e.ID)
 				return false
 			}
 			count++

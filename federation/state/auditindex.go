@@ -54,7 +54,7 @@ func (a *auditTrail) flushTail() {
 		byT, byTenant := a.auditTime.w(a.gen), a.auditTenant.w(a.gen)
 		for _, k := range a.tail {
 			byT.ReplaceOrInsert(k)
-			if k.tenant != "" {
+			if k.tenant() != "" {
 				byTenant.ReplaceOrInsert(k)
 			}
 		}
@@ -73,7 +73,7 @@ func (a *auditTrail) delOrdered(k auditEntry) {
 		a.flushTail()
 		a.auditTime.w(a.gen).Delete(k)
 	}
-	if k.tenant != "" {
+	if k.tenant() != "" {
 		a.auditTenant.w(a.gen).Delete(k)
 	}
 }
@@ -93,7 +93,7 @@ func (a *auditTrail) inTail(k auditEntry) bool {
 func (a *auditTrail) tailFrom(tenant string, ns uint64) []auditEntry {
 	var out []auditEntry
 	for _, k := range a.tail {
-		if k.ns >= ns && (tenant == "" || k.tenant == tenant) {
+		if k.ns >= ns && (tenant == "" || k.tenant() == tenant) {
 			out = append(out, k)
 		}
 	}
@@ -137,8 +137,9 @@ func (a *auditTrail) eachAudit(tenant string, ns uint64, fn func(*structs.AuditE
 	if tenant == "" {
 		a.auditTime.AscendGreaterOrEqual(auditEntry{ns: ns}, emit)
 	} else {
-		a.auditTenant.AscendGreaterOrEqual(auditEntry{tenant: tenant, ns: ns}, func(k auditEntry) bool {
-			return k.tenant == tenant && emit(k)
+		pivot := auditEntry{ns: ns, e: &structs.AuditEvent{Tenant: tenant}}
+		a.auditTenant.AscendGreaterOrEqual(pivot, func(k auditEntry) bool {
+			return k.tenant() == tenant && emit(k)
 		})
 	}
 	if stopped {

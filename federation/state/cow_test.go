@@ -25,7 +25,7 @@ func TestTxnClonesOnlyTreesItWrites(t *testing.T) {
 	published := before.ar.live.ids.ptree // the header, by value
 	publishedRoot := *published.root      // the root node, by value
 	w := s.Write(200)
-	var first *ptNode[idEntry[*structs.Job]]
+	var first *ptNode[*structs.Job]
 	for i := range 22 {
 		if _, err := w.SubmitJob(&structs.Job{ID: fmt.Sprintf("batch-%02d", i), Tenant: "acme", Owner: "alice",
 			App: "solver", MachineType: "n3", Nodes: 1, SubmitTime: t0}); err != nil {

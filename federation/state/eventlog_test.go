@@ -71,8 +71,20 @@ func TestEventLogQueueMatchesSlice(t *testing.T) {
 	l := *newEventLog()
 	var want []*structs.JobEvent
 	var kept []version
-	seq, ops := uint64(0), map[string]int{}
-	step := func(l *eventLog, want []*structs.JobEvent, n int) []*structs.JobEvent {
+	seq, ops, tx := uint64(0), map[string]int{}, 0
+	// orig is what each event of a committed transaction held when it
+	// was stored: a slab's slot written again (by a later or an aborted
+	// transaction) changes an event some version holds.
+	orig := map[*structs.JobEvent]structs.JobEvent{}
+	checkValues := func(what string, want []*structs.JobEvent) {
+		t.Helper()
+		for _, e := range want {
+			if o, ok := orig[e]; !ok || *e != o {
+				t.Fatalf("%s: event %d holds %+v, stored as %+v", what, o.Seq, *e, o)
+			}
+		}
+	}
+	step := func(l *eventLog, want []*structs.JobEvent, n int, commit bool) []*structs.JobEvent {
 		want = slices.Clone(want)
 		for range n {
 			switch r := rnd.IntN(100); {
@@ -81,7 +93,11 @@ func TestEventLogQueueMatchesSlice(t *testing.T) {
 				if rnd.IntN(20) == 0 {
 					seq += uint64(rnd.IntN(5))
 				}
-				e := &structs.JobEvent{Seq: seq, JobID: fmt.Sprintf("j%d", seq)}
+				e := l.newEvent()
+				*e = structs.JobEvent{Seq: seq, JobID: fmt.Sprintf("j%d", seq), Index: uint64(tx)}
+				if commit {
+					orig[e] = *e
+				}
 				l.addEvent(e)
 				want = append(want, e)
 				ops["append"]++
@@ -104,12 +120,16 @@ func TestEventLogQueueMatchesSlice(t *testing.T) {
 				}
 			default:
 				i := rnd.IntN(len(want))
-				e := &structs.JobEvent{Seq: want[i].Seq, JobID: "again"}
+				e := l.newEvent()
+				*e = structs.JobEvent{Seq: want[i].Seq, JobID: "again", Index: uint64(tx)}
 				if rnd.IntN(2) == 0 && (i == 0 || want[i-1].Seq+1 < want[i].Seq) {
 					e.Seq-- // a new Seq below the newest
 					want = slices.Insert(want, i, e)
 				} else {
 					want[i] = e
+				}
+				if commit {
+					orig[e] = *e
 				}
 				l.addEvent(e)
 				ops["store below the newest"]++
@@ -117,22 +137,24 @@ func TestEventLogQueueMatchesSlice(t *testing.T) {
 		}
 		return want
 	}
-	for tx := range 1500 {
+	for tx = range 1500 {
 		if rnd.IntN(6) == 0 { // an aborted transaction
 			branch := l
-			step(&branch, want, 1+rnd.IntN(40))
+			step(&branch, want, 1+rnd.IntN(40), false)
 			ops["abort"]++
 		}
 		next := l // the transaction's own copy of the struct (archive.own)
-		want = step(&next, want, 1+rnd.IntN(40))
+		want = step(&next, want, 1+rnd.IntN(40), true)
 		l = next
 		checkEventLog(t, fmt.Sprintf("transaction %d", tx), &l, want, tx%5 == 0)
+		checkValues(fmt.Sprintf("transaction %d", tx), want)
 		if rnd.IntN(40) == 0 {
 			kept = append(kept, version{l, want})
 		}
 		if tx%100 == 99 {
 			for i := range kept {
 				checkEventLog(t, fmt.Sprintf("transaction %d, version %d kept", tx, i), &kept[i].log, kept[i].want, true)
+				checkValues(fmt.Sprintf("transaction %d, version %d kept", tx, i), kept[i].want)
 			}
 		}
 	}

@@ -76,7 +76,7 @@ func historyFixture(t *testing.T) (*Store, uint64) {
 // allAudit is every stored audit event in Seq order.
 func allAudit(r *ReadTxn) []*structs.AuditEvent {
 	var all []*structs.AuditEvent
-	r.ar.auditIDs.Ascend(func(k idEntry[*structs.AuditEvent]) bool { all = append(all, k.obj); return true })
+	r.ar.auditIDs.Ascend(func(e *structs.AuditEvent) bool { all = append(all, e); return true })
 	slices.SortFunc(all, func(a, b *structs.AuditEvent) int { return cmp.Compare(a.Seq, b.Seq) })
 	return all
 }

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"strings"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -11,10 +13,10 @@ import (
 // tree only it needs: the finished jobs' by end time (retention), the
 // jobs in play's by active cluster (the agent's full listing).
 type jobTrees struct {
-	ids     cowTree[idEntry[*structs.Job]] // by ID: lookups, snapshots
-	numbers cowTree[*structs.Job]          // by number: JobByNumber, the default listing, dispatch's active jobs
-	tenants cowTree[*structs.Job]          // by tenant, number: a tenant's listing
-	owners  cowTree[*structs.Job]          // by owner, number: a user's listing, a service account's rate, triggers
+	ids     cowTree[*structs.Job] // by ID: lookups, snapshots
+	numbers cowTree[*structs.Job] // by number: JobByNumber, the default listing, dispatch's active jobs
+	tenants cowTree[*structs.Job] // by tenant, number: a tenant's listing
+	owners  cowTree[*structs.Job] // by owner, number: a user's listing, a service account's rate, triggers
 	// The agent's watch: the jobs on a cluster by (cluster, modify
 	// index, number), and those moved away from one by (previous
 	// cluster, modify index, number); jobs without one are not in them.
@@ -25,7 +27,7 @@ type jobTrees struct {
 
 func newJobTrees() jobTrees {
 	return jobTrees{
-		ids:        newCowTree(byID[*structs.Job]),
+		ids:        newCowTree(jobIDLess),
 		numbers:    newCowTree(byNumber),
 		tenants:    newCowTree(byStrNumber(jobTenant)),
 		owners:     newCowTree(byStrNumber(jobOwner)),
@@ -37,7 +39,7 @@ func newJobTrees() jobTrees {
 // add puts j into every tree it belongs in (none holds its ID yet).
 func (t *jobTrees) add(j *structs.Job) {
 	g := t.gen
-	t.ids.w(g).ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
+	t.ids.w(g).ReplaceOrInsert(j)
 	t.numbers.w(g).ReplaceOrInsert(j)
 	t.tenants.w(g).ReplaceOrInsert(j)
 	t.owners.w(g).ReplaceOrInsert(j)
@@ -52,7 +54,7 @@ func (t *jobTrees) add(j *structs.Job) {
 // remove takes a stored job (the object add was given) out of the trees.
 func (t *jobTrees) remove(j *structs.Job) {
 	g := t.gen
-	t.ids.w(g).Delete(idEntry[*structs.Job]{id: j.ID})
+	t.ids.w(g).Delete(j)
 	t.numbers.w(g).Delete(j)
 	t.tenants.w(g).Delete(j)
 	t.owners.w(g).Delete(j)
@@ -66,8 +68,8 @@ func (t *jobTrees) remove(j *structs.Job) {
 
 // job is the stored job with the ID, nil if none.
 func (t *jobTrees) job(id string) *structs.Job {
-	e, _ := t.ids.Get(idEntry[*structs.Job]{id: id})
-	return e.obj
+	j, _ := t.ids.getFunc(func(j *structs.Job) int { return strings.Compare(j.ID, id) })
+	return j
 }
 
 // jobByNumber is the stored job with the number, nil if none.

@@ -50,7 +50,7 @@ func (l *liveJobs) put(j, old *structs.Job) {
 		l.del(old)
 		old = nil
 	}
-	l.ids.w(l.gen).ReplaceOrInsert(idEntry[*structs.Job]{j.ID, j})
+	l.ids.w(l.gen).ReplaceOrInsert(j)
 	l.numbers.w(l.gen).ReplaceOrInsert(j)
 	// The trees keyed by tenant or owner and number: the same key
 	// replaces the old object in place.

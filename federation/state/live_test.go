@@ -153,11 +153,16 @@ func checkLiveTrees(t *testing.T, l *liveJobs, all []*structs.Job) {
 	}
 	every := func(*structs.Job) bool { return true }
 	var ids []uint64
-	l.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-		if e.id != e.obj.ID {
-			t.Errorf("tree ids: job %s under %s", e.obj.ID, e.id)
+	prev := ""
+	l.ids.Ascend(func(j *structs.Job) bool {
+		if j.ID <= prev {
+			t.Errorf("tree ids: job %s after %s", j.ID, prev)
 		}
-		ids = append(ids, e.obj.Number)
+		if l.job(j.ID) != j {
+			t.Errorf("tree ids: job %s not found by its ID", j.ID)
+		}
+		prev = j.ID
+		ids = append(ids, j.Number)
 		return true
 	})
 	for name, c := range map[string]struct {

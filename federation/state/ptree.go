@@ -118,6 +118,34 @@ func (t *ptree[T]) Get(x T) (T, bool) {
 	return zero, false
 }
 
+// getFunc is the tree's value v with cmp(v) == 0, where cmp orders the
+// tree's values against a key as less does (negative: v before the key):
+// a lookup whose pivot is not a value of the tree (an ID, for a tree of
+// objects by ID). cmp does not escape, so a closure over the key stays on
+// the caller's stack.
+func (t *ptree[T]) getFunc(cmp func(T) int) (T, bool) {
+	for n := t.root; n != nil; {
+		lo, hi := 0, n.n
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if cmp(n.items[m]) < 0 {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		if lo < n.n && cmp(n.items[lo]) == 0 {
+			return n.items[lo], true
+		}
+		if n.kids == nil {
+			break
+		}
+		n = n.kids[lo]
+	}
+	var zero T
+	return zero, false
+}
+
 // Has reports whether the tree holds a value equal to x.
 func (t *ptree[T]) Has(x T) bool {
 	_, ok := t.Get(x)
@@ -145,14 +173,19 @@ func (t *ptree[T]) ReplaceOrInsert(x T) (T, bool) {
 	} else {
 		t.root = t.mut(t.root)
 	}
+	absent := false // x is known not to be in the tree
 	if t.root.n == ptMax {
+		if t.holds(t.root, x) {
+			return t.replace(t.root, x), true
+		}
+		absent = true
 		mid, right := t.split(t.root)
 		r := t.inner()
 		r.items[0], r.n = mid, 1
 		r.kids[0], r.kids[1] = t.root, right
 		t.root = r
 	}
-	old, ok := t.insert(t.root, x)
+	old, ok := t.insert(t.root, x, absent)
 	if !ok {
 		t.size++
 		return zero, false
@@ -160,8 +193,9 @@ func (t *ptree[T]) ReplaceOrInsert(x T) (T, bool) {
 	return old, true
 }
 
-// insert stores x under n, which this generation owns and is not full.
-func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
+// insert stores x under n, which this generation owns and is not full;
+// absent: x is known not to be under n (no full node below need ask).
+func (t *ptree[T]) insert(n *ptNode[T], x T, absent bool) (T, bool) {
 	for {
 		i, ok := t.find(n, x)
 		if ok {
@@ -178,7 +212,16 @@ func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
 		}
 		c := t.mut(n.kids[i])
 		n.kids[i] = c
-		if c.n == ptMax {
+		if c.n == ptMax && !absent {
+			if t.holds(c, x) {
+				return t.replace(c, x), true
+			}
+			absent = true // nor in any subtree below
+		}
+		if c.n == ptMax && t.spill(n, i, x) {
+			// c gave its first entries to its left sibling; x goes
+			// into what c kept.
+		} else if c.n == ptMax {
 			mid, right := t.split(c)
 			copy(n.items[i+1:n.n+1], n.items[i:n.n])
 			copy(n.kids[i+2:n.n+2], n.kids[i+1:n.n+1])
@@ -195,6 +238,84 @@ func (t *ptree[T]) insert(n *ptNode[T], x T) (T, bool) {
 		}
 		n = c
 	}
+}
+
+// holds reports whether the subtree of n holds a value equal to x. An
+// insert asks it before it splits or spills a full node: a replace needs
+// no room, and in trees of nearly full nodes (spill) a replace of a
+// job's entries (a state update) would otherwise split every full node
+// on its path.
+func (t *ptree[T]) holds(n *ptNode[T], x T) bool {
+	for {
+		i, ok := t.find(n, x)
+		if ok {
+			return true
+		}
+		if n.kids == nil {
+			return false
+		}
+		n = n.kids[i]
+	}
+}
+
+// replace stores x in place of the value equal to it under n (owned),
+// copying the nodes on its path, and returns the value replaced.
+func (t *ptree[T]) replace(n *ptNode[T], x T) T {
+	for {
+		i, ok := t.find(n, x)
+		if ok {
+			old := n.items[i]
+			n.items[i] = x
+			return old
+		}
+		c := t.mut(n.kids[i])
+		n.kids[i] = c
+		n = c
+	}
+}
+
+// spill makes room in child i of n (both owned; the child full) for x by
+// moving the child's first entries into its left sibling, filled up, when
+// that sibling has room for two or more and x goes after the entry that
+// becomes their separator (an insert must not descend into the full
+// sibling). It reports whether it did; if not, the child is split.
+//
+// A split leaves two half-full nodes; keys that arrive in order (job
+// numbers, the audit trail's times, IDs from one process's counter) fill
+// the right one and split it again, so with splits alone every node they
+// pass is left half full. Spilling first fills the left node: such trees
+// end up with nearly full nodes, half the nodes, half the splits in a
+// transaction that appends many (the audit tail's flush), a level fewer
+// for as many entries, and half the heap. The child keeps what the
+// sibling had (at least ptMin), the sibling ends at ptMax: the bounds
+// hold.
+func (t *ptree[T]) spill(n *ptNode[T], i int, x T) bool {
+	if i == 0 || n.kids[i-1].n > ptMax-2 {
+		return false
+	}
+	c := n.kids[i]
+	m := ptMax - n.kids[i-1].n // entries that leave c: m-1 to l, one up
+	if !t.less(c.items[m-1], x) {
+		return false
+	}
+	l := t.mut(n.kids[i-1])
+	n.kids[i-1] = l
+	l.items[l.n] = n.items[i-1]
+	copy(l.items[l.n+1:], c.items[:m-1])
+	n.items[i-1] = c.items[m-1]
+	if c.kids != nil {
+		copy(l.kids[l.n+1:], c.kids[:m])
+		copy(c.kids[:], c.kids[m:c.n+1])
+		clear(c.kids[c.n+1-m : c.n+1])
+	}
+	copy(c.items[:], c.items[m:c.n])
+	var zero T
+	for j := c.n - m; j < c.n; j++ {
+		c.items[j] = zero
+	}
+	l.n += m
+	c.n -= m
+	return true
 }
 
 // split moves the upper half of a full node n (owned) into a new node:
@@ -325,67 +446,4 @@ func (t *ptree[T]) grow(n *ptNode[T], i int) {
 		n.items[n.n-1], n.kids[n.n] = zero, nil
 		n.n--
 	}
-}
-
-// Ascend calls fn on every value in order until fn returns false.
-func (t *ptree[T]) Ascend(fn func(T) bool) {
-	if t.root != nil {
-		var zero T
-		t.ascend(t.root, zero, false, fn)
-	}
-}
-
-// AscendGreaterOrEqual calls fn on the values not before pivot, in order,
-// until fn returns false.
-func (t *ptree[T]) AscendGreaterOrEqual(pivot T, fn func(T) bool) {
-	if t.root != nil {
-		t.ascend(t.root, pivot, true, fn)
-	}
-}
-
-// ascend and descend take the pivot by value, with a flag: a pointer to
-// it would move it to the heap (the walks recurse), one allocation a walk.
-func (t *ptree[T]) ascend(n *ptNode[T], pivot T, has bool, fn func(T) bool) bool {
-	i := 0
-	if has {
-		i, _ = t.find(n, pivot)
-	}
-	for ; i <= n.n; i++ {
-		if n.kids != nil && !t.ascend(n.kids[i], pivot, has, fn) {
-			return false
-		}
-		has = false // everything right of the first child visited is after it
-		if i < n.n && !fn(n.items[i]) {
-			return false
-		}
-	}
-	return true
-}
-
-// DescendLessOrEqual calls fn on the values not after pivot, in reverse
-// order, until fn returns false.
-func (t *ptree[T]) DescendLessOrEqual(pivot T, fn func(T) bool) {
-	if t.root != nil {
-		t.descend(t.root, pivot, true, fn)
-	}
-}
-
-func (t *ptree[T]) descend(n *ptNode[T], pivot T, has bool, fn func(T) bool) bool {
-	i := n.n
-	if has {
-		var ok bool
-		if i, ok = t.find(n, pivot); ok {
-			i++
-		}
-	}
-	for ; i >= 0; i-- {
-		if i < n.n && !has && !fn(n.items[i]) {
-			return false
-		}
-		if n.kids != nil && !t.descend(n.kids[i], pivot, has, fn) {
-			return false
-		}
-		has = false
-	}
-	return true
 }

@@ -133,6 +133,9 @@ func checkPtree(t *testing.T, rng *rand.Rand, tr *ptree[ptKV], model ptModel) {
 		if e, got := tr.Get(ptKV{k: k}); got != ok || (ok && e != model[i]) || tr.Has(ptKV{k: k}) != ok {
 			t.Fatalf("Get(%d) = %v, %v; want %v", k, e, got, ok)
 		}
+		if e, got := tr.getFunc(func(e ptKV) int { return e.k - k }); got != ok || (ok && e != model[i]) {
+			t.Fatalf("getFunc(%d) = %v, %v; want %v", k, e, got, ok)
+		}
 		stop := 1 + rng.IntN(100)
 		var up []ptKV
 		tr.AscendGreaterOrEqual(ptKV{k: k}, func(e ptKV) bool { up = append(up, e); return len(up) < stop })
@@ -237,5 +240,59 @@ func TestPtreeCloneAllocatesNothing(t *testing.T) {
 		tr.DescendLessOrEqual(ptKV{k: 4321}, walk)
 	}); a != 0 {
 		t.Fatalf("two walks from a pivot made %v objects, want none", a)
+	}
+}
+
+// TestPtreeInOrderFillsNodes: keys that arrive in order (a restore's
+// build, appends in transactions of 22 as the hub's entries make them)
+// leave nearly full nodes (spill), where splits alone left them half
+// full; a replace through full nodes splits none of them.
+func TestPtreeInOrderFillsNodes(t *testing.T) {
+	fill := func(tr *ptree[ptKV]) (nodes int, entries float64) {
+		var walk func(n *ptNode[ptKV])
+		walk = func(n *ptNode[ptKV]) {
+			nodes++
+			for i := 0; n.kids != nil && i <= n.n; i++ {
+				walk(n.kids[i])
+			}
+		}
+		walk(tr.root)
+		return nodes, float64(tr.Len()) / float64(nodes)
+	}
+	const n = 20000
+	built := newPtree(ptLess)
+	for i := range n {
+		built.ReplaceOrInsert(ptKV{i, i})
+	}
+	appended := newPtree(ptLess)
+	for i := 0; i < n; i += 22 {
+		appended.gen++ // a transaction's version
+		for k := i; k < min(i+22, n); k++ {
+			appended.ReplaceOrInsert(ptKV{k, k})
+		}
+	}
+	for name, tr := range map[string]*ptree[ptKV]{"built": &built, "appended": &appended} {
+		nodes, per := fill(tr)
+		if per < ptMax-3 {
+			t.Errorf("%s: %d entries in %d nodes, %.1f a node: want nearly full nodes (%d)", name, tr.Len(), nodes, per, ptMax)
+		}
+		before := nodes
+		tr.gen++
+		for k := 0; k < n; k += 97 {
+			if _, ok := tr.ReplaceOrInsert(ptKV{k, -k}); !ok {
+				t.Fatalf("%s: %d not replaced", name, k)
+			}
+		}
+		if nodes, _ := fill(tr); nodes != before {
+			t.Errorf("%s: replaces changed the node count %d -> %d", name, before, nodes)
+		}
+		model := make(ptModel, n)
+		for k := range model {
+			model[k] = ptKV{k, k}
+			if k%97 == 0 {
+				model[k].v = -k
+			}
+		}
+		checkPtree(t, rand.New(rand.NewPCG(1, 2)), tr, model)
 	}
 }

@@ -74,10 +74,10 @@ func (p *Snapshot) Index() uint64 { return (&ReadTxn{txn: p.txn, ar: p.ar}).Inde
 func (p *Snapshot) eachRow(tbl string, fn func(row any) bool) error {
 	switch tbl {
 	case TableAccounting:
-		p.ar.recIDs.Ascend(func(e idEntry[*structs.AccountingRecord]) bool { return fn(e.obj) })
+		p.ar.recIDs.Ascend(func(r *structs.AccountingRecord) bool { return fn(r) })
 		return nil
 	case TableAudit:
-		p.ar.auditIDs.Ascend(func(e idEntry[*structs.AuditEvent]) bool { return fn(e.obj) })
+		p.ar.auditIDs.Ascend(func(e *structs.AuditEvent) bool { return fn(e) })
 		return nil
 	case TableEvents:
 		p.ar.eachEvent(0, func(e *structs.JobEvent) bool { return fn(e) })
@@ -126,19 +126,19 @@ func (p *Snapshot) eachMeta(fn func(row any) bool) error {
 // listed first).
 func (p *Snapshot) eachJob(fn func(row any) bool) {
 	live := make([]*structs.Job, 0, p.ar.live.ids.Len())
-	p.ar.live.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-		live = append(live, e.obj)
+	p.ar.live.ids.Ascend(func(j *structs.Job) bool {
+		live = append(live, j)
 		return true
 	})
 	more := true
-	p.ar.ids.Ascend(func(e idEntry[*structs.Job]) bool {
-		for len(live) > 0 && live[0].ID < e.id {
+	p.ar.ids.Ascend(func(e *structs.Job) bool {
+		for len(live) > 0 && live[0].ID < e.ID {
 			if more = fn(live[0]); !more {
 				return false
 			}
 			live = live[1:]
 		}
-		more = fn(e.obj)
+		more = fn(e)
 		return more
 	})
 	for ; more && len(live) > 0; live = live[1:] {

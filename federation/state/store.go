@@ -177,6 +177,10 @@ type Store struct {
 	// closes, made by the first waiter after the last close (watch.go).
 	watchMu sync.Mutex
 	watch   [numWatch]chan struct{}
+
+	// admit is what submissions read from go-memdb, kept from one write
+	// transaction to the next (store_txnreads.go); nil: nothing yet.
+	admit atomic.Pointer[admitCache]
 }
 
 // New returns an empty store.
@@ -196,6 +200,7 @@ func (s *Store) swap(db *memdb.MemDB, ar *archive) {
 	s.pub.Lock()
 	s.gen.Store(&generation{db: db})
 	s.ar = ar
+	s.admit.Store(nil)
 	s.pub.Unlock()
 	for t := range s.changes {
 		s.changes[t].Add(1)
@@ -262,6 +267,8 @@ type WriteTxn struct {
 	arDirty  uint8                                     // bit per part of ReadTxn.ar that is this transaction's own copy (archive.go)
 	subs     map[string][]*structs.WebhookSubscription // by tenant, read from base
 	found    map[refKey]struct{}                       // rows mustExistCached found
+	admit    *admitCache                               // the store's, if read from the transaction's memdb (nil: none)
+	gen      *generation                               // the memdb generation the transaction writes
 	// pruned is the raft index of the newest event the transaction
 	// dropped from the bounded log, written to the meta rows at commit
 	// (0: none; see EventsPrunedIndex).
@@ -272,12 +279,16 @@ type WriteTxn struct {
 // Write opens a write transaction whose writes are stamped with index.
 // Indexes must increase from one committed transaction to the next.
 func (s *Store) Write(index uint64) *WriteTxn {
-	db := s.gen.Load().db
-	txn := db.Txn(true) // takes the writer's lock: no commit comes between
+	g := s.gen.Load()
+	txn := g.db.Txn(true) // takes the writer's lock: no commit comes between
 	s.pub.RLock()
 	ar := s.ar
 	s.pub.RUnlock()
-	return &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, arGen: s.txnGen.Add(1)}
+	w := &WriteTxn{ReadTxn: ReadTxn{txn: txn, ar: ar}, store: s, index: index, arGen: s.txnGen.Add(1), gen: g}
+	if c := s.admit.Load(); c != nil && c.gen == g {
+		w.admit = c
+	}
+	return w
 }
 
 // archiveW is the transaction's own archive with part p to change: the
@@ -344,6 +355,7 @@ func (w *WriteTxn) Commit() error {
 			m.put(metaPruned, w.pruned)
 		}
 	}
+	w.keepAdmitted()
 	if w.arOwn {
 		w.store.pub.Lock()
 		w.txn.Commit()

@@ -18,11 +18,12 @@ const metaEventsPruned = "events:pruned_index"
 // callback URL and for every subscription the event matches. It depends
 // only on the stored state, so Apply stays deterministic.
 func (w *WriteTxn) jobChanged(n *structs.Job, prev structs.JobState, at time.Time) error {
-	e := &structs.JobEvent{
+	log := w.archiveW(partEvents)
+	e := log.newEvent()
+	*e = structs.JobEvent{
 		Seq: w.next(cEvents), Index: w.index, JobID: n.ID, Number: n.Number, Tenant: n.Tenant, Team: n.Team,
 		Owner: n.Owner, App: n.App, State: n.State, Previous: prev, ExitCode: n.ExitCode, Time: at.UTC(), Trigger: n.Trigger,
 	}
-	log := w.archiveW(partEvents)
 	log.addEvent(e)
 	w.touch(tEvents)
 	if e.Seq > structs.MaxEvents {

@@ -403,7 +403,7 @@ func TestFinishedJobIndexes(t *testing.T) {
 	ar := s.Read().ar
 	trees := func(j *structs.Job) []string {
 		var names []string
-		if _, ok := ar.ids.Get(idEntry[*structs.Job]{id: j.ID}); ok {
+		if _, ok := ar.ids.Get(j); ok {
 			names = append(names, "jobIDs")
 		}
 		for name, tr := range map[string]interface {

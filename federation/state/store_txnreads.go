@@ -1,6 +1,8 @@
 package state
 
 import (
+	"maps"
+
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -50,6 +52,9 @@ func (w *WriteTxn) mustExistCached(t table, what, id string) error {
 		return w.mustExist(t, what, id)
 	}
 	k := refKey{t, id}
+	if admitTables&(1<<t) != 0 && w.admit.has(k) {
+		return nil
+	}
 	if _, ok := w.found[k]; ok {
 		return nil
 	}
@@ -73,6 +78,9 @@ func (w *WriteTxn) mustExistCached(t table, what, id string) error {
 // store as found is needed.
 func (w *WriteTxn) tenantSubscriptions(tenant string) ([]*structs.WebhookSubscription, error) {
 	fresh := w.touched&(1<<tSubscriptions) == 0
+	if subs, ok := w.admit.tenantSubs(tenant); ok && fresh {
+		return subs, nil
+	}
 	if subs, ok := w.subs[tenant]; ok && fresh {
 		return subs, nil
 	}
@@ -91,4 +99,71 @@ func (w *WriteTxn) tenantSubscriptions(tenant string) ([]*structs.WebhookSubscri
 		w.subs[tenant] = subs
 	}
 	return subs, nil
+}
+
+// admitCache is what the transactions' admission reads found in go-memdb
+// (the rows mustExistCached found, the tenants' subscriptions), kept from
+// one write transaction to the next: every submission's transaction read
+// them again, one memdb lookup (an iterator, three to five allocations)
+// each and two maps a transaction, on every replica. It holds only while
+// none of the tables it was read from changes: a commit that writes one
+// of them drops it before its writes are visible to the next
+// transaction, and a restore drops it with the memdb it was read from
+// (gen: a transaction open across a restore may still publish one read
+// from the old memdb, which no transaction of the new one uses). It is
+// never changed once published: a transaction that finds more publishes
+// a new one at its commit.
+type admitCache struct {
+	gen   *generation
+	found map[refKey]struct{}
+	subs  map[string][]*structs.WebhookSubscription
+}
+
+// admitTables are the tables the cache is read from.
+const admitTables = 1<<tTenants | 1<<tMachineTypes | 1<<tSubscriptions
+
+// has reports whether the cache holds row k as found (a nil cache holds
+// nothing).
+func (c *admitCache) has(k refKey) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.found[k]
+	return ok
+}
+
+// tenantSubs is the cache's subscriptions of a tenant, if it holds them.
+func (c *admitCache) tenantSubs(tenant string) ([]*structs.WebhookSubscription, bool) {
+	if c == nil {
+		return nil, false
+	}
+	subs, ok := c.subs[tenant]
+	return subs, ok
+}
+
+// keepAdmitted, at commit, before the writes are visible: drops the
+// store's cache if the transaction wrote a table it is read from, else
+// publishes it with what the transaction read that it did not hold. What
+// the transaction read it read as it found the tables, which its commit
+// does not change.
+func (w *WriteTxn) keepAdmitted() {
+	if w.touched&admitTables != 0 {
+		w.store.admit.Store(nil)
+		return
+	}
+	if len(w.found) == 0 && len(w.subs) == 0 {
+		return
+	}
+	c := &admitCache{gen: w.gen, found: make(map[refKey]struct{}), subs: make(map[string][]*structs.WebhookSubscription)}
+	if w.admit != nil {
+		maps.Copy(c.found, w.admit.found)
+		maps.Copy(c.subs, w.admit.subs)
+	}
+	for k := range w.found {
+		if admitTables&(1<<k.t) != 0 { // the cache follows only its tables' writes
+			c.found[k] = struct{}{}
+		}
+	}
+	maps.Copy(c.subs, w.subs)
+	w.store.admit.Store(c)
 }
