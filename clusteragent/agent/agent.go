@@ -3,8 +3,6 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -280,48 +278,4 @@ func hubTLSConfig(caFile string) (*tls.Config, error) {
 		return nil, fmt.Errorf("agent: hub CA: %w", err)
 	}
 	return tc, nil
-}
-
-// register exchanges the bootstrap token for the agent key, once. When
-// the token carries the hub CA's pin and no CA file exists yet, the hub is
-// checked against the pin and the CA it presents is saved to HubCAFile.
-func register(cfg Config) (string, error) {
-	token, pin, err := hubtls.SplitToken(cfg.BootstrapToken)
-	if err != nil {
-		return "", fmt.Errorf("agent: bootstrap token: %w", err)
-	}
-	tc, err := hubTLSConfig(cfg.HubCAFile)
-	if err != nil {
-		return "", err
-	}
-	var pinned *x509.Certificate
-	if tc == nil && pin != "" {
-		tc = hubtls.PinnedClient(pin, func(c *x509.Certificate) { pinned = c })
-	}
-	anon, err := client.New(cfg.HubURLs, "", client.WithTLS(tc))
-	if err != nil {
-		return "", err
-	}
-	defer anon.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	k, err := anon.Register(ctx, cfg.Cluster, token)
-	if err != nil {
-		return "", fmt.Errorf("agent: registering cluster %s: %w", cfg.Cluster, err)
-	}
-	if pinned != nil {
-		if cfg.HubCAFile == "" {
-			return "", errors.New("agent: the bootstrap token pins the hub's CA: give a file to keep it in (-hub-ca-file)")
-		}
-		caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: pinned.Raw})
-		if err := os.WriteFile(cfg.HubCAFile, caPEM, 0o644); err != nil {
-			return "", fmt.Errorf("agent: saving the hub CA: %w", err)
-		}
-	}
-	if cfg.KeyFile != "" {
-		if err := os.WriteFile(cfg.KeyFile, []byte(k.Key+"\n"), 0o600); err != nil {
-			return "", fmt.Errorf("agent: saving the agent key: %w", err)
-		}
-	}
-	return k.Key, nil
 }

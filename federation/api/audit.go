@@ -66,6 +66,7 @@ var audited = map[string]auditSpec{
 	"/jarvice/shutdown":                         {"job", "cancel"},
 	"/jarvice/terminate":                        {"job", "terminate"},
 	"/jarvice/signal":                           {"job", "signal"},
+	"/jarvice/pull":                             {"app", "pull"},
 }
 
 // auditSpecOf returns the audit spec of a route pattern, if it has one.
@@ -114,6 +115,7 @@ func (s *Server) audit(c *call, sp auditSpec, v any, err error) {
 		}
 	}
 	ev.Action = sp.kind + "." + verb
+	ev.Detail = truncate(c.detail, structs.MaxAuditDetail)
 	if err != nil {
 		ev.Status, ev.Outcome = statusOf(err), "error"
 		if ev.Status == http.StatusInternalServerError {

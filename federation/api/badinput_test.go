@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -100,7 +101,8 @@ func (e *env) expectRefused(t *testing.T, name, method, path, actor, body string
 	if status != want {
 		t.Errorf("%s: %d %.200s, want %d", name, status, reply, want)
 	}
-	if !strings.HasPrefix(string(reply), `{"error":`) {
+	var eb structs.ErrorBody
+	if json.Unmarshal(reply, &eb) != nil || eb.Error == "" {
 		t.Errorf("%s: reply %.200s is not a JSON error", name, reply)
 	}
 	if after := e.index(); after != before {

@@ -66,7 +66,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 		log.Debug("unavailable", "method", r.Method, "path", r.URL.Path, "request_id", RequestID(r.Context()), "error", err)
 	}
-	body := errorBody(err, code, !strings.HasPrefix(r.URL.Path, "/jarvice/"))
+	jarvice := strings.HasPrefix(r.URL.Path, "/jarvice/")
+	body := errorBody(err, code, !jarvice)
+	if jarvice {
+		writeJarviceJSON(w, code, body)
+		return
+	}
 	writeJSON(w, code, body)
 }
 

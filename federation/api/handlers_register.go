@@ -44,6 +44,16 @@ func (s *Server) registerAgent(c *call) (any, error) {
 		return nil, invalidToken
 	}
 	key, stored := auth.NewKey(auth.AgentKeyPrefix, s.now())
+	if req.AgentKey != "" {
+		// The agent's own key: a retry of the same registration sends it
+		// again (see RegisterRequest.AgentKey).
+		kp, kid, ok := auth.ParseKey(req.AgentKey)
+		if !ok || kp != auth.AgentKeyPrefix {
+			return nil, invalid("agent_key: want an agent key fla_<16 hex digits>_<64 hex digits>")
+		}
+		key, stored = req.AgentKey, structs.HashAPIKey(kid, req.AgentKey)
+		stored.Created = s.now().UTC()
+	}
 	stored.Name = "agent of " + name
 	// The write clears the token on the condition that the cluster is
 	// unchanged since the token was checked, so a token works once: a
@@ -55,10 +65,26 @@ func (s *Server) registerAgent(c *call) (any, error) {
 			switch {
 			case cl == nil:
 				return nil, invalidToken
-			case cl.AgentKey.ID == stored.ID:
-				return nil, nil // an attempt whose reply was lost registered
+			case cl.AgentKey.ID == stored.ID && cl.AgentKey.Matches(key):
+				// This registration is done already: an attempt whose
+				// reply was lost (the same key sent again), or the
+				// write of this call's own CAS retry.
+				stored.Created = cl.AgentKey.Created
+				return nil, nil
 			case cl.BootstrapToken.ID != id || !cl.BootstrapToken.Matches(token):
 				return nil, invalidToken
+			}
+			if req.AgentKey != "" {
+				// Key ids index the agent keys: an agent's own key must
+				// not take another cluster's (told only to a caller
+				// holding a valid token).
+				other, err := optional(c.s.reads.Store().Read().ClusterByAgentKeyID(stored.ID))
+				if err != nil {
+					return nil, err
+				}
+				if other != nil && other.Name != name {
+					return nil, structs.Errorf(structs.ErrConflict, "agent_key: its id is another key's; make another key")
+				}
 			}
 			cl.AgentKey, cl.BootstrapToken = stored, structs.APIKeyHash{}
 			return &fsm.ClusterUpsert{Cluster: *cl, CAS: cas}, nil

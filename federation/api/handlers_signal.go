@@ -80,7 +80,7 @@ func (s *Server) jarviceSignal(c *call) (any, error) {
 		return nil, invalid("signal: want the signal's number, 1..%d", structs.MaxSignal)
 	}
 	if j.State != structs.JobRunning {
-		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
+		return nil, errRunningJobNotFound
 	}
 	out, err := s.sendSignal(c, j.ID, &structs.SignalRequest{Signal: strconv.Itoa(sig), Scope: structs.SignalAll})
 	if err != nil {

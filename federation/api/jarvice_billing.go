@@ -16,13 +16,20 @@ import (
 var billingColumns = []string{"job_number", "job_name", "user", "tenant", "team", "application", "machine_type", "cluster",
 	"nodes", "cores", "gpus", "status", "start_time", "end_time", "seconds", "price", "cost"}
 
+// billingStatuses are the statuses the reference's statuses filter
+// takes.
+var billingStatuses = []string{"COMPLETED", "COMPLETED WITH ERROR", "SUBMITTED", "PROCESSING STARTING", "CANCELED",
+	"EXEMPT", "SEQUENTIALLY QUEUED", "TERMINATED"}
+
 // jarviceBilling is /jarvice/billing: a CSV report of ended jobs, for
-// system administrators only. The jobs are the accounting records of
-// purged jobs and the ended jobs the hub still holds (priced at their
-// machine type's price per node-hour). Filters: reportuser, statuses
-// (comma-separated JARVICE statuses), machtypes, and timeperiod (last or
-// current month, or range with startdate/enddate YYYY-MM-DD; default
-// current) on the job's end.
+// system administrators only. The jobs are the accounting records
+// (written as a job ends) and the ended jobs the hub holds without one
+// (priced at their machine type's price per node-hour), one row each
+// (the report is always itemized). Filters, comma-separated lists: reportuser,
+// statuses (JARVICE statuses; another is 400), machtypes; and jobapp
+// (the app), zone (the cluster's), timeperiod (last or current month, or
+// range with startdate/enddate YYYY-MM-DD; default current) on the job's
+// end. Flotilla has no billing codes: a billingcode is 400.
 func (s *Server) jarviceBilling(c *call) (any, error) {
 	a, err := s.jarviceLogin(c)
 	if err != nil {
@@ -44,13 +51,29 @@ func (s *Server) jarviceBilling(c *call) (any, error) {
 		}
 		return out
 	}
-	statuses, machtypes, user := split("statuses"), split("machtypes"), a.Get("reportuser")
-	keep := func(r *structs.AccountingRecord) bool {
-		return !r.End.Before(from) && r.End.Before(to) && (user == "" || r.User == user) &&
-			(len(statuses) == 0 || slices.Contains(statuses, jarviceStatus(r.State))) &&
-			(len(machtypes) == 0 || slices.Contains(machtypes, r.MachineType))
+	statuses, machtypes, users, app, zone := split("statuses"), split("machtypes"), split("reportuser"), a.Get("jobapp"), a.Get("zone")
+	for _, st := range statuses {
+		if !slices.Contains(billingStatuses, st) {
+			return nil, invalid("statuses: %q is not one of %s", st, strings.Join(billingStatuses, ", "))
+		}
+	}
+	if a.Get("billingcode") != "" {
+		return nil, invalid("billingcode: Flotilla has no billing codes")
+	}
+	if _, err := a.flag("itemized"); err != nil {
+		return nil, err
 	}
 	txn := s.reads.Store().Read()
+	keep := func(r *structs.AccountingRecord) bool {
+		if zone != "" {
+			if cl, err := txn.Cluster(r.Cluster); err != nil || cl.Zone != zone {
+				return false
+			}
+		}
+		return !r.End.Before(from) && r.End.Before(to) && (len(users) == 0 || slices.Contains(users, r.User)) &&
+			(len(statuses) == 0 || slices.Contains(statuses, jarviceStatus(r.State))) &&
+			(len(machtypes) == 0 || slices.Contains(machtypes, r.MachineType)) && (app == "" || r.App == app)
+	}
 	recs, _, err := txn.ListAccounting(state.RecordFilter{})
 	if err != nil {
 		return nil, err
@@ -59,7 +82,16 @@ func (s *Server) jarviceBilling(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A job is accounted when it ends and kept until it is purged: it is
+	// billed once, by its record when it has one.
+	billed := make(map[uint64]bool, len(recs))
+	for _, r := range recs {
+		billed[r.JobNumber] = true
+	}
 	for _, j := range jobs {
+		if billed[j.Number] {
+			continue
+		}
 		r := &structs.AccountingRecord{JobNumber: j.Number, JobName: j.Name, Tenant: j.Tenant, Team: j.Team, User: j.Owner,
 			App: j.App, MachineType: j.MachineType, Cluster: j.Cluster, Nodes: j.Nodes, State: j.State, Start: j.StartTime, End: j.EndTime}
 		if j.AssignedMachineType != "" {

@@ -2,7 +2,7 @@ package api
 
 import (
 	"slices"
-	"strconv"
+	"strings"
 
 	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
 	"github.com/flotilla-hpc/flotilla/federation/state"
@@ -142,14 +142,18 @@ func (s *Server) jarviceQueues(c *call) (any, error) {
 	if name := a.Get("name"); name != "" {
 		return nil, structs.Errorf(structs.ErrNotFound, "queue %q", name)
 	}
-	if info, _ := strconv.ParseBool(a.Get("info")); info || a.Get("info") == "1" {
+	info, err := a.flag("info")
+	if err != nil {
+		return nil, err
+	}
+	if info {
 		return map[string]structs.JarviceQueue{}, nil
 	}
 	return []structs.JarviceQueue{}, nil
 }
 
 // jarviceTeamUsers is /jarvice/teamusers: the members of the teams the
-// caller administers (team admins only).
+// caller administers other than the caller (team admins only).
 func (s *Server) jarviceTeamUsers(c *call) (any, error) {
 	if _, err := s.jarviceLogin(c); err != nil {
 		return nil, err
@@ -167,6 +171,9 @@ func (s *Server) jarviceTeamUsers(c *call) (any, error) {
 		}
 		admin = true
 		for _, m := range t.Members {
+			if m == c.id.Username {
+				continue // the reference lists the others
+			}
 			u, err := txn.UserRef(m)
 			if err != nil {
 				continue
@@ -204,15 +211,23 @@ func (s *Server) jarviceProjects(c *call) (any, error) {
 
 // jarviceVault is /jarvice/vault: the listing of a vault directory. The
 // hub does not reach into vaults, so a known vault lists as empty (an
-// unknown one is 404).
+// unknown one is 404). vault and path are required; details (a boolean)
+// and sort (n, s, m, upper case to reverse) are checked, as the reference
+// takes them.
 func (s *Server) jarviceVault(c *call) (any, error) {
 	a, err := s.jarviceLogin(c)
 	if err != nil {
 		return nil, err
 	}
 	vn := a.Get("vault")
-	if vn == "" {
-		return nil, invalid("vault is required")
+	if vn == "" || a.Get("path") == "" {
+		return nil, invalid("vault and path are required")
+	}
+	if _, err := a.flag("details"); err != nil {
+		return nil, err
+	}
+	if sort := a.Get("sort"); sort != "" && (len(sort) != 1 || !strings.Contains("nsmNSM", sort)) {
+		return nil, invalid("sort %q: want n, s or m (name, size, modification time), upper case to reverse", sort)
 	}
 	v, err := s.reads.Store().Read().Vault(c.id.Tenant, vn)
 	if err != nil {
@@ -224,21 +239,8 @@ func (s *Server) jarviceVault(c *call) (any, error) {
 	return [][]any{}, nil
 }
 
-// jarviceHistory is /jarvice/history: the build/pull history of an app
-// image, blank when there is none (Flotilla pulls images on the clusters).
-func (s *Server) jarviceHistory(c *call) (any, error) {
-	a, err := s.jarviceLogin(c)
-	if err != nil {
-		return nil, err
-	}
-	if a.Get("target") == "" {
-		return nil, invalid("target is required")
-	}
-	return &rawReply{contentType: jarviceText}, nil
-}
-
 // jarviceLive and jarviceReady are the health endpoints (no credentials).
-func (s *Server) jarviceLive(*call) (any, error) { return map[string]any{"status": "live"}, nil }
+func (s *Server) jarviceLive(*call) (any, error) { return map[string]any{"status": "OK"}, nil }
 
 func (s *Server) jarviceReady(c *call) (any, error) {
 	if s.leader.Leader() == "" {

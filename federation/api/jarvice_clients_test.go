@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // jarviceRequest is one HTTP request exactly as a public JARVICE client
@@ -45,6 +48,16 @@ func (e *env) sendJarvice(r jarviceRequest) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+// jarviceCase is one client request and what the client reads of the
+// reply: its status, its exact Content-Type, and check (nil: nothing
+// more).
+type jarviceCase struct {
+	req         jarviceRequest
+	code        int
+	contentType string // exactly
+	check       func(t *testing.T, body []byte)
+}
+
 // hpcJobs is what nimbix/jarvice-hpc (its qstat, squeue and qacct) decodes
 // /jarvice/jobs into: a map keyed by job number, Go integers for times
 // and exit code.
@@ -76,7 +89,8 @@ type hpcJobs map[int]struct {
 // --data-urlencode), and jarvice-hpc's qsub/qstat/qdel/sinfo (Go: JSON
 // submit with the hpc object, /jobs into map[int]struct, /queues into a
 // list or a map, error bodies into map[string]string) — and checks every
-// field those clients read, with the type they read it as.
+// field those clients read, with the type they read it as. PushToCompute
+// scripts' pulls (curl -F, a multipart form; curl --get) re-point an app.
 func TestJarviceClientRequestForms(t *testing.T) {
 	e := newEnv(t)
 	alice := seedSmall(e)
@@ -131,12 +145,7 @@ func TestJarviceClientRequestForms(t *testing.T) {
 		t.Fatalf("qdel terminate: %d %s", code, body)
 	}
 
-	cases := map[string]struct {
-		req         jarviceRequest
-		code        int
-		contentType string // exactly
-		check       func(t *testing.T, body []byte)
-	}{
+	cases := map[string]jarviceCase{
 		// jarviceclient.utils.wait_for: status by number, result[first key]['job_status'].lower()
 		// among completed, completed with error, terminated, canceled.
 		"jarviceclient status by number": {jarviceRequest{method: "GET", endpoint: "status", query: creds("number", done)},
@@ -266,6 +275,42 @@ func TestJarviceClientRequestForms(t *testing.T) {
 		"JSON POST status": {jarviceRequest{method: "POST", endpoint: "status", contentType: "application/json",
 			body: fmt.Sprintf(`{"username":"alice","apikey":%q,"number":%s}`, alice, done)}, 200, "application/json", nil},
 	}
+	// PushToCompute scripts re-point an app at a pushed image: one with
+	// curl -X POST -F (multipart), one with curl --get --data-urlencode.
+	e.must(e.client(alice).PutApp(e.ctx(), &structs.App{Name: "hpc_demo", Visibility: structs.VisibilityPrivate, Image: "blacklynx/search:v7",
+		AppDef: structs.AppDef{Name: "Demo", Commands: map[string]structs.Command{"Run": {Path: "/run"}}}}))
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	for _, kv := range [][2]string{{"username", "alice"}, {"repo", "blacklynx/search:v8.nimbix.demo"}, {"apikey", alice}, {"target", "hpc_demo"}} {
+		_ = mw.WriteField(kv[0], kv[1])
+	}
+	_ = mw.Close()
+	pulled := func(image string) func(*testing.T, []byte) {
+		return func(t *testing.T, b []byte) {
+			var r struct {
+				Status string `json:"status"`
+			}
+			if err := json.Unmarshal(b, &r); err != nil || r.Status == "" {
+				t.Errorf("pull reply %s: want a status (%v)", b, err)
+			}
+			if app := value[*structs.App](t)(e.admin.GetApp(e.ctx(), "hpc_demo")); app.Image != image {
+				t.Errorf("app image %q, want %q", app.Image, image)
+			}
+		}
+	}
+	cases["PushToCompute pull with curl -F"] = jarviceCase{jarviceRequest{method: "POST", endpoint: "pull", contentType: mw.FormDataContentType(),
+		body: form.String()}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
+	cases["PushToCompute pull with curl --get"] = jarviceCase{jarviceRequest{method: "GET", endpoint: "pull",
+		query: creds("target", "hpc_demo", "repo", "blacklynx/search:v8.nimbix.demo")}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
+	// Log tailers of the old API's users: requests.get(tail?...&lines=10000)
+	// once the job is past SUBMITTED; a body equal to these very bytes
+	// means the job no longer runs (anything else is printed as log).
+	cases["log tailer: tail of an ended job"] = jarviceCase{jarviceRequest{method: "GET", endpoint: "tail",
+		query: creds("number", done, "lines", "10000")}, 404, "application/json", func(t *testing.T, b []byte) {
+		if want := "{\n    \"error\": \"Running job is not found\"\n}\n"; string(b) != want {
+			t.Errorf("tail of an ended job: %q, want exactly %q", b, want)
+		}
+	}}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			code, h, body := e.sendJarvice(tc.req)

@@ -180,6 +180,15 @@ func TestJarviceAPIConformance(t *testing.T) {
 		"vault":                {"vault", auth("alice", alice, "vault", "va", "path", "/"), 200, "[[any]]"},
 		"vault unknown":        {"vault", auth("alice", alice, "vault", "nope", "path", "/"), 404, "error"},
 		"history":              {"history", auth("alice", alice, "target", "pub"), 200, "text"},
+		"pull":                 {"pull", auth(hubAdmin(e), e.keys["global"], "repo", "r/every:1", "target", "every"), 200, "object"},
+		"pull not publisher":   {"pull", auth("alice", alice, "repo", "r/pub:2", "target", "pub"), 403, "error"},
+		"pull unknown target":  {"pull", auth("alice", alice, "repo", "r/x:1", "target", "nope"), 404, "error"},
+		"build":                {"build", auth(hubAdmin(e), e.keys["global"], "target", "every"), 400, "error"},
+		"audit":                {"audit", auth(hubAdmin(e), e.keys["global"], "lines", "5", "category", "job"), 200, "text"},
+		"audit not admin":      {"audit", auth("alice", alice), 403, "error"},
+		"license":              {"license", auth(hubAdmin(e), e.keys["global"]), 404, "error"},
+		"license not admin":    {"license", auth("alice", alice), 403, "error"},
+		"screenshot queued":    {"screenshot", auth("alice", alice, "number", num), 404, "error"},
 		"live":                 {"live", url.Values{}, 200, "object"},
 		"ready":                {"ready", url.Values{}, 200, "object"},
 		"output completed":     {"output", auth("alice", alice, "number", fmt.Sprint(batch.Number), "lines", "0"), 200, "text"},
@@ -271,8 +280,10 @@ func TestJarviceAPIConformance(t *testing.T) {
 	if code, body := e.jarvicePost("validate", ref); code != 200 || !bytes.Contains(body, []byte(`"valid":true`)) {
 		t.Errorf("validate: %d %s", code, body)
 	}
-	if code, body := e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"","parameters":{"p":{"type":"NUMBER"}}}}}`)); code != 400 ||
-		!bytes.Contains(body, []byte(`"path":"$.commands.r.path"`)) || !bytes.Contains(body, []byte(`"path":"$.commands.r.parameters.p.type"`)) {
+	code, body = e.jarvicePost("validate", []byte(`{"name":"x","commands":{"r":{"path":"","parameters":{"p":{"type":"NUMBER"}}}}}`))
+	var bad structs.ErrorBody
+	if err := json.Unmarshal(body, &bad); code != 400 || err != nil || len(bad.Errors) != 2 ||
+		bad.Errors[0].Path != "$.commands.r.path" || bad.Errors[1].Path != "$.commands.r.parameters.p.type" {
 		t.Errorf("validate bad: %d %s", code, body)
 	}
 	// submit of an unknown app: 404, nothing stored.

@@ -97,7 +97,7 @@ func (s *Server) jarviceConnect(c *call) (any, error) {
 		return nil, err
 	}
 	if j.State != structs.JobRunning {
-		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
+		return nil, errRunningJobNotFound
 	}
 	if j.ConnectURL == "" {
 		if !s.interactive(j) {
@@ -128,6 +128,8 @@ func (s *Server) interactive(j *structs.Job) bool {
 
 // jarviceLog serves the head's output the agent reported: output for a
 // completed job, tail for a running one; lines (default 100, 0 = all).
+// A tail of an ended job is the reference's 404 "Running job is not
+// found".
 func (s *Server) jarviceLog(c *call, completed bool) (any, error) {
 	a, j, err := s.jarviceNamedJob(c)
 	if err != nil {
@@ -141,7 +143,7 @@ func (s *Server) jarviceLog(c *call, completed bool) (any, error) {
 	case completed && !j.State.IsTerminal():
 		return nil, invalid("job %q has not completed: use /jarvice/tail", j.Name)
 	case !completed && j.State.IsTerminal():
-		return nil, invalid("job %q is not running: use /jarvice/output", j.Name)
+		return nil, errRunningJobNotFound // the reference's answer (see /jarvice/output)
 	}
 	return &rawReply{contentType: jarviceText, body: []byte(lastLines(j.LogTail, n))}, nil
 }
@@ -171,7 +173,7 @@ func (s *Server) jarviceShutdown(c *call) (any, error) {
 		return nil, err
 	}
 	if !j.State.Started() {
-		return nil, structs.Errorf(structs.ErrNotFound, "Running job is not found")
+		return nil, errRunningJobNotFound
 	}
 	if _, err := s.stop(c, j.ID, "shutdown", ""); err != nil {
 		return nil, err

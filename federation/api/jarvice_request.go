@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
+	"mime/multipart"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -15,8 +17,9 @@ import (
 
 // jarviceArgs are the arguments of one JARVICE call. As the reference
 // says every endpoint accepts GET and POST, they come from the query
-// string, a form body or a JSON body (its top-level strings, numbers and
-// booleans, and its user object); the query wins where both name one. A
+// string, a form body (URL-encoded, or multipart as curl -F sends it) or
+// a JSON body (its top-level strings, numbers and booleans, and its user
+// object); the query wins where both name one. A
 // body that starts with "{" is JSON whatever its Content-Type: JARVICE's
 // own scripts post JSON with curl -d, which labels it a form.
 type jarviceArgs struct {
@@ -36,10 +39,22 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 			a.Set(k, v)
 		}
 	}
-	ct, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	ct, params, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
 	trimmed := bytes.TrimSpace(body)
 	switch {
 	case len(trimmed) == 0:
+	case ct == "multipart/form-data":
+		// curl -F, as PushToCompute scripts call /jarvice/pull.
+		form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(int64(len(body)) + 1)
+		if err != nil {
+			return nil, invalid("multipart form body: %v", err)
+		}
+		defer form.RemoveAll()
+		for k, vs := range form.Value {
+			if len(vs) > 0 {
+				add(k, vs[0])
+			}
+		}
 	case ct != "application/json" && trimmed[0] != '{':
 		form, err := url.ParseQuery(string(trimmed))
 		if err != nil {
@@ -72,8 +87,35 @@ func (c *call) jarviceArgs() (*jarviceArgs, error) {
 	return a, nil
 }
 
+// errRunningJobNotFound is the reference's answer about a job that is not
+// running (shutdown, signal, connect, tail, screenshot): 404 with exactly
+// this message, which scripts compare whole.
+var errRunningJobNotFound error = &jarviceError{msg: "Running job is not found", kind: structs.ErrNotFound}
+
+// jarviceError is an error whose message is the reference's own, without
+// the kind Flotilla's errors add to theirs.
+type jarviceError struct {
+	msg  string
+	kind error
+}
+
+func (e *jarviceError) Error() string { return e.msg }
+func (e *jarviceError) Unwrap() error { return e.kind }
+
+// writeJarviceJSON writes a JARVICE reply the way the reference's server
+// prints its JSON errors — indented by four spaces, a newline after it
+// ({\n    "error": "Running job is not found"\n}\n): scripts compare
+// the body of a tail of a job no longer running with those very bytes.
+func writeJarviceJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.MarshalIndent(v, "", "    ")
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error": "internal error: encoding reply"}`)
+	}
+	writeReply(w, code, append(b, '\n'))
+}
+
 // jarviceText is the Content-Type of the JARVICE API's text replies
-// (output, tail, events, history): exactly "text/plain", which the
+// (output, tail, events, history, audit): exactly "text/plain", which the
 // jarviceclient Python library compares the header with.
 const jarviceText = "text/plain"
 
@@ -115,7 +157,8 @@ func (s *Server) jarviceLogin(c *call) (*jarviceArgs, error) {
 
 // jarviceJob finds the job the arguments name (name, as /jarvice/submit
 // returned it, or number) that the caller may see; a job that does not
-// exist is 404, confirmed with a linearizable read.
+// exist is 404, confirmed with a linearizable read, a number that is not
+// one 400.
 func (c *call) jarviceJob(a *jarviceArgs) (*structs.Job, error) {
 	name, numText := a.Get("name"), a.Get("number")
 	if numText == "" && name != "" {
@@ -125,7 +168,10 @@ func (c *call) jarviceJob(a *jarviceArgs) (*structs.Job, error) {
 		return nil, invalid("name or number is required")
 	}
 	num, err := strconv.ParseUint(numText, 10, 64)
-	if err != nil {
+	switch {
+	case err != nil && a.Get("number") != "":
+		return nil, invalid("number %q: want the job's number, a whole number", numText)
+	case err != nil:
 		return nil, structs.Errorf(structs.ErrNotFound, "job %q", name)
 	}
 	j, err := fresh(c, func(r *state.ReadTxn) (*structs.Job, error) { return r.JobByNumber(num) })

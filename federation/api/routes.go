@@ -132,7 +132,8 @@ func (s *Server) routes() {
 		"apps": s.jarviceApps, "appdef": s.jarviceAppDef, "machines": s.jarviceMachines,
 		"queues": s.jarviceQueues, "teamusers": s.jarviceTeamUsers, "projects": s.jarviceProjects,
 		"vault": s.jarviceVault, "history": s.jarviceHistory, "live": s.jarviceLive, "ready": s.jarviceReady,
-		"billing": s.jarviceBilling,
+		"billing": s.jarviceBilling, "audit": s.jarviceAudit, "license": s.jarviceLicense,
+		"screenshot": s.jarviceScreenshot, "pull": s.jarvicePull, "build": s.jarviceBuild,
 	} {
 		s.handle("GET /jarvice/"+name, public, h)
 		s.handle("POST /jarvice/"+name, public, h)

@@ -259,6 +259,9 @@ type call struct {
 	// object, if set by the handler, names the call's object in its audit
 	// event (see auditObject).
 	object string
+	// detail, if set by the handler, is its audit event's detail when
+	// the call succeeds (what it did, e.g. the image a pull set).
+	detail string
 	// pending is the audit event a folding route's job command carries.
 	pending *PendingAudit
 }

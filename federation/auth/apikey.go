@@ -1,9 +1,6 @@
 package auth
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"strings"
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -11,8 +8,8 @@ import (
 
 // Key prefixes: the kind of credential a key is.
 const (
-	UserKeyPrefix  = "flk" // a user's API key
-	AgentKeyPrefix = "fla" // a cluster agent's key
+	UserKeyPrefix  = "flk"                  // a user's API key
+	AgentKeyPrefix = structs.AgentKeyPrefix // a cluster agent's key
 	// ServiceKeyPrefix marks a service account's API key.
 	ServiceKeyPrefix = "fsa"
 	// BootstrapPrefix marks a cluster's one-time bootstrap token, which its
@@ -20,44 +17,13 @@ const (
 	BootstrapPrefix = "flb"
 )
 
-const (
-	keyIDBytes     = 8  // 16 hex digits
-	keySecretBytes = 32 // 64 hex digits
-)
-
 // NewKey makes a random key "<prefix>_<id>_<secret>" and its stored form
 // (id and SHA-256, stamped with created). Show the key once; store only the
 // hash.
 func NewKey(prefix string, created time.Time) (key string, stored structs.APIKeyHash) {
-	var id [keyIDBytes]byte
-	var secret [keySecretBytes]byte
-	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails
-	_, _ = rand.Read(secret[:])
-	idHex := hex.EncodeToString(id[:])
-	key = prefix + "_" + idHex + "_" + hex.EncodeToString(secret[:])
-	stored = structs.HashAPIKey(idHex, key)
-	stored.Created = created.UTC()
-	return key, stored
+	return structs.NewKey(prefix, created)
 }
 
 // ParseKey splits a key made by NewKey into its prefix and id. ok is false
 // when key does not have that shape.
-func ParseKey(key string) (prefix, id string, ok bool) {
-	prefix, rest, ok1 := strings.Cut(key, "_")
-	id, secret, ok2 := strings.Cut(rest, "_")
-	if !ok1 || !ok2 || len(id) != 2*keyIDBytes || len(secret) != 2*keySecretBytes ||
-		!isHex(id) || !isHex(secret) {
-		return "", "", false
-	}
-	return prefix, id, true
-}
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
+func ParseKey(key string) (prefix, id string, ok bool) { return structs.ParseKey(key) }

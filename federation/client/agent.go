@@ -81,9 +81,22 @@ func (c *Client) CreateBootstrapToken(ctx context.Context, cluster string) (*str
 	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/bootstraptoken", nil, nil)
 }
 
-// Register exchanges a cluster's bootstrap token for its agent key; the
-// client needs no credentials for it.
+// Register exchanges a cluster's bootstrap token for an agent key the hub
+// makes; the client needs no credentials for it. The call is not retried
+// once sent: if its reply is lost, so is the key, and the token is spent.
+// Agents use RegisterKey.
 func (c *Client) Register(ctx context.Context, cluster, token string) (*structs.APIKeyCreated, error) {
 	return call[structs.APIKeyCreated](ctx, c, http.MethodPost, "/v1/clusters/"+esc(cluster)+"/register", nil,
 		&structs.RegisterRequest{Token: token})
+}
+
+// RegisterKey registers agentKey, a key the agent made
+// (structs.NewKey(structs.AgentKeyPrefix, now)), as the cluster's agent
+// key with its bootstrap token. The token and the key are the call's
+// idempotency key: it is retried, on another replica too, after a
+// failure that leaves its outcome unknown, and the hub accepts the same
+// key again once the token is spent on it.
+func (c *Client) RegisterKey(ctx context.Context, cluster, token, agentKey string) (*structs.APIKeyCreated, error) {
+	return callKeyed[structs.APIKeyCreated](ctx, c, "/v1/clusters/"+esc(cluster)+"/register",
+		&structs.RegisterRequest{Token: token, AgentKey: agentKey})
 }

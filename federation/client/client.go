@@ -54,10 +54,15 @@ const (
 
 // Client calls the hub API. It is safe for concurrent use.
 type Client struct {
-	urls         []string
-	jobsURLs     []string // each URL + jobsPath, the submissions' URL
-	auth         func(*http.Request)
-	hc           *http.Client
+	urls     []string
+	jobsURLs []string // each URL + jobsPath, the submissions' URL
+	auth     func(*http.Request)
+	hc       *http.Client
+	// hcWatch serves the watches (a request with wait=): the default
+	// transport without its reply header timeout, which a watch's wait
+	// would outlast (each attempt has its own deadline instead). nil
+	// with WithHTTPClient: the caller's client serves them too.
+	hcWatch      *http.Client
 	retryTimeout time.Duration
 	backoffMin   time.Duration
 	backoffMax   time.Duration
@@ -152,6 +157,9 @@ func New(urls []string, apiKey string, opts ...Option) (*Client, error) {
 			MaxIdleConnsPerHost:   128,
 			IdleConnTimeout:       90 * time.Second,
 		}}
+		tw := c.hc.Transport.(*http.Transport).Clone()
+		tw.ResponseHeaderTimeout = 0
+		c.hcWatch = &http.Client{Transport: tw}
 	}
 	return c, nil
 }
@@ -180,6 +188,9 @@ func (c *Client) URLs() []string { return append([]string(nil), c.urls...) }
 // CloseIdleConnections closes the HTTP client's idle connections.
 func (c *Client) CloseIdleConnections() {
 	c.hc.CloseIdleConnections()
+	if c.hcWatch != nil {
+		c.hcWatch.CloseIdleConnections()
+	}
 	if c.lean != nil {
 		c.lean.closeIdle()
 	}
@@ -202,6 +213,10 @@ type request struct {
 	// deadline, when not zero, is the end of the retry budget (a budget
 	// shared by several calls); else the budget is the client's.
 	deadline time.Time
+	// wait is a watch's wait (its query's wait=, set by do): the hub
+	// holds the reply up to that long, so an attempt waits that much
+	// longer for it, and the budget is that much longer.
+	wait time.Duration
 }
 
 // do performs r, retrying other replicas on transient failures, and
@@ -219,9 +234,10 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	// timer context per call: ctx alone (its cancellation, its deadline)
 	// stops an attempt under way (and the default transport bounds a
 	// reply's wait, see New).
+	r.wait = queryWait(r.query)
 	deadline := r.deadline
 	if deadline.IsZero() {
-		deadline = c.now().Add(c.retryTimeout)
+		deadline = c.now().Add(c.retryTimeout + r.wait)
 	}
 	// One id per call, the same on every retry: the hub logs it with
 	// whatever the call caused.
@@ -242,6 +258,13 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 			return h, err
 		}
 		c.follow(h)
+		if h == nil {
+			// No reply from this replica: the next call starts at the
+			// next one (a replica that takes requests and never answers
+			// would cost every call its whole wait), unless a call that
+			// got a reply moved the client meanwhile.
+			c.next.CompareAndSwap(i, (i+1)%uint32(len(c.urls)))
+		}
 		var ae *APIError
 		if errors.As(err, &ae) {
 			lastReply = err
@@ -265,29 +288,6 @@ func (c *Client) do(ctx context.Context, r request) (http.Header, error) {
 	}
 }
 
-// sleep waits d unless ctx ends first (false).
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// giveUp is the error of a call that stops retrying after err; lastReply
-// is the last error the hub replied with, more telling than a transport
-// failure or a deadline. (A function, not a closure of do: that cost two
-// allocations a call.)
-func giveUp(method, path string, lastReply, err error) error {
-	if lastReply != nil {
-		err = lastReply
-	}
-	return fmt.Errorf("client: %s %s: giving up: %w", method, path, err)
-}
-
 // once performs r against the replica at base. retry reports a failure
 // that retryable allows to try again, here or elsewhere.
 // jsonValue is the value of the requests' Accept and Content-Type
@@ -306,7 +306,7 @@ func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h 
 		q = "?" + r.query.Encode()
 		u += q
 	}
-	if r.keyed && c.lean != nil && c.leanTo[i] != nil {
+	if r.keyed && r.wait == 0 && c.lean != nil && c.leanTo[i] != nil {
 		if h, retry, err := c.onceLean(ctx, i, r, u, q, body); err != errLeanRedirect {
 			return h, retry, err
 		}
@@ -324,6 +324,15 @@ func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h 
 		sent = new(sentTrace)
 		sent.trace.WroteHeaderField, sent.trace.WroteRequest = sent.headerField, sent.request
 		rctx = httptrace.WithClientTrace(ctx, &sent.trace)
+	}
+	hc := c.hc
+	if r.wait > 0 && c.hcWatch != nil {
+		// A watch: the hub answers within its wait; past that and the
+		// client's header wait, the attempt ends.
+		hc = c.hcWatch
+		var cancel context.CancelFunc
+		rctx, cancel = context.WithTimeout(rctx, r.wait+c.retryTimeout)
+		defer cancel()
 	}
 	req, err := http.NewRequestWithContext(rctx, r.method, u, rd)
 	if err != nil {
@@ -343,7 +352,7 @@ func (c *Client) once(ctx context.Context, i uint32, r request, body []byte) (h 
 	if c.auth != nil {
 		c.auth(req)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		if badCert(err) {
 			// Another replica will not present a better certificate, nor
@@ -391,27 +400,6 @@ func (c *Client) reply(r request, status int, h http.Header, data []byte) (http.
 		}
 	}
 	return h, false, nil
-}
-
-// sentTrace tells whether a request began to be written (see retryable):
-// its flag and the trace that sets it in one allocation.
-type sentTrace struct {
-	wrote atomic.Bool
-	trace httptrace.ClientTrace
-}
-
-// wasSent reports whether the request began to be written; without a
-// trace (a keyed call) it says so, the case in which retryable does not
-// ask.
-func (s *sentTrace) wasSent() bool { return s == nil || s.wrote.Load() }
-
-func (s *sentTrace) headerField(string, []string)       { s.wrote.Store(true) }
-func (s *sentTrace) request(httptrace.WroteRequestInfo) { s.wrote.Store(true) }
-
-// badCert reports whether err is the refusal of the hub's certificate.
-func badCert(err error) bool {
-	var e *tls.CertificateVerificationError
-	return errors.As(err, &e)
 }
 
 // indexOf reads the X-Flotilla-Index header.

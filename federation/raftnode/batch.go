@@ -8,24 +8,6 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// applyReq is one caller's command waiting to be batched.
-type applyReq struct {
-	cmd  []byte
-	done chan applyResult // buffered: the completer never blocks on it
-}
-
-type applyResult struct {
-	val   any
-	index uint64
-	err   error
-}
-
-// pendingBatch is a batch handed to raft, waiting for its future.
-type pendingBatch struct {
-	future raft.ApplyFuture
-	reqs   []*applyReq
-}
-
 // Apply replicates cmd through raft and returns the state machine's result
 // for it and the index of the log entry that carried it. Commands of
 // concurrent callers share log entries (see Config.BatchSize and
@@ -45,126 +27,106 @@ func (n *Node) Apply(ctx context.Context, cmd []byte) (any, uint64, error) {
 	return n.apply(ctx, cmd, nil)
 }
 
-// runBatcher collects commands into batches: a batch starts with the first
-// waiting command and is submitted when it holds BatchSize commands or
-// BatchLinger after it started, whichever comes first.
+// runBatcher hands the open batch (batchQueue) to raft: a batch starts
+// with the first command that joins it and is submitted when it holds
+// BatchSize commands or BatchLinger after it started, whichever comes
+// first; while MaxInflight batches wait for their commit it keeps taking
+// commands, up to MaxBatch, and goes when a slot frees.
 func (n *Node) runBatcher() {
 	defer close(n.batcherDone)
+	q := n.queue
 	linger := n.cfg.BatchLinger
-	limit := n.cfg.BatchSize
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		var first *applyReq
 		select {
-		case first = <-n.applyCh:
+		case <-q.wake:
 		case <-n.shutdownCh:
+			q.close()
 			return
 		}
-		batch := make([]*applyReq, 1, limit)
-		batch[0] = first
-		if linger > 0 {
+		b := q.current()
+		if b == nil {
+			continue // a wake-up of a batch already taken
+		}
+		if linger > 0 && !q.full(b) {
 			timer.Reset(linger)
-		}
-	fill:
-		for len(batch) < limit {
-			if linger < 0 {
+		fill:
+			for {
 				select {
-				case r := <-n.applyCh:
-					batch = append(batch, r)
-				default:
+				case <-q.wake:
+					if q.full(b) {
+						break fill
+					}
+				case <-timer.C:
 					break fill
+				case <-n.shutdownCh:
+					timer.Stop()
+					q.close()
+					return
 				}
-				continue
 			}
-			select {
-			case r := <-n.applyCh:
-				batch = append(batch, r)
-			case <-timer.C:
-				break fill
-			case <-n.shutdownCh:
-				failAll(batch, ErrShutdown)
-				return
-			}
+			timer.Stop()
 		}
-		timer.Stop()
 		// Group commit: while MaxInflight batches wait for their commit,
 		// this one keeps growing instead of becoming another small entry.
-		for n.inflightN.Load() >= int64(n.cfg.MaxInflight) && len(batch) < n.cfg.MaxBatch {
-			select {
-			case r := <-n.applyCh:
-				batch = append(batch, r)
-			case <-n.slotFree:
-			case <-n.shutdownCh:
-				failAll(batch, ErrShutdown)
-				return
+		if n.inflightN.Load() >= int64(n.cfg.MaxInflight) {
+			q.grow(b, n.cfg.MaxBatch)
+			for n.inflightN.Load() >= int64(n.cfg.MaxInflight) && !q.full(b) {
+				select {
+				case <-q.wake: // b may be full now
+				case <-n.slotFree:
+				case <-n.shutdownCh:
+					q.close()
+					return
+				}
 			}
 		}
-		n.submit(batch)
+		q.cut(b)
+		n.submit(b)
 	}
 }
 
-// submit hands one batch to raft and queues its future for the completer.
-func (n *Node) submit(batch []*applyReq) {
-	cmds := make([][]byte, len(batch))
-	for i, r := range batch {
-		cmds[i] = r.cmd
-	}
-	f := n.raft.Apply(encodeEnvelope(cmds), n.cfg.ApplyTimeout)
+// submit hands one batch to raft and queues it for the completer.
+func (n *Node) submit(b *batch) {
+	b.future = n.raft.Apply(encodeEnvelope(b.cmds), n.cfg.ApplyTimeout)
 	// inflight is closed only after the batcher has exited, and the
 	// completer drains it until then, so this send cannot panic or hang.
 	n.inflightN.Add(1)
-	n.inflight <- &pendingBatch{future: f, reqs: batch}
+	n.inflight <- b
 }
 
 // runCompleter waits for batch futures in submission order (raft completes
-// them in log order) and hands every caller its result.
+// them in log order) and answers each batch's callers at once.
 func (n *Node) runCompleter() {
 	defer close(n.completerDone)
-	for p := range n.inflight {
-		err := n.futureErr(p.future)
+	for b := range n.inflight {
+		err := n.futureErr(b.future)
 		n.inflightN.Add(-1)
 		select {
 		case n.slotFree <- struct{}{}:
 		default:
 		}
 		if err != nil {
-			failAll(p.reqs, n.mapRaftErr(err))
+			b.answer(nil, 0, n.mapRaftErr(err))
 			continue
 		}
-		index := p.future.Index()
+		index := b.future.Index()
 		n.entries.Add(1)
-		n.commands.Add(uint64(len(p.reqs)))
-		switch resp := p.future.Response().(type) {
+		n.commands.Add(uint64(len(b.cmds)))
+		switch resp := b.future.Response().(type) {
 		case []any:
-			if len(resp) != len(p.reqs) {
-				failAll(p.reqs, fmt.Errorf("raftnode: state machine returned %d results for %d commands at index %d",
-					len(resp), len(p.reqs), index))
+			if len(resp) != len(b.cmds) {
+				b.answer(nil, 0, fmt.Errorf("raftnode: state machine returned %d results for %d commands at index %d",
+					len(resp), len(b.cmds), index))
 				continue
 			}
-			for i, r := range p.reqs {
-				res := applyResult{val: resp[i], index: index}
-				switch v := resp[i].(type) {
-				case error:
-					res = applyResult{index: index, err: v}
-				case Detacher:
-					res.val = v.Detach() // the caller's own copy (SharedApplier)
-				}
-				r.done <- res
-			}
+			b.answer(resp, index, nil)
 		case error:
-			for _, r := range p.reqs {
-				r.done <- applyResult{index: index, err: resp}
-			}
+			b.answer(nil, index, resp)
 		default:
-			failAll(p.reqs, fmt.Errorf("raftnode: unexpected state machine response %T at index %d", resp, index))
+			b.answer(nil, 0, fmt.Errorf("raftnode: unexpected state machine response %T at index %d", resp, index))
 		}
-	}
-}
-
-func failAll(reqs []*applyReq, err error) {
-	for _, r := range reqs {
-		r.done <- applyResult{err: err}
 	}
 }
 

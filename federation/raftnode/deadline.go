@@ -113,25 +113,19 @@ func (n *Node) apply(ctx context.Context, cmd []byte, passed <-chan struct{}) (a
 	if err := n.leaderOnly(); err != nil {
 		return nil, 0, err
 	}
-	req := &applyReq{cmd: cmd, done: make(chan applyResult, 1)}
-	select {
-	case n.applyCh <- req:
-	case <-n.shutdownCh:
-		return nil, 0, ErrShutdown
-	case <-ctx.Done():
-		return nil, 0, ctx.Err()
-	case <-passed:
-		return nil, 0, ErrDeadline // not handed over: nothing written
+	b, i, err := n.queue.join(ctx, cmd, n.shutdownCh, passed)
+	if err != nil {
+		return nil, 0, err // not handed over: nothing written
 	}
 	select {
-	case res := <-req.done:
-		return res.val, res.index, res.err
+	case <-b.done:
+		return b.result(i)
 	case <-ctx.Done():
 		return nil, 0, fmt.Errorf("raftnode: stopped waiting, the command may still be applied: %w", ctx.Err())
 	case <-passed:
 		select {
-		case res := <-req.done: // answered in the same moment: the answer wins
-			return res.val, res.index, res.err
+		case <-b.done: // answered in the same moment: the answer wins
+			return b.result(i)
 		default:
 		}
 		return nil, 0, fmt.Errorf("raftnode: stopped waiting, the command may still be applied: %w", ErrDeadline)

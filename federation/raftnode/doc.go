@@ -34,11 +34,15 @@
 // compact envelope: a version byte, a uvarint command count, then a uvarint
 // length and the bytes of each command. StateMachine.ApplyCommands receives the
 // decoded commands and returns one result per command; each caller gets back
-// its own result and the log index of the entry that carried it. A state
-// machine that is a SharedApplier is applied with ApplyShared instead: a
-// result shared with its state is a Detacher, and the node hands the
-// caller that waits for it Detach's copy; on the other replicas, where
-// no one waits, results are dropped uncopied.
+// its own result and the log index of the entry that carried it. A caller
+// joins the open batch under a mutex (queue.go) and waits on the batch's
+// one channel, which the completer closes once the entry is applied: the
+// batcher runs once per batch, not once per command, and nothing is
+// allocated per command. A state machine that is a SharedApplier is
+// applied with ApplyShared instead: a result shared with its state is a
+// Detacher, and the caller that waits for it takes Detach's copy, in its
+// own goroutine; on the other replicas, and for a caller that stopped
+// waiting, results are dropped uncopied.
 //
 // Apply on a follower fails with a *NotLeaderError (errors.Is(err,
 // ErrNotLeader)) naming the leader's raft id, raft address and, when known,

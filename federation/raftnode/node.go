@@ -20,8 +20,8 @@ type Node struct {
 	st     *stores
 	fsm    *fsmAdapter
 
-	applyCh       chan *applyReq
-	inflight      chan *pendingBatch
+	queue         *batchQueue // the open batch callers join
+	inflight      chan *batch
 	inflightN     atomic.Int64  // batches handed to raft, not yet completed
 	slotFree      chan struct{} // signalled when a batch completes
 	shutdownCh    chan struct{} // closed when Shutdown starts
@@ -107,8 +107,8 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		trans:         trans,
 		st:            st,
 		fsm:           fsm,
-		applyCh:       make(chan *applyReq),
-		inflight:      make(chan *pendingBatch, 1024),
+		queue:         newBatchQueue(cfg.BatchSize),
+		inflight:      make(chan *batch, 1024),
 		slotFree:      make(chan struct{}, 1),
 		shutdownCh:    make(chan struct{}),
 		raftDown:      make(chan struct{}),

@@ -316,4 +316,12 @@ type Deleted struct {
 // cluster's one-time bootstrap token, exchanged for its agent key.
 type RegisterRequest struct {
 	Token string `json:"token"`
+	// AgentKey, when set, is the agent key the agent made for itself
+	// ("fla_" + 16 + "_" + 64 lowercase hex digits, NewKey's shape): the
+	// hub stores its hash instead of making one. Sent again with the same
+	// token after the token was used for it, it is accepted again, so an
+	// agent whose registration's reply was lost (the replica died, the
+	// connection broke) retries and gets the same key, where a hub-made
+	// key would be lost with the reply and the token spent.
+	AgentKey string `json:"agent_key,omitempty"`
 }

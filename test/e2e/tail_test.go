@@ -143,8 +143,8 @@ func TestJarviceTailWhileRunning(t *testing.T) {
 	if code, b := get("output", "number", num); code != 200 || !strings.HasSuffix(b, "line 199\ndone\n") {
 		t.Errorf("output of the ended job: %d %q", code, b)
 	}
-	if code, b := get("tail", "number", num); code != 400 || !strings.Contains(b, "/jarvice/output") {
-		t.Errorf("tail of an ended job: %d %s", code, b)
+	if code, b := get("tail", "number", num); code != 404 || b != "{\n    \"error\": \"Running job is not found\"\n}\n" {
+		t.Errorf("tail of an ended job: %d %q, want the reference's 404 body", code, b)
 	}
 }
 
