@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -148,8 +149,8 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 			select {
 			case <-ctx.Done():
 				ran, skipped := s.Passes()
-				t.Fatalf("%s: not reached (passes run %d, skipped %d; LISTs: nodes %d, pods %d)", what, ran, skipped,
-					counter.nodes.Load(), counter.pods.Load())
+				t.Fatalf("%s: not reached (passes run %d, skipped %d; LISTs: nodes %d, pods %d)\n%s", what, ran, skipped,
+					counter.nodes.Load(), counter.pods.Load(), prepullState(env, c, s))
 			case <-tick.C:
 			}
 		}
@@ -199,4 +200,26 @@ func TestPrePullReadsInformerCaches(t *testing.T) {
 	}
 	ran, skipped := s.Passes()
 	t.Logf("passes run %d, skipped %d; LISTs before the first pass: nodes %d, pods %d", ran, skipped, nodes0, pods0)
+}
+
+// prepullState describes what a failed wait saw: the cache's nodes, the
+// pull pods (node, phase) and the syncer's report.
+func prepullState(env *k8senv.Env, c *cache.Cache, s *prepull.Syncer) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var b strings.Builder
+	nodes, gen, ok := c.Nodes()
+	fmt.Fprintf(&b, "cache nodes (gen %d, synced %v):", gen, ok)
+	for _, n := range nodes {
+		fmt.Fprintf(&b, " %s(unschedulable %v)", n.Name, n.Unschedulable)
+	}
+	pods, err := env.Client.CoreV1().Pods(prepull.DefaultNamespace).List(ctx, metav1.ListOptions{})
+	fmt.Fprintf(&b, "\npull pods (%v):", err)
+	if err == nil {
+		for _, p := range pods.Items {
+			fmt.Fprintf(&b, " %s on %s %s (deleting %v)", p.Name, p.Spec.NodeName, p.Status.Phase, p.DeletionTimestamp != nil)
+		}
+	}
+	fmt.Fprintf(&b, "\nreport: %+v", s.Report())
+	return b.String()
 }

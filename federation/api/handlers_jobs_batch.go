@@ -145,7 +145,7 @@ func (s *Server) submitJobBatch(c *call) (any, error) {
 			out[i] = s.batchItemError(c, i, it.err)
 			continue
 		}
-		out[i].Job = it.job.Redacted()
+		out[i].Job = it.job.Redacted(time.Time{}) // a new job: no share links, so no time
 	}
 	return &rawReply{contentType: "application/json", body: encodeBatchReply(out)}, nil
 }

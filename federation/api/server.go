@@ -328,7 +328,7 @@ func (s *Server) handle(pattern string, a audience, h handler) {
 			return
 		}
 		c.replyIndexes(v)
-		writeJSON(w, http.StatusOK, redactReply(v))
+		writeJSON(w, http.StatusOK, redactReply(v, s.now))
 	})
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
+	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -235,5 +236,89 @@ func TestExpiredShareLinks(t *testing.T) {
 	}
 	if len(left) != len(live) {
 		t.Errorf("revoke answered %d links, want %d", len(left), len(live))
+	}
+}
+
+// TestExpiredShareLinksLeaveReads: a job read after one of its share
+// links expired — GET /v1/jobs/{id}, the job list, the Go client's reads
+// the CLI and the portal make — shows the live links only, at the hub's
+// clock (moved by hand here), while the stored job keeps the expired link
+// until the next create or revoke: a read writes nothing.
+func TestExpiredShareLinksLeaveReads(t *testing.T) {
+	var skew atomic.Int64 // how far the hub's clock is ahead
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.Now = now }})
+	ctx := e.ctx()
+	key, _, alice, submit := e.aliceAndBob()
+	j := submit()
+	e.interactiveOn(j.ID, structs.FeatureJobShares)
+	for name, expires := range map[string]string{"hour": "1h", "day": "24h", "always": ""} {
+		value[*structs.ShareCreated](t)(alice.CreateShare(ctx, j.ID, &structs.ShareCreateRequest{Name: name, ExpiresIn: expires}))
+	}
+	names := func(list []structs.JobShare) []string {
+		var out []string
+		for _, s := range list {
+			if s.TokenHash != "" {
+				t.Errorf("link %s shown with its hash", s.Name)
+			}
+			out = append(out, s.Name)
+		}
+		slices.Sort(out)
+		return out
+	}
+	reads := map[string]func() []structs.JobShare{
+		"GET /v1/jobs/{id}": func() []structs.JobShare {
+			code, out := e.do("GET", "/v1/jobs/"+j.ID, key, nil)
+			var got structs.Job
+			if err := json.Unmarshal(out, &got); code != http.StatusOK || err != nil {
+				t.Fatalf("GET job: %d %s %v", code, out, err)
+			}
+			return got.Shares
+		},
+		"GET /v1/jobs": func() []structs.JobShare {
+			code, out := e.do("GET", "/v1/jobs", key, nil)
+			var got structs.JobList
+			if err := json.Unmarshal(out, &got); code != http.StatusOK || err != nil || len(got.Jobs) != 1 {
+				t.Fatalf("GET jobs: %d %s %v", code, out, err)
+			}
+			return got.Jobs[0].Shares
+		},
+		"client GetJob": func() []structs.JobShare {
+			return value[*structs.Job](t)(alice.GetJob(ctx, j.ID, false)).Shares
+		},
+		"client GetJob consistent": func() []structs.JobShare {
+			return value[*structs.Job](t)(alice.GetJob(ctx, j.ID, true)).Shares
+		},
+		"client ListJobs": func() []structs.JobShare {
+			list := value[*structs.JobList](t)(alice.ListJobs(ctx, client.JobQuery{}))
+			if len(list.Jobs) != 1 {
+				t.Fatalf("listed %d jobs", len(list.Jobs))
+			}
+			return list.Jobs[0].Shares
+		},
+	}
+	for _, step := range []struct {
+		skew time.Duration
+		want []string
+	}{
+		{0, []string{"always", "day", "hour"}},
+		{90 * time.Minute, []string{"always", "day"}},
+		{25 * time.Hour, []string{"always"}},
+	} {
+		skew.Store(int64(step.skew))
+		jobsAt := func() uint64 { return e.c.Hub(0).Store().Read().Index(state.TableJobs) }
+		before := jobsAt()
+		for name, read := range reads {
+			if diff := cmp.Diff(step.want, names(read())); diff != "" {
+				t.Errorf("%s at +%s (-want +got):\n%s", name, step.skew, diff)
+			}
+		}
+		if jobsAt() != before {
+			t.Errorf("reads at +%s wrote the jobs", step.skew)
+		}
+	}
+	stored := value[*structs.Job](t)(e.c.Hub(0).Store().Read().Job(j.ID))
+	if diff := cmp.Diff([]string{"always", "day", "hour"}, names(stored.Redacted(time.Time{}).Shares)); diff != "" {
+		t.Errorf("the stored job's links changed without a create or revoke (-want +got):\n%s", diff)
 	}
 }

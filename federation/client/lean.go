@@ -197,7 +197,7 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 	var stop func() bool
 	if ctx.Done() != nil {
 		nc := lc.nc
-		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(time.Unix(1, 0)) })
+		stop = context.AfterFunc(ctx, func() { _ = nc.SetDeadline(pastDeadline) })
 	}
 	keep := false
 	defer func() {
@@ -218,7 +218,7 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 		return rep, err, true
 	}
 	if p.timeout > 0 {
-		_ = lc.nc.SetReadDeadline(time.Now().Add(p.timeout))
+		setReadDeadline(ctx, lc.nc, time.Now().Add(p.timeout))
 	}
 	for {
 		var none bool
@@ -245,7 +245,7 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 		break
 	}
 	if p.timeout > 0 {
-		_ = lc.nc.SetReadDeadline(time.Time{})
+		setReadDeadline(ctx, lc.nc, time.Time{})
 	}
 	if rep.status/100 == 3 && rep.header.Get("Location") != "" {
 		return rep, errLeanRedirect, false
@@ -255,6 +255,22 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 	}
 	keep = !hasToken(rep.header["Connection"], "close")
 	return rep, nil, false
+}
+
+// pastDeadline ends a connection's reads and writes at once.
+var pastDeadline = time.Unix(1, 0)
+
+// setReadDeadline sets nc's read deadline to t, unless ctx has ended: the
+// past deadline ctx's end set (exchange's AfterFunc) stays, else a
+// cancellation that came just before would be undone and the read it
+// should end would wait on — for the reply's body, which has no deadline,
+// as long as the server holds it (TestLeanCancelKeepsItsDeadline). A
+// cancellation after the check sets its deadline after this one.
+func setReadDeadline(ctx context.Context, nc net.Conn, t time.Time) {
+	_ = nc.SetReadDeadline(t)
+	if ctx.Err() != nil {
+		_ = nc.SetDeadline(pastDeadline)
+	}
 }
 
 // writeLeanRequest buffers the request with the headers net/http sends

@@ -184,7 +184,8 @@ type Job struct {
 	// Shares are the share links of a running interactive job (raft
 	// command JobShares, at most MaxJobShares): their token hashes, never
 	// the tokens. An expired link stays until the API next writes the
-	// job's links, which drops it first. A submission never carries any.
+	// job's links, which drops it first; no reply shows it from its
+	// expiry on (Redacted). A submission never carries any.
 	Shares []JobShare `json:"shares,omitempty"`
 }
 
@@ -202,16 +203,22 @@ func (j *Job) HasSubmitExtensions() bool {
 // hub whose every replica applies it writes.
 func (j *Job) HasArrayList() bool { return j.Array != nil && j.Array.Spec.IsList() }
 
-// Redacted is j as the API shows it: without its pull credential and
-// its share links' token hashes (only its agent gets those).
-func (j *Job) Redacted() *Job {
+// Redacted is j as the API shows it at now: without its pull credential,
+// its share links' token hashes (only its agent gets those) and the links
+// expired at now, which the job may still hold (Shares). now matters only
+// for a job with share links.
+func (j *Job) Redacted(now time.Time) *Job {
 	if j == nil || (j.PullSecret == "" && len(j.Shares) == 0) {
 		return j
 	}
 	c := j.Copy()
 	c.PullSecret = ""
+	c.Shares = slices.DeleteFunc(c.Shares, func(s JobShare) bool { return !s.Live(now) })
 	for i := range c.Shares {
 		c.Shares[i].TokenHash = ""
+	}
+	if len(c.Shares) == 0 {
+		c.Shares = nil
 	}
 	return c
 }

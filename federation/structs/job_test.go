@@ -3,6 +3,8 @@ package structs
 import (
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func allStates() []JobState {
@@ -112,6 +114,46 @@ func TestJobValidateSubmit(t *testing.T) {
 			tc.mut(&j)
 			if err := j.ValidateSubmit(); (err != nil) != tc.wantErr {
 				t.Errorf("ValidateSubmit() = %v, wantErr %v", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// TestJobRedacted: the job the API shows at now has no pull credential,
+// no token hash and no link expired at now; the stored job is unchanged.
+func TestJobRedacted(t *testing.T) {
+	now := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) *time.Time { x := now.Add(d); return &x }
+	link := func(name string, exp *time.Time) JobShare {
+		return JobShare{Name: name, TokenHash: ShareHashPrefix + name, By: "ann", Created: now.Add(-time.Hour), Expires: exp}
+	}
+	for name, c := range map[string]struct {
+		in, want *Job
+	}{
+		"nil":           {nil, nil},
+		"nothing to do": {&Job{ID: "a"}, &Job{ID: "a"}},
+		"pull secret":   {&Job{ID: "a", PullSecret: "reg"}, &Job{ID: "a"}},
+		"live links": {
+			&Job{ID: "a", Shares: []JobShare{link("never", nil), link("later", at(time.Second))}},
+			&Job{ID: "a", Shares: []JobShare{{Name: "never", By: "ann", Created: now.Add(-time.Hour)},
+				{Name: "later", By: "ann", Created: now.Add(-time.Hour), Expires: at(time.Second)}}},
+		},
+		"expired at now and before": {
+			&Job{ID: "a", Shares: []JobShare{link("gone", at(-time.Hour)), link("never", nil), link("now", at(0))}},
+			&Job{ID: "a", Shares: []JobShare{{Name: "never", By: "ann", Created: now.Add(-time.Hour)}}},
+		},
+		"all expired": {
+			&Job{ID: "a", Shares: []JobShare{link("gone", at(-time.Minute))}},
+			&Job{ID: "a"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before := c.in.Copy()
+			if diff := cmp.Diff(c.want, c.in.Redacted(now)); diff != "" {
+				t.Errorf("Redacted (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(before, c.in); diff != "" {
+				t.Errorf("Redacted changed its job (-before +after):\n%s", diff)
 			}
 		})
 	}

@@ -75,8 +75,8 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 			if err != nil {
 				return nil, fmt.Errorf("%d replicas (%s): %w", n, run.store, err)
 			}
-			fmt.Fprintf(os.Stderr, "bench: hub, %d replicas (%s), run %d: %.0f submits/s, p99 %.1f ms, %v\n",
-				n, run.store, len(all)+1, res.perSec, res.p99, res.figures)
+			fmt.Fprintf(os.Stderr, "bench: hub, %d replicas (%s), run %d: %.0f submits/s, p99 %.1f ms, %v; %v\n",
+				n, run.store, len(all)+1, res.perSec, res.p99, res.tail, res.figures)
 			all = append(all, res)
 		}
 		slices.SortFunc(all, func(a, b submitResult) int { return cmp.Compare(a.perSec, b.perSec) })
@@ -128,6 +128,7 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 // submitResult is one run's figures.
 type submitResult struct {
 	perSec, p50, p99  float64
+	tail              latencyTail   // the calls over slowCall (in-process rows, and the clients-apart process's own stderr)
 	cpuPerSubmit      time.Duration // the process's CPU time (replicas and clients)
 	clientCPU         time.Duration // clients apart: the clients' process's CPU time
 	clientAllocs      float64       // clients apart: the clients' process's allocations
@@ -161,7 +162,7 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 	if err != nil {
 		return res, err
 	}
-	res.perSec, res.p50, res.p99, res.caFile = sub.perSec, sub.p50, sub.p99, cl.CAFile
+	res.perSec, res.p50, res.p99, res.tail, res.caFile = sub.perSec, sub.p50, sub.p99, sub.tail, cl.CAFile
 	res.cpuPerSubmit, res.allocs, res.kbytes, res.figures = fig.cpu, fig.allocs, fig.kbytes, fig
 	res.entries, res.commands, err = cl.leaderHolds(count + clients)
 	return res, err

@@ -44,12 +44,14 @@ func submitClients(ctx context.Context, urls []string, caFile, key, tag string, 
 	var next, failures atomic.Int64
 	var firstErr atomic.Value
 	lat := make([][]time.Duration, clients)
+	calls := make([][]callTime, clients)
 	prefix := "j-" + tag + "-"
 	var wg sync.WaitGroup
 	start := time.Now()
 	for w := range clients {
 		wg.Go(func() {
 			lat[w] = make([]time.Duration, 0, count/clients+1)
+			calls[w] = make([]callTime, 0, count/clients+1)
 			var id []byte // a job id's bytes: one string per submission, not fmt's three objects
 			for {
 				k := next.Add(1) - 1
@@ -63,7 +65,9 @@ func submitClients(ctx context.Context, urls []string, caFile, key, tag string, 
 					firstErr.CompareAndSwap(nil, err)
 					continue
 				}
-				lat[w] = append(lat[w], time.Since(t0))
+				took := time.Since(t0)
+				lat[w] = append(lat[w], took)
+				calls[w] = append(calls[w], callTime{t0.Sub(start), took})
 			}
 		})
 	}
@@ -78,6 +82,7 @@ func submitClients(ctx context.Context, urls []string, caFile, key, tag string, 
 		return float64(all[min(len(all)-1, int(p*float64(len(all))))].Microseconds()) / 1000
 	}
 	res.perSec, res.p50, res.p99 = float64(count)/elapsed.Seconds(), pct(0.50), pct(0.99)
+	res.tail = tailOf(calls)
 	return res, nil
 }
 
@@ -95,7 +100,7 @@ func hubClientsOnly(ctx context.Context, urls, caFile, key string, count, client
 	ph := startPhase("hub-clients-only")
 	res, err := submitClients(ctx, list, caFile, key, "apart", count, clients)
 	fig := ph.stop(count + clients)
-	fmt.Fprintf(os.Stderr, "bench: hub clients only: %v\n", fig)
+	fmt.Fprintf(os.Stderr, "bench: hub clients only: %v; p99 %.1f ms, %v\n", fig, res.p99, res.tail)
 	if err != nil {
 		return err
 	}
