@@ -24,6 +24,7 @@ const (
 	DefaultMaxBodyBytes       = 1 << 20
 	DefaultRetryBackoffMin    = 5 * time.Millisecond
 	DefaultRetryBackoffMax    = 250 * time.Millisecond
+	DefaultHTTPIdleTimeout    = 2 * time.Minute
 	defaultShutdownGrace      = 5 * time.Second
 	defaultForwardIdlePerHost = 256
 )
@@ -87,6 +88,15 @@ type Config struct {
 	// sets it for -hub-h2c. Over TLS the listener offers HTTP/2 by ALPN
 	// either way.
 	UnencryptedHTTP2 bool
+	// NoLeanHTTP serves every request through net/http. By default a
+	// plain-HTTP API listener serves HTTP/1.1 submissions on a lean path
+	// of its own and hands everything else to net/http (leanserve.go;
+	// LeanEnv turns it off process-wide). A TLS listener always uses
+	// net/http.
+	NoLeanHTTP bool
+	// HTTPIdleTimeout closes an API connection idle that long between
+	// requests; 0 means DefaultHTTPIdleTimeout.
+	HTTPIdleTimeout time.Duration
 
 	// ForwardTransport, if set, carries requests to other replicas
 	// (tests use it to cut links); nil means a pooled http.Transport.
@@ -153,6 +163,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.HTTPIdleTimeout <= 0 {
+		c.HTTPIdleTimeout = DefaultHTTPIdleTimeout
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -77,6 +77,7 @@ type Hub struct {
 	api   *api.Server
 	web   *portal.Portal // nil with NoPortal
 	srv   *http.Server
+	lean  *leanServer // nil when the lean path is off (leanserve.go)
 	ln    net.Listener
 	fwd   *http.Client
 	gates atomic.Pointer[gateView]  // allApply's answers at a replicas table index
@@ -175,7 +176,7 @@ func New(cfg Config) (*Hub, error) {
 		// watches); at most 64 KiB of headers.
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
-		IdleTimeout:       2 * time.Minute,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
@@ -194,6 +195,9 @@ func New(cfg Config) (*Hub, error) {
 	mux.Handle("GET "+MetricsPath, h.metrics.handler())
 	mux.Handle("/", h.metrics.instrument(h.srv.Handler))
 	h.srv.Handler = mux
+	if cfg.TLS == nil && !cfg.NoLeanHTTP && !leanOff() {
+		h.lean = newLeanServer(ln, h.srv, h.wall)
+	}
 	go h.background()
 	go h.runDispatch(cfg.Dispatch)
 	go h.runRetention()
@@ -207,8 +211,13 @@ func New(cfg Config) (*Hub, error) {
 // Run serves the API until ctx ends (then shuts down gracefully) or the
 // replica is shut down.
 func (h *Hub) Run(ctx context.Context) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() {
+		if h.lean != nil {
+			go func() { errc <- h.lean.serve() }()
+			errc <- h.srv.Serve(h.lean.handoff)
+			return
+		}
 		if h.srv.TLSConfig != nil {
 			errc <- h.srv.ServeTLS(h.ln, "", "") // certificates come from TLSConfig
 			return
@@ -256,14 +265,29 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 		h.web.Stop()
 	}
 	var httpErr error
+	if h.lean != nil {
+		h.lean.beginShutdown() // the lean connections' drain runs beside net/http's
+	}
 	if err := h.srv.Shutdown(ctx); err != nil {
 		httpErr = errors.Join(err, h.srv.Close())
+	}
+	if h.lean != nil {
+		if err := h.lean.wait(ctx); err != nil {
+			httpErr = errors.Join(httpErr, err)
+		}
 	}
 	return h.stop(func() error { return httpErr })
 }
 
 // Close stops the replica abruptly: connections are dropped and raft stops.
-func (h *Hub) Close() error { return h.stop(h.srv.Close) }
+func (h *Hub) Close() error {
+	return h.stop(func() error {
+		if h.lean != nil {
+			h.lean.closeAll()
+		}
+		return h.srv.Close()
+	})
+}
 
 func (h *Hub) stop(stopHTTP func() error) error {
 	h.stopOnce.Do(func() {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -78,3 +79,27 @@ func (o optionalDuration) Set(s string) error {
 	*o.d = &d
 	return nil
 }
+
+// optionalBool is a flag.Value that sets a *bool: nil while unset, so
+// that a flag overrides the config file only when given.
+type optionalBool struct{ b **bool }
+
+func (o optionalBool) String() string {
+	if o.b == nil || *o.b == nil {
+		return ""
+	}
+	return strconv.FormatBool(**o.b)
+}
+
+// Set implements flag.Value.
+func (o optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*o.b = &v
+	return nil
+}
+
+// IsBoolFlag lets the flag be given without a value (-http-lean).
+func (o optionalBool) IsBoolFlag() bool { return true }
