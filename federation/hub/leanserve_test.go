@@ -337,15 +337,16 @@ func TestLeanClientStopsReading(t *testing.T) {
 		t.Fatalf("shutdown: %v", err)
 	}
 	<-wrote
-	// The replica closed the connection: writing to it fails.
-	_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	for {
-		if _, err := io.WriteString(nc, one); err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				t.Fatalf("the connection is still open: %v", err)
-			}
-			break
+	// The replica closed the connection: the client, reading again,
+	// gets the replies the kernel still held, then the end (EOF, or a
+	// reset). Writing is no proof either way: with the client's window
+	// shut, the closed side's kernel keeps its unsent replies and FIN
+	// (FIN-WAIT-1) and the client's writes wait on a zero window.
+	_ = nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the connection is still open: %v", err)
 		}
 	}
 }
