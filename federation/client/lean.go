@@ -174,6 +174,13 @@ type leanReply struct {
 // connection before any reply byte is retried once on a new one.
 func (p *leanPool) roundTrip(ctx context.Context, t *leanTarget, method, target, auth, reqID string,
 	body, buf []byte) (leanReply, error) {
+	if err := ctx.Err(); err != nil {
+		// As net/http: a call whose context ended sends nothing (its
+		// AfterFunc would cut the connection only after the write may
+		// have gone out, and the hub would act on a call its caller
+		// saw fail).
+		return leanReply{}, err
+	}
 	lc := p.get(t.addr)
 	if lc != nil {
 		rep, err, fresh := p.exchange(ctx, lc, t, method, target, auth, reqID, body, buf)

@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
+	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
 // TestWatchOutlastsTheHeaderWait: a watch (wait=) is answered when its
@@ -92,5 +95,45 @@ func TestNextCallSkipsTheSilentReplica(t *testing.T) {
 	}
 	if answered.Load() != before+1 {
 		t.Errorf("the live replica answered %d calls, want 1 more", answered.Load()-before)
+	}
+}
+
+// TestCancelledCallSendsNothing: a call whose context has ended sends
+// nothing, on the lean round trip as on net/http: a write its caller saw
+// fail with "context canceled" must not reach the hub and take effect
+// later (test/cloud's interrupted up found its record written after the
+// next run read it).
+func TestCancelledCallSendsNothing(t *testing.T) {
+	var got atomic.Int32
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer hub.Close()
+	for _, lean := range []bool{true, false} {
+		var opts []client.Option
+		if !lean {
+			opts = append(opts, client.WithoutLeanHTTP())
+		}
+		cl, err := client.New([]string{hub.URL}, "k", opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A kept-alive connection first: the cancelled call would find it.
+		if _, err := cl.GetTenant(context.Background(), "acme"); err != nil {
+			t.Fatal(err)
+		}
+		before := got.Load()
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		for range 50 {
+			if _, err := cl.PutTenant(ctx, &structs.Tenant{Name: "acme"}); !errors.Is(err, context.Canceled) {
+				t.Errorf("lean %v: a cancelled call: %v, want context.Canceled", lean, err)
+			}
+		}
+		if n := got.Load() - before; n != 0 {
+			t.Errorf("lean %v: %d cancelled calls reached the hub", lean, n)
+		}
 	}
 }
