@@ -480,16 +480,19 @@ func checkFilledAndRestored(t *testing.T, s *Store, check func(*testing.T, *Stor
 func readWhile(t *testing.T, s *Store, check func(*ReadTxn) error) (stop func()) {
 	t.Helper()
 	done := make(chan struct{})
+	started := make(chan struct{})
 	errs := make(chan error, 1)
 	go func() {
 		defer close(errs)
 		for reads := 0; ; reads++ {
+			if reads == 1 {
+				close(started)
+			}
 			select {
 			case <-done:
-				if reads == 0 {
-					errs <- errors.New("no read ran")
+				if reads >= 2 {
+					return
 				}
-				return
 			default:
 			}
 			if err := check(s.Read()); err != nil {
@@ -498,6 +501,15 @@ func readWhile(t *testing.T, s *Store, check func(*ReadTxn) error) (stop func())
 			}
 		}
 	}()
+	// The writes begin once a read has run, and stop waits for one
+	// more: at least one read begins after the first write, whatever
+	// the scheduler does (under load the reader once ran no read at all
+	// before 300 commits were done).
+	select {
+	case <-started:
+	case err := <-errs:
+		t.Fatal(err)
+	}
 	return func() {
 		t.Helper()
 		close(done)
