@@ -31,11 +31,19 @@ var (
 	descSnapAt = prometheus.NewDesc("flotilla_hub_raft_last_snapshot_age_seconds",
 		"Age of the newest raft snapshot (time since the replica started while it has none).", nil, nil)
 	descSnapIx = prometheus.NewDesc("flotilla_hub_raft_last_snapshot_index", "Raft index of the newest snapshot (0: none).", nil, nil)
+	descWon    = prometheus.NewDesc("flotilla_hub_raft_became_leader_total",
+		"Times this replica became the raft leader since it started; summed over the replicas, the leader changes.", nil, nil)
+	descStepDn = prometheus.NewDesc("flotilla_hub_raft_stepped_down_total",
+		"Times this replica stopped leading while running: lease lost (no word from a quorum), a newer term met, or leadership handed over.", nil, nil)
+	descCandid = prometheus.NewDesc("flotilla_hub_raft_candidacies_total",
+		"Times this replica stood for election: no word from a leader within the heartbeat timeout, or named by a leadership transfer.", nil, nil)
+	descHBFail = prometheus.NewDesc("flotilla_hub_raft_heartbeat_failures_total",
+		"Heartbeat calls to a follower that failed while this replica led.", nil, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descQueueDepth, descOldestWait, descHeld, descLeader, descTerm, descCommit,
-		descApplid, descLag, descSnapAt, descSnapIx} {
+		descApplid, descLag, descSnapAt, descSnapIx, descWon, descStepDn, descCandid, descHBFail} {
 		ch <- d
 	}
 }
@@ -115,6 +123,14 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(descSnapAt, now.Sub(at).Seconds())
 	gauge(descSnapIx, float64(index))
+	tr := h.node.Transitions()
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(descWon, tr.Leaderships)
+	counter(descStepDn, tr.StepDowns)
+	counter(descCandid, tr.Candidacies)
+	counter(descHBFail, tr.HeartbeatFailures)
 }
 
 // HeldForDependency is the limit label of flotilla_hub_held_jobs for jobs

@@ -92,7 +92,7 @@ func (s *Settings) checkRaftTuning() error {
 	}
 	hb := or(s.RaftHeartbeatTimeout, time.Second)
 	el := or(s.RaftElectionTimeout, time.Second)
-	lease := or(s.RaftLeaderLeaseTimeout, 500*time.Millisecond)
+	lease := or(s.RaftLeaderLeaseTimeout, hb) // raftnode's default: the heartbeat timeout
 	const floor = 5 * time.Millisecond
 	switch {
 	case s.RateLimit < 0 || s.RateBurst < 0 || s.AddressRateLimit < 0 || s.AddressRateBurst < 0 || s.LoginFailuresPerMinute < 0:

@@ -128,9 +128,10 @@ type Settings struct {
 	// the image required.
 	BatchImage string `json:"batch_image,omitempty"`
 
-	// Raft timing; 0 takes raft's defaults (heartbeat and election 1 s,
-	// leader lease 500 ms). Replicas far apart or on busy machines want
-	// longer ones; give every replica the same values.
+	// Raft timing; 0 takes the defaults (heartbeat and election 1 s, the
+	// leader lease as long as the heartbeat timeout: raftnode.Config).
+	// Replicas far apart or on busy machines want longer ones; give every
+	// replica the same values.
 	RaftHeartbeatTimeout   Duration `json:"raft_heartbeat_timeout,omitempty"`
 	RaftElectionTimeout    Duration `json:"raft_election_timeout,omitempty"`
 	RaftLeaderLeaseTimeout Duration `json:"raft_leader_lease_timeout,omitempty"`
@@ -234,7 +235,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(optionalDuration{&flagged.AuditRetention}, "audit-retention", "purge audit events this long after they happened (0: never; default 2160h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
-	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default 500ms)")
+	fs.Var(&flagged.RaftLeaderLeaseTimeout, "raft-leader-lease-timeout", "raft leader lease timeout (default: the heartbeat timeout)")
 	fs.Var(&flagged.SnapshotInterval, "snapshot-interval", "how often raft considers a snapshot (default 2m)")
 	fs.Uint64Var(&flagged.SnapshotThreshold, "snapshot-threshold", 0, "new log entries that make raft snapshot (default 8192)")
 	fs.Uint64Var(&flagged.TrailingLogs, "trailing-logs", 0, "log entries a snapshot leaves behind (default 10240)")

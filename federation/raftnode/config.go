@@ -29,8 +29,9 @@ const (
 )
 
 // Config configures a Node. Zero timing fields take hashicorp/raft's defaults
-// (heartbeat 1 s, election 1 s, leader lease 500 ms), which suit a quiet
-// machine; busy machines want longer ones (see TestTiming).
+// (heartbeat 1 s, election 1 s), except the leader lease, which defaults to
+// the heartbeat timeout (see LeaderLeaseTimeout); busy machines want longer
+// ones (see TestTiming).
 type Config struct {
 	// ID is this server's raft id, unique and stable across restarts.
 	ID raft.ServerID
@@ -68,8 +69,19 @@ type Config struct {
 	// documentation. Copied by New.
 	PeerAPI map[raft.ServerID]string
 
-	HeartbeatTimeout   time.Duration
-	ElectionTimeout    time.Duration
+	HeartbeatTimeout time.Duration
+	ElectionTimeout  time.Duration
+	// LeaderLeaseTimeout is how long a leader keeps leading without word
+	// from a quorum; 0 means the heartbeat timeout, the time a follower
+	// waits for word from the leader before it stands for election.
+	// raft's own default, 500 ms against a 1 s heartbeat timeout, made a
+	// leader whose process stalled 0.5–1 s step down though no follower
+	// would have stood for election: under load the hub lost its leader
+	// in the middle of write bursts (docs/performance.md, "Leader changes
+	// under load"). The lease does not set the failover time (followers
+	// elect a new leader after their heartbeat timeout); it is how soon a
+	// leader cut off from the others stops taking writes, which could not
+	// commit anyway.
 	LeaderLeaseTimeout time.Duration
 	CommitTimeout      time.Duration
 	// ApplyTimeout bounds how long raft may take to accept (enqueue) a batch
@@ -202,6 +214,7 @@ func (c Config) raftConfig() (*raft.Config, error) {
 	if c.ElectionTimeout > 0 {
 		rc.ElectionTimeout = c.ElectionTimeout
 	}
+	rc.LeaderLeaseTimeout = rc.HeartbeatTimeout
 	if c.LeaderLeaseTimeout > 0 {
 		rc.LeaderLeaseTimeout = c.LeaderLeaseTimeout
 	}

@@ -32,7 +32,8 @@ type Node struct {
 	peersMu sync.RWMutex
 	peers   map[raft.ServerID]string
 
-	leaders *leaderWatch
+	leaders     *leaderWatch
+	transitions *transitionCounter
 	// readyTerm is the term in which this node, as leader, completed a
 	// barrier; reads in that term may trust the commit index.
 	readyTerm atomic.Uint64
@@ -117,6 +118,7 @@ func New(cfg Config, sm StateMachine, logger hclog.Logger) (*Node, error) {
 		peers:         cfg.PeerAPI,
 	}
 	n.leaders = startLeaderWatch(r, cfg.ID)
+	n.transitions = startTransitionCounter(r)
 	sends.setTrigger(n.snapshotPastResends)
 	go n.runBatcher()
 	go n.runCompleter()
@@ -197,6 +199,7 @@ func (n *Node) Shutdown() error {
 		close(n.inflight)
 		<-n.completerDone
 		n.leaders.stop()
+		n.transitions.stop(n.raft)
 		n.fsm.notify.wake()
 		n.shutdownErr = errors.Join(err, n.st.closeFn())
 	})

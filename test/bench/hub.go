@@ -70,6 +70,7 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 	for _, run := range runs {
 		n := run.replicas
 		all := make([]submitResult, 0, repeat)
+		var changes uint64 // leader changes over this configuration's rows
 		for range max(repeat, 1) {
 			res, err := benchSubmit(ctx, run, count, clients)
 			if err != nil {
@@ -77,6 +78,10 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 			}
 			fmt.Fprintf(os.Stderr, "bench: hub, %d replicas (%s), run %d: %.0f submits/s, p99 %.1f ms, %v; %v\n",
 				n, run.store, len(all)+1, res.perSec, res.p99, res.tail, res.figures)
+			if n > 1 {
+				res.leaders.print(fmt.Sprintf("hub, %d replicas (%s), run %d", n, run.store, len(all)+1))
+				changes += res.leaders.changes
+			}
 			all = append(all, res)
 		}
 		slices.SortFunc(all, func(a, b submitResult) int { return cmp.Compare(a.perSec, b.perSec) })
@@ -117,9 +122,17 @@ func hubTable(ctx context.Context, count, clients, repeat int, runs []hubRun) (*
 				"3 replicas, clients apart: CPU of the 64 clients' process per submission")
 			fmt.Fprintf(os.Stderr, "bench: hub, 3 replicas, clients apart: replicas %v, clients %v, %.0f allocations, %.1f KB per submission in the clients' process\n",
 				apart.cpuPerSubmit.Round(100*time.Nanosecond), apart.clientCPU.Round(100*time.Nanosecond), apart.clientAllocs, apart.clientKB)
-			if err := hubBatchRows(ctx, r, run, count, clients, repeat, *hubBatchItems); err != nil {
+			apart.leaders.print("hub, 3 replicas, clients apart")
+			changes += apart.leaders.changes
+			batchChanges, err := hubBatchRows(ctx, r, run, count, clients, repeat, *hubBatchItems)
+			if err != nil {
 				return nil, err
 			}
+			changes += batchChanges
+		}
+		if n > 1 {
+			r.add("hub_leader_changes"+suffix, float64(changes), "changes",
+				label+": leader changes during the submissions, summed over every run of its rows")
 		}
 	}
 	return r, nil
@@ -137,6 +150,7 @@ type submitResult struct {
 	entries, commands uint64
 	figures           phaseFigures
 	caFile            string // the replicas' CA ("": plain HTTP)
+	leaders           leaderFigures
 }
 
 func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitResult, error) {
@@ -157,7 +171,9 @@ func benchSubmit(ctx context.Context, run hubRun, count, clients int) (submitRes
 		return res, err
 	}
 	ph := startPhase(fmt.Sprintf("hub-%d-%s", n, run.store))
+	lw := watchLeaders(cl)
 	sub, err := submitClients(ctx, cl.URLs(), cl.CAFile, key, "bench", count, clients)
+	res.leaders = lw.stop()
 	fig := ph.stop(count + clients)
 	if err != nil {
 		return res, err
@@ -187,13 +203,19 @@ func benchSubmitApart(ctx context.Context, run hubRun, count, clients int) (subm
 	// The same start as the in-process rows; with -hub-profile, the
 	// replicas' profiles of this run.
 	ph := startPhase(fmt.Sprintf("hub-%d-%s-apart", run.replicas, run.store))
+	lw := watchLeaders(cl)
 	res, err := clientsApart(ctx, cl.URLs(), cl.CAFile, key, count, clients)
+	res.leaders = lw.stop()
 	ph.stop(count + clients)
 	return res, err
 }
 
-// benchHub is n hub replicas in this process.
-type benchHub struct{ *hubtest.Cluster }
+// benchHub is n hub replicas in this process, their raft warnings kept
+// while a row's leadership is watched (watchLeaders).
+type benchHub struct {
+	*hubtest.Cluster
+	raftLogs *raftLogs
+}
 
 // startBenchHub starts n replicas on the given raft log store, as the hub
 // binary configures them (hubtest.Options.AsBinary), with cheap password
@@ -210,9 +232,11 @@ func startHub(dir string, n int, store string, prepare func(i int, cfg *hub.Conf
 
 // startHubTLS is startHub, on TLS if withTLS (hubtest.Options.TLS).
 func startHubTLS(dir string, n int, store string, withTLS bool, prepare func(i int, cfg *hub.Config)) (*benchHub, error) {
+	logs := &raftLogs{}
 	c, err := hubtest.Start(dir, n, hubtest.Options{
 		AsBinary: true, TLS: withTLS,
 		Configure: func(i int, cfg *hub.Config) {
+			cfg.RaftLogger = logs.logger(string(cfg.Raft.ID))
 			cfg.Raft.LogStore = store
 			cfg.UnencryptedHTTP2 = hubNet.h2c && !withTLS
 			cfg.Auth.BcryptCost = bcrypt.MinCost
@@ -224,7 +248,7 @@ func startHubTLS(dir string, n int, store string, withTLS bool, prepare func(i i
 	if err != nil {
 		return nil, err
 	}
-	return &benchHub{c}, nil
+	return &benchHub{Cluster: c, raftLogs: logs}, nil
 }
 
 func (b *benchHub) stop() { b.StopAll() }

@@ -26,27 +26,30 @@ type batchResult struct {
 	perSec, p50, p99  float64 // jobs a second; per-call latency
 	entries, commands uint64
 	figures           phaseFigures // per job
+	leaders           leaderFigures
 }
 
 // hubBatchRows measures the same `count` jobs as the single-submission
 // rows, sent by `clients` concurrent clients in calls of items jobs each
 // (client.SubmitJobs), on 3 replicas on the WAL store, `repeat` runs on
 // fresh hubs: the median run's figures, every run's on stderr.
-func hubBatchRows(ctx context.Context, r *report, run hubRun, count, clients, repeat, items int) error {
+func hubBatchRows(ctx context.Context, r *report, run hubRun, count, clients, repeat, items int) (changes uint64, err error) {
 	if items <= 0 {
-		return nil
+		return 0, nil
 	}
 	if items > structs.MaxBatchJobs {
-		return fmt.Errorf("-hub-batch-items %d: at most %d", items, structs.MaxBatchJobs)
+		return 0, fmt.Errorf("-hub-batch-items %d: at most %d", items, structs.MaxBatchJobs)
 	}
 	all := make([]batchResult, 0, repeat)
 	for range max(repeat, 1) {
 		res, err := benchSubmitBatch(ctx, run, count, clients, items)
 		if err != nil {
-			return fmt.Errorf("3 replicas, batches of %d: %w", items, err)
+			return changes, fmt.Errorf("3 replicas, batches of %d: %w", items, err)
 		}
 		fmt.Fprintf(os.Stderr, "bench: hub, 3 replicas, batches of %d, run %d: %.0f jobs/s, call p99 %.1f ms, %d commands in %d raft log entries on the leader, %v\n",
 			items, len(all)+1, res.perSec, res.p99, res.commands, res.entries, res.figures)
+		res.leaders.print(fmt.Sprintf("hub, 3 replicas, batches of %d, run %d", items, len(all)+1))
+		changes += res.leaders.changes
 		all = append(all, res)
 	}
 	slices.SortFunc(all, func(a, b batchResult) int { return cmp.Compare(a.perSec, b.perSec) })
@@ -67,7 +70,7 @@ func hubBatchRows(ctx context.Context, r *report, run hubRun, count, clients, re
 		r.add("hub_submit_batch_commands_per_entry_3replicas", round1(float64(res.commands)/float64(res.entries)), "commands",
 			label+": commands per raft log entry on the leader")
 	}
-	return nil
+	return changes, nil
 }
 
 // benchSubmitBatch is one run of the batch row on a fresh hub.
@@ -88,7 +91,9 @@ func benchSubmitBatch(ctx context.Context, run hubRun, count, clients, items int
 		return res, err
 	}
 	ph := startPhase(fmt.Sprintf("hub-%d-%s-batch%d", run.replicas, run.store, items))
+	lw := watchLeaders(cl)
 	res, err = batchClients(ctx, cl.URLs(), cl.CAFile, key, count, clients, items)
+	res.leaders = lw.stop()
 	fig := ph.stop(count + clients)
 	if err != nil {
 		return res, err

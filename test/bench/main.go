@@ -78,6 +78,7 @@ func main() {
 	flag.BoolVar(&hubNet.http1, "hub-http1", false, "with -hub-tls, the clients speak HTTP/1.1")
 	flag.BoolVar(&hubNet.h2c, "hub-h2c", false, "without -hub-tls, the hub table's clients speak HTTP/2 in the clear (h2c, prior knowledge); with -hub-conns N they share N connections")
 	flag.IntVar(&hubNet.conns, "hub-conns", 0, "the hub table's clients share this many HTTP transports (HTTP/2 multiplexes them on that many connections); 0: one per client")
+	flag.IntVar(&hubRaftLogLines, "hub-raft-log", hubRaftLogLines, "print up to this many of the replicas' raft warnings of a 3-replica hub row whose leadership moved (0: only the counts)")
 	hubKey := flag.String("hub-key", "", "API key of a tenant user for -hub-clients-only (needs machine type n1 and app solver)")
 	flag.BoolVar(&schedDefaultContent, "sched-default-content", false, "the scheduler table's clients (the agent's too) keep client-go's default content types (protobuf for the generated calls, JSON for pods/binding), as the agent did before")
 	flag.StringVar(&schedRows, "sched-rows", "", "comma-separated rows of the scheduler table (default all): ks-single,fl-single,ks-gang,fl-gang,bind-ceiling,create-ceiling,fl-create,ks-create; only when named: create-ceiling-watch, create-ceiling-meta (the ceiling with an extra pod watcher / metadata-only replies)")

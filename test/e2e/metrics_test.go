@@ -158,6 +158,10 @@ func TestMetrics(t *testing.T) {
 		{"flotilla_hub_raft_apply_lag", nil, present},
 		{"flotilla_hub_raft_last_snapshot_age_seconds", nil, grew},
 		{"flotilla_hub_raft_last_snapshot_index", nil, present},
+		{"flotilla_hub_raft_became_leader_total", nil, positive},
+		{"flotilla_hub_raft_candidacies_total", nil, positive},
+		{"flotilla_hub_raft_stepped_down_total", nil, present},
+		{"flotilla_hub_raft_heartbeat_failures_total", nil, present},
 	}
 	agentSeries := []series{
 		{"flotilla_agent_scheduling_latency_seconds", nil, grew},
