@@ -1,9 +1,11 @@
 package appdef
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +57,33 @@ type Line struct {
 	Argv    []string
 	Env     []EnvVar
 	Uploads []Upload
+	// Script is the command's cmdscript, to be written to the first word
+	// of its path and run from there (nil without one).
+	Script *Script
+}
+
+// Script is a command's cmdscript as a job runs it: Data written to Path
+// (absolute), executable.
+type Script struct {
+	Path string
+	Data []byte
+}
+
+// CmdScript is the script a command carries: its cmdscript decoded from
+// base64 (as the AppDef editors write it), or the text itself when it is
+// not base64 of text; placed at the first word of its path, which must be
+// absolute (nil otherwise, and without a cmdscript).
+func CmdScript(c *Command) *Script {
+	argv := PathArgv(c.Path)
+	if c.CmdScript == "" || !strings.HasPrefix(argv[0], "/") {
+		return nil
+	}
+	data := []byte(c.CmdScript)
+	if b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.CmdScript)); err == nil && len(b) > 0 &&
+		strings.ToValidUTF8(string(b), "\uFFFD") == string(b) && !bytes.Contains(b, []byte{0}) {
+		data = b
+	}
+	return &Script{Path: path.Clean(argv[0]), Data: data}
 }
 
 // EnvVar is one variable of the job environment.
@@ -86,7 +115,7 @@ func Build(c *Command, values map[string]string, vars Vars) (*Line, error) {
 		return nil, err
 	}
 	subst := vars.Replacer()
-	l := &Line{Argv: PathArgv(c.Path)}
+	l := &Line{Argv: PathArgv(c.Path), Script: CmdScript(c)}
 	var positional []string
 	for _, p := range c.Parameters {
 		if !conditionsHold(c, p, values) {

@@ -29,11 +29,31 @@ type realShape struct {
 	argv     map[string][]string          // command -> argv with defaults (and values)
 	values   map[string]map[string]string // command -> submitted values
 	env      map[string][]appdef.EnvVar   // command -> job environment
+	scripts  map[string]*appdef.Script    // command -> its cmdscript as the job places it
 	warnings []string
 	bools    map[string]bool // JSON path in /jarvice/appdef's reply -> the boolean a client reads
 }
 
 var realShapes = map[string]realShape{
+	// A command whose script is in the AppDef (an app-blender revision:
+	// "cmdscript", base64, written to its path /tmp/start.sh and run;
+	// the image need not carry it), the same as plain text, and one
+	// whose path is no absolute file to write to.
+	"cmdscript": {
+		def: `{"name":"tool","description":"d","author":"a","licensed":true,"classifications":["Tools"],"machines":["n*"],
+			"vault-types":["FILE"],"appdefversion":2,"commands":{
+			 "gui":{"path":"/tmp/start.sh","desktop":true,"interactive":true,"name":"GUI","description":"d",
+			  "cmdscript":"IyEvYmluL2Jhc2gKCm1rZGlyIC1wIC9kYXRhL0FwcENvbmZpZy90b29sCmV4ZWMgL3Vzci9sb2NhbC9iaW4vbmltYml4X2Rlc2t0b3AgL3Vzci9iaW4vdG9vbCAiJEAiCg==","parameters":{
+			  "file":{"name":"f","description":"d","type":"FILE","positional":true,"required":false,"value":"/data/x.blend"}}},
+			 "plain":{"path":"/usr/local/bin/run.sh -v","name":"Plain","description":"d","cmdscript":"#!/bin/sh\necho plain\n","parameters":{}},
+			 "bare":{"path":"run.sh","name":"Bare","description":"d","cmdscript":"echo bare","parameters":{}}},
+			"image":{"type":"image/png","data":""}}`,
+		argv: map[string][]string{"gui": {"/tmp/start.sh", "/data/x.blend"}, "plain": {"/usr/local/bin/run.sh", "-v"}, "bare": {"run.sh"}},
+		scripts: map[string]*appdef.Script{"gui": {Path: "/tmp/start.sh", Data: []byte("#!/bin/bash\n\nmkdir -p /data/AppConfig/tool\nexec /usr/local/bin/nimbix_desktop /usr/bin/tool \"$@\"\n")},
+			"plain": {Path: "/usr/local/bin/run.sh", Data: []byte("#!/bin/sh\necho plain\n")}},
+		warnings: []string{`$.commands.bare.path: path "run.sh" is not absolute: it is looked up in the image's PATH`,
+			"$.commands.bare.cmdscript: not written: it is written to the command's path, which is not absolute"},
+	},
 	// The PushToCompute default template (nimbix/appdef-template and most
 	// nimbix/* apps): Batch runs /bin/bash -l -c with a required command
 	// and no default, GUI runs nimbix_desktop; an SVG icon and the "id"
@@ -198,6 +218,9 @@ func TestRealAppDefShapes(t *testing.T) {
 				}
 				if d := cmp.Diff(tc.env[cmd], l.Env); d != "" {
 					t.Errorf("%s env (-want +got):\n%s", cmd, d)
+				}
+				if d := cmp.Diff(tc.scripts[cmd], l.Script); d != "" {
+					t.Errorf("%s cmdscript (-want +got):\n%s", cmd, d)
 				}
 			}
 			app := strings.ReplaceAll(name, " ", "-")

@@ -101,6 +101,9 @@ func validateCommand(res *Result, p string, c *Command) {
 		// from the image's PATH, and so does Flotilla.
 		res.warn(child(p, "path"), "path %q is not absolute: it is looked up in the image's PATH", c.Path)
 	}
+	if c.CmdScript != "" && c.Path != "" && CmdScript(c) == nil {
+		res.warn(child(p, "cmdscript"), "not written: it is written to the command's path, which is not absolute")
+	}
 	checkMachines(res, child(p, "machines"), c.Machines)
 	checkScale(res, child(p, "scale_max"), c.ScaleMax)
 	checkWalltime(res, child(p, "walltime"), c.Walltime)

@@ -5,7 +5,9 @@
 // directory of AppDef files (a git checkout). Platforms, the one reader
 // of an image's platforms (used by the agents' pre-pull too), and the
 // image reads take their credentials as options (a keychain, a docker
-// config JSON).
+// config JSON). ReadPull is what a PushToCompute pull
+// (/jarvice/pull) reads: the digest a reference names now and the AppDef
+// of that image.
 //
 // A Source lists the apps it offers; Sync makes the target catalog hold
 // exactly those of its origin: it adds what is new, replaces what

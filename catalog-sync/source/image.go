@@ -111,22 +111,39 @@ func ReadAppDef(ctx context.Context, ref string, opts ...Option) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	doc, err := fileIn(img, AppDefPath)
+	doc, err := appDefIn(img)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: %w", ref, err)
 	}
-	if doc != nil {
-		return doc, nil
+	if doc == nil {
+		return nil, fmt.Errorf("image %s carries no AppDef (neither /%s nor label %s)", ref, AppDefPath, LabelAppDef)
+	}
+	return doc, nil
+}
+
+// appDefIn is the AppDef img carries: the file, else the label; nil when
+// it carries neither.
+func appDefIn(img v1.Image) ([]byte, error) {
+	doc, err := fileIn(img, AppDefPath)
+	if err != nil || doc != nil {
+		return doc, err
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("image %s: config: %w", ref, err)
+		return nil, fmt.Errorf("config: %w", err)
 	}
 	if l := cfg.Config.Labels[LabelAppDef]; l != "" {
 		return []byte(l), nil
 	}
-	return nil, fmt.Errorf("image %s carries no AppDef (neither /%s nor label %s)", ref, AppDefPath, LabelAppDef)
+	return nil, nil
 }
+
+// imageError is an image a pull cannot take whatever the registry says:
+// an AppDef file that cannot be read as one (not a regular file, too
+// large), an index without an image.
+type imageError struct{ reason string }
+
+func (e *imageError) Error() string { return e.reason }
 
 // fileIn reads one file of an image's flattened file system, nil when it
 // is not there. The reading stops at the file.
@@ -146,10 +163,10 @@ func fileIn(img v1.Image, want string) ([]byte, error) {
 			continue
 		}
 		if h.Typeflag != tar.TypeReg {
-			return nil, fmt.Errorf("/%s is not a regular file", want)
+			return nil, &imageError{fmt.Sprintf("/%s is not a regular file", want)}
 		}
 		if h.Size > maxAppDefBytes {
-			return nil, fmt.Errorf("/%s: larger than %d bytes", want, maxAppDefBytes)
+			return nil, &imageError{fmt.Sprintf("/%s: larger than %d bytes", want, maxAppDefBytes)}
 		}
 		return io.ReadAll(io.LimitReader(tr, maxAppDefBytes))
 	}

@@ -16,6 +16,7 @@ import (
 const (
 	JobEnvKey    = "jobenv.sh" // variable parameters, at /etc/JARVICE/jobenv.sh
 	uploadKeyPre = "upload-"   // + index: an UPLOAD parameter's file, at /opt/<target>
+	cmdScriptKey = "cmdscript" // the command's cmdscript, at its path, executable
 	volAppFiles  = "flotilla-appfiles"
 )
 
@@ -72,6 +73,9 @@ func appFiles(l *appdef.Line) map[string][]byte {
 	for i, u := range l.Uploads {
 		data[uploadKeyPre+strconv.Itoa(i)] = u.Data
 	}
+	if l.Script != nil {
+		data[cmdScriptKey] = l.Script.Data
+	}
 	return data
 }
 
@@ -82,16 +86,22 @@ func (r *renderer) appFilesVolume() corev1.Volume {
 		k := uploadKeyPre + strconv.Itoa(i)
 		items = append(items, corev1.KeyToPath{Key: k, Path: k})
 	}
+	if r.line.Script != nil {
+		items = append(items, corev1.KeyToPath{Key: cmdScriptKey, Path: cmdScriptKey, Mode: new(int32(0o555))})
+	}
 	return corev1.Volume{Name: volAppFiles, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 		SecretName: r.name, Items: items, DefaultMode: new(int32(0o444))}}}
 }
 
-// appFilesMounts places jobenv.sh in /etc/JARVICE and each upload at its
-// /opt/<target>.
+// appFilesMounts places jobenv.sh in /etc/JARVICE, each upload at its
+// /opt/<target> and the command's cmdscript at its path.
 func (r *renderer) appFilesMounts() []corev1.VolumeMount {
 	ms := []corev1.VolumeMount{{Name: volAppFiles, MountPath: JarviceDir + "/" + JobEnvKey, SubPath: JobEnvKey, ReadOnly: true}}
 	for i, u := range r.line.Uploads {
 		ms = append(ms, corev1.VolumeMount{Name: volAppFiles, MountPath: u.Path, SubPath: uploadKeyPre + strconv.Itoa(i), ReadOnly: true})
+	}
+	if r.line.Script != nil {
+		ms = append(ms, corev1.VolumeMount{Name: volAppFiles, MountPath: r.line.Script.Path, SubPath: cmdScriptKey, ReadOnly: true})
 	}
 	return ms
 }

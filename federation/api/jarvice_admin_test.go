@@ -21,7 +21,10 @@ func TestJarviceAudit(t *testing.T) {
 	e, alice, _ := pushToComputeEnv(t)
 	admin, key := hubAdmin(e.env), e.keys["global"]
 	j := value[*structs.Job](t)(e.alice.SubmitJob(e.ctx(), structs.JobSubmitRequest{App: "pub", MachineType: "n1", Nodes: 1}))
-	for _, repo := range []string{"r/mine:2", "r/mine:3"} {
+	reg := newTestRegistry(t, "", "")
+	ref2, _ := reg.push("r/mine:2", appDefImage("Mine"))
+	ref3, dig3 := reg.push("r/mine:3", appDefImage("Mine"))
+	for _, repo := range []string{ref2, ref3} {
 		if code, _, body := e.jarviceCall("get", "pull", url.Values{"username": {"alice"}, "apikey": {alice},
 			"repo": {repo}, "target": {"mine"}}); code != 200 {
 			t.Fatalf("pull: %d %s", code, body)
@@ -47,8 +50,8 @@ func TestJarviceAudit(t *testing.T) {
 		}
 		f := strings.Split(lines[1], "\t")
 		want := []string{"alice", "dockerpull", "app.pull", "mine", "ok", "200"}
-		if len(f) != 9 || strings.Join(f[1:7], " ") != strings.Join(want, " ") || f[8] != "repo r/mine:3" {
-			t.Errorf("%s: line %q: want fields time, %v, source, detail \"repo r/mine:3\"", form, lines[1], want)
+		if len(f) != 9 || strings.Join(f[1:7], " ") != strings.Join(want, " ") || f[8] != "repo "+ref3+"@"+dig3 {
+			t.Errorf("%s: line %q: want fields time, %v, source, detail \"repo %s@%s\"", form, lines[1], want, ref3, dig3)
 		}
 	}
 	_, _, lines := audit("get", "category", "job", "quser", "alice")
@@ -56,7 +59,7 @@ func TestJarviceAudit(t *testing.T) {
 		t.Errorf("category=job quser=alice: %q, want alice's submit", lines)
 	}
 	_, _, lines = audit("get", "resource", "app/mine", "lines", "1")
-	if len(lines) != 1 || !strings.HasSuffix(lines[0], "repo r/mine:3") {
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], "repo "+ref3+"@"+dig3) {
 		t.Errorf("resource=app/mine lines=1: %q, want the last pull", lines)
 	}
 	_, _, all := audit("get", "lines", "0")

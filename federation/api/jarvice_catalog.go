@@ -26,10 +26,19 @@ func appDefVersion(a *structs.App) int { return max(a.AppDef.AppDefVersion, 1) }
 
 // jarviceApps is /jarvice/apps: the apps the caller may use, keyed by app
 // name, or the one named (404 if it is unknown); version filters by
-// appdefversion.
+// appdefversion. A call without username and apikey lists public apps
+// only, as the reference does (anonymousApp), without their images.
 func (s *Server) jarviceApps(c *call) (any, error) {
-	a, err := s.jarviceLogin(c)
+	a, err := c.jarviceArgs()
 	if err != nil {
+		return nil, err
+	}
+	anonymous := a.Get("username") == "" && a.Get("apikey") == ""
+	if anonymous {
+		if err := s.limits.beforeAuth(c.r); err != nil {
+			return nil, err
+		}
+	} else if err := c.jarviceAuth(&structs.JarviceUser{Username: a.Get("username"), APIKey: a.Get("apikey")}); err != nil {
 		return nil, err
 	}
 	version, err := a.intArg("version", 0)
@@ -41,21 +50,34 @@ func (s *Server) jarviceApps(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	all, err := s.reads.Store().Read().Apps()
+	txn := s.reads.Store().Read()
+	all, err := txn.Apps()
 	if err != nil {
 		return nil, err
+	}
+	visible := func(app *structs.App) bool { return access.AppVisible(c.id.Access(), app) == nil }
+	if anonymous {
+		rules, err := txn.AccessRules()
+		if err != nil {
+			return nil, err
+		}
+		compiled := access.New(rules)
+		visible = func(app *structs.App) bool { return anonymousApp(compiled, app) }
 	}
 	name := a.Get("name")
 	withBatch = withBatch || name != ""
 	out := map[string]structs.JarviceApp{}
 	for _, app := range all {
 		if (name != "" && app.Name != name) || (!withBatch && app.IsBatchApp()) ||
-			access.AppVisible(c.id.Access(), app) != nil || (version > 0 && appDefVersion(app) != version) {
+			!visible(app) || (version > 0 && appDefVersion(app) != version) {
 			continue
 		}
 		e, err := jarviceAppEntry(app)
 		if err != nil {
 			return nil, err
+		}
+		if anonymous {
+			e.Repo, e.Src = "", ""
 		}
 		out[app.Name] = e
 	}
@@ -63,6 +85,14 @@ func (s *Server) jarviceApps(c *call) (any, error) {
 		return nil, structs.Errorf(structs.ErrNotFound, "app %q", name)
 	}
 	return out, nil
+}
+
+// anonymousApp says whether /jarvice/apps lists app to a caller without
+// credentials: a public app (not a job script's) that no access rule
+// names — an app an administrator restricted to some users, tenants or
+// clusters is not shown to everyone.
+func anonymousApp(rules *access.Rules, app *structs.App) bool {
+	return app.Visibility == structs.VisibilityPublic && !app.IsBatchApp() && !rules.NamesApp(app.Name)
 }
 
 // jarviceAppDef is /jarvice/appdef: one app's AppDef (404 if unknown).

@@ -279,9 +279,11 @@ func TestJarviceClientRequestForms(t *testing.T) {
 	// curl -X POST -F (multipart), one with curl --get --data-urlencode.
 	e.must(e.client(alice).PutApp(e.ctx(), &structs.App{Name: "hpc_demo", Visibility: structs.VisibilityPrivate, Image: "blacklynx/search:v7",
 		AppDef: structs.AppDef{Name: "Demo", Commands: map[string]structs.Command{"Run": {Path: "/run"}}}}))
+	reg := newTestRegistry(t, "", "")
+	pushed, digest := reg.push("blacklynx/search:v8.nimbix.demo", appDefImage("Search"))
 	var form bytes.Buffer
 	mw := multipart.NewWriter(&form)
-	for _, kv := range [][2]string{{"username", "alice"}, {"repo", "blacklynx/search:v8.nimbix.demo"}, {"apikey", alice}, {"target", "hpc_demo"}} {
+	for _, kv := range [][2]string{{"username", "alice"}, {"repo", pushed}, {"apikey", alice}, {"target", "hpc_demo"}} {
 		_ = mw.WriteField(kv[0], kv[1])
 	}
 	_ = mw.Close()
@@ -299,9 +301,9 @@ func TestJarviceClientRequestForms(t *testing.T) {
 		}
 	}
 	cases["PushToCompute pull with curl -F"] = jarviceCase{jarviceRequest{method: "POST", endpoint: "pull", contentType: mw.FormDataContentType(),
-		body: form.String()}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
+		body: form.String()}, 200, "application/json", pulled(pushed + "@" + digest)}
 	cases["PushToCompute pull with curl --get"] = jarviceCase{jarviceRequest{method: "GET", endpoint: "pull",
-		query: creds("target", "hpc_demo", "repo", "blacklynx/search:v8.nimbix.demo")}, 200, "application/json", pulled("blacklynx/search:v8.nimbix.demo")}
+		query: creds("target", "hpc_demo", "repo", pushed)}, 200, "application/json", pulled(pushed + "@" + digest)}
 	// Log tailers of the old API's users: requests.get(tail?...&lines=10000)
 	// once the job is past SUBMITTED; a body equal to these very bytes
 	// means the job no longer runs (anything else is printed as log).

@@ -142,6 +142,8 @@ func TestJarviceAPIConformance(t *testing.T) {
 		code     int
 		model    string // model of the reply; "map:M", "[M]", "text", "error", "object"
 	}
+	// An image without an AppDef: the pull keeps the app's (other checks read it).
+	plain, _ := newTestRegistry(t, "", "").push("r/every:1", map[string]string{"opt/run.sh": "#!/bin/sh\n"})
 	checks := map[string]check{
 		"status by number":     {"status", auth("alice", alice, "number", num), 200, "map:SchedJobStatusEntry"},
 		"status by name":       {"status", auth("alice", alice, "name", sub.Name), 200, "map:SchedJobStatusEntry"},
@@ -164,6 +166,7 @@ func TestJarviceAPIConformance(t *testing.T) {
 		"apps by name":         {"apps", auth("alice", alice, "name", "every"), 200, "map:App"},
 		"apps version 2":       {"apps", auth("alice", alice, "version", "2"), 200, "map:App"},
 		"apps unknown":         {"apps", auth("alice", alice, "name", "nope"), 404, "error"},
+		"apps anonymous":       {"apps", url.Values{}, 200, "map:App"},
 		"appdef":               {"appdef", auth("alice", alice, "name", "every"), 200, "AppDef"},
 		"appdef unknown":       {"appdef", auth("alice", alice, "name", "nope"), 404, "error"},
 		"machines":             {"machines", auth("alice", alice), 200, "map:MachineDef"},
@@ -180,7 +183,7 @@ func TestJarviceAPIConformance(t *testing.T) {
 		"vault":                {"vault", auth("alice", alice, "vault", "va", "path", "/"), 200, "[[any]]"},
 		"vault unknown":        {"vault", auth("alice", alice, "vault", "nope", "path", "/"), 404, "error"},
 		"history":              {"history", auth("alice", alice, "target", "pub"), 200, "text"},
-		"pull":                 {"pull", auth(hubAdmin(e), e.keys["global"], "repo", "r/every:1", "target", "every"), 200, "object"},
+		"pull":                 {"pull", auth(hubAdmin(e), e.keys["global"], "repo", plain, "target", "every"), 200, "object"},
 		"pull not publisher":   {"pull", auth("alice", alice, "repo", "r/pub:2", "target", "pub"), 403, "error"},
 		"pull unknown target":  {"pull", auth("alice", alice, "repo", "r/x:1", "target", "nope"), 404, "error"},
 		"build":                {"build", auth(hubAdmin(e), e.keys["global"], "target", "every"), 400, "error"},

@@ -1,12 +1,17 @@
 package api
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/flotilla-hpc/flotilla/catalog-sync/appdef"
+	"github.com/flotilla-hpc/flotilla/catalog-sync/source"
 	"github.com/flotilla-hpc/flotilla/federation/fsm"
 	"github.com/flotilla-hpc/flotilla/federation/state"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
@@ -15,18 +20,24 @@ import (
 
 // The PushToCompute endpoints: pull, build, history. In JARVICE an app
 // (the "target") has a Docker repository; pull copies the repository's
-// image into the app, build makes the image from a Git source first. In
-// Flotilla an app names its image and the clusters' agents pre-pull it
-// onto the machine types the app runs on (clusteragent/prepull), so a
-// pull re-points the app at the image and the agents pull it; Flotilla
-// builds no images.
+// image into the app, with the AppDef the image carries, and build makes
+// the image from a Git source first. In Flotilla an app names its image
+// and the clusters' agents pre-pull it onto the machine types the app
+// runs on (clusteragent/prepull), so a pull reads the image from its
+// registry, pins the app to the digest its tag names now (the nodes keep
+// that image however the tag moves, until the next pull), takes the
+// AppDef the image carries, and the agents pull it; Flotilla builds no
+// images.
 
 // Replies of /jarvice/pull.
 const (
 	pullScheduled = "Pull successfully scheduled"
-	pullUnchanged = "Image unchanged: the clusters keep it pulled (a tag pushed again is not pulled again: pull a new tag or a digest)"
+	pullUnchanged = "Image unchanged: the app already runs this image (its tag names the same digest) with its AppDef"
 	pullNoPrePull = "Image set; the app is not pre-pulled (no_prepull): nodes pull it when a job starts"
 )
+
+// pullTimeout bounds a pull's reading of the registry.
+const pullTimeout = 2 * time.Minute
 
 // jarviceTarget reads the target app of a PushToCompute call: it must
 // exist and be visible to the caller (404 otherwise, as for an unknown
@@ -51,13 +62,29 @@ func (c *call) checkTarget(app *structs.App) error {
 	return c.id.CheckWriteApp(app)
 }
 
+// pullable refuses a pull into an app whose image is not its own to set:
+// a job-script app's, or one a catalog source syncs (an app registered
+// from an image, origin "image:REF", is pullable: no sync rewrites it).
+func pullable(app *structs.App) error {
+	switch {
+	case app.IsBatchApp():
+		return invalid("pull: app %q runs job scripts in its own image; it cannot be re-pointed", app.Name)
+	case app.Origin != "" && !strings.HasPrefix(app.Origin, "image:"):
+		return invalid("pull: app %q is synced from %s, which sets its image: change it there", app.Name, app.Origin)
+	}
+	return nil
+}
+
 // jarvicePull is /jarvice/pull: repo (an image reference, as docker pull
 // takes it) becomes the image of the app target, which the caller may
-// publish; the clusters' agents see the catalog change and pull it onto
-// the nodes of the machine types the app runs on. The app's AppDef is
-// kept (Flotilla reads an image's AppDef with `flotilla app register
-// IMAGE` or a catalog source, not here). A job-script app's image is
-// fixed, and a synced app's is its source's (400).
+// publish. The hub reads the image from its registry (with the app's pull
+// credential): the app is pinned to the digest repo names now, and takes
+// the AppDef the image carries (/etc/NAE/AppDef.json, or its label; an
+// image without one keeps the app's, an invalid one is refused). The
+// clusters' agents see the catalog change and pull that digest onto the
+// nodes of the machine types the app runs on; a tag pushed again is
+// pulled again only by the next pull. A job-script app's image is fixed,
+// and a synced app's is its source's (400).
 func (s *Server) jarvicePull(c *call) (any, error) {
 	a, err := s.jarviceLogin(c)
 	if err != nil {
@@ -74,13 +101,15 @@ func (s *Server) jarvicePull(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if app.IsBatchApp() {
-		return nil, invalid("pull: app %q runs job scripts in its own image; it cannot be re-pointed", app.Name)
-	}
-	if app.Origin != "" {
-		return nil, invalid("pull: app %q is synced from %s, which sets its image: change it there", app.Name, app.Origin)
+	if err := pullable(app); err != nil {
+		return nil, err
 	}
 	c.object, c.detail = app.Name, "repo "+repo
+	got, def, err := s.readPull(c, repo, app.PullSecret)
+	if err != nil {
+		return nil, err
+	}
+	c.detail = "repo " + got.Ref
 	status := pullScheduled
 	err = update(c, nil, "app", app.Name, func(r *state.ReadTxn) (*structs.App, error) { return r.App(app.Name) },
 		func(old *structs.App, cas structs.CAS) (fsm.Command, error) {
@@ -90,27 +119,70 @@ func (s *Server) jarvicePull(c *call) (any, error) {
 			if err := c.checkTarget(old); err != nil {
 				return nil, err
 			}
-			if old.Origin != "" {
-				return nil, invalid("pull: app %q is synced from %s, which sets its image: change it there", old.Name, old.Origin)
+			if err := pullable(old); err != nil {
+				return nil, err
+			}
+			if old.PullSecret != app.PullSecret {
+				return nil, structs.Errorf(structs.ErrConflict, "pull: the pull credential of app %q changed meanwhile: pull again", old.Name)
 			}
 			status = pullScheduled
 			if old.NoPrePull {
 				status = pullNoPrePull
 			}
-			if old.Image == repo {
+			n := old.Copy()
+			n.Image = got.Ref
+			if def != nil {
+				n.AppDef = *def
+			}
+			if strings.HasPrefix(old.Origin, "image:") {
+				n.Origin = "image:" + got.Ref
+			}
+			if n.Image == old.Image && n.Origin == old.Origin && bytes.Equal(n.AppDef.Raw, old.AppDef.Raw) {
 				if !old.NoPrePull {
 					status = pullUnchanged
 				}
 				return nil, nil
 			}
-			n := old.Copy()
-			n.Image = repo
 			return &fsm.AppUpsert{App: *n, CAS: cas}, nil
 		})
 	if err != nil {
 		return nil, err
 	}
 	return &structs.JarviceAction{Status: status}, nil
+}
+
+// readPull reads what a pull takes from the registry: the pinned image
+// and its AppDef, decoded and checked as any registration's (nil when
+// the image carries none). An image the registry refuses or lacks, and
+// an AppDef that is not valid, are 400; a registry that cannot be read
+// is 503. Nothing is written.
+func (s *Server) readPull(c *call, repo, pullSecret string) (*source.Pulled, *structs.AppDef, error) {
+	ctx, cancel := context.WithTimeout(c.r.Context(), pullTimeout)
+	defer cancel()
+	c.writeWithin(pullTimeout + replyTimeout)
+	var opts []source.Option
+	if pullSecret != "" {
+		opts = append(opts, source.WithDockerConfig(pullSecret))
+	}
+	got, err := source.ReadPull(ctx, repo, opts...)
+	if err != nil {
+		var pe *source.PullError
+		if errors.As(err, &pe) && pe.Refused {
+			return nil, nil, invalid("pull: %v", err)
+		}
+		return nil, nil, structs.Errorf(structs.ErrUnavailable, "pull: %v", err)
+	}
+	if got.AppDef == nil {
+		return got, nil, nil
+	}
+	if _, res := appdef.Parse(got.AppDef); res.Err() != nil {
+		return nil, nil, fmt.Errorf("pull: the AppDef in %s: %w", got.Ref, res.Err())
+	}
+	def := &structs.AppDef{}
+	if err := def.UnmarshalJSON(got.AppDef); err != nil {
+		return nil, nil, invalid("pull: the AppDef in %s: %v", got.Ref, err)
+	}
+	return got, def, nil
 }
 
 // jarviceBuild is /jarvice/build: JARVICE builds the app's image from its

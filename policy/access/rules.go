@@ -161,3 +161,14 @@ func sortedKeys(m map[string]string) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// NamesApp reports whether an enabled app rule's pattern matches the app
+// name: the app is restricted to some users, tenants or clusters.
+func (rs *Rules) NamesApp(name string) bool {
+	named := false
+	_ = rs.matching(structs.AccessObjectApp, name, func(*structs.AccessRule) error {
+		named = true
+		return nil
+	})
+	return named
+}

@@ -144,3 +144,21 @@ func TestDeniedErrorText(t *testing.T) {
 		t.Errorf("kind %v", structs.KindOf(err))
 	}
 }
+
+// TestNamesApp: an app is named when an enabled app rule's pattern
+// matches it; rules on other objects, disabled rules and a nil rule set
+// name none.
+func TestNamesApp(t *testing.T) {
+	rs := New(append(rules,
+		&structs.AccessRule{Name: "off", Object: structs.AccessObjectApp, Match: "draft-*", Groups: []string{"g"}, Disabled: true},
+		&structs.AccessRule{Name: "mt", Object: structs.AccessObjectMachineType, Match: "solver", Groups: []string{"g"}}))
+	for name, want := range map[string]bool{"itar-cfd": true, "solver": false, "draft-1": false, "inhouse": false} {
+		if got := rs.NamesApp(name); got != want {
+			t.Errorf("NamesApp(%q) = %v, want %v", name, got, want)
+		}
+	}
+	var none *Rules
+	if none.NamesApp("itar-cfd") {
+		t.Error("a nil rule set names an app")
+	}
+}
