@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/flotilla-hpc/flotilla/federation/hub"
+	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
 )
 
@@ -127,5 +129,31 @@ func TestJarviceAppsAnonymous(t *testing.T) {
 	}
 	if e.index() != before {
 		t.Error("anonymous listings changed the state")
+	}
+}
+
+// TestJarviceAppsPrivateCatalog: a hub that keeps its catalog private
+// (-private-catalog) answers /jarvice/apps without credentials 401 like
+// every other endpoint, in every request form, and still lists the apps
+// to a caller with a key.
+func TestJarviceAppsPrivateCatalog(t *testing.T) {
+	e := newEnvWith(t, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) { cfg.PrivateCatalog = true }})
+	aliceKey := seedSmall(e)
+	for _, form := range []string{"get", "form", "json"} {
+		for name, args := range map[string]url.Values{
+			"no credentials": {},
+			"by name":        {"name": {"pub"}},
+			"empty creds":    {"username": {""}, "apikey": {""}},
+		} {
+			code, _, body := e.jarviceCall(form, "apps", args)
+			if code != http.StatusUnauthorized || strings.Contains(string(body), "pub") {
+				t.Errorf("%s/%s: %d %s, want 401 naming no app", form, name, code, body)
+			}
+		}
+	}
+	code, _, body := e.jarviceCall("get", "apps", url.Values{"username": {"alice"}, "apikey": {aliceKey}})
+	var got map[string]structs.JarviceApp
+	if code != http.StatusOK || json.Unmarshal(body, &got) != nil || got["pub"].Data == nil {
+		t.Errorf("alice's listing: %d %s, want pub listed", code, body)
 	}
 }

@@ -27,13 +27,14 @@ func appDefVersion(a *structs.App) int { return max(a.AppDef.AppDefVersion, 1) }
 // jarviceApps is /jarvice/apps: the apps the caller may use, keyed by app
 // name, or the one named (404 if it is unknown); version filters by
 // appdefversion. A call without username and apikey lists public apps
-// only, as the reference does (anonymousApp), without their images.
+// only, as the reference does (anonymousApp), without their images,
+// unless the hub keeps its catalog private (Config.PrivateCatalog).
 func (s *Server) jarviceApps(c *call) (any, error) {
 	a, err := c.jarviceArgs()
 	if err != nil {
 		return nil, err
 	}
-	anonymous := a.Get("username") == "" && a.Get("apikey") == ""
+	anonymous := !s.privateCatalog && a.Get("username") == "" && a.Get("apikey") == ""
 	if anonymous {
 		if err := s.limits.beforeAuth(c.r); err != nil {
 			return nil, err

@@ -53,6 +53,10 @@ type Config struct {
 	// BatchImage is the container image a job script runs in when its
 	// submission names none; "" makes the image required.
 	BatchImage string
+	// PrivateCatalog makes /jarvice/apps want credentials like every
+	// other endpoint; false lists the public apps to callers without
+	// any, as the reference does.
+	PrivateCatalog bool
 	// Limits bound request rates; nil means DefaultLimits, a zero Limits
 	// no limits.
 	Limits *Limits
@@ -83,8 +87,10 @@ type Server struct {
 	caPin    string
 	maxBody  int64
 	batchImg string
-	limits   *limiter
-	unknown  *unknownKeys
+	// privateCatalog: /jarvice/apps wants credentials (Config).
+	privateCatalog bool
+	limits         *limiter
+	unknown        *unknownKeys
 	// admissions holds a token per batch item being admitted
 	// (BatchAdmissions).
 	admissions chan struct{}
@@ -108,7 +114,7 @@ func New(cfg Config) *Server {
 	s := &Server{reads: cfg.Reads, writes: cfg.Writes, jobs: cfg.Jobs, leader: cfg.Leadership,
 		internal: cfg.Internal, members: cfg.Membership, services: cfg.Services, now: cfg.Now, authn: cfg.Auth, secret: []byte(cfg.InternalSecret),
 		peerCert: cfg.PeerCertRequired, caPin: cfg.CAPin,
-		maxBody: cfg.MaxBodyBytes, batchImg: cfg.BatchImage, log: cfg.Logger, mux: http.NewServeMux()}
+		maxBody: cfg.MaxBodyBytes, batchImg: cfg.BatchImage, privateCatalog: cfg.PrivateCatalog, log: cfg.Logger, mux: http.NewServeMux()}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

@@ -76,6 +76,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// BatchImage is the image of job scripts that name none (api.Config).
 	BatchImage string
+	// PrivateCatalog: /jarvice/apps wants credentials (api.Config).
+	PrivateCatalog bool
 	// Limits bound request rates per caller and address (see api.Limits);
 	// nil means api.DefaultLimits.
 	Limits *api.Limits

@@ -162,7 +162,7 @@ func New(cfg Config) (*Hub, error) {
 	acfg := api.Config{Reads: h, Writes: h, Jobs: h, Leadership: h, Internal: h, Membership: h, Services: h, Now: cfg.Now,
 		Auth: authn, InternalSecret: cfg.InternalSecret,
 		MaxBodyBytes: cfg.MaxBodyBytes, Limits: cfg.Limits, Logger: cfg.Logger.With("component", "api"),
-		BatchImage: cfg.BatchImage}
+		BatchImage: cfg.BatchImage, PrivateCatalog: cfg.PrivateCatalog}
 	acfg.KeyUsed = h.keyUsed
 	if cfg.TLS != nil {
 		acfg.PeerCertRequired, acfg.CAPin = true, cfg.TLS.APIPin

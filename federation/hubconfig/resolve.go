@@ -290,6 +290,7 @@ func (s *Settings) HubConfig(logger *slog.Logger, raftLogger hclog.Logger) (hub.
 		AuditRetention: time.Duration(*s.AuditRetention),
 		CatalogSync:    hub.CatalogSync{Sources: s.CatalogSources, Interval: time.Duration(s.CatalogSyncInterval)},
 		BatchImage:     s.BatchImage,
+		PrivateCatalog: s.PrivateCatalog,
 		NoLeanHTTP:     s.HTTPLean != nil && !*s.HTTPLean,
 	}
 	s.Portal.apply(&cfg.Portal, s.OIDCClientSecret)

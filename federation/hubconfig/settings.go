@@ -127,6 +127,9 @@ type Settings struct {
 	// submission names none (flotilla sbatch without --image); "" makes
 	// the image required.
 	BatchImage string `json:"batch_image,omitempty"`
+	// PrivateCatalog makes /jarvice/apps want credentials; by default it
+	// lists the public apps to anyone, as JARVICE does.
+	PrivateCatalog bool `json:"private_catalog,omitempty"`
 
 	// Raft timing; 0 takes the defaults (heartbeat and election 1 s, the
 	// leader lease as long as the heartbeat timeout: raftnode.Config).
@@ -232,6 +235,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.Var(&flagged.AcceptTimeout, "accept-timeout", "requeue assignments no agent accepted within this (0: never)")
 	fs.Var(optionalDuration{&flagged.JobRetention}, "job-retention", "purge finished jobs this long after they ended, keeping their accounting (0: never; default 168h)")
 	fs.StringVar(&flagged.BatchImage, "batch-image", "", "container image of job scripts that name none (flotilla sbatch without --image; default: none, the image is required)")
+	fs.BoolVar(&flagged.PrivateCatalog, "private-catalog", false, "/jarvice/apps wants credentials (default: it lists the public apps to callers without any, as JARVICE does)")
 	fs.Var(optionalDuration{&flagged.AuditRetention}, "audit-retention", "purge audit events this long after they happened (0: never; default 2160h)")
 	fs.Var(&flagged.RaftHeartbeatTimeout, "raft-heartbeat-timeout", "raft heartbeat timeout (default 1s)")
 	fs.Var(&flagged.RaftElectionTimeout, "raft-election-timeout", "raft election timeout (default 1s)")
@@ -336,6 +340,8 @@ func overlay(dst, src *Settings, name string) error {
 		dst.AuditRetention = src.AuditRetention
 	case "batch-image":
 		dst.BatchImage = src.BatchImage
+	case "private-catalog":
+		dst.PrivateCatalog = src.PrivateCatalog
 	case "raft-heartbeat-timeout":
 		dst.RaftHeartbeatTimeout = src.RaftHeartbeatTimeout
 	case "raft-election-timeout":

@@ -129,6 +129,23 @@ write_timeout: 20s
 					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
 			},
 		},
+		"private catalog from the file": {
+			args: []string{"-config", writeFile(t, "private.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\nprivate_catalog: true\n"),
+				"-insecure-http", "-http-addr", "127.0.0.1:8080"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true, PrivateCatalog: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
+			},
+		},
+		"private catalog flag": {
+			args: []string{"-id", "hub0", "-data-dir", "/d", "-bootstrap", "self", "-insecure-http", "-http-addr", "127.0.0.1:8080", "-private-catalog"},
+			want: func(s *Settings) {
+				*s = Settings{ID: "hub0", DataDir: "/d", Bootstrap: Bootstrap{Self: true},
+					HTTPAddr: "127.0.0.1:8080", RaftBind: DefaultRaftBind, InsecureHTTP: true, PrivateCatalog: true,
+					RaftAdvertise: "127.0.0.1:7000", APIAdvertise: "http://127.0.0.1:8080", JobRetention: week, AuditRetention: quarter}
+			},
+		},
 		"batch image from the file": {
 			args: []string{"-config", writeFile(t, "batch2.yaml", "id: hub0\ndata_dir: /d\nbootstrap: self\nbatch_image: debian:stable\n"),
 				"-insecure-http", "-http-addr", "127.0.0.1:8080"},

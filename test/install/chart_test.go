@@ -77,10 +77,12 @@ func TestChartHubReplicaSettings(t *testing.T) {
 		fullname            string
 		replicas, bootstrap int
 		batchImage          string // -batch-image, "" for none
+		privateCatalog      bool   // -private-catalog
 	}{
 		"defaults": {values: "{}", fullname: release, replicas: 3, bootstrap: 3},
 		"a default image for job scripts": {values: "hub:\n  batchImage: registry.example/hpc/base:2026.12\n", fullname: release, replicas: 3, bootstrap: 3,
 			batchImage: "registry.example/hpc/base:2026.12"},
+		"a private catalog":                          {values: "hub:\n  privateCatalog: true\n", fullname: release, replicas: 3, bootstrap: 3, privateCatalog: true},
 		"five replicas, three bootstrap, own domain": {values: "fullnameOverride: hpc\nclusterDomain: corp.example\nhub:\n  replicas: 5\n  bootstrapReplicas: 3\n", fullname: "hpc", replicas: 5, bootstrap: 3},
 		"a single replica":                           {values: "hub:\n  replicas: 1\n  bootstrapReplicas: 1\n", fullname: release, replicas: 1, bootstrap: 1},
 	}
@@ -106,6 +108,9 @@ func TestChartHubReplicaSettings(t *testing.T) {
 				s := checkHubSettings(t, args, pod, c.bootstrap, service)
 				if s.BatchImage != c.batchImage {
 					t.Errorf("%s: -batch-image %q, want %q", pod, s.BatchImage, c.batchImage)
+				}
+				if s.PrivateCatalog != c.privateCatalog {
+					t.Errorf("%s: private catalog %v, want %v", pod, s.PrivateCatalog, c.privateCatalog)
 				}
 				if i < c.bootstrap {
 					if peers == "" {
