@@ -45,6 +45,16 @@ func TestAppDefRejects(t *testing.T) {
 				{Path: "$.commands.Run.machines[0]", Rule: `invalid machine pattern "[": want a shell wildcard such as "n*"`},
 				{Path: "$.commands.Run.scale_max", Rule: "want a whole number of at least 1"},
 				{Path: "$.commands.Run.walltime", Rule: `walltime "3 days": want HH:MM:SS`}}},
+		"cmdscript over the runtime's files or an upload": {`{"name":"x","commands":{
+			"A":{"path":"/etc/JARVICE/nodes","cmdscript":"echo a","parameters":{}},
+			"B":{"path":"/data/run.sh","cmdscript":"echo b","parameters":{}},
+			"C":{"path":"/opt/in.dat","cmdscript":"echo c","parameters":{"u":{"type":"UPLOAD","target":"in.dat"}}},
+			"D":{"path":"/opt/flotilla","cmdscript":"echo d","parameters":{}}}}`,
+			[]structs.PathError{
+				{Path: "$.commands.A.path", Rule: "/etc/JARVICE/nodes: a command with a cmdscript is written to its path, and /etc/JARVICE is the job runtime's (want another path, such as /usr/local/bin/...)"},
+				{Path: "$.commands.B.path", Rule: "/data/run.sh: a command with a cmdscript is written to its path, and /data is the job runtime's (want another path, such as /usr/local/bin/...)"},
+				{Path: "$.commands.C.path", Rule: `/opt/in.dat: the cmdscript and the UPLOAD parameter "u" would both be written there`},
+				{Path: "$.commands.D.path", Rule: "/opt/flotilla: a command with a cmdscript is written to its path, and /opt/flotilla is the job runtime's (want another path, such as /usr/local/bin/...)"}}},
 		"wrong JSON types": {`{"name":"x","licensed":"yes","commands":{"Run":{"path":"/r","interactive":1,"parameters":{"p":{"type":"INT","min":"ten"}}}}}`,
 			[]structs.PathError{
 				{Path: "$.licensed", Rule: "want true or false"},

@@ -101,8 +101,18 @@ func validateCommand(res *Result, p string, c *Command) {
 		// from the image's PATH, and so does Flotilla.
 		res.warn(child(p, "path"), "path %q is not absolute: it is looked up in the image's PATH", c.Path)
 	}
-	if c.CmdScript != "" && c.Path != "" && CmdScript(c) == nil {
-		res.warn(child(p, "cmdscript"), "not written: it is written to the command's path, which is not absolute")
+	if c.CmdScript != "" && c.Path != "" {
+		if s := CmdScript(c); s == nil {
+			res.warn(child(p, "cmdscript"), "not written: it is written to the command's path, which is not absolute")
+		} else if dir := reservedDir(s.Path); dir != "" {
+			res.fail(child(p, "path"), "%s: a command with a cmdscript is written to its path, and %s is the job runtime's (want another path, such as /usr/local/bin/...)", s.Path, dir)
+		} else {
+			for _, prm := range c.Parameters {
+				if prm.Type == TypeUpload && prm.Target != "" && path.Join(UploadDir, prm.Target) == s.Path {
+					res.fail(child(p, "path"), "%s: the cmdscript and the UPLOAD parameter %q would both be written there", s.Path, prm.Key)
+				}
+			}
+		}
 	}
 	checkMachines(res, child(p, "machines"), c.Machines)
 	checkScale(res, child(p, "scale_max"), c.ScaleMax)
@@ -291,4 +301,20 @@ func inRange(p *Parameter, f float64, v string) error {
 		return errorf("%s is above the maximum %s", v, p.Max.Text)
 	}
 	return nil
+}
+
+// runtimeDirs are the directories the job runtime fills on every pod
+// (the machinefile and job environment, Flotilla's own files and keys,
+// the init container's tools, the vault, the guard's files): a cmdscript
+// written there would clash with or hide them.
+var runtimeDirs = []string{"/etc/JARVICE", "/etc/flotilla", "/opt/flotilla", "/data", "/var/run/flotilla-guard"}
+
+// reservedDir is the runtime directory p is, or lies in; "" if none.
+func reservedDir(p string) string {
+	for _, d := range runtimeDirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return d
+		}
+	}
+	return ""
 }
