@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -20,14 +21,16 @@ import (
 )
 
 // The lean round trip (docs/performance.md, "the client's lean round
-// trip"): for keyed calls (submissions, GET, PUT, DELETE) to a plain
-// http:// replica reached without a proxy, on the client's default
-// transport, the caller's goroutine writes the HTTP/1.1 request on a
-// kept-alive connection of the client's own pool and reads the reply
-// itself, instead of handing both to net/http's per-connection read and
-// write loops. TLS, proxies, a caller's http.Client and calls without an
-// idempotency key keep net/http; so does a reply redirecting the call
-// (the attempt is made again through net/http, which follows it).
+// trip"): for keyed calls (submissions, GET, PUT, DELETE) to a replica
+// reached without a proxy, on the client's default transport, the
+// caller's goroutine writes the HTTP/1.1 request on a kept-alive
+// connection of the client's own pool and reads the reply itself,
+// instead of handing both to net/http's per-connection read and write
+// loops; over TLS (https://) on connections whose handshake chose
+// http/1.1 (lean_tls.go). Proxies, a caller's http.Client and calls
+// without an idempotency key keep net/http; so does a reply redirecting
+// the call (the attempt is made again through net/http, which follows
+// it).
 
 // LeanEnv, set to "0", turns the lean round trip off in every client of
 // the process (as WithoutLeanHTTP does for one).
@@ -76,57 +79,70 @@ type leanPool struct {
 
 // leanTarget is a replica the lean round trip may reach: its dial
 // address, Host header and the base URL's path (a hub behind a path
-// prefix, "" for none) that every request target starts with; nil for
-// one it may not.
-type leanTarget struct{ addr, host, prefix string }
+// prefix, "" for none) that every request target starts with, and for an
+// https:// URL its TLS configuration; nil for one it may not. key names
+// its connections in the pool.
+type leanTarget struct {
+	addr, host, prefix, key string
+	tls                     *tls.Config
+}
 
-// leanTargets returns, for each URL, its lean target or nil (https, a
-// proxy from the environment).
-func leanTargets(urls []string) []*leanTarget {
+// leanTargets returns, for each URL, its lean target or nil (a proxy from
+// the environment); https:// URLs use tlsBase (the client's WithTLS,
+// nil for the system's roots), resuming sessions from cache.
+func leanTargets(urls []string, tlsBase *tls.Config, cache tls.ClientSessionCache) []*leanTarget {
 	out := make([]*leanTarget, len(urls))
 	for i, s := range urls {
 		u, err := url.Parse(s)
-		if err != nil || u.Scheme != "http" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			continue
 		}
 		if p, err := http.ProxyFromEnvironment(&http.Request{URL: u}); err != nil || p != nil {
 			continue
 		}
+		t := &leanTarget{host: u.Host, prefix: strings.TrimRight(u.EscapedPath(), "/")}
 		port := u.Port()
 		if port == "" {
 			port = "80"
 		}
-		out[i] = &leanTarget{addr: net.JoinHostPort(u.Hostname(), port), host: u.Host,
-			prefix: strings.TrimRight(u.EscapedPath(), "/")}
+		if u.Scheme == "https" {
+			if u.Port() == "" {
+				port = "443"
+			}
+			t.tls = leanTLSConfig(tlsBase, u.Hostname(), cache)
+		}
+		t.addr = net.JoinHostPort(u.Hostname(), port)
+		t.key = u.Scheme + "://" + t.addr
+		out[i] = t
 	}
 	return out
 }
 
 func leanOff() bool { return os.Getenv(LeanEnv) == "0" }
 
-func (p *leanPool) get(addr string) *leanConn {
+func (p *leanPool) get(key string) *leanConn {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	l := p.idle[addr]
+	l := p.idle[key]
 	for len(l) > 0 {
 		lc := l[len(l)-1]
 		l[len(l)-1] = nil
 		l = l[:len(l)-1]
 		if time.Since(lc.idle) < leanIdleTimeout {
-			p.idle[addr] = l
+			p.idle[key] = l
 			return lc
 		}
 		lc.nc.Close()
 	}
-	p.idle[addr] = l
+	p.idle[key] = l
 	return nil
 }
 
-func (p *leanPool) put(addr string, lc *leanConn) {
+func (p *leanPool) put(key string, lc *leanConn) {
 	lc.idle = time.Now()
 	p.mu.Lock()
-	if len(p.idle[addr]) < leanIdlePerHost {
-		p.idle[addr] = append(p.idle[addr], lc)
+	if len(p.idle[key]) < leanIdlePerHost {
+		p.idle[key] = append(p.idle[key], lc)
 		lc = nil
 	}
 	p.mu.Unlock()
@@ -146,10 +162,15 @@ func (p *leanPool) closeIdle() {
 	}
 }
 
-func (p *leanPool) dial(ctx context.Context, addr string) (*leanConn, error) {
-	nc, err := p.dialer.DialContext(ctx, "tcp", addr)
+func (p *leanPool) dial(ctx context.Context, t *leanTarget) (*leanConn, error) {
+	nc, err := p.dialer.DialContext(ctx, "tcp", t.addr)
 	if err != nil {
 		return nil, err
+	}
+	if t.tls != nil {
+		if nc, err = handshake(ctx, nc, t); err != nil {
+			return nil, err
+		}
 	}
 	lc := &leanConn{nc: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}
 	lc.tp.R = lc.br
@@ -181,14 +202,14 @@ func (p *leanPool) roundTrip(ctx context.Context, t *leanTarget, method, target,
 		// saw fail).
 		return leanReply{}, err
 	}
-	lc := p.get(t.addr)
+	lc := p.get(t.key)
 	if lc != nil {
 		rep, err, fresh := p.exchange(ctx, lc, t, method, target, auth, reqID, body, buf)
 		if !fresh || ctx.Err() != nil {
 			return rep, err
 		}
 	}
-	lc, err := p.dial(ctx, t.addr)
+	lc, err := p.dial(ctx, t)
 	if err != nil {
 		return leanReply{}, err
 	}
@@ -212,7 +233,7 @@ func (p *leanPool) exchange(ctx context.Context, lc *leanConn, t *leanTarget, me
 			keep = false // the deadline was set in the past
 		}
 		if keep {
-			p.put(t.addr, lc)
+			p.put(t.key, lc)
 		} else {
 			lc.nc.Close()
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,10 +12,10 @@ import (
 	"time"
 )
 
-// initLean sets up the lean round trip for the client's plain http://
-// replicas reached without a proxy (see lean.go).
+// initLean sets up the lean round trip for the client's replicas reached
+// without a proxy, http:// and https:// (see lean.go, lean_tls.go).
 func (c *Client) initLean() {
-	c.leanTo = leanTargets(c.urls)
+	c.leanTo = leanTargets(c.urls, c.tls, tls.NewLRUClientSessionCache(0))
 	c.lean = &leanPool{idle: make(map[string][]*leanConn),
 		dialer:  net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
 		timeout: c.retryTimeout}
@@ -44,6 +45,9 @@ func (c *Client) onceLean(ctx context.Context, i uint32, r request, u, q string,
 		var be leanBodyError
 		if errors.As(err, &be) {
 			return c.cutReply(ctx, r, base, be.err)
+		}
+		if badCert(err) { // as on net/http: a configuration error, not retried
+			return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
 		}
 		// As net/http reports a failed request.
 		op := r.method[:1] + strings.ToLower(r.method[1:])

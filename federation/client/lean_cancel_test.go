@@ -89,7 +89,7 @@ func TestLeanCancelKeepsItsDeadline(t *testing.T) {
 			lc := &leanConn{nc: nc, br: bufio.NewReaderSize(nc, 4096), bw: bufio.NewWriterSize(nc, 4096)}
 			lc.tp.R = lc.br
 			p := &leanPool{idle: make(map[string][]*leanConn), timeout: time.Minute}
-			target := &leanTarget{addr: ln.Addr().String(), host: ln.Addr().String()}
+			target := &leanTarget{addr: ln.Addr().String(), host: ln.Addr().String(), key: ln.Addr().String()}
 			done := make(chan error, 1)
 			go func() {
 				_, err, _ := p.exchange(ctx, lc, target, http.MethodPost, "/v1/jobs", "", "", []byte(`{}`), nil)

@@ -287,17 +287,27 @@ func TestLeanRedirectFollowed(t *testing.T) {
 	}
 }
 
-// Against real replicas: submissions, resubmissions and reads through
-// the lean path match net/http's.
+// Against real replicas, plain and over TLS: submissions, resubmissions
+// and reads through the lean path match net/http's.
 func TestLeanAgainstHub(t *testing.T) {
-	c := hubtest.New(t, 3, hubtest.Options{NoSync: true})
+	for name, overTLS := range map[string]bool{"plain": false, "tls": true} {
+		t.Run(name, func(t *testing.T) { leanAgainstHub(t, overTLS) })
+	}
+}
+
+func leanAgainstHub(t *testing.T, overTLS bool) {
+	c := hubtest.New(t, 3, hubtest.Options{NoSync: true, TLS: overTLS})
 	ctx := ctxFor(t, 60*time.Second)
 	if _, err := c.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
+	tc, err := c.ClientTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
 	seeded := false
 	for _, m := range leanModes {
-		admin, err := client.New(c.URLs(), c.AdminKey, m.opts...)
+		admin, err := client.New(c.URLs(), c.AdminKey, append([]client.Option{client.WithTLS(tc)}, m.opts...)...)
 		if err != nil {
 			t.Fatal(err)
 		}

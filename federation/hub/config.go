@@ -90,11 +90,11 @@ type Config struct {
 	// sets it for -hub-h2c. Over TLS the listener offers HTTP/2 by ALPN
 	// either way.
 	UnencryptedHTTP2 bool
-	// NoLeanHTTP serves every request through net/http. By default a
-	// plain-HTTP API listener serves HTTP/1.1 submissions on a lean path
-	// of its own and hands everything else to net/http (leanserve.go;
-	// LeanEnv turns it off process-wide). A TLS listener always uses
-	// net/http.
+	// NoLeanHTTP serves every request through net/http. By default the
+	// API listener serves HTTP/1.1 submissions on a lean path of its own
+	// (over TLS once the handshake chose HTTP/1.1; HTTP/2 connections go
+	// to net/http) and hands everything else to net/http (leanserve.go,
+	// leantls.go; LeanEnv turns it off process-wide).
 	NoLeanHTTP bool
 	// HTTPIdleTimeout closes an API connection idle that long between
 	// requests; 0 means DefaultHTTPIdleTimeout.

@@ -195,7 +195,7 @@ func New(cfg Config) (*Hub, error) {
 	mux.Handle("GET "+MetricsPath, h.metrics.handler())
 	mux.Handle("/", h.metrics.instrument(h.srv.Handler))
 	h.srv.Handler = mux
-	if cfg.TLS == nil && !cfg.NoLeanHTTP && !leanOff() {
+	if !cfg.NoLeanHTTP && !leanOff() {
 		h.lean = newLeanServer(ln, h.srv, h.wall)
 	}
 	go h.background()

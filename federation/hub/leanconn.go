@@ -3,6 +3,7 @@ package hub
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -59,6 +60,16 @@ func (c *leanConn) serve() {
 		}
 		c.watch.end() // after a panic: the watch of the request stops
 	}()
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		proto, ok := c.handshake(tc)
+		if !ok {
+			return
+		}
+		if proto == "h2" {
+			handedOff = c.handOff() // HTTP/2: net/http's server, from the first frame
+			return
+		}
+	}
 	for {
 		if c.br.Buffered() == 0 {
 			if d := c.s.srv.IdleTimeout; d > 0 {
@@ -208,7 +219,7 @@ func (c *leanConn) handOff() bool {
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.s.forget(c)
 	c.s.handedOff.Add(1)
-	return c.s.handoff.give(&replayConn{Conn: c.nc, buf: buf})
+	return c.s.handoff.give(handedOffConn(c.nc, buf))
 }
 
 // badRequest answers a malformed request as net/http does, and the

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log"
 	"net"
@@ -13,7 +14,8 @@ import (
 )
 
 // The lean server path (docs/architecture.md, "The API listener's lean
-// path"). On a plain-HTTP API listener, one goroutine per connection reads
+// path"). On the API listener (plain HTTP, or HTTP/1.1 over TLS after the
+// handshake: leantls.go), one goroutine per connection reads
 // HTTP/1.1 requests itself and serves the submissions (leanRoutes) by
 // calling the replica's handler — metrics, portal wrapper, API: the same
 // code net/http calls — with a request and a response writer of its own,
@@ -46,6 +48,7 @@ func leanOff() bool { return os.Getenv(LeanEnv) == "0" }
 type leanServer struct {
 	ln      net.Listener
 	srv     *http.Server // the handler, timeouts and error log; serves handed-off connections
+	tls     *tls.Config  // nil on a plain-HTTP listener (leantls.go)
 	handoff *handoffListener
 	wall    func() time.Time
 	baseCtx context.Context
@@ -71,6 +74,9 @@ func newLeanServer(ln net.Listener, srv *http.Server, wall func() time.Time) *le
 	s := &leanServer{ln: ln, srv: srv, wall: wall, conns: make(map[*leanConn]bool), idleDone: make(chan struct{}),
 		handoff: &handoffListener{conns: make(chan net.Conn), done: make(chan struct{}), addr: ln.Addr()}}
 	s.baseCtx = context.WithValue(context.Background(), http.ServerContextKey, srv)
+	if srv.TLSConfig != nil {
+		s.tls = leanTLSConfig(srv)
+	}
 	s.errLog = srv.ErrorLog
 	if s.errLog == nil {
 		s.errLog = log.New(os.Stderr, "", log.LstdFlags)
@@ -98,6 +104,9 @@ func (s *leanServer) serve() error {
 			return err
 		}
 		backoff = 0
+		if s.tls != nil {
+			nc = tls.Server(nc, s.tls) // the handshake runs in the connection's goroutine
+		}
 		c := newLeanConn(s, nc)
 		if !s.track(c, false) {
 			_ = nc.Close()

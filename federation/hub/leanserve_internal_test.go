@@ -3,6 +3,8 @@ package hub
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log"
 	"net"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -144,11 +147,35 @@ func (b *syncBuffer) String() string {
 // handler, a small JSON reply with two headers) through the lean path
 // and through net/http's server; the client's side (a raw write and
 // http.ReadResponse) is the same in both. allocs/op and B/op are the
-// process's, both ends.
-func BenchmarkServeLean(b *testing.B)    { benchServe(b, true) }
-func BenchmarkServeNetHTTP(b *testing.B) { benchServe(b, false) }
+// process's, both ends. The TLS pair: the same over TLS 1.3, the client
+// offering http/1.1 by ALPN (leantls.go; net/http's ServeTLS).
+func BenchmarkServeLean(b *testing.B)       { benchServe(b, true, false) }
+func BenchmarkServeNetHTTP(b *testing.B)    { benchServe(b, false, false) }
+func BenchmarkServeLeanTLS(b *testing.B)    { benchServe(b, true, true) }
+func BenchmarkServeNetHTTPTLS(b *testing.B) { benchServe(b, false, true) }
 
-func benchServe(b *testing.B, lean bool) {
+// benchTLS is a server configuration for 127.0.0.1 and a client one
+// trusting it, offering http/1.1.
+func benchTLS(b *testing.B) (server, client *tls.Config) {
+	ca, err := hubtls.NewCA("bench CA", time.Now(), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	is, err := ca.Issue("replica", []string{"127.0.0.1"}, time.Now(), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+	if err != nil {
+		b.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca.Cert)
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}},
+		&tls.Config{RootCAs: roots, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}}
+}
+
+func benchServe(b *testing.B, lean, overTLS bool) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -163,12 +190,19 @@ func benchServe(b *testing.B, lean bool) {
 			w.WriteHeader(http.StatusCreated)
 			_, _ = w.Write(reply)
 		})}
+	var clientTLS *tls.Config
+	if overTLS {
+		srv.TLSConfig, clientTLS = benchTLS(b)
+	}
 	done := make(chan error, 1)
 	var s *leanServer
-	if lean {
+	switch {
+	case lean:
 		s = newLeanServer(ln, srv, time.Now)
 		go func() { done <- s.serve() }()
-	} else {
+	case overTLS:
+		go func() { done <- srv.ServeTLS(ln, "", "") }()
+	default:
 		go func() { done <- srv.Serve(ln) }()
 	}
 	defer func() {
@@ -184,6 +218,9 @@ func benchServe(b *testing.B, lean bool) {
 		b.Fatal(err)
 	}
 	defer nc.Close()
+	if overTLS {
+		nc = tls.Client(nc, clientTLS)
+	}
 	body := strings.Repeat("x", 300)
 	req := []byte("POST /v1/jobs HTTP/1.1\r\nHost: h\r\nUser-Agent: Go-http-client/1.1\r\nAuthorization: Bearer 0123456789abcdef\r\n" +
 		"Content-Type: application/json\r\nX-Request-Id: r1\r\nContent-Length: 300\r\n\r\n" + body)

@@ -3,6 +3,7 @@ package hub_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,10 +17,12 @@ import (
 	"github.com/flotilla-hpc/flotilla/federation/hub"
 	"github.com/flotilla-hpc/flotilla/federation/hub/hubtest"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
-// The lean server path's tests (leanserve.go) against a real replica, in
-// raw HTTP/1.1 on TCP. They pass with the path off too
+// The lean server path's tests (leanserve.go, leantls.go) against a real
+// replica, in raw HTTP/1.1 on TCP and over TLS (ALPN http/1.1): each runs
+// on both listeners (overListeners). They pass with the path off too
 // (FLOTILLA_HUB_LEAN=0): net/http answers the same; the lean path's own
 // counters are checked only when it is on.
 
@@ -28,30 +31,76 @@ type leanHub struct {
 	h    *hub.Hub
 	f    fixture
 	addr string
+	tls  *tls.Config  // the client's, offering http/1.1; nil on plain HTTP
+	hc   *http.Client // for /metrics
 }
 
-func newLeanHub(t *testing.T, configure func(*hub.Config)) *leanHub {
+// overListeners runs test on a plain-HTTP replica and on one serving TLS.
+func overListeners(t *testing.T, test func(t *testing.T, overTLS bool)) {
+	for _, overTLS := range []bool{false, true} {
+		name := "plain"
+		if overTLS {
+			name = "tls"
+		}
+		t.Run(name, func(t *testing.T) { test(t, overTLS) })
+	}
+}
+
+func newLeanHub(t *testing.T, overTLS bool, configure func(*hub.Config)) *leanHub {
 	t.Helper()
-	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, Configure: func(_ int, cfg *hub.Config) {
+	c := hubtest.New(t, 1, hubtest.Options{NoSync: true, TLS: overTLS, Configure: func(_ int, cfg *hub.Config) {
 		if configure != nil {
 			configure(cfg)
 		}
 	}})
 	f := seed(t, c)
 	h := c.Hub(0)
-	return &leanHub{c: c, h: h, f: f, addr: h.Addr().String()}
+	lh := &leanHub{c: c, h: h, f: f, addr: h.Addr().String(), hc: &http.Client{Transport: &http.Transport{}}}
+	if overTLS {
+		tc, err := c.ClientTLS()
+		if err != nil {
+			t.Fatal(err)
+		}
+		lh.hc.Transport.(*http.Transport).TLSClientConfig = tc.Clone()
+		tc.NextProtos, tc.ServerName = []string{"http/1.1"}, hubtls.ServerNameOf(lh.addr)
+		lh.tls = tc
+	}
+	t.Cleanup(lh.hc.CloseIdleConnections)
+	return lh
 }
 
-// dial opens a raw connection to the replica, closed with the test.
+// dial opens a raw connection to the replica (over TLS on a TLS replica),
+// closed with the test.
 func (lh *leanHub) dial(t *testing.T) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc := lh.dialWith(t, nil)
+	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
+	return nc, bufio.NewReader(nc)
+}
+
+// dialWith opens a connection as dial does, calling prep on the TCP
+// connection first.
+func (lh *leanHub) dialWith(t *testing.T, prep func(*net.TCPConn)) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", lh.addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nc.Close() })
-	_ = nc.SetDeadline(time.Now().Add(60 * time.Second))
-	return nc, bufio.NewReader(nc)
+	if prep != nil {
+		prep(nc.(*net.TCPConn))
+	}
+	if lh.tls == nil {
+		return nc
+	}
+	tc := tls.Client(nc, lh.tls)
+	if err := tc.HandshakeContext(ctxFor(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if p := tc.ConnectionState().NegotiatedProtocol; p != "http/1.1" {
+		t.Fatalf("ALPN chose %q, want http/1.1", p)
+	}
+	return tc
 }
 
 // submission is a raw POST /v1/jobs of job id.
@@ -117,8 +166,10 @@ func expectEOF(t *testing.T, nc net.Conn, br *bufio.Reader) {
 	}
 }
 
-func TestLeanPipelinedSubmissions(t *testing.T) {
-	lh := newLeanHub(t, nil)
+func TestLeanPipelinedSubmissions(t *testing.T) { overListeners(t, testLeanPipelinedSubmissions) }
+
+func testLeanPipelinedSubmissions(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
 	nc, br := lh.dial(t)
 	served0, off0 := lh.counts()
 	write(t, nc, lh.submission("pipe-0")+lh.submission("pipe-1")+lh.submission("pipe-2"))
@@ -139,8 +190,10 @@ func TestLeanPipelinedSubmissions(t *testing.T) {
 	}
 }
 
-func TestLeanMalformedRequests(t *testing.T) {
-	lh := newLeanHub(t, nil)
+func TestLeanMalformedRequests(t *testing.T) { overListeners(t, testLeanMalformedRequests) }
+
+func testLeanMalformedRequests(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
 	body := func(id string) string { b, _ := json.Marshal(lh.f.job(id)); return string(b) }
 	auth := "Authorization: Bearer " + lh.f.Key + "\r\n"
 	head := "POST /v1/jobs HTTP/1.1\r\nHost: h\r\n" + auth
@@ -189,8 +242,10 @@ func TestLeanMalformedRequests(t *testing.T) {
 	}
 }
 
-func TestLeanHandsOffToNetHTTP(t *testing.T) {
-	lh := newLeanHub(t, nil)
+func TestLeanHandsOffToNetHTTP(t *testing.T) { overListeners(t, testLeanHandsOffToNetHTTP) }
+
+func testLeanHandsOffToNetHTTP(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
 	t.Run("oversize head", func(t *testing.T) {
 		nc, br := lh.dial(t)
 		write(t, nc, lh.submission("small"))
@@ -269,16 +324,20 @@ func TestLeanHandsOffToNetHTTP(t *testing.T) {
 	})
 }
 
-func TestLeanIdleTimeout(t *testing.T) {
-	lh := newLeanHub(t, func(cfg *hub.Config) { cfg.HTTPIdleTimeout = 300 * time.Millisecond })
+func TestLeanIdleTimeout(t *testing.T) { overListeners(t, testLeanIdleTimeout) }
+
+func testLeanIdleTimeout(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, func(cfg *hub.Config) { cfg.HTTPIdleTimeout = 300 * time.Millisecond })
 	nc, br := lh.dial(t)
 	write(t, nc, lh.submission("idle"))
 	readJob(t, br, "idle")
 	expectEOF(t, nc, br)
 }
 
-func TestLeanShutdownMidRequest(t *testing.T) {
-	lh := newLeanHub(t, nil)
+func TestLeanShutdownMidRequest(t *testing.T) { overListeners(t, testLeanShutdownMidRequest) }
+
+func testLeanShutdownMidRequest(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
 	idle, idleBR := lh.dial(t)
 	write(t, idle, lh.submission("idle-first"))
 	readJob(t, idleBR, "idle-first")
@@ -303,14 +362,11 @@ func TestLeanShutdownMidRequest(t *testing.T) {
 // TestLeanClientStopsReading: a client that pipelines requests and never
 // reads the replies holds its connection only until the shutdown's
 // deadline.
-func TestLeanClientStopsReading(t *testing.T) {
-	lh := newLeanHub(t, nil)
-	nc, err := net.Dial("tcp", lh.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	_ = nc.(*net.TCPConn).SetReadBuffer(1024)
+func TestLeanClientStopsReading(t *testing.T) { overListeners(t, testLeanClientStopsReading) }
+
+func testLeanClientStopsReading(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
+	nc := lh.dialWith(t, func(tc *net.TCPConn) { _ = tc.SetReadBuffer(1024) })
 	one := "POST /v1/jobs HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer nobody\r\nContent-Length: 0\r\n\r\n"
 	wrote := make(chan error, 1)
 	go func() { _, err := io.WriteString(nc, strings.Repeat(one, 40000)); wrote <- err }()
@@ -354,7 +410,7 @@ func TestLeanClientStopsReading(t *testing.T) {
 // metric sums the replica's series whose line starts with prefix.
 func (lh *leanHub) metric(t *testing.T, prefix string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + lh.addr + hub.MetricsPath)
+	resp, err := lh.hc.Get(lh.c.URL(0) + hub.MetricsPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -391,8 +447,10 @@ func waitLean(t *testing.T, what string, cond func() bool) {
 // TestLeanBatchAndErrors: a batch submission and a refused submission
 // (no credentials, a body that is not JSON) on one lean connection carry
 // the API's own statuses and error bodies, and the connection is kept.
-func TestLeanBatchAndErrors(t *testing.T) {
-	lh := newLeanHub(t, nil)
+func TestLeanBatchAndErrors(t *testing.T) { overListeners(t, testLeanBatchAndErrors) }
+
+func testLeanBatchAndErrors(t *testing.T, overTLS bool) {
+	lh := newLeanHub(t, overTLS, nil)
 	nc, br := lh.dial(t)
 	served0, off0 := lh.counts()
 	batch, _ := json.Marshal(structs.JobBatchRequest{Jobs: []structs.JobSubmitRequest{lh.f.job("b-0"), lh.f.job("b-1")}})

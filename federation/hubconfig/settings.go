@@ -163,8 +163,8 @@ type Settings struct {
 	PeerKey      string `json:"peer_key,omitempty"`
 	InsecureHTTP bool   `json:"insecure_http,omitempty"`
 	// HTTPLean, false, serves every API request through net/http instead
-	// of the lean HTTP/1.1 path for submissions (plain HTTP only; nil:
-	// on, see hub.Config.NoLeanHTTP).
+	// of the lean HTTP/1.1 path for submissions (plain HTTP, and HTTP/1.1
+	// over TLS; nil: on, see hub.Config.NoLeanHTTP).
 	HTTPLean *bool `json:"http_lean,omitempty"`
 
 	// Rate limits of the API (see api.Limits); 0 keeps the default of
@@ -249,7 +249,7 @@ func Load(args []string, getenv func(string) string, out io.Writer) (*Settings, 
 	fs.StringVar(&flagged.PeerCert, "peer-cert", "", "a separate replica identity for raft and internal calls (default -tls-cert)")
 	fs.StringVar(&flagged.PeerKey, "peer-key", "", "the key of -peer-cert")
 	fs.BoolVar(&flagged.InsecureHTTP, "insecure-http", false, "serve plain HTTP and plain raft, on loopback addresses only (development)")
-	fs.Var(optionalBool{&flagged.HTTPLean}, "http-lean", "serve HTTP/1.1 submissions on plain HTTP by the lean server path (default true; false: net/http for everything)")
+	fs.Var(optionalBool{&flagged.HTTPLean}, "http-lean", "serve HTTP/1.1 submissions (plain, or over TLS when ALPN chose http/1.1) by the lean server path (default true; false: net/http for everything)")
 	fs.Float64Var(&flagged.RateLimit, "rate-limit", 0, "requests a second one caller may make (default 200)")
 	fs.IntVar(&flagged.RateBurst, "rate-burst", 0, "burst of -rate-limit (default 400)")
 	fs.Float64Var(&flagged.AddressRateLimit, "address-rate-limit", 0, "requests a second from one address before authentication (default 400)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/flotilla-hpc/flotilla/federation/client"
 	"github.com/flotilla-hpc/flotilla/federation/structs"
+	"github.com/flotilla-hpc/flotilla/internal/hubtls"
 )
 
 // resultPrefix starts the one line a clients-only run prints for the
@@ -173,11 +174,22 @@ func rotate(urls []string, w int) []string {
 // for at most retry; done closes their idle connections.
 func benchWorkers(urls []string, caFile, key string, clients int, retry time.Duration) (workers []*client.Client, done func(), err error) {
 	workers = make([]*client.Client, clients)
-	if caFile == "" && !hubNet.h2c && hubNet.conns == 0 {
-		// Plain HTTP/1.1, a client's own connections: the client's
-		// default transport, whose lean round trip takes submissions.
+	if hubNet.conns == 0 && (caFile == "" && !hubNet.h2c || caFile != "" && hubNet.http1 && os.Getenv(client.LeanEnv) != "0") {
+		// HTTP/1.1, plain or over TLS, a client's own connections: the
+		// client's default transport, whose lean round trip takes
+		// submissions (over TLS offering http/1.1 only; with the lean
+		// path off the client would speak HTTP/2, so -hub-http1 then
+		// keeps the bench's own HTTP/1.1 transport below).
+		opts := []client.Option{client.WithRetryTimeout(retry)}
+		if caFile != "" {
+			tc, err := hubtls.ClientFromCAFile(caFile)
+			if err != nil {
+				return nil, nil, fmt.Errorf("hub CA: %w", err)
+			}
+			opts = append(opts, client.WithTLS(tc))
+		}
 		for w := range workers {
-			if workers[w], err = client.New(rotate(urls, w), key, client.WithRetryTimeout(retry)); err != nil {
+			if workers[w], err = client.New(rotate(urls, w), key, opts...); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -75,7 +75,7 @@ func main() {
 	hubFinishedStore := flag.String("hub-finished-store", raftnode.LogStoreWAL, "raft log store of the scale row's replicas: wal or bolt")
 	hubCA := flag.String("hub-ca", "", "CA certificate (PEM) of the replicas' API for -hub-clients-only with https URLs")
 	flag.BoolVar(&hubNet.tls, "hub-tls", false, "the hub table's replicas serve HTTPS and run raft on mutual TLS, as flotilla-hub does; clients speak HTTP/2 unless -hub-http1 (the scale row stays plain)")
-	flag.BoolVar(&hubNet.http1, "hub-http1", false, "with -hub-tls, the clients speak HTTP/1.1")
+	flag.BoolVar(&hubNet.http1, "hub-http1", false, "with -hub-tls, the clients speak HTTP/1.1 (the Go client's default transport, lean round trip; with FLOTILLA_CLIENT_LEAN=0 net/http)")
 	flag.BoolVar(&hubNet.h2c, "hub-h2c", false, "without -hub-tls, the hub table's clients speak HTTP/2 in the clear (h2c, prior knowledge); with -hub-conns N they share N connections")
 	flag.IntVar(&hubNet.conns, "hub-conns", 0, "the hub table's clients share this many HTTP transports (HTTP/2 multiplexes them on that many connections); 0: one per client")
 	flag.IntVar(&hubRaftLogLines, "hub-raft-log", hubRaftLogLines, "print up to this many of the replicas' raft warnings of a 3-replica hub row whose leadership moved (0: only the counts)")
