@@ -125,10 +125,15 @@ func TestWebhookSafety(t *testing.T) {
 			t.Errorf("dead letter %s: %d calls, %d attempts recorded (%q), want %d", dl.ID, len(times), dl.Attempts, dl.LastError, attempts)
 			continue
 		}
-		for i := 2; i < len(times); i++ {
-			prev, gap := times[i-1].Sub(times[i-2]), times[i].Sub(times[i-1])
-			if gap < 150*time.Millisecond || gap < prev {
-				t.Errorf("dead letter %s: waits %v then %v, want a growing backoff", dl.ID, prev, gap)
+		// Attempt n+1 comes at least Backoff(n) after attempt n's call
+		// arrived (the wait starts when its failure is recorded, later
+		// still): 100 ms, then 200 ms. A loaded machine only lengthens a
+		// wait, so each is checked against its own floor rather than
+		// against the one before, which a late poll may have stretched.
+		for i := 1; i < len(times); i++ {
+			gap, floor := times[i].Sub(times[i-1]), webhook.Backoff(i, 100*time.Millisecond, time.Second)
+			if gap < floor {
+				t.Errorf("dead letter %s: wait %d was %v, want at least %v (a doubling backoff)", dl.ID, i, gap, floor)
 			}
 		}
 	}
