@@ -159,6 +159,18 @@ func TestHeadShutdownAnswersLastPull(t *testing.T) {
 			remote <- RunWorker(ctx, WorkerConfig{Name: "w1", Slots: 2, URL: "http://" + ln.Addr().String(), Token: "t",
 				Command: []string{"/bin/sh", "-c", "sleep 0.2"}, Spec: spec, Reach: 3 * time.Second, Now: time.Now, Log: log})
 		}()
+		// The head's worker starts once the other holds tasks: a head
+		// alone ran the whole array before the other's first pull (under
+		// load), which then found no dispatcher, as it should.
+		tick := time.NewTicker(5 * time.Millisecond)
+		for p, _ := srv.Snapshot(); p.Running == 0; p, _ = srv.Snapshot() {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("round %d: the other worker took no task: %v", round, ctx.Err())
+			case <-tick.C:
+			}
+		}
+		tick.Stop()
 		err = RunWorker(ctx, WorkerConfig{Name: "head", Slots: 1, Local: srv, Command: []string{"/bin/true"}, Spec: spec,
 			StayUntilDone: true, Reach: 3 * time.Second, Now: time.Now, Log: log})
 		if err != nil {
