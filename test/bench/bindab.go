@@ -22,7 +22,7 @@ var bindAB int
 // prints every run and the medians, and returns the median of the pairs'
 // ratios (Flotilla's rate over the ceiling's, in %).
 func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, pods int,
-	flStart func(context.Context) (func(), error)) (float64, error) {
+	flStart starter) (float64, error) {
 	var fl, raw, pct []float64
 	for i := range bindAB {
 		order := []string{"raw", "fl"}
@@ -31,23 +31,27 @@ func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, p
 		}
 		var f, c float64
 		for _, row := range order {
-			var rate float64
+			var rate, inFlight float64
 			var u usage
 			if row == "raw" {
-				r, use, err := rawCeiling(ctx, env, specs, pods)
+				r, use, err := rawCeiling(ctx, env, specs, pods, false)
 				if err != nil {
 					return 0, err
 				}
-				c, rate, u = r, r, use
+				c, rate, u, inFlight = r, r, use, lastBindsInFlight
 			} else {
 				o, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, singleJobs(pods), pods, flStart)
 				if err != nil {
 					return 0, err
 				}
-				f, rate, u = o.rate(), o.rate(), o.use
+				f, rate, u, inFlight = o.rate(), o.rate(), o.use, o.inFlight
 			}
-			fmt.Fprintf(os.Stderr, "bench: bind A/B %d %-3s %6.1f/s, µs/pod: bench %4.0f, kube-apiserver %5.0f\n",
-				i+1, row, rate, u.selfUs, u.apiUs)
+			var cpu float64
+			for _, d := range u.procs {
+				cpu += d.Seconds()
+			}
+			fmt.Fprintf(os.Stderr, "bench: bind A/B %d %-3s %6.1f/s, %4.1f binds in flight, %4.2f cores, µs/pod: bench %4.0f, kube-apiserver %5.0f, all %5.0f\n",
+				i+1, row, rate, inFlight, cpu/max(u.wall.Seconds(), 1e-9), u.selfUs, u.apiUs, u.totalUs)
 		}
 		fl, raw, pct = append(fl, f), append(raw, c), append(pct, 100*f/c)
 	}
@@ -60,6 +64,10 @@ func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, p
 		median(fl), median(raw), m, strings.Join(runs, ", "))
 	return m, nil
 }
+
+// lastBindsInFlight is the average number of binds in flight in the last
+// raw binding ceiling's window.
+var lastBindsInFlight float64
 
 func median(v []float64) float64 {
 	if len(v) == 0 {

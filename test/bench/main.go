@@ -84,6 +84,7 @@ func main() {
 	flag.StringVar(&apiProfilePrefix, "apiserver-cpuprofile", "", "profile the scheduler table's kube-apiserver in each measured stretch of a row, into PREFIX-N.prof")
 	flag.DurationVar(&apiProfileFor, "apiserver-profile-for", 10*time.Second, "length of each -apiserver-cpuprofile profile, from the stretch's start (keep it under the row's length)")
 	flag.IntVar(&bindAB, "bind-ab", 0, "after the bind path's rows, run the raw binding ceiling and Flotilla's single-pod row N more times each, alternating which goes first; prints each run, the medians and BENCH sched_flotilla_pct_of_ceiling_ab_median")
+	flag.StringVar(&bindObserver, "bind-observer", "informer", "what counts the binds of Flotilla's bind-path rows: agent (the agent's own pod informer, no watcher beside it) or informer (a pod informer of the row's own, as kube-scheduler's rows)")
 	flag.IntVar(&createAB, "create-ab", 0, "after the create rows, run the raw create ceiling and the pre-placed row N more times each, alternating which goes first, and print each run's figures and the medians (stderr)")
 	flag.StringVar(&schedRunner, "sched-runner", "none", "the pre-placed row also runs the agent's job runner: none, shared (its pod informer shared with the cache, as flotilla-agent runs it) or own (its own pod informer, as before it was shared)")
 	flag.Parse()
