@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -213,10 +212,10 @@ type outcome struct {
 	bound, partial int
 	start, last    time.Time
 	use            usage // per pod bound, from the scheduler's start to the last bind
-	// inFlight is the table's POSTs in flight (the agent's binds; none
-	// for kube-scheduler, another process) from the first bind to the
-	// last, on average: rate = in flight / latency (Little's law).
-	inFlight float64
+	// window is the stretch from the first bind to the last: every
+	// process's CPU and the table's POSTs in flight (the agent's binds;
+	// none for kube-scheduler, another process).
+	window bindWindow
 }
 
 // starter starts a row's scheduler once the row's pods exist and returns
@@ -250,7 +249,7 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 	fmt.Fprintf(os.Stderr, "bench: %s: %d pods of %d jobs in %s\n", schedName, len(pods), len(jobs), ns)
 	var bound atomic.Int64
 	var lastBind, firstBind atomic.Int64
-	var area0 atomic.Uint64 // the POSTs' in-flight area at the first bind (float64 bits)
+	var mark0 atomic.Pointer[cpuMark] // at the first bind
 	boundByJob := sync.Map{}
 	seen := sync.Map{}
 	onPod := func(o any) {
@@ -263,7 +262,7 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 		}
 		now := time.Now().UnixNano()
 		if firstBind.CompareAndSwap(0, now) {
-			area0.Store(math.Float64bits(inFlightArea()))
+			mark0.Store(markNow(env))
 		}
 		lastBind.Store(now)
 		v, _ := boundByJob.LoadOrStore(p.Labels[podgroup.LabelJob], new(atomic.Int64))
@@ -335,12 +334,11 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 		}
 	}
 	out := outcome{bound: int(bound.Load()), start: time.Unix(0, firstBind.Load()), last: time.Unix(0, lastBind.Load())}
-	if d := out.last.Sub(out.start).Seconds(); d > 0 {
-		out.inFlight = (inFlightArea() - math.Float64frombits(area0.Load())) / d
+	if m0 := mark0.Load(); m0 != nil {
+		out.window = windowOf(m0, markNow(env), out.bound)
 	}
 	out.use = m.stop(out.bound)
-	fmt.Fprintf(os.Stderr, "bench: %s: %d bound, %.1f of the table's POSTs in flight on average from the first bind to the last: %s\n",
-		schedName, out.bound, out.inFlight, out.use)
+	fmt.Fprintf(os.Stderr, "bench: %s: %d bound: %s\n  first bind to last: %s\n", schedName, out.bound, out.use, out.window)
 	stopSched()
 	sizes := map[string]int{}
 	for _, j := range jobs {
@@ -422,7 +420,7 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 	b := binder.New(env.Client, 64)
 	var failed atomic.Int64
 	m := startMeter(env)
-	start, a0 := time.Now(), inFlightArea()
+	start, m0 := time.Now(), markNow(env)
 	parallel(64, len(pods), func(i int) {
 		err := b.BindGang(ctx, cache.PendingGang{ID: cache.GangID{Namespace: "raw", Number: uint64(i + 1)},
 			Pods: []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}}, []string{nodes[i%len(nodes)].Name})
@@ -431,9 +429,9 @@ func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n
 		}
 	})
 	el := time.Since(start).Seconds()
-	lastBindsInFlight = (inFlightArea() - a0) / el
+	lastBindWindow = windowOf(m0, markNow(env), n)
 	use := m.stop(n)
-	fmt.Fprintf(os.Stderr, "bench: raw binds: %d bound, %.1f binds in flight on average: %s\n", n, lastBindsInFlight, use)
+	fmt.Fprintf(os.Stderr, "bench: raw binds: %d bound: %s\n  first bind to last: %s\n", n, use, lastBindWindow)
 	if f := failed.Load(); f > 0 {
 		return 0, use, fmt.Errorf("raw ceiling: %d binds failed", f)
 	}
