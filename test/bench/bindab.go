@@ -30,19 +30,24 @@ var lastBindWindow bindWindow
 
 // bindABRuns runs the rows bindAB times, the i-th run starting at the
 // i-th row (with two rows: alternating which goes first), prints every
-// run and the medians, and returns the median of the runs' ratios of
-// the first Flotilla row to the ceiling (in %).
+// run and the medians, and returns, for the first Flotilla row, the
+// median of the runs' rate ratios to the ceiling and the median of the
+// ratios of the ceiling's CPU per pod to the row's (both in %).
 func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, pods int,
-	flStart starter) (float64, error) {
+	flStart starter) (ratePct, cpuPctMedian float64, err error) {
 	if err := checkBindABRows(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rows := strings.Split(bindABRows, ",")
 	rates := map[string][]float64{}
 	pct := map[string][]float64{}
+	// cpuPct is the ceiling's CPU per pod over the row's, every process
+	// in the windows: the rate ratio on a machine whose cores the rows
+	// have to themselves, whatever else ran beside them.
+	cpuPct := map[string][]float64{}
 	for i := range bindAB {
 		order := append(slices.Clone(rows[i%len(rows):]), rows[:i%len(rows)]...)
-		run := map[string]float64{}
+		run, cpu := map[string]float64{}, map[string]float64{}
 		for _, row := range order {
 			var rate float64
 			var u usage
@@ -51,7 +56,7 @@ func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, p
 			case "raw", "raw-watch":
 				r, use, err := rawCeiling(ctx, env, specs, pods, row == "raw-watch")
 				if err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 				rate, u, w = r, use, lastBindWindow
 			case "fl", "fl-agent", "fl-informer":
@@ -61,18 +66,19 @@ func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, p
 				}
 				o, err := runWorkload(ctx, env, "fl", podgroup.SchedulerName, singleJobs(pods), pods, st)
 				if err != nil {
-					return 0, err
+					return 0, 0, err
 				}
 				rate, u, w = o.rate(), o.use, o.window
 			}
 			fmt.Fprintf(os.Stderr, "bench: bind A/B %d %-11s %6.1f/s, %4.1f binds in flight, %4.2f cores, µs/pod in the window: bench %4.0f, kube-apiserver %5.0f, all %5.0f; whole row: bench %4.0f, kube-apiserver %5.0f, all %5.0f\n",
 				i+1, row, rate, w.inFlight, w.cores(), w.perPod("bench"), w.perPod("kube-apiserver"), w.perPod("all"), u.selfUs, u.apiUs, u.totalUs)
-			run[row] = rate
+			run[row], cpu[row] = rate, w.perPod("all")
 			rates[row] = append(rates[row], rate)
 		}
 		for _, row := range rows {
 			if row != "raw" {
 				pct[row] = append(pct[row], 100*run[row]/run["raw"])
+				cpuPct[row] = append(cpuPct[row], 100*cpu["raw"]/max(cpu[row], 1e-9))
 			}
 		}
 	}
@@ -85,14 +91,10 @@ func bindABRuns(ctx context.Context, env *k8senv.Env, specs []k8senv.NodeSpec, p
 		if first == "" && strings.HasPrefix(row, "fl") {
 			first = row
 		}
-		runs := make([]string, len(pct[row]))
-		for i, p := range pct[row] {
-			runs[i] = fmt.Sprintf("%.1f", p)
-		}
-		fmt.Fprintf(os.Stderr, "bench: bind A/B medians: %-11s %6.1f/s, %% of the ceiling: median of the runs %.1f (runs %s)\n",
-			row, median(rates[row]), median(pct[row]), strings.Join(runs, ", "))
+		fmt.Fprintf(os.Stderr, "bench: bind A/B medians: %-11s %6.1f/s, %% of the ceiling: median of the runs %.1f (runs %s); by CPU per pod in the windows %.1f (runs %s)\n",
+			row, median(rates[row]), median(pct[row]), joinPct(pct[row]), median(cpuPct[row]), joinPct(cpuPct[row]))
 	}
-	return median(pct[first]), nil
+	return median(pct[first]), median(cpuPct[first]), nil
 }
 
 // checkBindABRows reports what is wrong with -bind-ab-rows: an unknown
@@ -116,6 +118,14 @@ func checkBindABRows() error {
 		return fmt.Errorf("-bind-ab-rows %q: needs raw and a Flotilla row", bindABRows)
 	}
 	return nil
+}
+
+func joinPct(v []float64) string {
+	s := make([]string, len(v))
+	for i, p := range v {
+		s[i] = fmt.Sprintf("%.1f", p)
+	}
+	return strings.Join(s, ", ")
 }
 
 func median(v []float64) float64 {

@@ -148,11 +148,12 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	r.addIf(ceiling > 0, "sched_raw_binding_apiserver_cpu_us_per_pod", ceilUse.apiUs, "us", "raw binding ceiling: kube-apiserver CPU per bind")
 	r.addIf(ceiling > 0 && flSingle.bound > 0, "sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
 	if bindAB > 0 {
-		m, err := bindABRuns(ctx, env, specs, pods, flStart)
+		m, mc, err := bindABRuns(ctx, env, specs, pods, flStart)
 		if err != nil {
 			return nil, err
 		}
-		r.add("sched_flotilla_pct_of_ceiling_ab_median", round1(m), "%", fmt.Sprintf("the same, median of %d alternating pairs (-bind-ab)", bindAB))
+		r.add("sched_flotilla_pct_of_ceiling_ab_median", round1(m), "%", fmt.Sprintf("the same, median of %d runs in rotating order (-bind-ab)", bindAB))
+		r.add("sched_flotilla_pct_of_ceiling_cpu_ab_median", round1(mc), "%", "the ceiling's CPU per pod over Flotilla's (every process, first bind to last), median of the same runs")
 	}
 
 	// 4. pods created bound: pre-placed creates, their ceiling, kube-scheduler.
