@@ -128,11 +128,17 @@ func joinPct(v []float64) string {
 	return strings.Join(s, ", ")
 }
 
+// median is the middle value of v, the mean of the two middle ones for
+// an even count (it took the upper one, which leaned every median of
+// -bind-ab 4 and -create-ab 4 upwards).
 func median(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
 	s := slices.Clone(v)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }

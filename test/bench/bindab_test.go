@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -47,5 +48,22 @@ func TestBindWindow(t *testing.T) {
 	}
 	if (bindWindow{}).cores() != 0 || (bindWindow{}).perPod("all") != 0 {
 		t.Errorf("an empty window has figures")
+	}
+}
+
+// TestMedian: the middle value, or the mean of the two middle ones.
+func TestMedian(t *testing.T) {
+	for name, c := range map[string]struct {
+		v    []float64
+		want float64
+	}{
+		"none": {nil, 0},
+		"one":  {[]float64{3}, 3},
+		"odd":  {[]float64{9, 1, 5}, 5},
+		"even": {[]float64{101.9, 70.0, 85.5, 81.2}, 83.35},
+	} {
+		if got := median(c.v); math.Abs(got-c.want) > 1e-9 {
+			t.Errorf("%s: median %v, want %v", name, got, c.want)
+		}
 	}
 }
