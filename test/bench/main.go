@@ -85,9 +85,19 @@ func main() {
 	flag.StringVar(&apiProfilePrefix, "apiserver-cpuprofile", "", "profile the scheduler table's kube-apiserver in each measured stretch of a row, into PREFIX-N.prof")
 	flag.DurationVar(&apiProfileFor, "apiserver-profile-for", 10*time.Second, "length of each -apiserver-cpuprofile profile, from the stretch's start (keep it under the row's length)")
 	flag.IntVar(&bindAB, "bind-ab", 0, "after the bind path's rows, run the raw binding ceiling and Flotilla's single-pod row N more times each, alternating which goes first; prints each run, the medians and BENCH sched_flotilla_pct_of_ceiling_ab_median")
+	flag.StringVar(&bindABRows, "bind-ab-rows", bindABRows, "the rows of each -bind-ab run, rotating: raw and any of fl, fl-agent, fl-informer (Flotilla's row counted as -bind-observer says / through the agent's informer / through an informer of its own), raw-watch (the ceiling with that informer beside it)")
+	flag.StringVar(&bindObserver, "bind-observer", "agent", "what counts the binds of Flotilla's bind-path rows: agent (the agent's own pod informer, no watcher beside it, as the pre-placed row counts) or informer (a pod informer of the row's own, as kube-scheduler's rows; the table before issue 19's second bind-path round)")
 	flag.IntVar(&createAB, "create-ab", 0, "after the create rows, run the raw create ceiling and the pre-placed row N more times each, alternating which goes first, and print each run's figures and the medians (stderr)")
 	flag.StringVar(&schedRunner, "sched-runner", "none", "the pre-placed row also runs the agent's job runner: none, shared (its pod informer shared with the cache, as flotilla-agent runs it) or own (its own pod informer, as before it was shared)")
 	flag.Parse()
+	if bindObserver != "agent" && bindObserver != "informer" {
+		fmt.Fprintf(os.Stderr, "bench: -bind-observer %q: want agent or informer\n", bindObserver)
+		os.Exit(2)
+	}
+	if err := checkBindABRows(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
 	if hubProfileDir != "" {
 		runtime.MemProfileRate = hubProfileMemRate
 	}

@@ -55,11 +55,20 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	// Each scheduler starts after its pods exist, so the figures time
 	// scheduling and binding, not pod creation; both get QPS 5000/10000.
-	ksStart := func(context.Context) (func(), error) {
+	ksStart := starter{start: func(context.Context, func(any)) (func(), error) {
 		return env.StopScheduler, env.StartScheduler(5000, 10000)
-	}
-	flStart := func(ctx context.Context) (func(), error) {
+	}}
+	flStart := starter{counts: bindObserver == "agent", start: func(ctx context.Context, count func(any)) (func(), error) {
 		ag := agent.NewCluster(agent.ClusterConfig{Client: env.Client, ExtraNamespaces: []string{"fl"}, Log: log, BindParallelism: 64})
+		if count != nil {
+			// The agent's own pod informer tells the row of each bind: no
+			// watcher beside the agent (the pre-placed row counts through
+			// the agent too, and the ceiling runs none).
+			if _, err := ag.PodInformer().AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+				AddFunc: count, UpdateFunc: func(_, o any) { count(o) }}); err != nil {
+				return func() {}, err
+			}
+		}
 		actx, stop := context.WithCancel(ctx)
 		if err := ag.Cache.Run(actx); err != nil {
 			stop()
@@ -68,7 +77,7 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 		done := make(chan struct{})
 		go func() { ag.Loop.Run(actx); close(done) }()
 		return func() { stop(); <-done }, nil
-	}
+	}}
 
 	// 1. single-pod jobs.
 	var ksSingle, flSingle, ksGang, flGang outcome
@@ -87,10 +96,17 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 	r.addIf(ksSingle.bound > 0, "sched_single_kube_scheduler_pods_per_sec", ksSingle.rate(), "pods/s", fmt.Sprintf("kube-scheduler v1.37.2 (QPS 5000), %d single-pod jobs", pods))
 	r.addIf(flSingle.bound > 0, "sched_single_flotilla_pods_per_sec", flSingle.rate(), "pods/s", fmt.Sprintf("Flotilla, %d single-pod jobs", pods))
 	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_speedup_vs_kube_scheduler", round1(flSingle.rate()/ksSingle.rate()), "x", "Flotilla / kube-scheduler")
-	// The benchmark process runs the agent in the Flotilla rows and only
-	// its counting informer in kube-scheduler's: the difference is the agent.
-	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_flotilla_cpu_us_per_pod", round1(flSingle.use.selfUs-ksSingle.use.selfUs), "us", "Flotilla agent: CPU per pod bound (informers, cache, scheduling, bind)")
-	r.addIf(ksSingle.bound > 0 && flSingle.bound > 0, "sched_single_flotilla_allocs_per_pod", round1(flSingle.use.selfAllocs-ksSingle.use.selfAllocs), "allocs", "Flotilla agent: heap allocations per pod bound")
+	// The benchmark process runs the agent in the Flotilla rows (counting
+	// through its informer) and only its counting informer in
+	// kube-scheduler's; with -bind-observer informer the Flotilla row runs
+	// that informer too, and the difference is the agent.
+	agentUs, agentAllocs, agentRan := flSingle.use.selfUs, flSingle.use.selfAllocs, flSingle.bound > 0
+	if !flStart.counts {
+		agentUs, agentAllocs = agentUs-ksSingle.use.selfUs, agentAllocs-ksSingle.use.selfAllocs
+		agentRan = agentRan && ksSingle.bound > 0
+	}
+	r.addIf(agentRan, "sched_single_flotilla_cpu_us_per_pod", round1(agentUs), "us", "Flotilla agent: CPU per pod bound (informers, cache, scheduling, bind)")
+	r.addIf(agentRan, "sched_single_flotilla_allocs_per_pod", round1(agentAllocs), "allocs", "Flotilla agent: heap allocations per pod bound")
 	r.addIf(ksSingle.bound > 0, "sched_single_kube_scheduler_cpu_us_per_pod", ksSingle.use.schedUs, "us", "kube-scheduler: CPU per pod bound")
 	r.addIf(flSingle.bound > 0, "sched_single_apiserver_cpu_us_per_pod_flotilla", flSingle.use.apiUs, "us", "kube-apiserver CPU per pod, Flotilla binding")
 	r.addIf(ksSingle.bound > 0, "sched_single_apiserver_cpu_us_per_pod_kube_scheduler", ksSingle.use.apiUs, "us", "kube-apiserver CPU per pod, kube-scheduler binding")
@@ -116,20 +132,28 @@ func schedTable(ctx context.Context, nodes, pods int, suffix string) (*report, e
 
 	// 3. the raw ceiling: a client that only posts bindings.
 	if schedRow("bind-ceiling") {
-		if ceiling, ceilUse, err = rawCeiling(ctx, env, specs, pods); err != nil {
+		if ceiling, ceilUse, err = rawCeiling(ctx, env, specs, pods, false); err != nil {
 			return nil, err
 		}
+	}
+	if schedRows != "" && schedRow("bind-ceiling-watch") {
+		rate, _, err := rawCeiling(ctx, env, specs, pods, true)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(os.Stderr, "bench: bind-ceiling-watch: %.1f binds/s\n", rate)
 	}
 	r.addIf(ceiling > 0, "sched_raw_binding_ceiling_per_sec", ceiling, "binds/s", "raw binding ceiling (64 parallel POSTs to pods/binding)")
 	r.addIf(ceiling > 0, "sched_raw_binding_client_cpu_us_per_pod", ceilUse.selfUs, "us", "raw binding ceiling: the binding clients' CPU per bind")
 	r.addIf(ceiling > 0, "sched_raw_binding_apiserver_cpu_us_per_pod", ceilUse.apiUs, "us", "raw binding ceiling: kube-apiserver CPU per bind")
 	r.addIf(ceiling > 0 && flSingle.bound > 0, "sched_flotilla_pct_of_ceiling", round1(100*flSingle.rate()/ceiling), "%", "Flotilla single-pod rate as % of the ceiling")
 	if bindAB > 0 {
-		m, err := bindABRuns(ctx, env, specs, pods, flStart)
+		m, mc, err := bindABRuns(ctx, env, specs, pods, flStart)
 		if err != nil {
 			return nil, err
 		}
-		r.add("sched_flotilla_pct_of_ceiling_ab_median", round1(m), "%", fmt.Sprintf("the same, median of %d alternating pairs (-bind-ab)", bindAB))
+		r.add("sched_flotilla_pct_of_ceiling_ab_median", round1(m), "%", fmt.Sprintf("the same, median of %d runs in rotating order (-bind-ab)", bindAB))
+		r.add("sched_flotilla_pct_of_ceiling_cpu_ab_median", round1(mc), "%", "the ceiling's CPU per pod over Flotilla's (every process, first bind to last), median of the same runs")
 	}
 
 	// 4. pods created bound: pre-placed creates, their ceiling, kube-scheduler.
@@ -189,7 +213,25 @@ type outcome struct {
 	bound, partial int
 	start, last    time.Time
 	use            usage // per pod bound, from the scheduler's start to the last bind
+	// window is the stretch from the first bind to the last: every
+	// process's CPU and the table's POSTs in flight (the agent's binds;
+	// none for kube-scheduler, another process).
+	window bindWindow
 }
+
+// starter starts a row's scheduler once the row's pods exist and returns
+// its stop. With counts, the scheduler's own pod informer tells count of
+// every pod event (the agent's), and the row runs no watcher of its own;
+// else count is nil and the row watches its namespace to count binds.
+type starter struct {
+	start  func(ctx context.Context, count func(any)) (stop func(), err error)
+	counts bool
+}
+
+// bindObserver is -bind-observer: what counts the binds of Flotilla's
+// rows on the bind path ("agent": the agent's own pod informer;
+// "informer": a pod informer of the row's own, as kube-scheduler's row).
+var bindObserver string
 
 func (o outcome) rate() float64 {
 	d := o.last.Sub(o.start).Seconds()
@@ -203,37 +245,42 @@ func (o outcome) rate() float64 {
 // first create to the last bind; it waits for `expect` bound pods, or for no
 // new bind in 10 s. Then it deletes the pods and waits until they are gone.
 func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, jobs []job, expect int,
-	start func(context.Context) (func(), error)) (outcome, error) {
+	start starter) (outcome, error) {
 	pods := buildPods(ns, schedName, jobs)
 	fmt.Fprintf(os.Stderr, "bench: %s: %d pods of %d jobs in %s\n", schedName, len(pods), len(jobs), ns)
 	var bound atomic.Int64
 	var lastBind, firstBind atomic.Int64
+	var mark0 atomic.Pointer[cpuMark] // at the first bind
 	boundByJob := sync.Map{}
-	f := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace(ns))
-	inf := f.Core().V1().Pods().Informer()
 	seen := sync.Map{}
 	onPod := func(o any) {
 		p, ok := o.(*corev1.Pod)
-		if !ok || p.Spec.NodeName == "" {
+		if !ok || p.Spec.NodeName == "" || p.Namespace != ns {
 			return
 		}
 		if _, dup := seen.LoadOrStore(p.Name, true); dup {
 			return
 		}
-		bound.Add(1)
 		now := time.Now().UnixNano()
-		firstBind.CompareAndSwap(0, now)
+		if firstBind.CompareAndSwap(0, now) {
+			mark0.Store(markNow(env))
+		}
 		lastBind.Store(now)
 		v, _ := boundByJob.LoadOrStore(p.Labels[podgroup.LabelJob], new(atomic.Int64))
 		v.(*atomic.Int64).Add(1)
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }}); err != nil {
-		return outcome{}, err
+		bound.Add(1)
 	}
 	ictx, stop := context.WithCancel(ctx)
 	defer stop()
-	f.Start(ictx.Done())
-	toolscache.WaitForCacheSync(ictx.Done(), inf.HasSynced)
+	if !start.counts {
+		f := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace(ns))
+		inf := f.Core().V1().Pods().Informer()
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: onPod, UpdateFunc: func(_, o any) { onPod(o) }}); err != nil {
+			return outcome{}, err
+		}
+		f.Start(ictx.Done())
+		toolscache.WaitForCacheSync(ictx.Done(), inf.HasSynced)
+	}
 
 	work := make(chan *corev1.Pod)
 	var wg sync.WaitGroup
@@ -258,7 +305,11 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 		return outcome{}, fmt.Errorf("create pods: %w", err)
 	}
 	m := startMeter(env)
-	stopSched, err := start(ctx)
+	var count func(any)
+	if start.counts {
+		count = onPod
+	}
+	stopSched, err := start.start(ctx, count)
 	defer stopSched()
 	if err != nil {
 		return outcome{}, err
@@ -284,8 +335,11 @@ func runWorkload(ctx context.Context, env *k8senv.Env, ns, schedName string, job
 		}
 	}
 	out := outcome{bound: int(bound.Load()), start: time.Unix(0, firstBind.Load()), last: time.Unix(0, lastBind.Load())}
+	if m0 := mark0.Load(); m0 != nil {
+		out.window = windowOf(m0, markNow(env), out.bound)
+	}
 	out.use = m.stop(out.bound)
-	fmt.Fprintf(os.Stderr, "bench: %s: %d bound: %s\n", schedName, out.bound, out.use)
+	fmt.Fprintf(os.Stderr, "bench: %s: %d bound: %s\n  first bind to last: %s\n", schedName, out.bound, out.use, out.window)
 	stopSched()
 	sizes := map[string]int{}
 	for _, j := range jobs {
@@ -341,50 +395,44 @@ func drain(ctx context.Context, env *k8senv.Env, ns string) error {
 }
 
 // rawCeiling pre-creates pods no scheduler claims, then binds them with 64
-// parallel clients and reports binds per second.
-func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int) (float64, usage, error) {
+// parallel clients and reports binds per second. With watch, a pod
+// informer on the namespace runs beside it, as the one that counts
+// kube-scheduler's binds (-sched-rows bind-ceiling-watch): what such an
+// observer costs the ceiling.
+func rawCeiling(ctx context.Context, env *k8senv.Env, nodes []k8senv.NodeSpec, n int, watch bool) (float64, usage, error) {
 	pods := buildPods("raw", "none", singleJobs(n))
-	work := make(chan *corev1.Pod)
-	var wg sync.WaitGroup
-	for range 32 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range work {
-				_, _ = env.Client.CoreV1().Pods("raw").Create(ctx, p, metav1.CreateOptions{})
+	parallel(32, len(pods), func(i int) { _, _ = env.Client.CoreV1().Pods("raw").Create(ctx, pods[i], metav1.CreateOptions{}) })
+	if watch {
+		f := informers.NewSharedInformerFactoryWithOptions(env.Client, 0, informers.WithNamespace("raw"))
+		inf := f.Core().V1().Pods().Informer()
+		var seen atomic.Int64
+		if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{UpdateFunc: func(_, o any) {
+			if p, ok := o.(*corev1.Pod); ok && p.Spec.NodeName != "" {
+				seen.Add(1)
 			}
-		}()
+		}}); err != nil {
+			return 0, usage{}, err
+		}
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		f.Start(wctx.Done())
+		toolscache.WaitForCacheSync(wctx.Done(), inf.HasSynced)
 	}
-	for _, p := range pods {
-		work <- p
-	}
-	close(work)
-	wg.Wait()
 	b := binder.New(env.Client, 64)
-	refs := make(chan int)
 	var failed atomic.Int64
 	m := startMeter(env)
-	start := time.Now()
-	for range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range refs {
-				err := b.BindGang(ctx, cache.PendingGang{ID: cache.GangID{Namespace: "raw", Number: uint64(i + 1)},
-					Pods: []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}}, []string{nodes[i%len(nodes)].Name})
-				if err != nil {
-					failed.Add(1)
-				}
-			}
-		}()
-	}
-	for i := range pods {
-		refs <- i
-	}
-	close(refs)
-	wg.Wait()
+	start, m0 := time.Now(), markNow(env)
+	parallel(64, len(pods), func(i int) {
+		err := b.BindGang(ctx, cache.PendingGang{ID: cache.GangID{Namespace: "raw", Number: uint64(i + 1)},
+			Pods: []cache.PodRef{{Namespace: "raw", Name: pods[i].Name}}}, []string{nodes[i%len(nodes)].Name})
+		if err != nil {
+			failed.Add(1)
+		}
+	})
 	el := time.Since(start).Seconds()
+	lastBindWindow = windowOf(m0, markNow(env), n)
 	use := m.stop(n)
+	fmt.Fprintf(os.Stderr, "bench: raw binds: %d bound: %s\n  first bind to last: %s\n", n, use, lastBindWindow)
 	if f := failed.Load(); f > 0 {
 		return 0, use, fmt.Errorf("raw ceiling: %d binds failed", f)
 	}
