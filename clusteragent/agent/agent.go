@@ -208,7 +208,7 @@ func New(cfg Config) (*Agent, error) {
 			snap, _, _ := c.Cache.Snapshot()
 			cp := podgroup.Capacity(snap, mts, podgroup.Options{Namespace: "capacity", Image: cfg.Image, Tolerations: cfg.Tolerations}, cfg.Scheduler)
 			if out.elastic != nil {
-				cp = withGrow(cp, out.elastic.Grow())
+				cp = withGrow(cp, out.elastic.Grow(snap))
 			}
 			return cp
 		},

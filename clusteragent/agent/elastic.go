@@ -207,18 +207,21 @@ func (l *elasticLoop) Reason(gang cache.GangID) (string, bool) {
 }
 
 // Grow is how many nodes each elastic machine type can still add beyond
-// the nodes it has in the cluster, for the capacity report (whose free and
-// total count only joined nodes, so nodes asked for but not yet joined
-// count here).
-func (l *elasticLoop) Grow() map[string]int {
+// the nodes it has in snap, for the capacity report built from the same
+// snapshot (whose free and total count only joined nodes, so nodes asked
+// for but not yet joined count here). Counting from the report's own
+// snapshot, not from the loop's last cycle, keeps a node that joined
+// between cycles from counting twice, as a free node and as room to grow:
+// the hub would send a job the group can never hold.
+func (l *elasticLoop) Grow(snap scheduler.Snapshot) map[string]int {
 	out := map[string]int{}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, g := range l.cfg.Groups {
-		joined, ok := l.joined[g.Name]
-		if !ok {
+		if _, ok := l.joined[g.Name]; !ok {
 			continue // not seen yet: claim nothing
 		}
+		joined, _ := groupNodes(snap, g.MachineType)
 		out[g.MachineType] += max(g.Max-joined, 0)
 	}
 	return out

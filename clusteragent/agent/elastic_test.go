@@ -120,14 +120,23 @@ current-context: c
 }
 
 // TestElasticGrow: room to grow counts from the nodes a group has in the
-// cluster (nodes asked for but not joined yet still count as room); a
-// group not seen yet claims none.
+// report's snapshot (nodes asked for but not joined yet still count as
+// room; nodes that joined since the loop's last cycle do not); a group not
+// seen yet claims none.
 func TestElasticGrow(t *testing.T) {
 	l := newElasticLoop(Elastic{Groups: []ElasticGroup{{Name: "mt-a", MachineType: "a", Max: 3}, {Name: "mt-b", MachineType: "b", Max: 2},
 		{Name: "mt-c", MachineType: "c", Max: 4}}}, nil, nil, nil, newMetrics("t"), nil)
 	l.joined["mt-a"], l.sizes["mt-a"] = 0, 2 // scaling up: asked 2, none joined
 	l.joined["mt-b"], l.sizes["mt-b"] = 2, 2
-	if diff := cmp.Diff(map[string]int{"a": 3, "b": 0}, l.Grow()); diff != "" {
+	node := func(name, m string) scheduler.Node { return scheduler.Node{Name: name, Labels: map[string]string{LabelMachineType: m}} }
+	snap := scheduler.Snapshot{Nodes: []scheduler.Node{node("b-0", "b"), node("b-1", "b")}}
+	if diff := cmp.Diff(map[string]int{"a": 3, "b": 0}, l.Grow(snap)); diff != "" {
 		t.Errorf("grow (-want +got):\n%s", diff)
+	}
+	// Both of a's nodes joined after the loop's last cycle (it still
+	// counts 0): the report that shows them as free shows 1 to grow, not 3.
+	snap.Nodes = append(snap.Nodes, node("a-0", "a"), node("a-1", "a"))
+	if diff := cmp.Diff(map[string]int{"a": 1, "b": 0}, l.Grow(snap)); diff != "" {
+		t.Errorf("grow after a's nodes joined (-want +got):\n%s", diff)
 	}
 }
