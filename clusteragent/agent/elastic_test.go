@@ -128,7 +128,9 @@ func TestElasticGrow(t *testing.T) {
 		{Name: "mt-c", MachineType: "c", Max: 4}}}, nil, nil, nil, newMetrics("t"), nil)
 	l.joined["mt-a"], l.sizes["mt-a"] = 0, 2 // scaling up: asked 2, none joined
 	l.joined["mt-b"], l.sizes["mt-b"] = 2, 2
-	node := func(name, m string) scheduler.Node { return scheduler.Node{Name: name, Labels: map[string]string{LabelMachineType: m}} }
+	node := func(name, m string) scheduler.Node {
+		return scheduler.Node{Name: name, Labels: map[string]string{LabelMachineType: m}}
+	}
 	snap := scheduler.Snapshot{Nodes: []scheduler.Node{node("b-0", "b"), node("b-1", "b")}}
 	if diff := cmp.Diff(map[string]int{"a": 3, "b": 0}, l.Grow(snap)); diff != "" {
 		t.Errorf("grow (-want +got):\n%s", diff)
