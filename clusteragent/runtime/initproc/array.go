@@ -72,8 +72,12 @@ func (a *ArrayConfig) validate() error {
 const DefaultTaskLease = 10 * time.Second
 
 // shutdownGrace bounds how long the head's dispatcher, once its worker
-// is done, waits for the answers in flight to be written.
-const shutdownGrace = 2 * time.Second
+// is done, waits for the answers in flight to be written. Shutdown
+// returns as soon as they are, so the bound costs nothing when all is
+// well; it only has to outlast the journal's disk sync behind the last
+// answer on a loaded node (a cut answer makes that worker report the
+// head lost), so it is generous.
+const shutdownGrace = 10 * time.Second
 
 // runArray is Run for an array job, after the keys are read.
 func runArray(ctx context.Context, cfg *Config, hosts []string, keys *Keys, log *slog.Logger) error {
