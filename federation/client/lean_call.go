@@ -46,11 +46,11 @@ func (c *Client) onceLean(ctx context.Context, i uint32, r request, u, q string,
 		if errors.As(err, &be) {
 			return c.cutReply(ctx, r, base, be.err)
 		}
-		if badCert(err) { // as on net/http: a configuration error, not retried
-			return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, err)
-		}
 		// As net/http reports a failed request.
 		op := r.method[:1] + strings.ToLower(r.method[1:])
+		if badCert(err) { // as on net/http: a configuration error, not retried
+			return nil, false, fmt.Errorf("client: %s %s: the hub's certificate is not trusted: %w", r.method, base, &url.Error{Op: op, URL: u, Err: err})
+		}
 		err = fmt.Errorf("client: %s %s: %w", r.method, base, &url.Error{Op: op, URL: u, Err: err})
 		if ctx.Err() != nil {
 			return nil, false, err

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -45,11 +46,25 @@ func handshake(ctx context.Context, nc net.Conn, t *leanTarget) (net.Conn, error
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
 		_ = nc.Close()
-		return nil, err
+		return nil, plainReply(err)
 	}
 	if p := tc.ConnectionState().NegotiatedProtocol; p != "" && p != "http/1.1" {
 		_ = tc.Close()
 		return nil, fmt.Errorf("tls: the hub chose protocol %q, not http/1.1", p)
 	}
 	return tc, nil
+}
+
+// errPlainReply is net/http's error for an https:// URL whose server
+// answered in plain HTTP; the lean round trip reports the same.
+var errPlainReply = errors.New("http: server gave HTTP response to HTTPS client")
+
+// plainReply turns a handshake that read an HTTP reply into errPlainReply,
+// as net/http does; other errors are returned as they are.
+func plainReply(err error) error {
+	var rh tls.RecordHeaderError
+	if errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/" {
+		return errPlainReply
+	}
+	return err
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +165,35 @@ func TestLeanTLSUntrustedHub(t *testing.T) {
 			}
 			if n := len(s.requests()); n != 0 {
 				t.Errorf("the hub got %d requests", n)
+			}
+		})
+	}
+}
+
+// TestLeanTLSFailuresAsNetHTTP: the lean path reports a failed TLS call
+// in the shape net/http gives it, so callers (the CLI's "cannot reach
+// the hub" with its exit code) read both alike: an untrusted certificate
+// inside a *url.Error, and an https:// URL whose server answers in plain
+// HTTP as "server gave HTTP response to HTTPS client".
+func TestLeanTLSFailuresAsNetHTTP(t *testing.T) {
+	p := newTLSPKI(t)
+	untrusted := newTLSServer(t, p, tls.NoClientCert, jobReply)
+	untrusted.Config.ErrorLog = nil
+	plain := httptest.NewServer(http.HandlerFunc(jobReply))
+	t.Cleanup(plain.Close)
+	for _, m := range leanModes {
+		t.Run(m.name, func(t *testing.T) {
+			c := newLeanClient(t, untrusted.URL, append([]client.Option{client.WithRetryTimeout(time.Hour)}, m.opts...)...)
+			_, err := c.SubmitJob(ctxFor(t, time.Minute), structs.JobSubmitRequest{App: "a", MachineType: "n1", Nodes: 1})
+			var ue *url.Error
+			var ce *tls.CertificateVerificationError
+			if !errors.As(err, &ue) || !errors.As(err, &ce) {
+				t.Errorf("untrusted hub: %v, want a *url.Error around the certificate error", err)
+			}
+			c = newLeanClient(t, "https://"+strings.TrimPrefix(plain.URL, "http://"), append([]client.Option{client.WithRetryTimeout(300 * time.Millisecond)}, m.opts...)...)
+			_, err = c.SubmitJob(ctxFor(t, time.Minute), structs.JobSubmitRequest{App: "a", MachineType: "n1", Nodes: 1})
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), "server gave HTTP response to HTTPS client") {
+				t.Errorf("https:// to a plain hub: %v, want net/http's error in a *url.Error", err)
 			}
 		})
 	}
