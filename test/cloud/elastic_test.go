@@ -174,12 +174,14 @@ func elasticNodeGroup(t *testing.T, provider, instanceType string) {
 		t.Fatal(err)
 	}
 
-	// The job ends; after the idle time the group goes back to 0.
+	// The job ends; after the idle time the group goes back to 0. The
+	// clock starts before the job is terminated: the agent may find the
+	// group idle (its pods gone) before the hub shows the job ended.
+	ended := time.Now()
 	if _, err := alice.TerminateJob(ctx, j.ID, "done"); err != nil {
 		t.Fatal(err)
 	}
 	waitJob(ctx, t, alice, j.ID, "ended", func(j *structs.Job) bool { return j.State.IsTerminal() })
-	ended := time.Now()
 	waitFor(ctx, t, "the group back at 0 with its nodes gone", func() bool {
 		size, _, ready := w.group()
 		return size == 0 && ready && w.groupNodes(ctx) == 0
