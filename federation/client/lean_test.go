@@ -349,6 +349,12 @@ func benchSubmitClient(b *testing.B, opts ...client.Option) {
 		b.Fatal(err)
 	}
 	defer c.CloseIdleConnections()
+	runSubmitBench(b, c)
+}
+
+// runSubmitBench submits through c from 64 callers (parallelism 32 on 2
+// cores) and reports the process's CPU per call as cpu-ns/op.
+func runSubmitBench(b *testing.B, c *client.Client) {
 	req := structs.JobSubmitRequest{ID: "j-bench-123456", App: "solver", MachineType: "n1", Nodes: 1}
 	ctx := context.Background()
 	b.SetParallelism(32)

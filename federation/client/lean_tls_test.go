@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -216,19 +215,7 @@ func benchSubmitTLS(b *testing.B, opts ...client.Option) {
 		b.Fatal(err)
 	}
 	defer c.CloseIdleConnections()
-	req := structs.JobSubmitRequest{ID: "j-bench-123456", App: "solver", MachineType: "n1", Nodes: 1}
-	ctx := context.Background()
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	c0 := processCPU()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if _, err := c.SubmitJob(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
+	runSubmitBench(b, c)
 }
 
 func BenchmarkSubmitClientLeanTLS(b *testing.B)    { benchSubmitTLS(b) }
